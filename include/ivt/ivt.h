@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libivt: the client side of ivt, the inter-VM transport.
+ *
+ * A guest (or a local process) opens a named channel; ivtd checks the
+ * channel policy, picks a backend (shm, vchan, slurpoe, verbs) and brokers
+ * the setup. After that, data moves between the two ends without ivtd on
+ * the path for co-located backends.
+ *
+ * Channels are reliable, ordered byte streams in both directions, plus
+ * one-sided RDMA-style writes/reads into regions the other side registered.
+ *
+ * Error convention (whole API): functions return a negative errno value on
+ * failure (e.g. -EACCES), never -1 with errno. ivt_strerror() turns any
+ * return value into text, including ivt-specific reasons the daemon sent.
+ *
+ * Thread safety: one ivt_channel may be used by one sending thread and one
+ * receiving thread at a time. Different channels are independent.
+ */
+#ifndef IVT_IVT_H
+#define IVT_IVT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IVT_API_VERSION 1
+
+/* Longest channel name, without the terminating NUL. Names are
+ * [A-Za-z0-9._-]+, so they can be XenStore path components. */
+#define IVT_NAME_MAX 63
+
+typedef struct ivt_channel ivt_channel;
+
+/* ivt_open() flags */
+enum ivt_open_flags {
+	IVT_LISTEN = 1u << 0,   /* offer the channel (server side); default: connect */
+	IVT_NONBLOCK = 1u << 1, /* send/recv/rdma return -EAGAIN rather than wait */
+};
+
+struct ivt_open_opts {
+	size_t struct_size;      /* set to sizeof(struct ivt_open_opts) */
+	const char *backend;     /* NULL or "auto": the policy decides */
+	size_t ring_size;        /* bytes per direction; 0 = policy default */
+	int timeout_ms;          /* wait for daemon and peer; -1 forever, 0 = don't wait for peer */
+	const char *socket_path; /* NULL: $IVT_SOCKET, else IVT_DEFAULT_SOCKET */
+};
+
+#define IVT_DEFAULT_SOCKET "/run/ivt/ivtd.sock"
+
+/* Open channel `name`. With IVT_LISTEN the call returns when the channel is
+ * set up and, unless opts->timeout_ms is 0, a peer has connected.
+ * Errors: -EACCES policy refuses, -ENOENT no such channel policy or (connect)
+ * nobody listening within the timeout, -EADDRINUSE already has a listener,
+ * -ECONNREFUSED daemon not running, -ENOTSUP backend unavailable here,
+ * -ETIMEDOUT, -EPROTO malformed answer from daemon or peer. */
+int ivt_open(const char *name, unsigned flags, const struct ivt_open_opts *opts,
+	     ivt_channel **out);
+
+/* Close gracefully: the peer reads what was sent, then end-of-stream. */
+int ivt_close(ivt_channel *ch);
+
+/* Send up to len bytes. Blocking: returns len once all is queued, or an error.
+ * Non-blocking: returns bytes queued (maybe fewer) or -EAGAIN.
+ * -EPIPE: peer closed; -ECONNRESET: peer died. Bytes already returned as
+ * sent are never lost while the peer lives. */
+ssize_t ivt_send(ivt_channel *ch, const void *buf, size_t len);
+
+/* Receive up to len bytes. Returns >0 bytes, 0 at end of stream (the peer
+ * closed and everything it sent was read), -EAGAIN (non-blocking, nothing
+ * there), -ECONNRESET (peer died; data that had arrived was read first). */
+ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len);
+
+/* Wait for a message of exactly len bytes (loops over ivt_recv). Returns
+ * len, 0 at clean end-of-stream before any byte, or an error. */
+ssize_t ivt_recv_all(ivt_channel *ch, void *buf, size_t len);
+
+/* File descriptor that becomes readable (POLLIN) when ivt_recv, ivt_send or
+ * ivt_poll_completions may make progress. Use with poll/epoll; then call
+ * the operation, which returns -EAGAIN if woken spuriously. */
+int ivt_fd(ivt_channel *ch);
+
+int ivt_set_nonblock(ivt_channel *ch, int nonblock);
+
+/* ---- One-sided operations ------------------------------------------- */
+
+enum ivt_access {
+	IVT_ACCESS_REMOTE_WRITE = 1u << 0,
+	IVT_ACCESS_REMOTE_READ = 1u << 1,
+};
+
+/* Make [addr, addr+len) writable and/or readable by the peer. The key
+ * (unguessable, 64 bits) is what the peer passes to ivt_rdma_write/read;
+ * send it over the channel yourself. Every remote access is checked
+ * against key, bounds and access bits; a bad one fails at the origin with
+ * -EACCES or -ERANGE and never touches memory. The memory must stay valid
+ * until ivt_deregister_region(). */
+int ivt_register_region(ivt_channel *ch, void *addr, size_t len, unsigned access,
+			uint64_t *key_out);
+int ivt_deregister_region(ivt_channel *ch, uint64_t key);
+
+enum ivt_opcode {
+	IVT_OP_RDMA_WRITE = 1,
+	IVT_OP_RDMA_READ = 2,
+};
+
+struct ivt_completion {
+	uint64_t wr_id;  /* caller's cookie */
+	int32_t status;  /* 0 or negative errno (-EACCES, -ERANGE, -ECONNRESET) */
+	uint32_t opcode; /* enum ivt_opcode */
+	uint64_t len;    /* bytes transferred */
+};
+
+/* Post a write of buf[0..len) into the peer's region `key` at `offset`.
+ * buf may be reused when the call returns. Completion (success or the
+ * peer's refusal) arrives through ivt_poll_completions with wr_id. */
+int ivt_rdma_write(ivt_channel *ch, const void *buf, size_t len, uint64_t key,
+		   uint64_t offset, uint64_t wr_id);
+
+/* Post a read of len bytes from the peer's region into buf; buf must stay
+ * valid until the completion for wr_id is reaped. */
+int ivt_rdma_read(ivt_channel *ch, void *buf, size_t len, uint64_t key,
+		  uint64_t offset, uint64_t wr_id);
+
+/* Reap up to max completions; returns how many (0 if none). Remote
+ * operations make progress whenever the peer calls into libivt. */
+int ivt_poll_completions(ivt_channel *ch, struct ivt_completion *out, int max);
+
+/* ---- Introspection --------------------------------------------------- */
+
+struct ivt_stats {
+	uint64_t bytes_sent, bytes_received;
+	uint64_t sends, recvs;
+	uint64_t notifies_sent; /* wake-ups of the peer */
+	uint64_t waits;         /* times this side had to sleep */
+	uint64_t ring_size;     /* bytes per direction */
+	uint64_t protocol_errors; /* forged/invalid data from the peer */
+};
+
+int ivt_get_stats(ivt_channel *ch, struct ivt_stats *st);
+const char *ivt_backend_name(const ivt_channel *ch);
+
+/* Text for a return value of this API; also describes the daemon's last
+ * reason for a refusal on this thread (e.g. which policy rule refused). */
+const char *ivt_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* IVT_IVT_H */

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* Sending and parsing control-socket messages (see ctrl_proto.h). */
+#ifndef IVT_CTRL_MSG_H
+#define IVT_CTRL_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctrl_proto.h"
+
+struct ivt_ctrl_msg {
+	struct ivt_ctrl_hdr hdr;
+	union {
+		struct ivt_ctrl_open open;
+		struct ivt_ctrl_open_ok open_ok;
+		struct ivt_ctrl_error error;
+		struct ivt_ctrl_setup setup;
+		struct ivt_ctrl_peer peer;
+		char status[IVT_CTRL_STATUS_MAX + 1];
+	} u;
+	int fds[IVT_OOB_FDS_MAX]; /* received fds, owned by the receiver */
+	int nfds;
+};
+
+/* Send one message. fds only with IVT_CTRL_SETUP. 0 or negative errno. */
+int ivt_ctrl_send(int sock, uint16_t type, uint32_t seq, const void *payload, uint32_t len,
+		  const int *fds, int nfds);
+
+/* Receive and validate one message. timeout_ms < 0 waits forever.
+ * Returns 0, -ECONNRESET when the peer closed the socket, -ETIMEDOUT,
+ * -EPROTO for a malformed message (any fds that came with it are closed). */
+int ivt_ctrl_recv(int sock, struct ivt_ctrl_msg *m, int timeout_ms);
+
+/* Pure validation of a received datagram of n bytes that came with nfds fds
+ * (already stored in m->fds by the caller). Fills m. Used by ivt_ctrl_recv
+ * and directly by the tests. 0 or -EPROTO. */
+int ivt_ctrl_parse(const void *buf, size_t n, struct ivt_ctrl_msg *m);
+
+/* Close any fds held by m. */
+void ivt_ctrl_msg_close_fds(struct ivt_ctrl_msg *m);
+
+/* Channel names: 1..IVT_NAME_MAX chars of [A-Za-z0-9._-], not starting
+ * with '.', so they are safe as XenStore path components and file names. */
+int ivt_name_valid(const char *name);
+
+#endif

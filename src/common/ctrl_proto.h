@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Wire format of ivtd's local control socket (AF_UNIX, SOCK_SEQPACKET).
+ *
+ * One datagram = one message: a fixed header followed by exactly hdr.len
+ * payload bytes whose layout depends on hdr.type. File descriptors ride
+ * along as SCM_RIGHTS on SETUP messages only. Every field is little-endian
+ * host order (both ends are on one host). A receiver rejects a message
+ * whose datagram size != sizeof(hdr) + hdr.len, whose len does not match
+ * its type's payload size, or whose strings are not NUL-terminated inside
+ * their field: see ctrl_msg.c, the only place that parses these.
+ *
+ * Session (client = libivt, daemon = ivtd):
+ *   client -> OPEN                      daemon checks policy, picks backend
+ *   daemon -> OPEN_OK | ERROR
+ *   server end:  client -> SETUP (blob + fds)   daemon keeps it for the peer
+ *   client end:  daemon -> SETUP (relayed)
+ *   daemon -> PEER (CONNECTED) to the server end when a client attached
+ *   daemon -> PEER (CLOSED | DIED) when the other end closed its socket
+ *             (DIED: without sending CLOSE first, e.g. it crashed)
+ *   client -> CLOSE                     graceful end
+ * A control connection carries exactly one channel end; closing the
+ * socket ends that end.
+ */
+#ifndef IVT_CTRL_PROTO_H
+#define IVT_CTRL_PROTO_H
+
+#include <stdint.h>
+
+#include "ivt/ivt.h"
+#include "ivt/plugin.h"
+
+#define IVT_CTRL_MAGIC 0x31545649u /* "IVT1" little-endian */
+#define IVT_CTRL_VERSION 1
+#define IVT_BACKEND_NAME_MAX 15
+#define IVT_XS_PATH_MAX 127
+#define IVT_ERRMSG_MAX 239
+
+enum ivt_ctrl_type {
+	IVT_CTRL_OPEN = 1,
+	IVT_CTRL_OPEN_OK = 2,
+	IVT_CTRL_ERROR = 3,
+	IVT_CTRL_SETUP = 4,
+	IVT_CTRL_PEER = 5,
+	IVT_CTRL_CLOSE = 6,
+	IVT_CTRL_STATUS = 7,    /* client asks for the daemon's status text */
+	IVT_CTRL_STATUS_OK = 8, /* reply: NUL-terminated text, <= IVT_CTRL_STATUS_MAX */
+	IVT_CTRL_TYPE_MAX
+};
+
+struct ivt_ctrl_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t type; /* enum ivt_ctrl_type */
+	uint32_t len;  /* payload bytes after the header */
+	uint32_t seq;  /* echoed in replies */
+};
+
+struct ivt_ctrl_open {
+	char name[IVT_NAME_MAX + 1];
+	char backend[IVT_BACKEND_NAME_MAX + 1]; /* "" or "auto" = policy */
+	uint32_t flags;                          /* IVT_LISTEN */
+	uint32_t reserved;
+	uint64_t ring_size;                      /* 0 = policy default */
+};
+
+struct ivt_ctrl_open_ok {
+	uint64_t chan_id;
+	char backend[IVT_BACKEND_NAME_MAX + 1];
+	uint64_t ring_size; /* granted, bytes per direction */
+	uint32_t is_server;
+	uint32_t local_domid;
+	uint32_t peer_domid; /* known for clients; 0 for servers until PEER */
+	uint32_t reserved;
+	char xs_path[IVT_XS_PATH_MAX + 1]; /* vchan only, else "" */
+};
+
+struct ivt_ctrl_error {
+	int32_t err; /* positive errno */
+	uint32_t reserved;
+	char msg[IVT_ERRMSG_MAX + 1]; /* human-readable reason */
+};
+
+struct ivt_ctrl_setup {
+	uint32_t blob_len;
+	uint32_t nfds; /* must equal the number of SCM_RIGHTS fds received */
+	uint8_t blob[IVT_OOB_BLOB_MAX];
+};
+
+enum ivt_peer_event {
+	IVT_PEER_CONNECTED = 1,
+	IVT_PEER_CLOSED = 2,
+	IVT_PEER_DIED = 3,
+};
+
+struct ivt_ctrl_peer {
+	uint32_t event; /* enum ivt_peer_event */
+	uint32_t peer_domid;
+};
+
+#define IVT_CTRL_STATUS_MAX 3800
+#define IVT_CTRL_MSG_MAX (sizeof(struct ivt_ctrl_hdr) + sizeof(struct ivt_ctrl_setup) + 64)
+
+#endif /* IVT_CTRL_PROTO_H */

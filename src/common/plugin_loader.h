@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* Finding and loading transport plugins (shared by ivtd and libivt). */
+#ifndef IVT_PLUGIN_LOADER_H
+#define IVT_PLUGIN_LOADER_H
+
+#include <stddef.h>
+
+#include "ivt/plugin.h"
+
+/* Plugin directory: $IVT_PLUGIN_DIR, else the install-time default. */
+const char *ivt_plugin_dir(void);
+
+/* Load dir/ivt_<name>.so (dir NULL = ivt_plugin_dir()). Checks the ABI
+ * version and the ops table; calls init. Loaded plugins are cached per
+ * process. Returns the ops or NULL with a reason in why:
+ * "plugin 'x' has ABI version 7, this ivt speaks 1" etc. */
+const struct ivt_plugin_ops *ivt_plugin_load(const char *dir, const char *name, char *why,
+					     size_t why_len);
+
+/* Check an ops table as the loader does (exposed for tests). */
+int ivt_plugin_ops_check(const struct ivt_plugin_ops *ops, const char *name, char *why,
+			 size_t why_len);
+
+/* The host services given to plugins (logging through log.h). */
+const struct ivt_plugin_host *ivt_plugin_host(void);
+
+#endif

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A registry is where channel ends come from and where ivtd answers them.
+ *
+ *  - registry_local.c: the control socket (AF_UNIX SOCK_SEQPACKET, see
+ *    src/common/ctrl_proto.h) for processes on this host; the embedded
+ *    default when no XenStore is reachable.
+ *  - registry_xs.c: XenStore via libxenstore. A guest advertises a channel
+ *    end under its own subtree, /local/domain/<domid>/data/ivt/<name>/, and
+ *    ivtd answers in the same node; @releaseDomain tears down a dead
+ *    domain's ends.
+ *
+ * The broker (broker.c) sees only this interface: it gets requests,
+ * setup blobs and departures through struct ivt_broker_cb, and answers
+ * through the ops of the registry the end came from. Everything a registry
+ * hands to the broker has been validated (names, sizes, numbers) but is
+ * still the guest's word: policy is the broker's job.
+ */
+#ifndef IVTD_REGISTRY_H
+#define IVTD_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ctrl_proto.h"
+
+struct event_base;
+struct ivt_registry;
+
+/* One channel end as a registry knows it: a control connection, or a
+ * (domid, name) node in XenStore. Owned by the registry; valid until the
+ * broker's gone() callback for it returns. */
+struct ivt_reg_end {
+	struct ivt_registry *reg;
+	uint32_t domid;     /* Xen domain id; 0 for local processes */
+	uint32_t uid;       /* local processes: SO_PEERCRED uid; guests: 0 */
+	int32_t pid;        /* local processes: SO_PEERCRED pid; guests: -1 */
+	char identity[48];  /* for policy and logs: "dom:3", "uid:1000" */
+	void *broker_data;  /* the broker's per-end state */
+};
+
+/* A request to open one end of a channel. */
+struct ivt_end_request {
+	char name[IVT_NAME_MAX + 1];
+	char backend[IVT_BACKEND_NAME_MAX + 1]; /* "" or "auto" = let policy pick */
+	int listen;                             /* 1 = server end */
+	uint64_t ring_size;                     /* 0 = policy default */
+};
+
+/* What a registry reports to the broker. */
+struct ivt_broker_cb {
+	void *arg;
+	void (*request)(void *arg, struct ivt_reg_end *end, const struct ivt_end_request *req);
+	/* A server end published its setup (shm: memfd + eventfds). fds are
+	 * handed over: the broker owns them from here. */
+	void (*setup)(void *arg, struct ivt_reg_end *end, const void *blob, size_t len, int *fds,
+		      int nfds);
+	/* The end went away: graceful (CLOSE, node removed) or not (socket
+	 * dropped, domain died). The registry frees `end` after this returns. */
+	void (*gone)(void *arg, struct ivt_reg_end *end, int graceful);
+};
+
+struct ivt_registry_ops {
+	const char *name; /* "local", "xenstore" */
+	int (*reply_ok)(struct ivt_reg_end *end, const struct ivt_ctrl_open_ok *ok);
+	int (*reply_error)(struct ivt_reg_end *end, int err, const char *msg);
+	/* Hand a server's setup to a client end. -ENOTSUP where the backend
+	 * needs none (vchan over XenStore publishes its own grants). */
+	int (*relay_setup)(struct ivt_reg_end *end, const void *blob, size_t len, const int *fds,
+			   int nfds);
+	int (*notify_peer)(struct ivt_reg_end *end, int event /* enum ivt_peer_event */,
+			   uint32_t peer_domid);
+	void (*destroy)(struct ivt_registry *reg);
+};
+
+struct ivt_registry {
+	const struct ivt_registry_ops *ops;
+	struct ivt_broker_cb cb;
+};
+
+/* registry_local.c: listen on socket_path (mode 0666 dir-checked; the
+ * policy decides who may do what). */
+struct ivt_registry *ivt_registry_local_new(struct event_base *base, const char *socket_path,
+					    const struct ivt_broker_cb *cb, char *why,
+					    size_t why_len);
+
+/* registry_xs.c: NULL with a reason if XenStore cannot be reached. */
+struct ivt_registry *ivt_registry_xs_new(struct event_base *base, const struct ivt_broker_cb *cb,
+					 char *why, size_t why_len);
+
+#endif /* IVTD_REGISTRY_H */
