@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static int log_level = IVT_LOG_INFO;
+
+void ivt_log_set_level(int level) { log_level = level; }
+int ivt_log_get_level(void) { return log_level; }
+
+int ivt_log_level_from_env(int fallback)
+{
+	const char *v = getenv("IVT_LOG_LEVEL");
+	if (!v || !*v)
+		return fallback;
+	if (!strcasecmp(v, "err") || !strcasecmp(v, "error"))
+		return IVT_LOG_ERR;
+	if (!strcasecmp(v, "warn") || !strcasecmp(v, "warning"))
+		return IVT_LOG_WARN;
+	if (!strcasecmp(v, "info"))
+		return IVT_LOG_INFO;
+	if (!strcasecmp(v, "debug"))
+		return IVT_LOG_DEBUG;
+	return fallback;
+}
+
+static const char *level_name(int level)
+{
+	switch (level) {
+	case IVT_LOG_ERR: return "error";
+	case IVT_LOG_WARN: return "warning";
+	case IVT_LOG_INFO: return "info";
+	default: return "debug";
+	}
+}
+
+void ivt_log(int level, const char *who, const char *fmt, ...)
+{
+	if (level > log_level)
+		return;
+	/* Format into one buffer and write once, so lines from several
+	 * threads or processes sharing stderr do not interleave. */
+	char line[1024];
+	int n;
+	if (getenv("IVT_LOG_JOURNAL")) /* journald understands "<N>" priority prefixes */
+		n = snprintf(line, sizeof(line), "<%d>%s: ", level, who ? who : "ivt");
+	else
+		n = snprintf(line, sizeof(line), "%s: %s: ", who ? who : "ivt", level_name(level));
+	if (n < 0 || (size_t)n >= sizeof(line))
+		n = 0;
+	va_list ap;
+	va_start(ap, fmt);
+	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		m = 0;
+	size_t len = (size_t)n + (size_t)m;
+	if (len > sizeof(line) - 2)
+		len = sizeof(line) - 2;
+	line[len++] = '\n';
+	ssize_t w = write(STDERR_FILENO, line, len);
+	(void)w;
+}

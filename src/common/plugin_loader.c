@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+#include "plugin_loader.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#ifndef IVT_PLUGIN_INSTALL_DIR
+#define IVT_PLUGIN_INSTALL_DIR "/usr/local/lib/ivt/plugins"
+#endif
+
+#define MAX_LOADED 16
+
+static struct loaded_plugin {
+	char name[32];
+	const struct ivt_plugin_ops *ops;
+} loaded[MAX_LOADED];
+static int n_loaded;
+static pthread_mutex_t loaded_lock = PTHREAD_MUTEX_INITIALIZER;
+
+const char *ivt_plugin_dir(void)
+{
+	const char *d = getenv("IVT_PLUGIN_DIR");
+	return d && *d ? d : IVT_PLUGIN_INSTALL_DIR;
+}
+
+static void host_log(int level, const char *who, const char *fmt, ...)
+{
+	char buf[900];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	ivt_log(level, who, "%s", buf);
+}
+
+static const struct ivt_plugin_host host = {
+	.abi_version = IVT_PLUGIN_ABI_VERSION,
+	.log = host_log,
+};
+
+const struct ivt_plugin_host *ivt_plugin_host(void) { return &host; }
+
+static int name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n >= sizeof(loaded[0].name))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+		      name[i] == '_'))
+			return 0;
+	return 1;
+}
+
+int ivt_plugin_ops_check(const struct ivt_plugin_ops *ops, const char *name, char *why,
+			 size_t why_len)
+{
+	if (!ops) {
+		snprintf(why, why_len, "plugin '%s': entry point returned no ops table", name);
+		return -EINVAL;
+	}
+	if (ops->abi_version != IVT_PLUGIN_ABI_VERSION) {
+		snprintf(why, why_len, "plugin '%s' has ABI version %u, this ivt speaks %u; rebuild it",
+			 name, ops->abi_version, IVT_PLUGIN_ABI_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+	if (ops->ops_size < sizeof(struct ivt_plugin_ops)) {
+		snprintf(why, why_len, "plugin '%s': ops table is %u bytes, need %zu", name,
+			 ops->ops_size, sizeof(struct ivt_plugin_ops));
+		return -EPROTONOSUPPORT;
+	}
+	if (!ops->name || strcmp(ops->name, name) != 0) {
+		snprintf(why, why_len, "plugin file for '%s' calls itself '%s'", name,
+			 ops->name ? ops->name : "(null)");
+		return -EINVAL;
+	}
+	/* The byte pipe and its wake-up are mandatory; one-sided ops are not. */
+	if (!ops->probe || !ops->listen || !ops->accept || !ops->connect || !ops->send ||
+	    !ops->recv || !ops->arm || !ops->poll_fd || !ops->ack || !ops->close) {
+		snprintf(why, why_len, "plugin '%s': ops table lacks a mandatory operation", name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+const struct ivt_plugin_ops *ivt_plugin_load(const char *dir, const char *name, char *why,
+					     size_t why_len)
+{
+	char dummy[8];
+	if (!why) {
+		why = dummy;
+		why_len = sizeof(dummy);
+	}
+	if (!name || !name_ok(name)) {
+		snprintf(why, why_len, "invalid plugin name '%s'", name ? name : "(null)");
+		return NULL;
+	}
+	if (!dir)
+		dir = ivt_plugin_dir();
+
+	const struct ivt_plugin_ops *ops = NULL;
+	pthread_mutex_lock(&loaded_lock);
+	for (int i = 0; i < n_loaded; i++)
+		if (!strcmp(loaded[i].name, name)) {
+			ops = loaded[i].ops;
+			goto out;
+		}
+	if (n_loaded == MAX_LOADED) {
+		snprintf(why, why_len, "too many plugins loaded");
+		goto out;
+	}
+
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/" IVT_PLUGIN_FILE_PREFIX "%s.so", dir, name);
+	/* RTLD_LOCAL: plugins must not see each other's symbols. */
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		snprintf(why, why_len, "cannot load plugin '%s': %s", name, dlerror());
+		goto out;
+	}
+	ivt_plugin_entry_fn entry = (ivt_plugin_entry_fn)dlsym(h, IVT_PLUGIN_ENTRY_SYMBOL);
+	if (!entry) {
+		snprintf(why, why_len, "%s: no %s symbol; not an ivt plugin", path,
+			 IVT_PLUGIN_ENTRY_SYMBOL);
+		dlclose(h);
+		goto out;
+	}
+	const struct ivt_plugin_ops *cand = entry(IVT_PLUGIN_ABI_VERSION);
+	if (ivt_plugin_ops_check(cand, name, why, why_len) != 0) {
+		dlclose(h);
+		goto out;
+	}
+	if (cand->init) {
+		int rc = cand->init(&host);
+		if (rc < 0) {
+			snprintf(why, why_len, "plugin '%s' failed to initialise: %s", name,
+				 strerror(-rc));
+			dlclose(h);
+			goto out;
+		}
+	}
+	/* Never dlclose a plugin in use: endpoints point into it. */
+	snprintf(loaded[n_loaded].name, sizeof(loaded[n_loaded].name), "%s", name);
+	loaded[n_loaded++].ops = cand;
+	ops = cand;
+out:
+	pthread_mutex_unlock(&loaded_lock);
+	return ops;
+}
