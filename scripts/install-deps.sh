@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install the Debian packages ivt needs to build, test and benchmark.
+# Idempotent: does nothing when everything is already there.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  libxen-dev                       # libxenvchan, libxenstore (+ gnttab, evtchn)
+  libibverbs-dev rdma-core ibverbs-utils perftest
+  libevent-dev libjansson-dev libcmocka-dev
+  iproute2                         # ip netns / veth / tc netem for multi-host tests
+  valgrind redis-server            # memcheck runs; utmem benchmark baseline
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

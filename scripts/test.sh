@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Build ivt and run every test suite: the one command CI (.ci/run) runs.
+#   1. normal build: unit, e2e (real ivtd + clients), netns (two "hosts"),
+#      and the benchmark smoke runs
+#   2. the unit tests again under valgrind memcheck
+#   3. an ASan+UBSan build: unit and e2e tests
+#   4. the Xen host under QEMU (ctest -L xen) only with IVT_XEN_TESTS=1,
+#      since it needs Debian images and ~10 minutes of emulation
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+jobs=$(nproc)
+step() { printf '\n==== %s ====\n' "$*"; }
+
+step "build (RelWithDebInfo)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+
+step "tests: unit, e2e, netns, bench smoke"
+ctest --test-dir build --output-on-failure -j"$jobs" -LE 'xen|valgrind'
+
+step "tests: unit under valgrind memcheck"
+ctest --test-dir build --output-on-failure -j"$jobs" -L valgrind
+
+step "build with AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DIVT_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+
+step "tests under ASan/UBSan: unit, e2e"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs" -L 'unit|e2e'
+
+if [ "${IVT_XEN_TESTS:-0}" = 1 ]; then
+  step "tests: real Xen host under QEMU"
+  ctest --test-dir build --output-on-failure -L xen
+fi
+echo
+echo "all test suites passed"

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The only code that builds and parses control-socket messages.
+ *
+ * Payload sizes (hdr.len) per type:
+ *   OPEN        sizeof(struct ivt_ctrl_open)
+ *   OPEN_OK     sizeof(struct ivt_ctrl_open_ok)
+ *   ERROR       sizeof(struct ivt_ctrl_error)
+ *   SETUP       sizeof(struct ivt_ctrl_setup)   (whole blob array; blob_len says how much counts)
+ *   PEER        sizeof(struct ivt_ctrl_peer)
+ *   CLOSE       0
+ *   STATUS      0
+ *   STATUS_OK   1 .. IVT_CTRL_STATUS_MAX + 1, text whose only NUL is the last byte
+ */
+#include "ctrl_msg.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Large enough for the biggest valid message plus one byte, so anything
+ * bigger shows up as MSG_TRUNC rather than fitting by accident. */
+#define RECV_BUF_SIZE (sizeof(struct ivt_ctrl_hdr) + sizeof(((struct ivt_ctrl_msg *)0)->u) + 1)
+
+int ivt_name_valid(const char *name)
+{
+	if (!name || !name[0] || name[0] == '.')
+		return 0;
+	size_t n = 0;
+	for (; name[n]; n++) {
+		char c = name[n];
+		if (n >= IVT_NAME_MAX)
+			return 0;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* A string field is valid when it has a NUL inside its array. */
+static bool field_terminated(const char *field, size_t size)
+{
+	return memchr(field, '\0', size) != NULL;
+}
+
+#define TERMINATED(f) field_terminated((f), sizeof(f))
+
+/* Checks the payload (already copied into m->u) for one type. */
+static int check_payload(struct ivt_ctrl_msg *m, uint32_t len)
+{
+	switch (m->hdr.type) {
+	case IVT_CTRL_OPEN:
+		if (len != sizeof(m->u.open) || !TERMINATED(m->u.open.name) ||
+		    !TERMINATED(m->u.open.backend))
+			return -EPROTO;
+		return 0;
+	case IVT_CTRL_OPEN_OK:
+		if (len != sizeof(m->u.open_ok) || !TERMINATED(m->u.open_ok.backend) ||
+		    !TERMINATED(m->u.open_ok.xs_path) || m->u.open_ok.is_server > 1)
+			return -EPROTO;
+		return 0;
+	case IVT_CTRL_ERROR:
+		if (len != sizeof(m->u.error) || !TERMINATED(m->u.error.msg) ||
+		    m->u.error.err <= 0 || m->u.error.err >= 4096)
+			return -EPROTO;
+		return 0;
+	case IVT_CTRL_SETUP:
+		if (len != sizeof(m->u.setup) || m->u.setup.blob_len > IVT_OOB_BLOB_MAX ||
+		    m->u.setup.nfds > IVT_OOB_FDS_MAX || (int)m->u.setup.nfds != m->nfds)
+			return -EPROTO;
+		return 0;
+	case IVT_CTRL_PEER:
+		if (len != sizeof(m->u.peer) || m->u.peer.event < IVT_PEER_CONNECTED ||
+		    m->u.peer.event > IVT_PEER_DIED)
+			return -EPROTO;
+		return 0;
+	case IVT_CTRL_CLOSE:
+	case IVT_CTRL_STATUS:
+		return len == 0 ? 0 : -EPROTO;
+	case IVT_CTRL_STATUS_OK: {
+		if (len < 1 || len > IVT_CTRL_STATUS_MAX + 1)
+			return -EPROTO;
+		const char *nul = memchr(m->u.status, '\0', len);
+		return nul == m->u.status + len - 1 ? 0 : -EPROTO;
+	}
+	default:
+		return -EPROTO;
+	}
+}
+
+int ivt_ctrl_parse(const void *buf, size_t n, struct ivt_ctrl_msg *m)
+{
+	if (!buf || !m || n < sizeof(m->hdr))
+		return -EPROTO;
+	if (m->nfds < 0 || m->nfds > IVT_OOB_FDS_MAX)
+		return -EPROTO;
+	memcpy(&m->hdr, buf, sizeof(m->hdr));
+	if (m->hdr.magic != IVT_CTRL_MAGIC || m->hdr.version != IVT_CTRL_VERSION ||
+	    m->hdr.type < IVT_CTRL_OPEN || m->hdr.type >= IVT_CTRL_TYPE_MAX)
+		return -EPROTO;
+	/* Compare in size_t: hdr.len is attacker-chosen and must not wrap. */
+	if (n - sizeof(m->hdr) != (size_t)m->hdr.len || m->hdr.len > sizeof(m->u))
+		return -EPROTO;
+	/* Only SETUP may carry descriptors. */
+	if (m->nfds > 0 && m->hdr.type != IVT_CTRL_SETUP)
+		return -EPROTO;
+	memset(&m->u, 0, sizeof(m->u));
+	memcpy(&m->u, (const char *)buf + sizeof(m->hdr), m->hdr.len);
+	return check_payload(m, m->hdr.len);
+}
+
+void ivt_ctrl_msg_close_fds(struct ivt_ctrl_msg *m)
+{
+	if (!m)
+		return;
+	for (int i = 0; i < m->nfds && i < IVT_OOB_FDS_MAX; i++)
+		if (m->fds[i] >= 0)
+			close(m->fds[i]);
+	m->nfds = 0;
+}
+
+int ivt_ctrl_send(int sock, uint16_t type, uint32_t seq, const void *payload, uint32_t len,
+		  const int *fds, int nfds)
+{
+	/* static-size stack buffer: the biggest message is a few KiB */
+	union {
+		char bytes[RECV_BUF_SIZE];
+		struct ivt_ctrl_hdr hdr;
+	} out;
+	if (len > sizeof(out.bytes) - sizeof(struct ivt_ctrl_hdr) || (len && !payload) ||
+	    nfds < 0 || nfds > IVT_OOB_FDS_MAX || (nfds && !fds))
+		return -EINVAL;
+	struct ivt_ctrl_hdr hdr = {
+		.magic = IVT_CTRL_MAGIC, .version = IVT_CTRL_VERSION, .type = type, .len = len, .seq = seq,
+	};
+	memcpy(out.bytes, &hdr, sizeof(hdr));
+	if (len)
+		memcpy(out.bytes + sizeof(hdr), payload, len);
+
+	/* Never put a message on the wire that our own parser would reject:
+	 * a bug here would otherwise look like a hostile peer over there. */
+	struct ivt_ctrl_msg check = {.nfds = nfds};
+	if (ivt_ctrl_parse(out.bytes, sizeof(hdr) + len, &check) != 0)
+		return -EINVAL;
+
+	struct iovec iov = {.iov_base = out.bytes, .iov_len = sizeof(hdr) + len};
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * IVT_OOB_FDS_MAX)];
+		struct cmsghdr align;
+	} cbuf;
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (nfds > 0) {
+		memset(&cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+	}
+	for (;;) {
+		/* MSG_NOSIGNAL: a vanished peer must not kill us with SIGPIPE. */
+		ssize_t r = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		if (r >= 0)
+			return (size_t)r == iov.iov_len ? 0 : -EPROTO;
+		if (errno == EINTR)
+			continue;
+		/* One code for "the other end is gone", as ivt_ctrl_recv uses. */
+		if (errno == EPIPE)
+			return -ECONNRESET;
+		return -errno;
+	}
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until sock is readable. 0, -ETIMEDOUT or -errno. */
+static int wait_readable(int sock, int timeout_ms)
+{
+	long long deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
+	for (;;) {
+		int left = -1;
+		if (timeout_ms >= 0) {
+			long long l = deadline - now_ms();
+			left = l < 0 ? 0 : (int)l;
+		}
+		struct pollfd p = {.fd = sock, .events = POLLIN};
+		int r = poll(&p, 1, left);
+		if (r > 0)
+			return 0; /* readable, or HUP/ERR: recvmsg will say which */
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/* Move SCM_RIGHTS fds from the control buffer into m; close any beyond
+ * what m can hold. Returns false when there were too many. */
+static bool take_fds(struct msghdr *mh, struct ivt_ctrl_msg *m)
+{
+	bool ok = true;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			if (m->nfds < IVT_OOB_FDS_MAX) {
+				m->fds[m->nfds++] = fd;
+			} else {
+				close(fd);
+				ok = false;
+			}
+		}
+	}
+	return ok;
+}
+
+int ivt_ctrl_recv(int sock, struct ivt_ctrl_msg *m, int timeout_ms)
+{
+	m->nfds = 0;
+	char buf[RECV_BUF_SIZE];
+	union {
+		/* room for one more fd than allowed, to tell "too many" from MSG_CTRUNC noise */
+		char buf[CMSG_SPACE(sizeof(int) * (IVT_OOB_FDS_MAX + 1))];
+		struct cmsghdr align;
+	} cbuf;
+
+	for (;;) {
+		int w = wait_readable(sock, timeout_ms);
+		if (w < 0)
+			return w;
+		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+		struct msghdr mh = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf),
+		};
+		ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				if (timeout_ms == 0)
+					return -ETIMEDOUT;
+				continue; /* spurious wake-up; poll again */
+			}
+			if (errno == ECONNRESET || errno == EPIPE)
+				return -ECONNRESET;
+			return -errno;
+		}
+		bool fds_ok = take_fds(&mh, m);
+		if (n == 0) {
+			/* SEQPACKET end of stream (an empty datagram is no valid message either) */
+			ivt_ctrl_msg_close_fds(m);
+			return -ECONNRESET;
+		}
+		if (!fds_ok || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+			ivt_ctrl_msg_close_fds(m);
+			return -EPROTO;
+		}
+		int rc = ivt_ctrl_parse(buf, (size_t)n, m);
+		if (rc != 0) {
+			ivt_ctrl_msg_close_fds(m);
+			return rc;
+		}
+		return 0;
+	}
+}

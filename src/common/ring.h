@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A pair of byte rings in one shared memory object, following the
+ * libxenvchan protocol (io.c): one ring per direction, free-running 32-bit
+ * producer/consumer indices, live flags, and notify bits so a side only
+ * kicks the other when it asked to be woken. The layout is in docs/ring.md.
+ *
+ * The other side is untrusted (XSA-155): every index it writes is loaded
+ * exactly once into a local and validated before use, ring sizes come from
+ * our own copy agreed at setup, and our own indices are kept locally and
+ * only ever written to shared memory, never read back. A violation returns
+ * -EPROTO, marks the ring broken for good and counts a protocol error.
+ *
+ * The wake-up mechanism is a callback (eventfd for the shm plugin), so this
+ * file knows nothing about file descriptors. Not thread-safe: one reader
+ * and one writer thread per side at most, or external locking.
+ */
+#ifndef IVT_RING_H
+#define IVT_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define IVT_RING_MAGIC 0x52545649u /* "IVTR" little endian */
+#define IVT_RING_VERSION 1u
+#define IVT_RING_MIN_SIZE 4096u
+#define IVT_RING_MAX_SIZE (1u << 30)
+#define IVT_RING_HDR_SIZE 4096u /* control header: one page */
+
+/* Readiness bits returned by ivt_ring_arm / ivt_ring_ready. */
+enum ivt_ring_events {
+	IVT_RING_READABLE = 1u << 0, /* data, end-of-stream or an error to report */
+	IVT_RING_WRITABLE = 1u << 1, /* space, a closed peer or an error to report */
+};
+
+/* Kick the other side. Returns 0 or a negative errno. */
+typedef int (*ivt_ring_kick_fn)(void *ctx);
+
+struct ivt_ring_hdr; /* the shared control header, see ring.c */
+
+/* One side's private view of the shared rings. Fields are private. */
+struct ivt_ring {
+	struct ivt_ring_hdr *hdr;
+	int is_server;
+	int broken;
+
+	/* ring we read: peer produces, we consume */
+	const uint8_t *rd_data;
+	uint32_t rd_size;       /* our agreed copy */
+	uint32_t rd_cons;       /* authoritative: only we write it */
+	uint32_t rd_prod_seen;  /* last validated peer prod */
+
+	/* ring we write: we produce, peer consumes */
+	uint8_t *wr_data;
+	uint32_t wr_size;
+	uint32_t wr_prod;
+	uint32_t wr_cons_seen;  /* last validated peer cons */
+
+	ivt_ring_kick_fn kick;
+	void *kick_ctx;
+
+	uint64_t bytes_written, bytes_read;
+	uint64_t notifies_sent;
+	uint64_t protocol_errors;
+};
+
+/* Bytes of shared memory needed for two rings of ring_size each, or 0 if
+ * ring_size is not a power of two within [MIN, MAX]. */
+size_t ivt_ring_shm_size(size_t ring_size);
+
+/* Creator (server): write a fresh header into mem (mem_len bytes, zeroed
+ * or not) and attach as server. */
+int ivt_ring_create(struct ivt_ring *r, void *mem, size_t mem_len, size_t ring_size,
+		    ivt_ring_kick_fn kick, void *kick_ctx);
+
+/* Other side (client): validate the header the creator wrote against
+ * what was agreed out of band (ring_size, mem_len) and attach. Does not
+ * set the live flag; call ivt_ring_set_live. -EPROTO on any mismatch. */
+int ivt_ring_attach(struct ivt_ring *r, void *mem, size_t mem_len, size_t ring_size,
+		    ivt_ring_kick_fn kick, void *kick_ctx);
+
+/* Publish our live flag (1) and kick the peer so a waiting accept sees it. */
+int ivt_ring_set_live(struct ivt_ring *r);
+/* Is the peer attached and not closed? (read once, a hint only) */
+int ivt_ring_peer_live(struct ivt_ring *r);
+/* Clear our live flag and kick the peer unconditionally. Idempotent. */
+void ivt_ring_close(struct ivt_ring *r);
+
+/* Copy up to len bytes in: bytes written (>0), -EAGAIN when full, -EPIPE
+ * when the peer closed, -EPROTO when the shared state is corrupt. */
+ssize_t ivt_ring_write(struct ivt_ring *r, const void *buf, size_t len);
+/* Copy up to len bytes out: bytes read (>0), -EAGAIN when empty, 0 when
+ * the peer closed and everything was read, -EPROTO. */
+ssize_t ivt_ring_read(struct ivt_ring *r, void *buf, size_t len);
+
+/* Which of IVT_RING_READABLE|WRITABLE would not return -EAGAIN now. */
+unsigned ivt_ring_ready(struct ivt_ring *r);
+/* Ask the peer to kick us for the given events (request_notify), then
+ * re-check. Returns the subset already ready (do not sleep then) or 0. */
+unsigned ivt_ring_arm(struct ivt_ring *r, unsigned events);
+
+#endif
