@@ -18,6 +18,7 @@
 #ifndef IVT_RING_H
 #define IVT_RING_H
 
+#include <stdalign.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -28,6 +29,12 @@
 #define IVT_RING_MAX_SIZE (1u << 30)
 #define IVT_RING_HDR_SIZE 4096u /* control header: one page */
 
+/* Adaptive spin in ivt_ring_arm before sleeping (see ring.c). The maximum
+ * is about one sleep/wake-up round under a hypervisor. */
+#define IVT_RING_SPIN_MAX_NS 50000u
+#define IVT_RING_SPIN_MIN_NS 2000u
+#define IVT_RING_SPIN_PROBE_EVERY 8u
+
 /* Readiness bits returned by ivt_ring_arm / ivt_ring_ready. */
 enum ivt_ring_events {
 	IVT_RING_READABLE = 1u << 0, /* data, end-of-stream or an error to report */
@@ -37,13 +44,53 @@ enum ivt_ring_events {
 /* Kick the other side. Returns 0 or a negative errno. */
 typedef int (*ivt_ring_kick_fn)(void *ctx);
 
-struct ivt_ring_hdr; /* the shared control header, see ring.c */
+/* Notify bits in cli_notify/srv_notify, as libxenvchan's VCHAN_NOTIFY_*. */
+#define IVT_RING_NOTIFY_WRITE 1u /* "kick me when you produced data" */
+#define IVT_RING_NOTIFY_READ 2u  /* "kick me when you consumed data" (space freed) */
+
+/* cli_live/srv_live values. A closed side stays closed, never "not yet". */
+#define IVT_RING_LIVE_NOT_YET 0u
+#define IVT_RING_LIVE_OPEN 1u
+#define IVT_RING_LIVE_CLOSED 2u
+
+/* 128 bytes: two cache lines, because adjacent-line prefetchers pull pairs
+ * and would otherwise make neighbouring indices share in practice. */
+#define IVT_RING_LINE 128
+
+/* The shared control header. Every field the other side writes is read
+ * with one atomic load into a local. Each line has a single writer in
+ * steady state so the two cores never fight over a line. */
+struct ivt_ring_hdr {
+	/* written once by the creator, then only compared against our copy */
+	alignas(IVT_RING_LINE) uint32_t magic;
+	uint32_t version;
+	uint32_t hdr_size;  /* offset of the client->server ring */
+	uint32_t c2s_order; /* log2 of the client->server ring size */
+	uint32_t s2c_order; /* log2 of the server->client ring size; at hdr_size + c2s size */
+
+	alignas(IVT_RING_LINE) uint8_t cli_live;
+	uint8_t srv_live;
+
+	/* Bits the client must kick for: set by the server, cleared by the client. */
+	alignas(IVT_RING_LINE) uint8_t cli_notify;
+	/* Bits the server must kick for: set by the client, cleared by the server. */
+	alignas(IVT_RING_LINE) uint8_t srv_notify;
+
+	alignas(IVT_RING_LINE) uint32_t c2s_prod; /* client writes */
+	alignas(IVT_RING_LINE) uint32_t c2s_cons; /* server writes */
+	alignas(IVT_RING_LINE) uint32_t s2c_prod; /* server writes */
+	alignas(IVT_RING_LINE) uint32_t s2c_cons; /* client writes */
+};
+
+_Static_assert(sizeof(struct ivt_ring_hdr) <= IVT_RING_HDR_SIZE, "header must fit its page");
 
 /* One side's private view of the shared rings. Fields are private. */
 struct ivt_ring {
 	struct ivt_ring_hdr *hdr;
 	int is_server;
-	int broken;
+	int broken;       /* the peer violated the protocol: every call fails */
+	int closed;       /* we closed our side */
+	uint32_t order;   /* log2 of the agreed ring size, both directions */
 
 	/* ring we read: peer produces, we consume */
 	const uint8_t *rd_data;
@@ -59,6 +106,8 @@ struct ivt_ring {
 
 	ivt_ring_kick_fn kick;
 	void *kick_ctx;
+	uint32_t spin_ns;       /* current spin budget in arm before sleeping */
+	uint32_t spin_idle;     /* waits spent at the minimum budget */
 
 	uint64_t bytes_written, bytes_read;
 	uint64_t notifies_sent;
@@ -82,8 +131,9 @@ int ivt_ring_attach(struct ivt_ring *r, void *mem, size_t mem_len, size_t ring_s
 
 /* Publish our live flag (1) and kick the peer so a waiting accept sees it. */
 int ivt_ring_set_live(struct ivt_ring *r);
-/* Is the peer attached and not closed? (read once, a hint only) */
-int ivt_ring_peer_live(struct ivt_ring *r);
+/* Has the peer ever published its live flag (it may have closed since)?
+ * A hint read once from shared memory, never used as an index. */
+int ivt_ring_peer_attached(struct ivt_ring *r);
 /* Clear our live flag and kick the peer unconditionally. Idempotent. */
 void ivt_ring_close(struct ivt_ring *r);
 

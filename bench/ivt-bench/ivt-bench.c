@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ivt-bench: bandwidth and latency of the shm channel, measured in the
+ * same run as memcpy (the ceiling), a Unix stream socketpair and TCP over
+ * 127.0.0.1. Every channel has a writer process and a reader process.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_chan.h"
+#include "bench_report.h"
+
+#define MAXPTS 8
+#define STREAM_BUF (64u << 20) /* memcpy-stream working set: beyond any cache */
+
+struct config {
+	size_t rings[MAXPTS];
+	int nrings;
+	size_t writes[MAXPTS];
+	int nwrites;
+	size_t lat_sizes[2];
+	uint64_t bytes;
+	int lat_iters;
+	const char *csv;
+	int no_pin;
+	int repeat;
+};
+
+static int pin_cpus; /* writer on CPU 0, reader on CPU 1 */
+
+/* Pinning makes runs comparable: the two ends always sit on different
+ * cores instead of wherever the scheduler put them this time. */
+static void pin_to(int cpu)
+{
+	if (!pin_cpus)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Small writes cost per call, not per byte: move less so a point stays short. */
+static uint64_t bytes_for(const struct config *c, size_t wsize)
+{
+	uint64_t b = wsize < 4096 ? c->bytes / 8 : c->bytes;
+	return b < wsize ? wsize : b - b % wsize;
+}
+
+static double mbps(uint64_t bytes, double secs) { return secs > 0 ? bytes / secs / 1e6 : NAN; }
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Median of n runs of a measurement (the machine is shared: one run can
+ * lose its core for a while). Any failed run makes the point NAN. */
+#define MEDIAN_OF(n, expr)                                                        \
+	({                                                                        \
+		double v_[16];                                                    \
+		int n_ = (n) < 16 ? (n) : 16, bad_ = 0;                           \
+		for (int i_ = 0; i_ < n_; i_++)                                   \
+			bad_ |= isnan(v_[i_] = (expr));                           \
+		qsort(v_, n_, sizeof(double), cmp_double);                        \
+		bad_ ? NAN : v_[n_ / 2];                                          \
+	})
+
+/* memcpy between two wsize buffers that stay in cache: the per-copy ceiling. */
+static double memcpy_hot(size_t wsize, uint64_t bytes)
+{
+	char *src = malloc(wsize), *dst = malloc(wsize);
+	memset(src, 1, wsize);
+	memset(dst, 2, wsize);
+	double t0 = now();
+	for (uint64_t done = 0; done < bytes; done += wsize) {
+		memcpy(dst, src, wsize);
+		__asm__ volatile("" : : "r"(dst) : "memory"); /* keep every copy */
+	}
+	double t = now() - t0;
+	free(src);
+	free(dst);
+	return mbps(bytes, t);
+}
+
+/* memcpy in wsize pieces through 64 MiB buffers: memory-bound copying. */
+static double memcpy_stream(size_t wsize, uint64_t bytes)
+{
+	size_t len = STREAM_BUF - STREAM_BUF % wsize;
+	char *src = malloc(STREAM_BUF), *dst = malloc(STREAM_BUF);
+	memset(src, 1, STREAM_BUF);
+	memset(dst, 2, STREAM_BUF);
+	size_t off = 0;
+	double t0 = now();
+	for (uint64_t done = 0; done < bytes; done += wsize) {
+		memcpy(dst + off, src + off, wsize);
+		__asm__ volatile("" : : "r"(dst) : "memory");
+		off = off + wsize >= len ? 0 : off + wsize;
+	}
+	double t = now() - t0;
+	free(src);
+	free(dst);
+	return mbps(bytes, t);
+}
+
+static int reap(pid_t pid)
+{
+	int st = 0;
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return -1;
+	return 0;
+}
+
+/* Writer child: wait for the reader's go byte, then stream. */
+static int stream_writer(struct chan_end *e, size_t wsize, uint64_t bytes)
+{
+	char *buf = malloc(wsize), go;
+	memset(buf, 0x5a, wsize);
+	int rc = chan_recv_all(e, &go, 1) == 1 ? 0 : -1;
+	for (uint64_t done = 0; rc == 0 && done < bytes; done += wsize)
+		if (chan_send_all(e, buf, wsize) != (ssize_t)wsize)
+			rc = -1;
+	free(buf);
+	return rc;
+}
+
+/* One bandwidth point; MB/s as the reader sees it, or NAN on failure. */
+static double measure_stream(enum chan_kind kind, size_t ring, size_t wsize, uint64_t bytes)
+{
+	struct chan_prep p;
+	struct chan_end e;
+	if (chan_prepare(&p, kind, ring, 0) < 0)
+		return NAN;
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0)
+		return NAN;
+	if (pid == 0) {
+		pin_to(0);
+		int rc = chan_open(&p, 0, &e);
+		if (rc == 0)
+			rc = stream_writer(&e, wsize, bytes);
+		chan_close(&e);
+		_exit(rc == 0 ? 0 : 1);
+	}
+	double res = NAN;
+	char *buf = malloc(wsize);
+	if (chan_open(&p, 1, &e) == 0) {
+		uint64_t got = 0;
+		double t0 = now();
+		ssize_t n = chan_send_all(&e, "g", 1);
+		while (n > 0 && got < bytes) {
+			n = chan_recv_some(&e, buf, wsize);
+			if (n > 0)
+				got += (uint64_t)n;
+		}
+		double t = now() - t0;
+		if (got == bytes && chan_recv_some(&e, buf, 1) == 0)
+			res = mbps(bytes, t);
+		chan_close(&e);
+	}
+	free(buf);
+	if (reap(pid) < 0)
+		res = NAN;
+	return res;
+}
+
+/* Ping-pong: round-trip time in microseconds, or NAN. */
+static double measure_pingpong(enum chan_kind kind, size_t msg, int iters)
+{
+	struct chan_prep p;
+	struct chan_end e;
+	if (chan_prepare(&p, kind, 64 * 1024, 1) < 0)
+		return NAN;
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0)
+		return NAN;
+	char *buf = calloc(1, msg);
+	if (pid == 0) {
+		pin_to(0);
+		int rc = chan_open(&p, 0, &e);
+		while (rc == 0) {
+			ssize_t n = chan_recv_all(&e, buf, msg);
+			if (n == 0)
+				break;
+			if (n != (ssize_t)msg || chan_send_all(&e, buf, msg) != (ssize_t)msg)
+				rc = -1;
+		}
+		chan_close(&e);
+		_exit(rc == 0 ? 0 : 1);
+	}
+	double res = NAN;
+	if (chan_open(&p, 1, &e) == 0) {
+		int warm = iters / 10 + 1, ok = 1;
+		double t0 = 0;
+		for (int i = 0; ok && i < warm + iters; i++) {
+			if (i == warm)
+				t0 = now();
+			ok = chan_send_all(&e, buf, msg) == (ssize_t)msg &&
+			     chan_recv_all(&e, buf, msg) == (ssize_t)msg;
+		}
+		if (ok)
+			res = (now() - t0) / iters * 1e6;
+		chan_close(&e);
+	}
+	free(buf);
+	if (reap(pid) < 0)
+		res = NAN;
+	return res;
+}
+
+static void usage(FILE *f, const char *argv0)
+{
+	fprintf(f,
+		"usage: %s [--quick] [--bytes N] [--csv FILE] [--iters N] [--repeat N]\n"
+		"       [--no-pin]\n"
+		"\n"
+		"Measures, in one run: memcpy bandwidth (the ceiling), the ivt shm channel\n"
+		"(shm plugin, writer and reader processes, bootstrapped over a socketpair),\n"
+		"a Unix stream socketpair and TCP over 127.0.0.1.\n"
+		"  bandwidth: ring size 4K..4M x write size 64B..1M (shm), write size (others)\n"
+		"  latency:   ping-pong round trip of 64 B and 4 KiB messages\n"
+		"\n"
+		"  --bytes N   bytes per bandwidth point (K/M/G suffixes; default 256M;\n"
+		"              writes below 4 KiB move N/8)\n"
+		"  --iters N   round trips per latency point (default 20000)\n"
+		"  --csv FILE  also write every measurement to FILE\n"
+		"  --repeat N  runs per point, the median is reported (default 3, --quick 1)\n"
+		"  --no-pin    let the scheduler place the processes (default: with 2+ CPUs\n"
+		"              the writer/echo process runs on CPU 0, the reader on CPU 1)\n"
+		"  --quick     small sweep that runs in a few seconds (smoke test)\n"
+		"  --help      this text\n"
+		"Needs the shm plugin: $IVT_PLUGIN_DIR or the installed plugin directory.\n",
+		argv0);
+}
+
+static int parse_args(int argc, char **argv, struct config *c)
+{
+	static const size_t rings[] = {4096, 16384, 65536, 262144, 1u << 20, 4u << 20};
+	static const size_t writes[] = {64, 1024, 16384, 65536, 1u << 20};
+	*c = (struct config){.nrings = 6, .nwrites = 5, .lat_sizes = {64, 4096},
+			     .bytes = 256u << 20, .lat_iters = 20000};
+	memcpy(c->rings, rings, sizeof(rings));
+	memcpy(c->writes, writes, sizeof(writes));
+	static const struct option opts[] = {
+		{"help", no_argument, NULL, 'h'},       {"quick", no_argument, NULL, 'q'},
+		{"bytes", required_argument, NULL, 'b'}, {"csv", required_argument, NULL, 'c'},
+		{"iters", required_argument, NULL, 'i'}, {"no-pin", no_argument, NULL, 'P'},
+		{"repeat", required_argument, NULL, 'r'},
+		{NULL, 0, NULL, 0},
+	};
+	int quick = 0, repeat = 0, o;
+	uint64_t bytes = 0;
+	while ((o = getopt_long(argc, argv, "hqb:c:i:", opts, NULL)) != -1) {
+		switch (o) {
+		case 'h':
+			usage(stdout, argv[0]);
+			exit(0);
+		case 'q':
+			quick = 1;
+			break;
+		case 'b':
+			if (!(bytes = parse_size(optarg))) {
+				fprintf(stderr, "--bytes: bad size '%s'\n", optarg);
+				return -1;
+			}
+			break;
+		case 'r':
+			repeat = atoi(optarg);
+			if (repeat <= 0 || repeat > 15) {
+				fprintf(stderr, "--repeat: need 1..15\n");
+				return -1;
+			}
+			break;
+		case 'P':
+			c->no_pin = 1;
+			break;
+		case 'c':
+			c->csv = optarg;
+			break;
+		case 'i':
+			c->lat_iters = atoi(optarg);
+			if (c->lat_iters <= 0) {
+				fprintf(stderr, "--iters: need a positive count\n");
+				return -1;
+			}
+			break;
+		default:
+			usage(stderr, argv[0]);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr, argv[0]);
+		return -1;
+	}
+	if (quick) {
+		static const size_t qr[] = {16384, 262144}, qw[] = {64, 65536};
+		memcpy(c->rings, qr, sizeof(qr));
+		memcpy(c->writes, qw, sizeof(qw));
+		c->nrings = c->nwrites = 2;
+		c->bytes = 16u << 20;
+		c->lat_iters = 2000;
+	}
+	if (bytes)
+		c->bytes = bytes;
+	c->repeat = repeat ? repeat : quick ? 1 : 3;
+	return 0;
+}
+
+static void names(const size_t *v, int n, char (*buf)[16], const char **out)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = fmt_size(v[i], buf[i], sizeof(buf[i]));
+}
+
+int main(int argc, char **argv)
+{
+	struct config c;
+	if (parse_args(argc, argv, &c) < 0)
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	char why[512];
+	if (!chan_shm_ops(why, sizeof(why))) {
+		fprintf(stderr, "ivt-bench: %s\n", why);
+		return 1;
+	}
+	if (c.csv && csv_open(c.csv) < 0) {
+		fprintf(stderr, "ivt-bench: cannot write %s: %s\n", c.csv, strerror(errno));
+		return 1;
+	}
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	pin_cpus = !c.no_pin && ncpu >= 2;
+	pin_to(1); /* this process: baselines, readers, pingers */
+	printf("ivt-bench: %ld CPUs online%s, %llu bytes per point (writes < 4K: 1/8), "
+	       "median of %d runs, MB = 10^6 B\n", ncpu,
+	       pin_cpus ? " (ends pinned to CPU 0 and 1)" : "", (unsigned long long)c.bytes,
+	       c.repeat);
+
+	int nw = c.nwrites, nr = c.nrings;
+	char wbuf[MAXPTS][16], rbuf[MAXPTS][16];
+	const char *wn[MAXPTS], *rn[MAXPTS];
+	names(c.writes, nw, wbuf, wn);
+	names(c.rings, nr, rbuf, rn);
+
+	/* Baselines per write size: memcpy hot, memcpy stream, unix, tcp. */
+	double base[4 * MAXPTS];
+	for (int w = 0; w < nw; w++) {
+		uint64_t b = bytes_for(&c, c.writes[w]);
+		base[0 * nw + w] = MEDIAN_OF(c.repeat, memcpy_hot(c.writes[w], b));
+		base[1 * nw + w] = MEDIAN_OF(c.repeat, memcpy_stream(c.writes[w], b));
+		base[2 * nw + w] = MEDIAN_OF(c.repeat, measure_stream(CHAN_UNIX, 0, c.writes[w], b));
+		base[3 * nw + w] = MEDIAN_OF(c.repeat, measure_stream(CHAN_TCP, 0, c.writes[w], b));
+		static const char *what[] = {"memcpy-hot", "memcpy-stream", "unix", "tcp"};
+		for (int k = 0; k < 4; k++)
+			csv_row("bandwidth", what[k], 0, c.writes[w], b, NAN, base[k * nw + w], NAN,
+				NAN, NAN);
+	}
+	const char *base_rows[] = {"memcpy-hot", "memcpy-str", "unix", "tcp"};
+	table_print(&(struct table){"Baselines, MB/s by write size (memcpy-hot: write-size buffers in "
+				    "cache; memcpy-str: through 64 MiB buffers)",
+				    "", base_rows, 4, wn, nw, base, 0});
+
+	double shm[MAXPTS * MAXPTS], vs_mem[MAXPTS * MAXPTS], vs_tcp[MAXPTS * MAXPTS];
+	for (int r = 0; r < nr; r++)
+		for (int w = 0; w < nw; w++) {
+			uint64_t b = bytes_for(&c, c.writes[w]);
+			double v = MEDIAN_OF(c.repeat,
+					     measure_stream(CHAN_SHM, c.rings[r], c.writes[w], b));
+			int i = r * nw + w;
+			shm[i] = v;
+			vs_mem[i] = v / base[0 * nw + w];
+			vs_tcp[i] = v / base[3 * nw + w];
+			csv_row("bandwidth", "shm", c.rings[r], c.writes[w], b, NAN, v, NAN, vs_mem[i],
+				vs_tcp[i]);
+		}
+	table_print(&(struct table){"shm channel, MB/s (rows: ring size per direction, columns: "
+				    "write size)", "ring", rn, nr, wn, nw, shm, 0});
+	table_print(&(struct table){"shm / memcpy-hot at the same write size", "ring", rn, nr, wn,
+				    nw, vs_mem, 2});
+	table_print(&(struct table){"shm / tcp loopback at the same write size", "ring", rn, nr, wn,
+				    nw, vs_tcp, 1});
+
+	double lat[2 * 3];
+	static const enum chan_kind lk[] = {CHAN_SHM, CHAN_UNIX, CHAN_TCP};
+	const char *lcols[] = {"shm", "unix", "tcp"};
+	char lbuf[2][16];
+	const char *lrows[2];
+	names(c.lat_sizes, 2, lbuf, lrows);
+	for (int s = 0; s < 2; s++)
+		for (int k = 0; k < 3; k++) {
+			double v = MEDIAN_OF(c.repeat,
+					     measure_pingpong(lk[k], c.lat_sizes[s], c.lat_iters));
+			lat[s * 3 + k] = v;
+			csv_row("latency", chan_kind_name(lk[k]), lk[k] == CHAN_SHM ? 65536 : 0,
+				c.lat_sizes[s], (uint64_t)c.lat_iters * c.lat_sizes[s] * 2, NAN, NAN, v,
+				NAN, NAN);
+		}
+	table_print(&(struct table){"Ping-pong round trip, microseconds (shm ring 64K)", "msg",
+				    lrows, 2, lcols, 3, lat, 2});
+	csv_close();
+
+	int failed = 0;
+	for (int i = 0; i < nr * nw; i++)
+		failed |= isnan(shm[i]);
+	for (int i = 0; i < 4 * nw; i++)
+		failed |= isnan(base[i]);
+	for (int i = 0; i < 6; i++)
+		failed |= isnan(lat[i]);
+	if (failed)
+		fprintf(stderr, "ivt-bench: some measurements failed (shown as '-')\n");
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* Listening end: create the memfd rings and eventfds, publish them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "shm_ep.h"
+
+static int make_memfd(const char *channel, size_t size)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "ivt-shm:%.48s", channel ? channel : "");
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	/* Sealed so the client can rely on the size: a shrink would SIGBUS it. */
+	if (ftruncate(fd, (off_t)size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+int shm_listen(const struct ivt_ep_params *params, struct ivt_ep **out)
+{
+	if (!params || !out || !params->oob || !params->oob->send)
+		return -EINVAL;
+	size_t shm_size = ivt_ring_shm_size(params->ring_size);
+	if (!shm_size) {
+		shm_log(IVT_LOG_ERR, "ring size %zu is not a power of two in [%u, %u]",
+			params->ring_size, IVT_RING_MIN_SIZE, IVT_RING_MAX_SIZE);
+		return -EINVAL;
+	}
+	struct ivt_ep *ep = shm_ep_new();
+	if (!ep)
+		return -ENOMEM;
+	int rc, memfd = make_memfd(params->channel, shm_size), to_client = -1;
+	if (memfd < 0) {
+		rc = memfd;
+		goto fail;
+	}
+	ep->own_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	to_client = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ep->own_efd < 0 || to_client < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	ep->map = mmap(NULL, shm_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (ep->map == MAP_FAILED) {
+		ep->map = NULL;
+		rc = -errno;
+		goto fail;
+	}
+	ep->map_len = shm_size;
+	rc = ivt_ring_create(&ep->ring, ep->map, shm_size, params->ring_size, shm_kick, ep);
+	if (rc < 0)
+		goto fail;
+
+	struct shm_setup_blob blob = {
+		.magic = SHM_SETUP_MAGIC,
+		.version = SHM_SETUP_VERSION,
+		.ring_size = params->ring_size,
+		.shm_size = shm_size,
+	};
+	int fds[SHM_SETUP_NFDS];
+	fds[SHM_FD_MEM] = memfd;
+	fds[SHM_FD_TO_SERVER] = ep->own_efd;
+	fds[SHM_FD_TO_CLIENT] = to_client;
+	rc = params->oob->send(params->oob->ctx, &blob, sizeof(blob), fds, SHM_SETUP_NFDS);
+	if (rc < 0) {
+		shm_log(IVT_LOG_ERR, "channel '%s': sending setup: %s",
+			params->channel ? params->channel : "", strerror(-rc));
+		goto fail;
+	}
+	/* The oob transport duplicated them; the mapping keeps the memory. */
+	close(memfd);
+	ep->peer_efd = to_client;
+	*out = ep;
+	return 0;
+fail:
+	if (memfd >= 0)
+		close(memfd);
+	if (to_client >= 0)
+		close(to_client);
+	shm_ep_free(ep);
+	return rc;
+}
+
+int shm_accept(struct ivt_ep *ep)
+{
+	if (ep->ring.broken)
+		return -EPROTO;
+	return ivt_ring_peer_attached(&ep->ring) ? 0 : -EAGAIN;
+}

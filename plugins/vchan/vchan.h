@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal interfaces of the vchan plugin. */
+#ifndef IVT_VCHAN_H
+#define IVT_VCHAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ivt/plugin.h"
+
+struct xentoollog_logger;
+
+/* libxenvchan 4.17 limits (tools/libs/vchan/init.c): rings are 2^10..2^20
+ * bytes per direction (MAX_RING_SHIFT 20: more grant refs would not fit in
+ * the shared control page); base paths must leave room for
+ * "/event-channel" in a 64-byte buffer. */
+#define VCHAN_RING_MIN (1u << 10)
+#define VCHAN_RING_MAX (1u << 20)
+#define VCHAN_RING_DEFAULT (1u << 16)
+#define VCHAN_XS_PATH_MAX 49
+
+/* vchan_plugin.c: the host's services (NULL-safe logging). */
+void vchan_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* vchan_xtl.c: a xentoollog logger that forwards to vchan_log. Static
+ * lifetime, because Xen library handles keep the pointer. */
+struct xentoollog_logger *vchan_xtl(void);
+
+/* vchan_probe.c */
+int vchan_probe(char *why, size_t why_len);
+
+/* vchan_wait.c: wait until the server published <path>/ring-ref and
+ * <path>/event-channel (timeout_ms < 0: forever). 0, -ETIMEDOUT, or
+ * -ENODEV/-errno when XenStore cannot be used. */
+int vchan_wait_server(const char *xs_path, int timeout_ms);
+
+/* vchan_ep.c: the endpoint ops. */
+int vchan_listen(const struct ivt_ep_params *p, struct ivt_ep **out);
+int vchan_accept(struct ivt_ep *ep);
+int vchan_connect(const struct ivt_ep_params *p, struct ivt_ep **out);
+ssize_t vchan_send(struct ivt_ep *ep, const void *buf, size_t len);
+ssize_t vchan_recv(struct ivt_ep *ep, void *buf, size_t len);
+int vchan_arm(struct ivt_ep *ep, unsigned events);
+int vchan_poll_fd(struct ivt_ep *ep);
+void vchan_ack(struct ivt_ep *ep);
+void vchan_close(struct ivt_ep *ep);
+int vchan_stats(struct ivt_ep *ep, struct ivt_ep_stats *st);
+
+/* Ring size to ask libxenvchan for: 0 -> default, clamped into
+ * [VCHAN_RING_MIN, VCHAN_RING_MAX] (logged), rounded up to a power of two. */
+size_t vchan_ring_request(size_t asked);
+
+/* Is path usable as a vchan base path (and, if domid >= 0, inside that
+ * domain's subtree)? 0 or -EINVAL with a reason. */
+int vchan_path_check(const char *path, long domid, char *why, size_t why_len);
+
+#endif

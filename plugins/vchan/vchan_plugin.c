@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/* The vchan transport: libxenvchan between two Xen domains. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "vchan.h"
+
+static const struct ivt_plugin_host *host;
+
+void vchan_log(int level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	if (!host || !host->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	host->log(level, "vchan", "%s", msg);
+}
+
+static int vchan_init(const struct ivt_plugin_host *h)
+{
+	host = h;
+	return 0;
+}
+
+static void vchan_fini(void) { host = NULL; }
+
+static const struct ivt_plugin_ops vchan_ops = {
+	.abi_version = IVT_PLUGIN_ABI_VERSION,
+	.ops_size = sizeof(struct ivt_plugin_ops),
+	.name = "vchan",
+	.description = "libxenvchan shared rings between Xen domains (grants + event channel)",
+	.caps = IVT_CAP_COLOCATED | IVT_CAP_NEEDS_XEN,
+	.init = vchan_init,
+	.fini = vchan_fini,
+	.probe = vchan_probe,
+	.listen = vchan_listen,
+	.accept = vchan_accept,
+	.connect = vchan_connect,
+	.send = vchan_send,
+	.recv = vchan_recv,
+	.arm = vchan_arm,
+	.poll_fd = vchan_poll_fd,
+	.ack = vchan_ack,
+	.close = vchan_close,
+	.stats = vchan_stats,
+};
+
+__attribute__((visibility("default"))) const struct ivt_plugin_ops *
+ivt_plugin_entry(uint32_t host_abi)
+{
+	return host_abi == IVT_PLUGIN_ABI_VERSION ? &vchan_ops : NULL;
+}

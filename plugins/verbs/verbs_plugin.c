@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* The verbs transport's entry points: the ivt plugin ops table and the
+ * one-sided extension (verbs_ext.h). */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "verbs_internal.h"
+
+const struct ivt_plugin_host *verbs_host;
+
+void verbs_log(int level, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (verbs_host && verbs_host->log)
+		verbs_host->log(level, VERBS_WHO, "%s", buf);
+	else if (level <= IVT_LOG_WARN)
+		fprintf(stderr, "ivt verbs: %s\n", buf);
+}
+
+static int verbs_init(const struct ivt_plugin_host *host)
+{
+	verbs_host = host;
+	return 0;
+}
+
+static void verbs_fini(void) { verbs_host = NULL; }
+
+static const struct ivt_plugin_ops ops = {
+	.abi_version = IVT_PLUGIN_ABI_VERSION,
+	.ops_size = sizeof(struct ivt_plugin_ops),
+	.name = "verbs",
+	.description = "RDMA verbs (InfiniBand, RoCE, soft-RoCE): RC queue pair per channel",
+	.caps = IVT_CAP_REMOTE | IVT_CAP_RDMA,
+	.init = verbs_init,
+	.fini = verbs_fini,
+	.probe = verbs_probe,
+	.listen = verbs_listen,
+	.accept = verbs_accept,
+	.connect = verbs_connect,
+	.send = verbs_send,
+	.recv = verbs_recv,
+	.arm = verbs_arm,
+	.poll_fd = verbs_poll_fd,
+	.ack = verbs_ack,
+	.register_region = verbs_register_region,
+	.deregister_region = verbs_deregister_region,
+	.close = verbs_close,
+	.stats = verbs_stats,
+};
+
+static const struct ivt_verbs_ext ext = {
+	.size = sizeof(struct ivt_verbs_ext),
+	.max_rdma_len = VERBS_RDMA_STAGE,
+	.rdma_write = verbs_rdma_write,
+	.rdma_read = verbs_rdma_read,
+	.poll_completions = verbs_poll_completions,
+};
+
+__attribute__((visibility("default"))) const struct ivt_plugin_ops *
+ivt_plugin_entry(uint32_t host_abi)
+{
+	(void)host_abi; /* the host checks ops->abi_version */
+	return &ops;
+}
+
+__attribute__((visibility("default"))) const struct ivt_verbs_ext *ivt_verbs_ext_entry(void)
+{
+	return &ext;
+}

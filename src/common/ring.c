@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: MIT */
+/* libxenvchan-style byte rings over shared memory; see ring.h, docs/ring.md. */
+#include "ring.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+/* Full barriers where libxenvchan has xen_mb()/xen_rmb(). On x86-64 a
+ * locked add to the stack is a full barrier for ordinary memory and
+ * cheaper than mfence (Linux uses it for smp_mb() for that reason). */
+#if defined(__x86_64__)
+#define ring_mb() __asm__ volatile("lock; addl $0,-4(%%rsp)" ::: "memory", "cc")
+#else
+#define ring_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#endif
+
+static uint32_t load32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static void store32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static uint8_t load8(const uint8_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static void store8(uint8_t *p, uint8_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+
+static int order_of(size_t ring_size)
+{
+	if (ring_size < IVT_RING_MIN_SIZE || ring_size > IVT_RING_MAX_SIZE ||
+	    (ring_size & (ring_size - 1)))
+		return -1;
+	return __builtin_ctzll(ring_size);
+}
+
+size_t ivt_ring_shm_size(size_t ring_size)
+{
+	if (order_of(ring_size) < 0)
+		return 0;
+	return (size_t)IVT_RING_HDR_SIZE + 2 * ring_size;
+}
+
+/* Pointers into the header for the indices/flags of our side. */
+static uint32_t *rd_prod_p(struct ivt_ring *r) { return r->is_server ? &r->hdr->c2s_prod : &r->hdr->s2c_prod; }
+static uint32_t *rd_cons_p(struct ivt_ring *r) { return r->is_server ? &r->hdr->c2s_cons : &r->hdr->s2c_cons; }
+static uint32_t *wr_prod_p(struct ivt_ring *r) { return r->is_server ? &r->hdr->s2c_prod : &r->hdr->c2s_prod; }
+static uint32_t *wr_cons_p(struct ivt_ring *r) { return r->is_server ? &r->hdr->s2c_cons : &r->hdr->c2s_cons; }
+static uint8_t *own_live_p(struct ivt_ring *r) { return r->is_server ? &r->hdr->srv_live : &r->hdr->cli_live; }
+static uint8_t *peer_live_p(struct ivt_ring *r) { return r->is_server ? &r->hdr->cli_live : &r->hdr->srv_live; }
+/* The byte we clear when kicking (our duties) and the one we set to ask. */
+static uint8_t *own_notify_p(struct ivt_ring *r) { return r->is_server ? &r->hdr->srv_notify : &r->hdr->cli_notify; }
+static uint8_t *peer_notify_p(struct ivt_ring *r) { return r->is_server ? &r->hdr->cli_notify : &r->hdr->srv_notify; }
+
+static void bind(struct ivt_ring *r, void *mem, uint32_t size, int is_server,
+		 ivt_ring_kick_fn kick, void *kick_ctx)
+{
+	uint8_t *base = mem;
+	uint8_t *c2s = base + IVT_RING_HDR_SIZE, *s2c = c2s + size;
+	memset(r, 0, sizeof(*r));
+	r->hdr = mem;
+	r->is_server = is_server;
+	r->rd_size = r->wr_size = size;
+	r->rd_data = is_server ? c2s : s2c;
+	r->wr_data = is_server ? s2c : c2s;
+	r->kick = kick;
+	r->kick_ctx = kick_ctx;
+	r->order = (uint32_t)__builtin_ctz(size);
+	r->spin_ns = IVT_RING_SPIN_MAX_NS;
+}
+
+int ivt_ring_create(struct ivt_ring *r, void *mem, size_t mem_len, size_t ring_size,
+		    ivt_ring_kick_fn kick, void *kick_ctx)
+{
+	int order = order_of(ring_size);
+	if (!r || !mem || order < 0 || mem_len < ivt_ring_shm_size(ring_size))
+		return -EINVAL;
+	struct ivt_ring_hdr *h = mem;
+	memset(h, 0, IVT_RING_HDR_SIZE);
+	h->magic = IVT_RING_MAGIC;
+	h->version = IVT_RING_VERSION;
+	h->hdr_size = IVT_RING_HDR_SIZE;
+	h->c2s_order = h->s2c_order = (uint32_t)order;
+	h->cli_live = IVT_RING_LIVE_NOT_YET;
+	h->srv_live = IVT_RING_LIVE_OPEN;
+	bind(r, mem, (uint32_t)ring_size, 1, kick, kick_ctx);
+	ring_mb(); /* header complete before anyone is told about it */
+	return 0;
+}
+
+/* Does the read-only part of the header still say what we agreed? Cheap:
+ * the line is never written after setup, so it stays cached on both cores. */
+static int header_intact(struct ivt_ring *r)
+{
+	const struct ivt_ring_hdr *h = r->hdr;
+	return load32(&h->magic) == IVT_RING_MAGIC && load32(&h->version) == IVT_RING_VERSION &&
+	       load32(&h->hdr_size) == IVT_RING_HDR_SIZE && load32(&h->c2s_order) == r->order &&
+	       load32(&h->s2c_order) == r->order;
+}
+
+int ivt_ring_attach(struct ivt_ring *r, void *mem, size_t mem_len, size_t ring_size,
+		    ivt_ring_kick_fn kick, void *kick_ctx)
+{
+	int order = order_of(ring_size);
+	if (!r || !mem || order < 0)
+		return -EINVAL;
+	if (mem_len < ivt_ring_shm_size(ring_size))
+		return -EPROTO;
+	bind(r, mem, (uint32_t)ring_size, 0, kick, kick_ctx);
+	if (!header_intact(r)) {
+		r->broken = 1;
+		return -EPROTO;
+	}
+	/* Our own indices start at zero whatever the creator wrote there; the
+	 * creator's indices are validated on first use like any other. */
+	store32(wr_prod_p(r), 0);
+	store32(rd_cons_p(r), 0);
+	return 0;
+}
+
+static int fail(struct ivt_ring *r)
+{
+	if (!r->broken)
+		r->protocol_errors++;
+	r->broken = 1;
+	return -EPROTO;
+}
+
+static int kick(struct ivt_ring *r)
+{
+	r->notifies_sent++;
+	return r->kick ? r->kick(r->kick_ctx) : 0;
+}
+
+/* send_notify: after our index update, kick the peer only if it asked. */
+static void send_notify(struct ivt_ring *r, uint8_t bit)
+{
+	uint8_t *notify = own_notify_p(r);
+	ring_mb(); /* index update /before/ we look at the request */
+	/* Plain load first: the locked RMW is only needed when the bit is set,
+	 * and skipping it keeps the line local while the peer never sleeps. */
+	if (!(load8(notify) & bit))
+		return;
+	uint8_t prev = __atomic_fetch_and(notify, (uint8_t)~bit, __ATOMIC_SEQ_CST);
+	if (prev & bit)
+		kick(r);
+}
+
+/* request_notify: ask the peer to kick us on the given bits. */
+static void request_notify(struct ivt_ring *r, uint8_t bits)
+{
+	__atomic_or_fetch(peer_notify_p(r), bits, __ATOMIC_SEQ_CST);
+	ring_mb(); /* post the request /before/ we re-read any index */
+}
+
+int ivt_ring_set_live(struct ivt_ring *r)
+{
+	store8(own_live_p(r), IVT_RING_LIVE_OPEN);
+	ring_mb();
+	return kick(r); /* unconditional: a waiting accept has no notify bit to set */
+}
+
+int ivt_ring_peer_attached(struct ivt_ring *r) { return load8(peer_live_p(r)) != IVT_RING_LIVE_NOT_YET; }
+
+/* Anything but "not yet" and "open" counts as closed: a hint, never an index. */
+static int peer_closed(struct ivt_ring *r)
+{
+	uint8_t v = load8(peer_live_p(r));
+	return v != IVT_RING_LIVE_NOT_YET && v != IVT_RING_LIVE_OPEN;
+}
+
+void ivt_ring_close(struct ivt_ring *r)
+{
+	if (r->closed)
+		return;
+	r->closed = 1;
+	ring_mb(); /* our last index update /before/ the flag */
+	store8(own_live_p(r), IVT_RING_LIVE_CLOSED);
+	ring_mb();
+	kick(r);
+}
+
+/* Load the peer's producer index once and validate it: it may only move
+ * forward, and never claim more than a ring of unread data. */
+static int refresh_readable(struct ivt_ring *r, uint32_t *ready)
+{
+	uint32_t prod = load32(rd_prod_p(r));
+	uint32_t avail = prod - r->rd_cons;
+	if (avail > r->rd_size || avail < r->rd_prod_seen - r->rd_cons)
+		return fail(r);
+	r->rd_prod_seen = prod;
+	*ready = avail;
+	return 0;
+}
+
+/* Load the peer's consumer index once and validate it: within
+ * [last cons seen, our prod], i.e. forward and not past what we wrote. */
+static int refresh_writable(struct ivt_ring *r, uint32_t *space)
+{
+	uint32_t cons = load32(wr_cons_p(r));
+	if (cons - r->wr_cons_seen > r->wr_prod - r->wr_cons_seen)
+		return fail(r);
+	r->wr_cons_seen = cons;
+	*space = r->wr_size - (r->wr_prod - cons);
+	return 0;
+}
+
+ssize_t ivt_ring_write(struct ivt_ring *r, const void *buf, size_t len)
+{
+	if (r->broken)
+		return -EPROTO;
+	if (!header_intact(r))
+		return fail(r);
+	if (r->closed || peer_closed(r))
+		return -EPIPE;
+	if (len == 0)
+		return 0;
+	/* Only re-read the peer's index when our cached view is too small. */
+	uint32_t space = r->wr_size - (r->wr_prod - r->wr_cons_seen);
+	if (space < len && refresh_writable(r, &space) < 0)
+		return -EPROTO;
+	if (space == 0)
+		return -EAGAIN;
+	uint32_t n = len < space ? (uint32_t)len : space;
+	uint32_t mask = r->wr_size - 1, off = r->wr_prod & mask;
+	uint32_t first = r->wr_size - off < n ? r->wr_size - off : n;
+	ring_mb(); /* read indexes /then/ write data */
+	memcpy(r->wr_data + off, buf, first);
+	if (first < n)
+		memcpy(r->wr_data, (const uint8_t *)buf + first, n - first);
+	ring_mb(); /* write data /then/ publish */
+	r->wr_prod += n;
+	store32(wr_prod_p(r), r->wr_prod);
+	r->bytes_written += n;
+	send_notify(r, IVT_RING_NOTIFY_WRITE);
+	return n;
+}
+
+ssize_t ivt_ring_read(struct ivt_ring *r, void *buf, size_t len)
+{
+	if (r->broken)
+		return -EPROTO;
+	if (!header_intact(r))
+		return fail(r);
+	if (len == 0)
+		return 0;
+	uint32_t ready = r->rd_prod_seen - r->rd_cons;
+	if (ready < len && refresh_readable(r, &ready) < 0)
+		return -EPROTO;
+	if (ready == 0) {
+		if (!peer_closed(r))
+			return -EAGAIN;
+		/* The peer publishes its last index before the flag: look again. */
+		ring_mb();
+		if (refresh_readable(r, &ready) < 0)
+			return -EPROTO;
+		if (ready == 0)
+			return 0;
+	}
+	uint32_t n = len < ready ? (uint32_t)len : ready;
+	uint32_t mask = r->rd_size - 1, off = r->rd_cons & mask;
+	uint32_t first = r->rd_size - off < n ? r->rd_size - off : n;
+	ring_mb(); /* data read /after/ the index read */
+	memcpy(buf, r->rd_data + off, first);
+	if (first < n)
+		memcpy((uint8_t *)buf + first, r->rd_data, n - first);
+	ring_mb(); /* consume /then/ publish */
+	r->rd_cons += n;
+	store32(rd_cons_p(r), r->rd_cons);
+	r->bytes_read += n;
+	send_notify(r, IVT_RING_NOTIFY_READ);
+	return n;
+}
+
+unsigned ivt_ring_ready(struct ivt_ring *r)
+{
+	unsigned ev = 0;
+	uint32_t n;
+	if (r->broken || !header_intact(r)) {
+		fail(r);
+		return IVT_RING_READABLE | IVT_RING_WRITABLE; /* so the caller sees -EPROTO */
+	}
+	int closed = peer_closed(r);
+	ring_mb(); /* flag /before/ index: a closing peer publishes in that order */
+	if (refresh_readable(r, &n) < 0)
+		return IVT_RING_READABLE | IVT_RING_WRITABLE;
+	if (n > 0 || closed)
+		ev |= IVT_RING_READABLE;
+	if (refresh_writable(r, &n) < 0)
+		return IVT_RING_READABLE | IVT_RING_WRITABLE;
+	if (n > 0 || closed || r->closed)
+		ev |= IVT_RING_WRITABLE;
+	return ev;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#else
+	__asm__ volatile("" ::: "memory");
+#endif
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no syscall */
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Before asking for a kick, watch the peer's index for a while: a peer
+ * that is running publishes soon, and then neither side pays for an
+ * eventfd write plus a sleep and wake-up (tens of microseconds under a
+ * hypervisor). Plain loads only: a change just ends the spin, the
+ * caller's ivt_ring_ready() validates. The budget is in time, not
+ * iterations (pause costs 10..150 cycles depending on the CPU). It
+ * resets to the maximum whenever spinning paid off and halves when it did
+ * not; at the floor, every SPIN_PROBE_EVERY-th wait spins fully once so
+ * two ends that both fell asleep find their way back to spinning. */
+static int spin_until_changed(struct ivt_ring *r, unsigned events)
+{
+	uint32_t prod = r->rd_prod_seen, cons = r->wr_cons_seen;
+	uint8_t live = load8(peer_live_p(r));
+	uint32_t budget = r->spin_ns;
+	if (budget <= IVT_RING_SPIN_MIN_NS && ++r->spin_idle >= IVT_RING_SPIN_PROBE_EVERY) {
+		r->spin_idle = 0;
+		budget = IVT_RING_SPIN_MAX_NS;
+	}
+	uint64_t deadline = mono_ns() + budget;
+	for (uint32_t i = 1;; i++) {
+		if (((events & IVT_RING_READABLE) && load32(rd_prod_p(r)) != prod) ||
+		    ((events & IVT_RING_WRITABLE) && load32(wr_cons_p(r)) != cons) ||
+		    load8(peer_live_p(r)) != live) {
+			r->spin_ns = IVT_RING_SPIN_MAX_NS;
+			r->spin_idle = 0;
+			return 1;
+		}
+		cpu_relax();
+		if ((i & 15) == 0 && mono_ns() >= deadline)
+			break;
+	}
+	r->spin_ns = r->spin_ns / 2 > IVT_RING_SPIN_MIN_NS ? r->spin_ns / 2 : IVT_RING_SPIN_MIN_NS;
+	return 0;
+}
+
+unsigned ivt_ring_arm(struct ivt_ring *r, unsigned events)
+{
+	unsigned ready = ivt_ring_ready(r) & events;
+	if (ready)
+		return ready;
+	if (spin_until_changed(r, events) && (ready = ivt_ring_ready(r) & events))
+		return ready;
+	uint8_t bits = 0;
+	if (events & IVT_RING_READABLE)
+		bits |= IVT_RING_NOTIFY_WRITE;
+	if (events & IVT_RING_WRITABLE)
+		bits |= IVT_RING_NOTIFY_READ;
+	if (bits)
+		request_notify(r, bits);
+	return ivt_ring_ready(r) & events;
+}

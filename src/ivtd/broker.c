@@ -1,0 +1,501 @@
+/* SPDX-License-Identifier: MIT */
+#include "broker.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/ctrl_msg.h"
+#include "common/log.h"
+#include "common/plugin_loader.h"
+#include "ivtd/xs_paths.h"
+
+#define WHO "ivtd"
+
+struct channel {
+	struct channel *next; /* every channel still referenced by an end */
+	uint64_t id;
+	char name[IVT_NAME_MAX + 1];
+	char backend[IVT_BACKEND_NAME_MAX + 1];
+	uint64_t ring_size;
+	char xs_path[IVT_XS_PATH_MAX + 1];
+	struct ivt_reg_end *server, *client; /* NULL once gone */
+	char server_id[48], client_id[48];   /* kept for status after they go */
+	int served;                          /* a client attached once: no second one */
+	int has_setup;
+	uint8_t blob[IVT_OOB_BLOB_MAX];
+	size_t blob_len;
+	int fds[IVT_OOB_FDS_MAX];
+	int nfds;
+	time_t since;
+};
+
+struct backend_state {
+	int available;
+	char why[200];
+};
+
+struct ivt_broker {
+	struct ivt_policy *policy;
+	struct channel *channels;
+	uint64_t next_id;
+	struct backend_state backends[IVT_BACKEND_COUNT];
+	struct ivt_broker_stats stats;
+};
+
+/* ---- table --------------------------------------------------------- */
+
+static struct channel *find_channel(struct ivt_broker *b, const char *name)
+{
+	/* Only channels with a listener own their name. */
+	for (struct channel *c = b->channels; c; c = c->next)
+		if (c->server && !strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+static void unlink_channel(struct ivt_broker *b, struct channel *ch)
+{
+	for (struct channel **pp = &b->channels; *pp; pp = &(*pp)->next)
+		if (*pp == ch) {
+			*pp = ch->next;
+			ch->next = NULL;
+			return;
+		}
+}
+
+static void drop_setup(struct channel *ch)
+{
+	for (int i = 0; i < ch->nfds; i++)
+		close(ch->fds[i]);
+	ch->nfds = 0;
+	ch->has_setup = 0;
+}
+
+static void free_channel(struct ivt_broker *b, struct channel *ch)
+{
+	unlink_channel(b, ch);
+	drop_setup(ch);
+	free(ch);
+}
+
+/* ---- public setup -------------------------------------------------- */
+
+struct ivt_broker *ivt_broker_new(struct ivt_policy *policy)
+{
+	struct ivt_broker *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->policy = policy;
+	b->next_id = 1;
+	for (int i = 0; i < IVT_BACKEND_COUNT; i++)
+		snprintf(b->backends[i].why, sizeof(b->backends[i].why), "not probed");
+	return b;
+}
+
+void ivt_broker_free(struct ivt_broker *b)
+{
+	if (!b)
+		return;
+	while (b->channels) {
+		/* Ends still pointing here belong to registries already gone. */
+		free_channel(b, b->channels);
+	}
+	ivt_policy_free(b->policy);
+	free(b);
+}
+
+void ivt_broker_set_policy(struct ivt_broker *b, struct ivt_policy *p)
+{
+	ivt_policy_free(b->policy);
+	b->policy = p;
+}
+
+const struct ivt_policy *ivt_broker_policy(const struct ivt_broker *b) { return b->policy; }
+
+void ivt_broker_set_backend(struct ivt_broker *b, int id, int available, const char *why)
+{
+	if (id < 0 || id >= IVT_BACKEND_COUNT)
+		return;
+	b->backends[id].available = !!available;
+	snprintf(b->backends[id].why, sizeof(b->backends[id].why), "%s",
+		 available ? "" : (why && *why ? why : "unavailable"));
+}
+
+unsigned ivt_broker_available(const struct ivt_broker *b)
+{
+	unsigned mask = 0;
+	for (int i = 0; i < IVT_BACKEND_COUNT; i++)
+		if (b->backends[i].available)
+			mask |= IVT_BACKEND_BIT(i);
+	return mask;
+}
+
+int ivt_broker_probe_backends(struct ivt_broker *b, const char *plugin_dir)
+{
+	int n = 0;
+	for (int i = 0; i < IVT_BACKEND_COUNT; i++) {
+		const char *name = ivt_backend_name_of(i);
+		char why[200] = "";
+		const struct ivt_plugin_ops *ops = ivt_plugin_load(plugin_dir, name, why, sizeof(why));
+		if (ops) {
+			why[0] = '\0';
+			int rc = ops->probe(why, sizeof(why));
+			if (rc < 0 && !why[0])
+				snprintf(why, sizeof(why), "probe failed: %s", strerror(-rc));
+			ivt_broker_set_backend(b, i, rc == 0, why);
+		} else {
+			ivt_broker_set_backend(b, i, 0, why);
+		}
+		if (b->backends[i].available) {
+			IVT_INFO(WHO, "backend %s: available (%s)", name, ops->description ? ops->description : "");
+			n++;
+		} else {
+			IVT_INFO(WHO, "backend %s: not available: %s", name, b->backends[i].why);
+		}
+	}
+	return n;
+}
+
+void ivt_broker_get_stats(const struct ivt_broker *b, struct ivt_broker_stats *st)
+{
+	*st = b->stats;
+	st->channels = 0;
+	for (const struct channel *c = b->channels; c; c = c->next)
+		st->channels += c->server != NULL;
+}
+
+/* ---- answering ends ------------------------------------------------ */
+
+static void refuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* err is a negative errno. Logs and answers. */
+static void refuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, const char *fmt, ...)
+{
+	char msg[IVT_ERRMSG_MAX + 1];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	b->stats.refused++;
+	IVT_INFO(WHO, "refused %s (%s): %s", end->identity, strerror(-err), msg);
+	end->reg->ops->reply_error(end, -err, msg);
+}
+
+static const char *const *why_table(const struct ivt_broker *b, const char **out)
+{
+	for (int i = 0; i < IVT_BACKEND_COUNT; i++)
+		out[i] = b->backends[i].why;
+	return out;
+}
+
+static void open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_server,
+		    uint32_t peer_domid)
+{
+	struct ivt_ctrl_open_ok ok;
+	memset(&ok, 0, sizeof(ok));
+	ok.chan_id = ch->id;
+	snprintf(ok.backend, sizeof(ok.backend), "%s", ch->backend);
+	ok.ring_size = ch->ring_size;
+	ok.is_server = (uint32_t)is_server;
+	ok.local_domid = end->domid;
+	ok.peer_domid = peer_domid;
+	snprintf(ok.xs_path, sizeof(ok.xs_path), "%s", ch->xs_path);
+	end->reg->ops->reply_ok(end, &ok);
+}
+
+static void handle_listen(struct ivt_broker *b, struct ivt_reg_end *end,
+			  const struct ivt_end_request *req)
+{
+	struct channel *ch = find_channel(b, req->name);
+	if (ch) {
+		refuse(b, end, -EADDRINUSE, "channel '%s' already has a listener (%s)", req->name,
+		       ch->server_id);
+		return;
+	}
+	const char *why[IVT_BACKEND_COUNT];
+	struct ivt_policy_query q = {
+		.channel = req->name, .identity = end->identity, .is_listener = 1,
+		.backend = req->backend, .ring_size = req->ring_size,
+		/* Every end ivtd sees today is on this host; remote ends
+		 * (slurpoe between hosts) will clear this. */
+		.colocated = 1,
+		.available = ivt_broker_available(b), .unavailable_why = why_table(b, why),
+	};
+	struct ivt_policy_decision d;
+	int rc = ivt_policy_decide(b->policy, &q, &d);
+	if (rc < 0) {
+		refuse(b, end, rc, "%s", d.reason);
+		return;
+	}
+	ch = calloc(1, sizeof(*ch));
+	if (!ch) {
+		refuse(b, end, -ENOMEM, "ivtd is out of memory");
+		return;
+	}
+	ch->id = b->next_id++;
+	snprintf(ch->name, sizeof(ch->name), "%s", req->name);
+	snprintf(ch->backend, sizeof(ch->backend), "%s", d.backend);
+	ch->ring_size = d.ring_size;
+	ch->server = end;
+	snprintf(ch->server_id, sizeof(ch->server_id), "%s", end->identity);
+	ch->since = time(NULL);
+	if (!strcmp(ch->backend, "vchan") &&
+	    ivt_xs_vchan_path(ch->xs_path, sizeof(ch->xs_path), end->domid, ch->name, ch->id) != 0)
+		ch->xs_path[0] = '\0';
+	ch->next = b->channels;
+	b->channels = ch;
+	end->broker_data = ch;
+	b->stats.granted++;
+	if (d.ring_adjusted)
+		IVT_INFO(WHO, "%s", d.reason);
+	IVT_INFO(WHO, "listen '%s' by %s: granted backend %s, ring %" PRIu64 " (rule %s)",
+		 ch->name, end->identity, ch->backend, ch->ring_size, d.rule);
+	open_ok(end, ch, 1, 0);
+}
+
+static void relay(struct ivt_broker *b, struct channel *ch)
+{
+	int rc = ch->client->reg->ops->relay_setup(ch->client, ch->blob, ch->blob_len, ch->fds,
+						    ch->nfds);
+	if (rc == 0)
+		b->stats.setups_relayed++;
+	else if (rc != -ENOTSUP)
+		IVT_WARN(WHO, "channel '%s': relaying setup to %s failed: %s", ch->name,
+			 ch->client_id, strerror(-rc));
+}
+
+static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
+			   const struct ivt_end_request *req)
+{
+	struct channel *ch = find_channel(b, req->name);
+	if (!ch) {
+		/* Still check the policy first: a refusal is more useful than
+		 * "no listener" to someone who may never connect. */
+		const char *why[IVT_BACKEND_COUNT];
+		struct ivt_policy_query q = {
+			.channel = req->name, .identity = end->identity, .is_listener = 0,
+			.backend = req->backend, .colocated = 1,
+			.available = ivt_broker_available(b), .unavailable_why = why_table(b, why),
+		};
+		struct ivt_policy_decision d;
+		int rc = ivt_policy_decide(b->policy, &q, &d);
+		if (rc == -EACCES || rc == -ENOENT)
+			refuse(b, end, rc, "%s", d.reason);
+		else
+			refuse(b, end, -ENOENT, "no listener for channel '%s'", req->name);
+		return;
+	}
+	const char *why[IVT_BACKEND_COUNT];
+	struct ivt_policy_query q = {
+		.channel = req->name, .identity = end->identity, .is_listener = 0,
+		.backend = req->backend, .ring_size = req->ring_size, .colocated = 1,
+		.peer_identity = ch->server_id, .granted_backend = ch->backend,
+		.granted_ring_size = ch->ring_size,
+		.available = ivt_broker_available(b), .unavailable_why = why_table(b, why),
+	};
+	struct ivt_policy_decision d;
+	int rc = ivt_policy_decide(b->policy, &q, &d);
+	if (rc < 0) {
+		refuse(b, end, rc, "%s", d.reason);
+		return;
+	}
+	if (ch->client || ch->served) {
+		refuse(b, end, -EBUSY, "channel '%s' already %s a client (%s); its listener must "
+				       "listen again",
+		       req->name, ch->client ? "has" : "served", ch->client_id);
+		return;
+	}
+	ch->client = end;
+	ch->served = 1;
+	snprintf(ch->client_id, sizeof(ch->client_id), "%s", end->identity);
+	end->broker_data = ch;
+	b->stats.granted++;
+	IVT_INFO(WHO, "connect '%s' by %s to %s: backend %s, ring %" PRIu64 " (rule %s)", ch->name,
+		 end->identity, ch->server_id, ch->backend, ch->ring_size, d.rule);
+	open_ok(end, ch, 0, ch->server->domid);
+	if (ch->has_setup)
+		relay(b, ch);
+	ch->server->reg->ops->notify_peer(ch->server, IVT_PEER_CONNECTED, end->domid);
+}
+
+/* ---- callbacks ----------------------------------------------------- */
+
+static void cb_request(void *arg, struct ivt_reg_end *end, const struct ivt_end_request *req)
+{
+	struct ivt_broker *b = arg;
+	b->stats.requests++;
+	if (end->broker_data) {
+		const struct channel *ch = end->broker_data;
+		refuse(b, end, -EISCONN, "this end already belongs to channel '%s'", ch->name);
+		return;
+	}
+	/* Registries validate, but names go into XenStore paths and logs:
+	 * check once more where it matters. */
+	if (!ivt_name_valid(req->name)) {
+		refuse(b, end, -EINVAL, "invalid channel name (1..%d of A-Z a-z 0-9 . _ -)",
+		       IVT_NAME_MAX);
+		return;
+	}
+	if (memchr(req->backend, '\0', sizeof(req->backend)) == NULL) {
+		refuse(b, end, -EINVAL, "invalid backend name");
+		return;
+	}
+	if (req->listen)
+		handle_listen(b, end, req);
+	else
+		handle_connect(b, end, req);
+}
+
+static void close_fds(int *fds, int nfds)
+{
+	for (int i = 0; i < nfds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+static void cb_setup(void *arg, struct ivt_reg_end *end, const void *blob, size_t len, int *fds,
+		     int nfds)
+{
+	struct ivt_broker *b = arg;
+	struct channel *ch = end->broker_data;
+	if (nfds < 0 || nfds > IVT_OOB_FDS_MAX)
+		nfds = 0; /* cannot be trusted to say which to close; registries never do this */
+	if (!ch || ch->server != end) {
+		close_fds(fds, nfds);
+		refuse(b, end, -EPROTO, "only an open listening end may send SETUP");
+		return;
+	}
+	if (ch->has_setup) {
+		close_fds(fds, nfds);
+		refuse(b, end, -EALREADY, "channel '%s' already has its setup", ch->name);
+		return;
+	}
+	if (len > IVT_OOB_BLOB_MAX) {
+		close_fds(fds, nfds);
+		refuse(b, end, -EMSGSIZE, "setup blob larger than %d bytes", IVT_OOB_BLOB_MAX);
+		return;
+	}
+	memcpy(ch->blob, blob, len);
+	ch->blob_len = len;
+	memcpy(ch->fds, fds, sizeof(int) * (size_t)nfds);
+	ch->nfds = nfds;
+	ch->has_setup = 1;
+	IVT_DEBUG(WHO, "channel '%s': setup from %s (%zu bytes, %d fds)", ch->name, end->identity,
+		  len, nfds);
+	if (ch->client)
+		relay(b, ch);
+}
+
+static void cb_gone(void *arg, struct ivt_reg_end *end, int graceful)
+{
+	struct ivt_broker *b = arg;
+	struct channel *ch = end->broker_data;
+	end->broker_data = NULL;
+	if (!ch)
+		return;
+	int event = graceful ? IVT_PEER_CLOSED : IVT_PEER_DIED;
+	if (!graceful)
+		b->stats.peers_died++;
+	if (ch->server == end) {
+		/* The name is free for a new listener right away. */
+		ch->server = NULL;
+		/* Nobody can attach any more: release the shared resources. */
+		drop_setup(ch);
+		IVT_INFO(WHO, "channel '%s': listener %s %s", ch->name, end->identity,
+			 graceful ? "closed" : "died");
+		if (ch->client)
+			ch->client->reg->ops->notify_peer(ch->client, event, end->domid);
+	} else if (ch->client == end) {
+		ch->client = NULL;
+		IVT_INFO(WHO, "channel '%s': client %s %s", ch->name, end->identity,
+			 graceful ? "closed" : "died");
+		if (ch->server)
+			ch->server->reg->ops->notify_peer(ch->server, event, end->domid);
+	}
+	if (!ch->server && !ch->client)
+		free_channel(b, ch);
+}
+
+struct ivt_broker_cb ivt_broker_callbacks(struct ivt_broker *b)
+{
+	return (struct ivt_broker_cb){
+		.arg = b, .request = cb_request, .setup = cb_setup, .gone = cb_gone,
+	};
+}
+
+/* ---- status -------------------------------------------------------- */
+
+struct out {
+	char *buf;
+	size_t len, at;
+	int full;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
+{
+	if (o->full || o->len == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(o->buf + o->at, o->len - o->at, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->len - o->at) {
+		o->buf[o->at] = '\0'; /* drop the partial line */
+		o->full = 1;
+		return;
+	}
+	o->at += (size_t)n;
+}
+
+static const char *state_of(const struct channel *ch)
+{
+	if (ch->client)
+		return "connected";
+	if (ch->served)
+		return "client-gone";
+	return "listening";
+}
+
+size_t ivt_broker_status(const struct ivt_broker *b, char *buf, size_t len)
+{
+	struct out o = {.buf = buf, .len = len};
+	if (len)
+		buf[0] = '\0';
+	const struct ivt_broker_stats *s = &b->stats;
+	put(&o, "policy: %s (%zu rules)\n", b->policy ? b->policy->source : "(none)",
+	    b->policy ? b->policy->n_channels : 0);
+	put(&o, "backends:");
+	for (int i = 0; i < IVT_BACKEND_COUNT; i++)
+		put(&o, " %s=%s", ivt_backend_name_of(i), b->backends[i].available ? "yes" : "no");
+	put(&o, "\nrequests %" PRIu64 ", granted %" PRIu64 ", refused %" PRIu64
+		", setups relayed %" PRIu64 ", ends died %" PRIu64 "\n",
+	    s->requests, s->granted, s->refused, s->setups_relayed, s->peers_died);
+	put(&o, "%-24s %-8s %10s %-12s %-12s %-11s %s\n", "CHANNEL", "BACKEND", "RING", "LISTENER",
+	    "CLIENT", "STATE", "AGE");
+	size_t total = 0, shown = 0;
+	time_t now = time(NULL);
+	for (const struct channel *c = b->channels; c; c = c->next) {
+		if (!c->server)
+			continue; /* a client lingering after its listener left */
+		total++;
+		/* keep room for the "more" line */
+		if (o.full || o.len - o.at < 200)
+			continue;
+		put(&o, "%-24s %-8s %10" PRIu64 " %-12s %-12s %-11s %lds\n", c->name, c->backend,
+		    c->ring_size, c->server_id, c->client_id[0] ? c->client_id : "-", state_of(c),
+		    (long)(now - c->since));
+		shown++;
+	}
+	if (shown < total) {
+		o.full = 0;
+		put(&o, "... and %zu more channels\n", total - shown);
+	}
+	return o.at;
+}

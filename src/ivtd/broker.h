@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The broker: ivtd's table of channels. Registries report channel ends
+ * through the callbacks of ivt_broker_callbacks(); the broker asks the
+ * policy, picks a backend among those that probed fine on this host,
+ * answers through the end's registry ops, relays the listener's setup to
+ * its client and tells each end when the other one comes or goes.
+ *
+ * A channel has one listener (server end) and at most one client end.
+ * It exists from the listener's OPEN until the listener goes; a client
+ * still attached then is told CLOSED/DIED and the channel's memory goes
+ * when that end is gone too. Single-threaded: call from the event loop.
+ */
+#ifndef IVTD_BROKER_H
+#define IVTD_BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ivtd/policy.h"
+#include "ivtd/registry.h"
+
+struct ivt_broker;
+
+/* The broker owns policy (may be NULL: everything is refused until
+ * ivt_broker_set_policy). All backends start unavailable. */
+struct ivt_broker *ivt_broker_new(struct ivt_policy *policy);
+/* Closes held setup fds and frees every channel; registries must have
+ * been destroyed first (their ends point into the broker). */
+void ivt_broker_free(struct ivt_broker *b);
+
+/* Swap in a new policy (ownership passes; the old one is freed).
+ * Channels already open keep what they were granted. */
+void ivt_broker_set_policy(struct ivt_broker *b, struct ivt_policy *p);
+const struct ivt_policy *ivt_broker_policy(const struct ivt_broker *b);
+
+/* Load ivt_<backend>.so from plugin_dir (NULL: ivt_plugin_dir()) for every
+ * known backend and probe() it; logs each result. Returns how many are
+ * available. */
+int ivt_broker_probe_backends(struct ivt_broker *b, const char *plugin_dir);
+/* Set one backend's availability by hand (tests, or a registry that knows
+ * better); why is kept as the reason when unavailable. */
+void ivt_broker_set_backend(struct ivt_broker *b, int backend_id, int available,
+			    const char *why);
+/* IVT_BACKEND_BIT mask of usable backends. */
+unsigned ivt_broker_available(const struct ivt_broker *b);
+
+/* The callbacks to hand to ivt_registry_*_new(). */
+struct ivt_broker_cb ivt_broker_callbacks(struct ivt_broker *b);
+
+/* Human-readable status: counters, backends, one line per channel.
+ * Always NUL-terminates; cuts the table (saying so) if len is short.
+ * Returns the length written. */
+size_t ivt_broker_status(const struct ivt_broker *b, char *buf, size_t len);
+
+struct ivt_broker_stats {
+	uint64_t requests, granted, refused;
+	uint64_t setups_relayed, peers_died;
+	size_t channels; /* in the table now (with a listener) */
+};
+void ivt_broker_get_stats(const struct ivt_broker *b, struct ivt_broker_stats *st);
+
+#endif

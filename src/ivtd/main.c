@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+/* ivtd: the ivt channel broker daemon. See usage() or docs/ivtd.8.md. */
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/plugin_loader.h"
+#include "ivt/ivt.h"
+#include "ivtd/broker.h"
+#include "ivtd/policy.h"
+#include "ivtd/registry.h"
+#include "ivtd/registry_local.h"
+#include "ivtd/sd_notify.h"
+
+#ifndef IVT_VERSION_STRING
+#define IVT_VERSION_STRING "0.1.0"
+#endif
+
+#define WHO "ivtd"
+#define DEFAULT_CONFIG "/etc/ivt/policy.json"
+
+/* Used when the policy file does not exist: only the demo channel, and
+ * only between local processes. */
+static const char embedded_policy[] =
+	"{\"version\":1,\"channels\":[{\"name\":\"demo\",\"listeners\":[\"uid:*\"],"
+	"\"connectors\":[\"uid:*\"]}]}";
+
+enum registry_mode { REG_AUTO, REG_LOCAL, REG_XENSTORE };
+
+struct options {
+	const char *config;
+	const char *socket_path;
+	const char *plugin_dir;
+	enum registry_mode registry;
+	int verbosity; /* -1 quiet, 0 normal, 1 verbose */
+};
+
+struct daemon_state {
+	struct options opt;
+	struct event_base *base;
+	struct ivt_broker *broker;
+	struct ivt_registry *local, *xs;
+	time_t started;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"NAME\n"
+"    ivtd - inter-VM transport channel broker\n"
+"\n"
+"SYNOPSIS\n"
+"    ivtd [-c FILE] [-s PATH] [-p DIR] [-r auto|local|xenstore] [-v|-q]\n"
+"    ivtd --help | --version\n"
+"\n"
+"DESCRIPTION\n"
+"    ivtd brokers named ivt channels between Xen guests and local processes.\n"
+"    A program opens a channel end through libivt; ivtd checks the JSON\n"
+"    policy, picks a transport backend (shm, vchan, slurpoe, verbs) among\n"
+"    the plugins that work on this host, and hands the listener's setup to\n"
+"    the connecting end. Data then flows between the ends directly.\n"
+"\n"
+"    Local processes reach ivtd on a SOCK_SEQPACKET control socket and are\n"
+"    identified as \"uid:N\" by their credentials. Xen guests reach it through\n"
+"    XenStore (/local/domain/<domid>/data/ivt/<name>/) and are identified as\n"
+"    \"dom:N\". ivtd stays in the foreground and logs to stderr (journald\n"
+"    under systemd); it is meant to be run by a service manager.\n"
+"\n"
+"OPTIONS\n"
+"    -c, --config FILE\n"
+"        Policy file (default " DEFAULT_CONFIG "). If it does not exist, ivtd\n"
+"        warns and uses a built-in policy that allows only the \"demo\" channel\n"
+"        between local processes. A file that exists but is invalid is fatal\n"
+"        at startup and ignored (with the error logged) on reload.\n"
+"    -s, --socket PATH\n"
+"        Control socket (default $IVT_SOCKET, else " IVT_DEFAULT_SOCKET ").\n"
+"        Missing parent directories are created (0755); a stale socket left\n"
+"        by a dead ivtd is replaced, a live one is an error.\n"
+"    -p, --plugin-dir DIR\n"
+"        Where the transport plugins ivt_<name>.so are (default\n"
+"        $IVT_PLUGIN_DIR, else the install directory).\n"
+"    -r, --registry auto|local|xenstore\n"
+"        Where channel ends come from besides the control socket, which is\n"
+"        always served. auto (default): also XenStore if it can be reached;\n"
+"        xenstore: XenStore is required (exit if unreachable); local: the\n"
+"        control socket only.\n"
+"    -f, --foreground\n"
+"        Accepted for compatibility; ivtd never daemonizes.\n"
+"    -v, --verbose\n"
+"        Log debug messages.\n"
+"    -q, --quiet\n"
+"        Log only warnings and errors.\n"
+"    -h, --help\n"
+"        Show this text.\n"
+"    -V, --version\n"
+"        Show the version.\n"
+"\n"
+"FILES\n"
+"    " DEFAULT_CONFIG "   channel policy (format: conf/README.md)\n"
+"    " IVT_DEFAULT_SOCKET "     control socket\n"
+"\n"
+"SIGNALS\n"
+"    SIGHUP           reload the policy file; on error keep the current policy\n"
+"    SIGTERM, SIGINT  close every channel end, remove the socket, exit 0\n"
+"\n"
+"ENVIRONMENT\n"
+"    IVT_SOCKET       control socket path if -s is not given\n"
+"    IVT_PLUGIN_DIR   plugin directory if -p is not given\n"
+"    IVT_LOG_LEVEL    err|warn|info|debug (overridden by -v/-q)\n"
+"    IVT_LOG_JOURNAL  set: prefix lines with <N> priorities for journald\n"
+"    NOTIFY_SOCKET    set by systemd: ivtd reports READY=1, RELOADING=1,\n"
+"                     STOPPING=1 (Type=notify)\n"
+"\n"
+"EXIT STATUS\n"
+"    0  stopped by SIGTERM/SIGINT\n"
+"    1  startup failed (invalid policy, socket in use, XenStore required but\n"
+"       unreachable, ...)\n"
+"    2  invalid command line\n"
+"\n"
+"EXAMPLES\n"
+"    ivtd -c /etc/ivt/policy.json\n"
+"    ivtd -s /tmp/ivt.sock -c conf/policy.json -r local -v\n"
+"    ivtctl check-policy /etc/ivt/policy.json && systemctl reload ivtd\n"
+"    ivtctl status\n");
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"socket", required_argument, NULL, 's'},
+		{"plugin-dir", required_argument, NULL, 'p'},
+		{"registry", required_argument, NULL, 'r'},
+		{"foreground", no_argument, NULL, 'f'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *env_sock = getenv("IVT_SOCKET");
+	*o = (struct options){
+		.config = DEFAULT_CONFIG,
+		.socket_path = env_sock && *env_sock ? env_sock : IVT_DEFAULT_SOCKET,
+		.registry = REG_AUTO,
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "c:s:p:r:fvqhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->config = optarg; break;
+		case 's': o->socket_path = optarg; break;
+		case 'p': o->plugin_dir = optarg; break;
+		case 'r':
+			if (!strcmp(optarg, "auto"))
+				o->registry = REG_AUTO;
+			else if (!strcmp(optarg, "local"))
+				o->registry = REG_LOCAL;
+			else if (!strcmp(optarg, "xenstore"))
+				o->registry = REG_XENSTORE;
+			else {
+				fprintf(stderr, "ivtd: --registry must be auto, local or xenstore\n");
+				return 2;
+			}
+			break;
+		case 'f': break;
+		case 'v': o->verbosity = 1; break;
+		case 'q': o->verbosity = -1; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("ivtd %s\n", IVT_VERSION_STRING); exit(0);
+		default:
+			fprintf(stderr, "Try 'ivtd --help'.\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ivtd: unexpected argument '%s'\nTry 'ivtd --help'.\n", argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+static struct ivt_policy *load_initial_policy(const char *path)
+{
+	char err[IVT_POLICY_ERR_MAX];
+	if (access(path, F_OK) != 0 && errno == ENOENT) {
+		IVT_WARN(WHO, "%s does not exist; using the built-in policy (only channel 'demo', "
+			      "local processes only)", path);
+		return ivt_policy_load_string(embedded_policy, "(built-in policy)", err,
+					      sizeof(err));
+	}
+	struct ivt_policy *p = ivt_policy_load_file(path, err, sizeof(err));
+	if (!p)
+		IVT_ERR(WHO, "%s", err);
+	else
+		IVT_INFO(WHO, "policy %s: %zu channel rules, %zu hosts", path, p->n_channels,
+			 p->n_hosts);
+	return p;
+}
+
+static void reload_policy(struct daemon_state *d)
+{
+	ivt_sd_notify("RELOADING=1");
+	char err[IVT_POLICY_ERR_MAX];
+	struct ivt_policy *p = ivt_policy_load_file(d->opt.config, err, sizeof(err));
+	if (p) {
+		ivt_broker_set_policy(d->broker, p);
+		IVT_INFO(WHO, "reloaded policy %s: %zu channel rules, %zu hosts", d->opt.config,
+			 p->n_channels, p->n_hosts);
+		ivt_sd_notify("READY=1\nSTATUS=policy reloaded");
+	} else {
+		const struct ivt_policy *cur = ivt_broker_policy(d->broker);
+		IVT_ERR(WHO, "reload failed, keeping the current policy (%s): %s",
+			cur ? cur->source : "none", err);
+		ivt_sd_notify("READY=1\nSTATUS=policy reload failed; kept the previous policy");
+	}
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	struct daemon_state *d = arg;
+	if (sig == SIGHUP) {
+		reload_policy(d);
+		return;
+	}
+	IVT_INFO(WHO, "%s: shutting down", strsignal((int)sig));
+	ivt_sd_notify("STOPPING=1");
+	event_base_loopbreak(d->base);
+}
+
+static size_t status_text(void *arg, char *buf, size_t len)
+{
+	struct daemon_state *d = arg;
+	int n = snprintf(buf, len, "ivtd %s, pid %d, up %lds, registries: local(%s)%s\n",
+			 IVT_VERSION_STRING, (int)getpid(), (long)(time(NULL) - d->started),
+			 d->opt.socket_path, d->xs ? " xenstore" : "");
+	if (n < 0 || (size_t)n >= len)
+		return len ? strlen(buf) : 0;
+	return (size_t)n + ivt_broker_status(d->broker, buf + n, len - (size_t)n);
+}
+
+static int start_registries(struct daemon_state *d)
+{
+	char why[256] = "";
+	struct ivt_broker_cb cb = ivt_broker_callbacks(d->broker);
+	d->local = ivt_registry_local_new(d->base, d->opt.socket_path, &cb, why, sizeof(why));
+	if (!d->local) {
+		IVT_ERR(WHO, "control socket: %s", why);
+		return -1;
+	}
+	ivt_registry_local_set_status(d->local, status_text, d);
+	if (d->opt.registry == REG_LOCAL) {
+		IVT_INFO(WHO, "registry: local control socket only (--registry local)");
+		return 0;
+	}
+	why[0] = '\0';
+	d->xs = ivt_registry_xs_new(d->base, &cb, why, sizeof(why));
+	if (d->xs) {
+		IVT_INFO(WHO, "registry: XenStore and local control socket");
+		return 0;
+	}
+	if (d->opt.registry == REG_XENSTORE) {
+		IVT_ERR(WHO, "XenStore required (--registry xenstore) but unavailable: %s", why);
+		return -1;
+	}
+	IVT_INFO(WHO, "registry: local control socket only; XenStore not used: %s", why);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon_state d = {.started = time(NULL)};
+	int rc = parse_args(argc, argv, &d.opt);
+	if (rc)
+		return rc;
+	int level = ivt_log_level_from_env(IVT_LOG_INFO);
+	if (d.opt.verbosity > 0)
+		level = IVT_LOG_DEBUG;
+	else if (d.opt.verbosity < 0)
+		level = IVT_LOG_WARN;
+	ivt_log_set_level(level);
+	/* A client vanishing mid-send must not kill the daemon. */
+	signal(SIGPIPE, SIG_IGN);
+
+	struct ivt_policy *policy = load_initial_policy(d.opt.config);
+	if (!policy)
+		return 1;
+	d.broker = ivt_broker_new(policy);
+	d.base = event_base_new();
+	if (!d.broker || !d.base) {
+		IVT_ERR(WHO, "out of memory");
+		return 1;
+	}
+	const char *plugin_dir = d.opt.plugin_dir ? d.opt.plugin_dir : ivt_plugin_dir();
+	int n = ivt_broker_probe_backends(d.broker, plugin_dir);
+	if (n == 0)
+		IVT_WARN(WHO, "no backend is available from %s; every open will be refused",
+			 plugin_dir);
+
+	struct event *sigs[3];
+	const int signums[3] = {SIGHUP, SIGTERM, SIGINT};
+	for (int i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(d.base, signums[i], on_signal, &d);
+		if (!sigs[i] || event_add(sigs[i], NULL) != 0) {
+			IVT_ERR(WHO, "cannot install signal handlers");
+			return 1;
+		}
+	}
+	int status = 0;
+	if (start_registries(&d) != 0) {
+		status = 1;
+	} else {
+		ivt_sd_notify("READY=1\nSTATUS=serving");
+		IVT_INFO(WHO, "ivtd %s ready", IVT_VERSION_STRING);
+		if (event_base_dispatch(d.base) < 0) {
+			IVT_ERR(WHO, "event loop failed");
+			status = 1;
+		}
+	}
+	if (d.xs)
+		d.xs->ops->destroy(d.xs);
+	if (d.local)
+		d.local->ops->destroy(d.local);
+	ivt_broker_free(d.broker);
+	for (int i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	event_base_free(d.base);
+	return status;
+}

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/* Policy decisions: who may open which channel end, with which backend
+ * and ring size. Loading lives in policy_load.c. */
+#include "policy.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const backend_names[IVT_BACKEND_COUNT] = {
+	[IVT_BACKEND_SHM] = "shm",
+	[IVT_BACKEND_VCHAN] = "vchan",
+	[IVT_BACKEND_SLURPOE] = "slurpoe",
+	[IVT_BACKEND_VERBS] = "verbs",
+};
+
+int ivt_backend_id(const char *name)
+{
+	for (int i = 0; name && i < IVT_BACKEND_COUNT; i++)
+		if (!strcmp(name, backend_names[i]))
+			return i;
+	return -1;
+}
+
+const char *ivt_backend_name_of(int id)
+{
+	return id >= 0 && id < IVT_BACKEND_COUNT ? backend_names[id] : "?";
+}
+
+/* Strict decimal uint32: digits only, no sign, no overflow. */
+static int parse_u32(const char *s, uint32_t *out)
+{
+	if (!*s || strlen(s) > 10)
+		return -EINVAL;
+	uint64_t v = 0;
+	for (const char *c = s; *c; c++) {
+		if (*c < '0' || *c > '9')
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*c - '0');
+	}
+	if (v > UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int ivt_principal_parse(const char *s, struct ivt_principal *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!s)
+		return -EINVAL;
+	if (!strcmp(s, "*")) {
+		out->kind = IVT_PRINCIPAL_ANY;
+		return 0;
+	}
+	if (!strncmp(s, "uid:", 4))
+		out->kind = IVT_PRINCIPAL_UID;
+	else if (!strncmp(s, "dom:", 4))
+		out->kind = IVT_PRINCIPAL_DOM;
+	else
+		return -EINVAL;
+	if (!strcmp(s + 4, "*")) {
+		out->any_id = 1;
+		return 0;
+	}
+	return parse_u32(s + 4, &out->id);
+}
+
+int ivt_principal_match(const struct ivt_principal *pat, const char *identity)
+{
+	if (pat->kind == IVT_PRINCIPAL_ANY)
+		return 1;
+	struct ivt_principal who;
+	/* An identity is a pattern without wildcards. */
+	if (!identity || ivt_principal_parse(identity, &who) != 0 || who.any_id ||
+	    who.kind == IVT_PRINCIPAL_ANY)
+		return 0;
+	return who.kind == pat->kind && (pat->any_id || who.id == pat->id);
+}
+
+static int is_domain(const char *identity)
+{
+	return identity && !strncmp(identity, "dom:", 4);
+}
+
+const struct ivt_policy_channel *ivt_policy_find_channel(const struct ivt_policy *p,
+							 const char *name)
+{
+	if (!p || !name)
+		return NULL;
+	/* First match in file order wins, like a firewall. */
+	for (size_t i = 0; i < p->n_channels; i++)
+		if (fnmatch(p->channels[i].pattern, name, FNM_PERIOD) == 0)
+			return &p->channels[i];
+	return NULL;
+}
+
+const struct ivt_policy_host *ivt_policy_find_host(const struct ivt_policy *p, const char *name)
+{
+	for (size_t i = 0; p && name && i < p->n_hosts; i++)
+		if (!strcmp(p->hosts[i].name, name))
+			return &p->hosts[i];
+	return NULL;
+}
+
+static int any_match(const struct ivt_principal *list, size_t n, const char *identity)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ivt_principal_match(&list[i], identity))
+			return 1;
+	return 0;
+}
+
+static int is_auto(const char *b)
+{
+	return !b || !*b || !strcmp(b, "auto");
+}
+
+/* snprintf through a function: messages may be cut, and that is fine. */
+__attribute__((format(printf, 3, 4))) static void say(char *buf, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, cap, fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t round_up_pow2(uint64_t v)
+{
+	uint64_t r = 1;
+	while (r < v)
+		r <<= 1;
+	return r;
+}
+
+/* Pick the granted ring size and explain any change in d->reason. */
+static void decide_ring(const struct ivt_policy_channel *c, uint64_t requested,
+			struct ivt_policy_decision *d)
+{
+	if (requested == 0) {
+		d->ring_size = c->ring_size;
+		return;
+	}
+	uint64_t r = requested;
+	const char *why = NULL;
+	if (r > c->max_ring_size) {
+		r = c->max_ring_size;
+		why = "lowered to the rule's max_ring_size";
+	} else if (r < IVT_POLICY_RING_MIN) {
+		r = IVT_POLICY_RING_MIN;
+		why = "raised to the minimum";
+	} else if (r & (r - 1)) {
+		r = round_up_pow2(r);
+		why = "rounded up to a power of two";
+	}
+	d->ring_size = r;
+	if (why) {
+		d->ring_adjusted = 1;
+		say(d->reason, sizeof(d->reason),
+			 "requested ring %" PRIu64 " bytes %s: %" PRIu64 " (rule %s)", requested, why,
+			 r, d->rule);
+	}
+}
+
+/* The backend "auto" means for this pair of ends. */
+static int auto_backend(const struct ivt_policy_query *q)
+{
+	if (!q->colocated)
+		return IVT_BACKEND_SLURPOE; /* verbs only when asked for by name */
+	if (is_domain(q->identity) && (!q->peer_identity || is_domain(q->peer_identity)))
+		return IVT_BACKEND_VCHAN;
+	return IVT_BACKEND_SHM;
+}
+
+#define REFUSE(d, rc, ...)                                                                      \
+	do {                                                                                    \
+		say((d)->reason, sizeof((d)->reason), __VA_ARGS__);                              \
+		return (rc);                                                                    \
+	} while (0)
+
+int ivt_policy_decide(const struct ivt_policy *p, const struct ivt_policy_query *q,
+		      struct ivt_policy_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	if (!p)
+		REFUSE(d, -ENOENT, "no policy loaded");
+	const char *who = q->identity ? q->identity : "(unknown)";
+	const struct ivt_policy_channel *c = ivt_policy_find_channel(p, q->channel);
+	if (!c)
+		REFUSE(d, -ENOENT, "no rule in %s matches channel '%s'", p->source,
+		       q->channel ? q->channel : "");
+	if (c->line > 0)
+		say(d->rule, sizeof(d->rule), "channels[%d] '%s' (%s:%d)", c->index, c->pattern,
+			 p->source, c->line);
+	else
+		say(d->rule, sizeof(d->rule), "channels[%d] '%s' (%s)", c->index, c->pattern,
+			 p->source);
+
+	if (q->is_listener ? !any_match(c->listeners, c->n_listeners, who)
+			   : !any_match(c->connectors, c->n_connectors, who))
+		REFUSE(d, -EACCES, "%s may not %s channel '%s': not in %s of rule %s", who,
+		       q->is_listener ? "listen on" : "connect to", q->channel,
+		       q->is_listener ? "listeners" : "connectors", d->rule);
+	if (!q->is_listener && q->peer_identity)
+		for (size_t i = 0; i < c->n_peers_denied; i++)
+			if (ivt_principal_match(&c->peers_denied[i].listener, q->peer_identity) &&
+			    ivt_principal_match(&c->peers_denied[i].connector, who))
+				REFUSE(d, -EACCES,
+				       "%s may not connect to %s on channel '%s': peers_denied[%zu] "
+				       "of rule %s",
+				       who, q->peer_identity, q->channel, i, d->rule);
+
+	d->quota_bytes = c->quota_bytes;
+	d->has_spill = c->has_spill;
+	memcpy(d->spill_to, c->spill_to, sizeof(d->spill_to));
+	d->spill_above_bytes = c->spill_above_bytes;
+
+	/* A connector joins what the listener was granted. */
+	if (!q->is_listener && q->granted_backend) {
+		if (!is_auto(q->backend) && strcmp(q->backend, q->granted_backend) != 0)
+			REFUSE(d, -ENOTSUP,
+			       "channel '%s' runs over backend %s (chosen for its listener); "
+			       "requested %s",
+			       q->channel, q->granted_backend, q->backend);
+		snprintf(d->backend, sizeof(d->backend), "%s", q->granted_backend);
+		d->ring_size = q->granted_ring_size;
+		return 0;
+	}
+
+	int id;
+	if (!is_auto(q->backend)) {
+		id = ivt_backend_id(q->backend);
+		if (id < 0)
+			REFUSE(d, -ENOTSUP, "unknown backend '%s' (known: shm, vchan, slurpoe, verbs)",
+			       q->backend);
+		if (!is_auto(c->backend) && strcmp(c->backend, q->backend) != 0)
+			REFUSE(d, -EACCES, "rule %s allows only backend %s on channel '%s', not %s",
+			       d->rule, c->backend, q->channel, q->backend);
+	} else if (!is_auto(c->backend)) {
+		id = ivt_backend_id(c->backend);
+	} else {
+		id = auto_backend(q);
+	}
+	if (!(q->available & IVT_BACKEND_BIT(id))) {
+		const char *why = q->unavailable_why ? q->unavailable_why[id] : NULL;
+		REFUSE(d, -ENOTSUP, "backend %s not available on this host: %s",
+		       ivt_backend_name_of(id), why && *why ? why : "plugin not loaded");
+	}
+	snprintf(d->backend, sizeof(d->backend), "%s", ivt_backend_name_of(id));
+	decide_ring(c, q->ring_size, d);
+	return 0;
+}

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Channel policy: which identities may listen on / connect to which
+ * channel names, over which backend, with which ring sizes. Loaded from a
+ * JSON file (format: conf/README.md). A loaded policy is immutable; a
+ * reload builds a new one and swaps it in only if it is entirely valid.
+ */
+#ifndef IVTD_POLICY_H
+#define IVTD_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ctrl_proto.h"
+
+#define IVT_POLICY_RING_MIN 4096ull
+#define IVT_POLICY_RING_MAX (1ull << 30)
+#define IVT_POLICY_ERR_MAX 512
+
+/* Backends a policy can name, as bits for availability masks. */
+enum ivt_backend_id {
+	IVT_BACKEND_SHM = 0,
+	IVT_BACKEND_VCHAN,
+	IVT_BACKEND_SLURPOE,
+	IVT_BACKEND_VERBS,
+	IVT_BACKEND_COUNT
+};
+#define IVT_BACKEND_BIT(id) (1u << (id))
+
+/* "shm" -> IVT_BACKEND_SHM ...; -1 for anything else (including "auto"). */
+int ivt_backend_id(const char *name);
+const char *ivt_backend_name_of(int id);
+
+/* Who a rule talks about: "*", "uid:*", "uid:N", "dom:*", "dom:N". */
+enum ivt_principal_kind { IVT_PRINCIPAL_ANY, IVT_PRINCIPAL_UID, IVT_PRINCIPAL_DOM };
+struct ivt_principal {
+	enum ivt_principal_kind kind;
+	int any_id; /* "uid:*" / "dom:*" */
+	uint32_t id;
+};
+
+/* Parse an identity pattern; 0 or -EINVAL. */
+int ivt_principal_parse(const char *s, struct ivt_principal *out);
+/* Does identity ("uid:1000", "dom:3") match the pattern? */
+int ivt_principal_match(const struct ivt_principal *pat, const char *identity);
+
+struct ivt_policy_deny_pair { /* listener pattern, connector pattern */
+	struct ivt_principal listener, connector;
+};
+
+struct ivt_policy_channel {
+	char pattern[IVT_NAME_MAX + 1]; /* exact name or fnmatch glob */
+	int index;                      /* position in "channels" */
+	int line;                       /* in the source file; 0 unknown */
+	struct ivt_principal *listeners;
+	size_t n_listeners;
+	struct ivt_principal *connectors;
+	size_t n_connectors;
+	struct ivt_policy_deny_pair *peers_denied;
+	size_t n_peers_denied;
+	char backend[IVT_BACKEND_NAME_MAX + 1]; /* "auto" or a backend name */
+	uint64_t ring_size, max_ring_size;
+	uint64_t quota_bytes; /* 0 = unlimited */
+	int has_spill;
+	char spill_to[IVT_BACKEND_NAME_MAX + 1]; /* "utmem" */
+	uint64_t spill_above_bytes;
+};
+
+struct ivt_policy_host {
+	char name[IVT_NAME_MAX + 1];
+	char ifname[16];
+	uint8_t mac[6];
+	char ivtd[128]; /* optional: how to reach that host's ivtd; "" if unset */
+	int line;
+};
+
+struct ivt_policy {
+	char source[256]; /* file name, for messages */
+	char default_backend[IVT_BACKEND_NAME_MAX + 1];
+	uint64_t default_ring_size, default_max_ring_size;
+	struct ivt_policy_channel *channels;
+	size_t n_channels;
+	struct ivt_policy_host *hosts;
+	size_t n_hosts;
+};
+
+/* Load and fully validate. NULL on error with err = "file:line: path: what". */
+struct ivt_policy *ivt_policy_load_file(const char *path, char *err, size_t err_len);
+/* Same from memory; source names it in messages. */
+struct ivt_policy *ivt_policy_load_string(const char *text, const char *source, char *err,
+					  size_t err_len);
+void ivt_policy_free(struct ivt_policy *p);
+
+/* Reload *cur from path: on success the old policy is freed and *cur
+ * replaced (returns 0); on error *cur is untouched and err says why. */
+int ivt_policy_reload(struct ivt_policy **cur, const char *path, char *err, size_t err_len);
+
+/* First rule whose pattern matches name, or NULL. */
+const struct ivt_policy_channel *ivt_policy_find_channel(const struct ivt_policy *p,
+							 const char *name);
+const struct ivt_policy_host *ivt_policy_find_host(const struct ivt_policy *p, const char *name);
+
+struct ivt_policy_query {
+	const char *channel;
+	const char *identity;      /* "uid:1000", "dom:3" */
+	int is_listener;
+	const char *backend;       /* requested; NULL, "" or "auto" = policy */
+	uint64_t ring_size;        /* requested; 0 = policy default */
+	int colocated;             /* both ends on this host */
+	/* Connector only: the listener's identity and what it was granted. */
+	const char *peer_identity;
+	const char *granted_backend;
+	uint64_t granted_ring_size;
+	/* Backends usable on this host (IVT_BACKEND_BIT mask), and for the
+	 * others why not (indexed by enum ivt_backend_id; entries may be NULL). */
+	unsigned available;
+	const char *const *unavailable_why;
+};
+
+struct ivt_policy_decision {
+	char backend[IVT_BACKEND_NAME_MAX + 1];
+	uint64_t ring_size;
+	int ring_adjusted;         /* requested ring was rounded/clamped; see note */
+	uint64_t quota_bytes;
+	int has_spill;
+	char spill_to[IVT_BACKEND_NAME_MAX + 1];
+	uint64_t spill_above_bytes;
+	char rule[160];            /* "channels[0] 'demo' (conf/policy.json:7)" */
+	char reason[IVT_ERRMSG_MAX + 1]; /* refusal reason, or a note on success */
+};
+
+/* 0 allowed (d filled), -ENOENT no rule for the channel, -EACCES refused
+ * by a rule, -ENOTSUP backend unknown/unavailable/not allowed here,
+ * -EINVAL request inconsistent with the listener's grant. d->reason
+ * always says why in one line that names the rule. */
+int ivt_policy_decide(const struct ivt_policy *p, const struct ivt_policy_query *q,
+		      struct ivt_policy_decision *d);
+
+#endif

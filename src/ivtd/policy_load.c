@@ -1,0 +1,598 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reading a policy file into struct ivt_policy. Everything is checked;
+ * unknown keys are errors, since a misspelt key would otherwise silently
+ * leave a channel less restricted than its author meant.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/ctrl_msg.h"
+#include "json_lines.h"
+#include "policy.h"
+
+#define POLICY_FILE_MAX (1u << 20)
+#define DEFAULT_RING_SIZE 65536ull
+#define DEFAULT_MAX_RING_SIZE 4194304ull
+
+struct loader {
+	const char *source;
+	struct json_lines *lines;
+	char *err;
+	size_t err_len;
+};
+
+/* Format "source:line: path: message" and return -EINVAL. */
+__attribute__((format(printf, 3, 4))) static int fail(struct loader *L, const char *path,
+							const char *fmt, ...)
+{
+	char what[IVT_POLICY_ERR_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	int line = json_lines_find(L->lines, path);
+	const char *shown = *path ? path : "(top level)";
+	if (line > 0)
+		snprintf(L->err, L->err_len, "%s:%d: %s: %s", L->source, line, shown, what);
+	else
+		snprintf(L->err, L->err_len, "%s: %s: %s", L->source, shown, what);
+	return -EINVAL;
+}
+
+static void join(char *out, size_t cap, const char *base, const char *key)
+{
+	snprintf(out, cap, "%s%s%s", base, *base ? "." : "", key);
+}
+
+static void join_index(char *out, size_t cap, const char *base, size_t i)
+{
+	snprintf(out, cap, "%s[%zu]", base, i);
+}
+
+static int check_keys(struct loader *L, json_t *obj, const char *path, const char *const *allowed)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(obj, key, v) {
+		int ok = 0;
+		for (size_t i = 0; allowed[i]; i++)
+			if (!strcmp(key, allowed[i]))
+				ok = 1;
+		if (!ok) {
+			char list[256] = "";
+			for (size_t i = 0; allowed[i]; i++) {
+				size_t at = strlen(list);
+				snprintf(list + at, sizeof(list) - at, "%s%s", i ? ", " : "", allowed[i]);
+			}
+			char p[256];
+			join(p, sizeof(p), path, key);
+			return fail(L, p, "unknown key (allowed here: %s)", list);
+		}
+	}
+	return 0;
+}
+
+/* Object member: -ENOENT if absent and optional, error if absent and required. */
+static int member(struct loader *L, json_t *obj, const char *path, const char *key, int required,
+		  json_t **out, char *p, size_t pcap)
+{
+	join(p, pcap, path, key);
+	*out = json_object_get(obj, key);
+	if (*out)
+		return 0;
+	if (required)
+		return fail(L, path, "missing required key \"%s\"", key);
+	return -ENOENT;
+}
+
+static int get_uint(struct loader *L, json_t *obj, const char *path, const char *key, int required,
+		    uint64_t *out)
+{
+	char p[256];
+	json_t *v;
+	int rc = member(L, obj, path, key, required, &v, p, sizeof(p));
+	if (rc)
+		return rc;
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return fail(L, p, "must be a non-negative integer");
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+static int is_ring_size(uint64_t v)
+{
+	return v >= IVT_POLICY_RING_MIN && v <= IVT_POLICY_RING_MAX && (v & (v - 1)) == 0;
+}
+
+static int get_ring(struct loader *L, json_t *obj, const char *path, const char *key,
+		    uint64_t *out)
+{
+	uint64_t v;
+	int rc = get_uint(L, obj, path, key, 0, &v);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (!is_ring_size(v)) {
+		char p[256];
+		join(p, sizeof(p), path, key);
+		return fail(L, p, "must be a power of two between %llu and %llu",
+			    IVT_POLICY_RING_MIN, IVT_POLICY_RING_MAX);
+	}
+	*out = v;
+	return 0;
+}
+
+static int get_string(struct loader *L, json_t *obj, const char *path, const char *key,
+		      int required, char *buf, size_t cap)
+{
+	char p[256];
+	json_t *v;
+	int rc = member(L, obj, path, key, required, &v, p, sizeof(p));
+	if (rc)
+		return rc;
+	if (!json_is_string(v))
+		return fail(L, p, "must be a string");
+	const char *s = json_string_value(v);
+	if (strlen(s) != json_string_length(v))
+		return fail(L, p, "must not contain NUL characters");
+	if (strlen(s) >= cap)
+		return fail(L, p, "longer than %zu characters", cap - 1);
+	memcpy(buf, s, strlen(s) + 1);
+	return 0;
+}
+
+static int get_backend(struct loader *L, json_t *obj, const char *path, char *buf, size_t cap)
+{
+	int rc = get_string(L, obj, path, "backend", 0, buf, cap);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (strcmp(buf, "auto") != 0 && ivt_backend_id(buf) < 0) {
+		char p[256];
+		join(p, sizeof(p), path, "backend");
+		return fail(L, p, "unknown backend \"%s\" (use auto, shm, vchan, slurpoe or verbs)",
+			    buf);
+	}
+	return 0;
+}
+
+/* Channel patterns: channel-name characters plus the globs '*' and '?'. */
+static int pattern_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > IVT_NAME_MAX || s[0] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-' || c == '*' || c == '?'))
+			return 0;
+	}
+	return 1;
+}
+
+static int principal_value(struct loader *L, json_t *v, const char *p, struct ivt_principal *out)
+{
+	if (!json_is_string(v))
+		return fail(L, p, "must be a string such as \"*\", \"uid:1000\" or \"dom:3\"");
+	if (ivt_principal_parse(json_string_value(v), out) != 0)
+		return fail(L, p,
+			    "\"%s\" is not an identity pattern (use \"*\", \"uid:N\", \"uid:*\", "
+			    "\"dom:N\" or \"dom:*\")",
+			    json_string_value(v));
+	return 0;
+}
+
+static int principal_list(struct loader *L, json_t *obj, const char *path, const char *key,
+			  struct ivt_principal **out, size_t *n)
+{
+	char p[256];
+	json_t *arr;
+	int rc = member(L, obj, path, key, 1, &arr, p, sizeof(p));
+	if (rc)
+		return rc;
+	if (!json_is_array(arr))
+		return fail(L, p, "must be an array of identity patterns");
+	size_t count = json_array_size(arr);
+	*out = calloc(count ? count : 1, sizeof(**out));
+	if (!*out)
+		return fail(L, p, "out of memory");
+	*n = count;
+	for (size_t i = 0; i < count; i++) {
+		char pi[256];
+		join_index(pi, sizeof(pi), p, i);
+		rc = principal_value(L, json_array_get(arr, i), pi, &(*out)[i]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int parse_peers_denied(struct loader *L, json_t *obj, const char *path,
+			      struct ivt_policy_channel *c)
+{
+	char p[256];
+	json_t *arr;
+	int rc = member(L, obj, path, "peers_denied", 0, &arr, p, sizeof(p));
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (!json_is_array(arr))
+		return fail(L, p, "must be an array of [listener, connector] pairs");
+	size_t count = json_array_size(arr);
+	c->peers_denied = calloc(count ? count : 1, sizeof(*c->peers_denied));
+	if (!c->peers_denied)
+		return fail(L, p, "out of memory");
+	c->n_peers_denied = count;
+	for (size_t i = 0; i < count; i++) {
+		char pi[256], pj[300];
+		join_index(pi, sizeof(pi), p, i);
+		json_t *pair = json_array_get(arr, i);
+		if (!json_is_array(pair) || json_array_size(pair) != 2)
+			return fail(L, pi, "must be a pair [listener pattern, connector pattern]");
+		snprintf(pj, sizeof(pj), "%s[0]", pi);
+		if ((rc = principal_value(L, json_array_get(pair, 0), pj,
+					  &c->peers_denied[i].listener)))
+			return rc;
+		snprintf(pj, sizeof(pj), "%s[1]", pi);
+		if ((rc = principal_value(L, json_array_get(pair, 1), pj,
+					  &c->peers_denied[i].connector)))
+			return rc;
+	}
+	return 0;
+}
+
+static int parse_spill(struct loader *L, json_t *obj, const char *path,
+		       struct ivt_policy_channel *c)
+{
+	static const char *const keys[] = {"to", "above_bytes", NULL};
+	char p[256];
+	json_t *sp;
+	int rc = member(L, obj, path, "spill", 0, &sp, p, sizeof(p));
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (!json_is_object(sp))
+		return fail(L, p, "must be an object {\"to\": \"utmem\", \"above_bytes\": N}");
+	if ((rc = check_keys(L, sp, p, keys)))
+		return rc;
+	if ((rc = get_string(L, sp, p, "to", 1, c->spill_to, sizeof(c->spill_to))))
+		return rc;
+	if (strcmp(c->spill_to, "utmem") != 0) {
+		char pt[300];
+		join(pt, sizeof(pt), p, "to");
+		return fail(L, pt, "unknown spill store \"%s\" (only \"utmem\")", c->spill_to);
+	}
+	if ((rc = get_uint(L, sp, p, "above_bytes", 1, &c->spill_above_bytes)))
+		return rc;
+	if (c->spill_above_bytes == 0) {
+		char pa[300];
+		join(pa, sizeof(pa), p, "above_bytes");
+		return fail(L, pa, "must be greater than 0");
+	}
+	c->has_spill = 1;
+	return 0;
+}
+
+static int parse_channel(struct loader *L, struct ivt_policy *pol, json_t *obj, const char *path,
+			 struct ivt_policy_channel *c)
+{
+	static const char *const keys[] = {"name",	    "listeners",    "connectors", "backend",
+					   "ring_size",	    "max_ring_size", "quota_bytes", "spill",
+					   "peers_denied", NULL};
+	int rc;
+	if (!json_is_object(obj))
+		return fail(L, path, "must be an object");
+	if ((rc = check_keys(L, obj, path, keys)))
+		return rc;
+	c->line = json_lines_find(L->lines, path);
+	if ((rc = get_string(L, obj, path, "name", 1, c->pattern, sizeof(c->pattern))))
+		return rc;
+	if (!pattern_valid(c->pattern)) {
+		char p[256];
+		join(p, sizeof(p), path, "name");
+		return fail(L, p,
+			    "\"%s\" is not a channel name or glob (1..%d of A-Z a-z 0-9 . _ - * ?, "
+			    "not starting with '.')",
+			    c->pattern, IVT_NAME_MAX);
+	}
+	if ((rc = principal_list(L, obj, path, "listeners", &c->listeners, &c->n_listeners)))
+		return rc;
+	if ((rc = principal_list(L, obj, path, "connectors", &c->connectors, &c->n_connectors)))
+		return rc;
+	snprintf(c->backend, sizeof(c->backend), "%s", pol->default_backend);
+	c->ring_size = pol->default_ring_size;
+	c->max_ring_size = pol->default_max_ring_size;
+	if ((rc = get_backend(L, obj, path, c->backend, sizeof(c->backend))))
+		return rc;
+	if ((rc = get_ring(L, obj, path, "ring_size", &c->ring_size)))
+		return rc;
+	if ((rc = get_ring(L, obj, path, "max_ring_size", &c->max_ring_size)))
+		return rc;
+	if (c->ring_size > c->max_ring_size) {
+		char p[256];
+		join(p, sizeof(p), path, "ring_size");
+		return fail(L, p, "%llu is larger than max_ring_size %llu",
+			    (unsigned long long)c->ring_size, (unsigned long long)c->max_ring_size);
+	}
+	rc = get_uint(L, obj, path, "quota_bytes", 0, &c->quota_bytes);
+	if (rc && rc != -ENOENT)
+		return rc;
+	if ((rc = parse_spill(L, obj, path, c)))
+		return rc;
+	return parse_peers_denied(L, obj, path, c);
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char tail;
+	if (strlen(s) != 17 ||
+	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+		   &tail) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		if (s[i * 3] == ' ' || s[i * 3 + 1] == ' ' || s[i * 3] == '+' || s[i * 3] == '-')
+			return -EINVAL;
+		mac[i] = (uint8_t)v[i];
+	}
+	return 0;
+}
+
+static int parse_host(struct loader *L, json_t *obj, const char *path, struct ivt_policy_host *h)
+{
+	static const char *const keys[] = {"name", "ifname", "mac", "ivtd", NULL};
+	int rc;
+	char p[256], mac[32];
+	if (!json_is_object(obj))
+		return fail(L, path, "must be an object");
+	if ((rc = check_keys(L, obj, path, keys)))
+		return rc;
+	h->line = json_lines_find(L->lines, path);
+	if ((rc = get_string(L, obj, path, "name", 1, h->name, sizeof(h->name))))
+		return rc;
+	if (!ivt_name_valid(h->name)) {
+		join(p, sizeof(p), path, "name");
+		return fail(L, p, "\"%s\" is not a valid host name (A-Z a-z 0-9 . _ -)", h->name);
+	}
+	if ((rc = get_string(L, obj, path, "ifname", 1, h->ifname, sizeof(h->ifname))))
+		return rc;
+	if (!h->ifname[0] || strpbrk(h->ifname, "/ \t\n:") || !strcmp(h->ifname, ".") ||
+	    !strcmp(h->ifname, "..")) {
+		join(p, sizeof(p), path, "ifname");
+		return fail(L, p, "\"%s\" is not a network interface name", h->ifname);
+	}
+	if ((rc = get_string(L, obj, path, "mac", 1, mac, sizeof(mac))))
+		return rc;
+	if (parse_mac(mac, h->mac) != 0 || (h->mac[0] & 1) ||
+	    !(h->mac[0] | h->mac[1] | h->mac[2] | h->mac[3] | h->mac[4] | h->mac[5])) {
+		join(p, sizeof(p), path, "mac");
+		return fail(L, p, "\"%s\" is not a unicast MAC address like \"02:00:00:00:00:01\"",
+			    mac);
+	}
+	rc = get_string(L, obj, path, "ivtd", 0, h->ivtd, sizeof(h->ivtd));
+	return rc == -ENOENT ? 0 : rc;
+}
+
+static int parse_defaults(struct loader *L, struct ivt_policy *pol, json_t *root)
+{
+	static const char *const keys[] = {"backend", "ring_size", "max_ring_size", NULL};
+	json_t *d;
+	char p[64];
+	int rc = member(L, root, "", "defaults", 0, &d, p, sizeof(p));
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (!json_is_object(d))
+		return fail(L, "defaults", "must be an object");
+	if ((rc = check_keys(L, d, "defaults", keys)) ||
+	    (rc = get_backend(L, d, "defaults", pol->default_backend,
+			      sizeof(pol->default_backend))) ||
+	    (rc = get_ring(L, d, "defaults", "ring_size", &pol->default_ring_size)) ||
+	    (rc = get_ring(L, d, "defaults", "max_ring_size", &pol->default_max_ring_size)))
+		return rc;
+	if (pol->default_ring_size > pol->default_max_ring_size)
+		return fail(L, "defaults.ring_size", "%llu is larger than max_ring_size %llu",
+			    (unsigned long long)pol->default_ring_size,
+			    (unsigned long long)pol->default_max_ring_size);
+	return 0;
+}
+
+static int parse_channels(struct loader *L, struct ivt_policy *pol, json_t *root)
+{
+	json_t *arr;
+	char p[64];
+	int rc = member(L, root, "", "channels", 0, &arr, p, sizeof(p));
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (!json_is_array(arr))
+		return fail(L, "channels", "must be an array");
+	size_t n = json_array_size(arr);
+	pol->channels = calloc(n ? n : 1, sizeof(*pol->channels));
+	if (!pol->channels)
+		return fail(L, "channels", "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		char path[64];
+		join_index(path, sizeof(path), "channels", i);
+		struct ivt_policy_channel *c = &pol->channels[i];
+		c->index = (int)i;
+		pol->n_channels = i + 1; /* so free() sees partially built entries */
+		if ((rc = parse_channel(L, pol, json_array_get(arr, i), path, c)))
+			return rc;
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(pol->channels[j].pattern, c->pattern)) {
+				char pn[80];
+				join(pn, sizeof(pn), path, "name");
+				return fail(L, pn, "\"%s\" already has a rule at channels[%zu]",
+					    c->pattern, j);
+			}
+	}
+	return 0;
+}
+
+static int parse_hosts(struct loader *L, struct ivt_policy *pol, json_t *root)
+{
+	json_t *arr;
+	char p[64];
+	int rc = member(L, root, "", "hosts", 0, &arr, p, sizeof(p));
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (!json_is_array(arr))
+		return fail(L, "hosts", "must be an array");
+	size_t n = json_array_size(arr);
+	pol->hosts = calloc(n ? n : 1, sizeof(*pol->hosts));
+	if (!pol->hosts)
+		return fail(L, "hosts", "out of memory");
+	pol->n_hosts = n;
+	for (size_t i = 0; i < n; i++) {
+		char path[64];
+		join_index(path, sizeof(path), "hosts", i);
+		if ((rc = parse_host(L, json_array_get(arr, i), path, &pol->hosts[i])))
+			return rc;
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(pol->hosts[j].name, pol->hosts[i].name)) {
+				char pn[80];
+				join(pn, sizeof(pn), path, "name");
+				return fail(L, pn, "host \"%s\" is already defined at hosts[%zu]",
+					    pol->hosts[i].name, j);
+			}
+	}
+	return 0;
+}
+
+static int parse_root(struct loader *L, struct ivt_policy *pol, json_t *root)
+{
+	static const char *const keys[] = {"version", "defaults", "channels", "hosts", NULL};
+	int rc;
+	if (!json_is_object(root))
+		return fail(L, "", "the policy must be a JSON object");
+	if ((rc = check_keys(L, root, "", keys)))
+		return rc;
+	uint64_t version;
+	if ((rc = get_uint(L, root, "", "version", 1, &version)))
+		return rc;
+	if (version != 1)
+		return fail(L, "version", "unsupported policy version %llu (this ivtd reads 1)",
+			    (unsigned long long)version);
+	if ((rc = parse_defaults(L, pol, root)) || (rc = parse_channels(L, pol, root)) ||
+	    (rc = parse_hosts(L, pol, root)))
+		return rc;
+	return 0;
+}
+
+struct ivt_policy *ivt_policy_load_string(const char *text, const char *source, char *err,
+					  size_t err_len)
+{
+	char dummy[8];
+	if (!err || !err_len) {
+		err = dummy;
+		err_len = sizeof(dummy);
+	}
+	err[0] = '\0';
+	if (!source)
+		source = "(policy)";
+	json_error_t je;
+	size_t len = strlen(text);
+	/* Duplicate keys are rejected: with "last one wins" a second
+	 * "listeners" could silently override the first. */
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (!root) {
+		snprintf(err, err_len, "%s:%d: %s", source, je.line, je.text);
+		return NULL;
+	}
+	struct ivt_policy *pol = calloc(1, sizeof(*pol));
+	struct loader L = {.source = source, .lines = json_lines_scan(text, len), .err = err,
+			   .err_len = err_len};
+	if (!pol || !L.lines) {
+		snprintf(err, err_len, "%s: out of memory", source);
+		goto fail;
+	}
+	snprintf(pol->source, sizeof(pol->source), "%s", source);
+	snprintf(pol->default_backend, sizeof(pol->default_backend), "auto");
+	pol->default_ring_size = DEFAULT_RING_SIZE;
+	pol->default_max_ring_size = DEFAULT_MAX_RING_SIZE;
+	if (parse_root(&L, pol, root) != 0)
+		goto fail;
+	json_lines_free(L.lines);
+	json_decref(root);
+	return pol;
+fail:
+	json_lines_free(L.lines);
+	json_decref(root);
+	ivt_policy_free(pol);
+	return NULL;
+}
+
+struct ivt_policy *ivt_policy_load_file(const char *path, char *err, size_t err_len)
+{
+	char dummy[8];
+	if (!err || !err_len) {
+		err = dummy;
+		err_len = sizeof(dummy);
+	}
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	char *text = malloc(POLICY_FILE_MAX + 1);
+	if (!text) {
+		fclose(f);
+		snprintf(err, err_len, "%s: out of memory", path);
+		return NULL;
+	}
+	size_t n = fread(text, 1, POLICY_FILE_MAX + 1, f);
+	int read_err = ferror(f);
+	fclose(f);
+	struct ivt_policy *pol = NULL;
+	if (read_err)
+		snprintf(err, err_len, "%s: read error", path);
+	else if (n > POLICY_FILE_MAX)
+		snprintf(err, err_len, "%s: larger than %u bytes", path, POLICY_FILE_MAX);
+	else if (memchr(text, '\0', n))
+		snprintf(err, err_len, "%s: contains a NUL byte; not a JSON text file", path);
+	else {
+		text[n] = '\0';
+		pol = ivt_policy_load_string(text, path, err, err_len);
+	}
+	free(text);
+	return pol;
+}
+
+void ivt_policy_free(struct ivt_policy *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n_channels; i++) {
+		free(p->channels[i].listeners);
+		free(p->channels[i].connectors);
+		free(p->channels[i].peers_denied);
+	}
+	free(p->channels);
+	free(p->hosts);
+	free(p);
+}
+
+int ivt_policy_reload(struct ivt_policy **cur, const char *path, char *err, size_t err_len)
+{
+	struct ivt_policy *fresh = ivt_policy_load_file(path, err, err_len);
+	if (!fresh)
+		return -EINVAL;
+	ivt_policy_free(*cur);
+	*cur = fresh;
+	return 0;
+}

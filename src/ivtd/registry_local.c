@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The local registry: ivtd's AF_UNIX SOCK_SEQPACKET control socket.
+ * One connection = one channel end. Every message is parsed by
+ * ivt_ctrl_recv; anything malformed gets an ERROR and the connection is
+ * dropped. All sockets are non-blocking: a client that stops reading is
+ * dropped rather than allowed to stall the daemon.
+ *
+ * Connections are never freed from inside a callback chain: a failed send
+ * only marks the connection dead, and a zero-delay event reaps dead ones
+ * (telling the broker they are gone) once the current dispatch returns.
+ */
+#include "registry_local.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/ctrl_msg.h"
+#include "common/log.h"
+
+#define WHO "ivtd"
+#define MSGS_PER_WAKEUP 16 /* fairness between busy clients */
+
+struct local_reg;
+
+struct local_conn {
+	struct ivt_reg_end end; /* first: ops get &end and cast back */
+	struct local_reg *lr;
+	struct local_conn *next;
+	int fd;
+	struct event *ev;
+	uint32_t seq;  /* of the client's last request, echoed in our messages */
+	int dead;      /* to be reaped */
+	int graceful;  /* it sent CLOSE */
+	int reported;  /* broker already told it is gone */
+};
+
+struct local_reg {
+	struct ivt_registry reg; /* first */
+	struct event_base *base;
+	int lfd;
+	struct event *listen_ev, *reap_ev;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t dev;
+	ino_t ino;
+	struct local_conn *conns;
+	size_t nconns;
+	int destroying;
+	ivt_status_fn status_fn;
+	void *status_arg;
+};
+
+static struct local_conn *conn_of(struct ivt_reg_end *end)
+{
+	return (struct local_conn *)end; /* end is the first member */
+}
+
+/* ---- teardown of connections --------------------------------------- */
+
+static void mark_dead(struct local_conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	event_del(c->ev);
+	if (!c->lr->destroying)
+		event_active(c->lr->reap_ev, EV_TIMEOUT, 0);
+}
+
+static void free_conn(struct local_conn *c)
+{
+	struct local_reg *lr = c->lr;
+	for (struct local_conn **pp = &lr->conns; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	lr->nconns--;
+	event_free(c->ev);
+	close(c->fd);
+	free(c);
+}
+
+/* Tell the broker about dead connections and free them. gone() may make
+ * further sends fail and mark more connections dead: loop until none. */
+static void reap(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct local_reg *lr = arg;
+	for (int again = 1; again;) {
+		again = 0;
+		for (struct local_conn *c = lr->conns; c; c = c->next) {
+			if (!c->dead)
+				continue;
+			if (!c->reported) {
+				c->reported = 1;
+				lr->reg.cb.gone(lr->reg.cb.arg, &c->end, c->graceful);
+			}
+			free_conn(c);
+			again = 1;
+			break; /* the list changed */
+		}
+	}
+}
+
+/* ---- sending (the registry ops) ------------------------------------ */
+
+static int send_or_drop(struct local_conn *c, uint16_t type, const void *p, uint32_t len,
+			const int *fds, int nfds)
+{
+	if (c->dead || c->lr->destroying)
+		return -ECONNRESET;
+	int rc = ivt_ctrl_send(c->fd, type, c->seq, p, len, fds, nfds);
+	if (rc < 0) {
+		if (rc == -EAGAIN)
+			IVT_WARN(WHO, "%s (pid %d) does not read its control socket; dropping it",
+				 c->end.identity, c->end.pid);
+		else if (rc != -ECONNRESET)
+			IVT_WARN(WHO, "sending to %s (pid %d): %s; dropping it", c->end.identity,
+				 c->end.pid, strerror(-rc));
+		mark_dead(c);
+	}
+	return rc;
+}
+
+static int op_reply_ok(struct ivt_reg_end *end, const struct ivt_ctrl_open_ok *ok)
+{
+	return send_or_drop(conn_of(end), IVT_CTRL_OPEN_OK, ok, sizeof(*ok), NULL, 0);
+}
+
+static int op_reply_error(struct ivt_reg_end *end, int err, const char *msg)
+{
+	struct ivt_ctrl_error e;
+	memset(&e, 0, sizeof(e));
+	e.err = err > 0 && err < 4096 ? err : EIO;
+	snprintf(e.msg, sizeof(e.msg), "%s", msg ? msg : "");
+	return send_or_drop(conn_of(end), IVT_CTRL_ERROR, &e, sizeof(e), NULL, 0);
+}
+
+static int op_relay_setup(struct ivt_reg_end *end, const void *blob, size_t len, const int *fds,
+			  int nfds)
+{
+	if (len > IVT_OOB_BLOB_MAX || nfds < 0 || nfds > IVT_OOB_FDS_MAX)
+		return -EINVAL;
+	struct ivt_ctrl_setup s;
+	memset(&s, 0, sizeof(s));
+	s.blob_len = (uint32_t)len;
+	s.nfds = (uint32_t)nfds;
+	memcpy(s.blob, blob, len);
+	return send_or_drop(conn_of(end), IVT_CTRL_SETUP, &s, sizeof(s), fds, nfds);
+}
+
+static int op_notify_peer(struct ivt_reg_end *end, int event, uint32_t peer_domid)
+{
+	struct ivt_ctrl_peer p = {.event = (uint32_t)event, .peer_domid = peer_domid};
+	return send_or_drop(conn_of(end), IVT_CTRL_PEER, &p, sizeof(p), NULL, 0);
+}
+
+static void op_destroy(struct ivt_registry *reg);
+
+static const struct ivt_registry_ops local_ops = {
+	.name = "local",
+	.reply_ok = op_reply_ok,
+	.reply_error = op_reply_error,
+	.relay_setup = op_relay_setup,
+	.notify_peer = op_notify_peer,
+	.destroy = op_destroy,
+};
+
+/* ---- receiving ----------------------------------------------------- */
+
+static void protocol_error(struct local_conn *c, const char *what)
+{
+	IVT_WARN(WHO, "%s (pid %d): %s; dropping the connection", c->end.identity, c->end.pid,
+		 what);
+	op_reply_error(&c->end, EPROTO, what);
+	mark_dead(c);
+}
+
+static void handle_status(struct local_conn *c)
+{
+	char text[IVT_CTRL_STATUS_MAX + 1];
+	size_t n;
+	if (c->lr->status_fn)
+		n = c->lr->status_fn(c->lr->status_arg, text, sizeof(text));
+	else
+		n = (size_t)snprintf(text, sizeof(text), "ivtd: no status available\n");
+	if (n >= sizeof(text))
+		n = sizeof(text) - 1;
+	text[n] = '\0';
+	n = strlen(text); /* the text must have no early NUL */
+	send_or_drop(c, IVT_CTRL_STATUS_OK, text, (uint32_t)n + 1, NULL, 0);
+}
+
+static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
+{
+	struct local_reg *lr = c->lr;
+	switch (m->hdr.type) {
+	case IVT_CTRL_OPEN: {
+		c->seq = m->hdr.seq;
+		struct ivt_end_request req;
+		memset(&req, 0, sizeof(req));
+		memcpy(req.name, m->u.open.name, sizeof(req.name));
+		memcpy(req.backend, m->u.open.backend, sizeof(req.backend));
+		req.listen = (m->u.open.flags & IVT_LISTEN) != 0;
+		req.ring_size = m->u.open.ring_size;
+		if (!ivt_name_valid(req.name)) {
+			op_reply_error(&c->end, EINVAL,
+				       "invalid channel name (1..63 of A-Z a-z 0-9 . _ -, not "
+				       "starting with '.')");
+			return;
+		}
+		lr->reg.cb.request(lr->reg.cb.arg, &c->end, &req);
+		return;
+	}
+	case IVT_CTRL_SETUP:
+		c->seq = m->hdr.seq;
+		/* the fds are the broker's from here on */
+		lr->reg.cb.setup(lr->reg.cb.arg, &c->end, m->u.setup.blob, m->u.setup.blob_len,
+				 m->fds, m->nfds);
+		m->nfds = 0;
+		return;
+	case IVT_CTRL_CLOSE:
+		c->graceful = 1;
+		mark_dead(c);
+		return;
+	case IVT_CTRL_STATUS:
+		c->seq = m->hdr.seq;
+		handle_status(c);
+		return;
+	default:
+		protocol_error(c, "message type not accepted from clients");
+		return;
+	}
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	struct local_conn *c = arg;
+	for (int i = 0; i < MSGS_PER_WAKEUP && !c->dead; i++) {
+		struct ivt_ctrl_msg m;
+		int rc = ivt_ctrl_recv(fd, &m, 0);
+		if (rc == -ETIMEDOUT)
+			return; /* drained */
+		if (rc == -EPROTO) {
+			protocol_error(c, "malformed control message");
+			return;
+		}
+		if (rc < 0) {
+			if (rc != -ECONNRESET)
+				IVT_DEBUG(WHO, "%s: control socket: %s", c->end.identity,
+					  strerror(-rc));
+			mark_dead(c);
+			return;
+		}
+		handle_msg(c, &m);
+		ivt_ctrl_msg_close_fds(&m); /* whatever handle_msg did not take */
+	}
+}
+
+static void on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	(void)what;
+	struct local_reg *lr = arg;
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				IVT_WARN(WHO, "accept on %s: %s", lr->path, strerror(errno));
+			return;
+		}
+		struct ucred cred;
+		socklen_t cl = sizeof(cred);
+		if (lr->nconns >= IVT_LOCAL_MAX_CONNS ||
+		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0) {
+			IVT_WARN(WHO, "refusing a control connection: %s",
+				 lr->nconns >= IVT_LOCAL_MAX_CONNS ? "too many connections"
+								  : strerror(errno));
+			close(fd);
+			continue;
+		}
+		struct local_conn *c = calloc(1, sizeof(*c));
+		if (c)
+			c->ev = event_new(lr->base, fd, EV_READ | EV_PERSIST, on_readable, c);
+		if (!c || !c->ev) {
+			IVT_ERR(WHO, "out of memory accepting a control connection");
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->lr = lr;
+		c->fd = fd;
+		c->end.reg = &lr->reg;
+		c->end.domid = 0;
+		c->end.uid = cred.uid;
+		c->end.pid = cred.pid;
+		snprintf(c->end.identity, sizeof(c->end.identity), "uid:%u", (unsigned)cred.uid);
+		c->next = lr->conns;
+		lr->conns = c;
+		lr->nconns++;
+		event_add(c->ev, NULL);
+		IVT_DEBUG(WHO, "control connection from %s (pid %d)", c->end.identity, c->end.pid);
+	}
+}
+
+/* ---- the socket ---------------------------------------------------- */
+
+/* mkdir -p for the socket's directory (0755: the socket itself is 0666). */
+static int make_parent_dirs(const char *path, char *why, size_t why_len)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char saved = *p;
+			*p = '\0';
+			if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+				snprintf(why, why_len, "cannot create directory %s: %s", dir,
+					 strerror(errno));
+				return -errno;
+			}
+			*p = saved;
+			if (!saved)
+				break;
+		}
+	}
+	return 0;
+}
+
+/* A socket file left behind by a dead ivtd is removed; a live one is not. */
+static int clear_stale_socket(const struct sockaddr_un *sa, char *why, size_t why_len)
+{
+	struct stat st;
+	if (lstat(sa->sun_path, &st) != 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(why, why_len, "%s exists and is not a socket; not touching it",
+			 sa->sun_path);
+		return -EEXIST;
+	}
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		snprintf(why, why_len, "socket: %s", strerror(errno));
+		return -errno;
+	}
+	int rc = connect(s, (const struct sockaddr *)sa, sizeof(*sa));
+	int err = errno;
+	close(s);
+	if (rc == 0) {
+		snprintf(why, why_len, "another ivtd is already listening on %s", sa->sun_path);
+		return -EADDRINUSE;
+	}
+	if (err != ECONNREFUSED) {
+		snprintf(why, why_len, "cannot check existing socket %s: %s", sa->sun_path,
+			 strerror(err));
+		return -err;
+	}
+	IVT_INFO(WHO, "removing stale socket %s", sa->sun_path);
+	if (unlink(sa->sun_path) != 0 && errno != ENOENT) {
+		snprintf(why, why_len, "cannot remove stale socket %s: %s", sa->sun_path,
+			 strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int open_listener(struct local_reg *lr, const char *path, char *why, size_t why_len)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (!path || !*path || strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(why, why_len, "socket path '%s' is empty or longer than %zu bytes",
+			 path ? path : "", sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int rc = make_parent_dirs(path, why, why_len);
+	if (rc)
+		return rc;
+	if ((rc = clear_stale_socket(&sa, why, why_len)))
+		return rc;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(why, why_len, "socket: %s", strerror(errno));
+		return -errno;
+	}
+	struct stat st;
+	/* 0666: anyone may talk to ivtd; the policy decides what they get. */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || chmod(path, 0666) != 0 ||
+	    listen(fd, 128) != 0 || stat(path, &st) != 0) {
+		rc = -errno;
+		snprintf(why, why_len, "cannot listen on %s: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	lr->lfd = fd;
+	lr->dev = st.st_dev;
+	lr->ino = st.st_ino;
+	snprintf(lr->path, sizeof(lr->path), "%s", path);
+	return 0;
+}
+
+struct ivt_registry *ivt_registry_local_new(struct event_base *base, const char *socket_path,
+					    const struct ivt_broker_cb *cb, char *why,
+					    size_t why_len)
+{
+	char dummy[8];
+	if (!why || !why_len) {
+		why = dummy;
+		why_len = sizeof(dummy);
+	}
+	struct local_reg *lr = calloc(1, sizeof(*lr));
+	if (!lr) {
+		snprintf(why, why_len, "out of memory");
+		return NULL;
+	}
+	lr->reg.ops = &local_ops;
+	lr->reg.cb = *cb;
+	lr->base = base;
+	lr->lfd = -1;
+	if (open_listener(lr, socket_path, why, why_len) != 0) {
+		free(lr);
+		return NULL;
+	}
+	lr->listen_ev = event_new(base, lr->lfd, EV_READ | EV_PERSIST, on_accept, lr);
+	lr->reap_ev = event_new(base, -1, 0, reap, lr);
+	if (!lr->listen_ev || !lr->reap_ev || event_add(lr->listen_ev, NULL) != 0) {
+		snprintf(why, why_len, "libevent: cannot register the listening socket");
+		op_destroy(&lr->reg);
+		return NULL;
+	}
+	IVT_INFO(WHO, "listening on %s", lr->path);
+	return &lr->reg;
+}
+
+void ivt_registry_local_set_status(struct ivt_registry *reg, ivt_status_fn fn, void *arg)
+{
+	if (!reg || reg->ops != &local_ops)
+		return;
+	struct local_reg *lr = (struct local_reg *)reg;
+	lr->status_fn = fn;
+	lr->status_arg = arg;
+}
+
+static void op_destroy(struct ivt_registry *reg)
+{
+	struct local_reg *lr = (struct local_reg *)reg;
+	if (!lr)
+		return;
+	/* Ends go away without messages: the sockets closing says it all. */
+	lr->destroying = 1;
+	while (lr->conns) {
+		struct local_conn *c = lr->conns;
+		if (!c->reported) {
+			c->reported = 1;
+			lr->reg.cb.gone(lr->reg.cb.arg, &c->end, c->graceful);
+		}
+		free_conn(c);
+	}
+	if (lr->listen_ev)
+		event_free(lr->listen_ev);
+	if (lr->reap_ev)
+		event_free(lr->reap_ev);
+	if (lr->lfd >= 0) {
+		close(lr->lfd);
+		/* Only remove the socket if it is still ours (not a successor's). */
+		struct stat st;
+		if (lstat(lr->path, &st) == 0 && st.st_dev == lr->dev && st.st_ino == lr->ino)
+			unlink(lr->path);
+	}
+	free(lr);
+}

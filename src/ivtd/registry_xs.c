@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The XenStore registry: guests advertise channel ends under their own
+ * /local/domain/<d>/data/ivt/<name>/request, ivtd answers next to it.
+ * Protocol and the reasons behind it: docs/xenstore.md.
+ *
+ * Watches: one per domain on /local/domain/<d>/data/ivt (set for every
+ * domain found at start and at each @introduceDomain), plus
+ * @introduceDomain and @releaseDomain. A per-domain watch only wakes ivtd
+ * for ivt traffic, not for every frontend or balloon write of every guest.
+ * Its first firing (XenStore fires once on registration) scans requests
+ * that were written before ivtd started.
+ *
+ * Trust: the domain id comes from the node's PATH, which XenStore only
+ * lets that domain (or dom0) write; values are parsed by xs_request.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <xenstore.h>
+
+#include "common/ctrl_msg.h"
+#include "common/log.h"
+#include "registry.h"
+#include "xs_paths.h"
+#include "xs_request.h"
+#include "xs_response.h"
+#include "xs_store.h"
+
+#define WHO "xenstore"
+#define TOKEN_DOMAIN "ivt:dom"
+#define TOKEN_INTRO "ivt:introduce"
+#define TOKEN_RELEASE "ivt:release"
+/* Bounds on what one guest can make ivtd hold and do. */
+#define MAX_ENDS_PER_DOMAIN 64
+#define MAX_NAMES_SCANNED 256
+#define MAX_EVENTS_PER_WAKEUP 256
+
+struct xs_end {
+	struct ivt_reg_end base; /* first: the broker sees &base */
+	struct xs_end *next;
+	char name[IVT_NAME_MAX + 1];
+	char request[IVT_XS_REQUEST_MAX + 1]; /* raw value, to spot rewrites */
+	struct ivt_xs_request req;
+	char vchan_path[IVT_XS_PATH_MAX + 1]; /* server ends: removed when it goes */
+};
+
+struct xs_domain {
+	struct xs_domain *next;
+	uint32_t domid;
+};
+
+struct xs_registry {
+	struct ivt_registry base; /* first */
+	struct xs_handle *xs;
+	struct event *ev;
+	struct xs_end *ends;
+	struct xs_domain *doms;
+};
+
+static struct xs_registry *reg_of(struct ivt_registry *r) { return (struct xs_registry *)r; }
+static struct xs_end *end_of(struct ivt_reg_end *e) { return (struct xs_end *)e; }
+
+static struct xs_end *find_end(struct xs_registry *r, uint32_t domid, const char *name)
+{
+	for (struct xs_end *e = r->ends; e; e = e->next)
+		if (e->base.domid == domid && !strcmp(e->name, name))
+			return e;
+	return NULL;
+}
+
+static int count_ends(struct xs_registry *r, uint32_t domid)
+{
+	int n = 0;
+	for (struct xs_end *e = r->ends; e; e = e->next)
+		n += e->base.domid == domid;
+	return n;
+}
+
+/* ---- answers ------------------------------------------------------------ */
+
+static int answer(struct xs_registry *r, uint32_t domid, const char *name, const char *leaf,
+		  const char *value)
+{
+	char path[IVT_XS_WATCH_PATH_MAX], guard[IVT_XS_WATCH_PATH_MAX];
+	if (ivt_xs_end_path(path, sizeof(path), domid, name, leaf) ||
+	    ivt_xs_end_path(guard, sizeof(guard), domid, name, IVT_XS_LEAF_REQUEST))
+		return -EINVAL;
+	int rc = ivt_xs_write_answer(r->xs, guard, path, value, domid);
+	if (rc == -ENOENT)
+		IVT_DEBUG(WHO, "dom%u/%s withdrew its request before the %s", domid, name, leaf);
+	else if (rc)
+		IVT_WARN(WHO, "cannot write %s: %s", path, strerror(-rc));
+	return rc;
+}
+
+/* Refuse a request we never handed to the broker. */
+static void refuse(struct xs_registry *r, uint32_t domid, const char *name, int err,
+		   const char *why, const struct ivt_xs_request *req)
+{
+	char v[IVT_XS_RESPONSE_MAX + 1];
+	IVT_INFO(WHO, "dom%u/%s: refused: %s", domid, name, why);
+	if (ivt_xs_format_error(v, sizeof(v), err, why, req && req->has_seq, req ? req->seq : 0) ==
+	    0)
+		answer(r, domid, name, IVT_XS_LEAF_RESPONSE, v);
+}
+
+static int xs_reply_ok(struct ivt_reg_end *be, const struct ivt_ctrl_open_ok *ok)
+{
+	struct xs_end *e = end_of(be);
+	struct xs_registry *r = reg_of(be->reg);
+	char v[IVT_XS_RESPONSE_MAX + 1];
+	int rc;
+
+	/* The guest may insist on a peer; the broker's match must agree. */
+	if (e->req.has_peer && ok->peer_domid != e->req.peer_domid) {
+		char why[96];
+		snprintf(why, sizeof(why), "the listener is dom%u, the request asked for dom%u",
+			 ok->peer_domid, e->req.peer_domid);
+		refuse(r, be->domid, e->name, ECONNREFUSED, why, &e->req);
+		return -ECONNREFUSED;
+	}
+	/* A vchan ring lives in the server's subtree: ours if we listen, the
+	 * peer's if we connect. Anything else is a broker bug; don't publish. */
+	if (ok->xs_path[0] &&
+	    !ivt_xs_vchan_path_ok(ok->xs_path, e->req.req.listen ? be->domid : ok->peer_domid)) {
+		IVT_ERR(WHO, "dom%u/%s: refusing to publish vchan path '%.*s'", be->domid, e->name,
+			IVT_XS_PATH_MAX, ok->xs_path);
+		refuse(r, be->domid, e->name, EINVAL, "internal error: bad vchan path", &e->req);
+		return -EINVAL;
+	}
+	rc = ivt_xs_format_ok(v, sizeof(v), ok, e->req.has_seq, e->req.seq);
+	if (rc)
+		return rc;
+	/* A fresh answer: drop the previous incarnation's event first. */
+	char ev[IVT_XS_WATCH_PATH_MAX];
+	if (ivt_xs_end_path(ev, sizeof(ev), be->domid, e->name, IVT_XS_LEAF_EVENT) == 0)
+		xs_rm(r->xs, XBT_NULL, ev);
+	rc = answer(r, be->domid, e->name, IVT_XS_LEAF_RESPONSE, v);
+	if (rc == 0 && e->req.req.listen && ok->xs_path[0])
+		snprintf(e->vchan_path, sizeof(e->vchan_path), "%s", ok->xs_path);
+	return rc;
+}
+
+static int xs_reply_error(struct ivt_reg_end *be, int err, const char *msg)
+{
+	struct xs_end *e = end_of(be);
+	char v[IVT_XS_RESPONSE_MAX + 1];
+	int rc = ivt_xs_format_error(v, sizeof(v), err, msg, e->req.has_seq, e->req.seq);
+	return rc ? rc : answer(reg_of(be->reg), be->domid, e->name, IVT_XS_LEAF_RESPONSE, v);
+}
+
+static int xs_relay_setup(struct ivt_reg_end *be, const void *blob, size_t len, const int *fds,
+			  int nfds)
+{
+	return -ENOTSUP; /* vchan publishes its grants in XenStore itself */
+}
+
+static int xs_notify_peer(struct ivt_reg_end *be, int event, uint32_t peer_domid)
+{
+	struct xs_end *e = end_of(be);
+	char v[64];
+	int rc = ivt_xs_format_event(v, sizeof(v), event, peer_domid, e->req.has_seq, e->req.seq);
+	return rc ? rc : answer(reg_of(be->reg), be->domid, e->name, IVT_XS_LEAF_EVENT, v);
+}
+
+/* ---- ends --------------------------------------------------------------- */
+
+/* Remove what ivtd wrote for an end (and a server's ring nodes, which a
+ * crashed server leaves behind); the guest's own nodes are its business. */
+static void remove_nodes(struct xs_registry *r, struct xs_end *e)
+{
+	const char *leaves[] = {IVT_XS_LEAF_RESPONSE, IVT_XS_LEAF_EVENT};
+	char path[IVT_XS_WATCH_PATH_MAX];
+	for (size_t i = 0; i < 2; i++)
+		if (ivt_xs_end_path(path, sizeof(path), e->base.domid, e->name, leaves[i]) == 0)
+			xs_rm(r->xs, XBT_NULL, path);
+	if (e->vchan_path[0] && ivt_xs_vchan_path_ok(e->vchan_path, e->base.domid))
+		xs_rm(r->xs, XBT_NULL, e->vchan_path);
+}
+
+static void end_gone(struct xs_registry *r, struct xs_end *e, int graceful)
+{
+	IVT_INFO(WHO, "dom%u/%s: %s", e->base.domid, e->name,
+		 graceful ? "closed" : "domain died");
+	for (struct xs_end **p = &r->ends; *p; p = &(*p)->next)
+		if (*p == e) {
+			*p = e->next;
+			break;
+		}
+	if (r->base.cb.gone)
+		r->base.cb.gone(r->base.cb.arg, &e->base, graceful);
+	remove_nodes(r, e);
+	free(e);
+}
+
+static void new_end(struct xs_registry *r, uint32_t domid, const char *name, const char *raw,
+		    size_t raw_len, const struct ivt_xs_request *req)
+{
+	if (count_ends(r, domid) >= MAX_ENDS_PER_DOMAIN) {
+		refuse(r, domid, name, EMFILE, "too many channel ends for this domain", req);
+		return;
+	}
+	struct xs_end *e = calloc(1, sizeof(*e));
+	if (!e) {
+		refuse(r, domid, name, ENOMEM, "out of memory", req);
+		return;
+	}
+	e->base.reg = &r->base;
+	e->base.domid = domid;
+	e->base.uid = 0;
+	e->base.pid = -1;
+	snprintf(e->base.identity, sizeof(e->base.identity), "dom:%u", domid);
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	memcpy(e->request, raw, raw_len); /* parsed: raw_len <= IVT_XS_REQUEST_MAX */
+	e->request[raw_len] = '\0';
+	e->req = *req;
+	snprintf(e->req.req.name, sizeof(e->req.req.name), "%s", name);
+	e->next = r->ends;
+	r->ends = e;
+	IVT_INFO(WHO, "dom%u/%s: %s backend=%s ring=%llu", domid, name,
+		 req->req.listen ? "listen" : "connect", req->req.backend,
+		 (unsigned long long)req->req.ring_size);
+	if (r->base.cb.request)
+		r->base.cb.request(r->base.cb.arg, &e->base, &e->req.req);
+}
+
+/* (Re)read one request node and reconcile it with what we know. */
+static void check_request(struct xs_registry *r, uint32_t domid, const char *name)
+{
+	char path[IVT_XS_WATCH_PATH_MAX], raw[IVT_XS_REQUEST_MAX + 2], why[160];
+	size_t len = 0;
+	struct ivt_xs_request req;
+	struct xs_end *e = find_end(r, domid, name);
+
+	if (ivt_xs_end_path(path, sizeof(path), domid, name, IVT_XS_LEAF_REQUEST))
+		return;
+	int rc = ivt_xs_read_value(r->xs, XBT_NULL, path, raw, sizeof(raw), &len);
+	if (rc == -ENOENT) {
+		/* Removed by the guest: graceful, unless the domain is dying. */
+		if (e)
+			end_gone(r, e, ivt_xs_domain_alive(r->xs, domid));
+		return;
+	}
+	if (rc && rc != -EFBIG) {
+		IVT_WARN(WHO, "cannot read %s: %s", path, strerror(-rc));
+		return;
+	}
+	if (rc == 0 && e && len == strlen(e->request) && !memcmp(raw, e->request, len))
+		return; /* unchanged: a duplicate event */
+	if (e)
+		end_gone(r, e, 1); /* rewritten: the old end is over */
+	if (rc == -EFBIG) {
+		snprintf(why, sizeof(why), "request longer than %d bytes", IVT_XS_REQUEST_MAX);
+		refuse(r, domid, name, EINVAL, why, NULL);
+		return;
+	}
+	if (ivt_xs_parse_request(raw, len, &req, why, sizeof(why))) {
+		refuse(r, domid, name, EINVAL, why, NULL);
+		return;
+	}
+	new_end(r, domid, name, raw, len, &req);
+}
+
+/* Something above the request nodes changed (e.g. the guest removed its
+ * whole data/ivt): re-check known ends, and look for new requests. */
+static void scan_domain(struct xs_registry *r, uint32_t domid)
+{
+	char dir[64];
+	unsigned n = 0;
+	struct xs_end *e, *next;
+
+	for (e = r->ends; e; e = next) {
+		next = e->next; /* e may go away */
+		if (e->base.domid == domid)
+			check_request(r, domid, e->name);
+	}
+	if (ivt_xs_ivt_dir(dir, sizeof(dir), domid))
+		return;
+	char **names = xs_directory(r->xs, XBT_NULL, dir, &n);
+	if (!names)
+		return;
+	if (n > MAX_NAMES_SCANNED) {
+		IVT_WARN(WHO, "dom%u has %u entries under %s; looking at %d", domid, n, dir,
+			 MAX_NAMES_SCANNED);
+		n = MAX_NAMES_SCANNED;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (ivt_name_valid(names[i]) && !find_end(r, domid, names[i]))
+			check_request(r, domid, names[i]);
+	free(names);
+}
+
+/* ---- domains ------------------------------------------------------------ */
+
+static int count_domains(struct xs_registry *r)
+{
+	int n = 0;
+	for (struct xs_domain *d = r->doms; d; d = d->next)
+		n++;
+	return n;
+}
+
+static struct xs_domain *find_domain(struct xs_registry *r, uint32_t domid)
+{
+	for (struct xs_domain *d = r->doms; d; d = d->next)
+		if (d->domid == domid)
+			return d;
+	return NULL;
+}
+
+static void watch_domain(struct xs_registry *r, uint32_t domid)
+{
+	char dir[64];
+	if (find_domain(r, domid) || ivt_xs_ivt_dir(dir, sizeof(dir), domid))
+		return;
+	struct xs_domain *d = calloc(1, sizeof(*d));
+	if (!d)
+		return;
+	if (!xs_watch(r->xs, dir, TOKEN_DOMAIN)) {
+		IVT_WARN(WHO, "cannot watch %s: %s", dir, strerror(errno));
+		free(d);
+		return;
+	}
+	d->domid = domid;
+	d->next = r->doms;
+	r->doms = d;
+	IVT_DEBUG(WHO, "watching %s", dir);
+}
+
+/* Start and @introduceDomain: watch every domain we do not watch yet. */
+static void rescan_domains(struct xs_registry *r)
+{
+	unsigned n = 0;
+	char **ids = xs_directory(r->xs, XBT_NULL, "/local/domain", &n);
+	if (!ids)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t domid;
+		if (ivt_xs_parse_domid(ids[i], strlen(ids[i]), &domid) == 0)
+			watch_domain(r, domid);
+	}
+	free(ids);
+}
+
+/* @releaseDomain: XenStore does not say which one; find the vanished. */
+static void reap_domains(struct xs_registry *r)
+{
+	for (struct xs_domain **p = &r->doms; *p;) {
+		struct xs_domain *d = *p;
+		if (ivt_xs_domain_alive(r->xs, d->domid)) {
+			p = &d->next;
+			continue;
+		}
+		struct xs_end *e, *next;
+		for (e = r->ends; e; e = next) {
+			next = e->next;
+			if (e->base.domid == d->domid)
+				end_gone(r, e, 0);
+		}
+		char dir[64];
+		if (ivt_xs_ivt_dir(dir, sizeof(dir), d->domid) == 0)
+			xs_unwatch(r->xs, dir, TOKEN_DOMAIN);
+		IVT_INFO(WHO, "dom%u is gone", d->domid);
+		*p = d->next;
+		free(d);
+	}
+}
+
+/* ---- watch events ------------------------------------------------------- */
+
+static void on_watch(struct xs_registry *r, const char *path, const char *token)
+{
+	struct ivt_xs_path_info info;
+	if (!strcmp(token, TOKEN_INTRO)) {
+		rescan_domains(r);
+		return;
+	}
+	if (!strcmp(token, TOKEN_RELEASE)) {
+		reap_domains(r);
+		return;
+	}
+	if (strcmp(token, TOKEN_DOMAIN))
+		return;
+	switch (ivt_xs_classify_path(path, &info)) {
+	case IVT_XS_PATH_REQUEST:
+		if (find_domain(r, info.domid))
+			check_request(r, info.domid, info.name);
+		break;
+	case IVT_XS_PATH_ANCESTOR:
+		if (!find_domain(r, info.domid))
+			break;
+		if (info.name[0])
+			check_request(r, info.domid, info.name);
+		else
+			scan_domain(r, info.domid);
+		break;
+	default:
+		break; /* our own answers, vchan nodes, anything malformed */
+	}
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct xs_registry *r = arg;
+	char **ev;
+	for (int i = 0; i < MAX_EVENTS_PER_WAKEUP && (ev = xs_check_watch(r->xs)); i++) {
+		on_watch(r, ev[XS_WATCH_PATH], ev[XS_WATCH_TOKEN]);
+		free(ev);
+	}
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+static void xs_destroy(struct ivt_registry *base)
+{
+	struct xs_registry *r = reg_of(base);
+	if (!r)
+		return;
+	if (r->ev)
+		event_free(r->ev);
+	/* The broker is going down with us: no gone() calls. Answers stay in
+	 * XenStore; established vchans do not need ivtd. */
+	while (r->ends) {
+		struct xs_end *e = r->ends;
+		r->ends = e->next;
+		free(e);
+	}
+	while (r->doms) {
+		struct xs_domain *d = r->doms;
+		r->doms = d->next;
+		free(d);
+	}
+	xs_close(r->xs);
+	free(r);
+}
+
+static const struct ivt_registry_ops xs_ops = {
+	.name = "xenstore",
+	.reply_ok = xs_reply_ok,
+	.reply_error = xs_reply_error,
+	.relay_setup = xs_relay_setup,
+	.notify_peer = xs_notify_peer,
+	.destroy = xs_destroy,
+};
+
+struct ivt_registry *ivt_registry_xs_new(struct event_base *base, const struct ivt_broker_cb *cb,
+					 char *why, size_t why_len)
+{
+	struct xs_registry *r = calloc(1, sizeof(*r));
+	if (!r) {
+		snprintf(why, why_len, "out of memory");
+		return NULL;
+	}
+	r->base.ops = &xs_ops;
+	r->base.cb = *cb;
+	errno = 0;
+	r->xs = xs_open(0);
+	if (!r->xs) {
+		snprintf(why, why_len, "cannot reach XenStore: %s",
+			 errno ? strerror(errno) : "unknown error");
+		free(r);
+		return NULL;
+	}
+	int fd = xs_fileno(r->xs);
+	if (fd < 0 || !(r->ev = event_new(base, fd, EV_READ | EV_PERSIST, on_readable, r)) ||
+	    event_add(r->ev, NULL) != 0) {
+		snprintf(why, why_len, "cannot poll XenStore's watch fd");
+		xs_destroy(&r->base);
+		return NULL;
+	}
+	if (!xs_watch(r->xs, "@introduceDomain", TOKEN_INTRO) ||
+	    !xs_watch(r->xs, "@releaseDomain", TOKEN_RELEASE)) {
+		snprintf(why, why_len, "cannot reach XenStore: watching domain changes: %s",
+			 strerror(errno));
+		xs_destroy(&r->base);
+		return NULL;
+	}
+	/* Each new domain watch fires once, which scans its requests. */
+	rescan_domains(r);
+	IVT_INFO(WHO, "XenStore registry up, watching %d domain(s)", count_domains(r));
+	return &r->base;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * XenStore paths of the ivt protocol (docs/xenstore.md), built in one place:
+ *
+ *   /local/domain/<d>/data/ivt/<name>/request    guest -> ivtd
+ *   /local/domain/<d>/data/ivt/<name>/response   ivtd -> guest (read-only)
+ *   /local/domain/<d>/data/ivt/<name>/event      ivtd -> guest (read-only)
+ *   /local/domain/<srv>/data/ivt/<name>/vchan    libxenvchan's ring-ref and
+ *                                                event-channel (server writes)
+ *
+ * All builders return 0, or -ENAMETOOLONG / -EINVAL (bad name or domid)
+ * and never write past len.
+ */
+#ifndef IVTD_XS_PATHS_H
+#define IVTD_XS_PATHS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Longest vchan base path libxenvchan 4.17 handles: it builds
+ * "<path>/event-channel" in a 64-byte buffer and silently truncates
+ * longer ones (tools/libs/vchan/init.c), which would make the server
+ * write outside its node. 64 - 1 - strlen("/event-channel") = 49. */
+#define IVT_XS_VCHAN_PATH_MAX 49
+
+/* Leaves under a channel node. */
+#define IVT_XS_LEAF_REQUEST "request"
+#define IVT_XS_LEAF_RESPONSE "response"
+#define IVT_XS_LEAF_EVENT "event"
+#define IVT_XS_LEAF_VCHAN "vchan"
+
+/* /local/domain/<domid> */
+int ivt_xs_domain_path(char *buf, size_t len, uint32_t domid);
+/* /local/domain/<domid>/data/ivt: the subtree ivtd watches per domain */
+int ivt_xs_ivt_dir(char *buf, size_t len, uint32_t domid);
+/* /local/domain/<domid>/data/ivt/<name>[/<leaf>] (leaf NULL: the node) */
+int ivt_xs_end_path(char *buf, size_t len, uint32_t domid, const char *name, const char *leaf);
+
+/* The vchan base path the broker assigns to a channel whose server end is
+ * in srv_domid: /local/domain/<srv>/data/ivt/<name>/vchan when that fits
+ * IVT_XS_VCHAN_PATH_MAX, else /local/domain/<srv>/data/ivt/.v<chan_id>
+ * (a leading '.' can never be a channel name, so it cannot collide). */
+int ivt_xs_vchan_path(char *buf, size_t len, uint32_t srv_domid, const char *name,
+		      uint64_t chan_id);
+
+/* Is path a vchan base path that ivtd may remove for a server end in
+ * domid: under /local/domain/<domid>/data/ivt/, no "..", <= the limit. */
+int ivt_xs_vchan_path_ok(const char *path, uint32_t domid);
+
+#endif /* IVTD_XS_PATHS_H */

@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT */
+/* Strict parsing of guest-written XenStore values and watch paths. */
+#include "xs_request.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/ctrl_msg.h"
+
+#define DOMAIN_PREFIX "/local/domain/"
+
+int ivt_xs_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (len == 0 || len > 20)
+		return len ? -ERANGE : -EINVAL;
+	if (len > 1 && s[0] == '0')
+		return -EINVAL; /* no leading zeros: one spelling per number */
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		unsigned d = (unsigned)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	if (v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int ivt_xs_parse_domid(const char *s, size_t len, uint32_t *out)
+{
+	uint64_t v;
+	int rc = ivt_xs_parse_u64(s, len, IVT_XS_DOMID_LIMIT - 1, &v);
+	if (rc == 0)
+		*out = (uint32_t)v;
+	return rc;
+}
+
+int ivt_xs_check_line(const char *val, size_t len, size_t max, char *why, size_t why_len)
+{
+	if (!val || len == 0) {
+		snprintf(why, why_len, "empty value");
+		return -EINVAL;
+	}
+	if (len > max) {
+		snprintf(why, why_len, "value too long (%zu bytes, limit %zu)", len, max);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)val[i];
+		if (c == ' ') {
+			if (i == 0 || i == len - 1 || val[i - 1] == ' ') {
+				snprintf(why, why_len, "stray space at offset %zu", i);
+				return -EINVAL;
+			}
+		} else if (c < 0x21 || c > 0x7e) {
+			snprintf(why, why_len, "byte 0x%02x at offset %zu is not printable ASCII", c, i);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int ivt_xs_next_token(const char *val, size_t len, size_t *pos, const char **tok,
+		      size_t *tok_len)
+{
+	size_t p = *pos;
+	if (p >= len)
+		return 0;
+	size_t end = p;
+	while (end < len && val[end] != ' ')
+		end++;
+	*tok = val + p;
+	*tok_len = end - p;
+	*pos = end < len ? end + 1 : end;
+	return 1;
+}
+
+int ivt_xs_split_kv(const char *tok, size_t tok_len, const char **key, size_t *key_len,
+		    const char **val, size_t *val_len)
+{
+	const char *eq = memchr(tok, '=', tok_len);
+	if (!eq || eq == tok || eq == tok + tok_len - 1)
+		return -EINVAL;
+	*key = tok;
+	*key_len = (size_t)(eq - tok);
+	*val = eq + 1;
+	*val_len = tok_len - *key_len - 1;
+	return 0;
+}
+
+static int token_is(const char *tok, size_t len, const char *word)
+{
+	return strlen(word) == len && memcmp(tok, word, len) == 0;
+}
+
+/* Backend names are plugin names ([a-z0-9_], see plugin_loader.c) or "auto". */
+int ivt_xs_backend_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > IVT_BACKEND_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+/* One key=value of a request. seen: bit per key, for duplicates. */
+static int parse_request_kv(const char *key, size_t klen, const char *v, size_t vlen,
+			    struct ivt_xs_request *out, unsigned *seen, char *why, size_t why_len)
+{
+	enum { K_BACKEND = 1, K_RING = 2, K_PEER = 4, K_SEQ = 8 };
+	unsigned bit;
+	uint64_t n;
+	int rc;
+
+	if (token_is(key, klen, "backend"))
+		bit = K_BACKEND;
+	else if (token_is(key, klen, "ring"))
+		bit = K_RING;
+	else if (token_is(key, klen, "peer"))
+		bit = K_PEER;
+	else if (token_is(key, klen, "seq"))
+		bit = K_SEQ;
+	else {
+		snprintf(why, why_len, "unknown key '%.*s'", (int)(klen > 32 ? 32 : klen), key);
+		return -EINVAL;
+	}
+	if (*seen & bit) {
+		snprintf(why, why_len, "duplicate key '%.*s'", (int)klen, key);
+		return -EINVAL;
+	}
+	*seen |= bit;
+
+	switch (bit) {
+	case K_BACKEND:
+		if (!ivt_xs_backend_valid(v, vlen)) {
+			snprintf(why, why_len, "backend must be 1..%d chars of [a-z0-9_]",
+				 IVT_BACKEND_NAME_MAX);
+			return -EINVAL;
+		}
+		memcpy(out->req.backend, v, vlen);
+		out->req.backend[vlen] = '\0';
+		return 0;
+	case K_RING:
+		rc = ivt_xs_parse_u64(v, vlen, IVT_XS_RING_MAX, &n);
+		if (rc == -ERANGE) {
+			snprintf(why, why_len, "ring too large (limit %llu)",
+				 (unsigned long long)IVT_XS_RING_MAX);
+			return -EINVAL;
+		}
+		if (rc) {
+			snprintf(why, why_len, "ring is not a decimal number");
+			return -EINVAL;
+		}
+		if (n != 0 && (n < IVT_XS_RING_MIN || (n & (n - 1)))) {
+			snprintf(why, why_len, "ring must be 0 or a power of two >= %u",
+				 IVT_XS_RING_MIN);
+			return -EINVAL;
+		}
+		out->req.ring_size = n;
+		return 0;
+	case K_PEER:
+		if (out->req.listen) {
+			snprintf(why, why_len, "peer= is only valid with connect");
+			return -EINVAL;
+		}
+		if (ivt_xs_parse_domid(v, vlen, &out->peer_domid)) {
+			snprintf(why, why_len, "peer must be a domain id below %u",
+				 IVT_XS_DOMID_LIMIT);
+			return -EINVAL;
+		}
+		out->has_peer = 1;
+		return 0;
+	default: /* K_SEQ */
+		if (ivt_xs_parse_u64(v, vlen, UINT32_MAX, &n)) {
+			snprintf(why, why_len, "seq must be a decimal number below 2^32");
+			return -EINVAL;
+		}
+		out->seq = (uint32_t)n;
+		out->has_seq = 1;
+		return 0;
+	}
+}
+
+int ivt_xs_parse_request(const char *val, size_t len, struct ivt_xs_request *out, char *why,
+			 size_t why_len)
+{
+	const char *tok = NULL;
+	size_t tlen = 0, pos = 0;
+	unsigned seen = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = ivt_xs_check_line(val, len, IVT_XS_REQUEST_MAX, why, why_len);
+	if (rc)
+		return rc;
+
+	ivt_xs_next_token(val, len, &pos, &tok, &tlen);
+	if (token_is(tok, tlen, "listen"))
+		out->req.listen = 1;
+	else if (!token_is(tok, tlen, "connect")) {
+		snprintf(why, why_len, "request must start with 'listen' or 'connect'");
+		return -EINVAL;
+	}
+	strcpy(out->req.backend, "auto");
+
+	while (ivt_xs_next_token(val, len, &pos, &tok, &tlen)) {
+		const char *k, *v;
+		size_t klen, vlen;
+		if (ivt_xs_split_kv(tok, tlen, &k, &klen, &v, &vlen)) {
+			snprintf(why, why_len, "expected key=value, got '%.*s'",
+				 (int)(tlen > 32 ? 32 : tlen), tok);
+			return -EINVAL;
+		}
+		rc = parse_request_kv(k, klen, v, vlen, out, &seen, why, why_len);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int ivt_xs_format_request(char *buf, size_t len, int listen, const char *backend,
+			  uint64_t ring_size, int64_t peer, uint32_t seq)
+{
+	char peer_kv[24] = "";
+	int n;
+	if (!backend)
+		backend = "auto";
+	if (!ivt_xs_backend_valid(backend, strlen(backend)) || ring_size > IVT_XS_RING_MAX)
+		return -EINVAL;
+	if (peer >= 0) {
+		if (listen || peer >= IVT_XS_DOMID_LIMIT)
+			return -EINVAL;
+		snprintf(peer_kv, sizeof(peer_kv), " peer=%u", (unsigned)peer);
+	}
+	n = snprintf(buf, len, "%s backend=%s ring=%llu%s seq=%u", listen ? "listen" : "connect",
+		     backend, (unsigned long long)ring_size, peer_kv, seq);
+	return n >= 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+/* Match a literal at *p; advance on success. */
+static int eat(const char **p, const char *lit)
+{
+	size_t n = strlen(lit);
+	if (strncmp(*p, lit, n) != 0)
+		return 0;
+	*p += n;
+	return 1;
+}
+
+enum ivt_xs_path_kind ivt_xs_classify_path(const char *path, struct ivt_xs_path_info *out)
+{
+	const char *p = path, *seg;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (!path || strnlen(path, IVT_XS_WATCH_PATH_MAX + 1) > IVT_XS_WATCH_PATH_MAX)
+		return IVT_XS_PATH_IGNORE;
+	if (!eat(&p, DOMAIN_PREFIX))
+		return IVT_XS_PATH_IGNORE;
+	n = strcspn(p, "/");
+	if (ivt_xs_parse_domid(p, n, &out->domid))
+		return IVT_XS_PATH_IGNORE;
+	p += n;
+	if (*p == '\0')
+		return IVT_XS_PATH_ANCESTOR;
+	if (!eat(&p, "/data"))
+		return IVT_XS_PATH_IGNORE;
+	if (*p == '\0')
+		return IVT_XS_PATH_ANCESTOR;
+	if (!eat(&p, "/ivt"))
+		return IVT_XS_PATH_IGNORE;
+	if (*p == '\0')
+		return IVT_XS_PATH_ANCESTOR;
+	if (*p++ != '/')
+		return IVT_XS_PATH_IGNORE;
+	seg = p;
+	n = strcspn(p, "/");
+	if (n == 0 || n > IVT_NAME_MAX)
+		return IVT_XS_PATH_IGNORE;
+	memcpy(out->name, seg, n);
+	out->name[n] = '\0';
+	if (!ivt_name_valid(out->name)) {
+		out->name[0] = '\0';
+		return IVT_XS_PATH_IGNORE;
+	}
+	p += n;
+	if (*p == '\0')
+		return IVT_XS_PATH_ANCESTOR;
+	if (strcmp(p, "/request") == 0)
+		return IVT_XS_PATH_REQUEST;
+	return IVT_XS_PATH_IGNORE;
+}

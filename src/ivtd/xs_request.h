@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Parsing what guests write into XenStore (see docs/xenstore.md).
+ *
+ * Everything here is a pure function over bytes that came from a guest:
+ * no XenStore access, no allocation, so the hostile cases are unit-tested
+ * (tests/xs). A value is accepted only if it matches the grammar exactly;
+ * anything else is refused with a one-line reason for the guest's
+ * response node and ivtd's log.
+ *
+ * Request value grammar (one line, no trailing newline):
+ *   request = verb *( SP key "=" value )
+ *   verb    = "listen" | "connect"
+ *   keys    = backend (name or "auto"), ring (decimal bytes, power of two
+ *             or 0), peer (connect only: domid the guest insists on),
+ *             seq (decimal u32 chosen by the guest, echoed in answers)
+ * Single spaces only, printable ASCII only, each key at most once.
+ */
+#ifndef IVTD_XS_REQUEST_H
+#define IVTD_XS_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ivtd/registry.h"
+
+/* Longest request value accepted (bytes, without NUL). */
+#define IVT_XS_REQUEST_MAX 192
+/* Longest watch path considered at all. */
+#define IVT_XS_WATCH_PATH_MAX 256
+/* Domain ids at and above this are reserved (DOMID_FIRST_RESERVED). */
+#define IVT_XS_DOMID_LIMIT 0x7FF0u
+/* Largest ring a request may ask for; policy and backend clamp further. */
+#define IVT_XS_RING_MAX (1ull << 30)
+#define IVT_XS_RING_MIN 1024u
+
+struct ivt_xs_request {
+	struct ivt_end_request req; /* req.name is NOT set here: it comes from the path */
+	int has_peer;
+	uint32_t peer_domid; /* connect only: the server domain the guest expects */
+	int has_seq;
+	uint32_t seq;        /* guest's nonce for this open, echoed back */
+};
+
+/* Parse a request value of len bytes (as returned by xs_read: may contain
+ * NULs, need not be terminated). 0 or -EINVAL with a reason in why. */
+int ivt_xs_parse_request(const char *val, size_t len, struct ivt_xs_request *out, char *why,
+			 size_t why_len);
+
+/* What a watch event path means to ivtd. */
+enum ivt_xs_path_kind {
+	IVT_XS_PATH_IGNORE = 0,  /* not ours, or malformed: drop silently */
+	IVT_XS_PATH_REQUEST,     /* /local/domain/<d>/data/ivt/<name>/request */
+	IVT_XS_PATH_ANCESTOR,    /* /local/domain/<d>[/data[/ivt[/<name>]]]: maybe a
+				  * subtree removal; re-check known ends under it */
+};
+
+struct ivt_xs_path_info {
+	uint32_t domid;
+	char name[IVT_NAME_MAX + 1]; /* "" for ancestors above the name level */
+};
+
+/* Classify a watch event path. Never fails; anything not exactly one of
+ * the shapes above is IVT_XS_PATH_IGNORE. */
+enum ivt_xs_path_kind ivt_xs_classify_path(const char *path, struct ivt_xs_path_info *out);
+
+/* Building blocks, exposed for tests and for xs_response.c. */
+
+/* Decimal without sign or leading zeros ("0" alone is fine), <= max.
+ * 0 or -EINVAL (not a number) / -ERANGE (too big). */
+int ivt_xs_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out);
+/* A domain id: decimal < IVT_XS_DOMID_LIMIT. 0 or negative errno. */
+int ivt_xs_parse_domid(const char *s, size_t len, uint32_t *out);
+
+/* Check a one-line value: 1..max bytes, printable ASCII, single spaces
+ * between tokens, no leading/trailing space, no NUL. 0 or -EINVAL. */
+int ivt_xs_check_line(const char *val, size_t len, size_t max, char *why, size_t why_len);
+
+/* Split the next space-separated token off *pos (inside val[0..len)).
+ * Returns 1 with tok/tok_len set, 0 at the end. Call after check_line. */
+int ivt_xs_next_token(const char *val, size_t len, size_t *pos, const char **tok,
+		      size_t *tok_len);
+
+/* Backend names: "auto" or plugin names, 1..IVT_BACKEND_NAME_MAX of [a-z0-9_]. */
+int ivt_xs_backend_valid(const char *s, size_t len);
+
+/* Format a request value (the guest side). backend NULL = "auto";
+ * peer < 0 = none. 0, -EINVAL or -ENAMETOOLONG. */
+int ivt_xs_format_request(char *buf, size_t len, int listen, const char *backend,
+			  uint64_t ring_size, int64_t peer, uint32_t seq);
+
+/* Split "key=value": 0, or -EINVAL if there is no '=' or either side is
+ * empty. */
+int ivt_xs_split_kv(const char *tok, size_t tok_len, const char **key, size_t *key_len,
+		    const char **val, size_t *val_len);
+
+#endif /* IVTD_XS_REQUEST_H */

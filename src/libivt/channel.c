@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: MIT */
+/* Opening and closing channels, and their introspection. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "common/log.h"
+#include "common/plugin_loader.h"
+#include "errors.h"
+
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000
+#define RETRY_FIRST_MS 10
+#define RETRY_MAX_MS 500
+#define CLOSE_FLUSH_TIMEOUT_MS 10000
+#define RING_SIZE_MIN 4096u
+#define RING_SIZE_MAX (1ull << 30)
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ms left until deadline; -1 = none. */
+static int left_ms(long long deadline)
+{
+	if (deadline < 0)
+		return -1;
+	long long l = deadline - now_ms();
+	return l < 0 ? 0 : l > 0x7fffffff ? 0x7fffffff : (int)l;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Blocking waits of the frame layer (sends, rdma posts, close). */
+static int frame_wait(void *ctx, unsigned events)
+{
+	struct ivt_channel *ch = ctx;
+	int e = chan_peer_send_error(ch);
+	if (e)
+		return e;
+	chan_wait(ch, events, -1);
+	return chan_peer_send_error(ch);
+}
+
+/* Accept the caller's options struct even if it is older (smaller) than ours. */
+static int read_opts(const struct ivt_open_opts *in, unsigned flags, struct ivt_open_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (!in) {
+		/* no options: a listener waits for its peer, a connector 10 s */
+		o->timeout_ms = (flags & IVT_LISTEN) ? -1 : DEFAULT_CONNECT_TIMEOUT_MS;
+		return 0;
+	}
+	if (in->struct_size < offsetof(struct ivt_open_opts, backend)) {
+		ivt_reason_set(-EINVAL, "opts->struct_size is not set");
+		return -EINVAL;
+	}
+	memcpy(o, in, in->struct_size < sizeof(*o) ? in->struct_size : sizeof(*o));
+	if (o->timeout_ms < -1) {
+		ivt_reason_set(-EINVAL, "timeout_ms must be -1, 0 or positive");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The daemon's OPEN_OK crosses a trust boundary too. */
+static int check_open_ok(const struct ivt_ctrl_open_ok *ok, int listen)
+{
+	uint64_t rs = ok->ring_size;
+	if (!ok->backend[0] || rs < RING_SIZE_MIN || rs > RING_SIZE_MAX || (rs & (rs - 1)) ||
+	    (int)ok->is_server != listen) {
+		ivt_reason_set(-EPROTO, "ivtd granted an invalid channel (backend '%s', ring %llu)",
+			       ok->backend, (unsigned long long)rs);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* OPEN, retrying a connector while nobody listens yet. */
+static int open_ctrl(struct ivt_channel *ch, const char *path, const struct ivt_ctrl_open *req,
+		     struct ivt_ctrl_open_ok *ok, long long deadline, int listen)
+{
+	int backoff = RETRY_FIRST_MS;
+	for (;;) {
+		int rc = ivt_ctrl_conn_open(&ch->ctrl, path, req, ok, left_ms(deadline));
+		if (rc != -ENOENT || listen)
+			return rc;
+		int left = left_ms(deadline);
+		if (left == 0)
+			return rc; /* the daemon's reason is kept for ivt_strerror */
+		sleep_ms(left < 0 || left > backoff ? backoff : left);
+		backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
+	}
+}
+
+static int setup_epoll(struct ivt_channel *ch)
+{
+	ch->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (ch->epfd < 0)
+		return -errno;
+	struct epoll_event ev = {.events = EPOLLIN};
+	if (epoll_ctl(ch->epfd, EPOLL_CTL_ADD, ch->ops->poll_fd(ch->ep), &ev) < 0 ||
+	    epoll_ctl(ch->epfd, EPOLL_CTL_ADD, ch->ctrl.sock, &ev) < 0)
+		return -errno;
+	atomic_store(&ch->ctrl_in_epoll, 1);
+	/* so a caller's poll() wakes for the first data */
+	ch->ops->arm(ch->ep, IVT_EV_RECV);
+	return 0;
+}
+
+/* Server end: wait until the peer attached to the pipe. */
+static int wait_for_peer(struct ivt_channel *ch, long long deadline, int timeout_ms)
+{
+	for (;;) {
+		int rc = ch->ops->accept(ch->ep);
+		if (rc == 0) {
+			atomic_store(&ch->accepted, 1);
+			return 0;
+		}
+		if (rc != -EAGAIN) {
+			ivt_reason_set(rc, "backend %s: accepting the peer failed", ch->ops->name);
+			return rc;
+		}
+		int left = left_ms(deadline);
+		if (left == 0) {
+			ivt_reason_set(-ETIMEDOUT, "no peer connected to '%s' within %d ms", ch->name,
+				       timeout_ms);
+			return -ETIMEDOUT;
+		}
+		chan_wait(ch, IVT_EV_RECV, left < 0 || left > 100 ? 100 : left);
+	}
+}
+
+static void chan_free(struct ivt_channel *ch)
+{
+	if (ch->ep)
+		ch->ops->close(ch->ep);
+	ivt_ctrl_conn_close(&ch->ctrl, 1);
+	if (ch->epfd >= 0)
+		close(ch->epfd);
+	ivt_xport_fini(&ch->xp);
+	free(ch);
+}
+
+IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_opts *opts,
+			ivt_channel **out)
+{
+	ivt_reason_clear();
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!ivt_name_valid(name)) {
+		ivt_reason_set(-EINVAL, "invalid channel name (1-%d of A-Za-z0-9._-, not starting with '.')",
+			       IVT_NAME_MAX);
+		return -EINVAL;
+	}
+	if (flags & ~(unsigned)(IVT_LISTEN | IVT_NONBLOCK))
+		return -EINVAL;
+	struct ivt_open_opts o;
+	int rc = read_opts(opts, flags, &o);
+	if (rc < 0)
+		return rc;
+	int listen = !!(flags & IVT_LISTEN);
+	struct ivt_ctrl_open req;
+	memset(&req, 0, sizeof(req));
+	snprintf(req.name, sizeof(req.name), "%s", name);
+	if (o.backend && strlen(o.backend) > IVT_BACKEND_NAME_MAX) {
+		ivt_reason_set(-EINVAL, "backend name '%s' is too long", o.backend);
+		return -EINVAL;
+	}
+	snprintf(req.backend, sizeof(req.backend), "%s", o.backend ? o.backend : "");
+	req.flags = listen ? IVT_LISTEN : 0;
+	req.ring_size = o.ring_size;
+
+	struct ivt_channel *ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return -ENOMEM;
+	ch->epfd = -1;
+	ch->ctrl.sock = -1;
+	ch->is_server = listen;
+	snprintf(ch->name, sizeof(ch->name), "%s", name);
+	atomic_store(&ch->nonblock, !!(flags & IVT_NONBLOCK));
+	ch->waiter = (struct ivt_waiter){.wait = frame_wait, .ctx = ch};
+	/* the frame layer must be valid for chan_free even if we fail early */
+	ivt_xport_init(&ch->xp, NULL, NULL, RING_SIZE_MIN);
+
+	long long deadline = o.timeout_ms < 0 ? -1 : now_ms() + o.timeout_ms;
+	struct ivt_ctrl_open_ok ok;
+	rc = open_ctrl(ch, ivt_ctrl_socket_path(o.socket_path), &req, &ok, deadline, listen);
+	if (rc < 0)
+		goto fail;
+	rc = check_open_ok(&ok, listen);
+	if (rc < 0)
+		goto fail;
+	ch->ring_size = ok.ring_size;
+
+	char why[256] = "";
+	ch->ops = ivt_plugin_load(NULL, ok.backend, why, sizeof(why));
+	if (!ch->ops) {
+		ivt_reason_set(-ENOTSUP, "%s", why);
+		rc = -ENOTSUP;
+		goto fail;
+	}
+	struct ivt_ep_params params = {
+		.channel = ch->name,
+		.is_server = listen,
+		.local_domid = ok.local_domid,
+		.peer_domid = ok.peer_domid,
+		.ring_size = (size_t)ok.ring_size,
+		.xs_path = ok.xs_path[0] ? ok.xs_path : NULL,
+		.oob = &ch->ctrl.oob,
+		.timeout_ms = left_ms(deadline),
+	};
+	ivt_reason_clear();
+	rc = listen ? ch->ops->listen(&params, &ch->ep) : ch->ops->connect(&params, &ch->ep);
+	if (rc < 0) {
+		ch->ep = NULL;
+		ivt_reason_set(rc, "backend %s: %s failed: %s", ch->ops->name,
+			       listen ? "listen" : "connect", strerror(-rc));
+		goto fail;
+	}
+	ivt_xport_fini(&ch->xp);
+	ivt_xport_init(&ch->xp, ch->ops, ch->ep, (size_t)ok.ring_size);
+	rc = setup_epoll(ch);
+	if (rc < 0)
+		goto fail;
+	if (!listen)
+		atomic_store(&ch->accepted, 1);
+	else if (o.timeout_ms != 0 && (rc = wait_for_peer(ch, deadline, o.timeout_ms)) < 0)
+		goto fail;
+	IVT_DEBUG("libivt", "channel '%s' open (%s, backend %s, ring %llu)", name,
+		  listen ? "listener" : "connector", ch->ops->name,
+		  (unsigned long long)ch->ring_size);
+	*out = ch;
+	return 0;
+fail:
+	chan_free(ch);
+	return rc;
+}
+
+IVT_EXPORT int ivt_close(ivt_channel *ch)
+{
+	if (!ch)
+		return -EINVAL;
+	int rc = 0;
+	/* What ivt_send accepted must reach the pipe before the close marker
+	 * (non-blocking sends may have left a frame's tail with us). */
+	if (ch->ep && atomic_load(&ch->accepted) && !chan_peer_send_error(ch)) {
+		long long deadline = now_ms() + CLOSE_FLUSH_TIMEOUT_MS;
+		while ((rc = ivt_xport_flush(&ch->xp, NULL)) == -EAGAIN) {
+			if (left_ms(deadline) == 0 || chan_peer_send_error(ch)) {
+				IVT_WARN("libivt", "channel '%s': peer not reading; closing with data unsent",
+					 ch->name);
+				rc = -ETIMEDOUT;
+				break;
+			}
+			chan_wait(ch, IVT_EV_SEND, left_ms(deadline));
+		}
+		if (rc == -EPIPE)
+			rc = 0; /* the peer closed first: nothing left to deliver */
+	}
+	chan_free(ch);
+	return rc < 0 ? rc : 0;
+}
+
+IVT_EXPORT int ivt_fd(ivt_channel *ch)
+{
+	return ch ? ch->epfd : -EINVAL;
+}
+
+IVT_EXPORT int ivt_set_nonblock(ivt_channel *ch, int nonblock)
+{
+	if (!ch)
+		return -EINVAL;
+	atomic_store(&ch->nonblock, !!nonblock);
+	return 0;
+}
+
+IVT_EXPORT int ivt_get_stats(ivt_channel *ch, struct ivt_stats *st)
+{
+	if (!ch || !st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	st->bytes_sent = atomic_load(&ch->xp.bytes_sent);
+	st->bytes_received = atomic_load(&ch->xp.bytes_received);
+	st->sends = atomic_load(&ch->xp.sends);
+	st->recvs = atomic_load(&ch->xp.recvs);
+	st->waits = atomic_load(&ch->waits);
+	st->ring_size = ch->ring_size;
+	st->protocol_errors = atomic_load(&ch->xp.protocol_errors);
+	struct ivt_ep_stats ep;
+	if (ch->ops->stats && ch->ops->stats(ch->ep, &ep) == 0) {
+		st->notifies_sent = ep.notifies_sent;
+		st->protocol_errors += ep.protocol_errors; /* e.g. forged ring indices */
+	}
+	return 0;
+}
+
+IVT_EXPORT const char *ivt_backend_name(const ivt_channel *ch)
+{
+	return ch && ch->ops ? ch->ops->name : NULL;
+}

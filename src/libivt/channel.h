@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/* struct ivt_channel and the helpers the API files share. */
+#ifndef IVT_LIBIVT_CHANNEL_H
+#define IVT_LIBIVT_CHANNEL_H
+
+#include <stdatomic.h>
+
+#include "common/ctrl_proto.h"
+#include "ctrl_conn.h"
+#include "export.h"
+#include "ivt/ivt.h"
+#include "xport.h"
+
+struct ivt_channel {
+	char name[IVT_NAME_MAX + 1];
+	int is_server;
+	atomic_int nonblock;
+	atomic_int accepted; /* server: the peer attached to the pipe */
+	struct ivt_ctrl_conn ctrl;
+	const struct ivt_plugin_ops *ops;
+	struct ivt_ep *ep;
+	struct ivt_xport xp;
+	uint64_t ring_size;
+	int epfd;                  /* ivt_fd(): plugin fd + control socket */
+	atomic_int ctrl_in_epoll;
+	atomic_int waiters;        /* threads sleeping in chan_wait */
+	atomic_uint_fast64_t waits;
+	struct ivt_waiter waiter;  /* blocking waits for the frame layer */
+};
+
+/* Sleep until one of events (IVT_EV_*) may be possible, the daemon said
+ * something, or timeout_ms passed (-1: no limit). Returns 0; the caller
+ * re-checks its condition. */
+int chan_wait(struct ivt_channel *ch, unsigned events, int timeout_ms);
+
+/* About to return -EAGAIN to a non-blocking caller: read the daemon's
+ * news, consume the plugin's wake-up and arm for events so ivt_fd()
+ * wakes the caller's poll. Returns the events already ready (retry). */
+unsigned chan_prepare_sleep(struct ivt_channel *ch, unsigned events);
+
+/* Read the daemon's news; returns the peer event (enum ivt_peer_event or 0). */
+int chan_poll_ctrl(struct ivt_channel *ch);
+
+/* Server end with timeout 0: has the peer attached yet? 0, -EAGAIN (non-
+ * blocking) or waits. */
+int chan_ensure_accepted(struct ivt_channel *ch);
+
+/* -ECONNRESET if the daemon said the peer died, -EPIPE if it closed, else 0. */
+int chan_peer_send_error(struct ivt_channel *ch);
+
+/* The events the receive side should wait for: RECV, plus SEND while our
+ * own answers wait for room. */
+unsigned chan_recv_events(struct ivt_channel *ch);
+
+#endif

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+#include "ctrl_conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "errors.h"
+
+const char *ivt_ctrl_socket_path(const char *opt)
+{
+	if (opt && *opt)
+		return opt;
+	const char *env = getenv("IVT_SOCKET");
+	return env && *env ? env : IVT_DEFAULT_SOCKET;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Act on an unsolicited message (after OPEN_OK). */
+static void handle(struct ivt_ctrl_conn *cc, struct ivt_ctrl_msg *m)
+{
+	switch (m->hdr.type) {
+	case IVT_CTRL_PEER:
+		atomic_store(&cc->peer_domid, m->u.peer.peer_domid);
+		/* DIED is final: a later CLOSED must not soften it */
+		if (atomic_load(&cc->peer_event) != IVT_PEER_DIED)
+			atomic_store(&cc->peer_event, (int)m->u.peer.event);
+		break;
+	case IVT_CTRL_ERROR:
+		/* the daemon tore the channel down; treat as the peer gone */
+		IVT_WARN("libivt", "ivtd ended the channel: %s", m->u.error.msg);
+		atomic_store(&cc->peer_event, IVT_PEER_DIED);
+		break;
+	default:
+		IVT_DEBUG("libivt", "ignoring control message type %u", m->hdr.type);
+		break;
+	}
+	ivt_ctrl_msg_close_fds(m); /* nothing after setup carries fds we want */
+}
+
+static void daemon_lost(struct ivt_ctrl_conn *cc, int rc)
+{
+	if (!atomic_exchange(&cc->daemon_gone, 1))
+		IVT_WARN("libivt", "lost the connection to ivtd (%s); the data path continues",
+			 strerror(-rc));
+}
+
+int ivt_ctrl_conn_drain(struct ivt_ctrl_conn *cc)
+{
+	if (atomic_load(&cc->daemon_gone))
+		return 0;
+	for (;;) {
+		struct ivt_ctrl_msg m;
+		int rc = ivt_ctrl_recv(cc->sock, &m, 0);
+		if (rc == 0) {
+			handle(cc, &m);
+			continue;
+		}
+		if (rc == -ETIMEDOUT || rc == -EAGAIN || rc == -EINTR)
+			return 0;
+		daemon_lost(cc, rc);
+		return 1;
+	}
+}
+
+/* ---- struct ivt_oob over the control socket ---------------------------- */
+
+static int oob_send(void *ctx, const void *blob, size_t len, const int *fds, int nfds)
+{
+	struct ivt_ctrl_conn *cc = ctx;
+	if (len > IVT_OOB_BLOB_MAX || nfds < 0 || nfds > IVT_OOB_FDS_MAX || (len && !blob))
+		return -EINVAL;
+	struct ivt_ctrl_setup s;
+	memset(&s, 0, sizeof(s));
+	s.blob_len = (uint32_t)len;
+	s.nfds = (uint32_t)nfds;
+	if (len)
+		memcpy(s.blob, blob, len);
+	return ivt_ctrl_send(cc->sock, IVT_CTRL_SETUP, ++cc->seq, &s, sizeof(s), fds, nfds);
+}
+
+/* Wait for the server's setup, relayed by the daemon. fds: on entry *nfds
+ * is the room in fds (shm passes IVT_OOB_FDS_MAX). */
+static int oob_recv(void *ctx, void *blob, size_t cap, int *fds, int *nfds, int timeout_ms)
+{
+	struct ivt_ctrl_conn *cc = ctx;
+	int room = *nfds;
+	*nfds = 0;
+	long long deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
+	for (;;) {
+		int left = -1;
+		if (timeout_ms >= 0) {
+			long long l = deadline - now_ms();
+			left = l < 0 ? 0 : (int)l;
+		}
+		struct ivt_ctrl_msg m;
+		int rc = ivt_ctrl_recv(cc->sock, &m, left);
+		if (rc == -ETIMEDOUT) {
+			ivt_reason_set(-ETIMEDOUT, "no setup from the listening end within %d ms",
+				       timeout_ms);
+			return rc;
+		}
+		if (rc < 0) {
+			ivt_reason_set(rc, "control connection to ivtd failed during setup");
+			return rc == -EPROTO ? rc : -ECONNRESET;
+		}
+		if (m.hdr.type == IVT_CTRL_SETUP) {
+			if (m.u.setup.blob_len > cap || m.nfds > room) {
+				ivt_ctrl_msg_close_fds(&m);
+				ivt_reason_set(-EPROTO, "setup message larger than the backend expects");
+				return -EPROTO;
+			}
+			memcpy(blob, m.u.setup.blob, m.u.setup.blob_len);
+			for (int i = 0; i < m.nfds; i++)
+				fds[i] = m.fds[i];
+			*nfds = m.nfds;
+			return (int)m.u.setup.blob_len;
+		}
+		if (m.hdr.type == IVT_CTRL_ERROR) {
+			ivt_reason_set(-m.u.error.err, "%s", m.u.error.msg);
+			ivt_ctrl_msg_close_fds(&m);
+			return -m.u.error.err;
+		}
+		handle(cc, &m);
+		int ev = atomic_load(&cc->peer_event);
+		if (ev == IVT_PEER_CLOSED || ev == IVT_PEER_DIED) {
+			ivt_reason_set(-ECONNRESET, "the listening end went away during setup");
+			return -ECONNRESET;
+		}
+	}
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+static int connect_daemon(struct ivt_ctrl_conn *cc, const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		ivt_reason_set(-ENAMETOOLONG, "socket path '%s' is too long", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	snprintf(cc->path, sizeof(cc->path), "%s", path);
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		int e = errno;
+		ivt_reason_set(-e, "socket: %s", strerror(e));
+		return -e;
+	}
+	while (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		if (e == EINTR)
+			continue;
+		close(s);
+		if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR) {
+			ivt_reason_set(-ECONNREFUSED, "socket %s: %s", path, strerror(e));
+			return -ECONNREFUSED;
+		}
+		ivt_reason_set(-e, "cannot reach ivtd at %s: %s", path, strerror(e));
+		return e == EACCES || e == EPERM ? -EACCES : -e;
+	}
+	cc->sock = s;
+	return 0;
+}
+
+int ivt_ctrl_conn_open(struct ivt_ctrl_conn *cc, const char *path, const struct ivt_ctrl_open *req,
+		       struct ivt_ctrl_open_ok *ok, int timeout_ms)
+{
+	memset(cc, 0, sizeof(*cc));
+	cc->sock = -1;
+	cc->oob = (struct ivt_oob){.ctx = cc, .send = oob_send, .recv = oob_recv};
+	int rc = connect_daemon(cc, path);
+	if (rc < 0)
+		return rc;
+	rc = ivt_ctrl_send(cc->sock, IVT_CTRL_OPEN, ++cc->seq, req, sizeof(*req), NULL, 0);
+	if (rc < 0) {
+		ivt_reason_set(-ECONNREFUSED, "socket %s: ivtd hung up", path);
+		rc = -ECONNREFUSED;
+		goto fail;
+	}
+	for (;;) {
+		struct ivt_ctrl_msg m;
+		rc = ivt_ctrl_recv(cc->sock, &m, timeout_ms);
+		if (rc == -ETIMEDOUT) {
+			ivt_reason_set(rc, "ivtd at %s did not answer within %d ms", path, timeout_ms);
+			goto fail;
+		}
+		if (rc == -EPROTO) {
+			ivt_reason_set(rc, "malformed answer from ivtd at %s", path);
+			goto fail;
+		}
+		if (rc < 0) {
+			ivt_reason_set(-ECONNREFUSED, "socket %s: ivtd closed the connection", path);
+			rc = -ECONNREFUSED;
+			goto fail;
+		}
+		if (m.hdr.type == IVT_CTRL_OPEN_OK) {
+			*ok = m.u.open_ok;
+			return 0;
+		}
+		if (m.hdr.type == IVT_CTRL_ERROR) {
+			rc = -m.u.error.err;
+			ivt_reason_set(rc, "%s", m.u.error.msg[0] ? m.u.error.msg : "refused by ivtd");
+			goto fail;
+		}
+		/* nothing else is valid before the answer */
+		ivt_ctrl_msg_close_fds(&m);
+		ivt_reason_set(-EPROTO, "ivtd sent message type %u before answering OPEN",
+			       m.hdr.type);
+		rc = -EPROTO;
+		goto fail;
+	}
+fail:
+	close(cc->sock);
+	cc->sock = -1;
+	return rc;
+}
+
+void ivt_ctrl_conn_close(struct ivt_ctrl_conn *cc, int graceful)
+{
+	if (cc->sock < 0)
+		return;
+	if (graceful && !atomic_load(&cc->daemon_gone))
+		ivt_ctrl_send(cc->sock, IVT_CTRL_CLOSE, ++cc->seq, NULL, 0, NULL, 0);
+	close(cc->sock);
+	cc->sock = -1;
+}

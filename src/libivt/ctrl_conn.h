@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libivt's control connection to ivtd: one AF_UNIX SOCK_SEQPACKET socket
+ * per channel end (common/ctrl_proto.h). It opens the end, carries the
+ * plugin's setup (struct ivt_oob) and later reports the peer's fate.
+ */
+#ifndef IVT_LIBIVT_CTRL_CONN_H
+#define IVT_LIBIVT_CTRL_CONN_H
+
+#include <stdatomic.h>
+#include <sys/un.h>
+
+#include "common/ctrl_msg.h"
+
+struct ivt_ctrl_conn {
+	int sock;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	uint32_t seq;
+	atomic_int peer_event;   /* 0 or the last enum ivt_peer_event */
+	atomic_uint peer_domid;
+	atomic_int daemon_gone;  /* socket hung up or spoke garbage: stop listening */
+	struct ivt_oob oob;
+};
+
+/* The socket to use: opt, else $IVT_SOCKET, else IVT_DEFAULT_SOCKET. */
+const char *ivt_ctrl_socket_path(const char *opt);
+
+/* Connect and open one end. On failure the socket is closed, the reason
+ * recorded (errors.h), and: -ECONNREFUSED (no daemon), -EACCES, -ENOENT,
+ * ... as the daemon answered, -ETIMEDOUT, -EPROTO. */
+int ivt_ctrl_conn_open(struct ivt_ctrl_conn *cc, const char *path, const struct ivt_ctrl_open *req,
+		       struct ivt_ctrl_open_ok *ok, int timeout_ms);
+
+/* Read whatever the daemon sent, without waiting. Returns 1 if the daemon
+ * went away during this call, else 0. */
+int ivt_ctrl_conn_drain(struct ivt_ctrl_conn *cc);
+
+/* Say CLOSE (graceful) unless the daemon is gone, and close the socket. */
+void ivt_ctrl_conn_close(struct ivt_ctrl_conn *cc, int graceful);
+
+#endif

@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: MIT */
+/* The per-thread "last reason" that ivt_strerror() appends to its text. */
+#ifndef IVT_LIBIVT_ERRORS_H
+#define IVT_LIBIVT_ERRORS_H
+
+/* Remember why err (a negative errno) happened on this thread. */
+void ivt_reason_set(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ivt_reason_clear(void);
+
+#endif

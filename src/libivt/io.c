@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/* The stream API: ivt_send, ivt_recv, ivt_recv_all. */
+#include <errno.h>
+
+#include "channel.h"
+
+/* A plugin's -EPIPE means "peer closed"; if the daemon told us it died,
+ * say that instead. */
+static int send_error(struct ivt_channel *ch, int rc)
+{
+	if (rc == -EPIPE && atomic_load(&ch->ctrl.peer_event) == IVT_PEER_DIED)
+		return -ECONNRESET;
+	return rc;
+}
+
+IVT_EXPORT ssize_t ivt_send(ivt_channel *ch, const void *buf, size_t len)
+{
+	if (!ch || (len && !buf))
+		return -EINVAL;
+	int rc = chan_peer_send_error(ch);
+	if (rc)
+		return rc;
+	if ((rc = chan_ensure_accepted(ch)) < 0)
+		return rc;
+	if (!atomic_load(&ch->nonblock))
+		return send_error(ch, ivt_xport_send(&ch->xp, buf, len, &ch->waiter));
+	for (int tries = 0;; tries++) {
+		ssize_t n = ivt_xport_send(&ch->xp, buf, len, NULL);
+		if (n != -EAGAIN)
+			return n < 0 ? send_error(ch, (int)n) : n;
+		unsigned ready = chan_prepare_sleep(ch, IVT_EV_SEND | IVT_EV_RECV);
+		if ((rc = chan_peer_send_error(ch)))
+			return rc;
+		if (!(ready & IVT_EV_SEND) || tries)
+			return -EAGAIN;
+	}
+}
+
+/* The pipe is empty. If the daemon reported the peer's end (observed
+ * before that read, so nothing it sent can still be on the way), finish
+ * the stream: 0 after a close, -ECONNRESET after a death or mid-frame. */
+static int peer_end_seen(struct ivt_channel *ch, int ev_before)
+{
+	if (ev_before == IVT_PEER_DIED) {
+		ivt_xport_peer_gone(&ch->xp, -ECONNRESET);
+		return -ECONNRESET;
+	}
+	if (ev_before == IVT_PEER_CLOSED) {
+		/* shm marks end of stream in the ring itself; this covers
+		 * backends that cannot */
+		ivt_xport_peer_gone(&ch->xp, -ECONNRESET);
+		return 0;
+	}
+	return 1;
+}
+
+IVT_EXPORT ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len)
+{
+	if (!ch || (len && !buf))
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	int rc = chan_ensure_accepted(ch);
+	if (rc < 0)
+		return rc;
+	for (int tries = 0;; tries++) {
+		int ev_before = atomic_load(&ch->ctrl.peer_event);
+		ssize_t n = ivt_xport_recv(&ch->xp, buf, len);
+		unsigned events;
+		if (n == -EAGAIN) {
+			int end = peer_end_seen(ch, ev_before);
+			if (end <= 0)
+				return end;
+			events = chan_recv_events(ch);
+		} else if (n == -ENOBUFS) {
+			events = IVT_EV_SEND; /* our answers must drain first */
+		} else {
+			return n;
+		}
+		if (atomic_load(&ch->nonblock)) {
+			unsigned ready = chan_prepare_sleep(ch, events);
+			if (atomic_load(&ch->ctrl.peer_event) != ev_before)
+				continue; /* re-read the pipe, then report the end */
+			if (!ready || tries)
+				return -EAGAIN;
+			continue;
+		}
+		chan_wait(ch, events, -1);
+	}
+}
+
+IVT_EXPORT ssize_t ivt_recv_all(ivt_channel *ch, void *buf, size_t len)
+{
+	if (!ch || (len && !buf))
+		return -EINVAL;
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = ivt_recv(ch, (char *)buf + got, len - got);
+		if (n > 0) {
+			got += (size_t)n;
+			continue;
+		}
+		if (n == -EAGAIN && got > 0) {
+			/* a message has begun: wait for the rest even if non-blocking,
+			 * or the caller would lose the part we already took */
+			chan_wait(ch, chan_recv_events(ch), -1);
+			continue;
+		}
+		if (n == 0)
+			return got == 0 ? 0 : -ECONNRESET; /* cut off inside the message */
+		return n;
+	}
+	return (ssize_t)len;
+}

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+#include "rdma_track.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ivt_track_init(struct ivt_rdma_track *t)
+{
+	memset(t, 0, sizeof(*t));
+	pthread_mutex_init(&t->lock, NULL);
+	t->next_tag = 1;
+}
+
+void ivt_track_fini(struct ivt_rdma_track *t)
+{
+	struct ivt_rdma_op *op = t->head;
+	while (op) {
+		struct ivt_rdma_op *next = op->next;
+		free(op);
+		op = next;
+	}
+	free(t->cq);
+	pthread_mutex_destroy(&t->lock);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Grow the ring to hold `need` completions, keeping their order. */
+static int cq_reserve(struct ivt_rdma_track *t, size_t need)
+{
+	if (need <= t->cq_cap)
+		return 0;
+	size_t cap = t->cq_cap ? t->cq_cap : 16;
+	while (cap < need)
+		cap *= 2;
+	struct ivt_completion *cq = malloc(cap * sizeof(*cq));
+	if (!cq)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->cq_n; i++)
+		cq[i] = t->cq[(t->cq_head + i) % t->cq_cap];
+	free(t->cq);
+	t->cq = cq;
+	t->cq_cap = cap;
+	t->cq_head = 0;
+	return 0;
+}
+
+int ivt_track_add(struct ivt_rdma_track *t, uint32_t opcode, uint64_t wr_id, void *buf,
+		  uint64_t len, uint64_t *tag_out)
+{
+	struct ivt_rdma_op *op = calloc(1, sizeof(*op));
+	if (!op)
+		return -ENOMEM;
+	pthread_mutex_lock(&t->lock);
+	int rc = cq_reserve(t, t->cq_n + t->n_ops + 1);
+	if (rc == 0) {
+		op->tag = t->next_tag++;
+		op->wr_id = wr_id;
+		op->opcode = opcode;
+		op->buf = buf;
+		op->len = len;
+		if (t->tail)
+			t->tail->next = op;
+		else
+			t->head = op;
+		t->tail = op;
+		t->n_ops++;
+		*tag_out = op->tag;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (rc)
+		free(op);
+	return rc;
+}
+
+void ivt_track_drop_last(struct ivt_rdma_track *t, uint64_t tag)
+{
+	pthread_mutex_lock(&t->lock);
+	struct ivt_rdma_op *prev = NULL, *op = t->head;
+	while (op && op->tag != tag) {
+		prev = op;
+		op = op->next;
+	}
+	if (op) {
+		if (prev)
+			prev->next = op->next;
+		else
+			t->head = op->next;
+		if (t->tail == op)
+			t->tail = prev;
+		t->n_ops--;
+		free(op);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+struct ivt_rdma_op *ivt_track_oldest(struct ivt_rdma_track *t)
+{
+	pthread_mutex_lock(&t->lock);
+	struct ivt_rdma_op *op = t->head;
+	pthread_mutex_unlock(&t->lock);
+	return op;
+}
+
+static void complete_head_locked(struct ivt_rdma_track *t, int32_t status)
+{
+	struct ivt_rdma_op *op = t->head;
+	t->head = op->next;
+	if (!t->head)
+		t->tail = NULL;
+	t->n_ops--;
+	/* capacity was reserved in ivt_track_add */
+	struct ivt_completion *c = &t->cq[(t->cq_head + t->cq_n) % t->cq_cap];
+	c->wr_id = op->wr_id;
+	c->status = status;
+	c->opcode = op->opcode;
+	c->len = status == 0 ? op->len : (op->opcode == IVT_OP_RDMA_READ ? op->received : 0);
+	t->cq_n++;
+	free(op);
+}
+
+void ivt_track_complete_oldest(struct ivt_rdma_track *t, int32_t status)
+{
+	pthread_mutex_lock(&t->lock);
+	if (t->head)
+		complete_head_locked(t, status);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void ivt_track_fail_all(struct ivt_rdma_track *t, int32_t status)
+{
+	pthread_mutex_lock(&t->lock);
+	while (t->head)
+		complete_head_locked(t, status);
+	pthread_mutex_unlock(&t->lock);
+}
+
+int ivt_track_poll(struct ivt_rdma_track *t, struct ivt_completion *out, int max)
+{
+	int n = 0;
+	pthread_mutex_lock(&t->lock);
+	while (n < max && t->cq_n > 0) {
+		out[n++] = t->cq[t->cq_head];
+		t->cq_head = (t->cq_head + 1) % t->cq_cap;
+		t->cq_n--;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The origin's side of one-sided operations: ops posted and not yet
+ * answered (in posting order, since the peer answers in order) and the
+ * completions waiting for ivt_poll_completions.
+ */
+#ifndef IVT_LIBIVT_RDMA_TRACK_H
+#define IVT_LIBIVT_RDMA_TRACK_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ivt/ivt.h"
+
+struct ivt_rdma_op {
+	struct ivt_rdma_op *next;
+	uint64_t tag;   /* our id on the wire */
+	uint64_t wr_id; /* the caller's cookie */
+	uint32_t opcode;
+	uint8_t *buf;      /* READ: where the answer goes */
+	uint64_t len;      /* bytes of the op */
+	uint64_t received; /* READ: bytes that arrived so far (rx only) */
+};
+
+struct ivt_rdma_track {
+	pthread_mutex_t lock;
+	struct ivt_rdma_op *head, *tail;
+	size_t n_ops;
+	uint64_t next_tag;
+	/* completion ring; capacity is reserved when an op is posted, so
+	 * completing never needs memory */
+	struct ivt_completion *cq;
+	size_t cq_head, cq_n, cq_cap;
+};
+
+void ivt_track_init(struct ivt_rdma_track *t);
+void ivt_track_fini(struct ivt_rdma_track *t);
+
+/* Append an op (tag assigned here). 0 or -ENOMEM. */
+int ivt_track_add(struct ivt_rdma_track *t, uint32_t opcode, uint64_t wr_id, void *buf,
+		  uint64_t len, uint64_t *tag_out);
+/* Remove the newest op again (posting failed before it reached the wire). */
+void ivt_track_drop_last(struct ivt_rdma_track *t, uint64_t tag);
+/* The oldest unanswered op, or NULL. Only the receive path removes ops, so
+ * the pointer stays valid for it. */
+struct ivt_rdma_op *ivt_track_oldest(struct ivt_rdma_track *t);
+/* Finish the oldest op with status (0 or negative errno). */
+void ivt_track_complete_oldest(struct ivt_rdma_track *t, int32_t status);
+/* Finish every op with status (the channel died). */
+void ivt_track_fail_all(struct ivt_rdma_track *t, int32_t status);
+/* Reap up to max completions. */
+int ivt_track_poll(struct ivt_rdma_track *t, struct ivt_completion *out, int max);
+
+#endif

@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Receiving frames. Everything arriving here comes from the peer and is
+ * untrusted: a header is validated before any byte of its frame is used,
+ * one-sided ops are checked against our regions (key, access, bounds)
+ * before memory is touched, and answers must match the op we are waiting
+ * for. Anything else breaks the channel for good (-EPROTO) and is counted.
+ * The parser keeps its state between calls, so frames may arrive in
+ * pieces of any size.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "xport.h"
+
+static ssize_t pipe_recv(struct ivt_xport *xp, void *buf, size_t len)
+{
+	return xp->ops->recv(xp->ep, buf, len);
+}
+
+static int proto_error(struct ivt_xport *xp, const char *what)
+{
+	struct rx_state *rx = &xp->rx;
+	if (!rx->err) {
+		IVT_WARN("libivt", "peer broke the frame protocol: %s; closing the channel", what);
+		atomic_fetch_add(&xp->protocol_errors, 1);
+		rx->err = -EPROTO;
+		atomic_store(&xp->broken, 1);
+		ivt_track_fail_all(&xp->track, -EPROTO);
+	}
+	return -EPROTO;
+}
+
+static void next_frame(struct rx_state *rx)
+{
+	rx->phase = RX_HEAD;
+	rx->have = 0;
+	rx->need = IVT_FRAME_HDR_SIZE;
+	rx->body_left = 0;
+	rx->rd_op = NULL;
+}
+
+/* The pipe ended (recv returned 0). Clean only between frames. */
+static void end_of_stream(struct ivt_xport *xp)
+{
+	struct rx_state *rx = &xp->rx;
+	if (rx->phase == RX_HEAD && rx->have == 0 && !rx->wr_open)
+		rx->eof = 1;
+	else
+		rx->err = -ECONNRESET;
+	ivt_track_fail_all(&xp->track, -ECONNRESET);
+}
+
+/* A plugin error other than -EAGAIN. */
+static void pipe_error(struct ivt_xport *xp, ssize_t r)
+{
+	struct rx_state *rx = &xp->rx;
+	if (r == -EPROTO) {
+		/* the plugin caught the peer corrupting shared state and counted it */
+		rx->err = -EPROTO;
+		atomic_store(&xp->broken, 1);
+	} else {
+		rx->err = (int)r;
+	}
+	ivt_track_fail_all(&xp->track, rx->err);
+}
+
+static int range_status(struct ivt_xport *xp, uint64_t key, uint64_t off, uint64_t len,
+			unsigned need)
+{
+	uint8_t *p;
+	pthread_mutex_lock(&xp->regions.lock);
+	int st = ivt_regions_resolve_locked(&xp->regions, key, off, len, need, &p);
+	pthread_mutex_unlock(&xp->regions.lock);
+	return st;
+}
+
+static int answers_backlogged(struct ivt_xport *xp)
+{
+	if (atomic_load(&xp->tx.n_items) < IVT_TX_QUEUE_MAX)
+		return 0;
+	ivt_xport_try_flush(xp);
+	return atomic_load(&xp->tx.n_items) >= IVT_TX_QUEUE_MAX;
+}
+
+static int queue_answer(struct ivt_xport *xp, enum tx_item_kind kind, uint64_t tag, int32_t status,
+			const struct ivt_frame_ext *req)
+{
+	struct tx_item *it = calloc(1, sizeof(*it));
+	if (!it) {
+		xp->rx.err = -ENOMEM;
+		return -ENOMEM;
+	}
+	it->kind = kind;
+	it->tag = tag;
+	it->status = status;
+	if (kind == TXI_READ_RESP) {
+		it->key = req->key;
+		it->offset = req->offset;
+		it->len = req->length;
+	} else {
+		struct ivt_frame_ext ext = {.status = status};
+		it->head_len = ivt_frame_encode(it->head,
+						status ? IVT_FRAME_RDMA_NACK : IVT_FRAME_RDMA_ACK,
+						tag, &ext, 0);
+	}
+	ivt_tx_enqueue(xp, it);
+	return 0;
+}
+
+/* Header and extension are in; set up the body or act on the frame. */
+static int frame_begin(struct ivt_xport *xp, int *answered)
+{
+	struct rx_state *rx = &xp->rx;
+	const struct ivt_frame_hdr *h = &rx->hdr;
+	const struct ivt_frame_ext *e = &rx->ext;
+	rx->body_left = ivt_frame_payload_len(h);
+
+	/* A write's chunks are consecutive on the wire (the sender frames one
+	 * queue item at a time), so anything else in between is forged. */
+	if (rx->wr_open && (h->type != IVT_FRAME_RDMA_WRITE || h->tag != rx->wr_tag))
+		return proto_error(xp, "frame inside an RDMA write");
+
+	switch (h->type) {
+	case IVT_FRAME_DATA:
+		rx->phase = RX_BODY;
+		return 0;
+	case IVT_FRAME_RDMA_WRITE:
+		if (!rx->wr_open) {
+			rx->wr_open = 1;
+			rx->wr_tag = h->tag;
+			rx->wr_key = e->key;
+			rx->wr_off = e->offset;
+			rx->wr_len = e->length;
+			rx->wr_pos = 0;
+			/* the whole op is checked before its first byte lands */
+			rx->wr_status = range_status(xp, e->key, e->offset, e->length,
+						     IVT_ACCESS_REMOTE_WRITE);
+		} else if (e->key != rx->wr_key || e->offset != rx->wr_off ||
+			   e->length != rx->wr_len) {
+			return proto_error(xp, "RDMA write chunk does not match its op");
+		}
+		if (rx->body_left > rx->wr_len - rx->wr_pos)
+			return proto_error(xp, "RDMA write chunk beyond the op's length");
+		rx->phase = RX_BODY;
+		return 0;
+	case IVT_FRAME_RDMA_READ_REQ: {
+		int st = range_status(xp, e->key, e->offset, e->length, IVT_ACCESS_REMOTE_READ);
+		next_frame(rx);
+		*answered = 1;
+		return queue_answer(xp, TXI_READ_RESP, h->tag, st, e);
+	}
+	case IVT_FRAME_RDMA_READ_RESP: {
+		struct ivt_rdma_op *op = ivt_track_oldest(&xp->track);
+		if (!op || op->tag != h->tag || op->opcode != IVT_OP_RDMA_READ)
+			return proto_error(xp, "read data for no pending read");
+		if (e->offset != op->received || rx->body_left > op->len - op->received)
+			return proto_error(xp, "read data out of place");
+		rx->rd_op = op;
+		rx->phase = RX_BODY;
+		return 0;
+	}
+	case IVT_FRAME_RDMA_ACK:
+	case IVT_FRAME_RDMA_NACK: {
+		struct ivt_rdma_op *op = ivt_track_oldest(&xp->track);
+		if (!op || op->tag != h->tag)
+			return proto_error(xp, "answer for no pending op");
+		int32_t st = h->type == IVT_FRAME_RDMA_ACK ? 0 : e->status;
+		if (st == 0 && op->opcode == IVT_OP_RDMA_READ && op->received != op->len)
+			return proto_error(xp, "read acknowledged before all data arrived");
+		ivt_track_complete_oldest(&xp->track, st);
+		next_frame(rx);
+		return 0;
+	}
+	default:
+		return proto_error(xp, "unknown frame type"); /* decode_hdr stops these */
+	}
+}
+
+/* Bytes for the header or extension have arrived. */
+static int head_complete(struct ivt_xport *xp, int *answered)
+{
+	struct rx_state *rx = &xp->rx;
+	if (rx->phase == RX_HEAD) {
+		if (ivt_frame_decode_hdr(rx->head, &rx->hdr) != 0)
+			return proto_error(xp, "invalid frame header");
+		size_t ext = ivt_frame_ext_size(rx->hdr.type);
+		if (ext) {
+			rx->phase = RX_EXT;
+			rx->need = IVT_FRAME_HDR_SIZE + ext;
+			return 0;
+		}
+	} else if (ivt_frame_decode_ext(rx->hdr.type, rx->head + IVT_FRAME_HDR_SIZE, &rx->ext) != 0) {
+		return proto_error(xp, "invalid frame extension");
+	}
+	return frame_begin(xp, answered);
+}
+
+/* RDMA_WRITE payload: into the region if the op is allowed, else dropped. */
+static ssize_t body_write(struct ivt_xport *xp)
+{
+	struct rx_state *rx = &xp->rx;
+	uint8_t scratch[4096];
+	ssize_t r;
+	pthread_mutex_lock(&xp->regions.lock);
+	uint8_t *dst = NULL;
+	if (rx->wr_status == 0) /* again: it may have been deregistered since */
+		rx->wr_status = ivt_regions_resolve_locked(&xp->regions, rx->wr_key,
+							   rx->wr_off + rx->wr_pos, rx->body_left,
+							   IVT_ACCESS_REMOTE_WRITE, &dst);
+	if (rx->wr_status == 0)
+		r = pipe_recv(xp, dst, rx->body_left);
+	else
+		r = pipe_recv(xp, scratch,
+			      rx->body_left < sizeof(scratch) ? rx->body_left : sizeof(scratch));
+	pthread_mutex_unlock(&xp->regions.lock);
+	if (r > 0)
+		rx->wr_pos += (uint64_t)r;
+	return r;
+}
+
+static int write_frame_end(struct ivt_xport *xp, int *answered)
+{
+	struct rx_state *rx = &xp->rx;
+	next_frame(rx);
+	if (rx->wr_pos != rx->wr_len)
+		return 0; /* more chunks of this op follow */
+	rx->wr_open = 0;
+	*answered = 1;
+	return queue_answer(xp, TXI_CTRL, rx->wr_tag, rx->wr_status, NULL);
+}
+
+ssize_t ivt_xport_recv(struct ivt_xport *xp, void *buf, size_t len)
+{
+	struct rx_state *rx = &xp->rx;
+	uint8_t *out = buf;
+	size_t got = 0;
+	ssize_t st = 0;
+	int answered = 0;
+
+	if (atomic_load(&xp->broken))
+		return -EPROTO;
+	pthread_mutex_lock(&xp->rx_lock);
+	for (;;) {
+		if (rx->err) {
+			st = rx->err;
+			break;
+		}
+		if (rx->eof) {
+			st = 0;
+			break;
+		}
+		ssize_t r;
+		if (rx->phase != RX_BODY) {
+			/* back-pressure: take no new requests while our answers pile up */
+			if (rx->phase == RX_HEAD && rx->have == 0 && answers_backlogged(xp)) {
+				st = -ENOBUFS;
+				break;
+			}
+			r = pipe_recv(xp, rx->head + rx->have, rx->need - rx->have);
+			if (r > 0) {
+				rx->have += (size_t)r;
+				if (rx->have == rx->need)
+					head_complete(xp, &answered);
+				continue;
+			}
+		} else if (rx->hdr.type == IVT_FRAME_DATA) {
+			if (!out || got == len) {
+				st = -EBUSY; /* stream data next: for ivt_recv, not progress */
+				break;
+			}
+			size_t n = len - got < rx->body_left ? len - got : (size_t)rx->body_left;
+			r = pipe_recv(xp, out + got, n);
+			if (r > 0) {
+				got += (size_t)r;
+				rx->body_left -= (uint64_t)r;
+				if (!rx->body_left)
+					next_frame(rx);
+				continue;
+			}
+		} else if (rx->hdr.type == IVT_FRAME_RDMA_WRITE) {
+			r = body_write(xp);
+			if (r > 0) {
+				rx->body_left -= (uint64_t)r;
+				if (!rx->body_left)
+					write_frame_end(xp, &answered);
+				continue;
+			}
+		} else { /* READ_RESP */
+			struct ivt_rdma_op *op = rx->rd_op;
+			r = pipe_recv(xp, op->buf + op->received, rx->body_left);
+			if (r > 0) {
+				op->received += (uint64_t)r;
+				rx->body_left -= (uint64_t)r;
+				if (!rx->body_left)
+					next_frame(rx);
+				continue;
+			}
+		}
+		if (r == -EAGAIN) {
+			st = -EAGAIN;
+			break;
+		}
+		if (r == 0)
+			end_of_stream(xp);
+		else
+			pipe_error(xp, r);
+	}
+	pthread_mutex_unlock(&xp->rx_lock);
+
+	if (answered)
+		ivt_xport_try_flush(xp);
+	if (got) {
+		atomic_fetch_add(&xp->bytes_received, got);
+		atomic_fetch_add(&xp->recvs, 1);
+		return (ssize_t)got;
+	}
+	return st;
+}
+
+void ivt_xport_peer_gone(struct ivt_xport *xp, int err)
+{
+	pthread_mutex_lock(&xp->rx_lock);
+	/* whatever frame was in progress will never be finished */
+	if (!xp->rx.err && !xp->rx.eof)
+		xp->rx.err = err;
+	ivt_track_fail_all(&xp->track, -ECONNRESET);
+	pthread_mutex_unlock(&xp->rx_lock);
+}
+
+void ivt_rx_init(struct rx_state *rx)
+{
+	memset(rx, 0, sizeof(*rx));
+	next_frame(rx);
+}

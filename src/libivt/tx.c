@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sending frames. A frame, once begun, is always finished before any other
+ * frame starts, whatever the caller does next: otherwise the peer would
+ * parse the next header out of the middle of a payload. Non-blocking calls
+ * therefore copy the unsent rest of a frame they began (DATA: into the
+ * spill buffer; RDMA writes: the whole op) and report it as taken.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xport.h"
+
+static ssize_t pipe_send(struct ivt_xport *xp, const void *buf, size_t len)
+{
+	ssize_t r = xp->ops->send(xp->ep, buf, len);
+	/* A plugin may only return >0 or an error; treat 0 as "full" rather
+	 * than spinning on it. */
+	return r == 0 ? -EAGAIN : r;
+}
+
+static void frame_reset(struct tx_frame *f)
+{
+	f->active = 0;
+	f->head_len = f->head_done = 0;
+	f->src = TX_SRC_NONE;
+	f->mem = NULL;
+	f->pay_len = f->pay_done = 0;
+	free(f->owned);
+	f->owned = NULL;
+	f->region_lost = 0;
+	f->item = NULL;
+}
+
+static void item_free(struct tx_item *it)
+{
+	free(it->owned);
+	free(it);
+}
+
+/* The pipe is unusable: drop everything queued. Also what makes it safe
+ * to return from a blocking call whose buffer is still referenced. */
+static void tx_fail(struct ivt_xport *xp, int err)
+{
+	struct tx_state *tx = &xp->tx;
+	if (!tx->err)
+		tx->err = err;
+	frame_reset(&tx->cur);
+	pthread_mutex_lock(&tx->q_lock);
+	struct tx_item *it = tx->head;
+	tx->head = tx->tail = NULL;
+	atomic_store(&tx->n_items, 0);
+	pthread_mutex_unlock(&tx->q_lock);
+	while (it) {
+		struct tx_item *next = it->next;
+		item_free(it);
+		it = next;
+	}
+}
+
+void ivt_tx_enqueue(struct ivt_xport *xp, struct tx_item *it)
+{
+	struct tx_state *tx = &xp->tx;
+	it->next = NULL;
+	pthread_mutex_lock(&tx->q_lock);
+	if (tx->tail)
+		tx->tail->next = it;
+	else
+		tx->head = it;
+	tx->tail = it;
+	atomic_fetch_add(&tx->n_items, 1);
+	pthread_mutex_unlock(&tx->q_lock);
+}
+
+static struct tx_item *queue_head(struct tx_state *tx)
+{
+	pthread_mutex_lock(&tx->q_lock);
+	struct tx_item *it = tx->head;
+	pthread_mutex_unlock(&tx->q_lock);
+	return it;
+}
+
+static void queue_pop(struct tx_state *tx)
+{
+	pthread_mutex_lock(&tx->q_lock);
+	struct tx_item *it = tx->head;
+	tx->head = it->next;
+	if (!tx->head)
+		tx->tail = NULL;
+	atomic_fetch_sub(&tx->n_items, 1);
+	pthread_mutex_unlock(&tx->q_lock);
+	item_free(it);
+}
+
+/* Read responses come straight out of our region, looked up again for
+ * every piece: if the user deregistered it meanwhile, the frame is padded
+ * with zeros and the op ends in a NACK, so the origin never trusts them. */
+static ssize_t send_from_region(struct ivt_xport *xp, struct tx_frame *f, size_t left)
+{
+	static const uint8_t zeros[4096];
+	ssize_t r;
+	pthread_mutex_lock(&xp->regions.lock);
+	uint8_t *p = NULL;
+	if (!f->region_lost &&
+	    ivt_regions_resolve_locked(&xp->regions, f->key, f->roff + f->pay_done, left,
+				       IVT_ACCESS_REMOTE_READ, &p) != 0)
+		f->region_lost = 1;
+	if (f->region_lost)
+		r = pipe_send(xp, zeros, left < sizeof(zeros) ? left : sizeof(zeros));
+	else
+		r = pipe_send(xp, p, left);
+	pthread_mutex_unlock(&xp->regions.lock);
+	return r;
+}
+
+/* Write what is left of the current frame: 0 when it is all out. */
+static int write_cur(struct ivt_xport *xp)
+{
+	struct tx_frame *f = &xp->tx.cur;
+	while (f->head_done < f->head_len) {
+		ssize_t r = pipe_send(xp, f->head + f->head_done, f->head_len - f->head_done);
+		if (r < 0)
+			return (int)r;
+		f->head_done += (size_t)r;
+	}
+	while (f->pay_done < f->pay_len) {
+		size_t left = f->pay_len - f->pay_done;
+		ssize_t r = f->src == TX_SRC_REGION ? send_from_region(xp, f, left)
+						    : pipe_send(xp, f->mem + f->pay_done, left);
+		if (r < 0)
+			return (int)r;
+		f->pay_done += (size_t)r;
+	}
+	return 0;
+}
+
+static void frame_done(struct ivt_xport *xp)
+{
+	struct tx_frame *f = &xp->tx.cur;
+	struct tx_item *it = f->item;
+	if (it && f->region_lost && it->status == 0)
+		it->status = -EACCES;
+	frame_reset(f);
+	if (it && it->finished)
+		queue_pop(&xp->tx);
+}
+
+static size_t min_sz(uint64_t a, size_t b) { return a < b ? (size_t)a : b; }
+
+/* Make the next frame of queue item `it` the current one. */
+static void frame_from_item(struct ivt_xport *xp, struct tx_item *it)
+{
+	struct tx_frame *f = &xp->tx.cur;
+	frame_reset(f);
+	f->active = 1;
+	f->item = it;
+	switch (it->kind) {
+	case TXI_CTRL:
+		memcpy(f->head, it->head, it->head_len);
+		f->head_len = it->head_len;
+		it->finished = 1;
+		break;
+	case TXI_WRITE: {
+		size_t n = min_sz(it->len - it->framed, xp->chunk);
+		struct ivt_frame_ext ext = {.key = it->key, .offset = it->offset, .length = it->len};
+		f->head_len = ivt_frame_encode(f->head, IVT_FRAME_RDMA_WRITE, it->tag, &ext,
+					       (uint32_t)n);
+		f->src = TX_SRC_MEM;
+		f->mem = it->src + it->framed;
+		f->pay_len = n;
+		it->framed += n;
+		it->finished = it->framed == it->len;
+		break;
+	}
+	case TXI_READ_RESP:
+		if (it->status < 0 || it->framed == it->len) {
+			/* every read ends with ACK or NACK, even after all data */
+			struct ivt_frame_ext ext = {.status = it->status};
+			f->head_len = ivt_frame_encode(
+				f->head, it->status ? IVT_FRAME_RDMA_NACK : IVT_FRAME_RDMA_ACK,
+				it->tag, &ext, 0);
+			it->finished = 1;
+		} else {
+			size_t n = min_sz(it->len - it->framed, xp->chunk);
+			struct ivt_frame_ext ext = {.offset = it->framed};
+			f->head_len = ivt_frame_encode(f->head, IVT_FRAME_RDMA_READ_RESP, it->tag,
+						       &ext, (uint32_t)n);
+			f->src = TX_SRC_REGION;
+			f->key = it->key;
+			f->roff = it->offset + it->framed;
+			f->pay_len = n;
+			it->framed += n;
+		}
+		break;
+	}
+}
+
+/* Send the current frame and the queue until done or the pipe is full. */
+static int pump(struct ivt_xport *xp)
+{
+	for (;;) {
+		if (xp->tx.cur.active) {
+			int rc = write_cur(xp);
+			if (rc < 0)
+				return rc;
+			frame_done(xp);
+		}
+		struct tx_item *it = queue_head(&xp->tx);
+		if (!it)
+			return 0;
+		frame_from_item(xp, it);
+	}
+}
+
+/* tx lock held. With a waiter: everything sent or an error; without:
+ * 0 or -EAGAIN when frames still wait for room. */
+static int flush_locked(struct ivt_xport *xp, const struct ivt_waiter *w)
+{
+	for (;;) {
+		if (xp->tx.err)
+			return xp->tx.err;
+		int rc = pump(xp);
+		if (rc == 0)
+			return 0;
+		if (rc == -EAGAIN) {
+			if (!w)
+				return -EAGAIN;
+			rc = w->wait(w->ctx, IVT_EV_SEND);
+			if (rc == 0)
+				continue;
+		}
+		tx_fail(xp, rc);
+		return rc;
+	}
+}
+
+int ivt_xport_flush(struct ivt_xport *xp, const struct ivt_waiter *w)
+{
+	pthread_mutex_lock(&xp->tx_lock);
+	int rc = flush_locked(xp, w);
+	pthread_mutex_unlock(&xp->tx_lock);
+	return rc;
+}
+
+int ivt_xport_try_flush(struct ivt_xport *xp)
+{
+	/* Busy: the holder sends the queue itself; still report "pending" so
+	 * a waiter also listens for room and comes back. */
+	if (pthread_mutex_trylock(&xp->tx_lock) != 0)
+		return 1;
+	flush_locked(xp, NULL);
+	int pending = xp->tx.cur.active || queue_head(&xp->tx) != NULL;
+	pthread_mutex_unlock(&xp->tx_lock);
+	return pending;
+}
+
+/* A DATA frame straight from the caller's buffer; small ones ride in the
+ * header's plugin send. */
+static void frame_data(struct ivt_xport *xp, const uint8_t *buf, size_t n)
+{
+	struct tx_frame *f = &xp->tx.cur;
+	frame_reset(f);
+	f->active = 1;
+	f->head_len = ivt_frame_encode(f->head, IVT_FRAME_DATA, 0, NULL, (uint32_t)n);
+	if (n <= IVT_TX_INLINE_MAX) {
+		memcpy(f->head + f->head_len, buf, n);
+		f->head_len += n;
+	} else {
+		f->src = TX_SRC_MEM;
+		f->mem = buf;
+		f->pay_len = n;
+	}
+}
+
+/* Non-blocking send stopped inside a frame: keep its unsent payload. */
+static int keep_rest_of_frame(struct ivt_xport *xp)
+{
+	struct tx_frame *f = &xp->tx.cur;
+	if (f->pay_done == f->pay_len || f->src != TX_SRC_MEM)
+		return 0; /* header (with any inline payload) lives in f->head */
+	if (!xp->tx.spill) {
+		xp->tx.spill = malloc(xp->chunk);
+		if (!xp->tx.spill)
+			return -ENOMEM;
+	}
+	size_t rest = f->pay_len - f->pay_done;
+	memcpy(xp->tx.spill, f->mem + f->pay_done, rest);
+	f->mem = xp->tx.spill;
+	f->pay_len = rest;
+	f->pay_done = 0;
+	return 0;
+}
+
+ssize_t ivt_xport_send(struct ivt_xport *xp, const void *buf, size_t len,
+		       const struct ivt_waiter *w)
+{
+	if (atomic_load(&xp->broken))
+		return -EPROTO;
+	if (len && !buf)
+		return -EINVAL;
+	const uint8_t *p = buf;
+	size_t sent = 0;
+	pthread_mutex_lock(&xp->tx_lock);
+	int rc = flush_locked(xp, w);
+	while (rc == 0 && sent < len) {
+		size_t n = min_sz(len - sent, xp->chunk);
+		frame_data(xp, p + sent, n);
+		rc = write_cur(xp);
+		while (rc == -EAGAIN && w) {
+			rc = w->wait(w->ctx, IVT_EV_SEND);
+			if (rc == 0)
+				rc = write_cur(xp);
+		}
+		if (rc == 0) {
+			frame_done(xp);
+			sent += n;
+			/* answers the receive path queued go out between chunks */
+			if (queue_head(&xp->tx))
+				rc = flush_locked(xp, w);
+		} else if (rc == -EAGAIN) {
+			struct tx_frame *f = &xp->tx.cur;
+			if (f->head_done == 0) {
+				frame_reset(f); /* nothing of it left: not taken */
+			} else {
+				rc = keep_rest_of_frame(xp);
+				if (rc == 0)
+					sent += n;
+				else
+					tx_fail(xp, rc);
+			}
+			break;
+		} else {
+			tx_fail(xp, rc);
+		}
+	}
+	if (rc < 0 && rc != -EAGAIN && !xp->tx.err)
+		tx_fail(xp, rc);
+	pthread_mutex_unlock(&xp->tx_lock);
+
+	if (sent) {
+		atomic_fetch_add(&xp->bytes_sent, sent);
+		atomic_fetch_add(&xp->sends, 1);
+	}
+	if (w && rc < 0)
+		return rc; /* blocking: all or an error (ivt.h) */
+	if (sent || len == 0)
+		return (ssize_t)sent;
+	return rc < 0 ? rc : -EAGAIN;
+}
+
+int ivt_xport_rdma_post(struct ivt_xport *xp, uint32_t opcode, void *buf, size_t len,
+			uint64_t key, uint64_t offset, uint64_t wr_id, const struct ivt_waiter *w)
+{
+	if (atomic_load(&xp->broken))
+		return -EPROTO;
+	if (!len || !buf || (opcode != IVT_OP_RDMA_WRITE && opcode != IVT_OP_RDMA_READ))
+		return -EINVAL;
+	struct tx_item *it = calloc(1, sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	pthread_mutex_lock(&xp->tx_lock);
+	/* Non-blocking: refuse new work while earlier frames wait, so a fast
+	 * poster cannot pile up copies without bound. */
+	int rc = flush_locked(xp, w);
+	if (rc < 0)
+		goto out_free;
+	if (opcode == IVT_OP_RDMA_WRITE) {
+		it->kind = TXI_WRITE;
+		it->key = key;
+		it->offset = offset;
+		it->len = len;
+		if (w) {
+			it->src = buf; /* we do not return before it is all on the pipe */
+		} else {
+			it->owned = malloc(len);
+			if (!it->owned) {
+				rc = -ENOMEM;
+				goto out_free;
+			}
+			memcpy(it->owned, buf, len);
+			it->src = it->owned;
+		}
+	} else {
+		it->kind = TXI_CTRL;
+	}
+	rc = ivt_track_add(&xp->track, opcode, wr_id, opcode == IVT_OP_RDMA_READ ? buf : NULL,
+			   len, &it->tag);
+	if (rc < 0)
+		goto out_free;
+	if (opcode == IVT_OP_RDMA_READ) {
+		struct ivt_frame_ext ext = {.key = key, .offset = offset, .length = len};
+		it->head_len =
+			ivt_frame_encode(it->head, IVT_FRAME_RDMA_READ_REQ, it->tag, &ext, 0);
+	}
+	uint64_t tag = it->tag;
+	ivt_tx_enqueue(xp, it);
+	rc = flush_locked(xp, w);
+	if (rc == -EAGAIN)
+		rc = 0; /* queued; the next call or the receive path sends it */
+	else if (rc < 0)
+		ivt_track_drop_last(&xp->track, tag); /* failed call: no completion too */
+	pthread_mutex_unlock(&xp->tx_lock);
+	return rc;
+out_free:
+	pthread_mutex_unlock(&xp->tx_lock);
+	item_free(it);
+	return rc;
+}
+
+void ivt_tx_fini(struct ivt_xport *xp)
+{
+	tx_fail(xp, -ECANCELED);
+	free(xp->tx.spill);
+	xp->tx.spill = NULL;
+}

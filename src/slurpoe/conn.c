@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: MIT */
+/* Connection lifecycle: handshake, stream API, close, reset, failure. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+struct slp_conn *slp_conn_alloc(struct slp_engine *e, uint32_t local_ep, const uint8_t *mac,
+				uint32_t peer_ep)
+{
+	if (e->n_conns >= e->cfg.max_conns)
+		return NULL;
+	struct slp_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->e = e;
+	c->local_ep = local_ep;
+	c->peer_ep = peer_ep;
+	memcpy(c->peer_mac, mac, 6);
+	c->tx = calloc(e->cap, sizeof(*c->tx));
+	c->rx = calloc(e->cap, sizeof(*c->rx));
+	c->cq = calloc(SLP_MAX_OPS, sizeof(*c->cq));
+	uint8_t *txmem = malloc((size_t)e->cap * e->frame_max);
+	uint8_t *rxmem = malloc((size_t)e->cap * e->frame_max);
+	if (!c->tx || !c->rx || !c->cq || !txmem || !rxmem ||
+	    slp_bytes_init(&c->sndbuf, e->cfg.stream_buf) ||
+	    slp_bytes_init(&c->rcvbuf, e->cfg.stream_buf)) {
+		free(txmem);
+		free(rxmem);
+		free(c->tx);
+		free(c->rx);
+		free(c->cq);
+		slp_bytes_free(&c->sndbuf);
+		slp_bytes_free(&c->rcvbuf);
+		free(c);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < e->cap; i++) {
+		c->tx[i].frame = txmem + (size_t)i * e->frame_max;
+		c->rx[i].frame = rxmem + (size_t)i * e->frame_max;
+	}
+	c->ops_tail = &c->ops;
+	c->wait_tail = &c->wait;
+	c->ctrl_tail = &c->ctrl;
+	c->rto_us = e->cfg.rto_min_us * 5 > e->cfg.rto_max_us ? e->cfg.rto_max_us
+							     : e->cfg.rto_min_us * 5;
+	c->peer_window = 1;
+	c->peer_max_payload = (uint16_t)e->max_payload;
+	uint32_t isn = (uint32_t)e->cfg.random(e->cfg.ctx);
+	c->snd_una = c->snd_tx = c->snd_nxt = isn;
+	c->next_msg_id = (uint32_t)e->cfg.random(e->cfg.ctx);
+	c->state = SLP_ST_CONNECTING;
+	slp_conn_link(c);
+	return c;
+}
+
+/* CONNECT/ACCEPT carry our MTU and window. */
+static size_t build_handshake(struct slp_conn *c, uint8_t type, uint8_t *buf)
+{
+	struct slp_engine *e = c->e;
+	struct slp_out o = {.dst_mac = c->peer_mac, .src_mac = e->cfg.mac, .type = type,
+			    .src_ep = c->local_ep, .dst_ep = c->peer_ep, .seq = c->snd_nxt};
+	uint8_t *x = buf + SLP_ETH_HLEN + SLP_HDR_LEN;
+	slp_put16(x, e->cfg.mtu);
+	slp_put16(x + 2, (uint16_t)e->cap);
+	slp_put32(x + 4, 0);
+	return slp_build(buf, &o, SLP_EXT_CONNECT);
+}
+
+/* Put a handshake frame into the window like any reliable frame, so the
+ * retransmission timer covers it. */
+static void queue_handshake(struct slp_conn *c, uint8_t type)
+{
+	struct slp_txslot *s = &c->tx[c->snd_nxt & (c->e->cap - 1)];
+	s->len = (uint16_t)build_handshake(c, type, s->frame);
+	s->sacked = s->retx = 0;
+	c->snd_nxt++;
+}
+
+static uint32_t pick_ep(struct slp_engine *e, const uint8_t *mac, uint32_t peer_ep)
+{
+	for (;;) {
+		uint32_t ep = (uint32_t)e->cfg.random(e->cfg.ctx);
+		if (ep && !slp_conn_lookup(e, ep, mac, peer_ep))
+			return ep;
+	}
+}
+
+int slp_connect(struct slp_engine *e, const uint8_t mac[6], uint32_t peer_ep, uint32_t local_ep,
+		void *user, struct slp_conn **out)
+{
+	if (!peer_ep || (mac[0] & 1) || !out)
+		return -EINVAL;
+	if (!local_ep)
+		local_ep = pick_ep(e, mac, peer_ep);
+	else if (slp_conn_lookup(e, local_ep, mac, peer_ep))
+		return -EADDRINUSE;
+	struct slp_conn *c = slp_conn_alloc(e, local_ep, mac, peer_ep);
+	if (!c)
+		return -ENOMEM;
+	c->user = user;
+	queue_handshake(c, SLP_CONNECT);
+	slp_tx_pump(c);
+	*out = c;
+	return 0;
+}
+
+static uint16_t negotiated_payload(struct slp_engine *e, uint16_t peer_mtu)
+{
+	uint16_t mtu = peer_mtu < e->cfg.mtu ? peer_mtu : e->cfg.mtu;
+	return (uint16_t)(mtu - SLP_HDR_LEN);
+}
+
+void slp_conn_on_connect(struct slp_engine *e, const struct slp_pkt *p)
+{
+	struct slp_conn *c = slp_conn_lookup(e, p->dst_ep, p->src_mac, p->src_ep);
+	if (c) {
+		/* A retransmitted CONNECT: our ACCEPT's timer resends it. */
+		if (c->accepted && p->seq + 1 == c->rcv_nxt)
+			e->st.rx_duplicate++;
+		else
+			e->st.rx_bad_state++;
+		return;
+	}
+	int found;
+	void *user = slp_listener_user(e, p->dst_ep, &found);
+	if (!found) {
+		e->st.rx_unknown_ep++;
+		slp_send_reset(e, p->src_mac, p->dst_ep, p->src_ep, p->seq + 1);
+		return;
+	}
+	c = slp_conn_alloc(e, p->dst_ep, p->src_mac, p->src_ep);
+	if (!c) {
+		e->st.conns_refused++;
+		return;
+	}
+	c->user = user;
+	c->accepted = 1;
+	c->rcv_nxt = p->seq + 1;
+	c->peer_tx_next = c->rcv_nxt;
+	c->peer_max_payload = negotiated_payload(e, p->u.conn.mtu);
+	c->state = SLP_ST_OPEN;
+	queue_handshake(c, SLP_ACCEPT);
+	c->peer_window = p->window < e->cap ? p->window : e->cap;
+	c->st.frames_received++;
+	slp_mark(c, SLP_EV_ACCEPTED);
+	slp_tx_pump(c);
+}
+
+void slp_conn_on_accept(struct slp_conn *c, const struct slp_pkt *p)
+{
+	struct slp_engine *e = c->e;
+	if (p->ack != c->snd_nxt) { /* must acknowledge exactly our CONNECT */
+		e->st.rx_out_of_window++;
+		return;
+	}
+	c->rcv_nxt = p->seq + 1;
+	c->peer_tx_next = c->rcv_nxt;
+	c->peer_max_payload = negotiated_payload(e, p->u.conn.mtu);
+	c->state = SLP_ST_OPEN;
+	c->st.frames_received++;
+	slp_tx_on_ack(c, p); /* takes the window too */
+	c->ack_pending = 1;
+	slp_mark(c, SLP_EV_CONNECTED);
+	slp_tx_pump(c);
+	slp_tx_send_ack(c, 0);
+}
+
+void slp_conn_on_reset(struct slp_conn *c, const struct slp_pkt *p)
+{
+	struct slp_engine *e = c->e;
+	/* Only a RESET that echoes a sequence number we really sent counts. */
+	if (slp_seq_lt(p->ack, c->snd_una) || slp_seq_lt(c->snd_tx, p->ack)) {
+		e->st.rx_out_of_window++;
+		return;
+	}
+	e->st.resets_received++;
+	if (c->state == SLP_ST_CLOSED || c->state == SLP_ST_FAILED)
+		return;
+	/* The peer forgot us after it had all our data, our CLOSE included,
+	 * and we had its CLOSE: that is a finished connection, not an error. */
+	if (c->close_queued && c->fin_sent_seq_valid && c->peer_fin && p->ack == c->snd_tx &&
+	    c->fin_seq + 1 == c->snd_tx) {
+		c->snd_una = c->snd_tx;
+		slp_maybe_closed(c);
+		return;
+	}
+	slp_fail(c, c->state == SLP_ST_CONNECTING ? -ECONNREFUSED : -ECONNRESET);
+}
+
+void slp_fail(struct slp_conn *c, int err)
+{
+	if (c->state == SLP_ST_FAILED || c->state == SLP_ST_CLOSED)
+		return;
+	c->state = SLP_ST_FAILED;
+	c->error = err;
+	c->rto_deadline = 0;
+	c->ack_pending = 0;
+	slp_ops_fail_all(c, err);
+	slp_mark(c, SLP_EV_ERROR | SLP_EV_READABLE | SLP_EV_WRITABLE);
+}
+
+void slp_maybe_closed(struct slp_conn *c)
+{
+	if (c->state != SLP_ST_OPEN || !c->close_queued || !c->fin_sent_seq_valid || !c->peer_fin)
+		return;
+	if (!slp_seq_lt(c->fin_seq, c->snd_una))
+		return;
+	c->state = SLP_ST_CLOSED;
+	c->rto_deadline = 0;
+	slp_mark(c, SLP_EV_CLOSED | SLP_EV_READABLE);
+}
+
+/* ---- stream API ---- */
+
+ssize_t slp_send(struct slp_conn *c, const void *buf, size_t len)
+{
+	if (c->state == SLP_ST_FAILED)
+		return c->error;
+	if (c->close_queued || c->state == SLP_ST_CLOSED)
+		return -EPIPE;
+	if (!len)
+		return 0;
+	size_t n = slp_bytes_put(&c->sndbuf, buf, len);
+	if (!n) {
+		c->want_writable = 1;
+		return -EAGAIN;
+	}
+	c->stream_posted += n;
+	c->st.bytes_sent += n;
+	slp_tx_pump(c);
+	return (ssize_t)n;
+}
+
+size_t slp_send_space(const struct slp_conn *c) { return c->sndbuf.cap - c->sndbuf.len; }
+
+ssize_t slp_recv(struct slp_conn *c, void *buf, size_t len)
+{
+	if (c->rcvbuf.len) {
+		size_t n = slp_bytes_get(&c->rcvbuf, buf, len);
+		c->st.bytes_received += n;
+		slp_rx_after_read(c);
+		return (ssize_t)n;
+	}
+	if (c->peer_fin || c->state == SLP_ST_CLOSED)
+		return 0;
+	if (c->state == SLP_ST_FAILED)
+		return c->error;
+	return -EAGAIN;
+}
+
+int slp_close(struct slp_conn *c)
+{
+	if (c->state == SLP_ST_FAILED)
+		return c->error;
+	if (c->close_queued)
+		return 0;
+	struct slp_work *op = calloc(1, sizeof(*op));
+	if (!op)
+		return -ENOMEM;
+	op->kind = OP_CLOSE;
+	op->stream_pos = c->stream_posted;
+	*c->ops_tail = op;
+	c->ops_tail = &op->next;
+	c->close_queued = 1;
+	slp_tx_pump(c);
+	return 0;
+}
+
+void slp_conn_free(struct slp_conn *c)
+{
+	if (!c)
+		return;
+	struct slp_engine *e = c->e;
+	if (c->state == SLP_ST_OPEN || c->state == SLP_ST_CONNECTING)
+		slp_send_reset(e, c->peer_mac, c->local_ep, c->peer_ep, c->rcv_nxt);
+	slp_conn_unlink(c);
+	slp_ops_free_all(c);
+	slp_regions_free(c);
+	if (c->tx)
+		free(c->tx[0].frame);
+	if (c->rx)
+		free(c->rx[0].frame);
+	free(c->tx);
+	free(c->rx);
+	free(c->cq);
+	slp_bytes_free(&c->sndbuf);
+	slp_bytes_free(&c->rcvbuf);
+	free(c);
+}
+
+enum slp_state slp_conn_state(const struct slp_conn *c) { return c->state; }
+int slp_conn_error(const struct slp_conn *c) { return c->error; }
+void *slp_conn_user(const struct slp_conn *c) { return c->user; }
+void slp_conn_set_user(struct slp_conn *c, void *user) { c->user = user; }
+uint32_t slp_conn_local_ep(const struct slp_conn *c) { return c->local_ep; }
+uint32_t slp_conn_peer_ep(const struct slp_conn *c) { return c->peer_ep; }
+
+void slp_conn_stats(const struct slp_conn *c, struct slp_conn_stats *st)
+{
+	*st = c->st;
+	st->srtt_us = c->srtt_us;
+	st->rto_us = c->rto_us;
+	st->peer_window = c->peer_window;
+}

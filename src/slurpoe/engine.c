@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: MIT */
+/* Engine lifecycle, frame demultiplexing, timers and the event list. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "engine_int.h"
+
+uint64_t slp_now(struct slp_engine *e) { return e->cfg.now_us(e->cfg.ctx); }
+
+static uint64_t default_random(void *ctx)
+{
+	uint64_t v = 0;
+	(void)ctx;
+	if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
+		v = (uint64_t)(uintptr_t)&v ^ 0x9E3779B97F4A7C15ull; /* never fails in practice */
+	return v;
+}
+
+struct slp_engine *slp_engine_new(const struct slp_engine_cfg *cfg)
+{
+	if (!cfg || !cfg->tx || !cfg->now_us || cfg->mtu < 256 || cfg->mtu > 9000)
+		return NULL;
+	uint32_t w = cfg->window ? cfg->window : 512;
+	if (w < 4 || w > 4096 || (w & (w - 1)))
+		return NULL;
+	struct slp_engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->cfg = *cfg;
+	if (!e->cfg.rto_min_us)
+		e->cfg.rto_min_us = 2000;
+	if (!e->cfg.rto_max_us)
+		e->cfg.rto_max_us = 1000000;
+	if (e->cfg.rto_max_us < e->cfg.rto_min_us)
+		e->cfg.rto_max_us = e->cfg.rto_min_us;
+	if (!e->cfg.max_retries)
+		e->cfg.max_retries = 12;
+	if (!e->cfg.stream_buf)
+		e->cfg.stream_buf = 1u << 20;
+	if (!e->cfg.max_conns)
+		e->cfg.max_conns = 1024;
+	if (!e->cfg.random)
+		e->cfg.random = default_random;
+	e->cap = w;
+	e->frame_max = SLP_ETH_HLEN + cfg->mtu;
+	e->max_payload = cfg->mtu - SLP_HDR_LEN;
+	e->scratch = malloc(e->frame_max);
+	if (!e->scratch) {
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+void slp_engine_free(struct slp_engine *e)
+{
+	if (!e)
+		return;
+	e->cfg.no_reset = 1; /* freeing sends nothing */
+	while (e->all) {
+		struct slp_conn *c = e->all;
+		c->state = SLP_ST_FAILED;
+		slp_conn_free(c);
+	}
+	while (e->listeners) {
+		struct slp_listener *l = e->listeners;
+		e->listeners = l->next;
+		free(l);
+	}
+	free(e->scratch);
+	free(e);
+}
+
+const struct slp_stats *slp_engine_stats(const struct slp_engine *e) { return &e->st; }
+size_t slp_engine_max_payload(const struct slp_engine *e) { return e->max_payload; }
+
+void slp_transmit(struct slp_engine *e, const void *frame, size_t len)
+{
+	e->st.tx_frames++;
+	e->st.tx_bytes += len;
+	e->cfg.tx(e->cfg.ctx, frame, len);
+}
+
+/* ---- listeners ---- */
+
+static struct slp_listener *find_listener(struct slp_engine *e, uint32_t ep)
+{
+	for (struct slp_listener *l = e->listeners; l; l = l->next)
+		if (l->ep == ep)
+			return l;
+	return NULL;
+}
+
+int slp_listen(struct slp_engine *e, uint32_t ep, void *user)
+{
+	if (!ep)
+		return -EINVAL;
+	if (find_listener(e, ep))
+		return -EEXIST;
+	struct slp_listener *l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->ep = ep;
+	l->user = user;
+	l->next = e->listeners;
+	e->listeners = l;
+	return 0;
+}
+
+int slp_unlisten(struct slp_engine *e, uint32_t ep)
+{
+	for (struct slp_listener **pp = &e->listeners; *pp; pp = &(*pp)->next) {
+		if ((*pp)->ep == ep) {
+			struct slp_listener *l = *pp;
+			*pp = l->next;
+			free(l);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+void *slp_listener_user(struct slp_engine *e, uint32_t ep, int *found)
+{
+	struct slp_listener *l = find_listener(e, ep);
+	*found = l != NULL;
+	return l ? l->user : NULL;
+}
+
+/* ---- connection table ---- */
+
+static unsigned bucket(uint32_t local_ep, const uint8_t *mac, uint32_t peer_ep)
+{
+	uint32_t h = local_ep * 0x9E3779B1u ^ peer_ep * 0x85EBCA6Bu;
+	for (int i = 0; i < 6; i++)
+		h = (h ^ mac[i]) * 0x01000193u;
+	return h % SLP_HASH_BUCKETS;
+}
+
+struct slp_conn *slp_conn_lookup(struct slp_engine *e, uint32_t local_ep, const uint8_t *mac,
+				 uint32_t peer_ep)
+{
+	for (struct slp_conn *c = e->hash[bucket(local_ep, mac, peer_ep)]; c; c = c->hnext)
+		if (c->local_ep == local_ep && c->peer_ep == peer_ep && !memcmp(c->peer_mac, mac, 6))
+			return c;
+	return NULL;
+}
+
+void slp_conn_link(struct slp_conn *c)
+{
+	struct slp_engine *e = c->e;
+	unsigned b = bucket(c->local_ep, c->peer_mac, c->peer_ep);
+	c->hnext = e->hash[b];
+	e->hash[b] = c;
+	c->all_next = e->all;
+	if (e->all)
+		e->all->all_prev = c;
+	e->all = c;
+	e->n_conns++;
+}
+
+void slp_conn_unlink(struct slp_conn *c)
+{
+	struct slp_engine *e = c->e;
+	for (struct slp_conn **pp = &e->hash[bucket(c->local_ep, c->peer_mac, c->peer_ep)]; *pp;
+	     pp = &(*pp)->hnext) {
+		if (*pp == c) {
+			*pp = c->hnext;
+			break;
+		}
+	}
+	if (c->all_prev)
+		c->all_prev->all_next = c->all_next;
+	else
+		e->all = c->all_next;
+	if (c->all_next)
+		c->all_next->all_prev = c->all_prev;
+	if (c->on_ev_list) {
+		struct slp_conn *prev = NULL;
+		for (struct slp_conn *x = e->ev_head; x; prev = x, x = x->ev_next) {
+			if (x == c) {
+				if (prev)
+					prev->ev_next = c->ev_next;
+				else
+					e->ev_head = c->ev_next;
+				if (e->ev_tail == c)
+					e->ev_tail = prev;
+				break;
+			}
+		}
+	}
+	e->n_conns--;
+}
+
+/* ---- events ---- */
+
+void slp_mark(struct slp_conn *c, unsigned ev)
+{
+	struct slp_engine *e = c->e;
+	c->ev |= ev;
+	if (c->on_ev_list)
+		return;
+	c->on_ev_list = 1;
+	c->ev_next = NULL;
+	if (e->ev_tail)
+		e->ev_tail->ev_next = c;
+	else
+		e->ev_head = c;
+	e->ev_tail = c;
+}
+
+struct slp_conn *slp_engine_next_event(struct slp_engine *e, unsigned *events)
+{
+	struct slp_conn *c = e->ev_head;
+	if (!c)
+		return NULL;
+	e->ev_head = c->ev_next;
+	if (!e->ev_head)
+		e->ev_tail = NULL;
+	c->on_ev_list = 0;
+	*events = c->ev;
+	c->ev = 0;
+	return c;
+}
+
+/* ---- input ---- */
+
+void slp_send_reset(struct slp_engine *e, const uint8_t *mac, uint32_t src_ep, uint32_t dst_ep,
+		    uint32_t echo)
+{
+	if (e->cfg.no_reset)
+		return;
+	struct slp_out o = {.dst_mac = mac, .src_mac = e->cfg.mac, .type = SLP_RESET,
+			    .flags = SLP_F_ACK, .src_ep = src_ep, .dst_ep = dst_ep,
+			    .ack = echo};
+	size_t len = slp_build(e->scratch, &o, 0);
+	e->st.resets_sent++;
+	slp_transmit(e, e->scratch, len);
+}
+
+static int mac_is_ours(struct slp_engine *e, const uint8_t *mac)
+{
+	return !memcmp(mac, e->cfg.mac, 6);
+}
+
+void slp_engine_input(struct slp_engine *e, const void *frame, size_t len)
+{
+	struct slp_pkt p;
+	e->st.rx_frames++;
+	e->st.rx_bytes += len;
+	if (len > e->frame_max) {
+		e->st.rx_bad[SLP_ERR_LENGTH]++;
+		return;
+	}
+	enum slp_parse_err err = slp_parse(frame, len, &p);
+	if (err) {
+		e->st.rx_bad[err]++;
+		return;
+	}
+	if (!mac_is_ours(e, p.dst_mac)) {
+		e->st.rx_not_for_us++;
+		return;
+	}
+	struct slp_conn *c = slp_conn_lookup(e, p.dst_ep, p.src_mac, p.src_ep);
+	if (!c) {
+		if (p.type == SLP_CONNECT) {
+			slp_conn_on_connect(e, &p);
+			return;
+		}
+		e->st.rx_unknown_ep++;
+		if (slp_type_reliable(p.type))
+			slp_send_reset(e, p.src_mac, p.dst_ep, p.src_ep, p.seq + 1);
+		return;
+	}
+	switch (p.type) {
+	case SLP_CONNECT:
+		slp_conn_on_connect(e, &p);
+		return;
+	case SLP_RESET:
+		slp_conn_on_reset(c, &p);
+		return;
+	case SLP_ACCEPT:
+		if (c->state == SLP_ST_CONNECTING) {
+			slp_conn_on_accept(c, &p);
+			return;
+		}
+		break;
+	default:
+		if (c->state == SLP_ST_CONNECTING) {
+			e->st.rx_bad_state++;
+			return;
+		}
+	}
+	if (c->state == SLP_ST_FAILED) {
+		e->st.rx_bad_state++;
+		return;
+	}
+	/* The ack must acknowledge something we actually sent. */
+	if (slp_seq_lt(p.ack, c->snd_una) || slp_seq_lt(c->snd_tx, p.ack)) {
+		e->st.rx_out_of_window++;
+		return;
+	}
+	c->st.frames_received++;
+	/* The peer's announced sequence horizon only grows, and only sanely. */
+	if (slp_seq_lt(c->peer_tx_next, p.tx_next) && p.tx_next - c->rcv_nxt <= (1u << 24))
+		c->peer_tx_next = p.tx_next;
+	slp_tx_on_ack(c, &p);
+	if (slp_type_reliable(p.type))
+		slp_rx_frame(c, &p, frame, len);
+	if (p.flags & SLP_F_PROBE)
+		c->ack_pending = 1;
+	if (c->state == SLP_ST_FAILED)
+		return;
+	slp_ops_check_fences(c);
+	slp_maybe_closed(c);
+	slp_tx_pump(c);
+}
+
+/* ---- timers ---- */
+
+void slp_engine_tick(struct slp_engine *e)
+{
+	uint64_t now = slp_now(e);
+	for (struct slp_conn *c = e->all; c; c = c->all_next) {
+		if (c->rto_deadline && now >= c->rto_deadline)
+			slp_tx_timer(c, now);
+		if (c->ack_pending && c->state != SLP_ST_FAILED && c->state != SLP_ST_CONNECTING)
+			slp_tx_send_ack(c, 0);
+	}
+}
+
+uint64_t slp_engine_next_deadline(struct slp_engine *e)
+{
+	uint64_t d = UINT64_MAX;
+	for (struct slp_conn *c = e->all; c; c = c->all_next) {
+		if (c->ack_pending && c->state != SLP_ST_FAILED && c->state != SLP_ST_CONNECTING)
+			return 0; /* due now */
+		if (c->rto_deadline && c->rto_deadline < d)
+			d = c->rto_deadline;
+	}
+	return d;
+}

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SLURPoE protocol engine: reliable streams and one-sided RDMA over
+ * raw Ethernet frames, with no sockets and no threads inside.
+ *
+ * The driver (a poll loop, ivtd's libevent loop, a simulated wire) owns I/O:
+ *   - every received frame goes to slp_engine_input();
+ *   - frames to send come out through cfg.tx (called synchronously);
+ *   - the engine reads the time through cfg.now_us;
+ *   - after a batch of input, and whenever slp_engine_next_deadline() has
+ *     passed, call slp_engine_tick() (timers, delayed ACKs);
+ *   - connections with news are popped with slp_engine_next_event().
+ * Many connections (endpoints) share one engine and one NIC; frames are
+ * demultiplexed by (dst endpoint, source MAC, source endpoint).
+ *
+ * Not thread-safe: one engine belongs to one thread (or one lock).
+ * Errors are negative errno values.
+ */
+#ifndef SLURPOE_ENGINE_H
+#define SLURPOE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct slp_engine;
+struct slp_conn;
+
+struct slp_engine_cfg {
+	uint8_t mac[6];        /* our address: source of every frame */
+	uint16_t mtu;          /* link MTU (bytes after the Ethernet header), >= 256 */
+	uint16_t window;       /* frames in flight per direction, power of two <= 4096 */
+	uint32_t rto_min_us;   /* 0 = 2000 */
+	uint32_t rto_max_us;   /* 0 = 1000000 */
+	uint32_t max_retries;  /* RTOs without progress before -ETIMEDOUT; 0 = 12 */
+	size_t stream_buf;     /* stream bytes buffered per direction; 0 = 4 MiB */
+	uint32_t max_conns;    /* 0 = 1024 */
+	int no_reset;          /* don't answer unknown endpoints with RESET (several
+				  engines share the NIC) */
+	void (*tx)(void *ctx, const void *frame, size_t len);
+	uint64_t (*now_us)(void *ctx); /* monotonic microseconds */
+	/* Optional: random numbers for sequence numbers and endpoint ids (keys
+	 * always come from getrandom(), they must be unguessable). */
+	uint64_t (*random)(void *ctx);
+	void *ctx;
+};
+
+enum slp_state {
+	SLP_ST_CONNECTING = 1,
+	SLP_ST_OPEN,    /* established */
+	SLP_ST_CLOSED,  /* both directions finished gracefully */
+	SLP_ST_FAILED,  /* see slp_conn_error(): -ETIMEDOUT, -ECONNRESET, ... */
+};
+
+/* Event bits returned by slp_engine_next_event(). */
+enum slp_event {
+	SLP_EV_ACCEPTED = 1u << 0,  /* new connection on a listening endpoint */
+	SLP_EV_CONNECTED = 1u << 1, /* our slp_connect() completed */
+	SLP_EV_READABLE = 1u << 2,  /* stream bytes (or EOF) to slp_recv() */
+	SLP_EV_WRITABLE = 1u << 3,  /* stream buffer space freed after -EAGAIN */
+	SLP_EV_COMPLETION = 1u << 4,/* slp_poll_cq() has entries */
+	SLP_EV_CLOSED = 1u << 5,    /* state reached CLOSED */
+	SLP_EV_ERROR = 1u << 6,     /* state reached FAILED */
+};
+
+enum slp_access { SLP_ACCESS_WRITE = 1u << 0, SLP_ACCESS_READ = 1u << 1 };
+enum slp_op { SLP_OP_WRITE = 1, SLP_OP_READ = 2 }; /* = IVT_OP_RDMA_* */
+
+struct slp_completion {
+	uint64_t wr_id;
+	int32_t status; /* 0, -EACCES (bad key/access), -ERANGE (bounds), -ETIMEDOUT, -ECONNRESET */
+	uint32_t opcode;
+	uint64_t len;
+};
+
+/* Engine-wide counters; every dropped frame is counted exactly once. */
+struct slp_stats {
+	uint64_t rx_frames, tx_frames, rx_bytes, tx_bytes;
+	uint64_t rx_bad[8];         /* by enum slp_parse_err (short, ethertype, version, type,
+				       length, crc, field) */
+	uint64_t rx_not_for_us;     /* destination MAC is not ours */
+	uint64_t rx_unknown_ep;     /* no connection/listener for the endpoint triple */
+	uint64_t rx_bad_state;      /* valid frame the connection state does not allow */
+	uint64_t rx_out_of_window;  /* sequence or ack outside the window */
+	uint64_t rx_duplicate;
+	uint64_t rx_proto_error;    /* valid frame, impossible content (unknown msg id...) */
+	uint64_t retransmits, fast_retransmits, rto_expirations;
+	uint64_t nacks_sent, nacks_received, resets_sent, resets_received;
+	uint64_t conns_refused;
+};
+
+struct slp_engine *slp_engine_new(const struct slp_engine_cfg *cfg);
+void slp_engine_free(struct slp_engine *e); /* frees all connections, sends nothing */
+
+void slp_engine_input(struct slp_engine *e, const void *frame, size_t len);
+void slp_engine_tick(struct slp_engine *e);
+/* Absolute time (cfg.now_us clock) when tick is next due, UINT64_MAX if
+ * nothing is pending. */
+uint64_t slp_engine_next_deadline(struct slp_engine *e);
+/* Pop one connection with pending events (bits in *events), NULL if none. */
+struct slp_conn *slp_engine_next_event(struct slp_engine *e, unsigned *events);
+const struct slp_stats *slp_engine_stats(const struct slp_engine *e);
+/* Largest stream/RDMA payload per frame for this engine's MTU. */
+size_t slp_engine_max_payload(const struct slp_engine *e);
+
+/* Accept connections to endpoint ep (nonzero); user is copied to every
+ * accepted connection. -EEXIST if already listening. */
+int slp_listen(struct slp_engine *e, uint32_t ep, void *user);
+int slp_unlisten(struct slp_engine *e, uint32_t ep);
+
+/* Start connecting to (mac, peer_ep) from local endpoint local_ep (0 =
+ * pick one). Completes with SLP_EV_CONNECTED or SLP_EV_ERROR. */
+int slp_connect(struct slp_engine *e, const uint8_t mac[6], uint32_t peer_ep,
+		uint32_t local_ep, void *user, struct slp_conn **out);
+
+/* Stream: bytes queued (>0) / -EAGAIN full / -EPIPE after close / error. */
+ssize_t slp_send(struct slp_conn *c, const void *buf, size_t len);
+/* >0 bytes, -EAGAIN nothing yet, 0 end of stream, or the connection error. */
+ssize_t slp_recv(struct slp_conn *c, void *buf, size_t len);
+size_t slp_send_space(const struct slp_conn *c);
+
+/* Regions are per connection: a key is only valid on the connection that
+ * registered it. Keys are random 64-bit values. */
+int slp_register_region(struct slp_conn *c, void *addr, size_t len, unsigned access,
+			uint64_t *key);
+int slp_deregister_region(struct slp_conn *c, uint64_t key);
+
+/* One-sided operations, completed through slp_poll_cq(). write copies buf;
+ * read fills buf, which must stay valid until its completion. -EAGAIN when
+ * too many operations are outstanding, -EMSGSIZE beyond 1 GiB. */
+int slp_rdma_write(struct slp_conn *c, const void *buf, size_t len, uint64_t key,
+		   uint64_t offset, uint64_t wr_id);
+int slp_rdma_read(struct slp_conn *c, void *buf, size_t len, uint64_t key, uint64_t offset,
+		  uint64_t wr_id);
+int slp_poll_cq(struct slp_conn *c, struct slp_completion *out, int max);
+
+/* Graceful close of our direction: the peer reads everything, then EOF.
+ * The connection reaches CLOSED once the peer closed too. */
+int slp_close(struct slp_conn *c);
+/* Release the handle. If not CLOSED/FAILED, the peer gets a RESET. */
+void slp_conn_free(struct slp_conn *c);
+
+enum slp_state slp_conn_state(const struct slp_conn *c);
+int slp_conn_error(const struct slp_conn *c);
+void *slp_conn_user(const struct slp_conn *c);
+void slp_conn_set_user(struct slp_conn *c, void *user);
+uint32_t slp_conn_local_ep(const struct slp_conn *c);
+uint32_t slp_conn_peer_ep(const struct slp_conn *c);
+
+struct slp_conn_stats {
+	uint64_t bytes_sent, bytes_received, frames_sent, frames_received, retransmits;
+	uint32_t srtt_us, rto_us, peer_window;
+};
+void slp_conn_stats(const struct slp_conn *c, struct slp_conn_stats *st);
+
+#endif

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+#include "loop.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+
+static uint64_t clock_cb(void *ctx)
+{
+	(void)ctx;
+	return slp_clock_us();
+}
+
+int slp_loop_open(struct slp_loop *l, const struct slp_loop_opts *o)
+{
+	memset(l, 0, sizeof(*l));
+	int err = slp_rawsock_open(o->ifname, o->rawsock_flags, &l->rs);
+	if (err)
+		return err;
+	if (o->impair && (err = slp_rawsock_impair(l->rs, o->impair, o->impair_seed))) {
+		slp_rawsock_close(l->rs);
+		return err;
+	}
+	struct slp_engine_cfg cfg = {
+		.mtu = (uint16_t)slp_rawsock_mtu(l->rs),
+		.window = o->window,
+		.max_retries = o->max_retries,
+		.rto_min_us = o->rto_min_us,
+		.stream_buf = o->stream_buf,
+		.tx = slp_rawsock_tx,
+		.now_us = clock_cb,
+		.ctx = l->rs,
+	};
+	memcpy(cfg.mac, slp_rawsock_mac(l->rs), 6);
+	l->engine = slp_engine_new(&cfg);
+	if (!l->engine) {
+		slp_rawsock_close(l->rs);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void slp_loop_close(struct slp_loop *l)
+{
+	if (l->engine) {
+		slp_engine_free(l->engine);
+		slp_rawsock_flush(l->rs);
+	}
+	slp_rawsock_close(l->rs);
+	memset(l, 0, sizeof(*l));
+}
+
+int slp_loop_fd(const struct slp_loop *l) { return slp_rawsock_fd(l->rs); }
+
+uint64_t slp_loop_deadline(const struct slp_loop *l)
+{
+	uint64_t a = slp_engine_next_deadline(l->engine), b = slp_rawsock_next_deadline(l->rs);
+	return a < b ? a : b;
+}
+
+static void feed(void *arg, const void *frame, size_t len)
+{
+	slp_engine_input(arg, frame, len);
+}
+
+void slp_loop_process(struct slp_loop *l)
+{
+	/* Bounded batches keep timers and acks flowing under a flood. */
+	for (int round = 0; round < 8; round++) {
+		int n = slp_rawsock_rx(l->rs, feed, l->engine, 256);
+		slp_engine_tick(l->engine);
+		slp_rawsock_flush(l->rs);
+		if (n < 256)
+			break;
+	}
+	slp_engine_tick(l->engine);
+	slp_rawsock_flush(l->rs);
+}
+
+int slp_loop_run_once(struct slp_loop *l, int timeout_ms)
+{
+	uint64_t d = slp_loop_deadline(l);
+	if (d != UINT64_MAX) {
+		uint64_t now = slp_clock_us();
+		int ms = d <= now ? 0 : (int)((d - now + 999) / 1000);
+		if (timeout_ms < 0 || ms < timeout_ms)
+			timeout_ms = ms;
+	}
+	struct pollfd pfd = {.fd = slp_loop_fd(l), .events = POLLIN};
+	int r = poll(&pfd, 1, timeout_ms);
+	if (r < 0 && errno != EINTR)
+		return -errno;
+	slp_loop_process(l);
+	return 0;
+}

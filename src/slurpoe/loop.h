@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A minimal driver joining one engine to one raw socket with poll(): what
+ * slurpoe-peer, the benchmark and the plugin use, and the model for ivtd
+ * (which does the same from libevent: EV_READ on slp_loop_fd(), a timer
+ * at slp_loop_deadline(), and slp_loop_process() on either).
+ */
+#ifndef SLURPOE_LOOP_H
+#define SLURPOE_LOOP_H
+
+#include "engine.h"
+#include "rawsock.h"
+
+struct slp_loop {
+	struct slp_engine *engine;
+	struct slp_rawsock *rs;
+};
+
+struct slp_loop_opts {
+	const char *ifname;
+	unsigned rawsock_flags;   /* SLP_RS_* */
+	const char *impair;       /* NULL or slp_rawsock_impair() spec */
+	uint64_t impair_seed;
+	uint32_t max_retries;     /* 0 = engine default */
+	uint32_t rto_min_us;      /* 0 = engine default */
+	uint16_t window;          /* 0 = engine default */
+	size_t stream_buf;        /* 0 = engine default */
+};
+
+int slp_loop_open(struct slp_loop *l, const struct slp_loop_opts *o);
+void slp_loop_close(struct slp_loop *l);
+int slp_loop_fd(const struct slp_loop *l);
+/* Absolute CLOCK_MONOTONIC microseconds of the next timer, UINT64_MAX none. */
+uint64_t slp_loop_deadline(const struct slp_loop *l);
+/* Receive what is waiting, run timers, send what is queued. */
+void slp_loop_process(struct slp_loop *l);
+/* Wait up to timeout_ms (-1: until something happens) then process. */
+int slp_loop_run_once(struct slp_loop *l, int timeout_ms);
+
+#endif

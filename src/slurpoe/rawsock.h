@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SLURPoE transport: one AF_PACKET raw socket bound to an interface and
+ * the SLURPoE Ethertype, shared by every endpoint of an engine (the engine
+ * demultiplexes). Non-blocking, with a pollable fd, driven by the caller's
+ * event loop:
+ *
+ *   poll(fd, POLLIN, timeout = min(engine deadline, rawsock deadline))
+ *   slp_rawsock_rx(rs, feed engine...)   -> slp_engine_input per frame
+ *   slp_engine_tick(); slp_rawsock_flush(rs);
+ *
+ * RX uses a PACKET_MMAP TPACKET_V3 ring (zero-copy, batched by blocks) or
+ * recvmmsg(); TX batches frames and sends them with sendmmsg() on flush.
+ * TPACKET_V3 wakes the reader only when a block is retired (full, or after
+ * the block timeout, >= 1 jiffy), so the ring trades latency for
+ * throughput; recvmmsg is the default. See docs/slurpoe.md.
+ */
+#ifndef SLURPOE_RAWSOCK_H
+#define SLURPOE_RAWSOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct slp_rawsock;
+
+enum slp_rawsock_flags {
+	SLP_RS_RX_RING = 1u << 0, /* TPACKET_V3 RX ring instead of recvmmsg */
+};
+
+/* Needs CAP_NET_RAW. Returns 0 or negative errno (-EPERM, -ENODEV...). */
+int slp_rawsock_open(const char *ifname, unsigned flags, struct slp_rawsock **out);
+void slp_rawsock_close(struct slp_rawsock *rs);
+
+int slp_rawsock_fd(const struct slp_rawsock *rs);
+const uint8_t *slp_rawsock_mac(const struct slp_rawsock *rs);
+int slp_rawsock_mtu(const struct slp_rawsock *rs);
+
+/* Queue one frame (copied); sent by slp_rawsock_flush or when the batch is
+ * full. Signature fits slp_engine_cfg.tx with ctx = rs. */
+void slp_rawsock_tx(void *rs, const void *frame, size_t len);
+/* Send queued frames (and impairment-delayed frames that are due). */
+void slp_rawsock_flush(struct slp_rawsock *rs);
+
+/* Hand every waiting frame (up to max) to cb; returns how many, or a
+ * negative errno. Never blocks. */
+int slp_rawsock_rx(struct slp_rawsock *rs, void (*cb)(void *arg, const void *frame, size_t len),
+		   void *arg, int max);
+
+/* Test aid where the kernel has no netem: impair our own TX in user space.
+ * spec: "loss=5,dup=1,reorder=25,delay_us=1000" (percentages); frames not
+ * picked for reordering wait delay_us, the others go at once (netem's
+ * "reorder" semantics). Returns 0 or -EINVAL. */
+int slp_rawsock_impair(struct slp_rawsock *rs, const char *spec, uint64_t seed);
+/* When delayed frames are due (CLOCK_MONOTONIC us), UINT64_MAX if none. */
+uint64_t slp_rawsock_next_deadline(const struct slp_rawsock *rs);
+
+struct slp_rawsock_stats {
+	uint64_t rx_frames, tx_frames, tx_dropped /* kernel refused (ENOBUFS...) */;
+	uint64_t rx_ring_drops;                    /* kernel ring overflow */
+	uint64_t impair_dropped, impair_duplicated, impair_reordered;
+};
+void slp_rawsock_stats(const struct slp_rawsock *rs, struct slp_rawsock_stats *st);
+
+/* CLOCK_MONOTONIC in microseconds (the engine's clock in real use). */
+uint64_t slp_clock_us(void);
+
+#endif

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/* ivtctl: ask ivtd for its status; validate policy files. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/ctrl_msg.h"
+#include "ivt/ivt.h"
+#include "ivtd/policy.h"
+
+#define STATUS_TIMEOUT_MS 5000
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: ivtctl [-s PATH] status\n"
+"       ivtctl check-policy FILE\n"
+"       ivtctl --help\n"
+"\n"
+"Commands:\n"
+"  status             print the running ivtd's status: policy, backends,\n"
+"                     counters and one line per open channel\n"
+"  check-policy FILE  validate an ivtd policy file; prints \"ok\" or the\n"
+"                     first error as FILE:LINE: PATH: problem\n"
+"\n"
+"Options:\n"
+"  -s, --socket PATH  ivtd's control socket (default $IVT_SOCKET, else\n"
+"                     " IVT_DEFAULT_SOCKET ")\n"
+"  -h, --help         show this text\n"
+"\n"
+"Exit status: 0 success; 1 the daemon is unreachable or the policy is\n"
+"invalid; 2 invalid command line.\n");
+}
+
+static int cmd_check_policy(const char *path)
+{
+	char err[IVT_POLICY_ERR_MAX];
+	struct ivt_policy *p = ivt_policy_load_file(path, err, sizeof(err));
+	if (!p) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	printf("ok: %s: %zu channel rules, %zu hosts\n", path, p->n_channels, p->n_hosts);
+	ivt_policy_free(p);
+	return 0;
+}
+
+static int cmd_status(const char *sock_path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(sock_path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "ivtctl: socket path too long: %s\n", sock_path);
+		return 1;
+	}
+	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		fprintf(stderr, "ivtctl: cannot reach ivtd at %s: %s\n", sock_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	int rc = ivt_ctrl_send(fd, IVT_CTRL_STATUS, 1, NULL, 0, NULL, 0);
+	struct ivt_ctrl_msg *m = malloc(sizeof(*m));
+	if (rc == 0 && m)
+		rc = ivt_ctrl_recv(fd, m, STATUS_TIMEOUT_MS);
+	close(fd);
+	int status = 1;
+	if (!m)
+		fprintf(stderr, "ivtctl: out of memory\n");
+	else if (rc < 0)
+		fprintf(stderr, "ivtctl: no status from ivtd: %s\n", strerror(-rc));
+	else if (m->hdr.type == IVT_CTRL_ERROR)
+		fprintf(stderr, "ivtctl: ivtd refused: %s\n", m->u.error.msg);
+	else if (m->hdr.type != IVT_CTRL_STATUS_OK)
+		fprintf(stderr, "ivtctl: unexpected answer (type %u) from ivtd\n", m->hdr.type);
+	else {
+		fputs(m->u.status, stdout);
+		status = 0;
+	}
+	if (m)
+		ivt_ctrl_msg_close_fds(m);
+	free(m);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *env = getenv("IVT_SOCKET");
+	const char *sock = env && *env ? env : IVT_DEFAULT_SOCKET;
+	int c;
+	while ((c = getopt_long(argc, argv, "+s:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': sock = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[optind];
+	int nargs = argc - optind - 1;
+	if (!strcmp(cmd, "status") && nargs == 0)
+		return cmd_status(sock);
+	if (!strcmp(cmd, "check-policy") && nargs == 1)
+		return cmd_check_policy(argv[optind + 1]);
+	fprintf(stderr, "ivtctl: unknown command or wrong arguments: %s\n", cmd);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+#include "fake_pipe.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fake_queue *fq_new(size_t cap)
+{
+	struct fake_queue *q = calloc(1, sizeof(*q));
+	q->data = malloc(cap);
+	q->cap = cap;
+	return q;
+}
+
+void fq_free(struct fake_queue *q)
+{
+	if (q)
+		free(q->data);
+	free(q);
+}
+
+size_t fq_put(struct fake_queue *q, const void *buf, size_t len)
+{
+	size_t n = q->cap - q->len < len ? q->cap - q->len : len;
+	memcpy(q->data + q->len, buf, n);
+	q->len += n;
+	return n;
+}
+
+size_t fq_get(struct fake_queue *q, void *buf, size_t len)
+{
+	size_t n = q->len < len ? q->len : len;
+	memcpy(buf, q->data, n);
+	memmove(q->data, q->data + n, q->len - n);
+	q->len -= n;
+	return n;
+}
+
+static size_t limit(const struct ivt_ep *ep, size_t len)
+{
+	return ep->max_io && len > ep->max_io ? ep->max_io : len;
+}
+
+static ssize_t fake_send(struct ivt_ep *ep, const void *buf, size_t len)
+{
+	if (ep->out->eof)
+		return -EPIPE;
+	size_t n = fq_put(ep->out, buf, limit(ep, len));
+	return n ? (ssize_t)n : -EAGAIN;
+}
+
+static ssize_t fake_recv(struct ivt_ep *ep, void *buf, size_t len)
+{
+	size_t n = fq_get(ep->in, buf, limit(ep, len));
+	if (n)
+		return (ssize_t)n;
+	return ep->in->eof ? 0 : -EAGAIN;
+}
+
+static int fake_arm(struct ivt_ep *ep, unsigned events)
+{
+	int ready = 0;
+	if ((events & IVT_EV_RECV) && (ep->in->len || ep->in->eof))
+		ready |= IVT_EV_RECV;
+	if ((events & IVT_EV_SEND) && ep->out->len < ep->out->cap)
+		ready |= IVT_EV_SEND;
+	return ready;
+}
+
+static int fake_poll_fd(struct ivt_ep *ep) { (void)ep; return -1; }
+static void fake_ack(struct ivt_ep *ep) { (void)ep; }
+static void fake_close(struct ivt_ep *ep) { ep->out->eof = 1; }
+
+const struct ivt_plugin_ops fake_ops = {
+	.abi_version = IVT_PLUGIN_ABI_VERSION,
+	.ops_size = sizeof(struct ivt_plugin_ops),
+	.name = "fake",
+	.send = fake_send,
+	.recv = fake_recv,
+	.arm = fake_arm,
+	.poll_fd = fake_poll_fd,
+	.ack = fake_ack,
+	.close = fake_close,
+};

@@ -1,0 +1,656 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libivt's frame layer over an in-memory fake plugin: stream round trips
+ * with frames split at every size, one-sided ops, and a hostile peer
+ * writing raw bytes (bad types, oversized lengths, forged keys, offsets
+ * beyond or wrapping around a region). Regions sit between guard bytes
+ * that must never change.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fake_pipe.h"
+#include "libivt/frame.h"
+#include "libivt/xport.h"
+
+/* ---- fixtures ------------------------------------------------------------ */
+
+/* One frame layer whose peer is the test, writing raw bytes. */
+struct solo {
+	struct fake_queue *in, *out;
+	struct ivt_ep ep;
+	struct ivt_xport xp;
+};
+
+static struct solo *solo_new(size_t ring)
+{
+	struct solo *s = calloc(1, sizeof(*s));
+	s->in = fq_new(1 << 20);
+	s->out = fq_new(1 << 20);
+	s->ep = (struct ivt_ep){.in = s->in, .out = s->out};
+	ivt_xport_init(&s->xp, &fake_ops, &s->ep, ring);
+	return s;
+}
+
+static void solo_free(struct solo *s)
+{
+	ivt_xport_fini(&s->xp);
+	fq_free(s->in);
+	fq_free(s->out);
+	free(s);
+}
+
+/* Two frame layers joined by fake queues of qcap bytes. */
+struct pair {
+	struct fake_queue *ab, *ba;
+	struct ivt_ep ea, eb;
+	struct ivt_xport a, b;
+};
+
+static struct pair *pair_new(size_t qcap, size_t max_io, size_t ring)
+{
+	struct pair *p = calloc(1, sizeof(*p));
+	p->ab = fq_new(qcap);
+	p->ba = fq_new(qcap);
+	p->ea = (struct ivt_ep){.in = p->ba, .out = p->ab, .max_io = max_io};
+	p->eb = (struct ivt_ep){.in = p->ab, .out = p->ba, .max_io = max_io};
+	ivt_xport_init(&p->a, &fake_ops, &p->ea, ring);
+	ivt_xport_init(&p->b, &fake_ops, &p->eb, ring);
+	return p;
+}
+
+static void pair_free(struct pair *p)
+{
+	ivt_xport_fini(&p->a);
+	ivt_xport_fini(&p->b);
+	fq_free(p->ab);
+	fq_free(p->ba);
+	free(p);
+}
+
+/* A well-formed frame (header, extension, payload) into buf. */
+static size_t mk(uint8_t *buf, uint8_t type, uint64_t tag, uint64_t key, uint64_t off,
+		 uint64_t length, int32_t status, const void *payload, uint32_t plen)
+{
+	struct ivt_frame_ext ext = {.key = key, .offset = off, .length = length, .status = status};
+	size_t n = ivt_frame_encode(buf, type, tag, &ext, plen);
+	if (plen)
+		memcpy(buf + n, payload, plen);
+	return n + plen;
+}
+
+static void inject(struct solo *s, const void *buf, size_t len)
+{
+	assert_int_equal(fq_put(s->in, buf, len), len);
+}
+
+/* Read the next frame the layer sent: header, extension, payload copy. */
+static int next_out(struct solo *s, struct ivt_frame_hdr *h, struct ivt_frame_ext *e,
+		    uint8_t *payload, size_t cap)
+{
+	uint8_t head[IVT_FRAME_HEAD_MAX];
+	if (fq_get(s->out, head, IVT_FRAME_HDR_SIZE) != IVT_FRAME_HDR_SIZE)
+		return -1;
+	assert_int_equal(ivt_frame_decode_hdr(head, h), 0);
+	size_t ext = ivt_frame_ext_size(h->type);
+	assert_int_equal(fq_get(s->out, head + IVT_FRAME_HDR_SIZE, ext), ext);
+	assert_int_equal(ivt_frame_decode_ext(h->type, head + IVT_FRAME_HDR_SIZE, e), 0);
+	size_t pl = ivt_frame_payload_len(h);
+	assert_true(pl <= cap);
+	assert_int_equal(fq_get(s->out, payload, pl), pl);
+	return 0;
+}
+
+static uint8_t pattern(uint64_t i) { return (uint8_t)(i * 2654435761u >> 13); }
+
+/* A region inside guard bytes. */
+#define GUARD 64
+#define REGION 256
+struct guarded {
+	uint8_t bytes[GUARD + REGION + GUARD];
+};
+
+static void guarded_init(struct guarded *g)
+{
+	memset(g->bytes, 0xAA, sizeof(g->bytes));
+	memset(g->bytes + GUARD, 0, REGION);
+}
+
+static void assert_guards_intact(const struct guarded *g)
+{
+	for (size_t i = 0; i < GUARD; i++) {
+		assert_int_equal(g->bytes[i], 0xAA);
+		assert_int_equal(g->bytes[GUARD + REGION + i], 0xAA);
+	}
+}
+
+static void assert_region_zero(const struct guarded *g)
+{
+	for (size_t i = 0; i < REGION; i++)
+		assert_int_equal(g->bytes[GUARD + i], 0);
+}
+
+/* ---- stream ---------------------------------------------------------------- */
+
+/* Non-blocking sender and receiver through a tiny pipe that takes at most
+ * 7 bytes a call: every frame is split everywhere, partial frames are
+ * finished later, and the bytes come out exact. */
+static void test_stream_roundtrip_split_everywhere(void **state)
+{
+	(void)state;
+	struct pair *p = pair_new(1000, 7, 4096);
+	const size_t total = 300000;
+	uint8_t *src = malloc(total), *dst = malloc(total);
+	for (size_t i = 0; i < total; i++)
+		src[i] = pattern(i);
+	size_t sent = 0, got = 0, step = 1;
+	while (got < total) {
+		if (sent < total) {
+			size_t n = total - sent < step ? total - sent : step;
+			ssize_t r = ivt_xport_send(&p->a, src + sent, n, NULL);
+			assert_true(r == -EAGAIN || (r > 0 && (size_t)r <= n));
+			if (r > 0)
+				sent += (size_t)r;
+			step = step * 3 % 5000 + 1; /* sizes from 1 byte to several frames */
+		} else {
+			ivt_xport_try_flush(&p->a);
+		}
+		ssize_t r = ivt_xport_recv(&p->b, dst + got, (got % 3 + 1) * 500);
+		assert_true(r == -EAGAIN || r > 0);
+		if (r > 0)
+			got += (size_t)r;
+	}
+	assert_memory_equal(src, dst, total);
+	assert_int_equal(atomic_load(&p->b.protocol_errors), 0);
+	free(src);
+	free(dst);
+	pair_free(p);
+}
+
+/* A frame arriving one byte per call, header included. */
+static void test_partial_header_byte_by_byte(void **state)
+{
+	(void)state;
+	struct solo *s = solo_new(4096);
+	uint8_t frame[64], out[64];
+	size_t n = mk(frame, IVT_FRAME_DATA, 0, 0, 0, 0, 0, "hello, ivt", 10);
+	size_t got = 0;
+	for (size_t i = 0; i < n; i++) {
+		inject(s, frame + i, 1);
+		ssize_t r = ivt_xport_recv(&s->xp, out + got, sizeof(out) - got);
+		if (i < IVT_FRAME_HDR_SIZE) {
+			assert_int_equal(r, -EAGAIN);
+		} else {
+			assert_int_equal(r, 1);
+			got++;
+		}
+	}
+	assert_int_equal(got, 10);
+	assert_memory_equal(out, "hello, ivt", 10);
+	solo_free(s);
+}
+
+static void test_eof_between_frames_is_clean(void **state)
+{
+	(void)state;
+	struct solo *s = solo_new(4096);
+	uint8_t frame[64], out[16];
+	inject(s, frame, mk(frame, IVT_FRAME_DATA, 0, 0, 0, 0, 0, "abc", 3));
+	s->in->eof = 1;
+	assert_int_equal(ivt_xport_recv(&s->xp, out, sizeof(out)), 3);
+	assert_int_equal(ivt_xport_recv(&s->xp, out, sizeof(out)), 0);
+	assert_int_equal(ivt_xport_recv(&s->xp, out, sizeof(out)), 0);
+	solo_free(s);
+}
+
+static void test_eof_inside_frame_is_reset(void **state)
+{
+	(void)state;
+	struct solo *s = solo_new(4096);
+	uint8_t frame[64], out[16];
+	size_t n = mk(frame, IVT_FRAME_DATA, 0, 0, 0, 0, 0, "abcdef", 6);
+	inject(s, frame, n - 2); /* the sender died mid-frame */
+	s->in->eof = 1;
+	assert_int_equal(ivt_xport_recv(&s->xp, out, sizeof(out)), 4); /* what arrived */
+	assert_int_equal(ivt_xport_recv(&s->xp, out, sizeof(out)), -ECONNRESET);
+	solo_free(s);
+}
+
+/* ---- hostile headers ------------------------------------------------------- */
+
+static void expect_broken(struct solo *s)
+{
+	uint8_t out[64];
+	assert_int_equal(ivt_xport_recv(&s->xp, out, sizeof(out)), -EPROTO);
+	assert_int_equal(atomic_load(&s->xp.protocol_errors), 1);
+	/* broken for good: later calls fail, and are not counted again */
+	assert_int_equal(ivt_xport_recv(&s->xp, out, sizeof(out)), -EPROTO);
+	assert_int_equal(ivt_xport_send(&s->xp, "x", 1, NULL), -EPROTO);
+	assert_int_equal(atomic_load(&s->xp.protocol_errors), 1);
+}
+
+static void test_bad_type(void **state)
+{
+	(void)state;
+	uint8_t types[] = {0, IVT_FRAME_TYPE_END, 0x7f, 0xff};
+	for (size_t i = 0; i < sizeof(types); i++) {
+		struct solo *s = solo_new(4096);
+		uint8_t frame[IVT_FRAME_HDR_SIZE] = {0};
+		frame[0] = types[i];
+		frame[4] = 4; /* len 4 */
+		inject(s, frame, sizeof(frame));
+		inject(s, "abcd", 4);
+		expect_broken(s);
+		solo_free(s);
+	}
+}
+
+static void test_oversized_len(void **state)
+{
+	(void)state;
+	uint32_t lens[] = {IVT_FRAME_PAYLOAD_MAX + 1, UINT32_MAX};
+	for (size_t i = 0; i < 2; i++) {
+		struct solo *s = solo_new(4096);
+		uint8_t frame[IVT_FRAME_HDR_SIZE] = {IVT_FRAME_DATA};
+		memcpy(frame + 4, &lens[i], 4);
+		inject(s, frame, sizeof(frame));
+		expect_broken(s);
+		solo_free(s);
+	}
+}
+
+static void test_reserved_bits_flags_and_zero_len(void **state)
+{
+	(void)state;
+	for (int variant = 0; variant < 5; variant++) {
+		struct solo *s = solo_new(4096);
+		uint8_t frame[64];
+		size_t n = mk(frame, IVT_FRAME_DATA, 0, 0, 0, 0, 0, "abcd", 4);
+		switch (variant) {
+		case 0: frame[1] = 1; break;                 /* flags */
+		case 1: frame[2] = 1; break;                 /* reserved */
+		case 2: frame[8] = 1; break;                 /* DATA with a tag */
+		case 3: memset(frame + 4, 0, 4); n = 16; break; /* DATA of 0 bytes */
+		case 4: /* ACK with a payload */
+			n = mk(frame, IVT_FRAME_RDMA_ACK, 1, 0, 0, 0, 0, NULL, 0);
+			frame[4] = 8;
+			memset(frame + n, 0, 8);
+			n += 8;
+			break;
+		}
+		inject(s, frame, n);
+		expect_broken(s);
+		solo_free(s);
+	}
+}
+
+static void test_unsolicited_answers(void **state)
+{
+	(void)state;
+	uint8_t frame[64];
+	size_t sizes[3];
+	uint8_t frames[3][64];
+	sizes[0] = mk(frames[0], IVT_FRAME_RDMA_ACK, 5, 0, 0, 0, 0, NULL, 0);
+	sizes[1] = mk(frames[1], IVT_FRAME_RDMA_NACK, 5, 0, 0, 0, -EACCES, NULL, 0);
+	sizes[2] = mk(frames[2], IVT_FRAME_RDMA_READ_RESP, 5, 0, 0, 0, 0, "zz", 2);
+	for (int i = 0; i < 3; i++) {
+		struct solo *s = solo_new(4096);
+		memcpy(frame, frames[i], sizes[i]);
+		inject(s, frame, sizes[i]);
+		expect_broken(s);
+		solo_free(s);
+	}
+}
+
+static void test_nack_status_must_be_negative_errno(void **state)
+{
+	(void)state;
+	int32_t bad[] = {0, 5, -4096, INT32_MIN};
+	for (size_t i = 0; i < 4; i++) {
+		struct solo *s = solo_new(4096);
+		uint8_t buf[8] = {0};
+		/* make the NACK answer a real pending op, so only the status is wrong */
+		assert_int_equal(ivt_xport_rdma_post(&s->xp, IVT_OP_RDMA_WRITE, buf, 8, 1, 0, 9, NULL), 0);
+		uint8_t frame[64];
+		size_t n = mk(frame, IVT_FRAME_RDMA_NACK, 1, 0, 0, 0, -EACCES, NULL, 0);
+		memcpy(frame + IVT_FRAME_HDR_SIZE, &bad[i], 4);
+		inject(s, frame, n);
+		expect_broken(s);
+		/* the op completes with the channel's error */
+		struct ivt_completion c;
+		assert_int_equal(ivt_track_poll(&s->xp.track, &c, 1), 1);
+		assert_int_equal(c.status, -EPROTO);
+		assert_int_equal(c.wr_id, 9);
+		solo_free(s);
+	}
+}
+
+/* ---- one-sided ops against a hostile peer ----------------------------------- */
+
+/* Inject an RDMA_WRITE (len bytes of 0x55), process it, return the answer. */
+static struct ivt_frame_hdr write_attempt(struct solo *s, uint64_t key, uint64_t off, uint32_t len,
+					   int32_t *status)
+{
+	uint8_t *frame = malloc(IVT_FRAME_HEAD_MAX + len), *pl = malloc(len);
+	memset(pl, 0x55, len);
+	size_t n = mk(frame, IVT_FRAME_RDMA_WRITE, 77, key, off, len, 0, pl, len);
+	inject(s, frame, n);
+	assert_int_equal(ivt_xport_recv(&s->xp, NULL, 0), -EAGAIN);
+	struct ivt_frame_hdr h;
+	struct ivt_frame_ext e;
+	uint8_t ans[64];
+	assert_int_equal(next_out(s, &h, &e, ans, sizeof(ans)), 0);
+	assert_int_equal(h.tag, 77);
+	*status = h.type == IVT_FRAME_RDMA_NACK ? e.status : 0;
+	free(frame);
+	free(pl);
+	return h;
+}
+
+static void test_rdma_write_refused_without_touching_memory(void **state)
+{
+	(void)state;
+	struct {
+		const char *what;
+		int use_key; /* 0: forged key */
+		unsigned access;
+		uint64_t off;
+		uint32_t len;
+		int32_t want;
+	} cases[] = {
+		{"wrong key", 0, IVT_ACCESS_REMOTE_WRITE, 0, 16, -EACCES},
+		{"no write access", 1, IVT_ACCESS_REMOTE_READ, 0, 16, -EACCES},
+		{"offset beyond region", 1, IVT_ACCESS_REMOTE_WRITE, REGION + 1, 16, -ERANGE},
+		{"offset at end", 1, IVT_ACCESS_REMOTE_WRITE, REGION, 1, -ERANGE},
+		{"len past the end", 1, IVT_ACCESS_REMOTE_WRITE, REGION - 8, 16, -ERANGE},
+		{"offset+len wraps", 1, IVT_ACCESS_REMOTE_WRITE, UINT64_MAX - 7, 16, -ERANGE},
+		{"huge offset", 1, IVT_ACCESS_REMOTE_WRITE, 1ull << 63, 16, -ERANGE},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		print_message("case: %s\n", cases[i].what);
+		struct solo *s = solo_new(4096);
+		struct guarded g;
+		guarded_init(&g);
+		uint64_t key;
+		assert_int_equal(ivt_regions_add(&s->xp.regions, g.bytes + GUARD, REGION,
+						 cases[i].access, &key), 0);
+		int32_t st;
+		struct ivt_frame_hdr h = write_attempt(s, cases[i].use_key ? key : key ^ 0x5a5a, cases[i].off,
+						       cases[i].len, &st);
+		assert_int_equal(h.type, IVT_FRAME_RDMA_NACK);
+		assert_int_equal(st, cases[i].want);
+		assert_region_zero(&g);
+		assert_guards_intact(&g);
+		/* a refused op is not a protocol error: the stream goes on */
+		uint8_t frame[64], out[8];
+		inject(s, frame, mk(frame, IVT_FRAME_DATA, 0, 0, 0, 0, 0, "ok", 2));
+		assert_int_equal(ivt_xport_recv(&s->xp, out, sizeof(out)), 2);
+		assert_int_equal(atomic_load(&s->xp.protocol_errors), 0);
+		solo_free(s);
+	}
+}
+
+static void test_rdma_write_allowed_lands_exactly(void **state)
+{
+	(void)state;
+	struct solo *s = solo_new(4096);
+	struct guarded g;
+	guarded_init(&g);
+	uint64_t key;
+	assert_int_equal(ivt_regions_add(&s->xp.regions, g.bytes + GUARD, REGION,
+					 IVT_ACCESS_REMOTE_WRITE, &key), 0);
+	int32_t st;
+	struct ivt_frame_hdr h = write_attempt(s, key, REGION - 16, 16, &st);
+	assert_int_equal(h.type, IVT_FRAME_RDMA_ACK);
+	for (size_t i = 0; i < REGION; i++)
+		assert_int_equal(g.bytes[GUARD + i], i >= REGION - 16 ? 0x55 : 0);
+	assert_guards_intact(&g);
+	/* after deregistration the same key is refused */
+	assert_int_equal(ivt_regions_remove(&s->xp.regions, key), 0);
+	h = write_attempt(s, key, 0, 16, &st);
+	assert_int_equal(h.type, IVT_FRAME_RDMA_NACK);
+	assert_int_equal(st, -EACCES);
+	solo_free(s);
+}
+
+static void test_rdma_write_chunk_must_match_op(void **state)
+{
+	(void)state;
+	for (int variant = 0; variant < 3; variant++) {
+		struct solo *s = solo_new(4096);
+		struct guarded g;
+		guarded_init(&g);
+		uint64_t key;
+		assert_int_equal(ivt_regions_add(&s->xp.regions, g.bytes + GUARD, REGION,
+						 IVT_ACCESS_REMOTE_WRITE, &key), 0);
+		uint8_t frame[256], pl[64];
+		memset(pl, 0x55, sizeof(pl));
+		size_t n;
+		if (variant == 0) {
+			/* a chunk longer than the op it claims to belong to */
+			n = mk(frame, IVT_FRAME_RDMA_WRITE, 1, key, 0, 8, 0, pl, 32);
+		} else {
+			/* first chunk of a 64-byte op, then something else */
+			n = mk(frame, IVT_FRAME_RDMA_WRITE, 1, key, 0, 64, 0, pl, 32);
+			if (variant == 1)
+				n += mk(frame + n, IVT_FRAME_DATA, 0, 0, 0, 0, 0, "x", 1);
+			else
+				n += mk(frame + n, IVT_FRAME_RDMA_WRITE, 1, key, 8, 64, 0, pl, 32);
+		}
+		inject(s, frame, n);
+		expect_broken(s);
+		/* variant 0 wrote nothing; the others at most their first valid chunk */
+		assert_guards_intact(&g);
+		if (variant == 0)
+			assert_region_zero(&g);
+		solo_free(s);
+	}
+}
+
+static void test_rdma_read_requests(void **state)
+{
+	(void)state;
+	struct solo *s = solo_new(4096);
+	struct guarded g;
+	guarded_init(&g);
+	for (size_t i = 0; i < REGION; i++)
+		g.bytes[GUARD + i] = pattern(i);
+	uint64_t rkey, wkey;
+	assert_int_equal(ivt_regions_add(&s->xp.regions, g.bytes + GUARD, REGION,
+					 IVT_ACCESS_REMOTE_READ, &rkey), 0);
+	assert_int_equal(ivt_regions_add(&s->xp.regions, g.bytes + GUARD, REGION,
+					 IVT_ACCESS_REMOTE_WRITE, &wkey), 0);
+	struct {
+		uint64_t key, off, len;
+		int32_t want;
+	} cases[] = {
+		{rkey, 10, 100, 0},
+		{rkey ^ 1, 0, 10, -EACCES},
+		{wkey, 0, 10, -EACCES},
+		{rkey, REGION, 1, -ERANGE},
+		{rkey, 8, UINT64_MAX - 4, -ERANGE},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t frame[64];
+		inject(s, frame, mk(frame, IVT_FRAME_RDMA_READ_REQ, 100 + i, cases[i].key, cases[i].off,
+				    cases[i].len, 0, NULL, 0));
+		assert_int_equal(ivt_xport_recv(&s->xp, NULL, 0), -EAGAIN);
+		struct ivt_frame_hdr h;
+		struct ivt_frame_ext e;
+		uint8_t data[256];
+		assert_int_equal(next_out(s, &h, &e, data, sizeof(data)), 0);
+		assert_int_equal(h.tag, 100 + i);
+		if (cases[i].want == 0) {
+			assert_int_equal(h.type, IVT_FRAME_RDMA_READ_RESP);
+			assert_int_equal(e.offset, 0);
+			assert_int_equal(ivt_frame_payload_len(&h), cases[i].len);
+			assert_memory_equal(data, g.bytes + GUARD + cases[i].off, cases[i].len);
+			assert_int_equal(next_out(s, &h, &e, data, sizeof(data)), 0);
+			assert_int_equal(h.type, IVT_FRAME_RDMA_ACK);
+		} else {
+			assert_int_equal(h.type, IVT_FRAME_RDMA_NACK);
+			assert_int_equal(e.status, cases[i].want);
+		}
+	}
+	assert_guards_intact(&g);
+	assert_int_equal(atomic_load(&s->xp.protocol_errors), 0);
+	solo_free(s);
+}
+
+/* A forged read answer must not write past the reader's buffer. */
+static void test_read_response_bounded_by_request(void **state)
+{
+	(void)state;
+	struct solo *s = solo_new(4096);
+	struct guarded g;
+	guarded_init(&g);
+	assert_int_equal(ivt_xport_rdma_post(&s->xp, IVT_OP_RDMA_READ, g.bytes + GUARD, 16, 3, 0, 1,
+					     NULL), 0);
+	uint8_t frame[256], pl[64];
+	memset(pl, 0x55, sizeof(pl));
+	inject(s, frame, mk(frame, IVT_FRAME_RDMA_READ_RESP, 1, 0, 0, 0, 0, pl, 32));
+	expect_broken(s);
+	assert_region_zero(&g);
+	assert_guards_intact(&g);
+	solo_free(s);
+}
+
+/* ---- one-sided ops between two honest ends ------------------------------- */
+
+static int progress_until_completion(struct pair *p, struct ivt_completion *c)
+{
+	for (int i = 0; i < 100000; i++) {
+		ivt_xport_try_flush(&p->a);
+		ivt_xport_recv(&p->b, NULL, 0);
+		ivt_xport_try_flush(&p->b);
+		ivt_xport_recv(&p->a, NULL, 0);
+		if (ivt_track_poll(&p->a.track, c, 1) == 1)
+			return 0;
+	}
+	return -1;
+}
+
+static void test_rdma_between_two_ends(void **state)
+{
+	(void)state;
+	/* small pipe and ring: ops are chunked and split */
+	struct pair *p = pair_new(3000, 100, 4096);
+	const size_t len = 20000;
+	uint8_t *region = calloc(1, len), *src = malloc(len), *back = calloc(1, len);
+	for (size_t i = 0; i < len; i++)
+		src[i] = pattern(i + 7);
+	uint64_t key;
+	assert_int_equal(ivt_regions_add(&p->b.regions, region, len,
+					 IVT_ACCESS_REMOTE_WRITE | IVT_ACCESS_REMOTE_READ, &key), 0);
+
+	assert_int_equal(ivt_xport_rdma_post(&p->a, IVT_OP_RDMA_WRITE, src, len, key, 0, 1, NULL), 0);
+	memset(src, 0, len); /* non-blocking post copied it */
+	struct ivt_completion c;
+	assert_int_equal(progress_until_completion(p, &c), 0);
+	assert_int_equal(c.wr_id, 1);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(c.opcode, IVT_OP_RDMA_WRITE);
+	assert_int_equal(c.len, len);
+	for (size_t i = 0; i < len; i++)
+		assert_int_equal(region[i], pattern(i + 7));
+
+	assert_int_equal(ivt_xport_rdma_post(&p->a, IVT_OP_RDMA_READ, back, len, key, 0, 2, NULL), 0);
+	assert_int_equal(progress_until_completion(p, &c), 0);
+	assert_int_equal(c.wr_id, 2);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(c.len, len);
+	assert_memory_equal(back, region, len);
+
+	/* a bad key fails at the origin */
+	assert_int_equal(ivt_xport_rdma_post(&p->a, IVT_OP_RDMA_WRITE, back, 10, key + 1, 0, 3, NULL), 0);
+	assert_int_equal(progress_until_completion(p, &c), 0);
+	assert_int_equal(c.wr_id, 3);
+	assert_int_equal(c.status, -EACCES);
+	/* out of bounds */
+	assert_int_equal(ivt_xport_rdma_post(&p->a, IVT_OP_RDMA_READ, back, 10, key, len - 5, 4, NULL), 0);
+	assert_int_equal(progress_until_completion(p, &c), 0);
+	assert_int_equal(c.status, -ERANGE);
+
+	/* stream data after the ops still flows */
+	assert_int_equal(ivt_xport_send(&p->a, "tail", 4, NULL), 4);
+	char out[8];
+	assert_int_equal(ivt_xport_recv(&p->b, out, sizeof(out)), 4);
+	assert_memory_equal(out, "tail", 4);
+	free(region);
+	free(src);
+	free(back);
+	pair_free(p);
+}
+
+/* The receiver's pending op fails when the stream ends. */
+static void test_pending_ops_fail_on_peer_death(void **state)
+{
+	(void)state;
+	struct solo *s = solo_new(4096);
+	uint8_t buf[32];
+	assert_int_equal(ivt_xport_rdma_post(&s->xp, IVT_OP_RDMA_READ, buf, sizeof(buf), 1, 0, 42, NULL), 0);
+	ivt_xport_peer_gone(&s->xp, -ECONNRESET);
+	struct ivt_completion c;
+	assert_int_equal(ivt_track_poll(&s->xp.track, &c, 1), 1);
+	assert_int_equal(c.wr_id, 42);
+	assert_int_equal(c.status, -ECONNRESET);
+	assert_int_equal(ivt_xport_recv(&s->xp, buf, sizeof(buf)), -ECONNRESET);
+	solo_free(s);
+}
+
+/* ---- encode/decode --------------------------------------------------------- */
+
+static void test_encode_decode_roundtrip(void **state)
+{
+	(void)state;
+	uint8_t buf[IVT_FRAME_HEAD_MAX];
+	struct ivt_frame_ext in = {.key = 0x1122334455667788ull, .offset = 99, .length = 1000};
+	size_t n = ivt_frame_encode(buf, IVT_FRAME_RDMA_WRITE, 5, &in, 1000);
+	assert_int_equal(n, IVT_FRAME_HDR_SIZE + 24);
+	struct ivt_frame_hdr h;
+	struct ivt_frame_ext out;
+	assert_int_equal(ivt_frame_decode_hdr(buf, &h), 0);
+	assert_int_equal(h.type, IVT_FRAME_RDMA_WRITE);
+	assert_int_equal(h.len, 24 + 1000);
+	assert_int_equal(h.tag, 5);
+	assert_int_equal(ivt_frame_decode_ext(h.type, buf + IVT_FRAME_HDR_SIZE, &out), 0);
+	assert_int_equal(out.key, in.key);
+	assert_int_equal(out.offset, 99);
+	assert_int_equal(out.length, 1000);
+	/* a zero-length op is invalid on the wire */
+	in.length = 0;
+	ivt_frame_encode(buf, IVT_FRAME_RDMA_READ_REQ, 5, &in, 0);
+	assert_int_equal(ivt_frame_decode_ext(IVT_FRAME_RDMA_READ_REQ, buf + IVT_FRAME_HDR_SIZE, &out),
+			 -EPROTO);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_encode_decode_roundtrip),
+		cmocka_unit_test(test_stream_roundtrip_split_everywhere),
+		cmocka_unit_test(test_partial_header_byte_by_byte),
+		cmocka_unit_test(test_eof_between_frames_is_clean),
+		cmocka_unit_test(test_eof_inside_frame_is_reset),
+		cmocka_unit_test(test_bad_type),
+		cmocka_unit_test(test_oversized_len),
+		cmocka_unit_test(test_reserved_bits_flags_and_zero_len),
+		cmocka_unit_test(test_unsolicited_answers),
+		cmocka_unit_test(test_nack_status_must_be_negative_errno),
+		cmocka_unit_test(test_rdma_write_refused_without_touching_memory),
+		cmocka_unit_test(test_rdma_write_allowed_lands_exactly),
+		cmocka_unit_test(test_rdma_write_chunk_must_match_op),
+		cmocka_unit_test(test_rdma_read_requests),
+		cmocka_unit_test(test_read_response_bounded_by_request),
+		cmocka_unit_test(test_rdma_between_two_ends),
+		cmocka_unit_test(test_pending_ops_fail_on_peer_death),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: MIT */
+/* Policy files: loading, error messages that point at the mistake, and
+ * the decisions made from a loaded policy. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ivtd/policy.h"
+
+#define ALL_BACKENDS                                                                            \
+	(IVT_BACKEND_BIT(IVT_BACKEND_SHM) | IVT_BACKEND_BIT(IVT_BACKEND_VCHAN) |                \
+	 IVT_BACKEND_BIT(IVT_BACKEND_SLURPOE) | IVT_BACKEND_BIT(IVT_BACKEND_VERBS))
+
+static char err[IVT_POLICY_ERR_MAX];
+
+static struct ivt_policy *load(const char *text)
+{
+	err[0] = '\0';
+	return ivt_policy_load_string(text, "t.json", err, sizeof(err));
+}
+
+/* Expect a load failure whose message contains every given fragment. */
+static void expect_error(const char *text, const char *frag1, const char *frag2)
+{
+	struct ivt_policy *p = load(text);
+	if (p) {
+		ivt_policy_free(p);
+		fail_msg("policy loaded but should fail:\n%s", text);
+	}
+	if (!strstr(err, frag1) || (frag2 && !strstr(err, frag2)))
+		fail_msg("error \"%s\" lacks \"%s\"/\"%s\"", err, frag1, frag2 ? frag2 : "");
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_shipped_policies_load(void **state)
+{
+	(void)state;
+	const char *src = getenv("IVT_SOURCE_DIR");
+	if (!src)
+		skip();
+	const char *files[] = {"conf/policy.json", "conf/policy-remote.json"};
+	for (size_t i = 0; i < 2; i++) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/%s", src, files[i]);
+		struct ivt_policy *p = ivt_policy_load_file(path, err, sizeof(err));
+		if (!p)
+			fail_msg("%s", err);
+		ivt_policy_free(p);
+	}
+}
+
+static void test_valid_policy(void **state)
+{
+	(void)state;
+	struct ivt_policy *p = load("{\"version\":1,\n"
+				    " \"defaults\":{\"backend\":\"auto\",\"ring_size\":8192,"
+				    "\"max_ring_size\":65536},\n"
+				    " \"channels\":[\n"
+				    "  {\"name\":\"demo\",\"listeners\":[\"*\"],\"connectors\":[\"*\"]},\n"
+				    "  {\"name\":\"s*\",\"listeners\":[\"uid:1000\"],"
+				    "\"connectors\":[\"dom:*\"],\"backend\":\"shm\",\"ring_size\":4096,"
+				    "\"quota_bytes\":100,\"spill\":{\"to\":\"utmem\",\"above_bytes\":50},"
+				    "\"peers_denied\":[[\"*\",\"dom:9\"]]}],\n"
+				    " \"hosts\":[{\"name\":\"hostB\",\"ifname\":\"veth0\","
+				    "\"mac\":\"02:00:00:00:00:0b\"}]}\n");
+	if (!p)
+		fail_msg("%s", err);
+	assert_int_equal(p->n_channels, 2);
+	assert_int_equal(p->channels[0].ring_size, 8192);
+	assert_int_equal(p->channels[0].max_ring_size, 65536);
+	assert_int_equal(p->channels[0].line, 4);
+	assert_string_equal(p->channels[1].backend, "shm");
+	assert_int_equal(p->channels[1].quota_bytes, 100);
+	assert_true(p->channels[1].has_spill);
+	assert_int_equal(p->channels[1].spill_above_bytes, 50);
+	assert_int_equal(p->channels[1].n_peers_denied, 1);
+	const struct ivt_policy_host *h = ivt_policy_find_host(p, "hostB");
+	assert_non_null(h);
+	assert_int_equal(h->mac[5], 0x0b);
+	assert_string_equal(h->ifname, "veth0");
+	assert_null(ivt_policy_find_host(p, "hostC"));
+	ivt_policy_free(p);
+}
+
+static void test_syntax_error_has_line(void **state)
+{
+	(void)state;
+	expect_error("{\"version\":1,\n\"channels\":[\n{\"name\":\"demo\",,}\n]}", "t.json:3:", NULL);
+	expect_error("", "t.json:", NULL);
+	/* duplicate keys could silently override a restriction */
+	expect_error("{\"version\":1,\n\"version\":1}", "t.json:2:", "duplicate");
+}
+
+static void test_unknown_keys(void **state)
+{
+	(void)state;
+	expect_error("{\"version\":1,\"chanels\":[]}", "chanels: unknown key", NULL);
+	expect_error("{\"version\":1,\n\"channels\":[{\"name\":\"a\",\"listeners\":[],"
+		     "\"connectors\":[],\n\"listener\":[\"*\"]}]}",
+		     "t.json:3: channels[0].listener: unknown key", NULL);
+	expect_error("{\"version\":1,\"defaults\":{\"ring\":4096}}", "defaults.ring: unknown key",
+		     NULL);
+	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\",\"listeners\":[],"
+		     "\"connectors\":[],\"spill\":{\"to\":\"utmem\",\"above_bytes\":1,\"x\":1}}]}",
+		     "channels[0].spill.x: unknown key", NULL);
+	expect_error("{\"version\":1,\"hosts\":[{\"name\":\"h\",\"ifname\":\"e\","
+		     "\"mac\":\"02:00:00:00:00:01\",\"port\":1}]}",
+		     "hosts[0].port: unknown key", NULL);
+}
+
+static void test_bad_ring_sizes(void **state)
+{
+	(void)state;
+	const char *pre = "{\"version\":1,\n\"channels\":[\n"
+			  "{\"name\":\"a\",\"listeners\":[],\"connectors\":[]},\n"
+			  "{\"name\":\"b\",\"listeners\":[],\"connectors\":[],\n\"ring_size\":";
+	const char *bad[] = {"12345", "2048", "2147483648", "0", "-4096", "65536.0", "\"65536\""};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[512];
+		snprintf(text, sizeof(text), "%s%s}]}", pre, bad[i]);
+		expect_error(text, "t.json:5: channels[1].ring_size:", NULL);
+	}
+	char text[512];
+	snprintf(text, sizeof(text), "%s%s}]}", pre, "12345");
+	expect_error(text, "must be a power of two between 4096 and 1073741824", NULL);
+	/* ring_size above the rule's max */
+	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\",\"listeners\":[],"
+		     "\"connectors\":[],\"ring_size\":65536,\"max_ring_size\":8192}]}",
+		     "channels[0].ring_size: 65536 is larger than max_ring_size 8192", NULL);
+	expect_error("{\"version\":1,\"defaults\":{\"max_ring_size\":3}}",
+		     "defaults.max_ring_size", "power of two");
+}
+
+static void test_wrong_types(void **state)
+{
+	(void)state;
+	expect_error("[]", "must be a JSON object", NULL);
+	expect_error("{\"channels\":[]}", "missing required key \"version\"", NULL);
+	expect_error("{\"version\":2}", "version: unsupported policy version 2", NULL);
+	expect_error("{\"version\":\"1\"}", "version: must be a non-negative integer", NULL);
+	expect_error("{\"version\":1,\"channels\":{}}", "channels: must be an array", NULL);
+	expect_error("{\"version\":1,\"channels\":[\"demo\"]}", "channels[0]: must be an object",
+		     NULL);
+	expect_error("{\"version\":1,\"channels\":[{\"listeners\":[],\"connectors\":[]}]}",
+		     "channels[0]: missing required key \"name\"", NULL);
+	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\",\"connectors\":[]}]}",
+		     "missing required key \"listeners\"", NULL);
+	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\",\"listeners\":\"*\","
+		     "\"connectors\":[]}]}",
+		     "channels[0].listeners: must be an array", NULL);
+	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\",\"listeners\":[\"uid:x\"],"
+		     "\"connectors\":[]}]}",
+		     "channels[0].listeners[0]: \"uid:x\" is not an identity pattern", NULL);
+	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\",\"listeners\":[1],"
+		     "\"connectors\":[]}]}",
+		     "channels[0].listeners[0]: must be a string", NULL);
+	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\",\"listeners\":[],"
+		     "\"connectors\":[\"uid:99999999999\"]}]}",
+		     "channels[0].connectors[0]", NULL);
+	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a/b\",\"listeners\":[],"
+		     "\"connectors\":[]}]}",
+		     "channels[0].name: \"a/b\" is not a channel name", NULL);
+	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\",\"listeners\":[],"
+		     "\"connectors\":[],\"backend\":\"tcp\"}]}",
+		     "channels[0].backend: unknown backend \"tcp\"", NULL);
+	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\",\"listeners\":[],"
+		     "\"connectors\":[]},{\"name\":\"a\",\"listeners\":[],\"connectors\":[]}]}",
+		     "channels[1].name: \"a\" already has a rule at channels[0]", NULL);
+	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\",\"listeners\":[],"
+		     "\"connectors\":[],\"spill\":{\"to\":\"disk\",\"above_bytes\":1}}]}",
+		     "channels[0].spill.to", NULL);
+	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\",\"listeners\":[],"
+		     "\"connectors\":[],\"peers_denied\":[[\"*\"]]}]}",
+		     "channels[0].peers_denied[0]: must be a pair", NULL);
+	expect_error("{\"version\":1,\"hosts\":[{\"name\":\"h\",\"ifname\":\"e\","
+		     "\"mac\":\"02:00:00:00:00\"}]}",
+		     "hosts[0].mac", NULL);
+	expect_error("{\"version\":1,\"hosts\":[{\"name\":\"h\",\"ifname\":\"e\","
+		     "\"mac\":\"01:00:00:00:00:01\"}]}",
+		     "hosts[0].mac", "unicast");
+	expect_error("{\"version\":1,\"hosts\":[{\"name\":\"h\",\"ifname\":\"a/b\","
+		     "\"mac\":\"02:00:00:00:00:01\"}]}",
+		     "hosts[0].ifname", NULL);
+	expect_error("{\"version\":1,\"hosts\":[{\"name\":\"h\",\"ifname\":\"e0\","
+		     "\"mac\":\"02:00:00:00:00:01\"},{\"name\":\"h\",\"ifname\":\"e1\","
+		     "\"mac\":\"02:00:00:00:00:02\"}]}",
+		     "hosts[1].name", "already defined");
+	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\\u0000b\",\"listeners\":[],"
+		     "\"connectors\":[]}]}",
+		     "NUL", NULL);
+}
+
+static void test_principals(void **state)
+{
+	(void)state;
+	struct ivt_principal pr;
+	assert_int_equal(ivt_principal_parse("*", &pr), 0);
+	assert_true(ivt_principal_match(&pr, "uid:5"));
+	assert_int_equal(ivt_principal_parse("dom:*", &pr), 0);
+	assert_true(ivt_principal_match(&pr, "dom:3"));
+	assert_false(ivt_principal_match(&pr, "uid:3"));
+	assert_false(ivt_principal_match(&pr, "dom:*")); /* identities are never wildcards */
+	assert_int_equal(ivt_principal_parse("uid:1000", &pr), 0);
+	assert_true(ivt_principal_match(&pr, "uid:1000"));
+	assert_false(ivt_principal_match(&pr, "uid:10000"));
+	assert_false(ivt_principal_match(&pr, "uid:1000x"));
+	assert_false(ivt_principal_match(&pr, NULL));
+	assert_int_equal(ivt_principal_parse("uid:", &pr), -EINVAL);
+	assert_int_equal(ivt_principal_parse("uid:-1", &pr), -EINVAL);
+	assert_int_equal(ivt_principal_parse("uid:4294967296", &pr), -EINVAL);
+	assert_int_equal(ivt_principal_parse("gid:1", &pr), -EINVAL);
+	assert_int_equal(ivt_principal_parse("dom:1*", &pr), -EINVAL);
+}
+
+static const char *decide_policy =
+	"{\"version\":1,\"defaults\":{\"ring_size\":65536,\"max_ring_size\":1048576},\n"
+	"\"channels\":[\n"
+	"{\"name\":\"demo\",\"listeners\":[\"*\"],\"connectors\":[\"*\"]},\n"
+	"{\"name\":\"sens?r.*\",\"listeners\":[\"uid:0\"],\"connectors\":[\"dom:*\"],"
+	"\"peers_denied\":[[\"uid:0\",\"dom:7\"]]},\n"
+	"{\"name\":\"pinned\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],\"backend\":\"shm\"},\n"
+	"{\"name\":\"*\",\"listeners\":[\"uid:0\"],\"connectors\":[]}\n"
+	"]}";
+
+static struct ivt_policy_query query(const char *chan, const char *who, int listener)
+{
+	return (struct ivt_policy_query){.channel = chan, .identity = who, .is_listener = listener,
+					 .colocated = 1, .available = ALL_BACKENDS};
+}
+
+static void test_glob_matching(void **state)
+{
+	(void)state;
+	struct ivt_policy *p = load(decide_policy);
+	if (!p)
+		fail_msg("%s", err);
+	assert_string_equal(ivt_policy_find_channel(p, "demo")->pattern, "demo");
+	assert_string_equal(ivt_policy_find_channel(p, "sensor.temp")->pattern, "sens?r.*");
+	assert_string_equal(ivt_policy_find_channel(p, "sensxr.a")->pattern, "sens?r.*");
+	/* first match wins: "demo2" falls through to the catch-all */
+	assert_string_equal(ivt_policy_find_channel(p, "demo2")->pattern, "*");
+	ivt_policy_free(p);
+
+	p = load("{\"version\":1,\"channels\":[{\"name\":\"x*\",\"listeners\":[],"
+		 "\"connectors\":[]}]}");
+	assert_non_null(p);
+	assert_null(ivt_policy_find_channel(p, "yz"));
+	ivt_policy_free(p);
+}
+
+static void test_decide_allow_deny(void **state)
+{
+	(void)state;
+	struct ivt_policy *p = load(decide_policy);
+	assert_non_null(p);
+	struct ivt_policy_decision d;
+	struct ivt_policy_query q = query("demo", "uid:1000", 1);
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_string_equal(d.backend, "shm");
+	assert_int_equal(d.ring_size, 65536);
+	assert_false(d.ring_adjusted);
+
+	/* two guests on one host: vchan */
+	q = query("demo", "dom:3", 1);
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_string_equal(d.backend, "vchan");
+	/* a guest and a local process: shm */
+	q = query("demo", "uid:0", 1);
+	q.peer_identity = "dom:3";
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_string_equal(d.backend, "shm");
+	/* remote: slurpoe, never verbs unless asked */
+	q = query("demo", "dom:3", 1);
+	q.colocated = 0;
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_string_equal(d.backend, "slurpoe");
+	q.backend = "verbs";
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_string_equal(d.backend, "verbs");
+
+	/* listener not allowed */
+	q = query("sensor.temp", "uid:1000", 1);
+	assert_int_equal(ivt_policy_decide(p, &q, &d), -EACCES);
+	assert_non_null(strstr(d.reason, "uid:1000 may not listen on channel 'sensor.temp'"));
+	assert_non_null(strstr(d.reason, "channels[1] 'sens?r.*' (t.json:4)"));
+	/* connector allowed / denied by kind / denied by pair */
+	q = query("sensor.temp", "dom:3", 0);
+	q.peer_identity = "uid:0";
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	q.identity = "uid:0";
+	assert_int_equal(ivt_policy_decide(p, &q, &d), -EACCES);
+	assert_non_null(strstr(d.reason, "not in connectors"));
+	q.identity = "dom:7";
+	assert_int_equal(ivt_policy_decide(p, &q, &d), -EACCES);
+	assert_non_null(strstr(d.reason, "peers_denied[0]"));
+
+	/* empty connectors list: nobody */
+	q = query("other", "uid:0", 0);
+	assert_int_equal(ivt_policy_decide(p, &q, &d), -EACCES);
+	ivt_policy_free(p);
+
+	/* no rule at all */
+	p = load("{\"version\":1,\"channels\":[{\"name\":\"a\",\"listeners\":[\"*\"],"
+		 "\"connectors\":[\"*\"]}]}");
+	q = query("b", "uid:0", 1);
+	assert_int_equal(ivt_policy_decide(p, &q, &d), -ENOENT);
+	assert_non_null(strstr(d.reason, "no rule in t.json matches channel 'b'"));
+	assert_int_equal(ivt_policy_decide(NULL, &q, &d), -ENOENT);
+	ivt_policy_free(p);
+}
+
+static void test_decide_backends(void **state)
+{
+	(void)state;
+	struct ivt_policy *p = load(decide_policy);
+	assert_non_null(p);
+	struct ivt_policy_decision d;
+	/* rule pins shm: vchan request refused, auto gets shm even for guests */
+	struct ivt_policy_query q = query("pinned", "dom:3", 1);
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_string_equal(d.backend, "shm");
+	q.backend = "vchan";
+	assert_int_equal(ivt_policy_decide(p, &q, &d), -EACCES);
+	assert_non_null(strstr(d.reason, "allows only backend shm"));
+	q.backend = "carrier-pigeon";
+	assert_int_equal(ivt_policy_decide(p, &q, &d), -ENOTSUP);
+	/* unavailable backend, with the probe's reason */
+	const char *why[IVT_BACKEND_COUNT] = {[IVT_BACKEND_VCHAN] = "no /dev/xen/gntalloc"};
+	q = query("demo", "dom:3", 1);
+	q.available = IVT_BACKEND_BIT(IVT_BACKEND_SHM);
+	q.unavailable_why = why;
+	assert_int_equal(ivt_policy_decide(p, &q, &d), -ENOTSUP);
+	assert_string_equal(d.reason,
+			    "backend vchan not available on this host: no /dev/xen/gntalloc");
+	/* connector follows the listener's grant */
+	q = query("demo", "uid:5", 0);
+	q.peer_identity = "uid:6";
+	q.granted_backend = "shm";
+	q.granted_ring_size = 8192;
+	q.ring_size = 1 << 20;
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_string_equal(d.backend, "shm");
+	assert_int_equal(d.ring_size, 8192);
+	q.backend = "vchan";
+	assert_int_equal(ivt_policy_decide(p, &q, &d), -ENOTSUP);
+	assert_non_null(strstr(d.reason, "runs over backend shm"));
+	ivt_policy_free(p);
+}
+
+static void test_decide_ring_clamp(void **state)
+{
+	(void)state;
+	struct ivt_policy *p = load(decide_policy);
+	assert_non_null(p);
+	struct ivt_policy_decision d;
+	struct ivt_policy_query q = query("demo", "uid:1", 1);
+	q.ring_size = 1ull << 40; /* above max_ring_size: lowered, not refused */
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_int_equal(d.ring_size, 1048576);
+	assert_true(d.ring_adjusted);
+	assert_non_null(strstr(d.reason, "max_ring_size"));
+	q.ring_size = 100;
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_int_equal(d.ring_size, 4096);
+	q.ring_size = 5000;
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_int_equal(d.ring_size, 8192);
+	assert_true(d.ring_adjusted);
+	q.ring_size = 16384;
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_int_equal(d.ring_size, 16384);
+	assert_false(d.ring_adjusted);
+	q.ring_size = UINT64_MAX;
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_int_equal(d.ring_size, 1048576);
+	ivt_policy_free(p);
+}
+
+static void test_reload_keeps_old_on_error(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/ivt-policy-test-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, "{\"version\":1,\"channels\":[{\"name\":\"one\",\"listeners\":[\"*\"],"
+			 "\"connectors\":[\"*\"]}]}");
+	struct ivt_policy *cur = ivt_policy_load_file(path, err, sizeof(err));
+	assert_non_null(cur);
+
+	write_file(path, "{\"version\":1,\n\"channels\":[{\"name\":\"two\",\"listeners\":[\"*\"],"
+			 "\"connectors\":[\"*\"],\n\"ring_size\":3}]}");
+	struct ivt_policy *before = cur;
+	assert_int_equal(ivt_policy_reload(&cur, path, err, sizeof(err)), -EINVAL);
+	assert_ptr_equal(cur, before);
+	assert_non_null(ivt_policy_find_channel(cur, "one"));
+	assert_non_null(strstr(err, ":3: channels[0].ring_size"));
+	assert_non_null(strstr(err, path));
+
+	write_file(path, "{\"version\":1,\"channels\":[{\"name\":\"two\",\"listeners\":[\"*\"],"
+			 "\"connectors\":[\"*\"]}]}");
+	assert_int_equal(ivt_policy_reload(&cur, path, err, sizeof(err)), 0);
+	assert_null(ivt_policy_find_channel(cur, "one"));
+	assert_non_null(ivt_policy_find_channel(cur, "two"));
+
+	unlink(path);
+	assert_int_equal(ivt_policy_reload(&cur, path, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "cannot open"));
+	assert_non_null(ivt_policy_find_channel(cur, "two"));
+	ivt_policy_free(cur);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shipped_policies_load),
+		cmocka_unit_test(test_valid_policy),
+		cmocka_unit_test(test_syntax_error_has_line),
+		cmocka_unit_test(test_unknown_keys),
+		cmocka_unit_test(test_bad_ring_sizes),
+		cmocka_unit_test(test_wrong_types),
+		cmocka_unit_test(test_principals),
+		cmocka_unit_test(test_glob_matching),
+		cmocka_unit_test(test_decide_allow_deny),
+		cmocka_unit_test(test_decide_backends),
+		cmocka_unit_test(test_decide_ring_clamp),
+		cmocka_unit_test(test_reload_keeps_old_on_error),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

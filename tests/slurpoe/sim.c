@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+#include "sim.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct frame {
+	uint64_t at, order;
+	int to;
+	size_t len;
+	uint8_t *data;
+};
+
+struct side {
+	struct sim *s;
+	int idx;
+};
+
+struct sim {
+	uint64_t now, rng, order;
+	struct sim_impair imp;
+	struct slp_engine *eng[2];
+	struct side sides[2];
+	int cut[2];
+	int near_wrap;
+	struct frame *heap;
+	size_t n, cap;
+	struct sim_counters ctr;
+};
+
+static const uint8_t macs[2][6] = {{0x02, 0, 0, 0, 0, 0xA1}, {0x02, 0, 0, 0, 0, 0xB2}};
+const uint8_t *sim_mac(int side) { return macs[side]; }
+uint64_t sim_now(struct sim *s) { return s->now; }
+
+uint64_t sim_rand(struct sim *s)
+{
+	uint64_t z = (s->rng += 0x9E3779B97F4A7C15ull); /* splitmix64 */
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+static double chance(struct sim *s) { return (double)(sim_rand(s) >> 11) / 9007199254740992.0; }
+
+static int before(const struct frame *a, const struct frame *b)
+{
+	return a->at < b->at || (a->at == b->at && a->order < b->order);
+}
+
+static void push(struct sim *s, struct frame f)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 1024;
+		s->heap = realloc(s->heap, s->cap * sizeof(*s->heap));
+	}
+	size_t i = s->n++;
+	while (i && before(&f, &s->heap[(i - 1) / 2])) {
+		s->heap[i] = s->heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	s->heap[i] = f;
+}
+
+static struct frame pop(struct sim *s)
+{
+	struct frame top = s->heap[0], last = s->heap[--s->n];
+	size_t i = 0;
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		const struct frame *best = &last;
+		if (l < s->n && before(&s->heap[l], best))
+			best = &s->heap[m = l];
+		if (l + 1 < s->n && before(&s->heap[l + 1], best))
+			m = l + 1;
+		if (m == i)
+			break;
+		s->heap[i] = s->heap[m];
+		i = m;
+	}
+	if (s->n)
+		s->heap[i] = last;
+	return top;
+}
+
+static void enqueue(struct sim *s, int to, const void *data, size_t len)
+{
+	struct frame f = {.to = to, .len = len, .order = s->order++};
+	f.data = malloc(len);
+	memcpy(f.data, data, len);
+	f.at = s->now + s->imp.delay_us;
+	if (s->imp.reorder > 0 && chance(s) < s->imp.reorder) {
+		f.at += 1 + sim_rand(s) % (4 * s->imp.delay_us + 1);
+		s->ctr.reordered++;
+	}
+	if (s->imp.corrupt > 0 && chance(s) < s->imp.corrupt) {
+		f.data[sim_rand(s) % len] ^= (uint8_t)(1u << (sim_rand(s) % 8));
+		s->ctr.corrupted++;
+	}
+	push(s, f);
+}
+
+static void tx(void *ctx, const void *frame, size_t len)
+{
+	struct side *sd = ctx;
+	struct sim *s = sd->s;
+	s->ctr.sent++;
+	if (s->cut[sd->idx] || s->cut[1 - sd->idx] || (s->imp.loss > 0 && chance(s) < s->imp.loss)) {
+		s->ctr.dropped++;
+		return;
+	}
+	enqueue(s, 1 - sd->idx, frame, len);
+	if (s->imp.dup > 0 && chance(s) < s->imp.dup) {
+		s->ctr.duplicated++;
+		enqueue(s, 1 - sd->idx, frame, len);
+	}
+}
+
+static uint64_t now_cb(void *ctx) { return ((struct side *)ctx)->s->now; }
+
+static uint64_t random_cb(void *ctx)
+{
+	struct sim *s = ((struct side *)ctx)->s;
+	uint64_t r = sim_rand(s);
+	return s->near_wrap ? (0xFFFFFF00u + (r & 0x7f)) | (r & ~0xFFFFFFFFull) : r;
+}
+
+struct sim *sim_new(uint64_t seed, const struct sim_impair *imp, uint16_t mtu, uint16_t window)
+{
+	struct sim *s = calloc(1, sizeof(*s));
+	s->rng = seed;
+	s->now = 1000;
+	s->imp = *imp;
+	for (int i = 0; i < 2; i++) {
+		s->sides[i].s = s;
+		s->sides[i].idx = i;
+		struct slp_engine_cfg cfg = {.mtu = mtu, .window = window, .tx = tx, .now_us = now_cb,
+					     .random = random_cb, .ctx = &s->sides[i],
+					     .max_retries = 8};
+		memcpy(cfg.mac, macs[i], 6);
+		s->eng[i] = slp_engine_new(&cfg);
+	}
+	return s;
+}
+
+void sim_free(struct sim *s)
+{
+	slp_engine_free(s->eng[0]);
+	slp_engine_free(s->eng[1]);
+	for (size_t i = 0; i < s->n; i++)
+		free(s->heap[i].data);
+	free(s->heap);
+	free(s);
+}
+
+struct slp_engine *sim_engine(struct sim *s, int side) { return s->eng[side]; }
+void sim_cut(struct sim *s, int side) { s->cut[side] = 1; }
+void sim_set_impair(struct sim *s, const struct sim_impair *imp) { s->imp = *imp; }
+void sim_near_wrap(struct sim *s, int on) { s->near_wrap = on; }
+void sim_counters(struct sim *s, struct sim_counters *c) { *c = s->ctr; }
+
+void sim_inject(struct sim *s, int to, const void *frame, size_t len)
+{
+	slp_engine_input(s->eng[to], frame, len);
+}
+
+int sim_run(struct sim *s, int (*step)(struct sim *s, void *arg), void *arg, uint64_t limit_us)
+{
+	uint64_t end = s->now + limit_us;
+	for (;;) {
+		while (s->n && s->heap[0].at <= s->now) {
+			struct frame f = pop(s);
+			if (!s->cut[f.to])
+				slp_engine_input(s->eng[f.to], f.data, f.len);
+			free(f.data);
+		}
+		for (int i = 0; i < 2; i++)
+			if (!s->cut[i])
+				slp_engine_tick(s->eng[i]);
+		int r = step(s, arg);
+		if (r)
+			return r;
+		if (s->now >= end)
+			return 0;
+		uint64_t next = s->n ? s->heap[0].at : UINT64_MAX;
+		for (int i = 0; i < 2; i++) {
+			uint64_t d = s->cut[i] ? UINT64_MAX : slp_engine_next_deadline(s->eng[i]);
+			if (d < next)
+				next = d;
+		}
+		if (next <= s->now)
+			next = s->now + 1;
+		if (next == UINT64_MAX || next > end)
+			next = s->now + 100 < end ? s->now + 100 : end; /* let the apps act */
+		s->now = next;
+	}
+}
+
+void sim_pattern(uint64_t off, uint8_t *buf, size_t len, uint64_t salt)
+{
+	for (size_t i = 0; i < len; i++) {
+		uint64_t x = (off + i) / 8 * 0x9E3779B97F4A7C15ull ^ salt;
+		x ^= x >> 29;
+		x *= 0xBF58476D1CE4E5B9ull;
+		buf[i] = (uint8_t)(x >> (8 * ((off + i) % 8)));
+	}
+}

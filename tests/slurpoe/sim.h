@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* A simulated Ethernet link between two SLURPoE engines: virtual clock,
+ * seeded PRNG, loss, duplication, reordering and corruption. */
+#ifndef SLURPOE_TEST_SIM_H
+#define SLURPOE_TEST_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slurpoe/engine.h"
+
+struct sim_impair {
+	double loss, dup, reorder, corrupt; /* probabilities per frame */
+	uint32_t delay_us;                  /* one-way base delay */
+};
+
+struct sim;
+
+struct sim *sim_new(uint64_t seed, const struct sim_impair *imp, uint16_t mtu, uint16_t window);
+void sim_free(struct sim *s);
+struct slp_engine *sim_engine(struct sim *s, int side);
+const uint8_t *sim_mac(int side);
+uint64_t sim_now(struct sim *s);
+uint64_t sim_rand(struct sim *s);
+/* Side `side` stops sending and receiving (a killed peer). */
+void sim_cut(struct sim *s, int side);
+void sim_set_impair(struct sim *s, const struct sim_impair *imp);
+/* Make the engines' random() return values near 2^32 (sequence wrap). */
+void sim_near_wrap(struct sim *s, int on);
+/* Inject a frame as if side `from` had sent it to the other side. */
+void sim_inject(struct sim *s, int to, const void *frame, size_t len);
+
+/* Advance the simulation: deliver due frames, tick engines, call step()
+ * (the applications) until it returns nonzero or limit_us of virtual time
+ * passed. Returns step's result, 0 on timeout. */
+int sim_run(struct sim *s, int (*step)(struct sim *s, void *arg), void *arg, uint64_t limit_us);
+
+/* Deterministic payload: byte at stream offset i. */
+void sim_pattern(uint64_t off, uint8_t *buf, size_t len, uint64_t salt);
+
+struct sim_counters {
+	uint64_t sent, dropped, duplicated, corrupted, reordered;
+};
+void sim_counters(struct sim *s, struct sim_counters *c);
+
+#endif

@@ -1,0 +1,134 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Real-hardware test of the verbs plugin on soft-RoCE (rdma_rxe), for the
+# test VM (root). Creates a veth pair (dummy if veth is missing) with a
+# TEST-NET-1 address that never leaves this kernel (rxe loops local traffic
+# back), binds an rxe device to it, then runs:
+#   1. ivt-verbs-pair: 256 MiB byte-exact send/recv, RDMA write/read, close,
+#      hostile blob, peer killed while idle and while sending;
+#   2. verbs-bench and perftest's ib_write_bw / ib_send_lat on the same rxe
+#      device in the same run, and prints ours/perftest ratios.
+# Output: "IVT-TEST <name> PASS|FAIL <detail>" lines. Exit 0 all passed,
+# 1 a failure, 77 SKIP (not root, no rdma_rxe, no rdma tool).
+#
+# Usage: rxe-test.sh [BUILD_DIR]   (default: <repo>/build; $IVT_BIN_DIR and
+#        $IVT_PLUGIN_DIR override the bin/ and plugins/ inside it)
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-$here/../../build}
+bin=${IVT_BIN_DIR:-$build/bin}
+export IVT_PLUGIN_DIR=${IVT_PLUGIN_DIR:-$build/plugins}
+
+dev=ivtrxe
+if0=ivtrxe0
+if1=ivtrxe1
+addr=192.0.2.1/24 # RFC 5737 documentation range: nothing real lives there
+port=18515
+failed=0
+
+skip() { echo "IVT-TEST verbs-rxe SKIP $*"; exit 77; }
+pass() { echo "IVT-TEST $1 PASS ${*:2}"; }
+fail() { echo "IVT-TEST $1 FAIL ${*:2}"; failed=1; }
+
+[ "$(id -u)" = 0 ] || skip "must run as root (modprobe, rdma link add)"
+[ -x "$bin/ivt-verbs-pair" ] || { fail verbs-rxe-setup "no $bin/ivt-verbs-pair (build first)"; exit 1; }
+modprobe rdma_rxe 2>/dev/null || skip "cannot load rdma_rxe: this kernel has no soft-RoCE module"
+command -v rdma >/dev/null || skip "no 'rdma' tool (apt-get install iproute2)"
+
+cleanup() {
+	rdma link delete "$dev" 2>/dev/null
+	ip link del "$if0" 2>/dev/null
+	[ -n "${srv:-}" ] && kill "$srv" 2>/dev/null
+}
+trap cleanup EXIT
+cleanup
+
+if ! ip link add "$if0" type veth peer name "$if1" 2>/dev/null; then
+	ip link add "$if0" type dummy || skip "cannot create a veth or dummy netdev"
+else
+	ip link set "$if1" up
+fi
+ip addr add "$addr" dev "$if0"
+ip link set "$if0" up
+rdma link add "$dev" type rxe netdev "$if0" || skip "rdma link add $dev type rxe netdev $if0 failed"
+
+# Wait for the port and its RoCE v2 IPv4 GID (appears with the address).
+gidx=
+for _ in $(seq 50); do
+	pdir=/sys/class/infiniband/$dev/ports/1
+	if grep -q ACTIVE "$pdir/state" 2>/dev/null; then
+		for t in "$pdir"/gid_attrs/types/*; do
+			i=${t##*/}
+			if [ "$(cat "$t" 2>/dev/null)" = "RoCE v2" ] &&
+				grep -q '^0000:0000:0000:0000:0000:ffff:' "$pdir/gids/$i" 2>/dev/null; then
+				gidx=$i
+				break
+			fi
+		done
+	fi
+	[ -n "$gidx" ] && break
+	sleep 0.2
+done
+[ -n "$gidx" ] || { fail verbs-rxe-setup "$dev: no active port with a RoCE v2 IPv4 GID"; exit 1; }
+pass verbs-rxe-setup "$dev on $if0, RoCE v2 GID index $gidx"
+export IVT_VERBS_DEVICE=$dev
+
+# ---- 1. functional ------------------------------------------------------------
+out=$(mktemp)
+timeout 600 "$bin/ivt-verbs-pair" all 2>&1 | tee "$out"
+rc=${PIPESTATUS[0]}
+case $rc in
+0) ;;
+77) fail verbs-pair "skipped although $dev exists: $(grep SKIP "$out")" ;;
+124) fail verbs-pair "timed out after 600 s" ;;
+*) failed=1 ;;
+esac
+grep -q 'IVT-TEST .* PASS' "$out" || fail verbs-pair "no test ran (rc $rc)"
+
+# ---- 2. performance: ours and perftest on the same device ----------------------
+bench=$(mktemp)
+timeout 600 "$bin/verbs-bench" --sizes 64,4096,65536 | tee "$bench"
+[ "${PIPESTATUS[0]}" = 0 ] || fail verbs-bench "verbs-bench failed"
+ours() { awk -v t="$1" -v s="$2" '$1 == "VERBS-BENCH" && $2 == t && $3 == s { print $4 }' "$bench"; }
+
+# perftest: server in the background, client against loopback TCP for the
+# connection setup; data goes over the rxe device.
+perf() { # tool size iterations -> its output
+	local tool=$1 size=$2 iters=$3
+	"$tool" -d "$dev" -x "$gidx" -s "$size" -n "$iters" -F -p "$port" >/dev/null 2>&1 &
+	srv=$!
+	sleep 1
+	timeout 120 "$tool" -d "$dev" -x "$gidx" -s "$size" -n "$iters" -F -p "$port" 127.0.0.1 2>&1
+	wait "$srv" 2>/dev/null
+	srv=
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }'; }
+
+if command -v ib_write_bw >/dev/null && command -v ib_send_lat >/dev/null; then
+	wbw=$(perf ib_write_bw 65536 5000 | tee /dev/stderr | awk '$1 == 65536 && NF >= 5 { print $4 }')
+	slat=$(perf ib_send_lat 64 2000 | tee /dev/stderr | awk '$1 == 64 && NF >= 6 { print $6 }')
+	o_wbw=$(ours rdma_write_bw 65536)
+	o_sbw=$(ours send_bw 65536)
+	o_lat=$(ours send_lat 64)
+	printf '# %-34s %12s %12s %8s\n' comparison ivt perftest ratio
+	printf '# %-34s %12s %12s %8s\n' "rdma_write_bw 64KiB vs ib_write_bw" "$o_wbw" "$wbw" "$(ratio "$o_wbw" "$wbw")"
+	printf '# %-34s %12s %12s %8s\n' "send_bw 64KiB vs ib_write_bw" "$o_sbw" "$wbw" "$(ratio "$o_sbw" "$wbw")"
+	printf '# %-34s %12s %12s %8s\n' "send_lat 64B vs ib_send_lat (usec)" "$o_lat" "$slat" "$(ratio "$o_lat" "$slat")"
+	if [ -n "$wbw" ] && [ -n "$o_wbw" ] && [ -n "$o_sbw" ]; then
+		pass verbs-vs-ib_write_bw "rdma_write ratio=$(ratio "$o_wbw" "$wbw") send ratio=$(ratio "$o_sbw" "$wbw") (ivt $o_wbw / $o_sbw MiB/s, perftest $wbw MB/s, 64 KiB)"
+	else
+		fail verbs-vs-ib_write_bw "missing numbers: ivt '$o_wbw' '$o_sbw' perftest '$wbw'"
+	fi
+	if [ -n "$slat" ] && [ -n "$o_lat" ]; then
+		pass verbs-vs-ib_send_lat "ratio=$(ratio "$o_lat" "$slat") (ivt $o_lat usec, perftest $slat usec, 64 B, lower is better)"
+	else
+		fail verbs-vs-ib_send_lat "missing numbers: ivt '$o_lat' perftest '$slat'"
+	fi
+else
+	fail verbs-perftest "perftest not installed (apt-get install perftest)"
+fi
+
+rm -f "$out" "$bench"
+exit $failed

@@ -1,0 +1,115 @@
+#!/bin/sh
+# The Xen host test, run in dom0 by /init-test from the payload disk (/ivt).
+# Brings up the Xen toolstack, runs each check and prints one line per
+# check on the serial console, which run-xen-tests.sh parses:
+#   IVT-PLAN <name>...                  the checks that will report
+#   IVT-TEST <name> PASS|FAIL <detail>  one result
+#   IVT-ARTIFACT-BEGIN <file> ... IVT-ARTIFACT-END <file>   saved as a file
+#   IVT-DONE                            the script got to the end
+T=/ivt
+export PATH=/usr/lib/xen-4.17/bin:/usr/sbin:/usr/bin:/sbin:/bin:$T/bin
+export LD_LIBRARY_PATH=$T/lib
+export IVT_PLUGIN_DIR=$T/plugins
+KVER=$(cat $T/kver)
+CONLOG=/var/log/xen/console
+
+result() { # result <name> PASS|FAIL <detail>...
+	r_name=$1 r_verdict=$2
+	shift 2
+	echo "IVT-TEST $r_name $r_verdict $*"
+}
+artifact() { # artifact <name> <file>
+	echo "IVT-ARTIFACT-BEGIN $1"
+	cat "$2"
+	echo "IVT-ARTIFACT-END $1"
+}
+have() { [ -x "$T/bin/$1" ]; }
+
+# ---- Xen toolstack, as the recipe in docs/xen-testbed.md ----------------
+mkdir -p /dev/pts /run /tmp /var/run/xen /var/lib/xen $CONLOG
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs; do modprobe $m; done
+mount -t xenfs xenfs /proc/xen
+oxenstored --pid-file /run/xenstored.pid
+xen-init-dom0 >/tmp/init-dom0.log 2>&1
+xenconsoled --pid-file=/run/xenconsoled.pid --log=guest --log-dir=$CONLOG
+
+PLAN="dom0-hello vchan-smoke-dom0-domU vchan-smoke-domU-domU rdma-rxe ivtd-start \
+ivt-xs-advertise ivt-domU-domU-256M ivt-dom0-domU-256M ivt-policy-deny ivt-destroy-cleanup"
+echo "IVT-PLAN $PLAN"
+
+# ---- helpers for guests ---------------------------------------------------
+# domu_create <name>: create a paused PV guest, print its domid
+domu_create() {
+	xl create -p $T/conf/domU.cfg "name=\"$1\"" "kernel=\"/boot/vmlinuz-$KVER\"" \
+		>/tmp/xl-create-$1.log 2>&1 || { cat /tmp/xl-create-$1.log; return 1; }
+	xl domid "$1"
+}
+# domu_job <name> <domid> <shell command>: what the guest's /init runs
+domu_job() {
+	xenstore-write /local/domain/$2/data/ivt-test/cmd "$3" &&
+		xenstore-chmod -r /local/domain/$2/data/ivt-test n$2
+}
+# domu_wait <name> <seconds>: wait for the guest to power off; destroy it
+# if it is still running after that; relay its IVT-TEST lines and log.
+domu_wait() {
+	i=0
+	while xl domid "$1" >/dev/null 2>&1; do
+		i=$((i + 1))
+		if [ $i -gt "$2" ]; then
+			echo "IVT-NOTE $1 still running after $2 s, destroying"
+			xl destroy "$1"
+			break
+		fi
+		sleep 1
+	done
+	sleep 1 # let xenconsoled flush the log
+	tr -d '\r' <$CONLOG/guest-$1.log | grep '^IVT-TEST '
+	artifact "guest-$1.log" $CONLOG/guest-$1.log
+}
+
+# ---- checks ---------------------------------------------------------------
+if xl info >/tmp/xl-info 2>&1; then
+	result dom0-hello PASS "hello from dom0: $(grep -E '^xen_version' /tmp/xl-info | tr -s ' ')"
+else
+	result dom0-hello FAIL "xl info: $(head -n 3 /tmp/xl-info | tr '\n' ' ')"
+fi
+
+# Raw libxenvchan, no ivt: dom0 serves, a domU reads 256 MiB.
+if a=$(domu_create smoke-a); then
+	domu_job smoke-a $a "ivt-vchan-smoke client 0 /local/domain/0/data/vchan/smoke"
+	xl unpause smoke-a
+	timeout 300 ivt-vchan-smoke server vchan-smoke-dom0-domU $a \
+		/local/domain/0/data/vchan/smoke 256 ||
+		echo "IVT-NOTE vchan-smoke-dom0-domU server exit $?"
+	domu_wait smoke-a 60
+else
+	result vchan-smoke-dom0-domU FAIL "xl create failed"
+fi
+
+# Raw libxenvchan between two guests: b serves, c reads.
+if b=$(domu_create smoke-b) && c=$(domu_create smoke-c); then
+	domu_job smoke-b $b "ivt-vchan-smoke server vchan-smoke-domU-domU $c /local/domain/$b/data/vchan/smoke 256"
+	domu_job smoke-c $c "ivt-vchan-smoke client $b /local/domain/$b/data/vchan/smoke"
+	xl unpause smoke-b
+	xl unpause smoke-c
+	domu_wait smoke-b 300
+	domu_wait smoke-c 30
+else
+	result vchan-smoke-domU-domU FAIL "xl create failed"
+fi
+
+# Soft-RoCE in dom0, for the verbs backend (informational for now).
+ip link add ivtrxe0 type dummy && ip link set ivtrxe0 up
+if modprobe rdma_rxe 2>/tmp/rxe.log && rdma link add rxe0 type rxe netdev ivtrxe0 2>>/tmp/rxe.log; then
+	result rdma-rxe PASS "$(rdma link show 2>&1 | head -n 1); $(ibv_devices 2>&1 | tail -n +3 | tr -s ' \n' ' ')"
+else
+	result rdma-rxe FAIL "$(tr '\n' ' ' </tmp/rxe.log)"
+fi
+
+# ---- the project: ivtd brokering vchan channels between domains ---------
+. $T/ivt-checks.sh
+
+echo "IVT-DONE"

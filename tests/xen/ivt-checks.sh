@@ -1,0 +1,179 @@
+# The project's checks on the Xen host; sourced by dom0-tests.sh after the
+# toolstack is up (uses its result/artifact/domu_* helpers, $T, $CONLOG).
+# Guests run tests/xs/xs-guest-open.c (ivt-xs-open), the guest side of the
+# XenStore protocol; ivtd runs in dom0 the way systemd/ivtd.service says.
+
+MIB256=268435456
+ivtd_pid=""
+
+# guest_has <guest> <extended regex>: does its console log match?
+guest_has() { tr -d '\r' <$CONLOG/guest-$1.log | grep -Eq "$2"; }
+guest_line() { tr -d '\r' <$CONLOG/guest-$1.log | grep -E "$2" | head -n 1; }
+
+# xs_wait <path> <regex> <seconds>: wait for a XenStore value; print it.
+xs_wait() {
+	i=0
+	while [ $i -lt $(($3 * 5)) ]; do
+		v=$(xenstore-read "$1" 2>/dev/null) && echo "$v" | grep -Eq "$2" && {
+			echo "$v"
+			return 0
+		}
+		sleep 0.2
+		i=$((i + 1))
+	done
+	return 1
+}
+
+ivtd_alive() { [ -n "$ivtd_pid" ] && kill -0 "$ivtd_pid" 2>/dev/null; }
+
+# ---- ivtd, started like its systemd unit ---------------------------------
+start_ivtd() {
+	if [ ! -x $T/bin/ivtd ]; then
+		result ivtd-start FAIL "ivtd was not built into the payload"
+		return 1
+	fi
+	mkdir -p /etc/ivt /run/ivt
+	cp $T/conf/policy-xen.json /etc/ivt/policy.json
+	# Arguments from the unit's ExecStart, binary path replaced.
+	args="-c /etc/ivt/policy.json"
+	if [ -f $T/conf/ivtd.service ]; then
+		line=$(sed -n 's/^ExecStart=[-@+!]*//p' $T/conf/ivtd.service | head -n 1)
+		case $line in *" "*) args=${line#* } ;; *) args="" ;; esac
+	fi
+	echo "IVT-NOTE starting: ivtd $args"
+	# shellcheck disable=SC2086
+	$T/bin/ivtd $args >/tmp/ivtd.log 2>&1 &
+	ivtd_pid=$!
+	i=0
+	while [ $i -lt 50 ] && ivtd_alive && [ ! -S /run/ivt/ivtd.sock ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	if ivtd_alive && [ -S /run/ivt/ivtd.sock ]; then
+		result ivtd-start PASS "pid $ivtd_pid, args: $args; $(grep -ci xenstore /tmp/ivtd.log) XenStore log lines"
+		return 0
+	fi
+	result ivtd-start FAIL "ivtd not running or no socket: $(tail -n 3 /tmp/ivtd.log | tr '\n' ' ')"
+	return 1
+}
+
+# ---- a domU advertises, ivtd brokers, domU <-> domU 256 MiB -------------
+check_domU_domU() {
+	if ! a=$(domu_create ivt-a) || ! b=$(domu_create ivt-b); then
+		result ivt-xs-advertise FAIL "xl create failed"
+		result ivt-domU-domU-256M FAIL "xl create failed"
+		return
+	fi
+	domu_job ivt-a $a "ivt-xs-open listen xen-ab --bytes $MIB256 --timeout 180"
+	domu_job ivt-b $b "ivt-xs-open connect xen-ab --peer $a --bytes $MIB256 --timeout 180"
+	xl unpause ivt-a
+	req=$(xs_wait /local/domain/$a/data/ivt/xen-ab/request 'listen' 60)
+	resp=$(xs_wait /local/domain/$a/data/ivt/xen-ab/response '^(ok|error)' 30)
+	xl unpause ivt-b
+	if [ -n "$req" ] && echo "$resp" | grep -q '^ok backend=vchan'; then
+		result ivt-xs-advertise PASS "dom$a request '$req' -> '$resp'"
+	else
+		result ivt-xs-advertise FAIL "dom$a request '$req' -> response '$resp'"
+	fi
+	domu_wait ivt-a 400
+	domu_wait ivt-b 60
+	srv=$(guest_line ivt-a '^server: ')
+	cli=$(guest_line ivt-b '^client: ')
+	if guest_has ivt-a '^PASS$' && guest_has ivt-b '^PASS$'; then
+		result ivt-domU-domU-256M PASS "$srv | $cli"
+	else
+		result ivt-domU-domU-256M FAIL "server: '$srv' $(guest_line ivt-a 'fail|refused|error')" \
+			"client: '$cli' $(guest_line ivt-b 'fail|refused|error')"
+	fi
+}
+
+# ---- dom0 (as a Xen domain, dom:0) <-> domU 256 MiB ------------------------
+check_dom0_domU() {
+	if ! c=$(domu_create ivt-c); then
+		result ivt-dom0-domU-256M FAIL "xl create failed"
+		return
+	fi
+	domu_job ivt-c $c "ivt-xs-open connect xen-d0 --peer 0 --bytes $MIB256 --timeout 180"
+	xl unpause ivt-c
+	timeout 400 ivt-xs-open listen xen-d0 --bytes $MIB256 --timeout 180 >/tmp/d0.log 2>&1
+	rc=$?
+	domu_wait ivt-c 60
+	artifact dom0-ivt-xs-open.log /tmp/d0.log
+	if [ $rc = 0 ] && guest_has ivt-c '^PASS$'; then
+		result ivt-dom0-domU-256M PASS "$(grep '^server: ' /tmp/d0.log) | $(guest_line ivt-c '^client: ')"
+	else
+		result ivt-dom0-domU-256M FAIL "dom0 rc $rc: $(tail -n 2 /tmp/d0.log | tr '\n' ' ') |" \
+			"domU: $(guest_line ivt-c 'client:|refused|fail|FAIL')"
+	fi
+}
+
+# ---- a policy that forbids the pair is refused, clearly ----------------------
+check_policy_deny() {
+	if ! e=$(domu_create ivt-e) || ! f=$(domu_create ivt-f); then
+		result ivt-policy-deny FAIL "xl create failed"
+		return
+	fi
+	domu_job ivt-e $e "ivt-xs-open listen forbidden --bytes 1024 --timeout 20"
+	domu_job ivt-f $f "ivt-xs-open connect forbidden --peer $e --bytes 1024 --timeout 20"
+	xl unpause ivt-e
+	xs_wait /local/domain/$e/data/ivt/forbidden/response '^(ok|error)' 30
+	xl unpause ivt-f
+	resp=$(xs_wait /local/domain/$f/data/ivt/forbidden/response '^(ok|error)' 30)
+	domu_wait ivt-f 60
+	domu_wait ivt-e 60
+	why=$(guest_line ivt-f 'refused')
+	if echo "$resp" | grep -q '^error 13' && [ -n "$why" ] && ivtd_alive; then
+		result ivt-policy-deny PASS "dom$f -> dom$e refused: '$why'; XenStore: '$resp'"
+	else
+		result ivt-policy-deny FAIL "response '$resp', guest said '$why' $(guest_line ivt-f 'FAIL|PASS')"
+	fi
+}
+
+# ---- xl destroy of a domU mid-transfer ----------------------------------------
+check_destroy() {
+	if ! g=$(domu_create ivt-g) || ! h=$(domu_create ivt-h); then
+		result ivt-destroy-cleanup FAIL "xl create failed"
+		return
+	fi
+	big=17179869184 # 16 GiB: still running when we pull the plug
+	domu_job ivt-g $g "ivt-xs-open listen xen-kill --bytes $big --timeout 30"
+	domu_job ivt-h $h "ivt-xs-open connect xen-kill --peer $g --bytes $big --timeout 30"
+	xl unpause ivt-g
+	xs_wait /local/domain/$g/data/ivt/xen-kill/response '^ok' 60
+	xl unpause ivt-h
+	hresp=$(xs_wait /local/domain/$h/data/ivt/xen-kill/response '^ok' 60)
+	sleep 5 # data is flowing now
+	running=$(xl list | grep -c 'ivt-[gh]')
+	xl destroy ivt-g
+	ev=$(xs_wait /local/domain/$h/data/ivt/xen-kill/event 'peer=(died|closed)' 30)
+	left=$(xenstore-ls /local/domain/$g 2>/dev/null | wc -l)
+	domu_wait ivt-h 90
+	domu_wait ivt-g 1
+	sleep 2
+	# A domain whose pages are still mapped by a grant lingers as "(null)".
+	zombies=$(xl list | tail -n +2 | grep -vc '^Domain-0')
+	hsaid=$(guest_line ivt-h 'recv|timed out|reset|FAIL' | tr -s ' ')
+	detail="both running: $running/2; h response '$hresp'; event for h: '$ev';"
+	detail="$detail g's XenStore nodes left: $left; domains left: $zombies; h said: '$hsaid'"
+	if [ -n "$hresp" ] && [ -n "$ev" ] && [ "$left" = 0 ] && [ "$zombies" = 0 ] && ivtd_alive &&
+		guest_has ivt-h '^FAIL$'; then
+		result ivt-destroy-cleanup PASS "ivtd alive; $detail"
+	else
+		result ivt-destroy-cleanup FAIL "ivtd alive: $(ivtd_alive && echo yes || echo NO); $detail"
+	fi
+	xl list >/tmp/xl-list-after-destroy 2>&1
+	artifact xl-list-after-destroy.txt /tmp/xl-list-after-destroy
+}
+
+if start_ivtd; then
+	check_domU_domU
+	check_dom0_domU
+	check_policy_deny
+	check_destroy
+	ivtd_alive || echo "IVT-NOTE ivtd died during the checks"
+else
+	for t in ivt-xs-advertise ivt-domU-domU-256M ivt-dom0-domU-256M ivt-policy-deny ivt-destroy-cleanup; do
+		result $t FAIL "ivtd did not start"
+	done
+fi
+[ -f /tmp/ivtd.log ] && artifact ivtd.log /tmp/ivtd.log

@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+/* Hostile and valid XenStore values: requests, watch paths, answers. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ivtd/xs_paths.h"
+#include "ivtd/xs_request.h"
+#include "ivtd/xs_response.h"
+
+static char why[256];
+
+static int parse(const char *v, struct ivt_xs_request *r)
+{
+	why[0] = '\0';
+	return ivt_xs_parse_request(v, strlen(v), r, why, sizeof(why));
+}
+
+/* A refused value must come with a reason containing `expect`. */
+static void refused(const char *v, const char *expect)
+{
+	struct ivt_xs_request r;
+	int rc = parse(v, &r);
+	if (rc != -EINVAL || !strstr(why, expect))
+		fail_msg("'%s': rc %d, reason '%s' (wanted '%s')", v, rc, why, expect);
+}
+
+static void test_valid_requests(void **state)
+{
+	struct ivt_xs_request r;
+	assert_int_equal(parse("listen backend=auto ring=65536", &r), 0);
+	assert_int_equal(r.req.listen, 1);
+	assert_string_equal(r.req.backend, "auto");
+	assert_int_equal(r.req.ring_size, 65536);
+	assert_false(r.has_peer);
+	assert_false(r.has_seq);
+
+	assert_int_equal(parse("connect peer=3 backend=vchan ring=1048576 seq=4294967295", &r), 0);
+	assert_int_equal(r.req.listen, 0);
+	assert_string_equal(r.req.backend, "vchan");
+	assert_int_equal(r.req.ring_size, 1048576);
+	assert_true(r.has_peer);
+	assert_int_equal(r.peer_domid, 3);
+	assert_true(r.has_seq);
+	assert_int_equal(r.seq, 4294967295u);
+
+	/* Bare verb: defaults. peer=0 (dom0) and the last ordinary domid. */
+	assert_int_equal(parse("connect", &r), 0);
+	assert_string_equal(r.req.backend, "auto");
+	assert_int_equal(r.req.ring_size, 0);
+	assert_int_equal(parse("connect peer=0 ring=0", &r), 0);
+	assert_int_equal(parse("connect peer=32751", &r), 0);
+	assert_int_equal(r.peer_domid, 0x7FEF);
+	assert_int_equal(parse("listen ring=1073741824", &r), 0);
+}
+
+static void test_hostile_requests(void **state)
+{
+	char big[400];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "listen backend=", 15);
+	refused(big, "too long");
+	refused("", "empty");
+	refused("listen\n", "not printable");
+	refused("listen ring=65536\n", "not printable");
+	refused("listen\tring=1024", "not printable");
+	refused("listen  ring=1024", "stray space");
+	refused(" listen", "stray space");
+	refused("listen ", "stray space");
+	refused("listen \xc3\xa9=1", "not printable");
+	refused("accept", "must start with");
+	refused("LISTEN", "must start with");
+	refused("listen ring=", "key=value");
+	refused("listen =5", "key=value");
+	refused("listen ring", "key=value");
+	refused("listen ring=-1", "not a decimal");
+	refused("listen ring=+1024", "not a decimal");
+	refused("listen ring=0x1000", "not a decimal");
+	refused("listen ring=01024", "not a decimal");
+	refused("listen ring=1e6", "not a decimal");
+	refused("listen ring=18446744073709551616", "too large");
+	refused("listen ring=99999999999999999999999", "too large");
+	refused("listen ring=2147483648", "too large");
+	refused("listen ring=65535", "power of two");
+	refused("listen ring=512", "power of two");
+	refused("listen ring=1024 ring=2048", "duplicate key 'ring'");
+	refused("connect peer=1 peer=2", "duplicate key 'peer'");
+	refused("listen backend=auto backend=vchan", "duplicate key 'backend'");
+	refused("listen color=blue", "unknown key 'color'");
+	refused("listen path=/local/domain/0", "unknown key 'path'");
+	refused("listen peer=3", "only valid with connect");
+	refused("connect peer=-1", "domain id");
+	refused("connect peer=32752", "domain id");   /* DOMID_FIRST_RESERVED */
+	refused("connect peer=32767", "domain id");   /* DOMID_SELF */
+	refused("connect peer=65535", "domain id");
+	refused("connect peer=4294967299", "domain id");
+	refused("connect peer=03", "domain id");
+	refused("listen backend=../shm", "backend");
+	refused("listen backend=Vchan", "backend");
+	refused("listen backend=a_very_long_backend_name", "backend");
+	refused("listen seq=4294967296", "seq");
+	refused("listen seq=x", "seq");
+}
+
+static void test_embedded_nul(void **state)
+{
+	struct ivt_xs_request r;
+	const char v[] = "listen\0 ring=1024";
+	assert_int_equal(ivt_xs_parse_request(v, sizeof(v) - 1, &r, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "not printable"));
+	/* A NUL right at the end that xs_read would report in the length. */
+	assert_int_equal(ivt_xs_parse_request("listen", 7, &r, why, sizeof(why)), -EINVAL);
+	/* NULL value (node vanished between event and read). */
+	assert_int_equal(ivt_xs_parse_request(NULL, 0, &r, why, sizeof(why)), -EINVAL);
+}
+
+static void test_numbers(void **state)
+{
+	uint64_t v;
+	uint32_t d;
+	assert_int_equal(ivt_xs_parse_u64("18446744073709551615", 20, UINT64_MAX, &v), 0);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(ivt_xs_parse_u64("18446744073709551616", 20, UINT64_MAX, &v), -ERANGE);
+	assert_int_equal(ivt_xs_parse_u64("99999999999999999999", 20, UINT64_MAX, &v), -ERANGE);
+	assert_int_equal(ivt_xs_parse_u64("0", 1, 0, &v), 0);
+	assert_int_equal(ivt_xs_parse_u64("", 0, 10, &v), -EINVAL);
+	assert_int_equal(ivt_xs_parse_u64("11", 2, 10, &v), -ERANGE);
+	assert_int_equal(ivt_xs_parse_domid("32751", 5, &d), 0);
+	assert_int_equal(ivt_xs_parse_domid("32752", 5, &d), -ERANGE);
+	assert_int_equal(ivt_xs_parse_domid("12", 1, &d), 0); /* length-bounded */
+	assert_int_equal(d, 1);
+}
+
+static enum ivt_xs_path_kind classify(const char *p, struct ivt_xs_path_info *info)
+{
+	return ivt_xs_classify_path(p, info);
+}
+
+static void test_watch_paths(void **state)
+{
+	struct ivt_xs_path_info i;
+	assert_int_equal(classify("/local/domain/7/data/ivt/chan-1.a_b/request", &i),
+			 IVT_XS_PATH_REQUEST);
+	assert_int_equal(i.domid, 7);
+	assert_string_equal(i.name, "chan-1.a_b");
+	assert_int_equal(classify("/local/domain/0/data/ivt/x/request", &i), IVT_XS_PATH_REQUEST);
+
+	assert_int_equal(classify("/local/domain/7/data/ivt/chan", &i), IVT_XS_PATH_ANCESTOR);
+	assert_string_equal(i.name, "chan");
+	assert_int_equal(classify("/local/domain/7/data/ivt", &i), IVT_XS_PATH_ANCESTOR);
+	assert_string_equal(i.name, "");
+	assert_int_equal(classify("/local/domain/7/data", &i), IVT_XS_PATH_ANCESTOR);
+	assert_int_equal(classify("/local/domain/7", &i), IVT_XS_PATH_ANCESTOR);
+	assert_int_equal(i.domid, 7);
+
+	const char *ignored[] = {
+		"/local/domain/7/data/ivt/chan/response",
+		"/local/domain/7/data/ivt/chan/event",
+		"/local/domain/7/data/ivt/chan/vchan/ring-ref",
+		"/local/domain/7/data/ivt/chan/request/x",
+		"/local/domain/7/data/ivt/chan/request/",
+		"/local/domain/7/data/ivt/chan/requests",
+		"/local/domain/7/data/ivt/../ivt/chan/request",
+		"/local/domain/7/data/ivt/./request",
+		"/local/domain/7/data/ivt/../request",
+		"/local/domain/7/data/ivt/.hidden/request",
+		"/local/domain/7/data/ivt//request",
+		"/local/domain/7/data/ivt/a b/request",
+		"/local/domain/7/data/ivtx/chan/request",
+		"/local/domain/7/datax",
+		"/local/domain/7/",
+		"/local/domain/07/data/ivt/chan/request",
+		"/local/domain/-1/data/ivt/chan/request",
+		"/local/domain/32752/data/ivt/chan/request",
+		"/local/domain/99999999999999999999/data/ivt/chan/request",
+		"/local/domain//data/ivt/chan/request",
+		"/local/domain/",
+		"/local/domainx/1",
+		"local/domain/7/data/ivt/chan/request",
+		"@releaseDomain",
+		"",
+	};
+	for (size_t k = 0; k < sizeof(ignored) / sizeof(ignored[0]); k++)
+		if (classify(ignored[k], &i) != IVT_XS_PATH_IGNORE)
+			fail_msg("path '%s' was not ignored", ignored[k]);
+	assert_int_equal(classify(NULL, &i), IVT_XS_PATH_IGNORE);
+
+	/* Names: 63 chars fine, 64 too long. */
+	char p[400], name[80];
+	memset(name, 'n', 63);
+	name[63] = '\0';
+	snprintf(p, sizeof(p), "/local/domain/1/data/ivt/%s/request", name);
+	assert_int_equal(classify(p, &i), IVT_XS_PATH_REQUEST);
+	snprintf(p, sizeof(p), "/local/domain/1/data/ivt/%sn/request", name);
+	assert_int_equal(classify(p, &i), IVT_XS_PATH_IGNORE);
+	/* Overlong paths are dropped before any parsing. */
+	memset(p, 'a', sizeof(p) - 1);
+	p[sizeof(p) - 1] = '\0';
+	memcpy(p, "/local/domain/1", 15);
+	assert_int_equal(classify(p, &i), IVT_XS_PATH_IGNORE);
+}
+
+static void test_paths(void **state)
+{
+	char b[128];
+	assert_int_equal(ivt_xs_end_path(b, sizeof(b), 5, "chan", IVT_XS_LEAF_RESPONSE), 0);
+	assert_string_equal(b, "/local/domain/5/data/ivt/chan/response");
+	assert_int_equal(ivt_xs_end_path(b, sizeof(b), 5, "../x", NULL), -EINVAL);
+	assert_int_equal(ivt_xs_end_path(b, sizeof(b), 5, "a/b", NULL), -EINVAL);
+	assert_int_equal(ivt_xs_end_path(b, sizeof(b), 0x7FF0, "a", NULL), -EINVAL);
+	assert_int_equal(ivt_xs_end_path(b, 10, 5, "chan", NULL), -ENAMETOOLONG);
+	assert_int_equal(ivt_xs_ivt_dir(b, sizeof(b), 12), 0);
+	assert_string_equal(b, "/local/domain/12/data/ivt");
+
+	/* Short names keep the conventional vchan path... */
+	assert_int_equal(ivt_xs_vchan_path(b, sizeof(b), 3, "demo", 9), 0);
+	assert_string_equal(b, "/local/domain/3/data/ivt/demo/vchan");
+	assert_true(strlen(b) <= IVT_XS_VCHAN_PATH_MAX);
+	/* ...long ones fall back to the channel id, within libxenvchan's limit. */
+	assert_int_equal(ivt_xs_vchan_path(b, sizeof(b), 32000, "a-rather-long-channel-name", 77), 0);
+	assert_string_equal(b, "/local/domain/32000/data/ivt/.v77");
+	assert_int_equal(ivt_xs_vchan_path(b, sizeof(b), 32000, "a-rather-long-channel-name",
+					   UINT64_MAX), -ENAMETOOLONG);
+	assert_int_equal(ivt_xs_vchan_path(b, sizeof(b), 32000, "a-rather-long-channel-name",
+					   999999999999999999ull), 0);
+	assert_true(strlen(b) <= IVT_XS_VCHAN_PATH_MAX);
+
+	assert_true(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt/demo/vchan", 3));
+	assert_true(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt/.v7", 3));
+	assert_false(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt/demo/vchan", 4));
+	assert_false(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt", 3));
+	assert_false(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt/", 3));
+	assert_false(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt/..", 3));
+	assert_false(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt/a/../../x", 3));
+	assert_false(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt/a//b", 3));
+	assert_false(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt/a/", 3));
+	assert_false(ivt_xs_vchan_path_ok("/local/domain/3/data/ivtx", 3));
+	assert_false(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt/a b", 3));
+	assert_false(ivt_xs_vchan_path_ok(
+		"/local/domain/3/data/ivt/a-name-that-is-too-long-for-vchan", 3));
+}
+
+static void test_request_roundtrip(void **state)
+{
+	char b[IVT_XS_REQUEST_MAX + 1];
+	struct ivt_xs_request r;
+	assert_int_equal(ivt_xs_format_request(b, sizeof(b), 0, "vchan", 65536, 4, 17), 0);
+	assert_string_equal(b, "connect backend=vchan ring=65536 peer=4 seq=17");
+	assert_int_equal(parse(b, &r), 0);
+	assert_int_equal(r.peer_domid, 4);
+	assert_int_equal(r.seq, 17);
+	assert_int_equal(ivt_xs_format_request(b, sizeof(b), 1, NULL, 0, -1, 1), 0);
+	assert_string_equal(b, "listen backend=auto ring=0 seq=1");
+	assert_int_equal(ivt_xs_format_request(b, sizeof(b), 1, NULL, 0, 4, 1), -EINVAL);
+	assert_int_equal(ivt_xs_format_request(b, sizeof(b), 0, "bad name", 0, -1, 1), -EINVAL);
+}
+
+static void test_responses(void **state)
+{
+	char b[IVT_XS_RESPONSE_MAX + 1];
+	struct ivt_xs_response r;
+	struct ivt_ctrl_open_ok ok = {.chan_id = 42, .ring_size = 65536, .peer_domid = 5};
+	strcpy(ok.backend, "vchan");
+	strcpy(ok.xs_path, "/local/domain/3/data/ivt/demo/vchan");
+	assert_int_equal(ivt_xs_format_ok(b, sizeof(b), &ok, 1, 9), 0);
+	assert_string_equal(b, "ok backend=vchan ring=65536 path=/local/domain/3/data/ivt/demo/vchan "
+			       "peer=5 chan=42 seq=9");
+	assert_int_equal(ivt_xs_parse_response(b, strlen(b), &r, why, sizeof(why)), 0);
+	assert_true(r.ok);
+	assert_string_equal(r.backend, "vchan");
+	assert_string_equal(r.path, ok.xs_path);
+	assert_int_equal(r.peer_domid, 5);
+	assert_int_equal(r.chan_id, 42);
+	assert_int_equal(r.seq, 9);
+
+	strcpy(ok.xs_path, "/has space");
+	assert_int_equal(ivt_xs_format_ok(b, sizeof(b), &ok, 0, 0), -EINVAL);
+
+	assert_int_equal(ivt_xs_format_error(b, sizeof(b), -13, "policy  'p'\nrefuses\x01 dom:3 ", 1, 2),
+			 0);
+	assert_string_equal(b, "error 13 seq=2 policy 'p' refuses? dom:3");
+	assert_int_equal(ivt_xs_parse_response(b, strlen(b), &r, why, sizeof(why)), 0);
+	assert_false(r.ok);
+	assert_int_equal(r.err, 13);
+	assert_int_equal(r.seq, 2);
+	assert_string_equal(r.reason, "policy 'p' refuses? dom:3");
+	assert_int_equal(ivt_xs_format_error(b, sizeof(b), 0, NULL, 0, 0), 0);
+	assert_string_equal(b, "error 5");
+
+	const char *bad[] = {"ok", "ok backend=vchan ring=1024", "okay", "error", "error 0 x",
+			     "error 99999 x", "ok backend=vchan ring=1024 peer=1 peer=2",
+			     "ok backend=vchan ring=-1 peer=1", "error 5 seq=x reason"};
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+		if (ivt_xs_parse_response(bad[k], strlen(bad[k]), &r, why, sizeof(why)) == 0)
+			fail_msg("response '%s' was accepted", bad[k]);
+	/* Unknown keys from a newer ivtd are ignored. */
+	const char *newer = "ok backend=vchan ring=1024 peer=1 flavour=mint";
+	assert_int_equal(ivt_xs_parse_response(newer, strlen(newer), &r, why, sizeof(why)), 0);
+}
+
+static void test_events(void **state)
+{
+	char b[64];
+	struct ivt_xs_event e;
+	assert_int_equal(ivt_xs_format_event(b, sizeof(b), IVT_PEER_DIED, 4, 1, 3), 0);
+	assert_string_equal(b, "peer=died domid=4 seq=3");
+	assert_int_equal(ivt_xs_parse_event(b, strlen(b), &e, why, sizeof(why)), 0);
+	assert_int_equal(e.event, IVT_PEER_DIED);
+	assert_int_equal(e.domid, 4);
+	assert_int_equal(ivt_xs_format_event(b, sizeof(b), 0, 4, 0, 0), -EINVAL);
+	assert_int_equal(ivt_xs_format_event(b, sizeof(b), 9, 4, 0, 0), -EINVAL);
+	const char *bad[] = {"peer=gone domid=1", "peer=died", "domid=1", "peer=died domid=1 domid=2",
+			     "peer=died peer=closed domid=1", "peer=died domid=40000"};
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+		if (ivt_xs_parse_event(bad[k], strlen(bad[k]), &e, why, sizeof(why)) == 0)
+			fail_msg("event '%s' was accepted", bad[k]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid_requests), cmocka_unit_test(test_hostile_requests),
+		cmocka_unit_test(test_embedded_nul),   cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_watch_paths),    cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_request_roundtrip), cmocka_unit_test(test_responses),
+		cmocka_unit_test(test_events),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
