@@ -33,8 +33,8 @@ void vh_oob_init(struct vh_oob *o, int fd);
 int vh_open(const struct vh_plugin *p, struct vh_oob *o, int is_server, size_t ring,
 	    int timeout_ms, struct ivt_ep **ep);
 
-/* Block until one of events is ready (busy: spin on arm instead of poll).
- * Returns the ready events or -ETIMEDOUT. */
+/* Block until one of events is ready, or -ETIMEDOUT. busy: return at once
+ * (the caller retries its operation, which polls the CQ). */
 int vh_wait(const struct vh_plugin *p, struct ivt_ep *ep, unsigned events, int timeout_ms,
 	    int busy);
 

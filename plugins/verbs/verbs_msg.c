@@ -143,7 +143,11 @@ static void on_completion(struct ivt_ep *ep, const struct ibv_wc *wc)
 	int ok = wc->status == IBV_WC_SUCCESS;
 	switch (kind) {
 	case WR_RECV:
-		if (ok && idx < ep->nrecv) {
+		/* Only plain SENDs consume our receive buffers; a WRITE_WITH_IMM
+		 * would leave stale bytes in the slot. */
+		if (ok && wc->opcode != IBV_WC_RECV)
+			verbs_set_broken(ep, -EPROTO, "peer used RDMA write with immediate");
+		else if (ok && idx < ep->nrecv) {
 			int rc = on_message(ep, idx, wc->byte_len);
 			if (rc == -EPROTO)
 				verbs_set_broken(ep, -EPROTO, "malformed message or credit lie from peer");
@@ -335,8 +339,10 @@ void verbs_close(struct ivt_ep *ep)
 	pthread_mutex_lock(&ep->lock);
 	verbs_progress(ep);
 	/* Queued REGION messages need credits the peer may never return now;
-	 * the CLOSE has its own reserved buffer and always goes. */
-	if (ep->connected && ep->peer_ready && !ep->broken &&
+	 * the CLOSE has its own reserved buffer and always goes. A peer that
+	 * closed first has torn its QP down: telling it would only wait for
+	 * the retries to run out. */
+	if (ep->connected && ep->peer_ready && !ep->broken && !ep->peer_closed &&
 	    verbs_post_msg(ep, VW_MSG_CLOSE, NULL, 0) == 0) {
 		/* Everything posted before the CLOSE completes before it (RC
 		 * order), so this waits for all queued user bytes. Bounded: a

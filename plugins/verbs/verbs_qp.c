@@ -366,9 +366,10 @@ void verbs_ep_destroy(struct ivt_ep *ep)
 {
 	if (!ep)
 		return;
-	verbs_rdma_fini(ep);
+	/* QP first: nothing may still DMA into memory released below. */
 	if (ep->qp)
 		ibv_destroy_qp(ep->qp);
+	verbs_rdma_fini(ep);
 	if (ep->recv_mr)
 		ibv_dereg_mr(ep->recv_mr);
 	if (ep->send_mr)

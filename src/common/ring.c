@@ -199,6 +199,51 @@ static int refresh_writable(struct ivt_ring *r, uint32_t *space)
 	return 0;
 }
 
+/* Copy one piece in (two memcpy at most, for the wrap) and publish it. */
+static void write_piece(struct ivt_ring *r, const uint8_t *buf, uint32_t n)
+{
+	uint32_t off = r->wr_prod & (r->wr_size - 1);
+	uint32_t first = r->wr_size - off < n ? r->wr_size - off : n;
+	ring_mb(); /* read indexes /then/ write data */
+	memcpy(r->wr_data + off, buf, first);
+	if (first < n)
+		memcpy(r->wr_data, buf + first, n - first);
+	ring_mb(); /* write data /then/ publish */
+	r->wr_prod += n;
+	store32(wr_prod_p(r), r->wr_prod);
+	r->bytes_written += n;
+	send_notify(r, IVT_RING_NOTIFY_WRITE);
+}
+
+static void read_piece(struct ivt_ring *r, uint8_t *buf, uint32_t n)
+{
+	uint32_t off = r->rd_cons & (r->rd_size - 1);
+	uint32_t first = r->rd_size - off < n ? r->rd_size - off : n;
+	ring_mb(); /* data read /after/ the index read */
+	memcpy(buf, r->rd_data + off, first);
+	if (first < n)
+		memcpy(buf + first, r->rd_data, n - first);
+	ring_mb(); /* consume /then/ publish */
+	r->rd_cons += n;
+	store32(rd_cons_p(r), r->rd_cons);
+	r->bytes_read += n;
+	send_notify(r, IVT_RING_NOTIFY_READ);
+}
+
+/* Publishing in pieces of at most a quarter ring lets the peer copy one
+ * piece while we copy the next; one big copy would leave it idle. */
+static uint32_t piece_limit(uint32_t ring_size)
+{
+	uint32_t q = ring_size / 4;
+	return q < IVT_RING_PIECE_MAX ? q : IVT_RING_PIECE_MAX;
+}
+
+static uint32_t min3(size_t a, uint32_t b, uint32_t c)
+{
+	uint32_t m = b < c ? b : c;
+	return a < m ? (uint32_t)a : m;
+}
+
 ssize_t ivt_ring_write(struct ivt_ring *r, const void *buf, size_t len)
 {
 	if (r->broken)
@@ -207,27 +252,37 @@ ssize_t ivt_ring_write(struct ivt_ring *r, const void *buf, size_t len)
 		return fail(r);
 	if (r->closed || peer_closed(r))
 		return -EPIPE;
-	if (len == 0)
-		return 0;
-	/* Only re-read the peer's index when our cached view is too small. */
-	uint32_t space = r->wr_size - (r->wr_prod - r->wr_cons_seen);
-	if (space < len && refresh_writable(r, &space) < 0)
-		return -EPROTO;
-	if (space == 0)
-		return -EAGAIN;
-	uint32_t n = len < space ? (uint32_t)len : space;
-	uint32_t mask = r->wr_size - 1, off = r->wr_prod & mask;
-	uint32_t first = r->wr_size - off < n ? r->wr_size - off : n;
-	ring_mb(); /* read indexes /then/ write data */
-	memcpy(r->wr_data + off, buf, first);
-	if (first < n)
-		memcpy(r->wr_data, (const uint8_t *)buf + first, n - first);
-	ring_mb(); /* write data /then/ publish */
-	r->wr_prod += n;
-	store32(wr_prod_p(r), r->wr_prod);
-	r->bytes_written += n;
-	send_notify(r, IVT_RING_NOTIFY_WRITE);
-	return n;
+	/* Fill as much as fits, taking the space the reader frees meanwhile. */
+	size_t done = 0;
+	while (done < len) {
+		/* Only re-read the peer's index when our cached view is too small. */
+		uint32_t space = r->wr_size - (r->wr_prod - r->wr_cons_seen);
+		if (space < len - done && refresh_writable(r, &space) < 0)
+			return -EPROTO;
+		if (space == 0)
+			break;
+		uint32_t n = min3(len - done, space, piece_limit(r->wr_size));
+		write_piece(r, (const uint8_t *)buf + done, n);
+		done += n;
+	}
+	return done || len == 0 ? (ssize_t)done : -EAGAIN;
+}
+
+/* Read what is there (and what arrives meanwhile): bytes or -EPROTO. */
+static ssize_t read_available(struct ivt_ring *r, uint8_t *buf, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		uint32_t ready = r->rd_prod_seen - r->rd_cons;
+		if (ready < len - done && refresh_readable(r, &ready) < 0)
+			return -EPROTO;
+		if (ready == 0)
+			break;
+		uint32_t n = min3(len - done, ready, piece_limit(r->rd_size));
+		read_piece(r, buf + done, n);
+		done += n;
+	}
+	return (ssize_t)done;
 }
 
 ssize_t ivt_ring_read(struct ivt_ring *r, void *buf, size_t len)
@@ -238,32 +293,14 @@ ssize_t ivt_ring_read(struct ivt_ring *r, void *buf, size_t len)
 		return fail(r);
 	if (len == 0)
 		return 0;
-	uint32_t ready = r->rd_prod_seen - r->rd_cons;
-	if (ready < len && refresh_readable(r, &ready) < 0)
-		return -EPROTO;
-	if (ready == 0) {
-		if (!peer_closed(r))
-			return -EAGAIN;
-		/* The peer publishes its last index before the flag: look again. */
-		ring_mb();
-		if (refresh_readable(r, &ready) < 0)
-			return -EPROTO;
-		if (ready == 0)
-			return 0;
-	}
-	uint32_t n = len < ready ? (uint32_t)len : ready;
-	uint32_t mask = r->rd_size - 1, off = r->rd_cons & mask;
-	uint32_t first = r->rd_size - off < n ? r->rd_size - off : n;
-	ring_mb(); /* data read /after/ the index read */
-	memcpy(buf, r->rd_data + off, first);
-	if (first < n)
-		memcpy((uint8_t *)buf + first, r->rd_data, n - first);
-	ring_mb(); /* consume /then/ publish */
-	r->rd_cons += n;
-	store32(rd_cons_p(r), r->rd_cons);
-	r->bytes_read += n;
-	send_notify(r, IVT_RING_NOTIFY_READ);
-	return n;
+	ssize_t n = read_available(r, buf, len);
+	if (n != 0)
+		return n;
+	if (!peer_closed(r))
+		return -EAGAIN;
+	/* The peer publishes its last index before the flag: look again. */
+	ring_mb();
+	return read_available(r, buf, len);
 }
 
 unsigned ivt_ring_ready(struct ivt_ring *r)

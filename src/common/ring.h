@@ -29,6 +29,9 @@
 #define IVT_RING_MAX_SIZE (1u << 30)
 #define IVT_RING_HDR_SIZE 4096u /* control header: one page */
 
+/* Largest piece published at once by a read or write (see ring.c). */
+#define IVT_RING_PIECE_MAX (32u * 1024)
+
 /* Adaptive spin in ivt_ring_arm before sleeping (see ring.c). The maximum
  * is about one sleep/wake-up round under a hypervisor. */
 #define IVT_RING_SPIN_MAX_NS 50000u

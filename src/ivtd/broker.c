@@ -175,6 +175,24 @@ void ivt_broker_get_stats(const struct ivt_broker *b, struct ivt_broker_stats *s
 static void refuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+static const char *errno_name(int err)
+{
+	switch (err) {
+	case EACCES: return "EACCES";
+	case ENOENT: return "ENOENT";
+	case EADDRINUSE: return "EADDRINUSE";
+	case EBUSY: return "EBUSY";
+	case ENOTSUP: return "ENOTSUP";
+	case EINVAL: return "EINVAL";
+	case EPROTO: return "EPROTO";
+	case EISCONN: return "EISCONN";
+	case EALREADY: return "EALREADY";
+	case EMSGSIZE: return "EMSGSIZE";
+	case ENOMEM: return "ENOMEM";
+	default: return "error";
+	}
+}
+
 /* err is a negative errno. Logs and answers. */
 static void refuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, const char *fmt, ...)
 {
@@ -184,7 +202,7 @@ static void refuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, const
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	b->stats.refused++;
-	IVT_INFO(WHO, "refused %s (%s): %s", end->identity, strerror(-err), msg);
+	IVT_INFO(WHO, "refused %s (%s): %s", end->identity, errno_name(-err), msg);
 	end->reg->ops->reply_error(end, -err, msg);
 }
 

@@ -317,8 +317,8 @@ int main(int argc, char **argv)
 	if (start_registries(&d) != 0) {
 		status = 1;
 	} else {
-		ivt_sd_notify("READY=1\nSTATUS=serving");
 		IVT_INFO(WHO, "ivtd %s ready", IVT_VERSION_STRING);
+		ivt_sd_notify("READY=1\nSTATUS=serving");
 		if (event_base_dispatch(d.base) < 0) {
 			IVT_ERR(WHO, "event loop failed");
 			status = 1;

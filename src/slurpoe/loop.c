@@ -67,12 +67,14 @@ void slp_loop_process(struct slp_loop *l)
 {
 	/* Bounded batches keep timers and acks flowing under a flood. */
 	for (int round = 0; round < 8; round++) {
+		slp_rawsock_batch_begin(l->rs);
 		int n = slp_rawsock_rx(l->rs, feed, l->engine, 256);
 		slp_engine_tick(l->engine);
 		slp_rawsock_flush(l->rs);
 		if (n < 256)
-			break;
+			return;
 	}
+	slp_rawsock_batch_begin(l->rs);
 	slp_engine_tick(l->engine);
 	slp_rawsock_flush(l->rs);
 }
@@ -92,4 +94,81 @@ int slp_loop_run_once(struct slp_loop *l, int timeout_ms)
 		return -errno;
 	slp_loop_process(l);
 	return 0;
+}
+
+static int expired(uint64_t end) { return slp_clock_us() > end; }
+static uint64_t end_of(int timeout_ms)
+{
+	return timeout_ms < 0 ? UINT64_MAX : slp_clock_us() + (uint64_t)timeout_ms * 1000u;
+}
+
+int slp_loop_send_all(struct slp_loop *l, struct slp_conn *c, const void *buf, size_t len,
+		      int timeout_ms)
+{
+	const uint8_t *p = buf;
+	uint64_t end = end_of(timeout_ms);
+	while (len) {
+		slp_rawsock_batch_begin(l->rs);
+		ssize_t r = slp_send(c, p, len);
+		slp_rawsock_flush(l->rs);
+		if (r > 0) {
+			p += r;
+			len -= (size_t)r;
+			continue;
+		}
+		if (r != -EAGAIN)
+			return (int)r;
+		if (expired(end))
+			return -ETIMEDOUT;
+		int err = slp_loop_run_once(l, 100);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int slp_loop_recv_all(struct slp_loop *l, struct slp_conn *c, void *buf, size_t len,
+		      int timeout_ms)
+{
+	uint8_t *p = buf;
+	uint64_t end = end_of(timeout_ms);
+	while (len) {
+		ssize_t r = slp_recv(c, p, len);
+		if (r > 0) {
+			p += r;
+			len -= (size_t)r;
+			continue;
+		}
+		if (r == 0)
+			return -EPIPE;
+		if (r != -EAGAIN)
+			return (int)r;
+		if (expired(end))
+			return -ETIMEDOUT;
+		int err = slp_loop_run_once(l, 100);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int slp_loop_wait_open(struct slp_loop *l, struct slp_conn **c, int timeout_ms)
+{
+	uint64_t end = end_of(timeout_ms);
+	for (;;) {
+		unsigned ev;
+		struct slp_conn *x;
+		while ((x = slp_engine_next_event(l->engine, &ev)))
+			if ((ev & SLP_EV_ACCEPTED) && !*c)
+				*c = x;
+		if (*c && slp_conn_state(*c) == SLP_ST_OPEN)
+			return 0;
+		if (*c && slp_conn_state(*c) == SLP_ST_FAILED)
+			return slp_conn_error(*c);
+		if (expired(end))
+			return -ETIMEDOUT;
+		int err = slp_loop_run_once(l, 100);
+		if (err)
+			return err;
+	}
 }

@@ -37,4 +37,17 @@ void slp_loop_process(struct slp_loop *l);
 /* Wait up to timeout_ms (-1: until something happens) then process. */
 int slp_loop_run_once(struct slp_loop *l, int timeout_ms);
 
+
+
+/* Blocking conveniences for tools and tests (not for ivtd, which never
+ * blocks): run the loop until done, the connection fails, or timeout_ms
+ * passes (-ETIMEDOUT). */
+int slp_loop_send_all(struct slp_loop *l, struct slp_conn *c, const void *buf, size_t len,
+		      int timeout_ms);
+/* Exactly len bytes; -EPIPE on end of stream before that. */
+int slp_loop_recv_all(struct slp_loop *l, struct slp_conn *c, void *buf, size_t len,
+		      int timeout_ms);
+/* Wait for a connection on a listening endpoint (or, with *c set, for it
+ * to open). */
+int slp_loop_wait_open(struct slp_loop *l, struct slp_conn **c, int timeout_ms);
 #endif

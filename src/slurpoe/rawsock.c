@@ -38,7 +38,7 @@ struct slp_rawsock {
 	uint8_t *txbuf;
 	struct mmsghdr txmsg[TX_BATCH];
 	struct iovec txiov[TX_BATCH];
-	int ntx;
+	int ntx, batching;
 	/* RX */
 	uint8_t *ring;
 	size_t ring_len;
@@ -231,6 +231,8 @@ void slp_rawsock_tx(void *ctx, const void *frame, size_t len)
 	struct slp_rawsock *rs = ctx;
 	if (!rs->impair) {
 		queue_tx(rs, frame, len);
+		if (!rs->batching)
+			send_batch(rs);
 		return;
 	}
 	if (chance(rs) < rs->loss) {
@@ -248,7 +250,11 @@ void slp_rawsock_tx(void *ctx, const void *frame, size_t len)
 			queue_tx(rs, frame, len);
 		}
 	}
+	if (!rs->batching && rs->ntx)
+		send_batch(rs);
 }
+
+void slp_rawsock_batch_begin(struct slp_rawsock *rs) { rs->batching = 1; }
 
 void slp_rawsock_flush(struct slp_rawsock *rs)
 {
@@ -264,6 +270,7 @@ void slp_rawsock_flush(struct slp_rawsock *rs)
 	}
 	if (rs->ntx)
 		send_batch(rs);
+	rs->batching = 0;
 }
 
 uint64_t slp_rawsock_next_deadline(const struct slp_rawsock *rs)

@@ -40,6 +40,10 @@ int slp_rawsock_mtu(const struct slp_rawsock *rs);
 void slp_rawsock_tx(void *rs, const void *frame, size_t len);
 /* Send queued frames (and impairment-delayed frames that are due). */
 void slp_rawsock_flush(struct slp_rawsock *rs);
+/* Between batch_begin and flush, frames are collected and leave in one
+ * sendmmsg; outside, each frame leaves at once (so API calls made outside
+ * the event loop need no flush). */
+void slp_rawsock_batch_begin(struct slp_rawsock *rs);
 
 /* Hand every waiting frame (up to max) to cb; returns how many, or a
  * negative errno. Never blocks. */

@@ -144,11 +144,22 @@ static int recv_all(void *buf, size_t len)
 	return 0;
 }
 
+/* Like TCP's TIME_WAIT: after CLOSED, stay a moment to acknowledge a
+ * retransmitted CLOSE whose first ACK was lost, or the peer times out. */
+static void linger(void)
+{
+	uint64_t end = slp_clock_us() + 300000;
+	while (slp_clock_us() < end)
+		slp_loop_run_once(&loop, 20);
+}
+
 static int finish(void)
 {
 	int err = slp_close(conn);
 	if (!err)
 		err = wait_for(is_closed, NULL);
+	if (!err)
+		linger();
 	return err;
 }
 
@@ -218,6 +229,8 @@ static int stream_client(void)
 	memcpy(&got, reply, 8);
 	memcpy(&pcrc, reply + 8, 4);
 	err = wait_for(is_closed, NULL);
+	if (!err)
+		linger();
 	double s = (double)(slp_clock_us() - t0) / 1e6;
 	printf("sent %" PRIu64 " bytes crc32c=%08x in %.2f s (%.1f MB/s); peer got %" PRIu64
 	       " crc32c=%08x %s\n",

@@ -369,11 +369,20 @@ void slp_tx_timer(struct slp_conn *c, uint64_t now)
 		slp_fail(c, -ETIMEDOUT);
 		return;
 	}
+	uint32_t old_rto = c->rto_us;
 	c->rto_us = c->rto_us * 2 > cfg->rto_max_us ? cfg->rto_max_us : c->rto_us * 2;
 	if (c->snd_una != c->snd_tx) {
-		for (uint32_t s = c->snd_una; s != c->snd_tx; s++)
-			if (!c->tx[s & mask(c)].sacked)
+		/* Resend what has itself waited a full RTO (always the oldest);
+		 * younger frames may simply not be acknowledged yet. */
+		int first = 1;
+		for (uint32_t s = c->snd_una; s != c->snd_tx; s++) {
+			struct slp_txslot *t = &c->tx[s & mask(c)];
+			if (t->sacked)
+				continue;
+			if (first || now - t->last_tx >= old_rto)
 				retransmit(c, s, now);
+			first = 0;
+		}
 	} else {
 		slp_tx_send_ack(c, 1);
 	}

@@ -92,7 +92,7 @@ host_mirror() {
 }
 MIRROR=${IVT_XEN_MIRROR:-$(host_mirror)}
 INIT_STUB="$HERE/dom0-init-stub.sh"
-rootfs_key=$(printf '%s\n' "$SUITE" "$MIRROR" "$DOM0_PKGS" "$(cat "$INIT_STUB")" | hash_of)
+rootfs_key=$(printf '%s\n' "$SUITE" "$MIRROR" "$DOM0_PKGS" | hash_of)
 if ! stamp_ok rootfs "$rootfs_key" || [[ ! -x $WORK/rootfs/usr/sbin/xl ]]; then
 	log "debootstrap $SUITE from $MIRROR into $WORK/rootfs (takes minutes)"
 	rm -rf "$WORK/rootfs.tmp" "$WORK/stamps/rootfs" "$WORK/stamps/rootimg"
@@ -102,8 +102,6 @@ if ! stamp_ok rootfs "$rootfs_key" || [[ ! -x $WORK/rootfs/usr/sbin/xl ]]; then
 		rm -rf "$WORK/rootfs.tmp"
 		skip "debootstrap failed (no network or mirror?), log: $WORK/debootstrap.log"
 	fi
-	# PID 1 of the test dom0: mounts the payload disk and runs its script.
-	install -m 0755 "$INIT_STUB" "$WORK/rootfs.tmp/init-test"
 	rm -rf "$WORK/rootfs"
 	mv "$WORK/rootfs.tmp" "$WORK/rootfs"
 	stamp_set rootfs "$rootfs_key"
@@ -118,13 +116,16 @@ ln -sfn "vmlinuz-$KVER" "$WORK/boot/vmlinuz"
 ln -sfn "initrd.img-$KVER" "$WORK/boot/initrd.img"
 
 # ---- 4. dom0 root disk ------------------------------------------------------
-if ! stamp_ok rootimg "$rootfs_key" || [[ ! -s $WORK/root.img ]]; then
+rootimg_key=$(printf '%s\n' "$rootfs_key" "$(cat "$INIT_STUB")" | hash_of)
+if ! stamp_ok rootimg "$rootimg_key" || [[ ! -s $WORK/root.img ]]; then
 	log "mkfs root.img from rootfs"
+	# PID 1 of the test dom0: mounts the payload disk and runs its script.
+	install -m 0755 "$INIT_STUB" "$WORK/rootfs/init-test"
 	rm -f "$WORK/root.img.tmp"
 	truncate -s 3G "$WORK/root.img.tmp"
 	mkfs.ext4 -q -F -L ivt-root -d "$WORK/rootfs" "$WORK/root.img.tmp"
 	mv "$WORK/root.img.tmp" "$WORK/root.img"
-	stamp_set rootimg "$rootfs_key"
+	stamp_set rootimg "$rootimg_key"
 fi
 
 # ---- 5. the project's binaries --------------------------------------------
@@ -212,6 +213,11 @@ cp "$P"/plugins/* "$D/opt/ivt/plugins/" 2>/dev/null || true
 for f in "$D"/opt/ivt/bin/* "$D"/opt/ivt/lib/* "$D"/opt/ivt/plugins/*; do
 	[[ -f $f ]] && copy_libs "$f" "$D"
 done
+# glibc dlopen()s libgcc_s for pthread_cancel/unwinding; ldd cannot see it.
+gcc_s=$(gcc -print-file-name=libgcc_s.so.1)
+gcc_s=$(readlink -f "$gcc_s")
+mkdir -p "$D/lib/x86_64-linux-gnu"
+cp "$gcc_s" "$D/lib/x86_64-linux-gnu/libgcc_s.so.1"
 install -m 0755 "$HERE/domU-init.sh" "$D/init"
 (cd "$D" && find . | sort | cpio -o -H newc --quiet | gzip -1) >"$P/domU-initrd.gz"
 

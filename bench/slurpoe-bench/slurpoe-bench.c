@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * slurpoe-bench: SLURPoE vs TCP over the same veth pair between two
+ * network namespaces, in the same run. Needs root (creates the namespaces
+ * itself and removes them at exit).
+ *
+ *   slurpoe-bench [--quick] [--ring] [--mtu N] [--impair SPEC]
+ *
+ * Per message size: stream bandwidth (MB/s, until the receiver confirmed
+ * every byte), RDMA-write bandwidth (until completions, i.e. acknowledged
+ * by the target), and ping-pong round-trip latency (median, us).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "loop.h"
+
+#define EP 0xBE
+#define TCP_PORT 5999
+#define REGION (64u << 20)
+#define TIMEOUT_MS 60000
+
+enum { REQ_QUIT, REQ_BW, REQ_PINGPONG, REQ_REGION };
+struct req {
+	uint32_t kind, size;
+	uint64_t count;
+};
+
+static const size_t sizes[] = {64, 1024, 8192, 65536, 1u << 20};
+#define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
+
+static char ns_a[32], ns_b[32];
+static int quick, use_ring, mtu;
+static const char *impair;
+static pid_t servers[2];
+
+/* ---- a blocking byte pipe over either transport ---- */
+
+struct pipe_ops {
+	int (*send)(void *ctx, const void *buf, size_t len);
+	int (*recv)(void *ctx, void *buf, size_t len);
+	void *ctx;
+};
+
+struct slp_side {
+	struct slp_loop loop;
+	struct slp_conn *c;
+};
+
+static int slp_send_cb(void *ctx, const void *buf, size_t len)
+{
+	struct slp_side *s = ctx;
+	return slp_loop_send_all(&s->loop, s->c, buf, len, TIMEOUT_MS);
+}
+
+static int slp_recv_cb(void *ctx, void *buf, size_t len)
+{
+	struct slp_side *s = ctx;
+	return slp_loop_recv_all(&s->loop, s->c, buf, len, TIMEOUT_MS);
+}
+
+static int tcp_send_cb(void *ctx, const void *buf, size_t len)
+{
+	int fd = *(int *)ctx;
+	const char *p = buf;
+	while (len) {
+		ssize_t r = write(fd, p, len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -errno;
+		p += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+static int tcp_recv_cb(void *ctx, void *buf, size_t len)
+{
+	int fd = *(int *)ctx;
+	char *p = buf;
+	while (len) {
+		ssize_t r = read(fd, p, len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0)
+			return -EPIPE;
+		if (r < 0)
+			return -errno;
+		p += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+/* ---- server ---- */
+
+static void serve(struct pipe_ops *p, struct slp_side *slp)
+{
+	static uint8_t buf[1u << 20];
+	uint8_t *region = NULL;
+	for (;;) {
+		struct req r;
+		if (p->recv(p->ctx, &r, sizeof(r)))
+			return;
+		if (r.kind == REQ_BW) {
+			for (uint64_t left = r.count * r.size; left;) {
+				size_t n = left < sizeof(buf) ? (size_t)left : sizeof(buf);
+				if (p->recv(p->ctx, buf, n))
+					return;
+				left -= n;
+			}
+			if (p->send(p->ctx, "k", 1))
+				return;
+		} else if (r.kind == REQ_PINGPONG && r.size <= sizeof(buf)) {
+			for (uint64_t i = 0; i < r.count; i++)
+				if (p->recv(p->ctx, buf, r.size) || p->send(p->ctx, buf, r.size))
+					return;
+		} else if (r.kind == REQ_REGION && slp) {
+			uint64_t key = 0;
+			region = region ? region : calloc(1, REGION);
+			if (slp_register_region(slp->c, region, REGION, SLP_ACCESS_WRITE, &key))
+				return;
+			if (p->send(p->ctx, &key, sizeof(key)))
+				return;
+		} else {
+			return;
+		}
+	}
+}
+
+static int enter_ns(const char *name)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+		perror(path);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static struct slp_loop_opts loop_opts(const char *ifname)
+{
+	struct slp_loop_opts o = {.ifname = ifname, .rawsock_flags = use_ring ? SLP_RS_RX_RING : 0,
+				  .impair = impair, .impair_seed = (uint64_t)getpid(),
+				  .stream_buf = 4u << 20};
+	return o;
+}
+
+static void slp_server(void)
+{
+	struct slp_side s = {0};
+	struct slp_loop_opts o = loop_opts("sb0");
+	if (slp_loop_open(&s.loop, &o) || slp_listen(s.loop.engine, EP, NULL) ||
+	    slp_loop_wait_open(&s.loop, &s.c, TIMEOUT_MS))
+		_exit(1);
+	struct pipe_ops p = {slp_send_cb, slp_recv_cb, &s};
+	serve(&p, &s);
+	/* Let the last acknowledgements out before going. */
+	for (int i = 0; i < 50; i++)
+		slp_loop_run_once(&s.loop, 10);
+	_exit(0);
+}
+
+static void tcp_server(void)
+{
+	int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(TCP_PORT),
+				.sin_addr.s_addr = htonl(INADDR_ANY)};
+	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(ls, (void *)&a, sizeof(a)) || listen(ls, 1))
+		_exit(1);
+	int fd = accept(ls, NULL, NULL);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	struct pipe_ops p = {tcp_send_cb, tcp_recv_cb, &fd};
+	serve(&p, NULL);
+	_exit(0);
+}
+
+/* ---- client measurements ---- */
+
+static uint64_t bytes_for(size_t size)
+{
+	uint64_t total = quick ? (16u << 20) : (128u << 20);
+	return size < 1024 ? total / 8 : total;
+}
+
+static double bw(struct pipe_ops *p, size_t size)
+{
+	static uint8_t buf[1u << 20];
+	struct req r = {REQ_BW, (uint32_t)size, bytes_for(size) / size};
+	uint64_t t0 = slp_clock_us();
+	if (p->send(p->ctx, &r, sizeof(r)))
+		return -1;
+	for (uint64_t i = 0; i < r.count; i++)
+		if (p->send(p->ctx, buf, size))
+			return -1;
+	char k;
+	if (p->recv(p->ctx, &k, 1))
+		return -1;
+	return (double)(r.count * size) / (double)(slp_clock_us() - t0);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double rtt(struct pipe_ops *p, size_t size)
+{
+	static uint8_t buf[1u << 20];
+	uint64_t n = size >= (1u << 20) ? (quick ? 10 : 50) : (quick ? 200 : 2000);
+	uint64_t *t = calloc(n, sizeof(*t));
+	struct req r = {REQ_PINGPONG, (uint32_t)size, n};
+	if (p->send(p->ctx, &r, sizeof(r)))
+		return -1;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t t0 = slp_clock_us();
+		if (p->send(p->ctx, buf, size) || p->recv(p->ctx, buf, size)) {
+			free(t);
+			return -1;
+		}
+		t[i] = slp_clock_us() - t0;
+	}
+	qsort(t, n, sizeof(*t), cmp_u64);
+	double med = (double)t[n / 2];
+	free(t);
+	return med;
+}
+
+static double rdma_bw(struct slp_side *s, struct pipe_ops *p, size_t size)
+{
+	static uint8_t buf[1u << 20];
+	struct req r = {REQ_REGION, 0, 0};
+	uint64_t key;
+	if (p->send(p->ctx, &r, sizeof(r)) || p->recv(p->ctx, &key, sizeof(key)))
+		return -1;
+	uint64_t total = bytes_for(size), count = total / size, posted = 0, done = 0;
+	int depth = size >= (1u << 20) ? 8 : 256;
+	uint64_t t0 = slp_clock_us();
+	while (done < count) {
+		while (posted < count && posted - done < (uint64_t)depth) {
+			uint64_t off = (posted * size) % (REGION - size + 1);
+			int err = slp_rdma_write(s->c, buf, size, key, off, posted);
+			if (err == -EAGAIN)
+				break;
+			if (err)
+				return -1;
+			posted++;
+		}
+		struct slp_completion cqe[64];
+		int n = slp_poll_cq(s->c, cqe, 64);
+		for (int i = 0; i < n; i++)
+			if (cqe[i].status)
+				return -1;
+		done += (uint64_t)n;
+		if (!n && slp_loop_run_once(&s->loop, 100))
+			return -1;
+		if (slp_conn_state(s->c) == SLP_ST_FAILED)
+			return -1;
+	}
+	return (double)(count * size) / (double)(slp_clock_us() - t0);
+}
+
+/* ---- setup ---- */
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+static void cleanup(void)
+{
+	for (int i = 0; i < 2; i++)
+		if (servers[i] > 0)
+			kill(servers[i], SIGKILL);
+	sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", ns_a, ns_b);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exit(2); /* runs cleanup via atexit */
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {{"quick", 0, 0, 'q'}, {"ring", 0, 0, 'r'},
+					   {"impair", 1, 0, 'i'}, {"mtu", 1, 0, 'm'},
+					   {0, 0, 0, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'q': quick = 1; break;
+		case 'r': use_ring = 1; break;
+		case 'i': impair = optarg; break;
+		case 'm': mtu = atoi(optarg); break;
+		default:
+			fprintf(stderr, "usage: slurpoe-bench [--quick] [--ring] [--mtu N] [--impair SPEC]\n");
+			return 1;
+		}
+	}
+	if (geteuid()) {
+		fprintf(stderr, "slurpoe-bench: needs root (network namespaces, raw sockets)\n");
+		return 77;
+	}
+	snprintf(ns_a, sizeof(ns_a), "slpb-a-%d", getpid());
+	snprintf(ns_b, sizeof(ns_b), "slpb-b-%d", getpid());
+	atexit(cleanup);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	if (sh("ip netns add %s && ip netns add %s && "
+	       "ip link add sb0 netns %s type veth peer name sb1 netns %s && "
+	       "ip -n %s addr add 10.99.0.1/24 dev sb0 && ip -n %s addr add 10.99.0.2/24 dev sb1 && "
+	       "ip -n %s link set sb0 up && ip -n %s link set sb1 up",
+	       ns_a, ns_b, ns_a, ns_b, ns_a, ns_b, ns_a, ns_b)) {
+		fprintf(stderr, "slurpoe-bench: cannot set up namespaces\n");
+		return 77;
+	}
+	if (mtu && sh("ip -n %s link set sb0 mtu %d && ip -n %s link set sb1 mtu %d", ns_a, mtu,
+		       ns_b, mtu)) {
+		fprintf(stderr, "slurpoe-bench: cannot set MTU %d\n", mtu);
+		return 1;
+	}
+	char mac_s[32] = "";
+	char path[128];
+	snprintf(path, sizeof(path), "ip netns exec %s cat /sys/class/net/sb0/address", ns_a);
+	FILE *f = popen(path, "r");
+	if (!f || !fgets(mac_s, sizeof(mac_s), f))
+		return 1;
+	pclose(f);
+	uint8_t mac[6];
+	unsigned v[6];
+	if (sscanf(mac_s, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
+		return 1;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+
+	for (int i = 0; i < 2; i++) {
+		servers[i] = fork();
+		if (servers[i] == 0) {
+			if (enter_ns(ns_a))
+				_exit(1);
+			if (i == 0)
+				slp_server();
+			tcp_server();
+		}
+	}
+	if (enter_ns(ns_b))
+		return 1;
+	usleep(200000);
+
+	struct slp_side s = {0};
+	struct slp_loop_opts o = loop_opts("sb1");
+	int err = slp_loop_open(&s.loop, &o);
+	if (!err)
+		err = slp_connect(s.loop.engine, mac, EP, 0, NULL, &s.c);
+	if (!err)
+		err = slp_loop_wait_open(&s.loop, &s.c, TIMEOUT_MS);
+	if (err) {
+		fprintf(stderr, "slurpoe-bench: slurpoe connect: %s\n", strerror(-err));
+		return 1;
+	}
+	int tfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(TCP_PORT)};
+	inet_pton(AF_INET, "10.99.0.1", &a.sin_addr);
+	if (connect(tfd, (void *)&a, sizeof(a))) {
+		perror("tcp connect");
+		return 1;
+	}
+	setsockopt(tfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	struct pipe_ops ps = {slp_send_cb, slp_recv_cb, &s}, pt = {tcp_send_cb, tcp_recv_cb, &tfd};
+
+	printf("SLURPoE vs TCP over veth between two netns (MTU %d, rx %s%s%s)\n",
+	       slp_rawsock_mtu(s.loop.rs), use_ring ? "TPACKET_V3 ring" : "recvmmsg",
+	       impair ? ", impair " : "", impair ? impair : "");
+	printf("%8s | %10s %10s %6s | %10s %6s | %9s %9s %6s\n", "size", "slp MB/s", "tcp MB/s",
+	       "ratio", "rdmaw MB/s", "ratio", "slp rtt", "tcp rtt", "ratio");
+	for (size_t i = 0; i < NSIZES; i++) {
+		size_t sz = sizes[i];
+		double sb = bw(&ps, sz), tb = bw(&pt, sz), rb = rdma_bw(&s, &ps, sz);
+		double sl = rtt(&ps, sz), tl = rtt(&pt, sz);
+		if (sb < 0 || tb < 0 || rb < 0 || sl < 0 || tl < 0) {
+			fprintf(stderr, "slurpoe-bench: size %zu failed\n", sz);
+			return 1;
+		}
+		char label[16];
+		if (sz >= (1u << 20))
+			snprintf(label, sizeof(label), "%zuM", sz >> 20);
+		else if (sz >= 1024)
+			snprintf(label, sizeof(label), "%zuK", sz >> 10);
+		else
+			snprintf(label, sizeof(label), "%zu", sz);
+		printf("%8s | %10.1f %10.1f %6.2f | %10.1f %6.2f | %7.0fus %7.0fus %6.2f\n", label, sb,
+		       tb, sb / tb, rb, rb / tb, sl, tl, sl / tl);
+		fflush(stdout);
+	}
+	const struct slp_stats *st = slp_engine_stats(s.loop.engine);
+	printf("slurpoe client: %llu frames out, %llu retransmits, %llu rto expirations\n",
+	       (unsigned long long)st->tx_frames, (unsigned long long)st->retransmits,
+	       (unsigned long long)st->rto_expirations);
+	struct req q = {REQ_QUIT, 0, 0};
+	ps.send(ps.ctx, &q, sizeof(q));
+	pt.send(pt.ctx, &q, sizeof(q));
+	for (int i = 0; i < 20; i++)
+		slp_loop_run_once(&s.loop, 10);
+	for (int i = 0; i < 2; i++) {
+		waitpid(servers[i], NULL, 0);
+		servers[i] = 0;
+	}
+	close(tfd);
+	slp_loop_close(&s.loop);
+	return 0;
+}

@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ivt plugin "slurpoe": a channel end is one SLURPoE connection over raw
+ * Ethernet (src/slurpoe). Stand-alone mode: every endpoint owns a raw
+ * socket and an engine on the interface named by $IVT_SLURPOE_IF, read at
+ * listen/connect time. (ivtd will instead drive one shared engine per
+ * host from libevent; see docs/slurpoe.md.)
+ *
+ * Setup: the listener picks a random endpoint id and publishes
+ * "slurpoe1 mac=XX:XX:XX:XX:XX:XX ep=N" through the oob channel; the
+ * connector validates that text strictly and connects.
+ *
+ * Waiting: poll_fd() is an epoll fd holding the raw socket and a timerfd
+ * armed at the engine's next deadline, so retransmissions happen while the
+ * host sleeps in poll().
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "ivt/plugin.h"
+#include "slurpoe/loop.h"
+
+#define WHO "slurpoe"
+#define BLOB_MAGIC "slurpoe1"
+
+struct ivt_ep {
+	struct slp_loop loop;
+	struct slp_conn *conn;
+	int epfd, tfd;
+	uint32_t ep;
+};
+
+static const struct ivt_plugin_host *host;
+
+#define LOG(level, ...)                                                                     \
+	do {                                                                                \
+		if (host && host->log)                                                      \
+			host->log(level, WHO, __VA_ARGS__);                                 \
+	} while (0)
+
+static int plugin_init(const struct ivt_plugin_host *h)
+{
+	host = h;
+	return 0;
+}
+
+static const char *iface(void)
+{
+	const char *i = getenv("IVT_SLURPOE_IF");
+	return i && *i ? i : NULL;
+}
+
+static int plugin_probe(char *why, size_t why_len)
+{
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		int err = errno;
+		snprintf(why, why_len, "raw sockets unavailable (needs CAP_NET_RAW): %s",
+			 strerror(err));
+		return -err;
+	}
+	close(fd);
+	const char *i = iface();
+	if (!i) {
+		snprintf(why, why_len, "no interface configured ($IVT_SLURPOE_IF)");
+		return -ENODEV;
+	}
+	if (!if_nametoindex(i)) {
+		snprintf(why, why_len, "interface '%s' not found", i);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+/* Sleep until the engine's next deadline (or never). */
+static void arm_timer(struct ivt_ep *e)
+{
+	struct itimerspec its = {0};
+	uint64_t d = slp_loop_deadline(&e->loop);
+	if (d != UINT64_MAX) {
+		uint64_t now = slp_clock_us();
+		uint64_t in = d > now ? d - now : 1;
+		its.it_value.tv_sec = (time_t)(in / 1000000);
+		its.it_value.tv_nsec = (long)(in % 1000000) * 1000;
+	}
+	timerfd_settime(e->tfd, 0, &its, NULL);
+}
+
+static void progress(struct ivt_ep *e)
+{
+	slp_loop_process(&e->loop);
+	unsigned ev;
+	struct slp_conn *c;
+	while ((c = slp_engine_next_event(e->loop.engine, &ev)))
+		if ((ev & SLP_EV_ACCEPTED) && !e->conn)
+			e->conn = c;
+		else if ((ev & SLP_EV_ACCEPTED) && c != e->conn)
+			slp_conn_free(c); /* one peer per channel end */
+	arm_timer(e);
+}
+
+static void ep_free(struct ivt_ep *e)
+{
+	if (e->loop.engine)
+		slp_loop_close(&e->loop);
+	if (e->epfd >= 0)
+		close(e->epfd);
+	if (e->tfd >= 0)
+		close(e->tfd);
+	free(e);
+}
+
+static int ep_new(struct ivt_ep **out)
+{
+	const char *i = iface();
+	if (!i)
+		return -ENODEV;
+	struct ivt_ep *e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->epfd = e->tfd = -1;
+	/* Several endpoints may share the interface in one host: never
+	 * answer frames for endpoints we don't know with RESET. */
+	struct slp_loop_opts o = {.ifname = i, .impair = getenv("IVT_SLURPOE_IMPAIR")};
+	int err = slp_loop_open(&e->loop, &o);
+	if (err) {
+		free(e);
+		return err;
+	}
+	slp_engine_set_no_reset(e->loop.engine, 1);
+	e->epfd = epoll_create1(EPOLL_CLOEXEC);
+	e->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	struct epoll_event a = {.events = EPOLLIN}, b = {.events = EPOLLIN};
+	if (e->epfd < 0 || e->tfd < 0 ||
+	    epoll_ctl(e->epfd, EPOLL_CTL_ADD, slp_loop_fd(&e->loop), &a) ||
+	    epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->tfd, &b)) {
+		err = -errno;
+		ep_free(e);
+		return err;
+	}
+	*out = e;
+	return 0;
+}
+
+static int plugin_listen(const struct ivt_ep_params *p, struct ivt_ep **out)
+{
+	if (!p || !p->oob)
+		return -EINVAL;
+	struct ivt_ep *e;
+	int err = ep_new(&e);
+	if (err)
+		return err;
+	do {
+		if (getrandom(&e->ep, sizeof(e->ep), 0) != sizeof(e->ep)) {
+			ep_free(e);
+			return -EIO;
+		}
+	} while (!e->ep);
+	err = slp_listen(e->loop.engine, e->ep, NULL);
+	const uint8_t *m = slp_rawsock_mac(e->loop.rs);
+	char blob[96];
+	int n = snprintf(blob, sizeof(blob), BLOB_MAGIC " mac=%02x:%02x:%02x:%02x:%02x:%02x ep=%u",
+			 m[0], m[1], m[2], m[3], m[4], m[5], e->ep);
+	if (!err)
+		err = p->oob->send(p->oob->ctx, blob, (size_t)n, NULL, 0);
+	if (err) {
+		ep_free(e);
+		return err < 0 ? err : -EIO;
+	}
+	arm_timer(e);
+	*out = e;
+	return 0;
+}
+
+static int plugin_accept(struct ivt_ep *e)
+{
+	progress(e);
+	return e->conn && slp_conn_state(e->conn) == SLP_ST_OPEN ? 0 : -EAGAIN;
+}
+
+/* Parse the listener's blob; it comes from the other side: strict. */
+static int parse_blob(const char *b, size_t len, uint8_t mac[6], uint32_t *ep)
+{
+	char s[96];
+	if (len == 0 || len >= sizeof(s) || memchr(b, 0, len))
+		return -EPROTO;
+	memcpy(s, b, len);
+	s[len] = 0;
+	unsigned v[6];
+	unsigned long e;
+	int used = 0;
+	if (sscanf(s, BLOB_MAGIC " mac=%2x:%2x:%2x:%2x:%2x:%2x ep=%lu%n", &v[0], &v[1], &v[2],
+		   &v[3], &v[4], &v[5], &e, &used) != 7 ||
+	    (size_t)used != len || e == 0 || e > UINT32_MAX || (v[0] & 1))
+		return -EPROTO;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	*ep = (uint32_t)e;
+	return 0;
+}
+
+static int plugin_connect(const struct ivt_ep_params *p, struct ivt_ep **out)
+{
+	if (!p || !p->oob)
+		return -EINVAL;
+	char blob[IVT_OOB_BLOB_MAX];
+	int fds[IVT_OOB_FDS_MAX], nfds = 0;
+	int n = p->oob->recv(p->oob->ctx, blob, sizeof(blob), fds, &nfds, p->timeout_ms);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]); /* we expect none */
+	if (n < 0)
+		return n;
+	uint8_t mac[6];
+	uint32_t ep;
+	if (parse_blob(blob, (size_t)n, mac, &ep)) {
+		LOG(IVT_LOG_WARN, "malformed setup blob from the peer");
+		return -EPROTO;
+	}
+	struct ivt_ep *e;
+	int err = ep_new(&e);
+	if (err)
+		return err;
+	err = slp_connect(e->loop.engine, mac, ep, 0, NULL, &e->conn);
+	if (err) {
+		ep_free(e);
+		return err;
+	}
+	progress(e);
+	*out = e;
+	return 0;
+}
+
+static ssize_t plugin_send(struct ivt_ep *e, const void *buf, size_t len)
+{
+	progress(e);
+	if (!e->conn)
+		return -EAGAIN;
+	ssize_t r = slp_send(e->conn, buf, len);
+	if (r == -ETIMEDOUT)
+		r = -ECONNRESET; /* the ABI's word for a dead peer */
+	arm_timer(e);
+	return r;
+}
+
+static ssize_t plugin_recv(struct ivt_ep *e, void *buf, size_t len)
+{
+	progress(e);
+	if (!e->conn)
+		return -EAGAIN;
+	ssize_t r = slp_recv(e->conn, buf, len);
+	if (r == -ETIMEDOUT)
+		r = -ECONNRESET;
+	arm_timer(e);
+	return r;
+}
+
+static int plugin_arm(struct ivt_ep *e, unsigned events)
+{
+	progress(e);
+	if (!e->conn)
+		return 0;
+	unsigned ready = 0;
+	enum slp_state st = slp_conn_state(e->conn);
+	int dead = st == SLP_ST_FAILED || st == SLP_ST_CLOSED;
+	if ((events & IVT_EV_RECV) && (dead || slp_conn_readable(e->conn)))
+		ready |= IVT_EV_RECV;
+	if ((events & IVT_EV_SEND) && (dead || slp_send_space(e->conn) > 0))
+		ready |= IVT_EV_SEND;
+	return (int)ready;
+}
+
+static int plugin_poll_fd(struct ivt_ep *e) { return e->epfd; }
+
+static void plugin_ack(struct ivt_ep *e)
+{
+	uint64_t expirations;
+	while (read(e->tfd, &expirations, sizeof(expirations)) > 0)
+		;
+	progress(e);
+}
+
+static int plugin_register(struct ivt_ep *e, void *addr, size_t len, unsigned access,
+			   uint64_t *key)
+{
+	if (!e->conn)
+		return -ENOTCONN;
+	/* IVT_ACCESS_REMOTE_WRITE/READ have the engine's values. */
+	return slp_register_region(e->conn, addr, len, access, key);
+}
+
+static int plugin_deregister(struct ivt_ep *e, uint64_t key)
+{
+	return e->conn ? slp_deregister_region(e->conn, key) : -ENOENT;
+}
+
+static void plugin_close(struct ivt_ep *e)
+{
+	if (!e)
+		return;
+	if (e->conn && slp_conn_state(e->conn) == SLP_ST_OPEN) {
+		/* Give the peer our data and CLOSE, bounded: a dead peer must not
+		 * keep us here. */
+		slp_close(e->conn);
+		uint64_t end = slp_clock_us() + 2000000;
+		while (slp_conn_state(e->conn) == SLP_ST_OPEN && slp_clock_us() < end &&
+		       !slp_conn_tx_idle(e->conn))
+			slp_loop_run_once(&e->loop, 10);
+	}
+	ep_free(e);
+}
+
+static int plugin_stats(struct ivt_ep *e, struct ivt_ep_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	const struct slp_stats *s = slp_engine_stats(e->loop.engine);
+	for (int i = 0; i < 8; i++)
+		st->protocol_errors += s->rx_bad[i];
+	st->protocol_errors += s->rx_proto_error + s->rx_out_of_window;
+	st->notifies_sent = s->tx_frames;
+	if (e->conn) {
+		struct slp_conn_stats cs;
+		slp_conn_stats(e->conn, &cs);
+		st->bytes_sent = cs.bytes_sent;
+		st->bytes_received = cs.bytes_received;
+	}
+	return 0;
+}
+
+static const struct ivt_plugin_ops ops = {
+	.abi_version = IVT_PLUGIN_ABI_VERSION,
+	.ops_size = sizeof(struct ivt_plugin_ops),
+	.name = "slurpoe",
+	.description = "reliable streams and RDMA over raw Ethernet (Ethertype 0x88B5)",
+	.caps = IVT_CAP_REMOTE | IVT_CAP_RDMA,
+	.init = plugin_init,
+	.probe = plugin_probe,
+	.listen = plugin_listen,
+	.accept = plugin_accept,
+	.connect = plugin_connect,
+	.send = plugin_send,
+	.recv = plugin_recv,
+	.arm = plugin_arm,
+	.poll_fd = plugin_poll_fd,
+	.ack = plugin_ack,
+	.register_region = plugin_register,
+	.deregister_region = plugin_deregister,
+	.close = plugin_close,
+	.stats = plugin_stats,
+};
+
+__attribute__((visibility("default"))) const struct ivt_plugin_ops *
+ivt_plugin_entry(uint32_t host_abi)
+{
+	(void)host_abi;
+	return &ops;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers for the end-to-end tests: a real ivtd from $IVT_BIN_DIR on a
+ * private socket with a policy the test writes, forked peer processes,
+ * and a deterministic byte pattern to verify transfers byte-exactly.
+ */
+#ifndef IVT_TEST_E2E_UTIL_H
+#define IVT_TEST_E2E_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ivt/ivt.h"
+
+/* Every channel named t* may be opened by anyone, over shm. */
+#define E2E_POLICY_OPEN                                                                       \
+	"{\"version\":1,\"channels\":[{\"name\":\"t*\",\"listeners\":[\"*\"],"               \
+	"\"connectors\":[\"*\"],\"backend\":\"shm\",\"ring_size\":262144,"                    \
+	"\"max_ring_size\":4194304}]}"
+
+struct e2e_daemon {
+	pid_t pid;
+	char dir[64];
+	char sock[100]; /* fits sun_path */
+	char policy[128];
+};
+
+/* Start ivtd with policy_json; sets $IVT_SOCKET for this process and its
+ * children. 0 or -1 (with a message on stderr). */
+int e2e_daemon_start(struct e2e_daemon *d, const char *policy_json);
+/* SIGTERM (or SIGKILL with hard), reap, remove the directory. */
+void e2e_daemon_stop(struct e2e_daemon *d, int hard);
+
+/* Run fn(arg) in a child process; its return value is the exit status. */
+pid_t e2e_fork(int (*fn)(void *), void *arg);
+/* Exit status of child pid, 128 + signal if it was killed. */
+int e2e_wait(pid_t pid);
+
+/* ivt_open with an explicit timeout (-1 forever) and optional ring size. */
+int e2e_open(const char *name, unsigned flags, int timeout_ms, size_t ring, ivt_channel **ch);
+
+/* Pattern bytes [off, off + len) of stream `seed`; any off and len. */
+void e2e_fill(uint8_t *buf, uint64_t seed, uint64_t off, size_t len);
+/* Index of the first byte in buf that differs from the pattern, or -1. */
+long long e2e_mismatch(const uint8_t *buf, uint64_t seed, uint64_t off, size_t len);
+
+/* Send len pattern bytes in pieces of at most piece; 0 or the error. */
+int e2e_send_pattern(ivt_channel *ch, uint64_t seed, uint64_t len, size_t piece);
+/* Receive and verify len pattern bytes; 0, the error, or -EILSEQ for a
+ * wrong byte (reported on stderr). */
+int e2e_recv_pattern(ivt_channel *ch, uint64_t seed, uint64_t len);
+
+#endif

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Streams through a real ivtd and the shm plugin, between two processes:
+ * a 256 MiB transfer verified byte by byte, both directions at once, and
+ * non-blocking ends driven by poll() on ivt_fd().
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "e2e/e2e_util.h"
+
+static struct e2e_daemon daemon_;
+
+static int setup(void **state)
+{
+	(void)state;
+	return e2e_daemon_start(&daemon_, E2E_POLICY_OPEN);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	e2e_daemon_stop(&daemon_, 0);
+	return 0;
+}
+
+/* ---- 256 MiB one way --------------------------------------------------- */
+
+#define BULK_BYTES (256ull << 20)
+
+static int bulk_sender(void *arg)
+{
+	(void)arg;
+	ivt_channel *ch;
+	if (e2e_open("t-bulk", 0, 10000, 1 << 20, &ch) < 0)
+		return 10;
+	int rc = e2e_send_pattern(ch, 1, BULK_BYTES, 3 << 20); /* pieces bigger than a frame */
+	if (ivt_close(ch) < 0 && rc == 0)
+		rc = -1;
+	return rc ? 11 : 0;
+}
+
+static void test_bulk_256mib_byte_exact(void **state)
+{
+	(void)state;
+	pid_t child = e2e_fork(bulk_sender, NULL);
+	ivt_channel *ch;
+	assert_int_equal(e2e_open("t-bulk", IVT_LISTEN, -1, 1 << 20, &ch), 0);
+	assert_string_equal(ivt_backend_name(ch), "shm");
+	assert_int_equal(e2e_recv_pattern(ch, 1, BULK_BYTES), 0);
+	char extra;
+	assert_int_equal(ivt_recv(ch, &extra, 1), 0); /* clean end of stream */
+	struct ivt_stats st;
+	assert_int_equal(ivt_get_stats(ch, &st), 0);
+	assert_int_equal(st.bytes_received, BULK_BYTES);
+	assert_int_equal(st.protocol_errors, 0);
+	assert_true(st.ring_size >= 4096);
+	assert_int_equal(ivt_close(ch), 0);
+	assert_int_equal(e2e_wait(child), 0);
+}
+
+/* ---- both directions at once -------------------------------------------- */
+
+#define DUPLEX_BYTES (64ull << 20)
+
+struct duplex_send {
+	ivt_channel *ch;
+	uint64_t seed;
+	int rc;
+};
+
+static void *duplex_send_thread(void *arg)
+{
+	struct duplex_send *s = arg;
+	s->rc = e2e_send_pattern(s->ch, s->seed, DUPLEX_BYTES, 100000);
+	return NULL;
+}
+
+/* One sending thread and one receiving thread on the same channel. */
+static int duplex_run(ivt_channel *ch, uint64_t send_seed, uint64_t recv_seed)
+{
+	struct duplex_send s = {.ch = ch, .seed = send_seed};
+	pthread_t t;
+	if (pthread_create(&t, NULL, duplex_send_thread, &s) != 0)
+		return -1;
+	int rc = e2e_recv_pattern(ch, recv_seed, DUPLEX_BYTES);
+	pthread_join(t, NULL);
+	return rc ? rc : s.rc;
+}
+
+static int duplex_peer(void *arg)
+{
+	(void)arg;
+	ivt_channel *ch;
+	if (e2e_open("t-duplex", 0, 10000, 0, &ch) < 0)
+		return 10;
+	int rc = duplex_run(ch, 3, 2);
+	ivt_close(ch);
+	return rc ? 11 : 0;
+}
+
+static void test_both_directions_at_once(void **state)
+{
+	(void)state;
+	pid_t child = e2e_fork(duplex_peer, NULL);
+	ivt_channel *ch;
+	assert_int_equal(e2e_open("t-duplex", IVT_LISTEN, -1, 0, &ch), 0);
+	assert_int_equal(duplex_run(ch, 2, 3), 0);
+	assert_int_equal(ivt_close(ch), 0);
+	assert_int_equal(e2e_wait(child), 0);
+}
+
+/* ---- non-blocking ends and poll(ivt_fd) ----------------------------------- */
+
+#define NB_BYTES (32ull << 20)
+
+static int wait_fd(ivt_channel *ch)
+{
+	struct pollfd p = {.fd = ivt_fd(ch), .events = POLLIN};
+	return poll(&p, 1, -1) < 0 ? -errno : 0;
+}
+
+static int nb_sender(void *arg)
+{
+	(void)arg;
+	ivt_channel *ch;
+	if (e2e_open("t-nonblock", IVT_NONBLOCK, 10000, 0, &ch) < 0)
+		return 10;
+	uint8_t *buf = malloc(200000);
+	uint64_t off = 0;
+	size_t piece = 1;
+	int rc = 0;
+	while (off < NB_BYTES && rc == 0) {
+		size_t n = NB_BYTES - off < piece ? (size_t)(NB_BYTES - off) : piece;
+		e2e_fill(buf, 4, off, n);
+		ssize_t r = ivt_send(ch, buf, n);
+		if (r == -EAGAIN) {
+			rc = wait_fd(ch);
+			continue;
+		}
+		if (r <= 0) {
+			fprintf(stderr, "nb_sender: %s\n", ivt_strerror((int)r));
+			rc = 1;
+			break;
+		}
+		off += (uint64_t)r; /* partial sends: the next piece starts where it stopped */
+		piece = piece * 7 % 199999 + 1;
+	}
+	free(buf);
+	/* close flushes whatever a partial frame left with us */
+	if (ivt_close(ch) < 0)
+		rc = 1;
+	return rc ? 11 : 0;
+}
+
+static void test_nonblocking_with_poll(void **state)
+{
+	(void)state;
+	pid_t child = e2e_fork(nb_sender, NULL);
+	ivt_channel *ch;
+	assert_int_equal(e2e_open("t-nonblock", IVT_LISTEN | IVT_NONBLOCK, -1, 0, &ch), 0);
+	uint8_t *buf = malloc(70000);
+	uint64_t off = 0;
+	size_t want = 1;
+	int eagains = 0;
+	for (;;) {
+		ssize_t r = ivt_recv(ch, buf, want);
+		if (r == -EAGAIN) {
+			eagains++;
+			assert_int_equal(wait_fd(ch), 0);
+			continue;
+		}
+		if (r == 0)
+			break;
+		assert_true(r > 0);
+		assert_true(off + (uint64_t)r <= NB_BYTES);
+		assert_int_equal(e2e_mismatch(buf, 4, off, (size_t)r), -1);
+		off += (uint64_t)r;
+		want = want * 5 % 69999 + 1;
+	}
+	assert_int_equal(off, NB_BYTES);
+	assert_true(eagains > 0); /* the test did exercise the non-blocking path */
+	free(buf);
+	assert_int_equal(ivt_close(ch), 0);
+	assert_int_equal(e2e_wait(child), 0);
+}
+
+/* Switching a blocking channel to non-blocking at run time. */
+static void test_set_nonblock(void **state)
+{
+	(void)state;
+	ivt_channel *ch;
+	assert_int_equal(e2e_open("t-setnb", IVT_LISTEN, 0, 0, &ch), 0);
+	assert_int_equal(ivt_set_nonblock(ch, 1), 0);
+	char c;
+	assert_int_equal(ivt_recv(ch, &c, 1), -EAGAIN); /* no peer yet, nothing there */
+	assert_true(ivt_fd(ch) >= 0);
+	assert_int_equal(ivt_close(ch), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bulk_256mib_byte_exact),
+		cmocka_unit_test(test_both_directions_at_once),
+		cmocka_unit_test(test_nonblocking_with_poll),
+		cmocka_unit_test(test_set_nonblock),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
