@@ -33,6 +33,7 @@ struct channel {
 	int fds[IVT_OOB_FDS_MAX];
 	int nfds;
 	time_t since;
+	int remote; /* the listener is on another host; client is a local end */
 };
 
 struct backend_state {
@@ -46,6 +47,8 @@ struct ivt_broker {
 	uint64_t next_id;
 	struct backend_state backends[IVT_BACKEND_COUNT];
 	struct ivt_broker_stats stats;
+	char host_name[IVT_NAME_MAX + 1];
+	struct ivt_broker_remote remote; /* .open NULL: no bridge */
 };
 
 /* ---- table --------------------------------------------------------- */
@@ -93,6 +96,9 @@ struct ivt_broker *ivt_broker_new(struct ivt_policy *policy)
 		return NULL;
 	b->policy = policy;
 	b->next_id = 1;
+	if (gethostname(b->host_name, sizeof(b->host_name)) != 0)
+		b->host_name[0] = '\0';
+	b->host_name[sizeof(b->host_name) - 1] = '\0';
 	for (int i = 0; i < IVT_BACKEND_COUNT; i++)
 		snprintf(b->backends[i].why, sizeof(b->backends[i].why), "not probed");
 	return b;
@@ -343,6 +349,104 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 	ch->server->reg->ops->notify_peer(ch->server, IVT_PEER_CONNECTED, end->domid);
 }
 
+/* ---- channels whose listener is on another host ------------------- */
+
+void ivt_broker_set_host_name(struct ivt_broker *b, const char *name)
+{
+	snprintf(b->host_name, sizeof(b->host_name), "%s", name ? name : "");
+}
+
+const char *ivt_broker_host_name(const struct ivt_broker *b) { return b->host_name; }
+
+void ivt_broker_set_remote(struct ivt_broker *b, const struct ivt_broker_remote *r)
+{
+	if (r)
+		b->remote = *r;
+	else
+		memset(&b->remote, 0, sizeof(b->remote));
+}
+
+/* The rule for name sends it to another host: its listener lives there. */
+static const struct ivt_policy_channel *remote_rule(const struct ivt_broker *b, const char *name)
+{
+	const struct ivt_policy_channel *c = ivt_policy_find_channel(b->policy, name);
+	if (!c || !c->host[0] || !strcmp(c->host, b->host_name))
+		return NULL;
+	return c;
+}
+
+static void handle_remote(struct ivt_broker *b, struct ivt_reg_end *end,
+			  const struct ivt_end_request *req, const struct ivt_policy_channel *rule)
+{
+	if (req->listen) {
+		refuse(b, end, -EACCES, "channel '%s' lives on host %s (rule %d); listen there",
+		       req->name, rule->host, rule->index);
+		return;
+	}
+	/* Ends that came from another host are never sent on: no relaying
+	 * through a chain of daemons, whatever their policies say. */
+	if (!strncmp(end->identity, "host:", 5)) {
+		refuse(b, end, -EACCES, "channel '%s' lives on host %s, not here", req->name,
+		       rule->host);
+		return;
+	}
+	/* The local leg is always shm toward the daemon: check the
+	 * connector as if it joined a shm listener. */
+	const char *why[IVT_BACKEND_COUNT];
+	struct ivt_policy_query q = {
+		.channel = req->name, .identity = end->identity, .is_listener = 0,
+		.backend = req->backend, .ring_size = req->ring_size, .colocated = 0,
+		.granted_backend = "shm",
+		.available = ivt_broker_available(b), .unavailable_why = why_table(b, why),
+	};
+	struct ivt_policy_decision d;
+	int rc = ivt_policy_decide(b->policy, &q, &d);
+	if (rc < 0) {
+		refuse(b, end, rc, "%s", d.reason);
+		return;
+	}
+	const struct ivt_policy_host *host = ivt_policy_find_host(b->policy, rule->host);
+	if (!host) {
+		refuse(b, end, -ENOENT, "channel '%s' lives on host %s, which is not in \"hosts\" "
+					"of %s", req->name, rule->host, b->policy->source);
+		return;
+	}
+	if (!b->remote.open) {
+		refuse(b, end, -ENOTSUP, "channel '%s' lives on host %s but this ivtd has no "
+					 "remote support", req->name, rule->host);
+		return;
+	}
+	struct channel *ch = calloc(1, sizeof(*ch));
+	if (!ch) {
+		refuse(b, end, -ENOMEM, "ivtd is out of memory");
+		return;
+	}
+	ch->id = b->next_id++;
+	ch->remote = 1;
+	snprintf(ch->name, sizeof(ch->name), "%s", req->name);
+	snprintf(ch->backend, sizeof(ch->backend), "shm");
+	ch->client = end;
+	ch->served = 1;
+	snprintf(ch->client_id, sizeof(ch->client_id), "%s", end->identity);
+	snprintf(ch->server_id, sizeof(ch->server_id), "(%.44s)", rule->host);
+	ch->since = time(NULL);
+	ch->next = b->channels;
+	b->channels = ch;
+	end->broker_data = ch;
+	char reason[IVT_ERRMSG_MAX + 1] = "";
+	rc = b->remote.open(b->remote.arg, end, req, host, rule->max_ring_size, reason,
+			    sizeof(reason));
+	if (rc < 0) {
+		end->broker_data = NULL;
+		free_channel(b, ch);
+		refuse(b, end, rc, "%s", reason[0] ? reason : strerror(-rc));
+		return;
+	}
+	b->stats.granted++;
+	IVT_INFO(WHO, "connect '%s' by %s: listener on host %s, opening there (rule %s)",
+		 req->name, end->identity, rule->host, d.rule);
+}
+
 /* ---- callbacks ----------------------------------------------------- */
 
 static void cb_request(void *arg, struct ivt_reg_end *end, const struct ivt_end_request *req)
@@ -365,7 +469,10 @@ static void cb_request(void *arg, struct ivt_reg_end *end, const struct ivt_end_
 		refuse(b, end, -EINVAL, "invalid backend name");
 		return;
 	}
-	if (req->listen)
+	const struct ivt_policy_channel *rule = remote_rule(b, req->name);
+	if (rule)
+		handle_remote(b, end, req, rule);
+	else if (req->listen)
 		handle_listen(b, end, req);
 	else
 		handle_connect(b, end, req);
@@ -421,6 +528,15 @@ static void cb_gone(void *arg, struct ivt_reg_end *end, int graceful)
 	int event = graceful ? IVT_PEER_CLOSED : IVT_PEER_DIED;
 	if (!graceful)
 		b->stats.peers_died++;
+	if (ch->remote) {
+		IVT_INFO(WHO, "channel '%s': client %s of host %s %s", ch->name, end->identity,
+			 ch->server_id, graceful ? "closed" : "died");
+		ch->client = NULL;
+		if (b->remote.gone)
+			b->remote.gone(b->remote.arg, end, graceful);
+		free_channel(b, ch);
+		return;
+	}
 	if (ch->server == end) {
 		/* The name is free for a new listener right away. */
 		ch->server = NULL;

@@ -60,4 +60,27 @@ struct ivt_broker_stats {
 };
 void ivt_broker_get_stats(const struct ivt_broker *b, struct ivt_broker_stats *st);
 
+/* ---- channels on other hosts (docs/remote.md) ----------------------- */
+
+/* This host's name, matched against channel rules' "host" (default:
+ * gethostname()). A rule naming another host sends its connectors there. */
+void ivt_broker_set_host_name(struct ivt_broker *b, const char *name);
+const char *ivt_broker_host_name(const struct ivt_broker *b);
+
+/* The bridge that opens such channels at the listener's host. */
+struct ivt_broker_remote {
+	void *arg;
+	/* A local connector `end` (policy already checked here) asks for
+	 * channel req->name whose listener lives on `host`. On 0 the bridge
+	 * owns the answers to `end` (reply_ok + relay_setup, or reply_error;
+	 * notify_peer later). A negative errno with why: refused now. */
+	int (*open)(void *arg, struct ivt_reg_end *end, const struct ivt_end_request *req,
+		    const struct ivt_policy_host *host, uint64_t max_ring_size, char *why,
+		    size_t why_len);
+	/* That end went away (only after open returned 0). */
+	void (*gone)(void *arg, struct ivt_reg_end *end, int graceful);
+};
+/* NULL detaches. The struct is copied. */
+void ivt_broker_set_remote(struct ivt_broker *b, const struct ivt_broker_remote *r);
+
 #endif

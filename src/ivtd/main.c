@@ -10,10 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/ctrl_msg.h"
 #include "common/log.h"
 #include "common/plugin_loader.h"
 #include "ivt/ivt.h"
 #include "ivtd/broker.h"
+#include "ivtd/peers.h"
 #include "ivtd/policy.h"
 #include "ivtd/registry.h"
 #include "ivtd/registry_local.h"
@@ -40,6 +42,7 @@ struct options {
 	const char *plugin_dir;
 	enum registry_mode registry;
 	int verbosity; /* -1 quiet, 0 normal, 1 verbose */
+	const char *host_name; /* NULL: gethostname() */
 };
 
 struct daemon_state {
@@ -47,6 +50,7 @@ struct daemon_state {
 	struct event_base *base;
 	struct ivt_broker *broker;
 	struct ivt_registry *local, *xs;
+	struct ivt_peers *peers;
 	time_t started;
 };
 
@@ -57,7 +61,7 @@ static void usage(FILE *f)
 "    ivtd - inter-VM transport channel broker\n"
 "\n"
 "SYNOPSIS\n"
-"    ivtd [-c FILE] [-s PATH] [-p DIR] [-r auto|local|xenstore] [-v|-q]\n"
+"    ivtd [-c FILE] [-s PATH] [-p DIR] [-r auto|local|xenstore] [-n NAME] [-v|-q]\n"
 "    ivtd --help | --version\n"
 "\n"
 "DESCRIPTION\n"
@@ -91,6 +95,12 @@ static void usage(FILE *f)
 "        always served. auto (default): also XenStore if it can be reached;\n"
 "        xenstore: XenStore is required (exit if unreachable); local: the\n"
 "        control socket only.\n"
+"    -n, --host-name NAME\n"
+"        This host's name (default: gethostname()). Channel rules with\n"
+"        \"host\": NAME are served here; rules naming another host of the\n"
+"        policy's \"hosts\" send their connectors to that host's ivtd over\n"
+"        SLURPoE (docs/remote.md). Remote support needs CAP_NET_RAW; without\n"
+"        it ivtd warns and runs with local channels only.\n"
 "    -f, --foreground\n"
 "        Accepted for compatibility; ivtd never daemonizes.\n"
 "    -v, --verbose\n"
@@ -115,6 +125,8 @@ static void usage(FILE *f)
 "    IVT_PLUGIN_DIR   plugin directory if -p is not given\n"
 "    IVT_LOG_LEVEL    err|warn|info|debug (overridden by -v/-q)\n"
 "    IVT_LOG_JOURNAL  set: prefix lines with <N> priorities for journald\n"
+"    IVT_SLURPOE_IMPAIR  test aid: impair ivtd's own SLURPoE frames, e.g.\n"
+"                     loss=5,dup=1,reorder=25 (where the kernel has no netem)\n"
 "    NOTIFY_SOCKET    set by systemd: ivtd reports READY=1, RELOADING=1,\n"
 "                     STOPPING=1 (Type=notify)\n"
 "\n"
@@ -138,6 +150,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"socket", required_argument, NULL, 's'},
 		{"plugin-dir", required_argument, NULL, 'p'},
 		{"registry", required_argument, NULL, 'r'},
+		{"host-name", required_argument, NULL, 'n'},
 		{"foreground", no_argument, NULL, 'f'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -152,7 +165,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		.registry = REG_AUTO,
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "c:s:p:r:fvqhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:s:p:r:n:fvqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->config = optarg; break;
 		case 's': o->socket_path = optarg; break;
@@ -168,6 +181,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 				fprintf(stderr, "ivtd: --registry must be auto, local or xenstore\n");
 				return 2;
 			}
+			break;
+		case 'n':
+			if (!ivt_name_valid(optarg) || strlen(optarg) > IVT_REMOTE_HOST_NAME_MAX) {
+				fprintf(stderr, "ivtd: --host-name must be 1..%d of A-Z a-z 0-9 . _ -\n",
+					IVT_REMOTE_HOST_NAME_MAX);
+				return 2;
+			}
+			o->host_name = optarg;
 			break;
 		case 'f': break;
 		case 'v': o->verbosity = 1; break;
@@ -211,6 +232,8 @@ static void reload_policy(struct daemon_state *d)
 	struct ivt_policy *p = ivt_policy_load_file(d->opt.config, err, sizeof(err));
 	if (p) {
 		ivt_broker_set_policy(d->broker, p);
+		if (d->peers)
+			ivt_peers_policy_changed(d->peers);
 		IVT_INFO(WHO, "reloaded policy %s: %zu channel rules, %zu hosts", d->opt.config,
 			 p->n_channels, p->n_hosts);
 		ivt_sd_notify("READY=1\nSTATUS=policy reloaded");
@@ -243,7 +266,10 @@ static size_t status_text(void *arg, char *buf, size_t len)
 			 d->opt.socket_path, d->xs ? " xenstore" : "");
 	if (n < 0 || (size_t)n >= len)
 		return len ? strlen(buf) : 0;
-	return (size_t)n + ivt_broker_status(d->broker, buf + n, len - (size_t)n);
+	size_t at = (size_t)n + ivt_broker_status(d->broker, buf + n, len - (size_t)n);
+	if (d->peers && at + 1 < len)
+		at += ivt_peers_status(d->peers, buf + at, len - at);
+	return at;
 }
 
 static int start_registries(struct daemon_state *d)
@@ -313,6 +339,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (d.opt.host_name)
+		ivt_broker_set_host_name(d.broker, d.opt.host_name);
+	/* Always there, so a reload that adds "hosts" can open interfaces. */
+	struct ivt_peers_cfg pc = {
+		.base = d.base, .broker = d.broker, .plugin_dir = plugin_dir,
+		.impair = getenv("IVT_SLURPOE_IMPAIR"),
+	};
+	d.peers = ivt_peers_new(&pc);
 	int status = 0;
 	if (start_registries(&d) != 0) {
 		status = 1;
@@ -324,6 +358,7 @@ int main(int argc, char **argv)
 			status = 1;
 		}
 	}
+	ivt_peers_free(d.peers);
 	if (d.xs)
 		d.xs->ops->destroy(d.xs);
 	if (d.local)

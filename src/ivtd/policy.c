@@ -48,14 +48,12 @@ static int parse_u32(const char *s, uint32_t *out)
 	return 0;
 }
 
-int ivt_principal_parse(const char *s, struct ivt_principal *out)
+/* The local forms: "*" (only where allow_any), "uid:N|*", "dom:N|*". */
+static int parse_local(const char *s, int allow_any, struct ivt_principal *out)
 {
-	memset(out, 0, sizeof(*out));
-	if (!s)
-		return -EINVAL;
 	if (!strcmp(s, "*")) {
 		out->kind = IVT_PRINCIPAL_ANY;
-		return 0;
+		return allow_any ? 0 : -EINVAL;
 	}
 	if (!strncmp(s, "uid:", 4))
 		out->kind = IVT_PRINCIPAL_UID;
@@ -70,16 +68,96 @@ int ivt_principal_parse(const char *s, struct ivt_principal *out)
 	return parse_u32(s + 4, &out->id);
 }
 
+/* Host names as in the policy's "hosts": channel-name characters. */
+static int host_name_valid(const char *s, size_t n)
+{
+	if (n == 0 || n > IVT_NAME_MAX || s[0] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* "host:*", "host:NAME", "host:NAME/<local or *>", NAME may be "*". */
+static int parse_host_principal(const char *s, struct ivt_principal *out)
+{
+	out->kind = IVT_PRINCIPAL_HOST;
+	out->local_kind = IVT_PRINCIPAL_ANY;
+	const char *name = s + 5, *slash = strchr(name, '/');
+	size_t n = slash ? (size_t)(slash - name) : strlen(name);
+	if (n == 1 && name[0] == '*')
+		out->host[0] = '\0';
+	else if (host_name_valid(name, n))
+		memcpy(out->host, name, n), out->host[n] = '\0';
+	else
+		return -EINVAL;
+	if (!slash)
+		return 0;
+	struct ivt_principal local;
+	memset(&local, 0, sizeof(local));
+	if (parse_local(slash + 1, 1, &local) != 0)
+		return -EINVAL;
+	out->local_kind = local.kind;
+	out->any_id = local.any_id;
+	out->id = local.id;
+	return 0;
+}
+
+int ivt_principal_parse(const char *s, struct ivt_principal *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!s)
+		return -EINVAL;
+	int rc;
+	if (!strncmp(s, "host:", 5))
+		rc = parse_host_principal(s, out);
+	else
+		rc = parse_local(s, 1, out);
+	if (rc)
+		memset(out, 0, sizeof(*out));
+	return rc;
+}
+
+/* A concrete identity: no wildcard anywhere. */
+static int is_concrete(const struct ivt_principal *p)
+{
+	if (p->kind == IVT_PRINCIPAL_ANY || p->any_id)
+		return 0;
+	if (p->kind == IVT_PRINCIPAL_HOST)
+		return p->host[0] && p->local_kind != IVT_PRINCIPAL_ANY;
+	return 1;
+}
+
+int ivt_identity_is_local(const char *s)
+{
+	struct ivt_principal p;
+	return s && ivt_principal_parse(s, &p) == 0 && is_concrete(&p) &&
+	       p.kind != IVT_PRINCIPAL_HOST;
+}
+
 int ivt_principal_match(const struct ivt_principal *pat, const char *identity)
 {
 	if (pat->kind == IVT_PRINCIPAL_ANY)
 		return 1;
 	struct ivt_principal who;
 	/* An identity is a pattern without wildcards. */
-	if (!identity || ivt_principal_parse(identity, &who) != 0 || who.any_id ||
-	    who.kind == IVT_PRINCIPAL_ANY)
+	if (!identity || ivt_principal_parse(identity, &who) != 0 || !is_concrete(&who))
 		return 0;
-	return who.kind == pat->kind && (pat->any_id || who.id == pat->id);
+	if (who.kind != pat->kind)
+		return 0;
+	if (pat->kind == IVT_PRINCIPAL_HOST) {
+		if (pat->host[0] && strcmp(pat->host, who.host) != 0)
+			return 0;
+		if (pat->local_kind == IVT_PRINCIPAL_ANY)
+			return 1;
+		if (pat->local_kind != who.local_kind)
+			return 0;
+	}
+	return pat->any_id || who.id == pat->id;
 }
 
 static int is_domain(const char *identity)

@@ -31,18 +31,36 @@ enum ivt_backend_id {
 int ivt_backend_id(const char *name);
 const char *ivt_backend_name_of(int id);
 
-/* Who a rule talks about: "*", "uid:*", "uid:N", "dom:*", "dom:N". */
-enum ivt_principal_kind { IVT_PRINCIPAL_ANY, IVT_PRINCIPAL_UID, IVT_PRINCIPAL_DOM };
+/* Who a rule talks about: "*", "uid:*", "uid:N", "dom:*", "dom:N", and
+ * ends on other hosts (bridged by their ivtd, docs/remote.md):
+ * "host:*" (any remote end), "host:NAME" (any end on NAME), and
+ * "host:NAME/" followed by any local form ("uid:N", "dom:*", "*");
+ * NAME may be "*". */
+enum ivt_principal_kind {
+	IVT_PRINCIPAL_ANY,
+	IVT_PRINCIPAL_UID,
+	IVT_PRINCIPAL_DOM,
+	IVT_PRINCIPAL_HOST,
+};
 struct ivt_principal {
-	enum ivt_principal_kind kind;
+	enum ivt_principal_kind kind; /* HOST: the local part is in local_kind */
 	int any_id; /* "uid:*" / "dom:*" */
 	uint32_t id;
+	/* IVT_PRINCIPAL_HOST only */
+	char host[IVT_NAME_MAX + 1];        /* "" = any host */
+	enum ivt_principal_kind local_kind; /* ANY, UID or DOM, with any_id and id */
 };
+
+/* Longest host name usable in remote identities: "host:" NAME "/uid:N"
+ * must fit struct ivt_reg_end's identity[48]. */
+#define IVT_REMOTE_HOST_NAME_MAX 27
 
 /* Parse an identity pattern; 0 or -EINVAL. */
 int ivt_principal_parse(const char *s, struct ivt_principal *out);
-/* Does identity ("uid:1000", "dom:3") match the pattern? */
+/* Does identity ("uid:1000", "dom:3", "host:hostB/uid:1000") match the pattern? */
 int ivt_principal_match(const struct ivt_principal *pat, const char *identity);
+/* Is s a concrete local identity ("uid:N" or "dom:N", no wildcard)? */
+int ivt_identity_is_local(const char *s);
 
 struct ivt_policy_deny_pair { /* listener pattern, connector pattern */
 	struct ivt_principal listener, connector;
@@ -64,6 +82,9 @@ struct ivt_policy_channel {
 	int has_spill;
 	char spill_to[IVT_BACKEND_NAME_MAX + 1]; /* "utmem" */
 	uint64_t spill_above_bytes;
+	/* "host": the channel's listener lives on that host ("" = here or
+	 * anywhere local). Connectors elsewhere are bridged to it. */
+	char host[IVT_NAME_MAX + 1];
 };
 
 struct ivt_policy_host {

@@ -196,7 +196,7 @@ static int principal_value(struct loader *L, json_t *v, const char *p, struct iv
 	if (ivt_principal_parse(json_string_value(v), out) != 0)
 		return fail(L, p,
 			    "\"%s\" is not an identity pattern (use \"*\", \"uid:N\", \"uid:*\", "
-			    "\"dom:N\" or \"dom:*\")",
+			    "\"dom:N\", \"dom:*\", \"host:*\" or \"host:NAME/uid:N\")",
 			    json_string_value(v));
 	return 0;
 }
@@ -294,12 +294,31 @@ static int parse_spill(struct loader *L, json_t *obj, const char *path,
 	return 0;
 }
 
+/* "host": where the listener lives. Checked against "hosts" at use, not
+ * here: a host names itself in the same file without listing itself. */
+static int parse_channel_host(struct loader *L, json_t *obj, const char *path,
+			      struct ivt_policy_channel *c)
+{
+	int rc = get_string(L, obj, path, "host", 0, c->host, sizeof(c->host));
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (!ivt_name_valid(c->host) || strlen(c->host) > IVT_REMOTE_HOST_NAME_MAX) {
+		char p[256];
+		join(p, sizeof(p), path, "host");
+		return fail(L, p, "\"%s\" is not a host name (1..%d of A-Z a-z 0-9 . _ -)",
+			    c->host, IVT_REMOTE_HOST_NAME_MAX);
+	}
+	return 0;
+}
+
 static int parse_channel(struct loader *L, struct ivt_policy *pol, json_t *obj, const char *path,
 			 struct ivt_policy_channel *c)
 {
 	static const char *const keys[] = {"name",	    "listeners",    "connectors", "backend",
 					   "ring_size",	    "max_ring_size", "quota_bytes", "spill",
-					   "peers_denied", NULL};
+					   "peers_denied", "host",	     NULL};
 	int rc;
 	if (!json_is_object(obj))
 		return fail(L, path, "must be an object");
@@ -339,6 +358,8 @@ static int parse_channel(struct loader *L, struct ivt_policy *pol, json_t *obj, 
 	if (rc && rc != -ENOENT)
 		return rc;
 	if ((rc = parse_spill(L, obj, path, c)))
+		return rc;
+	if ((rc = parse_channel_host(L, obj, path, c)))
 		return rc;
 	return parse_peers_denied(L, obj, path, c);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,7 +52,7 @@ static int frame_wait(void *ctx, unsigned events)
 	int e = chan_peer_send_error(ch);
 	if (e)
 		return e;
-	chan_wait(ch, events, -1);
+	chan_wait(ch, CHAN_SENDER, events, -1);
 	return chan_peer_send_error(ch);
 }
 
@@ -89,13 +90,20 @@ static int check_open_ok(const struct ivt_ctrl_open_ok *ok, int listen)
 	return 0;
 }
 
+/* How long to wait for something the daemon or the setup must deliver
+ * promptly: timeout 0 only means "do not wait for a peer". */
+static int prompt_ms(long long deadline, int timeout_ms)
+{
+	return timeout_ms == 0 ? DEFAULT_CONNECT_TIMEOUT_MS : left_ms(deadline);
+}
+
 /* OPEN, retrying a connector while nobody listens yet. */
 static int open_ctrl(struct ivt_channel *ch, const char *path, const struct ivt_ctrl_open *req,
-		     struct ivt_ctrl_open_ok *ok, long long deadline, int listen)
+		     struct ivt_ctrl_open_ok *ok, long long deadline, int timeout_ms, int listen)
 {
 	int backoff = RETRY_FIRST_MS;
 	for (;;) {
-		int rc = ivt_ctrl_conn_open(&ch->ctrl, path, req, ok, left_ms(deadline));
+		int rc = ivt_ctrl_conn_open(&ch->ctrl, path, req, ok, prompt_ms(deadline, timeout_ms));
 		if (rc != -ENOENT || listen)
 			return rc;
 		int left = left_ms(deadline);
@@ -111,9 +119,15 @@ static int setup_epoll(struct ivt_channel *ch)
 	ch->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (ch->epfd < 0)
 		return -errno;
+	ch->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ch->role[CHAN_SENDER].fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ch->role[CHAN_RECEIVER].fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ch->wake_fd < 0 || ch->role[0].fd < 0 || ch->role[1].fd < 0)
+		return -errno;
 	struct epoll_event ev = {.events = EPOLLIN};
 	if (epoll_ctl(ch->epfd, EPOLL_CTL_ADD, ch->ops->poll_fd(ch->ep), &ev) < 0 ||
-	    epoll_ctl(ch->epfd, EPOLL_CTL_ADD, ch->ctrl.sock, &ev) < 0)
+	    epoll_ctl(ch->epfd, EPOLL_CTL_ADD, ch->ctrl.sock, &ev) < 0 ||
+	    epoll_ctl(ch->epfd, EPOLL_CTL_ADD, ch->wake_fd, &ev) < 0)
 		return -errno;
 	atomic_store(&ch->ctrl_in_epoll, 1);
 	/* so a caller's poll() wakes for the first data */
@@ -140,7 +154,7 @@ static int wait_for_peer(struct ivt_channel *ch, long long deadline, int timeout
 				       timeout_ms);
 			return -ETIMEDOUT;
 		}
-		chan_wait(ch, IVT_EV_RECV, left < 0 || left > 100 ? 100 : left);
+		chan_wait(ch, CHAN_RECEIVER, IVT_EV_RECV, left < 0 || left > 100 ? 100 : left);
 	}
 }
 
@@ -151,6 +165,11 @@ static void chan_free(struct ivt_channel *ch)
 	ivt_ctrl_conn_close(&ch->ctrl, 1);
 	if (ch->epfd >= 0)
 		close(ch->epfd);
+	if (ch->wake_fd >= 0)
+		close(ch->wake_fd);
+	for (int i = 0; i < 2; i++)
+		if (ch->role[i].fd >= 0)
+			close(ch->role[i].fd);
 	ivt_xport_fini(&ch->xp);
 	free(ch);
 }
@@ -188,7 +207,7 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 	struct ivt_channel *ch = calloc(1, sizeof(*ch));
 	if (!ch)
 		return -ENOMEM;
-	ch->epfd = -1;
+	ch->epfd = ch->wake_fd = ch->role[0].fd = ch->role[1].fd = -1;
 	ch->ctrl.sock = -1;
 	ch->is_server = listen;
 	snprintf(ch->name, sizeof(ch->name), "%s", name);
@@ -199,7 +218,8 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 
 	long long deadline = o.timeout_ms < 0 ? -1 : now_ms() + o.timeout_ms;
 	struct ivt_ctrl_open_ok ok;
-	rc = open_ctrl(ch, ivt_ctrl_socket_path(o.socket_path), &req, &ok, deadline, listen);
+	rc = open_ctrl(ch, ivt_ctrl_socket_path(o.socket_path), &req, &ok, deadline, o.timeout_ms,
+		       listen);
 	if (rc < 0)
 		goto fail;
 	rc = check_open_ok(&ok, listen);
@@ -222,7 +242,7 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 		.ring_size = (size_t)ok.ring_size,
 		.xs_path = ok.xs_path[0] ? ok.xs_path : NULL,
 		.oob = &ch->ctrl.oob,
-		.timeout_ms = left_ms(deadline),
+		.timeout_ms = prompt_ms(deadline, o.timeout_ms),
 	};
 	ivt_reason_clear();
 	rc = listen ? ch->ops->listen(&params, &ch->ep) : ch->ops->connect(&params, &ch->ep);
@@ -267,7 +287,7 @@ IVT_EXPORT int ivt_close(ivt_channel *ch)
 				rc = -ETIMEDOUT;
 				break;
 			}
-			chan_wait(ch, IVT_EV_SEND, left_ms(deadline));
+			chan_wait(ch, CHAN_SENDER, IVT_EV_SEND, left_ms(deadline));
 		}
 		if (rc == -EPIPE)
 			rc = 0; /* the peer closed first: nothing left to deliver */

@@ -21,22 +21,37 @@ struct ivt_channel {
 	struct ivt_ep *ep;
 	struct ivt_xport xp;
 	uint64_t ring_size;
-	int epfd;                  /* ivt_fd(): plugin fd + control socket */
+	int epfd;                  /* ivt_fd(): plugin fd + control socket + wake_fd */
+	int wake_fd;               /* eventfd: makes ivt_fd readable "by hand" */
 	atomic_int ctrl_in_epoll;
-	atomic_int waiters;        /* threads sleeping in chan_wait */
+	/* One sending and one receiving thread may sleep at once on the one
+	 * plugin fd; whichever consumes a wake-up passes it on to the other
+	 * through that one's own eventfd. Indexed by enum chan_role. */
+	struct {
+		atomic_int waiting;
+		int fd;
+	} role[2];
 	atomic_uint_fast64_t waits;
 	struct ivt_waiter waiter;  /* blocking waits for the frame layer */
 };
 
+enum chan_role { CHAN_SENDER = 0, CHAN_RECEIVER = 1 };
+
 /* Sleep until one of events (IVT_EV_*) may be possible, the daemon said
  * something, or timeout_ms passed (-1: no limit). Returns 0; the caller
- * re-checks its condition. */
-int chan_wait(struct ivt_channel *ch, unsigned events, int timeout_ms);
+ * re-checks its condition. role: which side of the API is waiting. */
+int chan_wait(struct ivt_channel *ch, enum chan_role role, unsigned events, int timeout_ms);
 
 /* About to return -EAGAIN to a non-blocking caller: read the daemon's
  * news, consume the plugin's wake-up and arm for events so ivt_fd()
  * wakes the caller's poll. Returns the events already ready (retry). */
 unsigned chan_prepare_sleep(struct ivt_channel *ch, unsigned events);
+
+/* A non-blocking op got -EAGAIN: arm for events. 1: they are ready, try
+ * again now; 0: report -EAGAIN (ivt_fd will wake the caller). Never says 0
+ * while events are ready without making ivt_fd readable itself, since
+ * then no kick would come. */
+int chan_retry_nonblock(struct ivt_channel *ch, unsigned events, int *tries);
 
 /* Read the daemon's news; returns the peer event (enum ivt_peer_event or 0). */
 int chan_poll_ctrl(struct ivt_channel *ch);

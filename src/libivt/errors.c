@@ -68,6 +68,12 @@ static const char *ivt_text(int e)
 		return "invalid channel";
 	case ECANCELED:
 		return "the channel was closed";
+	case EBUSY:
+		return "the channel already has its peer";
+	case EISCONN:
+		return "this control connection already carries a channel end";
+	case EALREADY:
+		return "the channel is already set up";
 	default:
 		return NULL;
 	}

@@ -24,14 +24,14 @@ IVT_EXPORT ssize_t ivt_send(ivt_channel *ch, const void *buf, size_t len)
 		return rc;
 	if (!atomic_load(&ch->nonblock))
 		return send_error(ch, ivt_xport_send(&ch->xp, buf, len, &ch->waiter));
-	for (int tries = 0;; tries++) {
+	for (int tries = 0;;) {
 		ssize_t n = ivt_xport_send(&ch->xp, buf, len, NULL);
 		if (n != -EAGAIN)
 			return n < 0 ? send_error(ch, (int)n) : n;
-		unsigned ready = chan_prepare_sleep(ch, IVT_EV_SEND | IVT_EV_RECV);
+		int again = chan_retry_nonblock(ch, IVT_EV_SEND, &tries);
 		if ((rc = chan_peer_send_error(ch)))
 			return rc;
-		if (!(ready & IVT_EV_SEND) || tries)
+		if (!again)
 			return -EAGAIN;
 	}
 }
@@ -63,7 +63,7 @@ IVT_EXPORT ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len)
 	int rc = chan_ensure_accepted(ch);
 	if (rc < 0)
 		return rc;
-	for (int tries = 0;; tries++) {
+	for (int tries = 0;;) {
 		int ev_before = atomic_load(&ch->ctrl.peer_event);
 		ssize_t n = ivt_xport_recv(&ch->xp, buf, len);
 		unsigned events;
@@ -78,14 +78,14 @@ IVT_EXPORT ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len)
 			return n;
 		}
 		if (atomic_load(&ch->nonblock)) {
-			unsigned ready = chan_prepare_sleep(ch, events);
+			int again = chan_retry_nonblock(ch, events, &tries);
 			if (atomic_load(&ch->ctrl.peer_event) != ev_before)
 				continue; /* re-read the pipe, then report the end */
-			if (!ready || tries)
+			if (!again)
 				return -EAGAIN;
 			continue;
 		}
-		chan_wait(ch, events, -1);
+		chan_wait(ch, CHAN_RECEIVER, events, -1);
 	}
 }
 
@@ -103,7 +103,7 @@ IVT_EXPORT ssize_t ivt_recv_all(ivt_channel *ch, void *buf, size_t len)
 		if (n == -EAGAIN && got > 0) {
 			/* a message has begun: wait for the rest even if non-blocking,
 			 * or the caller would lose the part we already took */
-			chan_wait(ch, chan_recv_events(ch), -1);
+			chan_wait(ch, CHAN_RECEIVER, chan_recv_events(ch), -1);
 			continue;
 		}
 		if (n == 0)

@@ -32,14 +32,14 @@ static int post(ivt_channel *ch, uint32_t opcode, void *buf, size_t len, uint64_
 	if (!atomic_load(&ch->nonblock))
 		return ivt_xport_rdma_post(&ch->xp, opcode, buf, len, key, offset, wr_id,
 					   &ch->waiter);
-	for (int tries = 0;; tries++) {
+	for (int tries = 0;;) {
 		rc = ivt_xport_rdma_post(&ch->xp, opcode, buf, len, key, offset, wr_id, NULL);
 		if (rc != -EAGAIN)
 			return rc;
-		unsigned ready = chan_prepare_sleep(ch, IVT_EV_SEND | IVT_EV_RECV);
+		int again = chan_retry_nonblock(ch, IVT_EV_SEND, &tries);
 		if ((rc = chan_peer_send_error(ch)))
 			return rc;
-		if (!(ready & IVT_EV_SEND) || tries)
+		if (!again)
 			return -EAGAIN;
 	}
 }
@@ -77,7 +77,15 @@ IVT_EXPORT int ivt_poll_completions(ivt_channel *ch, struct ivt_completion *out,
 	if (r == -EAGAIN && (ev_before == IVT_PEER_DIED || ev_before == IVT_PEER_CLOSED))
 		ivt_xport_peer_gone(&ch->xp, -ECONNRESET); /* open ops fail -ECONNRESET */
 	n = ivt_track_poll(&ch->xp.track, out, max);
-	if (n == 0)
-		chan_prepare_sleep(ch, r == -ENOBUFS ? IVT_EV_SEND : events);
+	if (n == 0) {
+		/* returning 0 is this call's -EAGAIN: ivt_fd must wake the caller */
+		int tries = 0;
+		while (chan_retry_nonblock(ch, r == -ENOBUFS ? IVT_EV_SEND : events, &tries)) {
+			r = ivt_xport_recv(&ch->xp, NULL, 0);
+			events = chan_recv_events(ch);
+			if ((n = ivt_track_poll(&ch->xp.track, out, max)) > 0)
+				break;
+		}
+	}
 	return n;
 }

@@ -235,24 +235,37 @@ static int flush_locked(struct ivt_xport *xp, const struct ivt_waiter *w)
 	}
 }
 
+/* Let go of the tx lock, then send what the receive path queued meanwhile. */
+static void tx_unlock(struct ivt_xport *xp)
+{
+	pthread_mutex_unlock(&xp->tx_lock);
+	if (atomic_load(&xp->tx.flush_wanted))
+		ivt_xport_try_flush(xp);
+}
+
 int ivt_xport_flush(struct ivt_xport *xp, const struct ivt_waiter *w)
 {
 	pthread_mutex_lock(&xp->tx_lock);
 	int rc = flush_locked(xp, w);
-	pthread_mutex_unlock(&xp->tx_lock);
+	tx_unlock(xp);
 	return rc;
 }
 
 int ivt_xport_try_flush(struct ivt_xport *xp)
 {
-	/* Busy: the holder sends the queue itself; still report "pending" so
-	 * a waiter also listens for room and comes back. */
-	if (pthread_mutex_trylock(&xp->tx_lock) != 0)
-		return 1;
-	flush_locked(xp, NULL);
-	int pending = xp->tx.cur.active || queue_head(&xp->tx) != NULL;
-	pthread_mutex_unlock(&xp->tx_lock);
-	return pending;
+	int pending = 0;
+	for (;;) {
+		atomic_store(&xp->tx.flush_wanted, 1);
+		if (pthread_mutex_trylock(&xp->tx_lock) != 0)
+			return pending; /* the holder sees flush_wanted after unlocking */
+		atomic_store(&xp->tx.flush_wanted, 0);
+		flush_locked(xp, NULL);
+		pending = xp->tx.cur.active || queue_head(&xp->tx) != NULL;
+		pthread_mutex_unlock(&xp->tx_lock);
+		/* someone queued while we held it: go round once more */
+		if (!atomic_load(&xp->tx.flush_wanted))
+			return pending;
+	}
 }
 
 /* A DATA frame straight from the caller's buffer; small ones ride in the
@@ -336,7 +349,7 @@ ssize_t ivt_xport_send(struct ivt_xport *xp, const void *buf, size_t len,
 	}
 	if (rc < 0 && rc != -EAGAIN && !xp->tx.err)
 		tx_fail(xp, rc);
-	pthread_mutex_unlock(&xp->tx_lock);
+	tx_unlock(xp);
 
 	if (sent) {
 		atomic_fetch_add(&xp->bytes_sent, sent);
@@ -400,10 +413,10 @@ int ivt_xport_rdma_post(struct ivt_xport *xp, uint32_t opcode, void *buf, size_t
 		rc = 0; /* queued; the next call or the receive path sends it */
 	else if (rc < 0)
 		ivt_track_drop_last(&xp->track, tag); /* failed call: no completion too */
-	pthread_mutex_unlock(&xp->tx_lock);
+	tx_unlock(xp);
 	return rc;
 out_free:
-	pthread_mutex_unlock(&xp->tx_lock);
+	tx_unlock(xp);
 	item_free(it);
 	return rc;
 }

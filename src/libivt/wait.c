@@ -6,14 +6,11 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include "channel.h"
-
-/* Two threads (sender, receiver) may sleep on the one plugin fd; one can
- * consume a wake-up meant for the other. Then neither sleeps long: the
- * cap bounds such a miss instead of hanging. */
-#define SHARED_WAIT_CAP_MS 20
 
 static void ctrl_went_away(struct ivt_channel *ch)
 {
@@ -43,42 +40,80 @@ int chan_peer_send_error(struct ivt_channel *ch)
 
 unsigned chan_recv_events(struct ivt_channel *ch)
 {
+	/* both may be armed: whoever sleeps on them retries when arm()
+	 * reports either ready */
 	return IVT_EV_RECV | (ivt_xport_try_flush(&ch->xp) ? IVT_EV_SEND : 0u);
 }
 
-int chan_wait(struct ivt_channel *ch, unsigned events, int timeout_ms)
+int chan_wait(struct ivt_channel *ch, enum chan_role role, unsigned events, int timeout_ms)
 {
-	int others = atomic_fetch_add(&ch->waiters, 1);
+	/* announce ourselves before arming, so a thread that consumes the
+	 * kick we ask for below knows to pass it on */
+	atomic_store(&ch->role[role].waiting, 1);
 	int ready = ch->ops->arm(ch->ep, events);
 	if (ready != 0) { /* ready, or an error the next call will report */
-		atomic_fetch_sub(&ch->waiters, 1);
+		atomic_store(&ch->role[role].waiting, 0);
 		return 0;
 	}
-	struct pollfd p[2] = {
+	struct pollfd p[3] = {
 		{.fd = ch->ops->poll_fd(ch->ep), .events = POLLIN},
+		{.fd = ch->role[role].fd, .events = POLLIN},
 		{.fd = ch->ctrl.sock, .events = POLLIN},
 	};
-	nfds_t n = atomic_load(&ch->ctrl.daemon_gone) ? 1 : 2;
-	if (others > 0 && (timeout_ms < 0 || timeout_ms > SHARED_WAIT_CAP_MS))
-		timeout_ms = SHARED_WAIT_CAP_MS;
+	nfds_t n = atomic_load(&ch->ctrl.daemon_gone) ? 2 : 3;
 	atomic_fetch_add(&ch->waits, 1);
 	int r = poll(p, n, timeout_ms);
+	atomic_store(&ch->role[role].waiting, 0);
 	if (r > 0) {
-		if (p[0].revents)
+		uint64_t v;
+		if (p[0].revents) {
 			ch->ops->ack(ch->ep);
-		if (n > 1 && p[1].revents)
+			enum chan_role other = role == CHAN_SENDER ? CHAN_RECEIVER : CHAN_SENDER;
+			if (atomic_load(&ch->role[other].waiting)) {
+				uint64_t one = 1;
+				if (write(ch->role[other].fd, &one, sizeof(one)) < 0) {
+					/* saturated: it is readable anyway */
+				}
+			}
+		}
+		if (p[1].revents && read(ch->role[role].fd, &v, sizeof(v)) < 0) {
+			/* someone else consumed it: fine */
+		}
+		if (n > 2 && p[2].revents)
 			chan_poll_ctrl(ch);
 	}
-	atomic_fetch_sub(&ch->waiters, 1);
 	return 0;
 }
 
 unsigned chan_prepare_sleep(struct ivt_channel *ch, unsigned events)
 {
+	uint64_t v;
 	chan_poll_ctrl(ch);
 	ch->ops->ack(ch->ep);
+	if (read(ch->wake_fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: no manual wake-up pending */
+	}
+	/* Arm only what this op needs: the ring returns early when any armed
+	 * event is ready, without asking the peer to kick for the others. */
 	int ready = ch->ops->arm(ch->ep, events);
 	return ready > 0 ? (unsigned)ready & events : 0;
+}
+
+#define NONBLOCK_RETRIES 16
+
+int chan_retry_nonblock(struct ivt_channel *ch, unsigned events, int *tries)
+{
+	if (!chan_prepare_sleep(ch, events))
+		return 0;
+	if (++*tries < NONBLOCK_RETRIES)
+		return 1;
+	/* Ready, yet no progress (e.g. answers must drain first): no kick
+	 * will come, so wake the caller's poll ourselves. */
+	uint64_t one = 1;
+	if (write(ch->wake_fd, &one, sizeof(one)) < 0) {
+		/* saturated counter: readable anyway */
+	}
+	return 0;
 }
 
 int chan_ensure_accepted(struct ivt_channel *ch)
@@ -92,11 +127,15 @@ int chan_ensure_accepted(struct ivt_channel *ch)
 		if (rc != -EAGAIN)
 			return rc;
 		if (atomic_load(&ch->nonblock)) {
-			chan_prepare_sleep(ch, IVT_EV_RECV);
+			/* attaching kicks our fd; no ring event to arm yet */
+			chan_poll_ctrl(ch);
+			ch->ops->ack(ch->ep);
+			if (ch->ops->accept(ch->ep) == 0)
+				continue;
 			return -EAGAIN;
 		}
 		/* attaching may not wake our fd on every backend: poll with a cap */
-		chan_wait(ch, IVT_EV_RECV, 100);
+		chan_wait(ch, CHAN_RECEIVER, IVT_EV_RECV, 100);
 	}
 	return 0;
 }

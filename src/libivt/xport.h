@@ -82,6 +82,7 @@ struct tx_state {
 	struct tx_item *head, *tail;
 	atomic_uint n_items;
 	uint8_t *spill; /* chunk bytes: the rest of a DATA frame a non-blocking send began */
+	atomic_int flush_wanted; /* the receive path queued while the tx lock was busy */
 	int err; /* sticky pipe error (-EPIPE, -EPROTO, ...) */
 };
 
@@ -144,8 +145,9 @@ ssize_t ivt_xport_recv(struct ivt_xport *xp, void *buf, size_t len);
 int ivt_xport_rdma_post(struct ivt_xport *xp, uint32_t opcode, void *buf, size_t len,
 			uint64_t key, uint64_t offset, uint64_t wr_id, const struct ivt_waiter *w);
 
-/* Send what is queued if the tx lock is free. Returns 1 if frames still
- * wait for room in the pipe, 0 if none do. */
+/* Send what is queued if the tx lock is free; if it is busy, its holder
+ * sends it before it lets go. Returns 1 if frames still wait for room in
+ * the pipe (arm IVT_EV_SEND), else 0. */
 int ivt_xport_try_flush(struct ivt_xport *xp);
 /* With a waiter: send everything queued, or an error. */
 int ivt_xport_flush(struct ivt_xport *xp, const struct ivt_waiter *w);

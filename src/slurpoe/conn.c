@@ -296,6 +296,7 @@ void *slp_conn_user(const struct slp_conn *c) { return c->user; }
 void slp_conn_set_user(struct slp_conn *c, void *user) { c->user = user; }
 uint32_t slp_conn_local_ep(const struct slp_conn *c) { return c->local_ep; }
 uint32_t slp_conn_peer_ep(const struct slp_conn *c) { return c->peer_ep; }
+const uint8_t *slp_conn_peer_mac(const struct slp_conn *c) { return c->peer_mac; }
 
 void slp_conn_stats(const struct slp_conn *c, struct slp_conn_stats *st)
 {

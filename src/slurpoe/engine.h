@@ -154,6 +154,9 @@ void *slp_conn_user(const struct slp_conn *c);
 void slp_conn_set_user(struct slp_conn *c, void *user);
 uint32_t slp_conn_local_ep(const struct slp_conn *c);
 uint32_t slp_conn_peer_ep(const struct slp_conn *c);
+/* The peer's MAC address (6 bytes, valid while c is): who an accepted
+ * connection came from. */
+const uint8_t *slp_conn_peer_mac(const struct slp_conn *c);
 
 struct slp_conn_stats {
 	uint64_t bytes_sent, bytes_received, frames_sent, frames_received, retransmits;

@@ -62,7 +62,9 @@ t_end=$(date +%s)
 
 # ---- parse the console --------------------------------------------------
 tr -d '\r' <"$RUN/console.log" >"$RUN/console.txt"
-grep -a '^IVT-TEST ' "$RUN/console.txt" >"$RUN/results.txt"
+# Result lines outside artifacts only (a guest log artifact repeats them).
+awk '/^IVT-ARTIFACT-BEGIN / { a = 1 } /^IVT-ARTIFACT-END / { a = 0; next } !a && /^IVT-TEST / { print }' \
+	"$RUN/console.txt" >"$RUN/results.txt"
 awk -v dir="$RUN/artifacts" '
 	/^IVT-ARTIFACT-BEGIN / { name = $2; gsub(/[^A-Za-z0-9._-]/, "_", name); file = dir "/" name; printf "" > file; next }
 	/^IVT-ARTIFACT-END / { if (file) close(file); file = ""; next }

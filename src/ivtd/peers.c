@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: MIT */
+/* Peer daemons: SLURPoE engines on libevent, accepting and dialling. */
+#include "peers.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "ivtd/peers_int.h"
+
+#define WHO "ivtd"
+#define HOUSE_MS 250
+
+/* The user pointer of our listening endpoint: marks fresh connections. */
+static char accept_token;
+
+uint64_t peers_now_ms(void) { return slp_clock_us() / 1000; }
+
+/* ---- interfaces --------------------------------------------------------- */
+
+static void if_process(struct peers_if *ifc);
+
+static void on_if_event(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	if_process(arg);
+}
+
+void peers_if_schedule(struct peers_if *ifc)
+{
+	if (ifc && ifc->timer_ev)
+		event_active(ifc->timer_ev, EV_TIMEOUT, 0);
+}
+
+static void rearm_timer(struct peers_if *ifc)
+{
+	uint64_t d = slp_loop_deadline(&ifc->loop);
+	if (d == UINT64_MAX) {
+		evtimer_del(ifc->timer_ev);
+		return;
+	}
+	uint64_t now = slp_clock_us();
+	uint64_t us = d > now ? d - now : 0;
+	struct timeval tv = {.tv_sec = (time_t)(us / 1000000), .tv_usec = (suseconds_t)(us % 1000000)};
+	evtimer_add(ifc->timer_ev, &tv);
+}
+
+static const struct ivt_policy_host *host_by_mac(struct ivt_peers *P, const char *ifname,
+						  const uint8_t *mac)
+{
+	const struct ivt_policy *pol = ivt_broker_policy(P->cfg.broker);
+	for (size_t i = 0; pol && i < pol->n_hosts; i++)
+		if (!memcmp(pol->hosts[i].mac, mac, 6) && !strcmp(pol->hosts[i].ifname, ifname))
+			return &pol->hosts[i];
+	return NULL;
+}
+
+/* A peer daemon connected to IVT_REMOTE_EP: only configured hosts, each
+ * known by the name our policy gives its MAC. */
+static struct bridge *accepted(struct peers_if *ifc, struct slp_conn *c)
+{
+	struct ivt_peers *P = ifc->P;
+	const uint8_t *mac = slp_conn_peer_mac(c);
+	const struct ivt_policy_host *h = host_by_mac(P, ifc->name, mac);
+	if (!h || strlen(h->name) > IVT_REMOTE_HOST_NAME_MAX) {
+		P->refused_unknown_mac++;
+		IVT_INFO(WHO, "%s: refused a peer connection from %02x:%02x:%02x:%02x:%02x:%02x: "
+			      "%s", ifc->name, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
+			 h ? "host name too long for remote identities" : "not in policy \"hosts\"");
+		slp_conn_free(c);
+		return NULL;
+	}
+	struct bridge *br = bridge_new(P, ifc, BRIDGE_ACCEPTOR, h->name);
+	if (!br) {
+		IVT_WARN(WHO, "%s: too many bridged channels; refusing host %s", ifc->name, h->name);
+		slp_conn_free(c);
+		return NULL;
+	}
+	br->conn = c;
+	slp_conn_set_user(c, br);
+	return br;
+}
+
+static void if_process(struct peers_if *ifc)
+{
+	slp_loop_process(&ifc->loop);
+	slp_rawsock_batch_begin(ifc->loop.rs);
+	unsigned events;
+	struct slp_conn *c;
+	while ((c = slp_engine_next_event(ifc->loop.engine, &events))) {
+		void *user = slp_conn_user(c);
+		if (user == &accept_token) {
+			if (!(events & SLP_EV_ACCEPTED)) {
+				slp_conn_free(c);
+				continue;
+			}
+			user = accepted(ifc, c); /* c is gone when NULL */
+			if (!user)
+				continue;
+		}
+		if (user)
+			bridge_conn_events(user, events);
+	}
+	slp_rawsock_flush(ifc->loop.rs);
+	rearm_timer(ifc);
+}
+
+static struct peers_if *find_if(struct ivt_peers *P, const char *name)
+{
+	for (struct peers_if *i = P->ifs; i; i = i->next)
+		if (!strcmp(i->name, name))
+			return i;
+	return NULL;
+}
+
+static void close_if(struct peers_if *ifc)
+{
+	if (ifc->rx_ev)
+		event_free(ifc->rx_ev);
+	if (ifc->timer_ev)
+		event_free(ifc->timer_ev);
+	if (ifc->loop.engine)
+		slp_loop_close(&ifc->loop);
+	free(ifc);
+}
+
+static void open_if(struct ivt_peers *P, const char *name)
+{
+	if (find_if(P, name))
+		return;
+	struct peers_if *ifc = calloc(1, sizeof(*ifc));
+	if (!ifc)
+		return;
+	ifc->P = P;
+	snprintf(ifc->name, sizeof(ifc->name), "%s", name);
+	struct slp_loop_opts o = {
+		.ifname = name,
+		.impair = P->cfg.impair && *P->cfg.impair ? P->cfg.impair : NULL,
+		.impair_seed = (uint64_t)getpid(),
+	};
+	int rc = slp_loop_open(&ifc->loop, &o);
+	if (rc < 0) {
+		IVT_WARN(WHO, "remote channels over %s disabled: raw socket: %s%s", name,
+			 strerror(-rc), rc == -EPERM ? " (ivtd needs CAP_NET_RAW)" : "");
+		free(ifc);
+		return;
+	}
+	rc = slp_listen(ifc->loop.engine, IVT_REMOTE_EP, &accept_token);
+	ifc->rx_ev = event_new(P->cfg.base, slp_loop_fd(&ifc->loop), EV_READ | EV_PERSIST,
+			       on_if_event, ifc);
+	ifc->timer_ev = evtimer_new(P->cfg.base, on_if_event, ifc);
+	if (rc < 0 || !ifc->rx_ev || !ifc->timer_ev || event_add(ifc->rx_ev, NULL) != 0) {
+		IVT_WARN(WHO, "remote channels over %s disabled: cannot set up the engine", name);
+		close_if(ifc);
+		return;
+	}
+	const uint8_t *m = slp_rawsock_mac(ifc->loop.rs);
+	IVT_INFO(WHO, "remote channels over %s (%02x:%02x:%02x:%02x:%02x:%02x), peer endpoint "
+		      "%u%s%s", name, m[0], m[1], m[2], m[3], m[4], m[5], IVT_REMOTE_EP,
+		 o.impair ? ", test impairment " : "", o.impair ? o.impair : "");
+	ifc->next = P->ifs;
+	P->ifs = ifc;
+}
+
+void ivt_peers_policy_changed(struct ivt_peers *P)
+{
+	const struct ivt_policy *pol = ivt_broker_policy(P->cfg.broker);
+	for (size_t i = 0; pol && i < pol->n_hosts; i++) {
+		if (strlen(pol->hosts[i].name) > IVT_REMOTE_HOST_NAME_MAX)
+			IVT_WARN(WHO, "host %s: name longer than %d characters; no remote channels "
+				      "with it", pol->hosts[i].name, IVT_REMOTE_HOST_NAME_MAX);
+		open_if(P, pol->hosts[i].ifname);
+	}
+}
+
+/* ---- the broker's remote bridge ----------------------------------------- */
+
+static int remote_open(void *arg, struct ivt_reg_end *end, const struct ivt_end_request *req,
+		       const struct ivt_policy_host *host, uint64_t max_ring_size, char *why,
+		       size_t why_len)
+{
+	struct ivt_peers *P = arg;
+	struct peers_if *ifc = find_if(P, host->ifname);
+	if (!ifc) {
+		snprintf(why, why_len, "host %s: no SLURPoE engine on interface %s (see the ivtd "
+				       "log)", host->name, host->ifname);
+		return -ENOTSUP;
+	}
+	if (!ivt_identity_is_local(end->identity)) {
+		snprintf(why, why_len, "identity %s cannot be bridged", end->identity);
+		return -EACCES;
+	}
+	struct bridge *br = bridge_new(P, ifc, BRIDGE_DIALER, host->name);
+	if (!br) {
+		snprintf(why, why_len, "too many bridged channels");
+		return -EBUSY;
+	}
+	br->lend = end;
+	snprintf(br->channel, sizeof(br->channel), "%s", req->name);
+	snprintf(br->identity, sizeof(br->identity), "%s", end->identity);
+	br->ring_size = req->ring_size;
+	br->max_ring_size = max_ring_size;
+	int rc = slp_connect(ifc->loop.engine, host->mac, IVT_REMOTE_EP, 0, br, &br->conn);
+	if (rc < 0) {
+		br->conn = NULL;
+		br->lend = NULL;
+		bridge_free(br);
+		snprintf(why, why_len, "host %s: cannot connect: %s", host->name, strerror(-rc));
+		return rc;
+	}
+	peers_if_schedule(ifc);
+	return 0;
+}
+
+static struct bridge *dialer_of(struct ivt_peers *P, const struct ivt_reg_end *end)
+{
+	for (struct bridge *b = P->bridges; b; b = b->next)
+		if (b->role == BRIDGE_DIALER && b->lend == end)
+			return b;
+	return NULL;
+}
+
+static void remote_gone(void *arg, struct ivt_reg_end *end, int graceful)
+{
+	struct bridge *br = dialer_of(arg, end);
+	if (br)
+		bridge_local_gone(br, graceful);
+}
+
+/* ---- house-keeping ------------------------------------------------------ */
+
+static void on_house(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct ivt_peers *P = arg;
+	uint64_t now = peers_now_ms();
+	for (struct bridge *b = P->bridges; b; b = b->next)
+		bridge_housekeeping(b, now);
+	for (struct bridge **pp = &P->bridges; *pp;) {
+		struct bridge *b = *pp;
+		if (b->dead) {
+			struct peers_if *ifc = b->ifc;
+			bridge_free(b); /* unlinks *pp */
+			peers_if_schedule(ifc);
+		} else {
+			pp = &b->next;
+		}
+	}
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+struct ivt_peers *ivt_peers_new(const struct ivt_peers_cfg *cfg)
+{
+	struct ivt_peers *P = calloc(1, sizeof(*P));
+	if (!P)
+		return NULL;
+	P->cfg = *cfg;
+	P->next_id = 1;
+	registry_remote_init(P);
+	P->house_ev = event_new(cfg->base, -1, EV_PERSIST, on_house, P);
+	struct timeval tv = {.tv_sec = 0, .tv_usec = HOUSE_MS * 1000};
+	if (!P->house_ev || event_add(P->house_ev, &tv) != 0) {
+		if (P->house_ev)
+			event_free(P->house_ev);
+		free(P);
+		return NULL;
+	}
+	ivt_peers_policy_changed(P);
+	struct ivt_broker_remote r = {.arg = P, .open = remote_open, .gone = remote_gone};
+	ivt_broker_set_remote(cfg->broker, &r);
+	return P;
+}
+
+void ivt_peers_free(struct ivt_peers *P)
+{
+	if (!P)
+		return;
+	ivt_broker_set_remote(P->cfg.broker, NULL);
+	while (P->bridges) {
+		struct bridge *b = P->bridges;
+		if (b->role == BRIDGE_ACCEPTOR && b->requested && !b->gone_reported) {
+			b->gone_reported = 1;
+			P->reg.cb.gone(P->reg.cb.arg, &b->end, 0);
+		}
+		bridge_free(b); /* RESETs the peer */
+	}
+	while (P->ifs) {
+		struct peers_if *i = P->ifs;
+		P->ifs = i->next;
+		close_if(i);
+	}
+	event_free(P->house_ev);
+	free(P);
+}
+
+/* ---- status ------------------------------------------------------------- */
+
+struct out {
+	char *buf;
+	size_t len, at;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
+{
+	if (o->at + 1 >= o->len)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(o->buf + o->at, o->len - o->at, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->len - o->at) {
+		o->buf[o->at] = '\0'; /* drop the partial line */
+		o->len = o->at + 1;
+		return;
+	}
+	o->at += (size_t)n;
+}
+
+static const char *phase_name(const struct bridge *b)
+{
+	static const char *const names[] = {
+		[PH_CONNECTING] = "connecting", [PH_HELLO] = "hello", [PH_OPEN] = "opening",
+		[PH_SETUP] = "setup", [PH_PUMP] = "bridged", [PH_DONE] = "closing",
+	};
+	return names[b->phase];
+}
+
+size_t ivt_peers_status(const struct ivt_peers *P, char *buf, size_t len)
+{
+	struct out o = {.buf = buf, .len = len};
+	if (len)
+		buf[0] = '\0';
+	const struct ivt_policy *pol = ivt_broker_policy(P->cfg.broker);
+	if (!P->ifs && !P->bridges && (!pol || !pol->n_hosts))
+		return 0; /* no remote configuration: nothing to say */
+	put(&o, "host name: %s\n", ivt_broker_host_name(P->cfg.broker));
+	for (const struct peers_if *i = P->ifs; i; i = i->next) {
+		const struct slp_stats *s = slp_engine_stats(i->loop.engine);
+		put(&o, "slurpoe %s: tx %" PRIu64 " rx %" PRIu64 " frames, retransmits %" PRIu64
+			", resets %" PRIu64 "/%" PRIu64 "\n",
+		    i->name, s->tx_frames, s->rx_frames, s->retransmits, s->resets_sent,
+		    s->resets_received);
+	}
+	if (!P->ifs)
+		put(&o, "slurpoe: no interface open (remote channels disabled)\n");
+	for (size_t h = 0; pol && h < pol->n_hosts; h++) {
+		size_t n = 0;
+		for (const struct bridge *b = P->bridges; b; b = b->next)
+			n += !strcmp(b->host, pol->hosts[h].name);
+		put(&o, "peer %s via %s: %s, %zu bridged channels\n", pol->hosts[h].name,
+		    pol->hosts[h].ifname,
+		    find_if((struct ivt_peers *)P, pol->hosts[h].ifname) ? "reachable" : "no engine",
+		    n);
+	}
+	put(&o, "peer connections refused: %" PRIu64 " unknown MAC, %" PRIu64 " bad handshake\n",
+	    P->refused_unknown_mac, P->refused_handshake);
+	if (P->bridges)
+		put(&o, "%-24s %-4s %-12s %-24s %-9s %12s %12s\n", "BRIDGED", "DIR", "HOST",
+		    "IDENTITY", "STATE", "TO-PEER", "FROM-PEER");
+	for (const struct bridge *b = P->bridges; b; b = b->next)
+		put(&o, "%-24s %-4s %-12s %-24s %-9s %12" PRIu64 " %12" PRIu64 "\n", b->channel,
+		    b->role == BRIDGE_DIALER ? "to" : "from", b->host, b->identity, phase_name(b),
+		    b->l2r.total, b->r2l.total);
+	return o.at;
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals shared by peers.c, bridge.c and registry_remote.c. */
+#ifndef IVTD_PEERS_INT_H
+#define IVTD_PEERS_INT_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "ivtd/daemon_end.h"
+#include "ivtd/peers.h"
+#include "ivtd/registry.h"
+#include "ivtd/remote_proto.h"
+#include "loop.h"
+
+#define BRIDGE_BUF (64 * 1024)         /* staging per direction: the only buffering */
+#define BRIDGE_HANDSHAKE_MS 10000      /* a peer must open within this */
+#define BRIDGE_LINGER_MS 2000          /* keep a dead channel's ring for the reader */
+#define PEERS_MAX_BRIDGES 1024         /* per daemon, both roles */
+
+struct peers_if {
+	struct peers_if *next;
+	struct ivt_peers *P;
+	char name[16];
+	struct slp_loop loop;
+	struct event *rx_ev, *timer_ev;
+};
+
+enum bridge_role {
+	BRIDGE_DIALER,   /* connector here, listener on the peer host */
+	BRIDGE_ACCEPTOR, /* listener here, connector on the peer host */
+};
+
+enum bridge_phase {
+	PH_CONNECTING, /* dialer: SLURPoE connect under way */
+	PH_HELLO,      /* reading the peer's HELLO */
+	PH_OPEN,       /* reading OPEN (acceptor) / OPEN_OK|ERROR (dialer) */
+	PH_SETUP,      /* acceptor: waiting for the local listener's setup */
+	PH_PUMP,       /* bytes flow */
+	PH_DONE,       /* nothing more to move */
+};
+
+enum side_state { SIDE_OPEN, SIDE_CLOSED, SIDE_DIED };
+
+struct stage {
+	uint8_t *buf;
+	size_t len, off;
+	uint64_t total;
+};
+
+struct bridge {
+	struct bridge *next;
+	struct ivt_peers *P;
+	struct peers_if *ifc;
+	enum bridge_role role;
+	enum bridge_phase phase;
+	uint64_t id;
+	struct slp_conn *conn;
+	struct ivt_daemon_end *de;
+	char host[IVT_NAME_MAX + 1];       /* the peer's configured name */
+	char channel[IVT_NAME_MAX + 1];
+	char identity[48];                 /* the connector's, as seen here */
+	char backend[IVT_BACKEND_NAME_MAX + 1];
+	uint64_t ring_size, max_ring_size;
+	time_t since;
+	uint64_t deadline_ms;              /* handshake deadline / linger end; 0 none */
+
+	/* handshake reader: exactly one message at a time, never beyond it */
+	uint8_t msg[IVT_RMSG_MAX];
+	size_t msg_have, msg_need;
+
+	/* dialer: the broker's local end (NULL once the broker said gone) */
+	struct ivt_reg_end *lend;
+	/* acceptor: our own end in the remote registry */
+	struct ivt_reg_end end;
+	int requested, gone_reported;
+
+	enum side_state local, remote;
+	int remote_err;
+	struct stage r2l, l2r;             /* remote->local, local->remote */
+	int r2l_done, l2r_done, slp_closed, abort_pending, reported;
+	int dead;                          /* to be freed by the reaper */
+};
+
+struct ivt_peers {
+	struct ivt_peers_cfg cfg;
+	struct peers_if *ifs;
+	struct bridge *bridges;
+	size_t n_bridges;
+	uint64_t next_id;
+	struct ivt_registry reg; /* ends that come from peer daemons */
+	struct event *house_ev;  /* handshake timeouts, lingering, reaping */
+	uint64_t refused_unknown_mac, refused_handshake;
+};
+
+uint64_t peers_now_ms(void);
+void peers_if_schedule(struct peers_if *ifc);
+
+/* bridge.c */
+struct bridge *bridge_new(struct ivt_peers *P, struct peers_if *ifc, enum bridge_role role,
+			  const char *host);
+void bridge_conn_events(struct bridge *br, unsigned events);
+void bridge_pump(struct bridge *br);
+void bridge_housekeeping(struct bridge *br, uint64_t now_ms);
+void bridge_local_gone(struct bridge *br, int graceful); /* dialer: broker gone() */
+void bridge_local_event(struct bridge *br, int event);  /* acceptor: notify_peer */
+void bridge_free(struct bridge *br);
+int bridge_start_pump(struct bridge *br, const void *blob, size_t len, const int *fds,
+		      int nfds, char *why, size_t why_len);
+int bridge_send_msg(struct bridge *br, const struct ivt_rmsg *m);
+void bridge_fail(struct bridge *br, int err, const char *what);
+
+/* registry_remote.c */
+void registry_remote_init(struct ivt_peers *P);
+struct bridge *registry_remote_bridge(struct ivt_reg_end *end);
+
+#endif

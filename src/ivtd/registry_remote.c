@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The "remote" registry: connectors on other hosts, as their ivtd
+ * presents them over SLURPoE (bridge.c reads the OPEN). To the broker they
+ * are ordinary channel ends with identity "host:<configured name>/<id>";
+ * its answers go back over the channel's connection, and the listener's
+ * setup becomes a daemon end attached to its ring (bridge_start_pump).
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "ivtd/peers_int.h"
+
+#define WHO "ivtd"
+
+struct bridge *registry_remote_bridge(struct ivt_reg_end *end)
+{
+	return (struct bridge *)((char *)end - offsetof(struct bridge, end));
+}
+
+static int op_reply_ok(struct ivt_reg_end *end, const struct ivt_ctrl_open_ok *ok)
+{
+	struct bridge *br = registry_remote_bridge(end);
+	if (br->phase != PH_SETUP)
+		return -ECONNRESET;
+	/* ivtd can attach to a shm ring itself; other backends (vchan between
+	 * domains) publish their own setup, which a daemon cannot join. */
+	if (strcmp(ok->backend, "shm") != 0) {
+		struct ivt_rmsg m = {.type = IVT_RMSG_ERROR};
+		m.u.error.err = ENOTSUP;
+		snprintf(m.u.error.msg, sizeof(m.u.error.msg),
+			 "channel '%s' runs over %s on host %s; bridging needs shm", br->channel,
+			 ok->backend, ivt_broker_host_name(br->P->cfg.broker));
+		bridge_send_msg(br, &m);
+		bridge_fail(br, -ENOTSUP, "listener's backend cannot be bridged");
+		return -ENOTSUP;
+	}
+	br->ring_size = ok->ring_size;
+	struct ivt_rmsg m = {.type = IVT_RMSG_OPEN_OK};
+	m.u.open_ok.ring_size = ok->ring_size;
+	int rc = bridge_send_msg(br, &m);
+	if (rc < 0)
+		bridge_fail(br, rc, "cannot send OPEN_OK");
+	return rc;
+}
+
+static int op_reply_error(struct ivt_reg_end *end, int err, const char *msg)
+{
+	struct bridge *br = registry_remote_bridge(end);
+	if (br->phase != PH_SETUP)
+		return -ECONNRESET;
+	struct ivt_rmsg m = {.type = IVT_RMSG_ERROR};
+	m.u.error.err = err > 0 && err < 4096 ? err : EIO;
+	snprintf(m.u.error.msg, sizeof(m.u.error.msg), "%s", msg ? msg : "");
+	int rc = bridge_send_msg(br, &m);
+	/* Our CLOSE follows the ERROR; house-keeping releases the rest. */
+	br->phase = PH_DONE;
+	br->reported = 1;
+	if (br->conn) {
+		slp_close(br->conn);
+		br->slp_closed = 1;
+	}
+	peers_if_schedule(br->ifc);
+	return rc;
+}
+
+static int op_relay_setup(struct ivt_reg_end *end, const void *blob, size_t len, const int *fds,
+			  int nfds)
+{
+	struct bridge *br = registry_remote_bridge(end);
+	if (br->phase != PH_SETUP)
+		return -ECONNRESET;
+	char why[256] = "";
+	int rc = bridge_start_pump(br, blob, len, fds, nfds, why, sizeof(why));
+	if (rc < 0) {
+		br->phase = PH_PUMP; /* OPEN_OK is out: the peer must see a death */
+		bridge_fail(br, rc, why);
+	}
+	peers_if_schedule(br->ifc);
+	return rc;
+}
+
+static int op_notify_peer(struct ivt_reg_end *end, int event, uint32_t peer_domid)
+{
+	(void)peer_domid;
+	bridge_local_event(registry_remote_bridge(end), event);
+	return 0;
+}
+
+static void op_destroy(struct ivt_registry *reg)
+{
+	(void)reg; /* part of struct ivt_peers; ivt_peers_free releases it */
+}
+
+static const struct ivt_registry_ops remote_ops = {
+	.name = "remote",
+	.reply_ok = op_reply_ok,
+	.reply_error = op_reply_error,
+	.relay_setup = op_relay_setup,
+	.notify_peer = op_notify_peer,
+	.destroy = op_destroy,
+};
+
+void registry_remote_init(struct ivt_peers *P)
+{
+	P->reg.ops = &remote_ops;
+	P->reg.cb = ivt_broker_callbacks(P->cfg.broker);
+}

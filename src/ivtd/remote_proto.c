@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/* Encoding and strict parsing of daemon-to-daemon messages. */
+#include "remote_proto.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/ctrl_msg.h"
+#include "ivtd/policy.h"
+
+#define HELLO_LEN (IVT_RMSG_HOST_MAX + 1 + 4)
+#define OPEN_LEN (IVT_NAME_MAX + 1 + IVT_RMSG_ID_MAX + 1 + IVT_BACKEND_NAME_MAX + 1 + 8)
+#define OPEN_OK_LEN 8
+#define ERROR_LEN (4 + IVT_ERRMSG_MAX + 1)
+_Static_assert(IVT_RMSG_HDR_LEN + ERROR_LEN <= IVT_RMSG_MAX, "IVT_RMSG_MAX too small");
+_Static_assert(IVT_RMSG_HDR_LEN + OPEN_LEN <= IVT_RMSG_MAX, "IVT_RMSG_MAX too small");
+
+size_t ivt_rmsg_payload_len(uint16_t type)
+{
+	switch (type) {
+	case IVT_RMSG_HELLO: return HELLO_LEN;
+	case IVT_RMSG_OPEN: return OPEN_LEN;
+	case IVT_RMSG_OPEN_OK: return OPEN_OK_LEN;
+	case IVT_RMSG_ERROR: return ERROR_LEN;
+	default: return 0;
+	}
+}
+
+/* ---- little-endian fields ------------------------------------------- */
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static void put_str(uint8_t *p, const char *s, size_t field)
+{
+	memset(p, 0, field);
+	size_t n = s ? strnlen(s, field - 1) : 0;
+	memcpy(p, s, n);
+}
+
+/* Copy a fixed field out; -EPROTO unless NUL-terminated inside it. */
+static int get_str(const uint8_t *p, size_t field, char *out)
+{
+	const uint8_t *nul = memchr(p, '\0', field);
+	if (!nul)
+		return -EPROTO;
+	memcpy(out, p, (size_t)(nul - p) + 1);
+	return 0;
+}
+
+__attribute__((format(printf, 3, 4))) static int bad(char *why, size_t why_len, const char *fmt,
+						      ...)
+{
+	if (why && why_len) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(why, why_len, fmt, ap);
+		va_end(ap);
+	}
+	return -EPROTO;
+}
+
+/* ---- encode ---------------------------------------------------------- */
+
+int ivt_rmsg_encode(const struct ivt_rmsg *m, uint8_t *out, size_t cap)
+{
+	size_t len = ivt_rmsg_payload_len(m->type);
+	if (!len || cap < IVT_RMSG_HDR_LEN + len)
+		return -EINVAL;
+	put_le(out, IVT_RMSG_MAGIC, 4);
+	put_le(out + 4, IVT_RMSG_VERSION, 2);
+	put_le(out + 6, m->type, 2);
+	put_le(out + 8, len, 4);
+	uint8_t *p = out + IVT_RMSG_HDR_LEN;
+	switch (m->type) {
+	case IVT_RMSG_HELLO:
+		put_str(p, m->u.hello.host, IVT_RMSG_HOST_MAX + 1);
+		put_le(p + IVT_RMSG_HOST_MAX + 1, m->u.hello.sw_version, 4);
+		break;
+	case IVT_RMSG_OPEN:
+		put_str(p, m->u.open.channel, IVT_NAME_MAX + 1);
+		p += IVT_NAME_MAX + 1;
+		put_str(p, m->u.open.identity, IVT_RMSG_ID_MAX + 1);
+		p += IVT_RMSG_ID_MAX + 1;
+		put_str(p, m->u.open.backend, IVT_BACKEND_NAME_MAX + 1);
+		p += IVT_BACKEND_NAME_MAX + 1;
+		put_le(p, m->u.open.ring_size, 8);
+		break;
+	case IVT_RMSG_OPEN_OK:
+		put_le(p, m->u.open_ok.ring_size, 8);
+		break;
+	case IVT_RMSG_ERROR:
+		put_le(p, (uint32_t)m->u.error.err, 4);
+		put_str(p + 4, m->u.error.msg, IVT_ERRMSG_MAX + 1);
+		break;
+	}
+	return (int)(IVT_RMSG_HDR_LEN + len);
+}
+
+/* ---- parse ----------------------------------------------------------- */
+
+int ivt_rmsg_parse_hdr(const uint8_t *hdr, uint16_t *type, char *why, size_t why_len)
+{
+	uint32_t magic = (uint32_t)get_le(hdr, 4);
+	uint16_t version = (uint16_t)get_le(hdr + 4, 2);
+	uint16_t t = (uint16_t)get_le(hdr + 6, 2);
+	uint32_t len = (uint32_t)get_le(hdr + 8, 4);
+	if (magic != IVT_RMSG_MAGIC)
+		return bad(why, why_len, "not an ivtd peer message (magic %#x)", magic);
+	if (version != IVT_RMSG_VERSION)
+		return bad(why, why_len, "peer speaks protocol version %u, this ivtd %u", version,
+			   IVT_RMSG_VERSION);
+	size_t want = ivt_rmsg_payload_len(t);
+	if (!want)
+		return bad(why, why_len, "unknown message type %u", t);
+	if (len != want)
+		return bad(why, why_len, "message type %u has %u payload bytes, expected %zu", t,
+			   len, want);
+	*type = t;
+	return (int)want;
+}
+
+static int is_pow2_ring(uint64_t v)
+{
+	return v >= IVT_POLICY_RING_MIN && v <= IVT_POLICY_RING_MAX && (v & (v - 1)) == 0;
+}
+
+static int parse_open(const uint8_t *p, struct ivt_rmsg *m, char *why, size_t why_len)
+{
+	if (get_str(p, IVT_NAME_MAX + 1, m->u.open.channel) ||
+	    !ivt_name_valid(m->u.open.channel))
+		return bad(why, why_len, "OPEN: invalid channel name");
+	p += IVT_NAME_MAX + 1;
+	if (get_str(p, IVT_RMSG_ID_MAX + 1, m->u.open.identity) ||
+	    !ivt_identity_is_local(m->u.open.identity))
+		return bad(why, why_len, "OPEN: identity is not \"uid:N\" or \"dom:N\"");
+	p += IVT_RMSG_ID_MAX + 1;
+	const char *b = m->u.open.backend;
+	if (get_str(p, IVT_BACKEND_NAME_MAX + 1, m->u.open.backend) ||
+	    (*b && strcmp(b, "auto") != 0 && ivt_backend_id(b) < 0))
+		return bad(why, why_len, "OPEN: invalid backend name");
+	p += IVT_BACKEND_NAME_MAX + 1;
+	m->u.open.ring_size = get_le(p, 8);
+	return 0;
+}
+
+int ivt_rmsg_parse(const uint8_t *buf, size_t n, struct ivt_rmsg *m, char *why, size_t why_len)
+{
+	memset(m, 0, sizeof(*m));
+	if (!buf || n < IVT_RMSG_HDR_LEN)
+		return bad(why, why_len, "message shorter than its header");
+	int len = ivt_rmsg_parse_hdr(buf, &m->type, why, why_len);
+	if (len < 0)
+		return len;
+	if (n != IVT_RMSG_HDR_LEN + (size_t)len)
+		return bad(why, why_len, "message is %zu bytes, header says %d", n,
+			   IVT_RMSG_HDR_LEN + len);
+	const uint8_t *p = buf + IVT_RMSG_HDR_LEN;
+	switch (m->type) {
+	case IVT_RMSG_HELLO:
+		if (get_str(p, IVT_RMSG_HOST_MAX + 1, m->u.hello.host) ||
+		    !ivt_name_valid(m->u.hello.host))
+			return bad(why, why_len, "HELLO: invalid host name");
+		m->u.hello.sw_version = (uint32_t)get_le(p + IVT_RMSG_HOST_MAX + 1, 4);
+		return 0;
+	case IVT_RMSG_OPEN:
+		return parse_open(p, m, why, why_len);
+	case IVT_RMSG_OPEN_OK:
+		m->u.open_ok.ring_size = get_le(p, 8);
+		if (!is_pow2_ring(m->u.open_ok.ring_size))
+			return bad(why, why_len, "OPEN_OK: ring size %llu is not a power of two in "
+						 "[4096, 1 GiB]",
+				   (unsigned long long)m->u.open_ok.ring_size);
+		return 0;
+	case IVT_RMSG_ERROR: {
+		uint32_t e = (uint32_t)get_le(p, 4);
+		if (e == 0 || e >= 4096)
+			return bad(why, why_len, "ERROR: errno %u out of range", e);
+		m->u.error.err = (int32_t)e;
+		if (get_str(p + 4, IVT_ERRMSG_MAX + 1, m->u.error.msg))
+			return bad(why, why_len, "ERROR: message not terminated");
+		/* It ends up in our logs and the client's ivt_strerror. */
+		for (char *c = m->u.error.msg; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
+		return 0;
+	}
+	}
+	return bad(why, why_len, "unknown message type %u", m->type);
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Daemon-to-daemon messages (docs/remote.md). They open each bridged
+ * channel's own SLURPoE connection, which then carries the channel's
+ * bytes opaquely:
+ *
+ *   connector's ivtd -> HELLO, OPEN          (right after CONNECTED)
+ *   listener's ivtd  -> HELLO, OPEN_OK | ERROR
+ *   then both directions: the libivt byte stream, untouched.
+ *
+ * Wire: 12-byte header (u32 magic "IVTD", u16 version, u16 type, u32 len)
+ * then exactly len payload bytes, every integer little-endian, every
+ * string a fixed NUL-padded field. The sender is another host: the parser
+ * checks magic, version, the exact length of each type, NUL termination,
+ * and the syntax of every field; anything else is -EPROTO.
+ */
+#ifndef IVTD_REMOTE_PROTO_H
+#define IVTD_REMOTE_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ctrl_proto.h"
+
+/* Every ivtd listens for peer daemons on this SLURPoE endpoint. */
+#define IVT_REMOTE_EP 1u
+
+#define IVT_RMSG_MAGIC 0x44545649u /* "IVTD" little-endian */
+#define IVT_RMSG_VERSION 1
+#define IVT_RMSG_HDR_LEN 12
+#define IVT_RMSG_HOST_MAX 63
+#define IVT_RMSG_ID_MAX 47
+
+enum ivt_rmsg_type {
+	IVT_RMSG_HELLO = 1,
+	IVT_RMSG_OPEN = 2,
+	IVT_RMSG_OPEN_OK = 3,
+	IVT_RMSG_ERROR = 4,
+};
+
+struct ivt_rmsg {
+	uint16_t type;
+	union {
+		struct {
+			char host[IVT_RMSG_HOST_MAX + 1]; /* informational only: never trusted */
+			uint32_t sw_version;              /* e.g. 0x000100 for 0.1.0 */
+		} hello;
+		struct {
+			char channel[IVT_NAME_MAX + 1];
+			char identity[IVT_RMSG_ID_MAX + 1]; /* "uid:N" | "dom:N" on the sender */
+			char backend[IVT_BACKEND_NAME_MAX + 1]; /* "" | "auto" | "shm" */
+			uint64_t ring_size;                     /* requested; 0 = policy */
+		} open;
+		struct {
+			uint64_t ring_size; /* granted to the listener */
+		} open_ok;
+		struct {
+			int32_t err; /* positive errno, 1..4095 */
+			char msg[IVT_ERRMSG_MAX + 1];
+		} error;
+	} u;
+};
+
+/* Largest encoded message (header + biggest payload). */
+#define IVT_RMSG_MAX 320
+
+/* Payload length of a type, 0 for unknown types. */
+size_t ivt_rmsg_payload_len(uint16_t type);
+
+/* Encode m into out (cap >= IVT_RMSG_MAX). Returns the length or -EINVAL
+ * for an unknown type. Strings are cut to their fields. */
+int ivt_rmsg_encode(const struct ivt_rmsg *m, uint8_t *out, size_t cap);
+
+/* Validate a header (exactly IVT_RMSG_HDR_LEN bytes): the payload length
+ * to read next, or -EPROTO with why. */
+int ivt_rmsg_parse_hdr(const uint8_t *hdr, uint16_t *type, char *why, size_t why_len);
+
+/* Parse one complete message (header + payload, n bytes). 0 or -EPROTO
+ * with why. */
+int ivt_rmsg_parse(const uint8_t *buf, size_t n, struct ivt_rmsg *m, char *why, size_t why_len);
+
+#endif
