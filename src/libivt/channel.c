@@ -248,8 +248,9 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 	rc = listen ? ch->ops->listen(&params, &ch->ep) : ch->ops->connect(&params, &ch->ep);
 	if (rc < 0) {
 		ch->ep = NULL;
-		ivt_reason_set(rc, "backend %s: %s failed: %s", ch->ops->name,
-			       listen ? "listen" : "connect", strerror(-rc));
+		if (!ivt_reason_is_set(rc)) /* keep a more precise one from the setup */
+			ivt_reason_set(rc, "backend %s: %s failed: %s", ch->ops->name,
+				       listen ? "listen" : "connect", strerror(-rc));
 		goto fail;
 	}
 	ivt_xport_fini(&ch->xp);

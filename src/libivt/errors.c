@@ -23,6 +23,11 @@ void ivt_reason_set(int err, const char *fmt, ...)
 	reason_err = err;
 }
 
+int ivt_reason_is_set(int err)
+{
+	return reason_err == err && reason[0];
+}
+
 void ivt_reason_clear(void)
 {
 	reason_err = 0;

@@ -6,5 +6,7 @@
 /* Remember why err (a negative errno) happened on this thread. */
 void ivt_reason_set(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ivt_reason_clear(void);
+/* Is a reason recorded for err on this thread? */
+int ivt_reason_is_set(int err);
 
 #endif

@@ -37,20 +37,15 @@ IVT_EXPORT ssize_t ivt_send(ivt_channel *ch, const void *buf, size_t len)
 }
 
 /* The pipe is empty. If the daemon reported the peer's end (observed
- * before that read, so nothing it sent can still be on the way), finish
- * the stream: 0 after a close, -ECONNRESET after a death or mid-frame. */
-static int peer_end_seen(struct ivt_channel *ch, int ev_before)
+ * before that read, so nothing it sent can still be on the way), end the
+ * stream: the next read returns 0 after a close, -ECONNRESET after a death
+ * or inside a frame. shm marks a close in the ring itself; this covers the
+ * peer's death and backends that cannot. Returns 1 if it ended it. */
+static int end_stream_if_peer_gone(struct ivt_channel *ch, int ev_before)
 {
-	if (ev_before == IVT_PEER_DIED) {
-		ivt_xport_peer_gone(&ch->xp, -ECONNRESET);
-		return -ECONNRESET;
-	}
-	if (ev_before == IVT_PEER_CLOSED) {
-		/* shm marks end of stream in the ring itself; this covers
-		 * backends that cannot */
-		ivt_xport_peer_gone(&ch->xp, -ECONNRESET);
+	if (ev_before != IVT_PEER_DIED && ev_before != IVT_PEER_CLOSED)
 		return 0;
-	}
+	ivt_xport_peer_gone(&ch->xp, ev_before == IVT_PEER_CLOSED);
 	return 1;
 }
 
@@ -68,9 +63,8 @@ IVT_EXPORT ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len)
 		ssize_t n = ivt_xport_recv(&ch->xp, buf, len);
 		unsigned events;
 		if (n == -EAGAIN) {
-			int end = peer_end_seen(ch, ev_before);
-			if (end <= 0)
-				return end;
+			if (end_stream_if_peer_gone(ch, ev_before))
+				continue; /* now returns 0 or -ECONNRESET */
 			events = chan_recv_events(ch);
 		} else if (n == -ENOBUFS) {
 			events = IVT_EV_SEND; /* our answers must drain first */

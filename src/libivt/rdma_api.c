@@ -75,7 +75,7 @@ IVT_EXPORT int ivt_poll_completions(ivt_channel *ch, struct ivt_completion *out,
 	ssize_t r = ivt_xport_recv(&ch->xp, NULL, 0);
 	unsigned events = chan_recv_events(ch);
 	if (r == -EAGAIN && (ev_before == IVT_PEER_DIED || ev_before == IVT_PEER_CLOSED))
-		ivt_xport_peer_gone(&ch->xp, -ECONNRESET); /* open ops fail -ECONNRESET */
+		ivt_xport_peer_gone(&ch->xp, ev_before == IVT_PEER_CLOSED); /* ops fail -ECONNRESET */
 	n = ivt_track_poll(&ch->xp.track, out, max);
 	if (n == 0) {
 		/* returning 0 is this call's -EAGAIN: ivt_fd must wake the caller */

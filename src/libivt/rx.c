@@ -320,12 +320,18 @@ ssize_t ivt_xport_recv(struct ivt_xport *xp, void *buf, size_t len)
 	return st;
 }
 
-void ivt_xport_peer_gone(struct ivt_xport *xp, int err)
+void ivt_xport_peer_gone(struct ivt_xport *xp, int graceful)
 {
+	struct rx_state *rx = &xp->rx;
 	pthread_mutex_lock(&xp->rx_lock);
-	/* whatever frame was in progress will never be finished */
-	if (!xp->rx.err && !xp->rx.eof)
-		xp->rx.err = err;
+	if (!rx->err && !rx->eof) {
+		/* a close between frames is a clean end; anything in progress
+		 * will never be finished */
+		if (graceful && rx->phase == RX_HEAD && rx->have == 0 && !rx->wr_open)
+			rx->eof = 1;
+		else
+			rx->err = -ECONNRESET;
+	}
 	ivt_track_fail_all(&xp->track, -ECONNRESET);
 	pthread_mutex_unlock(&xp->rx_lock);
 }

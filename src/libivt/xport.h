@@ -152,9 +152,10 @@ int ivt_xport_try_flush(struct ivt_xport *xp);
 /* With a waiter: send everything queued, or an error. */
 int ivt_xport_flush(struct ivt_xport *xp, const struct ivt_waiter *w);
 
-/* The peer is gone and the pipe was read dry: no frame in progress will
- * ever finish. Later receives return err; open ops complete -ECONNRESET. */
-void ivt_xport_peer_gone(struct ivt_xport *xp, int err);
+/* The peer is gone and the pipe was read dry. Later receives return 0
+ * (graceful, between frames) or -ECONNRESET; open ops complete with
+ * -ECONNRESET. */
+void ivt_xport_peer_gone(struct ivt_xport *xp, int graceful);
 
 /* Between tx.c, rx.c and xport.c. */
 void ivt_tx_enqueue(struct ivt_xport *xp, struct tx_item *it);

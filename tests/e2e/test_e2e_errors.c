@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -96,8 +97,8 @@ static void test_second_listener(void **state)
 	assert_int_equal(ivt_close(a), 0);
 	/* gone with its end: the name is free again (the daemon may need a
 	 * moment to see the close, so retry the open) */
-	for (int i = 0; i < 1000 && (rc = e2e_open("t-dup", IVT_LISTEN, 0, 0, &b)) == -EADDRINUSE; i++)
-		;
+	for (int i = 0; i < 10000 && (rc = e2e_open("t-dup", IVT_LISTEN, 0, 0, &b)) == -EADDRINUSE; i++)
+		usleep(1000);
 	assert_int_equal(rc, 0);
 	assert_int_equal(ivt_close(b), 0);
 }

@@ -596,12 +596,34 @@ static void test_pending_ops_fail_on_peer_death(void **state)
 	struct solo *s = solo_new(4096);
 	uint8_t buf[32];
 	assert_int_equal(ivt_xport_rdma_post(&s->xp, IVT_OP_RDMA_READ, buf, sizeof(buf), 1, 0, 42, NULL), 0);
-	ivt_xport_peer_gone(&s->xp, -ECONNRESET);
+	ivt_xport_peer_gone(&s->xp, 0);
 	struct ivt_completion c;
 	assert_int_equal(ivt_track_poll(&s->xp.track, &c, 1), 1);
 	assert_int_equal(c.wr_id, 42);
 	assert_int_equal(c.status, -ECONNRESET);
 	assert_int_equal(ivt_xport_recv(&s->xp, buf, sizeof(buf)), -ECONNRESET);
+	solo_free(s);
+}
+
+/* The daemon says the peer closed: a clean end between frames, a reset
+ * inside one. */
+static void test_graceful_peer_gone(void **state)
+{
+	(void)state;
+	uint8_t frame[64], out[16];
+	struct solo *s = solo_new(4096);
+	inject(s, frame, mk(frame, IVT_FRAME_DATA, 0, 0, 0, 0, 0, "abc", 3));
+	assert_int_equal(ivt_xport_recv(&s->xp, out, sizeof(out)), 3);
+	ivt_xport_peer_gone(&s->xp, 1);
+	assert_int_equal(ivt_xport_recv(&s->xp, out, sizeof(out)), 0);
+	assert_int_equal(ivt_xport_recv(&s->xp, out, sizeof(out)), 0);
+	solo_free(s);
+
+	s = solo_new(4096);
+	inject(s, frame, mk(frame, IVT_FRAME_DATA, 0, 0, 0, 0, 0, "abc", 3) - 1);
+	assert_int_equal(ivt_xport_recv(&s->xp, out, sizeof(out)), 2);
+	ivt_xport_peer_gone(&s->xp, 1);
+	assert_int_equal(ivt_xport_recv(&s->xp, out, sizeof(out)), -ECONNRESET);
 	solo_free(s);
 }
 
@@ -651,6 +673,7 @@ int main(void)
 		cmocka_unit_test(test_read_response_bounded_by_request),
 		cmocka_unit_test(test_rdma_between_two_ends),
 		cmocka_unit_test(test_pending_ops_fail_on_peer_death),
+		cmocka_unit_test(test_graceful_peer_gone),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

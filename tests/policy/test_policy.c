@@ -227,6 +227,93 @@ static void test_principals(void **state)
 	assert_int_equal(ivt_principal_parse("dom:1*", &pr), -EINVAL);
 }
 
+/* Ends bridged from other hosts: "host:NAME/<local>" identities. */
+static void test_host_principals(void **state)
+{
+	(void)state;
+	struct ivt_principal pr;
+	assert_int_equal(ivt_principal_parse("host:*", &pr), 0);
+	assert_true(ivt_principal_match(&pr, "host:hostB/uid:1000"));
+	assert_true(ivt_principal_match(&pr, "host:a.b-c_d/dom:3"));
+	assert_false(ivt_principal_match(&pr, "uid:1000"));
+	assert_int_equal(ivt_principal_parse("host:hostB", &pr), 0);
+	assert_true(ivt_principal_match(&pr, "host:hostB/uid:1"));
+	assert_false(ivt_principal_match(&pr, "host:hostC/uid:1"));
+	assert_false(ivt_principal_match(&pr, "host:hostBB/uid:1"));
+	assert_int_equal(ivt_principal_parse("host:hostA/uid:*", &pr), 0);
+	assert_true(ivt_principal_match(&pr, "host:hostA/uid:0"));
+	assert_false(ivt_principal_match(&pr, "host:hostA/dom:0"));
+	assert_false(ivt_principal_match(&pr, "host:hostB/uid:0"));
+	assert_int_equal(ivt_principal_parse("host:*/uid:1000", &pr), 0);
+	assert_true(ivt_principal_match(&pr, "host:x/uid:1000"));
+	assert_false(ivt_principal_match(&pr, "host:x/uid:1001"));
+	assert_int_equal(ivt_principal_parse("host:hostA/*", &pr), 0);
+	assert_true(ivt_principal_match(&pr, "host:hostA/dom:9"));
+	/* local patterns never match remote ends, and the other way round */
+	assert_int_equal(ivt_principal_parse("uid:*", &pr), 0);
+	assert_false(ivt_principal_match(&pr, "host:hostA/uid:0"));
+	/* identities are concrete: no wildcard in host or local part */
+	assert_int_equal(ivt_principal_parse("host:*", &pr), 0);
+	assert_false(ivt_principal_match(&pr, "host:*/uid:1"));
+	assert_false(ivt_principal_match(&pr, "host:a/uid:*"));
+	assert_false(ivt_principal_match(&pr, "host:a/*"));
+	assert_false(ivt_principal_match(&pr, "host:a"));
+	/* malformed */
+	const char *bad[] = {"host:", "host:/uid:1", "host:a/", "host:a/uid:", "host:a/gid:1",
+			     "host:.a/uid:1", "host:a b/uid:1", "host:a/uid:1/x", "host:a//uid:1",
+			     "host:a/host:b/uid:1", "host:a*/uid:1", "HOST:a/uid:1"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (ivt_principal_parse(bad[i], &pr) != -EINVAL)
+			fail_msg("\"%s\" parsed", bad[i]);
+	assert_true(ivt_identity_is_local("uid:5"));
+	assert_true(ivt_identity_is_local("dom:5"));
+	assert_false(ivt_identity_is_local("uid:*"));
+	assert_false(ivt_identity_is_local("*"));
+	assert_false(ivt_identity_is_local("host:a/uid:5"));
+	assert_false(ivt_identity_is_local(NULL));
+}
+
+/* "host" in a channel rule: where the listener lives. */
+static void test_channel_host_key(void **state)
+{
+	(void)state;
+	struct ivt_policy *p = load(
+		"{\"version\":1,\"channels\":[{\"name\":\"bulk\",\"host\":\"hostA\","
+		"\"listeners\":[\"uid:*\"],\"connectors\":[\"host:hostB/uid:*\"]},"
+		"{\"name\":\"x\",\"listeners\":[],\"connectors\":[]}],"
+		"\"hosts\":[{\"name\":\"hostB\",\"ifname\":\"eth1\","
+		"\"mac\":\"02:00:00:00:00:0b\"}]}");
+	assert_non_null(p);
+	assert_string_equal(p->channels[0].host, "hostA");
+	assert_string_equal(p->channels[1].host, "");
+	struct ivt_policy_query q = {.channel = "bulk", .identity = "host:hostB/uid:7",
+				     .is_listener = 0, .colocated = 1, .available = ALL_BACKENDS,
+				     .granted_backend = "shm", .granted_ring_size = 65536};
+	struct ivt_policy_decision d;
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	q.identity = "host:hostC/uid:7";
+	assert_int_equal(ivt_policy_decide(p, &q, &d), -EACCES);
+	q.identity = "uid:7";
+	assert_int_equal(ivt_policy_decide(p, &q, &d), -EACCES);
+	ivt_policy_free(p);
+	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\",\"host\":\"bad host\","
+		     "\"listeners\":[],\"connectors\":[]}]}",
+		     "channels[0].host", "not a host name");
+	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\",\"host\":\"\","
+		     "\"listeners\":[],\"connectors\":[]}]}",
+		     "channels[0].host", NULL);
+	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\","
+		     "\"host\":\"a-host-name-that-is-far-too-long\","
+		     "\"listeners\":[],\"connectors\":[]}]}",
+		     "channels[0].host", NULL);
+	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\",\"host\":7,"
+		     "\"listeners\":[],\"connectors\":[]}]}",
+		     "channels[0].host", "string");
+	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\","
+		     "\"listeners\":[\"host:a/gid:1\"],\"connectors\":[]}]}",
+		     "channels[0].listeners[0]", "host:");
+}
+
 static const char *decide_policy =
 	"{\"version\":1,\"defaults\":{\"ring_size\":65536,\"max_ring_size\":1048576},\n"
 	"\"channels\":[\n"
@@ -435,6 +522,8 @@ int main(void)
 		cmocka_unit_test(test_bad_ring_sizes),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_principals),
+		cmocka_unit_test(test_host_principals),
+		cmocka_unit_test(test_channel_host_key),
 		cmocka_unit_test(test_glob_matching),
 		cmocka_unit_test(test_decide_allow_deny),
 		cmocka_unit_test(test_decide_backends),

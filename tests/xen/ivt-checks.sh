@@ -158,8 +158,12 @@ check_destroy() {
 	hsaid=$(guest_line ivt-h 'recv|timed out|reset|FAIL' | tr -s ' ')
 	detail="both running: $running/2; h response '$hresp'; event for h: '$ev';"
 	detail="$detail g's XenStore nodes left: $left; domains left: $zombies; h said: '$hsaid'"
-	if [ -n "$hresp" ] && [ -n "$ev" ] && [ "$left" = 0 ] && [ "$zombies" = 0 ] && ivtd_alive &&
-		guest_has ivt-h '^FAIL$'; then
+	# Only a destroy during a flowing transfer counts: h must have connected.
+	flowing=yes
+	guest_has ivt-h 'connect failed|did not publish' && flowing=no
+	detail="transfer was flowing: $flowing; $detail"
+	if [ $flowing = yes ] && [ -n "$hresp" ] && [ -n "$ev" ] && [ "$left" = 0 ] &&
+		[ "$zombies" = 0 ] && ivtd_alive && guest_has ivt-h '^FAIL$'; then
 		result ivt-destroy-cleanup PASS "ivtd alive; $detail"
 	else
 		result ivt-destroy-cleanup FAIL "ivtd alive: $(ivtd_alive && echo yes || echo NO); $detail"

@@ -1,0 +1,176 @@
+#!/bin/bash
+# Channels bridged between hosts by ivtd over SLURPoE (docs/remote.md):
+# two network namespaces joined by a veth pair stand for two hosts, each
+# with its own ivtd (own socket, own policy naming the other in "hosts").
+#   1. ivt-demo listens in A, ivt-demo connects in B: 256 MiB byte-exact
+#      (the connector sends, the listener checks every byte and a checksum)
+#      with loss 5 %, dup 1 %, reorder 25 % on the SLURPoE frames;
+#   2. a local client of a refused / unknown remote channel gets the
+#      peer's reason;
+#   3. ivtd A is killed with SIGKILL mid-transfer: the client in B must
+#      fail with "Connection reset" within the retry budget, and ivtd B
+#      must keep running (STATUS answers).
+# Impairment: netem if the kernel has it, else IVT_SLURPOE_IMPAIR (ivtd
+# impairs its own transmissions, netem's semantics). Exit 77 = skipped
+# (not root, no namespaces/veth).
+set -u
+BIN=${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}
+export IVT_PLUGIN_DIR=${IVT_PLUGIN_DIR:-$BIN/../plugins}
+BYTES=${REMOTE_TEST_BYTES:-256M}
+NS_A=ivtr-a-$$
+NS_B=ivtr-b-$$
+TMP=$(mktemp -d)
+PIDS=()
+for t in ivtd ivt-demo ivtctl; do
+	[ -x "$BIN/$t" ] || { echo "no $BIN/$t"; exit 1; }
+done
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	ip netns del "$NS_A" 2>/dev/null
+	ip netns del "$NS_B" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+ip netns add "$NS_A" 2>/dev/null || { echo "SKIP: cannot create network namespaces"; exit 77; }
+ip netns add "$NS_B" || exit 77
+ip link add rv0 netns "$NS_A" type veth peer name rv1 netns "$NS_B" 2>/dev/null ||
+	{ echo "SKIP: cannot create veth"; exit 77; }
+ip -n "$NS_A" link set rv0 up
+ip -n "$NS_B" link set rv1 up
+MAC_A=$(ip netns exec "$NS_A" cat /sys/class/net/rv0/address)
+MAC_B=$(ip netns exec "$NS_B" cat /sys/class/net/rv1/address)
+
+IMPAIR_ENV=()
+if ip netns exec "$NS_A" tc qdisc add dev rv0 root netem loss 5% duplicate 1% reorder 25% 50% delay 1ms 2>/dev/null &&
+   ip netns exec "$NS_B" tc qdisc add dev rv1 root netem loss 5% duplicate 1% reorder 25% 50% delay 1ms; then
+	echo "impairment: netem loss 5% duplicate 1% reorder 25% 50% delay 1ms (both sides)"
+else
+	IMPAIR_ENV=(IVT_SLURPOE_IMPAIR=loss=5,dup=1,reorder=25,delay_us=1000)
+	echo "impairment: no netem in this kernel; ${IMPAIR_ENV[*]} in both ivtd"
+fi
+
+# The same channel rules on both hosts; "host" says where listeners live.
+policy() { # file, peer name, ifname, peer mac
+	cat >"$1" <<EOF
+{
+  "version": 1,
+  "channels": [
+    { "name": "bulk", "host": "hostA", "listeners": ["uid:*"],
+      "connectors": ["uid:*", "host:hostB/uid:*"],
+      "ring_size": 1048576, "max_ring_size": 4194304 },
+    { "name": "closed", "host": "hostA", "listeners": ["uid:*"],
+      "connectors": ["uid:*", "host:hostC/*"] }
+  ],
+  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4" } ]
+}
+EOF
+}
+policy "$TMP/a.json" hostB rv0 "$MAC_B"
+policy "$TMP/b.json" hostA rv1 "$MAC_A"
+SOCK_A=$TMP/a.sock
+SOCK_B=$TMP/b.sock
+
+start_ivtd() { # ns, name, policy, socket, log
+	ip netns exec "$1" env "${IMPAIR_ENV[@]}" "$BIN/ivtd" -r local -n "$2" -c "$3" -s "$4" \
+		>"$5" 2>&1 &
+	PIDS+=($!)
+	LAST_PID=$!
+	for _ in $(seq 50); do
+		[ -S "$4" ] && return 0
+		sleep 0.1
+	done
+	echo "ivtd $2 did not start:"; cat "$5"; return 1
+}
+
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+now() { date +%s.%N; }
+t_start=$(now)
+
+start_ivtd "$NS_A" hostA "$TMP/a.json" "$SOCK_A" "$TMP/ivtd-a.log" || exit 1
+IVTD_A=$LAST_PID
+start_ivtd "$NS_B" hostB "$TMP/b.json" "$SOCK_B" "$TMP/ivtd-b.log" || exit 1
+IVTD_B=$LAST_PID
+
+# ---- 1. 256 MiB byte-exact through both daemons -------------------------
+t0=$(now)
+ip netns exec "$NS_A" "$BIN/ivt-demo" listen bulk --socket "$SOCK_A" >"$TMP/lis.out" 2>&1 &
+LIS=$!
+PIDS+=($LIS)
+sleep 0.3
+ip netns exec "$NS_B" "$BIN/ivt-demo" connect bulk --socket "$SOCK_B" --bytes "$BYTES" \
+	--timeout 20000 >"$TMP/con.out" 2>&1
+crc=$?
+wait "$LIS"
+lrc=$?
+t1=$(now)
+echo "--- 1. $BYTES A<-B through both ivtd: connector rc=$crc listener rc=$lrc ($(echo "$t1 - $t0" | bc) s)"
+sed 's/^/    connector: /' "$TMP/con.out"
+sed 's/^/    listener:  /' "$TMP/lis.out"
+[ $crc -eq 0 ] && [ $lrc -eq 0 ] || fail "bulk transfer"
+grep -q "^OK: " "$TMP/lis.out" || fail "listener did not confirm the data"
+ip netns exec "$NS_B" "$BIN/ivtctl" -s "$SOCK_B" status >"$TMP/status-b.txt" 2>&1 ||
+	fail "ivtctl status on B"
+grep -q "peer hostA via rv1" "$TMP/status-b.txt" || fail "status on B does not show peer hostA"
+sed 's/^/    status B: /' "$TMP/status-b.txt"
+
+# ---- 2. refusals come back with the peer's reason ------------------------
+ip netns exec "$NS_A" "$BIN/ivt-demo" listen closed --socket "$SOCK_A" >"$TMP/lis2.out" 2>&1 &
+LIS2=$!
+PIDS+=($LIS2)
+sleep 0.3
+ip netns exec "$NS_B" "$BIN/ivt-demo" connect closed --socket "$SOCK_B" --bytes 1M \
+	--timeout 3000 >"$TMP/con2.out" 2>&1
+rc=$?
+echo "--- 2. connector refused by host A's policy: rc=$rc"
+sed 's/^/    connector: /' "$TMP/con2.out"
+[ $rc -ne 0 ] || fail "a connector not allowed by A's policy got through"
+grep -qi "host hostA" "$TMP/con2.out" || grep -q "hostB/uid" "$TMP/con2.out" ||
+	fail "the refusal does not carry host A's reason"
+kill "$LIS2" 2>/dev/null
+
+# ---- 3. ivtd A dies mid-transfer ----------------------------------------
+ip netns exec "$NS_A" "$BIN/ivt-demo" listen bulk --socket "$SOCK_A" >"$TMP/lis3.out" 2>&1 &
+LIS3=$!
+PIDS+=($LIS3)
+sleep 0.3
+ip netns exec "$NS_B" "$BIN/ivt-demo" connect bulk --socket "$SOCK_B" --bytes 64G \
+	--timeout 20000 >"$TMP/con3.out" 2>&1 &
+CON3=$!
+PIDS+=($CON3)
+sleep 2
+t0=$(now)
+kill -9 "$IVTD_A"
+wait "$IVTD_A" 2>/dev/null
+deadline=$((SECONDS + 60))
+while kill -0 "$CON3" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+if kill -0 "$CON3" 2>/dev/null; then
+	fail "the connector in B still runs 60 s after ivtd A died"
+	kill -9 "$CON3"
+fi
+wait "$CON3"
+rc=$?
+t1=$(now)
+echo "--- 3. ivtd A killed mid-transfer: connector rc=$rc after $(echo "$t1 - $t0" | bc) s"
+sed 's/^/    connector: /' "$TMP/con3.out"
+[ $rc -ne 0 ] || fail "the connector did not notice the death"
+grep -qiE "reset|went away without closing" "$TMP/con3.out" || fail "the connector's error is not ECONNRESET"
+kill -0 "$IVTD_B" 2>/dev/null || fail "ivtd B died"
+ip netns exec "$NS_B" "$BIN/ivtctl" -s "$SOCK_B" status >"$TMP/status-b2.txt" 2>&1 ||
+	fail "ivtd B no longer answers STATUS"
+grep -q "peers_died\|ends died" "$TMP/status-b2.txt" || true
+
+t_end=$(now)
+echo "total $(echo "$t_end - $t_start" | bc) s"
+if [ $fails -ne 0 ]; then
+	echo "--- ivtd A log"; tail -40 "$TMP/ivtd-a.log"
+	echo "--- ivtd B log"; tail -40 "$TMP/ivtd-b.log"
+	echo "$fails check(s) failed"
+	exit 1
+fi
+echo "all remote checks passed"
+exit 0
