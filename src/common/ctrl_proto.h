@@ -73,7 +73,13 @@ struct ivt_ctrl_open_ok {
 	uint32_t peer_domid; /* known for clients; 0 for servers until PEER */
 	uint32_t reserved;
 	char xs_path[IVT_XS_PATH_MAX + 1]; /* vchan only, else "" */
+	/* Appended: the policy's "spill" for this channel. Nonzero: when the
+	 * ring is full, the sender parks what does not fit in utmem (channel
+	 * "ivt.utmem") beyond this many bytes kept in its memory. 0 = no
+	 * spill. At most IVT_CTRL_SPILL_ABOVE_MAX. */
+	uint64_t spill_above_bytes;
 };
+#define IVT_CTRL_SPILL_ABOVE_MAX (1ull << 30)
 
 struct ivt_ctrl_error {
 	int32_t err; /* positive errno */

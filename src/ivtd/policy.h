@@ -103,7 +103,14 @@ struct ivt_policy {
 	size_t n_channels;
 	struct ivt_policy_host *hosts;
 	size_t n_hosts;
+	/* "utmem": the store ivtd serves on channel "ivt.utmem" (one per
+	 * daemon, sized when ivtd starts). 0 = unlimited capacity. */
+	uint64_t utmem_capacity_bytes;
+	uint64_t utmem_max_value_bytes; /* default 16 MiB, at most 1 GiB */
 };
+
+#define IVT_POLICY_UTMEM_MAX_VALUE_DEFAULT (16ull << 20)
+#define IVT_POLICY_UTMEM_MAX_VALUE_LIMIT (1ull << 30)
 
 /* Load and fully validate. NULL on error with err = "file:line: path: what". */
 struct ivt_policy *ivt_policy_load_file(const char *path, char *err, size_t err_len);

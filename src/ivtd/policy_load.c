@@ -440,6 +440,35 @@ static int parse_defaults(struct loader *L, struct ivt_policy *pol, json_t *root
 	return 0;
 }
 
+/* "utmem": {"capacity_bytes": N, "max_value_bytes": N} (docs/utmem.md). */
+static int parse_utmem(struct loader *L, struct ivt_policy *pol, json_t *root)
+{
+	static const char *const keys[] = {"capacity_bytes", "max_value_bytes", NULL};
+	json_t *u;
+	char p[64];
+	int rc = member(L, root, "", "utmem", 0, &u, p, sizeof(p));
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (!json_is_object(u))
+		return fail(L, "utmem", "must be an object {\"capacity_bytes\": N, "
+					"\"max_value_bytes\": N}");
+	if ((rc = check_keys(L, u, "utmem", keys)))
+		return rc;
+	rc = get_uint(L, u, "utmem", "capacity_bytes", 0, &pol->utmem_capacity_bytes);
+	if (rc && rc != -ENOENT)
+		return rc;
+	rc = get_uint(L, u, "utmem", "max_value_bytes", 0, &pol->utmem_max_value_bytes);
+	if (rc && rc != -ENOENT)
+		return rc;
+	uint64_t mv = pol->utmem_max_value_bytes;
+	if (mv == 0 || mv > IVT_POLICY_UTMEM_MAX_VALUE_LIMIT)
+		return fail(L, "utmem.max_value_bytes", "must be 1..%llu",
+			    (unsigned long long)IVT_POLICY_UTMEM_MAX_VALUE_LIMIT);
+	return 0;
+}
+
 static int parse_channels(struct loader *L, struct ivt_policy *pol, json_t *root)
 {
 	json_t *arr;
@@ -508,7 +537,8 @@ static int parse_hosts(struct loader *L, struct ivt_policy *pol, json_t *root)
 
 static int parse_root(struct loader *L, struct ivt_policy *pol, json_t *root)
 {
-	static const char *const keys[] = {"version", "defaults", "channels", "hosts", NULL};
+	static const char *const keys[] = {"version", "defaults", "channels", "hosts", "utmem",
+					   NULL};
 	int rc;
 	if (!json_is_object(root))
 		return fail(L, "", "the policy must be a JSON object");
@@ -521,7 +551,7 @@ static int parse_root(struct loader *L, struct ivt_policy *pol, json_t *root)
 		return fail(L, "version", "unsupported policy version %llu (this ivtd reads 1)",
 			    (unsigned long long)version);
 	if ((rc = parse_defaults(L, pol, root)) || (rc = parse_channels(L, pol, root)) ||
-	    (rc = parse_hosts(L, pol, root)))
+	    (rc = parse_hosts(L, pol, root)) || (rc = parse_utmem(L, pol, root)))
 		return rc;
 	return 0;
 }
@@ -557,6 +587,7 @@ struct ivt_policy *ivt_policy_load_string(const char *text, const char *source, 
 	bprintf(pol->default_backend, sizeof(pol->default_backend), "auto");
 	pol->default_ring_size = DEFAULT_RING_SIZE;
 	pol->default_max_ring_size = DEFAULT_MAX_RING_SIZE;
+	pol->utmem_max_value_bytes = IVT_POLICY_UTMEM_MAX_VALUE_DEFAULT;
 	if (parse_root(&L, pol, root) != 0)
 		goto fail;
 	json_lines_free(L.lines);

@@ -7,6 +7,8 @@
 #      with loss 5 %, dup 1 %, reorder 25 % on the SLURPoE frames;
 #   2. a local client of a refused / unknown remote channel gets the
 #      peer's reason;
+#   2b. the connector in B is killed with SIGKILL: the listener in A gets
+#      ECONNRESET;
 #   3. ivtd A is killed with SIGKILL mid-transfer: the client in B must
 #      fail with "Connection reset" within the retry budget, and ivtd B
 #      must keep running (STATUS answers).
@@ -133,6 +135,31 @@ grep -qi "host hostA" "$TMP/con2.out" || grep -q "hostB/uid" "$TMP/con2.out" ||
 	fail "the refusal does not carry host A's reason"
 kill "$LIS2" 2>/dev/null
 
+# ---- 2b. the connector process dies: the listener sees the death --------
+ip netns exec "$NS_A" "$BIN/ivt-demo" listen bulk --socket "$SOCK_A" >"$TMP/lis4.out" 2>&1 &
+LIS4=$!
+PIDS+=($LIS4)
+sleep 0.3
+ip netns exec "$NS_B" "$BIN/ivt-demo" connect bulk --socket "$SOCK_B" --bytes 64G \
+	--timeout 20000 >"$TMP/con4.out" 2>&1 &
+CON4=$!
+PIDS+=($CON4)
+sleep 1.5
+kill -9 "$CON4"
+wait "$CON4" 2>/dev/null
+deadline=$((SECONDS + 30))
+while kill -0 "$LIS4" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+if kill -0 "$LIS4" 2>/dev/null; then
+	fail "the listener in A still runs 30 s after its connector in B was killed"
+	kill -9 "$LIS4"
+fi
+wait "$LIS4"
+rc=$?
+echo "--- 2b. connector in B killed: listener rc=$rc"
+sed 's/^/    listener:  /' "$TMP/lis4.out"
+[ $rc -ne 0 ] || fail "the listener did not notice its connector's death"
+grep -qiE "reset|went away without closing" "$TMP/lis4.out" || fail "the listener's error is not ECONNRESET"
+
 # ---- 3. ivtd A dies mid-transfer ----------------------------------------
 ip netns exec "$NS_A" "$BIN/ivt-demo" listen bulk --socket "$SOCK_A" >"$TMP/lis3.out" 2>&1 &
 LIS3=$!
@@ -163,6 +190,16 @@ kill -0 "$IVTD_B" 2>/dev/null || fail "ivtd B died"
 ip netns exec "$NS_B" "$BIN/ivtctl" -s "$SOCK_B" status >"$TMP/status-b2.txt" 2>&1 ||
 	fail "ivtd B no longer answers STATUS"
 grep -q "peers_died\|ends died" "$TMP/status-b2.txt" || true
+
+# ivtd B stops cleanly (frees its engine and bridges; sanitizer builds
+# report leaks here), and neither daemon logged a sanitizer error.
+kill -TERM "$IVTD_B"
+wait "$IVTD_B"
+rc=$?
+[ $rc -eq 0 ] || fail "ivtd B exited with $rc on SIGTERM"
+if grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/ivtd-a.log" "$TMP/ivtd-b.log"; then
+	fail "sanitizer errors in the ivtd logs"
+fi
 
 t_end=$(now)
 echo "total $(echo "$t_end - $t_start" | bc) s"
