@@ -3,7 +3,7 @@
 #   1. normal build: unit, e2e (real ivtd + clients), netns (two "hosts"),
 #      and the benchmark smoke runs
 #   2. the unit tests again under valgrind memcheck
-#   3. an ASan+UBSan build: unit and e2e tests
+#   3. an ASan+UBSan build: unit, e2e and netns tests
 #   4. the Xen host under QEMU (ctest -L xen) only with IVT_XEN_TESTS=1,
 #      since it needs Debian images and ~10 minutes of emulation
 set -euo pipefail
@@ -27,9 +27,9 @@ step "build with AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DIVT_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 
-step "tests under ASan/UBSan: unit, e2e"
+step "tests under ASan/UBSan: unit, e2e, netns"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure -j"$jobs" -L 'unit|e2e'
+  ctest --test-dir build-asan --output-on-failure -j"$jobs" -L 'unit|e2e|netns'
 
 if [ "${IVT_XEN_TESTS:-0}" = 1 ]; then
   step "tests: real Xen host under QEMU"

@@ -13,7 +13,7 @@
 #include "common/ctrl_msg.h"
 #include "common/log.h"
 #include "common/plugin_loader.h"
-#include "ivtd/xs_paths.h"
+#include "common/xs_paths.h"
 
 #define WHO "ivtd"
 
@@ -34,6 +34,8 @@ struct channel {
 	int nfds;
 	time_t since;
 	int remote; /* the listener is on another host; client is a local end */
+	int service; /* ivtd itself is the listener (ivt_broker_set_service) */
+	uint64_t spill_above; /* policy "spill": sent to both ends in OPEN_OK */
 };
 
 struct backend_state {
@@ -49,6 +51,7 @@ struct ivt_broker {
 	struct ivt_broker_stats stats;
 	char host_name[IVT_NAME_MAX + 1];
 	struct ivt_broker_remote remote; /* .open NULL: no bridge */
+	struct ivt_broker_service service; /* .open NULL: none */
 };
 
 /* ---- table --------------------------------------------------------- */
@@ -231,6 +234,7 @@ static void open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_se
 	ok.local_domid = end->domid;
 	ok.peer_domid = peer_domid;
 	snprintf(ok.xs_path, sizeof(ok.xs_path), "%s", ch->xs_path);
+	ok.spill_above_bytes = ch->spill_above;
 	end->reg->ops->reply_ok(end, &ok);
 }
 
@@ -267,6 +271,9 @@ static void handle_listen(struct ivt_broker *b, struct ivt_reg_end *end,
 	snprintf(ch->name, sizeof(ch->name), "%s", req->name);
 	snprintf(ch->backend, sizeof(ch->backend), "%s", d.backend);
 	ch->ring_size = d.ring_size;
+	if (d.has_spill)
+		ch->spill_above = d.spill_above_bytes < IVT_CTRL_SPILL_ABOVE_MAX
+					  ? d.spill_above_bytes : IVT_CTRL_SPILL_ABOVE_MAX;
 	ch->server = end;
 	snprintf(ch->server_id, sizeof(ch->server_id), "%s", end->identity);
 	ch->since = time(NULL);
@@ -447,6 +454,87 @@ static void handle_remote(struct ivt_broker *b, struct ivt_reg_end *end,
 		 req->name, end->identity, rule->host, d.rule);
 }
 
+/* ---- channels ivtd serves itself ----------------------------------- */
+
+void ivt_broker_set_service(struct ivt_broker *b, const struct ivt_broker_service *s)
+{
+	if (s)
+		b->service = *s;
+	else
+		memset(&b->service, 0, sizeof(b->service));
+}
+
+/* A connector to the service's name: ivtd is the listener. The rule
+ * shapes the channel (backend, or shm for "auto"; ring size) like a
+ * listener's grant would. */
+static void handle_service(struct ivt_broker *b, struct ivt_reg_end *end,
+			   const struct ivt_end_request *req)
+{
+	if (req->listen) {
+		refuse(b, end, -EACCES, "channel '%s' is served by ivtd itself; nobody may listen on "
+					"it", req->name);
+		return;
+	}
+	const struct ivt_policy_channel *rule = ivt_policy_find_channel(b->policy, req->name);
+	const char *backend = rule && strcmp(rule->backend, "auto") ? rule->backend : "shm";
+	uint64_t ring = rule ? rule->ring_size : 0, rr = req->ring_size;
+	if (rule && rr >= IVT_POLICY_RING_MIN && rr <= rule->max_ring_size && !(rr & (rr - 1)))
+		ring = rr;
+	const char *why[IVT_BACKEND_COUNT];
+	struct ivt_policy_query q = {
+		.channel = req->name, .identity = end->identity, .is_listener = 0,
+		.backend = req->backend, .colocated = 1, .granted_backend = backend,
+		.granted_ring_size = ring,
+		.available = ivt_broker_available(b), .unavailable_why = why_table(b, why),
+	};
+	struct ivt_policy_decision d;
+	int rc = ivt_policy_decide(b->policy, &q, &d);
+	if (rc < 0) {
+		refuse(b, end, rc, "%s", d.reason);
+		return;
+	}
+	int id = ivt_backend_id(backend);
+	if (id < 0 || !b->backends[id].available) {
+		refuse(b, end, -ENOTSUP, "channel '%s': backend %s not available on this host",
+		       req->name, backend);
+		return;
+	}
+	struct channel *ch = calloc(1, sizeof(*ch));
+	if (!ch) {
+		refuse(b, end, -ENOMEM, "ivtd is out of memory");
+		return;
+	}
+	ch->id = b->next_id++;
+	ch->service = 1;
+	snprintf(ch->name, sizeof(ch->name), "%s", req->name);
+	snprintf(ch->backend, sizeof(ch->backend), "%s", backend);
+	ch->ring_size = ring;
+	ch->client = end;
+	ch->served = 1;
+	snprintf(ch->client_id, sizeof(ch->client_id), "%s", end->identity);
+	snprintf(ch->server_id, sizeof(ch->server_id), "(ivtd)");
+	ch->since = time(NULL);
+	if (!strcmp(backend, "vchan") &&
+	    ivt_xs_vchan_path(ch->xs_path, sizeof(ch->xs_path), 0, ch->name, ch->id) != 0)
+		ch->xs_path[0] = '\0';
+	ch->next = b->channels;
+	b->channels = ch;
+	end->broker_data = ch;
+	open_ok(end, ch, 0, 0);
+	char reason[IVT_ERRMSG_MAX + 1] = "";
+	rc = b->service.open(b->service.arg, end, ch->backend, ch->ring_size,
+			     ch->xs_path[0] ? ch->xs_path : NULL, &d, reason, sizeof(reason));
+	if (rc < 0) {
+		end->broker_data = NULL;
+		free_channel(b, ch);
+		refuse(b, end, rc, "%s", reason[0] ? reason : strerror(-rc));
+		return;
+	}
+	b->stats.granted++;
+	IVT_INFO(WHO, "connect '%s' by %s: served by ivtd, backend %s, ring %" PRIu64 " (rule %s)",
+		 ch->name, end->identity, ch->backend, ch->ring_size, d.rule);
+}
+
 /* ---- callbacks ----------------------------------------------------- */
 
 static void cb_request(void *arg, struct ivt_reg_end *end, const struct ivt_end_request *req)
@@ -470,7 +558,9 @@ static void cb_request(void *arg, struct ivt_reg_end *end, const struct ivt_end_
 		return;
 	}
 	const struct ivt_policy_channel *rule = remote_rule(b, req->name);
-	if (rule)
+	if (b->service.open && !strcmp(req->name, b->service.name))
+		handle_service(b, end, req);
+	else if (rule)
 		handle_remote(b, end, req, rule);
 	else if (req->listen)
 		handle_listen(b, end, req);
@@ -528,6 +618,13 @@ static void cb_gone(void *arg, struct ivt_reg_end *end, int graceful)
 	int event = graceful ? IVT_PEER_CLOSED : IVT_PEER_DIED;
 	if (!graceful)
 		b->stats.peers_died++;
+	if (ch->service) {
+		ch->client = NULL;
+		if (b->service.gone)
+			b->service.gone(b->service.arg, end, graceful);
+		free_channel(b, ch);
+		return;
+	}
 	if (ch->remote) {
 		IVT_INFO(WHO, "channel '%s': client %s of host %s %s", ch->name, end->identity,
 			 ch->server_id, graceful ? "closed" : "died");

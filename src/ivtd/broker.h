@@ -83,4 +83,24 @@ struct ivt_broker_remote {
 /* NULL detaches. The struct is copied. */
 void ivt_broker_set_remote(struct ivt_broker *b, const struct ivt_broker_remote *r);
 
+/* ---- channels ivtd serves itself (utmem_service.c) ------------------ */
+
+/* A connector to channel `name` gets ivtd itself as its listener; nobody
+ * may listen on that name. The broker checks the policy as for any
+ * connector (the rule's backend, shm for "auto", and ring size make the
+ * grant), answers OPEN_OK, then calls open, which must set up ivtd's end
+ * (a daemon end relaying its setup to `end`). A negative errno with why:
+ * the broker answers ERROR. gone: that end went away (after open
+ * returned 0). */
+struct ivt_broker_service {
+	char name[IVT_NAME_MAX + 1];
+	void *arg;
+	int (*open)(void *arg, struct ivt_reg_end *end, const char *backend, uint64_t ring_size,
+		    const char *xs_path, const struct ivt_policy_decision *d, char *why,
+		    size_t why_len);
+	void (*gone)(void *arg, struct ivt_reg_end *end, int graceful);
+};
+/* NULL detaches. The struct is copied. */
+void ivt_broker_set_service(struct ivt_broker *b, const struct ivt_broker_service *s);
+
 #endif

@@ -12,7 +12,7 @@
  * that were written before ivtd started.
  *
  * Trust: the domain id comes from the node's PATH, which XenStore only
- * lets that domain (or dom0) write; values are parsed by xs_request.c.
+ * lets that domain (or dom0) write; values are parsed by common/xs_request.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,10 +24,10 @@
 
 #include "common/ctrl_msg.h"
 #include "common/log.h"
+#include "common/xs_paths.h"
+#include "common/xs_request.h"
+#include "common/xs_response.h"
 #include "registry.h"
-#include "xs_paths.h"
-#include "xs_request.h"
-#include "xs_response.h"
 #include "xs_store.h"
 
 #define WHO "xenstore"
@@ -45,6 +45,7 @@ struct xs_end {
 	char name[IVT_NAME_MAX + 1];
 	char request[IVT_XS_REQUEST_MAX + 1]; /* raw value, to spot rewrites */
 	struct ivt_xs_request req;
+	struct ivt_end_request open;          /* what the broker was asked */
 	char vchan_path[IVT_XS_PATH_MAX + 1]; /* server ends: removed when it goes */
 };
 
@@ -126,7 +127,7 @@ static int xs_reply_ok(struct ivt_reg_end *be, const struct ivt_ctrl_open_ok *ok
 	/* A vchan ring lives in the server's subtree: ours if we listen, the
 	 * peer's if we connect. Anything else is a broker bug; don't publish. */
 	if (ok->xs_path[0] &&
-	    !ivt_xs_vchan_path_ok(ok->xs_path, e->req.req.listen ? be->domid : ok->peer_domid)) {
+	    !ivt_xs_vchan_path_ok(ok->xs_path, e->req.listen ? be->domid : ok->peer_domid)) {
 		IVT_ERR(WHO, "dom%u/%s: refusing to publish vchan path '%.*s'", be->domid, e->name,
 			IVT_XS_PATH_MAX, ok->xs_path);
 		refuse(r, be->domid, e->name, EINVAL, "internal error: bad vchan path", &e->req);
@@ -140,7 +141,7 @@ static int xs_reply_ok(struct ivt_reg_end *be, const struct ivt_ctrl_open_ok *ok
 	if (ivt_xs_end_path(ev, sizeof(ev), be->domid, e->name, IVT_XS_LEAF_EVENT) == 0)
 		xs_rm(r->xs, XBT_NULL, ev);
 	rc = answer(r, be->domid, e->name, IVT_XS_LEAF_RESPONSE, v);
-	if (rc == 0 && e->req.req.listen && ok->xs_path[0])
+	if (rc == 0 && e->req.listen && ok->xs_path[0])
 		snprintf(e->vchan_path, sizeof(e->vchan_path), "%s", ok->xs_path);
 	return rc;
 }
@@ -218,14 +219,17 @@ static void new_end(struct xs_registry *r, uint32_t domid, const char *name, con
 	memcpy(e->request, raw, raw_len); /* parsed: raw_len <= IVT_XS_REQUEST_MAX */
 	e->request[raw_len] = '\0';
 	e->req = *req;
-	snprintf(e->req.req.name, sizeof(e->req.req.name), "%s", name);
+	snprintf(e->open.name, sizeof(e->open.name), "%s", name);
+	snprintf(e->open.backend, sizeof(e->open.backend), "%s", req->backend);
+	e->open.listen = req->listen;
+	e->open.ring_size = req->ring_size;
 	e->next = r->ends;
 	r->ends = e;
 	IVT_INFO(WHO, "dom%u/%s: %s backend=%s ring=%llu", domid, name,
-		 req->req.listen ? "listen" : "connect", req->req.backend,
-		 (unsigned long long)req->req.ring_size);
+		 req->listen ? "listen" : "connect", req->backend,
+		 (unsigned long long)req->ring_size);
 	if (r->base.cb.request)
-		r->base.cb.request(r->base.cb.arg, &e->base, &e->req.req);
+		r->base.cb.request(r->base.cb.arg, &e->base, &e->open);
 }
 
 /* (Re)read one request node and reconcile it with what we know. */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xs_paths.h"
+#include "common/xs_paths.h"
 
 #define TXN_RETRIES 32
 

@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "ivtd/xs_paths.h"
-#include "ivtd/xs_request.h"
-#include "ivtd/xs_response.h"
+#include "common/xs_paths.h"
+#include "common/xs_request.h"
+#include "common/xs_response.h"
 
 static char why[256];
 
@@ -35,16 +35,16 @@ static void test_valid_requests(void **state)
 {
 	struct ivt_xs_request r;
 	assert_int_equal(parse("listen backend=auto ring=65536", &r), 0);
-	assert_int_equal(r.req.listen, 1);
-	assert_string_equal(r.req.backend, "auto");
-	assert_int_equal(r.req.ring_size, 65536);
+	assert_int_equal(r.listen, 1);
+	assert_string_equal(r.backend, "auto");
+	assert_int_equal(r.ring_size, 65536);
 	assert_false(r.has_peer);
 	assert_false(r.has_seq);
 
 	assert_int_equal(parse("connect peer=3 backend=vchan ring=1048576 seq=4294967295", &r), 0);
-	assert_int_equal(r.req.listen, 0);
-	assert_string_equal(r.req.backend, "vchan");
-	assert_int_equal(r.req.ring_size, 1048576);
+	assert_int_equal(r.listen, 0);
+	assert_string_equal(r.backend, "vchan");
+	assert_int_equal(r.ring_size, 1048576);
 	assert_true(r.has_peer);
 	assert_int_equal(r.peer_domid, 3);
 	assert_true(r.has_seq);
@@ -52,8 +52,8 @@ static void test_valid_requests(void **state)
 
 	/* Bare verb: defaults. peer=0 (dom0) and the last ordinary domid. */
 	assert_int_equal(parse("connect", &r), 0);
-	assert_string_equal(r.req.backend, "auto");
-	assert_int_equal(r.req.ring_size, 0);
+	assert_string_equal(r.backend, "auto");
+	assert_int_equal(r.ring_size, 0);
 	assert_int_equal(parse("connect peer=0 ring=0", &r), 0);
 	assert_int_equal(parse("connect peer=32751", &r), 0);
 	assert_int_equal(r.peer_domid, 0x7FEF);

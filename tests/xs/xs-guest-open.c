@@ -27,9 +27,9 @@
 
 #include "common/ctrl_msg.h"
 #include "common/plugin_loader.h"
-#include "ivtd/xs_paths.h"
-#include "ivtd/xs_request.h"
-#include "ivtd/xs_response.h"
+#include "common/xs_paths.h"
+#include "common/xs_request.h"
+#include "common/xs_response.h"
 
 #define CHUNK (256 * 1024)
 

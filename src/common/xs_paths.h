@@ -11,8 +11,8 @@
  * All builders return 0, or -ENAMETOOLONG / -EINVAL (bad name or domid)
  * and never write past len.
  */
-#ifndef IVTD_XS_PATHS_H
-#define IVTD_XS_PATHS_H
+#ifndef IVT_COMMON_XS_PATHS_H
+#define IVT_COMMON_XS_PATHS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -47,4 +47,4 @@ int ivt_xs_vchan_path(char *buf, size_t len, uint32_t srv_domid, const char *nam
  * domid: under /local/domain/<domid>/data/ivt/, no "..", <= the limit. */
 int ivt_xs_vchan_path_ok(const char *path, uint32_t domid);
 
-#endif /* IVTD_XS_PATHS_H */
+#endif /* IVT_COMMON_XS_PATHS_H */

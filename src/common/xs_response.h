@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ivtd's answers in XenStore (docs/xenstore.md): formatting (ivtd) and
- * parsing (the guest side: ivt-xs-open now, libivt later).
+ * parsing (the guest side: libivt's xs_conn.c).
  *
  *   response = "ok" SP "backend=" b SP "ring=" n [SP "path=" p] SP "peer=" d
  *                   SP "chan=" id [SP "seq=" s]
@@ -11,8 +11,8 @@
  * Guests parse strictly but ignore unknown keys in "ok" answers, so ivtd
  * can add keys later.
  */
-#ifndef IVTD_XS_RESPONSE_H
-#define IVTD_XS_RESPONSE_H
+#ifndef IVT_COMMON_XS_RESPONSE_H
+#define IVT_COMMON_XS_RESPONSE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -59,4 +59,4 @@ int ivt_xs_parse_response(const char *val, size_t len, struct ivt_xs_response *o
 int ivt_xs_parse_event(const char *val, size_t len, struct ivt_xs_event *out, char *why,
 		       size_t why_len);
 
-#endif /* IVTD_XS_RESPONSE_H */
+#endif /* IVT_COMMON_XS_RESPONSE_H */

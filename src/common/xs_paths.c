@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "xs_paths.h"
+#include "common/xs_paths.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common/ctrl_msg.h"
-#include "xs_request.h"
+#include "common/xs_request.h"
 
 static int fmt(char *buf, size_t len, const char *f, ...) __attribute__((format(printf, 3, 4)));
 static int fmt(char *buf, size_t len, const char *f, ...)

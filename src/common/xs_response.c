@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-#include "xs_response.h"
+#include "common/xs_response.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "xs_request.h"
+#include "common/xs_request.h"
 
 static int fits(int n, size_t len) { return n >= 0 && (size_t)n < len ? 0 : -ENAMETOOLONG; }
 

@@ -2,6 +2,7 @@
 /*
  * Parsing what guests write into XenStore (see docs/xenstore.md).
  *
+ * Both sides use this file: ivtd parses, libivt (the guest) formats.
  * Everything here is a pure function over bytes that came from a guest:
  * no XenStore access, no allocation, so the hostile cases are unit-tested
  * (tests/xs). A value is accepted only if it matches the grammar exactly;
@@ -16,13 +17,13 @@
  *             seq (decimal u32 chosen by the guest, echoed in answers)
  * Single spaces only, printable ASCII only, each key at most once.
  */
-#ifndef IVTD_XS_REQUEST_H
-#define IVTD_XS_REQUEST_H
+#ifndef IVT_COMMON_XS_REQUEST_H
+#define IVT_COMMON_XS_REQUEST_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ivtd/registry.h"
+#include "common/ctrl_proto.h"
 
 /* Longest request value accepted (bytes, without NUL). */
 #define IVT_XS_REQUEST_MAX 192
@@ -34,8 +35,12 @@
 #define IVT_XS_RING_MAX (1ull << 30)
 #define IVT_XS_RING_MIN 1024u
 
+/* A parsed request. The channel name is not in the value: ivtd takes it
+ * (and the domain) from the node's path. */
 struct ivt_xs_request {
-	struct ivt_end_request req; /* req.name is NOT set here: it comes from the path */
+	int listen;                             /* 1 = listen, 0 = connect */
+	char backend[IVT_BACKEND_NAME_MAX + 1]; /* "auto" unless given */
+	uint64_t ring_size;                     /* 0 = policy default */
 	int has_peer;
 	uint32_t peer_domid; /* connect only: the server domain the guest expects */
 	int has_seq;
@@ -94,4 +99,4 @@ int ivt_xs_format_request(char *buf, size_t len, int listen, const char *backend
 int ivt_xs_split_kv(const char *tok, size_t tok_len, const char **key, size_t *key_len,
 		    const char **val, size_t *val_len);
 
-#endif /* IVTD_XS_REQUEST_H */
+#endif /* IVT_COMMON_XS_REQUEST_H */

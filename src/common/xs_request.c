@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Strict parsing of guest-written XenStore values and watch paths. */
-#include "xs_request.h"
+#include "common/xs_request.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -143,8 +143,8 @@ static int parse_request_kv(const char *key, size_t klen, const char *v, size_t 
 				 IVT_BACKEND_NAME_MAX);
 			return -EINVAL;
 		}
-		memcpy(out->req.backend, v, vlen);
-		out->req.backend[vlen] = '\0';
+		memcpy(out->backend, v, vlen);
+		out->backend[vlen] = '\0';
 		return 0;
 	case K_RING:
 		rc = ivt_xs_parse_u64(v, vlen, IVT_XS_RING_MAX, &n);
@@ -162,10 +162,10 @@ static int parse_request_kv(const char *key, size_t klen, const char *v, size_t 
 				 IVT_XS_RING_MIN);
 			return -EINVAL;
 		}
-		out->req.ring_size = n;
+		out->ring_size = n;
 		return 0;
 	case K_PEER:
-		if (out->req.listen) {
+		if (out->listen) {
 			snprintf(why, why_len, "peer= is only valid with connect");
 			return -EINVAL;
 		}
@@ -202,12 +202,12 @@ int ivt_xs_parse_request(const char *val, size_t len, struct ivt_xs_request *out
 
 	ivt_xs_next_token(val, len, &pos, &tok, &tlen);
 	if (token_is(tok, tlen, "listen"))
-		out->req.listen = 1;
+		out->listen = 1;
 	else if (!token_is(tok, tlen, "connect")) {
 		snprintf(why, why_len, "request must start with 'listen' or 'connect'");
 		return -EINVAL;
 	}
-	strcpy(out->req.backend, "auto");
+	strcpy(out->backend, "auto");
 
 	while (ivt_xs_next_token(val, len, &pos, &tok, &tlen)) {
 		const char *k, *v;
