@@ -20,7 +20,7 @@ trap 'kill $ivtd_pid 2>/dev/null; wait $ivtd_pid 2>/dev/null; rm -rf "$run"' EXI
 for _ in $(seq 100); do [ -S "$IVT_SOCKET" ] && break; sleep 0.05; done
 
 echo "== demo transfer: $bytes bytes over channel 'demo'"
-build/bin/ivt-demo listen demo --bytes "$bytes" &
+build/bin/ivt-demo listen demo &
 listener=$!
 build/bin/ivt-demo connect demo --bytes "$bytes"
 wait $listener

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A channel end's control path to ivtd, whichever transport carries it:
+ *
+ *  - local (ctrl_local.c over ctrl_conn.c): ivtd's AF_UNIX control socket,
+ *    for processes on ivtd's host;
+ *  - xenstore (xs_conn.c): nodes under the guest's own XenStore subtree
+ *    (docs/xenstore.md), for Xen guests, which have no control socket.
+ *
+ * Both open one end, report the peer's fate (enum ivt_peer_event) and give
+ * a file descriptor that becomes readable when there is news, so channel.c
+ * and wait.c need not know which one they use.
+ */
+#ifndef IVT_LIBIVT_CTRL_H
+#define IVT_LIBIVT_CTRL_H
+
+#include "common/ctrl_proto.h"
+
+struct ivt_ctrl_ops {
+	const char *name; /* "local", "xenstore": for logs and reasons */
+	/* Open one end and wait up to timeout_ms (-1: forever) for ivtd's
+	 * answer. May be called again after a failure (a connector retrying
+	 * while nobody listens). On failure the reason is recorded (errors.h)
+	 * and the result is a negative errno: ivtd's refusal (-EACCES,
+	 * -ENOENT, ...), -ECONNREFUSED, -ETIMEDOUT, -EPROTO. */
+	int (*open)(void *impl, const struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok,
+		    int timeout_ms);
+	/* Take in ivtd's news without waiting. 1 if the control path went
+	 * away during this call (stop polling its fd), else 0. */
+	int (*drain)(void *impl);
+	/* 0 or the last enum ivt_peer_event (DIED is never softened). */
+	int (*peer_event)(void *impl);
+	/* The control path is gone: its fd must not be polled any more. */
+	int (*gone)(void *impl);
+	/* Readable when drain has something to do; -1 before open. */
+	int (*fd)(void *impl);
+	/* The plugins' setup channel (struct ivt_oob); valid after open. */
+	const struct ivt_oob *(*oob)(void *impl);
+	/* End this end (graceful: tell ivtd) and free impl. */
+	void (*close)(void *impl, int graceful);
+};
+
+struct ivt_ctrl {
+	const struct ivt_ctrl_ops *ops; /* NULL until a transport is chosen */
+	void *impl;
+};
+
+/* Choose the transport for an ivt_open() (socket_opt: opts->socket_path):
+ *   socket_opt or $IVT_SOCKET set          -> local, that socket
+ *   $IVT_REGISTRY=xenstore | local         -> that one
+ *   IVT_DEFAULT_SOCKET absent and XenStore
+ *   reachable with our own domid readable  -> xenstore (we are a Xen guest)
+ *   otherwise                              -> local, IVT_DEFAULT_SOCKET
+ * 0 or a negative errno with the reason recorded. */
+int ivt_ctrl_select(struct ivt_ctrl *c, const char *socket_opt);
+
+/* Constructors (ctrl_local.c, xs_conn.c): 0 or negative errno + reason. */
+int ivt_ctrl_local_new(struct ivt_ctrl *c, const char *socket_path);
+int ivt_ctrl_xs_new(struct ivt_ctrl *c);
+
+/* Close and forget (NULL-safe: nothing chosen yet). */
+void ivt_ctrl_close(struct ivt_ctrl *c, int graceful);
+
+static inline int ivt_ctrl_peer_event(struct ivt_ctrl *c)
+{
+	return c->ops ? c->ops->peer_event(c->impl) : 0;
+}
+
+#endif

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* The local transport of struct ivt_ctrl: ivtd's control socket, as
+ * implemented by ctrl_conn.c. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctrl.h"
+#include "ctrl_conn.h"
+
+struct local_ctrl {
+	struct ivt_ctrl_conn cc;
+	char *path; /* as given: ctrl_conn.c refuses one too long for sun_path */
+};
+
+static int local_open(void *impl, const struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok,
+		      int timeout_ms)
+{
+	struct local_ctrl *l = impl;
+	return ivt_ctrl_conn_open(&l->cc, l->path, req, ok, timeout_ms);
+}
+
+static int local_drain(void *impl) { return ivt_ctrl_conn_drain(&((struct local_ctrl *)impl)->cc); }
+
+static int local_peer_event(void *impl)
+{
+	return atomic_load(&((struct local_ctrl *)impl)->cc.peer_event);
+}
+
+static int local_gone(void *impl)
+{
+	return atomic_load(&((struct local_ctrl *)impl)->cc.daemon_gone);
+}
+
+static int local_fd(void *impl) { return ((struct local_ctrl *)impl)->cc.sock; }
+
+static const struct ivt_oob *local_oob(void *impl) { return &((struct local_ctrl *)impl)->cc.oob; }
+
+static void local_close(void *impl, int graceful)
+{
+	struct local_ctrl *l = impl;
+	ivt_ctrl_conn_close(&l->cc, graceful);
+	free(l->path);
+	free(l);
+}
+
+static const struct ivt_ctrl_ops local_ops = {
+	.name = "local",
+	.open = local_open,
+	.drain = local_drain,
+	.peer_event = local_peer_event,
+	.gone = local_gone,
+	.fd = local_fd,
+	.oob = local_oob,
+	.close = local_close,
+};
+
+int ivt_ctrl_local_new(struct ivt_ctrl *c, const char *socket_path)
+{
+	struct local_ctrl *l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->cc.sock = -1;
+	l->path = strdup(socket_path);
+	if (!l->path) {
+		free(l);
+		return -ENOMEM;
+	}
+	c->ops = &local_ops;
+	c->impl = l;
+	return 0;
+}
