@@ -11,8 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common/plugin_loader.h"
-#include "shm/ep_io.h"
+#include "testsupport/ep_io.h"
+#include "testsupport/plugin_find.h"
 
 #define SETUP_TIMEOUT_MS 10000
 #define IO_TIMEOUT_MS 30000
@@ -27,12 +27,7 @@ const char *chan_kind_name(enum chan_kind k)
 const struct ivt_plugin_ops *chan_shm_ops(char *why, size_t why_len)
 {
 	if (!shm_ops)
-		shm_ops = ivt_plugin_load(NULL, "shm", why, why_len);
-#ifdef IVT_BENCH_BUILD_PLUGIN_DIR
-	/* Run from the build tree without setting $IVT_PLUGIN_DIR. */
-	if (!shm_ops && !getenv("IVT_PLUGIN_DIR"))
-		shm_ops = ivt_plugin_load(IVT_BENCH_BUILD_PLUGIN_DIR, "shm", why, why_len);
-#endif
+		shm_ops = ts_plugin_load("shm", why, why_len);
 	return shm_ops;
 }
 
@@ -79,21 +74,8 @@ static int open_shm(struct chan_prep *p, int is_parent, struct chan_end *e)
 		return -ENOENT;
 	struct oob_end *mine = &p->oob[is_parent ? 0 : 1];
 	oob_end_close(&p->oob[is_parent ? 1 : 0]);
-	struct ivt_ep_params prm = {
-		.channel = "bench",
-		.is_server = is_parent,
-		.ring_size = p->ring_size,
-		.oob = &mine->oob,
-		.timeout_ms = SETUP_TIMEOUT_MS,
-	};
-	int rc;
-	if (is_parent) {
-		rc = e->ops->listen(&prm, &e->ep);
-		if (rc == 0 && (rc = ep_accept_wait(e->ops, e->ep, SETUP_TIMEOUT_MS)) < 0)
-			e->ops->close(e->ep);
-	} else {
-		rc = e->ops->connect(&prm, &e->ep);
-	}
+	int rc = ep_open(e->ops, &mine->oob, "bench", is_parent, p->ring_size, SETUP_TIMEOUT_MS,
+			 &e->ep);
 	oob_end_close(mine);
 	return rc;
 }

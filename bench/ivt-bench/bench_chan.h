@@ -9,7 +9,7 @@
 #include <sys/types.h>
 
 #include "ivt/plugin.h"
-#include "shm/oob_pair.h"
+#include "testsupport/oob_pair.h"
 
 enum chan_kind { CHAN_SHM, CHAN_UNIX, CHAN_TCP };
 

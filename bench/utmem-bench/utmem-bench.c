@@ -2,7 +2,9 @@
 /*
  * utmem-bench: put/get latency and throughput per value size, through the
  * utmem protocol to a store in a server process over a Unix socket, and
- * against a private redis-server on a Unix socket, in the same run.
+ * against a private redis-server on a Unix socket, in the same run; and
+ * through a real ivtd (started here, private socket) with libivt's
+ * ivt_put/ivt_get over the shm channel "ivt.utmem".
  *
  *   utmem-bench [--quick] [--iters N] [--repeat R]
  *
@@ -25,8 +27,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ivt/ivt.h"
+#include "ivtd_run.h"
 #include "redis_client.h"
 #include "utmem/proto.h"
+
+/* The ivtd the third row set talks to: the store on a 4 MiB shm ring. */
+#define IVTD_POLICY                                                                           \
+	"{\"version\":1,\"channels\":[{\"name\":\"ivt.utmem\",\"listeners\":[],"              \
+	"\"connectors\":[\"*\"],\"backend\":\"shm\",\"ring_size\":4194304,"                    \
+	"\"max_ring_size\":4194304}]}"
 
 struct result {
 	double put_us, get_us;     /* mean per op */
@@ -182,6 +192,38 @@ static struct result bench_redis(struct redis *rd, size_t size, size_t n, uint8_
 	return r;
 }
 
+/* The same through ivtd + libivt: the store in ivtd, the shm channel. */
+static struct result bench_ivt(ivt_store *st, uint32_t pool, size_t size, size_t n, uint8_t *val,
+			       uint8_t *out, double *lat)
+{
+	struct result r = {0};
+	for (size_t i = 0; i < n; i++) {
+		fill(val, size < 64 ? size : 64, (unsigned)i);
+		val[size - 1] = (uint8_t)((size - 1) * 31 + i);
+		double t0 = now_us();
+		int rc = ivt_put(st, pool, size, (uint32_t)i, val, size);
+		lat[i] = now_us() - t0;
+		if (rc) {
+			fprintf(stderr, "ivt_put: %s\n", ivt_strerror(rc));
+			return r;
+		}
+	}
+	summarize(lat, n, size, &r.put_us, &r.put_p99, &r.put_mbs);
+	for (size_t i = 0; i < n; i++) {
+		double t0 = now_us();
+		ssize_t got = ivt_get(st, pool, size, (uint32_t)i, out, size, 0);
+		lat[i] = now_us() - t0;
+		if (got != (ssize_t)size || !check(out, size, (unsigned)i)) {
+			fprintf(stderr, "ivt_get: wrong answer (%zd)\n", got);
+			return r;
+		}
+	}
+	summarize(lat, n, size, &r.get_us, &r.get_p99, &r.get_mbs);
+	ivt_invalidate_object(st, pool, size);
+	r.ok = 1;
+	return r;
+}
+
 /* Best of several runs: lowest latencies, highest throughput; a failed
  * run makes the result failed. */
 static void keep_best(struct result *best, struct result r, size_t rep)
@@ -262,6 +304,23 @@ int main(int argc, char **argv)
 	if (!have_redis)
 		printf("redis: skipped (%s)\n", why);
 
+	struct ivtd_run ivtd;
+	ivt_store *ist = NULL;
+	uint32_t ipool = 0;
+	why[0] = '\0';
+	int have_ivt = ivtd_run_start(&ivtd, IVTD_POLICY, why, sizeof(why)) == 0;
+	if (have_ivt) {
+		int irc = ivt_store_open(NULL, &ist);
+		if (!irc)
+			irc = ivt_pool_create(ist, IVT_POOL_PERSISTENT, NULL, &ipool);
+		if (irc) {
+			snprintf(why, sizeof(why), "%s", ivt_strerror(irc));
+			have_ivt = 0;
+		}
+	}
+	if (!have_ivt)
+		printf("ivtd + libivt: skipped (%s)\n", why);
+
 	/* Warm both paths up (connections, allocators) before measuring. */
 	uint8_t warm[64] = {0};
 	for (uint32_t i = 0; i < 200; i++) {
@@ -272,9 +331,13 @@ int main(int argc, char **argv)
 			redis_set(&rd, "utmem-bench:warm", warm, sizeof(warm));
 			redis_get(&rd, "utmem-bench:warm", warm, sizeof(warm));
 		}
+		if (have_ivt) {
+			ivt_put(ist, ipool, 0, i, warm, sizeof(warm));
+			ivt_get(ist, ipool, 0, i, warm, sizeof(warm), IVT_GET_TAKE);
+		}
 	}
 
-	struct result ur[NS], rr[NS];
+	struct result ur[NS], rr[NS], ir[NS];
 	size_t ns[NS];
 	uint8_t *val = malloc(sizes[NS - 1]), *out = malloc(sizes[NS - 1]);
 	memset(val, 0x5a, sizes[NS - 1]);
@@ -291,10 +354,13 @@ int main(int argc, char **argv)
 		double *lat = malloc(n * sizeof(*lat));
 		memset(&ur[s], 0, sizeof(ur[s]));
 		memset(&rr[s], 0, sizeof(rr[s]));
+		memset(&ir[s], 0, sizeof(ir[s]));
 		for (size_t rep = 0; rep < repeat; rep++) {
 			keep_best(&ur[s], bench_utmem(c, pool, sizes[s], n, val, out, lat), rep);
 			if (have_redis)
 				keep_best(&rr[s], bench_redis(&rd, sizes[s], n, val, out, lat), rep);
+			if (have_ivt)
+				keep_best(&ir[s], bench_ivt(ist, ipool, sizes[s], n, val, out, lat), rep);
 		}
 		free(lat);
 	}
@@ -323,6 +389,25 @@ int main(int argc, char **argv)
 		       have_redis ? e : "-",
 		       have_redis && ur[s].get_us > 0 ? rr[s].get_us / ur[s].get_us : 0.0,
 		       ur[s].put_mbs, rr[s].put_mbs, ur[s].get_mbs, rr[s].get_mbs);
+	}
+	if (have_ivt) {
+		printf("\nthrough ivtd + libivt (ivt_put/ivt_get, channel \"ivt.utmem\" over shm, "
+		       "4 MiB ring)\nratio = ivt mean / Unix-socket utmem mean (<1: ivt path faster)\n\n");
+		printf("%-8s %6s | %-17s %6s | %-17s %6s | %9s %9s\n", "size", "ops", "ivt put",
+		       "ratio", "ivt get", "ratio", "put MB/s", "get MB/s");
+		for (int s = 0; s < NS; s++) {
+			char sn[32], a[32], d[32];
+			size_name(sizes[s], sn, sizeof(sn));
+			failed |= !ir[s].ok;
+			snprintf(a, sizeof(a), "%.1f / %.1f", ir[s].put_us, ir[s].put_p99);
+			snprintf(d, sizeof(d), "%.1f / %.1f", ir[s].get_us, ir[s].get_p99);
+			printf("%-8s %6zu | %-17s %6.2f | %-17s %6.2f | %9.0f %9.0f\n", sn, ns[s], a,
+			       ur[s].put_us > 0 ? ir[s].put_us / ur[s].put_us : 0.0, d,
+			       ur[s].get_us > 0 ? ir[s].get_us / ur[s].get_us : 0.0, ir[s].put_mbs,
+			       ir[s].get_mbs);
+		}
+		ivt_store_close(ist);
+		ivtd_run_stop(&ivtd);
 	}
 	if (quick)
 		printf("\n(--quick: %d ops per size, numbers are only a smoke test)\n", 20);

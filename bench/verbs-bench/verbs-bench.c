@@ -19,18 +19,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "ivt/ivt.h"
-#include "verbs_harness.h"
+#include "testsupport/ep_io.h"
+#include "testsupport/oob_pair.h"
+#include "testsupport/plugin_find.h"
 
 #define TMO 60000
 #define MAXSIZES 16
 
-static struct vh_plugin P;
+static const struct ivt_plugin_ops *P;
 static int busy = 1;
+/* how ep_io waits: spinning (busy polling) or on poll_fd */
+#define WAIT (busy ? EP_IO_SPIN : TMO)
 static size_t sizes[MAXSIZES] = {64, 1024, 4096, 65536, 1048576};
 static int nsizes = 5;
 static int lat_iters = 2000;
@@ -66,49 +69,49 @@ static void server(struct ivt_ep *ep)
 	for (int i = 0; i < nsizes; i++) {
 		size_t s = sizes[i];
 		uint64_t n = msgs_for(s);
-		double t0 = vh_now();
+		double t0 = ep_io_now();
 		for (uint64_t m = 0; m < n; m++) {
-			ssize_t rc = vh_send_all(&P, ep, buf, s, TMO, busy);
+			ssize_t rc = ep_send_all(P, ep, buf, s, WAIT);
 			if (rc < 0)
 				die("send", rc);
 		}
-		ssize_t rc = vh_recv_all(&P, ep, &ack, 1, TMO, busy);
+		ssize_t rc = ep_recv_all(P, ep, &ack, 1, WAIT);
 		if (rc != 1)
 			die("ack", rc);
-		double dt = vh_now() - t0;
+		double dt = ep_io_now() - t0;
 		result("send_bw", s, n, (double)(n * s) / (1 << 20) / dt, "MiB/s");
 	}
 
 	uint64_t key;
-	if (vh_recv_all(&P, ep, &key, sizeof(key), TMO, busy) != sizeof(key))
+	if (ep_recv_all(P, ep, &key, sizeof(key), WAIT) != sizeof(key))
 		die("key", -EPROTO);
 	for (int i = 0; i < nsizes; i++) {
 		size_t s = sizes[i];
-		if (s > P.ext->max_rdma_len)
+		if (s > P->max_rdma_len)
 			continue;
 		uint64_t n = msgs_for(s), posted = 0, done = 0;
-		double t0 = vh_now();
+		double t0 = ep_io_now();
 		while (done < n) {
 			while (posted < n) {
-				int rc = P.ext->rdma_write(ep, buf, s, key, 0, posted);
+				int rc = P->rdma_write(ep, buf, s, key, 0, posted);
 				if (rc == -EAGAIN)
 					break;
 				if (rc)
 					die("rdma_write", rc);
 				posted++;
 			}
-			struct ivt_verbs_completion c[16];
-			int got = P.ext->poll_completions(ep, c, 16);
+			struct ivt_ep_completion c[16];
+			int got = P->poll_completions(ep, c, 16);
 			if (got < 0)
 				die("poll_completions", got);
 			for (int k = 0; k < got; k++)
 				if (c[k].status)
 					die("rdma completion", c[k].status);
 			done += (uint64_t)got;
-			if (!got && vh_wait(&P, ep, IVT_VERBS_EV_COMPLETION, TMO, busy) < 0)
+			if (!got && ep_wait(P, ep, IVT_EV_COMPLETION, WAIT) < 0)
 				die("wait completion", -ETIMEDOUT);
 		}
-		double dt = vh_now() - t0;
+		double dt = ep_io_now() - t0;
 		result("rdma_write_bw", s, n, (double)(n * s) / (1 << 20) / dt, "MiB/s");
 	}
 
@@ -116,13 +119,13 @@ static void server(struct ivt_ep *ep)
 		size_t s = sizes[i];
 		if (s > 65536)
 			continue;
-		double t0 = vh_now();
+		double t0 = ep_io_now();
 		for (int k = 0; k < lat_iters; k++) {
-			if (vh_send_all(&P, ep, buf, s, TMO, busy) < 0 ||
-			    vh_recv_all(&P, ep, buf, s, TMO, busy) != (ssize_t)s)
+			if (ep_send_all(P, ep, buf, s, WAIT) < 0 ||
+			    ep_recv_all(P, ep, buf, s, WAIT) != (ssize_t)s)
 				die("ping-pong", -EPROTO);
 		}
-		double dt = vh_now() - t0;
+		double dt = ep_io_now() - t0;
 		result("send_lat", s, (uint64_t)lat_iters, dt / lat_iters / 2 * 1e6, "usec");
 	}
 }
@@ -135,19 +138,19 @@ static void client(struct ivt_ep *ep)
 		uint64_t total = msgs_for(sizes[i]) * sizes[i], got = 0;
 		while (got < total) {
 			size_t want = total - got < buflen ? (size_t)(total - got) : buflen;
-			ssize_t rc = vh_recv_all(&P, ep, buf, want, TMO, busy);
+			ssize_t rc = ep_recv_all(P, ep, buf, want, WAIT);
 			if (rc <= 0)
 				die("recv", rc);
 			got += (uint64_t)rc;
 		}
-		if (vh_send_all(&P, ep, "A", 1, TMO, busy) < 0)
+		if (ep_send_all(P, ep, "A", 1, WAIT) < 0)
 			die("ack", -EIO);
 	}
 	uint64_t key;
-	int rc = P.ops->register_region(ep, buf, buflen, IVT_ACCESS_REMOTE_WRITE, &key);
+	int rc = P->register_region(ep, buf, buflen, IVT_ACCESS_REMOTE_WRITE, &key);
 	if (rc)
 		die("register_region", rc);
-	if (vh_send_all(&P, ep, &key, sizeof(key), TMO, busy) < 0)
+	if (ep_send_all(P, ep, &key, sizeof(key), WAIT) < 0)
 		die("send key", -EIO);
 	for (int i = 0; i < nsizes; i++) {
 		size_t s = sizes[i];
@@ -155,12 +158,12 @@ static void client(struct ivt_ep *ep)
 			continue;
 		static uint8_t pong[65536];
 		for (int k = 0; k < lat_iters; k++)
-			if (vh_recv_all(&P, ep, pong, s, TMO, busy) != (ssize_t)s ||
-			    vh_send_all(&P, ep, pong, s, TMO, busy) < 0)
+			if (ep_recv_all(P, ep, pong, s, WAIT) != (ssize_t)s ||
+			    ep_send_all(P, ep, pong, s, WAIT) < 0)
 				die("pong", -EPROTO);
 	}
 	uint8_t c;
-	vh_recv_all(&P, ep, &c, 1, TMO, busy); /* until the server closes */
+	ep_recv_all(P, ep, &c, 1, WAIT); /* until the server closes */
 }
 
 static int parse_sizes(const char *s)
@@ -198,50 +201,52 @@ int main(int argc, char **argv)
 	if (lat_iters <= 0 || bytes_per_size == 0)
 		return 2;
 	char why[256] = "";
-	if (vh_load(&P, why, sizeof(why))) {
+	if (!(P = ts_plugin_load("verbs", why, sizeof(why)))) {
 		fprintf(stderr, "verbs-bench: %s\n", why);
 		return 1;
 	}
-	if (P.ops->probe(why, sizeof(why))) {
+	if (!P->rdma_write) {
+		fprintf(stderr, "verbs-bench: the verbs plugin has no native one-sided ops\n");
+		return 1;
+	}
+	if (P->probe(why, sizeof(why))) {
 		printf("verbs-bench: SKIP: %s\n", why);
 		return 77;
 	}
 	for (int i = 0; i < nsizes; i++)
 		if (sizes[i] > buflen)
 			buflen = sizes[i];
-	if (buflen < P.ext->max_rdma_len)
-		buflen = P.ext->max_rdma_len;
+	if (buflen < P->max_rdma_len)
+		buflen = P->max_rdma_len;
 	buf = aligned_alloc(4096, (buflen + 4095) & ~(size_t)4095);
 	memset(buf, 0x5a, buflen);
 
 	printf("# verbs-bench on %s, %s polling, ring 4 MiB\n", why, busy ? "busy" : "event");
 	printf("%-14s %9s %9s %12s\n", "# test", "size", "iters", "value");
 	fflush(stdout);
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		die("socketpair", -errno);
+	struct oob_end oob[2];
+	int rc = oob_pair_open(&oob[0], &oob[1]);
+	if (rc)
+		die("socketpair", rc);
 	pid_t child = fork();
-	struct vh_oob o;
 	struct ivt_ep *ep;
 	if (child == 0) {
-		close(sv[0]);
-		vh_oob_init(&o, sv[1]);
-		int rc = vh_open(&P, &o, 0, 4 << 20, TMO, &ep);
+		oob_end_close(&oob[0]);
+		rc = ep_open(P, &oob[1].oob, "verbs-bench", 0, 4 << 20, TMO, &ep);
 		if (rc)
 			die("connect", rc);
 		client(ep);
-		P.ops->close(ep);
+		P->close(ep);
 		_exit(0);
 	}
-	close(sv[1]);
-	vh_oob_init(&o, sv[0]);
-	int rc = vh_open(&P, &o, 1, 4 << 20, TMO, &ep);
+	oob_end_close(&oob[1]);
+	rc = ep_open(P, &oob[0].oob, "verbs-bench", 1, 4 << 20, TMO, &ep);
 	if (rc) {
 		kill(child, SIGKILL);
 		die("accept", rc);
 	}
 	server(ep);
-	P.ops->close(ep);
+	P->close(ep);
 	int st;
 	waitpid(child, &st, 0);
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;

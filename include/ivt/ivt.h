@@ -148,6 +148,87 @@ const char *ivt_backend_name(const ivt_channel *ch);
  * reason for a refusal on this thread (e.g. which policy rule refused). */
 const char *ivt_strerror(int err);
 
+/* ---- Spill (policy "spill", docs/utmem.md) ------------------------- */
+
+/* A channel whose policy rule has "spill": {"to": "utmem", "above_bytes":
+ * N} does not make a sender wait when the ring is full: ivt_send keeps up
+ * to N bytes in memory and parks the rest in ivtd's utmem store (over its
+ * own ivt_store connection, opened on first need and subject to that
+ * identity's quota there), then returns. Parked bytes go into the ring in
+ * order, before anything sent later, whenever this end calls ivt_send,
+ * ivt_recv, ivt_poll_completions or ivt_flush; ivt_close delivers them
+ * first. A spill the store refuses (quota) is ordinary back-pressure:
+ * ivt_send waits, or returns fewer bytes / -EAGAIN if non-blocking.
+ * Nothing accepted is lost. Without spill (or without a store) nothing
+ * changes. */
+
+/* Wait until everything this end parked in utmem and every frame begun
+ * is in the ring. Non-blocking: 0 when done, else -EAGAIN (ivt_fd wakes
+ * when more fits). -EPIPE/-ECONNRESET as ivt_send; -EIO if the store lost
+ * parked data (never wrong bytes instead). */
+int ivt_flush(ivt_channel *ch);
+
+/* ---- utmem: host memory for explicit put/get (docs/utmem.md) --------- */
+
+/* ivtd serves the utmem store on this reserved channel; the policy rule
+ * for it says who may use it and each identity's quota. */
+#define IVT_STORE_CHANNEL "ivt.utmem"
+#define IVT_UUID_LEN 16
+
+typedef struct ivt_store ivt_store;
+
+enum ivt_pool_flags {
+	IVT_POOL_PERSISTENT = 1u << 0, /* else ephemeral: values may be dropped any time */
+	IVT_POOL_SHARED = 1u << 1,     /* named by a uuid; else private to this identity */
+};
+
+enum ivt_get_flags {
+	IVT_GET_TAKE = 1u << 0, /* remove the value on a hit */
+};
+
+/* Connect to the store: opens channel IVT_STORE_CHANNEL as a connector
+ * (opts as for ivt_open, NULL for defaults; timeout_ms is not used: ivtd
+ * always serves the store, so -ENOENT at once means no policy rule for
+ * it, and ivtd's answers are awaited as with timeout 0). The handle
+ * is blocking; one call at a time runs (calls from several threads are
+ * serialised). Errors as ivt_open, -EPROTO if the store misbehaves. */
+int ivt_store_open(const struct ivt_open_opts *opts, ivt_store **out);
+/* Close; pools this connection created go away with it (private ones
+ * are destroyed, shared ones detached). */
+int ivt_store_close(ivt_store *st);
+
+/* Create a pool (flags: enum ivt_pool_flags). Shared pools need a uuid
+ * (not all zero): creating one that exists attaches to it (same id).
+ * Private pools ignore uuid (may be NULL). -EINVAL, -EEXIST (shared uuid
+ * exists with other persistence), -EMFILE (64 pools), -EUSERS. */
+int ivt_pool_create(ivt_store *st, unsigned flags, const uint8_t uuid[IVT_UUID_LEN],
+		    uint32_t *pool);
+int ivt_pool_destroy(ivt_store *st, uint32_t pool);
+
+/* Store (or replace) the value of (pool, oid, index), 1..max_value bytes.
+ * -ENOSPC: refused (quota or capacity) - a normal result; a replaced
+ * value is then gone too. -E2BIG, -EBADF no such pool, -EACCES not yours. */
+int ivt_put(ivt_store *st, uint32_t pool, uint64_t oid, uint32_t index, const void *buf,
+	    size_t len);
+/* Copy the value into buf: its length, -ENOENT (miss; ephemeral values
+ * may vanish), -EMSGSIZE (cap too small, nothing removed), -EBADF, -EACCES.
+ * Gets from private ephemeral pools always take the value. */
+ssize_t ivt_get(ivt_store *st, uint32_t pool, uint64_t oid, uint32_t index, void *buf,
+		size_t cap, unsigned flags);
+/* 0, or -ENOENT when there was nothing to remove. */
+int ivt_invalidate(ivt_store *st, uint32_t pool, uint64_t oid, uint32_t index);
+int ivt_invalidate_object(ivt_store *st, uint32_t pool, uint64_t oid);
+
+struct ivt_store_stats { /* this identity's use of the store */
+	uint64_t quota; /* UINT64_MAX: unlimited */
+	uint64_t used;  /* bytes charged: values + 128 per value */
+	uint64_t pages, pools;
+	uint64_t puts, puts_refused, gets, get_hits, evicted;
+};
+int ivt_store_stats(ivt_store *st, struct ivt_store_stats *out);
+/* Largest value the store accepts. */
+size_t ivt_store_max_value(const ivt_store *st);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,18 @@
  * change to the structures below; append-only growth is signalled by
  * ops_size.
  *
+ * Forward compatibility (append-only growth within one ABI version):
+ * fields are only ever added at the end of struct ivt_plugin_ops, and a
+ * plugin sets ops_size = sizeof(struct ivt_plugin_ops) as it was when the
+ * plugin was built. The host accepts any ops_size >= IVT_PLUGIN_OPS_V1_SIZE
+ * (the table as ABI 1 first shipped, up to and including stats). Fields
+ * that lie beyond a plugin's ops_size are absent: the loader hands the host
+ * a full-size copy with them zeroed (NULL ops, 0 values), and code holding
+ * a table from elsewhere asks IVT_PLUGIN_OPS_HAS(ops, field) before reading
+ * one. A plugin newer than the host simply has fields the host ignores.
+ * Appended so far: the native one-sided ops (rdma_write, rdma_read,
+ * poll_completions, max_rdma_len).
+ *
  * Like UCX's uct layer, a plugin is one transport behind one interface: an
  * endpoint is a reliable, ordered, bidirectional byte pipe, non-blocking in
  * every call. Waiting is done by the host with poll() on poll_fd() after
@@ -84,6 +96,16 @@ struct ivt_ep_params {
 enum ivt_ep_events {
 	IVT_EV_RECV = 1u << 0, /* wake me when data arrives / peer closes */
 	IVT_EV_SEND = 1u << 1, /* wake me when ring space frees up */
+	IVT_EV_COMPLETION = 1u << 2, /* wake me when poll_completions has something */
+};
+
+/* A finished one-sided op (native ops only). Same layout as struct
+ * ivt_completion in ivt/ivt.h. */
+struct ivt_ep_completion {
+	uint64_t wr_id;  /* the host's cookie from rdma_write/rdma_read */
+	int32_t status;  /* 0 or negative errno (-EACCES, -ERANGE, -ECONNRESET) */
+	uint32_t opcode; /* IVT_OP_RDMA_WRITE = 1 / IVT_OP_RDMA_READ = 2 */
+	uint64_t len;    /* bytes transferred; 0 on error */
 };
 
 struct ivt_ep_stats {
@@ -142,7 +164,39 @@ struct ivt_plugin_ops {
 	/* Graceful close: the peer sees end-of-stream after the data. */
 	void (*close)(struct ivt_ep *ep);
 	int (*stats)(struct ivt_ep *ep, struct ivt_ep_stats *st);
+
+	/* ---- Appended to ABI 1: present when ops_size covers them. ---- */
+
+	/* Optional native one-sided ops: all three set with IVT_CAP_RDMA, or
+	 * all NULL (then the host emulates over send/recv). Keys are those of
+	 * the peer's register_region. Non-blocking like everything else:
+	 *   rdma_write: buf may be reused when it returns.
+	 *   rdma_read: buf must stay valid until the op's completion.
+	 * Both return 0 (exactly one completion with wr_id will follow),
+	 * -EAGAIN (too many ops in flight: reap completions, retry),
+	 * -EMSGSIZE (len > max_rdma_len), -EINVAL (len 0, no buf),
+	 * -EACCES/-ERANGE (refused at the origin; nothing posted), -EPIPE or
+	 * -ECONNRESET. A refusal by the target arrives as a completion. */
+	int (*rdma_write)(struct ivt_ep *ep, const void *buf, size_t len, uint64_t key,
+			  uint64_t offset, uint64_t wr_id);
+	int (*rdma_read)(struct ivt_ep *ep, void *buf, size_t len, uint64_t key, uint64_t offset,
+			 uint64_t wr_id);
+	/* Reap up to max completions: how many (0: none yet; arm with
+	 * IVT_EV_COMPLETION to be woken), or a negative errno once the
+	 * connection is dead and every op has been reported. */
+	int (*poll_completions)(struct ivt_ep *ep, struct ivt_ep_completion *out, int max);
+	/* Largest len one rdma_write/rdma_read takes; the host splits larger
+	 * ops. 0: no limit. */
+	size_t max_rdma_len;
 };
+
+/* The ABI-1 table as first shipped: the smallest ops_size a host accepts. */
+#define IVT_PLUGIN_OPS_V1_SIZE offsetof(struct ivt_plugin_ops, rdma_write)
+
+/* Does the table have (appended) field? Ask before reading one from a
+ * table that did not come through the loader. */
+#define IVT_PLUGIN_OPS_HAS(ops, field)                                                      \
+	((ops)->ops_size >= offsetof(struct ivt_plugin_ops, field) + sizeof((ops)->field))
 
 typedef const struct ivt_plugin_ops *(*ivt_plugin_entry_fn)(uint32_t host_abi);
 

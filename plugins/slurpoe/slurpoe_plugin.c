@@ -13,6 +13,9 @@
  * Waiting: poll_fd() is an epoll fd holding the raw socket and a timerfd
  * armed at the engine's next deadline, so retransmissions happen while the
  * host sleeps in poll().
+ *
+ * One-sided ops are native: rdma_write/rdma_read/poll_completions are the
+ * engine's slp_rdma_write/slp_rdma_read/slp_poll_cq on the connection.
  */
 #include <errno.h>
 #include <net/if.h>
@@ -30,12 +33,16 @@
 
 #define WHO "slurpoe"
 #define BLOB_MAGIC "slurpoe1"
+/* Largest one-sided op slp_rdma_write/read take (engine.h: "-EMSGSIZE
+ * beyond 1 GiB"); libivt splits larger ones. */
+#define RDMA_MAX_LEN (1u << 30)
 
 struct ivt_ep {
 	struct slp_loop loop;
 	struct slp_conn *conn;
 	int epfd, tfd;
 	uint32_t ep;
+	int cq_ready; /* the engine said SLP_EV_COMPLETION; cleared when the CQ was drained */
 };
 
 static const struct ivt_plugin_host *host;
@@ -99,11 +106,14 @@ static void progress(struct ivt_ep *e)
 	slp_loop_process(&e->loop);
 	unsigned ev;
 	struct slp_conn *c;
-	while ((c = slp_engine_next_event(e->loop.engine, &ev)))
+	while ((c = slp_engine_next_event(e->loop.engine, &ev))) {
 		if ((ev & SLP_EV_ACCEPTED) && !e->conn)
 			e->conn = c;
 		else if ((ev & SLP_EV_ACCEPTED) && c != e->conn)
 			slp_conn_free(c); /* one peer per channel end */
+		if (c == e->conn && (ev & SLP_EV_COMPLETION))
+			e->cq_ready = 1;
+	}
 	arm_timer(e);
 }
 
@@ -274,6 +284,8 @@ static int plugin_arm(struct ivt_ep *e, unsigned events)
 		ready |= IVT_EV_RECV;
 	if ((events & IVT_EV_SEND) && (dead || slp_send_space(e->conn) > 0))
 		ready |= IVT_EV_SEND;
+	if ((events & IVT_EV_COMPLETION) && (dead || e->cq_ready))
+		ready |= IVT_EV_COMPLETION;
 	return (int)ready;
 }
 
@@ -299,6 +311,70 @@ static int plugin_register(struct ivt_ep *e, void *addr, size_t len, unsigned ac
 static int plugin_deregister(struct ivt_ep *e, uint64_t key)
 {
 	return e->conn ? slp_deregister_region(e->conn, key) : -ENOENT;
+}
+
+/* The engine's refusals in the ABI's words. */
+static int post_error(const struct ivt_ep *e, int err)
+{
+	if (err == -ETIMEDOUT)
+		return -ECONNRESET;
+	if (err == -ENOTCONN) /* not open: still connecting (wait) or closed */
+		return slp_conn_state(e->conn) == SLP_ST_CONNECTING ? -EAGAIN : -EPIPE;
+	return err;
+}
+
+static int plugin_rdma_write(struct ivt_ep *e, const void *buf, size_t len, uint64_t key,
+			     uint64_t offset, uint64_t wr_id)
+{
+	progress(e);
+	if (!e->conn)
+		return -ENOTCONN;
+	if (!buf || !len) /* the engine would take an empty write; the ABI does not */
+		return -EINVAL;
+	int err = slp_rdma_write(e->conn, buf, len, key, offset, wr_id);
+	arm_timer(e);
+	return err ? post_error(e, err) : 0;
+}
+
+static int plugin_rdma_read(struct ivt_ep *e, void *buf, size_t len, uint64_t key,
+			    uint64_t offset, uint64_t wr_id)
+{
+	progress(e);
+	if (!e->conn)
+		return -ENOTCONN;
+	int err = slp_rdma_read(e->conn, buf, len, key, offset, wr_id);
+	arm_timer(e);
+	return err ? post_error(e, err) : 0;
+}
+
+static int plugin_poll_completions(struct ivt_ep *e, struct ivt_ep_completion *out, int max)
+{
+	progress(e);
+	if (!e->conn || max <= 0)
+		return 0;
+	struct slp_completion c[32];
+	int n = 0;
+	while (n < max) {
+		int want = max - n < 32 ? max - n : 32;
+		int got = slp_poll_cq(e->conn, c, want);
+		for (int i = 0; i < got; i++)
+			out[n + i] = (struct ivt_ep_completion){
+				.wr_id = c[i].wr_id,
+				.status = c[i].status == -ETIMEDOUT ? -ECONNRESET : c[i].status,
+				.opcode = c[i].opcode,
+				.len = c[i].len,
+			};
+		n += got;
+		if (got < want) {
+			e->cq_ready = 0;
+			break;
+		}
+	}
+	/* A failed connection completed every op it had (with the error) when
+	 * it failed; once those are reaped, say it is dead. */
+	if (n == 0 && slp_conn_state(e->conn) == SLP_ST_FAILED)
+		return post_error(e, slp_conn_error(e->conn));
+	return n;
 }
 
 static void plugin_close(struct ivt_ep *e)
@@ -354,6 +430,10 @@ static const struct ivt_plugin_ops ops = {
 	.deregister_region = plugin_deregister,
 	.close = plugin_close,
 	.stats = plugin_stats,
+	.rdma_write = plugin_rdma_write,
+	.rdma_read = plugin_rdma_read,
+	.poll_completions = plugin_poll_completions,
+	.max_rdma_len = RDMA_MAX_LEN,
 };
 
 __attribute__((visibility("default"))) const struct ivt_plugin_ops *

@@ -9,7 +9,6 @@
 
 #include "ivt/plugin.h"
 #include "verbs_credit.h"
-#include "verbs_ext.h"
 #include "verbs_regcache.h"
 #include "verbs_wire.h"
 
@@ -109,7 +108,7 @@ struct ivt_ep {
 	struct verbs_op ops[VERBS_RDMA_OPS];
 	uint8_t *stage;
 	struct ibv_mr *stage_mr;
-	struct ivt_verbs_completion done[VERBS_DONE_RING];
+	struct ivt_ep_completion done[VERBS_DONE_RING];
 	uint32_t done_head, done_count, ops_inflight;
 
 	/* keepalive: 16 bytes, peer writes [0,8), we write from [8,16) */
@@ -154,7 +153,7 @@ int verbs_rdma_write(struct ivt_ep *ep, const void *buf, size_t len, uint64_t ke
 		     uint64_t offset, uint64_t wr_id);
 int verbs_rdma_read(struct ivt_ep *ep, void *buf, size_t len, uint64_t key, uint64_t offset,
 		    uint64_t wr_id);
-int verbs_poll_completions(struct ivt_ep *ep, struct ivt_verbs_completion *out, int max);
+int verbs_poll_completions(struct ivt_ep *ep, struct ivt_ep_completion *out, int max);
 void verbs_rdma_fini(struct ivt_ep *ep);
 
 #endif

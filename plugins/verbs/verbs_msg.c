@@ -279,8 +279,8 @@ static int ready_events(struct ivt_ep *ep, unsigned events)
 	     (ep->connected && ep->peer_ready && ep->cr.data_credits && ep->data_free_n &&
 	      !ep->pend_count)))
 		r |= IVT_EV_SEND;
-	if ((events & IVT_VERBS_EV_COMPLETION) && (ep->done_count || ep->broken))
-		r |= IVT_VERBS_EV_COMPLETION;
+	if ((events & IVT_EV_COMPLETION) && (ep->done_count || ep->broken))
+		r |= IVT_EV_COMPLETION;
 	return r;
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The verbs transport's entry points: the ivt plugin ops table and the
- * one-sided extension (verbs_ext.h). */
+/* The verbs transport's entry point: the ivt plugin ops table, native
+ * one-sided ops included. */
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -50,14 +50,10 @@ static const struct ivt_plugin_ops ops = {
 	.deregister_region = verbs_deregister_region,
 	.close = verbs_close,
 	.stats = verbs_stats,
-};
-
-static const struct ivt_verbs_ext ext = {
-	.size = sizeof(struct ivt_verbs_ext),
-	.max_rdma_len = VERBS_RDMA_STAGE,
 	.rdma_write = verbs_rdma_write,
 	.rdma_read = verbs_rdma_read,
 	.poll_completions = verbs_poll_completions,
+	.max_rdma_len = VERBS_RDMA_STAGE, /* one staging buffer per op */
 };
 
 __attribute__((visibility("default"))) const struct ivt_plugin_ops *
@@ -65,9 +61,4 @@ ivt_plugin_entry(uint32_t host_abi)
 {
 	(void)host_abi; /* the host checks ops->abi_version */
 	return &ops;
-}
-
-__attribute__((visibility("default"))) const struct ivt_verbs_ext *ivt_verbs_ext_entry(void)
-{
-	return &ext;
 }

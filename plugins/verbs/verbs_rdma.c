@@ -232,14 +232,14 @@ void verbs_rdma_complete(struct ivt_ep *ep, const struct ibv_wc *wc)
 		status = -ECONNRESET;
 	else if (op->opcode == IVT_OP_RDMA_READ)
 		memcpy(op->user_buf, ep->stage + (size_t)i * VERBS_RDMA_STAGE, op->len);
-	struct ivt_verbs_completion *c = &ep->done[(ep->done_head + ep->done_count++) % VERBS_DONE_RING];
-	*c = (struct ivt_verbs_completion){.wr_id = op->wr_id, .status = status,
+	struct ivt_ep_completion *c = &ep->done[(ep->done_head + ep->done_count++) % VERBS_DONE_RING];
+	*c = (struct ivt_ep_completion){.wr_id = op->wr_id, .status = status,
 					   .opcode = op->opcode, .len = status ? 0 : op->len};
 	op->used = 0;
 	ep->ops_inflight--;
 }
 
-int verbs_poll_completions(struct ivt_ep *ep, struct ivt_verbs_completion *out, int max)
+int verbs_poll_completions(struct ivt_ep *ep, struct ivt_ep_completion *out, int max)
 {
 	pthread_mutex_lock(&ep->lock);
 	verbs_progress(ep);

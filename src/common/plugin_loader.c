@@ -20,7 +20,9 @@
 
 static struct loaded_plugin {
 	char name[32];
-	const struct ivt_plugin_ops *ops;
+	/* The plugin's table widened to this host's size: fields beyond the
+	 * plugin's ops_size are zero, i.e. absent (see plugin.h). */
+	struct ivt_plugin_ops ops;
 } loaded[MAX_LOADED];
 static int n_loaded;
 static pthread_mutex_t loaded_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -60,6 +62,25 @@ static int name_ok(const char *name)
 	return 1;
 }
 
+/* The appended native one-sided ops come as a set, and only with the
+ * capability (a host would otherwise call a NULL op). */
+static int native_rdma_check(const struct ivt_plugin_ops *ops, const char *name, char *why,
+			     size_t why_len)
+{
+	if (!IVT_PLUGIN_OPS_HAS(ops, poll_completions))
+		return 0;
+	int n = !!ops->rdma_write + !!ops->rdma_read + !!ops->poll_completions;
+	if (n == 0)
+		return 0;
+	if (n != 3 || !(ops->caps & IVT_CAP_RDMA)) {
+		snprintf(why, why_len,
+			 "plugin '%s': native one-sided ops need rdma_write, rdma_read, "
+			 "poll_completions and IVT_CAP_RDMA together", name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int ivt_plugin_ops_check(const struct ivt_plugin_ops *ops, const char *name, char *why,
 			 size_t why_len)
 {
@@ -72,9 +93,9 @@ int ivt_plugin_ops_check(const struct ivt_plugin_ops *ops, const char *name, cha
 			 name, ops->abi_version, IVT_PLUGIN_ABI_VERSION);
 		return -EPROTONOSUPPORT;
 	}
-	if (ops->ops_size < sizeof(struct ivt_plugin_ops)) {
-		snprintf(why, why_len, "plugin '%s': ops table is %u bytes, need %zu", name,
-			 ops->ops_size, sizeof(struct ivt_plugin_ops));
+	if (ops->ops_size < IVT_PLUGIN_OPS_V1_SIZE) {
+		snprintf(why, why_len, "plugin '%s': ops table is %u bytes, need at least %zu", name,
+			 ops->ops_size, (size_t)IVT_PLUGIN_OPS_V1_SIZE);
 		return -EPROTONOSUPPORT;
 	}
 	if (!ops->name || strcmp(ops->name, name) != 0) {
@@ -88,7 +109,17 @@ int ivt_plugin_ops_check(const struct ivt_plugin_ops *ops, const char *name, cha
 		snprintf(why, why_len, "plugin '%s': ops table lacks a mandatory operation", name);
 		return -EINVAL;
 	}
-	return 0;
+	return native_rdma_check(ops, name, why, why_len);
+}
+
+/* Copy a checked table into dst, zeroing what the plugin's ops_size does
+ * not cover (an older plugin) and dropping what ours does not know (a
+ * newer one). */
+static void widen(struct ivt_plugin_ops *dst, const struct ivt_plugin_ops *src)
+{
+	size_t n = src->ops_size < sizeof(*dst) ? src->ops_size : sizeof(*dst);
+	memset(dst, 0, sizeof(*dst));
+	memcpy(dst, src, n);
 }
 
 const struct ivt_plugin_ops *ivt_plugin_load(const char *dir, const char *name, char *why,
@@ -110,7 +141,7 @@ const struct ivt_plugin_ops *ivt_plugin_load(const char *dir, const char *name, 
 	pthread_mutex_lock(&loaded_lock);
 	for (int i = 0; i < n_loaded; i++)
 		if (!strcmp(loaded[i].name, name)) {
-			ops = loaded[i].ops;
+			ops = &loaded[i].ops;
 			goto out;
 		}
 	if (n_loaded == MAX_LOADED) {
@@ -149,8 +180,8 @@ const struct ivt_plugin_ops *ivt_plugin_load(const char *dir, const char *name, 
 	}
 	/* Never dlclose a plugin in use: endpoints point into it. */
 	snprintf(loaded[n_loaded].name, sizeof(loaded[n_loaded].name), "%s", name);
-	loaded[n_loaded++].ops = cand;
-	ops = cand;
+	widen(&loaded[n_loaded].ops, cand);
+	ops = &loaded[n_loaded++].ops;
 out:
 	pthread_mutex_unlock(&loaded_lock);
 	return ops;

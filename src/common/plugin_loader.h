@@ -13,7 +13,9 @@ const char *ivt_plugin_dir(void);
 /* Load dir/ivt_<name>.so (dir NULL = ivt_plugin_dir()). Checks the ABI
  * version and the ops table; calls init. Loaded plugins are cached per
  * process. Returns the ops or NULL with a reason in why:
- * "plugin 'x' has ABI version 7, this ivt speaks 1" etc. */
+ * "plugin 'x' has ABI version 7, this ivt speaks 1" etc. The ops are a
+ * full-size copy of the plugin's table: fields appended after the plugin
+ * was built (beyond its ops_size) read as NULL / 0. */
 const struct ivt_plugin_ops *ivt_plugin_load(const char *dir, const char *name, char *why,
 					     size_t why_len);
 

@@ -20,6 +20,7 @@
 #include "ivtd/registry.h"
 #include "ivtd/registry_local.h"
 #include "ivtd/sd_notify.h"
+#include "ivtd/utmem_service.h"
 
 #ifndef IVT_VERSION_STRING
 #define IVT_VERSION_STRING "0.1.0"
@@ -51,6 +52,7 @@ struct daemon_state {
 	struct ivt_broker *broker;
 	struct ivt_registry *local, *xs;
 	struct ivt_peers *peers;
+	struct ivt_utmem_service *utmem; /* channel "ivt.utmem"; NULL if it failed */
 	time_t started;
 };
 
@@ -269,6 +271,8 @@ static size_t status_text(void *arg, char *buf, size_t len)
 	size_t at = (size_t)n + ivt_broker_status(d->broker, buf + n, len - (size_t)n);
 	if (d->peers && at + 1 < len)
 		at += ivt_peers_status(d->peers, buf + at, len - at);
+	if (d->utmem && at + 1 < len)
+		at += ivt_utmem_service_status(d->utmem, buf + at, len - at);
 	return at;
 }
 
@@ -347,6 +351,7 @@ int main(int argc, char **argv)
 		.impair = getenv("IVT_SLURPOE_IMPAIR"),
 	};
 	d.peers = ivt_peers_new(&pc);
+	d.utmem = ivt_utmem_service_new(d.base, d.broker, plugin_dir);
 	int status = 0;
 	if (start_registries(&d) != 0) {
 		status = 1;
@@ -363,6 +368,7 @@ int main(int argc, char **argv)
 		d.xs->ops->destroy(d.xs);
 	if (d.local)
 		d.local->ops->destroy(d.local);
+	ivt_utmem_service_free(d.utmem);
 	ivt_broker_free(d.broker);
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "common/ctrl_msg.h"
 #include "common/log.h"
 #include "common/plugin_loader.h"
 #include "errors.h"
@@ -98,12 +99,16 @@ static int prompt_ms(long long deadline, int timeout_ms)
 }
 
 /* OPEN, retrying a connector while nobody listens yet. */
-static int open_ctrl(struct ivt_channel *ch, const char *path, const struct ivt_ctrl_open *req,
-		     struct ivt_ctrl_open_ok *ok, long long deadline, int timeout_ms, int listen)
+static int open_ctrl(struct ivt_channel *ch, const char *socket_opt,
+		     const struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok, long long deadline,
+		     int timeout_ms, int listen)
 {
 	int backoff = RETRY_FIRST_MS;
+	int rc = ivt_ctrl_select(&ch->ctrl, socket_opt);
+	if (rc < 0)
+		return rc;
 	for (;;) {
-		int rc = ivt_ctrl_conn_open(&ch->ctrl, path, req, ok, prompt_ms(deadline, timeout_ms));
+		rc = ch->ctrl.ops->open(ch->ctrl.impl, req, ok, prompt_ms(deadline, timeout_ms));
 		if (rc != -ENOENT || listen)
 			return rc;
 		int left = left_ms(deadline);
@@ -126,7 +131,7 @@ static int setup_epoll(struct ivt_channel *ch)
 		return -errno;
 	struct epoll_event ev = {.events = EPOLLIN};
 	if (epoll_ctl(ch->epfd, EPOLL_CTL_ADD, ch->ops->poll_fd(ch->ep), &ev) < 0 ||
-	    epoll_ctl(ch->epfd, EPOLL_CTL_ADD, ch->ctrl.sock, &ev) < 0 ||
+	    epoll_ctl(ch->epfd, EPOLL_CTL_ADD, ch->ctrl.ops->fd(ch->ctrl.impl), &ev) < 0 ||
 	    epoll_ctl(ch->epfd, EPOLL_CTL_ADD, ch->wake_fd, &ev) < 0)
 		return -errno;
 	atomic_store(&ch->ctrl_in_epoll, 1);
@@ -160,9 +165,10 @@ static int wait_for_peer(struct ivt_channel *ch, long long deadline, int timeout
 
 static void chan_free(struct ivt_channel *ch)
 {
+	chan_spill_free(ch);
 	if (ch->ep)
 		ch->ops->close(ch->ep);
-	ivt_ctrl_conn_close(&ch->ctrl, 1);
+	ivt_ctrl_close(&ch->ctrl, 1);
 	if (ch->epfd >= 0)
 		close(ch->epfd);
 	if (ch->wake_fd >= 0)
@@ -171,6 +177,7 @@ static void chan_free(struct ivt_channel *ch)
 		if (ch->role[i].fd >= 0)
 			close(ch->role[i].fd);
 	ivt_xport_fini(&ch->xp);
+	ivt_native_free(ch->native);
 	free(ch);
 }
 
@@ -208,7 +215,6 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 	if (!ch)
 		return -ENOMEM;
 	ch->epfd = ch->wake_fd = ch->role[0].fd = ch->role[1].fd = -1;
-	ch->ctrl.sock = -1;
 	ch->is_server = listen;
 	snprintf(ch->name, sizeof(ch->name), "%s", name);
 	atomic_store(&ch->nonblock, !!(flags & IVT_NONBLOCK));
@@ -218,14 +224,15 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 
 	long long deadline = o.timeout_ms < 0 ? -1 : now_ms() + o.timeout_ms;
 	struct ivt_ctrl_open_ok ok;
-	rc = open_ctrl(ch, ivt_ctrl_socket_path(o.socket_path), &req, &ok, deadline, o.timeout_ms,
-		       listen);
+	rc = open_ctrl(ch, o.socket_path, &req, &ok, deadline, o.timeout_ms, listen);
 	if (rc < 0)
 		goto fail;
 	rc = check_open_ok(&ok, listen);
 	if (rc < 0)
 		goto fail;
 	ch->ring_size = ok.ring_size;
+	if ((rc = chan_spill_init(ch, ok.spill_above_bytes, o.socket_path)) < 0)
+		goto fail;
 
 	char why[256] = "";
 	ch->ops = ivt_plugin_load(NULL, ok.backend, why, sizeof(why));
@@ -241,7 +248,7 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 		.peer_domid = ok.peer_domid,
 		.ring_size = (size_t)ok.ring_size,
 		.xs_path = ok.xs_path[0] ? ok.xs_path : NULL,
-		.oob = &ch->ctrl.oob,
+		.oob = ch->ctrl.ops->oob(ch->ctrl.impl), /* XenStore: one that refuses; vchan needs none */
 		.timeout_ms = prompt_ms(deadline, o.timeout_ms),
 	};
 	ivt_reason_clear();
@@ -255,6 +262,10 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 	}
 	ivt_xport_fini(&ch->xp);
 	ivt_xport_init(&ch->xp, ch->ops, ch->ep, (size_t)ok.ring_size);
+	if (ivt_native_usable(ch->ops) && !(ch->native = ivt_native_new(ch->ops, ch->ep))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 	rc = setup_epoll(ch);
 	if (rc < 0)
 		goto fail;
@@ -280,6 +291,8 @@ IVT_EXPORT int ivt_close(ivt_channel *ch)
 	/* What ivt_send accepted must reach the pipe before the close marker
 	 * (non-blocking sends may have left a frame's tail with us). */
 	if (ch->ep && atomic_load(&ch->accepted) && !chan_peer_send_error(ch)) {
+		/* bytes parked in utmem (policy "spill") go first */
+		int spill_rc = chan_spill_close_flush(ch, CLOSE_FLUSH_TIMEOUT_MS);
 		long long deadline = now_ms() + CLOSE_FLUSH_TIMEOUT_MS;
 		while ((rc = ivt_xport_flush(&ch->xp, NULL)) == -EAGAIN) {
 			if (left_ms(deadline) == 0 || chan_peer_send_error(ch)) {
@@ -292,6 +305,8 @@ IVT_EXPORT int ivt_close(ivt_channel *ch)
 		}
 		if (rc == -EPIPE)
 			rc = 0; /* the peer closed first: nothing left to deliver */
+		if (rc == 0 && spill_rc < 0 && spill_rc != -EPIPE)
+			rc = spill_rc;
 	}
 	chan_free(ch);
 	return rc < 0 ? rc : 0;

@@ -6,9 +6,11 @@
 #include <stdatomic.h>
 
 #include "common/ctrl_proto.h"
-#include "ctrl_conn.h"
+#include "ctrl.h"
 #include "export.h"
 #include "ivt/ivt.h"
+#include "rdma_native.h"
+#include "spill_tx.h"
 #include "xport.h"
 
 struct ivt_channel {
@@ -16,12 +18,15 @@ struct ivt_channel {
 	int is_server;
 	atomic_int nonblock;
 	atomic_int accepted; /* server: the peer attached to the pipe */
-	struct ivt_ctrl_conn ctrl;
+	struct ivt_ctrl ctrl;      /* to ivtd: local socket or XenStore */
 	const struct ivt_plugin_ops *ops;
 	struct ivt_ep *ep;
 	struct ivt_xport xp;
+	/* The plugin does one-sided ops itself (rdma_native.h); NULL: they
+	 * are emulated over xp. */
+	struct ivt_native *native;
 	uint64_t ring_size;
-	int epfd;                  /* ivt_fd(): plugin fd + control socket + wake_fd */
+	int epfd;                  /* ivt_fd(): plugin fd + control fd + wake_fd */
 	int wake_fd;               /* eventfd: makes ivt_fd readable "by hand" */
 	atomic_int ctrl_in_epoll;
 	/* One sending and one receiving thread may sleep at once on the one
@@ -33,6 +38,7 @@ struct ivt_channel {
 	} role[2];
 	atomic_uint_fast64_t waits;
 	struct ivt_waiter waiter;  /* blocking waits for the frame layer */
+	struct chan_spill *spill;  /* policy "spill" (spill_tx.c); NULL: none */
 };
 
 enum chan_role { CHAN_SENDER = 0, CHAN_RECEIVER = 1 };

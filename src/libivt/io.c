@@ -8,7 +8,7 @@
  * say that instead. */
 static int send_error(struct ivt_channel *ch, int rc)
 {
-	if (rc == -EPIPE && atomic_load(&ch->ctrl.peer_event) == IVT_PEER_DIED)
+	if (rc == -EPIPE && ivt_ctrl_peer_event(&ch->ctrl) == IVT_PEER_DIED)
 		return -ECONNRESET;
 	return rc;
 }
@@ -22,6 +22,11 @@ IVT_EXPORT ssize_t ivt_send(ivt_channel *ch, const void *buf, size_t len)
 		return rc;
 	if ((rc = chan_ensure_accepted(ch)) < 0)
 		return rc;
+	if (ch->spill) { /* policy "spill": a full ring parks bytes in utmem */
+		ssize_t n = chan_spill_send(ch, buf, len);
+		if (n != -ENOSYS)
+			return n;
+	}
 	if (!atomic_load(&ch->nonblock))
 		return send_error(ch, ivt_xport_send(&ch->xp, buf, len, &ch->waiter));
 	for (int tries = 0;;) {
@@ -59,7 +64,8 @@ IVT_EXPORT ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len)
 	if (rc < 0)
 		return rc;
 	for (int tries = 0;;) {
-		int ev_before = atomic_load(&ch->ctrl.peer_event);
+		chan_spill_progress(ch); /* parked bytes of ours move on too */
+		int ev_before = ivt_ctrl_peer_event(&ch->ctrl);
 		ssize_t n = ivt_xport_recv(&ch->xp, buf, len);
 		unsigned events;
 		if (n == -EAGAIN) {
@@ -73,7 +79,7 @@ IVT_EXPORT ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len)
 		}
 		if (atomic_load(&ch->nonblock)) {
 			int again = chan_retry_nonblock(ch, events, &tries);
-			if (atomic_load(&ch->ctrl.peer_event) != ev_before)
+			if (ivt_ctrl_peer_event(&ch->ctrl) != ev_before)
 				continue; /* re-read the pipe, then report the end */
 			if (!again)
 				return -EAGAIN;

@@ -5,6 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void op_free(struct ivt_rdma_op *op)
+{
+	free(op->native.owned);
+	free(op);
+}
+
 void ivt_track_init(struct ivt_rdma_track *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -17,7 +23,7 @@ void ivt_track_fini(struct ivt_rdma_track *t)
 	struct ivt_rdma_op *op = t->head;
 	while (op) {
 		struct ivt_rdma_op *next = op->next;
-		free(op);
+		op_free(op);
 		op = next;
 	}
 	free(t->cq);
@@ -89,7 +95,7 @@ void ivt_track_drop_last(struct ivt_rdma_track *t, uint64_t tag)
 		if (t->tail == op)
 			t->tail = prev;
 		t->n_ops--;
-		free(op);
+		op_free(op);
 	}
 	pthread_mutex_unlock(&t->lock);
 }
@@ -102,12 +108,27 @@ struct ivt_rdma_op *ivt_track_oldest(struct ivt_rdma_track *t)
 	return op;
 }
 
-static void complete_head_locked(struct ivt_rdma_track *t, int32_t status)
+struct ivt_rdma_op *ivt_track_find(struct ivt_rdma_track *t, uint64_t tag)
 {
+	pthread_mutex_lock(&t->lock);
 	struct ivt_rdma_op *op = t->head;
-	t->head = op->next;
-	if (!t->head)
-		t->tail = NULL;
+	while (op && op->tag != tag)
+		op = op->next;
+	pthread_mutex_unlock(&t->lock);
+	return op;
+}
+
+/* Unlink op (prev is the one before it, NULL for the head) and queue its
+ * completion. */
+static void complete_locked(struct ivt_rdma_track *t, struct ivt_rdma_op *prev,
+			    struct ivt_rdma_op *op, int32_t status)
+{
+	if (prev)
+		prev->next = op->next;
+	else
+		t->head = op->next;
+	if (t->tail == op)
+		t->tail = prev;
 	t->n_ops--;
 	/* capacity was reserved in ivt_track_add */
 	struct ivt_completion *c = &t->cq[(t->cq_head + t->cq_n) % t->cq_cap];
@@ -116,14 +137,27 @@ static void complete_head_locked(struct ivt_rdma_track *t, int32_t status)
 	c->opcode = op->opcode;
 	c->len = status == 0 ? op->len : (op->opcode == IVT_OP_RDMA_READ ? op->received : 0);
 	t->cq_n++;
-	free(op);
+	op_free(op);
 }
 
 void ivt_track_complete_oldest(struct ivt_rdma_track *t, int32_t status)
 {
 	pthread_mutex_lock(&t->lock);
 	if (t->head)
-		complete_head_locked(t, status);
+		complete_locked(t, NULL, t->head, status);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void ivt_track_complete(struct ivt_rdma_track *t, struct ivt_rdma_op *op, int32_t status)
+{
+	pthread_mutex_lock(&t->lock);
+	struct ivt_rdma_op *prev = NULL, *cur = t->head;
+	while (cur && cur != op) {
+		prev = cur;
+		cur = cur->next;
+	}
+	if (cur)
+		complete_locked(t, prev, cur, status);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -131,7 +165,7 @@ void ivt_track_fail_all(struct ivt_rdma_track *t, int32_t status)
 {
 	pthread_mutex_lock(&t->lock);
 	while (t->head)
-		complete_head_locked(t, status);
+		complete_locked(t, NULL, t->head, status);
 	pthread_mutex_unlock(&t->lock);
 }
 

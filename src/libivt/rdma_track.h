@@ -18,9 +18,21 @@ struct ivt_rdma_op {
 	uint64_t tag;   /* our id on the wire */
 	uint64_t wr_id; /* the caller's cookie */
 	uint32_t opcode;
-	uint8_t *buf;      /* READ: where the answer goes */
+	uint8_t *buf;      /* READ: where the answer goes (native ops: WRITE's source too) */
 	uint64_t len;      /* bytes of the op */
 	uint64_t received; /* READ: bytes that arrived so far (rx only) */
+	/* Native ops only (rdma_native.c): the plugin moves the op in pieces. */
+	struct {
+		uint64_t key, offset; /* the peer's region and where the op starts in it */
+		uint64_t posted;      /* bytes handed to the plugin */
+		uint64_t front, front_len; /* op bytes [0, front_len) go in order; front = next */
+		uint32_t inflight;    /* pieces posted, not completed */
+		int gated;            /* the tail piece went first; the rest waits for its success */
+		int tail_sent;
+		int32_t status;       /* first error: nothing more is posted */
+		uint8_t *owned;       /* WRITE: private copy of op bytes [owned_at, front_len) */
+		uint64_t owned_at;
+	} native;
 };
 
 struct ivt_rdma_track {
@@ -47,6 +59,10 @@ void ivt_track_drop_last(struct ivt_rdma_track *t, uint64_t tag);
 struct ivt_rdma_op *ivt_track_oldest(struct ivt_rdma_track *t);
 /* Finish the oldest op with status (0 or negative errno). */
 void ivt_track_complete_oldest(struct ivt_rdma_track *t, int32_t status);
+/* The op with tag, or NULL. */
+struct ivt_rdma_op *ivt_track_find(struct ivt_rdma_track *t, uint64_t tag);
+/* Finish op (oldest or not) with status; op is freed. */
+void ivt_track_complete(struct ivt_rdma_track *t, struct ivt_rdma_op *op, int32_t status);
 /* Finish every op with status (the channel died). */
 void ivt_track_fail_all(struct ivt_rdma_track *t, int32_t status);
 /* Reap up to max completions. */

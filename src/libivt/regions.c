@@ -43,8 +43,7 @@ static int random_key(uint64_t *key)
 	}
 }
 
-int ivt_regions_add(struct ivt_regions *r, void *addr, size_t len, unsigned access,
-		    uint64_t *key_out)
+int ivt_regions_check_args(const void *addr, size_t len, unsigned access, const uint64_t *key_out)
 {
 	const unsigned all = IVT_ACCESS_REMOTE_WRITE | IVT_ACCESS_REMOTE_READ;
 	if (!addr || !len || !key_out || !access || (access & ~all))
@@ -52,9 +51,17 @@ int ivt_regions_add(struct ivt_regions *r, void *addr, size_t len, unsigned acce
 	/* The region must not wrap the address space: bounds checks add to addr. */
 	if ((uintptr_t)addr + len < (uintptr_t)addr)
 		return -EINVAL;
+	return 0;
+}
+
+int ivt_regions_add(struct ivt_regions *r, void *addr, size_t len, unsigned access,
+		    uint64_t *key_out)
+{
+	int rc = ivt_regions_check_args(addr, len, access, key_out);
+	if (rc)
+		return rc;
 
 	pthread_mutex_lock(&r->lock);
-	int rc = 0;
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 8;
 		struct ivt_region *v = realloc(r->v, cap * sizeof(*v));

@@ -25,6 +25,10 @@ struct ivt_regions {
 void ivt_regions_init(struct ivt_regions *r);
 void ivt_regions_fini(struct ivt_regions *r);
 
+/* The caller's arguments to ivt_register_region are sane: 0 or -EINVAL
+ * (also used when the plugin registers natively). */
+int ivt_regions_check_args(const void *addr, size_t len, unsigned access, const uint64_t *key_out);
+
 /* 0 and *key_out, or -EINVAL / -ENOMEM / an error from getrandom. */
 int ivt_regions_add(struct ivt_regions *r, void *addr, size_t len, unsigned access,
 		    uint64_t *key_out);

@@ -2,7 +2,7 @@
 /*
  * Sleeping. Plugins never block: a waiter arms the plugin for the events
  * it needs, and if none is ready yet, polls the plugin's fd together with
- * the control socket (so the peer's death wakes it too), then acks.
+ * the control fd (so the peer's death wakes it too), then acks.
  */
 #include <errno.h>
 #include <poll.h>
@@ -16,19 +16,19 @@ static void ctrl_went_away(struct ivt_channel *ch)
 {
 	/* A hung-up socket polls readable forever: take it out of ivt_fd. */
 	if (atomic_exchange(&ch->ctrl_in_epoll, 0))
-		epoll_ctl(ch->epfd, EPOLL_CTL_DEL, ch->ctrl.sock, NULL);
+		epoll_ctl(ch->epfd, EPOLL_CTL_DEL, ch->ctrl.ops->fd(ch->ctrl.impl), NULL);
 }
 
 int chan_poll_ctrl(struct ivt_channel *ch)
 {
-	if (ivt_ctrl_conn_drain(&ch->ctrl))
+	if (ch->ctrl.ops->drain(ch->ctrl.impl))
 		ctrl_went_away(ch);
-	return atomic_load(&ch->ctrl.peer_event);
+	return ivt_ctrl_peer_event(&ch->ctrl);
 }
 
 int chan_peer_send_error(struct ivt_channel *ch)
 {
-	switch (atomic_load(&ch->ctrl.peer_event)) {
+	switch (ivt_ctrl_peer_event(&ch->ctrl)) {
 	case IVT_PEER_DIED:
 		return -ECONNRESET;
 	case IVT_PEER_CLOSED:
@@ -42,7 +42,8 @@ unsigned chan_recv_events(struct ivt_channel *ch)
 {
 	/* both may be armed: whoever sleeps on them retries when arm()
 	 * reports either ready */
-	return IVT_EV_RECV | (ivt_xport_try_flush(&ch->xp) ? IVT_EV_SEND : 0u);
+	return IVT_EV_RECV | (ivt_xport_try_flush(&ch->xp) ? IVT_EV_SEND : 0u) |
+	       chan_spill_events(ch);
 }
 
 int chan_wait(struct ivt_channel *ch, enum chan_role role, unsigned events, int timeout_ms)
@@ -58,9 +59,9 @@ int chan_wait(struct ivt_channel *ch, enum chan_role role, unsigned events, int 
 	struct pollfd p[3] = {
 		{.fd = ch->ops->poll_fd(ch->ep), .events = POLLIN},
 		{.fd = ch->role[role].fd, .events = POLLIN},
-		{.fd = ch->ctrl.sock, .events = POLLIN},
+		{.fd = ch->ctrl.ops->fd(ch->ctrl.impl), .events = POLLIN},
 	};
-	nfds_t n = atomic_load(&ch->ctrl.daemon_gone) ? 2 : 3;
+	nfds_t n = ch->ctrl.ops->gone(ch->ctrl.impl) ? 2 : 3;
 	atomic_fetch_add(&ch->waits, 1);
 	int r = poll(p, n, timeout_ms);
 	atomic_store(&ch->role[role].waiting, 0);

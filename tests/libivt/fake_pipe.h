@@ -18,9 +18,12 @@ struct fake_queue {
 	int eof; /* writer closed: reads return 0 once empty */
 };
 
+struct fake_rdma;
+
 struct ivt_ep {
 	struct fake_queue *in, *out;
 	size_t max_io; /* bytes per send/recv call at most; 0 = unlimited */
+	struct fake_rdma *rdma; /* fake_rdma.h: native one-sided ops; NULL: a pipe only */
 };
 
 extern const struct ivt_plugin_ops fake_ops;

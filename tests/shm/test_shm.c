@@ -20,8 +20,8 @@
 #include <cmocka.h>
 
 #include "common/plugin_loader.h"
-#include "shm/ep_io.h"
-#include "shm/oob_pair.h"
+#include "testsupport/ep_io.h"
+#include "testsupport/oob_pair.h"
 #include "shm_ep.h" /* the setup message format, to forge it */
 
 #define RING (64u * 1024)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The verbs plugin as the loader sees it: a valid ops table with the right
- * caps, the extension entry, and on a host without RDMA devices a clear
+ * caps and the native one-sided ops, only its entry point exported, and
+ * on a host without RDMA devices a clear
  * -ENODEV from probe, listen and connect (the daemon then falls back). */
 #include <dlfcn.h>
 #include <errno.h>
@@ -17,7 +18,6 @@
 #include <cmocka.h>
 
 #include "common/plugin_loader.h"
-#include "verbs_ext.h"
 
 static const struct ivt_plugin_ops *ops;
 
@@ -61,21 +61,20 @@ static void ops_table(void **state)
 	assert_non_null(ops->stats);
 }
 
-static void ext_entry(void **state)
+static void native_rdma_ops(void **state)
 {
+	assert_true(IVT_PLUGIN_OPS_HAS(ops, max_rdma_len));
+	assert_non_null(ops->rdma_write);
+	assert_non_null(ops->rdma_read);
+	assert_non_null(ops->poll_completions);
+	assert_true(ops->max_rdma_len >= 4096);
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/ivt_verbs.so", getenv("IVT_PLUGIN_DIR"));
 	void *h = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
 	assert_non_null(h);
-	ivt_verbs_ext_fn fn = (ivt_verbs_ext_fn)dlsym(h, IVT_VERBS_EXT_SYMBOL);
-	assert_non_null(fn);
-	const struct ivt_verbs_ext *ext = fn();
-	assert_int_equal(ext->size, sizeof(struct ivt_verbs_ext));
-	assert_true(ext->max_rdma_len >= 4096);
-	assert_non_null(ext->rdma_write);
-	assert_non_null(ext->rdma_read);
-	assert_non_null(ext->poll_completions);
-	/* internals stay hidden */
+	/* one entry point; internals and the old stop-gap entry stay hidden */
+	assert_non_null(dlsym(h, IVT_PLUGIN_ENTRY_SYMBOL));
+	assert_null(dlsym(h, "ivt_verbs_ext_entry"));
 	assert_null(dlsym(h, "vw_blob_decode"));
 	assert_null(dlsym(h, "verbs_send"));
 	dlclose(h);
@@ -127,7 +126,7 @@ static void bad_params(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(ops_table),          cmocka_unit_test(ext_entry),
+		cmocka_unit_test(ops_table),          cmocka_unit_test(native_rdma_ops),
 		cmocka_unit_test(probe_matches_host), cmocka_unit_test(no_device_endpoints),
 		cmocka_unit_test(bad_params),
 	};

@@ -240,7 +240,7 @@ check_bench_shm() {
 		result ivt-bench-shm-dom0 FAIL "ivt-bench was not built"
 		return
 	fi
-	timeout 600 ivt-bench --quick >/tmp/bench-shm.txt 2>&1
+	timeout 300 ivt-bench --quick >/tmp/bench-shm.txt 2>&1
 	rc=$?
 	artifact bench-shm-dom0.txt /tmp/bench-shm.txt
 	if [ $rc = 0 ]; then

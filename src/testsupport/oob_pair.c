@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "oob_pair.h"
+#include "testsupport/oob_pair.h"
 
 #include <errno.h>
 #include <poll.h>

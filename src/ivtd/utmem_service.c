@@ -1,0 +1,585 @@
+/* SPDX-License-Identifier: MIT */
+/* The utmem store served on channel "ivt.utmem" (see utmem_service.h). */
+#include "ivtd/utmem_service.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "ivtd/daemon_end.h"
+#include "libivt/frame.h"
+#include "utmem/proto.h"
+#include "utmem/store.h"
+#include "utmem/tier.h"
+
+#define WHO "ivtd"
+#define READ_MAX 65536u          /* bytes per plugin recv */
+#define WIRE_HIGH (256u << 10)   /* stop reading requests above this many unsent bytes */
+#define IDENTITIES_MAX 65536u
+#define CONN_POOLS_MAX UTMEM_POOLS_PER_DOMAIN
+
+/* A tier that remembers which pools its connection created, so they can
+ * go when the connection does. */
+struct track_tier {
+	struct utmem_tier base;
+	struct utmem_tier *inner;
+	uint32_t pools[CONN_POOLS_MAX];
+	size_t n_pools;
+};
+
+struct svc_conn {
+	struct svc_conn *next;
+	struct ivt_utmem_service *S;
+	struct ivt_reg_end *end;
+	char identity[48];
+	uint32_t domid;
+	struct ivt_daemon_end *de;
+	struct utmem_tier *store_tier;
+	struct track_tier tt;
+	struct utmem_session *sess;
+	/* incoming libivt frames */
+	uint8_t fhdr[IVT_FRAME_HDR_SIZE];
+	size_t fhdr_have;
+	uint32_t frame_left; /* DATA payload bytes still to come */
+	/* utmem request boundaries, so we can stop between requests */
+	uint8_t rhdr[UTMEM_HDR_SIZE];
+	size_t rhdr_have;
+	uint64_t req_left; /* payload bytes of the current request */
+	struct evbuffer *raw;  /* session replies not yet framed */
+	struct evbuffer *wire; /* framed, waiting for room in the ring */
+	size_t chunk;          /* payload bytes per frame */
+	int eof, dead;
+	uint64_t requests_bytes, replies_bytes;
+};
+
+struct identity_slot {
+	char identity[48];
+};
+
+struct ivt_utmem_service {
+	struct event_base *base;
+	struct ivt_broker *broker;
+	char plugin_dir[512];
+	struct utmem_store *store;
+	struct svc_conn *conns;
+	size_t n_conns;
+	struct identity_slot *ids; /* index k <-> domid IVT_UTMEM_LOCAL_DOMID_BASE + k */
+	size_t n_ids, cap_ids;
+	uint64_t sessions_total, sessions_failed;
+};
+
+/* ---- tracking tier ---------------------------------------------------- */
+
+static struct track_tier *tt_of(struct utmem_tier *t) { return (struct track_tier *)t; }
+
+static int tt_pool_create(struct utmem_tier *t, uint32_t flags, const uint8_t uuid[UTMEM_UUID_LEN],
+			  uint32_t *pool_out)
+{
+	struct track_tier *tt = tt_of(t);
+	int rc = utmem_tier_pool_create(tt->inner, flags, uuid, pool_out);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < tt->n_pools; i++)
+		if (tt->pools[i] == *pool_out)
+			return rc; /* attached again to a shared pool it holds */
+	if (tt->n_pools == CONN_POOLS_MAX) {
+		/* cannot happen: the store allows no more per domain */
+		utmem_tier_pool_destroy(tt->inner, *pool_out);
+		return -EMFILE;
+	}
+	tt->pools[tt->n_pools++] = *pool_out;
+	return rc;
+}
+
+static int tt_pool_destroy(struct utmem_tier *t, uint32_t pool)
+{
+	struct track_tier *tt = tt_of(t);
+	int rc = utmem_tier_pool_destroy(tt->inner, pool);
+	if (rc == 0)
+		for (size_t i = 0; i < tt->n_pools; i++)
+			if (tt->pools[i] == pool) {
+				tt->pools[i] = tt->pools[--tt->n_pools];
+				break;
+			}
+	return rc;
+}
+
+static int tt_put(struct utmem_tier *t, const struct utmem_key *k, const void *b, size_t len)
+{
+	return utmem_tier_put(tt_of(t)->inner, k, b, len);
+}
+
+static ssize_t tt_get(struct utmem_tier *t, const struct utmem_key *k, void *b, size_t cap,
+		      unsigned flags)
+{
+	return utmem_tier_get(tt_of(t)->inner, k, b, cap, flags);
+}
+
+static int tt_inval_page(struct utmem_tier *t, const struct utmem_key *k)
+{
+	return utmem_tier_invalidate_page(tt_of(t)->inner, k);
+}
+
+static int tt_inval_object(struct utmem_tier *t, uint32_t pool, uint64_t oid)
+{
+	return utmem_tier_invalidate_object(tt_of(t)->inner, pool, oid);
+}
+
+static size_t tt_max_value(struct utmem_tier *t) { return utmem_tier_max_value(tt_of(t)->inner); }
+
+static void tt_destroy(struct utmem_tier *t) { (void)t; /* embedded in its connection */ }
+
+static const struct utmem_tier_ops track_ops = {
+	.name = "ivtd-session",
+	.pool_create = tt_pool_create,
+	.pool_destroy = tt_pool_destroy,
+	.put = tt_put,
+	.get = tt_get,
+	.invalidate_page = tt_inval_page,
+	.invalidate_object = tt_inval_object,
+	.max_value = tt_max_value,
+	.destroy = tt_destroy,
+};
+
+/* ---- identities -> store domains --------------------------------------- */
+
+int ivt_utmem_service_domain(struct ivt_utmem_service *s, const char *identity, uint32_t *domid)
+{
+	if (!identity || !*identity || strlen(identity) >= sizeof(s->ids[0].identity))
+		return -EINVAL;
+	if (!strncmp(identity, "dom:", 4)) {
+		char *endp;
+		unsigned long n = strtoul(identity + 4, &endp, 10);
+		if (identity[4] >= '0' && identity[4] <= '9' && !*endp && n < IVT_UTMEM_LOCAL_DOMID_BASE) {
+			*domid = (uint32_t)n;
+			return 0;
+		}
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < s->n_ids; i++)
+		if (!strcmp(s->ids[i].identity, identity)) {
+			*domid = IVT_UTMEM_LOCAL_DOMID_BASE + (uint32_t)i;
+			return 0;
+		}
+	if (s->n_ids == IDENTITIES_MAX)
+		return -ENOSPC;
+	if (s->n_ids == s->cap_ids) {
+		size_t cap = s->cap_ids ? s->cap_ids * 2 : 16;
+		struct identity_slot *n = realloc(s->ids, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		s->ids = n;
+		s->cap_ids = cap;
+	}
+	snprintf(s->ids[s->n_ids].identity, sizeof(s->ids[0].identity), "%s", identity);
+	*domid = IVT_UTMEM_LOCAL_DOMID_BASE + (uint32_t)s->n_ids++;
+	return 0;
+}
+
+/* ---- one connection ------------------------------------------------------ */
+
+static void conn_update_interest(struct svc_conn *c)
+{
+	if (!c->de)
+		return;
+	unsigned ev = 0;
+	if (!c->dead && !c->eof && evbuffer_get_length(c->wire) < WIRE_HIGH)
+		ev |= IVT_EV_RECV;
+	if (!c->dead && evbuffer_get_length(c->wire) > 0)
+		ev |= IVT_EV_SEND;
+	ivt_daemon_end_want(c->de, ev);
+}
+
+/* The client broke the protocol or the pipe failed: stop serving it. The
+ * broker's gone() frees it when its control connection ends. */
+static void conn_kill(struct svc_conn *c, const char *why)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	c->S->sessions_failed++;
+	IVT_INFO(WHO, "%s: %s (%s); closing its end", IVT_UTMEM_CHANNEL, c->identity, why);
+	ivt_daemon_end_close(c->de); /* graceful: what was sent is still read */
+	c->de = NULL;
+}
+
+static ssize_t raw_write(void *ctx, const void *buf, size_t len)
+{
+	struct svc_conn *c = ctx;
+	if (evbuffer_add(c->raw, buf, len) != 0)
+		return -ENOMEM;
+	return (ssize_t)len;
+}
+
+/* Wrap the session's replies into DATA frames. */
+static int frame_replies(struct svc_conn *c)
+{
+	size_t left;
+	while ((left = evbuffer_get_length(c->raw)) > 0) {
+		size_t k = left < c->chunk ? left : c->chunk;
+		uint8_t head[IVT_FRAME_HEAD_MAX];
+		size_t hl = ivt_frame_encode(head, IVT_FRAME_DATA, 0, NULL, (uint32_t)k);
+		if (evbuffer_add(c->wire, head, hl) != 0 ||
+		    evbuffer_remove_buffer(c->raw, c->wire, k) != (int)k)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void conn_flush(struct svc_conn *c)
+{
+	while (!c->dead && evbuffer_get_length(c->wire) > 0) {
+		struct evbuffer_iovec v;
+		if (evbuffer_peek(c->wire, -1, NULL, &v, 1) < 1)
+			break;
+		ssize_t n = ivt_daemon_end_send(c->de, v.iov_base, v.iov_len);
+		if (n == -EAGAIN)
+			return;
+		if (n < 0) {
+			conn_kill(c, n == -EPIPE ? "it closed the channel" : strerror((int)-n));
+			return;
+		}
+		c->replies_bytes += (uint64_t)n;
+		evbuffer_drain(c->wire, (size_t)n);
+	}
+}
+
+/* Hand n request bytes to the session, noting request boundaries. */
+static int conn_feed(struct svc_conn *c, const uint8_t *p, size_t n)
+{
+	const struct utmem_io out = {.ctx = c, .write = raw_write};
+	while (n > 0) {
+		size_t k;
+		if (c->rhdr_have < UTMEM_HDR_SIZE) {
+			k = UTMEM_HDR_SIZE - c->rhdr_have;
+			k = k < n ? k : n;
+			memcpy(c->rhdr + c->rhdr_have, p, k);
+			c->rhdr_have += k;
+			if (c->rhdr_have == UTMEM_HDR_SIZE) {
+				struct utmem_hdr h;
+				utmem_hdr_decode(c->rhdr, &h);
+				c->req_left = h.len; /* judged by the session, below */
+			}
+		} else {
+			k = c->req_left < n ? (size_t)c->req_left : n;
+			c->req_left -= k;
+		}
+		int rc = utmem_session_input(c->sess, p, k, &out);
+		if (rc < 0)
+			return rc;
+		if (c->rhdr_have == UTMEM_HDR_SIZE && c->req_left == 0)
+			c->rhdr_have = 0; /* request complete: a boundary */
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* How many bytes the next recv may take: never past the current frame
+ * or the current request, so we can stop between requests. */
+static size_t next_read_len(const struct svc_conn *c)
+{
+	if (c->frame_left == 0)
+		return IVT_FRAME_HDR_SIZE - c->fhdr_have;
+	uint64_t n = c->frame_left;
+	uint64_t req = c->rhdr_have < UTMEM_HDR_SIZE ? UTMEM_HDR_SIZE - c->rhdr_have : c->req_left;
+	if (req && req < n)
+		n = req;
+	return n < READ_MAX ? (size_t)n : READ_MAX;
+}
+
+static void on_readable(void *arg, struct ivt_daemon_end *de)
+{
+	(void)de;
+	struct svc_conn *c = arg;
+	static uint8_t buf[READ_MAX]; /* the loop is single-threaded */
+	while (!c->dead && !c->eof && evbuffer_get_length(c->wire) < WIRE_HIGH) {
+		size_t want = next_read_len(c);
+		uint8_t *dst = c->frame_left ? buf : c->fhdr + c->fhdr_have;
+		ssize_t n = ivt_daemon_end_recv(c->de, dst, want);
+		if (n == -EAGAIN)
+			break;
+		if (n == 0) {
+			c->eof = 1; /* it closed; the broker's gone() follows */
+			break;
+		}
+		if (n < 0) {
+			conn_kill(c, strerror((int)-n));
+			return;
+		}
+		if (c->frame_left == 0) {
+			c->fhdr_have += (size_t)n;
+			if (c->fhdr_have < IVT_FRAME_HDR_SIZE)
+				continue;
+			c->fhdr_have = 0;
+			struct ivt_frame_hdr h;
+			if (ivt_frame_decode_hdr(c->fhdr, &h) < 0 || h.type != IVT_FRAME_DATA) {
+				conn_kill(c, "not a stream DATA frame (one-sided operations are not "
+					     "served here)");
+				return;
+			}
+			c->frame_left = h.len;
+			continue;
+		}
+		c->frame_left -= (uint32_t)n;
+		c->requests_bytes += (uint64_t)n;
+		int rc = conn_feed(c, buf, (size_t)n);
+		if (rc == 0)
+			rc = frame_replies(c);
+		if (rc < 0) {
+			/* the session wrote an error reply first: try to deliver it */
+			frame_replies(c);
+			conn_flush(c);
+			conn_kill(c, rc == -EPROTO ? "malformed utmem request" : strerror(-rc));
+			return;
+		}
+		conn_flush(c);
+	}
+	conn_flush(c);
+	conn_update_interest(c);
+}
+
+static void on_writable(void *arg, struct ivt_daemon_end *de)
+{
+	(void)de;
+	struct svc_conn *c = arg;
+	conn_flush(c);
+	if (!c->dead)
+		conn_update_interest(c); /* room again: maybe read requests again */
+}
+
+static void on_failed(void *arg, struct ivt_daemon_end *de, int err)
+{
+	(void)de;
+	conn_kill(arg, strerror(-err));
+}
+
+static void conn_free(struct svc_conn *c, int domain_died)
+{
+	struct ivt_utmem_service *S = c->S;
+	for (struct svc_conn **pp = &S->conns; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			S->n_conns--;
+			break;
+		}
+	ivt_daemon_end_close(c->de);
+	utmem_session_free(c->sess);
+	/* Its pools go with it: private ones are destroyed, shared ones detached. */
+	for (size_t i = 0; i < c->tt.n_pools; i++)
+		utmem_pool_destroy(S->store, c->domid, c->tt.pools[i]);
+	utmem_tier_destroy(c->store_tier);
+	if (domain_died)
+		utmem_domain_destroy(S->store, c->domid);
+	if (c->raw)
+		evbuffer_free(c->raw);
+	if (c->wire)
+		evbuffer_free(c->wire);
+	free(c);
+}
+
+static struct svc_conn *conn_of_end(struct ivt_utmem_service *S, const struct ivt_reg_end *end)
+{
+	for (struct svc_conn *c = S->conns; c; c = c->next)
+		if (c->end == end)
+			return c;
+	return NULL;
+}
+
+/* ---- broker hooks ------------------------------------------------------ */
+
+__attribute__((format(printf, 3, 4))) static void say(char *buf, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, cap, fmt, ap);
+	va_end(ap);
+}
+
+static int svc_open(void *arg, struct ivt_reg_end *end, const char *backend, uint64_t ring_size,
+		    const char *xs_path, const struct ivt_policy_decision *d, char *why,
+		    size_t why_len)
+{
+	struct ivt_utmem_service *S = arg;
+	uint32_t domid;
+	int rc = ivt_utmem_service_domain(S, end->identity, &domid);
+	if (rc < 0) {
+		say(why, why_len, "%s: no store domain for %s: %s", IVT_UTMEM_CHANNEL, end->identity,
+		    strerror(-rc));
+		return rc;
+	}
+	struct svc_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->S = S;
+	c->end = end;
+	c->domid = domid;
+	snprintf(c->identity, sizeof(c->identity), "%s", end->identity);
+	c->chunk = ring_size / 2 < IVT_FRAME_PAYLOAD_MAX ? (size_t)ring_size / 2
+							   : IVT_FRAME_PAYLOAD_MAX;
+	c->raw = evbuffer_new();
+	c->wire = evbuffer_new();
+	c->store_tier = utmem_store_tier(S->store, domid);
+	c->tt.base.ops = &track_ops;
+	c->tt.inner = c->store_tier;
+	struct utmem_server_opts so = {.domid = domid, .store = S->store, .allow_admin = 0};
+	c->sess = c->store_tier ? utmem_session_new(&c->tt.base, &so) : NULL;
+	if (!c->raw || !c->wire || !c->sess || c->chunk == 0) {
+		rc = -ENOMEM;
+		say(why, why_len, "ivtd is out of memory");
+		goto fail;
+	}
+	utmem_set_quota(S->store, domid, d->quota_bytes ? d->quota_bytes : UTMEM_QUOTA_UNLIMITED);
+	struct ivt_daemon_end_params p = {
+		.backend = backend,
+		.plugin_dir = S->plugin_dir[0] ? S->plugin_dir : NULL,
+		.channel = IVT_UTMEM_CHANNEL,
+		.ring_size = ring_size,
+		.local_domid = 0,
+		.peer_domid = end->domid,
+		.xs_path = xs_path,
+	};
+	struct ivt_daemon_end_cb cb = {
+		.arg = c, .readable = on_readable, .writable = on_writable, .failed = on_failed,
+	};
+	rc = ivt_daemon_end_listen(S->base, &p, end, &cb, &c->de, why, why_len);
+	if (rc < 0)
+		goto fail;
+	c->next = S->conns;
+	S->conns = c;
+	S->n_conns++;
+	S->sessions_total++;
+	conn_update_interest(c);
+	IVT_INFO(WHO, "%s: serving %s as store domain %" PRIu32 " (quota %s)", IVT_UTMEM_CHANNEL,
+		 c->identity, domid, d->quota_bytes ? "from the rule" : "unlimited");
+	return 0;
+fail:
+	/* not linked yet: conn_free's unlink finds nothing */
+	c->de = NULL;
+	conn_free(c, 0);
+	return rc;
+}
+
+static void svc_gone(void *arg, struct ivt_reg_end *end, int graceful)
+{
+	struct ivt_utmem_service *S = arg;
+	struct svc_conn *c = conn_of_end(S, end);
+	if (!c)
+		return;
+	/* Only a Xen domain's end going away ungracefully means the domain
+	 * died (registry_xs.c); a local process dying frees its pools only. */
+	int domain_died = !graceful && !strncmp(c->identity, "dom:", 4) && c->domid != 0;
+	if (domain_died)
+		IVT_INFO(WHO, "%s: %s died: dropping everything it stored", IVT_UTMEM_CHANNEL,
+			 c->identity);
+	conn_free(c, domain_died);
+}
+
+/* ---- setup and status -------------------------------------------------- */
+
+struct ivt_utmem_service *ivt_utmem_service_new(struct event_base *base, struct ivt_broker *b,
+						const char *plugin_dir)
+{
+	struct ivt_utmem_service *S = calloc(1, sizeof(*S));
+	if (!S)
+		return NULL;
+	S->base = base;
+	S->broker = b;
+	snprintf(S->plugin_dir, sizeof(S->plugin_dir), "%s", plugin_dir ? plugin_dir : "");
+	const struct ivt_policy *pol = ivt_broker_policy(b);
+	struct utmem_config cfg;
+	utmem_config_default(&cfg);
+	if (pol) {
+		cfg.max_value = (size_t)pol->utmem_max_value_bytes;
+		if (pol->utmem_capacity_bytes)
+			cfg.capacity = pol->utmem_capacity_bytes;
+	}
+	S->store = utmem_store_new(&cfg);
+	if (!S->store) {
+		IVT_ERR(WHO, "%s: cannot create the store (max value %zu)", IVT_UTMEM_CHANNEL,
+			cfg.max_value);
+		free(S);
+		return NULL;
+	}
+	struct ivt_broker_service svc = {.arg = S, .open = svc_open, .gone = svc_gone};
+	snprintf(svc.name, sizeof(svc.name), "%s", IVT_UTMEM_CHANNEL);
+	ivt_broker_set_service(b, &svc);
+	IVT_INFO(WHO, "%s: store ready (capacity %s, values up to %zu bytes)", IVT_UTMEM_CHANNEL,
+		 pol && pol->utmem_capacity_bytes ? "from the policy" : "unlimited", cfg.max_value);
+	return S;
+}
+
+void ivt_utmem_service_free(struct ivt_utmem_service *S)
+{
+	if (!S)
+		return;
+	ivt_broker_set_service(S->broker, NULL);
+	while (S->conns)
+		conn_free(S->conns, 0);
+	utmem_store_free(S->store);
+	free(S->ids);
+	free(S);
+}
+
+struct out {
+	char *buf;
+	size_t len, at;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
+{
+	if (o->at + 1 >= o->len)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(o->buf + o->at, o->len - o->at, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->len - o->at) {
+		o->buf[o->at] = '\0'; /* drop the partial line */
+		o->at = o->len;
+		return;
+	}
+	o->at += (size_t)n;
+}
+
+static void put_quota(struct out *o, uint64_t q)
+{
+	if (q == UTMEM_QUOTA_UNLIMITED)
+		put(o, "unlimited");
+	else
+		put(o, "%" PRIu64, q);
+}
+
+size_t ivt_utmem_service_status(struct ivt_utmem_service *S, char *buf, size_t len)
+{
+	struct out o = {.buf = buf, .len = len};
+	if (!len)
+		return 0;
+	buf[0] = '\0';
+	struct utmem_store_stats st;
+	utmem_store_stats(S->store, &st);
+	put(&o, "utmem (%s): capacity ", IVT_UTMEM_CHANNEL);
+	put_quota(&o, st.capacity);
+	put(&o, ", used %" PRIu64 " (%" PRIu64 " pages, %" PRIu64 " pools, %" PRIu64
+		" domains), evicted %" PRIu64 ", connections %zu (%" PRIu64 " served, %" PRIu64
+		" failed)\n",
+	    st.used, st.pages, st.pools, st.domains, st.evicted, S->n_conns, S->sessions_total,
+	    S->sessions_failed);
+	for (const struct svc_conn *c = S->conns; c && o.at < o.len; c = c->next) {
+		struct utmem_domain_stats ds;
+		utmem_domain_stats(S->store, c->domid, &ds);
+		put(&o, "  %-16s domain %-6" PRIu32 " quota ", c->identity, c->domid);
+		put_quota(&o, ds.quota);
+		put(&o, " used %" PRIu64 " pages %" PRIu64 " pools %zu puts %" PRIu64
+			" refused %" PRIu64 "%s\n",
+		    ds.used, ds.pages, c->tt.n_pools, ds.puts, ds.puts_refused,
+		    c->dead ? " (closing)" : "");
+	}
+	return o.at < o.len ? o.at : strlen(buf);
+}
