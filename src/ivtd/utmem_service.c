@@ -576,10 +576,11 @@ size_t ivt_utmem_service_status(struct ivt_utmem_service *S, char *buf, size_t l
 		utmem_domain_stats(S->store, c->domid, &ds);
 		put(&o, "  %-16s domain %-6" PRIu32 " quota ", c->identity, c->domid);
 		put_quota(&o, ds.quota);
+		size_t unsent = evbuffer_get_length(c->wire);
 		put(&o, " used %" PRIu64 " pages %" PRIu64 " pools %zu puts %" PRIu64
-			" refused %" PRIu64 "%s\n",
-		    ds.used, ds.pages, c->tt.n_pools, ds.puts, ds.puts_refused,
-		    c->dead ? " (closing)" : "");
+			" refused %" PRIu64 " unsent %zu%s\n",
+		    ds.used, ds.pages, c->tt.n_pools, ds.puts, ds.puts_refused, unsent,
+		    c->dead ? " (closing)" : unsent >= WIRE_HIGH ? " (not reading: client slow)" : "");
 	}
 	return o.at < o.len ? o.at : strlen(buf);
 }

@@ -71,7 +71,8 @@ int ep_accept_wait(const struct ivt_plugin_ops *ops, struct ivt_ep *ep, int time
 		int left = left_ms(deadline);
 		if (left == 0)
 			return -ETIMEDOUT;
-		if ((rc = sleep_on(ops, ep, left >= 0 && left < ACCEPT_POLL_CAP_MS ? left : ACCEPT_POLL_CAP_MS)) < 0)
+		int nap = left >= 0 && left < ACCEPT_POLL_CAP_MS ? left : ACCEPT_POLL_CAP_MS;
+		if ((rc = sleep_on(ops, ep, nap)) < 0)
 			return rc;
 	}
 }

@@ -13,33 +13,25 @@
  */
 #include <errno.h>
 
-#include "ivt/plugin.h"
+#include "testsupport/null_plugin.h"
 
-static int probe(char *why, size_t len) { (void)why; (void)len; return 0; }
-static int listen_(const struct ivt_ep_params *p, struct ivt_ep **o) { (void)p; (void)o; return -ENOTSUP; }
-static int accept_(struct ivt_ep *ep) { (void)ep; return -ENOTSUP; }
-static int connect_(const struct ivt_ep_params *p, struct ivt_ep **o) { (void)p; (void)o; return -ENOTSUP; }
-static ssize_t send_(struct ivt_ep *ep, const void *b, size_t l) { (void)ep; (void)b; (void)l; return -ENOTSUP; }
-static ssize_t recv_(struct ivt_ep *ep, void *b, size_t l) { (void)ep; (void)b; (void)l; return -ENOTSUP; }
-static int arm(struct ivt_ep *ep, unsigned ev) { (void)ep; (void)ev; return 0; }
-static int poll_fd(struct ivt_ep *ep) { (void)ep; return -1; }
-static void ack(struct ivt_ep *ep) { (void)ep; }
-static void close_(struct ivt_ep *ep) { (void)ep; }
 static int rdma_write(struct ivt_ep *ep, const void *buf, size_t len, uint64_t key, uint64_t off,
 		      uint64_t wr_id)
 {
-	(void)ep; (void)buf; (void)len; (void)key; (void)off; (void)wr_id;
+	(void)ep, (void)buf, (void)len, (void)key, (void)off, (void)wr_id;
 	return -ENOTSUP;
 }
+
 static int rdma_read(struct ivt_ep *ep, void *buf, size_t len, uint64_t key, uint64_t off,
 		     uint64_t wr_id)
 {
-	(void)ep; (void)buf; (void)len; (void)key; (void)off; (void)wr_id;
+	(void)ep, (void)buf, (void)len, (void)key, (void)off, (void)wr_id;
 	return -ENOTSUP;
 }
+
 static int poll_completions(struct ivt_ep *ep, struct ivt_ep_completion *out, int max)
 {
-	(void)ep; (void)out; (void)max;
+	(void)ep, (void)out, (void)max;
 	return 0;
 }
 
@@ -59,23 +51,19 @@ static int poll_completions(struct ivt_ep *ep, struct ivt_ep_completion *out, in
 #error "define ABI_VARIANT_v1, _full, _badabi or _small"
 #endif
 
-static const struct ivt_plugin_ops ops = {
-	.abi_version = ABI_VERSION,
-	.ops_size = (uint32_t)OPS_SIZE,
-	.name = ABI_NAME,
-	.description = "plugin ABI test stand-in",
-	.caps = IVT_CAP_COLOCATED | IVT_CAP_RDMA,
-	.probe = probe, .listen = listen_, .accept = accept_, .connect = connect_,
-	.send = send_, .recv = recv_, .arm = arm, .poll_fd = poll_fd, .ack = ack, .close = close_,
-	/* v1: beyond ops_size, so they must read as absent */
-	.rdma_write = rdma_write,
-	.rdma_read = rdma_read,
-	.poll_completions = poll_completions,
-	.max_rdma_len = 4096,
-};
+static struct ivt_plugin_ops ops;
 
 __attribute__((visibility("default"))) const struct ivt_plugin_ops *ivt_plugin_entry(uint32_t host_abi)
 {
 	(void)host_abi;
+	ops = ts_null_plugin_ops(ABI_NAME);
+	ops.abi_version = ABI_VERSION;
+	ops.ops_size = (uint32_t)OPS_SIZE;
+	ops.caps = IVT_CAP_COLOCATED | IVT_CAP_RDMA;
+	/* v1: beyond ops_size, so they must read as absent */
+	ops.rdma_write = rdma_write;
+	ops.rdma_read = rdma_read;
+	ops.poll_completions = poll_completions;
+	ops.max_rdma_len = 4096;
 	return &ops;
 }

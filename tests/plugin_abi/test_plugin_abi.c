@@ -18,6 +18,7 @@
 
 #include "common/plugin_loader.h"
 #include "ivt/plugin.h"
+#include "testsupport/null_plugin.h"
 
 static const struct ivt_plugin_ops *load(const char *name, char *why, size_t why_len)
 {
@@ -84,35 +85,29 @@ static void test_too_small_table_refused(void **state)
 	assert_non_null(strstr(why, want));
 }
 
-static int nop_probe(char *why, size_t len) { (void)why; (void)len; return 0; }
-static int nop_listen(const struct ivt_ep_params *p, struct ivt_ep **o) { (void)p; (void)o; return -ENOTSUP; }
-static int nop_accept(struct ivt_ep *ep) { (void)ep; return -ENOTSUP; }
-static ssize_t nop_io(struct ivt_ep *ep, const void *b, size_t l) { (void)ep; (void)b; (void)l; return -EAGAIN; }
-static ssize_t nop_rd(struct ivt_ep *ep, void *b, size_t l) { (void)ep; (void)b; (void)l; return -EAGAIN; }
-static int nop_arm(struct ivt_ep *ep, unsigned ev) { (void)ep; (void)ev; return 0; }
-static int nop_fd(struct ivt_ep *ep) { (void)ep; return -1; }
-static void nop_ep(struct ivt_ep *ep) { (void)ep; }
-static int nop_poll(struct ivt_ep *ep, struct ivt_ep_completion *o, int m) { (void)ep; (void)o; (void)m; return 0; }
+static int nop_poll(struct ivt_ep *ep, struct ivt_ep_completion *o, int m)
+{
+	(void)ep, (void)o, (void)m;
+	return 0;
+}
+
 static int nop_write(struct ivt_ep *ep, const void *b, size_t l, uint64_t k, uint64_t o, uint64_t w)
 {
-	(void)ep; (void)b; (void)l; (void)k; (void)o; (void)w;
+	(void)ep, (void)b, (void)l, (void)k, (void)o, (void)w;
 	return 0;
 }
 
 static int nop_read(struct ivt_ep *ep, void *b, size_t l, uint64_t k, uint64_t o, uint64_t w)
 {
-	(void)ep; (void)b; (void)l; (void)k; (void)o; (void)w;
+	(void)ep, (void)b, (void)l, (void)k, (void)o, (void)w;
 	return 0;
 }
 
 static struct ivt_plugin_ops base_table(void)
 {
-	return (struct ivt_plugin_ops){
-		.abi_version = IVT_PLUGIN_ABI_VERSION, .ops_size = sizeof(struct ivt_plugin_ops),
-		.name = "t", .caps = IVT_CAP_RDMA, .probe = nop_probe, .listen = nop_listen,
-		.accept = nop_accept, .connect = nop_listen, .send = nop_io, .recv = nop_rd,
-		.arm = nop_arm, .poll_fd = nop_fd, .ack = nop_ep, .close = nop_ep,
-	};
+	struct ivt_plugin_ops t = ts_null_plugin_ops("t");
+	t.caps = IVT_CAP_RDMA;
+	return t;
 }
 
 static void test_native_ops_come_as_a_set(void **state)

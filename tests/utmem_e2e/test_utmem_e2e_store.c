@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "e2e/e2e_util.h"
+#include "utmem/proto.h"
 
 #define QUOTA (1u << 20)
 #define VAL (64u << 10)
@@ -259,6 +260,55 @@ static void test_garbage_only_hurts_its_sender(void **state)
 	ivt_store_close(st);
 }
 
+/* A client that pipelines requests and does not read the replies: ivtd
+ * stops reading its requests (instead of buffering 16 MiB of replies or
+ * blocking), keeps serving others, and the replies all arrive in order
+ * once the client reads. */
+static void test_pipelining_client_is_throttled(void **state)
+{
+	(void)state;
+	enum { N = 64, SZ = 256 << 10 };
+	ivt_store *st = open_store();
+	uint32_t pool;
+	assert_int_equal(ivt_pool_create(st, IVT_POOL_PERSISTENT, NULL, &pool), 0);
+	uint8_t *v = malloc(SZ);
+	e2e_fill(v, 5, 0, SZ);
+	assert_int_equal(ivt_put(st, pool, 1, 0, v, SZ), 0);
+
+	ivt_channel *ch; /* same identity, so the same store domain */
+	assert_int_equal(e2e_open(IVT_STORE_CHANNEL, 0, 5000, 0, &ch), 0);
+	uint8_t reqs[N][UTMEM_HDR_SIZE];
+	for (int i = 0; i < N; i++) {
+		struct utmem_hdr h = {.magic = UTMEM_PROTO_MAGIC, .version = UTMEM_PROTO_VERSION,
+				      .op = UTMEM_OP_GET, .req_id = (uint32_t)i + 1, .pool = pool,
+				      .oid = 1, .index = 0, .aux = SZ};
+		utmem_hdr_encode(&h, reqs[i]);
+	}
+	assert_int_equal(ivt_send(ch, reqs, sizeof(reqs)), (ssize_t)sizeof(reqs));
+	/* meanwhile the store serves everyone else */
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(ivt_put(st, pool, 2, (uint32_t)i, "x", 1), 0);
+		assert_int_equal(ivt_get(st, pool, 2, (uint32_t)i, v, 1, 0), 1);
+	}
+	/* now read every reply: in order, complete */
+	uint8_t *w = malloc(SZ);
+	for (int i = 0; i < N; i++) {
+		uint8_t hb[UTMEM_HDR_SIZE];
+		assert_int_equal(ivt_recv_all(ch, hb, sizeof(hb)), (ssize_t)sizeof(hb));
+		struct utmem_hdr h;
+		utmem_hdr_decode(hb, &h);
+		assert_int_equal(h.req_id, (uint32_t)i + 1);
+		assert_int_equal(h.status, 0);
+		assert_int_equal(h.len, SZ);
+		assert_int_equal(ivt_recv_all(ch, w, SZ), SZ);
+		assert_int_equal(e2e_mismatch(w, 5, 0, SZ), -1);
+	}
+	free(v);
+	free(w);
+	ivt_close(ch);
+	ivt_store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_private_pool_of_another_identity),
 		cmocka_unit_test(test_dead_client_releases_quota),
 		cmocka_unit_test(test_garbage_only_hurts_its_sender),
+		cmocka_unit_test(test_pipelining_client_is_throttled),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -38,7 +38,7 @@ xenconsoled --pid-file=/run/xenconsoled.pid --log=guest --log-dir=$CONLOG
 
 PLAN="dom0-hello vchan-smoke-dom0-domU vchan-smoke-domU-domU rdma-rxe ivtd-start \
 ivt-xs-advertise ivt-domU-domU-256M ivt-dom0-domU-256M ivt-policy-deny ivt-destroy-cleanup \
-ivt-bench-vchan vchan-bench-raw ivt-bench-shm-dom0"
+ivt-bench-vchan vchan-bench-raw"
 echo "IVT-PLAN $PLAN"
 
 # ---- helpers for guests ---------------------------------------------------
