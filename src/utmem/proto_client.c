@@ -50,7 +50,7 @@ static int transact(struct utmem_client *c, struct utmem_hdr *req, const void *p
 		c->send_cap = total;
 	}
 	utmem_hdr_encode(req, c->sendbuf);
-	if (req->len)
+	if (req->len && payload)
 		memcpy(c->sendbuf + UTMEM_HDR_SIZE, payload, req->len);
 	int rc = utmem_io_write_full(&c->io, c->sendbuf, total);
 	if (rc)
