@@ -36,6 +36,9 @@ struct channel {
 	int remote; /* the listener is on another host; client is a local end */
 	int service; /* ivtd itself is the listener (ivt_broker_set_service) */
 	uint64_t spill_above; /* policy "spill": sent to both ends in OPEN_OK */
+	/* vchan: libxenvchan grants the ring to one domain, so the listener
+	 * is answered only once its client (and so the domid) is known. */
+	int server_answer_pending;
 };
 
 struct backend_state {
@@ -288,6 +291,12 @@ static void handle_listen(struct ivt_broker *b, struct ivt_reg_end *end,
 		IVT_INFO(WHO, "%s", d.reason);
 	IVT_INFO(WHO, "listen '%s' by %s: granted backend %s, ring %" PRIu64 " (rule %s)",
 		 ch->name, end->identity, ch->backend, ch->ring_size, d.rule);
+	if (!strcmp(ch->backend, "vchan")) {
+		ch->server_answer_pending = 1;
+		IVT_INFO(WHO, "channel '%s': vchan listener answered when a client connects",
+			 ch->name);
+		return;
+	}
 	open_ok(end, ch, 1, 0);
 }
 
@@ -350,6 +359,10 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 	b->stats.granted++;
 	IVT_INFO(WHO, "connect '%s' by %s to %s: backend %s, ring %" PRIu64 " (rule %s)", ch->name,
 		 end->identity, ch->server_id, ch->backend, ch->ring_size, d.rule);
+	if (ch->server_answer_pending) {
+		ch->server_answer_pending = 0;
+		open_ok(ch->server, ch, 1, end->domid);
+	}
 	open_ok(end, ch, 0, ch->server->domid);
 	if (ch->has_setup)
 		relay(b, ch);

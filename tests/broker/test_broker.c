@@ -423,6 +423,30 @@ static void test_status_truncates(void **state)
 		gone(x, ends[i], 1);
 }
 
+/* libxenvchan grants a ring to one domain: the vchan listener must learn its
+ * client's domid in its answer, so it is answered only when a client comes. */
+static void test_vchan_listener_answered_with_client_domid(void **state)
+{
+	struct fx *x = *state;
+	ivt_broker_set_backend(x->b, IVT_BACKEND_VCHAN, 1, NULL);
+	struct fake_end *srv = new_end(x, "dom:7"), *cli = new_end(x, "dom:9");
+	request(x, srv, "xen", 1, NULL, 0);
+	assert_int_equal(srv->ok_count, 0);
+	assert_int_equal(srv->err_count, 0);
+
+	request(x, cli, "xen", 0, NULL, 0);
+	assert_int_equal(srv->ok_count, 1);
+	assert_int_equal(srv->last_ok.is_server, 1);
+	assert_string_equal(srv->last_ok.backend, "vchan");
+	assert_int_equal(srv->last_ok.peer_domid, 9);
+	assert_int_equal(cli->ok_count, 1);
+	assert_int_equal(cli->last_ok.peer_domid, 7);
+	assert_string_equal(cli->last_ok.xs_path, srv->last_ok.xs_path);
+	assert_non_null(strstr(srv->last_ok.xs_path, "/local/domain/7/"));
+	gone(x, cli, 1);
+	gone(x, srv, 1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_fx, teardown_fx)
 
 int main(void)
@@ -437,6 +461,7 @@ int main(void)
 		T(test_setup_after_connect),
 		T(test_ring_clamped_and_policy_swap),
 		T(test_status_truncates),
+		T(test_vchan_listener_answered_with_client_domid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
