@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "common/textbuf.h"
 #include "broker.h"
 
 #include <errno.h>
@@ -676,27 +677,6 @@ struct ivt_broker_cb ivt_broker_callbacks(struct ivt_broker *b)
 
 /* ---- status -------------------------------------------------------- */
 
-struct out {
-	char *buf;
-	size_t len, at;
-	int full;
-};
-
-__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
-{
-	if (o->full || o->len == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(o->buf + o->at, o->len - o->at, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->len - o->at) {
-		o->buf[o->at] = '\0'; /* drop the partial line */
-		o->full = 1;
-		return;
-	}
-	o->at += (size_t)n;
-}
 
 static const char *state_of(const struct channel *ch)
 {
@@ -709,19 +689,18 @@ static const char *state_of(const struct channel *ch)
 
 size_t ivt_broker_status(const struct ivt_broker *b, char *buf, size_t len)
 {
-	struct out o = {.buf = buf, .len = len};
-	if (len)
-		buf[0] = '\0';
+	struct ivt_textbuf o;
+	ivt_textbuf_init(&o, buf, len);
 	const struct ivt_broker_stats *s = &b->stats;
-	put(&o, "policy: %s (%zu rules)\n", b->policy ? b->policy->source : "(none)",
+	ivt_textbuf_printf(&o, "policy: %s (%zu rules)\n", b->policy ? b->policy->source : "(none)",
 	    b->policy ? b->policy->n_channels : 0);
-	put(&o, "backends:");
+	ivt_textbuf_printf(&o, "backends:");
 	for (int i = 0; i < IVT_BACKEND_COUNT; i++)
-		put(&o, " %s=%s", ivt_backend_name_of(i), b->backends[i].available ? "yes" : "no");
-	put(&o, "\nrequests %" PRIu64 ", granted %" PRIu64 ", refused %" PRIu64
+		ivt_textbuf_printf(&o, " %s=%s", ivt_backend_name_of(i), b->backends[i].available ? "yes" : "no");
+	ivt_textbuf_printf(&o, "\nrequests %" PRIu64 ", granted %" PRIu64 ", refused %" PRIu64
 		", setups relayed %" PRIu64 ", ends died %" PRIu64 "\n",
 	    s->requests, s->granted, s->refused, s->setups_relayed, s->peers_died);
-	put(&o, "%-24s %-8s %10s %-12s %-12s %-11s %s\n", "CHANNEL", "BACKEND", "RING", "LISTENER",
+	ivt_textbuf_printf(&o, "%-24s %-8s %10s %-12s %-12s %-11s %s\n", "CHANNEL", "BACKEND", "RING", "LISTENER",
 	    "CLIENT", "STATE", "AGE");
 	size_t total = 0, shown = 0;
 	time_t now = time(NULL);
@@ -730,16 +709,16 @@ size_t ivt_broker_status(const struct ivt_broker *b, char *buf, size_t len)
 			continue; /* a client lingering after its listener left */
 		total++;
 		/* keep room for the "more" line */
-		if (o.full || o.len - o.at < 200)
+		if (o.full || ivt_textbuf_room(&o) < 200)
 			continue;
-		put(&o, "%-24s %-8s %10" PRIu64 " %-12s %-12s %-11s %lds\n", c->name, c->backend,
+		ivt_textbuf_printf(&o, "%-24s %-8s %10" PRIu64 " %-12s %-12s %-11s %lds\n", c->name, c->backend,
 		    c->ring_size, c->server_id, c->client_id[0] ? c->client_id : "-", state_of(c),
 		    (long)(now - c->since));
 		shown++;
 	}
 	if (shown < total) {
 		o.full = 0;
-		put(&o, "... and %zu more channels\n", total - shown);
+		ivt_textbuf_printf(&o, "... and %zu more channels\n", total - shown);
 	}
-	return o.at;
+	return o.len;
 }

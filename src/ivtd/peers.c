@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Peer daemons: SLURPoE engines on libevent, accepting and dialling. */
+#include "common/textbuf.h"
 #include "peers.h"
 
 #include <errno.h>
@@ -305,26 +306,6 @@ void ivt_peers_free(struct ivt_peers *P)
 
 /* ---- status ------------------------------------------------------------- */
 
-struct out {
-	char *buf;
-	size_t len, at;
-};
-
-__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
-{
-	if (o->at + 1 >= o->len)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(o->buf + o->at, o->len - o->at, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->len - o->at) {
-		o->buf[o->at] = '\0'; /* drop the partial line */
-		o->len = o->at + 1;
-		return;
-	}
-	o->at += (size_t)n;
-}
 
 static const char *phase_name(const struct bridge *b)
 {
@@ -337,39 +318,38 @@ static const char *phase_name(const struct bridge *b)
 
 size_t ivt_peers_status(const struct ivt_peers *P, char *buf, size_t len)
 {
-	struct out o = {.buf = buf, .len = len};
-	if (len)
-		buf[0] = '\0';
+	struct ivt_textbuf o;
+	ivt_textbuf_init(&o, buf, len);
 	const struct ivt_policy *pol = ivt_broker_policy(P->cfg.broker);
 	if (!P->ifs && !P->bridges && (!pol || !pol->n_hosts))
 		return 0; /* no remote configuration: nothing to say */
-	put(&o, "host name: %s\n", ivt_broker_host_name(P->cfg.broker));
+	ivt_textbuf_printf(&o, "host name: %s\n", ivt_broker_host_name(P->cfg.broker));
 	for (const struct peers_if *i = P->ifs; i; i = i->next) {
 		const struct slp_stats *s = slp_engine_stats(i->loop.engine);
-		put(&o, "slurpoe %s: tx %" PRIu64 " rx %" PRIu64 " frames, retransmits %" PRIu64
+		ivt_textbuf_printf(&o, "slurpoe %s: tx %" PRIu64 " rx %" PRIu64 " frames, retransmits %" PRIu64
 			", resets %" PRIu64 "/%" PRIu64 "\n",
 		    i->name, s->tx_frames, s->rx_frames, s->retransmits, s->resets_sent,
 		    s->resets_received);
 	}
 	if (!P->ifs)
-		put(&o, "slurpoe: no interface open (remote channels disabled)\n");
+		ivt_textbuf_printf(&o, "slurpoe: no interface open (remote channels disabled)\n");
 	for (size_t h = 0; pol && h < pol->n_hosts; h++) {
 		size_t n = 0;
 		for (const struct bridge *b = P->bridges; b; b = b->next)
 			n += !strcmp(b->host, pol->hosts[h].name);
-		put(&o, "peer %s via %s: %s, %zu bridged channels\n", pol->hosts[h].name,
+		ivt_textbuf_printf(&o, "peer %s via %s: %s, %zu bridged channels\n", pol->hosts[h].name,
 		    pol->hosts[h].ifname,
 		    find_if((struct ivt_peers *)P, pol->hosts[h].ifname) ? "reachable" : "no engine",
 		    n);
 	}
-	put(&o, "peer connections refused: %" PRIu64 " unknown MAC, %" PRIu64 " bad handshake\n",
+	ivt_textbuf_printf(&o, "peer connections refused: %" PRIu64 " unknown MAC, %" PRIu64 " bad handshake\n",
 	    P->refused_unknown_mac, P->refused_handshake);
 	if (P->bridges)
-		put(&o, "%-24s %-4s %-12s %-24s %-9s %12s %12s\n", "BRIDGED", "DIR", "HOST",
+		ivt_textbuf_printf(&o, "%-24s %-4s %-12s %-24s %-9s %12s %12s\n", "BRIDGED", "DIR", "HOST",
 		    "IDENTITY", "STATE", "TO-PEER", "FROM-PEER");
 	for (const struct bridge *b = P->bridges; b; b = b->next)
-		put(&o, "%-24s %-4s %-12s %-24s %-9s %12" PRIu64 " %12" PRIu64 "\n", b->channel,
+		ivt_textbuf_printf(&o, "%-24s %-4s %-12s %-24s %-9s %12" PRIu64 " %12" PRIu64 "\n", b->channel,
 		    b->role == BRIDGE_DIALER ? "to" : "from", b->host, b->identity, phase_name(b),
 		    b->l2r.total, b->r2l.total);
-	return o.at;
+	return o.len;
 }

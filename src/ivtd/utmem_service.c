@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The utmem store served on channel "ivt.utmem" (see utmem_service.h). */
+#include "common/textbuf.h"
 #include "ivtd/utmem_service.h"
 
 #include <errno.h>
@@ -527,60 +528,38 @@ void ivt_utmem_service_free(struct ivt_utmem_service *S)
 	free(S);
 }
 
-struct out {
-	char *buf;
-	size_t len, at;
-};
 
-__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
-{
-	if (o->at + 1 >= o->len)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(o->buf + o->at, o->len - o->at, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->len - o->at) {
-		o->buf[o->at] = '\0'; /* drop the partial line */
-		o->at = o->len;
-		return;
-	}
-	o->at += (size_t)n;
-}
-
-static void put_quota(struct out *o, uint64_t q)
+static void put_quota(struct ivt_textbuf *o, uint64_t q)
 {
 	if (q == UTMEM_QUOTA_UNLIMITED)
-		put(o, "unlimited");
+		ivt_textbuf_printf(o, "unlimited");
 	else
-		put(o, "%" PRIu64, q);
+		ivt_textbuf_printf(o, "%" PRIu64, q);
 }
 
 size_t ivt_utmem_service_status(struct ivt_utmem_service *S, char *buf, size_t len)
 {
-	struct out o = {.buf = buf, .len = len};
-	if (!len)
-		return 0;
-	buf[0] = '\0';
+	struct ivt_textbuf o;
+	ivt_textbuf_init(&o, buf, len);
 	struct utmem_store_stats st;
 	utmem_store_stats(S->store, &st);
-	put(&o, "utmem (%s): capacity ", IVT_UTMEM_CHANNEL);
+	ivt_textbuf_printf(&o, "utmem (%s): capacity ", IVT_UTMEM_CHANNEL);
 	put_quota(&o, st.capacity);
-	put(&o, ", used %" PRIu64 " (%" PRIu64 " pages, %" PRIu64 " pools, %" PRIu64
+	ivt_textbuf_printf(&o, ", used %" PRIu64 " (%" PRIu64 " pages, %" PRIu64 " pools, %" PRIu64
 		" domains), evicted %" PRIu64 ", connections %zu (%" PRIu64 " served, %" PRIu64
 		" failed)\n",
 	    st.used, st.pages, st.pools, st.domains, st.evicted, S->n_conns, S->sessions_total,
 	    S->sessions_failed);
-	for (const struct svc_conn *c = S->conns; c && o.at < o.len; c = c->next) {
+	for (const struct svc_conn *c = S->conns; c && !o.full; c = c->next) {
 		struct utmem_domain_stats ds;
 		utmem_domain_stats(S->store, c->domid, &ds);
-		put(&o, "  %-16s domain %-6" PRIu32 " quota ", c->identity, c->domid);
+		ivt_textbuf_printf(&o, "  %-16s domain %-6" PRIu32 " quota ", c->identity, c->domid);
 		put_quota(&o, ds.quota);
 		size_t unsent = evbuffer_get_length(c->wire);
-		put(&o, " used %" PRIu64 " pages %" PRIu64 " pools %zu puts %" PRIu64
+		ivt_textbuf_printf(&o, " used %" PRIu64 " pages %" PRIu64 " pools %zu puts %" PRIu64
 			" refused %" PRIu64 " unsent %zu%s\n",
 		    ds.used, ds.pages, c->tt.n_pools, ds.puts, ds.puts_refused, unsent,
 		    c->dead ? " (closing)" : unsent >= WIRE_HIGH ? " (not reading: client slow)" : "");
 	}
-	return o.at < o.len ? o.at : strlen(buf);
+	return o.len;
 }

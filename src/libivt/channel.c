@@ -273,9 +273,9 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 		atomic_store(&ch->accepted, 1);
 	else if (o.timeout_ms != 0 && (rc = wait_for_peer(ch, deadline, o.timeout_ms)) < 0)
 		goto fail;
-	IVT_DEBUG("libivt", "channel '%s' open (%s, backend %s, ring %llu)", name,
-		  listen ? "listener" : "connector", ch->ops->name,
-		  (unsigned long long)ch->ring_size);
+	IVT_DEBUG("libivt", "channel '%s' open (%s, backend %s, ring %llu, one-sided ops %s)",
+		  name, listen ? "listener" : "connector", ch->ops->name,
+		  (unsigned long long)ch->ring_size, ch->native ? "native" : "emulated");
 	*out = ch;
 	return 0;
 fail:

@@ -210,6 +210,14 @@ static void progress(struct ivt_native *n)
 
 /* ---- the API ------------------------------------------------------------------- */
 
+/* The target's memory would refuse the op (bad key, access or range),
+ * known already at the origin: like the emulation, where the target says
+ * so, this is the op's completion status, not the call's result. */
+static int is_refusal(int rc)
+{
+	return rc == -EACCES || rc == -ERANGE;
+}
+
 /* Non-blocking caller: copy the write's bytes that are not with the plugin yet. */
 static int keep_rest(struct ivt_rdma_op *op)
 {
@@ -227,9 +235,6 @@ int ivt_native_post(struct ivt_native *n, uint32_t opcode, void *buf, size_t len
 {
 	if (!buf || !len || (opcode != IVT_OP_RDMA_WRITE && opcode != IVT_OP_RDMA_READ))
 		return -EINVAL;
-	/* pieces add to offset: a wrapping op would land a piece at offset 0 */
-	if ((uint64_t)len > UINT64_MAX - offset)
-		return -ERANGE;
 	pthread_mutex_lock(&n->lock);
 	progress(n);
 	uint64_t tag = 0;
@@ -243,8 +248,9 @@ int ivt_native_post(struct ivt_native *n, uint32_t opcode, void *buf, size_t len
 	op->native.front_len = split ? (uint64_t)len - n->piece : (uint64_t)len;
 	op->native.tail_sent = !split;
 	*tag_out = tag;
-	rc = post_pieces(n, op);
-	if (rc && !op->native.posted) {
+	/* pieces add to offset: a wrapping op would land a piece at offset 0 */
+	rc = (uint64_t)len > UINT64_MAX - offset ? -ERANGE : post_pieces(n, op);
+	if (rc && !op->native.posted && !is_refusal(rc)) {
 		ivt_track_drop_last(&n->track, tag); /* nothing went out: never posted */
 		goto out;
 	}
@@ -253,7 +259,7 @@ int ivt_native_post(struct ivt_native *n, uint32_t opcode, void *buf, size_t len
 	else if (rc == -EAGAIN)
 		rc = 0; /* the rest goes out as room frees up */
 	if (rc)
-		stop(n, op, rc); /* part of it is out: its completion tells */
+		stop(n, op, rc); /* refused, or part of it is out: its completion tells */
 	rc = 0;
 out:
 	pthread_mutex_unlock(&n->lock);

@@ -40,10 +40,13 @@ int ivt_native_register(struct ivt_native *n, void *addr, size_t len, unsigned a
 int ivt_native_deregister(struct ivt_native *n, uint64_t key);
 
 /* Post an op (IVT_OP_RDMA_WRITE/READ). 0: accepted, exactly one completion
- * for wr_id follows, *tag_out names the op here. -EAGAIN: nothing taken
- * (the plugin is full, or earlier ops still wait); retry when completions
- * came. -EINVAL, -ERANGE (offset + len wraps), or the plugin's refusal of
- * the first piece (-EACCES, -ERANGE, -ECONNRESET...): nothing posted.
+ * for wr_id follows, *tag_out names the op here. An op the target's
+ * memory refuses (-EACCES, -ERANGE; also offset + len wrapping), even if
+ * the plugin knows at once, is accepted and completes with that status,
+ * as in the emulation. -EAGAIN: nothing taken (the plugin is full, or
+ * earlier ops still wait); retry when completions came. -EINVAL, or the
+ * plugin's other refusals of the first piece (-ECONNRESET, -EPIPE,
+ * -ENOMEM...): nothing posted, no completion.
  * A write whose rest cannot go out yet keeps a private copy of it when
  * copy_rest; otherwise it keeps reading buf, and the caller must keep buf
  * until ivt_native_all_posted(tag) or call ivt_native_abandon(tag). */

@@ -308,8 +308,17 @@ static void test_errors_propagate(void **state)
 	/* the caller's mistakes */
 	assert_int_equal(ivt_rdma_write(g->ch, b, 0, key, 0, 1), -EINVAL);
 	assert_int_equal(ivt_rdma_read(g->ch, NULL, 16, key, 0, 1), -EINVAL);
-	assert_int_equal(ivt_rdma_write(g->ch, b, sizeof(b), key, UINT64_MAX - 100, 1), -ERANGE);
 	assert_int_equal(ivt_register_region(g->ch, target, 16, 0, &c.wr_id), -EINVAL);
+	assert_int_equal(g->r.n_calls, 0);
+
+	/* an op whose range wraps: refused before any piece reaches the
+	 * plugin (a later piece's offset would wrap to the region's start),
+	 * reported like any range error, as its completion */
+	assert_int_equal(ivt_rdma_write(g->ch, b, sizeof(b), key, UINT64_MAX - 100, 1), 0);
+	assert_int_equal(ivt_poll_completions(g->ch, &c, 1), 1);
+	assert_int_equal(c.wr_id, 1);
+	assert_int_equal(c.status, -ERANGE);
+	assert_int_equal(g->r.n_calls, 0);
 
 	/* refused by the target: a completion with the status */
 	assert_int_equal(ivt_rdma_write(g->ch, b, 16, key ^ 1, 0, 2), 0);
@@ -329,11 +338,20 @@ static void test_errors_propagate(void **state)
 	for (size_t i = 0; i < 10000; i++)
 		assert_int_equal(target[i], 0);
 
-	/* refused at the origin: the call returns it, no completion */
+	/* refused by the plugin at the origin: the same, a completion (as
+	 * the emulation reports the target's refusal), nothing posted */
 	g->r.origin_checks = 1;
-	assert_int_equal(ivt_rdma_write(g->ch, b, 16, key ^ 1, 0, 4), -EACCES);
-	assert_int_equal(ivt_rdma_read(g->ch, b, 16, key, 9990, 4), -ERANGE);
-	assert_int_equal(ivt_poll_completions(g->ch, &c, 1), 0);
+	posts = g->r.n_posts;
+	assert_int_equal(ivt_rdma_write(g->ch, b, 16, key ^ 1, 0, 4), 0);
+	assert_int_equal(ivt_rdma_read(g->ch, b, 16, key, 9990, 14), 0);
+	struct ivt_completion two[2];
+	assert_int_equal(ivt_poll_completions(g->ch, two, 2), 2);
+	assert_int_equal(two[0].wr_id, 4);
+	assert_int_equal(two[0].status, -EACCES);
+	assert_int_equal(two[1].wr_id, 14);
+	assert_int_equal(two[1].status, -ERANGE);
+	assert_int_equal(two[1].opcode, IVT_OP_RDMA_READ);
+	assert_int_equal(g->r.n_posts, posts);
 	g->r.origin_checks = 0;
 
 	/* a later piece refused when posted: the op ends with that error */
