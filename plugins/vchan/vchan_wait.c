@@ -11,14 +11,8 @@
 
 #include <xenstore.h>
 
+#include "common/clock.h"
 #include "vchan.h"
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int node_exists(struct xs_handle *xs, const char *base, const char *leaf)
 {
@@ -33,7 +27,7 @@ static int node_exists(struct xs_handle *xs, const char *base, const char *leaf)
 int vchan_wait_server(const char *xs_path, int timeout_ms)
 {
 	struct xs_handle *xs = xs_open(0);
-	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int64_t deadline = ivt_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	int rc = -ETIMEDOUT;
 
 	if (!xs) {
@@ -55,7 +49,7 @@ int vchan_wait_server(const char *xs_path, int timeout_ms)
 		}
 		int wait = -1;
 		if (timeout_ms >= 0) {
-			int64_t left = deadline - now_ms();
+			int64_t left = deadline - ivt_now_ms();
 			if (left <= 0)
 				break;
 			wait = left > 60000 ? 60000 : (int)left;

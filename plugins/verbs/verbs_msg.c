@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "verbs_internal.h"
 
 void verbs_set_broken(struct ivt_ep *ep, int err, const char *what)
@@ -325,13 +326,6 @@ void verbs_ack(struct ivt_ep *ep)
 	pthread_mutex_unlock(&ep->lock);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void verbs_close(struct ivt_ep *ep)
 {
 	if (!ep)
@@ -347,8 +341,8 @@ void verbs_close(struct ivt_ep *ep)
 		/* Everything posted before the CLOSE completes before it (RC
 		 * order), so this waits for all queued user bytes. Bounded: a
 		 * vanished peer ends it through RETRY_EXC_ERR anyway. */
-		int64_t deadline = now_ms() + 3000;
-		while (!ep->close_done && !ep->broken && now_ms() < deadline) {
+		int64_t deadline = ivt_now_ms() + 3000;
+		while (!ep->close_done && !ep->broken && ivt_now_ms() < deadline) {
 			ibv_req_notify_cq(ep->cq, 0);
 			verbs_progress(ep);
 			if (ep->close_done || ep->broken)

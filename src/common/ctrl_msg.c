@@ -12,6 +12,7 @@
  *   STATUS      0
  *   STATUS_OK   1 .. IVT_CTRL_STATUS_MAX + 1, text whose only NUL is the last byte
  */
+#include "clock.h"
 #include "ctrl_msg.h"
 
 #include <errno.h>
@@ -179,21 +180,14 @@ int ivt_ctrl_send(int sock, uint16_t type, uint32_t seq, const void *payload, ui
 	}
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait until sock is readable. 0, -ETIMEDOUT or -errno. */
 static int wait_readable(int sock, int timeout_ms)
 {
-	long long deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
+	long long deadline = timeout_ms >= 0 ? ivt_now_ms() + timeout_ms : 0;
 	for (;;) {
 		int left = -1;
 		if (timeout_ms >= 0) {
-			long long l = deadline - now_ms();
+			long long l = deadline - ivt_now_ms();
 			left = l < 0 ? 0 : (int)l;
 		}
 		struct pollfd p = {.fd = sock, .events = POLLIN};

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "channel.h"
 #include "common/ctrl_msg.h"
 #include "common/log.h"
@@ -23,19 +24,12 @@
 #define RING_SIZE_MIN 4096u
 #define RING_SIZE_MAX (1ull << 30)
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ms left until deadline; -1 = none. */
 static int left_ms(long long deadline)
 {
 	if (deadline < 0)
 		return -1;
-	long long l = deadline - now_ms();
+	long long l = deadline - ivt_now_ms();
 	return l < 0 ? 0 : l > 0x7fffffff ? 0x7fffffff : (int)l;
 }
 
@@ -222,7 +216,7 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 	/* the frame layer must be valid for chan_free even if we fail early */
 	ivt_xport_init(&ch->xp, NULL, NULL, RING_SIZE_MIN);
 
-	long long deadline = o.timeout_ms < 0 ? -1 : now_ms() + o.timeout_ms;
+	long long deadline = o.timeout_ms < 0 ? -1 : ivt_now_ms() + o.timeout_ms;
 	struct ivt_ctrl_open_ok ok;
 	rc = open_ctrl(ch, o.socket_path, &req, &ok, deadline, o.timeout_ms, listen);
 	if (rc < 0)
@@ -293,7 +287,7 @@ IVT_EXPORT int ivt_close(ivt_channel *ch)
 	if (ch->ep && atomic_load(&ch->accepted) && !chan_peer_send_error(ch)) {
 		/* bytes parked in utmem (policy "spill") go first */
 		int spill_rc = chan_spill_close_flush(ch, CLOSE_FLUSH_TIMEOUT_MS);
-		long long deadline = now_ms() + CLOSE_FLUSH_TIMEOUT_MS;
+		long long deadline = ivt_now_ms() + CLOSE_FLUSH_TIMEOUT_MS;
 		while ((rc = ivt_xport_flush(&ch->xp, NULL)) == -EAGAIN) {
 			if (left_ms(deadline) == 0 || chan_peer_send_error(ch)) {
 				IVT_WARN("libivt", "channel '%s': peer not reading; closing with data unsent",

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "common/clock.h"
 #include "ctrl_conn.h"
 
 #include <errno.h>
@@ -18,13 +19,6 @@ const char *ivt_ctrl_socket_path(const char *opt)
 		return opt;
 	const char *env = getenv("IVT_SOCKET");
 	return env && *env ? env : IVT_DEFAULT_SOCKET;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Act on an unsolicited message (after OPEN_OK). */
@@ -97,11 +91,11 @@ static int oob_recv(void *ctx, void *blob, size_t cap, int *fds, int *nfds, int 
 	struct ivt_ctrl_conn *cc = ctx;
 	int room = *nfds;
 	*nfds = 0;
-	long long deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
+	long long deadline = timeout_ms >= 0 ? ivt_now_ms() + timeout_ms : 0;
 	for (;;) {
 		int left = -1;
 		if (timeout_ms >= 0) {
-			long long l = deadline - now_ms();
+			long long l = deadline - ivt_now_ms();
 			left = l < 0 ? 0 : (int)l;
 		}
 		struct ivt_ctrl_msg m;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Channel spill into utmem, and ivt_flush (see spill_tx.h). */
+#include "common/clock.h"
 #include "spill_tx.h"
 
 #include <errno.h>
@@ -234,29 +235,22 @@ unsigned chan_spill_events(struct ivt_channel *ch)
 	return IVT_EV_SEND;
 }
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int chan_spill_close_flush(struct ivt_channel *ch, int timeout_ms)
 {
 	struct chan_spill *sp = ch->spill;
 	if (!sp)
 		return 0;
 	pthread_mutex_lock(&sp->lock);
-	long long deadline = mono_ms() + timeout_ms;
+	long long deadline = ivt_now_ms() + timeout_ms;
 	uint64_t last = atomic_load(&sp->queued);
 	int rc;
 	while ((rc = drain_locked(ch, sp)) == 0 && !queue_empty(sp)) {
 		uint64_t now_q = utmem_spill_queued(sp->q);
 		if (now_q < last) { /* progress: the peer reads */
 			last = now_q;
-			deadline = mono_ms() + timeout_ms;
+			deadline = ivt_now_ms() + timeout_ms;
 		}
-		long long left = deadline - mono_ms();
+		long long left = deadline - ivt_now_ms();
 		if (left <= 0) {
 			rc = -ETIMEDOUT;
 			break;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The XenStore transport of struct ivt_ctrl (see xs_conn.h). */
+#include "common/clock.h"
 #include "xs_conn.h"
 
 #include <errno.h>
@@ -48,20 +49,13 @@ struct xs_conn {
 	struct ivt_oob oob;
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A seq ivtd has not seen from us: the previous response may still be in
  * the node, and only the seq tells it apart from the answer to this one. */
 static uint32_t fresh_seq(uint32_t prev)
 {
 	uint32_t s;
 	if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != (ssize_t)sizeof(s))
-		s = (uint32_t)now_ms() ^ ((uint32_t)getpid() << 16);
+		s = (uint32_t)ivt_now_ms() ^ ((uint32_t)getpid() << 16);
 	return s == prev ? s + 1 : s;
 }
 
@@ -266,12 +260,12 @@ static int xs_conn_open(void *impl, const struct ivt_ctrl_open *req, struct ivt_
 	if (rc)
 		return rc;
 
-	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	long long deadline = timeout_ms < 0 ? -1 : ivt_now_ms() + timeout_ms;
 	for (;;) {
 		rc = check_response(xc, ok);
 		if (rc)
 			break;
-		long long left = deadline < 0 ? -1 : deadline - now_ms();
+		long long left = deadline < 0 ? -1 : deadline - ivt_now_ms();
 		if (deadline >= 0 && left <= 0) {
 			ivt_reason_set(-ETIMEDOUT,
 				       "no answer in %s within %d ms (is ivtd running in dom0? a vchan "

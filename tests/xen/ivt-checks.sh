@@ -68,9 +68,11 @@ check_domU_domU() {
 	domu_job ivt-b $b "ivt-xs-open connect xen-ab --peer $a --bytes $MIB256 --timeout 120"
 	xl unpause ivt-a
 	req=$(xs_wait /local/domain/$a/data/ivt/xen-ab/request 'listen' 60)
-	resp=$(xs_wait /local/domain/$a/data/ivt/xen-ab/response '^(ok|error)' 30)
+	# ivtd answers a vchan listener once its client is known (libxenvchan
+	# grants the ring to one domain), so the client must start first.
 	xl unpause ivt-b
-	if [ -n "$req" ] && echo "$resp" | grep -q '^ok backend=vchan'; then
+	resp=$(xs_wait /local/domain/$a/data/ivt/xen-ab/response '^(ok|error)' 60)
+	if [ -n "$req" ] && echo "$resp" | grep -q "^ok backend=vchan .*peer=$b "; then
 		result ivt-xs-advertise PASS "dom$a request '$req' -> '$resp'"
 	else
 		result ivt-xs-advertise FAIL "dom$a request '$req' -> response '$resp'"
@@ -116,7 +118,7 @@ check_policy_deny() {
 	domu_job ivt-e $e "ivt-xs-open listen forbidden --bytes 1024 --timeout 20"
 	domu_job ivt-f $f "ivt-xs-open connect forbidden --peer $e --bytes 1024 --timeout 20"
 	xl unpause ivt-e
-	xs_wait /local/domain/$e/data/ivt/forbidden/response '^(ok|error)' 30
+	xs_wait /local/domain/$e/data/ivt/forbidden/request 'listen' 60 >/dev/null
 	xl unpause ivt-f
 	# The guest removes its request (and ivtd the answer) right after
 	# reading it, so the XenStore value is only caught if we are quick.
@@ -142,10 +144,10 @@ check_destroy() {
 	domu_job ivt-g $g "ivt-xs-open listen xen-kill --bytes $big --timeout 30"
 	domu_job ivt-h $h "ivt-xs-open connect xen-kill --peer $g --bytes $big --timeout 30"
 	xl unpause ivt-g
-	xs_wait /local/domain/$g/data/ivt/xen-kill/response '^ok' 60
+	xs_wait /local/domain/$g/data/ivt/xen-kill/request 'listen' 60 >/dev/null
 	xl unpause ivt-h
 	hresp=$(xs_wait /local/domain/$h/data/ivt/xen-kill/response '^ok' 60)
-	sleep 5 # data is flowing now
+	sleep 8 # data is flowing now
 	running=$(xl list | grep -c 'ivt-[gh]')
 	xl destroy ivt-g
 	ev=$(xs_wait /local/domain/$h/data/ivt/xen-kill/event 'peer=(died|closed)' 30)
@@ -155,15 +157,19 @@ check_destroy() {
 	sleep 2
 	# A domain whose pages are still mapped by a grant lingers as "(null)".
 	zombies=$(xl list | tail -n +2 | grep -vc '^Domain-0')
-	hsaid=$(guest_line ivt-h 'recv|timed out|reset|FAIL' | tr -s ' ')
+	hsaid=$(guest_line ivt-h 'recv|timed out|reset|went away|FAIL' | tr -s ' ')
 	detail="both running: $running/2; h response '$hresp'; event for h: '$ev';"
 	detail="$detail g's XenStore nodes left: $left; domains left: $zombies; h said: '$hsaid'"
-	# Only a destroy during a flowing transfer counts: h must have connected.
-	flowing=yes
-	guest_has ivt-h 'connect failed|did not publish' && flowing=no
+	# Only a destroy during a flowing transfer counts: h must have received
+	# data ("recv at <offset>: ..." with offset > 0), then ECONNRESET
+	# (ivt_strerror: "the peer went away without closing the channel").
+	at=$(guest_line ivt-h '^recv at [0-9]+: ' | sed 's/^recv at \([0-9]*\):.*/\1/')
+	flowing=no
+	[ -n "$at" ] && [ "$at" -gt 0 ] && flowing="yes, $at bytes delivered"
 	detail="transfer was flowing: $flowing; $detail"
-	if [ $flowing = yes ] && [ -n "$hresp" ] && [ -n "$ev" ] && [ "$left" = 0 ] &&
-		[ "$zombies" = 0 ] && ivtd_alive && guest_has ivt-h '^FAIL$'; then
+	if [ "$flowing" != no ] && [ -n "$hresp" ] && [ -n "$ev" ] && [ "$left" = 0 ] &&
+		[ "$zombies" = 0 ] && ivtd_alive && guest_has ivt-h 'went away without closing' &&
+		guest_has ivt-h '^FAIL$'; then
 		result ivt-destroy-cleanup PASS "ivtd alive; $detail"
 	else
 		result ivt-destroy-cleanup FAIL "ivtd alive: $(ivtd_alive && echo yes || echo NO); $detail"
