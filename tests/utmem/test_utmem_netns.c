@@ -109,6 +109,11 @@ static void server_child(int ready)
 	struct utmem_io io = utmem_io_fd(fd);
 	struct utmem_server_opts o = {.domid = 42, .store = st};
 	int rc = utmem_serve(t, &io, &o);
+	/* free before _exit: valgrind checks this child for leaks too */
+	utmem_tier_destroy(t);
+	utmem_store_free(st);
+	close(fd);
+	close(ls);
 	_exit(rc == 0 ? 0 : 14);
 }
 
