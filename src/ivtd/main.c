@@ -352,6 +352,8 @@ int main(int argc, char **argv)
 	};
 	d.peers = ivt_peers_new(&pc);
 	d.utmem = ivt_utmem_service_new(d.base, d.broker, plugin_dir);
+	if (d.utmem && d.peers)
+		ivt_utmem_service_set_peers(d.utmem, d.peers);
 	int status = 0;
 	if (start_registries(&d) != 0) {
 		status = 1;
@@ -363,12 +365,13 @@ int main(int argc, char **argv)
 			status = 1;
 		}
 	}
+	/* The store's lower tier dials through the peers: it goes first. */
+	ivt_utmem_service_free(d.utmem);
 	ivt_peers_free(d.peers);
 	if (d.xs)
 		d.xs->ops->destroy(d.xs);
 	if (d.local)
 		d.local->ops->destroy(d.local);
-	ivt_utmem_service_free(d.utmem);
 	ivt_broker_free(d.broker);
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);

@@ -184,20 +184,16 @@ void ivt_peers_policy_changed(struct ivt_peers *P)
 
 /* ---- the broker's remote bridge ----------------------------------------- */
 
-static int remote_open(void *arg, struct ivt_reg_end *end, const struct ivt_end_request *req,
-		       const struct ivt_policy_host *host, uint64_t max_ring_size, char *why,
-		       size_t why_len)
+/* Open channel `channel` at host's ivtd for `end` (a dialer bridge). */
+static int dial(struct ivt_peers *P, struct ivt_reg_end *end, const char *channel,
+		const struct ivt_policy_host *host, uint64_t ring_size, uint64_t max_ring_size,
+		char *why, size_t why_len)
 {
-	struct ivt_peers *P = arg;
 	struct peers_if *ifc = find_if(P, host->ifname);
 	if (!ifc) {
 		snprintf(why, why_len, "host %s: no SLURPoE engine on interface %s (see the ivtd "
 				       "log)", host->name, host->ifname);
 		return -ENOTSUP;
-	}
-	if (!ivt_identity_is_local(end->identity)) {
-		snprintf(why, why_len, "identity %s cannot be bridged", end->identity);
-		return -EACCES;
 	}
 	struct bridge *br = bridge_new(P, ifc, BRIDGE_DIALER, host->name);
 	if (!br) {
@@ -205,9 +201,9 @@ static int remote_open(void *arg, struct ivt_reg_end *end, const struct ivt_end_
 		return -EBUSY;
 	}
 	br->lend = end;
-	snprintf(br->channel, sizeof(br->channel), "%s", req->name);
+	snprintf(br->channel, sizeof(br->channel), "%s", channel);
 	snprintf(br->identity, sizeof(br->identity), "%s", end->identity);
-	br->ring_size = req->ring_size;
+	br->ring_size = ring_size;
 	br->max_ring_size = max_ring_size;
 	int rc = slp_connect(ifc->loop.engine, host->mac, IVT_REMOTE_EP, 0, br, &br->conn);
 	if (rc < 0) {
@@ -219,6 +215,33 @@ static int remote_open(void *arg, struct ivt_reg_end *end, const struct ivt_end_
 	}
 	peers_if_schedule(ifc);
 	return 0;
+}
+
+static int remote_open(void *arg, struct ivt_reg_end *end, const struct ivt_end_request *req,
+		       const struct ivt_policy_host *host, uint64_t max_ring_size, char *why,
+		       size_t why_len)
+{
+	if (!ivt_identity_is_local(end->identity)) {
+		snprintf(why, why_len, "identity %s cannot be bridged", end->identity);
+		return -EACCES;
+	}
+	return dial(arg, end, req->name, host, req->ring_size, max_ring_size, why, why_len);
+}
+
+int ivt_peers_dial(struct ivt_peers *P, struct ivt_reg_end *end, const char *host_name,
+		   const char *channel, uint64_t ring_size, char *why, size_t why_len)
+{
+	const struct ivt_policy_host *host =
+		ivt_policy_find_host(ivt_broker_policy(P->cfg.broker), host_name);
+	if (!host) {
+		snprintf(why, why_len, "host %s is not in the policy's \"hosts\"", host_name);
+		return -ENOENT;
+	}
+	if (strcmp(end->identity, IVT_DAEMON_IDENTITY) != 0) {
+		snprintf(why, why_len, "only ivtd itself dials this way");
+		return -EACCES;
+	}
+	return dial(P, end, channel, host, ring_size, 0, why, why_len);
 }
 
 static struct bridge *dialer_of(struct ivt_peers *P, const struct ivt_reg_end *end)
@@ -234,6 +257,11 @@ static void remote_gone(void *arg, struct ivt_reg_end *end, int graceful)
 	struct bridge *br = dialer_of(arg, end);
 	if (br)
 		bridge_local_gone(br, graceful);
+}
+
+void ivt_peers_hangup(struct ivt_peers *P, struct ivt_reg_end *end, int graceful)
+{
+	remote_gone(P, end, graceful);
 }
 
 /* ---- house-keeping ------------------------------------------------------ */

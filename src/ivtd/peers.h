@@ -41,6 +41,20 @@ struct ivt_peers *ivt_peers_new(const struct ivt_peers_cfg *cfg);
 void ivt_peers_free(struct ivt_peers *p);
 /* After a policy reload: open interfaces that are new in "hosts". */
 void ivt_peers_policy_changed(struct ivt_peers *p);
+/* ivtd's own connector (the utmem lower tier, docs/utmem.md): open
+ * `channel` at host_name's ivtd for `end`, whose identity must be
+ * IVT_DAEMON_IDENTITY (the peer sees "host:<our name>/ivtd"). end's
+ * registry gets what a local connector's would, later, from the event
+ * loop: reply_ok then relay_setup (a shm ring to attach to with
+ * ivt_daemon_end_connect), or reply_error; notify_peer when the peer
+ * closes or dies. Every 0 return must be followed, eventually, by
+ * ivt_peers_hangup(end) (also after reply_error), and `end` must stay
+ * valid until then. A negative errno with why: refused now. */
+int ivt_peers_dial(struct ivt_peers *p, struct ivt_reg_end *end, const char *host_name,
+		   const char *channel, uint64_t ring_size, char *why, size_t why_len);
+/* The end of ivt_peers_dial is gone (graceful: closed, else died). Do not
+ * call from inside one of end's registry ops. */
+void ivt_peers_hangup(struct ivt_peers *p, struct ivt_reg_end *end, int graceful);
 /* Interfaces, peers and bridged channels, for ivtctl status. */
 size_t ivt_peers_status(const struct ivt_peers *p, char *buf, size_t len);
 

@@ -99,7 +99,9 @@ static int parse_host_principal(const char *s, struct ivt_principal *out)
 		return 0;
 	struct ivt_principal local;
 	memset(&local, 0, sizeof(local));
-	if (parse_local(slash + 1, 1, &local) != 0)
+	if (!strcmp(slash + 1, IVT_DAEMON_IDENTITY))
+		local.kind = IVT_PRINCIPAL_DAEMON;
+	else if (parse_local(slash + 1, 1, &local) != 0)
 		return -EINVAL;
 	out->local_kind = local.kind;
 	out->any_id = local.any_id;

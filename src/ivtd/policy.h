@@ -34,14 +34,19 @@ const char *ivt_backend_name_of(int id);
 /* Who a rule talks about: "*", "uid:*", "uid:N", "dom:*", "dom:N", and
  * ends on other hosts (bridged by their ivtd, docs/remote.md):
  * "host:*" (any remote end), "host:NAME" (any end on NAME), and
- * "host:NAME/" followed by any local form ("uid:N", "dom:*", "*");
- * NAME may be "*". */
+ * "host:NAME/" followed by any local form ("uid:N", "dom:*", "*") or
+ * "ivtd" (that host's daemon); NAME may be "*". */
 enum ivt_principal_kind {
 	IVT_PRINCIPAL_ANY,
 	IVT_PRINCIPAL_UID,
 	IVT_PRINCIPAL_DOM,
 	IVT_PRINCIPAL_HOST,
+	/* "ivtd" after "host:NAME/": that host's daemon itself (its utmem
+	 * lower tier, docs/utmem.md). Never a local identity. */
+	IVT_PRINCIPAL_DAEMON,
 };
+/* The identity a daemon uses for its own remote connectors. */
+#define IVT_DAEMON_IDENTITY "ivtd"
 struct ivt_principal {
 	enum ivt_principal_kind kind; /* HOST: the local part is in local_kind */
 	int any_id; /* "uid:*" / "dom:*" */
@@ -107,6 +112,9 @@ struct ivt_policy {
 	 * daemon, sized when ivtd starts). 0 = unlimited capacity. */
 	uint64_t utmem_capacity_bytes;
 	uint64_t utmem_max_value_bytes; /* default 16 MiB, at most 1 GiB */
+	/* "lower_tier": a hosts[].name whose ivtd store takes what this one
+	 * refuses (docs/utmem.md, "Tiering between hosts"); "" = none. */
+	char utmem_lower_tier[IVT_NAME_MAX + 1];
 };
 
 #define IVT_POLICY_UTMEM_MAX_VALUE_DEFAULT (16ull << 20)

@@ -440,10 +440,12 @@ static int parse_defaults(struct loader *L, struct ivt_policy *pol, json_t *root
 	return 0;
 }
 
-/* "utmem": {"capacity_bytes": N, "max_value_bytes": N} (docs/utmem.md). */
+/* "utmem": {"capacity_bytes": N, "max_value_bytes": N, "lower_tier": HOST}
+ * (docs/utmem.md). */
 static int parse_utmem(struct loader *L, struct ivt_policy *pol, json_t *root)
 {
-	static const char *const keys[] = {"capacity_bytes", "max_value_bytes", NULL};
+	static const char *const keys[] = {"capacity_bytes", "max_value_bytes", "lower_tier",
+					   NULL};
 	json_t *u;
 	char p[64];
 	int rc = member(L, root, "", "utmem", 0, &u, p, sizeof(p));
@@ -466,6 +468,17 @@ static int parse_utmem(struct loader *L, struct ivt_policy *pol, json_t *root)
 	if (mv == 0 || mv > IVT_POLICY_UTMEM_MAX_VALUE_LIMIT)
 		return fail(L, "utmem.max_value_bytes", "must be 1..%llu",
 			    (unsigned long long)IVT_POLICY_UTMEM_MAX_VALUE_LIMIT);
+	/* "lower_tier": another host's ivtd store; "hosts" is parsed first. */
+	rc = get_string(L, u, "utmem", "lower_tier", 0, pol->utmem_lower_tier,
+			sizeof(pol->utmem_lower_tier));
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (rc == 0 && !ivt_policy_find_host(pol, pol->utmem_lower_tier))
+		return fail(L, "utmem.lower_tier", "host \"%s\" is not in \"hosts\"",
+			    pol->utmem_lower_tier);
+	if (rc == 0 && strlen(pol->utmem_lower_tier) > IVT_REMOTE_HOST_NAME_MAX)
+		return fail(L, "utmem.lower_tier", "host name longer than %d characters cannot "
+			    "carry remote identities", IVT_REMOTE_HOST_NAME_MAX);
 	return 0;
 }
 

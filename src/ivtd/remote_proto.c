@@ -144,9 +144,11 @@ static int parse_open(const uint8_t *p, struct ivt_rmsg *m, char *why, size_t wh
 	    !ivt_name_valid(m->u.open.channel))
 		return bad(why, why_len, "OPEN: invalid channel name");
 	p += IVT_NAME_MAX + 1;
+	/* "ivtd": the peer daemon itself (its utmem lower tier). */
 	if (get_str(p, IVT_RMSG_ID_MAX + 1, m->u.open.identity) ||
-	    !ivt_identity_is_local(m->u.open.identity))
-		return bad(why, why_len, "OPEN: identity is not \"uid:N\" or \"dom:N\"");
+	    (!ivt_identity_is_local(m->u.open.identity) &&
+	     strcmp(m->u.open.identity, IVT_DAEMON_IDENTITY) != 0))
+		return bad(why, why_len, "OPEN: identity is not \"uid:N\", \"dom:N\" or \"ivtd\"");
 	p += IVT_RMSG_ID_MAX + 1;
 	const char *b = m->u.open.backend;
 	if (get_str(p, IVT_BACKEND_NAME_MAX + 1, m->u.open.backend) ||

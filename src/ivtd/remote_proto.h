@@ -47,7 +47,7 @@ struct ivt_rmsg {
 		} hello;
 		struct {
 			char channel[IVT_NAME_MAX + 1];
-			char identity[IVT_RMSG_ID_MAX + 1]; /* "uid:N" | "dom:N" on the sender */
+			char identity[IVT_RMSG_ID_MAX + 1]; /* "uid:N" | "dom:N" | "ivtd" */
 			char backend[IVT_BACKEND_NAME_MAX + 1]; /* "" | "auto" | "shm" */
 			uint64_t ring_size;                     /* requested; 0 = policy */
 		} open;

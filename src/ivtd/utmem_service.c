@@ -14,6 +14,8 @@
 
 #include "common/log.h"
 #include "ivtd/daemon_end.h"
+#include "ivtd/utmem_conn_tier.h"
+#include "ivtd/utmem_lower.h"
 #include "libivt/frame.h"
 #include "utmem/proto.h"
 #include "utmem/store.h"
@@ -23,16 +25,6 @@
 #define READ_MAX 65536u          /* bytes per plugin recv */
 #define WIRE_HIGH (256u << 10)   /* stop reading requests above this many unsent bytes */
 #define IDENTITIES_MAX 65536u
-#define CONN_POOLS_MAX UTMEM_POOLS_PER_DOMAIN
-
-/* A tier that remembers which pools its connection created, so they can
- * go when the connection does. */
-struct track_tier {
-	struct utmem_tier base;
-	struct utmem_tier *inner;
-	uint32_t pools[CONN_POOLS_MAX];
-	size_t n_pools;
-};
 
 struct svc_conn {
 	struct svc_conn *next;
@@ -42,7 +34,7 @@ struct svc_conn {
 	uint32_t domid;
 	struct ivt_daemon_end *de;
 	struct utmem_tier *store_tier;
-	struct track_tier tt;
+	struct conn_tier tt; /* pools, and overflow to the lower tier */
 	struct utmem_session *sess;
 	/* incoming libivt frames */
 	uint8_t fhdr[IVT_FRAME_HDR_SIZE];
@@ -70,82 +62,10 @@ struct ivt_utmem_service {
 	struct utmem_store *store;
 	struct svc_conn *conns;
 	size_t n_conns;
+	struct ivt_utmem_lower *lower; /* "lower_tier": another host's store; NULL none */
 	struct identity_slot *ids; /* index k <-> domid IVT_UTMEM_LOCAL_DOMID_BASE + k */
 	size_t n_ids, cap_ids;
 	uint64_t sessions_total, sessions_failed;
-};
-
-/* ---- tracking tier ---------------------------------------------------- */
-
-static struct track_tier *tt_of(struct utmem_tier *t) { return (struct track_tier *)t; }
-
-static int tt_pool_create(struct utmem_tier *t, uint32_t flags, const uint8_t uuid[UTMEM_UUID_LEN],
-			  uint32_t *pool_out)
-{
-	struct track_tier *tt = tt_of(t);
-	int rc = utmem_tier_pool_create(tt->inner, flags, uuid, pool_out);
-	if (rc < 0)
-		return rc;
-	for (size_t i = 0; i < tt->n_pools; i++)
-		if (tt->pools[i] == *pool_out)
-			return rc; /* attached again to a shared pool it holds */
-	if (tt->n_pools == CONN_POOLS_MAX) {
-		/* cannot happen: the store allows no more per domain */
-		utmem_tier_pool_destroy(tt->inner, *pool_out);
-		return -EMFILE;
-	}
-	tt->pools[tt->n_pools++] = *pool_out;
-	return rc;
-}
-
-static int tt_pool_destroy(struct utmem_tier *t, uint32_t pool)
-{
-	struct track_tier *tt = tt_of(t);
-	int rc = utmem_tier_pool_destroy(tt->inner, pool);
-	if (rc == 0)
-		for (size_t i = 0; i < tt->n_pools; i++)
-			if (tt->pools[i] == pool) {
-				tt->pools[i] = tt->pools[--tt->n_pools];
-				break;
-			}
-	return rc;
-}
-
-static int tt_put(struct utmem_tier *t, const struct utmem_key *k, const void *b, size_t len)
-{
-	return utmem_tier_put(tt_of(t)->inner, k, b, len);
-}
-
-static ssize_t tt_get(struct utmem_tier *t, const struct utmem_key *k, void *b, size_t cap,
-		      unsigned flags)
-{
-	return utmem_tier_get(tt_of(t)->inner, k, b, cap, flags);
-}
-
-static int tt_inval_page(struct utmem_tier *t, const struct utmem_key *k)
-{
-	return utmem_tier_invalidate_page(tt_of(t)->inner, k);
-}
-
-static int tt_inval_object(struct utmem_tier *t, uint32_t pool, uint64_t oid)
-{
-	return utmem_tier_invalidate_object(tt_of(t)->inner, pool, oid);
-}
-
-static size_t tt_max_value(struct utmem_tier *t) { return utmem_tier_max_value(tt_of(t)->inner); }
-
-static void tt_destroy(struct utmem_tier *t) { (void)t; /* embedded in its connection */ }
-
-static const struct utmem_tier_ops track_ops = {
-	.name = "ivtd-session",
-	.pool_create = tt_pool_create,
-	.pool_destroy = tt_pool_destroy,
-	.put = tt_put,
-	.get = tt_get,
-	.invalidate_page = tt_inval_page,
-	.invalidate_object = tt_inval_object,
-	.max_value = tt_max_value,
-	.destroy = tt_destroy,
 };
 
 /* ---- identities -> store domains --------------------------------------- */
@@ -190,7 +110,8 @@ static void conn_update_interest(struct svc_conn *c)
 	if (!c->de)
 		return;
 	unsigned ev = 0;
-	if (!c->dead && !c->eof && evbuffer_get_length(c->wire) < WIRE_HIGH)
+	if (!c->dead && !c->eof && evbuffer_get_length(c->wire) < WIRE_HIGH &&
+	    !utmem_session_deferred(c->sess))
 		ev |= IVT_EV_RECV;
 	if (!c->dead && evbuffer_get_length(c->wire) > 0)
 		ev |= IVT_EV_SEND;
@@ -300,7 +221,8 @@ static void on_readable(void *arg, struct ivt_daemon_end *de)
 	(void)de;
 	struct svc_conn *c = arg;
 	static uint8_t buf[READ_MAX]; /* the loop is single-threaded */
-	while (!c->dead && !c->eof && evbuffer_get_length(c->wire) < WIRE_HIGH) {
+	while (!c->dead && !c->eof && evbuffer_get_length(c->wire) < WIRE_HIGH &&
+	       !utmem_session_deferred(c->sess)) {
 		size_t want = next_read_len(c);
 		uint8_t *dst = c->frame_left ? buf : c->fhdr + c->fhdr_have;
 		ssize_t n = ivt_daemon_end_recv(c->de, dst, want);
@@ -346,6 +268,25 @@ static void on_readable(void *arg, struct ivt_daemon_end *de)
 	conn_update_interest(c);
 }
 
+/* The lower tier answered the request the session deferred. */
+static void on_answered(void *arg, int status, const void *value, size_t len)
+{
+	struct svc_conn *c = arg;
+	if (c->dead)
+		return;
+	const struct utmem_io out = {.ctx = c, .write = raw_write};
+	int rc = utmem_session_complete(c->sess, status, value, len, &out);
+	if (rc == 0)
+		rc = frame_replies(c);
+	if (rc < 0) {
+		conn_kill(c, strerror(-rc));
+		return;
+	}
+	conn_flush(c);
+	if (!c->dead)
+		conn_update_interest(c); /* read its next request */
+}
+
 static void on_writable(void *arg, struct ivt_daemon_end *de)
 {
 	(void)de;
@@ -372,9 +313,10 @@ static void conn_free(struct svc_conn *c, int domain_died)
 		}
 	ivt_daemon_end_close(c->de);
 	utmem_session_free(c->sess);
+	conn_tier_release(&c->tt);
 	/* Its pools go with it: private ones are destroyed, shared ones detached. */
 	for (size_t i = 0; i < c->tt.n_pools; i++)
-		utmem_pool_destroy(S->store, c->domid, c->tt.pools[i]);
+		utmem_pool_destroy(S->store, c->domid, c->tt.pools[i].local);
 	utmem_tier_destroy(c->store_tier);
 	if (domain_died)
 		utmem_domain_destroy(S->store, c->domid);
@@ -427,8 +369,7 @@ static int svc_open(void *arg, struct ivt_reg_end *end, const char *backend, uin
 	c->raw = evbuffer_new();
 	c->wire = evbuffer_new();
 	c->store_tier = utmem_store_tier(S->store, domid);
-	c->tt.base.ops = &track_ops;
-	c->tt.inner = c->store_tier;
+	conn_tier_init(&c->tt, c->store_tier, S->lower, on_answered, c);
 	struct utmem_server_opts so = {.domid = domid, .store = S->store, .allow_admin = 0};
 	c->sess = c->store_tier ? utmem_session_new(&c->tt.base, &so) : NULL;
 	if (!c->raw || !c->wire || !c->sess || c->chunk == 0) {
@@ -516,6 +457,18 @@ struct ivt_utmem_service *ivt_utmem_service_new(struct event_base *base, struct 
 	return S;
 }
 
+void ivt_utmem_service_set_peers(struct ivt_utmem_service *S, struct ivt_peers *peers)
+{
+	if (!S || !peers || S->lower)
+		return;
+	/* Connections opened from now on tier below; it stays idle while the
+	 * policy names no "lower_tier". */
+	S->lower = ivt_utmem_lower_new(S->base, S->broker, peers,
+				       S->plugin_dir[0] ? S->plugin_dir : NULL);
+	if (!S->lower)
+		IVT_ERR(WHO, "%s: no lower tier: out of memory", IVT_UTMEM_CHANNEL);
+}
+
 void ivt_utmem_service_free(struct ivt_utmem_service *S)
 {
 	if (!S)
@@ -523,6 +476,7 @@ void ivt_utmem_service_free(struct ivt_utmem_service *S)
 	ivt_broker_set_service(S->broker, NULL);
 	while (S->conns)
 		conn_free(S->conns, 0);
+	ivt_utmem_lower_free(S->lower);
 	utmem_store_free(S->store);
 	free(S->ids);
 	free(S);
@@ -550,6 +504,10 @@ size_t ivt_utmem_service_status(struct ivt_utmem_service *S, char *buf, size_t l
 		" failed)\n",
 	    st.used, st.pages, st.pools, st.domains, st.evicted, S->n_conns, S->sessions_total,
 	    S->sessions_failed);
+	char lower[256];
+	int tiered = S->lower && ivt_utmem_lower_status(S->lower, lower, sizeof(lower)) > 0;
+	if (tiered)
+		ivt_textbuf_printf(&o, "%s", lower);
 	for (const struct svc_conn *c = S->conns; c && !o.full; c = c->next) {
 		struct utmem_domain_stats ds;
 		utmem_domain_stats(S->store, c->domid, &ds);
@@ -557,8 +515,14 @@ size_t ivt_utmem_service_status(struct ivt_utmem_service *S, char *buf, size_t l
 		put_quota(&o, ds.quota);
 		size_t unsent = evbuffer_get_length(c->wire);
 		ivt_textbuf_printf(&o, " used %" PRIu64 " pages %" PRIu64 " pools %zu puts %" PRIu64
-			" refused %" PRIu64 " unsent %zu%s\n",
-		    ds.used, ds.pages, c->tt.n_pools, ds.puts, ds.puts_refused, unsent,
+			" refused %" PRIu64 " unsent %zu",
+		    ds.used, ds.pages, c->tt.n_pools, ds.puts, ds.puts_refused, unsent);
+		const struct conn_tier_stats *ts = &c->tt.stats;
+		if (tiered)
+			ivt_textbuf_printf(&o, " below: puts %" PRIu64 " refused %" PRIu64 " gets %"
+				PRIu64 " hits %" PRIu64, ts->puts_below, ts->puts_below_refused,
+			    ts->gets_below, ts->hits_below);
+		ivt_textbuf_printf(&o, "%s\n",
 		    c->dead ? " (closing)" : unsent >= WIRE_HIGH ? " (not reading: client slow)" : "");
 	}
 	return o.len;

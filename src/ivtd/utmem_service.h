@@ -50,7 +50,13 @@ struct ivt_utmem_service;
  * NULL on failure (logged). */
 struct ivt_utmem_service *ivt_utmem_service_new(struct event_base *base, struct ivt_broker *b,
 						const char *plugin_dir);
-/* Detaches from the broker, closes every connection, frees the store. */
+/* With peers, the store can stack the policy's "utmem": {"lower_tier":
+ * HOST}: what it refuses goes to HOST's ivtd store over SLURPoE
+ * (utmem_lower.h, utmem_conn_tier.h). Call once, before clients come. */
+struct ivt_peers;
+void ivt_utmem_service_set_peers(struct ivt_utmem_service *s, struct ivt_peers *peers);
+/* Detaches from the broker, closes every connection, frees the store
+ * (and hangs up the lower tier: free it before the peers). */
 void ivt_utmem_service_free(struct ivt_utmem_service *s);
 
 /* Store domain id for an identity; assigns one for a new non-"dom:N"

@@ -40,6 +40,7 @@
 #ifndef UTMEM_PROTO_H
 #define UTMEM_PROTO_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -162,6 +163,21 @@ void utmem_session_free(struct utmem_session *s);
  * written first) or out's error. */
 int utmem_session_input(struct utmem_session *s, const void *data, size_t len,
 			const struct utmem_io *out);
+
+/* Answering later. A tier served by an event-loop session may return
+ * UTMEM_DEFERRED from put, get, invalidate_page or invalidate_object when
+ * the answer needs another round trip (ivtd's remote lower tier). The
+ * session then writes no reply and the caller must feed it no input until
+ * it has called utmem_session_complete() with the result: status as the
+ * tier op would have returned it (for GET: >0 with value/len holding the
+ * value, or a negative errno). 0, -EINVAL when nothing is deferred, or
+ * out's error (then close the connection). Values passed to a deferring
+ * op are only valid during the call: copy what is needed later. Never
+ * defer under utmem_serve() or a stack. */
+#define UTMEM_DEFERRED (-EINPROGRESS)
+int utmem_session_complete(struct utmem_session *s, int status, const void *value, size_t len,
+			   const struct utmem_io *out);
+int utmem_session_deferred(const struct utmem_session *s);
 
 /* Blocking server loop over io: returns 0 when the peer ends the stream
  * cleanly between requests, else a negative errno as above. */

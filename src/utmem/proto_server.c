@@ -29,6 +29,7 @@ struct utmem_session {
 	uint8_t *reply; /* header space followed by the reply payload */
 	size_t reply_cap;
 	bool dead;
+	bool deferred; /* the tier answers the current request later */
 };
 
 struct utmem_session *utmem_session_new(struct utmem_tier *tier,
@@ -140,6 +141,10 @@ static int execute(struct utmem_session *s, const struct utmem_io *out)
 		if (grow(&s->reply, &s->reply_cap, UTMEM_HDR_SIZE + cap))
 			return -ENOMEM;
 		ssize_t n = utmem_tier_get(t, &key, s->reply + UTMEM_HDR_SIZE, cap, q->flags);
+		if (n == UTMEM_DEFERRED) {
+			rc = (int)n;
+			break;
+		}
 		if (n > (ssize_t)cap)
 			n = -EIO; /* a broken tier; never send bytes we do not own */
 		if (n == 0)
@@ -181,6 +186,14 @@ static int execute(struct utmem_session *s, const struct utmem_io *out)
 	default:
 		rc = -EOPNOTSUPP; /* unreachable: checked before */
 	}
+	if (rc == UTMEM_DEFERRED) {
+		if (q->op == UTMEM_OP_PUT || q->op == UTMEM_OP_GET ||
+		    q->op == UTMEM_OP_INVAL_PAGE || q->op == UTMEM_OP_INVAL_OBJECT) {
+			s->deferred = true; /* utmem_session_complete() answers */
+			return 0;
+		}
+		rc = -EIO; /* a tier that may not defer this op */
+	}
 	if (rc > 0 || rc < -4095)
 		rc = -EIO;
 	return send_reply(s, rc, pool, len, out);
@@ -200,6 +213,8 @@ int utmem_session_input(struct utmem_session *s, const void *data, size_t len,
 	const uint8_t *p = data;
 	if (s->dead)
 		return -EPROTO;
+	if (s->deferred)
+		return len ? -EBUSY : 0; /* the caller's bug: wait for the answer */
 	for (;;) {
 		if (!s->have_hdr) {
 			if (len == 0)
@@ -238,9 +253,45 @@ int utmem_session_input(struct utmem_session *s, const void *data, size_t len,
 			s->dead = true;
 			return rc;
 		}
+		if (s->deferred)
+			return len ? -EBUSY : 0;
 		shrink(&s->payload, &s->payload_cap);
 		shrink(&s->reply, &s->reply_cap);
 	}
+}
+
+int utmem_session_deferred(const struct utmem_session *s) { return s->deferred; }
+
+int utmem_session_complete(struct utmem_session *s, int status, const void *value, size_t len,
+			   const struct utmem_io *out)
+{
+	if (!s->deferred || s->dead)
+		return -EINVAL;
+	s->deferred = false;
+	uint32_t rlen = 0;
+	if (s->req.op == UTMEM_OP_GET && status >= 0) {
+		size_t cap = s->req.aux < s->max_value ? s->req.aux : s->max_value;
+		if (len == 0 || len > cap || !value) {
+			status = -EIO; /* never send bytes the client did not ask for */
+		} else {
+			if (grow(&s->reply, &s->reply_cap, UTMEM_HDR_SIZE + len))
+				status = -ENOMEM;
+			else
+				memcpy(s->reply + UTMEM_HDR_SIZE, value, len), rlen = (uint32_t)len;
+			if (status > 0)
+				status = 0; /* the length travels in hdr.len */
+		}
+	} else if (status > 0 || status < -4095) {
+		status = -EIO;
+	}
+	int rc = send_reply(s, status, 0, rlen, out);
+	if (rc) {
+		s->dead = true;
+		return rc;
+	}
+	shrink(&s->payload, &s->payload_cap);
+	shrink(&s->reply, &s->reply_cap);
+	return 0;
 }
 
 int utmem_serve(struct utmem_tier *tier, const struct utmem_io *io,

@@ -92,9 +92,71 @@ static void test_reserved_channel_rule(void **state)
 	ivt_policy_free(p);
 }
 
+#define HOSTS "\"hosts\":[{\"name\":\"hostB\",\"ifname\":\"eth0\"," \
+	      "\"mac\":\"02:00:00:00:00:02\"}]"
+
+/* "lower_tier" names one of "hosts". */
+static void test_lower_tier(void **state)
+{
+	(void)state;
+	struct ivt_policy *p = load("{\"version\":1,\"channels\":[]," HOSTS ","
+				    "\"utmem\":{\"capacity_bytes\":4096,\"lower_tier\":\"hostB\"}}");
+	assert_non_null(p);
+	assert_string_equal(p->utmem_lower_tier, "hostB");
+	ivt_policy_free(p);
+	p = load("{\"version\":1,\"channels\":[]," HOSTS ",\"utmem\":{}}");
+	assert_non_null(p);
+	assert_string_equal(p->utmem_lower_tier, "");
+	ivt_policy_free(p);
+	/* errors name file, line and key */
+	expect_error("{\"version\":1,\"channels\":[]," HOSTS ",\n\"utmem\":{\n"
+		     "\"lower_tier\":\"hostC\"}}",
+		     "t.json:3: utmem.lower_tier: host \"hostC\" is not in \"hosts\"");
+	expect_error("{\"version\":1,\"channels\":[],\"utmem\":{\"lower_tier\":\"hostB\"}}",
+		     "utmem.lower_tier: host \"hostB\" is not in \"hosts\"");
+	expect_error("{\"version\":1,\"channels\":[]," HOSTS ",\"utmem\":{\"lower_tier\":1}}",
+		     "utmem.lower_tier: must be a string");
+	expect_error("{\"version\":1,\"channels\":[]," HOSTS ",\"utmem\":{\"lower_tier\":\"\"}}",
+		     "utmem.lower_tier");
+}
+
+/* The peer daemon's identity "host:NAME/ivtd" in rules for ivt.utmem. */
+static void test_daemon_identity(void **state)
+{
+	(void)state;
+	struct ivt_principal pat;
+	assert_int_equal(ivt_principal_parse("host:hostA/ivtd", &pat), 0);
+	assert_true(ivt_principal_match(&pat, "host:hostA/ivtd"));
+	assert_false(ivt_principal_match(&pat, "host:hostB/ivtd"));
+	assert_false(ivt_principal_match(&pat, "host:hostA/uid:0"));
+	assert_int_equal(ivt_principal_parse("host:*", &pat), 0);
+	assert_true(ivt_principal_match(&pat, "host:hostA/ivtd"));
+	assert_int_equal(ivt_principal_parse("host:hostA/uid:*", &pat), 0);
+	assert_false(ivt_principal_match(&pat, "host:hostA/ivtd"));
+	/* never a local identity, never a top-level pattern */
+	assert_false(ivt_identity_is_local("ivtd"));
+	assert_int_equal(ivt_principal_parse("ivtd", &pat), -EINVAL);
+
+	struct ivt_policy *p = load("{\"version\":1,\"channels\":[{\"name\":\"ivt.utmem\","
+				    "\"listeners\":[],\"connectors\":[\"host:hostA/ivtd\"],"
+				    "\"quota_bytes\":4096}]}");
+	assert_non_null(p);
+	struct ivt_policy_query q = {.channel = "ivt.utmem", .identity = "host:hostA/ivtd",
+				     .granted_backend = "shm", .granted_ring_size = 65536,
+				     .colocated = 1};
+	struct ivt_policy_decision d;
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_int_equal(d.quota_bytes, 4096);
+	q.identity = "host:hostA/uid:0";
+	assert_int_equal(ivt_policy_decide(p, &q, &d), -EACCES);
+	ivt_policy_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lower_tier),
+		cmocka_unit_test(test_daemon_identity),
 		cmocka_unit_test(test_defaults_without_utmem),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_errors),

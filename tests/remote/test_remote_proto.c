@@ -73,6 +73,19 @@ static void test_round_trips(void **state)
 	assert_string_equal(out.u.open.backend, "auto");
 	assert_int_equal(out.u.open.ring_size, 1u << 20);
 
+	/* A daemon's own connector (its utmem lower tier); nothing else that
+	 * is not a concrete local identity. */
+	strcpy(in.u.open.identity, IVT_DAEMON_IDENTITY);
+	n = encode(&in, buf);
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), 0);
+	assert_string_equal(out.u.open.identity, "ivtd");
+	const char *bad_ids[] = {"ivtd2", "host:a/ivtd", "uid:*", "*", ""};
+	for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+		strcpy(in.u.open.identity, bad_ids[i]);
+		n = encode(&in, buf);
+		assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), -EPROTO);
+	}
+
 	memset(&in, 0, sizeof(in));
 	in.type = IVT_RMSG_OPEN_OK;
 	in.u.open_ok.ring_size = 65536;
@@ -260,7 +273,8 @@ static void test_fuzz(void **state)
 			accepted++;
 			if (out.type == IVT_RMSG_OPEN) {
 				assert_non_null(memchr(out.u.open.channel, 0, sizeof(out.u.open.channel)));
-				assert_true(ivt_identity_is_local(out.u.open.identity));
+				assert_true(ivt_identity_is_local(out.u.open.identity) ||
+					    !strcmp(out.u.open.identity, IVT_DAEMON_IDENTITY));
 			}
 		}
 	}
