@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "loop.h"
+#include "testsupport/netns.h"
 
 #define EP 0xBE
 #define TCP_PORT 5999
@@ -144,15 +145,10 @@ static void serve(struct pipe_ops *p, struct slp_side *slp)
 
 static int enter_ns(const char *name)
 {
-	char path[96];
-	snprintf(path, sizeof(path), "/run/netns/%s", name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
-		perror(path);
-		return -1;
-	}
-	close(fd);
-	return 0;
+	if (ts_netns_enter(name) == 0)
+		return 0;
+	fprintf(stderr, "slurpoe-bench: netns %s: %s\n", name, strerror(errno));
+	return -1;
 }
 
 static struct slp_loop_opts loop_opts(const char *ifname)
@@ -281,23 +277,12 @@ static double rdma_bw(struct slp_side *s, struct pipe_ops *p, size_t size)
 
 /* ---- setup ---- */
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
 static void cleanup(void)
 {
 	for (int i = 0; i < 2; i++)
 		if (servers[i] > 0)
 			kill(servers[i], SIGKILL);
-	sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", ns_a, ns_b);
+	ts_sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", ns_a, ns_b);
 }
 
 static void on_signal(int sig)
@@ -333,7 +318,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	if (sh("ip netns add %s && ip netns add %s && "
+	if (ts_sh("ip netns add %s && ip netns add %s && "
 	       "ip link add sb0 netns %s type veth peer name sb1 netns %s && "
 	       "ip -n %s addr add 10.99.0.1/24 dev sb0 && ip -n %s addr add 10.99.0.2/24 dev sb1 && "
 	       "ip -n %s link set sb0 up && ip -n %s link set sb1 up",
@@ -341,7 +326,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "slurpoe-bench: cannot set up namespaces\n");
 		return 77;
 	}
-	if (mtu && sh("ip -n %s link set sb0 mtu %d && ip -n %s link set sb1 mtu %d", ns_a, mtu,
+	if (mtu && ts_sh("ip -n %s link set sb0 mtu %d && ip -n %s link set sb1 mtu %d", ns_a, mtu,
 		       ns_b, mtu)) {
 		fprintf(stderr, "slurpoe-bench: cannot set MTU %d\n", mtu);
 		return 1;

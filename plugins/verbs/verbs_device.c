@@ -13,16 +13,6 @@ static const char no_device_why[] = "no RDMA device (load rdma_rxe or an RDMA NI
 
 int verbs_probe(char *why, size_t why_len)
 {
-	int n = 0;
-	struct ibv_device **list = ibv_get_device_list(&n);
-	if (!list || n == 0) {
-		/* ENOSYS: the kernel has no uverbs support at all; same advice. */
-		if (list)
-			ibv_free_device_list(list);
-		snprintf(why, why_len, "%s", no_device_why);
-		return -ENODEV;
-	}
-	ibv_free_device_list(list);
 	struct verbs_dev d;
 	int rc = verbs_dev_open(&d, why, why_len);
 	if (rc)
@@ -134,6 +124,7 @@ int verbs_dev_open(struct verbs_dev *d, char *why, size_t why_len)
 	int n = 0;
 	struct ibv_device **list = ibv_get_device_list(&n);
 	if (!list || n == 0) {
+		/* ENOSYS: the kernel has no uverbs support at all; same advice. */
 		if (list)
 			ibv_free_device_list(list);
 		snprintf(why, why_len, "%s", no_device_why);

@@ -14,6 +14,7 @@
  */
 #include "clock.h"
 #include "ctrl_msg.h"
+#include "fd_send.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -150,48 +151,21 @@ int ivt_ctrl_send(int sock, uint16_t type, uint32_t seq, const void *payload, ui
 	if (ivt_ctrl_parse(out.bytes, sizeof(hdr) + len, &check) != 0)
 		return -EINVAL;
 
-	struct iovec iov = {.iov_base = out.bytes, .iov_len = sizeof(hdr) + len};
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * IVT_OOB_FDS_MAX)];
-		struct cmsghdr align;
-	} cbuf;
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (nfds > 0) {
-		memset(&cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-	}
-	for (;;) {
-		/* MSG_NOSIGNAL: a vanished peer must not kill us with SIGPIPE. */
-		ssize_t r = sendmsg(sock, &mh, MSG_NOSIGNAL);
-		if (r >= 0)
-			return (size_t)r == iov.iov_len ? 0 : -EPROTO;
-		if (errno == EINTR)
-			continue;
-		/* One code for "the other end is gone", as ivt_ctrl_recv uses. */
-		if (errno == EPIPE)
-			return -ECONNRESET;
-		return -errno;
-	}
+	size_t total = sizeof(hdr) + len;
+	ssize_t r = ivt_send_with_fds(sock, out.bytes, total, fds, nfds);
+	if (r >= 0)
+		return (size_t)r == total ? 0 : -EPROTO;
+	/* One code for "the other end is gone", as ivt_ctrl_recv uses. */
+	return r == -EPIPE ? -ECONNRESET : (int)r;
 }
 
 /* Wait until sock is readable. 0, -ETIMEDOUT or -errno. */
 static int wait_readable(int sock, int timeout_ms)
 {
-	long long deadline = timeout_ms >= 0 ? ivt_now_ms() + timeout_ms : 0;
+	long long deadline = ivt_deadline_ms(timeout_ms);
 	for (;;) {
-		int left = -1;
-		if (timeout_ms >= 0) {
-			long long l = deadline - ivt_now_ms();
-			left = l < 0 ? 0 : (int)l;
-		}
 		struct pollfd p = {.fd = sock, .events = POLLIN};
-		int r = poll(&p, 1, left);
+		int r = poll(&p, 1, ivt_left_ms(deadline));
 		if (r > 0)
 			return 0; /* readable, or HUP/ERR: recvmsg will say which */
 		if (r == 0)

@@ -242,6 +242,74 @@ static void open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_se
 	end->reg->ops->reply_ok(end, &ok);
 }
 
+/* Asks the policy, with this host's backends filled into q. */
+static int ask_policy(const struct ivt_broker *b, struct ivt_policy_query *q,
+		      struct ivt_policy_decision *d)
+{
+	const char *why[IVT_BACKEND_COUNT];
+	q->available = ivt_broker_available(b);
+	q->unavailable_why = why_table(b, why);
+	int rc = ivt_policy_decide(b->policy, q, d);
+	q->unavailable_why = NULL; /* why[] ends here */
+	return rc;
+}
+
+/* ask_policy(), refusing end with the policy's reason on a "no". */
+static int decide_or_refuse(struct ivt_broker *b, struct ivt_reg_end *end,
+			    struct ivt_policy_query *q, struct ivt_policy_decision *d)
+{
+	int rc = ask_policy(b, q, d);
+	if (rc < 0)
+		refuse(b, end, rc, "%s", d->reason);
+	return rc;
+}
+
+/* A new channel in the table, owned by end (its listener or client:
+ * the caller says which). NULL, end refused, when out of memory. */
+static struct channel *channel_new(struct ivt_broker *b, struct ivt_reg_end *end,
+				   const char *name, const char *backend)
+{
+	struct channel *ch = calloc(1, sizeof(*ch));
+	if (!ch) {
+		refuse(b, end, -ENOMEM, "ivtd is out of memory");
+		return NULL;
+	}
+	ch->id = b->next_id++;
+	snprintf(ch->name, sizeof(ch->name), "%s", name);
+	snprintf(ch->backend, sizeof(ch->backend), "%s", backend);
+	ch->since = time(NULL);
+	ch->next = b->channels;
+	b->channels = ch;
+	end->broker_data = ch;
+	return ch;
+}
+
+/* end becomes the channel's one and only client. */
+static void channel_set_client(struct channel *ch, struct ivt_reg_end *end)
+{
+	ch->client = end;
+	ch->served = 1;
+	snprintf(ch->client_id, sizeof(ch->client_id), "%s", end->identity);
+}
+
+/* vchan channels get their XenStore path under the listener's domain. */
+static void channel_set_vchan_path(struct channel *ch, uint32_t listener_domid)
+{
+	if (!strcmp(ch->backend, "vchan") &&
+	    ivt_xs_vchan_path(ch->xs_path, sizeof(ch->xs_path), listener_domid, ch->name,
+			      ch->id) != 0)
+		ch->xs_path[0] = '\0';
+}
+
+/* An opener (remote or service) failed: forget the channel, refuse end. */
+static void channel_open_failed(struct ivt_broker *b, struct ivt_reg_end *end,
+				struct channel *ch, int rc, const char *reason)
+{
+	end->broker_data = NULL;
+	free_channel(b, ch);
+	refuse(b, end, rc, "%s", reason[0] ? reason : strerror(-rc));
+}
+
 static void handle_listen(struct ivt_broker *b, struct ivt_reg_end *end,
 			  const struct ivt_end_request *req)
 {
@@ -251,42 +319,26 @@ static void handle_listen(struct ivt_broker *b, struct ivt_reg_end *end,
 		       ch->server_id);
 		return;
 	}
-	const char *why[IVT_BACKEND_COUNT];
 	struct ivt_policy_query q = {
 		.channel = req->name, .identity = end->identity, .is_listener = 1,
 		.backend = req->backend, .ring_size = req->ring_size,
 		/* Every end ivtd sees today is on this host; remote ends
 		 * (slurpoe between hosts) will clear this. */
 		.colocated = 1,
-		.available = ivt_broker_available(b), .unavailable_why = why_table(b, why),
 	};
 	struct ivt_policy_decision d;
-	int rc = ivt_policy_decide(b->policy, &q, &d);
-	if (rc < 0) {
-		refuse(b, end, rc, "%s", d.reason);
+	if (decide_or_refuse(b, end, &q, &d) < 0)
 		return;
-	}
-	ch = calloc(1, sizeof(*ch));
-	if (!ch) {
-		refuse(b, end, -ENOMEM, "ivtd is out of memory");
+	ch = channel_new(b, end, req->name, d.backend);
+	if (!ch)
 		return;
-	}
-	ch->id = b->next_id++;
-	snprintf(ch->name, sizeof(ch->name), "%s", req->name);
-	snprintf(ch->backend, sizeof(ch->backend), "%s", d.backend);
 	ch->ring_size = d.ring_size;
 	if (d.has_spill)
 		ch->spill_above = d.spill_above_bytes < IVT_CTRL_SPILL_ABOVE_MAX
 					  ? d.spill_above_bytes : IVT_CTRL_SPILL_ABOVE_MAX;
 	ch->server = end;
 	snprintf(ch->server_id, sizeof(ch->server_id), "%s", end->identity);
-	ch->since = time(NULL);
-	if (!strcmp(ch->backend, "vchan") &&
-	    ivt_xs_vchan_path(ch->xs_path, sizeof(ch->xs_path), end->domid, ch->name, ch->id) != 0)
-		ch->xs_path[0] = '\0';
-	ch->next = b->channels;
-	b->channels = ch;
-	end->broker_data = ch;
+	channel_set_vchan_path(ch, end->domid);
 	b->stats.granted++;
 	if (d.ring_adjusted)
 		IVT_INFO(WHO, "%s", d.reason);
@@ -319,43 +371,34 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 	if (!ch) {
 		/* Still check the policy first: a refusal is more useful than
 		 * "no listener" to someone who may never connect. */
-		const char *why[IVT_BACKEND_COUNT];
 		struct ivt_policy_query q = {
 			.channel = req->name, .identity = end->identity, .is_listener = 0,
 			.backend = req->backend, .colocated = 1,
-			.available = ivt_broker_available(b), .unavailable_why = why_table(b, why),
 		};
 		struct ivt_policy_decision d;
-		int rc = ivt_policy_decide(b->policy, &q, &d);
+		int rc = ask_policy(b, &q, &d);
 		if (rc == -EACCES || rc == -ENOENT)
 			refuse(b, end, rc, "%s", d.reason);
 		else
 			refuse(b, end, -ENOENT, "no listener for channel '%s'", req->name);
 		return;
 	}
-	const char *why[IVT_BACKEND_COUNT];
 	struct ivt_policy_query q = {
 		.channel = req->name, .identity = end->identity, .is_listener = 0,
 		.backend = req->backend, .ring_size = req->ring_size, .colocated = 1,
 		.peer_identity = ch->server_id, .granted_backend = ch->backend,
 		.granted_ring_size = ch->ring_size,
-		.available = ivt_broker_available(b), .unavailable_why = why_table(b, why),
 	};
 	struct ivt_policy_decision d;
-	int rc = ivt_policy_decide(b->policy, &q, &d);
-	if (rc < 0) {
-		refuse(b, end, rc, "%s", d.reason);
+	if (decide_or_refuse(b, end, &q, &d) < 0)
 		return;
-	}
 	if (ch->client || ch->served) {
 		refuse(b, end, -EBUSY, "channel '%s' already %s a client (%s); its listener must "
 				       "listen again",
 		       req->name, ch->client ? "has" : "served", ch->client_id);
 		return;
 	}
-	ch->client = end;
-	ch->served = 1;
-	snprintf(ch->client_id, sizeof(ch->client_id), "%s", end->identity);
+	channel_set_client(ch, end);
 	end->broker_data = ch;
 	b->stats.granted++;
 	IVT_INFO(WHO, "connect '%s' by %s to %s: backend %s, ring %" PRIu64 " (rule %s)", ch->name,
@@ -413,19 +456,14 @@ static void handle_remote(struct ivt_broker *b, struct ivt_reg_end *end,
 	}
 	/* The local leg is always shm toward the daemon: check the
 	 * connector as if it joined a shm listener. */
-	const char *why[IVT_BACKEND_COUNT];
 	struct ivt_policy_query q = {
 		.channel = req->name, .identity = end->identity, .is_listener = 0,
 		.backend = req->backend, .ring_size = req->ring_size, .colocated = 0,
 		.granted_backend = "shm",
-		.available = ivt_broker_available(b), .unavailable_why = why_table(b, why),
 	};
 	struct ivt_policy_decision d;
-	int rc = ivt_policy_decide(b->policy, &q, &d);
-	if (rc < 0) {
-		refuse(b, end, rc, "%s", d.reason);
+	if (decide_or_refuse(b, end, &q, &d) < 0)
 		return;
-	}
 	const struct ivt_policy_host *host = ivt_policy_find_host(b->policy, rule->host);
 	if (!host) {
 		refuse(b, end, -ENOENT, "channel '%s' lives on host %s, which is not in \"hosts\" "
@@ -437,30 +475,17 @@ static void handle_remote(struct ivt_broker *b, struct ivt_reg_end *end,
 					 "remote support", req->name, rule->host);
 		return;
 	}
-	struct channel *ch = calloc(1, sizeof(*ch));
-	if (!ch) {
-		refuse(b, end, -ENOMEM, "ivtd is out of memory");
+	struct channel *ch = channel_new(b, end, req->name, "shm");
+	if (!ch)
 		return;
-	}
-	ch->id = b->next_id++;
 	ch->remote = 1;
-	snprintf(ch->name, sizeof(ch->name), "%s", req->name);
-	snprintf(ch->backend, sizeof(ch->backend), "shm");
-	ch->client = end;
-	ch->served = 1;
-	snprintf(ch->client_id, sizeof(ch->client_id), "%s", end->identity);
+	channel_set_client(ch, end);
 	snprintf(ch->server_id, sizeof(ch->server_id), "(%.44s)", rule->host);
-	ch->since = time(NULL);
-	ch->next = b->channels;
-	b->channels = ch;
-	end->broker_data = ch;
 	char reason[IVT_ERRMSG_MAX + 1] = "";
-	rc = b->remote.open(b->remote.arg, end, req, host, rule->max_ring_size, reason,
-			    sizeof(reason));
+	int rc = b->remote.open(b->remote.arg, end, req, host, rule->max_ring_size, reason,
+				sizeof(reason));
 	if (rc < 0) {
-		end->broker_data = NULL;
-		free_channel(b, ch);
-		refuse(b, end, rc, "%s", reason[0] ? reason : strerror(-rc));
+		channel_open_failed(b, end, ch, rc, reason);
 		return;
 	}
 	b->stats.granted++;
@@ -494,54 +519,34 @@ static void handle_service(struct ivt_broker *b, struct ivt_reg_end *end,
 	uint64_t ring = rule ? rule->ring_size : 0, rr = req->ring_size;
 	if (rule && rr >= IVT_POLICY_RING_MIN && rr <= rule->max_ring_size && !(rr & (rr - 1)))
 		ring = rr;
-	const char *why[IVT_BACKEND_COUNT];
 	struct ivt_policy_query q = {
 		.channel = req->name, .identity = end->identity, .is_listener = 0,
 		.backend = req->backend, .colocated = 1, .granted_backend = backend,
 		.granted_ring_size = ring,
-		.available = ivt_broker_available(b), .unavailable_why = why_table(b, why),
 	};
 	struct ivt_policy_decision d;
-	int rc = ivt_policy_decide(b->policy, &q, &d);
-	if (rc < 0) {
-		refuse(b, end, rc, "%s", d.reason);
+	if (decide_or_refuse(b, end, &q, &d) < 0)
 		return;
-	}
 	int id = ivt_backend_id(backend);
 	if (id < 0 || !b->backends[id].available) {
 		refuse(b, end, -ENOTSUP, "channel '%s': backend %s not available on this host",
 		       req->name, backend);
 		return;
 	}
-	struct channel *ch = calloc(1, sizeof(*ch));
-	if (!ch) {
-		refuse(b, end, -ENOMEM, "ivtd is out of memory");
+	struct channel *ch = channel_new(b, end, req->name, backend);
+	if (!ch)
 		return;
-	}
-	ch->id = b->next_id++;
 	ch->service = 1;
-	snprintf(ch->name, sizeof(ch->name), "%s", req->name);
-	snprintf(ch->backend, sizeof(ch->backend), "%s", backend);
 	ch->ring_size = ring;
-	ch->client = end;
-	ch->served = 1;
-	snprintf(ch->client_id, sizeof(ch->client_id), "%s", end->identity);
+	channel_set_client(ch, end);
 	snprintf(ch->server_id, sizeof(ch->server_id), "(ivtd)");
-	ch->since = time(NULL);
-	if (!strcmp(backend, "vchan") &&
-	    ivt_xs_vchan_path(ch->xs_path, sizeof(ch->xs_path), 0, ch->name, ch->id) != 0)
-		ch->xs_path[0] = '\0';
-	ch->next = b->channels;
-	b->channels = ch;
-	end->broker_data = ch;
+	channel_set_vchan_path(ch, 0);
 	open_ok(end, ch, 0, 0);
 	char reason[IVT_ERRMSG_MAX + 1] = "";
-	rc = b->service.open(b->service.arg, end, ch->backend, ch->ring_size,
-			     ch->xs_path[0] ? ch->xs_path : NULL, &d, reason, sizeof(reason));
+	int rc = b->service.open(b->service.arg, end, ch->backend, ch->ring_size,
+				 ch->xs_path[0] ? ch->xs_path : NULL, &d, reason, sizeof(reason));
 	if (rc < 0) {
-		end->broker_data = NULL;
-		free_channel(b, ch);
-		refuse(b, end, rc, "%s", reason[0] ? reason : strerror(-rc));
+		channel_open_failed(b, end, ch, rc, reason);
 		return;
 	}
 	b->stats.granted++;

@@ -24,15 +24,6 @@
 #define RING_SIZE_MIN 4096u
 #define RING_SIZE_MAX (1ull << 30)
 
-/* ms left until deadline; -1 = none. */
-static int left_ms(long long deadline)
-{
-	if (deadline < 0)
-		return -1;
-	long long l = deadline - ivt_now_ms();
-	return l < 0 ? 0 : l > 0x7fffffff ? 0x7fffffff : (int)l;
-}
-
 static void sleep_ms(int ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
@@ -89,7 +80,7 @@ static int check_open_ok(const struct ivt_ctrl_open_ok *ok, int listen)
  * promptly: timeout 0 only means "do not wait for a peer". */
 static int prompt_ms(long long deadline, int timeout_ms)
 {
-	return timeout_ms == 0 ? DEFAULT_CONNECT_TIMEOUT_MS : left_ms(deadline);
+	return timeout_ms == 0 ? DEFAULT_CONNECT_TIMEOUT_MS : ivt_left_ms(deadline);
 }
 
 /* OPEN, retrying a connector while nobody listens yet. */
@@ -105,7 +96,7 @@ static int open_ctrl(struct ivt_channel *ch, const char *socket_opt,
 		rc = ch->ctrl.ops->open(ch->ctrl.impl, req, ok, prompt_ms(deadline, timeout_ms));
 		if (rc != -ENOENT || listen)
 			return rc;
-		int left = left_ms(deadline);
+		int left = ivt_left_ms(deadline);
 		if (left == 0)
 			return rc; /* the daemon's reason is kept for ivt_strerror */
 		sleep_ms(left < 0 || left > backoff ? backoff : left);
@@ -147,7 +138,7 @@ static int wait_for_peer(struct ivt_channel *ch, long long deadline, int timeout
 			ivt_reason_set(rc, "backend %s: accepting the peer failed", ch->ops->name);
 			return rc;
 		}
-		int left = left_ms(deadline);
+		int left = ivt_left_ms(deadline);
 		if (left == 0) {
 			ivt_reason_set(-ETIMEDOUT, "no peer connected to '%s' within %d ms", ch->name,
 				       timeout_ms);
@@ -216,7 +207,7 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 	/* the frame layer must be valid for chan_free even if we fail early */
 	ivt_xport_init(&ch->xp, NULL, NULL, RING_SIZE_MIN);
 
-	long long deadline = o.timeout_ms < 0 ? -1 : ivt_now_ms() + o.timeout_ms;
+	long long deadline = ivt_deadline_ms(o.timeout_ms);
 	struct ivt_ctrl_open_ok ok;
 	rc = open_ctrl(ch, o.socket_path, &req, &ok, deadline, o.timeout_ms, listen);
 	if (rc < 0)
@@ -289,13 +280,13 @@ IVT_EXPORT int ivt_close(ivt_channel *ch)
 		int spill_rc = chan_spill_close_flush(ch, CLOSE_FLUSH_TIMEOUT_MS);
 		long long deadline = ivt_now_ms() + CLOSE_FLUSH_TIMEOUT_MS;
 		while ((rc = ivt_xport_flush(&ch->xp, NULL)) == -EAGAIN) {
-			if (left_ms(deadline) == 0 || chan_peer_send_error(ch)) {
+			if (ivt_left_ms(deadline) == 0 || chan_peer_send_error(ch)) {
 				IVT_WARN("libivt", "channel '%s': peer not reading; closing with data unsent",
 					 ch->name);
 				rc = -ETIMEDOUT;
 				break;
 			}
-			chan_wait(ch, CHAN_SENDER, IVT_EV_SEND, left_ms(deadline));
+			chan_wait(ch, CHAN_SENDER, IVT_EV_SEND, ivt_left_ms(deadline));
 		}
 		if (rc == -EPIPE)
 			rc = 0; /* the peer closed first: nothing left to deliver */

@@ -69,6 +69,14 @@ int chan_ensure_accepted(struct ivt_channel *ch);
 /* -ECONNRESET if the daemon said the peer died, -EPIPE if it closed, else 0. */
 int chan_peer_send_error(struct ivt_channel *ch);
 
+/* A plugin's send error as the API reports it: -EPIPE becomes
+ * -ECONNRESET when the daemon said the peer died (io.c). */
+int chan_send_error(struct ivt_channel *ch, int rc);
+
+/* Before a send or flush: the peer's end as an error, then (a server
+ * with timeout 0) wait for it to attach. 0 or a negative errno (io.c). */
+int chan_send_ready(struct ivt_channel *ch);
+
 /* The events the receive side should wait for: RECV, plus SEND while our
  * own answers wait for room. */
 unsigned chan_recv_events(struct ivt_channel *ch);

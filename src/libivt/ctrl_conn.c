@@ -91,15 +91,10 @@ static int oob_recv(void *ctx, void *blob, size_t cap, int *fds, int *nfds, int 
 	struct ivt_ctrl_conn *cc = ctx;
 	int room = *nfds;
 	*nfds = 0;
-	long long deadline = timeout_ms >= 0 ? ivt_now_ms() + timeout_ms : 0;
+	long long deadline = ivt_deadline_ms(timeout_ms);
 	for (;;) {
-		int left = -1;
-		if (timeout_ms >= 0) {
-			long long l = deadline - ivt_now_ms();
-			left = l < 0 ? 0 : (int)l;
-		}
 		struct ivt_ctrl_msg m;
-		int rc = ivt_ctrl_recv(cc->sock, &m, left);
+		int rc = ivt_ctrl_recv(cc->sock, &m, ivt_left_ms(deadline));
 		if (rc == -ETIMEDOUT) {
 			ivt_reason_set(-ETIMEDOUT, "no setup from the listening end within %d ms",
 				       timeout_ms);

@@ -6,21 +6,28 @@
 
 /* A plugin's -EPIPE means "peer closed"; if the daemon told us it died,
  * say that instead. */
-static int send_error(struct ivt_channel *ch, int rc)
+int chan_send_error(struct ivt_channel *ch, int rc)
 {
 	if (rc == -EPIPE && ivt_ctrl_peer_event(&ch->ctrl) == IVT_PEER_DIED)
 		return -ECONNRESET;
 	return rc;
 }
 
+int chan_send_ready(struct ivt_channel *ch)
+{
+	int rc = chan_peer_send_error(ch);
+	if (rc)
+		return rc;
+	rc = chan_ensure_accepted(ch);
+	return rc < 0 ? rc : 0;
+}
+
 IVT_EXPORT ssize_t ivt_send(ivt_channel *ch, const void *buf, size_t len)
 {
 	if (!ch || (len && !buf))
 		return -EINVAL;
-	int rc = chan_peer_send_error(ch);
+	int rc = chan_send_ready(ch);
 	if (rc)
-		return rc;
-	if ((rc = chan_ensure_accepted(ch)) < 0)
 		return rc;
 	if (ch->spill) { /* policy "spill": a full ring parks bytes in utmem */
 		ssize_t n = chan_spill_send(ch, buf, len);
@@ -28,11 +35,11 @@ IVT_EXPORT ssize_t ivt_send(ivt_channel *ch, const void *buf, size_t len)
 			return n;
 	}
 	if (!atomic_load(&ch->nonblock))
-		return send_error(ch, ivt_xport_send(&ch->xp, buf, len, &ch->waiter));
+		return chan_send_error(ch, ivt_xport_send(&ch->xp, buf, len, &ch->waiter));
 	for (int tries = 0;;) {
 		ssize_t n = ivt_xport_send(&ch->xp, buf, len, NULL);
 		if (n != -EAGAIN)
-			return n < 0 ? send_error(ch, (int)n) : n;
+			return n < 0 ? chan_send_error(ch, (int)n) : n;
 		int again = chan_retry_nonblock(ch, IVT_EV_SEND, &tries);
 		if ((rc = chan_peer_send_error(ch)))
 			return rc;

@@ -2,6 +2,7 @@
 #include "rdma_track.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,19 @@ int ivt_track_add(struct ivt_rdma_track *t, uint32_t opcode, uint64_t wr_id, voi
 	return rc;
 }
 
+/* Take op (prev is the one before it, NULL for the head) off the list. */
+static void unlink_locked(struct ivt_rdma_track *t, struct ivt_rdma_op *prev,
+			  struct ivt_rdma_op *op)
+{
+	if (prev)
+		prev->next = op->next;
+	else
+		t->head = op->next;
+	if (t->tail == op)
+		t->tail = prev;
+	t->n_ops--;
+}
+
 void ivt_track_drop_last(struct ivt_rdma_track *t, uint64_t tag)
 {
 	pthread_mutex_lock(&t->lock);
@@ -88,13 +102,7 @@ void ivt_track_drop_last(struct ivt_rdma_track *t, uint64_t tag)
 		op = op->next;
 	}
 	if (op) {
-		if (prev)
-			prev->next = op->next;
-		else
-			t->head = op->next;
-		if (t->tail == op)
-			t->tail = prev;
-		t->n_ops--;
+		unlink_locked(t, prev, op);
 		op_free(op);
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -123,13 +131,7 @@ struct ivt_rdma_op *ivt_track_find(struct ivt_rdma_track *t, uint64_t tag)
 static void complete_locked(struct ivt_rdma_track *t, struct ivt_rdma_op *prev,
 			    struct ivt_rdma_op *op, int32_t status)
 {
-	if (prev)
-		prev->next = op->next;
-	else
-		t->head = op->next;
-	if (t->tail == op)
-		t->tail = prev;
-	t->n_ops--;
+	unlink_locked(t, prev, op);
 	/* capacity was reserved in ivt_track_add */
 	struct ivt_completion *c = &t->cq[(t->cq_head + t->cq_n) % t->cq_cap];
 	c->wr_id = op->wr_id;
@@ -140,12 +142,18 @@ static void complete_locked(struct ivt_rdma_track *t, struct ivt_rdma_op *prev,
 	op_free(op);
 }
 
-void ivt_track_complete_oldest(struct ivt_rdma_track *t, int32_t status)
+/* Complete up to n ops, oldest first, all under one hold of the lock. */
+static void complete_oldest_n(struct ivt_rdma_track *t, size_t n, int32_t status)
 {
 	pthread_mutex_lock(&t->lock);
-	if (t->head)
+	for (; n > 0 && t->head; n--)
 		complete_locked(t, NULL, t->head, status);
 	pthread_mutex_unlock(&t->lock);
+}
+
+void ivt_track_complete_oldest(struct ivt_rdma_track *t, int32_t status)
+{
+	complete_oldest_n(t, 1, status);
 }
 
 void ivt_track_complete(struct ivt_rdma_track *t, struct ivt_rdma_op *op, int32_t status)
@@ -163,10 +171,7 @@ void ivt_track_complete(struct ivt_rdma_track *t, struct ivt_rdma_op *op, int32_
 
 void ivt_track_fail_all(struct ivt_rdma_track *t, int32_t status)
 {
-	pthread_mutex_lock(&t->lock);
-	while (t->head)
-		complete_locked(t, NULL, t->head, status);
-	pthread_mutex_unlock(&t->lock);
+	complete_oldest_n(t, SIZE_MAX, status);
 }
 
 int ivt_track_poll(struct ivt_rdma_track *t, struct ivt_completion *out, int max)

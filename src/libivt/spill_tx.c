@@ -147,11 +147,17 @@ static void wait_room(struct ivt_channel *ch, struct chan_spill *sp, int timeout
 	atomic_store(&sp->waiting, 0);
 }
 
-static int peer_error(struct ivt_channel *ch, int rc)
+/* The ring is full and nothing more can be parked: back-pressure. 0 to
+ * try again, else what ends the send (-EAGAIN for a non-blocking one). */
+static int await_room(struct ivt_channel *ch, struct chan_spill *sp, int nonblock, int *tries)
 {
-	if (rc == -EPIPE && ivt_ctrl_peer_event(&ch->ctrl) == IVT_PEER_DIED)
-		return -ECONNRESET;
-	return rc;
+	if (nonblock)
+		return chan_retry_nonblock(ch, IVT_EV_SEND, tries) ? 0 : -EAGAIN;
+	int rc = chan_peer_send_error(ch);
+	if (rc)
+		return rc;
+	wait_room(ch, sp, -1);
+	return 0;
 }
 
 ssize_t chan_spill_send(struct ivt_channel *ch, const void *buf, size_t len)
@@ -196,24 +202,16 @@ ssize_t chan_spill_send(struct ivt_channel *ch, const void *buf, size_t len)
 				break;
 			}
 		}
-		/* The ring is full and the store refuses: back-pressure. */
-		if (nonblock) {
-			if (done)
-				break;
-			if (!chan_retry_nonblock(ch, IVT_EV_SEND, &tries)) {
-				rc = -EAGAIN;
-				break;
-			}
-			continue;
-		}
-		if ((rc = chan_peer_send_error(ch)))
+		/* The ring is full and the store refuses. */
+		if (nonblock && done)
 			break;
-		wait_room(ch, sp, -1);
+		if ((rc = await_room(ch, sp, nonblock, &tries)))
+			break;
 	}
 	pthread_mutex_unlock(&sp->lock);
 	if (done && (nonblock || rc == 0))
 		return (ssize_t)done;
-	return rc < 0 ? peer_error(ch, rc) : (ssize_t)done;
+	return rc < 0 ? chan_send_error(ch, rc) : (ssize_t)done;
 }
 
 void chan_spill_progress(struct ivt_channel *ch)
@@ -270,30 +268,19 @@ IVT_EXPORT int ivt_flush(ivt_channel *ch)
 {
 	if (!ch)
 		return -EINVAL;
-	int rc = chan_peer_send_error(ch);
+	int rc = chan_send_ready(ch);
 	if (rc)
-		return rc;
-	if ((rc = chan_ensure_accepted(ch)) < 0)
 		return rc;
 	int nonblock = atomic_load(&ch->nonblock), tries = 0;
 	struct chan_spill *sp = ch->spill;
 	if (sp) {
 		pthread_mutex_lock(&sp->lock);
-		while ((rc = drain_locked(ch, sp)) == 0 && !queue_empty(sp)) {
-			if (nonblock) {
-				if (!chan_retry_nonblock(ch, IVT_EV_SEND, &tries)) {
-					rc = -EAGAIN;
-					break;
-				}
-				continue;
-			}
-			if ((rc = chan_peer_send_error(ch)))
+		while ((rc = drain_locked(ch, sp)) == 0 && !queue_empty(sp))
+			if ((rc = await_room(ch, sp, nonblock, &tries)))
 				break;
-			wait_room(ch, sp, -1);
-		}
 		pthread_mutex_unlock(&sp->lock);
 		if (rc < 0)
-			return peer_error(ch, rc);
+			return chan_send_error(ch, rc);
 	}
 	/* the tail of a frame a non-blocking send began */
 	for (;;) {
@@ -303,5 +290,5 @@ IVT_EXPORT int ivt_flush(ivt_channel *ch)
 		if (!chan_retry_nonblock(ch, IVT_EV_SEND, &tries))
 			break;
 	}
-	return rc < 0 ? peer_error(ch, rc) : 0;
+	return rc < 0 ? chan_send_error(ch, rc) : 0;
 }

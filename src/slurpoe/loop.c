@@ -96,17 +96,24 @@ int slp_loop_run_once(struct slp_loop *l, int timeout_ms)
 	return 0;
 }
 
-static int expired(uint64_t end) { return slp_clock_us() > end; }
 static uint64_t end_of(int timeout_ms)
 {
 	return timeout_ms < 0 ? UINT64_MAX : slp_clock_us() + (uint64_t)timeout_ms * 1000u;
 }
 
-int slp_loop_send_all(struct slp_loop *l, struct slp_conn *c, const void *buf, size_t len,
-		      int timeout_ms)
+/* One turn of a blocking wait: -ETIMEDOUT once end has passed, else run
+ * the loop (up to 100 ms). */
+static int step(struct slp_loop *l, uint64_t end)
+{
+	if (slp_clock_us() > end)
+		return -ETIMEDOUT;
+	return slp_loop_run_once(l, 100);
+}
+
+int slp_loop_send_until(struct slp_loop *l, struct slp_conn *c, const void *buf, size_t len,
+			uint64_t end)
 {
 	const uint8_t *p = buf;
-	uint64_t end = end_of(timeout_ms);
 	while (len) {
 		slp_rawsock_batch_begin(l->rs);
 		ssize_t r = slp_send(c, p, len);
@@ -118,11 +125,44 @@ int slp_loop_send_all(struct slp_loop *l, struct slp_conn *c, const void *buf, s
 		}
 		if (r != -EAGAIN)
 			return (int)r;
-		if (expired(end))
-			return -ETIMEDOUT;
-		int err = slp_loop_run_once(l, 100);
+		int err = step(l, end);
 		if (err)
 			return err;
+	}
+	return 0;
+}
+
+int slp_loop_send_all(struct slp_loop *l, struct slp_conn *c, const void *buf, size_t len,
+		      int timeout_ms)
+{
+	return slp_loop_send_until(l, c, buf, len, end_of(timeout_ms));
+}
+
+ssize_t slp_loop_recv_some_until(struct slp_loop *l, struct slp_conn *c, void *buf, size_t len,
+				 uint64_t end)
+{
+	for (;;) {
+		ssize_t r = slp_recv(c, buf, len);
+		if (r != -EAGAIN)
+			return r;
+		int err = step(l, end);
+		if (err)
+			return err;
+	}
+}
+
+int slp_loop_recv_until(struct slp_loop *l, struct slp_conn *c, void *buf, size_t len,
+			uint64_t end)
+{
+	uint8_t *p = buf;
+	while (len) {
+		ssize_t r = slp_loop_recv_some_until(l, c, p, len, end);
+		if (r == 0)
+			return -EPIPE;
+		if (r < 0)
+			return (int)r;
+		p += r;
+		len -= (size_t)r;
 	}
 	return 0;
 }
@@ -130,45 +170,35 @@ int slp_loop_send_all(struct slp_loop *l, struct slp_conn *c, const void *buf, s
 int slp_loop_recv_all(struct slp_loop *l, struct slp_conn *c, void *buf, size_t len,
 		      int timeout_ms)
 {
-	uint8_t *p = buf;
-	uint64_t end = end_of(timeout_ms);
-	while (len) {
-		ssize_t r = slp_recv(c, p, len);
-		if (r > 0) {
-			p += r;
-			len -= (size_t)r;
-			continue;
-		}
-		if (r == 0)
-			return -EPIPE;
-		if (r != -EAGAIN)
-			return (int)r;
-		if (expired(end))
-			return -ETIMEDOUT;
-		int err = slp_loop_run_once(l, 100);
-		if (err)
-			return err;
-	}
-	return 0;
+	return slp_loop_recv_until(l, c, buf, len, end_of(timeout_ms));
 }
 
-int slp_loop_wait_open(struct slp_loop *l, struct slp_conn **c, int timeout_ms)
+int slp_loop_wait_until(struct slp_loop *l, struct slp_conn **c, int (*done)(void *),
+			void *arg, uint64_t end)
 {
-	uint64_t end = end_of(timeout_ms);
 	for (;;) {
 		unsigned ev;
 		struct slp_conn *x;
 		while ((x = slp_engine_next_event(l->engine, &ev)))
 			if ((ev & SLP_EV_ACCEPTED) && !*c)
 				*c = x;
-		if (*c && slp_conn_state(*c) == SLP_ST_OPEN)
+		if (done(arg))
 			return 0;
 		if (*c && slp_conn_state(*c) == SLP_ST_FAILED)
 			return slp_conn_error(*c);
-		if (expired(end))
-			return -ETIMEDOUT;
-		int err = slp_loop_run_once(l, 100);
+		int err = step(l, end);
 		if (err)
 			return err;
 	}
+}
+
+static int conn_open(void *arg)
+{
+	struct slp_conn **c = arg;
+	return *c && slp_conn_state(*c) == SLP_ST_OPEN;
+}
+
+int slp_loop_wait_open(struct slp_loop *l, struct slp_conn **c, int timeout_ms)
+{
+	return slp_loop_wait_until(l, c, conn_open, c, end_of(timeout_ms));
 }

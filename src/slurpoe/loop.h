@@ -50,4 +50,18 @@ int slp_loop_recv_all(struct slp_loop *l, struct slp_conn *c, void *buf, size_t 
 /* Wait for a connection on a listening endpoint (or, with *c set, for it
  * to open). */
 int slp_loop_wait_open(struct slp_loop *l, struct slp_conn **c, int timeout_ms);
+
+/* The same with an absolute deadline end (slp_clock_us(), UINT64_MAX
+ * none), for a tool that gives its whole run one time limit. */
+int slp_loop_send_until(struct slp_loop *l, struct slp_conn *c, const void *buf, size_t len,
+			uint64_t end);
+int slp_loop_recv_until(struct slp_loop *l, struct slp_conn *c, void *buf, size_t len,
+			uint64_t end);
+/* What is there, at most len bytes: > 0, 0 at end of stream, or -errno. */
+ssize_t slp_loop_recv_some_until(struct slp_loop *l, struct slp_conn *c, void *buf, size_t len,
+				 uint64_t end);
+/* Until done(arg) holds, taking the first accepted connection into *c if
+ * it is NULL; *c failing ends the wait with its error. */
+int slp_loop_wait_until(struct slp_loop *l, struct slp_conn **c, int (*done)(void *),
+			void *arg, uint64_t end);
 #endif

@@ -62,23 +62,7 @@ static int fail(const char *what, int err)
 /* Run the loop until cond() holds; the connection failing ends it too. */
 static int wait_for(int (*cond)(void *), void *arg)
 {
-	for (;;) {
-		unsigned ev;
-		struct slp_conn *c;
-		while ((c = slp_engine_next_event(loop.engine, &ev))) {
-			if ((ev & SLP_EV_ACCEPTED) && !conn)
-				conn = c;
-		}
-		if (cond(arg))
-			return 0;
-		if (conn && slp_conn_state(conn) == SLP_ST_FAILED)
-			return slp_conn_error(conn);
-		if (slp_clock_us() > deadline_us)
-			return -ETIMEDOUT;
-		int r = slp_loop_run_once(&loop, 100);
-		if (r)
-			return r;
-	}
+	return slp_loop_wait_until(&loop, &conn, cond, arg, deadline_us);
 }
 
 static int is_open(void *arg)
@@ -93,55 +77,20 @@ static int is_closed(void *arg)
 	return slp_conn_state(conn) == SLP_ST_CLOSED;
 }
 
-/* Blocking helpers over the non-blocking engine. */
+/* Blocking helpers over the non-blocking engine, within the run's time. */
 static int send_all(const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
-	while (len) {
-		ssize_t r = slp_send(conn, p, len);
-		if (r > 0) {
-			p += r;
-			len -= (size_t)r;
-			continue;
-		}
-		if (r != -EAGAIN)
-			return (int)r;
-		int err = slp_loop_run_once(&loop, 100);
-		if (err)
-			return err;
-		if (slp_clock_us() > deadline_us)
-			return -ETIMEDOUT;
-	}
-	return 0;
+	return slp_loop_send_until(&loop, conn, buf, len, deadline_us);
 }
 
 static ssize_t recv_some(void *buf, size_t len)
 {
-	for (;;) {
-		ssize_t r = slp_recv(conn, buf, len);
-		if (r != -EAGAIN)
-			return r;
-		int err = slp_loop_run_once(&loop, 100);
-		if (err)
-			return err;
-		if (slp_clock_us() > deadline_us)
-			return -ETIMEDOUT;
-	}
+	return slp_loop_recv_some_until(&loop, conn, buf, len, deadline_us);
 }
 
 static int recv_all(void *buf, size_t len)
 {
-	uint8_t *p = buf;
-	while (len) {
-		ssize_t r = recv_some(p, len);
-		if (r == 0)
-			return -EPIPE;
-		if (r < 0)
-			return (int)r;
-		p += r;
-		len -= (size_t)r;
-	}
-	return 0;
+	return slp_loop_recv_until(&loop, conn, buf, len, deadline_us);
 }
 
 /* Like TCP's TIME_WAIT: after CLOSED, stay a moment to acknowledge a

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "testsupport/oob_pair.h"
+#include "common/fd_send.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -12,21 +13,8 @@ int oob_pair_send(void *ctx, const void *blob, size_t len, const int *fds, int n
 	struct oob_end *e = ctx;
 	if (nfds < 0 || nfds > IVT_OOB_FDS_MAX || len > IVT_OOB_BLOB_MAX)
 		return -EINVAL;
-	char cbuf[CMSG_SPACE(sizeof(int) * IVT_OOB_FDS_MAX)];
-	memset(cbuf, 0, sizeof(cbuf));
-	struct iovec iov = {.iov_base = (void *)blob, .iov_len = len};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (nfds > 0) {
-		m.msg_control = cbuf;
-		m.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	ssize_t n = sendmsg(e->fd, &m, MSG_NOSIGNAL);
-	return n < 0 ? -errno : 0;
+	ssize_t n = ivt_send_with_fds(e->fd, blob, len, fds, nfds);
+	return n < 0 ? (int)n : 0;
 }
 
 int oob_pair_recv(void *ctx, void *blob, size_t cap, int *fds, int *nfds, int timeout_ms)

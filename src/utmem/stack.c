@@ -167,6 +167,17 @@ static ssize_t sk_get(struct utmem_tier *t, const struct utmem_key *k, void *b, 
 	return -ENOENT;
 }
 
+/* One level's invalidate result into the stack's (starting at -ENOENT):
+ * 0 once some level had it, but a real error wins. */
+static int merge_inval(int rc, int r)
+{
+	if (r == 0 && rc == -ENOENT)
+		return 0;
+	if (r && r != -ENOENT)
+		return r;
+	return rc;
+}
+
 static int sk_inval_page(struct utmem_tier *t, const struct utmem_key *k)
 {
 	struct stack *s = sk_of(t);
@@ -179,10 +190,7 @@ static int sk_inval_page(struct utmem_tier *t, const struct utmem_key *k)
 			continue;
 		struct utmem_key lk = level_key(p, i, k);
 		int r = utmem_tier_invalidate_page(s->levels[i], &lk);
-		if (r == 0 && rc == -ENOENT)
-			rc = 0;
-		else if (r && r != -ENOENT)
-			rc = r;
+		rc = merge_inval(rc, r);
 	}
 	return rc;
 }
@@ -198,10 +206,7 @@ static int sk_inval_object(struct utmem_tier *t, uint32_t pool, uint64_t oid)
 		if (!level_relevant(p, i))
 			continue;
 		int r = utmem_tier_invalidate_object(s->levels[i], p->ids[i], oid);
-		if (r == 0 && rc == -ENOENT)
-			rc = 0;
-		else if (r && r != -ENOENT)
-			rc = r;
+		rc = merge_inval(rc, r);
 	}
 	return rc;
 }

@@ -17,75 +17,10 @@
 #include "common/log.h"
 #include "ivtd/broker.h"
 
-/* ---- fake registry ------------------------------------------------- */
-
-struct fake_end {
-	struct ivt_reg_end end;
-	int ok_count, err_count;
-	struct ivt_ctrl_open_ok last_ok;
-	int last_err;
-	char last_msg[IVT_ERRMSG_MAX + 1];
-	int setups;
-	char setup_blob[IVT_OOB_BLOB_MAX];
-	size_t setup_len;
-	int setup_nfds;
-	int setup_fds_valid; /* all fds open when relayed */
-	int relay_rc;        /* what relay_setup returns */
-	int peer_events[8];
-	int n_peer_events;
-};
-
-static struct fake_end *fe(struct ivt_reg_end *e) { return (struct fake_end *)e; }
-
-static int f_reply_ok(struct ivt_reg_end *e, const struct ivt_ctrl_open_ok *ok)
-{
-	fe(e)->ok_count++;
-	fe(e)->last_ok = *ok;
-	return 0;
-}
-
-static int f_reply_error(struct ivt_reg_end *e, int err, const char *msg)
-{
-	fe(e)->err_count++;
-	fe(e)->last_err = err;
-	snprintf(fe(e)->last_msg, sizeof(fe(e)->last_msg), "%s", msg);
-	return 0;
-}
-
-static int f_relay(struct ivt_reg_end *e, const void *blob, size_t len, const int *fds, int nfds)
-{
-	struct fake_end *f = fe(e);
-	f->setups++;
-	memcpy(f->setup_blob, blob, len);
-	f->setup_len = len;
-	f->setup_nfds = nfds;
-	f->setup_fds_valid = 1;
-	for (int i = 0; i < nfds; i++)
-		if (fcntl(fds[i], F_GETFD) < 0)
-			f->setup_fds_valid = 0;
-	return f->relay_rc;
-}
-
-static int f_notify(struct ivt_reg_end *e, int event, uint32_t peer_domid)
-{
-	struct fake_end *f = fe(e);
-	if (f->n_peer_events < 8)
-		f->peer_events[f->n_peer_events++] = event;
-	return 0;
-}
-
-static const struct ivt_registry_ops fake_ops = {
-	.name = "fake", .reply_ok = f_reply_ok, .reply_error = f_reply_error,
-	.relay_setup = f_relay, .notify_peer = f_notify,
-};
+#include "fake_registry.h"
+#include "testsupport/fd_count.h"
 
 /* ---- fixture ------------------------------------------------------- */
-
-struct fx {
-	struct ivt_registry reg;
-	struct ivt_broker *b;
-	struct ivt_broker_cb cb;
-};
 
 static const char *policy_text =
 	"{\"version\":1,\"defaults\":{\"max_ring_size\":1048576},\"channels\":[\n"
@@ -96,35 +31,29 @@ static const char *policy_text =
 
 static int setup_fx(void **state)
 {
-	struct fx *x = calloc(1, sizeof(*x));
-	char err[IVT_POLICY_ERR_MAX];
-	struct ivt_policy *p = ivt_policy_load_string(policy_text, "b.json", err, sizeof(err));
-	if (!x || !p)
+	struct fake_broker *x = calloc(1, sizeof(*x));
+	if (!x || fake_broker_init(x, policy_text, "b.json") != 0) {
+		free(x);
 		return -1;
-	x->b = ivt_broker_new(p);
-	ivt_broker_set_backend(x->b, IVT_BACKEND_SHM, 1, NULL);
+	}
 	ivt_broker_set_backend(x->b, IVT_BACKEND_VCHAN, 0, "no /dev/xen/gntalloc");
-	x->cb = ivt_broker_callbacks(x->b);
-	x->reg.ops = &fake_ops;
-	x->reg.cb = x->cb;
 	*state = x;
 	return 0;
 }
 
 static int teardown_fx(void **state)
 {
-	struct fx *x = *state;
-	ivt_broker_free(x->b);
+	struct fake_broker *x = *state;
+	fake_broker_fini(x);
 	free(x);
 	return 0;
 }
 
-static struct fake_end *new_end(struct fx *x, const char *identity)
+static struct fake_end *new_end(struct fake_broker *x, const char *identity)
 {
 	struct fake_end *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	f->end.reg = &x->reg;
-	snprintf(f->end.identity, sizeof(f->end.identity), "%s", identity);
+	fake_end_init(x, f, identity);
 	if (!strncmp(identity, "dom:", 4)) {
 		f->end.domid = (uint32_t)atoi(identity + 4);
 		f->end.pid = -1;
@@ -135,19 +64,7 @@ static struct fake_end *new_end(struct fx *x, const char *identity)
 	return f;
 }
 
-static void request(struct fx *x, struct fake_end *f, const char *name, int listen,
-		    const char *backend, uint64_t ring)
-{
-	struct ivt_end_request r;
-	memset(&r, 0, sizeof(r));
-	snprintf(r.name, sizeof(r.name), "%s", name);
-	snprintf(r.backend, sizeof(r.backend), "%s", backend ? backend : "");
-	r.listen = listen;
-	r.ring_size = ring;
-	x->cb.request(x->cb.arg, &f->end, &r);
-}
-
-static void gone(struct fx *x, struct fake_end *f, int graceful)
+static void gone(struct fake_broker *x, struct fake_end *f, int graceful)
 {
 	x->cb.gone(x->cb.arg, &f->end, graceful);
 	free(f);
@@ -157,16 +74,16 @@ static void gone(struct fx *x, struct fake_end *f, int graceful)
 
 static void test_listen_connect(void **state)
 {
-	struct fx *x = *state;
+	struct fake_broker *x = *state;
 	struct fake_end *srv = new_end(x, "uid:1000"), *cli = new_end(x, "uid:1001");
-	request(x, srv, "demo", 1, NULL, 0);
+	fake_request(x, srv, "demo", 1, NULL, 0);
 	assert_int_equal(srv->ok_count, 1);
 	assert_int_equal(srv->last_ok.is_server, 1);
 	assert_string_equal(srv->last_ok.backend, "shm");
 	assert_int_equal(srv->last_ok.ring_size, 65536);
 	assert_int_equal(srv->n_peer_events, 0);
 
-	request(x, cli, "demo", 0, "auto", 0);
+	fake_request(x, cli, "demo", 0, "auto", 0);
 	assert_int_equal(cli->ok_count, 1);
 	assert_int_equal(cli->err_count, 0);
 	assert_int_equal(cli->last_ok.is_server, 0);
@@ -192,26 +109,26 @@ static void test_listen_connect(void **state)
 
 static void test_second_listener_and_connector(void **state)
 {
-	struct fx *x = *state;
+	struct fake_broker *x = *state;
 	struct fake_end *s1 = new_end(x, "uid:1"), *s2 = new_end(x, "uid:2");
 	struct fake_end *c1 = new_end(x, "uid:3"), *c2 = new_end(x, "uid:4");
-	request(x, s1, "demo", 1, NULL, 0);
-	request(x, s2, "demo", 1, NULL, 0);
+	fake_request(x, s1, "demo", 1, NULL, 0);
+	fake_request(x, s2, "demo", 1, NULL, 0);
 	assert_int_equal(s2->err_count, 1);
 	assert_int_equal(s2->last_err, EADDRINUSE);
 	assert_non_null(strstr(s2->last_msg, "already has a listener (uid:1)"));
-	request(x, c1, "demo", 0, NULL, 0);
+	fake_request(x, c1, "demo", 0, NULL, 0);
 	assert_int_equal(c1->ok_count, 1);
-	request(x, c2, "demo", 0, NULL, 0);
+	fake_request(x, c2, "demo", 0, NULL, 0);
 	assert_int_equal(c2->last_err, EBUSY);
 	/* an end carries one channel only */
-	request(x, c1, "demo", 0, NULL, 0);
+	fake_request(x, c1, "demo", 0, NULL, 0);
 	assert_int_equal(c1->last_err, EISCONN);
 
 	/* listener leaves: the name is free again at once */
 	gone(x, s1, 1);
 	assert_int_equal(c1->peer_events[0], IVT_PEER_CLOSED);
-	request(x, s2, "demo", 1, NULL, 0);
+	fake_request(x, s2, "demo", 1, NULL, 0);
 	assert_int_equal(s2->ok_count, 1);
 	gone(x, c1, 1);
 	gone(x, c2, 1);
@@ -220,44 +137,44 @@ static void test_second_listener_and_connector(void **state)
 
 static void test_refusals(void **state)
 {
-	struct fx *x = *state;
+	struct fake_broker *x = *state;
 	struct fake_end *srv = new_end(x, "uid:0"), *bad = new_end(x, "uid:1001");
 	struct fake_end *good = new_end(x, "uid:1000"), *e = new_end(x, "uid:5");
 
 	/* connecting before anyone listens */
-	request(x, good, "locked", 0, NULL, 0);
+	fake_request(x, good, "locked", 0, NULL, 0);
 	assert_int_equal(good->last_err, ENOENT);
 	assert_non_null(strstr(good->last_msg, "no listener for channel 'locked'"));
 	/* ... but a refusal by policy is said as such even then */
-	request(x, bad, "locked", 0, NULL, 0);
+	fake_request(x, bad, "locked", 0, NULL, 0);
 	assert_int_equal(bad->last_err, EACCES);
 
-	request(x, srv, "locked", 1, NULL, 0);
+	fake_request(x, srv, "locked", 1, NULL, 0);
 	assert_int_equal(srv->ok_count, 1);
-	request(x, bad, "locked", 0, NULL, 0);
+	fake_request(x, bad, "locked", 0, NULL, 0);
 	assert_int_equal(bad->last_err, EACCES);
 	assert_non_null(strstr(bad->last_msg, "uid:1001 may not connect to channel 'locked'"));
 	assert_non_null(strstr(bad->last_msg, "channels[1] 'locked' (b.json:3)"));
 	assert_int_equal(srv->n_peer_events, 0);
 
 	/* listener not allowed, unknown channel, invalid name */
-	request(x, e, "locked2", 1, NULL, 0);
+	fake_request(x, e, "locked2", 1, NULL, 0);
 	assert_int_equal(e->last_err, ENOENT);
 	assert_non_null(strstr(e->last_msg, "no rule"));
-	request(x, e, "../etc", 1, NULL, 0);
+	fake_request(x, e, "../etc", 1, NULL, 0);
 	assert_int_equal(e->last_err, EINVAL);
 	/* explicitly requested backend that did not probe */
-	request(x, e, "demo", 1, "vchan", 0);
+	fake_request(x, e, "demo", 1, "vchan", 0);
 	assert_int_equal(e->last_err, ENOTSUP);
 	assert_string_equal(e->last_msg,
 			    "backend vchan not available on this host: no /dev/xen/gntalloc");
 	/* guests on "auto" would get vchan, which is not here either */
 	struct fake_end *g = new_end(x, "dom:3");
-	request(x, g, "xen", 1, NULL, 0);
+	fake_request(x, g, "xen", 1, NULL, 0);
 	assert_int_equal(g->last_err, ENOTSUP);
 	assert_int_equal(e->ok_count + g->ok_count, 0);
 
-	request(x, good, "locked", 0, NULL, 0);
+	fake_request(x, good, "locked", 0, NULL, 0);
 	assert_int_equal(good->ok_count, 1);
 	gone(x, good, 1);
 	gone(x, srv, 1);
@@ -268,23 +185,23 @@ static void test_refusals(void **state)
 
 static void test_died_notifications(void **state)
 {
-	struct fx *x = *state;
+	struct fake_broker *x = *state;
 	struct fake_end *srv = new_end(x, "uid:1"), *cli = new_end(x, "uid:2");
-	request(x, srv, "demo", 1, NULL, 0);
-	request(x, cli, "demo", 0, NULL, 0);
+	fake_request(x, srv, "demo", 1, NULL, 0);
+	fake_request(x, cli, "demo", 0, NULL, 0);
 	gone(x, cli, 0);
 	assert_int_equal(srv->peer_events[srv->n_peer_events - 1], IVT_PEER_DIED);
 	/* the served listener takes no second client */
 	struct fake_end *c2 = new_end(x, "uid:3");
-	request(x, c2, "demo", 0, NULL, 0);
+	fake_request(x, c2, "demo", 0, NULL, 0);
 	assert_int_equal(c2->last_err, EBUSY);
 	gone(x, c2, 1);
 	gone(x, srv, 1);
 
 	srv = new_end(x, "uid:1");
 	cli = new_end(x, "uid:2");
-	request(x, srv, "demo", 1, NULL, 0);
-	request(x, cli, "demo", 0, NULL, 0);
+	fake_request(x, srv, "demo", 1, NULL, 0);
+	fake_request(x, cli, "demo", 0, NULL, 0);
 	gone(x, srv, 0);
 	assert_int_equal(cli->n_peer_events, 1);
 	assert_int_equal(cli->peer_events[0], IVT_PEER_DIED);
@@ -295,55 +212,46 @@ static void test_died_notifications(void **state)
 	gone(x, cli, 1);
 }
 
-static int count_open_fds(void)
-{
-	int n = 0;
-	for (int fd = 0; fd < 1024; fd++)
-		if (fcntl(fd, F_GETFD) >= 0)
-			n++;
-	return n;
-}
-
 static void test_setup_relayed(void **state)
 {
-	struct fx *x = *state;
-	int before = count_open_fds();
+	struct fake_broker *x = *state;
+	int before = ts_count_open_fds();
 	struct fake_end *srv = new_end(x, "uid:1"), *cli = new_end(x, "uid:2");
-	request(x, srv, "demo", 1, NULL, 0);
+	fake_request(x, srv, "demo", 1, NULL, 0);
 	int p[2];
 	assert_int_equal(pipe(p), 0);
 	x->cb.setup(x->cb.arg, &srv->end, "ring-info", 9, p, 2); /* broker owns p now */
-	request(x, cli, "demo", 0, NULL, 0);
+	fake_request(x, cli, "demo", 0, NULL, 0);
 	assert_int_equal(cli->setups, 1);
 	assert_int_equal(cli->setup_len, 9);
 	assert_memory_equal(cli->setup_blob, "ring-info", 9);
 	assert_int_equal(cli->setup_nfds, 2);
 	assert_true(cli->setup_fds_valid);
-	assert_int_equal(count_open_fds(), before + 2);
+	assert_int_equal(ts_count_open_fds(), before + 2);
 
 	/* a second setup, and one from the client end, are refused and closed */
 	int q[2];
 	assert_int_equal(pipe(q), 0);
 	x->cb.setup(x->cb.arg, &srv->end, "again", 5, q, 2);
 	assert_int_equal(srv->last_err, EALREADY);
-	assert_int_equal(count_open_fds(), before + 2);
+	assert_int_equal(ts_count_open_fds(), before + 2);
 	assert_int_equal(pipe(q), 0);
 	x->cb.setup(x->cb.arg, &cli->end, "evil", 4, q, 2);
 	assert_int_equal(cli->last_err, EPROTO);
-	assert_int_equal(count_open_fds(), before + 2);
+	assert_int_equal(ts_count_open_fds(), before + 2);
 
 	/* the listener going releases the held fds */
 	gone(x, srv, 1);
-	assert_int_equal(count_open_fds(), before);
+	assert_int_equal(ts_count_open_fds(), before);
 	gone(x, cli, 1);
 }
 
 static void test_setup_after_connect(void **state)
 {
-	struct fx *x = *state;
+	struct fake_broker *x = *state;
 	struct fake_end *srv = new_end(x, "uid:1"), *cli = new_end(x, "uid:2");
-	request(x, srv, "demo", 1, NULL, 0);
-	request(x, cli, "demo", 0, NULL, 0);
+	fake_request(x, srv, "demo", 1, NULL, 0);
+	fake_request(x, cli, "demo", 0, NULL, 0);
 	assert_int_equal(cli->setups, 0);
 	int p[2];
 	assert_int_equal(pipe(p), 0);
@@ -354,10 +262,10 @@ static void test_setup_after_connect(void **state)
 	/* setup on an end with no channel */
 	struct fake_end *stray = new_end(x, "uid:9");
 	assert_int_equal(pipe(p), 0);
-	int before = count_open_fds();
+	int before = ts_count_open_fds();
 	x->cb.setup(x->cb.arg, &stray->end, "x", 1, p, 2);
 	assert_int_equal(stray->last_err, EPROTO);
-	assert_int_equal(count_open_fds(), before - 2);
+	assert_int_equal(ts_count_open_fds(), before - 2);
 	gone(x, stray, 0);
 	gone(x, cli, 1);
 	gone(x, srv, 1);
@@ -365,12 +273,12 @@ static void test_setup_after_connect(void **state)
 
 static void test_ring_clamped_and_policy_swap(void **state)
 {
-	struct fx *x = *state;
+	struct fake_broker *x = *state;
 	struct fake_end *srv = new_end(x, "uid:1"), *cli = new_end(x, "uid:2");
-	request(x, srv, "demo", 1, NULL, 1ull << 30);
+	fake_request(x, srv, "demo", 1, NULL, 1ull << 30);
 	assert_int_equal(srv->last_ok.ring_size, 1048576);
 	/* the client asking for another size gets the listener's ring */
-	request(x, cli, "demo", 0, NULL, 8192);
+	fake_request(x, cli, "demo", 0, NULL, 8192);
 	assert_int_equal(cli->last_ok.ring_size, 1048576);
 
 	char err[IVT_POLICY_ERR_MAX];
@@ -382,7 +290,7 @@ static void test_ring_clamped_and_policy_swap(void **state)
 	ivt_broker_set_policy(x->b, p);
 	assert_ptr_equal(ivt_broker_policy(x->b), p);
 	struct fake_end *s2 = new_end(x, "uid:1");
-	request(x, s2, "demo2", 1, NULL, 0);
+	fake_request(x, s2, "demo2", 1, NULL, 0);
 	assert_int_equal(s2->last_err, ENOENT);
 	/* the open channel is unaffected */
 	char status[IVT_CTRL_STATUS_MAX + 1];
@@ -396,7 +304,7 @@ static void test_ring_clamped_and_policy_swap(void **state)
 
 static void test_status_truncates(void **state)
 {
-	struct fx *x = *state;
+	struct fake_broker *x = *state;
 	struct fake_end *ends[200];
 	for (int i = 0; i < 200; i++)
 		ends[i] = new_end(x, "uid:1");
@@ -408,7 +316,7 @@ static void test_status_truncates(void **state)
 	for (int i = 0; i < 200; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "c%d", i);
-		request(x, ends[i], name, 1, NULL, 0);
+		fake_request(x, ends[i], name, 1, NULL, 0);
 		assert_int_equal(ends[i]->ok_count, 1);
 	}
 	char status[IVT_CTRL_STATUS_MAX + 1];
@@ -427,14 +335,14 @@ static void test_status_truncates(void **state)
  * client's domid in its answer, so it is answered only when a client comes. */
 static void test_vchan_listener_answered_with_client_domid(void **state)
 {
-	struct fx *x = *state;
+	struct fake_broker *x = *state;
 	ivt_broker_set_backend(x->b, IVT_BACKEND_VCHAN, 1, NULL);
 	struct fake_end *srv = new_end(x, "dom:7"), *cli = new_end(x, "dom:9");
-	request(x, srv, "xen", 1, NULL, 0);
+	fake_request(x, srv, "xen", 1, NULL, 0);
 	assert_int_equal(srv->ok_count, 0);
 	assert_int_equal(srv->err_count, 0);
 
-	request(x, cli, "xen", 0, NULL, 0);
+	fake_request(x, cli, "xen", 0, NULL, 0);
 	assert_int_equal(srv->ok_count, 1);
 	assert_int_equal(srv->last_ok.is_server, 1);
 	assert_string_equal(srv->last_ok.backend, "vchan");

@@ -18,47 +18,7 @@
 #include "common/ctrl_msg.h"
 #include "ivtd/broker.h"
 
-struct fake_end {
-	struct ivt_reg_end end;
-	int oks, errs, last_err, peer_events;
-	struct ivt_ctrl_open_ok ok;
-	char msg[IVT_ERRMSG_MAX + 1];
-};
-
-static struct fake_end *fe(struct ivt_reg_end *e) { return (struct fake_end *)e; }
-
-static int f_ok(struct ivt_reg_end *e, const struct ivt_ctrl_open_ok *ok)
-{
-	fe(e)->oks++;
-	fe(e)->ok = *ok;
-	return 0;
-}
-
-static int f_err(struct ivt_reg_end *e, int err, const char *msg)
-{
-	fe(e)->errs++;
-	fe(e)->last_err = err;
-	snprintf(fe(e)->msg, sizeof(fe(e)->msg), "%s", msg);
-	return 0;
-}
-
-static int f_relay(struct ivt_reg_end *e, const void *b, size_t l, const int *fds, int n)
-{
-	(void)e, (void)b, (void)l, (void)fds, (void)n;
-	return 0;
-}
-
-static int f_notify(struct ivt_reg_end *e, int ev, uint32_t d)
-{
-	(void)ev, (void)d;
-	fe(e)->peer_events++;
-	return 0;
-}
-
-static const struct ivt_registry_ops fake_ops = {
-	.name = "fake", .reply_ok = f_ok, .reply_error = f_err, .relay_setup = f_relay,
-	.notify_peer = f_notify,
-};
+#include "fake_registry.h"
 
 /* What the service saw. */
 struct svc_log {
@@ -94,9 +54,7 @@ static void s_gone(void *arg, struct ivt_reg_end *end, int graceful)
 }
 
 struct fx {
-	struct ivt_registry reg;
-	struct ivt_broker *b;
-	struct ivt_broker_cb cb;
+	struct fake_broker fb;
 	struct svc_log log;
 };
 
@@ -112,18 +70,13 @@ static const char *policy_text =
 static int setup_fx(void **state)
 {
 	struct fx *x = calloc(1, sizeof(*x));
-	char err[IVT_POLICY_ERR_MAX];
-	struct ivt_policy *p = ivt_policy_load_string(policy_text, "s.json", err, sizeof(err));
-	if (!x || !p)
+	if (!x || fake_broker_init(&x->fb, policy_text, "s.json") != 0) {
+		free(x);
 		return -1;
-	x->b = ivt_broker_new(p);
-	ivt_broker_set_backend(x->b, IVT_BACKEND_SHM, 1, NULL);
-	x->cb = ivt_broker_callbacks(x->b);
-	x->reg.ops = &fake_ops;
-	x->reg.cb = x->cb;
+	}
 	struct ivt_broker_service s = {.arg = &x->log, .open = s_open, .gone = s_gone};
 	snprintf(s.name, sizeof(s.name), "ivt.utmem");
-	ivt_broker_set_service(x->b, &s);
+	ivt_broker_set_service(x->fb.b, &s);
 	*state = x;
 	return 0;
 }
@@ -131,23 +84,19 @@ static int setup_fx(void **state)
 static int teardown_fx(void **state)
 {
 	struct fx *x = *state;
-	ivt_broker_free(x->b);
+	fake_broker_fini(&x->fb);
 	free(x);
 	return 0;
 }
 
 static void mk_end(struct fx *x, struct fake_end *f, const char *identity)
 {
-	memset(f, 0, sizeof(*f));
-	f->end.reg = &x->reg;
-	snprintf(f->end.identity, sizeof(f->end.identity), "%s", identity);
+	fake_end_init(&x->fb, f, identity);
 }
 
 static void request(struct fx *x, struct fake_end *f, const char *name, int listen, uint64_t ring)
 {
-	struct ivt_end_request r = {.listen = listen, .ring_size = ring};
-	snprintf(r.name, sizeof(r.name), "%s", name);
-	x->cb.request(x->cb.arg, &f->end, &r);
+	fake_request(&x->fb, f, name, listen, NULL, ring);
 }
 
 static void test_service_serves_connectors(void **state)
@@ -156,12 +105,12 @@ static void test_service_serves_connectors(void **state)
 	struct fake_end c;
 	mk_end(x, &c, "uid:1000");
 	request(x, &c, "ivt.utmem", 0, 0);
-	assert_int_equal(c.oks, 1);
-	assert_int_equal(c.errs, 0);
-	assert_string_equal(c.ok.backend, "shm");
-	assert_int_equal(c.ok.ring_size, 131072);
-	assert_int_equal(c.ok.is_server, 0);
-	assert_int_equal(c.ok.spill_above_bytes, 0);
+	assert_int_equal(c.ok_count, 1);
+	assert_int_equal(c.err_count, 0);
+	assert_string_equal(c.last_ok.backend, "shm");
+	assert_int_equal(c.last_ok.ring_size, 131072);
+	assert_int_equal(c.last_ok.is_server, 0);
+	assert_int_equal(c.last_ok.spill_above_bytes, 0);
 	assert_int_equal(x->log.opens, 1);
 	assert_string_equal(x->log.backend, "shm");
 	assert_int_equal(x->log.ring, 131072);
@@ -169,15 +118,15 @@ static void test_service_serves_connectors(void **state)
 	/* a second request on the same end is refused; the end goes */
 	request(x, &c, "ivt.utmem", 0, 0);
 	assert_int_equal(c.last_err, EISCONN);
-	x->cb.gone(x->cb.arg, &c.end, 0);
+	x->fb.cb.gone(x->fb.cb.arg, &c.end, 0);
 	assert_int_equal(x->log.gones, 1);
 	assert_int_equal(x->log.last_graceful, 0);
 	/* a valid requested ring is granted */
 	struct fake_end d;
 	mk_end(x, &d, "uid:1001");
 	request(x, &d, "ivt.utmem", 0, 1048576);
-	assert_int_equal(d.ok.ring_size, 1048576);
-	x->cb.gone(x->cb.arg, &d.end, 1);
+	assert_int_equal(d.last_ok.ring_size, 1048576);
+	x->fb.cb.gone(x->fb.cb.arg, &d.end, 1);
 	assert_int_equal(x->log.gones, 2);
 	assert_int_equal(x->log.last_graceful, 1);
 }
@@ -188,9 +137,9 @@ static void test_service_refusals(void **state)
 	struct fake_end l, g, f;
 	mk_end(x, &l, "uid:0");
 	request(x, &l, "ivt.utmem", 1, 0);
-	assert_int_equal(l.errs, 1);
+	assert_int_equal(l.err_count, 1);
 	assert_int_equal(l.last_err, EACCES);
-	assert_non_null(strstr(l.msg, "served by ivtd"));
+	assert_non_null(strstr(l.last_msg, "served by ivtd"));
 	mk_end(x, &g, "dom:5"); /* the rule allows uid:* only */
 	request(x, &g, "ivt.utmem", 0, 0);
 	assert_int_equal(g.last_err, EACCES);
@@ -199,17 +148,17 @@ static void test_service_refusals(void **state)
 	x->log.fail_with = -ENOMEM;
 	mk_end(x, &f, "uid:7");
 	request(x, &f, "ivt.utmem", 0, 0);
-	assert_int_equal(f.oks, 1);
-	assert_int_equal(f.errs, 1);
+	assert_int_equal(f.ok_count, 1);
+	assert_int_equal(f.err_count, 1);
 	assert_int_equal(f.last_err, ENOMEM);
-	assert_non_null(strstr(f.msg, "service says no"));
-	x->cb.gone(x->cb.arg, &f.end, 1);
+	assert_non_null(strstr(f.last_msg, "service says no"));
+	x->fb.cb.gone(x->fb.cb.arg, &f.end, 1);
 	assert_int_equal(x->log.gones, 0); /* open failed: not the service's */
 	/* detached: the name is an ordinary channel again */
-	ivt_broker_set_service(x->b, NULL);
+	ivt_broker_set_service(x->fb.b, NULL);
 	request(x, &l, "ivt.utmem", 1, 0);
-	assert_int_equal(l.oks, 1);
-	x->cb.gone(x->cb.arg, &l.end, 1);
+	assert_int_equal(l.ok_count, 1);
+	x->fb.cb.gone(x->fb.cb.arg, &l.end, 1);
 }
 
 static void test_spill_reaches_both_ends(void **state)
@@ -220,14 +169,14 @@ static void test_spill_reaches_both_ends(void **state)
 	mk_end(x, &c, "uid:1000");
 	request(x, &l, "sp", 1, 0);
 	request(x, &c, "sp", 0, 0);
-	assert_int_equal(l.ok.spill_above_bytes, 777);
-	assert_int_equal(c.ok.spill_above_bytes, 777);
-	x->cb.gone(x->cb.arg, &c.end, 1);
-	x->cb.gone(x->cb.arg, &l.end, 1);
+	assert_int_equal(l.last_ok.spill_above_bytes, 777);
+	assert_int_equal(c.last_ok.spill_above_bytes, 777);
+	x->fb.cb.gone(x->fb.cb.arg, &c.end, 1);
+	x->fb.cb.gone(x->fb.cb.arg, &l.end, 1);
 	mk_end(x, &p, "uid:0");
 	request(x, &p, "plain", 1, 0);
-	assert_int_equal(p.ok.spill_above_bytes, 0);
-	x->cb.gone(x->cb.arg, &p.end, 1);
+	assert_int_equal(p.last_ok.spill_above_bytes, 0);
+	x->fb.cb.gone(x->fb.cb.arg, &p.end, 1);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_fx, teardown_fx)

@@ -16,6 +16,8 @@
 #include <cmocka.h>
 
 #include "common/ctrl_msg.h"
+#include "common/fd_send.h"
+#include "testsupport/fd_count.h"
 
 struct pair {
 	int a, b;
@@ -44,36 +46,10 @@ static int teardown_pair(void **state)
 	return 0;
 }
 
-/* How many fds this process has open (fcntl probe of the low range). */
-static int count_open_fds(void)
-{
-	int n = 0;
-	for (int fd = 0; fd < 1024; fd++)
-		if (fcntl(fd, F_GETFD) >= 0)
-			n++;
-	return n;
-}
-
 /* Send raw bytes + fds, bypassing ivt_ctrl_send's own checks. */
 static void send_raw(int sock, const void *buf, size_t len, const int *fds, int nfds)
 {
-	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-	union {
-		char b[CMSG_SPACE(sizeof(int) * 16)];
-		struct cmsghdr align;
-	} cb;
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (nfds > 0) {
-		memset(&cb, 0, sizeof(cb));
-		mh.msg_control = cb.b;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-	}
-	assert_int_equal(sendmsg(sock, &mh, 0), (ssize_t)len);
+	assert_int_equal(ivt_send_with_fds(sock, buf, len, fds, nfds), (ssize_t)len);
 }
 
 /* Header + payload as a raw datagram. */
@@ -330,30 +306,30 @@ static void test_fds_on_wrong_type_closed(void **state)
 	char buf[8192];
 	int pipefd[2];
 	assert_int_equal(pipe(pipefd), 0);
-	int before = count_open_fds();
+	int before = ts_count_open_fds();
 
 	/* fds on a CLOSE message */
 	size_t n = build(buf, IVT_CTRL_CLOSE, 0, NULL, 0);
 	expect_eproto(p->b, buf, n, pipefd, 2, p->a);
-	assert_int_equal(count_open_fds(), before);
+	assert_int_equal(ts_count_open_fds(), before);
 
 	/* fds on a well-formed OPEN */
 	struct ivt_ctrl_open o = {0};
 	strcpy(o.name, "demo");
 	n = build(buf, IVT_CTRL_OPEN, sizeof(o), &o, sizeof(o));
 	expect_eproto(p->b, buf, n, pipefd, 1, p->a);
-	assert_int_equal(count_open_fds(), before);
+	assert_int_equal(ts_count_open_fds(), before);
 
 	/* fds on a SETUP whose nfds disagrees */
 	struct ivt_ctrl_setup s = {.blob_len = 0, .nfds = 1};
 	n = build(buf, IVT_CTRL_SETUP, sizeof(s), &s, sizeof(s));
 	expect_eproto(p->b, buf, n, pipefd, 2, p->a);
-	assert_int_equal(count_open_fds(), before);
+	assert_int_equal(ts_count_open_fds(), before);
 
 	/* fds on a malformed (truncated) message */
 	n = build(buf, IVT_CTRL_SETUP, sizeof(s), &s, 10);
 	expect_eproto(p->b, buf, n, pipefd, 2, p->a);
-	assert_int_equal(count_open_fds(), before);
+	assert_int_equal(ts_count_open_fds(), before);
 
 	/* more fds than any message may carry */
 	int many[IVT_OOB_FDS_MAX + 3];
@@ -362,7 +338,7 @@ static void test_fds_on_wrong_type_closed(void **state)
 	s = (struct ivt_ctrl_setup){.blob_len = 0, .nfds = IVT_OOB_FDS_MAX + 3};
 	n = build(buf, IVT_CTRL_SETUP, sizeof(s), &s, sizeof(s));
 	expect_eproto(p->b, buf, n, many, IVT_OOB_FDS_MAX + 3, p->a);
-	assert_int_equal(count_open_fds(), before);
+	assert_int_equal(ts_count_open_fds(), before);
 
 	close(pipefd[0]);
 	close(pipefd[1]);

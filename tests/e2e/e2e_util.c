@@ -90,6 +90,26 @@ void e2e_daemon_stop(struct e2e_daemon *d, int hard)
 	}
 }
 
+struct e2e_daemon e2e_group_daemon;
+
+int e2e_group_start(const char *policy_json)
+{
+	return e2e_daemon_start(&e2e_group_daemon, policy_json);
+}
+
+int e2e_group_setup_open(void **state)
+{
+	(void)state;
+	return e2e_group_start(E2E_POLICY_OPEN);
+}
+
+int e2e_group_teardown(void **state)
+{
+	(void)state;
+	e2e_daemon_stop(&e2e_group_daemon, 0);
+	return 0;
+}
+
 pid_t e2e_fork(int (*fn)(void *), void *arg)
 {
 	fflush(NULL);

@@ -32,6 +32,14 @@ int e2e_daemon_start(struct e2e_daemon *d, const char *policy_json);
 /* SIGTERM (or SIGKILL with hard), reap, remove the directory. */
 void e2e_daemon_stop(struct e2e_daemon *d, int hard);
 
+/* cmocka group fixtures: one ivtd for the whole group, in
+ * e2e_group_daemon. A group with its own policy calls e2e_group_start from
+ * its setup; e2e_group_setup_open starts it with E2E_POLICY_OPEN. */
+extern struct e2e_daemon e2e_group_daemon;
+int e2e_group_start(const char *policy_json);
+int e2e_group_setup_open(void **state);
+int e2e_group_teardown(void **state);
+
 /* Run fn(arg) in a child process; its return value is the exit status. */
 pid_t e2e_fork(int (*fn)(void *), void *arg);
 /* Exit status of child pid, 128 + signal if it was killed. */

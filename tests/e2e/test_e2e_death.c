@@ -21,21 +21,6 @@
 
 #include "e2e/e2e_util.h"
 
-static struct e2e_daemon daemon_;
-
-static int setup(void **state)
-{
-	(void)state;
-	return e2e_daemon_start(&daemon_, E2E_POLICY_OPEN);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	e2e_daemon_stop(&daemon_, 0);
-	return 0;
-}
-
 /* ---- SIGKILL of the sender ------------------------------------------------ */
 
 #define PIECE 65536
@@ -145,7 +130,7 @@ static void test_daemon_death_keeps_data_path(void **state)
 	free(buf);
 	assert_int_equal(ivt_close(ch), 0);
 	assert_int_equal(e2e_wait(child), 0);
-	setenv("IVT_SOCKET", daemon_.sock, 1);
+	setenv("IVT_SOCKET", e2e_group_daemon.sock, 1);
 }
 
 /* ---- graceful close --------------------------------------------------------- */
@@ -183,5 +168,5 @@ int main(void)
 		cmocka_unit_test(test_graceful_close),
 		cmocka_unit_test(test_daemon_death_keeps_data_path),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, e2e_group_setup_open, e2e_group_teardown);
 }

@@ -23,19 +23,10 @@
 	"{\"name\":\"t*\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],\"backend\":\"shm\"}," \
 	"{\"name\":\"deny-*\",\"listeners\":[\"dom:999\"],\"connectors\":[\"dom:999\"]}]}"
 
-static struct e2e_daemon daemon_;
-
 static int setup(void **state)
 {
 	(void)state;
-	return e2e_daemon_start(&daemon_, POLICY);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	e2e_daemon_stop(&daemon_, 0);
-	return 0;
+	return e2e_group_start(POLICY);
 }
 
 static void test_policy_refusal_carries_daemon_reason(void **state)
@@ -147,5 +138,5 @@ int main(void)
 		cmocka_unit_test(test_listener_nobody_joins),
 		cmocka_unit_test(test_bad_arguments),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, e2e_group_teardown);
 }

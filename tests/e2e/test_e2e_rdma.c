@@ -22,21 +22,6 @@
 #define REGION_BYTES (1u << 20)
 #define GUARD 4096
 
-static struct e2e_daemon daemon_;
-
-static int setup(void **state)
-{
-	(void)state;
-	return e2e_daemon_start(&daemon_, E2E_POLICY_OPEN);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	e2e_daemon_stop(&daemon_, 0);
-	return 0;
-}
-
 struct keys {
 	uint64_t rw, ro;
 };
@@ -197,5 +182,5 @@ int main(void)
 		cmocka_unit_test(test_rdma_write_read_and_refusals),
 		cmocka_unit_test(test_register_region_arguments),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, e2e_group_setup_open, e2e_group_teardown);
 }

@@ -19,21 +19,6 @@
 
 #include "e2e/e2e_util.h"
 
-static struct e2e_daemon daemon_;
-
-static int setup(void **state)
-{
-	(void)state;
-	return e2e_daemon_start(&daemon_, E2E_POLICY_OPEN);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	e2e_daemon_stop(&daemon_, 0);
-	return 0;
-}
-
 /* ---- 256 MiB one way --------------------------------------------------- */
 
 #define BULK_BYTES (256ull << 20)
@@ -224,5 +209,5 @@ int main(void)
 		cmocka_unit_test(test_nonblocking_with_poll),
 		cmocka_unit_test(test_set_nonblock),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, e2e_group_setup_open, e2e_group_teardown);
 }

@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "common/ctrl_msg.h"
+#include "common/fd_send.h"
 
 #define WAIT_MS 10000 /* upper bound for anything to happen */
 
@@ -88,25 +89,10 @@ static int connect_daemon(void)
 	return fd;
 }
 
+/* Raw bytes + fds, bypassing ivt_ctrl_send's own checks. */
 static void send_raw(int fd, const void *buf, size_t len, const int *fds, int nfds)
 {
-	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-	union {
-		char b[CMSG_SPACE(sizeof(int) * 8)];
-		struct cmsghdr align;
-	} cb;
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (nfds) {
-		memset(&cb, 0, sizeof(cb));
-		mh.msg_control = cb.b;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-	}
-	assert_int_equal(sendmsg(fd, &mh, MSG_NOSIGNAL), (ssize_t)len);
+	assert_int_equal(ivt_send_with_fds(fd, buf, len, fds, nfds), (ssize_t)len);
 }
 
 /* The daemon answers a malformed message with ERROR(EPROTO), then hangs up. */

@@ -25,35 +25,12 @@
 
 #include <cmocka.h>
 
+#include "testsupport/netns.h"
 #include "utmem/proto.h"
 
 #define PORT 7411
 
 static char ns_a[32], ns_b[32], subnet[16];
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	int rc = system(cmd);
-	return rc == 0 ? 0 : -1;
-}
-
-static int enter_ns(const char *name)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/run/netns/%s", name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int rc = setns(fd, CLONE_NEWNET);
-	close(fd);
-	return rc;
-}
 
 static int setup(void **state)
 {
@@ -61,13 +38,13 @@ static int setup(void **state)
 	snprintf(ns_a, sizeof(ns_a), "utma%d", pid);
 	snprintf(ns_b, sizeof(ns_b), "utmb%d", pid);
 	snprintf(subnet, sizeof(subnet), "10.213.%d", pid % 250);
-	if (geteuid() != 0 || sh("ip -V >/dev/null 2>&1"))
+	if (geteuid() != 0 || ts_sh("ip -V >/dev/null 2>&1"))
 		return 0; /* the test skips */
-	if (sh("ip netns add %s && ip netns add %s", ns_a, ns_b) ||
-	    sh("ip link add va%d netns %s type veth peer name vb%d netns %s", pid, ns_a, pid, ns_b) ||
-	    sh("ip -n %s addr add %s.1/24 dev va%d && ip -n %s link set va%d up && "
+	if (ts_sh("ip netns add %s && ip netns add %s", ns_a, ns_b) ||
+	    ts_sh("ip link add va%d netns %s type veth peer name vb%d netns %s", pid, ns_a, pid, ns_b) ||
+	    ts_sh("ip -n %s addr add %s.1/24 dev va%d && ip -n %s link set va%d up && "
 	       "ip -n %s link set lo up", ns_a, subnet, pid, ns_a, pid, ns_a) ||
-	    sh("ip -n %s addr add %s.2/24 dev vb%d && ip -n %s link set vb%d up && "
+	    ts_sh("ip -n %s addr add %s.2/24 dev vb%d && ip -n %s link set vb%d up && "
 	       "ip -n %s link set lo up", ns_b, subnet, pid, ns_b, pid, ns_b)) {
 		*state = (void *)1; /* set-up failed: report as skipped with reason */
 	}
@@ -77,8 +54,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	if (geteuid() == 0) {
-		sh("ip netns del %s 2>/dev/null", ns_a); /* removes the veth pair too */
-		sh("ip netns del %s 2>/dev/null", ns_b);
+		ts_sh("ip netns del %s 2>/dev/null", ns_a); /* removes the veth pair too */
+		ts_sh("ip netns del %s 2>/dev/null", ns_b);
 	}
 	return 0;
 }
@@ -87,7 +64,7 @@ static int teardown(void **state)
 static void server_child(int ready)
 {
 	alarm(60); /* never outlive a failed test */
-	if (enter_ns(ns_b))
+	if (ts_netns_enter(ns_b))
 		_exit(10);
 	int ls = socket(AF_INET, SOCK_STREAM, 0);
 	int one = 1;
@@ -138,7 +115,7 @@ static void remote_tier_over_tcp(void **state)
 
 	int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	assert_true(home >= 0);
-	assert_int_equal(enter_ns(ns_a), 0);
+	assert_int_equal(ts_netns_enter(ns_a), 0);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(PORT)};
 	char addr[32];

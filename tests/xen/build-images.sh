@@ -28,10 +28,9 @@ DOM0_PKGS="linux-image-amd64,xen-utils-4.17,busybox,kmod,iproute2,procps,rdma-co
 ibverbs-utils,ibverbs-providers,perftest,libevent-core-2.1-7,libjansson4"
 # Xen device drivers a guest needs for grant tables, event channels, XenStore.
 XEN_MODS="xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs"
-# Project targets copied into the images when they exist in the tree. Built
-# without -Werror: a warning another compiler flag level finds must not
-# keep the images from being built (the normal build catches warnings).
-IVT_TARGETS="ivtd ivt ivt-demo ivt-bench ivt-xs-open ivt-xen-check"
+# Project targets copied into the images when they exist in the tree
+# (ivt-verbs-pair and verbs-bench: for tests/verbs/rxe-test.sh in dom0).
+IVT_TARGETS="ivtd ivt ivt-demo ivt-bench ivt-xs-open ivt-xen-check ivt-verbs-pair verbs-bench"
 
 log() { printf '[build-images] %s\n' "$*" >&2; }
 skip() { printf 'SKIP: %s\n' "$*" >&2; exit 77; }
@@ -134,7 +133,7 @@ fi
 BUILD="$WORK/ivt-build"
 built=""
 log "cmake build of the project in $BUILD"
-if cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIVT_BUILD_TESTS=ON -DIVT_WERROR=OFF \
+if cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIVT_BUILD_TESTS=ON \
 	>"$WORK/cmake-configure.log" 2>&1; then
 	targets=$(cmake --build "$BUILD" --target help 2>/dev/null | sed -n 's/^\.\.\. \([^ ]*\).*/\1/p')
 	for t in $IVT_TARGETS $(grep '^ivt_plugin_' <<<"$targets" || true); do
@@ -171,6 +170,9 @@ cp -P "$BUILD"/lib/*.so* "$P/lib/" 2>/dev/null || true
 cp "$BUILD"/plugins/*.so "$P/plugins/" 2>/dev/null || true
 # Scripts, configs and policies from the source tree.
 cp "$HERE"/dom0-tests.sh "$HERE"/ivt-checks.sh "$HERE"/domU-init.sh "$P/"
+cp "$SRC"/tests/verbs/rxe-test.sh "$P/"
+# IVT_XEN_ONLY: check groups to run (dom0-tests.sh), empty = all
+echo "${IVT_XEN_ONLY:-}" >"$P/only"
 cp "$HERE"/*.cfg "$P/conf/"
 cp "$HERE"/policy-*.json "$P/conf/" 2>/dev/null || true
 [[ -f $SRC/systemd/ivtd.service ]] && cp "$SRC/systemd/ivtd.service" "$P/conf/"

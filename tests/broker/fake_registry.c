@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+#include "fake_registry.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+static struct fake_end *fe(struct ivt_reg_end *e) { return (struct fake_end *)e; }
+
+static int f_reply_ok(struct ivt_reg_end *e, const struct ivt_ctrl_open_ok *ok)
+{
+	fe(e)->ok_count++;
+	fe(e)->last_ok = *ok;
+	return 0;
+}
+
+static int f_reply_error(struct ivt_reg_end *e, int err, const char *msg)
+{
+	fe(e)->err_count++;
+	fe(e)->last_err = err;
+	snprintf(fe(e)->last_msg, sizeof(fe(e)->last_msg), "%s", msg);
+	return 0;
+}
+
+static int f_relay(struct ivt_reg_end *e, const void *blob, size_t len, const int *fds, int nfds)
+{
+	struct fake_end *f = fe(e);
+	f->setups++;
+	memcpy(f->setup_blob, blob, len);
+	f->setup_len = len;
+	f->setup_nfds = nfds;
+	f->setup_fds_valid = 1;
+	for (int i = 0; i < nfds; i++)
+		if (fcntl(fds[i], F_GETFD) < 0)
+			f->setup_fds_valid = 0;
+	return f->relay_rc;
+}
+
+static int f_notify(struct ivt_reg_end *e, int event, uint32_t peer_domid)
+{
+	(void)peer_domid;
+	struct fake_end *f = fe(e);
+	if (f->n_peer_events < 8)
+		f->peer_events[f->n_peer_events++] = event;
+	return 0;
+}
+
+static const struct ivt_registry_ops fake_ops = {
+	.name = "fake", .reply_ok = f_reply_ok, .reply_error = f_reply_error,
+	.relay_setup = f_relay, .notify_peer = f_notify,
+};
+
+int fake_broker_init(struct fake_broker *fb, const char *policy_json, const char *source)
+{
+	memset(fb, 0, sizeof(*fb));
+	char err[IVT_POLICY_ERR_MAX];
+	struct ivt_policy *p = ivt_policy_load_string(policy_json, source, err, sizeof(err));
+	if (!p) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	fb->b = ivt_broker_new(p);
+	if (!fb->b) {
+		ivt_policy_free(p);
+		return -1;
+	}
+	ivt_broker_set_backend(fb->b, IVT_BACKEND_SHM, 1, NULL);
+	fb->cb = ivt_broker_callbacks(fb->b);
+	fb->reg.ops = &fake_ops;
+	fb->reg.cb = fb->cb;
+	return 0;
+}
+
+void fake_broker_fini(struct fake_broker *fb)
+{
+	ivt_broker_free(fb->b);
+	fb->b = NULL;
+}
+
+void fake_end_init(struct fake_broker *fb, struct fake_end *f, const char *identity)
+{
+	memset(f, 0, sizeof(*f));
+	f->end.reg = &fb->reg;
+	snprintf(f->end.identity, sizeof(f->end.identity), "%s", identity);
+}
+
+void fake_request(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,
+		  const char *backend, uint64_t ring)
+{
+	struct ivt_end_request r;
+	memset(&r, 0, sizeof(r));
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	snprintf(r.backend, sizeof(r.backend), "%s", backend ? backend : "");
+	r.listen = listen;
+	r.ring_size = ring;
+	fb->cb.request(fb->cb.arg, &f->end, &r);
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A fake registry for driving the broker in tests: every answer the broker
+ * gives an end (OPEN_OK, error, relayed setup, peer event) is recorded in
+ * that end's struct fake_end.
+ */
+#ifndef IVT_TEST_FAKE_REGISTRY_H
+#define IVT_TEST_FAKE_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ctrl_msg.h"
+#include "ivtd/broker.h"
+
+struct fake_end {
+	struct ivt_reg_end end; /* first: the broker's end is the fake end */
+	int ok_count, err_count;
+	struct ivt_ctrl_open_ok last_ok;
+	int last_err;
+	char last_msg[IVT_ERRMSG_MAX + 1];
+	int setups;
+	char setup_blob[IVT_OOB_BLOB_MAX];
+	size_t setup_len;
+	int setup_nfds;
+	int setup_fds_valid; /* all fds open when relayed */
+	int relay_rc;        /* what relay_setup returns */
+	int peer_events[8];  /* the first 8 */
+	int n_peer_events;
+};
+
+/* A broker on a policy, shm available, answering through the fake. */
+struct fake_broker {
+	struct ivt_registry reg;
+	struct ivt_broker *b;
+	struct ivt_broker_cb cb;
+};
+
+/* 0, or -1 with the policy error on stderr. */
+int fake_broker_init(struct fake_broker *fb, const char *policy_json, const char *source);
+void fake_broker_fini(struct fake_broker *fb);
+
+/* A zeroed end of fb's registry with this identity ("uid:N", "dom:N"). */
+void fake_end_init(struct fake_broker *fb, struct fake_end *f, const char *identity);
+
+/* The registry's request callback for f; backend NULL means none. */
+void fake_request(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,
+		  const char *backend, uint64_t ring);
+
+#endif
