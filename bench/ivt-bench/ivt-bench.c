@@ -3,6 +3,9 @@
  * ivt-bench: bandwidth and latency of the shm channel, measured in the
  * same run as memcpy (the ceiling), a Unix stream socketpair and TCP over
  * 127.0.0.1. Every channel has a writer process and a reader process.
+ * With --via-ivt it is instead one half of a sweep through libivt and
+ * ivtd, for any backend (bench_via_ivt.c): two runs, possibly in two Xen
+ * guests, one with --role listen and one with --role connect.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,8 +21,10 @@
 
 #include "bench_chan.h"
 #include "bench_report.h"
+#include "bench_via_ivt.h"
 
 #define MAXPTS 8
+_Static_assert(MAXPTS == VIA_IVT_MAXPTS, "one sweep size for both modes");
 #define STREAM_BUF (64u << 20) /* memcpy-stream working set: beyond any cache */
 
 struct config {
@@ -33,6 +38,8 @@ struct config {
 	const char *csv;
 	int no_pin;
 	int repeat;
+	int via_ivt; /* --via-ivt: the rest is in `via` */
+	struct via_ivt_config via;
 };
 
 static int pin_cpus; /* writer on CPU 0, reader on CPU 1 */
@@ -247,9 +254,65 @@ static void usage(FILE *f, const char *argv0)
 		"  --no-pin    let the scheduler place the processes (default: with 2+ CPUs\n"
 		"              the writer/echo process runs on CPU 0, the reader on CPU 1)\n"
 		"  --quick     small sweep that runs in a few seconds (smoke test)\n"
+		"  --rings L   ring sizes, comma-separated (e.g. 4K,64K,1M; at most 8)\n"
+		"  --writes L  write sizes, comma-separated (e.g. 64,16K,1M; at most 8)\n"
 		"  --help      this text\n"
-		"Needs the shm plugin: $IVT_PLUGIN_DIR or the installed plugin directory.\n",
-		argv0);
+		"Needs the shm plugin: $IVT_PLUGIN_DIR or the installed plugin directory.\n"
+		"\n"
+		"       %s --via-ivt --role listen|connect --channel NAME [--backend B]\n"
+		"       [--rings L] [--writes L] [--bytes N] [--timeout S] [--csv FILE]\n"
+		"\n"
+		"One half of a bandwidth sweep through libivt, so ivtd and the backend the\n"
+		"policy picks are measured, e.g. vchan between two Xen guests. Per ring\n"
+		"size R (default 4K,16K,64K,256K,1M) both halves open channel NAME-R with\n"
+		"ring_size R (the policy's max_ring_size must allow it); per write size\n"
+		"(default 64B..1M) the listener writes, the connector reads and returns a\n"
+		"checksum and its time. The listener prints the verified table. Run both\n"
+		"halves with the same options. --timeout: seconds for ivt_open and for\n"
+		"each point (default 60).\n",
+		argv0, argv0);
+}
+
+/* "4K,64K,1M" -> sizes; count or -1. */
+static int parse_list(const char *arg, size_t *out, const char *what)
+{
+	char tmp[256];
+	int n = 0;
+	snprintf(tmp, sizeof(tmp), "%s", arg);
+	for (char *save = NULL, *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		uint64_t v = parse_size(t);
+		if (!v || v > (1u << 30) || n == MAXPTS) {
+			fprintf(stderr, "%s: need 1..%d sizes of 1..1G, got '%s'\n", what, MAXPTS, arg);
+			return -1;
+		}
+		out[n++] = (size_t)v;
+	}
+	if (!n)
+		fprintf(stderr, "%s: empty list\n", what);
+	return n ? n : -1;
+}
+
+static uint64_t bytes_for(const struct config *c, size_t wsize);
+
+/* --via-ivt: check its options, copy the sweep into c->via. */
+static int via_config(struct config *c, const char *role)
+{
+	if (!role || (strcmp(role, "listen") && strcmp(role, "connect"))) {
+		fprintf(stderr, "--via-ivt needs --role listen or --role connect\n");
+		return -1;
+	}
+	if (!c->via.channel) {
+		fprintf(stderr, "--via-ivt needs --channel NAME\n");
+		return -1;
+	}
+	c->via.listen = !strcmp(role, "listen");
+	c->via.nrings = c->nrings;
+	c->via.nwrites = c->nwrites;
+	memcpy(c->via.rings, c->rings, sizeof(c->via.rings));
+	memcpy(c->via.writes, c->writes, sizeof(c->via.writes));
+	for (int w = 0; w < c->nwrites; w++)
+		c->via.bytes[w] = bytes_for(c, c->writes[w]);
+	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct config *c)
@@ -265,8 +328,14 @@ static int parse_args(int argc, char **argv, struct config *c)
 		{"bytes", required_argument, NULL, 'b'}, {"csv", required_argument, NULL, 'c'},
 		{"iters", required_argument, NULL, 'i'}, {"no-pin", no_argument, NULL, 'P'},
 		{"repeat", required_argument, NULL, 'r'},
+		{"via-ivt", no_argument, NULL, 'V'},    {"role", required_argument, NULL, 'R'},
+		{"channel", required_argument, NULL, 'C'}, {"backend", required_argument, NULL, 'B'},
+		{"rings", required_argument, NULL, 'G'}, {"writes", required_argument, NULL, 'W'},
+		{"timeout", required_argument, NULL, 'T'},
 		{NULL, 0, NULL, 0},
 	};
+	const char *role = NULL, *rings_arg = NULL, *writes_arg = NULL;
+	c->via.timeout_s = 60;
 	int quick = 0, repeat = 0, o;
 	uint64_t bytes = 0;
 	while ((o = getopt_long(argc, argv, "hqb:c:i:", opts, NULL)) != -1) {
@@ -296,6 +365,31 @@ static int parse_args(int argc, char **argv, struct config *c)
 		case 'c':
 			c->csv = optarg;
 			break;
+		case 'V':
+			c->via_ivt = 1;
+			break;
+		case 'R':
+			role = optarg;
+			break;
+		case 'C':
+			c->via.channel = optarg;
+			break;
+		case 'B':
+			c->via.backend = optarg;
+			break;
+		case 'G':
+			rings_arg = optarg;
+			break;
+		case 'W':
+			writes_arg = optarg;
+			break;
+		case 'T':
+			c->via.timeout_s = atoi(optarg);
+			if (c->via.timeout_s <= 0 || c->via.timeout_s > 86400) {
+				fprintf(stderr, "--timeout: need 1..86400 seconds\n");
+				return -1;
+			}
+			break;
 		case 'i':
 			c->lat_iters = atoi(optarg);
 			if (c->lat_iters <= 0) {
@@ -323,7 +417,16 @@ static int parse_args(int argc, char **argv, struct config *c)
 	if (bytes)
 		c->bytes = bytes;
 	c->repeat = repeat ? repeat : quick ? 1 : 3;
-	return 0;
+	if (c->via_ivt && !quick && !rings_arg) {
+		/* vchan caps rings at 1 MiB per direction: the default sweep stops there */
+		static const size_t vr[] = {4096, 16384, 65536, 262144, 1u << 20};
+		memcpy(c->rings, vr, sizeof(vr));
+		c->nrings = 5;
+	}
+	if ((rings_arg && (c->nrings = parse_list(rings_arg, c->rings, "--rings")) < 0) ||
+	    (writes_arg && (c->nwrites = parse_list(writes_arg, c->writes, "--writes")) < 0))
+		return -1;
+	return c->via_ivt ? via_config(c, role) : 0;
 }
 
 static void names(const size_t *v, int n, char (*buf)[16], const char **out)
@@ -338,6 +441,15 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &c) < 0)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
+	if (c.via_ivt) {
+		if (c.csv && csv_open(c.csv) < 0) {
+			fprintf(stderr, "ivt-bench: cannot write %s: %s\n", c.csv, strerror(errno));
+			return 1;
+		}
+		int rc = via_ivt_run(&c.via);
+		csv_close();
+		return rc;
+	}
 	char why[512];
 	if (!chan_shm_ops(why, sizeof(why))) {
 		fprintf(stderr, "ivt-bench: %s\n", why);

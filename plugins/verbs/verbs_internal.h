@@ -23,6 +23,7 @@
 #define VERBS_RDMA_STAGE (1u << 20) /* bounce buffer per op = max op size */
 #define VERBS_DONE_RING 32     /* unreaped completions */
 #define VERBS_PEND_MAX 64      /* queued REGION_ADD/DEL messages */
+#define VERBS_RETRY_CNT 6      /* transport retries; 7 is "forever" on rxe */
 
 /* wr_id = kind << 56 | index */
 enum verbs_wr_kind {

@@ -236,10 +236,13 @@ static int qp_to_rtr_rts(struct ivt_ep *ep)
 	struct ibv_qp_attr s = {
 		.qp_state = IBV_QPS_RTS,
 		.sq_psn = ep->local.psn,
-		/* 4.096 us * 2^14 = 67 ms per try, 7 retries: a vanished peer is
-		 * reported as IBV_WC_RETRY_EXC_ERR after about half a second. */
+		/* 4.096 us * 2^14 = 67 ms per try, 6 retries: a vanished peer is
+		 * reported as IBV_WC_RETRY_EXC_ERR after about half a second.
+		 * Not 7: soft-RoCE (rdma_rxe) takes retry_cnt 7 as "retry
+		 * forever", like rnr_retry 7, and a dead peer then goes unnoticed
+		 * (seen on Linux 6.1: recv/send waited out their timeouts). */
 		.timeout = 14,
-		.retry_cnt = 7,
+		.retry_cnt = VERBS_RETRY_CNT,
 		.rnr_retry = 7,
 		.max_rd_atomic = (uint8_t)clamp_u32(rd, 1, 16),
 	};

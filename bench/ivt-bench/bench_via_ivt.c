@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ivt-bench --via-ivt (see bench_via_ivt.h). Per ring size R both halves
+ * open channel "<channel>-<R>" with ring_size R (the listener is the
+ * writer); per write size W, on that channel:
+ *
+ *   writer -> reader   header {magic, W, bytes}     (the reader checks it
+ *                      is the sweep it runs too)
+ *   writer -> reader   `bytes` in ivt_send calls of W bytes; the first 8
+ *                      bytes of each write carry its stream offset, so a
+ *                      lost, repeated or reordered write changes the hash
+ *   reader -> writer   {hash of what arrived, nanoseconds from the header
+ *                      to the last byte}; the reader reads W at a time
+ *
+ * The writer compares the hash with its own: a point counts only when
+ * they match. MB/s are the reader's (receive side) time.
+ */
+#include "bench_via_ivt.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_report.h"
+#include "ivt/ivt.h"
+
+#define VIA_MAGIC 0x3148435442544649ull /* "IVTBTCH1" */
+
+struct point_hdr {
+	uint64_t magic, wsize, bytes;
+};
+struct point_reply {
+	uint64_t hash, nanos;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- a stream hash that does not care how the stream was cut ----------
+ * 8 bytes per step (byte-wise FNV would cost more than the transfer under
+ * emulation). Each step is a bijection of the state, so any changed word
+ * changes the result. */
+struct stream_hash {
+	uint64_t h, len;
+	uint8_t part[8];
+	unsigned npart;
+};
+
+static void sh_init(struct stream_hash *s) { *s = (struct stream_hash){.h = 0xcbf29ce484222325ull}; }
+
+static void sh_word(struct stream_hash *s, uint64_t w)
+{
+	uint64_t h = (s->h ^ w) * 0x100000001b3ull;
+	s->h = h ^ (h >> 29);
+}
+
+static void sh_feed(struct stream_hash *s, const uint8_t *p, size_t n)
+{
+	s->len += n;
+	while (s->npart && n) {
+		s->part[s->npart++] = *p++;
+		n--;
+		if (s->npart == 8) {
+			uint64_t w;
+			memcpy(&w, s->part, 8);
+			sh_word(s, w);
+			s->npart = 0;
+		}
+	}
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		sh_word(s, w);
+	}
+	while (n--)
+		s->part[s->npart++] = *p++;
+}
+
+static uint64_t sh_final(struct stream_hash *s)
+{
+	uint64_t w = 0;
+	memcpy(&w, s->part, s->npart);
+	sh_word(s, w);
+	sh_word(s, s->len);
+	return s->h;
+}
+
+/* ---- a stuck peer must not hang the run ---------------------------------- */
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	static const char msg[] = "ivt-bench: timed out waiting for the peer\n";
+	ssize_t r = write(2, msg, sizeof(msg) - 1);
+	(void)r;
+	_exit(1);
+}
+
+static void watchdog(const struct via_ivt_config *c) { alarm((unsigned)c->timeout_s); }
+
+/* ---- one point ------------------------------------------------------------------ */
+
+static int fail(const char *what, ssize_t rc)
+{
+	fprintf(stderr, "ivt-bench: %s: %s\n", what,
+		rc < 0 ? ivt_strerror((int)rc) : rc == 0 ? "end of stream" : "short transfer");
+	return -1;
+}
+
+/* Writer: returns MB/s (reader's time) if the reader's hash matches, NAN
+ * if it differs, -1 if the channel failed. */
+static double write_point(ivt_channel *ch, size_t wsize, uint64_t bytes, uint8_t *buf)
+{
+	struct point_hdr hdr = {VIA_MAGIC, wsize, bytes};
+	ssize_t rc = ivt_send(ch, &hdr, sizeof(hdr));
+	if (rc != (ssize_t)sizeof(hdr))
+		return fail("sending the point header", rc);
+	struct stream_hash sh;
+	sh_init(&sh);
+	for (uint64_t off = 0; off < bytes;) {
+		size_t n = bytes - off < wsize ? (size_t)(bytes - off) : wsize;
+		if (n >= sizeof(off))
+			memcpy(buf, &off, sizeof(off));
+		sh_feed(&sh, buf, n);
+		if ((rc = ivt_send(ch, buf, n)) != (ssize_t)n)
+			return fail("send", rc);
+		off += n;
+	}
+	struct point_reply rep;
+	if ((rc = ivt_recv_all(ch, &rep, sizeof(rep))) != (ssize_t)sizeof(rep))
+		return fail("the reader's checksum", rc);
+	uint64_t mine = sh_final(&sh);
+	if (rep.hash != mine) {
+		fprintf(stderr, "ivt-bench: write size %zu: checksum %016llx, reader has %016llx\n",
+			wsize, (unsigned long long)mine, (unsigned long long)rep.hash);
+		return NAN;
+	}
+	return rep.nanos ? bytes / (rep.nanos * 1e-9) / 1e6 : NAN;
+}
+
+/* Reader: returns MB/s as it saw them, -1 if the channel failed. */
+static double read_point(ivt_channel *ch, size_t wsize, uint64_t bytes, uint8_t *buf)
+{
+	struct point_hdr hdr;
+	ssize_t rc = ivt_recv_all(ch, &hdr, sizeof(hdr));
+	if (rc != (ssize_t)sizeof(hdr))
+		return fail("the point header", rc);
+	if (hdr.magic != VIA_MAGIC || hdr.wsize != wsize || hdr.bytes != bytes) {
+		fprintf(stderr, "ivt-bench: the writer runs another sweep (write size %llu, %llu "
+				"bytes; expected %zu, %llu): use the same options on both ends\n",
+			(unsigned long long)hdr.wsize, (unsigned long long)hdr.bytes, wsize,
+			(unsigned long long)bytes);
+		return -1;
+	}
+	struct stream_hash sh;
+	sh_init(&sh);
+	double t0 = now();
+	for (uint64_t got = 0; got < bytes;) {
+		size_t want = bytes - got < wsize ? (size_t)(bytes - got) : wsize;
+		if ((rc = ivt_recv(ch, buf, want)) <= 0)
+			return fail("recv", rc);
+		sh_feed(&sh, buf, (size_t)rc);
+		got += (uint64_t)rc;
+	}
+	double dt = now() - t0;
+	struct point_reply rep = {sh_final(&sh), (uint64_t)(dt * 1e9)};
+	if ((rc = ivt_send(ch, &rep, sizeof(rep))) != (ssize_t)sizeof(rep))
+		return fail("sending the checksum", rc);
+	return dt > 0 ? bytes / dt / 1e6 : NAN;
+}
+
+/* ---- one channel per ring size ------------------------------------------------- */
+
+static int run_ring(const struct via_ivt_config *c, int r, double *row, uint8_t *buf)
+{
+	char name[80];
+	snprintf(name, sizeof(name), "%s-%zu", c->channel, c->rings[r]);
+	struct ivt_open_opts opts = {.struct_size = sizeof(opts), .backend = c->backend,
+				     .ring_size = c->rings[r], .timeout_ms = c->timeout_s * 1000};
+	ivt_channel *ch = NULL;
+	watchdog(c);
+	int rc = ivt_open(name, c->listen ? IVT_LISTEN : 0, &opts, &ch);
+	if (rc < 0) {
+		fprintf(stderr, "ivt-bench: %s %s: %s\n", c->listen ? "listen" : "connect", name,
+			ivt_strerror(rc));
+		return -1;
+	}
+	struct ivt_stats st = {0};
+	ivt_get_stats(ch, &st);
+	printf("# %s: backend %s, ring %zu asked, %llu granted\n", name, ivt_backend_name(ch),
+	       c->rings[r], (unsigned long long)st.ring_size);
+	fflush(stdout);
+	int failed = 0;
+	for (int w = 0; w < c->nwrites && !failed; w++) {
+		watchdog(c);
+		double v = c->listen ? write_point(ch, c->writes[w], c->bytes[w], buf)
+				     : read_point(ch, c->writes[w], c->bytes[w], buf);
+		if (v < 0) {
+			failed = 1;
+			v = NAN;
+		}
+		row[w] = v;
+		csv_row("bandwidth", "via-ivt", c->rings[r], c->writes[w], c->bytes[w], NAN, v, NAN,
+			NAN, NAN);
+	}
+	if (!failed && !c->listen) {
+		/* the writer closes after the last point: a clean end must follow */
+		ssize_t n = ivt_recv(ch, buf, 1);
+		if (n != 0)
+			failed = fail("end of stream after the last point", n ? n : 1) != 0;
+	}
+	watchdog(c);
+	rc = ivt_close(ch);
+	alarm(0);
+	if (rc < 0 && !failed)
+		failed = fail("close", rc) != 0;
+	return failed ? -1 : 0;
+}
+
+int via_ivt_run(const struct via_ivt_config *c)
+{
+	size_t maxw = 8;
+	for (int w = 0; w < c->nwrites; w++)
+		maxw = c->writes[w] > maxw ? c->writes[w] : maxw;
+	uint8_t *buf = malloc(maxw);
+	if (!buf)
+		return 1;
+	for (size_t i = 0; i < maxw; i++)
+		buf[i] = (uint8_t)(i * 131u + 7u);
+	signal(SIGALRM, on_alarm);
+
+	printf("ivt-bench --via-ivt: %s, channels %s-<ring>, backend %s, bytes per point:",
+	       c->listen ? "listen (writer)" : "connect (reader)", c->channel,
+	       c->backend ? c->backend : "(policy)");
+	for (int w = 0; w < c->nwrites; w++)
+		printf(" %llu", (unsigned long long)c->bytes[w]);
+	printf(", MB = 10^6 B\n");
+	fflush(stdout);
+
+	double vals[VIA_IVT_MAXPTS * VIA_IVT_MAXPTS];
+	int bad = 0;
+	for (int r = 0; r < c->nrings; r++) {
+		for (int w = 0; w < c->nwrites; w++)
+			vals[r * c->nwrites + w] = NAN;
+		if (run_ring(c, r, &vals[r * c->nwrites], buf) < 0)
+			bad = 1;
+		for (int w = 0; w < c->nwrites; w++)
+			bad |= isnan(vals[r * c->nwrites + w]);
+	}
+	free(buf);
+
+	char rb[VIA_IVT_MAXPTS][16], wb[VIA_IVT_MAXPTS][16];
+	const char *rn[VIA_IVT_MAXPTS], *wn[VIA_IVT_MAXPTS];
+	for (int r = 0; r < c->nrings; r++)
+		rn[r] = fmt_size(c->rings[r], rb[r], sizeof(rb[r]));
+	for (int w = 0; w < c->nwrites; w++)
+		wn[w] = fmt_size(c->writes[w], wb[w], sizeof(wb[w]));
+	table_print(&(struct table){
+		c->listen ? "ivt channel via libivt, MB/s at the reader, checksum verified by the "
+			    "writer ('-': failed or differs) (rows: ring size, columns: write size)"
+			  : "ivt channel via libivt, MB/s as this reader saw them (rows: ring size, "
+			    "columns: write and read size)",
+		"ring", rn, c->nrings, wn, c->nwrites, vals, 1});
+	if (bad)
+		printf("ivt-bench: some points failed\n");
+	else
+		printf("ivt-bench: all %d points %s\n", c->nrings * c->nwrites,
+		       c->listen ? "verified (checksums match)" : "received");
+	return bad ? 1 : 0;
+}
