@@ -141,6 +141,7 @@ void slp_conn_on_connect(struct slp_engine *e, const struct slp_pkt *p)
 	c->peer_tx_next = c->rcv_nxt;
 	c->peer_max_payload = negotiated_payload(e, p->u.conn.mtu);
 	c->state = SLP_ST_OPEN;
+	slp_tx_heard(c, slp_now(e));
 	queue_handshake(c, SLP_ACCEPT);
 	c->peer_window = p->window < e->cap ? p->window : e->cap;
 	c->st.frames_received++;
@@ -160,6 +161,7 @@ void slp_conn_on_accept(struct slp_conn *c, const struct slp_pkt *p)
 	c->peer_max_payload = negotiated_payload(e, p->u.conn.mtu);
 	c->state = SLP_ST_OPEN;
 	c->st.frames_received++;
+	slp_tx_heard(c, slp_now(e));
 	slp_tx_on_ack(c, p); /* takes the window too */
 	c->ack_pending = 1;
 	slp_mark(c, SLP_EV_CONNECTED);

@@ -43,6 +43,8 @@ struct slp_engine *slp_engine_new(const struct slp_engine_cfg *cfg)
 		e->cfg.max_conns = 1024;
 	if (!e->cfg.random)
 		e->cfg.random = default_random;
+	if (!e->cfg.keepalive_us)
+		e->cfg.keepalive_us = 500000;
 	e->cap = w;
 	e->frame_max = SLP_ETH_HLEN + cfg->mtu;
 	e->max_payload = cfg->mtu - SLP_HDR_LEN;
@@ -272,6 +274,10 @@ void slp_engine_input(struct slp_engine *e, const void *frame, size_t len)
 		e->st.rx_unknown_ep++;
 		if (slp_type_reliable(p.type))
 			slp_send_reset(e, p.src_mac, p.dst_ep, p.src_ep, p.seq + 1);
+		else if (p.type == SLP_ACK && (p.flags & SLP_F_PROBE))
+			/* A keepalive or window probe for a connection we no longer
+			 * have: its seq is the prober's tx_next, which it sent. */
+			slp_send_reset(e, p.src_mac, p.dst_ep, p.src_ep, p.seq);
 		return;
 	}
 	switch (p.type) {
@@ -303,6 +309,7 @@ void slp_engine_input(struct slp_engine *e, const void *frame, size_t len)
 		return;
 	}
 	c->st.frames_received++;
+	slp_tx_heard(c, slp_now(e));
 	/* The peer's announced sequence horizon only grows, and only sanely. */
 	if (slp_seq_lt(c->peer_tx_next, p.tx_next) && p.tx_next - c->rcv_nxt <= (1u << 24))
 		c->peer_tx_next = p.tx_next;
@@ -328,6 +335,7 @@ void slp_engine_tick(struct slp_engine *e)
 			slp_tx_timer(c, now);
 		if (c->ack_pending && c->state != SLP_ST_FAILED && c->state != SLP_ST_CONNECTING)
 			slp_tx_send_ack(c, 0);
+		slp_tx_keepalive(c, now);
 	}
 }
 
@@ -339,6 +347,9 @@ uint64_t slp_engine_next_deadline(struct slp_engine *e)
 			return 0; /* due now */
 		if (c->rto_deadline && c->rto_deadline < d)
 			d = c->rto_deadline;
+		uint64_t ka = slp_tx_keepalive_due(c);
+		if (ka < d)
+			d = ka;
 	}
 	return d;
 }

@@ -43,6 +43,13 @@ struct slp_engine_cfg {
 	 * always come from getrandom(), they must be unguessable). */
 	uint64_t (*random)(void *ctx);
 	void *ctx;
+	/* An open connection that has heard nothing from its peer for this
+	 * long, with nothing of ours in flight, sends keepalive probes (ACK |
+	 * PROBE) on an RTO backoff; max_retries unanswered probes fail it with
+	 * -ETIMEDOUT. Without them a side that only receives would never learn
+	 * that its peer vanished (or that the peer's RESET was lost).
+	 * 0 = 500000. */
+	uint32_t keepalive_us;
 };
 
 enum slp_state {
@@ -87,6 +94,7 @@ struct slp_stats {
 	uint64_t retransmits, fast_retransmits, rto_expirations;
 	uint64_t nacks_sent, nacks_received, resets_sent, resets_received;
 	uint64_t conns_refused;
+	uint64_t keepalives_sent;   /* probes to a peer that had gone quiet */
 };
 
 struct slp_engine *slp_engine_new(const struct slp_engine_cfg *cfg);

@@ -113,6 +113,9 @@ struct slp_conn {
 	uint32_t retries;
 	uint64_t rto_deadline; /* 0 = not armed */
 	int probing;
+	uint64_t last_rx;      /* when the peer was last heard from */
+	uint32_t ka_sent;      /* keepalive probes since then */
+	uint64_t ka_next;      /* next probe, valid if ka_sent */
 
 	/* ---- receiving ---- */
 	struct slp_rxslot *rx;
@@ -180,6 +183,9 @@ void slp_tx_on_ack(struct slp_conn *c, const struct slp_pkt *p); /* ack/sack/win
 void slp_tx_timer(struct slp_conn *c, uint64_t now);
 int slp_tx_queue_ctrl(struct slp_conn *c, struct slp_ctrl *x);
 void slp_tx_send_ack(struct slp_conn *c, int probe);
+uint64_t slp_tx_keepalive_due(const struct slp_conn *c); /* UINT64_MAX = none */
+void slp_tx_keepalive(struct slp_conn *c, uint64_t now);
+void slp_tx_heard(struct slp_conn *c, uint64_t now); /* a valid frame arrived */
 uint32_t slp_tx_announced_next(const struct slp_conn *c);
 int slp_tx_all_acked(const struct slp_conn *c);
 

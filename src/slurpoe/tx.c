@@ -425,3 +425,40 @@ void slp_tx_send_ack(struct slp_conn *c, int probe)
 	c->adv_window = w;
 	slp_transmit(e, e->scratch, len);
 }
+
+/* ---- keepalive ----
+ * A connection with nothing in flight has no timer, so a side that only
+ * receives would wait forever for a peer that vanished (or whose RESET was
+ * lost). Once the peer has been quiet for keepalive_us we probe it: a live
+ * peer ACKs, one that forgot the connection RESETs, a dead one stays silent
+ * and max_retries probes later (RTO backoff, like data) we give up. */
+
+void slp_tx_heard(struct slp_conn *c, uint64_t now)
+{
+	c->last_rx = now;
+	c->ka_sent = 0;
+}
+
+uint64_t slp_tx_keepalive_due(const struct slp_conn *c)
+{
+	/* With frames outstanding (or a zero window) the RTO timer watches. */
+	if (c->state != SLP_ST_OPEN || c->rto_deadline)
+		return UINT64_MAX;
+	return c->ka_sent ? c->ka_next : c->last_rx + c->e->cfg.keepalive_us;
+}
+
+void slp_tx_keepalive(struct slp_conn *c, uint64_t now)
+{
+	const struct slp_engine_cfg *cfg = &c->e->cfg;
+	if (now < slp_tx_keepalive_due(c))
+		return;
+	if (c->ka_sent >= cfg->max_retries) {
+		slp_fail(c, -ETIMEDOUT);
+		return;
+	}
+	uint64_t gap = (uint64_t)c->rto_us << (c->ka_sent < 20 ? c->ka_sent : 20);
+	c->ka_next = now + (gap < cfg->rto_max_us ? gap : cfg->rto_max_us);
+	c->ka_sent++;
+	c->e->st.keepalives_sent++;
+	slp_tx_send_ack(c, 1);
+}

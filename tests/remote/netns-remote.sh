@@ -90,6 +90,20 @@ start_ivtd() { # ns, name, policy, socket, log
 
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# Wait (at most $1 s) until ivtd A shows the 'bulk' channel from hostB
+# bridged with bytes arrived: only then is there a transfer to interrupt
+# (a fixed sleep races with a slow start under load).
+wait_transfer() {
+	local deadline=$((SECONDS + $1))
+	while [ $SECONDS -lt $deadline ]; do
+		ip netns exec "$NS_A" "$BIN/ivtctl" -s "$SOCK_A" status 2>/dev/null |
+			awk '$1 == "bulk" && $2 == "from" && $5 == "bridged" && $7 + 0 > 0 { ok = 1 }
+			     END { exit !ok }' && return 0
+		sleep 0.1
+	done
+	return 1
+}
 now() { date +%s.%N; }
 t_start=$(now)
 
@@ -144,7 +158,7 @@ ip netns exec "$NS_B" "$BIN/ivt-demo" connect bulk --socket "$SOCK_B" --bytes 64
 	--timeout 20000 >"$TMP/con4.out" 2>&1 &
 CON4=$!
 PIDS+=($CON4)
-sleep 1.5
+wait_transfer 30 || fail "2b: the transfer did not start within 30 s"
 kill -9 "$CON4"
 wait "$CON4" 2>/dev/null
 deadline=$((SECONDS + 30))
@@ -169,7 +183,7 @@ ip netns exec "$NS_B" "$BIN/ivt-demo" connect bulk --socket "$SOCK_B" --bytes 64
 	--timeout 20000 >"$TMP/con3.out" 2>&1 &
 CON3=$!
 PIDS+=($CON3)
-sleep 2
+wait_transfer 30 || fail "3: the transfer did not start within 30 s"
 t0=$(now)
 kill -9 "$IVTD_A"
 wait "$IVTD_A" 2>/dev/null

@@ -580,6 +580,107 @@ static void test_peer_resets(void **state)
 	pair_close(&p);
 }
 
+/* ---- keepalive: an idle connection notices a vanished peer ---- */
+
+/* The watched side only receives (like a listener fed by a bridge); it
+ * must learn of its peer's death from the engine alone. */
+static int step_receive_only(struct sim *s, void *arg)
+{
+	struct watch *w = arg;
+	unsigned ev;
+	struct slp_conn *c;
+	while ((c = slp_engine_next_event(sim_engine(s, w->side), &ev)))
+		if ((ev & SLP_EV_ERROR) && c == w->p->c[w->side])
+			w->err = slp_conn_error(c);
+	drain_events(s);
+	while (slp_recv(w->p->c[w->side], w->buf, sizeof(w->buf)) > 0)
+		;
+	return w->err != 0;
+}
+
+/* Longest a quiet peer can stay unnoticed: the idle time, then max_retries
+ * probes whose gaps back off up to rto_max (defaults: 0.5 s, 12, 1 s). */
+#define KEEPALIVE_BUDGET_US (500000ull + 13ull * 1000000ull)
+
+static void test_idle_peer_vanishes(void **state)
+{
+	(void)state;
+	struct pair p;
+	pair_open(&p, 10, &lossy, 1500);
+	struct watch w = {.p = &p, .side = 0};
+	assert_int_equal(sim_run(p.s, step_receive_only, &w, 10000), 0);
+	uint64_t t0 = sim_now(p.s);
+	sim_cut(p.s, 1); /* the client dies silently while nothing is in flight */
+	assert_int_equal(sim_run(p.s, step_receive_only, &w, 60000000), 1);
+	assert_int_equal(w.err, -ETIMEDOUT);
+	assert_true(sim_now(p.s) - t0 <= KEEPALIVE_BUDGET_US);
+	assert_true(slp_engine_stats(sim_engine(p.s, 0))->keepalives_sent > 0);
+	printf("# idle dead peer detected after %.3f s (virtual)\n",
+	       (double)(sim_now(p.s) - t0) / 1e6);
+	assert_int_equal(slp_recv(p.c[0], w.buf, 1), -ETIMEDOUT);
+	pair_close(&p);
+}
+
+static void test_idle_reset_lost(void **state)
+{
+	(void)state;
+	struct pair p;
+	pair_open(&p, 11, &lossy, 1500);
+	struct watch w = {.p = &p, .side = 0};
+	assert_int_equal(sim_run(p.s, step_receive_only, &w, 10000), 0);
+	/* The client process exits; its one RESET is lost. */
+	const struct sim_impair blackhole = {.loss = 1.0, .delay_us = 50};
+	sim_set_impair(p.s, &blackhole);
+	slp_conn_free(p.c[1]);
+	p.c[1] = NULL;
+	sim_set_impair(p.s, &lossy);
+	uint64_t t0 = sim_now(p.s);
+	/* The server's keepalive probe draws a RESET from the client's engine. */
+	assert_int_equal(sim_run(p.s, step_receive_only, &w, 60000000), 1);
+	assert_int_equal(w.err, -ECONNRESET);
+	assert_true(sim_now(p.s) - t0 <= KEEPALIVE_BUDGET_US);
+	assert_true(slp_engine_stats(sim_engine(p.s, 1))->resets_sent >= 2);
+	pair_close(&p);
+}
+
+static int step_server_readable(struct sim *s, void *arg)
+{
+	struct pair *p = arg;
+	drain_events(s);
+	return slp_conn_readable(p->c[0]);
+}
+
+static void test_idle_connection_stays_up(void **state)
+{
+	(void)state;
+	struct pair p;
+	pair_open(&p, 12, &lossy, 1500);
+	struct watch w = {.p = &p, .side = 0};
+	assert_int_equal(sim_run(p.s, step_receive_only, &w, 10000), 0);
+	uint64_t tx0[2];
+	for (int i = 0; i < 2; i++)
+		tx0[i] = slp_engine_stats(sim_engine(p.s, i))->tx_frames;
+	/* An hour of silence (virtual) on a lossy link. */
+	assert_int_equal(sim_run(p.s, step_receive_only, &w, 3600ull * 1000000ull), 0);
+	for (int i = 0; i < 2; i++) {
+		const struct slp_stats *st = slp_engine_stats(sim_engine(p.s, i));
+		assert_int_equal(slp_conn_state(p.c[i]), SLP_ST_OPEN);
+		/* Only keepalive traffic: about one probe and one answer per
+		 * 0.5 s (plus re-probes for losses), nothing like a storm. */
+		assert_true(st->tx_frames - tx0[i] < 3600 * 2 * 2);
+	}
+	assert_true(slp_engine_stats(sim_engine(p.s, 0))->keepalives_sent +
+			    slp_engine_stats(sim_engine(p.s, 1))->keepalives_sent >
+		    3600);
+	/* And it still carries data. */
+	assert_int_equal(slp_send(p.c[1], "ping", 4), 4);
+	assert_int_equal(sim_run(p.s, step_server_readable, &p, 5000000), 1);
+	char got[4] = {0};
+	assert_int_equal(slp_recv(p.c[0], got, sizeof(got)), 4);
+	assert_memory_equal(got, "ping", 4);
+	pair_close(&p);
+}
+
 static int step_connecting(struct sim *s, void *arg)
 {
 	struct watch *w = arg;
@@ -673,6 +774,9 @@ int main(void)
 		cmocka_unit_test(test_connect_refused_and_timeout),
 		cmocka_unit_test(test_peer_vanishes),
 		cmocka_unit_test(test_peer_resets),
+		cmocka_unit_test(test_idle_peer_vanishes),
+		cmocka_unit_test(test_idle_reset_lost),
+		cmocka_unit_test(test_idle_connection_stays_up),
 		cmocka_unit_test(test_zero_window),
 		cmocka_unit_test(test_stream_sequence_wrap),
 		cmocka_unit_test(test_stream_clean_both_ways),
