@@ -67,7 +67,7 @@ static void sh_feed(struct stream_hash *s, const uint8_t *p, size_t n)
 {
 	s->len += n;
 	while (s->npart && n) {
-		s->part[s->npart++] = *p++;
+		s->part[s->npart++ % 8] = *p++; /* npart < 8 always; % tells the compiler */
 		n--;
 		if (s->npart == 8) {
 			uint64_t w;
@@ -81,14 +81,14 @@ static void sh_feed(struct stream_hash *s, const uint8_t *p, size_t n)
 		memcpy(&w, p, 8);
 		sh_word(s, w);
 	}
-	while (n--)
-		s->part[s->npart++] = *p++;
+	while (n--) /* n < 8 and npart == 0 here */
+		s->part[s->npart++ % 8] = *p++;
 }
 
 static uint64_t sh_final(struct stream_hash *s)
 {
 	uint64_t w = 0;
-	memcpy(&w, s->part, s->npart);
+	memcpy(&w, s->part, s->npart % 8);
 	sh_word(s, w);
 	sh_word(s, s->len);
 	return s->h;
