@@ -19,41 +19,9 @@ set -u
 BIN=${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}
 export IVT_PLUGIN_DIR=${IVT_PLUGIN_DIR:-$BIN/../plugins}
 BYTES=${REMOTE_TEST_BYTES:-256M}
-NS_A=ivtr-a-$$
-NS_B=ivtr-b-$$
-TMP=$(mktemp -d)
-PIDS=()
-for t in ivtd ivt-demo ivtctl; do
-	[ -x "$BIN/$t" ] || { echo "no $BIN/$t"; exit 1; }
-done
-
-cleanup() {
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	ip netns del "$NS_A" 2>/dev/null
-	ip netns del "$NS_B" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
-ip netns add "$NS_A" 2>/dev/null || { echo "SKIP: cannot create network namespaces"; exit 77; }
-ip netns add "$NS_B" || exit 77
-ip link add rv0 netns "$NS_A" type veth peer name rv1 netns "$NS_B" 2>/dev/null ||
-	{ echo "SKIP: cannot create veth"; exit 77; }
-ip -n "$NS_A" link set rv0 up
-ip -n "$NS_B" link set rv1 up
-MAC_A=$(ip netns exec "$NS_A" cat /sys/class/net/rv0/address)
-MAC_B=$(ip netns exec "$NS_B" cat /sys/class/net/rv1/address)
-
-IMPAIR_ENV=()
-if ip netns exec "$NS_A" tc qdisc add dev rv0 root netem loss 5% duplicate 1% reorder 25% 50% delay 1ms 2>/dev/null &&
-   ip netns exec "$NS_B" tc qdisc add dev rv1 root netem loss 5% duplicate 1% reorder 25% 50% delay 1ms; then
-	echo "impairment: netem loss 5% duplicate 1% reorder 25% 50% delay 1ms (both sides)"
-else
-	IMPAIR_ENV=(IVT_SLURPOE_IMPAIR=loss=5,dup=1,reorder=25,delay_us=1000)
-	echo "impairment: no netem in this kernel; ${IMPAIR_ENV[*]} in both ivtd"
-fi
+. "$(dirname "$0")/netns-pair.sh"
+netns_pair_setup ivtr rv0 rv1 ivtd ivt-demo ivtctl
+netns_pair_impair "loss 5% duplicate 1% reorder 25% 50% delay 1ms" "loss=5,dup=1,reorder=25,delay_us=1000"
 
 # The same channel rules on both hosts; "host" says where listeners live.
 policy() { # file, peer name, ifname, peer mac

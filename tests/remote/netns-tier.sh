@@ -15,41 +15,9 @@
 set -u
 BIN=${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}
 export IVT_PLUGIN_DIR=${IVT_PLUGIN_DIR:-$BIN/../plugins}
-NS_A=ivtt-a-$$
-NS_B=ivtt-b-$$
-TMP=$(mktemp -d)
-PIDS=()
-for t in ivtd ivtctl ivt-tier-client; do
-	[ -x "$BIN/$t" ] || { echo "no $BIN/$t"; exit 1; }
-done
-
-cleanup() {
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	ip netns del "$NS_A" 2>/dev/null
-	ip netns del "$NS_B" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
-ip netns add "$NS_A" 2>/dev/null || { echo "SKIP: cannot create network namespaces"; exit 77; }
-ip netns add "$NS_B" || exit 77
-ip link add tv0 netns "$NS_A" type veth peer name tv1 netns "$NS_B" 2>/dev/null ||
-	{ echo "SKIP: cannot create veth"; exit 77; }
-ip -n "$NS_A" link set tv0 up
-ip -n "$NS_B" link set tv1 up
-MAC_A=$(ip netns exec "$NS_A" cat /sys/class/net/tv0/address)
-MAC_B=$(ip netns exec "$NS_B" cat /sys/class/net/tv1/address)
-
-IMPAIR_ENV=()
-if ip netns exec "$NS_A" tc qdisc add dev tv0 root netem loss 2% reorder 10% 50% delay 1ms 2>/dev/null &&
-   ip netns exec "$NS_B" tc qdisc add dev tv1 root netem loss 2% reorder 10% 50% delay 1ms; then
-	echo "impairment: netem loss 2% reorder 10% 50% delay 1ms (both sides)"
-else
-	IMPAIR_ENV=(IVT_SLURPOE_IMPAIR=loss=2,reorder=10,delay_us=1000)
-	echo "impairment: no netem in this kernel; ${IMPAIR_ENV[*]} in both ivtd"
-fi
+. "$(dirname "$0")/netns-pair.sh"
+netns_pair_setup ivtt tv0 tv1 ivtd ivtctl ivt-tier-client
+netns_pair_impair "loss 2% reorder 10% 50% delay 1ms" "loss=2,reorder=10,delay_us=1000"
 
 # A: 256 KiB store, overflow to hostB. B: 64 MiB store; A's daemon may use
 # it with a 32 MiB quota.

@@ -1,0 +1,56 @@
+# Sourced by the two-host tests in this folder: two network namespaces
+# ("hosts" A and B) joined by a veth pair, with loss/reordering on the link.
+#
+#   netns_pair_setup PREFIX IF_A IF_B TOOL...
+#       checks $BIN/TOOL exist, creates $NS_A/$NS_B and the veth, sets
+#       $TMP, $PIDS (killed on exit), $MAC_A, $MAC_B; exits 77 (skip) when
+#       namespaces cannot be made here.
+#   netns_pair_impair "NETEM ARGS" "SLURPOE IMPAIR SPEC"
+#       tc netem on both ends if the kernel has it, else sets IMPAIR_ENV to
+#       the SLURPoE user-space stand-in for the ivtd processes to use.
+
+netns_pair_cleanup() {
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	ip netns del "$NS_A" 2>/dev/null
+	ip netns del "$NS_B" 2>/dev/null
+	rm -rf "$TMP"
+}
+
+netns_pair_setup() {
+	local prefix=$1
+	IF_A=$2
+	IF_B=$3
+	shift 3
+	for t in "$@"; do
+		[ -x "$BIN/$t" ] || { echo "no $BIN/$t"; exit 1; }
+	done
+	NS_A=$prefix-a-$$
+	NS_B=$prefix-b-$$
+	TMP=$(mktemp -d)
+	PIDS=()
+	trap netns_pair_cleanup EXIT INT TERM
+
+	[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+	ip netns add "$NS_A" 2>/dev/null || { echo "SKIP: cannot create network namespaces"; exit 77; }
+	ip netns add "$NS_B" || exit 77
+	ip link add "$IF_A" netns "$NS_A" type veth peer name "$IF_B" netns "$NS_B" 2>/dev/null ||
+		{ echo "SKIP: cannot create veth"; exit 77; }
+	ip -n "$NS_A" link set "$IF_A" up
+	ip -n "$NS_B" link set "$IF_B" up
+	MAC_A=$(ip netns exec "$NS_A" cat "/sys/class/net/$IF_A/address")
+	MAC_B=$(ip netns exec "$NS_B" cat "/sys/class/net/$IF_B/address")
+}
+
+netns_pair_impair() {
+	local netem=$1 spec=$2
+	IMPAIR_ENV=()
+	# shellcheck disable=SC2086 # netem arguments are words
+	if ip netns exec "$NS_A" tc qdisc add dev "$IF_A" root netem $netem 2>/dev/null &&
+	   ip netns exec "$NS_B" tc qdisc add dev "$IF_B" root netem $netem; then
+		echo "impairment: netem $netem (both sides)"
+	else
+		IMPAIR_ENV=(IVT_SLURPOE_IMPAIR=$spec)
+		echo "impairment: no netem in this kernel; ${IMPAIR_ENV[*]} in both ivtd"
+	fi
+}
