@@ -8,6 +8,10 @@
 #   netns_pair_impair "NETEM ARGS" "SLURPOE IMPAIR SPEC"
 #       tc netem on both ends if the kernel has it, else sets IMPAIR_ENV to
 #       the SLURPoE user-space stand-in for the ivtd processes to use.
+#   start_ivtd NS NAME POLICY SOCKET LOG
+#       starts ivtd in NS (with IMPAIR_ENV), waits for its socket; the pid
+#       is in LAST_PID and killed on exit.
+#   fail TEXT   counts a failed check in $fails
 
 netns_pair_cleanup() {
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
@@ -54,3 +58,18 @@ netns_pair_impair() {
 		echo "impairment: no netem in this kernel; ${IMPAIR_ENV[*]} in both ivtd"
 	fi
 }
+
+start_ivtd() { # ns, name, policy, socket, log
+	ip netns exec "$1" env "${IMPAIR_ENV[@]}" "$BIN/ivtd" -r local -n "$2" -c "$3" -s "$4" \
+		>"$5" 2>&1 &
+	PIDS+=($!)
+	LAST_PID=$!
+	for _ in $(seq 50); do
+		[ -S "$4" ] && return 0
+		sleep 0.1
+	done
+	echo "ivtd $2 did not start:"; cat "$5"; return 1
+}
+
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }

@@ -44,20 +44,6 @@ policy "$TMP/b.json" hostA rv1 "$MAC_A"
 SOCK_A=$TMP/a.sock
 SOCK_B=$TMP/b.sock
 
-start_ivtd() { # ns, name, policy, socket, log
-	ip netns exec "$1" env "${IMPAIR_ENV[@]}" "$BIN/ivtd" -r local -n "$2" -c "$3" -s "$4" \
-		>"$5" 2>&1 &
-	PIDS+=($!)
-	LAST_PID=$!
-	for _ in $(seq 50); do
-		[ -S "$4" ] && return 0
-		sleep 0.1
-	done
-	echo "ivtd $2 did not start:"; cat "$5"; return 1
-}
-
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
 # Wait (at most $1 s) until ivtd A shows the 'bulk' channel from hostB
 # bridged with bytes arrived: only then is there a transfer to interrupt

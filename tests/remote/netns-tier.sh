@@ -45,20 +45,6 @@ EOF
 SOCK_A=$TMP/a.sock
 SOCK_B=$TMP/b.sock
 
-start_ivtd() { # ns, name, policy, socket, log
-	ip netns exec "$1" env "${IMPAIR_ENV[@]}" "$BIN/ivtd" -r local -n "$2" -c "$3" -s "$4" \
-		>"$5" 2>&1 &
-	PIDS+=($!)
-	LAST_PID=$!
-	for _ in $(seq 50); do
-		[ -S "$4" ] && return 0
-		sleep 0.1
-	done
-	echo "ivtd $2 did not start:"; cat "$5"; return 1
-}
-
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 status_a() { ip netns exec "$NS_A" "$BIN/ivtctl" -s "$SOCK_A" status 2>&1; }
 status_b() { ip netns exec "$NS_B" "$BIN/ivtctl" -s "$SOCK_B" status 2>&1; }
 
