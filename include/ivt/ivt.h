@@ -7,8 +7,9 @@
  * the setup. After that, data moves between the two ends without ivtd on
  * the path for co-located backends.
  *
- * Channels are reliable, ordered byte streams in both directions, plus
- * one-sided RDMA-style writes/reads into regions the other side registered.
+ * Channels are reliable, ordered byte streams in both directions (or, with
+ * IVT_MESSAGE, reliable ordered messages), plus one-sided RDMA-style
+ * writes/reads into regions the other side registered.
  *
  * Error convention (whole API): functions return a negative errno value on
  * failure (e.g. -EACCES), never -1 with errno. ivt_strerror() turns any
@@ -16,6 +17,19 @@
  *
  * Thread safety: one ivt_channel may be used by one sending thread and one
  * receiving thread at a time. Different channels are independent.
+ *
+ * Defaults, all in one place:
+ *   - opts NULL in ivt_open: backend and ring size from the policy; a
+ *     listener waits for its peer without limit, a connector retries for
+ *     10 s (IVT_DEFAULT_OPEN_TIMEOUT_MS) while nobody listens; socket
+ *     $IVT_SOCKET, else IVT_DEFAULT_SOCKET.
+ *   - timeout_ms 0: do not wait for a peer, but still up to 10 s for
+ *     ivtd's own answers.
+ *   - blocking channel; ivt_send/ivt_recv wait without limit until
+ *     ivt_set_timeouts says otherwise.
+ *   - byte stream unless the listener passed IVT_MESSAGE.
+ *   - ivt_close waits up to 10 s for a peer that does not read what is
+ *     still queued, then closes anyway (-ETIMEDOUT).
  */
 #ifndef IVT_IVT_H
 #define IVT_IVT_H
@@ -40,7 +54,20 @@ typedef struct ivt_channel ivt_channel;
 enum ivt_open_flags {
 	IVT_LISTEN = 1u << 0,   /* offer the channel (server side); default: connect */
 	IVT_NONBLOCK = 1u << 1, /* send/recv/rdma return -EAGAIN rather than wait */
+	/* Message mode, like SOCK_SEQPACKET: every ivt_send/ivt_sendv is one
+	 * message, ivt_recv returns exactly one whole message. The listener
+	 * chooses: ivtd tells the connector (over the local control socket),
+	 * which then is in message mode whether or not it passed the flag;
+	 * a connector passing IVT_MESSAGE to a byte-stream channel fails with
+	 * -EPROTOTYPE. Where ivtd cannot say (XenStore, channels bridged
+	 * between hosts) both ends must pass it. */
+	IVT_MESSAGE = 1u << 2,
 };
+
+/* Largest message in message mode (larger than any ring: messages are
+ * carried in ring-sized pieces and reassembled in the caller's buffer). */
+#define IVT_MSG_MAX (1u << 30)
+#define IVT_DEFAULT_OPEN_TIMEOUT_MS 10000
 
 struct ivt_open_opts {
 	size_t struct_size;      /* set to sizeof(struct ivt_open_opts) */
@@ -57,7 +84,8 @@ struct ivt_open_opts {
  * Errors: -EACCES policy refuses, -ENOENT no such channel policy or (connect)
  * nobody listening within the timeout, -EADDRINUSE already has a listener,
  * -ECONNREFUSED daemon not running, -ENOTSUP backend unavailable here,
- * -ETIMEDOUT, -EPROTO malformed answer from daemon or peer. */
+ * -ETIMEDOUT, -EPROTO malformed answer from daemon or peer, -EPROTOTYPE
+ * IVT_MESSAGE on a byte-stream channel. */
 int ivt_open(const char *name, unsigned flags, const struct ivt_open_opts *opts,
 	     ivt_channel **out);
 
@@ -67,17 +95,82 @@ int ivt_close(ivt_channel *ch);
 /* Send up to len bytes. Blocking: returns len once all is queued, or an error.
  * Non-blocking: returns bytes queued (maybe fewer) or -EAGAIN.
  * -EPIPE: peer closed; -ECONNRESET: peer died. Bytes already returned as
- * sent are never lost while the peer lives. */
+ * sent are never lost while the peer lives. With a send timeout: the bytes
+ * queued when it expired, or -ETIMEDOUT if none.
+ * Message mode: one message of len bytes, taken whole or not at all
+ * (returns len, -EAGAIN or -ETIMEDOUT; the part that did not fit the ring
+ * is copied and sent later); len 0 sends nothing and returns 0;
+ * -EMSGSIZE above IVT_MSG_MAX. */
 ssize_t ivt_send(ivt_channel *ch, const void *buf, size_t len);
+
+/* ivt_send of the concatenation of iov[0..iovcnt) (one message in message
+ * mode), gathered straight into the ring: no staging copy. -EINVAL for
+ * iovcnt outside 0..IOV_MAX or a total above SSIZE_MAX. */
+struct iovec;
+ssize_t ivt_sendv(ivt_channel *ch, const struct iovec *iov, int iovcnt);
 
 /* Receive up to len bytes. Returns >0 bytes, 0 at end of stream (the peer
  * closed and everything it sent was read), -EAGAIN (non-blocking, nothing
- * there), -ECONNRESET (peer died; data that had arrived was read first). */
+ * there), -ECONNRESET (peer died; data that had arrived was read first),
+ * -ETIMEDOUT (receive timeout, nothing there).
+ * Message mode: exactly one whole message (its length), or -EMSGSIZE when
+ * it is longer than len: nothing is consumed, ivt_next_msg_size tells the
+ * size to retry with. Non-blocking (or timed out) while a large message
+ * is only partly there: -EAGAIN (-ETIMEDOUT) and libivt keeps the part. */
 ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len);
 
+/* ivt_recv scattering into iov[0..iovcnt), straight from the ring. */
+ssize_t ivt_recvv(ivt_channel *ch, const struct iovec *iov, int iovcnt);
+
+/* Message mode: the length of the next message, without taking it; waits
+ * like ivt_recv. 0 at end of stream, -EINVAL on a byte-stream channel,
+ * errors as ivt_recv. */
+ssize_t ivt_next_msg_size(ivt_channel *ch);
+
 /* Wait for a message of exactly len bytes (loops over ivt_recv). Returns
- * len, 0 at clean end-of-stream before any byte, or an error. */
+ * len, 0 at clean end-of-stream before any byte, or an error.
+ * Message mode: same as ivt_recv (one message, whatever its length). */
 ssize_t ivt_recv_all(ivt_channel *ch, void *buf, size_t len);
+
+/* Per-channel limits for blocking ivt_send/ivt_sendv/ivt_send_reserve
+ * (send_ms) and ivt_recv/ivt_recvv/ivt_next_msg_size (recv_ms), like
+ * SO_SNDTIMEO/SO_RCVTIMEO: -1 waits without limit (the default), 0 fails
+ * at once with -ETIMEDOUT rather than wait, >0 milliseconds. A timed-out
+ * call returns -ETIMEDOUT, or what it did (bytes sent). Any time after
+ * ivt_open, from any thread; takes effect at the next call. Does not apply
+ * to ivt_open (opts->timeout_ms), ivt_close, ivt_flush or one-sided ops. */
+int ivt_set_timeouts(ivt_channel *ch, int send_ms, int recv_ms);
+
+/* ---- Zero-copy send ---------------------------------------------------
+ * ivt_send_reserve gives the caller len bytes of the ring itself to build
+ * data in; ivt_send_commit publishes them (the first n <= len of them) as
+ * if ivt_send had sent them. Nothing is copied by libivt: the frame header
+ * is written in front of the reservation at commit.
+ *   - The space is contiguous. When too little is left before the ring's
+ *     wrap, libivt fills that tail with a padding frame the receiver skips
+ *     and reserves at the ring's start; so len may be at most
+ *     ivt_send_reserve_max() (a little under half the ring).
+ *   - Between reserve and commit the sending thread holds the channel's
+ *     send side: the same thread must commit, and must not call other
+ *     send-side functions (ivt_send, one-sided ops, ivt_flush, ivt_close)
+ *     meanwhile. ivt_send_commit(ch, NULL, 0) cancels.
+ *   - The reservation is shared memory: the peer can read (and, on a
+ *     hostile peer, write) it; build nothing there that must stay secret
+ *     or must not change before commit.
+ * reserve: 0, -EOPNOTSUPP (backend cannot, e.g. vchan and remote
+ * backends, or a channel with policy "spill"), -EINVAL (len 0, ptr NULL),
+ * -EMSGSIZE (len above ivt_send_reserve_max), -EAGAIN (non-blocking, no room), -ETIMEDOUT,
+ * -EBUSY (a reservation is open), -EPIPE, -ECONNRESET.
+ * commit: 0, -EINVAL (ptr is not the open reservation, n > len).
+ *
+ * There is no zero-copy receive: the ring is writable by the peer while
+ * we read it, so data handed out in place could change after the caller
+ * checked it (the XSA-155 double-fetch class; docs/ring.md). ivt_recv
+ * copies each byte out exactly once, and what the caller holds is then
+ * its own. */
+int ivt_send_reserve(ivt_channel *ch, size_t len, void **ptr);
+int ivt_send_commit(ivt_channel *ch, void *ptr, size_t n);
+size_t ivt_send_reserve_max(ivt_channel *ch);
 
 /* File descriptor that becomes readable (POLLIN) when ivt_recv, ivt_send or
  * ivt_poll_completions may make progress. Use with poll/epoll; then call
@@ -145,7 +238,9 @@ int ivt_get_stats(ivt_channel *ch, struct ivt_stats *st);
 const char *ivt_backend_name(const ivt_channel *ch);
 
 /* Text for a return value of this API; also describes the daemon's last
- * reason for a refusal on this thread (e.g. which policy rule refused). */
+ * reason for a refusal on this thread (e.g. which policy rule refused).
+ * The returned buffer is per thread: valid until this thread's next
+ * ivt_strerror/ivt_store_strerror call; other threads never touch it. */
 const char *ivt_strerror(int err);
 
 /* ---- Spill (policy "spill", docs/utmem.md) ------------------------- */

@@ -22,7 +22,8 @@
  * a table from elsewhere asks IVT_PLUGIN_OPS_HAS(ops, field) before reading
  * one. A plugin newer than the host simply has fields the host ignores.
  * Appended so far: the native one-sided ops (rdma_write, rdma_read,
- * poll_completions, max_rdma_len).
+ * poll_completions, max_rdma_len); zero-copy send (send_reserve,
+ * send_commit).
  *
  * Like UCX's uct layer, a plugin is one transport behind one interface: an
  * endpoint is a reliable, ordered, bidirectional byte pipe, non-blocking in
@@ -188,6 +189,27 @@ struct ivt_plugin_ops {
 	/* Largest len one rdma_write/rdma_read takes; the host splits larger
 	 * ops. 0: no limit. */
 	size_t max_rdma_len;
+
+	/* ---- Appended to ABI 1: zero-copy send (optional, both or neither).
+	 * The host (libivt) builds a frame in the pipe's own memory instead
+	 * of handing bytes to send. NULL (or absent): the host's
+	 * ivt_send_reserve returns -EOPNOTSUPP and nothing else changes. ---- */
+
+	/* Where the next bytes of the pipe go: *ptr is writable memory at the
+	 * producer position, valid until send_commit or the next
+	 * send/send_reserve/close. Returns how many bytes are contiguous
+	 * there (>0; it stops at the wrap of a ring), and *space the bytes
+	 * the pipe could take in all (>= the return value; more means the
+	 * rest lies after the wrap). -EAGAIN when full, -EPIPE when the peer
+	 * closed, -EPROTO as send. Non-blocking; changes nothing the peer
+	 * can see. The host calls it from its sending thread only, and never
+	 * calls send between it and send_commit. */
+	ssize_t (*send_reserve)(struct ivt_ep *ep, void **ptr, size_t *space);
+	/* Publish the first len bytes at the last send_reserve's *ptr (len <=
+	 * its return value; 0 publishes nothing) exactly as send of those
+	 * bytes would: ordered before later data, peer woken as needed.
+	 * 0 or a negative errno (then nothing was published). */
+	int (*send_commit)(struct ivt_ep *ep, size_t len);
 };
 
 /* The ABI-1 table as first shipped: the smallest ops_size a host accepts. */

@@ -91,6 +91,16 @@ static ssize_t shm_recv(struct ivt_ep *ep, void *buf, size_t len)
 	return ivt_ring_read(&ep->ring, buf, len);
 }
 
+static ssize_t shm_send_reserve(struct ivt_ep *ep, void **ptr, size_t *space)
+{
+	return ivt_ring_reserve(&ep->ring, ptr, space);
+}
+
+static int shm_send_commit(struct ivt_ep *ep, size_t len)
+{
+	return ivt_ring_commit(&ep->ring, len);
+}
+
 static int shm_arm(struct ivt_ep *ep, unsigned events)
 {
 	unsigned want = 0, ready, out = 0;
@@ -153,6 +163,8 @@ static const struct ivt_plugin_ops shm_ops = {
 	.ack = shm_ack,
 	.close = shm_close,
 	.stats = shm_stats,
+	.send_reserve = shm_send_reserve,
+	.send_commit = shm_send_commit,
 };
 
 __attribute__((visibility("default"))) const struct ivt_plugin_ops *ivt_plugin_entry(uint32_t host_abi)

@@ -59,7 +59,7 @@ struct ivt_ctrl_hdr {
 struct ivt_ctrl_open {
 	char name[IVT_NAME_MAX + 1];
 	char backend[IVT_BACKEND_NAME_MAX + 1]; /* "" or "auto" = policy */
-	uint32_t flags;                          /* IVT_LISTEN */
+	uint32_t flags;                          /* IVT_LISTEN, IVT_MESSAGE (ivt.h) */
 	uint32_t reserved;
 	uint64_t ring_size;                      /* 0 = policy default */
 };
@@ -71,7 +71,7 @@ struct ivt_ctrl_open_ok {
 	uint32_t is_server;
 	uint32_t local_domid;
 	uint32_t peer_domid; /* known for clients; 0 for servers until PEER */
-	uint32_t reserved;
+	uint32_t flags;      /* IVT_CTRL_OK_*; 0 from daemons before message mode */
 	char xs_path[IVT_XS_PATH_MAX + 1]; /* vchan only, else "" */
 	/* Appended: the policy's "spill" for this channel. Nonzero: when the
 	 * ring is full, the sender parks what does not fit in utmem (channel
@@ -80,6 +80,9 @@ struct ivt_ctrl_open_ok {
 	uint64_t spill_above_bytes;
 };
 #define IVT_CTRL_SPILL_ABOVE_MAX (1ull << 30)
+/* open_ok.flags: the channel is in message mode (the listener opened it
+ * with IVT_MESSAGE); both ends frame messages (docs/framing.md). */
+#define IVT_CTRL_OK_MESSAGE 1u
 
 struct ivt_ctrl_error {
 	int32_t err; /* positive errno */

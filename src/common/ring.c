@@ -268,6 +268,44 @@ ssize_t ivt_ring_write(struct ivt_ring *r, const void *buf, size_t len)
 	return done || len == 0 ? (ssize_t)done : -EAGAIN;
 }
 
+ssize_t ivt_ring_reserve(struct ivt_ring *r, void **ptr, size_t *space)
+{
+	if (r->broken)
+		return -EPROTO;
+	if (!header_intact(r))
+		return fail(r);
+	if (r->closed || peer_closed(r))
+		return -EPIPE;
+	uint32_t free_b;
+	if (refresh_writable(r, &free_b) < 0)
+		return -EPROTO;
+	if (free_b == 0)
+		return -EAGAIN;
+	uint32_t off = r->wr_prod & (r->wr_size - 1);
+	uint32_t contig = r->wr_size - off < free_b ? r->wr_size - off : free_b;
+	ring_mb(); /* read indexes /then/ let the caller write data (pairs with
+		    * the reader's "consume /then/ publish" in read_piece) */
+	*ptr = r->wr_data + off;
+	*space = free_b;
+	return (ssize_t)contig;
+}
+
+int ivt_ring_commit(struct ivt_ring *r, size_t len)
+{
+	if (r->broken)
+		return -EPROTO;
+	if (len == 0)
+		return 0;
+	/* the caller checked len against what reserve returned; space the
+	 * peer frees meanwhile only grows it */
+	ring_mb(); /* write data /then/ publish */
+	r->wr_prod += (uint32_t)len;
+	store32(wr_prod_p(r), r->wr_prod);
+	r->bytes_written += len;
+	send_notify(r, IVT_RING_NOTIFY_WRITE);
+	return 0;
+}
+
 /* Read what is there (and what arrives meanwhile): bytes or -EPROTO. */
 static ssize_t read_available(struct ivt_ring *r, uint8_t *buf, size_t len)
 {

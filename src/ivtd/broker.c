@@ -37,6 +37,7 @@ struct channel {
 	int remote; /* the listener is on another host; client is a local end */
 	int service; /* ivtd itself is the listener (ivt_broker_set_service) */
 	uint64_t spill_above; /* policy "spill": sent to both ends in OPEN_OK */
+	int message; /* the listener asked for message mode: both ends hear it */
 	/* vchan: libxenvchan grants the ring to one domain, so the listener
 	 * is answered only once its client (and so the domid) is known. */
 	int server_answer_pending;
@@ -239,6 +240,7 @@ static void open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_se
 	ok.peer_domid = peer_domid;
 	snprintf(ok.xs_path, sizeof(ok.xs_path), "%s", ch->xs_path);
 	ok.spill_above_bytes = ch->spill_above;
+	ok.flags = ch->message ? IVT_CTRL_OK_MESSAGE : 0;
 	end->reg->ops->reply_ok(end, &ok);
 }
 
@@ -333,6 +335,7 @@ static void handle_listen(struct ivt_broker *b, struct ivt_reg_end *end,
 	if (!ch)
 		return;
 	ch->ring_size = d.ring_size;
+	ch->message = req->message;
 	if (d.has_spill)
 		ch->spill_above = d.spill_above_bytes < IVT_CTRL_SPILL_ABOVE_MAX
 					  ? d.spill_above_bytes : IVT_CTRL_SPILL_ABOVE_MAX;
@@ -479,6 +482,8 @@ static void handle_remote(struct ivt_broker *b, struct ivt_reg_end *end,
 	if (!ch)
 		return;
 	ch->remote = 1;
+	/* the far listener's mode is not relayed: the connector says it */
+	ch->message = req->message;
 	channel_set_client(ch, end);
 	snprintf(ch->server_id, sizeof(ch->server_id), "(%.44s)", rule->host);
 	char reason[IVT_ERRMSG_MAX + 1] = "";

@@ -45,6 +45,7 @@ struct ivt_end_request {
 	char backend[IVT_BACKEND_NAME_MAX + 1]; /* "" or "auto" = let policy pick */
 	int listen;                             /* 1 = server end */
 	uint64_t ring_size;                     /* 0 = policy default */
+	int message;                            /* listener: IVT_MESSAGE (message mode) */
 };
 
 /* What a registry reports to the broker. */

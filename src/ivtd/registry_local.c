@@ -211,6 +211,7 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		memcpy(req.name, m->u.open.name, sizeof(req.name));
 		memcpy(req.backend, m->u.open.backend, sizeof(req.backend));
 		req.listen = (m->u.open.flags & IVT_LISTEN) != 0;
+		req.message = (m->u.open.flags & IVT_MESSAGE) != 0;
 		req.ring_size = m->u.open.ring_size;
 		if (!ivt_name_valid(req.name)) {
 			op_reply_error(&c->end, EINVAL,

@@ -178,7 +178,7 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 			       IVT_NAME_MAX);
 		return -EINVAL;
 	}
-	if (flags & ~(unsigned)(IVT_LISTEN | IVT_NONBLOCK))
+	if (flags & ~(unsigned)(IVT_LISTEN | IVT_NONBLOCK | IVT_MESSAGE))
 		return -EINVAL;
 	struct ivt_open_opts o;
 	int rc = read_opts(opts, flags, &o);
@@ -193,7 +193,7 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 		return -EINVAL;
 	}
 	snprintf(req.backend, sizeof(req.backend), "%s", o.backend ? o.backend : "");
-	req.flags = listen ? IVT_LISTEN : 0;
+	req.flags = (listen ? IVT_LISTEN : 0) | (flags & IVT_MESSAGE);
 	req.ring_size = o.ring_size;
 
 	struct ivt_channel *ch = calloc(1, sizeof(*ch));
@@ -203,6 +203,8 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 	ch->is_server = listen;
 	snprintf(ch->name, sizeof(ch->name), "%s", name);
 	atomic_store(&ch->nonblock, !!(flags & IVT_NONBLOCK));
+	atomic_store(&ch->send_timeout_ms, -1);
+	atomic_store(&ch->recv_timeout_ms, -1);
 	ch->waiter = (struct ivt_waiter){.wait = frame_wait, .ctx = ch};
 	/* the frame layer must be valid for chan_free even if we fail early */
 	ivt_xport_init(&ch->xp, NULL, NULL, RING_SIZE_MIN);
@@ -216,6 +218,15 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 	if (rc < 0)
 		goto fail;
 	ch->ring_size = ok.ring_size;
+	/* the listener's choice, as ivtd reports it; XenStore cannot say */
+	int message = (ok.flags & IVT_CTRL_OK_MESSAGE) || (flags & IVT_MESSAGE);
+	if (!listen && (flags & IVT_MESSAGE) && !(ok.flags & IVT_CTRL_OK_MESSAGE) &&
+	    ch->ctrl.ops->reports_mode) {
+		ivt_reason_set(-EPROTOTYPE, "channel '%s' is a byte stream, not in message mode",
+			       name);
+		rc = -EPROTOTYPE;
+		goto fail;
+	}
 	if ((rc = chan_spill_init(ch, ok.spill_above_bytes, o.socket_path)) < 0)
 		goto fail;
 
@@ -247,6 +258,7 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 	}
 	ivt_xport_fini(&ch->xp);
 	ivt_xport_init(&ch->xp, ch->ops, ch->ep, (size_t)ok.ring_size);
+	ch->xp.msg_mode = message;
 	if (ivt_native_usable(ch->ops) && !(ch->native = ivt_native_new(ch->ops, ch->ep))) {
 		rc = -ENOMEM;
 		goto fail;
@@ -307,6 +319,15 @@ IVT_EXPORT int ivt_set_nonblock(ivt_channel *ch, int nonblock)
 	if (!ch)
 		return -EINVAL;
 	atomic_store(&ch->nonblock, !!nonblock);
+	return 0;
+}
+
+IVT_EXPORT int ivt_set_timeouts(ivt_channel *ch, int send_ms, int recv_ms)
+{
+	if (!ch || send_ms < -1 || recv_ms < -1)
+		return -EINVAL;
+	atomic_store(&ch->send_timeout_ms, send_ms);
+	atomic_store(&ch->recv_timeout_ms, recv_ms);
 	return 0;
 }
 

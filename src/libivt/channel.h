@@ -37,6 +37,8 @@ struct ivt_channel {
 		int fd;
 	} role[2];
 	atomic_uint_fast64_t waits;
+	/* ivt_set_timeouts: ms, -1 without limit (the default) */
+	atomic_int send_timeout_ms, recv_timeout_ms;
 	struct ivt_waiter waiter;  /* blocking waits for the frame layer */
 	struct chan_spill *spill;  /* policy "spill" (spill_tx.c); NULL: none */
 };
@@ -76,6 +78,14 @@ int chan_send_error(struct ivt_channel *ch, int rc);
 /* Before a send or flush: the peer's end as an error, then (a server
  * with timeout 0) wait for it to attach. 0 or a negative errno (io.c). */
 int chan_send_ready(struct ivt_channel *ch);
+
+/* The waiter for one blocking send-side call, bounded by the channel's
+ * send timeout; t must outlive its use (io.c). */
+struct timed_wait {
+	struct ivt_channel *ch;
+	long long deadline; /* -1: none */
+};
+struct ivt_waiter chan_send_waiter(struct ivt_channel *ch, struct timed_wait *t);
 
 /* The events the receive side should wait for: RECV, plus SEND while our
  * own answers wait for room. */

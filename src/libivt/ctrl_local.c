@@ -47,6 +47,7 @@ static void local_close(void *impl, int graceful)
 
 static const struct ivt_ctrl_ops local_ops = {
 	.name = "local",
+	.reports_mode = 1,
 	.open = local_open,
 	.drain = local_drain,
 	.peer_event = local_peer_event,

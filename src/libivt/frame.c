@@ -14,6 +14,7 @@ size_t ivt_frame_ext_size(uint8_t type)
 		return 24;
 	case IVT_FRAME_RDMA_READ_RESP:
 	case IVT_FRAME_RDMA_NACK:
+	case IVT_FRAME_MSG:
 		return 8;
 	default:
 		return 0;
@@ -62,6 +63,9 @@ size_t ivt_frame_encode(uint8_t *out, uint8_t type, uint64_t tag, const struct i
 	case IVT_FRAME_RDMA_READ_RESP:
 		put64(e, ext->offset);
 		break;
+	case IVT_FRAME_MSG:
+		put64(e, ext->length);
+		break;
 	case IVT_FRAME_RDMA_NACK: {
 		uint32_t st = htole32((uint32_t)ext->status), zero = 0;
 		memcpy(e, &st, 4);
@@ -109,6 +113,13 @@ int ivt_frame_decode_hdr(const uint8_t in[IVT_FRAME_HDR_SIZE], struct ivt_frame_
 	case IVT_FRAME_RDMA_NACK:
 		min_len = max_len = ext;
 		break;
+	case IVT_FRAME_MSG: /* an empty message is one MSG frame without payload */
+	case IVT_FRAME_PAD:
+		if (h->tag != 0)
+			return -EPROTO;
+		min_len = ext;
+		max_len = ext + IVT_FRAME_PAYLOAD_MAX;
+		break;
 	default:
 		return -EPROTO;
 	}
@@ -130,6 +141,9 @@ int ivt_frame_decode_ext(uint8_t type, const uint8_t *in, struct ivt_frame_ext *
 	case IVT_FRAME_RDMA_READ_RESP:
 		ext->offset = get64(in);
 		return 0;
+	case IVT_FRAME_MSG:
+		ext->length = get64(in);
+		return ext->length <= IVT_FRAME_MSG_MAX ? 0 : -EPROTO;
 	case IVT_FRAME_RDMA_NACK: {
 		int32_t st = (int32_t)get32(in);
 		if (get32(in + 4) != 0 || st >= 0 || st < -4095)

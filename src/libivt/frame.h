@@ -17,6 +17,8 @@
 /* Largest payload one frame carries. Receivers reject anything bigger; the
  * sender also keeps frames to half a ring so both ends work concurrently. */
 #define IVT_FRAME_PAYLOAD_MAX (16u << 20)
+/* Largest message in message mode (ivt.h IVT_MSG_MAX). */
+#define IVT_FRAME_MSG_MAX (1ull << 30)
 
 enum ivt_frame_type {
 	IVT_FRAME_DATA = 1,           /* stream bytes; tag 0 */
@@ -25,6 +27,9 @@ enum ivt_frame_type {
 	IVT_FRAME_RDMA_READ_RESP = 4, /* ext: offset within the op; payload: bytes read */
 	IVT_FRAME_RDMA_ACK = 5,       /* no ext, no payload: the op with this tag succeeded */
 	IVT_FRAME_RDMA_NACK = 6,      /* ext: status (negative errno): the op failed */
+	IVT_FRAME_MSG = 7,            /* message mode: ext: length of the whole message;
+				       * payload: its first bytes, DATA frames carry the rest */
+	IVT_FRAME_PAD = 8,            /* no ext; payload skipped (reserve/commit at the wrap) */
 	IVT_FRAME_TYPE_END
 };
 
@@ -41,7 +46,7 @@ struct ivt_frame_hdr {
 struct ivt_frame_ext {
 	uint64_t key;    /* WRITE, READ_REQ */
 	uint64_t offset; /* WRITE, READ_REQ: region offset of the op; READ_RESP: offset in the op */
-	uint64_t length; /* WRITE, READ_REQ: bytes of the whole op */
+	uint64_t length; /* WRITE, READ_REQ: bytes of the whole op; MSG: of the message */
 	int32_t status;  /* NACK */
 };
 

@@ -1,8 +1,33 @@
 /* SPDX-License-Identifier: MIT */
-/* The stream API: ivt_send, ivt_recv, ivt_recv_all. */
+/* The stream and message API: ivt_send(v), ivt_recv(v), ivt_recv_all,
+ * ivt_next_msg_size, with the per-channel timeouts. */
 #include <errno.h>
+#include <sys/uio.h>
 
 #include "channel.h"
+#include "common/clock.h"
+
+/* A blocking send-side wait bounded by the channel's send timeout. */
+static int timed_send_wait(void *ctx, unsigned events)
+{
+	struct timed_wait *t = ctx;
+	int e = chan_peer_send_error(t->ch);
+	if (e)
+		return e;
+	int left = ivt_left_ms(t->deadline);
+	if (left == 0)
+		return -ETIMEDOUT;
+	chan_wait(t->ch, CHAN_SENDER, events, left);
+	return chan_peer_send_error(t->ch);
+}
+
+/* The waiter for one blocking send-side call (t lives in the caller). */
+struct ivt_waiter chan_send_waiter(struct ivt_channel *ch, struct timed_wait *t)
+{
+	t->ch = ch;
+	t->deadline = ivt_deadline_ms(atomic_load(&ch->send_timeout_ms));
+	return (struct ivt_waiter){.wait = timed_send_wait, .ctx = t};
+}
 
 /* A plugin's -EPIPE means "peer closed"; if the daemon told us it died,
  * say that instead. */
@@ -22,22 +47,47 @@ int chan_send_ready(struct ivt_channel *ch)
 	return rc < 0 ? rc : 0;
 }
 
-IVT_EXPORT ssize_t ivt_send(ivt_channel *ch, const void *buf, size_t len)
+/* Policy "spill" parks stream bytes in utmem; with an iovec, each piece
+ * goes through it in order (byte streams only: spill has no messages). */
+static ssize_t spill_sendv(struct ivt_channel *ch, const struct iovec *iov, int iovcnt)
 {
-	if (!ch || (len && !buf))
+	size_t done = 0;
+	for (int i = 0; i < iovcnt; i++) {
+		if (!iov[i].iov_len)
+			continue;
+		ssize_t n = chan_spill_send(ch, iov[i].iov_base, iov[i].iov_len);
+		if (n < 0)
+			return done ? (ssize_t)done : n;
+		done += (size_t)n;
+		if ((size_t)n < iov[i].iov_len)
+			break;
+	}
+	return (ssize_t)done;
+}
+
+IVT_EXPORT ssize_t ivt_sendv(ivt_channel *ch, const struct iovec *iov, int iovcnt)
+{
+	if (!ch)
 		return -EINVAL;
+	ssize_t total = ivt_iov_total(iov, iovcnt);
+	if (total < 0)
+		return total;
 	int rc = chan_send_ready(ch);
 	if (rc)
 		return rc;
-	if (ch->spill) { /* policy "spill": a full ring parks bytes in utmem */
-		ssize_t n = chan_spill_send(ch, buf, len);
+	if (ch->spill && !ch->xp.msg_mode) { /* policy "spill": a full ring parks bytes in utmem */
+		ssize_t n = iovcnt == 1 ? chan_spill_send(ch, iov[0].iov_base, iov[0].iov_len)
+					: spill_sendv(ch, iov, iovcnt);
 		if (n != -ENOSYS)
 			return n;
 	}
-	if (!atomic_load(&ch->nonblock))
-		return chan_send_error(ch, ivt_xport_send(&ch->xp, buf, len, &ch->waiter));
+	if (!atomic_load(&ch->nonblock)) {
+		struct timed_wait t;
+		struct ivt_waiter w = chan_send_waiter(ch, &t);
+		return chan_send_error(ch, ivt_xport_sendv(&ch->xp, iov, iovcnt, &w));
+	}
 	for (int tries = 0;;) {
-		ssize_t n = ivt_xport_send(&ch->xp, buf, len, NULL);
+		ssize_t n = ivt_xport_sendv(&ch->xp, iov, iovcnt, NULL);
 		if (n != -EAGAIN)
 			return n < 0 ? chan_send_error(ch, (int)n) : n;
 		int again = chan_retry_nonblock(ch, IVT_EV_SEND, &tries);
@@ -46,6 +96,14 @@ IVT_EXPORT ssize_t ivt_send(ivt_channel *ch, const void *buf, size_t len)
 		if (!again)
 			return -EAGAIN;
 	}
+}
+
+IVT_EXPORT ssize_t ivt_send(ivt_channel *ch, const void *buf, size_t len)
+{
+	if (!ch || (len && !buf))
+		return -EINVAL;
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	return ivt_sendv(ch, &iov, 1);
 }
 
 /* The pipe is empty. If the daemon reported the peer's end (observed
@@ -61,19 +119,27 @@ static int end_stream_if_peer_gone(struct ivt_channel *ch, int ev_before)
 	return 1;
 }
 
-IVT_EXPORT ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len)
+/* One non-blocking attempt: stream bytes, or (message mode) one message
+ * or its size (peek). keep: a blocking caller comes back with iov. */
+static ssize_t recv_once(struct ivt_channel *ch, const struct iovec *iov, int iovcnt, int peek,
+			 int keep)
 {
-	if (!ch || (len && !buf))
-		return -EINVAL;
-	if (len == 0)
-		return 0;
+	if (ch->xp.msg_mode)
+		return ivt_xport_recv_msg(&ch->xp, iov, iovcnt, peek, keep);
+	return ivt_xport_recvv(&ch->xp, iov, iovcnt);
+}
+
+static ssize_t recv_common(struct ivt_channel *ch, const struct iovec *iov, int iovcnt, int peek)
+{
 	int rc = chan_ensure_accepted(ch);
 	if (rc < 0)
 		return rc;
+	long long deadline = ivt_deadline_ms(atomic_load(&ch->recv_timeout_ms));
 	for (int tries = 0;;) {
 		chan_spill_progress(ch); /* parked bytes of ours move on too */
 		int ev_before = ivt_ctrl_peer_event(&ch->ctrl);
-		ssize_t n = ivt_xport_recv(&ch->xp, buf, len);
+		int nonblock = atomic_load(&ch->nonblock);
+		ssize_t n = recv_once(ch, iov, iovcnt, peek, !nonblock);
 		unsigned events;
 		if (n == -EAGAIN) {
 			if (end_stream_if_peer_gone(ch, ev_before))
@@ -84,7 +150,9 @@ IVT_EXPORT ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len)
 		} else {
 			return n;
 		}
-		if (atomic_load(&ch->nonblock)) {
+		if (nonblock) {
+			if (ch->xp.msg_mode && !peek)
+				ivt_xport_msg_detach(&ch->xp, iov, iovcnt);
 			int again = chan_retry_nonblock(ch, events, &tries);
 			if (ivt_ctrl_peer_event(&ch->ctrl) != ev_before)
 				continue; /* re-read the pipe, then report the end */
@@ -92,14 +160,49 @@ IVT_EXPORT ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len)
 				return -EAGAIN;
 			continue;
 		}
-		chan_wait(ch, CHAN_RECEIVER, events, -1);
+		int left = ivt_left_ms(deadline);
+		if (left == 0) {
+			if (ch->xp.msg_mode && !peek) /* the part we have stays with us */
+				ivt_xport_msg_detach(&ch->xp, iov, iovcnt);
+			return -ETIMEDOUT;
+		}
+		chan_wait(ch, CHAN_RECEIVER, events, left);
 	}
+}
+
+IVT_EXPORT ssize_t ivt_recvv(ivt_channel *ch, const struct iovec *iov, int iovcnt)
+{
+	if (!ch)
+		return -EINVAL;
+	ssize_t total = ivt_iov_total(iov, iovcnt);
+	if (total < 0)
+		return total;
+	if (total == 0 && !ch->xp.msg_mode)
+		return 0;
+	return recv_common(ch, iov, iovcnt, 0);
+}
+
+IVT_EXPORT ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len)
+{
+	if (!ch || (len && !buf))
+		return -EINVAL;
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	return ivt_recvv(ch, &iov, 1);
+}
+
+IVT_EXPORT ssize_t ivt_next_msg_size(ivt_channel *ch)
+{
+	if (!ch || !ch->xp.msg_mode)
+		return -EINVAL;
+	return recv_common(ch, NULL, 0, 1);
 }
 
 IVT_EXPORT ssize_t ivt_recv_all(ivt_channel *ch, void *buf, size_t len)
 {
 	if (!ch || (len && !buf))
 		return -EINVAL;
+	if (ch->xp.msg_mode)
+		return ivt_recv(ch, buf, len); /* a message is whole already */
 	size_t got = 0;
 	while (got < len) {
 		ssize_t n = ivt_recv(ch, (char *)buf + got, len - got);

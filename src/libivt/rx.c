@@ -42,11 +42,19 @@ static void next_frame(struct rx_state *rx)
 	rx->rd_op = NULL;
 }
 
+/* Between frames, and not inside a message (a complete one not yet
+ * delivered is fine: it goes out before the end). */
+static int at_boundary(const struct rx_state *rx)
+{
+	return rx->phase == RX_HEAD && rx->have == 0 && !rx->wr_open &&
+	       (!rx->msg_open || rx->msg_got == rx->msg_len);
+}
+
 /* The pipe ended (recv returned 0). Clean only between frames. */
 static void end_of_stream(struct ivt_xport *xp)
 {
 	struct rx_state *rx = &xp->rx;
-	if (rx->phase == RX_HEAD && rx->have == 0 && !rx->wr_open)
+	if (at_boundary(rx))
 		rx->eof = 1;
 	else
 		rx->err = -ECONNRESET;
@@ -124,8 +132,34 @@ static int frame_begin(struct ivt_xport *xp, int *answered)
 		return proto_error(xp, "frame inside an RDMA write");
 
 	switch (h->type) {
-	case IVT_FRAME_DATA:
+	case IVT_FRAME_MSG:
+		if (!xp->msg_mode)
+			return proto_error(xp, "message frame on a stream channel");
+		if (rx->msg_open)
+			return proto_error(xp, "message frame inside a message");
+		if (e->length == 0 || rx->body_left > e->length)
+			return proto_error(xp, "message frame empty or longer than its message");
+		rx->msg_open = 1;
+		rx->msg_len = e->length;
+		rx->msg_got = 0;
+		if (rx->body_left == 0) {
+			next_frame(rx);
+			return 0;
+		}
 		rx->phase = RX_BODY;
+		return 0;
+	case IVT_FRAME_DATA:
+		if (xp->msg_mode && !rx->msg_open)
+			return proto_error(xp, "data outside a message");
+		if (xp->msg_mode && rx->body_left > rx->msg_len - rx->msg_got)
+			return proto_error(xp, "data beyond the end of its message");
+		rx->phase = RX_BODY;
+		return 0;
+	case IVT_FRAME_PAD:
+		if (rx->body_left == 0)
+			next_frame(rx);
+		else
+			rx->phase = RX_BODY;
 		return 0;
 	case IVT_FRAME_RDMA_WRITE:
 		if (!rx->wr_open) {
@@ -232,18 +266,44 @@ static int write_frame_end(struct ivt_xport *xp, int *answered)
 	return queue_answer(xp, TXI_CTRL, rx->wr_tag, rx->wr_status, NULL);
 }
 
-ssize_t ivt_xport_recv(struct ivt_xport *xp, void *buf, size_t len)
+/* Discard padding (reserve/commit skipped the ring's wrap with it). */
+static ssize_t body_pad(struct ivt_xport *xp)
+{
+	uint8_t scratch[4096];
+	uint64_t n = xp->rx.body_left;
+	return pipe_recv(xp, scratch, n < sizeof(scratch) ? (size_t)n : sizeof(scratch));
+}
+
+/* Stream bytes of the current DATA/MSG frame into the sink. */
+static ssize_t body_data(struct ivt_xport *xp, struct rx_sink *s)
 {
 	struct rx_state *rx = &xp->rx;
-	uint8_t *out = buf;
-	size_t got = 0;
+	uint8_t *p = NULL;
+	size_t max = s->room < rx->body_left ? s->room : (size_t)rx->body_left;
+	size_t k = ivt_iov_piece(&s->c, max, &p);
+	ssize_t r = pipe_recv(xp, p, k);
+	if (r > 0) {
+		s->c.off += (size_t)r;
+		s->room -= (size_t)r;
+		s->got += (size_t)r;
+		if (rx->msg_open)
+			rx->msg_got += (uint64_t)r;
+	}
+	return r;
+}
+
+ssize_t ivt_rx_parse(struct ivt_xport *xp, struct rx_sink *s)
+{
+	struct rx_state *rx = &xp->rx;
 	ssize_t st = 0;
 	int answered = 0;
 
-	if (atomic_load(&xp->broken))
-		return -EPROTO;
-	pthread_mutex_lock(&xp->rx_lock);
 	for (;;) {
+		/* a whole message waits for the caller, even if the end came */
+		if (rx->msg_open && rx->msg_got == rx->msg_len) {
+			st = -EBUSY;
+			break;
+		}
 		if (rx->err) {
 			st = rx->err;
 			break;
@@ -266,15 +326,21 @@ ssize_t ivt_xport_recv(struct ivt_xport *xp, void *buf, size_t len)
 					head_complete(xp, &answered);
 				continue;
 			}
-		} else if (rx->hdr.type == IVT_FRAME_DATA) {
-			if (!out || got == len) {
+		} else if (rx->hdr.type == IVT_FRAME_DATA || rx->hdr.type == IVT_FRAME_MSG) {
+			if (!s || s->room == 0) {
 				st = -EBUSY; /* stream data next: for ivt_recv, not progress */
 				break;
 			}
-			size_t n = len - got < rx->body_left ? len - got : (size_t)rx->body_left;
-			r = pipe_recv(xp, out + got, n);
+			r = body_data(xp, s);
 			if (r > 0) {
-				got += (size_t)r;
+				rx->body_left -= (uint64_t)r;
+				if (!rx->body_left)
+					next_frame(rx);
+				continue;
+			}
+		} else if (rx->hdr.type == IVT_FRAME_PAD) {
+			r = body_pad(xp);
+			if (r > 0) {
 				rx->body_left -= (uint64_t)r;
 				if (!rx->body_left)
 					next_frame(rx);
@@ -308,16 +374,44 @@ ssize_t ivt_xport_recv(struct ivt_xport *xp, void *buf, size_t len)
 		else
 			pipe_error(xp, r);
 	}
-	pthread_mutex_unlock(&xp->rx_lock);
-
 	if (answered)
+		atomic_store(&xp->rx_answered, 1);
+	return st;
+}
+
+/* rx lock released: send the answers the parse queued. */
+void ivt_rx_after(struct ivt_xport *xp)
+{
+	if (atomic_exchange(&xp->rx_answered, 0))
 		ivt_xport_try_flush(xp);
-	if (got) {
-		atomic_fetch_add(&xp->bytes_received, got);
+}
+
+ssize_t ivt_xport_recvv(struct ivt_xport *xp, const struct iovec *iov, int iovcnt)
+{
+	ssize_t total = ivt_iov_total(iov, iovcnt);
+	if (total < 0)
+		return total;
+	if (atomic_load(&xp->broken))
+		return -EPROTO;
+	if (xp->msg_mode && iov) /* ivt_recv on a message channel: one message */
+		return ivt_xport_recv_msg(xp, iov, iovcnt, 0, 0);
+	struct rx_sink s = {.c = {.iov = iov, .cnt = iovcnt}, .room = (size_t)total};
+	pthread_mutex_lock(&xp->rx_lock);
+	ssize_t st = ivt_rx_parse(xp, iov ? &s : NULL);
+	pthread_mutex_unlock(&xp->rx_lock);
+	ivt_rx_after(xp);
+	if (s.got) {
+		atomic_fetch_add(&xp->bytes_received, s.got);
 		atomic_fetch_add(&xp->recvs, 1);
-		return (ssize_t)got;
+		return (ssize_t)s.got;
 	}
 	return st;
+}
+
+ssize_t ivt_xport_recv(struct ivt_xport *xp, void *buf, size_t len)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	return ivt_xport_recvv(xp, buf ? &iov : NULL, buf ? 1 : 0);
 }
 
 void ivt_xport_peer_gone(struct ivt_xport *xp, int graceful)
@@ -327,7 +421,7 @@ void ivt_xport_peer_gone(struct ivt_xport *xp, int graceful)
 	if (!rx->err && !rx->eof) {
 		/* a close between frames is a clean end; anything in progress
 		 * will never be finished */
-		if (graceful && rx->phase == RX_HEAD && rx->have == 0 && !rx->wr_open)
+		if (graceful && at_boundary(rx))
 			rx->eof = 1;
 		else
 			rx->err = -ECONNRESET;
@@ -340,4 +434,10 @@ void ivt_rx_init(struct rx_state *rx)
 {
 	memset(rx, 0, sizeof(*rx));
 	next_frame(rx);
+}
+
+void ivt_rx_fini(struct rx_state *rx)
+{
+	free(rx->msg_priv);
+	rx->msg_priv = NULL;
 }

@@ -126,8 +126,18 @@ static int write_cur(struct ivt_xport *xp)
 	}
 	while (f->pay_done < f->pay_len) {
 		size_t left = f->pay_len - f->pay_done;
-		ssize_t r = f->src == TX_SRC_REGION ? send_from_region(xp, f, left)
-						    : pipe_send(xp, f->mem + f->pay_done, left);
+		ssize_t r;
+		if (f->src == TX_SRC_REGION) {
+			r = send_from_region(xp, f, left);
+		} else if (f->src == TX_SRC_IOV) {
+			uint8_t *p = NULL;
+			size_t k = ivt_iov_piece(&f->ic, left, &p);
+			r = pipe_send(xp, p, k);
+			if (r > 0)
+				f->ic.off += (size_t)r;
+		} else {
+			r = pipe_send(xp, f->mem + f->pay_done, left);
+		}
 		if (r < 0)
 			return (int)r;
 		f->pay_done += (size_t)r;
@@ -156,6 +166,16 @@ static void frame_from_item(struct ivt_xport *xp, struct tx_item *it)
 	f->active = 1;
 	f->item = it;
 	switch (it->kind) {
+	case TXI_DATA: {
+		size_t n = min_sz(it->len - it->framed, xp->chunk);
+		f->head_len = ivt_frame_encode(f->head, IVT_FRAME_DATA, 0, NULL, (uint32_t)n);
+		f->src = TX_SRC_MEM;
+		f->mem = it->src + it->framed;
+		f->pay_len = n;
+		it->framed += n;
+		it->finished = it->framed == it->len;
+		break;
+	}
 	case TXI_CTRL:
 		memcpy(f->head, it->head, it->head_len);
 		f->head_len = it->head_len;
@@ -215,7 +235,7 @@ static int pump(struct ivt_xport *xp)
 
 /* tx lock held. With a waiter: everything sent or an error; without:
  * 0 or -EAGAIN when frames still wait for room. */
-static int flush_locked(struct ivt_xport *xp, const struct ivt_waiter *w)
+int ivt_tx_flush_locked(struct ivt_xport *xp, const struct ivt_waiter *w)
 {
 	for (;;) {
 		if (xp->tx.err)
@@ -229,6 +249,8 @@ static int flush_locked(struct ivt_xport *xp, const struct ivt_waiter *w)
 			rc = w->wait(w->ctx, IVT_EV_SEND);
 			if (rc == 0)
 				continue;
+			if (rc == -ETIMEDOUT)
+				return rc; /* what waits is ours (copied): keep it */
 		}
 		tx_fail(xp, rc);
 		return rc;
@@ -236,7 +258,7 @@ static int flush_locked(struct ivt_xport *xp, const struct ivt_waiter *w)
 }
 
 /* Let go of the tx lock, then send what the receive path queued meanwhile. */
-static void tx_unlock(struct ivt_xport *xp)
+void ivt_tx_unlock(struct ivt_xport *xp)
 {
 	pthread_mutex_unlock(&xp->tx_lock);
 	if (atomic_load(&xp->tx.flush_wanted))
@@ -246,8 +268,8 @@ static void tx_unlock(struct ivt_xport *xp)
 int ivt_xport_flush(struct ivt_xport *xp, const struct ivt_waiter *w)
 {
 	pthread_mutex_lock(&xp->tx_lock);
-	int rc = flush_locked(xp, w);
-	tx_unlock(xp);
+	int rc = ivt_tx_flush_locked(xp, w);
+	ivt_tx_unlock(xp);
 	return rc;
 }
 
@@ -259,7 +281,7 @@ int ivt_xport_try_flush(struct ivt_xport *xp)
 		if (pthread_mutex_trylock(&xp->tx_lock) != 0)
 			return pending; /* the holder sees flush_wanted after unlocking */
 		atomic_store(&xp->tx.flush_wanted, 0);
-		flush_locked(xp, NULL);
+		ivt_tx_flush_locked(xp, NULL);
 		pending = xp->tx.cur.active || queue_head(&xp->tx) != NULL;
 		pthread_mutex_unlock(&xp->tx_lock);
 		/* someone queued while we held it: go round once more */
@@ -268,21 +290,26 @@ int ivt_xport_try_flush(struct ivt_xport *xp)
 	}
 }
 
-/* A DATA frame straight from the caller's buffer; small ones ride in the
- * header's plugin send. */
-static void frame_data(struct ivt_xport *xp, const uint8_t *buf, size_t n)
+/* A DATA (or, opening a message, MSG) frame of n bytes straight from the
+ * caller's iovecs at c; small ones ride in the header's plugin send.
+ * Advances c past the frame's payload. */
+static void frame_data(struct ivt_xport *xp, struct iov_cur *c, size_t n, int msg_start,
+		       uint64_t msg_len)
 {
 	struct tx_frame *f = &xp->tx.cur;
 	frame_reset(f);
 	f->active = 1;
-	f->head_len = ivt_frame_encode(f->head, IVT_FRAME_DATA, 0, NULL, (uint32_t)n);
+	struct ivt_frame_ext ext = {.length = msg_len};
+	f->head_len = ivt_frame_encode(f->head, msg_start ? IVT_FRAME_MSG : IVT_FRAME_DATA, 0,
+				       &ext, (uint32_t)n);
 	if (n <= IVT_TX_INLINE_MAX) {
-		memcpy(f->head + f->head_len, buf, n);
+		ivt_iov_gather(c, f->head + f->head_len, n);
 		f->head_len += n;
 	} else {
-		f->src = TX_SRC_MEM;
-		f->mem = buf;
+		f->src = TX_SRC_IOV;
+		f->ic = *c;
 		f->pay_len = n;
+		ivt_iov_advance(c, n);
 	}
 }
 
@@ -290,7 +317,7 @@ static void frame_data(struct ivt_xport *xp, const uint8_t *buf, size_t n)
 static int keep_rest_of_frame(struct ivt_xport *xp)
 {
 	struct tx_frame *f = &xp->tx.cur;
-	if (f->pay_done == f->pay_len || f->src != TX_SRC_MEM)
+	if (f->pay_done == f->pay_len || f->src != TX_SRC_IOV)
 		return 0; /* header (with any inline payload) lives in f->head */
 	if (!xp->tx.spill) {
 		xp->tx.spill = malloc(xp->chunk);
@@ -298,27 +325,60 @@ static int keep_rest_of_frame(struct ivt_xport *xp)
 			return -ENOMEM;
 	}
 	size_t rest = f->pay_len - f->pay_done;
-	memcpy(xp->tx.spill, f->mem + f->pay_done, rest);
+	ivt_iov_gather(&f->ic, xp->tx.spill, rest);
+	f->src = TX_SRC_MEM;
 	f->mem = xp->tx.spill;
 	f->pay_len = rest;
 	f->pay_done = 0;
 	return 0;
 }
 
+/* A message was begun but the pipe is full: the rest goes into a private
+ * copy queued behind it, so the peer still gets the whole message. */
+static int keep_rest_of_message(struct ivt_xport *xp, struct iov_cur *c, size_t rest)
+{
+	struct tx_item *it = calloc(1, sizeof(*it));
+	if (!it || !(it->owned = malloc(rest))) {
+		free(it);
+		return -ENOMEM;
+	}
+	ivt_iov_gather(c, it->owned, rest);
+	it->kind = TXI_DATA;
+	it->src = it->owned;
+	it->len = rest;
+	ivt_tx_enqueue(xp, it);
+	return 0;
+}
+
 ssize_t ivt_xport_send(struct ivt_xport *xp, const void *buf, size_t len,
 		       const struct ivt_waiter *w)
 {
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	return ivt_xport_sendv(xp, &iov, 1, w);
+}
+
+ssize_t ivt_xport_sendv(struct ivt_xport *xp, const struct iovec *iov, int iovcnt,
+			const struct ivt_waiter *w)
+{
 	if (atomic_load(&xp->broken))
 		return -EPROTO;
-	if (len && !buf)
-		return -EINVAL;
-	const uint8_t *p = buf;
+	ssize_t total_s = ivt_iov_total(iov, iovcnt);
+	if (total_s < 0)
+		return total_s;
+	size_t len = (size_t)total_s;
+	int msg = xp->msg_mode;
+	if (msg && len > IVT_FRAME_MSG_MAX)
+		return -EMSGSIZE;
+	if (msg && len == 0)
+		return 0; /* no empty messages: 0 means end of stream to the reader */
+	struct iov_cur c = {.iov = iov, .cnt = iovcnt};
 	size_t sent = 0;
+	int taken = 0; /* a frame of this call has begun */
 	pthread_mutex_lock(&xp->tx_lock);
-	int rc = flush_locked(xp, w);
+	int rc = ivt_tx_flush_locked(xp, w);
 	while (rc == 0 && sent < len) {
 		size_t n = min_sz(len - sent, xp->chunk);
-		frame_data(xp, p + sent, n);
+		frame_data(xp, &c, n, msg && !taken, len);
 		rc = write_cur(xp);
 		while (rc == -EAGAIN && w) {
 			rc = w->wait(w->ctx, IVT_EV_SEND);
@@ -328,37 +388,50 @@ ssize_t ivt_xport_send(struct ivt_xport *xp, const void *buf, size_t len,
 		if (rc == 0) {
 			frame_done(xp);
 			sent += n;
+			taken = 1;
 			/* answers the receive path queued go out between chunks */
 			if (queue_head(&xp->tx))
-				rc = flush_locked(xp, w);
-		} else if (rc == -EAGAIN) {
+				rc = ivt_tx_flush_locked(xp, w);
+		} else if (rc == -EAGAIN || rc == -ETIMEDOUT) {
 			struct tx_frame *f = &xp->tx.cur;
 			if (f->head_done == 0) {
 				frame_reset(f); /* nothing of it left: not taken */
 			} else {
 				rc = keep_rest_of_frame(xp);
-				if (rc == 0)
+				if (rc == 0) {
 					sent += n;
-				else
+					taken = 1;
+				} else {
 					tx_fail(xp, rc);
+				}
 			}
 			break;
 		} else {
 			tx_fail(xp, rc);
 		}
 	}
-	if (rc < 0 && rc != -EAGAIN && !xp->tx.err)
+	/* a message is all or nothing: once begun, the rest is kept */
+	if (msg && taken && sent < len && !xp->tx.err) {
+		int k = keep_rest_of_message(xp, &c, len - sent);
+		if (k == 0)
+			sent = len;
+		else
+			tx_fail(xp, rc = k);
+	}
+	if (rc < 0 && rc != -EAGAIN && rc != -ETIMEDOUT && !xp->tx.err)
 		tx_fail(xp, rc);
-	tx_unlock(xp);
+	ivt_tx_unlock(xp);
 
 	if (sent) {
 		atomic_fetch_add(&xp->bytes_sent, sent);
 		atomic_fetch_add(&xp->sends, 1);
 	}
+	if (taken && (rc == 0 || rc == -EAGAIN || rc == -ETIMEDOUT))
+		return (ssize_t)sent; /* all, or what a stop took (non-blocking, timeout) */
 	if (w && rc < 0)
 		return rc; /* blocking: all or an error (ivt.h) */
-	if (sent || len == 0)
-		return (ssize_t)sent;
+	if (len == 0)
+		return 0;
 	return rc < 0 ? rc : -EAGAIN;
 }
 
@@ -375,7 +448,7 @@ int ivt_xport_rdma_post(struct ivt_xport *xp, uint32_t opcode, void *buf, size_t
 	pthread_mutex_lock(&xp->tx_lock);
 	/* Non-blocking: refuse new work while earlier frames wait, so a fast
 	 * poster cannot pile up copies without bound. */
-	int rc = flush_locked(xp, w);
+	int rc = ivt_tx_flush_locked(xp, w);
 	if (rc < 0)
 		goto out_free;
 	if (opcode == IVT_OP_RDMA_WRITE) {
@@ -408,15 +481,15 @@ int ivt_xport_rdma_post(struct ivt_xport *xp, uint32_t opcode, void *buf, size_t
 	}
 	uint64_t tag = it->tag;
 	ivt_tx_enqueue(xp, it);
-	rc = flush_locked(xp, w);
+	rc = ivt_tx_flush_locked(xp, w);
 	if (rc == -EAGAIN)
 		rc = 0; /* queued; the next call or the receive path sends it */
 	else if (rc < 0)
 		ivt_track_drop_last(&xp->track, tag); /* failed call: no completion too */
-	tx_unlock(xp);
+	ivt_tx_unlock(xp);
 	return rc;
 out_free:
-	tx_unlock(xp);
+	ivt_tx_unlock(xp);
 	item_free(it);
 	return rc;
 }

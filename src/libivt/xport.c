@@ -26,6 +26,7 @@ void ivt_xport_init(struct ivt_xport *xp, const struct ivt_plugin_ops *ops, stru
 void ivt_xport_fini(struct ivt_xport *xp)
 {
 	ivt_tx_fini(xp);
+	ivt_rx_fini(&xp->rx);
 	ivt_track_fini(&xp->track);
 	ivt_regions_fini(&xp->regions);
 	pthread_mutex_destroy(&xp->tx.q_lock);

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "frame.h"
 #include "ivt/plugin.h"
@@ -40,7 +41,15 @@ struct ivt_waiter {
 	void *ctx;
 };
 
-enum tx_src { TX_SRC_NONE, TX_SRC_MEM, TX_SRC_REGION };
+enum tx_src { TX_SRC_NONE, TX_SRC_MEM, TX_SRC_REGION, TX_SRC_IOV };
+
+/* A position in the caller's iovec array (sendv/recvv): gather and
+ * scatter go straight between it and the pipe, no staging buffer. */
+struct iov_cur {
+	const struct iovec *iov;
+	int cnt, idx;
+	size_t off; /* within iov[idx] */
+};
 
 /* The frame being written right now. Its payload comes from memory we own,
  * from the caller's buffer (only while a blocking call runs), or from one
@@ -51,6 +60,7 @@ struct tx_frame {
 	size_t head_len, head_done;
 	enum tx_src src;
 	const uint8_t *mem;
+	struct iov_cur ic;  /* TX_SRC_IOV */
 	uint64_t key, roff; /* TX_SRC_REGION */
 	size_t pay_len, pay_done;
 	void *owned;
@@ -58,7 +68,9 @@ struct tx_frame {
 	struct tx_item *item; /* queue item this frame belongs to, or NULL (DATA) */
 };
 
-enum tx_item_kind { TXI_CTRL, TXI_WRITE, TXI_READ_RESP };
+/* TXI_DATA: the rest of a message a non-blocking (or timed-out) send began,
+ * as DATA frames from a private copy. */
+enum tx_item_kind { TXI_CTRL, TXI_WRITE, TXI_READ_RESP, TXI_DATA };
 
 struct tx_item {
 	struct tx_item *next;
@@ -67,7 +79,7 @@ struct tx_item {
 	uint8_t head[IVT_FRAME_HEAD_MAX]; /* TXI_CTRL: the whole frame */
 	size_t head_len;
 	uint64_t key, offset, len; /* WRITE: peer's region; READ_RESP: ours */
-	const uint8_t *src;        /* WRITE: the data */
+	const uint8_t *src;        /* WRITE, DATA: the data */
 	void *owned;
 	uint64_t framed;  /* bytes put into frames so far */
 	int32_t status;   /* READ_RESP: 0, or the NACK to send instead */
@@ -84,6 +96,11 @@ struct tx_state {
 	uint8_t *spill; /* chunk bytes: the rest of a DATA frame a non-blocking send began */
 	atomic_int flush_wanted; /* the receive path queued while the tx lock was busy */
 	int err; /* sticky pipe error (-EPIPE, -EPROTO, ...) */
+	/* ivt_send_reserve: frame space in the plugin's ring, header first.
+	 * The tx lock stays held until commit (nothing else may write the
+	 * pipe while its producer index points at the reservation). */
+	uint8_t *resv;        /* NULL: none */
+	size_t resv_head, resv_cap; /* header bytes before the caller's part; its room */
 };
 
 enum rx_phase { RX_HEAD, RX_EXT, RX_BODY };
@@ -101,6 +118,10 @@ struct rx_state {
 	int32_t wr_status;
 	/* READ_RESP: our oldest op */
 	struct ivt_rdma_op *rd_op;
+	/* message mode: the message being received (MSG frame seen) */
+	int msg_open;
+	uint64_t msg_len, msg_got;
+	uint8_t *msg_priv; /* its bytes so far, when no caller buffer holds them */
 	int eof;  /* the pipe said end of stream at a frame boundary */
 	int err;  /* sticky: -EPROTO, -ECONNRESET, ... */
 };
@@ -109,6 +130,7 @@ struct ivt_xport {
 	const struct ivt_plugin_ops *ops;
 	struct ivt_ep *ep;
 	size_t chunk; /* payload bytes per frame we send */
+	int msg_mode; /* both ends agreed on message mode at setup */
 
 	pthread_mutex_t tx_lock, rx_lock;
 	struct tx_state tx;
@@ -117,6 +139,7 @@ struct ivt_xport {
 	struct ivt_rdma_track track;
 
 	atomic_int broken; /* the peer sent garbage: every call fails -EPROTO */
+	atomic_int rx_answered; /* the parser queued answers: flush after rx_lock */
 	atomic_uint_fast64_t bytes_sent, bytes_received, sends, recvs, protocol_errors;
 };
 
@@ -130,6 +153,27 @@ void ivt_xport_fini(struct ivt_xport *xp);
  * later from a private copy), or -EAGAIN when nothing could be taken. */
 ssize_t ivt_xport_send(struct ivt_xport *xp, const void *buf, size_t len,
 		       const struct ivt_waiter *w);
+/* The same from an iovec array. In message mode the whole array is one
+ * message (MSG frame + DATA frames): it is taken entirely or not at all,
+ * and the rest of a begun message is copied if the pipe fills. A waiter
+ * returning -ETIMEDOUT stops waiting like a non-blocking call: bytes
+ * taken (stream) / the whole length (message begun), else -ETIMEDOUT.
+ * -EINVAL (bad array, total over SSIZE_MAX), -EMSGSIZE (message over
+ * IVT_FRAME_MSG_MAX). */
+ssize_t ivt_xport_sendv(struct ivt_xport *xp, const struct iovec *iov, int iovcnt,
+			const struct ivt_waiter *w);
+
+/* Zero-copy send: room for len bytes in the pipe itself (the plugin's
+ * send_reserve), behind a frame header. On 0, *ptr is where the caller
+ * writes, and the tx lock is held until ivt_xport_commit. -EOPNOTSUPP
+ * (plugin cannot), -EMSGSIZE (len > ivt_xport_reserve_max), -EAGAIN
+ * (no waiter and no room), -ETIMEDOUT (waiter gave up), pipe errors. */
+int ivt_xport_reserve(struct ivt_xport *xp, size_t len, void **ptr, const struct ivt_waiter *w);
+/* Publish len (<= reserved) bytes written at ptr as one frame (one message
+ * in message mode; stream mode: len 0 sends nothing). ptr NULL cancels.
+ * -EINVAL if ptr is not the open reservation. */
+int ivt_xport_commit(struct ivt_xport *xp, void *ptr, size_t len);
+size_t ivt_xport_reserve_max(const struct ivt_xport *xp);
 
 /* Parse incoming frames, copying DATA payload into buf. Returns bytes
  * (>0), 0 at end of stream, -EAGAIN, or a sticky error (-EPROTO,
@@ -138,6 +182,21 @@ ssize_t ivt_xport_send(struct ivt_xport *xp, const void *buf, size_t len,
  * waits for ivt_recv) rather than at an empty pipe. -ENOBUFS: too many of
  * our answers wait to be sent; wait for room to send, then call again. */
 ssize_t ivt_xport_recv(struct ivt_xport *xp, void *buf, size_t len);
+/* Stream mode: the same, scattering into an iovec array. */
+ssize_t ivt_xport_recvv(struct ivt_xport *xp, const struct iovec *iov, int iovcnt);
+
+/* Message mode: one whole message into the array: its length, -EMSGSIZE
+ * (array too small; nothing consumed), -EAGAIN (not all there yet), 0 at
+ * end of stream, errors as ivt_xport_recv. peek: only the next message's
+ * length (or -EAGAIN...). keep: the caller will call again with the same
+ * array after -EAGAIN, so the bytes that arrived may stay in it; it must
+ * call ivt_xport_msg_detach before it gives up. Without keep, a partly
+ * arrived message is moved to private memory. */
+ssize_t ivt_xport_recv_msg(struct ivt_xport *xp, const struct iovec *iov, int iovcnt, int peek,
+			   int keep);
+/* Move the part of a message that sits in the caller's array (keep) to
+ * private memory, because the caller gives up waiting. */
+int ivt_xport_msg_detach(struct ivt_xport *xp, const struct iovec *iov, int iovcnt);
 
 /* Post a one-sided op. With a waiter, a WRITE's data is on the pipe when
  * this returns; without, it is copied if it cannot go out at once, and
@@ -160,6 +219,33 @@ void ivt_xport_peer_gone(struct ivt_xport *xp, int graceful);
 /* Between tx.c, rx.c and xport.c. */
 void ivt_tx_enqueue(struct ivt_xport *xp, struct tx_item *it);
 void ivt_tx_fini(struct ivt_xport *xp);
+/* tx lock held: send what is queued; with a waiter until done (or its
+ * error), without: 0 or -EAGAIN. */
+int ivt_tx_flush_locked(struct ivt_xport *xp, const struct ivt_waiter *w);
+/* Let go of the tx lock, then send what the receive path queued meanwhile. */
+void ivt_tx_unlock(struct ivt_xport *xp);
 void ivt_rx_init(struct rx_state *rx);
+void ivt_rx_fini(struct rx_state *rx);
+
+/* Where the parser puts stream bytes: up to room bytes at the cursor. */
+struct rx_sink {
+	struct iov_cur c;
+	size_t room, got;
+};
+/* rx lock held: parse frames, stream bytes into s (NULL: none). Returns
+ * like ivt_xport_recv, -EBUSY when stream data (or, in message mode, a
+ * whole message) waits and s has no room. Call ivt_rx_after once the
+ * lock is released. */
+ssize_t ivt_rx_parse(struct ivt_xport *xp, struct rx_sink *s);
+void ivt_rx_after(struct ivt_xport *xp);
+
+/* iovec helpers (iov.c): total length or -EINVAL; copy n bytes to/from
+ * the cursor, advancing it. */
+ssize_t ivt_iov_total(const struct iovec *iov, int cnt);
+void ivt_iov_advance(struct iov_cur *c, size_t n);
+void ivt_iov_gather(struct iov_cur *c, uint8_t *dst, size_t n);
+void ivt_iov_scatter(struct iov_cur *c, const uint8_t *src, size_t n);
+/* The contiguous piece at the cursor, at most max bytes (skips empty ones). */
+size_t ivt_iov_piece(struct iov_cur *c, size_t max, uint8_t **p);
 
 #endif

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* Zero-copy send: ivt_send_reserve / ivt_send_commit (ivt.h; the frame
+ * side is tx_zc.c). */
+#include <errno.h>
+
+#include "channel.h"
+
+IVT_EXPORT size_t ivt_send_reserve_max(ivt_channel *ch)
+{
+	if (!ch || ch->spill || ch->native)
+		return 0;
+	return ivt_xport_reserve_max(&ch->xp);
+}
+
+IVT_EXPORT int ivt_send_reserve(ivt_channel *ch, size_t len, void **ptr)
+{
+	if (!ch || !ptr)
+		return -EINVAL;
+	*ptr = NULL;
+	int rc = chan_send_ready(ch);
+	if (rc)
+		return rc;
+	/* parked spill bytes would have to go first: not combined (ivt.h) */
+	if (ch->spill)
+		return -EOPNOTSUPP;
+	if (!atomic_load(&ch->nonblock)) {
+		struct timed_wait t;
+		struct ivt_waiter w = chan_send_waiter(ch, &t);
+		return chan_send_error(ch, ivt_xport_reserve(&ch->xp, len, ptr, &w));
+	}
+	for (int tries = 0;;) {
+		rc = ivt_xport_reserve(&ch->xp, len, ptr, NULL);
+		if (rc != -EAGAIN)
+			return rc < 0 ? chan_send_error(ch, rc) : 0;
+		int again = chan_retry_nonblock(ch, IVT_EV_SEND, &tries);
+		if ((rc = chan_peer_send_error(ch)))
+			return rc;
+		if (!again)
+			return -EAGAIN;
+	}
+}
+
+IVT_EXPORT int ivt_send_commit(ivt_channel *ch, void *ptr, size_t n)
+{
+	if (!ch)
+		return -EINVAL;
+	return chan_send_error(ch, ivt_xport_commit(&ch->xp, ptr, n));
+}
