@@ -324,6 +324,12 @@ int ivt_store_stats(ivt_store *st, struct ivt_store_stats *out);
 /* Largest value the store accepts. */
 size_t ivt_store_max_value(const ivt_store *st);
 
+/* ivt_strerror for the results of the store calls above, where errnos
+ * mean store things: -ENOENT is a miss (not "no such channel"), -EBADF no
+ * such pool, -ENOSPC refused, ... Same per-thread buffer and reason as
+ * ivt_strerror. */
+const char *ivt_store_strerror(int err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -46,9 +46,9 @@ static const char *ivt_text(int e)
 	case ECONNREFUSED:
 		return "ivtd is not running";
 	case ENOTSUP:
-		return "the backend is not available here";
+		return "not supported: the backend is not available here, or cannot do this";
 	case ETIMEDOUT:
-		return "timed out waiting for ivtd or the peer";
+		return "timed out waiting for ivtd or the peer (or a channel timeout expired)";
 	case EPROTO:
 		return "protocol error: malformed data from ivtd or the peer";
 	case EPIPE:
@@ -79,9 +79,61 @@ static const char *ivt_text(int e)
 		return "this control connection already carries a channel end";
 	case EALREADY:
 		return "the channel is already set up";
+	case EPROTOTYPE:
+		return "the channel is a byte stream; IVT_MESSAGE needs a message-mode channel";
 	default:
 		return NULL;
 	}
+}
+
+/* The store's results mean other things than the same errno on a channel. */
+static const char *store_text(int e)
+{
+	switch (e) {
+	case ENOENT:
+		return "no such value in the store (a miss; ephemeral values may vanish)";
+	case EBADF:
+		return "no such pool";
+	case EACCES:
+		return "not yours (the pool or value belongs to another identity)";
+	case ENOSPC:
+		return "the store refused the value (quota or capacity)";
+	case E2BIG:
+		return "value larger than the store's maximum";
+	case EMSGSIZE:
+		return "buffer too small for the value (nothing removed)";
+	case EMFILE:
+		return "too many pools on this connection";
+	case EUSERS:
+		return "too many sharers of this pool";
+	case EEXIST:
+		return "the shared pool exists with another persistence";
+	case EIO:
+		return "the store lost parked data";
+	default:
+		return NULL;
+	}
+}
+
+static const char *format(int err, const char *base, int e)
+{
+	char sys[128];
+	if (!base)
+		base = strerror_r(e, sys, sizeof(sys)); /* GNU: returns the string */
+	if (reason_err == err && reason[0])
+		snprintf(text, sizeof(text), "%s (%s)", base, reason);
+	else
+		snprintf(text, sizeof(text), "%s", base);
+	return text;
+}
+
+IVT_EXPORT const char *ivt_store_strerror(int err)
+{
+	if (err >= 0)
+		return ivt_strerror(err);
+	int e = err == INT32_MIN ? EINVAL : -err;
+	const char *base = store_text(e);
+	return format(err, base ? base : ivt_text(e), e);
 }
 
 IVT_EXPORT const char *ivt_strerror(int err)
@@ -93,13 +145,5 @@ IVT_EXPORT const char *ivt_strerror(int err)
 		return text;
 	}
 	int e = err == INT32_MIN ? EINVAL : -err;
-	const char *base = ivt_text(e);
-	char sys[128];
-	if (!base)
-		base = strerror_r(e, sys, sizeof(sys)); /* GNU: returns the string */
-	if (reason_err == err && reason[0])
-		snprintf(text, sizeof(text), "%s (%s)", base, reason);
-	else
-		snprintf(text, sizeof(text), "%s", base);
-	return text;
+	return format(err, ivt_text(e), e);
 }
