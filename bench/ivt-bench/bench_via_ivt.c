@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "bench_report.h"
+#include "bench_zc.h"
 #include "ivt/ivt.h"
 
 #define VIA_MAGIC 0x3148435442544649ull /* "IVTBTCH1" */
@@ -180,7 +181,24 @@ static double read_point(ivt_channel *ch, size_t wsize, uint64_t bytes, uint8_t 
 
 /* ---- one channel per ring size ------------------------------------------------- */
 
-static int run_ring(const struct via_ivt_config *c, int r, double *row, uint8_t *buf)
+/* One point; with --zc the copy point, and into *zc_v the reserve/commit one. */
+static double point(const struct via_ivt_config *c, ivt_channel *ch, int w, uint8_t *buf,
+		    double *zc_v)
+{
+	size_t ws = c->writes[w];
+	uint64_t b = c->bytes[w];
+	if (!c->zc)
+		return c->listen ? write_point(ch, ws, b, buf) : read_point(ch, ws, b, buf);
+	double v = c->listen ? zc_write_point(ch, ws, b, buf, 0) : zc_read_point(ch, ws, b, buf);
+	if (v < 0)
+		return v;
+	watchdog(c);
+	*zc_v = c->listen ? zc_write_point(ch, ws, b, buf, 1) : zc_read_point(ch, ws, b, buf);
+	return *zc_v < 0 ? -1 : v;
+}
+
+static int run_ring(const struct via_ivt_config *c, int r, double *row, double *zc_row,
+		    uint8_t *buf)
 {
 	char name[80];
 	snprintf(name, sizeof(name), "%s-%zu", c->channel, c->rings[r]);
@@ -202,15 +220,17 @@ static int run_ring(const struct via_ivt_config *c, int r, double *row, uint8_t 
 	int failed = 0;
 	for (int w = 0; w < c->nwrites && !failed; w++) {
 		watchdog(c);
-		double v = c->listen ? write_point(ch, c->writes[w], c->bytes[w], buf)
-				     : read_point(ch, c->writes[w], c->bytes[w], buf);
+		double v = point(c, ch, w, buf, &zc_row[w]);
 		if (v < 0) {
 			failed = 1;
 			v = NAN;
 		}
 		row[w] = v;
-		csv_row("bandwidth", "via-ivt", c->rings[r], c->writes[w], c->bytes[w], NAN, v, NAN,
-			NAN, NAN);
+		csv_row("bandwidth", c->zc ? "via-ivt-copy" : "via-ivt", c->rings[r], c->writes[w],
+			c->bytes[w], NAN, v, NAN, NAN, NAN);
+		if (c->zc)
+			csv_row("bandwidth", "via-ivt-reserve", c->rings[r], c->writes[w],
+				c->bytes[w], NAN, zc_row[w], NAN, NAN, NAN);
 	}
 	if (!failed && !c->listen) {
 		/* the writer closes after the last point: a clean end must follow */
@@ -224,6 +244,20 @@ static int run_ring(const struct via_ivt_config *c, int r, double *row, uint8_t 
 	if (rc < 0 && !failed)
 		failed = fail("close", rc) != 0;
 	return failed ? -1 : 0;
+}
+
+/* --zc: the reserve/commit table and its ratio to the copy table above. */
+static void zc_tables(const struct via_ivt_config *c, const char *const *rn,
+		      const char *const *wn, const double *copy, const double *zc)
+{
+	double ratio[VIA_IVT_MAXPTS * VIA_IVT_MAXPTS];
+	for (int i = 0; i < c->nrings * c->nwrites; i++)
+		ratio[i] = zc[i] / copy[i];
+	table_print(&(struct table){"the same data built in the ring with ivt_send_reserve/"
+				    "ivt_send_commit, MB/s at the reader (every word verified)",
+				    "ring", rn, c->nrings, wn, c->nwrites, zc, 1});
+	table_print(&(struct table){"reserve/commit / copy send (same run, same channel)", "ring",
+				    rn, c->nrings, wn, c->nwrites, ratio, 2});
 }
 
 int via_ivt_run(const struct via_ivt_config *c)
@@ -246,15 +280,16 @@ int via_ivt_run(const struct via_ivt_config *c)
 	printf(", MB = 10^6 B\n");
 	fflush(stdout);
 
-	double vals[VIA_IVT_MAXPTS * VIA_IVT_MAXPTS];
+	double vals[VIA_IVT_MAXPTS * VIA_IVT_MAXPTS], zc_vals[VIA_IVT_MAXPTS * VIA_IVT_MAXPTS];
 	int bad = 0;
 	for (int r = 0; r < c->nrings; r++) {
 		for (int w = 0; w < c->nwrites; w++)
-			vals[r * c->nwrites + w] = NAN;
-		if (run_ring(c, r, &vals[r * c->nwrites], buf) < 0)
+			vals[r * c->nwrites + w] = zc_vals[r * c->nwrites + w] = NAN;
+		if (run_ring(c, r, &vals[r * c->nwrites], &zc_vals[r * c->nwrites], buf) < 0)
 			bad = 1;
 		for (int w = 0; w < c->nwrites; w++)
-			bad |= isnan(vals[r * c->nwrites + w]);
+			bad |= isnan(vals[r * c->nwrites + w]) ||
+			       (c->zc && isnan(zc_vals[r * c->nwrites + w]));
 	}
 	free(buf);
 
@@ -265,11 +300,15 @@ int via_ivt_run(const struct via_ivt_config *c)
 	for (int w = 0; w < c->nwrites; w++)
 		wn[w] = fmt_size(c->writes[w], wb[w], sizeof(wb[w]));
 	table_print(&(struct table){
-		c->listen ? "ivt channel via libivt, MB/s at the reader, checksum verified by the "
+		c->zc ? "copy send: data built in the writer's buffer, then ivt_send; MB/s at the "
+			"reader (every word verified)"
+		: c->listen ? "ivt channel via libivt, MB/s at the reader, checksum verified by the "
 			    "writer ('-': failed or differs) (rows: ring size, columns: write size)"
 			  : "ivt channel via libivt, MB/s as this reader saw them (rows: ring size, "
 			    "columns: write and read size)",
 		"ring", rn, c->nrings, wn, c->nwrites, vals, 1});
+	if (c->zc)
+		zc_tables(c, rn, wn, vals, zc_vals);
 	if (bad)
 		printf("ivt-bench: some points failed\n");
 	else

@@ -21,6 +21,7 @@ struct via_ivt_config {
 	uint64_t bytes[VIA_IVT_MAXPTS]; /* per write size */
 	int nwrites;
 	int timeout_s;         /* opening, and each point; then the run fails */
+	int zc;                /* --zc: copy send vs reserve/commit per point (bench_zc.c) */
 };
 
 /* Runs this process's half. Returns 0 when every point completed (and,

@@ -200,11 +200,14 @@ struct ivt_plugin_ops {
 	 * send/send_reserve/close. Returns how many bytes are contiguous
 	 * there (>0; it stops at the wrap of a ring), and *space the bytes
 	 * the pipe could take in all (>= the return value; more means the
-	 * rest lies after the wrap). -EAGAIN when full, -EPIPE when the peer
+	 * rest lies after the wrap). want: the bytes the host needs; a
+	 * plugin may skip looking at the peer's progress (a shared cache
+	 * line) while it already knows that many are free. -EAGAIN when
+	 * full, -EPIPE when the peer
 	 * closed, -EPROTO as send. Non-blocking; changes nothing the peer
 	 * can see. The host calls it from its sending thread only, and never
 	 * calls send between it and send_commit. */
-	ssize_t (*send_reserve)(struct ivt_ep *ep, void **ptr, size_t *space);
+	ssize_t (*send_reserve)(struct ivt_ep *ep, size_t want, void **ptr, size_t *space);
 	/* Publish the first len bytes at the last send_reserve's *ptr (len <=
 	 * its return value; 0 publishes nothing) exactly as send of those
 	 * bytes would: ordered before later data, peer woken as needed.

@@ -91,9 +91,9 @@ static ssize_t shm_recv(struct ivt_ep *ep, void *buf, size_t len)
 	return ivt_ring_read(&ep->ring, buf, len);
 }
 
-static ssize_t shm_send_reserve(struct ivt_ep *ep, void **ptr, size_t *space)
+static ssize_t shm_send_reserve(struct ivt_ep *ep, size_t want, void **ptr, size_t *space)
 {
-	return ivt_ring_reserve(&ep->ring, ptr, space);
+	return ivt_ring_reserve(&ep->ring, want, ptr, space);
 }
 
 static int shm_send_commit(struct ivt_ep *ep, size_t len)

@@ -268,7 +268,7 @@ ssize_t ivt_ring_write(struct ivt_ring *r, const void *buf, size_t len)
 	return done || len == 0 ? (ssize_t)done : -EAGAIN;
 }
 
-ssize_t ivt_ring_reserve(struct ivt_ring *r, void **ptr, size_t *space)
+ssize_t ivt_ring_reserve(struct ivt_ring *r, size_t want, void **ptr, size_t *space)
 {
 	if (r->broken)
 		return -EPROTO;
@@ -276,8 +276,11 @@ ssize_t ivt_ring_reserve(struct ivt_ring *r, void **ptr, size_t *space)
 		return fail(r);
 	if (r->closed || peer_closed(r))
 		return -EPIPE;
-	uint32_t free_b;
-	if (refresh_writable(r, &free_b) < 0)
+	/* Only re-read the peer's index when our cached view is too small. */
+	uint32_t free_b = r->wr_size - (r->wr_prod - r->wr_cons_seen);
+	uint32_t off0 = r->wr_prod & (r->wr_size - 1);
+	uint32_t contig0 = r->wr_size - off0 < free_b ? r->wr_size - off0 : free_b;
+	if (contig0 < want && refresh_writable(r, &free_b) < 0)
 		return -EPROTO;
 	if (free_b == 0)
 		return -EAGAIN;

@@ -148,9 +148,11 @@ ssize_t ivt_ring_write(struct ivt_ring *r, const void *buf, size_t len);
 ssize_t ivt_ring_read(struct ivt_ring *r, void *buf, size_t len);
 
 /* Zero-copy write: *ptr = the ring at our producer index. Returns the
- * contiguous bytes there (up to the wrap), *space all free bytes; -EAGAIN
- * when full, -EPIPE, -EPROTO as ivt_ring_write. Publishes nothing. */
-ssize_t ivt_ring_reserve(struct ivt_ring *r, void **ptr, size_t *space);
+ * contiguous bytes there (up to the wrap), *space the free bytes (as far
+ * as known: the peer's index is re-read only when fewer than want are
+ * known free); -EAGAIN when full, -EPIPE, -EPROTO as ivt_ring_write.
+ * Publishes nothing. */
+ssize_t ivt_ring_reserve(struct ivt_ring *r, size_t want, void **ptr, size_t *space);
 /* Publish len bytes written at the last reserve's pointer (len <= its
  * return value) with the barriers and notify of ivt_ring_write. */
 int ivt_ring_commit(struct ivt_ring *r, size_t len);

@@ -69,7 +69,7 @@ int ivt_xport_reserve(struct ivt_xport *xp, size_t len, void **ptr, const struct
 	while (rc == 0) {
 		void *p = NULL;
 		size_t space = 0;
-		ssize_t contig = xp->ops->send_reserve(xp->ep, &p, &space);
+		ssize_t contig = xp->ops->send_reserve(xp->ep, need, &p, &space);
 		if (contig >= (ssize_t)need) {
 			xp->tx.resv = p;
 			xp->tx.resv_head = head_size(xp);
