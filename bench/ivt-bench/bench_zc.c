@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#define ZC_PIECE_MAX (32u * 1024)
 #define ZC_MAGIC 0x31435a5442544649ull /* "IVTBTZC1" */
 
 struct zc_hdr {
@@ -53,9 +54,13 @@ double zc_write_point(ivt_channel *ch, size_t wsize, uint64_t bytes, uint8_t *bu
 	ssize_t rc = ivt_send(ch, &hdr, sizeof(hdr));
 	if (rc != (ssize_t)sizeof(hdr))
 		return fail("sending the point header", rc);
+	/* Large writes are built in pieces of at most 32 KiB: the unit in
+	 * which a copying send publishes too, so the reader starts as early */
 	size_t piece = wsize;
+	if (reserve && piece > ZC_PIECE_MAX)
+		piece = ZC_PIECE_MAX;
 	if (reserve && piece > ivt_send_reserve_max(ch))
-		piece = ivt_send_reserve_max(ch) & ~(size_t)7; /* larger writes: several frames */
+		piece = ivt_send_reserve_max(ch) & ~(size_t)7;
 	for (uint64_t off = 0; off < bytes;) {
 		size_t n = bytes - off < piece ? (size_t)(bytes - off) : piece;
 		if (reserve) {
