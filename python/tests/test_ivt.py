@@ -1,0 +1,147 @@
+# SPDX-License-Identifier: MIT
+"""The Python bindings against a real ivtd (conftest.py) and libivt.so."""
+import asyncio
+import errno
+import os
+import selectors
+import threading
+
+import pytest
+
+import ivt
+
+
+def pair(name, **kw):
+    """A listener that does not wait for its peer, then its connector."""
+    lis = ivt.Channel.open(name, listen=True, timeout_ms=0, **kw)
+    con = ivt.Channel.open(name, **{k: v for k, v in kw.items() if k != "message"})
+    return lis, con
+
+
+def test_stream_send_recv_and_end(ivtd):
+    lis, con = pair("py-stream")
+    with lis, con:
+        assert con.backend == "shm"
+        data = os.urandom(300000)  # more than the ring: the reader drains meanwhile
+        got = bytearray()
+        con.set_nonblock(True)
+        view = memoryview(data)
+        while view or len(got) < len(data):
+            if view:
+                try:
+                    view = view[con.send(view):]
+                except BlockingIOError:
+                    pass
+            got += lis.recv(65536) if len(got) < len(data) else b""
+        assert bytes(got) == data
+        con.set_nonblock(False)
+        assert con.sendv([b"ab", bytearray(b"cd"), memoryview(b"ef")]) == 6
+        assert lis.recv(6) == b"abcdef"
+        con.close()
+        assert lis.recv(10) == b""  # end of stream
+        assert lis.stats()["bytes_received"] == len(data) + 6
+
+
+def test_message_mode(ivtd):
+    lis, con = pair("py-msg", message=True)
+    with lis, con:
+        con.sendv([b"hello ", b"world"])  # one message
+        big = os.urandom(200000)  # larger than the 64 KiB ring: sent while we read
+        t = threading.Thread(target=con.send, args=(big,))
+        t.start()
+        assert lis.next_msg_size() == 11
+        with pytest.raises(OSError) as e:
+            lis.recv(5)
+        assert e.value.errno == errno.EMSGSIZE
+        assert lis.recv() == b"hello world"
+        assert lis.recv(1 << 20) == big
+        t.join()
+
+
+def test_errors_are_oserror_with_reason(ivtd):
+    with pytest.raises(OSError) as e:
+        ivt.Channel.open("nobody-here", listen=True, timeout_ms=0)
+    assert e.value.errno == errno.EACCES
+    assert "nobody-" in e.value.strerror or "rule" in e.value.strerror
+    with pytest.raises(TimeoutError):
+        lis = ivt.Channel.open("py-timeout", listen=True, timeout_ms=0)
+        con = ivt.Channel.open("py-timeout")
+        with lis, con:
+            lis.set_timeouts(recv_ms=50)
+            lis.recv(1)
+    with pytest.raises(ValueError):
+        c = ivt.Channel.open("py-closed", listen=True, timeout_ms=0)
+        c.close()
+        c.fileno()
+
+
+def test_selectors_and_fileno(ivtd):
+    lis, con = pair("py-sel", nonblock=True)
+    with lis, con, selectors.DefaultSelector() as sel:
+        sel.register(lis, selectors.EVENT_READ)
+        with pytest.raises(BlockingIOError):
+            lis.recv(10)
+        con.send(b"ping")
+        got = b""
+        while not got:
+            assert sel.select(timeout=10)
+            try:
+                got = lis.recv(10)
+            except BlockingIOError:
+                pass
+        assert got == b"ping"
+
+
+def test_asyncio_reader(ivtd):
+    lis, con = pair("py-async", nonblock=True)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+
+        def readable():
+            try:
+                data = lis.recv(100)
+            except BlockingIOError:
+                return
+            loop.remove_reader(lis.fileno())
+            fut.set_result(data)
+
+        loop.add_reader(lis.fileno(), readable)
+        con.send(b"from asyncio")
+        return await asyncio.wait_for(fut, 10)
+
+    with lis, con:
+        assert asyncio.run(main()) == b"from asyncio"
+
+
+def test_listen_accept(ivtd):
+    with ivt.Listener.open("py-many") as l:
+        accepted = []
+        t = threading.Thread(target=lambda: accepted.extend([l.accept(), l.accept()]))
+        t.start()  # a connector returns once accepted
+        a = ivt.Channel.open("py-many")
+        b = ivt.Channel.open("py-many")
+        t.join()
+        sa, sb = accepted
+        with a, b, sa, sb:
+            a.send(b"A")
+            b.send(b"B")
+            assert {sa.recv(1), sb.recv(1)} == {b"A", b"B"}
+            assert sa.peer_identity.startswith("uid:")
+
+
+def test_store(ivtd):
+    with ivt.Store.open() as st:
+        pool = st.pool_create()
+        st.put(pool, 7, 0, b"value")
+        assert st.get(pool, 7, 0) == b"value"  # private ephemeral: taken
+        assert st.get(pool, 7, 0) is None  # a miss is not an error
+        st.put(pool, 8, 1, bytearray(b"x" * 1000))
+        assert st.invalidate(pool, 8, 1) is True
+        assert st.invalidate(pool, 8, 1) is False
+        with pytest.raises(OSError) as e:
+            st.put(12345, 1, 1, b"v")
+        assert e.value.errno == errno.EBADF
+        assert "no such pool" in e.value.strerror
+        assert st.stats()["puts"] >= 2
