@@ -204,9 +204,9 @@ int ivt_set_timeouts(ivt_channel *ch, int send_ms, int recv_ms);
  *     and reserves at the ring's start; so len may be at most
  *     ivt_send_reserve_max() (a little under half the ring).
  *   - Between reserve and commit the sending thread holds the channel's
- *     send side: the same thread must commit, and must not call other
- *     send-side functions (ivt_send, one-sided ops, ivt_flush, ivt_close)
- *     meanwhile. ivt_send_commit(ch, NULL, 0) cancels.
+ *     send side: the same thread must commit; ivt_send(v), one-sided
+ *     posts and ivt_flush return -EBUSY meanwhile, ivt_close cancels the
+ *     reservation. ivt_send_commit(ch, NULL, 0) cancels.
  *   - The reservation is shared memory: the peer can read (and, on a
  *     hostile peer, write) it; build nothing there that must stay secret
  *     or must not change before commit.

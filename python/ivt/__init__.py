@@ -156,7 +156,37 @@ def _buf(data):
     return arr, len(mv), arr
 
 
-class Channel:
+class _Handle:
+    """A libivt handle closed once: by close(), the with block, or GC."""
+    _close_fn = None
+    _store = False
+
+    def __init__(self, handle):
+        self._h = _vp(handle)
+
+    def _handle(self):
+        if not self._h:
+            raise ValueError("%s is closed" % type(self).__name__.lower())
+        return self._h
+
+    def close(self):
+        if self._h:
+            h, self._h = self._h, None
+            _check(type(self)._close_fn(h), self._store)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_h", None):
+            type(self)._close_fn(self._h)
+            self._h = None
+
+
+class Channel(_Handle):
     """An ivt channel end (ivt_open). Blocking unless nonblock=True.
 
     Stream mode: send() returns bytes taken, recv(n) up to n bytes, b"" at
@@ -164,8 +194,7 @@ class Channel:
     send() is one message, recv() returns exactly one whole message.
     """
 
-    def __init__(self, handle):
-        self._h = _vp(handle)
+    _close_fn = _close
 
     @classmethod
     def open(cls, name, listen=False, nonblock=False, message=False, backend=None,
@@ -180,28 +209,6 @@ class Channel:
         h = _vp()
         _check(_open(name.encode(), flags, _c.byref(o), _c.byref(h)))
         return cls(h.value)
-
-    def _handle(self):
-        if not self._h:
-            raise ValueError("channel is closed")
-        return self._h
-
-    def close(self):
-        """ivt_close: the peer reads what was sent, then end of stream."""
-        if self._h:
-            h, self._h = self._h, None
-            _check(_close(h))
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_h", None):
-            _close(self._h)
-            self._h = None
 
     def fileno(self):
         """ivt_fd: readable when send/recv may progress (selectors, asyncio)."""
@@ -270,11 +277,9 @@ class Channel:
         return {n: getattr(st, n) for n, _t in _Stats._fields_}
 
 
-class Listener:
+class Listener(_Handle):
     """ivt_listen: accepts many connections, each its own Channel."""
-
-    def __init__(self, handle):
-        self._h = _vp(handle)
+    _close_fn = _listener_close
 
     @classmethod
     def open(cls, name, nonblock=False, message=False, backend=None, ring_size=0,
@@ -289,41 +294,28 @@ class Listener:
 
     def accept(self):
         h = _vp()
-        _check(_accept(self._h, _c.byref(h)))
+        _check(_accept(self._handle(), _c.byref(h)))
         return Channel(h.value)
 
     def fileno(self):
-        return _check(_listener_fd(self._h))
+        return _check(_listener_fd(self._handle()))
 
     def set_nonblock(self, nonblock=True):
-        _check(_listener_set_nonblock(self._h, 1 if nonblock else 0))
-
-    def close(self):
-        if self._h:
-            h, self._h = self._h, None
-            _check(_listener_close(h))
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_h", None):
-            _listener_close(self._h)
-            self._h = None
+        _check(_listener_set_nonblock(self._handle(), 1 if nonblock else 0))
 
 
-class Store:
+class Store(_Handle):
     """The utmem store (ivt_store_*): put/get/invalidate on ivtd's memory.
 
     get() returns None on a miss (ephemeral values may vanish at any time);
     other failures raise OSError with the store's wording (ivt_store_strerror).
     """
 
+    _close_fn = _store_close
+    _store = True
+
     def __init__(self, handle):
-        self._h = _vp(handle)
+        super().__init__(handle)
         self.max_value = _store_max_value(self._h)
 
     @classmethod
@@ -333,41 +325,25 @@ class Store:
         _check(_store_open(_c.byref(o), _c.byref(h)), store=True)
         return cls(h.value)
 
-    def close(self):
-        if self._h:
-            h, self._h = self._h, None
-            _check(_store_close(h), store=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_h", None):
-            _store_close(self._h)
-            self._h = None
-
     def pool_create(self, persistent=False, shared=False, uuid=None):
         flags = (POOL_PERSISTENT if persistent else 0) | (POOL_SHARED if shared else 0)
         if uuid is not None and len(uuid) != UUID_LEN:
             raise ValueError("uuid must be %d bytes" % UUID_LEN)
         pool = _c.c_uint32()
-        _check(_pool_create(self._h, flags, bytes(uuid) if uuid else None, _c.byref(pool)),
+        _check(_pool_create(self._handle(), flags, bytes(uuid) if uuid else None, _c.byref(pool)),
                store=True)
         return pool.value
 
     def pool_destroy(self, pool):
-        _check(_pool_destroy(self._h, pool), store=True)
+        _check(_pool_destroy(self._handle(), pool), store=True)
 
     def put(self, pool, oid, index, data):
         p, n, _keep = _buf(data)
-        _check(_put(self._h, pool, oid, index, _c.cast(p, _vp), n), store=True)
+        _check(_put(self._handle(), pool, oid, index, _c.cast(p, _vp), n), store=True)
 
     def get(self, pool, oid, index, take=False):
         buf = _c.create_string_buffer(max(self.max_value, 1))
-        n = _get(self._h, pool, oid, index, buf, len(buf), GET_TAKE if take else 0)
+        n = _get(self._handle(), pool, oid, index, buf, len(buf), GET_TAKE if take else 0)
         if n == -errno.ENOENT:  # a miss is a normal result
             return None
         _check(n, store=True)
@@ -375,8 +351,8 @@ class Store:
 
     def invalidate(self, pool, oid, index=None):
         """True if something was removed (index None: the whole object)."""
-        rc = _invalidate_object(self._h, pool, oid) if index is None else \
-            _invalidate(self._h, pool, oid, index)
+        rc = _invalidate_object(self._handle(), pool, oid) if index is None else \
+            _invalidate(self._handle(), pool, oid, index)
         if rc == -errno.ENOENT:
             return False
         _check(rc, store=True)
@@ -384,5 +360,5 @@ class Store:
 
     def stats(self):
         st = _StoreStats()
-        _check(_store_stats(self._h, _c.byref(st)), store=True)
+        _check(_store_stats(self._handle(), _c.byref(st)), store=True)
         return {n: getattr(st, n) for n, _t in _StoreStats._fields_}

@@ -199,6 +199,16 @@ static int refresh_writable(struct ivt_ring *r, uint32_t *space)
 	return 0;
 }
 
+/* n bytes written at our producer index become the peer's to read. */
+static void publish(struct ivt_ring *r, uint32_t n)
+{
+	ring_mb(); /* write data /then/ publish */
+	r->wr_prod += n;
+	store32(wr_prod_p(r), r->wr_prod);
+	r->bytes_written += n;
+	send_notify(r, IVT_RING_NOTIFY_WRITE);
+}
+
 /* Copy one piece in (two memcpy at most, for the wrap) and publish it. */
 static void write_piece(struct ivt_ring *r, const uint8_t *buf, uint32_t n)
 {
@@ -208,11 +218,7 @@ static void write_piece(struct ivt_ring *r, const uint8_t *buf, uint32_t n)
 	memcpy(r->wr_data + off, buf, first);
 	if (first < n)
 		memcpy(r->wr_data, buf + first, n - first);
-	ring_mb(); /* write data /then/ publish */
-	r->wr_prod += n;
-	store32(wr_prod_p(r), r->wr_prod);
-	r->bytes_written += n;
-	send_notify(r, IVT_RING_NOTIFY_WRITE);
+	publish(r, n);
 }
 
 static void read_piece(struct ivt_ring *r, uint8_t *buf, uint32_t n)
@@ -244,7 +250,8 @@ static uint32_t min3(size_t a, uint32_t b, uint32_t c)
 	return a < m ? (uint32_t)a : m;
 }
 
-ssize_t ivt_ring_write(struct ivt_ring *r, const void *buf, size_t len)
+/* Before writing: -EPROTO (broken), -EPIPE (either side closed) or 0. */
+static int writable_state(struct ivt_ring *r)
 {
 	if (r->broken)
 		return -EPROTO;
@@ -252,6 +259,14 @@ ssize_t ivt_ring_write(struct ivt_ring *r, const void *buf, size_t len)
 		return fail(r);
 	if (r->closed || peer_closed(r))
 		return -EPIPE;
+	return 0;
+}
+
+ssize_t ivt_ring_write(struct ivt_ring *r, const void *buf, size_t len)
+{
+	int st = writable_state(r);
+	if (st)
+		return st;
 	/* Fill as much as fits, taking the space the reader frees meanwhile. */
 	size_t done = 0;
 	while (done < len) {
@@ -270,12 +285,9 @@ ssize_t ivt_ring_write(struct ivt_ring *r, const void *buf, size_t len)
 
 ssize_t ivt_ring_reserve(struct ivt_ring *r, size_t want, void **ptr, size_t *space)
 {
-	if (r->broken)
-		return -EPROTO;
-	if (!header_intact(r))
-		return fail(r);
-	if (r->closed || peer_closed(r))
-		return -EPIPE;
+	int st = writable_state(r);
+	if (st)
+		return st;
 	/* Only re-read the peer's index when our cached view is too small. */
 	uint32_t free_b = r->wr_size - (r->wr_prod - r->wr_cons_seen);
 	uint32_t off0 = r->wr_prod & (r->wr_size - 1);
@@ -301,11 +313,7 @@ int ivt_ring_commit(struct ivt_ring *r, size_t len)
 		return 0;
 	/* the caller checked len against what reserve returned; space the
 	 * peer frees meanwhile only grows it */
-	ring_mb(); /* write data /then/ publish */
-	r->wr_prod += (uint32_t)len;
-	store32(wr_prod_p(r), r->wr_prod);
-	r->bytes_written += len;
-	send_notify(r, IVT_RING_NOTIFY_WRITE);
+	publish(r, (uint32_t)len);
 	return 0;
 }
 

@@ -333,6 +333,8 @@ IVT_EXPORT int ivt_close(ivt_channel *ch)
 	if (!ch)
 		return -EINVAL;
 	int rc = 0;
+	if (ch->xp.tx.resv) /* an open ivt_send_reserve: cancelled */
+		ivt_xport_commit(&ch->xp, NULL, 0);
 	/* What ivt_send accepted must reach the pipe before the close marker
 	 * (non-blocking sends may have left a frame's tail with us). */
 	if (ch->ep && atomic_load(&ch->accepted) && !chan_peer_send_error(ch)) {

@@ -158,6 +158,20 @@ static void frame_done(struct ivt_xport *xp)
 
 static size_t min_sz(uint64_t a, size_t b) { return a < b ? (size_t)a : b; }
 
+/* The next chunk of it->src as the current frame (WRITE, DATA items). */
+static void frame_chunk(struct ivt_xport *xp, struct tx_item *it, uint8_t type,
+			const struct ivt_frame_ext *ext)
+{
+	struct tx_frame *f = &xp->tx.cur;
+	size_t n = min_sz(it->len - it->framed, xp->chunk);
+	f->head_len = ivt_frame_encode(f->head, type, it->tag, ext, (uint32_t)n);
+	f->src = TX_SRC_MEM;
+	f->mem = it->src + it->framed;
+	f->pay_len = n;
+	it->framed += n;
+	it->finished = it->framed == it->len;
+}
+
 /* Make the next frame of queue item `it` the current one. */
 static void frame_from_item(struct ivt_xport *xp, struct tx_item *it)
 {
@@ -166,31 +180,17 @@ static void frame_from_item(struct ivt_xport *xp, struct tx_item *it)
 	f->active = 1;
 	f->item = it;
 	switch (it->kind) {
-	case TXI_DATA: {
-		size_t n = min_sz(it->len - it->framed, xp->chunk);
-		f->head_len = ivt_frame_encode(f->head, IVT_FRAME_DATA, 0, NULL, (uint32_t)n);
-		f->src = TX_SRC_MEM;
-		f->mem = it->src + it->framed;
-		f->pay_len = n;
-		it->framed += n;
-		it->finished = it->framed == it->len;
+	case TXI_DATA:
+		frame_chunk(xp, it, IVT_FRAME_DATA, NULL);
 		break;
-	}
 	case TXI_CTRL:
 		memcpy(f->head, it->head, it->head_len);
 		f->head_len = it->head_len;
 		it->finished = 1;
 		break;
 	case TXI_WRITE: {
-		size_t n = min_sz(it->len - it->framed, xp->chunk);
 		struct ivt_frame_ext ext = {.key = it->key, .offset = it->offset, .length = it->len};
-		f->head_len = ivt_frame_encode(f->head, IVT_FRAME_RDMA_WRITE, it->tag, &ext,
-					       (uint32_t)n);
-		f->src = TX_SRC_MEM;
-		f->mem = it->src + it->framed;
-		f->pay_len = n;
-		it->framed += n;
-		it->finished = it->framed == it->len;
+		frame_chunk(xp, it, IVT_FRAME_RDMA_WRITE, &ext);
 		break;
 	}
 	case TXI_READ_RESP:
@@ -267,6 +267,8 @@ void ivt_tx_unlock(struct ivt_xport *xp)
 
 int ivt_xport_flush(struct ivt_xport *xp, const struct ivt_waiter *w)
 {
+	if (xp->tx.resv)
+		return -EBUSY; /* see ivt_xport_sendv */
 	pthread_mutex_lock(&xp->tx_lock);
 	int rc = ivt_tx_flush_locked(xp, w);
 	ivt_tx_unlock(xp);
@@ -371,6 +373,8 @@ ssize_t ivt_xport_sendv(struct ivt_xport *xp, const struct iovec *iov, int iovcn
 		return -EMSGSIZE;
 	if (msg && len == 0)
 		return 0; /* no empty messages: 0 means end of stream to the reader */
+	if (xp->tx.resv)
+		return -EBUSY; /* this thread's open reservation holds the send side */
 	struct iov_cur c = {.iov = iov, .cnt = iovcnt};
 	size_t sent = 0;
 	int taken = 0; /* a frame of this call has begun */
@@ -442,6 +446,8 @@ int ivt_xport_rdma_post(struct ivt_xport *xp, uint32_t opcode, void *buf, size_t
 		return -EPROTO;
 	if (!len || !buf || (opcode != IVT_OP_RDMA_WRITE && opcode != IVT_OP_RDMA_READ))
 		return -EINVAL;
+	if (xp->tx.resv)
+		return -EBUSY; /* see ivt_xport_sendv */
 	struct tx_item *it = calloc(1, sizeof(*it));
 	if (!it)
 		return -ENOMEM;
