@@ -148,7 +148,8 @@ static void run(struct world *w)
 {
 	for (int steps = 0; w->in.left && steps < 256; steps++) {
 		uint8_t op = fz_u8(&w->in);
-		size_t len = fz_u16(&w->in) % (3 * w->us.rd_size);
+		/* Mostly small pieces (fast, many per input); bit 7: up to three rings. */
+		size_t len = (op & 0x80) ? fz_u16(&w->in) % (3 * w->us.rd_size) : fz_u8(&w->in);
 		switch (op % 12) {
 		case 0: us_read(w, len); break;
 		case 1: us_write(w, len); break;

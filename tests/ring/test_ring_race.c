@@ -78,23 +78,23 @@ static void *attacker(void *arg)
 	return NULL;
 }
 
-static void *producer(void *arg)
+/* One side's loop: write (producer) or read (consumer) until told to
+ * stop; the side whose peer index is forged judges every result. */
+static void side_loop(struct race *r, int producing)
 {
-	struct race *r = arg;
-	size_t len = 1000; /* odd size: pieces wrap the ring at varying offsets */
-	uint8_t *buf = malloc(len);
+	size_t len = producing ? 1000 : 777; /* odd sizes: pieces wrap at varying offsets */
+	uint8_t *buf = calloc(1, len);
+	int victim = r->target == (producing ? &r->hdr->c2s_cons : &r->hdr->c2s_prod);
 	CHECK(r, buf != NULL);
-	if (!buf) {
-		set_stop(r);
-		return NULL;
-	}
-	memset(buf, 0x5a, len);
-	while (!stopped(r)) {
-		ssize_t n = ivt_ring_write(&r->cli, buf, len);
-		if (r->target == &r->hdr->c2s_cons) { /* we are the victim */
+	while (buf && !stopped(r)) {
+		ssize_t n = producing ? ivt_ring_write(&r->cli, buf, len) : ivt_ring_read(&r->srv, buf, len);
+		if (victim) {
+			/* Our view of the peer's index: at most one ring ahead/behind. */
+			uint32_t view = producing ? r->cli.wr_prod - r->cli.wr_cons_seen
+						  : r->srv.rd_prod_seen - r->srv.rd_cons;
 			r->victim_calls++;
 			CHECK(r, n == -EAGAIN || n == -EPROTO || (n > 0 && (size_t)n <= len));
-			CHECK(r, r->cli.wr_prod - r->cli.wr_cons_seen <= RING);
+			CHECK(r, view <= RING);
 			if (n == -EPROTO || r->victim_calls > MAX_ATTEMPTS) {
 				r->victim_rc = n;
 				set_stop(r);
@@ -103,35 +103,20 @@ static void *producer(void *arg)
 		if (n == -EAGAIN || n == -EPROTO)
 			sched_yield();
 	}
+	if (!buf)
+		set_stop(r);
 	free(buf);
+}
+
+static void *producer(void *arg)
+{
+	side_loop(arg, 1);
 	return NULL;
 }
 
 static void *consumer(void *arg)
 {
-	struct race *r = arg;
-	size_t len = 777;
-	uint8_t *buf = malloc(len);
-	CHECK(r, buf != NULL);
-	if (!buf) {
-		set_stop(r);
-		return NULL;
-	}
-	while (!stopped(r)) {
-		ssize_t n = ivt_ring_read(&r->srv, buf, len);
-		if (r->target == &r->hdr->c2s_prod) {
-			r->victim_calls++;
-			CHECK(r, n == -EAGAIN || n == -EPROTO || (n > 0 && (size_t)n <= len));
-			CHECK(r, r->srv.rd_prod_seen - r->srv.rd_cons <= RING);
-			if (n == -EPROTO || r->victim_calls > MAX_ATTEMPTS) {
-				r->victim_rc = n;
-				set_stop(r);
-			}
-		}
-		if (n == -EAGAIN || n == -EPROTO)
-			sched_yield();
-	}
-	free(buf);
+	side_loop(arg, 0);
 	return NULL;
 }
 
