@@ -37,6 +37,8 @@ struct ivt_channel {
 		int fd;
 	} role[2];
 	atomic_uint_fast64_t waits;
+	/* IVT_EV_* that non-blocking calls returned -EAGAIN for (wait.c) */
+	atomic_uint nb_pending;
 	/* ivt_set_timeouts: ms, -1 without limit (the default) */
 	atomic_int send_timeout_ms, recv_timeout_ms;
 	struct ivt_waiter waiter;  /* blocking waits for the frame layer */

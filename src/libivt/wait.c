@@ -103,18 +103,36 @@ unsigned chan_prepare_sleep(struct ivt_channel *ch, unsigned events)
 
 #define NONBLOCK_RETRIES 16
 
-int chan_retry_nonblock(struct ivt_channel *ch, unsigned events, int *tries)
+static void wake_caller(struct ivt_channel *ch)
 {
-	if (!chan_prepare_sleep(ch, events))
-		return 0;
-	if (++*tries < NONBLOCK_RETRIES)
-		return 1;
-	/* Ready, yet no progress (e.g. answers must drain first): no kick
-	 * will come, so wake the caller's poll ourselves. */
 	uint64_t one = 1;
 	if (write(ch->wake_fd, &one, sizeof(one)) < 0) {
 		/* saturated counter: readable anyway */
 	}
+}
+
+int chan_retry_nonblock(struct ivt_channel *ch, unsigned events, int *tries)
+{
+	/* A send that said -EAGAIN, then a receive that says -EAGAIN: the
+	 * receive's ack may eat the kick the send asked for (the peer clears
+	 * its notify bit when it kicks), and arming for RECV alone would then
+	 * leave the caller's poll asleep with room to send. So the events
+	 * other calls still wait for are armed too, and when one of them is
+	 * ready, ivt_fd is made readable for it (once per -EAGAIN). */
+	unsigned others = atomic_fetch_or(&ch->nb_pending, events) & ~events;
+	unsigned ready = chan_prepare_sleep(ch, events | others);
+	if (ready & others) {
+		atomic_fetch_and(&ch->nb_pending, ~(ready & others));
+		wake_caller(ch);
+	}
+	if (!(ready & events))
+		return 0;
+	atomic_fetch_and(&ch->nb_pending, ~events); /* retried now */
+	if (++*tries < NONBLOCK_RETRIES)
+		return 1;
+	/* Ready, yet no progress (e.g. answers must drain first): no kick
+	 * will come, so wake the caller's poll ourselves. */
+	wake_caller(ch);
 	return 0;
 }
 

@@ -319,6 +319,71 @@ static void test_reserve_commit_messages(void **state)
 	zc_run(IVT_MESSAGE);
 }
 
+/* ---- regression: a receive's -EAGAIN must not eat a send's wake-up ------ */
+
+struct nb_sync {
+	int go[2], done[2];
+};
+
+static int drain_peer(void *arg)
+{
+	struct nb_sync *y = arg;
+	ivt_channel *ch;
+	if (e2e_open("t-nbwake", 0, 10000, SMALL_RING, &ch) < 0)
+		return 10;
+	uint64_t n;
+	if (read(y->go[0], &n, sizeof(n)) != sizeof(n))
+		return 11;
+	uint8_t *buf = malloc(n);
+	if (ivt_recv_all(ch, buf, n) != (ssize_t)n) /* frees the whole ring: a kick */
+		return 12;
+	free(buf);
+	if (write(y->done[1], "d", 1) != 1)
+		return 13;
+	if (read(y->go[0], &n, sizeof(n)) != sizeof(n)) /* until the listener is done */
+		return 14;
+	ivt_close(ch);
+	return 0;
+}
+
+static void test_nonblocking_send_wakeup_survives_recv(void **state)
+{
+	(void)state;
+	struct nb_sync y;
+	assert_int_equal(pipe(y.go), 0);
+	assert_int_equal(pipe(y.done), 0);
+	pid_t child = e2e_fork(drain_peer, &y);
+	ivt_channel *ch;
+	assert_int_equal(e2e_open("t-nbwake", IVT_LISTEN, -1, SMALL_RING, &ch), 0);
+	assert_int_equal(ivt_set_nonblock(ch, 1), 0);
+	static uint8_t buf[4096];
+	uint64_t sent = 0;
+	ssize_t r;
+	while ((r = ivt_send(ch, buf, sizeof(buf))) > 0)
+		sent += (uint64_t)r;
+	assert_int_equal(r, -EAGAIN); /* full: armed for room */
+	/* the tail of the last frame may wait in libivt, not in the ring */
+	sent -= sizeof(buf);
+	assert_int_equal(write(y.go[1], &sent, sizeof(sent)), sizeof(sent));
+	char d;
+	assert_int_equal(read(y.done[0], &d, 1), 1); /* the peer read it all and kicked */
+	char c;
+	assert_int_equal(ivt_recv(ch, &c, 1), -EAGAIN); /* consumes that kick */
+	/* ivt_fd must still say "try again": there is room to send now. Before
+	 * the fix this poll slept (forever, in ivt-cat). */
+	struct pollfd p = {.fd = ivt_fd(ch), .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 20000), 1);
+	assert_true(ivt_send(ch, buf, 1) == 1);
+	assert_int_equal(write(y.go[1], &sent, sizeof(sent)), sizeof(sent));
+	assert_int_equal(ivt_set_nonblock(ch, 0), 0);
+	assert_int_equal(ivt_close(ch), 0);
+	assert_int_equal(e2e_wait(child), 0);
+	for (int i = 0; i < 2; i++) {
+		close(y.go[i]);
+		close(y.done[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +393,7 @@ int main(void)
 		cmocka_unit_test(test_timeouts),
 		cmocka_unit_test(test_reserve_commit_stream),
 		cmocka_unit_test(test_reserve_commit_messages),
+		cmocka_unit_test(test_nonblocking_send_wakeup_survives_recv),
 	};
 	return cmocka_run_group_tests(tests, e2e_group_setup_open, e2e_group_teardown);
 }
