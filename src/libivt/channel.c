@@ -20,6 +20,10 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define RETRY_FIRST_MS 10
 #define RETRY_MAX_MS 500
+/* ivtd answers at once; a retry sent near the deadline still waits this
+ * long for the answer, so "nobody listens" (-ENOENT) does not turn into
+ * "ivtd did not answer within 0 ms". */
+#define RETRY_ANSWER_MIN_MS 1000
 #define CLOSE_FLUSH_TIMEOUT_MS 10000
 #define RING_SIZE_MIN 4096u
 #define RING_SIZE_MAX (1ull << 30)
@@ -92,8 +96,11 @@ static int open_ctrl(struct ivt_channel *ch, const char *socket_opt,
 	int rc = ivt_ctrl_select(&ch->ctrl, socket_opt);
 	if (rc < 0)
 		return rc;
-	for (;;) {
-		rc = ch->ctrl.ops->open(ch->ctrl.impl, req, ok, prompt_ms(deadline, timeout_ms));
+	for (int retry = 0;; retry = 1) {
+		int answer_ms = prompt_ms(deadline, timeout_ms);
+		if (retry && answer_ms >= 0 && answer_ms < RETRY_ANSWER_MIN_MS)
+			answer_ms = RETRY_ANSWER_MIN_MS;
+		rc = ch->ctrl.ops->open(ch->ctrl.impl, req, ok, answer_ms);
 		if (rc != -ENOENT || listen)
 			return rc;
 		int left = ivt_left_ms(deadline);
