@@ -75,8 +75,14 @@ ssize_t ivt_send(ivt_channel *ch, const void *buf, size_t len);
  * there), -ECONNRESET (peer died; data that had arrived was read first). */
 ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len);
 
-/* Wait for a message of exactly len bytes (loops over ivt_recv). Returns
- * len, 0 at clean end-of-stream before any byte, or an error. */
+/* Wait for a message of exactly len bytes (loops over ivt_recv, like
+ * recv(MSG_WAITALL)). Returns len, or what ivt_recv would when no byte of
+ * the message came (0 at end of stream, -EAGAIN, -ECONNRESET, ...). A
+ * short count (0 < n < len) is never an error and the bytes are the
+ * caller's: the stream ended inside the message (the next call returns 0
+ * after a close, -ECONNRESET after a death), or, on an IVT_NONBLOCK
+ * channel, no more has arrived yet (call again for the rest; it never
+ * blocks). */
 ssize_t ivt_recv_all(ivt_channel *ch, void *buf, size_t len);
 
 /* File descriptor that becomes readable (POLLIN) when ivt_recv, ivt_send or

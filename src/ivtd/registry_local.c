@@ -40,6 +40,7 @@ struct local_conn {
 	int dead;      /* to be reaped */
 	int graceful;  /* it sent CLOSE */
 	int reported;  /* broker already told it is gone */
+	int reset;     /* recv said ECONNRESET once; what was queued is still read */
 };
 
 struct local_reg {
@@ -254,6 +255,14 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		if (rc == -EPROTO) {
 			protocol_error(c, "malformed control message");
 			return;
+		}
+		if (rc == -ECONNRESET && !c->reset) {
+			/* A client that closes with our message unread makes the
+			 * kernel report a reset *before* the datagrams it sent
+			 * last, e.g. its CLOSE: read on to tell a close from a
+			 * death. */
+			c->reset = 1;
+			continue;
 		}
 		if (rc < 0) {
 			if (rc != -ECONNRESET)

@@ -360,6 +360,30 @@ static void test_channel_and_setup_relay(void **state)
 	close(srv);
 }
 
+/* A graceful CLOSE from an end that never read ivtd's last notice: the
+ * kernel reports the hang-up as a reset before the CLOSE queued ahead of
+ * it. ivtd used to call that a death; the peer must hear CLOSED
+ * (issue 9). */
+static void test_close_with_unread_notice(void **state)
+{
+	(void)state;
+	struct ivt_ctrl_msg m;
+	int srv = open_end_retry("unread", 1, EADDRINUSE, &m);
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
+	int cli = open_end("unread", 0, &m);
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
+	/* the listener's CONNECTED notice is queued; it is never read */
+	struct pollfd pf = {.fd = srv, .events = POLLIN};
+	assert_int_equal(poll(&pf, 1, WAIT_MS), 1);
+	assert_int_equal(ivt_ctrl_send(srv, IVT_CTRL_CLOSE, 2, NULL, 0, NULL, 0), 0);
+	close(srv);
+	assert_int_equal(ivt_ctrl_recv(cli, &m, WAIT_MS), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_PEER);
+	assert_int_equal(m.u.peer.event, IVT_PEER_CLOSED);
+	assert_int_equal(ivt_ctrl_send(cli, IVT_CTRL_CLOSE, 2, NULL, 0, NULL, 0), 0);
+	close(cli);
+}
+
 static void test_disconnect_mid_setup(void **state)
 {
 	(void)state;
@@ -482,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_fds_on_wrong_message),
 		cmocka_unit_test(test_channel_and_setup_relay),
 		cmocka_unit_test(test_disconnect_mid_setup),
+		cmocka_unit_test(test_close_with_unread_notice),
 		cmocka_unit_test(test_client_that_does_not_read),
 		cmocka_unit_test(test_sighup_broken_policy),
 	};
