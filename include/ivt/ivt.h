@@ -57,7 +57,10 @@ struct ivt_open_opts {
  * Errors: -EACCES policy refuses, -ENOENT no such channel policy or (connect)
  * nobody listening within the timeout, -EADDRINUSE already has a listener,
  * -ECONNREFUSED daemon not running, -ENOTSUP backend unavailable here,
- * -ETIMEDOUT, -EPROTO malformed answer from daemon or peer. */
+ * -EMFILE this identity holds as many connections or channel ends as the
+ * policy's "limits" allow, -EUSERS ivtd's connection table is full (its
+ * last places are kept for root), -ETIMEDOUT, -EPROTO malformed answer
+ * from daemon or peer. ivt_strerror carries ivtd's reason. */
 int ivt_open(const char *name, unsigned flags, const struct ivt_open_opts *opts,
 	     ivt_channel **out);
 

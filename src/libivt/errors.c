@@ -79,6 +79,10 @@ static const char *ivt_text(int e)
 		return "this control connection already carries a channel end";
 	case EALREADY:
 		return "the channel is already set up";
+	case EMFILE:
+		return "too many connections or channels for this identity";
+	case EUSERS:
+		return "ivtd serves as many connections as it can";
 	default:
 		return NULL;
 	}
