@@ -127,6 +127,15 @@ static void expect_status(const char *must_contain)
 	close(fd);
 }
 
+/* The next message on fd is a PEER notice of event. */
+static void expect_peer(int fd, int event)
+{
+	struct ivt_ctrl_msg m;
+	assert_int_equal(ivt_ctrl_recv(fd, &m, WAIT_MS), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_PEER);
+	assert_int_equal(m.u.peer.event, event);
+}
+
 static int open_end(const char *name, int listen, struct ivt_ctrl_msg *reply)
 {
 	int fd = connect_daemon();
@@ -363,9 +372,7 @@ static void test_channel_and_setup_relay(void **state)
 
 	/* client crashes (no CLOSE): the listener hears DIED */
 	close(cli);
-	assert_int_equal(ivt_ctrl_recv(srv, &m, WAIT_MS), 0);
-	assert_int_equal(m.hdr.type, IVT_CTRL_PEER);
-	assert_int_equal(m.u.peer.event, IVT_PEER_DIED);
+	expect_peer(srv, IVT_PEER_DIED);
 	assert_int_equal(ivt_ctrl_send(srv, IVT_CTRL_CLOSE, 3, NULL, 0, NULL, 0), 0);
 	close(srv);
 }
@@ -387,9 +394,7 @@ static void test_close_with_unread_notice(void **state)
 	assert_int_equal(poll(&pf, 1, WAIT_MS), 1);
 	assert_int_equal(ivt_ctrl_send(srv, IVT_CTRL_CLOSE, 2, NULL, 0, NULL, 0), 0);
 	close(srv);
-	assert_int_equal(ivt_ctrl_recv(cli, &m, WAIT_MS), 0);
-	assert_int_equal(m.hdr.type, IVT_CTRL_PEER);
-	assert_int_equal(m.u.peer.event, IVT_PEER_CLOSED);
+	expect_peer(cli, IVT_PEER_CLOSED);
 	assert_int_equal(ivt_ctrl_send(cli, IVT_CTRL_CLOSE, 2, NULL, 0, NULL, 0), 0);
 	close(cli);
 }
@@ -420,9 +425,7 @@ static void test_disconnect_mid_setup(void **state)
 	memset(buf + n, 0, 100);
 	send_raw(srv, buf, n + 100, NULL, 0);
 	expect_dropped(srv);
-	assert_int_equal(ivt_ctrl_recv(cli, &m, WAIT_MS), 0);
-	assert_int_equal(m.hdr.type, IVT_CTRL_PEER);
-	assert_int_equal(m.u.peer.event, IVT_PEER_DIED);
+	expect_peer(cli, IVT_PEER_DIED);
 	close(cli);
 
 	/* a listener that published its setup and went: nobody can attach */
