@@ -209,6 +209,8 @@ static void protocol_error(struct local_conn *c, const char *what)
 	mark_dead(c);
 }
 
+static size_t root_reserve(const struct local_reg *lr);
+
 static void handle_status(struct local_conn *c)
 {
 	char text[IVT_CTRL_STATUS_MAX + 1];
@@ -221,6 +223,9 @@ static void handle_status(struct local_conn *c)
 		n = sizeof(text) - 1;
 	text[n] = '\0';
 	n = strlen(text); /* the text must have no early NUL */
+	snprintf(text + n, sizeof(text) - n, "control connections: %zu of %zu (the last %zu for root)\n",
+		 c->lr->nconns, c->lr->max_conns, root_reserve(c->lr));
+	n = strlen(text);
 	send_or_drop(c, IVT_CTRL_STATUS_OK, text, (uint32_t)n + 1, NULL, 0);
 }
 
@@ -253,14 +258,19 @@ static int over_channel_limit(struct local_conn *c)
 	return 1;
 }
 
+/* never more than half the table: users keep a share however it is sized */
+static size_t root_reserve(const struct local_reg *lr)
+{
+	uint64_t r = lr->limits.root_reserve;
+	return r < lr->max_conns / 2 ? (size_t)r : lr->max_conns / 2;
+}
+
 /* 0 to serve a new connection from uid, else the errno to refuse it with
  * (why says it for the client and the log). */
 static int admit(const struct local_reg *lr, uid_t uid, char *why, size_t why_len)
 {
 	const struct ivt_policy_limits *l = &lr->limits;
-	/* never more than half the table: users keep a share however it is sized */
-	size_t reserve = l->root_reserve < lr->max_conns / 2 ? (size_t)l->root_reserve
-							     : lr->max_conns / 2;
+	size_t reserve = root_reserve(lr);
 	if (lr->nconns >= lr->max_conns) {
 		snprintf(why, why_len, "ivtd serves %zu control connections, as many as it can "
 			 "(open file limit)", lr->nconns);
