@@ -13,8 +13,8 @@
  * Limits (policy "limits", conf/README.md): one uid holds at most
  * `connections` connections and `channels` of them with an OPEN; the
  * table (sized from RLIMIT_NOFILE) keeps its last `root_reserve` places
- * (at most half of it) for uid 0, so a user filling it cannot lock out root's ivtctl or
- * channels. uid 0 is subject only to the table's size. A refused
+ * (at most half of it) for uid 0, so users filling it cannot lock out
+ * root's ivtctl or channels. uid 0 is subject only to the table's size. A refused
  * connection gets an ERROR saying why, then is closed. Each connection
  * has at most one request pending (answered before its next is read), so
  * pending requests are bounded by the connection limit.
@@ -402,7 +402,8 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
-				IVT_WARN(WHO, "accept on %s: %s", lr->path, strerror(errno));
+				ivt_log_limited(&refused_rl, IVT_LOG_WARN, WHO, "accept on %s: %s",
+						lr->path, strerror(errno));
 			return;
 		}
 		struct ucred cred;
