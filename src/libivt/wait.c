@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "errors.h"
 
 static void ctrl_went_away(struct ivt_channel *ch)
 {
@@ -127,6 +128,12 @@ int chan_ensure_accepted(struct ivt_channel *ch)
 		}
 		if (rc != -EAGAIN)
 			return rc;
+		if (chan_peer_send_error(ch)) {
+			/* gone before attaching (its setup failed?): never wait for it */
+			ivt_reason_set(-ECONNRESET, "the connector to '%s' went away before attaching",
+				       ch->name);
+			return -ECONNRESET;
+		}
 		if (atomic_load(&ch->nonblock)) {
 			/* attaching kicks our fd; no ring event to arm yet */
 			chan_poll_ctrl(ch);
