@@ -114,3 +114,13 @@ int ioctl(int fd, unsigned long req, ...)
 	errno = e;
 	return r;
 }
+
+/* Programs built against glibc >= 2.28 call fcntl64. */
+int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	long arg = va_arg(ap, long);
+	va_end(ap);
+	return fcntl(fd, cmd, arg);
+}
