@@ -98,6 +98,8 @@ struct psock {
 	int tok;                /* our end of the socketpair */
 	int token;              /* a token byte sits in the app end */
 	int filled;             /* filler blocks the app end's POLLOUT */
+	int in_flist;           /* on the monitor's sweep list (owns a ref) */
+	struct psock *fnext;
 	int armed;              /* the monitor watches ivt_fd (owns a ref) */
 	int rd_eof, rd_err;     /* end of stream seen / error (negative) */
 	int rd_shut, wr_shut;

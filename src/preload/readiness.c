@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "preload.h"
@@ -30,6 +31,14 @@ struct grave {
 	struct grave *next;
 };
 static struct grave *graveyard;
+
+/* Streams whose writer waits for room. A kick that says "room" can be
+ * consumed by this process's own receive call (libivt acks the one wake-up
+ * fd for both directions) before the monitor sees it, so the monitor also
+ * lets such writers retry every SWEEP_MS: a lost kick costs milliseconds,
+ * never a hang. */
+#define SWEEP_MS 2
+static struct psock *filled_list;
 
 static void token_set(struct psock *p)
 {
@@ -146,6 +155,39 @@ void tx_blocked(struct psock *p)
 		p->filled = 1;
 	}
 	arm(p);
+	pthread_mutex_lock(&mon_lock);
+	if (!p->in_flist && mon_running) {
+		p->in_flist = 1;
+		atomic_fetch_add(&p->refs, 1);
+		p->fnext = filled_list;
+		filled_list = p;
+	}
+	pthread_mutex_unlock(&mon_lock);
+	/* ivt_send's wait set-up consumed any pending kick, maybe one for
+	 * data the monitor waits for: look at the ring ourselves */
+	if (!p->token)
+		rx_settle(p);
+}
+
+/* Let every waiting writer retry (see SWEEP_MS). */
+static void sweep_filled(void)
+{
+	pthread_mutex_lock(&mon_lock);
+	struct psock *p = filled_list;
+	filled_list = NULL;
+	pthread_mutex_unlock(&mon_lock);
+	while (p) {
+		struct psock *next = p->fnext;
+		pthread_mutex_lock(&p->lock);
+		if (p->filled)
+			filler_drain(p);
+		pthread_mutex_unlock(&p->lock);
+		pthread_mutex_lock(&mon_lock);
+		p->in_flist = 0;
+		pthread_mutex_unlock(&mon_lock);
+		psock_put(p);
+		p = next;
+	}
 }
 
 void wait_app_fd(struct psock *p, short events)
@@ -202,13 +244,17 @@ static void handle(struct psock *p)
 static void *monitor_main(void *arg)
 {
 	struct epoll_event evs[64];
+	long long last_sweep = 0;
 	preload_inside = 1;
 	for (;;) {
 		pthread_mutex_lock(&mon_lock);
 		struct grave *old = graveyard;
 		graveyard = NULL;
 		pthread_mutex_unlock(&mon_lock);
-		int n = epoll_wait(mon_ep, evs, 64, -1);
+		pthread_mutex_lock(&mon_lock);
+		int sweep = filled_list != NULL;
+		pthread_mutex_unlock(&mon_lock);
+		int n = epoll_wait(mon_ep, evs, 64, sweep ? SWEEP_MS : -1);
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.ptr == &kick_tag) {
 				uint64_t v;
@@ -218,6 +264,15 @@ static void *monitor_main(void *arg)
 				continue;
 			}
 			handle(evs[i].data.ptr);
+		}
+		if (sweep) {
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			long long ms = now.tv_sec * 1000LL + now.tv_nsec / 1000000;
+			if (n == 0 || ms - last_sweep >= SWEEP_MS) {
+				last_sweep = ms;
+				sweep_filled();
+			}
 		}
 		/* taken out of the epoll before this epoll_wait began */
 		while (old) {
@@ -240,5 +295,6 @@ void monitor_after_fork_child(void)
 	mon_ep = mon_kick = -1;
 	mon_running = 0;
 	graveyard = NULL; /* the parent's to free */
+	filled_list = NULL;
 	pthread_mutex_init(&mon_lock, NULL);
 }
