@@ -88,7 +88,7 @@ struct psock *psock_new(enum psock_kind kind)
 	atomic_init(&p->refs, 0);
 	pthread_mutex_init(&p->lock, NULL);
 	p->owner = preload_pid;
-	p->appdup = p->tok = p->kfd = p->kls = -1;
+	p->appdup = p->tok = p->kfd = p->kls = p->app_ep = -1;
 	return p;
 }
 
@@ -108,6 +108,7 @@ void psock_fd_gone(struct psock *p)
 {
 	if (atomic_fetch_sub(&p->nfds, 1) == 1 && p->kind == PS_STREAM) {
 		pthread_mutex_lock(&p->lock);
+		direct_off(p);
 		monitor_forget(p);
 		pthread_mutex_unlock(&p->lock);
 	}

@@ -30,6 +30,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <sys/epoll.h>
 
 #include "ivt/ivt.h"
 
@@ -63,6 +65,9 @@ struct real_fns {
 	int (*fcntl)(int, int, ...);
 	int (*ioctl)(int, unsigned long, ...);
 	pid_t (*fork)(void);
+	int (*epoll_ctl)(int, int, int, struct epoll_event *);
+	int (*epoll_wait)(int, struct epoll_event *, int, int);
+	int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
 };
 extern struct real_fns real;
 
@@ -101,6 +106,9 @@ struct psock {
 	int in_flist;           /* on the monitor's sweep list (owns a ref) */
 	struct psock *fnext;
 	int armed;              /* the monitor watches ivt_fd (owns a ref) */
+	int direct;             /* app_ep watches ivt_fd instead (owns a ref) */
+	int app_ep;             /* the one application epoll holding this fd;
+				 * -1 none yet, -2 several (then: the monitor) */
 	int rd_eof, rd_err;     /* end of stream seen / error (negative) */
 	int rd_shut, wr_shut;
 	int so_error;           /* for getsockopt(SO_ERROR), cleared on read */
@@ -148,6 +156,12 @@ void monitor_forget(struct psock *p);
 /* Free p once the monitor can no longer hold it. */
 void monitor_defer_put(struct psock *p);
 void monitor_after_fork_child(void);
+/* The peer may have acted (p->lock held): fix token and filler. */
+void kick_handle(struct psock *p);
+/* Watch p from the monitor if it waits for anything (p->lock held). */
+void monitor_arm(struct psock *p);
+/* p's last fd is gone (p->lock held): leave the application's epoll. */
+void direct_off(struct psock *p);
 
 /* ---- addresses and the hello (addr.c) ----------------------------------- */
 /* Is addr one of this host's own (loopback, any, an interface's)? */

@@ -98,6 +98,8 @@ static int monitor_start_locked(void)
 /* Ask the monitor to watch p's ivt_fd once (p->lock held). */
 static void arm(struct psock *p)
 {
+	if (p->direct)
+		return; /* the application's epoll watches ivt_fd (epoll_calls.c) */
 	pthread_mutex_lock(&mon_lock);
 	int ok = monitor_start_locked() == 0;
 	pthread_mutex_unlock(&mon_lock);
@@ -192,9 +194,17 @@ static void sweep_filled(void)
 
 void wait_app_fd(struct psock *p, short events)
 {
-	struct pollfd pf = {.fd = p->appdup, .events = events};
-	poll(&pf, 1, -1); /* EINTR: the caller loops and retries */
+	/* the kick itself wakes us too, so this works whoever else watches */
+	struct pollfd pf[2] = {{.fd = p->appdup, .events = events},
+			       {.fd = ivt_fd(p->ch), .events = POLLIN}};
+	if (poll(pf, 2, -1) > 0 && pf[1].revents && !pf[0].revents) {
+		pthread_mutex_lock(&p->lock);
+		kick_handle(p);
+		pthread_mutex_unlock(&p->lock);
+	} /* EINTR: the caller loops and retries */
 }
+
+void monitor_arm(struct psock *p) { arm(p); }
 
 void monitor_forget(struct psock *p)
 {
@@ -225,6 +235,14 @@ void monitor_defer_put(struct psock *p)
 	pthread_mutex_unlock(&mon_lock);
 }
 
+void kick_handle(struct psock *p)
+{
+	if (p->filled)
+		filler_drain(p); /* maybe room: the writer retries */
+	if (!p->token)
+		rx_settle(p); /* may arm again */
+}
+
 static void handle(struct psock *p)
 {
 	pthread_mutex_lock(&p->lock);
@@ -233,10 +251,7 @@ static void handle(struct psock *p)
 		return;
 	}
 	p->armed = 0; /* the reference is ours to drop below */
-	if (p->filled)
-		filler_drain(p); /* maybe room: the writer retries */
-	if (!p->token)
-		rx_settle(p); /* may arm again, with its own reference */
+	kick_handle(p);
 	pthread_mutex_unlock(&p->lock);
 	psock_put(p);
 }
@@ -254,7 +269,7 @@ static void *monitor_main(void *arg)
 		pthread_mutex_lock(&mon_lock);
 		int sweep = filled_list != NULL;
 		pthread_mutex_unlock(&mon_lock);
-		int n = epoll_wait(mon_ep, evs, 64, sweep ? SWEEP_MS : -1);
+		int n = real.epoll_wait(mon_ep, evs, 64, sweep ? SWEEP_MS : -1);
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.ptr == &kick_tag) {
 				uint64_t v;

@@ -24,6 +24,7 @@ __attribute__((constructor)) static void real_init(void)
 	RESOLVE(sendfile); RESOLVE(getsockname); RESOLVE(getpeername);
 	RESOLVE(getsockopt); RESOLVE(setsockopt); RESOLVE(dup); RESOLVE(dup2);
 	RESOLVE(dup3); RESOLVE(fcntl); RESOLVE(ioctl); RESOLVE(fork);
+	RESOLVE(epoll_ctl); RESOLVE(epoll_wait); RESOLVE(epoll_pwait);
 	const char *l = getenv("IVT_PRELOAD_LOG");
 	preload_log_on = l && *l && strcmp(l, "0") != 0;
 }
