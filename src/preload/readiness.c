@@ -158,6 +158,7 @@ void tx_blocked(struct psock *p)
 	}
 	arm(p);
 	pthread_mutex_lock(&mon_lock);
+	monitor_start_locked(); /* its sweep also rescues epoll-served writers */
 	if (!p->in_flist && mon_running) {
 		p->in_flist = 1;
 		atomic_fetch_add(&p->refs, 1);

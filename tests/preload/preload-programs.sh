@@ -56,9 +56,13 @@ check_ivt() { # log, what, minimum ivt connects
 		grep "ivt-preload" "$1" | head -5
 	fi
 }
-start_bg() { # log, command...
-	local log=$1; shift
-	"$@" >"$log" 2>&1 &
+start_bg() { # log, mode, command...: BG is the program's own pid
+	local log=$1 mode=$2; shift 2
+	if [ "$mode" = ivt ]; then
+		env LD_PRELOAD="$PRELOAD" IVT_PRELOAD_LOG=1 "$@" >"$log" 2>&1 &
+	else
+		"$@" >"$log" 2>&1 &
+	fi
 	PIDS+=($!)
 	BG=$!
 }
@@ -67,7 +71,7 @@ start_bg() { # log, command...
 for trig in et lt; do
 	for mode in kernel ivt; do
 		next_port
-		start_bg "$T/echo-srv-$trig-$mode.log" with $mode "$BIN/epoll-echo" server $PORT $trig
+		start_bg "$T/echo-srv-$trig-$mode.log" $mode "$BIN/epoll-echo" server $PORT $trig
 		wait_port $PORT
 		out=$(with $mode "$BIN/epoll-echo" client $PORT 3000000 4 2>"$T/echo-cli-$trig-$mode.log")
 		rc=$?
@@ -83,12 +87,12 @@ done
 dd if=/dev/urandom bs=1k count=200 2>/dev/null | base64 -w0 >"$T/value"
 for mode in kernel ivt; do
 	next_port
-	start_bg "$T/redis-$mode.log" with $mode redis-server --port $PORT --bind 127.0.0.1 \
+	start_bg "$T/redis-$mode.log" $mode redis-server --port $PORT --bind 127.0.0.1 \
 		--save "" --appendonly no --protected-mode no
 	wait_port $PORT
 	blog="$T/bench-$mode.log"
 	for pipe in 1 16; do
-		with $mode redis-benchmark -p $PORT -t set,get -n 20000 -c 8 -P $pipe -d 1024 -q \
+		with $mode redis-benchmark -p $PORT -t set,get -n 20000 -c 8 -P $pipe -d 1024 --csv \
 			>"$T/bench-$mode-$pipe.out" 2>>"$blog" || fail "redis-benchmark $mode -P $pipe"
 		grep -q "GET" "$T/bench-$mode-$pipe.out" || fail "redis-benchmark $mode -P $pipe: no GET result"
 	done
@@ -98,15 +102,16 @@ for mode in kernel ivt; do
 	cmp -s "$T/value" "$T/got-$mode" || fail "redis $mode: GET returned other bytes"
 	n=$(redis-cli -p $PORT info stats | tr -d '\r' | sed -n 's/^total_commands_processed://p')
 	[ "${n:-0}" -ge 80000 ] || fail "redis $mode: only ${n:-0} commands processed"
-	echo "redis $mode: $(tr '\n' ' ' <"$T/bench-$mode-1.out" | tr -s ' ') | commands: $n"
+	echo "redis $mode: $(tr "\n" " " <"$T/bench-$mode-1.out") commands: $n"
 	[ $mode = ivt ] && check_ivt "$blog" "redis-benchmark" 16
 	kill $BG
+	wait $BG 2>/dev/null
 done
 
 # ---- iperf3: control connection + data streams (select) -------------
 for mode in kernel ivt; do
 	next_port
-	start_bg "$T/iperf-srv-$mode.log" with $mode iperf3 -s -1 -p $PORT
+	start_bg "$T/iperf-srv-$mode.log" $mode iperf3 -s -1 -p $PORT
 	sleep 0.3
 	with $mode iperf3 -c 127.0.0.1 -p $PORT -t 2 -P 2 -J >"$T/iperf-$mode.json" \
 		2>"$T/iperf-cli-$mode.log" || fail "iperf3 $mode"
@@ -122,10 +127,10 @@ mkdir -p "$T/www"
 dd if=/dev/urandom of="$T/www/file" bs=1M count=3 2>/dev/null
 for mode in kernel ivt; do
 	next_port
-	(cd "$T/www" && exec env $( [ $mode = ivt ] && echo LD_PRELOAD=$PRELOAD IVT_PRELOAD_LOG=1 ) \
-		"$PY" -m http.server $PORT --bind 127.0.0.1) >"$T/http-$mode.log" 2>&1 &
-	PIDS+=($!)
-	BG=$!
+	(cd "$T/www" && start_bg "$T/http-$mode.log" $mode "$PY" -m http.server $PORT --bind 127.0.0.1 &&
+		echo $BG >"$T/http.pid")
+	BG=$(cat "$T/http.pid")
+	PIDS+=($BG)
 	wait_port $PORT
 	with $mode curl -sf -o "$T/curl-$mode" "http://127.0.0.1:$PORT/file" 2>"$T/curl-$mode.log" ||
 		fail "curl $mode"
