@@ -161,8 +161,17 @@ ssize_t stream_send(struct psock *p, const struct iovec *iov, int cnt, int flags
 				n = ivt_send(p->ch, b + done, len - done);
 				preload_inside--;
 			}
-			if (n == -EAGAIN)
+			if (n == -EAGAIN) {
 				tx_blocked(p);
+			} else if (n > 0) {
+				/* a non-blocking send may keep the tail of its
+				 * last frame: it must reach the ring on its own */
+				preload_inside++;
+				int fr = ivt_flush(p->ch);
+				preload_inside--;
+				if (fr == -EAGAIN)
+					tx_tail_pending(p);
+			}
 			pthread_mutex_unlock(&p->lock);
 			if (n > 0) {
 				done += (size_t)n;

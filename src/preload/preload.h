@@ -103,6 +103,7 @@ struct psock {
 	int tok;                /* our end of the socketpair */
 	int token;              /* a token byte sits in the app end */
 	int filled;             /* filler blocks the app end's POLLOUT */
+	int tx_pending;         /* libivt holds the tail of a frame we sent */
 	int in_flist;           /* on the monitor's sweep list (owns a ref) */
 	struct psock *fnext;
 	int armed;              /* the monitor watches ivt_fd (owns a ref) */
@@ -148,6 +149,9 @@ void rx_settle(struct psock *p);
 /* The ring is full (ivt_send said -EAGAIN), p->lock held: drop POLLOUT
  * until the monitor sees room. */
 void tx_blocked(struct psock *p);
+/* ivt_send took bytes it could not put in the ring yet (p->lock held):
+ * push them on whenever room appears. */
+void tx_tail_pending(struct psock *p);
 /* Block (the application asked for a blocking call) until the app fd
  * polls `events`; p->lock NOT held. 0, or -EINTR... never: restarts. */
 void wait_app_fd(struct psock *p, short events);

@@ -148,14 +148,9 @@ void rx_settle(struct psock *p)
 	token_set(p);
 }
 
-void tx_blocked(struct psock *p)
+/* Wait for room (p->lock held): the kick, or the sweep if it is lost. */
+static void want_room(struct psock *p)
 {
-	if (!p->filled) {
-		static const char junk[4096];
-		while (real.send(p->appdup, junk, sizeof(junk), MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
-			;
-		p->filled = 1;
-	}
 	arm(p);
 	pthread_mutex_lock(&mon_lock);
 	monitor_start_locked(); /* its sweep also rescues epoll-served writers */
@@ -172,7 +167,35 @@ void tx_blocked(struct psock *p)
 		rx_settle(p);
 }
 
-/* Let every waiting writer retry (see SWEEP_MS). */
+void tx_blocked(struct psock *p)
+{
+	if (!p->filled) {
+		static const char junk[4096];
+		while (real.send(p->appdup, junk, sizeof(junk), MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
+			;
+		p->filled = 1;
+	}
+	want_room(p);
+}
+
+void tx_tail_pending(struct psock *p)
+{
+	p->tx_pending = 1;
+	want_room(p);
+}
+
+/* Push on a frame tail libivt keeps (p->lock held). */
+static void tx_push(struct psock *p)
+{
+	preload_inside++;
+	int rc = ivt_flush(p->ch);
+	preload_inside--;
+	if (rc != -EAGAIN)
+		p->tx_pending = 0; /* done, or an error the next send reports */
+}
+
+/* Let every waiting writer retry (see SWEEP_MS); keep those whose frame
+ * tail still waits for room. */
 static void sweep_filled(void)
 {
 	pthread_mutex_lock(&mon_lock);
@@ -182,13 +205,19 @@ static void sweep_filled(void)
 	while (p) {
 		struct psock *next = p->fnext;
 		pthread_mutex_lock(&p->lock);
-		if (p->filled)
-			filler_drain(p);
+		kick_handle(p);
+		int again = p->tx_pending && p->ch;
 		pthread_mutex_unlock(&p->lock);
 		pthread_mutex_lock(&mon_lock);
-		p->in_flist = 0;
+		if (again) {
+			p->fnext = filled_list;
+			filled_list = p;
+		} else {
+			p->in_flist = 0;
+		}
 		pthread_mutex_unlock(&mon_lock);
-		psock_put(p);
+		if (!again)
+			psock_put(p);
 		p = next;
 	}
 }
@@ -238,6 +267,13 @@ void monitor_defer_put(struct psock *p)
 
 void kick_handle(struct psock *p)
 {
+	if (!p->ch)
+		return;
+	if (p->tx_pending) {
+		tx_push(p);
+		if (p->tx_pending)
+			arm(p);
+	}
 	if (p->filled)
 		filler_drain(p); /* maybe room: the writer retries */
 	if (!p->token)

@@ -25,6 +25,9 @@ __attribute__((constructor)) static void real_init(void)
 	RESOLVE(getsockopt); RESOLVE(setsockopt); RESOLVE(dup); RESOLVE(dup2);
 	RESOLVE(dup3); RESOLVE(fcntl); RESOLVE(ioctl); RESOLVE(fork);
 	RESOLVE(epoll_ctl); RESOLVE(epoll_wait); RESOLVE(epoll_pwait);
+	/* our receive calls probe rather than wait: spinning in them only
+	 * steals the CPU from the event loop (and the peer) */
+	setenv("IVT_SPIN_NS", "0", 0);
 	const char *l = getenv("IVT_PRELOAD_LOG");
 	preload_log_on = l && *l && strcmp(l, "0") != 0;
 }
