@@ -7,22 +7,32 @@
 
 #include "preload.h"
 
+/* Is addr (len bytes, family fam) on one of this host's interfaces? Asked
+ * each time: addresses change. */
+static int ifaddr_has(int fam, const void *addr, size_t len)
+{
+	struct ifaddrs *ifs, *i;
+	int hit = 0;
+	if (getifaddrs(&ifs) < 0)
+		return 0;
+	for (i = ifs; i && !hit; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != fam)
+			continue;
+		const void *a = fam == AF_INET
+					? (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr
+					: (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+		hit = !memcmp(a, addr, len);
+	}
+	freeifaddrs(ifs);
+	return hit;
+}
+
 static int v4_is_local(const struct in_addr *a)
 {
 	uint32_t h = ntohl(a->s_addr);
 	if ((h >> 24) == 127 || h == INADDR_ANY)
 		return 1;
-	/* this host's interface addresses, asked each time: they change */
-	struct ifaddrs *ifs, *i;
-	int hit = 0;
-	if (getifaddrs(&ifs) < 0)
-		return 0;
-	for (i = ifs; i && !hit; i = i->ifa_next)
-		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
-		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == a->s_addr)
-			hit = 1;
-	freeifaddrs(ifs);
-	return hit;
+	return ifaddr_has(AF_INET, a, sizeof(*a));
 }
 
 static int v6_is_local(const struct in6_addr *a)
@@ -34,16 +44,7 @@ static int v6_is_local(const struct in6_addr *a)
 		memcpy(&v4, &a->s6_addr[12], 4);
 		return v4_is_local(&v4);
 	}
-	struct ifaddrs *ifs, *i;
-	int hit = 0;
-	if (getifaddrs(&ifs) < 0)
-		return 0;
-	for (i = ifs; i && !hit; i = i->ifa_next)
-		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET6 &&
-		    !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, a, sizeof(*a)))
-			hit = 1;
-	freeifaddrs(ifs);
-	return hit;
+	return ifaddr_has(AF_INET6, a, sizeof(*a));
 }
 
 int addr_is_local(const struct sockaddr *sa, socklen_t len)
