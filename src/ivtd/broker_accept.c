@@ -165,6 +165,7 @@ void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 	broker_open_ok(ch->client, ch, 0, end->domid);
 	/* answers may have failed and dropped an end: its gone() comes later */
 	end->reg->ops->notify_peer(end, IVT_PEER_CONNECTED, ch->client->domid);
+	promote(b, lis); /* its place in the backlog is free */
 }
 
 /* Detach and forget a connection that never got its server end. */

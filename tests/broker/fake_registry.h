@@ -27,6 +27,11 @@ struct fake_end {
 	int relay_rc;        /* what relay_setup returns */
 	int peer_events[8];  /* the first 8 */
 	int n_peer_events;
+	/* a listener that accepts many connections: its INCOMING tickets */
+	uint32_t tickets[16]; /* the first 16 */
+	char ticket_ids[16][48];
+	int n_tickets;
+	char peer_identity[64]; /* last PEER_INFO */
 };
 
 /* A broker on a policy, shm available, answering through the fake. */
@@ -46,5 +51,10 @@ void fake_end_init(struct fake_broker *fb, struct fake_end *f, const char *ident
 /* The registry's request callback for f; backend NULL means none. */
 void fake_request(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,
 		  const char *backend, uint64_t ring);
+
+/* Request for f as a listener that accepts many (ivt_listen), as the
+ * accepting end of ticket, or as a connector that waits wait_ms. */
+void fake_request_ex(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,
+		     int multi, uint32_t ticket, uint32_t wait_ms);
 
 #endif
