@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct fake_end *fe(struct ivt_reg_end *e) { return (struct fake_end *)e; }
@@ -96,6 +97,25 @@ void fake_broker_fini(struct fake_broker *fb)
 {
 	ivt_broker_free(fb->b);
 	fb->b = NULL;
+}
+
+int fake_broker_setup(void **state, const char *policy_json, const char *source)
+{
+	struct fake_broker *x = calloc(1, sizeof(*x));
+	if (!x || fake_broker_init(x, policy_json, source) != 0) {
+		free(x);
+		return -1;
+	}
+	*state = x;
+	return 0;
+}
+
+int fake_broker_teardown(void **state)
+{
+	struct fake_broker *x = *state;
+	fake_broker_fini(x);
+	free(x);
+	return 0;
 }
 
 void fake_end_init(struct fake_broker *fb, struct fake_end *f, const char *identity)

@@ -44,6 +44,9 @@ struct fake_broker {
 /* 0, or -1 with the policy error on stderr. */
 int fake_broker_init(struct fake_broker *fb, const char *policy_json, const char *source);
 void fake_broker_fini(struct fake_broker *fb);
+/* cmocka fixture halves: a heap fake_broker on policy_json in *state. */
+int fake_broker_setup(void **state, const char *policy_json, const char *source);
+int fake_broker_teardown(void **state);
 
 /* A zeroed end of fb's registry with this identity ("uid:N", "dom:N"). */
 void fake_end_init(struct fake_broker *fb, struct fake_end *f, const char *identity);

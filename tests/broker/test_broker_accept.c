@@ -25,24 +25,8 @@ static const char *policy_text =
 	"\"uid:1002\",\"uid:1003\"],\"backlog\":2,\"max_connections\":3}\n"
 	"]}";
 
-static int setup_fx(void **state)
-{
-	struct fake_broker *x = calloc(1, sizeof(*x));
-	if (!x || fake_broker_init(x, policy_text, "a.json") != 0) {
-		free(x);
-		return -1;
-	}
-	*state = x;
-	return 0;
-}
-
-static int teardown_fx(void **state)
-{
-	struct fake_broker *x = *state;
-	fake_broker_fini(x);
-	free(x);
-	return 0;
-}
+static int setup_fx(void **state) { return fake_broker_setup(state, policy_text, "a.json"); }
+static int teardown_fx(void **state) { return fake_broker_teardown(state); }
 
 #define MAX_ENDS 16
 static struct fake_end ends[MAX_ENDS];
