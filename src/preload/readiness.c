@@ -158,6 +158,12 @@ static void want_room(struct psock *p)
 		p->in_flist = 1;
 		atomic_fetch_add(&p->refs, 1);
 		p->fnext = filled_list;
+		if (!filled_list) { /* the monitor may sleep without a timeout */
+			uint64_t one = 1;
+			if (real.write(mon_kick, &one, sizeof(one)) < 0) {
+				/* saturated: it wakes anyway */
+			}
+		}
 		filled_list = p;
 	}
 	pthread_mutex_unlock(&mon_lock);
