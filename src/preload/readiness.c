@@ -273,7 +273,9 @@ void monitor_defer_put(struct psock *p)
 
 void kick_handle(struct psock *p)
 {
-	if (!p->ch)
+	/* a forked copy (an epoll shared with the parent can hand us its
+	 * kicks) never touches the parent's channel */
+	if (!p->ch || p->owner != preload_pid)
 		return;
 	if (p->tx_pending) {
 		tx_push(p);
