@@ -39,7 +39,7 @@
 #define POLICY                                                                                \
 	"{\"version\":1,\"channels\":[{\"name\":\"cb-*\",\"listeners\":[\"*\"],"             \
 	"\"connectors\":[\"*\"],\"backend\":\"shm\",\"ring_size\":4096,"                      \
-	"\"backlog\":65536,\"max_connections\":1000000}]}"
+	"\"backlog\":4096,\"max_connections\":1000000}]}"
 
 static double now_us(void)
 {
