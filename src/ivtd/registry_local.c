@@ -220,6 +220,19 @@ static void handle_status(struct local_conn *c)
 	send_or_drop(c, IVT_CTRL_STATUS_OK, text, (uint32_t)n + 1, NULL, 0);
 }
 
+/* A listener that accepts many gets an INCOMING per queued connector,
+ * up to the policy's backlog (at most IVT_POLICY_BACKLOG_MAX, each about a
+ * kilobyte in flight): room for all of them, or a slow accept loop would
+ * look like a client that stopped reading and be dropped. */
+static void grow_sndbuf(struct local_conn *c)
+{
+	int sz = 8 << 20;
+	if (setsockopt(c->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) != 0 &&
+	    setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)) != 0)
+		IVT_DEBUG(WHO, "listener of %s: cannot grow its socket buffer: %s",
+			  c->end.identity, strerror(errno));
+}
+
 static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 {
 	struct local_reg *lr = c->lr;
@@ -239,6 +252,8 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 			req.wait_ms = m->u.open.arg;
 		req.ring_size = m->u.open.ring_size;
 		c->wants_info = (fl & IVT_CTRL_OPEN_INFO) != 0;
+		if (req.multi)
+			grow_sndbuf(c);
 		if ((fl & ~(uint32_t)IVT_CTRL_OPEN_FLAGS) ||
 		    ((fl & IVT_CTRL_OPEN_ACCEPT) && (!req.listen || !req.ticket || req.multi))) {
 			op_reply_error(&c->end, EINVAL, "invalid OPEN flags");
