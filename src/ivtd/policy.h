@@ -132,8 +132,8 @@ struct ivt_policy {
 	} limits;
 };
 
-#define IVT_POLICY_LIMIT_CONNECTIONS_DEFAULT 256
-#define IVT_POLICY_LIMIT_CHANNELS_DEFAULT 128
+#define IVT_POLICY_LIMIT_CONNECTIONS_DEFAULT 4096
+#define IVT_POLICY_LIMIT_CHANNELS_DEFAULT 2048
 #define IVT_POLICY_LIMIT_ROOT_RESERVE_DEFAULT 64
 /* bytes_in_flight defaults to this many utmem max_value_bytes */
 #define IVT_POLICY_LIMIT_IN_FLIGHT_VALUES 4
