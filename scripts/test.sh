@@ -7,7 +7,8 @@
 #   4. the libFuzzer harnesses (tests/fuzz), 30 s each, one per CPU at a time
 #      (scripts/fuzz.sh, ~4 min on 2 CPUs; IVT_FUZZ_SECONDS=0 skips them)
 #   5. the real Xen host under QEMU (ctest -L xen): Xen 4.17 + dom0 + PV
-#      guests, vchan/XenStore through ivtd, verbs on soft-RoCE. About 8 min
+#      guests, vchan/XenStore through ivtd, verbs on soft-RoCE; then dom0
+#      with systemd as PID 1 running systemd/ivtd.service. About 10 min
 #      (images are built once into build-xen-images/); IVT_XEN_TESTS=0 skips
 #      it, and it reports "skipped" where QEMU or the images cannot be had.
 set -euo pipefail

@@ -94,8 +94,10 @@ struct ivt_open_opts {
  * -ENOTSUP backend unavailable here, -ETIMEDOUT (also: not accepted in
  * time), -EAGAIN / -EUSERS (ivt_listen's backlog / max_connections full),
  * -ECONNRESET (listener: its connector went away during setup),
- * -EPROTO malformed answer from daemon or peer, -EPROTOTYPE IVT_MESSAGE on
- * a byte-stream channel. */
+ * -EMFILE this identity holds as many connections or channel ends as the
+ * policy's "limits" allow, -EUSERS also when ivtd's connection table is
+ * full (its last places are kept for root), -EPROTO malformed answer from
+ * daemon or peer, -EPROTOTYPE IVT_MESSAGE on a byte-stream channel. ivt_strerror carries ivtd's reason. */
 int ivt_open(const char *name, unsigned flags, const struct ivt_open_opts *opts,
 	     ivt_channel **out);
 
@@ -180,9 +182,15 @@ ssize_t ivt_recvv(ivt_channel *ch, const struct iovec *iov, int iovcnt);
  * errors as ivt_recv. */
 ssize_t ivt_next_msg_size(ivt_channel *ch);
 
-/* Wait for a message of exactly len bytes (loops over ivt_recv). Returns
- * len, 0 at clean end-of-stream before any byte, or an error.
- * Message mode: same as ivt_recv (one message, whatever its length). */
+/* Wait for a message of exactly len bytes (loops over ivt_recv, like
+ * recv(MSG_WAITALL)). Returns len, or what ivt_recv would when no byte of
+ * the message came (0 at end of stream, -EAGAIN, -ECONNRESET, ...). A
+ * short count (0 < n < len) is never an error and the bytes are the
+ * caller's: the stream ended inside the message (the next call returns 0
+ * after a close, -ECONNRESET after a death), or, on an IVT_NONBLOCK
+ * channel, no more has arrived yet (call again for the rest; it never
+ * blocks). Message mode: same as ivt_recv (one whole message, whatever
+ * its length). */
 ssize_t ivt_recv_all(ivt_channel *ch, void *buf, size_t len);
 
 /* Per-channel limits for blocking ivt_send/ivt_sendv/ivt_send_reserve

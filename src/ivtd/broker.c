@@ -176,7 +176,9 @@ void broker_refuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, const
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	b->stats.refused++;
-	IVT_INFO(WHO, "refused %s (%s): %s", end->identity, errno_name(-err), msg);
+	/* A connector retries while nobody listens: each -ENOENT is not news. */
+	ivt_log(err == -ENOENT ? IVT_LOG_DEBUG : IVT_LOG_INFO, WHO, "refused %s (%s): %s",
+		end->identity, errno_name(-err), msg);
 	end->reg->ops->reply_error(end, -err, msg);
 }
 
@@ -372,10 +374,7 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 			broker_refuse(b, end, -ENOENT, "no listener for channel '%s'", req->name);
 		return;
 	}
-	if (ch->kind == CHAN_LISTENER) {
-		broker_connect_multi(b, ch, end, req);
-		return;
-	}
+	/* The policy per connector: a refused one never reaches a queue. */
 	struct ivt_policy_query q = {
 		.channel = req->name, .identity = end->identity, .is_listener = 0,
 		.backend = req->backend, .ring_size = req->ring_size, .colocated = 1,
@@ -385,6 +384,10 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 	struct ivt_policy_decision d;
 	if (broker_decide_or_refuse(b, end, &q, &d) < 0)
 		return;
+	if (ch->kind == CHAN_LISTENER) {
+		broker_connect_multi(b, ch, end, req, &d);
+		return;
+	}
 	if (ch->state != CS_LISTENING && ch->state != CS_DEFERRED) {
 		broker_refuse(b, end, -EBUSY, "channel '%s' already %s a client (%s); its listener "
 					      "must listen again, or use ivt_listen to serve many",

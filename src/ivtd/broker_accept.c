@@ -85,18 +85,8 @@ static void promote(struct ivt_broker *b, struct channel *lis)
 }
 
 void broker_connect_multi(struct ivt_broker *b, struct channel *lis, struct ivt_reg_end *end,
-			  const struct ivt_end_request *req)
+			  const struct ivt_end_request *req, const struct ivt_policy_decision *d)
 {
-	/* The policy per connector: a refused one never reaches the queue. */
-	struct ivt_policy_query q = {
-		.channel = req->name, .identity = end->identity, .is_listener = 0,
-		.backend = req->backend, .ring_size = req->ring_size, .colocated = 1,
-		.peer_identity = lis->server_id, .granted_backend = lis->backend,
-		.granted_ring_size = lis->ring_size,
-	};
-	struct ivt_policy_decision d;
-	if (broker_decide_or_refuse(b, end, &q, &d) < 0)
-		return;
 	int room = has_room(lis);
 	if (!room && req->wait_ms == 0) {
 		refuse_full(b, lis, end, full_error(lis), "");
@@ -117,7 +107,7 @@ void broker_connect_multi(struct ivt_broker *b, struct channel *lis, struct ivt_
 	ch->u.conn.deadline = w == IVT_CTRL_WAIT_FOREVER ? -1 : ivt_now_ms() + w;
 	b->stats.granted++;
 	IVT_DEBUG(WHO, "connect '%s' by %s to listener %s: %s (rule %s)", ch->name,
-		  end->identity, lis->server_id, room ? "offered" : "waiting for room", d.rule);
+		  end->identity, lis->server_id, room ? "offered" : "waiting for room", d->rule);
 	if (room) {
 		offer(lis, ch);
 	} else {
@@ -166,6 +156,7 @@ void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 	broker_open_ok(ch->client, ch, 0, end->domid);
 	/* answers may have failed and dropped an end: its gone() comes later */
 	end->reg->ops->notify_peer(end, IVT_PEER_CONNECTED, ch->client->domid);
+	promote(b, lis); /* its place in the backlog is free */
 }
 
 /* Detach and forget a connection that never got its server end. */

@@ -117,8 +117,9 @@ void broker_end_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_en
 /* broker_accept.c */
 void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 		   const struct ivt_end_request *req);
+/* A connector the policy admitted (d) to listener lis. */
 void broker_connect_multi(struct ivt_broker *b, struct channel *lis, struct ivt_reg_end *end,
-			  const struct ivt_end_request *req);
+			  const struct ivt_end_request *req, const struct ivt_policy_decision *d);
 /* The listener's end went: queued connectors refused, accepted ones live on. */
 void broker_listener_gone(struct ivt_broker *b, struct channel *lis, int graceful);
 /* A CONN's end went (any state). */

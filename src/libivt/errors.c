@@ -46,7 +46,8 @@ static const char *ivt_text(int e)
 	case ECONNREFUSED:
 		return "ivtd is not running, or the listener closed";
 	case EUSERS:
-		return "the listener holds its most connections (policy max_connections)";
+		return "too many connections: the listener holds its most (policy "
+		       "max_connections), or ivtd's connection table is full";
 	case ENOTSUP:
 		return "not supported: the backend is not available here, or cannot do this";
 	case ETIMEDOUT:
@@ -84,6 +85,8 @@ static const char *ivt_text(int e)
 		return "the channel is already set up";
 	case EPROTOTYPE:
 		return "the channel is a byte stream; IVT_MESSAGE needs a message-mode channel";
+	case EMFILE:
+		return "too many connections or channels for this identity";
 	default:
 		return NULL;
 	}

@@ -139,23 +139,6 @@ static int relay(ivt_channel *ch, int in_fd, int out_fd, int keep_input, int clo
 	}
 	ivt_set_nonblock(ch, 1);
 	while (in_open && (peer_open || (keep_input && in_fd >= 0))) {
-		/* send what we hold; read more only when it all went */
-		while (pend_len) {
-			ssize_t n = ivt_send(ch, in_buf + pend_off, pend_len);
-			if (n == -EAGAIN)
-				break;
-			if (n < 0) {
-				if (n != -EPIPE)
-					status = EXIT_RESET;
-				in_open = 0; /* the peer is gone: nothing more to send */
-				pend_len = 0;
-				break;
-			}
-			pend_off += (size_t)n;
-			pend_len -= (size_t)n;
-		}
-		if (!in_open)
-			break;
 		/* drain the channel */
 		while (peer_open) {
 			ssize_t n = ivt_recv(ch, out_buf, BUF_SIZE);
@@ -186,13 +169,33 @@ static int relay(ivt_channel *ch, int in_fd, int out_fd, int keep_input, int clo
 				out_fd = -1;
 			}
 		}
+		/* send what we hold; read more only when it all went. Last
+		 * before poll: the op that last said -EAGAIN is the one whose
+		 * wake-up is armed (libivt, issue 9 item 6) */
+		while (in_open && pend_len) {
+			ssize_t n = ivt_send(ch, in_buf + pend_off, pend_len);
+			if (n == -EAGAIN)
+				break;
+			if (n < 0) {
+				if (n != -EPIPE)
+					status = EXIT_RESET;
+				in_open = 0; /* the peer is gone: nothing more to send */
+				pend_len = 0;
+				break;
+			}
+			pend_off += (size_t)n;
+			pend_len -= (size_t)n;
+		}
+		if (!in_open)
+			break;
 		if (!in_open || (!peer_open && (!keep_input || in_fd < 0)))
 			break;
 		struct pollfd p[2] = {
 			{.fd = ivt_fd(ch), .events = POLLIN},
 			{.fd = pend_len || in_fd < 0 ? -1 : in_fd, .events = POLLIN},
 		};
-		if (poll(p, 2, -1) < 0 && errno != EINTR) {
+		/* the cap: a wake-up libivt failed to arm costs 100 ms, not a hang */
+		if (poll(p, 2, 100) < 0 && errno != EINTR) {
 			perror("ivt-cat: poll");
 			status = EXIT_RESET;
 			break;

@@ -31,23 +31,14 @@ static const char *policy_text =
 
 static int setup_fx(void **state)
 {
-	struct fake_broker *x = calloc(1, sizeof(*x));
-	if (!x || fake_broker_init(x, policy_text, "b.json") != 0) {
-		free(x);
+	if (fake_broker_setup(state, policy_text, "b.json") != 0)
 		return -1;
-	}
+	struct fake_broker *x = *state;
 	ivt_broker_set_backend(x->b, IVT_BACKEND_VCHAN, 0, "no /dev/xen/gntalloc");
-	*state = x;
 	return 0;
 }
 
-static int teardown_fx(void **state)
-{
-	struct fake_broker *x = *state;
-	fake_broker_fini(x);
-	free(x);
-	return 0;
-}
+static int teardown_fx(void **state) { return fake_broker_teardown(state); }
 
 static struct fake_end *new_end(struct fake_broker *x, const char *identity)
 {

@@ -47,11 +47,15 @@ sleep 0.2 # the tee's checksum process
 echo "ok: $bytes through two channels, sha256 $(cat "$dir/far.sum")"
 
 # 2. exit status reflects the peer
-"$cat_" listen cat-kill -n 1 >/dev/null &
+"$cat_" listen cat-kill -n 1 -v >/dev/null 2>"$dir/kill.err" &
 l=$!
 "$cat_" connect cat-kill -t 10000 </dev/zero &
 c=$!
-sleep 0.5
+i=0 # kill it only once it is connected (not a timing assertion: a wait)
+while ! grep -q "connection from" "$dir/kill.err" && [ $i -lt 600 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
 kill -9 $c
 wait $l
 rc=$?
