@@ -73,12 +73,27 @@ struct ivt_oob {
 	int (*recv)(void *ctx, void *blob, size_t cap, int *fds, int *nfds, int timeout_ms);
 };
 
-/* Capabilities a plugin declares. */
+/* Capabilities a plugin declares. ivtd chooses a backend by these flags
+ * (and the policy's preference order), never by the plugin's name; see
+ * conf/README.md, "Backend auto". */
 enum ivt_plugin_caps {
 	IVT_CAP_COLOCATED = 1u << 0, /* both ends on one host (shm, vchan) */
 	IVT_CAP_REMOTE = 1u << 1,    /* ends on different hosts (slurpoe, verbs) */
 	IVT_CAP_RDMA = 1u << 2,      /* native rdma_write/rdma_read */
-	IVT_CAP_NEEDS_XEN = 1u << 3, /* only useful between Xen domains */
+	/* Crosses between Xen domains, and is only useful there: auto picks
+	 * it exactly when both ends are domains (vchan). */
+	IVT_CAP_NEEDS_XEN = 1u << 3,
+	/* The listener's setup must name its peer's domain (libxenvchan
+	 * grants the ring to one domain): the broker answers the listener
+	 * only once a connector has come, with params->peer_domid set. */
+	IVT_CAP_PEER_BOUND = 1u << 4,
+	/* The ends meet at a XenStore path the broker assigns below the
+	 * listener's domain (params->xs_path); an answer without one is a
+	 * protocol error. */
+	IVT_CAP_XS_PATH = 1u << 5,
+	/* auto picks it only where the policy's "prefer" list names it
+	 * (verbs: pins memory, needs a configured RDMA device). */
+	IVT_CAP_OPT_IN = 1u << 6,
 };
 
 struct ivt_ep_params {
@@ -87,7 +102,7 @@ struct ivt_ep_params {
 	uint32_t local_domid; /* 0 for dom0 or a plain Linux process */
 	uint32_t peer_domid;
 	size_t ring_size;     /* bytes per direction; power of two, policy-checked */
-	const char *xs_path;  /* vchan: XenStore path the broker assigned, else NULL */
+	const char *xs_path;  /* IVT_CAP_XS_PATH: the path the broker assigned, else NULL */
 	const struct ivt_oob *oob;
 	int timeout_ms;       /* for blocking parts of setup (oob recv) */
 };

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "plugin_loader.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -16,10 +17,10 @@
 #define IVT_PLUGIN_INSTALL_DIR "/usr/local/lib/ivt/plugins"
 #endif
 
-#define MAX_LOADED 16
+#define MAX_LOADED IVT_PLUGINS_MAX
 
 static struct loaded_plugin {
-	char name[32];
+	char name[IVT_BACKEND_NAME_MAX + 1];
 	/* The plugin's table widened to this host's size: fields beyond the
 	 * plugin's ops_size are zero, i.e. absent (see plugin.h). */
 	struct ivt_plugin_ops ops;
@@ -50,16 +51,45 @@ static const struct ivt_plugin_host host = {
 
 const struct ivt_plugin_host *ivt_plugin_host(void) { return &host; }
 
-static int name_ok(const char *name)
+int ivt_plugin_name_valid(const char *name, size_t n)
 {
-	size_t n = strlen(name);
-	if (n == 0 || n >= sizeof(loaded[0].name))
+	if (!name || n == 0 || n > IVT_BACKEND_NAME_MAX)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
 		      name[i] == '_'))
 			return 0;
 	return 1;
+}
+
+static int cmp_names(const void *a, const void *b) { return strcmp(a, b); }
+
+int ivt_plugin_list(const char *dir, char (*names)[IVT_BACKEND_NAME_MAX + 1], int max)
+{
+	if (!dir)
+		dir = ivt_plugin_dir();
+	DIR *d = opendir(dir);
+	if (!d)
+		return -errno;
+	const size_t pre = strlen(IVT_PLUGIN_FILE_PREFIX), suf = strlen(".so");
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL && n < max) {
+		size_t len = strlen(e->d_name);
+		if (len <= pre + suf || strncmp(e->d_name, IVT_PLUGIN_FILE_PREFIX, pre) != 0 ||
+		    strcmp(e->d_name + len - suf, ".so") != 0)
+			continue;
+		const char *name = e->d_name + pre;
+		size_t nlen = len - pre - suf;
+		if (!ivt_plugin_name_valid(name, nlen))
+			continue; /* not ours to load: say nothing */
+		memcpy(names[n], name, nlen);
+		names[n++][nlen] = '\0';
+	}
+	closedir(d);
+	/* Directory order is arbitrary; sorted, every start sees the same table. */
+	qsort(names, (size_t)n, sizeof(names[0]), cmp_names);
+	return n;
 }
 
 /* The appended native one-sided ops come as a set, and only with the
@@ -130,7 +160,7 @@ const struct ivt_plugin_ops *ivt_plugin_load(const char *dir, const char *name, 
 		why = dummy;
 		why_len = sizeof(dummy);
 	}
-	if (!name || !name_ok(name)) {
+	if (!name || !ivt_plugin_name_valid(name, strlen(name))) {
 		snprintf(why, why_len, "invalid plugin name '%s'", name ? name : "(null)");
 		return NULL;
 	}

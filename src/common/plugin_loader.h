@@ -5,10 +5,23 @@
 
 #include <stddef.h>
 
+#include "common/ctrl_proto.h"
 #include "ivt/plugin.h"
+
+/* Most plugins one process loads (and ivtd's backend table holds). */
+#define IVT_PLUGINS_MAX 16
 
 /* Plugin directory: $IVT_PLUGIN_DIR, else the install-time default. */
 const char *ivt_plugin_dir(void);
+
+/* Plugin (= backend) names: 1..IVT_BACKEND_NAME_MAX of [a-z0-9_]; the
+ * one check for them, wherever they come from (files, policy, requests). */
+int ivt_plugin_name_valid(const char *name, size_t len);
+
+/* The plugins in dir (NULL = ivt_plugin_dir()): the <name> of every
+ * ivt_<name>.so with a valid name, sorted, at most max. Returns how many,
+ * or a negative errno if dir cannot be read. Loads nothing. */
+int ivt_plugin_list(const char *dir, char (*names)[IVT_BACKEND_NAME_MAX + 1], int max);
 
 /* Load dir/ivt_<name>.so (dir NULL = ivt_plugin_dir()). Checks the ABI
  * version and the ops table; calls init. Loaded plugins are cached per

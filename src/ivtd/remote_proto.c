@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/plugin_loader.h"
 #include "common/ctrl_msg.h"
 #include "ivtd/policy.h"
 
@@ -152,7 +153,7 @@ static int parse_open(const uint8_t *p, struct ivt_rmsg *m, char *why, size_t wh
 	p += IVT_RMSG_ID_MAX + 1;
 	const char *b = m->u.open.backend;
 	if (get_str(p, IVT_BACKEND_NAME_MAX + 1, m->u.open.backend) ||
-	    (*b && strcmp(b, "auto") != 0 && ivt_backend_id(b) < 0))
+	    (*b && strcmp(b, "auto") != 0 && !ivt_plugin_name_valid(b, strlen(b))))
 		return bad(why, why_len, "OPEN: invalid backend name");
 	p += IVT_BACKEND_NAME_MAX + 1;
 	m->u.open.ring_size = get_le(p, 8);

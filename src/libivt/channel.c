@@ -226,6 +226,12 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 		rc = -ENOTSUP;
 		goto fail;
 	}
+	if ((ch->ops->caps & IVT_CAP_XS_PATH) && !ok.xs_path[0]) {
+		rc = -EPROTO;
+		ivt_reason_set(rc, "ivtd answered backend %s without the XenStore path it needs",
+			       ok.backend);
+		goto fail;
+	}
 	struct ivt_ep_params params = {
 		.channel = ch->name,
 		.is_server = listen,

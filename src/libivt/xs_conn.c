@@ -19,6 +19,7 @@
 
 #include "common/ctrl_msg.h"
 #include "common/log.h"
+#include "common/plugin_loader.h"
 #include "common/xs_paths.h"
 #include "common/xs_request.h"
 #include "ctrl.h"
@@ -90,8 +91,6 @@ int ivt_xs_answer_to_open_ok(const struct ivt_xs_response *r, int listen, uint32
 		return proto_err(why, why_len,
 				 "path '%s' is not a vchan path below /local/domain/%u/data/ivt",
 				 r->path, server);
-	if (!r->path[0] && !strcmp(r->backend, "vchan"))
-		return proto_err(why, why_len, "vchan answer without a path");
 	snprintf(ok->backend, sizeof(ok->backend), "%s", r->backend);
 	snprintf(ok->xs_path, sizeof(ok->xs_path), "%s", r->path);
 	ok->ring_size = rs;
@@ -210,7 +209,7 @@ static int write_request(struct xs_conn *xc, const struct ivt_ctrl_open *req)
 {
 	char value[IVT_XS_REQUEST_MAX + 1];
 	const char *backend = req->backend[0] ? req->backend : NULL;
-	if (backend && !ivt_xs_backend_valid(backend, strlen(backend))) {
+	if (backend && !ivt_plugin_name_valid(backend, strlen(backend))) {
 		ivt_reason_set(-EINVAL, "backend name '%s' is not 1..%d of [a-z0-9_]", backend,
 			       IVT_BACKEND_NAME_MAX);
 		return -EINVAL;

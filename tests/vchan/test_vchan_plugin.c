@@ -30,7 +30,7 @@ static int load(void **state)
 static void test_ops(void **state)
 {
 	assert_string_equal(ops->name, "vchan");
-	assert_int_equal(ops->caps, IVT_CAP_COLOCATED | IVT_CAP_NEEDS_XEN);
+	assert_int_equal(ops->caps, IVT_CAP_COLOCATED | IVT_CAP_NEEDS_XEN | IVT_CAP_PEER_BOUND | IVT_CAP_XS_PATH);
 	assert_non_null(ops->listen);
 	assert_non_null(ops->accept);
 	assert_non_null(ops->connect);
