@@ -27,14 +27,20 @@ int ivt_plugin_list(const char *dir, char (*names)[IVT_BACKEND_NAME_MAX + 1], in
  * version and the ops table; calls init. Loaded plugins are cached per
  * process. Returns the ops or NULL with a reason in why:
  * "plugin 'x' has ABI version 7, this ivt speaks 1" etc. The ops are a
- * full-size copy of the plugin's table: fields appended after the plugin
- * was built (beyond its ops_size) read as NULL / 0. */
+ * full-size copy of the plugin's table in which every optional op the
+ * plugin left out, or that was appended after it was built (beyond its
+ * ops_size), is a -EOPNOTSUPP stub (ivt_plugin_ops_complete): callers never
+ * test an op for NULL. */
 const struct ivt_plugin_ops *ivt_plugin_load(const char *dir, const char *name, char *why,
 					     size_t why_len);
 
 /* Check an ops table as the loader does (exposed for tests). */
 int ivt_plugin_ops_check(const struct ivt_plugin_ops *ops, const char *name, char *why,
 			 size_t why_len);
+
+/* Fill every NULL optional op of ops with its -EOPNOTSUPP stub (init: 0,
+ * fini: nothing), as the loader does; for tables built by hand (tests). */
+void ivt_plugin_ops_complete(struct ivt_plugin_ops *ops);
 
 /* The host services given to plugins (logging through log.h). */
 const struct ivt_plugin_host *ivt_plugin_host(void);

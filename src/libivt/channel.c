@@ -329,7 +329,8 @@ IVT_EXPORT int ivt_get_stats(ivt_channel *ch, struct ivt_stats *st)
 	st->ring_size = ch->ring_size;
 	st->protocol_errors = atomic_load(&ch->xp.protocol_errors);
 	struct ivt_ep_stats ep;
-	if (ch->ops->stats && ch->ops->stats(ch->ep, &ep) == 0) {
+	memset(&ep, 0, sizeof(ep));
+	if (ch->ops->stats(ch->ep, &ep) == 0) {
 		st->notifies_sent = ep.notifies_sent;
 		st->protocol_errors += ep.protocol_errors; /* e.g. forged ring indices */
 	}
