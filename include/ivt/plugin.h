@@ -159,8 +159,10 @@ struct ivt_ep; /* plugin-private */
  *
  * Blocking. Nothing blocks except: connect (and listen), which may wait up
  * to params->timeout_ms for the other side's setup through params->oob;
- * probe, which may take a moment to look at the host. Everything else
- * returns at once with -EAGAIN rather than wait.
+ * probe, which may take a moment to look at the host; close, which may
+ * linger (bounded). Everything else returns at once with -EAGAIN rather
+ * than wait. A network transport moves its protocol along in these calls
+ * (ack above all): the host keeps every open endpoint's poll_fd watched.
  */
 struct ivt_plugin_ops {
 	uint32_t abi_version; /* IVT_PLUGIN_ABI_VERSION */
@@ -237,8 +239,9 @@ struct ivt_plugin_ops {
 
 	/* MANDATORY. Close and free the endpoint: the peer sees end of stream
 	 * after the data already sent. Frees everything the endpoint holds
-	 * (poll_fd included); ep is invalid afterwards. Never fails, never
-	 * blocks. */
+	 * (poll_fd included); ep is invalid afterwards. Never fails; may
+	 * linger, bounded, to hand the peer what was sent (slurpoe: at most
+	 * 2 s), else returns at once. */
 	void (*close)(struct ivt_ep *ep);
 	/* OPTIONAL. Fill st (zeroed by the host) with the endpoint's
 	 * counters: 0, or -EOPNOTSUPP when the plugin keeps none. */
