@@ -10,6 +10,9 @@ PACKAGES=(
   libevent-dev libjansson-dev libcmocka-dev
   iproute2                         # ip netns / veth / tc netem for multi-host tests
   valgrind redis-server            # memcheck runs; utmem benchmark baseline
+  python3                          # docs/md2man.py: man pages from docs/*.md
+  dpkg-dev                         # cpack -G DEB (dpkg-shlibdeps), tests/packaging
+  gnuplot-nox                      # bench/plot-sweep.sh
 )
 
 missing=()
