@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "common/plugin_log.h"
 #include "ivt/plugin.h"
 #include "slurpoe/loop.h"
 
@@ -52,11 +54,15 @@ struct ivt_ep {
 
 static const struct ivt_plugin_host *host;
 
-#define LOG(level, ...)                                                                     \
-	do {                                                                                \
-		if (host && host->log)                                                      \
-			host->log(level, WHO, __VA_ARGS__);                                 \
-	} while (0)
+static void slurpoe_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void slurpoe_log(int level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	ivt_plugin_vlog(host, WHO, level, fmt, ap);
+	va_end(ap);
+}
+#define LOG slurpoe_log
 
 static int plugin_init(const struct ivt_plugin_host *h)
 {

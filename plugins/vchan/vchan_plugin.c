@@ -3,20 +3,17 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "common/plugin_log.h"
 #include "vchan.h"
 
 static const struct ivt_plugin_host *host;
 
 void vchan_log(int level, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
-	if (!host || !host->log)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	ivt_plugin_vlog(host, "vchan", level, fmt, ap);
 	va_end(ap);
-	host->log(level, "vchan", "%s", msg);
 }
 
 static int vchan_init(const struct ivt_plugin_host *h)
