@@ -84,7 +84,10 @@ void test_forged_setup_refused(void **state)
 	struct ivt_ep_params prm = conf_params("conf-forged", 1, 4096, &oob, 2000);
 	struct ivt_ep *srv = NULL;
 	assert_int_equal(conf_ops->listen(&prm, &srv), 0);
-	assert_true(cap.len >= 0);
+	if (cap.len < 0) { /* meets its peer elsewhere (vchan: XenStore) */
+		conf_ops->close(srv);
+		skip();
+	}
 	int before = ts_count_open_fds();
 
 	uint8_t junk[IVT_OOB_BLOB_MAX];

@@ -87,6 +87,21 @@ case $rc in
 esac
 grep -q 'IVT-TEST .* PASS' "$out" || fail verbs-pair "no test ran (rc $rc)"
 
+# ---- 1b. the plugin conformance suite (tests/conformance) on this device -------
+if [ -x "$bin/ivt-conformance" ]; then
+	conf=$(mktemp)
+	timeout 600 "$bin/ivt-conformance" verbs >"$conf" 2>&1
+	crc=$?
+	sed 's/^/#   /' "$conf" >&2
+	if [ $crc = 0 ] && grep -q 'PASSED' "$conf" && ! grep -q 'SKIPPED.*test_stream' "$conf"; then
+		pass verbs-conformance "$(grep -c '^\[       OK \]' "$conf") conformance tests passed"
+	else
+		fail verbs-conformance "ivt-conformance verbs exit $crc: $(grep -E 'FAILED|ERROR' "$conf" | head -3 | tr '\n' ' ')"
+	fi
+else
+	fail verbs-conformance "no $bin/ivt-conformance"
+fi
+
 # ---- 2. performance: ours and perftest on the same device ----------------------
 bench=$(mktemp)
 timeout 600 "$bin/verbs-bench" --sizes 64,4096,65536 | tee "$bench"
