@@ -13,6 +13,7 @@ PACKAGES=(
   python3                          # docs/md2man.py: man pages from docs/*.md
   dpkg-dev                         # cpack -G DEB (dpkg-shlibdeps), tests/packaging
   gnuplot-nox                      # bench/plot-sweep.sh
+  clang libclang-rt-14-dev         # libFuzzer harnesses (scripts/fuzz.sh)
 )
 
 missing=()
