@@ -23,7 +23,7 @@ check() { # name what help-list page-list
 	fi
 }
 
-for page in ivtd.8 ivtctl.8 ivt-demo.1; do
+for page in ivtd.8 ivtctl.8 ivt-demo.1 ivt-cat.1; do
 	prog=${page%.*}
 	exe=$bin/$prog
 	md=$src/docs/$page.md
