@@ -327,23 +327,35 @@ void slp_engine_input(struct slp_engine *e, const void *frame, size_t len)
 
 /* ---- timers ---- */
 
+static int owes_ack(const struct slp_conn *c)
+{
+	return c->ack_pending && c->state != SLP_ST_FAILED && c->state != SLP_ST_CONNECTING;
+}
+
 void slp_engine_tick(struct slp_engine *e)
 {
 	uint64_t now = slp_now(e);
 	for (struct slp_conn *c = e->all; c; c = c->all_next) {
 		if (c->rto_deadline && now >= c->rto_deadline)
 			slp_tx_timer(c, now);
-		if (c->ack_pending && c->state != SLP_ST_FAILED && c->state != SLP_ST_CONNECTING)
+		if (!e->cfg.ack_at_turn_end && owes_ack(c))
 			slp_tx_send_ack(c, 0);
 		slp_tx_keepalive(c, now);
 	}
+}
+
+void slp_engine_flush_acks(struct slp_engine *e)
+{
+	for (struct slp_conn *c = e->all; c; c = c->all_next)
+		if (owes_ack(c))
+			slp_tx_send_ack(c, 0);
 }
 
 uint64_t slp_engine_next_deadline(struct slp_engine *e)
 {
 	uint64_t d = UINT64_MAX;
 	for (struct slp_conn *c = e->all; c; c = c->all_next) {
-		if (c->ack_pending && c->state != SLP_ST_FAILED && c->state != SLP_ST_CONNECTING)
+		if (!e->cfg.ack_at_turn_end && owes_ack(c))
 			return 0; /* due now */
 		if (c->rto_deadline && c->rto_deadline < d)
 			d = c->rto_deadline;

@@ -37,6 +37,9 @@ struct slp_engine_cfg {
 	uint32_t max_conns;    /* 0 = 1024 */
 	int no_reset;          /* don't answer unknown endpoints with RESET (several
 				  engines share the NIC) */
+	int ack_at_turn_end;   /* pure ACKs wait for slp_engine_flush_acks() (the
+				  driver calls it before it sleeps), so a reply
+				  written meanwhile carries the ACK; see below */
 	void (*tx)(void *ctx, const void *frame, size_t len);
 	uint64_t (*now_us)(void *ctx); /* monotonic microseconds */
 	/* Optional: random numbers for sequence numbers and endpoint ids (keys
@@ -102,6 +105,12 @@ void slp_engine_free(struct slp_engine *e); /* frees all connections, sends noth
 
 void slp_engine_input(struct slp_engine *e, const void *frame, size_t len);
 void slp_engine_tick(struct slp_engine *e);
+/* With cfg.ack_at_turn_end, tick leaves owed ACKs alone: the driver calls
+ * this once the application has had its turn (before waiting again), and
+ * any frame sent in that turn carried the ACK already. Never delays a
+ * sender by more than the receiving application's turn. A no-op without
+ * the option (tick has sent them). */
+void slp_engine_flush_acks(struct slp_engine *e);
 /* Absolute time (cfg.now_us clock) when tick is next due, UINT64_MAX if
  * nothing is pending. */
 uint64_t slp_engine_next_deadline(struct slp_engine *e);

@@ -170,6 +170,7 @@ static void send_batch(struct slp_rawsock *rs)
 	int done = 0;
 	while (done < rs->ntx) {
 		int n = sendmmsg(rs->fd, rs->txmsg + done, (unsigned)(rs->ntx - done), 0);
+		rs->st.tx_calls++;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -329,6 +330,7 @@ static int rx_mmsg(struct slp_rawsock *rs, void (*cb)(void *, const void *, size
 			rs->rxmsg[i].msg_hdr.msg_namelen = sizeof(rs->rxaddr[i]);
 		}
 		int n = recvmmsg(rs->fd, rs->rxmsg, (unsigned)want, MSG_DONTWAIT, NULL);
+		rs->st.rx_calls++;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -60,6 +60,7 @@ uint64_t slp_rawsock_next_deadline(const struct slp_rawsock *rs);
 
 struct slp_rawsock_stats {
 	uint64_t rx_frames, tx_frames, tx_dropped /* kernel refused (ENOBUFS...) */;
+	uint64_t rx_calls, tx_calls;               /* recvmmsg/sendmmsg made (frames per syscall) */
 	uint64_t rx_ring_drops;                    /* kernel ring overflow */
 	uint64_t impair_dropped, impair_duplicated, impair_reordered;
 };
