@@ -56,7 +56,8 @@ struct slp_conn *slp_conn_alloc(struct slp_engine *e, uint32_t local_ep, const u
 }
 
 /* CONNECT/ACCEPT carry our MTU and window. */
-static size_t build_handshake(struct slp_conn *c, uint8_t type, uint8_t *buf)
+static size_t build_handshake(struct slp_conn *c, uint8_t type, uint8_t *buf,
+			      uint32_t *body_crc)
 {
 	struct slp_engine *e = c->e;
 	struct slp_out o = {.dst_mac = c->peer_mac, .src_mac = e->cfg.mac, .type = type,
@@ -65,7 +66,7 @@ static size_t build_handshake(struct slp_conn *c, uint8_t type, uint8_t *buf)
 	slp_put16(x, e->cfg.mtu);
 	slp_put16(x + 2, (uint16_t)e->cap);
 	slp_put32(x + 4, 0);
-	return slp_build(buf, &o, SLP_EXT_CONNECT);
+	return slp_build_crc(buf, &o, SLP_EXT_CONNECT, body_crc);
 }
 
 /* Put a handshake frame into the window like any reliable frame, so the
@@ -73,7 +74,7 @@ static size_t build_handshake(struct slp_conn *c, uint8_t type, uint8_t *buf)
 static void queue_handshake(struct slp_conn *c, uint8_t type)
 {
 	struct slp_txslot *s = &c->tx[c->snd_nxt & (c->e->cap - 1)];
-	s->len = (uint16_t)build_handshake(c, type, s->frame);
+	s->len = (uint16_t)build_handshake(c, type, s->frame, &s->body_crc);
 	s->sacked = s->retx = 0;
 	c->snd_nxt++;
 }

@@ -25,6 +25,7 @@ struct slp_txslot {
 	uint8_t *frame;
 	uint16_t len;
 	uint8_t sacked, retx;
+	uint32_t body_crc; /* computed once when cut; each transmission re-covers the header */
 	uint64_t last_tx;
 };
 

@@ -54,7 +54,7 @@ static void seal_slot(struct slp_conn *c, uint8_t type, size_t body_len)
 	struct slp_out o = {.dst_mac = c->peer_mac, .src_mac = e->cfg.mac, .type = type,
 			    .flags = SLP_F_ACK, .src_ep = c->local_ep, .dst_ep = c->peer_ep,
 			    .seq = c->snd_nxt};
-	s->len = (uint16_t)slp_build(s->frame, &o, body_len);
+	s->len = (uint16_t)slp_build_crc(s->frame, &o, body_len, &s->body_crc);
 	s->sacked = s->retx = 0;
 	s->last_tx = 0;
 	c->snd_nxt++;
@@ -213,8 +213,8 @@ static void send_slot(struct slp_conn *c, uint32_t seq, uint64_t now)
 	struct slp_txslot *s = &c->tx[seq & mask(c)];
 	int is_connect = s->frame[SLP_ETH_HLEN + 1] == SLP_CONNECT;
 	uint16_t w = slp_rx_window(c);
-	slp_refresh(s->frame, s->len, is_connect ? 0 : SLP_F_ACK, is_connect ? 0 : c->rcv_nxt,
-		    slp_tx_announced_next(c), w);
+	slp_refresh_crc(s->frame, is_connect ? 0 : SLP_F_ACK, is_connect ? 0 : c->rcv_nxt,
+			slp_tx_announced_next(c), w, s->body_crc);
 	if (!is_connect) {
 		c->ack_pending = 0;
 		c->adv_window = w;
