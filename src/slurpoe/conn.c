@@ -74,6 +74,7 @@ static size_t build_handshake(struct slp_conn *c, uint8_t type, uint8_t *buf,
 static void queue_handshake(struct slp_conn *c, uint8_t type)
 {
 	struct slp_txslot *s = &c->tx[c->snd_nxt & (c->e->cap - 1)];
+	slp_slot_reclaim(c->e, s);
 	s->len = (uint16_t)build_handshake(c, type, s->frame, &s->body_crc);
 	s->sacked = s->retx = 0;
 	c->snd_nxt++;
@@ -225,7 +226,8 @@ ssize_t slp_send(struct slp_conn *c, const void *buf, size_t len)
 		return -EPIPE;
 	if (!len)
 		return 0;
-	size_t n = slp_bytes_put(&c->sndbuf, buf, len);
+	size_t n = slp_tx_cut_direct(c, buf, len);
+	n += slp_bytes_put(&c->sndbuf, (const uint8_t *)buf + n, len - n);
 	if (!n) {
 		c->want_writable = 1;
 		return -EAGAIN;
@@ -281,6 +283,7 @@ void slp_conn_free(struct slp_conn *c)
 	slp_conn_unlink(c);
 	slp_ops_free_all(c);
 	slp_regions_free(c);
+	slp_tx_release_refs(e); /* the driver may hold our slots' frames */
 	if (c->tx)
 		free(c->tx[0].frame);
 	if (c->rx)

@@ -85,6 +85,37 @@ void slp_transmit(struct slp_engine *e, const void *frame, size_t len)
 	e->cfg.tx(e->cfg.ctx, frame, len);
 }
 
+void slp_transmit_slot(struct slp_engine *e, struct slp_txslot *s)
+{
+	if (!e->cfg.tx_ref || !e->cfg.tx_flush) {
+		slp_transmit(e, s->frame, s->len);
+		return;
+	}
+	e->st.tx_frames++;
+	e->st.tx_bytes += s->len;
+	s->reffed = 1;
+	s->ref_gen = e->ref_gen;
+	e->cfg.tx_ref(e->cfg.ctx, s->frame, s->len);
+}
+
+/* A slot referenced in an older generation was sent by the flush that
+ * ended it; one from this generation may still be queued. At most one
+ * early flush per driver turn: afterwards the generation is new. */
+void slp_slot_reclaim(struct slp_engine *e, struct slp_txslot *s)
+{
+	if (s->reffed && s->ref_gen == e->ref_gen)
+		slp_tx_release_refs(e);
+	s->reffed = 0;
+}
+
+void slp_tx_release_refs(struct slp_engine *e)
+{
+	if (e->cfg.tx_ref && e->cfg.tx_flush) {
+		e->cfg.tx_flush(e->cfg.ctx);
+		e->ref_gen++;
+	}
+}
+
 /* ---- listeners ---- */
 
 static struct slp_listener *find_listener(struct slp_engine *e, uint32_t ep)

@@ -41,6 +41,13 @@ struct slp_engine_cfg {
 				  driver calls it before it sleeps), so a reply
 				  written meanwhile carries the ACK; see below */
 	void (*tx)(void *ctx, const void *frame, size_t len);
+	/* Optional, together: like tx, but the driver keeps a reference to the
+	 * frame (window slots) instead of copying it. The engine leaves such a
+	 * frame untouched, and its memory allocated, until the driver has sent
+	 * it: before it would rewrite or free one it calls tx_flush (and the
+	 * driver sends whatever it holds at the end of each turn anyway). */
+	void (*tx_ref)(void *ctx, const void *frame, size_t len);
+	void (*tx_flush)(void *ctx);
 	uint64_t (*now_us)(void *ctx); /* monotonic microseconds */
 	/* Optional: random numbers for sequence numbers and endpoint ids (keys
 	 * always come from getrandom(), they must be unguessable). */

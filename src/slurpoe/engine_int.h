@@ -26,6 +26,8 @@ struct slp_txslot {
 	uint16_t len;
 	uint8_t sacked, retx;
 	uint32_t body_crc; /* computed once when cut; each transmission re-covers the header */
+	uint8_t reffed;    /* handed to cfg.tx_ref in flush generation ref_gen */
+	uint32_t ref_gen;
 	uint64_t last_tx;
 };
 
@@ -155,6 +157,7 @@ struct slp_engine {
 	struct slp_conn *ev_head, *ev_tail;
 	struct slp_stats st;
 	uint8_t *scratch;    /* one frame for ACK/RESET/NACK building */
+	uint32_t ref_gen;    /* bumped each time the engine calls cfg.tx_flush */
 };
 
 /* engine.c */
@@ -167,6 +170,12 @@ uint64_t slp_now(struct slp_engine *e);
 void slp_mark(struct slp_conn *c, unsigned ev);
 void slp_fail(struct slp_conn *c, int err); /* -> FAILED, completes all ops */
 void slp_transmit(struct slp_engine *e, const void *frame, size_t len);
+/* A window slot's frame: by reference when the driver allows it. */
+void slp_transmit_slot(struct slp_engine *e, struct slp_txslot *s);
+/* Before rewriting a slot's frame: make sure the driver no longer holds it. */
+void slp_slot_reclaim(struct slp_engine *e, struct slp_txslot *s);
+/* Before freeing slots: the driver sends what it holds. */
+void slp_tx_release_refs(struct slp_engine *e);
 void slp_send_reset(struct slp_engine *e, const uint8_t *mac, uint32_t src_ep, uint32_t dst_ep,
 		    uint32_t echo_seq);
 void slp_maybe_closed(struct slp_conn *c);
@@ -180,6 +189,10 @@ void slp_conn_on_reset(struct slp_conn *c, const struct slp_pkt *p);
 
 /* tx.c */
 void slp_tx_pump(struct slp_conn *c);                 /* cut + send what the window allows */
+/* Cut stream bytes straight from the caller's buffer into window slots
+ * when nothing is queued ahead of them (skips the send buffer's copy);
+ * returns how many were taken. slp_tx_pump() sends them. */
+size_t slp_tx_cut_direct(struct slp_conn *c, const uint8_t *buf, size_t len);
 void slp_tx_on_ack(struct slp_conn *c, const struct slp_pkt *p); /* ack/sack/window */
 void slp_tx_timer(struct slp_conn *c, uint64_t now);
 int slp_tx_queue_ctrl(struct slp_conn *c, struct slp_ctrl *x);

@@ -30,6 +30,8 @@ int slp_loop_open(struct slp_loop *l, const struct slp_loop_opts *o)
 		.stream_buf = o->stream_buf,
 		.ack_at_turn_end = o->ack_at_turn_end,
 		.tx = slp_rawsock_tx,
+		.tx_ref = slp_rawsock_tx_ref,
+		.tx_flush = slp_rawsock_send_queued,
 		.now_us = clock_cb,
 		.ctx = l->rs,
 	};

@@ -192,9 +192,31 @@ static void queue_tx(struct slp_rawsock *rs, const void *frame, size_t len)
 		return;
 	if (rs->ntx == TX_BATCH)
 		send_batch(rs);
+	rs->txiov[rs->ntx].iov_base = rs->txbuf + (size_t)rs->ntx * FRAME_CAP;
 	memcpy(rs->txiov[rs->ntx].iov_base, frame, len);
 	rs->txiov[rs->ntx].iov_len = len;
 	rs->ntx++;
+}
+
+void slp_rawsock_tx_ref(void *ctx, const void *frame, size_t len)
+{
+	struct slp_rawsock *rs = ctx;
+	if (rs->impair || !rs->batching || len > FRAME_CAP) {
+		slp_rawsock_tx(rs, frame, len);
+		return;
+	}
+	if (rs->ntx == TX_BATCH)
+		send_batch(rs);
+	rs->txiov[rs->ntx].iov_base = (void *)frame; /* sendmmsg only reads it */
+	rs->txiov[rs->ntx].iov_len = len;
+	rs->ntx++;
+}
+
+void slp_rawsock_send_queued(void *ctx)
+{
+	struct slp_rawsock *rs = ctx;
+	if (rs->ntx)
+		send_batch(rs);
 }
 
 static double chance(struct slp_rawsock *rs)

@@ -38,6 +38,12 @@ int slp_rawsock_mtu(const struct slp_rawsock *rs);
 /* Queue one frame (copied); sent by slp_rawsock_flush or when the batch is
  * full. Signature fits slp_engine_cfg.tx with ctx = rs. */
 void slp_rawsock_tx(void *rs, const void *frame, size_t len);
+/* slp_engine_cfg.tx_ref/tx_flush: queue a frame by reference (valid
+ * until it is sent: by a flush, a full batch, or slp_rawsock_send_queued,
+ * which sends what is queued without ending the batch). Copies when not
+ * batching or impairing. */
+void slp_rawsock_tx_ref(void *rs, const void *frame, size_t len);
+void slp_rawsock_send_queued(void *rs);
 /* Send queued frames (and impairment-delayed frames that are due). */
 void slp_rawsock_flush(struct slp_rawsock *rs);
 /* Between batch_begin and flush, frames are collected and leave in one

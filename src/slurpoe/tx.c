@@ -51,6 +51,7 @@ static void seal_slot(struct slp_conn *c, uint8_t type, size_t body_len)
 {
 	struct slp_engine *e = c->e;
 	struct slp_txslot *s = &c->tx[c->snd_nxt & mask(c)];
+	slp_slot_reclaim(e, s);
 	struct slp_out o = {.dst_mac = c->peer_mac, .src_mac = e->cfg.mac, .type = type,
 			    .flags = SLP_F_ACK, .src_ep = c->local_ep, .dst_ep = c->peer_ep,
 			    .seq = c->snd_nxt};
@@ -60,7 +61,13 @@ static void seal_slot(struct slp_conn *c, uint8_t type, size_t body_len)
 	c->snd_nxt++;
 }
 
-static uint8_t *slot_body(struct slp_conn *c) { return BODY(c->tx[c->snd_nxt & mask(c)].frame); }
+/* Where the next frame's body goes (its slot reclaimed from the driver). */
+static uint8_t *slot_body(struct slp_conn *c)
+{
+	struct slp_txslot *s = &c->tx[c->snd_nxt & mask(c)];
+	slp_slot_reclaim(c->e, s);
+	return BODY(s->frame);
+}
 
 static void pop_ctrl(struct slp_conn *c)
 {
@@ -127,6 +134,24 @@ static void cut_data(struct slp_conn *c, uint64_t limit)
 		c->want_writable = 0;
 		slp_mark(c, SLP_EV_WRITABLE);
 	}
+}
+
+size_t slp_tx_cut_direct(struct slp_conn *c, const uint8_t *buf, size_t len)
+{
+	/* Only when nothing is queued ahead of these bytes: no buffered stream,
+	 * no operation or debt to the peer that would have to go first. */
+	if (c->state != SLP_ST_OPEN || c->sndbuf.len || c->ops || c->ctrl)
+		return 0;
+	uint32_t lim = c->peer_window < c->e->cap ? c->peer_window : c->e->cap;
+	size_t done = 0;
+	while (done < len && c->snd_nxt - c->snd_una < lim) {
+		size_t n = len - done < c->peer_max_payload ? len - done : c->peer_max_payload;
+		memcpy(slot_body(c), buf + done, n);
+		seal_slot(c, SLP_DATA, n);
+		done += n;
+	}
+	c->stream_cut += done; /* the caller counts them as posted */
+	return done;
 }
 
 static struct slp_work *pop_op(struct slp_conn *c)
@@ -226,7 +251,7 @@ static void send_slot(struct slp_conn *c, uint32_t seq, uint64_t now)
 	}
 	s->last_tx = now ? now : 1;
 	c->st.frames_sent++;
-	slp_transmit(c->e, s->frame, s->len);
+	slp_transmit_slot(c->e, s);
 }
 
 static int work_pending(const struct slp_conn *c)
