@@ -143,6 +143,28 @@ ssize_t slp_send(struct slp_conn *c, const void *buf, size_t len);
 ssize_t slp_recv(struct slp_conn *c, void *buf, size_t len);
 size_t slp_send_space(const struct slp_conn *c);
 
+/* Zero-staging stream I/O for relays (ivtd's bridge): the caller's source
+ * writes straight into frames, and its sink reads straight out of the
+ * receive buffer.
+ *
+ * slp_send_fill calls fill(arg, dst, room) with the payload of the next
+ * frame (or, with bytes already queued, free send-buffer space) until fill
+ * returns less than room, <= 0, or room runs out. fill returns bytes
+ * written, or 0 / -errno (-EAGAIN: nothing now), stored in *fill_rc.
+ * Returns bytes taken (>= 0; *fill_rc says why it stopped), -EAGAIN when
+ * there was no room at all (SLP_EV_WRITABLE follows), -EPIPE after close,
+ * or the connection error.
+ *
+ * slp_recv_drain hands buffered stream bytes to sink(arg, src, len) in
+ * place, consuming what it returns (>= 0; less than len stops). Returns
+ * bytes consumed (> 0), -EAGAIN (nothing buffered, or the sink took
+ * nothing), 0 at end of stream, or the connection error; a sink error
+ * (< 0) is returned as is when nothing was consumed. */
+ssize_t slp_send_fill(struct slp_conn *c, ssize_t (*fill)(void *arg, void *dst, size_t room),
+		      void *arg, ssize_t *fill_rc);
+ssize_t slp_recv_drain(struct slp_conn *c,
+		       ssize_t (*sink)(void *arg, const void *src, size_t len), void *arg);
+
 /* Regions are per connection: a key is only valid on the connection that
  * registered it. Keys are random 64-bit values. */
 int slp_register_region(struct slp_conn *c, void *addr, size_t len, unsigned access,

@@ -193,6 +193,10 @@ void slp_tx_pump(struct slp_conn *c);                 /* cut + send what the win
  * when nothing is queued ahead of them (skips the send buffer's copy);
  * returns how many were taken. slp_tx_pump() sends them. */
 size_t slp_tx_cut_direct(struct slp_conn *c, const uint8_t *buf, size_t len);
+/* The same one frame at a time: the payload space of the next slot (0 if
+ * the direct path is closed), then seal n (> 0) bytes written there. */
+size_t slp_tx_direct_room(struct slp_conn *c, uint8_t **dst);
+void slp_tx_direct_seal(struct slp_conn *c, size_t n);
 void slp_tx_on_ack(struct slp_conn *c, const struct slp_pkt *p); /* ack/sack/window */
 void slp_tx_timer(struct slp_conn *c, uint64_t now);
 int slp_tx_queue_ctrl(struct slp_conn *c, struct slp_ctrl *x);
@@ -227,5 +231,11 @@ int slp_bytes_init(struct slp_bytes *b, size_t cap);
 void slp_bytes_free(struct slp_bytes *b);
 size_t slp_bytes_put(struct slp_bytes *b, const void *src, size_t n);
 size_t slp_bytes_get(struct slp_bytes *b, void *dst, size_t n);
+/* Contiguous spans for in-place use: free space to write then commit, and
+ * data to read then consume. */
+size_t slp_bytes_free_span(struct slp_bytes *b, uint8_t **dst);
+void slp_bytes_commit(struct slp_bytes *b, size_t n);
+size_t slp_bytes_data_span(struct slp_bytes *b, const uint8_t **src);
+void slp_bytes_consume(struct slp_bytes *b, size_t n);
 
 #endif

@@ -136,21 +136,35 @@ static void cut_data(struct slp_conn *c, uint64_t limit)
 	}
 }
 
-size_t slp_tx_cut_direct(struct slp_conn *c, const uint8_t *buf, size_t len)
+size_t slp_tx_direct_room(struct slp_conn *c, uint8_t **dst)
 {
 	/* Only when nothing is queued ahead of these bytes: no buffered stream,
 	 * no operation or debt to the peer that would have to go first. */
 	if (c->state != SLP_ST_OPEN || c->sndbuf.len || c->ops || c->ctrl)
 		return 0;
 	uint32_t lim = c->peer_window < c->e->cap ? c->peer_window : c->e->cap;
-	size_t done = 0;
-	while (done < len && c->snd_nxt - c->snd_una < lim) {
-		size_t n = len - done < c->peer_max_payload ? len - done : c->peer_max_payload;
-		memcpy(slot_body(c), buf + done, n);
-		seal_slot(c, SLP_DATA, n);
+	if (c->snd_nxt - c->snd_una >= lim)
+		return 0;
+	*dst = slot_body(c);
+	return c->peer_max_payload;
+}
+
+void slp_tx_direct_seal(struct slp_conn *c, size_t n)
+{
+	seal_slot(c, SLP_DATA, n);
+	c->stream_cut += n; /* the caller counts them as posted */
+}
+
+size_t slp_tx_cut_direct(struct slp_conn *c, const uint8_t *buf, size_t len)
+{
+	size_t done = 0, room;
+	uint8_t *dst;
+	while (done < len && (room = slp_tx_direct_room(c, &dst))) {
+		size_t n = len - done < room ? len - done : room;
+		memcpy(dst, buf + done, n);
+		slp_tx_direct_seal(c, n);
 		done += n;
 	}
-	c->stream_cut += done; /* the caller counts them as posted */
 	return done;
 }
 
