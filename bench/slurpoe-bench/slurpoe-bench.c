@@ -4,7 +4,8 @@
  * network namespaces, in the same run. Needs root (creates the namespaces
  * itself and removes them at exit).
  *
- *   slurpoe-bench [--quick] [--ring] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--impair SPEC]
+ *   slurpoe-bench [--quick] [--ring] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth]
+ *                 [--impair SPEC]
  *
  * Per message size: stream bandwidth (MB/s, until the receiver confirmed
  * every byte), RDMA-write bandwidth (until completions, i.e. acknowledged
@@ -14,7 +15,8 @@
  * latency test N times and reports the median run. --busy-poll US spins
  * that long on the socket before sleeping (both sides); --ack-now sends
  * pure ACKs at the end of each input batch instead of at the end of the
- * application's turn (slp_engine_flush_acks).
+ * application's turn (slp_engine_flush_acks); --auth authenticates every
+ * frame (ChaCha20-Poly1305 tag, docs/remote.md).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -65,7 +67,7 @@ static const size_t sizes[] = {64, 1024, 8192, 65536, 1u << 20};
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
 
 static char ns_a[32], ns_b[32];
-static int quick, use_ring, mtu, repeat = 1, ack_now;
+static int quick, use_ring, mtu, repeat = 1, ack_now, auth;
 static unsigned busy_us;
 static const char *impair;
 static pid_t servers[2];
@@ -207,12 +209,22 @@ static int enter_ns(const char *name)
 	return -1;
 }
 
+/* --auth: both ends share one host-pair key (a fixed one: this measures
+ * the cost, not the key management). */
+static int bench_key(void *ctx, const uint8_t mac[6], uint8_t key[32])
+{
+	(void)ctx;
+	(void)mac;
+	memcpy(key, "slurpoe-bench host pair key 0123", 32);
+	return 0;
+}
+
 static struct slp_loop_opts loop_opts(const char *ifname)
 {
 	struct slp_loop_opts o = {.ifname = ifname, .rawsock_flags = use_ring ? SLP_RS_RX_RING : 0,
 				  .impair = impair, .impair_seed = (uint64_t)getpid(),
 				  .stream_buf = 4u << 20, .ack_at_turn_end = !ack_now,
-				  .busy_poll_us = busy_us};
+				  .busy_poll_us = busy_us, .peer_key = auth ? bench_key : NULL};
 	return o;
 }
 
@@ -475,7 +487,7 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {{"quick", 0, 0, 'q'}, {"ring", 0, 0, 'r'},
 					   {"impair", 1, 0, 'i'}, {"mtu", 1, 0, 'm'},
 					   {"repeat", 1, 0, 'n'}, {"busy-poll", 1, 0, 'b'},
-					   {"ack-now", 0, 0, 'a'},
+					   {"ack-now", 0, 0, 'a'}, {"auth", 0, 0, 'A'},
 					   {0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -486,13 +498,14 @@ int main(int argc, char **argv)
 		case 'm': mtu = atoi(optarg); break;
 		case 'b': busy_us = (unsigned)atoi(optarg); break;
 		case 'a': ack_now = 1; break;
+		case 'A': auth = 1; break;
 		case 'n':
 			repeat = atoi(optarg);
 			if (repeat < 1 || repeat > 15)
 				repeat = 15;
 			break;
 		default:
-			fprintf(stderr, "usage: slurpoe-bench [--quick] [--ring] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--impair SPEC]\n");
+			fprintf(stderr, "usage: slurpoe-bench [--quick] [--ring] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth] [--impair SPEC]\n");
 			return 1;
 		}
 	}
@@ -568,8 +581,8 @@ int main(int argc, char **argv)
 	setsockopt(tfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct pipe_ops ps = {slp_send_cb, slp_recv_cb, &s}, pt = {tcp_send_cb, tcp_recv_cb, &tfd};
 
-	printf("SLURPoE vs TCP over veth between two netns (MTU %d, rx %s, acks %s, busy-poll %u us, "
-	       "median of %d%s%s)\n",
+	printf("SLURPoE%s vs TCP over veth between two netns (MTU %d, rx %s, acks %s, busy-poll %u us, "
+	       "median of %d%s%s)\n", auth ? " (authenticated)" : "",
 	       slp_rawsock_mtu(s.loop.rs), use_ring ? "TPACKET_V3 ring" : "recvmmsg",
 	       ack_now ? "per batch" : "at turn end", busy_us, repeat,
 	       impair ? ", impair " : "", impair ? impair : "");

@@ -48,6 +48,14 @@ struct slp_engine_cfg {
 	 * driver sends whatever it holds at the end of each turn anyway). */
 	void (*tx_ref)(void *ctx, const void *frame, size_t len);
 	void (*tx_flush)(void *ctx);
+	/* Optional: authenticate every frame (docs/remote.md, trust model).
+	 * Returns 0 with the 32-byte key shared with the host at mac, or
+	 * -ENOENT: its frames are dropped (rx_auth_fail), connecting to it
+	 * gives -EACCES. Unverifiable frames are never answered. */
+	int (*peer_key)(void *key_ctx, const uint8_t mac[6], uint8_t key[32]);
+	void *key_ctx;
+	uint32_t max_half_open;     /* accepted, ACCEPT not yet acknowledged; 0 = 64 */
+	uint32_t max_conns_per_peer; /* connections per peer address; 0 = 256 */
 	uint64_t (*now_us)(void *ctx); /* monotonic microseconds */
 	/* Optional: random numbers for sequence numbers and endpoint ids (keys
 	 * always come from getrandom(), they must be unguessable). */
@@ -105,6 +113,9 @@ struct slp_stats {
 	uint64_t nacks_sent, nacks_received, resets_sent, resets_received;
 	uint64_t conns_refused;
 	uint64_t keepalives_sent;   /* probes to a peer that had gone quiet */
+	uint64_t rx_auth_fail;      /* authentication on: missing or wrong tag, unknown key */
+	uint64_t half_open_refused; /* CONNECTs over max_half_open / max_conns_per_peer */
+	uint64_t half_open_expired; /* accepted connections whose peer never confirmed */
 };
 
 struct slp_engine *slp_engine_new(const struct slp_engine_cfg *cfg);

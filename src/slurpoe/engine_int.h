@@ -6,6 +6,7 @@
 #define SLURPOE_ENGINE_INT_H
 
 #include "engine.h"
+#include "auth.h"
 #include "wire.h"
 
 #define SLP_HASH_BUCKETS 1024
@@ -137,6 +138,13 @@ struct slp_conn {
 
 	struct slp_region *regions;
 	struct slp_conn_stats st;
+
+	/* ---- authentication (engine auth on) ---- */
+	uint32_t isn;                       /* our initial sequence number */
+	uint8_t psk[SLP_AUTH_KEY_LEN];      /* the host pair's key */
+	uint8_t key[SLP_AUTH_KEY_LEN];      /* this connection's (slp_auth_conn_key) */
+	int keyed;
+	uint64_t auth_ctr;                  /* nonce counter, our direction */
 };
 
 struct slp_listener {
@@ -158,6 +166,8 @@ struct slp_engine {
 	struct slp_stats st;
 	uint8_t *scratch;    /* one frame for ACK/RESET/NACK building */
 	uint32_t ref_gen;    /* bumped each time the engine calls cfg.tx_flush */
+	int auth;            /* cfg.peer_key set: every frame carries a tag */
+	size_t trailer;      /* SLP_AUTH_TRAILER when auth, else 0 */
 };
 
 /* engine.c */
@@ -169,9 +179,11 @@ void *slp_listener_user(struct slp_engine *e, uint32_t ep, int *found);
 uint64_t slp_now(struct slp_engine *e);
 void slp_mark(struct slp_conn *c, unsigned ev);
 void slp_fail(struct slp_conn *c, int err); /* -> FAILED, completes all ops */
-void slp_transmit(struct slp_engine *e, const void *frame, size_t len);
+/* Send a frame built in a buffer with room for the auth trailer; c is the
+ * connection it belongs to (NULL: none, e.g. a RESET for a stranger). */
+void slp_transmit(struct slp_engine *e, struct slp_conn *c, uint8_t *frame, size_t len);
 /* A window slot's frame: by reference when the driver allows it. */
-void slp_transmit_slot(struct slp_engine *e, struct slp_txslot *s);
+void slp_transmit_slot(struct slp_conn *c, struct slp_txslot *s);
 /* Before rewriting a slot's frame: make sure the driver no longer holds it. */
 void slp_slot_reclaim(struct slp_engine *e, struct slp_txslot *s);
 /* Before freeing slots: the driver sends what it holds. */
@@ -186,6 +198,9 @@ struct slp_conn *slp_conn_alloc(struct slp_engine *e, uint32_t local_ep, const u
 void slp_conn_on_connect(struct slp_engine *e, const struct slp_pkt *p);
 void slp_conn_on_accept(struct slp_conn *c, const struct slp_pkt *p);
 void slp_conn_on_reset(struct slp_conn *c, const struct slp_pkt *p);
+/* Accepted, but the peer has not acknowledged our ACCEPT yet. */
+int slp_conn_half_open(const struct slp_conn *c);
+#define SLP_HALF_OPEN_RETRIES 3 /* ACCEPT resends before an unconfirmed connection goes */
 
 /* tx.c */
 void slp_tx_pump(struct slp_conn *c);                 /* cut + send what the window allows */

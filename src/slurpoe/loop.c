@@ -29,6 +29,8 @@ int slp_loop_open(struct slp_loop *l, const struct slp_loop_opts *o)
 		.rto_min_us = o->rto_min_us,
 		.stream_buf = o->stream_buf,
 		.ack_at_turn_end = o->ack_at_turn_end,
+		.peer_key = o->peer_key,
+		.key_ctx = o->key_ctx,
 		.tx = slp_rawsock_tx,
 		.tx_ref = slp_rawsock_tx_ref,
 		.tx_flush = slp_rawsock_send_queued,

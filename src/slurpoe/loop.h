@@ -30,6 +30,9 @@ struct slp_loop_opts {
 	int ack_at_turn_end;      /* slp_engine_cfg.ack_at_turn_end: run_once flushes */
 	uint32_t busy_poll_us;    /* run_once spins this long on the socket before
 				     sleeping in poll(): latency for a core */
+	/* slp_engine_cfg.peer_key/key_ctx: authenticate every frame */
+	int (*peer_key)(void *key_ctx, const uint8_t mac[6], uint8_t key[32]);
+	void *key_ctx;
 };
 
 int slp_loop_open(struct slp_loop *l, const struct slp_loop_opts *o);

@@ -265,7 +265,7 @@ static void send_slot(struct slp_conn *c, uint32_t seq, uint64_t now)
 	}
 	s->last_tx = now ? now : 1;
 	c->st.frames_sent++;
-	slp_transmit_slot(c->e, s);
+	slp_transmit_slot(c, s);
 }
 
 static int work_pending(const struct slp_conn *c)
@@ -408,6 +408,13 @@ void slp_tx_timer(struct slp_conn *c, uint64_t now)
 		slp_fail(c, -ETIMEDOUT);
 		return;
 	}
+	/* A CONNECT nobody confirms (blind, spoofed, replayed) must not hold
+	 * a connection, and whatever its user attached, for long. */
+	if (slp_conn_half_open(c) && c->retries > SLP_HALF_OPEN_RETRIES) {
+		c->e->st.half_open_expired++;
+		slp_fail(c, -ETIMEDOUT);
+		return;
+	}
 	uint32_t old_rto = c->rto_us;
 	c->rto_us = c->rto_us * 2 > cfg->rto_max_us ? cfg->rto_max_us : c->rto_us * 2;
 	if (c->snd_una != c->snd_tx) {
@@ -462,7 +469,7 @@ void slp_tx_send_ack(struct slp_conn *c, int probe)
 	size_t len = slp_build(e->scratch, &o, SLP_EXT_ACK_BASE + 8 * n);
 	c->ack_pending = 0;
 	c->adv_window = w;
-	slp_transmit(e, e->scratch, len);
+	slp_transmit(e, c, e->scratch, len);
 }
 
 /* ---- keepalive ----

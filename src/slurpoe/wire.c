@@ -123,6 +123,12 @@ static enum slp_parse_err parse_ext(struct slp_pkt *p, const uint8_t *x, size_t 
 
 enum slp_parse_err slp_parse(const void *frame, size_t len, struct slp_pkt *p)
 {
+	return slp_parse_trailer(frame, len, 0, p);
+}
+
+enum slp_parse_err slp_parse_trailer(const void *frame, size_t len, size_t trailer,
+				     struct slp_pkt *p)
+{
 	const uint8_t *f = frame;
 	if (len < SLP_ETH_HLEN + SLP_HDR_LEN)
 		return SLP_ERR_SHORT;
@@ -137,8 +143,12 @@ enum slp_parse_err slp_parse(const void *frame, size_t len, struct slp_pkt *p)
 	size_t body = slp_get16(f + OFF_LEN);
 	size_t declared = SLP_ETH_HLEN + SLP_HDR_LEN + body;
 	/* Exact length, except that NICs pad runt frames up to 60 bytes. */
-	if (declared > len || (declared < len && len > SLP_MIN_ETH_FRAME))
+	if (trailer) { /* authenticated frames are never runts: exact */
+		if (declared + trailer != len)
+			return SLP_ERR_LENGTH;
+	} else if (declared > len || (declared < len && len > SLP_MIN_ETH_FRAME)) {
 		return SLP_ERR_LENGTH;
+	}
 	size_t el = (size_t)ext_len(p->type);
 	if (body < el || (!has_payload(p->type) && p->type != SLP_ACK && body != el))
 		return SLP_ERR_LENGTH;

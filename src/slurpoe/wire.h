@@ -105,6 +105,10 @@ enum slp_parse_err {
 /* Validate a frame (Ethernet header first, FCS already stripped) and fill
  * pkt. Never reads outside frame[0..len). */
 enum slp_parse_err slp_parse(const void *frame, size_t len, struct slp_pkt *pkt);
+/* The same for frames followed by a trailer of exactly `trailer` bytes
+ * (the authentication tag, checked by the caller). */
+enum slp_parse_err slp_parse_trailer(const void *frame, size_t len, size_t trailer,
+				     struct slp_pkt *pkt);
 
 /* Fields for building a frame. */
 struct slp_out {

@@ -17,6 +17,10 @@ struct sim_impair {
 struct sim;
 
 struct sim *sim_new(uint64_t seed, const struct sim_impair *imp, uint16_t mtu, uint16_t window);
+/* The same with frame authentication: side i uses key_i (32 bytes; NULL:
+ * no authentication on that side) for the other side's address. */
+struct sim *sim_new_auth(uint64_t seed, const struct sim_impair *imp, uint16_t mtu,
+			 uint16_t window, const uint8_t *key0, const uint8_t *key1);
 void sim_free(struct sim *s);
 struct slp_engine *sim_engine(struct sim *s, int side);
 const uint8_t *sim_mac(int side);
