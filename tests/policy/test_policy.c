@@ -223,6 +223,13 @@ static void test_principals(void **state)
 	assert_int_equal(ivt_principal_parse("uid:", &pr), -EINVAL);
 	assert_int_equal(ivt_principal_parse("uid:-1", &pr), -EINVAL);
 	assert_int_equal(ivt_principal_parse("uid:4294967296", &pr), -EINVAL);
+	/* One spelling per identity: no leading zeros (but uid 0 is "uid:0"). */
+	assert_int_equal(ivt_principal_parse("uid:01000", &pr), -EINVAL);
+	assert_int_equal(ivt_principal_parse("dom:00", &pr), -EINVAL);
+	assert_int_equal(ivt_principal_parse("uid:1000", &pr), 0);
+	assert_false(ivt_principal_match(&pr, "uid:01000"));
+	assert_int_equal(ivt_principal_parse("uid:0", &pr), 0);
+	assert_false(ivt_principal_match(&pr, "uid:00"));
 	assert_int_equal(ivt_principal_parse("gid:1", &pr), -EINVAL);
 	assert_int_equal(ivt_principal_parse("dom:1*", &pr), -EINVAL);
 }
