@@ -88,6 +88,7 @@ void slp_engine_free(struct slp_engine *e)
 
 const struct slp_stats *slp_engine_stats(const struct slp_engine *e) { return &e->st; }
 size_t slp_engine_max_payload(const struct slp_engine *e) { return e->max_payload; }
+int slp_engine_authenticates(const struct slp_engine *e) { return e->auth; }
 
 static int host_pair_type(unsigned type)
 {

@@ -135,6 +135,8 @@ uint64_t slp_engine_next_deadline(struct slp_engine *e);
 /* Pop one connection with pending events (bits in *events), NULL if none. */
 struct slp_conn *slp_engine_next_event(struct slp_engine *e, unsigned *events);
 const struct slp_stats *slp_engine_stats(const struct slp_engine *e);
+/* Whether every frame is authenticated (cfg.peer_key set). */
+int slp_engine_authenticates(const struct slp_engine *e);
 /* Largest stream/RDMA payload per frame for this engine's MTU. */
 size_t slp_engine_max_payload(const struct slp_engine *e);
 
