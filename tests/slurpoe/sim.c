@@ -229,3 +229,36 @@ void sim_pattern(uint64_t off, uint8_t *buf, size_t len, uint64_t salt)
 		buf[i] = (uint8_t)(x >> (8 * ((off + i) % 8)));
 	}
 }
+
+static int step_connect(struct sim *s, void *arg)
+{
+	struct sim_pair *p = arg;
+	unsigned ev;
+	struct slp_conn *c;
+	while ((c = slp_engine_next_event(sim_engine(s, 0), &ev)))
+		if (ev & SLP_EV_ACCEPTED)
+			p->c[0] = c;
+	while ((c = slp_engine_next_event(sim_engine(s, 1), &ev)))
+		if (ev & SLP_EV_ERROR)
+			p->err = slp_conn_error(c);
+	return p->err ? -1 : p->c[0] && slp_conn_state(p->c[1]) == SLP_ST_OPEN;
+}
+
+int sim_pair_connect(struct sim_pair *p, uint32_t ep, uint64_t limit_us)
+{
+	int rc = slp_listen(sim_engine(p->s, 0), ep, NULL);
+	if (!rc)
+		rc = slp_connect(sim_engine(p->s, 1), sim_mac(0), ep, 0, NULL, &p->c[1]);
+	if (rc) {
+		p->err = rc;
+		return -1;
+	}
+	return sim_run(p->s, step_connect, p, limit_us);
+}
+
+void sim_pair_close(struct sim_pair *p)
+{
+	slp_conn_free(p->c[0]);
+	slp_conn_free(p->c[1]);
+	sim_free(p->s);
+}

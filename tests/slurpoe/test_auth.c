@@ -30,47 +30,18 @@ static const struct sim_impair lossy = {.loss = 0.05, .dup = 0.01, .reorder = 0.
 					.corrupt = 0.005, .delay_us = 50};
 static const struct sim_impair clean = {.delay_us = 50};
 
-struct pair {
-	struct sim *s;
-	struct slp_conn *c[2]; /* [0] server (accepted), [1] client */
-	int err;
-};
-
-static int step_connect(struct sim *s, void *arg)
-{
-	struct pair *p = arg;
-	unsigned ev;
-	struct slp_conn *c;
-	while ((c = slp_engine_next_event(sim_engine(s, 0), &ev)))
-		if (ev & SLP_EV_ACCEPTED)
-			p->c[0] = c;
-	while ((c = slp_engine_next_event(sim_engine(s, 1), &ev)))
-		if (ev & SLP_EV_ERROR)
-			p->err = slp_conn_error(c);
-	return p->err ? -1 : p->c[0] && slp_conn_state(p->c[1]) == SLP_ST_OPEN;
-}
-
 /* Connect client (1) to server (0); returns sim_run's verdict. */
-static int pair_try(struct pair *p, const struct sim_impair *imp, const uint8_t *k0,
+static int pair_try(struct sim_pair *p, const struct sim_impair *imp, const uint8_t *k0,
 		    const uint8_t *k1)
 {
 	memset(p, 0, sizeof(*p));
 	p->s = sim_new_auth(11, imp, 1500, 512, k0, k1);
 	assert_non_null(p->s);
-	assert_int_equal(slp_listen(sim_engine(p->s, 0), EP, NULL), 0);
-	assert_int_equal(slp_connect(sim_engine(p->s, 1), sim_mac(0), EP, 0, NULL, &p->c[1]), 0);
-	return sim_run(p->s, step_connect, p, 20000000);
-}
-
-static void pair_close(struct pair *p)
-{
-	slp_conn_free(p->c[0]);
-	slp_conn_free(p->c[1]);
-	sim_free(p->s);
+	return sim_pair_connect(p, EP, 20000000);
 }
 
 struct xfer {
-	struct pair *p;
+	struct sim_pair *p;
 	uint64_t total, sent, got;
 	int bad;
 	uint8_t buf[65536], chk[65536];
@@ -104,7 +75,7 @@ static int step_xfer(struct sim *s, void *arg)
 static void test_keyed_stream_lossy(void **state)
 {
 	(void)state;
-	struct pair p;
+	struct sim_pair p;
 	assert_int_equal(pair_try(&p, &lossy, key_a, key_a), 1);
 	struct xfer *x = calloc(1, sizeof(*x));
 	x->p = &p;
@@ -121,24 +92,24 @@ static void test_keyed_stream_lossy(void **state)
 	assert_true(slp_engine_max_payload(sim_engine(p.s, 0)) ==
 		    1500 - SLP_HDR_LEN - SLP_AUTH_TRAILER);
 	free(x);
-	pair_close(&p);
+	sim_pair_close(&p);
 }
 
 static void test_wrong_key_refused(void **state)
 {
 	(void)state;
-	struct pair p;
+	struct sim_pair p;
 	assert_int_equal(pair_try(&p, &clean, key_a, key_b), -1);
 	assert_int_equal(p.err, -ETIMEDOUT);
 	assert_null(p.c[0]); /* the server never accepted anything */
 	assert_true(slp_engine_stats(sim_engine(p.s, 0))->rx_auth_fail > 0);
-	pair_close(&p);
+	sim_pair_close(&p);
 
 	/* A peer without authentication cannot talk to one that requires it. */
 	assert_int_equal(pair_try(&p, &clean, key_a, NULL), -1);
 	assert_null(p.c[0]);
 	assert_true(slp_engine_stats(sim_engine(p.s, 0))->rx_auth_fail > 0);
-	pair_close(&p);
+	sim_pair_close(&p);
 
 	/* No key for a host: connecting to it is refused at once. */
 	struct sim *s = sim_new_auth(3, &clean, 1500, 512, key_a, key_a);
@@ -150,7 +121,7 @@ static void test_wrong_key_refused(void **state)
 
 /* A DATA frame at the server's next expected sequence number, as an
  * attacker who sees the traffic (but has no key) would build it. */
-static size_t forge(struct pair *p, uint8_t *f, uint8_t type, size_t body)
+static size_t forge(struct sim_pair *p, uint8_t *f, uint8_t type, size_t body)
 {
 	struct slp_out o = {.dst_mac = sim_mac(0), .src_mac = sim_mac(1), .type = type,
 			    .flags = SLP_F_ACK, .src_ep = slp_conn_local_ep(p->c[1]), .dst_ep = EP,
@@ -163,7 +134,7 @@ static size_t forge(struct pair *p, uint8_t *f, uint8_t type, size_t body)
 static void test_forged_frames_rejected(void **state)
 {
 	(void)state;
-	struct pair p;
+	struct sim_pair p;
 	assert_int_equal(pair_try(&p, &clean, key_a, key_a), 1);
 	const struct slp_stats *st = slp_engine_stats(sim_engine(p.s, 0));
 	uint64_t fails = st->rx_auth_fail;
@@ -206,7 +177,7 @@ static void test_forged_frames_rejected(void **state)
 	assert_int_equal(sim_run(p.s, step_xfer, x, 60000000), 1);
 	assert_false(x->bad);
 	free(x);
-	pair_close(&p);
+	sim_pair_close(&p);
 }
 
 /* A CONNECT from endpoint ep of side 1's address, tagged under key (NULL:
