@@ -591,13 +591,20 @@ int main(int argc, char **argv)
 	struct result rs_bw[NSIZES], rt_bw[NSIZES], rs_rt[NSIZES], rt_rt[NSIZES];
 	for (size_t i = 0; i < NSIZES; i++) {
 		size_t sz = sizes[i];
-		double rb;
+		double rb = 0;
+		const char *what = "slurpoe stream";
 		if (median_of(bw, &ps, &s, servers[0], sz, &rs_bw[i]) ||
-		    median_of(bw, &pt, NULL, servers[1], sz, &rt_bw[i]) ||
-		    (rb = rdma_bw(&s, &ps, sz)) < 0 ||
-		    median_of(rtt, &ps, &s, servers[0], sz, &rs_rt[i]) ||
-		    median_of(rtt, &pt, NULL, servers[1], sz, &rt_rt[i])) {
-			fprintf(stderr, "slurpoe-bench: size %zu failed\n", sz);
+		    (what = "tcp stream", median_of(bw, &pt, NULL, servers[1], sz, &rt_bw[i])) ||
+		    (what = "slurpoe rdma write", (rb = rdma_bw(&s, &ps, sz)) < 0) ||
+		    (what = "slurpoe round trip", median_of(rtt, &ps, &s, servers[0], sz, &rs_rt[i])) ||
+		    (what = "tcp round trip", median_of(rtt, &pt, NULL, servers[1], sz, &rt_rt[i]))) {
+			fprintf(stderr, "slurpoe-bench: size %zu: %s failed (connection: %s)\n", sz,
+				what, slp_conn_error(s.c) ? strerror(-slp_conn_error(s.c)) : "ok");
+			const struct slp_stats *st = slp_engine_stats(s.loop.engine);
+			fprintf(stderr, "slurpoe client: %llu retransmits, %llu rto, %llu unauthenticated\n",
+				(unsigned long long)st->retransmits,
+				(unsigned long long)st->rto_expirations,
+				(unsigned long long)st->rx_auth_fail);
 			return 1;
 		}
 		double sb = rs_bw[i].mbps, tb = rt_bw[i].mbps, sl = rs_rt[i].mbps, tl = rt_rt[i].mbps;
@@ -607,9 +614,10 @@ int main(int argc, char **argv)
 	}
 	print_cost(rs_bw, rt_bw, rs_rt, rt_rt);
 	const struct slp_stats *st = slp_engine_stats(s.loop.engine);
-	printf("slurpoe client: %llu frames out, %llu retransmits, %llu rto expirations\n",
+	printf("slurpoe client: %llu frames out, %llu retransmits, %llu rto expirations, "
+	       "%llu unauthenticated frames in\n",
 	       (unsigned long long)st->tx_frames, (unsigned long long)st->retransmits,
-	       (unsigned long long)st->rto_expirations);
+	       (unsigned long long)st->rto_expirations, (unsigned long long)st->rx_auth_fail);
 	struct req q = {REQ_QUIT, 0, 0};
 	ps.send(ps.ctx, &q, sizeof(q));
 	pt.send(pt.ctx, &q, sizeof(q));
