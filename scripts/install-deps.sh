@@ -12,6 +12,7 @@ PACKAGES=(
   iproute2                         # ip netns / veth / tc netem for multi-host tests
   iperf3                           # TCP baseline of bench/remote-bench
   valgrind redis-server            # memcheck runs; utmem benchmark baseline
+  clang libclang-rt-14-dev         # libFuzzer harnesses (scripts/fuzz.sh)
 )
 
 missing=()
