@@ -25,7 +25,8 @@ int ivt_policy_read_key(const char *path, uint8_t key[IVT_HOST_KEY_LEN], char *w
 			size_t why_len)
 {
 	enum { HEX = 2 * IVT_HOST_KEY_LEN };
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO named here must not hang the daemon in open(). */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		int err = -errno;
 		snprintf(why, why_len, "cannot open key file %s: %s", path, strerror(-err));
