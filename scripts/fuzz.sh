@@ -82,7 +82,7 @@ for h in "${harnesses[@]}"; do
   else
     crashes=$((crashes + 1))
     printf '%-16s %14s CRASH (exit %s), input in %s\n' "$h" "$n" "$rc" "$build/artifacts/$h/"
-    grep -E -m 12 'ERROR|SUMMARY|check failed|#[0-9]+ 0x' "$log" | sed 's/^/    /' || true
+    grep -E 'ERROR|SUMMARY|check failed|#[0-4] 0x' "$log" | head -n 8 | cut -c1-160 | sed 's/^/    /' || true
   fi
 done
 echo "${#harnesses[@]} harnesses, $total executions, $crashes crashes"

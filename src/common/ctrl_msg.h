@@ -16,6 +16,8 @@ struct ivt_ctrl_msg {
 		struct ivt_ctrl_error error;
 		struct ivt_ctrl_setup setup;
 		struct ivt_ctrl_peer peer;
+		struct ivt_ctrl_incoming incoming;
+		struct ivt_ctrl_peer_info peer_info;
 		char status[IVT_CTRL_STATUS_MAX + 1];
 	} u;
 	int fds[IVT_OOB_FDS_MAX]; /* received fds, owned by the receiver */

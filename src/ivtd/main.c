@@ -276,6 +276,13 @@ static size_t status_text(void *arg, char *buf, size_t len)
 	return at;
 }
 
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	ivt_broker_tick(arg);
+}
+
 static int start_registries(struct daemon_state *d)
 {
 	char why[256] = "";
@@ -334,6 +341,14 @@ int main(int argc, char **argv)
 		IVT_WARN(WHO, "no backend is available from %s; every open will be refused",
 			 plugin_dir);
 
+	/* Connectors waiting for a listener are refused when their time is
+	 * up (ivt_broker_tick); a tenth of a second is precision enough. */
+	struct event *tick = event_new(d.base, -1, EV_PERSIST, on_tick, d.broker);
+	const struct timeval tick_tv = {.tv_sec = 0, .tv_usec = 100000};
+	if (!tick || event_add(tick, &tick_tv) != 0) {
+		IVT_ERR(WHO, "cannot install the broker's timer");
+		return 1;
+	}
 	struct event *sigs[3];
 	const int signums[3] = {SIGHUP, SIGTERM, SIGINT};
 	for (int i = 0; i < 3; i++) {
@@ -375,6 +390,7 @@ int main(int argc, char **argv)
 	ivt_broker_free(d.broker);
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);
+	event_free(tick);
 	event_base_free(d.base);
 	return status;
 }

@@ -90,7 +90,15 @@ struct ivt_policy_channel {
 	/* "host": the channel's listener lives on that host ("" = here or
 	 * anywhere local). Connectors elsewhere are bridged to it. */
 	char host[IVT_NAME_MAX + 1];
+	/* Listeners that accept many connections (ivt_listen): connectors
+	 * offered but not yet accepted, and connections held at once. */
+	uint32_t backlog, max_connections;
 };
+
+#define IVT_POLICY_BACKLOG_DEFAULT 128
+#define IVT_POLICY_BACKLOG_MAX 4096
+#define IVT_POLICY_MAX_CONNECTIONS_DEFAULT 1024
+#define IVT_POLICY_MAX_CONNECTIONS_MAX 1000000
 
 #define IVT_HOST_KEY_LEN 32
 
@@ -173,6 +181,7 @@ struct ivt_policy_decision {
 	int has_spill;
 	char spill_to[IVT_BACKEND_NAME_MAX + 1];
 	uint64_t spill_above_bytes;
+	uint32_t backlog, max_connections; /* the rule's, for a listener */
 	char rule[160];            /* "channels[0] 'demo' (conf/policy.json:7)" */
 	char reason[IVT_ERRMSG_MAX + 1]; /* refusal reason, or a note on success */
 };

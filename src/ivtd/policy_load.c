@@ -115,6 +115,27 @@ static int get_uint(struct loader *L, json_t *obj, const char *path, const char 
 	return 0;
 }
 
+/* An optional count 1..max; def when absent. */
+static int get_count(struct loader *L, json_t *obj, const char *path, const char *key,
+		     uint32_t def, uint32_t max, uint32_t *out)
+{
+	uint64_t v;
+	int rc = get_uint(L, obj, path, key, 0, &v);
+	if (rc == -ENOENT) {
+		*out = def;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (v < 1 || v > max) {
+		char p[256];
+		join(p, sizeof(p), path, key);
+		return fail(L, p, "must be between 1 and %u", (unsigned)max);
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
 static int is_ring_size(uint64_t v)
 {
 	return v >= IVT_POLICY_RING_MIN && v <= IVT_POLICY_RING_MAX && (v & (v - 1)) == 0;
@@ -318,7 +339,8 @@ static int parse_channel(struct loader *L, struct ivt_policy *pol, json_t *obj, 
 {
 	static const char *const keys[] = {"name",	    "listeners",    "connectors", "backend",
 					   "ring_size",	    "max_ring_size", "quota_bytes", "spill",
-					   "peers_denied", "host",	     NULL};
+					   "peers_denied", "host",	     "backlog",   "max_connections",
+					   NULL};
 	int rc;
 	if (!json_is_object(obj))
 		return fail(L, path, "must be an object");
@@ -360,6 +382,11 @@ static int parse_channel(struct loader *L, struct ivt_policy *pol, json_t *obj, 
 	if ((rc = parse_spill(L, obj, path, c)))
 		return rc;
 	if ((rc = parse_channel_host(L, obj, path, c)))
+		return rc;
+	if ((rc = get_count(L, obj, path, "backlog", IVT_POLICY_BACKLOG_DEFAULT,
+			    IVT_POLICY_BACKLOG_MAX, &c->backlog)) ||
+	    (rc = get_count(L, obj, path, "max_connections", IVT_POLICY_MAX_CONNECTIONS_DEFAULT,
+			    IVT_POLICY_MAX_CONNECTIONS_MAX, &c->max_connections)))
 		return rc;
 	return parse_peers_denied(L, obj, path, c);
 }

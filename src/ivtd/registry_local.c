@@ -40,6 +40,7 @@ struct local_conn {
 	int dead;      /* to be reaped */
 	int graceful;  /* it sent CLOSE */
 	int reported;  /* broker already told it is gone */
+	int wants_info; /* its OPEN had IVT_CTRL_OPEN_INFO: it takes PEER_INFO */
 };
 
 struct local_reg {
@@ -164,6 +165,23 @@ static int op_notify_peer(struct ivt_reg_end *end, int event, uint32_t peer_domi
 	return send_or_drop(conn_of(end), IVT_CTRL_PEER, &p, sizeof(p), NULL, 0);
 }
 
+static int op_incoming(struct ivt_reg_end *end, uint32_t ticket, const char *identity,
+		       uint32_t peer_domid)
+{
+	struct ivt_ctrl_incoming in = {.ticket = ticket, .peer_domid = peer_domid};
+	snprintf(in.identity, sizeof(in.identity), "%s", identity);
+	return send_or_drop(conn_of(end), IVT_CTRL_INCOMING, &in, sizeof(in), NULL, 0);
+}
+
+static int op_peer_info(struct ivt_reg_end *end, const char *identity, uint32_t peer_domid)
+{
+	if (!conn_of(end)->wants_info)
+		return 0; /* a version-1 client would take it for garbage */
+	struct ivt_ctrl_peer_info pi = {.peer_domid = peer_domid};
+	snprintf(pi.identity, sizeof(pi.identity), "%s", identity);
+	return send_or_drop(conn_of(end), IVT_CTRL_PEER_INFO, &pi, sizeof(pi), NULL, 0);
+}
+
 static void op_destroy(struct ivt_registry *reg);
 
 static const struct ivt_registry_ops local_ops = {
@@ -172,6 +190,8 @@ static const struct ivt_registry_ops local_ops = {
 	.reply_error = op_reply_error,
 	.relay_setup = op_relay_setup,
 	.notify_peer = op_notify_peer,
+	.incoming = op_incoming,
+	.peer_info = op_peer_info,
 	.destroy = op_destroy,
 };
 
@@ -200,6 +220,19 @@ static void handle_status(struct local_conn *c)
 	send_or_drop(c, IVT_CTRL_STATUS_OK, text, (uint32_t)n + 1, NULL, 0);
 }
 
+/* A listener that accepts many gets an INCOMING per queued connector,
+ * up to the policy's backlog (at most IVT_POLICY_BACKLOG_MAX, each about a
+ * kilobyte in flight): room for all of them, or a slow accept loop would
+ * look like a client that stopped reading and be dropped. */
+static void grow_sndbuf(struct local_conn *c)
+{
+	int sz = 8 << 20;
+	if (setsockopt(c->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) != 0 &&
+	    setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)) != 0)
+		IVT_DEBUG(WHO, "listener of %s: cannot grow its socket buffer: %s",
+			  c->end.identity, strerror(errno));
+}
+
 static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 {
 	struct local_reg *lr = c->lr;
@@ -210,8 +243,22 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		memset(&req, 0, sizeof(req));
 		memcpy(req.name, m->u.open.name, sizeof(req.name));
 		memcpy(req.backend, m->u.open.backend, sizeof(req.backend));
-		req.listen = (m->u.open.flags & IVT_LISTEN) != 0;
+		uint32_t fl = m->u.open.flags;
+		req.listen = (fl & IVT_LISTEN) != 0;
+		req.multi = req.listen && (fl & IVT_CTRL_OPEN_MULTI);
+		if (req.listen && (fl & IVT_CTRL_OPEN_ACCEPT))
+			req.ticket = m->u.open.arg;
+		else if (!req.listen)
+			req.wait_ms = m->u.open.arg;
 		req.ring_size = m->u.open.ring_size;
+		c->wants_info = (fl & IVT_CTRL_OPEN_INFO) != 0;
+		if (req.multi)
+			grow_sndbuf(c);
+		if ((fl & ~(uint32_t)IVT_CTRL_OPEN_FLAGS) ||
+		    ((fl & IVT_CTRL_OPEN_ACCEPT) && (!req.listen || !req.ticket || req.multi))) {
+			op_reply_error(&c->end, EINVAL, "invalid OPEN flags");
+			return;
+		}
 		if (!ivt_name_valid(req.name)) {
 			op_reply_error(&c->end, EINVAL,
 				       "invalid channel name (1..63 of A-Z a-z 0-9 . _ -, not "
