@@ -176,7 +176,9 @@ void broker_refuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, const
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	b->stats.refused++;
-	IVT_INFO(WHO, "refused %s (%s): %s", end->identity, errno_name(-err), msg);
+	/* A connector retries while nobody listens: each -ENOENT is not news. */
+	ivt_log(err == -ENOENT ? IVT_LOG_DEBUG : IVT_LOG_INFO, WHO, "refused %s (%s): %s",
+		end->identity, errno_name(-err), msg);
 	end->reg->ops->reply_error(end, -err, msg);
 }
 

@@ -135,7 +135,20 @@ struct ivt_policy {
 	/* "lower_tier": a hosts[].name whose ivtd store takes what this one
 	 * refuses (docs/utmem.md, "Tiering between hosts"); "" = none. */
 	char utmem_lower_tier[IVT_NAME_MAX + 1];
+	/* "limits": what one identity may hold in ivtd (conf/README.md). */
+	struct ivt_policy_limits {
+		uint64_t connections;     /* local control connections at once */
+		uint64_t channels;        /* local channel ends (OPENs) at once */
+		uint64_t bytes_in_flight; /* utmem request payloads being received */
+		uint64_t root_reserve;    /* connections only uid 0 may take */
+	} limits;
 };
+
+#define IVT_POLICY_LIMIT_CONNECTIONS_DEFAULT 4096
+#define IVT_POLICY_LIMIT_CHANNELS_DEFAULT 2048
+#define IVT_POLICY_LIMIT_ROOT_RESERVE_DEFAULT 64
+/* bytes_in_flight defaults to this many utmem max_value_bytes */
+#define IVT_POLICY_LIMIT_IN_FLIGHT_VALUES 4
 
 #define IVT_POLICY_UTMEM_MAX_VALUE_DEFAULT (16ull << 20)
 #define IVT_POLICY_UTMEM_MAX_VALUE_LIMIT (1ull << 30)

@@ -522,6 +522,47 @@ static int parse_utmem(struct loader *L, struct ivt_policy *pol, json_t *root)
 	return 0;
 }
 
+/* "limits": {"connections": N, "channels": N, "bytes_in_flight": N,
+ * "root_reserve": N}, per identity (conf/README.md). After "utmem". */
+static int parse_limits(struct loader *L, struct ivt_policy *pol, json_t *root)
+{
+	static const char *const keys[] = {"connections", "channels", "bytes_in_flight",
+					   "root_reserve", NULL};
+	struct ivt_policy_limits *l = &pol->limits;
+	l->connections = IVT_POLICY_LIMIT_CONNECTIONS_DEFAULT;
+	l->channels = IVT_POLICY_LIMIT_CHANNELS_DEFAULT;
+	l->root_reserve = IVT_POLICY_LIMIT_ROOT_RESERVE_DEFAULT;
+	l->bytes_in_flight = IVT_POLICY_LIMIT_IN_FLIGHT_VALUES * pol->utmem_max_value_bytes;
+	json_t *o;
+	char p[64];
+	int rc = member(L, root, "", "limits", 0, &o, p, sizeof(p));
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (!json_is_object(o))
+		return fail(L, "limits", "must be an object {\"connections\": N, \"channels\": N, "
+					 "\"bytes_in_flight\": N, \"root_reserve\": N}");
+	if ((rc = check_keys(L, o, "limits", keys)))
+		return rc;
+	uint64_t *const dst[] = {&l->connections, &l->channels, &l->bytes_in_flight,
+				 &l->root_reserve};
+	for (int i = 0; i < 4; i++) {
+		rc = get_uint(L, o, "limits", keys[i], 0, dst[i]);
+		if (rc && rc != -ENOENT)
+			return rc;
+		char path[64];
+		join(path, sizeof(path), "limits", keys[i]);
+		if (rc == 0 && *dst[i] == 0 && dst[i] != &l->root_reserve)
+			return fail(L, path, "must be at least 1 (0 would refuse everyone)");
+	}
+	if (l->bytes_in_flight < pol->utmem_max_value_bytes)
+		return fail(L, "limits.bytes_in_flight",
+			    "must be at least utmem.max_value_bytes (%llu), or no value fits",
+			    (unsigned long long)pol->utmem_max_value_bytes);
+	return 0;
+}
+
 static int parse_channels(struct loader *L, struct ivt_policy *pol, json_t *root)
 {
 	json_t *arr;
@@ -599,7 +640,7 @@ static int parse_hosts(struct loader *L, struct ivt_policy *pol, json_t *root)
 static int parse_root(struct loader *L, struct ivt_policy *pol, json_t *root)
 {
 	static const char *const keys[] = {"version", "defaults", "channels", "hosts", "utmem",
-					   NULL};
+					   "limits", NULL};
 	int rc;
 	if (!json_is_object(root))
 		return fail(L, "", "the policy must be a JSON object");
@@ -612,7 +653,8 @@ static int parse_root(struct loader *L, struct ivt_policy *pol, json_t *root)
 		return fail(L, "version", "unsupported policy version %llu (this ivtd reads 1)",
 			    (unsigned long long)version);
 	if ((rc = parse_defaults(L, pol, root)) || (rc = parse_channels(L, pol, root)) ||
-	    (rc = parse_hosts(L, pol, root)) || (rc = parse_utmem(L, pol, root)))
+	    (rc = parse_hosts(L, pol, root)) || (rc = parse_utmem(L, pol, root)) ||
+	    (rc = parse_limits(L, pol, root)))
 		return rc;
 	return 0;
 }
