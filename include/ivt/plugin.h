@@ -142,17 +142,23 @@ struct ivt_plugin_ops {
 	int (*connect)(const struct ivt_ep_params *params, struct ivt_ep **out);
 
 	/* Non-blocking byte pipe. send returns bytes queued (>0), -EAGAIN
-	 * when full, -EPIPE when the peer closed. recv returns bytes (>0),
+	 * when full, -EPIPE when the peer closed, -ECONNRESET when the
+	 * transport itself knows the peer died. recv returns bytes (>0),
 	 * -EAGAIN when empty, 0 when the peer closed and all was read,
-	 * -EPROTO when the peer corrupted the shared state. */
+	 * -ECONNRESET when it died (after the data it had sent), -EPROTO when
+	 * the peer corrupted the shared state. */
 	ssize_t (*send)(struct ivt_ep *ep, const void *buf, size_t len);
 	ssize_t (*recv)(struct ivt_ep *ep, void *buf, size_t len);
 
 	/* Ask to be woken for events; returns the subset already ready
 	 * (then do not sleep), 0 if the caller should poll poll_fd. */
 	int (*arm)(struct ivt_ep *ep, unsigned events);
+	/* May stay readable for good once the peer is gone (then arm reports
+	 * ready and the calls report the end). */
 	int (*poll_fd)(struct ivt_ep *ep);
-	/* After poll_fd was readable: consume the wake-up. */
+	/* After poll_fd was readable: consume the wake-up. Never blocks, even
+	 * if the peer changed the flags of an fd it was passed: a plugin does
+	 * not rely on status flags of a description the peer also holds. */
 	void (*ack)(struct ivt_ep *ep);
 
 	/* Optional native one-sided ops (IVT_CAP_RDMA); the host emulates
