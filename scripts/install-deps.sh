@@ -10,6 +10,7 @@ PACKAGES=(
   libevent-dev libjansson-dev libcmocka-dev
   iproute2                         # ip netns / veth / tc netem for multi-host tests
   valgrind redis-server            # memcheck runs; utmem benchmark baseline
+  clang libclang-rt-14-dev         # libFuzzer harnesses (scripts/fuzz.sh)
 )
 
 missing=()

@@ -4,8 +4,11 @@
 #      and the benchmark smoke runs
 #   2. the unit tests again under valgrind memcheck
 #   3. an ASan+UBSan build: unit, e2e and netns tests
-#   4. the real Xen host under QEMU (ctest -L xen): Xen 4.17 + dom0 + PV
-#      guests, vchan/XenStore through ivtd, verbs on soft-RoCE. About 8 min
+#   4. the libFuzzer harnesses (tests/fuzz), 30 s each, one per CPU at a time
+#      (scripts/fuzz.sh, ~4 min on 2 CPUs; IVT_FUZZ_SECONDS=0 skips them)
+#   5. the real Xen host under QEMU (ctest -L xen): Xen 4.17 + dom0 + PV
+#      guests, vchan/XenStore through ivtd, verbs on soft-RoCE; then dom0
+#      with systemd as PID 1 running systemd/ivtd.service. About 10 min
 #      (images are built once into build-xen-images/); IVT_XEN_TESTS=0 skips
 #      it, and it reports "skipped" where QEMU or the images cannot be had.
 set -euo pipefail
@@ -35,6 +38,12 @@ step "tests under ASan/UBSan: unit, e2e, netns"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 SLURPOE_TEST_BYTES=$((32 << 20)) SLURPOE_TEST_RDMA_BYTES=$((16 << 20)) REMOTE_TEST_BYTES=32M \
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -L 'unit|e2e|netns'
+
+fuzz_secs=${IVT_FUZZ_SECONDS:-30}
+if [ "$fuzz_secs" -gt 0 ]; then
+  step "fuzzing: every parser of untrusted input for ${fuzz_secs} s (clang, ASan+UBSan)"
+  scripts/fuzz.sh "$fuzz_secs"
+fi
 
 if [ "${IVT_XEN_TESTS:-1}" = 1 ]; then
   step "tests: real Xen host under QEMU"

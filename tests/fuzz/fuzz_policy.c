@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The policy loader (src/ivtd/policy_load.c) on arbitrary text: ivtd
+ * loads it at start and on every reload, so a bad file must be refused
+ * with a message, never crash. A policy that loads is then asked a few
+ * questions (src/ivtd/policy.c).
+ */
+#include "fuzz_input.h"
+#include "ivtd/policy.h"
+
+static void ask(const struct ivt_policy *p, const char *channel, const char *who, int listener)
+{
+	struct ivt_policy_query q = {
+		.channel = channel, .identity = who, .is_listener = listener,
+		.colocated = 1, .available = ~0u,
+		.peer_identity = listener ? NULL : "uid:0",
+		.granted_backend = listener ? NULL : "shm",
+		.granted_ring_size = listener ? 0 : 65536,
+	};
+	struct ivt_policy_decision d;
+	(void)ivt_policy_decide(p, &q, &d);
+	FZ_CHECK(memchr(d.reason, '\0', sizeof(d.reason)) != NULL);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *text = malloc(size + 1), err[512];
+	memcpy(text, data, size);
+	text[size] = '\0';
+	struct ivt_policy *p = ivt_policy_load_string(text, "fuzz.json", err, sizeof(err));
+	if (p) {
+		for (size_t i = 0; i < p->n_channels && i < 4; i++) {
+			ask(p, p->channels[i].pattern, "uid:1000", 1);
+			ask(p, p->channels[i].pattern, "dom:3", 0);
+		}
+		ask(p, "ivt.utmem", "uid:1000", 0);
+		ivt_policy_free(p);
+	} else {
+		FZ_CHECK(memchr(err, '\0', sizeof(err)) != NULL && err[0]);
+	}
+	free(text);
+	return 0;
+}
