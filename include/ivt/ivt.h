@@ -35,6 +35,7 @@ extern "C" {
 #define IVT_NAME_MAX 63
 
 typedef struct ivt_channel ivt_channel;
+typedef struct ivt_listener ivt_listener;
 
 /* ivt_open() flags */
 enum ivt_open_flags {
@@ -48,18 +49,72 @@ struct ivt_open_opts {
 	size_t ring_size;        /* bytes per direction; 0 = policy default */
 	int timeout_ms;          /* wait for daemon and peer; -1 forever, 0 = don't wait for peer */
 	const char *socket_path; /* NULL: $IVT_SOCKET, else IVT_DEFAULT_SOCKET */
+	/* Appended (older callers' struct_size leaves it 0). ivt_listen:
+	 * IVT_NONBLOCK makes ivt_accept non-blocking; ivt_open ignores it. */
+	unsigned flags;
 };
 
 #define IVT_DEFAULT_SOCKET "/run/ivt/ivtd.sock"
 
 /* Open channel `name`. With IVT_LISTEN the call returns when the channel is
- * set up and, unless opts->timeout_ms is 0, a peer has connected.
+ * set up and, unless opts->timeout_ms is 0, a peer has connected: a
+ * one-shot listener that serves exactly one connector (ivt_listen serves
+ * many). A connector to an ivt_listen listener returns once accepted.
  * Errors: -EACCES policy refuses, -ENOENT no such channel policy or (connect)
  * nobody listening within the timeout, -EADDRINUSE already has a listener,
- * -ECONNREFUSED daemon not running, -ENOTSUP backend unavailable here,
- * -ETIMEDOUT, -EPROTO malformed answer from daemon or peer. */
+ * -ECONNREFUSED daemon not running or the listener closed before accepting,
+ * -ENOTSUP backend unavailable here, -ETIMEDOUT (also: not accepted in
+ * time), -EAGAIN / -EUSERS (ivt_listen's backlog / max_connections full),
+ * -ECONNRESET (listener: its connector went away during setup),
+ * -EMFILE this identity holds as many connections or channel ends as the
+ * policy's "limits" allow, -EUSERS also when ivtd's connection table is
+ * full (its last places are kept for root), -EPROTO malformed answer from
+ * daemon or peer. ivt_strerror carries ivtd's reason. */
 int ivt_open(const char *name, unsigned flags, const struct ivt_open_opts *opts,
 	     ivt_channel **out);
+
+/* ---- Listeners: one name, many connections ------------------------ */
+
+/* Offer channel `name` to many connectors, like listen() on a socket.
+ * Each connector the policy admits (checked per connector: a refused one
+ * never reaches this listener) is queued until ivt_accept takes it, up to
+ * the policy's "backlog"; the listener holds at most "max_connections"
+ * accepted connections at once (conf/README.md). A connector beyond
+ * either waits for room up to its own timeout_ms, then fails with
+ * -EAGAIN (backlog full) or -EUSERS (max_connections reached); one whose
+ * timeout is 0 fails at once. opts as for ivt_open (backend, ring_size
+ * and socket_path apply to every connection; timeout_ms bounds only
+ * ivtd's answer here; flags: IVT_NONBLOCK). Errors as ivt_open's
+ * listener, and -ENOTSUP over XenStore (guests: use ivt_open). */
+int ivt_listen(const char *name, const struct ivt_open_opts *opts, ivt_listener **out);
+
+/* Take the next queued connection: a channel of its own (own ring,
+ * backend and stats) that outlives the listener; blocking unless
+ * ivt_set_nonblock. Waits for a connector unless the listener is
+ * non-blocking (then -EAGAIN). A connector that left while queued is
+ * skipped. The channel's first ivt_send/ivt_recv waits for the connector
+ * to attach (non-blocking: -EAGAIN, ivt_fd wakes); a connector that
+ * fails its setup makes them return -ECONNRESET. Errors: -EAGAIN,
+ * -ECONNRESET (ivtd went away), -ENOMEM, -ENOTSUP, -EPROTO. One thread
+ * at a time per listener. */
+int ivt_accept(ivt_listener *l, ivt_channel **out);
+
+/* Readable (POLLIN, level-triggered) while ivt_accept may succeed, or
+ * will report an error; it may wake for a connector that left meanwhile
+ * (ivt_accept then says -EAGAIN). */
+int ivt_listener_fd(ivt_listener *l);
+
+/* Stop listening and free l: connectors queued but not yet accepted fail
+ * with -ECONNREFUSED; accepted channels live on. */
+int ivt_listener_close(ivt_listener *l);
+
+int ivt_listener_set_nonblock(ivt_listener *l, int nonblock);
+
+/* The other end's identity as ivtd's policy saw it: "uid:1000",
+ * "dom:5", "host:hostB/uid:0". "" while not known (a one-shot listener
+ * before its peer connected, an ivtd older than this API, XenStore ends);
+ * NULL if ch is NULL. Valid as long as ch. */
+const char *ivt_peer_identity(const ivt_channel *ch);
 
 /* Close gracefully: the peer reads what was sent, then end-of-stream. */
 int ivt_close(ivt_channel *ch);
@@ -75,8 +130,14 @@ ssize_t ivt_send(ivt_channel *ch, const void *buf, size_t len);
  * there), -ECONNRESET (peer died; data that had arrived was read first). */
 ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len);
 
-/* Wait for a message of exactly len bytes (loops over ivt_recv). Returns
- * len, 0 at clean end-of-stream before any byte, or an error. */
+/* Wait for a message of exactly len bytes (loops over ivt_recv, like
+ * recv(MSG_WAITALL)). Returns len, or what ivt_recv would when no byte of
+ * the message came (0 at end of stream, -EAGAIN, -ECONNRESET, ...). A
+ * short count (0 < n < len) is never an error and the bytes are the
+ * caller's: the stream ended inside the message (the next call returns 0
+ * after a close, -ECONNRESET after a death), or, on an IVT_NONBLOCK
+ * channel, no more has arrived yet (call again for the rest; it never
+ * blocks). */
 ssize_t ivt_recv_all(ivt_channel *ch, void *buf, size_t len);
 
 /* File descriptor for poll/epoll (POLLIN only; it is owned by the channel,

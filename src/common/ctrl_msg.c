@@ -8,6 +8,8 @@
  *   ERROR       sizeof(struct ivt_ctrl_error)
  *   SETUP       sizeof(struct ivt_ctrl_setup)   (whole blob array; blob_len says how much counts)
  *   PEER        sizeof(struct ivt_ctrl_peer)
+ *   INCOMING    sizeof(struct ivt_ctrl_incoming)   (ticket nonzero)
+ *   PEER_INFO   sizeof(struct ivt_ctrl_peer_info)
  *   CLOSE       0
  *   STATUS      0
  *   STATUS_OK   1 .. IVT_CTRL_STATUS_MAX + 1, text whose only NUL is the last byte
@@ -80,6 +82,15 @@ static int check_payload(struct ivt_ctrl_msg *m, uint32_t len)
 	case IVT_CTRL_PEER:
 		if (len != sizeof(m->u.peer) || m->u.peer.event < IVT_PEER_CONNECTED ||
 		    m->u.peer.event > IVT_PEER_DIED)
+			return -EPROTO;
+		return 0;
+	case IVT_CTRL_INCOMING:
+		if (len != sizeof(m->u.incoming) || !m->u.incoming.ticket ||
+		    !TERMINATED(m->u.incoming.identity))
+			return -EPROTO;
+		return 0;
+	case IVT_CTRL_PEER_INFO:
+		if (len != sizeof(m->u.peer_info) || !TERMINATED(m->u.peer_info.identity))
 			return -EPROTO;
 		return 0;
 	case IVT_CTRL_CLOSE:
@@ -208,6 +219,7 @@ int ivt_ctrl_recv(int sock, struct ivt_ctrl_msg *m, int timeout_ms)
 		struct cmsghdr align;
 	} cbuf;
 
+	bool reset_seen = false;
 	for (;;) {
 		int w = wait_readable(sock, timeout_ms);
 		if (w < 0)
@@ -225,6 +237,14 @@ int ivt_ctrl_recv(int sock, struct ivt_ctrl_msg *m, int timeout_ms)
 				if (timeout_ms == 0)
 					return -ETIMEDOUT;
 				continue; /* spurious wake-up; poll again */
+			}
+			if (errno == ECONNRESET && !reset_seen) {
+				/* A peer that closed with our message unread makes the
+				 * kernel report a reset *before* what it sent last (a
+				 * CLOSE, or the ERROR saying why it hung up). The error
+				 * is cleared by reporting it: read on. */
+				reset_seen = true;
+				continue;
 			}
 			if (errno == ECONNRESET || errno == EPIPE)
 				return -ECONNRESET;

@@ -21,6 +21,20 @@
  *   client -> CLOSE                     graceful end
  * A control connection carries exactly one channel end; closing the
  * socket ends that end.
+ *
+ * Listeners that accept many connections (ivt_listen; additions to
+ * version 1 that an older peer never sees, since only a client that sets
+ * the new OPEN flags gets the new messages):
+ *   listener:  client -> OPEN (LISTEN | MULTI)   daemon -> OPEN_OK
+ *              daemon -> INCOMING (ticket, connector's identity), one per
+ *              connector the policy admitted, up to the backlog
+ *   accepting: client -> OPEN (LISTEN | ACCEPT, arg = ticket) on a new
+ *              control connection: from here on it is the server end of
+ *              that one connection, as above (SETUP, PEER, CLOSE)
+ *   connector: client -> OPEN, daemon -> OPEN_OK only once accepted (or
+ *              ERROR: refused, timed out, listener closed)
+ *   PEER_INFO  (daemon -> an end whose OPEN had IVT_CTRL_OPEN_INFO): the
+ *              other end's identity, sent before OPEN_OK or PEER CONNECTED.
  */
 #ifndef IVT_CTRL_PROTO_H
 #define IVT_CTRL_PROTO_H
@@ -45,6 +59,8 @@ enum ivt_ctrl_type {
 	IVT_CTRL_CLOSE = 6,
 	IVT_CTRL_STATUS = 7,    /* client asks for the daemon's status text */
 	IVT_CTRL_STATUS_OK = 8, /* reply: NUL-terminated text, <= IVT_CTRL_STATUS_MAX */
+	IVT_CTRL_INCOMING = 9,  /* daemon -> MULTI listener: a connector waits (ivt_ctrl_incoming) */
+	IVT_CTRL_PEER_INFO = 10, /* daemon -> end: the other end's identity (ivt_ctrl_peer_info) */
 	IVT_CTRL_TYPE_MAX
 };
 
@@ -56,11 +72,26 @@ struct ivt_ctrl_hdr {
 	uint32_t seq;  /* echoed in replies */
 };
 
+/* ivt_ctrl_open.flags beyond IVT_LISTEN */
+enum ivt_ctrl_open_flags {
+	IVT_CTRL_OPEN_MULTI = 1u << 8,  /* with IVT_LISTEN: a listener (ivt_listen) */
+	IVT_CTRL_OPEN_ACCEPT = 1u << 9, /* with IVT_LISTEN: accept connection `arg` */
+	IVT_CTRL_OPEN_INFO = 1u << 10,  /* this client understands PEER_INFO */
+};
+#define IVT_CTRL_OPEN_FLAGS                                                                  \
+	(IVT_LISTEN | IVT_CTRL_OPEN_MULTI | IVT_CTRL_OPEN_ACCEPT | IVT_CTRL_OPEN_INFO)
+/* Connector's arg: wait for a listener's backlog this long; forever. */
+#define IVT_CTRL_WAIT_FOREVER 0xffffffffu
+
 struct ivt_ctrl_open {
 	char name[IVT_NAME_MAX + 1];
 	char backend[IVT_BACKEND_NAME_MAX + 1]; /* "" or "auto" = policy */
-	uint32_t flags;                          /* IVT_LISTEN */
-	uint32_t reserved;
+	uint32_t flags;                          /* IVT_LISTEN | enum ivt_ctrl_open_flags */
+	/* ACCEPT: the ticket of an INCOMING. Connector: ms it waits for a
+	 * listener (ivt_listen) to accept it, IVT_CTRL_WAIT_FOREVER; 0 (what
+	 * version-1 clients send) = refused at once if the backlog is full,
+	 * else queued for up to 10 s. Otherwise 0. */
+	uint32_t arg;
 	uint64_t ring_size;                      /* 0 = policy default */
 };
 
@@ -102,6 +133,21 @@ enum ivt_peer_event {
 struct ivt_ctrl_peer {
 	uint32_t event; /* enum ivt_peer_event */
 	uint32_t peer_domid;
+};
+
+/* Identities as the policy sees them: "uid:1000", "dom:5", "host:B/uid:0". */
+#define IVT_IDENTITY_MAX 63
+
+struct ivt_ctrl_incoming {
+	uint32_t ticket;     /* nonzero; for OPEN (LISTEN | ACCEPT) */
+	uint32_t peer_domid; /* the connector's domain */
+	char identity[IVT_IDENTITY_MAX + 1];
+};
+
+struct ivt_ctrl_peer_info {
+	uint32_t peer_domid;
+	uint32_t reserved;
+	char identity[IVT_IDENTITY_MAX + 1];
 };
 
 #define IVT_CTRL_STATUS_MAX 3800

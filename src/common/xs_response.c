@@ -68,7 +68,10 @@ int ivt_xs_format_error(char *buf, size_t len, int err, const char *reason, int 
 		n--;
 	clean[n] = '\0';
 	fmt_seq(seq_kv, sizeof(seq_kv), has_seq, seq);
-	return fits(snprintf(buf, len, "error %d%s%s%s", err, seq_kv, n ? " " : "", clean), len);
+	/* The reason is a key like the rest: a bare reason that began with
+	 * "seq=" was read as the seq when none was written (issue 9). */
+	return fits(snprintf(buf, len, "error %d%s%s%s", err, seq_kv, n ? " reason=" : "", clean),
+		    len);
 }
 
 static const char *const event_words[] = {
@@ -164,6 +167,9 @@ static int parse_error(const char *val, size_t len, size_t pos, struct ivt_xs_re
 	} else {
 		pos = before;
 	}
+	/* "reason=" marks the text; an ivtd older than it wrote the bare text. */
+	if (len - pos >= 7 && !memcmp(val + pos, "reason=", 7))
+		pos += 7;
 	size_t rl = len - pos;
 	if (rl > IVT_ERRMSG_MAX)
 		rl = IVT_ERRMSG_MAX;

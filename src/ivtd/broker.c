@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "common/textbuf.h"
-#include "broker.h"
+#include "broker_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -11,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/ctrl_msg.h"
 #include "common/log.h"
 #include "common/plugin_loader.h"
@@ -18,78 +18,37 @@
 
 #define WHO "ivtd"
 
-struct channel {
-	struct channel *next; /* every channel still referenced by an end */
-	uint64_t id;
-	char name[IVT_NAME_MAX + 1];
-	char backend[IVT_BACKEND_NAME_MAX + 1];
-	uint64_t ring_size;
-	char xs_path[IVT_XS_PATH_MAX + 1];
-	struct ivt_reg_end *server, *client; /* NULL once gone */
-	char server_id[48], client_id[48];   /* kept for status after they go */
-	int served;                          /* a client attached once: no second one */
-	int has_setup;
-	uint8_t blob[IVT_OOB_BLOB_MAX];
-	size_t blob_len;
-	int fds[IVT_OOB_FDS_MAX];
-	int nfds;
-	time_t since;
-	int remote; /* the listener is on another host; client is a local end */
-	int service; /* ivtd itself is the listener (ivt_broker_set_service) */
-	uint64_t spill_above; /* policy "spill": sent to both ends in OPEN_OK */
-	/* vchan: libxenvchan grants the ring to one domain, so the listener
-	 * is answered only once its client (and so the domid) is known. */
-	int server_answer_pending;
-};
-
-struct backend_state {
-	int available;
-	char why[200];
-};
-
-struct ivt_broker {
-	struct ivt_policy *policy;
-	struct channel *channels;
-	uint64_t next_id;
-	struct backend_state backends[IVT_BACKEND_COUNT];
-	struct ivt_broker_stats stats;
-	char host_name[IVT_NAME_MAX + 1];
-	struct ivt_broker_remote remote; /* .open NULL: no bridge */
-	struct ivt_broker_service service; /* .open NULL: none */
-};
-
 /* ---- table --------------------------------------------------------- */
 
-static struct channel *find_channel(struct ivt_broker *b, const char *name)
+struct channel *broker_find_named(struct ivt_broker *b, const char *name)
 {
-	/* Only channels with a listener own their name. */
+	/* a one-shot channel keeps its name while its listener is there,
+	 * even after it served its one client (then: EBUSY) */
 	for (struct channel *c = b->channels; c; c = c->next)
-		if (c->server && !strcmp(c->name, name))
+		if ((c->kind == CHAN_ONESHOT || c->kind == CHAN_LISTENER) && c->server &&
+		    !strcmp(c->name, name))
 			return c;
 	return NULL;
 }
 
-static void unlink_channel(struct ivt_broker *b, struct channel *ch)
-{
-	for (struct channel **pp = &b->channels; *pp; pp = &(*pp)->next)
-		if (*pp == ch) {
-			*pp = ch->next;
-			ch->next = NULL;
-			return;
-		}
-}
-
 static void drop_setup(struct channel *ch)
 {
-	for (int i = 0; i < ch->nfds; i++)
-		close(ch->fds[i]);
-	ch->nfds = 0;
-	ch->has_setup = 0;
+	if (!ch->setup)
+		return;
+	for (int i = 0; i < ch->setup->nfds; i++)
+		close(ch->setup->fds[i]);
+	free(ch->setup);
+	ch->setup = NULL;
 }
 
-static void free_channel(struct ivt_broker *b, struct channel *ch)
+void broker_free_channel(struct ivt_broker *b, struct channel *ch)
 {
-	unlink_channel(b, ch);
+	if (ch->prev)
+		ch->prev->next = ch->next;
+	else if (b->channels == ch)
+		b->channels = ch->next;
+	if (ch->next)
+		ch->next->prev = ch->prev;
 	drop_setup(ch);
 	free(ch);
 }
@@ -117,7 +76,7 @@ void ivt_broker_free(struct ivt_broker *b)
 		return;
 	while (b->channels) {
 		/* Ends still pointing here belong to registries already gone. */
-		free_channel(b, b->channels);
+		broker_free_channel(b, b->channels);
 	}
 	ivt_policy_free(b->policy);
 	free(b);
@@ -180,13 +139,10 @@ void ivt_broker_get_stats(const struct ivt_broker *b, struct ivt_broker_stats *s
 	*st = b->stats;
 	st->channels = 0;
 	for (const struct channel *c = b->channels; c; c = c->next)
-		st->channels += c->server != NULL;
+		st->channels += c->server != NULL && c->kind != CHAN_LISTENER;
 }
 
 /* ---- answering ends ------------------------------------------------ */
-
-static void refuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
 
 static const char *errno_name(int err)
 {
@@ -201,13 +157,18 @@ static const char *errno_name(int err)
 	case EISCONN: return "EISCONN";
 	case EALREADY: return "EALREADY";
 	case EMSGSIZE: return "EMSGSIZE";
+	case EAGAIN: return "EAGAIN";
+	case EUSERS: return "EUSERS";
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case ECONNREFUSED: return "ECONNREFUSED";
+	case ECONNABORTED: return "ECONNABORTED";
 	case ENOMEM: return "ENOMEM";
 	default: return "error";
 	}
 }
 
 /* err is a negative errno. Logs and answers. */
-static void refuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, const char *fmt, ...)
+void broker_refuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, const char *fmt, ...)
 {
 	char msg[IVT_ERRMSG_MAX + 1];
 	va_list ap;
@@ -215,7 +176,9 @@ static void refuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, const
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	b->stats.refused++;
-	IVT_INFO(WHO, "refused %s (%s): %s", end->identity, errno_name(-err), msg);
+	/* A connector retries while nobody listens: each -ENOENT is not news. */
+	ivt_log(err == -ENOENT ? IVT_LOG_DEBUG : IVT_LOG_INFO, WHO, "refused %s (%s): %s",
+		end->identity, errno_name(-err), msg);
 	end->reg->ops->reply_error(end, -err, msg);
 }
 
@@ -226,7 +189,7 @@ static const char *const *why_table(const struct ivt_broker *b, const char **out
 	return out;
 }
 
-static void open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_server,
+void broker_open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_server,
 		    uint32_t peer_domid)
 {
 	struct ivt_ctrl_open_ok ok;
@@ -242,6 +205,12 @@ static void open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_se
 	end->reg->ops->reply_ok(end, &ok);
 }
 
+void broker_peer_info(struct ivt_reg_end *end, const char *identity, uint32_t peer_domid)
+{
+	if (end->reg->ops->peer_info)
+		end->reg->ops->peer_info(end, identity, peer_domid);
+}
+
 /* Asks the policy, with this host's backends filled into q. */
 static int ask_policy(const struct ivt_broker *b, struct ivt_policy_query *q,
 		      struct ivt_policy_decision *d)
@@ -255,30 +224,34 @@ static int ask_policy(const struct ivt_broker *b, struct ivt_policy_query *q,
 }
 
 /* ask_policy(), refusing end with the policy's reason on a "no". */
-static int decide_or_refuse(struct ivt_broker *b, struct ivt_reg_end *end,
+int broker_decide_or_refuse(struct ivt_broker *b, struct ivt_reg_end *end,
 			    struct ivt_policy_query *q, struct ivt_policy_decision *d)
 {
 	int rc = ask_policy(b, q, d);
 	if (rc < 0)
-		refuse(b, end, rc, "%s", d->reason);
+		broker_refuse(b, end, rc, "%s", d->reason);
 	return rc;
 }
 
 /* A new channel in the table, owned by end (its listener or client:
  * the caller says which). NULL, end refused, when out of memory. */
-static struct channel *channel_new(struct ivt_broker *b, struct ivt_reg_end *end,
-				   const char *name, const char *backend)
+struct channel *broker_channel_new(struct ivt_broker *b, struct ivt_reg_end *end,
+				   enum chan_kind kind, const char *name, const char *backend)
 {
 	struct channel *ch = calloc(1, sizeof(*ch));
 	if (!ch) {
-		refuse(b, end, -ENOMEM, "ivtd is out of memory");
+		broker_refuse(b, end, -ENOMEM, "ivtd is out of memory");
 		return NULL;
 	}
+	ch->kind = kind;
+	ch->state = CS_CONNECTED;
 	ch->id = b->next_id++;
 	snprintf(ch->name, sizeof(ch->name), "%s", name);
 	snprintf(ch->backend, sizeof(ch->backend), "%s", backend);
 	ch->since = time(NULL);
 	ch->next = b->channels;
+	if (ch->next)
+		ch->next->prev = ch;
 	b->channels = ch;
 	end->broker_data = ch;
 	return ch;
@@ -288,12 +261,12 @@ static struct channel *channel_new(struct ivt_broker *b, struct ivt_reg_end *end
 static void channel_set_client(struct channel *ch, struct ivt_reg_end *end)
 {
 	ch->client = end;
-	ch->served = 1;
+	end->broker_data = ch;
 	snprintf(ch->client_id, sizeof(ch->client_id), "%s", end->identity);
 }
 
 /* vchan channels get their XenStore path under the listener's domain. */
-static void channel_set_vchan_path(struct channel *ch, uint32_t listener_domid)
+void broker_set_vchan_path(struct channel *ch, uint32_t listener_domid)
 {
 	if (!strcmp(ch->backend, "vchan") &&
 	    ivt_xs_vchan_path(ch->xs_path, sizeof(ch->xs_path), listener_domid, ch->name,
@@ -306,17 +279,19 @@ static void channel_open_failed(struct ivt_broker *b, struct ivt_reg_end *end,
 				struct channel *ch, int rc, const char *reason)
 {
 	end->broker_data = NULL;
-	free_channel(b, ch);
-	refuse(b, end, rc, "%s", reason[0] ? reason : strerror(-rc));
+	broker_free_channel(b, ch);
+	broker_refuse(b, end, rc, "%s", reason[0] ? reason : strerror(-rc));
 }
 
+/* ONESHOT (ivt_open) and LISTENER (ivt_listen) ends: the policy as a
+ * listener, then the name is theirs. */
 static void handle_listen(struct ivt_broker *b, struct ivt_reg_end *end,
 			  const struct ivt_end_request *req)
 {
-	struct channel *ch = find_channel(b, req->name);
+	struct channel *ch = broker_find_named(b, req->name);
 	if (ch) {
-		refuse(b, end, -EADDRINUSE, "channel '%s' already has a listener (%s)", req->name,
-		       ch->server_id);
+		broker_refuse(b, end, -EADDRINUSE, "channel '%s' already has a listener (%s)",
+			      req->name, ch->server_id);
 		return;
 	}
 	struct ivt_policy_query q = {
@@ -327,47 +302,61 @@ static void handle_listen(struct ivt_broker *b, struct ivt_reg_end *end,
 		.colocated = 1,
 	};
 	struct ivt_policy_decision d;
-	if (decide_or_refuse(b, end, &q, &d) < 0)
+	if (broker_decide_or_refuse(b, end, &q, &d) < 0)
 		return;
-	ch = channel_new(b, end, req->name, d.backend);
+	ch = broker_channel_new(b, end, req->multi ? CHAN_LISTENER : CHAN_ONESHOT, req->name,
+				d.backend);
 	if (!ch)
 		return;
+	ch->state = CS_LISTENING;
 	ch->ring_size = d.ring_size;
 	if (d.has_spill)
 		ch->spill_above = d.spill_above_bytes < IVT_CTRL_SPILL_ABOVE_MAX
 					  ? d.spill_above_bytes : IVT_CTRL_SPILL_ABOVE_MAX;
 	ch->server = end;
 	snprintf(ch->server_id, sizeof(ch->server_id), "%s", end->identity);
-	channel_set_vchan_path(ch, end->domid);
 	b->stats.granted++;
 	if (d.ring_adjusted)
 		IVT_INFO(WHO, "%s", d.reason);
-	IVT_INFO(WHO, "listen '%s' by %s: granted backend %s, ring %" PRIu64 " (rule %s)",
-		 ch->name, end->identity, ch->backend, ch->ring_size, d.rule);
+	IVT_INFO(WHO, "%s '%s' by %s: granted backend %s, ring %" PRIu64 " (rule %s)",
+		 req->multi ? "listener" : "listen", ch->name, end->identity, ch->backend,
+		 ch->ring_size, d.rule);
+	if (req->multi) {
+		ch->u.lis.backlog = d.backlog ? d.backlog : IVT_POLICY_BACKLOG_DEFAULT;
+		ch->u.lis.max_conns = d.max_connections ? d.max_connections
+							: IVT_POLICY_MAX_CONNECTIONS_DEFAULT;
+		ch->u.lis.next_ticket = 1;
+		broker_open_ok(end, ch, 1, 0);
+		return;
+	}
+	broker_set_vchan_path(ch, end->domid);
 	if (!strcmp(ch->backend, "vchan")) {
-		ch->server_answer_pending = 1;
+		ch->state = CS_DEFERRED;
 		IVT_INFO(WHO, "channel '%s': vchan listener answered when a client connects",
 			 ch->name);
 		return;
 	}
-	open_ok(end, ch, 1, 0);
+	broker_open_ok(end, ch, 1, 0);
 }
 
-static void relay(struct ivt_broker *b, struct channel *ch)
+void broker_relay(struct ivt_broker *b, struct channel *ch)
 {
-	int rc = ch->client->reg->ops->relay_setup(ch->client, ch->blob, ch->blob_len, ch->fds,
-						    ch->nfds);
+	struct chan_setup *s = ch->setup;
+	int rc = ch->client->reg->ops->relay_setup(ch->client, s->blob, s->blob_len, s->fds,
+						    s->nfds);
 	if (rc == 0)
 		b->stats.setups_relayed++;
 	else if (rc != -ENOTSUP)
 		IVT_WARN(WHO, "channel '%s': relaying setup to %s failed: %s", ch->name,
 			 ch->client_id, strerror(-rc));
+	/* One client per channel: nobody else will need it. */
+	drop_setup(ch);
 }
 
 static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 			   const struct ivt_end_request *req)
 {
-	struct channel *ch = find_channel(b, req->name);
+	struct channel *ch = broker_find_named(b, req->name);
 	if (!ch) {
 		/* Still check the policy first: a refusal is more useful than
 		 * "no listener" to someone who may never connect. */
@@ -378,11 +367,12 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 		struct ivt_policy_decision d;
 		int rc = ask_policy(b, &q, &d);
 		if (rc == -EACCES || rc == -ENOENT)
-			refuse(b, end, rc, "%s", d.reason);
+			broker_refuse(b, end, rc, "%s", d.reason);
 		else
-			refuse(b, end, -ENOENT, "no listener for channel '%s'", req->name);
+			broker_refuse(b, end, -ENOENT, "no listener for channel '%s'", req->name);
 		return;
 	}
+	/* The policy per connector: a refused one never reaches a queue. */
 	struct ivt_policy_query q = {
 		.channel = req->name, .identity = end->identity, .is_listener = 0,
 		.backend = req->backend, .ring_size = req->ring_size, .colocated = 1,
@@ -390,26 +380,31 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 		.granted_ring_size = ch->ring_size,
 	};
 	struct ivt_policy_decision d;
-	if (decide_or_refuse(b, end, &q, &d) < 0)
+	if (broker_decide_or_refuse(b, end, &q, &d) < 0)
 		return;
-	if (ch->client || ch->served) {
-		refuse(b, end, -EBUSY, "channel '%s' already %s a client (%s); its listener must "
-				       "listen again",
-		       req->name, ch->client ? "has" : "served", ch->client_id);
+	if (ch->kind == CHAN_LISTENER) {
+		broker_connect_multi(b, ch, end, req, &d);
 		return;
 	}
+	if (ch->state != CS_LISTENING && ch->state != CS_DEFERRED) {
+		broker_refuse(b, end, -EBUSY, "channel '%s' already %s a client (%s); its listener "
+					      "must listen again, or use ivt_listen to serve many",
+			      req->name, ch->client ? "has" : "served", ch->client_id);
+		return;
+	}
+	int deferred = ch->state == CS_DEFERRED;
+	ch->state = CS_CONNECTED; /* a one-shot name is no longer offered */
 	channel_set_client(ch, end);
-	end->broker_data = ch;
 	b->stats.granted++;
 	IVT_INFO(WHO, "connect '%s' by %s to %s: backend %s, ring %" PRIu64 " (rule %s)", ch->name,
 		 end->identity, ch->server_id, ch->backend, ch->ring_size, d.rule);
-	if (ch->server_answer_pending) {
-		ch->server_answer_pending = 0;
-		open_ok(ch->server, ch, 1, end->domid);
-	}
-	open_ok(end, ch, 0, ch->server->domid);
-	if (ch->has_setup)
-		relay(b, ch);
+	broker_peer_info(ch->server, end->identity, end->domid);
+	if (deferred)
+		broker_open_ok(ch->server, ch, 1, end->domid);
+	broker_peer_info(end, ch->server_id, ch->server->domid);
+	broker_open_ok(end, ch, 0, ch->server->domid);
+	if (ch->setup)
+		broker_relay(b, ch);
 	ch->server->reg->ops->notify_peer(ch->server, IVT_PEER_CONNECTED, end->domid);
 }
 
@@ -443,14 +438,14 @@ static void handle_remote(struct ivt_broker *b, struct ivt_reg_end *end,
 			  const struct ivt_end_request *req, const struct ivt_policy_channel *rule)
 {
 	if (req->listen) {
-		refuse(b, end, -EACCES, "channel '%s' lives on host %s (rule %d); listen there",
+		broker_refuse(b, end, -EACCES, "channel '%s' lives on host %s (rule %d); listen there",
 		       req->name, rule->host, rule->index);
 		return;
 	}
 	/* Ends that came from another host are never sent on: no relaying
 	 * through a chain of daemons, whatever their policies say. */
 	if (!strncmp(end->identity, "host:", 5)) {
-		refuse(b, end, -EACCES, "channel '%s' lives on host %s, not here", req->name,
+		broker_refuse(b, end, -EACCES, "channel '%s' lives on host %s, not here", req->name,
 		       rule->host);
 		return;
 	}
@@ -462,23 +457,22 @@ static void handle_remote(struct ivt_broker *b, struct ivt_reg_end *end,
 		.granted_backend = "shm",
 	};
 	struct ivt_policy_decision d;
-	if (decide_or_refuse(b, end, &q, &d) < 0)
+	if (broker_decide_or_refuse(b, end, &q, &d) < 0)
 		return;
 	const struct ivt_policy_host *host = ivt_policy_find_host(b->policy, rule->host);
 	if (!host) {
-		refuse(b, end, -ENOENT, "channel '%s' lives on host %s, which is not in \"hosts\" "
+		broker_refuse(b, end, -ENOENT, "channel '%s' lives on host %s, which is not in \"hosts\" "
 					"of %s", req->name, rule->host, b->policy->source);
 		return;
 	}
 	if (!b->remote.open) {
-		refuse(b, end, -ENOTSUP, "channel '%s' lives on host %s but this ivtd has no "
+		broker_refuse(b, end, -ENOTSUP, "channel '%s' lives on host %s but this ivtd has no "
 					 "remote support", req->name, rule->host);
 		return;
 	}
-	struct channel *ch = channel_new(b, end, req->name, "shm");
+	struct channel *ch = broker_channel_new(b, end, CHAN_REMOTE, req->name, "shm");
 	if (!ch)
 		return;
-	ch->remote = 1;
 	channel_set_client(ch, end);
 	snprintf(ch->server_id, sizeof(ch->server_id), "(%.44s)", rule->host);
 	char reason[IVT_ERRMSG_MAX + 1] = "";
@@ -510,7 +504,7 @@ static void handle_service(struct ivt_broker *b, struct ivt_reg_end *end,
 			   const struct ivt_end_request *req)
 {
 	if (req->listen) {
-		refuse(b, end, -EACCES, "channel '%s' is served by ivtd itself; nobody may listen on "
+		broker_refuse(b, end, -EACCES, "channel '%s' is served by ivtd itself; nobody may listen on "
 					"it", req->name);
 		return;
 	}
@@ -525,23 +519,22 @@ static void handle_service(struct ivt_broker *b, struct ivt_reg_end *end,
 		.granted_ring_size = ring,
 	};
 	struct ivt_policy_decision d;
-	if (decide_or_refuse(b, end, &q, &d) < 0)
+	if (broker_decide_or_refuse(b, end, &q, &d) < 0)
 		return;
 	int id = ivt_backend_id(backend);
 	if (id < 0 || !b->backends[id].available) {
-		refuse(b, end, -ENOTSUP, "channel '%s': backend %s not available on this host",
+		broker_refuse(b, end, -ENOTSUP, "channel '%s': backend %s not available on this host",
 		       req->name, backend);
 		return;
 	}
-	struct channel *ch = channel_new(b, end, req->name, backend);
+	struct channel *ch = broker_channel_new(b, end, CHAN_SERVICE, req->name, backend);
 	if (!ch)
 		return;
-	ch->service = 1;
 	ch->ring_size = ring;
 	channel_set_client(ch, end);
 	snprintf(ch->server_id, sizeof(ch->server_id), "(ivtd)");
-	channel_set_vchan_path(ch, 0);
-	open_ok(end, ch, 0, 0);
+	broker_set_vchan_path(ch, 0);
+	broker_open_ok(end, ch, 0, 0);
 	char reason[IVT_ERRMSG_MAX + 1] = "";
 	int rc = b->service.open(b->service.arg, end, ch->backend, ch->ring_size,
 				 ch->xs_path[0] ? ch->xs_path : NULL, &d, reason, sizeof(reason));
@@ -562,18 +555,18 @@ static void cb_request(void *arg, struct ivt_reg_end *end, const struct ivt_end_
 	b->stats.requests++;
 	if (end->broker_data) {
 		const struct channel *ch = end->broker_data;
-		refuse(b, end, -EISCONN, "this end already belongs to channel '%s'", ch->name);
+		broker_refuse(b, end, -EISCONN, "this end already belongs to channel '%s'", ch->name);
 		return;
 	}
 	/* Registries validate, but names go into XenStore paths and logs:
 	 * check once more where it matters. */
 	if (!ivt_name_valid(req->name)) {
-		refuse(b, end, -EINVAL, "invalid channel name (1..%d of A-Z a-z 0-9 . _ -)",
+		broker_refuse(b, end, -EINVAL, "invalid channel name (1..%d of A-Z a-z 0-9 . _ -)",
 		       IVT_NAME_MAX);
 		return;
 	}
 	if (memchr(req->backend, '\0', sizeof(req->backend)) == NULL) {
-		refuse(b, end, -EINVAL, "invalid backend name");
+		broker_refuse(b, end, -EINVAL, "invalid backend name");
 		return;
 	}
 	const struct ivt_policy_channel *rule = remote_rule(b, req->name);
@@ -581,6 +574,8 @@ static void cb_request(void *arg, struct ivt_reg_end *end, const struct ivt_end_
 		handle_service(b, end, req);
 	else if (rule)
 		handle_remote(b, end, req, rule);
+	else if (req->listen && req->ticket)
+		broker_accept(b, end, req);
 	else if (req->listen)
 		handle_listen(b, end, req);
 	else
@@ -601,30 +596,62 @@ static void cb_setup(void *arg, struct ivt_reg_end *end, const void *blob, size_
 	struct channel *ch = end->broker_data;
 	if (nfds < 0 || nfds > IVT_OOB_FDS_MAX)
 		nfds = 0; /* cannot be trusted to say which to close; registries never do this */
-	if (!ch || ch->server != end) {
+	if (!ch || ch->server != end || ch->kind == CHAN_LISTENER) {
 		close_fds(fds, nfds);
-		refuse(b, end, -EPROTO, "only an open listening end may send SETUP");
+		broker_refuse(b, end, -EPROTO, "only an open listening or accepting end may send "
+					       "SETUP");
 		return;
 	}
-	if (ch->has_setup) {
+	if (ch->setup || ch->setup_seen || ch->state == CS_HALF) {
 		close_fds(fds, nfds);
-		refuse(b, end, -EALREADY, "channel '%s' already has its setup", ch->name);
+		broker_refuse(b, end, -EALREADY, "channel '%s' already has its setup", ch->name);
 		return;
 	}
 	if (len > IVT_OOB_BLOB_MAX) {
 		close_fds(fds, nfds);
-		refuse(b, end, -EMSGSIZE, "setup blob larger than %d bytes", IVT_OOB_BLOB_MAX);
+		broker_refuse(b, end, -EMSGSIZE, "setup blob larger than %d bytes", IVT_OOB_BLOB_MAX);
 		return;
 	}
-	memcpy(ch->blob, blob, len);
-	ch->blob_len = len;
-	memcpy(ch->fds, fds, sizeof(int) * (size_t)nfds);
-	ch->nfds = nfds;
-	ch->has_setup = 1;
+	struct chan_setup *s = malloc(sizeof(*s));
+	if (!s) {
+		close_fds(fds, nfds);
+		broker_refuse(b, end, -ENOMEM, "ivtd is out of memory");
+		return;
+	}
+	memcpy(s->blob, blob, len);
+	s->blob_len = len;
+	memcpy(s->fds, fds, sizeof(int) * (size_t)nfds);
+	s->nfds = nfds;
+	ch->setup = s;
+	ch->setup_seen = 1;
 	IVT_DEBUG(WHO, "channel '%s': setup from %s (%zu bytes, %d fds)", ch->name, end->identity,
 		  len, nfds);
 	if (ch->client)
-		relay(b, ch);
+		broker_relay(b, ch);
+}
+
+void broker_end_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_end *end,
+		     int graceful)
+{
+	int event = graceful ? IVT_PEER_CLOSED : IVT_PEER_DIED;
+	struct ivt_reg_end *other = NULL;
+	int was_server = ch->server == end;
+	if (was_server) {
+		ch->server = NULL;
+		other = ch->client;
+		/* Nobody can attach any more: release the shared resources. */
+		drop_setup(ch);
+	} else if (ch->client == end) {
+		ch->client = NULL;
+		other = ch->server;
+	}
+	IVT_INFO(WHO, "channel '%s': %s %s %s", ch->name, was_server ? "listener" : "client",
+		 end->identity, graceful ? "closed" : "died");
+	if (other)
+		other->reg->ops->notify_peer(other, event, end->domid);
+	ch->state = CS_HALF;
+	if (!ch->server && !ch->client)
+		broker_free_channel(b, ch);
 }
 
 static void cb_gone(void *arg, struct ivt_reg_end *end, int graceful)
@@ -634,43 +661,34 @@ static void cb_gone(void *arg, struct ivt_reg_end *end, int graceful)
 	end->broker_data = NULL;
 	if (!ch)
 		return;
-	int event = graceful ? IVT_PEER_CLOSED : IVT_PEER_DIED;
 	if (!graceful)
 		b->stats.peers_died++;
-	if (ch->service) {
+	switch (ch->kind) {
+	case CHAN_SERVICE:
 		ch->client = NULL;
 		if (b->service.gone)
 			b->service.gone(b->service.arg, end, graceful);
-		free_channel(b, ch);
+		broker_free_channel(b, ch);
 		return;
-	}
-	if (ch->remote) {
+	case CHAN_REMOTE:
 		IVT_INFO(WHO, "channel '%s': client %s of host %s %s", ch->name, end->identity,
 			 ch->server_id, graceful ? "closed" : "died");
 		ch->client = NULL;
 		if (b->remote.gone)
 			b->remote.gone(b->remote.arg, end, graceful);
-		free_channel(b, ch);
+		broker_free_channel(b, ch);
+		return;
+	case CHAN_LISTENER:
+		broker_listener_gone(b, ch, graceful);
+		return;
+	case CHAN_CONN:
+		broker_conn_gone(b, ch, end, graceful);
+		return;
+	case CHAN_ONESHOT:
+		/* The name is free for a new listener right away. */
+		broker_end_gone(b, ch, end, graceful);
 		return;
 	}
-	if (ch->server == end) {
-		/* The name is free for a new listener right away. */
-		ch->server = NULL;
-		/* Nobody can attach any more: release the shared resources. */
-		drop_setup(ch);
-		IVT_INFO(WHO, "channel '%s': listener %s %s", ch->name, end->identity,
-			 graceful ? "closed" : "died");
-		if (ch->client)
-			ch->client->reg->ops->notify_peer(ch->client, event, end->domid);
-	} else if (ch->client == end) {
-		ch->client = NULL;
-		IVT_INFO(WHO, "channel '%s': client %s %s", ch->name, end->identity,
-			 graceful ? "closed" : "died");
-		if (ch->server)
-			ch->server->reg->ops->notify_peer(ch->server, event, end->domid);
-	}
-	if (!ch->server && !ch->client)
-		free_channel(b, ch);
 }
 
 struct ivt_broker_cb ivt_broker_callbacks(struct ivt_broker *b)
@@ -678,52 +696,4 @@ struct ivt_broker_cb ivt_broker_callbacks(struct ivt_broker *b)
 	return (struct ivt_broker_cb){
 		.arg = b, .request = cb_request, .setup = cb_setup, .gone = cb_gone,
 	};
-}
-
-/* ---- status -------------------------------------------------------- */
-
-
-static const char *state_of(const struct channel *ch)
-{
-	if (ch->client)
-		return "connected";
-	if (ch->served)
-		return "client-gone";
-	return "listening";
-}
-
-size_t ivt_broker_status(const struct ivt_broker *b, char *buf, size_t len)
-{
-	struct ivt_textbuf o;
-	ivt_textbuf_init(&o, buf, len);
-	const struct ivt_broker_stats *s = &b->stats;
-	ivt_textbuf_printf(&o, "policy: %s (%zu rules)\n", b->policy ? b->policy->source : "(none)",
-	    b->policy ? b->policy->n_channels : 0);
-	ivt_textbuf_printf(&o, "backends:");
-	for (int i = 0; i < IVT_BACKEND_COUNT; i++)
-		ivt_textbuf_printf(&o, " %s=%s", ivt_backend_name_of(i), b->backends[i].available ? "yes" : "no");
-	ivt_textbuf_printf(&o, "\nrequests %" PRIu64 ", granted %" PRIu64 ", refused %" PRIu64
-		", setups relayed %" PRIu64 ", ends died %" PRIu64 "\n",
-	    s->requests, s->granted, s->refused, s->setups_relayed, s->peers_died);
-	ivt_textbuf_printf(&o, "%-24s %-8s %10s %-12s %-12s %-11s %s\n", "CHANNEL", "BACKEND", "RING", "LISTENER",
-	    "CLIENT", "STATE", "AGE");
-	size_t total = 0, shown = 0;
-	time_t now = time(NULL);
-	for (const struct channel *c = b->channels; c; c = c->next) {
-		if (!c->server)
-			continue; /* a client lingering after its listener left */
-		total++;
-		/* keep room for the "more" line */
-		if (o.full || ivt_textbuf_room(&o) < 200)
-			continue;
-		ivt_textbuf_printf(&o, "%-24s %-8s %10" PRIu64 " %-12s %-12s %-11s %lds\n", c->name, c->backend,
-		    c->ring_size, c->server_id, c->client_id[0] ? c->client_id : "-", state_of(c),
-		    (long)(now - c->since));
-		shown++;
-	}
-	if (shown < total) {
-		o.full = 0;
-		ivt_textbuf_printf(&o, "... and %zu more channels\n", total - shown);
-	}
-	return o.len;
 }

@@ -6,10 +6,12 @@
  * answers through the end's registry ops, relays the listener's setup to
  * its client and tells each end when the other one comes or goes.
  *
- * A channel has one listener (server end) and at most one client end.
- * It exists from the listener's OPEN until the listener goes; a client
- * still attached then is told CLOSED/DIED and the channel's memory goes
- * when that end is gone too. Single-threaded: call from the event loop.
+ * A channel has one server end and at most one client end. A one-shot
+ * listener (ivt_open) serves one client; a listener (ivt_listen) hands
+ * each connector a channel of its own, which outlives the listener
+ * (broker_int.h has the kinds and states). When one end goes the other
+ * is told CLOSED/DIED, and the channel's memory goes when that end is
+ * gone too. Single-threaded: call from the event loop.
  */
 #ifndef IVTD_BROKER_H
 #define IVTD_BROKER_H
@@ -44,6 +46,10 @@ void ivt_broker_set_backend(struct ivt_broker *b, int backend_id, int available,
 			    const char *why);
 /* IVT_BACKEND_BIT mask of usable backends. */
 unsigned ivt_broker_available(const struct ivt_broker *b);
+
+/* Refuse connectors that waited for a listener (ivt_listen) longer than
+ * they said they would. Call a few times a second. */
+void ivt_broker_tick(struct ivt_broker *b);
 
 /* The callbacks to hand to ivt_registry_*_new(). */
 struct ivt_broker_cb ivt_broker_callbacks(struct ivt_broker *b);

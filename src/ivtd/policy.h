@@ -90,7 +90,15 @@ struct ivt_policy_channel {
 	/* "host": the channel's listener lives on that host ("" = here or
 	 * anywhere local). Connectors elsewhere are bridged to it. */
 	char host[IVT_NAME_MAX + 1];
+	/* Listeners that accept many connections (ivt_listen): connectors
+	 * offered but not yet accepted, and connections held at once. */
+	uint32_t backlog, max_connections;
 };
+
+#define IVT_POLICY_BACKLOG_DEFAULT 128
+#define IVT_POLICY_BACKLOG_MAX 4096
+#define IVT_POLICY_MAX_CONNECTIONS_DEFAULT 1024
+#define IVT_POLICY_MAX_CONNECTIONS_MAX 1000000
 
 struct ivt_policy_host {
 	char name[IVT_NAME_MAX + 1];
@@ -115,7 +123,20 @@ struct ivt_policy {
 	/* "lower_tier": a hosts[].name whose ivtd store takes what this one
 	 * refuses (docs/utmem.md, "Tiering between hosts"); "" = none. */
 	char utmem_lower_tier[IVT_NAME_MAX + 1];
+	/* "limits": what one identity may hold in ivtd (conf/README.md). */
+	struct ivt_policy_limits {
+		uint64_t connections;     /* local control connections at once */
+		uint64_t channels;        /* local channel ends (OPENs) at once */
+		uint64_t bytes_in_flight; /* utmem request payloads being received */
+		uint64_t root_reserve;    /* connections only uid 0 may take */
+	} limits;
 };
+
+#define IVT_POLICY_LIMIT_CONNECTIONS_DEFAULT 4096
+#define IVT_POLICY_LIMIT_CHANNELS_DEFAULT 2048
+#define IVT_POLICY_LIMIT_ROOT_RESERVE_DEFAULT 64
+/* bytes_in_flight defaults to this many utmem max_value_bytes */
+#define IVT_POLICY_LIMIT_IN_FLIGHT_VALUES 4
 
 #define IVT_POLICY_UTMEM_MAX_VALUE_DEFAULT (16ull << 20)
 #define IVT_POLICY_UTMEM_MAX_VALUE_LIMIT (1ull << 30)
@@ -161,6 +182,7 @@ struct ivt_policy_decision {
 	int has_spill;
 	char spill_to[IVT_BACKEND_NAME_MAX + 1];
 	uint64_t spill_above_bytes;
+	uint32_t backlog, max_connections; /* the rule's, for a listener */
 	char rule[160];            /* "channels[0] 'demo' (conf/policy.json:7)" */
 	char reason[IVT_ERRMSG_MAX + 1]; /* refusal reason, or a note on success */
 };

@@ -115,6 +115,27 @@ static int get_uint(struct loader *L, json_t *obj, const char *path, const char 
 	return 0;
 }
 
+/* An optional count 1..max; def when absent. */
+static int get_count(struct loader *L, json_t *obj, const char *path, const char *key,
+		     uint32_t def, uint32_t max, uint32_t *out)
+{
+	uint64_t v;
+	int rc = get_uint(L, obj, path, key, 0, &v);
+	if (rc == -ENOENT) {
+		*out = def;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (v < 1 || v > max) {
+		char p[256];
+		join(p, sizeof(p), path, key);
+		return fail(L, p, "must be between 1 and %u", (unsigned)max);
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
 static int is_ring_size(uint64_t v)
 {
 	return v >= IVT_POLICY_RING_MIN && v <= IVT_POLICY_RING_MAX && (v & (v - 1)) == 0;
@@ -318,7 +339,8 @@ static int parse_channel(struct loader *L, struct ivt_policy *pol, json_t *obj, 
 {
 	static const char *const keys[] = {"name",	    "listeners",    "connectors", "backend",
 					   "ring_size",	    "max_ring_size", "quota_bytes", "spill",
-					   "peers_denied", "host",	     NULL};
+					   "peers_denied", "host",	     "backlog",   "max_connections",
+					   NULL};
 	int rc;
 	if (!json_is_object(obj))
 		return fail(L, path, "must be an object");
@@ -360,6 +382,11 @@ static int parse_channel(struct loader *L, struct ivt_policy *pol, json_t *obj, 
 	if ((rc = parse_spill(L, obj, path, c)))
 		return rc;
 	if ((rc = parse_channel_host(L, obj, path, c)))
+		return rc;
+	if ((rc = get_count(L, obj, path, "backlog", IVT_POLICY_BACKLOG_DEFAULT,
+			    IVT_POLICY_BACKLOG_MAX, &c->backlog)) ||
+	    (rc = get_count(L, obj, path, "max_connections", IVT_POLICY_MAX_CONNECTIONS_DEFAULT,
+			    IVT_POLICY_MAX_CONNECTIONS_MAX, &c->max_connections)))
 		return rc;
 	return parse_peers_denied(L, obj, path, c);
 }
@@ -482,6 +509,47 @@ static int parse_utmem(struct loader *L, struct ivt_policy *pol, json_t *root)
 	return 0;
 }
 
+/* "limits": {"connections": N, "channels": N, "bytes_in_flight": N,
+ * "root_reserve": N}, per identity (conf/README.md). After "utmem". */
+static int parse_limits(struct loader *L, struct ivt_policy *pol, json_t *root)
+{
+	static const char *const keys[] = {"connections", "channels", "bytes_in_flight",
+					   "root_reserve", NULL};
+	struct ivt_policy_limits *l = &pol->limits;
+	l->connections = IVT_POLICY_LIMIT_CONNECTIONS_DEFAULT;
+	l->channels = IVT_POLICY_LIMIT_CHANNELS_DEFAULT;
+	l->root_reserve = IVT_POLICY_LIMIT_ROOT_RESERVE_DEFAULT;
+	l->bytes_in_flight = IVT_POLICY_LIMIT_IN_FLIGHT_VALUES * pol->utmem_max_value_bytes;
+	json_t *o;
+	char p[64];
+	int rc = member(L, root, "", "limits", 0, &o, p, sizeof(p));
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (!json_is_object(o))
+		return fail(L, "limits", "must be an object {\"connections\": N, \"channels\": N, "
+					 "\"bytes_in_flight\": N, \"root_reserve\": N}");
+	if ((rc = check_keys(L, o, "limits", keys)))
+		return rc;
+	uint64_t *const dst[] = {&l->connections, &l->channels, &l->bytes_in_flight,
+				 &l->root_reserve};
+	for (int i = 0; i < 4; i++) {
+		rc = get_uint(L, o, "limits", keys[i], 0, dst[i]);
+		if (rc && rc != -ENOENT)
+			return rc;
+		char path[64];
+		join(path, sizeof(path), "limits", keys[i]);
+		if (rc == 0 && *dst[i] == 0 && dst[i] != &l->root_reserve)
+			return fail(L, path, "must be at least 1 (0 would refuse everyone)");
+	}
+	if (l->bytes_in_flight < pol->utmem_max_value_bytes)
+		return fail(L, "limits.bytes_in_flight",
+			    "must be at least utmem.max_value_bytes (%llu), or no value fits",
+			    (unsigned long long)pol->utmem_max_value_bytes);
+	return 0;
+}
+
 static int parse_channels(struct loader *L, struct ivt_policy *pol, json_t *root)
 {
 	json_t *arr;
@@ -551,7 +619,7 @@ static int parse_hosts(struct loader *L, struct ivt_policy *pol, json_t *root)
 static int parse_root(struct loader *L, struct ivt_policy *pol, json_t *root)
 {
 	static const char *const keys[] = {"version", "defaults", "channels", "hosts", "utmem",
-					   NULL};
+					   "limits", NULL};
 	int rc;
 	if (!json_is_object(root))
 		return fail(L, "", "the policy must be a JSON object");
@@ -564,7 +632,8 @@ static int parse_root(struct loader *L, struct ivt_policy *pol, json_t *root)
 		return fail(L, "version", "unsupported policy version %llu (this ivtd reads 1)",
 			    (unsigned long long)version);
 	if ((rc = parse_defaults(L, pol, root)) || (rc = parse_channels(L, pol, root)) ||
-	    (rc = parse_hosts(L, pol, root)) || (rc = parse_utmem(L, pol, root)))
+	    (rc = parse_hosts(L, pol, root)) || (rc = parse_utmem(L, pol, root)) ||
+	    (rc = parse_limits(L, pol, root)))
 		return rc;
 	return 0;
 }

@@ -44,6 +44,11 @@ struct ivt_end_request {
 	char name[IVT_NAME_MAX + 1];
 	char backend[IVT_BACKEND_NAME_MAX + 1]; /* "" or "auto" = let policy pick */
 	int listen;                             /* 1 = server end */
+	int multi;       /* listen: accepts many connections (ivt_listen) */
+	uint32_t ticket; /* listen: nonzero = accept that connection of listener `name` */
+	/* connect: ms to wait for a listener's backlog (IVT_CTRL_WAIT_FOREVER);
+	 * 0 = refuse at once when it is full, else queue up to 10 s */
+	uint32_t wait_ms;
 	uint64_t ring_size;                     /* 0 = policy default */
 };
 
@@ -70,6 +75,13 @@ struct ivt_registry_ops {
 			   int nfds);
 	int (*notify_peer)(struct ivt_reg_end *end, int event /* enum ivt_peer_event */,
 			   uint32_t peer_domid);
+	/* Optional (NULL: the registry has no listeners that accept many
+	 * connections). Tell a MULTI listener end a connector waits. */
+	int (*incoming)(struct ivt_reg_end *listener, uint32_t ticket, const char *identity,
+			uint32_t peer_domid);
+	/* Optional: tell end who the other end is (before reply_ok or
+	 * notify_peer CONNECTED). Ends that cannot take it are skipped. */
+	int (*peer_info)(struct ivt_reg_end *end, const char *identity, uint32_t peer_domid);
 	void (*destroy)(struct ivt_registry *reg);
 };
 

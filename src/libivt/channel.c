@@ -43,7 +43,7 @@ static int frame_wait(void *ctx, unsigned events)
 }
 
 /* Accept the caller's options struct even if it is older (smaller) than ours. */
-static int read_opts(const struct ivt_open_opts *in, unsigned flags, struct ivt_open_opts *o)
+int chan_read_opts(const struct ivt_open_opts *in, unsigned flags, struct ivt_open_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	if (!in) {
@@ -83,17 +83,29 @@ static int prompt_ms(long long deadline, int timeout_ms)
 	return timeout_ms == 0 ? DEFAULT_CONNECT_TIMEOUT_MS : ivt_left_ms(deadline);
 }
 
+/* A connector may wait in ivtd's queue for a listener (ivt_listen) to
+ * accept it: it tells ivtd how long, and gives ivtd this much longer to
+ * say "not accepted in time" before its own clock says "no answer". */
+#define QUEUE_ANSWER_GRACE_MS 1000
+
 /* OPEN, retrying a connector while nobody listens yet. */
-static int open_ctrl(struct ivt_channel *ch, const char *socket_opt,
-		     const struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok, long long deadline,
-		     int timeout_ms, int listen)
+static int open_ctrl(struct ivt_channel *ch, const char *socket_opt, struct ivt_ctrl_open *req,
+		     struct ivt_ctrl_open_ok *ok, long long deadline, int timeout_ms, int listen)
 {
 	int backoff = RETRY_FIRST_MS;
 	int rc = ivt_ctrl_select(&ch->ctrl, socket_opt);
 	if (rc < 0)
 		return rc;
 	for (;;) {
-		rc = ch->ctrl.ops->open(ch->ctrl.impl, req, ok, prompt_ms(deadline, timeout_ms));
+		int wait = prompt_ms(deadline, timeout_ms);
+		if (!listen) {
+			int left = ivt_left_ms(deadline);
+			req->arg = left < 0 ? IVT_CTRL_WAIT_FOREVER : timeout_ms == 0 ? 0
+					     : (uint32_t)(left > 0 ? left : 1);
+			if (wait >= 0)
+				wait += QUEUE_ANSWER_GRACE_MS;
+		}
+		rc = ch->ctrl.ops->open(ch->ctrl.impl, req, ok, wait);
 		if (rc != -ENOENT || listen)
 			return rc;
 		int left = ivt_left_ms(deadline);
@@ -139,6 +151,13 @@ static int wait_for_peer(struct ivt_channel *ch, long long deadline, int timeout
 			ivt_reason_set(rc, "backend %s: accepting the peer failed", ch->ops->name);
 			return rc;
 		}
+		if (chan_poll_ctrl(ch) == IVT_PEER_DIED || ivt_ctrl_peer_event(&ch->ctrl) ==
+								      IVT_PEER_CLOSED) {
+			/* e.g. its setup failed: do not wait for it forever */
+			ivt_reason_set(-ECONNRESET, "the connector to '%s' went away before attaching",
+				       ch->name);
+			return -ECONNRESET;
+		}
 		int left = ivt_left_ms(deadline);
 		if (left == 0) {
 			ivt_reason_set(-ETIMEDOUT, "no peer connected to '%s' within %d ms", ch->name,
@@ -167,36 +186,12 @@ static void chan_free(struct ivt_channel *ch)
 	free(ch);
 }
 
-IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_opts *opts,
-			ivt_channel **out)
+/* Open the end req asks for, the rest of ivt_open. wait_peer: a
+ * listener waits for its connector here (else on first use). */
+static int chan_start(const char *name, unsigned flags, const struct ivt_open_opts *o,
+		      struct ivt_ctrl_open *req, int wait_peer, ivt_channel **out)
 {
-	ivt_reason_clear();
-	if (!out)
-		return -EINVAL;
-	*out = NULL;
-	if (!ivt_name_valid(name)) {
-		ivt_reason_set(-EINVAL, "invalid channel name (1-%d of A-Za-z0-9._-, not starting with '.')",
-			       IVT_NAME_MAX);
-		return -EINVAL;
-	}
-	if (flags & ~(unsigned)(IVT_LISTEN | IVT_NONBLOCK))
-		return -EINVAL;
-	struct ivt_open_opts o;
-	int rc = read_opts(opts, flags, &o);
-	if (rc < 0)
-		return rc;
 	int listen = !!(flags & IVT_LISTEN);
-	struct ivt_ctrl_open req;
-	memset(&req, 0, sizeof(req));
-	snprintf(req.name, sizeof(req.name), "%s", name);
-	if (o.backend && strlen(o.backend) > IVT_BACKEND_NAME_MAX) {
-		ivt_reason_set(-EINVAL, "backend name '%s' is too long", o.backend);
-		return -EINVAL;
-	}
-	snprintf(req.backend, sizeof(req.backend), "%s", o.backend ? o.backend : "");
-	req.flags = listen ? IVT_LISTEN : 0;
-	req.ring_size = o.ring_size;
-
 	struct ivt_channel *ch = calloc(1, sizeof(*ch));
 	if (!ch)
 		return -ENOMEM;
@@ -208,16 +203,16 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 	/* the frame layer must be valid for chan_free even if we fail early */
 	ivt_xport_init(&ch->xp, NULL, NULL, RING_SIZE_MIN);
 
-	long long deadline = ivt_deadline_ms(o.timeout_ms);
+	long long deadline = ivt_deadline_ms(o->timeout_ms);
 	struct ivt_ctrl_open_ok ok;
-	rc = open_ctrl(ch, o.socket_path, &req, &ok, deadline, o.timeout_ms, listen);
+	int rc = open_ctrl(ch, o->socket_path, req, &ok, deadline, o->timeout_ms, listen);
 	if (rc < 0)
 		goto fail;
 	rc = check_open_ok(&ok, listen);
 	if (rc < 0)
 		goto fail;
 	ch->ring_size = ok.ring_size;
-	if ((rc = chan_spill_init(ch, ok.spill_above_bytes, o.socket_path)) < 0)
+	if ((rc = chan_spill_init(ch, ok.spill_above_bytes, o->socket_path)) < 0)
 		goto fail;
 
 	char why[256] = "";
@@ -235,7 +230,7 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 		.ring_size = (size_t)ok.ring_size,
 		.xs_path = ok.xs_path[0] ? ok.xs_path : NULL,
 		.oob = ch->ctrl.ops->oob(ch->ctrl.impl), /* XenStore: one that refuses; vchan needs none */
-		.timeout_ms = prompt_ms(deadline, o.timeout_ms),
+		.timeout_ms = prompt_ms(deadline, o->timeout_ms),
 	};
 	ivt_reason_clear();
 	rc = listen ? ch->ops->listen(&params, &ch->ep) : ch->ops->connect(&params, &ch->ep);
@@ -257,7 +252,7 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 		goto fail;
 	if (!listen)
 		atomic_store(&ch->accepted, 1);
-	else if (o.timeout_ms != 0 && (rc = wait_for_peer(ch, deadline, o.timeout_ms)) < 0)
+	else if (wait_peer && (rc = wait_for_peer(ch, deadline, o->timeout_ms)) < 0)
 		goto fail;
 	IVT_DEBUG("libivt", "channel '%s' open (%s, backend %s, ring %llu, one-sided ops %s)",
 		  name, listen ? "listener" : "connector", ch->ops->name,
@@ -267,6 +262,59 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 fail:
 	chan_free(ch);
 	return rc;
+}
+
+/* Builds the OPEN request common to every end. */
+int chan_make_request(const char *name, const struct ivt_open_opts *o, uint32_t flags,
+		      struct ivt_ctrl_open *req)
+{
+	if (!ivt_name_valid(name)) {
+		ivt_reason_set(-EINVAL, "invalid channel name (1-%d of A-Za-z0-9._-, not starting with '.')",
+			       IVT_NAME_MAX);
+		return -EINVAL;
+	}
+	if (o->backend && strlen(o->backend) > IVT_BACKEND_NAME_MAX) {
+		ivt_reason_set(-EINVAL, "backend name '%s' is too long", o->backend);
+		return -EINVAL;
+	}
+	memset(req, 0, sizeof(*req));
+	snprintf(req->name, sizeof(req->name), "%s", name);
+	snprintf(req->backend, sizeof(req->backend), "%s", o->backend ? o->backend : "");
+	req->flags = flags | IVT_CTRL_OPEN_INFO;
+	req->ring_size = o->ring_size;
+	return 0;
+}
+
+IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_opts *opts,
+			ivt_channel **out)
+{
+	ivt_reason_clear();
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (flags & ~(unsigned)(IVT_LISTEN | IVT_NONBLOCK))
+		return -EINVAL;
+	struct ivt_open_opts o;
+	int rc = chan_read_opts(opts, flags, &o);
+	if (rc < 0)
+		return rc;
+	struct ivt_ctrl_open req;
+	if ((rc = chan_make_request(name, &o, flags & IVT_LISTEN, &req)) < 0)
+		return rc;
+	return chan_start(name, flags, &o, &req, o.timeout_ms != 0, out);
+}
+
+int chan_open_accepted(const char *name, const struct ivt_open_opts *lo, uint32_t ticket,
+		       ivt_channel **out)
+{
+	struct ivt_open_opts o = *lo;
+	o.timeout_ms = 0; /* ivtd answers at once; the connector attaches on first use */
+	struct ivt_ctrl_open req;
+	int rc = chan_make_request(name, &o, IVT_LISTEN | IVT_CTRL_OPEN_ACCEPT, &req);
+	if (rc < 0)
+		return rc;
+	req.arg = ticket;
+	return chan_start(name, IVT_LISTEN, &o, &req, 0, out);
 }
 
 IVT_EXPORT int ivt_close(ivt_channel *ch)
@@ -332,6 +380,11 @@ IVT_EXPORT int ivt_get_stats(ivt_channel *ch, struct ivt_stats *st)
 		st->protocol_errors += ep.protocol_errors; /* e.g. forged ring indices */
 	}
 	return 0;
+}
+
+IVT_EXPORT const char *ivt_peer_identity(const ivt_channel *ch)
+{
+	return ch ? ch->ctrl.ops->peer_identity(ch->ctrl.impl) : NULL;
 }
 
 IVT_EXPORT const char *ivt_backend_name(const ivt_channel *ch)

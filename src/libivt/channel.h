@@ -95,4 +95,15 @@ int chan_send_ready(struct ivt_channel *ch);
  * own answers wait for room. */
 unsigned chan_recv_events(struct ivt_channel *ch);
 
+/* channel.c, for listener.c: */
+/* Read the caller's options (any older struct_size); 0 or -EINVAL. */
+int chan_read_opts(const struct ivt_open_opts *in, unsigned flags, struct ivt_open_opts *o);
+/* The OPEN request for name with flags (IVT_LISTEN | enum ivt_ctrl_open_flags). */
+int chan_make_request(const char *name, const struct ivt_open_opts *o, uint32_t flags,
+		      struct ivt_ctrl_open *req);
+/* The server end of connection `ticket` of listener `name` (opts of the
+ * listener); returns at once, the connector attaches on first use. */
+int chan_open_accepted(const char *name, const struct ivt_open_opts *opts, uint32_t ticket,
+		       ivt_channel **out);
+
 #endif

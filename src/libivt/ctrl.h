@@ -18,6 +18,7 @@
 
 struct ivt_ctrl_ops {
 	const char *name; /* "local", "xenstore": for logs and reasons */
+	int accepts_many; /* has listeners that accept many connections (incoming) */
 	/* Open one end and wait up to timeout_ms (-1: forever) for ivtd's
 	 * answer. May be called again after a failure (a connector retrying
 	 * while nobody listens). On failure the reason is recorded (errors.h)
@@ -36,6 +37,14 @@ struct ivt_ctrl_ops {
 	int (*fd)(void *impl);
 	/* The plugins' setup channel (struct ivt_oob); valid after open. */
 	const struct ivt_oob *(*oob)(void *impl);
+	/* The other end's identity as ivtd's policy saw it ("uid:1000",
+	 * "dom:5"); "" while unknown. Stable once set. */
+	const char *(*peer_identity)(void *impl);
+	/* A listener (OPEN with IVT_CTRL_OPEN_MULTI): wait up to timeout_ms
+	 * (0: not at all) for ivtd's next waiting connector. 0 with *ticket
+	 * set, -EAGAIN none yet, -ENOTSUP (transport has no such listeners),
+	 * else a negative errno with the reason recorded (ivtd gone: -ECONNRESET). */
+	int (*incoming)(void *impl, uint32_t *ticket, int timeout_ms);
 	/* End this end (graceful: tell ivtd) and free impl. */
 	void (*close)(void *impl, int graceful);
 };

@@ -21,10 +21,26 @@ const char *ivt_ctrl_socket_path(const char *opt)
 	return env && *env ? env : IVT_DEFAULT_SOCKET;
 }
 
+static void take_peer_info(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_peer_info *pi)
+{
+	if (atomic_load(&cc->identity_set))
+		return; /* the one ivtd sent first stays: readers may hold it */
+	snprintf(cc->peer_identity, sizeof(cc->peer_identity), "%s", pi->identity);
+	atomic_store(&cc->identity_set, 1);
+}
+
+const char *ivt_ctrl_conn_peer_identity(struct ivt_ctrl_conn *cc)
+{
+	return atomic_load(&cc->identity_set) ? cc->peer_identity : "";
+}
+
 /* Act on an unsolicited message (after OPEN_OK). */
 static void handle(struct ivt_ctrl_conn *cc, struct ivt_ctrl_msg *m)
 {
 	switch (m->hdr.type) {
+	case IVT_CTRL_PEER_INFO:
+		take_peer_info(cc, &m->u.peer_info);
+		break;
 	case IVT_CTRL_PEER:
 		atomic_store(&cc->peer_domid, m->u.peer.peer_domid);
 		/* DIED is final: a later CLOSED must not soften it */
@@ -173,14 +189,19 @@ int ivt_ctrl_conn_open(struct ivt_ctrl_conn *cc, const char *path, const struct 
 	if (rc < 0)
 		return rc;
 	rc = ivt_ctrl_send(cc->sock, IVT_CTRL_OPEN, ++cc->seq, req, sizeof(*req), NULL, 0);
-	if (rc < 0) {
-		ivt_reason_set(-ECONNREFUSED, "socket %s: ivtd hung up", path);
-		rc = -ECONNREFUSED;
-		goto fail;
-	}
+	/* If ivtd refused the connection itself (limits), its ERROR says why
+	 * and is still there to read although our send failed. */
+	int sent = rc == 0;
 	for (;;) {
 		struct ivt_ctrl_msg m;
-		rc = ivt_ctrl_recv(cc->sock, &m, timeout_ms);
+		rc = ivt_ctrl_recv(cc->sock, &m, sent ? timeout_ms : 0);
+		if (!sent && (rc < 0 || m.hdr.type != IVT_CTRL_ERROR)) {
+			if (rc == 0)
+				ivt_ctrl_msg_close_fds(&m);
+			ivt_reason_set(-ECONNREFUSED, "socket %s: ivtd hung up", path);
+			rc = -ECONNREFUSED;
+			goto fail;
+		}
 		if (rc == -ETIMEDOUT) {
 			ivt_reason_set(rc, "ivtd at %s did not answer within %d ms", path, timeout_ms);
 			goto fail;
@@ -198,6 +219,10 @@ int ivt_ctrl_conn_open(struct ivt_ctrl_conn *cc, const char *path, const struct 
 			*ok = m.u.open_ok;
 			return 0;
 		}
+		if (m.hdr.type == IVT_CTRL_PEER_INFO) {
+			take_peer_info(cc, &m.u.peer_info);
+			continue;
+		}
 		if (m.hdr.type == IVT_CTRL_ERROR) {
 			rc = -m.u.error.err;
 			ivt_reason_set(rc, "%s", m.u.error.msg[0] ? m.u.error.msg : "refused by ivtd");
@@ -214,6 +239,36 @@ fail:
 	close(cc->sock);
 	cc->sock = -1;
 	return rc;
+}
+
+int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket, int timeout_ms)
+{
+	for (;;) {
+		struct ivt_ctrl_msg m;
+		int rc = ivt_ctrl_recv(cc->sock, &m, timeout_ms);
+		if (rc == -ETIMEDOUT)
+			return -EAGAIN;
+		if (rc == -EPROTO) {
+			ivt_reason_set(rc, "malformed message from ivtd at %s", cc->path);
+			return rc;
+		}
+		if (rc < 0) {
+			atomic_store(&cc->daemon_gone, 1);
+			ivt_reason_set(-ECONNRESET, "ivtd at %s closed the listener's connection",
+				       cc->path);
+			return -ECONNRESET;
+		}
+		ivt_ctrl_msg_close_fds(&m);
+		if (m.hdr.type == IVT_CTRL_INCOMING) {
+			*ticket = m.u.incoming.ticket;
+			return 0;
+		}
+		if (m.hdr.type == IVT_CTRL_ERROR) {
+			ivt_reason_set(-m.u.error.err, "%s", m.u.error.msg);
+			return -m.u.error.err;
+		}
+		/* anything else says nothing to a listener */
+	}
 }
 
 void ivt_ctrl_conn_close(struct ivt_ctrl_conn *cc, int graceful)

@@ -19,6 +19,9 @@ struct ivt_ctrl_conn {
 	atomic_int peer_event;   /* 0 or the last enum ivt_peer_event */
 	atomic_uint peer_domid;
 	atomic_int daemon_gone;  /* socket hung up or spoke garbage: stop listening */
+	/* PEER_INFO: written once, then published by identity_set */
+	char peer_identity[IVT_IDENTITY_MAX + 1];
+	atomic_int identity_set;
 	struct ivt_oob oob;
 };
 
@@ -34,6 +37,12 @@ int ivt_ctrl_conn_open(struct ivt_ctrl_conn *cc, const char *path, const struct 
 /* Read whatever the daemon sent, without waiting. Returns 1 if the daemon
  * went away during this call, else 0. */
 int ivt_ctrl_conn_drain(struct ivt_ctrl_conn *cc);
+
+/* The other end's identity ("" until ivtd said it). */
+const char *ivt_ctrl_conn_peer_identity(struct ivt_ctrl_conn *cc);
+
+/* A listener's next INCOMING (see struct ivt_ctrl_ops.incoming). */
+int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket, int timeout_ms);
 
 /* Say CLOSE (graceful) unless the daemon is gone, and close the socket. */
 void ivt_ctrl_conn_close(struct ivt_ctrl_conn *cc, int graceful);

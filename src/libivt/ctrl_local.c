@@ -37,6 +37,16 @@ static int local_fd(void *impl) { return ((struct local_ctrl *)impl)->cc.sock; }
 
 static const struct ivt_oob *local_oob(void *impl) { return &((struct local_ctrl *)impl)->cc.oob; }
 
+static const char *local_peer_identity(void *impl)
+{
+	return ivt_ctrl_conn_peer_identity(&((struct local_ctrl *)impl)->cc);
+}
+
+static int local_incoming(void *impl, uint32_t *ticket, int timeout_ms)
+{
+	return ivt_ctrl_conn_incoming(&((struct local_ctrl *)impl)->cc, ticket, timeout_ms);
+}
+
 static void local_close(void *impl, int graceful)
 {
 	struct local_ctrl *l = impl;
@@ -47,12 +57,15 @@ static void local_close(void *impl, int graceful)
 
 static const struct ivt_ctrl_ops local_ops = {
 	.name = "local",
+	.accepts_many = 1,
 	.open = local_open,
 	.drain = local_drain,
 	.peer_event = local_peer_event,
 	.gone = local_gone,
 	.fd = local_fd,
 	.oob = local_oob,
+	.peer_identity = local_peer_identity,
+	.incoming = local_incoming,
 	.close = local_close,
 };
 

@@ -44,7 +44,10 @@ static const char *ivt_text(int e)
 	case EADDRINUSE:
 		return "the channel already has a listener";
 	case ECONNREFUSED:
-		return "ivtd is not running";
+		return "ivtd is not running, or the listener closed";
+	case EUSERS:
+		return "too many connections: the listener holds its most (policy "
+		       "max_connections), or ivtd's connection table is full";
 	case ENOTSUP:
 		return "the backend is not available here";
 	case ETIMEDOUT:
@@ -56,7 +59,8 @@ static const char *ivt_text(int e)
 	case ECONNRESET:
 		return "the peer went away without closing the channel";
 	case EAGAIN:
-		return "would block (non-blocking channel); poll ivt_fd() and retry";
+		return "would block (non-blocking: poll ivt_fd() or ivt_listener_fd() and retry), "
+		       "or the listener's accept backlog is full";
 	case ERANGE:
 		return "outside the bounds of the peer's registered region";
 	case EINVAL:
@@ -79,6 +83,8 @@ static const char *ivt_text(int e)
 		return "this control connection already carries a channel end";
 	case EALREADY:
 		return "the channel is already set up";
+	case EMFILE:
+		return "too many connections or channels for this identity";
 	default:
 		return NULL;
 	}

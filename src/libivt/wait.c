@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "errors.h"
 
 static void ctrl_went_away(struct ivt_channel *ch)
 {
@@ -184,6 +185,12 @@ int chan_ensure_accepted(struct ivt_channel *ch)
 		}
 		if (rc != -EAGAIN)
 			return rc;
+		if (chan_peer_send_error(ch)) {
+			/* gone before attaching (its setup failed?): never wait for it */
+			ivt_reason_set(-ECONNRESET, "the connector to '%s' went away before attaching",
+				       ch->name);
+			return -ECONNRESET;
+		}
 		if (atomic_load(&ch->nonblock)) {
 			/* attaching kicks our fd; no ring event to arm yet */
 			chan_poll_ctrl(ch);
@@ -192,8 +199,20 @@ int chan_ensure_accepted(struct ivt_channel *ch)
 				continue;
 			return -EAGAIN;
 		}
-		/* attaching may not wake our fd on every backend: poll with a cap */
-		chan_wait(ch, CHAN_RECEIVER, IVT_EV_RECV, 100);
+		/* Sleep without arming: arm() may spin on the ring for the
+		 * data path's sake, which before attaching only takes the CPU
+		 * from the peer that is setting up. Attaching kicks our fd on
+		 * shm; other backends may not, hence the cap. */
+		struct pollfd p[2] = {
+			{.fd = ch->ops->poll_fd(ch->ep), .events = POLLIN},
+			{.fd = ch->ctrl.ops->fd(ch->ctrl.impl), .events = POLLIN},
+		};
+		atomic_fetch_add(&ch->waits, 1);
+		if (poll(p, ch->ctrl.ops->gone(ch->ctrl.impl) ? 1 : 2, 100) > 0) {
+			if (p[0].revents)
+				ch->ops->ack(ch->ep);
+			chan_poll_ctrl(ch);
+		}
 	}
 	return 0;
 }

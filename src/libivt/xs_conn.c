@@ -328,6 +328,16 @@ static int oob_none_recv(void *ctx, void *blob, size_t cap, int *fds, int *nfds,
 
 static const struct ivt_oob *xs_conn_oob(void *impl) { return &((struct xs_conn *)impl)->oob; }
 
+/* XenStore ends carry no identity yet (docs/xenstore.md). */
+static const char *xs_conn_peer_identity(void *impl) { return ""; }
+
+static int xs_conn_incoming(void *impl, uint32_t *ticket, int timeout_ms)
+{
+	ivt_reason_set(-ENOTSUP, "listeners that accept many connections (ivt_listen) are not "
+				 "available over XenStore yet; use ivt_open(IVT_LISTEN)");
+	return -ENOTSUP;
+}
+
 static void xs_conn_close(void *impl, int graceful)
 {
 	struct xs_conn *xc = impl;
@@ -351,6 +361,8 @@ static const struct ivt_ctrl_ops xs_ops = {
 	.gone = xs_conn_gone,
 	.fd = xs_conn_fd,
 	.oob = xs_conn_oob,
+	.peer_identity = xs_conn_peer_identity,
+	.incoming = xs_conn_incoming,
 	.close = xs_conn_close,
 };
 

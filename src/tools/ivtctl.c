@@ -67,8 +67,12 @@ static int cmd_status(const char *sock_path)
 	}
 	int rc = ivt_ctrl_send(fd, IVT_CTRL_STATUS, 1, NULL, 0, NULL, 0);
 	struct ivt_ctrl_msg *m = malloc(sizeof(*m));
-	if (rc == 0 && m)
-		rc = ivt_ctrl_recv(fd, m, STATUS_TIMEOUT_MS);
+	if (m) {
+		/* ivtd's ERROR for a refused connection is there even if our send failed */
+		int r = ivt_ctrl_recv(fd, m, rc == 0 ? STATUS_TIMEOUT_MS : 0);
+		if (rc == 0 || r == 0)
+			rc = r;
+	}
 	close(fd);
 	int status = 1;
 	if (!m)

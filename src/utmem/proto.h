@@ -145,6 +145,14 @@ struct utmem_server_opts {
 	uint32_t domid;            /* who the peer is (reported in HELLO, STATS) */
 	struct utmem_store *store; /* for STATS and SET_QUOTA; NULL: -EOPNOTSUPP */
 	int allow_admin;           /* SET_QUOTA allowed: trusted peers only */
+	/* Optional: a request's payload is charged before a byte of it is
+	 * buffered (the header alone may announce max_value). charge returns
+	 * 0, or a negative errno that refuses the request: its payload is
+	 * read and dropped, and the reply carries the errno. Each successful
+	 * charge is uncharged once the request ran or the session ended. */
+	int (*charge)(void *ctx, size_t bytes);
+	void (*uncharge)(void *ctx, size_t bytes);
+	void *charge_ctx;
 };
 
 struct utmem_session;

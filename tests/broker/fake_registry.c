@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct fake_end *fe(struct ivt_reg_end *e) { return (struct fake_end *)e; }
@@ -45,9 +46,30 @@ static int f_notify(struct ivt_reg_end *e, int event, uint32_t peer_domid)
 	return 0;
 }
 
+static int f_incoming(struct ivt_reg_end *e, uint32_t ticket, const char *identity,
+		      uint32_t peer_domid)
+{
+	(void)peer_domid;
+	struct fake_end *f = fe(e);
+	if (f->n_tickets < 16) {
+		f->tickets[f->n_tickets] = ticket;
+		snprintf(f->ticket_ids[f->n_tickets], sizeof(f->ticket_ids[0]), "%s", identity);
+		f->n_tickets++;
+	}
+	return 0;
+}
+
+static int f_peer_info(struct ivt_reg_end *e, const char *identity, uint32_t peer_domid)
+{
+	(void)peer_domid;
+	snprintf(fe(e)->peer_identity, sizeof(fe(e)->peer_identity), "%s", identity);
+	return 0;
+}
+
 static const struct ivt_registry_ops fake_ops = {
 	.name = "fake", .reply_ok = f_reply_ok, .reply_error = f_reply_error,
-	.relay_setup = f_relay, .notify_peer = f_notify,
+	.relay_setup = f_relay, .notify_peer = f_notify, .incoming = f_incoming,
+	.peer_info = f_peer_info,
 };
 
 int fake_broker_init(struct fake_broker *fb, const char *policy_json, const char *source)
@@ -77,6 +99,25 @@ void fake_broker_fini(struct fake_broker *fb)
 	fb->b = NULL;
 }
 
+int fake_broker_setup(void **state, const char *policy_json, const char *source)
+{
+	struct fake_broker *x = calloc(1, sizeof(*x));
+	if (!x || fake_broker_init(x, policy_json, source) != 0) {
+		free(x);
+		return -1;
+	}
+	*state = x;
+	return 0;
+}
+
+int fake_broker_teardown(void **state)
+{
+	struct fake_broker *x = *state;
+	fake_broker_fini(x);
+	free(x);
+	return 0;
+}
+
 void fake_end_init(struct fake_broker *fb, struct fake_end *f, const char *identity)
 {
 	memset(f, 0, sizeof(*f));
@@ -93,5 +134,18 @@ void fake_request(struct fake_broker *fb, struct fake_end *f, const char *name, 
 	snprintf(r.backend, sizeof(r.backend), "%s", backend ? backend : "");
 	r.listen = listen;
 	r.ring_size = ring;
+	fb->cb.request(fb->cb.arg, &f->end, &r);
+}
+
+void fake_request_ex(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,
+		     int multi, uint32_t ticket, uint32_t wait_ms)
+{
+	struct ivt_end_request r;
+	memset(&r, 0, sizeof(r));
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	r.listen = listen;
+	r.multi = multi;
+	r.ticket = ticket;
+	r.wait_ms = wait_ms;
 	fb->cb.request(fb->cb.arg, &f->end, &r);
 }

@@ -27,6 +27,11 @@ struct fake_end {
 	int relay_rc;        /* what relay_setup returns */
 	int peer_events[8];  /* the first 8 */
 	int n_peer_events;
+	/* a listener that accepts many connections: its INCOMING tickets */
+	uint32_t tickets[16]; /* the first 16 */
+	char ticket_ids[16][48];
+	int n_tickets;
+	char peer_identity[64]; /* last PEER_INFO */
 };
 
 /* A broker on a policy, shm available, answering through the fake. */
@@ -39,6 +44,9 @@ struct fake_broker {
 /* 0, or -1 with the policy error on stderr. */
 int fake_broker_init(struct fake_broker *fb, const char *policy_json, const char *source);
 void fake_broker_fini(struct fake_broker *fb);
+/* cmocka fixture halves: a heap fake_broker on policy_json in *state. */
+int fake_broker_setup(void **state, const char *policy_json, const char *source);
+int fake_broker_teardown(void **state);
 
 /* A zeroed end of fb's registry with this identity ("uid:N", "dom:N"). */
 void fake_end_init(struct fake_broker *fb, struct fake_end *f, const char *identity);
@@ -46,5 +54,10 @@ void fake_end_init(struct fake_broker *fb, struct fake_end *f, const char *ident
 /* The registry's request callback for f; backend NULL means none. */
 void fake_request(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,
 		  const char *backend, uint64_t ring);
+
+/* Request for f as a listener that accepts many (ivt_listen), as the
+ * accepting end of ticket, or as a connector that waits wait_ms. */
+void fake_request_ex(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,
+		     int multi, uint32_t ticket, uint32_t wait_ms);
 
 #endif

@@ -267,6 +267,28 @@ static void test_unterminated_strings(void **state)
 	n = build(buf, IVT_CTRL_OPEN_OK, sizeof(ok), &ok, sizeof(ok));
 	expect_eproto(p->b, buf, n, NULL, 0, p->a);
 
+	/* listeners: an INCOMING needs a ticket and a terminated identity */
+	struct ivt_ctrl_incoming in;
+	memset(&in, 0, sizeof(in));
+	strcpy(in.identity, "uid:1000");
+	n = build(buf, IVT_CTRL_INCOMING, sizeof(in), &in, sizeof(in));
+	expect_eproto(p->b, buf, n, NULL, 0, p->a); /* ticket 0 */
+	in.ticket = 7;
+	memset(in.identity, 'u', sizeof(in.identity));
+	n = build(buf, IVT_CTRL_INCOMING, sizeof(in), &in, sizeof(in));
+	expect_eproto(p->b, buf, n, NULL, 0, p->a);
+	struct ivt_ctrl_peer_info pi;
+	memset(&pi, 'i', sizeof(pi));
+	n = build(buf, IVT_CTRL_PEER_INFO, sizeof(pi), &pi, sizeof(pi));
+	expect_eproto(p->b, buf, n, NULL, 0, p->a);
+	/* and the valid forms pass */
+	struct ivt_ctrl_msg m;
+	strcpy(in.identity, "host:hostB/uid:0");
+	assert_int_equal(ivt_ctrl_send(p->a, IVT_CTRL_INCOMING, 3, &in, sizeof(in), NULL, 0), 0);
+	assert_int_equal(ivt_ctrl_recv(p->b, &m, 1000), 0);
+	assert_int_equal(m.u.incoming.ticket, 7);
+	assert_string_equal(m.u.incoming.identity, "host:hostB/uid:0");
+
 	/* status text without NUL, and with an early NUL */
 	n = build(buf, IVT_CTRL_STATUS_OK, 5, "hello", 5);
 	expect_eproto(p->b, buf, n, NULL, 0, p->a);

@@ -25,7 +25,7 @@ static void test_documented_errnos_have_ivt_text(void **state)
 		{ECONNREFUSED, "ivtd"},      {ENOTSUP, "backend"},    {ETIMEDOUT, "peer"},
 		{EPROTO, "malformed"},       {EPIPE, "peer closed"},  {ECONNRESET, "peer went away"},
 		{EAGAIN, "ivt_fd"},          {ERANGE, "region"},      {EINVAL, "invalid"},
-		{ENOMEM, "memory"},          {EPROTONOSUPPORT, "version"},
+		{ENOMEM, "memory"},          {EPROTONOSUPPORT, "version"}, {EUSERS, "max_connections"},
 	};
 	ivt_reason_clear();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -60,7 +60,7 @@ static void test_reason_appended_to_matching_error_only(void **state)
 
 	ivt_reason_set(-ECONNREFUSED, "socket /run/ivt/ivtd.sock: No such file or directory");
 	assert_string_equal(ivt_strerror(-ECONNREFUSED),
-			    "ivtd is not running (socket /run/ivt/ivtd.sock: No such file or directory)");
+			    "ivtd is not running, or the listener closed (socket /run/ivt/ivtd.sock: No such file or directory)");
 }
 
 static void *other_thread(void *arg)

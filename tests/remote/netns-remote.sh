@@ -5,6 +5,9 @@
 #   1. ivt-demo listens in A, ivt-demo connects in B: 256 MiB byte-exact
 #      (the connector sends, the listener checks every byte and a checksum)
 #      with loss 5 %, dup 1 %, reorder 25 % on the SLURPoE frames;
+#   1b. an ivt_listen listener in A (ivt-cat listen --exec) accepts two
+#      connectors from B at once, each its own channel: both streams
+#      arrive byte-exact (sha256) and CMD sees "host:hostB/uid:0";
 #   2. a local client of a refused / unknown remote channel gets the
 #      peer's reason;
 #   2b. the connector in B is killed with SIGKILL: the listener in A gets
@@ -20,7 +23,7 @@ BIN=${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}
 export IVT_PLUGIN_DIR=${IVT_PLUGIN_DIR:-$BIN/../plugins}
 BYTES=${REMOTE_TEST_BYTES:-256M}
 . "$(dirname "$0")/netns-pair.sh"
-netns_pair_setup ivtr rv0 rv1 ivtd ivt-demo ivtctl
+netns_pair_setup ivtr rv0 rv1 ivtd ivt-demo ivtctl ivt-cat
 netns_pair_impair "loss 5% duplicate 1% reorder 25% 50% delay 1ms" "loss=5,dup=1,reorder=25,delay_us=1000"
 
 # The same channel rules on both hosts; "host" says where listeners live.
@@ -87,6 +90,32 @@ ip netns exec "$NS_B" "$BIN/ivtctl" -s "$SOCK_B" status >"$TMP/status-b.txt" 2>&
 	fail "ivtctl status on B"
 grep -q "peer hostA via rv1" "$TMP/status-b.txt" || fail "status on B does not show peer hostA"
 sed 's/^/    status B: /' "$TMP/status-b.txt"
+
+# ---- 1b. one listener in A accepts two connectors from B -----------------
+ip netns exec "$NS_A" "$BIN/ivt-cat" listen bulk -s "$SOCK_A" -n 2 \
+	--exec "{ echo \$IVT_PEER; sha256sum | cut -d' ' -f1; } >> $TMP/acc.out" \
+	>"$TMP/lis1b.out" 2>&1 &
+LIS1B=$!
+PIDS+=($LIS1B)
+c1b=()
+for k in 1 2; do
+	head -c 4M /dev/urandom >"$TMP/src$k"
+	ip netns exec "$NS_B" "$BIN/ivt-cat" connect bulk -s "$SOCK_B" -t 20000 \
+		<"$TMP/src$k" >/dev/null 2>"$TMP/con1b-$k.out" &
+	c1b+=($!)
+	PIDS+=($!)
+done
+rc1b=0
+for p in "${c1b[@]}"; do wait "$p" || rc1b=1; done
+wait "$LIS1B" || rc1b=1
+echo "--- 1b. two connectors from B accepted by one listener in A: rc=$rc1b"
+sed 's/^/    accepted: /' "$TMP/acc.out"
+[ $rc1b -eq 0 ] || { cat "$TMP"/con1b-*.out "$TMP/lis1b.out"; fail "1b: accept of two remote connectors"; }
+[ "$(grep -c '^host:hostB/uid:0$' "$TMP/acc.out")" = 2 ] || fail "1b: peer identities"
+for k in 1 2; do
+	grep -q "$(sha256sum <"$TMP/src$k" | cut -d' ' -f1)" "$TMP/acc.out" ||
+		fail "1b: stream $k did not arrive byte-exact"
+done
 
 # ---- 2. refusals come back with the peer's reason ------------------------
 ip netns exec "$NS_A" "$BIN/ivt-demo" listen closed --socket "$SOCK_A" >"$TMP/lis2.out" 2>&1 &

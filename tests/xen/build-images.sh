@@ -128,9 +128,11 @@ if ! stamp_ok rootimg "$rootimg_key" || [[ ! -s $WORK/root.img ]]; then
 fi
 
 # ---- 5. the project's binaries --------------------------------------------
-# A build dir of our own; a target that does not exist yet (or fails to
-# build while someone is mid-edit) is left out and reported, not fatal.
-BUILD="$WORK/ivt-build"
+# A build dir of our own, one per source tree (a shared IVT_XEN_WORK serves
+# several checkouts; CMake refuses a build dir made from another source);
+# a target that does not exist yet (or fails to build while someone is
+# mid-edit) is left out and reported, not fatal.
+BUILD="$WORK/ivt-build-$(printf '%s' "$SRC" | sha1sum | cut -c1-10)"
 built=""
 log "cmake build of the project in $BUILD"
 if cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIVT_BUILD_TESTS=ON \

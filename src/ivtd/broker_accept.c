@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Listeners that accept many connections (ivt_listen / ivt_accept).
+ *
+ * A connector the policy admits becomes a CONN channel of its own under
+ * the LISTENER. It is offered to the listener (registry op incoming: a
+ * ticket and its identity) while fewer than `backlog` are offered and
+ * not yet accepted and the listener holds fewer than `max_connections`;
+ * otherwise it WAITs, in arrival order, until there is room or its time
+ * is up. The listener's process accepts a ticket with a new end (OPEN
+ * LISTEN|ACCEPT): that end becomes the CONN's server end and both are
+ * answered OPEN_OK; from there on the CONN is an ordinary channel that
+ * outlives its listener. Connectors are answered only when accepted, so
+ * one that gives up or dies before that costs the listener nothing but a
+ * stale ticket.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "broker_int.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+#define WHO "ivtd"
+/* A connector that did not say how long it waits (version-1 clients,
+ * timeout 0) is queued this long. */
+#define DEFAULT_QUEUE_MS 10000
+
+static int has_room(const struct channel *lis)
+{
+	return lis->u.lis.queued < lis->u.lis.backlog &&
+	       lis->u.lis.live + lis->u.lis.queued < lis->u.lis.max_conns;
+}
+
+/* -EAGAIN: the backlog is full; -EUSERS: max_connections reached. */
+static int full_error(const struct channel *lis)
+{
+	return lis->u.lis.queued >= lis->u.lis.backlog ? -EAGAIN : -EUSERS;
+}
+
+static void refuse_full(struct ivt_broker *b, struct channel *lis, struct ivt_reg_end *end,
+			int err, const char *when)
+{
+	if (err == -EAGAIN)
+		broker_refuse(b, end, err,
+			      "channel '%s': the listener's accept backlog is full (%u connectors "
+			      "not yet accepted; policy key backlog)%s",
+			      lis->name, lis->u.lis.backlog, when);
+	else
+		broker_refuse(b, end, err,
+			      "channel '%s': the listener holds its most connections (%u; policy "
+			      "key max_connections)%s",
+			      lis->name, lis->u.lis.max_conns, when);
+}
+
+/* Offer a WAITING connection to its listener. */
+static void offer(struct channel *lis, struct channel *ch)
+{
+	ch->state = CS_QUEUED;
+	lis->u.lis.queued++;
+	if (!lis->u.lis.next_ticket)
+		lis->u.lis.next_ticket = 1; /* 0 means "no ticket" */
+	ch->u.conn.ticket = lis->u.lis.next_ticket++;
+	if (lis->server->reg->ops->incoming)
+		lis->server->reg->ops->incoming(lis->server, ch->u.conn.ticket, ch->client_id,
+						ch->client->domid);
+}
+
+/* Room freed under lis: offer the longest-waiting connectors (lowest id:
+ * ids grow with arrival). */
+static void promote(struct ivt_broker *b, struct channel *lis)
+{
+	while (lis->server && has_room(lis)) {
+		struct channel *oldest = NULL;
+		for (struct channel *c = b->channels; c; c = c->next)
+			if (c->kind == CHAN_CONN && c->u.conn.parent == lis &&
+			    c->state == CS_WAITING && (!oldest || c->id < oldest->id))
+				oldest = c;
+		if (!oldest)
+			return;
+		offer(lis, oldest);
+	}
+}
+
+void broker_connect_multi(struct ivt_broker *b, struct channel *lis, struct ivt_reg_end *end,
+			  const struct ivt_end_request *req, const struct ivt_policy_decision *d)
+{
+	int room = has_room(lis);
+	if (!room && req->wait_ms == 0) {
+		refuse_full(b, lis, end, full_error(lis), "");
+		return;
+	}
+	struct channel *ch = broker_channel_new(b, end, CHAN_CONN, lis->name, lis->backend);
+	if (!ch)
+		return;
+	ch->ring_size = lis->ring_size;
+	ch->spill_above = lis->spill_above;
+	ch->u.conn.parent = lis;
+	ch->client = end;
+	snprintf(ch->client_id, sizeof(ch->client_id), "%s", end->identity);
+	snprintf(ch->server_id, sizeof(ch->server_id), "%s", lis->server_id);
+	broker_set_vchan_path(ch, lis->server->domid);
+	uint32_t w = req->wait_ms ? req->wait_ms : DEFAULT_QUEUE_MS;
+	ch->u.conn.deadline = w == IVT_CTRL_WAIT_FOREVER ? -1 : ivt_now_ms() + w;
+	b->stats.granted++;
+	IVT_DEBUG(WHO, "connect '%s' by %s to listener %s: %s (rule %s)", ch->name,
+		  end->identity, lis->server_id, room ? "offered" : "waiting for room", d->rule);
+	if (room) {
+		offer(lis, ch);
+	} else {
+		ch->state = CS_WAITING;
+		ch->u.conn.full_err = full_error(lis);
+	}
+}
+
+void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
+		   const struct ivt_end_request *req)
+{
+	struct channel *lis = broker_find_named(b, req->name);
+	if (!lis || lis->kind != CHAN_LISTENER) {
+		broker_refuse(b, end, -ENOENT, "channel '%s' has no listener that accepts", req->name);
+		return;
+	}
+	/* Only the listener's own identity may take its connections. */
+	if (strcmp(end->identity, lis->server_id) || end->domid != lis->server->domid) {
+		broker_refuse(b, end, -EACCES, "%s may not accept connections of %s's listener '%s'",
+			      end->identity, lis->server_id, lis->name);
+		return;
+	}
+	struct channel *ch = NULL;
+	for (struct channel *c = b->channels; c; c = c->next)
+		if (c->kind == CHAN_CONN && c->u.conn.parent == lis && c->state == CS_QUEUED &&
+		    c->u.conn.ticket == req->ticket) {
+			ch = c;
+			break;
+		}
+	if (!ch) {
+		broker_refuse(b, end, -ECONNABORTED, "channel '%s': connection %u is gone (the "
+						     "connector gave up or went away)",
+			      req->name, (unsigned)req->ticket);
+		return;
+	}
+	lis->u.lis.queued--;
+	lis->u.lis.live++;
+	ch->state = CS_CONNECTED;
+	ch->server = end;
+	end->broker_data = ch;
+	IVT_INFO(WHO, "accept '%s' by %s: connection from %s, backend %s, ring %" PRIu64,
+		 ch->name, end->identity, ch->client_id, ch->backend, ch->ring_size);
+	broker_peer_info(end, ch->client_id, ch->client->domid);
+	broker_open_ok(end, ch, 1, ch->client->domid);
+	broker_peer_info(ch->client, ch->server_id, end->domid);
+	broker_open_ok(ch->client, ch, 0, end->domid);
+	/* answers may have failed and dropped an end: its gone() comes later */
+	end->reg->ops->notify_peer(end, IVT_PEER_CONNECTED, ch->client->domid);
+	promote(b, lis); /* its place in the backlog is free */
+}
+
+/* Detach and forget a connection that never got its server end. */
+static void drop_unaccepted(struct ivt_broker *b, struct channel *ch)
+{
+	struct channel *lis = ch->u.conn.parent;
+	if (lis && ch->state == CS_QUEUED)
+		lis->u.lis.queued--;
+	if (ch->client)
+		ch->client->broker_data = NULL;
+	broker_free_channel(b, ch);
+}
+
+void broker_listener_gone(struct ivt_broker *b, struct channel *lis, int graceful)
+{
+	IVT_INFO(WHO, "channel '%s': listener %s %s (%u connected, %u queued)", lis->name,
+		 lis->server_id, graceful ? "closed" : "died", lis->u.lis.live, lis->u.lis.queued);
+	lis->server = NULL;
+	struct channel *next;
+	for (struct channel *c = b->channels; c; c = next) {
+		next = c->next;
+		if (c->kind != CHAN_CONN || c->u.conn.parent != lis)
+			continue;
+		c->u.conn.parent = NULL;
+		if (c->state != CS_WAITING && c->state != CS_QUEUED)
+			continue; /* accepted: lives on */
+		if (c->client)
+			broker_refuse(b, c->client, -ECONNREFUSED,
+				      "channel '%s': the listener %s before accepting this "
+				      "connection", lis->name, graceful ? "closed" : "died");
+		drop_unaccepted(b, c); /* answers never free synchronously */
+	}
+	broker_free_channel(b, lis);
+}
+
+void broker_conn_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_end *end,
+		      int graceful)
+{
+	struct channel *lis = ch->u.conn.parent;
+	if (ch->state == CS_WAITING || ch->state == CS_QUEUED) {
+		/* only the connector exists yet */
+		ch->client = NULL;
+		drop_unaccepted(b, ch);
+		if (lis)
+			promote(b, lis);
+		return;
+	}
+	if (ch->state == CS_CONNECTED && lis) {
+		lis->u.lis.live--;
+		ch->u.conn.parent = NULL; /* listed among channels from here on */
+	}
+	broker_end_gone(b, ch, end, graceful);
+	if (lis)
+		promote(b, lis);
+}
+
+/* Connectors whose time is up: refused with what kept them. */
+void ivt_broker_tick(struct ivt_broker *b)
+{
+	long long now = ivt_now_ms();
+	for (int again = 1; again;) {
+		again = 0;
+		for (struct channel *c = b->channels; c; c = c->next) {
+			if (c->kind != CHAN_CONN || (c->state != CS_WAITING && c->state != CS_QUEUED) ||
+			    c->u.conn.deadline < 0 || c->u.conn.deadline > now)
+				continue;
+			struct channel *lis = c->u.conn.parent;
+			struct ivt_reg_end *client = c->client;
+			if (c->state == CS_WAITING)
+				refuse_full(b, lis, client, c->u.conn.full_err,
+					    " during all of the connector's wait");
+			else
+				broker_refuse(b, client, -ETIMEDOUT,
+					      "channel '%s': the listener %s did not accept this "
+					      "connection in time (it has %u more queued)",
+					      c->name, lis->server_id, lis->u.lis.queued - 1);
+			drop_unaccepted(b, c);
+			promote(b, lis);
+			again = 1; /* the table changed under us */
+			break;
+		}
+	}
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The broker's table, shared by its files (broker.c: one-shot channels,
+ * remote and service channels, the registry callbacks; broker_accept.c:
+ * listeners that accept many connections; broker_status.c: the text).
+ *
+ * Every channel has a kind, fixed at birth, and a state:
+ *
+ *   kind      ends (server / client)           states
+ *   ONESHOT   ivt_open(IVT_LISTEN) / one        LISTENING -> CONNECTED -> HALF
+ *             connector, ever (then EBUSY)      (vchan: DEFERRED first)
+ *   LISTENER  ivt_listen / none: connectors     LISTENING, until it goes
+ *             become CONN children
+ *   CONN      ivt_accept's end / connector      WAITING -> QUEUED -> CONNECTED -> HALF
+ *   REMOTE    (bridge.c) / local connector      CONNECTED
+ *   SERVICE   (ivtd itself) / local connector   CONNECTED
+ *
+ * Only ONESHOT and LISTENER channels own their name, while their server
+ * end is there.
+ */
+#ifndef IVTD_BROKER_INT_H
+#define IVTD_BROKER_INT_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "broker.h"
+
+enum chan_kind { CHAN_ONESHOT, CHAN_LISTENER, CHAN_CONN, CHAN_REMOTE, CHAN_SERVICE };
+
+enum chan_state {
+	CS_LISTENING, /* ONESHOT, LISTENER: waiting for connectors */
+	CS_DEFERRED,  /* ONESHOT over vchan: the listener is answered once its
+		       * client's domid is known (libxenvchan grants to one domain) */
+	CS_WAITING,   /* CONN: beyond the listener's backlog or max_connections */
+	CS_QUEUED,    /* CONN: offered to the listener (INCOMING), not accepted */
+	CS_CONNECTED, /* both ends there */
+	CS_HALF,      /* one end went; the other was told and may linger */
+};
+
+/* The listener's setup (shm: memfd + eventfds), held until relayed. */
+struct chan_setup {
+	uint8_t blob[IVT_OOB_BLOB_MAX];
+	size_t blob_len;
+	int fds[IVT_OOB_FDS_MAX];
+	int nfds;
+};
+
+struct channel {
+	struct channel *next, *prev; /* every channel still referenced by an end */
+	enum chan_kind kind;
+	enum chan_state state;
+	uint64_t id;
+	char name[IVT_NAME_MAX + 1];
+	char backend[IVT_BACKEND_NAME_MAX + 1];
+	uint64_t ring_size;
+	uint64_t spill_above; /* policy "spill": sent to both ends in OPEN_OK */
+	char xs_path[IVT_XS_PATH_MAX + 1];
+	struct ivt_reg_end *server, *client; /* NULL once gone */
+	char server_id[48], client_id[48];   /* kept for status after they go */
+	struct chan_setup *setup;            /* NULL: none yet, or relayed */
+	int setup_seen;                      /* one SETUP per server end */
+	time_t since;
+	union {
+		struct { /* LISTENER */
+			uint32_t backlog, max_conns; /* the policy's, at listen time */
+			uint32_t queued, live;       /* CONN children QUEUED / CONNECTED */
+			uint32_t next_ticket;
+		} lis;
+		struct { /* CONN */
+			struct channel *parent; /* its LISTENER; NULL once that went */
+			uint32_t ticket;        /* 0 until QUEUED */
+			long long deadline;     /* WAITING/QUEUED: ivt_now_ms() bound, -1 none */
+			int full_err;           /* WAITING: -EAGAIN backlog, -EUSERS max */
+		} conn;
+	} u;
+};
+
+struct backend_state {
+	int available;
+	char why[200];
+};
+
+struct ivt_broker {
+	struct ivt_policy *policy;
+	struct channel *channels;
+	uint64_t next_id;
+	struct backend_state backends[IVT_BACKEND_COUNT];
+	struct ivt_broker_stats stats;
+	char host_name[IVT_NAME_MAX + 1];
+	struct ivt_broker_remote remote;   /* .open NULL: no bridge */
+	struct ivt_broker_service service; /* .open NULL: none */
+};
+
+/* broker.c */
+struct channel *broker_find_named(struct ivt_broker *b, const char *name);
+struct channel *broker_channel_new(struct ivt_broker *b, struct ivt_reg_end *end,
+				   enum chan_kind kind, const char *name, const char *backend);
+void broker_free_channel(struct ivt_broker *b, struct channel *ch);
+void broker_refuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+int broker_decide_or_refuse(struct ivt_broker *b, struct ivt_reg_end *end,
+			    struct ivt_policy_query *q, struct ivt_policy_decision *d);
+void broker_open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_server,
+		    uint32_t peer_domid);
+/* The other end's identity, for registries that pass it on. */
+void broker_peer_info(struct ivt_reg_end *end, const char *identity, uint32_t peer_domid);
+void broker_set_vchan_path(struct channel *ch, uint32_t listener_domid);
+/* Relay the held setup to the client; dropped once it got there. */
+void broker_relay(struct ivt_broker *b, struct channel *ch);
+/* A CONNECTED channel's end went: tell the other one, then HALF (or
+ * freed when both are gone). */
+void broker_end_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_end *end,
+		     int graceful);
+
+/* broker_accept.c */
+void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
+		   const struct ivt_end_request *req);
+/* A connector the policy admitted (d) to listener lis. */
+void broker_connect_multi(struct ivt_broker *b, struct channel *lis, struct ivt_reg_end *end,
+			  const struct ivt_end_request *req, const struct ivt_policy_decision *d);
+/* The listener's end went: queued connectors refused, accepted ones live on. */
+void broker_listener_gone(struct ivt_broker *b, struct channel *lis, int graceful);
+/* A CONN's end went (any state). */
+void broker_conn_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_end *end,
+		      int graceful);
+
+#endif

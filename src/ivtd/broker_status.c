@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/* The broker's part of `ivtctl status`: channels, and each listener with
+ * the connections it accepted or queued under it. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "broker_int.h"
+#include "common/textbuf.h"
+
+static const char *state_name(const struct channel *ch)
+{
+	switch (ch->state) {
+	case CS_LISTENING: return "listening";
+	case CS_DEFERRED: return "listening";
+	case CS_WAITING: return "waiting";
+	case CS_QUEUED: return "queued";
+	case CS_CONNECTED: return "connected";
+	case CS_HALF: return ch->client ? "listener-gone" : "client-gone";
+	}
+	return "?";
+}
+
+/* Room kept for the "... and N more" line. */
+#define TAIL_ROOM 200
+
+static int row(struct ivt_textbuf *o, const struct channel *c, const char *indent, time_t now)
+{
+	if (o->full || ivt_textbuf_room(o) < TAIL_ROOM)
+		return 0;
+	char name[IVT_NAME_MAX + 8];
+	snprintf(name, sizeof(name), "%s%s", indent, c->name);
+	ivt_textbuf_printf(o, "%-24s %-8s %10" PRIu64 " %-12s %-12s %-13s %lds\n", name,
+			   c->backend, c->ring_size, c->server_id[0] ? c->server_id : "-",
+			   c->client_id[0] ? c->client_id : "-", state_name(c),
+			   (long)(now - c->since));
+	return 1;
+}
+
+size_t ivt_broker_status(const struct ivt_broker *b, char *buf, size_t len)
+{
+	struct ivt_textbuf o;
+	ivt_textbuf_init(&o, buf, len);
+	const struct ivt_broker_stats *s = &b->stats;
+	ivt_textbuf_printf(&o, "policy: %s (%zu rules)\n", b->policy ? b->policy->source : "(none)",
+			   b->policy ? b->policy->n_channels : 0);
+	ivt_textbuf_printf(&o, "backends:");
+	for (int i = 0; i < IVT_BACKEND_COUNT; i++)
+		ivt_textbuf_printf(&o, " %s=%s", ivt_backend_name_of(i),
+				   b->backends[i].available ? "yes" : "no");
+	ivt_textbuf_printf(&o, "\nrequests %" PRIu64 ", granted %" PRIu64 ", refused %" PRIu64
+			       ", setups relayed %" PRIu64 ", ends died %" PRIu64 "\n",
+			   s->requests, s->granted, s->refused, s->setups_relayed, s->peers_died);
+	ivt_textbuf_printf(&o, "%-24s %-8s %10s %-12s %-12s %-13s %s\n", "CHANNEL", "BACKEND",
+			   "RING", "LISTENER", "CLIENT", "STATE", "AGE");
+	size_t total = 0, shown = 0;
+	time_t now = time(NULL);
+	for (const struct channel *c = b->channels; c; c = c->next) {
+		/* connections are listed under their listener; a client
+		 * lingering after its one-shot listener left is not listed */
+		if (c->kind == CHAN_CONN ? c->u.conn.parent != NULL : !c->server)
+			continue;
+		total++;
+		if (c->kind != CHAN_LISTENER) {
+			shown += row(&o, c, "", now);
+			continue;
+		}
+		if (!o.full && ivt_textbuf_room(&o) >= TAIL_ROOM) {
+			ivt_textbuf_printf(&o, "%-24s %-8s %10" PRIu64 " %-12s %-12s %-13s %lds\n",
+					   c->name, c->backend, c->ring_size, c->server_id, "-",
+					   "listener", (long)(now - c->since));
+			ivt_textbuf_printf(&o, "  %u connected (max %u), %u queued (backlog %u)\n",
+					   c->u.lis.live, c->u.lis.max_conns, c->u.lis.queued,
+					   c->u.lis.backlog);
+			shown++;
+		}
+		for (const struct channel *k = b->channels; k; k = k->next)
+			if (k->kind == CHAN_CONN && k->u.conn.parent == c) {
+				total++;
+				shown += row(&o, k, "  ", now);
+			}
+	}
+	if (shown < total) {
+		o.full = 0;
+		ivt_textbuf_printf(&o, "... and %zu more channels\n", total - shown);
+	}
+	return o.len;
+}

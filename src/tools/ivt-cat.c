@@ -1,0 +1,468 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ivt-cat: pipe bytes over an ivt channel, like nc/socat over a socket.
+ *
+ *   ivt-cat connect NAME              stdin -> channel, channel -> stdout
+ *   ivt-cat listen NAME               the same for one accepted connection
+ *   ivt-cat listen NAME --exec CMD    CMD per connection, on the channel
+ *
+ * One relay loop (relay()) serves every mode: poll() over the input fd and
+ * ivt_fd() of a non-blocking channel, so neither direction can stall the
+ * other. --exec runs each connection's relay in a thread of its own.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ivt/ivt.h"
+
+extern char **environ;
+
+enum exit_code { EXIT_CLEAN = 0, EXIT_SETUP = 1, EXIT_RESET = 2 };
+
+struct options {
+	const char *socket_path, *backend, *exec_cmd;
+	size_t ring_size;
+	int timeout_ms;
+	long connections; /* listen: stop after this many; 0 = --exec: forever, else 1 */
+	int close_on_empty; /* -N */
+	int verbose;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"NAME\n"
+"    ivt-cat - pipe standard input and output over an ivt channel\n"
+"\n"
+"SYNOPSIS\n"
+"    ivt-cat [OPTIONS] connect NAME\n"
+"    ivt-cat [OPTIONS] listen NAME [--exec CMD] [-n COUNT]\n"
+"\n"
+"DESCRIPTION\n"
+"    connect opens channel NAME as a connector; listen offers it (ivt_listen)\n"
+"    and accepts one connection. Then bytes read from standard input are sent\n"
+"    over the channel and bytes received are written to standard output, both\n"
+"    directions at once, like nc(1) or socat(1) STDIO. ivtd's policy decides\n"
+"    who may listen on and connect to NAME (conf/README.md).\n"
+"\n"
+"    ivt has no half-close, so: end of standard input after at least one byte\n"
+"    closes the channel (the peer receives every byte, then end of stream);\n"
+"    input that ends before giving any byte (e.g. /dev/null) makes ivt-cat a\n"
+"    pure receiver (unless -N); and the peer closing ends ivt-cat. So\n"
+"    `ivt-cat connect NAME < file` and `ivt-cat listen NAME > copy` copy a\n"
+"    file whatever the listener's standard input is.\n"
+"\n"
+"    With --exec CMD, listen serves connections until killed (or COUNT of\n"
+"    them with -n): each accepted connection runs `/bin/sh -c CMD` with the\n"
+"    channel on its standard input and output (like qrexec services and\n"
+"    socat EXEC:). The peer closing closes CMD's standard input; CMD closing\n"
+"    its standard output (or exiting) closes the channel. CMD sees the peer's\n"
+"    identity in IVT_PEER (\"uid:1000\", \"dom:5\").\n"
+"\n"
+"OPTIONS\n"
+"    -e, --exec CMD        listen: run CMD per connection (see above)\n"
+"    -n, --connections N   listen: exit after N connections (default: 1, or\n"
+"                          unlimited with --exec)\n"
+"    -t, --timeout MS      connect: wait this long for a listener to exist and\n"
+"                          accept (default 10000; -1 forever)\n"
+"    -b, --backend NAME    ask for a backend (default: the policy decides)\n"
+"    -r, --ring-size BYTES ring bytes per direction (default: the policy's)\n"
+"    -s, --socket PATH     ivtd's control socket (default $IVT_SOCKET, else\n"
+"                          " IVT_DEFAULT_SOCKET ")\n"
+"    -N, --close-on-eof    close the channel at end of input even when the\n"
+"                          input gave no byte at all (send an empty stream)\n"
+"    -v, --verbose         say on standard error who connected and how it ended\n"
+"    -h, --help            this text\n"
+"\n"
+"EXIT STATUS\n"
+"    0   the channel ended cleanly: standard input ended and everything was\n"
+"        delivered, or the peer closed the channel gracefully\n"
+"    1   usage error, or the channel could not be opened (the reason is\n"
+"        printed: policy refusal, nobody listening, ivtd not running, ...)\n"
+"    2   the peer went away without closing (it crashed or was killed), or a\n"
+"        local read/write failed; with --exec: any connection ended so or any\n"
+"        CMD exited non-zero\n"
+"\n"
+"EXAMPLES\n"
+"    guest A:  ivt-cat listen backup > backup.tar\n"
+"    guest B:  tar c /data | ivt-cat connect backup\n"
+"    dom0:     ivt-cat listen logs --exec 'cat >> /var/log/guests.log'\n"
+"\n"
+"SEE ALSO\n"
+"    ivtd(8), ivtctl(8), docs/ivt-cat.1.md\n");
+}
+
+/* ---- the relay -------------------------------------------------------- */
+
+#define BUF_SIZE (256u << 10)
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Relay between in_fd/out_fd and ch (non-blocking) until the end:
+ * in_fd's end closes ch (if it gave no byte at all, unless close_on_empty,
+ * only the peer's end does); the peer's end stops it, except with
+ * keep_input (--exec), which then closes out_fd and keeps sending what
+ * in_fd has until it ends. Closes ch. Returns an enum exit_code. */
+static int relay(ivt_channel *ch, int in_fd, int out_fd, int keep_input, int close_on_empty,
+		 const char *who)
+{
+	int got_input = 0;
+	char *in_buf = malloc(BUF_SIZE), *out_buf = malloc(BUF_SIZE);
+	size_t pend_off = 0, pend_len = 0;
+	int in_open = 1, peer_open = 1, status = EXIT_CLEAN;
+	if (!in_buf || !out_buf) {
+		fprintf(stderr, "ivt-cat: out of memory\n");
+		status = EXIT_RESET;
+		goto out;
+	}
+	ivt_set_nonblock(ch, 1);
+	while (in_open && (peer_open || (keep_input && in_fd >= 0))) {
+		/* drain the channel */
+		while (peer_open) {
+			ssize_t n = ivt_recv(ch, out_buf, BUF_SIZE);
+			if (n == -EAGAIN)
+				break;
+			if (n <= 0) {
+				if (n < 0) {
+					status = EXIT_RESET;
+					in_open = 0;
+					if (who)
+						fprintf(stderr, "ivt-cat: %s: %s\n", who, ivt_strerror((int)n));
+				}
+				peer_open = 0;
+				if (keep_input && out_fd >= 0) {
+					close(out_fd); /* CMD reads end of input */
+					out_fd = -1;
+				}
+				break;
+			}
+			if (out_fd >= 0 && write_all(out_fd, out_buf, (size_t)n) < 0) {
+				if (!keep_input) {
+					perror("ivt-cat: write");
+					status = EXIT_RESET;
+					in_open = 0;
+					break;
+				}
+				close(out_fd); /* CMD stopped reading: discard the rest */
+				out_fd = -1;
+			}
+		}
+		/* send what we hold; read more only when it all went. Last
+		 * before poll: the op that last said -EAGAIN is the one whose
+		 * wake-up is armed (libivt, issue 9 item 6) */
+		while (in_open && pend_len) {
+			ssize_t n = ivt_send(ch, in_buf + pend_off, pend_len);
+			if (n == -EAGAIN)
+				break;
+			if (n < 0) {
+				if (n != -EPIPE)
+					status = EXIT_RESET;
+				in_open = 0; /* the peer is gone: nothing more to send */
+				pend_len = 0;
+				break;
+			}
+			pend_off += (size_t)n;
+			pend_len -= (size_t)n;
+		}
+		if (!in_open)
+			break;
+		if (!in_open || (!peer_open && (!keep_input || in_fd < 0)))
+			break;
+		struct pollfd p[2] = {
+			{.fd = ivt_fd(ch), .events = POLLIN},
+			{.fd = pend_len || in_fd < 0 ? -1 : in_fd, .events = POLLIN},
+		};
+		/* the cap: a wake-up libivt failed to arm costs 100 ms, not a hang */
+		if (poll(p, 2, 100) < 0 && errno != EINTR) {
+			perror("ivt-cat: poll");
+			status = EXIT_RESET;
+			break;
+		}
+		if (p[1].revents) {
+			ssize_t n = read(in_fd, in_buf, BUF_SIZE);
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n < 0) {
+				perror("ivt-cat: read");
+				status = EXIT_RESET;
+			}
+			if (n == 0 && !got_input && !close_on_empty) {
+				in_fd = -1; /* nothing to send: just receive */
+				continue;
+			}
+			if (n <= 0) {
+				in_open = 0; /* end of input: close, the peer reads it all */
+				break;
+			}
+			got_input = 1;
+			pend_off = 0;
+			pend_len = (size_t)n;
+		}
+	}
+	/* graceful: every byte ivt_send took reaches the peer first */
+	ivt_set_nonblock(ch, 0);
+	int rc = ivt_close(ch);
+	if (rc < 0 && rc != -EPIPE && status == EXIT_CLEAN) {
+		fprintf(stderr, "ivt-cat: closing: %s\n", ivt_strerror(rc));
+		status = EXIT_RESET;
+	}
+out:
+	if (keep_input && out_fd >= 0)
+		close(out_fd);
+	free(in_buf);
+	free(out_buf);
+	return status;
+}
+
+/* ---- modes ------------------------------------------------------------ */
+
+static struct ivt_open_opts open_opts(const struct options *o)
+{
+	return (struct ivt_open_opts){
+		.struct_size = sizeof(struct ivt_open_opts), .backend = o->backend,
+		.ring_size = o->ring_size, .timeout_ms = o->timeout_ms,
+		.socket_path = o->socket_path,
+	};
+}
+
+static int do_connect(const char *name, const struct options *o)
+{
+	struct ivt_open_opts oo = open_opts(o);
+	ivt_channel *ch;
+	int rc = ivt_open(name, 0, &oo, &ch);
+	if (rc < 0) {
+		fprintf(stderr, "ivt-cat: connect %s: %s\n", name, ivt_strerror(rc));
+		return EXIT_SETUP;
+	}
+	if (o->verbose)
+		fprintf(stderr, "ivt-cat: connected to %s (%s, backend %s)\n", name,
+			ivt_peer_identity(ch), ivt_backend_name(ch));
+	int st = relay(ch, STDIN_FILENO, STDOUT_FILENO, 0, o->close_on_empty,
+		       o->verbose ? name : NULL);
+	if (o->verbose)
+		fprintf(stderr, "ivt-cat: %s ended %s\n", name, st ? "badly" : "cleanly");
+	return st;
+}
+
+struct exec_job {
+	ivt_channel *ch;
+	const struct options *o;
+	char peer[64];
+	pthread_mutex_t *lock;
+	int *worst;
+};
+
+/* One connection of --exec: CMD on pipes, relayed to the channel. */
+static void *exec_thread(void *arg)
+{
+	struct exec_job *j = arg;
+	int to_cmd[2], from_cmd[2], st = EXIT_RESET;
+	if (pipe2(to_cmd, O_CLOEXEC) != 0 || pipe2(from_cmd, O_CLOEXEC) != 0) {
+		perror("ivt-cat: pipe");
+		ivt_close(j->ch);
+		goto done;
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, to_cmd[0], STDIN_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, from_cmd[1], STDOUT_FILENO);
+	char env_peer[80];
+	snprintf(env_peer, sizeof(env_peer), "IVT_PEER=%s", j->peer);
+	size_t n_env = 0;
+	while (environ[n_env])
+		n_env++;
+	char **env = calloc(n_env + 2, sizeof(*env));
+	pid_t pid = -1;
+	if (env) {
+		memcpy(env, environ, n_env * sizeof(*env));
+		env[n_env] = env_peer;
+		char *argv[] = {"sh", "-c", (char *)j->o->exec_cmd, NULL};
+		if (posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, env) != 0)
+			pid = -1;
+	}
+	free(env);
+	posix_spawn_file_actions_destroy(&fa);
+	close(to_cmd[0]);
+	close(from_cmd[1]);
+	if (pid < 0) {
+		fprintf(stderr, "ivt-cat: cannot run %s\n", j->o->exec_cmd);
+		close(to_cmd[1]);
+		close(from_cmd[0]);
+		ivt_close(j->ch);
+		goto done;
+	}
+	st = relay(j->ch, from_cmd[0], to_cmd[1], 1, 0, j->o->verbose ? j->peer : NULL);
+	close(from_cmd[0]);
+	int ws = 0;
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+		st = EXIT_RESET;
+	if (j->o->verbose)
+		fprintf(stderr, "ivt-cat: connection from %s ended %s\n", j->peer,
+			st ? "badly" : "cleanly");
+done:
+	pthread_mutex_lock(j->lock);
+	if (st > *j->worst)
+		*j->worst = st;
+	pthread_mutex_unlock(j->lock);
+	free(j);
+	return NULL;
+}
+
+static int do_listen(const char *name, const struct options *o)
+{
+	struct ivt_open_opts oo = open_opts(o);
+	ivt_listener *l;
+	int rc = ivt_listen(name, &oo, &l);
+	if (rc < 0) {
+		fprintf(stderr, "ivt-cat: listen %s: %s\n", name, ivt_strerror(rc));
+		return EXIT_SETUP;
+	}
+	long want = o->connections ? o->connections : (o->exec_cmd ? 0 : 1);
+	int worst = EXIT_CLEAN;
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_t *threads = NULL;
+	long served = 0;
+	while (!want || served < want) {
+		ivt_channel *ch;
+		rc = ivt_accept(l, &ch);
+		if (rc < 0) {
+			fprintf(stderr, "ivt-cat: accept on %s: %s\n", name, ivt_strerror(rc));
+			worst = EXIT_SETUP;
+			break;
+		}
+		served++;
+		const char *peer = ivt_peer_identity(ch);
+		if (o->verbose)
+			fprintf(stderr, "ivt-cat: connection from %s\n", peer);
+		if (!o->exec_cmd) {
+			int st = relay(ch, STDIN_FILENO, STDOUT_FILENO, 0, o->close_on_empty,
+				       o->verbose ? peer : NULL);
+			if (st > worst)
+				worst = st;
+			continue;
+		}
+		struct exec_job *j = calloc(1, sizeof(*j));
+		pthread_t *nt = want ? realloc(threads, (size_t)served * sizeof(*threads)) : threads;
+		if (!j || (want && !nt)) {
+			fprintf(stderr, "ivt-cat: out of memory\n");
+			free(j);
+			ivt_close(ch);
+			worst = EXIT_RESET;
+			break;
+		}
+		threads = nt;
+		*j = (struct exec_job){.ch = ch, .o = o, .lock = &lock, .worst = &worst};
+		snprintf(j->peer, sizeof(j->peer), "%s", peer);
+		pthread_t t;
+		if (pthread_create(&t, NULL, exec_thread, j) != 0) {
+			fprintf(stderr, "ivt-cat: cannot start a thread\n");
+			free(j);
+			ivt_close(ch);
+			worst = EXIT_RESET;
+			break;
+		}
+		if (want)
+			threads[served - 1] = t; /* joined below */
+		else
+			pthread_detach(t);
+	}
+	ivt_listener_close(l);
+	for (long i = 0; want && o->exec_cmd && i < served && threads; i++)
+		pthread_join(threads[i], NULL);
+	free(threads);
+	return worst;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {.timeout_ms = 10000};
+	static const struct option longopts[] = {
+		{"exec", required_argument, NULL, 'e'},
+		{"connections", required_argument, NULL, 'n'},
+		{"timeout", required_argument, NULL, 't'},
+		{"backend", required_argument, NULL, 'b'},
+		{"ring-size", required_argument, NULL, 'r'},
+		{"socket", required_argument, NULL, 's'},
+		{"close-on-eof", no_argument, NULL, 'N'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	char *end;
+	/* options may also follow the mode and NAME; CMD is one argument */
+	while ((c = getopt_long(argc, argv, "e:n:t:b:r:s:Nvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'e': o.exec_cmd = optarg; break;
+		case 'n':
+			o.connections = strtol(optarg, &end, 10);
+			if (*end || o.connections < 1) {
+				fprintf(stderr, "ivt-cat: -n wants a count >= 1\n");
+				return EXIT_SETUP;
+			}
+			break;
+		case 't':
+			o.timeout_ms = (int)strtol(optarg, &end, 10);
+			if (*end || o.timeout_ms < -1) {
+				fprintf(stderr, "ivt-cat: -t wants milliseconds or -1\n");
+				return EXIT_SETUP;
+			}
+			break;
+		case 'b': o.backend = optarg; break;
+		case 'r':
+			o.ring_size = (size_t)strtoull(optarg, &end, 0);
+			if (*end) {
+				fprintf(stderr, "ivt-cat: -r wants a byte count\n");
+				return EXIT_SETUP;
+			}
+			break;
+		case 's': o.socket_path = optarg; break;
+		case 'N': o.close_on_empty = 1; break;
+		case 'v': o.verbose = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EXIT_SETUP;
+		}
+	}
+	if (argc - optind != 2) {
+		usage(stderr);
+		return EXIT_SETUP;
+	}
+	const char *mode = argv[optind], *name = argv[optind + 1];
+	/* a reader that went away must be an error we report, not a signal */
+	signal(SIGPIPE, SIG_IGN);
+	if (!strcmp(mode, "connect")) {
+		if (o.exec_cmd || o.connections) {
+			fprintf(stderr, "ivt-cat: --exec and -n are for listen\n");
+			return EXIT_SETUP;
+		}
+		return do_connect(name, &o);
+	}
+	if (!strcmp(mode, "listen"))
+		return do_listen(name, &o);
+	fprintf(stderr, "ivt-cat: unknown mode '%s' (connect or listen)\n", mode);
+	return EXIT_SETUP;
+}
