@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/ctrl_msg.h"
+#include "common/plugin_loader.h"
 #include "json_lines.h"
 #include "policy.h"
 
@@ -186,11 +187,41 @@ static int get_backend(struct loader *L, json_t *obj, const char *path, char *bu
 		return 0;
 	if (rc)
 		return rc;
-	if (strcmp(buf, "auto") != 0 && ivt_backend_id(buf) < 0) {
+	if (strcmp(buf, "auto") != 0 && !ivt_plugin_name_valid(buf, strlen(buf))) {
 		char p[256];
 		join(p, sizeof(p), path, "backend");
-		return fail(L, p, "unknown backend \"%s\" (use auto, shm, vchan, slurpoe or verbs)",
-			    buf);
+		return fail(L, p, "\"%s\" is not a backend name (use auto or a plugin's name, "
+			    "1..%d of a-z 0-9 _)", buf, IVT_BACKEND_NAME_MAX);
+	}
+	return 0;
+}
+
+/* "defaults"."prefer": ["vchan", "shm"], backend names auto tries first. */
+static int get_prefer(struct loader *L, json_t *d, struct ivt_policy *pol)
+{
+	json_t *arr;
+	char p[64], pi[80];
+	int rc = member(L, d, "defaults", "prefer", 0, &arr, p, sizeof(p));
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (!json_is_array(arr))
+		return fail(L, p, "must be an array of backend names");
+	if (json_array_size(arr) > IVT_POLICY_PREFER_MAX)
+		return fail(L, p, "more than %d entries", IVT_POLICY_PREFER_MAX);
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		json_t *v = json_array_get(arr, i);
+		join_index(pi, sizeof(pi), p, i);
+		const char *name = json_is_string(v) ? json_string_value(v) : NULL;
+		if (!name || strlen(name) != json_string_length(v) ||
+		    !ivt_plugin_name_valid(name, strlen(name)))
+			return fail(L, pi, "must be a backend name (1..%d of a-z 0-9 _)",
+				    IVT_BACKEND_NAME_MAX);
+		for (size_t k = 0; k < pol->n_prefer; k++)
+			if (!strcmp(pol->prefer[k], name))
+				return fail(L, pi, "\"%s\" is listed twice", name);
+		snprintf(pol->prefer[pol->n_prefer++], sizeof(pol->prefer[0]), "%s", name);
 	}
 	return 0;
 }
@@ -444,7 +475,7 @@ static int parse_host(struct loader *L, json_t *obj, const char *path, struct iv
 
 static int parse_defaults(struct loader *L, struct ivt_policy *pol, json_t *root)
 {
-	static const char *const keys[] = {"backend", "ring_size", "max_ring_size", NULL};
+	static const char *const keys[] = {"backend", "prefer", "ring_size", "max_ring_size", NULL};
 	json_t *d;
 	char p[64];
 	int rc = member(L, root, "", "defaults", 0, &d, p, sizeof(p));
@@ -457,6 +488,7 @@ static int parse_defaults(struct loader *L, struct ivt_policy *pol, json_t *root
 	if ((rc = check_keys(L, d, "defaults", keys)) ||
 	    (rc = get_backend(L, d, "defaults", pol->default_backend,
 			      sizeof(pol->default_backend))) ||
+	    (rc = get_prefer(L, d, pol)) ||
 	    (rc = get_ring(L, d, "defaults", "ring_size", &pol->default_ring_size)) ||
 	    (rc = get_ring(L, d, "defaults", "max_ring_size", &pol->default_max_ring_size)))
 		return rc;

@@ -45,6 +45,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/le.h"
 #include "utmem/store.h"
 #include "utmem/tier.h"
 
@@ -98,27 +99,6 @@ int utmem_check_request(const struct utmem_hdr *h, size_t max_value);
 
 /* Is `reply` a well-formed answer to `req`? 0 or -EPROTO. */
 int utmem_check_reply(const struct utmem_hdr *reply, const struct utmem_hdr *req);
-
-static inline void utmem_put_le16(uint8_t *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
-static inline void utmem_put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline void utmem_put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline uint16_t utmem_get_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static inline uint32_t utmem_get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint64_t utmem_get_le64(const uint8_t *p)
-{
-	return (uint64_t)utmem_get_le32(p) | (uint64_t)utmem_get_le32(p + 4) << 32;
-}
 
 /* ---- byte streams ------------------------------------------------------- */
 

@@ -117,7 +117,7 @@ static void stats_encode(const struct utmem_domain_stats *st, uint8_t *p)
 				st->pools, st->puts,         st->puts_refused,   st->gets,
 				st->get_hits, st->evicted};
 	for (int i = 0; i < 10; i++)
-		utmem_put_le64(p + 8 * i, v[i]);
+		ivt_put_le64(p + 8 * i, v[i]);
 }
 
 /* Run one complete, validated request and answer it. */
@@ -134,13 +134,13 @@ static int execute(struct utmem_session *s, const struct utmem_io *out)
 	case UTMEM_OP_HELLO:
 		if (grow(&s->reply, &s->reply_cap, UTMEM_HDR_SIZE + UTMEM_HELLO_REPLY_LEN))
 			return -ENOMEM;
-		utmem_put_le64(s->reply + UTMEM_HDR_SIZE, s->max_value);
-		utmem_put_le32(s->reply + UTMEM_HDR_SIZE + 8, s->opts.domid);
-		utmem_put_le32(s->reply + UTMEM_HDR_SIZE + 12, 0);
+		ivt_put_le64(s->reply + UTMEM_HDR_SIZE, s->max_value);
+		ivt_put_le32(s->reply + UTMEM_HDR_SIZE + 8, s->opts.domid);
+		ivt_put_le32(s->reply + UTMEM_HDR_SIZE + 12, 0);
 		len = UTMEM_HELLO_REPLY_LEN;
 		break;
 	case UTMEM_OP_POOL_CREATE:
-		rc = utmem_tier_pool_create(t, utmem_get_le32(pl), pl + 4, &pool);
+		rc = utmem_tier_pool_create(t, ivt_get_le32(pl), pl + 4, &pool);
 		break;
 	case UTMEM_OP_POOL_DESTROY:
 		rc = utmem_tier_pool_destroy(t, q->pool);
@@ -178,10 +178,10 @@ static int execute(struct utmem_session *s, const struct utmem_io *out)
 			rc = -EOPNOTSUPP;
 		else if (!s->opts.allow_admin)
 			rc = -EPERM;
-		else if (utmem_get_le32(pl + 4) != 0)
+		else if (ivt_get_le32(pl + 4) != 0)
 			rc = -EINVAL;
 		else
-			rc = utmem_set_quota(s->opts.store, utmem_get_le32(pl), utmem_get_le64(pl + 8));
+			rc = utmem_set_quota(s->opts.store, ivt_get_le32(pl), ivt_get_le64(pl + 8));
 		break;
 	case UTMEM_OP_STATS:
 		if (!s->opts.store) {
