@@ -38,8 +38,11 @@ IVT_EXPORT ssize_t ivt_send(ivt_channel *ch, const void *buf, size_t len)
 		return chan_send_error(ch, ivt_xport_send(&ch->xp, buf, len, &ch->waiter));
 	for (int tries = 0;;) {
 		ssize_t n = ivt_xport_send(&ch->xp, buf, len, NULL);
-		if (n != -EAGAIN)
+		if (n != -EAGAIN) {
+			if (n > 0)
+				atomic_store(&ch->send_wanted, 0);
 			return n < 0 ? chan_send_error(ch, (int)n) : n;
+		}
 		int again = chan_retry_nonblock(ch, IVT_EV_SEND, &tries);
 		if ((rc = chan_peer_send_error(ch)))
 			return rc;
@@ -74,6 +77,7 @@ IVT_EXPORT ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len)
 		chan_spill_progress(ch); /* parked bytes of ours move on too */
 		int ev_before = ivt_ctrl_peer_event(&ch->ctrl);
 		ssize_t n = ivt_xport_recv(&ch->xp, buf, len);
+		chan_fd_rx_done(ch);
 		unsigned events;
 		if (n == -EAGAIN) {
 			if (end_stream_if_peer_gone(ch, ev_before))
@@ -82,6 +86,7 @@ IVT_EXPORT ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len)
 		} else if (n == -ENOBUFS) {
 			events = IVT_EV_SEND; /* our answers must drain first */
 		} else {
+			chan_fd_progress(ch); /* more may be there, or the end stays */
 			return n;
 		}
 		if (atomic_load(&ch->nonblock)) {

@@ -87,18 +87,78 @@ int chan_wait(struct ivt_channel *ch, enum chan_role role, unsigned events, int 
 	return 0;
 }
 
+/* ---- ivt_fd's level ---------------------------------------------------- */
+
+/* Make ivt_fd readable by hand; one eventfd write until the next clear. */
+static void level_raise(struct ivt_channel *ch)
+{
+	if (atomic_exchange(&ch->level_set, 1))
+		return;
+	uint64_t one = 1;
+	if (write(ch->wake_fd, &one, sizeof(one)) < 0) {
+		/* saturated counter: readable anyway */
+	}
+}
+
+static int completions_pending(struct ivt_channel *ch)
+{
+	return ch->native ? ivt_native_pending(ch->native) : ivt_track_pending(&ch->xp.track);
+}
+
+void chan_fd_progress(struct ivt_channel *ch)
+{
+	if (atomic_load(&ch->fd_used))
+		level_raise(ch);
+}
+
+void chan_fd_rx_done(struct ivt_channel *ch)
+{
+	if (atomic_load(&ch->fd_used) && completions_pending(ch))
+		level_raise(ch);
+}
+
+void chan_fd_used(struct ivt_channel *ch)
+{
+	/* Whatever arrived before the caller started polling (even before
+	 * ivt_open returned) must wake its first poll: one call tells. */
+	if (!atomic_exchange(&ch->fd_used, 1))
+		level_raise(ch);
+}
+
+/* Besides what the current op waits for, what ivt_fd promises to report. */
+static unsigned fd_interest(struct ivt_channel *ch)
+{
+	if (!atomic_load(&ch->fd_used))
+		return 0;
+	return IVT_EV_RECV | (atomic_load(&ch->send_wanted) ? IVT_EV_SEND : 0u) |
+	       (ch->native ? IVT_EV_COMPLETION : 0u);
+}
+
 unsigned chan_prepare_sleep(struct ivt_channel *ch, unsigned events)
 {
 	uint64_t v;
 	chan_poll_ctrl(ch);
 	ch->ops->ack(ch->ep);
+	/* Clear our own wake-up first, then re-check: whatever made progress
+	 * meanwhile is seen by the arm below. */
 	if (read(ch->wake_fd, &v, sizeof(v)) < 0) {
 		/* EAGAIN: no manual wake-up pending */
 	}
-	/* Arm only what this op needs: the ring returns early when any armed
-	 * event is ready, without asking the peer to kick for the others. */
-	int ready = ch->ops->arm(ch->ep, events);
-	return ready > 0 ? (unsigned)ready & events : 0;
+	atomic_store(&ch->level_set, 0);
+	if (events & IVT_EV_SEND)
+		atomic_store(&ch->send_wanted, 1);
+	/* Arm what this op needs and what ivt_fd reports. The ring returns
+	 * early when any armed event is ready, without asking the peer to kick
+	 * for the others; then our own wake-up keeps ivt_fd readable. */
+	unsigned also = fd_interest(ch) & ~events;
+	int ready = ch->ops->arm(ch->ep, events | also);
+	unsigned r = ready > 0 ? (unsigned)ready : 0;
+	if ((r & also) || (also && completions_pending(ch))) {
+		if (r & also & IVT_EV_SEND)
+			atomic_store(&ch->send_wanted, 0); /* one wake-up per send that found no room */
+		level_raise(ch);
+	}
+	return r & events;
 }
 
 #define NONBLOCK_RETRIES 16
@@ -111,10 +171,7 @@ int chan_retry_nonblock(struct ivt_channel *ch, unsigned events, int *tries)
 		return 1;
 	/* Ready, yet no progress (e.g. answers must drain first): no kick
 	 * will come, so wake the caller's poll ourselves. */
-	uint64_t one = 1;
-	if (write(ch->wake_fd, &one, sizeof(one)) < 0) {
-		/* saturated counter: readable anyway */
-	}
+	level_raise(ch);
 	return 0;
 }
 
