@@ -8,7 +8,9 @@ PACKAGES=(
   libxen-dev                       # libxenvchan, libxenstore (+ gnttab, evtchn)
   libibverbs-dev rdma-core ibverbs-utils perftest
   libevent-dev libjansson-dev libcmocka-dev
+  libsodium-dev                    # SLURPoE frame authentication (docs/remote.md)
   iproute2                         # ip netns / veth / tc netem for multi-host tests
+  iperf3                           # TCP baseline of bench/remote-bench
   valgrind redis-server            # memcheck runs; utmem benchmark baseline
   python3-pytest                   # python/ bindings tests
   dpkg-dev                         # cpack -G DEB (dpkg-shlibdeps), tests/packaging

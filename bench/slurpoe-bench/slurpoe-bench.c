@@ -4,11 +4,19 @@
  * network namespaces, in the same run. Needs root (creates the namespaces
  * itself and removes them at exit).
  *
- *   slurpoe-bench [--quick] [--ring] [--mtu N] [--impair SPEC]
+ *   slurpoe-bench [--quick] [--ring] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth]
+ *                 [--impair SPEC]
  *
  * Per message size: stream bandwidth (MB/s, until the receiver confirmed
  * every byte), RDMA-write bandwidth (until completions, i.e. acknowledged
- * by the target), and ping-pong round-trip latency (median, us).
+ * by the target), and ping-pong round-trip latency (median, us); then
+ * where the time goes: CPU per byte and per frame on each side, frames per
+ * syscall, syscalls and CPU per round trip. --repeat N runs each stream and
+ * latency test N times and reports the median run. --busy-poll US spins
+ * that long on the socket before sleeping (both sides); --ack-now sends
+ * pure ACKs at the end of each input batch instead of at the end of the
+ * application's turn (slp_engine_flush_acks); --auth authenticates every
+ * frame (ChaCha20-Poly1305 tag, docs/remote.md).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +32,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "loop.h"
@@ -40,11 +49,26 @@ struct req {
 	uint64_t count;
 };
 
+/* What one side's transport did during a test: frames per syscall. Zero
+ * for TCP (the kernel batches there). */
+struct xstats {
+	uint64_t rx_frames, rx_calls, tx_frames, tx_calls, waits;
+};
+
+/* One measurement: rate, CPU of both processes, both sides' transport. */
+struct result {
+	double mbps;                 /* MB/s, or us for round trips */
+	uint64_t bytes, msgs;
+	uint64_t cpu_client_ns, cpu_server_ns;
+	struct xstats client, server;
+};
+
 static const size_t sizes[] = {64, 1024, 8192, 65536, 1u << 20};
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
 
 static char ns_a[32], ns_b[32];
-static int quick, use_ring, mtu;
+static int quick, use_ring, mtu, repeat = 1, ack_now, auth;
+static unsigned busy_us;
 static const char *impair;
 static pid_t servers[2];
 
@@ -60,6 +84,32 @@ struct slp_side {
 	struct slp_loop loop;
 	struct slp_conn *c;
 };
+
+static uint64_t cpu_ns(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void xstats_now(struct slp_side *s, struct xstats *x)
+{
+	memset(x, 0, sizeof(*x));
+	if (!s)
+		return;
+	struct slp_rawsock_stats st;
+	slp_rawsock_stats(s->loop.rs, &st);
+	*x = (struct xstats){st.rx_frames, st.rx_calls, st.tx_frames, st.tx_calls, s->loop.waits};
+}
+
+static void xstats_sub(struct xstats *x, const struct xstats *before)
+{
+	x->rx_frames -= before->rx_frames;
+	x->rx_calls -= before->rx_calls;
+	x->tx_frames -= before->tx_frames;
+	x->tx_calls -= before->tx_calls;
+	x->waits -= before->waits;
+}
 
 static int slp_send_cb(void *ctx, const void *buf, size_t len)
 {
@@ -117,6 +167,8 @@ static void serve(struct pipe_ops *p, struct slp_side *slp)
 		struct req r;
 		if (p->recv(p->ctx, &r, sizeof(r)))
 			return;
+		struct xstats x0, x1;
+		xstats_now(slp, &x0);
 		if (r.kind == REQ_BW) {
 			for (uint64_t left = r.count * r.size; left;) {
 				size_t n = left < sizeof(buf) ? (size_t)left : sizeof(buf);
@@ -124,12 +176,18 @@ static void serve(struct pipe_ops *p, struct slp_side *slp)
 					return;
 				left -= n;
 			}
-			if (p->send(p->ctx, "k", 1))
+			xstats_now(slp, &x1);
+			xstats_sub(&x1, &x0);
+			if (p->send(p->ctx, &x1, sizeof(x1)))
 				return;
 		} else if (r.kind == REQ_PINGPONG && r.size <= sizeof(buf)) {
 			for (uint64_t i = 0; i < r.count; i++)
 				if (p->recv(p->ctx, buf, r.size) || p->send(p->ctx, buf, r.size))
 					return;
+			xstats_now(slp, &x1);
+			xstats_sub(&x1, &x0);
+			if (p->send(p->ctx, &x1, sizeof(x1)))
+				return;
 		} else if (r.kind == REQ_REGION && slp) {
 			uint64_t key = 0;
 			region = region ? region : calloc(1, REGION);
@@ -151,11 +209,22 @@ static int enter_ns(const char *name)
 	return -1;
 }
 
+/* --auth: both ends share one host-pair key (a fixed one: this measures
+ * the cost, not the key management). */
+static int bench_key(void *ctx, const uint8_t mac[6], uint8_t key[32])
+{
+	(void)ctx;
+	(void)mac;
+	memcpy(key, "slurpoe-bench host pair key 0123", 32);
+	return 0;
+}
+
 static struct slp_loop_opts loop_opts(const char *ifname)
 {
 	struct slp_loop_opts o = {.ifname = ifname, .rawsock_flags = use_ring ? SLP_RS_RX_RING : 0,
 				  .impair = impair, .impair_seed = (uint64_t)getpid(),
-				  .stream_buf = 4u << 20};
+				  .stream_buf = 4u << 20, .ack_at_turn_end = !ack_now,
+				  .busy_poll_us = busy_us, .peer_key = auth ? bench_key : NULL};
 	return o;
 }
 
@@ -197,20 +266,49 @@ static uint64_t bytes_for(size_t size)
 	return size < 1024 ? total / 8 : total;
 }
 
-static double bw(struct pipe_ops *p, size_t size)
+/* Starts a measurement: CPU clocks and client transport counters. */
+static void begin(struct result *res, struct slp_side *s, pid_t server, struct xstats *x0,
+		  clockid_t *srv_clock)
+{
+	memset(res, 0, sizeof(*res));
+	if (clock_getcpuclockid(server, srv_clock))
+		*srv_clock = CLOCK_PROCESS_CPUTIME_ID; /* never: the server is our child */
+	res->cpu_client_ns = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
+	res->cpu_server_ns = cpu_ns(*srv_clock);
+	xstats_now(s, x0);
+}
+
+static void end(struct result *res, struct slp_side *s, const struct xstats *x0,
+		clockid_t srv_clock)
+{
+	res->cpu_client_ns = cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - res->cpu_client_ns;
+	res->cpu_server_ns = cpu_ns(srv_clock) - res->cpu_server_ns;
+	xstats_now(s, &res->client);
+	xstats_sub(&res->client, x0);
+}
+
+static int bw(struct pipe_ops *p, struct slp_side *s, pid_t server, size_t size,
+	      struct result *res)
 {
 	static uint8_t buf[1u << 20];
 	struct req r = {REQ_BW, (uint32_t)size, bytes_for(size) / size};
+	struct xstats x0;
+	clockid_t sc;
+	begin(res, s, server, &x0, &sc);
 	uint64_t t0 = slp_clock_us();
 	if (p->send(p->ctx, &r, sizeof(r)))
 		return -1;
 	for (uint64_t i = 0; i < r.count; i++)
 		if (p->send(p->ctx, buf, size))
 			return -1;
-	char k;
-	if (p->recv(p->ctx, &k, 1))
+	if (p->recv(p->ctx, &res->server, sizeof(res->server)))
 		return -1;
-	return (double)(r.count * size) / (double)(slp_clock_us() - t0);
+	uint64_t us = slp_clock_us() - t0;
+	end(res, s, &x0, sc);
+	res->bytes = r.count * size;
+	res->msgs = r.count;
+	res->mbps = (double)res->bytes / (double)us;
+	return 0;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -219,26 +317,39 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double rtt(struct pipe_ops *p, size_t size)
+/* Median round trip in res->mbps (us). */
+static int rtt(struct pipe_ops *p, struct slp_side *s, pid_t server, size_t size,
+	       struct result *res)
 {
 	static uint8_t buf[1u << 20];
 	uint64_t n = size >= (1u << 20) ? (quick ? 10 : 50) : (quick ? 200 : 2000);
 	uint64_t *t = calloc(n, sizeof(*t));
 	struct req r = {REQ_PINGPONG, (uint32_t)size, n};
-	if (p->send(p->ctx, &r, sizeof(r)))
+	struct xstats x0;
+	clockid_t sc;
+	if (!t)
 		return -1;
+	begin(res, s, server, &x0, &sc);
+	if (p->send(p->ctx, &r, sizeof(r)))
+		goto fail;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t t0 = slp_clock_us();
-		if (p->send(p->ctx, buf, size) || p->recv(p->ctx, buf, size)) {
-			free(t);
-			return -1;
-		}
+		if (p->send(p->ctx, buf, size) || p->recv(p->ctx, buf, size))
+			goto fail;
 		t[i] = slp_clock_us() - t0;
 	}
+	if (p->recv(p->ctx, &res->server, sizeof(res->server)))
+		goto fail;
+	end(res, s, &x0, sc);
 	qsort(t, n, sizeof(*t), cmp_u64);
-	double med = (double)t[n / 2];
+	res->mbps = (double)t[n / 2];
+	res->msgs = n;
+	res->bytes = n * size;
 	free(t);
-	return med;
+	return 0;
+fail:
+	free(t);
+	return -1;
 }
 
 static double rdma_bw(struct slp_side *s, struct pipe_ops *p, size_t size)
@@ -275,6 +386,86 @@ static double rdma_bw(struct slp_side *s, struct pipe_ops *p, size_t size)
 	return (double)(count * size) / (double)(slp_clock_us() - t0);
 }
 
+/* ---- repeats and reports ---- */
+
+typedef int (*measure_fn)(struct pipe_ops *, struct slp_side *, pid_t, size_t, struct result *);
+
+static int cmp_result(const void *a, const void *b)
+{
+	double x = ((const struct result *)a)->mbps, y = ((const struct result *)b)->mbps;
+	return x < y ? -1 : x > y;
+}
+
+/* The run with the median rate (or latency) of `repeat`, whole, so that its
+ * CPU and syscall counts belong to the rate printed. */
+static int median_of(measure_fn fn, struct pipe_ops *p, struct slp_side *s, pid_t server,
+		     size_t size, struct result *out)
+{
+	struct result r[16];
+	for (int i = 0; i < repeat; i++)
+		if (fn(p, s, server, size, &r[i]))
+			return -1;
+	qsort(r, (size_t)repeat, sizeof(r[0]), cmp_result);
+	*out = r[repeat / 2];
+	return 0;
+}
+
+static const char *size_label(size_t sz)
+{
+	static char label[16];
+	if (sz >= (1u << 20))
+		snprintf(label, sizeof(label), "%zuM", sz >> 20);
+	else if (sz >= 1024)
+		snprintf(label, sizeof(label), "%zuK", sz >> 10);
+	else
+		snprintf(label, sizeof(label), "%zu", sz);
+	return label;
+}
+
+static double per(uint64_t a, uint64_t b) { return b ? (double)a / (double)b : 0; }
+
+/* Where the time goes: CPU per byte and per frame on each side, frames per
+ * syscall, and what one round trip costs (docs/slurpoe.md). */
+static void print_cost(const struct result *sb, const struct result *tb, const struct result *sl,
+		       const struct result *tl)
+{
+	printf("\nstream CPU (both processes, user+sys incl. softirq run in them) and batching\n");
+	printf("%8s | %8s %8s %8s | %8s %8s | %6s | %7s %7s | %6s %6s %6s\n", "size", "slp tx",
+	       "slp rx", "s/GB", "tcp tx", "tcp rx", "cpu", "ns/frm", "ns/frm", "frm/", "frm/",
+	       "polls/");
+	printf("%8s | %8s %8s %8s | %8s %8s | %6s | %7s %7s | %6s %6s %6s\n", "", "ns/KB",
+	       "ns/KB", "slp", "ns/KB", "ns/KB", "ratio", "tx", "rx", "sendm", "recvm", "frm rx");
+	for (size_t i = 0; i < NSIZES; i++) {
+		const struct result *s = &sb[i], *t = &tb[i];
+		double kb = (double)s->bytes / 1024, tkb = (double)t->bytes / 1024;
+		double scpu = (double)(s->cpu_client_ns + s->cpu_server_ns);
+		double tcpu = (double)(t->cpu_client_ns + t->cpu_server_ns);
+		printf("%8s | %8.0f %8.0f %8.2f | %8.0f %8.0f | %6.2f | %7.0f %7.0f | %6.1f %6.1f %6.2f\n",
+		       size_label(sizes[i]), (double)s->cpu_client_ns / kb,
+		       (double)s->cpu_server_ns / kb, scpu / 1e9 / ((double)s->bytes / 1e9),
+		       (double)t->cpu_client_ns / tkb, (double)t->cpu_server_ns / tkb,
+		       (scpu / (double)s->bytes) / (tcpu / (double)t->bytes),
+		       per(s->cpu_client_ns, s->client.tx_frames),
+		       per(s->cpu_server_ns, s->server.rx_frames),
+		       per(s->client.tx_frames, s->client.tx_calls),
+		       per(s->server.rx_frames, s->server.rx_calls),
+		       per(s->server.waits, s->server.rx_frames));
+	}
+	printf("\nround trip per message (client = pinger): syscalls and CPU each side\n");
+	printf("%8s | %7s %7s %7s %7s | %7s %7s %7s %7s | %8s %8s\n", "size", "cli tx", "cli rx",
+	       "cli wt", "cli us", "srv tx", "srv rx", "srv wt", "srv us", "tcp cli", "tcp srv");
+	for (size_t i = 0; i < NSIZES; i++) {
+		const struct result *s = &sl[i], *t = &tl[i];
+		printf("%8s | %7.2f %7.2f %7.2f %7.2f | %7.2f %7.2f %7.2f %7.2f | %6.2fus %6.2fus\n",
+		       size_label(sizes[i]), per(s->client.tx_calls, s->msgs),
+		       per(s->client.rx_calls, s->msgs), per(s->client.waits, s->msgs),
+		       per(s->cpu_client_ns, s->msgs) / 1000, per(s->server.tx_calls, s->msgs),
+		       per(s->server.rx_calls, s->msgs), per(s->server.waits, s->msgs),
+		       per(s->cpu_server_ns, s->msgs) / 1000, per(t->cpu_client_ns, t->msgs) / 1000,
+		       per(t->cpu_server_ns, t->msgs) / 1000);
+	}
+}
+
 /* ---- setup ---- */
 
 static void cleanup(void)
@@ -295,6 +486,8 @@ int main(int argc, char **argv)
 {
 	static const struct option lo[] = {{"quick", 0, 0, 'q'}, {"ring", 0, 0, 'r'},
 					   {"impair", 1, 0, 'i'}, {"mtu", 1, 0, 'm'},
+					   {"repeat", 1, 0, 'n'}, {"busy-poll", 1, 0, 'b'},
+					   {"ack-now", 0, 0, 'a'}, {"auth", 0, 0, 'A'},
 					   {0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -303,8 +496,16 @@ int main(int argc, char **argv)
 		case 'r': use_ring = 1; break;
 		case 'i': impair = optarg; break;
 		case 'm': mtu = atoi(optarg); break;
+		case 'b': busy_us = (unsigned)atoi(optarg); break;
+		case 'a': ack_now = 1; break;
+		case 'A': auth = 1; break;
+		case 'n':
+			repeat = atoi(optarg);
+			if (repeat < 1 || repeat > 15)
+				repeat = 15;
+			break;
 		default:
-			fprintf(stderr, "usage: slurpoe-bench [--quick] [--ring] [--mtu N] [--impair SPEC]\n");
+			fprintf(stderr, "usage: slurpoe-bench [--quick] [--ring] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth] [--impair SPEC]\n");
 			return 1;
 		}
 	}
@@ -380,34 +581,43 @@ int main(int argc, char **argv)
 	setsockopt(tfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct pipe_ops ps = {slp_send_cb, slp_recv_cb, &s}, pt = {tcp_send_cb, tcp_recv_cb, &tfd};
 
-	printf("SLURPoE vs TCP over veth between two netns (MTU %d, rx %s%s%s)\n",
+	printf("SLURPoE%s vs TCP over veth between two netns (MTU %d, rx %s, acks %s, busy-poll %u us, "
+	       "median of %d%s%s)\n", auth ? " (authenticated)" : "",
 	       slp_rawsock_mtu(s.loop.rs), use_ring ? "TPACKET_V3 ring" : "recvmmsg",
+	       ack_now ? "per batch" : "at turn end", busy_us, repeat,
 	       impair ? ", impair " : "", impair ? impair : "");
 	printf("%8s | %10s %10s %6s | %10s %6s | %9s %9s %6s\n", "size", "slp MB/s", "tcp MB/s",
 	       "ratio", "rdmaw MB/s", "ratio", "slp rtt", "tcp rtt", "ratio");
+	struct result rs_bw[NSIZES], rt_bw[NSIZES], rs_rt[NSIZES], rt_rt[NSIZES];
 	for (size_t i = 0; i < NSIZES; i++) {
 		size_t sz = sizes[i];
-		double sb = bw(&ps, sz), tb = bw(&pt, sz), rb = rdma_bw(&s, &ps, sz);
-		double sl = rtt(&ps, sz), tl = rtt(&pt, sz);
-		if (sb < 0 || tb < 0 || rb < 0 || sl < 0 || tl < 0) {
-			fprintf(stderr, "slurpoe-bench: size %zu failed\n", sz);
+		double rb = 0;
+		const char *what = "slurpoe stream";
+		if (median_of(bw, &ps, &s, servers[0], sz, &rs_bw[i]) ||
+		    (what = "tcp stream", median_of(bw, &pt, NULL, servers[1], sz, &rt_bw[i])) ||
+		    (what = "slurpoe rdma write", (rb = rdma_bw(&s, &ps, sz)) < 0) ||
+		    (what = "slurpoe round trip", median_of(rtt, &ps, &s, servers[0], sz, &rs_rt[i])) ||
+		    (what = "tcp round trip", median_of(rtt, &pt, NULL, servers[1], sz, &rt_rt[i]))) {
+			fprintf(stderr, "slurpoe-bench: size %zu: %s failed (connection: %s)\n", sz,
+				what, slp_conn_error(s.c) ? strerror(-slp_conn_error(s.c)) : "ok");
+			const struct slp_stats *st = slp_engine_stats(s.loop.engine);
+			fprintf(stderr, "slurpoe client: %llu retransmits, %llu rto, %llu unauthenticated\n",
+				(unsigned long long)st->retransmits,
+				(unsigned long long)st->rto_expirations,
+				(unsigned long long)st->rx_auth_fail);
 			return 1;
 		}
-		char label[16];
-		if (sz >= (1u << 20))
-			snprintf(label, sizeof(label), "%zuM", sz >> 20);
-		else if (sz >= 1024)
-			snprintf(label, sizeof(label), "%zuK", sz >> 10);
-		else
-			snprintf(label, sizeof(label), "%zu", sz);
-		printf("%8s | %10.1f %10.1f %6.2f | %10.1f %6.2f | %7.0fus %7.0fus %6.2f\n", label, sb,
-		       tb, sb / tb, rb, rb / tb, sl, tl, sl / tl);
+		double sb = rs_bw[i].mbps, tb = rt_bw[i].mbps, sl = rs_rt[i].mbps, tl = rt_rt[i].mbps;
+		printf("%8s | %10.1f %10.1f %6.2f | %10.1f %6.2f | %7.0fus %7.0fus %6.2f\n",
+		       size_label(sz), sb, tb, sb / tb, rb, rb / tb, sl, tl, sl / tl);
 		fflush(stdout);
 	}
+	print_cost(rs_bw, rt_bw, rs_rt, rt_rt);
 	const struct slp_stats *st = slp_engine_stats(s.loop.engine);
-	printf("slurpoe client: %llu frames out, %llu retransmits, %llu rto expirations\n",
+	printf("slurpoe client: %llu frames out, %llu retransmits, %llu rto expirations, "
+	       "%llu unauthenticated frames in\n",
 	       (unsigned long long)st->tx_frames, (unsigned long long)st->retransmits,
-	       (unsigned long long)st->rto_expirations);
+	       (unsigned long long)st->rto_expirations, (unsigned long long)st->rx_auth_fail);
 	struct req q = {REQ_QUIT, 0, 0};
 	ps.send(ps.ctx, &q, sizeof(q));
 	pt.send(pt.ctx, &q, sizeof(q));

@@ -233,9 +233,22 @@ int ivt_send_reserve(ivt_channel *ch, size_t len, void **ptr);
 int ivt_send_commit(ivt_channel *ch, void *ptr, size_t n);
 size_t ivt_send_reserve_max(ivt_channel *ch);
 
-/* File descriptor that becomes readable (POLLIN) when ivt_recv, ivt_send or
- * ivt_poll_completions may make progress. Use with poll/epoll; then call
- * the operation, which returns -EAGAIN if woken spuriously. */
+/* File descriptor for poll/epoll (POLLIN only; it is owned by the channel,
+ * do not read or close it). It is level-triggered, whatever the caller
+ * consumed last:
+ *  - readable whenever ivt_recv would not return -EAGAIN (data, end of
+ *    stream, an error) and whenever ivt_poll_completions would return a
+ *    completion, including data or completions that arrived before the
+ *    first call to ivt_fd();
+ *  - after ivt_send, ivt_rdma_write/read or ivt_flush returned -EAGAIN:
+ *    readable once there is room again (once per -EAGAIN);
+ *  - it may also be readable when every call would return -EAGAIN: after
+ *    a call that made progress it stays readable until a call returns
+ *    -EAGAIN (more may be there), and a wake-up may be spurious. A call
+ *    that returns -EAGAIN re-arms it.
+ * So both loops work: poll() then one call per wake-up, or an
+ * edge-triggered epoll that calls until -EAGAIN. Needs only one thread
+ * waiting on it per channel. */
 int ivt_fd(ivt_channel *ch);
 
 int ivt_set_nonblock(ivt_channel *ch, int nonblock);

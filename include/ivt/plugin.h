@@ -204,12 +204,14 @@ struct ivt_plugin_ops {
 
 	/* MANDATORY. The non-blocking byte pipe. send returns the bytes
 	 * queued (>0, possibly fewer than len), -EAGAIN when full, -EPIPE
-	 * once the peer closed, -ECONNRESET when the connection broke. recv
-	 * returns the bytes read (>0), -EAGAIN when empty, 0 when the peer
-	 * closed and everything it sent was read (end of stream, repeated on
-	 * every later call), -EPROTO once the peer corrupted shared state
-	 * (the endpoint stays broken). Bytes arrive in order, none lost or
-	 * duplicated. The buffers stay the caller's. */
+	 * once the peer closed, -ECONNRESET when the connection broke (e.g.
+	 * the transport itself knows the peer died). recv returns the bytes
+	 * read (>0), -EAGAIN when empty, 0 when the peer closed and everything
+	 * it sent was read (end of stream, repeated on every later call),
+	 * -ECONNRESET when it died (after the data it had sent), -EPROTO once
+	 * the peer corrupted shared state (the endpoint stays broken). Bytes
+	 * arrive in order, none lost or duplicated. The buffers stay the
+	 * caller's. */
 	ssize_t (*send)(struct ivt_ep *ep, const void *buf, size_t len);
 	ssize_t (*recv)(struct ivt_ep *ep, void *buf, size_t len);
 
@@ -225,7 +227,12 @@ struct ivt_plugin_ops {
 	 *   ack: consume the wake-up after poll_fd was readable, so it does
 	 *     not stay readable; never blocks. */
 	int (*arm)(struct ivt_ep *ep, unsigned events);
+	/* May stay readable for good once the peer is gone (then arm reports
+	 * ready and the calls report the end). */
 	int (*poll_fd)(struct ivt_ep *ep);
+	/* ack never blocks, even if the peer changed the flags of an fd it
+	 * was passed: a plugin does not rely on status flags of a description
+	 * the peer also holds. */
 	void (*ack)(struct ivt_ep *ep);
 
 	/* OPTIONAL; MANDATORY with IVT_CAP_RDMA (and a table that has the

@@ -1,20 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* Connecting end: take the server's memfd and eventfds from the oob
- * channel. Everything in that message comes from the other side and is
- * checked before use. */
+/* Connecting end: take the server's memfd and our end of the wake-up
+ * socket pair from the oob channel. Everything in that message comes from
+ * the other side and is checked before use. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "shm_ep.h"
 
-/* The kernel names memfds "/memfd:<name> (deleted)" and eventfds
- * "anon_inode:[eventfd]" in /proc/self/fd. */
+/* The kernel names memfds "/memfd:<name> (deleted)" in /proc/self/fd. */
 static int fd_target_starts_with(int fd, const char *prefix)
 {
 	char path[64], target[PATH_MAX];
@@ -26,15 +26,28 @@ static int fd_target_starts_with(int fd, const char *prefix)
 	return strncmp(target, prefix, strlen(prefix)) == 0;
 }
 
-static int check_eventfd(int fd, const char *what)
+static int sockopt(int fd, int opt)
 {
-	if (!fd_target_starts_with(fd, "anon_inode:[eventfd]")) {
-		shm_log(IVT_LOG_WARN, "setup: %s is not an eventfd", what);
+	int v = -1;
+	socklen_t len = sizeof(v);
+	return getsockopt(fd, SOL_SOCKET, opt, &v, &len) < 0 ? -1 : v;
+}
+
+/* A connected AF_UNIX stream socket, and nothing else: poll on it and
+ * send/recv with MSG_DONTWAIT never block, whatever its file flags say
+ * (the creator may hold the same description; we never rely on them). */
+static int check_wake_socket(int fd)
+{
+	struct stat st;
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) || sockopt(fd, SO_DOMAIN) != AF_UNIX ||
+	    sockopt(fd, SO_TYPE) != SOCK_STREAM || sockopt(fd, SO_ACCEPTCONN) != 0 ||
+	    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0) {
+		shm_log(IVT_LOG_WARN, "setup: wake-up fd is not a connected AF_UNIX stream socket");
 		return -EPROTO;
 	}
-	/* Our writes and acks must never block, whatever the creator chose. */
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 		return -errno;
 	return 0;
 }
@@ -107,18 +120,16 @@ static int take_setup(const struct ivt_ep_params *params, struct ivt_ep *ep, int
 		return -EPROTO;
 	}
 	if ((rc = check_memfd(fds[SHM_FD_MEM], shm_size)) < 0 ||
-	    (rc = check_eventfd(fds[SHM_FD_TO_SERVER], "server wake-up fd")) < 0 ||
-	    (rc = check_eventfd(fds[SHM_FD_TO_CLIENT], "client wake-up fd")) < 0)
+	    (rc = check_wake_socket(fds[SHM_FD_WAKE])) < 0)
 		return rc;
 	void *map = mmap(NULL, shm_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[SHM_FD_MEM], 0);
 	if (map == MAP_FAILED)
 		return -errno;
 	ep->map = map;
 	ep->map_len = shm_size;
-	/* The ep owns the eventfds from here; the memfd is not needed after mmap. */
-	ep->own_efd = fds[SHM_FD_TO_CLIENT];
-	ep->peer_efd = fds[SHM_FD_TO_SERVER];
-	fds[SHM_FD_TO_CLIENT] = fds[SHM_FD_TO_SERVER] = -1;
+	/* The ep owns the socket from here; the memfd is not needed after mmap. */
+	ep->wake = fds[SHM_FD_WAKE];
+	fds[SHM_FD_WAKE] = -1;
 	rc = ivt_ring_attach(&ep->ring, map, shm_size, params->ring_size, shm_kick, ep);
 	if (rc < 0) {
 		shm_log(IVT_LOG_WARN, "setup: shared ring header is invalid");

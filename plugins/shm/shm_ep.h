@@ -10,12 +10,19 @@
 #include "ivt/plugin.h"
 
 /* The setup message the listening end sends through the oob channel,
- * together with the fds {memfd, eventfd to server, eventfd to client}.
- * Both ends run on one host, so native byte order and layout. */
+ * together with the fds {memfd, the client's end of the wake-up socket
+ * pair}. Both ends run on one host, so native byte order and layout.
+ *
+ * Wake-ups travel over an AF_UNIX stream socketpair, not eventfds: a
+ * passed eventfd is one open file description shared by both ends, and
+ * the peer could clear its O_NONBLOCK and make our read or write block
+ * (issue 9, item 1). Each end here owns a different socket, and every
+ * send/recv on it says MSG_DONTWAIT anyway. The pair also tells each side
+ * when the other process is gone (EOF), without ivtd. */
 #define SHM_SETUP_MAGIC 0x4d485349u /* "ISHM" */
-#define SHM_SETUP_VERSION 1u
-#define SHM_SETUP_NFDS 3
-enum { SHM_FD_MEM = 0, SHM_FD_TO_SERVER = 1, SHM_FD_TO_CLIENT = 2 };
+#define SHM_SETUP_VERSION 2u
+#define SHM_SETUP_NFDS 2
+enum { SHM_FD_MEM = 0, SHM_FD_WAKE = 1 };
 
 struct shm_setup_blob {
 	uint32_t magic;
@@ -28,15 +35,17 @@ struct ivt_ep {
 	struct ivt_ring ring;
 	void *map;
 	size_t map_len;
-	int own_efd;  /* the peer kicks this; our poll_fd */
-	int peer_efd; /* we kick this */
+	int wake;      /* our end of the wake-up socket pair; our poll_fd */
+	int peer_gone; /* the pair said EOF: the peer process let go of its end */
 };
 
 /* Logging through the host (set by init; silent before). */
 void shm_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* ring kick callback: one eventfd write. */
+/* ring kick callback: one byte on the wake-up socket, never blocking. */
 int shm_kick(void *ctx);
+/* Consume pending wake-ups; notes the peer's end closing (peer_gone). */
+void shm_drain_wake(struct ivt_ep *ep);
 
 /* Allocate an ep with no resources (fds -1). */
 struct ivt_ep *shm_ep_new(void);

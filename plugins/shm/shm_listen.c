@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Listening end: create the memfd rings and eventfds, publish them. */
+/* Listening end: create the memfd rings and the wake-up socket pair,
+ * publish them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "shm_ep.h"
@@ -40,17 +41,16 @@ int shm_listen(const struct ivt_ep_params *params, struct ivt_ep **out)
 	struct ivt_ep *ep = shm_ep_new();
 	if (!ep)
 		return -ENOMEM;
-	int rc, memfd = make_memfd(params->channel, shm_size), to_client = -1;
+	int rc, memfd = make_memfd(params->channel, shm_size), sv[2] = {-1, -1};
 	if (memfd < 0) {
 		rc = memfd;
 		goto fail;
 	}
-	ep->own_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	to_client = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (ep->own_efd < 0 || to_client < 0) {
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
 		rc = -errno;
 		goto fail;
 	}
+	ep->wake = sv[0];
 	ep->map = mmap(NULL, shm_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	if (ep->map == MAP_FAILED) {
 		ep->map = NULL;
@@ -70,25 +70,25 @@ int shm_listen(const struct ivt_ep_params *params, struct ivt_ep **out)
 	};
 	int fds[SHM_SETUP_NFDS];
 	fds[SHM_FD_MEM] = memfd;
-	fds[SHM_FD_TO_SERVER] = ep->own_efd;
-	fds[SHM_FD_TO_CLIENT] = to_client;
+	fds[SHM_FD_WAKE] = sv[1];
 	rc = params->oob->send(params->oob->ctx, &blob, sizeof(blob), fds, SHM_SETUP_NFDS);
 	if (rc < 0) {
 		shm_log(IVT_LOG_ERR, "channel '%s': sending setup: %s",
 			params->channel ? params->channel : "", strerror(-rc));
 		goto fail;
 	}
-	/* The oob transport duplicated them; the mapping keeps the memory. */
+	/* The oob transport duplicated them; the mapping keeps the memory. We
+	 * keep no copy of the client's end, so its closing reaches us as EOF. */
 	close(memfd);
-	ep->peer_efd = to_client;
+	close(sv[1]);
 	*out = ep;
 	return 0;
 fail:
 	if (memfd >= 0)
 		close(memfd);
-	if (to_client >= 0)
-		close(to_client);
-	shm_ep_free(ep);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	shm_ep_free(ep); /* closes sv[0] */
 	return rc;
 }
 
@@ -96,5 +96,8 @@ int shm_accept(struct ivt_ep *ep)
 {
 	if (ep->ring.broken)
 		return -EPROTO;
-	return ivt_ring_peer_attached(&ep->ring) ? 0 : -EAGAIN;
+	if (ivt_ring_peer_attached(&ep->ring))
+		return 0;
+	/* The client's end was closed before it attached: nobody will. */
+	return __atomic_load_n(&ep->peer_gone, __ATOMIC_ACQUIRE) ? -ECONNRESET : -EAGAIN;
 }

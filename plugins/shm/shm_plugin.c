@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/plugin_log.h"
@@ -22,21 +22,46 @@ void shm_log(int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void note_peer_gone(struct ivt_ep *ep) { __atomic_store_n(&ep->peer_gone, 1, __ATOMIC_RELEASE); }
+
+static int peer_gone(struct ivt_ep *ep) { return __atomic_load_n(&ep->peer_gone, __ATOMIC_ACQUIRE); }
+
 int shm_kick(void *ctx)
 {
 	struct ivt_ep *ep = ctx;
-	uint64_t one = 1;
-	/* EAGAIN means the counter is saturated: the peer is woken anyway. */
-	if (write(ep->peer_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		return -errno;
+	const uint8_t one = 1;
+	/* MSG_DONTWAIT per call: whatever anyone did to the file's flags, a
+	 * kick never blocks. EAGAIN: the peer has wake-ups queued already. */
+	while (send(ep->wake, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EPIPE || errno == ECONNRESET)
+			note_peer_gone(ep); /* nobody left to wake; the ring reports it */
+		else if (errno != EAGAIN)
+			return -errno;
+		break;
+	}
 	return 0;
+}
+
+void shm_drain_wake(struct ivt_ep *ep)
+{
+	uint8_t buf[256];
+	for (;;) {
+		ssize_t n = recv(ep->wake, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == (ssize_t)sizeof(buf) || (n < 0 && errno == EINTR))
+			continue;
+		if (n == 0 || (n < 0 && errno != EAGAIN))
+			note_peer_gone(ep); /* its process closed or lost its end */
+		return;
+	}
 }
 
 struct ivt_ep *shm_ep_new(void)
 {
 	struct ivt_ep *ep = calloc(1, sizeof(*ep));
 	if (ep)
-		ep->own_efd = ep->peer_efd = -1;
+		ep->wake = -1;
 	return ep;
 }
 
@@ -46,10 +71,8 @@ void shm_ep_free(struct ivt_ep *ep)
 		return;
 	if (ep->map)
 		munmap(ep->map, ep->map_len);
-	if (ep->own_efd >= 0)
-		close(ep->own_efd);
-	if (ep->peer_efd >= 0)
-		close(ep->peer_efd);
+	if (ep->wake >= 0)
+		close(ep->wake);
 	free(ep);
 }
 
@@ -68,24 +91,39 @@ static int shm_probe(char *why, size_t why_len)
 		return -e;
 	}
 	close(fd);
-	fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (fd < 0) {
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		int e = errno;
-		snprintf(why, why_len, "eventfd: %s", strerror(e));
+		snprintf(why, why_len, "socketpair: %s", strerror(e));
 		return -e;
 	}
-	close(fd);
+	close(sv[0]);
+	close(sv[1]);
 	return 0;
+}
+
+/* The peer's process let go of the pair: a clean end if its ring says it
+ * closed first, else it died. */
+static int gone_error(struct ivt_ep *ep)
+{
+	return ivt_ring_peer_closed(&ep->ring) ? -EPIPE : -ECONNRESET;
 }
 
 static ssize_t shm_send(struct ivt_ep *ep, const void *buf, size_t len)
 {
+	if (peer_gone(ep) && !ep->ring.broken)
+		return gone_error(ep); /* nobody will ever read it */
 	return ivt_ring_write(&ep->ring, buf, len);
 }
 
 static ssize_t shm_recv(struct ivt_ep *ep, void *buf, size_t len)
 {
-	return ivt_ring_read(&ep->ring, buf, len);
+	ssize_t n = ivt_ring_read(&ep->ring, buf, len);
+	if (n != -EAGAIN || !peer_gone(ep))
+		return n;
+	/* Gone: what it published before is still ours to read, then the end. */
+	n = ivt_ring_read(&ep->ring, buf, len);
+	return n == -EAGAIN ? -ECONNRESET : n;
 }
 
 static ssize_t shm_send_reserve(struct ivt_ep *ep, size_t want, void **ptr, size_t *space)
@@ -101,6 +139,8 @@ static int shm_send_commit(struct ivt_ep *ep, size_t len)
 static int shm_arm(struct ivt_ep *ep, unsigned events)
 {
 	unsigned want = 0, ready, out = 0;
+	if (peer_gone(ep)) /* the calls report it now; nothing will kick us */
+		return (int)(events & (IVT_EV_RECV | IVT_EV_SEND));
 	if (events & IVT_EV_RECV)
 		want |= IVT_RING_READABLE;
 	if (events & IVT_EV_SEND)
@@ -113,15 +153,9 @@ static int shm_arm(struct ivt_ep *ep, unsigned events)
 	return (int)out;
 }
 
-static int shm_poll_fd(struct ivt_ep *ep) { return ep->own_efd; }
+static int shm_poll_fd(struct ivt_ep *ep) { return ep->wake; }
 
-static void shm_ack(struct ivt_ep *ep)
-{
-	uint64_t v;
-	/* Non-blocking; EAGAIN just means someone acked already. */
-	if (read(ep->own_efd, &v, sizeof(v)) < 0)
-		return;
-}
+static void shm_ack(struct ivt_ep *ep) { shm_drain_wake(ep); }
 
 static void shm_close(struct ivt_ep *ep)
 {
@@ -146,7 +180,7 @@ static const struct ivt_plugin_ops shm_ops = {
 	.abi_version = IVT_PLUGIN_ABI_VERSION,
 	.ops_size = sizeof(struct ivt_plugin_ops),
 	.name = "shm",
-	.description = "memfd + eventfd rings between processes on one host",
+	.description = "memfd rings and socketpair wake-ups between processes on one host",
 	.caps = IVT_CAP_COLOCATED,
 	.init = shm_init,
 	.probe = shm_probe,

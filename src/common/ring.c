@@ -175,6 +175,8 @@ static int peer_closed(struct ivt_ring *r)
 	return v != IVT_RING_LIVE_NOT_YET && v != IVT_RING_LIVE_OPEN;
 }
 
+int ivt_ring_peer_closed(struct ivt_ring *r) { return peer_closed(r); }
+
 void ivt_ring_close(struct ivt_ring *r)
 {
 	if (r->closed)
@@ -405,7 +407,7 @@ static uint64_t mono_ns(void)
 
 /* Before asking for a kick, watch the peer's index for a while: a peer
  * that is running publishes soon, and then neither side pays for an
- * eventfd write plus a sleep and wake-up (tens of microseconds under a
+ * wake-up syscall plus a sleep and wake-up (tens of microseconds under a
  * hypervisor). Plain loads only: a change just ends the spin, the
  * caller's ivt_ring_ready() validates. The budget is in time, not
  * iterations (pause costs 10..150 cycles depending on the CPU). It

@@ -11,7 +11,7 @@
  * only ever written to shared memory, never read back. A violation returns
  * -EPROTO, marks the ring broken for good and counts a protocol error.
  *
- * The wake-up mechanism is a callback (eventfd for the shm plugin), so this
+ * The wake-up mechanism is a callback (a socket pair for the shm plugin), so this
  * file knows nothing about file descriptors. Not thread-safe: one reader
  * and one writer thread per side at most, or external locking.
  */
@@ -142,6 +142,8 @@ int ivt_ring_set_live(struct ivt_ring *r);
 /* Has the peer ever published its live flag (it may have closed since)?
  * A hint read once from shared memory, never used as an index. */
 int ivt_ring_peer_attached(struct ivt_ring *r);
+/* Has the peer said it closed (live flag past "open")? A hint as above. */
+int ivt_ring_peer_closed(struct ivt_ring *r);
 /* Clear our live flag and kick the peer unconditionally. Idempotent. */
 void ivt_ring_close(struct ivt_ring *r);
 

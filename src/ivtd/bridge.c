@@ -3,9 +3,10 @@
  * One bridged channel: a SLURPoE connection to the peer daemon on one
  * side, a daemon end (shm ring) toward the local process on the other.
  * Handshake (remote_proto.h), then a pump that moves bytes only as fast as
- * the receiving side takes them: each direction has one fixed staging
- * buffer, read only when empty and never with more than the other side
- * can take. See docs/remote.md for the state machine and failure rules.
+ * the receiving side takes them, without staging: the local ring is read
+ * straight into SLURPoE frame payloads (as many as the window allows), and
+ * the connection's receive buffer is written straight into the ring.
+ * See docs/remote.md for the state machine and failure rules.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -63,8 +64,6 @@ void bridge_free(struct bridge *br)
 	if (br->conn)
 		slp_conn_free(br->conn); /* RESET unless it finished */
 	ivt_daemon_end_close(br->de);
-	free(br->r2l.buf);
-	free(br->l2r.buf);
 	free(br);
 }
 
@@ -153,44 +152,43 @@ void bridge_fail(struct bridge *br, int err, const char *what)
 
 /* ---- the pump ---------------------------------------------------------- */
 
+/* The ring as the connection's sink: -EAGAIN (full) takes nothing; any
+ * other error ends the direction, and is kept apart from the connection's
+ * own errors. */
+static ssize_t to_ring(void *arg, const void *src, size_t len)
+{
+	struct bridge *br = arg;
+	ssize_t n = ivt_daemon_end_send(br->de, src, len);
+	if (n >= 0)
+		return n;
+	if (n != -EAGAIN)
+		br->r2l.sink_err = (int)n;
+	return 0;
+}
+
 static void pump_r2l(struct bridge *br)
 {
-	struct stage *s = &br->r2l;
+	br->r2l.blocked = 0;
 	while (!br->r2l_done) {
-		if (br->local == SIDE_DIED) {
+		if (br->local == SIDE_DIED || !br->de || !br->conn) {
 			/* Nobody will read it: don't wait for a dead ring. */
-			s->off = s->len = 0;
 			br->r2l_done = 1;
 			return;
 		}
-		if (s->off < s->len) {
-			ssize_t n = br->de ? ivt_daemon_end_send(br->de, s->buf + s->off,
-								  s->len - s->off)
-					   : -EPIPE;
-			if (n > 0) {
-				s->off += (size_t)n;
-				s->total += (uint64_t)n;
-				continue;
-			}
-			if (n == -EAGAIN)
-				return;
-			/* The local end closed or broke: nobody will read this. */
-			s->off = s->len = 0;
-			br->r2l_done = 1;
-			return;
-		}
-		if (!br->conn) {
-			br->r2l_done = 1;
-			return;
-		}
-		ssize_t n = slp_recv(br->conn, s->buf, BRIDGE_BUF);
+		ssize_t n = slp_recv_drain(br->conn, to_ring, br);
 		if (n > 0) {
-			s->len = (size_t)n;
-			s->off = 0;
+			br->r2l.total += (uint64_t)n;
 			continue;
 		}
-		if (n == -EAGAIN)
+		if (br->r2l.sink_err) {
+			/* The local end closed or broke: nobody will read this. */
+			br->r2l_done = 1;
 			return;
+		}
+		if (n == -EAGAIN) {
+			br->r2l.blocked = slp_conn_readable(br->conn);
+			return;
+		}
 		br->remote = n == 0 ? SIDE_CLOSED : SIDE_DIED;
 		br->remote_err = n == 0 ? 0 : (int)n;
 		br->r2l_done = 1;
@@ -198,53 +196,38 @@ static void pump_r2l(struct bridge *br)
 	}
 }
 
+static ssize_t from_ring(void *arg, void *dst, size_t room)
+{
+	struct bridge *br = arg;
+	return ivt_daemon_end_recv(br->de, dst, room);
+}
+
 static void pump_l2r(struct bridge *br)
 {
-	struct stage *s = &br->l2r;
 	while (!br->l2r_done) {
-		if (!br->conn || br->remote == SIDE_DIED) {
-			s->off = s->len = 0;
+		if (!br->conn || br->remote == SIDE_DIED || !br->de) {
 			br->l2r_done = 1;
 			return;
 		}
-		if (s->off < s->len) {
-			ssize_t n = slp_send(br->conn, s->buf + s->off, s->len - s->off);
-			if (n > 0) {
-				s->off += (size_t)n;
-				s->total += (uint64_t)n;
-				continue;
-			}
-			if (n == -EAGAIN)
-				return; /* SLP_EV_WRITABLE follows */
-			s->off = s->len = 0;
-			br->l2r_done = 1;
-			return;
-		}
-		if (!br->de) {
-			br->l2r_done = 1;
-			return;
-		}
-		size_t space = slp_send_space(br->conn);
-		if (space == 0) {
-			/* Full: a refused send is what arms SLP_EV_WRITABLE. */
-			uint8_t poke = 0;
-			if (slp_send(br->conn, &poke, 1) != -EAGAIN)
-				IVT_ERR(WHO, "bridge: send space accounting is off");
-			return;
-		}
-		ssize_t n = ivt_daemon_end_recv(br->de, s->buf, space < BRIDGE_BUF ? space : BRIDGE_BUF);
+		ssize_t last;
+		ssize_t n = slp_send_fill(br->conn, from_ring, br, &last);
 		if (n > 0) {
-			s->len = (size_t)n;
-			s->off = 0;
-			continue;
+			br->l2r.total += (uint64_t)n;
+			if (last > 0)
+				continue; /* stopped for room: ask again */
+		} else if (n == -EAGAIN) {
+			return; /* SLP_EV_WRITABLE follows */
+		} else if (n < 0) {
+			br->l2r_done = 1;
+			return;
 		}
-		if (n == -EAGAIN) {
+		if (last == -EAGAIN) {
 			/* A dead process's ring is empty for good now. */
 			if (br->local == SIDE_DIED)
 				br->l2r_done = 1;
 			return;
 		}
-		if (n < 0)
+		if (last < 0)
 			br->local = SIDE_DIED; /* broken ring: the peer must not see a clean end */
 		else if (br->local == SIDE_OPEN)
 			br->local = SIDE_CLOSED;
@@ -295,10 +278,9 @@ static void update_interest(struct bridge *br)
 	if (!br->de)
 		return;
 	unsigned want = 0;
-	if (!br->r2l_done && br->r2l.off < br->r2l.len)
+	if (!br->r2l_done && br->r2l.blocked)
 		want |= IVT_EV_SEND;
-	if (!br->l2r_done && br->l2r.off >= br->l2r.len && br->conn &&
-	    slp_send_space(br->conn) > 0)
+	if (!br->l2r_done && br->conn && slp_send_space(br->conn) > 0)
 		want |= IVT_EV_RECV;
 	ivt_daemon_end_want(br->de, want);
 }
@@ -336,12 +318,6 @@ static void de_failed(void *arg, struct ivt_daemon_end *de, int err)
 int bridge_start_pump(struct bridge *br, const void *blob, size_t len, const int *fds,
 		      int nfds, char *why, size_t why_len)
 {
-	br->r2l.buf = malloc(BRIDGE_BUF);
-	br->l2r.buf = malloc(BRIDGE_BUF);
-	if (!br->r2l.buf || !br->l2r.buf) {
-		snprintf(why, why_len, "out of memory");
-		return -ENOMEM;
-	}
 	struct ivt_daemon_end_params p = {
 		.backend = br->backend,
 		.plugin_dir = br->P->cfg.plugin_dir,

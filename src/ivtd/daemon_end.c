@@ -81,6 +81,11 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
 		free_end(de);
 		return;
 	}
+	/* Wanting nothing, stop watching: a gone peer's fd (shm: EOF on the
+	 * wake-up pair) stays readable and would spin the loop. want() adds
+	 * it back. */
+	if (!de->want || de->failed)
+		event_del(de->ev);
 	rearm(de);
 }
 
@@ -296,6 +301,8 @@ void ivt_daemon_end_want(struct ivt_daemon_end *de, unsigned events)
 	if (events == de->want)
 		return;
 	de->want = events;
+	if (events && de->ev && !de->failed && !event_pending(de->ev, EV_READ, NULL))
+		event_add(de->ev, NULL);
 	/* Outside a dispatch, check readiness now; inside, on_event rearms. */
 	if (!de->in_dispatch)
 		rearm(de);

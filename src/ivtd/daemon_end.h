@@ -3,7 +3,7 @@
  * ivtd itself as one end of a channel toward a local client.
  *
  * Normally ivtd only brokers: it hands the listener's setup (shm: memfd +
- * eventfds) to the connector and data flows between the two processes.
+ * a wake-up socket) to the connector and data flows between the two processes.
  * Some channels end inside ivtd instead: a channel bridged to another host
  * (remote.md: ivtd pumps bytes between a local ring and a SLURPoE
  * connection) or a service ivtd provides itself (the utmem store). A
@@ -30,9 +30,12 @@
  * recursively: callbacks only run from the event loop, never from inside
  * a daemon_end call).
  *
- * There is no notion of the peer dying here: plugins cannot tell, the
- * broker can (the client end's registry reports it gone). The owner then
- * closes the daemon end.
+ * The peer's death shows as an error from recv/send where the plugin can
+ * tell (shm: -ECONNRESET once the client's wake-up socket is closed);
+ * otherwise the broker reports it (the client end's registry says it is
+ * gone). The owner then closes the daemon end. While the owner wants
+ * nothing, the wake-up fd is not watched (a gone peer's fd may stay
+ * readable for good).
  *
  * Single-threaded: use from the thread that runs the event base.
  */

@@ -113,8 +113,32 @@ static void if_process(struct peers_if *ifc)
 		if (user)
 			bridge_conn_events(user, events);
 	}
+	/* The bridges had their turn: ACKs they did not carry go now. */
+	slp_engine_flush_acks(ifc->loop.engine);
 	slp_rawsock_flush(ifc->loop.rs);
 	rearm_timer(ifc);
+}
+
+/* The policy's key for the host at mac on this interface (frames are
+ * authenticated when the policy names key files, docs/remote.md). Read
+ * from the current policy, so a reload rotates keys for new connections. */
+static int peer_key(void *ctx, const uint8_t mac[6], uint8_t key[32])
+{
+	struct peers_if *ifc = ctx;
+	const struct ivt_policy_host *h = host_by_mac(ifc->P, ifc->name, mac);
+	if (!h || !h->has_key)
+		return -ENOENT;
+	memcpy(key, h->key, IVT_HOST_KEY_LEN);
+	return 0;
+}
+
+static int if_keyed(struct ivt_peers *P, const char *ifname)
+{
+	const struct ivt_policy *pol = ivt_broker_policy(P->cfg.broker);
+	for (size_t i = 0; pol && i < pol->n_hosts; i++)
+		if (pol->hosts[i].has_key && !strcmp(pol->hosts[i].ifname, ifname))
+			return 1;
+	return 0;
 }
 
 static struct peers_if *find_if(struct ivt_peers *P, const char *name)
@@ -149,7 +173,14 @@ static void open_if(struct ivt_peers *P, const char *name)
 		.ifname = name,
 		.impair = P->cfg.impair && *P->cfg.impair ? P->cfg.impair : NULL,
 		.impair_seed = (uint64_t)getpid(),
+		.ack_at_turn_end = 1, /* if_process flushes them */
 	};
+	if (if_keyed(P, name)) {
+		o.peer_key = peer_key;
+		o.key_ctx = ifc;
+		IVT_INFO(WHO, "remote channels over %s: every frame authenticated (policy keys)",
+			 name);
+	}
 	int rc = slp_loop_open(&ifc->loop, &o);
 	if (rc < 0) {
 		IVT_WARN(WHO, "remote channels over %s disabled: raw socket: %s%s", name,
@@ -358,9 +389,12 @@ size_t ivt_peers_status(const struct ivt_peers *P, char *buf, size_t len)
 	for (const struct peers_if *i = P->ifs; i; i = i->next) {
 		const struct slp_stats *s = slp_engine_stats(i->loop.engine);
 		ivt_textbuf_printf(&o, "slurpoe %s: tx %" PRIu64 " rx %" PRIu64 " frames, retransmits %" PRIu64
-			", resets %" PRIu64 "/%" PRIu64 "\n",
+			", resets %" PRIu64 "/%" PRIu64 ", %s%" PRIu64 " unauthenticated, %" PRIu64
+			" half-open refused\n",
 		    i->name, s->tx_frames, s->rx_frames, s->retransmits, s->resets_sent,
-		    s->resets_received);
+		    s->resets_received, i->loop.engine && slp_engine_authenticates(i->loop.engine)
+					    ? "authenticated, " : "",
+		    s->rx_auth_fail, s->half_open_refused);
 	}
 	if (!P->ifs)
 		ivt_textbuf_printf(&o, "slurpoe: no interface open (remote channels disabled)\n");

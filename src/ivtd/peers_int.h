@@ -12,7 +12,6 @@
 #include "ivtd/remote_proto.h"
 #include "loop.h"
 
-#define BRIDGE_BUF (64 * 1024)         /* staging per direction: the only buffering */
 #define BRIDGE_HANDSHAKE_MS 10000      /* a peer must open within this */
 #define BRIDGE_LINGER_MS 2000          /* keep a dead channel's ring for the reader */
 #define PEERS_MAX_BRIDGES 1024         /* per daemon, both roles */
@@ -41,10 +40,13 @@ enum bridge_phase {
 
 enum side_state { SIDE_OPEN, SIDE_CLOSED, SIDE_DIED };
 
+/* One direction of the pump. No staging: bytes go from the local ring
+ * straight into SLURPoE frames, and from the receive buffer straight into
+ * the ring (slp_send_fill / slp_recv_drain). */
 struct stage {
-	uint8_t *buf;
-	size_t len, off;
 	uint64_t total;
+	int blocked;   /* r2l: the ring refused what the connection holds */
+	int sink_err;  /* r2l: the ring's error (not -EAGAIN), 0 none */
 };
 
 struct bridge {

@@ -14,10 +14,12 @@
 
 #include "common/textbuf.h"
 
-/* Strict decimal uint32: digits only, no sign, no overflow. */
+/* Strict canonical decimal uint32: digits only, no sign, no overflow, no
+ * leading zero ("uid:01000" would be a second spelling of uid 1000, so
+ * string comparisons elsewhere would disagree with the policy). */
 static int parse_u32(const char *s, uint32_t *out)
 {
-	if (!*s || strlen(s) > 10)
+	if (!*s || strlen(s) > 10 || (s[0] == '0' && s[1]))
 		return -EINVAL;
 	uint64_t v = 0;
 	for (const char *c = s; *c; c++) {

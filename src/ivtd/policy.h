@@ -99,13 +99,25 @@ struct ivt_policy_channel {
 #define IVT_POLICY_MAX_CONNECTIONS_DEFAULT 1024
 #define IVT_POLICY_MAX_CONNECTIONS_MAX 1000000
 
+#define IVT_HOST_KEY_LEN 32
+
 struct ivt_policy_host {
 	char name[IVT_NAME_MAX + 1];
 	char ifname[16];
 	uint8_t mac[6];
 	char ivtd[128]; /* optional: how to reach that host's ivtd; "" if unset */
+	/* optional "key_file": the key this host pair shares; every SLURPoE
+	 * frame on ifname is then authenticated (docs/remote.md) */
+	char key_file[256];
+	uint8_t key[IVT_HOST_KEY_LEN];
+	int has_key;
 	int line;
 };
+
+/* Read a host-pair key file: 64 hex digits, mode 0600 or stricter.
+ * Returns 0 or a negative errno with the reason in why. */
+int ivt_policy_read_key(const char *path, uint8_t key[IVT_HOST_KEY_LEN], char *why,
+			size_t why_len);
 
 struct ivt_policy {
 	char source[256]; /* file name, for messages */

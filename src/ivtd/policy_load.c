@@ -440,7 +440,7 @@ static int parse_mac(const char *s, uint8_t mac[6])
 
 static int parse_host(struct loader *L, json_t *obj, const char *path, struct ivt_policy_host *h)
 {
-	static const char *const keys[] = {"name", "ifname", "mac", "ivtd", NULL};
+	static const char *const keys[] = {"name", "ifname", "mac", "ivtd", "key_file", NULL};
 	int rc;
 	char p[256], mac[32];
 	if (!json_is_object(obj))
@@ -470,7 +470,20 @@ static int parse_host(struct loader *L, json_t *obj, const char *path, struct iv
 			    mac);
 	}
 	rc = get_string(L, obj, path, "ivtd", 0, h->ivtd, sizeof(h->ivtd));
-	return rc == -ENOENT ? 0 : rc;
+	if (rc && rc != -ENOENT)
+		return rc;
+	rc = get_string(L, obj, path, "key_file", 0, h->key_file, sizeof(h->key_file));
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	char why[400];
+	if (ivt_policy_read_key(h->key_file, h->key, why, sizeof(why))) {
+		join(p, sizeof(p), path, "key_file");
+		return fail(L, p, "%s", why);
+	}
+	h->has_key = 1;
+	return 0;
 }
 
 static int parse_defaults(struct loader *L, struct ivt_policy *pol, json_t *root)
@@ -637,13 +650,21 @@ static int parse_hosts(struct loader *L, struct ivt_policy *pol, json_t *root)
 		join_index(path, sizeof(path), "hosts", i);
 		if ((rc = parse_host(L, json_array_get(arr, i), path, &pol->hosts[i])))
 			return rc;
-		for (size_t j = 0; j < i; j++)
+		for (size_t j = 0; j < i; j++) {
+			/* Authentication is per interface (one engine): all or none. */
+			if (!strcmp(pol->hosts[j].ifname, pol->hosts[i].ifname) &&
+			    pol->hosts[j].has_key != pol->hosts[i].has_key)
+				return fail(L, path, "hosts on %s must all have a \"key_file\" or "
+						     "none (hosts[%zu] %s)",
+					    pol->hosts[i].ifname, j,
+					    pol->hosts[j].has_key ? "has one" : "has none");
 			if (!strcmp(pol->hosts[j].name, pol->hosts[i].name)) {
 				char pn[80];
 				join(pn, sizeof(pn), path, "name");
 				return fail(L, pn, "host \"%s\" is already defined at hosts[%zu]",
 					    pol->hosts[i].name, j);
 			}
+		}
 	}
 	return 0;
 }
@@ -760,6 +781,8 @@ void ivt_policy_free(struct ivt_policy *p)
 		free(p->channels[i].peers_denied);
 	}
 	free(p->channels);
+	if (p->hosts)
+		explicit_bzero(p->hosts, p->n_hosts * sizeof(*p->hosts)); /* keys */
 	free(p->hosts);
 	free(p);
 }

@@ -57,7 +57,7 @@ struct ivt_end_request {
 struct ivt_broker_cb {
 	void *arg;
 	void (*request)(void *arg, struct ivt_reg_end *end, const struct ivt_end_request *req);
-	/* A server end published its setup (shm: memfd + eventfds). fds are
+	/* A server end published its setup (shm: memfd + a wake-up socket). fds are
 	 * handed over: the broker owns them from here. */
 	void (*setup)(void *arg, struct ivt_reg_end *end, const void *blob, size_t len, int *fds,
 		      int nfds);

@@ -132,7 +132,8 @@ static int setup_epoll(struct ivt_channel *ch)
 	    epoll_ctl(ch->epfd, EPOLL_CTL_ADD, ch->wake_fd, &ev) < 0)
 		return -errno;
 	atomic_store(&ch->ctrl_in_epoll, 1);
-	/* so a caller's poll() wakes for the first data */
+	/* so a caller's poll() wakes for the first data (data already there
+	 * is reported when the caller first asks for ivt_fd) */
 	ch->ops->arm(ch->ep, IVT_EV_RECV);
 	return 0;
 }
@@ -367,7 +368,10 @@ IVT_EXPORT int ivt_close(ivt_channel *ch)
 
 IVT_EXPORT int ivt_fd(ivt_channel *ch)
 {
-	return ch ? ch->epfd : -EINVAL;
+	if (!ch)
+		return -EINVAL;
+	chan_fd_used(ch);
+	return ch->epfd;
 }
 
 IVT_EXPORT int ivt_set_nonblock(ivt_channel *ch, int nonblock)

@@ -29,6 +29,10 @@ struct ivt_channel {
 	int epfd;                  /* ivt_fd(): plugin fd + control fd + wake_fd */
 	int wake_fd;               /* eventfd: makes ivt_fd readable "by hand" */
 	atomic_int ctrl_in_epoll;
+	/* ivt_fd's level (wait.c): fd_used once the caller asked for ivt_fd;
+	 * level_set while wake_fd holds a wake-up of ours; send_wanted after
+	 * a send found no room, until ivt_fd woke the caller for it. */
+	atomic_int fd_used, level_set, send_wanted;
 	/* One sending and one receiving thread may sleep at once on the one
 	 * plugin fd; whichever consumes a wake-up passes it on to the other
 	 * through that one's own eventfd. Indexed by enum chan_role. */
@@ -38,7 +42,6 @@ struct ivt_channel {
 	} role[2];
 	atomic_uint_fast64_t waits;
 	/* IVT_EV_* that non-blocking calls returned -EAGAIN for (wait.c) */
-	atomic_uint nb_pending;
 	/* ivt_set_timeouts: ms, -1 without limit (the default) */
 	atomic_int send_timeout_ms, recv_timeout_ms;
 	struct ivt_waiter waiter;  /* blocking waits for the frame layer */
@@ -62,6 +65,16 @@ unsigned chan_prepare_sleep(struct ivt_channel *ch, unsigned events);
  * while events are ready without making ivt_fd readable itself, since
  * then no kick would come. */
 int chan_retry_nonblock(struct ivt_channel *ch, unsigned events, int *tries);
+
+/* ivt_fd is level-triggered (ivt.h). A call that made progress (or ended
+ * the stream) keeps it readable until a call returns -EAGAIN: more may be
+ * there. chan_prepare_sleep then clears it and re-checks everything the
+ * caller may wait for. */
+void chan_fd_progress(struct ivt_channel *ch);
+/* After the receive path ran: completions it queued keep ivt_fd readable. */
+void chan_fd_rx_done(struct ivt_channel *ch);
+/* The caller asked for ivt_fd: from now on keep its level. */
+void chan_fd_used(struct ivt_channel *ch);
 
 /* Read the daemon's news; returns the peer event (enum ivt_peer_event or 0). */
 int chan_poll_ctrl(struct ivt_channel *ch);

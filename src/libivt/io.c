@@ -88,8 +88,11 @@ IVT_EXPORT ssize_t ivt_sendv(ivt_channel *ch, const struct iovec *iov, int iovcn
 	}
 	for (int tries = 0;;) {
 		ssize_t n = ivt_xport_sendv(&ch->xp, iov, iovcnt, NULL);
-		if (n != -EAGAIN)
+		if (n != -EAGAIN) {
+			if (n > 0)
+				atomic_store(&ch->send_wanted, 0);
 			return n < 0 ? chan_send_error(ch, (int)n) : n;
+		}
 		int again = chan_retry_nonblock(ch, IVT_EV_SEND, &tries);
 		if ((rc = chan_peer_send_error(ch)))
 			return rc;
@@ -140,6 +143,7 @@ static ssize_t recv_common(struct ivt_channel *ch, const struct iovec *iov, int 
 		int ev_before = ivt_ctrl_peer_event(&ch->ctrl);
 		int nonblock = atomic_load(&ch->nonblock);
 		ssize_t n = recv_once(ch, iov, iovcnt, peek, !nonblock);
+		chan_fd_rx_done(ch);
 		unsigned events;
 		if (n == -EAGAIN) {
 			if (end_stream_if_peer_gone(ch, ev_before))
@@ -148,6 +152,7 @@ static ssize_t recv_common(struct ivt_channel *ch, const struct iovec *iov, int 
 		} else if (n == -ENOBUFS) {
 			events = IVT_EV_SEND; /* our answers must drain first */
 		} else {
+			chan_fd_progress(ch); /* more may be there, or the end stays */
 			return n;
 		}
 		if (nonblock) {

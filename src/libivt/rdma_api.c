@@ -91,6 +91,8 @@ static int native_poll(ivt_channel *ch, struct ivt_completion *out, int max)
 	/* returning 0 is this call's -EAGAIN: ivt_fd must wake the caller */
 	for (int tries = 0; n == 0 && chan_retry_nonblock(ch, IVT_EV_COMPLETION, &tries);)
 		n = ivt_native_poll(ch->native, out, max);
+	if (n > 0)
+		chan_fd_rx_done(ch); /* those not reaped yet keep ivt_fd readable */
 	return n;
 }
 
@@ -132,8 +134,11 @@ static int post(ivt_channel *ch, uint32_t opcode, void *buf, size_t len, uint64_
 					   &ch->waiter);
 	for (int tries = 0;;) {
 		rc = ivt_xport_rdma_post(&ch->xp, opcode, buf, len, key, offset, wr_id, NULL);
-		if (rc != -EAGAIN)
+		if (rc != -EAGAIN) {
+			if (rc == 0)
+				atomic_store(&ch->send_wanted, 0);
 			return rc;
+		}
 		int again = chan_retry_nonblock(ch, IVT_EV_SEND, &tries);
 		if ((rc = chan_peer_send_error(ch)))
 			return rc;
@@ -168,8 +173,10 @@ IVT_EXPORT int ivt_poll_completions(ivt_channel *ch, struct ivt_completion *out,
 	if (ch->native)
 		return native_poll(ch, out, max);
 	int n = ivt_track_poll(&ch->xp.track, out, max);
-	if (n > 0)
+	if (n > 0) {
+		chan_fd_rx_done(ch); /* those not reaped yet keep ivt_fd readable */
 		return n;
+	}
 	if (!atomic_load(&ch->accepted))
 		return 0;
 	int ev_before = ivt_ctrl_peer_event(&ch->ctrl);
@@ -188,5 +195,7 @@ IVT_EXPORT int ivt_poll_completions(ivt_channel *ch, struct ivt_completion *out,
 				break;
 		}
 	}
+	if (n > 0)
+		chan_fd_rx_done(ch);
 	return n;
 }

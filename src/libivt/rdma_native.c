@@ -291,3 +291,5 @@ int ivt_native_poll(struct ivt_native *n, struct ivt_completion *out, int max)
 	pthread_mutex_unlock(&n->lock);
 	return ivt_track_poll(&n->track, out, max);
 }
+
+int ivt_native_pending(struct ivt_native *n) { return ivt_track_pending(&n->track); }

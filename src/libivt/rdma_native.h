@@ -62,5 +62,7 @@ void ivt_native_abandon(struct ivt_native *n, uint64_t tag, int err);
 
 /* Make progress (as above) and reap up to max merged completions. */
 int ivt_native_poll(struct ivt_native *n, struct ivt_completion *out, int max);
+/* Are completions waiting in libivt to be reaped? */
+int ivt_native_pending(struct ivt_native *n);
 
 #endif

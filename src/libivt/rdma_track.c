@@ -209,3 +209,11 @@ int ivt_track_poll(struct ivt_rdma_track *t, struct ivt_completion *out, int max
 	pthread_mutex_unlock(&t->lock);
 	return n;
 }
+
+int ivt_track_pending(struct ivt_rdma_track *t)
+{
+	pthread_mutex_lock(&t->lock);
+	int n = t->cq_n > 0;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}

@@ -78,5 +78,7 @@ void ivt_track_complete(struct ivt_rdma_track *t, struct ivt_rdma_op *op, int32_
 void ivt_track_fail_all(struct ivt_rdma_track *t, int32_t status);
 /* Reap up to max completions. */
 int ivt_track_poll(struct ivt_rdma_track *t, struct ivt_completion *out, int max);
+/* Are completions waiting to be reaped? */
+int ivt_track_pending(struct ivt_rdma_track *t);
 
 #endif

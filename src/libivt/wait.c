@@ -87,52 +87,91 @@ int chan_wait(struct ivt_channel *ch, enum chan_role role, unsigned events, int 
 	return 0;
 }
 
-unsigned chan_prepare_sleep(struct ivt_channel *ch, unsigned events)
-{
-	uint64_t v;
-	chan_poll_ctrl(ch);
-	ch->ops->ack(ch->ep);
-	if (read(ch->wake_fd, &v, sizeof(v)) < 0) {
-		/* EAGAIN: no manual wake-up pending */
-	}
-	/* Arm only what this op needs: the ring returns early when any armed
-	 * event is ready, without asking the peer to kick for the others. */
-	int ready = ch->ops->arm(ch->ep, events);
-	return ready > 0 ? (unsigned)ready & events : 0;
-}
+/* ---- ivt_fd's level ---------------------------------------------------- */
 
-#define NONBLOCK_RETRIES 16
-
-static void wake_caller(struct ivt_channel *ch)
+/* Make ivt_fd readable by hand; one eventfd write until the next clear. */
+static void level_raise(struct ivt_channel *ch)
 {
+	if (atomic_exchange(&ch->level_set, 1))
+		return;
 	uint64_t one = 1;
 	if (write(ch->wake_fd, &one, sizeof(one)) < 0) {
 		/* saturated counter: readable anyway */
 	}
 }
 
+static int completions_pending(struct ivt_channel *ch)
+{
+	return ch->native ? ivt_native_pending(ch->native) : ivt_track_pending(&ch->xp.track);
+}
+
+void chan_fd_progress(struct ivt_channel *ch)
+{
+	if (atomic_load(&ch->fd_used))
+		level_raise(ch);
+}
+
+void chan_fd_rx_done(struct ivt_channel *ch)
+{
+	if (atomic_load(&ch->fd_used) && completions_pending(ch))
+		level_raise(ch);
+}
+
+void chan_fd_used(struct ivt_channel *ch)
+{
+	/* Whatever arrived before the caller started polling (even before
+	 * ivt_open returned) must wake its first poll: one call tells. */
+	if (!atomic_exchange(&ch->fd_used, 1))
+		level_raise(ch);
+}
+
+/* Besides what the current op waits for, what ivt_fd promises to report. */
+static unsigned fd_interest(struct ivt_channel *ch)
+{
+	if (!atomic_load(&ch->fd_used))
+		return 0;
+	return IVT_EV_RECV | (atomic_load(&ch->send_wanted) ? IVT_EV_SEND : 0u) |
+	       (ch->native ? IVT_EV_COMPLETION : 0u);
+}
+
+unsigned chan_prepare_sleep(struct ivt_channel *ch, unsigned events)
+{
+	uint64_t v;
+	chan_poll_ctrl(ch);
+	ch->ops->ack(ch->ep);
+	/* Clear our own wake-up first, then re-check: whatever made progress
+	 * meanwhile is seen by the arm below. */
+	if (read(ch->wake_fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: no manual wake-up pending */
+	}
+	atomic_store(&ch->level_set, 0);
+	if (events & IVT_EV_SEND)
+		atomic_store(&ch->send_wanted, 1);
+	/* Arm what this op needs and what ivt_fd reports. The ring returns
+	 * early when any armed event is ready, without asking the peer to kick
+	 * for the others; then our own wake-up keeps ivt_fd readable. */
+	unsigned also = fd_interest(ch) & ~events;
+	int ready = ch->ops->arm(ch->ep, events | also);
+	unsigned r = ready > 0 ? (unsigned)ready : 0;
+	if ((r & also) || (also && completions_pending(ch))) {
+		if (r & also & IVT_EV_SEND)
+			atomic_store(&ch->send_wanted, 0); /* one wake-up per send that found no room */
+		level_raise(ch);
+	}
+	return r & events;
+}
+
+#define NONBLOCK_RETRIES 16
+
 int chan_retry_nonblock(struct ivt_channel *ch, unsigned events, int *tries)
 {
-	/* A send that said -EAGAIN, then a receive that says -EAGAIN: the
-	 * receive's ack may eat the kick the send asked for (the peer clears
-	 * its notify bit when it kicks), and arming for RECV alone would then
-	 * leave the caller's poll asleep with room to send. So the events
-	 * other calls still wait for are armed too, and when one of them is
-	 * ready, ivt_fd is made readable for it (once per -EAGAIN). */
-	unsigned others = atomic_fetch_or(&ch->nb_pending, events) & ~events;
-	unsigned ready = chan_prepare_sleep(ch, events | others);
-	if (ready & others) {
-		atomic_fetch_and(&ch->nb_pending, ~(ready & others));
-		wake_caller(ch);
-	}
-	if (!(ready & events))
+	if (!chan_prepare_sleep(ch, events))
 		return 0;
-	atomic_fetch_and(&ch->nb_pending, ~events); /* retried now */
 	if (++*tries < NONBLOCK_RETRIES)
 		return 1;
 	/* Ready, yet no progress (e.g. answers must drain first): no kick
 	 * will come, so wake the caller's poll ourselves. */
-	wake_caller(ch);
+	level_raise(ch);
 	return 0;
 }
 

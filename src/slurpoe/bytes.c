@@ -43,3 +43,24 @@ size_t slp_bytes_get(struct slp_bytes *b, void *dst, size_t n)
 	b->len -= n;
 	return n;
 }
+
+size_t slp_bytes_free_span(struct slp_bytes *b, uint8_t **dst)
+{
+	size_t tail = (b->head + b->len) % b->cap, free = b->cap - b->len;
+	*dst = b->buf + tail;
+	return free < b->cap - tail ? free : b->cap - tail;
+}
+
+void slp_bytes_commit(struct slp_bytes *b, size_t n) { b->len += n; }
+
+size_t slp_bytes_data_span(struct slp_bytes *b, const uint8_t **src)
+{
+	*src = b->buf + b->head;
+	return b->len < b->cap - b->head ? b->len : b->cap - b->head;
+}
+
+void slp_bytes_consume(struct slp_bytes *b, size_t n)
+{
+	b->head = (b->head + n) % b->cap;
+	b->len -= n;
+}

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "engine_int.h"
 
 struct slp_conn *slp_conn_alloc(struct slp_engine *e, uint32_t local_ep, const uint8_t *mac,
@@ -48,6 +50,7 @@ struct slp_conn *slp_conn_alloc(struct slp_engine *e, uint32_t local_ep, const u
 	c->peer_window = 1;
 	c->peer_max_payload = (uint16_t)e->max_payload;
 	uint32_t isn = (uint32_t)e->cfg.random(e->cfg.ctx);
+	c->isn = isn;
 	c->snd_una = c->snd_tx = c->snd_nxt = isn;
 	c->next_msg_id = (uint32_t)e->cfg.random(e->cfg.ctx);
 	c->state = SLP_ST_CONNECTING;
@@ -56,7 +59,8 @@ struct slp_conn *slp_conn_alloc(struct slp_engine *e, uint32_t local_ep, const u
 }
 
 /* CONNECT/ACCEPT carry our MTU and window. */
-static size_t build_handshake(struct slp_conn *c, uint8_t type, uint8_t *buf)
+static size_t build_handshake(struct slp_conn *c, uint8_t type, uint8_t *buf,
+			      uint32_t *body_crc)
 {
 	struct slp_engine *e = c->e;
 	struct slp_out o = {.dst_mac = c->peer_mac, .src_mac = e->cfg.mac, .type = type,
@@ -65,7 +69,7 @@ static size_t build_handshake(struct slp_conn *c, uint8_t type, uint8_t *buf)
 	slp_put16(x, e->cfg.mtu);
 	slp_put16(x + 2, (uint16_t)e->cap);
 	slp_put32(x + 4, 0);
-	return slp_build(buf, &o, SLP_EXT_CONNECT);
+	return slp_build_crc(buf, &o, SLP_EXT_CONNECT, body_crc);
 }
 
 /* Put a handshake frame into the window like any reliable frame, so the
@@ -73,7 +77,8 @@ static size_t build_handshake(struct slp_conn *c, uint8_t type, uint8_t *buf)
 static void queue_handshake(struct slp_conn *c, uint8_t type)
 {
 	struct slp_txslot *s = &c->tx[c->snd_nxt & (c->e->cap - 1)];
-	s->len = (uint16_t)build_handshake(c, type, s->frame);
+	slp_slot_reclaim(c->e, s);
+	s->len = (uint16_t)build_handshake(c, type, s->frame, &s->body_crc);
 	s->sacked = s->retx = 0;
 	c->snd_nxt++;
 }
@@ -96,9 +101,16 @@ int slp_connect(struct slp_engine *e, const uint8_t mac[6], uint32_t peer_ep, ui
 		local_ep = pick_ep(e, mac, peer_ep);
 	else if (slp_conn_lookup(e, local_ep, mac, peer_ep))
 		return -EADDRINUSE;
+	uint8_t psk[SLP_AUTH_KEY_LEN];
+	if (e->auth && e->cfg.peer_key(e->cfg.key_ctx, mac, psk))
+		return -EACCES; /* no key shared with that host */
 	struct slp_conn *c = slp_conn_alloc(e, local_ep, mac, peer_ep);
 	if (!c)
 		return -ENOMEM;
+	if (e->auth) {
+		memcpy(c->psk, psk, sizeof(psk));
+		sodium_memzero(psk, sizeof(psk));
+	}
 	c->user = user;
 	queue_handshake(c, SLP_CONNECT);
 	slp_tx_pump(c);
@@ -109,7 +121,25 @@ int slp_connect(struct slp_engine *e, const uint8_t mac[6], uint32_t peer_ep, ui
 static uint16_t negotiated_payload(struct slp_engine *e, uint16_t peer_mtu)
 {
 	uint16_t mtu = peer_mtu < e->cfg.mtu ? peer_mtu : e->cfg.mtu;
-	return (uint16_t)(mtu - SLP_HDR_LEN);
+	return (uint16_t)(mtu - SLP_HDR_LEN - e->trailer);
+}
+
+int slp_conn_half_open(const struct slp_conn *c)
+{
+	return c->accepted && c->state == SLP_ST_OPEN && c->snd_una == c->isn;
+}
+
+/* Whether one more connection from mac may be accepted: a CONNECT costs
+ * its sender nothing (and a recorded one can be replayed even with
+ * authentication), so unconfirmed ones are few and per-peer ones bounded. */
+static int room_for(struct slp_engine *e, const uint8_t *mac)
+{
+	uint32_t half = 0, peer = 0;
+	for (struct slp_conn *c = e->all; c; c = c->all_next) {
+		half += (uint32_t)slp_conn_half_open(c);
+		peer += !memcmp(c->peer_mac, mac, 6);
+	}
+	return half < e->cfg.max_half_open && peer < e->cfg.max_conns_per_peer;
 }
 
 void slp_conn_on_connect(struct slp_engine *e, const struct slp_pkt *p)
@@ -130,10 +160,25 @@ void slp_conn_on_connect(struct slp_engine *e, const struct slp_pkt *p)
 		slp_send_reset(e, p->src_mac, p->dst_ep, p->src_ep, p->seq + 1);
 		return;
 	}
+	if (!room_for(e, p->src_mac)) {
+		e->st.half_open_refused++;
+		e->st.conns_refused++;
+		return; /* silently: the real peer retransmits */
+	}
 	c = slp_conn_alloc(e, p->dst_ep, p->src_mac, p->src_ep);
 	if (!c) {
 		e->st.conns_refused++;
 		return;
+	}
+	if (e->auth) { /* the CONNECT verified under this key (engine.c) */
+		if (e->cfg.peer_key(e->cfg.key_ctx, p->src_mac, c->psk)) {
+			c->state = SLP_ST_FAILED; /* key gone meanwhile: say nothing */
+			slp_conn_free(c);
+			return;
+		}
+		slp_auth_conn_key(c->psk, p->src_mac, e->cfg.mac, p->src_ep, p->dst_ep, p->seq,
+				  c->isn, c->key);
+		c->keyed = 1;
 	}
 	c->user = user;
 	c->accepted = 1;
@@ -155,6 +200,11 @@ void slp_conn_on_accept(struct slp_conn *c, const struct slp_pkt *p)
 	if (p->ack != c->snd_nxt) { /* must acknowledge exactly our CONNECT */
 		e->st.rx_out_of_window++;
 		return;
+	}
+	if (e->auth) {
+		slp_auth_conn_key(c->psk, e->cfg.mac, c->peer_mac, c->local_ep, c->peer_ep, c->isn,
+				  p->seq, c->key);
+		c->keyed = 1;
 	}
 	c->rcv_nxt = p->seq + 1;
 	c->peer_tx_next = c->rcv_nxt;
@@ -224,7 +274,8 @@ ssize_t slp_send(struct slp_conn *c, const void *buf, size_t len)
 		return -EPIPE;
 	if (!len)
 		return 0;
-	size_t n = slp_bytes_put(&c->sndbuf, buf, len);
+	size_t n = slp_tx_cut_direct(c, buf, len);
+	n += slp_bytes_put(&c->sndbuf, (const uint8_t *)buf + n, len - n);
 	if (!n) {
 		c->want_writable = 1;
 		return -EAGAIN;
@@ -280,6 +331,7 @@ void slp_conn_free(struct slp_conn *c)
 	slp_conn_unlink(c);
 	slp_ops_free_all(c);
 	slp_regions_free(c);
+	slp_tx_release_refs(e); /* the driver may hold our slots' frames */
 	if (c->tx)
 		free(c->tx[0].frame);
 	if (c->rx)

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <sys/random.h>
 
 #include "engine_int.h"
@@ -45,9 +46,19 @@ struct slp_engine *slp_engine_new(const struct slp_engine_cfg *cfg)
 		e->cfg.random = default_random;
 	if (!e->cfg.keepalive_us)
 		e->cfg.keepalive_us = 500000;
+	if (!e->cfg.max_half_open)
+		e->cfg.max_half_open = 64;
+	if (!e->cfg.max_conns_per_peer)
+		e->cfg.max_conns_per_peer = 256;
+	e->auth = cfg->peer_key != NULL;
+	if (e->auth && sodium_init() < 0) {
+		free(e);
+		return NULL;
+	}
+	e->trailer = e->auth ? SLP_AUTH_TRAILER : 0;
 	e->cap = w;
 	e->frame_max = SLP_ETH_HLEN + cfg->mtu;
-	e->max_payload = cfg->mtu - SLP_HDR_LEN;
+	e->max_payload = cfg->mtu - SLP_HDR_LEN - e->trailer;
 	e->scratch = malloc(e->frame_max);
 	if (!e->scratch) {
 		free(e);
@@ -77,12 +88,95 @@ void slp_engine_free(struct slp_engine *e)
 
 const struct slp_stats *slp_engine_stats(const struct slp_engine *e) { return &e->st; }
 size_t slp_engine_max_payload(const struct slp_engine *e) { return e->max_payload; }
+int slp_engine_authenticates(const struct slp_engine *e) { return e->auth; }
 
-void slp_transmit(struct slp_engine *e, const void *frame, size_t len)
+static int host_pair_type(unsigned type)
 {
+	return type == SLP_CONNECT || type == SLP_ACCEPT || type == SLP_RESET;
+}
+
+/* Append the tag (auth on); 0 when the frame cannot be authenticated and
+ * must not leave. */
+static size_t auth_out(struct slp_engine *e, struct slp_conn *c, uint8_t *frame, size_t len)
+{
+	if (!e->auth)
+		return len;
+	if (host_pair_type(frame[SLP_ETH_HLEN + 1])) {
+		uint8_t psk[SLP_AUTH_KEY_LEN];
+		const uint8_t *k = c ? c->psk : psk;
+		if (!c && e->cfg.peer_key(e->cfg.key_ctx, frame, psk))
+			return 0; /* frame[0..6) is the destination */
+		len = slp_auth_seal(k, SLP_AUTH_HOST_PAIR, slp_auth_random64(), frame, len);
+		sodium_memzero(psk, sizeof(psk));
+		return len;
+	}
+	if (!c || !c->keyed)
+		return 0;
+	return slp_auth_seal(c->key, c->accepted ? SLP_AUTH_FROM_SERVER : SLP_AUTH_FROM_CLIENT,
+			     c->auth_ctr++, frame, len);
+}
+
+/* Is a parsed frame from who it says (auth on)? */
+static int authentic(struct slp_engine *e, struct slp_conn *c, const struct slp_pkt *p,
+		     const uint8_t *frame, size_t len)
+{
+	if (host_pair_type(p->type)) {
+		if (c)
+			return !slp_auth_check(c->psk, SLP_AUTH_HOST_PAIR, frame, len);
+		uint8_t psk[SLP_AUTH_KEY_LEN];
+		int ok = !e->cfg.peer_key(e->cfg.key_ctx, p->src_mac, psk) &&
+			 !slp_auth_check(psk, SLP_AUTH_HOST_PAIR, frame, len);
+		sodium_memzero(psk, sizeof(psk));
+		return ok;
+	}
+	return c && c->keyed &&
+	       !slp_auth_check(c->key, c->accepted ? SLP_AUTH_FROM_CLIENT : SLP_AUTH_FROM_SERVER,
+			       frame, len);
+}
+
+void slp_transmit(struct slp_engine *e, struct slp_conn *c, uint8_t *frame, size_t len)
+{
+	if (!(len = auth_out(e, c, frame, len)))
+		return;
 	e->st.tx_frames++;
 	e->st.tx_bytes += len;
 	e->cfg.tx(e->cfg.ctx, frame, len);
+}
+
+void slp_transmit_slot(struct slp_conn *c, struct slp_txslot *s)
+{
+	struct slp_engine *e = c->e;
+	if (!e->cfg.tx_ref || !e->cfg.tx_flush) {
+		slp_transmit(e, c, s->frame, s->len);
+		return;
+	}
+	/* The tag goes after the frame, inside the slot: re-made per send. */
+	size_t len = auth_out(e, c, s->frame, s->len);
+	if (!len)
+		return;
+	e->st.tx_frames++;
+	e->st.tx_bytes += len;
+	s->reffed = 1;
+	s->ref_gen = e->ref_gen;
+	e->cfg.tx_ref(e->cfg.ctx, s->frame, len);
+}
+
+/* A slot referenced in an older generation was sent by the flush that
+ * ended it; one from this generation may still be queued. At most one
+ * early flush per driver turn: afterwards the generation is new. */
+void slp_slot_reclaim(struct slp_engine *e, struct slp_txslot *s)
+{
+	if (s->reffed && s->ref_gen == e->ref_gen)
+		slp_tx_release_refs(e);
+	s->reffed = 0;
+}
+
+void slp_tx_release_refs(struct slp_engine *e)
+{
+	if (e->cfg.tx_ref && e->cfg.tx_flush) {
+		e->cfg.tx_flush(e->cfg.ctx);
+		e->ref_gen++;
+	}
 }
 
 /* ---- listeners ---- */
@@ -239,7 +333,7 @@ void slp_send_reset(struct slp_engine *e, const uint8_t *mac, uint32_t src_ep, u
 			    .ack = echo};
 	size_t len = slp_build(e->scratch, &o, 0);
 	e->st.resets_sent++;
-	slp_transmit(e, e->scratch, len);
+	slp_transmit(e, NULL, e->scratch, len);
 }
 
 static int mac_is_ours(struct slp_engine *e, const uint8_t *mac)
@@ -256,7 +350,11 @@ void slp_engine_input(struct slp_engine *e, const void *frame, size_t len)
 		e->st.rx_bad[SLP_ERR_LENGTH]++;
 		return;
 	}
-	enum slp_parse_err err = slp_parse(frame, len, &p);
+	enum slp_parse_err err = slp_parse_trailer(frame, len, e->trailer, &p);
+	if (err == SLP_ERR_LENGTH && e->auth && slp_parse(frame, len, &p) == SLP_OK) {
+		e->st.rx_auth_fail++; /* a well-formed frame without a tag */
+		return;
+	}
 	if (err) {
 		e->st.rx_bad[err]++;
 		return;
@@ -266,6 +364,10 @@ void slp_engine_input(struct slp_engine *e, const void *frame, size_t len)
 		return;
 	}
 	struct slp_conn *c = slp_conn_lookup(e, p.dst_ep, p.src_mac, p.src_ep);
+	if (e->auth && !authentic(e, c, &p, frame, len)) {
+		e->st.rx_auth_fail++;
+		return;
+	}
 	if (!c) {
 		if (p.type == SLP_CONNECT) {
 			slp_conn_on_connect(e, &p);
@@ -327,23 +429,35 @@ void slp_engine_input(struct slp_engine *e, const void *frame, size_t len)
 
 /* ---- timers ---- */
 
+static int owes_ack(const struct slp_conn *c)
+{
+	return c->ack_pending && c->state != SLP_ST_FAILED && c->state != SLP_ST_CONNECTING;
+}
+
 void slp_engine_tick(struct slp_engine *e)
 {
 	uint64_t now = slp_now(e);
 	for (struct slp_conn *c = e->all; c; c = c->all_next) {
 		if (c->rto_deadline && now >= c->rto_deadline)
 			slp_tx_timer(c, now);
-		if (c->ack_pending && c->state != SLP_ST_FAILED && c->state != SLP_ST_CONNECTING)
+		if (!e->cfg.ack_at_turn_end && owes_ack(c))
 			slp_tx_send_ack(c, 0);
 		slp_tx_keepalive(c, now);
 	}
+}
+
+void slp_engine_flush_acks(struct slp_engine *e)
+{
+	for (struct slp_conn *c = e->all; c; c = c->all_next)
+		if (owes_ack(c))
+			slp_tx_send_ack(c, 0);
 }
 
 uint64_t slp_engine_next_deadline(struct slp_engine *e)
 {
 	uint64_t d = UINT64_MAX;
 	for (struct slp_conn *c = e->all; c; c = c->all_next) {
-		if (c->ack_pending && c->state != SLP_ST_FAILED && c->state != SLP_ST_CONNECTING)
+		if (!e->cfg.ack_at_turn_end && owes_ack(c))
 			return 0; /* due now */
 		if (c->rto_deadline && c->rto_deadline < d)
 			d = c->rto_deadline;

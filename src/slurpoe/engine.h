@@ -37,7 +37,25 @@ struct slp_engine_cfg {
 	uint32_t max_conns;    /* 0 = 1024 */
 	int no_reset;          /* don't answer unknown endpoints with RESET (several
 				  engines share the NIC) */
+	int ack_at_turn_end;   /* pure ACKs wait for slp_engine_flush_acks() (the
+				  driver calls it before it sleeps), so a reply
+				  written meanwhile carries the ACK; see below */
 	void (*tx)(void *ctx, const void *frame, size_t len);
+	/* Optional, together: like tx, but the driver keeps a reference to the
+	 * frame (window slots) instead of copying it. The engine leaves such a
+	 * frame untouched, and its memory allocated, until the driver has sent
+	 * it: before it would rewrite or free one it calls tx_flush (and the
+	 * driver sends whatever it holds at the end of each turn anyway). */
+	void (*tx_ref)(void *ctx, const void *frame, size_t len);
+	void (*tx_flush)(void *ctx);
+	/* Optional: authenticate every frame (docs/remote.md, trust model).
+	 * Returns 0 with the 32-byte key shared with the host at mac, or
+	 * -ENOENT: its frames are dropped (rx_auth_fail), connecting to it
+	 * gives -EACCES. Unverifiable frames are never answered. */
+	int (*peer_key)(void *key_ctx, const uint8_t mac[6], uint8_t key[32]);
+	void *key_ctx;
+	uint32_t max_half_open;     /* accepted, ACCEPT not yet acknowledged; 0 = 64 */
+	uint32_t max_conns_per_peer; /* connections per peer address; 0 = 256 */
 	uint64_t (*now_us)(void *ctx); /* monotonic microseconds */
 	/* Optional: random numbers for sequence numbers and endpoint ids (keys
 	 * always come from getrandom(), they must be unguessable). */
@@ -95,6 +113,9 @@ struct slp_stats {
 	uint64_t nacks_sent, nacks_received, resets_sent, resets_received;
 	uint64_t conns_refused;
 	uint64_t keepalives_sent;   /* probes to a peer that had gone quiet */
+	uint64_t rx_auth_fail;      /* authentication on: missing or wrong tag, unknown key */
+	uint64_t half_open_refused; /* CONNECTs over max_half_open / max_conns_per_peer */
+	uint64_t half_open_expired; /* accepted connections whose peer never confirmed */
 };
 
 struct slp_engine *slp_engine_new(const struct slp_engine_cfg *cfg);
@@ -102,12 +123,20 @@ void slp_engine_free(struct slp_engine *e); /* frees all connections, sends noth
 
 void slp_engine_input(struct slp_engine *e, const void *frame, size_t len);
 void slp_engine_tick(struct slp_engine *e);
+/* With cfg.ack_at_turn_end, tick leaves owed ACKs alone: the driver calls
+ * this once the application has had its turn (before waiting again), and
+ * any frame sent in that turn carried the ACK already. Never delays a
+ * sender by more than the receiving application's turn. A no-op without
+ * the option (tick has sent them). */
+void slp_engine_flush_acks(struct slp_engine *e);
 /* Absolute time (cfg.now_us clock) when tick is next due, UINT64_MAX if
  * nothing is pending. */
 uint64_t slp_engine_next_deadline(struct slp_engine *e);
 /* Pop one connection with pending events (bits in *events), NULL if none. */
 struct slp_conn *slp_engine_next_event(struct slp_engine *e, unsigned *events);
 const struct slp_stats *slp_engine_stats(const struct slp_engine *e);
+/* Whether every frame is authenticated (cfg.peer_key set). */
+int slp_engine_authenticates(const struct slp_engine *e);
 /* Largest stream/RDMA payload per frame for this engine's MTU. */
 size_t slp_engine_max_payload(const struct slp_engine *e);
 
@@ -126,6 +155,28 @@ ssize_t slp_send(struct slp_conn *c, const void *buf, size_t len);
 /* >0 bytes, -EAGAIN nothing yet, 0 end of stream, or the connection error. */
 ssize_t slp_recv(struct slp_conn *c, void *buf, size_t len);
 size_t slp_send_space(const struct slp_conn *c);
+
+/* Zero-staging stream I/O for relays (ivtd's bridge): the caller's source
+ * writes straight into frames, and its sink reads straight out of the
+ * receive buffer.
+ *
+ * slp_send_fill calls fill(arg, dst, room) with the payload of the next
+ * frame (or, with bytes already queued, free send-buffer space) until fill
+ * returns less than room, <= 0, or room runs out. fill returns bytes
+ * written, or 0 / -errno (-EAGAIN: nothing now), stored in *fill_rc.
+ * Returns bytes taken (>= 0; *fill_rc says why it stopped), -EAGAIN when
+ * there was no room at all (SLP_EV_WRITABLE follows), -EPIPE after close,
+ * or the connection error.
+ *
+ * slp_recv_drain hands buffered stream bytes to sink(arg, src, len) in
+ * place, consuming what it returns (>= 0; less than len stops). Returns
+ * bytes consumed (> 0), -EAGAIN (nothing buffered, or the sink took
+ * nothing), 0 at end of stream, or the connection error; a sink error
+ * (< 0) is returned as is when nothing was consumed. */
+ssize_t slp_send_fill(struct slp_conn *c, ssize_t (*fill)(void *arg, void *dst, size_t room),
+		      void *arg, ssize_t *fill_rc);
+ssize_t slp_recv_drain(struct slp_conn *c,
+		       ssize_t (*sink)(void *arg, const void *src, size_t len), void *arg);
 
 /* Regions are per connection: a key is only valid on the connection that
  * registered it. Keys are random 64-bit values. */

@@ -6,6 +6,7 @@
 #define SLURPOE_ENGINE_INT_H
 
 #include "engine.h"
+#include "auth.h"
 #include "wire.h"
 
 #define SLP_HASH_BUCKETS 1024
@@ -25,6 +26,9 @@ struct slp_txslot {
 	uint8_t *frame;
 	uint16_t len;
 	uint8_t sacked, retx;
+	uint32_t body_crc; /* computed once when cut; each transmission re-covers the header */
+	uint8_t reffed;    /* handed to cfg.tx_ref in flush generation ref_gen */
+	uint32_t ref_gen;
 	uint64_t last_tx;
 };
 
@@ -134,6 +138,13 @@ struct slp_conn {
 
 	struct slp_region *regions;
 	struct slp_conn_stats st;
+
+	/* ---- authentication (engine auth on) ---- */
+	uint32_t isn;                       /* our initial sequence number */
+	uint8_t psk[SLP_AUTH_KEY_LEN];      /* the host pair's key */
+	uint8_t key[SLP_AUTH_KEY_LEN];      /* this connection's (slp_auth_conn_key) */
+	int keyed;
+	uint64_t auth_ctr;                  /* nonce counter, our direction */
 };
 
 struct slp_listener {
@@ -154,6 +165,9 @@ struct slp_engine {
 	struct slp_conn *ev_head, *ev_tail;
 	struct slp_stats st;
 	uint8_t *scratch;    /* one frame for ACK/RESET/NACK building */
+	uint32_t ref_gen;    /* bumped each time the engine calls cfg.tx_flush */
+	int auth;            /* cfg.peer_key set: every frame carries a tag */
+	size_t trailer;      /* SLP_AUTH_TRAILER when auth, else 0 */
 };
 
 /* engine.c */
@@ -165,7 +179,15 @@ void *slp_listener_user(struct slp_engine *e, uint32_t ep, int *found);
 uint64_t slp_now(struct slp_engine *e);
 void slp_mark(struct slp_conn *c, unsigned ev);
 void slp_fail(struct slp_conn *c, int err); /* -> FAILED, completes all ops */
-void slp_transmit(struct slp_engine *e, const void *frame, size_t len);
+/* Send a frame built in a buffer with room for the auth trailer; c is the
+ * connection it belongs to (NULL: none, e.g. a RESET for a stranger). */
+void slp_transmit(struct slp_engine *e, struct slp_conn *c, uint8_t *frame, size_t len);
+/* A window slot's frame: by reference when the driver allows it. */
+void slp_transmit_slot(struct slp_conn *c, struct slp_txslot *s);
+/* Before rewriting a slot's frame: make sure the driver no longer holds it. */
+void slp_slot_reclaim(struct slp_engine *e, struct slp_txslot *s);
+/* Before freeing slots: the driver sends what it holds. */
+void slp_tx_release_refs(struct slp_engine *e);
 void slp_send_reset(struct slp_engine *e, const uint8_t *mac, uint32_t src_ep, uint32_t dst_ep,
 		    uint32_t echo_seq);
 void slp_maybe_closed(struct slp_conn *c);
@@ -176,9 +198,20 @@ struct slp_conn *slp_conn_alloc(struct slp_engine *e, uint32_t local_ep, const u
 void slp_conn_on_connect(struct slp_engine *e, const struct slp_pkt *p);
 void slp_conn_on_accept(struct slp_conn *c, const struct slp_pkt *p);
 void slp_conn_on_reset(struct slp_conn *c, const struct slp_pkt *p);
+/* Accepted, but the peer has not acknowledged our ACCEPT yet. */
+int slp_conn_half_open(const struct slp_conn *c);
+#define SLP_HALF_OPEN_RETRIES 3 /* ACCEPT resends before an unconfirmed connection goes */
 
 /* tx.c */
 void slp_tx_pump(struct slp_conn *c);                 /* cut + send what the window allows */
+/* Cut stream bytes straight from the caller's buffer into window slots
+ * when nothing is queued ahead of them (skips the send buffer's copy);
+ * returns how many were taken. slp_tx_pump() sends them. */
+size_t slp_tx_cut_direct(struct slp_conn *c, const uint8_t *buf, size_t len);
+/* The same one frame at a time: the payload space of the next slot (0 if
+ * the direct path is closed), then seal n (> 0) bytes written there. */
+size_t slp_tx_direct_room(struct slp_conn *c, uint8_t **dst);
+void slp_tx_direct_seal(struct slp_conn *c, size_t n);
 void slp_tx_on_ack(struct slp_conn *c, const struct slp_pkt *p); /* ack/sack/window */
 void slp_tx_timer(struct slp_conn *c, uint64_t now);
 int slp_tx_queue_ctrl(struct slp_conn *c, struct slp_ctrl *x);
@@ -213,5 +246,11 @@ int slp_bytes_init(struct slp_bytes *b, size_t cap);
 void slp_bytes_free(struct slp_bytes *b);
 size_t slp_bytes_put(struct slp_bytes *b, const void *src, size_t n);
 size_t slp_bytes_get(struct slp_bytes *b, void *dst, size_t n);
+/* Contiguous spans for in-place use: free space to write then commit, and
+ * data to read then consume. */
+size_t slp_bytes_free_span(struct slp_bytes *b, uint8_t **dst);
+void slp_bytes_commit(struct slp_bytes *b, size_t n);
+size_t slp_bytes_data_span(struct slp_bytes *b, const uint8_t **src);
+void slp_bytes_consume(struct slp_bytes *b, size_t n);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 
 static uint64_t clock_cb(void *ctx)
@@ -27,11 +28,17 @@ int slp_loop_open(struct slp_loop *l, const struct slp_loop_opts *o)
 		.max_retries = o->max_retries,
 		.rto_min_us = o->rto_min_us,
 		.stream_buf = o->stream_buf,
+		.ack_at_turn_end = o->ack_at_turn_end,
+		.peer_key = o->peer_key,
+		.key_ctx = o->key_ctx,
 		.tx = slp_rawsock_tx,
+		.tx_ref = slp_rawsock_tx_ref,
+		.tx_flush = slp_rawsock_send_queued,
 		.now_us = clock_cb,
 		.ctx = l->rs,
 	};
 	memcpy(cfg.mac, slp_rawsock_mac(l->rs), 6);
+	l->busy_poll_us = o->busy_poll_us;
 	l->engine = slp_engine_new(&cfg);
 	if (!l->engine) {
 		slp_rawsock_close(l->rs);
@@ -79,8 +86,38 @@ void slp_loop_process(struct slp_loop *l)
 	slp_rawsock_flush(l->rs);
 }
 
+/* Spin on the socket (and timers) up to busy_poll_us; 1 if a frame came. */
+static int busy_poll(struct slp_loop *l, int timeout_ms)
+{
+	uint64_t now = slp_clock_us(), end = now + l->busy_poll_us;
+	if (timeout_ms >= 0 && (uint64_t)timeout_ms * 1000u < l->busy_poll_us)
+		end = now + (uint64_t)timeout_ms * 1000u;
+	do {
+		slp_rawsock_batch_begin(l->rs);
+		int n = slp_rawsock_rx(l->rs, feed, l->engine, 256);
+		if (n > 0 || slp_loop_deadline(l) <= now) {
+			slp_engine_tick(l->engine);
+			slp_rawsock_flush(l->rs);
+			if (n == 256)
+				slp_loop_process(l);
+			return 1;
+		}
+		slp_rawsock_flush(l->rs);
+		/* The frame we wait for may sit in a softirq deferred to
+		 * ksoftirqd on this CPU: let it run. */
+		sched_yield();
+		now = slp_clock_us();
+	} while (now < end);
+	return 0;
+}
+
 int slp_loop_run_once(struct slp_loop *l, int timeout_ms)
 {
+	slp_rawsock_batch_begin(l->rs);
+	slp_engine_flush_acks(l->engine);
+	slp_rawsock_flush(l->rs);
+	if (l->busy_poll_us && busy_poll(l, timeout_ms))
+		return 0;
 	uint64_t d = slp_loop_deadline(l);
 	if (d != UINT64_MAX) {
 		uint64_t now = slp_clock_us();
@@ -89,6 +126,7 @@ int slp_loop_run_once(struct slp_loop *l, int timeout_ms)
 			timeout_ms = ms;
 	}
 	struct pollfd pfd = {.fd = slp_loop_fd(l), .events = POLLIN};
+	l->waits++;
 	int r = poll(&pfd, 1, timeout_ms);
 	if (r < 0 && errno != EINTR)
 		return -errno;

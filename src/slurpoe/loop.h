@@ -14,6 +14,8 @@
 struct slp_loop {
 	struct slp_engine *engine;
 	struct slp_rawsock *rs;
+	uint64_t waits;   /* poll() calls made by slp_loop_run_once */
+	uint32_t busy_poll_us;
 };
 
 struct slp_loop_opts {
@@ -25,6 +27,12 @@ struct slp_loop_opts {
 	uint32_t rto_min_us;      /* 0 = engine default */
 	uint16_t window;          /* 0 = engine default */
 	size_t stream_buf;        /* 0 = engine default */
+	int ack_at_turn_end;      /* slp_engine_cfg.ack_at_turn_end: run_once flushes */
+	uint32_t busy_poll_us;    /* run_once spins this long on the socket before
+				     sleeping in poll(): latency for a core */
+	/* slp_engine_cfg.peer_key/key_ctx: authenticate every frame */
+	int (*peer_key)(void *key_ctx, const uint8_t mac[6], uint8_t key[32]);
+	void *key_ctx;
 };
 
 int slp_loop_open(struct slp_loop *l, const struct slp_loop_opts *o);
@@ -34,7 +42,9 @@ int slp_loop_fd(const struct slp_loop *l);
 uint64_t slp_loop_deadline(const struct slp_loop *l);
 /* Receive what is waiting, run timers, send what is queued. */
 void slp_loop_process(struct slp_loop *l);
-/* Wait up to timeout_ms (-1: until something happens) then process. */
+/* End of the application's turn: send the ACKs it did not piggyback
+ * (ack_at_turn_end), then wait up to timeout_ms (-1: until something
+ * happens; busy-polling first if asked) and process. */
 int slp_loop_run_once(struct slp_loop *l, int timeout_ms);
 
 

@@ -170,6 +170,7 @@ static void send_batch(struct slp_rawsock *rs)
 	int done = 0;
 	while (done < rs->ntx) {
 		int n = sendmmsg(rs->fd, rs->txmsg + done, (unsigned)(rs->ntx - done), 0);
+		rs->st.tx_calls++;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -191,9 +192,31 @@ static void queue_tx(struct slp_rawsock *rs, const void *frame, size_t len)
 		return;
 	if (rs->ntx == TX_BATCH)
 		send_batch(rs);
+	rs->txiov[rs->ntx].iov_base = rs->txbuf + (size_t)rs->ntx * FRAME_CAP;
 	memcpy(rs->txiov[rs->ntx].iov_base, frame, len);
 	rs->txiov[rs->ntx].iov_len = len;
 	rs->ntx++;
+}
+
+void slp_rawsock_tx_ref(void *ctx, const void *frame, size_t len)
+{
+	struct slp_rawsock *rs = ctx;
+	if (rs->impair || !rs->batching || len > FRAME_CAP) {
+		slp_rawsock_tx(rs, frame, len);
+		return;
+	}
+	if (rs->ntx == TX_BATCH)
+		send_batch(rs);
+	rs->txiov[rs->ntx].iov_base = (void *)frame; /* sendmmsg only reads it */
+	rs->txiov[rs->ntx].iov_len = len;
+	rs->ntx++;
+}
+
+void slp_rawsock_send_queued(void *ctx)
+{
+	struct slp_rawsock *rs = ctx;
+	if (rs->ntx)
+		send_batch(rs);
 }
 
 static double chance(struct slp_rawsock *rs)
@@ -329,6 +352,7 @@ static int rx_mmsg(struct slp_rawsock *rs, void (*cb)(void *, const void *, size
 			rs->rxmsg[i].msg_hdr.msg_namelen = sizeof(rs->rxaddr[i]);
 		}
 		int n = recvmmsg(rs->fd, rs->rxmsg, (unsigned)want, MSG_DONTWAIT, NULL);
+		rs->st.rx_calls++;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

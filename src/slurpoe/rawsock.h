@@ -38,6 +38,12 @@ int slp_rawsock_mtu(const struct slp_rawsock *rs);
 /* Queue one frame (copied); sent by slp_rawsock_flush or when the batch is
  * full. Signature fits slp_engine_cfg.tx with ctx = rs. */
 void slp_rawsock_tx(void *rs, const void *frame, size_t len);
+/* slp_engine_cfg.tx_ref/tx_flush: queue a frame by reference (valid
+ * until it is sent: by a flush, a full batch, or slp_rawsock_send_queued,
+ * which sends what is queued without ending the batch). Copies when not
+ * batching or impairing. */
+void slp_rawsock_tx_ref(void *rs, const void *frame, size_t len);
+void slp_rawsock_send_queued(void *rs);
 /* Send queued frames (and impairment-delayed frames that are due). */
 void slp_rawsock_flush(struct slp_rawsock *rs);
 /* Between batch_begin and flush, frames are collected and leave in one
@@ -60,6 +66,7 @@ uint64_t slp_rawsock_next_deadline(const struct slp_rawsock *rs);
 
 struct slp_rawsock_stats {
 	uint64_t rx_frames, tx_frames, tx_dropped /* kernel refused (ENOBUFS...) */;
+	uint64_t rx_calls, tx_calls;               /* recvmmsg/sendmmsg made (frames per syscall) */
 	uint64_t rx_ring_drops;                    /* kernel ring overflow */
 	uint64_t impair_dropped, impair_duplicated, impair_reordered;
 };

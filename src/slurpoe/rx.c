@@ -60,7 +60,7 @@ static void drain(struct slp_conn *c)
 		if (!s->present)
 			break;
 		struct slp_pkt p;
-		if (slp_parse(s->frame, s->len, &p) != SLP_OK) { /* validated when stored */
+		if (slp_parse_trailer(s->frame, s->len, c->e->trailer, &p) != SLP_OK) { /* validated when stored */
 			s->present = 0;
 			break;
 		}

@@ -51,16 +51,23 @@ static void seal_slot(struct slp_conn *c, uint8_t type, size_t body_len)
 {
 	struct slp_engine *e = c->e;
 	struct slp_txslot *s = &c->tx[c->snd_nxt & mask(c)];
+	slp_slot_reclaim(e, s);
 	struct slp_out o = {.dst_mac = c->peer_mac, .src_mac = e->cfg.mac, .type = type,
 			    .flags = SLP_F_ACK, .src_ep = c->local_ep, .dst_ep = c->peer_ep,
 			    .seq = c->snd_nxt};
-	s->len = (uint16_t)slp_build(s->frame, &o, body_len);
+	s->len = (uint16_t)slp_build_crc(s->frame, &o, body_len, &s->body_crc);
 	s->sacked = s->retx = 0;
 	s->last_tx = 0;
 	c->snd_nxt++;
 }
 
-static uint8_t *slot_body(struct slp_conn *c) { return BODY(c->tx[c->snd_nxt & mask(c)].frame); }
+/* Where the next frame's body goes (its slot reclaimed from the driver). */
+static uint8_t *slot_body(struct slp_conn *c)
+{
+	struct slp_txslot *s = &c->tx[c->snd_nxt & mask(c)];
+	slp_slot_reclaim(c->e, s);
+	return BODY(s->frame);
+}
 
 static void pop_ctrl(struct slp_conn *c)
 {
@@ -127,6 +134,38 @@ static void cut_data(struct slp_conn *c, uint64_t limit)
 		c->want_writable = 0;
 		slp_mark(c, SLP_EV_WRITABLE);
 	}
+}
+
+size_t slp_tx_direct_room(struct slp_conn *c, uint8_t **dst)
+{
+	/* Only when nothing is queued ahead of these bytes: no buffered stream,
+	 * no operation or debt to the peer that would have to go first. */
+	if (c->state != SLP_ST_OPEN || c->sndbuf.len || c->ops || c->ctrl)
+		return 0;
+	uint32_t lim = c->peer_window < c->e->cap ? c->peer_window : c->e->cap;
+	if (c->snd_nxt - c->snd_una >= lim)
+		return 0;
+	*dst = slot_body(c);
+	return c->peer_max_payload;
+}
+
+void slp_tx_direct_seal(struct slp_conn *c, size_t n)
+{
+	seal_slot(c, SLP_DATA, n);
+	c->stream_cut += n; /* the caller counts them as posted */
+}
+
+size_t slp_tx_cut_direct(struct slp_conn *c, const uint8_t *buf, size_t len)
+{
+	size_t done = 0, room;
+	uint8_t *dst;
+	while (done < len && (room = slp_tx_direct_room(c, &dst))) {
+		size_t n = len - done < room ? len - done : room;
+		memcpy(dst, buf + done, n);
+		slp_tx_direct_seal(c, n);
+		done += n;
+	}
+	return done;
 }
 
 static struct slp_work *pop_op(struct slp_conn *c)
@@ -213,8 +252,8 @@ static void send_slot(struct slp_conn *c, uint32_t seq, uint64_t now)
 	struct slp_txslot *s = &c->tx[seq & mask(c)];
 	int is_connect = s->frame[SLP_ETH_HLEN + 1] == SLP_CONNECT;
 	uint16_t w = slp_rx_window(c);
-	slp_refresh(s->frame, s->len, is_connect ? 0 : SLP_F_ACK, is_connect ? 0 : c->rcv_nxt,
-		    slp_tx_announced_next(c), w);
+	slp_refresh_crc(s->frame, is_connect ? 0 : SLP_F_ACK, is_connect ? 0 : c->rcv_nxt,
+			slp_tx_announced_next(c), w, s->body_crc);
 	if (!is_connect) {
 		c->ack_pending = 0;
 		c->adv_window = w;
@@ -226,7 +265,7 @@ static void send_slot(struct slp_conn *c, uint32_t seq, uint64_t now)
 	}
 	s->last_tx = now ? now : 1;
 	c->st.frames_sent++;
-	slp_transmit(c->e, s->frame, s->len);
+	slp_transmit_slot(c, s);
 }
 
 static int work_pending(const struct slp_conn *c)
@@ -369,6 +408,13 @@ void slp_tx_timer(struct slp_conn *c, uint64_t now)
 		slp_fail(c, -ETIMEDOUT);
 		return;
 	}
+	/* A CONNECT nobody confirms (blind, spoofed, replayed) must not hold
+	 * a connection, and whatever its user attached, for long. */
+	if (slp_conn_half_open(c) && c->retries > SLP_HALF_OPEN_RETRIES) {
+		c->e->st.half_open_expired++;
+		slp_fail(c, -ETIMEDOUT);
+		return;
+	}
 	uint32_t old_rto = c->rto_us;
 	c->rto_us = c->rto_us * 2 > cfg->rto_max_us ? cfg->rto_max_us : c->rto_us * 2;
 	if (c->snd_una != c->snd_tx) {
@@ -423,7 +469,7 @@ void slp_tx_send_ack(struct slp_conn *c, int probe)
 	size_t len = slp_build(e->scratch, &o, SLP_EXT_ACK_BASE + 8 * n);
 	c->ack_pending = 0;
 	c->adv_window = w;
-	slp_transmit(e, e->scratch, len);
+	slp_transmit(e, c, e->scratch, len);
 }
 
 /* ---- keepalive ----

@@ -22,13 +22,23 @@ const char *slp_type_name(unsigned t)
 	return t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
 
-/* CRC over the whole frame except the crc field itself (taken as zero). */
-static uint32_t frame_crc(const uint8_t *f, size_t len)
+uint32_t slp_body_crc(const void *frame, size_t len)
+{
+	return slp_crc32c(0, (const uint8_t *)frame + OFF_CRC + 4, len - OFF_CRC - 4);
+}
+
+/* CRC over the body (extension + payload) first, then the addresses and
+ * header with the crc field taken as zero: a retransmission with fresh
+ * ack/window fields re-covers 46 bytes, not the payload. */
+static uint32_t head_crc(const uint8_t *f, uint32_t body_crc)
 {
 	static const uint8_t zero[4];
-	uint32_t c = slp_crc32c(0, f, OFF_CRC);
-	c = slp_crc32c(c, zero, 4);
-	return slp_crc32c(c, f + OFF_CRC + 4, len - OFF_CRC - 4);
+	return slp_crc32c(slp_crc32c(body_crc, f, OFF_CRC), zero, 4);
+}
+
+static uint32_t frame_crc(const uint8_t *f, size_t len)
+{
+	return head_crc(f, slp_body_crc(f, len));
 }
 
 /* Fixed extension length per type; the ACK's depends on its SACK count. */
@@ -113,6 +123,12 @@ static enum slp_parse_err parse_ext(struct slp_pkt *p, const uint8_t *x, size_t 
 
 enum slp_parse_err slp_parse(const void *frame, size_t len, struct slp_pkt *p)
 {
+	return slp_parse_trailer(frame, len, 0, p);
+}
+
+enum slp_parse_err slp_parse_trailer(const void *frame, size_t len, size_t trailer,
+				     struct slp_pkt *p)
+{
 	const uint8_t *f = frame;
 	if (len < SLP_ETH_HLEN + SLP_HDR_LEN)
 		return SLP_ERR_SHORT;
@@ -127,8 +143,12 @@ enum slp_parse_err slp_parse(const void *frame, size_t len, struct slp_pkt *p)
 	size_t body = slp_get16(f + OFF_LEN);
 	size_t declared = SLP_ETH_HLEN + SLP_HDR_LEN + body;
 	/* Exact length, except that NICs pad runt frames up to 60 bytes. */
-	if (declared > len || (declared < len && len > SLP_MIN_ETH_FRAME))
+	if (trailer) { /* authenticated frames are never runts: exact */
+		if (declared + trailer != len)
+			return SLP_ERR_LENGTH;
+	} else if (declared > len || (declared < len && len > SLP_MIN_ETH_FRAME)) {
 		return SLP_ERR_LENGTH;
+	}
 	size_t el = (size_t)ext_len(p->type);
 	if (body < el || (!has_payload(p->type) && p->type != SLP_ACK && body != el))
 		return SLP_ERR_LENGTH;
@@ -160,6 +180,11 @@ enum slp_parse_err slp_parse(const void *frame, size_t len, struct slp_pkt *p)
 
 size_t slp_build(uint8_t *buf, const struct slp_out *o, size_t body_len)
 {
+	return slp_build_crc(buf, o, body_len, NULL);
+}
+
+size_t slp_build_crc(uint8_t *buf, const struct slp_out *o, size_t body_len, uint32_t *body_crc)
+{
 	memcpy(buf, o->dst_mac, 6);
 	memcpy(buf + 6, o->src_mac, 6);
 	slp_put16(buf + 12, SLP_ETHERTYPE);
@@ -171,16 +196,25 @@ size_t slp_build(uint8_t *buf, const struct slp_out *o, size_t body_len)
 	slp_put32(h + 12, o->seq);
 	slp_put16(h + 26, (uint16_t)body_len);
 	size_t len = SLP_ETH_HLEN + SLP_HDR_LEN + body_len;
-	slp_refresh(buf, len, o->flags, o->ack, o->tx_next, o->window);
+	uint32_t bc = slp_body_crc(buf, len);
+	if (body_crc)
+		*body_crc = bc;
+	slp_refresh_crc(buf, o->flags, o->ack, o->tx_next, o->window, bc);
 	return len;
 }
 
 void slp_refresh(uint8_t *f, size_t len, uint16_t flags, uint32_t ack, uint32_t tx_next,
 		 uint16_t window)
 {
+	slp_refresh_crc(f, flags, ack, tx_next, window, slp_body_crc(f, len));
+}
+
+void slp_refresh_crc(uint8_t *f, uint16_t flags, uint32_t ack, uint32_t tx_next, uint16_t window,
+		     uint32_t body_crc)
+{
 	slp_put16(f + OFF_FLAGS, flags);
 	slp_put32(f + OFF_ACK, ack);
 	slp_put32(f + OFF_TXNEXT, tx_next);
 	slp_put16(f + OFF_WINDOW, window);
-	slp_put32(f + OFF_CRC, frame_crc(f, len));
+	slp_put32(f + OFF_CRC, head_crc(f, body_crc));
 }

@@ -105,6 +105,10 @@ enum slp_parse_err {
 /* Validate a frame (Ethernet header first, FCS already stripped) and fill
  * pkt. Never reads outside frame[0..len). */
 enum slp_parse_err slp_parse(const void *frame, size_t len, struct slp_pkt *pkt);
+/* The same for frames followed by a trailer of exactly `trailer` bytes
+ * (the authentication tag, checked by the caller). */
+enum slp_parse_err slp_parse_trailer(const void *frame, size_t len, size_t trailer,
+				     struct slp_pkt *pkt);
 
 /* Fields for building a frame. */
 struct slp_out {
@@ -118,11 +122,19 @@ struct slp_out {
 /* Write Ethernet + SLURPoE header into buf; ext_len+payload bytes must
  * follow at buf + SLP_ETH_HLEN + SLP_HDR_LEN. Returns the frame length. */
 size_t slp_build(uint8_t *buf, const struct slp_out *o, size_t body_len);
+/* The same, also returning the body's CRC for slp_refresh_crc. */
+size_t slp_build_crc(uint8_t *buf, const struct slp_out *o, size_t body_len, uint32_t *body_crc);
+/* CRC32C of a built frame's body (extension + payload). */
+uint32_t slp_body_crc(const void *frame, size_t len);
 
 /* Rewrite the per-transmission fields (flags, ack, tx_next, window) of a
  * built frame and recompute its CRC: retransmissions carry fresh acks. */
 void slp_refresh(uint8_t *frame, size_t len, uint16_t flags, uint32_t ack, uint32_t tx_next,
 		 uint16_t window);
+/* The same with the body's CRC known (from slp_build_crc): the cost no
+ * longer depends on the payload. */
+void slp_refresh_crc(uint8_t *frame, uint16_t flags, uint32_t ack, uint32_t tx_next,
+		     uint16_t window, uint32_t body_crc);
 
 /* Big-endian helpers for the extension headers. */
 static inline void slp_put16(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = v; }

@@ -39,24 +39,12 @@ static int can_connect(const char *path)
 	return s >= 0;
 }
 
-int e2e_daemon_start(struct e2e_daemon *d, const char *policy_json)
+/* Run ivtd on d's socket and policy; wait until it serves. */
+static int spawn(struct e2e_daemon *d)
 {
-	memset(d, 0, sizeof(*d));
 	const char *bin = getenv("IVT_BIN_DIR");
 	if (!bin) {
 		fprintf(stderr, "e2e: IVT_BIN_DIR is not set (run under ctest)\n");
-		return -1;
-	}
-	snprintf(d->dir, sizeof(d->dir), "/tmp/ivt-e2e.XXXXXX");
-	if (!mkdtemp(d->dir)) {
-		perror("mkdtemp");
-		return -1;
-	}
-	snprintf(d->sock, sizeof(d->sock), "%s/ivtd.sock", d->dir);
-	snprintf(d->policy, sizeof(d->policy), "%s/policy.json", d->dir);
-	FILE *f = fopen(d->policy, "w");
-	if (!f || fputs(policy_json, f) < 0 || fclose(f) != 0) {
-		perror("writing the policy");
 		return -1;
 	}
 	char ivtd[512];
@@ -84,6 +72,36 @@ int e2e_daemon_start(struct e2e_daemon *d, const char *policy_json)
 		sleep_ms(10);
 	}
 }
+
+int e2e_daemon_start(struct e2e_daemon *d, const char *policy_json)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/ivt-e2e.XXXXXX");
+	if (!mkdtemp(d->dir)) {
+		perror("mkdtemp");
+		return -1;
+	}
+	snprintf(d->sock, sizeof(d->sock), "%s/ivtd.sock", d->dir);
+	snprintf(d->policy, sizeof(d->policy), "%s/policy.json", d->dir);
+	FILE *f = fopen(d->policy, "w");
+	if (!f || fputs(policy_json, f) < 0 || fclose(f) != 0) {
+		perror("writing the policy");
+		return -1;
+	}
+	return spawn(d);
+}
+
+int e2e_daemon_kill(struct e2e_daemon *d)
+{
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, SIGKILL);
+	waitpid(d->pid, NULL, 0);
+	d->pid = 0; /* the socket file stays, as after a crash: ivtd clears it */
+	return 0;
+}
+
+int e2e_daemon_respawn(struct e2e_daemon *d) { return spawn(d); }
 
 void e2e_daemon_stop(struct e2e_daemon *d, int hard)
 {

@@ -29,6 +29,10 @@ struct e2e_daemon {
 /* Start ivtd with policy_json; sets $IVT_SOCKET for this process and its
  * children. 0 or -1 (with a message on stderr). */
 int e2e_daemon_start(struct e2e_daemon *d, const char *policy_json);
+/* SIGKILL and reap it, keeping its directory and policy (a crash). */
+int e2e_daemon_kill(struct e2e_daemon *d);
+/* Start it again on the same socket and policy (a restart). */
+int e2e_daemon_respawn(struct e2e_daemon *d);
 /* SIGTERM (or SIGKILL with hard), reap, remove the directory. */
 void e2e_daemon_stop(struct e2e_daemon *d, int hard);
 

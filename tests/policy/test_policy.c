@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -221,6 +222,13 @@ static void test_principals(void **state)
 	assert_int_equal(ivt_principal_parse("uid:", &pr), -EINVAL);
 	assert_int_equal(ivt_principal_parse("uid:-1", &pr), -EINVAL);
 	assert_int_equal(ivt_principal_parse("uid:4294967296", &pr), -EINVAL);
+	/* One spelling per identity: no leading zeros (but uid 0 is "uid:0"). */
+	assert_int_equal(ivt_principal_parse("uid:01000", &pr), -EINVAL);
+	assert_int_equal(ivt_principal_parse("dom:00", &pr), -EINVAL);
+	assert_int_equal(ivt_principal_parse("uid:1000", &pr), 0);
+	assert_false(ivt_principal_match(&pr, "uid:01000"));
+	assert_int_equal(ivt_principal_parse("uid:0", &pr), 0);
+	assert_false(ivt_principal_match(&pr, "uid:00"));
 	assert_int_equal(ivt_principal_parse("gid:1", &pr), -EINVAL);
 	assert_int_equal(ivt_principal_parse("dom:1*", &pr), -EINVAL);
 }
@@ -582,6 +590,59 @@ static void test_reload_keeps_old_on_error(void **state)
 	ivt_policy_free(cur);
 }
 
+static void key_policy(char *out, size_t n, const char *key_file, const char *more_hosts)
+{
+	snprintf(out, n,
+		 "{\"version\":1,\"hosts\":[{\"name\":\"hostB\",\"ifname\":\"veth0\","
+		 "\"mac\":\"02:00:00:00:00:0b\",\"key_file\":\"%s\"}%s]}",
+		 key_file, more_hosts);
+}
+
+/* "key_file": 64 hex digits, owner-only, never blocking, all-or-none per
+ * interface (docs/remote.md, trust model). */
+static void test_host_key_files(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/ivt-keytest-XXXXXX", good[64], open_f[64], shrt[64], fifo[64];
+	char text[1024];
+	assert_non_null(mkdtemp(dir));
+	snprintf(good, sizeof(good), "%s/good", dir);
+	snprintf(open_f, sizeof(open_f), "%s/open", dir);
+	snprintf(shrt, sizeof(shrt), "%s/short", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	const char *hex = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF\n";
+	write_file(good, hex);
+	write_file(open_f, hex);
+	write_file(shrt, "0011\n");
+	assert_int_equal(chmod(good, 0600), 0);
+	assert_int_equal(chmod(open_f, 0644), 0);
+	assert_int_equal(chmod(shrt, 0600), 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	key_policy(text, sizeof(text), good, "");
+	struct ivt_policy *p = load(text);
+	assert_non_null(p);
+	assert_true(p->hosts[0].has_key);
+	assert_int_equal(p->hosts[0].key[0], 0x00);
+	assert_int_equal(p->hosts[0].key[31], 0xff);
+	ivt_policy_free(p);
+	key_policy(text, sizeof(text), open_f, "");
+	expect_error(text, "hosts[0].key_file", "chmod 600");
+	key_policy(text, sizeof(text), shrt, "");
+	expect_error(text, "hosts[0].key_file", "exactly 64 hex digits");
+	key_policy(text, sizeof(text), fifo, ""); /* must not block */
+	expect_error(text, "hosts[0].key_file", "not a regular file");
+	key_policy(text, sizeof(text), "/nonexistent/key", "");
+	expect_error(text, "hosts[0].key_file", "cannot open");
+	key_policy(text, sizeof(text), good,
+		 ",{\"name\":\"hostC\",\"ifname\":\"veth0\",\"mac\":\"02:00:00:00:00:0c\"}");
+	expect_error(text, "hosts[1]", "must all have a");
+	unlink(good);
+	unlink(open_f);
+	unlink(shrt);
+	unlink(fifo);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -600,6 +661,7 @@ int main(void)
 		cmocka_unit_test(test_decide_by_capability),
 		cmocka_unit_test(test_decide_ring_clamp),
 		cmocka_unit_test(test_reload_keeps_old_on_error),
+		cmocka_unit_test(test_host_key_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -180,6 +180,7 @@ static void test_bad_open_fields(void **state)
 		{ID, IVT_RMSG_ID_MAX + 1, "*", 1},
 		{ID, IVT_RMSG_ID_MAX + 1, "host:hostC/uid:0", 16}, /* no relaying */
 		{ID, IVT_RMSG_ID_MAX + 1, "uid:-1", 6},
+		{ID, IVT_RMSG_ID_MAX + 1, "uid:01000", 9}, /* non-canonical uid:1000 */
 		{ID, IVT_RMSG_ID_MAX + 1, "root", 4},
 		{ID, IVT_RMSG_ID_MAX + 1, "", 0},
 		{BE, IVT_BACKEND_NAME_MAX + 1, "No/pe", 5},

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -263,7 +264,8 @@ struct forge {
 	unsigned seals;
 	int valid_header;
 	int nfds;
-	int mem_kind, efd_kind; /* 0 memfd/eventfd, 1 eventfd, 2 pipe, 3 tmpfile */
+	int mem_kind, efd_kind; /* 0 memfd/socket pair, 1 eventfd, 2 pipe, 3 tmpfile,
+				   4 unconnected socket, 5 datagram pair */
 };
 
 static struct forge valid_forge(void)
@@ -274,7 +276,7 @@ static struct forge valid_forge(void)
 		.memfd_size = (off_t)ivt_ring_shm_size(RING),
 		.seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL,
 		.valid_header = 1,
-		.nfds = 3,
+		.nfds = 2,
 	};
 }
 
@@ -301,6 +303,14 @@ static int make_fd(int kind, int *extra)
 		return p[0];
 	case 3:
 		return open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	case 4:
+		return socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	case 5:
+	case 0:
+		assert_int_equal(socketpair(AF_UNIX, (kind ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
+					    0, p), 0);
+		*extra = p[0];
+		return p[1];
 	default:
 		return -1;
 	}
@@ -335,7 +345,8 @@ static int connect_forged(struct forge fg)
 		assert_true(mem >= 0);
 	}
 	fds[0] = mem;
-	fds[1] = fg.efd_kind ? make_fd(fg.efd_kind, &extra) : eventfd(0, EFD_CLOEXEC);
+	int extra2 = -1;
+	fds[1] = make_fd(fg.efd_kind, &extra2);
 	fds[2] = eventfd(0, EFD_CLOEXEC);
 	fds[3] = eventfd(0, EFD_CLOEXEC);
 	unsigned char msg[IVT_OOB_BLOB_MAX] = {0}; /* room for "trailing junk" */
@@ -345,6 +356,8 @@ static int connect_forged(struct forge fg)
 		close(fds[i]);
 	if (extra >= 0)
 		close(extra);
+	if (extra2 >= 0)
+		close(extra2);
 
 	int before = count_fds();
 	struct ivt_ep_params pc = params_for(&b, 0);
@@ -369,7 +382,7 @@ static void test_forged_blob(void **state)
 	struct forge f;
 	f = valid_forge(), f.blob.magic ^= 1;
 	assert_int_equal(connect_forged(f), -EPROTO);
-	f = valid_forge(), f.blob.version = 2;
+	f = valid_forge(), f.blob.version = 1; /* the eventfd layout */
 	assert_int_equal(connect_forged(f), -EPROTO);
 	f = valid_forge(), f.blob_len -= 1; /* truncated */
 	assert_int_equal(connect_forged(f), -EPROTO);
@@ -413,7 +426,9 @@ static void test_forged_seals(void **state)
 static void test_forged_fds(void **state)
 {
 	struct forge f;
-	f = valid_forge(), f.nfds = 2;
+	f = valid_forge(), f.nfds = 1;
+	assert_int_equal(connect_forged(f), -EPROTO);
+	f = valid_forge(), f.nfds = 3;
 	assert_int_equal(connect_forged(f), -EPROTO);
 	f = valid_forge(), f.nfds = 4;
 	assert_int_equal(connect_forged(f), -EPROTO);
@@ -425,6 +440,12 @@ static void test_forged_fds(void **state)
 	assert_int_equal(connect_forged(f), -EPROTO);
 	f = valid_forge(), f.efd_kind = 2; /* pipe as wake-up fd */
 	assert_int_equal(connect_forged(f), -EPROTO);
+	f = valid_forge(), f.efd_kind = 1; /* eventfd: a description both ends share */
+	assert_int_equal(connect_forged(f), -EPROTO);
+	f = valid_forge(), f.efd_kind = 4; /* not connected to anything */
+	assert_int_equal(connect_forged(f), -EPROTO);
+	f = valid_forge(), f.efd_kind = 5; /* datagrams */
+	assert_int_equal(connect_forged(f), -EPROTO);
 }
 
 static void test_forged_ring_header(void **state)
@@ -432,6 +453,136 @@ static void test_forged_ring_header(void **state)
 	struct forge f = valid_forge();
 	f.valid_header = 0; /* right size and seals, zeroed header */
 	assert_int_equal(connect_forged(f), -EPROTO);
+}
+
+/* ---- the peer holds what it was passed (issue 9, items 1 and 9) ------ */
+
+/* Issue 9 item 1: the listener's setup passes through a hostile hand that
+ * keeps a copy of every fd, clears O_NONBLOCK on each after the client
+ * attached and saturates what it can. Neither end may block: the
+ * listener's ack with nothing pending, the client's kicks. Old code (shared
+ * eventfds) blocked in ack's read(); alarm() turns that hang into a
+ * failure. */
+static void test_peer_clears_nonblock(void **state)
+{
+	struct oob_end a, b, c, d;
+	assert_int_equal(oob_pair_open(&a, &b), 0);
+	assert_int_equal(oob_pair_open(&c, &d), 0);
+	struct ivt_ep_params ps = params_for(&a, 1), pc = params_for(&d, 0);
+	struct ivt_ep *srv = NULL, *cli = NULL;
+	assert_int_equal(ops->listen(&ps, &srv), 0);
+	_Alignas(8) unsigned char blob[IVT_OOB_BLOB_MAX];
+	int fds[IVT_OOB_FDS_MAX], nfds = IVT_OOB_FDS_MAX, keep[IVT_OOB_FDS_MAX];
+	int len = oob_pair_recv(&b, blob, sizeof(blob), fds, &nfds, TMO);
+	assert_true(len > 0 && nfds > 0);
+	for (int i = 0; i < nfds; i++)
+		keep[i] = dup(fds[i]);
+	assert_int_equal(oob_pair_send(&c, blob, (size_t)len, fds, nfds), 0);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	assert_int_equal(ops->connect(&pc, &cli), 0);
+	assert_int_equal(ep_accept_wait(ops, srv, TMO), 0);
+
+	for (int i = 0; i < nfds; i++) {
+		int fl = fcntl(keep[i], F_GETFL);
+		assert_true(fl >= 0);
+		assert_int_equal(fcntl(keep[i], F_SETFL, fl & ~O_NONBLOCK), 0);
+		uint64_t max = 0xfffffffffffffffeull; /* an eventfd's ceiling */
+		if (i != SHM_FD_MEM && write(keep[i], &max, sizeof(max)) < 0) {
+			/* not an eventfd, or one that is full already */
+		}
+	}
+	alarm(20);
+	for (int i = 0; i < 3; i++) /* nothing pending after the first */
+		ops->ack(srv);
+	for (int i = 0; i < 3; i++)
+		ops->ack(cli);
+	/* The server sleeps for data: the client's kick must not block either. */
+	assert_int_equal(ops->arm(srv, IVT_EV_RECV), 0);
+	assert_int_equal(ops->send(cli, "ok", 2), 2);
+	char buf[4];
+	assert_int_equal(ep_recv_all(ops, srv, buf, 2, TMO), 2);
+	assert_memory_equal(buf, "ok", 2);
+	assert_int_equal(ops->arm(cli, IVT_EV_RECV), 0);
+	assert_int_equal(ops->send(srv, "ko", 2), 2);
+	assert_int_equal(ep_recv_all(ops, cli, buf, 2, TMO), 2);
+	alarm(0);
+	for (int i = 0; i < nfds; i++)
+		close(keep[i]);
+	ops->close(cli);
+	ops->close(srv);
+	oob_end_close(&a);
+	oob_end_close(&b);
+	oob_end_close(&c);
+	oob_end_close(&d);
+}
+
+/* Fork a client that connects, sends "abc" and then either closes
+ * (graceful) or exits without a word (dies). */
+static pid_t client_that_leaves(struct oob_end *a, struct oob_end *b, int graceful)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		oob_end_close(a);
+		struct ivt_ep_params pc = params_for(b, 0);
+		struct ivt_ep *cli = NULL;
+		if (ops->connect(&pc, &cli) < 0 || ep_send_all(ops, cli, "abc", 3, TMO) != 3)
+			_exit(1);
+		if (graceful)
+			ops->close(cli);
+		_exit(0);
+	}
+	oob_end_close(b);
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return pid;
+}
+
+/* Issue 9 item 9: the peer's fate is known without ivtd. Its data is
+ * delivered, then 0 after a close, -ECONNRESET after a death (old code: an
+ * endless -EAGAIN and a poll that never fired); a sleeper is woken. */
+static void test_peer_death_without_daemon(void **state)
+{
+	for (int graceful = 0; graceful < 2; graceful++) {
+		struct oob_end a, b;
+		assert_int_equal(oob_pair_open(&a, &b), 0);
+		struct ivt_ep_params ps = params_for(&a, 1);
+		struct ivt_ep *srv = NULL;
+		assert_int_equal(ops->listen(&ps, &srv), 0);
+		client_that_leaves(&a, &b, graceful);
+		assert_int_equal(ep_accept_wait(ops, srv, TMO), 0);
+		char buf[8];
+		assert_int_equal(ep_recv_all(ops, srv, buf, 3, TMO), 3);
+		assert_memory_equal(buf, "abc", 3);
+		assert_int_equal(ep_recv_some(ops, srv, buf, sizeof(buf), TMO),
+				 graceful ? 0 : -ECONNRESET);
+		assert_int_equal(ops->send(srv, "x", 1), graceful ? -EPIPE : -ECONNRESET);
+		assert_int_equal(ops->arm(srv, IVT_EV_RECV | IVT_EV_SEND), IVT_EV_RECV | IVT_EV_SEND);
+		ops->close(srv);
+		oob_end_close(&a);
+	}
+}
+
+/* A client that took the setup and vanished before attaching ends the
+ * listener's wait (old code: -EAGAIN forever). */
+static void test_listener_sees_vanished_client(void **state)
+{
+	struct oob_end a, b;
+	assert_int_equal(oob_pair_open(&a, &b), 0);
+	struct ivt_ep_params ps = params_for(&a, 1);
+	struct ivt_ep *srv = NULL;
+	assert_int_equal(ops->listen(&ps, &srv), 0);
+	_Alignas(8) unsigned char blob[IVT_OOB_BLOB_MAX];
+	int fds[IVT_OOB_FDS_MAX], nfds = IVT_OOB_FDS_MAX;
+	assert_true(oob_pair_recv(&b, blob, sizeof(blob), fds, &nfds, TMO) > 0);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	assert_int_equal(ep_accept_wait(ops, srv, 10000), -ECONNRESET);
+	ops->close(srv);
+	oob_end_close(&a);
+	oob_end_close(&b);
 }
 
 int main(void)
@@ -447,6 +598,9 @@ int main(void)
 		cmocka_unit_test(test_forged_seals),
 		cmocka_unit_test(test_forged_fds),
 		cmocka_unit_test(test_forged_ring_header),
+		cmocka_unit_test(test_peer_clears_nonblock),
+		cmocka_unit_test(test_peer_death_without_daemon),
+		cmocka_unit_test(test_listener_sees_vanished_client),
 	};
 	return cmocka_run_group_tests(tests, load_plugin, NULL);
 }

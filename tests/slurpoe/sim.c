@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "sim.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,8 @@ struct side {
 
 struct sim {
 	uint64_t now, rng, order;
+	uint8_t keys[2][32];
+	int keyed[2];
 	struct sim_impair imp;
 	struct slp_engine *eng[2];
 	struct side sides[2];
@@ -124,7 +127,23 @@ static uint64_t random_cb(void *ctx)
 	return s->near_wrap ? (0xFFFFFF00u + (r & 0x7f)) | (r & ~0xFFFFFFFFull) : r;
 }
 
+/* Side i knows one key, for the other side's address only. */
+static int peer_key_cb(void *ctx, const uint8_t mac[6], uint8_t key[32])
+{
+	struct side *sd = ctx;
+	if (memcmp(mac, macs[1 - sd->idx], 6))
+		return -ENOENT;
+	memcpy(key, sd->s->keys[sd->idx], 32);
+	return 0;
+}
+
 struct sim *sim_new(uint64_t seed, const struct sim_impair *imp, uint16_t mtu, uint16_t window)
+{
+	return sim_new_auth(seed, imp, mtu, window, NULL, NULL);
+}
+
+struct sim *sim_new_auth(uint64_t seed, const struct sim_impair *imp, uint16_t mtu,
+			 uint16_t window, const uint8_t *key0, const uint8_t *key1)
 {
 	struct sim *s = calloc(1, sizeof(*s));
 	s->rng = seed;
@@ -136,6 +155,12 @@ struct sim *sim_new(uint64_t seed, const struct sim_impair *imp, uint16_t mtu, u
 		struct slp_engine_cfg cfg = {.mtu = mtu, .window = window, .tx = tx, .now_us = now_cb,
 					     .random = random_cb, .ctx = &s->sides[i],
 					     .max_retries = 8};
+		const uint8_t *k = i ? key1 : key0;
+		if (k) {
+			memcpy(s->keys[i], k, 32);
+			cfg.peer_key = peer_key_cb;
+			cfg.key_ctx = &s->sides[i];
+		}
 		memcpy(cfg.mac, macs[i], 6);
 		s->eng[i] = slp_engine_new(&cfg);
 	}
@@ -203,4 +228,37 @@ void sim_pattern(uint64_t off, uint8_t *buf, size_t len, uint64_t salt)
 		x *= 0xBF58476D1CE4E5B9ull;
 		buf[i] = (uint8_t)(x >> (8 * ((off + i) % 8)));
 	}
+}
+
+static int step_connect(struct sim *s, void *arg)
+{
+	struct sim_pair *p = arg;
+	unsigned ev;
+	struct slp_conn *c;
+	while ((c = slp_engine_next_event(sim_engine(s, 0), &ev)))
+		if (ev & SLP_EV_ACCEPTED)
+			p->c[0] = c;
+	while ((c = slp_engine_next_event(sim_engine(s, 1), &ev)))
+		if (ev & SLP_EV_ERROR)
+			p->err = slp_conn_error(c);
+	return p->err ? -1 : p->c[0] && slp_conn_state(p->c[1]) == SLP_ST_OPEN;
+}
+
+int sim_pair_connect(struct sim_pair *p, uint32_t ep, uint64_t limit_us)
+{
+	int rc = slp_listen(sim_engine(p->s, 0), ep, NULL);
+	if (!rc)
+		rc = slp_connect(sim_engine(p->s, 1), sim_mac(0), ep, 0, NULL, &p->c[1]);
+	if (rc) {
+		p->err = rc;
+		return -1;
+	}
+	return sim_run(p->s, step_connect, p, limit_us);
+}
+
+void sim_pair_close(struct sim_pair *p)
+{
+	slp_conn_free(p->c[0]);
+	slp_conn_free(p->c[1]);
+	sim_free(p->s);
 }

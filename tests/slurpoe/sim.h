@@ -17,6 +17,10 @@ struct sim_impair {
 struct sim;
 
 struct sim *sim_new(uint64_t seed, const struct sim_impair *imp, uint16_t mtu, uint16_t window);
+/* The same with frame authentication: side i uses key_i (32 bytes; NULL:
+ * no authentication on that side) for the other side's address. */
+struct sim *sim_new_auth(uint64_t seed, const struct sim_impair *imp, uint16_t mtu,
+			 uint16_t window, const uint8_t *key0, const uint8_t *key1);
 void sim_free(struct sim *s);
 struct slp_engine *sim_engine(struct sim *s, int side);
 const uint8_t *sim_mac(int side);
@@ -37,6 +41,18 @@ int sim_run(struct sim *s, int (*step)(struct sim *s, void *arg), void *arg, uin
 
 /* Deterministic payload: byte at stream offset i. */
 void sim_pattern(uint64_t off, uint8_t *buf, size_t len, uint64_t salt);
+
+/* Two engines and one connection between them: side 0 listens on ep,
+ * side 1 connects. */
+struct sim_pair {
+	struct sim *s;
+	struct slp_conn *c[2]; /* [0] server (accepted), [1] client */
+	int err;               /* the client's error, if connecting failed */
+};
+/* Listen + connect on p->s and run until both ends are open: 1, or -1 when
+ * the client failed (p->err), 0 when limit_us passed. */
+int sim_pair_connect(struct sim_pair *p, uint32_t ep, uint64_t limit_us);
+void sim_pair_close(struct sim_pair *p); /* frees both ends and the sim */
 
 struct sim_counters {
 	uint64_t sent, dropped, duplicated, corrupted, reordered;

@@ -26,33 +26,12 @@ static const struct sim_impair clean = {.delay_us = 50};
 
 /* ---- connection setup helper ---- */
 
-struct pair {
-	struct sim *s;
-	struct slp_conn *c[2]; /* [0] server (accepted), [1] client */
-};
-
-static int step_connect(struct sim *s, void *arg)
-{
-	struct pair *p = arg;
-	unsigned ev;
-	struct slp_conn *c;
-	while ((c = slp_engine_next_event(sim_engine(s, 0), &ev)))
-		if (ev & SLP_EV_ACCEPTED)
-			p->c[0] = c;
-	while ((c = slp_engine_next_event(sim_engine(s, 1), &ev)))
-		assert_false(ev & SLP_EV_ERROR);
-	return p->c[0] && slp_conn_state(p->c[1]) == SLP_ST_OPEN;
-}
-
-static void pair_open(struct pair *p, uint64_t seed, const struct sim_impair *imp, uint16_t mtu)
+static void pair_open(struct sim_pair *p, uint64_t seed, const struct sim_impair *imp, uint16_t mtu)
 {
 	memset(p, 0, sizeof(*p));
 	p->s = sim_new(seed, imp, mtu, 512);
 	assert_non_null(p->s);
-	assert_int_equal(slp_listen(sim_engine(p->s, 0), EP_SERVER, NULL), 0);
-	assert_int_equal(slp_connect(sim_engine(p->s, 1), sim_mac(0), EP_SERVER, 0, NULL, &p->c[1]),
-			 0);
-	assert_int_equal(sim_run(p->s, step_connect, p, 5000000), 1);
+	assert_int_equal(sim_pair_connect(p, EP_SERVER, 5000000), 1);
 }
 
 static void drain_events(struct sim *s)
@@ -63,17 +42,10 @@ static void drain_events(struct sim *s)
 			;
 }
 
-static void pair_close(struct pair *p)
-{
-	slp_conn_free(p->c[0]);
-	slp_conn_free(p->c[1]);
-	sim_free(p->s);
-}
-
 /* ---- stream transfer ---- */
 
 struct xfer {
-	struct pair *p;
+	struct sim_pair *p;
 	uint64_t total[2], sent[2], got[2]; /* per direction: [0] client->server */
 	int closed_sent[2], eof[2], bad;
 	uint8_t buf[65536], chk[65536];
@@ -124,15 +96,13 @@ static int step_xfer(struct sim *s, void *arg)
 static void run_transfer(uint64_t seed, const struct sim_impair *imp, uint64_t fwd, uint64_t back,
 			 int near_wrap)
 {
-	struct pair p;
+	struct sim_pair p;
 	struct sim *pre = NULL;
 	(void)pre;
 	memset(&p, 0, sizeof(p));
 	p.s = sim_new(seed, imp, 1500, 512);
 	sim_near_wrap(p.s, near_wrap);
-	assert_int_equal(slp_listen(sim_engine(p.s, 0), EP_SERVER, NULL), 0);
-	assert_int_equal(slp_connect(sim_engine(p.s, 1), sim_mac(0), EP_SERVER, 0, NULL, &p.c[1]), 0);
-	assert_int_equal(sim_run(p.s, step_connect, &p, 5000000), 1);
+	assert_int_equal(sim_pair_connect(&p, EP_SERVER, 5000000), 1);
 
 	struct xfer *x = calloc(1, sizeof(*x));
 	x->p = &p;
@@ -172,7 +142,7 @@ static void run_transfer(uint64_t seed, const struct sim_impair *imp, uint64_t f
 	if (imp->dup > 0)
 		assert_true(st0->rx_duplicate + st1->rx_duplicate > 0);
 	free(x);
-	pair_close(&p);
+	sim_pair_close(&p);
 }
 
 /* Under valgrind (the _valgrind ctest twin) the big transfer is scaled
@@ -235,7 +205,7 @@ static int step_drain(struct sim *s, void *arg)
 static void test_zero_window(void **state)
 {
 	(void)state;
-	struct pair p;
+	struct sim_pair p;
 	pair_open(&p, 4, &lossy, 1500);
 	struct xfer *x = calloc(1, sizeof(*x));
 	x->p = &p;
@@ -254,13 +224,13 @@ static void test_zero_window(void **state)
 	assert_int_equal(done, 1);
 	assert_false(x->bad);
 	free(x);
-	pair_close(&p);
+	sim_pair_close(&p);
 }
 
 /* ---- RDMA ---- */
 
 struct rdma {
-	struct pair *p;
+	struct sim_pair *p;
 	int want, done;
 	struct slp_completion cqe[64];
 	int ncqe;
@@ -289,7 +259,7 @@ static void wait_cq(struct rdma *r, int want)
 static void test_rdma_write_read_lossy(void **state)
 {
 	(void)state;
-	struct pair p;
+	struct sim_pair p;
 	pair_open(&p, 5, &lossy, 1500);
 	uint8_t *mem = calloc(1, REGION + 2 * GUARD), *region = mem + GUARD;
 	uint64_t key;
@@ -338,14 +308,14 @@ static void test_rdma_write_read_lossy(void **state)
 		assert_true(mem[i] == 0 && mem[GUARD + REGION + i] == 0);
 	free(src);
 	free(back);
-	pair_close(&p);
+	sim_pair_close(&p);
 	free(mem);
 }
 
 static void test_rdma_refused(void **state)
 {
 	(void)state;
-	struct pair p;
+	struct sim_pair p;
 	pair_open(&p, 6, &lossy, 1500);
 	uint8_t *mem = calloc(1, 65536 + 2 * GUARD), *region = mem + GUARD;
 	uint64_t wkey, rkey;
@@ -392,14 +362,14 @@ static void test_rdma_refused(void **state)
 	wait_cq(&r, 1);
 	assert_int_equal(r.cqe[0].status, -EACCES);
 	assert_int_equal(slp_conn_state(p.c[1]), SLP_ST_OPEN);
-	pair_close(&p);
+	sim_pair_close(&p);
 	free(mem);
 }
 
 /* ---- forged and malformed frames ---- */
 
 /* A valid DATA frame from the client to the server's connection. */
-static size_t make_frame(struct pair *p, uint8_t *f, uint8_t type, uint32_t seq, size_t body)
+static size_t make_frame(struct sim_pair *p, uint8_t *f, uint8_t type, uint32_t seq, size_t body)
 {
 	struct slp_out o = {.dst_mac = sim_mac(0), .src_mac = sim_mac(1), .type = type,
 			    .flags = SLP_F_ACK, .src_ep = slp_conn_local_ep(p->c[1]),
@@ -411,7 +381,7 @@ static size_t make_frame(struct pair *p, uint8_t *f, uint8_t type, uint32_t seq,
 static void test_forged_frames(void **state)
 {
 	(void)state;
-	struct pair p;
+	struct sim_pair p;
 	pair_open(&p, 7, &clean, 1500);
 	struct slp_engine *e = sim_engine(p.s, 0);
 	const struct slp_stats *st = slp_engine_stats(e);
@@ -510,13 +480,13 @@ static void test_forged_frames(void **state)
 	assert_int_equal(sim_run(p.s, step_xfer, x, 60000000), 1);
 	assert_false(x->bad);
 	free(x);
-	pair_close(&p);
+	sim_pair_close(&p);
 }
 
 /* ---- peers that go away ---- */
 
 struct watch {
-	struct pair *p;
+	struct sim_pair *p;
 	int side, err;
 	uint64_t sent;
 	uint8_t buf[16384];
@@ -540,7 +510,7 @@ static int step_until_error(struct sim *s, void *arg)
 static void test_peer_vanishes(void **state)
 {
 	(void)state;
-	struct pair p;
+	struct sim_pair p;
 	pair_open(&p, 8, &lossy, 1500);
 	uint64_t key;
 	uint8_t region[1024];
@@ -561,13 +531,13 @@ static void test_peer_vanishes(void **state)
 	assert_int_equal(cqe.status, -ETIMEDOUT);
 	assert_int_equal(slp_send(p.c[1], "x", 1), -ETIMEDOUT);
 	assert_int_equal(slp_rdma_write(p.c[1], "x", 1, key, 0, 1), -ETIMEDOUT);
-	pair_close(&p);
+	sim_pair_close(&p);
 }
 
 static void test_peer_resets(void **state)
 {
 	(void)state;
-	struct pair p;
+	struct sim_pair p;
 	pair_open(&p, 9, &lossy, 1500);
 	struct watch w = {.p = &p, .side = 1};
 	sim_run(p.s, step_until_error, &w, 20000);
@@ -577,7 +547,7 @@ static void test_peer_resets(void **state)
 	 * draws another. */
 	assert_int_equal(sim_run(p.s, step_until_error, &w, 60000000), 1);
 	assert_int_equal(w.err, -ECONNRESET);
-	pair_close(&p);
+	sim_pair_close(&p);
 }
 
 /* ---- keepalive: an idle connection notices a vanished peer ---- */
@@ -605,7 +575,7 @@ static int step_receive_only(struct sim *s, void *arg)
 static void test_idle_peer_vanishes(void **state)
 {
 	(void)state;
-	struct pair p;
+	struct sim_pair p;
 	pair_open(&p, 10, &lossy, 1500);
 	struct watch w = {.p = &p, .side = 0};
 	assert_int_equal(sim_run(p.s, step_receive_only, &w, 10000), 0);
@@ -618,13 +588,13 @@ static void test_idle_peer_vanishes(void **state)
 	printf("# idle dead peer detected after %.3f s (virtual)\n",
 	       (double)(sim_now(p.s) - t0) / 1e6);
 	assert_int_equal(slp_recv(p.c[0], w.buf, 1), -ETIMEDOUT);
-	pair_close(&p);
+	sim_pair_close(&p);
 }
 
 static void test_idle_reset_lost(void **state)
 {
 	(void)state;
-	struct pair p;
+	struct sim_pair p;
 	pair_open(&p, 11, &lossy, 1500);
 	struct watch w = {.p = &p, .side = 0};
 	assert_int_equal(sim_run(p.s, step_receive_only, &w, 10000), 0);
@@ -640,12 +610,12 @@ static void test_idle_reset_lost(void **state)
 	assert_int_equal(w.err, -ECONNRESET);
 	assert_true(sim_now(p.s) - t0 <= KEEPALIVE_BUDGET_US);
 	assert_true(slp_engine_stats(sim_engine(p.s, 1))->resets_sent >= 2);
-	pair_close(&p);
+	sim_pair_close(&p);
 }
 
 static int step_server_readable(struct sim *s, void *arg)
 {
-	struct pair *p = arg;
+	struct sim_pair *p = arg;
 	drain_events(s);
 	return slp_conn_readable(p->c[0]);
 }
@@ -653,7 +623,7 @@ static int step_server_readable(struct sim *s, void *arg)
 static void test_idle_connection_stays_up(void **state)
 {
 	(void)state;
-	struct pair p;
+	struct sim_pair p;
 	pair_open(&p, 12, &lossy, 1500);
 	struct watch w = {.p = &p, .side = 0};
 	assert_int_equal(sim_run(p.s, step_receive_only, &w, 10000), 0);
@@ -678,7 +648,7 @@ static void test_idle_connection_stays_up(void **state)
 	char got[4] = {0};
 	assert_int_equal(slp_recv(p.c[0], got, sizeof(got)), 4);
 	assert_memory_equal(got, "ping", 4);
-	pair_close(&p);
+	sim_pair_close(&p);
 }
 
 static int step_connecting(struct sim *s, void *arg)
@@ -691,7 +661,7 @@ static int step_connecting(struct sim *s, void *arg)
 static void test_connect_refused_and_timeout(void **state)
 {
 	(void)state;
-	struct pair p;
+	struct sim_pair p;
 	memset(&p, 0, sizeof(p));
 	p.s = sim_new(10, &lossy, 1500, 64);
 	struct watch w = {.p = &p};
@@ -703,11 +673,11 @@ static void test_connect_refused_and_timeout(void **state)
 	assert_int_equal(slp_connect(sim_engine(p.s, 1), sim_mac(0), 4242, 0, NULL, &p.c[1]), 0);
 	assert_int_equal(sim_run(p.s, step_connecting, &w, 60000000), 1);
 	assert_int_equal(slp_conn_error(p.c[1]), -ETIMEDOUT);
-	pair_close(&p);
+	sim_pair_close(&p);
 }
 
 struct multi {
-	struct pair *p;
+	struct sim_pair *p;
 	struct slp_conn *sv[8];
 	int nsv, got;
 	char seen[8];
@@ -743,7 +713,7 @@ static void test_many_endpoints(void **state)
 {
 	(void)state;
 	/* Several connections share one engine pair; traffic must not mix. */
-	struct pair p;
+	struct sim_pair p;
 	pair_open(&p, 11, &lossy, 1500);
 	struct slp_conn *cl[8];
 	for (int i = 0; i < 8; i++)
@@ -762,7 +732,7 @@ static void test_many_endpoints(void **state)
 		slp_conn_free(cl[i]);
 		slp_conn_free(m.sv[i]);
 	}
-	pair_close(&p);
+	sim_pair_close(&p);
 }
 
 int main(void)

@@ -1,0 +1,108 @@
+#!/bin/bash
+# Authenticated bridging (docs/remote.md, trust model): two "hosts"
+# (namespaces + veth), each ivtd's policy names the other host with a
+# "key_file", so every SLURPoE frame between them carries a tag.
+#   1. same key on both sides: 32 MiB byte-exact through both daemons, with
+#      loss/dup/reorder on the link;
+#   2. host B's daemon has another key: B's connector is refused (times
+#      out), host A's daemon counts the frames it refused, keeps running;
+#   3. policies with a key file open to others, or not 64 hex digits, or
+#      a host on the same interface without a key, are refused.
+# Exit 77 = skipped (not root, no namespaces/veth).
+set -u
+BIN=${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}
+export IVT_PLUGIN_DIR=${IVT_PLUGIN_DIR:-$BIN/../plugins}
+. "$(dirname "$0")/netns-pair.sh"
+netns_pair_setup ivta ra0 ra1 ivtd ivt-demo ivtctl
+netns_pair_impair "loss 2% duplicate 1% reorder 25% 50% delay 1ms" "loss=2,dup=1,reorder=25,delay_us=1000"
+
+policy() { # file, peer name, ifname, peer mac, key file
+	cat >"$1" <<EOP
+{
+  "version": 1,
+  "channels": [
+    { "name": "bulk", "host": "hostA", "listeners": ["uid:*"],
+      "connectors": ["uid:*", "host:hostB/uid:*"] }
+  ],
+  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "key_file": "$5" } ]
+}
+EOP
+}
+key() { # file, 64 hex digits
+	(umask 077; echo "$2" >"$1")
+}
+key "$TMP/ab.key" 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+key "$TMP/other.key" ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+policy "$TMP/a.json" hostB ra0 "$MAC_B" "$TMP/ab.key"
+policy "$TMP/b.json" hostA ra1 "$MAC_A" "$TMP/ab.key"
+policy "$TMP/b-wrong.json" hostA ra1 "$MAC_A" "$TMP/other.key"
+SOCK_A=$TMP/a.sock SOCK_B=$TMP/b.sock
+
+# ---- 3. key files are checked with the policy ----------------------------
+check() { # expect-substring, policy file
+	local out
+	out=$("$BIN/ivtctl" check-policy "$2" 2>&1)
+	echo "$out" | grep -q "$1" || fail "check-policy $2: expected '$1', got: $out"
+}
+cp "$TMP/ab.key" "$TMP/open.key"; chmod 644 "$TMP/open.key"
+policy "$TMP/p1.json" hostB ra0 "$MAC_B" "$TMP/open.key"
+check "chmod 600" "$TMP/p1.json"
+key "$TMP/short.key" 0001020304
+policy "$TMP/p2.json" hostB ra0 "$MAC_B" "$TMP/short.key"
+check "exactly 64 hex digits" "$TMP/p2.json"
+sed 's/"hosts": \[/"hosts": [ { "name": "hostC", "ifname": "ra0", "mac": "02:00:00:00:00:0c" },/' \
+	"$TMP/a.json" >"$TMP/p3.json"
+check "must all have a" "$TMP/p3.json"
+check "^ok" "$TMP/a.json"
+
+start_ivtd "$NS_A" hostA "$TMP/a.json" "$SOCK_A" "$TMP/ivtd-a.log" || exit 1
+IVTD_A=$LAST_PID
+start_ivtd "$NS_B" hostB "$TMP/b.json" "$SOCK_B" "$TMP/ivtd-b.log" || exit 1
+IVTD_B=$LAST_PID
+grep -q "every frame authenticated" "$TMP/ivtd-a.log" || fail "ivtd A does not say frames are authenticated"
+
+# ---- 1. the right key ----------------------------------------------------
+ip netns exec "$NS_A" "$BIN/ivt-demo" listen bulk --socket "$SOCK_A" >"$TMP/lis.out" 2>&1 &
+LIS=$!
+PIDS+=($LIS)
+sleep 0.3
+ip netns exec "$NS_B" "$BIN/ivt-demo" connect bulk --socket "$SOCK_B" --bytes 32M \
+	--timeout 20000 >"$TMP/con.out" 2>&1 || fail "authenticated transfer (connector)"
+wait "$LIS" || fail "authenticated transfer (listener)"
+grep -q "^OK: " "$TMP/lis.out" || fail "listener did not confirm the data"
+echo "--- 1. 32 MiB through both ivtd with authenticated frames:"
+sed 's/^/    /' "$TMP/lis.out"
+
+# ---- 2. the wrong key ----------------------------------------------------
+kill -TERM "$IVTD_B"; wait "$IVTD_B" 2>/dev/null
+start_ivtd "$NS_B" hostB "$TMP/b-wrong.json" "$SOCK_B" "$TMP/ivtd-b2.log" || exit 1
+IVTD_B=$LAST_PID
+ip netns exec "$NS_A" "$BIN/ivt-demo" listen bulk --socket "$SOCK_A" --timeout 8000 \
+	>"$TMP/lis2.out" 2>&1 &
+LIS=$!
+PIDS+=($LIS)
+sleep 0.3
+if ip netns exec "$NS_B" "$BIN/ivt-demo" connect bulk --socket "$SOCK_B" --bytes 1M \
+	--timeout 4000 >"$TMP/con2.out" 2>&1; then
+	fail "a daemon with the wrong key got a channel"
+fi
+echo "--- 2. wrong key: connector says:"
+sed 's/^/    /' "$TMP/con2.out"
+kill "$LIS" 2>/dev/null
+kill -0 "$IVTD_A" 2>/dev/null || fail "ivtd A died"
+ip netns exec "$NS_A" "$BIN/ivtctl" -s "$SOCK_A" status >"$TMP/status-a.txt" 2>&1 ||
+	fail "ivtd A does not answer STATUS"
+sed 's/^/    status A: /' "$TMP/status-a.txt"
+[ "$(grep -c "^bulk .*from hostB" "$TMP/status-a.txt")" -le 1 ] || fail "ivtd A bridged for a stranger"
+grep -qE "authenticated, [1-9][0-9]* unauthenticated" "$TMP/status-a.txt" ||
+	fail "ivtd A did not count the wrong key's frames"
+if grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$TMP"/ivtd-*.log; then
+	fail "sanitizer errors in the ivtd logs"
+fi
+if [ $fails -ne 0 ]; then
+	echo "--- ivtd A log"; tail -30 "$TMP/ivtd-a.log"
+	echo "--- ivtd B log"; tail -30 "$TMP/ivtd-b2.log"
+	echo "$fails check(s) failed"
+	exit 1
+fi
+echo "all authentication checks passed"

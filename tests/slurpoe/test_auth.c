@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SLURPoE frame authentication (docs/remote.md, trust model) and the bound
+ * on half-open connections, over the simulated link: a keyed pair moves
+ * data byte-exact under loss; a wrong key, a peer without authentication,
+ * forged frames (no tag, a tag under another key, a valid tag on altered
+ * bytes) and a forged RESET are dropped and counted; blind or replayed
+ * CONNECTs hold at most max_half_open connections, each only briefly.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sim.h"
+#include "slurpoe/auth.h"
+#include "slurpoe/engine_int.h" /* white-box: sequence state for forging */
+#include "slurpoe/wire.h"
+
+#define EP 0x5e77e700u
+
+static const uint8_t key_a[32] = "host pair key for the A-B tests";
+static const uint8_t key_b[32] = "a different key, same length..";
+static const struct sim_impair lossy = {.loss = 0.05, .dup = 0.01, .reorder = 0.25,
+					.corrupt = 0.005, .delay_us = 50};
+static const struct sim_impair clean = {.delay_us = 50};
+
+/* Connect client (1) to server (0); returns sim_run's verdict. */
+static int pair_try(struct sim_pair *p, const struct sim_impair *imp, const uint8_t *k0,
+		    const uint8_t *k1)
+{
+	memset(p, 0, sizeof(*p));
+	p->s = sim_new_auth(11, imp, 1500, 512, k0, k1);
+	assert_non_null(p->s);
+	return sim_pair_connect(p, EP, 20000000);
+}
+
+struct xfer {
+	struct sim_pair *p;
+	uint64_t total, sent, got;
+	int bad;
+	uint8_t buf[65536], chk[65536];
+};
+
+static int step_xfer(struct sim *s, void *arg)
+{
+	struct xfer *x = arg;
+	unsigned ev;
+	for (int i = 0; i < 2; i++)
+		while (slp_engine_next_event(sim_engine(s, i), &ev))
+			;
+	while (x->sent < x->total) {
+		size_t n = x->total - x->sent < sizeof(x->buf) ? x->total - x->sent : sizeof(x->buf);
+		sim_pattern(x->sent, x->buf, n, 7);
+		ssize_t r = slp_send(x->p->c[1], x->buf, n);
+		if (r == -EAGAIN)
+			break;
+		assert_true(r > 0);
+		x->sent += (uint64_t)r;
+	}
+	ssize_t r;
+	while ((r = slp_recv(x->p->c[0], x->buf, sizeof(x->buf))) > 0) {
+		sim_pattern(x->got, x->chk, (size_t)r, 7);
+		x->bad |= memcmp(x->buf, x->chk, (size_t)r) != 0;
+		x->got += (uint64_t)r;
+	}
+	return x->got == x->total;
+}
+
+static void test_keyed_stream_lossy(void **state)
+{
+	(void)state;
+	struct sim_pair p;
+	assert_int_equal(pair_try(&p, &lossy, key_a, key_a), 1);
+	struct xfer *x = calloc(1, sizeof(*x));
+	x->p = &p;
+	x->total = getenv("IVT_UNDER_VALGRIND") ? 1u << 20 : 16u << 20;
+	assert_int_equal(sim_run(p.s, step_xfer, x, 600000000), 1);
+	assert_false(x->bad);
+	/* Only corruption (of the trailer, which the CRC does not cover) fails
+	 * authentication between honest peers. */
+	struct sim_counters sc;
+	sim_counters(p.s, &sc);
+	assert_true(slp_engine_stats(sim_engine(p.s, 0))->rx_auth_fail +
+			    slp_engine_stats(sim_engine(p.s, 1))->rx_auth_fail <=
+		    sc.corrupted);
+	assert_true(slp_engine_max_payload(sim_engine(p.s, 0)) ==
+		    1500 - SLP_HDR_LEN - SLP_AUTH_TRAILER);
+	free(x);
+	sim_pair_close(&p);
+}
+
+static void test_wrong_key_refused(void **state)
+{
+	(void)state;
+	struct sim_pair p;
+	assert_int_equal(pair_try(&p, &clean, key_a, key_b), -1);
+	assert_int_equal(p.err, -ETIMEDOUT);
+	assert_null(p.c[0]); /* the server never accepted anything */
+	assert_true(slp_engine_stats(sim_engine(p.s, 0))->rx_auth_fail > 0);
+	sim_pair_close(&p);
+
+	/* A peer without authentication cannot talk to one that requires it. */
+	assert_int_equal(pair_try(&p, &clean, key_a, NULL), -1);
+	assert_null(p.c[0]);
+	assert_true(slp_engine_stats(sim_engine(p.s, 0))->rx_auth_fail > 0);
+	sim_pair_close(&p);
+
+	/* No key for a host: connecting to it is refused at once. */
+	struct sim *s = sim_new_auth(3, &clean, 1500, 512, key_a, key_a);
+	struct slp_conn *c;
+	static const uint8_t stranger[6] = {0x02, 0, 0, 0, 0, 0x99};
+	assert_int_equal(slp_connect(sim_engine(s, 1), stranger, EP, 0, NULL, &c), -EACCES);
+	sim_free(s);
+}
+
+/* A DATA frame at the server's next expected sequence number, as an
+ * attacker who sees the traffic (but has no key) would build it. */
+static size_t forge(struct sim_pair *p, uint8_t *f, uint8_t type, size_t body)
+{
+	struct slp_out o = {.dst_mac = sim_mac(0), .src_mac = sim_mac(1), .type = type,
+			    .flags = SLP_F_ACK, .src_ep = slp_conn_local_ep(p->c[1]), .dst_ep = EP,
+			    .seq = p->c[0]->rcv_nxt, .ack = p->c[0]->snd_una,
+			    .tx_next = p->c[0]->rcv_nxt + 1, .window = 8};
+	memset(f + SLP_ETH_HLEN + SLP_HDR_LEN, 'X', body);
+	return slp_build(f, &o, body);
+}
+
+static void test_forged_frames_rejected(void **state)
+{
+	(void)state;
+	struct sim_pair p;
+	assert_int_equal(pair_try(&p, &clean, key_a, key_a), 1);
+	const struct slp_stats *st = slp_engine_stats(sim_engine(p.s, 0));
+	uint64_t fails = st->rx_auth_fail;
+	uint8_t f[2000], buf[256];
+
+	size_t n = forge(&p, f, SLP_DATA, 100);
+	sim_inject(p.s, 0, f, n); /* no trailer at all */
+	assert_int_equal(st->rx_auth_fail, ++fails);
+	/* A trailer with a tag under another key, then under the host-pair key
+	 * (right key, wrong kind: connection frames need the connection's). */
+	n = slp_auth_seal(key_b, SLP_AUTH_FROM_CLIENT, 0, f, forge(&p, f, SLP_DATA, 100));
+	sim_inject(p.s, 0, f, n);
+	n = slp_auth_seal(key_a, SLP_AUTH_FROM_CLIENT, 5, f, forge(&p, f, SLP_DATA, 100));
+	sim_inject(p.s, 0, f, n);
+	/* The connection's own key, but the other direction's nonce space. */
+	n = slp_auth_seal(p.c[0]->key, SLP_AUTH_FROM_SERVER, 9, f, forge(&p, f, SLP_DATA, 100));
+	sim_inject(p.s, 0, f, n);
+	assert_int_equal(st->rx_auth_fail, fails + 3);
+	/* A genuine tag over bytes changed afterwards (CRC fixed up). */
+	n = forge(&p, f, SLP_DATA, 100);
+	n = slp_auth_seal(p.c[0]->key, SLP_AUTH_FROM_CLIENT, 77, f, n);
+	f[SLP_ETH_HLEN + SLP_HDR_LEN] = 'Y';
+	slp_refresh(f, n - SLP_AUTH_TRAILER, SLP_F_ACK, p.c[0]->snd_una, p.c[0]->rcv_nxt + 1, 8);
+	sim_inject(p.s, 0, f, n);
+	assert_int_equal(st->rx_auth_fail, fails + 4);
+	assert_int_equal(slp_recv(p.c[0], buf, sizeof(buf)), -EAGAIN); /* nothing delivered */
+
+	/* A RESET echoing a sequence number the server really sent, but
+	 * without the key: ignored, the connection stays up. */
+	n = forge(&p, f, SLP_RESET, 0);
+	n = slp_auth_seal(key_b, SLP_AUTH_HOST_PAIR, 1, f, n);
+	sim_inject(p.s, 0, f, n);
+	assert_int_equal(st->rx_auth_fail, fails + 5);
+	assert_int_equal(slp_conn_state(p.c[0]), SLP_ST_OPEN);
+
+	/* The real client's frame (the proof that forging did not desync us). */
+	struct xfer *x = calloc(1, sizeof(*x));
+	x->p = &p;
+	x->total = 1u << 20;
+	assert_int_equal(sim_run(p.s, step_xfer, x, 60000000), 1);
+	assert_false(x->bad);
+	free(x);
+	sim_pair_close(&p);
+}
+
+/* A CONNECT from endpoint ep of side 1's address, tagged under key (NULL:
+ * none), as a replay or a blind spoofer would send it. */
+static size_t connect_frame(uint8_t *f, uint32_t ep, const uint8_t *key)
+{
+	struct slp_out o = {.dst_mac = sim_mac(0), .src_mac = sim_mac(1), .type = SLP_CONNECT,
+			    .src_ep = ep, .dst_ep = EP, .seq = ep * 7u};
+	uint8_t *x = f + SLP_ETH_HLEN + SLP_HDR_LEN;
+	slp_put16(x, 1500);
+	slp_put16(x + 2, 512);
+	slp_put32(x + 4, 0);
+	size_t n = slp_build(f, &o, SLP_EXT_CONNECT);
+	return key ? slp_auth_seal(key, SLP_AUTH_HOST_PAIR, ep, f, n) : n;
+}
+
+static int step_idle(struct sim *s, void *arg)
+{
+	(void)s;
+	(void)arg;
+	return 0;
+}
+
+static void check_half_open(const uint8_t *key)
+{
+	struct sim *s = sim_new_auth(5, &clean, 1500, 512, key, key);
+	struct slp_engine *e = sim_engine(s, 0);
+	const struct slp_stats *st = slp_engine_stats(e);
+	assert_int_equal(slp_listen(e, EP, NULL), 0);
+	sim_cut(s, 1); /* the address's owner is away: nobody confirms */
+	uint8_t f[256];
+	for (uint32_t ep = 1; ep <= 100; ep++) {
+		size_t n = connect_frame(f, ep, key);
+		sim_inject(s, 0, f, n);
+	}
+	assert_int_equal(st->half_open_refused, 100 - 64);
+	/* Each one goes after a few ACCEPT resends, well before a second. */
+	sim_run(s, step_idle, NULL, 1000000);
+	assert_int_equal(st->half_open_expired, 64);
+	unsigned ev;
+	struct slp_conn *c;
+	int failed = 0;
+	while ((c = slp_engine_next_event(e, &ev))) {
+		if (ev & SLP_EV_ERROR) {
+			failed++;
+			slp_conn_free(c);
+		}
+	}
+	assert_int_equal(failed, 64);
+	sim_free(s);
+}
+
+static void test_half_open_bounded(void **state)
+{
+	(void)state;
+	check_half_open(NULL);  /* blind CONNECTs, no authentication */
+	check_half_open(key_a); /* replayed CONNECTs that verify */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_wrong_key_refused),
+		cmocka_unit_test(test_forged_frames_rejected),
+		cmocka_unit_test(test_half_open_bounded),
+		cmocka_unit_test(test_keyed_stream_lossy),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
