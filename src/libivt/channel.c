@@ -357,8 +357,9 @@ IVT_EXPORT int ivt_close(ivt_channel *ch)
 			}
 			chan_wait(ch, CHAN_SENDER, IVT_EV_SEND, ivt_left_ms(deadline));
 		}
-		if (rc == -EPIPE)
-			rc = 0; /* the peer closed first: nothing left to deliver */
+		if (rc == -EPIPE || rc == -ECONNRESET)
+			rc = 0; /* the peer closed or died first: nothing left to deliver
+				 * (the plugin may see a death before ivtd's notice) */
 		if (rc == 0 && spill_rc < 0 && spill_rc != -EPIPE)
 			rc = spill_rc;
 	}
