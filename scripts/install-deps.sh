@@ -10,6 +10,7 @@ PACKAGES=(
   libevent-dev libjansson-dev libcmocka-dev
   iproute2                         # ip netns / veth / tc netem for multi-host tests
   valgrind redis-server            # memcheck runs; utmem benchmark baseline
+  redis-tools iperf3 socat curl python3   # unmodified programs under libivt-preload.so
   clang libclang-rt-14-dev         # libFuzzer harnesses (scripts/fuzz.sh)
 )
 

@@ -3,6 +3,7 @@
 #include "ring.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -46,6 +47,16 @@ static uint8_t *peer_live_p(struct ivt_ring *r) { return r->is_server ? &r->hdr-
 static uint8_t *own_notify_p(struct ivt_ring *r) { return r->is_server ? &r->hdr->srv_notify : &r->hdr->cli_notify; }
 static uint8_t *peer_notify_p(struct ivt_ring *r) { return r->is_server ? &r->hdr->cli_notify : &r->hdr->srv_notify; }
 
+static uint32_t ring_spin_max(void)
+{
+	const char *e = getenv(IVT_RING_SPIN_ENV);
+	char *end;
+	unsigned long v = e && *e ? strtoul(e, &end, 10) : IVT_RING_SPIN_MAX_NS;
+	if (e && *e && *end)
+		v = IVT_RING_SPIN_MAX_NS; /* not a number: the default */
+	return v < IVT_RING_SPIN_MAX_NS ? (uint32_t)v : IVT_RING_SPIN_MAX_NS;
+}
+
 static void bind(struct ivt_ring *r, void *mem, uint32_t size, int is_server,
 		 ivt_ring_kick_fn kick, void *kick_ctx)
 {
@@ -60,7 +71,8 @@ static void bind(struct ivt_ring *r, void *mem, uint32_t size, int is_server,
 	r->kick = kick;
 	r->kick_ctx = kick_ctx;
 	r->order = (uint32_t)__builtin_ctz(size);
-	r->spin_ns = IVT_RING_SPIN_MAX_NS;
+	r->spin_max = ring_spin_max();
+	r->spin_ns = r->spin_max;
 }
 
 int ivt_ring_create(struct ivt_ring *r, void *mem, size_t mem_len, size_t ring_size,
@@ -356,16 +368,18 @@ static int spin_until_changed(struct ivt_ring *r, unsigned events)
 	uint32_t prod = r->rd_prod_seen, cons = r->wr_cons_seen;
 	uint8_t live = load8(peer_live_p(r));
 	uint32_t budget = r->spin_ns;
+	if (!r->spin_max)
+		return 0;
 	if (budget <= IVT_RING_SPIN_MIN_NS && ++r->spin_idle >= IVT_RING_SPIN_PROBE_EVERY) {
 		r->spin_idle = 0;
-		budget = IVT_RING_SPIN_MAX_NS;
+		budget = r->spin_max;
 	}
 	uint64_t deadline = mono_ns() + budget;
 	for (uint32_t i = 1;; i++) {
 		if (((events & IVT_RING_READABLE) && load32(rd_prod_p(r)) != prod) ||
 		    ((events & IVT_RING_WRITABLE) && load32(wr_cons_p(r)) != cons) ||
 		    load8(peer_live_p(r)) != live) {
-			r->spin_ns = IVT_RING_SPIN_MAX_NS;
+			r->spin_ns = r->spin_max;
 			r->spin_idle = 0;
 			return 1;
 		}
@@ -374,6 +388,8 @@ static int spin_until_changed(struct ivt_ring *r, unsigned events)
 			break;
 	}
 	r->spin_ns = r->spin_ns / 2 > IVT_RING_SPIN_MIN_NS ? r->spin_ns / 2 : IVT_RING_SPIN_MIN_NS;
+	if (r->spin_ns > r->spin_max)
+		r->spin_ns = r->spin_max;
 	return 0;
 }
 

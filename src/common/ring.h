@@ -37,6 +37,10 @@
 #define IVT_RING_SPIN_MAX_NS 50000u
 #define IVT_RING_SPIN_MIN_NS 2000u
 #define IVT_RING_SPIN_PROBE_EVERY 8u
+/* $IVT_SPIN_NS caps it for a whole process ("0": never spin), for
+ * programs whose waits are event-loop polls rather than real waits
+ * (libivt-preload.so sets 0, docs/preload.md). */
+#define IVT_RING_SPIN_ENV "IVT_SPIN_NS"
 
 /* Readiness bits returned by ivt_ring_arm / ivt_ring_ready. */
 enum ivt_ring_events {
@@ -111,6 +115,7 @@ struct ivt_ring {
 	void *kick_ctx;
 	uint32_t spin_ns;       /* current spin budget in arm before sleeping */
 	uint32_t spin_idle;     /* waits spent at the minimum budget */
+	uint32_t spin_max;      /* IVT_RING_SPIN_MAX_NS or $IVT_SPIN_NS */
 
 	uint64_t bytes_written, bytes_read;
 	uint64_t notifies_sent;

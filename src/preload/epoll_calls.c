@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * epoll without the monitor's extra hop. When an ivt stream's fd sits in
+ * exactly one application epoll, we add the channel's ivt_fd() to that
+ * same epoll (edge-triggered, tagged data), so the peer's kick wakes the
+ * application's own epoll_wait; the wrapper then fixes token and filler
+ * (kick_handle) and hands back the readiness that produced, never the
+ * tagged event itself. poll/select users, and fds in several epolls, are
+ * served by the monitor thread (readiness.c).
+ */
+#include <errno.h>
+#include <time.h>
+
+#include "preload.h"
+
+/* Tagged data: DTAG | ivt_fd. User pointers and small numbers never have
+ * these top bits; the table lookup confirms the rest. */
+#define DTAG 0xfeed1e5500000000ull
+#define DTAG_MASK 0xffffffff00000000ull
+#define DTAB_MAX 65536
+
+static struct psock *dtab[DTAB_MAX];
+static pthread_mutex_t dtab_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct psock *dtab_get(uint64_t data)
+{
+	uint32_t fd = (uint32_t)data;
+	if (fd >= DTAB_MAX)
+		return NULL;
+	pthread_mutex_lock(&dtab_lock);
+	struct psock *p = dtab[fd];
+	if (p)
+		atomic_fetch_add(&p->refs, 1);
+	pthread_mutex_unlock(&dtab_lock);
+	return p;
+}
+
+/* p->lock held. */
+static void direct_on(struct psock *p, int epfd)
+{
+	int fd = ivt_fd(p->ch);
+	if (fd < 0 || fd >= DTAB_MAX)
+		return;
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = DTAG | (uint32_t)fd};
+	if (real.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return; /* the monitor keeps serving it */
+	atomic_fetch_add(&p->refs, 1);
+	pthread_mutex_lock(&dtab_lock);
+	dtab[fd] = p;
+	pthread_mutex_unlock(&dtab_lock);
+	p->direct = 1;
+	p->app_ep = epfd;
+	monitor_forget(p);
+	/* a kick the monitor took before is not lost: look now */
+	kick_handle(p);
+}
+
+void direct_off(struct psock *p)
+{
+	if (!p->direct)
+		return;
+	int fd = ivt_fd(p->ch);
+	real.epoll_ctl(p->app_ep, EPOLL_CTL_DEL, fd, NULL);
+	pthread_mutex_lock(&dtab_lock);
+	dtab[fd] = NULL;
+	pthread_mutex_unlock(&dtab_lock);
+	p->direct = 0;
+	atomic_fetch_sub(&p->refs, 1); /* never the last: the caller holds one */
+	kick_handle(p); /* re-arms through the monitor if it waits */
+}
+
+int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct psock *p = preload_inside ? NULL : psock_get(fd);
+	if (!p)
+		return real.epoll_ctl(epfd, op, fd, ev);
+	int r = real.epoll_ctl(epfd, op, fd, ev);
+	int e = errno;
+	if (r == 0 && p->kind == PS_STREAM && psock_usable(p)) {
+		pthread_mutex_lock(&p->lock);
+		/* A DEL keeps our ivt_fd in that epoll ("sticky"): programs
+		 * that drop and re-add the fd per request (redis-benchmark)
+		 * then cost nothing, and kicks still keep the token right. */
+		if (op == EPOLL_CTL_ADD && !p->direct && p->app_ep < 0)
+			direct_on(p, epfd);
+		else if (op == EPOLL_CTL_ADD && p->app_ep != epfd && p->app_ep != -2) {
+			direct_off(p); /* a second epoll: the monitor serves both */
+			p->app_ep = -2;
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+	psock_put(p);
+	errno = e;
+	return r;
+}
+
+/* Drop tagged events (handling them); returns how many remain. */
+static int filter(struct epoll_event *evs, int n, int *handled)
+{
+	int out = 0;
+	for (int i = 0; i < n; i++) {
+		if ((evs[i].data.u64 & DTAG_MASK) != DTAG) {
+			evs[out++] = evs[i];
+			continue;
+		}
+		struct psock *p = dtab_get(evs[i].data.u64);
+		if (!p) {
+			continue; /* gone since */
+		}
+		pthread_mutex_lock(&p->lock);
+		kick_handle(p);
+		pthread_mutex_unlock(&p->lock);
+		psock_put(p);
+		(*handled)++;
+	}
+	return out;
+}
+
+static long long now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+}
+
+static int wait_common(int epfd, struct epoll_event *evs, int max, int timeout,
+		       const sigset_t *mask)
+{
+	long long deadline = timeout > 0 ? now_ms() + timeout : 0;
+	for (;;) {
+		int n = mask ? real.epoll_pwait(epfd, evs, max, timeout, mask)
+			     : real.epoll_wait(epfd, evs, max, timeout);
+		if (n <= 0)
+			return n;
+		int handled = 0;
+		int out = filter(evs, n, &handled);
+		if (out || !handled)
+			return out;
+		/* only kicks: collect the readiness they produced */
+		n = real.epoll_wait(epfd, evs, max, 0);
+		if (n > 0 && (out = filter(evs, n, &handled)) > 0)
+			return out;
+		if (timeout == 0)
+			return 0;
+		if (timeout > 0) {
+			long long left = deadline - now_ms();
+			if (left <= 0)
+				return 0;
+			timeout = (int)left;
+		}
+	}
+}
+
+int epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
+{
+	return wait_common(epfd, evs, max, timeout, NULL);
+}
+
+int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout, const sigset_t *mask)
+{
+	return wait_common(epfd, evs, max, timeout, mask);
+}

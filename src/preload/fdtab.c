@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/* Which application fds are ivt sockets, and the sockets' lifetime. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+/* Sockets on higher fd numbers are left to the kernel (connect/listen
+ * check this before turning a socket into an ivt one). */
+#define FDT_MAX 65536
+/* Our hidden fds live up here, out of the way of select()'s FD_SETSIZE
+ * and of programs that expect low numbers. */
+#define HIDDEN_FD_MIN 4096
+
+static struct psock *fdt[FDT_MAX];
+static pthread_mutex_t fdtab_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct psock *psock_get(int fd)
+{
+	if (fd < 0 || fd >= FDT_MAX)
+		return NULL;
+	/* lock-free fast miss: most fds are not ours */
+	if (!__atomic_load_n(&fdt[fd], __ATOMIC_ACQUIRE))
+		return NULL;
+	pthread_mutex_lock(&fdtab_lock);
+	struct psock *p = fdt[fd];
+	if (p)
+		atomic_fetch_add(&p->refs, 1);
+	pthread_mutex_unlock(&fdtab_lock);
+	return p;
+}
+
+static void psock_free(struct psock *p)
+{
+	int mine = p->owner == preload_pid;
+	preload_inside++;
+	if (p->kind == PS_STREAM && p->ch) {
+		if (mine)
+			ivt_close(p->ch);
+		/* else: a forked copy; the channel is the owner's (docs) */
+	}
+	if (p->kind == PS_LISTEN && p->l && mine)
+		ivt_listener_close(p->l);
+	int fds[] = {p->tok, p->appdup, p->kfd, p->kls};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			real.close(fds[i]);
+	preload_inside--;
+	free(p->stage);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+void psock_put(struct psock *p)
+{
+	if (p && atomic_fetch_sub(&p->refs, 1) == 1)
+		psock_free(p);
+}
+
+void fdtab_set(int fd, struct psock *p)
+{
+	atomic_fetch_add(&p->refs, 1);
+	atomic_fetch_add(&p->nfds, 1);
+	pthread_mutex_lock(&fdtab_lock);
+	__atomic_store_n(&fdt[fd], p, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&fdtab_lock);
+}
+
+struct psock *fdtab_take(int fd)
+{
+	if (fd < 0 || fd >= FDT_MAX || !__atomic_load_n(&fdt[fd], __ATOMIC_ACQUIRE))
+		return NULL;
+	pthread_mutex_lock(&fdtab_lock);
+	struct psock *p = fdt[fd];
+	__atomic_store_n(&fdt[fd], NULL, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&fdtab_lock);
+	return p;
+}
+
+struct psock *psock_new(enum psock_kind kind)
+{
+	struct psock *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->kind = kind;
+	atomic_init(&p->refs, 0);
+	pthread_mutex_init(&p->lock, NULL);
+	p->owner = preload_pid;
+	p->appdup = p->tok = p->kfd = p->kls = p->app_ep = -1;
+	return p;
+}
+
+int hide_fd(int fd)
+{
+	int h = real.fcntl(fd, F_DUPFD_CLOEXEC, HIDDEN_FD_MIN);
+	if (h < 0)
+		h = real.fcntl(fd, F_DUPFD_CLOEXEC, 0); /* low fd limit: anywhere */
+	return h;
+}
+
+int fdtab_fits(int fd) { return fd >= 0 && fd < FDT_MAX; }
+
+pid_t preload_pid;
+
+void psock_fd_gone(struct psock *p)
+{
+	if (atomic_fetch_sub(&p->nfds, 1) == 1 && p->kind == PS_STREAM) {
+		pthread_mutex_lock(&p->lock);
+		direct_off(p);
+		monitor_forget(p);
+		pthread_mutex_unlock(&p->lock);
+	}
+	psock_put(p);
+}
+
+int psock_usable(struct psock *p)
+{
+	if (p->owner == preload_pid)
+		return 1;
+	PLOG("a forked copy of an ivt socket is not usable in this process (ENOTCONN)");
+	errno = ENOTCONN;
+	return 0;
+}
+
+static void after_fork_child(void)
+{
+	preload_pid = getpid();
+	monitor_after_fork_child();
+}
+
+/* Closing at exit lets the peer read to a clean end of stream instead of
+ * the reset it would see when ivtd notices this process is gone. */
+__attribute__((destructor)) static void close_all(void)
+{
+	for (int fd = 0; fd < FDT_MAX; fd++) {
+		if (!__atomic_load_n(&fdt[fd], __ATOMIC_ACQUIRE))
+			continue;
+		struct psock *p = fdtab_take(fd);
+		if (p && p->kind == PS_STREAM && p->owner == preload_pid && p->ch &&
+		    atomic_load(&p->nfds) == 1) {
+			pthread_mutex_lock(&p->lock);
+			monitor_forget(p);
+			preload_inside++;
+			ivt_close(p->ch);
+			preload_inside--;
+			p->ch = NULL;
+			pthread_mutex_unlock(&p->lock);
+		}
+		if (p)
+			atomic_fetch_sub(&p->nfds, 1);
+		/* the memory goes with the process */
+	}
+}
+
+__attribute__((constructor)) static void fdtab_init(void)
+{
+	preload_pid = getpid();
+	pthread_atfork(NULL, NULL, after_fork_child);
+}

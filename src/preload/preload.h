@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libivt-preload.so internals (docs/preload.md). Under LD_PRELOAD, TCP
+ * sockets between co-located ends become ivt channels named tcp.<port>.
+ *
+ * The application always holds a real fd. For an ivt stream it is one end
+ * of an AF_UNIX socketpair that carries no data, only readiness:
+ *  - POLLIN: we keep one "token" byte queued to it exactly while a read
+ *    would not block (bytes staged or in the ring, end of stream, error);
+ *  - POLLOUT: while the ring is full we fill its send buffer with filler
+ *    bytes (our end never reads them), so POLLOUT drops until the monitor
+ *    thread sees room and drains them.
+ * So poll/select/epoll (level and edge) need no interception at all. Data
+ * moves between the application's buffers and the ring directly.
+ *
+ * For a listener the application's fd becomes an epoll fd holding the
+ * kernel listen socket (moved to a hidden fd, still listening) and the ivt
+ * listener's fd: readable when either has a connection.
+ *
+ * Locks: fdtab_lock (fd -> psock, held only for lookups); then one
+ * psock's lock around every libivt call on it. Never two psock locks.
+ */
+#ifndef IVT_PRELOAD_H
+#define IVT_PRELOAD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/epoll.h>
+
+#include "ivt/ivt.h"
+
+/* ---- real libc functions (real.c) ------------------------------------ */
+struct real_fns {
+	int (*socket)(int, int, int);
+	int (*connect)(int, const struct sockaddr *, socklen_t);
+	int (*listen)(int, int);
+	int (*accept)(int, struct sockaddr *, socklen_t *);
+	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+	int (*close)(int);
+	int (*shutdown)(int, int);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*readv)(int, const struct iovec *, int);
+	ssize_t (*writev)(int, const struct iovec *, int);
+	ssize_t (*recv)(int, void *, size_t, int);
+	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	ssize_t (*sendfile)(int, int, off_t *, size_t);
+	int (*getsockname)(int, struct sockaddr *, socklen_t *);
+	int (*getpeername)(int, struct sockaddr *, socklen_t *);
+	int (*getsockopt)(int, int, int, void *, socklen_t *);
+	int (*setsockopt)(int, int, int, const void *, socklen_t);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*fcntl)(int, int, ...);
+	int (*ioctl)(int, unsigned long, ...);
+	pid_t (*fork)(void);
+	int (*epoll_ctl)(int, int, int, struct epoll_event *);
+	int (*epoll_wait)(int, struct epoll_event *, int, int);
+	int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
+};
+extern struct real_fns real;
+
+/* Set while the preload itself calls into libivt or libc, so its own
+ * sockets (the control socket to ivtd) pass straight through. */
+extern __thread int preload_inside;
+
+/* IVT_PRELOAD_LOG=1: one line per decision on stderr. */
+extern int preload_log_on;
+void preload_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define PLOG(...) do { if (preload_log_on) preload_log(__VA_ARGS__); } while (0)
+
+/* ---- one intercepted socket (fdtab.c) ---------------------------------- */
+enum psock_kind { PS_STREAM = 1, PS_LISTEN = 2 };
+
+#define STAGE_SIZE 65536 /* bytes read ahead to learn whether more is there */
+
+struct psock {
+	enum psock_kind kind;
+	atomic_int refs;        /* fds in the table + calls in flight + monitor */
+	atomic_int nfds;        /* application fds naming it */
+	pthread_mutex_t lock;
+	pid_t owner;            /* process that may use the channel (fork) */
+	int appdup;             /* hidden dup of the app's fd (same file) */
+	int nonblock;           /* the application's O_NONBLOCK */
+	int family;
+	struct sockaddr_storage local, peer;
+	socklen_t local_len, peer_len;
+	int kfd;                /* kernel socket kept for its port (or -1) */
+
+	/* PS_STREAM */
+	ivt_channel *ch;
+	int tok;                /* our end of the socketpair */
+	int token;              /* a token byte sits in the app end */
+	int filled;             /* filler blocks the app end's POLLOUT */
+	int tx_pending;         /* libivt holds the tail of a frame we sent */
+	int in_flist;           /* on the monitor's sweep list (owns a ref) */
+	struct psock *fnext;
+	int armed;              /* the monitor watches ivt_fd (owns a ref) */
+	int direct;             /* app_ep watches ivt_fd instead (owns a ref) */
+	int app_ep;             /* the one application epoll holding this fd;
+				 * -1 none yet, -2 several (then: the monitor) */
+	int rd_eof, rd_err;     /* end of stream seen / error (negative) */
+	int rd_shut, wr_shut;
+	int so_error;           /* for getsockopt(SO_ERROR), cleared on read */
+	uint8_t *stage;
+	size_t st_off, st_len;
+
+	/* PS_LISTEN */
+	ivt_listener *l;
+	int kls;                /* the kernel listen socket, hidden */
+	int turn;               /* alternate kernel / ivt when both have one */
+};
+
+/* Lookup takes a reference; psock_put drops it. NULL: not ours. */
+struct psock *psock_get(int fd);
+void psock_put(struct psock *p);
+/* Bind fd to p (takes a reference); replaces nothing: fd must be free. */
+void fdtab_set(int fd, struct psock *p);
+/* Unbind fd; returns its psock (reference passed to the caller) or NULL. */
+struct psock *fdtab_take(int fd);
+/* fd (from fdtab_take) was closed: drop its reference, and when it was
+ * the last fd, stop watching the channel. */
+void psock_fd_gone(struct psock *p);
+/* This process's pid, kept across fork (getpid() is a system call). */
+extern pid_t preload_pid;
+/* May this process use p's channel? Else errno = ENOTCONN (docs: fork). */
+int psock_usable(struct psock *p);
+struct psock *psock_new(enum psock_kind kind);
+/* Move fd to a hidden, close-on-exec number; returns it or -1. */
+int hide_fd(int fd);
+/* Can fd be an ivt socket (below the table size)? */
+int fdtab_fits(int fd);
+
+/* ---- readiness (readiness.c) ----------------------------------------- */
+/* After any receive-side change, with p->lock held: make the token match
+ * the ring (probing it), arming the monitor when a wait starts. */
+void rx_settle(struct psock *p);
+/* The ring is full (ivt_send said -EAGAIN), p->lock held: drop POLLOUT
+ * until the monitor sees room. */
+void tx_blocked(struct psock *p);
+/* ivt_send took bytes it could not put in the ring yet (p->lock held):
+ * push them on whenever room appears. */
+void tx_tail_pending(struct psock *p);
+/* Block (the application asked for a blocking call) until the app fd
+ * polls `events`; p->lock NOT held. 0, or -EINTR... never: restarts. */
+void wait_app_fd(struct psock *p, short events);
+/* Take p out of the monitor (p->lock held); its ref is dropped later. */
+void monitor_forget(struct psock *p);
+/* Free p once the monitor can no longer hold it. */
+void monitor_defer_put(struct psock *p);
+void monitor_after_fork_child(void);
+/* The peer may have acted (p->lock held): fix token and filler. */
+void kick_handle(struct psock *p);
+/* Watch p from the monitor if it waits for anything (p->lock held). */
+void monitor_arm(struct psock *p);
+/* p's last fd is gone (p->lock held): leave the application's epoll. */
+void direct_off(struct psock *p);
+
+/* ---- addresses and the hello (addr.c) ----------------------------------- */
+/* Is addr one of this host's own (loopback, any, an interface's)? */
+int addr_is_local(const struct sockaddr *sa, socklen_t len);
+int addr_port(const struct sockaddr *sa);
+void addr_str(const struct sockaddr *sa, char *buf, size_t len);
+#define HELLO_SIZE 64
+/* The connector's first bytes on a tcp.P channel: its own address and the
+ * one it connected to, so both ends answer getsockname/getpeername as TCP. */
+void hello_encode(uint8_t out[HELLO_SIZE], const struct sockaddr_storage *src,
+		  const struct sockaddr_storage *dst);
+int hello_decode(const uint8_t in[HELLO_SIZE], struct sockaddr_storage *src, socklen_t *slen,
+		 struct sockaddr_storage *dst, socklen_t *dlen);
+void channel_name(char *buf, size_t len, int port);
+
+/* ---- stream setup (stream.c) ----------------------------------------- */
+/* Make fd (the app's socket number) the app end of a new ivt stream on ch.
+ * Returns the psock or NULL (errno). */
+struct psock *stream_install(int fd, ivt_channel *ch, int nonblock, int cloexec);
+/* Give an accepted channel a new app fd. -1 with errno on failure. */
+int stream_new_fd(ivt_channel *ch, int flags, struct psock **out);
+
+/* ---- I/O on a stream (io_calls.c); -1 with errno like the libc calls */
+ssize_t stream_recv(struct psock *p, const struct iovec *iov, int cnt, int flags);
+ssize_t stream_send(struct psock *p, const struct iovec *iov, int cnt, int flags);
+
+/* ---- listener (sock_calls.c) -------------------------------------------- */
+int listener_accept(struct psock *p, struct sockaddr *addr, socklen_t *alen, int flags);
+
+#endif

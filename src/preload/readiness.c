@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Readiness of the application's fd (see preload.h): the token byte that
+ * makes it readable, the filler that makes it unwritable, and the monitor
+ * thread that watches every waiting channel's ivt_fd() and fixes both when
+ * the peer acts. The monitor is the only thread that sleeps on ivt_fd, so
+ * no wake-up is consumed by a thread that did not need it; application
+ * threads that block sleep on their own fd (wait_app_fd).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
+static int mon_ep = -1;   /* epoll over armed channels' ivt_fd + mon_kick */
+static int mon_kick = -1; /* eventfd: a psock waits in the graveyard */
+static int mon_running;
+static char kick_tag;     /* epoll data of mon_kick */
+
+/* References the monitor may still be using: dropped only after the
+ * epoll_wait that could have returned them is fully handled. */
+struct grave {
+	struct psock *p;
+	struct grave *next;
+};
+static struct grave *graveyard;
+
+/* Streams whose writer waits for room. A kick that says "room" can be
+ * consumed by this process's own receive call (libivt acks the one wake-up
+ * fd for both directions) before the monitor sees it, so the monitor also
+ * lets such writers retry every SWEEP_MS: a lost kick costs milliseconds,
+ * never a hang. */
+#define SWEEP_MS 2
+static struct psock *filled_list;
+
+static void token_set(struct psock *p)
+{
+	if (p->token)
+		return;
+	char t = 't';
+	if (real.send(p->tok, &t, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
+		p->token = 1;
+}
+
+static void token_clear(struct psock *p)
+{
+	if (!p->token)
+		return;
+	char t;
+	if (real.recv(p->appdup, &t, 1, MSG_DONTWAIT) == 1)
+		p->token = 0;
+}
+
+static void filler_drain(struct psock *p)
+{
+	char buf[4096];
+	while (real.recv(p->tok, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+	p->filled = 0;
+}
+
+static void *monitor_main(void *arg);
+
+static int monitor_start_locked(void)
+{
+	if (mon_running)
+		return 0;
+	mon_ep = epoll_create1(EPOLL_CLOEXEC);
+	mon_kick = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (mon_ep < 0 || mon_kick < 0)
+		return -1;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &kick_tag};
+	epoll_ctl(mon_ep, EPOLL_CTL_ADD, mon_kick, &ev);
+	pthread_t t;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	/* the monitor must not take the application's signals */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&t, &a, monitor_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&a);
+	if (rc != 0)
+		return -1;
+	mon_running = 1;
+	return 0;
+}
+
+/* Ask the monitor to watch p's ivt_fd once (p->lock held). */
+static void arm(struct psock *p)
+{
+	if (p->direct)
+		return; /* the application's epoll watches ivt_fd (epoll_calls.c) */
+	pthread_mutex_lock(&mon_lock);
+	int ok = monitor_start_locked() == 0;
+	pthread_mutex_unlock(&mon_lock);
+	if (!ok) {
+		/* no monitor: stay readable/writable so nobody sleeps forever;
+		 * non-blocking callers then see EAGAIN (documented) */
+		token_set(p);
+		if (p->filled)
+			filler_drain(p);
+		return;
+	}
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = p};
+	int fd = ivt_fd(p->ch);
+	if (!p->armed) {
+		p->armed = 1;
+		atomic_fetch_add(&p->refs, 1); /* the monitor's */
+	}
+	/* MOD re-checks readiness, so an event that came before is not lost */
+	if (epoll_ctl(mon_ep, EPOLL_CTL_MOD, fd, &ev) < 0 && errno == ENOENT)
+		epoll_ctl(mon_ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+void rx_settle(struct psock *p)
+{
+	if (p->rd_eof || p->rd_err || p->st_len || p->rd_shut) {
+		token_set(p);
+		return;
+	}
+	preload_inside++;
+	ssize_t n = ivt_recv(p->ch, p->stage, STAGE_SIZE);
+	preload_inside--;
+	if (n > 0) {
+		p->st_off = 0;
+		p->st_len = (size_t)n;
+	} else if (n == 0) {
+		p->rd_eof = 1;
+	} else if (n != -EAGAIN) {
+		p->rd_err = (int)n;
+	} else {
+		/* empty, and libivt armed the ring: a peer write now kicks
+		 * ivt_fd, which the monitor sees after we unlock */
+		token_clear(p);
+		arm(p);
+		return;
+	}
+	token_set(p);
+}
+
+/* Wait for room (p->lock held): the kick, or the sweep if it is lost. */
+static void want_room(struct psock *p)
+{
+	arm(p);
+	pthread_mutex_lock(&mon_lock);
+	monitor_start_locked(); /* its sweep also rescues epoll-served writers */
+	if (!p->in_flist && mon_running) {
+		p->in_flist = 1;
+		atomic_fetch_add(&p->refs, 1);
+		p->fnext = filled_list;
+		if (!filled_list) { /* the monitor may sleep without a timeout */
+			uint64_t one = 1;
+			if (real.write(mon_kick, &one, sizeof(one)) < 0) {
+				/* saturated: it wakes anyway */
+			}
+		}
+		filled_list = p;
+	}
+	pthread_mutex_unlock(&mon_lock);
+	/* ivt_send's wait set-up consumed any pending kick, maybe one for
+	 * data the monitor waits for: look at the ring ourselves */
+	if (!p->token)
+		rx_settle(p);
+}
+
+void tx_blocked(struct psock *p)
+{
+	if (!p->filled) {
+		static const char junk[4096];
+		while (real.send(p->appdup, junk, sizeof(junk), MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
+			;
+		p->filled = 1;
+	}
+	want_room(p);
+}
+
+void tx_tail_pending(struct psock *p)
+{
+	p->tx_pending = 1;
+	want_room(p);
+}
+
+/* Push on a frame tail libivt keeps (p->lock held). */
+static void tx_push(struct psock *p)
+{
+	preload_inside++;
+	int rc = ivt_flush(p->ch);
+	preload_inside--;
+	if (rc != -EAGAIN)
+		p->tx_pending = 0; /* done, or an error the next send reports */
+}
+
+/* Let every waiting writer retry (see SWEEP_MS); keep those whose frame
+ * tail still waits for room. */
+static void sweep_filled(void)
+{
+	pthread_mutex_lock(&mon_lock);
+	struct psock *p = filled_list;
+	filled_list = NULL;
+	pthread_mutex_unlock(&mon_lock);
+	while (p) {
+		struct psock *next = p->fnext;
+		pthread_mutex_lock(&p->lock);
+		kick_handle(p);
+		int again = p->tx_pending && p->ch;
+		pthread_mutex_unlock(&p->lock);
+		pthread_mutex_lock(&mon_lock);
+		if (again) {
+			p->fnext = filled_list;
+			filled_list = p;
+		} else {
+			p->in_flist = 0;
+		}
+		pthread_mutex_unlock(&mon_lock);
+		if (!again)
+			psock_put(p);
+		p = next;
+	}
+}
+
+void wait_app_fd(struct psock *p, short events)
+{
+	/* the kick itself wakes us too, so this works whoever else watches */
+	struct pollfd pf[2] = {{.fd = p->appdup, .events = events},
+			       {.fd = ivt_fd(p->ch), .events = POLLIN}};
+	if (poll(pf, 2, -1) > 0 && pf[1].revents && !pf[0].revents) {
+		pthread_mutex_lock(&p->lock);
+		kick_handle(p);
+		pthread_mutex_unlock(&p->lock);
+	} /* EINTR: the caller loops and retries */
+}
+
+void monitor_arm(struct psock *p) { arm(p); }
+
+void monitor_forget(struct psock *p)
+{
+	if (!p->armed)
+		return;
+	epoll_ctl(mon_ep, EPOLL_CTL_DEL, ivt_fd(p->ch), NULL);
+	p->armed = 0;
+	monitor_defer_put(p);
+}
+
+void monitor_defer_put(struct psock *p)
+{
+	struct grave *g = malloc(sizeof(*g));
+	pthread_mutex_lock(&mon_lock);
+	if (!mon_running || !g) {
+		pthread_mutex_unlock(&mon_lock);
+		free(g);
+		psock_put(p); /* nothing can hold it */
+		return;
+	}
+	g->p = p;
+	g->next = graveyard;
+	graveyard = g;
+	uint64_t one = 1;
+	if (real.write(mon_kick, &one, sizeof(one)) < 0) {
+		/* saturated: it wakes anyway */
+	}
+	pthread_mutex_unlock(&mon_lock);
+}
+
+void kick_handle(struct psock *p)
+{
+	/* a forked copy (an epoll shared with the parent can hand us its
+	 * kicks) never touches the parent's channel */
+	if (!p->ch || p->owner != preload_pid)
+		return;
+	if (p->tx_pending) {
+		tx_push(p);
+		if (p->tx_pending)
+			arm(p);
+	}
+	if (p->filled)
+		filler_drain(p); /* maybe room: the writer retries */
+	if (!p->token)
+		rx_settle(p); /* may arm again */
+}
+
+static void handle(struct psock *p)
+{
+	pthread_mutex_lock(&p->lock);
+	if (!p->armed) { /* forgotten: the graveyard holds our reference */
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	p->armed = 0; /* the reference is ours to drop below */
+	kick_handle(p);
+	pthread_mutex_unlock(&p->lock);
+	psock_put(p);
+}
+
+static void *monitor_main(void *arg)
+{
+	struct epoll_event evs[64];
+	long long last_sweep = 0;
+	preload_inside = 1;
+	for (;;) {
+		pthread_mutex_lock(&mon_lock);
+		struct grave *old = graveyard;
+		graveyard = NULL;
+		pthread_mutex_unlock(&mon_lock);
+		pthread_mutex_lock(&mon_lock);
+		int sweep = filled_list != NULL;
+		pthread_mutex_unlock(&mon_lock);
+		int n = real.epoll_wait(mon_ep, evs, 64, sweep ? SWEEP_MS : -1);
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.ptr == &kick_tag) {
+				uint64_t v;
+				if (real.read(mon_kick, &v, sizeof(v)) < 0) {
+					/* already drained */
+				}
+				continue;
+			}
+			handle(evs[i].data.ptr);
+		}
+		if (sweep) {
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			long long ms = now.tv_sec * 1000LL + now.tv_nsec / 1000000;
+			if (n == 0 || ms - last_sweep >= SWEEP_MS) {
+				last_sweep = ms;
+				sweep_filled();
+			}
+		}
+		/* taken out of the epoll before this epoll_wait began */
+		while (old) {
+			struct grave *g = old;
+			old = g->next;
+			psock_put(g->p);
+			free(g);
+		}
+	}
+	return NULL;
+}
+
+void monitor_after_fork_child(void)
+{
+	/* the thread did not survive; the epoll is the parent's */
+	if (mon_ep >= 0)
+		real.close(mon_ep);
+	if (mon_kick >= 0)
+		real.close(mon_kick);
+	mon_ep = mon_kick = -1;
+	mon_running = 0;
+	graveyard = NULL; /* the parent's to free */
+	filled_list = NULL;
+	pthread_mutex_init(&mon_lock, NULL);
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Real programs through libivt-preload.so, against a private ivtd. Every
+# scenario runs twice, over the kernel and with the preload, and must give
+# the same result; with the preload, the log must show that every TCP
+# connection became an ivt channel (a silent fall-back to TCP fails).
+set -uo pipefail
+BIN=${IVT_BIN_DIR:?}
+LIB=${IVT_LIB_DIR:?}
+PRELOAD=$LIB/libivt-preload.so
+for p in redis-server redis-benchmark redis-cli iperf3 socat curl python3; do
+	command -v "$p" >/dev/null || { echo "SKIP: $p missing (scripts/install-deps.sh)"; exit 77; }
+done
+PY=$(command -v /usr/bin/python3 || command -v python3)
+
+T=$(mktemp -d /tmp/ivt-preload.XXXXXX)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+cat >"$T/policy.json" <<'JSON'
+{"version": 1,
+ "channels": [{"name": "tcp.*", "listeners": ["*"], "connectors": ["*"],
+               "backend": "shm", "ring_size": 262144, "max_ring_size": 4194304}]}
+JSON
+"$BIN/ivtd" -r local -c "$T/policy.json" -s "$T/ivtd.sock" >"$T/ivtd.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do [ -S "$T/ivtd.sock" ] && break; sleep 0.1; done
+[ -S "$T/ivtd.sock" ] || { cat "$T/ivtd.log"; echo "FAIL: ivtd did not start"; exit 1; }
+export IVT_SOCKET=$T/ivtd.sock
+
+# A port per scenario and mode, away from the usual services.
+PORT=$((20000 + ($$ % 20000)))
+next_port() { PORT=$((PORT + 1)); }
+with() { # mode: kernel|ivt, then the command
+	local mode=$1; shift
+	if [ "$mode" = ivt ]; then
+		env LD_PRELOAD="$PRELOAD" IVT_PRELOAD_LOG=1 "$@"
+	else
+		"$@"
+	fi
+}
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+# The client log says ivt for every connect and never kernel.
+check_ivt() { # log, what, minimum ivt connects
+	local n k
+	n=$(grep -c "connect .*: ivt tcp\." "$1")
+	k=$(grep -c "connect .*: kernel" "$1")
+	if [ "$n" -lt "$3" ] || [ "$k" -ne 0 ]; then
+		fail "$2: $n ivt connects (want >= $3), $k fell back to TCP"
+		grep "ivt-preload" "$1" | head -5
+	fi
+}
+start_bg() { # log, mode, command...: BG is the program's own pid
+	local log=$1 mode=$2; shift 2
+	if [ "$mode" = ivt ]; then
+		env LD_PRELOAD="$PRELOAD" IVT_PRELOAD_LOG=1 "$@" >"$log" 2>&1 &
+	else
+		"$@" >"$log" 2>&1 &
+	fi
+	PIDS+=($!)
+	BG=$!
+}
+
+# ---- epoll echo: edge- and level-triggered, several connections ------
+for trig in et lt; do
+	for mode in kernel ivt; do
+		next_port
+		start_bg "$T/echo-srv-$trig-$mode.log" $mode "$BIN/epoll-echo" server $PORT $trig
+		wait_port $PORT
+		out=$(with $mode "$BIN/epoll-echo" client $PORT 3000000 4 2>"$T/echo-cli-$trig-$mode.log")
+		rc=$?
+		kill $BG
+		echo "epoll-echo $trig $mode: $out"
+		[ $rc -eq 0 ] || { fail "epoll-echo $trig $mode (rc $rc)"; cat "$T/echo-cli-$trig-$mode.log"; }
+		[ "$out" = "ok 4 connections x 3000000 bytes echoed" ] || fail "epoll-echo $trig $mode: '$out'"
+		[ $mode = ivt ] && check_ivt "$T/echo-cli-$trig-$mode.log" "epoll-echo $trig" 4
+	done
+done
+
+# ---- redis: SET/GET, several clients, pipelining on and off ---------
+dd if=/dev/urandom bs=1k count=200 2>/dev/null | base64 -w0 >"$T/value"
+for mode in kernel ivt; do
+	next_port
+	start_bg "$T/redis-$mode.log" $mode redis-server --port $PORT --bind 127.0.0.1 \
+		--save "" --appendonly no --protected-mode no
+	wait_port $PORT
+	blog="$T/bench-$mode.log"
+	for pipe in 1 16; do
+		with $mode redis-benchmark -p $PORT -t set,get -n 20000 -c 8 -P $pipe -d 1024 --csv \
+			>"$T/bench-$mode-$pipe.out" 2>>"$blog" || fail "redis-benchmark $mode -P $pipe"
+		grep -q "GET" "$T/bench-$mode-$pipe.out" || fail "redis-benchmark $mode -P $pipe: no GET result"
+	done
+	# the same bytes come back: a 270 KiB value through SET and GET
+	with $mode redis-cli -p $PORT -x set big <"$T/value" >/dev/null 2>>"$blog"
+	with $mode redis-cli -p $PORT --raw get big 2>>"$blog" | tr -d '\n' >"$T/got-$mode"
+	cmp -s "$T/value" "$T/got-$mode" || fail "redis $mode: GET returned other bytes"
+	n=$(redis-cli -p $PORT info stats | tr -d '\r' | sed -n 's/^total_commands_processed://p')
+	[ "${n:-0}" -ge 80000 ] || fail "redis $mode: only ${n:-0} commands processed"
+	echo "redis $mode: $(tr "\n" " " <"$T/bench-$mode-1.out") commands: $n"
+	[ $mode = ivt ] && check_ivt "$blog" "redis-benchmark" 16
+	kill $BG
+	wait $BG 2>/dev/null
+done
+
+# ---- iperf3: control connection + data streams (select) -------------
+for mode in kernel ivt; do
+	next_port
+	start_bg "$T/iperf-srv-$mode.log" $mode iperf3 -s -1 -p $PORT
+	sleep 0.3
+	with $mode iperf3 -c 127.0.0.1 -p $PORT -t 2 -P 2 -J >"$T/iperf-$mode.json" \
+		2>"$T/iperf-cli-$mode.log" || fail "iperf3 $mode"
+	bytes=$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(int(d["end"]["sum_received"]["bytes"]))' "$T/iperf-$mode.json" 2>/dev/null)
+	[ "${bytes:-0}" -gt 0 ] || fail "iperf3 $mode: nothing received"
+	echo "iperf3 $mode: ${bytes:-0} bytes received in 2 s"
+	[ $mode = ivt ] && check_ivt "$T/iperf-cli-$mode.log" "iperf3" 3
+	wait $BG 2>/dev/null
+done
+
+# ---- python http.server (a thread per connection) + curl and socat ---
+mkdir -p "$T/www"
+dd if=/dev/urandom of="$T/www/file" bs=1M count=3 2>/dev/null
+for mode in kernel ivt; do
+	next_port
+	(cd "$T/www" && start_bg "$T/http-$mode.log" $mode "$PY" -m http.server $PORT --bind 127.0.0.1 &&
+		echo $BG >"$T/http.pid")
+	BG=$(cat "$T/http.pid")
+	PIDS+=($BG)
+	wait_port $PORT
+	with $mode curl -sf -o "$T/curl-$mode" "http://127.0.0.1:$PORT/file" 2>"$T/curl-$mode.log" ||
+		fail "curl $mode"
+	cmp -s "$T/www/file" "$T/curl-$mode" || fail "curl $mode: other bytes"
+	printf 'GET /file HTTP/1.0\r\n\r\n' |
+		with $mode socat -t 5 - TCP:127.0.0.1:$PORT >"$T/socat-$mode" 2>"$T/socat-$mode.log" ||
+		fail "socat $mode"
+	# the body follows the first empty line
+	"$PY" -c 'import sys; d=open(sys.argv[1],"rb").read(); sys.stdout.buffer.write(d.split(b"\r\n\r\n",1)[1])' \
+		"$T/socat-$mode" >"$T/socat-body-$mode" 2>/dev/null
+	cmp -s "$T/www/file" "$T/socat-body-$mode" || fail "socat $mode: other bytes"
+	echo "http.server $mode: curl and socat got the same $(stat -c %s "$T/www/file") bytes"
+	if [ $mode = ivt ]; then
+		check_ivt "$T/curl-$mode.log" "curl" 1
+		check_ivt "$T/socat-$mode.log" "socat" 1
+	fi
+	kill $BG
+done
+
+echo "ivtd granted: $("$BIN/ivtctl" -s "$IVT_SOCKET" status 2>/dev/null | grep -i granted | head -1)"
+if [ $fails -ne 0 ]; then
+	echo "$fails failure(s); logs in $T"
+	trap - EXIT
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	exit 1
+fi
+echo "all preload scenarios passed"
