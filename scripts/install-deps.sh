@@ -10,7 +10,9 @@ PACKAGES=(
   libevent-dev libjansson-dev libcmocka-dev
   iproute2                         # ip netns / veth / tc netem for multi-host tests
   valgrind redis-server            # memcheck runs; utmem benchmark baseline
-  redis-tools iperf3 socat curl python3   # unmodified programs under libivt-preload.so
+  dpkg-dev                         # cpack -G DEB (dpkg-shlibdeps), tests/packaging
+  gnuplot-nox                      # bench/plot-sweep.sh
+  redis-tools iperf3 socat curl python3   # (python3 also: docs/md2man.py); unmodified programs under libivt-preload.so
   clang libclang-rt-14-dev         # libFuzzer harnesses (scripts/fuzz.sh)
 )
 

@@ -66,7 +66,10 @@ struct ivt_open_opts {
  * -ENOTSUP backend unavailable here, -ETIMEDOUT (also: not accepted in
  * time), -EAGAIN / -EUSERS (ivt_listen's backlog / max_connections full),
  * -ECONNRESET (listener: its connector went away during setup),
- * -EPROTO malformed answer from daemon or peer. */
+ * -EMFILE this identity holds as many connections or channel ends as the
+ * policy's "limits" allow, -EUSERS also when ivtd's connection table is
+ * full (its last places are kept for root), -EPROTO malformed answer from
+ * daemon or peer. ivt_strerror carries ivtd's reason. */
 int ivt_open(const char *name, unsigned flags, const struct ivt_open_opts *opts,
 	     ivt_channel **out);
 
@@ -127,8 +130,14 @@ ssize_t ivt_send(ivt_channel *ch, const void *buf, size_t len);
  * there), -ECONNRESET (peer died; data that had arrived was read first). */
 ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len);
 
-/* Wait for a message of exactly len bytes (loops over ivt_recv). Returns
- * len, 0 at clean end-of-stream before any byte, or an error. */
+/* Wait for a message of exactly len bytes (loops over ivt_recv, like
+ * recv(MSG_WAITALL)). Returns len, or what ivt_recv would when no byte of
+ * the message came (0 at end of stream, -EAGAIN, -ECONNRESET, ...). A
+ * short count (0 < n < len) is never an error and the bytes are the
+ * caller's: the stream ended inside the message (the next call returns 0
+ * after a close, -ECONNRESET after a death), or, on an IVT_NONBLOCK
+ * channel, no more has arrived yet (call again for the rest; it never
+ * blocks). */
 ssize_t ivt_recv_all(ivt_channel *ch, void *buf, size_t len);
 
 /* File descriptor that becomes readable (POLLIN) when ivt_recv, ivt_send or

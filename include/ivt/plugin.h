@@ -18,9 +18,8 @@
  * plugin was built. The host accepts any ops_size >= IVT_PLUGIN_OPS_V1_SIZE
  * (the table as ABI 1 first shipped, up to and including stats). Fields
  * that lie beyond a plugin's ops_size are absent: the loader hands the host
- * a full-size copy with them zeroed (NULL ops, 0 values), and code holding
- * a table from elsewhere asks IVT_PLUGIN_OPS_HAS(ops, field) before reading
- * one. A plugin newer than the host simply has fields the host ignores.
+ * a full-size copy in which they are -EOPNOTSUPP stubs (values 0), and
+ * IVT_PLUGIN_OPS_HAS(ops, field) still tells whether the plugin had them. A plugin newer than the host simply has fields the host ignores.
  * Appended so far: the native one-sided ops (rdma_write, rdma_read,
  * poll_completions, max_rdma_len).
  *
@@ -73,12 +72,27 @@ struct ivt_oob {
 	int (*recv)(void *ctx, void *blob, size_t cap, int *fds, int *nfds, int timeout_ms);
 };
 
-/* Capabilities a plugin declares. */
+/* Capabilities a plugin declares. ivtd chooses a backend by these flags
+ * (and the policy's preference order), never by the plugin's name; see
+ * conf/README.md, "Backend auto". */
 enum ivt_plugin_caps {
 	IVT_CAP_COLOCATED = 1u << 0, /* both ends on one host (shm, vchan) */
 	IVT_CAP_REMOTE = 1u << 1,    /* ends on different hosts (slurpoe, verbs) */
 	IVT_CAP_RDMA = 1u << 2,      /* native rdma_write/rdma_read */
-	IVT_CAP_NEEDS_XEN = 1u << 3, /* only useful between Xen domains */
+	/* Crosses between Xen domains, and is only useful there: auto picks
+	 * it exactly when both ends are domains (vchan). */
+	IVT_CAP_NEEDS_XEN = 1u << 3,
+	/* The listener's setup must name its peer's domain (libxenvchan
+	 * grants the ring to one domain): the broker answers the listener
+	 * only once a connector has come, with params->peer_domid set. */
+	IVT_CAP_PEER_BOUND = 1u << 4,
+	/* The ends meet at a XenStore path the broker assigns below the
+	 * listener's domain (params->xs_path); an answer without one is a
+	 * protocol error. */
+	IVT_CAP_XS_PATH = 1u << 5,
+	/* auto picks it only where the policy's "prefer" list names it
+	 * (verbs: pins memory, needs a configured RDMA device). */
+	IVT_CAP_OPT_IN = 1u << 6,
 };
 
 struct ivt_ep_params {
@@ -87,7 +101,7 @@ struct ivt_ep_params {
 	uint32_t local_domid; /* 0 for dom0 or a plain Linux process */
 	uint32_t peer_domid;
 	size_t ring_size;     /* bytes per direction; power of two, policy-checked */
-	const char *xs_path;  /* vchan: XenStore path the broker assigned, else NULL */
+	const char *xs_path;  /* IVT_CAP_XS_PATH: the path the broker assigned, else NULL */
 	const struct ivt_oob *oob;
 	int timeout_ms;       /* for blocking parts of setup (oob recv) */
 };
@@ -117,57 +131,125 @@ struct ivt_ep_stats {
 
 struct ivt_ep; /* plugin-private */
 
+/*
+ * The operations, in the manner of libevent's struct eventop: each says
+ * whether it is MANDATORY or OPTIONAL, what it owns and what it returns.
+ * docs/plugins.md walks through shm, the reference plugin.
+ *
+ * Optional ops: a plugin leaves them NULL; the loader hands the host a
+ * table in which every NULL optional op is a stub returning -EOPNOTSUPP
+ * (init: 0, fini: nothing), so the host calls them without testing for
+ * NULL, as rdma-core's dummy ops do. A table lacking a mandatory op is
+ * refused at load time with a reason.
+ *
+ * Errors are negative errno values, never -1 with errno.
+ *
+ * Threads. Per endpoint, the host makes at most:
+ *   - one thread in send, one in recv, at the same time (libivt sends
+ *     from one application thread while another receives);
+ *   - any number of threads in arm, poll_fd and ack, alongside send and
+ *     recv (a sender and a receiver each sleep on poll_fd);
+ *   - one thread in rdma_write / rdma_read / poll_completions /
+ *     register_region / deregister_region at a time, alongside send/recv;
+ *   - stats alongside any of these (it may read counters racily);
+ *   - listen/connect/accept before anything else, close after everything
+ *     else has returned.
+ * Different endpoints are independent: nothing may be shared between
+ * them without the plugin's own locking.
+ *
+ * Blocking. Nothing blocks except: connect (and listen), which may wait up
+ * to params->timeout_ms for the other side's setup through params->oob;
+ * probe, which may take a moment to look at the host; close, which may
+ * linger (bounded). Everything else returns at once with -EAGAIN rather
+ * than wait. A network transport moves its protocol along in these calls
+ * (ack above all): the host keeps every open endpoint's poll_fd watched.
+ */
 struct ivt_plugin_ops {
 	uint32_t abi_version; /* IVT_PLUGIN_ABI_VERSION */
 	uint32_t ops_size;    /* sizeof(struct ivt_plugin_ops) at build time */
 	const char *name;     /* "shm", "vchan", ... matches the file name */
 	const char *description;
-	uint32_t caps;        /* enum ivt_plugin_caps */
+	uint32_t caps;        /* enum ivt_plugin_caps: how ivtd chooses it */
 
-	/* Optional. Called once after loading. */
+	/* OPTIONAL. Called once after loading, before any other op; host
+	 * stays valid for the life of the process. A negative errno refuses
+	 * the plugin (the reason is logged). fini is never called by ivtd or
+	 * libivt today (plugins stay loaded); it exists for symmetry. */
 	int (*init)(const struct ivt_plugin_host *host);
 	void (*fini)(void);
 
-	/* Can this transport work on this host now? 0 yes; else negative
-	 * errno and a one-line reason in why (e.g. "no /dev/xen/gntalloc"). */
+	/* MANDATORY. Can this transport work on this host now? 0 yes; else a
+	 * negative errno and a one-line reason in why (e.g. "no
+	 * /dev/xen/gntalloc"). Must not change the host's state. */
 	int (*probe)(char *why, size_t why_len);
 
-	/* Server end: create the shared resources, publish them with
-	 * params->oob->send. Returns without waiting for the peer. */
+	/* MANDATORY. Server end: create the shared resources, publish them
+	 * with params->oob->send and return without waiting for the peer. On
+	 * 0, *out is a new endpoint the host owns until close(); on error
+	 * nothing is left behind. params and everything it points to are
+	 * valid only during the call: copy what you keep. */
 	int (*listen)(const struct ivt_ep_params *params, struct ivt_ep **out);
-	/* Server end: 0 once the peer has attached, -EAGAIN not yet. */
+	/* MANDATORY. Server end: 0 once the peer has attached, -EAGAIN not
+	 * yet (arm IVT_EV_RECV and poll poll_fd to hear of it), another
+	 * negative errno if the attach failed for good. Never blocks. */
 	int (*accept)(struct ivt_ep *ep);
-	/* Client end: take the server's resources from params->oob->recv,
-	 * validate everything, attach. */
+	/* MANDATORY. Client end: take the server's resources from
+	 * params->oob->recv (may block up to params->timeout_ms), validate
+	 * every byte and fd (the blob comes from the other side: a forged one
+	 * is refused with -EPROTO or -EINVAL, never trusted), attach. On 0,
+	 * *out is the host's until close(); fds received are the plugin's to
+	 * close on every path. */
 	int (*connect)(const struct ivt_ep_params *params, struct ivt_ep **out);
 
-	/* Non-blocking byte pipe. send returns bytes queued (>0), -EAGAIN
-	 * when full, -EPIPE when the peer closed. recv returns bytes (>0),
-	 * -EAGAIN when empty, 0 when the peer closed and all was read,
-	 * -EPROTO when the peer corrupted the shared state. */
+	/* MANDATORY. The non-blocking byte pipe. send returns the bytes
+	 * queued (>0, possibly fewer than len), -EAGAIN when full, -EPIPE
+	 * once the peer closed, -ECONNRESET when the connection broke. recv
+	 * returns the bytes read (>0), -EAGAIN when empty, 0 when the peer
+	 * closed and everything it sent was read (end of stream, repeated on
+	 * every later call), -EPROTO once the peer corrupted shared state
+	 * (the endpoint stays broken). Bytes arrive in order, none lost or
+	 * duplicated. The buffers stay the caller's. */
 	ssize_t (*send)(struct ivt_ep *ep, const void *buf, size_t len);
 	ssize_t (*recv)(struct ivt_ep *ep, void *buf, size_t len);
 
-	/* Ask to be woken for events; returns the subset already ready
-	 * (then do not sleep), 0 if the caller should poll poll_fd. */
+	/* MANDATORY. The wake-up, three ops used as a pair of halves:
+	 *   arm(events): ask to be woken when one of events (IVT_EV_*) may
+	 *     make progress. Returns the subset already ready (> 0: do not
+	 *     sleep, retry the op), 0 (sleep on poll_fd), or a negative errno
+	 *     (do not sleep; the next send/recv reports the error). No lost
+	 *     wake-up: an event that happens after arm() returned 0 makes
+	 *     poll_fd readable; one that happened before makes arm report it.
+	 *   poll_fd: one fd, the same for the endpoint's life, readable when
+	 *     an armed event happened (or spuriously). The plugin owns it.
+	 *   ack: consume the wake-up after poll_fd was readable, so it does
+	 *     not stay readable; never blocks. */
 	int (*arm)(struct ivt_ep *ep, unsigned events);
 	int (*poll_fd)(struct ivt_ep *ep);
-	/* After poll_fd was readable: consume the wake-up. */
 	void (*ack)(struct ivt_ep *ep);
 
-	/* Optional native one-sided ops (IVT_CAP_RDMA); the host emulates
-	 * them over send/recv when NULL. */
+	/* OPTIONAL; MANDATORY with IVT_CAP_RDMA (and a table that has the
+	 * appended ops below). Register [addr, addr+len) for the peer's
+	 * one-sided ops with IVT_ACCESS_* rights; *key names it on the wire.
+	 * The memory stays the caller's and must stay valid until
+	 * deregister_region (or close). Without them the host emulates
+	 * one-sided ops over send/recv. */
 	int (*register_region)(struct ivt_ep *ep, void *addr, size_t len, unsigned access,
 			       uint64_t *key);
 	int (*deregister_region)(struct ivt_ep *ep, uint64_t key);
 
-	/* Graceful close: the peer sees end-of-stream after the data. */
+	/* MANDATORY. Close and free the endpoint: the peer sees end of stream
+	 * after the data already sent. Frees everything the endpoint holds
+	 * (poll_fd included); ep is invalid afterwards. Never fails; may
+	 * linger, bounded, to hand the peer what was sent (slurpoe: at most
+	 * 2 s), else returns at once. */
 	void (*close)(struct ivt_ep *ep);
+	/* OPTIONAL. Fill st (zeroed by the host) with the endpoint's
+	 * counters: 0, or -EOPNOTSUPP when the plugin keeps none. */
 	int (*stats)(struct ivt_ep *ep, struct ivt_ep_stats *st);
 
 	/* ---- Appended to ABI 1: present when ops_size covers them. ---- */
 
-	/* Optional native one-sided ops: all three set with IVT_CAP_RDMA, or
+	/* OPTIONAL native one-sided ops: all three set with IVT_CAP_RDMA, or
 	 * all NULL (then the host emulates over send/recv). Keys are those of
 	 * the peer's register_region. Non-blocking like everything else:
 	 *   rdma_write: buf may be reused when it returns.

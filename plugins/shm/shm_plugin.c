@@ -9,20 +9,17 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "common/plugin_log.h"
 #include "shm_ep.h"
 
 static const struct ivt_plugin_host *shm_host;
 
 void shm_log(int level, const char *fmt, ...)
 {
-	if (!shm_host || !shm_host->log)
-		return;
-	char buf[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	ivt_plugin_vlog(shm_host, "shm", level, fmt, ap);
 	va_end(ap);
-	shm_host->log(level, "shm", "%s", buf);
 }
 
 int shm_kick(void *ctx)

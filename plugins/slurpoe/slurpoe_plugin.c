@@ -18,6 +18,8 @@
  * engine's slp_rdma_write/slp_rdma_read/slp_poll_cq on the connection.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "common/plugin_log.h"
 #include "ivt/plugin.h"
 #include "slurpoe/loop.h"
 
@@ -38,6 +41,10 @@
 #define RDMA_MAX_LEN (1u << 30)
 
 struct ivt_ep {
+	/* The engine is not thread-safe, and plugin.h lets a sender, a
+	 * receiver and their waiters call in at once: every op but close
+	 * holds this. */
+	pthread_mutex_t lock;
 	struct slp_loop loop;
 	struct slp_conn *conn;
 	int epfd, tfd;
@@ -47,11 +54,15 @@ struct ivt_ep {
 
 static const struct ivt_plugin_host *host;
 
-#define LOG(level, ...)                                                                     \
-	do {                                                                                \
-		if (host && host->log)                                                      \
-			host->log(level, WHO, __VA_ARGS__);                                 \
-	} while (0)
+static void slurpoe_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void slurpoe_log(int level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	ivt_plugin_vlog(host, WHO, level, fmt, ap);
+	va_end(ap);
+}
+#define LOG slurpoe_log
 
 static int plugin_init(const struct ivt_plugin_host *h)
 {
@@ -125,6 +136,7 @@ static void ep_free(struct ivt_ep *e)
 		close(e->epfd);
 	if (e->tfd >= 0)
 		close(e->tfd);
+	pthread_mutex_destroy(&e->lock);
 	free(e);
 }
 
@@ -137,11 +149,13 @@ static int ep_new(struct ivt_ep **out)
 	if (!e)
 		return -ENOMEM;
 	e->epfd = e->tfd = -1;
+	pthread_mutex_init(&e->lock, NULL);
 	/* Several endpoints may share the interface in one host: never
 	 * answer frames for endpoints we don't know with RESET. */
 	struct slp_loop_opts o = {.ifname = i, .impair = getenv("IVT_SLURPOE_IMPAIR")};
 	int err = slp_loop_open(&e->loop, &o);
 	if (err) {
+		pthread_mutex_destroy(&e->lock);
 		free(e);
 		return err;
 	}
@@ -190,7 +204,7 @@ static int plugin_listen(const struct ivt_ep_params *p, struct ivt_ep **out)
 	return 0;
 }
 
-static int plugin_accept(struct ivt_ep *e)
+static int accept_unlocked(struct ivt_ep *e)
 {
 	progress(e);
 	return e->conn && slp_conn_state(e->conn) == SLP_ST_OPEN ? 0 : -EAGAIN;
@@ -248,11 +262,15 @@ static int plugin_connect(const struct ivt_ep_params *p, struct ivt_ep **out)
 	return 0;
 }
 
-static ssize_t plugin_send(struct ivt_ep *e, const void *buf, size_t len)
+static ssize_t send_unlocked(struct ivt_ep *e, const void *buf, size_t len)
 {
 	progress(e);
 	if (!e->conn)
 		return -EAGAIN;
+	/* A plugin endpoint closes both ways at once (plugin.h): the peer
+	 * will never read what we would send now. */
+	if (slp_conn_peer_closed(e->conn)) /* (a RESET may follow its CLOSE) */
+		return -EPIPE;
 	ssize_t r = slp_send(e->conn, buf, len);
 	if (r == -ETIMEDOUT)
 		r = -ECONNRESET; /* the ABI's word for a dead peer */
@@ -260,7 +278,7 @@ static ssize_t plugin_send(struct ivt_ep *e, const void *buf, size_t len)
 	return r;
 }
 
-static ssize_t plugin_recv(struct ivt_ep *e, void *buf, size_t len)
+static ssize_t recv_unlocked(struct ivt_ep *e, void *buf, size_t len)
 {
 	progress(e);
 	if (!e->conn)
@@ -272,7 +290,7 @@ static ssize_t plugin_recv(struct ivt_ep *e, void *buf, size_t len)
 	return r;
 }
 
-static int plugin_arm(struct ivt_ep *e, unsigned events)
+static int arm_unlocked(struct ivt_ep *e, unsigned events)
 {
 	progress(e);
 	if (!e->conn)
@@ -282,7 +300,8 @@ static int plugin_arm(struct ivt_ep *e, unsigned events)
 	int dead = st == SLP_ST_FAILED || st == SLP_ST_CLOSED;
 	if ((events & IVT_EV_RECV) && (dead || slp_conn_readable(e->conn)))
 		ready |= IVT_EV_RECV;
-	if ((events & IVT_EV_SEND) && (dead || slp_send_space(e->conn) > 0))
+	if ((events & IVT_EV_SEND) &&
+	    (dead || slp_conn_peer_closed(e->conn) || slp_send_space(e->conn) > 0))
 		ready |= IVT_EV_SEND;
 	if ((events & IVT_EV_COMPLETION) && (dead || e->cq_ready))
 		ready |= IVT_EV_COMPLETION;
@@ -291,7 +310,7 @@ static int plugin_arm(struct ivt_ep *e, unsigned events)
 
 static int plugin_poll_fd(struct ivt_ep *e) { return e->epfd; }
 
-static void plugin_ack(struct ivt_ep *e)
+static void ack_unlocked(struct ivt_ep *e)
 {
 	uint64_t expirations;
 	while (read(e->tfd, &expirations, sizeof(expirations)) > 0)
@@ -299,7 +318,7 @@ static void plugin_ack(struct ivt_ep *e)
 	progress(e);
 }
 
-static int plugin_register(struct ivt_ep *e, void *addr, size_t len, unsigned access,
+static int register_unlocked(struct ivt_ep *e, void *addr, size_t len, unsigned access,
 			   uint64_t *key)
 {
 	if (!e->conn)
@@ -308,7 +327,7 @@ static int plugin_register(struct ivt_ep *e, void *addr, size_t len, unsigned ac
 	return slp_register_region(e->conn, addr, len, access, key);
 }
 
-static int plugin_deregister(struct ivt_ep *e, uint64_t key)
+static int deregister_unlocked(struct ivt_ep *e, uint64_t key)
 {
 	return e->conn ? slp_deregister_region(e->conn, key) : -ENOENT;
 }
@@ -323,7 +342,7 @@ static int post_error(const struct ivt_ep *e, int err)
 	return err;
 }
 
-static int plugin_rdma_write(struct ivt_ep *e, const void *buf, size_t len, uint64_t key,
+static int rdma_write_unlocked(struct ivt_ep *e, const void *buf, size_t len, uint64_t key,
 			     uint64_t offset, uint64_t wr_id)
 {
 	progress(e);
@@ -336,7 +355,7 @@ static int plugin_rdma_write(struct ivt_ep *e, const void *buf, size_t len, uint
 	return err ? post_error(e, err) : 0;
 }
 
-static int plugin_rdma_read(struct ivt_ep *e, void *buf, size_t len, uint64_t key,
+static int rdma_read_unlocked(struct ivt_ep *e, void *buf, size_t len, uint64_t key,
 			    uint64_t offset, uint64_t wr_id)
 {
 	progress(e);
@@ -347,7 +366,7 @@ static int plugin_rdma_read(struct ivt_ep *e, void *buf, size_t len, uint64_t ke
 	return err ? post_error(e, err) : 0;
 }
 
-static int plugin_poll_completions(struct ivt_ep *e, struct ivt_ep_completion *out, int max)
+static int poll_completions_unlocked(struct ivt_ep *e, struct ivt_ep_completion *out, int max)
 {
 	progress(e);
 	if (!e->conn || max <= 0)
@@ -393,7 +412,7 @@ static void plugin_close(struct ivt_ep *e)
 	ep_free(e);
 }
 
-static int plugin_stats(struct ivt_ep *e, struct ivt_ep_stats *st)
+static int stats_unlocked(struct ivt_ep *e, struct ivt_ep_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	const struct slp_stats *s = slp_engine_stats(e->loop.engine);
@@ -408,6 +427,42 @@ static int plugin_stats(struct ivt_ep *e, struct ivt_ep_stats *st)
 		st->bytes_received = cs.bytes_received;
 	}
 	return 0;
+}
+
+/* ---- the ops, each under the endpoint's lock ---------------------------- */
+
+#define LOCKED(type, name, params, args)                                                    \
+	static type plugin_##name params                                                    \
+	{                                                                                   \
+		pthread_mutex_lock(&e->lock);                                               \
+		type r = name##_unlocked args;                                              \
+		pthread_mutex_unlock(&e->lock);                                             \
+		return r;                                                                   \
+	}
+LOCKED(int, accept, (struct ivt_ep *e), (e))
+LOCKED(ssize_t, send, (struct ivt_ep *e, const void *buf, size_t len), (e, buf, len))
+LOCKED(ssize_t, recv, (struct ivt_ep *e, void *buf, size_t len), (e, buf, len))
+LOCKED(int, arm, (struct ivt_ep *e, unsigned events), (e, events))
+LOCKED(int, register, (struct ivt_ep *e, void *addr, size_t len, unsigned access, uint64_t *key),
+       (e, addr, len, access, key))
+LOCKED(int, deregister, (struct ivt_ep *e, uint64_t key), (e, key))
+LOCKED(int, rdma_write,
+       (struct ivt_ep *e, const void *buf, size_t len, uint64_t key, uint64_t offset,
+	uint64_t wr_id),
+       (e, buf, len, key, offset, wr_id))
+LOCKED(int, rdma_read,
+       (struct ivt_ep *e, void *buf, size_t len, uint64_t key, uint64_t offset, uint64_t wr_id),
+       (e, buf, len, key, offset, wr_id))
+LOCKED(int, poll_completions, (struct ivt_ep *e, struct ivt_ep_completion *out, int max),
+       (e, out, max))
+LOCKED(int, stats, (struct ivt_ep *e, struct ivt_ep_stats *st), (e, st))
+#undef LOCKED
+
+static void plugin_ack(struct ivt_ep *e)
+{
+	pthread_mutex_lock(&e->lock);
+	ack_unlocked(e);
+	pthread_mutex_unlock(&e->lock);
 }
 
 static const struct ivt_plugin_ops ops = {

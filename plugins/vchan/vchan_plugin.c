@@ -3,20 +3,17 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "common/plugin_log.h"
 #include "vchan.h"
 
 static const struct ivt_plugin_host *host;
 
 void vchan_log(int level, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
-	if (!host || !host->log)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	ivt_plugin_vlog(host, "vchan", level, fmt, ap);
 	va_end(ap);
-	host->log(level, "vchan", "%s", msg);
 }
 
 static int vchan_init(const struct ivt_plugin_host *h)
@@ -32,7 +29,7 @@ static const struct ivt_plugin_ops vchan_ops = {
 	.ops_size = sizeof(struct ivt_plugin_ops),
 	.name = "vchan",
 	.description = "libxenvchan shared rings between Xen domains (grants + event channel)",
-	.caps = IVT_CAP_COLOCATED | IVT_CAP_NEEDS_XEN,
+	.caps = IVT_CAP_COLOCATED | IVT_CAP_NEEDS_XEN | IVT_CAP_PEER_BOUND | IVT_CAP_XS_PATH,
 	.init = vchan_init,
 	.fini = vchan_fini,
 	.probe = vchan_probe,

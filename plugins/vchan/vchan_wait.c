@@ -3,15 +3,13 @@
  * published its ring: wait for the nodes with a XenStore watch rather
  * than failing or polling. */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <xenstore.h>
 
-#include "common/clock.h"
+#include "common/xs_wait.h"
 #include "vchan.h"
 
 static int node_exists(struct xs_handle *xs, const char *base, const char *leaf)
@@ -24,11 +22,21 @@ static int node_exists(struct xs_handle *xs, const char *base, const char *leaf)
 	return v != NULL;
 }
 
+struct server_nodes {
+	struct xs_handle *xs;
+	const char *path;
+};
+
+static int server_ready(void *arg)
+{
+	const struct server_nodes *sn = arg;
+	return node_exists(sn->xs, sn->path, "ring-ref") && node_exists(sn->xs, sn->path, "event-channel");
+}
+
 int vchan_wait_server(const char *xs_path, int timeout_ms)
 {
 	struct xs_handle *xs = xs_open(0);
-	int64_t deadline = ivt_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-	int rc = -ETIMEDOUT;
+	int rc;
 
 	if (!xs) {
 		int err = errno ? errno : ENODEV;
@@ -38,33 +46,13 @@ int vchan_wait_server(const char *xs_path, int timeout_ms)
 	/* Watch the node the server writes last (both go in one transaction). */
 	char watched[128];
 	snprintf(watched, sizeof(watched), "%s/event-channel", xs_path);
+	struct server_nodes sn = {xs, xs_path};
 	if (!xs_watch(xs, watched, "ivt-vchan")) {
 		rc = -(errno ? errno : EIO);
-		goto out;
+	} else {
+		rc = ivt_xs_wait(xs, timeout_ms, server_ready, NULL, &sn);
+		xs_unwatch(xs, watched, "ivt-vchan");
 	}
-	for (;;) {
-		if (node_exists(xs, xs_path, "ring-ref") && node_exists(xs, xs_path, "event-channel")) {
-			rc = 0;
-			break;
-		}
-		int wait = -1;
-		if (timeout_ms >= 0) {
-			int64_t left = deadline - ivt_now_ms();
-			if (left <= 0)
-				break;
-			wait = left > 60000 ? 60000 : (int)left;
-		}
-		struct pollfd pfd = {.fd = xs_fileno(xs), .events = POLLIN};
-		if (poll(&pfd, 1, wait) < 0 && errno != EINTR) {
-			rc = -errno;
-			break;
-		}
-		char **ev;
-		while ((ev = xs_check_watch(xs)) != NULL)
-			free(ev);
-	}
-	xs_unwatch(xs, watched, "ivt-vchan");
-out:
 	xs_close(xs);
-	return rc;
+	return rc > 0 ? 0 : rc;
 }

@@ -4,21 +4,17 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "common/plugin_log.h"
 #include "verbs_internal.h"
 
 const struct ivt_plugin_host *verbs_host;
 
 void verbs_log(int level, const char *fmt, ...)
 {
-	char buf[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	ivt_plugin_vlog(verbs_host, VERBS_WHO, level, fmt, ap);
 	va_end(ap);
-	if (verbs_host && verbs_host->log)
-		verbs_host->log(level, VERBS_WHO, "%s", buf);
-	else if (level <= IVT_LOG_WARN)
-		fprintf(stderr, "ivt verbs: %s\n", buf);
 }
 
 static int verbs_init(const struct ivt_plugin_host *host)
@@ -34,7 +30,7 @@ static const struct ivt_plugin_ops ops = {
 	.ops_size = sizeof(struct ivt_plugin_ops),
 	.name = "verbs",
 	.description = "RDMA verbs (InfiniBand, RoCE, soft-RoCE): RC queue pair per channel",
-	.caps = IVT_CAP_REMOTE | IVT_CAP_RDMA,
+	.caps = IVT_CAP_REMOTE | IVT_CAP_RDMA | IVT_CAP_OPT_IN,
 	.init = verbs_init,
 	.fini = verbs_fini,
 	.probe = verbs_probe,

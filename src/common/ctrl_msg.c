@@ -219,6 +219,7 @@ int ivt_ctrl_recv(int sock, struct ivt_ctrl_msg *m, int timeout_ms)
 		struct cmsghdr align;
 	} cbuf;
 
+	bool reset_seen = false;
 	for (;;) {
 		int w = wait_readable(sock, timeout_ms);
 		if (w < 0)
@@ -236,6 +237,14 @@ int ivt_ctrl_recv(int sock, struct ivt_ctrl_msg *m, int timeout_ms)
 				if (timeout_ms == 0)
 					return -ETIMEDOUT;
 				continue; /* spurious wake-up; poll again */
+			}
+			if (errno == ECONNRESET && !reset_seen) {
+				/* A peer that closed with our message unread makes the
+				 * kernel report a reset *before* what it sent last (a
+				 * CLOSE, or the ERROR saying why it hung up). The error
+				 * is cleared by reporting it: read on. */
+				reset_seen = true;
+				continue;
 			}
 			if (errno == ECONNRESET || errno == EPIPE)
 				return -ECONNRESET;

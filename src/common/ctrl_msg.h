@@ -29,7 +29,8 @@ int ivt_ctrl_send(int sock, uint16_t type, uint32_t seq, const void *payload, ui
 		  const int *fds, int nfds);
 
 /* Receive and validate one message. timeout_ms < 0 waits forever.
- * Returns 0, -ECONNRESET when the peer closed the socket, -ETIMEDOUT,
+ * Returns 0, -ECONNRESET when the peer closed the socket and nothing it
+ * sent is left (also when the kernel reported the close first), -ETIMEDOUT,
  * -EPROTO for a malformed message (any fds that came with it are closed). */
 int ivt_ctrl_recv(int sock, struct ivt_ctrl_msg *m, int timeout_ms);
 

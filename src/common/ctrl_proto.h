@@ -103,7 +103,7 @@ struct ivt_ctrl_open_ok {
 	uint32_t local_domid;
 	uint32_t peer_domid; /* known for clients; 0 for servers until PEER */
 	uint32_t reserved;
-	char xs_path[IVT_XS_PATH_MAX + 1]; /* vchan only, else "" */
+	char xs_path[IVT_XS_PATH_MAX + 1]; /* IVT_CAP_XS_PATH backends only, else "" */
 	/* Appended: the policy's "spill" for this channel. Nonzero: when the
 	 * ring is full, the sender parks what does not fit in utmem (channel
 	 * "ivt.utmem") beyond this many bytes kept in its memory. 0 = no

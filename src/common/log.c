@@ -8,6 +8,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 static int log_level = IVT_LOG_INFO;
 
 void ivt_log_set_level(int level) { log_level = level; }
@@ -65,4 +67,37 @@ void ivt_log(int level, const char *who, const char *fmt, ...)
 	line[len++] = '\n';
 	ssize_t w = write(STDERR_FILENO, line, len);
 	(void)w;
+}
+
+int ivt_ratelimit_ok(struct ivt_ratelimit *rl, unsigned *suppressed)
+{
+	long long now = ivt_now_ms();
+	if (rl->window_start < 0 || now - rl->window_start >= rl->interval_ms) {
+		rl->window_start = now;
+		rl->printed = 0;
+	}
+	if (rl->printed >= rl->burst) {
+		rl->suppressed++;
+		return 0;
+	}
+	rl->printed++;
+	*suppressed = rl->suppressed;
+	rl->suppressed = 0;
+	return 1;
+}
+
+void ivt_log_limited(struct ivt_ratelimit *rl, int level, const char *who, const char *fmt, ...)
+{
+	unsigned dropped;
+	if (level > log_level || !ivt_ratelimit_ok(rl, &dropped))
+		return;
+	char msg[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (dropped)
+		ivt_log(level, who, "%s (%u similar messages suppressed)", msg, dropped);
+	else
+		ivt_log(level, who, "%s", msg);
 }

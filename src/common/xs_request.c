@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/ctrl_msg.h"
+#include "common/plugin_loader.h"
 
 #define DOMAIN_PREFIX "/local/domain/"
 
@@ -98,17 +99,6 @@ static int token_is(const char *tok, size_t len, const char *word)
 	return strlen(word) == len && memcmp(tok, word, len) == 0;
 }
 
-/* Backend names are plugin names ([a-z0-9_], see plugin_loader.c) or "auto". */
-int ivt_xs_backend_valid(const char *s, size_t len)
-{
-	if (len == 0 || len > IVT_BACKEND_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-			return 0;
-	return 1;
-}
-
 /* One key=value of a request. seen: bit per key, for duplicates. */
 static int parse_request_kv(const char *key, size_t klen, const char *v, size_t vlen,
 			    struct ivt_xs_request *out, unsigned *seen, char *why, size_t why_len)
@@ -138,7 +128,7 @@ static int parse_request_kv(const char *key, size_t klen, const char *v, size_t 
 
 	switch (bit) {
 	case K_BACKEND:
-		if (!ivt_xs_backend_valid(v, vlen)) {
+		if (!ivt_plugin_name_valid(v, vlen)) {
 			snprintf(why, why_len, "backend must be 1..%d chars of [a-z0-9_]",
 				 IVT_BACKEND_NAME_MAX);
 			return -EINVAL;
@@ -231,7 +221,7 @@ int ivt_xs_format_request(char *buf, size_t len, int listen, const char *backend
 	int n;
 	if (!backend)
 		backend = "auto";
-	if (!ivt_xs_backend_valid(backend, strlen(backend)) || ring_size > IVT_XS_RING_MAX)
+	if (!ivt_plugin_name_valid(backend, strlen(backend)) || ring_size > IVT_XS_RING_MAX)
 		return -EINVAL;
 	if (peer >= 0) {
 		if (listen || peer >= IVT_XS_DOMID_LIMIT)

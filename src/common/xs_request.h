@@ -86,8 +86,6 @@ int ivt_xs_check_line(const char *val, size_t len, size_t max, char *why, size_t
 int ivt_xs_next_token(const char *val, size_t len, size_t *pos, const char **tok,
 		      size_t *tok_len);
 
-/* Backend names: "auto" or plugin names, 1..IVT_BACKEND_NAME_MAX of [a-z0-9_]. */
-int ivt_xs_backend_valid(const char *s, size_t len);
 
 /* Format a request value (the guest side). backend NULL = "auto";
  * peer < 0 = none. 0, -EINVAL or -ENAMETOOLONG. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/xs_request.h"
+#include "common/plugin_loader.h"
 
 static int fits(int n, size_t len) { return n >= 0 && (size_t)n < len ? 0 : -ENAMETOOLONG; }
 
@@ -34,7 +35,7 @@ int ivt_xs_format_ok(char *buf, size_t len, const struct ivt_ctrl_open_ok *ok, i
 {
 	char seq_kv[16], path_kv[IVT_XS_PATH_MAX + 8] = "";
 	size_t blen = strnlen(ok->backend, sizeof(ok->backend));
-	if (blen == sizeof(ok->backend) || !ivt_xs_backend_valid(ok->backend, blen) ||
+	if (blen == sizeof(ok->backend) || !ivt_plugin_name_valid(ok->backend, blen) ||
 	    !path_token_ok(ok->xs_path) || ok->peer_domid >= IVT_XS_DOMID_LIMIT)
 		return -EINVAL;
 	if (ok->xs_path[0])
@@ -68,7 +69,10 @@ int ivt_xs_format_error(char *buf, size_t len, int err, const char *reason, int 
 		n--;
 	clean[n] = '\0';
 	fmt_seq(seq_kv, sizeof(seq_kv), has_seq, seq);
-	return fits(snprintf(buf, len, "error %d%s%s%s", err, seq_kv, n ? " " : "", clean), len);
+	/* The reason is a key like the rest: a bare reason that began with
+	 * "seq=" was read as the seq when none was written (issue 9). */
+	return fits(snprintf(buf, len, "error %d%s%s%s", err, seq_kv, n ? " reason=" : "", clean),
+		    len);
 }
 
 static const char *const event_words[] = {
@@ -115,7 +119,7 @@ static int parse_ok_kv(struct ivt_xs_response *r, const char *k, size_t kl, cons
 	enum { S_BACKEND = 1, S_RING = 2, S_PATH = 4, S_PEER = 8, S_CHAN = 16 };
 	uint64_t x;
 	if (is(k, kl, "backend")) {
-		if ((*seen & S_BACKEND) || !ivt_xs_backend_valid(v, vl))
+		if ((*seen & S_BACKEND) || !ivt_plugin_name_valid(v, vl))
 			return bad(why, why_len, "bad or duplicate backend in response");
 		memcpy(r->backend, v, vl);
 		r->backend[vl] = '\0';
@@ -164,6 +168,9 @@ static int parse_error(const char *val, size_t len, size_t pos, struct ivt_xs_re
 	} else {
 		pos = before;
 	}
+	/* "reason=" marks the text; an ivtd older than it wrote the bare text. */
+	if (len - pos >= 7 && !memcmp(val + pos, "reason=", 7))
+		pos += 7;
 	size_t rl = len - pos;
 	if (rl > IVT_ERRMSG_MAX)
 		rl = IVT_ERRMSG_MAX;

@@ -5,7 +5,7 @@
  *
  *   response = "ok" SP "backend=" b SP "ring=" n [SP "path=" p] SP "peer=" d
  *                   SP "chan=" id [SP "seq=" s]
- *            | "error" SP errno [SP "seq=" s] [SP reason-text]
+ *            | "error" SP errno [SP "seq=" s] [SP "reason=" reason-text]
  *   event    = "peer=" ("connected" | "closed" | "died") SP "domid=" d [SP "seq=" s]
  *
  * Guests parse strictly but ignore unknown keys in "ok" answers, so ivtd

@@ -65,8 +65,6 @@ struct ivt_broker *ivt_broker_new(struct ivt_policy *policy)
 	if (gethostname(b->host_name, sizeof(b->host_name)) != 0)
 		b->host_name[0] = '\0';
 	b->host_name[sizeof(b->host_name) - 1] = '\0';
-	for (int i = 0; i < IVT_BACKEND_COUNT; i++)
-		snprintf(b->backends[i].why, sizeof(b->backends[i].why), "not probed");
 	return b;
 }
 
@@ -90,45 +88,60 @@ void ivt_broker_set_policy(struct ivt_broker *b, struct ivt_policy *p)
 
 const struct ivt_policy *ivt_broker_policy(const struct ivt_broker *b) { return b->policy; }
 
-void ivt_broker_set_backend(struct ivt_broker *b, int id, int available, const char *why)
+int ivt_broker_set_backend(struct ivt_broker *b, const char *name, unsigned caps, int available,
+			   const char *why)
 {
-	if (id < 0 || id >= IVT_BACKEND_COUNT)
-		return;
-	b->backends[id].available = !!available;
-	snprintf(b->backends[id].why, sizeof(b->backends[id].why), "%s",
-		 available ? "" : (why && *why ? why : "unavailable"));
+	struct ivt_backend_info *be = NULL;
+	for (size_t i = 0; i < b->n_backends; i++)
+		if (!strcmp(b->backends[i].name, name))
+			be = &b->backends[i];
+	if (!be) {
+		if (b->n_backends == IVT_PLUGINS_MAX || !ivt_plugin_name_valid(name, strlen(name)))
+			return -EINVAL;
+		be = &b->backends[b->n_backends++];
+		snprintf(be->name, sizeof(be->name), "%s", name);
+	}
+	be->caps = caps;
+	be->available = !!available;
+	snprintf(be->why, sizeof(be->why), "%s", available ? "" : (why && *why ? why : "unavailable"));
+	return 0;
 }
 
-unsigned ivt_broker_available(const struct ivt_broker *b)
+const struct ivt_backend_info *ivt_broker_backend(const struct ivt_broker *b, const char *name)
 {
-	unsigned mask = 0;
-	for (int i = 0; i < IVT_BACKEND_COUNT; i++)
-		if (b->backends[i].available)
-			mask |= IVT_BACKEND_BIT(i);
-	return mask;
+	for (size_t i = 0; i < b->n_backends; i++)
+		if (!strcmp(b->backends[i].name, name))
+			return &b->backends[i];
+	return NULL;
 }
 
 int ivt_broker_probe_backends(struct ivt_broker *b, const char *plugin_dir)
 {
+	char names[IVT_PLUGINS_MAX][IVT_BACKEND_NAME_MAX + 1];
+	int found = ivt_plugin_list(plugin_dir, names, IVT_PLUGINS_MAX);
+	if (found < 0) {
+		IVT_WARN(WHO, "cannot read plugin directory %s: %s",
+			 plugin_dir ? plugin_dir : ivt_plugin_dir(), strerror(-found));
+		return 0;
+	}
 	int n = 0;
-	for (int i = 0; i < IVT_BACKEND_COUNT; i++) {
-		const char *name = ivt_backend_name_of(i);
+	for (int i = 0; i < found; i++) {
+		const char *name = names[i];
 		char why[200] = "";
 		const struct ivt_plugin_ops *ops = ivt_plugin_load(plugin_dir, name, why, sizeof(why));
+		int rc = -ENOENT;
 		if (ops) {
 			why[0] = '\0';
-			int rc = ops->probe(why, sizeof(why));
+			rc = ops->probe(why, sizeof(why));
 			if (rc < 0 && !why[0])
 				snprintf(why, sizeof(why), "probe failed: %s", strerror(-rc));
-			ivt_broker_set_backend(b, i, rc == 0, why);
-		} else {
-			ivt_broker_set_backend(b, i, 0, why);
 		}
-		if (b->backends[i].available) {
+		ivt_broker_set_backend(b, name, ops ? ops->caps : 0, rc == 0, why);
+		if (rc == 0) {
 			IVT_INFO(WHO, "backend %s: available (%s)", name, ops->description ? ops->description : "");
 			n++;
 		} else {
-			IVT_INFO(WHO, "backend %s: not available: %s", name, b->backends[i].why);
+			IVT_INFO(WHO, "backend %s: not available: %s", name, why);
 		}
 	}
 	return n;
@@ -176,15 +189,10 @@ void broker_refuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, const
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	b->stats.refused++;
-	IVT_INFO(WHO, "refused %s (%s): %s", end->identity, errno_name(-err), msg);
+	/* A connector retries while nobody listens: each -ENOENT is not news. */
+	ivt_log(err == -ENOENT ? IVT_LOG_DEBUG : IVT_LOG_INFO, WHO, "refused %s (%s): %s",
+		end->identity, errno_name(-err), msg);
 	end->reg->ops->reply_error(end, -err, msg);
-}
-
-static const char *const *why_table(const struct ivt_broker *b, const char **out)
-{
-	for (int i = 0; i < IVT_BACKEND_COUNT; i++)
-		out[i] = b->backends[i].why;
-	return out;
 }
 
 void broker_open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_server,
@@ -213,12 +221,9 @@ void broker_peer_info(struct ivt_reg_end *end, const char *identity, uint32_t pe
 static int ask_policy(const struct ivt_broker *b, struct ivt_policy_query *q,
 		      struct ivt_policy_decision *d)
 {
-	const char *why[IVT_BACKEND_COUNT];
-	q->available = ivt_broker_available(b);
-	q->unavailable_why = why_table(b, why);
-	int rc = ivt_policy_decide(b->policy, q, d);
-	q->unavailable_why = NULL; /* why[] ends here */
-	return rc;
+	q->backends = b->backends;
+	q->n_backends = b->n_backends;
+	return ivt_policy_decide(b->policy, q, d);
 }
 
 /* ask_policy(), refusing end with the policy's reason on a "no". */
@@ -246,6 +251,8 @@ struct channel *broker_channel_new(struct ivt_broker *b, struct ivt_reg_end *end
 	ch->id = b->next_id++;
 	snprintf(ch->name, sizeof(ch->name), "%s", name);
 	snprintf(ch->backend, sizeof(ch->backend), "%s", backend);
+	const struct ivt_backend_info *be = ivt_broker_backend(b, backend);
+	ch->caps = be ? be->caps : 0;
 	ch->since = time(NULL);
 	ch->next = b->channels;
 	if (ch->next)
@@ -263,10 +270,11 @@ static void channel_set_client(struct channel *ch, struct ivt_reg_end *end)
 	snprintf(ch->client_id, sizeof(ch->client_id), "%s", end->identity);
 }
 
-/* vchan channels get their XenStore path under the listener's domain. */
-void broker_set_vchan_path(struct channel *ch, uint32_t listener_domid)
+/* IVT_CAP_XS_PATH channels meet at a XenStore path below the listener's
+ * domain. */
+void broker_set_xs_path(struct channel *ch, uint32_t listener_domid)
 {
-	if (!strcmp(ch->backend, "vchan") &&
+	if ((ch->caps & IVT_CAP_XS_PATH) &&
 	    ivt_xs_vchan_path(ch->xs_path, sizeof(ch->xs_path), listener_domid, ch->name,
 			      ch->id) != 0)
 		ch->xs_path[0] = '\0';
@@ -327,11 +335,11 @@ static void handle_listen(struct ivt_broker *b, struct ivt_reg_end *end,
 		broker_open_ok(end, ch, 1, 0);
 		return;
 	}
-	broker_set_vchan_path(ch, end->domid);
-	if (!strcmp(ch->backend, "vchan")) {
+	broker_set_xs_path(ch, end->domid);
+	if (ch->caps & IVT_CAP_PEER_BOUND) {
 		ch->state = CS_DEFERRED;
-		IVT_INFO(WHO, "channel '%s': vchan listener answered when a client connects",
-			 ch->name);
+		IVT_INFO(WHO, "channel '%s': %s listener answered when a client connects",
+			 ch->name, ch->backend);
 		return;
 	}
 	broker_open_ok(end, ch, 1, 0);
@@ -519,8 +527,8 @@ static void handle_service(struct ivt_broker *b, struct ivt_reg_end *end,
 	struct ivt_policy_decision d;
 	if (broker_decide_or_refuse(b, end, &q, &d) < 0)
 		return;
-	int id = ivt_backend_id(backend);
-	if (id < 0 || !b->backends[id].available) {
+	const struct ivt_backend_info *be = ivt_broker_backend(b, backend);
+	if (!be || !be->available) {
 		broker_refuse(b, end, -ENOTSUP, "channel '%s': backend %s not available on this host",
 		       req->name, backend);
 		return;
@@ -531,7 +539,7 @@ static void handle_service(struct ivt_broker *b, struct ivt_reg_end *end,
 	ch->ring_size = ring;
 	channel_set_client(ch, end);
 	snprintf(ch->server_id, sizeof(ch->server_id), "(ivtd)");
-	broker_set_vchan_path(ch, 0);
+	broker_set_xs_path(ch, 0);
 	broker_open_ok(end, ch, 0, 0);
 	char reason[IVT_ERRMSG_MAX + 1] = "";
 	int rc = b->service.open(b->service.arg, end, ch->backend, ch->ring_size,

@@ -36,16 +36,17 @@ void ivt_broker_free(struct ivt_broker *b);
 void ivt_broker_set_policy(struct ivt_broker *b, struct ivt_policy *p);
 const struct ivt_policy *ivt_broker_policy(const struct ivt_broker *b);
 
-/* Load ivt_<backend>.so from plugin_dir (NULL: ivt_plugin_dir()) for every
- * known backend and probe() it; logs each result. Returns how many are
- * available. */
+/* Find every ivt_<name>.so in plugin_dir (NULL: ivt_plugin_dir()), load
+ * and probe() it, and enter it in the backend table with its capability
+ * flags; logs each result. Returns how many are available. */
 int ivt_broker_probe_backends(struct ivt_broker *b, const char *plugin_dir);
-/* Set one backend's availability by hand (tests, or a registry that knows
- * better); why is kept as the reason when unavailable. */
-void ivt_broker_set_backend(struct ivt_broker *b, int backend_id, int available,
-			    const char *why);
-/* IVT_BACKEND_BIT mask of usable backends. */
-unsigned ivt_broker_available(const struct ivt_broker *b);
+/* Enter or update one backend by hand (tests, or a registry that knows
+ * better); why is kept as the reason when unavailable. -EINVAL for an
+ * invalid name or a full table. */
+int ivt_broker_set_backend(struct ivt_broker *b, const char *name, unsigned caps, int available,
+			   const char *why);
+/* The table entry for name, or NULL. */
+const struct ivt_backend_info *ivt_broker_backend(const struct ivt_broker *b, const char *name);
 
 /* Refuse connectors that waited for a listener (ivt_listen) longer than
  * they said they would. Call a few times a second. */

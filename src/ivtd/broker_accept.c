@@ -101,7 +101,7 @@ void broker_connect_multi(struct ivt_broker *b, struct channel *lis, struct ivt_
 	ch->client = end;
 	snprintf(ch->client_id, sizeof(ch->client_id), "%s", end->identity);
 	snprintf(ch->server_id, sizeof(ch->server_id), "%s", lis->server_id);
-	broker_set_vchan_path(ch, lis->server->domid);
+	broker_set_xs_path(ch, lis->server->domid);
 	uint32_t w = req->wait_ms ? req->wait_ms : DEFAULT_QUEUE_MS;
 	ch->u.conn.deadline = w == IVT_CTRL_WAIT_FOREVER ? -1 : ivt_now_ms() + w;
 	b->stats.granted++;

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "broker.h"
+#include "common/plugin_loader.h"
 
 enum chan_kind { CHAN_ONESHOT, CHAN_LISTENER, CHAN_CONN, CHAN_REMOTE, CHAN_SERVICE };
 
@@ -53,6 +54,7 @@ struct channel {
 	uint64_t id;
 	char name[IVT_NAME_MAX + 1];
 	char backend[IVT_BACKEND_NAME_MAX + 1];
+	unsigned caps; /* the backend's enum ivt_plugin_caps */
 	uint64_t ring_size;
 	uint64_t spill_above; /* policy "spill": sent to both ends in OPEN_OK */
 	char xs_path[IVT_XS_PATH_MAX + 1];
@@ -76,16 +78,13 @@ struct channel {
 	} u;
 };
 
-struct backend_state {
-	int available;
-	char why[200];
-};
-
 struct ivt_broker {
 	struct ivt_policy *policy;
 	struct channel *channels;
 	uint64_t next_id;
-	struct backend_state backends[IVT_BACKEND_COUNT];
+	/* The backends found in the plugin directory (sorted by name). */
+	struct ivt_backend_info backends[IVT_PLUGINS_MAX];
+	size_t n_backends;
 	struct ivt_broker_stats stats;
 	char host_name[IVT_NAME_MAX + 1];
 	struct ivt_broker_remote remote;   /* .open NULL: no bridge */
@@ -105,7 +104,7 @@ void broker_open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_se
 		    uint32_t peer_domid);
 /* The other end's identity, for registries that pass it on. */
 void broker_peer_info(struct ivt_reg_end *end, const char *identity, uint32_t peer_domid);
-void broker_set_vchan_path(struct channel *ch, uint32_t listener_domid);
+void broker_set_xs_path(struct channel *ch, uint32_t listener_domid);
 /* Relay the held setup to the client; dropped once it got there. */
 void broker_relay(struct ivt_broker *b, struct channel *ch);
 /* A CONNECTED channel's end went: tell the other one, then HALF (or

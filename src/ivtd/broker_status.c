@@ -45,8 +45,8 @@ size_t ivt_broker_status(const struct ivt_broker *b, char *buf, size_t len)
 	ivt_textbuf_printf(&o, "policy: %s (%zu rules)\n", b->policy ? b->policy->source : "(none)",
 			   b->policy ? b->policy->n_channels : 0);
 	ivt_textbuf_printf(&o, "backends:");
-	for (int i = 0; i < IVT_BACKEND_COUNT; i++)
-		ivt_textbuf_printf(&o, " %s=%s", ivt_backend_name_of(i),
+	for (size_t i = 0; i < b->n_backends; i++)
+		ivt_textbuf_printf(&o, " %s=%s", b->backends[i].name,
 				   b->backends[i].available ? "yes" : "no");
 	ivt_textbuf_printf(&o, "\nrequests %" PRIu64 ", granted %" PRIu64 ", refused %" PRIu64
 			       ", setups relayed %" PRIu64 ", ends died %" PRIu64 "\n",

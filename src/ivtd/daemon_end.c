@@ -316,7 +316,7 @@ void ivt_daemon_end_close(struct ivt_daemon_end *de)
 int ivt_daemon_end_stats(struct ivt_daemon_end *de, struct ivt_ep_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	return de->ops->stats ? de->ops->stats(de->ep, st) : -ENOTSUP;
+	return de->ops->stats(de->ep, st);
 }
 
 const char *ivt_daemon_end_backend(const struct ivt_daemon_end *de) { return de->ops->name; }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -234,6 +235,7 @@ static void reload_policy(struct daemon_state *d)
 	struct ivt_policy *p = ivt_policy_load_file(d->opt.config, err, sizeof(err));
 	if (p) {
 		ivt_broker_set_policy(d->broker, p);
+		ivt_registry_local_set_limits(d->local, &p->limits);
 		if (d->peers)
 			ivt_peers_policy_changed(d->peers);
 		IVT_INFO(WHO, "reloaded policy %s: %zu channel rules, %zu hosts", d->opt.config,
@@ -276,6 +278,24 @@ static size_t status_text(void *arg, char *buf, size_t len)
 	return at;
 }
 
+/* Every channel end costs ivtd a descriptor or more: take all the kernel
+ * allows this process (1,000 channel pairs need ~5,000), before the
+ * control socket sizes its table from it. */
+static void raise_fd_limit(void)
+{
+	struct rlimit r;
+	if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == r.rlim_max)
+		return;
+	rlim_t was = r.rlim_cur;
+	r.rlim_cur = r.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &r) != 0)
+		IVT_WARN(WHO, "cannot raise the open file limit from %llu: %s",
+			 (unsigned long long)was, strerror(errno));
+	else
+		IVT_DEBUG(WHO, "open file limit raised from %llu to %llu", (unsigned long long)was,
+			  (unsigned long long)r.rlim_cur);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -285,6 +305,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 static int start_registries(struct daemon_state *d)
 {
+	raise_fd_limit();
 	char why[256] = "";
 	struct ivt_broker_cb cb = ivt_broker_callbacks(d->broker);
 	d->local = ivt_registry_local_new(d->base, d->opt.socket_path, &cb, why, sizeof(why));
@@ -293,6 +314,7 @@ static int start_registries(struct daemon_state *d)
 		return -1;
 	}
 	ivt_registry_local_set_status(d->local, status_text, d);
+	ivt_registry_local_set_limits(d->local, &ivt_broker_policy(d->broker)->limits);
 	if (d->opt.registry == REG_LOCAL) {
 		IVT_INFO(WHO, "registry: local control socket only (--registry local)");
 		return 0;

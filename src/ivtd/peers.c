@@ -73,9 +73,12 @@ static struct bridge *accepted(struct peers_if *ifc, struct slp_conn *c)
 	const struct ivt_policy_host *h = host_by_mac(P, ifc->name, mac);
 	if (!h || strlen(h->name) > IVT_REMOTE_HOST_NAME_MAX) {
 		P->refused_unknown_mac++;
-		IVT_INFO(WHO, "%s: refused a peer connection from %02x:%02x:%02x:%02x:%02x:%02x: "
-			      "%s", ifc->name, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
-			 h ? "host name too long for remote identities" : "not in policy \"hosts\"");
+		static struct ivt_ratelimit rl = IVT_RATELIMIT_INIT(10000, 5); /* any MAC at will */
+		ivt_log_limited(&rl, IVT_LOG_INFO, WHO,
+				"%s: refused a peer connection from %02x:%02x:%02x:%02x:%02x:%02x: %s",
+				ifc->name, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
+				h ? "host name too long for remote identities"
+				  : "not in policy \"hosts\"");
 		slp_conn_free(c);
 		return NULL;
 	}

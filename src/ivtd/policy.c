@@ -6,30 +6,13 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const backend_names[IVT_BACKEND_COUNT] = {
-	[IVT_BACKEND_SHM] = "shm",
-	[IVT_BACKEND_VCHAN] = "vchan",
-	[IVT_BACKEND_SLURPOE] = "slurpoe",
-	[IVT_BACKEND_VERBS] = "verbs",
-};
-
-int ivt_backend_id(const char *name)
-{
-	for (int i = 0; name && i < IVT_BACKEND_COUNT; i++)
-		if (!strcmp(name, backend_names[i]))
-			return i;
-	return -1;
-}
-
-const char *ivt_backend_name_of(int id)
-{
-	return id >= 0 && id < IVT_BACKEND_COUNT ? backend_names[id] : "?";
-}
+#include "common/textbuf.h"
 
 /* Strict decimal uint32: digits only, no sign, no overflow. */
 static int parse_u32(const char *s, uint32_t *out)
@@ -246,14 +229,94 @@ static void decide_ring(const struct ivt_policy_channel *c, uint64_t requested,
 	}
 }
 
-/* The backend "auto" means for this pair of ends. */
-static int auto_backend(const struct ivt_policy_query *q)
+static int preference(const struct ivt_policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->n_prefer; i++)
+		if (!strcmp(p->prefer[i], name))
+			return (int)i;
+	return -1;
+}
+
+/* Both ends Xen domains (a connector not yet known counts as one). */
+static int between_domains(const struct ivt_policy_query *q)
+{
+	return is_domain(q->identity) && (!q->peer_identity || is_domain(q->peer_identity));
+}
+
+/* Can a backend with these capabilities carry a channel between these
+ * ends? Only a Xen transport crosses between two domains on one host,
+ * and it is of no use anywhere else. */
+static int fits(unsigned caps, const struct ivt_policy_query *q, int preferred)
+{
+	if (!(caps & (q->colocated ? IVT_CAP_COLOCATED : IVT_CAP_REMOTE)))
+		return 0;
+	if (!!(caps & IVT_CAP_NEEDS_XEN) != (q->colocated && between_domains(q)))
+		return 0;
+	return preferred || !(caps & IVT_CAP_OPT_IN);
+}
+
+static const char *ends_described(const struct ivt_policy_query *q)
 {
 	if (!q->colocated)
-		return IVT_BACKEND_SLURPOE; /* verbs only when asked for by name */
-	if (is_domain(q->identity) && (!q->peer_identity || is_domain(q->peer_identity)))
-		return IVT_BACKEND_VCHAN;
-	return IVT_BACKEND_SHM;
+		return "ends on different hosts";
+	return between_domains(q) ? "two Xen domains on this host" : "two processes on this host";
+}
+
+/* The backend "auto" means for this pair of ends: of the backends whose
+ * capabilities fit, those the policy's "prefer" names in its order, then
+ * the rest in table order; the first available wins. NULL (reason in d)
+ * when none is. */
+static const struct ivt_backend_info *auto_backend(const struct ivt_policy *p,
+						   const struct ivt_policy_query *q,
+						   struct ivt_policy_decision *d)
+{
+	const struct ivt_backend_info *best = NULL;
+	int best_rank = INT_MAX;
+	size_t n = 0;
+	int len = snprintf(d->reason, sizeof(d->reason), "no backend available for %s",
+			   ends_described(q));
+	for (size_t i = 0; i < q->n_backends; i++) {
+		const struct ivt_backend_info *b = &q->backends[i];
+		int pref = preference(p, b->name);
+		if (!fits(b->caps, q, pref >= 0))
+			continue;
+		int rank = pref >= 0 ? pref : IVT_POLICY_PREFER_MAX + (int)i;
+		if (b->available && rank < best_rank) {
+			best = b;
+			best_rank = rank;
+		} else if (!b->available && len >= 0 && (size_t)len < sizeof(d->reason)) {
+			len += snprintf(d->reason + len, sizeof(d->reason) - (size_t)len, "%s%s: %s",
+					n++ ? "; " : " (", b->name, b->why[0] ? b->why : "unavailable");
+		}
+	}
+	if (best) {
+		d->reason[0] = '\0';
+		return best;
+	}
+	if (len >= 0 && (size_t)len < sizeof(d->reason))
+		snprintf(d->reason + len, sizeof(d->reason) - (size_t)len, "%s",
+			 n ? ")" : ": no plugin declares the capabilities it needs");
+	return NULL;
+}
+
+static const struct ivt_backend_info *find_backend(const struct ivt_policy_query *q,
+						   const char *name)
+{
+	for (size_t i = 0; i < q->n_backends; i++)
+		if (!strcmp(q->backends[i].name, name))
+			return &q->backends[i];
+	return NULL;
+}
+
+/* "shm, vchan" for messages. */
+static void list_backends(const struct ivt_policy_query *q, char *buf, size_t cap)
+{
+	struct ivt_textbuf o;
+	ivt_textbuf_init(&o, buf, cap);
+	for (size_t i = 0; i < q->n_backends; i++)
+		ivt_textbuf_printf(&o, "%s%s", i ? ", " : "", q->backends[i].name);
+	if (!q->n_backends)
+		ivt_textbuf_printf(&o, "none");
 }
 
 #define REFUSE(d, rc, ...)                                                                      \
@@ -313,26 +376,22 @@ int ivt_policy_decide(const struct ivt_policy *p, const struct ivt_policy_query 
 		return 0;
 	}
 
-	int id;
-	if (!is_auto(q->backend)) {
-		id = ivt_backend_id(q->backend);
-		if (id < 0)
-			REFUSE(d, -ENOTSUP, "unknown backend '%s' (known: shm, vchan, slurpoe, verbs)",
-			       q->backend);
-		if (!is_auto(c->backend) && strcmp(c->backend, q->backend) != 0)
-			REFUSE(d, -EACCES, "rule %s allows only backend %s on channel '%s', not %s",
-			       d->rule, c->backend, q->channel, q->backend);
-	} else if (!is_auto(c->backend)) {
-		id = ivt_backend_id(c->backend);
-	} else {
-		id = auto_backend(q);
+	const char *name = !is_auto(q->backend) ? q->backend : c->backend;
+	const struct ivt_backend_info *be = NULL;
+	if (!is_auto(name) && !(be = find_backend(q, name))) {
+		char known[160];
+		list_backends(q, known, sizeof(known));
+		REFUSE(d, -ENOTSUP, "unknown backend '%s' (this host has: %s)", name, known);
 	}
-	if (!(q->available & IVT_BACKEND_BIT(id))) {
-		const char *why = q->unavailable_why ? q->unavailable_why[id] : NULL;
-		REFUSE(d, -ENOTSUP, "backend %s not available on this host: %s",
-		       ivt_backend_name_of(id), why && *why ? why : "plugin not loaded");
-	}
-	snprintf(d->backend, sizeof(d->backend), "%s", ivt_backend_name_of(id));
+	if (!is_auto(q->backend) && !is_auto(c->backend) && strcmp(c->backend, q->backend) != 0)
+		REFUSE(d, -EACCES, "rule %s allows only backend %s on channel '%s', not %s",
+		       d->rule, c->backend, q->channel, q->backend);
+	if (!be && !(be = auto_backend(p, q, d)))
+		return -ENOTSUP;
+	if (!be->available)
+		REFUSE(d, -ENOTSUP, "backend %s not available on this host: %s", be->name,
+		       be->why[0] ? be->why : "plugin not loaded");
+	snprintf(d->backend, sizeof(d->backend), "%s", be->name);
 	decide_ring(c, q->ring_size, d);
 	return 0;
 }

@@ -17,19 +17,18 @@
 #define IVT_POLICY_RING_MAX (1ull << 30)
 #define IVT_POLICY_ERR_MAX 512
 
-/* Backends a policy can name, as bits for availability masks. */
-enum ivt_backend_id {
-	IVT_BACKEND_SHM = 0,
-	IVT_BACKEND_VCHAN,
-	IVT_BACKEND_SLURPOE,
-	IVT_BACKEND_VERBS,
-	IVT_BACKEND_COUNT
+/* One backend this host knows (a plugin found in the plugin directory),
+ * as the broker probed it. The policy never names backends itself: it
+ * ranks these by their capability flags (conf/README.md, "Backend auto"). */
+struct ivt_backend_info {
+	char name[IVT_BACKEND_NAME_MAX + 1];
+	unsigned caps;   /* enum ivt_plugin_caps */
+	int available;   /* loaded and probe() said yes */
+	char why[200];   /* why not, when not available */
 };
-#define IVT_BACKEND_BIT(id) (1u << (id))
 
-/* "shm" -> IVT_BACKEND_SHM ...; -1 for anything else (including "auto"). */
-int ivt_backend_id(const char *name);
-const char *ivt_backend_name_of(int id);
+/* Most entries in "defaults"."prefer". */
+#define IVT_POLICY_PREFER_MAX 8
 
 /* Who a rule talks about: "*", "uid:*", "uid:N", "dom:*", "dom:N", and
  * ends on other hosts (bridged by their ivtd, docs/remote.md):
@@ -111,6 +110,9 @@ struct ivt_policy_host {
 struct ivt_policy {
 	char source[256]; /* file name, for messages */
 	char default_backend[IVT_BACKEND_NAME_MAX + 1];
+	/* "defaults"."prefer": backend names auto tries first, in order. */
+	char prefer[IVT_POLICY_PREFER_MAX][IVT_BACKEND_NAME_MAX + 1];
+	size_t n_prefer;
 	uint64_t default_ring_size, default_max_ring_size;
 	struct ivt_policy_channel *channels;
 	size_t n_channels;
@@ -123,7 +125,20 @@ struct ivt_policy {
 	/* "lower_tier": a hosts[].name whose ivtd store takes what this one
 	 * refuses (docs/utmem.md, "Tiering between hosts"); "" = none. */
 	char utmem_lower_tier[IVT_NAME_MAX + 1];
+	/* "limits": what one identity may hold in ivtd (conf/README.md). */
+	struct ivt_policy_limits {
+		uint64_t connections;     /* local control connections at once */
+		uint64_t channels;        /* local channel ends (OPENs) at once */
+		uint64_t bytes_in_flight; /* utmem request payloads being received */
+		uint64_t root_reserve;    /* connections only uid 0 may take */
+	} limits;
 };
+
+#define IVT_POLICY_LIMIT_CONNECTIONS_DEFAULT 4096
+#define IVT_POLICY_LIMIT_CHANNELS_DEFAULT 2048
+#define IVT_POLICY_LIMIT_ROOT_RESERVE_DEFAULT 64
+/* bytes_in_flight defaults to this many utmem max_value_bytes */
+#define IVT_POLICY_LIMIT_IN_FLIGHT_VALUES 4
 
 #define IVT_POLICY_UTMEM_MAX_VALUE_DEFAULT (16ull << 20)
 #define IVT_POLICY_UTMEM_MAX_VALUE_LIMIT (1ull << 30)
@@ -155,10 +170,9 @@ struct ivt_policy_query {
 	const char *peer_identity;
 	const char *granted_backend;
 	uint64_t granted_ring_size;
-	/* Backends usable on this host (IVT_BACKEND_BIT mask), and for the
-	 * others why not (indexed by enum ivt_backend_id; entries may be NULL). */
-	unsigned available;
-	const char *const *unavailable_why;
+	/* The backends this host knows, in the broker's (sorted) order. */
+	const struct ivt_backend_info *backends;
+	size_t n_backends;
 };
 
 struct ivt_policy_decision {

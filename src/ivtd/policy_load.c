@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/ctrl_msg.h"
+#include "common/plugin_loader.h"
 #include "json_lines.h"
 #include "policy.h"
 
@@ -186,11 +187,41 @@ static int get_backend(struct loader *L, json_t *obj, const char *path, char *bu
 		return 0;
 	if (rc)
 		return rc;
-	if (strcmp(buf, "auto") != 0 && ivt_backend_id(buf) < 0) {
+	if (strcmp(buf, "auto") != 0 && !ivt_plugin_name_valid(buf, strlen(buf))) {
 		char p[256];
 		join(p, sizeof(p), path, "backend");
-		return fail(L, p, "unknown backend \"%s\" (use auto, shm, vchan, slurpoe or verbs)",
-			    buf);
+		return fail(L, p, "\"%s\" is not a backend name (use auto or a plugin's name, "
+			    "1..%d of a-z 0-9 _)", buf, IVT_BACKEND_NAME_MAX);
+	}
+	return 0;
+}
+
+/* "defaults"."prefer": ["vchan", "shm"], backend names auto tries first. */
+static int get_prefer(struct loader *L, json_t *d, struct ivt_policy *pol)
+{
+	json_t *arr;
+	char p[64], pi[80];
+	int rc = member(L, d, "defaults", "prefer", 0, &arr, p, sizeof(p));
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (!json_is_array(arr))
+		return fail(L, p, "must be an array of backend names");
+	if (json_array_size(arr) > IVT_POLICY_PREFER_MAX)
+		return fail(L, p, "more than %d entries", IVT_POLICY_PREFER_MAX);
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		json_t *v = json_array_get(arr, i);
+		join_index(pi, sizeof(pi), p, i);
+		const char *name = json_is_string(v) ? json_string_value(v) : NULL;
+		if (!name || strlen(name) != json_string_length(v) ||
+		    !ivt_plugin_name_valid(name, strlen(name)))
+			return fail(L, pi, "must be a backend name (1..%d of a-z 0-9 _)",
+				    IVT_BACKEND_NAME_MAX);
+		for (size_t k = 0; k < pol->n_prefer; k++)
+			if (!strcmp(pol->prefer[k], name))
+				return fail(L, pi, "\"%s\" is listed twice", name);
+		snprintf(pol->prefer[pol->n_prefer++], sizeof(pol->prefer[0]), "%s", name);
 	}
 	return 0;
 }
@@ -444,7 +475,7 @@ static int parse_host(struct loader *L, json_t *obj, const char *path, struct iv
 
 static int parse_defaults(struct loader *L, struct ivt_policy *pol, json_t *root)
 {
-	static const char *const keys[] = {"backend", "ring_size", "max_ring_size", NULL};
+	static const char *const keys[] = {"backend", "prefer", "ring_size", "max_ring_size", NULL};
 	json_t *d;
 	char p[64];
 	int rc = member(L, root, "", "defaults", 0, &d, p, sizeof(p));
@@ -457,6 +488,7 @@ static int parse_defaults(struct loader *L, struct ivt_policy *pol, json_t *root
 	if ((rc = check_keys(L, d, "defaults", keys)) ||
 	    (rc = get_backend(L, d, "defaults", pol->default_backend,
 			      sizeof(pol->default_backend))) ||
+	    (rc = get_prefer(L, d, pol)) ||
 	    (rc = get_ring(L, d, "defaults", "ring_size", &pol->default_ring_size)) ||
 	    (rc = get_ring(L, d, "defaults", "max_ring_size", &pol->default_max_ring_size)))
 		return rc;
@@ -506,6 +538,47 @@ static int parse_utmem(struct loader *L, struct ivt_policy *pol, json_t *root)
 	if (rc == 0 && strlen(pol->utmem_lower_tier) > IVT_REMOTE_HOST_NAME_MAX)
 		return fail(L, "utmem.lower_tier", "host name longer than %d characters cannot "
 			    "carry remote identities", IVT_REMOTE_HOST_NAME_MAX);
+	return 0;
+}
+
+/* "limits": {"connections": N, "channels": N, "bytes_in_flight": N,
+ * "root_reserve": N}, per identity (conf/README.md). After "utmem". */
+static int parse_limits(struct loader *L, struct ivt_policy *pol, json_t *root)
+{
+	static const char *const keys[] = {"connections", "channels", "bytes_in_flight",
+					   "root_reserve", NULL};
+	struct ivt_policy_limits *l = &pol->limits;
+	l->connections = IVT_POLICY_LIMIT_CONNECTIONS_DEFAULT;
+	l->channels = IVT_POLICY_LIMIT_CHANNELS_DEFAULT;
+	l->root_reserve = IVT_POLICY_LIMIT_ROOT_RESERVE_DEFAULT;
+	l->bytes_in_flight = IVT_POLICY_LIMIT_IN_FLIGHT_VALUES * pol->utmem_max_value_bytes;
+	json_t *o;
+	char p[64];
+	int rc = member(L, root, "", "limits", 0, &o, p, sizeof(p));
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (!json_is_object(o))
+		return fail(L, "limits", "must be an object {\"connections\": N, \"channels\": N, "
+					 "\"bytes_in_flight\": N, \"root_reserve\": N}");
+	if ((rc = check_keys(L, o, "limits", keys)))
+		return rc;
+	uint64_t *const dst[] = {&l->connections, &l->channels, &l->bytes_in_flight,
+				 &l->root_reserve};
+	for (int i = 0; i < 4; i++) {
+		rc = get_uint(L, o, "limits", keys[i], 0, dst[i]);
+		if (rc && rc != -ENOENT)
+			return rc;
+		char path[64];
+		join(path, sizeof(path), "limits", keys[i]);
+		if (rc == 0 && *dst[i] == 0 && dst[i] != &l->root_reserve)
+			return fail(L, path, "must be at least 1 (0 would refuse everyone)");
+	}
+	if (l->bytes_in_flight < pol->utmem_max_value_bytes)
+		return fail(L, "limits.bytes_in_flight",
+			    "must be at least utmem.max_value_bytes (%llu), or no value fits",
+			    (unsigned long long)pol->utmem_max_value_bytes);
 	return 0;
 }
 
@@ -578,7 +651,7 @@ static int parse_hosts(struct loader *L, struct ivt_policy *pol, json_t *root)
 static int parse_root(struct loader *L, struct ivt_policy *pol, json_t *root)
 {
 	static const char *const keys[] = {"version", "defaults", "channels", "hosts", "utmem",
-					   NULL};
+					   "limits", NULL};
 	int rc;
 	if (!json_is_object(root))
 		return fail(L, "", "the policy must be a JSON object");
@@ -591,7 +664,8 @@ static int parse_root(struct loader *L, struct ivt_policy *pol, json_t *root)
 		return fail(L, "version", "unsupported policy version %llu (this ivtd reads 1)",
 			    (unsigned long long)version);
 	if ((rc = parse_defaults(L, pol, root)) || (rc = parse_channels(L, pol, root)) ||
-	    (rc = parse_hosts(L, pol, root)) || (rc = parse_utmem(L, pol, root)))
+	    (rc = parse_hosts(L, pol, root)) || (rc = parse_utmem(L, pol, root)) ||
+	    (rc = parse_limits(L, pol, root)))
 		return rc;
 	return 0;
 }

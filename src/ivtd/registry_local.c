@@ -9,6 +9,15 @@
  * Connections are never freed from inside a callback chain: a failed send
  * only marks the connection dead, and a zero-delay event reaps dead ones
  * (telling the broker they are gone) once the current dispatch returns.
+ *
+ * Limits (policy "limits", conf/README.md): one uid holds at most
+ * `connections` connections and `channels` of them with an OPEN; the
+ * table (sized from RLIMIT_NOFILE) keeps its last `root_reserve` places
+ * (at most half of it) for uid 0, so users filling it cannot lock out
+ * root's ivtctl or channels. uid 0 is subject only to the table's size. A refused
+ * connection gets an ERROR saying why, then is closed. Each connection
+ * has at most one request pending (answered before its next is read), so
+ * pending requests are bounded by the connection limit.
  */
 #include "registry_local.h"
 
@@ -17,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -27,6 +37,16 @@
 
 #define WHO "ivtd"
 #define MSGS_PER_WAKEUP 16 /* fairness between busy clients */
+/* Descriptors kept out of the connection table (plugins, XenStore, logs,
+ * peers), and those a connection may bring along: its channel's setup
+ * (IVT_OOB_FDS_MAX), held by the broker while the channel waits. */
+#define FDS_SPARE 256
+#define FDS_PER_CONN 3
+#define CONNS_MAX 65536
+
+/* Anyone can trigger these lines at will. */
+static struct ivt_ratelimit refused_rl = IVT_RATELIMIT_INIT(10000, 5);
+static struct ivt_ratelimit bad_msg_rl = IVT_RATELIMIT_INIT(10000, 5);
 
 struct local_reg;
 
@@ -40,6 +60,7 @@ struct local_conn {
 	int dead;      /* to be reaped */
 	int graceful;  /* it sent CLOSE */
 	int reported;  /* broker already told it is gone */
+	int opened;    /* sent an OPEN: counts against limits.channels */
 	int wants_info; /* its OPEN had IVT_CTRL_OPEN_INFO: it takes PEER_INFO */
 };
 
@@ -52,7 +73,8 @@ struct local_reg {
 	dev_t dev;
 	ino_t ino;
 	struct local_conn *conns;
-	size_t nconns;
+	size_t nconns, max_conns;
+	struct ivt_policy_limits limits;
 	int destroying;
 	ivt_status_fn status_fn;
 	void *status_arg;
@@ -122,11 +144,13 @@ static int send_or_drop(struct local_conn *c, uint16_t type, const void *p, uint
 	int rc = ivt_ctrl_send(c->fd, type, c->seq, p, len, fds, nfds);
 	if (rc < 0) {
 		if (rc == -EAGAIN)
-			IVT_WARN(WHO, "%s (pid %d) does not read its control socket; dropping it",
-				 c->end.identity, c->end.pid);
+			ivt_log_limited(&bad_msg_rl, IVT_LOG_WARN, WHO,
+					"%s (pid %d) does not read its control socket; dropping it",
+					c->end.identity, c->end.pid);
 		else if (rc != -ECONNRESET)
-			IVT_WARN(WHO, "sending to %s (pid %d): %s; dropping it", c->end.identity,
-				 c->end.pid, strerror(-rc));
+			ivt_log_limited(&bad_msg_rl, IVT_LOG_WARN, WHO,
+					"sending to %s (pid %d): %s; dropping it", c->end.identity,
+					c->end.pid, strerror(-rc));
 		mark_dead(c);
 	}
 	return rc;
@@ -199,11 +223,13 @@ static const struct ivt_registry_ops local_ops = {
 
 static void protocol_error(struct local_conn *c, const char *what)
 {
-	IVT_WARN(WHO, "%s (pid %d): %s; dropping the connection", c->end.identity, c->end.pid,
-		 what);
+	ivt_log_limited(&bad_msg_rl, IVT_LOG_WARN, WHO, "%s (pid %d): %s; dropping the connection",
+			c->end.identity, c->end.pid, what);
 	op_reply_error(&c->end, EPROTO, what);
 	mark_dead(c);
 }
+
+static size_t root_reserve(const struct local_reg *lr);
 
 static void handle_status(struct local_conn *c)
 {
@@ -217,7 +243,104 @@ static void handle_status(struct local_conn *c)
 		n = sizeof(text) - 1;
 	text[n] = '\0';
 	n = strlen(text); /* the text must have no early NUL */
+	snprintf(text + n, sizeof(text) - n, "control connections: %zu of %zu (the last %zu for root)\n",
+		 c->lr->nconns, c->lr->max_conns, root_reserve(c->lr));
+	n = strlen(text);
 	send_or_drop(c, IVT_CTRL_STATUS_OK, text, (uint32_t)n + 1, NULL, 0);
+}
+
+/* ---- limits --------------------------------------------------------- */
+
+static void count_uid(const struct local_reg *lr, uid_t uid, size_t *conns, size_t *opened)
+{
+	*conns = *opened = 0;
+	for (const struct local_conn *c = lr->conns; c; c = c->next)
+		if (c->end.uid == uid && !c->dead) {
+			(*conns)++;
+			*opened += c->opened != 0;
+		}
+}
+
+/* An OPEN beyond the uid's channel limit is answered -EMFILE. */
+static int over_channel_limit(struct local_conn *c)
+{
+	size_t conns, opened;
+	if (c->end.uid == 0)
+		return 0;
+	count_uid(c->lr, c->end.uid, &conns, &opened);
+	if (opened < c->lr->limits.channels)
+		return 0;
+	char why[IVT_ERRMSG_MAX + 1];
+	snprintf(why, sizeof(why), "%s already has %zu channel ends open in ivtd, its limit "
+		 "(policy \"limits\": \"channels\")", c->end.identity, opened);
+	ivt_log_limited(&refused_rl, IVT_LOG_WARN, WHO, "refused an OPEN: %s", why);
+	op_reply_error(&c->end, EMFILE, why);
+	return 1;
+}
+
+/* never more than half the table: users keep a share however it is sized */
+static size_t root_reserve(const struct local_reg *lr)
+{
+	uint64_t r = lr->limits.root_reserve;
+	return r < lr->max_conns / 2 ? (size_t)r : lr->max_conns / 2;
+}
+
+/* 0 to serve a new connection from uid, else the errno to refuse it with
+ * (why says it for the client and the log). */
+static int admit(const struct local_reg *lr, uid_t uid, char *why, size_t why_len)
+{
+	const struct ivt_policy_limits *l = &lr->limits;
+	size_t reserve = root_reserve(lr);
+	if (lr->nconns >= lr->max_conns) {
+		snprintf(why, why_len, "ivtd serves %zu control connections, as many as it can "
+			 "(open file limit)", lr->nconns);
+		return EUSERS;
+	}
+	if (uid == 0)
+		return 0;
+	if (lr->nconns >= lr->max_conns - reserve) {
+		snprintf(why, why_len, "ivtd serves %zu control connections; the last %zu of its "
+			 "%zu are kept for root (policy \"limits\": \"root_reserve\")", lr->nconns,
+			 reserve, lr->max_conns);
+		return EUSERS;
+	}
+	size_t conns, opened;
+	count_uid(lr, uid, &conns, &opened);
+	if (conns >= l->connections) {
+		snprintf(why, why_len, "uid:%u already holds %zu control connections to ivtd, its "
+			 "limit (policy \"limits\": \"connections\")", (unsigned)uid, conns);
+		return EMFILE;
+	}
+	return 0;
+}
+
+/* Tell the client why, then hang up (it reads the ERROR even after). */
+static void refuse_conn(int fd, int err, const char *why)
+{
+	struct ivt_ctrl_error e;
+	memset(&e, 0, sizeof(e));
+	e.err = err;
+	snprintf(e.msg, sizeof(e.msg), "%s", why);
+	ivt_ctrl_send(fd, IVT_CTRL_ERROR, 0, &e, sizeof(e), NULL, 0);
+	close(fd);
+}
+
+static size_t table_size(void)
+{
+	struct rlimit r;
+	if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY)
+		return CONNS_MAX;
+	if (r.rlim_cur <= FDS_SPARE * 2)
+		return r.rlim_cur / (2 * FDS_PER_CONN) + 1;
+	size_t n = (size_t)((r.rlim_cur - FDS_SPARE) / FDS_PER_CONN);
+	return n < CONNS_MAX ? n : CONNS_MAX;
+}
+
+void ivt_registry_local_set_limits(struct ivt_registry *reg, const struct ivt_policy_limits *l)
+{
+	if (!reg || reg->ops != &local_ops || !l)
+		return;
+	((struct local_reg *)reg)->limits = *l;
 }
 
 /* A listener that accepts many gets an INCOMING per queued connector,
@@ -265,6 +388,9 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 				       "starting with '.')");
 			return;
 		}
+		if (!c->opened && over_channel_limit(c))
+			return;
+		c->opened = 1;
 		lr->reg.cb.request(lr->reg.cb.arg, &c->end, &req);
 		return;
 	}
@@ -323,17 +449,26 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
-				IVT_WARN(WHO, "accept on %s: %s", lr->path, strerror(errno));
+				ivt_log_limited(&refused_rl, IVT_LOG_WARN, WHO, "accept on %s: %s",
+						lr->path, strerror(errno));
 			return;
 		}
 		struct ucred cred;
 		socklen_t cl = sizeof(cred);
-		if (lr->nconns >= IVT_LOCAL_MAX_CONNS ||
-		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0) {
-			IVT_WARN(WHO, "refusing a control connection: %s",
-				 lr->nconns >= IVT_LOCAL_MAX_CONNS ? "too many connections"
-								  : strerror(errno));
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0) {
+			ivt_log_limited(&refused_rl, IVT_LOG_WARN, WHO,
+					"refusing a control connection: SO_PEERCRED: %s",
+					strerror(errno));
 			close(fd);
+			continue;
+		}
+		char why[IVT_ERRMSG_MAX + 1];
+		int err = admit(lr, cred.uid, why, sizeof(why));
+		if (err) {
+			ivt_log_limited(&refused_rl, IVT_LOG_WARN, WHO,
+					"refusing a control connection from uid:%u (pid %d): %s",
+					(unsigned)cred.uid, (int)cred.pid, why);
+			refuse_conn(fd, err, why);
 			continue;
 		}
 		struct local_conn *c = calloc(1, sizeof(*c));
@@ -478,6 +613,12 @@ struct ivt_registry *ivt_registry_local_new(struct event_base *base, const char 
 	lr->reg.cb = *cb;
 	lr->base = base;
 	lr->lfd = -1;
+	lr->max_conns = table_size();
+	lr->limits = (struct ivt_policy_limits){
+		.connections = IVT_POLICY_LIMIT_CONNECTIONS_DEFAULT,
+		.channels = IVT_POLICY_LIMIT_CHANNELS_DEFAULT,
+		.root_reserve = IVT_POLICY_LIMIT_ROOT_RESERVE_DEFAULT,
+	};
 	if (open_listener(lr, socket_path, why, why_len) != 0) {
 		free(lr);
 		return NULL;
@@ -489,7 +630,8 @@ struct ivt_registry *ivt_registry_local_new(struct event_base *base, const char 
 		op_destroy(&lr->reg);
 		return NULL;
 	}
-	IVT_INFO(WHO, "listening on %s", lr->path);
+	IVT_INFO(WHO, "listening on %s (at most %zu control connections)", lr->path,
+		 lr->max_conns);
 	return &lr->reg;
 }
 

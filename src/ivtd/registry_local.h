@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "ivtd/policy.h"
 #include "ivtd/registry.h"
 
 /* Writes the daemon's status text (NUL-terminated) into buf; returns its length. */
@@ -14,8 +15,9 @@ typedef size_t (*ivt_status_fn)(void *arg, char *buf, size_t len);
  * Without one, STATUS gets a one-line placeholder. */
 void ivt_registry_local_set_status(struct ivt_registry *reg, ivt_status_fn fn, void *arg);
 
-/* Most control connections served at once; more are accepted and closed
- * at once, so one user cannot exhaust ivtd's descriptors. */
-#define IVT_LOCAL_MAX_CONNS 1024
+/* Per-identity limits (policy "limits"); until called, the documented
+ * defaults. The connection table itself is sized from RLIMIT_NOFILE when
+ * the registry is made (ivtd raises its soft limit to the hard one first). */
+void ivt_registry_local_set_limits(struct ivt_registry *reg, const struct ivt_policy_limits *l);
 
 #endif

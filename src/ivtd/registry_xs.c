@@ -102,8 +102,9 @@ static int answer(struct xs_registry *r, uint32_t domid, const char *name, const
 static void refuse(struct xs_registry *r, uint32_t domid, const char *name, int err,
 		   const char *why, const struct ivt_xs_request *req)
 {
+	static struct ivt_ratelimit rl = IVT_RATELIMIT_INIT(10000, 5); /* a guest's at will */
 	char v[IVT_XS_RESPONSE_MAX + 1];
-	IVT_INFO(WHO, "dom%u/%s: refused: %s", domid, name, why);
+	ivt_log_limited(&rl, IVT_LOG_INFO, WHO, "dom%u/%s: refused: %s", domid, name, why);
 	if (ivt_xs_format_error(v, sizeof(v), err, why, req && req->has_seq, req ? req->seq : 0) ==
 	    0)
 		answer(r, domid, name, IVT_XS_LEAF_RESPONSE, v);

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/plugin_loader.h"
 #include "common/ctrl_msg.h"
+#include "common/le.h"
 #include "ivtd/policy.h"
 
 #define HELLO_LEN (IVT_RMSG_HOST_MAX + 1 + 4)
@@ -26,22 +28,6 @@ size_t ivt_rmsg_payload_len(uint16_t type)
 	case IVT_RMSG_ERROR: return ERROR_LEN;
 	default: return 0;
 	}
-}
-
-/* ---- little-endian fields ------------------------------------------- */
-
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
 }
 
 static void put_str(uint8_t *p, const char *s, size_t field)
@@ -80,15 +66,15 @@ int ivt_rmsg_encode(const struct ivt_rmsg *m, uint8_t *out, size_t cap)
 	size_t len = ivt_rmsg_payload_len(m->type);
 	if (!len || cap < IVT_RMSG_HDR_LEN + len)
 		return -EINVAL;
-	put_le(out, IVT_RMSG_MAGIC, 4);
-	put_le(out + 4, IVT_RMSG_VERSION, 2);
-	put_le(out + 6, m->type, 2);
-	put_le(out + 8, len, 4);
+	ivt_put_le(out, IVT_RMSG_MAGIC, 4);
+	ivt_put_le(out + 4, IVT_RMSG_VERSION, 2);
+	ivt_put_le(out + 6, m->type, 2);
+	ivt_put_le(out + 8, len, 4);
 	uint8_t *p = out + IVT_RMSG_HDR_LEN;
 	switch (m->type) {
 	case IVT_RMSG_HELLO:
 		put_str(p, m->u.hello.host, IVT_RMSG_HOST_MAX + 1);
-		put_le(p + IVT_RMSG_HOST_MAX + 1, m->u.hello.sw_version, 4);
+		ivt_put_le(p + IVT_RMSG_HOST_MAX + 1, m->u.hello.sw_version, 4);
 		break;
 	case IVT_RMSG_OPEN:
 		put_str(p, m->u.open.channel, IVT_NAME_MAX + 1);
@@ -97,13 +83,13 @@ int ivt_rmsg_encode(const struct ivt_rmsg *m, uint8_t *out, size_t cap)
 		p += IVT_RMSG_ID_MAX + 1;
 		put_str(p, m->u.open.backend, IVT_BACKEND_NAME_MAX + 1);
 		p += IVT_BACKEND_NAME_MAX + 1;
-		put_le(p, m->u.open.ring_size, 8);
+		ivt_put_le(p, m->u.open.ring_size, 8);
 		break;
 	case IVT_RMSG_OPEN_OK:
-		put_le(p, m->u.open_ok.ring_size, 8);
+		ivt_put_le(p, m->u.open_ok.ring_size, 8);
 		break;
 	case IVT_RMSG_ERROR:
-		put_le(p, (uint32_t)m->u.error.err, 4);
+		ivt_put_le(p, (uint32_t)m->u.error.err, 4);
 		put_str(p + 4, m->u.error.msg, IVT_ERRMSG_MAX + 1);
 		break;
 	}
@@ -114,10 +100,10 @@ int ivt_rmsg_encode(const struct ivt_rmsg *m, uint8_t *out, size_t cap)
 
 int ivt_rmsg_parse_hdr(const uint8_t *hdr, uint16_t *type, char *why, size_t why_len)
 {
-	uint32_t magic = (uint32_t)get_le(hdr, 4);
-	uint16_t version = (uint16_t)get_le(hdr + 4, 2);
-	uint16_t t = (uint16_t)get_le(hdr + 6, 2);
-	uint32_t len = (uint32_t)get_le(hdr + 8, 4);
+	uint32_t magic = (uint32_t)ivt_get_le(hdr, 4);
+	uint16_t version = (uint16_t)ivt_get_le(hdr + 4, 2);
+	uint16_t t = (uint16_t)ivt_get_le(hdr + 6, 2);
+	uint32_t len = (uint32_t)ivt_get_le(hdr + 8, 4);
 	if (magic != IVT_RMSG_MAGIC)
 		return bad(why, why_len, "not an ivtd peer message (magic %#x)", magic);
 	if (version != IVT_RMSG_VERSION)
@@ -152,10 +138,10 @@ static int parse_open(const uint8_t *p, struct ivt_rmsg *m, char *why, size_t wh
 	p += IVT_RMSG_ID_MAX + 1;
 	const char *b = m->u.open.backend;
 	if (get_str(p, IVT_BACKEND_NAME_MAX + 1, m->u.open.backend) ||
-	    (*b && strcmp(b, "auto") != 0 && ivt_backend_id(b) < 0))
+	    (*b && strcmp(b, "auto") != 0 && !ivt_plugin_name_valid(b, strlen(b))))
 		return bad(why, why_len, "OPEN: invalid backend name");
 	p += IVT_BACKEND_NAME_MAX + 1;
-	m->u.open.ring_size = get_le(p, 8);
+	m->u.open.ring_size = ivt_get_le(p, 8);
 	return 0;
 }
 
@@ -176,19 +162,19 @@ int ivt_rmsg_parse(const uint8_t *buf, size_t n, struct ivt_rmsg *m, char *why, 
 		if (get_str(p, IVT_RMSG_HOST_MAX + 1, m->u.hello.host) ||
 		    !ivt_name_valid(m->u.hello.host))
 			return bad(why, why_len, "HELLO: invalid host name");
-		m->u.hello.sw_version = (uint32_t)get_le(p + IVT_RMSG_HOST_MAX + 1, 4);
+		m->u.hello.sw_version = (uint32_t)ivt_get_le(p + IVT_RMSG_HOST_MAX + 1, 4);
 		return 0;
 	case IVT_RMSG_OPEN:
 		return parse_open(p, m, why, why_len);
 	case IVT_RMSG_OPEN_OK:
-		m->u.open_ok.ring_size = get_le(p, 8);
+		m->u.open_ok.ring_size = ivt_get_le(p, 8);
 		if (!is_pow2_ring(m->u.open_ok.ring_size))
 			return bad(why, why_len, "OPEN_OK: ring size %llu is not a power of two in "
 						 "[4096, 1 GiB]",
 				   (unsigned long long)m->u.open_ok.ring_size);
 		return 0;
 	case IVT_RMSG_ERROR: {
-		uint32_t e = (uint32_t)get_le(p, 4);
+		uint32_t e = (uint32_t)ivt_get_le(p, 4);
 		if (e == 0 || e >= 4096)
 			return bad(why, why_len, "ERROR: errno %u out of range", e);
 		m->u.error.err = (int32_t)e;

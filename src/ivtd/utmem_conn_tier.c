@@ -140,7 +140,7 @@ static int start_below(struct conn_tier *t, struct conn_tier_pool *p)
 		return submit_pending(t, p);
 	struct utmem_hdr h = {.op = UTMEM_OP_POOL_CREATE, .len = UTMEM_POOL_CREATE_LEN};
 	uint8_t pl[UTMEM_POOL_CREATE_LEN] = {0}; /* private: no uuid */
-	utmem_put_le32(pl, p->flags);
+	ivt_put_le32(pl, p->flags);
 	p->remote = 0;
 	return ivt_utmem_lower_submit(t->lower, &h, pl, pool_done, t, &t->pend.req);
 }

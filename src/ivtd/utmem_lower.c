@@ -337,9 +337,9 @@ static void got_hello(struct ivt_utmem_lower *L, const struct utmem_hdr *rep, co
 		link_down(L, rep->status, "HELLO refused");
 		return;
 	}
-	uint64_t mv = utmem_get_le64(p);
+	uint64_t mv = ivt_get_le64(p);
 	L->max_value = mv < UTMEM_MAX_VALUE_LIMIT ? (size_t)mv : UTMEM_MAX_VALUE_LIMIT;
-	L->peer_domid = utmem_get_le32(p + 8);
+	L->peer_domid = ivt_get_le32(p + 8);
 	L->state = LS_UP;
 	L->deadline_ms = 0;
 	L->connects++;

@@ -49,6 +49,7 @@ struct svc_conn {
 	size_t chunk;          /* payload bytes per frame */
 	int eof, dead;
 	uint64_t requests_bytes, replies_bytes;
+	uint64_t in_flight; /* request payload bytes charged (policy limits.bytes_in_flight) */
 };
 
 struct identity_slot {
@@ -335,6 +336,38 @@ static struct svc_conn *conn_of_end(struct ivt_utmem_service *S, const struct iv
 	return NULL;
 }
 
+/* ---- what half-sent requests may pin ------------------------------------ */
+
+/* The session charges a request's payload before buffering it. One
+ * identity's requests being received hold at most the policy's
+ * limits.bytes_in_flight, however many connections it opens; beyond that
+ * the request is answered -ENOBUFS once its payload has passed. */
+static int charge(void *ctx, size_t bytes)
+{
+	struct svc_conn *c = ctx;
+	const struct ivt_policy *pol = ivt_broker_policy(c->S->broker);
+	uint64_t limit = pol ? pol->limits.bytes_in_flight : 0, held = 0;
+	for (const struct svc_conn *o = c->S->conns; o; o = o->next)
+		if (!strcmp(o->identity, c->identity))
+			held += o->in_flight;
+	if (limit && held + bytes > limit) {
+		static struct ivt_ratelimit rl = IVT_RATELIMIT_INIT(10000, 5);
+		ivt_log_limited(&rl, IVT_LOG_INFO, WHO,
+				"%s: %s has %" PRIu64 " request bytes in flight; refusing %zu more "
+				"(policy \"limits\": \"bytes_in_flight\" %" PRIu64 ")",
+				IVT_UTMEM_CHANNEL, c->identity, held, bytes, limit);
+		return -ENOBUFS;
+	}
+	c->in_flight += bytes;
+	return 0;
+}
+
+static void uncharge(void *ctx, size_t bytes)
+{
+	struct svc_conn *c = ctx;
+	c->in_flight -= bytes < c->in_flight ? bytes : c->in_flight;
+}
+
 /* ---- broker hooks ------------------------------------------------------ */
 
 __attribute__((format(printf, 3, 4))) static void say(char *buf, size_t cap, const char *fmt, ...)
@@ -370,7 +403,8 @@ static int svc_open(void *arg, struct ivt_reg_end *end, const char *backend, uin
 	c->wire = evbuffer_new();
 	c->store_tier = utmem_store_tier(S->store, domid);
 	conn_tier_init(&c->tt, c->store_tier, S->lower, on_answered, c);
-	struct utmem_server_opts so = {.domid = domid, .store = S->store, .allow_admin = 0};
+	struct utmem_server_opts so = {.domid = domid, .store = S->store, .allow_admin = 0,
+				       .charge = charge, .uncharge = uncharge, .charge_ctx = c};
 	c->sess = c->store_tier ? utmem_session_new(&c->tt.base, &so) : NULL;
 	if (!c->raw || !c->wire || !c->sess || c->chunk == 0) {
 		rc = -ENOMEM;
@@ -515,8 +549,8 @@ size_t ivt_utmem_service_status(struct ivt_utmem_service *S, char *buf, size_t l
 		put_quota(&o, ds.quota);
 		size_t unsent = evbuffer_get_length(c->wire);
 		ivt_textbuf_printf(&o, " used %" PRIu64 " pages %" PRIu64 " pools %zu puts %" PRIu64
-			" refused %" PRIu64 " unsent %zu",
-		    ds.used, ds.pages, c->tt.n_pools, ds.puts, ds.puts_refused, unsent);
+			" refused %" PRIu64 " unsent %zu in-flight %" PRIu64,
+		    ds.used, ds.pages, c->tt.n_pools, ds.puts, ds.puts_refused, unsent, c->in_flight);
 		const struct conn_tier_stats *ts = &c->tt.stats;
 		if (tiered)
 			ivt_textbuf_printf(&o, " below: puts %" PRIu64 " refused %" PRIu64 " gets %"

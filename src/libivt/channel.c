@@ -221,6 +221,12 @@ static int chan_start(const char *name, unsigned flags, const struct ivt_open_op
 		rc = -ENOTSUP;
 		goto fail;
 	}
+	if ((ch->ops->caps & IVT_CAP_XS_PATH) && !ok.xs_path[0]) {
+		rc = -EPROTO;
+		ivt_reason_set(rc, "ivtd answered backend %s without the XenStore path it needs",
+			       ok.backend);
+		goto fail;
+	}
 	struct ivt_ep_params params = {
 		.channel = ch->name,
 		.is_server = listen,
@@ -371,7 +377,8 @@ IVT_EXPORT int ivt_get_stats(ivt_channel *ch, struct ivt_stats *st)
 	st->ring_size = ch->ring_size;
 	st->protocol_errors = atomic_load(&ch->xp.protocol_errors);
 	struct ivt_ep_stats ep;
-	if (ch->ops->stats && ch->ops->stats(ch->ep, &ep) == 0) {
+	memset(&ep, 0, sizeof(ep));
+	if (ch->ops->stats(ch->ep, &ep) == 0) {
 		st->notifies_sent = ep.notifies_sent;
 		st->protocol_errors += ep.protocol_errors; /* e.g. forged ring indices */
 	}

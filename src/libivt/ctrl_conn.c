@@ -189,14 +189,19 @@ int ivt_ctrl_conn_open(struct ivt_ctrl_conn *cc, const char *path, const struct 
 	if (rc < 0)
 		return rc;
 	rc = ivt_ctrl_send(cc->sock, IVT_CTRL_OPEN, ++cc->seq, req, sizeof(*req), NULL, 0);
-	if (rc < 0) {
-		ivt_reason_set(-ECONNREFUSED, "socket %s: ivtd hung up", path);
-		rc = -ECONNREFUSED;
-		goto fail;
-	}
+	/* If ivtd refused the connection itself (limits), its ERROR says why
+	 * and is still there to read although our send failed. */
+	int sent = rc == 0;
 	for (;;) {
 		struct ivt_ctrl_msg m;
-		rc = ivt_ctrl_recv(cc->sock, &m, timeout_ms);
+		rc = ivt_ctrl_recv(cc->sock, &m, sent ? timeout_ms : 0);
+		if (!sent && (rc < 0 || m.hdr.type != IVT_CTRL_ERROR)) {
+			if (rc == 0)
+				ivt_ctrl_msg_close_fds(&m);
+			ivt_reason_set(-ECONNREFUSED, "socket %s: ivtd hung up", path);
+			rc = -ECONNREFUSED;
+			goto fail;
+		}
 		if (rc == -ETIMEDOUT) {
 			ivt_reason_set(rc, "ivtd at %s did not answer within %d ms", path, timeout_ms);
 			goto fail;

@@ -46,7 +46,8 @@ static const char *ivt_text(int e)
 	case ECONNREFUSED:
 		return "ivtd is not running, or the listener closed";
 	case EUSERS:
-		return "the listener holds its most connections (policy max_connections)";
+		return "too many connections: the listener holds its most (policy "
+		       "max_connections), or ivtd's connection table is full";
 	case ENOTSUP:
 		return "the backend is not available here";
 	case ETIMEDOUT:
@@ -82,6 +83,8 @@ static const char *ivt_text(int e)
 		return "this control connection already carries a channel end";
 	case EALREADY:
 		return "the channel is already set up";
+	case EMFILE:
+		return "too many connections or channels for this identity";
 	default:
 		return NULL;
 	}

@@ -96,6 +96,7 @@ IVT_EXPORT ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len)
 	}
 }
 
+/* Like recv(MSG_WAITALL): a count already taken is never dropped. */
 IVT_EXPORT ssize_t ivt_recv_all(ivt_channel *ch, void *buf, size_t len)
 {
 	if (!ch || (len && !buf))
@@ -107,15 +108,10 @@ IVT_EXPORT ssize_t ivt_recv_all(ivt_channel *ch, void *buf, size_t len)
 			got += (size_t)n;
 			continue;
 		}
-		if (n == -EAGAIN && got > 0) {
-			/* a message has begun: wait for the rest even if non-blocking,
-			 * or the caller would lose the part we already took */
-			chan_wait(ch, CHAN_RECEIVER, chan_recv_events(ch), -1);
-			continue;
-		}
-		if (n == 0)
-			return got == 0 ? 0 : -ECONNRESET; /* cut off inside the message */
-		return n;
+		/* The stream ended inside the message (0 and -ECONNRESET are
+		 * sticky: the next call reports them), or a non-blocking channel
+		 * has no more yet: hand over what arrived. */
+		return got > 0 ? (ssize_t)got : n;
 	}
 	return (ssize_t)len;
 }

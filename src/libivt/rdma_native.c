@@ -24,9 +24,8 @@ struct ivt_native {
 
 int ivt_native_usable(const struct ivt_plugin_ops *ops)
 {
-	return ops && (ops->caps & IVT_CAP_RDMA) && IVT_PLUGIN_OPS_HAS(ops, max_rdma_len) &&
-	       ops->rdma_write && ops->rdma_read && ops->poll_completions &&
-	       ops->register_region && ops->deregister_region;
+	/* The loader checked that the capability comes with every op. */
+	return ops && (ops->caps & IVT_CAP_RDMA) && IVT_PLUGIN_OPS_HAS(ops, max_rdma_len);
 }
 
 struct ivt_native *ivt_native_new(const struct ivt_plugin_ops *ops, struct ivt_ep *ep)

@@ -108,6 +108,15 @@ void ivt_track_drop_last(struct ivt_rdma_track *t, uint64_t tag)
 	pthread_mutex_unlock(&t->lock);
 }
 
+void ivt_track_orphan(struct ivt_rdma_track *t, uint64_t tag)
+{
+	pthread_mutex_lock(&t->lock);
+	for (struct ivt_rdma_op *op = t->head; op; op = op->next)
+		if (op->tag == tag)
+			op->orphaned = 1;
+	pthread_mutex_unlock(&t->lock);
+}
+
 struct ivt_rdma_op *ivt_track_oldest(struct ivt_rdma_track *t)
 {
 	pthread_mutex_lock(&t->lock);
@@ -132,6 +141,10 @@ static void complete_locked(struct ivt_rdma_track *t, struct ivt_rdma_op *prev,
 			    struct ivt_rdma_op *op, int32_t status)
 {
 	unlink_locked(t, prev, op);
+	if (op->orphaned) { /* its caller already has an error */
+		op_free(op);
+		return;
+	}
 	/* capacity was reserved in ivt_track_add */
 	struct ivt_completion *c = &t->cq[(t->cq_head + t->cq_n) % t->cq_cap];
 	c->wr_id = op->wr_id;
@@ -151,9 +164,19 @@ static void complete_oldest_n(struct ivt_rdma_track *t, size_t n, int32_t status
 	pthread_mutex_unlock(&t->lock);
 }
 
-void ivt_track_complete_oldest(struct ivt_rdma_track *t, int32_t status)
+int ivt_track_answer(struct ivt_rdma_track *t, uint64_t tag, int32_t status)
 {
-	complete_oldest_n(t, 1, status);
+	int rc = 0;
+	pthread_mutex_lock(&t->lock);
+	struct ivt_rdma_op *op = t->head;
+	if (!op || op->tag != tag)
+		rc = -ENOENT;
+	else if (status == 0 && op->opcode == IVT_OP_RDMA_READ && op->received != op->len)
+		rc = -EPROTO;
+	else
+		complete_locked(t, NULL, op, status);
+	pthread_mutex_unlock(&t->lock);
+	return rc;
 }
 
 void ivt_track_complete(struct ivt_rdma_track *t, struct ivt_rdma_op *op, int32_t status)

@@ -21,6 +21,10 @@ struct ivt_rdma_op {
 	uint8_t *buf;      /* READ: where the answer goes (native ops: WRITE's source too) */
 	uint64_t len;      /* bytes of the op */
 	uint64_t received; /* READ: bytes that arrived so far (rx only) */
+	/* Its post failed after it was queued: the caller got the error and
+	 * may have freed buf, so answers are read and dropped, and no
+	 * completion is reported. Set under the track lock *and* rx_lock. */
+	int orphaned;
 	/* Native ops only (rdma_native.c): the plugin moves the op in pieces. */
 	struct {
 		uint64_t key, offset; /* the peer's region and where the op starts in it */
@@ -52,13 +56,20 @@ void ivt_track_fini(struct ivt_rdma_track *t);
 /* Append an op (tag assigned here). 0 or -ENOMEM. */
 int ivt_track_add(struct ivt_rdma_track *t, uint32_t opcode, uint64_t wr_id, void *buf,
 		  uint64_t len, uint64_t *tag_out);
-/* Remove the newest op again (posting failed before it reached the wire). */
+/* Remove the op again (posting failed before it reached the wire). Only
+ * where no receive path can hold it: the native track. */
 void ivt_track_drop_last(struct ivt_rdma_track *t, uint64_t tag);
-/* The oldest unanswered op, or NULL. Only the receive path removes ops, so
- * the pointer stays valid for it. */
+/* Mark the op orphaned (see above); it stays until its answer or the
+ * channel's end removes it. The caller holds the receive path's lock. */
+void ivt_track_orphan(struct ivt_rdma_track *t, uint64_t tag);
+/* The oldest unanswered op, or NULL. Only the receive path removes ops of
+ * an emulated track (under its rx_lock), so the pointer stays valid for it
+ * while it holds that lock. */
 struct ivt_rdma_op *ivt_track_oldest(struct ivt_rdma_track *t);
-/* Finish the oldest op with status (0 or negative errno). */
-void ivt_track_complete_oldest(struct ivt_rdma_track *t, int32_t status);
+/* An ACK (status 0) or NACK for tag: finish the oldest op if it has that
+ * tag, in one hold of the lock. 0, or -ENOENT (not the oldest op's tag),
+ * -EPROTO (a read acknowledged before all its data arrived). */
+int ivt_track_answer(struct ivt_rdma_track *t, uint64_t tag, int32_t status);
 /* The op with tag, or NULL. */
 struct ivt_rdma_op *ivt_track_find(struct ivt_rdma_track *t, uint64_t tag);
 /* Finish op (oldest or not) with status; op is freed. */

@@ -20,6 +20,13 @@ static ssize_t pipe_recv(struct ivt_xport *xp, void *buf, size_t len)
 	return xp->ops->recv(xp->ep, buf, len);
 }
 
+/* Every pending op fails; the one whose body was arriving goes with them. */
+static void fail_ops(struct ivt_xport *xp, int32_t status)
+{
+	xp->rx.rd_op = NULL;
+	ivt_track_fail_all(&xp->track, status);
+}
+
 static int proto_error(struct ivt_xport *xp, const char *what)
 {
 	struct rx_state *rx = &xp->rx;
@@ -28,7 +35,7 @@ static int proto_error(struct ivt_xport *xp, const char *what)
 		atomic_fetch_add(&xp->protocol_errors, 1);
 		rx->err = -EPROTO;
 		atomic_store(&xp->broken, 1);
-		ivt_track_fail_all(&xp->track, -EPROTO);
+		fail_ops(xp, -EPROTO);
 	}
 	return -EPROTO;
 }
@@ -50,7 +57,7 @@ static void end_of_stream(struct ivt_xport *xp)
 		rx->eof = 1;
 	else
 		rx->err = -ECONNRESET;
-	ivt_track_fail_all(&xp->track, -ECONNRESET);
+	fail_ops(xp, -ECONNRESET);
 }
 
 /* A plugin error other than -EAGAIN. */
@@ -64,7 +71,7 @@ static void pipe_error(struct ivt_xport *xp, ssize_t r)
 	} else {
 		rx->err = (int)r;
 	}
-	ivt_track_fail_all(&xp->track, rx->err);
+	fail_ops(xp, rx->err);
 }
 
 static int range_status(struct ivt_xport *xp, uint64_t key, uint64_t off, uint64_t len,
@@ -164,13 +171,12 @@ static int frame_begin(struct ivt_xport *xp, int *answered)
 	}
 	case IVT_FRAME_RDMA_ACK:
 	case IVT_FRAME_RDMA_NACK: {
-		struct ivt_rdma_op *op = ivt_track_oldest(&xp->track);
-		if (!op || op->tag != h->tag)
+		int rc = ivt_track_answer(&xp->track, h->tag,
+					  h->type == IVT_FRAME_RDMA_ACK ? 0 : e->status);
+		if (rc == -ENOENT)
 			return proto_error(xp, "answer for no pending op");
-		int32_t st = h->type == IVT_FRAME_RDMA_ACK ? 0 : e->status;
-		if (st == 0 && op->opcode == IVT_OP_RDMA_READ && op->received != op->len)
+		if (rc)
 			return proto_error(xp, "read acknowledged before all data arrived");
-		ivt_track_complete_oldest(&xp->track, st);
 		next_frame(rx);
 		return 0;
 	}
@@ -218,6 +224,25 @@ static ssize_t body_write(struct ivt_xport *xp)
 	pthread_mutex_unlock(&xp->regions.lock);
 	if (r > 0)
 		rx->wr_pos += (uint64_t)r;
+	return r;
+}
+
+/* READ_RESP payload: into the reader's buffer, or dropped once its post
+ * failed (orphaned: the buffer may be gone). rd_op stays valid: only this
+ * path removes ops, under rx_lock, which we hold. */
+static ssize_t body_read_resp(struct ivt_xport *xp)
+{
+	struct rx_state *rx = &xp->rx;
+	struct ivt_rdma_op *op = rx->rd_op;
+	uint8_t scratch[4096];
+	ssize_t r;
+	if (!op->orphaned)
+		r = pipe_recv(xp, op->buf + op->received, rx->body_left);
+	else
+		r = pipe_recv(xp, scratch,
+			      rx->body_left < sizeof(scratch) ? rx->body_left : sizeof(scratch));
+	if (r > 0)
+		op->received += (uint64_t)r;
 	return r;
 }
 
@@ -289,10 +314,8 @@ ssize_t ivt_xport_recv(struct ivt_xport *xp, void *buf, size_t len)
 				continue;
 			}
 		} else { /* READ_RESP */
-			struct ivt_rdma_op *op = rx->rd_op;
-			r = pipe_recv(xp, op->buf + op->received, rx->body_left);
+			r = body_read_resp(xp);
 			if (r > 0) {
-				op->received += (uint64_t)r;
 				rx->body_left -= (uint64_t)r;
 				if (!rx->body_left)
 					next_frame(rx);
@@ -332,7 +355,14 @@ void ivt_xport_peer_gone(struct ivt_xport *xp, int graceful)
 		else
 			rx->err = -ECONNRESET;
 	}
-	ivt_track_fail_all(&xp->track, -ECONNRESET);
+	fail_ops(xp, -ECONNRESET);
+	pthread_mutex_unlock(&xp->rx_lock);
+}
+
+void ivt_xport_orphan_op(struct ivt_xport *xp, uint64_t tag)
+{
+	pthread_mutex_lock(&xp->rx_lock);
+	ivt_track_orphan(&xp->track, tag);
 	pthread_mutex_unlock(&xp->rx_lock);
 }
 

@@ -412,7 +412,7 @@ int ivt_xport_rdma_post(struct ivt_xport *xp, uint32_t opcode, void *buf, size_t
 	if (rc == -EAGAIN)
 		rc = 0; /* queued; the next call or the receive path sends it */
 	else if (rc < 0)
-		ivt_track_drop_last(&xp->track, tag); /* failed call: no completion too */
+		ivt_xport_orphan_op(xp, tag); /* failed call: no completion, buf untouched */
 	tx_unlock(xp);
 	return rc;
 out_free:

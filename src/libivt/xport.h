@@ -11,7 +11,9 @@
  * path queues its answers (ACK/NACK, read responses) on the tx queue and
  * only ever *tries* the tx lock, so a sender blocked on a full pipe can
  * never stop this end from draining the other direction.
- * Lock order: tx_lock or rx_lock, then regions.lock, then track.lock.
+ * Lock order: tx_lock, rx_lock, regions.lock, track.lock (the sender takes
+ * rx_lock only to orphan a failed op; the receive path never waits for
+ * tx_lock, so this cannot deadlock).
  */
 #ifndef IVT_LIBIVT_XPORT_H
 #define IVT_LIBIVT_XPORT_H
@@ -156,6 +158,12 @@ int ivt_xport_flush(struct ivt_xport *xp, const struct ivt_waiter *w);
  * (graceful, between frames) or -ECONNRESET; open ops complete with
  * -ECONNRESET. */
 void ivt_xport_peer_gone(struct ivt_xport *xp, int graceful);
+
+/* A post failed after its op was queued (tx.c): under rx_lock, mark it so
+ * the receive path drops its answer instead of writing to the caller's
+ * buffer, and reports no completion. Once this returns, no byte lands
+ * in the op's buffer. */
+void ivt_xport_orphan_op(struct ivt_xport *xp, uint64_t tag);
 
 /* Between tx.c, rx.c and xport.c. */
 void ivt_tx_enqueue(struct ivt_xport *xp, struct tx_item *it);

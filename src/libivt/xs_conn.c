@@ -19,6 +19,8 @@
 
 #include "common/ctrl_msg.h"
 #include "common/log.h"
+#include "common/plugin_loader.h"
+#include "common/xs_wait.h"
 #include "common/xs_paths.h"
 #include "common/xs_request.h"
 #include "ctrl.h"
@@ -90,8 +92,6 @@ int ivt_xs_answer_to_open_ok(const struct ivt_xs_response *r, int listen, uint32
 		return proto_err(why, why_len,
 				 "path '%s' is not a vchan path below /local/domain/%u/data/ivt",
 				 r->path, server);
-	if (!r->path[0] && !strcmp(r->backend, "vchan"))
-		return proto_err(why, why_len, "vchan answer without a path");
 	snprintf(ok->backend, sizeof(ok->backend), "%s", r->backend);
 	snprintf(ok->xs_path, sizeof(ok->xs_path), "%s", r->path);
 	ok->ring_size = rs;
@@ -191,6 +191,21 @@ static int check_response(struct xs_conn *xc, struct ivt_ctrl_open_ok *ok)
 	return 1;
 }
 
+/* ivt_xs_wait's view of an open: the answer is the condition. */
+struct open_wait {
+	struct xs_conn *xc;
+	struct ivt_ctrl_open_ok *ok;
+	int checked; /* check_response's last result */
+};
+
+static int open_check(void *arg)
+{
+	struct open_wait *w = arg;
+	return w->checked = check_response(w->xc, w->ok);
+}
+
+static void open_drain(void *arg) { take_watch_events(((struct open_wait *)arg)->xc); }
+
 static int watch_nodes(struct xs_conn *xc)
 {
 	if (xc->watching)
@@ -210,7 +225,7 @@ static int write_request(struct xs_conn *xc, const struct ivt_ctrl_open *req)
 {
 	char value[IVT_XS_REQUEST_MAX + 1];
 	const char *backend = req->backend[0] ? req->backend : NULL;
-	if (backend && !ivt_xs_backend_valid(backend, strlen(backend))) {
+	if (backend && !ivt_plugin_name_valid(backend, strlen(backend))) {
 		ivt_reason_set(-EINVAL, "backend name '%s' is not 1..%d of [a-z0-9_]", backend,
 			       IVT_BACKEND_NAME_MAX);
 		return -EINVAL;
@@ -260,26 +275,19 @@ static int xs_conn_open(void *impl, const struct ivt_ctrl_open *req, struct ivt_
 	if (rc)
 		return rc;
 
-	long long deadline = timeout_ms < 0 ? -1 : ivt_now_ms() + timeout_ms;
-	for (;;) {
-		rc = check_response(xc, ok);
-		if (rc)
-			break;
-		long long left = deadline < 0 ? -1 : deadline - ivt_now_ms();
-		if (deadline >= 0 && left <= 0) {
-			ivt_reason_set(-ETIMEDOUT,
-				       "no answer in %s within %d ms (is ivtd running in dom0? a vchan "
-				       "listener is answered once a client connects)",
-				       xc->resp_path, timeout_ms);
-			return -ETIMEDOUT;
-		}
-		struct pollfd p = {.fd = xs_fileno(xc->xs), .events = POLLIN};
-		if (poll(&p, 1, left > 0x7fffffff ? 0x7fffffff : (int)left) < 0 && errno != EINTR) {
-			int e = errno;
-			ivt_reason_set(-e, "poll on XenStore: %s", strerror(e));
-			return -e;
-		}
-		take_watch_events(xc);
+	struct open_wait w = {.xc = xc, .ok = ok};
+	rc = ivt_xs_wait(xc->xs, timeout_ms, open_check, open_drain, &w);
+	if (rc == -ETIMEDOUT && w.checked == 0) {
+		ivt_reason_set(rc,
+			       "no answer in %s within %d ms (is ivtd running in dom0? a listener "
+			       "of a peer-bound backend such as vchan is answered once a client "
+			       "connects)",
+			       xc->resp_path, timeout_ms);
+		return rc;
+	}
+	if (rc < 0 && w.checked == 0) {
+		ivt_reason_set(rc, "poll on XenStore: %s", strerror(-rc));
+		return rc;
 	}
 	if (rc < 0)
 		return rc;

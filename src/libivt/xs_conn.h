@@ -32,7 +32,8 @@
  * (-EPROTO, reason in why) what an honest ivtd never writes: a ring that
  * is not a power of two in [IVT_XS_RING_MIN, IVT_XS_RING_MAX], a path
  * outside the server's /local/domain/<srv>/data/ivt or longer than
- * libxenvchan can use, a vchan answer without a path. */
+ * libxenvchan can use. (A missing path is checked against the backend's
+ * IVT_CAP_XS_PATH once its plugin is loaded, channel.c.) */
 int ivt_xs_answer_to_open_ok(const struct ivt_xs_response *r, int listen, uint32_t self,
 			     struct ivt_ctrl_open_ok *ok, char *why, size_t why_len);
 

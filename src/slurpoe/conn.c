@@ -319,4 +319,6 @@ int slp_conn_tx_idle(const struct slp_conn *c)
 	return c->snd_una == c->snd_nxt && !c->ctrl && !c->ops && c->stream_cut == c->stream_posted;
 }
 
+int slp_conn_peer_closed(const struct slp_conn *c) { return c->peer_fin; }
+
 void slp_engine_set_no_reset(struct slp_engine *e, int on) { e->cfg.no_reset = on; }

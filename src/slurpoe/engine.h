@@ -152,6 +152,9 @@ void slp_conn_free(struct slp_conn *c);
 int slp_conn_readable(const struct slp_conn *c);
 /* Everything we queued (stream, ops, CLOSE) is sent and acknowledged. */
 int slp_conn_tx_idle(const struct slp_conn *c);
+/* The peer's CLOSE arrived: its stream is finished (the engine keeps
+ * ours open, half-closed, as TCP does). */
+int slp_conn_peer_closed(const struct slp_conn *c);
 /* Several engines share one NIC (one per process): don't RESET frames
  * for endpoints this engine doesn't know. */
 void slp_engine_set_no_reset(struct slp_engine *e, int on);

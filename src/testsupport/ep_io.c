@@ -144,8 +144,6 @@ ssize_t ep_recv_all(const struct ivt_plugin_ops *ops, struct ivt_ep *ep, void *b
 int ep_wait_completions(const struct ivt_plugin_ops *ops, struct ivt_ep *ep,
 			struct ivt_ep_completion *out, int n, int timeout_ms)
 {
-	if (!IVT_PLUGIN_OPS_HAS(ops, poll_completions) || !ops->poll_completions)
-		return -ENOTSUP;
 	int got = 0;
 	while (got < n) {
 		int r = ops->poll_completions(ep, out + got, n - got);

@@ -12,19 +12,21 @@
 #include "common/ctrl_msg.h"
 #include "ivt/ivt.h"
 #include "ivtd/policy.h"
+#include "status_json.h"
 
 #define STATUS_TIMEOUT_MS 5000
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-"Usage: ivtctl [-s PATH] status\n"
+"Usage: ivtctl [-s PATH] status [--json]\n"
 "       ivtctl check-policy FILE\n"
 "       ivtctl --help\n"
 "\n"
 "Commands:\n"
 "  status             print the running ivtd's status: policy, backends,\n"
-"                     counters and one line per open channel\n"
+"                     counters and one line per open channel; with\n"
+"                     --json, the same as one JSON object (for scripts)\n"
 "  check-policy FILE  validate an ivtd policy file; prints \"ok\" or the\n"
 "                     first error as FILE:LINE: PATH: problem\n"
 "\n"
@@ -50,7 +52,7 @@ static int cmd_check_policy(const char *path)
 	return 0;
 }
 
-static int cmd_status(const char *sock_path)
+static int cmd_status(const char *sock_path, int json)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(sock_path) >= sizeof(sa.sun_path)) {
@@ -67,8 +69,12 @@ static int cmd_status(const char *sock_path)
 	}
 	int rc = ivt_ctrl_send(fd, IVT_CTRL_STATUS, 1, NULL, 0, NULL, 0);
 	struct ivt_ctrl_msg *m = malloc(sizeof(*m));
-	if (rc == 0 && m)
-		rc = ivt_ctrl_recv(fd, m, STATUS_TIMEOUT_MS);
+	if (m) {
+		/* ivtd's ERROR for a refused connection is there even if our send failed */
+		int r = ivt_ctrl_recv(fd, m, rc == 0 ? STATUS_TIMEOUT_MS : 0);
+		if (rc == 0 || r == 0)
+			rc = r;
+	}
 	close(fd);
 	int status = 1;
 	if (!m)
@@ -80,8 +86,14 @@ static int cmd_status(const char *sock_path)
 	else if (m->hdr.type != IVT_CTRL_STATUS_OK)
 		fprintf(stderr, "ivtctl: unexpected answer (type %u) from ivtd\n", m->hdr.type);
 	else {
-		fputs(m->u.status, stdout);
-		status = 0;
+		char *j = json ? ivt_status_to_json(m->u.status) : NULL;
+		if (json && !j) {
+			fprintf(stderr, "ivtctl: out of memory\n");
+		} else {
+			fputs(j ? j : m->u.status, stdout);
+			status = 0;
+		}
+		free(j);
 	}
 	if (m)
 		ivt_ctrl_msg_close_fds(m);
@@ -113,7 +125,9 @@ int main(int argc, char **argv)
 	const char *cmd = argv[optind];
 	int nargs = argc - optind - 1;
 	if (!strcmp(cmd, "status") && nargs == 0)
-		return cmd_status(sock);
+		return cmd_status(sock, 0);
+	if (!strcmp(cmd, "status") && nargs == 1 && !strcmp(argv[optind + 1], "--json"))
+		return cmd_status(sock, 1);
 	if (!strcmp(cmd, "check-policy") && nargs == 1)
 		return cmd_check_policy(argv[optind + 1]);
 	fprintf(stderr, "ivtctl: unknown command or wrong arguments: %s\n", cmd);

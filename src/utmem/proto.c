@@ -8,32 +8,32 @@
 
 void utmem_hdr_encode(const struct utmem_hdr *h, uint8_t out[UTMEM_HDR_SIZE])
 {
-	utmem_put_le32(out + 0, h->magic);
+	ivt_put_le32(out + 0, h->magic);
 	out[4] = h->version;
 	out[5] = h->op;
-	utmem_put_le16(out + 6, h->flags);
-	utmem_put_le32(out + 8, h->req_id);
-	utmem_put_le32(out + 12, (uint32_t)h->status);
-	utmem_put_le32(out + 16, h->pool);
-	utmem_put_le32(out + 20, h->index);
-	utmem_put_le64(out + 24, h->oid);
-	utmem_put_le32(out + 32, h->len);
-	utmem_put_le32(out + 36, h->aux);
+	ivt_put_le16(out + 6, h->flags);
+	ivt_put_le32(out + 8, h->req_id);
+	ivt_put_le32(out + 12, (uint32_t)h->status);
+	ivt_put_le32(out + 16, h->pool);
+	ivt_put_le32(out + 20, h->index);
+	ivt_put_le64(out + 24, h->oid);
+	ivt_put_le32(out + 32, h->len);
+	ivt_put_le32(out + 36, h->aux);
 }
 
 void utmem_hdr_decode(const uint8_t in[UTMEM_HDR_SIZE], struct utmem_hdr *h)
 {
-	h->magic = utmem_get_le32(in + 0);
+	h->magic = ivt_get_le32(in + 0);
 	h->version = in[4];
 	h->op = in[5];
-	h->flags = utmem_get_le16(in + 6);
-	h->req_id = utmem_get_le32(in + 8);
-	h->status = (int32_t)utmem_get_le32(in + 12);
-	h->pool = utmem_get_le32(in + 16);
-	h->index = utmem_get_le32(in + 20);
-	h->oid = utmem_get_le64(in + 24);
-	h->len = utmem_get_le32(in + 32);
-	h->aux = utmem_get_le32(in + 36);
+	h->flags = ivt_get_le16(in + 6);
+	h->req_id = ivt_get_le32(in + 8);
+	h->status = (int32_t)ivt_get_le32(in + 12);
+	h->pool = ivt_get_le32(in + 16);
+	h->index = ivt_get_le32(in + 20);
+	h->oid = ivt_get_le64(in + 24);
+	h->len = ivt_get_le32(in + 32);
+	h->aux = ivt_get_le32(in + 36);
 }
 
 /* Fixed request payload size per op; -1 for PUT (variable). */

@@ -45,6 +45,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/le.h"
 #include "utmem/store.h"
 #include "utmem/tier.h"
 
@@ -99,27 +100,6 @@ int utmem_check_request(const struct utmem_hdr *h, size_t max_value);
 /* Is `reply` a well-formed answer to `req`? 0 or -EPROTO. */
 int utmem_check_reply(const struct utmem_hdr *reply, const struct utmem_hdr *req);
 
-static inline void utmem_put_le16(uint8_t *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
-static inline void utmem_put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline void utmem_put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline uint16_t utmem_get_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static inline uint32_t utmem_get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint64_t utmem_get_le64(const uint8_t *p)
-{
-	return (uint64_t)utmem_get_le32(p) | (uint64_t)utmem_get_le32(p + 4) << 32;
-}
-
 /* ---- byte streams ------------------------------------------------------- */
 
 /* A reliable byte stream. read: >0 bytes, 0 end of stream, negative errno.
@@ -145,6 +125,14 @@ struct utmem_server_opts {
 	uint32_t domid;            /* who the peer is (reported in HELLO, STATS) */
 	struct utmem_store *store; /* for STATS and SET_QUOTA; NULL: -EOPNOTSUPP */
 	int allow_admin;           /* SET_QUOTA allowed: trusted peers only */
+	/* Optional: a request's payload is charged before a byte of it is
+	 * buffered (the header alone may announce max_value). charge returns
+	 * 0, or a negative errno that refuses the request: its payload is
+	 * read and dropped, and the reply carries the errno. Each successful
+	 * charge is uncharged once the request ran or the session ended. */
+	int (*charge)(void *ctx, size_t bytes);
+	void (*uncharge)(void *ctx, size_t bytes);
+	void *charge_ctx;
 };
 
 struct utmem_session;

@@ -85,11 +85,11 @@ int utmem_client_open(const struct utmem_io *io, struct utmem_client **out)
 	uint8_t hello[UTMEM_HELLO_REPLY_LEN];
 	int rc = transact(c, &req, NULL, hello, sizeof(hello), &rep);
 	if (rc == 0) {
-		uint64_t mv = utmem_get_le64(hello);
+		uint64_t mv = ivt_get_le64(hello);
 		if (mv == 0 || mv > UTMEM_MAX_VALUE_LIMIT)
 			rc = -EPROTO;
 		c->max_value = (size_t)mv;
-		c->domid = utmem_get_le32(hello + 8);
+		c->domid = ivt_get_le32(hello + 8);
 	}
 	if (rc) {
 		utmem_client_free(c);
@@ -114,7 +114,7 @@ int utmem_client_pool_create(struct utmem_client *c, uint32_t flags,
 			     const uint8_t uuid[UTMEM_UUID_LEN], uint32_t *pool_out)
 {
 	uint8_t pl[UTMEM_POOL_CREATE_LEN] = {0};
-	utmem_put_le32(pl, flags);
+	ivt_put_le32(pl, flags);
 	if (uuid)
 		memcpy(pl + 4, uuid, UTMEM_UUID_LEN);
 	struct utmem_hdr req = {.op = UTMEM_OP_POOL_CREATE, .len = sizeof(pl)}, rep;
@@ -173,8 +173,8 @@ int utmem_client_invalidate_object(struct utmem_client *c, uint32_t pool, uint64
 int utmem_client_set_quota(struct utmem_client *c, uint32_t domid, uint64_t bytes)
 {
 	uint8_t pl[UTMEM_SET_QUOTA_LEN] = {0};
-	utmem_put_le32(pl, domid);
-	utmem_put_le64(pl + 8, bytes);
+	ivt_put_le32(pl, domid);
+	ivt_put_le64(pl + 8, bytes);
 	struct utmem_hdr req = {.op = UTMEM_OP_SET_QUOTA, .len = sizeof(pl)}, rep;
 	return transact(c, &req, pl, NULL, 0, &rep);
 }
@@ -190,7 +190,7 @@ int utmem_client_stats(struct utmem_client *c, struct utmem_domain_stats *out)
 			   &out->pools, &out->puts, &out->puts_refused,   &out->gets,
 			   &out->get_hits, &out->evicted};
 	for (int i = 0; i < 10; i++)
-		*v[i] = utmem_get_le64(pl + 8 * i);
+		*v[i] = ivt_get_le64(pl + 8 * i);
 	return 0;
 }
 

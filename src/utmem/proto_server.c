@@ -3,7 +3,9 @@
  * utmem server side: a push parser that turns request bytes into calls on
  * a tier and writes replies. Everything in a request is the peer's word:
  * the header is checked before any payload is buffered, so a hostile
- * length can never make us allocate more than max_value bytes.
+ * length can never make us allocate more than max_value bytes, and that
+ * allocation is charged first (opts.charge) so the server can bound what
+ * half-sent requests pin across sessions.
  */
 #include "utmem/proto.h"
 
@@ -26,6 +28,8 @@ struct utmem_session {
 	struct utmem_hdr req;
 	uint8_t *payload;
 	size_t payload_cap, payload_have;
+	size_t charged;  /* of the current request's payload (opts.charge) */
+	int refused;     /* charge's errno: the payload is dropped, then answered */
 	uint8_t *reply; /* header space followed by the reply payload */
 	size_t reply_cap;
 	bool dead;
@@ -47,10 +51,18 @@ struct utmem_session *utmem_session_new(struct utmem_tier *tier,
 	return s;
 }
 
+static void uncharge(struct utmem_session *s)
+{
+	if (s->charged && s->opts.uncharge)
+		s->opts.uncharge(s->opts.charge_ctx, s->charged);
+	s->charged = 0;
+}
+
 void utmem_session_free(struct utmem_session *s)
 {
 	if (!s)
 		return;
+	uncharge(s);
 	free(s->payload);
 	free(s->reply);
 	free(s);
@@ -105,7 +117,7 @@ static void stats_encode(const struct utmem_domain_stats *st, uint8_t *p)
 				st->pools, st->puts,         st->puts_refused,   st->gets,
 				st->get_hits, st->evicted};
 	for (int i = 0; i < 10; i++)
-		utmem_put_le64(p + 8 * i, v[i]);
+		ivt_put_le64(p + 8 * i, v[i]);
 }
 
 /* Run one complete, validated request and answer it. */
@@ -122,13 +134,13 @@ static int execute(struct utmem_session *s, const struct utmem_io *out)
 	case UTMEM_OP_HELLO:
 		if (grow(&s->reply, &s->reply_cap, UTMEM_HDR_SIZE + UTMEM_HELLO_REPLY_LEN))
 			return -ENOMEM;
-		utmem_put_le64(s->reply + UTMEM_HDR_SIZE, s->max_value);
-		utmem_put_le32(s->reply + UTMEM_HDR_SIZE + 8, s->opts.domid);
-		utmem_put_le32(s->reply + UTMEM_HDR_SIZE + 12, 0);
+		ivt_put_le64(s->reply + UTMEM_HDR_SIZE, s->max_value);
+		ivt_put_le32(s->reply + UTMEM_HDR_SIZE + 8, s->opts.domid);
+		ivt_put_le32(s->reply + UTMEM_HDR_SIZE + 12, 0);
 		len = UTMEM_HELLO_REPLY_LEN;
 		break;
 	case UTMEM_OP_POOL_CREATE:
-		rc = utmem_tier_pool_create(t, utmem_get_le32(pl), pl + 4, &pool);
+		rc = utmem_tier_pool_create(t, ivt_get_le32(pl), pl + 4, &pool);
 		break;
 	case UTMEM_OP_POOL_DESTROY:
 		rc = utmem_tier_pool_destroy(t, q->pool);
@@ -166,10 +178,10 @@ static int execute(struct utmem_session *s, const struct utmem_io *out)
 			rc = -EOPNOTSUPP;
 		else if (!s->opts.allow_admin)
 			rc = -EPERM;
-		else if (utmem_get_le32(pl + 4) != 0)
+		else if (ivt_get_le32(pl + 4) != 0)
 			rc = -EINVAL;
 		else
-			rc = utmem_set_quota(s->opts.store, utmem_get_le32(pl), utmem_get_le64(pl + 8));
+			rc = utmem_set_quota(s->opts.store, ivt_get_le32(pl), ivt_get_le64(pl + 8));
 		break;
 	case UTMEM_OP_STATS:
 		if (!s->opts.store) {
@@ -232,7 +244,16 @@ int utmem_session_input(struct utmem_session *s, const void *data, size_t len,
 			int bad = utmem_check_request(&s->req, s->max_value);
 			if (bad)
 				return reject(s, bad, out);
-			if (grow(&s->payload, &s->payload_cap, s->req.len ? s->req.len : 1))
+			s->refused = 0;
+			if (s->req.len && s->opts.charge) {
+				s->refused = s->opts.charge(s->opts.charge_ctx, s->req.len);
+				if (s->refused > 0 || s->refused < -4095)
+					s->refused = -EIO;
+				if (!s->refused)
+					s->charged = s->req.len;
+			}
+			if (!s->refused &&
+			    grow(&s->payload, &s->payload_cap, s->req.len ? s->req.len : 1))
 				return reject(s, -ENOMEM, out);
 			s->have_hdr = true;
 			s->payload_have = 0;
@@ -240,7 +261,8 @@ int utmem_session_input(struct utmem_session *s, const void *data, size_t len,
 		size_t n = s->req.len - s->payload_have;
 		if (n > len)
 			n = len;
-		memcpy(s->payload + s->payload_have, p, n);
+		if (!s->refused) /* a refused payload is only counted off */
+			memcpy(s->payload + s->payload_have, p, n);
 		s->payload_have += n;
 		p += n;
 		len -= n;
@@ -248,7 +270,9 @@ int utmem_session_input(struct utmem_session *s, const void *data, size_t len,
 			return 0;
 		s->have_hdr = false;
 		s->hdr_have = 0;
-		int rc = execute(s, out);
+		/* a deferring tier copies what it keeps: the payload is done */
+		int rc = s->refused ? send_reply(s, s->refused, 0, 0, out) : execute(s, out);
+		uncharge(s);
 		if (rc) {
 			s->dead = true;
 			return rc;

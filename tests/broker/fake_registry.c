@@ -86,7 +86,7 @@ int fake_broker_init(struct fake_broker *fb, const char *policy_json, const char
 		ivt_policy_free(p);
 		return -1;
 	}
-	ivt_broker_set_backend(fb->b, IVT_BACKEND_SHM, 1, NULL);
+	ivt_broker_set_backend(fb->b, "shm", IVT_CAP_COLOCATED, 1, NULL);
 	fb->cb = ivt_broker_callbacks(fb->b);
 	fb->reg.ops = &fake_ops;
 	fb->reg.cb = fb->cb;

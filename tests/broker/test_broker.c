@@ -22,6 +22,8 @@
 
 /* ---- fixture ------------------------------------------------------- */
 
+#define VCHAN_CAPS (IVT_CAP_COLOCATED | IVT_CAP_NEEDS_XEN | IVT_CAP_PEER_BOUND | IVT_CAP_XS_PATH)
+
 static const char *policy_text =
 	"{\"version\":1,\"defaults\":{\"max_ring_size\":1048576},\"channels\":[\n"
 	"{\"name\":\"demo\",\"listeners\":[\"*\"],\"connectors\":[\"*\"]},\n"
@@ -34,7 +36,7 @@ static int setup_fx(void **state)
 	if (fake_broker_setup(state, policy_text, "b.json") != 0)
 		return -1;
 	struct fake_broker *x = *state;
-	ivt_broker_set_backend(x->b, IVT_BACKEND_VCHAN, 0, "no /dev/xen/gntalloc");
+	ivt_broker_set_backend(x->b, "vchan", VCHAN_CAPS, 0, "no /dev/xen/gntalloc");
 	return 0;
 }
 
@@ -322,12 +324,13 @@ static void test_status_truncates(void **state)
 		gone(x, ends[i], 1);
 }
 
-/* libxenvchan grants a ring to one domain: the vchan listener must learn its
- * client's domid in its answer, so it is answered only when a client comes. */
+/* libxenvchan grants a ring to one domain (IVT_CAP_PEER_BOUND): the vchan
+ * listener must learn its client's domid in its answer, so it is answered
+ * only when a client comes; IVT_CAP_XS_PATH gives both ends the path. */
 static void test_vchan_listener_answered_with_client_domid(void **state)
 {
 	struct fake_broker *x = *state;
-	ivt_broker_set_backend(x->b, IVT_BACKEND_VCHAN, 1, NULL);
+	ivt_broker_set_backend(x->b, "vchan", VCHAN_CAPS, 1, NULL);
 	struct fake_end *srv = new_end(x, "dom:7"), *cli = new_end(x, "dom:9");
 	fake_request(x, srv, "xen", 1, NULL, 0);
 	assert_int_equal(srv->ok_count, 0);

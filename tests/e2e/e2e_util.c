@@ -19,15 +19,24 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static int can_connect(const char *path)
+int e2e_ctrl_connect(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	int ok = s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(s);
+		s = -1;
+	}
+	return s;
+}
+
+static int can_connect(const char *path)
+{
+	int s = e2e_ctrl_connect(path);
 	if (s >= 0)
 		close(s);
-	return ok;
+	return s >= 0;
 }
 
 int e2e_daemon_start(struct e2e_daemon *d, const char *policy_json)

@@ -40,6 +40,9 @@ int e2e_group_start(const char *policy_json);
 int e2e_group_setup_open(void **state);
 int e2e_group_teardown(void **state);
 
+/* A raw control connection to ivtd's socket at path (for STATUS), or -1. */
+int e2e_ctrl_connect(const char *path);
+
 /* Run fn(arg) in a child process; its return value is the exit status. */
 pid_t e2e_fork(int (*fn)(void *), void *arg);
 /* Exit status of child pid, 128 + signal if it was killed. */

@@ -8,11 +8,22 @@
 #include "fuzz_input.h"
 #include "ivtd/policy.h"
 
+/* The plugins the tree ships, with the capabilities they declare. */
+static const struct ivt_backend_info backends[] = {
+	{.name = "shm", .caps = IVT_CAP_COLOCATED, .available = 1},
+	{.name = "slurpoe", .caps = IVT_CAP_REMOTE | IVT_CAP_RDMA, .available = 1},
+	{.name = "vchan",
+	 .caps = IVT_CAP_COLOCATED | IVT_CAP_NEEDS_XEN | IVT_CAP_PEER_BOUND | IVT_CAP_XS_PATH,
+	 .available = 1},
+	{.name = "verbs", .caps = IVT_CAP_REMOTE | IVT_CAP_RDMA | IVT_CAP_OPT_IN, .available = 0,
+	 .why = "no RDMA device"},
+};
+
 static void ask(const struct ivt_policy *p, const char *channel, const char *who, int listener)
 {
 	struct ivt_policy_query q = {
 		.channel = channel, .identity = who, .is_listener = listener,
-		.colocated = 1, .available = ~0u,
+		.colocated = 1, .backends = backends, .n_backends = 4,
 		.peer_identity = listener ? NULL : "uid:0",
 		.granted_backend = listener ? NULL : "shm",
 		.granted_ring_size = listener ? 0 : 65536,

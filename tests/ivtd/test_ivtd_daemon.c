@@ -40,9 +40,15 @@ static struct {
 	char notify_name[64];
 } D;
 
+/* Low per-identity limits: root (these tests) is not bound by them. */
+#define LIMIT_CONNS 8
+#define LIMIT_CHANS 4
 static const char *good_policy =
 	"{\"version\":1,\"channels\":[{\"name\":\"*\",\"listeners\":[\"*\"],"
-	"\"connectors\":[\"*\"]}]}\n";
+	"\"connectors\":[\"*\"]}],\"limits\":{\"connections\":8,\"channels\":4}}\n";
+/* ivtd's descriptors: a connection table of (600 - 256) / 3 = 114, the
+ * last 57 (half) kept for root. */
+#define DAEMON_NOFILE_STR "600"
 
 static void write_file(const char *path, const char *text)
 {
@@ -121,6 +127,15 @@ static void expect_status(const char *must_contain)
 	close(fd);
 }
 
+/* The next message on fd is a PEER notice of event. */
+static void expect_peer(int fd, int event)
+{
+	struct ivt_ctrl_msg m;
+	assert_int_equal(ivt_ctrl_recv(fd, &m, WAIT_MS), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_PEER);
+	assert_int_equal(m.u.peer.event, event);
+}
+
 static int open_end(const char *name, int listen, struct ivt_ctrl_msg *reply)
 {
 	int fd = connect_daemon();
@@ -186,10 +201,14 @@ static int start_daemon(void **state)
 		return -1;
 	if (D.pid == 0) {
 		setenv("NOTIFY_SOCKET", D.notify_name, 1);
-		execl(exe, "ivtd", "-c", D.policy, "-s", D.sock, "-p", FAKE_PLUGIN_DIR, "-r", "local",
+		/* through a shell: under valgrind our own setrlimit is only pretended */
+		execl("/bin/sh", "sh", "-c", "ulimit -n " DAEMON_NOFILE_STR " && exec \"$0\" \"$@\"",
+		      exe, "-c", D.policy, "-s", D.sock, "-p", FAKE_PLUGIN_DIR, "-r", "local",
 		      (char *)NULL);
 		_exit(127);
 	}
+	/* the limits test runs clients under other uids */
+	chmod(D.dir, 0755);
 	return wait_notify("READY=1");
 }
 
@@ -353,11 +372,31 @@ static void test_channel_and_setup_relay(void **state)
 
 	/* client crashes (no CLOSE): the listener hears DIED */
 	close(cli);
-	assert_int_equal(ivt_ctrl_recv(srv, &m, WAIT_MS), 0);
-	assert_int_equal(m.hdr.type, IVT_CTRL_PEER);
-	assert_int_equal(m.u.peer.event, IVT_PEER_DIED);
+	expect_peer(srv, IVT_PEER_DIED);
 	assert_int_equal(ivt_ctrl_send(srv, IVT_CTRL_CLOSE, 3, NULL, 0, NULL, 0), 0);
 	close(srv);
+}
+
+/* A graceful CLOSE from an end that never read ivtd's last notice: the
+ * kernel reports the hang-up as a reset before the CLOSE queued ahead of
+ * it. ivtd used to call that a death; the peer must hear CLOSED
+ * (issue 9). */
+static void test_close_with_unread_notice(void **state)
+{
+	(void)state;
+	struct ivt_ctrl_msg m;
+	int srv = open_end_retry("unread", 1, EADDRINUSE, &m);
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
+	int cli = open_end("unread", 0, &m);
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
+	/* the listener's CONNECTED notice is queued; it is never read */
+	struct pollfd pf = {.fd = srv, .events = POLLIN};
+	assert_int_equal(poll(&pf, 1, WAIT_MS), 1);
+	assert_int_equal(ivt_ctrl_send(srv, IVT_CTRL_CLOSE, 2, NULL, 0, NULL, 0), 0);
+	close(srv);
+	expect_peer(cli, IVT_PEER_CLOSED);
+	assert_int_equal(ivt_ctrl_send(cli, IVT_CTRL_CLOSE, 2, NULL, 0, NULL, 0), 0);
+	close(cli);
 }
 
 static void test_disconnect_mid_setup(void **state)
@@ -386,9 +425,7 @@ static void test_disconnect_mid_setup(void **state)
 	memset(buf + n, 0, 100);
 	send_raw(srv, buf, n + 100, NULL, 0);
 	expect_dropped(srv);
-	assert_int_equal(ivt_ctrl_recv(cli, &m, WAIT_MS), 0);
-	assert_int_equal(m.hdr.type, IVT_CTRL_PEER);
-	assert_int_equal(m.u.peer.event, IVT_PEER_DIED);
+	expect_peer(cli, IVT_PEER_DIED);
 	close(cli);
 
 	/* a listener that published its setup and went: nobody can attach */
@@ -441,6 +478,160 @@ static void test_client_that_does_not_read(void **state)
 	expect_status(NULL);
 }
 
+/* ---- per-identity limits and root's reserve (issue 9) ------------------ */
+
+struct hog_report {
+	int served, emfile, eusers, other, chan_ok, chan_emfile;
+	char why_emfile[IVT_ERRMSG_MAX + 1], why_eusers[IVT_ERRMSG_MAX + 1];
+	char why_chan[IVT_ERRMSG_MAX + 1];
+};
+
+/* One connection's first answer (to STATUS, or OPEN if name): its type, or
+ * -err for an ERROR (whose text goes to why). No cmocka in children. */
+static int hog_ask(int fd, const char *name, char *why)
+{
+	struct ivt_ctrl_open o;
+	memset(&o, 0, sizeof(o));
+	int rc;
+	if (name) {
+		snprintf(o.name, sizeof(o.name), "%s", name);
+		o.flags = IVT_LISTEN;
+		rc = ivt_ctrl_send(fd, IVT_CTRL_OPEN, 1, &o, sizeof(o), NULL, 0);
+	} else {
+		rc = ivt_ctrl_send(fd, IVT_CTRL_STATUS, 1, NULL, 0, NULL, 0);
+	}
+	struct ivt_ctrl_msg m;
+	/* a refused connection's ERROR is readable even if the send failed */
+	int r = ivt_ctrl_recv(fd, &m, rc == 0 ? WAIT_MS : 0);
+	if (r < 0)
+		return -1000;
+	ivt_ctrl_msg_close_fds(&m);
+	if (m.hdr.type != IVT_CTRL_ERROR)
+		return m.hdr.type;
+	snprintf(why, IVT_ERRMSG_MAX + 1, "%s", m.u.error.msg);
+	return -(int)m.u.error.err;
+}
+
+/* A user that opens n connections (each asks for status) and keeps the
+ * ones ivtd serves; LIMIT_CHANS + 1 of them also try to listen. Runs as
+ * uid in a child; writes its report to out, then holds on until `hold`
+ * reaches end of file. */
+static int hog(uid_t uid, int n, int out, int hold)
+{
+	if (setgid(uid) != 0 || setuid(uid) != 0)
+		return 1;
+	struct hog_report r;
+	memset(&r, 0, sizeof(r));
+	int *fds = calloc((size_t)n, sizeof(int));
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		memcpy(sa.sun_path, D.sock, strlen(D.sock) + 1);
+		fds[i] = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)) != 0)
+			return 2;
+		char why[IVT_ERRMSG_MAX + 1] = "";
+		int a = hog_ask(fds[i], NULL, why);
+		if (a == IVT_CTRL_STATUS_OK) {
+			r.served++;
+			continue;
+		}
+		close(fds[i]);
+		fds[i] = -1;
+		if (a == -EMFILE)
+			r.emfile++, memcpy(r.why_emfile, why, sizeof(why));
+		else if (a == -EUSERS)
+			r.eusers++, memcpy(r.why_eusers, why, sizeof(why));
+		else
+			r.other++;
+	}
+	for (int i = 0, k = 0; i < n && k <= LIMIT_CHANS; i++) {
+		if (fds[i] < 0)
+			continue;
+		char name[32], why[IVT_ERRMSG_MAX + 1] = "";
+		snprintf(name, sizeof(name), "hog-%u-%d", (unsigned)uid, k++);
+		int a = hog_ask(fds[i], name, why);
+		if (a == IVT_CTRL_OPEN_OK)
+			r.chan_ok++;
+		else if (a == -EMFILE)
+			r.chan_emfile++, memcpy(r.why_chan, why, sizeof(why));
+	}
+	if (write(out, &r, sizeof(r)) != (ssize_t)sizeof(r))
+		return 3;
+	char c;
+	while (read(hold, &c, 1) > 0) {
+	}
+	return 0;
+}
+
+/* Users each try to take many more connections than their limit, until
+ * the table's users' share is gone. Root's ivtctl status and root's
+ * channels must still work, and every refusal says what happened. */
+static void test_limits_keep_root_served(void **state)
+{
+	(void)state;
+	enum { USERS = 9, TRIES = 3 * LIMIT_CONNS };
+	int rep[2], hold[2];
+	assert_int_equal(pipe(rep), 0);
+	assert_int_equal(pipe(hold), 0);
+	pid_t kids[USERS];
+	struct hog_report r[USERS];
+	for (int u = 0; u < USERS; u++) {
+		kids[u] = fork();
+		assert_true(kids[u] >= 0);
+		if (kids[u] == 0) {
+			close(hold[1]);
+			close(rep[0]);
+			_exit(hog((uid_t)(60000 + u), TRIES, rep[1], hold[0]));
+		}
+		/* one at a time, so the table fills in a known order */
+		assert_int_equal(read(rep[0], &r[u], sizeof(r[u])), (ssize_t)sizeof(r[u]));
+	}
+	/* root: status and a channel pair, while the users hold on */
+	expect_status("control connections: ");
+	expect_status("of 114 (the last 57 for root)");
+	struct ivt_ctrl_msg m;
+	int srv = open_end_retry("root-ok", 1, EADDRINUSE, &m);
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
+	int cli = open_end("root-ok", 0, &m);
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
+	close(cli);
+	close(srv);
+
+	int served = 0, eusers = 0;
+	for (int u = 0; u < USERS; u++) {
+		print_message("uid %d: served %d, EMFILE %d, EUSERS %d, other %d; channels %d, "
+			      "EMFILE %d\n", 60000 + u, r[u].served, r[u].emfile, r[u].eusers,
+			      r[u].other, r[u].chan_ok, r[u].chan_emfile);
+		assert_true(r[u].served <= LIMIT_CONNS);
+		assert_int_equal(r[u].other, 0);
+		served += r[u].served;
+		eusers += r[u].eusers;
+		if (r[u].served == LIMIT_CONNS) {
+			assert_true(r[u].emfile > 0);
+			assert_non_null(strstr(r[u].why_emfile, "\"connections\""));
+			assert_int_equal(r[u].chan_ok, LIMIT_CHANS);
+			assert_int_equal(r[u].chan_emfile, 1);
+			assert_non_null(strstr(r[u].why_chan, "\"channels\""));
+		}
+	}
+	/* users filled their half of the table (57 of 114); the rest is root's */
+	assert_true(eusers > 0);
+	assert_true(served <= 57);
+	for (int u = 0; u < USERS; u++)
+		if (r[u].eusers)
+			assert_non_null(strstr(r[u].why_eusers, "root_reserve"));
+	close(hold[1]);
+	close(hold[0]);
+	close(rep[0]);
+	close(rep[1]);
+	for (int u = 0; u < USERS; u++) {
+		int st;
+		assert_int_equal(waitpid(kids[u], &st, 0), kids[u]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	expect_status(NULL);
+}
+
 static void test_sighup_broken_policy(void **state)
 {
 	(void)state;
@@ -482,7 +673,9 @@ int main(void)
 		cmocka_unit_test(test_fds_on_wrong_message),
 		cmocka_unit_test(test_channel_and_setup_relay),
 		cmocka_unit_test(test_disconnect_mid_setup),
+		cmocka_unit_test(test_close_with_unread_notice),
 		cmocka_unit_test(test_client_that_does_not_read),
+		cmocka_unit_test(test_limits_keep_root_served),
 		cmocka_unit_test(test_sighup_broken_policy),
 	};
 	return cmocka_run_group_tests(tests, start_daemon, stop_daemon);

@@ -7,6 +7,7 @@
  * that must never change.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -627,6 +628,86 @@ static void test_graceful_peer_gone(void **state)
 	solo_free(s);
 }
 
+/* ---- a sender and a receiver thread (ivt.h allows both at once) ------------ */
+
+struct race {
+	struct solo *s;
+	pthread_mutex_t m;
+	pthread_cond_t cv;
+	int blocked, release, rc;
+	uint8_t *buf;
+};
+
+/* The blocking post's wait for room: park until the test says the peer
+ * closed. */
+static int race_wait(void *ctx, unsigned events)
+{
+	(void)events;
+	struct race *r = ctx;
+	pthread_mutex_lock(&r->m);
+	r->blocked = 1;
+	pthread_cond_broadcast(&r->cv);
+	while (!r->release)
+		pthread_cond_wait(&r->cv, &r->m);
+	pthread_mutex_unlock(&r->m);
+	return -EPIPE;
+}
+
+static void *race_sender(void *arg)
+{
+	struct race *r = arg;
+	struct ivt_waiter w = {.wait = race_wait, .ctx = r};
+	r->rc = ivt_xport_rdma_post(&r->s->xp, IVT_OP_RDMA_READ, r->buf, 64, 1, 0, 7, &w);
+	return NULL;
+}
+
+/* A peer that never drains answers our read's (predictable) tag with a
+ * READ_RESP header and half its body, then closes: the blocked post fails
+ * and its caller frees the buffer while the receive path is inside that
+ * body. The rest must be dropped, not copied through a freed op, and the
+ * op's answer completes nothing (issue 9). ASan/valgrind see the old
+ * use-after-free; the answer's protocol error shows it in any build. */
+static void test_failed_read_post_while_its_answer_arrives(void **state)
+{
+	(void)state;
+	struct race r = {.s = solo_new(4096), .buf = malloc(64)};
+	pthread_mutex_init(&r.m, NULL);
+	pthread_cond_init(&r.cv, NULL);
+	r.s->out->cap = 0; /* nothing we send fits: the post blocks */
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, race_sender, &r), 0);
+	pthread_mutex_lock(&r.m);
+	while (!r.blocked)
+		pthread_cond_wait(&r.cv, &r.m);
+	pthread_mutex_unlock(&r.m);
+
+	uint8_t frame[256], pl[64], out[8];
+	memset(pl, 0x55, sizeof(pl));
+	size_t n = mk(frame, IVT_FRAME_RDMA_READ_RESP, 1, 0, 0, 0, 0, pl, 64);
+	inject(r.s, frame, n - 32);
+	assert_int_equal(ivt_xport_recv(&r.s->xp, NULL, 0), -EAGAIN); /* inside the body */
+
+	pthread_mutex_lock(&r.m);
+	r.release = 1;
+	pthread_cond_broadcast(&r.cv);
+	pthread_mutex_unlock(&r.m);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(r.rc, -EPIPE);
+	free(r.buf); /* the call failed: the buffer is the caller's again */
+
+	inject(r.s, frame + n - 32, 32);
+	inject(r.s, frame, mk(frame, IVT_FRAME_RDMA_ACK, 1, 0, 0, 0, 0, NULL, 0));
+	inject(r.s, frame, mk(frame, IVT_FRAME_DATA, 0, 0, 0, 0, 0, "ok", 2));
+	assert_int_equal(ivt_xport_recv(&r.s->xp, out, sizeof(out)), 2);
+	assert_memory_equal(out, "ok", 2);
+	assert_int_equal(atomic_load(&r.s->xp.protocol_errors), 0);
+	struct ivt_completion c;
+	assert_int_equal(ivt_track_poll(&r.s->xp.track, &c, 1), 0);
+	pthread_mutex_destroy(&r.m);
+	pthread_cond_destroy(&r.cv);
+	solo_free(r.s);
+}
+
 /* ---- encode/decode --------------------------------------------------------- */
 
 static void test_encode_decode_roundtrip(void **state)
@@ -674,6 +755,7 @@ int main(void)
 		cmocka_unit_test(test_rdma_between_two_ends),
 		cmocka_unit_test(test_pending_ops_fail_on_peer_death),
 		cmocka_unit_test(test_graceful_peer_gone),
+		cmocka_unit_test(test_failed_read_post_while_its_answer_arrives),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

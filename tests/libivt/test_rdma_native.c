@@ -163,12 +163,7 @@ static void test_usable_needs_everything(void **state)
 	t = *full;
 	t.caps &= ~(uint32_t)IVT_CAP_RDMA;
 	assert_false(ivt_native_usable(&t));
-	t = *full;
-	t.rdma_read = NULL;
-	assert_false(ivt_native_usable(&t));
-	t = *full;
-	t.register_region = NULL;
-	assert_false(ivt_native_usable(&t));
+	/* (the capability without every op never loads: test_plugin_abi) */
 	assert_false(ivt_native_usable(&fake_ops)); /* a pipe: emulated */
 }
 

@@ -29,6 +29,18 @@ static int rdma_read(struct ivt_ep *ep, void *buf, size_t len, uint64_t key, uin
 	return -ENOTSUP;
 }
 
+static int reg(struct ivt_ep *ep, void *addr, size_t len, unsigned access, uint64_t *key)
+{
+	(void)ep, (void)addr, (void)len, (void)access, (void)key;
+	return -ENOTSUP;
+}
+
+static int dereg(struct ivt_ep *ep, uint64_t key)
+{
+	(void)ep, (void)key;
+	return -ENOTSUP;
+}
+
 static int poll_completions(struct ivt_ep *ep, struct ivt_ep_completion *out, int max)
 {
 	(void)ep, (void)out, (void)max;
@@ -60,6 +72,8 @@ __attribute__((visibility("default"))) const struct ivt_plugin_ops *ivt_plugin_e
 	ops.abi_version = ABI_VERSION;
 	ops.ops_size = (uint32_t)OPS_SIZE;
 	ops.caps = IVT_CAP_COLOCATED | IVT_CAP_RDMA;
+	ops.register_region = reg;
+	ops.deregister_region = dereg;
 	/* v1: beyond ops_size, so they must read as absent */
 	ops.rdma_write = rdma_write;
 	ops.rdma_read = rdma_read;

@@ -42,9 +42,9 @@ static void test_v1_table_loads_without_appended_fields(void **state)
 	 * host must see none of them */
 	assert_false(IVT_PLUGIN_OPS_HAS(ops, rdma_write));
 	assert_false(IVT_PLUGIN_OPS_HAS(ops, max_rdma_len));
-	assert_null(ops->rdma_write);
-	assert_null(ops->rdma_read);
-	assert_null(ops->poll_completions);
+	assert_int_equal(ops->rdma_write(NULL, why, 1, 0, 0, 0), -EOPNOTSUPP); /* stubs */
+	assert_int_equal(ops->rdma_read(NULL, why, 1, 0, 0, 0), -EOPNOTSUPP);
+	assert_int_equal(ops->poll_completions(NULL, NULL, 1), -EOPNOTSUPP);
 	assert_int_equal(ops->max_rdma_len, 0);
 	/* cached: the same table again */
 	assert_ptr_equal(load("abiv1", why, sizeof(why)), ops);
@@ -103,10 +103,22 @@ static int nop_read(struct ivt_ep *ep, void *b, size_t l, uint64_t k, uint64_t o
 	return 0;
 }
 
+static int nop_reg(struct ivt_ep *ep, void *a, size_t l, unsigned acc, uint64_t *k)
+{
+	(void)ep, (void)a, (void)l, (void)acc, (void)k;
+	return 0;
+}
+
+static int nop_dereg(struct ivt_ep *ep, uint64_t k)
+{
+	(void)ep, (void)k;
+	return 0;
+}
+
 static struct ivt_plugin_ops base_table(void)
 {
 	struct ivt_plugin_ops t = ts_null_plugin_ops("t");
-	t.caps = IVT_CAP_RDMA;
+	t.caps = IVT_CAP_COLOCATED;
 	return t;
 }
 
@@ -116,12 +128,19 @@ static void test_native_ops_come_as_a_set(void **state)
 	char why[256];
 	struct ivt_plugin_ops t = base_table();
 	assert_int_equal(ivt_plugin_ops_check(&t, "t", why, sizeof(why)), 0); /* none: emulated */
+	t.caps = IVT_CAP_RDMA; /* the capability promises the ops */
+	assert_int_equal(ivt_plugin_ops_check(&t, "t", why, sizeof(why)), -EINVAL);
+	t.register_region = nop_reg;
+	t.deregister_region = nop_dereg;
 	t.rdma_write = nop_write;
 	t.poll_completions = nop_poll; /* rdma_read missing */
 	assert_int_equal(ivt_plugin_ops_check(&t, "t", why, sizeof(why)), -EINVAL);
 	assert_non_null(strstr(why, "native one-sided ops"));
 	t.rdma_read = nop_read;
 	assert_int_equal(ivt_plugin_ops_check(&t, "t", why, sizeof(why)), 0);
+	t.deregister_region = NULL; /* regions missing */
+	assert_int_equal(ivt_plugin_ops_check(&t, "t", why, sizeof(why)), -EINVAL);
+	t.deregister_region = nop_dereg;
 	t.caps = IVT_CAP_REMOTE; /* ops without the capability */
 	assert_int_equal(ivt_plugin_ops_check(&t, "t", why, sizeof(why)), -EINVAL);
 }
@@ -146,6 +165,30 @@ static void test_newer_bigger_table_accepted(void **state)
 	assert_false(IVT_PLUGIN_OPS_HAS(&v1, rdma_write));
 }
 
+/* Optional ops a plugin leaves out are stubs: the host never tests for NULL. */
+static void test_optional_ops_stubbed(void **state)
+{
+	(void)state;
+	struct ivt_plugin_ops t = base_table();
+	assert_null(t.stats);
+	ivt_plugin_ops_complete(&t);
+	uint64_t key;
+	struct ivt_ep_stats st;
+	assert_int_equal(t.init(NULL), 0);
+	t.fini();
+	assert_int_equal(t.stats(NULL, &st), -EOPNOTSUPP);
+	assert_int_equal(t.register_region(NULL, &key, 1, 0, &key), -EOPNOTSUPP);
+	assert_int_equal(t.deregister_region(NULL, 1), -EOPNOTSUPP);
+	assert_int_equal(t.rdma_write(NULL, &key, 1, 0, 0, 0), -EOPNOTSUPP);
+	assert_int_equal(t.rdma_read(NULL, &key, 1, 0, 0, 0), -EOPNOTSUPP);
+	assert_int_equal(t.poll_completions(NULL, NULL, 1), -EOPNOTSUPP);
+	/* what the plugin set is kept */
+	struct ivt_plugin_ops u = base_table();
+	u.register_region = nop_reg;
+	ivt_plugin_ops_complete(&u);
+	assert_ptr_equal(u.register_region, nop_reg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +198,7 @@ int main(void)
 		cmocka_unit_test(test_too_small_table_refused),
 		cmocka_unit_test(test_native_ops_come_as_a_set),
 		cmocka_unit_test(test_newer_bigger_table_accepted),
+		cmocka_unit_test(test_optional_ops_stubbed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

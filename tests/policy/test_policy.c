@@ -15,9 +15,7 @@
 
 #include "ivtd/policy.h"
 
-#define ALL_BACKENDS                                                                            \
-	(IVT_BACKEND_BIT(IVT_BACKEND_SHM) | IVT_BACKEND_BIT(IVT_BACKEND_VCHAN) |                \
-	 IVT_BACKEND_BIT(IVT_BACKEND_SLURPOE) | IVT_BACKEND_BIT(IVT_BACKEND_VERBS))
+#include "policy/all_backends.h"
 
 static char err[IVT_POLICY_ERR_MAX];
 
@@ -176,8 +174,8 @@ static void test_wrong_types(void **state)
 		     "\"connectors\":[]}]}",
 		     "channels[0].name: \"a/b\" is not a channel name", NULL);
 	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\",\"listeners\":[],"
-		     "\"connectors\":[],\"backend\":\"tcp\"}]}",
-		     "channels[0].backend: unknown backend \"tcp\"", NULL);
+		     "\"connectors\":[],\"backend\":\"TCP/IP\"}]}",
+		     "channels[0].backend: \"TCP/IP\" is not a backend name", NULL);
 	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\",\"listeners\":[],"
 		     "\"connectors\":[]},{\"name\":\"a\",\"listeners\":[],\"connectors\":[]}]}",
 		     "channels[1].name: \"a\" already has a rule at channels[0]", NULL);
@@ -287,7 +285,7 @@ static void test_channel_host_key(void **state)
 	assert_string_equal(p->channels[0].host, "hostA");
 	assert_string_equal(p->channels[1].host, "");
 	struct ivt_policy_query q = {.channel = "bulk", .identity = "host:hostB/uid:7",
-				     .is_listener = 0, .colocated = 1, .available = ALL_BACKENDS,
+				     .is_listener = 0, .colocated = 1, ALL_BACKENDS,
 				     .granted_backend = "shm", .granted_ring_size = 65536};
 	struct ivt_policy_decision d;
 	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
@@ -327,7 +325,7 @@ static const char *decide_policy =
 static struct ivt_policy_query query(const char *chan, const char *who, int listener)
 {
 	return (struct ivt_policy_query){.channel = chan, .identity = who, .is_listener = listener,
-					 .colocated = 1, .available = ALL_BACKENDS};
+					 .colocated = 1, ALL_BACKENDS};
 }
 
 static void test_glob_matching(void **state)
@@ -427,13 +425,22 @@ static void test_decide_backends(void **state)
 	q.backend = "carrier-pigeon";
 	assert_int_equal(ivt_policy_decide(p, &q, &d), -ENOTSUP);
 	/* unavailable backend, with the probe's reason */
-	const char *why[IVT_BACKEND_COUNT] = {[IVT_BACKEND_VCHAN] = "no /dev/xen/gntalloc"};
+	struct ivt_backend_info some[2] = {all_backends[0], all_backends[2]};
+	some[1].available = 0;
+	snprintf(some[1].why, sizeof(some[1].why), "no /dev/xen/gntalloc");
 	q = query("demo", "dom:3", 1);
-	q.available = IVT_BACKEND_BIT(IVT_BACKEND_SHM);
-	q.unavailable_why = why;
+	q.backends = some;
+	q.n_backends = 2;
+	assert_int_equal(ivt_policy_decide(p, &q, &d), -ENOTSUP);
+	assert_string_equal(d.reason, "no backend available for two Xen domains on this host "
+				      "(vchan: no /dev/xen/gntalloc)");
+	q.backend = "vchan";
 	assert_int_equal(ivt_policy_decide(p, &q, &d), -ENOTSUP);
 	assert_string_equal(d.reason,
 			    "backend vchan not available on this host: no /dev/xen/gntalloc");
+	q.backend = "verbs";
+	assert_int_equal(ivt_policy_decide(p, &q, &d), -ENOTSUP);
+	assert_string_equal(d.reason, "unknown backend 'verbs' (this host has: shm, vchan)");
 	/* connector follows the listener's grant */
 	q = query("demo", "uid:5", 0);
 	q.peer_identity = "uid:6";
@@ -447,6 +454,69 @@ static void test_decide_backends(void **state)
 	assert_int_equal(ivt_policy_decide(p, &q, &d), -ENOTSUP);
 	assert_non_null(strstr(d.reason, "runs over backend shm"));
 	ivt_policy_free(p);
+}
+
+/* auto ranks the backends by capability, then the policy's "prefer". */
+static void test_decide_by_capability(void **state)
+{
+	(void)state;
+	struct ivt_policy *p = load(decide_policy);
+	assert_non_null(p);
+	struct ivt_policy_decision d;
+	struct ivt_backend_info t[] = {
+		{.name = "aaa", .caps = IVT_CAP_COLOCATED, .available = 1},
+		all_backends[0], all_backends[1], all_backends[3],
+		{.name = "xgrant", .caps = IVT_CAP_COLOCATED | IVT_CAP_NEEDS_XEN, .available = 1},
+	};
+	struct ivt_policy_query q = query("demo", "uid:1", 1);
+	q.backends = t;
+	q.n_backends = 5;
+	/* without a preference: table order among those that fit */
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_string_equal(d.backend, "aaa");
+	q.identity = "dom:3"; /* only a Xen transport crosses domains */
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_string_equal(d.backend, "xgrant");
+	q.colocated = 0; /* remote: verbs is opt-in */
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_string_equal(d.backend, "slurpoe");
+	t[2].available = 0;
+	assert_int_equal(ivt_policy_decide(p, &q, &d), -ENOTSUP);
+	assert_non_null(strstr(d.reason, "ends on different hosts (slurpoe: unavailable)"));
+	ivt_policy_free(p);
+
+	p = load("{\"version\":1,\"defaults\":{\"prefer\":[\"verbs\",\"shm\"]},"
+		 "\"channels\":[{\"name\":\"*\",\"listeners\":[\"*\"],\"connectors\":[\"*\"]}]}");
+	assert_non_null(p);
+	q = query("x", "uid:1", 1);
+	q.backends = t;
+	q.n_backends = 5;
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_string_equal(d.backend, "shm");
+	q.colocated = 0; /* named in "prefer": opted in */
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_string_equal(d.backend, "verbs");
+	ivt_policy_free(p);
+
+	p = load("{\"version\":1,\"channels\":[{\"name\":\"*\",\"listeners\":[\"*\"],"
+		 "\"connectors\":[\"*\"]}]}");
+	q = query("x", "uid:1", 1);
+	q.backends = t + 4; /* a Xen transport alone serves no processes */
+	q.n_backends = 1;
+	assert_int_equal(ivt_policy_decide(p, &q, &d), -ENOTSUP);
+	assert_string_equal(d.reason, "no backend available for two processes on this host: no "
+				      "plugin declares the capabilities it needs");
+	ivt_policy_free(p);
+
+	expect_error("{\"version\":1,\"defaults\":{\"prefer\":\"shm\"},\"channels\":[]}",
+		     "defaults.prefer", "array");
+	expect_error("{\"version\":1,\"defaults\":{\"prefer\":[\"shm\",\"Shm\"]},\"channels\":[]}",
+		     "defaults.prefer[1]", "backend name");
+	expect_error("{\"version\":1,\"defaults\":{\"prefer\":[\"shm\",\"shm\"]},\"channels\":[]}",
+		     "defaults.prefer[1]", "twice");
+	expect_error("{\"version\":1,\"defaults\":{\"prefer\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\","
+		     "\"g\",\"h\",\"i\"]},\"channels\":[]}",
+		     "defaults.prefer", "more than 8");
 }
 
 static void test_decide_ring_clamp(void **state)
@@ -527,6 +597,7 @@ int main(void)
 		cmocka_unit_test(test_glob_matching),
 		cmocka_unit_test(test_decide_allow_deny),
 		cmocka_unit_test(test_decide_backends),
+		cmocka_unit_test(test_decide_by_capability),
 		cmocka_unit_test(test_decide_ring_clamp),
 		cmocka_unit_test(test_reload_keeps_old_on_error),
 	};

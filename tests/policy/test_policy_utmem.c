@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The policy's top-level "utmem" object (store size) and the reserved
- * channel's rule: defaults, values, and errors that name the key. */
+/* The policy's top-level "utmem" object (store size), the reserved
+ * channel's rule and the per-identity "limits": defaults, values, and
+ * errors that name the key. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -152,6 +153,33 @@ static void test_daemon_identity(void **state)
 	ivt_policy_free(p);
 }
 
+static void test_limits(void **state)
+{
+	(void)state;
+	struct ivt_policy *p = load("{\"version\":1,\"channels\":[]}");
+	assert_non_null(p);
+	assert_int_equal(p->limits.connections, IVT_POLICY_LIMIT_CONNECTIONS_DEFAULT);
+	assert_int_equal(p->limits.channels, IVT_POLICY_LIMIT_CHANNELS_DEFAULT);
+	assert_int_equal(p->limits.root_reserve, IVT_POLICY_LIMIT_ROOT_RESERVE_DEFAULT);
+	assert_int_equal(p->limits.bytes_in_flight, 4 * IVT_POLICY_UTMEM_MAX_VALUE_DEFAULT);
+	ivt_policy_free(p);
+	/* the in-flight default follows max_value */
+	p = load("{\"version\":1,\"channels\":[],\"utmem\":{\"max_value_bytes\":4096},"
+		 "\"limits\":{\"connections\":3,\"channels\":2,\"root_reserve\":0}}");
+	assert_non_null(p);
+	assert_int_equal(p->limits.connections, 3);
+	assert_int_equal(p->limits.channels, 2);
+	assert_int_equal(p->limits.root_reserve, 0);
+	assert_int_equal(p->limits.bytes_in_flight, 4 * 4096);
+	ivt_policy_free(p);
+	expect_error("{\"version\":1,\"limits\":[]}", "limits");
+	expect_error("{\"version\":1,\"limits\":{\"conns\":1}}", "conns");
+	expect_error("{\"version\":1,\"limits\":{\"connections\":0}}", "limits.connections");
+	expect_error("{\"version\":1,\"limits\":{\"channels\":-1}}", "limits.channels");
+	expect_error("{\"version\":1,\"utmem\":{\"max_value_bytes\":4096},"
+		     "\"limits\":{\"bytes_in_flight\":4095}}", "limits.bytes_in_flight");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -160,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_without_utmem),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_reserved_channel_rule),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

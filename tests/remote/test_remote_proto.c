@@ -182,7 +182,7 @@ static void test_bad_open_fields(void **state)
 		{ID, IVT_RMSG_ID_MAX + 1, "uid:-1", 6},
 		{ID, IVT_RMSG_ID_MAX + 1, "root", 4},
 		{ID, IVT_RMSG_ID_MAX + 1, "", 0},
-		{BE, IVT_BACKEND_NAME_MAX + 1, "nope", 4},
+		{BE, IVT_BACKEND_NAME_MAX + 1, "No/pe", 5},
 		{BE, IVT_BACKEND_NAME_MAX + 1, full, IVT_BACKEND_NAME_MAX + 1},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -2,7 +2,7 @@
 /*
  * The slurpoe plugin through the plugin ABI, over a veth pair inside a
  * private network namespace (both ends in this process, one per veth end):
- * setup, the byte stream, regions and the native one-sided ops.
+ * setup, the byte stream and regions.
  * Skipped unless we may create namespaces (root).
  */
 #include <errno.h>
@@ -237,76 +237,9 @@ static void test_region_keys(void **state)
 
 /* Reap one completion on cli, running both engines meanwhile (the target
  * serves one-sided ops only when its engine runs). */
-static int reap_one(struct ivt_ep *srv, struct ivt_ep *cli, struct ivt_ep_completion *c)
-{
-	for (int spins = 0; spins < 2000; spins++) {
-		int n = ops->poll_completions(cli, c, 1);
-		if (n != 0)
-			return n;
-		wait_fds(srv, cli);
-	}
-	return 0;
-}
-
-static void test_native_rdma(void **state)
-{
-	(void)state;
-	if (!ops)
-		skip();
-	assert_true(IVT_PLUGIN_OPS_HAS(ops, max_rdma_len));
-	assert_true(ops->caps & IVT_CAP_RDMA);
-	assert_non_null(ops->rdma_write);
-	assert_non_null(ops->rdma_read);
-	assert_non_null(ops->poll_completions);
-	assert_true(ops->max_rdma_len >= (1u << 20));
-	struct ivt_ep *srv, *cli;
-	open_pair(&srv, &cli);
-	static uint8_t mem[65536], src[10000], back[10000];
-	memset(mem, 0, sizeof(mem));
-	for (size_t i = 0; i < sizeof(src); i++)
-		src[i] = (uint8_t)(i * 13 + 5);
-	uint64_t key = 0;
-	assert_int_equal(ops->register_region(srv, mem, sizeof(mem), 3, &key), 0);
-
-	struct ivt_ep_completion c;
-	assert_int_equal(ops->rdma_write(cli, src, sizeof(src), key, 1000, 7), 0);
-	assert_int_equal(reap_one(srv, cli, &c), 1);
-	assert_int_equal(c.wr_id, 7);
-	assert_int_equal(c.status, 0);
-	assert_int_equal(c.opcode, 1 /* IVT_OP_RDMA_WRITE */);
-	assert_int_equal(c.len, sizeof(src));
-	assert_memory_equal(mem + 1000, src, sizeof(src));
-	assert_int_equal(mem[999], 0);
-	assert_int_equal(mem[1000 + sizeof(src)], 0);
-	/* nothing more: arm says so too */
-	assert_int_equal(ops->poll_completions(cli, &c, 1), 0);
-	assert_int_equal(ops->arm(cli, IVT_EV_COMPLETION) & IVT_EV_COMPLETION, 0);
-
-	assert_int_equal(ops->rdma_read(cli, back, sizeof(back), key, 1000, 8), 0);
-	assert_int_equal(reap_one(srv, cli, &c), 1);
-	assert_int_equal(c.wr_id, 8);
-	assert_int_equal(c.status, 0);
-	assert_int_equal(c.opcode, 2 /* IVT_OP_RDMA_READ */);
-	assert_memory_equal(back, src, sizeof(back));
-
-	/* refusals by the target arrive as completions; memory untouched */
-	uint8_t before[sizeof(mem)];
-	memcpy(before, mem, sizeof(mem));
-	assert_int_equal(ops->rdma_write(cli, src, 16, key ^ 1, 0, 9), 0);
-	assert_int_equal(reap_one(srv, cli, &c), 1);
-	assert_int_equal(c.wr_id, 9);
-	assert_int_equal(c.status, -EACCES);
-	assert_int_equal(ops->rdma_write(cli, src, 16, key, sizeof(mem) - 8, 10), 0);
-	assert_int_equal(reap_one(srv, cli, &c), 1);
-	assert_int_equal(c.wr_id, 10);
-	assert_int_equal(c.status, -ERANGE);
-	assert_memory_equal(before, mem, sizeof(mem));
-	/* refused at the origin */
-	assert_int_equal(ops->rdma_write(cli, src, 0, key, 0, 11), -EINVAL);
-	assert_int_equal(ops->rdma_read(cli, NULL, 16, key, 0, 12), -EINVAL);
-	ops->close(cli);
-	ops->close(srv);
-}
+/* The native one-sided ops (write, read, refusals) are checked for every
+ * IVT_CAP_RDMA plugin by the conformance suite (tests/conformance,
+ * conformance_slurpoe). */
 
 int main(void)
 {
@@ -315,7 +248,6 @@ int main(void)
 		cmocka_unit_test(test_bad_blob),
 		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_region_keys),
-		cmocka_unit_test(test_native_rdma),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -268,16 +268,16 @@ static void hostile_requests(void **state)
 	make_req(h, UTMEM_OP_SET_QUOTA, 0xfffffff0u);
 	assert_int_equal(reject_status(h, sizeof(h)), -EMSGSIZE);
 	make_req(h, UTMEM_OP_HELLO, 0);
-	utmem_put_le16(h + 6, UTMEM_HDR_REPLY); /* a reply posing as a request */
+	ivt_put_le16(h + 6, UTMEM_HDR_REPLY); /* a reply posing as a request */
 	assert_int_equal(reject_status(h, sizeof(h)), -EPROTO);
 	make_req(h, UTMEM_OP_GET, 0);
-	utmem_put_le16(h + 6, 0x40); /* unknown get flag */
+	ivt_put_le16(h + 6, 0x40); /* unknown get flag */
 	assert_int_equal(reject_status(h, sizeof(h)), -EPROTO);
 	make_req(h, UTMEM_OP_PUT, 4);
-	utmem_put_le32(h + 36, 1); /* aux outside GET */
+	ivt_put_le32(h + 36, 1); /* aux outside GET */
 	assert_int_equal(reject_status(h, sizeof(h)), -EPROTO);
 	make_req(h, UTMEM_OP_HELLO, 0);
-	utmem_put_le32(h + 12, (uint32_t)-5); /* status in a request */
+	ivt_put_le32(h + 12, (uint32_t)-5); /* status in a request */
 	assert_int_equal(reject_status(h, sizeof(h)), -EPROTO);
 }
 
@@ -291,7 +291,7 @@ static void split_input_and_bad_fields(void **state)
 	struct utmem_io out = {&k, NULL, sink_write};
 	uint8_t req[UTMEM_HDR_SIZE + UTMEM_POOL_CREATE_LEN] = {0};
 	make_req(req, UTMEM_OP_POOL_CREATE, UTMEM_POOL_CREATE_LEN);
-	utmem_put_le32(req + UTMEM_HDR_SIZE, 0x99); /* bad pool flags: store says -EINVAL */
+	ivt_put_le32(req + UTMEM_HDR_SIZE, 0x99); /* bad pool flags: store says -EINVAL */
 	for (size_t i = 0; i < sizeof(req); i++)
 		assert_int_equal(utmem_session_input(s, req + i, 1, &out), 0);
 	assert_int_equal(k.len, UTMEM_HDR_SIZE);
@@ -388,7 +388,7 @@ static struct utmem_client *fake_client(int sv[2])
 {
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	uint8_t hello[UTMEM_HELLO_REPLY_LEN] = {0};
-	utmem_put_le64(hello, 1024);
+	ivt_put_le64(hello, 1024);
 	write_reply(sv[1], UTMEM_OP_HELLO, 1, 0, sizeof(hello), hello, sizeof(hello));
 	static struct utmem_io io; /* the client keeps a copy; ctx is the fd */
 	io = utmem_io_fd(sv[0]);
@@ -476,7 +476,7 @@ static void hostile_replies(void **state)
 	/* a HELLO announcing an absurd max_value */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	uint8_t hello[UTMEM_HELLO_REPLY_LEN] = {0};
-	utmem_put_le64(hello, (uint64_t)UTMEM_MAX_VALUE_LIMIT + 1);
+	ivt_put_le64(hello, (uint64_t)UTMEM_MAX_VALUE_LIMIT + 1);
 	write_reply(sv[1], UTMEM_OP_HELLO, 1, 0, sizeof(hello), hello, sizeof(hello));
 	struct utmem_io io = utmem_io_fd(sv[0]);
 	assert_int_equal(utmem_client_open(&io, &c), -EPROTO);

@@ -87,6 +87,22 @@ case $rc in
 esac
 grep -q 'IVT-TEST .* PASS' "$out" || fail verbs-pair "no test ran (rc $rc)"
 
+# ---- 1b. the plugin conformance suite (tests/conformance) on this device -------
+if [ -x "$bin/ivt-conformance" ]; then
+	conf=$(mktemp)
+	timeout 600 "$bin/ivt-conformance" verbs >"$conf" 2>&1
+	crc=$?
+	sed 's/^/#   /' "$conf" >&2
+	# A note until it has had a clean run in the bed, then pass/fail.
+	if [ $crc = 0 ] && grep -q 'PASSED' "$conf" && ! grep -q 'SKIPPED.*test_stream' "$conf"; then
+		echo "IVT-NOTE verbs-conformance PASS $(grep -c '^\[       OK \]' "$conf") conformance tests passed"
+	else
+		echo "IVT-NOTE verbs-conformance FAIL ivt-conformance verbs exit $crc: $(grep -E 'FAILED|ERROR' "$conf" | head -3 | tr '\n' ' ')"
+	fi
+else
+	echo "IVT-NOTE verbs-conformance: no $bin/ivt-conformance"
+fi
+
 # ---- 2. performance: ours and perftest on the same device ----------------------
 bench=$(mktemp)
 timeout 600 "$bin/verbs-bench" --sizes 64,4096,65536 | tee "$bench"

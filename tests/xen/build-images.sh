@@ -29,8 +29,10 @@ ibverbs-utils,ibverbs-providers,perftest,libevent-core-2.1-7,libjansson4"
 # Xen device drivers a guest needs for grant tables, event channels, XenStore.
 XEN_MODS="xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs"
 # Project targets copied into the images when they exist in the tree
-# (ivt-verbs-pair and verbs-bench: for tests/verbs/rxe-test.sh in dom0).
-IVT_TARGETS="ivtd ivt ivt-demo ivt-bench ivt-xs-open ivt-xen-check ivt-verbs-pair verbs-bench"
+# (ivt-verbs-pair, verbs-bench and ivt-conformance: for tests/verbs/rxe-test.sh
+# in dom0).
+IVT_TARGETS="ivtd ivt ivt-demo ivt-bench ivt-xs-open ivt-xen-check ivt-verbs-pair verbs-bench \
+ivt-conformance"
 
 log() { printf '[build-images] %s\n' "$*" >&2; }
 skip() { printf 'SKIP: %s\n' "$*" >&2; exit 77; }
@@ -128,9 +130,11 @@ if ! stamp_ok rootimg "$rootimg_key" || [[ ! -s $WORK/root.img ]]; then
 fi
 
 # ---- 5. the project's binaries --------------------------------------------
-# A build dir of our own; a target that does not exist yet (or fails to
-# build while someone is mid-edit) is left out and reported, not fatal.
-BUILD="$WORK/ivt-build"
+# A build dir of our own, one per source tree (a shared IVT_XEN_WORK serves
+# several checkouts; CMake refuses a build dir made from another source);
+# a target that does not exist yet (or fails to build while someone is
+# mid-edit) is left out and reported, not fatal.
+BUILD="$WORK/ivt-build-$(printf '%s' "$SRC" | sha1sum | cut -c1-10)"
 built=""
 log "cmake build of the project in $BUILD"
 if cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIVT_BUILD_TESTS=ON \
@@ -167,6 +171,11 @@ for t in $built; do
 done
 cp "$WORK/smoke/ivt-vchan-smoke" "$P/bin/"
 cp -P "$BUILD"/lib/*.so* "$P/lib/" 2>/dev/null || true
+# ivt-conformance's cmocka is not in the dom0 rootfs: ship it beside ours.
+if [[ -x $P/bin/ivt-conformance ]]; then
+	cp -L "$(ldd "$P/bin/ivt-conformance" | awk '/libcmocka/ {print $3}')" "$P/lib/" ||
+		log "no libcmocka for ivt-conformance"
+fi
 cp "$BUILD"/plugins/*.so "$P/plugins/" 2>/dev/null || true
 # Scripts, configs and policies from the source tree.
 cp "$HERE"/dom0-tests.sh "$HERE"/ivt-checks.sh "$HERE"/domU-init.sh "$P/"

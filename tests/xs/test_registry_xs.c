@@ -191,18 +191,18 @@ static void test_protocol(void **state)
 	free(perms);
 	assert_int_equal(reg->ops->relay_setup(srv, "x", 1, NULL, 0), -ENOTSUP);
 	assert_int_equal(reg->ops->reply_error(cli, -EACCES, "policy\tsays\nno"), 0);
-	assert_value(DIR5 "/demo/response", "error 13 seq=22 policy says no");
+	assert_value(DIR5 "/demo/response", "error 13 seq=22 reason=policy says no");
 
 	/* Hostile values: refused with a reason, never reach the broker. */
 	fx_write(DIR5 "/bad/request", "listen ring=12 seq=1");
 	assert_true(pump(node_exists, DIR5 "/bad/response"));
-	assert_prefix(DIR5 "/bad/response", "error 22 ring must be 0 or a power of two");
+	assert_prefix(DIR5 "/bad/response", "error 22 reason=ring must be 0 or a power of two");
 	char big[400];
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	fx_write(DIR5 "/big/request", big);
 	assert_true(pump(node_exists, DIR5 "/big/response"));
-	assert_prefix(DIR5 "/big/response", "error 22 request longer than");
+	assert_prefix(DIR5 "/big/response", "error 22 reason=request longer than");
 	fx_write(DIR5 "/x/y/request", "listen");         /* not a request path */
 	fx_write(DIR5 "/.hidden/request", "listen");     /* not a channel name */
 	fx_write("/local/domain/5/data/ivtx/request", "listen");

@@ -285,7 +285,7 @@ static void test_responses(void **state)
 
 	assert_int_equal(ivt_xs_format_error(b, sizeof(b), -13, "policy  'p'\nrefuses\x01 dom:3 ", 1, 2),
 			 0);
-	assert_string_equal(b, "error 13 seq=2 policy 'p' refuses? dom:3");
+	assert_string_equal(b, "error 13 seq=2 reason=policy 'p' refuses? dom:3");
 	assert_int_equal(ivt_xs_parse_response(b, strlen(b), &r, why, sizeof(why)), 0);
 	assert_false(r.ok);
 	assert_int_equal(r.err, 13);
@@ -293,6 +293,20 @@ static void test_responses(void **state)
 	assert_string_equal(r.reason, "policy 'p' refuses? dom:3");
 	assert_int_equal(ivt_xs_format_error(b, sizeof(b), 0, NULL, 0, 0), 0);
 	assert_string_equal(b, "error 5");
+	/* A reason starting with "seq=" and no seq: not read as a seq (issue 9). */
+	assert_int_equal(ivt_xs_format_error(b, sizeof(b), 2, "seq=7 is not a seq", 0, 0), 0);
+	assert_int_equal(ivt_xs_parse_response(b, strlen(b), &r, why, sizeof(why)), 0);
+	assert_int_equal(r.err, 2);
+	assert_false(r.has_seq);
+	assert_string_equal(r.reason, "seq=7 is not a seq");
+	assert_int_equal(ivt_xs_format_error(b, sizeof(b), 2, "seq=7 x", 1, 8), 0);
+	assert_int_equal(ivt_xs_parse_response(b, strlen(b), &r, why, sizeof(why)), 0);
+	assert_int_equal(r.seq, 8);
+	assert_string_equal(r.reason, "seq=7 x");
+	/* An older ivtd's bare reason still reads. */
+	assert_int_equal(ivt_xs_parse_response("error 2 seq=3 no listener", 25, &r, why,
+					       sizeof(why)), 0);
+	assert_string_equal(r.reason, "no listener");
 
 	const char *bad[] = {"ok", "ok backend=vchan ring=1024", "okay", "error", "error 0 x",
 			     "error 99999 x", "ok backend=vchan ring=1024 peer=1 peer=2",

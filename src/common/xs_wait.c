@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+#include "common/xs_wait.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+
+#include <xenstore.h>
+
+#include "common/clock.h"
+
+int ivt_xs_wait(struct xs_handle *xs, int timeout_ms, int (*check)(void *arg),
+		void (*drain)(void *arg), void *arg)
+{
+	long long deadline = timeout_ms < 0 ? -1 : (long long)ivt_now_ms() + timeout_ms;
+	for (;;) {
+		int rc = check(arg);
+		if (rc)
+			return rc;
+		long long left = deadline < 0 ? -1 : deadline - (long long)ivt_now_ms();
+		if (deadline >= 0 && left <= 0)
+			return -ETIMEDOUT;
+		struct pollfd p = {.fd = xs_fileno(xs), .events = POLLIN};
+		if (poll(&p, 1, left > 0x7fffffff ? 0x7fffffff : (int)left) < 0 && errno != EINTR)
+			return -errno;
+		if (drain) {
+			drain(arg);
+		} else {
+			char **w;
+			while ((w = xs_check_watch(xs)) != NULL)
+				free(w);
+		}
+	}
+}

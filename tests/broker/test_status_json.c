@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/* `ivtctl status --json` reads the text the broker writes: both sides
+ * together, so a change to one that the other does not follow fails here. */
+#include <errno.h>
+#include <jansson.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/log.h"
+#include "ivtd/broker.h"
+#include "tools/status_json.h"
+
+#include "fake_registry.h"
+
+static void test_broker_status_as_json(void **state)
+{
+	(void)state;
+	struct fake_broker x;
+	assert_int_equal(fake_broker_init(&x, "{\"version\":1,\"channels\":[{\"name\":\"*\","
+					      "\"listeners\":[\"*\"],\"connectors\":[\"*\"]}]}",
+					  "s.json"), 0);
+	ivt_broker_set_backend(x.b, "vchan", IVT_CAP_COLOCATED | IVT_CAP_NEEDS_XEN, 0, "no xen");
+	struct fake_end srv, cli;
+	fake_end_init(&x, &srv, "uid:1000");
+	fake_end_init(&x, &cli, "uid:1001");
+	fake_request(&x, &srv, "alpha", 1, NULL, 0);
+	fake_request(&x, &cli, "alpha", 0, NULL, 0);
+	assert_int_equal(cli.ok_count, 1);
+
+	char text[IVT_CTRL_STATUS_MAX + 1];
+	int n = snprintf(text, sizeof(text),
+			 "ivtd 0.1.0, pid 42, up 7s, registries: local(/run/ivt/ivtd.sock)\n");
+	ivt_broker_status(x.b, text + n, sizeof(text) - (size_t)n);
+	strcat(text, "peers: none\n");
+	char *js = ivt_status_to_json(text);
+	assert_non_null(js);
+	json_error_t err;
+	json_t *o = json_loads(js, 0, &err);
+	if (!o)
+		fail_msg("not JSON (%s):\n%s", err.text, js);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "daemon"), "pid")), 42);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(o, "policy"), "source")),
+			    "s.json");
+	json_t *be = json_object_get(o, "backends");
+	assert_true(json_is_true(json_object_get(be, "shm")));
+	assert_true(json_is_false(json_object_get(be, "vchan")));
+	json_t *cnt = json_object_get(o, "counters");
+	assert_int_equal(json_integer_value(json_object_get(cnt, "granted")), 2);
+	json_t *ch = json_object_get(o, "channels");
+	assert_int_equal(json_array_size(ch), 1);
+	json_t *c0 = json_array_get(ch, 0);
+	assert_string_equal(json_string_value(json_object_get(c0, "name")), "alpha");
+	assert_string_equal(json_string_value(json_object_get(c0, "backend")), "shm");
+	assert_string_equal(json_string_value(json_object_get(c0, "listener")), "uid:1000");
+	assert_string_equal(json_string_value(json_object_get(c0, "client")), "uid:1001");
+	assert_string_equal(json_string_value(json_object_get(c0, "state")), "connected");
+	assert_int_equal(json_integer_value(json_object_get(c0, "ring")), 65536);
+	json_t *more = json_object_get(o, "more");
+	assert_int_equal(json_array_size(more), 1);
+	assert_string_equal(json_string_value(json_array_get(more, 0)), "peers: none");
+	json_decref(o);
+	free(js);
+	x.cb.gone(x.cb.arg, &cli.end, 1);
+	x.cb.gone(x.cb.arg, &srv.end, 1);
+	fake_broker_fini(&x);
+}
+
+int main(void)
+{
+	ivt_log_set_level(ivt_log_level_from_env(IVT_LOG_WARN));
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_broker_status_as_json),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
