@@ -14,7 +14,6 @@
  * ivtd RSS per open channel under 4 KiB.
  */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
@@ -195,34 +194,6 @@ static void bench_sock(struct result *r, int iters, double *lat, int family, con
 
 /* ---- channels held open ------------------------------------------------- */
 
-static long proc_rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	long kib = -1;
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kib;
-}
-
-static long proc_fds(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(path);
-	long n = 0;
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		n += e->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	return d ? n : -1;
-}
-
 /* Ends per helper process: each end holds ~8 fds in libivt, and a
  * process without CAP_SYS_RESOURCE may be held to a 20,000-fd limit. */
 #define ENDS_PER_PROC 2000
@@ -293,8 +264,8 @@ static void bench_hold(struct hold_result *h, int n, pid_t ivtd)
 	if (rc < 0)
 		die("ivt_listen", rc);
 	usleep(200000);
-	h->rss0 = proc_rss_kib(ivtd);
-	h->fds0 = proc_fds(ivtd);
+	h->rss0 = ivtd_run_rss_kib(ivtd, NULL);
+	h->fds0 = ivtd_run_fds(ivtd);
 	int rep[2], go[2];
 	if (pipe(rep) || pipe(go))
 		die("pipe", 0);
@@ -315,8 +286,8 @@ static void bench_hold(struct hold_result *h, int n, pid_t ivtd)
 	}
 	h->got = ends / 2; /* two ends per channel */
 	usleep(200000);
-	h->rss = proc_rss_kib(ivtd);
-	h->fds = proc_fds(ivtd);
+	h->rss = ivtd_run_rss_kib(ivtd, NULL);
+	h->fds = ivtd_run_fds(ivtd);
 	for (int i = 0; i < procs * 2; i++)
 		if (write(go[1], "x", 1) != 1) {
 			/* child gone */
@@ -326,8 +297,8 @@ static void bench_hold(struct hold_result *h, int n, pid_t ivtd)
 	free(kids);
 	ivt_listener_close(l);
 	usleep(300000);
-	h->rss_after = proc_rss_kib(ivtd);
-	h->fds_after = proc_fds(ivtd);
+	h->rss_after = ivtd_run_rss_kib(ivtd, NULL);
+	h->fds_after = ivtd_run_fds(ivtd);
 	close(rep[0]);
 	close(rep[1]);
 	close(go[0]);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "soak_proc.h"
+#include "ivtd_run.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -13,39 +13,9 @@ void soak_series_init(struct soak_series *ser, pid_t pid)
 }
 
 /* VmRSS in KiB and the process state letter, or -1. */
-static long read_status(pid_t pid, char *state)
-{
-	char path[64], line[256];
-	long rss = -1;
-	*state = '?';
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "VmRSS:", 6))
-			sscanf(line + 6, "%ld", &rss);
-		else if (!strncmp(line, "State:", 6))
-			sscanf(line + 6, " %c", state);
-	}
-	fclose(f);
-	return rss;
-}
+static long read_status(pid_t pid, char *state) { return ivtd_run_rss_kib(pid, state); }
 
-static long count_fds(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(path);
-	if (!d)
-		return -1;
-	long n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
+static long count_fds(pid_t pid) { return ivtd_run_fds(pid); }
 
 int soak_alive(const struct soak_series *ser)
 {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "ivtd_run.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -94,4 +95,38 @@ void ivtd_run_stop(struct ivtd_run *r)
 		unlink(r->policy);
 	if (r->dir[0])
 		rmdir(r->dir);
+}
+
+long ivtd_run_rss_kib(pid_t pid, char *state)
+{
+	char path[64], line[256], st = '?';
+	long rss = -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "VmRSS:", 6))
+			sscanf(line + 6, "%ld", &rss);
+		else if (!strncmp(line, "State:", 6))
+			sscanf(line + 6, " %c", &st);
+	}
+	if (f)
+		fclose(f);
+	if (state)
+		*state = st;
+	return f ? rss : -1;
+}
+
+long ivtd_run_fds(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	long n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
 }

@@ -19,4 +19,10 @@ struct ivtd_run {
 int ivtd_run_start(struct ivtd_run *r, const char *policy_json, char *why, size_t why_len);
 void ivtd_run_stop(struct ivtd_run *r);
 
+/* From /proc, for benchmarks that watch ivtd: VmRSS in KiB (and, if state
+ * is not NULL, the state letter; '?' if unknown), open fds; -1 if the
+ * process is gone. */
+long ivtd_run_rss_kib(pid_t pid, char *state);
+long ivtd_run_fds(pid_t pid);
+
 #endif
