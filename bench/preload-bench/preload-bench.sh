@@ -58,15 +58,24 @@ run() { # mode, command...: with the preload (and its log) for mode ivt
 		"$@"
 	fi
 }
+bg() { # mode, command...: in the background; BG is the program's own pid
+	local mode=$1; shift
+	if [ "$mode" = ivt ]; then
+		env LD_PRELOAD="$LIB/libivt-preload.so" IVT_PRELOAD_LOG=1 "$@" 2>>"$T/ivt.log" &
+	else
+		"$@" &
+	fi
+	BG=$!
+	PIDS+=($BG)
+}
 wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 
 declare -A R
 for mode in tcp ivt; do
 	PORT=$((PORT + 1))
-	run $mode $SRV redis-server --port $PORT --bind 127.0.0.1 --save "" --appendonly no \
-		--protected-mode no >"$T/redis-$mode.log" 2>&1 &
-	PIDS+=($!)
-	RP=$!
+	bg $mode $SRV redis-server --port $PORT --bind 127.0.0.1 --save "" --appendonly no \
+		--protected-mode no >"$T/redis-$mode.log"
+	RP=$BG
 	wait_port $PORT
 	while IFS=, read -r test rps _; do
 		R[$mode,c1,${test//\"/}]=${rps//\"/}
@@ -75,9 +84,9 @@ for mode in tcp ivt; do
 		R[$mode,c50,${test//\"/}]=${rps//\"/}
 	done < <(run $mode $CLI redis-benchmark -p $PORT -t set,get -n $N50 -c 50 -P 16 -d 1024 --csv | tail -n +2)
 	kill $RP
+	wait $RP 2>/dev/null
 	PORT=$((PORT + 1))
-	run $mode $SRV iperf3 -s -1 -p $PORT >"$T/iperf-$mode.log" 2>&1 &
-	PIDS+=($!)
+	bg $mode $SRV iperf3 -s -1 -p $PORT >"$T/iperf-$mode.log"
 	sleep 0.3
 	run $mode $CLI iperf3 -c 127.0.0.1 -p $PORT -t $SECS -J >"$T/iperf-$mode.json"
 	R[$mode,iperf]=$(python3 -c 'import json,sys; print("%.2f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e9))' "$T/iperf-$mode.json" 2>/dev/null) ||
