@@ -90,7 +90,7 @@ grep -q 'IVT-TEST .* PASS' "$out" || fail verbs-pair "no test ran (rc $rc)"
 # ---- 1b. the plugin conformance suite (tests/conformance) on this device -------
 if [ -x "$bin/ivt-conformance" ]; then
 	conf=$(mktemp)
-	timeout 600 "$bin/ivt-conformance" verbs >"$conf" 2>&1
+	timeout 120 "$bin/ivt-conformance" verbs >"$conf" 2>&1
 	crc=$?
 	sed 's/^/#   /' "$conf" >&2
 	# A note until it has had a clean run in the bed, then pass/fail.

@@ -134,10 +134,11 @@ if want bed; then
 fi
 
 # The plugin conformance suite on vchan, both ends in dom0 (tests/conformance).
-# A note, not yet a result: it has not had a clean run in the bed (whether
+# A note, not yet a result: it has not had a clean run in the bed (it hung
+# until its limit in the last run, so the limit is short; whether
 # dom0 may map its own grants is part of what it finds out).
 if want bed; then
-	if IVT_CONF_DOMID=0 timeout 600 ivt-conformance vchan >/tmp/conf-vchan.log 2>&1 &&
+	if IVT_CONF_DOMID=0 timeout 60 ivt-conformance vchan >/tmp/conf-vchan.log 2>&1 &&
 		grep -q PASSED /tmp/conf-vchan.log; then
 		echo "IVT-NOTE vchan-conformance PASS $(grep -c '^\[       OK \]' /tmp/conf-vchan.log) tests passed"
 	else
