@@ -171,11 +171,16 @@ for t in $built; do
 done
 cp "$WORK/smoke/ivt-vchan-smoke" "$P/bin/"
 cp -P "$BUILD"/lib/*.so* "$P/lib/" 2>/dev/null || true
-# ivt-conformance's cmocka is not in the dom0 rootfs: ship it beside ours.
-if [[ -x $P/bin/ivt-conformance ]]; then
-	cp -L "$(ldd "$P/bin/ivt-conformance" | awk '/libcmocka/ {print $3}')" "$P/lib/" ||
-		log "no libcmocka for ivt-conformance"
-fi
+# Libraries our programs need that the dom0 rootfs lacks (cmocka for
+# ivt-conformance, libsodium for ivtd and the slurpoe plugin): ship them
+# beside ours (dom0-tests.sh sets LD_LIBRARY_PATH).
+ship_extra_libs() { # destdir, files...
+	local dest=$1; shift
+	for f in "$@"; do
+		LD_LIBRARY_PATH="$BUILD/lib" ldd "$f" 2>/dev/null | awk '/lib(cmocka|sodium)/ {print $3}'
+	done | sort -u | while read -r l; do cp -L "$l" "$dest/" || log "cannot ship $l"; done
+}
+ship_extra_libs "$P/lib" "$P"/bin/* "$BUILD"/plugins/*.so
 cp "$BUILD"/plugins/*.so "$P/plugins/" 2>/dev/null || true
 # Scripts, configs and policies from the source tree.
 cp "$HERE"/dom0-tests.sh "$HERE"/ivt-checks.sh "$HERE"/domU-init.sh "$P/"

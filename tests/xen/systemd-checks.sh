@@ -21,7 +21,7 @@ xenstore-read /local/domain/0/name >/dev/null 2>&1 && result xen-toolstack PASS 
 prefix=$(cat $T/prefix)
 install -m 755 $T/bin/ivtd /usr/sbin/ivtd
 install -m 755 $T/bin/ivtctl $T/bin/ivt-demo /usr/local/bin/
-cp -a $T/lib/libivt.so* /usr/local/lib/ && ldconfig
+cp -a $T/lib/*.so* /usr/local/lib/ && ldconfig
 mkdir -p "$prefix/lib/ivt/plugins" /etc/ivt
 cp $T/plugins/*.so "$prefix/lib/ivt/plugins/"
 cp $T/policy.json /etc/ivt/policy.json
