@@ -11,7 +11,7 @@
 
 #include "common/ctrl_msg.h"
 #include "ivt/ivt.h"
-#include "ivtd/policy.h"
+#include "ivtd/policy/policy.h"
 #include "status_json.h"
 
 #define STATUS_TIMEOUT_MS 5000

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Parsing ivtd's status text into JSON. The text's lines are produced by
- * src/ivtd/main.c (daemon line) and ivt_broker_status (policy, backends,
+ * src/ivtd/core/main.c (daemon line) and ivt_broker_status (policy, backends,
  * counters, channel table); test_status_json ties the two together. */
 #include "status_json.h"
 

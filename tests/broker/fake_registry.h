@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "common/ctrl_msg.h"
-#include "ivtd/broker.h"
+#include "ivtd/core/broker.h"
 
 struct fake_end {
 	struct ivt_reg_end end; /* first: the broker's end is the fake end */

@@ -15,7 +15,7 @@
 
 #include "common/ctrl_msg.h"
 #include "common/log.h"
-#include "ivtd/broker.h"
+#include "ivtd/core/broker.h"
 
 #include "fake_registry.h"
 #include "testsupport/fd_count.h"

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "ivtd/broker.h"
+#include "ivtd/core/broker.h"
 
 #include "fake_registry.h"
 

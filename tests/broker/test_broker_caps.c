@@ -16,7 +16,7 @@
 
 #include "common/log.h"
 #include "common/plugin_loader.h"
-#include "ivtd/broker.h"
+#include "ivtd/core/broker.h"
 
 #include "fake_registry.h"
 

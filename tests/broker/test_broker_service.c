@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "common/ctrl_msg.h"
-#include "ivtd/broker.h"
+#include "ivtd/core/broker.h"
 
 #include "fake_registry.h"
 

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "common/log.h"
-#include "ivtd/broker.h"
+#include "ivtd/core/broker.h"
 #include "tools/status_json.h"
 
 #include "fake_registry.h"

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The policy loader (src/ivtd/policy_load.c) on arbitrary text: ivtd
+ * The policy loader (src/ivtd/policy/policy_load.c) on arbitrary text: ivtd
  * loads it at start and on every reload, so a bad file must be refused
  * with a message, never crash. A policy that loads is then asked a few
- * questions (src/ivtd/policy.c).
+ * questions (src/ivtd/policy/policy.c).
  */
 #include "fuzz_input.h"
-#include "ivtd/policy.h"
+#include "ivtd/policy/policy.h"
 
 /* The plugins the tree ships, with the capabilities they declare. */
 static const struct ivt_backend_info backends[] = {

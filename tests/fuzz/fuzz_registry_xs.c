@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ivtd's XenStore registry (src/ivtd/registry_xs.c) with the real
+ * ivtd's XenStore registry (src/ivtd/registries/registry_xs.c) with the real
  * libxenstore against the fake xenstored of tests/xs: the input is what
  * guests (dom3..dom5) write and remove under their own
  * /local/domain/<d>/data/ivt, including names and paths of any shape,
@@ -20,7 +20,7 @@
 #include "common/log.h"
 #include "fake_xenstored.h"
 #include "fuzz_input.h"
-#include "ivtd/registry.h"
+#include "ivtd/registries/registry.h"
 
 #define SENTINEL_DOM 6
 

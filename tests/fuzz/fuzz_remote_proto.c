@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Messages from a peer ivtd on another host (src/ivtd/remote_proto.c).
+ * Messages from a peer ivtd on another host (src/ivtd/remote/remote_proto.c).
  * Accepted messages must re-encode to bytes that parse to the same thing.
  */
 #include "fuzz_input.h"
-#include "ivtd/remote_proto.h"
+#include "ivtd/remote/remote_proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

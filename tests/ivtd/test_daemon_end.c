@@ -19,7 +19,7 @@
 #include <event2/event.h>
 
 #include "common/plugin_loader.h"
-#include "ivtd/daemon_end.h"
+#include "ivtd/core/daemon_end.h"
 #include "testsupport/oob_pair.h"
 
 #define RING 65536

@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "ivtd/broker.h"
-#include "ivtd/utmem_service.h"
+#include "ivtd/core/broker.h"
+#include "ivtd/utmem/utmem_service.h"
 
 static void test_domains_and_status(void **state)
 {

@@ -4,7 +4,7 @@
 #ifndef TESTS_POLICY_ALL_BACKENDS_H
 #define TESTS_POLICY_ALL_BACKENDS_H
 
-#include "ivtd/policy.h"
+#include "ivtd/policy/policy.h"
 
 static const struct ivt_backend_info all_backends[] = {
 	{.name = "shm", .caps = IVT_CAP_COLOCATED, .available = 1},

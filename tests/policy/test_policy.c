@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "ivtd/policy.h"
+#include "ivtd/policy/policy.h"
 
 #include "policy/all_backends.h"
 

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "ivtd/policy.h"
+#include "ivtd/policy/policy.h"
 
 static char err[IVT_POLICY_ERR_MAX];
 

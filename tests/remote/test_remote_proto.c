@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "ivtd/policy.h"
-#include "ivtd/remote_proto.h"
+#include "ivtd/policy/policy.h"
+#include "ivtd/remote/remote_proto.h"
 
 static char why[256];
 

@@ -19,7 +19,7 @@
 #include <event2/event.h>
 
 #include "fake_xenstored.h"
-#include "ivtd/registry.h"
+#include "ivtd/registries/registry.h"
 
 #define DIR3 "/local/domain/3/data/ivt"
 #define DIR5 "/local/domain/5/data/ivt"

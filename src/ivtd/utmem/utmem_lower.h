@@ -30,8 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ivtd/broker.h"
-#include "ivtd/peers.h"
+#include "ivtd/core/broker.h"
+#include "ivtd/remote/peers.h"
 #include "utmem/proto.h"
 
 #define IVT_UTMEM_LOWER_TIMEOUT_MS 5000u  /* per request, once sent */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The link to another host's ivtd store (see utmem_lower.h). */
-#include "ivtd/utmem_lower.h"
+#include "ivtd/utmem/utmem_lower.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -14,8 +14,8 @@
 
 #include "common/log.h"
 #include "common/textbuf.h"
-#include "ivtd/daemon_end.h"
-#include "ivtd/utmem_service.h"
+#include "ivtd/core/daemon_end.h"
+#include "ivtd/utmem/utmem_service.h"
 #include "libivt/frame.h"
 
 #define WHO "ivtd"

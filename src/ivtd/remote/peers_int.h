@@ -6,10 +6,10 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "ivtd/daemon_end.h"
-#include "ivtd/peers.h"
-#include "ivtd/registry.h"
-#include "ivtd/remote_proto.h"
+#include "ivtd/core/daemon_end.h"
+#include "ivtd/remote/peers.h"
+#include "ivtd/registries/registry.h"
+#include "ivtd/remote/remote_proto.h"
 #include "loop.h"
 
 #define BRIDGE_HANDSHAKE_MS 10000      /* a peer must open within this */

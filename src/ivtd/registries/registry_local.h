@@ -5,8 +5,8 @@
 
 #include <stddef.h>
 
-#include "ivtd/policy.h"
-#include "ivtd/registry.h"
+#include "ivtd/policy/policy.h"
+#include "ivtd/registries/registry.h"
 
 /* Writes the daemon's status text (NUL-terminated) into buf; returns its length. */
 typedef size_t (*ivt_status_fn)(void *arg, char *buf, size_t len);

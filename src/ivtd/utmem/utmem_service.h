@@ -36,7 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ivtd/broker.h"
+#include "ivtd/core/broker.h"
 
 #define IVT_UTMEM_CHANNEL "ivt.utmem"
 /* First store domain id for identities that are not "dom:N". */

@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 
-#include "ivtd/broker.h"
+#include "ivtd/core/broker.h"
 
 struct event_base;
 struct ivt_peers;

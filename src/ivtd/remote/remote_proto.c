@@ -10,7 +10,7 @@
 #include "common/plugin_loader.h"
 #include "common/ctrl_msg.h"
 #include "common/le.h"
-#include "ivtd/policy.h"
+#include "ivtd/policy/policy.h"
 
 #define HELLO_LEN (IVT_RMSG_HOST_MAX + 1 + 4)
 #define OPEN_LEN (IVT_NAME_MAX + 1 + IVT_RMSG_ID_MAX + 1 + IVT_BACKEND_NAME_MAX + 1 + 8)

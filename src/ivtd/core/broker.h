@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ivtd/policy.h"
-#include "ivtd/registry.h"
+#include "ivtd/policy/policy.h"
+#include "ivtd/registries/registry.h"
 
 struct ivt_broker;
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "ivtd/peers_int.h"
+#include "ivtd/remote/peers_int.h"
 
 #define WHO "ivtd"
 #define HOUSE_MS 250

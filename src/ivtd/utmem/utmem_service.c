@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The utmem store served on channel "ivt.utmem" (see utmem_service.h). */
 #include "common/textbuf.h"
-#include "ivtd/utmem_service.h"
+#include "ivtd/utmem/utmem_service.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "ivtd/daemon_end.h"
-#include "ivtd/utmem_conn_tier.h"
-#include "ivtd/utmem_lower.h"
+#include "ivtd/core/daemon_end.h"
+#include "ivtd/utmem/utmem_conn_tier.h"
+#include "ivtd/utmem/utmem_lower.h"
 #include "libivt/frame.h"
 #include "utmem/proto.h"
 #include "utmem/store.h"

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "ivtd/peers_int.h"
+#include "ivtd/remote/peers_int.h"
 
 #define WHO "ivtd"
 

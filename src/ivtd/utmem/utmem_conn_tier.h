@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ivtd/utmem_lower.h"
+#include "ivtd/utmem/utmem_lower.h"
 #include "utmem/store.h"
 #include "utmem/tier.h"
 

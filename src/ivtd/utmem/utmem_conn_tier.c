@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* One connection's tier: local store, its pools, overflow below (see
  * utmem_conn_tier.h). */
-#include "ivtd/utmem_conn_tier.h"
+#include "ivtd/utmem/utmem_conn_tier.h"
 
 #include <errno.h>
 #include <stdlib.h>

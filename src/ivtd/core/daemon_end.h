@@ -47,7 +47,7 @@
 #include <sys/types.h>
 
 #include "ivt/plugin.h"
-#include "ivtd/registry.h"
+#include "ivtd/registries/registry.h"
 
 struct event_base;
 struct ivt_daemon_end;
