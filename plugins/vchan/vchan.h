@@ -5,10 +5,20 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ivt/plugin.h"
 
 struct xentoollog_logger;
+struct libxenvchan;
+
+/* An endpoint: one libxenvchan in non-blocking mode. */
+struct ivt_ep {
+	struct libxenvchan *ctrl;
+	int is_server;
+	uint32_t peer_domid;
+	struct ivt_ep_stats st;
+};
 
 /* libxenvchan 4.17 limits (tools/libs/vchan/init.c): rings are 2^10..2^20
  * bytes per direction (MAX_RING_SHIFT 20: more grant refs would not fit in
@@ -45,6 +55,15 @@ int vchan_poll_fd(struct ivt_ep *ep);
 void vchan_ack(struct ivt_ep *ep);
 void vchan_close(struct ivt_ep *ep);
 int vchan_stats(struct ivt_ep *ep, struct ivt_ep_stats *st);
+
+/* vchan_zc.c: zero-copy send, straight into libxenvchan's write ring. */
+ssize_t vchan_send_reserve(struct ivt_ep *ep, size_t want, void **ptr, size_t *space);
+int vchan_send_commit(struct ivt_ep *ep, size_t len);
+
+/* Does either ring hold indices an honest peer cannot produce? */
+int vchan_rings_corrupt(struct libxenvchan *c);
+/* Does the peer want a notification for `bit` (VCHAN_NOTIFY_*) from us? */
+int vchan_peer_wants(struct libxenvchan *c, uint8_t bit);
 
 /* Ring size to ask libxenvchan for: 0 -> default, clamped into
  * [VCHAN_RING_MIN, VCHAN_RING_MAX] (logged), rounded up to a power of two. */

@@ -13,6 +13,7 @@
  * otherwise.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -22,13 +23,6 @@
 #include <libxenvchan.h>
 
 #include "vchan.h"
-
-struct ivt_ep {
-	struct libxenvchan *ctrl;
-	int is_server;
-	uint32_t peer_domid;
-	struct ivt_ep_stats st;
-};
 
 size_t vchan_ring_request(size_t asked)
 {
@@ -119,6 +113,18 @@ static struct ivt_ep *ep_new(struct libxenvchan *ctrl, const struct ivt_ep_param
 		return NULL;
 	}
 	ctrl->blocking = 0;
+	/* ack reads the pending port only after poll() said so, but two
+	 * threads may both have seen it readable: the second read must
+	 * return EAGAIN instead of sleeping until the next event (the fd is
+	 * our own evtchn handle's, the peer does not share it). */
+	int fd = libxenvchan_fd_for_select(ctrl);
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		vchan_log(IVT_LOG_ERR, "event channel fd: %s", strerror(errno));
+		libxenvchan_close(ctrl);
+		free(ep);
+		return NULL;
+	}
 	ep->ctrl = ctrl;
 	ep->is_server = p->is_server;
 	ep->peer_domid = p->peer_domid;
@@ -179,15 +185,14 @@ int vchan_connect(const struct ivt_ep_params *p, struct ivt_ep **out)
 /* The peer owns half of each index pair; an honest peer keeps
  * prod - cons within the ring. libxenvchan just stalls on bad indices, we
  * report them. */
-static int rings_corrupt(struct libxenvchan *c)
+int vchan_rings_corrupt(struct libxenvchan *c)
 {
 	volatile struct ring_shared *rd = c->read.shr, *wr = c->write.shr;
 	uint32_t rd_used = rd->prod - rd->cons, wr_used = wr->prod - wr->cons;
 	return rd_used > (1u << c->read.order) || wr_used > (1u << c->write.order);
 }
 
-/* Does the peer want a notification for `bit` from us? (Stats only.) */
-static int peer_wants(struct libxenvchan *c, uint8_t bit)
+int vchan_peer_wants(struct libxenvchan *c, uint8_t bit)
 {
 	volatile uint8_t *n = c->is_server ? &c->ring->srv_notify : &c->ring->cli_notify;
 	return (*n & bit) != 0;
@@ -203,7 +208,7 @@ ssize_t vchan_send(struct ivt_ep *ep, const void *buf, size_t len)
 	/* One call writes as much as fits; the int return caps a single call. */
 	if (len > INT_MAX)
 		len = INT_MAX;
-	int notify = peer_wants(c, VCHAN_NOTIFY_WRITE);
+	int notify = vchan_peer_wants(c, VCHAN_NOTIFY_WRITE);
 	int n = libxenvchan_write(c, buf, len);
 	if (n > 0) {
 		ep->st.bytes_sent += (uint64_t)n;
@@ -212,7 +217,7 @@ ssize_t vchan_send(struct ivt_ep *ep, const void *buf, size_t len)
 	}
 	if (n < 0)
 		return libxenvchan_is_open(c) ? -EIO : -EPIPE;
-	if (rings_corrupt(c)) {
+	if (vchan_rings_corrupt(c)) {
 		ep->st.protocol_errors++;
 		return -EPROTO;
 	}
@@ -226,14 +231,14 @@ ssize_t vchan_recv(struct ivt_ep *ep, void *buf, size_t len)
 		return -EINVAL;
 	if (len > INT_MAX)
 		len = INT_MAX;
-	int notify = peer_wants(c, VCHAN_NOTIFY_READ);
+	int notify = vchan_peer_wants(c, VCHAN_NOTIFY_READ);
 	int n = libxenvchan_read(c, buf, len);
 	if (n > 0) {
 		ep->st.bytes_received += (uint64_t)n;
 		ep->st.notifies_sent += notify;
 		return n;
 	}
-	if (rings_corrupt(c)) {
+	if (vchan_rings_corrupt(c)) {
 		ep->st.protocol_errors++;
 		return -EPROTO;
 	}
@@ -252,7 +257,7 @@ int vchan_arm(struct ivt_ep *ep, unsigned events)
 	if ((events & IVT_EV_SEND) && libxenvchan_buffer_space(c) > 0)
 		ready |= IVT_EV_SEND;
 	/* A closed peer or a corrupt ring: the next call reports it now. */
-	if (!libxenvchan_is_open(c) || rings_corrupt(c))
+	if (!libxenvchan_is_open(c) || vchan_rings_corrupt(c))
 		ready |= (int)(events & (IVT_EV_RECV | IVT_EV_SEND));
 	return ready;
 }

@@ -43,6 +43,8 @@ static const struct ivt_plugin_ops vchan_ops = {
 	.ack = vchan_ack,
 	.close = vchan_close,
 	.stats = vchan_stats,
+	.send_reserve = vchan_send_reserve,
+	.send_commit = vchan_send_commit,
 };
 
 __attribute__((visibility("default"))) const struct ivt_plugin_ops *
