@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_raw_vchan.h"
 #include "bench_report.h"
 #include "bench_zc.h"
 #include "ivt/ivt.h"
@@ -181,14 +182,22 @@ static double read_point(ivt_channel *ch, size_t wsize, uint64_t bytes, uint8_t 
 
 /* ---- one channel per ring size ------------------------------------------------- */
 
-/* One point; with --zc the copy point, and into *zc_v the reserve/commit one. */
-static double point(const struct via_ivt_config *c, ivt_channel *ch, int w, uint8_t *buf,
-		    double *zc_v)
+/* One point; with --zc the copy point, and into *zc_v the reserve/commit
+ * one; with --vs-vchan first, into *raw_v, raw libxenvchan. */
+static double point(const struct via_ivt_config *c, ivt_channel *ch, int r, int w, uint8_t *buf,
+		    double *zc_v, double *raw_v)
 {
 	size_t ws = c->writes[w];
 	uint64_t b = c->bytes[w];
 	if (!c->zc)
 		return c->listen ? write_point(ch, ws, b, buf) : read_point(ch, ws, b, buf);
+	if (c->vs_vchan) {
+		*raw_v = c->listen ? raw_vchan_write_point(ch, c->rings[r], ws, b, buf)
+				   : raw_vchan_read_point(ch, c->rings[r], ws, b, buf);
+		if (*raw_v < 0)
+			return -1;
+		watchdog(c);
+	}
 	double v = c->listen ? zc_write_point(ch, ws, b, buf, 0) : zc_read_point(ch, ws, b, buf);
 	if (v < 0)
 		return v;
@@ -198,7 +207,7 @@ static double point(const struct via_ivt_config *c, ivt_channel *ch, int w, uint
 }
 
 static int run_ring(const struct via_ivt_config *c, int r, double *row, double *zc_row,
-		    uint8_t *buf)
+		    double *raw_row, uint8_t *buf)
 {
 	char name[80];
 	snprintf(name, sizeof(name), "%s-%zu", c->channel, c->rings[r]);
@@ -220,7 +229,7 @@ static int run_ring(const struct via_ivt_config *c, int r, double *row, double *
 	int failed = 0;
 	for (int w = 0; w < c->nwrites && !failed; w++) {
 		watchdog(c);
-		double v = point(c, ch, w, buf, &zc_row[w]);
+		double v = point(c, ch, r, w, buf, &zc_row[w], &raw_row[w]);
 		if (v < 0) {
 			failed = 1;
 			v = NAN;
@@ -231,6 +240,9 @@ static int run_ring(const struct via_ivt_config *c, int r, double *row, double *
 		if (c->zc)
 			csv_row("bandwidth", "via-ivt-reserve", c->rings[r], c->writes[w],
 				c->bytes[w], NAN, zc_row[w], NAN, NAN, NAN);
+		if (c->vs_vchan)
+			csv_row("bandwidth", "raw-vchan", c->rings[r], c->writes[w], c->bytes[w],
+				NAN, raw_row[w], NAN, NAN, NAN);
 	}
 	if (!failed && !c->listen) {
 		/* the writer closes after the last point: a clean end must follow */
@@ -246,18 +258,52 @@ static int run_ring(const struct via_ivt_config *c, int r, double *row, double *
 	return failed ? -1 : 0;
 }
 
-/* --zc: the reserve/commit table and its ratio to the copy table above. */
-static void zc_tables(const struct via_ivt_config *c, const char *const *rn,
-		      const char *const *wn, const double *copy, const double *zc)
+static int cmp_double(const void *a, const void *b)
 {
-	double ratio[VIA_IVT_MAXPTS * VIA_IVT_MAXPTS];
-	for (int i = 0; i < c->nrings * c->nwrites; i++)
-		ratio[i] = zc[i] / copy[i];
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The table of num/den, and one line with its median, min and max. */
+static void ratio_table(const struct via_ivt_config *c, const char *tag, const char *title,
+			const char *const *rn, const char *const *wn, const double *num,
+			const double *den)
+{
+	double ratio[VIA_IVT_MAXPTS * VIA_IVT_MAXPTS], sorted[VIA_IVT_MAXPTS * VIA_IVT_MAXPTS];
+	int n = 0;
+	for (int i = 0; i < c->nrings * c->nwrites; i++) {
+		ratio[i] = num[i] / den[i];
+		if (!isnan(ratio[i]))
+			sorted[n++] = ratio[i];
+	}
+	table_print(&(struct table){title, "ring", rn, c->nrings, wn, c->nwrites, ratio, 2});
+	if (!n)
+		return;
+	qsort(sorted, (size_t)n, sizeof(sorted[0]), cmp_double);
+	double med = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+	printf("ratio %s: median %.2f, min %.2f, max %.2f over %d points\n", tag, med, sorted[0],
+	       sorted[n - 1], n);
+}
+
+/* --zc: the reserve/commit table and its ratio to the copy table above;
+ * --vs-vchan: the raw libxenvchan table and both ratios to it. */
+static void zc_tables(const struct via_ivt_config *c, const char *const *rn,
+		      const char *const *wn, const double *copy, const double *zc, const double *raw)
+{
 	table_print(&(struct table){"the same data built in the ring with ivt_send_reserve/"
 				    "ivt_send_commit, MB/s at the reader (every word verified)",
 				    "ring", rn, c->nrings, wn, c->nwrites, zc, 1});
-	table_print(&(struct table){"reserve/commit / copy send (same run, same channel)", "ring",
-				    rn, c->nrings, wn, c->nwrites, ratio, 2});
+	ratio_table(c, "reserve/copy", "reserve/commit / copy send (same run, same channel)", rn,
+		    wn, zc, copy);
+	if (!c->vs_vchan)
+		return;
+	table_print(&(struct table){"raw libxenvchan between the same two domains, the same data "
+				    "built in the writer's buffer then libxenvchan_write, MB/s at "
+				    "the reader (every word verified)",
+				    "ring", rn, c->nrings, wn, c->nwrites, raw, 1});
+	ratio_table(c, "copy/raw", "ivt copy send / raw libxenvchan (same run)", rn, wn, copy, raw);
+	ratio_table(c, "reserve/raw", "ivt reserve/commit / raw libxenvchan (same run)", rn, wn, zc,
+		    raw);
 }
 
 int via_ivt_run(const struct via_ivt_config *c)
@@ -281,15 +327,17 @@ int via_ivt_run(const struct via_ivt_config *c)
 	fflush(stdout);
 
 	double vals[VIA_IVT_MAXPTS * VIA_IVT_MAXPTS], zc_vals[VIA_IVT_MAXPTS * VIA_IVT_MAXPTS];
+	double raw_vals[VIA_IVT_MAXPTS * VIA_IVT_MAXPTS];
 	int bad = 0;
 	for (int r = 0; r < c->nrings; r++) {
+		int o = r * c->nwrites;
 		for (int w = 0; w < c->nwrites; w++)
-			vals[r * c->nwrites + w] = zc_vals[r * c->nwrites + w] = NAN;
-		if (run_ring(c, r, &vals[r * c->nwrites], &zc_vals[r * c->nwrites], buf) < 0)
+			vals[o + w] = zc_vals[o + w] = raw_vals[o + w] = NAN;
+		if (run_ring(c, r, &vals[o], &zc_vals[o], &raw_vals[o], buf) < 0)
 			bad = 1;
 		for (int w = 0; w < c->nwrites; w++)
-			bad |= isnan(vals[r * c->nwrites + w]) ||
-			       (c->zc && isnan(zc_vals[r * c->nwrites + w]));
+			bad |= isnan(vals[o + w]) || (c->zc && isnan(zc_vals[o + w])) ||
+			       (c->vs_vchan && isnan(raw_vals[o + w]));
 	}
 	free(buf);
 
@@ -308,7 +356,7 @@ int via_ivt_run(const struct via_ivt_config *c)
 			    "columns: write and read size)",
 		"ring", rn, c->nrings, wn, c->nwrites, vals, 1});
 	if (c->zc)
-		zc_tables(c, rn, wn, vals, zc_vals);
+		zc_tables(c, rn, wn, vals, zc_vals, raw_vals);
 	if (bad)
 		printf("ivt-bench: some points failed\n");
 	else

@@ -22,6 +22,7 @@ struct via_ivt_config {
 	int nwrites;
 	int timeout_s;         /* opening, and each point; then the run fails */
 	int zc;                /* --zc: copy send vs reserve/commit per point (bench_zc.c) */
+	int vs_vchan;          /* --vs-vchan (implies zc): raw libxenvchan first per point */
 };
 
 /* Runs this process's half. Returns 0 when every point completed (and,

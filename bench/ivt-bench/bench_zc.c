@@ -35,10 +35,18 @@ static double now(void)
 /* The data: word k of the stream. Cheap to make, impossible to guess wrong. */
 static inline uint64_t word(uint64_t k) { return (k + 1) * 0x9E3779B97F4A7C15ull; }
 
-static void produce(uint64_t *dst, uint64_t first, size_t words)
+void zc_produce(uint64_t *dst, uint64_t first, size_t words)
 {
 	for (size_t i = 0; i < words; i++)
 		dst[i] = word(first + i);
+}
+
+uint64_t zc_check(const uint64_t *w, uint64_t first, size_t words)
+{
+	for (size_t i = 0; i < words; i++)
+		if (w[i] != word(first + i))
+			return first + i + 1;
+	return 0;
 }
 
 static int fail(const char *what, ssize_t rc)
@@ -67,11 +75,11 @@ double zc_write_point(ivt_channel *ch, size_t wsize, uint64_t bytes, uint8_t *bu
 			void *p;
 			if ((rc = ivt_send_reserve(ch, n, &p)) < 0)
 				return fail("reserve", rc);
-			produce(p, off / 8, n / 8);
+			zc_produce(p, off / 8, n / 8);
 			if ((rc = ivt_send_commit(ch, p, n)) < 0)
 				return fail("commit", rc);
 		} else {
-			produce((uint64_t *)buf, off / 8, n / 8);
+			zc_produce((uint64_t *)buf, off / 8, n / 8);
 			if ((rc = ivt_send(ch, buf, n)) != (ssize_t)n)
 				return fail("send", rc);
 		}
@@ -105,11 +113,9 @@ double zc_read_point(ivt_channel *ch, size_t wsize, uint64_t bytes, uint8_t *buf
 		size_t want = bytes - got < wsize ? (size_t)(bytes - got) : wsize;
 		if ((rc = ivt_recv_all(ch, buf, want)) != (ssize_t)want)
 			return fail("recv", rc);
-		const uint64_t *w = (const uint64_t *)buf;
-		uint64_t k0 = got / 8;
-		for (size_t i = 0; i < want / 8; i++)
-			if (w[i] != word(k0 + i) && !rep.bad_word)
-				rep.bad_word = k0 + i + 1;
+		uint64_t bad = zc_check((const uint64_t *)buf, got / 8, want / 8);
+		if (bad && !rep.bad_word)
+			rep.bad_word = bad;
 		got += want;
 	}
 	rep.nanos = (uint64_t)((now() - t0) * 1e9);

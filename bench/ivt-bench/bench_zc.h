@@ -14,4 +14,10 @@
 double zc_write_point(ivt_channel *ch, size_t wsize, uint64_t bytes, uint8_t *buf, int reserve);
 double zc_read_point(ivt_channel *ch, size_t wsize, uint64_t bytes, uint8_t *buf);
 
+/* The data both modes (and --vs-vchan's raw libxenvchan points) carry:
+ * words [first, first+words) of the stream into dst; zc_check returns the
+ * index + 1 of the first wrong word, or 0. */
+void zc_produce(uint64_t *dst, uint64_t first, size_t words);
+uint64_t zc_check(const uint64_t *w, uint64_t first, size_t words);
+
 #endif

@@ -261,6 +261,7 @@ static void usage(FILE *f, const char *argv0)
 		"\n"
 		"       %s --via-ivt --role listen|connect --channel NAME [--backend B]\n"
 		"       [--rings L] [--writes L] [--bytes N] [--timeout S] [--csv FILE] [--zc]\n"
+		"       [--vs-vchan]\n"
 		"\n"
 		"One half of a bandwidth sweep through libivt, so ivtd and the backend the\n"
 		"policy picks are measured, e.g. vchan between two Xen guests. Per ring\n"
@@ -275,7 +276,12 @@ static void usage(FILE *f, const char *argv0)
 		"        then builds it in the ring with ivt_send_reserve/ivt_send_commit;\n"
 		"        the reader checks every 8-byte word of both. Prints both tables and\n"
 		"        their ratio. Write sizes and bytes must be multiples of 8; the\n"
-		"        backend must support reserve/commit (shm).\n",
+		"        backend must support reserve/commit (shm, vchan).\n"
+		"  --vs-vchan  --zc, and per point first the baseline: raw libxenvchan\n"
+		"        between the same two Xen domains (the listener offers a vchan\n"
+		"        under its XenStore data/ivt-bench/, the connector joins it), the\n"
+		"        same data written with libxenvchan_write and verified the same\n"
+		"        way; prints the raw table and ivt copy / raw, reserve / raw.\n",
 		argv0, argv0);
 }
 
@@ -343,7 +349,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 		{"channel", required_argument, NULL, 'C'}, {"backend", required_argument, NULL, 'B'},
 		{"rings", required_argument, NULL, 'G'}, {"writes", required_argument, NULL, 'W'},
 		{"timeout", required_argument, NULL, 'T'}, {"zc", no_argument, NULL, 'Z'},
-		{NULL, 0, NULL, 0},
+		{"vs-vchan", no_argument, NULL, 'X'},   {NULL, 0, NULL, 0},
 	};
 	const char *role = NULL, *rings_arg = NULL, *writes_arg = NULL;
 	c->via.timeout_s = 60;
@@ -381,6 +387,9 @@ static int parse_args(int argc, char **argv, struct config *c)
 			break;
 		case 'Z':
 			c->via.zc = 1;
+			break;
+		case 'X':
+			c->via.zc = c->via.vs_vchan = 1;
 			break;
 		case 'R':
 			role = optarg;

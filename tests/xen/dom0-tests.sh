@@ -43,10 +43,11 @@ ONLY=$(cat $T/only 2>/dev/null)
 want() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) true ;; *) false ;; esac; }
 PLAN="dom0-hello"
 want bed && PLAN="$PLAN vchan-smoke-dom0-domU vchan-smoke-domU-domU rdma-rxe"
+{ want bed || want vchan; } && PLAN="$PLAN vchan-conformance"
 { want ivt || want bench; } && PLAN="$PLAN ivtd-start"
 want ivt && PLAN="$PLAN ivt-xs-advertise ivt-domU-domU-256M ivt-dom0-domU-256M \
 ivt-demo-domU-domU ivt-policy-deny ivt-destroy-cleanup"
-want bench && PLAN="$PLAN ivt-bench-vchan vchan-bench-raw"
+want bench && PLAN="$PLAN ivt-bench-vchan"
 # rxe-test.sh's own lines (tests/verbs/rxe-test.sh, ivt-verbs-pair) and its exit code
 want verbs && PLAN="$PLAN verbs-rxe-setup verbs-stream-s2c-256MiB verbs-stream-c2s-32MiB \
 verbs-graceful-close verbs-rdma-write verbs-rdma-read verbs-rdma-write-visible \
@@ -133,16 +134,32 @@ if want bed; then
 	ip link del ivtbed0 2>/dev/null
 fi
 
-# The plugin conformance suite on vchan, both ends in dom0 (tests/conformance).
-# A note, not yet a result: it has not had a clean run in the bed (it hung
-# until its limit in the last run, so the limit is short; whether
-# dom0 may map its own grants is part of what it finds out).
-if want bed; then
-	if IVT_CONF_DOMID=0 timeout 60 ivt-conformance vchan >/tmp/conf-vchan.log 2>&1 &&
-		grep -q PASSED /tmp/conf-vchan.log; then
-		echo "IVT-NOTE vchan-conformance PASS $(grep -c '^\[       OK \]' /tmp/conf-vchan.log) tests passed"
+# The plugin conformance suite on vchan, both ends in dom0 (tests/conformance):
+# a result. Should it hang, each thread's kernel wait point goes into the log.
+if want bed || want vchan; then
+	stdbuf -oL -eL env IVT_CONF_DOMID=0 ivt-conformance vchan >/tmp/conf-vchan.log 2>&1 &
+	cpid=$!
+	i=0
+	while kill -0 $cpid 2>/dev/null && [ $i -lt 180 ]; do
+		sleep 1
+		i=$((i + 1))
+	done
+	if kill -0 $cpid 2>/dev/null; then
+		for t in /proc/$cpid/task/*; do
+			echo "hung thread ${t##*/}: $(cat $t/wchan 2>/dev/null) | $(tr '\n' ' ' <$t/stack 2>/dev/null)"
+		done >>/tmp/conf-vchan.log
+		kill -9 $cpid
+	fi
+	wait $cpid
+	rc=$?
+	ok=$(grep -c '^\[       OK \]' /tmp/conf-vchan.log)
+	skipped=$(sed -n 's/^\[  SKIPPED \] \(test_.*\)/\1/p' /tmp/conf-vchan.log | tr '\n' ' ')
+	# 8 tests; two skip by design: the forged blob (vchan meets its peer
+	# at a XenStore path, there is no blob) and native RDMA (not declared)
+	if [ $rc = 0 ] && grep -q PASSED /tmp/conf-vchan.log && [ "$ok" -ge 6 ]; then
+		result vchan-conformance PASS "ivt-conformance vchan in dom0: $ok tests passed in $i s; skipped: $skipped"
 	else
-		echo "IVT-NOTE vchan-conformance FAIL $(grep -E 'FAILED|ERROR|skipped' /tmp/conf-vchan.log | head -3 | tr '\n' ' ')"
+		result vchan-conformance FAIL "exit $rc after $i s, $ok passed: $(grep -E 'FAILED|ERROR|SKIPPED|hung' /tmp/conf-vchan.log | head -4 | tr '\n' ' ')"
 	fi
 	artifact conf-vchan.log /tmp/conf-vchan.log
 fi

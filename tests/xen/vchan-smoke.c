@@ -11,9 +11,6 @@
  *       read the client's verdict, print "IVT-TEST <test> PASS|FAIL ..."
  *   ivt-vchan-smoke client <peer> <path>
  *       connect, check every byte against the pattern, send the verdict
- *   ivt-vchan-smoke sweep-server|sweep-client <peer> <base path>
- *       MB/s for each ring size x write size, one vchan per point at
- *       <base>/p<i>; the server prints the table
  *
  * The pattern is a function of the byte offset, so the client checks each
  * byte wherever the chunk boundaries fall.
@@ -206,125 +203,6 @@ static int cmd_client(int peer, const char *path)
 	return v.bad ? 1 : 0;
 }
 
-/* ---- sweep: MB/s by ring size x write size, one vchan per point -------- */
-
-static const size_t sweep_rings[] = { 4096, 16384, 65536, 262144, 1048576 };
-static const size_t sweep_writes[] = { 64, 1024, 16384, 262144 };
-#define N_RINGS (sizeof(sweep_rings) / sizeof(sweep_rings[0]))
-#define N_WRITES (sizeof(sweep_writes) / sizeof(sweep_writes[0]))
-#define SWEEP_WRITE_MAX 262144u
-
-/* Small writes cost per call: move less so every point stays short. */
-static uint64_t sweep_bytes(size_t wsize)
-{
-	uint64_t b = (uint64_t)wsize * 65536;
-
-	return b > (32u << 20) ? (32u << 20) : b;
-}
-
-static int sweep_path(char *buf, size_t len, const char *base, size_t point)
-{
-	int n = snprintf(buf, len, "%s/p%zu", base, point);
-
-	return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
-static int cmd_sweep_server(int peer, const char *base)
-{
-	static uint8_t buf[SWEEP_WRITE_MAX];
-	double mbs[N_RINGS][N_WRITES];
-	char path[128];
-
-	memset(buf, 0x5a, sizeof(buf));
-	for (size_t r = 0; r < N_RINGS; r++) {
-		for (size_t w = 0; w < N_WRITES; w++) {
-			size_t wsize = sweep_writes[w];
-			uint64_t total = sweep_bytes(wsize), sent = 0;
-			struct libxenvchan *vc;
-			uint8_t ack;
-
-			mbs[r][w] = -1;
-			if (sweep_path(path, sizeof(path), base, r * N_WRITES + w))
-				return 1;
-			vc = libxenvchan_server_init(NULL, peer, path, sweep_rings[r],
-						     sweep_rings[r]);
-			if (!vc) {
-				printf("sweep: server_init %s: %s\n", path, strerror(errno));
-				continue;
-			}
-			vc->blocking = 1;
-			/* wait for the client's hello, so setup is not timed */
-			if (libxenvchan_recv(vc, &ack, 1) != 1) {
-				libxenvchan_close(vc);
-				continue;
-			}
-			double t0 = now_s();
-
-			while (sent < total) {
-				size_t n = total - sent < wsize ? (size_t)(total - sent) : wsize;
-
-				if (libxenvchan_write(vc, buf, n) != (int)n)
-					break;
-				sent += n;
-			}
-			if (sent == total && libxenvchan_recv(vc, &ack, 1) == 1)
-				mbs[r][w] = (double)total / (now_s() - t0) / 1e6;
-			libxenvchan_close(vc);
-		}
-	}
-	printf("raw libxenvchan domU -> domU, MB/s under QEMU TCG (rows: ring bytes per "
-	       "direction, columns: write size)\n%-10s", "ring");
-	for (size_t w = 0; w < N_WRITES; w++)
-		printf(" %10zu", sweep_writes[w]);
-	printf("\n");
-	for (size_t r = 0; r < N_RINGS; r++) {
-		printf("%-10zu", sweep_rings[r]);
-		for (size_t w = 0; w < N_WRITES; w++)
-			printf(" %10.1f", mbs[r][w]);
-		printf("\n");
-	}
-	return 0;
-}
-
-static int cmd_sweep_client(int peer, const char *base)
-{
-	static uint8_t buf[SWEEP_WRITE_MAX];
-	char path[128];
-
-	for (size_t p = 0; p < N_RINGS * N_WRITES; p++) {
-		struct libxenvchan *vc = NULL;
-		uint64_t total = sweep_bytes(sweep_writes[p % N_WRITES]), got = 0;
-		uint8_t ack = 1;
-
-		if (sweep_path(path, sizeof(path), base, p))
-			return 1;
-		for (int i = 0; i < 600 && !vc; i++) {
-			vc = libxenvchan_client_init(NULL, peer, path);
-			if (!vc)
-				usleep(50 * 1000);
-		}
-		if (!vc) {
-			fprintf(stderr, "sweep: no server at %s\n", path);
-			continue;
-		}
-		vc->blocking = 1;
-		if (libxenvchan_send(vc, &ack, 1) == 1) {
-			while (got < total) {
-				int n = libxenvchan_read(vc, buf, sweep_writes[p % N_WRITES]);
-
-				if (n <= 0)
-					break;
-				got += (uint64_t)n;
-			}
-			libxenvchan_send(vc, &ack, 1);
-			while (libxenvchan_is_open(vc))
-				libxenvchan_wait(vc);
-		}
-		libxenvchan_close(vc);
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	uint64_t peer, mib;
@@ -339,12 +217,7 @@ int main(int argc, char **argv)
 		return cmd_server(argv[2], (int)peer, argv[4], mib);
 	if (argc == 4 && !strcmp(argv[1], "client") && !parse_u64(argv[2], 0x7fef, &peer))
 		return cmd_client((int)peer, argv[3]);
-	if (argc == 4 && !strcmp(argv[1], "sweep-server") && !parse_u64(argv[2], 0x7fef, &peer))
-		return cmd_sweep_server((int)peer, argv[3]);
-	if (argc == 4 && !strcmp(argv[1], "sweep-client") && !parse_u64(argv[2], 0x7fef, &peer))
-		return cmd_sweep_client((int)peer, argv[3]);
 	fprintf(stderr, "usage: %s domid | xs-read PATH | server TEST PEER PATH MIB | "
-			"sweep-server PEER BASE | sweep-client PEER BASE | "
 			"client PEER PATH\n",
 		argv[0]);
 	return 2;
