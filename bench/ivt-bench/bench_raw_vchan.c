@@ -7,9 +7,10 @@
  * it, the reader reads the write size at a time and checks every 8-byte
  * word (zc_check), its clock runs from its hello to the last byte.
  *
- * The ivt channel of the ring size carries the coordination: the writer
- * offers a fresh vchan in its own XenStore subtree to the peer domain
- * ivt_peer_identity() names and sends the path; the reader connects,
+ * The ivt channel of the ring size carries the coordination (XenStore
+ * ends do not learn their peer's identity): the reader sends its domain
+ * id, the writer offers a fresh vchan in its own XenStore subtree to
+ * that domain and sends the path and its own id; the reader connects,
  * says hello over the vchan (so setup is not timed), reads, closes, and
  * answers {first bad word + 1, nanoseconds} over the ivt channel.
  */
@@ -31,8 +32,11 @@
 #define RAW_MAGIC 0x3157524254424649ull /* "IFTBBRW1" */
 #define RAW_PATH_MAX 48                /* libxenvchan 4.17: base paths <= 49 bytes */
 
+struct raw_hello {
+	uint64_t magic, domid;
+};
 struct raw_hdr {
-	uint64_t magic, wsize, bytes, ring;
+	uint64_t magic, wsize, bytes, ring, domid;
 	char path[RAW_PATH_MAX];
 };
 struct raw_reply {
@@ -52,17 +56,6 @@ static int fail(const char *what, const char *why)
 	return -1;
 }
 
-/* The peer's domain from the channel: "dom:<n>". */
-static int peer_domid(ivt_channel *ch)
-{
-	const char *id = ivt_peer_identity(ch);
-	char *end;
-	if (!id || strncmp(id, "dom:", 4) != 0)
-		return -1;
-	long d = strtol(id + 4, &end, 10);
-	return *end || end == id + 4 || d < 0 || d >= 0x7FF0 ? -1 : (int)d;
-}
-
 static int own_domid(void)
 {
 	struct xs_handle *xs = xs_open(0);
@@ -80,11 +73,16 @@ double raw_vchan_write_point(ivt_channel *ch, size_t ring, size_t wsize, uint64_
 			     uint8_t *buf)
 {
 	static unsigned serial;
-	int peer = peer_domid(ch), me = own_domid();
-	if (peer < 0 || me < 0)
-		return fail("domains", "the channel's peer or this domain's id is unknown (not "
-				       "between two Xen domains?)");
-	struct raw_hdr hdr = {RAW_MAGIC, wsize, bytes, ring, ""};
+	struct raw_hello hello_in;
+	if (ivt_recv_all(ch, &hello_in, sizeof(hello_in)) != (ssize_t)sizeof(hello_in) ||
+	    hello_in.magic != RAW_MAGIC)
+		return fail("the reader's domain id", "not received");
+	int peer = (int)hello_in.domid, me = own_domid();
+	if (me < 0)
+		return fail("domid", "this domain's id is not in XenStore (not a Xen domain?)");
+	if (hello_in.domid >= 0x7FF0)
+		return fail("the reader's domain id", "out of range");
+	struct raw_hdr hdr = {RAW_MAGIC, wsize, bytes, ring, (uint64_t)me, ""};
 	snprintf(hdr.path, sizeof(hdr.path), "/local/domain/%d/data/ivt-bench/r%u", me, ++serial);
 	struct libxenvchan *vc = libxenvchan_server_init(NULL, peer, hdr.path, ring, ring);
 	if (!vc)
@@ -129,6 +127,12 @@ out:
 double raw_vchan_read_point(ivt_channel *ch, size_t ring, size_t wsize, uint64_t bytes,
 			    uint8_t *buf)
 {
+	int me = own_domid();
+	if (me < 0)
+		return fail("domid", "this domain's id is not in XenStore (not a Xen domain?)");
+	struct raw_hello hi = {RAW_MAGIC, (uint64_t)me};
+	if (ivt_send(ch, &hi, sizeof(hi)) != (ssize_t)sizeof(hi))
+		return fail("sending the domain id", "ivt_send failed");
 	struct raw_hdr hdr;
 	if (ivt_recv_all(ch, &hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr))
 		return fail("the point header", "not received");
@@ -136,7 +140,7 @@ double raw_vchan_read_point(ivt_channel *ch, size_t ring, size_t wsize, uint64_t
 	if (hdr.magic != RAW_MAGIC || hdr.wsize != wsize || hdr.bytes != bytes || hdr.ring != ring)
 		return fail("the point header", "the writer runs another sweep: use the same "
 						"options on both ends");
-	int peer = peer_domid(ch);
+	int peer = hdr.domid < 0x7FF0 ? (int)hdr.domid : -1;
 	struct libxenvchan *vc = NULL;
 	/* the writer published its nodes before it sent the header */
 	for (int i = 0; i < 50 && peer >= 0 && !vc; i++)

@@ -194,8 +194,10 @@ static double point(const struct via_ivt_config *c, ivt_channel *ch, int r, int 
 	if (c->vs_vchan) {
 		*raw_v = c->listen ? raw_vchan_write_point(ch, c->rings[r], ws, b, buf)
 				   : raw_vchan_read_point(ch, c->rings[r], ws, b, buf);
-		if (*raw_v < 0)
+		if (*raw_v < 0) {
+			*raw_v = NAN;
 			return -1;
+		}
 		watchdog(c);
 	}
 	double v = c->listen ? zc_write_point(ch, ws, b, buf, 0) : zc_read_point(ch, ws, b, buf);

@@ -218,8 +218,8 @@ int ivt_set_timeouts(ivt_channel *ch, int send_ms, int recv_ms);
  *   - The reservation is shared memory: the peer can read (and, on a
  *     hostile peer, write) it; build nothing there that must stay secret
  *     or must not change before commit.
- * reserve: 0, -EOPNOTSUPP (backend cannot, e.g. vchan and remote
- * backends, or a channel with policy "spill"), -EINVAL (len 0, ptr NULL),
+ * reserve: 0, -EOPNOTSUPP (backend cannot, e.g. the remote backends,
+ * or a channel with policy "spill"; shm and vchan can), -EINVAL (len 0, ptr NULL),
  * -EMSGSIZE (len above ivt_send_reserve_max), -EAGAIN (non-blocking, no room), -ETIMEDOUT,
  * -EBUSY (a reservation is open), -EPIPE, -ECONNRESET.
  * commit: 0, -EINVAL (ptr is not the open reservation, n > len).
