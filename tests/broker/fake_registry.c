@@ -66,11 +66,40 @@ static int f_peer_info(struct ivt_reg_end *e, const char *identity, uint32_t pee
 	return 0;
 }
 
+static int f_attach_info(struct ivt_reg_end *e, const uint8_t cookie[IVT_CTRL_COOKIE_LEN])
+{
+	memcpy(fe(e)->cookie, cookie, IVT_CTRL_COOKIE_LEN);
+	fe(e)->cookies++;
+	return 0;
+}
+
+static int f_attach_ok(struct ivt_reg_end *e, uint64_t chan_id, int paired)
+{
+	fe(e)->attach_oks++;
+	fe(e)->attach_chan_id = chan_id;
+	fe(e)->last_paired = paired;
+	return 0;
+}
+
 static const struct ivt_registry_ops fake_ops = {
 	.name = "fake", .reply_ok = f_reply_ok, .reply_error = f_reply_error,
 	.relay_setup = f_relay, .notify_peer = f_notify, .incoming = f_incoming,
-	.peer_info = f_peer_info,
+	.peer_info = f_peer_info, .attach_info = f_attach_info, .attach_ok = f_attach_ok,
 };
+
+void fake_attach(struct fake_broker *fb, struct fake_end *f, const uint8_t *cookie,
+		 const char *name, int is_server, const char *peer_identity, uint64_t ring)
+{
+	struct ivt_attach_request r;
+	memset(&r, 0, sizeof(r));
+	memcpy(r.cookie, cookie, sizeof(r.cookie));
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	snprintf(r.backend, sizeof(r.backend), "shm");
+	snprintf(r.peer_identity, sizeof(r.peer_identity), "%s", peer_identity);
+	r.ring_size = ring;
+	r.is_server = is_server;
+	fb->cb.attach(fb->cb.arg, &f->end, &r);
+}
 
 int fake_broker_init(struct fake_broker *fb, const char *policy_json, const char *source)
 {
