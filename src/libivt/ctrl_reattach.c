@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -65,6 +66,8 @@ int ivt_ctrl_conn_reattach_msg(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_m
 					       : "; the channel goes on without ivtd");
 		atomic_store(&cc->re_state, again ? IVT_RE_IDLE : IVT_RE_NEVER);
 		atomic_store(&cc->daemon_gone, 1);
+		/* free ivtd's slot now; the descriptor number stays ours */
+		shutdown(cc->sock, SHUT_RDWR);
 		return 1;
 	}
 	default:
