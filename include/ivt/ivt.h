@@ -375,9 +375,9 @@ enum ivt_get_flags {
  * serialised). Errors as ivt_open, -EPROTO if the store misbehaves.
  * The store lives in ivtd: when ivtd restarts, the next call on the
  * handle connects to the new one (while ivtd is down it fails at once
- * with -ECONNRESET or -EPIPE) and re-creates the handle's pools, empty,
- * under the same ids: gets miss (-ENOENT), puts work. A pool that cannot
- * be re-created answers -EBADF. */
+ * with -ECONNRESET, -EPIPE or -ECONNREFUSED) and re-creates the handle's
+ * pools, empty, under the same ids: gets miss (-ENOENT), puts work. A
+ * pool that cannot be re-created answers -EBADF. */
 int ivt_store_open(const struct ivt_open_opts *opts, ivt_store **out);
 /* Close; pools this connection created go away with it (private ones
  * are destroyed, shared ones detached). */

@@ -154,6 +154,28 @@ void fake_end_init(struct fake_broker *fb, struct fake_end *f, const char *ident
 	snprintf(f->end.identity, sizeof(f->end.identity), "%s", identity);
 }
 
+struct fake_end *fake_end_new(struct fake_broker *fb, const char *identity)
+{
+	struct fake_end *f = calloc(1, sizeof(*f));
+	if (!f)
+		abort();
+	fake_end_init(fb, f, identity);
+	if (!strncmp(identity, "dom:", 4)) {
+		f->end.domid = (uint32_t)atoi(identity + 4);
+		f->end.pid = -1;
+	} else {
+		f->end.uid = (uint32_t)atoi(identity + 4);
+		f->end.pid = 1234;
+	}
+	return f;
+}
+
+void fake_end_gone(struct fake_broker *fb, struct fake_end *f, int graceful)
+{
+	fb->cb.gone(fb->cb.arg, &f->end, graceful);
+	free(f);
+}
+
 void fake_request(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,
 		  const char *backend, uint64_t ring)
 {

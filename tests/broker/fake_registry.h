@@ -56,6 +56,11 @@ int fake_broker_teardown(void **state);
 /* A zeroed end of fb's registry with this identity ("uid:N", "dom:N"). */
 void fake_end_init(struct fake_broker *fb, struct fake_end *f, const char *identity);
 
+/* A heap end with identity "uid:N" (pid 1234) or "dom:N" (its domid,
+ * pid -1); fake_end_gone reports it gone to the broker and frees it. */
+struct fake_end *fake_end_new(struct fake_broker *fb, const char *identity);
+void fake_end_gone(struct fake_broker *fb, struct fake_end *f, int graceful);
+
 /* The registry's request callback for f; backend NULL means none. */
 void fake_request(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,
 		  const char *backend, uint64_t ring);

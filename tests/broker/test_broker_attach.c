@@ -27,21 +27,6 @@ static const char *policy_text =
 static int setup_fx(void **state) { return fake_broker_setup(state, policy_text, "a.json"); }
 static int teardown_fx(void **state) { return fake_broker_teardown(state); }
 
-static struct fake_end *new_end(struct fake_broker *x, const char *identity)
-{
-	struct fake_end *f = calloc(1, sizeof(*f));
-	assert_non_null(f);
-	fake_end_init(x, f, identity);
-	f->end.uid = (uint32_t)atoi(identity + 4);
-	f->end.pid = 4321;
-	return f;
-}
-
-static void gone(struct fake_broker *x, struct fake_end *f, int graceful)
-{
-	x->cb.gone(x->cb.arg, &f->end, graceful);
-	free(f);
-}
 
 static const char *status(struct fake_broker *x)
 {
@@ -74,15 +59,15 @@ static void connected_pair(struct fake_broker *x, const char *name, struct fake_
 static void test_cookies_given(void **state)
 {
 	struct fake_broker *x = *state;
-	struct fake_end *s1 = new_end(x, "uid:1000"), *c1 = new_end(x, "uid:1001");
-	struct fake_end *s2 = new_end(x, "uid:1000"), *c2 = new_end(x, "uid:1001");
+	struct fake_end *s1 = fake_end_new(x, "uid:1000"), *c1 = fake_end_new(x, "uid:1001");
+	struct fake_end *s2 = fake_end_new(x, "uid:1000"), *c2 = fake_end_new(x, "uid:1001");
 	connected_pair(x, "demo1", s1, c1);
 	connected_pair(x, "demo2", s2, c2);
 	assert_memory_not_equal(s1->cookie, s2->cookie, IVT_CTRL_COOKIE_LEN);
 
 	/* accepted connections of a listener get theirs too */
-	struct fake_end *lis = new_end(x, "uid:1000"), *acc = new_end(x, "uid:1000");
-	struct fake_end *con = new_end(x, "uid:1002");
+	struct fake_end *lis = fake_end_new(x, "uid:1000"), *acc = fake_end_new(x, "uid:1000");
+	struct fake_end *con = fake_end_new(x, "uid:1002");
 	fake_request_ex(x, lis, "many", 1, 1, 0, 0);
 	fake_request_ex(x, con, "many", 0, 0, 0, 1000);
 	assert_int_equal(lis->n_tickets, 1);
@@ -92,8 +77,8 @@ static void test_cookies_given(void **state)
 	assert_int_equal(acc->cookies, 1);
 	assert_int_equal(con->cookies, 1);
 	assert_memory_equal(acc->cookie, con->cookie, IVT_CTRL_COOKIE_LEN);
-	gone(x, s1, 1), gone(x, c1, 1), gone(x, s2, 1), gone(x, c2, 1);
-	gone(x, con, 1), gone(x, acc, 1), gone(x, lis, 1);
+	fake_end_gone(x, s1, 1), fake_end_gone(x, c1, 1), fake_end_gone(x, s2, 1), fake_end_gone(x, c2, 1);
+	fake_end_gone(x, con, 1), fake_end_gone(x, acc, 1), fake_end_gone(x, lis, 1);
 }
 
 /* A channel of the old ivtd re-attaches to a new one, is listed, and its
@@ -101,13 +86,13 @@ static void test_cookies_given(void **state)
 static void test_reattach_pair(void **state)
 {
 	struct fake_broker *old = *state, nb;
-	struct fake_end *os = new_end(old, "uid:1000"), *oc = new_end(old, "uid:1001");
+	struct fake_end *os = fake_end_new(old, "uid:1000"), *oc = fake_end_new(old, "uid:1001");
 	connected_pair(old, "demo", os, oc);
 	uint8_t cookie[IVT_CTRL_COOKIE_LEN];
 	memcpy(cookie, os->cookie, sizeof(cookie));
 
 	assert_int_equal(fake_broker_init(&nb, policy_text, "a.json"), 0);
-	struct fake_end *srv = new_end(&nb, "uid:1000"), *cli = new_end(&nb, "uid:1001");
+	struct fake_end *srv = fake_end_new(&nb, "uid:1000"), *cli = fake_end_new(&nb, "uid:1001");
 	fake_attach(&nb, cli, cookie, "demo", 0, "uid:1000", RING);
 	assert_int_equal(cli->attach_oks, 1);
 	assert_int_equal(cli->last_paired, 0);
@@ -123,22 +108,22 @@ static void test_reattach_pair(void **state)
 	assert_non_null(strstr(st, "uid:1000"));
 	assert_non_null(strstr(st, "uid:1001"));
 	/* an adopted channel owns no name: a new listener may take it */
-	struct fake_end *nl = new_end(&nb, "uid:7");
+	struct fake_end *nl = fake_end_new(&nb, "uid:7");
 	fake_request(&nb, nl, "demo", 1, NULL, 0);
 	assert_int_equal(nl->ok_count, 1);
-	gone(&nb, nl, 1);
+	fake_end_gone(&nb, nl, 1);
 
-	gone(&nb, cli, 0);
+	fake_end_gone(&nb, cli, 0);
 	assert_int_equal(srv->n_peer_events, 1);
 	assert_int_equal(srv->peer_events[0], IVT_PEER_DIED);
 	struct ivt_broker_stats bs;
 	ivt_broker_get_stats(nb.b, &bs);
 	assert_int_equal(bs.peers_died, 1);
-	gone(&nb, srv, 1);
+	fake_end_gone(&nb, srv, 1);
 	ivt_broker_get_stats(nb.b, &bs);
 	assert_int_equal(bs.channels, 0);
 	fake_broker_fini(&nb);
-	gone(old, os, 1), gone(old, oc, 1);
+	fake_end_gone(old, os, 1), fake_end_gone(old, oc, 1);
 }
 
 /* Another user who knows the cookie pairs with nobody and takes nothing. */
@@ -147,9 +132,9 @@ static void test_other_user_kept_apart(void **state)
 	struct fake_broker *x = *state;
 	uint8_t cookie[IVT_CTRL_COOKIE_LEN];
 	memset(cookie, 0x5a, sizeof(cookie));
-	struct fake_end *srv = new_end(x, "uid:1000"), *cli = new_end(x, "uid:1001");
-	struct fake_end *m1 = new_end(x, "uid:1002"), *m2 = new_end(x, "uid:1002");
-	struct fake_end *m3 = new_end(x, "uid:1002");
+	struct fake_end *srv = fake_end_new(x, "uid:1000"), *cli = fake_end_new(x, "uid:1001");
+	struct fake_end *m1 = fake_end_new(x, "uid:1002"), *m2 = fake_end_new(x, "uid:1002");
+	struct fake_end *m3 = fake_end_new(x, "uid:1002");
 	fake_attach(x, srv, cookie, "demo", 1, "uid:1001", RING);
 	assert_int_equal(srv->last_paired, 0);
 	/* posing as the client: its identity is not the one srv names */
@@ -166,10 +151,10 @@ static void test_other_user_kept_apart(void **state)
 	assert_int_equal(cli->last_paired, 1);
 	assert_int_equal(cli->attach_chan_id, srv->attach_chan_id);
 	/* and the intruders hear nothing of the real channel */
-	gone(x, cli, 0);
+	fake_end_gone(x, cli, 0);
 	assert_int_equal(srv->peer_events[0], IVT_PEER_DIED);
 	assert_int_equal(m1->n_peer_events + m2->n_peer_events + m3->n_peer_events, 0);
-	gone(x, m1, 1), gone(x, m2, 1), gone(x, m3, 1), gone(x, srv, 1);
+	fake_end_gone(x, m1, 1), fake_end_gone(x, m2, 1), fake_end_gone(x, m3, 1), fake_end_gone(x, srv, 1);
 	struct ivt_broker_stats bs;
 	ivt_broker_get_stats(x->b, &bs);
 	assert_int_equal(bs.channels, 0);
@@ -180,7 +165,7 @@ static void test_refused(void **state)
 	struct fake_broker *x = *state;
 	uint8_t cookie[IVT_CTRL_COOKIE_LEN];
 	memset(cookie, 0x11, sizeof(cookie));
-	struct fake_end *e = new_end(x, "uid:5"), *dup = new_end(x, "uid:5");
+	struct fake_end *e = fake_end_new(x, "uid:5"), *dup = fake_end_new(x, "uid:5");
 	fake_attach(x, e, cookie, ".bad", 1, "uid:6", RING);
 	assert_int_equal(e->last_err, EINVAL);
 	fake_attach(x, e, cookie, "demo", 1, "uid:6", 3000);
@@ -202,8 +187,8 @@ static void test_refused(void **state)
 	x->cb.setup(x->cb.arg, &e->end, "x", 1, fds, 0);
 	assert_int_equal(e->last_err, EPROTO);
 	/* its peer never comes: when it goes, nothing is left */
-	gone(x, e, 0);
-	gone(x, dup, 1);
+	fake_end_gone(x, e, 0);
+	fake_end_gone(x, dup, 1);
 	assert_null(strstr(status(x), "demo"));
 }
 

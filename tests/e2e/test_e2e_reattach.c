@@ -31,24 +31,7 @@
 #define HANG_S 90
 #define WAIT_S 30
 
-static struct e2e_daemon daemon_;
 static int sync_fd[2];
-
-static int setup(void **state)
-{
-	(void)state;
-	signal(SIGPIPE, SIG_IGN);
-	if (pipe(sync_fd) < 0)
-		return -1;
-	return e2e_daemon_start(&daemon_, E2E_POLICY_OPEN);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	e2e_daemon_stop(&daemon_, 1);
-	return 0;
-}
 
 /* Connects, sends "abc", tells the parent, then sleeps in ivt_recv until
  * the parent sends 'q' (then closes) or kills it. */
@@ -80,7 +63,7 @@ static void loop_round(ivt_channel *ch)
 static int listed_as(const char *name, const char *state)
 {
 	char st[IVT_CTRL_STATUS_MAX + 1], line[256];
-	if (e2e_status(daemon_.sock, st, sizeof(st)) < 0)
+	if (e2e_status(e2e_group_daemon.sock, st, sizeof(st)) < 0)
 		return 0;
 	e2e_status_line(st, name, line, sizeof(line));
 	return state ? strstr(line, state) != NULL : line[0] != '\0';
@@ -89,7 +72,7 @@ static int listed_as(const char *name, const char *state)
 static int status_has(const char *text)
 {
 	char st[IVT_CTRL_STATUS_MAX + 1];
-	return e2e_status(daemon_.sock, st, sizeof(st)) == 0 && strstr(st, text);
+	return e2e_status(e2e_group_daemon.sock, st, sizeof(st)) == 0 && strstr(st, text);
 }
 
 /* Open name with a client child, read its "abc", restart ivtd. */
@@ -104,8 +87,8 @@ static ivt_channel *restarted_pair(const char *name, pid_t *pid)
 	assert_memory_equal(buf, "abc", 3);
 	assert_true(listed_as(name, " connected "));
 	ivt_set_nonblock(ch, 1);
-	assert_int_equal(e2e_daemon_kill(&daemon_), 0);
-	assert_int_equal(e2e_daemon_respawn(&daemon_), 0);
+	assert_int_equal(e2e_daemon_kill(&e2e_group_daemon), 0);
+	assert_int_equal(e2e_daemon_respawn(&e2e_group_daemon), 0);
 	assert_false(listed_as(name, NULL)); /* a new ivtd knows nothing yet */
 	return ch;
 }
@@ -175,7 +158,7 @@ static void test_reattach_then_clean_close(void **state)
 /* Raw ATTACH datagrams on a fresh control connection. */
 static int attach_answer(const struct ivt_ctrl_attach *a, uint32_t len)
 {
-	int s = e2e_ctrl_connect(daemon_.sock);
+	int s = e2e_ctrl_connect(e2e_group_daemon.sock);
 	assert_true(s >= 0);
 	struct {
 		struct ivt_ctrl_hdr h;
@@ -230,5 +213,8 @@ int main(void)
 		cmocka_unit_test(test_reattach_then_clean_close),
 		cmocka_unit_test(test_malformed_attach),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	signal(SIGPIPE, SIG_IGN);
+	if (pipe(sync_fd) < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, e2e_group_setup_open, e2e_group_teardown);
 }
