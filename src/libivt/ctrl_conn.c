@@ -159,8 +159,8 @@ int ivt_ctrl_dial(const char *path, int nonblock_connect)
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
-	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | (nonblock_connect ? SOCK_NONBLOCK : 0),
-		       0);
+	int type = SOCK_SEQPACKET | SOCK_CLOEXEC | (nonblock_connect ? SOCK_NONBLOCK : 0);
+	int s = socket(AF_UNIX, type, 0);
 	if (s < 0)
 		return -errno;
 	while (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {

@@ -46,23 +46,24 @@ static int f_notify(struct ivt_reg_end *e, int event, uint32_t peer_domid)
 	return 0;
 }
 
-static int f_incoming(struct ivt_reg_end *e, uint32_t ticket, const char *identity,
+static int f_incoming(struct ivt_reg_end *e, uint32_t ticket, const struct ivt_identity *who,
 		      uint32_t peer_domid)
 {
 	(void)peer_domid;
 	struct fake_end *f = fe(e);
 	if (f->n_tickets < 16) {
 		f->tickets[f->n_tickets] = ticket;
-		snprintf(f->ticket_ids[f->n_tickets], sizeof(f->ticket_ids[0]), "%s", identity);
+		/* as registry_local.c puts it on the wire */
+		ivt_identity_format(who, f->ticket_ids[f->n_tickets], sizeof(f->ticket_ids[0]));
 		f->n_tickets++;
 	}
 	return 0;
 }
 
-static int f_peer_info(struct ivt_reg_end *e, const char *identity, uint32_t peer_domid)
+static int f_peer_info(struct ivt_reg_end *e, const struct ivt_identity *who, uint32_t peer_domid)
 {
 	(void)peer_domid;
-	snprintf(fe(e)->peer_identity, sizeof(fe(e)->peer_identity), "%s", identity);
+	ivt_identity_format(who, fe(e)->peer_identity, sizeof(fe(e)->peer_identity));
 	return 0;
 }
 
@@ -95,7 +96,8 @@ void fake_attach(struct fake_broker *fb, struct fake_end *f, const uint8_t *cook
 	memcpy(r.cookie, cookie, sizeof(r.cookie));
 	snprintf(r.name, sizeof(r.name), "%s", name);
 	snprintf(r.backend, sizeof(r.backend), "shm");
-	snprintf(r.peer_identity, sizeof(r.peer_identity), "%s", peer_identity);
+	if (ivt_identity_parse(peer_identity, &r.peer) != 0)
+		r.peer.kind = IVT_IDENTITY_NONE;
 	r.ring_size = ring;
 	r.is_server = is_server;
 	fb->cb.attach(fb->cb.arg, &f->end, &r);
@@ -151,7 +153,8 @@ void fake_end_init(struct fake_broker *fb, struct fake_end *f, const char *ident
 {
 	memset(f, 0, sizeof(*f));
 	f->end.reg = &fb->reg;
-	snprintf(f->end.identity, sizeof(f->end.identity), "%s", identity);
+	if (ivt_identity_parse(identity, &f->end.who) != 0)
+		abort(); /* the test wrote a non-identity */
 }
 
 struct fake_end *fake_end_new(struct fake_broker *fb, const char *identity)

@@ -74,8 +74,8 @@ static int request_valid(const struct ivt_attach_request *req)
 {
 	uint64_t rs = req->ring_size;
 	return ivt_name_valid(req->name) && memchr(req->backend, '\0', sizeof(req->backend)) &&
-	       req->backend[0] && memchr(req->peer_identity, '\0', sizeof(req->peer_identity)) &&
-	       req->peer_identity[0] && rs >= RING_MIN && rs <= RING_MAX && !(rs & (rs - 1));
+	       req->backend[0] && req->peer.kind != IVT_IDENTITY_NONE && rs >= RING_MIN &&
+	       rs <= RING_MAX && !(rs & (rs - 1));
 }
 
 static void answer(struct ivt_reg_end *end, const struct channel *ch, int paired)
@@ -88,21 +88,21 @@ static void answer(struct ivt_reg_end *end, const struct channel *ch, int paired
 static int may_pair(const struct channel *ch, const struct ivt_reg_end *end,
 		    const struct ivt_attach_request *req)
 {
-	const char *waiting_id = req->is_server ? ch->client_id : ch->server_id;
-	return !strcmp(waiting_id, req->peer_identity) &&
-	       !strcmp(ch->u.adopt.peer_claim, end->identity) && !strcmp(ch->name, req->name) &&
-	       !strcmp(ch->backend, req->backend) && ch->ring_size == req->ring_size &&
-	       ch->message == req->message;
+	const struct ivt_identity *waiting = req->is_server ? &ch->client_id : &ch->server_id;
+	return ivt_identity_equal(waiting, &req->peer) &&
+	       ivt_identity_equal(&ch->u.adopt.peer_claim, &end->who) &&
+	       !strcmp(ch->name, req->name) && !strcmp(ch->backend, req->backend) &&
+	       ch->ring_size == req->ring_size && ch->message == req->message;
 }
 
 static void set_end(struct channel *ch, struct ivt_reg_end *end, int is_server)
 {
 	if (is_server) {
 		ch->server = end;
-		snprintf(ch->server_id, sizeof(ch->server_id), "%s", end->identity);
+		ch->server_id = end->who;
 	} else {
 		ch->client = end;
-		snprintf(ch->client_id, sizeof(ch->client_id), "%s", end->identity);
+		ch->client_id = end->who;
 	}
 	end->broker_data = ch;
 }
@@ -124,9 +124,9 @@ void broker_attach(void *arg, struct ivt_reg_end *end, const struct ivt_attach_r
 	for (struct channel *c = b->channels; c && !ch; c = c->next) {
 		if (c->kind != CHAN_ADOPTED || memcmp(c->cookie, req->cookie, sizeof(c->cookie)))
 			continue;
-		const char *mine = req->is_server ? c->server_id : c->client_id;
+		const struct ivt_identity *mine = req->is_server ? &c->server_id : &c->client_id;
 		int taken = c->state != CS_ATTACHING || (req->is_server ? c->server : c->client);
-		if (taken && !strcmp(mine, end->identity)) {
+		if (taken && ivt_identity_equal(mine, &end->who)) {
 			broker_refuse(b, end, -EALREADY, "the %s end of channel '%s' is already "
 							 "attached", role, c->name);
 			return;
@@ -138,14 +138,15 @@ void broker_attach(void *arg, struct ivt_reg_end *end, const struct ivt_attach_r
 		else
 			ivt_log_limited(&mismatch_rl, IVT_LOG_WARN, WHO,
 					"ATTACH by %s (pid %d) to channel '%s' does not match the "
-					"end waiting there; kept apart", end->identity, end->pid,
-					req->name);
+					"end waiting there; kept apart", IVT_ID_S(&end->who),
+					end->pid, req->name);
 	}
 	if (ch) {
 		set_end(ch, end, req->is_server);
 		ch->state = CS_CONNECTED;
 		IVT_INFO(WHO, "channel '%s' re-attached after a restart: listener %s, client %s, "
-			 "backend %s", ch->name, ch->server_id, ch->client_id, ch->backend);
+			 "backend %s", ch->name, IVT_ID_S(&ch->server_id), IVT_ID_S(&ch->client_id),
+			 ch->backend);
 		answer(end, ch, 1);
 		return;
 	}
@@ -157,10 +158,10 @@ void broker_attach(void *arg, struct ivt_reg_end *end, const struct ivt_attach_r
 	ch->message = req->message;
 	memcpy(ch->cookie, req->cookie, sizeof(ch->cookie));
 	ch->has_cookie = 1;
-	snprintf(ch->u.adopt.peer_claim, sizeof(ch->u.adopt.peer_claim), "%s", req->peer_identity);
+	ch->u.adopt.peer_claim = req->peer;
 	set_end(ch, end, req->is_server);
 	IVT_INFO(WHO, "channel '%s': %s %s re-attached after a restart; waiting for its peer "
-		 "%s", ch->name, role, end->identity, req->peer_identity);
+		 "%s", ch->name, role, IVT_ID_S(&end->who), IVT_ID_S(&req->peer));
 	answer(end, ch, 0);
 }
 
@@ -173,7 +174,7 @@ void broker_adopted_gone(struct ivt_broker *b, struct channel *ch, struct ivt_re
 	}
 	/* its peer never came back (it may have ended while ivtd was down) */
 	IVT_INFO(WHO, "channel '%s': %s %s %s before its peer re-attached", ch->name,
-		 ch->server == end ? "listener" : "client", end->identity,
+		 ch->server == end ? "listener" : "client", IVT_ID_S(&end->who),
 		 graceful ? "closed" : "died");
 	broker_free_channel(b, ch);
 }

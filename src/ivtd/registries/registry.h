@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "common/ctrl_proto.h"
+#include "common/identity.h"
 
 struct event_base;
 struct ivt_registry;
@@ -35,7 +36,7 @@ struct ivt_reg_end {
 	uint32_t domid;     /* Xen domain id; 0 for local processes */
 	uint32_t uid;       /* local processes: SO_PEERCRED uid; guests: 0 */
 	int32_t pid;        /* local processes: SO_PEERCRED pid; guests: -1 */
-	char identity[48];  /* for policy and logs: "dom:3", "uid:1000" */
+	struct ivt_identity who; /* for policy and logs: dom:3, uid:1000 */
 	void *broker_data;  /* the broker's per-end state */
 };
 
@@ -60,7 +61,7 @@ struct ivt_attach_request {
 	uint8_t cookie[IVT_CTRL_COOKIE_LEN];
 	char name[IVT_NAME_MAX + 1];
 	char backend[IVT_BACKEND_NAME_MAX + 1];
-	char peer_identity[IVT_IDENTITY_MAX + 1]; /* who it says its peer is */
+	struct ivt_identity peer; /* who it says its peer is (NONE: unparsable) */
 	uint64_t ring_size;
 	int is_server;
 	int message;
@@ -95,11 +96,12 @@ struct ivt_registry_ops {
 			   uint32_t peer_domid);
 	/* Optional (NULL: the registry has no listeners that accept many
 	 * connections). Tell a MULTI listener end a connector waits. */
-	int (*incoming)(struct ivt_reg_end *listener, uint32_t ticket, const char *identity,
-			uint32_t peer_domid);
+	int (*incoming)(struct ivt_reg_end *listener, uint32_t ticket,
+			const struct ivt_identity *who, uint32_t peer_domid);
 	/* Optional: tell end who the other end is (before reply_ok or
 	 * notify_peer CONNECTED). Ends that cannot take it are skipped. */
-	int (*peer_info)(struct ivt_reg_end *end, const char *identity, uint32_t peer_domid);
+	int (*peer_info)(struct ivt_reg_end *end, const struct ivt_identity *who,
+			 uint32_t peer_domid);
 	/* Optional: give end its channel's re-attach cookie (before reply_ok
 	 * or notify_peer CONNECTED). Ends that cannot re-attach are skipped;
 	 * registries that cannot carry ATTACH leave it NULL. */
