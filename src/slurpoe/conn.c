@@ -157,7 +157,7 @@ void slp_conn_on_connect(struct slp_engine *e, const struct slp_pkt *p)
 	void *user = slp_listener_user(e, p->dst_ep, &found);
 	if (!found) {
 		e->st.rx_unknown_ep++;
-		slp_send_reset(e, p->src_mac, p->dst_ep, p->src_ep, p->seq + 1);
+		slp_send_reset(e, p->src_mac, p->dst_ep, p->src_ep, p->seq + 1, 0);
 		return;
 	}
 	if (!room_for(e, p->src_mac)) {
@@ -225,6 +225,14 @@ void slp_conn_on_reset(struct slp_conn *c, const struct slp_pkt *p)
 	/* Only a RESET that echoes a sequence number we really sent counts. */
 	if (slp_seq_lt(p->ack, c->snd_una) || slp_seq_lt(c->snd_tx, p->ack)) {
 		e->st.rx_out_of_window++;
+		return;
+	}
+	/* A stateless RESET answers a frame the peer could not verify, so a
+	 * stranger can provoke one for any endpoints the peer does not know:
+	 * believed only by an open connection (the peer had it, and lost it),
+	 * never as a refusal of a CONNECT still on its way. */
+	if ((p->flags & SLP_F_STATELESS) && c->state == SLP_ST_CONNECTING) {
+		e->st.rx_bad_state++;
 		return;
 	}
 	e->st.resets_received++;
@@ -327,7 +335,7 @@ void slp_conn_free(struct slp_conn *c)
 		return;
 	struct slp_engine *e = c->e;
 	if (c->state == SLP_ST_OPEN || c->state == SLP_ST_CONNECTING)
-		slp_send_reset(e, c->peer_mac, c->local_ep, c->peer_ep, c->rcv_nxt);
+		slp_send_reset(e, c->peer_mac, c->local_ep, c->peer_ep, c->rcv_nxt, 0);
 	slp_conn_unlink(c);
 	slp_ops_free_all(c);
 	slp_regions_free(c);

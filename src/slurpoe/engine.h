@@ -116,6 +116,7 @@ struct slp_stats {
 	uint64_t rx_auth_fail;      /* authentication on: missing or wrong tag, unknown key */
 	uint64_t half_open_refused; /* CONNECTs over max_half_open / max_conns_per_peer */
 	uint64_t half_open_expired; /* accepted connections whose peer never confirmed */
+	uint64_t resets_limited;    /* stateless RESETs not sent: over the rate limit */
 };
 
 struct slp_engine *slp_engine_new(const struct slp_engine_cfg *cfg);

@@ -168,7 +168,12 @@ struct slp_engine {
 	uint32_t ref_gen;    /* bumped each time the engine calls cfg.tx_flush */
 	int auth;            /* cfg.peer_key set: every frame carries a tag */
 	size_t trailer;      /* SLP_AUTH_TRAILER when auth, else 0 */
+	uint32_t reset_tokens;  /* stateless RESETs we may still send (auth on) */
+	uint64_t reset_refill;  /* when the bucket was last refilled */
 };
+
+/* Auth on: RESETs answering frames we cannot verify, per second (and burst). */
+#define SLP_STATELESS_RESETS_PER_S 64
 
 /* engine.c */
 struct slp_conn *slp_conn_lookup(struct slp_engine *e, uint32_t local_ep, const uint8_t *mac,
@@ -189,7 +194,7 @@ void slp_slot_reclaim(struct slp_engine *e, struct slp_txslot *s);
 /* Before freeing slots: the driver sends what it holds. */
 void slp_tx_release_refs(struct slp_engine *e);
 void slp_send_reset(struct slp_engine *e, const uint8_t *mac, uint32_t src_ep, uint32_t dst_ep,
-		    uint32_t echo_seq);
+		    uint32_t echo_seq, uint16_t flags);
 void slp_maybe_closed(struct slp_conn *c);
 
 /* conn.c */

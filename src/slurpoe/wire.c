@@ -163,7 +163,7 @@ enum slp_parse_err slp_parse_trailer(const void *frame, size_t len, size_t trail
 	p->ack = slp_get32(f + OFF_ACK);
 	p->tx_next = slp_get32(f + OFF_TXNEXT);
 	p->window = slp_get16(f + OFF_WINDOW);
-	if (p->flags & ~SLP_F_ALL)
+	if ((p->flags & ~SLP_F_ALL) || ((p->flags & SLP_F_STATELESS) && p->type != SLP_RESET))
 		return SLP_ERR_FIELD;
 	/* Everything but CONNECT acknowledges something. */
 	if (!(p->flags & SLP_F_ACK) != (p->type == SLP_CONNECT))

@@ -45,8 +45,10 @@ enum slp_type {
 enum slp_flags {
 	SLP_F_ACK = 1u << 0,   /* ack/window/tx_next fields are valid */
 	SLP_F_PROBE = 1u << 1, /* sender wants an ACK right away (window probe) */
+	SLP_F_STATELESS = 1u << 2, /* RESET only: answers a frame its sender could not
+				      verify (no connection: forgotten, e.g. restarted) */
 };
-#define SLP_F_ALL (SLP_F_ACK | SLP_F_PROBE)
+#define SLP_F_ALL (SLP_F_ACK | SLP_F_PROBE | SLP_F_STATELESS)
 
 /* Extension header sizes per type. */
 #define SLP_EXT_CONNECT 8    /* u16 mtu, u16 window, u32 reserved(0) */

@@ -26,6 +26,7 @@ struct sim {
 	struct side sides[2];
 	int cut[2];
 	int near_wrap;
+	uint16_t mtu, window;
 	struct frame *heap;
 	size_t n, cap;
 	struct sim_counters ctr;
@@ -142,6 +143,18 @@ struct sim *sim_new(uint64_t seed, const struct sim_impair *imp, uint16_t mtu, u
 	return sim_new_auth(seed, imp, mtu, window, NULL, NULL);
 }
 
+static struct slp_engine *side_engine(struct sim *s, int i, uint16_t mtu, uint16_t window)
+{
+	struct slp_engine_cfg cfg = {.mtu = mtu, .window = window, .tx = tx, .now_us = now_cb,
+				     .random = random_cb, .ctx = &s->sides[i], .max_retries = 8};
+	if (s->keyed[i]) {
+		cfg.peer_key = peer_key_cb;
+		cfg.key_ctx = &s->sides[i];
+	}
+	memcpy(cfg.mac, macs[i], 6);
+	return slp_engine_new(&cfg);
+}
+
 struct sim *sim_new_auth(uint64_t seed, const struct sim_impair *imp, uint16_t mtu,
 			 uint16_t window, const uint8_t *key0, const uint8_t *key1)
 {
@@ -149,22 +162,26 @@ struct sim *sim_new_auth(uint64_t seed, const struct sim_impair *imp, uint16_t m
 	s->rng = seed;
 	s->now = 1000;
 	s->imp = *imp;
+	s->mtu = mtu;
+	s->window = window;
 	for (int i = 0; i < 2; i++) {
 		s->sides[i].s = s;
 		s->sides[i].idx = i;
-		struct slp_engine_cfg cfg = {.mtu = mtu, .window = window, .tx = tx, .now_us = now_cb,
-					     .random = random_cb, .ctx = &s->sides[i],
-					     .max_retries = 8};
 		const uint8_t *k = i ? key1 : key0;
 		if (k) {
 			memcpy(s->keys[i], k, 32);
-			cfg.peer_key = peer_key_cb;
-			cfg.key_ctx = &s->sides[i];
+			s->keyed[i] = 1;
 		}
-		memcpy(cfg.mac, macs[i], 6);
-		s->eng[i] = slp_engine_new(&cfg);
+		s->eng[i] = side_engine(s, i, mtu, window);
 	}
 	return s;
+}
+
+void sim_restart(struct sim *s, int side)
+{
+	slp_engine_set_no_reset(s->eng[side], 1);
+	slp_engine_free(s->eng[side]);
+	s->eng[side] = side_engine(s, side, s->mtu, s->window);
 }
 
 void sim_free(struct sim *s)

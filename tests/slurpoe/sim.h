@@ -28,6 +28,9 @@ uint64_t sim_now(struct sim *s);
 uint64_t sim_rand(struct sim *s);
 /* Side `side` stops sending and receiving (a killed peer). */
 void sim_cut(struct sim *s, int side);
+/* Side `side` restarts: a new engine (same address, same key) that knows
+ * no connection. Its connection handles are gone. */
+void sim_restart(struct sim *s, int side);
 void sim_set_impair(struct sim *s, const struct sim_impair *imp);
 /* Make the engines' random() return values near 2^32 (sequence wrap). */
 void sim_near_wrap(struct sim *s, int on);
