@@ -219,12 +219,22 @@ static int bench_key(void *ctx, const uint8_t mac[6], uint8_t key[32])
 	return 0;
 }
 
+/* The client runs one transport at a time: while it measures TCP (seconds
+ * for 64 B writes) its SLURPoE engine does not run, and the server's
+ * retransmissions of its last reply (or keepalive probes) go unanswered.
+ * The retry budget alone (~5 s) then declared the client dead: the next
+ * SLURPoE test failed with "Connection timed out" (the intermittent
+ * failure of --repeat 3 runs). A busy peer is not a dead one: no peer is
+ * declared dead before the test timeout. */
+#define MIN_DEAD_US ((uint32_t)TIMEOUT_MS * 1000u)
+
 static struct slp_loop_opts loop_opts(const char *ifname)
 {
 	struct slp_loop_opts o = {.ifname = ifname, .rawsock_flags = use_ring ? SLP_RS_RX_RING : 0,
 				  .impair = impair, .impair_seed = (uint64_t)getpid(),
 				  .stream_buf = 4u << 20, .ack_at_turn_end = !ack_now,
-				  .busy_poll_us = busy_us, .peer_key = auth ? bench_key : NULL};
+				  .busy_poll_us = busy_us, .peer_key = auth ? bench_key : NULL,
+				  .min_dead_us = MIN_DEAD_US};
 	return o;
 }
 

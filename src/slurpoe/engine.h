@@ -68,6 +68,14 @@ struct slp_engine_cfg {
 	 * that its peer vanished (or that the peer's RESET was lost).
 	 * 0 = 500000. */
 	uint32_t keepalive_us;
+	/* A peer is declared dead (-ETIMEDOUT) after max_retries expirations
+	 * (or unanswered keepalive probes) without progress AND no sooner
+	 * than this long after it stalled (went quiet): the engine lives in
+	 * its process, so a peer process that only stopped running its loop
+	 * for a while (busy with other work) answers once it runs again.
+	 * Half-open connections are not given this grace. 0 = none (the
+	 * retry budget alone: a few seconds with the default RTO bounds). */
+	uint32_t min_dead_us;
 };
 
 enum slp_state {

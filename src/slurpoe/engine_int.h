@@ -115,6 +115,7 @@ struct slp_conn {
 	/* ---- timers ---- */
 	uint32_t srtt_us, rttvar_us, rto_us;
 	uint32_t retries;
+	uint64_t stall_since;  /* first expiry of the current run without progress */
 	uint64_t rto_deadline; /* 0 = not armed */
 	int probing;
 	uint64_t last_rx;      /* when the peer was last heard from */

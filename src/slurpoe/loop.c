@@ -27,6 +27,7 @@ int slp_loop_open(struct slp_loop *l, const struct slp_loop_opts *o)
 		.window = o->window,
 		.max_retries = o->max_retries,
 		.rto_min_us = o->rto_min_us,
+		.min_dead_us = o->min_dead_us,
 		.stream_buf = o->stream_buf,
 		.ack_at_turn_end = o->ack_at_turn_end,
 		.peer_key = o->peer_key,

@@ -404,7 +404,9 @@ void slp_tx_timer(struct slp_conn *c, uint64_t now)
 	if (c->snd_una == c->snd_tx && !c->probing)
 		return;
 	c->e->st.rto_expirations++;
-	if (++c->retries > cfg->max_retries) {
+	if (!c->retries)
+		c->stall_since = now;
+	if (++c->retries > cfg->max_retries && now - c->stall_since >= cfg->min_dead_us) {
 		slp_fail(c, -ETIMEDOUT);
 		return;
 	}
@@ -477,7 +479,8 @@ void slp_tx_send_ack(struct slp_conn *c, int probe)
  * receives would wait forever for a peer that vanished (or whose RESET was
  * lost). Once the peer has been quiet for keepalive_us we probe it: a live
  * peer ACKs, one that forgot the connection RESETs, a dead one stays silent
- * and max_retries probes later (RTO backoff, like data) we give up. */
+ * and max_retries probes later (RTO backoff, like data; and no sooner than
+ * min_dead_us after we last heard from it) we give up. */
 
 void slp_tx_heard(struct slp_conn *c, uint64_t now)
 {
@@ -498,7 +501,7 @@ void slp_tx_keepalive(struct slp_conn *c, uint64_t now)
 	const struct slp_engine_cfg *cfg = &c->e->cfg;
 	if (now < slp_tx_keepalive_due(c))
 		return;
-	if (c->ka_sent >= cfg->max_retries) {
+	if (c->ka_sent >= cfg->max_retries && now - c->last_rx >= cfg->min_dead_us) {
 		slp_fail(c, -ETIMEDOUT);
 		return;
 	}

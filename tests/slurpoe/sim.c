@@ -25,6 +25,7 @@ struct sim {
 	struct slp_engine *eng[2];
 	struct side sides[2];
 	int cut[2];
+	uint64_t paused_until[2];
 	int near_wrap;
 	uint16_t mtu, window;
 	struct frame *heap;
@@ -196,6 +197,8 @@ void sim_free(struct sim *s)
 
 struct slp_engine *sim_engine(struct sim *s, int side) { return s->eng[side]; }
 void sim_cut(struct sim *s, int side) { s->cut[side] = 1; }
+void sim_pause(struct sim *s, int side, uint64_t us) { s->paused_until[side] = s->now + us; }
+int sim_paused(struct sim *s, int side) { return s->paused_until[side] > s->now; }
 void sim_set_impair(struct sim *s, const struct sim_impair *imp) { s->imp = *imp; }
 void sim_near_wrap(struct sim *s, int on) { s->near_wrap = on; }
 void sim_counters(struct sim *s, struct sim_counters *c) { *c = s->ctr; }
@@ -211,12 +214,17 @@ int sim_run(struct sim *s, int (*step)(struct sim *s, void *arg), void *arg, uin
 	for (;;) {
 		while (s->n && s->heap[0].at <= s->now) {
 			struct frame f = pop(s);
+			if (s->paused_until[f.to] > s->now) { /* queued in its socket */
+				f.at = s->paused_until[f.to];
+				push(s, f);
+				continue;
+			}
 			if (!s->cut[f.to])
 				slp_engine_input(s->eng[f.to], f.data, f.len);
 			free(f.data);
 		}
 		for (int i = 0; i < 2; i++)
-			if (!s->cut[i])
+			if (!s->cut[i] && s->paused_until[i] <= s->now)
 				slp_engine_tick(s->eng[i]);
 		int r = step(s, arg);
 		if (r)
@@ -225,7 +233,9 @@ int sim_run(struct sim *s, int (*step)(struct sim *s, void *arg), void *arg, uin
 			return 0;
 		uint64_t next = s->n ? s->heap[0].at : UINT64_MAX;
 		for (int i = 0; i < 2; i++) {
-			uint64_t d = s->cut[i] ? UINT64_MAX : slp_engine_next_deadline(s->eng[i]);
+			uint64_t d = s->cut[i] ? UINT64_MAX
+				     : s->paused_until[i] > s->now ? s->paused_until[i]
+								   : slp_engine_next_deadline(s->eng[i]);
 			if (d < next)
 				next = d;
 		}

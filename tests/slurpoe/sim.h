@@ -28,6 +28,11 @@ uint64_t sim_now(struct sim *s);
 uint64_t sim_rand(struct sim *s);
 /* Side `side` stops sending and receiving (a killed peer). */
 void sim_cut(struct sim *s, int side);
+/* Side `side` stops running its engine for us (a busy process): frames
+ * to it wait in its socket, its timers stop. The caller's step() must
+ * leave that side alone meanwhile. */
+void sim_pause(struct sim *s, int side, uint64_t us);
+int sim_paused(struct sim *s, int side);
 /* Side `side` restarts: a new engine (same address, same key) that knows
  * no connection. Its connection handles are gone. */
 void sim_restart(struct sim *s, int side);
