@@ -5,7 +5,7 @@
  * itself and removes them at exit).
  *
  *   slurpoe-bench [--quick] [--ring] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth]
- *                 [--impair SPEC]
+ *                 [--encrypt] [--impair SPEC]
  *
  * Per message size: stream bandwidth (MB/s, until the receiver confirmed
  * every byte), RDMA-write bandwidth (until completions, i.e. acknowledged
@@ -16,7 +16,8 @@
  * that long on the socket before sleeping (both sides); --ack-now sends
  * pure ACKs at the end of each input batch instead of at the end of the
  * application's turn (slp_engine_flush_acks); --auth authenticates every
- * frame (ChaCha20-Poly1305 tag, docs/remote.md).
+ * frame (ChaCha20-Poly1305 tag, docs/remote.md); --encrypt also encrypts
+ * payloads (implies --auth).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -67,7 +68,7 @@ static const size_t sizes[] = {64, 1024, 8192, 65536, 1u << 20};
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
 
 static char ns_a[32], ns_b[32];
-static int quick, use_ring, mtu, repeat = 1, ack_now, auth;
+static int quick, use_ring, mtu, repeat = 1, ack_now, auth, encrypt;
 static unsigned busy_us;
 static const char *impair;
 static pid_t servers[2];
@@ -228,13 +229,20 @@ static int bench_key(void *ctx, const uint8_t mac[6], uint8_t key[32])
  * declared dead before the test timeout. */
 #define MIN_DEAD_US ((uint32_t)TIMEOUT_MS * 1000u)
 
+static int bench_encrypt(void *ctx, const uint8_t mac[6])
+{
+	(void)ctx;
+	(void)mac;
+	return encrypt;
+}
+
 static struct slp_loop_opts loop_opts(const char *ifname)
 {
 	struct slp_loop_opts o = {.ifname = ifname, .rawsock_flags = use_ring ? SLP_RS_RX_RING : 0,
 				  .impair = impair, .impair_seed = (uint64_t)getpid(),
 				  .stream_buf = 4u << 20, .ack_at_turn_end = !ack_now,
 				  .busy_poll_us = busy_us, .peer_key = auth ? bench_key : NULL,
-				  .min_dead_us = MIN_DEAD_US};
+				  .peer_encrypt = bench_encrypt, .min_dead_us = MIN_DEAD_US};
 	return o;
 }
 
@@ -498,6 +506,7 @@ int main(int argc, char **argv)
 					   {"impair", 1, 0, 'i'}, {"mtu", 1, 0, 'm'},
 					   {"repeat", 1, 0, 'n'}, {"busy-poll", 1, 0, 'b'},
 					   {"ack-now", 0, 0, 'a'}, {"auth", 0, 0, 'A'},
+					   {"encrypt", 0, 0, 'E'},
 					   {0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -509,13 +518,14 @@ int main(int argc, char **argv)
 		case 'b': busy_us = (unsigned)atoi(optarg); break;
 		case 'a': ack_now = 1; break;
 		case 'A': auth = 1; break;
+		case 'E': auth = encrypt = 1; break;
 		case 'n':
 			repeat = atoi(optarg);
 			if (repeat < 1 || repeat > 15)
 				repeat = 15;
 			break;
 		default:
-			fprintf(stderr, "usage: slurpoe-bench [--quick] [--ring] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth] [--impair SPEC]\n");
+			fprintf(stderr, "usage: slurpoe-bench [--quick] [--ring] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth] [--encrypt] [--impair SPEC]\n");
 			return 1;
 		}
 	}
@@ -592,7 +602,7 @@ int main(int argc, char **argv)
 	struct pipe_ops ps = {slp_send_cb, slp_recv_cb, &s}, pt = {tcp_send_cb, tcp_recv_cb, &tfd};
 
 	printf("SLURPoE%s vs TCP over veth between two netns (MTU %d, rx %s, acks %s, busy-poll %u us, "
-	       "median of %d%s%s)\n", auth ? " (authenticated)" : "",
+	       "median of %d%s%s)\n", encrypt ? " (authenticated, encrypted)" : auth ? " (authenticated)" : "",
 	       slp_rawsock_mtu(s.loop.rs), use_ring ? "TPACKET_V3 ring" : "recvmmsg",
 	       ack_now ? "per batch" : "at turn end", busy_us, repeat,
 	       impair ? ", impair " : "", impair ? impair : "");

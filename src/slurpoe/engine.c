@@ -62,7 +62,10 @@ struct slp_engine *slp_engine_new(const struct slp_engine_cfg *cfg)
 	e->frame_max = SLP_ETH_HLEN + cfg->mtu;
 	e->max_payload = cfg->mtu - SLP_HDR_LEN - e->trailer;
 	e->scratch = malloc(e->frame_max);
-	if (!e->scratch) {
+	e->plain = e->auth ? malloc(e->frame_max) : NULL;
+	if (!e->scratch || (e->auth && !e->plain)) {
+		free(e->scratch);
+		free(e->plain);
 		free(e);
 		return NULL;
 	}
@@ -85,6 +88,7 @@ void slp_engine_free(struct slp_engine *e)
 		free(l);
 	}
 	free(e->scratch);
+	free(e->plain);
 	free(e);
 }
 

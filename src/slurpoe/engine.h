@@ -53,6 +53,10 @@ struct slp_engine_cfg {
 	 * -ENOENT: its frames are dropped (rx_auth_fail), connecting to it
 	 * gives -EACCES. Unverifiable frames are never answered. */
 	int (*peer_key)(void *key_ctx, const uint8_t mac[6], uint8_t key[32]);
+	/* Optional, with peer_key: nonzero when connections with the host at
+	 * mac must also be confidential (payloads encrypted). Either side
+	 * asking is enough; a peer that cannot is refused. */
+	int (*peer_encrypt)(void *key_ctx, const uint8_t mac[6]);
 	void *key_ctx;
 	uint32_t max_half_open;     /* accepted, ACCEPT not yet acknowledged; 0 = 64 */
 	uint32_t max_conns_per_peer; /* connections per peer address; 0 = 256 */

@@ -146,6 +146,10 @@ struct slp_conn {
 	uint8_t key[SLP_AUTH_KEY_LEN];      /* this connection's (slp_auth_conn_key) */
 	int keyed;
 	uint64_t auth_ctr;                  /* nonce counter, our direction */
+	int encrypt;                        /* payloads encrypted (SLP_CONN_ENCRYPT) */
+	uint8_t enc_key[SLP_AUTH_KEY_LEN];  /* slp_auth_enc_key of key */
+	uint64_t snd_ext, rcv_ext;          /* frame numbers of snd_nxt / rcv_nxt
+					       counted from the ISN (64-bit: nonces) */
 };
 
 struct slp_listener {
@@ -166,6 +170,7 @@ struct slp_engine {
 	struct slp_conn *ev_head, *ev_tail;
 	struct slp_stats st;
 	uint8_t *scratch;    /* one frame for ACK/RESET/NACK building */
+	uint8_t *plain;      /* one decrypted payload (encrypted connections) */
 	uint32_t ref_gen;    /* bumped each time the engine calls cfg.tx_flush */
 	int auth;            /* cfg.peer_key set: every frame carries a tag */
 	size_t trailer;      /* SLP_AUTH_TRAILER when auth, else 0 */
@@ -204,6 +209,9 @@ struct slp_conn *slp_conn_alloc(struct slp_engine *e, uint32_t local_ep, const u
 void slp_conn_on_connect(struct slp_engine *e, const struct slp_pkt *p);
 void slp_conn_on_accept(struct slp_conn *c, const struct slp_pkt *p);
 void slp_conn_on_reset(struct slp_conn *c, const struct slp_pkt *p);
+/* Encrypt (sending) or decrypt (delivering) a payload in place or into dst. */
+void slp_conn_crypt(struct slp_conn *c, int outgoing, uint64_t frame_no, uint8_t *dst,
+		    const uint8_t *src, size_t len);
 /* Accepted, but the peer has not acknowledged our ACCEPT yet. */
 int slp_conn_half_open(const struct slp_conn *c);
 #define SLP_HALF_OPEN_RETRIES 3 /* ACCEPT resends before an unconfirmed connection goes */

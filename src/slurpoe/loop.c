@@ -31,6 +31,7 @@ int slp_loop_open(struct slp_loop *l, const struct slp_loop_opts *o)
 		.stream_buf = o->stream_buf,
 		.ack_at_turn_end = o->ack_at_turn_end,
 		.peer_key = o->peer_key,
+		.peer_encrypt = o->peer_encrypt,
 		.key_ctx = o->key_ctx,
 		.tx = slp_rawsock_tx,
 		.tx_ref = slp_rawsock_tx_ref,

@@ -33,6 +33,7 @@ struct slp_loop_opts {
 				     sleeping in poll(): latency for a core */
 	/* slp_engine_cfg.peer_key/key_ctx: authenticate every frame */
 	int (*peer_key)(void *key_ctx, const uint8_t mac[6], uint8_t key[32]);
+	int (*peer_encrypt)(void *key_ctx, const uint8_t mac[6]); /* optional */
 	void *key_ctx;
 };
 

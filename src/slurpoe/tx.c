@@ -55,10 +55,15 @@ static void seal_slot(struct slp_conn *c, uint8_t type, size_t body_len)
 	struct slp_out o = {.dst_mac = c->peer_mac, .src_mac = e->cfg.mac, .type = type,
 			    .flags = SLP_F_ACK, .src_ep = c->local_ep, .dst_ep = c->peer_ep,
 			    .seq = c->snd_nxt};
+	if (c->encrypt && slp_type_has_payload(type)) { /* once: retransmissions reuse it */
+		uint8_t *pl = BODY(s->frame) + slp_ext_len(type);
+		slp_conn_crypt(c, 1, c->snd_ext, pl, pl, body_len - (size_t)slp_ext_len(type));
+	}
 	s->len = (uint16_t)slp_build_crc(s->frame, &o, body_len, &s->body_crc);
 	s->sacked = s->retx = 0;
 	s->last_tx = 0;
 	c->snd_nxt++;
+	c->snd_ext++;
 }
 
 /* Where the next frame's body goes (its slot reclaimed from the driver). */

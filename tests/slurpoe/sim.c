@@ -21,6 +21,7 @@ struct sim {
 	uint64_t now, rng, order;
 	uint8_t keys[2][32];
 	int keyed[2];
+	int encrypt[2];
 	struct sim_impair imp;
 	struct slp_engine *eng[2];
 	struct side sides[2];
@@ -139,6 +140,14 @@ static int peer_key_cb(void *ctx, const uint8_t mac[6], uint8_t key[32])
 	return 0;
 }
 
+static int peer_encrypt_cb(void *ctx, const uint8_t mac[6])
+{
+	struct side *sd = ctx;
+	return !memcmp(mac, macs[1 - sd->idx], 6) && sd->s->encrypt[sd->idx];
+}
+
+void sim_set_encrypt(struct sim *s, int side, int on) { s->encrypt[side] = on; }
+
 struct sim *sim_new(uint64_t seed, const struct sim_impair *imp, uint16_t mtu, uint16_t window)
 {
 	return sim_new_auth(seed, imp, mtu, window, NULL, NULL);
@@ -150,6 +159,7 @@ static struct slp_engine *side_engine(struct sim *s, int i, uint16_t mtu, uint16
 				     .random = random_cb, .ctx = &s->sides[i], .max_retries = 8};
 	if (s->keyed[i]) {
 		cfg.peer_key = peer_key_cb;
+		cfg.peer_encrypt = peer_encrypt_cb;
 		cfg.key_ctx = &s->sides[i];
 	}
 	memcpy(cfg.mac, macs[i], 6);

@@ -21,6 +21,8 @@ struct sim *sim_new(uint64_t seed, const struct sim_impair *imp, uint16_t mtu, u
  * no authentication on that side) for the other side's address. */
 struct sim *sim_new_auth(uint64_t seed, const struct sim_impair *imp, uint16_t mtu,
 			 uint16_t window, const uint8_t *key0, const uint8_t *key1);
+/* Side i asks for confidentiality with the other (keyed sides only). */
+void sim_set_encrypt(struct sim *s, int side, int on);
 void sim_free(struct sim *s);
 struct slp_engine *sim_engine(struct sim *s, int side);
 const uint8_t *sim_mac(int side);

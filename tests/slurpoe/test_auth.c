@@ -95,6 +95,114 @@ static void test_keyed_stream_lossy(void **state)
 	sim_pair_close(&p);
 }
 
+/* ---- confidentiality ---- */
+
+static size_t connect_frame(uint8_t *f, uint32_t ep, const uint8_t *key);
+
+/* Connect with side `asks` wanting encryption (-1: both). */
+static int pair_try_enc(struct sim_pair *p, const struct sim_impair *imp, int asks)
+{
+	memset(p, 0, sizeof(*p));
+	p->s = sim_new_auth(13, imp, 1500, 512, key_a, key_a);
+	sim_set_encrypt(p->s, 0, asks != 1);
+	sim_set_encrypt(p->s, 1, asks != 0);
+	return sim_pair_connect(p, EP, 20000000);
+}
+
+struct rdma_step {
+	struct sim_pair *p;
+	int done;
+};
+
+static int step_cq(struct sim *s, void *arg)
+{
+	struct rdma_step *r = arg;
+	unsigned ev;
+	for (int i = 0; i < 2; i++)
+		while (slp_engine_next_event(sim_engine(s, i), &ev))
+			;
+	struct slp_completion cqe;
+	while (slp_poll_cq(r->p->c[1], &cqe, 1) == 1) {
+		assert_int_equal(cqe.status, 0);
+		r->done++;
+	}
+	return r->done == 2;
+}
+
+struct got_secret {
+	struct sim_pair *p;
+	size_t got;
+	char buf[64];
+};
+
+static int step_secret(struct sim *s, void *arg)
+{
+	struct got_secret *g = arg;
+	unsigned ev;
+	for (int i = 0; i < 2; i++)
+		while (slp_engine_next_event(sim_engine(s, i), &ev))
+			;
+	ssize_t r = slp_recv(g->p->c[0], g->buf + g->got, sizeof(g->buf) - g->got);
+	if (r > 0)
+		g->got += (size_t)r;
+	return g->got >= 46;
+}
+
+static void test_encrypted(void **state)
+{
+	(void)state;
+	for (int asks = -1; asks <= 1; asks++) { /* either side asking is enough */
+		struct sim_pair p;
+		assert_int_equal(pair_try_enc(&p, &lossy, asks), 1);
+		assert_true(p.c[0]->encrypt && p.c[1]->encrypt);
+		struct xfer *x = calloc(1, sizeof(*x));
+		x->p = &p;
+		x->total = 4u << 20;
+		assert_int_equal(sim_run(p.s, step_xfer, x, 600000000), 1);
+		assert_false(x->bad);
+		/* What goes on the wire (the window slot's frame) is not the text;
+		 * what arrives is. */
+		static const char secret[] = "a secret that never crosses the wire in clear";
+		assert_int_equal(slp_send(p.c[1], secret, sizeof(secret)), sizeof(secret));
+		const struct slp_txslot *t = &p.c[1]->tx[(p.c[1]->snd_nxt - 1) & 511];
+		assert_int_equal(t->len, SLP_ETH_HLEN + SLP_HDR_LEN + sizeof(secret));
+		assert_memory_not_equal(t->frame + SLP_ETH_HLEN + SLP_HDR_LEN, secret,
+					sizeof(secret));
+		struct got_secret g = {.p = &p};
+		assert_int_equal(sim_run(p.s, step_secret, &g, 60000000), 1);
+		assert_memory_equal(g.buf, secret, sizeof(secret));
+		free(x);
+
+		/* RDMA write then read back, payloads encrypted both ways. */
+		static uint8_t region[300000], src[200000], back[200000];
+		uint64_t key;
+		assert_int_equal(slp_register_region(p.c[0], region, sizeof(region),
+						     SLP_ACCESS_WRITE | SLP_ACCESS_READ, &key),
+				 0);
+		sim_pattern(99, src, sizeof(src), 3);
+		assert_int_equal(slp_rdma_write(p.c[1], src, sizeof(src), key, 1000, 1), 0);
+		assert_int_equal(slp_rdma_read(p.c[1], back, sizeof(back), key, 1000, 2), 0);
+		struct rdma_step r = {.p = &p};
+		assert_int_equal(sim_run(p.s, step_cq, &r, 600000000), 1);
+		assert_memory_equal(region + 1000, src, sizeof(src));
+		assert_memory_equal(back, src, sizeof(src));
+		sim_pair_close(&p);
+	}
+	/* Without keys nobody can encrypt: a CONNECT asking for it is refused. */
+	struct sim *s = sim_new(14, &clean, 1500, 512);
+	struct slp_engine *e = sim_engine(s, 0);
+	assert_int_equal(slp_listen(e, EP, NULL), 0);
+	uint8_t f[256];
+	size_t n = connect_frame(f, 5, NULL);
+	slp_put32(f + SLP_ETH_HLEN + SLP_HDR_LEN + 4, SLP_CONN_ENCRYPT);
+	slp_refresh(f, n, 0, 0, 0, 0);
+	sim_inject(s, 0, f, n);
+	assert_int_equal(slp_engine_stats(e)->resets_sent, 1);
+	unsigned ev;
+	assert_null(slp_engine_next_event(e, &ev));
+	sim_free(s);
+}
+
 static void test_wrong_key_refused(void **state)
 {
 	(void)state;
@@ -360,6 +468,7 @@ int main(void)
 		cmocka_unit_test(test_forgotten_connection_reset),
 		cmocka_unit_test(test_stateless_reset_limits),
 		cmocka_unit_test(test_keyed_stream_lossy),
+		cmocka_unit_test(test_encrypted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

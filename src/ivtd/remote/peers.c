@@ -132,6 +132,14 @@ static int peer_key(void *ctx, const uint8_t mac[6], uint8_t key[32])
 	return 0;
 }
 
+/* Whether the policy asks for confidentiality with the host at mac. */
+static int peer_encrypt(void *ctx, const uint8_t mac[6])
+{
+	struct peers_if *ifc = ctx;
+	const struct ivt_policy_host *h = host_by_mac(ifc->P, ifc->name, mac);
+	return h && h->has_key && h->encrypt;
+}
+
 static int if_keyed(struct ivt_peers *P, const char *ifname)
 {
 	const struct ivt_policy *pol = ivt_broker_policy(P->cfg.broker);
@@ -177,6 +185,7 @@ static void open_if(struct ivt_peers *P, const char *name)
 	};
 	if (if_keyed(P, name)) {
 		o.peer_key = peer_key;
+		o.peer_encrypt = peer_encrypt;
 		o.key_ctx = ifc;
 		IVT_INFO(WHO, "remote channels over %s: every frame authenticated (policy keys)",
 			 name);
