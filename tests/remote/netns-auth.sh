@@ -4,6 +4,7 @@
 # "key_file", so every SLURPoE frame between them carries a tag.
 #   1. same key on both sides: 32 MiB byte-exact through both daemons, with
 #      loss/dup/reorder on the link;
+#   1b. host B's policy also asks for encryption: 8 MiB byte-exact again;
 #   2. host B's daemon has another key: B's connector is refused (times
 #      out), host A's daemon counts the frames it refused, keeps running;
 #   3. policies with a key file open to others, or not 64 hex digits, or
@@ -72,6 +73,23 @@ wait "$LIS" || fail "authenticated transfer (listener)"
 grep -q "^OK: " "$TMP/lis.out" || fail "listener did not confirm the data"
 echo "--- 1. 32 MiB through both ivtd with authenticated frames:"
 sed 's/^/    /' "$TMP/lis.out"
+
+# ---- 1b. host B asks for confidentiality too -----------------------------
+kill -TERM "$IVTD_B"; wait "$IVTD_B" 2>/dev/null
+sed 's/"key_file"/"encrypt": true, "key_file"/' "$TMP/b.json" >"$TMP/b-enc.json"
+start_ivtd "$NS_B" hostB "$TMP/b-enc.json" "$SOCK_B" "$TMP/ivtd-benc.log" || exit 1
+IVTD_B=$LAST_PID
+grep -q "payloads encrypted" "$TMP/ivtd-benc.log" || fail "ivtd B does not say it encrypts"
+ip netns exec "$NS_A" "$BIN/ivt-demo" listen bulk --socket "$SOCK_A" >"$TMP/lis1b.out" 2>&1 &
+LIS=$!
+PIDS+=($LIS)
+sleep 0.3
+ip netns exec "$NS_B" "$BIN/ivt-demo" connect bulk --socket "$SOCK_B" --bytes 8M \
+	--timeout 20000 >"$TMP/con1b.out" 2>&1 || fail "encrypted transfer (connector)"
+wait "$LIS" || fail "encrypted transfer (listener)"
+grep -q "^OK: " "$TMP/lis1b.out" || fail "listener did not confirm the encrypted data"
+echo "--- 1b. 8 MiB through both ivtd, payloads encrypted:"
+sed 's/^/    /' "$TMP/lis1b.out"
 
 # ---- 2. the wrong key ----------------------------------------------------
 kill -TERM "$IVTD_B"; wait "$IVTD_B" 2>/dev/null

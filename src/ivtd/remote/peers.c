@@ -140,13 +140,16 @@ static int peer_encrypt(void *ctx, const uint8_t mac[6])
 	return h && h->has_key && h->encrypt;
 }
 
+/* 0: no keys on ifname; 1: keys; 2: keys, and some host asks for
+ * encryption. */
 static int if_keyed(struct ivt_peers *P, const char *ifname)
 {
 	const struct ivt_policy *pol = ivt_broker_policy(P->cfg.broker);
+	int k = 0;
 	for (size_t i = 0; pol && i < pol->n_hosts; i++)
 		if (pol->hosts[i].has_key && !strcmp(pol->hosts[i].ifname, ifname))
-			return 1;
-	return 0;
+			k = pol->hosts[i].encrypt ? 2 : k ? k : 1;
+	return k;
 }
 
 static struct peers_if *find_if(struct ivt_peers *P, const char *name)
@@ -183,12 +186,13 @@ static void open_if(struct ivt_peers *P, const char *name)
 		.impair_seed = (uint64_t)getpid(),
 		.ack_at_turn_end = 1, /* if_process flushes them */
 	};
-	if (if_keyed(P, name)) {
+	int keyed = if_keyed(P, name);
+	if (keyed) {
 		o.peer_key = peer_key;
 		o.peer_encrypt = peer_encrypt;
 		o.key_ctx = ifc;
-		IVT_INFO(WHO, "remote channels over %s: every frame authenticated (policy keys)",
-			 name);
+		IVT_INFO(WHO, "remote channels over %s: every frame authenticated (policy keys)%s",
+			 name, keyed == 2 ? ", payloads encrypted with hosts that ask" : "");
 	}
 	int rc = slp_loop_open(&ifc->loop, &o);
 	if (rc < 0) {
