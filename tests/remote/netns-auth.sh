@@ -62,17 +62,22 @@ start_ivtd "$NS_B" hostB "$TMP/b.json" "$SOCK_B" "$TMP/ivtd-b.log" || exit 1
 IVTD_B=$LAST_PID
 grep -q "every frame authenticated" "$TMP/ivtd-a.log" || fail "ivtd A does not say frames are authenticated"
 
+# One channel from B's connector to A's listener, byte-exact.
+transfer() { # tag, bytes, what
+	ip netns exec "$NS_A" "$BIN/ivt-demo" listen bulk --socket "$SOCK_A" >"$TMP/lis$1.out" 2>&1 &
+	LIS=$!
+	PIDS+=($LIS)
+	sleep 0.3
+	ip netns exec "$NS_B" "$BIN/ivt-demo" connect bulk --socket "$SOCK_B" --bytes "$2" \
+		--timeout 20000 >"$TMP/con$1.out" 2>&1 || fail "$3 (connector)"
+	wait "$LIS" || fail "$3 (listener)"
+	grep -q "^OK: " "$TMP/lis$1.out" || fail "$3: listener did not confirm the data"
+	echo "--- $1. $2 through both ivtd, $3:"
+	sed 's/^/    /' "$TMP/lis$1.out"
+}
+
 # ---- 1. the right key ----------------------------------------------------
-ip netns exec "$NS_A" "$BIN/ivt-demo" listen bulk --socket "$SOCK_A" >"$TMP/lis.out" 2>&1 &
-LIS=$!
-PIDS+=($LIS)
-sleep 0.3
-ip netns exec "$NS_B" "$BIN/ivt-demo" connect bulk --socket "$SOCK_B" --bytes 32M \
-	--timeout 20000 >"$TMP/con.out" 2>&1 || fail "authenticated transfer (connector)"
-wait "$LIS" || fail "authenticated transfer (listener)"
-grep -q "^OK: " "$TMP/lis.out" || fail "listener did not confirm the data"
-echo "--- 1. 32 MiB through both ivtd with authenticated frames:"
-sed 's/^/    /' "$TMP/lis.out"
+transfer 1 32M "authenticated frames"
 
 # ---- 1b. host B asks for confidentiality too -----------------------------
 kill -TERM "$IVTD_B"; wait "$IVTD_B" 2>/dev/null
@@ -80,16 +85,7 @@ sed 's/"key_file"/"encrypt": true, "key_file"/' "$TMP/b.json" >"$TMP/b-enc.json"
 start_ivtd "$NS_B" hostB "$TMP/b-enc.json" "$SOCK_B" "$TMP/ivtd-benc.log" || exit 1
 IVTD_B=$LAST_PID
 grep -q "payloads encrypted" "$TMP/ivtd-benc.log" || fail "ivtd B does not say it encrypts"
-ip netns exec "$NS_A" "$BIN/ivt-demo" listen bulk --socket "$SOCK_A" >"$TMP/lis1b.out" 2>&1 &
-LIS=$!
-PIDS+=($LIS)
-sleep 0.3
-ip netns exec "$NS_B" "$BIN/ivt-demo" connect bulk --socket "$SOCK_B" --bytes 8M \
-	--timeout 20000 >"$TMP/con1b.out" 2>&1 || fail "encrypted transfer (connector)"
-wait "$LIS" || fail "encrypted transfer (listener)"
-grep -q "^OK: " "$TMP/lis1b.out" || fail "listener did not confirm the encrypted data"
-echo "--- 1b. 8 MiB through both ivtd, payloads encrypted:"
-sed 's/^/    /' "$TMP/lis1b.out"
+transfer 1b 8M "payloads encrypted"
 
 # ---- 2. the wrong key ----------------------------------------------------
 kill -TERM "$IVTD_B"; wait "$IVTD_B" 2>/dev/null
