@@ -403,11 +403,11 @@ size_t ivt_peers_status(const struct ivt_peers *P, char *buf, size_t len)
 		const struct slp_stats *s = slp_engine_stats(i->loop.engine);
 		ivt_textbuf_printf(&o, "slurpoe %s: tx %" PRIu64 " rx %" PRIu64 " frames, retransmits %" PRIu64
 			", resets %" PRIu64 "/%" PRIu64 ", %s%" PRIu64 " unauthenticated, %" PRIu64
-			" half-open refused\n",
+			" half-open refused, %" PRIu64 " resets over the rate limit\n",
 		    i->name, s->tx_frames, s->rx_frames, s->retransmits, s->resets_sent,
 		    s->resets_received, i->loop.engine && slp_engine_authenticates(i->loop.engine)
 					    ? "authenticated, " : "",
-		    s->rx_auth_fail, s->half_open_refused);
+		    s->rx_auth_fail, s->half_open_refused, s->resets_limited);
 	}
 	if (!P->ifs)
 		ivt_textbuf_printf(&o, "slurpoe: no interface open (remote channels disabled)\n");
