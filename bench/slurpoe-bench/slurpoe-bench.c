@@ -68,7 +68,7 @@ static const size_t sizes[] = {64, 1024, 8192, 65536, 1u << 20};
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
 
 static char ns_a[32], ns_b[32];
-static int quick, use_ring, mtu, repeat = 1, ack_now, auth, encrypt;
+static int quick, use_ring, use_xdp, mtu, repeat = 1, ack_now, auth, encrypt;
 static unsigned busy_us;
 static const char *impair;
 static pid_t servers[2];
@@ -238,7 +238,7 @@ static int bench_encrypt(void *ctx, const uint8_t mac[6])
 
 static struct slp_loop_opts loop_opts(const char *ifname)
 {
-	struct slp_loop_opts o = {.ifname = ifname, .rawsock_flags = use_ring ? SLP_RS_RX_RING : 0,
+	struct slp_loop_opts o = {.ifname = ifname, .rawsock_flags = (use_ring ? SLP_RS_RX_RING : 0) | (use_xdp ? SLP_RS_XDP : 0),
 				  .impair = impair, .impair_seed = (uint64_t)getpid(),
 				  .stream_buf = 4u << 20, .ack_at_turn_end = !ack_now,
 				  .busy_poll_us = busy_us, .peer_key = auth ? bench_key : NULL,
@@ -506,7 +506,7 @@ int main(int argc, char **argv)
 					   {"impair", 1, 0, 'i'}, {"mtu", 1, 0, 'm'},
 					   {"repeat", 1, 0, 'n'}, {"busy-poll", 1, 0, 'b'},
 					   {"ack-now", 0, 0, 'a'}, {"auth", 0, 0, 'A'},
-					   {"encrypt", 0, 0, 'E'},
+					   {"encrypt", 0, 0, 'E'}, {"xdp", 0, 0, 'X'},
 					   {0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -519,6 +519,7 @@ int main(int argc, char **argv)
 		case 'a': ack_now = 1; break;
 		case 'A': auth = 1; break;
 		case 'E': auth = encrypt = 1; break;
+		case 'X': use_xdp = 1; break;
 		case 'n':
 			repeat = atoi(optarg);
 			if (repeat < 1 || repeat > 15)
@@ -601,6 +602,7 @@ int main(int argc, char **argv)
 	setsockopt(tfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct pipe_ops ps = {slp_send_cb, slp_recv_cb, &s}, pt = {tcp_send_cb, tcp_recv_cb, &tfd};
 
+	printf("frames over %s\n", slp_rawsock_path(s.loop.rs));
 	printf("SLURPoE%s vs TCP over veth between two netns (MTU %d, rx %s, acks %s, busy-poll %u us, "
 	       "median of %d%s%s)\n", encrypt ? " (authenticated, encrypted)" : auth ? " (authenticated)" : "",
 	       slp_rawsock_mtu(s.loop.rs), use_ring ? "TPACKET_V3 ring" : "recvmmsg",
