@@ -4,7 +4,7 @@
  * network namespaces, in the same run. Needs root (creates the namespaces
  * itself and removes them at exit).
  *
- *   slurpoe-bench [--quick] [--ring] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth]
+ *   slurpoe-bench [--quick] [--ring] [--xdp] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth]
  *                 [--encrypt] [--impair SPEC]
  *
  * Per message size: stream bandwidth (MB/s, until the receiver confirmed
@@ -17,7 +17,8 @@
  * pure ACKs at the end of each input batch instead of at the end of the
  * application's turn (slp_engine_flush_acks); --auth authenticates every
  * frame (ChaCha20-Poly1305 tag, docs/remote.md); --encrypt also encrypts
- * payloads (implies --auth).
+ * payloads (implies --auth); --xdp carries frames over AF_XDP where it can
+ * (the first line says which path; with XDP on a veth, TCP loses GSO).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -526,7 +527,7 @@ int main(int argc, char **argv)
 				repeat = 15;
 			break;
 		default:
-			fprintf(stderr, "usage: slurpoe-bench [--quick] [--ring] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth] [--encrypt] [--impair SPEC]\n");
+			fprintf(stderr, "usage: slurpoe-bench [--quick] [--ring] [--xdp] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth] [--encrypt] [--impair SPEC]\n");
 			return 1;
 		}
 	}
