@@ -215,6 +215,9 @@ void slp_conn_crypt(struct slp_conn *c, int outgoing, uint64_t frame_no, uint8_t
 /* Accepted, but the peer has not acknowledged our ACCEPT yet. */
 int slp_conn_half_open(const struct slp_conn *c);
 #define SLP_HALF_OPEN_RETRIES 3 /* ACCEPT resends before an unconfirmed connection goes */
+/* ... and no sooner than this after its CONNECT: a loaded connector may
+ * take a while to answer (its process busy, its ACK lost once). */
+#define SLP_HALF_OPEN_MIN_US 1000000
 
 /* tx.c */
 void slp_tx_pump(struct slp_conn *c);                 /* cut + send what the window allows */

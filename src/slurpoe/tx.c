@@ -417,7 +417,8 @@ void slp_tx_timer(struct slp_conn *c, uint64_t now)
 	}
 	/* A CONNECT nobody confirms (blind, spoofed, replayed) must not hold
 	 * a connection, and whatever its user attached, for long. */
-	if (slp_conn_half_open(c) && c->retries > SLP_HALF_OPEN_RETRIES) {
+	if (slp_conn_half_open(c) && c->retries > SLP_HALF_OPEN_RETRIES &&
+	    now - c->last_rx >= SLP_HALF_OPEN_MIN_US) {
 		c->e->st.half_open_expired++;
 		slp_fail(c, -ETIMEDOUT);
 		return;

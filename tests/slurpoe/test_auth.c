@@ -322,8 +322,9 @@ static void check_half_open(const uint8_t *key)
 		sim_inject(s, 0, f, n);
 	}
 	assert_int_equal(st->half_open_refused, 100 - 64);
-	/* Each one goes after a few ACCEPT resends, well before a second. */
-	sim_run(s, step_idle, NULL, 1000000);
+	/* Each one goes after a few ACCEPT resends and a second, well before
+	 * two. */
+	sim_run(s, step_idle, NULL, 2000000);
 	assert_int_equal(st->half_open_expired, 64);
 	unsigned ev;
 	struct slp_conn *c;
@@ -343,6 +344,39 @@ static void test_half_open_bounded(void **state)
 	(void)state;
 	check_half_open(NULL);  /* blind CONNECTs, no authentication */
 	check_half_open(key_a); /* replayed CONNECTs that verify */
+}
+
+static int step_open_both(struct sim *s, void *arg)
+{
+	struct sim_pair *p = arg;
+	unsigned ev;
+	struct slp_conn *c;
+	while ((c = slp_engine_next_event(sim_engine(s, 0), &ev)))
+		if (ev & SLP_EV_ACCEPTED)
+			p->c[0] = c;
+	if (!sim_paused(s, 1))
+		while (slp_engine_next_event(sim_engine(s, 1), &ev))
+			;
+	return p->c[0] && (slp_conn_state(p->c[0]) == SLP_ST_FAILED ||
+			   (slp_conn_state(p->c[1]) == SLP_ST_OPEN && !slp_conn_half_open(p->c[0])));
+}
+
+/* A real connector whose process is busy for 400 ms right after its
+ * CONNECT (the ACCEPT waits in its socket): not a half-open connection to
+ * drop after the ACCEPT's few quick resends. */
+static void test_slow_connector_kept(void **state)
+{
+	(void)state;
+	struct sim_pair p;
+	memset(&p, 0, sizeof(p));
+	p.s = sim_new(21, &clean, 1500, 512);
+	assert_int_equal(slp_listen(sim_engine(p.s, 0), EP, NULL), 0);
+	assert_int_equal(slp_connect(sim_engine(p.s, 1), sim_mac(0), EP, 0, NULL, &p.c[1]), 0);
+	sim_pause(p.s, 1, 400000);
+	assert_int_equal(sim_run(p.s, step_open_both, &p, 5000000), 1);
+	assert_int_equal(slp_conn_state(p.c[0]), SLP_ST_OPEN);
+	assert_int_equal(slp_engine_stats(sim_engine(p.s, 0))->half_open_expired, 0);
+	sim_pair_close(&p);
 }
 
 /* ---- a peer that forgot the connection (restarted) ---- */
@@ -465,6 +499,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_key_refused),
 		cmocka_unit_test(test_forged_frames_rejected),
 		cmocka_unit_test(test_half_open_bounded),
+		cmocka_unit_test(test_slow_connector_kept),
 		cmocka_unit_test(test_forgotten_connection_reset),
 		cmocka_unit_test(test_stateless_reset_limits),
 		cmocka_unit_test(test_keyed_stream_lossy),
