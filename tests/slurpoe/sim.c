@@ -290,6 +290,11 @@ int sim_pair_connect(struct sim_pair *p, uint32_t ep, uint64_t limit_us)
 		p->err = rc;
 		return -1;
 	}
+	return sim_pair_wait(p, limit_us);
+}
+
+int sim_pair_wait(struct sim_pair *p, uint64_t limit_us)
+{
 	return sim_run(p->s, step_connect, p, limit_us);
 }
 

@@ -62,6 +62,8 @@ struct sim_pair {
 /* Listen + connect on p->s and run until both ends are open: 1, or -1 when
  * the client failed (p->err), 0 when limit_us passed. */
 int sim_pair_connect(struct sim_pair *p, uint32_t ep, uint64_t limit_us);
+/* The second half of sim_pair_connect: run until both ends are open. */
+int sim_pair_wait(struct sim_pair *p, uint64_t limit_us);
 void sim_pair_close(struct sim_pair *p); /* frees both ends and the sim */
 
 struct sim_counters {
