@@ -254,7 +254,6 @@ static int rdma_client(void)
 		return fail("waiting for the region key", err);
 	uint64_t key = hello[0], len = hello[1];
 	uint8_t *buf = malloc(len ? len : 1), *back = calloc(1, len ? len : 1);
-	pattern(0, buf, len);
 	struct cq_wait w = {0};
 	uint64_t t0 = slp_clock_us();
 	for (int pass = 0; pass < 2 && !err; pass++) {
@@ -263,6 +262,12 @@ static int rdma_client(void)
 			err = wait_for(cq_below, &w);
 			if (err)
 				break;
+			/* The data is made chunk by chunk, between loop turns: a
+			 * long pause before the first would leave the server's
+			 * ACCEPT unconfirmed (impairment holds our ACK until the
+			 * loop runs) for longer than it waits. */
+			if (pass == 0)
+				pattern(off, buf + off, n);
 			err = pass == 0 ? slp_rdma_write(conn, buf + off, n, key, off, off)
 					: slp_rdma_read(conn, back + off, n, key, off, off);
 			w.outstanding++;
