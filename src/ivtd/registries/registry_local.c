@@ -7,8 +7,11 @@
  * dropped rather than allowed to stall the daemon.
  *
  * Connections are never freed from inside a callback chain: a failed send
- * only marks the connection dead, and a zero-delay event reaps dead ones
- * (telling the broker they are gone) once the current dispatch returns.
+ * only marks the connection dead (and queues it), and a zero-delay event
+ * reaps the queued ones (telling the broker they are gone) once the
+ * current dispatch returns. Reaping touches only the dead: the table is a
+ * doubly linked list and the dead wait in a queue of their own, so
+ * dropping k of n connections costs O(k), not O(k * n).
  *
  * Limits (policy "limits", conf/README.md): one uid holds at most
  * `connections` connections and `channels` of them with an OPEN; the
@@ -53,7 +56,8 @@ struct local_reg;
 struct local_conn {
 	struct ivt_reg_end end; /* first: ops get &end and cast back */
 	struct local_reg *lr;
-	struct local_conn *next;
+	struct local_conn *next, *prev; /* the table */
+	struct local_conn *next_dead;   /* the reap queue, while dead */
 	int fd;
 	struct event *ev;
 	uint32_t seq;  /* of the client's last request, echoed in our messages */
@@ -73,7 +77,9 @@ struct local_reg {
 	dev_t dev;
 	ino_t ino;
 	struct local_conn *conns;
+	struct local_conn *dead; /* marked dead, not yet reaped (LIFO) */
 	size_t nconns, max_conns;
+	uint64_t reap_visits; /* connections reap looked at (tests) */
 	struct ivt_policy_limits limits;
 	int destroying;
 	ivt_status_fn status_fn;
@@ -93,18 +99,23 @@ static void mark_dead(struct local_conn *c)
 		return;
 	c->dead = 1;
 	event_del(c->ev);
+	c->next_dead = c->lr->dead;
+	c->lr->dead = c;
 	if (!c->lr->destroying)
 		event_active(c->lr->reap_ev, EV_TIMEOUT, 0);
 }
 
+/* O(1): the table is doubly linked. The caller took c off the reap queue
+ * (or is destroying everything). */
 static void free_conn(struct local_conn *c)
 {
 	struct local_reg *lr = c->lr;
-	for (struct local_conn **pp = &lr->conns; *pp; pp = &(*pp)->next)
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		lr->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
 	lr->nconns--;
 	event_free(c->ev);
 	close(c->fd);
@@ -112,27 +123,25 @@ static void free_conn(struct local_conn *c)
 }
 
 /* Tell the broker about dead connections and free them. gone() may make
- * further sends fail and mark more connections dead: loop until none. */
+ * further sends fail and mark more connections dead: they join the queue
+ * and are reaped in this same pass. */
 static void reap(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct local_reg *lr = arg;
-	for (int again = 1; again;) {
-		again = 0;
-		for (struct local_conn *c = lr->conns; c; c = c->next) {
-			if (!c->dead)
-				continue;
-			if (!c->reported) {
-				c->reported = 1;
-				lr->reg.cb.gone(lr->reg.cb.arg, &c->end, c->graceful);
-			}
-			free_conn(c);
-			again = 1;
-			break; /* the list changed */
+	while (lr->dead) {
+		struct local_conn *c = lr->dead;
+		lr->dead = c->next_dead;
+		lr->reap_visits++;
+		if (!c->reported) {
+			c->reported = 1;
+			lr->reg.cb.gone(lr->reg.cb.arg, &c->end, c->graceful);
 		}
+		free_conn(c);
 	}
 }
+
 
 /* ---- sending (the registry ops) ------------------------------------ */
 
@@ -489,6 +498,8 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		c->end.pid = cred.pid;
 		snprintf(c->end.identity, sizeof(c->end.identity), "uid:%u", (unsigned)cred.uid);
 		c->next = lr->conns;
+		if (c->next)
+			c->next->prev = c;
 		lr->conns = c;
 		lr->nconns++;
 		event_add(c->ev, NULL);
@@ -645,6 +656,13 @@ void ivt_registry_local_set_status(struct ivt_registry *reg, ivt_status_fn fn, v
 	lr->status_arg = arg;
 }
 
+uint64_t ivt_registry_local_reap_visits(const struct ivt_registry *reg)
+{
+	if (!reg || reg->ops != &local_ops)
+		return 0;
+	return ((const struct local_reg *)reg)->reap_visits;
+}
+
 static void op_destroy(struct ivt_registry *reg)
 {
 	struct local_reg *lr = (struct local_reg *)reg;
@@ -652,6 +670,7 @@ static void op_destroy(struct ivt_registry *reg)
 		return;
 	/* Ends go away without messages: the sockets closing says it all. */
 	lr->destroying = 1;
+	lr->dead = NULL; /* all of them go below */
 	while (lr->conns) {
 		struct local_conn *c = lr->conns;
 		if (!c->reported) {
