@@ -15,9 +15,14 @@
  *
  * Limits (policy "limits", conf/README.md): one uid holds at most
  * `connections` connections and `channels` of them with an OPEN; the
- * table (sized from RLIMIT_NOFILE) keeps its last `root_reserve` places
- * (at most half of it) for uid 0, so users filling it cannot lock out
- * root's ivtctl or channels. uid 0 is subject only to the table's size. A refused
+ * table keeps its last `root_reserve` places (at most half of it) for
+ * uid 0, so users filling it cannot lock out root's ivtctl or channels.
+ * The table counts descriptors (RLIMIT_NOFILE less a spare): one per
+ * connection, and IVT_OOB_FDS_MAX more for each one-shot listener while
+ * it lives, whose setup may wait in ivtd for its client. Other ends' setups
+ * never wait (an accepting end's connector is there already), so a
+ * channel of ivt_listen costs two places, not the six a flat three per
+ * connection reserved. uid 0 is subject only to the table's size. A refused
  * connection gets an ERROR saying why, then is closed. Each connection
  * has at most one request pending (answered before its next is read), so
  * pending requests are bounded by the connection limit.
@@ -40,11 +45,9 @@
 
 #define WHO "ivtd"
 #define MSGS_PER_WAKEUP 16 /* fairness between busy clients */
-/* Descriptors kept out of the connection table (plugins, XenStore, logs,
- * peers), and those a connection may bring along: its channel's setup
- * (IVT_OOB_FDS_MAX), held by the broker while the channel waits. */
+/* Descriptors kept out of the table (plugins, XenStore, logs, peers, a
+ * message's fds between receipt and hand-over). */
 #define FDS_SPARE 256
-#define FDS_PER_CONN 3
 #define CONNS_MAX 65536
 
 /* Anyone can trigger these lines at will. */
@@ -66,6 +69,7 @@ struct local_conn {
 	int reported;  /* broker already told it is gone */
 	int opened;    /* sent an OPEN: counts against limits.channels */
 	int wants_info; /* its OPEN had IVT_CTRL_OPEN_INFO: it takes PEER_INFO */
+	size_t held;    /* table places kept for its setup's fds (one-shot listener) */
 };
 
 struct local_reg {
@@ -78,7 +82,8 @@ struct local_reg {
 	ino_t ino;
 	struct local_conn *conns;
 	struct local_conn *dead; /* marked dead, not yet reaped (LIFO) */
-	size_t nconns, max_conns;
+	size_t nconns, max_conns; /* max_conns: the table's places (descriptors) */
+	size_t held;              /* places kept for setups: sum of conns' held */
 	uint64_t reap_visits; /* connections reap looked at (tests) */
 	struct ivt_policy_limits limits;
 	int destroying;
@@ -117,6 +122,7 @@ static void free_conn(struct local_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	lr->nconns--;
+	lr->held -= c->held;
 	event_free(c->ev);
 	close(c->fd);
 	free(c);
@@ -252,8 +258,9 @@ static void handle_status(struct local_conn *c)
 		n = sizeof(text) - 1;
 	text[n] = '\0';
 	n = strlen(text); /* the text must have no early NUL */
-	snprintf(text + n, sizeof(text) - n, "control connections: %zu of %zu (the last %zu for root)\n",
-		 c->lr->nconns, c->lr->max_conns, root_reserve(c->lr));
+	snprintf(text + n, sizeof(text) - n, "control connections: %zu of %zu (the last %zu for "
+		 "root); %zu places held for one-shot listeners' setups\n", c->lr->nconns,
+		 c->lr->max_conns, root_reserve(c->lr), c->lr->held);
 	n = strlen(text);
 	send_or_drop(c, IVT_CTRL_STATUS_OK, text, (uint32_t)n + 1, NULL, 0);
 }
@@ -294,25 +301,35 @@ static size_t root_reserve(const struct local_reg *lr)
 	return r < lr->max_conns / 2 ? (size_t)r : lr->max_conns / 2;
 }
 
+/* Are there `need` more places in the table for uid? If not, why says so. */
+static int table_room(const struct local_reg *lr, uid_t uid, size_t need, char *why,
+		      size_t why_len)
+{
+	size_t used = lr->nconns + lr->held, reserve = root_reserve(lr);
+	if (used + need > lr->max_conns) {
+		snprintf(why, why_len, "ivtd serves %zu control connections and holds %zu "
+			 "descriptors for waiting setups, as many as it can (open file limit)",
+			 lr->nconns, lr->held);
+		return 0;
+	}
+	if (uid != 0 && used + need > lr->max_conns - reserve) {
+		snprintf(why, why_len, "ivtd serves %zu control connections; the last %zu of its "
+			 "%zu are kept for root (policy \"limits\": \"root_reserve\")", lr->nconns,
+			 reserve, lr->max_conns);
+		return 0;
+	}
+	return 1;
+}
+
 /* 0 to serve a new connection from uid, else the errno to refuse it with
  * (why says it for the client and the log). */
 static int admit(const struct local_reg *lr, uid_t uid, char *why, size_t why_len)
 {
 	const struct ivt_policy_limits *l = &lr->limits;
-	size_t reserve = root_reserve(lr);
-	if (lr->nconns >= lr->max_conns) {
-		snprintf(why, why_len, "ivtd serves %zu control connections, as many as it can "
-			 "(open file limit)", lr->nconns);
+	if (!table_room(lr, uid, 1, why, why_len))
 		return EUSERS;
-	}
 	if (uid == 0)
 		return 0;
-	if (lr->nconns >= lr->max_conns - reserve) {
-		snprintf(why, why_len, "ivtd serves %zu control connections; the last %zu of its "
-			 "%zu are kept for root (policy \"limits\": \"root_reserve\")", lr->nconns,
-			 reserve, lr->max_conns);
-		return EUSERS;
-	}
 	size_t conns, opened;
 	count_uid(lr, uid, &conns, &opened);
 	if (conns >= l->connections) {
@@ -340,8 +357,8 @@ static size_t table_size(void)
 	if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY)
 		return CONNS_MAX;
 	if (r.rlim_cur <= FDS_SPARE * 2)
-		return r.rlim_cur / (2 * FDS_PER_CONN) + 1;
-	size_t n = (size_t)((r.rlim_cur - FDS_SPARE) / FDS_PER_CONN);
+		return r.rlim_cur / 2 + 1;
+	size_t n = (size_t)(r.rlim_cur - FDS_SPARE);
 	return n < CONNS_MAX ? n : CONNS_MAX;
 }
 
@@ -400,6 +417,18 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		}
 		if (!c->opened && over_channel_limit(c))
 			return;
+		if (req.listen && !req.multi && !req.ticket && !c->held) {
+			/* its setup waits here for a client: room for its fds */
+			char why[IVT_ERRMSG_MAX + 1];
+			if (!table_room(lr, c->end.uid, IVT_OOB_FDS_MAX, why, sizeof(why))) {
+				ivt_log_limited(&refused_rl, IVT_LOG_WARN, WHO,
+						"refused a listener of %s: %s", c->end.identity, why);
+				op_reply_error(&c->end, EUSERS, why);
+				return;
+			}
+			c->held = IVT_OOB_FDS_MAX;
+			lr->held += c->held;
+		}
 		c->opened = 1;
 		lr->reg.cb.request(lr->reg.cb.arg, &c->end, &req);
 		return;
