@@ -272,6 +272,33 @@ static void test_listener_close_refuses_queued(void **state)
 	ivt_listener_close(l);
 }
 
+/* ---- a ticket whose connector gave up -------------------------------- */
+
+/* The accepting end sends its setup right behind its OPEN: when ivtd
+ * refuses that OPEN (the connector is gone), the end it built early is
+ * dropped, ivt_accept goes on to the next connector, and the next
+ * connection works. */
+static void test_stale_ticket_skipped(void **state)
+{
+	(void)state;
+	ivt_listener *l = listen_on("tstale", 1);
+	ivt_channel *x, *ch;
+	/* nobody accepts in time: ivtd refuses it, its ticket stays queued */
+	assert_int_equal(e2e_open("tstale", 0, 200, 0, &x), -ETIMEDOUT);
+	assert_true(readable(ivt_listener_fd(l), 10000));
+	assert_int_equal(ivt_accept(l, &ch), -EAGAIN);
+	pid_t a = e2e_fork(echo_client, "tstale");
+	assert_true(readable(ivt_listener_fd(l), 10000));
+	assert_int_equal(ivt_accept(l, &ch), 0);
+	assert_int_equal(ivt_send(ch, "late", 4), 4);
+	char buf[4];
+	assert_int_equal(ivt_recv_all(ch, buf, 4), 4);
+	assert_memory_equal(buf, "late", 4);
+	assert_int_equal(e2e_wait(a), 0);
+	ivt_close(ch);
+	ivt_listener_close(l);
+}
+
 /* ---- backlog and max_connections ------------------------------------ */
 
 static void test_backlog_and_max_connections(void **state)
@@ -385,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_64_clients),
 		cmocka_unit_test(test_refused_connector_never_queued),
 		cmocka_unit_test(test_listener_close_refuses_queued),
+		cmocka_unit_test(test_stale_ticket_skipped),
 		cmocka_unit_test(test_backlog_and_max_connections),
 		cmocka_unit_test(test_failed_connector_never_hangs_listener),
 	};
