@@ -248,6 +248,15 @@ static int echo_client(void *arg)
 	return 0;
 }
 
+/* Four bytes out to an echo_client and the same four back. */
+static void expect_echo(ivt_channel *ch, const char *four)
+{
+	assert_int_equal(ivt_send(ch, four, 4), 4);
+	char buf[4];
+	assert_int_equal(ivt_recv_all(ch, buf, 4), 4);
+	assert_memory_equal(buf, four, 4);
+}
+
 static void test_listener_close_refuses_queued(void **state)
 {
 	(void)state;
@@ -260,11 +269,7 @@ static void test_listener_close_refuses_queued(void **state)
 	assert_true(readable(ivt_listener_fd(l), 10000)); /* b is queued */
 	assert_int_equal(ivt_listener_close(l), 0);
 	assert_int_equal(e2e_wait(b), 0);
-	/* the accepted channel lives on */
-	assert_int_equal(ivt_send(ch, "ping", 4), 4);
-	char buf[4];
-	assert_int_equal(ivt_recv_all(ch, buf, 4), 4);
-	assert_memory_equal(buf, "ping", 4);
+	expect_echo(ch, "ping"); /* the accepted channel lives on */
 	assert_int_equal(e2e_wait(a), 0);
 	ivt_close(ch);
 	/* and the name is free for a new listener */
@@ -290,10 +295,7 @@ static void test_stale_ticket_skipped(void **state)
 	pid_t a = e2e_fork(echo_client, "tstale");
 	assert_true(readable(ivt_listener_fd(l), 10000));
 	assert_int_equal(ivt_accept(l, &ch), 0);
-	assert_int_equal(ivt_send(ch, "late", 4), 4);
-	char buf[4];
-	assert_int_equal(ivt_recv_all(ch, buf, 4), 4);
-	assert_memory_equal(buf, "late", 4);
+	expect_echo(ch, "late");
 	assert_int_equal(e2e_wait(a), 0);
 	ivt_close(ch);
 	ivt_listener_close(l);
