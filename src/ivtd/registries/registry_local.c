@@ -424,7 +424,7 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 			char why[IVT_ERRMSG_MAX + 1];
 			if (!table_room(lr, c->end.uid, IVT_OOB_FDS_MAX, why, sizeof(why))) {
 				ivt_log_limited(&refused_rl, IVT_LOG_WARN, WHO,
-						"refused a listener of %s: %s", c->end.identity, why);
+						"refused a listener of %s: %s", IVT_ID_S(&c->end.who), why);
 				op_reply_error(&c->end, EUSERS, why);
 				return;
 			}
