@@ -139,8 +139,8 @@ void fake_request(struct fake_broker *fb, struct fake_end *f, const char *name, 
 	fb->cb.request(fb->cb.arg, &f->end, &r);
 }
 
-void fake_request_ex(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,
-		     int multi, uint32_t ticket, uint32_t wait_ms)
+void fake_request_msg(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,
+		      int multi, uint32_t ticket, uint32_t wait_ms, int message)
 {
 	struct ivt_end_request r;
 	memset(&r, 0, sizeof(r));
@@ -149,5 +149,12 @@ void fake_request_ex(struct fake_broker *fb, struct fake_end *f, const char *nam
 	r.multi = multi;
 	r.ticket = ticket;
 	r.wait_ms = wait_ms;
+	r.message = message;
 	fb->cb.request(fb->cb.arg, &f->end, &r);
+}
+
+void fake_request_ex(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,
+		     int multi, uint32_t ticket, uint32_t wait_ms)
+{
+	fake_request_msg(fb, f, name, listen, multi, ticket, wait_ms, 0);
 }
