@@ -24,15 +24,13 @@ static const char *policy_text =
 	"{\"name\":\"*\",\"listeners\":[\"*\"],\"connectors\":[\"*\"]}\n"
 	"]}";
 
-static struct fake_end ends[16];
+static struct fake_end *ends[16];
 static int n_ends;
 
 static struct fake_end *end_of(struct fake_broker *x, const char *identity)
 {
 	assert_true(n_ends < 16);
-	struct fake_end *f = &ends[n_ends++];
-	fake_end_init(x, f, identity);
-	return f;
+	return ends[n_ends++] = fake_end_new(x, identity);
 }
 
 static int setup_fx(void **state) { return fake_broker_setup(state, policy_text, "m.json"); }
@@ -40,7 +38,7 @@ static int setup_fx(void **state) { return fake_broker_setup(state, policy_text,
 static void all_gone(struct fake_broker *x)
 {
 	for (int i = 0; i < n_ends; i++)
-		x->cb.gone(x->cb.arg, &ends[i].end, 1);
+		fake_end_gone(x, ends[i], 1);
 	n_ends = 0;
 	struct ivt_broker_stats bs;
 	ivt_broker_get_stats(x->b, &bs);
