@@ -84,7 +84,11 @@ double raw_vchan_write_point(ivt_channel *ch, size_t ring, size_t wsize, uint64_
 		return fail("the reader's domain id", "out of range");
 	struct raw_hdr hdr = {RAW_MAGIC, wsize, bytes, ring, (uint64_t)me, ""};
 	snprintf(hdr.path, sizeof(hdr.path), "/local/domain/%d/data/ivt-bench/r%u", me, ++serial);
-	struct libxenvchan *vc = libxenvchan_server_init(NULL, peer, hdr.path, ring, ring);
+	/* The data direction gets the ring size; the reader's one-byte hello
+	 * the smallest ring (inside the shared page, no grants): a guest's
+	 * gntalloc grants 1024 pages in all, and the channel of this ring
+	 * size already holds 2 x 256 + 1 of them at 1 MiB. */
+	struct libxenvchan *vc = libxenvchan_server_init(NULL, peer, hdr.path, 1024, ring);
 	if (!vc)
 		return fail(hdr.path, strerror(errno));
 	vc->blocking = 1;
