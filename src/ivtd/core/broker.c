@@ -276,8 +276,8 @@ static void channel_set_client(struct channel *ch, struct ivt_reg_end *end)
 void broker_set_xs_path(struct channel *ch, uint32_t listener_domid)
 {
 	if ((ch->caps & IVT_CAP_XS_PATH) &&
-	    ivt_xs_vchan_path(ch->xs_path, sizeof(ch->xs_path), listener_domid, ch->name,
-			      ch->id) != 0)
+	    ivt_xs_vchan_path(ch->xs_path, sizeof(ch->xs_path), listener_domid,
+			      ch->kind == CHAN_CONN ? NULL : ch->name, ch->id) != 0)
 		ch->xs_path[0] = '\0';
 }
 

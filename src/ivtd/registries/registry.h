@@ -80,6 +80,9 @@ struct ivt_registry_ops {
 	 * connections). Tell a MULTI listener end a connector waits. */
 	int (*incoming)(struct ivt_reg_end *listener, uint32_t ticket, const char *identity,
 			uint32_t peer_domid);
+	/* Optional: the offer of ticket to listener ends (accepted, or the
+	 * connector gave up or went away before that). */
+	void (*withdrawn)(struct ivt_reg_end *listener, uint32_t ticket);
 	/* Optional: tell end who the other end is (before reply_ok or
 	 * notify_peer CONNECTED). Ends that cannot take it are skipped. */
 	int (*peer_info)(struct ivt_reg_end *end, const char *identity, uint32_t peer_domid);
