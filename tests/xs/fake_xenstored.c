@@ -357,6 +357,32 @@ char *fx_read(const char *path)
 	return v;
 }
 
+int fx_watch_count(void)
+{
+	int n = 0;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < MAX_WATCHES; i++)
+		n += watches[i].path != NULL;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+char *fx_child(const char *dir, const char *skip)
+{
+	char *v = NULL;
+	size_t pl = strlen(dir);
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < MAX_NODES && !v; i++) {
+		const char *p = nodes[i].path;
+		if (!p || strncmp(p, dir, pl) || p[pl] != '/' || strchr(p + pl + 1, '/') ||
+		    (skip && !strcmp(p + pl + 1, skip)))
+			continue;
+		v = strdup(p + pl + 1);
+	}
+	pthread_mutex_unlock(&lock);
+	return v;
+}
+
 char *fx_perms(const char *path)
 {
 	pthread_mutex_lock(&lock);
