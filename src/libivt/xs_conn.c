@@ -30,6 +30,9 @@
 #define WHO "libivt"
 /* Tries at a free slot for one more connector of the same name. */
 #define SLOT_TRIES 16
+/* Offers one listener remembers as taken; more than its backlog in
+ * flight at once is not expected, beyond this the oldest are forgotten. */
+#define IVT_XS_TAKEN_MAX 256
 
 struct xs_conn {
 	struct xs_hub *hub;
@@ -43,7 +46,11 @@ struct xs_conn {
 	int requested;  /* our request node exists: remove it on close */
 	uint32_t slot;  /* 0: <name>/request, else <name>/<slot>/request */
 	uint32_t seq;   /* of the current request */
-	uint32_t last_ticket; /* listeners: the newest ticket handed out */
+	/* listeners: tickets handed out whose in/<ticket> was still there at
+	 * the last look (ivtd removes it once accepted; a restarted ivtd may
+	 * number afresh, so "newer than the last" would not do) */
+	uint32_t taken[IVT_XS_TAKEN_MAX];
+	unsigned n_taken;
 	char name[IVT_NAME_MAX + 1];
 	char peer_id[48];
 	char node[IVT_XS_WATCH_PATH_MAX];
@@ -431,34 +438,68 @@ static const struct ivt_oob *xs_conn_oob(void *impl) { return &((struct xs_conn 
 /* "dom:<peer>" from ivtd's answer: the identity its policy checked. */
 static const char *xs_conn_peer_identity(void *impl) { return ((struct xs_conn *)impl)->peer_id; }
 
-/* ivt_xs_wait's view of a listener: a ticket newer than the last one
- * handed out under <name>/in (ivtd numbers them upwards). */
+/* ivt_xs_wait's view of a listener: the lowest ticket under <name>/in
+ * not handed out yet. */
 struct incoming_wait {
 	struct xs_conn *xc;
 	uint32_t ticket;
 };
 
-static int incoming_check(void *arg)
+static int was_taken(const struct xs_conn *xc, uint32_t t)
 {
-	struct incoming_wait *w = arg;
+	for (unsigned i = 0; i < xc->n_taken; i++)
+		if (xc->taken[i] == t)
+			return 1;
+	return 0;
+}
+
+/* Under xc->lock. */
+static int incoming_check_locked(struct incoming_wait *w)
+{
 	struct xs_conn *xc = w->xc;
 	char dir[IVT_XS_WATCH_PATH_MAX];
-	unsigned n = 0;
+	unsigned n = 0, kept = 0;
 	uint32_t best = 0;
 	if (ivt_xs_incoming_path(dir, sizeof(dir), xc->domid, xc->name, 0))
 		return -EINVAL;
 	char **t = xs_directory(xc->xs, XBT_NULL, dir, &n);
-	for (unsigned i = 0; t && i < n; i++) {
+	uint32_t *seen = calloc(n ? n : 1, sizeof(*seen));
+	for (unsigned i = 0; t && seen && i < n; i++) {
 		uint64_t v;
-		if (ivt_xs_parse_u64(t[i], strlen(t[i]), UINT32_MAX, &v) == 0 &&
-		    v > xc->last_ticket && (!best || v < best))
+		if (ivt_xs_parse_u64(t[i], strlen(t[i]), UINT32_MAX, &v) || !v)
+			continue;
+		seen[i] = (uint32_t)v;
+		if (!was_taken(xc, (uint32_t)v) && (!best || v < best))
 			best = (uint32_t)v;
 	}
+	/* forget what is gone: ivtd took it back or it was accepted */
+	for (unsigned k = 0; seen && k < xc->n_taken; k++) {
+		int there = 0;
+		for (unsigned i = 0; i < n && !there; i++)
+			there = seen[i] == xc->taken[k];
+		if (there)
+			xc->taken[kept++] = xc->taken[k];
+	}
+	if (seen)
+		xc->n_taken = kept;
+	free(seen);
 	free(t);
 	if (!best)
 		return 0;
+	if (xc->n_taken == IVT_XS_TAKEN_MAX)
+		memmove(xc->taken, xc->taken + 1, sizeof(xc->taken[0]) * --xc->n_taken);
+	xc->taken[xc->n_taken++] = best;
 	w->ticket = best;
 	return 1;
+}
+
+static int incoming_check(void *arg)
+{
+	struct incoming_wait *w = arg;
+	pthread_mutex_lock(&w->xc->lock);
+	int rc = incoming_check_locked(w);
+	pthread_mutex_unlock(&w->xc->lock);
+	return rc;
 }
 
 static void incoming_drain(void *arg)
@@ -473,10 +514,8 @@ static int xs_conn_incoming(void *impl, uint32_t *ticket, int timeout_ms)
 	if (!xc->multi || !xc->subscribed)
 		return -ENOTSUP;
 	struct incoming_wait w = {.xc = xc};
-	pthread_mutex_lock(&xc->lock);
 	xs_hub_take(xc->hub, &xc->sub); /* what we are about to read is news no more */
 	int rc = incoming_check(&w);
-	pthread_mutex_unlock(&xc->lock);
 	if (rc == 0 && timeout_ms != 0)
 		rc = ivt_xs_wait_fd(xc->sub.epfd, timeout_ms, incoming_check, incoming_drain, &w);
 	if (rc == 0 || rc == -ETIMEDOUT)
@@ -485,13 +524,6 @@ static int xs_conn_incoming(void *impl, uint32_t *ticket, int timeout_ms)
 		ivt_reason_set(rc, "waiting for connectors in XenStore: %s", strerror(-rc));
 		return rc;
 	}
-	pthread_mutex_lock(&xc->lock);
-	if (w.ticket <= xc->last_ticket) { /* another thread took it */
-		pthread_mutex_unlock(&xc->lock);
-		return -EAGAIN;
-	}
-	xc->last_ticket = w.ticket;
-	pthread_mutex_unlock(&xc->lock);
 	*ticket = w.ticket;
 	/* there may be more: stay readable until a call finds none */
 	xs_hub_poke(&xc->sub);

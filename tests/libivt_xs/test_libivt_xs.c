@@ -465,6 +465,23 @@ static void test_listen_accept(void **state)
 		assert_int_equal(ivt_recv_all(c[i], buf, 3), 3);
 		assert_memory_equal(buf, i ? "two" : "one", 3);
 	}
+	/* ivtd took both offers back; a restarted ivtd numbers afresh: a
+	 * ticket below the ones taken before is still a new connector */
+	fx_rm(DIR_SELF "m1/in/4");
+	fx_rm(DIR_SELF "m1/in/6");
+	fx_write(DIR_SELF "m1/in/1", "peer=" PEER);
+	assert_int_equal(readable(ivt_listener_fd(l), 5000), 1);
+	struct script a1 = {.name = "m1/1", .rounds = 1,
+			    .values = {{"ok backend=vchan ring=65536 path=" DIR_SELF
+					".v12 peer=" PEER " chan=12 seq={seq}"}}};
+	script_start(&a1);
+	rc = ivt_accept(l, &c[2]);
+	pthread_join(a1.thread, NULL);
+	if (rc)
+		fail_msg("ivt_accept after renumbering: %s", ivt_strerror(rc));
+	assert_non_null(strstr(a1.request[0], " ticket=1 "));
+	assert_int_equal(ivt_close(c[2]), 0);
+
 	assert_int_equal(ivt_listener_close(l), 0);
 	assert_request_removed("m1");
 	peer_send_data(fd[0], "more");

@@ -219,7 +219,7 @@ void broker_peer_info(struct ivt_reg_end *end, const char *identity, uint32_t pe
 }
 
 /* Asks the policy, with this host's backends filled into q. */
-static int ask_policy(const struct ivt_broker *b, struct ivt_policy_query *q,
+int broker_ask_policy(const struct ivt_broker *b, struct ivt_policy_query *q,
 		      struct ivt_policy_decision *d)
 {
 	q->backends = b->backends;
@@ -231,7 +231,7 @@ static int ask_policy(const struct ivt_broker *b, struct ivt_policy_query *q,
 int broker_decide_or_refuse(struct ivt_broker *b, struct ivt_reg_end *end,
 			    struct ivt_policy_query *q, struct ivt_policy_decision *d)
 {
-	int rc = ask_policy(b, q, d);
+	int rc = broker_ask_policy(b, q, d);
 	if (rc < 0)
 		broker_refuse(b, end, rc, "%s", d->reason);
 	return rc;
@@ -373,7 +373,7 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 			.backend = req->backend, .colocated = 1,
 		};
 		struct ivt_policy_decision d;
-		int rc = ask_policy(b, &q, &d);
+		int rc = broker_ask_policy(b, &q, &d);
 		if (rc == -EACCES || rc == -ENOENT)
 			broker_refuse(b, end, rc, "%s", d.reason);
 		else
@@ -705,5 +705,6 @@ struct ivt_broker_cb ivt_broker_callbacks(struct ivt_broker *b)
 {
 	return (struct ivt_broker_cb){
 		.arg = b, .request = cb_request, .setup = cb_setup, .gone = cb_gone,
+		.adopt = broker_adopt,
 	};
 }

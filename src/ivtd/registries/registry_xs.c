@@ -22,51 +22,11 @@
 #include <event2/event.h>
 #include <xenstore.h>
 
-#include "common/ctrl_msg.h"
 #include "common/log.h"
-#include "common/xs_paths.h"
-#include "common/xs_request.h"
-#include "common/xs_response.h"
-#include "registry.h"
+#include "registry_xs_int.h"
 #include "xs_store.h"
 
-#define WHO "xenstore"
-#define TOKEN_DOMAIN "ivt:dom"
-#define TOKEN_INTRO "ivt:introduce"
-#define TOKEN_RELEASE "ivt:release"
-/* Bounds on what one guest can make ivtd hold and do. */
-#define MAX_ENDS_PER_DOMAIN 256
-#define MAX_NAMES_SCANNED 256
-#define MAX_EVENTS_PER_WAKEUP 256
-
-struct xs_end {
-	struct ivt_reg_end base; /* first: the broker sees &base */
-	struct xs_end *next;
-	char name[IVT_NAME_MAX + 1];
-	uint32_t slot;                        /* 0: <name>/request, else <name>/<slot>/request */
-	char request[IVT_XS_REQUEST_MAX + 1]; /* raw value, to spot rewrites */
-	struct ivt_xs_request req;
-	struct ivt_end_request open;          /* what the broker was asked */
-	char vchan_path[IVT_XS_PATH_MAX + 1]; /* server ends: removed when it goes */
-};
-
-struct xs_domain {
-	struct xs_domain *next;
-	uint32_t domid;
-};
-
-struct xs_registry {
-	struct ivt_registry base; /* first */
-	struct xs_handle *xs;
-	struct event *ev;
-	struct xs_end *ends;
-	struct xs_domain *doms;
-};
-
-static struct xs_registry *reg_of(struct ivt_registry *r) { return (struct xs_registry *)r; }
-static struct xs_end *end_of(struct ivt_reg_end *e) { return (struct xs_end *)e; }
-
-static struct xs_end *find_end(struct xs_registry *r, uint32_t domid, const char *name,
+struct xs_end *xs_find_end(struct xs_registry *r, uint32_t domid, const char *name,
 			       uint32_t slot)
 {
 	for (struct xs_end *e = r->ends; e; e = e->next)
@@ -75,13 +35,14 @@ static struct xs_end *find_end(struct xs_registry *r, uint32_t domid, const char
 	return NULL;
 }
 
-static int count_ends(struct xs_registry *r, uint32_t domid)
+int xs_count_ends(struct xs_registry *r, uint32_t domid)
 {
 	int n = 0;
 	for (struct xs_end *e = r->ends; e; e = e->next)
 		n += e->base.domid == domid;
 	return n;
 }
+
 
 /* ---- answers ------------------------------------------------------------ */
 
@@ -230,17 +191,17 @@ static void end_gone(struct xs_registry *r, struct xs_end *e, int graceful)
 	free(e);
 }
 
-static void new_end(struct xs_registry *r, uint32_t domid, const char *name, uint32_t slot,
-		    const char *raw, size_t raw_len, const struct ivt_xs_request *req)
+struct xs_end *xs_end_new(struct xs_registry *r, uint32_t domid, const char *name, uint32_t slot,
+			  const char *raw, size_t raw_len, const struct ivt_xs_request *req)
 {
-	if (count_ends(r, domid) >= MAX_ENDS_PER_DOMAIN) {
+	if (xs_count_ends(r, domid) >= MAX_ENDS_PER_DOMAIN) {
 		refuse(r, domid, name, slot, EMFILE, "too many channel ends for this domain", req);
-		return;
+		return NULL;
 	}
 	struct xs_end *e = calloc(1, sizeof(*e));
 	if (!e) {
 		refuse(r, domid, name, slot, ENOMEM, "out of memory", req);
-		return;
+		return NULL;
 	}
 	e->slot = slot;
 	e->base.reg = &r->base;
@@ -260,12 +221,20 @@ static void new_end(struct xs_registry *r, uint32_t domid, const char *name, uin
 	e->open.ring_size = req->ring_size;
 	e->next = r->ends;
 	r->ends = e;
+	return e;
+}
+
+static void new_end(struct xs_registry *r, uint32_t domid, const char *name, uint32_t slot,
+		    const char *raw, size_t raw_len, const struct ivt_xs_request *req)
+{
+	if (!xs_end_new(r, domid, name, slot, raw, raw_len, req))
+		return;
 	IVT_INFO(WHO, "dom%u/%s/%u: %s backend=%s ring=%llu%s", domid, name, slot,
 		 req->listen ? "listen" : "connect", req->backend,
 		 (unsigned long long)req->ring_size,
 		 req->multi ? " multi" : req->ticket ? " accept" : "");
 	if (r->base.cb.request)
-		r->base.cb.request(r->base.cb.arg, &e->base, &e->open);
+		r->base.cb.request(r->base.cb.arg, &r->ends->base, &r->ends->open);
 }
 
 /* (Re)read one request node and reconcile it with what we know. */
@@ -274,7 +243,7 @@ static void check_request(struct xs_registry *r, uint32_t domid, const char *nam
 	char path[IVT_XS_WATCH_PATH_MAX], raw[IVT_XS_REQUEST_MAX + 2], why[160];
 	size_t len = 0;
 	struct ivt_xs_request req;
-	struct xs_end *e = find_end(r, domid, name, slot);
+	struct xs_end *e = xs_find_end(r, domid, name, slot);
 
 	if (ivt_xs_slot_path(path, sizeof(path), domid, name, slot, IVT_XS_LEAF_REQUEST))
 		return;
@@ -306,7 +275,7 @@ static void check_request(struct xs_registry *r, uint32_t domid, const char *nam
 }
 
 /* The entries of dir, at most MAX_NAMES_SCANNED of them (NULL: none). */
-static char **list_dir(struct xs_registry *r, uint32_t domid, const char *dir, unsigned *n)
+char **xs_list_dir(struct xs_registry *r, uint32_t domid, const char *dir, unsigned *n)
 {
 	char **names = xs_directory(r->xs, XBT_NULL, dir, n);
 	if (names && *n > MAX_NAMES_SCANNED) {
@@ -334,13 +303,13 @@ static void scan_name(struct xs_registry *r, uint32_t domid, const char *name)
 	}
 	if (ivt_xs_end_path(dir, sizeof(dir), domid, name, NULL))
 		return;
-	char **slots = list_dir(r, domid, dir, &n);
+	char **slots = xs_list_dir(r, domid, dir, &n);
 	if (!slots)
 		return;
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t slot;
 		if (ivt_xs_parse_u64(slots[i], strlen(slots[i]), UINT32_MAX, &slot) == 0 && slot &&
-		    !find_end(r, domid, name, (uint32_t)slot))
+		    !xs_find_end(r, domid, name, (uint32_t)slot))
 			check_request(r, domid, name, (uint32_t)slot);
 	}
 	free(slots);
@@ -362,7 +331,7 @@ static void scan_domain(struct xs_registry *r, uint32_t domid)
 	}
 	if (ivt_xs_ivt_dir(dir, sizeof(dir), domid))
 		return;
-	char **names = list_dir(r, domid, dir, &n);
+	char **names = xs_list_dir(r, domid, dir, &n);
 	if (!names)
 		return;
 	for (unsigned i = 0; i < n; i++)
@@ -560,8 +529,10 @@ struct ivt_registry *ivt_registry_xs_new(struct event_base *base, const struct i
 		xs_destroy(&r->base);
 		return NULL;
 	}
-	/* Each new domain watch fires once, which scans its requests. */
+	/* Each new domain watch fires once, which scans its requests; what a
+	 * previous ivtd answered is taken over first, so it is not new. */
 	rescan_domains(r);
+	xs_adopt_all(r);
 	IVT_INFO(WHO, "XenStore registry up, watching %d domain(s)", count_domains(r));
 	return &r->base;
 }
