@@ -32,6 +32,8 @@
 static const char *policy_text =
 	"{\"version\":1,\"channels\":[\n"
 	"{\"name\":\"svc\",\"listeners\":[\"dom:3\"],\"connectors\":[\"dom:5\",\"dom:7\"],"
+	"\"backend\":\"vchan\",\"ring_size\":65536},\n"
+	"{\"name\":\"svc-*\",\"listeners\":[\"dom:*\"],\"connectors\":[\"dom:*\"],"
 	"\"backend\":\"vchan\",\"ring_size\":65536}\n"
 	"]}";
 
@@ -247,10 +249,150 @@ static void test_listen_accept_over_xenstore(void **state)
 	fx_stop();
 }
 
+/* ---- ivtd restarts ---------------------------------------------------- */
+
+static struct ivt_broker *start_ivtd(struct ivt_registry **reg)
+{
+	char why[256] = "";
+	struct ivt_policy *p = ivt_policy_load_string(policy_text, "t.json", why, sizeof(why));
+	if (!p)
+		fail_msg("policy: %s", why);
+	struct ivt_broker *b = ivt_broker_new(p);
+	ivt_broker_set_backend(b, "vchan",
+			       IVT_CAP_COLOCATED | IVT_CAP_NEEDS_XEN | IVT_CAP_PEER_BOUND |
+				       IVT_CAP_XS_PATH,
+			       1, NULL);
+	struct ivt_broker_cb cb = ivt_broker_callbacks(b);
+	*reg = ivt_registry_xs_new(base, &cb, why, sizeof(why));
+	if (!*reg)
+		fail_msg("registry: %s", why);
+	return b;
+}
+
+/* ivtd dies: its memory goes, XenStore keeps everything. */
+static void kill_ivtd(struct ivt_broker *b, struct ivt_registry *reg)
+{
+	reg->ops->destroy(reg);
+	ivt_broker_free(b);
+}
+
+static char *value(const char *path)
+{
+	char *v = fx_read(path);
+	if (!v)
+		fail_msg("%s missing", path);
+	return v;
+}
+
+static void assert_same(const char *path, const char *before)
+{
+	char *v = value(path);
+	if (strcmp(v, before))
+		fail_msg("%s changed: '%s' -> '%s'", path, before, v);
+	free(v);
+}
+
+static unsigned long long chan_of(const char *resp)
+{
+	const char *c = strstr(resp, " chan=");
+	assert_non_null(c);
+	return strtoull(c + 6, NULL, 10);
+}
+
+/* A restarted ivtd takes over what XenStore holds: answered ends are not
+ * new (no answer rewritten, no ticket offered twice), live channels stay,
+ * an end whose peer went while ivtd was away hears it, and closes and
+ * deaths afterwards reach the other end as ever. */
+static void test_restart_adopts(void **state)
+{
+	assert_int_equal(fx_start(), 0);
+	fx_write("/local/domain/0/name", "Domain-0");
+	domain(3);
+	domain(5);
+	domain(7);
+	base = event_base_new();
+	struct ivt_registry *reg;
+	struct ivt_broker *b = start_ivtd(&reg);
+
+	/* a one-shot channel dom3 <- dom5 */
+	fx_write(DIR3 "/svc-one/request", "listen seq=1");
+	fx_write(DIR5 "/svc-one/request", "connect seq=2");
+	expect(DIR3 "/svc-one/response", "ok ");
+	expect(DIR5 "/svc-one/response", "ok ");
+	/* a listener with one accepted connection (dom7) and one queued (dom5) */
+	fx_write(DIR3 "/svc/request", "listen multi=1 seq=3");
+	expect(DIR3 "/svc/response", "ok ");
+	fx_write(DIR7 "/svc/request", "connect seq=4");
+	wait_node(DIR3 "/svc/in/1");
+	fx_write(DIR3 "/svc/1/request", "listen ticket=1 seq=5");
+	expect(DIR7 "/svc/response", "ok ");
+	expect(DIR3 "/svc/1/event", "peer=connected domid=7 seq=5");
+	fx_write(DIR5 "/svc/4/request", "connect seq=6");
+	wait_node(DIR3 "/svc/in/2");
+	/* dom5 <- dom7, whose end will close while ivtd is away */
+	fx_write(DIR5 "/svc-two/request", "listen seq=7");
+	fx_write(DIR7 "/svc-two/request", "connect seq=8");
+	expect(DIR5 "/svc-two/response", "ok ");
+	expect(DIR7 "/svc-two/response", "ok ");
+	fx_write(DIR5 "/svc-bad/request", "connect seq=9");
+	expect(DIR5 "/svc-bad/response", "error 2 seq=9 ");
+
+	const char *kept[] = {DIR3 "/svc-one/response", DIR5 "/svc-one/response",
+			      DIR3 "/svc/response",     DIR3 "/svc/1/response",
+			      DIR7 "/svc/response",     DIR5 "/svc-two/response",
+			      DIR5 "/svc-bad/response"};
+	char *before[7];
+	unsigned long long top = 0;
+	for (int i = 0; i < 7; i++) {
+		before[i] = value(kept[i]);
+		if (strncmp(before[i], "ok ", 3) == 0 && chan_of(before[i]) > top)
+			top = chan_of(before[i]);
+	}
+
+	kill_ivtd(b, reg);
+	fx_rm(DIR7 "/svc-two/request"); /* closed while nobody brokered */
+	b = start_ivtd(&reg);
+
+	/* the queued connector was never answered: offered anew, above the
+	 * old tickets; the old offer is gone */
+	wait_node(DIR3 "/svc/in/3");
+	expect(DIR3 "/svc/in/3", "peer=5");
+	assert_false(node_exists(DIR3 "/svc/in/2"));
+	expect(DIR5 "/svc-two/event", "peer=closed domid=7 seq=7");
+	for (int i = 0; i < 7; i++) {
+		assert_same(kept[i], before[i]);
+		free(before[i]);
+	}
+	expect(DIR3 "/svc/1/event", "peer=connected domid=7 seq=5");
+	expect(DIR3 "/svc-one/event", "peer=connected domid=5 seq=1");
+
+	/* the adopted listener accepts; its new channel has a new id */
+	fx_write(DIR3 "/svc/3/request", "listen ticket=3 seq=10");
+	char *resp = wait_prefix(DIR5 "/svc/4/response", "ok ");
+	assert_true(chan_of(resp) > top);
+	free(resp);
+	/* the name stays the adopted listeners' */
+	fx_write(DIR7 "/svc-one/request", "listen seq=11");
+	expect(DIR7 "/svc-one/response", "error 98 seq=11 ");
+
+	/* afterwards: a close and a death reach the other ends */
+	fx_rm(DIR5 "/svc-one/request");
+	expect(DIR3 "/svc-one/event", "peer=closed domid=5 seq=1");
+	fx_set_introduced(7, 0);
+	fx_rm("/local/domain/7");
+	fx_fire("@releaseDomain");
+	expect(DIR3 "/svc/1/event", "peer=died domid=7 seq=5");
+
+	kill_ivtd(b, reg);
+	event_base_free(base);
+	fx_stop();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_listen_accept_over_xenstore),
+		cmocka_unit_test(test_restart_adopts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
