@@ -43,10 +43,11 @@ ONLY=$(cat $T/only 2>/dev/null)
 want() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) true ;; *) false ;; esac; }
 PLAN="dom0-hello"
 want bed && PLAN="$PLAN vchan-smoke-dom0-domU vchan-smoke-domU-domU rdma-rxe"
-{ want ivt || want accept || want bench; } && PLAN="$PLAN ivtd-start"
+{ want ivt || want accept || want restart || want bench; } && PLAN="$PLAN ivtd-start"
 want ivt && PLAN="$PLAN ivt-xs-advertise ivt-domU-domU-256M ivt-dom0-domU-256M \
 ivt-demo-domU-domU ivt-policy-deny ivt-destroy-cleanup"
 want accept && PLAN="$PLAN ivt-accept-many ivt-accept-destroy"
+want restart && PLAN="$PLAN ivt-restart-adopt"
 want bench && PLAN="$PLAN ivt-bench-vchan vchan-bench-raw"
 # rxe-test.sh's own lines (tests/verbs/rxe-test.sh, ivt-verbs-pair) and its exit code
 want verbs && PLAN="$PLAN verbs-rxe-setup verbs-stream-s2c-256MiB verbs-stream-c2s-32MiB \
@@ -169,7 +170,7 @@ if want verbs; then
 fi
 
 # ---- the project: ivtd brokering vchan channels between domains ---------
-if want ivt || want accept || want bench; then
+if want ivt || want accept || want restart || want bench; then
 	. $T/ivt-checks.sh
 fi
 

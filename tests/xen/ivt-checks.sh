@@ -285,6 +285,62 @@ check_accept() {
 	fi
 }
 
+# ---- ivtd killed mid-transfer and started again ------------------------------
+# Two channels a <- b: xen-rst (128 MiB, must complete) and xen-rst2 (16
+# GiB, still flowing). ivtd is SIGKILLed while both flow and started again:
+# it takes over the XenStore state (no answer rewritten, the channels stay
+# up); xen-rst completes byte-exact; then b is destroyed and the restarted
+# ivtd still tells a (xen-rst2: -ECONNRESET), and cleans up.
+check_restart() {
+	if ! a=$(domu_create ivt-ra) || ! b=$(domu_create ivt-rb); then
+		result ivt-restart-adopt FAIL "xl create failed"
+		return
+	fi
+	domu_job ivt-ra $a "ivt-xs-open listen xen-rst --bytes 134217728 --timeout 120 & \
+ivt-xs-open listen xen-rst2 --bytes 17179869184 --timeout 120 & wait"
+	domu_job ivt-rb $b "ivt-xs-open connect xen-rst --bytes 134217728 --timeout 120 & \
+ivt-xs-open connect xen-rst2 --bytes 17179869184 --timeout 120 & wait"
+	xl unpause ivt-ra
+	xs_wait /local/domain/$a/data/ivt/xen-rst2/request 'listen' 60 >/dev/null
+	xl unpause ivt-rb
+	r1=$(xs_wait /local/domain/$b/data/ivt/xen-rst/response '^ok' 60)
+	r2=$(xs_wait /local/domain/$b/data/ivt/xen-rst2/response '^ok' 60)
+	sleep 2 # flowing
+	kill -9 "$ivtd_pid"
+	wait "$ivtd_pid" 2>/dev/null
+	mv /tmp/ivtd.log /tmp/ivtd-before-restart.log
+	$T/bin/ivtd $args >/tmp/ivtd.log 2>&1 &
+	ivtd_pid=$!
+	sleep 2
+	r1b=$(xenstore-read /local/domain/$b/data/ivt/xen-rst/response 2>/dev/null)
+	took=$(grep -m1 'took over' /tmp/ivtd.log)
+	# the 128 MiB channel completes through the restart
+	i=0
+	while [ $i -lt 300 ] && ! guest_has ivt-rb '^client: received 134217728'; do
+		sleep 1
+		i=$((i + 1))
+	done
+	done1=$(guest_line ivt-rb '^client: received 134217728')
+	xl destroy ivt-rb
+	domu_wait ivt-ra 60
+	domu_wait ivt-rb 1
+	died=$(guest_line ivt-ra 'send failed')
+	logged=$(grep -m1 "channel 'xen-rst2': client dom:$b died" /tmp/ivtd.log)
+	left=$(xenstore-ls /local/domain/$b 2>/dev/null | wc -l)
+	cat /tmp/ivtd-before-restart.log /tmp/ivtd.log >/tmp/ivtd-restart.log
+	artifact ivtd-restart.log /tmp/ivtd-restart.log
+	detail="took over: '$took'; xen-rst answer unchanged: $([ -n "$r1" ] && [ "$r1" = "$r1b" ] && echo yes || echo "NO ('$r1' -> '$r1b')");"
+	detail="$detail after restart b got: '$done1'; a after b's destroy: '$died'; ivtd: '$logged'; b's nodes left: $left"
+	if [ -n "$r1" ] && [ -n "$r2" ] && [ "$r1" = "$r1b" ] && [ -n "$took" ] &&
+		echo "$done1" | grep -q 'end of stream: yes' && guest_has ivt-ra '^server: sent 134217728' &&
+		echo "$died" | grep -q 'went away without closing' && [ -n "$logged" ] &&
+		[ "$left" = 0 ] && ivtd_alive; then
+		result ivt-restart-adopt PASS "$detail"
+	else
+		result ivt-restart-adopt FAIL "ivtd alive: $(ivtd_alive && echo yes || echo NO); $detail"
+	fi
+}
+
 # ---- benchmarks: tables saved as artifacts --------------------------------------
 # ivt-bench --via-ivt in two guests: through libivt, ivtd (XenStore) and
 # the vchan plugin, one channel per ring size (xen-bench-<ring>), write
@@ -347,6 +403,7 @@ if start_ivtd; then
 		check_destroy
 	fi
 	want accept && check_accept
+	want restart && check_restart
 	if want bench; then
 		check_bench_ivt
 		check_bench_raw
@@ -354,7 +411,7 @@ if start_ivtd; then
 	ivtd_alive || echo "IVT-NOTE ivtd died during the checks"
 else
 	for t in ivt-xs-advertise ivt-domU-domU-256M ivt-dom0-domU-256M ivt-demo-domU-domU \
-		ivt-policy-deny ivt-destroy-cleanup ivt-accept-many ivt-accept-destroy ivt-bench-vchan; do
+		ivt-policy-deny ivt-destroy-cleanup ivt-accept-many ivt-accept-destroy ivt-restart-adopt ivt-bench-vchan; do
 		result $t FAIL "ivtd did not start"
 	done
 fi
