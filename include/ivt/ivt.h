@@ -113,7 +113,9 @@ int ivt_open(const char *name, unsigned flags, const struct ivt_open_opts *opts,
  * timeout is 0 fails at once. opts as for ivt_open (backend, ring_size
  * and socket_path apply to every connection; timeout_ms bounds only
  * ivtd's answer here; flags: IVT_NONBLOCK, IVT_MESSAGE). Errors as ivt_open's
- * listener, and -ENOTSUP over XenStore (guests: use ivt_open). */
+ * listener. In a Xen guest (XenStore) each accepted connection gets a vchan
+ * ring of its own; a connector there waits in the queue at most 10 s, and
+ * IVT_MESSAGE is not told to connectors (they pass it themselves). */
 int ivt_listen(const char *name, const struct ivt_open_opts *opts, ivt_listener **out);
 
 /* Take the next queued connection: a channel of its own (own ring,
