@@ -115,7 +115,8 @@ int ivt_open(const char *name, unsigned flags, const struct ivt_open_opts *opts,
  * ivtd's answer here; flags: IVT_NONBLOCK, IVT_MESSAGE). Errors as ivt_open's
  * listener. In a Xen guest (XenStore) each accepted connection gets a vchan
  * ring of its own; a connector there waits in the queue at most 10 s, and
- * IVT_MESSAGE is not told to connectors (they pass it themselves). */
+ * IVT_MESSAGE reaches accepted channels but not connectors (they pass it
+ * themselves). */
 int ivt_listen(const char *name, const struct ivt_open_opts *opts, ivt_listener **out);
 
 /* Take the next queued connection: a channel of its own (own ring,

@@ -332,7 +332,8 @@ int chan_open_accepted(const char *name, const struct ivt_open_opts *lo, uint32_
 	if (rc < 0)
 		return rc;
 	req.arg = ticket;
-	return chan_start(name, IVT_LISTEN, &o, &req, 0, out);
+	/* the listener's mode: ivtd reports it over its socket, XenStore cannot */
+	return chan_start(name, IVT_LISTEN | (o.flags & IVT_MESSAGE), &o, &req, 0, out);
 }
 
 IVT_EXPORT int ivt_close(ivt_channel *ch)
