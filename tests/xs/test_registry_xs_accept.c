@@ -21,6 +21,7 @@
 #include <event2/event.h>
 
 #include "fake_xenstored.h"
+#include "xs_pump.h"
 #include "ivt/plugin.h"
 #include "ivtd/core/broker.h"
 #include "ivtd/registries/registry.h"
@@ -39,26 +40,8 @@ static const char *policy_text =
 
 static struct event_base *base;
 
-static int pump(int (*cond)(void *), void *arg)
-{
-	time_t give_up = time(NULL) + 20;
-	struct timeval tick = {0, 10000};
-	while (!cond(arg)) {
-		if (time(NULL) > give_up)
-			return 0;
-		event_base_loopexit(base, &tick);
-		event_base_dispatch(base);
-	}
-	return 1;
-}
+static int pump(int (*cond)(void *), void *arg) { return xs_pump(base, cond, arg); }
 
-static int node_exists(void *path)
-{
-	char *v = fx_read(path);
-	free(v);
-	return v != NULL;
-}
-static int node_gone(void *path) { return !node_exists(path); }
 
 static void wait_node(const char *path)
 {
@@ -139,27 +122,33 @@ static void accept_ticket(unsigned t, unsigned seq, const char *client_resp, uns
 	expect(path, want);
 }
 
-static void test_listen_accept_over_xenstore(void **state)
+static struct ivt_broker *start_ivtd(struct ivt_registry **reg);
+static void kill_ivtd(struct ivt_broker *b, struct ivt_registry *reg);
+
+/* A fresh fake xenstored with dom0, 3, 5 and 7 per test. */
+static int setup(void **state)
 {
-	char why[256] = "";
-	assert_int_equal(fx_start(), 0);
+	if (fx_start())
+		return -1;
 	fx_write("/local/domain/0/name", "Domain-0");
 	domain(3);
 	domain(5);
 	domain(7);
-	struct ivt_policy *p = ivt_policy_load_string(policy_text, "t.json", why, sizeof(why));
-	if (!p)
-		fail_msg("policy: %s", why);
-	struct ivt_broker *b = ivt_broker_new(p);
-	ivt_broker_set_backend(b, "vchan",
-			       IVT_CAP_COLOCATED | IVT_CAP_NEEDS_XEN | IVT_CAP_PEER_BOUND |
-				       IVT_CAP_XS_PATH,
-			       1, NULL);
 	base = event_base_new();
-	struct ivt_broker_cb cb = ivt_broker_callbacks(b);
-	struct ivt_registry *reg = ivt_registry_xs_new(base, &cb, why, sizeof(why));
-	if (!reg)
-		fail_msg("registry: %s", why);
+	return base ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	event_base_free(base);
+	fx_stop();
+	return 0;
+}
+
+static void test_listen_accept_over_xenstore(void **state)
+{
+	struct ivt_registry *reg;
+	struct ivt_broker *b = start_ivtd(&reg);
 
 	/* The listener is answered at once (no ring of its own). */
 	fx_write(DIR3 "/svc/request", "listen multi=1 seq=1");
@@ -243,10 +232,7 @@ static void test_listen_accept_over_xenstore(void **state)
 	 * until dom3 closes them */
 	assert_int_equal(st.channels, 3);
 
-	reg->ops->destroy(reg);
-	ivt_broker_free(b);
-	event_base_free(base);
-	fx_stop();
+	kill_ivtd(b, reg);
 }
 
 /* ---- ivtd restarts ---------------------------------------------------- */
@@ -305,12 +291,6 @@ static unsigned long long chan_of(const char *resp)
  * deaths afterwards reach the other end as ever. */
 static void test_restart_adopts(void **state)
 {
-	assert_int_equal(fx_start(), 0);
-	fx_write("/local/domain/0/name", "Domain-0");
-	domain(3);
-	domain(5);
-	domain(7);
-	base = event_base_new();
 	struct ivt_registry *reg;
 	struct ivt_broker *b = start_ivtd(&reg);
 
@@ -384,15 +364,13 @@ static void test_restart_adopts(void **state)
 	expect(DIR3 "/svc/1/event", "peer=died domid=7 seq=5");
 
 	kill_ivtd(b, reg);
-	event_base_free(base);
-	fx_stop();
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_listen_accept_over_xenstore),
-		cmocka_unit_test(test_restart_adopts),
+		cmocka_unit_test_setup_teardown(test_listen_accept_over_xenstore, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_adopts, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
