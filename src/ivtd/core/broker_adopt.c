@@ -30,7 +30,7 @@ static void adopt_listener(struct ivt_broker *b, struct ivt_reg_end *end,
 {
 	if (broker_find_named(b, req->name)) {
 		IVT_WARN(WHO, "adopting listener '%s' of %s: the name is taken; leaving it",
-			 req->name, end->identity);
+			 req->name, IVT_ID_S(&end->who));
 		return;
 	}
 	struct channel *ch = broker_channel_new(b, end, CHAN_LISTENER, req->name, a->backend);
@@ -41,16 +41,16 @@ static void adopt_listener(struct ivt_broker *b, struct ivt_reg_end *end,
 	ch->ring_size = a->ring_size;
 	ch->message = req->message;
 	ch->server = end;
-	snprintf(ch->server_id, sizeof(ch->server_id), "%s", end->identity);
+	ch->server_id = end->who;
 	/* the bounds as the policy says now */
 	struct ivt_policy_query q = {
-		.channel = req->name, .identity = end->identity, .is_listener = 1,
+		.channel = req->name, .identity = &end->who, .is_listener = 1,
 		.backend = req->backend, .ring_size = req->ring_size, .colocated = 1,
 	};
 	struct ivt_policy_decision d;
 	memset(&d, 0, sizeof(d));
 	if (broker_ask_policy(b, &q, &d) < 0)
-		IVT_WARN(WHO, "adopted listener '%s' of %s: %s", req->name, end->identity, d.reason);
+		IVT_WARN(WHO, "adopted listener '%s' of %s: %s", req->name, IVT_ID_S(&end->who), d.reason);
 	ch->u.lis.backlog = d.backlog ? d.backlog : IVT_POLICY_BACKLOG_DEFAULT;
 	ch->u.lis.max_conns = d.max_connections ? d.max_connections
 						: IVT_POLICY_MAX_CONNECTIONS_DEFAULT;
@@ -74,21 +74,21 @@ void broker_adopt(void *arg, struct ivt_reg_end *end, const struct ivt_end_reque
 	if (req->listen && req->multi) {
 		adopt_listener(b, end, req, a);
 		IVT_INFO(WHO, "adopted listener '%s' of %s (chan %" PRIu64 ")", req->name,
-			 end->identity, a->chan_id);
+			 IVT_ID_S(&end->who), a->chan_id);
 		return;
 	}
 	struct channel *ch = find_id(b, a->chan_id);
 	int alone = a->alone;
 	if (ch && (req->listen || ch->client || !ch->server || ch->server->domid != a->peer_domid ||
-		   strcmp(ch->name, req->name) || strcmp(ch->client_id, end->identity))) {
+		   strcmp(ch->name, req->name) || !ivt_identity_equal(&ch->client_id, &end->who))) {
 		IVT_WARN(WHO, "adopting %s's end of '%s': chan %" PRIu64 " does not fit; on its own",
-			 end->identity, req->name, a->chan_id);
+			 IVT_ID_S(&end->who), req->name, a->chan_id);
 		ch = NULL;
 		alone = IVT_PEER_CLOSED;
 	}
 	if (ch) { /* the client of a server adopted before */
 		ch->client = end;
-		snprintf(ch->client_id, sizeof(ch->client_id), "%s", end->identity);
+		ch->client_id = end->who;
 		end->broker_data = ch;
 	} else {
 		ch = broker_channel_new(b, end, req->ticket ? CHAN_CONN : CHAN_ONESHOT, req->name,
@@ -102,8 +102,8 @@ void broker_adopt(void *arg, struct ivt_reg_end *end, const struct ivt_end_reque
 		snprintf(ch->xs_path, sizeof(ch->xs_path), "%s", a->xs_path);
 		if (req->listen) {
 			ch->server = end;
-			snprintf(ch->server_id, sizeof(ch->server_id), "%s", end->identity);
-			snprintf(ch->client_id, sizeof(ch->client_id), "dom:%u", a->peer_domid);
+			ch->server_id = end->who;
+			ch->client_id = ivt_identity_dom(a->peer_domid);
 			struct channel *lis = req->ticket ? parent_of(b, end, req->name) : NULL;
 			if (lis && !alone) {
 				ch->u.conn.parent = lis;
@@ -111,12 +111,12 @@ void broker_adopt(void *arg, struct ivt_reg_end *end, const struct ivt_end_reque
 			}
 		} else {
 			ch->client = end;
-			snprintf(ch->client_id, sizeof(ch->client_id), "%s", end->identity);
-			snprintf(ch->server_id, sizeof(ch->server_id), "dom:%u", a->peer_domid);
+			ch->client_id = end->who;
+			ch->server_id = ivt_identity_dom(a->peer_domid);
 		}
 	}
 	IVT_INFO(WHO, "adopted %s's %s end of '%s' (chan %" PRIu64 ", peer dom:%u%s)",
-		 end->identity, req->listen ? "server" : "client", req->name, ch->id, a->peer_domid,
+		 IVT_ID_S(&end->who), req->listen ? "server" : "client", req->name, ch->id, a->peer_domid,
 		 alone ? ", which is gone" : "");
 	if (!alone)
 		return;

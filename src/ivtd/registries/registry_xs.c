@@ -139,7 +139,7 @@ static int xs_notify_peer(struct ivt_reg_end *be, int event, uint32_t peer_domid
 
 /* A connector waits for this listener: in/<ticket> = "peer=<domid>", one
  * dom0-owned node per queued connector (at most the policy's backlog). */
-static int xs_incoming(struct ivt_reg_end *be, uint32_t ticket, const char *identity,
+static int xs_incoming(struct ivt_reg_end *be, uint32_t ticket, const struct ivt_identity *who,
 		       uint32_t peer_domid)
 {
 	struct xs_end *e = end_of(be);
@@ -208,7 +208,7 @@ struct xs_end *xs_end_new(struct xs_registry *r, uint32_t domid, const char *nam
 	e->base.domid = domid;
 	e->base.uid = 0;
 	e->base.pid = -1;
-	snprintf(e->base.identity, sizeof(e->base.identity), "dom:%u", domid);
+	e->base.who = ivt_identity_dom(domid);
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	memcpy(e->request, raw, raw_len); /* parsed: raw_len <= IVT_XS_REQUEST_MAX */
 	e->request[raw_len] = '\0';
