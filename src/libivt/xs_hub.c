@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <xenstore.h>
@@ -27,6 +28,7 @@ struct xs_hub {
 	uint32_t domid;
 	char dir[64]; /* /local/domain/<self>/data/ivt, the one watch */
 	int refs;     /* under hub_lock */
+	pid_t pid;    /* a forked child has no reader thread: it opens its own */
 	pthread_mutex_t lock; /* subs and pumping */
 	struct xs_hub_sub *subs;
 };
@@ -81,6 +83,7 @@ static int hub_new(struct xs_hub **out)
 		ivt_reason_set(-e, "cannot watch our XenStore subtree: %s", strerror(e));
 		return -e;
 	}
+	h->pid = getpid();
 	*out = h;
 	return 0;
 }
@@ -89,6 +92,8 @@ int xs_hub_get(struct xs_hub **out)
 {
 	int rc = 0;
 	pthread_mutex_lock(&hub_lock);
+	if (the_hub && the_hub->pid != getpid())
+		the_hub = NULL; /* the parent's: left alone, its ends are the parent's */
 	if (!the_hub)
 		rc = hub_new(&the_hub);
 	if (rc == 0) {
@@ -101,7 +106,9 @@ int xs_hub_get(struct xs_hub **out)
 
 void xs_hub_put(struct xs_hub *h)
 {
-	if (!h)
+	/* a forked child must not unwatch (the connection is the parent's
+	 * too) nor join a reader thread it does not have: left as it is */
+	if (!h || h->pid != getpid())
 		return;
 	pthread_mutex_lock(&hub_lock);
 	int last = --h->refs == 0;
