@@ -76,7 +76,7 @@ int ivt_xs_vchan_path(char *buf, size_t len, uint32_t srv_domid, const char *nam
 	if (srv_domid >= IVT_XS_DOMID_LIMIT)
 		return -EINVAL;
 	if (rc == -ENAMETOOLONG)
-		rc = fmt(tmp, sizeof(tmp), "/local/domain/%u/data/ivt/.v%llu", srv_domid,
+		rc = fmt(tmp, sizeof(tmp), "/local/domain/%u/data/ivt/@v%llu", srv_domid,
 			 (unsigned long long)chan_id);
 	if (rc)
 		return rc;
@@ -94,13 +94,13 @@ int ivt_xs_vchan_path_ok(const char *path, uint32_t domid)
 		return 0;
 	if (strncmp(path, dir, n) != 0 || path[n] != '/' || path[n + 1] == '\0')
 		return 0;
-	/* Each component below the ivt dir: [A-Za-z0-9._-], not "." or "..". */
+	/* Each component below the ivt dir: [A-Za-z0-9._-@], not "." or "..". */
 	for (const char *c = path + n + 1; *c;) {
 		size_t seg = strcspn(c, "/");
 		if (seg == 0 || (seg == 1 && c[0] == '.') || (seg == 2 && !strncmp(c, "..", 2)))
 			return 0;
 		for (size_t i = 0; i < seg; i++)
-			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
+			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@",
 				    c[i]))
 				return 0;
 		c += seg;

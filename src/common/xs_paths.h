@@ -51,9 +51,11 @@ int ivt_xs_incoming_path(char *buf, size_t len, uint32_t domid, const char *name
 
 /* The vchan base path the broker assigns to a channel whose server end is
  * in srv_domid: /local/domain/<srv>/data/ivt/<name>/vchan when that fits
- * IVT_XS_VCHAN_PATH_MAX, else /local/domain/<srv>/data/ivt/.v<chan_id>
- * (a leading '.' can never be a channel name, so it cannot collide).
- * name NULL: always the .v<chan_id> form (connections a listener accepted
+ * IVT_XS_VCHAN_PATH_MAX, else /local/domain/<srv>/data/ivt/@v<chan_id>
+ * ('@' can never be in a channel name, so it cannot collide; XenStore
+ * takes only [A-Za-z0-9-/_@] in paths, so not '.', which a real
+ * xenstored refuses with EINVAL).
+ * name NULL: always the @v<chan_id> form (connections a listener accepted
  * share their name, so the name cannot tell their rings apart). */
 int ivt_xs_vchan_path(char *buf, size_t len, uint32_t srv_domid, const char *name,
 		      uint64_t chan_id);

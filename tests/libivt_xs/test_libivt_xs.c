@@ -432,7 +432,7 @@ static void test_listen_accept(void **state)
 	fx_write(DIR_SELF "m1/in/6", "peer=" PEER);
 	assert_int_equal(readable(ivt_listener_fd(l), 5000), 1);
 
-	const char *slot[2] = {"m1/4", "m1/6"}, *ring[2] = {DIR_SELF ".v10", DIR_SELF ".v11"};
+	const char *slot[2] = {"m1/4", "m1/6"}, *ring[2] = {DIR_SELF "@v10", DIR_SELF "@v11"};
 	for (int i = 0; i < 2; i++) {
 		char ok[200];
 		snprintf(ok, sizeof(ok),
@@ -473,7 +473,7 @@ static void test_listen_accept(void **state)
 	assert_int_equal(readable(ivt_listener_fd(l), 5000), 1);
 	struct script a1 = {.name = "m1/1", .rounds = 1,
 			    .values = {{"ok backend=vchan ring=65536 path=" DIR_SELF
-					".v12 peer=" PEER " chan=12 seq={seq}"}}};
+					"@v12 peer=" PEER " chan=12 seq={seq}"}}};
 	script_start(&a1);
 	rc = ivt_accept(l, &c[2]);
 	pthread_join(a1.thread, NULL);

@@ -211,7 +211,7 @@ check_destroy() {
 # own with a stream only its seed verifies: two from q (16 GiB each, still
 # flowing when q is destroyed), two from p (started while q's flow), and
 # after the destroy two from a fresh guest r. Every connection has its own
-# vchan ring (a .v<chan> path below l). Passes when p's and r's four
+# vchan ring (a @v<chan> path below l). Passes when p's and r's four
 # streams verify, q's two end in "peer died" on l's side, l kept
 # accepting, ivtd lives and nothing of q is left.
 ACC_MIB=33554432

@@ -104,7 +104,7 @@ static void accept_ticket(unsigned t, unsigned seq, const char *client_resp, uns
 	snprintf(req, sizeof(req), "listen ticket=%u seq=%u", t, seq);
 	fx_write(path, req);
 	snprintf(path, sizeof(path), DIR3 "/svc/%u/response", t);
-	char *srv = wait_prefix(path, "ok backend=vchan ring=65536 path=" DIR3 "/.v");
+	char *srv = wait_prefix(path, "ok backend=vchan ring=65536 path=" DIR3 "/@v");
 	snprintf(want, sizeof(want), " peer=%u ", peer);
 	assert_non_null(strstr(srv, want));
 	path_of(srv, ring, ring_len);

@@ -225,7 +225,7 @@ static void test_paths(void **state)
 	assert_true(strlen(b) <= IVT_XS_VCHAN_PATH_MAX);
 	/* ...long ones fall back to the channel id, within libxenvchan's limit. */
 	assert_int_equal(ivt_xs_vchan_path(b, sizeof(b), 32000, "a-rather-long-channel-name", 77), 0);
-	assert_string_equal(b, "/local/domain/32000/data/ivt/.v77");
+	assert_string_equal(b, "/local/domain/32000/data/ivt/@v77");
 	assert_int_equal(ivt_xs_vchan_path(b, sizeof(b), 32000, "a-rather-long-channel-name",
 					   UINT64_MAX), -ENAMETOOLONG);
 	assert_int_equal(ivt_xs_vchan_path(b, sizeof(b), 32000, "a-rather-long-channel-name",
@@ -234,6 +234,7 @@ static void test_paths(void **state)
 
 	assert_true(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt/demo/vchan", 3));
 	assert_true(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt/.v7", 3));
+	assert_true(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt/@v7", 3));
 	assert_false(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt/demo/vchan", 4));
 	assert_false(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt", 3));
 	assert_false(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt/", 3));
@@ -383,7 +384,7 @@ static void test_listen_accept_values(void **state)
 	assert_string_equal(b, "/local/domain/3/data/ivt/svc/in");
 	/* accepted connections share a name: their rings go by channel id */
 	assert_int_equal(ivt_xs_vchan_path(b, sizeof(b), 3, NULL, 77), 0);
-	assert_string_equal(b, "/local/domain/3/data/ivt/.v77");
+	assert_string_equal(b, "/local/domain/3/data/ivt/@v77");
 	assert_true(ivt_xs_vchan_path_ok(b, 3));
 	assert_int_equal(ivt_xs_vchan_path(b, sizeof(b), 32752, NULL, 77), -EINVAL);
 }
