@@ -27,9 +27,21 @@
  *     ivtd's own answers.
  *   - blocking channel; ivt_send/ivt_recv wait without limit until
  *     ivt_set_timeouts says otherwise.
- *   - byte stream unless the listener passed IVT_MESSAGE.
+ *   - byte stream unless the listener passed IVT_MESSAGE or the policy's
+ *     "message" key is true.
  *   - ivt_close waits up to 10 s for a peer that does not read what is
  *     still queued, then closes anyway (-ETIMEDOUT).
+ *
+ * ivtd restarts (docs/ivtd.8.md, RESTARTS): an open co-located channel
+ * keeps working while ivtd is down, and the peer's close or death is
+ * still reported (0 / -EPIPE / -ECONNRESET from the channel itself). Its
+ * control connection re-attaches to the restarted ivtd by itself, with
+ * backoff, from inside the channel's calls (never blocking them: a
+ * blocking call wakes for an attempt, ivt_fd becomes readable when one
+ * is due); ivtd then lists it and hears of its end again. Listeners
+ * (ivt_listen) are not re-attached: ivt_accept returns -ECONNRESET and
+ * the program listens again. An ivt_store handle reconnects on its next
+ * call, but what the store held is gone.
  */
 #ifndef IVT_IVT_H
 #define IVT_IVT_H
@@ -56,12 +68,16 @@ enum ivt_open_flags {
 	IVT_LISTEN = 1u << 0,   /* offer the channel (server side); default: connect */
 	IVT_NONBLOCK = 1u << 1, /* send/recv/rdma return -EAGAIN rather than wait */
 	/* Message mode, like SOCK_SEQPACKET: every ivt_send/ivt_sendv is one
-	 * message, ivt_recv returns exactly one whole message. The listener
-	 * chooses: ivtd tells the connector (over the local control socket),
-	 * which then is in message mode whether or not it passed the flag;
-	 * a connector passing IVT_MESSAGE to a byte-stream channel fails with
-	 * -EPROTOTYPE. Where ivtd cannot say (XenStore, channels bridged
-	 * between hosts) both ends must pass it. */
+	 * message, ivt_recv returns exactly one whole message. The channel
+	 * policy's "message" key (conf/README.md) may fix the mode: true puts
+	 * both ends in message mode with or without the flag, false refuses
+	 * the flag with -EPROTOTYPE. Without the key the listener chooses.
+	 * ivtd tells both ends the mode at setup (over the local control
+	 * socket), so an end is in message mode whether or not it passed the
+	 * flag; an end passing IVT_MESSAGE to a byte-stream channel fails with
+	 * -EPROTOTYPE and ivtd's reason. Where ivtd cannot say (XenStore ends;
+	 * the listener's side of a channel bridged between hosts) both ends
+	 * must pass it. */
 	IVT_MESSAGE = 1u << 2,
 };
 
@@ -247,8 +263,9 @@ size_t ivt_send_reserve_max(ivt_channel *ch);
  *    readable once there is room again (once per -EAGAIN);
  *  - it may also be readable when every call would return -EAGAIN: after
  *    a call that made progress it stays readable until a call returns
- *    -EAGAIN (more may be there), and a wake-up may be spurious. A call
- *    that returns -EAGAIN re-arms it.
+ *    -EAGAIN (more may be there), and a wake-up may be spurious (e.g. a
+ *    re-attach attempt after an ivtd restart was due). A call that
+ *    returns -EAGAIN re-arms it.
  * So both loops work: poll() then one call per wake-up, or an
  * edge-triggered epoll that calls until -EAGAIN. Needs only one thread
  * waiting on it per channel. */
@@ -363,7 +380,12 @@ enum ivt_get_flags {
  * always serves the store, so -ENOENT at once means no policy rule for
  * it, and ivtd's answers are awaited as with timeout 0). The handle
  * is blocking; one call at a time runs (calls from several threads are
- * serialised). Errors as ivt_open, -EPROTO if the store misbehaves. */
+ * serialised). Errors as ivt_open, -EPROTO if the store misbehaves.
+ * The store lives in ivtd: when ivtd restarts, the next call on the
+ * handle connects to the new one (while ivtd is down it fails at once
+ * with -ECONNRESET, -EPIPE or -ECONNREFUSED) and re-creates the handle's
+ * pools, empty, under the same ids: gets miss (-ENOENT), puts work. A
+ * pool that cannot be re-created answers -EBADF. */
 int ivt_store_open(const struct ivt_open_opts *opts, ivt_store **out);
 /* Close; pools this connection created go away with it (private ones
  * are destroyed, shared ones detached). */
