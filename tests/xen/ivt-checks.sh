@@ -324,7 +324,7 @@ ivt-xs-open connect xen-rst2 --bytes 17179869184 --timeout 120 & wait"
 	xl destroy ivt-rb
 	domu_wait ivt-ra 60
 	domu_wait ivt-rb 1
-	died=$(guest_line ivt-ra 'send failed')
+	died=$(guest_line ivt-ra 'send at [0-9]+ failed')
 	logged=$(grep -m1 "channel 'xen-rst2': client dom:$b died" /tmp/ivtd.log)
 	left=$(xenstore-ls /local/domain/$b 2>/dev/null | wc -l)
 	cat /tmp/ivtd-before-restart.log /tmp/ivtd.log >/tmp/ivtd-restart.log
