@@ -94,6 +94,11 @@ enum ivt_plugin_caps {
 	/* auto picks it only where the policy's "prefer" list names it
 	 * (verbs: pins memory, needs a configured RDMA device). */
 	IVT_CAP_OPT_IN = 1u << 6,
+	/* The setup is a blob without fds that means the same on another
+	 * host (queue pair numbers, GIDs): ivtd may carry it between hosts
+	 * and bridge remote channels over this transport (docs/remote.md,
+	 * "Bridging over RDMA"). */
+	IVT_CAP_NET_SETUP = 1u << 7,
 };
 
 struct ivt_ep_params {

@@ -52,7 +52,8 @@ want verbs && PLAN="$PLAN verbs-rxe-setup verbs-stream-s2c-256MiB verbs-stream-c
 verbs-graceful-close verbs-rdma-write verbs-rdma-read verbs-rdma-write-visible \
 verbs-rdma-refused-at-origin verbs-rdma-stale-key verbs-hostile-blob \
 verbs-peer-killed-while-idle verbs-peer-killed-while-sending verbs-vs-ib_write_bw \
-verbs-vs-ib_send_lat verbs-rxe"
+verbs-vs-ib_send_lat verbs-rxe verbs-bridge-setup verbs-bridge-256MiB verbs-bridge-fallback \
+verbs-bridge-vs-ib_write_bw"
 echo "IVT-PLAN $PLAN"
 
 # ---- helpers for guests ---------------------------------------------------
@@ -165,6 +166,11 @@ if want verbs; then
 	else
 		result verbs-rxe FAIL "rxe-test.sh exit $rc after $(($(date +%s) - t0)) s: $(grep 'IVT-TEST .* FAIL' /tmp/rxe-test.log | cut -d' ' -f2 | tr '\n' ' ')"
 	fi
+	# ivtd bridging a remote channel over verbs (docs/remote.md): its own
+	# IVT-TEST lines; the log is an artifact.
+	IVT_BIN_DIR=$T/bin IVT_PLUGIN_DIR=$T/plugins timeout 900 bash $T/rxe-bridge-test.sh $T \
+		2>&1 | tee /tmp/rxe-bridge.log
+	artifact rxe-bridge.log /tmp/rxe-bridge.log
 fi
 
 # ---- the project: ivtd brokering vchan channels between domains ---------

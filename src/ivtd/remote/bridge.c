@@ -24,10 +24,11 @@
 #define IVT_VERSION_NUM 0x000100u
 #endif
 
-static const char *role_name(const struct bridge *br)
+const char *bridge_role_name(const struct bridge *br)
 {
 	return br->role == BRIDGE_DIALER ? "to" : "from";
 }
+#define role_name bridge_role_name
 
 struct bridge *bridge_new(struct ivt_peers *P, struct peers_if *ifc, enum bridge_role role,
 			  const char *host)
@@ -63,14 +64,16 @@ void bridge_free(struct bridge *br)
 		}
 	if (br->conn)
 		slp_conn_free(br->conn); /* RESET unless it finished */
+	xport_release(br);
 	ivt_daemon_end_close(br->de);
 	free(br);
 }
 
-static void schedule_house(struct bridge *br)
+void bridge_schedule_house(struct bridge *br)
 {
 	event_active(br->P->house_ev, EV_TIMEOUT, 0);
 }
+#define schedule_house bridge_schedule_house
 
 int bridge_send_msg(struct bridge *br, const struct ivt_rmsg *m)
 {
@@ -97,7 +100,7 @@ static void acceptor_gone(struct bridge *br)
 
 /* The remote side ended (graceful or not) and everything it sent is in
  * the local ring. */
-static void report_remote_end(struct bridge *br)
+void bridge_report_remote_end(struct bridge *br)
 {
 	if (br->reported)
 		return;
@@ -121,16 +124,20 @@ static void report_remote_end(struct bridge *br)
 	}
 }
 
+#define report_remote_end bridge_report_remote_end
+
 void bridge_fail(struct bridge *br, int err, const char *what)
 {
 	if (br->phase == PH_DONE)
 		return;
 	IVT_WARN(WHO, "channel '%s' %s host %s: %s: %s", br->channel[0] ? br->channel : "?",
 		 role_name(br), br->host, what, strerror(err < 0 ? -err : err));
-	int before_pump = br->phase < PH_PUMP;
+	/* From PH_XPORT on the dialer's client already has OPEN_OK. */
+	int before_pump = br->phase < PH_XPORT;
 	br->phase = PH_DONE;
 	br->remote = SIDE_DIED;
 	br->remote_err = err < 0 ? err : -err;
+	xport_release(br);
 	if (br->conn) {
 		slp_conn_free(br->conn);
 		br->conn = NULL;
@@ -289,6 +296,10 @@ void bridge_pump(struct bridge *br)
 {
 	if (br->phase != PH_PUMP)
 		return;
+	if (br->xp.active) {
+		pipe_pump(br);
+		return;
+	}
 	pump_r2l(br);
 	pump_l2r(br);
 	finish(br);
@@ -334,6 +345,13 @@ int bridge_start_pump(struct bridge *br, const void *blob, size_t len, const int
 						  why_len);
 	if (rc < 0)
 		return rc;
+	if (br->xp.backend[0]) {
+		/* Both sides talk over the plugin's setup first. */
+		br->phase = PH_XPORT;
+		br->deadline_ms = peers_now_ms() + BRIDGE_HANDSHAKE_MS;
+		xport_begin(br);
+		return 0;
+	}
 	br->phase = PH_PUMP;
 	br->deadline_ms = 0;
 	IVT_INFO(WHO, "channel '%s' %s host %s: bridged for %s (ring %" PRIu64 ")", br->channel,
@@ -456,9 +474,10 @@ static void got_error(struct bridge *br, const struct ivt_rmsg *m)
 	schedule_house(br);
 }
 
-static void handshake(struct bridge *br)
+void bridge_handshake(struct bridge *br)
 {
-	while (br->conn && (br->phase == PH_HELLO || br->phase == PH_OPEN)) {
+	while (br->conn &&
+	       (br->phase == PH_HELLO || br->phase == PH_OPEN || br->phase == PH_XPORT)) {
 		struct ivt_rmsg m;
 		char why[200] = "";
 		int rc = read_msg(br, &m, why, sizeof(why));
@@ -469,6 +488,10 @@ static void handshake(struct bridge *br)
 			bridge_fail(br, rc, why[0] ? why : "handshake failed");
 			return;
 		}
+		if (br->phase == PH_XPORT) {
+			xport_msg(br, &m);
+			continue;
+		}
 		enum ivt_rmsg_type want =
 			br->phase == PH_HELLO ? IVT_RMSG_HELLO
 			: br->role == BRIDGE_ACCEPTOR ? IVT_RMSG_OPEN : IVT_RMSG_OPEN_OK;
@@ -477,6 +500,11 @@ static void handshake(struct bridge *br)
 			br->phase = PH_OPEN;
 			if (br->role == BRIDGE_ACCEPTOR && send_hello(br) < 0)
 				bridge_fail(br, -EIO, "cannot answer HELLO");
+		} else if (want == IVT_RMSG_OPEN && m.type == IVT_RMSG_OFFER) {
+			if (xport_got_offer(br, &m) < 0) {
+				br->P->refused_handshake++;
+				bridge_fail(br, -EPROTO, "second OFFER in the handshake");
+			}
 		} else if (want == IVT_RMSG_OPEN && m.type == IVT_RMSG_OPEN) {
 			got_open(br, &m);
 		} else if (want == IVT_RMSG_OPEN_OK && m.type == IVT_RMSG_OPEN_OK) {
@@ -500,7 +528,12 @@ static void dialer_connected(struct bridge *br)
 	snprintf(m.u.open.backend, sizeof(m.u.open.backend), "auto");
 	m.u.open.ring_size = br->ring_size;
 	br->phase = PH_HELLO;
-	if (send_hello(br) < 0 || bridge_send_msg(br, &m) < 0)
+	if (send_hello(br) < 0) {
+		bridge_fail(br, -EIO, "cannot send HELLO");
+		return;
+	}
+	xport_offer(br);
+	if (bridge_send_msg(br, &m) < 0)
 		bridge_fail(br, -EIO, "cannot send OPEN");
 }
 
@@ -511,7 +544,7 @@ void bridge_conn_events(struct bridge *br, unsigned events)
 	if ((events & SLP_EV_CONNECTED) && br->phase == PH_CONNECTING)
 		dialer_connected(br);
 	if (br->phase < PH_PUMP) {
-		handshake(br);
+		bridge_handshake(br);
 		if (br->conn && br->phase < PH_PUMP &&
 		    (slp_conn_state(br->conn) == SLP_ST_FAILED ||
 		     slp_conn_state(br->conn) == SLP_ST_CLOSED)) {
@@ -527,7 +560,8 @@ void bridge_conn_events(struct bridge *br, unsigned events)
 		return;
 	}
 	/* PH_DONE: a refusal went out; wait for our CLOSE to be acknowledged. */
-	if (slp_conn_tx_idle(br->conn) || slp_conn_state(br->conn) != SLP_ST_OPEN) {
+	if (br->xp.active ? pipe_conn_done(br, peers_now_ms())
+			  : slp_conn_tx_idle(br->conn) || slp_conn_state(br->conn) != SLP_ST_OPEN) {
 		slp_conn_free(br->conn);
 		br->conn = NULL;
 		schedule_house(br);
@@ -581,6 +615,8 @@ void bridge_housekeeping(struct bridge *br, uint64_t now_ms)
 	}
 	if (br->phase == PH_PUMP && br->abort_pending)
 		bridge_pump(br); /* tx idle yet? */
+	if (br->phase == PH_XPORT)
+		xport_tick(br, now_ms);
 	if (br->role == BRIDGE_ACCEPTOR && br->requested && !br->gone_reported &&
 	    (br->reported || br->phase == PH_DONE)) {
 		br->gone_reported = 1;
@@ -589,7 +625,9 @@ void bridge_housekeeping(struct bridge *br, uint64_t now_ms)
 	}
 	if (br->phase != PH_DONE)
 		return;
-	if (br->conn && (slp_conn_tx_idle(br->conn) || slp_conn_state(br->conn) != SLP_ST_OPEN)) {
+	if (br->conn && (br->xp.active ? pipe_conn_done(br, now_ms)
+				       : slp_conn_tx_idle(br->conn) ||
+						 slp_conn_state(br->conn) != SLP_ST_OPEN)) {
 		slp_conn_free(br->conn);
 		br->conn = NULL;
 	}
