@@ -52,7 +52,9 @@ want verbs && PLAN="$PLAN verbs-rxe-setup verbs-stream-s2c-256MiB verbs-stream-c
 verbs-graceful-close verbs-rdma-write verbs-rdma-read verbs-rdma-write-visible \
 verbs-rdma-refused-at-origin verbs-rdma-stale-key verbs-hostile-blob \
 verbs-peer-killed-while-idle verbs-peer-killed-while-sending verbs-vs-ib_write_bw \
-verbs-vs-ib_send_lat verbs-rxe verbs-bridge-setup verbs-bridge-256MiB verbs-bridge-fallback \
+verbs-vs-ib_send_lat verbs-rxe"
+# ivtd bridging over verbs (tests/verbs/rxe-bridge-test.sh)
+want bridge && PLAN="$PLAN verbs-bridge-setup verbs-bridge-transfer verbs-bridge-fallback \
 verbs-bridge-vs-ib_write_bw"
 echo "IVT-PLAN $PLAN"
 
@@ -166,10 +168,13 @@ if want verbs; then
 	else
 		result verbs-rxe FAIL "rxe-test.sh exit $rc after $(($(date +%s) - t0)) s: $(grep 'IVT-TEST .* FAIL' /tmp/rxe-test.log | cut -d' ' -f2 | tr '\n' ' ')"
 	fi
-	# ivtd bridging a remote channel over verbs (docs/remote.md): its own
-	# IVT-TEST lines; the log is an artifact.
-	IVT_BIN_DIR=$T/bin IVT_PLUGIN_DIR=$T/plugins timeout 900 bash $T/rxe-bridge-test.sh $T \
-		2>&1 | tee /tmp/rxe-bridge.log
+fi
+
+# ivtd bridging a remote channel over verbs (docs/remote.md): its own
+# IVT-TEST lines; the log is an artifact.
+if want bridge; then
+	IVT_BIN_DIR=$T/bin IVT_PLUGIN_DIR=$T/plugins BRIDGE_TEST_BYTES=64M timeout 900 \
+		bash $T/rxe-bridge-test.sh $T 2>&1 | tee /tmp/rxe-bridge.log
 	artifact rxe-bridge.log /tmp/rxe-bridge.log
 fi
 

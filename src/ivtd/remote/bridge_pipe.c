@@ -146,7 +146,7 @@ static void finish(struct bridge *br)
 	}
 	ivt_daemon_end_close(br->xp.de); /* lingers until the peer has the bytes */
 	br->xp.de = NULL;
-	if (br->conn)
+	if (br->conn && slp_conn_state(br->conn) == SLP_ST_OPEN)
 		slp_close(br->conn);
 	if (died)
 		IVT_INFO(WHO, "channel '%s' %s host %s: local end died; peer reset", br->channel,
