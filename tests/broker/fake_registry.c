@@ -46,23 +46,24 @@ static int f_notify(struct ivt_reg_end *e, int event, uint32_t peer_domid)
 	return 0;
 }
 
-static int f_incoming(struct ivt_reg_end *e, uint32_t ticket, const char *identity,
+static int f_incoming(struct ivt_reg_end *e, uint32_t ticket, const struct ivt_identity *who,
 		      uint32_t peer_domid)
 {
 	(void)peer_domid;
 	struct fake_end *f = fe(e);
 	if (f->n_tickets < 16) {
 		f->tickets[f->n_tickets] = ticket;
-		snprintf(f->ticket_ids[f->n_tickets], sizeof(f->ticket_ids[0]), "%s", identity);
+		/* as registry_local.c puts it on the wire */
+		ivt_identity_format(who, f->ticket_ids[f->n_tickets], sizeof(f->ticket_ids[0]));
 		f->n_tickets++;
 	}
 	return 0;
 }
 
-static int f_peer_info(struct ivt_reg_end *e, const char *identity, uint32_t peer_domid)
+static int f_peer_info(struct ivt_reg_end *e, const struct ivt_identity *who, uint32_t peer_domid)
 {
 	(void)peer_domid;
-	snprintf(fe(e)->peer_identity, sizeof(fe(e)->peer_identity), "%s", identity);
+	ivt_identity_format(who, fe(e)->peer_identity, sizeof(fe(e)->peer_identity));
 	return 0;
 }
 
@@ -122,7 +123,8 @@ void fake_end_init(struct fake_broker *fb, struct fake_end *f, const char *ident
 {
 	memset(f, 0, sizeof(*f));
 	f->end.reg = &fb->reg;
-	snprintf(f->end.identity, sizeof(f->end.identity), "%s", identity);
+	if (ivt_identity_parse(identity, &f->end.who) != 0)
+		abort(); /* the test wrote a non-identity */
 }
 
 void fake_request(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,

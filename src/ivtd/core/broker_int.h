@@ -60,7 +60,7 @@ struct channel {
 	int message;          /* the listener asked for message mode: both ends hear it */
 	char xs_path[IVT_XS_PATH_MAX + 1];
 	struct ivt_reg_end *server, *client; /* NULL once gone */
-	char server_id[48], client_id[48];   /* kept for status after they go */
+	struct ivt_identity server_id, client_id; /* kept for status after they go */
 	struct chan_setup *setup;            /* NULL: none yet, or relayed */
 	int setup_seen;                      /* one SETUP per server end */
 	time_t since;
@@ -104,7 +104,11 @@ int broker_decide_or_refuse(struct ivt_broker *b, struct ivt_reg_end *end,
 void broker_open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_server,
 		    uint32_t peer_domid);
 /* The other end's identity, for registries that pass it on. */
-void broker_peer_info(struct ivt_reg_end *end, const char *identity, uint32_t peer_domid);
+void broker_peer_info(struct ivt_reg_end *end, const struct ivt_identity *who,
+		      uint32_t peer_domid);
+/* The LISTENER column of status: the identity, "(ivtd)" for channels
+ * ivtd serves, "(HOST)" for those bridged to HOST. (broker_status.c) */
+struct ivt_identity_text broker_listener_label(const struct channel *ch);
 void broker_set_xs_path(struct channel *ch, uint32_t listener_domid);
 /* Relay the held setup to the client; dropped once it got there. */
 void broker_relay(struct ivt_broker *b, struct channel *ch);

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "common/ctrl_proto.h"
+#include "common/identity.h"
 
 struct event_base;
 struct ivt_registry;
@@ -35,7 +36,7 @@ struct ivt_reg_end {
 	uint32_t domid;     /* Xen domain id; 0 for local processes */
 	uint32_t uid;       /* local processes: SO_PEERCRED uid; guests: 0 */
 	int32_t pid;        /* local processes: SO_PEERCRED pid; guests: -1 */
-	char identity[48];  /* for policy and logs: "dom:3", "uid:1000" */
+	struct ivt_identity who; /* for policy and logs: dom:3, uid:1000 */
 	void *broker_data;  /* the broker's per-end state */
 };
 
@@ -78,11 +79,12 @@ struct ivt_registry_ops {
 			   uint32_t peer_domid);
 	/* Optional (NULL: the registry has no listeners that accept many
 	 * connections). Tell a MULTI listener end a connector waits. */
-	int (*incoming)(struct ivt_reg_end *listener, uint32_t ticket, const char *identity,
-			uint32_t peer_domid);
+	int (*incoming)(struct ivt_reg_end *listener, uint32_t ticket,
+			const struct ivt_identity *who, uint32_t peer_domid);
 	/* Optional: tell end who the other end is (before reply_ok or
 	 * notify_peer CONNECTED). Ends that cannot take it are skipped. */
-	int (*peer_info)(struct ivt_reg_end *end, const char *identity, uint32_t peer_domid);
+	int (*peer_info)(struct ivt_reg_end *end, const struct ivt_identity *who,
+			 uint32_t peer_domid);
 	void (*destroy)(struct ivt_registry *reg);
 };
 

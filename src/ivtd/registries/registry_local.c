@@ -146,10 +146,10 @@ static int send_or_drop(struct local_conn *c, uint16_t type, const void *p, uint
 		if (rc == -EAGAIN)
 			ivt_log_limited(&bad_msg_rl, IVT_LOG_WARN, WHO,
 					"%s (pid %d) does not read its control socket; dropping it",
-					c->end.identity, c->end.pid);
+					IVT_ID_S(&c->end.who), c->end.pid);
 		else if (rc != -ECONNRESET)
 			ivt_log_limited(&bad_msg_rl, IVT_LOG_WARN, WHO,
-					"sending to %s (pid %d): %s; dropping it", c->end.identity,
+					"sending to %s (pid %d): %s; dropping it", IVT_ID_S(&c->end.who),
 					c->end.pid, strerror(-rc));
 		mark_dead(c);
 	}
@@ -189,20 +189,21 @@ static int op_notify_peer(struct ivt_reg_end *end, int event, uint32_t peer_domi
 	return send_or_drop(conn_of(end), IVT_CTRL_PEER, &p, sizeof(p), NULL, 0);
 }
 
-static int op_incoming(struct ivt_reg_end *end, uint32_t ticket, const char *identity,
+static int op_incoming(struct ivt_reg_end *end, uint32_t ticket, const struct ivt_identity *who,
 		       uint32_t peer_domid)
 {
 	struct ivt_ctrl_incoming in = {.ticket = ticket, .peer_domid = peer_domid};
-	snprintf(in.identity, sizeof(in.identity), "%s", identity);
+	ivt_identity_format(who, in.identity, sizeof(in.identity)); /* "" if unknown */
 	return send_or_drop(conn_of(end), IVT_CTRL_INCOMING, &in, sizeof(in), NULL, 0);
 }
 
-static int op_peer_info(struct ivt_reg_end *end, const char *identity, uint32_t peer_domid)
+static int op_peer_info(struct ivt_reg_end *end, const struct ivt_identity *who,
+			uint32_t peer_domid)
 {
 	if (!conn_of(end)->wants_info)
 		return 0; /* a version-1 client would take it for garbage */
 	struct ivt_ctrl_peer_info pi = {.peer_domid = peer_domid};
-	snprintf(pi.identity, sizeof(pi.identity), "%s", identity);
+	ivt_identity_format(who, pi.identity, sizeof(pi.identity)); /* "" if unknown */
 	return send_or_drop(conn_of(end), IVT_CTRL_PEER_INFO, &pi, sizeof(pi), NULL, 0);
 }
 
@@ -224,7 +225,7 @@ static const struct ivt_registry_ops local_ops = {
 static void protocol_error(struct local_conn *c, const char *what)
 {
 	ivt_log_limited(&bad_msg_rl, IVT_LOG_WARN, WHO, "%s (pid %d): %s; dropping the connection",
-			c->end.identity, c->end.pid, what);
+			IVT_ID_S(&c->end.who), c->end.pid, what);
 	op_reply_error(&c->end, EPROTO, what);
 	mark_dead(c);
 }
@@ -272,7 +273,7 @@ static int over_channel_limit(struct local_conn *c)
 		return 0;
 	char why[IVT_ERRMSG_MAX + 1];
 	snprintf(why, sizeof(why), "%s already has %zu channel ends open in ivtd, its limit "
-		 "(policy \"limits\": \"channels\")", c->end.identity, opened);
+		 "(policy \"limits\": \"channels\")", IVT_ID_S(&c->end.who), opened);
 	ivt_log_limited(&refused_rl, IVT_LOG_WARN, WHO, "refused an OPEN: %s", why);
 	op_reply_error(&c->end, EMFILE, why);
 	return 1;
@@ -307,8 +308,9 @@ static int admit(const struct local_reg *lr, uid_t uid, char *why, size_t why_le
 	size_t conns, opened;
 	count_uid(lr, uid, &conns, &opened);
 	if (conns >= l->connections) {
-		snprintf(why, why_len, "uid:%u already holds %zu control connections to ivtd, its "
-			 "limit (policy \"limits\": \"connections\")", (unsigned)uid, conns);
+		struct ivt_identity who = ivt_identity_uid(uid);
+		snprintf(why, why_len, "%s already holds %zu control connections to ivtd, its "
+			 "limit (policy \"limits\": \"connections\")", IVT_ID_S(&who), conns);
 		return EMFILE;
 	}
 	return 0;
@@ -353,7 +355,7 @@ static void grow_sndbuf(struct local_conn *c)
 	if (setsockopt(c->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) != 0 &&
 	    setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)) != 0)
 		IVT_DEBUG(WHO, "listener of %s: cannot grow its socket buffer: %s",
-			  c->end.identity, strerror(errno));
+			  IVT_ID_S(&c->end.who), strerror(errno));
 }
 
 static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
@@ -431,7 +433,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		}
 		if (rc < 0) {
 			if (rc != -ECONNRESET)
-				IVT_DEBUG(WHO, "%s: control socket: %s", c->end.identity,
+				IVT_DEBUG(WHO, "%s: control socket: %s", IVT_ID_S(&c->end.who),
 					  strerror(-rc));
 			mark_dead(c);
 			return;
@@ -487,12 +489,12 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		c->end.domid = 0;
 		c->end.uid = cred.uid;
 		c->end.pid = cred.pid;
-		snprintf(c->end.identity, sizeof(c->end.identity), "uid:%u", (unsigned)cred.uid);
+		c->end.who = ivt_identity_uid(cred.uid);
 		c->next = lr->conns;
 		lr->conns = c;
 		lr->nconns++;
 		event_add(c->ev, NULL);
-		IVT_DEBUG(WHO, "control connection from %s (pid %d)", c->end.identity, c->end.pid);
+		IVT_DEBUG(WHO, "control connection from %s (pid %d)", IVT_ID_S(&c->end.who), c->end.pid);
 	}
 }
 

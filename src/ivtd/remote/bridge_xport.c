@@ -82,7 +82,7 @@ static void fall_back(struct bridge *br, int err, const char *why, int tell)
 	br->phase = PH_PUMP;
 	br->deadline_ms = 0;
 	IVT_INFO(WHO, "channel '%s' %s host %s: bridged for %s (ring %llu)", br->channel,
-		 bridge_role_name(br), br->host, br->identity, (unsigned long long)br->ring_size);
+		 bridge_role_name(br), br->host, IVT_ID_S(&br->who), (unsigned long long)br->ring_size);
 	bridge_pump(br);
 }
 
@@ -98,7 +98,7 @@ static void activate(struct bridge *br)
 	br->phase = PH_PUMP;
 	br->deadline_ms = 0;
 	IVT_INFO(WHO, "channel '%s' %s host %s: bridged for %s over %s (ring %llu)", br->channel,
-		 bridge_role_name(br), br->host, br->identity, br->xp.backend,
+		 bridge_role_name(br), br->host, IVT_ID_S(&br->who), br->xp.backend,
 		 (unsigned long long)br->ring_size);
 	bridge_pump(br);
 }
