@@ -28,7 +28,6 @@ const char *bridge_role_name(const struct bridge *br)
 {
 	return br->role == BRIDGE_DIALER ? "to" : "from";
 }
-#define role_name bridge_role_name
 
 struct bridge *bridge_new(struct ivt_peers *P, struct peers_if *ifc, enum bridge_role role,
 			  const char *host)
@@ -73,7 +72,6 @@ void bridge_schedule_house(struct bridge *br)
 {
 	event_active(br->P->house_ev, EV_TIMEOUT, 0);
 }
-#define schedule_house bridge_schedule_house
 
 int bridge_send_msg(struct bridge *br, const struct ivt_rmsg *m)
 {
@@ -95,7 +93,7 @@ int bridge_send_msg(struct bridge *br, const struct ivt_rmsg *m)
 static void acceptor_gone(struct bridge *br)
 {
 	if (br->requested && !br->gone_reported)
-		schedule_house(br);
+		bridge_schedule_house(br);
 }
 
 /* The remote side ended (graceful or not) and everything it sent is in
@@ -106,7 +104,7 @@ void bridge_report_remote_end(struct bridge *br)
 		return;
 	br->reported = 1;
 	int died = br->remote == SIDE_DIED;
-	IVT_INFO(WHO, "channel '%s' %s host %s: peer %s (%s)", br->channel, role_name(br), br->host,
+	IVT_INFO(WHO, "channel '%s' %s host %s: peer %s (%s)", br->channel, bridge_role_name(br), br->host,
 		 died ? "died" : "closed", died ? strerror(-br->remote_err) : "end of stream");
 	if (!died) {
 		/* End of stream in the ring itself, after the data. */
@@ -124,14 +122,12 @@ void bridge_report_remote_end(struct bridge *br)
 	}
 }
 
-#define report_remote_end bridge_report_remote_end
-
 void bridge_fail(struct bridge *br, int err, const char *what)
 {
 	if (br->phase == PH_DONE)
 		return;
 	IVT_WARN(WHO, "channel '%s' %s host %s: %s: %s", br->channel[0] ? br->channel : "?",
-		 role_name(br), br->host, what, strerror(err < 0 ? -err : err));
+		 bridge_role_name(br), br->host, what, strerror(err < 0 ? -err : err));
 	/* From PH_XPORT on the dialer's client already has OPEN_OK. */
 	int before_pump = br->phase < PH_XPORT;
 	br->phase = PH_DONE;
@@ -150,11 +146,11 @@ void bridge_fail(struct bridge *br, int err, const char *what)
 		br->lend->reg->ops->reply_error(br->lend, -br->remote_err, msg);
 		br->reported = 1;
 	} else {
-		report_remote_end(br);
+		bridge_report_remote_end(br);
 	}
 	if (br->de)
 		br->deadline_ms = peers_now_ms() + BRIDGE_LINGER_MS;
-	schedule_house(br);
+	bridge_schedule_house(br);
 }
 
 /* ---- the pump ---------------------------------------------------------- */
@@ -199,7 +195,7 @@ static void pump_r2l(struct bridge *br)
 		br->remote = n == 0 ? SIDE_CLOSED : SIDE_DIED;
 		br->remote_err = n == 0 ? 0 : (int)n;
 		br->r2l_done = 1;
-		report_remote_end(br);
+		bridge_report_remote_end(br);
 	}
 }
 
@@ -266,18 +262,18 @@ static void finish(struct bridge *br)
 	peers_if_schedule(br->ifc);
 	if (br->abort_pending)
 		IVT_INFO(WHO, "channel '%s' %s host %s: local end died; peer reset", br->channel,
-			 role_name(br), br->host);
+			 bridge_role_name(br), br->host);
 	br->phase = PH_DONE;
 	if (!br->reported) {
 		/* The local side ended first; the peer's remaining bytes, if
 		 * any, had nowhere to go. */
 		br->remote = br->local == SIDE_DIED ? SIDE_DIED : SIDE_CLOSED;
 		br->remote_err = br->local == SIDE_DIED ? -ECONNRESET : 0;
-		report_remote_end(br);
+		bridge_report_remote_end(br);
 	}
 	if (br->de)
 		br->deadline_ms = peers_now_ms() + BRIDGE_LINGER_MS;
-	schedule_house(br);
+	bridge_schedule_house(br);
 }
 
 static void update_interest(struct bridge *br)
@@ -355,7 +351,7 @@ int bridge_start_pump(struct bridge *br, const void *blob, size_t len, const int
 	br->phase = PH_PUMP;
 	br->deadline_ms = 0;
 	IVT_INFO(WHO, "channel '%s' %s host %s: bridged for %s (ring %" PRIu64 ")", br->channel,
-		 role_name(br), br->host, IVT_ID_S(&br->who), br->ring_size);
+		 bridge_role_name(br), br->host, IVT_ID_S(&br->who), br->ring_size);
 	bridge_pump(br);
 	return 0;
 }
@@ -474,7 +470,7 @@ static void got_error(struct bridge *br, const struct ivt_rmsg *m)
 		slp_close(br->conn);
 		br->slp_closed = 1;
 	}
-	schedule_house(br);
+	bridge_schedule_house(br);
 }
 
 void bridge_handshake(struct bridge *br)
@@ -567,7 +563,7 @@ void bridge_conn_events(struct bridge *br, unsigned events)
 			  : slp_conn_tx_idle(br->conn) || slp_conn_state(br->conn) != SLP_ST_OPEN) {
 		slp_conn_free(br->conn);
 		br->conn = NULL;
-		schedule_house(br);
+		bridge_schedule_house(br);
 	}
 }
 
@@ -589,7 +585,7 @@ void bridge_local_gone(struct bridge *br, int graceful)
 		}
 	}
 	bridge_pump(br);
-	schedule_house(br);
+	bridge_schedule_house(br);
 }
 
 void bridge_local_event(struct bridge *br, int event)
