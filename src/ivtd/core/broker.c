@@ -413,6 +413,7 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 	b->stats.granted++;
 	IVT_INFO(WHO, "connect '%s' by %s to %s: backend %s, ring %" PRIu64 " (rule %s)", ch->name,
 		 IVT_ID_S(&end->who), IVT_ID_S(&ch->server_id), ch->backend, ch->ring_size, d.rule);
+	broker_give_cookie(ch);
 	broker_peer_info(ch->server, &end->who, end->domid);
 	if (deferred)
 		broker_open_ok(ch->server, ch, 1, end->domid);
@@ -617,7 +618,7 @@ static void cb_setup(void *arg, struct ivt_reg_end *end, const void *blob, size_
 	struct channel *ch = end->broker_data;
 	if (nfds < 0 || nfds > IVT_OOB_FDS_MAX)
 		nfds = 0; /* cannot be trusted to say which to close; registries never do this */
-	if (!ch || ch->server != end || ch->kind == CHAN_LISTENER) {
+	if (!ch || ch->server != end || ch->kind == CHAN_LISTENER || ch->kind == CHAN_ADOPTED) {
 		close_fds(fds, nfds);
 		broker_refuse(b, end, -EPROTO, "only an open listening or accepting end may send "
 					       "SETUP");
@@ -709,6 +710,9 @@ static void cb_gone(void *arg, struct ivt_reg_end *end, int graceful)
 		/* The name is free for a new listener right away. */
 		broker_end_gone(b, ch, end, graceful);
 		return;
+	case CHAN_ADOPTED:
+		broker_adopted_gone(b, ch, end, graceful);
+		return;
 	}
 }
 
@@ -716,5 +720,6 @@ struct ivt_broker_cb ivt_broker_callbacks(struct ivt_broker *b)
 {
 	return (struct ivt_broker_cb){
 		.arg = b, .request = cb_request, .setup = cb_setup, .gone = cb_gone,
+		.attach = broker_attach,
 	};
 }

@@ -150,6 +150,7 @@ void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 	end->broker_data = ch;
 	IVT_INFO(WHO, "accept '%s' by %s: connection from %s, backend %s, ring %" PRIu64,
 		 ch->name, IVT_ID_S(&end->who), IVT_ID_S(&ch->client_id), ch->backend, ch->ring_size);
+	broker_give_cookie(ch);
 	broker_peer_info(end, &ch->client_id, ch->client->domid);
 	broker_open_ok(end, ch, 1, ch->client->domid);
 	broker_peer_info(ch->client, &ch->server_id, end->domid);

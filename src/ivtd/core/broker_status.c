@@ -17,6 +17,7 @@ static const char *state_name(const struct channel *ch)
 	case CS_QUEUED: return "queued";
 	case CS_CONNECTED: return "connected";
 	case CS_HALF: return ch->client ? "listener-gone" : "client-gone";
+	case CS_ATTACHING: return "attaching"; /* re-attached after a restart, peer not yet */
 	}
 	return "?";
 }
@@ -67,8 +68,10 @@ size_t ivt_broker_status(const struct ivt_broker *b, char *buf, size_t len)
 	time_t now = time(NULL);
 	for (const struct channel *c = b->channels; c; c = c->next) {
 		/* connections are listed under their listener; a client
-		 * lingering after its one-shot listener left is not listed */
-		if (c->kind == CHAN_CONN ? c->u.conn.parent != NULL : !c->server)
+		 * lingering after its one-shot listener left is not listed,
+		 * but a client re-attaching ahead of its listener is */
+		if (c->kind == CHAN_CONN ? c->u.conn.parent != NULL
+					 : !c->server && c->state != CS_ATTACHING)
 			continue;
 		total++;
 		if (c->kind != CHAN_LISTENER) {

@@ -17,7 +17,9 @@
  * root's ivtctl or channels. uid 0 is subject only to the table's size. A refused
  * connection gets an ERROR saying why, then is closed. Each connection
  * has at most one request pending (answered before its next is read), so
- * pending requests are bounded by the connection limit.
+ * pending requests are bounded by the connection limit. An ATTACH (an end
+ * re-attaching after a restart, core/broker_attach.c) counts as an OPEN,
+ * so ends waiting for their peer to re-attach are bounded the same way.
  */
 #include "registry_local.h"
 
@@ -62,6 +64,7 @@ struct local_conn {
 	int reported;  /* broker already told it is gone */
 	int opened;    /* sent an OPEN: counts against limits.channels */
 	int wants_info; /* its OPEN had IVT_CTRL_OPEN_INFO: it takes PEER_INFO */
+	int wants_attach; /* its OPEN had IVT_CTRL_OPEN_ATTACH: it takes ATTACH_INFO */
 };
 
 struct local_reg {
@@ -207,6 +210,21 @@ static int op_peer_info(struct ivt_reg_end *end, const struct ivt_identity *who,
 	return send_or_drop(conn_of(end), IVT_CTRL_PEER_INFO, &pi, sizeof(pi), NULL, 0);
 }
 
+static int op_attach_info(struct ivt_reg_end *end, const uint8_t cookie[IVT_CTRL_COOKIE_LEN])
+{
+	if (!conn_of(end)->wants_attach)
+		return 0; /* an older client would take it for garbage */
+	struct ivt_ctrl_attach_info ai;
+	memcpy(ai.cookie, cookie, sizeof(ai.cookie));
+	return send_or_drop(conn_of(end), IVT_CTRL_ATTACH_INFO, &ai, sizeof(ai), NULL, 0);
+}
+
+static int op_attach_ok(struct ivt_reg_end *end, uint64_t chan_id, int paired)
+{
+	struct ivt_ctrl_attach_ok ok = {.chan_id = chan_id, .paired = paired ? 1 : 0};
+	return send_or_drop(conn_of(end), IVT_CTRL_ATTACH_OK, &ok, sizeof(ok), NULL, 0);
+}
+
 static void op_destroy(struct ivt_registry *reg);
 
 static const struct ivt_registry_ops local_ops = {
@@ -217,6 +235,8 @@ static const struct ivt_registry_ops local_ops = {
 	.notify_peer = op_notify_peer,
 	.incoming = op_incoming,
 	.peer_info = op_peer_info,
+	.attach_info = op_attach_info,
+	.attach_ok = op_attach_ok,
 	.destroy = op_destroy,
 };
 
@@ -358,6 +378,35 @@ static void grow_sndbuf(struct local_conn *c)
 			  IVT_ID_S(&c->end.who), strerror(errno));
 }
 
+/* An end of a channel a previous ivtd brokered asks to be adopted. */
+static void handle_attach(struct local_conn *c, const struct ivt_ctrl_attach *a)
+{
+	struct local_reg *lr = c->lr;
+	if (!lr->reg.cb.attach) {
+		op_reply_error(&c->end, ENOTSUP, "this ivtd does not adopt channels");
+		return;
+	}
+	if (c->opened) {
+		op_reply_error(&c->end, EISCONN, "ATTACH must be the first request of a connection");
+		return;
+	}
+	if (over_channel_limit(c))
+		return;
+	c->opened = 1;
+	c->wants_info = c->wants_attach = 1; /* only a libivt that takes them sends ATTACH */
+	struct ivt_attach_request req;
+	memset(&req, 0, sizeof(req));
+	memcpy(req.cookie, a->cookie, sizeof(req.cookie));
+	memcpy(req.name, a->name, sizeof(req.name));
+	memcpy(req.backend, a->backend, sizeof(req.backend));
+	if (ivt_identity_parse(a->peer_identity, &req.peer) != 0)
+		req.peer.kind = IVT_IDENTITY_NONE; /* the broker refuses it */
+	req.ring_size = a->ring_size;
+	req.is_server = (a->flags & IVT_CTRL_ATTACH_SERVER) != 0;
+	req.message = (a->flags & IVT_CTRL_ATTACH_MESSAGE) != 0;
+	lr->reg.cb.attach(lr->reg.cb.arg, &c->end, &req);
+}
+
 static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 {
 	struct local_reg *lr = c->lr;
@@ -378,6 +427,7 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 			req.wait_ms = m->u.open.arg;
 		req.ring_size = m->u.open.ring_size;
 		c->wants_info = (fl & IVT_CTRL_OPEN_INFO) != 0;
+		c->wants_attach = (fl & IVT_CTRL_OPEN_ATTACH) != 0;
 		if (req.multi)
 			grow_sndbuf(c);
 		if ((fl & ~(uint32_t)IVT_CTRL_OPEN_FLAGS) ||
@@ -397,6 +447,10 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		lr->reg.cb.request(lr->reg.cb.arg, &c->end, &req);
 		return;
 	}
+	case IVT_CTRL_ATTACH:
+		c->seq = m->hdr.seq;
+		handle_attach(c, &m->u.attach);
+		return;
 	case IVT_CTRL_SETUP:
 		c->seq = m->hdr.seq;
 		/* the fds are the broker's from here on */
