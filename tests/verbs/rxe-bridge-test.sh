@@ -46,6 +46,7 @@ cleanup() {
 	wait 2>/dev/null
 	rdma link delete ivtvrxa 2>/dev/null
 	ip link del ivtvr0 2>/dev/null
+	ip link del vbr0 2>/dev/null
 	ip netns del "$NS_A" 2>/dev/null
 	ip netns del "$NS_B" 2>/dev/null
 	rm -rf "$TMP"
@@ -159,6 +160,8 @@ if [ $ok = 0 ] && ! over_verbs && grep -q "over SLURPoE, not verbs" "$TMP/ivtd-b
 	echo "# from namespaces: $why1; again with both ivtd in the initial namespace" >&2
 	ip -n "$NS_A" link set vbr0 netns 1
 	ip -n "$NS_B" link set vbr1 netns 1
+	ip link set vbr0 up # moving a link takes it down
+	ip link set vbr1 up
 	INIT_NS=1
 	where="ivtd in the initial namespace (from namespaces: $why1)"
 	run_pair auto auto && mbs_v=$(transfer)
