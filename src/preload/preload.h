@@ -104,8 +104,6 @@ struct psock {
 	int token;              /* a token byte sits in the app end */
 	int filled;             /* filler blocks the app end's POLLOUT */
 	int tx_pending;         /* libivt holds the tail of a frame we sent */
-	int in_flist;           /* on the monitor's sweep list (owns a ref) */
-	struct psock *fnext;
 	int armed;              /* the monitor watches ivt_fd (owns a ref) */
 	int direct;             /* app_ep watches ivt_fd instead (owns a ref) */
 	int app_ep;             /* the one application epoll holding this fd;
