@@ -122,12 +122,35 @@ static void arm(struct psock *p)
 		epoll_ctl(mon_ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
-/* The token half of rx_settle. */
-static void rx_token(struct psock *p)
+/* The token half of rx_settle. lazy: the ring says it is empty, so
+ * leave the arming (its system calls) to whoever sleeps next: the
+ * application's epoll_wait, which may find data first (epoll_calls.c). */
+static void rx_token(struct psock *p, int lazy)
 {
+	if (p->rx_lazy) {
+		__atomic_store_n(&p->rx_lazy, 0, __ATOMIC_RELAXED);
+		atomic_fetch_sub(&lazy_count, 1);
+	}
 	if (p->rd_eof || p->rd_err || p->st_len || p->rd_shut) {
 		token_set(p);
 		return;
+	}
+	if (lazy && p->direct) {
+		preload_inside++;
+		int r = ivt_ready(p->ch);
+		preload_inside--;
+		if (r >= 0 && !(r & IVT_READY_RECV)) {
+			token_clear(p);
+			/* pairs with epoll_wait counting itself before it looks
+			 * for lazy streams: one of the two sees the other */
+			atomic_fetch_add(&lazy_count, 1);
+			__atomic_store_n(&p->rx_lazy, 1, __ATOMIC_SEQ_CST);
+			if (!atomic_load(&epoll_sleepers))
+				return;
+			/* another thread sleeps: arm now */
+			__atomic_store_n(&p->rx_lazy, 0, __ATOMIC_RELAXED);
+			atomic_fetch_sub(&lazy_count, 1);
+		}
 	}
 	preload_inside++;
 	ssize_t n = ivt_recv(p->ch, p->stage, STAGE_SIZE);
@@ -151,7 +174,7 @@ static void rx_token(struct psock *p)
 
 void rx_settle(struct psock *p)
 {
-	rx_token(p);
+	rx_token(p, 1);
 	room_check(p); /* our ivt_recv may have taken a writer's kick */
 }
 
@@ -162,7 +185,7 @@ static void want_room(struct psock *p)
 	/* ivt_send's wait set-up consumed any pending kick, maybe one for
 	 * data the monitor waits for: look at the ring ourselves */
 	if (!p->token)
-		rx_token(p);
+		rx_token(p, 0);
 	room_check(p);
 }
 
@@ -230,8 +253,17 @@ static void room_check(struct psock *p)
 	}
 }
 
+void rx_arm_lazy(struct psock *p)
+{
+	if (p->rx_lazy)
+		rx_token(p, 0);
+}
+
 void wait_app_fd(struct psock *p, short events)
 {
+	pthread_mutex_lock(&p->lock);
+	rx_arm_lazy(p); /* we sleep here, not in the application's epoll */
+	pthread_mutex_unlock(&p->lock);
 	/* the kick itself wakes us too, so this works whoever else watches */
 	struct pollfd pf[2] = {{.fd = p->appdup, .events = events},
 			       {.fd = ivt_fd(p->ch), .events = POLLIN}};
@@ -280,7 +312,7 @@ void kick_handle(struct psock *p)
 	if (!p->ch || p->owner != preload_pid)
 		return;
 	if (!p->token)
-		rx_token(p); /* may arm again */
+		rx_token(p, 0); /* may arm again */
 	room_check(p);
 }
 

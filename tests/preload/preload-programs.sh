@@ -72,9 +72,13 @@ for mode in kernel ivt; do
 	BG=$(cat "$T/http.pid")
 	PIDS+=($BG)
 	wait_port $PORT
-	with $mode curl -sf -o "$T/curl-$mode" "http://127.0.0.1:$PORT/file" 2>"$T/curl-$mode.log" ||
-		fail "curl $mode"
-	cmp -s "$T/www/file" "$T/curl-$mode" || fail "curl $mode: other bytes"
+	# curl hangs at start-up (setlocale's lock) with libasan.so preloaded,
+	# without ivt too: under ASan socat alone fetches the file
+	if [ -z "${IVT_ASAN_RUNTIME:-}" ]; then
+		with $mode curl -sf -o "$T/curl-$mode" "http://127.0.0.1:$PORT/file" 2>"$T/curl-$mode.log" ||
+			fail "curl $mode"
+		cmp -s "$T/www/file" "$T/curl-$mode" || fail "curl $mode: other bytes"
+	fi
 	printf 'GET /file HTTP/1.0\r\n\r\n' |
 		with $mode socat -t 5 - TCP:127.0.0.1:$PORT >"$T/socat-$mode" 2>"$T/socat-$mode.log" ||
 		fail "socat $mode"
@@ -84,7 +88,7 @@ for mode in kernel ivt; do
 	cmp -s "$T/www/file" "$T/socat-body-$mode" || fail "socat $mode: other bytes"
 	echo "http.server $mode: curl and socat got the same $(stat -c %s "$T/www/file") bytes"
 	if [ $mode = ivt ]; then
-		check_ivt "$T/curl-$mode.log" "curl" 1
+		[ -z "${IVT_ASAN_RUNTIME:-}" ] && check_ivt "$T/curl-$mode.log" "curl" 1
 		check_ivt "$T/socat-$mode.log" "socat" 1
 	fi
 	kill $BG
