@@ -30,6 +30,17 @@
  *   - byte stream unless the listener passed IVT_MESSAGE.
  *   - ivt_close waits up to 10 s for a peer that does not read what is
  *     still queued, then closes anyway (-ETIMEDOUT).
+ *
+ * ivtd restarts (docs/ivtd.8.md, RESTARTS): an open co-located channel
+ * keeps working while ivtd is down, and the peer's close or death is
+ * still reported (0 / -EPIPE / -ECONNRESET from the channel itself). Its
+ * control connection re-attaches to the restarted ivtd by itself, with
+ * backoff, from inside the channel's calls (never blocking them: a
+ * blocking call wakes for an attempt, ivt_fd becomes readable when one
+ * is due); ivtd then lists it and hears of its end again. Listeners
+ * (ivt_listen) are not re-attached: ivt_accept returns -ECONNRESET and
+ * the program listens again. An ivt_store handle reconnects on its next
+ * call, but what the store held is gone.
  */
 #ifndef IVT_IVT_H
 #define IVT_IVT_H
@@ -244,8 +255,9 @@ size_t ivt_send_reserve_max(ivt_channel *ch);
  *    readable once there is room again (once per -EAGAIN);
  *  - it may also be readable when every call would return -EAGAIN: after
  *    a call that made progress it stays readable until a call returns
- *    -EAGAIN (more may be there), and a wake-up may be spurious. A call
- *    that returns -EAGAIN re-arms it.
+ *    -EAGAIN (more may be there), and a wake-up may be spurious (e.g. a
+ *    re-attach attempt after an ivtd restart was due). A call that
+ *    returns -EAGAIN re-arms it.
  * So both loops work: poll() then one call per wake-up, or an
  * edge-triggered epoll that calls until -EAGAIN. Needs only one thread
  * waiting on it per channel. */
@@ -383,7 +395,12 @@ enum ivt_get_flags {
  * always serves the store, so -ENOENT at once means no policy rule for
  * it, and ivtd's answers are awaited as with timeout 0). The handle
  * is blocking; one call at a time runs (calls from several threads are
- * serialised). Errors as ivt_open, -EPROTO if the store misbehaves. */
+ * serialised). Errors as ivt_open, -EPROTO if the store misbehaves.
+ * The store lives in ivtd: when ivtd restarts, the next call on the
+ * handle connects to the new one (while ivtd is down it fails at once
+ * with -ECONNRESET, -EPIPE or -ECONNREFUSED) and re-creates the handle's
+ * pools, empty, under the same ids: gets miss (-ENOENT), puts work. A
+ * pool that cannot be re-created answers -EBADF. */
 int ivt_store_open(const struct ivt_open_opts *opts, ivt_store **out);
 /* Close; pools this connection created go away with it (private ones
  * are destroyed, shared ones detached). */

@@ -10,6 +10,10 @@
  *   PEER        sizeof(struct ivt_ctrl_peer)
  *   INCOMING    sizeof(struct ivt_ctrl_incoming)   (ticket nonzero)
  *   PEER_INFO   sizeof(struct ivt_ctrl_peer_info)
+ *   ATTACH_INFO sizeof(struct ivt_ctrl_attach_info)   (cookie not all zero)
+ *   ATTACH      sizeof(struct ivt_ctrl_attach)   (cookie not all zero, known
+ *               flags, reserved 0; name and backend are checked by ivtd)
+ *   ATTACH_OK   sizeof(struct ivt_ctrl_attach_ok)   (paired 0 or 1)
  *   CLOSE       0
  *   STATUS      0
  *   STATUS_OK   1 .. IVT_CTRL_STATUS_MAX + 1, text whose only NUL is the last byte
@@ -54,6 +58,14 @@ static bool field_terminated(const char *field, size_t size)
 
 #define TERMINATED(f) field_terminated((f), sizeof(f))
 
+static bool cookie_set(const uint8_t *c)
+{
+	for (int i = 0; i < IVT_CTRL_COOKIE_LEN; i++)
+		if (c[i])
+			return true;
+	return false;
+}
+
 /* Checks the payload (already copied into m->u) for one type. */
 static int check_payload(struct ivt_ctrl_msg *m, uint32_t len)
 {
@@ -92,6 +104,23 @@ static int check_payload(struct ivt_ctrl_msg *m, uint32_t len)
 		return 0;
 	case IVT_CTRL_PEER_INFO:
 		if (len != sizeof(m->u.peer_info) || !TERMINATED(m->u.peer_info.identity))
+			return -EPROTO;
+		return 0;
+	case IVT_CTRL_ATTACH_INFO:
+		if (len != sizeof(m->u.attach_info) || !cookie_set(m->u.attach_info.cookie))
+			return -EPROTO;
+		return 0;
+	case IVT_CTRL_ATTACH: {
+		const struct ivt_ctrl_attach *a = &m->u.attach;
+		if (len != sizeof(*a) || !cookie_set(a->cookie) || !TERMINATED(a->name) ||
+		    !TERMINATED(a->backend) || !TERMINATED(a->peer_identity) ||
+		    (a->flags & ~IVT_CTRL_ATTACH_FLAGS) || a->reserved)
+			return -EPROTO;
+		return 0;
+	}
+	case IVT_CTRL_ATTACH_OK:
+		if (len != sizeof(m->u.attach_ok) || m->u.attach_ok.paired > 1 ||
+		    m->u.attach_ok.reserved)
 			return -EPROTO;
 		return 0;
 	case IVT_CTRL_CLOSE:

@@ -18,6 +18,9 @@ struct ivt_ctrl_msg {
 		struct ivt_ctrl_peer peer;
 		struct ivt_ctrl_incoming incoming;
 		struct ivt_ctrl_peer_info peer_info;
+		struct ivt_ctrl_attach_info attach_info;
+		struct ivt_ctrl_attach attach;
+		struct ivt_ctrl_attach_ok attach_ok;
 		char status[IVT_CTRL_STATUS_MAX + 1];
 	} u;
 	int fds[IVT_OOB_FDS_MAX]; /* received fds, owned by the receiver */

@@ -35,6 +35,19 @@
  *              ERROR: refused, timed out, listener closed)
  *   PEER_INFO  (daemon -> an end whose OPEN had IVT_CTRL_OPEN_INFO): the
  *              other end's identity, sent before OPEN_OK or PEER CONNECTED.
+ *
+ * Re-attaching after an ivtd restart (additions; only a client whose OPEN
+ * had IVT_CTRL_OPEN_ATTACH ever hears ATTACH_INFO):
+ *   ATTACH_INFO (daemon -> each end of a connected local channel, before
+ *              OPEN_OK or PEER CONNECTED): the channel's random cookie.
+ *   ATTACH     (client -> a new ivtd, as the first message of a new
+ *              control connection, once the old one dropped): "I am the
+ *              server/client end of the channel with this cookie; my peer
+ *              is <identity>". The daemon answers ATTACH_OK (held as a
+ *              live end from then on: CLOSE, PEER and ERROR as after
+ *              OPEN) or ERROR (not adopted; the data path goes on). It
+ *              pairs the two ends by cookie, and only when each one's
+ *              SO_PEERCRED identity is the one the other names.
  */
 #ifndef IVT_CTRL_PROTO_H
 #define IVT_CTRL_PROTO_H
@@ -61,6 +74,9 @@ enum ivt_ctrl_type {
 	IVT_CTRL_STATUS_OK = 8, /* reply: NUL-terminated text, <= IVT_CTRL_STATUS_MAX */
 	IVT_CTRL_INCOMING = 9,  /* daemon -> MULTI listener: a connector waits (ivt_ctrl_incoming) */
 	IVT_CTRL_PEER_INFO = 10, /* daemon -> end: the other end's identity (ivt_ctrl_peer_info) */
+	IVT_CTRL_ATTACH_INFO = 11, /* daemon -> end: the channel's cookie (ivt_ctrl_attach_info) */
+	IVT_CTRL_ATTACH = 12,    /* client -> restarted daemon: adopt my end (ivt_ctrl_attach) */
+	IVT_CTRL_ATTACH_OK = 13, /* daemon -> client: adopted (ivt_ctrl_attach_ok) */
 	IVT_CTRL_TYPE_MAX
 };
 
@@ -77,9 +93,11 @@ enum ivt_ctrl_open_flags {
 	IVT_CTRL_OPEN_MULTI = 1u << 8,  /* with IVT_LISTEN: a listener (ivt_listen) */
 	IVT_CTRL_OPEN_ACCEPT = 1u << 9, /* with IVT_LISTEN: accept connection `arg` */
 	IVT_CTRL_OPEN_INFO = 1u << 10,  /* this client understands PEER_INFO */
+	IVT_CTRL_OPEN_ATTACH = 1u << 11, /* ... and ATTACH_INFO: it re-attaches after a restart */
 };
 #define IVT_CTRL_OPEN_FLAGS                                                                  \
-	(IVT_LISTEN | IVT_MESSAGE | IVT_CTRL_OPEN_MULTI | IVT_CTRL_OPEN_ACCEPT | IVT_CTRL_OPEN_INFO)
+	(IVT_LISTEN | IVT_MESSAGE | IVT_CTRL_OPEN_MULTI | IVT_CTRL_OPEN_ACCEPT |               \
+	 IVT_CTRL_OPEN_INFO | IVT_CTRL_OPEN_ATTACH)
 /* Connector's arg: wait for a listener's backlog this long; forever. */
 #define IVT_CTRL_WAIT_FOREVER 0xffffffffu
 
@@ -151,6 +169,35 @@ struct ivt_ctrl_peer_info {
 	uint32_t peer_domid;
 	uint32_t reserved;
 	char identity[IVT_IDENTITY_MAX + 1];
+};
+
+/* A channel's re-attach cookie: random, never all zero, known only to
+ * ivtd and the channel's two ends. */
+#define IVT_CTRL_COOKIE_LEN 16
+
+struct ivt_ctrl_attach_info {
+	uint8_t cookie[IVT_CTRL_COOKIE_LEN];
+};
+
+/* ivt_ctrl_attach.flags */
+#define IVT_CTRL_ATTACH_SERVER 1u  /* the listening (server) end */
+#define IVT_CTRL_ATTACH_MESSAGE 2u /* the channel is in message mode */
+#define IVT_CTRL_ATTACH_FLAGS (IVT_CTRL_ATTACH_SERVER | IVT_CTRL_ATTACH_MESSAGE)
+
+struct ivt_ctrl_attach {
+	uint8_t cookie[IVT_CTRL_COOKIE_LEN];    /* from ATTACH_INFO; not all zero */
+	char name[IVT_NAME_MAX + 1];
+	char backend[IVT_BACKEND_NAME_MAX + 1];
+	char peer_identity[IVT_IDENTITY_MAX + 1]; /* from PEER_INFO */
+	uint64_t ring_size;                     /* as granted */
+	uint32_t flags;                         /* IVT_CTRL_ATTACH_* */
+	uint32_t reserved;                      /* 0 */
+};
+
+struct ivt_ctrl_attach_ok {
+	uint64_t chan_id; /* in the new daemon's table */
+	uint32_t paired;  /* 1: the other end is attached too; 0: not yet */
+	uint32_t reserved;
 };
 
 #define IVT_CTRL_STATUS_MAX 3800

@@ -178,6 +178,9 @@ static void chan_free(struct ivt_channel *ch)
 		close(ch->epfd);
 	if (ch->wake_fd >= 0)
 		close(ch->wake_fd);
+	if (ch->retry_fd >= 0)
+		close(ch->retry_fd);
+	pthread_mutex_destroy(&ch->ctrl_mu);
 	for (int i = 0; i < 2; i++)
 		if (ch->role[i].fd >= 0)
 			close(ch->role[i].fd);
@@ -195,7 +198,9 @@ static int chan_start(const char *name, unsigned flags, const struct ivt_open_op
 	struct ivt_channel *ch = calloc(1, sizeof(*ch));
 	if (!ch)
 		return -ENOMEM;
-	ch->epfd = ch->wake_fd = ch->role[0].fd = ch->role[1].fd = -1;
+	ch->epfd = ch->wake_fd = ch->role[0].fd = ch->role[1].fd = ch->retry_fd = -1;
+	pthread_mutex_init(&ch->ctrl_mu, NULL);
+	atomic_store(&ch->retry_at, -1);
 	ch->is_server = listen;
 	snprintf(ch->name, sizeof(ch->name), "%s", name);
 	atomic_store(&ch->nonblock, !!(flags & IVT_NONBLOCK));
@@ -298,7 +303,7 @@ int chan_make_request(const char *name, const struct ivt_open_opts *o, uint32_t 
 	memset(req, 0, sizeof(*req));
 	snprintf(req->name, sizeof(req->name), "%s", name);
 	snprintf(req->backend, sizeof(req->backend), "%s", o->backend ? o->backend : "");
-	req->flags = flags | IVT_CTRL_OPEN_INFO;
+	req->flags = flags | IVT_CTRL_OPEN_INFO | IVT_CTRL_OPEN_ATTACH;
 	req->ring_size = o->ring_size;
 	return 0;
 }

@@ -3,6 +3,7 @@
 #ifndef IVT_LIBIVT_CHANNEL_H
 #define IVT_LIBIVT_CHANNEL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "common/ctrl_proto.h"
@@ -29,6 +30,13 @@ struct ivt_channel {
 	int epfd;                  /* ivt_fd(): plugin fd + control fd + wake_fd */
 	int wake_fd;               /* eventfd: makes ivt_fd readable "by hand" */
 	atomic_int ctrl_in_epoll;
+	/* Re-attaching to a restarted ivtd (wait.c): ctrl_mu orders taking
+	 * the control fd out of and back into epfd; retry_at is when the next
+	 * attempt is due (ivt_now_ms, -1 none); retry_fd, a timerfd in epfd
+	 * made on first need, makes ivt_fd readable then. */
+	pthread_mutex_t ctrl_mu;
+	_Atomic long long retry_at;
+	int retry_fd;
 	/* ivt_fd's level (wait.c): fd_used once the caller asked for ivt_fd;
 	 * level_set while wake_fd holds a wake-up of ours; send_wanted after
 	 * a send found no room, until ivt_fd woke the caller for it. */

@@ -47,6 +47,10 @@ struct ivt_ctrl_ops {
 	 * set, -EAGAIN none yet, -ENOTSUP (transport has no such listeners),
 	 * else a negative errno with the reason recorded (ivtd gone: -ECONNRESET). */
 	int (*incoming)(void *impl, uint32_t *ticket, int timeout_ms);
+	/* Optional (NULL: never). The control path is gone: try once,
+	 * without blocking, to re-attach to a restarted ivtd. 1: fd is live
+	 * again, 0: not yet (*next_ms: try again then), -1: never. */
+	int (*reattach)(void *impl, int *next_ms);
 	/* End this end (graceful: tell ivtd) and free impl. */
 	void (*close)(void *impl, int graceful);
 };

@@ -3,6 +3,7 @@
 #include "ctrl_conn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,8 @@ const char *ivt_ctrl_conn_peer_identity(struct ivt_ctrl_conn *cc)
 /* Act on an unsolicited message (after OPEN_OK). */
 static void handle(struct ivt_ctrl_conn *cc, struct ivt_ctrl_msg *m)
 {
+	if (ivt_ctrl_conn_reattach_msg(cc, m))
+		return;
 	switch (m->hdr.type) {
 	case IVT_CTRL_PEER_INFO:
 		take_peer_info(cc, &m->u.peer_info);
@@ -75,6 +78,8 @@ int ivt_ctrl_conn_drain(struct ivt_ctrl_conn *cc)
 		int rc = ivt_ctrl_recv(cc->sock, &m, 0);
 		if (rc == 0) {
 			handle(cc, &m);
+			if (atomic_load(&cc->daemon_gone))
+				return 1; /* ivtd refused a re-attach: stop polling it */
 			continue;
 		}
 		if (rc == -ETIMEDOUT || rc == -EAGAIN || rc == -EINTR)
@@ -148,35 +153,51 @@ static int oob_recv(void *ctx, void *blob, size_t cap, int *fds, int *nfds, int 
 
 /* ---- opening ------------------------------------------------------------ */
 
-static int connect_daemon(struct ivt_ctrl_conn *cc, const char *path)
+int ivt_ctrl_dial(const char *path, int nonblock_connect)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sa.sun_path)) {
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	int type = SOCK_SEQPACKET | SOCK_CLOEXEC | (nonblock_connect ? SOCK_NONBLOCK : 0);
+	int s = socket(AF_UNIX, type, 0);
+	if (s < 0)
+		return -errno;
+	while (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		if (e == EINTR && !nonblock_connect)
+			continue;
+		close(s);
+		return e == EINPROGRESS ? -EAGAIN : -e;
+	}
+	/* our own description: the daemon holds the other end's */
+	if (nonblock_connect && fcntl(s, F_SETFL, fcntl(s, F_GETFL) & ~O_NONBLOCK) < 0) {
+		int e = errno;
+		close(s);
+		return -e;
+	}
+	return s;
+}
+
+static int connect_daemon(struct ivt_ctrl_conn *cc, const char *path)
+{
+	snprintf(cc->path, sizeof(cc->path), "%s", path);
+	int s = ivt_ctrl_dial(path, 0);
+	if (s >= 0) {
+		cc->sock = s;
+		return 0;
+	}
+	int e = -s;
+	if (e == ENAMETOOLONG) {
 		ivt_reason_set(-ENAMETOOLONG, "socket path '%s' is too long", path);
 		return -ENAMETOOLONG;
 	}
-	strcpy(sa.sun_path, path);
-	snprintf(cc->path, sizeof(cc->path), "%s", path);
-	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (s < 0) {
-		int e = errno;
-		ivt_reason_set(-e, "socket: %s", strerror(e));
-		return -e;
+	if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR) {
+		ivt_reason_set(-ECONNREFUSED, "socket %s: %s", path, strerror(e));
+		return -ECONNREFUSED;
 	}
-	while (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-		if (e == EINTR)
-			continue;
-		close(s);
-		if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR) {
-			ivt_reason_set(-ECONNREFUSED, "socket %s: %s", path, strerror(e));
-			return -ECONNREFUSED;
-		}
-		ivt_reason_set(-e, "cannot reach ivtd at %s: %s", path, strerror(e));
-		return e == EACCES || e == EPERM ? -EACCES : -e;
-	}
-	cc->sock = s;
-	return 0;
+	ivt_reason_set(-e, "cannot reach ivtd at %s: %s", path, strerror(e));
+	return e == EACCES || e == EPERM ? -EACCES : -e;
 }
 
 int ivt_ctrl_conn_open(struct ivt_ctrl_conn *cc, const char *path, const struct ivt_ctrl_open *req,
@@ -184,6 +205,7 @@ int ivt_ctrl_conn_open(struct ivt_ctrl_conn *cc, const char *path, const struct 
 {
 	memset(cc, 0, sizeof(*cc));
 	cc->sock = -1;
+	pthread_mutex_init(&cc->re_lock, NULL); /* no resources: never destroyed */
 	cc->oob = (struct ivt_oob){.ctx = cc, .send = oob_send, .recv = oob_recv};
 	int rc = connect_daemon(cc, path);
 	if (rc < 0)
@@ -217,7 +239,12 @@ int ivt_ctrl_conn_open(struct ivt_ctrl_conn *cc, const char *path, const struct 
 		}
 		if (m.hdr.type == IVT_CTRL_OPEN_OK) {
 			*ok = m.u.open_ok;
+			ivt_ctrl_conn_keep_attach(cc, req, ok);
 			return 0;
+		}
+		if (m.hdr.type == IVT_CTRL_ATTACH_INFO) {
+			ivt_ctrl_conn_reattach_msg(cc, &m);
+			continue;
 		}
 		if (m.hdr.type == IVT_CTRL_PEER_INFO) {
 			take_peer_info(cc, &m.u.peer_info);

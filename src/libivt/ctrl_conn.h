@@ -7,6 +7,7 @@
 #ifndef IVT_LIBIVT_CTRL_CONN_H
 #define IVT_LIBIVT_CTRL_CONN_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <sys/un.h>
 
@@ -23,6 +24,22 @@ struct ivt_ctrl_conn {
 	char peer_identity[IVT_IDENTITY_MAX + 1];
 	atomic_int identity_set;
 	struct ivt_oob oob;
+	/* Re-attaching to a restarted ivtd (ctrl_reattach.c). The cookie
+	 * (ATTACH_INFO) is written once, then published by has_cookie;
+	 * `attach` is filled at open (its cookie and peer_identity when sent). */
+	uint8_t cookie[IVT_CTRL_COOKIE_LEN];
+	atomic_int has_cookie;
+	struct ivt_ctrl_attach attach;
+	pthread_mutex_t re_lock;  /* one attempt at a time; guards re_next_ms */
+	atomic_int re_state;      /* enum ivt_reattach_state */
+	atomic_int re_backoff_ms; /* wait after the next failed attempt */
+	long long re_next_ms;     /* no attempt before this ivt_now_ms() */
+};
+
+enum ivt_reattach_state {
+	IVT_RE_IDLE = 0,  /* attached, or waiting for the next attempt */
+	IVT_RE_SENT = 1,  /* ATTACH sent on a new connection, no answer yet */
+	IVT_RE_NEVER = 2, /* refused for good, or nothing to re-attach */
 };
 
 /* The socket to use: opt, else $IVT_SOCKET, else IVT_DEFAULT_SOCKET. */
@@ -43,6 +60,25 @@ const char *ivt_ctrl_conn_peer_identity(struct ivt_ctrl_conn *cc);
 
 /* A listener's next INCOMING (see struct ivt_ctrl_ops.incoming). */
 int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket, int timeout_ms);
+
+/* A connected AF_UNIX SOCK_SEQPACKET socket to path (close-on-exec,
+ * blocking), or a negative errno. nonblock_connect: never wait in
+ * connect() (a full backlog is -EAGAIN). Records no reason. */
+int ivt_ctrl_dial(const char *path, int nonblock_connect);
+
+/* The control socket dropped (daemon_gone): try once, without blocking,
+ * to re-attach to a restarted ivtd on a new connection that takes over
+ * cc->sock's descriptor number (threads polling it stay correct).
+ * Returns 1 when the socket is live again (poll it), 0 when not yet
+ * (*next_ms: when to try again), -1 when never (this end has nothing to
+ * re-attach, or ivtd refused it). Thread-safe; records no reason. */
+int ivt_ctrl_conn_reattach(struct ivt_ctrl_conn *cc, int *next_ms);
+/* At OPEN_OK: remember what an ATTACH will have to say. */
+void ivt_ctrl_conn_keep_attach(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_open *req,
+			       const struct ivt_ctrl_open_ok *ok);
+/* An unsolicited message about re-attaching (ATTACH_INFO, ATTACH_OK, or
+ * an ERROR while an ATTACH is unanswered). 1 if taken, else 0. */
+int ivt_ctrl_conn_reattach_msg(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_msg *m);
 
 /* Say CLOSE (graceful) unless the daemon is gone, and close the socket. */
 void ivt_ctrl_conn_close(struct ivt_ctrl_conn *cc, int graceful);

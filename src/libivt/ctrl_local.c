@@ -47,6 +47,11 @@ static int local_incoming(void *impl, uint32_t *ticket, int timeout_ms)
 	return ivt_ctrl_conn_incoming(&((struct local_ctrl *)impl)->cc, ticket, timeout_ms);
 }
 
+static int local_reattach(void *impl, int *next_ms)
+{
+	return ivt_ctrl_conn_reattach(&((struct local_ctrl *)impl)->cc, next_ms);
+}
+
 static void local_close(void *impl, int graceful)
 {
 	struct local_ctrl *l = impl;
@@ -67,6 +72,7 @@ static const struct ivt_ctrl_ops local_ops = {
 	.oob = local_oob,
 	.peer_identity = local_peer_identity,
 	.incoming = local_incoming,
+	.reattach = local_reattach,
 	.close = local_close,
 };
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "channel.h"
+#include "common/log.h"
 #include "errors.h"
 #include "store.h"
 #include "utmem/proto.h"
@@ -20,14 +21,145 @@ _Static_assert((int)IVT_POOL_PERSISTENT == (int)UTMEM_POOL_PERSISTENT &&
 	       "ivt.h pool flags are the wire's");
 _Static_assert(IVT_UUID_LEN == UTMEM_UUID_LEN, "uuid size");
 
+struct store_pool {
+	uint32_t id;  /* as the caller knows it: the first connection's id */
+	uint32_t cur; /* on the current connection; 0: could not be re-created */
+	unsigned flags;
+	uint8_t uuid[IVT_UUID_LEN];
+};
+
 struct ivt_store {
 	pthread_mutex_t lock; /* one request outstanding per connection */
 	ivt_channel *ch;
 	struct utmem_client *c;
+	struct ivt_open_opts opts; /* for reconnecting, with copies of its strings */
+	char *socket_path, *backend;
+	size_t max_value; /* the store's, as the last HELLO said */
+	/* the pools this handle holds, re-created after a reconnect */
+	struct store_pool *pools;
+	size_t n_pools, cap_pools;
 };
 
 static ssize_t io_read(void *ctx, void *buf, size_t len) { return ivt_recv(ctx, buf, len); }
 static ssize_t io_write(void *ctx, const void *buf, size_t len) { return ivt_send(ctx, buf, len); }
+
+/* Open the channel and say HELLO. 0 or a negative errno with the reason. */
+static int store_connect(ivt_store *st, const struct ivt_open_opts *use)
+{
+	int rc = ivt_open(IVT_STORE_CHANNEL, 0, use, &st->ch);
+	if (rc < 0)
+		return rc;
+	const struct utmem_io io = {.ctx = st->ch, .read = io_read, .write = io_write};
+	rc = utmem_client_open(&io, &st->c);
+	if (rc == 0)
+		st->max_value = utmem_client_max_value(st->c);
+	if (rc < 0) {
+		ivt_reason_set(rc, "utmem store on '%s' did not answer HELLO properly",
+			       IVT_STORE_CHANNEL);
+		ivt_close(st->ch);
+		st->ch = NULL;
+		st->c = NULL;
+	}
+	return rc;
+}
+
+static void store_disconnect(ivt_store *st)
+{
+	utmem_client_free(st->c);
+	st->c = NULL;
+	if (st->ch)
+		ivt_close(st->ch);
+	st->ch = NULL;
+}
+
+/* The store lives in ivtd: when ivtd restarted, the connection died with
+ * everything stored. Connect to the new one and re-create our pools,
+ * empty, under the ids the caller knows. */
+static int store_reconnect(ivt_store *st)
+{
+	store_disconnect(st);
+	int rc = store_connect(st, &st->opts);
+	if (rc < 0)
+		return rc;
+	size_t lost = 0;
+	for (size_t i = 0; i < st->n_pools; i++) {
+		struct store_pool *p = &st->pools[i];
+		if (utmem_client_pool_create(st->c, p->flags, p->uuid, &p->cur) < 0) {
+			p->cur = 0;
+			lost++;
+		}
+	}
+	IVT_INFO("libivt", "utmem store: reconnected to ivtd; what it held is gone (%zu pools "
+		 "re-created empty, %zu could not be)", st->n_pools - lost, lost);
+	return 0;
+}
+
+/* rc ended a call: 1 if the connection died and a new one is up (run
+ * the call again, once). */
+static int store_retry(ivt_store *st, ssize_t rc)
+{
+	if (rc != -ECONNRESET && rc != -EPIPE && rc != -ENOTCONN)
+		return 0;
+	return store_reconnect(st) == 0;
+}
+
+static struct store_pool *pool_find(ivt_store *st, uint32_t id)
+{
+	for (size_t i = 0; i < st->n_pools; i++)
+		if (st->pools[i].id == id)
+			return &st->pools[i];
+	return NULL;
+}
+
+/* The current connection's id of the caller's pool id: -EBADF for one
+ * that could not be re-created. An id this handle never created goes to
+ * the store as it is (the store says whether it may be used). */
+static int pool_cur(ivt_store *st, uint32_t id, uint32_t *cur)
+{
+	struct store_pool *p = pool_find(st, id);
+	if (p && !p->cur)
+		return -EBADF;
+	*cur = p ? p->cur : id;
+	return 0;
+}
+
+/* Remember a pool the store just created as cur; its id for the caller
+ * is cur unless that is taken (after a reconnect), else a free one. */
+static int pool_add(ivt_store *st, unsigned flags, const uint8_t *uuid, uint32_t cur,
+		    uint32_t *id)
+{
+	struct store_pool *same = NULL;
+	for (size_t i = 0; i < st->n_pools; i++)
+		if (st->pools[i].cur == cur)
+			same = &st->pools[i]; /* a shared pool attached twice */
+	if (same) {
+		*id = same->id;
+		return 0;
+	}
+	if (st->n_pools == st->cap_pools) {
+		size_t cap = st->cap_pools ? st->cap_pools * 2 : 8;
+		struct store_pool *np = realloc(st->pools, cap * sizeof(*np));
+		if (!np)
+			return -ENOMEM;
+		st->pools = np;
+		st->cap_pools = cap;
+	}
+	uint32_t want = cur;
+	while (pool_find(st, want))
+		want = want % UINT32_MAX + 1;
+	struct store_pool *p = &st->pools[st->n_pools++];
+	*p = (struct store_pool){.id = want, .cur = cur, .flags = flags};
+	memcpy(p->uuid, uuid, IVT_UUID_LEN);
+	*id = want;
+	return 0;
+}
+
+static void pool_forget(ivt_store *st, uint32_t id)
+{
+	struct store_pool *p = pool_find(st, id);
+	if (p)
+		*p = st->pools[--st->n_pools];
+}
 
 IVT_EXPORT int ivt_store_open(const struct ivt_open_opts *opts, ivt_store **out)
 {
@@ -48,17 +180,20 @@ IVT_EXPORT int ivt_store_open(const struct ivt_open_opts *opts, ivt_store **out)
 	const struct ivt_open_opts *use = &o;
 	if (opts && opts->struct_size < offsetof(struct ivt_open_opts, backend))
 		use = opts; /* ivt_open explains what is wrong with it */
-	int rc = ivt_open(IVT_STORE_CHANNEL, 0, use, &st->ch);
-	if (rc < 0) {
+	/* reconnects need the caller's strings after this call */
+	if ((o.socket_path && !(st->socket_path = strdup(o.socket_path))) ||
+	    (o.backend && !(st->backend = strdup(o.backend)))) {
+		free(st->socket_path);
 		free(st);
-		return rc;
+		return -ENOMEM;
 	}
-	const struct utmem_io io = {.ctx = st->ch, .read = io_read, .write = io_write};
-	rc = utmem_client_open(&io, &st->c);
+	st->opts = o;
+	st->opts.socket_path = st->socket_path;
+	st->opts.backend = st->backend;
+	int rc = store_connect(st, use);
 	if (rc < 0) {
-		ivt_reason_set(rc, "utmem store on '%s' did not answer HELLO properly",
-			       IVT_STORE_CHANNEL);
-		ivt_close(st->ch);
+		free(st->socket_path);
+		free(st->backend);
 		free(st);
 		return rc;
 	}
@@ -72,17 +207,51 @@ IVT_EXPORT int ivt_store_close(ivt_store *st)
 	if (!st)
 		return -EINVAL;
 	utmem_client_free(st->c);
-	int rc = ivt_close(st->ch);
+	int rc = st->ch ? ivt_close(st->ch) : 0;
 	pthread_mutex_destroy(&st->lock);
+	free(st->pools);
+	free(st->socket_path);
+	free(st->backend);
 	free(st);
 	return rc;
 }
 
 struct utmem_tier *ivt_store_tier(ivt_store *st) { return utmem_client_tier(st->c); }
 
-IVT_EXPORT size_t ivt_store_max_value(const ivt_store *st)
+IVT_EXPORT size_t ivt_store_max_value(const ivt_store *st) { return st ? st->max_value : 0; }
+
+/* Before a call: a connection lost earlier (ivtd was still down when we
+ * tried) is tried again now. 0 or the reason we still have none. */
+static int store_ready(ivt_store *st)
 {
-	return st ? utmem_client_max_value(st->c) : 0;
+	return st->c ? 0 : store_reconnect(st);
+}
+
+/* Each call below runs once more, on a new connection, when ivtd went
+ * away under it (store_retry). */
+#define STORE_CALL(st, rc, call)                                                              \
+	do {                                                                                  \
+		pthread_mutex_lock(&(st)->lock);                                              \
+		for (int tries_ = 0;; tries_++) {                                             \
+			rc = store_ready(st);                                                 \
+			if (rc == 0)                                                          \
+				rc = (call);                                                  \
+			if (tries_ || !store_retry((st), rc))                                 \
+				break;                                                        \
+		}                                                                             \
+		pthread_mutex_unlock(&(st)->lock);                                            \
+	} while (0)
+
+static int pool_create_locked(ivt_store *st, unsigned flags, const uint8_t *uuid, uint32_t *pool)
+{
+	uint32_t cur;
+	int rc = utmem_client_pool_create(st->c, flags, uuid, &cur);
+	if (rc < 0)
+		return rc;
+	rc = pool_add(st, flags, uuid, cur, pool);
+	if (rc < 0)
+		utmem_client_pool_destroy(st->c, cur);
+	return rc;
 }
 
 IVT_EXPORT int ivt_pool_create(ivt_store *st, unsigned flags, const uint8_t uuid[IVT_UUID_LEN],
@@ -93,9 +262,19 @@ IVT_EXPORT int ivt_pool_create(ivt_store *st, unsigned flags, const uint8_t uuid
 		return -EINVAL;
 	if ((flags & IVT_POOL_SHARED) && !uuid)
 		return -EINVAL;
-	pthread_mutex_lock(&st->lock);
-	int rc = utmem_client_pool_create(st->c, flags, uuid ? uuid : zero, pool);
-	pthread_mutex_unlock(&st->lock);
+	int rc;
+	STORE_CALL(st, rc, pool_create_locked(st, flags, uuid ? uuid : zero, pool));
+	return rc;
+}
+
+static int pool_destroy_locked(ivt_store *st, uint32_t pool)
+{
+	uint32_t cur;
+	int rc = pool_cur(st, pool, &cur);
+	if (rc == 0)
+		rc = utmem_client_pool_destroy(st->c, cur);
+	if (rc != -ECONNRESET && rc != -EPIPE && rc != -ENOTCONN)
+		pool_forget(st, pool);
 	return rc;
 }
 
@@ -103,10 +282,25 @@ IVT_EXPORT int ivt_pool_destroy(ivt_store *st, uint32_t pool)
 {
 	if (!st)
 		return -EINVAL;
-	pthread_mutex_lock(&st->lock);
-	int rc = utmem_client_pool_destroy(st->c, pool);
-	pthread_mutex_unlock(&st->lock);
+	int rc;
+	STORE_CALL(st, rc, pool_destroy_locked(st, pool));
 	return rc;
+}
+
+/* The key with the current connection's pool id. 0 or -EBADF. */
+static int key_of(ivt_store *st, uint32_t pool, uint64_t oid, uint32_t index,
+		  struct utmem_key *k)
+{
+	*k = (struct utmem_key){.index = index, .oid = oid};
+	return pool_cur(st, pool, &k->pool);
+}
+
+static int put_locked(ivt_store *st, uint32_t pool, uint64_t oid, uint32_t index, const void *buf,
+		      size_t len)
+{
+	struct utmem_key k;
+	int rc = key_of(st, pool, oid, index, &k);
+	return rc ? rc : utmem_client_put(st->c, &k, buf, len);
 }
 
 IVT_EXPORT int ivt_put(ivt_store *st, uint32_t pool, uint64_t oid, uint32_t index, const void *buf,
@@ -114,11 +308,18 @@ IVT_EXPORT int ivt_put(ivt_store *st, uint32_t pool, uint64_t oid, uint32_t inde
 {
 	if (!st || (len && !buf))
 		return -EINVAL;
-	struct utmem_key k = {.pool = pool, .index = index, .oid = oid};
-	pthread_mutex_lock(&st->lock);
-	int rc = utmem_client_put(st->c, &k, buf, len);
-	pthread_mutex_unlock(&st->lock);
+	int rc;
+	STORE_CALL(st, rc, put_locked(st, pool, oid, index, buf, len));
 	return rc;
+}
+
+static ssize_t get_locked(ivt_store *st, uint32_t pool, uint64_t oid, uint32_t index, void *buf,
+			  size_t cap, unsigned flags)
+{
+	struct utmem_key k;
+	int rc = key_of(st, pool, oid, index, &k);
+	return rc ? rc : utmem_client_get(st->c, &k, buf, cap,
+					   (flags & IVT_GET_TAKE) ? UTMEM_GET_TAKE : 0);
 }
 
 IVT_EXPORT ssize_t ivt_get(ivt_store *st, uint32_t pool, uint64_t oid, uint32_t index, void *buf,
@@ -126,22 +327,27 @@ IVT_EXPORT ssize_t ivt_get(ivt_store *st, uint32_t pool, uint64_t oid, uint32_t 
 {
 	if (!st || (cap && !buf) || (flags & ~(unsigned)IVT_GET_TAKE))
 		return -EINVAL;
-	struct utmem_key k = {.pool = pool, .index = index, .oid = oid};
-	pthread_mutex_lock(&st->lock);
-	ssize_t rc = utmem_client_get(st->c, &k, buf, cap,
-				      (flags & IVT_GET_TAKE) ? UTMEM_GET_TAKE : 0);
-	pthread_mutex_unlock(&st->lock);
+	ssize_t rc;
+	STORE_CALL(st, rc, get_locked(st, pool, oid, index, buf, cap, flags));
 	return rc;
+}
+
+static int inval_locked(ivt_store *st, uint32_t pool, uint64_t oid, uint32_t index, int object)
+{
+	struct utmem_key k;
+	int rc = key_of(st, pool, oid, index, &k);
+	if (rc)
+		return rc;
+	return object ? utmem_client_invalidate_object(st->c, k.pool, oid)
+		      : utmem_client_invalidate_page(st->c, &k);
 }
 
 IVT_EXPORT int ivt_invalidate(ivt_store *st, uint32_t pool, uint64_t oid, uint32_t index)
 {
 	if (!st)
 		return -EINVAL;
-	struct utmem_key k = {.pool = pool, .index = index, .oid = oid};
-	pthread_mutex_lock(&st->lock);
-	int rc = utmem_client_invalidate_page(st->c, &k);
-	pthread_mutex_unlock(&st->lock);
+	int rc;
+	STORE_CALL(st, rc, inval_locked(st, pool, oid, index, 0));
 	return rc;
 }
 
@@ -149,9 +355,8 @@ IVT_EXPORT int ivt_invalidate_object(ivt_store *st, uint32_t pool, uint64_t oid)
 {
 	if (!st)
 		return -EINVAL;
-	pthread_mutex_lock(&st->lock);
-	int rc = utmem_client_invalidate_object(st->c, pool, oid);
-	pthread_mutex_unlock(&st->lock);
+	int rc;
+	STORE_CALL(st, rc, inval_locked(st, pool, oid, 0, 1));
 	return rc;
 }
 
@@ -160,9 +365,8 @@ IVT_EXPORT int ivt_store_stats(ivt_store *st, struct ivt_store_stats *out)
 	if (!st || !out)
 		return -EINVAL;
 	struct utmem_domain_stats ds;
-	pthread_mutex_lock(&st->lock);
-	int rc = utmem_client_stats(st->c, &ds);
-	pthread_mutex_unlock(&st->lock);
+	int rc;
+	STORE_CALL(st, rc, utmem_client_stats(st->c, &ds));
 	if (rc < 0)
 		return rc;
 	*out = (struct ivt_store_stats){

@@ -8,23 +8,79 @@
 #include <poll.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
+
+#include "common/clock.h"
 
 #include "channel.h"
 #include "errors.h"
 
 static void ctrl_went_away(struct ivt_channel *ch)
 {
-	/* A hung-up socket polls readable forever: take it out of ivt_fd. */
-	if (atomic_exchange(&ch->ctrl_in_epoll, 0))
+	/* A hung-up socket polls readable forever: take it out of ivt_fd
+	 * (unless another thread re-attached it meanwhile). */
+	pthread_mutex_lock(&ch->ctrl_mu);
+	if (ch->ctrl.ops->gone(ch->ctrl.impl) && atomic_exchange(&ch->ctrl_in_epoll, 0))
 		epoll_ctl(ch->epfd, EPOLL_CTL_DEL, ch->ctrl.ops->fd(ch->ctrl.impl), NULL);
+	pthread_mutex_unlock(&ch->ctrl_mu);
+}
+
+/* ivt_fd wakes its poller when the next attempt is due (ms < 0: never). */
+static void retry_timer_set(struct ivt_channel *ch, int ms)
+{
+	if (ms >= 0 && ch->retry_fd < 0 && atomic_load(&ch->fd_used)) {
+		ch->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		struct epoll_event ev = {.events = EPOLLIN};
+		if (ch->retry_fd >= 0 && epoll_ctl(ch->epfd, EPOLL_CTL_ADD, ch->retry_fd, &ev) < 0) {
+			close(ch->retry_fd);
+			ch->retry_fd = -1; /* blocking waits still retry on time */
+		}
+	}
+	if (ch->retry_fd < 0)
+		return;
+	/* also clears a pending expiry, so ivt_fd goes quiet until then */
+	struct itimerspec its = {0};
+	if (ms >= 0) {
+		its.it_value.tv_sec = ms / 1000;
+		its.it_value.tv_nsec = (long)(ms % 1000) * 1000000 + 1;
+	}
+	timerfd_settime(ch->retry_fd, 0, &its, NULL);
+}
+
+/* The control path is gone: one attempt to re-attach, if one is due. */
+static void try_reattach(struct ivt_channel *ch)
+{
+	int next = -1;
+	int rc = ch->ctrl.ops->reattach(ch->ctrl.impl, &next);
+	pthread_mutex_lock(&ch->ctrl_mu);
+	if (rc == 1 && !atomic_exchange(&ch->ctrl_in_epoll, 1)) {
+		struct epoll_event ev = {.events = EPOLLIN};
+		epoll_ctl(ch->epfd, EPOLL_CTL_ADD, ch->ctrl.ops->fd(ch->ctrl.impl), &ev);
+	}
+	atomic_store(&ch->retry_at, rc == 0 ? ivt_now_ms() + next : -1);
+	retry_timer_set(ch, rc == 0 ? next : -1);
+	pthread_mutex_unlock(&ch->ctrl_mu);
 }
 
 int chan_poll_ctrl(struct ivt_channel *ch)
 {
 	if (ch->ctrl.ops->drain(ch->ctrl.impl))
 		ctrl_went_away(ch);
+	if (ch->ctrl.ops->reattach && ch->ctrl.ops->gone(ch->ctrl.impl))
+		try_reattach(ch);
 	return ivt_ctrl_peer_event(&ch->ctrl);
+}
+
+/* A wait's poll timeout, shortened to wake for a due re-attach attempt. */
+static int wait_ms(struct ivt_channel *ch, int timeout_ms)
+{
+	long long at = atomic_load(&ch->retry_at);
+	if (at < 0 || !ch->ctrl.ops->gone(ch->ctrl.impl))
+		return timeout_ms;
+	long long left = at - ivt_now_ms();
+	left = left < 0 ? 0 : left;
+	return timeout_ms < 0 || left < timeout_ms ? (int)left : timeout_ms;
 }
 
 int chan_peer_send_error(struct ivt_channel *ch)
@@ -64,7 +120,7 @@ int chan_wait(struct ivt_channel *ch, enum chan_role role, unsigned events, int 
 	};
 	nfds_t n = ch->ctrl.ops->gone(ch->ctrl.impl) ? 2 : 3;
 	atomic_fetch_add(&ch->waits, 1);
-	int r = poll(p, n, timeout_ms);
+	int r = poll(p, n, n == 2 ? wait_ms(ch, timeout_ms) : timeout_ms);
 	atomic_store(&ch->role[role].waiting, 0);
 	if (r > 0) {
 		uint64_t v;
@@ -84,6 +140,8 @@ int chan_wait(struct ivt_channel *ch, enum chan_role role, unsigned events, int 
 		if (n > 2 && p[2].revents)
 			chan_poll_ctrl(ch);
 	}
+	if (n == 2 && atomic_load(&ch->retry_at) >= 0)
+		chan_poll_ctrl(ch); /* an attempt may be due */
 	return 0;
 }
 
@@ -208,11 +266,9 @@ int chan_ensure_accepted(struct ivt_channel *ch)
 			{.fd = ch->ctrl.ops->fd(ch->ctrl.impl), .events = POLLIN},
 		};
 		atomic_fetch_add(&ch->waits, 1);
-		if (poll(p, ch->ctrl.ops->gone(ch->ctrl.impl) ? 1 : 2, 100) > 0) {
-			if (p[0].revents)
-				ch->ops->ack(ch->ep);
-			chan_poll_ctrl(ch);
-		}
+		if (poll(p, ch->ctrl.ops->gone(ch->ctrl.impl) ? 1 : 2, 100) > 0 && p[0].revents)
+			ch->ops->ack(ch->ep);
+		chan_poll_ctrl(ch);
 	}
 	return 0;
 }

@@ -46,31 +46,62 @@ static int f_notify(struct ivt_reg_end *e, int event, uint32_t peer_domid)
 	return 0;
 }
 
-static int f_incoming(struct ivt_reg_end *e, uint32_t ticket, const char *identity,
+static int f_incoming(struct ivt_reg_end *e, uint32_t ticket, const struct ivt_identity *who,
 		      uint32_t peer_domid)
 {
 	(void)peer_domid;
 	struct fake_end *f = fe(e);
 	if (f->n_tickets < 16) {
 		f->tickets[f->n_tickets] = ticket;
-		snprintf(f->ticket_ids[f->n_tickets], sizeof(f->ticket_ids[0]), "%s", identity);
+		/* as registry_local.c puts it on the wire */
+		ivt_identity_format(who, f->ticket_ids[f->n_tickets], sizeof(f->ticket_ids[0]));
 		f->n_tickets++;
 	}
 	return 0;
 }
 
-static int f_peer_info(struct ivt_reg_end *e, const char *identity, uint32_t peer_domid)
+static int f_peer_info(struct ivt_reg_end *e, const struct ivt_identity *who, uint32_t peer_domid)
 {
 	(void)peer_domid;
-	snprintf(fe(e)->peer_identity, sizeof(fe(e)->peer_identity), "%s", identity);
+	ivt_identity_format(who, fe(e)->peer_identity, sizeof(fe(e)->peer_identity));
+	return 0;
+}
+
+static int f_attach_info(struct ivt_reg_end *e, const uint8_t cookie[IVT_CTRL_COOKIE_LEN])
+{
+	memcpy(fe(e)->cookie, cookie, IVT_CTRL_COOKIE_LEN);
+	fe(e)->cookies++;
+	return 0;
+}
+
+static int f_attach_ok(struct ivt_reg_end *e, uint64_t chan_id, int paired)
+{
+	fe(e)->attach_oks++;
+	fe(e)->attach_chan_id = chan_id;
+	fe(e)->last_paired = paired;
 	return 0;
 }
 
 static const struct ivt_registry_ops fake_ops = {
 	.name = "fake", .reply_ok = f_reply_ok, .reply_error = f_reply_error,
 	.relay_setup = f_relay, .notify_peer = f_notify, .incoming = f_incoming,
-	.peer_info = f_peer_info,
+	.peer_info = f_peer_info, .attach_info = f_attach_info, .attach_ok = f_attach_ok,
 };
+
+void fake_attach(struct fake_broker *fb, struct fake_end *f, const uint8_t *cookie,
+		 const char *name, int is_server, const char *peer_identity, uint64_t ring)
+{
+	struct ivt_attach_request r;
+	memset(&r, 0, sizeof(r));
+	memcpy(r.cookie, cookie, sizeof(r.cookie));
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	snprintf(r.backend, sizeof(r.backend), "shm");
+	if (ivt_identity_parse(peer_identity, &r.peer) != 0)
+		r.peer.kind = IVT_IDENTITY_NONE;
+	r.ring_size = ring;
+	r.is_server = is_server;
+	fb->cb.attach(fb->cb.arg, &f->end, &r);
+}
 
 int fake_broker_init(struct fake_broker *fb, const char *policy_json, const char *source)
 {
@@ -122,7 +153,30 @@ void fake_end_init(struct fake_broker *fb, struct fake_end *f, const char *ident
 {
 	memset(f, 0, sizeof(*f));
 	f->end.reg = &fb->reg;
-	snprintf(f->end.identity, sizeof(f->end.identity), "%s", identity);
+	if (ivt_identity_parse(identity, &f->end.who) != 0)
+		abort(); /* the test wrote a non-identity */
+}
+
+struct fake_end *fake_end_new(struct fake_broker *fb, const char *identity)
+{
+	struct fake_end *f = calloc(1, sizeof(*f));
+	if (!f)
+		abort();
+	fake_end_init(fb, f, identity);
+	if (!strncmp(identity, "dom:", 4)) {
+		f->end.domid = (uint32_t)atoi(identity + 4);
+		f->end.pid = -1;
+	} else {
+		f->end.uid = (uint32_t)atoi(identity + 4);
+		f->end.pid = 1234;
+	}
+	return f;
+}
+
+void fake_end_gone(struct fake_broker *fb, struct fake_end *f, int graceful)
+{
+	fb->cb.gone(fb->cb.arg, &f->end, graceful);
+	free(f);
 }
 
 void fake_request(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,

@@ -32,6 +32,11 @@ struct fake_end {
 	char ticket_ids[16][48];
 	int n_tickets;
 	char peer_identity[64]; /* last PEER_INFO */
+	/* re-attaching (broker_attach.c) */
+	uint8_t cookie[IVT_CTRL_COOKIE_LEN]; /* last ATTACH_INFO */
+	int cookies;
+	int attach_oks, last_paired;
+	uint64_t attach_chan_id;
 };
 
 /* A broker on a policy, shm available, answering through the fake. */
@@ -51,6 +56,11 @@ int fake_broker_teardown(void **state);
 /* A zeroed end of fb's registry with this identity ("uid:N", "dom:N"). */
 void fake_end_init(struct fake_broker *fb, struct fake_end *f, const char *identity);
 
+/* A heap end with identity "uid:N" (pid 1234) or "dom:N" (its domid,
+ * pid -1); fake_end_gone reports it gone to the broker and frees it. */
+struct fake_end *fake_end_new(struct fake_broker *fb, const char *identity);
+void fake_end_gone(struct fake_broker *fb, struct fake_end *f, int graceful);
+
 /* The registry's request callback for f; backend NULL means none. */
 void fake_request(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,
 		  const char *backend, uint64_t ring);
@@ -59,5 +69,10 @@ void fake_request(struct fake_broker *fb, struct fake_end *f, const char *name, 
  * accepting end of ticket, or as a connector that waits wait_ms. */
 void fake_request_ex(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,
 		     int multi, uint32_t ticket, uint32_t wait_ms);
+
+/* ATTACH for f: the end of the channel with cookie that says it is its
+ * server (or client) and that its peer is peer_identity. */
+void fake_attach(struct fake_broker *fb, struct fake_end *f, const uint8_t *cookie,
+		 const char *name, int is_server, const char *peer_identity, uint64_t ring);
 
 #endif

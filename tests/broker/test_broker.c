@@ -42,33 +42,14 @@ static int setup_fx(void **state)
 
 static int teardown_fx(void **state) { return fake_broker_teardown(state); }
 
-static struct fake_end *new_end(struct fake_broker *x, const char *identity)
-{
-	struct fake_end *f = calloc(1, sizeof(*f));
-	assert_non_null(f);
-	fake_end_init(x, f, identity);
-	if (!strncmp(identity, "dom:", 4)) {
-		f->end.domid = (uint32_t)atoi(identity + 4);
-		f->end.pid = -1;
-	} else {
-		f->end.uid = (uint32_t)atoi(identity + 4);
-		f->end.pid = 1234;
-	}
-	return f;
-}
 
-static void gone(struct fake_broker *x, struct fake_end *f, int graceful)
-{
-	x->cb.gone(x->cb.arg, &f->end, graceful);
-	free(f);
-}
 
 /* ---- tests --------------------------------------------------------- */
 
 static void test_listen_connect(void **state)
 {
 	struct fake_broker *x = *state;
-	struct fake_end *srv = new_end(x, "uid:1000"), *cli = new_end(x, "uid:1001");
+	struct fake_end *srv = fake_end_new(x, "uid:1000"), *cli = fake_end_new(x, "uid:1001");
 	fake_request(x, srv, "demo", 1, NULL, 0);
 	assert_int_equal(srv->ok_count, 1);
 	assert_int_equal(srv->last_ok.is_server, 1);
@@ -90,10 +71,10 @@ static void test_listen_connect(void **state)
 	assert_non_null(strstr(status, "demo"));
 	assert_non_null(strstr(status, "connected"));
 
-	gone(x, cli, 1);
+	fake_end_gone(x, cli, 1);
 	assert_int_equal(srv->n_peer_events, 2);
 	assert_int_equal(srv->peer_events[1], IVT_PEER_CLOSED);
-	gone(x, srv, 1);
+	fake_end_gone(x, srv, 1);
 	struct ivt_broker_stats st;
 	ivt_broker_get_stats(x->b, &st);
 	assert_int_equal(st.channels, 0);
@@ -103,8 +84,8 @@ static void test_listen_connect(void **state)
 static void test_second_listener_and_connector(void **state)
 {
 	struct fake_broker *x = *state;
-	struct fake_end *s1 = new_end(x, "uid:1"), *s2 = new_end(x, "uid:2");
-	struct fake_end *c1 = new_end(x, "uid:3"), *c2 = new_end(x, "uid:4");
+	struct fake_end *s1 = fake_end_new(x, "uid:1"), *s2 = fake_end_new(x, "uid:2");
+	struct fake_end *c1 = fake_end_new(x, "uid:3"), *c2 = fake_end_new(x, "uid:4");
 	fake_request(x, s1, "demo", 1, NULL, 0);
 	fake_request(x, s2, "demo", 1, NULL, 0);
 	assert_int_equal(s2->err_count, 1);
@@ -119,20 +100,20 @@ static void test_second_listener_and_connector(void **state)
 	assert_int_equal(c1->last_err, EISCONN);
 
 	/* listener leaves: the name is free again at once */
-	gone(x, s1, 1);
+	fake_end_gone(x, s1, 1);
 	assert_int_equal(c1->peer_events[0], IVT_PEER_CLOSED);
 	fake_request(x, s2, "demo", 1, NULL, 0);
 	assert_int_equal(s2->ok_count, 1);
-	gone(x, c1, 1);
-	gone(x, c2, 1);
-	gone(x, s2, 1);
+	fake_end_gone(x, c1, 1);
+	fake_end_gone(x, c2, 1);
+	fake_end_gone(x, s2, 1);
 }
 
 static void test_refusals(void **state)
 {
 	struct fake_broker *x = *state;
-	struct fake_end *srv = new_end(x, "uid:0"), *bad = new_end(x, "uid:1001");
-	struct fake_end *good = new_end(x, "uid:1000"), *e = new_end(x, "uid:5");
+	struct fake_end *srv = fake_end_new(x, "uid:0"), *bad = fake_end_new(x, "uid:1001");
+	struct fake_end *good = fake_end_new(x, "uid:1000"), *e = fake_end_new(x, "uid:5");
 
 	/* connecting before anyone listens */
 	fake_request(x, good, "locked", 0, NULL, 0);
@@ -162,54 +143,54 @@ static void test_refusals(void **state)
 	assert_string_equal(e->last_msg,
 			    "backend vchan not available on this host: no /dev/xen/gntalloc");
 	/* guests on "auto" would get vchan, which is not here either */
-	struct fake_end *g = new_end(x, "dom:3");
+	struct fake_end *g = fake_end_new(x, "dom:3");
 	fake_request(x, g, "xen", 1, NULL, 0);
 	assert_int_equal(g->last_err, ENOTSUP);
 	assert_int_equal(e->ok_count + g->ok_count, 0);
 
 	fake_request(x, good, "locked", 0, NULL, 0);
 	assert_int_equal(good->ok_count, 1);
-	gone(x, good, 1);
-	gone(x, srv, 1);
-	gone(x, bad, 0);
-	gone(x, e, 0);
-	gone(x, g, 0);
+	fake_end_gone(x, good, 1);
+	fake_end_gone(x, srv, 1);
+	fake_end_gone(x, bad, 0);
+	fake_end_gone(x, e, 0);
+	fake_end_gone(x, g, 0);
 }
 
 static void test_died_notifications(void **state)
 {
 	struct fake_broker *x = *state;
-	struct fake_end *srv = new_end(x, "uid:1"), *cli = new_end(x, "uid:2");
+	struct fake_end *srv = fake_end_new(x, "uid:1"), *cli = fake_end_new(x, "uid:2");
 	fake_request(x, srv, "demo", 1, NULL, 0);
 	fake_request(x, cli, "demo", 0, NULL, 0);
-	gone(x, cli, 0);
+	fake_end_gone(x, cli, 0);
 	assert_int_equal(srv->peer_events[srv->n_peer_events - 1], IVT_PEER_DIED);
 	/* the served listener takes no second client */
-	struct fake_end *c2 = new_end(x, "uid:3");
+	struct fake_end *c2 = fake_end_new(x, "uid:3");
 	fake_request(x, c2, "demo", 0, NULL, 0);
 	assert_int_equal(c2->last_err, EBUSY);
-	gone(x, c2, 1);
-	gone(x, srv, 1);
+	fake_end_gone(x, c2, 1);
+	fake_end_gone(x, srv, 1);
 
-	srv = new_end(x, "uid:1");
-	cli = new_end(x, "uid:2");
+	srv = fake_end_new(x, "uid:1");
+	cli = fake_end_new(x, "uid:2");
 	fake_request(x, srv, "demo", 1, NULL, 0);
 	fake_request(x, cli, "demo", 0, NULL, 0);
-	gone(x, srv, 0);
+	fake_end_gone(x, srv, 0);
 	assert_int_equal(cli->n_peer_events, 1);
 	assert_int_equal(cli->peer_events[0], IVT_PEER_DIED);
 	struct ivt_broker_stats st;
 	ivt_broker_get_stats(x->b, &st);
 	assert_int_equal(st.peers_died, 2);
 	assert_int_equal(st.channels, 0);
-	gone(x, cli, 1);
+	fake_end_gone(x, cli, 1);
 }
 
 static void test_setup_relayed(void **state)
 {
 	struct fake_broker *x = *state;
 	int before = ts_count_open_fds();
-	struct fake_end *srv = new_end(x, "uid:1"), *cli = new_end(x, "uid:2");
+	struct fake_end *srv = fake_end_new(x, "uid:1"), *cli = fake_end_new(x, "uid:2");
 	fake_request(x, srv, "demo", 1, NULL, 0);
 	int p[2];
 	assert_int_equal(pipe(p), 0);
@@ -234,15 +215,15 @@ static void test_setup_relayed(void **state)
 	assert_int_equal(cli->last_err, EPROTO);
 	assert_int_equal(ts_count_open_fds(), before);
 
-	gone(x, srv, 1);
+	fake_end_gone(x, srv, 1);
 	assert_int_equal(ts_count_open_fds(), before);
-	gone(x, cli, 1);
+	fake_end_gone(x, cli, 1);
 }
 
 static void test_setup_after_connect(void **state)
 {
 	struct fake_broker *x = *state;
-	struct fake_end *srv = new_end(x, "uid:1"), *cli = new_end(x, "uid:2");
+	struct fake_end *srv = fake_end_new(x, "uid:1"), *cli = fake_end_new(x, "uid:2");
 	fake_request(x, srv, "demo", 1, NULL, 0);
 	fake_request(x, cli, "demo", 0, NULL, 0);
 	assert_int_equal(cli->setups, 0);
@@ -253,21 +234,21 @@ static void test_setup_after_connect(void **state)
 	assert_int_equal(cli->setups, 1);
 	assert_int_equal(cli->setup_nfds, 1);
 	/* setup on an end with no channel */
-	struct fake_end *stray = new_end(x, "uid:9");
+	struct fake_end *stray = fake_end_new(x, "uid:9");
 	assert_int_equal(pipe(p), 0);
 	int before = ts_count_open_fds();
 	x->cb.setup(x->cb.arg, &stray->end, "x", 1, p, 2);
 	assert_int_equal(stray->last_err, EPROTO);
 	assert_int_equal(ts_count_open_fds(), before - 2);
-	gone(x, stray, 0);
-	gone(x, cli, 1);
-	gone(x, srv, 1);
+	fake_end_gone(x, stray, 0);
+	fake_end_gone(x, cli, 1);
+	fake_end_gone(x, srv, 1);
 }
 
 static void test_ring_clamped_and_policy_swap(void **state)
 {
 	struct fake_broker *x = *state;
-	struct fake_end *srv = new_end(x, "uid:1"), *cli = new_end(x, "uid:2");
+	struct fake_end *srv = fake_end_new(x, "uid:1"), *cli = fake_end_new(x, "uid:2");
 	fake_request(x, srv, "demo", 1, NULL, 1ull << 30);
 	assert_int_equal(srv->last_ok.ring_size, 1048576);
 	/* the client asking for another size gets the listener's ring */
@@ -282,7 +263,7 @@ static void test_ring_clamped_and_policy_swap(void **state)
 	assert_non_null(p);
 	ivt_broker_set_policy(x->b, p);
 	assert_ptr_equal(ivt_broker_policy(x->b), p);
-	struct fake_end *s2 = new_end(x, "uid:1");
+	struct fake_end *s2 = fake_end_new(x, "uid:1");
 	fake_request(x, s2, "demo2", 1, NULL, 0);
 	assert_int_equal(s2->last_err, ENOENT);
 	/* the open channel is unaffected */
@@ -290,9 +271,9 @@ static void test_ring_clamped_and_policy_swap(void **state)
 	ivt_broker_status(x->b, status, sizeof(status));
 	assert_non_null(strstr(status, "new.json"));
 	assert_non_null(strstr(status, "demo"));
-	gone(x, s2, 0);
-	gone(x, srv, 0);
-	gone(x, cli, 0);
+	fake_end_gone(x, s2, 0);
+	fake_end_gone(x, srv, 0);
+	fake_end_gone(x, cli, 0);
 }
 
 static void test_status_truncates(void **state)
@@ -300,7 +281,7 @@ static void test_status_truncates(void **state)
 	struct fake_broker *x = *state;
 	struct fake_end *ends[200];
 	for (int i = 0; i < 200; i++)
-		ends[i] = new_end(x, "uid:1");
+		ends[i] = fake_end_new(x, "uid:1");
 	char err[IVT_POLICY_ERR_MAX];
 	ivt_broker_set_policy(x->b, ivt_policy_load_string(
 				     "{\"version\":1,\"channels\":[{\"name\":\"c*\",\"listeners\":"
@@ -321,7 +302,7 @@ static void test_status_truncates(void **state)
 	ivt_broker_status(x->b, tiny, sizeof(tiny));
 	assert_true(strlen(tiny) < sizeof(tiny));
 	for (int i = 0; i < 200; i++)
-		gone(x, ends[i], 1);
+		fake_end_gone(x, ends[i], 1);
 }
 
 /* libxenvchan grants a ring to one domain (IVT_CAP_PEER_BOUND): the vchan
@@ -331,7 +312,7 @@ static void test_vchan_listener_answered_with_client_domid(void **state)
 {
 	struct fake_broker *x = *state;
 	ivt_broker_set_backend(x->b, "vchan", VCHAN_CAPS, 1, NULL);
-	struct fake_end *srv = new_end(x, "dom:7"), *cli = new_end(x, "dom:9");
+	struct fake_end *srv = fake_end_new(x, "dom:7"), *cli = fake_end_new(x, "dom:9");
 	fake_request(x, srv, "xen", 1, NULL, 0);
 	assert_int_equal(srv->ok_count, 0);
 	assert_int_equal(srv->err_count, 0);
@@ -345,8 +326,8 @@ static void test_vchan_listener_answered_with_client_domid(void **state)
 	assert_int_equal(cli->last_ok.peer_domid, 7);
 	assert_string_equal(cli->last_ok.xs_path, srv->last_ok.xs_path);
 	assert_non_null(strstr(srv->last_ok.xs_path, "/local/domain/7/"));
-	gone(x, cli, 1);
-	gone(x, srv, 1);
+	fake_end_gone(x, cli, 1);
+	fake_end_gone(x, srv, 1);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_fx, teardown_fx)

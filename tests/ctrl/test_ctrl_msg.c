@@ -392,6 +392,74 @@ static void test_parse_direct(void **state)
 	assert_int_equal(ivt_ctrl_parse(buf, n, &m), -EPROTO);
 }
 
+/* Re-attaching (ATTACH_INFO, ATTACH, ATTACH_OK): every field checked. */
+static void test_attach_messages(void **state)
+{
+	struct pair *p = *state;
+	char buf[8192];
+	size_t n;
+	struct ivt_ctrl_msg m;
+	struct ivt_ctrl_attach a;
+	memset(&a, 0, sizeof(a));
+	memset(a.cookie, 0xc5, sizeof(a.cookie));
+	strcpy(a.name, "demo");
+	strcpy(a.backend, "shm");
+	strcpy(a.peer_identity, "uid:1000");
+	a.ring_size = 65536;
+	a.flags = IVT_CTRL_ATTACH_SERVER | IVT_CTRL_ATTACH_MESSAGE;
+	assert_int_equal(ivt_ctrl_send(p->a, IVT_CTRL_ATTACH, 4, &a, sizeof(a), NULL, 0), 0);
+	assert_int_equal(ivt_ctrl_recv(p->b, &m, 1000), 0);
+	assert_memory_equal(&m.u.attach, &a, sizeof(a));
+
+	struct ivt_ctrl_attach b = a;
+	memset(b.cookie, 0, sizeof(b.cookie)); /* no cookie */
+	n = build(buf, IVT_CTRL_ATTACH, sizeof(b), &b, sizeof(b));
+	expect_eproto(p->b, buf, n, NULL, 0, p->a);
+	b = a;
+	memset(b.name, 'n', sizeof(b.name));
+	n = build(buf, IVT_CTRL_ATTACH, sizeof(b), &b, sizeof(b));
+	expect_eproto(p->b, buf, n, NULL, 0, p->a);
+	b = a;
+	memset(b.backend, 'b', sizeof(b.backend));
+	n = build(buf, IVT_CTRL_ATTACH, sizeof(b), &b, sizeof(b));
+	expect_eproto(p->b, buf, n, NULL, 0, p->a);
+	b = a;
+	memset(b.peer_identity, 'i', sizeof(b.peer_identity));
+	n = build(buf, IVT_CTRL_ATTACH, sizeof(b), &b, sizeof(b));
+	expect_eproto(p->b, buf, n, NULL, 0, p->a);
+	b = a;
+	b.flags = 4;
+	n = build(buf, IVT_CTRL_ATTACH, sizeof(b), &b, sizeof(b));
+	expect_eproto(p->b, buf, n, NULL, 0, p->a);
+	b = a;
+	b.reserved = 1;
+	n = build(buf, IVT_CTRL_ATTACH, sizeof(b), &b, sizeof(b));
+	expect_eproto(p->b, buf, n, NULL, 0, p->a);
+	n = build(buf, IVT_CTRL_ATTACH, sizeof(a) - 8, &a, sizeof(a) - 8);
+	expect_eproto(p->b, buf, n, NULL, 0, p->a);
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	n = build(buf, IVT_CTRL_ATTACH, sizeof(a), &a, sizeof(a));
+	expect_eproto(p->b, buf, n, &fd, 1, p->a); /* fds only ride on SETUP */
+	close(fd);
+
+	struct ivt_ctrl_attach_info ai;
+	memset(&ai, 0, sizeof(ai));
+	n = build(buf, IVT_CTRL_ATTACH_INFO, sizeof(ai), &ai, sizeof(ai));
+	expect_eproto(p->b, buf, n, NULL, 0, p->a);
+	ai.cookie[15] = 1;
+	assert_int_equal(ivt_ctrl_send(p->a, IVT_CTRL_ATTACH_INFO, 5, &ai, sizeof(ai), NULL, 0), 0);
+	assert_int_equal(ivt_ctrl_recv(p->b, &m, 1000), 0);
+	assert_int_equal(m.u.attach_info.cookie[15], 1);
+
+	struct ivt_ctrl_attach_ok ok = {.chan_id = 9, .paired = 2};
+	n = build(buf, IVT_CTRL_ATTACH_OK, sizeof(ok), &ok, sizeof(ok));
+	expect_eproto(p->b, buf, n, NULL, 0, p->a);
+	ok.paired = 1;
+	assert_int_equal(ivt_ctrl_send(p->a, IVT_CTRL_ATTACH_OK, 6, &ok, sizeof(ok), NULL, 0), 0);
+	assert_int_equal(ivt_ctrl_recv(p->b, &m, 1000), 0);
+	assert_int_equal(m.u.attach_ok.chan_id, 9);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_pair, teardown_pair)
 
 int main(void)
@@ -406,6 +474,7 @@ int main(void)
 		T(test_oversized_datagram),
 		T(test_unterminated_strings),
 		T(test_bad_setup_and_peer),
+		T(test_attach_messages),
 		T(test_fds_on_wrong_type_closed),
 		T(test_timeout_and_reset),
 		cmocka_unit_test(test_parse_direct),

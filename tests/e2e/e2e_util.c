@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "e2e_util.h"
 
+#include "common/ctrl_msg.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -29,6 +31,37 @@ int e2e_ctrl_connect(const char *path)
 		s = -1;
 	}
 	return s;
+}
+
+int e2e_status(const char *path, char *buf, size_t cap)
+{
+	int s = e2e_ctrl_connect(path);
+	if (s < 0)
+		return -1;
+	struct ivt_ctrl_msg m;
+	int rc = ivt_ctrl_send(s, IVT_CTRL_STATUS, 1, NULL, 0, NULL, 0);
+	if (rc == 0)
+		rc = ivt_ctrl_recv(s, &m, 10000);
+	close(s);
+	if (rc < 0 || m.hdr.type != IVT_CTRL_STATUS_OK)
+		return -1;
+	snprintf(buf, cap, "%s", m.u.status);
+	return 0;
+}
+
+const char *e2e_status_line(const char *status, const char *name, char *line, size_t cap)
+{
+	size_t n = strlen(name);
+	line[0] = '\0';
+	for (const char *l = status; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (strncmp(l, name, n) || l[n] != ' ')
+			continue;
+		const char *end = strchr(l, '\n');
+		size_t len = end ? (size_t)(end - l) : strlen(l);
+		snprintf(line, cap, "%.*s", (int)len, l);
+		break;
+	}
+	return line;
 }
 
 static int can_connect(const char *path)

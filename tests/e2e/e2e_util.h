@@ -47,6 +47,11 @@ int e2e_group_teardown(void **state);
 /* A raw control connection to ivtd's socket at path (for STATUS), or -1. */
 int e2e_ctrl_connect(const char *path);
 
+/* ivtd's status text (as `ivtctl status` shows it) into buf; 0 or -1. */
+int e2e_status(const char *path, char *buf, size_t cap);
+/* The status line of channel name ("" when it is not listed). */
+const char *e2e_status_line(const char *status, const char *name, char *line, size_t cap);
+
 /* Run fn(arg) in a child process; its return value is the exit status. */
 pid_t e2e_fork(int (*fn)(void *), void *arg);
 /* Exit status of child pid, 128 + signal if it was killed. */

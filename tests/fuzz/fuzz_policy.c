@@ -7,6 +7,7 @@
  */
 #include "fuzz_input.h"
 #include "ivtd/policy/policy.h"
+#include "testsupport/id_text.h"
 
 /* The plugins the tree ships, with the capabilities they declare. */
 static const struct ivt_backend_info backends[] = {
@@ -22,9 +23,9 @@ static const struct ivt_backend_info backends[] = {
 static void ask(const struct ivt_policy *p, const char *channel, const char *who, int listener)
 {
 	struct ivt_policy_query q = {
-		.channel = channel, .identity = who, .is_listener = listener,
+		.channel = channel, .identity = ID(who), .is_listener = listener,
 		.colocated = 1, .backends = backends, .n_backends = 4,
-		.peer_identity = listener ? NULL : "uid:0",
+		.peer_identity = listener ? NULL : ID("uid:0"),
 		.granted_backend = listener ? NULL : "shm",
 		.granted_ring_size = listener ? 0 : 65536,
 	};

@@ -632,6 +632,83 @@ static void test_limits_keep_root_served(void **state)
 	expect_status(NULL);
 }
 
+/* ATTACH (re-attaching after a restart, broker_attach.c) as another user:
+ * every claim that waits for its peer counts like an OPEN against the
+ * uid's "channels" limit. Child: reports ok and EMFILE counts to out. */
+struct attach_report {
+	int ok, emfile, other;
+	char why[IVT_ERRMSG_MAX + 1];
+};
+
+static int attach_hog(int out, int hold)
+{
+	if (setgid(4242) != 0 || setuid(4242) != 0)
+		return 1;
+	struct attach_report r;
+	memset(&r, 0, sizeof(r));
+	for (int i = 0; i <= LIMIT_CHANS; i++) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		memcpy(sa.sun_path, D.sock, strlen(D.sock) + 1);
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+			return 2;
+		struct ivt_ctrl_attach a;
+		memset(&a, 0, sizeof(a));
+		memset(a.cookie, i + 1, sizeof(a.cookie));
+		snprintf(a.name, sizeof(a.name), "hog-attach-%d", i);
+		snprintf(a.backend, sizeof(a.backend), "shm");
+		snprintf(a.peer_identity, sizeof(a.peer_identity), "uid:0");
+		a.ring_size = 65536;
+		struct ivt_ctrl_msg m;
+		if (ivt_ctrl_send(fd, IVT_CTRL_ATTACH, 1, &a, sizeof(a), NULL, 0) != 0 ||
+		    ivt_ctrl_recv(fd, &m, WAIT_MS) != 0)
+			r.other++;
+		else if (m.hdr.type == IVT_CTRL_ATTACH_OK)
+			r.ok++;
+		else if (m.hdr.type == IVT_CTRL_ERROR && m.u.error.err == EMFILE)
+			r.emfile++, snprintf(r.why, sizeof(r.why), "%s", m.u.error.msg);
+		else
+			r.other++;
+	}
+	if (write(out, &r, sizeof(r)) != (ssize_t)sizeof(r))
+		return 3;
+	char c;
+	while (read(hold, &c, 1) > 0) {
+	}
+	return 0;
+}
+
+static void test_attach_waiting_bounded(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* needs another uid */
+	int rep[2], hold[2];
+	assert_int_equal(pipe(rep), 0);
+	assert_int_equal(pipe(hold), 0);
+	fflush(NULL);
+	pid_t kid = fork();
+	if (kid == 0) {
+		close(hold[1]);
+		_exit(attach_hog(rep[1], hold[0]));
+	}
+	close(hold[0]);
+	struct attach_report r;
+	assert_int_equal(read(rep[0], &r, sizeof(r)), (ssize_t)sizeof(r));
+	assert_int_equal(r.ok, LIMIT_CHANS);
+	assert_int_equal(r.emfile, 1);
+	assert_int_equal(r.other, 0);
+	assert_non_null(strstr(r.why, "\"channels\""));
+	expect_status("attaching"); /* listed, waiting for peers that never come */
+	close(hold[1]);
+	close(rep[0]);
+	close(rep[1]);
+	int st;
+	assert_int_equal(waitpid(kid, &st, 0), kid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	expect_status(NULL);
+}
+
 static void test_sighup_broken_policy(void **state)
 {
 	(void)state;
@@ -676,6 +753,7 @@ int main(void)
 		cmocka_unit_test(test_close_with_unread_notice),
 		cmocka_unit_test(test_client_that_does_not_read),
 		cmocka_unit_test(test_limits_keep_root_served),
+		cmocka_unit_test(test_attach_waiting_bounded),
 		cmocka_unit_test(test_sighup_broken_policy),
 	};
 	return cmocka_run_group_tests(tests, start_daemon, stop_daemon);

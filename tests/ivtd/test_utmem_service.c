@@ -15,6 +15,7 @@
 
 #include "ivtd/core/broker.h"
 #include "ivtd/utmem/utmem_service.h"
+#include "testsupport/id_text.h"
 
 static void test_domains_and_status(void **state)
 {
@@ -29,23 +30,23 @@ static void test_domains_and_status(void **state)
 	struct ivt_utmem_service *s = ivt_utmem_service_new(base, b, NULL);
 	assert_non_null(s);
 	uint32_t d;
-	assert_int_equal(ivt_utmem_service_domain(s, "dom:3", &d), 0);
+	assert_int_equal(ivt_utmem_service_domain(s, ID("dom:3"), &d), 0);
 	assert_int_equal(d, 3);
-	assert_int_equal(ivt_utmem_service_domain(s, "dom:0", &d), 0);
+	assert_int_equal(ivt_utmem_service_domain(s, ID("dom:0"), &d), 0);
 	assert_int_equal(d, 0);
-	assert_int_equal(ivt_utmem_service_domain(s, "uid:1000", &d), 0);
+	assert_int_equal(ivt_utmem_service_domain(s, ID("uid:1000"), &d), 0);
 	assert_int_equal(d, IVT_UTMEM_LOCAL_DOMID_BASE);
-	assert_int_equal(ivt_utmem_service_domain(s, "uid:0", &d), 0);
+	assert_int_equal(ivt_utmem_service_domain(s, ID("uid:0"), &d), 0);
 	assert_int_equal(d, IVT_UTMEM_LOCAL_DOMID_BASE + 1);
-	assert_int_equal(ivt_utmem_service_domain(s, "uid:1000", &d), 0); /* stable */
+	assert_int_equal(ivt_utmem_service_domain(s, ID("uid:1000"), &d), 0); /* stable */
 	assert_int_equal(d, IVT_UTMEM_LOCAL_DOMID_BASE);
-	assert_int_equal(ivt_utmem_service_domain(s, "host:b/uid:1000", &d), 0);
+	assert_int_equal(ivt_utmem_service_domain(s, ID("host:b/uid:1000"), &d), 0);
 	assert_int_equal(d, IVT_UTMEM_LOCAL_DOMID_BASE + 2);
-	assert_int_equal(ivt_utmem_service_domain(s, "dom:65536", &d), -EINVAL);
-	assert_int_equal(ivt_utmem_service_domain(s, "dom:", &d), -EINVAL);
-	assert_int_equal(ivt_utmem_service_domain(s, "dom:-1", &d), -EINVAL);
-	assert_int_equal(ivt_utmem_service_domain(s, "dom:3x", &d), -EINVAL);
-	assert_int_equal(ivt_utmem_service_domain(s, "", &d), -EINVAL);
+	assert_int_equal(ivt_utmem_service_domain(s, ID("dom:65536"), &d), -EINVAL);
+	assert_int_equal(ivt_utmem_service_domain(s, ID("dom:"), &d), -EINVAL);
+	assert_int_equal(ivt_utmem_service_domain(s, ID("dom:-1"), &d), -EINVAL);
+	assert_int_equal(ivt_utmem_service_domain(s, ID("dom:3x"), &d), -EINVAL);
+	assert_int_equal(ivt_utmem_service_domain(s, ID(""), &d), -EINVAL);
 	char buf[512];
 	size_t n = ivt_utmem_service_status(s, buf, sizeof(buf));
 	assert_int_equal(n, strlen(buf));

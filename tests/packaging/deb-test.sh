@@ -47,7 +47,14 @@ has() { # package file...
 has ivtd_*.deb usr/sbin/ivtd usr/bin/ivtctl usr/bin/ivt-demo "$libdir/ivt/plugins/ivt_shm.so" \
 	etc/ivt/policy.json usr/lib/systemd/system/ivtd.service usr/share/doc/ivtd/examples/policy.json usr/share/man/man8/ivtd.8 \
 	usr/share/man/man8/ivtctl.8 usr/share/man/man1/ivt-demo.1
-has libivt1_*.deb "$libdir/libivt.so.1" "$libdir/libivt.so.0.1.0"
+has libivt1_*.deb "$libdir/libivt.so.1"
+# Debian's rule: package libivtN ships the SONAME libivt.so.N, and the real
+# file is libivt.so.N.x.y (it was libivt.so.0.1.0 under SONAME 1).
+real=$(dpkg-deb -c "$build"/libivt1_*.deb | grep -oE "$libdir/libivt\.so\.[0-9.]+$" |
+	grep -v '^.*\.so\.1$')
+[[ "$real" =~ /libivt\.so\.1\.[0-9]+\.[0-9]+$ ]] || fail "libivt1's real file is $real, not libivt.so.1.x.y"
+soname=$(readelf -d "$build/lib/libivt.so.1" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
+[ "$soname" = libivt.so.1 ] || fail "SONAME is '$soname', package libivt1 wants libivt.so.1"
 has libivt-dev_*.deb usr/include/ivt/ivt.h usr/include/ivt/plugin.h "$libdir/libivt.so" \
 	"$libdir/pkgconfig/libivt.pc" "$libdir/cmake/ivt/ivtConfig.cmake" usr/share/man/man3/libivt.3
 dpkg-deb -I "$build"/ivtd_*.deb | grep -q 'Depends:.*libivt1' || fail "ivtd does not depend on libivt1"

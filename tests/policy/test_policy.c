@@ -17,6 +17,7 @@
 #include "ivtd/policy/policy.h"
 
 #include "policy/all_backends.h"
+#include "testsupport/id_text.h"
 
 static char err[IVT_POLICY_ERR_MAX];
 
@@ -209,16 +210,16 @@ static void test_principals(void **state)
 	(void)state;
 	struct ivt_principal pr;
 	assert_int_equal(ivt_principal_parse("*", &pr), 0);
-	assert_true(ivt_principal_match(&pr, "uid:5"));
+	assert_true(ivt_principal_match(&pr, ID("uid:5")));
 	assert_int_equal(ivt_principal_parse("dom:*", &pr), 0);
-	assert_true(ivt_principal_match(&pr, "dom:3"));
-	assert_false(ivt_principal_match(&pr, "uid:3"));
-	assert_false(ivt_principal_match(&pr, "dom:*")); /* identities are never wildcards */
+	assert_true(ivt_principal_match(&pr, ID("dom:3")));
+	assert_false(ivt_principal_match(&pr, ID("uid:3")));
+	assert_false(ivt_principal_match(&pr, ID("dom:*"))); /* identities are never wildcards */
 	assert_int_equal(ivt_principal_parse("uid:1000", &pr), 0);
-	assert_true(ivt_principal_match(&pr, "uid:1000"));
-	assert_false(ivt_principal_match(&pr, "uid:10000"));
-	assert_false(ivt_principal_match(&pr, "uid:1000x"));
-	assert_false(ivt_principal_match(&pr, NULL));
+	assert_true(ivt_principal_match(&pr, ID("uid:1000")));
+	assert_false(ivt_principal_match(&pr, ID("uid:10000")));
+	assert_false(ivt_principal_match(&pr, ID("uid:1000x")));
+	assert_false(ivt_principal_match(&pr, ID(NULL)));
 	assert_int_equal(ivt_principal_parse("uid:", &pr), -EINVAL);
 	assert_int_equal(ivt_principal_parse("uid:-1", &pr), -EINVAL);
 	assert_int_equal(ivt_principal_parse("uid:4294967296", &pr), -EINVAL);
@@ -226,9 +227,9 @@ static void test_principals(void **state)
 	assert_int_equal(ivt_principal_parse("uid:01000", &pr), -EINVAL);
 	assert_int_equal(ivt_principal_parse("dom:00", &pr), -EINVAL);
 	assert_int_equal(ivt_principal_parse("uid:1000", &pr), 0);
-	assert_false(ivt_principal_match(&pr, "uid:01000"));
+	assert_false(ivt_principal_match(&pr, ID("uid:01000")));
 	assert_int_equal(ivt_principal_parse("uid:0", &pr), 0);
-	assert_false(ivt_principal_match(&pr, "uid:00"));
+	assert_false(ivt_principal_match(&pr, ID("uid:00")));
 	assert_int_equal(ivt_principal_parse("gid:1", &pr), -EINVAL);
 	assert_int_equal(ivt_principal_parse("dom:1*", &pr), -EINVAL);
 }
@@ -239,31 +240,31 @@ static void test_host_principals(void **state)
 	(void)state;
 	struct ivt_principal pr;
 	assert_int_equal(ivt_principal_parse("host:*", &pr), 0);
-	assert_true(ivt_principal_match(&pr, "host:hostB/uid:1000"));
-	assert_true(ivt_principal_match(&pr, "host:a.b-c_d/dom:3"));
-	assert_false(ivt_principal_match(&pr, "uid:1000"));
+	assert_true(ivt_principal_match(&pr, ID("host:hostB/uid:1000")));
+	assert_true(ivt_principal_match(&pr, ID("host:a.b-c_d/dom:3")));
+	assert_false(ivt_principal_match(&pr, ID("uid:1000")));
 	assert_int_equal(ivt_principal_parse("host:hostB", &pr), 0);
-	assert_true(ivt_principal_match(&pr, "host:hostB/uid:1"));
-	assert_false(ivt_principal_match(&pr, "host:hostC/uid:1"));
-	assert_false(ivt_principal_match(&pr, "host:hostBB/uid:1"));
+	assert_true(ivt_principal_match(&pr, ID("host:hostB/uid:1")));
+	assert_false(ivt_principal_match(&pr, ID("host:hostC/uid:1")));
+	assert_false(ivt_principal_match(&pr, ID("host:hostBB/uid:1")));
 	assert_int_equal(ivt_principal_parse("host:hostA/uid:*", &pr), 0);
-	assert_true(ivt_principal_match(&pr, "host:hostA/uid:0"));
-	assert_false(ivt_principal_match(&pr, "host:hostA/dom:0"));
-	assert_false(ivt_principal_match(&pr, "host:hostB/uid:0"));
+	assert_true(ivt_principal_match(&pr, ID("host:hostA/uid:0")));
+	assert_false(ivt_principal_match(&pr, ID("host:hostA/dom:0")));
+	assert_false(ivt_principal_match(&pr, ID("host:hostB/uid:0")));
 	assert_int_equal(ivt_principal_parse("host:*/uid:1000", &pr), 0);
-	assert_true(ivt_principal_match(&pr, "host:x/uid:1000"));
-	assert_false(ivt_principal_match(&pr, "host:x/uid:1001"));
+	assert_true(ivt_principal_match(&pr, ID("host:x/uid:1000")));
+	assert_false(ivt_principal_match(&pr, ID("host:x/uid:1001")));
 	assert_int_equal(ivt_principal_parse("host:hostA/*", &pr), 0);
-	assert_true(ivt_principal_match(&pr, "host:hostA/dom:9"));
+	assert_true(ivt_principal_match(&pr, ID("host:hostA/dom:9")));
 	/* local patterns never match remote ends, and the other way round */
 	assert_int_equal(ivt_principal_parse("uid:*", &pr), 0);
-	assert_false(ivt_principal_match(&pr, "host:hostA/uid:0"));
+	assert_false(ivt_principal_match(&pr, ID("host:hostA/uid:0")));
 	/* identities are concrete: no wildcard in host or local part */
 	assert_int_equal(ivt_principal_parse("host:*", &pr), 0);
-	assert_false(ivt_principal_match(&pr, "host:*/uid:1"));
-	assert_false(ivt_principal_match(&pr, "host:a/uid:*"));
-	assert_false(ivt_principal_match(&pr, "host:a/*"));
-	assert_false(ivt_principal_match(&pr, "host:a"));
+	assert_false(ivt_principal_match(&pr, ID("host:*/uid:1")));
+	assert_false(ivt_principal_match(&pr, ID("host:a/uid:*")));
+	assert_false(ivt_principal_match(&pr, ID("host:a/*")));
+	assert_false(ivt_principal_match(&pr, ID("host:a")));
 	/* malformed */
 	const char *bad[] = {"host:", "host:/uid:1", "host:a/", "host:a/uid:", "host:a/gid:1",
 			     "host:.a/uid:1", "host:a b/uid:1", "host:a/uid:1/x", "host:a//uid:1",
@@ -271,11 +272,11 @@ static void test_host_principals(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (ivt_principal_parse(bad[i], &pr) != -EINVAL)
 			fail_msg("\"%s\" parsed", bad[i]);
-	assert_true(ivt_identity_is_local("uid:5"));
-	assert_true(ivt_identity_is_local("dom:5"));
-	assert_false(ivt_identity_is_local("uid:*"));
-	assert_false(ivt_identity_is_local("*"));
-	assert_false(ivt_identity_is_local("host:a/uid:5"));
+	assert_true(ivt_identity_is_local(ID("uid:5")));
+	assert_true(ivt_identity_is_local(ID("dom:5")));
+	assert_false(ivt_identity_is_local(ID("uid:*")));
+	assert_false(ivt_identity_is_local(ID("*")));
+	assert_false(ivt_identity_is_local(ID("host:a/uid:5")));
 	assert_false(ivt_identity_is_local(NULL));
 }
 
@@ -292,14 +293,14 @@ static void test_channel_host_key(void **state)
 	assert_non_null(p);
 	assert_string_equal(p->channels[0].host, "hostA");
 	assert_string_equal(p->channels[1].host, "");
-	struct ivt_policy_query q = {.channel = "bulk", .identity = "host:hostB/uid:7",
+	struct ivt_policy_query q = {.channel = "bulk", .identity = ID("host:hostB/uid:7"),
 				     .is_listener = 0, .colocated = 1, ALL_BACKENDS,
 				     .granted_backend = "shm", .granted_ring_size = 65536};
 	struct ivt_policy_decision d;
 	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
-	q.identity = "host:hostC/uid:7";
+	q.identity = ID("host:hostC/uid:7");
 	assert_int_equal(ivt_policy_decide(p, &q, &d), -EACCES);
-	q.identity = "uid:7";
+	q.identity = ID("uid:7");
 	assert_int_equal(ivt_policy_decide(p, &q, &d), -EACCES);
 	ivt_policy_free(p);
 	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\",\"host\":\"bad host\","
@@ -332,7 +333,7 @@ static const char *decide_policy =
 
 static struct ivt_policy_query query(const char *chan, const char *who, int listener)
 {
-	return (struct ivt_policy_query){.channel = chan, .identity = who, .is_listener = listener,
+	return (struct ivt_policy_query){.channel = chan, .identity = ID(who), .is_listener = listener,
 					 .colocated = 1, ALL_BACKENDS};
 }
 
@@ -374,7 +375,7 @@ static void test_decide_allow_deny(void **state)
 	assert_string_equal(d.backend, "vchan");
 	/* a guest and a local process: shm */
 	q = query("demo", "uid:0", 1);
-	q.peer_identity = "dom:3";
+	q.peer_identity = ID("dom:3");
 	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
 	assert_string_equal(d.backend, "shm");
 	/* remote: slurpoe, never verbs unless asked */
@@ -393,12 +394,12 @@ static void test_decide_allow_deny(void **state)
 	assert_non_null(strstr(d.reason, "channels[1] 'sens?r.*' (t.json:4)"));
 	/* connector allowed / denied by kind / denied by pair */
 	q = query("sensor.temp", "dom:3", 0);
-	q.peer_identity = "uid:0";
+	q.peer_identity = ID("uid:0");
 	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
-	q.identity = "uid:0";
+	q.identity = ID("uid:0");
 	assert_int_equal(ivt_policy_decide(p, &q, &d), -EACCES);
 	assert_non_null(strstr(d.reason, "not in connectors"));
-	q.identity = "dom:7";
+	q.identity = ID("dom:7");
 	assert_int_equal(ivt_policy_decide(p, &q, &d), -EACCES);
 	assert_non_null(strstr(d.reason, "peers_denied[0]"));
 
@@ -451,7 +452,7 @@ static void test_decide_backends(void **state)
 	assert_string_equal(d.reason, "unknown backend 'verbs' (this host has: shm, vchan)");
 	/* connector follows the listener's grant */
 	q = query("demo", "uid:5", 0);
-	q.peer_identity = "uid:6";
+	q.peer_identity = ID("uid:6");
 	q.granted_backend = "shm";
 	q.granted_ring_size = 8192;
 	q.ring_size = 1 << 20;
@@ -482,7 +483,7 @@ static void test_decide_by_capability(void **state)
 	/* without a preference: table order among those that fit */
 	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
 	assert_string_equal(d.backend, "aaa");
-	q.identity = "dom:3"; /* only a Xen transport crosses domains */
+	q.identity = ID("dom:3"); /* only a Xen transport crosses domains */
 	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
 	assert_string_equal(d.backend, "xgrant");
 	q.colocated = 0; /* remote: verbs is opt-in */

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "ivtd/policy/policy.h"
+#include "testsupport/id_text.h"
 
 static char err[IVT_POLICY_ERR_MAX];
 
@@ -82,13 +83,13 @@ static void test_reserved_channel_rule(void **state)
 				    "\"listeners\":[],\"connectors\":[\"uid:*\"],"
 				    "\"quota_bytes\":1048576}]}");
 	assert_non_null(p);
-	struct ivt_policy_query q = {.channel = "ivt.utmem", .identity = "uid:1000",
+	struct ivt_policy_query q = {.channel = "ivt.utmem", .identity = ID("uid:1000"),
 				     .granted_backend = "shm", .granted_ring_size = 65536,
 				     .colocated = 1};
 	struct ivt_policy_decision d;
 	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
 	assert_int_equal(d.quota_bytes, 1048576);
-	q.identity = "dom:3";
+	q.identity = ID("dom:3");
 	assert_int_equal(ivt_policy_decide(p, &q, &d), -EACCES);
 	ivt_policy_free(p);
 }
@@ -127,28 +128,28 @@ static void test_daemon_identity(void **state)
 	(void)state;
 	struct ivt_principal pat;
 	assert_int_equal(ivt_principal_parse("host:hostA/ivtd", &pat), 0);
-	assert_true(ivt_principal_match(&pat, "host:hostA/ivtd"));
-	assert_false(ivt_principal_match(&pat, "host:hostB/ivtd"));
-	assert_false(ivt_principal_match(&pat, "host:hostA/uid:0"));
+	assert_true(ivt_principal_match(&pat, ID("host:hostA/ivtd")));
+	assert_false(ivt_principal_match(&pat, ID("host:hostB/ivtd")));
+	assert_false(ivt_principal_match(&pat, ID("host:hostA/uid:0")));
 	assert_int_equal(ivt_principal_parse("host:*", &pat), 0);
-	assert_true(ivt_principal_match(&pat, "host:hostA/ivtd"));
+	assert_true(ivt_principal_match(&pat, ID("host:hostA/ivtd")));
 	assert_int_equal(ivt_principal_parse("host:hostA/uid:*", &pat), 0);
-	assert_false(ivt_principal_match(&pat, "host:hostA/ivtd"));
+	assert_false(ivt_principal_match(&pat, ID("host:hostA/ivtd")));
 	/* never a local identity, never a top-level pattern */
-	assert_false(ivt_identity_is_local("ivtd"));
+	assert_false(ivt_identity_is_local(ID("ivtd")));
 	assert_int_equal(ivt_principal_parse("ivtd", &pat), -EINVAL);
 
 	struct ivt_policy *p = load("{\"version\":1,\"channels\":[{\"name\":\"ivt.utmem\","
 				    "\"listeners\":[],\"connectors\":[\"host:hostA/ivtd\"],"
 				    "\"quota_bytes\":4096}]}");
 	assert_non_null(p);
-	struct ivt_policy_query q = {.channel = "ivt.utmem", .identity = "host:hostA/ivtd",
+	struct ivt_policy_query q = {.channel = "ivt.utmem", .identity = ID("host:hostA/ivtd"),
 				     .granted_backend = "shm", .granted_ring_size = 65536,
 				     .colocated = 1};
 	struct ivt_policy_decision d;
 	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
 	assert_int_equal(d.quota_bytes, 4096);
-	q.identity = "host:hostA/uid:0";
+	q.identity = ID("host:hostA/uid:0");
 	assert_int_equal(ivt_policy_decide(p, &q, &d), -EACCES);
 	ivt_policy_free(p);
 }

@@ -43,7 +43,7 @@ static struct ivt_rmsg open_msg(void)
 {
 	struct ivt_rmsg m = {.type = IVT_RMSG_OPEN};
 	strcpy(m.u.open.channel, "bulk.data-1");
-	strcpy(m.u.open.identity, "uid:1000");
+	m.u.open.identity = ivt_identity_uid(1000);
 	strcpy(m.u.open.backend, "auto");
 	m.u.open.ring_size = 1u << 20;
 	return m;
@@ -69,22 +69,30 @@ static void test_round_trips(void **state)
 	n = encode(&in, buf);
 	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), 0);
 	assert_string_equal(out.u.open.channel, "bulk.data-1");
-	assert_string_equal(out.u.open.identity, "uid:1000");
+	assert_string_equal(IVT_ID_S(&out.u.open.identity), "uid:1000");
 	assert_string_equal(out.u.open.backend, "auto");
 	assert_int_equal(out.u.open.ring_size, 1u << 20);
 
 	/* A daemon's own connector (its utmem lower tier); nothing else that
 	 * is not a concrete local identity. */
-	strcpy(in.u.open.identity, IVT_DAEMON_IDENTITY);
+	in.u.open.identity = ivt_identity_daemon();
 	n = encode(&in, buf);
 	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), 0);
-	assert_string_equal(out.u.open.identity, "ivtd");
-	const char *bad_ids[] = {"ivtd2", "host:a/ivtd", "uid:*", "*", ""};
+	assert_int_equal(out.u.open.identity.kind, IVT_IDENTITY_DAEMON);
+	/* The identity field's text on the wire, written over a valid OPEN. */
+	uint8_t *wire_id = buf + IVT_RMSG_HDR_LEN + IVT_NAME_MAX + 1;
+	const char *bad_ids[] = {"ivtd2", "host:a/ivtd", "host:a/uid:1", "uid:*", "*", "",
+				 "uid:01000", "uid:4294967296", "dom:-1", "uid:1 "};
 	for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
-		strcpy(in.u.open.identity, bad_ids[i]);
 		n = encode(&in, buf);
+		memset(wire_id, 0, IVT_RMSG_ID_MAX + 1);
+		memcpy(wire_id, bad_ids[i], strlen(bad_ids[i]));
 		assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), -EPROTO);
 	}
+	/* no NUL inside the field */
+	n = encode(&in, buf);
+	memset(wire_id, '1', IVT_RMSG_ID_MAX + 1);
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), -EPROTO);
 
 	memset(&in, 0, sizeof(in));
 	in.type = IVT_RMSG_OPEN_OK;
@@ -274,8 +282,8 @@ static void test_fuzz(void **state)
 			accepted++;
 			if (out.type == IVT_RMSG_OPEN) {
 				assert_non_null(memchr(out.u.open.channel, 0, sizeof(out.u.open.channel)));
-				assert_true(ivt_identity_is_local(out.u.open.identity) ||
-					    !strcmp(out.u.open.identity, IVT_DAEMON_IDENTITY));
+				assert_true(ivt_identity_is_local(&out.u.open.identity) ||
+					    out.u.open.identity.kind == IVT_IDENTITY_DAEMON);
 			}
 		}
 	}

@@ -4,7 +4,9 @@
  * round-trip byte-exactly, a put over quota is refused with -ENOSPC and
  * the client carries on, another identity cannot touch a private pool, a
  * client that dies gives its space back, and a client that speaks garbage
- * loses only its own connection.
+ * loses only its own connection. After ivtd restarts, a handle reconnects
+ * by itself: what the store held is gone (gets miss), its pools are there
+ * again, empty, under the same ids.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -108,6 +110,47 @@ static void test_put_get_invalidate(void **state)
 	assert_int_equal(ivt_get(st, pool, 10, 0, buf, sizeof(buf), 0), -ENOENT);
 	assert_int_equal(ivt_pool_destroy(st, pool), 0);
 	assert_int_equal(ivt_put(st, pool, 7, 1, "x", 1), -EBADF);
+	assert_int_equal(ivt_store_close(st), 0);
+}
+
+static void test_store_after_restart(void **state)
+{
+	(void)state;
+	ivt_store *st = open_store();
+	const uint8_t uuid[IVT_UUID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+	uint32_t mine, shared, fresh;
+	char buf[16];
+	assert_int_equal(ivt_pool_create(st, IVT_POOL_PERSISTENT, NULL, &mine), 0);
+	assert_int_equal(ivt_pool_create(st, IVT_POOL_PERSISTENT | IVT_POOL_SHARED, uuid, &shared),
+			 0);
+	assert_int_equal(ivt_put(st, mine, 1, 0, "before", 6), 0);
+	assert_int_equal(ivt_put(st, shared, 1, 0, "before", 6), 0);
+
+	assert_int_equal(e2e_daemon_kill(&daemon_), 0);
+	/* while ivtd is down a call fails at once, saying so */
+	int rc = ivt_put(st, mine, 2, 0, "x", 1);
+	assert_true(rc == -ECONNRESET || rc == -EPIPE || rc == -ECONNREFUSED);
+	assert_int_equal(e2e_daemon_respawn(&daemon_), 0);
+
+	/* what the old ivtd held is gone: a miss, not an error */
+	assert_int_equal(ivt_get(st, mine, 1, 0, buf, sizeof(buf), 0), -ENOENT);
+	assert_int_equal(ivt_get(st, shared, 1, 0, buf, sizeof(buf), 0), -ENOENT);
+	assert_int_equal(ivt_put(st, mine, 1, 0, "after", 5), 0);
+	assert_int_equal(ivt_get(st, mine, 1, 0, buf, sizeof(buf), 0), 5);
+	assert_memory_equal(buf, "after", 5);
+	assert_int_equal(ivt_put(st, shared, 1, 0, "shared", 6), 0);
+	assert_int_equal(ivt_get(st, shared, 1, 0, buf, sizeof(buf), 0), 6);
+	/* a new pool gets an id of its own */
+	assert_int_equal(ivt_pool_create(st, IVT_POOL_PERSISTENT, NULL, &fresh), 0);
+	assert_true(fresh != mine && fresh != shared);
+	assert_int_equal(ivt_put(st, fresh, 1, 0, "new", 3), 0);
+	assert_int_equal(ivt_get(st, mine, 1, 0, buf, sizeof(buf), 0), 5);
+	struct ivt_store_stats ss;
+	assert_int_equal(ivt_store_stats(st, &ss), 0);
+	assert_int_equal(ss.pools, 3);
+	assert_int_equal(ss.pages, 3);
+	assert_int_equal(ivt_pool_destroy(st, mine), 0);
+	assert_int_equal(ivt_put(st, mine, 1, 0, "x", 1), -EBADF);
 	assert_int_equal(ivt_store_close(st), 0);
 }
 
@@ -390,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_garbage_only_hurts_its_sender),
 		cmocka_unit_test(test_pipelining_client_is_throttled),
 		cmocka_unit_test(test_half_sent_puts_are_bounded),
+		cmocka_unit_test(test_store_after_restart),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -171,16 +171,10 @@ for t in $built; do
 done
 cp "$WORK/smoke/ivt-vchan-smoke" "$P/bin/"
 cp -P "$BUILD"/lib/*.so* "$P/lib/" 2>/dev/null || true
-# Libraries our programs need that the dom0 rootfs lacks (cmocka for
-# ivt-conformance, libsodium for ivtd and the slurpoe plugin): ship them
-# beside ours (dom0-tests.sh sets LD_LIBRARY_PATH).
-ship_extra_libs() { # destdir, files...
-	local dest=$1; shift
-	for f in "$@"; do
-		LD_LIBRARY_PATH="$BUILD/lib" ldd "$f" 2>/dev/null | awk '/lib(cmocka|sodium)/ {print $3}'
-	done | sort -u | while read -r l; do cp -L "$l" "$dest/" || log "cannot ship $l"; done
-}
-ship_extra_libs "$P/lib" "$P"/bin/* "$BUILD"/plugins/*.so
+# Libraries our programs need that the dom0 rootfs lacks, beside ours
+# (dom0-tests.sh sets LD_LIBRARY_PATH).
+. "$HERE/ship-libs.sh"
+ship_extra_libs "$BUILD" "$P/lib" "$P"/bin/* "$BUILD"/plugins/*.so
 cp "$BUILD"/plugins/*.so "$P/plugins/" 2>/dev/null || true
 # Scripts, configs and policies from the source tree.
 cp "$HERE"/dom0-tests.sh "$HERE"/ivt-checks.sh "$HERE"/domU-init.sh "$P/"

@@ -75,9 +75,8 @@ cp "$BUILD"/bin/{ivtd,ivtctl,ivt-demo} "$P/bin/" || exit 1
 cp -a "$BUILD"/lib/libivt.so* "$P/lib/"
 cp "$BUILD"/plugins/*.so "$P/plugins/"
 # libsodium (ivtd, slurpoe plugin) is not in the dom0 rootfs: ship it too
-for f in "$P"/bin/* "$P"/plugins/*.so; do
-	LD_LIBRARY_PATH="$BUILD/lib" ldd "$f" 2>/dev/null | awk '/libsodium/ {print $3}'
-done | sort -u | while read -r l; do cp -L "$l" "$P/lib/"; done
+. "$HERE/ship-libs.sh"
+ship_extra_libs "$BUILD" "$P/lib" "$P"/bin/* "$P"/plugins/*.so
 cp "$SRC/systemd/ivtd.service" "$SRC/conf/policy.json" "$HERE/systemd-checks.sh" "$P/"
 prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$BUILD/CMakeCache.txt")
 echo "${prefix:-/usr/local}" >"$P/prefix"

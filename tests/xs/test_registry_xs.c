@@ -44,7 +44,7 @@ static void on_request(void *arg, struct ivt_reg_end *end, const struct ivt_end_
 	rec.last.end = end;
 	rec.last.req = *req;
 	rec.last.domid = end->domid;
-	snprintf(rec.last.identity, sizeof(rec.last.identity), "%s", end->identity);
+	ivt_identity_format(&end->who, rec.last.identity, sizeof(rec.last.identity));
 }
 
 static void on_gone(void *arg, struct ivt_reg_end *end, int graceful)
@@ -52,7 +52,7 @@ static void on_gone(void *arg, struct ivt_reg_end *end, int graceful)
 	rec.gones++;
 	rec.last_graceful = graceful;
 	rec.gone_domid = end->domid;
-	snprintf(rec.gone_identity, sizeof(rec.gone_identity), "%s", end->identity);
+	ivt_identity_format(&end->who, rec.gone_identity, sizeof(rec.gone_identity));
 }
 
 static struct event_base *base;

@@ -191,7 +191,7 @@ void broker_refuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, const
 	b->stats.refused++;
 	/* A connector retries while nobody listens: each -ENOENT is not news. */
 	ivt_log(err == -ENOENT ? IVT_LOG_DEBUG : IVT_LOG_INFO, WHO, "refused %s (%s): %s",
-		end->identity, errno_name(-err), msg);
+		IVT_ID_S(&end->who), errno_name(-err), msg);
 	end->reg->ops->reply_error(end, -err, msg);
 }
 
@@ -212,10 +212,11 @@ void broker_open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_se
 	end->reg->ops->reply_ok(end, &ok);
 }
 
-void broker_peer_info(struct ivt_reg_end *end, const char *identity, uint32_t peer_domid)
+void broker_peer_info(struct ivt_reg_end *end, const struct ivt_identity *who,
+		      uint32_t peer_domid)
 {
 	if (end->reg->ops->peer_info)
-		end->reg->ops->peer_info(end, identity, peer_domid);
+		end->reg->ops->peer_info(end, who, peer_domid);
 }
 
 /* Asks the policy, with this host's backends filled into q. */
@@ -268,7 +269,7 @@ static void channel_set_client(struct channel *ch, struct ivt_reg_end *end)
 {
 	ch->client = end;
 	end->broker_data = ch;
-	snprintf(ch->client_id, sizeof(ch->client_id), "%s", end->identity);
+	ch->client_id = end->who;
 }
 
 /* IVT_CAP_XS_PATH channels meet at a XenStore path below the listener's
@@ -298,11 +299,11 @@ static void handle_listen(struct ivt_broker *b, struct ivt_reg_end *end,
 	struct channel *ch = broker_find_named(b, req->name);
 	if (ch) {
 		broker_refuse(b, end, -EADDRINUSE, "channel '%s' already has a listener (%s)",
-			      req->name, ch->server_id);
+			      req->name, broker_listener_label(ch).s);
 		return;
 	}
 	struct ivt_policy_query q = {
-		.channel = req->name, .identity = end->identity, .is_listener = 1,
+		.channel = req->name, .identity = &end->who, .is_listener = 1,
 		.backend = req->backend, .ring_size = req->ring_size,
 		/* Every end ivtd sees today is on this host; remote ends
 		 * (slurpoe between hosts) will clear this. */
@@ -322,12 +323,12 @@ static void handle_listen(struct ivt_broker *b, struct ivt_reg_end *end,
 		ch->spill_above = d.spill_above_bytes < IVT_CTRL_SPILL_ABOVE_MAX
 					  ? d.spill_above_bytes : IVT_CTRL_SPILL_ABOVE_MAX;
 	ch->server = end;
-	snprintf(ch->server_id, sizeof(ch->server_id), "%s", end->identity);
+	ch->server_id = end->who;
 	b->stats.granted++;
 	if (d.ring_adjusted)
 		IVT_INFO(WHO, "%s", d.reason);
 	IVT_INFO(WHO, "%s '%s' by %s: granted backend %s, ring %" PRIu64 " (rule %s)",
-		 req->multi ? "listener" : "listen", ch->name, end->identity, ch->backend,
+		 req->multi ? "listener" : "listen", ch->name, IVT_ID_S(&end->who), ch->backend,
 		 ch->ring_size, d.rule);
 	if (req->multi) {
 		ch->u.lis.backlog = d.backlog ? d.backlog : IVT_POLICY_BACKLOG_DEFAULT;
@@ -356,7 +357,7 @@ void broker_relay(struct ivt_broker *b, struct channel *ch)
 		b->stats.setups_relayed++;
 	else if (rc != -ENOTSUP)
 		IVT_WARN(WHO, "channel '%s': relaying setup to %s failed: %s", ch->name,
-			 ch->client_id, strerror(-rc));
+			 IVT_ID_S(&ch->client_id), strerror(-rc));
 	/* One client per channel: nobody else will need it. */
 	drop_setup(ch);
 }
@@ -369,7 +370,7 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 		/* Still check the policy first: a refusal is more useful than
 		 * "no listener" to someone who may never connect. */
 		struct ivt_policy_query q = {
-			.channel = req->name, .identity = end->identity, .is_listener = 0,
+			.channel = req->name, .identity = &end->who, .is_listener = 0,
 			.backend = req->backend, .colocated = 1,
 		};
 		struct ivt_policy_decision d;
@@ -382,9 +383,9 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 	}
 	/* The policy per connector: a refused one never reaches a queue. */
 	struct ivt_policy_query q = {
-		.channel = req->name, .identity = end->identity, .is_listener = 0,
+		.channel = req->name, .identity = &end->who, .is_listener = 0,
 		.backend = req->backend, .ring_size = req->ring_size, .colocated = 1,
-		.peer_identity = ch->server_id, .granted_backend = ch->backend,
+		.peer_identity = &ch->server_id, .granted_backend = ch->backend,
 		.granted_ring_size = ch->ring_size,
 	};
 	struct ivt_policy_decision d;
@@ -397,7 +398,7 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 	if (ch->state != CS_LISTENING && ch->state != CS_DEFERRED) {
 		broker_refuse(b, end, -EBUSY, "channel '%s' already %s a client (%s); its listener "
 					      "must listen again, or use ivt_listen to serve many",
-			      req->name, ch->client ? "has" : "served", ch->client_id);
+			      req->name, ch->client ? "has" : "served", IVT_ID_S(&ch->client_id));
 		return;
 	}
 	int deferred = ch->state == CS_DEFERRED;
@@ -405,11 +406,12 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 	channel_set_client(ch, end);
 	b->stats.granted++;
 	IVT_INFO(WHO, "connect '%s' by %s to %s: backend %s, ring %" PRIu64 " (rule %s)", ch->name,
-		 end->identity, ch->server_id, ch->backend, ch->ring_size, d.rule);
-	broker_peer_info(ch->server, end->identity, end->domid);
+		 IVT_ID_S(&end->who), IVT_ID_S(&ch->server_id), ch->backend, ch->ring_size, d.rule);
+	broker_give_cookie(ch);
+	broker_peer_info(ch->server, &end->who, end->domid);
 	if (deferred)
 		broker_open_ok(ch->server, ch, 1, end->domid);
-	broker_peer_info(end, ch->server_id, ch->server->domid);
+	broker_peer_info(end, &ch->server_id, ch->server->domid);
 	broker_open_ok(end, ch, 0, ch->server->domid);
 	if (ch->setup)
 		broker_relay(b, ch);
@@ -452,7 +454,7 @@ static void handle_remote(struct ivt_broker *b, struct ivt_reg_end *end,
 	}
 	/* Ends that came from another host are never sent on: no relaying
 	 * through a chain of daemons, whatever their policies say. */
-	if (!strncmp(end->identity, "host:", 5)) {
+	if (end->who.kind == IVT_IDENTITY_HOST) {
 		broker_refuse(b, end, -EACCES, "channel '%s' lives on host %s, not here", req->name,
 		       rule->host);
 		return;
@@ -460,7 +462,7 @@ static void handle_remote(struct ivt_broker *b, struct ivt_reg_end *end,
 	/* The local leg is always shm toward the daemon: check the
 	 * connector as if it joined a shm listener. */
 	struct ivt_policy_query q = {
-		.channel = req->name, .identity = end->identity, .is_listener = 0,
+		.channel = req->name, .identity = &end->who, .is_listener = 0,
 		.backend = req->backend, .ring_size = req->ring_size, .colocated = 0,
 		.granted_backend = "shm",
 	};
@@ -484,7 +486,11 @@ static void handle_remote(struct ivt_broker *b, struct ivt_reg_end *end,
 	/* the far listener's mode is not relayed: the connector says it */
 	ch->message = req->message;
 	channel_set_client(ch, end);
-	snprintf(ch->server_id, sizeof(ch->server_id), "(%.44s)", rule->host);
+	/* the far listener is not known here: any end on that host */
+	memset(&ch->server_id, 0, sizeof(ch->server_id));
+	ch->server_id.kind = IVT_IDENTITY_HOST;
+	snprintf(ch->server_id.host, sizeof(ch->server_id.host), "%.*s", IVT_IDENTITY_HOST_MAX,
+		 rule->host); /* policy_load.c keeps it that short */
 	char reason[IVT_ERRMSG_MAX + 1] = "";
 	int rc = b->remote.open(b->remote.arg, end, req, host, rule->max_ring_size, reason,
 				sizeof(reason));
@@ -494,7 +500,7 @@ static void handle_remote(struct ivt_broker *b, struct ivt_reg_end *end,
 	}
 	b->stats.granted++;
 	IVT_INFO(WHO, "connect '%s' by %s: listener on host %s, opening there (rule %s)",
-		 req->name, end->identity, rule->host, d.rule);
+		 req->name, IVT_ID_S(&end->who), rule->host, d.rule);
 }
 
 /* ---- channels ivtd serves itself ----------------------------------- */
@@ -524,7 +530,7 @@ static void handle_service(struct ivt_broker *b, struct ivt_reg_end *end,
 	if (rule && rr >= IVT_POLICY_RING_MIN && rr <= rule->max_ring_size && !(rr & (rr - 1)))
 		ring = rr;
 	struct ivt_policy_query q = {
-		.channel = req->name, .identity = end->identity, .is_listener = 0,
+		.channel = req->name, .identity = &end->who, .is_listener = 0,
 		.backend = req->backend, .colocated = 1, .granted_backend = backend,
 		.granted_ring_size = ring,
 	};
@@ -542,7 +548,7 @@ static void handle_service(struct ivt_broker *b, struct ivt_reg_end *end,
 		return;
 	ch->ring_size = ring;
 	channel_set_client(ch, end);
-	snprintf(ch->server_id, sizeof(ch->server_id), "(ivtd)");
+	ch->server_id = ivt_identity_daemon();
 	broker_set_xs_path(ch, 0);
 	broker_open_ok(end, ch, 0, 0);
 	char reason[IVT_ERRMSG_MAX + 1] = "";
@@ -554,7 +560,7 @@ static void handle_service(struct ivt_broker *b, struct ivt_reg_end *end,
 	}
 	b->stats.granted++;
 	IVT_INFO(WHO, "connect '%s' by %s: served by ivtd, backend %s, ring %" PRIu64 " (rule %s)",
-		 ch->name, end->identity, ch->backend, ch->ring_size, d.rule);
+		 ch->name, IVT_ID_S(&end->who), ch->backend, ch->ring_size, d.rule);
 }
 
 /* ---- callbacks ----------------------------------------------------- */
@@ -606,7 +612,7 @@ static void cb_setup(void *arg, struct ivt_reg_end *end, const void *blob, size_
 	struct channel *ch = end->broker_data;
 	if (nfds < 0 || nfds > IVT_OOB_FDS_MAX)
 		nfds = 0; /* cannot be trusted to say which to close; registries never do this */
-	if (!ch || ch->server != end || ch->kind == CHAN_LISTENER) {
+	if (!ch || ch->server != end || ch->kind == CHAN_LISTENER || ch->kind == CHAN_ADOPTED) {
 		close_fds(fds, nfds);
 		broker_refuse(b, end, -EPROTO, "only an open listening or accepting end may send "
 					       "SETUP");
@@ -634,7 +640,7 @@ static void cb_setup(void *arg, struct ivt_reg_end *end, const void *blob, size_
 	s->nfds = nfds;
 	ch->setup = s;
 	ch->setup_seen = 1;
-	IVT_DEBUG(WHO, "channel '%s': setup from %s (%zu bytes, %d fds)", ch->name, end->identity,
+	IVT_DEBUG(WHO, "channel '%s': setup from %s (%zu bytes, %d fds)", ch->name, IVT_ID_S(&end->who),
 		  len, nfds);
 	if (ch->client)
 		broker_relay(b, ch);
@@ -656,7 +662,7 @@ void broker_end_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_en
 		other = ch->server;
 	}
 	IVT_INFO(WHO, "channel '%s': %s %s %s", ch->name, was_server ? "listener" : "client",
-		 end->identity, graceful ? "closed" : "died");
+		 IVT_ID_S(&end->who), graceful ? "closed" : "died");
 	if (other)
 		other->reg->ops->notify_peer(other, event, end->domid);
 	ch->state = CS_HALF;
@@ -681,8 +687,8 @@ static void cb_gone(void *arg, struct ivt_reg_end *end, int graceful)
 		broker_free_channel(b, ch);
 		return;
 	case CHAN_REMOTE:
-		IVT_INFO(WHO, "channel '%s': client %s of host %s %s", ch->name, end->identity,
-			 ch->server_id, graceful ? "closed" : "died");
+		IVT_INFO(WHO, "channel '%s': client %s of host %s %s", ch->name, IVT_ID_S(&end->who),
+			 ch->server_id.host, graceful ? "closed" : "died");
 		ch->client = NULL;
 		if (b->remote.gone)
 			b->remote.gone(b->remote.arg, end, graceful);
@@ -698,6 +704,9 @@ static void cb_gone(void *arg, struct ivt_reg_end *end, int graceful)
 		/* The name is free for a new listener right away. */
 		broker_end_gone(b, ch, end, graceful);
 		return;
+	case CHAN_ADOPTED:
+		broker_adopted_gone(b, ch, end, graceful);
+		return;
 	}
 }
 
@@ -705,5 +714,6 @@ struct ivt_broker_cb ivt_broker_callbacks(struct ivt_broker *b)
 {
 	return (struct ivt_broker_cb){
 		.arg = b, .request = cb_request, .setup = cb_setup, .gone = cb_gone,
+		.attach = broker_attach,
 	};
 }

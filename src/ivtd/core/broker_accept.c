@@ -64,7 +64,7 @@ static void offer(struct channel *lis, struct channel *ch)
 		lis->u.lis.next_ticket = 1; /* 0 means "no ticket" */
 	ch->u.conn.ticket = lis->u.lis.next_ticket++;
 	if (lis->server->reg->ops->incoming)
-		lis->server->reg->ops->incoming(lis->server, ch->u.conn.ticket, ch->client_id,
+		lis->server->reg->ops->incoming(lis->server, ch->u.conn.ticket, &ch->client_id,
 						ch->client->domid);
 }
 
@@ -100,14 +100,14 @@ void broker_connect_multi(struct ivt_broker *b, struct channel *lis, struct ivt_
 	ch->message = lis->message;
 	ch->u.conn.parent = lis;
 	ch->client = end;
-	snprintf(ch->client_id, sizeof(ch->client_id), "%s", end->identity);
-	snprintf(ch->server_id, sizeof(ch->server_id), "%s", lis->server_id);
+	ch->client_id = end->who;
+	ch->server_id = lis->server_id;
 	broker_set_xs_path(ch, lis->server->domid);
 	uint32_t w = req->wait_ms ? req->wait_ms : DEFAULT_QUEUE_MS;
 	ch->u.conn.deadline = w == IVT_CTRL_WAIT_FOREVER ? -1 : ivt_now_ms() + w;
 	b->stats.granted++;
 	IVT_DEBUG(WHO, "connect '%s' by %s to listener %s: %s (rule %s)", ch->name,
-		  end->identity, lis->server_id, room ? "offered" : "waiting for room", d->rule);
+		  IVT_ID_S(&end->who), IVT_ID_S(&lis->server_id), room ? "offered" : "waiting for room", d->rule);
 	if (room) {
 		offer(lis, ch);
 	} else {
@@ -125,9 +125,9 @@ void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 		return;
 	}
 	/* Only the listener's own identity may take its connections. */
-	if (strcmp(end->identity, lis->server_id) || end->domid != lis->server->domid) {
+	if (!ivt_identity_equal(&end->who, &lis->server_id) || end->domid != lis->server->domid) {
 		broker_refuse(b, end, -EACCES, "%s may not accept connections of %s's listener '%s'",
-			      end->identity, lis->server_id, lis->name);
+			      IVT_ID_S(&end->who), IVT_ID_S(&lis->server_id), lis->name);
 		return;
 	}
 	struct channel *ch = NULL;
@@ -149,10 +149,11 @@ void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 	ch->server = end;
 	end->broker_data = ch;
 	IVT_INFO(WHO, "accept '%s' by %s: connection from %s, backend %s, ring %" PRIu64,
-		 ch->name, end->identity, ch->client_id, ch->backend, ch->ring_size);
-	broker_peer_info(end, ch->client_id, ch->client->domid);
+		 ch->name, IVT_ID_S(&end->who), IVT_ID_S(&ch->client_id), ch->backend, ch->ring_size);
+	broker_give_cookie(ch);
+	broker_peer_info(end, &ch->client_id, ch->client->domid);
 	broker_open_ok(end, ch, 1, ch->client->domid);
-	broker_peer_info(ch->client, ch->server_id, end->domid);
+	broker_peer_info(ch->client, &ch->server_id, end->domid);
 	broker_open_ok(ch->client, ch, 0, end->domid);
 	/* answers may have failed and dropped an end: its gone() comes later */
 	end->reg->ops->notify_peer(end, IVT_PEER_CONNECTED, ch->client->domid);
@@ -173,7 +174,7 @@ static void drop_unaccepted(struct ivt_broker *b, struct channel *ch)
 void broker_listener_gone(struct ivt_broker *b, struct channel *lis, int graceful)
 {
 	IVT_INFO(WHO, "channel '%s': listener %s %s (%u connected, %u queued)", lis->name,
-		 lis->server_id, graceful ? "closed" : "died", lis->u.lis.live, lis->u.lis.queued);
+		 IVT_ID_S(&lis->server_id), graceful ? "closed" : "died", lis->u.lis.live, lis->u.lis.queued);
 	lis->server = NULL;
 	struct channel *next;
 	for (struct channel *c = b->channels; c; c = next) {
@@ -232,7 +233,7 @@ void ivt_broker_tick(struct ivt_broker *b)
 				broker_refuse(b, client, -ETIMEDOUT,
 					      "channel '%s': the listener %s did not accept this "
 					      "connection in time (it has %u more queued)",
-					      c->name, lis->server_id, lis->u.lis.queued - 1);
+					      c->name, IVT_ID_S(&lis->server_id), lis->u.lis.queued - 1);
 			drop_unaccepted(b, c);
 			promote(b, lis);
 			again = 1; /* the table changed under us */

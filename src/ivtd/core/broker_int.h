@@ -14,6 +14,8 @@
  *   CONN      ivt_accept's end / connector      WAITING -> QUEUED -> CONNECTED -> HALF
  *   REMOTE    (bridge.c) / local connector      CONNECTED
  *   SERVICE   (ivtd itself) / local connector   CONNECTED
+ *   ADOPTED   ends of a channel a previous ivtd  ATTACHING -> CONNECTED -> HALF
+ *             brokered, re-attached by cookie   (broker_attach.c)
  *
  * Only ONESHOT and LISTENER channels own their name, while their server
  * end is there.
@@ -27,7 +29,7 @@
 #include "broker.h"
 #include "common/plugin_loader.h"
 
-enum chan_kind { CHAN_ONESHOT, CHAN_LISTENER, CHAN_CONN, CHAN_REMOTE, CHAN_SERVICE };
+enum chan_kind { CHAN_ONESHOT, CHAN_LISTENER, CHAN_CONN, CHAN_REMOTE, CHAN_SERVICE, CHAN_ADOPTED };
 
 enum chan_state {
 	CS_LISTENING, /* ONESHOT, LISTENER: waiting for connectors */
@@ -37,6 +39,7 @@ enum chan_state {
 	CS_QUEUED,    /* CONN: offered to the listener (INCOMING), not accepted */
 	CS_CONNECTED, /* both ends there */
 	CS_HALF,      /* one end went; the other was told and may linger */
+	CS_ATTACHING, /* ADOPTED: one end re-attached, the other not yet */
 };
 
 /* The listener's setup (shm: memfd + eventfds), held until relayed. */
@@ -60,9 +63,13 @@ struct channel {
 	int message;          /* the listener asked for message mode: both ends hear it */
 	char xs_path[IVT_XS_PATH_MAX + 1];
 	struct ivt_reg_end *server, *client; /* NULL once gone */
-	char server_id[48], client_id[48];   /* kept for status after they go */
+	struct ivt_identity server_id, client_id; /* kept for status after they go */
 	struct chan_setup *setup;            /* NULL: none yet, or relayed */
 	int setup_seen;                      /* one SETUP per server end */
+	/* Re-attach cookie (ATTACH_INFO), once both ends are there and can
+	 * re-attach; never shown or logged. */
+	uint8_t cookie[IVT_CTRL_COOKIE_LEN];
+	int has_cookie;
 	time_t since;
 	union {
 		struct { /* LISTENER */
@@ -76,6 +83,9 @@ struct channel {
 			long long deadline;     /* WAITING/QUEUED: ivt_now_ms() bound, -1 none */
 			int full_err;           /* WAITING: -EAGAIN backlog, -EUSERS max */
 		} conn;
+		struct { /* ADOPTED, while ATTACHING */
+			struct ivt_identity peer_claim; /* who the first end says its peer is */
+		} adopt;
 	} u;
 };
 
@@ -104,7 +114,11 @@ int broker_decide_or_refuse(struct ivt_broker *b, struct ivt_reg_end *end,
 void broker_open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_server,
 		    uint32_t peer_domid);
 /* The other end's identity, for registries that pass it on. */
-void broker_peer_info(struct ivt_reg_end *end, const char *identity, uint32_t peer_domid);
+void broker_peer_info(struct ivt_reg_end *end, const struct ivt_identity *who,
+		      uint32_t peer_domid);
+/* The LISTENER column of status: the identity, "(ivtd)" for channels
+ * ivtd serves, "(HOST)" for those bridged to HOST. (broker_status.c) */
+struct ivt_identity_text broker_listener_label(const struct channel *ch);
 void broker_set_xs_path(struct channel *ch, uint32_t listener_domid);
 /* Relay the held setup to the client; dropped once it got there. */
 void broker_relay(struct ivt_broker *b, struct channel *ch);
@@ -112,6 +126,16 @@ void broker_relay(struct ivt_broker *b, struct channel *ch);
  * freed when both are gone). */
 void broker_end_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_end *end,
 		     int graceful);
+
+/* broker_attach.c */
+/* Both ends of ch are there: hand them its re-attach cookie (ends whose
+ * registry cannot re-attach get none). */
+void broker_give_cookie(struct channel *ch);
+/* The registry callback for ATTACH. */
+void broker_attach(void *arg, struct ivt_reg_end *end, const struct ivt_attach_request *req);
+/* An ADOPTED channel's end went (any state). */
+void broker_adopted_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_end *end,
+			 int graceful);
 
 /* broker_accept.c */
 void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,

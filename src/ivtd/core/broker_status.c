@@ -17,8 +17,19 @@ static const char *state_name(const struct channel *ch)
 	case CS_QUEUED: return "queued";
 	case CS_CONNECTED: return "connected";
 	case CS_HALF: return ch->client ? "listener-gone" : "client-gone";
+	case CS_ATTACHING: return "attaching"; /* re-attached after a restart, peer not yet */
 	}
 	return "?";
+}
+
+struct ivt_identity_text broker_listener_label(const struct channel *ch)
+{
+	struct ivt_identity_text t = ivt_identity_text(&ch->server_id);
+	if (ch->kind == CHAN_SERVICE)
+		snprintf(t.s, sizeof(t.s), "(ivtd)");
+	else if (ch->kind == CHAN_REMOTE)
+		snprintf(t.s, sizeof(t.s), "(%.*s)", IVT_IDENTITY_HOST_MAX, ch->server_id.host);
+	return t;
 }
 
 /* Room kept for the "... and N more" line. */
@@ -31,8 +42,8 @@ static int row(struct ivt_textbuf *o, const struct channel *c, const char *inden
 	char name[IVT_NAME_MAX + 8];
 	snprintf(name, sizeof(name), "%s%s", indent, c->name);
 	ivt_textbuf_printf(o, "%-24s %-8s %10" PRIu64 " %-12s %-12s %-13s %lds\n", name,
-			   c->backend, c->ring_size, c->server_id[0] ? c->server_id : "-",
-			   c->client_id[0] ? c->client_id : "-", state_name(c),
+			   c->backend, c->ring_size, broker_listener_label(c).s,
+			   IVT_ID_S(&c->client_id), state_name(c),
 			   (long)(now - c->since));
 	return 1;
 }
@@ -57,8 +68,10 @@ size_t ivt_broker_status(const struct ivt_broker *b, char *buf, size_t len)
 	time_t now = time(NULL);
 	for (const struct channel *c = b->channels; c; c = c->next) {
 		/* connections are listed under their listener; a client
-		 * lingering after its one-shot listener left is not listed */
-		if (c->kind == CHAN_CONN ? c->u.conn.parent != NULL : !c->server)
+		 * lingering after its one-shot listener left is not listed,
+		 * but a client re-attaching ahead of its listener is */
+		if (c->kind == CHAN_CONN ? c->u.conn.parent != NULL
+					 : !c->server && c->state != CS_ATTACHING)
 			continue;
 		total++;
 		if (c->kind != CHAN_LISTENER) {
@@ -67,7 +80,7 @@ size_t ivt_broker_status(const struct ivt_broker *b, char *buf, size_t len)
 		}
 		if (!o.full && ivt_textbuf_room(&o) >= TAIL_ROOM) {
 			ivt_textbuf_printf(&o, "%-24s %-8s %10" PRIu64 " %-12s %-12s %-13s %lds\n",
-					   c->name, c->backend, c->ring_size, c->server_id, "-",
+					   c->name, c->backend, c->ring_size, IVT_ID_S(&c->server_id), "-",
 					   "listener", (long)(now - c->since));
 			ivt_textbuf_printf(&o, "  %u connected (max %u), %u queued (backlog %u)\n",
 					   c->u.lis.live, c->u.lis.max_conns, c->u.lis.queued,

@@ -14,60 +14,30 @@
 
 #include "common/textbuf.h"
 
-/* Strict canonical decimal uint32: digits only, no sign, no overflow, no
- * leading zero ("uid:01000" would be a second spelling of uid 1000, so
- * string comparisons elsewhere would disagree with the policy). */
-static int parse_u32(const char *s, uint32_t *out)
-{
-	if (!*s || strlen(s) > 10 || (s[0] == '0' && s[1]))
-		return -EINVAL;
-	uint64_t v = 0;
-	for (const char *c = s; *c; c++) {
-		if (*c < '0' || *c > '9')
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(*c - '0');
-	}
-	if (v > UINT32_MAX)
-		return -EINVAL;
-	*out = (uint32_t)v;
-	return 0;
-}
-
-/* The local forms: "*" (only where allow_any), "uid:N|*", "dom:N|*". */
-static int parse_local(const char *s, int allow_any, struct ivt_principal *out)
+/* The local forms: "*" (only where allow_any), "uid:*", "dom:*", and
+ * concrete identities: "uid:N", "dom:N", "ivtd" (only where allow_daemon),
+ * read by the identity parser so patterns and identities spell alike. */
+static int parse_local(const char *s, int allow_any, int allow_daemon, struct ivt_principal *out)
 {
 	if (!strcmp(s, "*")) {
 		out->kind = IVT_PRINCIPAL_ANY;
 		return allow_any ? 0 : -EINVAL;
 	}
-	if (!strncmp(s, "uid:", 4))
-		out->kind = IVT_PRINCIPAL_UID;
-	else if (!strncmp(s, "dom:", 4))
-		out->kind = IVT_PRINCIPAL_DOM;
-	else
-		return -EINVAL;
-	if (!strcmp(s + 4, "*")) {
+	if (!strcmp(s, "uid:*") || !strcmp(s, "dom:*")) {
+		out->kind = s[0] == 'u' ? IVT_PRINCIPAL_UID : IVT_PRINCIPAL_DOM;
 		out->any_id = 1;
 		return 0;
 	}
-	return parse_u32(s + 4, &out->id);
+	struct ivt_identity id;
+	if (ivt_identity_parse(s, &id) != 0 ||
+	    !(ivt_identity_is_local(&id) || (allow_daemon && id.kind == IVT_IDENTITY_DAEMON)))
+		return -EINVAL;
+	out->kind = (enum ivt_principal_kind)id.kind;
+	out->id = id.id;
+	return 0;
 }
 
-/* Host names as in the policy's "hosts": channel-name characters. */
-static int host_name_valid(const char *s, size_t n)
-{
-	if (n == 0 || n > IVT_NAME_MAX || s[0] == '.')
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
-/* "host:*", "host:NAME", "host:NAME/<local or *>", NAME may be "*". */
+/* "host:*", "host:NAME", "host:NAME/<local, ivtd or *>", NAME may be "*". */
 static int parse_host_principal(const char *s, struct ivt_principal *out)
 {
 	out->kind = IVT_PRINCIPAL_HOST;
@@ -76,7 +46,7 @@ static int parse_host_principal(const char *s, struct ivt_principal *out)
 	size_t n = slash ? (size_t)(slash - name) : strlen(name);
 	if (n == 1 && name[0] == '*')
 		out->host[0] = '\0';
-	else if (host_name_valid(name, n))
+	else if (ivt_host_name_valid(name, n, IVT_NAME_MAX))
 		memcpy(out->host, name, n), out->host[n] = '\0';
 	else
 		return -EINVAL;
@@ -84,9 +54,7 @@ static int parse_host_principal(const char *s, struct ivt_principal *out)
 		return 0;
 	struct ivt_principal local;
 	memset(&local, 0, sizeof(local));
-	if (!strcmp(slash + 1, IVT_DAEMON_IDENTITY))
-		local.kind = IVT_PRINCIPAL_DAEMON;
-	else if (parse_local(slash + 1, 1, &local) != 0)
+	if (parse_local(slash + 1, 1, 1, &local) != 0)
 		return -EINVAL;
 	out->local_kind = local.kind;
 	out->any_id = local.any_id;
@@ -103,53 +71,36 @@ int ivt_principal_parse(const char *s, struct ivt_principal *out)
 	if (!strncmp(s, "host:", 5))
 		rc = parse_host_principal(s, out);
 	else
-		rc = parse_local(s, 1, out);
+		rc = parse_local(s, 1, 0, out);
 	if (rc)
 		memset(out, 0, sizeof(*out));
 	return rc;
 }
 
-/* A concrete identity: no wildcard anywhere. */
-static int is_concrete(const struct ivt_principal *p)
-{
-	if (p->kind == IVT_PRINCIPAL_ANY || p->any_id)
-		return 0;
-	if (p->kind == IVT_PRINCIPAL_HOST)
-		return p->host[0] && p->local_kind != IVT_PRINCIPAL_ANY;
-	return 1;
-}
-
-int ivt_identity_is_local(const char *s)
-{
-	struct ivt_principal p;
-	return s && ivt_principal_parse(s, &p) == 0 && is_concrete(&p) &&
-	       p.kind != IVT_PRINCIPAL_HOST;
-}
-
-int ivt_principal_match(const struct ivt_principal *pat, const char *identity)
+int ivt_principal_match(const struct ivt_principal *pat, const struct ivt_identity *who)
 {
 	if (pat->kind == IVT_PRINCIPAL_ANY)
 		return 1;
-	struct ivt_principal who;
-	/* An identity is a pattern without wildcards. */
-	if (!identity || ivt_principal_parse(identity, &who) != 0 || !is_concrete(&who))
+	if (!who || (int)who->kind != (int)pat->kind)
 		return 0;
-	if (who.kind != pat->kind)
-		return 0;
+	enum ivt_identity_kind kind = who->kind;
 	if (pat->kind == IVT_PRINCIPAL_HOST) {
-		if (pat->host[0] && strcmp(pat->host, who.host) != 0)
+		if (pat->host[0] && strcmp(pat->host, who->host) != 0)
 			return 0;
 		if (pat->local_kind == IVT_PRINCIPAL_ANY)
 			return 1;
-		if (pat->local_kind != who.local_kind)
+		if ((int)pat->local_kind != (int)who->inner)
 			return 0;
+		kind = who->inner;
 	}
-	return pat->any_id || who.id == pat->id;
+	if (kind == IVT_IDENTITY_DAEMON)
+		return 1;
+	return pat->any_id || who->id == pat->id;
 }
 
-static int is_domain(const char *identity)
+static int is_domain(const struct ivt_identity *who)
 {
-	return identity && !strncmp(identity, "dom:", 4);
+	return who && who->kind == IVT_IDENTITY_DOM;
 }
 
 const struct ivt_policy_channel *ivt_policy_find_channel(const struct ivt_policy *p,
@@ -172,10 +123,10 @@ const struct ivt_policy_host *ivt_policy_find_host(const struct ivt_policy *p, c
 	return NULL;
 }
 
-static int any_match(const struct ivt_principal *list, size_t n, const char *identity)
+static int any_match(const struct ivt_principal *list, size_t n, const struct ivt_identity *who)
 {
 	for (size_t i = 0; i < n; i++)
-		if (ivt_principal_match(&list[i], identity))
+		if (ivt_principal_match(&list[i], who))
 			return 1;
 	return 0;
 }
@@ -333,7 +284,10 @@ int ivt_policy_decide(const struct ivt_policy *p, const struct ivt_policy_query 
 	memset(d, 0, sizeof(*d));
 	if (!p)
 		REFUSE(d, -ENOENT, "no policy loaded");
-	const char *who = q->identity ? q->identity : "(unknown)";
+	/* text only for the reasons below; decisions compare fields */
+	struct ivt_identity_text who = ivt_identity_text(q->identity);
+	if (!q->identity || q->identity->kind == IVT_IDENTITY_NONE)
+		snprintf(who.s, sizeof(who.s), "(unknown)");
 	const struct ivt_policy_channel *c = ivt_policy_find_channel(p, q->channel);
 	if (!c)
 		REFUSE(d, -ENOENT, "no rule in %s matches channel '%s'", p->source,
@@ -345,19 +299,20 @@ int ivt_policy_decide(const struct ivt_policy *p, const struct ivt_policy_query 
 		say(d->rule, sizeof(d->rule), "channels[%d] '%s' (%s)", c->index, c->pattern,
 			 p->source);
 
-	if (q->is_listener ? !any_match(c->listeners, c->n_listeners, who)
-			   : !any_match(c->connectors, c->n_connectors, who))
-		REFUSE(d, -EACCES, "%s may not %s channel '%s': not in %s of rule %s", who,
+	if (q->is_listener ? !any_match(c->listeners, c->n_listeners, q->identity)
+			   : !any_match(c->connectors, c->n_connectors, q->identity))
+		REFUSE(d, -EACCES, "%s may not %s channel '%s': not in %s of rule %s", who.s,
 		       q->is_listener ? "listen on" : "connect to", q->channel,
 		       q->is_listener ? "listeners" : "connectors", d->rule);
 	if (!q->is_listener && q->peer_identity)
 		for (size_t i = 0; i < c->n_peers_denied; i++)
 			if (ivt_principal_match(&c->peers_denied[i].listener, q->peer_identity) &&
-			    ivt_principal_match(&c->peers_denied[i].connector, who))
+			    ivt_principal_match(&c->peers_denied[i].connector, q->identity))
 				REFUSE(d, -EACCES,
 				       "%s may not connect to %s on channel '%s': peers_denied[%zu] "
 				       "of rule %s",
-				       who, q->peer_identity, q->channel, i, d->rule);
+				       who.s, ivt_identity_text(q->peer_identity).s, q->channel, i,
+				       d->rule);
 
 	d->quota_bytes = c->quota_bytes;
 	d->has_spill = c->has_spill;

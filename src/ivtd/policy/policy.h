@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "common/ctrl_proto.h"
+#include "common/identity.h"
 
 #define IVT_POLICY_RING_MIN 4096ull
 #define IVT_POLICY_RING_MAX (1ull << 30)
@@ -35,36 +36,31 @@ struct ivt_backend_info {
  * "host:*" (any remote end), "host:NAME" (any end on NAME), and
  * "host:NAME/" followed by any local form ("uid:N", "dom:*", "*") or
  * "ivtd" (that host's daemon); NAME may be "*". */
-enum ivt_principal_kind {
-	IVT_PRINCIPAL_ANY,
-	IVT_PRINCIPAL_UID,
-	IVT_PRINCIPAL_DOM,
-	IVT_PRINCIPAL_HOST,
+enum ivt_principal_kind { /* the identity kinds, plus "*" */
+	IVT_PRINCIPAL_ANY = IVT_IDENTITY_NONE,
+	IVT_PRINCIPAL_UID = IVT_IDENTITY_UID,
+	IVT_PRINCIPAL_DOM = IVT_IDENTITY_DOM,
+	IVT_PRINCIPAL_HOST = IVT_IDENTITY_HOST,
 	/* "ivtd" after "host:NAME/": that host's daemon itself (its utmem
 	 * lower tier, docs/utmem.md). Never a local identity. */
-	IVT_PRINCIPAL_DAEMON,
+	IVT_PRINCIPAL_DAEMON = IVT_IDENTITY_DAEMON,
 };
-/* The identity a daemon uses for its own remote connectors. */
-#define IVT_DAEMON_IDENTITY "ivtd"
 struct ivt_principal {
 	enum ivt_principal_kind kind; /* HOST: the local part is in local_kind */
 	int any_id; /* "uid:*" / "dom:*" */
 	uint32_t id;
 	/* IVT_PRINCIPAL_HOST only */
 	char host[IVT_NAME_MAX + 1];        /* "" = any host */
-	enum ivt_principal_kind local_kind; /* ANY, UID or DOM, with any_id and id */
+	enum ivt_principal_kind local_kind; /* ANY, UID, DOM or DAEMON, with any_id and id */
 };
 
-/* Longest host name usable in remote identities: "host:" NAME "/uid:N"
- * must fit struct ivt_reg_end's identity[48]. */
-#define IVT_REMOTE_HOST_NAME_MAX 27
+/* Longest host name usable in remote identities (common/identity.h). */
+#define IVT_REMOTE_HOST_NAME_MAX IVT_IDENTITY_HOST_MAX
 
 /* Parse an identity pattern; 0 or -EINVAL. */
 int ivt_principal_parse(const char *s, struct ivt_principal *out);
-/* Does identity ("uid:1000", "dom:3", "host:hostB/uid:1000") match the pattern? */
-int ivt_principal_match(const struct ivt_principal *pat, const char *identity);
-/* Is s a concrete local identity ("uid:N" or "dom:N", no wildcard)? */
-int ivt_identity_is_local(const char *s);
+/* Does the identity match the pattern? A NONE identity matches only "*". */
+int ivt_principal_match(const struct ivt_principal *pat, const struct ivt_identity *who);
 
 struct ivt_policy_deny_pair { /* listener pattern, connector pattern */
 	struct ivt_principal listener, connector;
@@ -173,13 +169,13 @@ const struct ivt_policy_host *ivt_policy_find_host(const struct ivt_policy *p, c
 
 struct ivt_policy_query {
 	const char *channel;
-	const char *identity;      /* "uid:1000", "dom:3" */
+	const struct ivt_identity *identity;      /* NULL: not known */
 	int is_listener;
 	const char *backend;       /* requested; NULL, "" or "auto" = policy */
 	uint64_t ring_size;        /* requested; 0 = policy default */
 	int colocated;             /* both ends on this host */
 	/* Connector only: the listener's identity and what it was granted. */
-	const char *peer_identity;
+	const struct ivt_identity *peer_identity;
 	const char *granted_backend;
 	uint64_t granted_ring_size;
 	/* The backends this host knows, in the broker's (sorted) order. */

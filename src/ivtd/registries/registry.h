@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "common/ctrl_proto.h"
+#include "common/identity.h"
 
 struct event_base;
 struct ivt_registry;
@@ -35,7 +36,7 @@ struct ivt_reg_end {
 	uint32_t domid;     /* Xen domain id; 0 for local processes */
 	uint32_t uid;       /* local processes: SO_PEERCRED uid; guests: 0 */
 	int32_t pid;        /* local processes: SO_PEERCRED pid; guests: -1 */
-	char identity[48];  /* for policy and logs: "dom:3", "uid:1000" */
+	struct ivt_identity who; /* for policy and logs: dom:3, uid:1000 */
 	void *broker_data;  /* the broker's per-end state */
 };
 
@@ -53,6 +54,19 @@ struct ivt_end_request {
 	int message;                            /* listener: IVT_MESSAGE (message mode) */
 };
 
+/* An end of a channel that a previous ivtd brokered asks to be adopted
+ * (ATTACH, after a restart). Validated for form; the rest is its word,
+ * except the identity, which the registry took from the connection. */
+struct ivt_attach_request {
+	uint8_t cookie[IVT_CTRL_COOKIE_LEN];
+	char name[IVT_NAME_MAX + 1];
+	char backend[IVT_BACKEND_NAME_MAX + 1];
+	struct ivt_identity peer; /* who it says its peer is (NONE: unparsable) */
+	uint64_t ring_size;
+	int is_server;
+	int message;
+};
+
 /* What a registry reports to the broker. */
 struct ivt_broker_cb {
 	void *arg;
@@ -64,6 +78,10 @@ struct ivt_broker_cb {
 	/* The end went away: graceful (CLOSE, node removed) or not (socket
 	 * dropped, domain died). The registry frees `end` after this returns. */
 	void (*gone)(void *arg, struct ivt_reg_end *end, int graceful);
+	/* Optional for registries (NULL in older brokers' tables): an end
+	 * re-attaches (struct ivt_attach_request). The broker answers with
+	 * ops->attach_ok or reply_error. */
+	void (*attach)(void *arg, struct ivt_reg_end *end, const struct ivt_attach_request *req);
 };
 
 struct ivt_registry_ops {
@@ -78,11 +96,18 @@ struct ivt_registry_ops {
 			   uint32_t peer_domid);
 	/* Optional (NULL: the registry has no listeners that accept many
 	 * connections). Tell a MULTI listener end a connector waits. */
-	int (*incoming)(struct ivt_reg_end *listener, uint32_t ticket, const char *identity,
-			uint32_t peer_domid);
+	int (*incoming)(struct ivt_reg_end *listener, uint32_t ticket,
+			const struct ivt_identity *who, uint32_t peer_domid);
 	/* Optional: tell end who the other end is (before reply_ok or
 	 * notify_peer CONNECTED). Ends that cannot take it are skipped. */
-	int (*peer_info)(struct ivt_reg_end *end, const char *identity, uint32_t peer_domid);
+	int (*peer_info)(struct ivt_reg_end *end, const struct ivt_identity *who,
+			 uint32_t peer_domid);
+	/* Optional: give end its channel's re-attach cookie (before reply_ok
+	 * or notify_peer CONNECTED). Ends that cannot re-attach are skipped;
+	 * registries that cannot carry ATTACH leave it NULL. */
+	int (*attach_info)(struct ivt_reg_end *end, const uint8_t cookie[IVT_CTRL_COOKIE_LEN]);
+	/* Answer an ATTACH (set exactly where attach_info is). */
+	int (*attach_ok)(struct ivt_reg_end *end, uint64_t chan_id, int paired);
 	void (*destroy)(struct ivt_registry *reg);
 };
 

@@ -17,7 +17,9 @@
  * root's ivtctl or channels. uid 0 is subject only to the table's size. A refused
  * connection gets an ERROR saying why, then is closed. Each connection
  * has at most one request pending (answered before its next is read), so
- * pending requests are bounded by the connection limit.
+ * pending requests are bounded by the connection limit. An ATTACH (an end
+ * re-attaching after a restart, core/broker_attach.c) counts as an OPEN,
+ * so ends waiting for their peer to re-attach are bounded the same way.
  */
 #include "registry_local.h"
 
@@ -62,6 +64,7 @@ struct local_conn {
 	int reported;  /* broker already told it is gone */
 	int opened;    /* sent an OPEN: counts against limits.channels */
 	int wants_info; /* its OPEN had IVT_CTRL_OPEN_INFO: it takes PEER_INFO */
+	int wants_attach; /* its OPEN had IVT_CTRL_OPEN_ATTACH: it takes ATTACH_INFO */
 };
 
 struct local_reg {
@@ -146,10 +149,10 @@ static int send_or_drop(struct local_conn *c, uint16_t type, const void *p, uint
 		if (rc == -EAGAIN)
 			ivt_log_limited(&bad_msg_rl, IVT_LOG_WARN, WHO,
 					"%s (pid %d) does not read its control socket; dropping it",
-					c->end.identity, c->end.pid);
+					IVT_ID_S(&c->end.who), c->end.pid);
 		else if (rc != -ECONNRESET)
 			ivt_log_limited(&bad_msg_rl, IVT_LOG_WARN, WHO,
-					"sending to %s (pid %d): %s; dropping it", c->end.identity,
+					"sending to %s (pid %d): %s; dropping it", IVT_ID_S(&c->end.who),
 					c->end.pid, strerror(-rc));
 		mark_dead(c);
 	}
@@ -189,21 +192,37 @@ static int op_notify_peer(struct ivt_reg_end *end, int event, uint32_t peer_domi
 	return send_or_drop(conn_of(end), IVT_CTRL_PEER, &p, sizeof(p), NULL, 0);
 }
 
-static int op_incoming(struct ivt_reg_end *end, uint32_t ticket, const char *identity,
+static int op_incoming(struct ivt_reg_end *end, uint32_t ticket, const struct ivt_identity *who,
 		       uint32_t peer_domid)
 {
 	struct ivt_ctrl_incoming in = {.ticket = ticket, .peer_domid = peer_domid};
-	snprintf(in.identity, sizeof(in.identity), "%s", identity);
+	ivt_identity_format(who, in.identity, sizeof(in.identity)); /* "" if unknown */
 	return send_or_drop(conn_of(end), IVT_CTRL_INCOMING, &in, sizeof(in), NULL, 0);
 }
 
-static int op_peer_info(struct ivt_reg_end *end, const char *identity, uint32_t peer_domid)
+static int op_peer_info(struct ivt_reg_end *end, const struct ivt_identity *who,
+			uint32_t peer_domid)
 {
 	if (!conn_of(end)->wants_info)
 		return 0; /* a version-1 client would take it for garbage */
 	struct ivt_ctrl_peer_info pi = {.peer_domid = peer_domid};
-	snprintf(pi.identity, sizeof(pi.identity), "%s", identity);
+	ivt_identity_format(who, pi.identity, sizeof(pi.identity)); /* "" if unknown */
 	return send_or_drop(conn_of(end), IVT_CTRL_PEER_INFO, &pi, sizeof(pi), NULL, 0);
+}
+
+static int op_attach_info(struct ivt_reg_end *end, const uint8_t cookie[IVT_CTRL_COOKIE_LEN])
+{
+	if (!conn_of(end)->wants_attach)
+		return 0; /* an older client would take it for garbage */
+	struct ivt_ctrl_attach_info ai;
+	memcpy(ai.cookie, cookie, sizeof(ai.cookie));
+	return send_or_drop(conn_of(end), IVT_CTRL_ATTACH_INFO, &ai, sizeof(ai), NULL, 0);
+}
+
+static int op_attach_ok(struct ivt_reg_end *end, uint64_t chan_id, int paired)
+{
+	struct ivt_ctrl_attach_ok ok = {.chan_id = chan_id, .paired = paired ? 1 : 0};
+	return send_or_drop(conn_of(end), IVT_CTRL_ATTACH_OK, &ok, sizeof(ok), NULL, 0);
 }
 
 static void op_destroy(struct ivt_registry *reg);
@@ -216,6 +235,8 @@ static const struct ivt_registry_ops local_ops = {
 	.notify_peer = op_notify_peer,
 	.incoming = op_incoming,
 	.peer_info = op_peer_info,
+	.attach_info = op_attach_info,
+	.attach_ok = op_attach_ok,
 	.destroy = op_destroy,
 };
 
@@ -224,7 +245,7 @@ static const struct ivt_registry_ops local_ops = {
 static void protocol_error(struct local_conn *c, const char *what)
 {
 	ivt_log_limited(&bad_msg_rl, IVT_LOG_WARN, WHO, "%s (pid %d): %s; dropping the connection",
-			c->end.identity, c->end.pid, what);
+			IVT_ID_S(&c->end.who), c->end.pid, what);
 	op_reply_error(&c->end, EPROTO, what);
 	mark_dead(c);
 }
@@ -272,7 +293,7 @@ static int over_channel_limit(struct local_conn *c)
 		return 0;
 	char why[IVT_ERRMSG_MAX + 1];
 	snprintf(why, sizeof(why), "%s already has %zu channel ends open in ivtd, its limit "
-		 "(policy \"limits\": \"channels\")", c->end.identity, opened);
+		 "(policy \"limits\": \"channels\")", IVT_ID_S(&c->end.who), opened);
 	ivt_log_limited(&refused_rl, IVT_LOG_WARN, WHO, "refused an OPEN: %s", why);
 	op_reply_error(&c->end, EMFILE, why);
 	return 1;
@@ -307,8 +328,9 @@ static int admit(const struct local_reg *lr, uid_t uid, char *why, size_t why_le
 	size_t conns, opened;
 	count_uid(lr, uid, &conns, &opened);
 	if (conns >= l->connections) {
-		snprintf(why, why_len, "uid:%u already holds %zu control connections to ivtd, its "
-			 "limit (policy \"limits\": \"connections\")", (unsigned)uid, conns);
+		struct ivt_identity who = ivt_identity_uid(uid);
+		snprintf(why, why_len, "%s already holds %zu control connections to ivtd, its "
+			 "limit (policy \"limits\": \"connections\")", IVT_ID_S(&who), conns);
 		return EMFILE;
 	}
 	return 0;
@@ -353,7 +375,36 @@ static void grow_sndbuf(struct local_conn *c)
 	if (setsockopt(c->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) != 0 &&
 	    setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)) != 0)
 		IVT_DEBUG(WHO, "listener of %s: cannot grow its socket buffer: %s",
-			  c->end.identity, strerror(errno));
+			  IVT_ID_S(&c->end.who), strerror(errno));
+}
+
+/* An end of a channel a previous ivtd brokered asks to be adopted. */
+static void handle_attach(struct local_conn *c, const struct ivt_ctrl_attach *a)
+{
+	struct local_reg *lr = c->lr;
+	if (!lr->reg.cb.attach) {
+		op_reply_error(&c->end, ENOTSUP, "this ivtd does not adopt channels");
+		return;
+	}
+	if (c->opened) {
+		op_reply_error(&c->end, EISCONN, "ATTACH must be the first request of a connection");
+		return;
+	}
+	if (over_channel_limit(c))
+		return;
+	c->opened = 1;
+	c->wants_info = c->wants_attach = 1; /* only a libivt that takes them sends ATTACH */
+	struct ivt_attach_request req;
+	memset(&req, 0, sizeof(req));
+	memcpy(req.cookie, a->cookie, sizeof(req.cookie));
+	memcpy(req.name, a->name, sizeof(req.name));
+	memcpy(req.backend, a->backend, sizeof(req.backend));
+	if (ivt_identity_parse(a->peer_identity, &req.peer) != 0)
+		req.peer.kind = IVT_IDENTITY_NONE; /* the broker refuses it */
+	req.ring_size = a->ring_size;
+	req.is_server = (a->flags & IVT_CTRL_ATTACH_SERVER) != 0;
+	req.message = (a->flags & IVT_CTRL_ATTACH_MESSAGE) != 0;
+	lr->reg.cb.attach(lr->reg.cb.arg, &c->end, &req);
 }
 
 static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
@@ -376,6 +427,7 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 			req.wait_ms = m->u.open.arg;
 		req.ring_size = m->u.open.ring_size;
 		c->wants_info = (fl & IVT_CTRL_OPEN_INFO) != 0;
+		c->wants_attach = (fl & IVT_CTRL_OPEN_ATTACH) != 0;
 		if (req.multi)
 			grow_sndbuf(c);
 		if ((fl & ~(uint32_t)IVT_CTRL_OPEN_FLAGS) ||
@@ -395,6 +447,10 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		lr->reg.cb.request(lr->reg.cb.arg, &c->end, &req);
 		return;
 	}
+	case IVT_CTRL_ATTACH:
+		c->seq = m->hdr.seq;
+		handle_attach(c, &m->u.attach);
+		return;
 	case IVT_CTRL_SETUP:
 		c->seq = m->hdr.seq;
 		/* the fds are the broker's from here on */
@@ -431,7 +487,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		}
 		if (rc < 0) {
 			if (rc != -ECONNRESET)
-				IVT_DEBUG(WHO, "%s: control socket: %s", c->end.identity,
+				IVT_DEBUG(WHO, "%s: control socket: %s", IVT_ID_S(&c->end.who),
 					  strerror(-rc));
 			mark_dead(c);
 			return;
@@ -487,12 +543,12 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		c->end.domid = 0;
 		c->end.uid = cred.uid;
 		c->end.pid = cred.pid;
-		snprintf(c->end.identity, sizeof(c->end.identity), "uid:%u", (unsigned)cred.uid);
+		c->end.who = ivt_identity_uid(cred.uid);
 		c->next = lr->conns;
 		lr->conns = c;
 		lr->nconns++;
 		event_add(c->ev, NULL);
-		IVT_DEBUG(WHO, "control connection from %s (pid %d)", c->end.identity, c->end.pid);
+		IVT_DEBUG(WHO, "control connection from %s (pid %d)", IVT_ID_S(&c->end.who), c->end.pid);
 	}
 }
 

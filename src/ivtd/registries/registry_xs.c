@@ -215,7 +215,7 @@ static void new_end(struct xs_registry *r, uint32_t domid, const char *name, con
 	e->base.domid = domid;
 	e->base.uid = 0;
 	e->base.pid = -1;
-	snprintf(e->base.identity, sizeof(e->base.identity), "dom:%u", domid);
+	e->base.who = ivt_identity_dom(domid);
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	memcpy(e->request, raw, raw_len); /* parsed: raw_len <= IVT_XS_REQUEST_MAX */
 	e->request[raw_len] = '\0';

@@ -337,7 +337,7 @@ int bridge_start_pump(struct bridge *br, const void *blob, size_t len, const int
 	br->phase = PH_PUMP;
 	br->deadline_ms = 0;
 	IVT_INFO(WHO, "channel '%s' %s host %s: bridged for %s (ring %" PRIu64 ")", br->channel,
-		 role_name(br), br->host, br->identity, br->ring_size);
+		 role_name(br), br->host, IVT_ID_S(&br->who), br->ring_size);
 	bridge_pump(br);
 	return 0;
 }
@@ -395,14 +395,17 @@ static void got_hello(struct bridge *br, const struct ivt_rmsg *m)
 static void got_open(struct bridge *br, const struct ivt_rmsg *m)
 {
 	snprintf(br->channel, sizeof(br->channel), "%s", m->u.open.channel);
-	snprintf(br->identity, sizeof(br->identity), "host:%.*s/%.14s", IVT_REMOTE_HOST_NAME_MAX,
-		 br->host, m->u.open.identity);
+	if (ivt_identity_remote(br->host, &m->u.open.identity, &br->who) != 0) {
+		/* peers.c keeps longer host names out of the table */
+		bridge_fail(br, -EPROTO, "its connector's identity cannot be named here");
+		return;
+	}
 	struct ivt_reg_end *e = &br->end;
 	e->reg = &br->P->reg;
 	e->domid = 0;
 	e->uid = 0;
 	e->pid = -1;
-	snprintf(e->identity, sizeof(e->identity), "%s", br->identity);
+	e->who = br->who;
 	struct ivt_end_request req;
 	memset(&req, 0, sizeof(req));
 	snprintf(req.name, sizeof(req.name), "%s", m->u.open.channel);
@@ -494,9 +497,9 @@ static void dialer_connected(struct bridge *br)
 {
 	struct ivt_rmsg m = {.type = IVT_RMSG_OPEN};
 	snprintf(m.u.open.channel, sizeof(m.u.open.channel), "%s", br->channel);
-	/* Our local identity ("uid:N"): the peer prefixes our host name. */
-	const char *id = br->lend ? br->lend->identity : "";
-	snprintf(m.u.open.identity, sizeof(m.u.open.identity), "%s", id);
+	/* Our local identity (uid:N): the peer prefixes our host name. */
+	if (br->lend)
+		m.u.open.identity = br->lend->who;
 	snprintf(m.u.open.backend, sizeof(m.u.open.backend), "auto");
 	m.u.open.ring_size = br->ring_size;
 	br->phase = PH_HELLO;

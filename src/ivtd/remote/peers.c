@@ -236,7 +236,7 @@ static int dial(struct ivt_peers *P, struct ivt_reg_end *end, const char *channe
 	}
 	br->lend = end;
 	snprintf(br->channel, sizeof(br->channel), "%s", channel);
-	snprintf(br->identity, sizeof(br->identity), "%s", end->identity);
+	br->who = end->who;
 	br->ring_size = ring_size;
 	br->max_ring_size = max_ring_size;
 	int rc = slp_connect(ifc->loop.engine, host->mac, IVT_REMOTE_EP, 0, br, &br->conn);
@@ -255,8 +255,8 @@ static int remote_open(void *arg, struct ivt_reg_end *end, const struct ivt_end_
 		       const struct ivt_policy_host *host, uint64_t max_ring_size, char *why,
 		       size_t why_len)
 {
-	if (!ivt_identity_is_local(end->identity)) {
-		snprintf(why, why_len, "identity %s cannot be bridged", end->identity);
+	if (!ivt_identity_is_local(&end->who)) {
+		snprintf(why, why_len, "identity %s cannot be bridged", IVT_ID_S(&end->who));
 		return -EACCES;
 	}
 	return dial(arg, end, req->name, host, req->ring_size, max_ring_size, why, why_len);
@@ -271,7 +271,7 @@ int ivt_peers_dial(struct ivt_peers *P, struct ivt_reg_end *end, const char *hos
 		snprintf(why, why_len, "host %s is not in the policy's \"hosts\"", host_name);
 		return -ENOENT;
 	}
-	if (strcmp(end->identity, IVT_DAEMON_IDENTITY) != 0) {
+	if (end->who.kind != IVT_IDENTITY_DAEMON) {
 		snprintf(why, why_len, "only ivtd itself dials this way");
 		return -EACCES;
 	}
@@ -414,7 +414,7 @@ size_t ivt_peers_status(const struct ivt_peers *P, char *buf, size_t len)
 		    "IDENTITY", "STATE", "TO-PEER", "FROM-PEER");
 	for (const struct bridge *b = P->bridges; b; b = b->next)
 		ivt_textbuf_printf(&o, "%-24s %-4s %-12s %-24s %-9s %12" PRIu64 " %12" PRIu64 "\n", b->channel,
-		    b->role == BRIDGE_DIALER ? "to" : "from", b->host, b->identity, phase_name(b),
+		    b->role == BRIDGE_DIALER ? "to" : "from", b->host, IVT_ID_S(&b->who), phase_name(b),
 		    b->l2r.total, b->r2l.total);
 	return o.len;
 }

@@ -43,7 +43,7 @@ void ivt_peers_free(struct ivt_peers *p);
 void ivt_peers_policy_changed(struct ivt_peers *p);
 /* ivtd's own connector (the utmem lower tier, docs/utmem.md): open
  * `channel` at host_name's ivtd for `end`, whose identity must be
- * IVT_DAEMON_IDENTITY (the peer sees "host:<our name>/ivtd"). end's
+ * ivt_identity_daemon() (the peer sees "host:<our name>/ivtd"). end's
  * registry gets what a local connector's would, later, from the event
  * loop: reply_ok then relay_setup (a shm ring to attach to with
  * ivt_daemon_end_connect), or reply_error; notify_peer when the peer

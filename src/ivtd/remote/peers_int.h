@@ -60,7 +60,7 @@ struct bridge {
 	struct ivt_daemon_end *de;
 	char host[IVT_NAME_MAX + 1];       /* the peer's configured name */
 	char channel[IVT_NAME_MAX + 1];
-	char identity[48];                 /* the connector's, as seen here */
+	struct ivt_identity who;           /* the connector's, as seen here */
 	char backend[IVT_BACKEND_NAME_MAX + 1];
 	uint64_t ring_size, max_ring_size;
 	time_t since;

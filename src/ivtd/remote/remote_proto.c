@@ -16,6 +16,7 @@
 #define OPEN_LEN (IVT_NAME_MAX + 1 + IVT_RMSG_ID_MAX + 1 + IVT_BACKEND_NAME_MAX + 1 + 8)
 #define OPEN_OK_LEN 8
 #define ERROR_LEN (4 + IVT_ERRMSG_MAX + 1)
+_Static_assert(IVT_IDENTITY_TEXT_MAX <= IVT_RMSG_ID_MAX, "identity text must fit OPEN");
 _Static_assert(IVT_RMSG_HDR_LEN + ERROR_LEN <= IVT_RMSG_MAX, "IVT_RMSG_MAX too small");
 _Static_assert(IVT_RMSG_HDR_LEN + OPEN_LEN <= IVT_RMSG_MAX, "IVT_RMSG_MAX too small");
 
@@ -79,7 +80,11 @@ int ivt_rmsg_encode(const struct ivt_rmsg *m, uint8_t *out, size_t cap)
 	case IVT_RMSG_OPEN:
 		put_str(p, m->u.open.channel, IVT_NAME_MAX + 1);
 		p += IVT_NAME_MAX + 1;
-		put_str(p, m->u.open.identity, IVT_RMSG_ID_MAX + 1);
+		{
+			char id[IVT_RMSG_ID_MAX + 1];
+			ivt_identity_format(&m->u.open.identity, id, sizeof(id)); /* "" if NONE */
+			put_str(p, id, IVT_RMSG_ID_MAX + 1);
+		}
 		p += IVT_RMSG_ID_MAX + 1;
 		put_str(p, m->u.open.backend, IVT_BACKEND_NAME_MAX + 1);
 		p += IVT_BACKEND_NAME_MAX + 1;
@@ -131,9 +136,10 @@ static int parse_open(const uint8_t *p, struct ivt_rmsg *m, char *why, size_t wh
 		return bad(why, why_len, "OPEN: invalid channel name");
 	p += IVT_NAME_MAX + 1;
 	/* "ivtd": the peer daemon itself (its utmem lower tier). */
-	if (get_str(p, IVT_RMSG_ID_MAX + 1, m->u.open.identity) ||
-	    (!ivt_identity_is_local(m->u.open.identity) &&
-	     strcmp(m->u.open.identity, IVT_DAEMON_IDENTITY) != 0))
+	char id[IVT_RMSG_ID_MAX + 1];
+	if (get_str(p, IVT_RMSG_ID_MAX + 1, id) || ivt_identity_parse(id, &m->u.open.identity) ||
+	    !(ivt_identity_is_local(&m->u.open.identity) ||
+	      m->u.open.identity.kind == IVT_IDENTITY_DAEMON))
 		return bad(why, why_len, "OPEN: identity is not \"uid:N\", \"dom:N\" or \"ivtd\"");
 	p += IVT_RMSG_ID_MAX + 1;
 	const char *b = m->u.open.backend;

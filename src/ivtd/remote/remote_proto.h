@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "common/ctrl_proto.h"
+#include "common/identity.h"
 
 /* Every ivtd listens for peer daemons on this SLURPoE endpoint. */
 #define IVT_REMOTE_EP 1u
@@ -47,7 +48,8 @@ struct ivt_rmsg {
 		} hello;
 		struct {
 			char channel[IVT_NAME_MAX + 1];
-			char identity[IVT_RMSG_ID_MAX + 1]; /* "uid:N" | "dom:N" | "ivtd" */
+			/* uid:N | dom:N | ivtd; text on the wire (IVT_RMSG_ID_MAX) */
+			struct ivt_identity identity;
 			char backend[IVT_BACKEND_NAME_MAX + 1]; /* "" | "auto" | "shm" */
 			uint64_t ring_size;                     /* requested; 0 = policy */
 		} open;

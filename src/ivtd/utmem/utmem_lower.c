@@ -553,7 +553,7 @@ struct ivt_utmem_lower *ivt_utmem_lower_new(struct event_base *base, struct ivt_
 	L->reg.ops = &lower_reg_ops;
 	L->end.reg = &L->reg;
 	L->end.pid = -1;
-	snprintf(L->end.identity, sizeof(L->end.identity), "%s", IVT_DAEMON_IDENTITY);
+	L->end.who = ivt_identity_daemon();
 	L->next_id = 1;
 	L->out = evbuffer_new();
 	L->kick = event_new(base, -1, 0, on_kick, L);

@@ -30,7 +30,7 @@ struct svc_conn {
 	struct svc_conn *next;
 	struct ivt_utmem_service *S;
 	struct ivt_reg_end *end;
-	char identity[48];
+	struct ivt_identity who;
 	uint32_t domid;
 	struct ivt_daemon_end *de;
 	struct utmem_tier *store_tier;
@@ -52,9 +52,6 @@ struct svc_conn {
 	uint64_t in_flight; /* request payload bytes charged (policy limits.bytes_in_flight) */
 };
 
-struct identity_slot {
-	char identity[48];
-};
 
 struct ivt_utmem_service {
 	struct event_base *base;
@@ -64,28 +61,26 @@ struct ivt_utmem_service {
 	struct svc_conn *conns;
 	size_t n_conns;
 	struct ivt_utmem_lower *lower; /* "lower_tier": another host's store; NULL none */
-	struct identity_slot *ids; /* index k <-> domid IVT_UTMEM_LOCAL_DOMID_BASE + k */
+	struct ivt_identity *ids; /* index k <-> domid IVT_UTMEM_LOCAL_DOMID_BASE + k */
 	size_t n_ids, cap_ids;
 	uint64_t sessions_total, sessions_failed;
 };
 
 /* ---- identities -> store domains --------------------------------------- */
 
-int ivt_utmem_service_domain(struct ivt_utmem_service *s, const char *identity, uint32_t *domid)
+int ivt_utmem_service_domain(struct ivt_utmem_service *s, const struct ivt_identity *who,
+			     uint32_t *domid)
 {
-	if (!identity || !*identity || strlen(identity) >= sizeof(s->ids[0].identity))
+	if (!who || who->kind == IVT_IDENTITY_NONE)
 		return -EINVAL;
-	if (!strncmp(identity, "dom:", 4)) {
-		char *endp;
-		unsigned long n = strtoul(identity + 4, &endp, 10);
-		if (identity[4] >= '0' && identity[4] <= '9' && !*endp && n < IVT_UTMEM_LOCAL_DOMID_BASE) {
-			*domid = (uint32_t)n;
-			return 0;
-		}
-		return -EINVAL;
+	if (who->kind == IVT_IDENTITY_DOM) {
+		if (who->id >= IVT_UTMEM_LOCAL_DOMID_BASE)
+			return -EINVAL;
+		*domid = who->id;
+		return 0;
 	}
 	for (size_t i = 0; i < s->n_ids; i++)
-		if (!strcmp(s->ids[i].identity, identity)) {
+		if (ivt_identity_equal(&s->ids[i], who)) {
 			*domid = IVT_UTMEM_LOCAL_DOMID_BASE + (uint32_t)i;
 			return 0;
 		}
@@ -93,13 +88,13 @@ int ivt_utmem_service_domain(struct ivt_utmem_service *s, const char *identity, 
 		return -ENOSPC;
 	if (s->n_ids == s->cap_ids) {
 		size_t cap = s->cap_ids ? s->cap_ids * 2 : 16;
-		struct identity_slot *n = realloc(s->ids, cap * sizeof(*n));
+		struct ivt_identity *n = realloc(s->ids, cap * sizeof(*n));
 		if (!n)
 			return -ENOMEM;
 		s->ids = n;
 		s->cap_ids = cap;
 	}
-	snprintf(s->ids[s->n_ids].identity, sizeof(s->ids[0].identity), "%s", identity);
+	s->ids[s->n_ids] = *who;
 	*domid = IVT_UTMEM_LOCAL_DOMID_BASE + (uint32_t)s->n_ids++;
 	return 0;
 }
@@ -127,7 +122,7 @@ static void conn_kill(struct svc_conn *c, const char *why)
 		return;
 	c->dead = 1;
 	c->S->sessions_failed++;
-	IVT_INFO(WHO, "%s: %s (%s); closing its end", IVT_UTMEM_CHANNEL, c->identity, why);
+	IVT_INFO(WHO, "%s: %s (%s); closing its end", IVT_UTMEM_CHANNEL, IVT_ID_S(&c->who), why);
 	ivt_daemon_end_close(c->de); /* graceful: what was sent is still read */
 	c->de = NULL;
 }
@@ -348,14 +343,14 @@ static int charge(void *ctx, size_t bytes)
 	const struct ivt_policy *pol = ivt_broker_policy(c->S->broker);
 	uint64_t limit = pol ? pol->limits.bytes_in_flight : 0, held = 0;
 	for (const struct svc_conn *o = c->S->conns; o; o = o->next)
-		if (!strcmp(o->identity, c->identity))
+		if (ivt_identity_equal(&o->who, &c->who))
 			held += o->in_flight;
 	if (limit && held + bytes > limit) {
 		static struct ivt_ratelimit rl = IVT_RATELIMIT_INIT(10000, 5);
 		ivt_log_limited(&rl, IVT_LOG_INFO, WHO,
 				"%s: %s has %" PRIu64 " request bytes in flight; refusing %zu more "
 				"(policy \"limits\": \"bytes_in_flight\" %" PRIu64 ")",
-				IVT_UTMEM_CHANNEL, c->identity, held, bytes, limit);
+				IVT_UTMEM_CHANNEL, IVT_ID_S(&c->who), held, bytes, limit);
 		return -ENOBUFS;
 	}
 	c->in_flight += bytes;
@@ -384,9 +379,9 @@ static int svc_open(void *arg, struct ivt_reg_end *end, const char *backend, uin
 {
 	struct ivt_utmem_service *S = arg;
 	uint32_t domid;
-	int rc = ivt_utmem_service_domain(S, end->identity, &domid);
+	int rc = ivt_utmem_service_domain(S, &end->who, &domid);
 	if (rc < 0) {
-		say(why, why_len, "%s: no store domain for %s: %s", IVT_UTMEM_CHANNEL, end->identity,
+		say(why, why_len, "%s: no store domain for %s: %s", IVT_UTMEM_CHANNEL, IVT_ID_S(&end->who),
 		    strerror(-rc));
 		return rc;
 	}
@@ -396,7 +391,7 @@ static int svc_open(void *arg, struct ivt_reg_end *end, const char *backend, uin
 	c->S = S;
 	c->end = end;
 	c->domid = domid;
-	snprintf(c->identity, sizeof(c->identity), "%s", end->identity);
+	c->who = end->who;
 	c->chunk = ring_size / 2 < IVT_FRAME_PAYLOAD_MAX ? (size_t)ring_size / 2
 							   : IVT_FRAME_PAYLOAD_MAX;
 	c->raw = evbuffer_new();
@@ -433,7 +428,7 @@ static int svc_open(void *arg, struct ivt_reg_end *end, const char *backend, uin
 	S->sessions_total++;
 	conn_update_interest(c);
 	IVT_INFO(WHO, "%s: serving %s as store domain %" PRIu32 " (quota %s)", IVT_UTMEM_CHANNEL,
-		 c->identity, domid, d->quota_bytes ? "from the rule" : "unlimited");
+		 IVT_ID_S(&c->who), domid, d->quota_bytes ? "from the rule" : "unlimited");
 	return 0;
 fail:
 	/* not linked yet: conn_free's unlink finds nothing */
@@ -450,10 +445,10 @@ static void svc_gone(void *arg, struct ivt_reg_end *end, int graceful)
 		return;
 	/* Only a Xen domain's end going away ungracefully means the domain
 	 * died (registry_xs.c); a local process dying frees its pools only. */
-	int domain_died = !graceful && !strncmp(c->identity, "dom:", 4) && c->domid != 0;
+	int domain_died = !graceful && c->who.kind == IVT_IDENTITY_DOM && c->domid != 0;
 	if (domain_died)
 		IVT_INFO(WHO, "%s: %s died: dropping everything it stored", IVT_UTMEM_CHANNEL,
-			 c->identity);
+			 IVT_ID_S(&c->who));
 	conn_free(c, domain_died);
 }
 
@@ -545,7 +540,7 @@ size_t ivt_utmem_service_status(struct ivt_utmem_service *S, char *buf, size_t l
 	for (const struct svc_conn *c = S->conns; c && !o.full; c = c->next) {
 		struct utmem_domain_stats ds;
 		utmem_domain_stats(S->store, c->domid, &ds);
-		ivt_textbuf_printf(&o, "  %-16s domain %-6" PRIu32 " quota ", c->identity, c->domid);
+		ivt_textbuf_printf(&o, "  %-16s domain %-6" PRIu32 " quota ", IVT_ID_S(&c->who), c->domid);
 		put_quota(&o, ds.quota);
 		size_t unsent = evbuffer_get_length(c->wire);
 		ivt_textbuf_printf(&o, " used %" PRIu64 " pages %" PRIu64 " pools %zu puts %" PRIu64

@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/identity.h"
 #include "ivtd/core/broker.h"
 
 #define IVT_UTMEM_CHANNEL "ivt.utmem"
@@ -61,7 +62,7 @@ void ivt_utmem_service_free(struct ivt_utmem_service *s);
 
 /* Store domain id for an identity; assigns one for a new non-"dom:N"
  * identity. 0 or -ENOSPC (too many identities), -EINVAL. */
-int ivt_utmem_service_domain(struct ivt_utmem_service *s, const char *identity,
+int ivt_utmem_service_domain(struct ivt_utmem_service *s, const struct ivt_identity *who,
 			     uint32_t *domid);
 
 /* Status text: the store's totals and one line per connection. Always
