@@ -63,10 +63,4 @@ for mode in kernel ivt; do
 	wait $SRV 2>/dev/null
 done
 
-if [ $fails -ne 0 ]; then
-	echo "$fails failure(s); logs in $T"
-	trap - EXIT
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	exit 1
-fi
-echo "idle preload test passed"
+finish "idle preload test passed"

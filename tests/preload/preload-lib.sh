@@ -30,6 +30,16 @@ cleanup() {
 trap cleanup EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# The end of a script: exit 1 keeping the logs after failures, else say $1.
+finish() {
+	if [ $fails -ne 0 ]; then
+		echo "$fails failure(s); logs in $T"
+		trap - EXIT
+		for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+		exit 1
+	fi
+	echo "$1"
+}
 
 cat >"$T/policy.json" <<'JSON'
 {"version": 1,
