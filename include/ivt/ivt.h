@@ -27,7 +27,8 @@
  *     ivtd's own answers.
  *   - blocking channel; ivt_send/ivt_recv wait without limit until
  *     ivt_set_timeouts says otherwise.
- *   - byte stream unless the listener passed IVT_MESSAGE.
+ *   - byte stream unless the listener passed IVT_MESSAGE or the policy's
+ *     "message" key is true.
  *   - ivt_close waits up to 10 s for a peer that does not read what is
  *     still queued, then closes anyway (-ETIMEDOUT).
  *
@@ -67,12 +68,16 @@ enum ivt_open_flags {
 	IVT_LISTEN = 1u << 0,   /* offer the channel (server side); default: connect */
 	IVT_NONBLOCK = 1u << 1, /* send/recv/rdma return -EAGAIN rather than wait */
 	/* Message mode, like SOCK_SEQPACKET: every ivt_send/ivt_sendv is one
-	 * message, ivt_recv returns exactly one whole message. The listener
-	 * chooses: ivtd tells the connector (over the local control socket),
-	 * which then is in message mode whether or not it passed the flag;
-	 * a connector passing IVT_MESSAGE to a byte-stream channel fails with
-	 * -EPROTOTYPE. Where ivtd cannot say (XenStore, channels bridged
-	 * between hosts) both ends must pass it. */
+	 * message, ivt_recv returns exactly one whole message. The channel
+	 * policy's "message" key (conf/README.md) may fix the mode: true puts
+	 * both ends in message mode with or without the flag, false refuses
+	 * the flag with -EPROTOTYPE. Without the key the listener chooses.
+	 * ivtd tells both ends the mode at setup (over the local control
+	 * socket), so an end is in message mode whether or not it passed the
+	 * flag; an end passing IVT_MESSAGE to a byte-stream channel fails with
+	 * -EPROTOTYPE and ivtd's reason. Where ivtd cannot say (XenStore ends;
+	 * the listener's side of a channel bridged between hosts) both ends
+	 * must pass it. */
 	IVT_MESSAGE = 1u << 2,
 };
 

@@ -8,6 +8,20 @@
 
 #include "engine_int.h"
 
+/* The memory of c (slots' frames: txmem, rxmem), by the constructor when
+ * it fails part-way and by slp_conn_free. */
+static void conn_mem_free(struct slp_conn *c, uint8_t *txmem, uint8_t *rxmem)
+{
+	free(txmem);
+	free(rxmem);
+	free(c->tx);
+	free(c->rx);
+	free(c->cq);
+	slp_bytes_free(&c->sndbuf);
+	slp_bytes_free(&c->rcvbuf);
+	free(c);
+}
+
 struct slp_conn *slp_conn_alloc(struct slp_engine *e, uint32_t local_ep, const uint8_t *mac,
 				uint32_t peer_ep)
 {
@@ -28,14 +42,7 @@ struct slp_conn *slp_conn_alloc(struct slp_engine *e, uint32_t local_ep, const u
 	if (!c->tx || !c->rx || !c->cq || !txmem || !rxmem ||
 	    slp_bytes_init(&c->sndbuf, e->cfg.stream_buf) ||
 	    slp_bytes_init(&c->rcvbuf, e->cfg.stream_buf)) {
-		free(txmem);
-		free(rxmem);
-		free(c->tx);
-		free(c->rx);
-		free(c->cq);
-		slp_bytes_free(&c->sndbuf);
-		slp_bytes_free(&c->rcvbuf);
-		free(c);
+		conn_mem_free(c, txmem, rxmem);
 		return NULL;
 	}
 	for (uint32_t i = 0; i < e->cap; i++) {
@@ -332,16 +339,7 @@ void slp_conn_free(struct slp_conn *c)
 	slp_ops_free_all(c);
 	slp_regions_free(c);
 	slp_tx_release_refs(e); /* the driver may hold our slots' frames */
-	if (c->tx)
-		free(c->tx[0].frame);
-	if (c->rx)
-		free(c->rx[0].frame);
-	free(c->tx);
-	free(c->rx);
-	free(c->cq);
-	slp_bytes_free(&c->sndbuf);
-	slp_bytes_free(&c->rcvbuf);
-	free(c);
+	conn_mem_free(c, c->tx ? c->tx[0].frame : NULL, c->rx ? c->rx[0].frame : NULL);
 }
 
 enum slp_state slp_conn_state(const struct slp_conn *c) { return c->state; }

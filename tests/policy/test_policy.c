@@ -644,6 +644,37 @@ static void test_host_key_files(void **state)
 	rmdir(dir);
 }
 
+/* "message": a boolean per rule, absent = the listener decides. */
+static void test_message_key(void **state)
+{
+	(void)state;
+	struct ivt_policy *p = load("{\"version\":1,\"channels\":["
+				    "{\"name\":\"m\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],"
+				    "\"message\":true},"
+				    "{\"name\":\"s\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],"
+				    "\"message\":false},"
+				    "{\"name\":\"*\",\"listeners\":[\"*\"],\"connectors\":[\"*\"]}]}");
+	if (!p)
+		fail_msg("%s", err);
+	assert_int_equal(ivt_policy_find_channel(p, "m")->message, IVT_MODE_MESSAGE);
+	assert_int_equal(ivt_policy_find_channel(p, "s")->message, IVT_MODE_STREAM);
+	assert_int_equal(ivt_policy_find_channel(p, "x")->message, IVT_MODE_LISTENER);
+	struct ivt_policy_query q = {.channel = "m", .identity = ID("uid:1"), .is_listener = 1,
+				     .colocated = 1, ALL_BACKENDS};
+	struct ivt_policy_decision d;
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_int_equal(d.message, IVT_MODE_MESSAGE);
+	ivt_policy_free(p);
+	const char *bad[] = {"\"yes\"", "1", "null", "[]"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text),
+			 "{\"version\":1,\"channels\":[{\"name\":\"a\",\"listeners\":[],"
+			 "\"connectors\":[],\"message\":%s}]}", bad[i]);
+		expect_error(text, "channels[0].message", "true (message mode) or false");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -663,6 +694,7 @@ int main(void)
 		cmocka_unit_test(test_decide_ring_clamp),
 		cmocka_unit_test(test_reload_keeps_old_on_error),
 		cmocka_unit_test(test_host_key_files),
+		cmocka_unit_test(test_message_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -365,13 +365,31 @@ static int parse_channel_host(struct loader *L, json_t *obj, const char *path,
 	return 0;
 }
 
+/* "message": true / false; absent, the listener chooses. */
+static int parse_message(struct loader *L, json_t *obj, const char *path,
+			 struct ivt_policy_channel *c)
+{
+	char p[256];
+	json_t *v;
+	int rc = member(L, obj, path, "message", 0, &v, p, sizeof(p));
+	c->message = IVT_MODE_LISTENER;
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (!json_is_boolean(v))
+		return fail(L, p, "must be true (message mode) or false (byte stream)");
+	c->message = json_is_true(v) ? IVT_MODE_MESSAGE : IVT_MODE_STREAM;
+	return 0;
+}
+
 static int parse_channel(struct loader *L, struct ivt_policy *pol, json_t *obj, const char *path,
 			 struct ivt_policy_channel *c)
 {
 	static const char *const keys[] = {"name",	    "listeners",    "connectors", "backend",
 					   "ring_size",	    "max_ring_size", "quota_bytes", "spill",
 					   "peers_denied", "host",	     "backlog",   "max_connections",
-					   NULL};
+					   "message",	    NULL};
 	int rc;
 	if (!json_is_object(obj))
 		return fail(L, path, "must be an object");
@@ -418,6 +436,8 @@ static int parse_channel(struct loader *L, struct ivt_policy *pol, json_t *obj, 
 			    IVT_POLICY_BACKLOG_MAX, &c->backlog)) ||
 	    (rc = get_count(L, obj, path, "max_connections", IVT_POLICY_MAX_CONNECTIONS_DEFAULT,
 			    IVT_POLICY_MAX_CONNECTIONS_MAX, &c->max_connections)))
+		return rc;
+	if ((rc = parse_message(L, obj, path, c)))
 		return rc;
 	return parse_peers_denied(L, obj, path, c);
 }

@@ -221,7 +221,7 @@ void ivt_peers_policy_changed(struct ivt_peers *P)
 /* Open channel `channel` at host's ivtd for `end` (a dialer bridge). */
 static int dial(struct ivt_peers *P, struct ivt_reg_end *end, const char *channel,
 		const struct ivt_policy_host *host, uint64_t ring_size, uint64_t max_ring_size,
-		char *why, size_t why_len)
+		int message, char *why, size_t why_len)
 {
 	struct peers_if *ifc = find_if(P, host->ifname);
 	if (!ifc) {
@@ -239,6 +239,7 @@ static int dial(struct ivt_peers *P, struct ivt_reg_end *end, const char *channe
 	br->who = end->who;
 	br->ring_size = ring_size;
 	br->max_ring_size = max_ring_size;
+	br->message = message;
 	int rc = slp_connect(ifc->loop.engine, host->mac, IVT_REMOTE_EP, 0, br, &br->conn);
 	if (rc < 0) {
 		br->conn = NULL;
@@ -259,7 +260,8 @@ static int remote_open(void *arg, struct ivt_reg_end *end, const struct ivt_end_
 		snprintf(why, why_len, "identity %s cannot be bridged", IVT_ID_S(&end->who));
 		return -EACCES;
 	}
-	return dial(arg, end, req->name, host, req->ring_size, max_ring_size, why, why_len);
+	return dial(arg, end, req->name, host, req->ring_size, max_ring_size, req->message, why,
+		    why_len);
 }
 
 int ivt_peers_dial(struct ivt_peers *P, struct ivt_reg_end *end, const char *host_name,
@@ -275,7 +277,7 @@ int ivt_peers_dial(struct ivt_peers *P, struct ivt_reg_end *end, const char *hos
 		snprintf(why, why_len, "only ivtd itself dials this way");
 		return -EACCES;
 	}
-	return dial(P, end, channel, host, ring_size, 0, why, why_len);
+	return dial(P, end, channel, host, ring_size, 0, 0, why, why_len);
 }
 
 static struct bridge *dialer_of(struct ivt_peers *P, const struct ivt_reg_end *end)
