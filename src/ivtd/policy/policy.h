@@ -116,6 +116,7 @@ struct ivt_policy_host {
 	char key_file[256];
 	uint8_t key[IVT_HOST_KEY_LEN];
 	int has_key;
+	int encrypt; /* optional "encrypt": payloads to/from it confidential too */
 	int line;
 };
 
