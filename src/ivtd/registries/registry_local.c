@@ -30,6 +30,7 @@
  * so ends waiting for their peer to re-attach are bounded the same way.
  */
 #include "registry_local.h"
+#include "uid_counts.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -88,6 +89,7 @@ struct local_reg {
 	size_t nconns, max_conns; /* max_conns: the table's places (descriptors) */
 	size_t held;              /* places kept for setups: sum of conns' held */
 	uint64_t reap_visits; /* connections reap looked at (tests) */
+	struct uid_counts per_uid; /* live connections and OPENs per uid (limits) */
 	struct ivt_policy_limits limits;
 	int destroying;
 	ivt_status_fn status_fn;
@@ -107,6 +109,11 @@ static void mark_dead(struct local_conn *c)
 		return;
 	c->dead = 1;
 	event_del(c->ev);
+	struct uid_count *u = uid_counts_find(&c->lr->per_uid, c->end.uid);
+	if (u) { /* always there: counted at accept */
+		u->conns--;
+		u->opened -= c->opened != 0;
+	}
 	c->next_dead = c->lr->dead;
 	c->lr->dead = c;
 	if (!c->lr->destroying)
@@ -290,12 +297,20 @@ static void handle_status(struct local_conn *c)
 
 static void count_uid(const struct local_reg *lr, uid_t uid, size_t *conns, size_t *opened)
 {
-	*conns = *opened = 0;
-	for (const struct local_conn *c = lr->conns; c; c = c->next)
-		if (c->end.uid == uid && !c->dead) {
-			(*conns)++;
-			*opened += c->opened != 0;
-		}
+	const struct uid_count *u = uid_counts_find(&lr->per_uid, uid);
+	*conns = u ? u->conns : 0;
+	*opened = u ? u->opened : 0;
+}
+
+/* c sent its first OPEN or ATTACH: it now holds a channel place. */
+static void mark_opened(struct local_conn *c)
+{
+	if (c->opened)
+		return;
+	c->opened = 1;
+	struct uid_count *u = uid_counts_find(&c->lr->per_uid, c->end.uid);
+	if (u && !c->dead)
+		u->opened++;
 }
 
 /* An OPEN beyond the uid's channel limit is answered -EMFILE. */
@@ -418,7 +433,7 @@ static void handle_attach(struct local_conn *c, const struct ivt_ctrl_attach *a)
 	}
 	if (over_channel_limit(c))
 		return;
-	c->opened = 1;
+	mark_opened(c);
 	c->wants_info = c->wants_attach = 1; /* only a libivt that takes them sends ATTACH */
 	struct ivt_attach_request req;
 	memset(&req, 0, sizeof(req));
@@ -481,7 +496,7 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 			c->held = IVT_OOB_FDS_MAX;
 			lr->held += c->held;
 		}
-		c->opened = 1;
+		mark_opened(c);
 		lr->reg.cb.request(lr->reg.cb.arg, &c->end, &req);
 		return;
 	}
@@ -569,12 +584,16 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		struct local_conn *c = calloc(1, sizeof(*c));
 		if (c)
 			c->ev = event_new(lr->base, fd, EV_READ | EV_PERSIST, on_readable, c);
-		if (!c || !c->ev) {
+		struct uid_count *u = c && c->ev ? uid_counts_get(&lr->per_uid, cred.uid) : NULL;
+		if (!u) {
 			IVT_ERR(WHO, "out of memory accepting a control connection");
+			if (c && c->ev)
+				event_free(c->ev);
 			free(c);
 			close(fd);
 			continue;
 		}
+		u->conns++;
 		c->lr = lr;
 		c->fd = fd;
 		c->end.reg = &lr->reg;
@@ -764,6 +783,7 @@ static void op_destroy(struct ivt_registry *reg)
 		}
 		free_conn(c);
 	}
+	uid_counts_free(&lr->per_uid);
 	if (lr->listen_ev)
 		event_free(lr->listen_ev);
 	if (lr->reap_ev)
