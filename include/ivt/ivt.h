@@ -27,7 +27,8 @@
  *     ivtd's own answers.
  *   - blocking channel; ivt_send/ivt_recv wait without limit until
  *     ivt_set_timeouts says otherwise.
- *   - byte stream unless the listener passed IVT_MESSAGE.
+ *   - byte stream unless the listener passed IVT_MESSAGE or the policy's
+ *     "message" key is true.
  *   - ivt_close waits up to 10 s for a peer that does not read what is
  *     still queued, then closes anyway (-ETIMEDOUT).
  *
@@ -67,12 +68,16 @@ enum ivt_open_flags {
 	IVT_LISTEN = 1u << 0,   /* offer the channel (server side); default: connect */
 	IVT_NONBLOCK = 1u << 1, /* send/recv/rdma return -EAGAIN rather than wait */
 	/* Message mode, like SOCK_SEQPACKET: every ivt_send/ivt_sendv is one
-	 * message, ivt_recv returns exactly one whole message. The listener
-	 * chooses: ivtd tells the connector (over the local control socket),
-	 * which then is in message mode whether or not it passed the flag;
-	 * a connector passing IVT_MESSAGE to a byte-stream channel fails with
-	 * -EPROTOTYPE. Where ivtd cannot say (XenStore, channels bridged
-	 * between hosts) both ends must pass it. */
+	 * message, ivt_recv returns exactly one whole message. The channel
+	 * policy's "message" key (conf/README.md) may fix the mode: true puts
+	 * both ends in message mode with or without the flag, false refuses
+	 * the flag with -EPROTOTYPE. Without the key the listener chooses.
+	 * ivtd tells both ends the mode at setup (over the local control
+	 * socket), so an end is in message mode whether or not it passed the
+	 * flag; an end passing IVT_MESSAGE to a byte-stream channel fails with
+	 * -EPROTOTYPE and ivtd's reason. Where ivtd cannot say (XenStore ends;
+	 * the listener's side of a channel bridged between hosts) both ends
+	 * must pass it. */
 	IVT_MESSAGE = 1u << 2,
 };
 
@@ -262,6 +267,29 @@ size_t ivt_send_reserve_max(ivt_channel *ch);
  * edge-triggered epoll that calls until -EAGAIN. Needs only one thread
  * waiting on it per channel. */
 int ivt_fd(ivt_channel *ch);
+
+/* What a non-blocking call could do now, read from the ring's indices in
+ * shared memory: no system call, nothing armed, ivt_fd untouched.
+ * IVT_READY_RECV: ivt_recv may not return -EAGAIN (bytes, end of stream
+ * or an error to report); IVT_READY_SEND: there is room (ivt_send or
+ * ivt_flush may make progress). A hint for event loops deciding whether
+ * to call or to sleep: a bit may be set while the call still returns
+ * -EAGAIN (part of a frame, or a message not all there) and may be stale
+ * the moment it returns; news from ivtd (the peer died) is not in it,
+ * ivt_fd reports that. Backends that cannot tell without arming arm
+ * (then ivt_fd may wake once more). Returns the mask, or -EINVAL. */
+enum ivt_ready_bits { IVT_READY_RECV = 1u << 0, IVT_READY_SEND = 1u << 1 };
+int ivt_ready(ivt_channel *ch);
+
+/* About to sleep on ivt_fd for `events` (IVT_READY_*) without having
+ * called until -EAGAIN (an event loop that learnt from ivt_ready that
+ * nothing is there): does what such a call does before it returns
+ * -EAGAIN. Clears ivt_fd's level, then asks the peer to kick for events
+ * (IVT_READY_SEND counts as a send that found no room: ivt_fd wakes once
+ * there is room) and re-checks. Returns the subset ready now (do not
+ * sleep; call), 0 (sleep: ivt_fd wakes when one may be), -EINVAL. Costs
+ * the system calls of an -EAGAIN; ivt_ready costs none. */
+int ivt_arm(ivt_channel *ch, unsigned events);
 
 int ivt_set_nonblock(ivt_channel *ch, int nonblock);
 

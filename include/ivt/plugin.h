@@ -22,7 +22,7 @@
  * IVT_PLUGIN_OPS_HAS(ops, field) still tells whether the plugin had them. A plugin newer than the host simply has fields the host ignores.
  * Appended so far: the native one-sided ops (rdma_write, rdma_read,
  * poll_completions, max_rdma_len); zero-copy send (send_reserve,
- * send_commit).
+ * send_commit); readiness without a system call (ready).
  *
  * Like UCX's uct layer, a plugin is one transport behind one interface: an
  * endpoint is a reliable, ordered, bidirectional byte pipe, non-blocking in
@@ -307,6 +307,17 @@ struct ivt_plugin_ops {
 	 * bytes would: ordered before later data, peer woken as needed.
 	 * 0 or a negative errno (then nothing was published). */
 	int (*send_commit)(struct ivt_ep *ep, size_t len);
+
+	/* ---- Appended to ABI 1: readiness without a system call. ---- */
+
+	/* OPTIONAL. Which of events (IVT_EV_RECV, IVT_EV_SEND) recv/send
+	 * could make progress on now (bytes, end of stream or an error to
+	 * report; room), judged from state in memory (ring indices): no
+	 * system call, no arming, no side effect the peer can see. A hint
+	 * for an event loop deciding whether to call or to sleep; it may be
+	 * stale the moment it returns. Any thread, alongside everything but
+	 * close. Absent: the host uses arm() instead (which also arms). */
+	int (*ready)(struct ivt_ep *ep, unsigned events);
 };
 
 /* The ABI-1 table as first shipped: the smallest ops_size a host accepts. */

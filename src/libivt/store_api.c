@@ -14,19 +14,13 @@
 #include "common/log.h"
 #include "errors.h"
 #include "store.h"
+#include "store_pools.h"
 #include "utmem/proto.h"
 
 _Static_assert((int)IVT_POOL_PERSISTENT == (int)UTMEM_POOL_PERSISTENT &&
 		       (int)IVT_POOL_SHARED == (int)UTMEM_POOL_SHARED,
 	       "ivt.h pool flags are the wire's");
 _Static_assert(IVT_UUID_LEN == UTMEM_UUID_LEN, "uuid size");
-
-struct store_pool {
-	uint32_t id;  /* as the caller knows it: the first connection's id */
-	uint32_t cur; /* on the current connection; 0: could not be re-created */
-	unsigned flags;
-	uint8_t uuid[IVT_UUID_LEN];
-};
 
 struct ivt_store {
 	pthread_mutex_t lock; /* one request outstanding per connection */
@@ -35,9 +29,7 @@ struct ivt_store {
 	struct ivt_open_opts opts; /* for reconnecting, with copies of its strings */
 	char *socket_path, *backend;
 	size_t max_value; /* the store's, as the last HELLO said */
-	/* the pools this handle holds, re-created after a reconnect */
-	struct store_pool *pools;
-	size_t n_pools, cap_pools;
+	struct store_pools pools; /* this handle's, re-created after a reconnect */
 };
 
 static ssize_t io_read(void *ctx, void *buf, size_t len) { return ivt_recv(ctx, buf, len); }
@@ -82,15 +74,15 @@ static int store_reconnect(ivt_store *st)
 	if (rc < 0)
 		return rc;
 	size_t lost = 0;
-	for (size_t i = 0; i < st->n_pools; i++) {
-		struct store_pool *p = &st->pools[i];
+	for (size_t i = 0; i < st->pools.n; i++) {
+		struct store_pool *p = &st->pools.v[i];
 		if (utmem_client_pool_create(st->c, p->flags, p->uuid, &p->cur) < 0) {
 			p->cur = 0;
 			lost++;
 		}
 	}
 	IVT_INFO("libivt", "utmem store: reconnected to ivtd; what it held is gone (%zu pools "
-		 "re-created empty, %zu could not be)", st->n_pools - lost, lost);
+		 "re-created empty, %zu could not be)", st->pools.n - lost, lost);
 	return 0;
 }
 
@@ -101,64 +93,6 @@ static int store_retry(ivt_store *st, ssize_t rc)
 	if (rc != -ECONNRESET && rc != -EPIPE && rc != -ENOTCONN)
 		return 0;
 	return store_reconnect(st) == 0;
-}
-
-static struct store_pool *pool_find(ivt_store *st, uint32_t id)
-{
-	for (size_t i = 0; i < st->n_pools; i++)
-		if (st->pools[i].id == id)
-			return &st->pools[i];
-	return NULL;
-}
-
-/* The current connection's id of the caller's pool id: -EBADF for one
- * that could not be re-created. An id this handle never created goes to
- * the store as it is (the store says whether it may be used). */
-static int pool_cur(ivt_store *st, uint32_t id, uint32_t *cur)
-{
-	struct store_pool *p = pool_find(st, id);
-	if (p && !p->cur)
-		return -EBADF;
-	*cur = p ? p->cur : id;
-	return 0;
-}
-
-/* Remember a pool the store just created as cur; its id for the caller
- * is cur unless that is taken (after a reconnect), else a free one. */
-static int pool_add(ivt_store *st, unsigned flags, const uint8_t *uuid, uint32_t cur,
-		    uint32_t *id)
-{
-	struct store_pool *same = NULL;
-	for (size_t i = 0; i < st->n_pools; i++)
-		if (st->pools[i].cur == cur)
-			same = &st->pools[i]; /* a shared pool attached twice */
-	if (same) {
-		*id = same->id;
-		return 0;
-	}
-	if (st->n_pools == st->cap_pools) {
-		size_t cap = st->cap_pools ? st->cap_pools * 2 : 8;
-		struct store_pool *np = realloc(st->pools, cap * sizeof(*np));
-		if (!np)
-			return -ENOMEM;
-		st->pools = np;
-		st->cap_pools = cap;
-	}
-	uint32_t want = cur;
-	while (pool_find(st, want))
-		want = want % UINT32_MAX + 1;
-	struct store_pool *p = &st->pools[st->n_pools++];
-	*p = (struct store_pool){.id = want, .cur = cur, .flags = flags};
-	memcpy(p->uuid, uuid, IVT_UUID_LEN);
-	*id = want;
-	return 0;
-}
-
-static void pool_forget(ivt_store *st, uint32_t id)
-{
-	struct store_pool *p = pool_find(st, id);
-	if (p)
-		*p = st->pools[--st->n_pools];
 }
 
 IVT_EXPORT int ivt_store_open(const struct ivt_open_opts *opts, ivt_store **out)
@@ -209,7 +143,7 @@ IVT_EXPORT int ivt_store_close(ivt_store *st)
 	utmem_client_free(st->c);
 	int rc = st->ch ? ivt_close(st->ch) : 0;
 	pthread_mutex_destroy(&st->lock);
-	free(st->pools);
+	store_pools_free(&st->pools);
 	free(st->socket_path);
 	free(st->backend);
 	free(st);
@@ -248,7 +182,7 @@ static int pool_create_locked(ivt_store *st, unsigned flags, const uint8_t *uuid
 	int rc = utmem_client_pool_create(st->c, flags, uuid, &cur);
 	if (rc < 0)
 		return rc;
-	rc = pool_add(st, flags, uuid, cur, pool);
+	rc = store_pools_add(&st->pools, flags, uuid, cur, pool);
 	if (rc < 0)
 		utmem_client_pool_destroy(st->c, cur);
 	return rc;
@@ -270,11 +204,11 @@ IVT_EXPORT int ivt_pool_create(ivt_store *st, unsigned flags, const uint8_t uuid
 static int pool_destroy_locked(ivt_store *st, uint32_t pool)
 {
 	uint32_t cur;
-	int rc = pool_cur(st, pool, &cur);
+	int rc = store_pools_cur(&st->pools, pool, &cur);
 	if (rc == 0)
 		rc = utmem_client_pool_destroy(st->c, cur);
 	if (rc != -ECONNRESET && rc != -EPIPE && rc != -ENOTCONN)
-		pool_forget(st, pool);
+		store_pools_forget(&st->pools, pool);
 	return rc;
 }
 
@@ -292,7 +226,7 @@ static int key_of(ivt_store *st, uint32_t pool, uint64_t oid, uint32_t index,
 		  struct utmem_key *k)
 {
 	*k = (struct utmem_key){.index = index, .oid = oid};
-	return pool_cur(st, pool, &k->pool);
+	return store_pools_cur(&st->pools, pool, &k->pool);
 }
 
 static int put_locked(ivt_store *st, uint32_t pool, uint64_t oid, uint32_t index, const void *buf,

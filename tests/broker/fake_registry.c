@@ -163,11 +163,11 @@ struct fake_end *fake_end_new(struct fake_broker *fb, const char *identity)
 	if (!f)
 		abort();
 	fake_end_init(fb, f, identity);
-	if (!strncmp(identity, "dom:", 4)) {
-		f->end.domid = (uint32_t)atoi(identity + 4);
+	if (f->end.who.kind == IVT_IDENTITY_DOM) {
+		f->end.domid = f->end.who.id;
 		f->end.pid = -1;
 	} else {
-		f->end.uid = (uint32_t)atoi(identity + 4);
+		f->end.uid = f->end.who.id;
 		f->end.pid = 1234;
 	}
 	return f;
@@ -191,8 +191,8 @@ void fake_request(struct fake_broker *fb, struct fake_end *f, const char *name, 
 	fb->cb.request(fb->cb.arg, &f->end, &r);
 }
 
-void fake_request_ex(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,
-		     int multi, uint32_t ticket, uint32_t wait_ms)
+void fake_request_msg(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,
+		      int multi, uint32_t ticket, uint32_t wait_ms, int message)
 {
 	struct ivt_end_request r;
 	memset(&r, 0, sizeof(r));
@@ -201,5 +201,12 @@ void fake_request_ex(struct fake_broker *fb, struct fake_end *f, const char *nam
 	r.multi = multi;
 	r.ticket = ticket;
 	r.wait_ms = wait_ms;
+	r.message = message;
 	fb->cb.request(fb->cb.arg, &f->end, &r);
+}
+
+void fake_request_ex(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,
+		     int multi, uint32_t ticket, uint32_t wait_ms)
+{
+	fake_request_msg(fb, f, name, listen, multi, ticket, wait_ms, 0);
 }

@@ -69,6 +69,9 @@ void fake_request(struct fake_broker *fb, struct fake_end *f, const char *name, 
  * accepting end of ticket, or as a connector that waits wait_ms. */
 void fake_request_ex(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,
 		     int multi, uint32_t ticket, uint32_t wait_ms);
+/* The same with IVT_MESSAGE (message nonzero). */
+void fake_request_msg(struct fake_broker *fb, struct fake_end *f, const char *name, int listen,
+		      int multi, uint32_t ticket, uint32_t wait_ms, int message);
 
 /* ATTACH for f: the end of the channel with cookie that says it is its
  * server (or client) and that its peer is peer_identity. */

@@ -5,7 +5,9 @@
  * on their own (the client from inside a blocking ivt_recv, the listener
  * from an event loop on ivt_fd), so the new ivtd lists the channel again,
  * and when the client is then SIGKILLed the new ivtd notices and counts
- * it. A malformed ATTACH gets a clear error.
+ * it. A one-shot listener still waiting for its connector when ivtd
+ * dies gets -ECONNRESET instead of waiting for good. A malformed ATTACH
+ * gets a clear error.
  */
 #include <errno.h>
 #include <poll.h>
@@ -157,6 +159,53 @@ static void test_reattach_then_clean_close(void **state)
 	alarm(0);
 }
 
+/* A one-shot listener whose ivtd dies before any connector came: the new
+ * ivtd does not know it, so it must not wait for good (shm: ivtd held the
+ * other end of its wake-up socket pair for the connector, so accepting
+ * fails at once). arg: timeout 0 (then the wait is in the first
+ * ivt_recv) or forever. */
+static int lonely_listener(void *arg)
+{
+	int timeout = *(int *)arg;
+	ivt_channel *ch;
+	int rc = e2e_open("t-lonely", IVT_LISTEN, timeout, 0, &ch);
+	if (timeout == 0) {
+		if (rc < 0)
+			return 10;
+		char c = 1;
+		if (write(sync_fd[1], &c, 1) != 1)
+			return 11;
+		rc = (int)ivt_recv(ch, &c, 1);
+		ivt_close(ch);
+	}
+	if (rc != -ECONNRESET) {
+		fprintf(stderr, "lonely listener: %d (%s)\n", rc, ivt_strerror(rc));
+		return 12;
+	}
+	return 0;
+}
+
+static void test_waiting_listener_not_orphaned(void **state)
+{
+	(void)state;
+	alarm(HANG_S);
+	static int timeouts[] = {-1, 0};
+	for (int i = 0; i < 2; i++) {
+		pid_t pid = e2e_fork(lonely_listener, &timeouts[i]);
+		char c;
+		if (timeouts[i] == 0)
+			assert_int_equal(read(sync_fd[0], &c, 1), 1);
+		time_t end = time(NULL) + WAIT_S;
+		while (!listed_as("t-lonely", "listening"))
+			if (time(NULL) > end)
+				fail_msg("the listener is not listed");
+		assert_int_equal(e2e_daemon_kill(&e2e_group_daemon), 0);
+		assert_int_equal(e2e_daemon_respawn(&e2e_group_daemon), 0);
+		assert_int_equal(e2e_wait(pid), 0);
+	}
+	alarm(0);
+}
+
 /* Raw ATTACH datagrams on a fresh control connection. */
 static int attach_answer(const struct ivt_ctrl_attach *a, uint32_t len)
 {
@@ -213,6 +262,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reattach_then_death_counted),
 		cmocka_unit_test(test_reattach_then_clean_close),
+		cmocka_unit_test(test_waiting_listener_not_orphaned),
 		cmocka_unit_test(test_malformed_attach),
 	};
 	signal(SIGPIPE, SIG_IGN);

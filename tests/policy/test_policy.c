@@ -637,11 +637,57 @@ static void test_host_key_files(void **state)
 	key_policy(text, sizeof(text), good,
 		 ",{\"name\":\"hostC\",\"ifname\":\"veth0\",\"mac\":\"02:00:00:00:00:0c\"}");
 	expect_error(text, "hosts[1]", "must all have a");
+	/* "encrypt": a boolean, and only with a key. */
+	snprintf(text, sizeof(text),
+		 "{\"version\":1,\"hosts\":[{\"name\":\"hostB\",\"ifname\":\"veth0\","
+		 "\"mac\":\"02:00:00:00:00:0b\",\"key_file\":\"%s\",\"encrypt\":true}]}",
+		 good);
+	p = load(text);
+	assert_non_null(p);
+	assert_true(p->hosts[0].encrypt);
+	ivt_policy_free(p);
+	expect_error("{\"version\":1,\"hosts\":[{\"name\":\"hostB\",\"ifname\":\"veth0\","
+		     "\"mac\":\"02:00:00:00:00:0b\",\"encrypt\":true}]}",
+		     "hosts[0].encrypt", "needs a \"key_file\"");
+	expect_error("{\"version\":1,\"hosts\":[{\"name\":\"hostB\",\"ifname\":\"veth0\","
+		     "\"mac\":\"02:00:00:00:00:0b\",\"encrypt\":\"yes\"}]}",
+		     "hosts[0].encrypt", "true or false");
 	unlink(good);
 	unlink(open_f);
 	unlink(shrt);
 	unlink(fifo);
 	rmdir(dir);
+}
+
+/* "message": a boolean per rule, absent = the listener decides. */
+static void test_message_key(void **state)
+{
+	(void)state;
+	struct ivt_policy *p = load("{\"version\":1,\"channels\":["
+				    "{\"name\":\"m\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],"
+				    "\"message\":true},"
+				    "{\"name\":\"s\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],"
+				    "\"message\":false},"
+				    "{\"name\":\"*\",\"listeners\":[\"*\"],\"connectors\":[\"*\"]}]}");
+	if (!p)
+		fail_msg("%s", err);
+	assert_int_equal(ivt_policy_find_channel(p, "m")->message, IVT_MODE_MESSAGE);
+	assert_int_equal(ivt_policy_find_channel(p, "s")->message, IVT_MODE_STREAM);
+	assert_int_equal(ivt_policy_find_channel(p, "x")->message, IVT_MODE_LISTENER);
+	struct ivt_policy_query q = {.channel = "m", .identity = ID("uid:1"), .is_listener = 1,
+				     .colocated = 1, ALL_BACKENDS};
+	struct ivt_policy_decision d;
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_int_equal(d.message, IVT_MODE_MESSAGE);
+	ivt_policy_free(p);
+	const char *bad[] = {"\"yes\"", "1", "null", "[]"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text),
+			 "{\"version\":1,\"channels\":[{\"name\":\"a\",\"listeners\":[],"
+			 "\"connectors\":[],\"message\":%s}]}", bad[i]);
+		expect_error(text, "channels[0].message", "true (message mode) or false");
+	}
 }
 
 int main(void)
@@ -663,6 +709,7 @@ int main(void)
 		cmocka_unit_test(test_decide_ring_clamp),
 		cmocka_unit_test(test_reload_keeps_old_on_error),
 		cmocka_unit_test(test_host_key_files),
+		cmocka_unit_test(test_message_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -297,6 +297,33 @@ static void channel_open_failed(struct ivt_broker *b, struct ivt_reg_end *end,
 	broker_refuse(b, end, rc, "%s", reason[0] ? reason : strerror(-rc));
 }
 
+/* The rule's "message" against the end's IVT_MESSAGE (conf/README.md):
+ * 1 message mode, 0 byte stream, or -EPROTOTYPE after refusing end. */
+static int listener_mode(struct ivt_broker *b, struct ivt_reg_end *end,
+			 const struct ivt_end_request *req, const struct ivt_policy_decision *d)
+{
+	if (d->message == IVT_MODE_STREAM && req->message) {
+		broker_refuse(b, end, -EPROTOTYPE, "channel '%s' is a byte stream (\"message\": false "
+			      "in rule %s); open it without IVT_MESSAGE", req->name, d->rule);
+		return -EPROTOTYPE;
+	}
+	return d->message == IVT_MODE_MESSAGE || req->message;
+}
+
+/* A connector's IVT_MESSAGE on a byte-stream channel: refused here, with
+ * the reason, before its listener hears of it. 0 or -EPROTOTYPE. */
+static int connector_mode(struct ivt_broker *b, struct ivt_reg_end *end,
+			  const struct ivt_end_request *req, const struct channel *ch,
+			  const struct ivt_policy_decision *d)
+{
+	if (!req->message || ch->message)
+		return 0;
+	broker_refuse(b, end, -EPROTOTYPE, "channel '%s' is a byte stream (%s); connect without "
+		      "IVT_MESSAGE", req->name, d->message == IVT_MODE_STREAM
+		      ? "\"message\": false in its rule" : "its listener did not ask for IVT_MESSAGE");
+	return -EPROTOTYPE;
+}
+
 /* ONESHOT (ivt_open) and LISTENER (ivt_listen) ends: the policy as a
  * listener, then the name is theirs. */
 static void handle_listen(struct ivt_broker *b, struct ivt_reg_end *end,
@@ -318,13 +345,16 @@ static void handle_listen(struct ivt_broker *b, struct ivt_reg_end *end,
 	struct ivt_policy_decision d;
 	if (broker_decide_or_refuse(b, end, &q, &d) < 0)
 		return;
+	int message = listener_mode(b, end, req, &d);
+	if (message < 0)
+		return;
 	ch = broker_channel_new(b, end, req->multi ? CHAN_LISTENER : CHAN_ONESHOT, req->name,
 				d.backend);
 	if (!ch)
 		return;
 	ch->state = CS_LISTENING;
 	ch->ring_size = d.ring_size;
-	ch->message = req->message;
+	ch->message = message;
 	if (d.has_spill)
 		ch->spill_above = d.spill_above_bytes < IVT_CTRL_SPILL_ABOVE_MAX
 					  ? d.spill_above_bytes : IVT_CTRL_SPILL_ABOVE_MAX;
@@ -395,7 +425,7 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 		.granted_ring_size = ch->ring_size,
 	};
 	struct ivt_policy_decision d;
-	if (broker_decide_or_refuse(b, end, &q, &d) < 0)
+	if (broker_decide_or_refuse(b, end, &q, &d) < 0 || connector_mode(b, end, req, ch, &d) < 0)
 		return;
 	if (ch->kind == CHAN_LISTENER) {
 		broker_connect_multi(b, ch, end, req, &d);
@@ -475,6 +505,13 @@ static void handle_remote(struct ivt_broker *b, struct ivt_reg_end *end,
 	struct ivt_policy_decision d;
 	if (broker_decide_or_refuse(b, end, &q, &d) < 0)
 		return;
+	/* The far listener's mode is not relayed: this host's rule, or else
+	 * the connector, says it (docs/remote.md). */
+	struct ivt_end_request r = *req;
+	int message = listener_mode(b, end, req, &d);
+	if (message < 0)
+		return;
+	r.message = message;
 	const struct ivt_policy_host *host = ivt_policy_find_host(b->policy, rule->host);
 	if (!host) {
 		broker_refuse(b, end, -ENOENT, "channel '%s' lives on host %s, which is not in \"hosts\" "
@@ -489,8 +526,7 @@ static void handle_remote(struct ivt_broker *b, struct ivt_reg_end *end,
 	struct channel *ch = broker_channel_new(b, end, CHAN_REMOTE, req->name, "shm");
 	if (!ch)
 		return;
-	/* the far listener's mode is not relayed: the connector says it */
-	ch->message = req->message;
+	ch->message = message;
 	channel_set_client(ch, end);
 	/* the far listener is not known here: any end on that host */
 	memset(&ch->server_id, 0, sizeof(ch->server_id));
@@ -498,7 +534,7 @@ static void handle_remote(struct ivt_broker *b, struct ivt_reg_end *end,
 	snprintf(ch->server_id.host, sizeof(ch->server_id.host), "%.*s", IVT_IDENTITY_HOST_MAX,
 		 rule->host); /* policy_load.c keeps it that short */
 	char reason[IVT_ERRMSG_MAX + 1] = "";
-	int rc = b->remote.open(b->remote.arg, end, req, host, rule->max_ring_size, reason,
+	int rc = b->remote.open(b->remote.arg, end, &r, host, rule->max_ring_size, reason,
 				sizeof(reason));
 	if (rc < 0) {
 		channel_open_failed(b, end, ch, rc, reason);
@@ -543,6 +579,12 @@ static void handle_service(struct ivt_broker *b, struct ivt_reg_end *end,
 	struct ivt_policy_decision d;
 	if (broker_decide_or_refuse(b, end, &q, &d) < 0)
 		return;
+	if (req->message || d.message == IVT_MODE_MESSAGE) {
+		broker_refuse(b, end, -EPROTOTYPE, "channel '%s' is served by ivtd as a byte stream%s",
+			      req->name, req->message ? "; connect without IVT_MESSAGE"
+						      : " (\"message\": true in its rule cannot apply)");
+		return;
+	}
 	const struct ivt_backend_info *be = ivt_broker_backend(b, backend);
 	if (!be || !be->available) {
 		broker_refuse(b, end, -ENOTSUP, "channel '%s': backend %s not available on this host",

@@ -62,6 +62,13 @@ int ivt_principal_parse(const char *s, struct ivt_principal *out);
 /* Does the identity match the pattern? A NONE identity matches only "*". */
 int ivt_principal_match(const struct ivt_principal *pat, const struct ivt_identity *who);
 
+/* A rule's "message" key. */
+enum ivt_policy_mode {
+	IVT_MODE_LISTENER = 0, /* absent: the listener's IVT_MESSAGE decides */
+	IVT_MODE_STREAM,       /* false: byte stream; IVT_MESSAGE is refused */
+	IVT_MODE_MESSAGE,      /* true: message mode, whatever the ends' flags */
+};
+
 struct ivt_policy_deny_pair { /* listener pattern, connector pattern */
 	struct ivt_principal listener, connector;
 };
@@ -88,6 +95,8 @@ struct ivt_policy_channel {
 	/* Listeners that accept many connections (ivt_listen): connectors
 	 * offered but not yet accepted, and connections held at once. */
 	uint32_t backlog, max_connections;
+	/* "message": the channel's mode, which both ends must agree on. */
+	enum ivt_policy_mode message;
 };
 
 #define IVT_POLICY_BACKLOG_DEFAULT 128
@@ -111,6 +120,7 @@ struct ivt_policy_host {
 	 * plugin (IVT_CAP_NET_SETUP) when that host's entry for us says so
 	 * too; "off" (default): SLURPoE only (docs/remote.md) */
 	int rdma;
+	int encrypt; /* optional "encrypt": payloads to/from it confidential too */
 	int line;
 };
 
@@ -196,6 +206,7 @@ struct ivt_policy_decision {
 	char spill_to[IVT_BACKEND_NAME_MAX + 1];
 	uint64_t spill_above_bytes;
 	uint32_t backlog, max_connections; /* the rule's, for a listener */
+	enum ivt_policy_mode message;      /* the rule's "message" */
 	char rule[160];            /* "channels[0] 'demo' (conf/policy.json:7)" */
 	char reason[IVT_ERRMSG_MAX + 1]; /* refusal reason, or a note on success */
 };

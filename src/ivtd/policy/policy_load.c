@@ -365,13 +365,31 @@ static int parse_channel_host(struct loader *L, json_t *obj, const char *path,
 	return 0;
 }
 
+/* "message": true / false; absent, the listener chooses. */
+static int parse_message(struct loader *L, json_t *obj, const char *path,
+			 struct ivt_policy_channel *c)
+{
+	char p[256];
+	json_t *v;
+	int rc = member(L, obj, path, "message", 0, &v, p, sizeof(p));
+	c->message = IVT_MODE_LISTENER;
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (!json_is_boolean(v))
+		return fail(L, p, "must be true (message mode) or false (byte stream)");
+	c->message = json_is_true(v) ? IVT_MODE_MESSAGE : IVT_MODE_STREAM;
+	return 0;
+}
+
 static int parse_channel(struct loader *L, struct ivt_policy *pol, json_t *obj, const char *path,
 			 struct ivt_policy_channel *c)
 {
 	static const char *const keys[] = {"name",	    "listeners",    "connectors", "backend",
 					   "ring_size",	    "max_ring_size", "quota_bytes", "spill",
 					   "peers_denied", "host",	     "backlog",   "max_connections",
-					   NULL};
+					   "message",	    NULL};
 	int rc;
 	if (!json_is_object(obj))
 		return fail(L, path, "must be an object");
@@ -419,6 +437,8 @@ static int parse_channel(struct loader *L, struct ivt_policy *pol, json_t *obj, 
 	    (rc = get_count(L, obj, path, "max_connections", IVT_POLICY_MAX_CONNECTIONS_DEFAULT,
 			    IVT_POLICY_MAX_CONNECTIONS_MAX, &c->max_connections)))
 		return rc;
+	if ((rc = parse_message(L, obj, path, c)))
+		return rc;
 	return parse_peers_denied(L, obj, path, c);
 }
 
@@ -440,7 +460,8 @@ static int parse_mac(const char *s, uint8_t mac[6])
 
 static int parse_host(struct loader *L, json_t *obj, const char *path, struct ivt_policy_host *h)
 {
-	static const char *const keys[] = {"name", "ifname", "mac", "ivtd", "key_file", "rdma", NULL};
+	static const char *const keys[] = {"name", "ifname", "mac", "ivtd", "key_file", "encrypt",
+					   "rdma", NULL};
 	int rc;
 	char p[256], mac[32];
 	if (!json_is_object(obj))
@@ -481,7 +502,17 @@ static int parse_host(struct loader *L, json_t *obj, const char *path, struct iv
 		return fail(L, p, "\"%s\" is not \"auto\" or \"off\"", rdma);
 	}
 	h->rdma = !strcmp(rdma, "auto");
+	json_t *enc = json_object_get(obj, "encrypt");
+	if (enc && !json_is_boolean(enc)) {
+		join(p, sizeof(p), path, "encrypt");
+		return fail(L, p, "must be true or false");
+	}
+	h->encrypt = enc && json_is_true(enc);
 	rc = get_string(L, obj, path, "key_file", 0, h->key_file, sizeof(h->key_file));
+	if (rc == -ENOENT && h->encrypt) {
+		join(p, sizeof(p), path, "encrypt");
+		return fail(L, p, "needs a \"key_file\" (the encryption key derives from it)");
+	}
 	if (rc == -ENOENT)
 		return 0;
 	if (rc)

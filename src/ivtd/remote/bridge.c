@@ -444,6 +444,7 @@ static void got_open_ok(struct bridge *br, const struct ivt_rmsg *m)
 	snprintf(ok.backend, sizeof(ok.backend), "shm");
 	ok.ring_size = ring;
 	ok.is_server = 0;
+	ok.flags = br->message ? IVT_CTRL_OK_MESSAGE : 0;
 	ok.local_domid = br->lend->domid;
 	br->lend->reg->ops->reply_ok(br->lend, &ok);
 	char why[256] = "";

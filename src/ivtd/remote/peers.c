@@ -132,13 +132,24 @@ static int peer_key(void *ctx, const uint8_t mac[6], uint8_t key[32])
 	return 0;
 }
 
+/* Whether the policy asks for confidentiality with the host at mac. */
+static int peer_encrypt(void *ctx, const uint8_t mac[6])
+{
+	struct peers_if *ifc = ctx;
+	const struct ivt_policy_host *h = host_by_mac(ifc->P, ifc->name, mac);
+	return h && h->has_key && h->encrypt;
+}
+
+/* 0: no keys on ifname; 1: keys; 2: keys, and some host asks for
+ * encryption. */
 static int if_keyed(struct ivt_peers *P, const char *ifname)
 {
 	const struct ivt_policy *pol = ivt_broker_policy(P->cfg.broker);
+	int k = 0;
 	for (size_t i = 0; pol && i < pol->n_hosts; i++)
 		if (pol->hosts[i].has_key && !strcmp(pol->hosts[i].ifname, ifname))
-			return 1;
-	return 0;
+			k = pol->hosts[i].encrypt ? 2 : k ? k : 1;
+	return k;
 }
 
 static struct peers_if *find_if(struct ivt_peers *P, const char *name)
@@ -175,11 +186,13 @@ static void open_if(struct ivt_peers *P, const char *name)
 		.impair_seed = (uint64_t)getpid(),
 		.ack_at_turn_end = 1, /* if_process flushes them */
 	};
-	if (if_keyed(P, name)) {
+	int keyed = if_keyed(P, name);
+	if (keyed) {
 		o.peer_key = peer_key;
+		o.peer_encrypt = peer_encrypt;
 		o.key_ctx = ifc;
-		IVT_INFO(WHO, "remote channels over %s: every frame authenticated (policy keys)",
-			 name);
+		IVT_INFO(WHO, "remote channels over %s: every frame authenticated (policy keys)%s",
+			 name, keyed == 2 ? ", payloads encrypted with hosts that ask" : "");
 	}
 	int rc = slp_loop_open(&ifc->loop, &o);
 	if (rc < 0) {
@@ -221,7 +234,7 @@ void ivt_peers_policy_changed(struct ivt_peers *P)
 /* Open channel `channel` at host's ivtd for `end` (a dialer bridge). */
 static int dial(struct ivt_peers *P, struct ivt_reg_end *end, const char *channel,
 		const struct ivt_policy_host *host, uint64_t ring_size, uint64_t max_ring_size,
-		char *why, size_t why_len)
+		int message, char *why, size_t why_len)
 {
 	struct peers_if *ifc = find_if(P, host->ifname);
 	if (!ifc) {
@@ -239,6 +252,7 @@ static int dial(struct ivt_peers *P, struct ivt_reg_end *end, const char *channe
 	br->who = end->who;
 	br->ring_size = ring_size;
 	br->max_ring_size = max_ring_size;
+	br->message = message;
 	int rc = slp_connect(ifc->loop.engine, host->mac, IVT_REMOTE_EP, 0, br, &br->conn);
 	if (rc < 0) {
 		br->conn = NULL;
@@ -259,7 +273,8 @@ static int remote_open(void *arg, struct ivt_reg_end *end, const struct ivt_end_
 		snprintf(why, why_len, "identity %s cannot be bridged", IVT_ID_S(&end->who));
 		return -EACCES;
 	}
-	return dial(arg, end, req->name, host, req->ring_size, max_ring_size, why, why_len);
+	return dial(arg, end, req->name, host, req->ring_size, max_ring_size, req->message, why,
+		    why_len);
 }
 
 int ivt_peers_dial(struct ivt_peers *P, struct ivt_reg_end *end, const char *host_name,
@@ -275,7 +290,7 @@ int ivt_peers_dial(struct ivt_peers *P, struct ivt_reg_end *end, const char *hos
 		snprintf(why, why_len, "only ivtd itself dials this way");
 		return -EACCES;
 	}
-	return dial(P, end, channel, host, ring_size, 0, why, why_len);
+	return dial(P, end, channel, host, ring_size, 0, 0, why, why_len);
 }
 
 static struct bridge *dialer_of(struct ivt_peers *P, const struct ivt_reg_end *end)
@@ -390,11 +405,11 @@ size_t ivt_peers_status(const struct ivt_peers *P, char *buf, size_t len)
 		const struct slp_stats *s = slp_engine_stats(i->loop.engine);
 		ivt_textbuf_printf(&o, "slurpoe %s: tx %" PRIu64 " rx %" PRIu64 " frames, retransmits %" PRIu64
 			", resets %" PRIu64 "/%" PRIu64 ", %s%" PRIu64 " unauthenticated, %" PRIu64
-			" half-open refused\n",
+			" half-open refused, %" PRIu64 " resets over the rate limit\n",
 		    i->name, s->tx_frames, s->rx_frames, s->retransmits, s->resets_sent,
 		    s->resets_received, i->loop.engine && slp_engine_authenticates(i->loop.engine)
 					    ? "authenticated, " : "",
-		    s->rx_auth_fail, s->half_open_refused);
+		    s->rx_auth_fail, s->half_open_refused, s->resets_limited);
 	}
 	if (!P->ifs)
 		ivt_textbuf_printf(&o, "slurpoe: no interface open (remote channels disabled)\n");

@@ -91,6 +91,7 @@ struct bridge {
 	struct ivt_identity who;           /* the connector's, as seen here */
 	char backend[IVT_BACKEND_NAME_MAX + 1];
 	uint64_t ring_size, max_ring_size;
+	int message;                       /* dialer: its client is told message mode */
 	time_t since;
 	uint64_t deadline_ms;              /* handshake deadline / linger end; 0 none */
 
