@@ -9,6 +9,7 @@ PACKAGES=(
   libibverbs-dev rdma-core ibverbs-utils perftest
   libevent-dev libjansson-dev libcmocka-dev
   libsodium-dev                    # SLURPoE frame authentication (docs/remote.md)
+  libxdp-dev libbpf-dev            # SLURPoE AF_XDP path (headers; the libraries are dlopen()ed)
   iproute2                         # ip netns / veth / tc netem for multi-host tests
   iperf3                           # TCP baseline of bench/remote-bench
   valgrind redis-server            # memcheck runs; utmem benchmark baseline

@@ -2,7 +2,7 @@
 # remote-table: the README's remote-path table from one run. Runs
 # slurpoe-bench (each invocation measures TCP on the same veth too) for
 # MTU 1500 and 9000, without and with frame authentication, and with
-# busy-poll, then prints stream rates (64 KiB, 1 MiB messages), the 64 B
+# busy-poll, and with payloads encrypted too, then prints stream rates (64 KiB, 1 MiB messages), the 64 B
 # round trip and the CPU per GB of both sides, each beside TCP's.
 #
 #   remote-table.sh [--quick] [--repeat N]     (root; default --repeat 3)
@@ -38,6 +38,8 @@ echo "| SLURPoE on veth (median of runs) | 64 KiB stream MB/s (/TCP) | 1 MiB str
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 row "MTU 1500" --mtu 1500
 row "MTU 1500, authenticated" --mtu 1500 --auth
+row "MTU 1500, authenticated + encrypted" --mtu 1500 --encrypt
 row "MTU 1500, busy-poll 50 us" --mtu 1500 --busy-poll 50
 row "MTU 9000" --mtu 9000
 row "MTU 9000, authenticated" --mtu 9000 --auth
+row "MTU 9000, authenticated + encrypted" --mtu 9000 --encrypt

@@ -30,7 +30,10 @@
  *              connector the policy admitted, up to the backlog
  *   accepting: client -> OPEN (LISTEN | ACCEPT, arg = ticket) on a new
  *              control connection: from here on it is the server end of
- *              that one connection, as above (SETUP, PEER, CLOSE)
+ *              that one connection, as above (SETUP, PEER, CLOSE); it may
+ *              send its SETUP right behind the OPEN, before the answer
+ *              (ivtd reads them in order; behind a refused OPEN it is
+ *              refused too)
  *   connector: client -> OPEN, daemon -> OPEN_OK only once accepted (or
  *              ERROR: refused, timed out, listener closed)
  *   PEER_INFO  (daemon -> an end whose OPEN had IVT_CTRL_OPEN_INFO): the

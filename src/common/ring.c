@@ -72,7 +72,12 @@ static void bind(struct ivt_ring *r, void *mem, uint32_t size, int is_server,
 	r->kick_ctx = kick_ctx;
 	r->order = (uint32_t)__builtin_ctz(size);
 	r->spin_max = ring_spin_max();
-	r->spin_ns = r->spin_max;
+	/* A new ring has not shown that spinning pays: start at the floor.
+	 * The first wait a peer answers within it (or the first full probe
+	 * that sees one) raises it to the maximum. A short connection (one
+	 * request, one answer) no longer burns 50 us of a core per end on
+	 * its first waits, while its peer is still mapping the ring. */
+	r->spin_ns = r->spin_max < IVT_RING_SPIN_MIN_NS ? r->spin_max : IVT_RING_SPIN_MIN_NS;
 }
 
 int ivt_ring_create(struct ivt_ring *r, void *mem, size_t mem_len, size_t ring_size,

@@ -168,6 +168,60 @@ static int wait_for_peer(struct ivt_channel *ch, long long deadline, int timeout
 	}
 }
 
+/* An accepting end whose backend needs nothing of ivtd's answer (neither
+ * the peer's domain nor a XenStore path) builds its server end as soon as
+ * its OPEN is sent: its SETUP reaches ivtd right behind the OPEN and is
+ * relayed together with the connector's OPEN_OK, instead of one more
+ * round trip through ivtd after the answer. */
+struct early_end {
+	struct ivt_channel *ch;
+	const struct ivt_plugin_ops *ops;
+	struct ivt_ep_params params;
+};
+
+static void early_listen(void *arg)
+{
+	struct early_end *e = arg;
+	e->params.oob = e->ch->ctrl.ops->oob(e->ch->ctrl.impl);
+	if (e->ops->listen(&e->params, &e->ch->ep) < 0)
+		e->ch->ep = NULL; /* tried again the usual way once ivtd answered */
+}
+
+/* The listener's grant says which backend and ring every accepted
+ * connection gets: an early end when that backend allows. */
+static int early_open(struct ivt_channel *ch, const char *socket_opt,
+		      const struct ivt_ctrl_open *req, const struct ivt_ctrl_open_ok *lis_ok,
+		      struct ivt_ctrl_open_ok *ok, int wait_ms)
+{
+	int rc = ivt_ctrl_select(&ch->ctrl, socket_opt);
+	if (rc < 0)
+		return rc;
+	const struct ivt_plugin_ops *ops = ivt_plugin_load(NULL, lis_ok->backend, NULL, 0);
+	if (!ch->ctrl.ops->open_early || !ops ||
+	    (ops->caps & (IVT_CAP_PEER_BOUND | IVT_CAP_XS_PATH)))
+		return ch->ctrl.ops->open(ch->ctrl.impl, req, ok, wait_ms);
+	struct early_end e = {
+		.ch = ch,
+		.ops = ops,
+		.params = {.channel = ch->name, .is_server = 1, .local_domid = lis_ok->local_domid,
+			   .ring_size = (size_t)lis_ok->ring_size, .timeout_ms = wait_ms},
+	};
+	rc = ch->ctrl.ops->open_early(ch->ctrl.impl, req, ok, wait_ms, early_listen, &e);
+	if (ch->ep && (rc < 0 || strcmp(ok->backend, lis_ok->backend) ||
+		       ok->ring_size != lis_ok->ring_size)) {
+		ops->close(ch->ep);
+		ch->ep = NULL;
+		if (rc == 0) {
+			ivt_reason_set(-EPROTO, "ivtd granted connection of '%s' another backend or "
+						"ring than its listener", ch->name);
+			rc = -EPROTO;
+		}
+	}
+	if (ch->ep)
+		ch->ops = ops;
+	return rc;
+}
+
 static void chan_free(struct ivt_channel *ch)
 {
 	chan_spill_free(ch);
@@ -192,7 +246,8 @@ static void chan_free(struct ivt_channel *ch)
 /* Open the end req asks for, the rest of ivt_open. wait_peer: a
  * listener waits for its connector here (else on first use). */
 static int chan_start(const char *name, unsigned flags, const struct ivt_open_opts *o,
-		      struct ivt_ctrl_open *req, int wait_peer, ivt_channel **out)
+		      struct ivt_ctrl_open *req, int wait_peer,
+		      const struct ivt_ctrl_open_ok *lis_ok, ivt_channel **out)
 {
 	int listen = !!(flags & IVT_LISTEN);
 	struct ivt_channel *ch = calloc(1, sizeof(*ch));
@@ -212,7 +267,9 @@ static int chan_start(const char *name, unsigned flags, const struct ivt_open_op
 
 	long long deadline = ivt_deadline_ms(o->timeout_ms);
 	struct ivt_ctrl_open_ok ok;
-	int rc = open_ctrl(ch, o->socket_path, req, &ok, deadline, o->timeout_ms, listen);
+	int rc = lis_ok ? early_open(ch, o->socket_path, req, lis_ok, &ok,
+				     prompt_ms(deadline, o->timeout_ms))
+			: open_ctrl(ch, o->socket_path, req, &ok, deadline, o->timeout_ms, listen);
 	if (rc < 0)
 		goto fail;
 	rc = check_open_ok(&ok, listen);
@@ -232,7 +289,8 @@ static int chan_start(const char *name, unsigned flags, const struct ivt_open_op
 		goto fail;
 
 	char why[256] = "";
-	ch->ops = ivt_plugin_load(NULL, ok.backend, why, sizeof(why));
+	if (!ch->ep)
+		ch->ops = ivt_plugin_load(NULL, ok.backend, why, sizeof(why));
 	if (!ch->ops) {
 		ivt_reason_set(-ENOTSUP, "%s", why);
 		rc = -ENOTSUP;
@@ -255,7 +313,11 @@ static int chan_start(const char *name, unsigned flags, const struct ivt_open_op
 		.timeout_ms = prompt_ms(deadline, o->timeout_ms),
 	};
 	ivt_reason_clear();
-	rc = listen ? ch->ops->listen(&params, &ch->ep) : ch->ops->connect(&params, &ch->ep);
+	if (ch->ep) /* built early */
+		rc = 0;
+	else
+		rc = listen ? ch->ops->listen(&params, &ch->ep)
+			    : ch->ops->connect(&params, &ch->ep);
 	if (rc < 0) {
 		ch->ep = NULL;
 		if (!ivt_reason_is_set(rc)) /* keep a more precise one from the setup */
@@ -324,11 +386,11 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 	struct ivt_ctrl_open req;
 	if ((rc = chan_make_request(name, &o, flags & (IVT_LISTEN | IVT_MESSAGE), &req)) < 0)
 		return rc;
-	return chan_start(name, flags, &o, &req, o.timeout_ms != 0, out);
+	return chan_start(name, flags, &o, &req, o.timeout_ms != 0, NULL, out);
 }
 
-int chan_open_accepted(const char *name, const struct ivt_open_opts *lo, uint32_t ticket,
-		       ivt_channel **out)
+int chan_open_accepted(const char *name, const struct ivt_open_opts *lo,
+		       const struct ivt_ctrl_open_ok *lis_ok, uint32_t ticket, ivt_channel **out)
 {
 	struct ivt_open_opts o = *lo;
 	o.timeout_ms = 0; /* ivtd answers at once; the connector attaches on first use */
@@ -338,7 +400,7 @@ int chan_open_accepted(const char *name, const struct ivt_open_opts *lo, uint32_
 		return rc;
 	req.arg = ticket;
 	/* the listener's mode: ivtd reports it over its socket, XenStore cannot */
-	return chan_start(name, IVT_LISTEN | (o.flags & IVT_MESSAGE), &o, &req, 0, out);
+	return chan_start(name, IVT_LISTEN | (o.flags & IVT_MESSAGE), &o, &req, 0, lis_ok, out);
 }
 
 IVT_EXPORT int ivt_close(ivt_channel *ch)

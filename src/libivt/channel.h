@@ -120,9 +120,10 @@ int chan_read_opts(const struct ivt_open_opts *in, unsigned flags, struct ivt_op
 /* The OPEN request for name with flags (IVT_LISTEN | enum ivt_ctrl_open_flags). */
 int chan_make_request(const char *name, const struct ivt_open_opts *o, uint32_t flags,
 		      struct ivt_ctrl_open *req);
-/* The server end of connection `ticket` of listener `name` (opts of the
- * listener); returns at once, the connector attaches on first use. */
-int chan_open_accepted(const char *name, const struct ivt_open_opts *opts, uint32_t ticket,
-		       ivt_channel **out);
+/* The server end of connection `ticket` of listener `name` (opts and
+ * ivtd's OPEN_OK of the listener, whose backend and ring every accepted
+ * connection gets); returns at once, the connector attaches on first use. */
+int chan_open_accepted(const char *name, const struct ivt_open_opts *opts,
+		       const struct ivt_ctrl_open_ok *lis_ok, uint32_t ticket, ivt_channel **out);
 
 #endif

@@ -28,6 +28,11 @@ struct ivt_ctrl_ops {
 	 * -ENOENT, ...), -ECONNREFUSED, -ETIMEDOUT, -EPROTO. */
 	int (*open)(void *impl, const struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok,
 		    int timeout_ms);
+	/* Optional (NULL: use open). open, calling early(arg) once the OPEN
+	 * is on its way and before waiting for the answer. */
+	int (*open_early)(void *impl, const struct ivt_ctrl_open *req,
+			  struct ivt_ctrl_open_ok *ok, int timeout_ms, void (*early)(void *arg),
+			  void *arg);
 	/* Take in ivtd's news without waiting. 1 if the control path went
 	 * away during this call (stop polling its fd), else 0. */
 	int (*drain)(void *impl);

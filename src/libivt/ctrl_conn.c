@@ -203,6 +203,13 @@ static int connect_daemon(struct ivt_ctrl_conn *cc, const char *path)
 int ivt_ctrl_conn_open(struct ivt_ctrl_conn *cc, const char *path, const struct ivt_ctrl_open *req,
 		       struct ivt_ctrl_open_ok *ok, int timeout_ms)
 {
+	return ivt_ctrl_conn_open_early(cc, path, req, ok, timeout_ms, NULL, NULL);
+}
+
+int ivt_ctrl_conn_open_early(struct ivt_ctrl_conn *cc, const char *path,
+			     const struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok,
+			     int timeout_ms, void (*early)(void *arg), void *arg)
+{
 	memset(cc, 0, sizeof(*cc));
 	cc->sock = -1;
 	pthread_mutex_init(&cc->re_lock, NULL); /* no resources: never destroyed */
@@ -214,6 +221,8 @@ int ivt_ctrl_conn_open(struct ivt_ctrl_conn *cc, const char *path, const struct 
 	/* If ivtd refused the connection itself (limits), its ERROR says why
 	 * and is still there to read although our send failed. */
 	int sent = rc == 0;
+	if (sent && early)
+		early(arg); /* while ivtd reads the OPEN: its SETUP follows it */
 	for (;;) {
 		struct ivt_ctrl_msg m;
 		rc = ivt_ctrl_recv(cc->sock, &m, sent ? timeout_ms : 0);

@@ -51,6 +51,13 @@ const char *ivt_ctrl_socket_path(const char *opt);
 int ivt_ctrl_conn_open(struct ivt_ctrl_conn *cc, const char *path, const struct ivt_ctrl_open *req,
 		       struct ivt_ctrl_open_ok *ok, int timeout_ms);
 
+/* The same, calling early(arg) once the OPEN is sent and before waiting
+ * for the answer: an accepting end publishes its setup there (the oob is
+ * usable from then on), so ivtd relays it together with its OPEN_OK. */
+int ivt_ctrl_conn_open_early(struct ivt_ctrl_conn *cc, const char *path,
+			     const struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok,
+			     int timeout_ms, void (*early)(void *arg), void *arg);
+
 /* Read whatever the daemon sent, without waiting. Returns 1 if the daemon
  * went away during this call, else 0. */
 int ivt_ctrl_conn_drain(struct ivt_ctrl_conn *cc);

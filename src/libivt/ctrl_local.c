@@ -21,6 +21,14 @@ static int local_open(void *impl, const struct ivt_ctrl_open *req, struct ivt_ct
 	return ivt_ctrl_conn_open(&l->cc, l->path, req, ok, timeout_ms);
 }
 
+static int local_open_early(void *impl, const struct ivt_ctrl_open *req,
+			    struct ivt_ctrl_open_ok *ok, int timeout_ms, void (*early)(void *arg),
+			    void *arg)
+{
+	struct local_ctrl *l = impl;
+	return ivt_ctrl_conn_open_early(&l->cc, l->path, req, ok, timeout_ms, early, arg);
+}
+
 static int local_drain(void *impl) { return ivt_ctrl_conn_drain(&((struct local_ctrl *)impl)->cc); }
 
 static int local_peer_event(void *impl)
@@ -65,6 +73,7 @@ static const struct ivt_ctrl_ops local_ops = {
 	.accepts_many = 1,
 	.reports_mode = 1,
 	.open = local_open,
+	.open_early = local_open_early,
 	.drain = local_drain,
 	.peer_event = local_peer_event,
 	.gone = local_gone,

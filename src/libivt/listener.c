@@ -24,6 +24,7 @@ struct ivt_listener {
 	struct ivt_open_opts opts; /* for every accepted end; socket_path is ours */
 	char *socket_path;
 	struct ivt_ctrl ctrl;
+	struct ivt_ctrl_open_ok ok; /* ivtd's grant: backend and ring of every connection */
 	atomic_int nonblock;
 };
 
@@ -74,9 +75,8 @@ IVT_EXPORT int ivt_listen(const char *name, const struct ivt_open_opts *opts, iv
 		listener_free(l);
 		return -ENOTSUP;
 	}
-	struct ivt_ctrl_open_ok ok;
 	/* ivtd answers a listener at once: timeout_ms bounds only that */
-	rc = l->ctrl.ops->open(l->ctrl.impl, &req, &ok, o.timeout_ms > 0 ? o.timeout_ms : 10000);
+	rc = l->ctrl.ops->open(l->ctrl.impl, &req, &l->ok, o.timeout_ms > 0 ? o.timeout_ms : 10000);
 	if (rc < 0) {
 		listener_free(l);
 		return rc;
@@ -100,7 +100,7 @@ IVT_EXPORT int ivt_accept(ivt_listener *l, ivt_channel **out)
 				ivt_reason_set(rc, "no connector waiting on '%s'", l->name);
 			return rc;
 		}
-		rc = chan_open_accepted(l->name, &l->opts, ticket, out);
+		rc = chan_open_accepted(l->name, &l->opts, &l->ok, ticket, out);
 		if (rc != -ECONNABORTED)
 			return rc;
 		/* that connector gave up while queued: the next one */

@@ -58,6 +58,21 @@ void slp_auth_conn_key(const uint8_t psk[SLP_AUTH_KEY_LEN], const uint8_t client
 	crypto_generichash(out, SLP_AUTH_KEY_LEN, in, sizeof(in), psk, SLP_AUTH_KEY_LEN);
 }
 
+void slp_auth_enc_key(const uint8_t conn_key[SLP_AUTH_KEY_LEN], uint8_t out[SLP_AUTH_KEY_LEN])
+{
+	static const uint8_t label[16] = "slurpoe enc v1";
+	crypto_generichash(out, SLP_AUTH_KEY_LEN, label, sizeof(label), conn_key,
+			   SLP_AUTH_KEY_LEN);
+}
+
+void slp_auth_crypt(const uint8_t key[SLP_AUTH_KEY_LEN], uint32_t dir, uint64_t frame_no,
+		    uint8_t *dst, const uint8_t *src, size_t len)
+{
+	uint8_t n[12];
+	nonce_of(dir, frame_no, n);
+	crypto_stream_chacha20_ietf_xor(dst, src, len, n, key);
+}
+
 uint64_t slp_auth_random64(void)
 {
 	uint64_t v;

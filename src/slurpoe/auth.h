@@ -36,6 +36,14 @@ int slp_auth_check(const uint8_t key[SLP_AUTH_KEY_LEN], uint32_t dir, const uint
 void slp_auth_conn_key(const uint8_t psk[SLP_AUTH_KEY_LEN], const uint8_t client_mac[6],
 		       const uint8_t server_mac[6], uint32_t client_ep, uint32_t server_ep,
 		       uint32_t client_isn, uint32_t server_isn, uint8_t out[SLP_AUTH_KEY_LEN]);
+/* Confidentiality (optional): payloads are encrypted with ChaCha20 under
+ * a key of their own derived from the connection's, nonce (direction,
+ * 64-bit frame number from the initial sequence number), once when the
+ * frame is cut; the tag then covers the ciphertext (encrypt-then-MAC).
+ * Decryption is the same call. */
+void slp_auth_enc_key(const uint8_t conn_key[SLP_AUTH_KEY_LEN], uint8_t out[SLP_AUTH_KEY_LEN]);
+void slp_auth_crypt(const uint8_t key[SLP_AUTH_KEY_LEN], uint32_t dir, uint64_t frame_no,
+		    uint8_t *dst, const uint8_t *src, size_t len);
 /* A random counter for host-pair frames. */
 uint64_t slp_auth_random64(void);
 

@@ -75,7 +75,7 @@ static size_t build_handshake(struct slp_conn *c, uint8_t type, uint8_t *buf,
 	uint8_t *x = buf + SLP_ETH_HLEN + SLP_HDR_LEN;
 	slp_put16(x, e->cfg.mtu);
 	slp_put16(x + 2, (uint16_t)e->cap);
-	slp_put32(x + 4, 0);
+	slp_put32(x + 4, c->encrypt ? SLP_CONN_ENCRYPT : 0);
 	return slp_build_crc(buf, &o, SLP_EXT_CONNECT, body_crc);
 }
 
@@ -88,6 +88,33 @@ static void queue_handshake(struct slp_conn *c, uint8_t type)
 	s->len = (uint16_t)build_handshake(c, type, s->frame, &s->body_crc);
 	s->sacked = s->retx = 0;
 	c->snd_nxt++;
+	c->snd_ext++;
+}
+
+/* Both ends keyed: the connection's key, and its encryption key. */
+static void set_keys(struct slp_conn *c, const uint8_t *client_mac, const uint8_t *server_mac,
+		     uint32_t client_ep, uint32_t server_ep, uint32_t client_isn,
+		     uint32_t server_isn)
+{
+	slp_auth_conn_key(c->psk, client_mac, server_mac, client_ep, server_ep, client_isn,
+			  server_isn, c->key);
+	if (c->encrypt)
+		slp_auth_enc_key(c->key, c->enc_key);
+	c->keyed = 1;
+}
+
+void slp_conn_crypt(struct slp_conn *c, int outgoing, uint64_t frame_no, uint8_t *dst,
+		    const uint8_t *src, size_t len)
+{
+	/* Our direction's nonces are the ones we send with. */
+	int from_server = outgoing ? c->accepted : !c->accepted;
+	slp_auth_crypt(c->enc_key, from_server ? SLP_AUTH_FROM_SERVER : SLP_AUTH_FROM_CLIENT,
+		       frame_no, dst, src, len);
+}
+
+static int wants_encryption(struct slp_engine *e, const uint8_t *mac)
+{
+	return e->auth && e->cfg.peer_encrypt && e->cfg.peer_encrypt(e->cfg.key_ctx, mac);
 }
 
 static uint32_t pick_ep(struct slp_engine *e, const uint8_t *mac, uint32_t peer_ep)
@@ -118,6 +145,7 @@ int slp_connect(struct slp_engine *e, const uint8_t mac[6], uint32_t peer_ep, ui
 		memcpy(c->psk, psk, sizeof(psk));
 		sodium_memzero(psk, sizeof(psk));
 	}
+	c->encrypt = wants_encryption(e, mac);
 	c->user = user;
 	queue_handshake(c, SLP_CONNECT);
 	slp_tx_pump(c);
@@ -162,9 +190,11 @@ void slp_conn_on_connect(struct slp_engine *e, const struct slp_pkt *p)
 	}
 	int found;
 	void *user = slp_listener_user(e, p->dst_ep, &found);
-	if (!found) {
+	/* Confidentiality needs keys: without them, refuse rather than
+	 * carry in clear what the peer wanted hidden. */
+	if (!found || ((p->u.conn.flags & SLP_CONN_ENCRYPT) && !e->auth)) {
 		e->st.rx_unknown_ep++;
-		slp_send_reset(e, p->src_mac, p->dst_ep, p->src_ep, p->seq + 1);
+		slp_send_reset(e, p->src_mac, p->dst_ep, p->src_ep, p->seq + 1, 0);
 		return;
 	}
 	if (!room_for(e, p->src_mac)) {
@@ -183,13 +213,13 @@ void slp_conn_on_connect(struct slp_engine *e, const struct slp_pkt *p)
 			slp_conn_free(c);
 			return;
 		}
-		slp_auth_conn_key(c->psk, p->src_mac, e->cfg.mac, p->src_ep, p->dst_ep, p->seq,
-				  c->isn, c->key);
-		c->keyed = 1;
+		c->encrypt = (p->u.conn.flags & SLP_CONN_ENCRYPT) || wants_encryption(e, p->src_mac);
+		set_keys(c, p->src_mac, e->cfg.mac, p->src_ep, p->dst_ep, p->seq, c->isn);
 	}
 	c->user = user;
 	c->accepted = 1;
 	c->rcv_nxt = p->seq + 1;
+	c->rcv_ext = 1;
 	c->peer_tx_next = c->rcv_nxt;
 	c->peer_max_payload = negotiated_payload(e, p->u.conn.mtu);
 	c->state = SLP_ST_OPEN;
@@ -208,12 +238,19 @@ void slp_conn_on_accept(struct slp_conn *c, const struct slp_pkt *p)
 		e->st.rx_out_of_window++;
 		return;
 	}
+	if (c->encrypt && !(p->u.conn.flags & SLP_CONN_ENCRYPT)) {
+		/* We must encrypt, the peer will not (an authenticated answer:
+		 * its policy, not an attacker, says so). */
+		slp_send_reset(e, c->peer_mac, c->local_ep, c->peer_ep, p->seq + 1, 0);
+		slp_fail(c, -EPROTONOSUPPORT);
+		return;
+	}
 	if (e->auth) {
-		slp_auth_conn_key(c->psk, e->cfg.mac, c->peer_mac, c->local_ep, c->peer_ep, c->isn,
-				  p->seq, c->key);
-		c->keyed = 1;
+		c->encrypt = (p->u.conn.flags & SLP_CONN_ENCRYPT) != 0;
+		set_keys(c, e->cfg.mac, c->peer_mac, c->local_ep, c->peer_ep, c->isn, p->seq);
 	}
 	c->rcv_nxt = p->seq + 1;
+	c->rcv_ext = 1;
 	c->peer_tx_next = c->rcv_nxt;
 	c->peer_max_payload = negotiated_payload(e, p->u.conn.mtu);
 	c->state = SLP_ST_OPEN;
@@ -232,6 +269,14 @@ void slp_conn_on_reset(struct slp_conn *c, const struct slp_pkt *p)
 	/* Only a RESET that echoes a sequence number we really sent counts. */
 	if (slp_seq_lt(p->ack, c->snd_una) || slp_seq_lt(c->snd_tx, p->ack)) {
 		e->st.rx_out_of_window++;
+		return;
+	}
+	/* A stateless RESET answers a frame the peer could not verify, so a
+	 * stranger can provoke one for any endpoints the peer does not know:
+	 * believed only by an open connection (the peer had it, and lost it),
+	 * never as a refusal of a CONNECT still on its way. */
+	if ((p->flags & SLP_F_STATELESS) && c->state == SLP_ST_CONNECTING) {
+		e->st.rx_bad_state++;
 		return;
 	}
 	e->st.resets_received++;
@@ -334,7 +379,7 @@ void slp_conn_free(struct slp_conn *c)
 		return;
 	struct slp_engine *e = c->e;
 	if (c->state == SLP_ST_OPEN || c->state == SLP_ST_CONNECTING)
-		slp_send_reset(e, c->peer_mac, c->local_ep, c->peer_ep, c->rcv_nxt);
+		slp_send_reset(e, c->peer_mac, c->local_ep, c->peer_ep, c->rcv_nxt, 0);
 	slp_conn_unlink(c);
 	slp_ops_free_all(c);
 	slp_regions_free(c);

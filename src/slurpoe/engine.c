@@ -56,11 +56,16 @@ struct slp_engine *slp_engine_new(const struct slp_engine_cfg *cfg)
 		return NULL;
 	}
 	e->trailer = e->auth ? SLP_AUTH_TRAILER : 0;
+	e->reset_tokens = SLP_STATELESS_RESETS_PER_S;
+	e->reset_refill = e->cfg.now_us(e->cfg.ctx);
 	e->cap = w;
 	e->frame_max = SLP_ETH_HLEN + cfg->mtu;
 	e->max_payload = cfg->mtu - SLP_HDR_LEN - e->trailer;
 	e->scratch = malloc(e->frame_max);
-	if (!e->scratch) {
+	e->plain = e->auth ? malloc(e->frame_max) : NULL;
+	if (!e->scratch || (e->auth && !e->plain)) {
+		free(e->scratch);
+		free(e->plain);
 		free(e);
 		return NULL;
 	}
@@ -83,6 +88,7 @@ void slp_engine_free(struct slp_engine *e)
 		free(l);
 	}
 	free(e->scratch);
+	free(e->plain);
 	free(e);
 }
 
@@ -114,6 +120,15 @@ static size_t auth_out(struct slp_engine *e, struct slp_conn *c, uint8_t *frame,
 		return 0;
 	return slp_auth_seal(c->key, c->accepted ? SLP_AUTH_FROM_SERVER : SLP_AUTH_FROM_CLIENT,
 			     c->auth_ctr++, frame, len);
+}
+
+/* Do we share a key with the host at mac (auth on)? */
+static int known_host(struct slp_engine *e, const uint8_t *mac)
+{
+	uint8_t psk[SLP_AUTH_KEY_LEN];
+	int ok = !e->cfg.peer_key(e->cfg.key_ctx, mac, psk);
+	sodium_memzero(psk, sizeof(psk));
+	return ok;
 }
 
 /* Is a parsed frame from who it says (auth on)? */
@@ -324,16 +339,60 @@ struct slp_conn *slp_engine_next_event(struct slp_engine *e, unsigned *events)
 /* ---- input ---- */
 
 void slp_send_reset(struct slp_engine *e, const uint8_t *mac, uint32_t src_ep, uint32_t dst_ep,
-		    uint32_t echo)
+		    uint32_t echo, uint16_t flags)
 {
 	if (e->cfg.no_reset)
 		return;
 	struct slp_out o = {.dst_mac = mac, .src_mac = e->cfg.mac, .type = SLP_RESET,
-			    .flags = SLP_F_ACK, .src_ep = src_ep, .dst_ep = dst_ep,
+			    .flags = SLP_F_ACK | flags, .src_ep = src_ep, .dst_ep = dst_ep,
 			    .ack = echo};
 	size_t len = slp_build(e->scratch, &o, 0);
 	e->st.resets_sent++;
 	slp_transmit(e, NULL, e->scratch, len);
+}
+
+/* A token bucket for stateless RESETs: a stranger who sends frames for
+ * endpoints we do not know can make us send at most this many per second,
+ * and only to hosts we share a key with (auth_out() drops the rest). */
+static int reset_token(struct slp_engine *e)
+{
+	uint64_t now = slp_now(e);
+	uint64_t add = (now - e->reset_refill) * SLP_STATELESS_RESETS_PER_S / 1000000;
+	if (add) {
+		e->reset_tokens = add + e->reset_tokens > SLP_STATELESS_RESETS_PER_S
+					  ? SLP_STATELESS_RESETS_PER_S
+					  : e->reset_tokens + (uint32_t)add;
+		e->reset_refill = now;
+	}
+	if (!e->reset_tokens) {
+		e->st.resets_limited++;
+		return 0;
+	}
+	e->reset_tokens--;
+	return 1;
+}
+
+/* A frame for endpoints we have no connection for (the peer's connection
+ * outlived ours: we restarted, or freed it while its RESET got lost):
+ * answer reliable frames and probes with a RESET echoing a sequence
+ * number the peer sent, so it fails at once with -ECONNRESET instead of
+ * after its retry budget. With authentication the frame cannot be
+ * verified (its connection's key went with the connection), so the RESET
+ * is marked stateless, tagged under the host pair's key and rate-limited;
+ * docs/remote.md says why that is safe. */
+static void reset_unknown(struct slp_engine *e, const struct slp_pkt *p)
+{
+	uint32_t echo;
+	if (slp_type_reliable(p->type))
+		echo = p->seq + 1;
+	else if (p->type == SLP_ACK && (p->flags & SLP_F_PROBE))
+		echo = p->seq; /* a probe's seq is the prober's tx_next, which it sent */
+	else
+		return;
+	if (e->auth && (e->cfg.no_reset || !reset_token(e)))
+		return;
+	slp_send_reset(e, p->src_mac, p->dst_ep, p->src_ep, echo,
+		       e->auth ? SLP_F_STATELESS : 0);
 }
 
 static int mac_is_ours(struct slp_engine *e, const uint8_t *mac)
@@ -364,6 +423,16 @@ void slp_engine_input(struct slp_engine *e, const void *frame, size_t len)
 		return;
 	}
 	struct slp_conn *c = slp_conn_lookup(e, p.dst_ep, p.src_mac, p.src_ep);
+	if (e->auth && !c && !host_pair_type(p.type)) {
+		/* Unverifiable: no connection, so no key to check it with. */
+		if (!known_host(e, p.src_mac)) {
+			e->st.rx_auth_fail++;
+			return;
+		}
+		e->st.rx_unknown_ep++;
+		reset_unknown(e, &p);
+		return;
+	}
 	if (e->auth && !authentic(e, c, &p, frame, len)) {
 		e->st.rx_auth_fail++;
 		return;
@@ -374,12 +443,7 @@ void slp_engine_input(struct slp_engine *e, const void *frame, size_t len)
 			return;
 		}
 		e->st.rx_unknown_ep++;
-		if (slp_type_reliable(p.type))
-			slp_send_reset(e, p.src_mac, p.dst_ep, p.src_ep, p.seq + 1);
-		else if (p.type == SLP_ACK && (p.flags & SLP_F_PROBE))
-			/* A keepalive or window probe for a connection we no longer
-			 * have: its seq is the prober's tx_next, which it sent. */
-			slp_send_reset(e, p.src_mac, p.dst_ep, p.src_ep, p.seq);
+		reset_unknown(e, &p);
 		return;
 	}
 	switch (p.type) {

@@ -53,6 +53,10 @@ struct slp_engine_cfg {
 	 * -ENOENT: its frames are dropped (rx_auth_fail), connecting to it
 	 * gives -EACCES. Unverifiable frames are never answered. */
 	int (*peer_key)(void *key_ctx, const uint8_t mac[6], uint8_t key[32]);
+	/* Optional, with peer_key: nonzero when connections with the host at
+	 * mac must also be confidential (payloads encrypted). Either side
+	 * asking is enough; a peer that cannot is refused. */
+	int (*peer_encrypt)(void *key_ctx, const uint8_t mac[6]);
 	void *key_ctx;
 	uint32_t max_half_open;     /* accepted, ACCEPT not yet acknowledged; 0 = 64 */
 	uint32_t max_conns_per_peer; /* connections per peer address; 0 = 256 */
@@ -68,6 +72,14 @@ struct slp_engine_cfg {
 	 * that its peer vanished (or that the peer's RESET was lost).
 	 * 0 = 500000. */
 	uint32_t keepalive_us;
+	/* A peer is declared dead (-ETIMEDOUT) after max_retries expirations
+	 * (or unanswered keepalive probes) without progress AND no sooner
+	 * than this long after it stalled (went quiet): the engine lives in
+	 * its process, so a peer process that only stopped running its loop
+	 * for a while (busy with other work) answers once it runs again.
+	 * Half-open connections are not given this grace. 0 = none (the
+	 * retry budget alone: a few seconds with the default RTO bounds). */
+	uint32_t min_dead_us;
 };
 
 enum slp_state {
@@ -116,6 +128,7 @@ struct slp_stats {
 	uint64_t rx_auth_fail;      /* authentication on: missing or wrong tag, unknown key */
 	uint64_t half_open_refused; /* CONNECTs over max_half_open / max_conns_per_peer */
 	uint64_t half_open_expired; /* accepted connections whose peer never confirmed */
+	uint64_t resets_limited;    /* stateless RESETs not sent: over the rate limit */
 };
 
 struct slp_engine *slp_engine_new(const struct slp_engine_cfg *cfg);

@@ -115,6 +115,7 @@ struct slp_conn {
 	/* ---- timers ---- */
 	uint32_t srtt_us, rttvar_us, rto_us;
 	uint32_t retries;
+	uint64_t stall_since;  /* first expiry of the current run without progress */
 	uint64_t rto_deadline; /* 0 = not armed */
 	int probing;
 	uint64_t last_rx;      /* when the peer was last heard from */
@@ -145,6 +146,10 @@ struct slp_conn {
 	uint8_t key[SLP_AUTH_KEY_LEN];      /* this connection's (slp_auth_conn_key) */
 	int keyed;
 	uint64_t auth_ctr;                  /* nonce counter, our direction */
+	int encrypt;                        /* payloads encrypted (SLP_CONN_ENCRYPT) */
+	uint8_t enc_key[SLP_AUTH_KEY_LEN];  /* slp_auth_enc_key of key */
+	uint64_t snd_ext, rcv_ext;          /* frame numbers of snd_nxt / rcv_nxt
+					       counted from the ISN (64-bit: nonces) */
 };
 
 struct slp_listener {
@@ -165,10 +170,16 @@ struct slp_engine {
 	struct slp_conn *ev_head, *ev_tail;
 	struct slp_stats st;
 	uint8_t *scratch;    /* one frame for ACK/RESET/NACK building */
+	uint8_t *plain;      /* one decrypted payload (encrypted connections) */
 	uint32_t ref_gen;    /* bumped each time the engine calls cfg.tx_flush */
 	int auth;            /* cfg.peer_key set: every frame carries a tag */
 	size_t trailer;      /* SLP_AUTH_TRAILER when auth, else 0 */
+	uint32_t reset_tokens;  /* stateless RESETs we may still send (auth on) */
+	uint64_t reset_refill;  /* when the bucket was last refilled */
 };
+
+/* Auth on: RESETs answering frames we cannot verify, per second (and burst). */
+#define SLP_STATELESS_RESETS_PER_S 64
 
 /* engine.c */
 struct slp_conn *slp_conn_lookup(struct slp_engine *e, uint32_t local_ep, const uint8_t *mac,
@@ -189,7 +200,7 @@ void slp_slot_reclaim(struct slp_engine *e, struct slp_txslot *s);
 /* Before freeing slots: the driver sends what it holds. */
 void slp_tx_release_refs(struct slp_engine *e);
 void slp_send_reset(struct slp_engine *e, const uint8_t *mac, uint32_t src_ep, uint32_t dst_ep,
-		    uint32_t echo_seq);
+		    uint32_t echo_seq, uint16_t flags);
 void slp_maybe_closed(struct slp_conn *c);
 
 /* conn.c */
@@ -198,9 +209,15 @@ struct slp_conn *slp_conn_alloc(struct slp_engine *e, uint32_t local_ep, const u
 void slp_conn_on_connect(struct slp_engine *e, const struct slp_pkt *p);
 void slp_conn_on_accept(struct slp_conn *c, const struct slp_pkt *p);
 void slp_conn_on_reset(struct slp_conn *c, const struct slp_pkt *p);
+/* Encrypt (sending) or decrypt (delivering) a payload in place or into dst. */
+void slp_conn_crypt(struct slp_conn *c, int outgoing, uint64_t frame_no, uint8_t *dst,
+		    const uint8_t *src, size_t len);
 /* Accepted, but the peer has not acknowledged our ACCEPT yet. */
 int slp_conn_half_open(const struct slp_conn *c);
 #define SLP_HALF_OPEN_RETRIES 3 /* ACCEPT resends before an unconfirmed connection goes */
+/* ... and no sooner than this after its CONNECT: a loaded connector may
+ * take a while to answer (its process busy, its ACK lost once). */
+#define SLP_HALF_OPEN_MIN_US 1000000
 
 /* tx.c */
 void slp_tx_pump(struct slp_conn *c);                 /* cut + send what the window allows */

@@ -25,6 +25,7 @@ struct slp_loop_opts {
 	uint64_t impair_seed;
 	uint32_t max_retries;     /* 0 = engine default */
 	uint32_t rto_min_us;      /* 0 = engine default */
+	uint32_t min_dead_us;     /* slp_engine_cfg.min_dead_us (0: none) */
 	uint16_t window;          /* 0 = engine default */
 	size_t stream_buf;        /* 0 = engine default */
 	int ack_at_turn_end;      /* slp_engine_cfg.ack_at_turn_end: run_once flushes */
@@ -32,6 +33,7 @@ struct slp_loop_opts {
 				     sleeping in poll(): latency for a core */
 	/* slp_engine_cfg.peer_key/key_ctx: authenticate every frame */
 	int (*peer_key)(void *key_ctx, const uint8_t mac[6], uint8_t key[32]);
+	int (*peer_encrypt)(void *key_ctx, const uint8_t mac[6]); /* optional */
 	void *key_ctx;
 };
 

@@ -124,7 +124,7 @@ static void queue_nack(struct slp_conn *c, uint32_t msg_id, uint16_t op, int err
 	if (!x || slp_tx_queue_ctrl(c, x)) {
 		free(x);
 		slp_fail(c, -ENOBUFS); /* the peer floods us with refused work */
-		slp_send_reset(c->e, c->peer_mac, c->local_ep, c->peer_ep, c->rcv_nxt);
+		slp_send_reset(c->e, c->peer_mac, c->local_ep, c->peer_ep, c->rcv_nxt, 0);
 	}
 }
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "wire.h"
+#include "xsk.h"
 
 #define TX_BATCH 64
 #define RX_BATCH 64
@@ -54,6 +55,8 @@ struct slp_rawsock {
 	struct held *q;
 	size_t qhead, qlen, qcap;
 	struct slp_rawsock_stats st;
+	struct slp_xsk *xsk; /* SLP_RS_XDP, when it could be had */
+	char path[200];
 };
 
 uint64_t slp_clock_us(void)
@@ -136,6 +139,14 @@ int slp_rawsock_open(const char *ifname, unsigned flags, struct slp_rawsock **ou
 		rs->txmsg[i].msg_hdr.msg_iov = &rs->txiov[i];
 		rs->txmsg[i].msg_hdr.msg_iovlen = 1;
 	}
+	snprintf(rs->path, sizeof(rs->path), "AF_PACKET");
+	if (flags & SLP_RS_XDP) {
+		char why[160];
+		if (slp_xsk_open(ifname, rs->ifindex, rs->mtu, &rs->xsk, why, sizeof(why)))
+			snprintf(rs->path, sizeof(rs->path), "AF_PACKET (no AF_XDP: %s)", why);
+		else
+			snprintf(rs->path, sizeof(rs->path), "AF_XDP (%s)", slp_xsk_mode(rs->xsk));
+	}
 	*out = rs;
 	return 0;
 fail_errno:
@@ -149,6 +160,7 @@ void slp_rawsock_close(struct slp_rawsock *rs)
 {
 	if (!rs)
 		return;
+	slp_xsk_close(rs->xsk);
 	if (rs->ring)
 		munmap(rs->ring, rs->ring_len);
 	if (rs->fd >= 0)
@@ -161,13 +173,20 @@ void slp_rawsock_close(struct slp_rawsock *rs)
 	free(rs);
 }
 
-int slp_rawsock_fd(const struct slp_rawsock *rs) { return rs->fd; }
+int slp_rawsock_fd(const struct slp_rawsock *rs) { return rs->xsk ? slp_xsk_fd(rs->xsk) : rs->fd; }
+const char *slp_rawsock_path(const struct slp_rawsock *rs) { return rs->path; }
 const uint8_t *slp_rawsock_mac(const struct slp_rawsock *rs) { return rs->mac; }
 int slp_rawsock_mtu(const struct slp_rawsock *rs) { return rs->mtu; }
 
 static void send_batch(struct slp_rawsock *rs)
 {
 	int done = 0;
+	if (rs->xsk) { /* queue_tx handed them over already */
+		rs->st.tx_calls++;
+		slp_xsk_kick(rs->xsk);
+		rs->ntx = 0;
+		return;
+	}
 	while (done < rs->ntx) {
 		int n = sendmmsg(rs->fd, rs->txmsg + done, (unsigned)(rs->ntx - done), 0);
 		rs->st.tx_calls++;
@@ -192,6 +211,14 @@ static void queue_tx(struct slp_rawsock *rs, const void *frame, size_t len)
 		return;
 	if (rs->ntx == TX_BATCH)
 		send_batch(rs);
+	if (rs->xsk) {
+		if (slp_xsk_tx(rs->xsk, frame, len))
+			rs->st.tx_dropped++;
+		else
+			rs->st.tx_frames++;
+		rs->ntx++;
+		return;
+	}
 	rs->txiov[rs->ntx].iov_base = rs->txbuf + (size_t)rs->ntx * FRAME_CAP;
 	memcpy(rs->txiov[rs->ntx].iov_base, frame, len);
 	rs->txiov[rs->ntx].iov_len = len;
@@ -201,7 +228,7 @@ static void queue_tx(struct slp_rawsock *rs, const void *frame, size_t len)
 void slp_rawsock_tx_ref(void *ctx, const void *frame, size_t len)
 {
 	struct slp_rawsock *rs = ctx;
-	if (rs->impair || !rs->batching || len > FRAME_CAP) {
+	if (rs->impair || !rs->batching || len > FRAME_CAP || rs->xsk) {
 		slp_rawsock_tx(rs, frame, len);
 		return;
 	}
@@ -377,6 +404,12 @@ static int rx_mmsg(struct slp_rawsock *rs, void (*cb)(void *, const void *, size
 int slp_rawsock_rx(struct slp_rawsock *rs, void (*cb)(void *arg, const void *frame, size_t len),
 		   void *arg, int max)
 {
+	if (rs->xsk) {
+		int n = slp_xsk_rx(rs->xsk, cb, arg, max);
+		rs->st.rx_calls++;
+		rs->st.rx_frames += (uint64_t)n;
+		return n;
+	}
 	return rs->ring ? rx_ring(rs, cb, arg, max) : rx_mmsg(rs, cb, arg, max);
 }
 

@@ -25,6 +25,8 @@ struct slp_rawsock;
 
 enum slp_rawsock_flags {
 	SLP_RS_RX_RING = 1u << 0, /* TPACKET_V3 RX ring instead of recvmmsg */
+	SLP_RS_XDP = 1u << 1,     /* AF_XDP where the kernel and device allow it
+				     (xsk.h), else AF_PACKET: slp_rawsock_path() */
 };
 
 /* Needs CAP_NET_RAW. Returns 0 or negative errno (-EPERM, -ENODEV...). */
@@ -34,6 +36,9 @@ void slp_rawsock_close(struct slp_rawsock *rs);
 int slp_rawsock_fd(const struct slp_rawsock *rs);
 const uint8_t *slp_rawsock_mac(const struct slp_rawsock *rs);
 int slp_rawsock_mtu(const struct slp_rawsock *rs);
+/* What carries the frames: "AF_XDP (native)", "AF_XDP (generic)", or
+ * "AF_PACKET" followed, when SLP_RS_XDP was asked for, by why not. */
+const char *slp_rawsock_path(const struct slp_rawsock *rs);
 
 /* Queue one frame (copied); sent by slp_rawsock_flush or when the batch is
  * full. Signature fits slp_engine_cfg.tx with ctx = rs. */

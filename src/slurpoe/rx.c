@@ -19,9 +19,23 @@ uint16_t slp_rx_window(struct slp_conn *c)
 	return (uint16_t)frames;
 }
 
+/* The frame at rcv_nxt with its payload decrypted (into the engine's
+ * buffer: a stalled frame is decrypted again when retried). */
+static const struct slp_pkt *plain(struct slp_conn *c, const struct slp_pkt *p,
+				   struct slp_pkt *q)
+{
+	if (!c->encrypt || !p->payload_len)
+		return p;
+	*q = *p;
+	slp_conn_crypt(c, 0, c->rcv_ext, c->e->plain, p->payload, p->payload_len);
+	q->payload = c->e->plain;
+	return q;
+}
+
 static int deliver(struct slp_conn *c, const struct slp_pkt *p)
 {
 	struct slp_engine *e = c->e;
+	struct slp_pkt q;
 	switch (p->type) {
 	case SLP_DATA:
 		if (c->peer_fin) { /* data after CLOSE: the peer is broken */
@@ -30,6 +44,7 @@ static int deliver(struct slp_conn *c, const struct slp_pkt *p)
 		}
 		if (c->rcvbuf.cap - c->rcvbuf.len < p->payload_len)
 			return STALL;
+		p = plain(c, p, &q);
 		slp_bytes_put(&c->rcvbuf, p->payload, p->payload_len);
 		slp_mark(c, SLP_EV_READABLE);
 		return 0;
@@ -37,7 +52,7 @@ static int deliver(struct slp_conn *c, const struct slp_pkt *p)
 	case SLP_RDMA_READ_REQ:
 	case SLP_RDMA_READ_RESP:
 	case SLP_NACK:
-		slp_ops_process(c, p);
+		slp_ops_process(c, plain(c, p, &q));
 		return 0;
 	case SLP_CLOSE:
 		if (!c->peer_fin) {
@@ -68,6 +83,7 @@ static void drain(struct slp_conn *c)
 			break;
 		s->present = 0;
 		c->rcv_nxt++;
+		c->rcv_ext++;
 	}
 }
 
@@ -91,6 +107,7 @@ void slp_rx_frame(struct slp_conn *c, const struct slp_pkt *p, const uint8_t *fr
 	}
 	if (off == 0 && deliver(c, p) != STALL) {
 		c->rcv_nxt++;
+		c->rcv_ext++;
 		drain(c);
 		return;
 	}

@@ -55,10 +55,15 @@ static void seal_slot(struct slp_conn *c, uint8_t type, size_t body_len)
 	struct slp_out o = {.dst_mac = c->peer_mac, .src_mac = e->cfg.mac, .type = type,
 			    .flags = SLP_F_ACK, .src_ep = c->local_ep, .dst_ep = c->peer_ep,
 			    .seq = c->snd_nxt};
+	if (c->encrypt && slp_type_has_payload(type)) { /* once: retransmissions reuse it */
+		uint8_t *pl = BODY(s->frame) + slp_ext_len(type);
+		slp_conn_crypt(c, 1, c->snd_ext, pl, pl, body_len - (size_t)slp_ext_len(type));
+	}
 	s->len = (uint16_t)slp_build_crc(s->frame, &o, body_len, &s->body_crc);
 	s->sacked = s->retx = 0;
 	s->last_tx = 0;
 	c->snd_nxt++;
+	c->snd_ext++;
 }
 
 /* Where the next frame's body goes (its slot reclaimed from the driver). */
@@ -404,13 +409,16 @@ void slp_tx_timer(struct slp_conn *c, uint64_t now)
 	if (c->snd_una == c->snd_tx && !c->probing)
 		return;
 	c->e->st.rto_expirations++;
-	if (++c->retries > cfg->max_retries) {
+	if (!c->retries)
+		c->stall_since = now;
+	if (++c->retries > cfg->max_retries && now - c->stall_since >= cfg->min_dead_us) {
 		slp_fail(c, -ETIMEDOUT);
 		return;
 	}
 	/* A CONNECT nobody confirms (blind, spoofed, replayed) must not hold
 	 * a connection, and whatever its user attached, for long. */
-	if (slp_conn_half_open(c) && c->retries > SLP_HALF_OPEN_RETRIES) {
+	if (slp_conn_half_open(c) && c->retries > SLP_HALF_OPEN_RETRIES &&
+	    now - c->last_rx >= SLP_HALF_OPEN_MIN_US) {
 		c->e->st.half_open_expired++;
 		slp_fail(c, -ETIMEDOUT);
 		return;
@@ -477,7 +485,8 @@ void slp_tx_send_ack(struct slp_conn *c, int probe)
  * receives would wait forever for a peer that vanished (or whose RESET was
  * lost). Once the peer has been quiet for keepalive_us we probe it: a live
  * peer ACKs, one that forgot the connection RESETs, a dead one stays silent
- * and max_retries probes later (RTO backoff, like data) we give up. */
+ * and max_retries probes later (RTO backoff, like data; and no sooner than
+ * min_dead_us after we last heard from it) we give up. */
 
 void slp_tx_heard(struct slp_conn *c, uint64_t now)
 {
@@ -498,7 +507,7 @@ void slp_tx_keepalive(struct slp_conn *c, uint64_t now)
 	const struct slp_engine_cfg *cfg = &c->e->cfg;
 	if (now < slp_tx_keepalive_due(c))
 		return;
-	if (c->ka_sent >= cfg->max_retries) {
+	if (c->ka_sent >= cfg->max_retries && now - c->last_rx >= cfg->min_dead_us) {
 		slp_fail(c, -ETIMEDOUT);
 		return;
 	}

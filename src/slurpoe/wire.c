@@ -42,7 +42,7 @@ static uint32_t frame_crc(const uint8_t *f, size_t len)
 }
 
 /* Fixed extension length per type; the ACK's depends on its SACK count. */
-static int ext_len(unsigned type)
+int slp_ext_len(unsigned type)
 {
 	switch (type) {
 	case SLP_CONNECT:
@@ -57,20 +57,22 @@ static int ext_len(unsigned type)
 }
 
 /* Types that may carry payload bytes after the extension. */
-static int has_payload(unsigned type)
+int slp_type_has_payload(unsigned type)
 {
 	return type == SLP_DATA || type == SLP_RDMA_WRITE || type == SLP_RDMA_READ_RESP;
 }
 
 static enum slp_parse_err parse_ext(struct slp_pkt *p, const uint8_t *x, size_t body)
 {
-	size_t el = (size_t)ext_len(p->type);
+	size_t el = (size_t)slp_ext_len(p->type);
 	switch (p->type) {
 	case SLP_CONNECT:
 	case SLP_ACCEPT:
 		p->u.conn.mtu = slp_get16(x);
 		p->u.conn.window = slp_get16(x + 2);
-		if (slp_get32(x + 4) || p->u.conn.mtu < 256 || p->u.conn.window == 0)
+		p->u.conn.flags = slp_get32(x + 4);
+		if ((p->u.conn.flags & ~SLP_CONN_F_ALL) || p->u.conn.mtu < 256 ||
+		    p->u.conn.window == 0)
 			return SLP_ERR_FIELD;
 		break;
 	case SLP_RDMA_WRITE:
@@ -149,8 +151,8 @@ enum slp_parse_err slp_parse_trailer(const void *frame, size_t len, size_t trail
 	} else if (declared > len || (declared < len && len > SLP_MIN_ETH_FRAME)) {
 		return SLP_ERR_LENGTH;
 	}
-	size_t el = (size_t)ext_len(p->type);
-	if (body < el || (!has_payload(p->type) && p->type != SLP_ACK && body != el))
+	size_t el = (size_t)slp_ext_len(p->type);
+	if (body < el || (!slp_type_has_payload(p->type) && p->type != SLP_ACK && body != el))
 		return SLP_ERR_LENGTH;
 	if (slp_get32(f + OFF_CRC) != frame_crc(f, declared))
 		return SLP_ERR_CRC;
@@ -163,7 +165,7 @@ enum slp_parse_err slp_parse_trailer(const void *frame, size_t len, size_t trail
 	p->ack = slp_get32(f + OFF_ACK);
 	p->tx_next = slp_get32(f + OFF_TXNEXT);
 	p->window = slp_get16(f + OFF_WINDOW);
-	if (p->flags & ~SLP_F_ALL)
+	if ((p->flags & ~SLP_F_ALL) || ((p->flags & SLP_F_STATELESS) && p->type != SLP_RESET))
 		return SLP_ERR_FIELD;
 	/* Everything but CONNECT acknowledges something. */
 	if (!(p->flags & SLP_F_ACK) != (p->type == SLP_CONNECT))
@@ -173,7 +175,7 @@ enum slp_parse_err slp_parse_trailer(const void *frame, size_t len, size_t trail
 	const uint8_t *x = f + SLP_ETH_HLEN + SLP_HDR_LEN;
 	p->payload = x + el;
 	p->payload_len = (uint16_t)(body - el);
-	if (has_payload(p->type) && p->payload_len == 0 && p->type != SLP_RDMA_WRITE)
+	if (slp_type_has_payload(p->type) && p->payload_len == 0 && p->type != SLP_RDMA_WRITE)
 		return SLP_ERR_LENGTH;
 	return parse_ext(p, x, body);
 }

@@ -45,16 +45,23 @@ enum slp_type {
 enum slp_flags {
 	SLP_F_ACK = 1u << 0,   /* ack/window/tx_next fields are valid */
 	SLP_F_PROBE = 1u << 1, /* sender wants an ACK right away (window probe) */
+	SLP_F_STATELESS = 1u << 2, /* RESET only: answers a frame its sender could not
+				      verify (no connection: forgotten, e.g. restarted) */
 };
-#define SLP_F_ALL (SLP_F_ACK | SLP_F_PROBE)
+#define SLP_F_ALL (SLP_F_ACK | SLP_F_PROBE | SLP_F_STATELESS)
 
 /* Extension header sizes per type. */
-#define SLP_EXT_CONNECT 8    /* u16 mtu, u16 window, u32 reserved(0) */
+#define SLP_EXT_CONNECT 8    /* u16 mtu, u16 window, u32 flags (SLP_CONN_*) */
 #define SLP_EXT_WRITE 32     /* u64 key, u64 base, u32 msg_id, u32 total, u32 frag_off, u32 0 */
 #define SLP_EXT_READ_REQ 24  /* u64 key, u64 offset, u32 msg_id, u32 len */
 #define SLP_EXT_READ_RESP 8  /* u32 msg_id, u32 frag_off */
 #define SLP_EXT_NACK 8       /* u32 msg_id, u16 op (slp_type refused), u16 errno */
 #define SLP_EXT_ACK_BASE 4   /* u32 nsack, then nsack * (u32 start, u32 end) */
+
+/* CONNECT/ACCEPT flags. ENCRYPT: the connection's payloads are encrypted
+ * (asked for in CONNECT, the result in ACCEPT; authentication required). */
+#define SLP_CONN_ENCRYPT 1u
+#define SLP_CONN_F_ALL SLP_CONN_ENCRYPT
 
 /* Does this type occupy a sequence number (reliable, in-order delivery)? */
 static inline int slp_type_reliable(unsigned t)
@@ -80,7 +87,7 @@ struct slp_pkt {
 	const uint8_t *payload;
 	uint16_t payload_len;
 	union {
-		struct { uint16_t mtu, window; } conn;
+		struct { uint16_t mtu, window; uint32_t flags; } conn;
 		struct { uint64_t key, base; uint32_t msg_id, total, frag_off; } write;
 		struct { uint64_t key, offset; uint32_t msg_id, len; } read_req;
 		struct { uint32_t msg_id, frag_off; } read_resp;
@@ -158,5 +165,9 @@ static inline uint64_t slp_get64(const uint8_t *p)
 }
 
 const char *slp_type_name(unsigned type);
+/* Extension length of a type (the ACK's without its SACK blocks), and
+ * whether it carries payload bytes after it. */
+int slp_ext_len(unsigned type);
+int slp_type_has_payload(unsigned type);
 
 #endif

@@ -248,6 +248,15 @@ static int echo_client(void *arg)
 	return 0;
 }
 
+/* Four bytes out to an echo_client and the same four back. */
+static void expect_echo(ivt_channel *ch, const char *four)
+{
+	assert_int_equal(ivt_send(ch, four, 4), 4);
+	char buf[4];
+	assert_int_equal(ivt_recv_all(ch, buf, 4), 4);
+	assert_memory_equal(buf, four, 4);
+}
+
 static void test_listener_close_refuses_queued(void **state)
 {
 	(void)state;
@@ -260,15 +269,35 @@ static void test_listener_close_refuses_queued(void **state)
 	assert_true(readable(ivt_listener_fd(l), 10000)); /* b is queued */
 	assert_int_equal(ivt_listener_close(l), 0);
 	assert_int_equal(e2e_wait(b), 0);
-	/* the accepted channel lives on */
-	assert_int_equal(ivt_send(ch, "ping", 4), 4);
-	char buf[4];
-	assert_int_equal(ivt_recv_all(ch, buf, 4), 4);
-	assert_memory_equal(buf, "ping", 4);
+	expect_echo(ch, "ping"); /* the accepted channel lives on */
 	assert_int_equal(e2e_wait(a), 0);
 	ivt_close(ch);
 	/* and the name is free for a new listener */
 	l = listen_on("tgone", 1);
+	ivt_listener_close(l);
+}
+
+/* ---- a ticket whose connector gave up -------------------------------- */
+
+/* The accepting end sends its setup right behind its OPEN: when ivtd
+ * refuses that OPEN (the connector is gone), the end it built early is
+ * dropped, ivt_accept goes on to the next connector, and the next
+ * connection works. */
+static void test_stale_ticket_skipped(void **state)
+{
+	(void)state;
+	ivt_listener *l = listen_on("tstale", 1);
+	ivt_channel *x, *ch;
+	/* nobody accepts in time: ivtd refuses it, its ticket stays queued */
+	assert_int_equal(e2e_open("tstale", 0, 200, 0, &x), -ETIMEDOUT);
+	assert_true(readable(ivt_listener_fd(l), 10000));
+	assert_int_equal(ivt_accept(l, &ch), -EAGAIN);
+	pid_t a = e2e_fork(echo_client, "tstale");
+	assert_true(readable(ivt_listener_fd(l), 10000));
+	assert_int_equal(ivt_accept(l, &ch), 0);
+	expect_echo(ch, "late");
+	assert_int_equal(e2e_wait(a), 0);
+	ivt_close(ch);
 	ivt_listener_close(l);
 }
 
@@ -385,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_64_clients),
 		cmocka_unit_test(test_refused_connector_never_queued),
 		cmocka_unit_test(test_listener_close_refuses_queued),
+		cmocka_unit_test(test_stale_ticket_skipped),
 		cmocka_unit_test(test_backlog_and_max_connections),
 		cmocka_unit_test(test_failed_connector_never_hangs_listener),
 	};

@@ -8,6 +8,7 @@
  * with forged frames: raw bytes, or well-addressed frames with fuzzed
  * type, flags, sequence numbers and extension (right CRC, right
  * endpoints), the kind an attacker on the segment can send.
+ * The seed's top bits switch on authentication and encryption.
  * Property on top of the sanitizers: until a frame is forged, the stream
  * from side 1 arrives at side 0 intact and in order.
  */
@@ -171,7 +172,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sim_impair imp = {.loss = imp_b[0] / 1024.0, .dup = imp_b[1] / 1024.0,
 				 .reorder = imp_b[2] / 512.0, .corrupt = imp_b[3] / 1024.0,
 				 .delay_us = 50};
-	r.s = sim_new(seed, &imp, 512, 8);
+	/* The seed's top bits: authenticated frames, payloads encrypted too. */
+	static const uint8_t key[32] = "fuzz host pair key .............";
+	int keyed = (seed >> 30) & 1;
+	r.s = sim_new_auth(seed, &imp, 512, 8, keyed ? key : NULL, keyed ? key : NULL);
+	sim_set_encrypt(r.s, 1, keyed && (seed >> 31));
 	if (slp_listen(sim_engine(r.s, 0), EP_SERVER, NULL) == 0 &&
 	    slp_connect(sim_engine(r.s, 1), sim_mac(0), EP_SERVER, 0, NULL, &r.c[1]) == 0)
 		sim_run(r.s, step, &r, 20000000);

@@ -46,9 +46,10 @@ static struct {
 static const char *good_policy =
 	"{\"version\":1,\"channels\":[{\"name\":\"*\",\"listeners\":[\"*\"],"
 	"\"connectors\":[\"*\"]}],\"limits\":{\"connections\":8,\"channels\":4}}\n";
-/* ivtd's descriptors: a connection table of (600 - 256) / 3 = 114, the
- * last 57 (half) kept for root. */
-#define DAEMON_NOFILE_STR "600"
+/* ivtd's descriptors: a table of 226 / 2 + 1 = 114 places (a limit this
+ * small keeps half for the daemon; one place per connection, four more
+ * per one-shot listener), the last 57 (half) kept for root. */
+#define DAEMON_NOFILE_STR "226"
 
 static void write_file(const char *path, const char *text)
 {
@@ -481,9 +482,9 @@ static void test_client_that_does_not_read(void **state)
 /* ---- per-identity limits and root's reserve (issue 9) ------------------ */
 
 struct hog_report {
-	int served, emfile, eusers, other, chan_ok, chan_emfile;
+	int served, emfile, eusers, other, chan_ok, chan_emfile, chan_eusers;
 	char why_emfile[IVT_ERRMSG_MAX + 1], why_eusers[IVT_ERRMSG_MAX + 1];
-	char why_chan[IVT_ERRMSG_MAX + 1];
+	char why_chan[IVT_ERRMSG_MAX + 1], why_chan_eusers[IVT_ERRMSG_MAX + 1];
 };
 
 /* One connection's first answer (to STATUS, or OPEN if name): its type, or
@@ -554,6 +555,8 @@ static int hog(uid_t uid, int n, int out, int hold)
 			r.chan_ok++;
 		else if (a == -EMFILE)
 			r.chan_emfile++, memcpy(r.why_chan, why, sizeof(why));
+		else if (a == -EUSERS)
+			r.chan_eusers++, memcpy(r.why_chan_eusers, why, sizeof(why));
 	}
 	if (write(out, &r, sizeof(r)) != (ssize_t)sizeof(r))
 		return 3;
@@ -600,8 +603,9 @@ static void test_limits_keep_root_served(void **state)
 	int served = 0, eusers = 0;
 	for (int u = 0; u < USERS; u++) {
 		print_message("uid %d: served %d, EMFILE %d, EUSERS %d, other %d; channels %d, "
-			      "EMFILE %d\n", 60000 + u, r[u].served, r[u].emfile, r[u].eusers,
-			      r[u].other, r[u].chan_ok, r[u].chan_emfile);
+			      "EMFILE %d, EUSERS %d\n", 60000 + u, r[u].served, r[u].emfile,
+			      r[u].eusers, r[u].other, r[u].chan_ok, r[u].chan_emfile,
+			      r[u].chan_eusers);
 		assert_true(r[u].served <= LIMIT_CONNS);
 		assert_int_equal(r[u].other, 0);
 		served += r[u].served;
@@ -609,6 +613,12 @@ static void test_limits_keep_root_served(void **state)
 		if (r[u].served == LIMIT_CONNS) {
 			assert_true(r[u].emfile > 0);
 			assert_non_null(strstr(r[u].why_emfile, "\"connections\""));
+		}
+		/* a one-shot listener takes places for its setup's fds: once
+		 * the users' share is gone it is refused saying so */
+		if (r[u].chan_eusers)
+			assert_non_null(strstr(r[u].why_chan_eusers, "root_reserve"));
+		if (r[u].served == LIMIT_CONNS && !r[u].chan_eusers) {
 			assert_int_equal(r[u].chan_ok, LIMIT_CHANS);
 			assert_int_equal(r[u].chan_emfile, 1);
 			assert_non_null(strstr(r[u].why_chan, "\"channels\""));
@@ -630,6 +640,50 @@ static void test_limits_keep_root_served(void **state)
 		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
 	expect_status(NULL);
+}
+
+/* Status until it says must_contain (ivtd reaps closed ends a moment later). */
+static void await_status(const char *must_contain)
+{
+	long long end = now_ms() + WAIT_MS;
+	for (;;) {
+		int fd = connect_daemon();
+		assert_int_equal(ivt_ctrl_send(fd, IVT_CTRL_STATUS, 5, NULL, 0, NULL, 0), 0);
+		struct ivt_ctrl_msg m;
+		assert_int_equal(ivt_ctrl_recv(fd, &m, WAIT_MS), 0);
+		close(fd);
+		assert_int_equal(m.hdr.type, IVT_CTRL_STATUS_OK);
+		if (strstr(m.u.status, must_contain))
+			return;
+		if (now_ms() > end)
+			fail_msg("status lacks \"%s\":\n%s", must_contain, m.u.status);
+		usleep(10000);
+	}
+}
+
+/* A one-shot listener's setup may wait in ivtd (its fds count against the
+ * table while it lives); a listener that accepts many never sends one, so
+ * it and its connections cost one place each (it used to be three). */
+static void test_table_places(void **state)
+{
+	(void)state;
+	await_status("; 0 places held for one-shot listeners' setups");
+	int fd = connect_daemon();
+	struct ivt_ctrl_open o;
+	memset(&o, 0, sizeof(o));
+	snprintf(o.name, sizeof(o.name), "places-multi");
+	o.flags = IVT_LISTEN | IVT_CTRL_OPEN_MULTI;
+	assert_int_equal(ivt_ctrl_send(fd, IVT_CTRL_OPEN, 1, &o, sizeof(o), NULL, 0), 0);
+	struct ivt_ctrl_msg m;
+	assert_int_equal(ivt_ctrl_recv(fd, &m, WAIT_MS), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
+	await_status("; 0 places held for one-shot listeners' setups");
+	int one = open_end_retry("places-one", 1, EADDRINUSE, &m);
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
+	await_status("; 4 places held for one-shot listeners' setups");
+	close(one);
+	await_status("; 0 places held for one-shot listeners' setups");
+	close(fd);
 }
 
 /* ATTACH (re-attaching after a restart, broker_attach.c) as another user:
@@ -753,6 +807,7 @@ int main(void)
 		cmocka_unit_test(test_close_with_unread_notice),
 		cmocka_unit_test(test_client_that_does_not_read),
 		cmocka_unit_test(test_limits_keep_root_served),
+		cmocka_unit_test(test_table_places),
 		cmocka_unit_test(test_attach_waiting_bounded),
 		cmocka_unit_test(test_sighup_broken_policy),
 	};

@@ -637,6 +637,21 @@ static void test_host_key_files(void **state)
 	key_policy(text, sizeof(text), good,
 		 ",{\"name\":\"hostC\",\"ifname\":\"veth0\",\"mac\":\"02:00:00:00:00:0c\"}");
 	expect_error(text, "hosts[1]", "must all have a");
+	/* "encrypt": a boolean, and only with a key. */
+	snprintf(text, sizeof(text),
+		 "{\"version\":1,\"hosts\":[{\"name\":\"hostB\",\"ifname\":\"veth0\","
+		 "\"mac\":\"02:00:00:00:00:0b\",\"key_file\":\"%s\",\"encrypt\":true}]}",
+		 good);
+	p = load(text);
+	assert_non_null(p);
+	assert_true(p->hosts[0].encrypt);
+	ivt_policy_free(p);
+	expect_error("{\"version\":1,\"hosts\":[{\"name\":\"hostB\",\"ifname\":\"veth0\","
+		     "\"mac\":\"02:00:00:00:00:0b\",\"encrypt\":true}]}",
+		     "hosts[0].encrypt", "needs a \"key_file\"");
+	expect_error("{\"version\":1,\"hosts\":[{\"name\":\"hostB\",\"ifname\":\"veth0\","
+		     "\"mac\":\"02:00:00:00:00:0b\",\"encrypt\":\"yes\"}]}",
+		     "hosts[0].encrypt", "true or false");
 	unlink(good);
 	unlink(open_f);
 	unlink(shrt);

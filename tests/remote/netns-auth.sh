@@ -4,6 +4,11 @@
 # "key_file", so every SLURPoE frame between them carries a tag.
 #   1. same key on both sides: 32 MiB byte-exact through both daemons, with
 #      loss/dup/reorder on the link;
+#   1b. host B's policy also asks for encryption: 8 MiB byte-exact again;
+#   1c. ivtd A is killed and restarted mid-transfer: its new engine cannot
+#      verify the old connection's frames and answers them with a
+#      stateless RESET (host-pair key), so ivtd B sees "Connection reset
+#      by peer", not a timeout;
 #   2. host B's daemon has another key: B's connector is refused (times
 #      out), host A's daemon counts the frames it refused, keeps running;
 #   3. policies with a key file open to others, or not 64 hex digits, or
@@ -61,17 +66,53 @@ start_ivtd "$NS_B" hostB "$TMP/b.json" "$SOCK_B" "$TMP/ivtd-b.log" || exit 1
 IVTD_B=$LAST_PID
 grep -q "every frame authenticated" "$TMP/ivtd-a.log" || fail "ivtd A does not say frames are authenticated"
 
+# One channel from B's connector to A's listener, byte-exact.
+transfer() { # tag, bytes, what
+	ip netns exec "$NS_A" "$BIN/ivt-demo" listen bulk --socket "$SOCK_A" >"$TMP/lis$1.out" 2>&1 &
+	LIS=$!
+	PIDS+=($LIS)
+	sleep 0.3
+	ip netns exec "$NS_B" "$BIN/ivt-demo" connect bulk --socket "$SOCK_B" --bytes "$2" \
+		--timeout 20000 >"$TMP/con$1.out" 2>&1 || fail "$3 (connector)"
+	wait "$LIS" || fail "$3 (listener)"
+	grep -q "^OK: " "$TMP/lis$1.out" || fail "$3: listener did not confirm the data"
+	echo "--- $1. $2 through both ivtd, $3:"
+	sed 's/^/    /' "$TMP/lis$1.out"
+}
+
 # ---- 1. the right key ----------------------------------------------------
-ip netns exec "$NS_A" "$BIN/ivt-demo" listen bulk --socket "$SOCK_A" >"$TMP/lis.out" 2>&1 &
+transfer 1 32M "authenticated frames"
+
+# ---- 1b. host B asks for confidentiality too -----------------------------
+kill -TERM "$IVTD_B"; wait "$IVTD_B" 2>/dev/null
+sed 's/"key_file"/"encrypt": true, "key_file"/' "$TMP/b.json" >"$TMP/b-enc.json"
+start_ivtd "$NS_B" hostB "$TMP/b-enc.json" "$SOCK_B" "$TMP/ivtd-benc.log" || exit 1
+IVTD_B=$LAST_PID
+grep -q "payloads encrypted" "$TMP/ivtd-benc.log" || fail "ivtd B does not say it encrypts"
+transfer 1b 8M "payloads encrypted"
+
+# ---- 1c. ivtd A forgets the connection (restart) -------------------------
+ip netns exec "$NS_A" "$BIN/ivt-demo" listen bulk --socket "$SOCK_A" >"$TMP/lis1c.out" 2>&1 &
 LIS=$!
 PIDS+=($LIS)
 sleep 0.3
-ip netns exec "$NS_B" "$BIN/ivt-demo" connect bulk --socket "$SOCK_B" --bytes 32M \
-	--timeout 20000 >"$TMP/con.out" 2>&1 || fail "authenticated transfer (connector)"
-wait "$LIS" || fail "authenticated transfer (listener)"
-grep -q "^OK: " "$TMP/lis.out" || fail "listener did not confirm the data"
-echo "--- 1. 32 MiB through both ivtd with authenticated frames:"
-sed 's/^/    /' "$TMP/lis.out"
+ip netns exec "$NS_B" "$BIN/ivt-demo" connect bulk --socket "$SOCK_B" --bytes 64G \
+	--timeout 20000 >"$TMP/con1c.out" 2>&1 &
+CON=$!
+PIDS+=($CON)
+wait_transfer 30 || fail "1c: the transfer did not start within 30 s"
+kill -9 "$IVTD_A"
+wait "$IVTD_A" 2>/dev/null
+rm -f "$SOCK_A"
+start_ivtd "$NS_A" hostA "$TMP/a.json" "$SOCK_A" "$TMP/ivtd-a2.log" || exit 1
+IVTD_A=$LAST_PID
+deadline=$((SECONDS + 60))
+while kill -0 "$CON" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+kill -9 "$CON" "$LIS" 2>/dev/null
+echo "--- 1c. ivtd A restarted mid-transfer; ivtd B says:"
+grep "peer died" "$TMP/ivtd-benc.log" | sed 's/^/    /'
+grep -q "peer died (Connection reset by peer)" "$TMP/ivtd-benc.log" ||
+	fail "1c: ivtd B got no RESET from the restarted ivtd A"
 
 # ---- 2. the wrong key ----------------------------------------------------
 kill -TERM "$IVTD_B"; wait "$IVTD_B" 2>/dev/null

@@ -71,5 +71,19 @@ start_ivtd() { # ns, name, policy, socket, log
 	echo "ivtd $2 did not start:"; cat "$5"; return 1
 }
 
+# Wait (at most $1 s) until ivtd A (socket $SOCK_A) shows the 'bulk'
+# channel from hostB bridged with bytes arrived: only then is there a
+# transfer to interrupt (a fixed sleep races with a slow start under load).
+wait_transfer() {
+	local deadline=$((SECONDS + $1))
+	while [ $SECONDS -lt $deadline ]; do
+		ip netns exec "$NS_A" "$BIN/ivtctl" -s "$SOCK_A" status 2>/dev/null |
+			awk '$1 == "bulk" && $2 == "from" && $5 == "bridged" && $7 + 0 > 0 { ok = 1 }
+			     END { exit !ok }' && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }

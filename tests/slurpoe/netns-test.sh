@@ -74,6 +74,12 @@ run_pair() { # name, extra server args, extra client args
 run_pair "stream $BYTES bytes" "--mode stream" "--mode stream --bytes $BYTES"
 grep -q "ok$" "$TMP/cli.out" || { echo "FAIL: client did not confirm"; fails=$((fails + 1)); }
 run_pair "rdma $RDMA_BYTES bytes" "--mode rdma --bytes $RDMA_BYTES" "--mode rdma"
+# The AF_XDP path (SLP_RS_XDP) where this kernel has it, else the logged
+# fallback: byte-exact either way, and on veth both ends say which.
+XDP_BYTES=${SLURPOE_TEST_XDP_BYTES:-$((32 << 20))}
+run_pair "stream $XDP_BYTES bytes, --xdp" "--mode stream --xdp" "--mode stream --xdp --bytes $XDP_BYTES"
+grep -q "ok$" "$TMP/cli.out" || { echo "FAIL: client did not confirm (xdp)"; fails=$((fails + 1)); }
+grep -q "frames over AF_" "$TMP/cli.err" || { echo "FAIL: --xdp does not say its path"; fails=$((fails + 1)); }
 
 # Peer killed mid-transfer: the sender must fail cleanly within its retry budget.
 t0=$(date +%s.%N)

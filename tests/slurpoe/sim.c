@@ -21,11 +21,14 @@ struct sim {
 	uint64_t now, rng, order;
 	uint8_t keys[2][32];
 	int keyed[2];
+	int encrypt[2];
 	struct sim_impair imp;
 	struct slp_engine *eng[2];
 	struct side sides[2];
 	int cut[2];
+	uint64_t paused_until[2];
 	int near_wrap;
+	uint16_t mtu, window;
 	struct frame *heap;
 	size_t n, cap;
 	struct sim_counters ctr;
@@ -137,9 +140,30 @@ static int peer_key_cb(void *ctx, const uint8_t mac[6], uint8_t key[32])
 	return 0;
 }
 
+static int peer_encrypt_cb(void *ctx, const uint8_t mac[6])
+{
+	struct side *sd = ctx;
+	return !memcmp(mac, macs[1 - sd->idx], 6) && sd->s->encrypt[sd->idx];
+}
+
+void sim_set_encrypt(struct sim *s, int side, int on) { s->encrypt[side] = on; }
+
 struct sim *sim_new(uint64_t seed, const struct sim_impair *imp, uint16_t mtu, uint16_t window)
 {
 	return sim_new_auth(seed, imp, mtu, window, NULL, NULL);
+}
+
+static struct slp_engine *side_engine(struct sim *s, int i, uint16_t mtu, uint16_t window)
+{
+	struct slp_engine_cfg cfg = {.mtu = mtu, .window = window, .tx = tx, .now_us = now_cb,
+				     .random = random_cb, .ctx = &s->sides[i], .max_retries = 8};
+	if (s->keyed[i]) {
+		cfg.peer_key = peer_key_cb;
+		cfg.peer_encrypt = peer_encrypt_cb;
+		cfg.key_ctx = &s->sides[i];
+	}
+	memcpy(cfg.mac, macs[i], 6);
+	return slp_engine_new(&cfg);
 }
 
 struct sim *sim_new_auth(uint64_t seed, const struct sim_impair *imp, uint16_t mtu,
@@ -149,22 +173,26 @@ struct sim *sim_new_auth(uint64_t seed, const struct sim_impair *imp, uint16_t m
 	s->rng = seed;
 	s->now = 1000;
 	s->imp = *imp;
+	s->mtu = mtu;
+	s->window = window;
 	for (int i = 0; i < 2; i++) {
 		s->sides[i].s = s;
 		s->sides[i].idx = i;
-		struct slp_engine_cfg cfg = {.mtu = mtu, .window = window, .tx = tx, .now_us = now_cb,
-					     .random = random_cb, .ctx = &s->sides[i],
-					     .max_retries = 8};
 		const uint8_t *k = i ? key1 : key0;
 		if (k) {
 			memcpy(s->keys[i], k, 32);
-			cfg.peer_key = peer_key_cb;
-			cfg.key_ctx = &s->sides[i];
+			s->keyed[i] = 1;
 		}
-		memcpy(cfg.mac, macs[i], 6);
-		s->eng[i] = slp_engine_new(&cfg);
+		s->eng[i] = side_engine(s, i, mtu, window);
 	}
 	return s;
+}
+
+void sim_restart(struct sim *s, int side)
+{
+	slp_engine_set_no_reset(s->eng[side], 1);
+	slp_engine_free(s->eng[side]);
+	s->eng[side] = side_engine(s, side, s->mtu, s->window);
 }
 
 void sim_free(struct sim *s)
@@ -179,6 +207,8 @@ void sim_free(struct sim *s)
 
 struct slp_engine *sim_engine(struct sim *s, int side) { return s->eng[side]; }
 void sim_cut(struct sim *s, int side) { s->cut[side] = 1; }
+void sim_pause(struct sim *s, int side, uint64_t us) { s->paused_until[side] = s->now + us; }
+int sim_paused(struct sim *s, int side) { return s->paused_until[side] > s->now; }
 void sim_set_impair(struct sim *s, const struct sim_impair *imp) { s->imp = *imp; }
 void sim_near_wrap(struct sim *s, int on) { s->near_wrap = on; }
 void sim_counters(struct sim *s, struct sim_counters *c) { *c = s->ctr; }
@@ -194,12 +224,17 @@ int sim_run(struct sim *s, int (*step)(struct sim *s, void *arg), void *arg, uin
 	for (;;) {
 		while (s->n && s->heap[0].at <= s->now) {
 			struct frame f = pop(s);
+			if (s->paused_until[f.to] > s->now) { /* queued in its socket */
+				f.at = s->paused_until[f.to];
+				push(s, f);
+				continue;
+			}
 			if (!s->cut[f.to])
 				slp_engine_input(s->eng[f.to], f.data, f.len);
 			free(f.data);
 		}
 		for (int i = 0; i < 2; i++)
-			if (!s->cut[i])
+			if (!s->cut[i] && s->paused_until[i] <= s->now)
 				slp_engine_tick(s->eng[i]);
 		int r = step(s, arg);
 		if (r)
@@ -208,7 +243,9 @@ int sim_run(struct sim *s, int (*step)(struct sim *s, void *arg), void *arg, uin
 			return 0;
 		uint64_t next = s->n ? s->heap[0].at : UINT64_MAX;
 		for (int i = 0; i < 2; i++) {
-			uint64_t d = s->cut[i] ? UINT64_MAX : slp_engine_next_deadline(s->eng[i]);
+			uint64_t d = s->cut[i] ? UINT64_MAX
+				     : s->paused_until[i] > s->now ? s->paused_until[i]
+								   : slp_engine_next_deadline(s->eng[i]);
 			if (d < next)
 				next = d;
 		}
@@ -253,6 +290,11 @@ int sim_pair_connect(struct sim_pair *p, uint32_t ep, uint64_t limit_us)
 		p->err = rc;
 		return -1;
 	}
+	return sim_pair_wait(p, limit_us);
+}
+
+int sim_pair_wait(struct sim_pair *p, uint64_t limit_us)
+{
 	return sim_run(p->s, step_connect, p, limit_us);
 }
 

@@ -21,6 +21,8 @@ struct sim *sim_new(uint64_t seed, const struct sim_impair *imp, uint16_t mtu, u
  * no authentication on that side) for the other side's address. */
 struct sim *sim_new_auth(uint64_t seed, const struct sim_impair *imp, uint16_t mtu,
 			 uint16_t window, const uint8_t *key0, const uint8_t *key1);
+/* Side i asks for confidentiality with the other (keyed sides only). */
+void sim_set_encrypt(struct sim *s, int side, int on);
 void sim_free(struct sim *s);
 struct slp_engine *sim_engine(struct sim *s, int side);
 const uint8_t *sim_mac(int side);
@@ -28,6 +30,14 @@ uint64_t sim_now(struct sim *s);
 uint64_t sim_rand(struct sim *s);
 /* Side `side` stops sending and receiving (a killed peer). */
 void sim_cut(struct sim *s, int side);
+/* Side `side` stops running its engine for us (a busy process): frames
+ * to it wait in its socket, its timers stop. The caller's step() must
+ * leave that side alone meanwhile. */
+void sim_pause(struct sim *s, int side, uint64_t us);
+int sim_paused(struct sim *s, int side);
+/* Side `side` restarts: a new engine (same address, same key) that knows
+ * no connection. Its connection handles are gone. */
+void sim_restart(struct sim *s, int side);
 void sim_set_impair(struct sim *s, const struct sim_impair *imp);
 /* Make the engines' random() return values near 2^32 (sequence wrap). */
 void sim_near_wrap(struct sim *s, int on);
@@ -52,6 +62,8 @@ struct sim_pair {
 /* Listen + connect on p->s and run until both ends are open: 1, or -1 when
  * the client failed (p->err), 0 when limit_us passed. */
 int sim_pair_connect(struct sim_pair *p, uint32_t ep, uint64_t limit_us);
+/* The second half of sim_pair_connect: run until both ends are open. */
+int sim_pair_wait(struct sim_pair *p, uint64_t limit_us);
 void sim_pair_close(struct sim_pair *p); /* frees both ends and the sim */
 
 struct sim_counters {

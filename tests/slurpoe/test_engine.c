@@ -613,6 +613,69 @@ static void test_idle_reset_lost(void **state)
 	sim_pair_close(&p);
 }
 
+/* ---- a peer that is busy, not dead ---- */
+
+static int step_server_readable(struct sim *s, void *arg);
+
+struct pause_watch {
+	struct sim_pair *p;
+	int err, got;
+	char buf[64];
+};
+
+/* The server watches its connection; the client (paused for a while, then
+ * back) reads whatever came, as a process back from other work would. */
+static int step_pause(struct sim *s, void *arg)
+{
+	struct pause_watch *w = arg;
+	unsigned ev;
+	struct slp_conn *c;
+	while ((c = slp_engine_next_event(sim_engine(s, 0), &ev)))
+		if ((ev & SLP_EV_ERROR) && c == w->p->c[0])
+			w->err = slp_conn_error(c);
+	if (sim_paused(s, 1))
+		return w->err != 0;
+	while (slp_engine_next_event(sim_engine(s, 1), &ev))
+		;
+	ssize_t r;
+	while ((r = slp_recv(w->p->c[1], w->buf, sizeof(w->buf))) > 0)
+		w->got += (int)r;
+	return w->err != 0;
+}
+
+/* The client process stops running its engine for 10 s (the benchmark's
+ * client does, while it measures TCP) with the server's reply in flight
+ * (or with both idle). Whether the server declares it dead. */
+static int paused_peer_survives(uint32_t min_dead_us, int idle)
+{
+	struct sim_pair p;
+	pair_open(&p, 12, &clean, 1500);
+	sim_engine(p.s, 0)->cfg.min_dead_us = min_dead_us;
+	struct pause_watch w = {.p = &p};
+	assert_int_equal(sim_run(p.s, step_pause, &w, 10000), 0);
+	if (!idle)
+		assert_int_equal(slp_send(p.c[0], "reply", 5), 5);
+	sim_pause(p.s, 1, 10000000);
+	sim_run(p.s, step_pause, &w, 12000000);
+	int alive = !w.err && slp_conn_state(p.c[0]) == SLP_ST_OPEN;
+	if (alive) { /* and it works: the reply arrived, the server hears us */
+		assert_int_equal(w.got, idle ? 0 : 5);
+		assert_int_equal(slp_send(p.c[1], "ping", 4), 4);
+		assert_int_equal(sim_run(p.s, step_server_readable, &p, 1000000), 1);
+	}
+	sim_pair_close(&p);
+	return alive;
+}
+
+static void test_paused_peer_not_dead(void **state)
+{
+	(void)state;
+	assert_false(paused_peer_survives(0, 0)); /* the retry budget alone */
+	assert_true(paused_peer_survives(30000000, 0));
+	assert_false(paused_peer_survives(0, 1)); /* keepalive probes alone */
+	assert_true(paused_peer_survives(30000000, 1));
+}
+
 static int step_server_readable(struct sim *s, void *arg)
 {
 	struct sim_pair *p = arg;
@@ -746,6 +809,7 @@ int main(void)
 		cmocka_unit_test(test_peer_resets),
 		cmocka_unit_test(test_idle_peer_vanishes),
 		cmocka_unit_test(test_idle_reset_lost),
+		cmocka_unit_test(test_paused_peer_not_dead),
 		cmocka_unit_test(test_idle_connection_stays_up),
 		cmocka_unit_test(test_zero_window),
 		cmocka_unit_test(test_stream_sequence_wrap),

@@ -115,6 +115,12 @@ const struct ivt_backend_info *ivt_broker_backend(const struct ivt_broker *b, co
 	return NULL;
 }
 
+const struct ivt_backend_info *ivt_broker_backends(const struct ivt_broker *b, size_t *n)
+{
+	*n = b->n_backends;
+	return b->backends;
+}
+
 int ivt_broker_probe_backends(struct ivt_broker *b, const char *plugin_dir)
 {
 	char names[IVT_PLUGINS_MAX][IVT_BACKEND_NAME_MAX + 1];

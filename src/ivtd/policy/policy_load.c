@@ -460,7 +460,8 @@ static int parse_mac(const char *s, uint8_t mac[6])
 
 static int parse_host(struct loader *L, json_t *obj, const char *path, struct ivt_policy_host *h)
 {
-	static const char *const keys[] = {"name", "ifname", "mac", "ivtd", "key_file", NULL};
+	static const char *const keys[] = {"name", "ifname", "mac", "ivtd", "key_file", "encrypt",
+					   "rdma", NULL};
 	int rc;
 	char p[256], mac[32];
 	if (!json_is_object(obj))
@@ -492,7 +493,26 @@ static int parse_host(struct loader *L, json_t *obj, const char *path, struct iv
 	rc = get_string(L, obj, path, "ivtd", 0, h->ivtd, sizeof(h->ivtd));
 	if (rc && rc != -ENOENT)
 		return rc;
+	char rdma[8] = "off";
+	rc = get_string(L, obj, path, "rdma", 0, rdma, sizeof(rdma));
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (strcmp(rdma, "off") != 0 && strcmp(rdma, "auto") != 0) {
+		join(p, sizeof(p), path, "rdma");
+		return fail(L, p, "\"%s\" is not \"auto\" or \"off\"", rdma);
+	}
+	h->rdma = !strcmp(rdma, "auto");
+	json_t *enc = json_object_get(obj, "encrypt");
+	if (enc && !json_is_boolean(enc)) {
+		join(p, sizeof(p), path, "encrypt");
+		return fail(L, p, "must be true or false");
+	}
+	h->encrypt = enc && json_is_true(enc);
 	rc = get_string(L, obj, path, "key_file", 0, h->key_file, sizeof(h->key_file));
+	if (rc == -ENOENT && h->encrypt) {
+		join(p, sizeof(p), path, "encrypt");
+		return fail(L, p, "needs a \"key_file\" (the encryption key derives from it)");
+	}
 	if (rc == -ENOENT)
 		return 0;
 	if (rc)

@@ -7,14 +7,22 @@
  * dropped rather than allowed to stall the daemon.
  *
  * Connections are never freed from inside a callback chain: a failed send
- * only marks the connection dead, and a zero-delay event reaps dead ones
- * (telling the broker they are gone) once the current dispatch returns.
+ * only marks the connection dead (and queues it), and a zero-delay event
+ * reaps the queued ones (telling the broker they are gone) once the
+ * current dispatch returns. Reaping touches only the dead: the table is a
+ * doubly linked list and the dead wait in a queue of their own, so
+ * dropping k of n connections costs O(k), not O(k * n).
  *
  * Limits (policy "limits", conf/README.md): one uid holds at most
  * `connections` connections and `channels` of them with an OPEN; the
- * table (sized from RLIMIT_NOFILE) keeps its last `root_reserve` places
- * (at most half of it) for uid 0, so users filling it cannot lock out
- * root's ivtctl or channels. uid 0 is subject only to the table's size. A refused
+ * table keeps its last `root_reserve` places (at most half of it) for
+ * uid 0, so users filling it cannot lock out root's ivtctl or channels.
+ * The table counts descriptors (RLIMIT_NOFILE less a spare): one per
+ * connection, and IVT_OOB_FDS_MAX more for each one-shot listener while
+ * it lives, whose setup may wait in ivtd for its client. Other ends' setups
+ * never wait (an accepting end's connector is there already), so a
+ * channel of ivt_listen costs two places, not the six a flat three per
+ * connection reserved. uid 0 is subject only to the table's size. A refused
  * connection gets an ERROR saying why, then is closed. Each connection
  * has at most one request pending (answered before its next is read), so
  * pending requests are bounded by the connection limit. An ATTACH (an end
@@ -22,6 +30,7 @@
  * so ends waiting for their peer to re-attach are bounded the same way.
  */
 #include "registry_local.h"
+#include "uid_counts.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -39,11 +48,9 @@
 
 #define WHO "ivtd"
 #define MSGS_PER_WAKEUP 16 /* fairness between busy clients */
-/* Descriptors kept out of the connection table (plugins, XenStore, logs,
- * peers), and those a connection may bring along: its channel's setup
- * (IVT_OOB_FDS_MAX), held by the broker while the channel waits. */
+/* Descriptors kept out of the table (plugins, XenStore, logs, peers, a
+ * message's fds between receipt and hand-over). */
 #define FDS_SPARE 256
-#define FDS_PER_CONN 3
 #define CONNS_MAX 65536
 
 /* Anyone can trigger these lines at will. */
@@ -55,7 +62,8 @@ struct local_reg;
 struct local_conn {
 	struct ivt_reg_end end; /* first: ops get &end and cast back */
 	struct local_reg *lr;
-	struct local_conn *next;
+	struct local_conn *next, *prev; /* the table */
+	struct local_conn *next_dead;   /* the reap queue, while dead */
 	int fd;
 	struct event *ev;
 	uint32_t seq;  /* of the client's last request, echoed in our messages */
@@ -65,6 +73,7 @@ struct local_conn {
 	int opened;    /* sent an OPEN: counts against limits.channels */
 	int wants_info; /* its OPEN had IVT_CTRL_OPEN_INFO: it takes PEER_INFO */
 	int wants_attach; /* its OPEN had IVT_CTRL_OPEN_ATTACH: it takes ATTACH_INFO */
+	size_t held;    /* table places kept for its setup's fds (one-shot listener) */
 };
 
 struct local_reg {
@@ -76,7 +85,11 @@ struct local_reg {
 	dev_t dev;
 	ino_t ino;
 	struct local_conn *conns;
-	size_t nconns, max_conns;
+	struct local_conn *dead; /* marked dead, not yet reaped (LIFO) */
+	size_t nconns, max_conns; /* max_conns: the table's places (descriptors) */
+	size_t held;              /* places kept for setups: sum of conns' held */
+	uint64_t reap_visits; /* connections reap looked at (tests) */
+	struct uid_counts per_uid; /* live connections and OPENs per uid (limits) */
 	struct ivt_policy_limits limits;
 	int destroying;
 	ivt_status_fn status_fn;
@@ -96,46 +109,55 @@ static void mark_dead(struct local_conn *c)
 		return;
 	c->dead = 1;
 	event_del(c->ev);
+	struct uid_count *u = uid_counts_find(&c->lr->per_uid, c->end.uid);
+	if (u) { /* always there: counted at accept */
+		u->conns--;
+		u->opened -= c->opened != 0;
+	}
+	c->next_dead = c->lr->dead;
+	c->lr->dead = c;
 	if (!c->lr->destroying)
 		event_active(c->lr->reap_ev, EV_TIMEOUT, 0);
 }
 
+/* O(1): the table is doubly linked. The caller took c off the reap queue
+ * (or is destroying everything). */
 static void free_conn(struct local_conn *c)
 {
 	struct local_reg *lr = c->lr;
-	for (struct local_conn **pp = &lr->conns; *pp; pp = &(*pp)->next)
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		lr->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
 	lr->nconns--;
+	lr->held -= c->held;
 	event_free(c->ev);
 	close(c->fd);
 	free(c);
 }
 
 /* Tell the broker about dead connections and free them. gone() may make
- * further sends fail and mark more connections dead: loop until none. */
+ * further sends fail and mark more connections dead: they join the queue
+ * and are reaped in this same pass. */
 static void reap(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct local_reg *lr = arg;
-	for (int again = 1; again;) {
-		again = 0;
-		for (struct local_conn *c = lr->conns; c; c = c->next) {
-			if (!c->dead)
-				continue;
-			if (!c->reported) {
-				c->reported = 1;
-				lr->reg.cb.gone(lr->reg.cb.arg, &c->end, c->graceful);
-			}
-			free_conn(c);
-			again = 1;
-			break; /* the list changed */
+	while (lr->dead) {
+		struct local_conn *c = lr->dead;
+		lr->dead = c->next_dead;
+		lr->reap_visits++;
+		if (!c->reported) {
+			c->reported = 1;
+			lr->reg.cb.gone(lr->reg.cb.arg, &c->end, c->graceful);
 		}
+		free_conn(c);
 	}
 }
+
 
 /* ---- sending (the registry ops) ------------------------------------ */
 
@@ -264,8 +286,9 @@ static void handle_status(struct local_conn *c)
 		n = sizeof(text) - 1;
 	text[n] = '\0';
 	n = strlen(text); /* the text must have no early NUL */
-	snprintf(text + n, sizeof(text) - n, "control connections: %zu of %zu (the last %zu for root)\n",
-		 c->lr->nconns, c->lr->max_conns, root_reserve(c->lr));
+	snprintf(text + n, sizeof(text) - n, "control connections: %zu of %zu (the last %zu for "
+		 "root); %zu places held for one-shot listeners' setups\n", c->lr->nconns,
+		 c->lr->max_conns, root_reserve(c->lr), c->lr->held);
 	n = strlen(text);
 	send_or_drop(c, IVT_CTRL_STATUS_OK, text, (uint32_t)n + 1, NULL, 0);
 }
@@ -274,12 +297,20 @@ static void handle_status(struct local_conn *c)
 
 static void count_uid(const struct local_reg *lr, uid_t uid, size_t *conns, size_t *opened)
 {
-	*conns = *opened = 0;
-	for (const struct local_conn *c = lr->conns; c; c = c->next)
-		if (c->end.uid == uid && !c->dead) {
-			(*conns)++;
-			*opened += c->opened != 0;
-		}
+	const struct uid_count *u = uid_counts_find(&lr->per_uid, uid);
+	*conns = u ? u->conns : 0;
+	*opened = u ? u->opened : 0;
+}
+
+/* c sent its first OPEN or ATTACH: it now holds a channel place. */
+static void mark_opened(struct local_conn *c)
+{
+	if (c->opened)
+		return;
+	c->opened = 1;
+	struct uid_count *u = uid_counts_find(&c->lr->per_uid, c->end.uid);
+	if (u && !c->dead)
+		u->opened++;
 }
 
 /* An OPEN beyond the uid's channel limit is answered -EMFILE. */
@@ -306,25 +337,35 @@ static size_t root_reserve(const struct local_reg *lr)
 	return r < lr->max_conns / 2 ? (size_t)r : lr->max_conns / 2;
 }
 
+/* Are there `need` more places in the table for uid? If not, why says so. */
+static int table_room(const struct local_reg *lr, uid_t uid, size_t need, char *why,
+		      size_t why_len)
+{
+	size_t used = lr->nconns + lr->held, reserve = root_reserve(lr);
+	if (used + need > lr->max_conns) {
+		snprintf(why, why_len, "ivtd serves %zu control connections and holds %zu "
+			 "descriptors for waiting setups, as many as it can (open file limit)",
+			 lr->nconns, lr->held);
+		return 0;
+	}
+	if (uid != 0 && used + need > lr->max_conns - reserve) {
+		snprintf(why, why_len, "ivtd serves %zu control connections; the last %zu of its "
+			 "%zu are kept for root (policy \"limits\": \"root_reserve\")", lr->nconns,
+			 reserve, lr->max_conns);
+		return 0;
+	}
+	return 1;
+}
+
 /* 0 to serve a new connection from uid, else the errno to refuse it with
  * (why says it for the client and the log). */
 static int admit(const struct local_reg *lr, uid_t uid, char *why, size_t why_len)
 {
 	const struct ivt_policy_limits *l = &lr->limits;
-	size_t reserve = root_reserve(lr);
-	if (lr->nconns >= lr->max_conns) {
-		snprintf(why, why_len, "ivtd serves %zu control connections, as many as it can "
-			 "(open file limit)", lr->nconns);
+	if (!table_room(lr, uid, 1, why, why_len))
 		return EUSERS;
-	}
 	if (uid == 0)
 		return 0;
-	if (lr->nconns >= lr->max_conns - reserve) {
-		snprintf(why, why_len, "ivtd serves %zu control connections; the last %zu of its "
-			 "%zu are kept for root (policy \"limits\": \"root_reserve\")", lr->nconns,
-			 reserve, lr->max_conns);
-		return EUSERS;
-	}
 	size_t conns, opened;
 	count_uid(lr, uid, &conns, &opened);
 	if (conns >= l->connections) {
@@ -353,8 +394,8 @@ static size_t table_size(void)
 	if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY)
 		return CONNS_MAX;
 	if (r.rlim_cur <= FDS_SPARE * 2)
-		return r.rlim_cur / (2 * FDS_PER_CONN) + 1;
-	size_t n = (size_t)((r.rlim_cur - FDS_SPARE) / FDS_PER_CONN);
+		return r.rlim_cur / 2 + 1;
+	size_t n = (size_t)(r.rlim_cur - FDS_SPARE);
 	return n < CONNS_MAX ? n : CONNS_MAX;
 }
 
@@ -392,7 +433,7 @@ static void handle_attach(struct local_conn *c, const struct ivt_ctrl_attach *a)
 	}
 	if (over_channel_limit(c))
 		return;
-	c->opened = 1;
+	mark_opened(c);
 	c->wants_info = c->wants_attach = 1; /* only a libivt that takes them sends ATTACH */
 	struct ivt_attach_request req;
 	memset(&req, 0, sizeof(req));
@@ -443,7 +484,19 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		}
 		if (!c->opened && over_channel_limit(c))
 			return;
-		c->opened = 1;
+		if (req.listen && !req.multi && !req.ticket && !c->held) {
+			/* its setup waits here for a client: room for its fds */
+			char why[IVT_ERRMSG_MAX + 1];
+			if (!table_room(lr, c->end.uid, IVT_OOB_FDS_MAX, why, sizeof(why))) {
+				ivt_log_limited(&refused_rl, IVT_LOG_WARN, WHO,
+						"refused a listener of %s: %s", IVT_ID_S(&c->end.who), why);
+				op_reply_error(&c->end, EUSERS, why);
+				return;
+			}
+			c->held = IVT_OOB_FDS_MAX;
+			lr->held += c->held;
+		}
+		mark_opened(c);
 		lr->reg.cb.request(lr->reg.cb.arg, &c->end, &req);
 		return;
 	}
@@ -531,12 +584,16 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		struct local_conn *c = calloc(1, sizeof(*c));
 		if (c)
 			c->ev = event_new(lr->base, fd, EV_READ | EV_PERSIST, on_readable, c);
-		if (!c || !c->ev) {
+		struct uid_count *u = c && c->ev ? uid_counts_get(&lr->per_uid, cred.uid) : NULL;
+		if (!u) {
 			IVT_ERR(WHO, "out of memory accepting a control connection");
+			if (c && c->ev)
+				event_free(c->ev);
 			free(c);
 			close(fd);
 			continue;
 		}
+		u->conns++;
 		c->lr = lr;
 		c->fd = fd;
 		c->end.reg = &lr->reg;
@@ -545,6 +602,8 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		c->end.pid = cred.pid;
 		c->end.who = ivt_identity_uid(cred.uid);
 		c->next = lr->conns;
+		if (c->next)
+			c->next->prev = c;
 		lr->conns = c;
 		lr->nconns++;
 		event_add(c->ev, NULL);
@@ -701,6 +760,13 @@ void ivt_registry_local_set_status(struct ivt_registry *reg, ivt_status_fn fn, v
 	lr->status_arg = arg;
 }
 
+uint64_t ivt_registry_local_reap_visits(const struct ivt_registry *reg)
+{
+	if (!reg || reg->ops != &local_ops)
+		return 0;
+	return ((const struct local_reg *)reg)->reap_visits;
+}
+
 static void op_destroy(struct ivt_registry *reg)
 {
 	struct local_reg *lr = (struct local_reg *)reg;
@@ -708,6 +774,7 @@ static void op_destroy(struct ivt_registry *reg)
 		return;
 	/* Ends go away without messages: the sockets closing says it all. */
 	lr->destroying = 1;
+	lr->dead = NULL; /* all of them go below */
 	while (lr->conns) {
 		struct local_conn *c = lr->conns;
 		if (!c->reported) {
@@ -716,6 +783,7 @@ static void op_destroy(struct ivt_registry *reg)
 		}
 		free_conn(c);
 	}
+	uid_counts_free(&lr->per_uid);
 	if (lr->listen_ev)
 		event_free(lr->listen_ev);
 	if (lr->reap_ev)

@@ -4,6 +4,7 @@
 #define IVTD_REGISTRY_LOCAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ivtd/policy/policy.h"
 #include "ivtd/registries/registry.h"
@@ -19,5 +20,9 @@ void ivt_registry_local_set_status(struct ivt_registry *reg, ivt_status_fn fn, v
  * defaults. The connection table itself is sized from RLIMIT_NOFILE when
  * the registry is made (ivtd raises its soft limit to the hard one first). */
 void ivt_registry_local_set_limits(struct ivt_registry *reg, const struct ivt_policy_limits *l);
+
+/* For tests: how many connections reaping has looked at since the
+ * registry was made (each dead one once: it never scans the live). */
+uint64_t ivt_registry_local_reap_visits(const struct ivt_registry *reg);
 
 #endif

@@ -132,13 +132,24 @@ static int peer_key(void *ctx, const uint8_t mac[6], uint8_t key[32])
 	return 0;
 }
 
+/* Whether the policy asks for confidentiality with the host at mac. */
+static int peer_encrypt(void *ctx, const uint8_t mac[6])
+{
+	struct peers_if *ifc = ctx;
+	const struct ivt_policy_host *h = host_by_mac(ifc->P, ifc->name, mac);
+	return h && h->has_key && h->encrypt;
+}
+
+/* 0: no keys on ifname; 1: keys; 2: keys, and some host asks for
+ * encryption. */
 static int if_keyed(struct ivt_peers *P, const char *ifname)
 {
 	const struct ivt_policy *pol = ivt_broker_policy(P->cfg.broker);
+	int k = 0;
 	for (size_t i = 0; pol && i < pol->n_hosts; i++)
 		if (pol->hosts[i].has_key && !strcmp(pol->hosts[i].ifname, ifname))
-			return 1;
-	return 0;
+			k = pol->hosts[i].encrypt ? 2 : k ? k : 1;
+	return k;
 }
 
 static struct peers_if *find_if(struct ivt_peers *P, const char *name)
@@ -175,11 +186,13 @@ static void open_if(struct ivt_peers *P, const char *name)
 		.impair_seed = (uint64_t)getpid(),
 		.ack_at_turn_end = 1, /* if_process flushes them */
 	};
-	if (if_keyed(P, name)) {
+	int keyed = if_keyed(P, name);
+	if (keyed) {
 		o.peer_key = peer_key;
+		o.peer_encrypt = peer_encrypt;
 		o.key_ctx = ifc;
-		IVT_INFO(WHO, "remote channels over %s: every frame authenticated (policy keys)",
-			 name);
+		IVT_INFO(WHO, "remote channels over %s: every frame authenticated (policy keys)%s",
+			 name, keyed == 2 ? ", payloads encrypted with hosts that ask" : "");
 	}
 	int rc = slp_loop_open(&ifc->loop, &o);
 	if (rc < 0) {
@@ -375,7 +388,7 @@ static const char *phase_name(const struct bridge *b)
 {
 	static const char *const names[] = {
 		[PH_CONNECTING] = "connecting", [PH_HELLO] = "hello", [PH_OPEN] = "opening",
-		[PH_SETUP] = "setup", [PH_PUMP] = "bridged", [PH_DONE] = "closing",
+		[PH_SETUP] = "setup", [PH_XPORT] = "rdma-setup", [PH_PUMP] = "bridged", [PH_DONE] = "closing",
 	};
 	return names[b->phase];
 }
@@ -392,11 +405,11 @@ size_t ivt_peers_status(const struct ivt_peers *P, char *buf, size_t len)
 		const struct slp_stats *s = slp_engine_stats(i->loop.engine);
 		ivt_textbuf_printf(&o, "slurpoe %s: tx %" PRIu64 " rx %" PRIu64 " frames, retransmits %" PRIu64
 			", resets %" PRIu64 "/%" PRIu64 ", %s%" PRIu64 " unauthenticated, %" PRIu64
-			" half-open refused\n",
+			" half-open refused, %" PRIu64 " resets over the rate limit\n",
 		    i->name, s->tx_frames, s->rx_frames, s->retransmits, s->resets_sent,
 		    s->resets_received, i->loop.engine && slp_engine_authenticates(i->loop.engine)
 					    ? "authenticated, " : "",
-		    s->rx_auth_fail, s->half_open_refused);
+		    s->rx_auth_fail, s->half_open_refused, s->resets_limited);
 	}
 	if (!P->ifs)
 		ivt_textbuf_printf(&o, "slurpoe: no interface open (remote channels disabled)\n");
@@ -412,11 +425,11 @@ size_t ivt_peers_status(const struct ivt_peers *P, char *buf, size_t len)
 	ivt_textbuf_printf(&o, "peer connections refused: %" PRIu64 " unknown MAC, %" PRIu64 " bad handshake\n",
 	    P->refused_unknown_mac, P->refused_handshake);
 	if (P->bridges)
-		ivt_textbuf_printf(&o, "%-24s %-4s %-12s %-24s %-9s %12s %12s\n", "BRIDGED", "DIR", "HOST",
-		    "IDENTITY", "STATE", "TO-PEER", "FROM-PEER");
+		ivt_textbuf_printf(&o, "%-24s %-4s %-12s %-24s %-9s %12s %12s %s\n", "BRIDGED", "DIR", "HOST",
+		    "IDENTITY", "STATE", "TO-PEER", "FROM-PEER", "OVER");
 	for (const struct bridge *b = P->bridges; b; b = b->next)
-		ivt_textbuf_printf(&o, "%-24s %-4s %-12s %-24s %-9s %12" PRIu64 " %12" PRIu64 "\n", b->channel,
+		ivt_textbuf_printf(&o, "%-24s %-4s %-12s %-24s %-9s %12" PRIu64 " %12" PRIu64 " %s\n", b->channel,
 		    b->role == BRIDGE_DIALER ? "to" : "from", b->host, IVT_ID_S(&b->who), phase_name(b),
-		    b->l2r.total, b->r2l.total);
+		    b->l2r.total, b->r2l.total, b->xp.backend[0] ? b->xp.backend : "slurpoe");
 	return o.len;
 }
