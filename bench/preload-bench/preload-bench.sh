@@ -31,6 +31,10 @@ done
 for p in redis-server redis-benchmark iperf3 taskset; do
 	command -v $p >/dev/null || { echo "preload-bench: $p missing (scripts/install-deps.sh)"; exit 77; }
 done
+[ -r "$LIB/libivt-preload.so" ] || {
+	echo "preload-bench: no $LIB/libivt-preload.so (run build/bin/preload-bench, or set IVT_LIB_DIR)" >&2
+	exit 2
+}
 N1=20000; N50=200000; SECS=5
 [ $QUICK = 1 ] && { N1=2000; N50=20000; SECS=1; }
 CPUS=$(nproc)
@@ -38,7 +42,7 @@ SRV="taskset -c 0"; CLI="taskset -c $((CPUS > 1 ? 1 : 0))"
 
 T=$(mktemp -d /tmp/preload-bench.XXXXXX)
 PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$T"' EXIT
+trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null; done; wait 2>/dev/null; [ -n "${IVT_BENCH_KEEP:-}" ] || rm -rf "$T"' EXIT
 cat >"$T/policy.json" <<JSON
 {"version": 1, "channels": [{"name": "tcp.*", "listeners": ["*"], "connectors": ["*"],
   "backend": "shm", "ring_size": $RING, "max_ring_size": $RING}]}
@@ -68,7 +72,21 @@ bg() { # mode, command...: in the background; BG is the program's own pid
 	BG=$!
 	PIDS+=($BG)
 }
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+# mode, port: the server listens (ivt mode: the preload's log says it also
+# offers tcp.PORT, so a client cannot slip in between kernel and ivt listen).
+# No probe connection: iperf3 -s -1 serves exactly one.
+wait_listen() {
+	for _ in $(seq 200); do
+		if [ "$1" = ivt ]; then
+			grep -q "listen [^ ]*:$2: kernel and ivt" "$T/ivt.log" 2>/dev/null && return 0
+		else
+			ss -Hltn "sport = :$2" 2>/dev/null | grep -q . && return 0
+		fi
+		sleep 0.05
+	done
+	echo "preload-bench: nothing listens on port $2 ($1)" >&2
+	return 1
+}
 
 declare -A R
 for mode in tcp ivt; do
@@ -76,7 +94,7 @@ for mode in tcp ivt; do
 	bg $mode $SRV redis-server --port $PORT --bind 127.0.0.1 --save "" --appendonly no \
 		--protected-mode no >"$T/redis-$mode.log"
 	RP=$BG
-	wait_port $PORT
+	wait_listen $mode $PORT
 	while IFS=, read -r test rps _; do
 		R[$mode,c1,${test//\"/}]=${rps//\"/}
 	done < <(run $mode $CLI redis-benchmark -p $PORT -t set,get -n $N1 -c 1 -P 1 -d 1024 --csv | tail -n +2)
@@ -87,7 +105,7 @@ for mode in tcp ivt; do
 	wait $RP 2>/dev/null
 	PORT=$((PORT + 1))
 	bg $mode $SRV iperf3 -s -1 -p $PORT >"$T/iperf-$mode.log"
-	sleep 0.3
+	wait_listen $mode $PORT
 	run $mode $CLI iperf3 -c 127.0.0.1 -p $PORT -t $SECS -J >"$T/iperf-$mode.json"
 	R[$mode,iperf]=$(python3 -c 'import json,sys; print("%.2f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e9))' "$T/iperf-$mode.json" 2>/dev/null) ||
 		{ echo "preload-bench: iperf3 $mode failed:"; grep -m1 error "$T/iperf-$mode.json"; }

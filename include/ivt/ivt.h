@@ -129,7 +129,10 @@ int ivt_open(const char *name, unsigned flags, const struct ivt_open_opts *opts,
  * timeout is 0 fails at once. opts as for ivt_open (backend, ring_size
  * and socket_path apply to every connection; timeout_ms bounds only
  * ivtd's answer here; flags: IVT_NONBLOCK, IVT_MESSAGE). Errors as ivt_open's
- * listener, and -ENOTSUP over XenStore (guests: use ivt_open). */
+ * listener. In a Xen guest (XenStore) each accepted connection gets a vchan
+ * ring of its own; a connector there waits in the queue at most 10 s, and
+ * IVT_MESSAGE reaches accepted channels but not connectors (they pass it
+ * themselves). */
 int ivt_listen(const char *name, const struct ivt_open_opts *opts, ivt_listener **out);
 
 /* Take the next queued connection: a channel of its own (own ring,
@@ -267,6 +270,29 @@ size_t ivt_send_reserve_max(ivt_channel *ch);
  * edge-triggered epoll that calls until -EAGAIN. Needs only one thread
  * waiting on it per channel. */
 int ivt_fd(ivt_channel *ch);
+
+/* What a non-blocking call could do now, read from the ring's indices in
+ * shared memory: no system call, nothing armed, ivt_fd untouched.
+ * IVT_READY_RECV: ivt_recv may not return -EAGAIN (bytes, end of stream
+ * or an error to report); IVT_READY_SEND: there is room (ivt_send or
+ * ivt_flush may make progress). A hint for event loops deciding whether
+ * to call or to sleep: a bit may be set while the call still returns
+ * -EAGAIN (part of a frame, or a message not all there) and may be stale
+ * the moment it returns; news from ivtd (the peer died) is not in it,
+ * ivt_fd reports that. Backends that cannot tell without arming arm
+ * (then ivt_fd may wake once more). Returns the mask, or -EINVAL. */
+enum ivt_ready_bits { IVT_READY_RECV = 1u << 0, IVT_READY_SEND = 1u << 1 };
+int ivt_ready(ivt_channel *ch);
+
+/* About to sleep on ivt_fd for `events` (IVT_READY_*) without having
+ * called until -EAGAIN (an event loop that learnt from ivt_ready that
+ * nothing is there): does what such a call does before it returns
+ * -EAGAIN. Clears ivt_fd's level, then asks the peer to kick for events
+ * (IVT_READY_SEND counts as a send that found no room: ivt_fd wakes once
+ * there is room) and re-checks. Returns the subset ready now (do not
+ * sleep; call), 0 (sleep: ivt_fd wakes when one may be), -EINVAL. Costs
+ * the system calls of an -EAGAIN; ivt_ready costs none. */
+int ivt_arm(ivt_channel *ch, unsigned events);
 
 int ivt_set_nonblock(ivt_channel *ch, int nonblock);
 

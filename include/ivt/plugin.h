@@ -22,7 +22,7 @@
  * IVT_PLUGIN_OPS_HAS(ops, field) still tells whether the plugin had them. A plugin newer than the host simply has fields the host ignores.
  * Appended so far: the native one-sided ops (rdma_write, rdma_read,
  * poll_completions, max_rdma_len); zero-copy send (send_reserve,
- * send_commit).
+ * send_commit); readiness without a system call (ready).
  *
  * Like UCX's uct layer, a plugin is one transport behind one interface: an
  * endpoint is a reliable, ordered, bidirectional byte pipe, non-blocking in
@@ -94,6 +94,11 @@ enum ivt_plugin_caps {
 	/* auto picks it only where the policy's "prefer" list names it
 	 * (verbs: pins memory, needs a configured RDMA device). */
 	IVT_CAP_OPT_IN = 1u << 6,
+	/* The setup is a blob without fds that means the same on another
+	 * host (queue pair numbers, GIDs): ivtd may carry it between hosts
+	 * and bridge remote channels over this transport (docs/remote.md,
+	 * "Bridging over RDMA"). */
+	IVT_CAP_NET_SETUP = 1u << 7,
 };
 
 struct ivt_ep_params {
@@ -302,6 +307,17 @@ struct ivt_plugin_ops {
 	 * bytes would: ordered before later data, peer woken as needed.
 	 * 0 or a negative errno (then nothing was published). */
 	int (*send_commit)(struct ivt_ep *ep, size_t len);
+
+	/* ---- Appended to ABI 1: readiness without a system call. ---- */
+
+	/* OPTIONAL. Which of events (IVT_EV_RECV, IVT_EV_SEND) recv/send
+	 * could make progress on now (bytes, end of stream or an error to
+	 * report; room), judged from state in memory (ring indices): no
+	 * system call, no arming, no side effect the peer can see. A hint
+	 * for an event loop deciding whether to call or to sleep; it may be
+	 * stale the moment it returns. Any thread, alongside everything but
+	 * close. Absent: the host uses arm() instead (which also arms). */
+	int (*ready)(struct ivt_ep *ep, unsigned events);
 };
 
 /* The ABI-1 table as first shipped: the smallest ops_size a host accepts. */

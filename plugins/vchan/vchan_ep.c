@@ -59,13 +59,14 @@ int vchan_path_check(const char *path, long domid, char *why, size_t why_len)
 	for (size_t i = 0; i < n; i++) {
 		char c = path[i];
 		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			 (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '/';
+			 (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '/' ||
+			 c == '@';
 		if (!ok || (c == '/' && (path[i + 1] == '/' || path[i + 1] == '\0')) ||
 		    (c == '/' && path[i + 1] == '.' &&
 		     (path[i + 2] == '/' || path[i + 2] == '\0' ||
 		      (path[i + 2] == '.' && (path[i + 3] == '/' || path[i + 3] == '\0'))))) {
 			snprintf(why, why_len, "vchan path is malformed: want /-separated "
-						 "[A-Za-z0-9._-] components, none empty, '.' or '..'");
+						 "[A-Za-z0-9._-@] components, none empty, '.' or '..'");
 			return -EINVAL;
 		}
 	}

@@ -173,6 +173,12 @@ static int stub_poll_completions(struct ivt_ep *ep, struct ivt_ep_completion *ou
 	return -EOPNOTSUPP;
 }
 
+static int stub_ready(struct ivt_ep *ep, unsigned events)
+{
+	(void)ep, (void)events;
+	return -EOPNOTSUPP;
+}
+
 void ivt_plugin_ops_complete(struct ivt_plugin_ops *ops)
 {
 #define FILL(op, stub)                                                                             \
@@ -188,6 +194,7 @@ void ivt_plugin_ops_complete(struct ivt_plugin_ops *ops)
 	FILL(rdma_write, stub_rdma_write);
 	FILL(rdma_read, stub_rdma_read);
 	FILL(poll_completions, stub_poll_completions);
+	FILL(ready, stub_ready);
 #undef FILL
 }
 

@@ -44,13 +44,39 @@ int ivt_xs_end_path(char *buf, size_t len, uint32_t domid, const char *name, con
 	return fmt(buf, len, "/local/domain/%u/data/ivt/%s", domid, name);
 }
 
+int ivt_xs_slot_path(char *buf, size_t len, uint32_t domid, const char *name, uint32_t slot,
+		     const char *leaf)
+{
+	if (!slot)
+		return ivt_xs_end_path(buf, len, domid, name, leaf);
+	if (domid >= IVT_XS_DOMID_LIMIT || !ivt_name_valid(name))
+		return -EINVAL;
+	if (leaf)
+		return fmt(buf, len, "/local/domain/%u/data/ivt/%s/%u/%s", domid, name, slot, leaf);
+	return fmt(buf, len, "/local/domain/%u/data/ivt/%s/%u", domid, name, slot);
+}
+
+int ivt_xs_incoming_path(char *buf, size_t len, uint32_t domid, const char *name,
+			 uint32_t ticket)
+{
+	if (domid >= IVT_XS_DOMID_LIMIT || !ivt_name_valid(name))
+		return -EINVAL;
+	if (ticket)
+		return fmt(buf, len, "/local/domain/%u/data/ivt/%s/" IVT_XS_LEAF_INCOMING "/%u",
+			   domid, name, ticket);
+	return fmt(buf, len, "/local/domain/%u/data/ivt/%s/" IVT_XS_LEAF_INCOMING, domid, name);
+}
+
 int ivt_xs_vchan_path(char *buf, size_t len, uint32_t srv_domid, const char *name,
 		      uint64_t chan_id)
 {
 	char tmp[IVT_XS_VCHAN_PATH_MAX + 1];
-	int rc = ivt_xs_end_path(tmp, sizeof(tmp), srv_domid, name, IVT_XS_LEAF_VCHAN);
+	int rc = name ? ivt_xs_end_path(tmp, sizeof(tmp), srv_domid, name, IVT_XS_LEAF_VCHAN)
+		      : -ENAMETOOLONG;
+	if (srv_domid >= IVT_XS_DOMID_LIMIT)
+		return -EINVAL;
 	if (rc == -ENAMETOOLONG)
-		rc = fmt(tmp, sizeof(tmp), "/local/domain/%u/data/ivt/.v%llu", srv_domid,
+		rc = fmt(tmp, sizeof(tmp), "/local/domain/%u/data/ivt/@v%llu", srv_domid,
 			 (unsigned long long)chan_id);
 	if (rc)
 		return rc;
@@ -68,13 +94,13 @@ int ivt_xs_vchan_path_ok(const char *path, uint32_t domid)
 		return 0;
 	if (strncmp(path, dir, n) != 0 || path[n] != '/' || path[n + 1] == '\0')
 		return 0;
-	/* Each component below the ivt dir: [A-Za-z0-9._-], not "." or "..". */
+	/* Each component below the ivt dir: [A-Za-z0-9._-@], not "." or "..". */
 	for (const char *c = path + n + 1; *c;) {
 		size_t seg = strcspn(c, "/");
 		if (seg == 0 || (seg == 1 && c[0] == '.') || (seg == 2 && !strncmp(c, "..", 2)))
 			return 0;
 		for (size_t i = 0; i < seg; i++)
-			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
+			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@",
 				    c[i]))
 				return 0;
 		c += seg;

@@ -7,6 +7,10 @@
  *   /local/domain/<d>/data/ivt/<name>/event      ivtd -> guest (read-only)
  *   /local/domain/<srv>/data/ivt/<name>/vchan    libxenvchan's ring-ref and
  *                                                event-channel (server writes)
+ *   /local/domain/<d>/data/ivt/<name>/<slot>/... one more end of the same
+ *                                                name (slot: nonzero decimal)
+ *   /local/domain/<d>/data/ivt/<name>/in/<t>     ivtd -> a listener: connector
+ *                                                <t> waits to be accepted
  *
  * All builders return 0, or -ENAMETOOLONG / -EINVAL (bad name or domid)
  * and never write past len.
@@ -28,6 +32,7 @@
 #define IVT_XS_LEAF_RESPONSE "response"
 #define IVT_XS_LEAF_EVENT "event"
 #define IVT_XS_LEAF_VCHAN "vchan"
+#define IVT_XS_LEAF_INCOMING "in"
 
 /* /local/domain/<domid> */
 int ivt_xs_domain_path(char *buf, size_t len, uint32_t domid);
@@ -36,10 +41,22 @@ int ivt_xs_ivt_dir(char *buf, size_t len, uint32_t domid);
 /* /local/domain/<domid>/data/ivt/<name>[/<leaf>] (leaf NULL: the node) */
 int ivt_xs_end_path(char *buf, size_t len, uint32_t domid, const char *name, const char *leaf);
 
+/* The same for an end in a slot: slot 0 is the name's own end (as
+ * ivt_xs_end_path), else /local/domain/<domid>/data/ivt/<name>/<slot>[/<leaf>]. */
+int ivt_xs_slot_path(char *buf, size_t len, uint32_t domid, const char *name, uint32_t slot,
+		     const char *leaf);
+/* /local/domain/<domid>/data/ivt/<name>/in[/<ticket>] (ticket 0: the dir) */
+int ivt_xs_incoming_path(char *buf, size_t len, uint32_t domid, const char *name,
+			 uint32_t ticket);
+
 /* The vchan base path the broker assigns to a channel whose server end is
  * in srv_domid: /local/domain/<srv>/data/ivt/<name>/vchan when that fits
- * IVT_XS_VCHAN_PATH_MAX, else /local/domain/<srv>/data/ivt/.v<chan_id>
- * (a leading '.' can never be a channel name, so it cannot collide). */
+ * IVT_XS_VCHAN_PATH_MAX, else /local/domain/<srv>/data/ivt/@v<chan_id>
+ * ('@' can never be in a channel name, so it cannot collide; XenStore
+ * takes only [A-Za-z0-9-/_@] in paths, so not '.', which a real
+ * xenstored refuses with EINVAL).
+ * name NULL: always the @v<chan_id> form (connections a listener accepted
+ * share their name, so the name cannot tell their rings apart). */
 int ivt_xs_vchan_path(char *buf, size_t len, uint32_t srv_domid, const char *name,
 		      uint64_t chan_id);
 

@@ -103,7 +103,7 @@ static int token_is(const char *tok, size_t len, const char *word)
 static int parse_request_kv(const char *key, size_t klen, const char *v, size_t vlen,
 			    struct ivt_xs_request *out, unsigned *seen, char *why, size_t why_len)
 {
-	enum { K_BACKEND = 1, K_RING = 2, K_PEER = 4, K_SEQ = 8 };
+	enum { K_BACKEND = 1, K_RING = 2, K_PEER = 4, K_SEQ = 8, K_MULTI = 16, K_TICKET = 32 };
 	unsigned bit;
 	uint64_t n;
 	int rc;
@@ -116,6 +116,10 @@ static int parse_request_kv(const char *key, size_t klen, const char *v, size_t 
 		bit = K_PEER;
 	else if (token_is(key, klen, "seq"))
 		bit = K_SEQ;
+	else if (token_is(key, klen, "multi"))
+		bit = K_MULTI;
+	else if (token_is(key, klen, "ticket"))
+		bit = K_TICKET;
 	else {
 		snprintf(why, why_len, "unknown key '%.*s'", (int)(klen > 32 ? 32 : klen), key);
 		return -EINVAL;
@@ -166,6 +170,20 @@ static int parse_request_kv(const char *key, size_t klen, const char *v, size_t 
 		}
 		out->has_peer = 1;
 		return 0;
+	case K_MULTI:
+		if (!out->listen || !token_is(v, vlen, "1")) {
+			snprintf(why, why_len, "multi=1 is only valid with listen");
+			return -EINVAL;
+		}
+		out->multi = 1;
+		return 0;
+	case K_TICKET:
+		if (!out->listen || ivt_xs_parse_u64(v, vlen, UINT32_MAX, &n) || n == 0) {
+			snprintf(why, why_len, "ticket must be a nonzero decimal below 2^32, with listen");
+			return -EINVAL;
+		}
+		out->ticket = (uint32_t)n;
+		return 0;
 	default: /* K_SEQ */
 		if (ivt_xs_parse_u64(v, vlen, UINT32_MAX, &n)) {
 			snprintf(why, why_len, "seq must be a decimal number below 2^32");
@@ -211,26 +229,49 @@ int ivt_xs_parse_request(const char *val, size_t len, struct ivt_xs_request *out
 		if (rc)
 			return rc;
 	}
+	if (out->multi && out->ticket) {
+		snprintf(why, why_len, "multi=1 and ticket= exclude each other");
+		return -EINVAL;
+	}
 	return 0;
+}
+
+int ivt_xs_format_req(char *buf, size_t len, const struct ivt_xs_request *r)
+{
+	char extra[40] = "";
+	const char *backend = r->backend[0] ? r->backend : "auto";
+	int n;
+	if (!ivt_plugin_name_valid(backend, strlen(backend)) || r->ring_size > IVT_XS_RING_MAX ||
+	    ((r->multi || r->ticket) && !r->listen) || (r->multi && r->ticket))
+		return -EINVAL;
+	if (r->has_peer) {
+		if (r->listen || r->peer_domid >= IVT_XS_DOMID_LIMIT)
+			return -EINVAL;
+		snprintf(extra, sizeof(extra), " peer=%u", r->peer_domid);
+	} else if (r->multi) {
+		snprintf(extra, sizeof(extra), " multi=1");
+	} else if (r->ticket) {
+		snprintf(extra, sizeof(extra), " ticket=%u", r->ticket);
+	}
+	n = snprintf(buf, len, "%s backend=%s ring=%llu%s seq=%u", r->listen ? "listen" : "connect",
+		     backend, (unsigned long long)r->ring_size, extra, r->seq);
+	return n >= 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
 
 int ivt_xs_format_request(char *buf, size_t len, int listen, const char *backend,
 			  uint64_t ring_size, int64_t peer, uint32_t seq)
 {
-	char peer_kv[24] = "";
-	int n;
-	if (!backend)
-		backend = "auto";
-	if (!ivt_plugin_name_valid(backend, strlen(backend)) || ring_size > IVT_XS_RING_MAX)
+	struct ivt_xs_request r = {.listen = listen, .ring_size = ring_size, .seq = seq};
+	if (backend && strlen(backend) >= sizeof(r.backend))
 		return -EINVAL;
+	snprintf(r.backend, sizeof(r.backend), "%s", backend ? backend : "");
 	if (peer >= 0) {
-		if (listen || peer >= IVT_XS_DOMID_LIMIT)
+		if (peer >= IVT_XS_DOMID_LIMIT)
 			return -EINVAL;
-		snprintf(peer_kv, sizeof(peer_kv), " peer=%u", (unsigned)peer);
+		r.has_peer = 1;
+		r.peer_domid = (uint32_t)peer;
 	}
-	n = snprintf(buf, len, "%s backend=%s ring=%llu%s seq=%u", listen ? "listen" : "connect",
-		     backend, (unsigned long long)ring_size, peer_kv, seq);
-	return n >= 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+	return ivt_xs_format_req(buf, len, &r);
 }
 
 /* Match a literal at *p; advance on success. */
@@ -284,5 +325,18 @@ enum ivt_xs_path_kind ivt_xs_classify_path(const char *path, struct ivt_xs_path_
 		return IVT_XS_PATH_ANCESTOR;
 	if (strcmp(p, "/request") == 0)
 		return IVT_XS_PATH_REQUEST;
+	/* <name>/<slot>[/request]: a slot is a nonzero decimal, so it never
+	 * meets "vchan", "in" or the leaves */
+	n = strcspn(++p, "/");
+	uint64_t slot;
+	if (ivt_xs_parse_u64(p, n, UINT32_MAX, &slot) || slot == 0)
+		return IVT_XS_PATH_IGNORE;
+	out->slot = (uint32_t)slot;
+	p += n;
+	if (*p == '\0')
+		return IVT_XS_PATH_ANCESTOR;
+	if (strcmp(p, "/request") == 0)
+		return IVT_XS_PATH_REQUEST;
+	out->slot = 0;
 	return IVT_XS_PATH_IGNORE;
 }

@@ -14,7 +14,9 @@
  *   verb    = "listen" | "connect"
  *   keys    = backend (name or "auto"), ring (decimal bytes, power of two
  *             or 0), peer (connect only: domid the guest insists on),
- *             seq (decimal u32 chosen by the guest, echoed in answers)
+ *             seq (decimal u32 chosen by the guest, echoed in answers),
+ *             multi (listen only: "1", a listener that accepts many),
+ *             ticket (listen only: nonzero u32, accept that connection)
  * Single spaces only, printable ASCII only, each key at most once.
  */
 #ifndef IVT_COMMON_XS_REQUEST_H
@@ -45,6 +47,8 @@ struct ivt_xs_request {
 	uint32_t peer_domid; /* connect only: the server domain the guest expects */
 	int has_seq;
 	uint32_t seq;        /* guest's nonce for this open, echoed back */
+	int multi;           /* listen only: "multi=1", a listener that accepts many */
+	uint32_t ticket;     /* listen only: nonzero = accept that connection */
 };
 
 /* Parse a request value of len bytes (as returned by xs_read: may contain
@@ -55,7 +59,7 @@ int ivt_xs_parse_request(const char *val, size_t len, struct ivt_xs_request *out
 /* What a watch event path means to ivtd. */
 enum ivt_xs_path_kind {
 	IVT_XS_PATH_IGNORE = 0,  /* not ours, or malformed: drop silently */
-	IVT_XS_PATH_REQUEST,     /* /local/domain/<d>/data/ivt/<name>/request */
+	IVT_XS_PATH_REQUEST,     /* /local/domain/<d>/data/ivt/<name>[/<slot>]/request */
 	IVT_XS_PATH_ANCESTOR,    /* /local/domain/<d>[/data[/ivt[/<name>]]]: maybe a
 				  * subtree removal; re-check known ends under it */
 };
@@ -63,6 +67,9 @@ enum ivt_xs_path_kind {
 struct ivt_xs_path_info {
 	uint32_t domid;
 	char name[IVT_NAME_MAX + 1]; /* "" for ancestors above the name level */
+	/* 0: the name's own end; else the decimal slot below the name (an
+	 * accepted connection, or one more connector of the same guest) */
+	uint32_t slot;
 };
 
 /* Classify a watch event path. Never fails; anything not exactly one of
@@ -91,6 +98,11 @@ int ivt_xs_next_token(const char *val, size_t len, size_t *pos, const char **tok
  * peer < 0 = none. 0, -EINVAL or -ENAMETOOLONG. */
 int ivt_xs_format_request(char *buf, size_t len, int listen, const char *backend,
 			  uint64_t ring_size, int64_t peer, uint32_t seq);
+
+/* Format any request (the guest side); r->backend "" = "auto". The
+ * request's own checks apply (peer only with connect, multi and ticket
+ * only with listen). 0, -EINVAL or -ENAMETOOLONG. */
+int ivt_xs_format_req(char *buf, size_t len, const struct ivt_xs_request *r);
 
 /* Split "key=value": 0, or -EINVAL if there is no '=' or either side is
  * empty. */

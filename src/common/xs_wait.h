@@ -14,5 +14,9 @@ struct xs_handle;
  * before the first check, so that nothing fires unseen. */
 int ivt_xs_wait(struct xs_handle *xs, int timeout_ms, int (*check)(void *arg),
 		void (*drain)(void *arg), void *arg);
+/* The same, sleeping on fd (e.g. an epoll fd that holds the watch fd);
+ * drain must not be NULL. */
+int ivt_xs_wait_fd(int fd, int timeout_ms, int (*check)(void *arg), void (*drain)(void *arg),
+		   void *arg);
 
 #endif

@@ -399,7 +399,8 @@ int chan_open_accepted(const char *name, const struct ivt_open_opts *lo,
 	if (rc < 0)
 		return rc;
 	req.arg = ticket;
-	return chan_start(name, IVT_LISTEN, &o, &req, 0, lis_ok, out);
+	/* the listener's mode: ivtd reports it over its socket, XenStore cannot */
+	return chan_start(name, IVT_LISTEN | (o.flags & IVT_MESSAGE), &o, &req, 0, lis_ok, out);
 }
 
 IVT_EXPORT int ivt_close(ivt_channel *ch)

@@ -25,20 +25,35 @@
 #include "common/xs_request.h"
 #include "ctrl.h"
 #include "errors.h"
+#include "xs_hub.h"
 
 #define WHO "libivt"
-#define TOKEN_RESPONSE "ivt:response"
-#define TOKEN_EVENT "ivt:event"
-/* Watch events handled per drain: the queue is ours, but stay bounded. */
-#define MAX_EVENTS_PER_DRAIN 64
+/* Tries at a free slot for one more connector of the same name. */
+#define SLOT_TRIES 16
+/* Offers one listener remembers as taken; more than its backlog in
+ * flight at once is not expected, beyond this the oldest are forgotten. */
+#define IVT_XS_TAKEN_MAX 256
 
 struct xs_conn {
-	struct xs_handle *xs;
-	uint32_t domid; /* ours, read from XenStore */
+	struct xs_hub *hub;
+	struct xs_handle *xs; /* the hub's */
+	uint32_t domid;       /* ours, read from XenStore */
 	int listen;
-	int watching;   /* response and event watches set */
+	int multi;            /* a listener that accepts many (ivt_listen) */
+	uint32_t ticket;      /* an accepted end: the connection it takes */
+	int subscribed;       /* sub is in the hub */
+	struct xs_hub_sub sub;
 	int requested;  /* our request node exists: remove it on close */
+	uint32_t slot;  /* 0: <name>/request, else <name>/<slot>/request */
 	uint32_t seq;   /* of the current request */
+	/* listeners: tickets handed out whose in/<ticket> was still there at
+	 * the last look (ivtd removes it once accepted; a restarted ivtd may
+	 * number afresh, so "newer than the last" would not do) */
+	uint32_t taken[IVT_XS_TAKEN_MAX];
+	unsigned n_taken;
+	char name[IVT_NAME_MAX + 1];
+	char peer_id[48];
+	char node[IVT_XS_WATCH_PATH_MAX];
 	char req_path[IVT_XS_WATCH_PATH_MAX];
 	char resp_path[IVT_XS_WATCH_PATH_MAX];
 	char event_path[IVT_XS_WATCH_PATH_MAX];
@@ -144,22 +159,6 @@ static void read_event(struct xs_conn *xc)
 	set_peer_event(xc, ev.event, ev.domid);
 }
 
-/* Take the queued watch firings; returns which tokens fired (bit 0:
- * response, bit 1: event). */
-static unsigned take_watch_events(struct xs_conn *xc)
-{
-	unsigned fired = 0;
-	char **w;
-	for (int i = 0; i < MAX_EVENTS_PER_DRAIN && (w = xs_check_watch(xc->xs)); i++) {
-		if (!strcmp(w[XS_WATCH_TOKEN], TOKEN_RESPONSE))
-			fired |= 1;
-		else if (!strcmp(w[XS_WATCH_TOKEN], TOKEN_EVENT))
-			fired |= 2;
-		free(w);
-	}
-	return fired;
-}
-
 /* ---- opening ------------------------------------------------------------- */
 
 /* 1: the answer to our request is there (ok filled), 0: not yet (or a
@@ -204,47 +203,133 @@ static int open_check(void *arg)
 	return w->checked = check_response(w->xc, w->ok);
 }
 
-static void open_drain(void *arg) { take_watch_events(((struct open_wait *)arg)->xc); }
-
-static int watch_nodes(struct xs_conn *xc)
+static void open_drain(void *arg)
 {
-	if (xc->watching)
-		return 0;
-	if (!xs_watch(xc->xs, xc->resp_path, TOKEN_RESPONSE) ||
-	    !xs_watch(xc->xs, xc->event_path, TOKEN_EVENT)) {
-		int e = errno ? errno : EIO;
-		ivt_reason_set(-e, "cannot watch %s in XenStore: %s", xc->resp_path, strerror(e));
-		xs_unwatch(xc->xs, xc->resp_path, TOKEN_RESPONSE);
-		return -e;
+	struct xs_conn *xc = ((struct open_wait *)arg)->xc;
+	xs_hub_take(xc->hub, &xc->sub);
+}
+
+/* The paths of our end in slot; 0 or -ENAMETOOLONG with the reason. */
+static int set_paths(struct xs_conn *xc, uint32_t slot)
+{
+	xc->slot = slot;
+	if (ivt_xs_slot_path(xc->node, sizeof(xc->node), xc->domid, xc->name, slot, NULL) ||
+	    ivt_xs_slot_path(xc->req_path, sizeof(xc->req_path), xc->domid, xc->name, slot,
+			     IVT_XS_LEAF_REQUEST) ||
+	    ivt_xs_slot_path(xc->resp_path, sizeof(xc->resp_path), xc->domid, xc->name, slot,
+			     IVT_XS_LEAF_RESPONSE) ||
+	    ivt_xs_slot_path(xc->event_path, sizeof(xc->event_path), xc->domid, xc->name, slot,
+			     IVT_XS_LEAF_EVENT)) {
+		ivt_reason_set(-ENAMETOOLONG, "XenStore path for '%s' too long", xc->name);
+		return -ENAMETOOLONG;
 	}
-	xc->watching = 1;
 	return 0;
+}
+
+static int xs_err(const char *what, const char *path)
+{
+	int e = errno ? errno : EIO;
+	ivt_reason_set(-e, "cannot %s %s: %s", what, path, strerror(e));
+	return -e;
+}
+
+/* A connector takes <name>/request when it is free (checked and written
+ * in one transaction: two processes of the guest cannot both get it),
+ * else a random free slot <name>/<n>/request. 1: written, 0: use a slot. */
+static int claim_name_node(struct xs_conn *xc, const char *value)
+{
+	for (int tries = 0; tries < SLOT_TRIES; tries++) {
+		unsigned n;
+		xs_transaction_t t = xs_transaction_start(xc->xs);
+		if (t == XBT_NULL)
+			return xs_err("start a transaction for", xc->req_path);
+		char *v = xs_read(xc->xs, t, xc->req_path, &n);
+		if (v) {
+			free(v);
+			xs_transaction_end(xc->xs, t, true);
+			return 0;
+		}
+		if (!xs_write(xc->xs, t, xc->req_path, value, strlen(value))) {
+			int rc = xs_err("write", xc->req_path);
+			xs_transaction_end(xc->xs, t, true);
+			return rc;
+		}
+		if (xs_transaction_end(xc->xs, t, false))
+			return 1;
+		if (errno != EAGAIN)
+			return xs_err("commit", xc->req_path);
+	}
+	return 0;
+}
+
+static int pick_slot(struct xs_conn *xc)
+{
+	for (int tries = 0; tries < SLOT_TRIES; tries++) {
+		uint32_t slot = fresh_seq(0) & 0x7fffffffu;
+		unsigned n;
+		if (!slot)
+			continue;
+		int rc = set_paths(xc, slot);
+		if (rc)
+			return rc;
+		char **d = xs_directory(xc->xs, XBT_NULL, xc->node, &n);
+		free(d);
+		if (!d && errno == ENOENT)
+			return 0;
+	}
+	ivt_reason_set(-EEXIST, "no free XenStore slot for another end of '%s'", xc->name);
+	return -EEXIST;
 }
 
 static int write_request(struct xs_conn *xc, const struct ivt_ctrl_open *req)
 {
 	char value[IVT_XS_REQUEST_MAX + 1];
-	const char *backend = req->backend[0] ? req->backend : NULL;
-	if (backend && !ivt_plugin_name_valid(backend, strlen(backend))) {
+	struct ivt_xs_request r = {
+		.listen = xc->listen, .ring_size = req->ring_size, .multi = xc->multi,
+		.ticket = xc->ticket,
+	};
+	const char *backend = req->backend[0] ? req->backend : "auto";
+	if (!ivt_plugin_name_valid(backend, strlen(backend))) {
 		ivt_reason_set(-EINVAL, "backend name '%s' is not 1..%d of [a-z0-9_]", backend,
 			       IVT_BACKEND_NAME_MAX);
 		return -EINVAL;
 	}
-	xc->seq = fresh_seq(xc->seq);
-	int rc = ivt_xs_format_request(value, sizeof(value), xc->listen, backend, req->ring_size, -1,
-				       xc->seq);
+	snprintf(r.backend, sizeof(r.backend), "%s", backend);
+	r.seq = xc->seq = fresh_seq(xc->seq);
+	int rc = ivt_xs_format_req(value, sizeof(value), &r);
 	if (rc) {
 		ivt_reason_set(-EINVAL, "ring size %llu is larger than XenStore requests allow",
 			       (unsigned long long)req->ring_size);
 		return -EINVAL;
 	}
-	if (!xs_write(xc->xs, XBT_NULL, xc->req_path, value, strlen(value))) {
-		int e = errno ? errno : EIO;
-		ivt_reason_set(-e, "cannot write %s: %s", xc->req_path, strerror(e));
-		return -e;
+	if (!xc->listen && !xc->requested) {
+		/* where this connector lives; retries rewrite the same node */
+		if ((rc = set_paths(xc, 0)) < 0 || (rc = claim_name_node(xc, value)) < 0)
+			return rc;
+		if (rc == 0 && (rc = pick_slot(xc)) < 0)
+			return rc;
+		if (rc == 1)
+			goto written;
 	}
+	if (!xs_write(xc->xs, XBT_NULL, xc->req_path, value, strlen(value)))
+		return xs_err("write", xc->req_path);
+written:
 	xc->requested = 1;
 	IVT_DEBUG(WHO, "%s = \"%s\"", xc->req_path, value);
+	return 0;
+}
+
+/* Watch our node (the hub's one watch does the watching). */
+static int subscribe(struct xs_conn *xc)
+{
+	if (xc->subscribed)
+		return 0;
+	int rc = xs_hub_sub_add(xc->hub, &xc->sub, xc->node);
+	if (rc < 0) {
+		ivt_reason_set(rc, "cannot wait on XenStore: %s", strerror(-rc));
+		return rc;
+	}
+	xc->subscribed = 1;
 	return 0;
 }
 
@@ -252,31 +337,39 @@ static int xs_conn_open(void *impl, const struct ivt_ctrl_open *req, struct ivt_
 			int timeout_ms)
 {
 	struct xs_conn *xc = impl;
+	int rc;
 	if (!ivt_name_valid(req->name)) {
 		ivt_reason_set(-EINVAL, "invalid channel name");
 		return -EINVAL;
 	}
-	if (ivt_xs_end_path(xc->req_path, sizeof(xc->req_path), xc->domid, req->name,
-			    IVT_XS_LEAF_REQUEST) ||
-	    ivt_xs_end_path(xc->resp_path, sizeof(xc->resp_path), xc->domid, req->name,
-			    IVT_XS_LEAF_RESPONSE) ||
-	    ivt_xs_end_path(xc->event_path, sizeof(xc->event_path), xc->domid, req->name,
-			    IVT_XS_LEAF_EVENT)) {
-		ivt_reason_set(-ENAMETOOLONG, "XenStore path for '%s' too long", req->name);
-		return -ENAMETOOLONG;
+	if (xc->requested && strcmp(xc->name, req->name)) {
+		ivt_reason_set(-EINVAL, "one XenStore end opens one name");
+		return -EINVAL;
 	}
+	snprintf(xc->name, sizeof(xc->name), "%s", req->name);
 	xc->listen = !!(req->flags & IVT_LISTEN);
+	xc->multi = xc->listen && (req->flags & IVT_CTRL_OPEN_MULTI);
+	xc->ticket = xc->listen && (req->flags & IVT_CTRL_OPEN_ACCEPT) ? req->arg : 0;
+	if (xc->listen && (req->flags & IVT_CTRL_OPEN_ACCEPT) && !xc->ticket) {
+		ivt_reason_set(-EINVAL, "accepting needs a ticket");
+		return -EINVAL;
+	}
+	/* listeners own <name>; an accepted end takes slot <ticket>, which
+	 * only its listener is handed; a connector's node is chosen on write */
+	if (!xc->requested && (rc = set_paths(xc, xc->ticket)) < 0)
+		return rc;
 	atomic_store(&xc->peer_event, 0);
 	xc->last_event[0] = '\0';
-	/* Watch before writing, so the answer cannot slip past us. */
-	int rc = watch_nodes(xc);
-	if (rc == 0)
-		rc = write_request(xc, req);
-	if (rc)
+	/* Listen before writing, so the answer cannot slip past us (a
+	 * connector subscribes once its node is known: the hub queues the
+	 * firing meanwhile, and the first check reads the node anyway). */
+	if (xc->listen && (rc = subscribe(xc)) < 0)
+		return rc;
+	if ((rc = write_request(xc, req)) < 0 || (rc = subscribe(xc)) < 0)
 		return rc;
 
 	struct open_wait w = {.xc = xc, .ok = ok};
-	rc = ivt_xs_wait(xc->xs, timeout_ms, open_check, open_drain, &w);
+	rc = ivt_xs_wait_fd(xc->sub.epfd, timeout_ms, open_check, open_drain, &w);
 	if (rc == -ETIMEDOUT && w.checked == 0) {
 		ivt_reason_set(rc,
 			       "no answer in %s within %d ms (is ivtd running in dom0? a listener "
@@ -294,6 +387,8 @@ static int xs_conn_open(void *impl, const struct ivt_ctrl_open *req, struct ivt_
 	IVT_DEBUG(WHO, "%s: ok backend=%s ring=%llu path=%s peer=%u chan=%llu", xc->resp_path,
 		  ok->backend, (unsigned long long)ok->ring_size, ok->xs_path, ok->peer_domid,
 		  (unsigned long long)ok->chan_id);
+	if (!xc->multi && ok->peer_domid < IVT_XS_DOMID_LIMIT)
+		snprintf(xc->peer_id, sizeof(xc->peer_id), "dom:%u", ok->peer_domid);
 	/* A server's client may have come and gone already. */
 	pthread_mutex_lock(&xc->lock);
 	read_event(xc);
@@ -309,7 +404,7 @@ static int xs_conn_drain(void *impl)
 	pthread_mutex_lock(&xc->lock);
 	/* Only a firing is worth a XenStore round trip: this runs each time a
 	 * non-blocking call is about to say -EAGAIN. */
-	if (take_watch_events(xc) & 2)
+	if (xc->subscribed && (xs_hub_take(xc->hub, &xc->sub) & XS_HUB_EVENT))
 		read_event(xc);
 	pthread_mutex_unlock(&xc->lock);
 	return 0;
@@ -320,7 +415,11 @@ static int xs_conn_peer_event(void *impl) { return atomic_load(&((struct xs_conn
 /* XenStore stays: ivtd restarting does not take the node path away. */
 static int xs_conn_gone(void *impl) { return 0; }
 
-static int xs_conn_fd(void *impl) { return xs_fileno(((struct xs_conn *)impl)->xs); }
+static int xs_conn_fd(void *impl)
+{
+	struct xs_conn *xc = impl;
+	return xc->subscribed ? xc->sub.epfd : -1;
+}
 
 static int oob_none_send(void *ctx, const void *blob, size_t len, const int *fds, int nfds)
 {
@@ -336,33 +435,119 @@ static int oob_none_recv(void *ctx, void *blob, size_t cap, int *fds, int *nfds,
 
 static const struct ivt_oob *xs_conn_oob(void *impl) { return &((struct xs_conn *)impl)->oob; }
 
-/* XenStore ends carry no identity yet (docs/xenstore.md). */
-static const char *xs_conn_peer_identity(void *impl) { return ""; }
+/* "dom:<peer>" from ivtd's answer: the identity its policy checked. */
+static const char *xs_conn_peer_identity(void *impl) { return ((struct xs_conn *)impl)->peer_id; }
+
+/* ivt_xs_wait's view of a listener: the lowest ticket under <name>/in
+ * not handed out yet. */
+struct incoming_wait {
+	struct xs_conn *xc;
+	uint32_t ticket;
+};
+
+static int was_taken(const struct xs_conn *xc, uint32_t t)
+{
+	for (unsigned i = 0; i < xc->n_taken; i++)
+		if (xc->taken[i] == t)
+			return 1;
+	return 0;
+}
+
+/* Under xc->lock. */
+static int incoming_check_locked(struct incoming_wait *w)
+{
+	struct xs_conn *xc = w->xc;
+	char dir[IVT_XS_WATCH_PATH_MAX];
+	unsigned n = 0, kept = 0;
+	uint32_t best = 0;
+	if (ivt_xs_incoming_path(dir, sizeof(dir), xc->domid, xc->name, 0))
+		return -EINVAL;
+	char **t = xs_directory(xc->xs, XBT_NULL, dir, &n);
+	uint32_t *seen = calloc(n ? n : 1, sizeof(*seen));
+	for (unsigned i = 0; t && seen && i < n; i++) {
+		uint64_t v;
+		if (ivt_xs_parse_u64(t[i], strlen(t[i]), UINT32_MAX, &v) || !v)
+			continue;
+		seen[i] = (uint32_t)v;
+		if (!was_taken(xc, (uint32_t)v) && (!best || v < best))
+			best = (uint32_t)v;
+	}
+	/* forget what is gone: ivtd took it back or it was accepted */
+	for (unsigned k = 0; seen && k < xc->n_taken; k++) {
+		int there = 0;
+		for (unsigned i = 0; i < n && !there; i++)
+			there = seen[i] == xc->taken[k];
+		if (there)
+			xc->taken[kept++] = xc->taken[k];
+	}
+	if (seen)
+		xc->n_taken = kept;
+	free(seen);
+	free(t);
+	if (!best)
+		return 0;
+	if (xc->n_taken == IVT_XS_TAKEN_MAX)
+		memmove(xc->taken, xc->taken + 1, sizeof(xc->taken[0]) * --xc->n_taken);
+	xc->taken[xc->n_taken++] = best;
+	w->ticket = best;
+	return 1;
+}
+
+static int incoming_check(void *arg)
+{
+	struct incoming_wait *w = arg;
+	pthread_mutex_lock(&w->xc->lock);
+	int rc = incoming_check_locked(w);
+	pthread_mutex_unlock(&w->xc->lock);
+	return rc;
+}
+
+static void incoming_drain(void *arg)
+{
+	struct xs_conn *xc = ((struct incoming_wait *)arg)->xc;
+	xs_hub_take(xc->hub, &xc->sub);
+}
 
 static int xs_conn_incoming(void *impl, uint32_t *ticket, int timeout_ms)
 {
-	ivt_reason_set(-ENOTSUP, "listeners that accept many connections (ivt_listen) are not "
-				 "available over XenStore yet; use ivt_open(IVT_LISTEN)");
-	return -ENOTSUP;
+	struct xs_conn *xc = impl;
+	if (!xc->multi || !xc->subscribed)
+		return -ENOTSUP;
+	struct incoming_wait w = {.xc = xc};
+	xs_hub_take(xc->hub, &xc->sub); /* what we are about to read is news no more */
+	int rc = incoming_check(&w);
+	if (rc == 0 && timeout_ms != 0)
+		rc = ivt_xs_wait_fd(xc->sub.epfd, timeout_ms, incoming_check, incoming_drain, &w);
+	if (rc == 0 || rc == -ETIMEDOUT)
+		return -EAGAIN;
+	if (rc < 0) {
+		ivt_reason_set(rc, "waiting for connectors in XenStore: %s", strerror(-rc));
+		return rc;
+	}
+	*ticket = w.ticket;
+	/* there may be more: stay readable until a call finds none */
+	xs_hub_poke(&xc->sub);
+	return 0;
 }
 
 static void xs_conn_close(void *impl, int graceful)
 {
 	struct xs_conn *xc = impl;
-	/* Removing the request is how a guest closes: ivtd tells the peer. */
-	if (xc->requested && !xs_rm(xc->xs, XBT_NULL, xc->req_path) && errno != ENOENT)
-		IVT_WARN(WHO, "cannot remove %s: %s", xc->req_path, strerror(errno));
-	if (xc->watching) {
-		xs_unwatch(xc->xs, xc->resp_path, TOKEN_RESPONSE);
-		xs_unwatch(xc->xs, xc->event_path, TOKEN_EVENT);
-	}
-	xs_close(xc->xs);
+	/* Removing the request is how a guest closes: ivtd tells the peer.
+	 * A slot goes as a whole (nobody else uses it). */
+	const char *gone = xc->slot ? xc->node : xc->req_path;
+	if (xc->requested && !xs_rm(xc->xs, XBT_NULL, gone) && errno != ENOENT)
+		IVT_WARN(WHO, "cannot remove %s: %s", gone, strerror(errno));
+	if (xc->subscribed)
+		xs_hub_sub_del(xc->hub, &xc->sub);
+	xs_hub_put(xc->hub);
 	pthread_mutex_destroy(&xc->lock);
 	free(xc);
 }
 
 static const struct ivt_ctrl_ops xs_ops = {
 	.name = "xenstore",
+	.accepts_many = 1,
 	.open = xs_conn_open,
 	.drain = xs_conn_drain,
 	.peer_event = xs_conn_peer_event,
@@ -376,34 +561,17 @@ static const struct ivt_ctrl_ops xs_ops = {
 
 int ivt_ctrl_xs_new(struct ivt_ctrl *c)
 {
-	unsigned len = 0;
 	struct xs_conn *xc = calloc(1, sizeof(*xc));
 	if (!xc)
 		return -ENOMEM;
-	xc->xs = xs_open(0);
-	if (!xc->xs) {
-		int e = errno;
+	int rc = xs_hub_get(&xc->hub);
+	if (rc < 0) {
 		free(xc);
-		ivt_reason_set(-ECONNREFUSED, "cannot reach XenStore: %s", strerror(e));
-		return -ECONNREFUSED;
+		return rc;
 	}
-	/* Relative path: xenstored resolves it in our own /local/domain/<d>. */
-	char *v = xs_read(xc->xs, XBT_NULL, "domid", &len);
-	if (!v || ivt_xs_parse_domid(v, len, &xc->domid)) {
-		free(v);
-		xs_close(xc->xs);
-		free(xc);
-		ivt_reason_set(-ECONNREFUSED, "XenStore does not say our domain id (not a Xen domain?)");
-		return -ECONNREFUSED;
-	}
-	free(v);
-	/* created now, so watches fired later make it readable */
-	if (xs_fileno(xc->xs) < 0) {
-		xs_close(xc->xs);
-		free(xc);
-		ivt_reason_set(-ENOMEM, "cannot create the XenStore watch pipe");
-		return -ENOMEM;
-	}
+	xc->xs = xs_hub_handle(xc->hub);
+	xc->domid = xs_hub_domid(xc->hub);
+	xc->sub.efd = xc->sub.epfd = -1;
 	pthread_mutex_init(&xc->lock, NULL);
 	xc->oob = (struct ivt_oob){.ctx = xc, .send = oob_none_send, .recv = oob_none_recv};
 	c->ops = &xs_ops;

@@ -7,8 +7,15 @@
  * (kick_handle) and hands back the readiness that produced, never the
  * tagged event itself. poll/select users, and fds in several epolls, are
  * served by the monitor thread (readiness.c).
+ *
+ * Such a stream whose ring went empty is not armed at once (rx_lazy):
+ * arming costs system calls here and a kick from the peer. epoll_wait
+ * first looks at the rings of its lazy streams for a moment (the peer
+ * often answers within microseconds), and arms them only when it is
+ * really about to sleep.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "preload.h"
@@ -20,6 +27,7 @@
 #define DTAB_MAX 65536
 
 static struct psock *dtab[DTAB_MAX];
+static struct psock *dlist; /* every direct stream, through dnext */
 static pthread_mutex_t dtab_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct psock *dtab_get(uint64_t data)
@@ -47,6 +55,8 @@ static void direct_on(struct psock *p, int epfd)
 	atomic_fetch_add(&p->refs, 1);
 	pthread_mutex_lock(&dtab_lock);
 	dtab[fd] = p;
+	p->dnext = dlist;
+	dlist = p;
 	pthread_mutex_unlock(&dtab_lock);
 	p->direct = 1;
 	p->app_ep = epfd;
@@ -63,6 +73,11 @@ void direct_off(struct psock *p)
 	real.epoll_ctl(p->app_ep, EPOLL_CTL_DEL, fd, NULL);
 	pthread_mutex_lock(&dtab_lock);
 	dtab[fd] = NULL;
+	for (struct psock **pp = &dlist; *pp; pp = &(*pp)->dnext)
+		if (*pp == p) {
+			*pp = p->dnext;
+			break;
+		}
 	pthread_mutex_unlock(&dtab_lock);
 	p->direct = 0;
 	atomic_fetch_sub(&p->refs, 1); /* never the last: the caller holds one */
@@ -116,6 +131,107 @@ static int filter(struct epoll_event *evs, int n, int *handled)
 	return out;
 }
 
+/* ---- before sleeping: spin on the lazy streams' rings, then arm them -- */
+
+/* Spin budget (ns), adaptive as in ring.c: back to the maximum when a
+ * spin found data, halved when it did not. $IVT_PRELOAD_SPIN_NS caps it
+ * ("0": never spin). */
+#define SPIN_MAX_NS 50000u
+#define SPIN_MIN_NS 1000u
+static unsigned spin_max = SPIN_MAX_NS, spin_ns = SPIN_MAX_NS;
+
+__attribute__((constructor)) static void spin_init(void)
+{
+	const char *e = getenv("IVT_PRELOAD_SPIN_NS");
+	if (e && *e) {
+		unsigned long v = strtoul(e, NULL, 10);
+		spin_max = v < SPIN_MAX_NS ? (unsigned)v : SPIN_MAX_NS;
+	}
+	spin_ns = spin_max;
+}
+
+static long long now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t); /* vDSO */
+	return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+#define LAZY_MAX 256
+
+/* Up to LAZY_MAX lazy streams of epfd, each with a reference. */
+static int lazy_collect(int epfd, struct psock **out)
+{
+	int n = 0;
+	pthread_mutex_lock(&dtab_lock);
+	for (struct psock *p = dlist; p && n < LAZY_MAX; p = p->dnext)
+		if (p->app_ep == epfd && __atomic_load_n(&p->rx_lazy, __ATOMIC_SEQ_CST)) {
+			atomic_fetch_add(&p->refs, 1);
+			out[n++] = p;
+		}
+	pthread_mutex_unlock(&dtab_lock);
+	return n;
+}
+
+/* Look at the rings until one has data or the budget is spent. */
+static int spin_rings(struct psock **ps, int n)
+{
+	if (!spin_ns)
+		return 0;
+	long long end = now_ns() + spin_ns;
+	for (unsigned i = 0;; i++) {
+		for (int k = 0; k < n; k++)
+			if (ivt_ready(ps[k]->ch) & IVT_READY_RECV) {
+				spin_ns = spin_max;
+				return 1;
+			}
+		__builtin_ia32_pause();
+		if ((i & 7) == 7 && now_ns() >= end)
+			break;
+	}
+	spin_ns = spin_ns / 2 > SPIN_MIN_NS ? spin_ns / 2 : SPIN_MIN_NS;
+	return 0;
+}
+
+atomic_int epoll_sleepers, lazy_count;
+
+/* Before epoll_wait may sleep: spin on the lazy streams' rings; one that
+ * got data is read ahead, and its token makes the wait return at once. */
+static void lazy_before_sleep(int epfd)
+{
+	struct psock *ps[LAZY_MAX];
+	preload_inside++;
+	int n = lazy_collect(epfd, ps);
+	int found = n > 0 && n < LAZY_MAX && spin_rings(ps, n);
+	for (int k = 0; k < n; k++) {
+		if (found) {
+			pthread_mutex_lock(&ps[k]->lock);
+			if (ps[k]->rx_lazy && (ivt_ready(ps[k]->ch) & IVT_READY_RECV))
+				kick_handle(ps[k]); /* reads ahead: token, or arms */
+			pthread_mutex_unlock(&ps[k]->lock);
+		}
+		psock_put(ps[k]);
+	}
+	preload_inside--;
+}
+
+/* epoll_wait is about to sleep: arm every lazy stream of epfd, so that a
+ * peer's write wakes it (epoll_sleepers already counts this thread). */
+static void lazy_arm_all(int epfd)
+{
+	struct psock *ps[LAZY_MAX];
+	int n;
+	preload_inside++;
+	while ((n = lazy_collect(epfd, ps)) > 0)
+		for (int k = 0; k < n; k++) {
+			pthread_mutex_lock(&ps[k]->lock);
+			rx_arm_lazy(ps[k]);
+			pthread_mutex_unlock(&ps[k]->lock);
+			psock_put(ps[k]);
+		}
+	preload_inside--;
+}
+
 static long long now_ms(void)
 {
 	struct timespec t;
@@ -128,8 +244,26 @@ static int wait_common(int epfd, struct epoll_event *evs, int max, int timeout,
 {
 	long long deadline = timeout > 0 ? now_ms() + timeout : 0;
 	for (;;) {
+		if (timeout != 0 && atomic_load(&lazy_count)) {
+			/* what is there already comes first, without a spin */
+			int n = real.epoll_wait(epfd, evs, max, 0);
+			int handled = 0;
+			if (n > 0 && (n = filter(evs, n, &handled)) > 0)
+				return n;
+			lazy_before_sleep(epfd);
+		}
+		if (timeout != 0) {
+			/* from here on, no stream of a reader in another thread
+			 * stays lazy (rx_token checks the count); then arm the
+			 * lazy ones ourselves */
+			atomic_fetch_add(&epoll_sleepers, 1);
+			if (atomic_load(&lazy_count))
+				lazy_arm_all(epfd);
+		}
 		int n = mask ? real.epoll_pwait(epfd, evs, max, timeout, mask)
 			     : real.epoll_wait(epfd, evs, max, timeout);
+		if (timeout != 0)
+			atomic_fetch_sub(&epoll_sleepers, 1);
 		if (n <= 0)
 			return n;
 		int handled = 0;

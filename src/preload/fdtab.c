@@ -35,6 +35,8 @@ struct psock *psock_get(int fd)
 static void psock_free(struct psock *p)
 {
 	int mine = p->owner == preload_pid;
+	if (p->rx_lazy)
+		atomic_fetch_sub(&lazy_count, 1);
 	preload_inside++;
 	if (p->kind == PS_STREAM && p->ch) {
 		if (mine)

@@ -104,12 +104,13 @@ struct psock {
 	int token;              /* a token byte sits in the app end */
 	int filled;             /* filler blocks the app end's POLLOUT */
 	int tx_pending;         /* libivt holds the tail of a frame we sent */
-	int in_flist;           /* on the monitor's sweep list (owns a ref) */
-	struct psock *fnext;
 	int armed;              /* the monitor watches ivt_fd (owns a ref) */
 	int direct;             /* app_ep watches ivt_fd instead (owns a ref) */
 	int app_ep;             /* the one application epoll holding this fd;
 				 * -1 none yet, -2 several (then: the monitor) */
+	struct psock *dnext;    /* list of direct streams (epoll_calls.c) */
+	int rx_lazy;            /* direct, ring empty, not armed yet: the
+				 * application's epoll_wait arms it */
 	int rd_eof, rd_err;     /* end of stream seen / error (negative) */
 	int rd_shut, wr_shut;
 	int so_error;           /* for getsockopt(SO_ERROR), cleared on read */
@@ -164,6 +165,13 @@ void monitor_after_fork_child(void);
 void kick_handle(struct psock *p);
 /* Watch p from the monitor if it waits for anything (p->lock held). */
 void monitor_arm(struct psock *p);
+/* Threads in the application's epoll_wait that may sleep: while there
+ * are any, no stream is left lazy (epoll_calls.c). */
+extern atomic_int epoll_sleepers;
+/* Streams with rx_lazy set: epoll_wait only looks for them when any. */
+extern atomic_int lazy_count;
+/* p->rx_lazy (p->lock held): arm now, someone is about to sleep. */
+void rx_arm_lazy(struct psock *p);
 /* p's last fd is gone (p->lock held): leave the application's epoll. */
 void direct_off(struct psock *p);
 

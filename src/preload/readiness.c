@@ -3,9 +3,17 @@
  * Readiness of the application's fd (see preload.h): the token byte that
  * makes it readable, the filler that makes it unwritable, and the monitor
  * thread that watches every waiting channel's ivt_fd() and fixes both when
- * the peer acts. The monitor is the only thread that sleeps on ivt_fd, so
- * no wake-up is consumed by a thread that did not need it; application
- * threads that block sleep on their own fd (wait_app_fd).
+ * the peer acts. Nothing here runs on a timer: every wait ends with the
+ * peer's kick on ivt_fd.
+ *
+ * libivt has one wake-up for both directions, and ivt_fd reports room
+ * once per -EAGAIN: a receive call of ours that finds the ring empty may
+ * consume a "room" kick meant for a writer waiting here. So after every
+ * libivt call (p->lock held) room_check asks the ring itself (ivt_ready,
+ * no system call) whether a waiting writer has room. That is exact: room
+ * only grows while we do not write, and while there is none libivt keeps
+ * the peer asked to kick (the -EAGAIN that started the wait asked, and
+ * only a kick, which means room, ends that request).
  */
 #include <errno.h>
 #include <poll.h>
@@ -13,7 +21,6 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "preload.h"
@@ -31,14 +38,6 @@ struct grave {
 	struct grave *next;
 };
 static struct grave *graveyard;
-
-/* Streams whose writer waits for room. A kick that says "room" can be
- * consumed by this process's own receive call (libivt acks the one wake-up
- * fd for both directions) before the monitor sees it, so the monitor also
- * lets such writers retry every SWEEP_MS: a lost kick costs milliseconds,
- * never a hang. */
-#define SWEEP_MS 2
-static struct psock *filled_list;
 
 static void token_set(struct psock *p)
 {
@@ -67,6 +66,7 @@ static void filler_drain(struct psock *p)
 }
 
 static void *monitor_main(void *arg);
+static void room_check(struct psock *p);
 
 static int monitor_start_locked(void)
 {
@@ -122,11 +122,35 @@ static void arm(struct psock *p)
 		epoll_ctl(mon_ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
-void rx_settle(struct psock *p)
+/* The token half of rx_settle. lazy: the ring says it is empty, so
+ * leave the arming (its system calls) to whoever sleeps next: the
+ * application's epoll_wait, which may find data first (epoll_calls.c). */
+static void rx_token(struct psock *p, int lazy)
 {
+	if (p->rx_lazy) {
+		__atomic_store_n(&p->rx_lazy, 0, __ATOMIC_RELAXED);
+		atomic_fetch_sub(&lazy_count, 1);
+	}
 	if (p->rd_eof || p->rd_err || p->st_len || p->rd_shut) {
 		token_set(p);
 		return;
+	}
+	if (lazy && p->direct) {
+		preload_inside++;
+		int r = ivt_ready(p->ch);
+		preload_inside--;
+		if (r >= 0 && !(r & IVT_READY_RECV)) {
+			token_clear(p);
+			/* pairs with epoll_wait counting itself before it looks
+			 * for lazy streams: one of the two sees the other */
+			atomic_fetch_add(&lazy_count, 1);
+			__atomic_store_n(&p->rx_lazy, 1, __ATOMIC_SEQ_CST);
+			if (!atomic_load(&epoll_sleepers))
+				return;
+			/* another thread sleeps: arm now */
+			__atomic_store_n(&p->rx_lazy, 0, __ATOMIC_RELAXED);
+			atomic_fetch_sub(&lazy_count, 1);
+		}
 	}
 	preload_inside++;
 	ssize_t n = ivt_recv(p->ch, p->stage, STAGE_SIZE);
@@ -148,29 +172,21 @@ void rx_settle(struct psock *p)
 	token_set(p);
 }
 
-/* Wait for room (p->lock held): the kick, or the sweep if it is lost. */
+void rx_settle(struct psock *p)
+{
+	rx_token(p, 1);
+	room_check(p); /* our ivt_recv may have taken a writer's kick */
+}
+
+/* Wait for room (p->lock held): for the kick, through the monitor or
+ * the application's epoll. */
 static void want_room(struct psock *p)
 {
-	arm(p);
-	pthread_mutex_lock(&mon_lock);
-	monitor_start_locked(); /* its sweep also rescues epoll-served writers */
-	if (!p->in_flist && mon_running) {
-		p->in_flist = 1;
-		atomic_fetch_add(&p->refs, 1);
-		p->fnext = filled_list;
-		if (!filled_list) { /* the monitor may sleep without a timeout */
-			uint64_t one = 1;
-			if (real.write(mon_kick, &one, sizeof(one)) < 0) {
-				/* saturated: it wakes anyway */
-			}
-		}
-		filled_list = p;
-	}
-	pthread_mutex_unlock(&mon_lock);
 	/* ivt_send's wait set-up consumed any pending kick, maybe one for
 	 * data the monitor waits for: look at the ring ourselves */
 	if (!p->token)
-		rx_settle(p);
+		rx_token(p, 0);
+	room_check(p);
 }
 
 void tx_blocked(struct psock *p)
@@ -200,36 +216,54 @@ static void tx_push(struct psock *p)
 		p->tx_pending = 0; /* done, or an error the next send reports */
 }
 
-/* Let every waiting writer retry (see SWEEP_MS); keep those whose frame
- * tail still waits for room. */
-static void sweep_filled(void)
+/* A writer waits for room (filler, or a frame tail of ours): let it go on
+ * if the ring has room now, else sleep for it (p->lock held; see the top
+ * of this file). */
+static void room_check(struct psock *p)
 {
-	pthread_mutex_lock(&mon_lock);
-	struct psock *p = filled_list;
-	filled_list = NULL;
-	pthread_mutex_unlock(&mon_lock);
-	while (p) {
-		struct psock *next = p->fnext;
-		pthread_mutex_lock(&p->lock);
-		kick_handle(p);
-		int again = p->tx_pending && p->ch;
-		pthread_mutex_unlock(&p->lock);
-		pthread_mutex_lock(&mon_lock);
-		if (again) {
-			p->fnext = filled_list;
-			filled_list = p;
-		} else {
-			p->in_flist = 0;
+	for (int round = 0; p->filled || p->tx_pending; round++) {
+		if (round == 4) {
+			/* room, yet the tail does not move (ivt_flush then makes
+			 * ivt_fd readable itself): let the application retry */
+			if (p->filled)
+				filler_drain(p);
+			arm(p);
+			return;
 		}
-		pthread_mutex_unlock(&mon_lock);
-		if (!again)
-			psock_put(p);
-		p = next;
+		preload_inside++;
+		int r = ivt_ready(p->ch);
+		preload_inside--;
+		if (r >= 0 && (r & IVT_READY_SEND)) {
+			if (p->tx_pending)
+				tx_push(p); /* may use the room up again */
+			if (p->filled && !p->tx_pending)
+				filler_drain(p); /* the application's write retries */
+			continue;
+		}
+		/* No room. ivt_fd may still be readable from bytes we staged
+		 * (a call that made progress leaves it so): clear it and ask
+		 * for the room kick, or the monitor would spin on it. */
+		preload_inside++;
+		r = ivt_arm(p->ch, IVT_READY_SEND);
+		preload_inside--;
+		if (r > 0)
+			continue; /* room came meanwhile */
+		arm(p);
+		return;
 	}
+}
+
+void rx_arm_lazy(struct psock *p)
+{
+	if (p->rx_lazy)
+		rx_token(p, 0);
 }
 
 void wait_app_fd(struct psock *p, short events)
 {
+	pthread_mutex_lock(&p->lock);
+	rx_arm_lazy(p); /* we sleep here, not in the application's epoll */
+	pthread_mutex_unlock(&p->lock);
 	/* the kick itself wakes us too, so this works whoever else watches */
 	struct pollfd pf[2] = {{.fd = p->appdup, .events = events},
 			       {.fd = ivt_fd(p->ch), .events = POLLIN}};
@@ -277,15 +311,9 @@ void kick_handle(struct psock *p)
 	 * kicks) never touches the parent's channel */
 	if (!p->ch || p->owner != preload_pid)
 		return;
-	if (p->tx_pending) {
-		tx_push(p);
-		if (p->tx_pending)
-			arm(p);
-	}
-	if (p->filled)
-		filler_drain(p); /* maybe room: the writer retries */
 	if (!p->token)
-		rx_settle(p); /* may arm again */
+		rx_token(p, 0); /* may arm again */
+	room_check(p);
 }
 
 static void handle(struct psock *p)
@@ -304,17 +332,16 @@ static void handle(struct psock *p)
 static void *monitor_main(void *arg)
 {
 	struct epoll_event evs[64];
-	long long last_sweep = 0;
+	(void)arg;
 	preload_inside = 1;
 	for (;;) {
 		pthread_mutex_lock(&mon_lock);
 		struct grave *old = graveyard;
 		graveyard = NULL;
 		pthread_mutex_unlock(&mon_lock);
-		pthread_mutex_lock(&mon_lock);
-		int sweep = filled_list != NULL;
-		pthread_mutex_unlock(&mon_lock);
-		int n = real.epoll_wait(mon_ep, evs, 64, sweep ? SWEEP_MS : -1);
+		/* with references to drop, only look: their ends may hold a
+		 * frame tail that ivt_close still has to deliver */
+		int n = real.epoll_wait(mon_ep, evs, 64, old ? 0 : -1);
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.ptr == &kick_tag) {
 				uint64_t v;
@@ -324,15 +351,6 @@ static void *monitor_main(void *arg)
 				continue;
 			}
 			handle(evs[i].data.ptr);
-		}
-		if (sweep) {
-			struct timespec now;
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			long long ms = now.tv_sec * 1000LL + now.tv_nsec / 1000000;
-			if (n == 0 || ms - last_sweep >= SWEEP_MS) {
-				last_sweep = ms;
-				sweep_filled();
-			}
 		}
 		/* taken out of the epoll before this epoll_wait began */
 		while (old) {
@@ -355,6 +373,5 @@ void monitor_after_fork_child(void)
 	mon_ep = mon_kick = -1;
 	mon_running = 0;
 	graveyard = NULL; /* the parent's to free */
-	filled_list = NULL;
 	pthread_mutex_init(&mon_lock, NULL);
 }

@@ -4,7 +4,8 @@
  * libxenstore against the fake xenstored of tests/xs: the input is what
  * guests (dom3..dom5) write and remove under their own
  * /local/domain/<d>/data/ivt, including names and paths of any shape,
- * and when they die. The fake broker answers every request it is handed
+ * slots (<name>/<n>/request) and listeners that accept many (multi=1:
+ * the fake broker offers and withdraws tickets), and when they die. The fake broker answers every request it is handed
  * (ok, error or a peer event, picked by the input), so the answer paths
  * run on guest-chosen values too. After each input everything is
  * removed, and a sentinel request from dom6 must still be served: the
@@ -49,6 +50,11 @@ static void on_request(void *arg, struct ivt_reg_end *end, const struct ivt_end_
 	snprintf(ok.backend, sizeof(ok.backend), "vchan");
 	snprintf(ok.xs_path, sizeof(ok.xs_path), "/local/domain/%u/data/ivt/%s/vchan",
 		 req->listen ? end->domid : ok.peer_domid, req->name);
+	if (req->multi) { /* a listener: offer a connector, maybe take it back */
+		(void)reg->ops->incoming(end, 1u + how, "dom:4", 4);
+		if (how & 2)
+			reg->ops->withdrawn(end, 1u + how);
+	}
 	switch (how % 4) {
 	case 0: (void)reg->ops->reply_ok(end, &ok); break;
 	case 1: (void)reg->ops->reply_error(end, -EACCES, "fuzz says no"); break;
@@ -113,8 +119,10 @@ static void take_str(struct fz *f, char *out, size_t max)
 static void one_op(struct fz *f)
 {
 	static const char *const names[] = {"a", "demo", "x.y", "-"};
-	char name[80], value[300], path[512];
+	char name[80], value[300], path[512], slot[16] = "";
 	uint8_t op = fz_u8(f);
+	if (op & 0x80) /* one more end of the name: <name>/<slot> */
+		snprintf(slot, sizeof(slot), "/%u", fz_u8(f));
 	unsigned dom = 3 + (op >> 2) % 3;
 	if (op & 0x40)
 		take_str(f, name, 72);
@@ -123,11 +131,12 @@ static void one_op(struct fz *f)
 	switch (op & 3) {
 	case 0: /* a guest writes a request */
 		take_str(f, value, 260);
-		snprintf(path, sizeof(path), "/local/domain/%u/data/ivt/%s/request", dom, name);
+		snprintf(path, sizeof(path), "/local/domain/%u/data/ivt/%s%s/request", dom, name,
+			 slot);
 		fx_write(path, value);
 		break;
 	case 1: /* a guest closes: removes its node */
-		snprintf(path, sizeof(path), "/local/domain/%u/data/ivt/%s", dom, name);
+		snprintf(path, sizeof(path), "/local/domain/%u/data/ivt/%s%s", dom, name, slot);
 		fx_rm(path);
 		break;
 	case 2: /* any other node under the guest's subtree */

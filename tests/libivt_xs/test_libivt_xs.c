@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -392,6 +393,163 @@ static void test_connect_retries_with_new_seq(void **state)
 	close(lfd);
 }
 
+static int readable(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	return poll(&p, 1, ms);
+}
+
+/* ivtd's answer to the end at DIR_SELF <s->name> in a thread, while fn
+ * runs in ours. */
+static void script_start(struct script *s)
+{
+	assert_int_equal(pthread_create(&s->thread, NULL, daemon_main, s), 0);
+}
+
+/* ivt_listen/ivt_accept: the listener's request says multi=1; tickets
+ * under in/ make its fd readable and are each taken once (ivtd removes
+ * them only later), accepted ends live in slot <ticket> with their own
+ * ring path and peer identity, and outlive the listener. */
+static void test_listen_accept(void **state)
+{
+	struct script s = {.name = "m1", .rounds = 1,
+			   .values = {{"ok backend=vchan ring=65536 peer=0 chan=3 seq={seq}"}}};
+	struct ivt_open_opts o = {.struct_size = sizeof(o), .flags = IVT_NONBLOCK};
+	ivt_listener *l = NULL;
+	script_start(&s);
+	int rc = ivt_listen("m1", &o, &l);
+	pthread_join(s.thread, NULL);
+	if (rc)
+		fail_msg("ivt_listen: %s", ivt_strerror(rc));
+	char want[128];
+	snprintf(want, sizeof(want), "listen backend=auto ring=0 multi=1 seq=%u", s.parsed[0].seq);
+	assert_string_equal(s.request[0], want);
+
+	ivt_channel *c[3] = {NULL, NULL, NULL};
+	assert_int_equal(ivt_accept(l, &c[0]), -EAGAIN);
+	assert_int_equal(readable(ivt_listener_fd(l), 0), 0);
+	fx_write(DIR_SELF "m1/in/4", "peer=" PEER);
+	fx_write(DIR_SELF "m1/in/6", "peer=" PEER);
+	assert_int_equal(readable(ivt_listener_fd(l), 5000), 1);
+
+	const char *slot[2] = {"m1/4", "m1/6"}, *ring[2] = {DIR_SELF "@v10", DIR_SELF "@v11"};
+	for (int i = 0; i < 2; i++) {
+		char ok[200];
+		snprintf(ok, sizeof(ok),
+			 "ok backend=vchan ring=65536 path=%s peer=" PEER " chan=%d seq={seq}", ring[i],
+			 10 + i);
+		struct script a = {.name = slot[i], .rounds = 1, .values = {{ok}}};
+		script_start(&a);
+		rc = ivt_accept(l, &c[i]);
+		pthread_join(a.thread, NULL);
+		if (rc)
+			fail_msg("ivt_accept %d: %s", i, ivt_strerror(rc));
+		snprintf(want, sizeof(want), "listen backend=auto ring=0 ticket=%s seq=%u",
+			 slot[i] + 3, a.parsed[0].seq);
+		assert_string_equal(a.request[0], want);
+		assert_string_equal(ivt_peer_identity(c[i]), "dom:" PEER);
+	}
+	/* one watch for the whole process, whatever its number of ends */
+	assert_int_equal(fx_watch_count(), 1);
+	/* both tickets taken although their nodes are still there */
+	assert_int_equal(ivt_accept(l, &c[2]), -EAGAIN);
+	assert_int_equal(readable(ivt_listener_fd(l), 0), 0);
+
+	int fd[2];
+	char buf[16];
+	for (int i = 0; i < 2; i++) {
+		fd[i] = peer_connect(ring[i]);
+		peer_send_data(fd[i], i ? "two" : "one");
+	}
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(ivt_recv_all(c[i], buf, 3), 3);
+		assert_memory_equal(buf, i ? "two" : "one", 3);
+	}
+	/* ivtd took both offers back; a restarted ivtd numbers afresh: a
+	 * ticket below the ones taken before is still a new connector */
+	fx_rm(DIR_SELF "m1/in/4");
+	fx_rm(DIR_SELF "m1/in/6");
+	fx_write(DIR_SELF "m1/in/1", "peer=" PEER);
+	assert_int_equal(readable(ivt_listener_fd(l), 5000), 1);
+	struct script a1 = {.name = "m1/1", .rounds = 1,
+			    .values = {{"ok backend=vchan ring=65536 path=" DIR_SELF
+					"@v12 peer=" PEER " chan=12 seq={seq}"}}};
+	script_start(&a1);
+	rc = ivt_accept(l, &c[2]);
+	pthread_join(a1.thread, NULL);
+	if (rc)
+		fail_msg("ivt_accept after renumbering: %s", ivt_strerror(rc));
+	assert_non_null(strstr(a1.request[0], " ticket=1 "));
+	assert_int_equal(ivt_close(c[2]), 0);
+
+	assert_int_equal(ivt_listener_close(l), 0);
+	assert_request_removed("m1");
+	peer_send_data(fd[0], "more");
+	assert_int_equal(ivt_recv_all(c[0], buf, 4), 4);
+	assert_memory_equal(buf, "more", 4);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(ivt_close(c[i]), 0);
+		char path[64];
+		snprintf(path, sizeof(path), DIR_SELF "%s", slot[i]);
+		char *v = fx_read(path);
+		if (v)
+			fail_msg("%s left behind", path);
+		close(fd[i]);
+	}
+	fx_rm(DIR_SELF "m1");
+}
+
+/* Wait for a connector's slot under DIR_SELF <name>, then answer there. */
+static void *slot_daemon_main(void *arg)
+{
+	struct script *s = arg;
+	static char slotted[96];
+	char dir[96];
+	snprintf(dir, sizeof(dir), DIR_SELF "%s", s->name);
+	for (int i = 0; i < 10000; i++) {
+		char *c = fx_child(dir, "request");
+		if (c) {
+			snprintf(slotted, sizeof(slotted), "%s/%s", s->name, c);
+			free(c);
+			s->name = slotted;
+			return daemon_main(s);
+		}
+		sleep_ms(2);
+	}
+	return NULL;
+}
+
+/* A second connector of one name in the same guest (another process has
+ * <name>/request) takes a slot of its own and leaves the other alone. */
+static void test_connector_slot(void **state)
+{
+	const char *other = "connect backend=auto ring=0 seq=1";
+	fx_write(DIR_SELF "c2/request", other);
+	struct script s = {.name = "c2", .rounds = 1, .values = {{OK_C("c2") " seq={seq}"}}};
+	int lfd = peer_listen(DIR_PEER "c2/vchan");
+	struct ivt_open_opts o = {.struct_size = sizeof(o), .timeout_ms = 20000};
+	ivt_channel *ch = NULL;
+	assert_int_equal(pthread_create(&s.thread, NULL, slot_daemon_main, &s), 0);
+	int rc = ivt_open("c2", 0, &o, &ch);
+	pthread_join(s.thread, NULL);
+	if (rc)
+		fail_msg("ivt_open: %s", ivt_strerror(rc));
+	assert_true(strncmp(s.name, "c2/", 3) == 0);
+	assert_string_equal(ivt_peer_identity(ch), "dom:" PEER);
+	char *v = fx_read(DIR_SELF "c2/request");
+	assert_non_null(v);
+	assert_string_equal(v, other);
+	free(v);
+	assert_int_equal(ivt_close(ch), 0);
+	char path[96];
+	snprintf(path, sizeof(path), DIR_SELF "%s", s.name);
+	assert_null(fx_read(path));
+	assert_non_null(v = fx_read(DIR_SELF "c2/request"));
+	free(v);
+	fx_rm(DIR_SELF "c2");
+	close(lfd);
+}
+
 /* Which transport ivt_open picks. */
 static void test_transport_selection(void **state)
 {
@@ -486,6 +644,8 @@ int main(void)
 		cmocka_unit_test(test_stale_only_times_out),
 		cmocka_unit_test(test_connect_retries_with_new_seq),
 		cmocka_unit_test(test_transport_selection),
+		cmocka_unit_test(test_listen_accept),
+		cmocka_unit_test(test_connector_slot),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -4,68 +4,8 @@
 # the same result; with the preload, the log must show that every TCP
 # connection became an ivt channel (a silent fall-back to TCP fails).
 set -uo pipefail
-BIN=${IVT_BIN_DIR:?}
-LIB=${IVT_LIB_DIR:?}
-PRELOAD=$LIB/libivt-preload.so
-for p in redis-server redis-benchmark redis-cli iperf3 socat curl python3; do
-	command -v "$p" >/dev/null || { echo "SKIP: $p missing (scripts/install-deps.sh)"; exit 77; }
-done
-PY=$(command -v /usr/bin/python3 || command -v python3)
-
-T=$(mktemp -d /tmp/ivt-preload.XXXXXX)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-
-cat >"$T/policy.json" <<'JSON'
-{"version": 1,
- "channels": [{"name": "tcp.*", "listeners": ["*"], "connectors": ["*"],
-               "backend": "shm", "ring_size": 262144, "max_ring_size": 4194304}]}
-JSON
-"$BIN/ivtd" -r local -c "$T/policy.json" -s "$T/ivtd.sock" >"$T/ivtd.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 50); do [ -S "$T/ivtd.sock" ] && break; sleep 0.1; done
-[ -S "$T/ivtd.sock" ] || { cat "$T/ivtd.log"; echo "FAIL: ivtd did not start"; exit 1; }
-export IVT_SOCKET=$T/ivtd.sock
-
-# A port per scenario and mode, away from the usual services.
-PORT=$((20000 + ($$ % 20000)))
-next_port() { PORT=$((PORT + 1)); }
-with() { # mode: kernel|ivt, then the command
-	local mode=$1; shift
-	if [ "$mode" = ivt ]; then
-		env LD_PRELOAD="$PRELOAD" IVT_PRELOAD_LOG=1 "$@"
-	else
-		"$@"
-	fi
-}
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-# The client log says ivt for every connect and never kernel.
-check_ivt() { # log, what, minimum ivt connects
-	local n k
-	n=$(grep -c "connect .*: ivt tcp\." "$1")
-	k=$(grep -c "connect .*: kernel" "$1")
-	if [ "$n" -lt "$3" ] || [ "$k" -ne 0 ]; then
-		fail "$2: $n ivt connects (want >= $3), $k fell back to TCP"
-		grep "ivt-preload" "$1" | head -5
-	fi
-}
-start_bg() { # log, mode, command...: BG is the program's own pid
-	local log=$1 mode=$2; shift 2
-	if [ "$mode" = ivt ]; then
-		env LD_PRELOAD="$PRELOAD" IVT_PRELOAD_LOG=1 "$@" >"$log" 2>&1 &
-	else
-		"$@" >"$log" 2>&1 &
-	fi
-	PIDS+=($!)
-	BG=$!
-}
+NEED="redis-server redis-benchmark redis-cli iperf3 socat curl python3"
+. "$(dirname "$0")/preload-lib.sh"
 
 # ---- epoll echo: edge- and level-triggered, several connections ------
 for trig in et lt; do
@@ -132,9 +72,13 @@ for mode in kernel ivt; do
 	BG=$(cat "$T/http.pid")
 	PIDS+=($BG)
 	wait_port $PORT
-	with $mode curl -sf -o "$T/curl-$mode" "http://127.0.0.1:$PORT/file" 2>"$T/curl-$mode.log" ||
-		fail "curl $mode"
-	cmp -s "$T/www/file" "$T/curl-$mode" || fail "curl $mode: other bytes"
+	# curl hangs at start-up (setlocale's lock) with libasan.so preloaded,
+	# without ivt too: under ASan socat alone fetches the file
+	if [ -z "${IVT_ASAN_RUNTIME:-}" ]; then
+		with $mode curl -sf -o "$T/curl-$mode" "http://127.0.0.1:$PORT/file" 2>"$T/curl-$mode.log" ||
+			fail "curl $mode"
+		cmp -s "$T/www/file" "$T/curl-$mode" || fail "curl $mode: other bytes"
+	fi
 	printf 'GET /file HTTP/1.0\r\n\r\n' |
 		with $mode socat -t 5 - TCP:127.0.0.1:$PORT >"$T/socat-$mode" 2>"$T/socat-$mode.log" ||
 		fail "socat $mode"
@@ -144,17 +88,11 @@ for mode in kernel ivt; do
 	cmp -s "$T/www/file" "$T/socat-body-$mode" || fail "socat $mode: other bytes"
 	echo "http.server $mode: curl and socat got the same $(stat -c %s "$T/www/file") bytes"
 	if [ $mode = ivt ]; then
-		check_ivt "$T/curl-$mode.log" "curl" 1
+		[ -z "${IVT_ASAN_RUNTIME:-}" ] && check_ivt "$T/curl-$mode.log" "curl" 1
 		check_ivt "$T/socat-$mode.log" "socat" 1
 	fi
 	kill $BG
 done
 
 echo "ivtd granted: $("$BIN/ivtctl" -s "$IVT_SOCKET" status 2>/dev/null | grep -i granted | head -1)"
-if [ $fails -ne 0 ]; then
-	echo "$fails failure(s); logs in $T"
-	trap - EXIT
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	exit 1
-fi
-echo "all preload scenarios passed"
+finish "all preload scenarios passed"

@@ -4,7 +4,9 @@
 # with its own ivtd (own socket, own policy naming the other in "hosts").
 #   1. ivt-demo listens in A, ivt-demo connects in B: 256 MiB byte-exact
 #      (the connector sends, the listener checks every byte and a checksum)
-#      with loss 5 %, dup 1 %, reorder 25 % on the SLURPoE frames;
+#      with loss 5 %, dup 1 %, reorder 25 % on the SLURPoE frames; both
+#      policies say "rdma": "auto": without an RDMA device ivtd B logs why
+#      the channel stays on SLURPoE;
 #   1b. an ivt_listen listener in A (ivt-cat listen --exec) accepts two
 #      connectors from B at once, each its own channel: both streams
 #      arrive byte-exact (sha256) and CMD sees "host:hostB/uid:0";
@@ -38,7 +40,7 @@ policy() { # file, peer name, ifname, peer mac
     { "name": "closed", "host": "hostA", "listeners": ["uid:*"],
       "connectors": ["uid:*", "host:hostC/*"] }
   ],
-  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4" } ]
+  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "rdma": "auto" } ]
 }
 EOF
 }
@@ -77,6 +79,13 @@ ip netns exec "$NS_B" "$BIN/ivtctl" -s "$SOCK_B" status >"$TMP/status-b.txt" 2>&
 	fail "ivtctl status on B"
 grep -q "peer hostA via rv1" "$TMP/status-b.txt" || fail "status on B does not show peer hostA"
 sed 's/^/    status B: /' "$TMP/status-b.txt"
+# "rdma": "auto" on both sides: without an RDMA device here the dialer
+# says why the channel stays on SLURPoE (docs/remote.md).
+if grep -q "over SLURPoE: no RDMA plugin available" "$TMP/ivtd-b.log"; then
+	echo "    fallback: $(grep -o 'over SLURPoE: no RDMA.*' "$TMP/ivtd-b.log" | head -n 1)"
+elif ! grep -q "bridged for .* over " "$TMP/ivtd-b.log"; then
+	fail "rdma auto: neither bridged over an RDMA plugin nor a reason for SLURPoE"
+fi
 
 # ---- 1b. one listener in A accepts two connectors from B -----------------
 ip netns exec "$NS_A" "$BIN/ivt-cat" listen bulk -s "$SOCK_A" -n 2 \

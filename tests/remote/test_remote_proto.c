@@ -245,8 +245,8 @@ static void test_fuzz(void **state)
 {
 	(void)state;
 	uint64_t x = 0x9e3779b97f4a7c15ull;
-	uint8_t valid[4][IVT_RMSG_MAX];
-	int vlen[4];
+	uint8_t valid[6][IVT_RMSG_MAX];
+	int vlen[6];
 	struct ivt_rmsg m = open_msg();
 	vlen[0] = encode(&m, valid[0]);
 	memset(&m, 0, sizeof(m));
@@ -261,11 +261,20 @@ static void test_fuzz(void **state)
 	m.type = IVT_RMSG_ERROR;
 	m.u.error.err = 1;
 	vlen[3] = encode(&m, valid[3]);
+	memset(&m, 0, sizeof(m));
+	m.type = IVT_RMSG_SETUP;
+	m.u.setup.len = 72;
+	memset(m.u.setup.blob, 0x5a, 72);
+	vlen[4] = encode(&m, valid[4]);
+	memset(&m, 0, sizeof(m));
+	m.type = IVT_RMSG_OFFER;
+	strcpy(m.u.offer.backend, "verbs");
+	vlen[5] = encode(&m, valid[5]);
 	int accepted = 0;
 	for (int i = 0; i < 200000; i++) {
 		uint8_t buf[IVT_RMSG_MAX + 16];
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-		int k = (int)(x & 3);
+		int k = (int)(x % 6);
 		size_t n = (size_t)vlen[k];
 		memcpy(buf, valid[k], n);
 		int flips = 1 + (int)((x >> 8) % 4);
@@ -285,9 +294,71 @@ static void test_fuzz(void **state)
 				assert_true(ivt_identity_is_local(&out.u.open.identity) ||
 					    out.u.open.identity.kind == IVT_IDENTITY_DAEMON);
 			}
+			if (out.type == IVT_RMSG_SETUP)
+				assert_true(out.u.setup.len >= 1 &&
+					    out.u.setup.len <= IVT_RMSG_BLOB_MAX);
 		}
 	}
 	assert_true(accepted > 0); /* mutations of padding bytes stay valid */
+}
+
+/* The RDMA negotiation's messages (docs/remote.md, "Bridging over RDMA"). */
+static void test_xport_msgs(void **state)
+{
+	(void)state;
+	uint8_t buf[IVT_RMSG_MAX];
+	struct ivt_rmsg in, out;
+
+	memset(&in, 0, sizeof(in));
+	in.type = IVT_RMSG_OFFER;
+	strcpy(in.u.offer.backend, "verbs");
+	int n = encode(&in, buf);
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), 0);
+	assert_string_equal(out.u.offer.backend, "verbs");
+	memcpy(buf + IVT_RMSG_HDR_LEN, "Verbs", 5); /* not a plugin name */
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), -EPROTO);
+	memset(buf + IVT_RMSG_HDR_LEN, 'a', IVT_BACKEND_NAME_MAX + 1); /* no NUL */
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), -EPROTO);
+
+	memset(&in, 0, sizeof(in));
+	in.type = IVT_RMSG_SETUP;
+	in.u.setup.len = 72;
+	for (int i = 0; i < 72; i++)
+		in.u.setup.blob[i] = (uint8_t)(i + 1);
+	n = encode(&in, buf);
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), 0);
+	assert_int_equal(out.u.setup.len, 72);
+	assert_memory_equal(out.u.setup.blob, in.u.setup.blob, 72);
+	buf[IVT_RMSG_HDR_LEN + 4 + 100] = 1; /* padding must be zero */
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), -EPROTO);
+	uint32_t bad_len[] = {0, IVT_RMSG_BLOB_MAX + 1, 0xffffffffu};
+	for (size_t i = 0; i < sizeof(bad_len) / sizeof(bad_len[0]); i++) {
+		n = encode(&in, buf);
+		memcpy(buf + IVT_RMSG_HDR_LEN, &bad_len[i], 4);
+		assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), -EPROTO);
+	}
+	in.u.setup.len = IVT_RMSG_BLOB_MAX + 1;
+	assert_int_equal(ivt_rmsg_encode(&in, buf, sizeof(buf)), -EINVAL);
+
+	/* RESULT: errno 0 means "use it"; ERROR never carries 0. */
+	memset(&in, 0, sizeof(in));
+	in.type = IVT_RMSG_RESULT;
+	n = encode(&in, buf);
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), 0);
+	assert_int_equal(out.u.error.err, 0);
+	in.u.error.err = ETIMEDOUT;
+	strcpy(in.u.error.msg, "no\nway");
+	n = encode(&in, buf);
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), 0);
+	assert_int_equal(out.u.error.err, ETIMEDOUT);
+	assert_string_equal(out.u.error.msg, "no?way");
+	in.u.error.err = 4096;
+	n = encode(&in, buf);
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), -EPROTO);
+	in.type = IVT_RMSG_ERROR;
+	in.u.error.err = 0;
+	n = encode(&in, buf);
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), -EPROTO);
 }
 
 int main(void)
@@ -298,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_bad_open_fields),
 		cmocka_unit_test(test_bad_other_fields),
 		cmocka_unit_test(test_fuzz),
+		cmocka_unit_test(test_xport_msgs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

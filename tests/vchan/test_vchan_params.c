@@ -60,6 +60,8 @@ static void test_paths(void **state)
 	assert_int_equal(vchan_path_check("/local/domain/3/data/ivt/demo/vchan", 3, why, sizeof(why)),
 			 0);
 	assert_int_equal(vchan_path_check("/local/domain/3/data/ivt/.v12", -1, why, sizeof(why)), 0);
+	/* the broker's per-connection form: '@' is XenStore's, never a name's */
+	assert_int_equal(vchan_path_check("/local/domain/3/data/ivt/@v12", 3, why, sizeof(why)), 0);
 	/* exactly the libxenvchan limit, and one more */
 	assert_int_equal(vchan_path_check("/local/domain/32000/data/ivt/.v123456789012345678", -1,
 					  why, sizeof(why)),

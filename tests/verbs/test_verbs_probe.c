@@ -55,7 +55,7 @@ static void ops_table(void **state)
 {
 	char why[256] = "";
 	assert_int_equal(ivt_plugin_ops_check(ops, "verbs", why, sizeof(why)), 0);
-	assert_int_equal(ops->caps, IVT_CAP_REMOTE | IVT_CAP_RDMA | IVT_CAP_OPT_IN);
+	assert_int_equal(ops->caps, IVT_CAP_REMOTE | IVT_CAP_RDMA | IVT_CAP_OPT_IN | IVT_CAP_NET_SETUP);
 	assert_non_null(ops->register_region);
 	assert_non_null(ops->deregister_region);
 	assert_non_null(ops->stats);

@@ -206,6 +206,141 @@ check_destroy() {
 	artifact xl-list-after-destroy.txt /tmp/xl-list-after-destroy
 }
 
+# ---- one listener (ivt_listen) accepting many connections ------------------
+# Guest l accepts 6 connections on xen-acc, each served by a thread of its
+# own with a stream only its seed verifies: two from q (16 GiB each, still
+# flowing when q is destroyed), two from p (started while q's flow), and
+# after the destroy two from a fresh guest r. Every connection has its own
+# vchan ring (a @v<chan> path below l). Passes when p's and r's four
+# streams verify, q's two end in "peer died" on l's side, l kept
+# accepting, ivtd lives and nothing of q is left.
+ACC_MIB=33554432
+accepts_from() { grep -c "accept 'xen-acc' by dom:$1: connection from dom:$2," /tmp/ivtd.log; }
+wait_accepts() { # wait_accepts <listener> <client> <n> <seconds>
+	i=0
+	while [ "$(accepts_from $1 $2)" -lt $3 ] && [ $i -lt $(($4 * 5)) ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	[ "$(accepts_from $1 $2)" -ge $3 ]
+}
+two_conns() { # two_conns <seed> <bytes>: the job of a client guest
+	echo "ivt-xs-open connect xen-acc --seed $1 --bytes $2 --timeout 120 &" \
+		"ivt-xs-open connect xen-acc --seed $(($1 + 1)) --bytes $2 --timeout 120 & wait"
+}
+check_accept() {
+	free_mb=$(xl info | sed -n 's/^free_memory *: *//p')
+	if ! l=$(domu_create ivt-l) || ! q=$(domu_create ivt-q) || ! p=$(domu_create ivt-p); then
+		result ivt-accept-many FAIL "xl create failed (free memory before: $free_mb MiB)"
+		result ivt-accept-destroy FAIL "xl create failed"
+		return
+	fi
+	domu_job ivt-l $l "ivt-xs-open accept xen-acc --count 6 --expect-died 2 --timeout 180"
+	domu_job ivt-q $q "$(two_conns 11 17179869184)"
+	domu_job ivt-p $p "$(two_conns 1 $ACC_MIB)"
+	xl unpause ivt-l
+	lresp=$(xs_wait /local/domain/$l/data/ivt/xen-acc/response '^ok' 60)
+	xl unpause ivt-q
+	wait_accepts $l $q 2 90 && qok=yes || qok=no
+	xl unpause ivt-p
+	wait_accepts $l $p 2 90 && pok=yes || pok=no
+	sleep 3 # all four flowing
+	nodes=$(xenstore-ls /local/domain/$l/data/ivt 2>/dev/null | wc -l)
+	running=$(xl list | grep -c 'ivt-[lpq] ')
+	xl destroy ivt-q
+	domu_wait ivt-p 300
+	qleft=$(xenstore-ls /local/domain/$q 2>/dev/null | wc -l)
+	# the listener keeps accepting
+	rok=no
+	if r=$(domu_create ivt-r); then
+		domu_job ivt-r $r "$(two_conns 3 $ACC_MIB)"
+		xl unpause ivt-r
+		domu_wait ivt-r 300
+		[ "$(tr -d '\r' <$CONLOG/guest-ivt-r.log | grep -c '^PASS$')" = 2 ] && rok=yes
+	fi
+	domu_wait ivt-l 300
+	sleep 2
+	zombies=$(xl list | tail -n +2 | grep -vc '^Domain-0')
+	pok2=no
+	[ "$(tr -d '\r' <$CONLOG/guest-ivt-p.log | grep -c '^PASS$')" = 2 ] &&
+		! guest_has ivt-p '^FAIL$' && pok2=yes
+	lsum=$(guest_line ivt-l '^accept xen-acc: [0-9]+ accepted')
+	qdied=$(tr -d '\r' <$CONLOG/guest-ivt-l.log | grep -c "from dom:$q seed .*went away")
+	detail="listener dom$l '$lresp'; 2 conns of q (dom$q) accepted: $qok, 2 of p (dom$p): $pok;"
+	detail="$detail running before destroy: $running/3, nodes under l's data/ivt with 4 open: $nodes"
+	if [ "$lsum" = "accept xen-acc: 6 accepted, 4 verified, 2 peer died, 0 failed" ] &&
+		guest_has ivt-l '^PASS$' && [ $pok2 = yes ] && [ $rok = yes ]; then
+		result ivt-accept-many PASS "$lsum; p and r: 2+2 streams verified; $detail"
+	else
+		result ivt-accept-many FAIL "l: '$lsum'; p verified both: $pok2; r (after destroy) both: $rok;" \
+			"$detail; l said: $(guest_line ivt-l 'FAIL|fail|refused')"
+	fi
+	detail="q's streams died on l's side: $qdied/2; p untouched: $pok2; r accepted after: $rok;"
+	detail="$detail q's nodes left: $qleft; domains left: $zombies"
+	if [ "$qdied" = 2 ] && [ $pok2 = yes ] && [ $rok = yes ] && [ "$qleft" = 0 ] &&
+		[ "$zombies" = 0 ] && ivtd_alive; then
+		result ivt-accept-destroy PASS "ivtd alive; $detail"
+	else
+		result ivt-accept-destroy FAIL "ivtd alive: $(ivtd_alive && echo yes || echo NO); $detail"
+	fi
+}
+
+# ---- ivtd killed mid-transfer and started again ------------------------------
+# Two channels a <- b: xen-rst (128 MiB, must complete) and xen-rst2 (16
+# GiB, still flowing). ivtd is SIGKILLed while both flow and started again:
+# it takes over the XenStore state (no answer rewritten, the channels stay
+# up); xen-rst completes byte-exact; then b is destroyed and the restarted
+# ivtd still tells a (xen-rst2: -ECONNRESET), and cleans up.
+check_restart() {
+	if ! a=$(domu_create ivt-ra) || ! b=$(domu_create ivt-rb); then
+		result ivt-restart-adopt FAIL "xl create failed"
+		return
+	fi
+	domu_job ivt-ra $a "ivt-xs-open listen xen-rst --bytes 134217728 --timeout 120 & \
+ivt-xs-open listen xen-rst2 --bytes 17179869184 --timeout 120 & wait"
+	domu_job ivt-rb $b "ivt-xs-open connect xen-rst --bytes 134217728 --timeout 120 & \
+ivt-xs-open connect xen-rst2 --bytes 17179869184 --timeout 120 & wait"
+	xl unpause ivt-ra
+	xs_wait /local/domain/$a/data/ivt/xen-rst2/request 'listen' 60 >/dev/null
+	xl unpause ivt-rb
+	r1=$(xs_wait /local/domain/$b/data/ivt/xen-rst/response '^ok' 60)
+	r2=$(xs_wait /local/domain/$b/data/ivt/xen-rst2/response '^ok' 60)
+	sleep 2 # flowing
+	kill -9 "$ivtd_pid"
+	wait "$ivtd_pid" 2>/dev/null
+	mv /tmp/ivtd.log /tmp/ivtd-before-restart.log
+	$T/bin/ivtd $args >/tmp/ivtd.log 2>&1 &
+	ivtd_pid=$!
+	sleep 2
+	r1b=$(xenstore-read /local/domain/$b/data/ivt/xen-rst/response 2>/dev/null)
+	took=$(grep -m1 'took over' /tmp/ivtd.log)
+	# the 128 MiB channel completes through the restart
+	i=0
+	while [ $i -lt 300 ] && ! guest_has ivt-rb '^client: received 134217728'; do
+		sleep 1
+		i=$((i + 1))
+	done
+	done1=$(guest_line ivt-rb '^client: received 134217728')
+	xl destroy ivt-rb
+	domu_wait ivt-ra 60
+	domu_wait ivt-rb 1
+	died=$(guest_line ivt-ra 'send at [0-9]+ failed')
+	logged=$(grep -m1 "channel 'xen-rst2': client dom:$b died" /tmp/ivtd.log)
+	left=$(xenstore-ls /local/domain/$b 2>/dev/null | wc -l)
+	cat /tmp/ivtd-before-restart.log /tmp/ivtd.log >/tmp/ivtd-restart.log
+	artifact ivtd-restart.log /tmp/ivtd-restart.log
+	detail="took over: '$took'; xen-rst answer unchanged: $([ -n "$r1" ] && [ "$r1" = "$r1b" ] && echo yes || echo "NO ('$r1' -> '$r1b')");"
+	detail="$detail after restart b got: '$done1'; a after b's destroy: '$died'; ivtd: '$logged'; b's nodes left: $left"
+	if [ -n "$r1" ] && [ -n "$r2" ] && [ "$r1" = "$r1b" ] && [ -n "$took" ] &&
+		echo "$done1" | grep -q 'end of stream: yes' && guest_has ivt-ra '^server: sent 134217728' &&
+		echo "$died" | grep -q 'went away without closing' && [ -n "$logged" ] &&
+		[ "$left" = 0 ] && ivtd_alive; then
+		result ivt-restart-adopt PASS "$detail"
+	else
+		result ivt-restart-adopt FAIL "ivtd alive: $(ivtd_alive && echo yes || echo NO); $detail"
+	fi
+}
+
 # ---- benchmarks: tables saved as artifacts --------------------------------------
 # ivt-bench --via-ivt --vs-vchan in two guests, per ring size (channel
 # xen-bench-<ring>) x write size, three points on the same pair of domains:
@@ -249,6 +384,8 @@ if start_ivtd; then
 		check_policy_deny
 		check_destroy
 	fi
+	named accept && check_accept
+	named restart && check_restart
 	if want bench; then
 		check_bench_ivt
 	fi

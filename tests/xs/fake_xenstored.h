@@ -24,6 +24,11 @@ void fx_write(const char *path, const char *value);
 void fx_rm(const char *path);
 /* Copy of a node's value, or NULL (caller frees). */
 char *fx_read(const char *path);
+/* Watches registered now (all clients). */
+int fx_watch_count(void);
+/* The name of one child of dir other than skip (NULL: any), or NULL
+ * (caller frees). */
+char *fx_child(const char *dir, const char *skip);
 /* Permissions as xenstored prints them, e.g. "n0,r3", or NULL. */
 char *fx_perms(const char *path);
 void fx_set_introduced(uint32_t domid, int introduced);

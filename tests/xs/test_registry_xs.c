@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "fake_xenstored.h"
+#include "xs_pump.h"
 #include "ivtd/registries/registry.h"
 
 #define DIR3 "/local/domain/3/data/ivt"
@@ -58,28 +59,10 @@ static void on_gone(void *arg, struct ivt_reg_end *end, int graceful)
 static struct event_base *base;
 
 /* Run the loop until cond() holds; the deadline only guards against hangs. */
-static int pump(int (*cond)(void *), void *arg)
-{
-	time_t give_up = time(NULL) + 20;
-	struct timeval tick = {0, 10000};
-	while (!cond(arg)) {
-		if (time(NULL) > give_up)
-			return 0;
-		event_base_loopexit(base, &tick);
-		event_base_dispatch(base);
-	}
-	return 1;
-}
+static int pump(int (*cond)(void *), void *arg) { return xs_pump(base, cond, arg); }
 
 static int requests_at_least(void *n) { return rec.requests >= *(int *)n; }
 static int gones_at_least(void *n) { return rec.gones >= *(int *)n; }
-static int node_exists(void *path)
-{
-	char *v = fx_read(path);
-	free(v);
-	return v != NULL;
-}
-static int node_gone(void *path) { return !node_exists(path); }
 
 static void wait_requests(int n) { assert_true(pump(requests_at_least, &n)); }
 static void wait_gones(int n) { assert_true(pump(gones_at_least, &n)); }

@@ -225,7 +225,7 @@ static void test_paths(void **state)
 	assert_true(strlen(b) <= IVT_XS_VCHAN_PATH_MAX);
 	/* ...long ones fall back to the channel id, within libxenvchan's limit. */
 	assert_int_equal(ivt_xs_vchan_path(b, sizeof(b), 32000, "a-rather-long-channel-name", 77), 0);
-	assert_string_equal(b, "/local/domain/32000/data/ivt/.v77");
+	assert_string_equal(b, "/local/domain/32000/data/ivt/@v77");
 	assert_int_equal(ivt_xs_vchan_path(b, sizeof(b), 32000, "a-rather-long-channel-name",
 					   UINT64_MAX), -ENAMETOOLONG);
 	assert_int_equal(ivt_xs_vchan_path(b, sizeof(b), 32000, "a-rather-long-channel-name",
@@ -234,6 +234,7 @@ static void test_paths(void **state)
 
 	assert_true(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt/demo/vchan", 3));
 	assert_true(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt/.v7", 3));
+	assert_true(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt/@v7", 3));
 	assert_false(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt/demo/vchan", 4));
 	assert_false(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt", 3));
 	assert_false(ivt_xs_vchan_path_ok("/local/domain/3/data/ivt/", 3));
@@ -319,6 +320,75 @@ static void test_responses(void **state)
 	assert_int_equal(ivt_xs_parse_response(newer, strlen(newer), &r, why, sizeof(why)), 0);
 }
 
+/* ivt_listen/ivt_accept over XenStore: multi=1 and ticket=, slots, the
+ * offers' and accepted rings' paths. */
+static void test_listen_accept_values(void **state)
+{
+	struct ivt_xs_request r;
+	char b[256];
+	assert_int_equal(parse("listen backend=auto ring=0 multi=1 seq=19", &r), 0);
+	assert_true(r.listen && r.multi && !r.ticket);
+	assert_int_equal(parse("listen ticket=4294967295 seq=20", &r), 0);
+	assert_int_equal(r.ticket, 4294967295u);
+	refused("connect multi=1", "only valid with listen");
+	refused("listen multi=0", "only valid with listen");
+	refused("listen multi=1 multi=1", "duplicate key");
+	refused("connect ticket=3", "ticket must be");
+	refused("listen ticket=0", "ticket must be");
+	refused("listen ticket=04", "ticket must be");
+	refused("listen ticket=4294967296", "ticket must be");
+	refused("listen multi=1 ticket=3", "exclude each other");
+
+	struct ivt_xs_request w = {.listen = 1, .multi = 1, .seq = 7};
+	assert_int_equal(ivt_xs_format_req(b, sizeof(b), &w), 0);
+	assert_string_equal(b, "listen backend=auto ring=0 multi=1 seq=7");
+	w = (struct ivt_xs_request){.listen = 1, .ticket = 9, .ring_size = 4096, .seq = 8};
+	strcpy(w.backend, "vchan");
+	assert_int_equal(ivt_xs_format_req(b, sizeof(b), &w), 0);
+	assert_string_equal(b, "listen backend=vchan ring=4096 ticket=9 seq=8");
+	assert_int_equal(parse(b, &r), 0);
+	assert_int_equal(r.ticket, 9);
+	w = (struct ivt_xs_request){.listen = 0, .ticket = 9};
+	assert_int_equal(ivt_xs_format_req(b, sizeof(b), &w), -EINVAL);
+	w = (struct ivt_xs_request){.listen = 1, .ticket = 9, .multi = 1};
+	assert_int_equal(ivt_xs_format_req(b, sizeof(b), &w), -EINVAL);
+
+	struct ivt_xs_path_info i;
+	assert_int_equal(classify("/local/domain/7/data/ivt/svc/12/request", &i),
+			 IVT_XS_PATH_REQUEST);
+	assert_string_equal(i.name, "svc");
+	assert_int_equal(i.slot, 12);
+	assert_int_equal(classify("/local/domain/7/data/ivt/svc/12", &i), IVT_XS_PATH_ANCESTOR);
+	assert_int_equal(i.slot, 12);
+	assert_int_equal(classify("/local/domain/7/data/ivt/svc/request", &i), IVT_XS_PATH_REQUEST);
+	assert_int_equal(i.slot, 0);
+	const char *ignored[] = {
+		"/local/domain/7/data/ivt/svc/012/request", "/local/domain/7/data/ivt/svc/0/request",
+		"/local/domain/7/data/ivt/svc/in/3", "/local/domain/7/data/ivt/svc/in",
+		"/local/domain/7/data/ivt/svc/12/response", "/local/domain/7/data/ivt/svc/12/request/x",
+		"/local/domain/7/data/ivt/svc/4294967296/request", "/local/domain/7/data/ivt/svc/12/",
+		"/local/domain/7/data/ivt/svc/-1/request", "/local/domain/7/data/ivt/svc//request",
+	};
+	for (size_t k = 0; k < sizeof(ignored) / sizeof(ignored[0]); k++)
+		if (classify(ignored[k], &i) != IVT_XS_PATH_IGNORE || i.slot)
+			fail_msg("'%s' not ignored", ignored[k]);
+
+	assert_int_equal(ivt_xs_slot_path(b, sizeof(b), 3, "svc", 0, "request"), 0);
+	assert_string_equal(b, "/local/domain/3/data/ivt/svc/request");
+	assert_int_equal(ivt_xs_slot_path(b, sizeof(b), 3, "svc", 9, "event"), 0);
+	assert_string_equal(b, "/local/domain/3/data/ivt/svc/9/event");
+	assert_int_equal(ivt_xs_slot_path(b, sizeof(b), 3, "../x", 9, NULL), -EINVAL);
+	assert_int_equal(ivt_xs_incoming_path(b, sizeof(b), 3, "svc", 5), 0);
+	assert_string_equal(b, "/local/domain/3/data/ivt/svc/in/5");
+	assert_int_equal(ivt_xs_incoming_path(b, sizeof(b), 3, "svc", 0), 0);
+	assert_string_equal(b, "/local/domain/3/data/ivt/svc/in");
+	/* accepted connections share a name: their rings go by channel id */
+	assert_int_equal(ivt_xs_vchan_path(b, sizeof(b), 3, NULL, 77), 0);
+	assert_string_equal(b, "/local/domain/3/data/ivt/@v77");
+	assert_true(ivt_xs_vchan_path_ok(b, 3));
+	assert_int_equal(ivt_xs_vchan_path(b, sizeof(b), 32752, NULL, 77), -EINVAL);
+}
+
 static void test_events(void **state)
 {
 	char b[64];
@@ -344,7 +414,7 @@ int main(void)
 		cmocka_unit_test(test_embedded_nul),   cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_watch_paths),    cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_request_roundtrip), cmocka_unit_test(test_responses),
-		cmocka_unit_test(test_events),
+		cmocka_unit_test(test_events), cmocka_unit_test(test_listen_accept_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

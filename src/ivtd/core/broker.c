@@ -115,6 +115,12 @@ const struct ivt_backend_info *ivt_broker_backend(const struct ivt_broker *b, co
 	return NULL;
 }
 
+const struct ivt_backend_info *ivt_broker_backends(const struct ivt_broker *b, size_t *n)
+{
+	*n = b->n_backends;
+	return b->backends;
+}
+
 int ivt_broker_probe_backends(struct ivt_broker *b, const char *plugin_dir)
 {
 	char names[IVT_PLUGINS_MAX][IVT_BACKEND_NAME_MAX + 1];
@@ -220,7 +226,7 @@ void broker_peer_info(struct ivt_reg_end *end, const struct ivt_identity *who,
 }
 
 /* Asks the policy, with this host's backends filled into q. */
-static int ask_policy(const struct ivt_broker *b, struct ivt_policy_query *q,
+int broker_ask_policy(const struct ivt_broker *b, struct ivt_policy_query *q,
 		      struct ivt_policy_decision *d)
 {
 	q->backends = b->backends;
@@ -232,7 +238,7 @@ static int ask_policy(const struct ivt_broker *b, struct ivt_policy_query *q,
 int broker_decide_or_refuse(struct ivt_broker *b, struct ivt_reg_end *end,
 			    struct ivt_policy_query *q, struct ivt_policy_decision *d)
 {
-	int rc = ask_policy(b, q, d);
+	int rc = broker_ask_policy(b, q, d);
 	if (rc < 0)
 		broker_refuse(b, end, rc, "%s", d->reason);
 	return rc;
@@ -277,8 +283,8 @@ static void channel_set_client(struct channel *ch, struct ivt_reg_end *end)
 void broker_set_xs_path(struct channel *ch, uint32_t listener_domid)
 {
 	if ((ch->caps & IVT_CAP_XS_PATH) &&
-	    ivt_xs_vchan_path(ch->xs_path, sizeof(ch->xs_path), listener_domid, ch->name,
-			      ch->id) != 0)
+	    ivt_xs_vchan_path(ch->xs_path, sizeof(ch->xs_path), listener_domid,
+			      ch->kind == CHAN_CONN ? NULL : ch->name, ch->id) != 0)
 		ch->xs_path[0] = '\0';
 }
 
@@ -404,7 +410,7 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 			.backend = req->backend, .colocated = 1,
 		};
 		struct ivt_policy_decision d;
-		int rc = ask_policy(b, &q, &d);
+		int rc = broker_ask_policy(b, &q, &d);
 		if (rc == -EACCES || rc == -ENOENT)
 			broker_refuse(b, end, rc, "%s", d.reason);
 		else
@@ -756,6 +762,7 @@ struct ivt_broker_cb ivt_broker_callbacks(struct ivt_broker *b)
 {
 	return (struct ivt_broker_cb){
 		.arg = b, .request = cb_request, .setup = cb_setup, .gone = cb_gone,
+		.adopt = broker_adopt,
 		.attach = broker_attach,
 	};
 }

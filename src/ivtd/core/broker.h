@@ -47,6 +47,8 @@ int ivt_broker_set_backend(struct ivt_broker *b, const char *name, unsigned caps
 			   const char *why);
 /* The table entry for name, or NULL. */
 const struct ivt_backend_info *ivt_broker_backend(const struct ivt_broker *b, const char *name);
+/* The whole table (*n entries). */
+const struct ivt_backend_info *ivt_broker_backends(const struct ivt_broker *b, size_t *n);
 
 /* Refuse connectors that waited for a listener (ivt_listen) longer than
  * they said they would. Call a few times a second. */

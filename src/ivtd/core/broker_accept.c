@@ -55,6 +55,14 @@ static void refuse_full(struct ivt_broker *b, struct channel *lis, struct ivt_re
 			      lis->name, lis->u.lis.max_conns, when);
 }
 
+/* The listener's registry may have published the offer (XenStore): take
+ * it back once the ticket leaves the queue. */
+static void withdraw(struct channel *lis, const struct channel *ch)
+{
+	if (lis && lis->server && ch->u.conn.ticket && lis->server->reg->ops->withdrawn)
+		lis->server->reg->ops->withdrawn(lis->server, ch->u.conn.ticket);
+}
+
 /* Offer a WAITING connection to its listener. */
 static void offer(struct channel *lis, struct channel *ch)
 {
@@ -146,6 +154,7 @@ void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 	lis->u.lis.queued--;
 	lis->u.lis.live++;
 	ch->state = CS_CONNECTED;
+	withdraw(lis, ch);
 	ch->server = end;
 	end->broker_data = ch;
 	IVT_INFO(WHO, "accept '%s' by %s: connection from %s, backend %s, ring %" PRIu64,
@@ -164,8 +173,10 @@ void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 static void drop_unaccepted(struct ivt_broker *b, struct channel *ch)
 {
 	struct channel *lis = ch->u.conn.parent;
-	if (lis && ch->state == CS_QUEUED)
+	if (lis && ch->state == CS_QUEUED) {
 		lis->u.lis.queued--;
+		withdraw(lis, ch);
+	}
 	if (ch->client)
 		ch->client->broker_data = NULL;
 	broker_free_channel(b, ch);

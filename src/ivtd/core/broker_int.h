@@ -103,6 +103,9 @@ struct ivt_broker {
 };
 
 /* broker.c */
+/* The policy's answer, with this host's backends filled into q. */
+int broker_ask_policy(const struct ivt_broker *b, struct ivt_policy_query *q,
+		      struct ivt_policy_decision *d);
 struct channel *broker_find_named(struct ivt_broker *b, const char *name);
 struct channel *broker_channel_new(struct ivt_broker *b, struct ivt_reg_end *end,
 				   enum chan_kind kind, const char *name, const char *backend);
@@ -148,5 +151,10 @@ void broker_listener_gone(struct ivt_broker *b, struct channel *lis, int gracefu
 /* A CONN's end went (any state). */
 void broker_conn_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_end *end,
 		      int graceful);
+
+/* broker_adopt.c: the registries' adopt callback (ends a previous ivtd
+ * answered, after a restart). */
+void broker_adopt(void *arg, struct ivt_reg_end *end, const struct ivt_end_request *req,
+		  const struct ivt_reg_adopted *a);
 
 #endif

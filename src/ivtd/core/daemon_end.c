@@ -263,6 +263,52 @@ int ivt_daemon_end_connect(struct event_base *base, const struct ivt_daemon_end_
 	return 0;
 }
 
+/* ---- setup through the caller's oob ---------------------------------- */
+
+int ivt_daemon_end_open_oob(struct event_base *base, const struct ivt_daemon_end_params *params,
+			    int is_server, const struct ivt_oob *oob,
+			    const struct ivt_daemon_end_cb *cb, struct ivt_daemon_end **out,
+			    char *why, size_t why_len)
+{
+	if (!oob || !oob->send || !oob->recv || !out) {
+		snprintf(why, why_len, "daemon end: no setup channel");
+		return -EINVAL;
+	}
+	struct ivt_daemon_end *de = new_end(base, params, cb, why, why_len);
+	if (!de)
+		return -ENOTSUP;
+	de->is_server = is_server;
+	struct ivt_ep_params ep = ep_params(params, is_server, oob);
+	int rc = is_server ? de->ops->listen(&ep, &de->ep) : de->ops->connect(&ep, &de->ep);
+	if (rc < 0) {
+		de->ep = NULL;
+		snprintf(why, why_len, "backend %s: %s failed: %s", de->ops->name,
+			 is_server ? "listen" : "connect", strerror(-rc));
+		free_end(de);
+		return rc;
+	}
+	de->accepted = !is_server;
+	if ((rc = attach_event(base, de, why, why_len)) < 0) {
+		free_end(de);
+		return rc;
+	}
+	*out = de;
+	return 0;
+}
+
+int ivt_daemon_end_up(struct ivt_daemon_end *de)
+{
+	if (de->failed)
+		return -EIO;
+	int r = de->ops->arm(de->ep, IVT_EV_SEND);
+	if (r <= 0)
+		return r;
+	/* Ready to send also means broken: an empty send tells them apart. */
+	char none = 0;
+	ssize_t n = de->ops->send(de->ep, &none, 0);
+	return n == 0 || n == -EAGAIN ? 1 : (int)n;
+}
+
 /* ---- I/O ------------------------------------------------------------- */
 
 int ivt_daemon_end_accepted(struct ivt_daemon_end *de)

@@ -88,6 +88,23 @@ int ivt_daemon_end_connect(struct event_base *base, const struct ivt_daemon_end_
 			   const struct ivt_daemon_end_cb *cb, struct ivt_daemon_end **out,
 			   char *why, size_t why_len);
 
+/* Either role, the setup travelling through the caller's own oob (e.g.
+ * to an ivtd on another host, docs/remote.md "Bridging over RDMA"): the
+ * plugin calls oob->send / oob->recv during listen/connect, and the
+ * server's oob->recv again from ivt_daemon_end_accepted(); they must not
+ * block (recv: -EAGAIN until the peer's blob is there). oob->ctx must
+ * stay valid for the daemon end's life. */
+int ivt_daemon_end_open_oob(struct event_base *base, const struct ivt_daemon_end_params *params,
+			    int is_server, const struct ivt_oob *oob,
+			    const struct ivt_daemon_end_cb *cb, struct ivt_daemon_end **out,
+			    char *why, size_t why_len);
+
+/* Does the pipe take bytes now, i.e. has the far side's setup completed
+ * (a network plugin: its first message arrived)? 1 yes, 0 not yet (arm
+ * IVT_EV_SEND through want() to hear of it), a negative errno when it is
+ * broken. Sends nothing. */
+int ivt_daemon_end_up(struct ivt_daemon_end *de);
+
 /* Server role: has the client attached yet? 1 yes, 0 not yet, or a
  * negative errno (the client broke the setup). Client role: always 1.
  * Data may be sent before the client attached; it waits in the ring. */

@@ -116,6 +116,10 @@ struct ivt_policy_host {
 	char key_file[256];
 	uint8_t key[IVT_HOST_KEY_LEN];
 	int has_key;
+	/* "rdma": "auto" lets channels with this host be bridged over an RDMA
+	 * plugin (IVT_CAP_NET_SETUP) when that host's entry for us says so
+	 * too; "off" (default): SLURPoE only (docs/remote.md) */
+	int rdma;
 	int encrypt; /* optional "encrypt": payloads to/from it confidential too */
 	int line;
 };

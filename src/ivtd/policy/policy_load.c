@@ -461,7 +461,7 @@ static int parse_mac(const char *s, uint8_t mac[6])
 static int parse_host(struct loader *L, json_t *obj, const char *path, struct ivt_policy_host *h)
 {
 	static const char *const keys[] = {"name", "ifname", "mac", "ivtd", "key_file", "encrypt",
-					   NULL};
+					   "rdma", NULL};
 	int rc;
 	char p[256], mac[32];
 	if (!json_is_object(obj))
@@ -493,6 +493,15 @@ static int parse_host(struct loader *L, json_t *obj, const char *path, struct iv
 	rc = get_string(L, obj, path, "ivtd", 0, h->ivtd, sizeof(h->ivtd));
 	if (rc && rc != -ENOENT)
 		return rc;
+	char rdma[8] = "off";
+	rc = get_string(L, obj, path, "rdma", 0, rdma, sizeof(rdma));
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (strcmp(rdma, "off") != 0 && strcmp(rdma, "auto") != 0) {
+		join(p, sizeof(p), path, "rdma");
+		return fail(L, p, "\"%s\" is not \"auto\" or \"off\"", rdma);
+	}
+	h->rdma = !strcmp(rdma, "auto");
 	json_t *enc = json_object_get(obj, "encrypt");
 	if (enc && !json_is_boolean(enc)) {
 		join(p, sizeof(p), path, "encrypt");

@@ -54,6 +54,21 @@ struct ivt_end_request {
 	int message;                            /* listener: IVT_MESSAGE (message mode) */
 };
 
+/* An end a previous ivtd had answered (XenStore keeps ends across an
+ * ivtd restart): what it was granted, and how its other end fares. */
+struct ivt_reg_adopted {
+	uint64_t chan_id; /* the previous ivtd's id, shared by both ends */
+	uint32_t peer_domid;
+	uint64_t ring_size;
+	char backend[IVT_BACKEND_NAME_MAX + 1];
+	char xs_path[IVT_XS_PATH_MAX + 1];
+	/* 0: its other end is adopted too; else that end is gone while ivtd
+	 * was away and this one must hear IVT_PEER_CLOSED or IVT_PEER_DIED */
+	int alone;
+	int told;             /* the last enum ivt_peer_event it was told, 0 none */
+	uint32_t next_ticket; /* multi listeners: above every ticket still in sight */
+};
+
 /* An end of a channel that a previous ivtd brokered asks to be adopted
  * (ATTACH, after a restart). Validated for form; the rest is its word,
  * except the identity, which the registry took from the connection. */
@@ -78,6 +93,11 @@ struct ivt_broker_cb {
 	/* The end went away: graceful (CLOSE, node removed) or not (socket
 	 * dropped, domain died). The registry frees `end` after this returns. */
 	void (*gone)(void *arg, struct ivt_reg_end *end, int graceful);
+	/* Optional: an end a previous ivtd answered; take it over as it was,
+	 * answer nothing (a registry calls it at start, servers first: multi
+	 * listeners, then the other server ends, then clients). */
+	void (*adopt)(void *arg, struct ivt_reg_end *end, const struct ivt_end_request *req,
+		      const struct ivt_reg_adopted *a);
 	/* Optional for registries (NULL in older brokers' tables): an end
 	 * re-attaches (struct ivt_attach_request). The broker answers with
 	 * ops->attach_ok or reply_error. */
@@ -98,6 +118,9 @@ struct ivt_registry_ops {
 	 * connections). Tell a MULTI listener end a connector waits. */
 	int (*incoming)(struct ivt_reg_end *listener, uint32_t ticket,
 			const struct ivt_identity *who, uint32_t peer_domid);
+	/* Optional: the offer of ticket to listener ends (accepted, or the
+	 * connector gave up or went away before that). */
+	void (*withdrawn)(struct ivt_reg_end *listener, uint32_t ticket);
 	/* Optional: tell end who the other end is (before reply_ok or
 	 * notify_peer CONNECTED). Ends that cannot take it are skipped. */
 	int (*peer_info)(struct ivt_reg_end *end, const struct ivt_identity *who,

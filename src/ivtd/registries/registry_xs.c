@@ -22,58 +22,20 @@
 #include <event2/event.h>
 #include <xenstore.h>
 
-#include "common/ctrl_msg.h"
 #include "common/log.h"
-#include "common/xs_paths.h"
-#include "common/xs_request.h"
-#include "common/xs_response.h"
-#include "registry.h"
+#include "registry_xs_int.h"
 #include "xs_store.h"
 
-#define WHO "xenstore"
-#define TOKEN_DOMAIN "ivt:dom"
-#define TOKEN_INTRO "ivt:introduce"
-#define TOKEN_RELEASE "ivt:release"
-/* Bounds on what one guest can make ivtd hold and do. */
-#define MAX_ENDS_PER_DOMAIN 64
-#define MAX_NAMES_SCANNED 256
-#define MAX_EVENTS_PER_WAKEUP 256
-
-struct xs_end {
-	struct ivt_reg_end base; /* first: the broker sees &base */
-	struct xs_end *next;
-	char name[IVT_NAME_MAX + 1];
-	char request[IVT_XS_REQUEST_MAX + 1]; /* raw value, to spot rewrites */
-	struct ivt_xs_request req;
-	struct ivt_end_request open;          /* what the broker was asked */
-	char vchan_path[IVT_XS_PATH_MAX + 1]; /* server ends: removed when it goes */
-};
-
-struct xs_domain {
-	struct xs_domain *next;
-	uint32_t domid;
-};
-
-struct xs_registry {
-	struct ivt_registry base; /* first */
-	struct xs_handle *xs;
-	struct event *ev;
-	struct xs_end *ends;
-	struct xs_domain *doms;
-};
-
-static struct xs_registry *reg_of(struct ivt_registry *r) { return (struct xs_registry *)r; }
-static struct xs_end *end_of(struct ivt_reg_end *e) { return (struct xs_end *)e; }
-
-static struct xs_end *find_end(struct xs_registry *r, uint32_t domid, const char *name)
+struct xs_end *xs_find_end(struct xs_registry *r, uint32_t domid, const char *name,
+			       uint32_t slot)
 {
 	for (struct xs_end *e = r->ends; e; e = e->next)
-		if (e->base.domid == domid && !strcmp(e->name, name))
+		if (e->base.domid == domid && e->slot == slot && !strcmp(e->name, name))
 			return e;
 	return NULL;
 }
 
-static int count_ends(struct xs_registry *r, uint32_t domid)
+int xs_count_ends(struct xs_registry *r, uint32_t domid)
 {
 	int n = 0;
 	for (struct xs_end *e = r->ends; e; e = e->next)
@@ -81,33 +43,37 @@ static int count_ends(struct xs_registry *r, uint32_t domid)
 	return n;
 }
 
+
 /* ---- answers ------------------------------------------------------------ */
 
-static int answer(struct xs_registry *r, uint32_t domid, const char *name, const char *leaf,
-		  const char *value)
+/* Write leaf (a path below the end's node, or a full path when it starts
+ * with '/') while the end's request exists. */
+static int answer(struct xs_registry *r, uint32_t domid, const char *name, uint32_t slot,
+		  const char *leaf, const char *value)
 {
 	char path[IVT_XS_WATCH_PATH_MAX], guard[IVT_XS_WATCH_PATH_MAX];
-	if (ivt_xs_end_path(path, sizeof(path), domid, name, leaf) ||
-	    ivt_xs_end_path(guard, sizeof(guard), domid, name, IVT_XS_LEAF_REQUEST))
+	if ((leaf[0] == '/' ? snprintf(path, sizeof(path), "%s", leaf) >= (int)sizeof(path)
+			    : ivt_xs_slot_path(path, sizeof(path), domid, name, slot, leaf) != 0) ||
+	    ivt_xs_slot_path(guard, sizeof(guard), domid, name, slot, IVT_XS_LEAF_REQUEST))
 		return -EINVAL;
 	int rc = ivt_xs_write_answer(r->xs, guard, path, value, domid);
 	if (rc == -ENOENT)
-		IVT_DEBUG(WHO, "dom%u/%s withdrew its request before the %s", domid, name, leaf);
+		IVT_DEBUG(WHO, "dom%u/%s withdrew its request before the %s", domid, name, path);
 	else if (rc)
 		IVT_WARN(WHO, "cannot write %s: %s", path, strerror(-rc));
 	return rc;
 }
 
 /* Refuse a request we never handed to the broker. */
-static void refuse(struct xs_registry *r, uint32_t domid, const char *name, int err,
-		   const char *why, const struct ivt_xs_request *req)
+static void refuse(struct xs_registry *r, uint32_t domid, const char *name, uint32_t slot,
+		   int err, const char *why, const struct ivt_xs_request *req)
 {
 	static struct ivt_ratelimit rl = IVT_RATELIMIT_INIT(10000, 5); /* a guest's at will */
 	char v[IVT_XS_RESPONSE_MAX + 1];
 	ivt_log_limited(&rl, IVT_LOG_INFO, WHO, "dom%u/%s: refused: %s", domid, name, why);
 	if (ivt_xs_format_error(v, sizeof(v), err, why, req && req->has_seq, req ? req->seq : 0) ==
 	    0)
-		answer(r, domid, name, IVT_XS_LEAF_RESPONSE, v);
+		answer(r, domid, name, slot, IVT_XS_LEAF_RESPONSE, v);
 }
 
 static int xs_reply_ok(struct ivt_reg_end *be, const struct ivt_ctrl_open_ok *ok)
@@ -122,7 +88,7 @@ static int xs_reply_ok(struct ivt_reg_end *be, const struct ivt_ctrl_open_ok *ok
 		char why[96];
 		snprintf(why, sizeof(why), "the listener is dom%u, the request asked for dom%u",
 			 ok->peer_domid, e->req.peer_domid);
-		refuse(r, be->domid, e->name, ECONNREFUSED, why, &e->req);
+		refuse(r, be->domid, e->name, e->slot, ECONNREFUSED, why, &e->req);
 		return -ECONNREFUSED;
 	}
 	/* A vchan ring lives in the server's subtree: ours if we listen, the
@@ -131,7 +97,8 @@ static int xs_reply_ok(struct ivt_reg_end *be, const struct ivt_ctrl_open_ok *ok
 	    !ivt_xs_vchan_path_ok(ok->xs_path, e->req.listen ? be->domid : ok->peer_domid)) {
 		IVT_ERR(WHO, "dom%u/%s: refusing to publish vchan path '%.*s'", be->domid, e->name,
 			IVT_XS_PATH_MAX, ok->xs_path);
-		refuse(r, be->domid, e->name, EINVAL, "internal error: bad vchan path", &e->req);
+		refuse(r, be->domid, e->name, e->slot, EINVAL, "internal error: bad vchan path",
+		       &e->req);
 		return -EINVAL;
 	}
 	rc = ivt_xs_format_ok(v, sizeof(v), ok, e->req.has_seq, e->req.seq);
@@ -139,9 +106,9 @@ static int xs_reply_ok(struct ivt_reg_end *be, const struct ivt_ctrl_open_ok *ok
 		return rc;
 	/* A fresh answer: drop the previous incarnation's event first. */
 	char ev[IVT_XS_WATCH_PATH_MAX];
-	if (ivt_xs_end_path(ev, sizeof(ev), be->domid, e->name, IVT_XS_LEAF_EVENT) == 0)
+	if (ivt_xs_slot_path(ev, sizeof(ev), be->domid, e->name, e->slot, IVT_XS_LEAF_EVENT) == 0)
 		xs_rm(r->xs, XBT_NULL, ev);
-	rc = answer(r, be->domid, e->name, IVT_XS_LEAF_RESPONSE, v);
+	rc = answer(r, be->domid, e->name, e->slot, IVT_XS_LEAF_RESPONSE, v);
 	if (rc == 0 && e->req.listen && ok->xs_path[0])
 		snprintf(e->vchan_path, sizeof(e->vchan_path), "%s", ok->xs_path);
 	return rc;
@@ -152,7 +119,8 @@ static int xs_reply_error(struct ivt_reg_end *be, int err, const char *msg)
 	struct xs_end *e = end_of(be);
 	char v[IVT_XS_RESPONSE_MAX + 1];
 	int rc = ivt_xs_format_error(v, sizeof(v), err, msg, e->req.has_seq, e->req.seq);
-	return rc ? rc : answer(reg_of(be->reg), be->domid, e->name, IVT_XS_LEAF_RESPONSE, v);
+	return rc ? rc
+		  : answer(reg_of(be->reg), be->domid, e->name, e->slot, IVT_XS_LEAF_RESPONSE, v);
 }
 
 static int xs_relay_setup(struct ivt_reg_end *be, const void *blob, size_t len, const int *fds,
@@ -166,7 +134,28 @@ static int xs_notify_peer(struct ivt_reg_end *be, int event, uint32_t peer_domid
 	struct xs_end *e = end_of(be);
 	char v[64];
 	int rc = ivt_xs_format_event(v, sizeof(v), event, peer_domid, e->req.has_seq, e->req.seq);
-	return rc ? rc : answer(reg_of(be->reg), be->domid, e->name, IVT_XS_LEAF_EVENT, v);
+	return rc ? rc : answer(reg_of(be->reg), be->domid, e->name, e->slot, IVT_XS_LEAF_EVENT, v);
+}
+
+/* A connector waits for this listener: in/<ticket> = "peer=<domid>", one
+ * dom0-owned node per queued connector (at most the policy's backlog). */
+static int xs_incoming(struct ivt_reg_end *be, uint32_t ticket, const struct ivt_identity *who,
+		       uint32_t peer_domid)
+{
+	struct xs_end *e = end_of(be);
+	char path[IVT_XS_WATCH_PATH_MAX], v[32];
+	if (ivt_xs_incoming_path(path, sizeof(path), be->domid, e->name, ticket))
+		return -EINVAL;
+	snprintf(v, sizeof(v), "peer=%u", peer_domid);
+	return answer(reg_of(be->reg), be->domid, e->name, e->slot, path, v);
+}
+
+static void xs_withdrawn(struct ivt_reg_end *be, uint32_t ticket)
+{
+	struct xs_end *e = end_of(be);
+	char path[IVT_XS_WATCH_PATH_MAX];
+	if (ivt_xs_incoming_path(path, sizeof(path), be->domid, e->name, ticket) == 0)
+		xs_rm(reg_of(be->reg)->xs, XBT_NULL, path);
 }
 
 /* ---- ends --------------------------------------------------------------- */
@@ -178,15 +167,18 @@ static void remove_nodes(struct xs_registry *r, struct xs_end *e)
 	const char *leaves[] = {IVT_XS_LEAF_RESPONSE, IVT_XS_LEAF_EVENT};
 	char path[IVT_XS_WATCH_PATH_MAX];
 	for (size_t i = 0; i < 2; i++)
-		if (ivt_xs_end_path(path, sizeof(path), e->base.domid, e->name, leaves[i]) == 0)
+		if (ivt_xs_slot_path(path, sizeof(path), e->base.domid, e->name, e->slot,
+				     leaves[i]) == 0)
 			xs_rm(r->xs, XBT_NULL, path);
+	if (e->open.multi && ivt_xs_incoming_path(path, sizeof(path), e->base.domid, e->name, 0) == 0)
+		xs_rm(r->xs, XBT_NULL, path);
 	if (e->vchan_path[0] && ivt_xs_vchan_path_ok(e->vchan_path, e->base.domid))
 		xs_rm(r->xs, XBT_NULL, e->vchan_path);
 }
 
 static void end_gone(struct xs_registry *r, struct xs_end *e, int graceful)
 {
-	IVT_INFO(WHO, "dom%u/%s: %s", e->base.domid, e->name,
+	IVT_INFO(WHO, "dom%u/%s/%u: %s", e->base.domid, e->name, e->slot,
 		 graceful ? "closed" : "domain died");
 	for (struct xs_end **p = &r->ends; *p; p = &(*p)->next)
 		if (*p == e) {
@@ -199,18 +191,19 @@ static void end_gone(struct xs_registry *r, struct xs_end *e, int graceful)
 	free(e);
 }
 
-static void new_end(struct xs_registry *r, uint32_t domid, const char *name, const char *raw,
-		    size_t raw_len, const struct ivt_xs_request *req)
+struct xs_end *xs_end_new(struct xs_registry *r, uint32_t domid, const char *name, uint32_t slot,
+			  const char *raw, size_t raw_len, const struct ivt_xs_request *req)
 {
-	if (count_ends(r, domid) >= MAX_ENDS_PER_DOMAIN) {
-		refuse(r, domid, name, EMFILE, "too many channel ends for this domain", req);
-		return;
+	if (xs_count_ends(r, domid) >= MAX_ENDS_PER_DOMAIN) {
+		refuse(r, domid, name, slot, EMFILE, "too many channel ends for this domain", req);
+		return NULL;
 	}
 	struct xs_end *e = calloc(1, sizeof(*e));
 	if (!e) {
-		refuse(r, domid, name, ENOMEM, "out of memory", req);
-		return;
+		refuse(r, domid, name, slot, ENOMEM, "out of memory", req);
+		return NULL;
 	}
+	e->slot = slot;
 	e->base.reg = &r->base;
 	e->base.domid = domid;
 	e->base.uid = 0;
@@ -223,25 +216,36 @@ static void new_end(struct xs_registry *r, uint32_t domid, const char *name, con
 	snprintf(e->open.name, sizeof(e->open.name), "%s", name);
 	snprintf(e->open.backend, sizeof(e->open.backend), "%s", req->backend);
 	e->open.listen = req->listen;
+	e->open.multi = req->multi;
+	e->open.ticket = req->ticket;
 	e->open.ring_size = req->ring_size;
 	e->next = r->ends;
 	r->ends = e;
-	IVT_INFO(WHO, "dom%u/%s: %s backend=%s ring=%llu", domid, name,
+	return e;
+}
+
+static void new_end(struct xs_registry *r, uint32_t domid, const char *name, uint32_t slot,
+		    const char *raw, size_t raw_len, const struct ivt_xs_request *req)
+{
+	if (!xs_end_new(r, domid, name, slot, raw, raw_len, req))
+		return;
+	IVT_INFO(WHO, "dom%u/%s/%u: %s backend=%s ring=%llu%s", domid, name, slot,
 		 req->listen ? "listen" : "connect", req->backend,
-		 (unsigned long long)req->ring_size);
+		 (unsigned long long)req->ring_size,
+		 req->multi ? " multi" : req->ticket ? " accept" : "");
 	if (r->base.cb.request)
-		r->base.cb.request(r->base.cb.arg, &e->base, &e->open);
+		r->base.cb.request(r->base.cb.arg, &r->ends->base, &r->ends->open);
 }
 
 /* (Re)read one request node and reconcile it with what we know. */
-static void check_request(struct xs_registry *r, uint32_t domid, const char *name)
+static void check_request(struct xs_registry *r, uint32_t domid, const char *name, uint32_t slot)
 {
 	char path[IVT_XS_WATCH_PATH_MAX], raw[IVT_XS_REQUEST_MAX + 2], why[160];
 	size_t len = 0;
 	struct ivt_xs_request req;
-	struct xs_end *e = find_end(r, domid, name);
+	struct xs_end *e = xs_find_end(r, domid, name, slot);
 
-	if (ivt_xs_end_path(path, sizeof(path), domid, name, IVT_XS_LEAF_REQUEST))
+	if (ivt_xs_slot_path(path, sizeof(path), domid, name, slot, IVT_XS_LEAF_REQUEST))
 		return;
 	int rc = ivt_xs_read_value(r->xs, XBT_NULL, path, raw, sizeof(raw), &len);
 	if (rc == -ENOENT) {
@@ -260,18 +264,60 @@ static void check_request(struct xs_registry *r, uint32_t domid, const char *nam
 		end_gone(r, e, 1); /* rewritten: the old end is over */
 	if (rc == -EFBIG) {
 		snprintf(why, sizeof(why), "request longer than %d bytes", IVT_XS_REQUEST_MAX);
-		refuse(r, domid, name, EINVAL, why, NULL);
+		refuse(r, domid, name, slot, EINVAL, why, NULL);
 		return;
 	}
 	if (ivt_xs_parse_request(raw, len, &req, why, sizeof(why))) {
-		refuse(r, domid, name, EINVAL, why, NULL);
+		refuse(r, domid, name, slot, EINVAL, why, NULL);
 		return;
 	}
-	new_end(r, domid, name, raw, len, &req);
+	new_end(r, domid, name, slot, raw, len, &req);
 }
 
-/* Something above the request nodes changed (e.g. the guest removed its
- * whole data/ivt): re-check known ends, and look for new requests. */
+/* The entries of dir, at most MAX_NAMES_SCANNED of them (NULL: none). */
+char **xs_list_dir(struct xs_registry *r, uint32_t domid, const char *dir, unsigned *n)
+{
+	char **names = xs_directory(r->xs, XBT_NULL, dir, n);
+	if (names && *n > MAX_NAMES_SCANNED) {
+		static struct ivt_ratelimit rl = IVT_RATELIMIT_INIT(10000, 5);
+		ivt_log_limited(&rl, IVT_LOG_WARN, WHO, "dom%u has %u entries under %s; looking at %d",
+				domid, *n, dir, MAX_NAMES_SCANNED);
+		*n = MAX_NAMES_SCANNED;
+	}
+	return names;
+}
+
+/* <name> itself changed (created, or removed with its slots): re-check
+ * its known ends and look for requests in new slots. */
+static void scan_name(struct xs_registry *r, uint32_t domid, const char *name)
+{
+	char dir[IVT_XS_WATCH_PATH_MAX];
+	unsigned n = 0;
+	struct xs_end *e, *next;
+
+	check_request(r, domid, name, 0);
+	for (e = r->ends; e; e = next) {
+		next = e->next; /* e may go away */
+		if (e->base.domid == domid && e->slot && !strcmp(e->name, name))
+			check_request(r, domid, name, e->slot);
+	}
+	if (ivt_xs_end_path(dir, sizeof(dir), domid, name, NULL))
+		return;
+	char **slots = xs_list_dir(r, domid, dir, &n);
+	if (!slots)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t slot;
+		if (ivt_xs_parse_u64(slots[i], strlen(slots[i]), UINT32_MAX, &slot) == 0 && slot &&
+		    !xs_find_end(r, domid, name, (uint32_t)slot))
+			check_request(r, domid, name, (uint32_t)slot);
+	}
+	free(slots);
+}
+
+/* Something above the names changed (e.g. the guest removed its whole
+ * data/ivt, or ivtd just started): re-check known ends, and look for new
+ * requests. */
 static void scan_domain(struct xs_registry *r, uint32_t domid)
 {
 	char dir[64];
@@ -281,21 +327,16 @@ static void scan_domain(struct xs_registry *r, uint32_t domid)
 	for (e = r->ends; e; e = next) {
 		next = e->next; /* e may go away */
 		if (e->base.domid == domid)
-			check_request(r, domid, e->name);
+			check_request(r, domid, e->name, e->slot);
 	}
 	if (ivt_xs_ivt_dir(dir, sizeof(dir), domid))
 		return;
-	char **names = xs_directory(r->xs, XBT_NULL, dir, &n);
+	char **names = xs_list_dir(r, domid, dir, &n);
 	if (!names)
 		return;
-	if (n > MAX_NAMES_SCANNED) {
-		IVT_WARN(WHO, "dom%u has %u entries under %s; looking at %d", domid, n, dir,
-			 MAX_NAMES_SCANNED);
-		n = MAX_NAMES_SCANNED;
-	}
 	for (unsigned i = 0; i < n; i++)
-		if (ivt_name_valid(names[i]) && !find_end(r, domid, names[i]))
-			check_request(r, domid, names[i]);
+		if (ivt_name_valid(names[i]))
+			scan_name(r, domid, names[i]);
 	free(names);
 }
 
@@ -393,13 +434,15 @@ static void on_watch(struct xs_registry *r, const char *path, const char *token)
 	switch (ivt_xs_classify_path(path, &info)) {
 	case IVT_XS_PATH_REQUEST:
 		if (find_domain(r, info.domid))
-			check_request(r, info.domid, info.name);
+			check_request(r, info.domid, info.name, info.slot);
 		break;
 	case IVT_XS_PATH_ANCESTOR:
 		if (!find_domain(r, info.domid))
 			break;
-		if (info.name[0])
-			check_request(r, info.domid, info.name);
+		if (info.slot)
+			check_request(r, info.domid, info.name, info.slot);
+		else if (info.name[0])
+			scan_name(r, info.domid, info.name);
 		else
 			scan_domain(r, info.domid);
 		break;
@@ -449,6 +492,8 @@ static const struct ivt_registry_ops xs_ops = {
 	.reply_error = xs_reply_error,
 	.relay_setup = xs_relay_setup,
 	.notify_peer = xs_notify_peer,
+	.incoming = xs_incoming,
+	.withdrawn = xs_withdrawn,
 	.destroy = xs_destroy,
 };
 
@@ -484,8 +529,10 @@ struct ivt_registry *ivt_registry_xs_new(struct event_base *base, const struct i
 		xs_destroy(&r->base);
 		return NULL;
 	}
-	/* Each new domain watch fires once, which scans its requests. */
+	/* Each new domain watch fires once, which scans its requests; what a
+	 * previous ivtd answered is taken over first, so it is not new. */
 	rescan_domains(r);
+	xs_adopt_all(r);
 	IVT_INFO(WHO, "XenStore registry up, watching %d domain(s)", count_domains(r));
 	return &r->base;
 }

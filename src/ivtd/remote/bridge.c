@@ -24,7 +24,7 @@
 #define IVT_VERSION_NUM 0x000100u
 #endif
 
-static const char *role_name(const struct bridge *br)
+const char *bridge_role_name(const struct bridge *br)
 {
 	return br->role == BRIDGE_DIALER ? "to" : "from";
 }
@@ -63,11 +63,12 @@ void bridge_free(struct bridge *br)
 		}
 	if (br->conn)
 		slp_conn_free(br->conn); /* RESET unless it finished */
+	xport_release(br);
 	ivt_daemon_end_close(br->de);
 	free(br);
 }
 
-static void schedule_house(struct bridge *br)
+void bridge_schedule_house(struct bridge *br)
 {
 	event_active(br->P->house_ev, EV_TIMEOUT, 0);
 }
@@ -92,18 +93,18 @@ int bridge_send_msg(struct bridge *br, const struct ivt_rmsg *m)
 static void acceptor_gone(struct bridge *br)
 {
 	if (br->requested && !br->gone_reported)
-		schedule_house(br);
+		bridge_schedule_house(br);
 }
 
 /* The remote side ended (graceful or not) and everything it sent is in
  * the local ring. */
-static void report_remote_end(struct bridge *br)
+void bridge_report_remote_end(struct bridge *br)
 {
 	if (br->reported)
 		return;
 	br->reported = 1;
 	int died = br->remote == SIDE_DIED;
-	IVT_INFO(WHO, "channel '%s' %s host %s: peer %s (%s)", br->channel, role_name(br), br->host,
+	IVT_INFO(WHO, "channel '%s' %s host %s: peer %s (%s)", br->channel, bridge_role_name(br), br->host,
 		 died ? "died" : "closed", died ? strerror(-br->remote_err) : "end of stream");
 	if (!died) {
 		/* End of stream in the ring itself, after the data. */
@@ -126,11 +127,13 @@ void bridge_fail(struct bridge *br, int err, const char *what)
 	if (br->phase == PH_DONE)
 		return;
 	IVT_WARN(WHO, "channel '%s' %s host %s: %s: %s", br->channel[0] ? br->channel : "?",
-		 role_name(br), br->host, what, strerror(err < 0 ? -err : err));
-	int before_pump = br->phase < PH_PUMP;
+		 bridge_role_name(br), br->host, what, strerror(err < 0 ? -err : err));
+	/* From PH_XPORT on the dialer's client already has OPEN_OK. */
+	int before_pump = br->phase < PH_XPORT;
 	br->phase = PH_DONE;
 	br->remote = SIDE_DIED;
 	br->remote_err = err < 0 ? err : -err;
+	xport_release(br);
 	if (br->conn) {
 		slp_conn_free(br->conn);
 		br->conn = NULL;
@@ -143,11 +146,11 @@ void bridge_fail(struct bridge *br, int err, const char *what)
 		br->lend->reg->ops->reply_error(br->lend, -br->remote_err, msg);
 		br->reported = 1;
 	} else {
-		report_remote_end(br);
+		bridge_report_remote_end(br);
 	}
 	if (br->de)
 		br->deadline_ms = peers_now_ms() + BRIDGE_LINGER_MS;
-	schedule_house(br);
+	bridge_schedule_house(br);
 }
 
 /* ---- the pump ---------------------------------------------------------- */
@@ -192,7 +195,7 @@ static void pump_r2l(struct bridge *br)
 		br->remote = n == 0 ? SIDE_CLOSED : SIDE_DIED;
 		br->remote_err = n == 0 ? 0 : (int)n;
 		br->r2l_done = 1;
-		report_remote_end(br);
+		bridge_report_remote_end(br);
 	}
 }
 
@@ -259,18 +262,18 @@ static void finish(struct bridge *br)
 	peers_if_schedule(br->ifc);
 	if (br->abort_pending)
 		IVT_INFO(WHO, "channel '%s' %s host %s: local end died; peer reset", br->channel,
-			 role_name(br), br->host);
+			 bridge_role_name(br), br->host);
 	br->phase = PH_DONE;
 	if (!br->reported) {
 		/* The local side ended first; the peer's remaining bytes, if
 		 * any, had nowhere to go. */
 		br->remote = br->local == SIDE_DIED ? SIDE_DIED : SIDE_CLOSED;
 		br->remote_err = br->local == SIDE_DIED ? -ECONNRESET : 0;
-		report_remote_end(br);
+		bridge_report_remote_end(br);
 	}
 	if (br->de)
 		br->deadline_ms = peers_now_ms() + BRIDGE_LINGER_MS;
-	schedule_house(br);
+	bridge_schedule_house(br);
 }
 
 static void update_interest(struct bridge *br)
@@ -289,6 +292,10 @@ void bridge_pump(struct bridge *br)
 {
 	if (br->phase != PH_PUMP)
 		return;
+	if (br->xp.active) {
+		pipe_pump(br);
+		return;
+	}
 	pump_r2l(br);
 	pump_l2r(br);
 	finish(br);
@@ -334,10 +341,17 @@ int bridge_start_pump(struct bridge *br, const void *blob, size_t len, const int
 						  why_len);
 	if (rc < 0)
 		return rc;
+	if (br->xp.backend[0]) {
+		/* Both sides talk over the plugin's setup first. */
+		br->phase = PH_XPORT;
+		br->deadline_ms = peers_now_ms() + BRIDGE_HANDSHAKE_MS;
+		xport_begin(br);
+		return 0;
+	}
 	br->phase = PH_PUMP;
 	br->deadline_ms = 0;
 	IVT_INFO(WHO, "channel '%s' %s host %s: bridged for %s (ring %" PRIu64 ")", br->channel,
-		 role_name(br), br->host, IVT_ID_S(&br->who), br->ring_size);
+		 bridge_role_name(br), br->host, IVT_ID_S(&br->who), br->ring_size);
 	bridge_pump(br);
 	return 0;
 }
@@ -457,12 +471,13 @@ static void got_error(struct bridge *br, const struct ivt_rmsg *m)
 		slp_close(br->conn);
 		br->slp_closed = 1;
 	}
-	schedule_house(br);
+	bridge_schedule_house(br);
 }
 
-static void handshake(struct bridge *br)
+void bridge_handshake(struct bridge *br)
 {
-	while (br->conn && (br->phase == PH_HELLO || br->phase == PH_OPEN)) {
+	while (br->conn &&
+	       (br->phase == PH_HELLO || br->phase == PH_OPEN || br->phase == PH_XPORT)) {
 		struct ivt_rmsg m;
 		char why[200] = "";
 		int rc = read_msg(br, &m, why, sizeof(why));
@@ -473,6 +488,10 @@ static void handshake(struct bridge *br)
 			bridge_fail(br, rc, why[0] ? why : "handshake failed");
 			return;
 		}
+		if (br->phase == PH_XPORT) {
+			xport_msg(br, &m);
+			continue;
+		}
 		enum ivt_rmsg_type want =
 			br->phase == PH_HELLO ? IVT_RMSG_HELLO
 			: br->role == BRIDGE_ACCEPTOR ? IVT_RMSG_OPEN : IVT_RMSG_OPEN_OK;
@@ -481,6 +500,11 @@ static void handshake(struct bridge *br)
 			br->phase = PH_OPEN;
 			if (br->role == BRIDGE_ACCEPTOR && send_hello(br) < 0)
 				bridge_fail(br, -EIO, "cannot answer HELLO");
+		} else if (want == IVT_RMSG_OPEN && m.type == IVT_RMSG_OFFER) {
+			if (xport_got_offer(br, &m) < 0) {
+				br->P->refused_handshake++;
+				bridge_fail(br, -EPROTO, "second OFFER in the handshake");
+			}
 		} else if (want == IVT_RMSG_OPEN && m.type == IVT_RMSG_OPEN) {
 			got_open(br, &m);
 		} else if (want == IVT_RMSG_OPEN_OK && m.type == IVT_RMSG_OPEN_OK) {
@@ -504,7 +528,12 @@ static void dialer_connected(struct bridge *br)
 	snprintf(m.u.open.backend, sizeof(m.u.open.backend), "auto");
 	m.u.open.ring_size = br->ring_size;
 	br->phase = PH_HELLO;
-	if (send_hello(br) < 0 || bridge_send_msg(br, &m) < 0)
+	if (send_hello(br) < 0) {
+		bridge_fail(br, -EIO, "cannot send HELLO");
+		return;
+	}
+	xport_offer(br);
+	if (bridge_send_msg(br, &m) < 0)
 		bridge_fail(br, -EIO, "cannot send OPEN");
 }
 
@@ -515,7 +544,7 @@ void bridge_conn_events(struct bridge *br, unsigned events)
 	if ((events & SLP_EV_CONNECTED) && br->phase == PH_CONNECTING)
 		dialer_connected(br);
 	if (br->phase < PH_PUMP) {
-		handshake(br);
+		bridge_handshake(br);
 		if (br->conn && br->phase < PH_PUMP &&
 		    (slp_conn_state(br->conn) == SLP_ST_FAILED ||
 		     slp_conn_state(br->conn) == SLP_ST_CLOSED)) {
@@ -531,10 +560,11 @@ void bridge_conn_events(struct bridge *br, unsigned events)
 		return;
 	}
 	/* PH_DONE: a refusal went out; wait for our CLOSE to be acknowledged. */
-	if (slp_conn_tx_idle(br->conn) || slp_conn_state(br->conn) != SLP_ST_OPEN) {
+	if (br->xp.active ? pipe_conn_done(br, peers_now_ms())
+			  : slp_conn_tx_idle(br->conn) || slp_conn_state(br->conn) != SLP_ST_OPEN) {
 		slp_conn_free(br->conn);
 		br->conn = NULL;
-		schedule_house(br);
+		bridge_schedule_house(br);
 	}
 }
 
@@ -556,7 +586,7 @@ void bridge_local_gone(struct bridge *br, int graceful)
 		}
 	}
 	bridge_pump(br);
-	schedule_house(br);
+	bridge_schedule_house(br);
 }
 
 void bridge_local_event(struct bridge *br, int event)
@@ -585,6 +615,8 @@ void bridge_housekeeping(struct bridge *br, uint64_t now_ms)
 	}
 	if (br->phase == PH_PUMP && br->abort_pending)
 		bridge_pump(br); /* tx idle yet? */
+	if (br->phase == PH_XPORT)
+		xport_tick(br, now_ms);
 	if (br->role == BRIDGE_ACCEPTOR && br->requested && !br->gone_reported &&
 	    (br->reported || br->phase == PH_DONE)) {
 		br->gone_reported = 1;
@@ -593,7 +625,9 @@ void bridge_housekeeping(struct bridge *br, uint64_t now_ms)
 	}
 	if (br->phase != PH_DONE)
 		return;
-	if (br->conn && (slp_conn_tx_idle(br->conn) || slp_conn_state(br->conn) != SLP_ST_OPEN)) {
+	if (br->conn && (br->xp.active ? pipe_conn_done(br, now_ms)
+				       : slp_conn_tx_idle(br->conn) ||
+						 slp_conn_state(br->conn) != SLP_ST_OPEN)) {
 		slp_conn_free(br->conn);
 		br->conn = NULL;
 	}

@@ -388,7 +388,7 @@ static const char *phase_name(const struct bridge *b)
 {
 	static const char *const names[] = {
 		[PH_CONNECTING] = "connecting", [PH_HELLO] = "hello", [PH_OPEN] = "opening",
-		[PH_SETUP] = "setup", [PH_PUMP] = "bridged", [PH_DONE] = "closing",
+		[PH_SETUP] = "setup", [PH_XPORT] = "rdma-setup", [PH_PUMP] = "bridged", [PH_DONE] = "closing",
 	};
 	return names[b->phase];
 }
@@ -425,11 +425,11 @@ size_t ivt_peers_status(const struct ivt_peers *P, char *buf, size_t len)
 	ivt_textbuf_printf(&o, "peer connections refused: %" PRIu64 " unknown MAC, %" PRIu64 " bad handshake\n",
 	    P->refused_unknown_mac, P->refused_handshake);
 	if (P->bridges)
-		ivt_textbuf_printf(&o, "%-24s %-4s %-12s %-24s %-9s %12s %12s\n", "BRIDGED", "DIR", "HOST",
-		    "IDENTITY", "STATE", "TO-PEER", "FROM-PEER");
+		ivt_textbuf_printf(&o, "%-24s %-4s %-12s %-24s %-9s %12s %12s %s\n", "BRIDGED", "DIR", "HOST",
+		    "IDENTITY", "STATE", "TO-PEER", "FROM-PEER", "OVER");
 	for (const struct bridge *b = P->bridges; b; b = b->next)
-		ivt_textbuf_printf(&o, "%-24s %-4s %-12s %-24s %-9s %12" PRIu64 " %12" PRIu64 "\n", b->channel,
+		ivt_textbuf_printf(&o, "%-24s %-4s %-12s %-24s %-9s %12" PRIu64 " %12" PRIu64 " %s\n", b->channel,
 		    b->role == BRIDGE_DIALER ? "to" : "from", b->host, IVT_ID_S(&b->who), phase_name(b),
-		    b->l2r.total, b->r2l.total);
+		    b->l2r.total, b->r2l.total, b->xp.backend[0] ? b->xp.backend : "slurpoe");
 	return o.len;
 }

@@ -15,6 +15,8 @@
 #define BRIDGE_HANDSHAKE_MS 10000      /* a peer must open within this */
 #define BRIDGE_LINGER_MS 2000          /* keep a dead channel's ring for the reader */
 #define PEERS_MAX_BRIDGES 1024         /* per daemon, both roles */
+#define BRIDGE_XPORT_UP_MS 5000        /* RDMA: the queue pair must carry a message by then */
+#define BRIDGE_XPORT_STAGE 65536       /* RDMA pump: bytes staged per direction */
 
 struct peers_if {
 	struct peers_if *next;
@@ -34,6 +36,7 @@ enum bridge_phase {
 	PH_HELLO,      /* reading the peer's HELLO */
 	PH_OPEN,       /* reading OPEN (acceptor) / OPEN_OK|ERROR (dialer) */
 	PH_SETUP,      /* acceptor: waiting for the local listener's setup */
+	PH_XPORT,      /* both: setting up the RDMA plugin (bridge_xport.c) */
 	PH_PUMP,       /* bytes flow */
 	PH_DONE,       /* nothing more to move */
 };
@@ -47,6 +50,31 @@ struct stage {
 	uint64_t total;
 	int blocked;   /* r2l: the ring refused what the connection holds */
 	int sink_err;  /* r2l: the ring's error (not -EAGAIN), 0 none */
+};
+
+/* A direction of the RDMA pump: ivtd copies between two plugin pipes. */
+struct pipe_dir {
+	uint8_t *buf;
+	size_t off, len;
+	int blocked; /* the sink said -EAGAIN */
+};
+
+/* Bridging over an RDMA plugin instead of SLURPoE (bridge_xport.c,
+ * bridge_pipe.c). The SLURPoE connection carries the handshake and the
+ * plugin's setup, then stays open only to say how the channel ended. */
+struct xport {
+	char backend[IVT_BACKEND_NAME_MAX + 1]; /* offered / in use; "" none */
+	struct ivt_daemon_end *de;              /* the plugin's pipe to the peer host */
+	uint8_t peer_blob[IVT_RMSG_BLOB_MAX];
+	size_t peer_len;
+	int peer_taken;
+	int sent_setup;        /* acceptor: our SETUP went out */
+	uint64_t up_deadline;  /* dialer: fall back if not up by then */
+	int active;            /* bytes flow over it */
+	int remote_eof;        /* its pipe said end of stream: how it ended comes
+				  from the SLURPoE connection */
+	int ctl_end;           /* that connection: 0 open, 1 peer closed, <0 failed */
+	struct pipe_dir l2r, r2l;
 };
 
 struct bridge {
@@ -82,6 +110,7 @@ struct bridge {
 	struct stage r2l, l2r;             /* remote->local, local->remote */
 	int r2l_done, l2r_done, slp_closed, abort_pending, reported;
 	int dead;                          /* to be freed by the reaper */
+	struct xport xp;
 };
 
 struct ivt_peers {
@@ -111,6 +140,23 @@ int bridge_start_pump(struct bridge *br, const void *blob, size_t len, const int
 		      int nfds, char *why, size_t why_len);
 int bridge_send_msg(struct bridge *br, const struct ivt_rmsg *m);
 void bridge_fail(struct bridge *br, int err, const char *what);
+
+void bridge_handshake(struct bridge *br);
+void bridge_report_remote_end(struct bridge *br);
+void bridge_schedule_house(struct bridge *br);
+const char *bridge_role_name(const struct bridge *br);
+
+/* bridge_xport.c: choosing and setting up the RDMA plugin */
+void xport_offer(struct bridge *br);                       /* dialer, before OPEN */
+int xport_got_offer(struct bridge *br, const struct ivt_rmsg *m);
+void xport_begin(struct bridge *br);                       /* both, local leg ready */
+void xport_msg(struct bridge *br, const struct ivt_rmsg *m);
+void xport_tick(struct bridge *br, uint64_t now_ms);
+void xport_release(struct bridge *br);
+
+/* bridge_pipe.c: the pump once bytes flow over the plugin */
+void pipe_pump(struct bridge *br);
+int pipe_conn_done(const struct bridge *br, uint64_t now_ms);
 
 /* registry_remote.c */
 void registry_remote_init(struct ivt_peers *P);

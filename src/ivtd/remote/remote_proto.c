@@ -16,6 +16,9 @@
 #define OPEN_LEN (IVT_NAME_MAX + 1 + IVT_RMSG_ID_MAX + 1 + IVT_BACKEND_NAME_MAX + 1 + 8)
 #define OPEN_OK_LEN 8
 #define ERROR_LEN (4 + IVT_ERRMSG_MAX + 1)
+#define OFFER_LEN (IVT_BACKEND_NAME_MAX + 1)
+#define SETUP_LEN (4 + IVT_RMSG_BLOB_MAX)
+_Static_assert(IVT_RMSG_HDR_LEN + SETUP_LEN <= IVT_RMSG_MAX, "IVT_RMSG_MAX too small");
 _Static_assert(IVT_IDENTITY_TEXT_MAX <= IVT_RMSG_ID_MAX, "identity text must fit OPEN");
 _Static_assert(IVT_RMSG_HDR_LEN + ERROR_LEN <= IVT_RMSG_MAX, "IVT_RMSG_MAX too small");
 _Static_assert(IVT_RMSG_HDR_LEN + OPEN_LEN <= IVT_RMSG_MAX, "IVT_RMSG_MAX too small");
@@ -27,6 +30,9 @@ size_t ivt_rmsg_payload_len(uint16_t type)
 	case IVT_RMSG_OPEN: return OPEN_LEN;
 	case IVT_RMSG_OPEN_OK: return OPEN_OK_LEN;
 	case IVT_RMSG_ERROR: return ERROR_LEN;
+	case IVT_RMSG_RESULT: return ERROR_LEN;
+	case IVT_RMSG_OFFER: return OFFER_LEN;
+	case IVT_RMSG_SETUP: return SETUP_LEN;
 	default: return 0;
 	}
 }
@@ -94,8 +100,19 @@ int ivt_rmsg_encode(const struct ivt_rmsg *m, uint8_t *out, size_t cap)
 		ivt_put_le(p, m->u.open_ok.ring_size, 8);
 		break;
 	case IVT_RMSG_ERROR:
+	case IVT_RMSG_RESULT:
 		ivt_put_le(p, (uint32_t)m->u.error.err, 4);
 		put_str(p + 4, m->u.error.msg, IVT_ERRMSG_MAX + 1);
+		break;
+	case IVT_RMSG_OFFER:
+		put_str(p, m->u.offer.backend, IVT_BACKEND_NAME_MAX + 1);
+		break;
+	case IVT_RMSG_SETUP:
+		if (m->u.setup.len > IVT_RMSG_BLOB_MAX)
+			return -EINVAL;
+		ivt_put_le(p, m->u.setup.len, 4);
+		memset(p + 4, 0, IVT_RMSG_BLOB_MAX);
+		memcpy(p + 4, m->u.setup.blob, m->u.setup.len);
 		break;
 	}
 	return (int)(IVT_RMSG_HDR_LEN + len);
@@ -179,13 +196,35 @@ int ivt_rmsg_parse(const uint8_t *buf, size_t n, struct ivt_rmsg *m, char *why, 
 						 "[4096, 1 GiB]",
 				   (unsigned long long)m->u.open_ok.ring_size);
 		return 0;
-	case IVT_RMSG_ERROR: {
+	case IVT_RMSG_OFFER: {
+		const char *b = m->u.offer.backend;
+		if (get_str(p, IVT_BACKEND_NAME_MAX + 1, m->u.offer.backend) ||
+		    !ivt_plugin_name_valid(b, strlen(b)))
+			return bad(why, why_len, "OFFER: invalid backend name");
+		return 0;
+	}
+	case IVT_RMSG_SETUP: {
+		uint32_t l = (uint32_t)ivt_get_le(p, 4);
+		if (l == 0 || l > IVT_RMSG_BLOB_MAX)
+			return bad(why, why_len, "SETUP: blob length %u not in 1..%d", l,
+				   IVT_RMSG_BLOB_MAX);
+		for (size_t i = 4 + l; i < SETUP_LEN; i++)
+			if (p[i])
+				return bad(why, why_len, "SETUP: padding not zero");
+		m->u.setup.len = l;
+		memcpy(m->u.setup.blob, p + 4, l);
+		return 0;
+	}
+	case IVT_RMSG_ERROR:
+	case IVT_RMSG_RESULT: {
 		uint32_t e = (uint32_t)ivt_get_le(p, 4);
-		if (e == 0 || e >= 4096)
-			return bad(why, why_len, "ERROR: errno %u out of range", e);
+		if ((e == 0 && m->type == IVT_RMSG_ERROR) || e >= 4096)
+			return bad(why, why_len, "%s: errno %u out of range",
+				   m->type == IVT_RMSG_ERROR ? "ERROR" : "RESULT", e);
 		m->u.error.err = (int32_t)e;
 		if (get_str(p + 4, IVT_ERRMSG_MAX + 1, m->u.error.msg))
-			return bad(why, why_len, "ERROR: message not terminated");
+			return bad(why, why_len, "%s: message not terminated",
+				   m->type == IVT_RMSG_ERROR ? "ERROR" : "RESULT");
 		/* It ends up in our logs and the client's ivt_strerror. */
 		for (char *c = m->u.error.msg; *c; c++)
 			if ((unsigned char)*c < 0x20 || *c == 0x7f)

@@ -8,6 +8,14 @@
  *   listener's ivtd  -> HELLO, OPEN_OK | ERROR
  *   then both directions: the libivt byte stream, untouched.
  *
+ * Bridging over an RDMA plugin (docs/remote.md, "Bridging over RDMA"):
+ * the connector's ivtd sends OFFER(backend) between HELLO and OPEN; after
+ * OPEN_OK the acceptor answers SETUP(its blob) or RESULT(errno: stay on
+ * SLURPoE), the dialer SETUP(its blob) or RESULT(errno), and once the
+ * queue pair carried the plugin's first message the dialer sends
+ * RESULT(0). The channel's bytes then flow over the plugin; this
+ * connection stays open only to say how the channel ended.
+ *
  * Wire: 12-byte header (u32 magic "IVTD", u16 version, u16 type, u32 len)
  * then exactly len payload bytes, every integer little-endian, every
  * string a fixed NUL-padded field. The sender is another host: the parser
@@ -37,7 +45,13 @@ enum ivt_rmsg_type {
 	IVT_RMSG_OPEN = 2,
 	IVT_RMSG_OPEN_OK = 3,
 	IVT_RMSG_ERROR = 4,
+	IVT_RMSG_OFFER = 5,  /* dialer: "I can bridge over this plugin" */
+	IVT_RMSG_SETUP = 6,  /* either: the plugin's setup blob */
+	IVT_RMSG_RESULT = 7, /* 0: bytes go over the plugin; errno: over SLURPoE */
 };
+
+/* Largest plugin setup blob carried across hosts (verbs: 72 bytes). */
+#define IVT_RMSG_BLOB_MAX 160
 
 struct ivt_rmsg {
 	uint16_t type;
@@ -59,7 +73,14 @@ struct ivt_rmsg {
 		struct {
 			int32_t err; /* positive errno, 1..4095 */
 			char msg[IVT_ERRMSG_MAX + 1];
-		} error;
+		} error; /* also RESULT, where err may be 0 */
+		struct {
+			char backend[IVT_BACKEND_NAME_MAX + 1];
+		} offer;
+		struct {
+			uint32_t len; /* 1..IVT_RMSG_BLOB_MAX */
+			uint8_t blob[IVT_RMSG_BLOB_MAX];
+		} setup;
 	} u;
 };
 

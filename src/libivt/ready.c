@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* ivt_ready and ivt_arm: readiness from memory, for event loops that must
+ * not pay a system call to learn that nothing is there, and the arming
+ * they do only before they really sleep (ivt.h). */
+#include <errno.h>
+
+#include "channel.h"
+
+static int plugin_ready(struct ivt_channel *ch, unsigned events)
+{
+	const struct ivt_plugin_ops *o = ch->ops;
+	int r = IVT_PLUGIN_OPS_HAS(o, ready) && o->ready ? o->ready(ch->ep, events) : -EOPNOTSUPP;
+	if (r == -EOPNOTSUPP)
+		r = o->arm(ch->ep, events); /* the only other way to ask */
+	return r < 0 ? (int)events : r; /* an error: the call reports it */
+}
+
+IVT_EXPORT int ivt_ready(ivt_channel *ch)
+{
+	if (!ch)
+		return -EINVAL;
+	if (!atomic_load(&ch->accepted)) { /* the calls attach; here we only look */
+		int a = ch->ops->accept(ch->ep);
+		if (a == -EAGAIN)
+			return 0; /* attaching kicks ivt_fd */
+		if (a < 0)
+			return IVT_READY_RECV | IVT_READY_SEND; /* the calls report it */
+	}
+	int r = plugin_ready(ch, IVT_EV_RECV | IVT_EV_SEND), out = 0;
+	/* sticky states the parser and the sender hold report at once */
+	int broken = atomic_load(&ch->xp.broken);
+	if ((r & IVT_EV_RECV) || broken || __atomic_load_n(&ch->xp.rx.eof, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&ch->xp.rx.err, __ATOMIC_RELAXED))
+		out |= IVT_READY_RECV;
+	if ((r & IVT_EV_SEND) || broken || __atomic_load_n(&ch->xp.tx.err, __ATOMIC_RELAXED))
+		out |= IVT_READY_SEND;
+	return out;
+}
+
+IVT_EXPORT int ivt_arm(ivt_channel *ch, unsigned events)
+{
+	if (!ch || (events & ~(unsigned)(IVT_READY_RECV | IVT_READY_SEND)))
+		return -EINVAL;
+	chan_fd_used(ch); /* the caller sleeps on ivt_fd */
+	unsigned want_send = (events & IVT_READY_SEND) ? IVT_EV_SEND : 0u;
+	/* a receiver also waits for room for its own queued answers */
+	unsigned ev = want_send | ((events & IVT_READY_RECV) ? chan_recv_events(ch) : 0u);
+	unsigned r = chan_prepare_sleep(ch, ev), out = 0;
+	if (r & want_send)
+		out |= IVT_READY_SEND;
+	if ((events & IVT_READY_RECV) && (r & ~want_send))
+		out |= IVT_READY_RECV;
+	return (int)out;
+}

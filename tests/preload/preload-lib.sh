@@ -1,0 +1,87 @@
+# Shared by the preload test scripts (sourced): checks the programs named
+# in $NEED, starts a private ivtd whose policy allows tcp.*, and defines
+# the helpers (with, start_bg, wait_port, check_ivt, fail). Needs
+# IVT_BIN_DIR and IVT_LIB_DIR; every process in PIDS is killed at exit.
+BIN=${IVT_BIN_DIR:?}
+LIB=${IVT_LIB_DIR:?}
+PRELOAD=$LIB/libivt-preload.so
+# An ASan build (IVT_ASAN_RUNTIME: its libasan.so): the runtime must be the
+# first library in a process, and these programs are not built with it, so
+# it goes first in LD_PRELOAD. Their own exit-time leaks (redis, python)
+# are not ours: leak checking is off for them, memory errors stay fatal.
+PRELOAD_LIST=$PRELOAD
+PRELOAD_ASAN=()
+if [ -n "${IVT_ASAN_RUNTIME:-}" ]; then
+	PRELOAD_LIST="$IVT_ASAN_RUNTIME $PRELOAD"
+	PRELOAD_ASAN=(ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
+fi
+for p in $NEED; do
+	command -v "$p" >/dev/null || { echo "SKIP: $p missing (scripts/install-deps.sh)"; exit 77; }
+done
+PY=$(command -v /usr/bin/python3 || command -v python3)
+
+T=$(mktemp -d /tmp/ivt-preload.XXXXXX)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# The end of a script: exit 1 keeping the logs after failures, else say $1.
+finish() {
+	if [ $fails -ne 0 ]; then
+		echo "$fails failure(s); logs in $T"
+		trap - EXIT
+		for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+		exit 1
+	fi
+	echo "$1"
+}
+
+cat >"$T/policy.json" <<'JSON'
+{"version": 1,
+ "channels": [{"name": "tcp.*", "listeners": ["*"], "connectors": ["*"],
+               "backend": "shm", "ring_size": 262144, "max_ring_size": 4194304}]}
+JSON
+"$BIN/ivtd" -r local -c "$T/policy.json" -s "$T/ivtd.sock" >"$T/ivtd.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do [ -S "$T/ivtd.sock" ] && break; sleep 0.1; done
+[ -S "$T/ivtd.sock" ] || { cat "$T/ivtd.log"; echo "FAIL: ivtd did not start"; exit 1; }
+export IVT_SOCKET=$T/ivtd.sock
+
+# A port per scenario and mode, away from the usual services.
+PORT=$((${PORT_BASE:-20000} + ($$ % 20000))) # tests running side by side pick other bases
+next_port() { PORT=$((PORT + 1)); }
+with() { # mode: kernel|ivt, then the command
+	local mode=$1; shift
+	if [ "$mode" = ivt ]; then
+		env LD_PRELOAD="$PRELOAD_LIST" "${PRELOAD_ASAN[@]}" IVT_PRELOAD_LOG=1 "$@"
+	else
+		"$@"
+	fi
+}
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+# The client log says ivt for every connect and never kernel.
+check_ivt() { # log, what, minimum ivt connects
+	local n k
+	n=$(grep -c "connect .*: ivt tcp\." "$1")
+	k=$(grep -c "connect .*: kernel" "$1")
+	if [ "$n" -lt "$3" ] || [ "$k" -ne 0 ]; then
+		fail "$2: $n ivt connects (want >= $3), $k fell back to TCP"
+		grep "ivt-preload" "$1" | head -5
+	fi
+}
+start_bg() { # log, mode, command...: BG is the program's own pid
+	local log=$1 mode=$2; shift 2
+	if [ "$mode" = ivt ]; then
+		env LD_PRELOAD="$PRELOAD_LIST" "${PRELOAD_ASAN[@]}" IVT_PRELOAD_LOG=1 "$@" >"$log" 2>&1 &
+	else
+		"$@" >"$log" 2>&1 &
+	fi
+	PIDS+=($!)
+	BG=$!
+}
+

@@ -1,0 +1,128 @@
+#!/bin/bash
+# Bridging a remote channel over an RDMA plugin, end to end on any host
+# (docs/remote.md, "Bridging over RDMA"): ivt_tcpx.so (tcpx_plugin.c)
+# stands in for verbs, so the negotiation, the pump and the end-of-channel
+# rules run without an RDMA device. Two namespaces, one ivtd each:
+#   1. both policies "rdma": "auto": 64 MiB B->A byte-exact, both ivtd log
+#      "over tcpx", ivtctl lists the channel over tcpx;
+#   2. the connector in B is killed with SIGKILL mid-transfer: the listener
+#      in A gets ECONNRESET (the SLURPoE connection was reset), not an end
+#      of stream;
+#   3. the listener closes after reading: the connector's clean end;
+#   4. A's policy "off": B logs the fallback with A's reason and the same
+#      transfer goes over SLURPoE.
+# Exit 77 = skipped (not root, no namespaces/veth).
+set -u
+BIN=${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}
+BUILT=${IVT_PLUGIN_DIR:-$BIN/../plugins}
+TCPX=${IVT_TCPX_PLUGIN:-$BIN/../tests/remote/xport-plugins/ivt_tcpx.so}
+. "$(dirname "$0")/netns-pair.sh"
+netns_pair_setup ivtx xv0 xv1 ivtd ivt-demo ivtctl
+[ -f "$TCPX" ] || { echo "no $TCPX"; exit 1; }
+IMPAIR_ENV=()
+# Only shm, slurpoe and the stand-in: a real RDMA plugin must not win here.
+mkdir "$TMP/plugins"
+ln -s "$BUILT/ivt_shm.so" "$BUILT/ivt_slurpoe.so" "$TCPX" "$TMP/plugins/"
+export IVT_PLUGIN_DIR=$TMP/plugins
+ip -n "$NS_A" addr add 10.77.0.1/24 dev xv0
+ip -n "$NS_B" addr add 10.77.0.2/24 dev xv1
+
+policy() { # file, peer name, ifname, peer mac, rdma
+	cat >"$1" <<JSON
+{
+  "version": 1,
+  "channels": [
+    { "name": "bulk", "host": "hostA", "listeners": ["uid:*"],
+      "connectors": ["uid:*", "host:hostB/uid:*"], "ring_size": 1048576 }
+  ],
+  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "rdma": "$5" } ]
+}
+JSON
+}
+SOCK_A=$TMP/a.sock SOCK_B=$TMP/b.sock
+pair() { # rdma of A, of B
+	rm -f "$SOCK_A" "$SOCK_B"
+	policy "$TMP/a.json" hostB xv0 "$MAC_B" "$1"
+	policy "$TMP/b.json" hostA xv1 "$MAC_A" "$2"
+	IMPAIR_ENV=(IVT_TCPX_ADDR=10.77.0.1)
+	start_ivtd "$NS_A" hostA "$TMP/a.json" "$SOCK_A" "$TMP/ivtd-a.log" || exit 1
+	IVTD_A=$LAST_PID
+	IMPAIR_ENV=(IVT_TCPX_ADDR=10.77.0.2)
+	start_ivtd "$NS_B" hostB "$TMP/b.json" "$SOCK_B" "$TMP/ivtd-b.log" || exit 1
+	IVTD_B=$LAST_PID
+}
+unpair() {
+	kill -TERM "$IVTD_A" "$IVTD_B"
+	wait "$IVTD_A" "$IVTD_B" 2>/dev/null
+	if grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/ivtd-a.log" "$TMP/ivtd-b.log"; then
+		fail "sanitizer errors in the ivtd logs"
+	fi
+}
+transfer() { # bytes, tag
+	ip netns exec "$NS_A" "$BIN/ivt-demo" listen bulk --socket "$SOCK_A" >"$TMP/lis$2.out" 2>&1 &
+	local lis=$!
+	PIDS+=($lis)
+	sleep 0.3
+	ip netns exec "$NS_B" "$BIN/ivt-demo" connect bulk --socket "$SOCK_B" --bytes "$1" \
+		--timeout 20000 >"$TMP/con$2.out" 2>&1
+	local crc=$?
+	wait "$lis"
+	local lrc=$?
+	echo "--- $2: connector rc=$crc listener rc=$lrc"
+	sed 's/^/    connector: /' "$TMP/con$2.out"
+	sed 's/^/    listener:  /' "$TMP/lis$2.out"
+	[ $crc -eq 0 ] && [ $lrc -eq 0 ] && grep -q "^OK: " "$TMP/con$2.out"
+}
+
+# ---- 1. over the plugin ----------------------------------------------------
+pair auto auto
+transfer 64M 1 || fail "1: transfer over tcpx"
+grep -q "bridged for .* over tcpx" "$TMP/ivtd-a.log" || fail "1: ivtd A did not bridge over tcpx"
+grep -q "bridged for .* over tcpx" "$TMP/ivtd-b.log" || fail "1: ivtd B did not bridge over tcpx"
+
+# ---- 2. the connector dies mid-transfer: a death, not an end of stream ----
+ip netns exec "$NS_A" "$BIN/ivt-demo" listen bulk --socket "$SOCK_A" >"$TMP/lis2.out" 2>&1 &
+LIS=$!
+PIDS+=($LIS)
+sleep 0.3
+ip netns exec "$NS_B" "$BIN/ivt-demo" connect bulk --socket "$SOCK_B" --bytes 64G \
+	--timeout 20000 >"$TMP/con2.out" 2>&1 &
+CON=$!
+PIDS+=($CON)
+deadline=$((SECONDS + 30))
+until ip netns exec "$NS_B" "$BIN/ivtctl" -s "$SOCK_B" status 2>/dev/null |
+	awk '$1 == "bulk" && $5 == "bridged" && $6 + 0 > 0 && $8 == "tcpx" { ok = 1 } END { exit !ok }'; do
+	[ $SECONDS -lt $deadline ] || { fail "2: no bytes over tcpx within 30 s"; break; }
+	sleep 0.1
+done
+kill -9 "$CON"
+wait "$CON" 2>/dev/null
+deadline=$((SECONDS + 30))
+while kill -0 "$LIS" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+kill -0 "$LIS" 2>/dev/null && { fail "2: listener still runs 30 s after the connector died"; kill -9 "$LIS"; }
+wait "$LIS"
+rc=$?
+echo "--- 2: connector killed: listener rc=$rc"
+sed 's/^/    listener:  /' "$TMP/lis2.out"
+[ $rc -ne 0 ] || fail "2: the listener did not notice its connector's death"
+grep -qiE "reset|went away without closing" "$TMP/lis2.out" || fail "2: the listener's error is not ECONNRESET"
+
+# ---- 3. a second clean channel on the same daemons --------------------------
+transfer 8M 3 || fail "3: transfer after a death"
+unpair
+
+# ---- 4. the listener's host says "off": fallback, with its reason -----------
+pair off auto
+transfer 16M 4 || fail "4: transfer over SLURPoE"
+grep -q 'over SLURPoE, not tcpx: host hostA: the "hosts" entry of hostB here does not say' \
+	"$TMP/ivtd-b.log" || fail "4: ivtd B did not log A's reason"
+grep -q "bridged for .* over tcpx" "$TMP/ivtd-b.log" && fail "4: bridged over tcpx anyway"
+unpair
+
+if [ $fails -ne 0 ]; then
+	echo "--- ivtd A log"; tail -30 "$TMP/ivtd-a.log"
+	echo "--- ivtd B log"; tail -30 "$TMP/ivtd-b.log"
+	echo "$fails check(s) failed"
+	exit 1
+fi
+echo "all xport checks passed"
