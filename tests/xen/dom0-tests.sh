@@ -46,11 +46,11 @@ named() { case " $ONLY " in *" $1 "*) true ;; *) false ;; esac; }
 PLAN="dom0-hello"
 want bed && PLAN="$PLAN vchan-smoke-dom0-domU vchan-smoke-domU-domU rdma-rxe"
 { want bed || want vchan; } && PLAN="$PLAN vchan-conformance"
-{ want ivt || named accept || named restart || want bench; } && PLAN="$PLAN ivtd-start"
+{ want ivt || named accept || want restart || want bench; } && PLAN="$PLAN ivtd-start"
 want ivt && PLAN="$PLAN ivt-xs-advertise ivt-domU-domU-256M ivt-dom0-domU-256M \
 ivt-demo-domU-domU ivt-policy-deny ivt-destroy-cleanup"
 named accept && PLAN="$PLAN ivt-accept-many ivt-accept-destroy"
-named restart && PLAN="$PLAN ivt-restart-adopt"
+want restart && PLAN="$PLAN ivt-restart-adopt"
 want bench && PLAN="$PLAN ivt-bench-vchan"
 # rxe-test.sh's own lines (tests/verbs/rxe-test.sh, ivt-verbs-pair) and its exit code
 want verbs && PLAN="$PLAN verbs-rxe-setup verbs-stream-s2c-256MiB verbs-stream-c2s-32MiB \
@@ -58,9 +58,8 @@ verbs-graceful-close verbs-rdma-write verbs-rdma-read verbs-rdma-write-visible \
 verbs-rdma-refused-at-origin verbs-rdma-stale-key verbs-hostile-blob \
 verbs-peer-killed-while-idle verbs-peer-killed-while-sending verbs-vs-ib_write_bw \
 verbs-vs-ib_send_lat verbs-rxe"
-# ivtd bridging over verbs (tests/verbs/rxe-bridge-test.sh); only when named:
-# it adds minutes under emulation and has not had a full-run record yet
-named bridge && PLAN="$PLAN verbs-bridge-setup verbs-bridge-transfer verbs-bridge-fallback \
+# ivtd bridging over verbs (tests/verbs/rxe-bridge-test.sh), about a minute
+want bridge && PLAN="$PLAN verbs-bridge-setup verbs-bridge-transfer verbs-bridge-fallback \
 verbs-bridge-vs-ib_write_bw"
 echo "IVT-PLAN $PLAN"
 
@@ -194,14 +193,14 @@ fi
 
 # ivtd bridging a remote channel over verbs (docs/remote.md): its own
 # IVT-TEST lines; the log is an artifact.
-if named bridge; then
+if want bridge; then
 	IVT_BIN_DIR=$T/bin IVT_PLUGIN_DIR=$T/plugins BRIDGE_TEST_BYTES=64M timeout 900 \
 		bash $T/rxe-bridge-test.sh $T 2>&1 | tee /tmp/rxe-bridge.log
 	artifact rxe-bridge.log /tmp/rxe-bridge.log
 fi
 
 # ---- the project: ivtd brokering vchan channels between domains ---------
-if want ivt || named accept || named restart || want bench; then
+if want ivt || named accept || want restart || want bench; then
 	. $T/ivt-checks.sh
 fi
 

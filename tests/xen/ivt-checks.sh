@@ -385,7 +385,7 @@ if start_ivtd; then
 		check_destroy
 	fi
 	named accept && check_accept
-	named restart && check_restart
+	want restart && check_restart
 	if want bench; then
 		check_bench_ivt
 	fi
