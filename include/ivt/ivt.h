@@ -38,9 +38,10 @@
  * control connection re-attaches to the restarted ivtd by itself, with
  * backoff, from inside the channel's calls (never blocking them: a
  * blocking call wakes for an attempt, ivt_fd becomes readable when one
- * is due); ivtd then lists it and hears of its end again. Listeners
- * (ivt_listen) are not re-attached: ivt_accept returns -ECONNRESET and
- * the program listens again. An ivt_store handle reconnects on its next
+ * is due); ivtd then lists it and hears of its end again. An ivt_listen
+ * listener listens again under its name once ivtd is back (see
+ * ivt_accept); a one-shot listener (ivt_open IVT_LISTEN) still waiting
+ * for its connector gets -ECONNRESET. An ivt_store handle reconnects on its next
  * call, but what the store held is gone.
  */
 #ifndef IVT_IVT_H
@@ -141,14 +142,20 @@ int ivt_listen(const char *name, const struct ivt_open_opts *opts, ivt_listener 
  * non-blocking (then -EAGAIN). A connector that left while queued is
  * skipped. The channel's first ivt_send/ivt_recv waits for the connector
  * to attach (non-blocking: -EAGAIN, ivt_fd wakes); a connector that
- * fails its setup makes them return -ECONNRESET. Errors: -EAGAIN,
- * -ECONNRESET (ivtd went away), -ENOMEM, -ENOTSUP, -EPROTO. One thread
- * at a time per listener. */
+ * fails its setup makes them return -ECONNRESET. If ivtd goes away (a
+ * restart), the listener listens again under the same name once ivtd is
+ * back: connectors queued in the old ivtd are lost; a blocking
+ * ivt_accept waits through the restart, a non-blocking one says -EAGAIN
+ * and ivt_listener_fd wakes when the next attempt is due (50 ms, doubling
+ * to 2 s). Errors: -EAGAIN, the new ivtd's refusal of the name, -ENOMEM,
+ * -ENOTSUP, -EPROTO. One thread at a time per listener. */
 int ivt_accept(ivt_listener *l, ivt_channel **out);
 
 /* Readable (POLLIN, level-triggered) while ivt_accept may succeed, or
  * will report an error; it may wake for a connector that left meanwhile
- * (ivt_accept then says -EAGAIN). */
+ * or for an attempt to listen again after ivtd restarted (ivt_accept then
+ * says -EAGAIN). The same fd for the listener's life, whatever happens
+ * to ivtd (an epoll set: add it to poll/select/epoll like any fd). */
 int ivt_listener_fd(ivt_listener *l);
 
 /* Stop listening and free l: connectors queued but not yet accepted fail

@@ -9,15 +9,32 @@
  * opens the server end of that one connection over a control connection
  * of its own (channel.c), which is why accepted channels outlive the
  * listener and have their own ring, backend and stats.
+ *
+ * When ivtd goes away (a restart), the listener listens again under the
+ * same request, so a server's accept loop outlives ivtd like its channels
+ * do; connectors queued in the old ivtd are gone with it. That is why
+ * ivt_listener_fd is a private epoll set and not the control socket: the
+ * socket inside changes, the fd the application watches does not. While
+ * ivtd is down, a timerfd in the set makes it readable when the next
+ * attempt is due (50 ms, doubling to 2 s), so a poll loop sleeps.
  */
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "channel.h"
+#include "common/clock.h"
 #include "errors.h"
+
+#define RELISTEN_FIRST_MS 50
+#define RELISTEN_MAX_MS 2000
 
 struct ivt_listener {
 	char name[IVT_NAME_MAX + 1];
@@ -25,14 +42,114 @@ struct ivt_listener {
 	char *socket_path;
 	struct ivt_ctrl ctrl;
 	struct ivt_ctrl_open_ok ok; /* ivtd's grant: backend and ring of every connection */
+	struct ivt_ctrl_open req;   /* to listen again after a restart of ivtd */
 	atomic_int nonblock;
+	int epfd;    /* ivt_listener_fd: holds the control socket, or timerfd while down */
+	int timerfd; /* made at the first loss of ivtd; -1 before */
+	pthread_mutex_t lock; /* down, retry_at_ms, backoff_ms, swapping ctrl */
+	atomic_int down;      /* ivtd went away; not listening again yet */
+	long long retry_at_ms;
+	int backoff_ms;
 };
 
 static void listener_free(struct ivt_listener *l)
 {
 	ivt_ctrl_close(&l->ctrl, 1);
+	if (l->epfd >= 0)
+		close(l->epfd);
+	if (l->timerfd >= 0)
+		close(l->timerfd);
+	pthread_mutex_destroy(&l->lock);
 	free(l->socket_path);
 	free(l);
+}
+
+static int watch(struct ivt_listener *l, int op, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+	return epoll_ctl(l->epfd, op, fd, &ev) == 0 ? 0 : -errno;
+}
+
+/* Arm the timerfd for the next attempt (ms from now; 0 disarms). */
+static void arm_timer(struct ivt_listener *l, int ms)
+{
+	struct itimerspec t = {.it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L}};
+	timerfd_settime(l->timerfd, 0, &t, NULL);
+}
+
+/* ivtd closed the listener's connection: stop watching the dead socket
+ * (its EOF would keep the fd readable) and watch the retry timer. */
+static int went_down(struct ivt_listener *l)
+{
+	int rc = 0;
+	pthread_mutex_lock(&l->lock);
+	if (!atomic_load(&l->down)) {
+		if (l->timerfd < 0) {
+			l->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+			if (l->timerfd < 0 || watch(l, EPOLL_CTL_ADD, l->timerfd) < 0)
+				rc = -ECONNRESET; /* cannot wait for it: report the loss */
+		}
+		if (rc == 0) {
+			watch(l, EPOLL_CTL_DEL, l->ctrl.ops->fd(l->ctrl.impl));
+			atomic_store(&l->down, 1);
+			l->retry_at_ms = ivt_now_ms();
+			l->backoff_ms = RELISTEN_FIRST_MS;
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+/* Listen again under the same request: 0 when listening, -EAGAIN (not
+ * blocking) while ivtd is still away, else the new ivtd's refusal. */
+static int relisten(struct ivt_listener *l, int block)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = 0;
+	while (atomic_load(&l->down)) {
+		long long wait = l->retry_at_ms - ivt_now_ms();
+		if (wait > 0) {
+			if (!block) {
+				ivt_reason_set(-EAGAIN, "ivtd went away; '%s' listens again when it "
+							"is back (next try in %lld ms)", l->name, wait);
+				rc = -EAGAIN;
+				break;
+			}
+			pthread_mutex_unlock(&l->lock);
+			poll(NULL, 0, (int)wait);
+			pthread_mutex_lock(&l->lock);
+			continue;
+		}
+		uint64_t fired;
+		if (read(l->timerfd, &fired, sizeof(fired)) < 0) {
+			/* not due by the timer: nothing to clear */
+		}
+		struct ivt_ctrl fresh;
+		struct ivt_ctrl_open_ok ok;
+		rc = ivt_ctrl_select(&fresh, l->socket_path);
+		if (rc == 0) {
+			rc = fresh.ops->open(fresh.impl, &l->req, &ok, 10000);
+			if (rc == 0 && watch(l, EPOLL_CTL_ADD, fresh.ops->fd(fresh.impl)) < 0)
+				rc = -ENOMEM;
+			if (rc < 0)
+				ivt_ctrl_close(&fresh, 0);
+		}
+		if (rc == 0) {
+			ivt_ctrl_close(&l->ctrl, 0);
+			l->ctrl = fresh;
+			l->ok = ok;
+			arm_timer(l, 0);
+			atomic_store(&l->down, 0);
+			break;
+		}
+		if (rc != -ECONNREFUSED && rc != -ETIMEDOUT && rc != -EAGAIN)
+			break; /* the new ivtd refuses it (policy changed?): its reason stands */
+		l->retry_at_ms = ivt_now_ms() + l->backoff_ms;
+		arm_timer(l, l->backoff_ms);
+		l->backoff_ms = l->backoff_ms * 2 > RELISTEN_MAX_MS ? RELISTEN_MAX_MS : l->backoff_ms * 2;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc;
 }
 
 IVT_EXPORT int ivt_listen(const char *name, const struct ivt_open_opts *opts, ivt_listener **out)
@@ -56,10 +173,18 @@ IVT_EXPORT int ivt_listen(const char *name, const struct ivt_open_opts *opts, iv
 	struct ivt_listener *l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
+	l->req = req;
+	l->timerfd = -1;
+	pthread_mutex_init(&l->lock, NULL);
+	if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		rc = -errno;
+		free(l);
+		return rc;
+	}
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	atomic_store(&l->nonblock, !!(o.flags & IVT_NONBLOCK));
 	if (o.socket_path && !(l->socket_path = strdup(o.socket_path))) {
-		free(l);
+		listener_free(l);
 		return -ENOMEM;
 	}
 	l->opts = o;
@@ -77,6 +202,8 @@ IVT_EXPORT int ivt_listen(const char *name, const struct ivt_open_opts *opts, iv
 	}
 	/* ivtd answers a listener at once: timeout_ms bounds only that */
 	rc = l->ctrl.ops->open(l->ctrl.impl, &req, &l->ok, o.timeout_ms > 0 ? o.timeout_ms : 10000);
+	if (rc == 0)
+		rc = watch(l, EPOLL_CTL_ADD, l->ctrl.ops->fd(l->ctrl.impl));
 	if (rc < 0) {
 		listener_free(l);
 		return rc;
@@ -92,9 +219,14 @@ IVT_EXPORT int ivt_accept(ivt_listener *l, ivt_channel **out)
 		return -EINVAL;
 	*out = NULL;
 	for (;;) {
+		int block = !atomic_load(&l->nonblock);
+		int rc = atomic_load(&l->down) ? relisten(l, block) : 0;
+		if (rc < 0)
+			return rc;
 		uint32_t ticket;
-		int rc = l->ctrl.ops->incoming(l->ctrl.impl, &ticket,
-					       atomic_load(&l->nonblock) ? 0 : -1);
+		rc = l->ctrl.ops->incoming(l->ctrl.impl, &ticket, block ? -1 : 0);
+		if (rc == -ECONNRESET && l->ctrl.ops->accepts_many && went_down(l) == 0)
+			continue; /* ivtd restarts: listen again */
 		if (rc < 0) {
 			if (rc == -EAGAIN)
 				ivt_reason_set(rc, "no connector waiting on '%s'", l->name);
@@ -109,7 +241,7 @@ IVT_EXPORT int ivt_accept(ivt_listener *l, ivt_channel **out)
 
 IVT_EXPORT int ivt_listener_fd(ivt_listener *l)
 {
-	return l ? l->ctrl.ops->fd(l->ctrl.impl) : -EINVAL;
+	return l ? l->epfd : -EINVAL;
 }
 
 IVT_EXPORT int ivt_listener_set_nonblock(ivt_listener *l, int nonblock)

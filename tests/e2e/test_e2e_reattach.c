@@ -6,7 +6,8 @@
  * from an event loop on ivt_fd), so the new ivtd lists the channel again,
  * and when the client is then SIGKILLed the new ivtd notices and counts
  * it. A one-shot listener still waiting for its connector when ivtd
- * dies gets -ECONNRESET instead of waiting for good. A malformed ATTACH
+ * dies gets -ECONNRESET instead of waiting for good; an ivt_listen
+ * listener listens again once ivtd is back. A malformed ATTACH
  * gets a clear error.
  */
 #include <errno.h>
@@ -206,6 +207,77 @@ static void test_waiting_listener_not_orphaned(void **state)
 	alarm(0);
 }
 
+/* Connects to arg, sends 'z', closes. */
+static int late_client(void *arg)
+{
+	ivt_channel *ch;
+	if (e2e_open(arg, 0, 10000, 0, &ch) < 0)
+		return 10;
+	if (ivt_send(ch, "z", 1) != 1)
+		return 11;
+	return ivt_close(ch) == 0 ? 0 : 12;
+}
+
+/* poll the listener's fd (it must wake within 5 s), then ivt_accept:
+ * 0 with *ch, or -EAGAIN. */
+static int poll_accept(ivt_listener *l, ivt_channel **ch)
+{
+	struct pollfd p = {.fd = ivt_listener_fd(l), .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	int rc = ivt_accept(l, ch);
+	if (rc != 0 && rc != -EAGAIN)
+		fail_msg("ivt_accept: %s", ivt_strerror(rc));
+	return rc;
+}
+
+/* An ivt_listen listener outlives a restart of ivtd: a blocking
+ * ivt_accept waits through it; a non-blocking one is woken by its fd
+ * (the same fd throughout) only when an attempt is due, not spinning on
+ * the dead socket while ivtd is away, and accepts the next connector. */
+static void test_listener_listens_again(void **state)
+{
+	(void)state;
+	alarm(HANG_S);
+	for (int nb = 0; nb < 2; nb++) {
+		struct ivt_open_opts o = {.struct_size = sizeof(o), .flags = nb ? IVT_NONBLOCK : 0};
+		ivt_listener *l;
+		assert_int_equal(ivt_listen("t-relisten", &o, &l), 0);
+		int fd = ivt_listener_fd(l);
+		assert_int_equal(e2e_daemon_kill(&e2e_group_daemon), 0);
+		ivt_channel *ch = NULL;
+		if (nb) {
+			/* ivtd away for ~0.5 s: the fd wakes per attempt (50, 100,
+			 * 200 ms apart), not once per poll of a dead socket */
+			int wakes = 0;
+			struct timespec t0, t1;
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			do {
+				assert_int_equal(poll_accept(l, &ch), -EAGAIN);
+				wakes++;
+				clock_gettime(CLOCK_MONOTONIC, &t1);
+			} while ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 500);
+			assert_true(wakes < 50);
+		}
+		assert_int_equal(e2e_daemon_respawn(&e2e_group_daemon), 0);
+		pid_t pid = e2e_fork(late_client, "t-relisten");
+		if (nb) {
+			while (poll_accept(l, &ch) != 0)
+				;
+		} else {
+			assert_int_equal(ivt_accept(l, &ch), 0);
+		}
+		assert_int_equal(ivt_listener_fd(l), fd);
+		ivt_set_nonblock(ch, 0);
+		char c = 0;
+		assert_int_equal(ivt_recv(ch, &c, 1), 1);
+		assert_int_equal(c, 'z');
+		assert_int_equal(ivt_close(ch), 0);
+		assert_int_equal(e2e_wait(pid), 0);
+		assert_int_equal(ivt_listener_close(l), 0);
+	}
+	alarm(0);
+}
+
 /* Raw ATTACH datagrams on a fresh control connection. */
 static int attach_answer(const struct ivt_ctrl_attach *a, uint32_t len)
 {
@@ -263,6 +335,7 @@ int main(void)
 		cmocka_unit_test(test_reattach_then_death_counted),
 		cmocka_unit_test(test_reattach_then_clean_close),
 		cmocka_unit_test(test_waiting_listener_not_orphaned),
+		cmocka_unit_test(test_listener_listens_again),
 		cmocka_unit_test(test_malformed_attach),
 	};
 	signal(SIGPIPE, SIG_IGN);
