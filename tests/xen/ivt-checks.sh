@@ -286,19 +286,20 @@ check_accept() {
 }
 
 # ---- ivtd killed mid-transfer and started again ------------------------------
-# Two channels a <- b: xen-rst (128 MiB, must complete) and xen-rst2 (16
+# Two channels a <- b: xen-rst (512 MiB, must complete) and xen-rst2 (16
 # GiB, still flowing). ivtd is SIGKILLed while both flow and started again:
 # it takes over the XenStore state (no answer rewritten, the channels stay
-# up); xen-rst completes byte-exact; then b is destroyed and the restarted
+# up); xen-rst (512 MiB: still flowing when the answer is read again
+# after the restart, a closed channel's nodes are gone) completes byte-exact; then b is destroyed and the restarted
 # ivtd still tells a (xen-rst2: -ECONNRESET), and cleans up.
 check_restart() {
 	if ! a=$(domu_create ivt-ra) || ! b=$(domu_create ivt-rb); then
 		result ivt-restart-adopt FAIL "xl create failed"
 		return
 	fi
-	domu_job ivt-ra $a "ivt-xs-open listen xen-rst --bytes 134217728 --timeout 120 & \
+	domu_job ivt-ra $a "ivt-xs-open listen xen-rst --bytes 536870912 --timeout 600 & \
 ivt-xs-open listen xen-rst2 --bytes 17179869184 --timeout 120 & wait"
-	domu_job ivt-rb $b "ivt-xs-open connect xen-rst --bytes 134217728 --timeout 120 & \
+	domu_job ivt-rb $b "ivt-xs-open connect xen-rst --bytes 536870912 --timeout 600 & \
 ivt-xs-open connect xen-rst2 --bytes 17179869184 --timeout 120 & wait"
 	xl unpause ivt-ra
 	xs_wait /local/domain/$a/data/ivt/xen-rst2/request 'listen' 60 >/dev/null
@@ -314,13 +315,13 @@ ivt-xs-open connect xen-rst2 --bytes 17179869184 --timeout 120 & wait"
 	sleep 2
 	r1b=$(xenstore-read /local/domain/$b/data/ivt/xen-rst/response 2>/dev/null)
 	took=$(grep -m1 'took over' /tmp/ivtd.log)
-	# the 128 MiB channel completes through the restart
+	# the 512 MiB channel completes through the restart
 	i=0
-	while [ $i -lt 300 ] && ! guest_has ivt-rb '^client: received 134217728'; do
+	while [ $i -lt 600 ] && ! guest_has ivt-rb '^client: received 536870912'; do
 		sleep 1
 		i=$((i + 1))
 	done
-	done1=$(guest_line ivt-rb '^client: received 134217728')
+	done1=$(guest_line ivt-rb '^client: received 536870912')
 	xl destroy ivt-rb
 	domu_wait ivt-ra 60
 	domu_wait ivt-rb 1
@@ -332,7 +333,7 @@ ivt-xs-open connect xen-rst2 --bytes 17179869184 --timeout 120 & wait"
 	detail="took over: '$took'; xen-rst answer unchanged: $([ -n "$r1" ] && [ "$r1" = "$r1b" ] && echo yes || echo "NO ('$r1' -> '$r1b')");"
 	detail="$detail after restart b got: '$done1'; a after b's destroy: '$died'; ivtd: '$logged'; b's nodes left: $left"
 	if [ -n "$r1" ] && [ -n "$r2" ] && [ "$r1" = "$r1b" ] && [ -n "$took" ] &&
-		echo "$done1" | grep -q 'end of stream: yes' && guest_has ivt-ra '^server: sent 134217728' &&
+		echo "$done1" | grep -q 'end of stream: yes' && guest_has ivt-ra '^server: sent 536870912' &&
 		echo "$died" | grep -q 'went away without closing' && [ -n "$logged" ] &&
 		[ "$left" = 0 ] && ivtd_alive; then
 		result ivt-restart-adopt PASS "$detail"
