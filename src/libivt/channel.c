@@ -153,6 +153,13 @@ static int wait_for_peer(struct ivt_channel *ch, long long deadline, int timeout
 		}
 		if (chan_poll_ctrl(ch) == IVT_PEER_DIED || ivt_ctrl_peer_event(&ch->ctrl) ==
 								      IVT_PEER_CLOSED) {
+			/* It may have attached, sent and closed since our accept
+			 * looked: its attach comes before ivtd's notice, so look
+			 * once more before calling it gone. */
+			if (ch->ops->accept(ch->ep) == 0) {
+				atomic_store(&ch->accepted, 1);
+				return 0;
+			}
 			/* e.g. its setup failed: do not wait for it forever */
 			ivt_reason_set(-ECONNRESET, "the connector to '%s' went away before attaching",
 				       ch->name);

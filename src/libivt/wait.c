@@ -244,6 +244,11 @@ int chan_ensure_accepted(struct ivt_channel *ch)
 		if (rc != -EAGAIN)
 			return rc;
 		if (chan_peer_send_error(ch)) {
+			if (ch->ops->accept(ch->ep) == 0) {
+				/* attached (and maybe sent) before it went */
+				atomic_store(&ch->accepted, 1);
+				break;
+			}
 			/* gone before attaching (its setup failed?): never wait for it */
 			ivt_reason_set(-ECONNRESET, "the connector to '%s' went away before attaching",
 				       ch->name);

@@ -64,6 +64,20 @@ with() { # mode: kernel|ivt, then the command
 	fi
 }
 wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+# A server started by start_bg listens: the kernel socket, and in ivt mode
+# also the preload's ivt listener (its log line), with no probe connection
+# (iperf3 -s -1 serves exactly one). mode, port, server log.
+wait_listen() {
+	for _ in $(seq 200); do
+		if ss -Hltn "sport = :$2" 2>/dev/null | grep -q . &&
+			{ [ "$1" != ivt ] || grep -q "listen [^ ]*:$2: kernel and ivt" "$3" 2>/dev/null; }; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	fail "nothing listens on port $2 ($1)"
+	return 1
+}
 # The client log says ivt for every connect and never kernel.
 check_ivt() { # log, what, minimum ivt connects
 	local n k

@@ -52,7 +52,7 @@ done
 for mode in kernel ivt; do
 	next_port
 	start_bg "$T/iperf-srv-$mode.log" $mode iperf3 -s -1 -p $PORT
-	sleep 0.3
+	wait_listen $mode $PORT "$T/iperf-srv-$mode.log"
 	with $mode iperf3 -c 127.0.0.1 -p $PORT -t 2 -P 2 -J >"$T/iperf-$mode.json" \
 		2>"$T/iperf-cli-$mode.log" || fail "iperf3 $mode"
 	bytes=$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(int(d["end"]["sum_received"]["bytes"]))' "$T/iperf-$mode.json" 2>/dev/null)
