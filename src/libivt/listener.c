@@ -20,7 +20,6 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,8 +45,7 @@ struct ivt_listener {
 	atomic_int nonblock;
 	int epfd;    /* ivt_listener_fd: holds the control socket, or timerfd while down */
 	int timerfd; /* made at the first loss of ivtd; -1 before */
-	pthread_mutex_t lock; /* down, retry_at_ms, backoff_ms, swapping ctrl */
-	atomic_int down;      /* ivtd went away; not listening again yet */
+	int down;    /* ivtd went away; not listening again yet (one thread at a time: ivt.h) */
 	long long retry_at_ms;
 	int backoff_ms;
 };
@@ -59,7 +57,6 @@ static void listener_free(struct ivt_listener *l)
 		close(l->epfd);
 	if (l->timerfd >= 0)
 		close(l->timerfd);
-	pthread_mutex_destroy(&l->lock);
 	free(l->socket_path);
 	free(l);
 }
@@ -82,8 +79,7 @@ static void arm_timer(struct ivt_listener *l, int ms)
 static int went_down(struct ivt_listener *l)
 {
 	int rc = 0;
-	pthread_mutex_lock(&l->lock);
-	if (!atomic_load(&l->down)) {
+	if (!l->down) {
 		if (l->timerfd < 0) {
 			l->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 			if (l->timerfd < 0 || watch(l, EPOLL_CTL_ADD, l->timerfd) < 0)
@@ -91,12 +87,11 @@ static int went_down(struct ivt_listener *l)
 		}
 		if (rc == 0) {
 			watch(l, EPOLL_CTL_DEL, l->ctrl.ops->fd(l->ctrl.impl));
-			atomic_store(&l->down, 1);
+			l->down = 1;
 			l->retry_at_ms = ivt_now_ms();
 			l->backoff_ms = RELISTEN_FIRST_MS;
 		}
 	}
-	pthread_mutex_unlock(&l->lock);
 	return rc;
 }
 
@@ -104,9 +99,8 @@ static int went_down(struct ivt_listener *l)
  * blocking) while ivtd is still away, else the new ivtd's refusal. */
 static int relisten(struct ivt_listener *l, int block)
 {
-	pthread_mutex_lock(&l->lock);
 	int rc = 0;
-	while (atomic_load(&l->down)) {
+	while (l->down) {
 		long long wait = l->retry_at_ms - ivt_now_ms();
 		if (wait > 0) {
 			if (!block) {
@@ -115,9 +109,7 @@ static int relisten(struct ivt_listener *l, int block)
 				rc = -EAGAIN;
 				break;
 			}
-			pthread_mutex_unlock(&l->lock);
 			poll(NULL, 0, (int)wait);
-			pthread_mutex_lock(&l->lock);
 			continue;
 		}
 		uint64_t fired;
@@ -139,7 +131,7 @@ static int relisten(struct ivt_listener *l, int block)
 			l->ctrl = fresh;
 			l->ok = ok;
 			arm_timer(l, 0);
-			atomic_store(&l->down, 0);
+			l->down = 0;
 			break;
 		}
 		if (rc != -ECONNREFUSED && rc != -ETIMEDOUT && rc != -EAGAIN)
@@ -148,7 +140,6 @@ static int relisten(struct ivt_listener *l, int block)
 		arm_timer(l, l->backoff_ms);
 		l->backoff_ms = l->backoff_ms * 2 > RELISTEN_MAX_MS ? RELISTEN_MAX_MS : l->backoff_ms * 2;
 	}
-	pthread_mutex_unlock(&l->lock);
 	return rc;
 }
 
@@ -175,7 +166,6 @@ IVT_EXPORT int ivt_listen(const char *name, const struct ivt_open_opts *opts, iv
 		return -ENOMEM;
 	l->req = req;
 	l->timerfd = -1;
-	pthread_mutex_init(&l->lock, NULL);
 	if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
 		rc = -errno;
 		free(l);
@@ -220,7 +210,7 @@ IVT_EXPORT int ivt_accept(ivt_listener *l, ivt_channel **out)
 	*out = NULL;
 	for (;;) {
 		int block = !atomic_load(&l->nonblock);
-		int rc = atomic_load(&l->down) ? relisten(l, block) : 0;
+		int rc = l->down ? relisten(l, block) : 0;
 		if (rc < 0)
 			return rc;
 		uint32_t ticket;
