@@ -10,6 +10,7 @@
  * A poll that sleeps POLL_MS with progress possible fails the test (a hang
  * detector, not a timing assertion).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -97,6 +98,45 @@ static void test_data_before_first_poll(void **state)
 		assert_int_equal(ivt_close(ch), 0);
 		assert_int_equal(e2e_wait(pid), 0);
 	}
+}
+
+/* ---- (a') ivt_fd's descriptors come with the first ivt_fd ----------------- */
+
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* An end nobody polls costs no epoll set and no eventfds (5 syscalls to
+ * make, 2 to close per connection); the first ivt_fd makes them, the
+ * next ones return the same fd, and data that came before still wakes
+ * the first poll. */
+static void test_fd_made_on_first_use(void **state)
+{
+	(void)state;
+	pid_t pid = e2e_fork(early_sender, "t-lazyfd");
+	ivt_channel *ch = open_nonblock("t-lazyfd");
+	parent_await();
+	int before = open_fds();
+	int fd = ivt_fd(ch);
+	assert_true(fd >= 0);
+	assert_int_equal(open_fds(), before + 2); /* the epoll set and its eventfd */
+	assert_int_equal(ivt_fd(ch), fd);
+	assert_int_equal(open_fds(), before + 2);
+	wait_readable(ch);
+	char buf[8];
+	ssize_t n;
+	while ((n = ivt_recv(ch, buf, sizeof(buf))) == -EAGAIN)
+		wait_readable(ch);
+	assert_int_equal(n, 5);
+	assert_int_equal(ivt_close(ch), 0);
+	assert_int_equal(e2e_wait(pid), 0);
 }
 
 /* ---- (b) one byte per wake-up ----------------------------------------------- */
@@ -267,6 +307,7 @@ int main(void)
 		return 1;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_data_before_first_poll),
+		cmocka_unit_test(test_fd_made_on_first_use),
 		cmocka_unit_test(test_one_byte_per_wakeup),
 		cmocka_unit_test(test_one_byte_per_wakeup_edge_triggered),
 		cmocka_unit_test(test_completions_reaped_one_by_one),
