@@ -375,7 +375,8 @@ int chan_open_accepted(const char *name, const struct ivt_open_opts *lo,
 	struct ivt_open_opts o = *lo;
 	o.timeout_ms = 0; /* ivtd answers at once; the connector attaches on first use */
 	struct ivt_ctrl_open req;
-	int rc = chan_make_request(name, &o, IVT_LISTEN | IVT_CTRL_OPEN_ACCEPT, &req);
+	int rc = chan_make_request(name, &o,
+				   IVT_LISTEN | IVT_CTRL_OPEN_ACCEPT | IVT_CTRL_OPEN_DETACH, &req);
 	if (rc < 0)
 		return rc;
 	req.arg = ticket;
