@@ -84,6 +84,9 @@ static void test_one_fd_per_channel(void **state)
 	struct ivt_open_opts o = {.struct_size = sizeof(o), .timeout_ms = -1};
 	ivt_listener *l;
 	assert_int_equal(ivt_listen("t-detach", &o, &l), 0);
+	char st[16384], line[256];
+	/* a STATUS answered: ivtd is in its loop, done opening plugins */
+	assert_int_equal(e2e_status(e2e_group_daemon.sock, st, sizeof(st)), 0);
 	int before = ivtd_fds();
 	pid_t pid[CONNS];
 	ivt_channel *ch[CONNS];
@@ -101,7 +104,6 @@ static void test_one_fd_per_channel(void **state)
 	}
 	/* one control connection per channel: the connector's */
 	assert_int_equal(ivtd_fds_settle(before + CONNS), before + CONNS);
-	char st[16384], line[256];
 	assert_int_equal(e2e_status(e2e_group_daemon.sock, st, sizeof(st)), 0);
 	assert_non_null(strstr(st, "16 connected"));
 	for (int i = 0; i < CONNS; i++)
