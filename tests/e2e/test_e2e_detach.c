@@ -6,7 +6,6 @@
  * the backend (shm) alone: the stream, end of stream, a reset, the peer's
  * identity and ivtctl status must be as with both ends watched.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -37,15 +36,7 @@ static int group_setup(void **state)
 
 static int ivtd_fds(void)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)e2e_group_daemon.pid);
-	DIR *d = opendir(path);
-	assert_non_null(d);
-	int n = 0;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
+	return e2e_count_fds(e2e_group_daemon.pid);
 }
 
 /* ivtd reaps a released connection after the dispatch that let it go:

@@ -10,7 +10,6 @@
  * A poll that sleeps POLL_MS with progress possible fails the test (a hang
  * detector, not a timing assertion).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -102,17 +101,6 @@ static void test_data_before_first_poll(void **state)
 
 /* ---- (a') ivt_fd's descriptors come with the first ivt_fd ----------------- */
 
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-	assert_non_null(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 /* An end nobody polls costs no epoll set and no eventfds (5 syscalls to
  * make, 2 to close per connection); the first ivt_fd makes them, the
  * next ones return the same fd, and data that came before still wakes
@@ -123,12 +111,12 @@ static void test_fd_made_on_first_use(void **state)
 	pid_t pid = e2e_fork(early_sender, "t-lazyfd");
 	ivt_channel *ch = open_nonblock("t-lazyfd");
 	parent_await();
-	int before = open_fds();
+	int before = e2e_count_fds(0);
 	int fd = ivt_fd(ch);
 	assert_true(fd >= 0);
-	assert_int_equal(open_fds(), before + 2); /* the epoll set and its eventfd */
+	assert_int_equal(e2e_count_fds(0), before + 2); /* the epoll set and its eventfd */
 	assert_int_equal(ivt_fd(ch), fd);
-	assert_int_equal(open_fds(), before + 2);
+	assert_int_equal(e2e_count_fds(0), before + 2);
 	wait_readable(ch);
 	char buf[8];
 	ssize_t n;
