@@ -65,8 +65,9 @@ struct ivt_plugin_host {
 
 /* Out-of-band setup channel between the two ends, carried by the broker.
  * send: fds are duplicated by the transport; the caller keeps its copies.
- * recv: returns blob length, fills fds[0..*nfds) (caller owns them), or a
- * negative errno (-ETIMEDOUT, -ECONNRESET if the peer went away). */
+ * recv: returns blob length, fills fds[0..*nfds) (caller owns them; they
+ * are close-on-exec), or a negative errno (-ETIMEDOUT, -ECONNRESET if the
+ * peer went away). */
 struct ivt_oob {
 	void *ctx;
 	int (*send)(void *ctx, const void *blob, size_t len, const int *fds, int nfds);

@@ -22,20 +22,21 @@ static int sockopt(int fd, int opt)
 
 /* A connected AF_UNIX stream socket, and nothing else: poll on it and
  * send/recv with MSG_DONTWAIT never block, whatever its file flags say
- * (the creator may hold the same description; we never rely on them). */
+ * (the creator may hold the same description; we never rely on them).
+ * SO_TYPE fails on anything but a socket; getpeername fails on one that
+ * is not connected (a listening one included) and names its family. It
+ * came close-on-exec (struct ivt_oob). */
 static int check_wake_socket(int fd)
 {
-	struct stat st;
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof(peer);
-	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) || sockopt(fd, SO_DOMAIN) != AF_UNIX ||
-	    sockopt(fd, SO_TYPE) != SOCK_STREAM || sockopt(fd, SO_ACCEPTCONN) != 0 ||
-	    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0) {
+	memset(&peer, 0, sizeof(peer));
+	if (sockopt(fd, SO_TYPE) != SOCK_STREAM ||
+	    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 ||
+	    plen < sizeof(peer.ss_family) || peer.ss_family != AF_UNIX) {
 		shm_log(IVT_LOG_WARN, "setup: wake-up fd is not a connected AF_UNIX stream socket");
 		return -EPROTO;
 	}
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-		return -errno;
 	return 0;
 }
 
@@ -62,9 +63,7 @@ static int check_memfd(int fd, size_t want_size)
 			(long long)st.st_size, want_size);
 		return -EPROTO;
 	}
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-		return -errno;
-	return 0;
+	return 0; /* it came close-on-exec (struct ivt_oob) */
 }
 
 /* The blob: exact length, our magic and version, the ring size the policy

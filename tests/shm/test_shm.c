@@ -15,6 +15,9 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -265,7 +268,8 @@ struct forge {
 	int valid_header;
 	int nfds;
 	int mem_kind, efd_kind; /* 0 memfd/socket pair, 1 eventfd, 2 pipe, 3 tmpfile,
-				   4 unconnected socket, 5 datagram pair */
+				   4 unconnected socket, 5 datagram pair,
+				   6 listening stream socket, 7 TCP connection */
 };
 
 static struct forge valid_forge(void)
@@ -305,6 +309,26 @@ static int make_fd(int kind, int *extra)
 		return open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	case 4:
 		return socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	case 6: { /* abstract address: nothing to clean up */
+		int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "ivt-test-shm-%d", (int)getpid());
+		assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		assert_int_equal(listen(s, 1), 0);
+		return s;
+	}
+	case 7: { /* a stream socket of another family, connected over loopback */
+		int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		socklen_t len = sizeof(sa);
+		assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		assert_int_equal(listen(l, 1), 0);
+		assert_int_equal(getsockname(l, (struct sockaddr *)&sa, &len), 0);
+		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		*extra = l;
+		return c;
+	}
 	case 5:
 	case 0:
 		assert_int_equal(socketpair(AF_UNIX, (kind ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
@@ -445,6 +469,10 @@ static void test_forged_fds(void **state)
 	f = valid_forge(), f.efd_kind = 4; /* not connected to anything */
 	assert_int_equal(connect_forged(f), -EPROTO);
 	f = valid_forge(), f.efd_kind = 5; /* datagrams */
+	assert_int_equal(connect_forged(f), -EPROTO);
+	f = valid_forge(), f.efd_kind = 6; /* listening, not connected */
+	assert_int_equal(connect_forged(f), -EPROTO);
+	f = valid_forge(), f.efd_kind = 7; /* TCP, not AF_UNIX */
 	assert_int_equal(connect_forged(f), -EPROTO);
 }
 

@@ -3,6 +3,7 @@
 #include "daemon_end.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,7 +211,7 @@ static int held_recv(void *ctx, void *blob, size_t cap, int *fds, int *nfds, int
 	if (h->len > cap || h->nfds > cap_fds)
 		return -EMSGSIZE;
 	for (int i = 0; i < h->nfds; i++) {
-		fds[i] = dup(h->fds[i]);
+		fds[i] = fcntl(h->fds[i], F_DUPFD_CLOEXEC, 0); /* as struct ivt_oob promises */
 		if (fds[i] < 0) {
 			int e = -errno;
 			for (int j = 0; j < i; j++)
