@@ -37,6 +37,7 @@ struct peer {
 struct slp_udp {
 	int fd, gso; /* gso: UDP_SEGMENT works on this route (cleared on -EIO) */
 	struct sockaddr_in bcast;
+	uint32_t net, mask; /* our subnet, network order */
 	struct peer peers[PEERS];
 	unsigned npeers, next_evict;
 	/* TX: one message per run of frames */
@@ -88,6 +89,8 @@ int slp_udp_open(const char *ifname, struct slp_udp **out, char *why, size_t why
 		snprintf(why, why_len, "no IPv4 subnet on %s (a /32 has no broadcast)", ifname);
 		goto fail;
 	}
+	u->mask = mask.sin_addr.s_addr;
+	u->net = self.sin_addr.s_addr & u->mask;
 	u->bcast = self;
 	u->bcast.sin_addr.s_addr = self.sin_addr.s_addr | ~mask.sin_addr.s_addr;
 	u->bcast.sin_port = htons(SLP_UDP_PORT);
@@ -255,7 +258,10 @@ int slp_udp_rx(struct slp_udp *u, void (*cb)(void *arg, const void *frame, size_
 			struct msghdr *m = &u->rmsg[i].msg_hdr;
 			size_t len = u->rmsg[i].msg_len, seg = len;
 			const uint8_t *p = u->riov[i].iov_base;
-			if (m->msg_flags & MSG_TRUNC)
+			/* The segment only, as with Ethernet frames: a router
+			 * would carry UDP here from anywhere. */
+			if ((m->msg_flags & MSG_TRUNC) ||
+			    (u->raddr[i].sin_addr.s_addr & u->mask) != u->net)
 				continue;
 			for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c))
 				if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {

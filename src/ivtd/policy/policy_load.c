@@ -461,7 +461,7 @@ static int parse_mac(const char *s, uint8_t mac[6])
 static int parse_host(struct loader *L, json_t *obj, const char *path, struct ivt_policy_host *h)
 {
 	static const char *const keys[] = {"name", "ifname", "mac", "ivtd", "key_file", "encrypt",
-					   "rdma", NULL};
+					   "rdma", "carrier", NULL};
 	int rc;
 	char p[256], mac[32];
 	if (!json_is_object(obj))
@@ -502,6 +502,15 @@ static int parse_host(struct loader *L, json_t *obj, const char *path, struct iv
 		return fail(L, p, "\"%s\" is not \"auto\" or \"off\"", rdma);
 	}
 	h->rdma = !strcmp(rdma, "auto");
+	char carrier[12] = "ethernet";
+	rc = get_string(L, obj, path, "carrier", 0, carrier, sizeof(carrier));
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (strcmp(carrier, "ethernet") != 0 && strcmp(carrier, "udp") != 0) {
+		join(p, sizeof(p), path, "carrier");
+		return fail(L, p, "\"%s\" is not \"ethernet\" or \"udp\"", carrier);
+	}
+	h->udp = !strcmp(carrier, "udp");
 	json_t *enc = json_object_get(obj, "encrypt");
 	if (enc && !json_is_boolean(enc)) {
 		join(p, sizeof(p), path, "encrypt");
@@ -698,6 +707,13 @@ static int parse_hosts(struct loader *L, struct ivt_policy *pol, json_t *root)
 						     "none (hosts[%zu] %s)",
 					    pol->hosts[i].ifname, j,
 					    pol->hosts[j].has_key ? "has one" : "has none");
+			/* So is the carrier. */
+			if (!strcmp(pol->hosts[j].ifname, pol->hosts[i].ifname) &&
+			    pol->hosts[j].udp != pol->hosts[i].udp)
+				return fail(L, path, "hosts on %s must all have the same \"carrier\" "
+						     "(hosts[%zu] says \"%s\")",
+					    pol->hosts[i].ifname, j,
+					    pol->hosts[j].udp ? "udp" : "ethernet");
 			if (!strcmp(pol->hosts[j].name, pol->hosts[i].name)) {
 				char pn[80];
 				join(pn, sizeof(pn), path, "name");
