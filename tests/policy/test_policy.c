@@ -674,7 +674,7 @@ static void test_host_carrier(void **state)
 	ivt_policy_free(p);
 	expect_error("{\"version\":1,\"hosts\":[{\"name\":\"hostB\",\"ifname\":\"veth0\","
 		     "\"mac\":\"02:00:00:00:00:0b\",\"carrier\":\"tcp\"}]}",
-		     "hosts[0].carrier", "is not \"ethernet\" or \"udp\"");
+		     "hosts[0].carrier", "is not \"udp\" or \"ethernet\"");
 	expect_error("{\"version\":1,\"hosts\":["
 		     "{\"name\":\"hostB\",\"ifname\":\"veth0\",\"mac\":\"02:00:00:00:00:0b\","
 		     "\"carrier\":\"udp\"},"
