@@ -58,8 +58,8 @@ void slp_rawsock_flush(struct slp_rawsock *rs);
  * the event loop need no flush). */
 void slp_rawsock_batch_begin(struct slp_rawsock *rs);
 
-/* Hand every waiting frame (up to max) to cb; returns how many, or a
- * negative errno. Never blocks. */
+/* Hand every waiting frame (up to max; over UDP a few dozen more, see
+ * udp.h) to cb; returns how many, or a negative errno. Never blocks. */
 int slp_rawsock_rx(struct slp_rawsock *rs, void (*cb)(void *arg, const void *frame, size_t len),
 		   void *arg, int max);
 

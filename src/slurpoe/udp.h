@@ -36,8 +36,10 @@ int slp_udp_fd(const struct slp_udp *u);
  * of equal length to one peer go as one super-datagram. Returns the
  * number of sendmsg calls; *dropped counts frames the kernel refused. */
 int slp_udp_send(struct slp_udp *u, const struct iovec *frames, int n, uint64_t *dropped);
-/* Hand each received frame to cb (valid during the call), at most max
- * frames; *calls counts recvmmsg calls. Never blocks. */
+/* Hand each received frame to cb (valid during the call); stops reading
+ * once max frames were handed over, but never splits a datagram, so it
+ * may return a few dozen more. *calls counts recvmmsg calls. Never
+ * blocks. */
 int slp_udp_rx(struct slp_udp *u, void (*cb)(void *arg, const void *frame, size_t len),
 	       void *arg, int max, uint64_t *calls);
 
