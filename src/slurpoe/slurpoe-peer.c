@@ -342,7 +342,7 @@ int main(int argc, char **argv)
 		case 'U': opt.udp = 1; break;
 		case 'I': opt.impair = optarg; break;
 		case 'R': opt.retries = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 't': opt.timeout_s = atoi(optarg); break;
+		case 't': opt.timeout_s = atoi(optarg) > 0 ? atoi(optarg) : 120; break;
 		default: usage(); return 1;
 		}
 	}
@@ -363,7 +363,8 @@ int main(int argc, char **argv)
 				     * machine is busy, not dead (docs/slurpoe.md):
 				     * only a run that asks for a retry budget
 				     * wants death detected by it alone. */
-				    .min_dead_us = opt.retries ? 0 : (uint32_t)opt.timeout_s * 1000000u};
+				    .min_dead_us = opt.retries ? 0
+						   : (uint32_t)(opt.timeout_s < 4000 ? opt.timeout_s : 4000) * 1000000u};
 	int err = slp_loop_open(&loop, &lo2);
 	if (err) {
 		fprintf(stderr, "slurpoe-peer: %s: %s\n", opt.ifname, strerror(-err));

@@ -84,7 +84,8 @@ int slp_udp_open(const char *ifname, struct slp_udp **out, char *why, size_t why
 	/* The subnet's broadcast address (addr | ~mask: "ip addr add" sets
 	 * no broadcast address unless told "brd +"). */
 	struct sockaddr_in mask;
-	if ((err = if_addr(u->fd, ifname, SIOCGIFNETMASK, &mask)) || mask.sin_addr.s_addr == INADDR_NONE) {
+	if ((err = if_addr(u->fd, ifname, SIOCGIFNETMASK, &mask)) ||
+	    mask.sin_addr.s_addr == INADDR_NONE) {
 		err = -EADDRNOTAVAIL;
 		snprintf(why, why_len, "no IPv4 subnet on %s (a /32 has no broadcast)", ifname);
 		goto fail;
@@ -144,7 +145,8 @@ static const struct sockaddr_in *peer_addr(const struct slp_udp *u, const uint8_
 	return &u->bcast;
 }
 
-static void learn(struct slp_udp *u, const uint8_t *frame, size_t len, const struct sockaddr_in *from)
+static void learn(struct slp_udp *u, const uint8_t *frame, size_t len,
+		  const struct sockaddr_in *from)
 {
 	if (len < SLP_ETH_HLEN || (frame[6] & 1)) /* a multicast source is no one's */
 		return;
@@ -153,7 +155,8 @@ static void learn(struct slp_udp *u, const uint8_t *frame, size_t len, const str
 			u->peers[i].addr = *from;
 			return;
 		}
-	struct peer *p = u->npeers < PEERS ? &u->peers[u->npeers++] : &u->peers[u->next_evict++ % PEERS];
+	struct peer *p = u->npeers < PEERS ? &u->peers[u->npeers++]
+					    : &u->peers[u->next_evict++ % PEERS];
 	memcpy(p->mac, frame + 6, 6);
 	p->addr = *from;
 }

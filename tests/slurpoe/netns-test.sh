@@ -51,8 +51,12 @@ fi
 fails=0
 t_start=$(date +%s.%N)
 
+# No deadline of our own on a transfer: under ASan on a loaded machine a
+# 256 MiB impaired stream took over 120 s (slurpoe-peer's default); ctest's
+# TIMEOUT is what catches a hang.
+T_ARGS="--timeout ${SLURPOE_TEST_TIMEOUT_S:-600}"
 run_pair() { # name, extra server args, extra client args
-	local name=$1 sargs=$2 cargs=$3
+	local name=$1 sargs="$2 $T_ARGS" cargs="$3 $T_ARGS"
 	local t0=$(date +%s.%N)
 	ip netns exec "$NS_A" "$PEER" --if slp0 --listen $EP $sargs "${IMPAIR[@]}" \
 		>"$TMP/srv.out" 2>"$TMP/srv.err" &
