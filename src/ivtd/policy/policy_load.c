@@ -607,15 +607,17 @@ static int parse_utmem(struct loader *L, struct ivt_policy *pol, json_t *root)
 }
 
 /* "limits": {"connections": N, "channels": N, "bytes_in_flight": N,
- * "root_reserve": N}, per identity (conf/README.md). After "utmem". */
+ * "root_reserve": N, "detach_above": N}, per identity but the last two
+ * (conf/README.md). After "utmem". */
 static int parse_limits(struct loader *L, struct ivt_policy *pol, json_t *root)
 {
 	static const char *const keys[] = {"connections", "channels", "bytes_in_flight",
-					   "root_reserve", NULL};
+					   "root_reserve", "detach_above", NULL};
 	struct ivt_policy_limits *l = &pol->limits;
 	l->connections = IVT_POLICY_LIMIT_CONNECTIONS_DEFAULT;
 	l->channels = IVT_POLICY_LIMIT_CHANNELS_DEFAULT;
 	l->root_reserve = IVT_POLICY_LIMIT_ROOT_RESERVE_DEFAULT;
+	l->detach_above = IVT_POLICY_LIMIT_DETACH_HALF;
 	l->bytes_in_flight = IVT_POLICY_LIMIT_IN_FLIGHT_VALUES * pol->utmem_max_value_bytes;
 	json_t *o;
 	char p[64];
@@ -626,18 +628,19 @@ static int parse_limits(struct loader *L, struct ivt_policy *pol, json_t *root)
 		return rc;
 	if (!json_is_object(o))
 		return fail(L, "limits", "must be an object {\"connections\": N, \"channels\": N, "
-					 "\"bytes_in_flight\": N, \"root_reserve\": N}");
+					 "\"bytes_in_flight\": N, \"root_reserve\": N, \"detach_above\": N}");
 	if ((rc = check_keys(L, o, "limits", keys)))
 		return rc;
 	uint64_t *const dst[] = {&l->connections, &l->channels, &l->bytes_in_flight,
-				 &l->root_reserve};
-	for (int i = 0; i < 4; i++) {
+				 &l->root_reserve, &l->detach_above};
+	for (int i = 0; i < 5; i++) {
 		rc = get_uint(L, o, "limits", keys[i], 0, dst[i]);
 		if (rc && rc != -ENOENT)
 			return rc;
 		char path[64];
 		join(path, sizeof(path), "limits", keys[i]);
-		if (rc == 0 && *dst[i] == 0 && dst[i] != &l->root_reserve)
+		if (rc == 0 && *dst[i] == 0 && dst[i] != &l->root_reserve &&
+		    dst[i] != &l->detach_above)
 			return fail(L, path, "must be at least 1 (0 would refuse everyone)");
 	}
 	if (l->bytes_in_flight < pol->utmem_max_value_bytes)
