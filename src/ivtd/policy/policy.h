@@ -121,6 +121,9 @@ struct ivt_policy_host {
 	 * too; "off" (default): SLURPoE only (docs/remote.md) */
 	int rdma;
 	int encrypt; /* optional "encrypt": payloads to/from it confidential too */
+	/* optional "carrier": "udp": SLURPoE frames in UDP datagrams on ifname
+	 * (GSO/GRO, docs/slurpoe.md); "ethernet" (default): raw frames */
+	int udp;
 	int line;
 };
 

@@ -458,10 +458,28 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
+/* An optional string member that is one of two words: *out = 0 for the
+ * first (the default when absent), 1 for the second. */
+static int get_choice(struct loader *L, json_t *obj, const char *path, const char *key,
+		      const char *w0, const char *w1, int *out)
+{
+	char v[16], p[256];
+	snprintf(v, sizeof(v), "%s", w0);
+	int rc = get_string(L, obj, path, key, 0, v, sizeof(v));
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (strcmp(v, w0) != 0 && strcmp(v, w1) != 0) {
+		join(p, sizeof(p), path, key);
+		return fail(L, p, "\"%s\" is not \"%s\" or \"%s\"", v, w1, w0);
+	}
+	*out = !strcmp(v, w1);
+	return 0;
+}
+
 static int parse_host(struct loader *L, json_t *obj, const char *path, struct ivt_policy_host *h)
 {
 	static const char *const keys[] = {"name", "ifname", "mac", "ivtd", "key_file", "encrypt",
-					   "rdma", NULL};
+					   "rdma", "carrier", NULL};
 	int rc;
 	char p[256], mac[32];
 	if (!json_is_object(obj))
@@ -493,15 +511,9 @@ static int parse_host(struct loader *L, json_t *obj, const char *path, struct iv
 	rc = get_string(L, obj, path, "ivtd", 0, h->ivtd, sizeof(h->ivtd));
 	if (rc && rc != -ENOENT)
 		return rc;
-	char rdma[8] = "off";
-	rc = get_string(L, obj, path, "rdma", 0, rdma, sizeof(rdma));
-	if (rc && rc != -ENOENT)
+	if ((rc = get_choice(L, obj, path, "rdma", "off", "auto", &h->rdma)) ||
+	    (rc = get_choice(L, obj, path, "carrier", "ethernet", "udp", &h->udp)))
 		return rc;
-	if (strcmp(rdma, "off") != 0 && strcmp(rdma, "auto") != 0) {
-		join(p, sizeof(p), path, "rdma");
-		return fail(L, p, "\"%s\" is not \"auto\" or \"off\"", rdma);
-	}
-	h->rdma = !strcmp(rdma, "auto");
 	json_t *enc = json_object_get(obj, "encrypt");
 	if (enc && !json_is_boolean(enc)) {
 		join(p, sizeof(p), path, "encrypt");
@@ -701,6 +713,13 @@ static int parse_hosts(struct loader *L, struct ivt_policy *pol, json_t *root)
 						     "none (hosts[%zu] %s)",
 					    pol->hosts[i].ifname, j,
 					    pol->hosts[j].has_key ? "has one" : "has none");
+			/* So is the carrier. */
+			if (!strcmp(pol->hosts[j].ifname, pol->hosts[i].ifname) &&
+			    pol->hosts[j].udp != pol->hosts[i].udp)
+				return fail(L, path, "hosts on %s must all have the same \"carrier\" "
+						     "(hosts[%zu] says \"%s\")",
+					    pol->hosts[i].ifname, j,
+					    pol->hosts[j].udp ? "udp" : "ethernet");
 			if (!strcmp(pol->hosts[j].name, pol->hosts[i].name)) {
 				char pn[80];
 				join(pn, sizeof(pn), path, "name");
