@@ -303,6 +303,15 @@ int ivt_arm(ivt_channel *ch, unsigned events);
 
 int ivt_set_nonblock(ivt_channel *ch, int nonblock);
 
+/* level 0: ivt_fd no longer stays readable after a call that made
+ * progress (that costs an eventfd write per such call and a read per
+ * -EAGAIN). For event loops that track readiness themselves: they call
+ * until -EAGAIN, or ask ivt_ready and then ivt_arm, before sleeping on
+ * ivt_fd, which then wakes only for the peer's kick, news from ivtd and
+ * the other cases listed at ivt_fd. Such a loop must make one call at a
+ * time on the channel. Default 1 (level, as ivt_fd says). 0 or -EINVAL. */
+int ivt_set_fd_level(ivt_channel *ch, int level);
+
 /* ---- One-sided operations ------------------------------------------- */
 
 enum ivt_access {

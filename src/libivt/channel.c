@@ -458,6 +458,14 @@ IVT_EXPORT int ivt_set_nonblock(ivt_channel *ch, int nonblock)
 	return 0;
 }
 
+IVT_EXPORT int ivt_set_fd_level(ivt_channel *ch, int level)
+{
+	if (!ch)
+		return -EINVAL;
+	atomic_store(&ch->no_level, !level);
+	return 0;
+}
+
 IVT_EXPORT int ivt_set_timeouts(ivt_channel *ch, int send_ms, int recv_ms)
 {
 	if (!ch || send_ms < -1 || recv_ms < -1)

@@ -165,7 +165,7 @@ static int completions_pending(struct ivt_channel *ch)
 
 void chan_fd_progress(struct ivt_channel *ch)
 {
-	if (atomic_load(&ch->fd_used))
+	if (atomic_load(&ch->fd_used) && !atomic_load(&ch->no_level))
 		level_raise(ch);
 }
 
@@ -198,11 +198,15 @@ unsigned chan_prepare_sleep(struct ivt_channel *ch, unsigned events)
 	chan_poll_ctrl(ch);
 	ch->ops->ack(ch->ep);
 	/* Clear our own wake-up first, then re-check: whatever made progress
-	 * meanwhile is seen by the arm below. */
-	if (read(ch->wake_fd, &v, sizeof(v)) < 0) {
-		/* EAGAIN: no manual wake-up pending */
+	 * meanwhile is seen by the arm below. Without the level, raises are
+	 * rare and the caller makes one call at a time (ivt_set_fd_level), so
+	 * level_set tells whether there is one to read. */
+	if (!atomic_load(&ch->no_level) || atomic_load(&ch->level_set)) {
+		if (read(ch->wake_fd, &v, sizeof(v)) < 0) {
+			/* EAGAIN: no manual wake-up pending */
+		}
+		atomic_store(&ch->level_set, 0);
 	}
-	atomic_store(&ch->level_set, 0);
 	if (events & IVT_EV_SEND)
 		atomic_store(&ch->send_wanted, 1);
 	/* Arm what this op needs and what ivt_fd reports. The ring returns

@@ -244,14 +244,12 @@ static int wait_common(int epfd, struct epoll_event *evs, int max, int timeout,
 {
 	long long deadline = timeout > 0 ? now_ms() + timeout : 0;
 	for (;;) {
-		if (timeout != 0 && atomic_load(&lazy_count)) {
-			/* what is there already comes first, without a spin */
-			int n = real.epoll_wait(epfd, evs, max, 0);
-			int handled = 0;
-			if (n > 0 && (n = filter(evs, n, &handled)) > 0)
-				return n;
+		/* Spin first, then one epoll_wait that returns at once if the
+		 * spin found data: no epoll_wait(0) before the spin, which cost
+		 * a system call per request. A kernel fd that is ready already
+		 * waits at most one spin budget (adaptive, see spin_rings). */
+		if (timeout != 0 && atomic_load(&lazy_count))
 			lazy_before_sleep(epfd);
-		}
 		if (timeout != 0) {
 			/* from here on, no stream of a reader in another thread
 			 * stays lazy (rx_token checks the count); then arm the

@@ -122,15 +122,31 @@ static void arm(struct psock *p)
 		epoll_ctl(mon_ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
-/* The token half of rx_settle. lazy: the ring says it is empty, so
- * leave the arming (its system calls) to whoever sleeps next: the
- * application's epoll_wait, which may find data first (epoll_calls.c). */
-static void rx_token(struct psock *p, int lazy)
+ssize_t ring_recv(struct psock *p, void *buf, size_t len)
+{
+	preload_inside++;
+	ssize_t n = ivt_recv(p->ch, buf, len);
+	preload_inside--;
+	/* -EAGAIN armed the ring; only a peer's kick, which ends that, makes
+	 * data appear for a call of ours to take */
+	p->rx_armed = n == -EAGAIN;
+	return n;
+}
+
+static void lazy_drop(struct psock *p)
 {
 	if (p->rx_lazy) {
 		__atomic_store_n(&p->rx_lazy, 0, __ATOMIC_RELAXED);
 		atomic_fetch_sub(&lazy_count, 1);
 	}
+}
+
+/* The token half of rx_settle. lazy: the ring says it is empty, so
+ * leave the arming (its system calls) to whoever sleeps next: the
+ * application's epoll_wait, which may find data first (epoll_calls.c). */
+static void rx_token(struct psock *p, int lazy)
+{
+	lazy_drop(p);
 	if (p->rd_eof || p->rd_err || p->st_len || p->rd_shut) {
 		token_set(p);
 		return;
@@ -147,14 +163,14 @@ static void rx_token(struct psock *p, int lazy)
 			__atomic_store_n(&p->rx_lazy, 1, __ATOMIC_SEQ_CST);
 			if (!atomic_load(&epoll_sleepers))
 				return;
-			/* another thread sleeps: arm now */
-			__atomic_store_n(&p->rx_lazy, 0, __ATOMIC_RELAXED);
-			atomic_fetch_sub(&lazy_count, 1);
+			/* another thread sleeps: arm now, unless the -EAGAIN
+			 * that emptied it did (its kick reaches that epoll) */
+			lazy_drop(p);
+			if (p->rx_armed)
+				return;
 		}
 	}
-	preload_inside++;
-	ssize_t n = ivt_recv(p->ch, p->stage, STAGE_SIZE);
-	preload_inside--;
+	ssize_t n = ring_recv(p, p->stage, STAGE_SIZE);
 	if (n > 0) {
 		p->st_off = 0;
 		p->st_len = (size_t)n;
@@ -255,8 +271,16 @@ static void room_check(struct psock *p)
 
 void rx_arm_lazy(struct psock *p)
 {
-	if (p->rx_lazy)
-		rx_token(p, 0);
+	if (!p->rx_lazy)
+		return;
+	if (p->rx_armed && p->direct) {
+		/* the -EAGAIN that emptied it armed it, and the kick reaches
+		 * the application's epoll: another ivt_recv would only pay
+		 * that arming's system calls again */
+		lazy_drop(p);
+		return;
+	}
+	rx_token(p, 0);
 }
 
 void wait_app_fd(struct psock *p, short events)
