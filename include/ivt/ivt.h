@@ -303,14 +303,16 @@ int ivt_arm(ivt_channel *ch, unsigned events);
 
 int ivt_set_nonblock(ivt_channel *ch, int nonblock);
 
-/* level 0: ivt_fd no longer stays readable after a call that made
- * progress (that costs an eventfd write per such call and a read per
- * -EAGAIN). For event loops that track readiness themselves: they call
- * until -EAGAIN, or ask ivt_ready and then ivt_arm, before sleeping on
- * ivt_fd, which then wakes only for the peer's kick, news from ivtd and
- * the other cases listed at ivt_fd. Such a loop must make one call at a
- * time on the channel. Default 1 (level, as ivt_fd says). 0 or -EINVAL. */
-int ivt_set_fd_level(ivt_channel *ch, int level);
+/* manual 1: for event loops that track readiness themselves with
+ * ivt_ready and ivt_arm. A non-blocking ivt_recv that finds nothing in
+ * the ring returns -EAGAIN without arming (no system call; it used to
+ * cost 2-3), and ivt_fd has no level of its own (after progress it is
+ * not made readable: an eventfd write and read less). So before
+ * sleeping on ivt_fd, call ivt_arm(ch, IVT_READY_RECV) (and
+ * IVT_READY_SEND to wait for room); ivt_arm also reports the peer's
+ * close or death as ready. Sends still arm on -EAGAIN. The caller
+ * makes one call at a time on the channel. Default 0. 0 or -EINVAL. */
+int ivt_set_manual_arm(ivt_channel *ch, int manual);
 
 /* ---- One-sided operations ------------------------------------------- */
 

@@ -458,11 +458,11 @@ IVT_EXPORT int ivt_set_nonblock(ivt_channel *ch, int nonblock)
 	return 0;
 }
 
-IVT_EXPORT int ivt_set_fd_level(ivt_channel *ch, int level)
+IVT_EXPORT int ivt_set_manual_arm(ivt_channel *ch, int manual)
 {
 	if (!ch)
 		return -EINVAL;
-	atomic_store(&ch->no_level, !level);
+	atomic_store(&ch->manual_arm, !!manual);
 	return 0;
 }
 

@@ -50,5 +50,10 @@ IVT_EXPORT int ivt_arm(ivt_channel *ch, unsigned events)
 		out |= IVT_READY_SEND;
 	if ((events & IVT_READY_RECV) && (r & ~want_send))
 		out |= IVT_READY_RECV;
+	/* news from ivtd (read above): the calls report it now, and with
+	 * manual arming no receive of the caller's has looked */
+	int pe = ivt_ctrl_peer_event(&ch->ctrl);
+	if (pe == IVT_PEER_DIED || pe == IVT_PEER_CLOSED)
+		out |= events;
 	return (int)out;
 }

@@ -165,7 +165,7 @@ static int completions_pending(struct ivt_channel *ch)
 
 void chan_fd_progress(struct ivt_channel *ch)
 {
-	if (atomic_load(&ch->fd_used) && !atomic_load(&ch->no_level))
+	if (atomic_load(&ch->fd_used) && !atomic_load(&ch->manual_arm))
 		level_raise(ch);
 }
 
@@ -199,9 +199,9 @@ unsigned chan_prepare_sleep(struct ivt_channel *ch, unsigned events)
 	ch->ops->ack(ch->ep);
 	/* Clear our own wake-up first, then re-check: whatever made progress
 	 * meanwhile is seen by the arm below. Without the level, raises are
-	 * rare and the caller makes one call at a time (ivt_set_fd_level), so
+	 * rare and the caller makes one call at a time (ivt_set_manual_arm), so
 	 * level_set tells whether there is one to read. */
-	if (!atomic_load(&ch->no_level) || atomic_load(&ch->level_set)) {
+	if (!atomic_load(&ch->manual_arm) || atomic_load(&ch->level_set)) {
 		if (read(ch->wake_fd, &v, sizeof(v)) < 0) {
 			/* EAGAIN: no manual wake-up pending */
 		}

@@ -127,9 +127,10 @@ ssize_t ring_recv(struct psock *p, void *buf, size_t len)
 	preload_inside++;
 	ssize_t n = ivt_recv(p->ch, buf, len);
 	preload_inside--;
-	/* -EAGAIN armed the ring; only a peer's kick, which ends that, makes
-	 * data appear for a call of ours to take */
-	p->rx_armed = n == -EAGAIN;
+	/* taking anything ends the arming (the kick came, or will not be
+	 * asked for); manual arming: an -EAGAIN leaves it as it was */
+	if (n != -EAGAIN)
+		p->rx_armed = 0;
 	return n;
 }
 
@@ -170,17 +171,35 @@ static void rx_token(struct psock *p, int lazy)
 				return;
 		}
 	}
-	ssize_t n = ring_recv(p, p->stage, STAGE_SIZE);
-	if (n > 0) {
-		p->st_off = 0;
-		p->st_len = (size_t)n;
-	} else if (n == 0) {
-		p->rd_eof = 1;
-	} else if (n != -EAGAIN) {
-		p->rd_err = (int)n;
-	} else {
-		/* empty, and libivt armed the ring: a peer write now kicks
-		 * ivt_fd, which the monitor sees after we unlock */
+	for (int tries = 0;; tries++) {
+		ssize_t n = ring_recv(p, p->stage, STAGE_SIZE);
+		if (n > 0) {
+			p->st_off = 0;
+			p->st_len = (size_t)n;
+			break;
+		}
+		if (n == 0) {
+			p->rd_eof = 1;
+			break;
+		}
+		if (n != -EAGAIN) {
+			p->rd_err = (int)n;
+			break;
+		}
+		/* empty: ask the peer to kick ivt_fd (manual arming, see
+		 * stream.c), unless we did and nothing came since. After
+		 * three "ready" answers without bytes the ring holds part of
+		 * a frame: then libivt's -EAGAIN armed it itself. */
+		if (!p->rx_armed && tries < 3) {
+			preload_inside++;
+			int r = ivt_arm(p->ch, IVT_READY_RECV);
+			preload_inside--;
+			if (r != 0)
+				continue; /* came meanwhile, or the end: take it */
+			p->rx_armed = 1;
+		}
+		/* a peer write now kicks ivt_fd, which the monitor (or the
+		 * application's epoll) sees after we unlock */
 		token_clear(p);
 		arm(p);
 		return;
@@ -335,6 +354,9 @@ void kick_handle(struct psock *p)
 	 * kicks) never touches the parent's channel */
 	if (!p->ch || p->owner != preload_pid)
 		return;
+	/* a wake-up may be libivt's own (an arm that returned early for the
+	 * other direction leaves the receive side unarmed): arm anew */
+	p->rx_armed = 0;
 	if (!p->token)
 		rx_token(p, 0); /* may arm again */
 	room_check(p);
