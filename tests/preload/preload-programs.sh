@@ -12,7 +12,7 @@ for trig in et lt; do
 	for mode in kernel ivt; do
 		next_port
 		start_bg "$T/echo-srv-$trig-$mode.log" $mode "$BIN/epoll-echo" server $PORT $trig
-		wait_port $PORT
+		wait_listen $mode $PORT "$T/echo-srv-$trig-$mode.log"
 		out=$(with $mode "$BIN/epoll-echo" client $PORT 3000000 4 2>"$T/echo-cli-$trig-$mode.log")
 		rc=$?
 		kill $BG
@@ -29,7 +29,7 @@ for mode in kernel ivt; do
 	next_port
 	start_bg "$T/redis-$mode.log" $mode redis-server --port $PORT --bind 127.0.0.1 \
 		--save "" --appendonly no --protected-mode no
-	wait_port $PORT
+	wait_listen $mode $PORT "$T/redis-$mode.log" # the ivt listener too
 	blog="$T/bench-$mode.log"
 	for pipe in 1 16; do
 		with $mode redis-benchmark -p $PORT -t set,get -n 20000 -c 8 -P $pipe -d 1024 --csv \
@@ -71,7 +71,7 @@ for mode in kernel ivt; do
 		echo $BG >"$T/http.pid")
 	BG=$(cat "$T/http.pid")
 	PIDS+=($BG)
-	wait_port $PORT
+	wait_listen $mode $PORT "$T/http-$mode.log"
 	# curl hangs at start-up (setlocale's lock) with libasan.so preloaded,
 	# without ivt too: under ASan socat alone fetches the file
 	if [ -z "${IVT_ASAN_RUNTIME:-}" ]; then
