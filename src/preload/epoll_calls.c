@@ -195,14 +195,16 @@ static int spin_rings(struct psock **ps, int n)
 
 atomic_int epoll_sleepers, lazy_count;
 
-/* Before epoll_wait may sleep: spin on the lazy streams' rings; one that
- * got data is read ahead, and its token makes the wait return at once. */
-static void lazy_before_sleep(int epfd)
+/* Before epoll_wait may sleep (spin) or when it only looks (timeout 0:
+ * lazy streams are not armed, so only their rings tell): spin on or look
+ * at the lazy streams' rings; one that got data is read ahead, and its
+ * token makes the wait return at once. */
+static void lazy_before_sleep(int epfd, int spin)
 {
 	struct psock *ps[LAZY_MAX];
 	preload_inside++;
 	int n = lazy_collect(epfd, ps);
-	int found = n > 0 && n < LAZY_MAX && spin_rings(ps, n);
+	int found = n > 0 && (!spin || (n < LAZY_MAX && spin_rings(ps, n)));
 	for (int k = 0; k < n; k++) {
 		if (found) {
 			pthread_mutex_lock(&ps[k]->lock);
@@ -248,8 +250,12 @@ static int wait_common(int epfd, struct epoll_event *evs, int max, int timeout,
 		 * spin found data: no epoll_wait(0) before the spin, which cost
 		 * a system call per request. A kernel fd that is ready already
 		 * waits at most one spin budget (adaptive, see spin_rings). */
-		if (timeout != 0 && atomic_load(&lazy_count))
-			lazy_before_sleep(epfd);
+		if (atomic_load(&lazy_count)) {
+			lazy_before_sleep(epfd, timeout != 0);
+			/* a look sees LAZY_MAX streams at most: arm the rest */
+			if (timeout == 0 && atomic_load(&lazy_count) >= LAZY_MAX)
+				lazy_arm_all(epfd);
+		}
 		if (timeout != 0) {
 			/* from here on, no stream of a reader in another thread
 			 * stays lazy (rx_token checks the count); then arm the

@@ -6,6 +6,7 @@
 set -uo pipefail
 NEED="redis-server redis-benchmark redis-cli iperf3 socat curl python3"
 . "$(dirname "$0")/preload-lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
 
 # ---- epoll echo: edge- and level-triggered, several connections ------
 for trig in et lt; do
@@ -21,6 +22,18 @@ for trig in et lt; do
 		[ "$out" = "ok 4 connections x 3000000 bytes echoed" ] || fail "epoll-echo $trig $mode: '$out'"
 		[ $mode = ivt ] && check_ivt "$T/echo-cli-$trig-$mode.log" "epoll-echo $trig" 4
 	done
+done
+
+# ---- ping-pong with a server whose epoll_wait never sleeps (timeout 0) --
+for mode in kernel ivt; do
+	next_port
+	start_bg "$T/busy-srv-$mode.log" $mode "$PY" "$HERE/busy_pingpong.py" server $PORT
+	wait_listen $mode $PORT "$T/busy-srv-$mode.log"
+	out=$(with $mode "$PY" "$HERE/busy_pingpong.py" client $PORT 200 2>"$T/busy-cli-$mode.log")
+	echo "busy ping-pong $mode: $out"
+	[ "$out" = "ok 200" ] || { fail "busy ping-pong $mode: '$out'"; cat "$T/busy-cli-$mode.log"; }
+	kill $BG 2>/dev/null
+	[ $mode = ivt ] && check_ivt "$T/busy-cli-$mode.log" "busy ping-pong" 1
 done
 
 # ---- redis: SET/GET, several clients, pipelining on and off ---------
