@@ -108,7 +108,9 @@ struct ivt_open_opts {
  * Errors: -EACCES policy refuses, -ENOENT no such channel policy or (connect)
  * nobody listening within the timeout, -EADDRINUSE already has a listener,
  * -ECONNREFUSED daemon not running or the listener closed before accepting,
- * -ENOTSUP backend unavailable here, -ETIMEDOUT (also: not accepted in
+ * -ENOTSUP backend unavailable here, or an ivtd older than this libivt
+ * that lacks what the call needs (IVT_MESSAGE, ivt_listen; the reason
+ * says which: upgrade ivtd), -ETIMEDOUT (also: not accepted in
  * time), -EAGAIN / -EUSERS (ivt_listen's backlog / max_connections full),
  * -ECONNRESET (listener: its connector went away during setup),
  * -EMFILE this identity holds as many connections or channel ends as the

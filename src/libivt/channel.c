@@ -189,6 +189,10 @@ struct early_end {
 static void early_listen(void *arg)
 {
 	struct early_end *e = arg;
+	if (e->ch->ep) { /* an OPEN asked again (older ivtd): the first setup went nowhere */
+		e->ops->close(e->ch->ep);
+		e->ch->ep = NULL;
+	}
 	e->params.oob = e->ch->ctrl.ops->oob(e->ch->ctrl.impl);
 	if (e->ops->listen(&e->params, &e->ch->ep) < 0)
 		e->ch->ep = NULL; /* tried again the usual way once ivtd answered */
