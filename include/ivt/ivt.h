@@ -242,7 +242,10 @@ int ivt_set_timeouts(ivt_channel *ch, int send_ms, int recv_ms);
  *   - Between reserve and commit the sending thread holds the channel's
  *     send side: the same thread must commit; ivt_send(v), one-sided
  *     posts and ivt_flush return -EBUSY meanwhile, ivt_close cancels the
- *     reservation. ivt_send_commit(ch, NULL, 0) cancels.
+ *     reservation. ivt_send_commit(ch, NULL, 0) or (ch, ptr, 0) cancels;
+ *     (ch, NULL, n > 0) is -EINVAL and the reservation stays open (a
+ *     failed ivt_send_reserve sets *ptr to NULL: do not reuse the
+ *     variable that holds an open reservation).
  *   - The reservation is shared memory: the peer can read (and, on a
  *     hostile peer, write) it; build nothing there that must stay secret
  *     or must not change before commit.
@@ -250,7 +253,8 @@ int ivt_set_timeouts(ivt_channel *ch, int send_ms, int recv_ms);
  * or a channel with policy "spill"; shm and vchan can), -EINVAL (len 0, ptr NULL),
  * -EMSGSIZE (len above ivt_send_reserve_max), -EAGAIN (non-blocking, no room), -ETIMEDOUT,
  * -EBUSY (a reservation is open), -EPIPE, -ECONNRESET.
- * commit: 0, -EINVAL (ptr is not the open reservation, n > len).
+ * commit: 0, -EINVAL (no reservation, ptr is not the open reservation,
+ * n > len, ptr NULL with n > 0).
  *
  * There is no zero-copy receive: the ring is writable by the peer while
  * we read it, so data handed out in place could change after the caller

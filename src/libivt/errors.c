@@ -78,7 +78,8 @@ static const char *ivt_text(int e)
 	case ECANCELED:
 		return "the channel was closed";
 	case EBUSY:
-		return "the channel already has its peer";
+		return "busy: this thread's ivt_send_reserve is not committed yet (ivt_send_commit "
+		       "first), or the channel already has its peer";
 	case EISCONN:
 		return "this control connection already carries a channel end";
 	case EALREADY:

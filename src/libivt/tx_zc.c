@@ -105,7 +105,10 @@ int ivt_xport_commit(struct ivt_xport *xp, void *ptr, size_t len)
 	/* Only the thread holding the reservation may get here with a match;
 	 * tx.resv is read without the lock only to refuse strangers. */
 	uint8_t *base = xp->tx.resv;
-	if (!base || (ptr && ptr != base + xp->tx.resv_head) || len > xp->tx.resv_cap)
+	/* NULL with bytes to publish is a caller's lost pointer (a failed
+	 * reserve sets it NULL), not a cancel: dropping them would lose data */
+	if (!base || (ptr && ptr != base + xp->tx.resv_head) || len > xp->tx.resv_cap ||
+	    (!ptr && len))
 		return -EINVAL;
 	int rc = 0;
 	if (ptr && len) { /* ptr NULL or len 0: cancel */
