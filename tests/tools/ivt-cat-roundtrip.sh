@@ -66,4 +66,34 @@ echo hello | "$cat_" connect cat-eof -t 10000 || fail "clean connector failed"
 wait $l
 rc=$?
 [ $rc = 0 ] && [ "$(cat "$dir/eof.out")" = hello ] || fail "clean EOF: exit $rc"
+# ... the listener killed: its connector exits 2; a CMD failing: exit 2
+"$cat_" listen cat-lkill -n 1 -v >/dev/null 2>"$dir/lkill.err" &
+l=$!
+"$cat_" connect cat-lkill -t 10000 </dev/zero >/dev/null &
+c=$!
+i=0
+while ! grep -q "connection from" "$dir/lkill.err" && [ $i -lt 600 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+kill -9 $l
+wait $c
+rc=$?
+[ $rc = 2 ] || fail "connector of a killed listener exited $rc, want 2"
+"$cat_" listen cat-cmd -n 1 --exec 'cat >/dev/null; exit 3' &
+l=$!
+echo x | "$cat_" connect cat-cmd -t 10000 || fail "connector to a failing CMD failed"
+wait $l
+rc=$?
+[ $rc = 2 ] || fail "listener whose CMD exited 3 exited $rc, want 2"
 echo "ok: exit 2 on reset, 0 on clean EOF"
+
+# 3. a usage error says what was wrong in a few lines, exit 1
+out=$("$cat_" connect 2>&1)
+rc=$?
+[ $rc = 1 ] && [ "$(echo "$out" | wc -l)" -le 4 ] && echo "$out" | grep -q -- "--help" ||
+	fail "usage error: exit $rc, output: $out"
+out=$("$cat_" bogus x 2>&1)
+[ $? = 1 ] && echo "$out" | grep -q "unknown mode 'bogus'" && [ "$(echo "$out" | wc -l)" -le 4 ] ||
+	fail "unknown mode: $out"
+echo "ok: usage errors"
