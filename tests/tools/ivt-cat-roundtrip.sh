@@ -47,15 +47,20 @@ sleep 0.2 # the tee's checksum process
 echo "ok: $bytes through two channels, sha256 $(cat "$dir/far.sum")"
 
 # 2. exit status reflects the peer
+# A `listen -v` said "connection from" in its stderr file $1 (up to 60 s:
+# kill an end only once connected; not a timing assertion, a wait).
+wait_connected() {
+	local i=0
+	while ! grep -q "connection from" "$1" && [ $i -lt 600 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
 "$cat_" listen cat-kill -n 1 -v >/dev/null 2>"$dir/kill.err" &
 l=$!
 "$cat_" connect cat-kill -t 10000 </dev/zero &
 c=$!
-i=0 # kill it only once it is connected (not a timing assertion: a wait)
-while ! grep -q "connection from" "$dir/kill.err" && [ $i -lt 600 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+wait_connected "$dir/kill.err"
 kill -9 $c
 wait $l
 rc=$?
@@ -71,11 +76,7 @@ rc=$?
 l=$!
 "$cat_" connect cat-lkill -t 10000 </dev/zero >/dev/null &
 c=$!
-i=0
-while ! grep -q "connection from" "$dir/lkill.err" && [ $i -lt 600 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+wait_connected "$dir/lkill.err"
 kill -9 $l
 wait $c
 rc=$?
