@@ -68,7 +68,7 @@ int ivt_ctrl_compat_flags(uint32_t flags, uint32_t known, const char *path, uint
 	if (!unknown)
 		return -EINVAL; /* refused for another reason: its text stays */
 	IVT_DEBUG("libivt", "ivtd at %s does not know OPEN flags 0x%x: opening without them "
-			    "(no peer identity, no re-attach after an ivtd restart)", path, unknown);
+			    "(no peer identity, no re-attach to a restarted ivtd)", path, unknown);
 	*out = flags & ~unknown;
 	return 0;
 }
