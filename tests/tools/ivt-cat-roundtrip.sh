@@ -56,13 +56,23 @@ wait_connected() {
 		i=$((i + 1))
 	done
 }
-"$cat_" listen cat-kill -n 1 -v >/dev/null 2>"$dir/kill.err" &
-l=$!
-"$cat_" connect cat-kill -t 10000 </dev/zero &
-c=$!
-wait_connected "$dir/kill.err"
-kill -9 $c
-wait $l
+# reset_exit NAME connector|listener: a connection on NAME whose given
+# end is killed once connected; returns the other end's exit status.
+reset_exit() {
+	"$cat_" listen "$1" -n 1 -v >/dev/null 2>"$dir/$1.err" &
+	local l=$!
+	"$cat_" connect "$1" -t 10000 </dev/zero >/dev/null &
+	local c=$!
+	wait_connected "$dir/$1.err"
+	if [ "$2" = connector ]; then
+		kill -9 $c
+		wait $l
+	else
+		kill -9 $l
+		wait $c
+	fi
+}
+reset_exit cat-kill connector
 rc=$?
 [ $rc = 2 ] || fail "listener of a killed connector exited $rc, want 2"
 "$cat_" listen cat-eof -n 1 >"$dir/eof.out" &
@@ -72,13 +82,7 @@ wait $l
 rc=$?
 [ $rc = 0 ] && [ "$(cat "$dir/eof.out")" = hello ] || fail "clean EOF: exit $rc"
 # ... the listener killed: its connector exits 2; a CMD failing: exit 2
-"$cat_" listen cat-lkill -n 1 -v >/dev/null 2>"$dir/lkill.err" &
-l=$!
-"$cat_" connect cat-lkill -t 10000 </dev/zero >/dev/null &
-c=$!
-wait_connected "$dir/lkill.err"
-kill -9 $l
-wait $c
+reset_exit cat-lkill listener
 rc=$?
 [ $rc = 2 ] || fail "connector of a killed listener exited $rc, want 2"
 "$cat_" listen cat-cmd -n 1 --exec 'cat >/dev/null; exit 3' &
