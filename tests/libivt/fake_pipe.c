@@ -115,28 +115,16 @@ static int fake_poll_fd(struct ivt_ep *ep) { (void)ep; return -1; }
 static void fake_ack(struct ivt_ep *ep) { (void)ep; }
 static void fake_close(struct ivt_ep *ep) { ep->out->eof = 1; }
 
-const struct ivt_plugin_ops fake_ops = {
-	.abi_version = IVT_PLUGIN_ABI_VERSION,
-	.ops_size = sizeof(struct ivt_plugin_ops),
-	.name = "fake",
-	.send = fake_send,
-	.recv = fake_recv,
-	.arm = fake_arm,
-	.poll_fd = fake_poll_fd,
-	.ack = fake_ack,
-	.close = fake_close,
-};
+/* The byte pipe both tables share. */
+#define FAKE_PIPE_OPS(nm)                                                                          \
+	.abi_version = IVT_PLUGIN_ABI_VERSION, .ops_size = sizeof(struct ivt_plugin_ops),          \
+	.name = nm, .send = fake_send, .recv = fake_recv, .arm = fake_arm,                          \
+	.poll_fd = fake_poll_fd, .ack = fake_ack, .close = fake_close
+
+const struct ivt_plugin_ops fake_ops = {FAKE_PIPE_OPS("fake")};
 
 const struct ivt_plugin_ops fake_ops_inplace = {
-	.abi_version = IVT_PLUGIN_ABI_VERSION,
-	.ops_size = sizeof(struct ivt_plugin_ops),
-	.name = "fake-inplace",
-	.send = fake_send,
-	.recv = fake_recv,
-	.arm = fake_arm,
-	.poll_fd = fake_poll_fd,
-	.ack = fake_ack,
-	.close = fake_close,
+	FAKE_PIPE_OPS("fake-inplace"),
 	.send_reserve = fake_reserve,
 	.send_commit = fake_commit,
 	.recv_peek = fake_peek,
