@@ -74,11 +74,9 @@ enum ivt_open_flags {
 	 * both ends in message mode with or without the flag, false refuses
 	 * the flag with -EPROTOTYPE. Without the key the listener chooses.
 	 * ivtd tells both ends the mode at setup (over the local control
-	 * socket), so an end is in message mode whether or not it passed the
-	 * flag; an end passing IVT_MESSAGE to a byte-stream channel fails with
-	 * -EPROTOTYPE and ivtd's reason. Where ivtd cannot say (XenStore ends;
-	 * the listener's side of a channel bridged between hosts) both ends
-	 * must pass it. */
+	 * socket or XenStore, across hosts too), so an end is in message mode
+	 * whether or not it passed the flag; an end passing IVT_MESSAGE to a
+	 * byte-stream channel fails with -EPROTOTYPE and ivtd's reason. */
 	IVT_MESSAGE = 1u << 2,
 };
 
@@ -133,9 +131,8 @@ int ivt_open(const char *name, unsigned flags, const struct ivt_open_opts *opts,
  * and socket_path apply to every connection; timeout_ms bounds only
  * ivtd's answer here; flags: IVT_NONBLOCK, IVT_MESSAGE). Errors as ivt_open's
  * listener. In a Xen guest (XenStore) each accepted connection gets a vchan
- * ring of its own; a connector there waits in the queue at most 10 s, and
- * IVT_MESSAGE reaches accepted channels but not connectors (they pass it
- * themselves). */
+ * ring of its own, and a connector there waits in the queue at most 10 s.
+ * IVT_MESSAGE reaches accepted channels and their connectors. */
 int ivt_listen(const char *name, const struct ivt_open_opts *opts, ivt_listener **out);
 
 /* Take the next queued connection: a channel of its own (own ring,
