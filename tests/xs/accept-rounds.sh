@@ -9,26 +9,15 @@
 # found no listener (the bed's "no listener" after a client's destroy).
 set -uo pipefail
 BIN=${IVT_BIN_DIR:?}
-T=$(mktemp -d /tmp/ivt-accept-rounds.XXXXXX)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-cat >"$T/policy.json" <<'JSON'
+T_PREFIX=ivt-accept-rounds
+. "$(dirname "$0")/../lib/private-ivtd.sh"
+private_ivtd <<'JSON'
 {"version": 1,
  "channels": [{"name": "acc-*", "listeners": ["*"], "connectors": ["*"], "backend": "shm"}]}
 JSON
-"$BIN/ivtd" -r local -c "$T/policy.json" -s "$T/ivtd.sock" >"$T/ivtd.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 50); do [ -S "$T/ivtd.sock" ] && break; sleep 0.1; done
-[ -S "$T/ivtd.sock" ] || { cat "$T/ivtd.log"; echo "FAIL: ivtd did not start"; exit 1; }
-export IVT_SOCKET=$T/ivtd.sock
 X=("$BIN/ivt-xs-open")
 COMMON=(--registry local --backend shm --timeout 30)
-fail() { echo "FAIL: $*"; for f in "$T"/*.log; do echo "== $f"; cat "$f"; done; exit 1; }
+die() { fail "$*"; for f in "$T"/*.log; do echo "== $f"; cat "$f"; done; finish; }
 
 # The listener's timeout (30 s) only bounds a broken run: a round that
 # needs it fails on what the clients say, not on a clock.
@@ -44,16 +33,16 @@ round() { # round <name> <seed>: two connections at once, both must pass
 	local rc2=$?
 	wait $p1
 	local rc1=$?
-	[ $rc1 = 0 ] && [ $rc2 = 0 ] || fail "client $1: exit $rc1/$rc2"
+	[ $rc1 = 0 ] && [ $rc2 = 0 ] || die "client $1: exit $rc1/$rc2"
 	grep -q 'end of stream: yes' "$T/$1-1.log" && grep -q 'end of stream: yes' "$T/$1-2.log" ||
 		fail "client $1: no clean end of stream"
 }
 round a 1
 # a is done; the listener must still be listening, not timed out
-grep -q 'no connector within' "$T/listener.log" && fail "the listener gave up while a waited"
+grep -q 'no connector within' "$T/listener.log" && die "the listener gave up while a waited"
 round b 3
 wait $LIS
 rc=$?
 grep -q '^accept acc-rounds: 4 accepted, 4 verified, 0 peer died, 0 failed$' "$T/listener.log" &&
-	[ $rc = 0 ] || fail "listener exit $rc: $(tail -n 2 "$T/listener.log" | tr '\n' ' ')"
-echo "PASS: one listener, two rounds of two connections, the second after the first ended"
+	[ $rc = 0 ] || die "listener exit $rc: $(tail -n 2 "$T/listener.log" | tr '\n' ' ')"
+finish "PASS: one listener, two rounds of two connections, the second after the first ended"
