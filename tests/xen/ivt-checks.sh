@@ -210,14 +210,14 @@ check_destroy() {
 # Guest l accepts 7 connections on xen-acc, each served by a thread of its
 # own with a stream only its seed verifies (and closed once served): two
 # from q (16 GiB each, still flowing when q is destroyed), two from p
-# (256 MiB each, started while q's flow and still flowing through the
+# (128 MiB each, started while q's flow and still flowing through the
 # destroy), then, after the destroy, a third from p (dom0's go node says
 # when) and two from a fresh guest r. Every connection has its own vchan
 # ring (a @v<chan> path below l). Passes when p's and r's five streams
 # verify, q's two end in "peer died" on l's side, l kept accepting, ivtd
 # lives and nothing of q is left.
 ACC_MIB=33554432
-ACC_P=268435456
+ACC_P=134217728
 accepts_from() { grep -c "accept 'xen-acc' by dom:$1: connection from dom:$2," /tmp/ivtd.log; }
 wait_accepts() { # wait_accepts <listener> <client> <n> <seconds>
 	i=0
