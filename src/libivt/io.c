@@ -5,6 +5,7 @@
 #include <sys/uio.h>
 
 #include "channel.h"
+#include "errors.h"
 #include "common/clock.h"
 
 /* A blocking send-side wait bounded by the channel's send timeout. */
@@ -149,6 +150,14 @@ static ssize_t recv_common(struct ivt_channel *ch, const struct iovec *iov, int 
 			if (end_stream_if_peer_gone(ch, ev_before))
 				continue; /* now returns 0 or -ECONNRESET */
 			events = chan_recv_events(ch);
+			if (nonblock && events == IVT_EV_RECV && atomic_load(&ch->manual_arm) &&
+			    !(ivt_ready(ch) & IVT_READY_RECV)) {
+				/* nothing there, nothing of ours to push: the
+				 * caller arms before it sleeps (ivt_set_manual_arm) */
+				if (ch->xp.msg_mode && !peek)
+					ivt_xport_msg_detach(&ch->xp, iov, iovcnt);
+				return -EAGAIN;
+			}
 		} else if (n == -ENOBUFS) {
 			events = IVT_EV_SEND; /* our answers must drain first */
 		} else {
@@ -197,8 +206,13 @@ IVT_EXPORT ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len)
 
 IVT_EXPORT ssize_t ivt_next_msg_size(ivt_channel *ch)
 {
-	if (!ch || !ch->xp.msg_mode)
+	if (!ch)
 		return -EINVAL;
+	if (!ch->xp.msg_mode) {
+		ivt_reason_set(-EINVAL, "ivt_next_msg_size: '%s' is a byte stream, not in message "
+					"mode", ch->name);
+		return -EINVAL;
+	}
 	return recv_common(ch, NULL, 0, 1);
 }
 

@@ -17,6 +17,7 @@ BIN=${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}
 BUILT=${IVT_PLUGIN_DIR:-$BIN/../plugins}
 TCPX=${IVT_TCPX_PLUGIN:-$BIN/../tests/remote/xport-plugins/ivt_tcpx.so}
 . "$(dirname "$0")/netns-pair.sh"
+. "$(dirname "$0")/../lib/ivt-lib.sh"
 netns_pair_setup ivtx xv0 xv1 ivtd ivt-demo ivtctl
 [ -f "$TCPX" ] || { echo "no $TCPX"; exit 1; }
 IMPAIR_ENV=()
@@ -27,23 +28,11 @@ export IVT_PLUGIN_DIR=$TMP/plugins
 ip -n "$NS_A" addr add 10.77.0.1/24 dev xv0
 ip -n "$NS_B" addr add 10.77.0.2/24 dev xv1
 
-policy() { # file, peer name, ifname, peer mac, rdma
-	cat >"$1" <<JSON
-{
-  "version": 1,
-  "channels": [
-    { "name": "bulk", "host": "hostA", "listeners": ["uid:*"],
-      "connectors": ["uid:*", "host:hostB/uid:*"], "ring_size": 1048576 }
-  ],
-  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "rdma": "$5" } ]
-}
-JSON
-}
 SOCK_A=$TMP/a.sock SOCK_B=$TMP/b.sock
 pair() { # rdma of A, of B
 	rm -f "$SOCK_A" "$SOCK_B"
-	policy "$TMP/a.json" hostB xv0 "$MAC_B" "$1"
-	policy "$TMP/b.json" hostA xv1 "$MAC_A" "$2"
+	ivt_two_host_policy "$TMP/a.json" hostB xv0 "$MAC_B" "$1"
+	ivt_two_host_policy "$TMP/b.json" hostA xv1 "$MAC_A" "$2"
 	IMPAIR_ENV=(IVT_TCPX_ADDR=10.77.0.1)
 	start_ivtd "$NS_A" hostA "$TMP/a.json" "$SOCK_A" "$TMP/ivtd-a.log" || exit 1
 	IVTD_A=$LAST_PID
