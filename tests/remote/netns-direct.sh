@@ -67,11 +67,20 @@ unpair() {
 # (Arrays, not functions: $! must be the process itself, for kill -9.)
 IN_A=(ip netns exec "$NS_A" env IVT_TCPX_ADDR=10.78.0.1)
 IN_B=(ip netns exec "$NS_B" env IVT_TCPX_ADDR=10.78.0.2)
+# Until ivtd A lists the listener (a fixed sleep races with a slow start).
+wait_listener() {
+	for _ in $(seq 100); do
+		ip netns exec "$NS_A" "$BIN/ivtctl" -s "$SOCK_A" status 2>/dev/null |
+			grep -q "^fast .*listening" && return 0
+		sleep 0.1
+	done
+	return 1
+}
 transfer() { # bytes, tag
 	"${IN_A[@]}" "$BIN/ivt-demo" listen fast --socket "$SOCK_A" >"$TMP/lis$2.out" 2>&1 &
 	local lis=$!
 	PIDS+=($lis)
-	sleep 0.3
+	wait_listener
 	"${IN_B[@]}" "$BIN/ivt-demo" connect fast --socket "$SOCK_B" --bytes "$1" \
 		--timeout 20000 >"$TMP/con$2.out" 2>&1
 	local crc=$?
@@ -94,7 +103,7 @@ grep -q "bridged for" "$TMP/ivtd-a.log" "$TMP/ivtd-b.log" && fail "1: bridged an
 "${IN_A[@]}" "$BIN/ivt-demo" listen fast --socket "$SOCK_A" >"$TMP/lis2.out" 2>&1 &
 LIS=$!
 PIDS+=($LIS)
-sleep 0.3
+wait_listener
 "${IN_B[@]}" "$BIN/ivt-demo" connect fast --socket "$SOCK_B" --bytes 64G \
 	--timeout 20000 >"$TMP/con2.out" 2>&1 &
 CON=$!
@@ -139,7 +148,7 @@ pair auto off tcpx tcpx
 "${IN_A[@]}" "$BIN/ivt-demo" listen fast --socket "$SOCK_A" --timeout 3000 >"$TMP/lis5.out" 2>&1 &
 LIS=$!
 PIDS+=($LIS)
-sleep 0.3
+wait_listener
 "${IN_B[@]}" "$BIN/ivt-demo" connect fast --socket "$SOCK_B" --bytes 1M --timeout 5000 \
 	>"$TMP/con5.out" 2>&1 && fail "5: connected without a direct queue pair"
 sed 's/^/    connector: /' "$TMP/con5.out"
