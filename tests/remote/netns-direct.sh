@@ -17,17 +17,10 @@
 # Exit 77 = skipped (not root, no namespaces/veth).
 set -u
 BIN=${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}
-BUILT=${IVT_PLUGIN_DIR:-$BIN/../plugins}
-TCPX=${IVT_TCPX_PLUGIN:-$BIN/../tests/remote/xport-plugins/ivt_tcpx.so}
 . "$(dirname "$0")/netns-pair.sh"
 netns_pair_setup ivtd_ dv0 dv1 ivtd ivt-demo ivtctl
-[ -f "$TCPX" ] || { echo "no $TCPX"; exit 1; }
 IMPAIR_ENV=()
-mkdir "$TMP/plugins"
-ln -s "$BUILT/ivt_shm.so" "$BUILT/ivt_slurpoe.so" "$TCPX" "$TMP/plugins/"
-export IVT_PLUGIN_DIR=$TMP/plugins
-ip -n "$NS_A" addr add 10.78.0.1/24 dev dv0
-ip -n "$NS_B" addr add 10.78.0.2/24 dev dv1
+netns_pair_tcpx 78
 
 policy() { # file, peer name, ifname, peer mac, rdma, backend
 	cat >"$1" <<JSON
@@ -53,16 +46,7 @@ pair() { # rdma of A, of B, backend at A, at B
 	start_ivtd "$NS_B" hostB "$TMP/b.json" "$SOCK_B" "$TMP/ivtd-b.log" || exit 1
 	IVTD_B=$LAST_PID
 }
-unpair() {
-	kill -TERM "$IVTD_A" "$IVTD_B"
-	wait "$IVTD_A" "$IVTD_B" 2>/dev/null
-	# IVT_TEST_KEEP=DIR keeps both logs of each pair
-	[ -n "${IVT_TEST_KEEP:-}" ] && cat "$TMP/ivtd-a.log" >"$IVT_TEST_KEEP/a-$IVTD_A.log" &&
-		cat "$TMP/ivtd-b.log" >"$IVT_TEST_KEEP/b-$IVTD_B.log"
-	if grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/ivtd-a.log" "$TMP/ivtd-b.log"; then
-		fail "sanitizer errors in the ivtd logs"
-	fi
-}
+unpair() { netns_pair_stop_ivtd; }
 # The processes load the stand-in too, each with its namespace's address.
 # (Arrays, not functions: $! must be the process itself, for kill -9.)
 IN_A=(ip netns exec "$NS_A" env IVT_TCPX_ADDR=10.78.0.1)

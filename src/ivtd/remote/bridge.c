@@ -86,6 +86,16 @@ int bridge_send_msg(struct bridge *br, const struct ivt_rmsg *m)
 	return w == n ? 0 : w < 0 ? (int)w : -EIO;
 }
 
+int bridge_send_setup(struct bridge *br, const void *blob, size_t len)
+{
+	if (!len || len > IVT_RMSG_BLOB_MAX)
+		return -EMSGSIZE;
+	struct ivt_rmsg m = {.type = IVT_RMSG_SETUP};
+	m.u.setup.len = (uint32_t)len;
+	memcpy(m.u.setup.blob, blob, len);
+	return bridge_send_msg(br, &m);
+}
+
 /* ---- telling the local side ------------------------------------------ */
 
 /* Acceptor: the broker hears about our end leaving from the house-keeping

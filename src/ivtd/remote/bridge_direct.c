@@ -101,12 +101,9 @@ int direct_client_setup(struct bridge *br, const void *blob, size_t len, int nfd
 		return -EPROTO;
 	if (nfds)
 		return -EINVAL; /* IVT_CAP_NET_SETUP: nothing that only means something here */
-	if (!len || len > IVT_RMSG_BLOB_MAX)
-		return -EMSGSIZE;
-	struct ivt_rmsg m = {.type = IVT_RMSG_SETUP};
-	m.u.setup.len = (uint32_t)len;
-	memcpy(m.u.setup.blob, blob, len);
-	int rc = bridge_send_msg(br, &m);
+	int rc = bridge_send_setup(br, blob, len);
+	if (rc == -EMSGSIZE)
+		return rc;
 	if (rc < 0) {
 		bridge_fail(br, rc, "cannot send the connector's setup");
 		return rc;
@@ -182,10 +179,7 @@ int direct_relay_setup(struct bridge *br, const void *blob, size_t len, int nfds
 		bridge_fail(br, -EPROTO, "the listener's setup cannot cross hosts");
 		return -EPROTO;
 	}
-	struct ivt_rmsg m = {.type = IVT_RMSG_SETUP};
-	m.u.setup.len = (uint32_t)len;
-	memcpy(m.u.setup.blob, blob, len);
-	int rc = bridge_send_msg(br, &m);
+	int rc = bridge_send_setup(br, blob, len);
 	if (rc < 0) {
 		bridge_fail(br, rc, "cannot send the listener's setup");
 		return rc;

@@ -151,6 +151,8 @@ void bridge_free(struct bridge *br);
 int bridge_start_pump(struct bridge *br, const void *blob, size_t len, const int *fds,
 		      int nfds, char *why, size_t why_len);
 int bridge_send_msg(struct bridge *br, const struct ivt_rmsg *m);
+/* SETUP with a plugin's blob: 0, -EMSGSIZE unless 1..IVT_RMSG_BLOB_MAX */
+int bridge_send_setup(struct bridge *br, const void *blob, size_t len);
 void bridge_fail(struct bridge *br, int err, const char *what);
 
 void bridge_handshake(struct bridge *br);
