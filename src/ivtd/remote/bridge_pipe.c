@@ -2,10 +2,8 @@
 /*
  * The pump of a channel bridged over an RDMA plugin: bytes between the
  * local ring (daemon end br->de) and the plugin's pipe to the peer host
- * (br->xp.de). Toward the ring the plugin's recv writes straight into the
- * ring's reserved space (send_reserve/send_commit); toward the peer, and
- * for rings without zero-copy send, through one staging buffer (the
- * plugin ABI is a copying byte pipe).
+ * (br->xp.de), through one staging buffer per direction (the plugin ABI
+ * is a copying byte pipe on both sides).
  *
  * How the remote side ended: the plugin's pipe says end of stream both
  * after the peer's graceful close and after its local process died (the
@@ -46,43 +44,6 @@ static void remote_ended(struct bridge *br, int err)
 	bridge_report_remote_end(br);
 }
 
-/* One step toward the ring without staging: the plugin's recv lands in
- * the ring's reserved space. 1 moved bytes or reached an end (loop), 0
- * stop (wait), -EOPNOTSUPP the ring cannot (stage instead). */
-static int r2l_direct(struct bridge *br, struct pipe_dir *d)
-{
-	void *p;
-	size_t space;
-	ssize_t c = ivt_daemon_end_send_reserve(br->de, BRIDGE_XPORT_STAGE, &p, &space);
-	if (c == -EOPNOTSUPP)
-		return c;
-	if (c == -EAGAIN) {
-		d->blocked = 1;
-		return 0;
-	}
-	if (c <= 0) {
-		br->r2l_done = 1; /* the local end closed or broke */
-		return 0;
-	}
-	ssize_t n = br->xp.de ? ivt_daemon_end_recv(br->xp.de, p, (size_t)c) : -ECONNRESET;
-	if (n > 0) {
-		if (ivt_daemon_end_send_commit(br->de, (size_t)n) < 0) {
-			br->r2l_done = 1;
-			return 0;
-		}
-		br->r2l.total += (uint64_t)n;
-		return 1;
-	}
-	if (n == -EAGAIN)
-		return 0;
-	if (n < 0) {
-		remote_ended(br, n == -EIO ? -ECONNRESET : (int)n);
-		return 0;
-	}
-	br->xp.remote_eof = 1;
-	return 1;
-}
-
 static void pump_r2l(struct bridge *br)
 {
 	struct pipe_dir *d = &br->xp.r2l;
@@ -93,11 +54,6 @@ static void pump_r2l(struct bridge *br)
 			return;
 		}
 		if (d->off == d->len && !br->xp.remote_eof) {
-			int r = r2l_direct(br, d);
-			if (r > 0)
-				continue;
-			if (r == 0)
-				return;
 			ssize_t n = br->xp.de ? ivt_daemon_end_recv(br->xp.de, d->buf, BRIDGE_XPORT_STAGE)
 					      : -ECONNRESET;
 			if (n == -EAGAIN)
