@@ -2,7 +2,8 @@
 # remote-table: the README's remote-path table from one run. Runs
 # slurpoe-bench (each invocation measures TCP on the same veth too) for
 # MTU 1500 and 9000, without and with frame authentication, and with
-# busy-poll, and with payloads encrypted too, then prints stream rates (64 KiB, 1 MiB messages), the 64 B
+# busy-poll, and with payloads encrypted too, and over UDP (--udp: GSO
+# super-datagrams, UDP_GRO), then prints stream rates (64 KiB, 1 MiB messages), the 64 B
 # round trip and the CPU per GB of both sides, each beside TCP's.
 #
 #   remote-table.sh [--quick] [--repeat N]     (root; default --repeat 3)
@@ -43,3 +44,8 @@ row "MTU 1500, busy-poll 50 us" --mtu 1500 --busy-poll 50
 row "MTU 9000" --mtu 9000
 row "MTU 9000, authenticated" --mtu 9000 --auth
 row "MTU 9000, authenticated + encrypted" --mtu 9000 --encrypt
+row "MTU 1500, over UDP" --mtu 1500 --udp
+row "MTU 1500, over UDP, authenticated" --mtu 1500 --udp --auth
+row "MTU 1500, over UDP, busy-poll 50 us" --mtu 1500 --udp --busy-poll 50
+row "MTU 9000, over UDP" --mtu 9000 --udp
+row "MTU 9000, over UDP, authenticated" --mtu 9000 --udp --auth

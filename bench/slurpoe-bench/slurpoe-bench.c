@@ -4,7 +4,7 @@
  * network namespaces, in the same run. Needs root (creates the namespaces
  * itself and removes them at exit).
  *
- *   slurpoe-bench [--quick] [--ring] [--xdp] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth]
+ *   slurpoe-bench [--quick] [--ring] [--xdp] [--udp] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth]
  *                 [--encrypt] [--impair SPEC]
  *
  * Per message size: stream bandwidth (MB/s, until the receiver confirmed
@@ -69,6 +69,7 @@ static const size_t sizes[] = {64, 1024, 8192, 65536, 1u << 20};
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
 
 static char ns_a[32], ns_b[32];
+static int use_udp;
 static int quick, use_ring, use_xdp, mtu, repeat = 1, ack_now, auth, encrypt;
 static unsigned busy_us;
 static const char *impair;
@@ -239,7 +240,7 @@ static int bench_encrypt(void *ctx, const uint8_t mac[6])
 
 static struct slp_loop_opts loop_opts(const char *ifname)
 {
-	struct slp_loop_opts o = {.ifname = ifname, .rawsock_flags = (use_ring ? SLP_RS_RX_RING : 0) | (use_xdp ? SLP_RS_XDP : 0),
+	struct slp_loop_opts o = {.ifname = ifname, .rawsock_flags = (use_ring ? SLP_RS_RX_RING : 0) | (use_xdp ? SLP_RS_XDP : 0) | (use_udp ? SLP_RS_UDP : 0),
 				  .impair = impair, .impair_seed = (uint64_t)getpid(),
 				  .stream_buf = 4u << 20, .ack_at_turn_end = !ack_now,
 				  .busy_poll_us = busy_us, .peer_key = auth ? bench_key : NULL,
@@ -507,7 +508,7 @@ int main(int argc, char **argv)
 					   {"impair", 1, 0, 'i'}, {"mtu", 1, 0, 'm'},
 					   {"repeat", 1, 0, 'n'}, {"busy-poll", 1, 0, 'b'},
 					   {"ack-now", 0, 0, 'a'}, {"auth", 0, 0, 'A'},
-					   {"encrypt", 0, 0, 'E'}, {"xdp", 0, 0, 'X'},
+					   {"encrypt", 0, 0, 'E'}, {"xdp", 0, 0, 'X'}, {"udp", 0, 0, 'U'},
 					   {0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -521,13 +522,14 @@ int main(int argc, char **argv)
 		case 'A': auth = 1; break;
 		case 'E': auth = encrypt = 1; break;
 		case 'X': use_xdp = 1; break;
+		case 'U': use_udp = 1; break;
 		case 'n':
 			repeat = atoi(optarg);
 			if (repeat < 1 || repeat > 15)
 				repeat = 15;
 			break;
 		default:
-			fprintf(stderr, "usage: slurpoe-bench [--quick] [--ring] [--xdp] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth] [--encrypt] [--impair SPEC]\n");
+			fprintf(stderr, "usage: slurpoe-bench [--quick] [--ring] [--xdp] [--udp] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth] [--encrypt] [--impair SPEC]\n");
 			return 1;
 		}
 	}

@@ -275,7 +275,9 @@ size_t ivt_send_reserve_max(ivt_channel *ch);
  *    returns -EAGAIN re-arms it.
  * So both loops work: poll() then one call per wake-up, or an
  * edge-triggered epoll that calls until -EAGAIN. Needs only one thread
- * waiting on it per channel. */
+ * waiting on it per channel. The descriptor is made on the first call
+ * (a channel never asked costs no epoll set) and is the same from then
+ * on; that first call may fail with -EMFILE, -ENFILE or -ENOMEM. */
 int ivt_fd(ivt_channel *ch);
 
 /* What a non-blocking call could do now, read from the ring's indices in

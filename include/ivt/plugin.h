@@ -99,6 +99,12 @@ enum ivt_plugin_caps {
 	 * and bridge remote channels over this transport (docs/remote.md,
 	 * "Bridging over RDMA"). */
 	IVT_CAP_NET_SETUP = 1u << 7,
+	/* Each end learns of its peer's close (as end of stream) and death
+	 * (as a reset) from the backend itself, with no help from ivtd (shm:
+	 * the ring's close mark and the wake-up socket pair's hang-up). ivtd
+	 * may then stop watching an accepted end once it is set up, to save a
+	 * descriptor per channel (docs/conn-setup.md, "Channels held open"). */
+	IVT_CAP_PEER_FATE = 1u << 8,
 };
 
 struct ivt_ep_params {

@@ -78,7 +78,7 @@ static int check_payload(struct ivt_ctrl_msg *m, uint32_t len)
 	case IVT_CTRL_OPEN_OK:
 		if (len != sizeof(m->u.open_ok) || !TERMINATED(m->u.open_ok.backend) ||
 		    !TERMINATED(m->u.open_ok.xs_path) || m->u.open_ok.is_server > 1 ||
-		    (m->u.open_ok.flags & ~IVT_CTRL_OK_MESSAGE) ||
+		    (m->u.open_ok.flags & ~IVT_CTRL_OK_FLAGS) ||
 		    m->u.open_ok.spill_above_bytes > IVT_CTRL_SPILL_ABOVE_MAX)
 			return -EPROTO;
 		return 0;

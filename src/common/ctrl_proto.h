@@ -34,6 +34,8 @@
  *              send its SETUP right behind the OPEN, before the answer
  *              (ivtd reads them in order; behind a refused OPEN it is
  *              refused too)
+ *              (OPEN_OK may say DETACHED: ivtd, short of descriptors,
+ *              hangs up on that end once its SETUP arrived)
  *   connector: client -> OPEN, daemon -> OPEN_OK only once accepted (or
  *              ERROR: refused, timed out, listener closed)
  *   PEER_INFO  (daemon -> an end whose OPEN had IVT_CTRL_OPEN_INFO): the
@@ -97,10 +99,11 @@ enum ivt_ctrl_open_flags {
 	IVT_CTRL_OPEN_ACCEPT = 1u << 9, /* with IVT_LISTEN: accept connection `arg` */
 	IVT_CTRL_OPEN_INFO = 1u << 10,  /* this client understands PEER_INFO */
 	IVT_CTRL_OPEN_ATTACH = 1u << 11, /* ... and ATTACH_INFO: it re-attaches after a restart */
+	IVT_CTRL_OPEN_DETACH = 1u << 12, /* ... and IVT_CTRL_OK_DETACHED (accepting ends) */
 };
 #define IVT_CTRL_OPEN_FLAGS                                                                  \
 	(IVT_LISTEN | IVT_MESSAGE | IVT_CTRL_OPEN_MULTI | IVT_CTRL_OPEN_ACCEPT |               \
-	 IVT_CTRL_OPEN_INFO | IVT_CTRL_OPEN_ATTACH)
+	 IVT_CTRL_OPEN_INFO | IVT_CTRL_OPEN_ATTACH | IVT_CTRL_OPEN_DETACH)
 /* Connector's arg: wait for a listener's backlog this long; forever. */
 #define IVT_CTRL_WAIT_FOREVER 0xffffffffu
 
@@ -135,6 +138,12 @@ struct ivt_ctrl_open_ok {
 /* open_ok.flags: the channel is in message mode (the listener opened it
  * with IVT_MESSAGE); both ends frame messages (docs/framing.md). */
 #define IVT_CTRL_OK_MESSAGE 1u
+/* open_ok.flags, to an accepting end only: ivtd keeps no control
+ * connection for this end once its SETUP arrived (it closes it then; the
+ * end expects no PEER, no cookie, and need not send CLOSE). Only for a
+ * backend with IVT_CAP_PEER_FATE, which tells each end its peer's fate. */
+#define IVT_CTRL_OK_DETACHED 2u
+#define IVT_CTRL_OK_FLAGS (IVT_CTRL_OK_MESSAGE | IVT_CTRL_OK_DETACHED)
 
 struct ivt_ctrl_error {
 	int32_t err; /* positive errno */

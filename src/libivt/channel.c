@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -114,28 +112,6 @@ static int open_ctrl(struct ivt_channel *ch, const char *socket_opt, struct ivt_
 		sleep_ms(left < 0 || left > backoff ? backoff : left);
 		backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
 	}
-}
-
-static int setup_epoll(struct ivt_channel *ch)
-{
-	ch->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (ch->epfd < 0)
-		return -errno;
-	ch->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	ch->role[CHAN_SENDER].fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	ch->role[CHAN_RECEIVER].fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (ch->wake_fd < 0 || ch->role[0].fd < 0 || ch->role[1].fd < 0)
-		return -errno;
-	struct epoll_event ev = {.events = EPOLLIN};
-	if (epoll_ctl(ch->epfd, EPOLL_CTL_ADD, ch->ops->poll_fd(ch->ep), &ev) < 0 ||
-	    epoll_ctl(ch->epfd, EPOLL_CTL_ADD, ch->ctrl.ops->fd(ch->ctrl.impl), &ev) < 0 ||
-	    epoll_ctl(ch->epfd, EPOLL_CTL_ADD, ch->wake_fd, &ev) < 0)
-		return -errno;
-	atomic_store(&ch->ctrl_in_epoll, 1);
-	/* so a caller's poll() wakes for the first data (data already there
-	 * is reported when the caller first asks for ivt_fd) */
-	ch->ops->arm(ch->ep, IVT_EV_RECV);
-	return 0;
 }
 
 /* Server end: wait until the peer attached to the pipe. */
@@ -339,9 +315,6 @@ static int chan_start(const char *name, unsigned flags, const struct ivt_open_op
 		rc = -ENOMEM;
 		goto fail;
 	}
-	rc = setup_epoll(ch);
-	if (rc < 0)
-		goto fail;
 	if (!listen)
 		atomic_store(&ch->accepted, 1);
 	else if (wait_peer && (rc = wait_for_peer(ch, deadline, o->timeout_ms)) < 0)
@@ -402,7 +375,8 @@ int chan_open_accepted(const char *name, const struct ivt_open_opts *lo,
 	struct ivt_open_opts o = *lo;
 	o.timeout_ms = 0; /* ivtd answers at once; the connector attaches on first use */
 	struct ivt_ctrl_open req;
-	int rc = chan_make_request(name, &o, IVT_LISTEN | IVT_CTRL_OPEN_ACCEPT, &req);
+	int rc = chan_make_request(name, &o,
+				   IVT_LISTEN | IVT_CTRL_OPEN_ACCEPT | IVT_CTRL_OPEN_DETACH, &req);
 	if (rc < 0)
 		return rc;
 	req.arg = ticket;
@@ -446,6 +420,9 @@ IVT_EXPORT int ivt_fd(ivt_channel *ch)
 {
 	if (!ch)
 		return -EINVAL;
+	int rc = chan_fd_make(ch);
+	if (rc < 0)
+		return rc;
 	chan_fd_used(ch);
 	return ch->epfd;
 }

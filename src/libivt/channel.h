@@ -27,6 +27,9 @@ struct ivt_channel {
 	 * are emulated over xp. */
 	struct ivt_native *native;
 	uint64_t ring_size;
+	/* Made on the first ivt_fd() (chan_fd_make), under ctrl_mu; -1 until
+	 * then: most ends never ask, and these are 5 syscalls to make and 2 to
+	 * close per connection. Readable without the lock once fd_used is set. */
 	int epfd;                  /* ivt_fd(): plugin fd + control fd + wake_fd */
 	int wake_fd;               /* eventfd: makes ivt_fd readable "by hand" */
 	atomic_int ctrl_in_epoll;
@@ -43,10 +46,11 @@ struct ivt_channel {
 	atomic_int fd_used, level_set, send_wanted;
 	/* One sending and one receiving thread may sleep at once on the one
 	 * plugin fd; whichever consumes a wake-up passes it on to the other
-	 * through that one's own eventfd. Indexed by enum chan_role. */
+	 * through that one's own eventfd, made by its first wait (-1 before;
+	 * waiting is set only once fd is). Indexed by enum chan_role. */
 	struct {
 		atomic_int waiting;
-		int fd;
+		atomic_int fd;
 	} role[2];
 	atomic_uint_fast64_t waits;
 	/* IVT_EV_* that non-blocking calls returned -EAGAIN for (wait.c) */
@@ -83,6 +87,8 @@ void chan_fd_progress(struct ivt_channel *ch);
 void chan_fd_rx_done(struct ivt_channel *ch);
 /* The caller asked for ivt_fd: from now on keep its level. */
 void chan_fd_used(struct ivt_channel *ch);
+/* ivt_fd's descriptors, made on first use: 0 or a negative errno. */
+int chan_fd_make(struct ivt_channel *ch);
 
 /* Read the daemon's news; returns the peer event (enum ivt_peer_event or 0). */
 int chan_poll_ctrl(struct ivt_channel *ch);

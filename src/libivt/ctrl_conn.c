@@ -272,6 +272,14 @@ int ivt_ctrl_conn_open_early(struct ivt_ctrl_conn *cc, const char *path,
 		}
 		if (m.hdr.type == IVT_CTRL_OPEN_OK) {
 			*ok = m.u.open_ok;
+			if ((req->flags & IVT_CTRL_OPEN_DETACH) && (ok->flags & IVT_CTRL_OK_DETACHED)) {
+				/* ivtd hangs up once our SETUP is in (behind the
+				 * OPEN, or sent next): nothing more to hear, nothing
+				 * to re-attach; the backend says the peer's fate */
+				atomic_store(&cc->re_state, IVT_RE_NEVER);
+				atomic_store(&cc->daemon_gone, 1);
+				return 0;
+			}
 			ivt_ctrl_conn_keep_attach(cc, req, ok);
 			return 0;
 		}

@@ -6,8 +6,10 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <string.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -21,7 +23,8 @@ static void ctrl_went_away(struct ivt_channel *ch)
 	/* A hung-up socket polls readable forever: take it out of ivt_fd
 	 * (unless another thread re-attached it meanwhile). */
 	pthread_mutex_lock(&ch->ctrl_mu);
-	if (ch->ctrl.ops->gone(ch->ctrl.impl) && atomic_exchange(&ch->ctrl_in_epoll, 0))
+	if (ch->epfd >= 0 && ch->ctrl.ops->gone(ch->ctrl.impl) &&
+	    atomic_exchange(&ch->ctrl_in_epoll, 0))
 		epoll_ctl(ch->epfd, EPOLL_CTL_DEL, ch->ctrl.ops->fd(ch->ctrl.impl), NULL);
 	pthread_mutex_unlock(&ch->ctrl_mu);
 }
@@ -29,7 +32,7 @@ static void ctrl_went_away(struct ivt_channel *ch)
 /* ivt_fd wakes its poller when the next attempt is due (ms < 0: never). */
 static void retry_timer_set(struct ivt_channel *ch, int ms)
 {
-	if (ms >= 0 && ch->retry_fd < 0 && atomic_load(&ch->fd_used)) {
+	if (ms >= 0 && ch->retry_fd < 0 && ch->epfd >= 0) {
 		ch->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 		struct epoll_event ev = {.events = EPOLLIN};
 		if (ch->retry_fd >= 0 && epoll_ctl(ch->epfd, EPOLL_CTL_ADD, ch->retry_fd, &ev) < 0) {
@@ -54,7 +57,7 @@ static void try_reattach(struct ivt_channel *ch)
 	int next = -1;
 	int rc = ch->ctrl.ops->reattach(ch->ctrl.impl, &next);
 	pthread_mutex_lock(&ch->ctrl_mu);
-	if (rc == 1 && !atomic_exchange(&ch->ctrl_in_epoll, 1)) {
+	if (rc == 1 && ch->epfd >= 0 && !atomic_exchange(&ch->ctrl_in_epoll, 1)) {
 		struct epoll_event ev = {.events = EPOLLIN};
 		epoll_ctl(ch->epfd, EPOLL_CTL_ADD, ch->ctrl.ops->fd(ch->ctrl.impl), &ev);
 	}
@@ -103,10 +106,32 @@ unsigned chan_recv_events(struct ivt_channel *ch)
 	       chan_spill_events(ch);
 }
 
+/* The eventfd through which the other role passes a wake-up on to this
+ * one, made by this role's first wait; -1 if it cannot be (then this
+ * wait polls without it, as a timeout-bounded caller still retries). */
+static int role_fd(struct ivt_channel *ch, enum chan_role role)
+{
+	int fd = atomic_load(&ch->role[role].fd);
+	if (fd >= 0)
+		return fd;
+	int made = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (made < 0)
+		return -1;
+	int none = -1;
+	/* one thread per role waits, but close() may wait as a sender
+	 * while the sending thread does: the first one's fd is kept */
+	if (!atomic_compare_exchange_strong(&ch->role[role].fd, &none, made)) {
+		close(made);
+		return none;
+	}
+	return made;
+}
+
 int chan_wait(struct ivt_channel *ch, enum chan_role role, unsigned events, int timeout_ms)
 {
+	int rfd = role_fd(ch, role);
 	/* announce ourselves before arming, so a thread that consumes the
-	 * kick we ask for below knows to pass it on */
+	 * kick we ask for below knows to pass it on (to rfd, made before) */
 	atomic_store(&ch->role[role].waiting, 1);
 	int ready = ch->ops->arm(ch->ep, events);
 	if (ready != 0) { /* ready, or an error the next call will report */
@@ -115,7 +140,7 @@ int chan_wait(struct ivt_channel *ch, enum chan_role role, unsigned events, int 
 	}
 	struct pollfd p[3] = {
 		{.fd = ch->ops->poll_fd(ch->ep), .events = POLLIN},
-		{.fd = ch->role[role].fd, .events = POLLIN},
+		{.fd = rfd, .events = POLLIN}, /* poll ignores -1 */
 		{.fd = ch->ctrl.ops->fd(ch->ctrl.impl), .events = POLLIN},
 	};
 	nfds_t n = ch->ctrl.ops->gone(ch->ctrl.impl) ? 2 : 3;
@@ -129,12 +154,12 @@ int chan_wait(struct ivt_channel *ch, enum chan_role role, unsigned events, int 
 			enum chan_role other = role == CHAN_SENDER ? CHAN_RECEIVER : CHAN_SENDER;
 			if (atomic_load(&ch->role[other].waiting)) {
 				uint64_t one = 1;
-				if (write(ch->role[other].fd, &one, sizeof(one)) < 0) {
+				if (write(atomic_load(&ch->role[other].fd), &one, sizeof(one)) < 0) {
 					/* saturated: it is readable anyway */
 				}
 			}
 		}
-		if (p[1].revents && read(ch->role[role].fd, &v, sizeof(v)) < 0) {
+		if (p[1].revents && read(rfd, &v, sizeof(v)) < 0) {
 			/* someone else consumed it: fine */
 		}
 		if (n > 2 && p[2].revents)
@@ -150,7 +175,8 @@ int chan_wait(struct ivt_channel *ch, enum chan_role role, unsigned events, int 
 /* Make ivt_fd readable by hand; one eventfd write until the next clear. */
 static void level_raise(struct ivt_channel *ch)
 {
-	if (atomic_exchange(&ch->level_set, 1))
+	/* without ivt_fd nobody polls a level; fd_used is set once wake_fd is made */
+	if (!atomic_load(&ch->fd_used) || atomic_exchange(&ch->level_set, 1))
 		return;
 	uint64_t one = 1;
 	if (write(ch->wake_fd, &one, sizeof(one)) < 0) {
@@ -173,6 +199,45 @@ void chan_fd_rx_done(struct ivt_channel *ch)
 {
 	if (atomic_load(&ch->fd_used) && completions_pending(ch))
 		level_raise(ch);
+}
+
+int chan_fd_make(struct ivt_channel *ch)
+{
+	int rc = 0;
+	pthread_mutex_lock(&ch->ctrl_mu);
+	if (ch->epfd >= 0)
+		goto out;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	int wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	struct epoll_event ev = {.events = EPOLLIN};
+	int in_ctrl = !ch->ctrl.ops->gone(ch->ctrl.impl);
+	if (ep < 0 || wake < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, ch->ops->poll_fd(ch->ep), &ev) < 0 ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, wake, &ev) < 0 ||
+	    (in_ctrl && epoll_ctl(ep, EPOLL_CTL_ADD, ch->ctrl.ops->fd(ch->ctrl.impl), &ev) < 0)) {
+		rc = -errno;
+		ivt_reason_set(rc, "channel '%s': cannot make ivt_fd's descriptors: %s", ch->name,
+			       strerror(errno));
+		if (ep >= 0)
+			close(ep);
+		if (wake >= 0)
+			close(wake);
+		goto out;
+	}
+	ch->wake_fd = wake;
+	ch->epfd = ep;
+	atomic_store(&ch->ctrl_in_epoll, in_ctrl);
+	/* a re-attach attempt already due makes it readable on time */
+	long long at = atomic_load(&ch->retry_at);
+	if (at >= 0 && !in_ctrl) {
+		long long left = at - ivt_now_ms();
+		retry_timer_set(ch, left < 0 ? 0 : (int)left);
+	}
+	/* so a caller's poll() wakes for the first data (data already there
+	 * is reported by the level chan_fd_used raises) */
+	ch->ops->arm(ch->ep, IVT_EV_RECV);
+out:
+	pthread_mutex_unlock(&ch->ctrl_mu);
+	return rc;
 }
 
 void chan_fd_used(struct ivt_channel *ch)
@@ -199,7 +264,7 @@ unsigned chan_prepare_sleep(struct ivt_channel *ch, unsigned events)
 	ch->ops->ack(ch->ep);
 	/* Clear our own wake-up first, then re-check: whatever made progress
 	 * meanwhile is seen by the arm below. */
-	if (read(ch->wake_fd, &v, sizeof(v)) < 0) {
+	if (atomic_load(&ch->fd_used) && read(ch->wake_fd, &v, sizeof(v)) < 0) {
 		/* EAGAIN: no manual wake-up pending */
 	}
 	atomic_store(&ch->level_set, 0);

@@ -100,7 +100,7 @@ static int busy_poll(struct slp_loop *l, int timeout_ms)
 		if (n > 0 || slp_loop_deadline(l) <= now) {
 			slp_engine_tick(l->engine);
 			slp_rawsock_flush(l->rs);
-			if (n == 256)
+			if (n >= 256)
 				slp_loop_process(l);
 			return 1;
 		}

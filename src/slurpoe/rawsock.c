@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "wire.h"
+#include "udp.h"
 #include "xsk.h"
 
 #define TX_BATCH 64
@@ -56,6 +57,7 @@ struct slp_rawsock {
 	size_t qhead, qlen, qcap;
 	struct slp_rawsock_stats st;
 	struct slp_xsk *xsk; /* SLP_RS_XDP, when it could be had */
+	struct slp_udp *udp; /* SLP_RS_UDP */
 	char path[200];
 };
 
@@ -97,7 +99,11 @@ int slp_rawsock_open(const char *ifname, unsigned flags, struct slp_rawsock **ou
 	if (!rs)
 		return -ENOMEM;
 	int err;
-	rs->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(SLP_ETHERTYPE));
+	/* Over UDP the packet socket only answers the ioctls: protocol 0,
+	 * never bound, it receives nothing. */
+	int udp = !!(flags & SLP_RS_UDP);
+	rs->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			udp ? 0 : htons(SLP_ETHERTYPE));
 	if (rs->fd < 0) {
 		err = -errno;
 		free(rs);
@@ -114,7 +120,18 @@ int slp_rawsock_open(const char *ifname, unsigned flags, struct slp_rawsock **ou
 	memcpy(rs->mac, ifr.ifr_hwaddr.sa_data, 6);
 	if (ioctl(rs->fd, SIOCGIFMTU, &ifr))
 		goto fail_errno;
-	rs->mtu = ifr.ifr_mtu > FRAME_CAP - SLP_ETH_HLEN ? FRAME_CAP - SLP_ETH_HLEN : ifr.ifr_mtu;
+	/* Over UDP the whole frame, Ethernet header too, is the payload. */
+	rs->mtu = ifr.ifr_mtu - (udp ? SLP_UDP_HDRS + SLP_ETH_HLEN : 0);
+	if (rs->mtu > FRAME_CAP - SLP_ETH_HLEN)
+		rs->mtu = FRAME_CAP - SLP_ETH_HLEN;
+	if (udp) {
+		char why[160];
+		if ((err = slp_udp_open(ifname, &rs->udp, why, sizeof(why)))) {
+			fprintf(stderr, "slurpoe: no SLURPoE over UDP: %s\n", why);
+			goto fail;
+		}
+		snprintf(rs->path, sizeof(rs->path), "UDP port %d (GSO/GRO)", SLP_UDP_PORT);
+	}
 	int one = 1, buf = 8 << 20;
 	/* Our own transmissions would come back to us on the tap otherwise. */
 	(void)setsockopt(rs->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
@@ -122,15 +139,15 @@ int slp_rawsock_open(const char *ifname, unsigned flags, struct slp_rawsock **ou
 		(void)setsockopt(rs->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	if (setsockopt(rs->fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf)))
 		(void)setsockopt(rs->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
-	if ((flags & SLP_RS_RX_RING) && (err = setup_ring(rs)))
+	if (!udp && (flags & SLP_RS_RX_RING) && (err = setup_ring(rs)))
 		goto fail;
 	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(SLP_ETHERTYPE),
 				  .sll_ifindex = rs->ifindex};
-	if (bind(rs->fd, (struct sockaddr *)&sll, sizeof(sll)))
+	if (!udp && bind(rs->fd, (struct sockaddr *)&sll, sizeof(sll)))
 		goto fail_errno;
 	rs->txbuf = malloc((size_t)TX_BATCH * FRAME_CAP);
-	rs->rxbuf = rs->ring ? NULL : malloc((size_t)RX_BATCH * FRAME_CAP);
-	if (!rs->txbuf || (!rs->ring && !rs->rxbuf)) {
+	rs->rxbuf = rs->ring || udp ? NULL : malloc((size_t)RX_BATCH * FRAME_CAP);
+	if (!rs->txbuf || (!rs->ring && !udp && !rs->rxbuf)) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -139,8 +156,9 @@ int slp_rawsock_open(const char *ifname, unsigned flags, struct slp_rawsock **ou
 		rs->txmsg[i].msg_hdr.msg_iov = &rs->txiov[i];
 		rs->txmsg[i].msg_hdr.msg_iovlen = 1;
 	}
-	snprintf(rs->path, sizeof(rs->path), "AF_PACKET");
-	if (flags & SLP_RS_XDP) {
+	if (!udp)
+		snprintf(rs->path, sizeof(rs->path), "AF_PACKET");
+	if ((flags & SLP_RS_XDP) && !udp) {
 		char why[160];
 		if (slp_xsk_open(ifname, rs->ifindex, rs->mtu, &rs->xsk, why, sizeof(why)))
 			snprintf(rs->path, sizeof(rs->path), "AF_PACKET (no AF_XDP: %s)", why);
@@ -161,6 +179,7 @@ void slp_rawsock_close(struct slp_rawsock *rs)
 	if (!rs)
 		return;
 	slp_xsk_close(rs->xsk);
+	slp_udp_close(rs->udp);
 	if (rs->ring)
 		munmap(rs->ring, rs->ring_len);
 	if (rs->fd >= 0)
@@ -173,7 +192,10 @@ void slp_rawsock_close(struct slp_rawsock *rs)
 	free(rs);
 }
 
-int slp_rawsock_fd(const struct slp_rawsock *rs) { return rs->xsk ? slp_xsk_fd(rs->xsk) : rs->fd; }
+int slp_rawsock_fd(const struct slp_rawsock *rs)
+{
+	return rs->xsk ? slp_xsk_fd(rs->xsk) : rs->udp ? slp_udp_fd(rs->udp) : rs->fd;
+}
 const char *slp_rawsock_path(const struct slp_rawsock *rs) { return rs->path; }
 const uint8_t *slp_rawsock_mac(const struct slp_rawsock *rs) { return rs->mac; }
 int slp_rawsock_mtu(const struct slp_rawsock *rs) { return rs->mtu; }
@@ -184,6 +206,14 @@ static void send_batch(struct slp_rawsock *rs)
 	if (rs->xsk) { /* queue_tx handed them over already */
 		rs->st.tx_calls++;
 		slp_xsk_kick(rs->xsk);
+		rs->ntx = 0;
+		return;
+	}
+	if (rs->udp) {
+		uint64_t dropped = 0;
+		rs->st.tx_calls += (uint64_t)slp_udp_send(rs->udp, rs->txiov, rs->ntx, &dropped);
+		rs->st.tx_dropped += dropped;
+		rs->st.tx_frames += (uint64_t)rs->ntx - dropped;
 		rs->ntx = 0;
 		return;
 	}
@@ -408,6 +438,12 @@ int slp_rawsock_rx(struct slp_rawsock *rs, void (*cb)(void *arg, const void *fra
 		int n = slp_xsk_rx(rs->xsk, cb, arg, max);
 		rs->st.rx_calls++;
 		rs->st.rx_frames += (uint64_t)n;
+		return n;
+	}
+	if (rs->udp) {
+		int n = slp_udp_rx(rs->udp, cb, arg, max, &rs->st.rx_calls);
+		if (n > 0)
+			rs->st.rx_frames += (uint64_t)n;
 		return n;
 	}
 	return rs->ring ? rx_ring(rs, cb, arg, max) : rx_mmsg(rs, cb, arg, max);

@@ -27,6 +27,8 @@ enum slp_rawsock_flags {
 	SLP_RS_RX_RING = 1u << 0, /* TPACKET_V3 RX ring instead of recvmmsg */
 	SLP_RS_XDP = 1u << 1,     /* AF_XDP where the kernel and device allow it
 				     (xsk.h), else AF_PACKET: slp_rawsock_path() */
+	SLP_RS_UDP = 1u << 2,     /* frames inside UDP datagrams with GSO/GRO (udp.h);
+				     both ends must use it; one engine per address */
 };
 
 /* Needs CAP_NET_RAW. Returns 0 or negative errno (-EPERM, -ENODEV...). */
@@ -56,8 +58,8 @@ void slp_rawsock_flush(struct slp_rawsock *rs);
  * the event loop need no flush). */
 void slp_rawsock_batch_begin(struct slp_rawsock *rs);
 
-/* Hand every waiting frame (up to max) to cb; returns how many, or a
- * negative errno. Never blocks. */
+/* Hand every waiting frame (up to max; over UDP a few dozen more, see
+ * udp.h) to cb; returns how many, or a negative errno. Never blocks. */
 int slp_rawsock_rx(struct slp_rawsock *rs, void (*cb)(void *arg, const void *frame, size_t len),
 		   void *arg, int max);
 

@@ -35,7 +35,7 @@ static struct {
 	uint32_t ep;
 	uint8_t mac[6];
 	uint64_t bytes;
-	int ring, xdp, verbose, timeout_s;
+	int ring, xdp, udp, verbose, timeout_s;
 	uint32_t retries;
 } opt = {.mode = "stream", .bytes = 1 << 20, .timeout_s = 120};
 
@@ -310,7 +310,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: slurpoe-peer --if IFACE (--listen EP | --connect MAC EP) [--bytes N]\n"
-		"         [--mode stream|rdma] [--ring] [--xdp] [--impair loss=5,dup=1,reorder=25,delay_us=1000]\n"
+		"         [--mode stream|rdma] [--ring] [--xdp] [--udp] [--impair loss=5,dup=1,reorder=25,delay_us=1000]\n"
 		"         [--retries N] [--timeout S]\n");
 }
 
@@ -320,7 +320,7 @@ int main(int argc, char **argv)
 		{"if", 1, 0, 'i'},      {"listen", 1, 0, 'l'}, {"connect", 1, 0, 'c'},
 		{"bytes", 1, 0, 'b'},   {"mode", 1, 0, 'm'},   {"ring", 0, 0, 'r'},
 		{"impair", 1, 0, 'I'},  {"retries", 1, 0, 'R'}, {"timeout", 1, 0, 't'},
-		{"xdp", 0, 0, 'X'},
+		{"xdp", 0, 0, 'X'},     {"udp", 0, 0, 'U'},
 		{0, 0, 0, 0}};
 	int c, role = 0;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -339,9 +339,10 @@ int main(int argc, char **argv)
 		case 'm': opt.mode = optarg; break;
 		case 'r': opt.ring = 1; break;
 		case 'X': opt.xdp = 1; break;
+		case 'U': opt.udp = 1; break;
 		case 'I': opt.impair = optarg; break;
 		case 'R': opt.retries = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 't': opt.timeout_s = atoi(optarg); break;
+		case 't': opt.timeout_s = atoi(optarg) > 0 ? atoi(optarg) : 120; break;
 		default: usage(); return 1;
 		}
 	}
@@ -354,15 +355,22 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	struct slp_loop_opts lo2 = {.ifname = opt.ifname,
 				    .rawsock_flags = (opt.ring ? SLP_RS_RX_RING : 0) |
-						     (opt.xdp ? SLP_RS_XDP : 0),
+						     (opt.xdp ? SLP_RS_XDP : 0) |
+						     (opt.udp ? SLP_RS_UDP : 0),
 				    .impair = opt.impair, .impair_seed = (uint64_t)getpid(),
-				    .max_retries = opt.retries};
+				    .max_retries = opt.retries,
+				    /* A peer descheduled for seconds on a loaded
+				     * machine is busy, not dead (docs/slurpoe.md):
+				     * only a run that asks for a retry budget
+				     * wants death detected by it alone. */
+				    .min_dead_us = opt.retries ? 0
+						   : (uint32_t)(opt.timeout_s < 4000 ? opt.timeout_s : 4000) * 1000000u};
 	int err = slp_loop_open(&loop, &lo2);
 	if (err) {
 		fprintf(stderr, "slurpoe-peer: %s: %s\n", opt.ifname, strerror(-err));
 		return 1;
 	}
-	if (opt.xdp)
+	if (opt.xdp || opt.udp)
 		fprintf(stderr, "slurpoe-peer: frames over %s\n", slp_rawsock_path(loop.rs));
 	deadline_us = slp_clock_us() + (uint64_t)opt.timeout_s * 1000000u;
 	if (opt.listen)

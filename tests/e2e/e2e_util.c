@@ -3,6 +3,7 @@
 
 #include "common/ctrl_msg.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -284,4 +285,21 @@ int e2e_recv_pattern(ivt_channel *ch, uint64_t seed, uint64_t len)
 	}
 	free(buf);
 	return rc;
+}
+
+int e2e_count_fds(pid_t pid)
+{
+	char path[64];
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/fd");
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	int n = 0;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n - 1; /* the directory's own fd */
 }

@@ -52,6 +52,9 @@ int e2e_status(const char *path, char *buf, size_t cap);
 /* The status line of channel name ("" when it is not listed). */
 const char *e2e_status_line(const char *status, const char *name, char *line, size_t cap);
 
+/* Open descriptors of process pid (0: this one), from /proc; -1 on error. */
+int e2e_count_fds(pid_t pid);
+
 /* Run fn(arg) in a child process; its return value is the exit status. */
 pid_t e2e_fork(int (*fn)(void *), void *arg);
 /* Exit status of child pid, 128 + signal if it was killed. */

@@ -99,6 +99,34 @@ static void test_data_before_first_poll(void **state)
 	}
 }
 
+/* ---- (a') ivt_fd's descriptors come with the first ivt_fd ----------------- */
+
+/* An end nobody polls costs no epoll set and no eventfds (5 syscalls to
+ * make, 2 to close per connection); the first ivt_fd makes them, the
+ * next ones return the same fd, and data that came before still wakes
+ * the first poll. */
+static void test_fd_made_on_first_use(void **state)
+{
+	(void)state;
+	pid_t pid = e2e_fork(early_sender, "t-lazyfd");
+	ivt_channel *ch = open_nonblock("t-lazyfd");
+	parent_await();
+	int before = e2e_count_fds(0);
+	int fd = ivt_fd(ch);
+	assert_true(fd >= 0);
+	assert_int_equal(e2e_count_fds(0), before + 2); /* the epoll set and its eventfd */
+	assert_int_equal(ivt_fd(ch), fd);
+	assert_int_equal(e2e_count_fds(0), before + 2);
+	wait_readable(ch);
+	char buf[8];
+	ssize_t n;
+	while ((n = ivt_recv(ch, buf, sizeof(buf))) == -EAGAIN)
+		wait_readable(ch);
+	assert_int_equal(n, 5);
+	assert_int_equal(ivt_close(ch), 0);
+	assert_int_equal(e2e_wait(pid), 0);
+}
+
 /* ---- (b) one byte per wake-up ----------------------------------------------- */
 
 #define BURST 10
@@ -267,6 +295,7 @@ int main(void)
 		return 1;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_data_before_first_poll),
+		cmocka_unit_test(test_fd_made_on_first_use),
 		cmocka_unit_test(test_one_byte_per_wakeup),
 		cmocka_unit_test(test_one_byte_per_wakeup_edge_triggered),
 		cmocka_unit_test(test_completions_reaped_one_by_one),

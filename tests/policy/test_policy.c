@@ -660,6 +660,29 @@ static void test_host_key_files(void **state)
 }
 
 /* "message": a boolean per rule, absent = the listener decides. */
+/* "carrier": "ethernet" (default) or "udp", the same on one interface. */
+static void test_host_carrier(void **state)
+{
+	(void)state;
+	struct ivt_policy *p = load("{\"version\":1,\"hosts\":["
+				    "{\"name\":\"hostB\",\"ifname\":\"veth0\",\"mac\":\"02:00:00:00:00:0b\","
+				    "\"carrier\":\"udp\"},"
+				    "{\"name\":\"hostC\",\"ifname\":\"veth1\",\"mac\":\"02:00:00:00:00:0c\"}]}");
+	assert_non_null(p);
+	assert_true(p->hosts[0].udp);
+	assert_false(p->hosts[1].udp);
+	ivt_policy_free(p);
+	expect_error("{\"version\":1,\"hosts\":[{\"name\":\"hostB\",\"ifname\":\"veth0\","
+		     "\"mac\":\"02:00:00:00:00:0b\",\"carrier\":\"tcp\"}]}",
+		     "hosts[0].carrier", "is not \"udp\" or \"ethernet\"");
+	expect_error("{\"version\":1,\"hosts\":["
+		     "{\"name\":\"hostB\",\"ifname\":\"veth0\",\"mac\":\"02:00:00:00:00:0b\","
+		     "\"carrier\":\"udp\"},"
+		     "{\"name\":\"hostC\",\"ifname\":\"veth0\",\"mac\":\"02:00:00:00:00:0c\","
+		     "\"carrier\":\"ethernet\"}]}",
+		     "hosts[1]", "must all have the same \"carrier\"");
+}
+
 static void test_message_key(void **state)
 {
 	(void)state;
@@ -710,6 +733,7 @@ int main(void)
 		cmocka_unit_test(test_reload_keeps_old_on_error),
 		cmocka_unit_test(test_host_key_files),
 		cmocka_unit_test(test_message_key),
+		cmocka_unit_test(test_host_carrier),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -204,6 +204,12 @@ void broker_refuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, const
 void broker_open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_server,
 		    uint32_t peer_domid)
 {
+	broker_open_ok_flags(end, ch, is_server, peer_domid, 0);
+}
+
+void broker_open_ok_flags(struct ivt_reg_end *end, const struct channel *ch, int is_server,
+			  uint32_t peer_domid, uint32_t flags)
+{
 	struct ivt_ctrl_open_ok ok;
 	memset(&ok, 0, sizeof(ok));
 	ok.chan_id = ch->id;
@@ -214,7 +220,7 @@ void broker_open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_se
 	ok.peer_domid = peer_domid;
 	snprintf(ok.xs_path, sizeof(ok.xs_path), "%s", ch->xs_path);
 	ok.spill_above_bytes = ch->spill_above;
-	ok.flags = ch->message ? IVT_CTRL_OK_MESSAGE : 0;
+	ok.flags = (ch->message ? IVT_CTRL_OK_MESSAGE : 0) | flags;
 	end->reg->ops->reply_ok(end, &ok);
 }
 
@@ -706,6 +712,14 @@ static void cb_setup(void *arg, struct ivt_reg_end *end, const void *blob, size_
 		  len, nfds);
 	if (ch->client)
 		broker_relay(b, ch);
+	if (ch->detach_server) {
+		/* its SETUP was the last it had to say to us */
+		ch->detach_server = 0;
+		ch->server_detached = 1;
+		ch->server = NULL;
+		end->broker_data = NULL;
+		end->reg->ops->release(end);
+	}
 }
 
 int ivt_broker_setup_to_server(struct ivt_broker *b, struct ivt_reg_end *end, const void *blob,

@@ -159,13 +159,22 @@ void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 	end->broker_data = ch;
 	IVT_INFO(WHO, "accept '%s' by %s: connection from %s, backend %s, ring %" PRIu64,
 		 ch->name, IVT_ID_S(&end->who), IVT_ID_S(&ch->client_id), ch->backend, ch->ring_size);
-	broker_give_cookie(ch);
+	/* Short of descriptors, ivtd lets go of the accepting end once it
+	 * is set up, where the backend tells each end the other's fate. A
+	 * channel with one end known to ivtd cannot be re-attached after a
+	 * restart: no cookie for either. */
+	ch->detach_server = (ch->caps & IVT_CAP_PEER_FATE) && end->reg->ops->wants_release &&
+			    end->reg->ops->wants_release(end);
+	if (!ch->detach_server)
+		broker_give_cookie(ch);
 	broker_peer_info(end, &ch->client_id, ch->client->domid);
-	broker_open_ok(end, ch, 1, ch->client->domid);
+	broker_open_ok_flags(end, ch, 1, ch->client->domid,
+			     ch->detach_server ? IVT_CTRL_OK_DETACHED : 0);
 	broker_peer_info(ch->client, &ch->server_id, end->domid);
 	broker_open_ok(ch->client, ch, 0, end->domid);
 	/* answers may have failed and dropped an end: its gone() comes later */
-	end->reg->ops->notify_peer(end, IVT_PEER_CONNECTED, ch->client->domid);
+	if (!ch->detach_server)
+		end->reg->ops->notify_peer(end, IVT_PEER_CONNECTED, ch->client->domid);
 	promote(b, lis); /* its place in the backlog is free */
 }
 

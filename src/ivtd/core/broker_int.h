@@ -66,6 +66,10 @@ struct channel {
 	struct ivt_identity server_id, client_id; /* kept for status after they go */
 	struct chan_setup *setup;            /* NULL: none yet, or relayed */
 	int setup_seen;                      /* one SETUP per server end */
+	/* An accepted end ivtd lets go once its SETUP came (OPEN_OK said
+	 * DETACHED): detach_server until then, server_detached after; the
+	 * backend then tells each end the other's fate (IVT_CAP_PEER_FATE). */
+	int detach_server, server_detached;
 	/* Re-attach cookie (ATTACH_INFO), once both ends are there and can
 	 * re-attach; never shown or logged. */
 	uint8_t cookie[IVT_CTRL_COOKIE_LEN];
@@ -116,6 +120,9 @@ int broker_decide_or_refuse(struct ivt_broker *b, struct ivt_reg_end *end,
 			    struct ivt_policy_query *q, struct ivt_policy_decision *d);
 void broker_open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_server,
 		    uint32_t peer_domid);
+/* The same with more IVT_CTRL_OK_* flags. */
+void broker_open_ok_flags(struct ivt_reg_end *end, const struct channel *ch, int is_server,
+			  uint32_t peer_domid, uint32_t flags);
 /* The other end's identity, for registries that pass it on. */
 void broker_peer_info(struct ivt_reg_end *end, const struct ivt_identity *who,
 		      uint32_t peer_domid);

@@ -71,7 +71,8 @@ size_t ivt_broker_status(const struct ivt_broker *b, char *buf, size_t len)
 		 * lingering after its one-shot listener left is not listed,
 		 * but a client re-attaching ahead of its listener is */
 		if (c->kind == CHAN_CONN ? c->u.conn.parent != NULL
-					 : !c->server && c->state != CS_ATTACHING)
+					 : !c->server && !c->server_detached &&
+						   c->state != CS_ATTACHING)
 			continue;
 		total++;
 		if (c->kind != CHAN_LISTENER) {

@@ -121,6 +121,9 @@ struct ivt_policy_host {
 	 * too; "off" (default): SLURPoE only (docs/remote.md) */
 	int rdma;
 	int encrypt; /* optional "encrypt": payloads to/from it confidential too */
+	/* optional "carrier": "udp": SLURPoE frames in UDP datagrams on ifname
+	 * (GSO/GRO, docs/slurpoe.md); "ethernet" (default): raw frames */
+	int udp;
 	int line;
 };
 
@@ -153,12 +156,16 @@ struct ivt_policy {
 		uint64_t channels;        /* local channel ends (OPENs) at once */
 		uint64_t bytes_in_flight; /* utmem request payloads being received */
 		uint64_t root_reserve;    /* connections only uid 0 may take */
+		/* table places in use beyond which accepted ends are let go
+		 * once set up (IVT_CTRL_OK_DETACHED); _DETACH_HALF: half */
+		uint64_t detach_above;
 	} limits;
 };
 
 #define IVT_POLICY_LIMIT_CONNECTIONS_DEFAULT 4096
 #define IVT_POLICY_LIMIT_CHANNELS_DEFAULT 2048
 #define IVT_POLICY_LIMIT_ROOT_RESERVE_DEFAULT 64
+#define IVT_POLICY_LIMIT_DETACH_HALF UINT64_MAX /* detach_above's default */
 /* bytes_in_flight defaults to this many utmem max_value_bytes */
 #define IVT_POLICY_LIMIT_IN_FLIGHT_VALUES 4
 

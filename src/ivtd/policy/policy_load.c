@@ -458,10 +458,28 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
+/* An optional string member that is one of two words: *out = 0 for the
+ * first (the default when absent), 1 for the second. */
+static int get_choice(struct loader *L, json_t *obj, const char *path, const char *key,
+		      const char *w0, const char *w1, int *out)
+{
+	char v[16], p[256];
+	snprintf(v, sizeof(v), "%s", w0);
+	int rc = get_string(L, obj, path, key, 0, v, sizeof(v));
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (strcmp(v, w0) != 0 && strcmp(v, w1) != 0) {
+		join(p, sizeof(p), path, key);
+		return fail(L, p, "\"%s\" is not \"%s\" or \"%s\"", v, w1, w0);
+	}
+	*out = !strcmp(v, w1);
+	return 0;
+}
+
 static int parse_host(struct loader *L, json_t *obj, const char *path, struct ivt_policy_host *h)
 {
 	static const char *const keys[] = {"name", "ifname", "mac", "ivtd", "key_file", "encrypt",
-					   "rdma", NULL};
+					   "rdma", "carrier", NULL};
 	int rc;
 	char p[256], mac[32];
 	if (!json_is_object(obj))
@@ -493,15 +511,9 @@ static int parse_host(struct loader *L, json_t *obj, const char *path, struct iv
 	rc = get_string(L, obj, path, "ivtd", 0, h->ivtd, sizeof(h->ivtd));
 	if (rc && rc != -ENOENT)
 		return rc;
-	char rdma[8] = "off";
-	rc = get_string(L, obj, path, "rdma", 0, rdma, sizeof(rdma));
-	if (rc && rc != -ENOENT)
+	if ((rc = get_choice(L, obj, path, "rdma", "off", "auto", &h->rdma)) ||
+	    (rc = get_choice(L, obj, path, "carrier", "ethernet", "udp", &h->udp)))
 		return rc;
-	if (strcmp(rdma, "off") != 0 && strcmp(rdma, "auto") != 0) {
-		join(p, sizeof(p), path, "rdma");
-		return fail(L, p, "\"%s\" is not \"auto\" or \"off\"", rdma);
-	}
-	h->rdma = !strcmp(rdma, "auto");
 	json_t *enc = json_object_get(obj, "encrypt");
 	if (enc && !json_is_boolean(enc)) {
 		join(p, sizeof(p), path, "encrypt");
@@ -595,15 +607,17 @@ static int parse_utmem(struct loader *L, struct ivt_policy *pol, json_t *root)
 }
 
 /* "limits": {"connections": N, "channels": N, "bytes_in_flight": N,
- * "root_reserve": N}, per identity (conf/README.md). After "utmem". */
+ * "root_reserve": N, "detach_above": N}, per identity but the last two
+ * (conf/README.md). After "utmem". */
 static int parse_limits(struct loader *L, struct ivt_policy *pol, json_t *root)
 {
 	static const char *const keys[] = {"connections", "channels", "bytes_in_flight",
-					   "root_reserve", NULL};
+					   "root_reserve", "detach_above", NULL};
 	struct ivt_policy_limits *l = &pol->limits;
 	l->connections = IVT_POLICY_LIMIT_CONNECTIONS_DEFAULT;
 	l->channels = IVT_POLICY_LIMIT_CHANNELS_DEFAULT;
 	l->root_reserve = IVT_POLICY_LIMIT_ROOT_RESERVE_DEFAULT;
+	l->detach_above = IVT_POLICY_LIMIT_DETACH_HALF;
 	l->bytes_in_flight = IVT_POLICY_LIMIT_IN_FLIGHT_VALUES * pol->utmem_max_value_bytes;
 	json_t *o;
 	char p[64];
@@ -614,18 +628,19 @@ static int parse_limits(struct loader *L, struct ivt_policy *pol, json_t *root)
 		return rc;
 	if (!json_is_object(o))
 		return fail(L, "limits", "must be an object {\"connections\": N, \"channels\": N, "
-					 "\"bytes_in_flight\": N, \"root_reserve\": N}");
+					 "\"bytes_in_flight\": N, \"root_reserve\": N, \"detach_above\": N}");
 	if ((rc = check_keys(L, o, "limits", keys)))
 		return rc;
 	uint64_t *const dst[] = {&l->connections, &l->channels, &l->bytes_in_flight,
-				 &l->root_reserve};
-	for (int i = 0; i < 4; i++) {
+				 &l->root_reserve, &l->detach_above};
+	for (int i = 0; i < 5; i++) {
 		rc = get_uint(L, o, "limits", keys[i], 0, dst[i]);
 		if (rc && rc != -ENOENT)
 			return rc;
 		char path[64];
 		join(path, sizeof(path), "limits", keys[i]);
-		if (rc == 0 && *dst[i] == 0 && dst[i] != &l->root_reserve)
+		if (rc == 0 && *dst[i] == 0 && dst[i] != &l->root_reserve &&
+		    dst[i] != &l->detach_above)
 			return fail(L, path, "must be at least 1 (0 would refuse everyone)");
 	}
 	if (l->bytes_in_flight < pol->utmem_max_value_bytes)
@@ -698,6 +713,13 @@ static int parse_hosts(struct loader *L, struct ivt_policy *pol, json_t *root)
 						     "none (hosts[%zu] %s)",
 					    pol->hosts[i].ifname, j,
 					    pol->hosts[j].has_key ? "has one" : "has none");
+			/* So is the carrier. */
+			if (!strcmp(pol->hosts[j].ifname, pol->hosts[i].ifname) &&
+			    pol->hosts[j].udp != pol->hosts[i].udp)
+				return fail(L, path, "hosts on %s must all have the same \"carrier\" "
+						     "(hosts[%zu] says \"%s\")",
+					    pol->hosts[i].ifname, j,
+					    pol->hosts[j].udp ? "udp" : "ethernet");
 			if (!strcmp(pol->hosts[j].name, pol->hosts[i].name)) {
 				char pn[80];
 				join(pn, sizeof(pn), path, "name");

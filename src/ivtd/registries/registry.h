@@ -131,6 +131,13 @@ struct ivt_registry_ops {
 	int (*attach_info)(struct ivt_reg_end *end, const uint8_t cookie[IVT_CTRL_COOKIE_LEN]);
 	/* Answer an ATTACH (set exactly where attach_info is). */
 	int (*attach_ok)(struct ivt_reg_end *end, uint64_t chan_id, int paired);
+	/* Optional (NULL: never). Would the registry rather not keep end's
+	 * connection (short of descriptors), and can its client do without
+	 * (it takes IVT_CTRL_OK_DETACHED)? 1 yes, 0 no. */
+	int (*wants_release)(struct ivt_reg_end *end);
+	/* Set where wants_release is. Let go of end: the registry closes its
+	 * connection and never reports it gone; end is invalid after this. */
+	void (*release)(struct ivt_reg_end *end);
 	void (*destroy)(struct ivt_registry *reg);
 };
 

@@ -73,6 +73,7 @@ struct local_conn {
 	int opened;    /* sent an OPEN: counts against limits.channels */
 	int wants_info; /* its OPEN had IVT_CTRL_OPEN_INFO: it takes PEER_INFO */
 	int wants_attach; /* its OPEN had IVT_CTRL_OPEN_ATTACH: it takes ATTACH_INFO */
+	int wants_detach; /* its OPEN had IVT_CTRL_OPEN_DETACH: it takes OK_DETACHED */
 	size_t held;    /* table places kept for its setup's fds (one-shot listener) */
 };
 
@@ -247,6 +248,27 @@ static int op_attach_ok(struct ivt_reg_end *end, uint64_t chan_id, int paired)
 	return send_or_drop(conn_of(end), IVT_CTRL_ATTACH_OK, &ok, sizeof(ok), NULL, 0);
 }
 
+/* Past limits.detach_above places in use (default: half the table),
+ * accepted ends that can do without are let go once set up: a channel
+ * then costs one place instead of two, and the table holds about twice
+ * as many channels as it has room for at two each. */
+static int op_wants_release(struct ivt_reg_end *end)
+{
+	struct local_conn *c = conn_of(end);
+	const struct local_reg *lr = c->lr;
+	uint64_t above = lr->limits.detach_above;
+	if (above == IVT_POLICY_LIMIT_DETACH_HALF)
+		above = lr->max_conns / 2;
+	return c->wants_detach && !c->dead && lr->nconns + lr->held > above;
+}
+
+static void op_release(struct ivt_reg_end *end)
+{
+	struct local_conn *c = conn_of(end);
+	c->reported = 1; /* the broker forgot it already */
+	mark_dead(c);    /* closed when reaped, after this dispatch */
+}
+
 static void op_destroy(struct ivt_registry *reg);
 
 static const struct ivt_registry_ops local_ops = {
@@ -259,6 +281,8 @@ static const struct ivt_registry_ops local_ops = {
 	.peer_info = op_peer_info,
 	.attach_info = op_attach_info,
 	.attach_ok = op_attach_ok,
+	.wants_release = op_wants_release,
+	.release = op_release,
 	.destroy = op_destroy,
 };
 
@@ -469,6 +493,7 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		req.ring_size = m->u.open.ring_size;
 		c->wants_info = (fl & IVT_CTRL_OPEN_INFO) != 0;
 		c->wants_attach = (fl & IVT_CTRL_OPEN_ATTACH) != 0;
+		c->wants_detach = (fl & IVT_CTRL_OPEN_DETACH) != 0;
 		if (req.multi)
 			grow_sndbuf(c);
 		if ((fl & ~(uint32_t)IVT_CTRL_OPEN_FLAGS) ||
@@ -734,6 +759,7 @@ struct ivt_registry *ivt_registry_local_new(struct event_base *base, const char 
 		.connections = IVT_POLICY_LIMIT_CONNECTIONS_DEFAULT,
 		.channels = IVT_POLICY_LIMIT_CHANNELS_DEFAULT,
 		.root_reserve = IVT_POLICY_LIMIT_ROOT_RESERVE_DEFAULT,
+		.detach_above = IVT_POLICY_LIMIT_DETACH_HALF,
 	};
 	if (open_listener(lr, socket_path, why, why_len) != 0) {
 		free(lr);

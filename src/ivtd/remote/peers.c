@@ -152,6 +152,16 @@ static int if_keyed(struct ivt_peers *P, const char *ifname)
 	return k;
 }
 
+/* "carrier": "udp" on the hosts of this interface (all or none). */
+static int if_udp(struct ivt_peers *P, const char *ifname)
+{
+	const struct ivt_policy *pol = ivt_broker_policy(P->cfg.broker);
+	for (size_t i = 0; pol && i < pol->n_hosts; i++)
+		if (pol->hosts[i].udp && !strcmp(pol->hosts[i].ifname, ifname))
+			return 1;
+	return 0;
+}
+
 static struct peers_if *find_if(struct ivt_peers *P, const char *name)
 {
 	for (struct peers_if *i = P->ifs; i; i = i->next)
@@ -194,9 +204,12 @@ static void open_if(struct ivt_peers *P, const char *name)
 		IVT_INFO(WHO, "remote channels over %s: every frame authenticated (policy keys)%s",
 			 name, keyed == 2 ? ", payloads encrypted with hosts that ask" : "");
 	}
+	if (if_udp(P, name))
+		o.rawsock_flags |= SLP_RS_UDP;
 	int rc = slp_loop_open(&ifc->loop, &o);
 	if (rc < 0) {
-		IVT_WARN(WHO, "remote channels over %s disabled: raw socket: %s%s", name,
+		IVT_WARN(WHO, "remote channels over %s disabled: %s: %s%s", name,
+			 o.rawsock_flags & SLP_RS_UDP ? "SLURPoE over UDP" : "raw socket",
 			 strerror(-rc), rc == -EPERM ? " (ivtd needs CAP_NET_RAW)" : "");
 		free(ifc);
 		return;
@@ -212,8 +225,8 @@ static void open_if(struct ivt_peers *P, const char *name)
 	}
 	const uint8_t *m = slp_rawsock_mac(ifc->loop.rs);
 	IVT_INFO(WHO, "remote channels over %s (%02x:%02x:%02x:%02x:%02x:%02x), peer endpoint "
-		      "%u%s%s", name, m[0], m[1], m[2], m[3], m[4], m[5], IVT_REMOTE_EP,
-		 o.impair ? ", test impairment " : "", o.impair ? o.impair : "");
+		      "%u, frames over %s%s%s", name, m[0], m[1], m[2], m[3], m[4], m[5], IVT_REMOTE_EP,
+		 slp_rawsock_path(ifc->loop.rs), o.impair ? ", test impairment " : "", o.impair ? o.impair : "");
 	ifc->next = P->ifs;
 	P->ifs = ifc;
 }
