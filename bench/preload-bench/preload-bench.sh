@@ -14,6 +14,11 @@
 # missing, 1 if the preload fell back to TCP anywhere.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shell pieces shared with the tests: beside us in the build tree, or installed
+for f in "$HERE/ivt-lib.sh" "$HERE/../share/ivt/ivt-lib.sh" "$HERE/../../tests/lib/ivt-lib.sh"; do
+	[ -r "$f" ] && { . "$f"; break; }
+done
+command -v ivt_wait_listen >/dev/null || { echo "preload-bench: no ivt-lib.sh beside it" >&2; exit 2; }
 BIN=${IVT_BIN_DIR:-$HERE}
 LIB=${IVT_LIB_DIR:-$HERE/../lib}
 export IVT_PLUGIN_DIR=${IVT_PLUGIN_DIR:-$HERE/../plugins}
@@ -72,21 +77,8 @@ bg() { # mode, command...: in the background; BG is the program's own pid
 	BG=$!
 	PIDS+=($BG)
 }
-# mode, port: the server listens (ivt mode: the preload's log says it also
-# offers tcp.PORT, so a client cannot slip in between kernel and ivt listen).
-# No probe connection: iperf3 -s -1 serves exactly one.
-wait_listen() {
-	for _ in $(seq 200); do
-		if [ "$1" = ivt ]; then
-			grep -q "listen [^ ]*:$2: kernel and ivt" "$T/ivt.log" 2>/dev/null && return 0
-		else
-			ss -Hltn "sport = :$2" 2>/dev/null | grep -q . && return 0
-		fi
-		sleep 0.05
-	done
-	echo "preload-bench: nothing listens on port $2 ($1)" >&2
-	return 1
-}
+# mode, port: the server listens (ivt-lib.sh).
+wait_listen() { ivt_wait_listen "$1" "$2" "$T/ivt.log"; }
 
 declare -A R
 for mode in tcp ivt; do

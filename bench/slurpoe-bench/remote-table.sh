@@ -35,7 +35,7 @@ row() { # label, slurpoe-bench options...
 			       s64, s64 / t64, s1m, s1m / t1m, t64 " / " t1m, srtt " / " trtt, sgb, tcpu
 		}' "$OUT/run"
 }
-echo "| SLURPoE on veth (median of runs) | 64 KiB stream MB/s (/TCP) | 1 MiB stream MB/s (/TCP) | TCP MB/s 64K / 1M | 64 B round trip, us: SLURPoE / TCP | CPU s per GB, SLURPoE (64 KiB) | same, TCP |"
+echo "| SLURPoE on veth (median of runs) | 64 KiB stream MB/s (/TCP) | 1 MiB stream MB/s (/TCP) | TCP MB/s 64K / 1M | 64 B round trip: SLURPoE / TCP | CPU s per GB, SLURPoE (64 KiB) | same, TCP |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 row "MTU 1500" --mtu 1500
 row "MTU 1500, authenticated" --mtu 1500 --auth

@@ -74,11 +74,9 @@ enum ivt_open_flags {
 	 * both ends in message mode with or without the flag, false refuses
 	 * the flag with -EPROTOTYPE. Without the key the listener chooses.
 	 * ivtd tells both ends the mode at setup (over the local control
-	 * socket), so an end is in message mode whether or not it passed the
-	 * flag; an end passing IVT_MESSAGE to a byte-stream channel fails with
-	 * -EPROTOTYPE and ivtd's reason. Where ivtd cannot say (XenStore ends;
-	 * the listener's side of a channel bridged between hosts) both ends
-	 * must pass it. */
+	 * socket or XenStore, across hosts too), so an end is in message mode
+	 * whether or not it passed the flag; an end passing IVT_MESSAGE to a
+	 * byte-stream channel fails with -EPROTOTYPE and ivtd's reason. */
 	IVT_MESSAGE = 1u << 2,
 };
 
@@ -108,7 +106,9 @@ struct ivt_open_opts {
  * Errors: -EACCES policy refuses, -ENOENT no such channel policy or (connect)
  * nobody listening within the timeout, -EADDRINUSE already has a listener,
  * -ECONNREFUSED daemon not running or the listener closed before accepting,
- * -ENOTSUP backend unavailable here, -ETIMEDOUT (also: not accepted in
+ * -ENOTSUP backend unavailable here, or an ivtd older than this libivt
+ * that lacks what the call needs (IVT_MESSAGE, ivt_listen; the reason
+ * says which: upgrade ivtd), -ETIMEDOUT (also: not accepted in
  * time), -EAGAIN / -EUSERS (ivt_listen's backlog / max_connections full),
  * -ECONNRESET (listener: its connector went away during setup),
  * -EMFILE this identity holds as many connections or channel ends as the
@@ -131,9 +131,8 @@ int ivt_open(const char *name, unsigned flags, const struct ivt_open_opts *opts,
  * and socket_path apply to every connection; timeout_ms bounds only
  * ivtd's answer here; flags: IVT_NONBLOCK, IVT_MESSAGE). Errors as ivt_open's
  * listener. In a Xen guest (XenStore) each accepted connection gets a vchan
- * ring of its own; a connector there waits in the queue at most 10 s, and
- * IVT_MESSAGE reaches accepted channels but not connectors (they pass it
- * themselves). */
+ * ring of its own, and a connector there waits in the queue at most 10 s.
+ * IVT_MESSAGE reaches accepted channels and their connectors. */
 int ivt_listen(const char *name, const struct ivt_open_opts *opts, ivt_listener **out);
 
 /* Take the next queued connection: a channel of its own (own ring,
@@ -240,7 +239,10 @@ int ivt_set_timeouts(ivt_channel *ch, int send_ms, int recv_ms);
  *   - Between reserve and commit the sending thread holds the channel's
  *     send side: the same thread must commit; ivt_send(v), one-sided
  *     posts and ivt_flush return -EBUSY meanwhile, ivt_close cancels the
- *     reservation. ivt_send_commit(ch, NULL, 0) cancels.
+ *     reservation. ivt_send_commit(ch, NULL, 0) or (ch, ptr, 0) cancels;
+ *     (ch, NULL, n > 0) is -EINVAL and the reservation stays open (a
+ *     failed ivt_send_reserve sets *ptr to NULL: do not reuse the
+ *     variable that holds an open reservation).
  *   - The reservation is shared memory: the peer can read (and, on a
  *     hostile peer, write) it; build nothing there that must stay secret
  *     or must not change before commit.
@@ -248,7 +250,8 @@ int ivt_set_timeouts(ivt_channel *ch, int send_ms, int recv_ms);
  * or a channel with policy "spill"; shm and vchan can), -EINVAL (len 0, ptr NULL),
  * -EMSGSIZE (len above ivt_send_reserve_max), -EAGAIN (non-blocking, no room), -ETIMEDOUT,
  * -EBUSY (a reservation is open), -EPIPE, -ECONNRESET.
- * commit: 0, -EINVAL (ptr is not the open reservation, n > len).
+ * commit: 0, -EINVAL (no reservation, ptr is not the open reservation,
+ * n > len, ptr NULL with n > 0).
  *
  * There is no zero-copy receive: the ring is writable by the peer while
  * we read it, so data handed out in place could change after the caller

@@ -324,6 +324,27 @@ struct ivt_plugin_ops {
 	 * stale the moment it returns. Any thread, alongside everything but
 	 * close. Absent: the host uses arm() instead (which also arms). */
 	int (*ready)(struct ivt_ep *ep, unsigned events);
+
+	/* ---- Appended to ABI 1: receive without a call per piece (optional,
+	 * both or neither). The host parses its frames from the pipe's own
+	 * memory and releases what it took in one step. NULL (or absent): the
+	 * host uses recv. ---- */
+
+	/* Where the next unread bytes of the pipe are: *ptr is readable memory
+	 * at the consumer position, valid until recv_consume or close.
+	 * Returns how many bytes are contiguous there (>0; it stops at the
+	 * wrap of a ring), or what recv would return instead of bytes
+	 * (-EAGAIN, 0 at end of stream, -ECONNRESET, -EPROTO). The memory
+	 * may be the peer's to write (a shared ring): the host copies every
+	 * byte out exactly once and decides on the copy, never on *ptr (the
+	 * XSA-155 double-fetch class). Non-blocking; changes nothing the peer
+	 * can see (the host arms before it sleeps). Called from the receiving
+	 * thread only, never alongside recv. */
+	ssize_t (*recv_peek)(struct ivt_ep *ep, const void **ptr);
+	/* Release the first len bytes at the last recv_peek's *ptr (len <=
+	 * its return value) exactly as recv of them would: the peer may reuse
+	 * the room and is woken if it waits for it. 0 or a negative errno. */
+	int (*recv_consume)(struct ivt_ep *ep, size_t len);
 };
 
 /* The ABI-1 table as first shipped: the smallest ops_size a host accepts. */

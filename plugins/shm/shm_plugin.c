@@ -128,6 +128,8 @@ static ssize_t shm_recv(struct ivt_ep *ep, void *buf, size_t len)
 
 static ssize_t shm_send_reserve(struct ivt_ep *ep, size_t want, void **ptr, size_t *space)
 {
+	if (peer_gone(ep) && !ep->ring.broken)
+		return gone_error(ep); /* as send: nobody will ever read it */
 	return ivt_ring_reserve(&ep->ring, want, ptr, space);
 }
 

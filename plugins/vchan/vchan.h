@@ -60,6 +60,15 @@ int vchan_stats(struct ivt_ep *ep, struct ivt_ep_stats *st);
 ssize_t vchan_send_reserve(struct ivt_ep *ep, size_t want, void **ptr, size_t *space);
 int vchan_send_commit(struct ivt_ep *ep, size_t len);
 
+/* vchan_peek.c: receive from libxenvchan's read ring in place. */
+ssize_t vchan_recv_peek(struct ivt_ep *ep, const void **ptr);
+int vchan_recv_consume(struct ivt_ep *ep, size_t len);
+
+/* After moving an index (full barrier already issued): fire the event
+ * channel if the peer asked for `bit` (VCHAN_NOTIFY_*), as libxenvchan's
+ * send_notify does, clearing the request. */
+void vchan_notify_if_asked(struct ivt_ep *ep, uint8_t bit);
+
 /* Does either ring hold indices an honest peer cannot produce? */
 int vchan_rings_corrupt(struct libxenvchan *c);
 /* Does the peer want a notification for `bit` (VCHAN_NOTIFY_*) from us? */

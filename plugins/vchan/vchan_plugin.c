@@ -45,6 +45,8 @@ static const struct ivt_plugin_ops vchan_ops = {
 	.stats = vchan_stats,
 	.send_reserve = vchan_send_reserve,
 	.send_commit = vchan_send_commit,
+	.recv_peek = vchan_recv_peek,
+	.recv_consume = vchan_recv_consume,
 };
 
 __attribute__((visibility("default"))) const struct ivt_plugin_ops *

@@ -70,15 +70,21 @@ int vchan_send_commit(struct ivt_ep *ep, size_t len)
 	ep->st.bytes_sent += len;
 	full_barrier(); /* publish prod /then/ decide to notify (pairs with
 			 * the reader's "post the request /before/ re-reading") */
+	vchan_notify_if_asked(ep, VCHAN_NOTIFY_WRITE);
+	return 0;
+}
+
+void vchan_notify_if_asked(struct ivt_ep *ep, uint8_t bit)
+{
+	struct libxenvchan *c = ep->ctrl;
 	uint8_t *flag = c->is_server ? &c->ring->srv_notify : &c->ring->cli_notify;
-	uint8_t prev = __atomic_fetch_and(flag, (uint8_t)~VCHAN_NOTIFY_WRITE, __ATOMIC_SEQ_CST);
-	if (!(prev & VCHAN_NOTIFY_WRITE))
-		return 0;
+	uint8_t prev = __atomic_fetch_and(flag, (uint8_t)~bit, __ATOMIC_SEQ_CST);
+	if (!(prev & bit))
+		return;
 	ep->st.notifies_sent++;
-	/* The bytes are published whatever happens here; a port that cannot
-	 * be notified belongs to a peer that is gone, which the next call
+	/* The index moved whatever happens here; a port that cannot be
+	 * notified belongs to a peer that is gone, which the next call
 	 * reports through libxenvchan_is_open. */
 	if (xenevtchn_notify(c->event, c->event_port) < 0)
-		vchan_log(IVT_LOG_DEBUG, "notify after commit: %s", strerror(errno));
-	return 0;
+		vchan_log(IVT_LOG_DEBUG, "notify: %s", strerror(errno));
 }

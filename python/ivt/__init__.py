@@ -239,11 +239,19 @@ class Channel(_Handle):
         arr = (_c.c_char * len(mv)).from_buffer(mv)
         return _check(_recv(self._handle(), _c.cast(arr, _vp), n))
 
+    STREAM_RECV_SIZE = 65536
+
     def recv(self, bufsize=None):
-        """Up to bufsize bytes (stream), or one whole message (message mode;
-        bufsize None: as large as the next message)."""
+        """Up to bufsize bytes (stream; None: up to STREAM_RECV_SIZE), or
+        one whole message (message mode; None: as large as the next
+        message, OSError EMSGSIZE if bufsize is smaller)."""
         if bufsize is None:
-            bufsize = self.next_msg_size() or 1
+            try:
+                bufsize = self.next_msg_size() or 1
+            except OSError as e:
+                if e.errno != errno.EINVAL:
+                    raise
+                bufsize = self.STREAM_RECV_SIZE  # a byte stream: no message size
         buf = bytearray(bufsize)
         n = self.recv_into(buf)
         return bytes(buf[:n])

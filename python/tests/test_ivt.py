@@ -131,6 +131,64 @@ def test_listen_accept(ivtd):
             assert sa.peer_identity.startswith("uid:")
 
 
+def test_selectors_server_many_clients(ivtd):
+    """A selectors echo server over a non-blocking Listener and 20 clients;
+    recv() without a size on byte-stream channels (it raised EINVAL)."""
+    n = 20
+    errors = []
+
+    def client(i):
+        try:
+            with ivt.Channel.open("py-echo") as ch:
+                ch.sendall(b"hi %d" % i)
+                assert ch.recv(100) == b"HI %d" % i
+        except Exception as e:  # reported by the main thread
+            errors.append(e)
+
+    with ivt.Listener.open("py-echo", nonblock=True) as lis, \
+            selectors.DefaultSelector() as sel:
+        sel.register(lis, selectors.EVENT_READ)
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        done = 0
+        while done < n:
+            events = sel.select(timeout=30)
+            assert events, "nothing happened for 30 s"
+            for key, _ev in events:
+                if key.fileobj is lis:
+                    try:
+                        c = lis.accept()
+                    except BlockingIOError:
+                        continue
+                    c.set_nonblock()
+                    sel.register(c, selectors.EVENT_READ)
+                    continue
+                c = key.fileobj
+                try:
+                    data = c.recv()
+                except BlockingIOError:
+                    continue
+                if data:
+                    c.sendall(data.upper())
+                else:
+                    sel.unregister(c)
+                    c.close()
+                    done += 1
+        for t in threads:
+            t.join()
+    assert not errors
+
+
+def test_next_msg_size_on_stream_names_it(ivtd):
+    lis, con = pair("py-nms")
+    with lis, con:
+        with pytest.raises(OSError) as e:
+            con.next_msg_size()
+        assert e.value.errno == errno.EINVAL
+        assert "byte stream" in e.value.strerror
+
+
 def test_store(ivtd):
     with ivt.Store.open() as st:
         pool = st.pool_create()

@@ -41,6 +41,13 @@
  *   PEER_INFO  (daemon -> an end whose OPEN had IVT_CTRL_OPEN_INFO): the
  *              other end's identity, sent before OPEN_OK or PEER CONNECTED.
  *
+ * Versions: hdr.version stays 1; features come as OPEN flags. A daemon
+ * refuses flags it does not know with ERROR EINVAL "invalid OPEN flags"
+ * (and, from today, known_flags = what it knows); libivt then drops the
+ * optional ones (IVT_CTRL_OPEN_OPTIONAL, newest first) and opens again,
+ * or fails with -EOPNOTSUPP naming a required one (libivt/ctrl_compat.c).
+ * Bits in IVT_CTRL_OPEN_HINTS are ignored when unknown.
+ *
  * Re-attaching after an ivtd restart (additions; only a client whose OPEN
  * had IVT_CTRL_OPEN_ATTACH ever hears ATTACH_INFO):
  *   ATTACH_INFO (daemon -> each end of a connected local channel, before
@@ -104,6 +111,14 @@ enum ivt_ctrl_open_flags {
 #define IVT_CTRL_OPEN_FLAGS                                                                  \
 	(IVT_LISTEN | IVT_MESSAGE | IVT_CTRL_OPEN_MULTI | IVT_CTRL_OPEN_ACCEPT |               \
 	 IVT_CTRL_OPEN_INFO | IVT_CTRL_OPEN_ATTACH | IVT_CTRL_OPEN_DETACH)
+/* Flags that only say what the client understands: it works without
+ * them. A daemon that refuses them (older than they are: "invalid OPEN
+ * flags") is asked again without them; the rest are required, and an
+ * ivtd that does not know one of those cannot serve the call. */
+#define IVT_CTRL_OPEN_OPTIONAL (IVT_CTRL_OPEN_INFO | IVT_CTRL_OPEN_ATTACH | IVT_CTRL_OPEN_DETACH)
+/* Hints: bits a daemon ignores when it does not know them, so optional
+ * flags added from here on need no second OPEN. */
+#define IVT_CTRL_OPEN_HINTS 0xffff0000u
 /* Connector's arg: wait for a listener's backlog this long; forever. */
 #define IVT_CTRL_WAIT_FOREVER 0xffffffffu
 
@@ -147,7 +162,10 @@ struct ivt_ctrl_open_ok {
 
 struct ivt_ctrl_error {
 	int32_t err; /* positive errno */
-	uint32_t reserved;
+	/* An ERROR to an OPEN with flags the daemon does not know: the
+	 * IVT_CTRL_OPEN_FLAGS it knows (so the client can say which feature
+	 * is missing). 0 otherwise, and from daemons before this field. */
+	uint32_t known_flags;
 	char msg[IVT_ERRMSG_MAX + 1]; /* human-readable reason */
 };
 

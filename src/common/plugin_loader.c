@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -241,7 +242,9 @@ const struct ivt_plugin_ops *ivt_plugin_load(const char *dir, const char *name, 
 	/* RTLD_LOCAL: plugins must not see each other's symbols. */
 	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
-		snprintf(why, why_len, "cannot load plugin '%s': %s", name, dlerror());
+		int missing = access(path, F_OK) != 0;
+		snprintf(why, why_len, "cannot load plugin '%s': %s%s", name, dlerror(),
+			 missing ? " (IVT_PLUGIN_DIR names the directory of the ivt_*.so plugins)" : "");
 		goto out;
 	}
 	ivt_plugin_entry_fn entry = (ivt_plugin_entry_fn)dlsym(h, IVT_PLUGIN_ENTRY_SYMBOL);

@@ -103,7 +103,8 @@ static int token_is(const char *tok, size_t len, const char *word)
 static int parse_request_kv(const char *key, size_t klen, const char *v, size_t vlen,
 			    struct ivt_xs_request *out, unsigned *seen, char *why, size_t why_len)
 {
-	enum { K_BACKEND = 1, K_RING = 2, K_PEER = 4, K_SEQ = 8, K_MULTI = 16, K_TICKET = 32 };
+	enum { K_BACKEND = 1, K_RING = 2, K_PEER = 4, K_SEQ = 8, K_MULTI = 16, K_TICKET = 32,
+	       K_MESSAGE = 64 };
 	unsigned bit;
 	uint64_t n;
 	int rc;
@@ -120,6 +121,8 @@ static int parse_request_kv(const char *key, size_t klen, const char *v, size_t 
 		bit = K_MULTI;
 	else if (token_is(key, klen, "ticket"))
 		bit = K_TICKET;
+	else if (token_is(key, klen, "message"))
+		bit = K_MESSAGE;
 	else {
 		snprintf(why, why_len, "unknown key '%.*s'", (int)(klen > 32 ? 32 : klen), key);
 		return -EINVAL;
@@ -176,6 +179,13 @@ static int parse_request_kv(const char *key, size_t klen, const char *v, size_t 
 			return -EINVAL;
 		}
 		out->multi = 1;
+		return 0;
+	case K_MESSAGE:
+		if (!token_is(v, vlen, "1")) {
+			snprintf(why, why_len, "message must be 1 (or absent: the listener decides)");
+			return -EINVAL;
+		}
+		out->message = 1;
 		return 0;
 	case K_TICKET:
 		if (!out->listen || ivt_xs_parse_u64(v, vlen, UINT32_MAX, &n) || n == 0) {
@@ -253,8 +263,9 @@ int ivt_xs_format_req(char *buf, size_t len, const struct ivt_xs_request *r)
 	} else if (r->ticket) {
 		snprintf(extra, sizeof(extra), " ticket=%u", r->ticket);
 	}
-	n = snprintf(buf, len, "%s backend=%s ring=%llu%s seq=%u", r->listen ? "listen" : "connect",
-		     backend, (unsigned long long)r->ring_size, extra, r->seq);
+	n = snprintf(buf, len, "%s backend=%s ring=%llu%s%s seq=%u",
+		     r->listen ? "listen" : "connect", backend, (unsigned long long)r->ring_size,
+		     extra, r->message ? " message=1" : "", r->seq);
 	return n >= 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
 

@@ -16,7 +16,8 @@
  *             or 0), peer (connect only: domid the guest insists on),
  *             seq (decimal u32 chosen by the guest, echoed in answers),
  *             multi (listen only: "1", a listener that accepts many),
- *             ticket (listen only: nonzero u32, accept that connection)
+ *             ticket (listen only: nonzero u32, accept that connection),
+ *             message ("1": IVT_MESSAGE, the end wants message mode)
  * Single spaces only, printable ASCII only, each key at most once.
  */
 #ifndef IVT_COMMON_XS_REQUEST_H
@@ -49,6 +50,7 @@ struct ivt_xs_request {
 	uint32_t seq;        /* guest's nonce for this open, echoed back */
 	int multi;           /* listen only: "multi=1", a listener that accepts many */
 	uint32_t ticket;     /* listen only: nonzero = accept that connection */
+	int message;         /* "message=1": the end opened with IVT_MESSAGE */
 };
 
 /* Parse a request value of len bytes (as returned by xs_read: may contain

@@ -165,6 +165,10 @@ struct early_end {
 static void early_listen(void *arg)
 {
 	struct early_end *e = arg;
+	if (e->ch->ep) { /* an OPEN asked again (older ivtd): the first setup went nowhere */
+		e->ops->close(e->ch->ep);
+		e->ch->ep = NULL;
+	}
 	e->params.oob = e->ch->ctrl.ops->oob(e->ch->ctrl.impl);
 	if (e->ops->listen(&e->params, &e->ch->ep) < 0)
 		e->ch->ep = NULL; /* tried again the usual way once ivtd answered */
@@ -259,10 +263,9 @@ static int chan_start(const char *name, unsigned flags, const struct ivt_open_op
 	if (rc < 0)
 		goto fail;
 	ch->ring_size = ok.ring_size;
-	/* the listener's choice, as ivtd reports it; XenStore cannot say */
+	/* the listener's choice, as ivtd reports it (socket or XenStore) */
 	int message = (ok.flags & IVT_CTRL_OK_MESSAGE) || (flags & IVT_MESSAGE);
-	if (!listen && (flags & IVT_MESSAGE) && !(ok.flags & IVT_CTRL_OK_MESSAGE) &&
-	    ch->ctrl.ops->reports_mode) {
+	if (!listen && (flags & IVT_MESSAGE) && !(ok.flags & IVT_CTRL_OK_MESSAGE)) {
 		ivt_reason_set(-EPROTOTYPE, "channel '%s' is a byte stream, not in message mode",
 			       name);
 		rc = -EPROTOTYPE;
@@ -380,7 +383,7 @@ int chan_open_accepted(const char *name, const struct ivt_open_opts *lo,
 	if (rc < 0)
 		return rc;
 	req.arg = ticket;
-	/* the listener's mode: ivtd reports it over its socket, XenStore cannot */
+	/* the listener's mode: ivtd reports it too; the flag covers an older ivtd */
 	return chan_start(name, IVT_LISTEN | (o.flags & IVT_MESSAGE), &o, &req, 0, lis_ok, out);
 }
 

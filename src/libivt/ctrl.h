@@ -19,8 +19,6 @@
 struct ivt_ctrl_ops {
 	const char *name; /* "local", "xenstore": for logs and reasons */
 	int accepts_many; /* has listeners that accept many connections (incoming) */
-	/* OPEN_OK carries the channel's mode (IVT_CTRL_OK_MESSAGE) */
-	int reports_mode;
 	/* Open one end and wait up to timeout_ms (-1: forever) for ivtd's
 	 * answer. May be called again after a failure (a connector retrying
 	 * while nobody listens). On failure the reason is recorded (errors.h)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "ctrl_compat.h"
 #include "errors.h"
 
 const char *ivt_ctrl_socket_path(const char *opt)
@@ -229,9 +230,11 @@ int ivt_ctrl_conn_open(struct ivt_ctrl_conn *cc, const char *path, const struct 
 	return ivt_ctrl_conn_open_early(cc, path, req, ok, timeout_ms, NULL, NULL);
 }
 
-int ivt_ctrl_conn_open_early(struct ivt_ctrl_conn *cc, const char *path,
-			     const struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok,
-			     int timeout_ms, void (*early)(void *arg), void *arg)
+/* One OPEN on a new connection. *known: set when ivtd refused the OPEN
+ * for its flags (ivt_ctrl_compat_known). */
+static int open_attempt(struct ivt_ctrl_conn *cc, const char *path,
+			const struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok,
+			int timeout_ms, void (*early)(void *arg), void *arg, uint32_t *known)
 {
 	memset(cc, 0, sizeof(*cc));
 	cc->sock = -1;
@@ -293,6 +296,7 @@ int ivt_ctrl_conn_open_early(struct ivt_ctrl_conn *cc, const char *path,
 		}
 		if (m.hdr.type == IVT_CTRL_ERROR) {
 			rc = -m.u.error.err;
+			*known = ivt_ctrl_compat_known(&m.u.error, req->flags);
 			ivt_reason_set(rc, "%s", m.u.error.msg[0] ? m.u.error.msg : "refused by ivtd");
 			goto fail;
 		}
@@ -307,6 +311,22 @@ fail:
 	close(cc->sock);
 	cc->sock = -1;
 	return rc;
+}
+
+int ivt_ctrl_conn_open_early(struct ivt_ctrl_conn *cc, const char *path,
+			     const struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok,
+			     int timeout_ms, void (*early)(void *arg), void *arg)
+{
+	struct ivt_ctrl_open sent = *req;
+	for (;;) { /* at most once per optional flag, then once more */
+		uint32_t known = 0;
+		int rc = open_attempt(cc, path, &sent, ok, timeout_ms, early, arg, &known);
+		if (rc != -EINVAL || !known)
+			return rc;
+		/* an older ivtd: again without what it does not know, if we can */
+		if ((rc = ivt_ctrl_compat_flags(sent.flags, known, path, &sent.flags)) < 0)
+			return rc;
+	}
 }
 
 int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket, int timeout_ms)

@@ -71,7 +71,6 @@ static void local_close(void *impl, int graceful)
 static const struct ivt_ctrl_ops local_ops = {
 	.name = "local",
 	.accepts_many = 1,
-	.reports_mode = 1,
 	.open = local_open,
 	.open_early = local_open_early,
 	.drain = local_drain,

@@ -68,7 +68,8 @@ static const char *ivt_text(int e)
 	case ENOMEM:
 		return "out of memory";
 	case EMSGSIZE:
-		return "message too large";
+		return "message too large: for the buffer (nothing consumed; ivt_next_msg_size "
+		       "gives its size), or above IVT_MSG_MAX or ivt_send_reserve_max";
 	case EPROTONOSUPPORT:
 		return "version mismatch between libivt, ivtd and the plugin";
 	case ENAMETOOLONG:
@@ -78,7 +79,8 @@ static const char *ivt_text(int e)
 	case ECANCELED:
 		return "the channel was closed";
 	case EBUSY:
-		return "the channel already has its peer";
+		return "busy: this thread's ivt_send_reserve is not committed yet (ivt_send_commit "
+		       "first), or the channel already has its peer";
 	case EISCONN:
 		return "this control connection already carries a channel end";
 	case EALREADY:

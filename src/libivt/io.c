@@ -5,6 +5,7 @@
 #include <sys/uio.h>
 
 #include "channel.h"
+#include "errors.h"
 #include "common/clock.h"
 
 /* A blocking send-side wait bounded by the channel's send timeout. */
@@ -197,8 +198,13 @@ IVT_EXPORT ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len)
 
 IVT_EXPORT ssize_t ivt_next_msg_size(ivt_channel *ch)
 {
-	if (!ch || !ch->xp.msg_mode)
+	if (!ch)
 		return -EINVAL;
+	if (!ch->xp.msg_mode) {
+		ivt_reason_set(-EINVAL, "ivt_next_msg_size: '%s' is a byte stream, not in message "
+					"mode", ch->name);
+		return -EINVAL;
+	}
 	return recv_common(ch, NULL, 0, 1);
 }
 

@@ -114,10 +114,45 @@ static ssize_t send_from_region(struct ivt_xport *xp, struct tx_frame *f, size_t
 	return r;
 }
 
+/* A whole frame copied into the pipe's own memory and published with one
+ * commit, when the plugin has reserve/commit and the frame fits before the
+ * wrap: one call and one notify check per frame instead of two sends.
+ * 1 done, 0 not possible now (send as usual), or a negative errno. */
+static int write_in_place(struct ivt_xport *xp, struct tx_frame *f)
+{
+	if (f->head_done || f->pay_done || f->src == TX_SRC_REGION || !ivt_xport_zc_usable(xp))
+		return 0;
+	size_t need = f->head_len + f->pay_len;
+	void *p = NULL;
+	size_t space = 0;
+	ssize_t contig = xp->ops->send_reserve(xp->ep, need, &p, &space);
+	if (contig < (ssize_t)need)
+		return contig < 0 && contig != -EAGAIN ? (int)contig : 0;
+	uint8_t *d = p;
+	memcpy(d, f->head, f->head_len);
+	if (f->src == TX_SRC_IOV) {
+		struct iov_cur c = f->ic;
+		ivt_iov_gather(&c, d + f->head_len, f->pay_len);
+	} else if (f->pay_len) {
+		memcpy(d + f->head_len, f->mem, f->pay_len);
+	}
+	int rc = xp->ops->send_commit(xp->ep, need);
+	if (rc < 0)
+		return rc;
+	if (f->src == TX_SRC_IOV)
+		ivt_iov_advance(&f->ic, f->pay_len);
+	f->head_done = f->head_len;
+	f->pay_done = f->pay_len;
+	return 1;
+}
+
 /* Write what is left of the current frame: 0 when it is all out. */
 static int write_cur(struct ivt_xport *xp)
 {
 	struct tx_frame *f = &xp->tx.cur;
+	int done = write_in_place(xp, f);
+	if (done)
+		return done < 0 ? done : 0;
 	while (f->head_done < f->head_len) {
 		ssize_t r = pipe_send(xp, f->head + f->head_done, f->head_len - f->head_done);
 		if (r < 0)

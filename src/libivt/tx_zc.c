@@ -29,7 +29,7 @@ size_t ivt_xport_reserve_max(const struct ivt_xport *xp)
 	return xp->chunk > 2 * h ? xp->chunk - 2 * h : 0;
 }
 
-static int zc_usable(const struct ivt_xport *xp)
+int ivt_xport_zc_usable(const struct ivt_xport *xp)
 {
 	const struct ivt_plugin_ops *o = xp->ops;
 	return o && IVT_PLUGIN_OPS_HAS(o, send_commit) && o->send_reserve && o->send_commit;
@@ -55,7 +55,7 @@ int ivt_xport_reserve(struct ivt_xport *xp, size_t len, void **ptr, const struct
 {
 	if (atomic_load(&xp->broken))
 		return -EPROTO;
-	if (!zc_usable(xp))
+	if (!ivt_xport_zc_usable(xp))
 		return -EOPNOTSUPP;
 	if (!ptr || len == 0)
 		return -EINVAL;
@@ -105,7 +105,10 @@ int ivt_xport_commit(struct ivt_xport *xp, void *ptr, size_t len)
 	/* Only the thread holding the reservation may get here with a match;
 	 * tx.resv is read without the lock only to refuse strangers. */
 	uint8_t *base = xp->tx.resv;
-	if (!base || (ptr && ptr != base + xp->tx.resv_head) || len > xp->tx.resv_cap)
+	/* NULL with bytes to publish is a caller's lost pointer (a failed
+	 * reserve sets it NULL), not a cancel: dropping them would lose data */
+	if (!base || (ptr && ptr != base + xp->tx.resv_head) || len > xp->tx.resv_cap ||
+	    (!ptr && len))
 		return -EINVAL;
 	int rc = 0;
 	if (ptr && len) { /* ptr NULL or len 0: cancel */

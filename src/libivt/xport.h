@@ -126,6 +126,11 @@ struct rx_state {
 	uint8_t *msg_priv; /* its bytes so far, when no caller buffer holds them */
 	int eof;  /* the pipe said end of stream at a frame boundary */
 	int err;  /* sticky: -EPROTO, -ECONNRESET, ... */
+	/* recv_peek plugins: the pipe's unread bytes in its own memory and
+	 * how many of them the parser took; released (recv_consume) before
+	 * the parser returns, so no window outlives a call */
+	const uint8_t *win;
+	size_t win_len, win_used;
 };
 
 struct ivt_xport {
@@ -176,6 +181,8 @@ int ivt_xport_reserve(struct ivt_xport *xp, size_t len, void **ptr, const struct
  * -EINVAL if ptr is not the open reservation. */
 int ivt_xport_commit(struct ivt_xport *xp, void *ptr, size_t len);
 size_t ivt_xport_reserve_max(const struct ivt_xport *xp);
+/* Does the plugin offer send_reserve/send_commit? */
+int ivt_xport_zc_usable(const struct ivt_xport *xp);
 
 /* Parse incoming frames, copying DATA payload into buf. Returns bytes
  * (>0), 0 at end of stream, -EAGAIN, or a sticky error (-EPROTO,

@@ -114,6 +114,7 @@ int ivt_xs_answer_to_open_ok(const struct ivt_xs_response *r, int listen, uint32
 	ok->is_server = (uint32_t)listen;
 	ok->local_domid = self;
 	ok->peer_domid = r->peer_domid;
+	ok->flags = r->message ? IVT_CTRL_OK_MESSAGE : 0;
 	return 0;
 }
 
@@ -286,7 +287,7 @@ static int write_request(struct xs_conn *xc, const struct ivt_ctrl_open *req)
 	char value[IVT_XS_REQUEST_MAX + 1];
 	struct ivt_xs_request r = {
 		.listen = xc->listen, .ring_size = req->ring_size, .multi = xc->multi,
-		.ticket = xc->ticket,
+		.ticket = xc->ticket, .message = !!(req->flags & IVT_MESSAGE),
 	};
 	const char *backend = req->backend[0] ? req->backend : "auto";
 	if (!ivt_plugin_name_valid(backend, strlen(backend))) {

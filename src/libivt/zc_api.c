@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "channel.h"
+#include "errors.h"
 
 IVT_EXPORT size_t ivt_send_reserve_max(ivt_channel *ch)
 {
@@ -44,5 +45,10 @@ IVT_EXPORT int ivt_send_commit(ivt_channel *ch, void *ptr, size_t n)
 {
 	if (!ch)
 		return -EINVAL;
-	return chan_send_error(ch, ivt_xport_commit(&ch->xp, ptr, n));
+	int rc = ivt_xport_commit(&ch->xp, ptr, n);
+	if (rc == -EINVAL)
+		ivt_reason_set(rc, "ivt_send_commit: %s", !ch->xp.tx.resv ? "no reservation is open"
+			       : !ptr ? "ptr is NULL with n > 0 (cancel with NULL, 0)"
+			       : "ptr is not the open reservation's, or n is larger than reserved");
+	return chan_send_error(ch, rc);
 }

@@ -67,7 +67,10 @@ static void usage(FILE *f)
 "    channel on its standard input and output (like qrexec services and\n"
 "    socat EXEC:). The peer closing closes CMD's standard input; CMD closing\n"
 "    its standard output (or exiting) closes the channel. CMD sees the peer's\n"
-"    identity in IVT_PEER (\"uid:1000\", \"dom:5\").\n"
+"    identity in IVT_PEER (\"uid:1000\", \"dom:5\"). Without half-close CMD\n"
+"    cannot answer after the end of a request: `echo q | ivt-cat connect svc`\n"
+"    closes before the answer comes back. A request/answer CMD must answer\n"
+"    what it can recognize without end of input (a line, a length).\n"
 "\n"
 "OPTIONS\n"
 "    -e, --exec CMD        listen: run CMD per connection (see above)\n"
@@ -105,6 +108,17 @@ static void usage(FILE *f)
 /* ---- the relay -------------------------------------------------------- */
 
 #define BUF_SIZE (256u << 10)
+
+/* A usage error: what was wrong and the synopsis, not the whole manual. */
+static int bad_usage(const char *what)
+{
+	if (what)
+		fprintf(stderr, "ivt-cat: %s\n", what);
+	fprintf(stderr, "usage: ivt-cat [OPTIONS] connect NAME\n"
+			"       ivt-cat [OPTIONS] listen NAME [--exec CMD] [-n COUNT]\n"
+			"Try 'ivt-cat --help' for more.\n");
+	return EXIT_SETUP;
+}
 
 static int write_all(int fd, const char *p, size_t n)
 {
@@ -444,13 +458,12 @@ int main(int argc, char **argv)
 		case 'N': o.close_on_empty = 1; break;
 		case 'v': o.verbose = 1; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_SETUP;
+		default: return bad_usage(NULL); /* getopt said what */
 		}
 	}
-	if (argc - optind != 2) {
-		usage(stderr);
-		return EXIT_SETUP;
-	}
+	if (argc - optind != 2)
+		return bad_usage(argc - optind < 2 ? "a mode and a channel NAME are needed"
+						   : "too many arguments (quote CMD for --exec)");
 	const char *mode = argv[optind], *name = argv[optind + 1];
 	/* a reader that went away must be an error we report, not a signal */
 	signal(SIGPIPE, SIG_IGN);
@@ -463,6 +476,6 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "listen"))
 		return do_listen(name, &o);
-	fprintf(stderr, "ivt-cat: unknown mode '%s' (connect or listen)\n", mode);
-	return EXIT_SETUP;
+	fprintf(stderr, "ivt-cat: unknown mode '%s'\n", mode);
+	return bad_usage(NULL);
 }

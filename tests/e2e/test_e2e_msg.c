@@ -272,6 +272,13 @@ static int zc_peer(void *arg)
 			return 13;
 		size_t use = i % 5 == 0 ? n / 2 + 1 : n; /* commit may take less */
 		e2e_fill(p, 9, off, use);
+		if (i == 3) { /* a second reserve fails and NULLs its pointer: a commit
+			       * of NULL with bytes is refused, not a silent cancel */
+			void *q = p;
+			if (ivt_send_reserve(ch, 1, &q) != -EBUSY || q ||
+			    ivt_send_commit(ch, q, use) != -EINVAL)
+				return 17;
+		}
 		if (ivt_send_commit(ch, p, use) != 0)
 			return 14;
 		off += use;

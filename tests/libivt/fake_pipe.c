@@ -58,6 +58,49 @@ static ssize_t fake_recv(struct ivt_ep *ep, void *buf, size_t len)
 	return ep->in->eof ? 0 : -EAGAIN;
 }
 
+/* recv_peek/recv_consume over the same queue: the window is the queue's
+ * head, at most max_io bytes (so frames straddle windows). */
+static ssize_t fake_peek(struct ivt_ep *ep, const void **ptr)
+{
+	if (!ep->in->len)
+		return ep->in->eof ? 0 : -EAGAIN;
+	*ptr = ep->in->data;
+	return (ssize_t)limit(ep, ep->in->len);
+}
+
+static int fake_consume(struct ivt_ep *ep, size_t len)
+{
+	struct fake_queue *q = ep->in;
+	if (len > q->len)
+		return -EINVAL;
+	memmove(q->data, q->data + len, q->len - len);
+	q->len -= len;
+	ep->consumes++;
+	return 0;
+}
+
+/* send_reserve/send_commit: room at the queue's tail, at most max_io. */
+static ssize_t fake_reserve(struct ivt_ep *ep, size_t want, void **ptr, size_t *space)
+{
+	(void)want;
+	struct fake_queue *q = ep->out;
+	if (q->eof)
+		return -EPIPE;
+	size_t n = limit(ep, q->cap - q->len);
+	if (!n)
+		return -EAGAIN;
+	*ptr = q->data + q->len;
+	*space = n;
+	return (ssize_t)n;
+}
+
+static int fake_commit(struct ivt_ep *ep, size_t len)
+{
+	ep->out->len += len;
+	ep->commits++;
+	return 0;
+}
+
 static int fake_arm(struct ivt_ep *ep, unsigned events)
 {
 	int ready = 0;
@@ -72,14 +115,18 @@ static int fake_poll_fd(struct ivt_ep *ep) { (void)ep; return -1; }
 static void fake_ack(struct ivt_ep *ep) { (void)ep; }
 static void fake_close(struct ivt_ep *ep) { ep->out->eof = 1; }
 
-const struct ivt_plugin_ops fake_ops = {
-	.abi_version = IVT_PLUGIN_ABI_VERSION,
-	.ops_size = sizeof(struct ivt_plugin_ops),
-	.name = "fake",
-	.send = fake_send,
-	.recv = fake_recv,
-	.arm = fake_arm,
-	.poll_fd = fake_poll_fd,
-	.ack = fake_ack,
-	.close = fake_close,
+/* The byte pipe both tables share. */
+#define FAKE_PIPE_OPS(nm)                                                                          \
+	.abi_version = IVT_PLUGIN_ABI_VERSION, .ops_size = sizeof(struct ivt_plugin_ops),          \
+	.name = nm, .send = fake_send, .recv = fake_recv, .arm = fake_arm,                          \
+	.poll_fd = fake_poll_fd, .ack = fake_ack, .close = fake_close
+
+const struct ivt_plugin_ops fake_ops = {FAKE_PIPE_OPS("fake")};
+
+const struct ivt_plugin_ops fake_ops_inplace = {
+	FAKE_PIPE_OPS("fake-inplace"),
+	.send_reserve = fake_reserve,
+	.send_commit = fake_commit,
+	.recv_peek = fake_peek,
+	.recv_consume = fake_consume,
 };

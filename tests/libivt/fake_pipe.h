@@ -24,9 +24,13 @@ struct ivt_ep {
 	struct fake_queue *in, *out;
 	size_t max_io; /* bytes per send/recv call at most; 0 = unlimited */
 	struct fake_rdma *rdma; /* fake_rdma.h: native one-sided ops; NULL: a pipe only */
+	unsigned consumes, commits; /* recv_consume, send_commit calls (fake_ops_inplace) */
 };
 
 extern const struct ivt_plugin_ops fake_ops;
+/* The same pipe, read and written in place: recv_peek/recv_consume and
+ * send_reserve/send_commit. */
+extern const struct ivt_plugin_ops fake_ops_inplace;
 
 struct fake_queue *fq_new(size_t cap);
 void fq_free(struct fake_queue *q);

@@ -21,6 +21,13 @@
 #include "libivt/frame.h"
 #include "libivt/xport.h"
 
+/* test_libivt_frame_inplace builds this file again with FAKE_OPS
+ * (&fake_ops_inplace): every case then reads through recv_peek windows and writes
+ * whole frames with reserve/commit. */
+#ifndef FAKE_OPS
+#define FAKE_OPS (&fake_ops)
+#endif
+
 /* ---- fixtures ------------------------------------------------------------ */
 
 /* One frame layer whose peer is the test, writing raw bytes. */
@@ -36,7 +43,7 @@ static struct solo *solo_new(size_t ring)
 	s->in = fq_new(1 << 20);
 	s->out = fq_new(1 << 20);
 	s->ep = (struct ivt_ep){.in = s->in, .out = s->out};
-	ivt_xport_init(&s->xp, &fake_ops, &s->ep, ring);
+	ivt_xport_init(&s->xp, FAKE_OPS, &s->ep, ring);
 	return s;
 }
 
@@ -62,8 +69,8 @@ static struct pair *pair_new(size_t qcap, size_t max_io, size_t ring)
 	p->ba = fq_new(qcap);
 	p->ea = (struct ivt_ep){.in = p->ba, .out = p->ab, .max_io = max_io};
 	p->eb = (struct ivt_ep){.in = p->ab, .out = p->ba, .max_io = max_io};
-	ivt_xport_init(&p->a, &fake_ops, &p->ea, ring);
-	ivt_xport_init(&p->b, &fake_ops, &p->eb, ring);
+	ivt_xport_init(&p->a, FAKE_OPS, &p->ea, ring);
+	ivt_xport_init(&p->b, FAKE_OPS, &p->eb, ring);
 	return p;
 }
 
@@ -173,6 +180,56 @@ static void test_stream_roundtrip_split_everywhere(void **state)
 	free(src);
 	free(dst);
 	pair_free(p);
+}
+
+/* With recv_peek, one receive parses a run of small frames out of one
+ * window and releases it once: no plugin call per header or payload. */
+static void test_peek_one_release_per_run(void **state)
+{
+	(void)state;
+	struct solo *s = solo_new(4096);
+	s->xp.ops = &fake_ops_inplace;
+	uint8_t frame[64], out[800];
+	for (int i = 0; i < 100; i++) {
+		size_t n = mk(frame, IVT_FRAME_DATA, 0, 0, 0, 0, 0, "01234567", 8);
+		inject(s, frame, n);
+	}
+	assert_int_equal(ivt_xport_recv(&s->xp, out, sizeof(out)), (ssize_t)sizeof(out));
+	for (int i = 0; i < 100; i++)
+		assert_memory_equal(out + 8 * i, "01234567", 8);
+	assert_int_equal(s->ep.consumes, 1);
+	assert_int_equal(s->in->len, 0);
+	/* a forged header inside the window breaks the channel, nothing else
+	 * of the window is delivered */
+	size_t n = mk(frame, IVT_FRAME_DATA, 0, 0, 0, 0, 0, "ab", 2);
+	inject(s, frame, n);
+	frame[0] = 0x7f;
+	inject(s, frame, n);
+	assert_int_equal(ivt_xport_recv(&s->xp, out, sizeof(out)), 2);
+	assert_int_equal(ivt_xport_recv(&s->xp, out, sizeof(out)), -EPROTO);
+	solo_free(s);
+}
+
+/* With reserve/commit, a copy send puts header and payload into the pipe
+ * with one commit, and the bytes are those two sends would have made. */
+static void test_copy_send_one_commit_per_frame(void **state)
+{
+	(void)state;
+	struct solo *s = solo_new(4096);
+	s->xp.ops = &fake_ops_inplace;
+	uint8_t src[1000], pay[1000];
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = pattern(i);
+	assert_int_equal(ivt_xport_send(&s->xp, src, sizeof(src), NULL), (ssize_t)sizeof(src));
+	assert_int_equal(s->ep.commits, 1);
+	struct ivt_frame_hdr h;
+	struct ivt_frame_ext e;
+	assert_int_equal(next_out(s, &h, &e, pay, sizeof(pay)), 0);
+	assert_int_equal(h.type, IVT_FRAME_DATA);
+	assert_int_equal(ivt_frame_payload_len(&h), sizeof(src));
+	assert_memory_equal(pay, src, sizeof(src));
+	assert_int_equal(s->out->len, 0);
+	solo_free(s);
 }
 
 /* A frame arriving one byte per call, header included. */
@@ -847,6 +904,8 @@ int main(void)
 		cmocka_unit_test(test_encode_decode_roundtrip),
 		cmocka_unit_test(test_stream_roundtrip_split_everywhere),
 		cmocka_unit_test(test_partial_header_byte_by_byte),
+		cmocka_unit_test(test_peek_one_release_per_run),
+		cmocka_unit_test(test_copy_send_one_commit_per_frame),
 		cmocka_unit_test(test_eof_between_frames_is_clean),
 		cmocka_unit_test(test_eof_inside_frame_is_reset),
 		cmocka_unit_test(test_bad_type),

@@ -333,6 +333,10 @@ static void test_hostile_responses(void **state)
 		"ok backend=vchan ring=65536 path=/local/domain/3/data/ivt/h1/vchan seq={seq}",
 		"ok backend=VCHAN ring=65536 path=/local/domain/3/data/ivt/h1/vchan peer=3 seq={seq}",
 		"ok backend=vchan ring=65536 ring=65536 path=/local/domain/3/data/ivt/h1/vchan peer=3 seq={seq}",
+		/* message mode: exactly one "1" */
+		OK_C("h1") " message=0 seq={seq}",
+		OK_C("h1") " message=yes seq={seq}",
+		OK_C("h1") " message=1 message=1 seq={seq}",
 		/* layout */
 		"ok backend=vchan  ring=65536 path=/local/domain/3/data/ivt/h1/vchan peer=3 seq={seq}",
 		"ok backend=vchan\nring=65536 path=/local/domain/3/data/ivt/h1/vchan peer=3 seq={seq}",
@@ -361,6 +365,69 @@ static void test_hostile_responses(void **state)
 	assert_null(ch);
 	assert_reason(rc, "backend vchan without the XenStore path it needs");
 	close(lfd);
+}
+
+static void peer_send_msg(int fd, const char *text)
+{
+	uint8_t head[IVT_FRAME_HEAD_MAX];
+	struct ivt_frame_ext ext = {.length = strlen(text)};
+	size_t n = ivt_frame_encode(head, IVT_FRAME_MSG, 0, &ext, (uint32_t)strlen(text));
+	assert_int_equal(write(fd, head, n), (ssize_t)n);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+}
+
+/* Message mode over XenStore: IVT_MESSAGE is in the request ("message=1"),
+ * ivtd's "message=1" makes the end a message end even when it did not
+ * ask, and a connector that asked gets -EPROTOTYPE from a stream answer. */
+static void test_message_mode(void **state)
+{
+	(void)state;
+	/* a connector that did not ask: the listener's mode, as answered */
+	struct script s = {.name = "m1", .rounds = 1,
+			   .values = {{OK_C("m1") " message=1 seq={seq}"}}};
+	int lfd = peer_listen(DIR_PEER "m1/vchan");
+	ivt_channel *ch = NULL;
+	int rc = scripted_open(&s, 0, 20000, NULL, 0, &ch);
+	if (rc)
+		fail_msg("ivt_open: %s", ivt_strerror(rc));
+	assert_false(s.parsed[0].message);
+	int fd = accept(lfd, NULL, NULL);
+	assert_true(fd >= 0);
+	peer_send_msg(fd, "one whole message");
+	char buf[64];
+	assert_int_equal(ivt_recv(ch, buf, sizeof(buf)), 17);
+	assert_memory_equal(buf, "one whole message", 17);
+	ivt_close(ch);
+	close(fd);
+
+	/* a connector that asked, on a stream channel: refused */
+	struct script t = {.name = "m1", .rounds = 1, .values = {{OK_C("m1") " seq={seq}"}}};
+	rc = scripted_open(&t, IVT_MESSAGE, 20000, NULL, 0, &ch);
+	assert_int_equal(rc, -EPROTOTYPE);
+	assert_null(ch);
+	assert_true(t.parsed[0].message);
+	char want[128];
+	snprintf(want, sizeof(want), "connect backend=auto ring=0 message=1 seq=%u",
+		 t.parsed[0].seq);
+	assert_string_equal(t.request[0], want);
+	close(lfd);
+
+	/* a listener that asks: its request says so */
+	struct script l = {.name = "m2", .rounds = 1,
+			   .values = {{"ok backend=vchan ring=65536 path=" DIR_SELF
+				       "m2/vchan peer=" PEER " chan=4 message=1 seq={seq}"}}};
+	rc = scripted_open(&l, IVT_LISTEN | IVT_MESSAGE, 0, "vchan", 65536, &ch);
+	if (rc)
+		fail_msg("ivt_open: %s", ivt_strerror(rc));
+	snprintf(want, sizeof(want), "listen backend=vchan ring=65536 message=1 seq=%u",
+		 l.parsed[0].seq);
+	assert_string_equal(l.request[0], want);
+	write_event(&l, 0, "peer=connected domid=" PEER " seq={seq}");
+	fd = peer_connect(DIR_SELF "m2/vchan");
+	peer_send_msg(fd, "hi");
+	assert_int_equal(ivt_recv(ch, buf, sizeof(buf)), 2);
+	ivt_close(ch);
+	close(fd);
 }
 
 /* Only answers to earlier requests: not ours, so the open times out. */
@@ -646,6 +713,7 @@ int main(void)
 		cmocka_unit_test(test_transport_selection),
 		cmocka_unit_test(test_listen_accept),
 		cmocka_unit_test(test_connector_slot),
+		cmocka_unit_test(test_message_mode),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -74,6 +74,17 @@ static void test_wrong_abi_version_refused(void **state)
 	assert_non_null(strstr(why, "rebuild"));
 }
 
+/* A plugin that is not there: the reason says where plugins are looked
+ * for (a build tree's programs without IVT_PLUGIN_DIR hit this). */
+static void test_missing_plugin_names_the_variable(void **state)
+{
+	(void)state;
+	char why[256];
+	assert_null(load("nosuchplugin", why, sizeof(why)));
+	assert_non_null(strstr(why, "nosuchplugin"));
+	assert_non_null(strstr(why, "IVT_PLUGIN_DIR"));
+}
+
 static void test_too_small_table_refused(void **state)
 {
 	(void)state;
@@ -196,6 +207,7 @@ int main(void)
 		cmocka_unit_test(test_full_table_has_native_ops),
 		cmocka_unit_test(test_wrong_abi_version_refused),
 		cmocka_unit_test(test_too_small_table_refused),
+		cmocka_unit_test(test_missing_plugin_names_the_variable),
 		cmocka_unit_test(test_native_ops_come_as_a_set),
 		cmocka_unit_test(test_newer_bigger_table_accepted),
 		cmocka_unit_test(test_optional_ops_stubbed),

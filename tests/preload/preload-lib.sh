@@ -2,6 +2,7 @@
 # in $NEED, starts a private ivtd whose policy allows tcp.*, and defines
 # the helpers (with, start_bg, wait_port, check_ivt, fail). Needs
 # IVT_BIN_DIR and IVT_LIB_DIR; every process in PIDS is killed at exit.
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/ivt-lib.sh"
 BIN=${IVT_BIN_DIR:?}
 LIB=${IVT_LIB_DIR:?}
 PRELOAD=$LIB/libivt-preload.so
@@ -67,17 +68,7 @@ wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/n
 # A server started by start_bg listens: the kernel socket, and in ivt mode
 # also the preload's ivt listener (its log line), with no probe connection
 # (iperf3 -s -1 serves exactly one). mode, port, server log.
-wait_listen() {
-	for _ in $(seq 200); do
-		if ss -Hltn "sport = :$2" 2>/dev/null | grep -q . &&
-			{ [ "$1" != ivt ] || grep -q "listen [^ ]*:$2: kernel and ivt" "$3" 2>/dev/null; }; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	fail "nothing listens on port $2 ($1)"
-	return 1
-}
+wait_listen() { ivt_wait_listen "$@" 2>/dev/null || fail "nothing listens on port $2 ($1)"; }
 # The client log says ivt for every connect and never kernel.
 check_ivt() { # log, what, minimum ivt connects
 	local n k

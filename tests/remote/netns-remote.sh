@@ -10,6 +10,8 @@
 #   1b. an ivt_listen listener in A (ivt-cat listen --exec) accepts two
 #      connectors from B at once, each its own channel: both streams
 #      arrive byte-exact (sha256) and CMD sees "host:hostB/uid:0";
+#   1c. a listener in A in message mode, a connector in B that did not
+#      ask: ivtd A's OPEN_OK carries the mode, B's client is told it;
 #   2. a local client of a refused / unknown remote channel gets the
 #      peer's reason;
 #   2b. the connector in B is killed with SIGKILL: the listener in A gets
@@ -112,6 +114,36 @@ for k in 1 2; do
 	grep -q "$(sha256sum <"$TMP/src$k" | cut -d' ' -f1)" "$TMP/acc.out" ||
 		fail "1b: stream $k did not arrive byte-exact"
 done
+
+# ---- 1c. the far listener's message mode reaches the connector ----------
+# (Python bindings: neither tool speaks IVT_MESSAGE.) The listener in A
+# asks for message mode, the connector in B does not: ivtd A's OPEN_OK
+# says so and ivtd B tells its client; B sends two messages, A gets them
+# whole, B learns the mode (ivt_next_msg_size works only on message ends).
+PYIVT="env PYTHONPATH=$(dirname "$0")/../../python IVT_LIB=$BIN/../lib/libivt.so.1"
+ip netns exec "$NS_A" $PYIVT python3 -c "
+import ivt
+with ivt.Channel.open('bulk', listen=True, message=True, socket_path='$SOCK_A') as c:
+    print([c.recv() for _ in range(2)])
+    c.send(b'back')
+" >"$TMP/lis1c.out" 2>&1 &
+LIS1C=$!
+PIDS+=($LIS1C)
+sleep 0.3
+ip netns exec "$NS_B" $PYIVT python3 -c "
+import ivt
+with ivt.Channel.open('bulk', socket_path='$SOCK_B', timeout_ms=20000) as c:
+    c.send(b'one'); c.send(b'second')
+    print('next', c.next_msg_size(), c.recv())
+" >"$TMP/con1c.out" 2>&1
+rc1c=$?
+wait "$LIS1C" || rc1c=1
+echo "--- 1c. message mode across hosts, told to the connector: rc=$rc1c"
+sed 's/^/    listener:  /' "$TMP/lis1c.out"
+sed 's/^/    connector: /' "$TMP/con1c.out"
+[ $rc1c -eq 0 ] || fail "1c: message mode across hosts"
+grep -q "^\[b'one', b'second'\]$" "$TMP/lis1c.out" || fail "1c: the listener did not get two whole messages"
+grep -q "^next 4 b'back'$" "$TMP/con1c.out" || fail "1c: the connector was not told message mode"
 
 # ---- 2. refusals come back with the peer's reason ------------------------
 ip netns exec "$NS_A" "$BIN/ivt-demo" listen closed --socket "$SOCK_A" >"$TMP/lis2.out" 2>&1 &

@@ -15,28 +15,17 @@
 set -u
 BIN=${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}
 . "$(dirname "$0")/netns-pair.sh"
+. "$(dirname "$0")/../lib/ivt-lib.sh"
 netns_pair_setup ivtx xv0 xv1 ivtd ivt-demo ivtctl
 IMPAIR_ENV=()
 # Only shm, slurpoe and the stand-in: a real RDMA plugin must not win here.
 netns_pair_tcpx 77
 
-policy() { # file, peer name, ifname, peer mac, rdma
-	cat >"$1" <<JSON
-{
-  "version": 1,
-  "channels": [
-    { "name": "bulk", "host": "hostA", "listeners": ["uid:*"],
-      "connectors": ["uid:*", "host:hostB/uid:*"], "ring_size": 1048576 }
-  ],
-  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "rdma": "$5" } ]
-}
-JSON
-}
 SOCK_A=$TMP/a.sock SOCK_B=$TMP/b.sock
 pair() { # rdma of A, of B
 	rm -f "$SOCK_A" "$SOCK_B"
-	policy "$TMP/a.json" hostB xv0 "$MAC_B" "$1"
-	policy "$TMP/b.json" hostA xv1 "$MAC_A" "$2"
+	ivt_two_host_policy "$TMP/a.json" hostB xv0 "$MAC_B" "$1"
+	ivt_two_host_policy "$TMP/b.json" hostA xv1 "$MAC_A" "$2"
 	IMPAIR_ENV=(IVT_TCPX_ADDR=10.77.0.1)
 	start_ivtd "$NS_A" hostA "$TMP/a.json" "$SOCK_A" "$TMP/ivtd-a.log" || exit 1
 	IVTD_A=$LAST_PID

@@ -97,9 +97,21 @@ static void test_round_trips(void **state)
 	memset(&in, 0, sizeof(in));
 	in.type = IVT_RMSG_OPEN_OK;
 	in.u.open_ok.ring_size = 65536;
+	in.u.open_ok.flags = IVT_RMSG_MESSAGE;
 	n = encode(&in, buf);
 	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), 0);
 	assert_int_equal(out.u.open_ok.ring_size, 65536);
+	assert_int_equal(out.u.open_ok.flags, IVT_RMSG_MESSAGE);
+	/* the mode is the only flag: any other bit is refused */
+	buf[IVT_RMSG_HDR_LEN + 8] = 3;
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), -EPROTO);
+	in = open_msg();
+	in.u.open.flags = IVT_RMSG_MESSAGE;
+	n = encode(&in, buf);
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), 0);
+	assert_int_equal(out.u.open.flags, IVT_RMSG_MESSAGE);
+	buf[n - 1] = 0x80;
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), -EPROTO);
 
 	memset(&in, 0, sizeof(in));
 	in.type = IVT_RMSG_ERROR;
@@ -129,7 +141,7 @@ static void test_bad_headers(void **state)
 	assert_int_equal(ivt_rmsg_parse(bad, (size_t)n, &out, why, sizeof(why)), -EPROTO);
 	assert_non_null(strstr(why, "magic"));
 	memcpy(bad, buf, (size_t)n);
-	bad[4] = 2; /* version */
+	bad[4] = IVT_RMSG_VERSION - 1; /* version: an older peer's */
 	assert_int_equal(ivt_rmsg_parse(bad, (size_t)n, &out, why, sizeof(why)), -EPROTO);
 	assert_non_null(strstr(why, "version"));
 	memcpy(bad, buf, (size_t)n);

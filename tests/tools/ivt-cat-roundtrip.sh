@@ -47,17 +47,32 @@ sleep 0.2 # the tee's checksum process
 echo "ok: $bytes through two channels, sha256 $(cat "$dir/far.sum")"
 
 # 2. exit status reflects the peer
-"$cat_" listen cat-kill -n 1 -v >/dev/null 2>"$dir/kill.err" &
-l=$!
-"$cat_" connect cat-kill -t 10000 </dev/zero &
-c=$!
-i=0 # kill it only once it is connected (not a timing assertion: a wait)
-while ! grep -q "connection from" "$dir/kill.err" && [ $i -lt 600 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-kill -9 $c
-wait $l
+# A `listen -v` said "connection from" in its stderr file $1 (up to 60 s:
+# kill an end only once connected; not a timing assertion, a wait).
+wait_connected() {
+	local i=0
+	while ! grep -q "connection from" "$1" && [ $i -lt 600 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+# reset_exit NAME connector|listener: a connection on NAME whose given
+# end is killed once connected; returns the other end's exit status.
+reset_exit() {
+	"$cat_" listen "$1" -n 1 -v >/dev/null 2>"$dir/$1.err" &
+	local l=$!
+	"$cat_" connect "$1" -t 10000 </dev/zero >/dev/null &
+	local c=$!
+	wait_connected "$dir/$1.err"
+	if [ "$2" = connector ]; then
+		kill -9 $c
+		wait $l
+	else
+		kill -9 $l
+		wait $c
+	fi
+}
+reset_exit cat-kill connector
 rc=$?
 [ $rc = 2 ] || fail "listener of a killed connector exited $rc, want 2"
 "$cat_" listen cat-eof -n 1 >"$dir/eof.out" &
@@ -66,4 +81,24 @@ echo hello | "$cat_" connect cat-eof -t 10000 || fail "clean connector failed"
 wait $l
 rc=$?
 [ $rc = 0 ] && [ "$(cat "$dir/eof.out")" = hello ] || fail "clean EOF: exit $rc"
+# ... the listener killed: its connector exits 2; a CMD failing: exit 2
+reset_exit cat-lkill listener
+rc=$?
+[ $rc = 2 ] || fail "connector of a killed listener exited $rc, want 2"
+"$cat_" listen cat-cmd -n 1 --exec 'cat >/dev/null; exit 3' &
+l=$!
+echo x | "$cat_" connect cat-cmd -t 10000 || fail "connector to a failing CMD failed"
+wait $l
+rc=$?
+[ $rc = 2 ] || fail "listener whose CMD exited 3 exited $rc, want 2"
 echo "ok: exit 2 on reset, 0 on clean EOF"
+
+# 3. a usage error says what was wrong in a few lines, exit 1
+out=$("$cat_" connect 2>&1)
+rc=$?
+[ $rc = 1 ] && [ "$(echo "$out" | wc -l)" -le 4 ] && echo "$out" | grep -q -- "--help" ||
+	fail "usage error: exit $rc, output: $out"
+out=$("$cat_" bogus x 2>&1)
+[ $? = 1 ] && echo "$out" | grep -q "unknown mode 'bogus'" && [ "$(echo "$out" | wc -l)" -le 4 ] ||
+	fail "unknown mode: $out"
+echo "ok: usage errors"

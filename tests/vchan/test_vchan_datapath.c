@@ -3,7 +3,10 @@
  * The vchan plugin's data path over an in-process libxenvchan
  * (fake_libxenvchan.c): zero-copy send straight into the write ring
  * (wrap, full ring, closed peer, corrupt peer index, notify only when
- * asked) and an ack that never blocks when another thread took the event.
+ * asked), receive in place (peek/consume across wraps, the writer woken
+ * only when it waits for room, end of stream after the last byte, corrupt
+ * peer index) and an ack that never blocks when another thread took the
+ * event.
  */
 #include <errno.h>
 #include <poll.h>
@@ -144,12 +147,88 @@ static void test_ack_never_blocks(void **state)
 	assert_int_equal(ops->recv(p->srv, &b, 1), 1);
 }
 
+/* Peek/consume: odd-sized writes across many wraps come out exactly as
+ * sent, a peek never runs past the wrap, and a writer waiting for room is
+ * woken by the consume that makes it. */
+static void test_peek_stream(void **state)
+{
+	struct pair *p = *state;
+	uint64_t wr = 0, rd = 0;
+	uint8_t buf[FAKE_RING];
+	const void *ptr;
+	assert_int_equal(ops->recv_peek(p->cli, &ptr), -EAGAIN);
+	for (int round = 0; round < 300; round++) {
+		size_t n = 1 + (size_t)(round * 1237) % (FAKE_RING - 1);
+		for (size_t i = 0; i < n; i++)
+			buf[i] = byte_at(wr + i);
+		ssize_t put = ops->send(p->srv, buf, n);
+		assert_true(put > 0);
+		wr += (uint64_t)put;
+		/* the writer fills the ring and waits for room */
+		if (ops->arm(p->srv, IVT_EV_SEND) == 0) {
+			ssize_t c = ops->recv_peek(p->cli, &ptr);
+			assert_true(c > 0);
+			assert_int_equal(ops->recv_consume(p->cli, 1), 0);
+			assert_true(readable(p->srv));
+			ops->ack(p->srv);
+			assert_int_equal(((const uint8_t *)ptr)[0], byte_at(rd));
+			rd++;
+		}
+		while (rd < wr) {
+			ssize_t c = ops->recv_peek(p->cli, &ptr);
+			assert_true(c > 0 && (uint64_t)c <= wr - rd);
+			size_t at = (size_t)(rd & (FAKE_RING - 1));
+			assert_true((size_t)c <= FAKE_RING - at); /* stops at the wrap */
+			for (ssize_t i = 0; i < c; i++)
+				assert_int_equal(((const uint8_t *)ptr)[i], byte_at(rd + (uint64_t)i));
+			assert_int_equal(ops->recv_consume(p->cli, (size_t)c), 0);
+			rd += (uint64_t)c;
+		}
+	}
+	assert_int_equal(ops->recv_peek(p->cli, &ptr), -EAGAIN);
+	struct ivt_ep_stats st;
+	assert_int_equal(ops->stats(p->cli, &st), 0);
+	assert_int_equal(st.bytes_received, rd);
+	assert_int_equal(ops->recv_consume(p->cli, 0), 0);
+	assert_int_equal(ops->recv_consume(p->cli, FAKE_RING + 1), -EINVAL);
+}
+
+/* A producer index beyond the ring is -EPROTO and counted; after the
+ * peer closed, what it wrote is still read, then end of stream (0). */
+static void test_peek_corrupt_then_eof(void **state)
+{
+	struct pair *p = *state;
+	const void *ptr;
+	volatile struct ring_shared *r = p->cli->ctrl->read.shr;
+	uint32_t prod = r->prod;
+	r->prod = r->cons + FAKE_RING + 1;
+	assert_int_equal(ops->recv_peek(p->cli, &ptr), -EPROTO);
+	struct ivt_ep_stats st;
+	ops->stats(p->cli, &st);
+	assert_int_equal(st.protocol_errors, 1);
+	r->prod = prod;
+	uint8_t msg[5] = "tail";
+	assert_int_equal(ops->send(p->srv, msg, sizeof(msg)), (ssize_t)sizeof(msg));
+	ops->close(p->srv);
+	p->srv = NULL;
+	assert_int_equal(ops->recv_peek(p->cli, &ptr), (ssize_t)sizeof(msg));
+	assert_memory_equal(ptr, msg, sizeof(msg));
+	assert_int_equal(ops->recv_consume(p->cli, sizeof(msg)), 0);
+	assert_int_equal(ops->recv_peek(p->cli, &ptr), 0);
+	assert_int_equal(ops->recv_peek(p->cli, &ptr), 0);
+	/* reopen for pair_close */
+	ops->close(p->cli);
+	pair_open(state);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_zc_stream, pair_open, pair_close),
 		cmocka_unit_test_setup_teardown(test_zc_full_corrupt_closed, pair_open, pair_close),
 		cmocka_unit_test_setup_teardown(test_ack_never_blocks, pair_open, pair_close),
+		cmocka_unit_test_setup_teardown(test_peek_stream, pair_open, pair_close),
+		cmocka_unit_test_setup_teardown(test_peek_corrupt_then_eof, pair_open, pair_close),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,8 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shared shell pieces: in the tree, or beside this script (the Xen payload)
+if [ -r "$here/../lib/ivt-lib.sh" ]; then . "$here/../lib/ivt-lib.sh"; else . "$here/ivt-lib.sh"; fi
 build=${1:-$here/../../build}
 bin=${IVT_BIN_DIR:-$build/bin}
 export IVT_PLUGIN_DIR=${IVT_PLUGIN_DIR:-$build/plugins}
@@ -92,20 +94,6 @@ ip -n "$NS_A" link set vbr0 up
 ip -n "$NS_B" link set vbr1 up
 MAC_A=$(ip netns exec "$NS_A" cat /sys/class/net/vbr0/address)
 MAC_B=$(ip netns exec "$NS_B" cat /sys/class/net/vbr1/address)
-policy() { # file, peer name, ifname, peer mac, rdma
-	cat >"$1" <<JSON
-{
-  "version": 1,
-  "channels": [
-    { "name": "bulk", "host": "hostA", "listeners": ["uid:*"],
-      "connectors": ["uid:*", "host:hostB/uid:*"], "ring_size": 1048576 },
-    { "name": "direct", "host": "hostA", "backend": "verbs", "listeners": ["uid:*"],
-      "connectors": ["uid:*", "host:hostB/uid:*"], "ring_size": 1048576 }
-  ],
-  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "rdma": "$5" } ]
-}
-JSON
-}
 start_ivtd() { # ns, name, policy, socket, log, rdma device
 	in_ns "$1"
 	"${NSX[@]}" env IVT_VERBS_DEVICE="$6" "$bin/ivtd" -r local -n "$2" -c "$3" -s "$4" \
@@ -144,8 +132,8 @@ transfer() {
 }
 run_pair() { # rdma setting of A, of B
 	rm -f "$TMP"/*.sock
-	policy "$TMP/a.json" hostB vbr0 "$MAC_B" "$1"
-	policy "$TMP/b.json" hostA vbr1 "$MAC_A" "$2"
+	ivt_two_host_policy "$TMP/a.json" hostB vbr0 "$MAC_B" "$1" verbs
+	ivt_two_host_policy "$TMP/b.json" hostA vbr1 "$MAC_A" "$2" verbs
 	start_ivtd "$NS_A" hostA "$TMP/a.json" "$TMP/a.sock" "$TMP/ivtd-a.log" ivtvrxa || return 1
 	IVTD_A=$LAST_PID
 	start_ivtd "$NS_B" hostB "$TMP/b.json" "$TMP/b.sock" "$TMP/ivtd-b.log" ivtvrxa || return 1

@@ -178,7 +178,8 @@ ship_extra_libs "$BUILD" "$P/lib" "$P"/bin/* "$BUILD"/plugins/*.so
 cp "$BUILD"/plugins/*.so "$P/plugins/" 2>/dev/null || true
 # Scripts, configs and policies from the source tree.
 cp "$HERE"/dom0-tests.sh "$HERE"/ivt-checks.sh "$HERE"/domU-init.sh "$P/"
-cp "$SRC"/tests/verbs/rxe-test.sh "$SRC"/tests/verbs/rxe-bridge-test.sh "$P/"
+cp "$SRC"/tests/verbs/rxe-test.sh "$SRC"/tests/verbs/rxe-bridge-test.sh \
+	"$SRC"/tests/lib/ivt-lib.sh "$P/"
 # IVT_XEN_ONLY: check groups to run (dom0-tests.sh), empty = all
 echo "${IVT_XEN_ONLY:-}" >"$P/only"
 cp "$HERE"/*.cfg "$P/conf/"

@@ -196,9 +196,19 @@ static void test_protocol(void **state)
 	assert_false(node_exists(DIR5 "/x/y/response"));
 	assert_false(node_exists(DIR5 "/.hidden/response"));
 
-	/* Rewriting a request ends the old end and opens a new one. */
-	fx_write(DIR5 "/sentinel/request", "listen seq=4");
+	assert_false(rec.last.req.message);
+
+	/* Rewriting a request ends the old end and opens a new one. The
+	 * mode travels both ways: IVT_MESSAGE in, the channel's mode out. */
+	fx_write(DIR5 "/sentinel/request", "listen message=1 seq=4");
 	wait_requests(4);
+	assert_true(rec.last.req.message);
+	ok = ok_for(1, 5, 3, DIR5 "/sentinel/vchan");
+	ok.flags = IVT_CTRL_OK_MESSAGE;
+	assert_int_equal(reg->ops->reply_ok(rec.last.end, &ok), 0);
+	assert_value(DIR5 "/sentinel/response",
+		     "ok backend=vchan ring=65536 path=/local/domain/5/data/ivt/sentinel/vchan "
+		     "peer=3 chan=1 message=1 seq=4");
 	assert_int_equal(rec.gones, 1);
 	assert_int_equal(rec.last_graceful, 1);
 

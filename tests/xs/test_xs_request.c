@@ -320,6 +320,47 @@ static void test_responses(void **state)
 	assert_int_equal(ivt_xs_parse_response(newer, strlen(newer), &r, why, sizeof(why)), 0);
 }
 
+/* Message mode: "message=1" in requests (either verb) and answers. */
+static void test_message_values(void **state)
+{
+	(void)state;
+	struct ivt_xs_request r;
+	char b[256];
+	assert_int_equal(parse("listen message=1 seq=1", &r), 0);
+	assert_true(r.listen && r.message);
+	assert_int_equal(parse("connect backend=vchan message=1", &r), 0);
+	assert_true(!r.listen && r.message);
+	assert_int_equal(parse("connect backend=vchan", &r), 0);
+	assert_false(r.message);
+	refused("listen message=0", "message must be 1");
+	refused("listen message=yes", "message must be 1");
+	refused("listen message=1 message=1", "duplicate key");
+	struct ivt_xs_request w = {.listen = 1, .message = 1, .multi = 1, .seq = 3};
+	assert_int_equal(ivt_xs_format_req(b, sizeof(b), &w), 0);
+	assert_string_equal(b, "listen backend=auto ring=0 multi=1 message=1 seq=3");
+	assert_int_equal(parse(b, &r), 0);
+	assert_true(r.message && r.multi);
+
+	struct ivt_ctrl_open_ok ok = {.ring_size = 4096, .peer_domid = 2, .chan_id = 5,
+				      .flags = IVT_CTRL_OK_MESSAGE};
+	strcpy(ok.backend, "vchan");
+	struct ivt_xs_response resp;
+	assert_int_equal(ivt_xs_format_ok(b, sizeof(b), &ok, 1, 4), 0);
+	assert_string_equal(b, "ok backend=vchan ring=4096 peer=2 chan=5 message=1 seq=4");
+	assert_int_equal(ivt_xs_parse_response(b, strlen(b), &resp, why, sizeof(why)), 0);
+	assert_true(resp.message);
+	ok.flags = 0;
+	assert_int_equal(ivt_xs_format_ok(b, sizeof(b), &ok, 1, 4), 0);
+	assert_int_equal(ivt_xs_parse_response(b, strlen(b), &resp, why, sizeof(why)), 0);
+	assert_false(resp.message);
+	const char *bad[] = {"ok backend=vchan ring=4096 peer=2 message=0",
+			     "ok backend=vchan ring=4096 peer=2 message=1 message=1",
+			     "ok backend=vchan ring=4096 peer=2 message=11"};
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+		if (ivt_xs_parse_response(bad[k], strlen(bad[k]), &resp, why, sizeof(why)) == 0)
+			fail_msg("response '%s' was accepted", bad[k]);
+}
+
 /* ivt_listen/ivt_accept over XenStore: multi=1 and ticket=, slots, the
  * offers' and accepted rings' paths. */
 static void test_listen_accept_values(void **state)
@@ -415,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_watch_paths),    cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_request_roundtrip), cmocka_unit_test(test_responses),
 		cmocka_unit_test(test_events), cmocka_unit_test(test_listen_accept_values),
+		cmocka_unit_test(test_message_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -511,8 +511,9 @@ static void handle_remote(struct ivt_broker *b, struct ivt_reg_end *end,
 	struct ivt_policy_decision d;
 	if (broker_decide_or_refuse(b, end, &q, &d) < 0)
 		return;
-	/* The far listener's mode is not relayed: this host's rule, or else
-	 * the connector, says it (docs/remote.md). */
+	/* This host's rule or the connector asks for messages; the far
+	 * listener's host refuses that on a byte stream, and its OPEN_OK
+	 * says message mode when the listener chose it (docs/remote.md). */
 	struct ivt_end_request r = *req;
 	int message = listener_mode(b, end, req, &d);
 	if (message < 0)

@@ -42,7 +42,9 @@ static int fill_cookie(uint8_t *c)
 {
 	size_t got = 0;
 	while (got < IVT_CTRL_COOKIE_LEN) {
-		ssize_t n = getrandom(c + got, IVT_CTRL_COOKIE_LEN - got, 0);
+		/* never wait in the event loop for the pool (early boot in a
+		 * guest without an RNG): no cookie then, as the caller says */
+		ssize_t n = getrandom(c + got, IVT_CTRL_COOKIE_LEN - got, GRND_NONBLOCK);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)

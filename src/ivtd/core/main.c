@@ -363,8 +363,9 @@ int main(int argc, char **argv)
 	const char *plugin_dir = d.opt.plugin_dir ? d.opt.plugin_dir : ivt_plugin_dir();
 	int n = ivt_broker_probe_backends(d.broker, plugin_dir);
 	if (n == 0)
-		IVT_WARN(WHO, "no backend is available from %s; every open will be refused",
-			 plugin_dir);
+		IVT_WARN(WHO, "no backend is available from %s; every open will be refused "
+			      "(plugins elsewhere, e.g. a build tree's plugins/: -p DIR or "
+			      "IVT_PLUGIN_DIR)", plugin_dir);
 
 	/* Connectors waiting for a listener are refused when their time is
 	 * up (ivt_broker_tick); a tenth of a second is precision enough. */

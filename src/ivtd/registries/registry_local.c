@@ -196,6 +196,19 @@ static int op_reply_error(struct ivt_reg_end *end, int err, const char *msg)
 	return send_or_drop(conn_of(end), IVT_CTRL_ERROR, &e, sizeof(e), NULL, 0);
 }
 
+/* A newer client's OPEN: the same text as ever (older clients match
+ * nothing but errno), plus the flags this ivtd knows, so the client can
+ * drop what it may do without and name what it may not. */
+static void reply_unknown_flags(struct local_conn *c)
+{
+	struct ivt_ctrl_error e;
+	memset(&e, 0, sizeof(e));
+	e.err = EINVAL;
+	e.known_flags = IVT_CTRL_OPEN_FLAGS;
+	snprintf(e.msg, sizeof(e.msg), "invalid OPEN flags");
+	send_or_drop(c, IVT_CTRL_ERROR, &e, sizeof(e), NULL, 0);
+}
+
 static int op_relay_setup(struct ivt_reg_end *end, const void *blob, size_t len, const int *fds,
 			  int nfds)
 {
@@ -496,9 +509,14 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		c->wants_detach = (fl & IVT_CTRL_OPEN_DETACH) != 0;
 		if (req.multi)
 			grow_sndbuf(c);
-		if ((fl & ~(uint32_t)IVT_CTRL_OPEN_FLAGS) ||
-		    ((fl & IVT_CTRL_OPEN_ACCEPT) && (!req.listen || !req.ticket || req.multi))) {
-			op_reply_error(&c->end, EINVAL, "invalid OPEN flags");
+		fl &= ~IVT_CTRL_OPEN_HINTS; /* unknown hints are ignored by design */
+		if (fl & ~(uint32_t)IVT_CTRL_OPEN_FLAGS) {
+			reply_unknown_flags(c);
+			return;
+		}
+		if ((fl & IVT_CTRL_OPEN_ACCEPT) && (!req.listen || !req.ticket || req.multi)) {
+			op_reply_error(&c->end, EINVAL,
+				       "invalid OPEN: ACCEPT needs LISTEN and a ticket, and no MULTI");
 			return;
 		}
 		if (!ivt_name_valid(req.name)) {

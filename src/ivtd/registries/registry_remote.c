@@ -48,6 +48,7 @@ static int op_reply_ok(struct ivt_reg_end *end, const struct ivt_ctrl_open_ok *o
 	br->ring_size = ok->ring_size;
 	struct ivt_rmsg m = {.type = IVT_RMSG_OPEN_OK};
 	m.u.open_ok.ring_size = ok->ring_size;
+	m.u.open_ok.flags = (ok->flags & IVT_CTRL_OK_MESSAGE) ? IVT_RMSG_MESSAGE : 0;
 	int rc = bridge_send_msg(br, &m);
 	if (rc < 0)
 		bridge_fail(br, rc, "cannot send OPEN_OK");

@@ -219,6 +219,7 @@ struct xs_end *xs_end_new(struct xs_registry *r, uint32_t domid, const char *nam
 	e->open.multi = req->multi;
 	e->open.ticket = req->ticket;
 	e->open.ring_size = req->ring_size;
+	e->open.message = req->message;
 	e->next = r->ends;
 	r->ends = e;
 	return e;
@@ -229,10 +230,10 @@ static void new_end(struct xs_registry *r, uint32_t domid, const char *name, uin
 {
 	if (!xs_end_new(r, domid, name, slot, raw, raw_len, req))
 		return;
-	IVT_INFO(WHO, "dom%u/%s/%u: %s backend=%s ring=%llu%s", domid, name, slot,
+	IVT_INFO(WHO, "dom%u/%s/%u: %s backend=%s ring=%llu%s%s", domid, name, slot,
 		 req->listen ? "listen" : "connect", req->backend,
 		 (unsigned long long)req->ring_size,
-		 req->multi ? " multi" : req->ticket ? " accept" : "");
+		 req->multi ? " multi" : req->ticket ? " accept" : "", req->message ? " message" : "");
 	if (r->base.cb.request)
 		r->base.cb.request(r->base.cb.arg, &r->ends->base, &r->ends->open);
 }

@@ -111,6 +111,7 @@ static int try_adopt(struct xs_registry *r, uint32_t domid, const char *name, ui
 	f->a.chan_id = f->resp.chan_id;
 	f->a.peer_domid = f->resp.peer_domid;
 	f->a.ring_size = f->resp.ring_size;
+	e->open.message = f->resp.message; /* the mode ivtd answered, not the wish */
 	snprintf(f->a.backend, sizeof(f->a.backend), "%s", f->resp.backend);
 	snprintf(f->a.xs_path, sizeof(f->a.xs_path), "%s", f->resp.path);
 	if (req.listen && !req.multi && ivt_xs_vchan_path_ok(f->resp.path, domid))

@@ -435,6 +435,8 @@ static void got_open(struct bridge *br, const struct ivt_rmsg *m)
 	snprintf(req.name, sizeof(req.name), "%s", m->u.open.channel);
 	snprintf(req.backend, sizeof(req.backend), "%s", m->u.open.backend);
 	req.ring_size = m->u.open.ring_size;
+	/* the far side wants messages: refused here if the listener streams */
+	req.message = (m->u.open.flags & IVT_RMSG_MESSAGE) != 0;
 	br->phase = PH_SETUP;
 	br->requested = 1;
 	/* The broker answers through registry_remote.c, maybe at once. */
@@ -457,6 +459,9 @@ static void got_open_ok(struct bridge *br, const struct ivt_rmsg *m)
 	snprintf(ok.backend, sizeof(ok.backend), "shm");
 	ok.ring_size = ring;
 	ok.is_server = 0;
+	/* the listener's mode, as its host says (or ours asked for it) */
+	if (m->u.open_ok.flags & IVT_RMSG_MESSAGE)
+		br->message = 1;
 	ok.flags = br->message ? IVT_CTRL_OK_MESSAGE : 0;
 	ok.local_domid = br->lend->domid;
 	br->lend->reg->ops->reply_ok(br->lend, &ok);
@@ -552,6 +557,7 @@ static void dialer_connected(struct bridge *br)
 		m.u.open.identity = br->lend->who;
 	snprintf(m.u.open.backend, sizeof(m.u.open.backend), "auto");
 	m.u.open.ring_size = br->ring_size;
+	m.u.open.flags = br->message ? IVT_RMSG_MESSAGE : 0;
 	br->phase = PH_HELLO;
 	if (send_hello(br) < 0) {
 		bridge_fail(br, -EIO, "cannot send HELLO");

@@ -87,6 +87,8 @@ void direct_got_open(struct bridge *br, const struct ivt_rmsg *m)
 	snprintf(ok.backend, sizeof(ok.backend), "%s", br->dx.backend);
 	ok.ring_size = ring;
 	ok.is_server = 0;
+	if (m->u.open_ok.flags & IVT_RMSG_MESSAGE) /* the listener's mode, as for OPEN_OK */
+		br->message = 1;
 	ok.flags = br->message ? IVT_CTRL_OK_MESSAGE : 0;
 	ok.local_domid = br->lend->domid;
 	br->phase = PH_DIRECT;
@@ -160,6 +162,7 @@ int direct_answer(struct bridge *br, const struct ivt_ctrl_open_ok *ok, char *wh
 	snprintf(br->backend, sizeof(br->backend), "%s", ok->backend);
 	struct ivt_rmsg m = {.type = IVT_RMSG_OPEN_DIRECT};
 	m.u.open_ok.ring_size = ok->ring_size;
+	m.u.open_ok.flags = (ok->flags & IVT_CTRL_OK_MESSAGE) ? IVT_RMSG_MESSAGE : 0;
 	rc = bridge_send_msg(br, &m);
 	if (rc < 0) {
 		snprintf(why, why_len, "cannot send OPEN_DIRECT");

@@ -13,8 +13,8 @@
 #include "ivtd/policy/policy.h"
 
 #define HELLO_LEN (IVT_RMSG_HOST_MAX + 1 + 4)
-#define OPEN_LEN (IVT_NAME_MAX + 1 + IVT_RMSG_ID_MAX + 1 + IVT_BACKEND_NAME_MAX + 1 + 8)
-#define OPEN_OK_LEN 8
+#define OPEN_LEN (IVT_NAME_MAX + 1 + IVT_RMSG_ID_MAX + 1 + IVT_BACKEND_NAME_MAX + 1 + 8 + 4)
+#define OPEN_OK_LEN (8 + 4)
 #define ERROR_LEN (4 + IVT_ERRMSG_MAX + 1)
 #define OFFER_LEN (IVT_BACKEND_NAME_MAX + 1)
 #define SETUP_LEN (4 + IVT_RMSG_BLOB_MAX)
@@ -97,10 +97,12 @@ int ivt_rmsg_encode(const struct ivt_rmsg *m, uint8_t *out, size_t cap)
 		put_str(p, m->u.open.backend, IVT_BACKEND_NAME_MAX + 1);
 		p += IVT_BACKEND_NAME_MAX + 1;
 		ivt_put_le(p, m->u.open.ring_size, 8);
+		ivt_put_le(p + 8, m->u.open.flags, 4);
 		break;
 	case IVT_RMSG_OPEN_OK:
 	case IVT_RMSG_OPEN_DIRECT:
 		ivt_put_le(p, m->u.open_ok.ring_size, 8);
+		ivt_put_le(p + 8, m->u.open_ok.flags, 4);
 		break;
 	case IVT_RMSG_ERROR:
 	case IVT_RMSG_RESULT:
@@ -169,6 +171,9 @@ static int parse_open(const uint8_t *p, struct ivt_rmsg *m, char *why, size_t wh
 		return bad(why, why_len, "OPEN: invalid backend name");
 	p += IVT_BACKEND_NAME_MAX + 1;
 	m->u.open.ring_size = ivt_get_le(p, 8);
+	m->u.open.flags = (uint32_t)ivt_get_le(p + 8, 4);
+	if (m->u.open.flags & ~IVT_RMSG_MESSAGE)
+		return bad(why, why_len, "OPEN: unknown flags %#x", m->u.open.flags);
 	return 0;
 }
 
@@ -201,6 +206,9 @@ int ivt_rmsg_parse(const uint8_t *buf, size_t n, struct ivt_rmsg *m, char *why, 
 						 "[4096, 1 GiB]",
 				   m->type == IVT_RMSG_OPEN_OK ? "OPEN_OK" : "OPEN_DIRECT",
 				   (unsigned long long)m->u.open_ok.ring_size);
+		m->u.open_ok.flags = (uint32_t)ivt_get_le(p + 8, 4);
+		if (m->u.open_ok.flags & ~IVT_RMSG_MESSAGE)
+			return bad(why, why_len, "OPEN_OK: unknown flags %#x", m->u.open_ok.flags);
 		return 0;
 	case IVT_RMSG_OFFER:
 	case IVT_RMSG_DIRECT: {

@@ -35,7 +35,8 @@
 #define IVT_REMOTE_EP 1u
 
 #define IVT_RMSG_MAGIC 0x44545649u /* "IVTD" little-endian */
-#define IVT_RMSG_VERSION 1
+/* 2: OPEN and OPEN_OK carry the channel's mode (flags) */
+#define IVT_RMSG_VERSION 2
 #define IVT_RMSG_HDR_LEN 12
 #define IVT_RMSG_HOST_MAX 63
 #define IVT_RMSG_ID_MAX 47
@@ -57,6 +58,10 @@ enum ivt_rmsg_type {
 	IVT_RMSG_OPEN_DIRECT = 9,
 };
 
+/* OPEN: the connector's side wants message mode (its IVT_MESSAGE or its
+ * host's rule); OPEN_OK: the channel is in message mode. */
+#define IVT_RMSG_MESSAGE 1u
+
 /* Largest plugin setup blob carried across hosts (verbs: 72 bytes). */
 #define IVT_RMSG_BLOB_MAX 160
 
@@ -73,9 +78,11 @@ struct ivt_rmsg {
 			struct ivt_identity identity;
 			char backend[IVT_BACKEND_NAME_MAX + 1]; /* "" | "auto" | "shm" */
 			uint64_t ring_size;                     /* requested; 0 = policy */
+			uint32_t flags;                         /* IVT_RMSG_MESSAGE */
 		} open;
 		struct {
 			uint64_t ring_size; /* granted to the listener */
+			uint32_t flags;     /* IVT_RMSG_MESSAGE */
 		} open_ok; /* also OPEN_DIRECT */
 		struct {
 			int32_t err; /* positive errno, 1..4095 */

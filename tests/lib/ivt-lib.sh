@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: MIT
+# Shell pieces that more than one test or bench script needs (sourced; no
+# side effects at source time). Kept once here so the copies cannot drift.
+# Shipped next to the scripts that source it: the build tree's bin/ (for
+# the benches), share/ivt/ when installed, the Xen bed's payload.
+
+# ivt_two_host_policy FILE PEER IFNAME PEER_MAC RDMA [BACKEND]
+#   A two-"host" policy: channel "bulk" listened on hostA by local users
+#   and connected to by hostB's; one hosts entry for PEER on IFNAME with
+#   its MAC and "rdma" (auto, off, ...). With BACKEND also channel
+#   "direct", the same with "backend": BACKEND (a direct queue pair
+#   between the processes, docs/remote.md).
+ivt_two_host_policy() {
+	cat >"$1" <<JSON
+{
+  "version": 1,
+  "channels": [
+    { "name": "bulk", "host": "hostA", "listeners": ["uid:*"],
+      "connectors": ["uid:*", "host:hostB/uid:*"], "ring_size": 1048576 }${6:+,
+    { \"name\": \"direct\", \"host\": \"hostA\", \"backend\": \"$6\", \"listeners\": [\"uid:*\"],
+      \"connectors\": [\"uid:*\", \"host:hostB/uid:*\"], \"ring_size\": 1048576 \}}
+  ],
+  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "rdma": "$5" } ]
+}
+JSON
+}
+
+# ivt_wait_listen MODE PORT PRELOAD_LOG
+#   Waits (up to 10 s) until a server listens on TCP PORT: its kernel
+#   socket, and in MODE ivt also the preload's ivt listener (its line in
+#   PRELOAD_LOG, IVT_PRELOAD_LOG=1), so a client cannot slip in between
+#   the two. No probe connection (iperf3 -s -1 serves exactly one).
+#   0, or 1 with a line on stderr.
+ivt_wait_listen() {
+	for _ in $(seq 200); do
+		if ss -Hltn "sport = :$2" 2>/dev/null | grep -q . &&
+			{ [ "$1" != ivt ] || grep -q "listen [^ ]*:$2: kernel and ivt" "$3" 2>/dev/null; }; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "nothing listens on port $2 ($1)" >&2
+	return 1
+}
