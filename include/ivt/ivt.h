@@ -58,7 +58,8 @@ extern "C" {
 #define IVT_API_VERSION 1
 
 /* Longest channel name, without the terminating NUL. Names are
- * [A-Za-z0-9._-]+, so they can be XenStore path components. */
+ * [A-Za-z0-9._-]+, not starting with '.', so they can be XenStore path
+ * components (where each '.' is written '@': docs/xenstore.md). */
 #define IVT_NAME_MAX 63
 
 typedef struct ivt_channel ivt_channel;
@@ -307,6 +308,17 @@ int ivt_ready(ivt_channel *ch);
 int ivt_arm(ivt_channel *ch, unsigned events);
 
 int ivt_set_nonblock(ivt_channel *ch, int nonblock);
+
+/* manual 1: for event loops that track readiness themselves with
+ * ivt_ready and ivt_arm. A non-blocking ivt_recv that finds nothing in
+ * the ring returns -EAGAIN without arming (no system call; it used to
+ * cost 2-3), and ivt_fd has no level of its own (after progress it is
+ * not made readable: an eventfd write and read less). So before
+ * sleeping on ivt_fd, call ivt_arm(ch, IVT_READY_RECV) (and
+ * IVT_READY_SEND to wait for room); ivt_arm also reports the peer's
+ * close or death as ready. Sends still arm on -EAGAIN. The caller
+ * makes one call at a time on the channel. Default 0. 0 or -EINVAL. */
+int ivt_set_manual_arm(ivt_channel *ch, int manual);
 
 /* ---- One-sided operations ------------------------------------------- */
 

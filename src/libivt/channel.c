@@ -438,6 +438,14 @@ IVT_EXPORT int ivt_set_nonblock(ivt_channel *ch, int nonblock)
 	return 0;
 }
 
+IVT_EXPORT int ivt_set_manual_arm(ivt_channel *ch, int manual)
+{
+	if (!ch)
+		return -EINVAL;
+	atomic_store(&ch->manual_arm, !!manual);
+	return 0;
+}
+
 IVT_EXPORT int ivt_set_timeouts(ivt_channel *ch, int send_ms, int recv_ms)
 {
 	if (!ch || send_ms < -1 || recv_ms < -1)

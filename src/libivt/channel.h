@@ -42,8 +42,10 @@ struct ivt_channel {
 	int retry_fd;
 	/* ivt_fd's level (wait.c): fd_used once the caller asked for ivt_fd;
 	 * level_set while wake_fd holds a wake-up of ours; send_wanted after
-	 * a send found no room, until ivt_fd woke the caller for it. */
-	atomic_int fd_used, level_set, send_wanted;
+	 * a send found no room, until ivt_fd woke the caller for it;
+	 * manual_arm: progress does not raise it, and an empty ring's
+	 * -EAGAIN does not arm (ivt_set_manual_arm). */
+	atomic_int fd_used, level_set, send_wanted, manual_arm;
 	/* One sending and one receiving thread may sleep at once on the one
 	 * plugin fd; whichever consumes a wake-up passes it on to the other
 	 * through that one's own eventfd, made by its first wait (-1 before;

@@ -150,6 +150,14 @@ static ssize_t recv_common(struct ivt_channel *ch, const struct iovec *iov, int 
 			if (end_stream_if_peer_gone(ch, ev_before))
 				continue; /* now returns 0 or -ECONNRESET */
 			events = chan_recv_events(ch);
+			if (nonblock && events == IVT_EV_RECV && atomic_load(&ch->manual_arm) &&
+			    !(ivt_ready(ch) & IVT_READY_RECV)) {
+				/* nothing there, nothing of ours to push: the
+				 * caller arms before it sleeps (ivt_set_manual_arm) */
+				if (ch->xp.msg_mode && !peek)
+					ivt_xport_msg_detach(&ch->xp, iov, iovcnt);
+				return -EAGAIN;
+			}
 		} else if (n == -ENOBUFS) {
 			events = IVT_EV_SEND; /* our answers must drain first */
 		} else {

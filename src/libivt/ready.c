@@ -41,7 +41,11 @@ IVT_EXPORT int ivt_arm(ivt_channel *ch, unsigned events)
 {
 	if (!ch || (events & ~(unsigned)(IVT_READY_RECV | IVT_READY_SEND)))
 		return -EINVAL;
-	chan_fd_used(ch); /* the caller sleeps on ivt_fd */
+	/* the caller sleeps on ivt_fd: it must exist (descriptors are made
+	 * lazily) before fd_used says so */
+	int fd = ivt_fd(ch);
+	if (fd < 0)
+		return fd;
 	unsigned want_send = (events & IVT_READY_SEND) ? IVT_EV_SEND : 0u;
 	/* a receiver also waits for room for its own queued answers */
 	unsigned ev = want_send | ((events & IVT_READY_RECV) ? chan_recv_events(ch) : 0u);
@@ -50,5 +54,10 @@ IVT_EXPORT int ivt_arm(ivt_channel *ch, unsigned events)
 		out |= IVT_READY_SEND;
 	if ((events & IVT_READY_RECV) && (r & ~want_send))
 		out |= IVT_READY_RECV;
+	/* news from ivtd (read above): the calls report it now, and with
+	 * manual arming no receive of the caller's has looked */
+	int pe = ivt_ctrl_peer_event(&ch->ctrl);
+	if (pe == IVT_PEER_DIED || pe == IVT_PEER_CLOSED)
+		out |= events;
 	return (int)out;
 }

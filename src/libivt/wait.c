@@ -191,7 +191,7 @@ static int completions_pending(struct ivt_channel *ch)
 
 void chan_fd_progress(struct ivt_channel *ch)
 {
-	if (atomic_load(&ch->fd_used))
+	if (atomic_load(&ch->fd_used) && !atomic_load(&ch->manual_arm))
 		level_raise(ch);
 }
 
@@ -263,8 +263,12 @@ unsigned chan_prepare_sleep(struct ivt_channel *ch, unsigned events)
 	chan_poll_ctrl(ch);
 	ch->ops->ack(ch->ep);
 	/* Clear our own wake-up first, then re-check: whatever made progress
-	 * meanwhile is seen by the arm below. */
-	if (atomic_load(&ch->fd_used) && read(ch->wake_fd, &v, sizeof(v)) < 0) {
+	 * meanwhile is seen by the arm below. With manual arming, raises
+	 * are rare and the caller makes one call at a time
+	 * (ivt_set_manual_arm), so level_set tells whether to read. */
+	if (atomic_load(&ch->fd_used) &&
+	    (!atomic_load(&ch->manual_arm) || atomic_load(&ch->level_set)) &&
+	    read(ch->wake_fd, &v, sizeof(v)) < 0) {
 		/* EAGAIN: no manual wake-up pending */
 	}
 	atomic_store(&ch->level_set, 0);

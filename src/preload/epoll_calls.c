@@ -195,14 +195,16 @@ static int spin_rings(struct psock **ps, int n)
 
 atomic_int epoll_sleepers, lazy_count;
 
-/* Before epoll_wait may sleep: spin on the lazy streams' rings; one that
- * got data is read ahead, and its token makes the wait return at once. */
-static void lazy_before_sleep(int epfd)
+/* Before epoll_wait may sleep (spin) or when it only looks (timeout 0:
+ * lazy streams are not armed, so only their rings tell): spin on or look
+ * at the lazy streams' rings; one that got data is read ahead, and its
+ * token makes the wait return at once. */
+static void lazy_before_sleep(int epfd, int spin)
 {
 	struct psock *ps[LAZY_MAX];
 	preload_inside++;
 	int n = lazy_collect(epfd, ps);
-	int found = n > 0 && n < LAZY_MAX && spin_rings(ps, n);
+	int found = n > 0 && (!spin || (n < LAZY_MAX && spin_rings(ps, n)));
 	for (int k = 0; k < n; k++) {
 		if (found) {
 			pthread_mutex_lock(&ps[k]->lock);
@@ -244,13 +246,15 @@ static int wait_common(int epfd, struct epoll_event *evs, int max, int timeout,
 {
 	long long deadline = timeout > 0 ? now_ms() + timeout : 0;
 	for (;;) {
-		if (timeout != 0 && atomic_load(&lazy_count)) {
-			/* what is there already comes first, without a spin */
-			int n = real.epoll_wait(epfd, evs, max, 0);
-			int handled = 0;
-			if (n > 0 && (n = filter(evs, n, &handled)) > 0)
-				return n;
-			lazy_before_sleep(epfd);
+		/* Spin first, then one epoll_wait that returns at once if the
+		 * spin found data: no epoll_wait(0) before the spin, which cost
+		 * a system call per request. A kernel fd that is ready already
+		 * waits at most one spin budget (adaptive, see spin_rings). */
+		if (atomic_load(&lazy_count)) {
+			lazy_before_sleep(epfd, timeout != 0);
+			/* a look sees LAZY_MAX streams at most: arm the rest */
+			if (timeout == 0 && atomic_load(&lazy_count) >= LAZY_MAX)
+				lazy_arm_all(epfd);
 		}
 		if (timeout != 0) {
 			/* from here on, no stream of a reader in another thread

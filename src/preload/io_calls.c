@@ -49,9 +49,7 @@ static size_t rx_some(struct psock *p, const struct iovec *iov, int cnt, int pee
 			break; /* peeking reads the stage only */
 		}
 		if (done < len && !p->rd_eof && !p->rd_err && !p->rd_shut) {
-			preload_inside++;
-			ssize_t n = ivt_recv(p->ch, b + done, len - done);
-			preload_inside--;
+			ssize_t n = ring_recv(p, b + done, len - done);
 			if (n > 0)
 				done += (size_t)n;
 			else if (n == 0)

@@ -111,6 +111,8 @@ struct psock {
 	struct psock *dnext;    /* list of direct streams (epoll_calls.c) */
 	int rx_lazy;            /* direct, ring empty, not armed yet: the
 				 * application's epoll_wait arms it */
+	int rx_armed;           /* our last ivt_recv said -EAGAIN: libivt
+				 * asked the peer to kick ivt_fd already */
 	int rd_eof, rd_err;     /* end of stream seen / error (negative) */
 	int rd_shut, wr_shut;
 	int so_error;           /* for getsockopt(SO_ERROR), cleared on read */
@@ -144,6 +146,8 @@ int hide_fd(int fd);
 int fdtab_fits(int fd);
 
 /* ---- readiness (readiness.c) ----------------------------------------- */
+/* ivt_recv on p's channel (p->lock held), noting whether it armed. */
+ssize_t ring_recv(struct psock *p, void *buf, size_t len);
 /* After any receive-side change, with p->lock held: make the token match
  * the ring (probing it), arming the monitor when a wait starts. */
 void rx_settle(struct psock *p);

@@ -122,15 +122,32 @@ static void arm(struct psock *p)
 		epoll_ctl(mon_ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
-/* The token half of rx_settle. lazy: the ring says it is empty, so
- * leave the arming (its system calls) to whoever sleeps next: the
- * application's epoll_wait, which may find data first (epoll_calls.c). */
-static void rx_token(struct psock *p, int lazy)
+ssize_t ring_recv(struct psock *p, void *buf, size_t len)
+{
+	preload_inside++;
+	ssize_t n = ivt_recv(p->ch, buf, len);
+	preload_inside--;
+	/* taking anything ends the arming (the kick came, or will not be
+	 * asked for); manual arming: an -EAGAIN leaves it as it was */
+	if (n != -EAGAIN)
+		p->rx_armed = 0;
+	return n;
+}
+
+static void lazy_drop(struct psock *p)
 {
 	if (p->rx_lazy) {
 		__atomic_store_n(&p->rx_lazy, 0, __ATOMIC_RELAXED);
 		atomic_fetch_sub(&lazy_count, 1);
 	}
+}
+
+/* The token half of rx_settle. lazy: the ring says it is empty, so
+ * leave the arming (its system calls) to whoever sleeps next: the
+ * application's epoll_wait, which may find data first (epoll_calls.c). */
+static void rx_token(struct psock *p, int lazy)
+{
+	lazy_drop(p);
 	if (p->rd_eof || p->rd_err || p->st_len || p->rd_shut) {
 		token_set(p);
 		return;
@@ -147,24 +164,42 @@ static void rx_token(struct psock *p, int lazy)
 			__atomic_store_n(&p->rx_lazy, 1, __ATOMIC_SEQ_CST);
 			if (!atomic_load(&epoll_sleepers))
 				return;
-			/* another thread sleeps: arm now */
-			__atomic_store_n(&p->rx_lazy, 0, __ATOMIC_RELAXED);
-			atomic_fetch_sub(&lazy_count, 1);
+			/* another thread sleeps: arm now, unless the -EAGAIN
+			 * that emptied it did (its kick reaches that epoll) */
+			lazy_drop(p);
+			if (p->rx_armed)
+				return;
 		}
 	}
-	preload_inside++;
-	ssize_t n = ivt_recv(p->ch, p->stage, STAGE_SIZE);
-	preload_inside--;
-	if (n > 0) {
-		p->st_off = 0;
-		p->st_len = (size_t)n;
-	} else if (n == 0) {
-		p->rd_eof = 1;
-	} else if (n != -EAGAIN) {
-		p->rd_err = (int)n;
-	} else {
-		/* empty, and libivt armed the ring: a peer write now kicks
-		 * ivt_fd, which the monitor sees after we unlock */
+	for (int tries = 0;; tries++) {
+		ssize_t n = ring_recv(p, p->stage, STAGE_SIZE);
+		if (n > 0) {
+			p->st_off = 0;
+			p->st_len = (size_t)n;
+			break;
+		}
+		if (n == 0) {
+			p->rd_eof = 1;
+			break;
+		}
+		if (n != -EAGAIN) {
+			p->rd_err = (int)n;
+			break;
+		}
+		/* empty: ask the peer to kick ivt_fd (manual arming, see
+		 * stream.c), unless we did and nothing came since. After
+		 * three "ready" answers without bytes the ring holds part of
+		 * a frame: then libivt's -EAGAIN armed it itself. */
+		if (!p->rx_armed && tries < 3) {
+			preload_inside++;
+			int r = ivt_arm(p->ch, IVT_READY_RECV);
+			preload_inside--;
+			if (r != 0)
+				continue; /* came meanwhile, or the end: take it */
+			p->rx_armed = 1;
+		}
+		/* a peer write now kicks ivt_fd, which the monitor (or the
+		 * application's epoll) sees after we unlock */
 		token_clear(p);
 		arm(p);
 		return;
@@ -255,8 +290,16 @@ static void room_check(struct psock *p)
 
 void rx_arm_lazy(struct psock *p)
 {
-	if (p->rx_lazy)
-		rx_token(p, 0);
+	if (!p->rx_lazy)
+		return;
+	if (p->rx_armed && p->direct) {
+		/* the -EAGAIN that emptied it armed it, and the kick reaches
+		 * the application's epoll: another ivt_recv would only pay
+		 * that arming's system calls again */
+		lazy_drop(p);
+		return;
+	}
+	rx_token(p, 0);
 }
 
 void wait_app_fd(struct psock *p, short events)
@@ -311,6 +354,9 @@ void kick_handle(struct psock *p)
 	 * kicks) never touches the parent's channel */
 	if (!p->ch || p->owner != preload_pid)
 		return;
+	/* a wake-up may be libivt's own (an arm that returned early for the
+	 * other direction leaves the receive side unarmed): arm anew */
+	p->rx_armed = 0;
 	if (!p->token)
 		rx_token(p, 0); /* may arm again */
 	room_check(p);

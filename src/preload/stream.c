@@ -37,6 +37,10 @@ static struct psock *stream_new(ivt_channel *ch, int nonblock, int *app_end)
 		real.fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	preload_inside++;
 	ivt_set_nonblock(ch, 1); /* we block, on the app fd, ourselves */
+	/* we ask ivt_ready and ivt_arm before any sleep, one call at a time
+	 * (p->lock): a read that empties the ring then costs no system call
+	 * (readiness.c: rx_token arms) */
+	ivt_set_manual_arm(ch, 1);
 	preload_inside--;
 	*app_end = sv[0];
 	return p;

@@ -107,6 +107,68 @@ static void test_ready_follows_ring(void **state)
 	assert_int_equal(e2e_wait(pid), 0);
 }
 
+/* Listener for the manual-arming test: HELLO bytes on the parent's first
+ * word, a close on its second. */
+static int peer_manual(void *arg)
+{
+	ivt_channel *ch;
+	if (e2e_open(arg, IVT_LISTEN, -1, RING, &ch) < 0)
+		return 10;
+	hear(to_child[0]);
+	uint8_t b[HELLO];
+	e2e_fill(b, 5, 0, HELLO);
+	if (ivt_send(ch, b, HELLO) != HELLO)
+		return 11;
+	hear(to_child[0]);
+	ivt_close(ch);
+	return 0;
+}
+
+/* Wait on ivt_fd as a manual-arming caller does: ivt_arm, then poll. */
+static void arm_and_wait(ivt_channel *ch)
+{
+	struct pollfd p = {.fd = ivt_fd(ch), .events = POLLIN};
+	while (ivt_arm(ch, IVT_READY_RECV) == 0)
+		if (poll(&p, 1, POLL_MS) != 1)
+			fail_msg("armed, yet no wake-up for %d ms", POLL_MS);
+}
+
+/* ivt_set_manual_arm: an empty ring's -EAGAIN arms nothing, ivt_arm before
+ * the sleep does, and the peer's data and close both end that sleep. */
+static void test_manual_arm(void **state)
+{
+	(void)state;
+	pid_t pid = e2e_fork(peer_manual, "t-manual");
+	ivt_channel *ch;
+	assert_int_equal(e2e_open("t-manual", IVT_NONBLOCK, 10000, RING, &ch), 0);
+	assert_int_equal(ivt_set_manual_arm(NULL, 1), -EINVAL);
+	assert_int_equal(ivt_set_manual_arm(ch, 1), 0);
+	char c;
+	assert_int_equal(ivt_recv(ch, &c, 1), -EAGAIN);
+	assert_int_equal(ivt_arm(ch, IVT_READY_RECV), 0); /* nothing sent yet */
+	say(to_child[1]);
+	uint8_t buf[HELLO];
+	size_t got = 0;
+	while (got < HELLO) {
+		ssize_t n = ivt_recv(ch, buf + got, HELLO - got);
+		if (n == -EAGAIN) {
+			arm_and_wait(ch);
+			continue;
+		}
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	assert_int_equal(e2e_mismatch(buf, 5, 0, HELLO), -1);
+	assert_int_equal(ivt_recv(ch, &c, 1), -EAGAIN);
+	say(to_child[1]); /* the peer closes: ivt_arm says "call", the call ends */
+	ssize_t n;
+	while ((n = ivt_recv(ch, &c, 1)) == -EAGAIN)
+		arm_and_wait(ch);
+	assert_int_equal(n, 0);
+	ivt_close(ch);
+	assert_int_equal(e2e_wait(pid), 0);
+}
+
 static void test_ready_bad_args(void **state)
 {
 	(void)state;
@@ -121,6 +183,7 @@ int main(void)
 		return 1;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ready_follows_ring),
+		cmocka_unit_test(test_manual_arm),
 		cmocka_unit_test(test_ready_bad_args),
 	};
 	return cmocka_run_group_tests(tests, e2e_group_setup_open, e2e_group_teardown);

@@ -6,13 +6,14 @@
 set -uo pipefail
 NEED="redis-server redis-benchmark redis-cli iperf3 socat curl python3"
 . "$(dirname "$0")/preload-lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
 
 # ---- epoll echo: edge- and level-triggered, several connections ------
 for trig in et lt; do
 	for mode in kernel ivt; do
 		next_port
 		start_bg "$T/echo-srv-$trig-$mode.log" $mode "$BIN/epoll-echo" server $PORT $trig
-		wait_port $PORT
+		wait_listen $mode $PORT "$T/echo-srv-$trig-$mode.log"
 		out=$(with $mode "$BIN/epoll-echo" client $PORT 3000000 4 2>"$T/echo-cli-$trig-$mode.log")
 		rc=$?
 		kill $BG
@@ -23,13 +24,25 @@ for trig in et lt; do
 	done
 done
 
+# ---- ping-pong with a server whose epoll_wait never sleeps (timeout 0) --
+for mode in kernel ivt; do
+	next_port
+	start_bg "$T/busy-srv-$mode.log" $mode "$PY" "$HERE/busy_pingpong.py" server $PORT
+	wait_listen $mode $PORT "$T/busy-srv-$mode.log"
+	out=$(with $mode "$PY" "$HERE/busy_pingpong.py" client $PORT 200 2>"$T/busy-cli-$mode.log")
+	echo "busy ping-pong $mode: $out"
+	[ "$out" = "ok 200" ] || { fail "busy ping-pong $mode: '$out'"; cat "$T/busy-cli-$mode.log"; }
+	kill $BG 2>/dev/null
+	[ $mode = ivt ] && check_ivt "$T/busy-cli-$mode.log" "busy ping-pong" 1
+done
+
 # ---- redis: SET/GET, several clients, pipelining on and off ---------
 dd if=/dev/urandom bs=1k count=200 2>/dev/null | base64 -w0 >"$T/value"
 for mode in kernel ivt; do
 	next_port
 	start_bg "$T/redis-$mode.log" $mode redis-server --port $PORT --bind 127.0.0.1 \
 		--save "" --appendonly no --protected-mode no
-	wait_port $PORT
+	wait_listen $mode $PORT "$T/redis-$mode.log" # the ivt listener too
 	blog="$T/bench-$mode.log"
 	for pipe in 1 16; do
 		with $mode redis-benchmark -p $PORT -t set,get -n 20000 -c 8 -P $pipe -d 1024 --csv \
@@ -71,7 +84,7 @@ for mode in kernel ivt; do
 		echo $BG >"$T/http.pid")
 	BG=$(cat "$T/http.pid")
 	PIDS+=($BG)
-	wait_port $PORT
+	wait_listen $mode $PORT "$T/http-$mode.log"
 	# curl hangs at start-up (setlocale's lock) with libasan.so preloaded,
 	# without ivt too: under ASan socat alone fetches the file
 	if [ -z "${IVT_ASAN_RUNTIME:-}" ]; then
