@@ -58,7 +58,7 @@ verbs-peer-killed-while-idle verbs-peer-killed-while-sending verbs-vs-ib_write_b
 verbs-vs-ib_send_lat verbs-rxe"
 # ivtd bridging over verbs (tests/verbs/rxe-bridge-test.sh), about a minute
 want bridge && PLAN="$PLAN verbs-bridge-setup verbs-bridge-transfer verbs-bridge-fallback \
-verbs-bridge-vs-ib_write_bw"
+verbs-bridge-vs-ib_write_bw verbs-direct-transfer verbs-direct-vs-ib_write_bw"
 echo "IVT-PLAN $PLAN"
 
 # ---- helpers for guests ---------------------------------------------------
