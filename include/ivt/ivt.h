@@ -58,7 +58,8 @@ extern "C" {
 #define IVT_API_VERSION 1
 
 /* Longest channel name, without the terminating NUL. Names are
- * [A-Za-z0-9._-]+, so they can be XenStore path components. */
+ * [A-Za-z0-9._-]+, not starting with '.', so they can be XenStore path
+ * components (where each '.' is written '@': docs/xenstore.md). */
 #define IVT_NAME_MAX 63
 
 typedef struct ivt_channel ivt_channel;

@@ -36,6 +36,13 @@ void vchan_log(int level, const char *fmt, ...) __attribute__((format(printf, 2,
  * lifetime, because Xen library handles keep the pointer. */
 struct xentoollog_logger *vchan_xtl(void);
 
+/* vchan_srv_init.c: libxenvchan_server_init without 4.17's free of an
+ * uninitialized pointer when grants or the event channel fail (see the
+ * file); vchan_zero_next_block makes this thread's next malloc of size
+ * return zeroed memory under glibc's allocator. */
+struct libxenvchan *vchan_server_init(int domain, const char *xs_path, size_t left, size_t right);
+void vchan_zero_next_block(size_t size);
+
 /* vchan_probe.c */
 int vchan_probe(char *why, size_t why_len);
 

@@ -143,7 +143,7 @@ int vchan_listen(const struct ivt_ep_params *p, struct ivt_ep **out)
 	size_t ring = vchan_ring_request(p->ring_size);
 	errno = 0;
 	struct libxenvchan *c =
-		libxenvchan_server_init(vchan_xtl(), (int)p->peer_domid, p->xs_path, ring, ring);
+		vchan_server_init((int)p->peer_domid, p->xs_path, ring, ring);
 	if (!c)
 		return init_failed("listen on", p);
 	*out = ep_new(c, p);

@@ -21,6 +21,32 @@ static int fmt(char *buf, size_t len, const char *f, ...)
 	return (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
 
+int ivt_xs_name_node(char *out, size_t len, const char *name)
+{
+	if (!ivt_name_valid(name))
+		return -EINVAL;
+	size_t n = strlen(name);
+	if (n >= len)
+		return -ENAMETOOLONG;
+	for (size_t i = 0; i <= n; i++)
+		out[i] = name[i] == '.' ? '@' : name[i];
+	return 0;
+}
+
+int ivt_xs_node_name(char *out, size_t len, const char *node, size_t n)
+{
+	if (n == 0 || n >= len || n > IVT_NAME_MAX || memchr(node, '.', n))
+		return -EINVAL; /* '.': not something ivt wrote (xenstored refuses it) */
+	for (size_t i = 0; i < n; i++)
+		out[i] = node[i] == '@' ? '.' : node[i];
+	out[n] = '\0';
+	if (!ivt_name_valid(out)) {
+		out[0] = '\0';
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int ivt_xs_domain_path(char *buf, size_t len, uint32_t domid)
 {
 	if (domid >= IVT_XS_DOMID_LIMIT)
@@ -37,34 +63,37 @@ int ivt_xs_ivt_dir(char *buf, size_t len, uint32_t domid)
 
 int ivt_xs_end_path(char *buf, size_t len, uint32_t domid, const char *name, const char *leaf)
 {
-	if (domid >= IVT_XS_DOMID_LIMIT || !ivt_name_valid(name))
+	char node[IVT_NAME_MAX + 1];
+	if (domid >= IVT_XS_DOMID_LIMIT || ivt_xs_name_node(node, sizeof(node), name))
 		return -EINVAL;
 	if (leaf)
-		return fmt(buf, len, "/local/domain/%u/data/ivt/%s/%s", domid, name, leaf);
-	return fmt(buf, len, "/local/domain/%u/data/ivt/%s", domid, name);
+		return fmt(buf, len, "/local/domain/%u/data/ivt/%s/%s", domid, node, leaf);
+	return fmt(buf, len, "/local/domain/%u/data/ivt/%s", domid, node);
 }
 
 int ivt_xs_slot_path(char *buf, size_t len, uint32_t domid, const char *name, uint32_t slot,
 		     const char *leaf)
 {
+	char node[IVT_NAME_MAX + 1];
 	if (!slot)
 		return ivt_xs_end_path(buf, len, domid, name, leaf);
-	if (domid >= IVT_XS_DOMID_LIMIT || !ivt_name_valid(name))
+	if (domid >= IVT_XS_DOMID_LIMIT || ivt_xs_name_node(node, sizeof(node), name))
 		return -EINVAL;
 	if (leaf)
-		return fmt(buf, len, "/local/domain/%u/data/ivt/%s/%u/%s", domid, name, slot, leaf);
-	return fmt(buf, len, "/local/domain/%u/data/ivt/%s/%u", domid, name, slot);
+		return fmt(buf, len, "/local/domain/%u/data/ivt/%s/%u/%s", domid, node, slot, leaf);
+	return fmt(buf, len, "/local/domain/%u/data/ivt/%s/%u", domid, node, slot);
 }
 
 int ivt_xs_incoming_path(char *buf, size_t len, uint32_t domid, const char *name,
 			 uint32_t ticket)
 {
-	if (domid >= IVT_XS_DOMID_LIMIT || !ivt_name_valid(name))
+	char node[IVT_NAME_MAX + 1];
+	if (domid >= IVT_XS_DOMID_LIMIT || ivt_xs_name_node(node, sizeof(node), name))
 		return -EINVAL;
 	if (ticket)
 		return fmt(buf, len, "/local/domain/%u/data/ivt/%s/" IVT_XS_LEAF_INCOMING "/%u",
-			   domid, name, ticket);
-	return fmt(buf, len, "/local/domain/%u/data/ivt/%s/" IVT_XS_LEAF_INCOMING, domid, name);
+			   domid, node, ticket);
+	return fmt(buf, len, "/local/domain/%u/data/ivt/%s/" IVT_XS_LEAF_INCOMING, domid, node);
 }
 
 int ivt_xs_vchan_path(char *buf, size_t len, uint32_t srv_domid, const char *name,

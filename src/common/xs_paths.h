@@ -2,6 +2,7 @@
 /*
  * XenStore paths of the ivt protocol (docs/xenstore.md), built in one place:
  *
+ * (<name> as its node: '.' written '@', ivt_xs_name_node)
  *   /local/domain/<d>/data/ivt/<name>/request    guest -> ivtd
  *   /local/domain/<d>/data/ivt/<name>/response   ivtd -> guest (read-only)
  *   /local/domain/<d>/data/ivt/<name>/event      ivtd -> guest (read-only)
@@ -33,6 +34,17 @@
 #define IVT_XS_LEAF_EVENT "event"
 #define IVT_XS_LEAF_VCHAN "vchan"
 #define IVT_XS_LEAF_INCOMING "in"
+
+/* A channel name's node under data/ivt: the name with each '.' as '@'.
+ * XenStore paths take only [A-Za-z0-9-/_@] (a real xenstored refuses '.'
+ * with EINVAL) and '@' is never in a name, so the two are one-to-one,
+ * and a name's node never starts with '@' (names never start with '.'),
+ * which keeps it apart from the @v<chan> rings. -EINVAL: not a valid
+ * name; -ENAMETOOLONG: out too small. */
+int ivt_xs_name_node(char *out, size_t len, const char *name);
+/* The reverse for the n bytes at node (a directory entry or a path
+ * component): -EINVAL unless they are a name's node. */
+int ivt_xs_node_name(char *out, size_t len, const char *node, size_t n);
 
 /* /local/domain/<domid> */
 int ivt_xs_domain_path(char *buf, size_t len, uint32_t domid);

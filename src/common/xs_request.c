@@ -8,6 +8,7 @@
 
 #include "common/ctrl_msg.h"
 #include "common/plugin_loader.h"
+#include "common/xs_paths.h"
 
 #define DOMAIN_PREFIX "/local/domain/"
 
@@ -323,14 +324,8 @@ enum ivt_xs_path_kind ivt_xs_classify_path(const char *path, struct ivt_xs_path_
 		return IVT_XS_PATH_IGNORE;
 	seg = p;
 	n = strcspn(p, "/");
-	if (n == 0 || n > IVT_NAME_MAX)
+	if (ivt_xs_node_name(out->name, sizeof(out->name), seg, n))
 		return IVT_XS_PATH_IGNORE;
-	memcpy(out->name, seg, n);
-	out->name[n] = '\0';
-	if (!ivt_name_valid(out->name)) {
-		out->name[0] = '\0';
-		return IVT_XS_PATH_IGNORE;
-	}
 	p += n;
 	if (*p == '\0')
 		return IVT_XS_PATH_ANCESTOR;

@@ -51,6 +51,17 @@ static void handle(struct ivt_ctrl_conn *cc, struct ivt_ctrl_msg *m)
 		if (atomic_load(&cc->peer_event) != IVT_PEER_DIED)
 			atomic_store(&cc->peer_event, (int)m->u.peer.event);
 		break;
+	case IVT_CTRL_SETUP:
+		/* The peer's half of a setup (its fds, if any, are dropped:
+		 * nothing after a listener's own setup carries ones we want). */
+		pthread_mutex_lock(&cc->early_lock);
+		if (!cc->has_early && m->u.setup.blob_len <= sizeof(cc->early_blob)) {
+			memcpy(cc->early_blob, m->u.setup.blob, m->u.setup.blob_len);
+			cc->early_len = m->u.setup.blob_len;
+			cc->has_early = 1;
+		}
+		pthread_mutex_unlock(&cc->early_lock);
+		break;
 	case IVT_CTRL_ERROR:
 		/* the daemon tore the channel down; treat as the peer gone */
 		IVT_WARN("libivt", "ivtd ended the channel: %s", m->u.error.msg);
@@ -113,6 +124,18 @@ static int oob_recv(void *ctx, void *blob, size_t cap, int *fds, int *nfds, int 
 	struct ivt_ctrl_conn *cc = ctx;
 	int room = *nfds;
 	*nfds = 0;
+	pthread_mutex_lock(&cc->early_lock);
+	if (cc->has_early) {
+		int n = cc->early_len <= cap ? (int)cc->early_len : -EMSGSIZE;
+		if (n > 0)
+			memcpy(blob, cc->early_blob, (size_t)n);
+		cc->has_early = 0;
+		pthread_mutex_unlock(&cc->early_lock);
+		if (n < 0)
+			ivt_reason_set(-EPROTO, "setup message larger than the backend expects");
+		return n < 0 ? -EPROTO : n;
+	}
+	pthread_mutex_unlock(&cc->early_lock);
 	long long deadline = ivt_deadline_ms(timeout_ms);
 	for (;;) {
 		struct ivt_ctrl_msg m;
@@ -216,6 +239,7 @@ static int open_attempt(struct ivt_ctrl_conn *cc, const char *path,
 	memset(cc, 0, sizeof(*cc));
 	cc->sock = -1;
 	pthread_mutex_init(&cc->re_lock, NULL); /* no resources: never destroyed */
+	pthread_mutex_init(&cc->early_lock, NULL); /* likewise */
 	cc->oob = (struct ivt_oob){.ctx = cc, .send = oob_send, .recv = oob_recv};
 	int rc = connect_daemon(cc, path);
 	if (rc < 0)

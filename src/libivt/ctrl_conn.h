@@ -24,6 +24,14 @@ struct ivt_ctrl_conn {
 	char peer_identity[IVT_IDENTITY_MAX + 1];
 	atomic_int identity_set;
 	struct ivt_oob oob;
+	/* A SETUP (blob only) that arrived while the control socket was
+	 * drained for PEER events: a direct queue pair's connector blob
+	 * reaches the listening end after PEER CONNECTED. oob_recv returns it
+	 * first. Guarded by early_lock. */
+	pthread_mutex_t early_lock;
+	uint8_t early_blob[IVT_OOB_BLOB_MAX];
+	uint32_t early_len;
+	int has_early;
 	/* Re-attaching to a restarted ivtd (ctrl_reattach.c). The cookie
 	 * (ATTACH_INFO) is written once, then published by has_cookie;
 	 * `attach` is filled at open (its cookie and peer_identity when sent). */

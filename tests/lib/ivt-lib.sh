@@ -4,17 +4,21 @@
 # Shipped next to the scripts that source it: the build tree's bin/ (for
 # the benches), share/ivt/ when installed, the Xen bed's payload.
 
-# ivt_two_host_policy FILE PEER IFNAME PEER_MAC RDMA
+# ivt_two_host_policy FILE PEER IFNAME PEER_MAC RDMA [BACKEND]
 #   A two-"host" policy: channel "bulk" listened on hostA by local users
 #   and connected to by hostB's; one hosts entry for PEER on IFNAME with
-#   its MAC and "rdma" (auto, off, ...).
+#   its MAC and "rdma" (auto, off, ...). With BACKEND also channel
+#   "direct", the same with "backend": BACKEND (a direct queue pair
+#   between the processes, docs/remote.md).
 ivt_two_host_policy() {
 	cat >"$1" <<JSON
 {
   "version": 1,
   "channels": [
     { "name": "bulk", "host": "hostA", "listeners": ["uid:*"],
-      "connectors": ["uid:*", "host:hostB/uid:*"], "ring_size": 1048576 }
+      "connectors": ["uid:*", "host:hostB/uid:*"], "ring_size": 1048576 }${6:+,
+    { \"name\": \"direct\", \"host\": \"hostA\", \"backend\": \"$6\", \"listeners\": [\"uid:*\"],
+      \"connectors\": [\"uid:*\", \"host:hostB/uid:*\"], \"ring_size\": 1048576 \}}
   ],
   "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "rdma": "$5" } ]
 }

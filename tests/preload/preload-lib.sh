@@ -21,37 +21,13 @@ for p in $NEED; do
 done
 PY=$(command -v /usr/bin/python3 || command -v python3)
 
-T=$(mktemp -d /tmp/ivt-preload.XXXXXX)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-# The end of a script: exit 1 keeping the logs after failures, else say $1.
-finish() {
-	if [ $fails -ne 0 ]; then
-		echo "$fails failure(s); logs in $T"
-		trap - EXIT
-		for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-		exit 1
-	fi
-	echo "$1"
-}
-
-cat >"$T/policy.json" <<'JSON'
+T_PREFIX=ivt-preload
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/private-ivtd.sh"
+private_ivtd <<'JSON'
 {"version": 1,
  "channels": [{"name": "tcp.*", "listeners": ["*"], "connectors": ["*"],
                "backend": "shm", "ring_size": 262144, "max_ring_size": 4194304}]}
 JSON
-"$BIN/ivtd" -r local -c "$T/policy.json" -s "$T/ivtd.sock" >"$T/ivtd.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 50); do [ -S "$T/ivtd.sock" ] && break; sleep 0.1; done
-[ -S "$T/ivtd.sock" ] || { cat "$T/ivtd.log"; echo "FAIL: ivtd did not start"; exit 1; }
-export IVT_SOCKET=$T/ivtd.sock
 
 # A port per scenario and mode, away from the usual services.
 PORT=$((${PORT_BASE:-20000} + ($$ % 20000))) # tests running side by side pick other bases

@@ -11,6 +11,12 @@
 #   start_ivtd NS NAME POLICY SOCKET LOG
 #       starts ivtd in NS (with IMPAIR_ENV), waits for its socket; the pid
 #       is in LAST_PID and killed on exit.
+#   netns_pair_tcpx SUBNET
+#       the plugin directory $IVT_PLUGIN_DIR: shm, slurpoe and the tcpx
+#       stand-in for an RDMA plugin (tcpx_plugin.c, $IVT_TCPX_PLUGIN), no
+#       real one; A is 10.SUBNET.0.1, B 10.SUBNET.0.2 for its TCP.
+#   netns_pair_stop_ivtd   stops $IVTD_A and $IVTD_B, checks their logs
+#       ($TMP/ivtd-a.log, ivtd-b.log) for sanitizer reports
 #   fail TEXT   counts a failed check in $fails
 
 netns_pair_cleanup() {
@@ -83,6 +89,25 @@ wait_transfer() {
 		sleep 0.1
 	done
 	return 1
+}
+
+netns_pair_tcpx() {
+	local built=${IVT_PLUGIN_DIR:-$BIN/../plugins}
+	local tcpx=${IVT_TCPX_PLUGIN:-$BIN/../tests/remote/xport-plugins/ivt_tcpx.so}
+	[ -f "$tcpx" ] || { echo "no $tcpx"; exit 1; }
+	mkdir "$TMP/plugins"
+	ln -s "$built/ivt_shm.so" "$built/ivt_slurpoe.so" "$tcpx" "$TMP/plugins/"
+	export IVT_PLUGIN_DIR=$TMP/plugins
+	ip -n "$NS_A" addr add "10.$1.0.1/24" dev "$IF_A"
+	ip -n "$NS_B" addr add "10.$1.0.2/24" dev "$IF_B"
+}
+
+netns_pair_stop_ivtd() {
+	kill -TERM "$IVTD_A" "$IVTD_B"
+	wait "$IVTD_A" "$IVTD_B" 2>/dev/null
+	if grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/ivtd-a.log" "$TMP/ivtd-b.log"; then
+		fail "sanitizer errors in the ivtd logs"
+	fi
 }
 
 fails=0

@@ -14,19 +14,12 @@
 # Exit 77 = skipped (not root, no namespaces/veth).
 set -u
 BIN=${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}
-BUILT=${IVT_PLUGIN_DIR:-$BIN/../plugins}
-TCPX=${IVT_TCPX_PLUGIN:-$BIN/../tests/remote/xport-plugins/ivt_tcpx.so}
 . "$(dirname "$0")/netns-pair.sh"
 . "$(dirname "$0")/../lib/ivt-lib.sh"
 netns_pair_setup ivtx xv0 xv1 ivtd ivt-demo ivtctl
-[ -f "$TCPX" ] || { echo "no $TCPX"; exit 1; }
 IMPAIR_ENV=()
 # Only shm, slurpoe and the stand-in: a real RDMA plugin must not win here.
-mkdir "$TMP/plugins"
-ln -s "$BUILT/ivt_shm.so" "$BUILT/ivt_slurpoe.so" "$TCPX" "$TMP/plugins/"
-export IVT_PLUGIN_DIR=$TMP/plugins
-ip -n "$NS_A" addr add 10.77.0.1/24 dev xv0
-ip -n "$NS_B" addr add 10.77.0.2/24 dev xv1
+netns_pair_tcpx 77
 
 SOCK_A=$TMP/a.sock SOCK_B=$TMP/b.sock
 pair() { # rdma of A, of B
@@ -40,13 +33,7 @@ pair() { # rdma of A, of B
 	start_ivtd "$NS_B" hostB "$TMP/b.json" "$SOCK_B" "$TMP/ivtd-b.log" || exit 1
 	IVTD_B=$LAST_PID
 }
-unpair() {
-	kill -TERM "$IVTD_A" "$IVTD_B"
-	wait "$IVTD_A" "$IVTD_B" 2>/dev/null
-	if grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/ivtd-a.log" "$TMP/ivtd-b.log"; then
-		fail "sanitizer errors in the ivtd logs"
-	fi
-}
+unpair() { netns_pair_stop_ivtd; }
 transfer() { # bytes, tag
 	ip netns exec "$NS_A" "$BIN/ivt-demo" listen bulk --socket "$SOCK_A" >"$TMP/lis$2.out" 2>&1 &
 	local lis=$!

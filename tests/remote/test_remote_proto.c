@@ -373,6 +373,54 @@ static void test_xport_msgs(void **state)
 	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), -EPROTO);
 }
 
+/* VMM-bypass (docs/remote.md, "Direct queue pairs"): DIRECT carries a
+ * plugin name like OFFER, OPEN_DIRECT a ring size like OPEN_OK, each
+ * under its own type and checked the same way. */
+static void test_direct_msgs(void **state)
+{
+	(void)state;
+	uint8_t buf[IVT_RMSG_MAX];
+	struct ivt_rmsg in, out;
+
+	memset(&in, 0, sizeof(in));
+	in.type = IVT_RMSG_DIRECT;
+	strcpy(in.u.offer.backend, "verbs");
+	int n = encode(&in, buf);
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), 0);
+	assert_int_equal(out.type, IVT_RMSG_DIRECT);
+	assert_string_equal(out.u.offer.backend, "verbs");
+	memcpy(buf + IVT_RMSG_HDR_LEN, "../x", 5); /* not a plugin name */
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), -EPROTO);
+	memset(buf + IVT_RMSG_HDR_LEN, 'a', IVT_BACKEND_NAME_MAX + 1); /* no NUL */
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), -EPROTO);
+	memset(buf + IVT_RMSG_HDR_LEN, 0, IVT_BACKEND_NAME_MAX + 1); /* empty */
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), -EPROTO);
+
+	memset(&in, 0, sizeof(in));
+	in.type = IVT_RMSG_OPEN_DIRECT;
+	in.u.open_ok.ring_size = 1u << 20;
+	n = encode(&in, buf);
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), 0);
+	assert_int_equal(out.type, IVT_RMSG_OPEN_DIRECT);
+	assert_int_equal(out.u.open_ok.ring_size, 1u << 20);
+	uint64_t bad_ring[] = {0, 4095, 3u << 20, 1ull << 31, ~0ull};
+	for (size_t i = 0; i < sizeof(bad_ring) / sizeof(bad_ring[0]); i++) {
+		in.u.open_ok.ring_size = bad_ring[i];
+		n = encode(&in, buf);
+		assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), -EPROTO);
+	}
+	/* Each type has one exact length: OPEN_DIRECT's header saying
+	 * DIRECT's length is refused before the payload is read. */
+	in.u.open_ok.ring_size = 4096;
+	n = encode(&in, buf);
+	uint8_t hdr[IVT_RMSG_HDR_LEN];
+	memcpy(hdr, buf, sizeof(hdr));
+	uint32_t len = IVT_BACKEND_NAME_MAX + 1;
+	memcpy(hdr + 8, &len, 4);
+	uint16_t type;
+	assert_int_equal(ivt_rmsg_parse_hdr(hdr, &type, NULL, 0), -EPROTO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_bad_other_fields),
 		cmocka_unit_test(test_fuzz),
 		cmocka_unit_test(test_xport_msgs),
+		cmocka_unit_test(test_direct_msgs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,9 +16,14 @@
 #      byte-exact, and both ivtd log the channel as bridged over verbs;
 #   2. A's policy says "off": B's ivtd logs the fallback with A's reason
 #      and the same transfer goes over SLURPoE, byte-exact;
-#   3. ib_write_bw on the device in the same run, 64 KiB.
+#   3. direct queue pair (VMM-bypass, docs/remote.md "Direct queue pairs"):
+#      channel "direct" has "backend": "verbs" on both hosts, so the two
+#      ivt-demo processes open their own verbs ends and the ivtd only relay
+#      the blobs: $BYTES byte-exact, both ivtd log the direct setup, ivtctl
+#      lists it as direct (0 bytes through ivtd) while it runs;
+#   4. ib_write_bw on the device in the same run, 64 KiB.
 # Output: "IVT-TEST <name> PASS|FAIL <detail>", and a "VERBS-BRIDGE" line
-# (MB/s). Exit 0 all passed, 1 a failure, 77 skipped.
+# (MB/s: bridged over verbs, over SLURPoE, direct, ib_write_bw). Exit 0 all passed, 1 a failure, 77 skipped.
 #
 # Usage: rxe-bridge-test.sh [BUILD_DIR]   ($IVT_BIN_DIR, $IVT_PLUGIN_DIR override)
 set -u
@@ -36,7 +41,7 @@ pass() { echo "IVT-TEST $1 PASS ${*:2}" | tee -a "$TMP/results"; }
 fail() { echo "IVT-TEST $1 FAIL ${*:2}"; failed=1; }
 
 [ "$(id -u)" = 0 ] || skip "must run as root"
-for t in ivtd ivt-demo; do [ -x "$bin/$t" ] || { fail verbs-bridge-setup "no $bin/$t"; exit 1; }; done
+for t in ivtd ivt-demo ivtctl; do [ -x "$bin/$t" ] || { fail verbs-bridge-setup "no $bin/$t"; exit 1; }; done
 modprobe rdma_rxe 2>/dev/null || skip "cannot load rdma_rxe"
 command -v rdma >/dev/null || skip "no 'rdma' tool"
 
@@ -103,14 +108,18 @@ start_ivtd() { # ns, name, policy, socket, log, rdma device
 	sed 's/^/#   /' "$5" >&2
 	return 1
 }
-# One transfer B -> A; prints the listener's MB/s; $TMP/lis.out, con.out.
+# One transfer B -> A on channel $1 (default bulk); prints the listener's
+# MB/s; $TMP/lis.out, con.out. The processes use the same RDMA device.
 transfer() {
+	local chan=${1:-bulk}
 	in_ns "$NS_A"
-	"${NSX[@]}" "$bin/ivt-demo" listen bulk --socket "$TMP/a.sock" >"$TMP/lis.out" 2>&1 &
+	"${NSX[@]}" env IVT_VERBS_DEVICE=ivtvrxa "$bin/ivt-demo" listen "$chan" \
+		--socket "$TMP/a.sock" >"$TMP/lis.out" 2>&1 &
 	local lis=$!
 	sleep 0.5
 	in_ns "$NS_B"
-	"${NSX[@]}" timeout 300 "$bin/ivt-demo" connect bulk --socket "$TMP/b.sock" \
+	"${NSX[@]}" env IVT_VERBS_DEVICE=ivtvrxa timeout 300 "$bin/ivt-demo" connect "$chan" \
+		--socket "$TMP/b.sock" \
 		--bytes "$BYTES" --timeout 30000 >"$TMP/con.out" 2>&1
 	local crc=$?
 	wait "$lis"
@@ -123,8 +132,8 @@ transfer() {
 }
 run_pair() { # rdma setting of A, of B
 	rm -f "$TMP"/*.sock
-	ivt_two_host_policy "$TMP/a.json" hostB vbr0 "$MAC_B" "$1"
-	ivt_two_host_policy "$TMP/b.json" hostA vbr1 "$MAC_A" "$2"
+	ivt_two_host_policy "$TMP/a.json" hostB vbr0 "$MAC_B" "$1" verbs
+	ivt_two_host_policy "$TMP/b.json" hostA vbr1 "$MAC_A" "$2" verbs
 	start_ivtd "$NS_A" hostA "$TMP/a.json" "$TMP/a.sock" "$TMP/ivtd-a.log" ivtvrxa || return 1
 	IVTD_A=$LAST_PID
 	start_ivtd "$NS_B" hostB "$TMP/b.json" "$TMP/b.sock" "$TMP/ivtd-b.log" ivtvrxa || return 1
@@ -180,7 +189,39 @@ else
 fi
 stop_pair
 
-# ---- 3. the device's own rate, same run ------------------------------------
+# ---- 3. a direct queue pair: ivtd relays the setup only -------------------
+if run_pair auto auto; then
+	# ivtctl while it runs: the channel listed as direct, nothing through ivtd
+	( in_ns "$NS_B"
+	  for _ in $(seq 600); do
+		"${NSX[@]}" "$bin/ivtctl" -s "$TMP/b.sock" status 2>/dev/null |
+			awk '$1 == "direct" && $5 == "direct"' >>"$TMP/direct-status"
+		sleep 0.05
+	  done ) &
+	poller=$!
+	PIDS+=($poller)
+	mbs_d=$(transfer direct)
+	ok=$?
+	kill "$poller" 2>/dev/null
+	wait "$poller" 2>/dev/null
+	st=$(head -n 1 "$TMP/direct-status" 2>/dev/null)
+	if [ $ok != 0 ]; then
+		fail verbs-direct-transfer "transfer failed: $(tail -n 2 "$TMP/con.out" "$TMP/lis.out" | tr '\n' ' ')"
+	elif ! grep -q "direct verbs queue pair set up" "$TMP/ivtd-a.log" ||
+		! grep -q "direct verbs queue pair set up" "$TMP/ivtd-b.log"; then
+		fail verbs-direct-transfer "transfer ok ($mbs_d MB/s) but not direct"
+	elif ! awk '{ if ($6 != 0 || $7 != 0 || $8 != "verbs") bad = 1; n++ } END { exit bad || !n }' \
+		"$TMP/direct-status"; then
+		fail verbs-direct-transfer "ivtctl did not list it as direct with 0 bytes through ivtd: '$st'"
+	else
+		pass verbs-direct-transfer "$BYTES B->A byte-exact over the processes' own queue pair: $mbs_d MB/s; ivtctl: '$(echo $st)'; $where"
+	fi
+else
+	fail verbs-direct-transfer "ivtd did not start"
+fi
+stop_pair
+
+# ---- 4. the device's own rate, same run ------------------------------------
 port=18517
 wbw_run() { # iterations: client output in $TMP/wbw.txt, its wall seconds in $wsecs
 	ib_write_bw -d ivtvrxa -x "$gid_a" -s 65536 -n "$1" -F -p $port >"$TMP/wbw-srv.txt" 2>&1 &
@@ -211,7 +252,12 @@ if command -v ib_write_bw >/dev/null; then
 		wsrc="wall clock of -n 5000 vs -n 500"
 	fi
 	wbw_mb=$(awk -v m="${wbw:-0}" 'BEGIN { printf "%.1f", m * 1048576 / 1e6 }')
-	echo "VERBS-BRIDGE verbs ${mbs_v:-0} slurpoe ${mbs_s:-0} ib_write_bw $wbw_mb ($wsrc)"
+	echo "VERBS-BRIDGE verbs ${mbs_v:-0} slurpoe ${mbs_s:-0} direct ${mbs_d:-0} ib_write_bw $wbw_mb ($wsrc)"
+	if grep -q "verbs-direct-transfer PASS" "$TMP/results" 2>/dev/null && [ -n "$wbw" ]; then
+		pass verbs-direct-vs-ib_write_bw "direct queue pair $mbs_d MB/s, bridged over verbs ${mbs_v:-?} MB/s, ib_write_bw $wbw_mb MB/s: direct/ib_write_bw $(r "$mbs_d" "$wbw_mb"), direct/bridged $(r "$mbs_d" "${mbs_v:-0}")"
+	else
+		fail verbs-direct-vs-ib_write_bw "no ratio: direct ${mbs_d:-none}, ib_write_bw '$wbw'"
+	fi
 	if over_verbs_ok=$(grep -c "verbs-bridge-transfer PASS" "$TMP/results" 2>/dev/null) && [ "$over_verbs_ok" = 1 ] && [ -n "$wbw" ]; then
 		pass verbs-bridge-vs-ib_write_bw "ivt-demo through two ivtd: over verbs $mbs_v MB/s, over SLURPoE ${mbs_s:-?} MB/s; ib_write_bw 64 KiB on the device $wbw_mb MB/s ($wsrc); verbs/ib_write_bw $(r "$mbs_v" "$wbw_mb"), verbs/SLURPoE $(r "$mbs_v" "${mbs_s:-0}")"
 	else

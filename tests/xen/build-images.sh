@@ -31,7 +31,7 @@ XEN_MODS="xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs"
 # Project targets copied into the images when they exist in the tree
 # (ivt-verbs-pair, verbs-bench and ivt-conformance: for tests/verbs/rxe-test.sh
 # in dom0).
-IVT_TARGETS="ivtd ivt ivt-demo ivt-bench ivt-xs-open ivt-xen-check ivt-verbs-pair verbs-bench \
+IVT_TARGETS="ivtd ivt ivtctl ivt-demo ivt-bench ivt-xs-open ivt-xen-check ivt-verbs-pair verbs-bench \
 ivt-conformance"
 
 log() { printf '[build-images] %s\n' "$*" >&2; }

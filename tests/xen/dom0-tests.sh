@@ -41,15 +41,13 @@ xenconsoled --pid-file=/run/xenconsoled.pid --log=guest --log-dir=$CONLOG
 # quicker debugging run, empty means all.
 ONLY=$(cat $T/only 2>/dev/null)
 want() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) true ;; *) false ;; esac; }
-# Groups that run only when IVT_XEN_ONLY names them (not in CI's full run).
-named() { case " $ONLY " in *" $1 "*) true ;; *) false ;; esac; }
 PLAN="dom0-hello"
 want bed && PLAN="$PLAN vchan-smoke-dom0-domU vchan-smoke-domU-domU rdma-rxe"
 { want bed || want vchan; } && PLAN="$PLAN vchan-conformance"
-{ want ivt || named accept || want restart || want bench; } && PLAN="$PLAN ivtd-start"
+{ want ivt || want accept || want restart || want bench; } && PLAN="$PLAN ivtd-start"
 want ivt && PLAN="$PLAN ivt-xs-advertise ivt-domU-domU-256M ivt-dom0-domU-256M \
 ivt-demo-domU-domU ivt-policy-deny ivt-destroy-cleanup"
-named accept && PLAN="$PLAN ivt-accept-many ivt-accept-destroy"
+want accept && PLAN="$PLAN ivt-accept-many ivt-accept-destroy"
 want restart && PLAN="$PLAN ivt-restart-adopt"
 want bench && PLAN="$PLAN ivt-bench-vchan"
 # rxe-test.sh's own lines (tests/verbs/rxe-test.sh, ivt-verbs-pair) and its exit code
@@ -60,7 +58,7 @@ verbs-peer-killed-while-idle verbs-peer-killed-while-sending verbs-vs-ib_write_b
 verbs-vs-ib_send_lat verbs-rxe"
 # ivtd bridging over verbs (tests/verbs/rxe-bridge-test.sh), about a minute
 want bridge && PLAN="$PLAN verbs-bridge-setup verbs-bridge-transfer verbs-bridge-fallback \
-verbs-bridge-vs-ib_write_bw"
+verbs-bridge-vs-ib_write_bw verbs-direct-transfer verbs-direct-vs-ib_write_bw"
 echo "IVT-PLAN $PLAN"
 
 # ---- helpers for guests ---------------------------------------------------
@@ -200,7 +198,7 @@ if want bridge; then
 fi
 
 # ---- the project: ivtd brokering vchan channels between domains ---------
-if want ivt || named accept || want restart || want bench; then
+if want ivt || want accept || want restart || want bench; then
 	. $T/ivt-checks.sh
 fi
 

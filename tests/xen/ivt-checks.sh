@@ -207,14 +207,17 @@ check_destroy() {
 }
 
 # ---- one listener (ivt_listen) accepting many connections ------------------
-# Guest l accepts 6 connections on xen-acc, each served by a thread of its
-# own with a stream only its seed verifies: two from q (16 GiB each, still
-# flowing when q is destroyed), two from p (started while q's flow), and
-# after the destroy two from a fresh guest r. Every connection has its own
-# vchan ring (a @v<chan> path below l). Passes when p's and r's four
-# streams verify, q's two end in "peer died" on l's side, l kept
-# accepting, ivtd lives and nothing of q is left.
+# Guest l accepts 7 connections on xen-acc, each served by a thread of its
+# own with a stream only its seed verifies (and closed once served): two
+# from q (16 GiB each, still flowing when q is destroyed), two from p
+# (128 MiB each, started while q's flow and still flowing through the
+# destroy), then, after the destroy, a third from p (dom0's go node says
+# when) and two from a fresh guest r. Every connection has its own vchan
+# ring (a @v<chan> path below l). Passes when p's and r's five streams
+# verify, q's two end in "peer died" on l's side, l kept accepting, ivtd
+# lives and nothing of q is left.
 ACC_MIB=33554432
+ACC_P=134217728
 accepts_from() { grep -c "accept 'xen-acc' by dom:$1: connection from dom:$2," /tmp/ivtd.log; }
 wait_accepts() { # wait_accepts <listener> <client> <n> <seconds>
 	i=0
@@ -224,10 +227,17 @@ wait_accepts() { # wait_accepts <listener> <client> <n> <seconds>
 	done
 	[ "$(accepts_from $1 $2)" -ge $3 ]
 }
-two_conns() { # two_conns <seed> <bytes>: the job of a client guest
+two_conns() { # two_conns <seed> <bytes>: two connections at once (a guest's job)
 	echo "ivt-xs-open connect xen-acc --seed $1 --bytes $2 --timeout 120 &" \
-		"ivt-xs-open connect xen-acc --seed $(($1 + 1)) --bytes $2 --timeout 120 & wait"
+		"ivt-xs-open connect xen-acc --seed $(($1 + 1)) --bytes $2 --timeout 120 &"
 }
+# and one more once dom0 writes data/ivt-test/go (after the destroy)
+third_conn() {
+	echo "{ i=0; until ivt-vchan-smoke xs-read data/ivt-test/go >/dev/null 2>&1 ||" \
+		"[ \$i -ge 300 ]; do sleep 1; i=\$((i + 1)); done;" \
+		"ivt-xs-open connect xen-acc --seed $1 --bytes $ACC_MIB --timeout 120; } &"
+}
+passes() { tr -d '\r' <$CONLOG/guest-$1.log | grep -c '^PASS$'; }
 check_accept() {
 	free_mb=$(xl info | sed -n 's/^free_memory *: *//p')
 	if ! l=$(domu_create ivt-l) || ! q=$(domu_create ivt-q) || ! p=$(domu_create ivt-p); then
@@ -235,9 +245,9 @@ check_accept() {
 		result ivt-accept-destroy FAIL "xl create failed"
 		return
 	fi
-	domu_job ivt-l $l "ivt-xs-open accept xen-acc --count 6 --expect-died 2 --timeout 180"
-	domu_job ivt-q $q "$(two_conns 11 17179869184)"
-	domu_job ivt-p $p "$(two_conns 1 $ACC_MIB)"
+	domu_job ivt-l $l "ivt-xs-open accept xen-acc --count 7 --expect-died 2 --timeout 180"
+	domu_job ivt-q $q "$(two_conns 11 17179869184) wait"
+	domu_job ivt-p $p "$(two_conns 1 $ACC_P) $(third_conn 5) wait"
 	xl unpause ivt-l
 	lresp=$(xs_wait /local/domain/$l/data/ivt/xen-acc/response '^ok' 60)
 	xl unpause ivt-q
@@ -247,41 +257,60 @@ check_accept() {
 	sleep 3 # all four flowing
 	nodes=$(xenstore-ls /local/domain/$l/data/ivt 2>/dev/null | wc -l)
 	running=$(xl list | grep -c 'ivt-[lpq] ')
+	# p's two must still flow when q goes (ivtd logs each close)
+	pflow=no
+	[ $pok = yes ] && [ "$(grep -c "client dom:$p closed" /tmp/ivtd.log)" = 0 ] && pflow=yes
+	xenstore-ls -p /local/domain/$l >/tmp/acc-xs-before.txt 2>&1
 	xl destroy ivt-q
-	domu_wait ivt-p 300
+	sleep 2
+	xenstore-ls -p /local/domain/$l >/tmp/acc-xs-after.txt 2>&1
 	qleft=$(xenstore-ls /local/domain/$q 2>/dev/null | wc -l)
-	# the listener keeps accepting
+	# the listener keeps accepting: p's third connection and a new guest r
+	xenstore-write /local/domain/$p/data/ivt-test/go 1 &&
+		xenstore-chmod /local/domain/$p/data/ivt-test/go n$p
 	rok=no
 	if r=$(domu_create ivt-r); then
-		domu_job ivt-r $r "$(two_conns 3 $ACC_MIB)"
+		domu_job ivt-r $r "$(two_conns 3 $ACC_MIB) wait"
 		xl unpause ivt-r
 		domu_wait ivt-r 300
-		[ "$(tr -d '\r' <$CONLOG/guest-ivt-r.log | grep -c '^PASS$')" = 2 ] && rok=yes
+		[ "$(passes ivt-r)" = 2 ] && rok=yes
 	fi
+	domu_wait ivt-p 300
 	domu_wait ivt-l 300
 	sleep 2
 	zombies=$(xl list | tail -n +2 | grep -vc '^Domain-0')
 	pok2=no
-	[ "$(tr -d '\r' <$CONLOG/guest-ivt-p.log | grep -c '^PASS$')" = 2 ] &&
-		! guest_has ivt-p '^FAIL$' && pok2=yes
+	[ "$(passes ivt-p)" = 3 ] && ! guest_has ivt-p '^FAIL$' && pok2=yes
+	p3=no
+	guest_has ivt-l "from dom:$p seed 5: sent $ACC_MIB bytes .*fnv ([0-9a-f]+), client says \\1" && p3=yes
 	lsum=$(guest_line ivt-l '^accept xen-acc: [0-9]+ accepted')
 	qdied=$(tr -d '\r' <$CONLOG/guest-ivt-l.log | grep -c "from dom:$q seed .*went away")
 	detail="listener dom$l '$lresp'; 2 conns of q (dom$q) accepted: $qok, 2 of p (dom$p): $pok;"
 	detail="$detail running before destroy: $running/3, nodes under l's data/ivt with 4 open: $nodes"
-	if [ "$lsum" = "accept xen-acc: 6 accepted, 4 verified, 2 peer died, 0 failed" ] &&
-		guest_has ivt-l '^PASS$' && [ $pok2 = yes ] && [ $rok = yes ]; then
-		result ivt-accept-many PASS "$lsum; p and r: 2+2 streams verified; $detail"
+	if [ "$lsum" = "accept xen-acc: 7 accepted, 5 verified, 2 peer died, 0 failed" ] &&
+		guest_has ivt-l '^PASS$' && [ $pok2 = yes ] && [ $rok = yes ] && [ $p3 = yes ]; then
+		result ivt-accept-many PASS "$lsum; p 2+1 and r 2 streams verified; $detail"
 	else
-		result ivt-accept-many FAIL "l: '$lsum'; p verified both: $pok2; r (after destroy) both: $rok;" \
-			"$detail; l said: $(guest_line ivt-l 'FAIL|fail|refused')"
+		result ivt-accept-many FAIL "l: '$lsum'; p verified all 3: $pok2; p's third: $p3;" \
+			"r (after destroy) both: $rok; $detail; l said: $(guest_line ivt-l 'FAIL|fail|refused')"
 	fi
-	detail="q's streams died on l's side: $qdied/2; p untouched: $pok2; r accepted after: $rok;"
-	detail="$detail q's nodes left: $qleft; domains left: $zombies"
-	if [ "$qdied" = 2 ] && [ $pok2 = yes ] && [ $rok = yes ] && [ "$qleft" = 0 ] &&
-		[ "$zombies" = 0 ] && ivtd_alive; then
+	detail="q's streams died on l's side: $qdied/2; p's two flowing through the destroy: $pflow,"
+	detail="$detail verified: $pok2; after it p's third: $p3, r's two: $rok; q's nodes left: $qleft;"
+	detail="$detail domains left: $zombies"
+	if [ "$qdied" = 2 ] && [ $pflow = yes ] && [ $pok2 = yes ] && [ $p3 = yes ] && [ $rok = yes ] &&
+		[ "$qleft" = 0 ] && [ "$zombies" = 0 ] && ivtd_alive; then
 		result ivt-accept-destroy PASS "ivtd alive; $detail"
 	else
 		result ivt-accept-destroy FAIL "ivtd alive: $(ivtd_alive && echo yes || echo NO); $detail"
+		{
+			echo "== /local/domain/$l before destroying q (dom$q)"
+			cat /tmp/acc-xs-before.txt
+			echo "== 2 s after"
+			cat /tmp/acc-xs-after.txt
+			echo "== ivtd"
+			cat /tmp/ivtd.log
+		} >/tmp/accept-debug.txt 2>&1
+		artifact accept-debug.txt /tmp/accept-debug.txt
 	fi
 }
 
@@ -385,7 +414,7 @@ if start_ivtd; then
 		check_policy_deny
 		check_destroy
 	fi
-	named accept && check_accept
+	want accept && check_accept
 	want restart && check_restart
 	if want bench; then
 		check_bench_ivt

@@ -121,7 +121,7 @@ static void set_value(const char *path, const void *v, unsigned len, const char 
 	fire(path, 0);
 }
 
-static int remove_tree(const char *path)
+static int remove_quietly(const char *path)
 {
 	int found = 0;
 	for (int i = 0; i < MAX_NODES; i++)
@@ -132,9 +132,35 @@ static int remove_tree(const char *path)
 			memset(&nodes[i], 0, sizeof(nodes[i]));
 			found = 1;
 		}
+	return found;
+}
+
+static int remove_tree(const char *path)
+{
+	int found = remove_quietly(path);
 	if (found)
 		fire(path, 1);
 	return found;
+}
+
+/* The owner of a node: the domain id of its first permission entry. */
+static unsigned owner_of(const struct node *n)
+{
+	return (unsigned)strtoul(n->perms + 1, NULL, 10);
+}
+
+/* Drop domid's entries from a node's ACL (not the owner, the first). */
+static void strip_acl(struct node *n, unsigned domid)
+{
+	char out[256], *save = NULL, *copy = strdup(n->perms);
+	size_t o = 0;
+	int first = 1;
+	for (char *e = strtok_r(copy, ",", &save); e; e = strtok_r(NULL, ",", &save), first = 0)
+		if (first || (unsigned)strtoul(e + 1, NULL, 10) != domid)
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%s", o ? "," : "", e);
+	free(copy);
+	free(n->perms);
+	n->perms = strdup(out);
 }
 
 /* "/local/domain/5/x" -> "n5" owner perms; dom0 elsewhere. */
@@ -168,6 +194,12 @@ static void handle(const struct xsd_sockmsg *h, char *body)
 	const char *arg2 = l1 < h->len ? body + l1 + 1 : "";
 	unsigned len2 = l1 < h->len ? h->len - (unsigned)l1 - 1 : 0;
 	struct node *n;
+
+	/* xenstored's path check: [A-Za-z0-9-/_@] only ('.' is refused) */
+	if (h->type != XS_TRANSACTION_START && h->type != XS_TRANSACTION_END &&
+	    h->type != XS_IS_DOMAIN_INTRODUCED && arg1[0] != '@' &&
+	    arg1[strspn(arg1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-/_@")])
+		return reply_err(h, "EINVAL");
 
 	switch (h->type) {
 	case XS_READ:
@@ -421,4 +453,39 @@ int fx_failed_commits(void)
 	int n = failed_commits;
 	pthread_mutex_unlock(&lock);
 	return n;
+}
+
+void fx_set_perms(const char *path, const char *perms)
+{
+	pthread_mutex_lock(&lock);
+	struct node *n = find(path);
+	if (n) {
+		free(n->perms);
+		n->perms = strdup(perms);
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+void fx_release_domain(uint32_t domid)
+{
+	pthread_mutex_lock(&lock);
+	char home[32];
+	snprintf(home, sizeof(home), "/local/domain/%u", domid);
+	if (domid < 0x8000)
+		introduced[domid] = 0;
+	remove_tree(home); /* the toolstack's rm: watches fire */
+	/* xenstored's own cleanup: no watch fires for it */
+	for (int i = 0; i < MAX_NODES; i++) {
+		if (!nodes[i].path || owner_of(&nodes[i]) != domid)
+			continue;
+		char *p = strdup(nodes[i].path);
+		remove_quietly(p);
+		free(p);
+		i = -1; /* the table changed under us: look again */
+	}
+	for (int i = 0; i < MAX_NODES; i++)
+		if (nodes[i].path)
+			strip_acl(&nodes[i], domid);
+	fire_special("@releaseDomain");
+	pthread_mutex_unlock(&lock);
 }

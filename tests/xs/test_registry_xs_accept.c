@@ -4,8 +4,9 @@
  * registry_xs.c against fake_xenstored, the test writing what guests
  * write. dom3 listens on "svc" (multi=1); dom5 and dom7 connect (dom7
  * twice, the second time from a slot); dom3 accepts each ticket in slot
- * <ticket>; hostile accepts; dom7 dies and only its connections go; the
- * listener keeps accepting, then closes with a connector queued.
+ * <ticket>; hostile accepts; dom7 dies (fx_release_domain: what xenstored
+ * does) and only its connections go; the listener keeps accepting, then
+ * closes with a connector queued.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -33,6 +34,8 @@
 static const char *policy_text =
 	"{\"version\":1,\"channels\":[\n"
 	"{\"name\":\"svc\",\"listeners\":[\"dom:3\"],\"connectors\":[\"dom:5\",\"dom:7\"],"
+	"\"backend\":\"vchan\",\"ring_size\":65536},\n"
+	"{\"name\":\"db.*\",\"listeners\":[\"dom:3\"],\"connectors\":[\"dom:5\"],"
 	"\"backend\":\"vchan\",\"ring_size\":65536},\n"
 	"{\"name\":\"svc-*\",\"listeners\":[\"dom:*\"],\"connectors\":[\"dom:*\"],"
 	"\"backend\":\"vchan\",\"ring_size\":65536}\n"
@@ -193,13 +196,29 @@ static void test_listen_accept_over_xenstore(void **state)
 	assert_false(node_exists(DIR5 "/svc/in/response"));
 	assert_false(node_exists(DIR5 "/svc/0/response"));
 
-	/* dom7 is destroyed: its two connections die, dom5's lives. */
-	fx_set_introduced(7, 0);
-	fx_rm("/local/domain/7");
-	fx_fire("@releaseDomain");
+	/* dom3's vchan servers publish each ring for its one client. */
+	char rr[3][96];
+	for (int i = 0; i < 3; i++) {
+		snprintf(rr[i], sizeof(rr[i]), "%s/ring-ref", ring[i]);
+		fx_write(rr[i], "8");
+		fx_set_perms(rr[i], i == 0 ? "n3,r5" : "n3,r7");
+	}
+
+	/* dom7 is destroyed, as the Xen bed's xenstored does it: its home
+	 * goes, it leaves dom3's ACLs: its two connections die, dom5's lives,
+	 * and the listener keeps all it wrote. */
+	fx_release_domain(7);
 	expect(DIR3 "/svc/2/event", "peer=died domid=7 seq=5");
 	expect(DIR3 "/svc/3/event", "peer=died domid=7 seq=7");
 	expect(DIR3 "/svc/1/event", "peer=connected domid=5 seq=6");
+	expect(DIR3 "/svc/request", "listen multi=1 seq=1");
+	expect(DIR3 "/svc/response", "ok backend=vchan ");
+	char *rp = fx_perms(rr[1]);
+	assert_string_equal(rp, "n3");
+	free(rp);
+	rp = fx_perms(rr[0]);
+	assert_string_equal(rp, "n3,r5");
+	free(rp);
 
 	/* ... and the listener keeps accepting. */
 	fx_write(DIR5 "/svc/8/request", "connect seq=15");
@@ -358,11 +377,27 @@ static void test_restart_adopts(void **state)
 	/* afterwards: a close and a death reach the other ends */
 	fx_rm(DIR5 "/svc-one/request");
 	expect(DIR3 "/svc-one/event", "peer=closed domid=5 seq=1");
-	fx_set_introduced(7, 0);
-	fx_rm("/local/domain/7");
-	fx_fire("@releaseDomain");
+	fx_release_domain(7);
 	expect(DIR3 "/svc/1/event", "peer=died domid=7 seq=5");
 
+	kill_ivtd(b, reg);
+}
+
+/* Channel names with '.' (valid for ivt, not in XenStore paths) live at
+ * their node with '@' for '.': ivtd matches the policy on the real name
+ * and answers there; the fake, like xenstored, refuses a '.' in a path. */
+static void test_dotted_name(void **state)
+{
+	struct ivt_registry *reg;
+	struct ivt_broker *b = start_ivtd(&reg);
+	fx_write(DIR3 "/db@replica/request", "listen seq=1");
+	fx_write(DIR5 "/db@replica/request", "connect seq=2");
+	expect(DIR3 "/db@replica/response",
+	       "ok backend=vchan ring=65536 path=" DIR3 "/db@replica/vchan peer=5 ");
+	expect(DIR5 "/db@replica/response",
+	       "ok backend=vchan ring=65536 path=" DIR3 "/db@replica/vchan peer=3 ");
+	fx_rm(DIR5 "/db@replica/request");
+	expect(DIR3 "/db@replica/event", "peer=closed domid=5 seq=1");
 	kill_ivtd(b, reg);
 }
 
@@ -371,6 +406,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_listen_accept_over_xenstore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_adopts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dotted_name, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -146,10 +146,15 @@ static enum ivt_xs_path_kind classify(const char *p, struct ivt_xs_path_info *in
 static void test_watch_paths(void **state)
 {
 	struct ivt_xs_path_info i;
-	assert_int_equal(classify("/local/domain/7/data/ivt/chan-1.a_b/request", &i),
+	/* a name's '.' is '@' in XenStore (which refuses '.') */
+	assert_int_equal(classify("/local/domain/7/data/ivt/chan-1@a_b/request", &i),
 			 IVT_XS_PATH_REQUEST);
 	assert_int_equal(i.domid, 7);
 	assert_string_equal(i.name, "chan-1.a_b");
+	assert_int_equal(classify("/local/domain/7/data/ivt/db@r/3/request", &i),
+			 IVT_XS_PATH_REQUEST);
+	assert_string_equal(i.name, "db.r");
+	assert_int_equal(i.slot, 3);
 	assert_int_equal(classify("/local/domain/0/data/ivt/x/request", &i), IVT_XS_PATH_REQUEST);
 
 	assert_int_equal(classify("/local/domain/7/data/ivt/chan", &i), IVT_XS_PATH_ANCESTOR);
@@ -171,6 +176,9 @@ static void test_watch_paths(void **state)
 		"/local/domain/7/data/ivt/./request",
 		"/local/domain/7/data/ivt/../request",
 		"/local/domain/7/data/ivt/.hidden/request",
+		"/local/domain/7/data/ivt/chan-1.a_b/request",
+		"/local/domain/7/data/ivt/@v7/request",
+		"/local/domain/7/data/ivt/@v7",
 		"/local/domain/7/data/ivt//request",
 		"/local/domain/7/data/ivt/a b/request",
 		"/local/domain/7/data/ivtx/chan/request",
@@ -216,6 +224,33 @@ static void test_paths(void **state)
 	assert_int_equal(ivt_xs_end_path(b, sizeof(b), 5, "a/b", NULL), -EINVAL);
 	assert_int_equal(ivt_xs_end_path(b, sizeof(b), 0x7FF0, "a", NULL), -EINVAL);
 	assert_int_equal(ivt_xs_end_path(b, 10, 5, "chan", NULL), -ENAMETOOLONG);
+	/* names with '.': XenStore takes no '.', so it is '@' there */
+	assert_int_equal(ivt_xs_end_path(b, sizeof(b), 5, "db.replica", IVT_XS_LEAF_REQUEST), 0);
+	assert_string_equal(b, "/local/domain/5/data/ivt/db@replica/request");
+	assert_int_equal(ivt_xs_slot_path(b, sizeof(b), 5, "a.b.c", 9, NULL), 0);
+	assert_string_equal(b, "/local/domain/5/data/ivt/a@b@c/9");
+	assert_int_equal(ivt_xs_incoming_path(b, sizeof(b), 5, "a.b", 2), 0);
+	assert_string_equal(b, "/local/domain/5/data/ivt/a@b/in/2");
+	assert_int_equal(ivt_xs_end_path(b, sizeof(b), 5, "a@b", NULL), -EINVAL);
+	char n[IVT_NAME_MAX + 1];
+	assert_int_equal(ivt_xs_name_node(n, sizeof(n), "x.y-z_1."), 0);
+	assert_string_equal(n, "x@y-z_1@");
+	assert_int_equal(ivt_xs_name_node(n, 4, "x.y-z"), -ENAMETOOLONG);
+	assert_int_equal(ivt_xs_name_node(n, sizeof(n), ".x"), -EINVAL);
+	assert_int_equal(ivt_xs_node_name(n, sizeof(n), "x@y-z_1@", 8), 0);
+	assert_string_equal(n, "x.y-z_1.");
+	assert_int_equal(ivt_xs_node_name(n, sizeof(n), "ab/cd", 2), 0);
+	assert_string_equal(n, "ab");
+	const char *not_names[] = {"@v7", "x.y", "", "a b", "a/b"};
+	for (size_t k = 0; k < sizeof(not_names) / sizeof(not_names[0]); k++)
+		if (ivt_xs_node_name(n, sizeof(n), not_names[k], strlen(not_names[k])) != -EINVAL)
+			fail_msg("'%s' was taken for a name's node", not_names[k]);
+	char big[80];
+	memset(big, 'n', 64);
+	assert_int_equal(ivt_xs_node_name(n, sizeof(n), big, 63), 0);
+	assert_int_equal(ivt_xs_node_name(n, sizeof(n), big, 64), -EINVAL);
+	assert_int_equal(ivt_xs_vchan_path(b, sizeof(b), 3, "db.r", 9), 0);
+	assert_string_equal(b, "/local/domain/3/data/ivt/db@r/vchan");
 	assert_int_equal(ivt_xs_ivt_dir(b, sizeof(b), 12), 0);
 	assert_string_equal(b, "/local/domain/12/data/ivt");
 

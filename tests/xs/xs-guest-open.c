@@ -18,14 +18,18 @@
  * for up to --timeout), each served by a thread of its own. A connector
  * with --seed S first sends S and its --bytes; the stream it gets is
  * the pattern shifted by S, so streams that crossed would not verify.
+ * Each connection is closed as soon as it is served (its connector waits
+ * for that end of stream) while the listener goes on accepting.
  * A connection whose peer died (-ECONNRESET, its domain destroyed) is
  * counted, not failed: PASS needs exactly --expect-died of those, the
  * others verified, and no other error.
  *
  * Options: --ring N, --backend B (default vchan), --bytes N (default
  * 64 MiB), --timeout S (default 60: for ivtd, the peer and each transfer
- * step), --seed S (connect), --count N and --expect-died D (accept). --peer D is accepted for compatibility but not enforced: libivt's
- * API has no way to insist on the server's domain; the policy decides.
+ * step), --seed S (connect), --count N and --expect-died D (accept),
+ * --registry xenstore|local (default xenstore). --peer D is accepted for
+ * compatibility but not enforced: libivt's API has no way to insist on
+ * the server's domain; the policy decides.
  * Exit 0 on success, 1 on failure, 2 on usage errors.
  */
 #include <errno.h>
@@ -43,7 +47,7 @@
 
 struct opts {
 	int listen, accept;
-	const char *name, *backend;
+	const char *name, *backend, *registry;
 	unsigned long long ring, bytes, seed;
 	unsigned count, expect_died;
 	int timeout_s;
@@ -60,14 +64,14 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: ivt-xs-open listen|connect|accept NAME [--peer D] [--ring N] "
 			"[--backend B] [--bytes N] [--timeout S] [--seed S] [--count N] "
-			"[--expect-died D]\n");
+			"[--expect-died D] [--registry xenstore|local]\n");
 	return 2;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	*o = (struct opts){.backend = "vchan", .ring = 65536, .bytes = 64ull << 20,
-			   .timeout_s = 60};
+	*o = (struct opts){.backend = "vchan", .registry = "xenstore", .ring = 65536,
+			   .bytes = 64ull << 20, .timeout_s = 60};
 	if (argc < 3 ||
 	    (strcmp(argv[1], "listen") && strcmp(argv[1], "connect") && strcmp(argv[1], "accept")))
 		return -1;
@@ -83,6 +87,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		unsigned long long n = strtoull(v, &end, 0);
 		if (!strcmp(k, "--backend"))
 			o->backend = v;
+		else if (!strcmp(k, "--registry") && (!strcmp(v, "xenstore") || !strcmp(v, "local")))
+			o->registry = v;
 		else if (*end || !*v)
 			return -1;
 		else if (!strcmp(k, "--peer"))
@@ -180,11 +186,18 @@ static void *conn_main(void *arg)
 	if (rc != (ssize_t)sizeof(hello)) {
 		printf("%s: no seed: %s\n", c->who, rc ? ivt_strerror((int)rc) : "end of stream");
 		c->result = rc == -ECONNRESET ? -ECONNRESET : -1;
+		ivt_close(c->ch);
+		c->ch = NULL;
 		return NULL;
 	}
 	snprintf(c->who + strlen(c->who), sizeof(c->who) - strlen(c->who), " seed %llu",
 		 (unsigned long long)hello[0]);
 	c->result = serve(c->ch, hello[0], hello[1], c->who);
+	/* Close now, not when the accept loop ends: the connector waits for
+	 * this end of stream, and a service keeps accepting meanwhile. */
+	ivt_close(c->ch);
+	c->ch = NULL;
+	fflush(stdout);
 	return NULL;
 }
 
@@ -226,12 +239,13 @@ static int run_accept(const struct opts *o)
 		if (pthread_create(&c->thread, NULL, conn_main, c)) {
 			c->result = -1;
 			c->thread = 0;
+			ivt_close(c->ch);
+			c->ch = NULL;
 		}
 	}
 	for (unsigned i = 0; i < n; i++) {
 		if (conns[i].thread)
 			pthread_join(conns[i].thread, NULL);
-		ivt_close(conns[i].ch);
 		if (conns[i].result == 0)
 			verified++;
 		else if (conns[i].result == -ECONNRESET)
@@ -294,17 +308,21 @@ int main(int argc, char **argv)
 	struct opts o;
 	if (parse_args(argc, argv, &o))
 		return usage();
-	/* This tool checks the guest path, even in dom0 next to ivtd's socket. */
-	setenv("IVT_REGISTRY", "xenstore", 1);
-	unsetenv("IVT_SOCKET");
+	setvbuf(stdout, NULL, _IOLBF, 0); /* guests' lines interleave on consoles */
+	/* This tool checks the guest path, even in dom0 next to ivtd's socket;
+	 * --registry local runs the same choreography through ivtd's socket
+	 * (tests/xs/accept-rounds.sh, no Xen needed). */
+	setenv("IVT_REGISTRY", o.registry, 1);
+	if (!strcmp(o.registry, "xenstore"))
+		unsetenv("IVT_SOCKET");
 	if (o.accept) {
 		int rc = run_accept(&o);
 		printf("%s\n", rc == 0 ? "PASS" : "FAIL");
 		return rc == 0 ? 0 : 1;
 	}
 
-	printf("%s %s: request via XenStore (data/ivt/%s/request), backend %s, ring %llu\n",
-	       o.listen ? "listen" : "connect", o.name, o.name, o.backend, o.ring);
+	printf("%s %s: request via %s, backend %s, ring %llu\n", o.listen ? "listen" : "connect",
+	       o.name, strcmp(o.registry, "local") ? "XenStore" : "ivtd's socket", o.backend, o.ring);
 	struct ivt_open_opts opts = {.struct_size = sizeof(opts), .backend = o.backend,
 				     .ring_size = (size_t)o.ring, .timeout_ms = o.timeout_s * 1000};
 	ivt_channel *ch = NULL;

@@ -519,6 +519,10 @@ static void handle_remote(struct ivt_broker *b, struct ivt_reg_end *end,
 	if (message < 0)
 		return;
 	r.message = message;
+	/* A rule naming an RDMA plugin asks for the connector's own queue
+	 * pair to the listener (docs/remote.md, "Direct queue pairs"). */
+	if (!r.backend[0] || !strcmp(r.backend, "auto"))
+		snprintf(r.backend, sizeof(r.backend), "%s", rule->backend);
 	const struct ivt_policy_host *host = ivt_policy_find_host(b->policy, rule->host);
 	if (!host) {
 		broker_refuse(b, end, -ENOENT, "channel '%s' lives on host %s, which is not in \"hosts\" "
@@ -667,6 +671,16 @@ static void cb_setup(void *arg, struct ivt_reg_end *end, const void *blob, size_
 	struct channel *ch = end->broker_data;
 	if (nfds < 0 || nfds > IVT_OOB_FDS_MAX)
 		nfds = 0; /* cannot be trusted to say which to close; registries never do this */
+	if (ch && ch->kind == CHAN_REMOTE && ch->client == end && b->remote.setup) {
+		/* A connector's half of a direct queue pair: to the far host. */
+		int rc = len <= IVT_OOB_BLOB_MAX ? b->remote.setup(b->remote.arg, end, blob, len, nfds)
+						 : -EMSGSIZE;
+		close_fds(fds, nfds);
+		if (rc < 0)
+			broker_refuse(b, end, rc, "channel '%s': this end's setup cannot go to the "
+						  "listener's host: %s", ch->name, strerror(-rc));
+		return;
+	}
 	if (!ch || ch->server != end || ch->kind == CHAN_LISTENER || ch->kind == CHAN_ADOPTED) {
 		close_fds(fds, nfds);
 		broker_refuse(b, end, -EPROTO, "only an open listening or accepting end may send "
@@ -707,6 +721,20 @@ static void cb_setup(void *arg, struct ivt_reg_end *end, const void *blob, size_
 		end->broker_data = NULL;
 		end->reg->ops->release(end);
 	}
+}
+
+int ivt_broker_setup_to_server(struct ivt_broker *b, struct ivt_reg_end *end, const void *blob,
+			       size_t len)
+{
+	struct channel *ch = end->broker_data;
+	if (!ch || ch->client != end || !ch->server)
+		return -ENOTCONN;
+	if (len > IVT_OOB_BLOB_MAX)
+		return -EMSGSIZE;
+	int rc = ch->server->reg->ops->relay_setup(ch->server, blob, len, NULL, 0);
+	if (rc == 0)
+		b->stats.setups_relayed++;
+	return rc;
 }
 
 void broker_end_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_end *end,

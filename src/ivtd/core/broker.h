@@ -88,7 +88,17 @@ struct ivt_broker_remote {
 		    size_t why_len);
 	/* That end went away (only after open returned 0). */
 	void (*gone)(void *arg, struct ivt_reg_end *end, int graceful);
+	/* That end sent SETUP (its half of a direct queue pair, see
+	 * docs/remote.md): 0 taken, or a negative errno (refused). The fds
+	 * stay the caller's. */
+	int (*setup)(void *arg, struct ivt_reg_end *end, const void *blob, size_t len, int nfds);
 };
+
+/* A remote connector `end` (a client end from the remote registry) hands
+ * its setup to its channel's server end: the blob of a direct queue pair,
+ * which never carries fds. 0 or a negative errno. */
+int ivt_broker_setup_to_server(struct ivt_broker *b, struct ivt_reg_end *end, const void *blob,
+			       size_t len);
 /* NULL detaches. The struct is copied. */
 void ivt_broker_set_remote(struct ivt_broker *b, const struct ivt_broker_remote *r);
 

@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/plugin_loader.h"
+#include "ivtd/core/closer.h"
 
 #define WHO "ivtd"
 
@@ -33,7 +34,11 @@ static void free_end(struct ivt_daemon_end *de)
 {
 	if (de->ev)
 		event_free(de->ev);
-	if (de->ep)
+	/* Network plugins may linger for their peer's acknowledgement:
+	 * never on ivtd's loop (closer.h). */
+	if (de->ep && (de->ops->caps & IVT_CAP_REMOTE))
+		ivt_closer_close(de->ops, de->ep);
+	else if (de->ep)
 		de->ops->close(de->ep);
 	free(de);
 }

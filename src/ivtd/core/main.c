@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/plugin_loader.h"
 #include "ivt/ivt.h"
+#include "ivtd/core/closer.h"
 #include "ivtd/core/broker.h"
 #include "ivtd/remote/peers.h"
 #include "ivtd/policy/policy.h"
@@ -408,6 +409,10 @@ int main(int argc, char **argv)
 	/* The store's lower tier dials through the peers: it goes first. */
 	ivt_utmem_service_free(d.utmem);
 	ivt_peers_free(d.peers);
+	/* Lingering plugin closes run on their own threads: let them finish
+	 * before the plugins and the log go. */
+	if (ivt_closer_drain(5000) > 0)
+		IVT_WARN(WHO, "exiting with endpoint closes still lingering");
 	if (d.xs)
 		d.xs->ops->destroy(d.xs);
 	if (d.local)

@@ -29,15 +29,22 @@ static int op_reply_ok(struct ivt_reg_end *end, const struct ivt_ctrl_open_ok *o
 	/* ivtd can attach to a shm ring itself; other backends (vchan between
 	 * domains) publish their own setup, which a daemon cannot join. */
 	if (strcmp(ok->backend, "shm") != 0) {
+		/* Not a ring ivtd can join: a direct queue pair between the
+		 * ends (bridge_direct.c), or nothing. */
+		char why[IVT_ERRMSG_MAX + 1];
+		int rc = direct_answer(br, ok, why, sizeof(why));
+		if (rc == 0)
+			return 0;
 		struct ivt_rmsg m = {.type = IVT_RMSG_ERROR};
 		m.u.error.err = ENOTSUP;
-		snprintf(m.u.error.msg, sizeof(m.u.error.msg),
-			 "channel '%s' runs over %s on host %s; bridging needs shm", br->channel,
-			 ok->backend, ivt_broker_host_name(br->P->cfg.broker));
+		snprintf(m.u.error.msg, sizeof(m.u.error.msg), "%s", why);
 		bridge_send_msg(br, &m);
-		bridge_fail(br, -ENOTSUP, "listener's backend cannot be bridged");
+		bridge_fail(br, -ENOTSUP, why);
 		return -ENOTSUP;
 	}
+	if (br->dx.offered)
+		IVT_INFO(WHO, "channel '%s' from host %s: bridged, not a direct %s queue pair: the "
+			      "listener's end here is on shm", br->channel, br->host, br->dx.backend);
 	br->ring_size = ok->ring_size;
 	struct ivt_rmsg m = {.type = IVT_RMSG_OPEN_OK};
 	m.u.open_ok.ring_size = ok->ring_size;
@@ -72,6 +79,8 @@ static int op_relay_setup(struct ivt_reg_end *end, const void *blob, size_t len,
 			  int nfds)
 {
 	struct bridge *br = registry_remote_bridge(end);
+	if (br->phase == PH_DIRECT)
+		return direct_relay_setup(br, blob, len, nfds);
 	if (br->phase != PH_SETUP)
 		return -ECONNRESET;
 	char why[256] = "";

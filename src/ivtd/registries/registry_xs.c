@@ -335,9 +335,10 @@ static void scan_domain(struct xs_registry *r, uint32_t domid)
 	char **names = xs_list_dir(r, domid, dir, &n);
 	if (!names)
 		return;
+	char name[IVT_NAME_MAX + 1];
 	for (unsigned i = 0; i < n; i++)
-		if (ivt_name_valid(names[i]))
-			scan_name(r, domid, names[i]);
+		if (ivt_xs_node_name(name, sizeof(name), names[i], strlen(names[i])) == 0)
+			scan_name(r, domid, name);
 	free(names);
 }
 

@@ -137,18 +137,19 @@ static void collect(struct xs_registry *r, uint32_t domid, struct found *fs, uns
 	if (ivt_xs_ivt_dir(dir, sizeof(dir), domid))
 		return;
 	char **names = xs_list_dir(r, domid, dir, &n);
+	char name[IVT_NAME_MAX + 1];
 	for (unsigned i = 0; names && i < n && *nf < MAX_ADOPTED; i++) {
-		if (!ivt_name_valid(names[i]))
+		if (ivt_xs_node_name(name, sizeof(name), names[i], strlen(names[i])))
 			continue;
-		*nf += try_adopt(r, domid, names[i], 0, &fs[*nf]);
+		*nf += try_adopt(r, domid, name, 0, &fs[*nf]);
 		unsigned m = 0;
-		if (ivt_xs_end_path(dir, sizeof(dir), domid, names[i], NULL))
+		if (ivt_xs_end_path(dir, sizeof(dir), domid, name, NULL))
 			continue;
 		char **slots = xs_list_dir(r, domid, dir, &m);
 		for (unsigned k = 0; slots && k < m && *nf < MAX_ADOPTED; k++) {
 			uint64_t s;
 			if (ivt_xs_parse_u64(slots[k], strlen(slots[k]), UINT32_MAX, &s) == 0 && s)
-				*nf += try_adopt(r, domid, names[i], (uint32_t)s, &fs[*nf]);
+				*nf += try_adopt(r, domid, name, (uint32_t)s, &fs[*nf]);
 		}
 		free(slots);
 	}

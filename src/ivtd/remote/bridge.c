@@ -86,6 +86,16 @@ int bridge_send_msg(struct bridge *br, const struct ivt_rmsg *m)
 	return w == n ? 0 : w < 0 ? (int)w : -EIO;
 }
 
+int bridge_send_setup(struct bridge *br, const void *blob, size_t len)
+{
+	if (!len || len > IVT_RMSG_BLOB_MAX)
+		return -EMSGSIZE;
+	struct ivt_rmsg m = {.type = IVT_RMSG_SETUP};
+	m.u.setup.len = (uint32_t)len;
+	memcpy(m.u.setup.blob, blob, len);
+	return bridge_send_msg(br, &m);
+}
+
 /* ---- telling the local side ------------------------------------------ */
 
 /* Acceptor: the broker hears about our end leaving from the house-keeping
@@ -439,6 +449,9 @@ static void got_open_ok(struct bridge *br, const struct ivt_rmsg *m)
 	uint64_t ring = m->u.open_ok.ring_size;
 	if (br->max_ring_size && ring > br->max_ring_size)
 		ring = br->max_ring_size; /* the local leg is ours to size */
+	if (br->dx.offered)
+		IVT_INFO(WHO, "channel '%s' to host %s: bridged, not a direct %s queue pair: the "
+			      "listener's end there is on shm", br->channel, br->host, br->dx.backend);
 	br->ring_size = ring;
 	struct ivt_ctrl_open_ok ok;
 	memset(&ok, 0, sizeof(ok));
@@ -481,8 +494,9 @@ static void got_error(struct bridge *br, const struct ivt_rmsg *m)
 
 void bridge_handshake(struct bridge *br)
 {
-	while (br->conn &&
-	       (br->phase == PH_HELLO || br->phase == PH_OPEN || br->phase == PH_XPORT)) {
+	while (br->conn && (br->phase == PH_HELLO || br->phase == PH_OPEN ||
+			    br->phase == PH_XPORT ||
+			    (br->phase == PH_DIRECT && !br->dx.got_setup))) {
 		struct ivt_rmsg m;
 		char why[200] = "";
 		int rc = read_msg(br, &m, why, sizeof(why));
@@ -495,6 +509,10 @@ void bridge_handshake(struct bridge *br)
 		}
 		if (br->phase == PH_XPORT) {
 			xport_msg(br, &m);
+			continue;
+		}
+		if (br->phase == PH_DIRECT) {
+			direct_msg(br, &m);
 			continue;
 		}
 		enum ivt_rmsg_type want =
@@ -510,10 +528,17 @@ void bridge_handshake(struct bridge *br)
 				br->P->refused_handshake++;
 				bridge_fail(br, -EPROTO, "second OFFER in the handshake");
 			}
+		} else if (want == IVT_RMSG_OPEN && m.type == IVT_RMSG_DIRECT) {
+			if (direct_got_offer(br, &m) < 0) {
+				br->P->refused_handshake++;
+				bridge_fail(br, -EPROTO, "second DIRECT in the handshake");
+			}
 		} else if (want == IVT_RMSG_OPEN && m.type == IVT_RMSG_OPEN) {
 			got_open(br, &m);
 		} else if (want == IVT_RMSG_OPEN_OK && m.type == IVT_RMSG_OPEN_OK) {
 			got_open_ok(br, &m);
+		} else if (want == IVT_RMSG_OPEN_OK && m.type == IVT_RMSG_OPEN_DIRECT) {
+			direct_got_open(br, &m);
 		} else if (want == IVT_RMSG_OPEN_OK && m.type == IVT_RMSG_ERROR) {
 			got_error(br, &m);
 		} else {
@@ -538,6 +563,7 @@ static void dialer_connected(struct bridge *br)
 		bridge_fail(br, -EIO, "cannot send HELLO");
 		return;
 	}
+	direct_offer(br);
 	xport_offer(br);
 	if (bridge_send_msg(br, &m) < 0)
 		bridge_fail(br, -EIO, "cannot send OPEN");
@@ -565,6 +591,10 @@ void bridge_conn_events(struct bridge *br, unsigned events)
 		bridge_pump(br);
 		return;
 	}
+	if (br->phase == PH_DIRECT) {
+		direct_conn_events(br);
+		return;
+	}
 	/* PH_DONE: a refusal went out; wait for our CLOSE to be acknowledged. */
 	if (br->xp.active ? pipe_conn_done(br, peers_now_ms())
 			  : slp_conn_tx_idle(br->conn) || slp_conn_state(br->conn) != SLP_ST_OPEN) {
@@ -579,6 +609,10 @@ void bridge_conn_events(struct bridge *br, unsigned events)
 void bridge_local_gone(struct bridge *br, int graceful)
 {
 	br->lend = NULL;
+	if (br->phase == PH_DIRECT) {
+		direct_local_end(br, graceful);
+		return;
+	}
 	if (br->local == SIDE_OPEN)
 		br->local = graceful ? SIDE_CLOSED : SIDE_DIED;
 	if (br->phase < PH_PUMP) {
@@ -599,6 +633,10 @@ void bridge_local_event(struct bridge *br, int event)
 {
 	if (event == IVT_PEER_CONNECTED)
 		return;
+	if (br->phase == PH_DIRECT) {
+		direct_local_end(br, event != IVT_PEER_DIED);
+		return;
+	}
 	if (br->local == SIDE_OPEN)
 		br->local = event == IVT_PEER_DIED ? SIDE_DIED : SIDE_CLOSED;
 	if (br->phase == PH_SETUP) {
@@ -623,6 +661,10 @@ void bridge_housekeeping(struct bridge *br, uint64_t now_ms)
 		bridge_pump(br); /* tx idle yet? */
 	if (br->phase == PH_XPORT)
 		xport_tick(br, now_ms);
+	if (br->phase == PH_DIRECT && br->deadline_ms && now_ms > br->deadline_ms) {
+		br->P->refused_handshake++;
+		bridge_fail(br, -ETIMEDOUT, "the direct queue pair's setup did not complete");
+	}
 	if (br->role == BRIDGE_ACCEPTOR && br->requested && !br->gone_reported &&
 	    (br->reported || br->phase == PH_DONE)) {
 		br->gone_reported = 1;

@@ -111,12 +111,7 @@ static int oob_send(void *ctx, const void *blob, size_t len, const int *fds, int
 	struct bridge *br = ctx;
 	if (nfds)
 		return -EINVAL; /* IVT_CAP_NET_SETUP: fds cannot cross hosts */
-	if (!len || len > IVT_RMSG_BLOB_MAX)
-		return -EMSGSIZE;
-	struct ivt_rmsg m = {.type = IVT_RMSG_SETUP};
-	m.u.setup.len = (uint32_t)len;
-	memcpy(m.u.setup.blob, blob, len);
-	int rc = bridge_send_msg(br, &m);
+	int rc = bridge_send_setup(br, blob, len);
 	if (rc == 0)
 		br->xp.sent_setup = 1;
 	return rc;

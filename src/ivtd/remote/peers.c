@@ -247,7 +247,7 @@ void ivt_peers_policy_changed(struct ivt_peers *P)
 /* Open channel `channel` at host's ivtd for `end` (a dialer bridge). */
 static int dial(struct ivt_peers *P, struct ivt_reg_end *end, const char *channel,
 		const struct ivt_policy_host *host, uint64_t ring_size, uint64_t max_ring_size,
-		int message, char *why, size_t why_len)
+		int message, const char *direct, char *why, size_t why_len)
 {
 	struct peers_if *ifc = find_if(P, host->ifname);
 	if (!ifc) {
@@ -266,6 +266,10 @@ static int dial(struct ivt_peers *P, struct ivt_reg_end *end, const char *channe
 	br->ring_size = ring_size;
 	br->max_ring_size = max_ring_size;
 	br->message = message;
+	/* The connector's own end of an RDMA plugin, if the rule names one
+	 * (checked when offering: bridge_direct.c). */
+	if (direct && *direct && strcmp(direct, "auto") && strcmp(direct, "shm"))
+		snprintf(br->dx.backend, sizeof(br->dx.backend), "%s", direct);
 	int rc = slp_connect(ifc->loop.engine, host->mac, IVT_REMOTE_EP, 0, br, &br->conn);
 	if (rc < 0) {
 		br->conn = NULL;
@@ -286,8 +290,8 @@ static int remote_open(void *arg, struct ivt_reg_end *end, const struct ivt_end_
 		snprintf(why, why_len, "identity %s cannot be bridged", IVT_ID_S(&end->who));
 		return -EACCES;
 	}
-	return dial(arg, end, req->name, host, req->ring_size, max_ring_size, req->message, why,
-		    why_len);
+	return dial(arg, end, req->name, host, req->ring_size, max_ring_size, req->message,
+		    req->backend, why, why_len);
 }
 
 int ivt_peers_dial(struct ivt_peers *P, struct ivt_reg_end *end, const char *host_name,
@@ -303,7 +307,7 @@ int ivt_peers_dial(struct ivt_peers *P, struct ivt_reg_end *end, const char *hos
 		snprintf(why, why_len, "only ivtd itself dials this way");
 		return -EACCES;
 	}
-	return dial(P, end, channel, host, ring_size, 0, 0, why, why_len);
+	return dial(P, end, channel, host, ring_size, 0, 0, NULL, why, why_len);
 }
 
 static struct bridge *dialer_of(struct ivt_peers *P, const struct ivt_reg_end *end)
@@ -312,6 +316,13 @@ static struct bridge *dialer_of(struct ivt_peers *P, const struct ivt_reg_end *e
 		if (b->role == BRIDGE_DIALER && b->lend == end)
 			return b;
 	return NULL;
+}
+
+static int remote_setup(void *arg, struct ivt_reg_end *end, const void *blob, size_t len,
+			int nfds)
+{
+	struct bridge *br = dialer_of(arg, end);
+	return br ? direct_client_setup(br, blob, len, nfds) : -ENOTCONN;
 }
 
 static void remote_gone(void *arg, struct ivt_reg_end *end, int graceful)
@@ -367,7 +378,9 @@ struct ivt_peers *ivt_peers_new(const struct ivt_peers_cfg *cfg)
 		return NULL;
 	}
 	ivt_peers_policy_changed(P);
-	struct ivt_broker_remote r = {.arg = P, .open = remote_open, .gone = remote_gone};
+	struct ivt_broker_remote r = {
+		.arg = P, .open = remote_open, .gone = remote_gone, .setup = remote_setup,
+	};
 	ivt_broker_set_remote(cfg->broker, &r);
 	return P;
 }
@@ -401,7 +414,8 @@ static const char *phase_name(const struct bridge *b)
 {
 	static const char *const names[] = {
 		[PH_CONNECTING] = "connecting", [PH_HELLO] = "hello", [PH_OPEN] = "opening",
-		[PH_SETUP] = "setup", [PH_XPORT] = "rdma-setup", [PH_PUMP] = "bridged", [PH_DONE] = "closing",
+		[PH_SETUP] = "setup", [PH_XPORT] = "rdma-setup", [PH_PUMP] = "bridged", [PH_DIRECT] = "direct",
+		[PH_DONE] = "closing",
 	};
 	return names[b->phase];
 }
@@ -443,6 +457,8 @@ size_t ivt_peers_status(const struct ivt_peers *P, char *buf, size_t len)
 	for (const struct bridge *b = P->bridges; b; b = b->next)
 		ivt_textbuf_printf(&o, "%-24s %-4s %-12s %-24s %-9s %12" PRIu64 " %12" PRIu64 " %s\n", b->channel,
 		    b->role == BRIDGE_DIALER ? "to" : "from", b->host, IVT_ID_S(&b->who), phase_name(b),
-		    b->l2r.total, b->r2l.total, b->xp.backend[0] ? b->xp.backend : "slurpoe");
+		    b->l2r.total, b->r2l.total,
+		    b->dx.sent_setup || b->phase == PH_DIRECT ? b->dx.backend
+		    : b->xp.backend[0] ? b->xp.backend : "slurpoe");
 	return o.len;
 }

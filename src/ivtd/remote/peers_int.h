@@ -38,6 +38,7 @@ enum bridge_phase {
 	PH_SETUP,      /* acceptor: waiting for the local listener's setup */
 	PH_XPORT,      /* both: setting up the RDMA plugin (bridge_xport.c) */
 	PH_PUMP,       /* bytes flow */
+	PH_DIRECT,     /* the ends have a queue pair of their own (bridge_direct.c) */
 	PH_DONE,       /* nothing more to move */
 };
 
@@ -77,6 +78,16 @@ struct xport {
 	struct pipe_dir l2r, r2l;
 };
 
+/* VMM-bypass (bridge_direct.c, docs/remote.md): the two processes get a
+ * queue pair of their own; ivtd carries each end's setup blob once and
+ * then only says how the channel ended. */
+struct direct {
+	char backend[IVT_BACKEND_NAME_MAX + 1]; /* dialer: asked for; acceptor: offered */
+	int offered;    /* dialer: DIRECT sent; acceptor: DIRECT received */
+	int sent_setup; /* our end's blob went to the peer host */
+	int got_setup;  /* the peer host's blob arrived (and went to our end) */
+};
+
 struct bridge {
 	struct bridge *next;
 	struct ivt_peers *P;
@@ -111,6 +122,7 @@ struct bridge {
 	int r2l_done, l2r_done, slp_closed, abort_pending, reported;
 	int dead;                          /* to be freed by the reaper */
 	struct xport xp;
+	struct direct dx;
 };
 
 struct ivt_peers {
@@ -139,6 +151,8 @@ void bridge_free(struct bridge *br);
 int bridge_start_pump(struct bridge *br, const void *blob, size_t len, const int *fds,
 		      int nfds, char *why, size_t why_len);
 int bridge_send_msg(struct bridge *br, const struct ivt_rmsg *m);
+/* SETUP with a plugin's blob: 0, -EMSGSIZE unless 1..IVT_RMSG_BLOB_MAX */
+int bridge_send_setup(struct bridge *br, const void *blob, size_t len);
 void bridge_fail(struct bridge *br, int err, const char *what);
 
 void bridge_handshake(struct bridge *br);
@@ -153,6 +167,18 @@ void xport_begin(struct bridge *br);                       /* both, local leg re
 void xport_msg(struct bridge *br, const struct ivt_rmsg *m);
 void xport_tick(struct bridge *br, uint64_t now_ms);
 void xport_release(struct bridge *br);
+
+/* bridge_direct.c: the ends' own queue pair, ivtd off the data path */
+void direct_offer(struct bridge *br);                       /* dialer, before OPEN */
+int direct_got_offer(struct bridge *br, const struct ivt_rmsg *m);
+int direct_answer(struct bridge *br, const struct ivt_ctrl_open_ok *ok, char *why,
+		  size_t why_len); /* acceptor */
+int direct_relay_setup(struct bridge *br, const void *blob, size_t len, int nfds);
+void direct_got_open(struct bridge *br, const struct ivt_rmsg *m); /* dialer: OPEN_DIRECT */
+void direct_msg(struct bridge *br, const struct ivt_rmsg *m);
+void direct_conn_events(struct bridge *br);
+void direct_local_end(struct bridge *br, int graceful);
+int direct_client_setup(struct bridge *br, const void *blob, size_t len, int nfds);
 
 /* bridge_pipe.c: the pump once bytes flow over the plugin */
 void pipe_pump(struct bridge *br);

@@ -29,9 +29,11 @@ size_t ivt_rmsg_payload_len(uint16_t type)
 	case IVT_RMSG_HELLO: return HELLO_LEN;
 	case IVT_RMSG_OPEN: return OPEN_LEN;
 	case IVT_RMSG_OPEN_OK: return OPEN_OK_LEN;
+	case IVT_RMSG_OPEN_DIRECT: return OPEN_OK_LEN;
 	case IVT_RMSG_ERROR: return ERROR_LEN;
 	case IVT_RMSG_RESULT: return ERROR_LEN;
 	case IVT_RMSG_OFFER: return OFFER_LEN;
+	case IVT_RMSG_DIRECT: return OFFER_LEN;
 	case IVT_RMSG_SETUP: return SETUP_LEN;
 	default: return 0;
 	}
@@ -98,6 +100,7 @@ int ivt_rmsg_encode(const struct ivt_rmsg *m, uint8_t *out, size_t cap)
 		ivt_put_le(p + 8, m->u.open.flags, 4);
 		break;
 	case IVT_RMSG_OPEN_OK:
+	case IVT_RMSG_OPEN_DIRECT:
 		ivt_put_le(p, m->u.open_ok.ring_size, 8);
 		ivt_put_le(p + 8, m->u.open_ok.flags, 4);
 		break;
@@ -107,6 +110,7 @@ int ivt_rmsg_encode(const struct ivt_rmsg *m, uint8_t *out, size_t cap)
 		put_str(p + 4, m->u.error.msg, IVT_ERRMSG_MAX + 1);
 		break;
 	case IVT_RMSG_OFFER:
+	case IVT_RMSG_DIRECT:
 		put_str(p, m->u.offer.backend, IVT_BACKEND_NAME_MAX + 1);
 		break;
 	case IVT_RMSG_SETUP:
@@ -195,20 +199,24 @@ int ivt_rmsg_parse(const uint8_t *buf, size_t n, struct ivt_rmsg *m, char *why, 
 	case IVT_RMSG_OPEN:
 		return parse_open(p, m, why, why_len);
 	case IVT_RMSG_OPEN_OK:
+	case IVT_RMSG_OPEN_DIRECT:
 		m->u.open_ok.ring_size = ivt_get_le(p, 8);
 		if (!is_pow2_ring(m->u.open_ok.ring_size))
-			return bad(why, why_len, "OPEN_OK: ring size %llu is not a power of two in "
+			return bad(why, why_len, "%s: ring size %llu is not a power of two in "
 						 "[4096, 1 GiB]",
+				   m->type == IVT_RMSG_OPEN_OK ? "OPEN_OK" : "OPEN_DIRECT",
 				   (unsigned long long)m->u.open_ok.ring_size);
 		m->u.open_ok.flags = (uint32_t)ivt_get_le(p + 8, 4);
 		if (m->u.open_ok.flags & ~IVT_RMSG_MESSAGE)
 			return bad(why, why_len, "OPEN_OK: unknown flags %#x", m->u.open_ok.flags);
 		return 0;
-	case IVT_RMSG_OFFER: {
+	case IVT_RMSG_OFFER:
+	case IVT_RMSG_DIRECT: {
 		const char *b = m->u.offer.backend;
 		if (get_str(p, IVT_BACKEND_NAME_MAX + 1, m->u.offer.backend) ||
 		    !ivt_plugin_name_valid(b, strlen(b)))
-			return bad(why, why_len, "OFFER: invalid backend name");
+			return bad(why, why_len, "%s: invalid backend name",
+				   m->type == IVT_RMSG_OFFER ? "OFFER" : "DIRECT");
 		return 0;
 	}
 	case IVT_RMSG_SETUP: {

@@ -49,6 +49,13 @@ enum ivt_rmsg_type {
 	IVT_RMSG_OFFER = 5,  /* dialer: "I can bridge over this plugin" */
 	IVT_RMSG_SETUP = 6,  /* either: the plugin's setup blob */
 	IVT_RMSG_RESULT = 7, /* 0: bytes go over the plugin; errno: over SLURPoE */
+	/* Direct queue pair (docs/remote.md, "VMM-bypass"): the dialer's
+	 * client can take an end of this plugin itself (payload as OFFER);
+	 * the acceptor answers OPEN_DIRECT (payload as OPEN_OK) instead of
+	 * OPEN_OK when its listener is on that plugin, then each side sends
+	 * its end's SETUP once, and ivtd carries no byte of the channel. */
+	IVT_RMSG_DIRECT = 8,
+	IVT_RMSG_OPEN_DIRECT = 9,
 };
 
 /* OPEN: the connector's side wants message mode (its IVT_MESSAGE or its
@@ -76,14 +83,14 @@ struct ivt_rmsg {
 		struct {
 			uint64_t ring_size; /* granted to the listener */
 			uint32_t flags;     /* IVT_RMSG_MESSAGE */
-		} open_ok;
+		} open_ok; /* also OPEN_DIRECT */
 		struct {
 			int32_t err; /* positive errno, 1..4095 */
 			char msg[IVT_ERRMSG_MAX + 1];
 		} error; /* also RESULT, where err may be 0 */
 		struct {
 			char backend[IVT_BACKEND_NAME_MAX + 1];
-		} offer;
+		} offer; /* also DIRECT */
 		struct {
 			uint32_t len; /* 1..IVT_RMSG_BLOB_MAX */
 			uint8_t blob[IVT_RMSG_BLOB_MAX];

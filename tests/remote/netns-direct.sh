@@ -1,0 +1,151 @@
+#!/bin/bash
+# Direct queue pairs between hosts (VMM-bypass, docs/remote.md "Direct
+# queue pairs"), end to end on any host: ivt_tcpx.so (tcpx_plugin.c)
+# stands in for verbs in the two *processes*, so ivtd only relays the
+# setup blobs across hosts and the bytes go process to process. Two
+# namespaces, one ivtd each, the channel's rule "backend": "tcpx":
+#   1. 64 MiB B->A byte-exact; both ivtd log the direct setup, ivtctl
+#      lists the channel as direct over tcpx, and neither ivtd moved a
+#      byte of it (bridged byte counters stay 0);
+#   2. the connector in B is killed with SIGKILL mid-transfer: ivtd B
+#      resets the channel's SLURPoE connection, ivtd A reports the death;
+#   3. a clean channel again on the same daemons;
+#   4. the listener's host has it on shm: bridged instead, the reason
+#      logged on both sides, same transfer;
+#   5. B's entry for A says "rdma": "off": no offer (reason logged), and
+#      A refuses with its reason, which reaches B's client.
+# Exit 77 = skipped (not root, no namespaces/veth).
+set -u
+BIN=${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}
+. "$(dirname "$0")/netns-pair.sh"
+netns_pair_setup ivtd_ dv0 dv1 ivtd ivt-demo ivtctl
+IMPAIR_ENV=()
+netns_pair_tcpx 78
+
+policy() { # file, peer name, ifname, peer mac, rdma, backend
+	cat >"$1" <<JSON
+{
+  "version": 1,
+  "channels": [
+    { "name": "fast", "host": "hostA", "backend": "$6", "listeners": ["uid:*"],
+      "connectors": ["uid:*", "host:hostB/uid:*"], "ring_size": 1048576 }
+  ],
+  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "rdma": "$5" } ]
+}
+JSON
+}
+SOCK_A=$TMP/a.sock SOCK_B=$TMP/b.sock
+pair() { # rdma of A, of B, backend at A, at B
+	rm -f "$SOCK_A" "$SOCK_B"
+	policy "$TMP/a.json" hostB dv0 "$MAC_B" "$1" "$3"
+	policy "$TMP/b.json" hostA dv1 "$MAC_A" "$2" "$4"
+	IMPAIR_ENV=(IVT_TCPX_ADDR=10.78.0.1)
+	start_ivtd "$NS_A" hostA "$TMP/a.json" "$SOCK_A" "$TMP/ivtd-a.log" || exit 1
+	IVTD_A=$LAST_PID
+	IMPAIR_ENV=(IVT_TCPX_ADDR=10.78.0.2)
+	start_ivtd "$NS_B" hostB "$TMP/b.json" "$SOCK_B" "$TMP/ivtd-b.log" || exit 1
+	IVTD_B=$LAST_PID
+}
+unpair() { netns_pair_stop_ivtd; }
+# The processes load the stand-in too, each with its namespace's address.
+# (Arrays, not functions: $! must be the process itself, for kill -9.)
+IN_A=(ip netns exec "$NS_A" env IVT_TCPX_ADDR=10.78.0.1)
+IN_B=(ip netns exec "$NS_B" env IVT_TCPX_ADDR=10.78.0.2)
+# Until ivtd A lists the listener (a fixed sleep races with a slow start).
+wait_listener() {
+	for _ in $(seq 100); do
+		ip netns exec "$NS_A" "$BIN/ivtctl" -s "$SOCK_A" status 2>/dev/null |
+			grep -q "^fast .*listening" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+transfer() { # bytes, tag
+	"${IN_A[@]}" "$BIN/ivt-demo" listen fast --socket "$SOCK_A" >"$TMP/lis$2.out" 2>&1 &
+	local lis=$!
+	PIDS+=($lis)
+	wait_listener
+	"${IN_B[@]}" "$BIN/ivt-demo" connect fast --socket "$SOCK_B" --bytes "$1" \
+		--timeout 20000 >"$TMP/con$2.out" 2>&1
+	local crc=$?
+	wait "$lis"
+	local lrc=$?
+	echo "--- $2: connector rc=$crc listener rc=$lrc"
+	sed 's/^/    connector: /' "$TMP/con$2.out"
+	sed 's/^/    listener:  /' "$TMP/lis$2.out"
+	[ $crc -eq 0 ] && [ $lrc -eq 0 ] && grep -q "^OK: " "$TMP/con$2.out"
+}
+
+# ---- 1. direct --------------------------------------------------------------
+pair auto auto tcpx tcpx
+transfer 64M 1 || fail "1: transfer over a direct tcpx pipe"
+grep -q "direct tcpx queue pair set up" "$TMP/ivtd-a.log" || fail "1: ivtd A did not set up direct"
+grep -q "direct tcpx queue pair set up" "$TMP/ivtd-b.log" || fail "1: ivtd B did not set up direct"
+grep -q "bridged for" "$TMP/ivtd-a.log" "$TMP/ivtd-b.log" && fail "1: bridged anyway"
+
+# ---- 2. the connector dies mid-transfer -------------------------------------
+"${IN_A[@]}" "$BIN/ivt-demo" listen fast --socket "$SOCK_A" >"$TMP/lis2.out" 2>&1 &
+LIS=$!
+PIDS+=($LIS)
+wait_listener
+"${IN_B[@]}" "$BIN/ivt-demo" connect fast --socket "$SOCK_B" --bytes 64G \
+	--timeout 20000 >"$TMP/con2.out" 2>&1 &
+CON=$!
+PIDS+=($CON)
+deadline=$((SECONDS + 30))
+until ip netns exec "$NS_B" "$BIN/ivtctl" -s "$SOCK_B" status >"$TMP/status2" 2>/dev/null &&
+	awk '$1 == "fast" && $5 == "direct" && $6 == 0 && $7 == 0 && $8 == "tcpx" { ok = 1 }
+	     END { exit !ok }' "$TMP/status2"; do
+	[ $SECONDS -lt $deadline ] || { fail "2: ivtctl never listed the channel as direct"; cat "$TMP/status2"; break; }
+	sleep 0.1
+done
+sleep 0.5 # bytes flow meanwhile
+kill -9 "$CON"
+wait "$CON" 2>/dev/null
+deadline=$((SECONDS + 30))
+while kill -0 "$LIS" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+kill -0 "$LIS" 2>/dev/null && { fail "2: listener still runs 30 s after the connector died"; kill -9 "$LIS"; }
+wait "$LIS"
+echo "--- 2: connector killed: listener rc=$?"
+sed 's/^/    listener:  /' "$TMP/lis2.out"
+grep -q "channel 'fast' to host hostA: local end died (direct)" "$TMP/ivtd-b.log" ||
+	fail "2: ivtd B did not see its connector die"
+grep -q "channel 'fast' from host hostB: peer died" "$TMP/ivtd-a.log" ||
+	fail "2: ivtd A did not report the connector's death"
+
+# ---- 3. a second clean channel ----------------------------------------------
+transfer 8M 3 || fail "3: transfer after a death"
+unpair
+
+# ---- 4. the listener's host has the channel on shm: bridged, reasons logged --
+pair auto auto shm tcpx
+transfer 16M 4 || fail "4: bridged transfer"
+grep -q "bridged, not a direct tcpx queue pair: the listener's end here is on shm" \
+	"$TMP/ivtd-a.log" || fail "4: ivtd A did not log why not direct"
+grep -q "bridged, not a direct tcpx queue pair: the listener's end there is on shm" \
+	"$TMP/ivtd-b.log" || fail "4: ivtd B did not log why not direct"
+grep -q "queue pair set up" "$TMP/ivtd-b.log" && fail "4: direct anyway"
+unpair
+
+# ---- 5. B's policy says "off": no offer; A refuses with its reason ----------
+pair auto off tcpx tcpx
+"${IN_A[@]}" "$BIN/ivt-demo" listen fast --socket "$SOCK_A" --timeout 3000 >"$TMP/lis5.out" 2>&1 &
+LIS=$!
+PIDS+=($LIS)
+wait_listener
+"${IN_B[@]}" "$BIN/ivt-demo" connect fast --socket "$SOCK_B" --bytes 1M --timeout 5000 \
+	>"$TMP/con5.out" 2>&1 && fail "5: connected without a direct queue pair"
+sed 's/^/    connector: /' "$TMP/con5.out"
+grep -q "no direct tcpx queue pair: " "$TMP/ivtd-b.log" || fail "5: ivtd B did not log why no offer"
+grep -q "did not ask for a direct queue pair" "$TMP/con5.out" || fail "5: A's reason did not reach the client"
+kill "$LIS" 2>/dev/null
+wait "$LIS" 2>/dev/null
+unpair
+
+if [ $fails -ne 0 ]; then
+	echo "--- ivtd A log"; tail -40 "$TMP/ivtd-a.log"
+	echo "--- ivtd B log"; tail -40 "$TMP/ivtd-b.log"
+	echo "$fails check(s) failed"
+	exit 1
+fi
+echo "all direct checks passed"
