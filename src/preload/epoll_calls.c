@@ -246,11 +246,22 @@ static int wait_common(int epfd, struct epoll_event *evs, int max, int timeout,
 {
 	long long deadline = timeout > 0 ? now_ms() + timeout : 0;
 	for (;;) {
-		/* Spin first, then one epoll_wait that returns at once if the
-		 * spin found data: no epoll_wait(0) before the spin, which cost
-		 * a system call per request. A kernel fd that is ready already
-		 * waits at most one spin budget (adaptive, see spin_rings). */
 		if (atomic_load(&lazy_count)) {
+			if (timeout != 0) {
+				/* what is there already comes first, without a
+				 * spin: a program that waits for POLLOUT before it
+				 * sends (redis-benchmark) would otherwise spin for
+				 * an answer to a request it has not sent yet */
+				int n = real.epoll_wait(epfd, evs, max, 0);
+				int handled = 0;
+				if (n > 0 && (n = filter(evs, n, &handled)) > 0) {
+					/* lazy streams are not armed: a busy loop
+					 * would starve them unless we look each time
+					 * (what they got shows in the next call) */
+					lazy_before_sleep(epfd, 0);
+					return n;
+				}
+			}
 			lazy_before_sleep(epfd, timeout != 0);
 			/* a look sees LAZY_MAX streams at most: arm the rest */
 			if (timeout == 0 && atomic_load(&lazy_count) >= LAZY_MAX)
