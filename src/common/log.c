@@ -6,11 +6,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 
 static int log_level = IVT_LOG_INFO;
+static int log_timestamps;
+
+void ivt_log_set_timestamps(int on) { log_timestamps = on; }
+
+/* "2026-12-06T22:45:33.123Z " into buf; 0 when the clock fails. */
+static int format_stamp(char *buf, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+	if (clock_gettime(CLOCK_REALTIME, &ts) || !gmtime_r(&ts.tv_sec, &tm))
+		return 0;
+	size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!n)
+		return 0;
+	int m = snprintf(buf + n, size - n, ".%03ldZ ", ts.tv_nsec / 1000000);
+	return m > 0 && (size_t)m < size - n ? (int)(n + (size_t)m) : 0;
+}
 
 void ivt_log_set_level(int level) { log_level = level; }
 int ivt_log_get_level(void) { return log_level; }
@@ -48,13 +66,17 @@ void ivt_log(int level, const char *who, const char *fmt, ...)
 	/* Format into one buffer and write once, so lines from several
 	 * threads or processes sharing stderr do not interleave. */
 	char line[1024];
+	/* journald understands "<N>" priority prefixes, and stamps lines itself */
+	int journal = getenv("IVT_LOG_JOURNAL") != NULL;
+	int t = log_timestamps && !journal ? format_stamp(line, 64) : 0;
 	int n;
-	if (getenv("IVT_LOG_JOURNAL")) /* journald understands "<N>" priority prefixes */
-		n = snprintf(line, sizeof(line), "<%d>%s: ", level, who ? who : "ivt");
+	if (journal)
+		n = snprintf(line + t, sizeof(line) - (size_t)t, "<%d>%s: ", level, who ? who : "ivt");
 	else
-		n = snprintf(line, sizeof(line), "%s: %s: ", who ? who : "ivt", level_name(level));
-	if (n < 0 || (size_t)n >= sizeof(line))
+		n = snprintf(line + t, sizeof(line) - (size_t)t, "%s: %s: ", who ? who : "ivt", level_name(level));
+	if (n < 0 || (size_t)n >= sizeof(line) - (size_t)t)
 		n = 0;
+	n += t;
 	va_list ap;
 	va_start(ap, fmt);
 	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);

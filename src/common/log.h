@@ -11,6 +11,11 @@
 void ivt_log_set_level(int level);
 int ivt_log_get_level(void);
 int ivt_log_level_from_env(int fallback);
+/* 1: start each line with the UTC time to the millisecond. ivtd turns this
+ * on when its stderr is not the journal (which stamps lines itself), so a
+ * foreground or test log says when a guest's request and ivtd's answer
+ * happened. Off by default: tools' output stays as it was. */
+void ivt_log_set_timestamps(int on);
 void ivt_log(int level, const char *who, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Lines anyone can trigger at will (refused connections, malformed

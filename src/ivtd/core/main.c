@@ -130,7 +130,8 @@ static void usage(FILE *f)
 "    IVT_SOCKET       control socket path if -s is not given\n"
 "    IVT_PLUGIN_DIR   plugin directory if -p is not given\n"
 "    IVT_LOG_LEVEL    err|warn|info|debug (overridden by -v/-q)\n"
-"    IVT_LOG_JOURNAL  set: prefix lines with <N> priorities for journald\n"
+"    IVT_LOG_JOURNAL  set: prefix lines with <N> priorities for journald;\n"
+"                     unset: lines start with the UTC time (ms)\n"
 "    IVT_SLURPOE_IMPAIR  test aid: impair ivtd's own SLURPoE frames, e.g.\n"
 "                     loss=5,dup=1,reorder=25 (where the kernel has no netem)\n"
 "    NOTIFY_SOCKET    set by systemd: ivtd reports READY=1, RELOADING=1,\n"
@@ -348,6 +349,7 @@ int main(int argc, char **argv)
 	else if (d.opt.verbosity < 0)
 		level = IVT_LOG_WARN;
 	ivt_log_set_level(level);
+	ivt_log_set_timestamps(1); /* not under IVT_LOG_JOURNAL: the journal has its own */
 	/* A client vanishing mid-send must not kill the daemon. */
 	signal(SIGPIPE, SIG_IGN);
 
