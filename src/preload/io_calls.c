@@ -169,6 +169,8 @@ ssize_t stream_send(struct psock *p, const struct iovec *iov, int cnt, int flags
 				preload_inside--;
 				if (fr == -EAGAIN)
 					tx_tail_pending(p);
+				else
+					tx_sent(p);
 			}
 			pthread_mutex_unlock(&p->lock);
 			if (n > 0) {

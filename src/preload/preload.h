@@ -157,6 +157,9 @@ void tx_blocked(struct psock *p);
 /* ivt_send took bytes it could not put in the ring yet (p->lock held):
  * push them on whenever room appears. */
 void tx_tail_pending(struct psock *p);
+/* ivt_send took bytes and libivt holds no tail of them (p->lock held):
+ * end a wait for room that this send may have outdated. */
+void tx_sent(struct psock *p);
 /* Block (the application asked for a blocking call) until the app fd
  * polls `events`; p->lock NOT held. 0, or -EINTR... never: restarts. */
 void wait_app_fd(struct psock *p, short events);

@@ -241,6 +241,19 @@ void tx_tail_pending(struct psock *p)
 	want_room(p);
 }
 
+void tx_sent(struct psock *p)
+{
+	/* Nothing of ours waits in libivt now. A filler from before may be
+	 * stale: this send went through, and its own wait set-up (ivt_flush
+	 * found the ring full, then room) may have consumed the room kick the
+	 * monitor waited for. Without a look at the ring the application's
+	 * fd would stay unwritable for good (iperf3 writes until EAGAIN, then
+	 * selects: its stream stalled at 0 bits/s). */
+	p->tx_pending = 0;
+	if (p->filled)
+		room_check(p);
+}
+
 /* Push on a frame tail libivt keeps (p->lock held). */
 static void tx_push(struct psock *p)
 {
