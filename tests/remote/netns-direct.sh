@@ -39,18 +39,13 @@ pair() { # rdma of A, of B, backend at A, at B
 	rm -f "$SOCK_A" "$SOCK_B"
 	policy "$TMP/a.json" hostB dv0 "$MAC_B" "$1" "$3"
 	policy "$TMP/b.json" hostA dv1 "$MAC_A" "$2" "$4"
-	IMPAIR_ENV=(IVT_TCPX_ADDR=10.78.0.1)
-	start_ivtd "$NS_A" hostA "$TMP/a.json" "$SOCK_A" "$TMP/ivtd-a.log" || exit 1
-	IVTD_A=$LAST_PID
-	IMPAIR_ENV=(IVT_TCPX_ADDR=10.78.0.2)
-	start_ivtd "$NS_B" hostB "$TMP/b.json" "$SOCK_B" "$TMP/ivtd-b.log" || exit 1
-	IVTD_B=$LAST_PID
+	netns_pair_tcpx_ivtd
 }
 unpair() { netns_pair_stop_ivtd; }
 # The processes load the stand-in too, each with its namespace's address.
 # (Arrays, not functions: $! must be the process itself, for kill -9.)
-IN_A=(ip netns exec "$NS_A" env IVT_TCPX_ADDR=10.78.0.1)
-IN_B=(ip netns exec "$NS_B" env IVT_TCPX_ADDR=10.78.0.2)
+IN_A=(ip netns exec "$NS_A" env IVT_TCPX_ADDR=$TCPX_NET.1)
+IN_B=(ip netns exec "$NS_B" env IVT_TCPX_ADDR=$TCPX_NET.2)
 # Until ivtd A lists the listener (a fixed sleep races with a slow start).
 wait_listener() {
 	for _ in $(seq 100); do

@@ -98,8 +98,20 @@ netns_pair_tcpx() {
 	mkdir "$TMP/plugins"
 	ln -s "$built/ivt_shm.so" "$built/ivt_slurpoe.so" "$tcpx" "$TMP/plugins/"
 	export IVT_PLUGIN_DIR=$TMP/plugins
-	ip -n "$NS_A" addr add "10.$1.0.1/24" dev "$IF_A"
-	ip -n "$NS_B" addr add "10.$1.0.2/24" dev "$IF_B"
+	TCPX_NET=10.$1.0
+	ip -n "$NS_A" addr add "$TCPX_NET.1/24" dev "$IF_A"
+	ip -n "$NS_B" addr add "$TCPX_NET.2/24" dev "$IF_B"
+}
+
+# After netns_pair_tcpx, with $TMP/a.json and b.json written: ivtd A and B
+# (sockets $SOCK_A, $SOCK_B), each telling the stand-in its address.
+netns_pair_tcpx_ivtd() {
+	IMPAIR_ENV=(IVT_TCPX_ADDR=$TCPX_NET.1)
+	start_ivtd "$NS_A" hostA "$TMP/a.json" "$SOCK_A" "$TMP/ivtd-a.log" || exit 1
+	IVTD_A=$LAST_PID
+	IMPAIR_ENV=(IVT_TCPX_ADDR=$TCPX_NET.2)
+	start_ivtd "$NS_B" hostB "$TMP/b.json" "$SOCK_B" "$TMP/ivtd-b.log" || exit 1
+	IVTD_B=$LAST_PID
 }
 
 netns_pair_stop_ivtd() {

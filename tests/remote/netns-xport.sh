@@ -26,12 +26,7 @@ pair() { # rdma of A, of B
 	rm -f "$SOCK_A" "$SOCK_B"
 	ivt_two_host_policy "$TMP/a.json" hostB xv0 "$MAC_B" "$1"
 	ivt_two_host_policy "$TMP/b.json" hostA xv1 "$MAC_A" "$2"
-	IMPAIR_ENV=(IVT_TCPX_ADDR=10.77.0.1)
-	start_ivtd "$NS_A" hostA "$TMP/a.json" "$SOCK_A" "$TMP/ivtd-a.log" || exit 1
-	IVTD_A=$LAST_PID
-	IMPAIR_ENV=(IVT_TCPX_ADDR=10.77.0.2)
-	start_ivtd "$NS_B" hostB "$TMP/b.json" "$SOCK_B" "$TMP/ivtd-b.log" || exit 1
-	IVTD_B=$LAST_PID
+	netns_pair_tcpx_ivtd
 }
 unpair() { netns_pair_stop_ivtd; }
 transfer() { # bytes, tag
