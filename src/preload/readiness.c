@@ -250,8 +250,7 @@ void tx_sent(struct psock *p)
 	 * fd would stay unwritable for good (iperf3 writes until EAGAIN, then
 	 * selects: its stream stalled at 0 bits/s). */
 	p->tx_pending = 0;
-	if (p->filled)
-		room_check(p);
+	room_check(p); /* nothing to do unless a filler is up */
 }
 
 /* Push on a frame tail libivt keeps (p->lock held). */
