@@ -17,6 +17,11 @@ struct ivt_ep {
 	struct libxenvchan *ctrl;
 	int is_server;
 	uint32_t peer_domid;
+	/* The peer's indices as last read and checked (vchan_zc.c,
+	 * vchan_peek.c): while they show room enough (bytes to read), the
+	 * next reserve (peek) leaves the peer's cache line alone. Only ever
+	 * behind the true index, as both only grow. */
+	uint32_t wr_cons_seen, rd_prod_seen;
 	struct ivt_ep_stats st;
 };
 
@@ -73,7 +78,8 @@ int vchan_recv_consume(struct ivt_ep *ep, size_t len);
 
 /* After moving an index (full barrier already issued): fire the event
  * channel if the peer asked for `bit` (VCHAN_NOTIFY_*), as libxenvchan's
- * send_notify does, clearing the request. */
+ * send_notify does, clearing the request; no locked instruction when it
+ * did not ask. */
 void vchan_notify_if_asked(struct ivt_ep *ep, uint8_t bit);
 
 /* Does either ring hold indices an honest peer cannot produce? */

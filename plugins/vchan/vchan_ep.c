@@ -8,14 +8,12 @@
  * fires the event channel, which makes poll_fd() readable. So arm() only
  * has to ask those two functions: they post the request before looking
  * at the indices, so "0 now" followed by poll() cannot miss an update.
- * ack() consumes the event (libxenvchan_wait) and unmasks the port; it
- * only calls it when the fd is readable, as libxenvchan_wait would block
- * otherwise.
+ * ack() consumes the event (libxenvchan_wait) and unmasks the port; the
+ * fd is non-blocking, so with no event pending that returns at once.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,8 +112,8 @@ static struct ivt_ep *ep_new(struct libxenvchan *ctrl, const struct ivt_ep_param
 		return NULL;
 	}
 	ctrl->blocking = 0;
-	/* ack reads the pending port only after poll() said so, but two
-	 * threads may both have seen it readable: the second read must
+	/* ack reads the pending port whether or not one is there (and two
+	 * threads may both have seen it readable): a read with none must
 	 * return EAGAIN instead of sleeping until the next event (the fd is
 	 * our own evtchn handle's, the peer does not share it). */
 	int fd = libxenvchan_fd_for_select(ctrl);
@@ -267,11 +265,12 @@ int vchan_poll_fd(struct ivt_ep *ep) { return libxenvchan_fd_for_select(ep->ctrl
 
 void vchan_ack(struct ivt_ep *ep)
 {
-	struct pollfd pfd = {.fd = libxenvchan_fd_for_select(ep->ctrl), .events = POLLIN};
-	/* One pending port per handle; bounded in case of a notify storm. */
-	for (int i = 0; i < 4 && poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN); i++)
-		if (libxenvchan_wait(ep->ctrl) < 0)
-			break;
+	/* One pending port per handle. The fd is non-blocking (ep_new), so
+	 * libxenvchan_wait reads the port and unmasks it, or fails with
+	 * EAGAIN when none is pending: one read (and one unmask), no poll
+	 * before or after. An event that comes after the read leaves the fd
+	 * readable, so the next poll returns at once: nothing is lost. */
+	(void)libxenvchan_wait(ep->ctrl);
 }
 
 void vchan_close(struct ivt_ep *ep)

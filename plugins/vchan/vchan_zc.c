@@ -3,29 +3,33 @@
  * Zero-copy send on vchan: the host builds its bytes straight in
  * libxenvchan's write ring (struct libxenvchan and struct ring_shared are
  * public, <libxenvchan.h> and <xen/io/libxenvchan.h>), then commit
- * publishes them the way libxenvchan's own do_send does: data, write
- * barrier, producer index, full barrier, notify if the peer asked.
+ * publishes them the way libxenvchan's own do_send does: data, barrier,
+ * producer index, full barrier, notify if the peer asked.
  *
- * Barrier pairs, with the reader's side in libxenvchan's io.c:
- *  - reserve: read indexes /then/ let the caller write data; pairs with
- *    the reader's "consume /then/ notify" barrier before it moves cons,
- *    so we never overwrite bytes it is still copying out.
- *  - commit: write data /then/ publish prod; pairs with the reader's
- *    "data read /after/ prod read" barrier.
- *  - commit: publish prod /then/ look at the notify flag; pairs with the
- *    reader's "post the request /before/ re-reading indexes", so either
- *    it sees our prod or we see its request (no lost wake-up).
+ * Barrier pairs (src/common/barrier.h), with the reader's side in
+ * libxenvchan's io.c (do_recv) and vchan_peek.c:
+ *  - reserve: read cons /then/ let the caller write data (acquire);
+ *    pairs with the reader's "data read /then/ move cons", so we never
+ *    overwrite bytes it is still copying out. libxenvchan has xen_mb()
+ *    here; a load before later stores needs no more than acquire.
+ *  - commit: write data /then/ publish prod (release); pairs with the
+ *    reader's "read prod /then/ data".
+ *  - commit: publish prod /then/ look at the notify flag (full: a store
+ *    before a load); pairs with the reader's "post the request /then/
+ *    re-read indexes", so either it sees our prod or we see its request
+ *    (no lost wake-up).
+ *
+ * Fewer looks at the peer's index than libxenvchan: reserve re-reads
+ * cons only when the room last seen is not enough for `want`, so a run
+ * of small writes leaves the reader's cache line alone.
  */
 #include <errno.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include <libxenvchan.h>
 
+#include "common/barrier.h"
 #include "vchan.h"
-
-static inline void full_barrier(void) { atomic_thread_fence(memory_order_seq_cst); }
-static inline void write_barrier(void) { atomic_thread_fence(memory_order_release); }
 
 static uint32_t wr_size(const struct libxenvchan *c) { return 1u << c->write.order; }
 
@@ -33,24 +37,32 @@ ssize_t vchan_send_reserve(struct ivt_ep *ep, size_t want, void **ptr, size_t *s
 {
 	struct libxenvchan *c = ep->ctrl;
 	volatile struct ring_shared *w = c->write.shr;
-	(void)want; /* one look at the peer's index either way */
 	if (!libxenvchan_is_open(c))
 		return -EPIPE;
 	uint32_t size = wr_size(c);
+	if (want == 0)
+		want = 1; /* a full ring must be looked at again too */
 	uint32_t prod = w->prod; /* ours: only we move it */
-	uint32_t cons = w->cons; /* the peer's: read once, then checked */
-	uint32_t used = prod - cons;
-	if (used > size) {
-		ep->st.protocol_errors++;
-		return -EPROTO;
+	uint32_t off = prod & (size - 1);
+	uint32_t used = prod - ep->wr_cons_seen;
+	/* what the last look showed, up to the wrap: enough, or look again */
+	if (used > size || (size - used < size - off ? size - used : size - off) < want) {
+		uint32_t cons = w->cons; /* the peer's: read once, then checked */
+		/* between the last cons we saw and our prod (when that view
+		 * was sane): an honest reader never moves it back or past us */
+		if (prod - cons > size ||
+		    (used <= size && cons - ep->wr_cons_seen > used)) {
+			ep->st.protocol_errors++;
+			return -EPROTO;
+		}
+		ep->wr_cons_seen = cons;
+		used = prod - cons;
+		ivt_acquire(); /* read cons /then/ write data */
 	}
 	uint32_t free_b = size - used;
 	if (free_b == 0)
 		return -EAGAIN;
-	uint32_t off = prod & (size - 1);
 	uint32_t contig = size - off < free_b ? size - off : free_b;
-	full_barrier(); /* read indexes /then/ write data (pairs with the
-			 * reader's "consume /then/ notify") */
 	*ptr = (uint8_t *)c->write.buffer + off;
 	*space = free_b;
 	return (ssize_t)contig;
@@ -64,12 +76,10 @@ int vchan_send_commit(struct ivt_ep *ep, size_t len)
 		return 0;
 	if (len > wr_size(c))
 		return -EINVAL; /* more than any reserve returned */
-	write_barrier(); /* write data /then/ publish prod (pairs with the
-			  * reader's "data read /after/ prod read") */
+	ivt_release(); /* write data /then/ publish prod */
 	w->prod += (uint32_t)len;
 	ep->st.bytes_sent += len;
-	full_barrier(); /* publish prod /then/ decide to notify (pairs with
-			 * the reader's "post the request /before/ re-reading") */
+	ivt_mb(); /* publish prod /then/ look at the notify flag */
 	vchan_notify_if_asked(ep, VCHAN_NOTIFY_WRITE);
 	return 0;
 }
@@ -78,6 +88,11 @@ void vchan_notify_if_asked(struct ivt_ep *ep, uint8_t bit)
 {
 	struct libxenvchan *c = ep->ctrl;
 	uint8_t *flag = c->is_server ? &c->ring->srv_notify : &c->ring->cli_notify;
+	/* A plain load first: the caller's full barrier already ordered its
+	 * index before this look, so the locked and-not (which libxenvchan
+	 * issues every time) is only needed when the bit is set. */
+	if (!(__atomic_load_n(flag, __ATOMIC_RELAXED) & bit))
+		return;
 	uint8_t prev = __atomic_fetch_and(flag, (uint8_t)~bit, __ATOMIC_SEQ_CST);
 	if (!(prev & bit))
 		return;

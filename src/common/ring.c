@@ -7,14 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-/* Full barriers where libxenvchan has xen_mb()/xen_rmb(). On x86-64 a
- * locked add to the stack is a full barrier for ordinary memory and
- * cheaper than mfence (Linux uses it for smp_mb() for that reason). */
-#if defined(__x86_64__)
-#define ring_mb() __asm__ volatile("lock; addl $0,-4(%%rsp)" ::: "memory", "cc")
-#else
-#define ring_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#endif
+#include "barrier.h"
+
+/* Full barriers (ivt_mb) where libxenvchan has xen_mb()/xen_rmb(). */
 
 static uint32_t load32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static void store32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
@@ -95,7 +90,7 @@ int ivt_ring_create(struct ivt_ring *r, void *mem, size_t mem_len, size_t ring_s
 	h->cli_live = IVT_RING_LIVE_NOT_YET;
 	h->srv_live = IVT_RING_LIVE_OPEN;
 	bind(r, mem, (uint32_t)ring_size, 1, kick, kick_ctx);
-	ring_mb(); /* header complete before anyone is told about it */
+	ivt_mb(); /* header complete before anyone is told about it */
 	return 0;
 }
 
@@ -147,7 +142,7 @@ static int kick(struct ivt_ring *r)
 static void send_notify(struct ivt_ring *r, uint8_t bit)
 {
 	uint8_t *notify = own_notify_p(r);
-	ring_mb(); /* index update /before/ we look at the request */
+	ivt_mb(); /* index update /before/ we look at the request */
 	/* Plain load first: the locked RMW is only needed when the bit is set,
 	 * and skipping it keeps the line local while the peer never sleeps. */
 	if (!(load8(notify) & bit))
@@ -161,13 +156,13 @@ static void send_notify(struct ivt_ring *r, uint8_t bit)
 static void request_notify(struct ivt_ring *r, uint8_t bits)
 {
 	__atomic_or_fetch(peer_notify_p(r), bits, __ATOMIC_SEQ_CST);
-	ring_mb(); /* post the request /before/ we re-read any index */
+	ivt_mb(); /* post the request /before/ we re-read any index */
 }
 
 int ivt_ring_set_live(struct ivt_ring *r)
 {
 	store8(own_live_p(r), IVT_RING_LIVE_OPEN);
-	ring_mb();
+	ivt_mb();
 	return kick(r); /* unconditional: a waiting accept has no notify bit to set */
 }
 
@@ -187,9 +182,9 @@ void ivt_ring_close(struct ivt_ring *r)
 	if (r->closed)
 		return;
 	r->closed = 1;
-	ring_mb(); /* our last index update /before/ the flag */
+	ivt_mb(); /* our last index update /before/ the flag */
 	store8(own_live_p(r), IVT_RING_LIVE_CLOSED);
-	ring_mb();
+	ivt_mb();
 	kick(r);
 }
 
@@ -221,7 +216,7 @@ static int refresh_writable(struct ivt_ring *r, uint32_t *space)
 /* n bytes written at our producer index become the peer's to read. */
 static void publish(struct ivt_ring *r, uint32_t n)
 {
-	ring_mb(); /* write data /then/ publish */
+	ivt_mb(); /* write data /then/ publish */
 	r->wr_prod += n;
 	store32(wr_prod_p(r), r->wr_prod);
 	r->bytes_written += n;
@@ -233,7 +228,7 @@ static void write_piece(struct ivt_ring *r, const uint8_t *buf, uint32_t n)
 {
 	uint32_t off = r->wr_prod & (r->wr_size - 1);
 	uint32_t first = r->wr_size - off < n ? r->wr_size - off : n;
-	ring_mb(); /* read indexes /then/ write data */
+	ivt_mb(); /* read indexes /then/ write data */
 	memcpy(r->wr_data + off, buf, first);
 	if (first < n)
 		memcpy(r->wr_data, buf + first, n - first);
@@ -244,11 +239,11 @@ static void read_piece(struct ivt_ring *r, uint8_t *buf, uint32_t n)
 {
 	uint32_t off = r->rd_cons & (r->rd_size - 1);
 	uint32_t first = r->rd_size - off < n ? r->rd_size - off : n;
-	ring_mb(); /* data read /after/ the index read */
+	ivt_mb(); /* data read /after/ the index read */
 	memcpy(buf, r->rd_data + off, first);
 	if (first < n)
 		memcpy(buf + first, r->rd_data, n - first);
-	ring_mb(); /* consume /then/ publish */
+	ivt_mb(); /* consume /then/ publish */
 	r->rd_cons += n;
 	store32(rd_cons_p(r), r->rd_cons);
 	r->bytes_read += n;
@@ -317,7 +312,7 @@ ssize_t ivt_ring_reserve(struct ivt_ring *r, size_t want, void **ptr, size_t *sp
 		return -EAGAIN;
 	uint32_t off = r->wr_prod & (r->wr_size - 1);
 	uint32_t contig = r->wr_size - off < free_b ? r->wr_size - off : free_b;
-	ring_mb(); /* read indexes /then/ let the caller write data (pairs with
+	ivt_mb(); /* read indexes /then/ let the caller write data (pairs with
 		    * the reader's "consume /then/ publish" in read_piece) */
 	*ptr = r->wr_data + off;
 	*space = free_b;
@@ -367,7 +362,7 @@ ssize_t ivt_ring_read(struct ivt_ring *r, void *buf, size_t len)
 	if (!peer_closed(r))
 		return -EAGAIN;
 	/* The peer publishes its last index before the flag: look again. */
-	ring_mb();
+	ivt_mb();
 	return read_available(r, buf, len);
 }
 
@@ -380,7 +375,7 @@ unsigned ivt_ring_ready(struct ivt_ring *r)
 		return IVT_RING_READABLE | IVT_RING_WRITABLE; /* so the caller sees -EPROTO */
 	}
 	int closed = peer_closed(r);
-	ring_mb(); /* flag /before/ index: a closing peer publishes in that order */
+	ivt_mb(); /* flag /before/ index: a closing peer publishes in that order */
 	if (refresh_readable(r, &n) < 0)
 		return IVT_RING_READABLE | IVT_RING_WRITABLE;
 	if (n > 0 || closed)

@@ -114,8 +114,9 @@ int chan_send_ready(struct ivt_channel *ch);
  * send timeout; t must outlive its use (io.c). */
 struct timed_wait {
 	struct ivt_channel *ch;
-	long long deadline; /* -1: none */
+	long long deadline; /* -1: none; TIMED_WAIT_UNSET: not waited yet */
 };
+#define TIMED_WAIT_UNSET (-2LL)
 struct ivt_waiter chan_send_waiter(struct ivt_channel *ch, struct timed_wait *t);
 
 /* The events the receive side should wait for: RECV, plus SEND while our

@@ -8,13 +8,17 @@
 #include "errors.h"
 #include "common/clock.h"
 
-/* A blocking send-side wait bounded by the channel's send timeout. */
+/* A blocking send-side wait bounded by the channel's send timeout. The
+ * clock is read at the first wait, not on every call that never waits
+ * (like SO_SNDTIMEO, the limit is on waiting). */
 static int timed_send_wait(void *ctx, unsigned events)
 {
 	struct timed_wait *t = ctx;
 	int e = chan_peer_send_error(t->ch);
 	if (e)
 		return e;
+	if (t->deadline == TIMED_WAIT_UNSET)
+		t->deadline = ivt_deadline_ms(atomic_load(&t->ch->send_timeout_ms));
 	int left = ivt_left_ms(t->deadline);
 	if (left == 0)
 		return -ETIMEDOUT;
@@ -26,7 +30,7 @@ static int timed_send_wait(void *ctx, unsigned events)
 struct ivt_waiter chan_send_waiter(struct ivt_channel *ch, struct timed_wait *t)
 {
 	t->ch = ch;
-	t->deadline = ivt_deadline_ms(atomic_load(&ch->send_timeout_ms));
+	t->deadline = TIMED_WAIT_UNSET;
 	return (struct ivt_waiter){.wait = timed_send_wait, .ctx = t};
 }
 
@@ -90,7 +94,7 @@ IVT_EXPORT ssize_t ivt_sendv(ivt_channel *ch, const struct iovec *iov, int iovcn
 	for (int tries = 0;;) {
 		ssize_t n = ivt_xport_sendv(&ch->xp, iov, iovcnt, NULL);
 		if (n != -EAGAIN) {
-			if (n > 0)
+			if (n > 0 && atomic_load(&ch->send_wanted)) /* no locked store per send */
 				atomic_store(&ch->send_wanted, 0);
 			return n < 0 ? chan_send_error(ch, (int)n) : n;
 		}
@@ -138,7 +142,7 @@ static ssize_t recv_common(struct ivt_channel *ch, const struct iovec *iov, int 
 	int rc = chan_ensure_accepted(ch);
 	if (rc < 0)
 		return rc;
-	long long deadline = ivt_deadline_ms(atomic_load(&ch->recv_timeout_ms));
+	long long deadline = TIMED_WAIT_UNSET; /* read the clock once we wait */
 	for (int tries = 0;;) {
 		chan_spill_progress(ch); /* parked bytes of ours move on too */
 		int ev_before = ivt_ctrl_peer_event(&ch->ctrl);
@@ -174,6 +178,8 @@ static ssize_t recv_common(struct ivt_channel *ch, const struct iovec *iov, int 
 				return -EAGAIN;
 			continue;
 		}
+		if (deadline == TIMED_WAIT_UNSET)
+			deadline = ivt_deadline_ms(atomic_load(&ch->recv_timeout_ms));
 		int left = ivt_left_ms(deadline);
 		if (left == 0) {
 			if (ch->xp.msg_mode && !peek) /* the part we have stays with us */

@@ -454,7 +454,8 @@ ssize_t ivt_rx_parse(struct ivt_xport *xp, struct rx_sink *s)
 /* rx lock released: send the answers the parse queued. */
 void ivt_rx_after(struct ivt_xport *xp)
 {
-	if (atomic_exchange(&xp->rx_answered, 0))
+	/* a plain load first: the locked exchange only when there is news */
+	if (atomic_load(&xp->rx_answered) && atomic_exchange(&xp->rx_answered, 0))
 		ivt_xport_try_flush(xp);
 }
 
@@ -470,14 +471,13 @@ ssize_t ivt_xport_recvv(struct ivt_xport *xp, const struct iovec *iov, int iovcn
 	struct rx_sink s = {.c = {.iov = iov, .cnt = iovcnt}, .room = (size_t)total};
 	pthread_mutex_lock(&xp->rx_lock);
 	ssize_t st = ivt_rx_parse(xp, iov ? &s : NULL);
+	if (s.got) {
+		xport_count(&xp->bytes_received, s.got);
+		xport_count(&xp->recvs, 1);
+	}
 	pthread_mutex_unlock(&xp->rx_lock);
 	ivt_rx_after(xp);
-	if (s.got) {
-		atomic_fetch_add(&xp->bytes_received, s.got);
-		atomic_fetch_add(&xp->recvs, 1);
-		return (ssize_t)s.got;
-	}
-	return st;
+	return s.got ? (ssize_t)s.got : st;
 }
 
 ssize_t ivt_xport_recv(struct ivt_xport *xp, void *buf, size_t len)

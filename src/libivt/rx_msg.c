@@ -61,8 +61,8 @@ static ssize_t fill(struct ivt_xport *xp, const struct iovec *iov, int iovcnt, i
 			rx->msg_priv = NULL;
 		}
 		rx->msg_open = 0;
-		atomic_fetch_add(&xp->bytes_received, (uint64_t)len);
-		atomic_fetch_add(&xp->recvs, 1);
+		xport_count(&xp->bytes_received, (uint64_t)len);
+		xport_count(&xp->recvs, 1);
 		return len;
 	}
 	if ((st == -EAGAIN || st == -ENOBUFS) && !keep) {

@@ -27,8 +27,10 @@ static void frame_reset(struct tx_frame *f)
 	f->src = TX_SRC_NONE;
 	f->mem = NULL;
 	f->pay_len = f->pay_done = 0;
-	free(f->owned);
-	f->owned = NULL;
+	if (f->owned) {
+		free(f->owned);
+		f->owned = NULL;
+	}
 	f->region_lost = 0;
 	f->item = NULL;
 }
@@ -75,6 +77,11 @@ void ivt_tx_enqueue(struct ivt_xport *xp, struct tx_item *it)
 
 static struct tx_item *queue_head(struct tx_state *tx)
 {
+	/* Empty, the common case, without the lock: n_items goes up only
+	 * after an item is linked, and an enqueuer that we miss here sets
+	 * flush_wanted, which ivt_tx_unlock honours. */
+	if (atomic_load_explicit(&tx->n_items, memory_order_acquire) == 0)
+		return NULL;
 	pthread_mutex_lock(&tx->q_lock);
 	struct tx_item *it = tx->head;
 	pthread_mutex_unlock(&tx->q_lock);
@@ -350,6 +357,35 @@ static void frame_data(struct ivt_xport *xp, struct iov_cur *c, size_t n, int ms
 	}
 }
 
+/* The usual DATA (or MSG) frame in one step: header and payload built
+ * straight in the pipe's memory from the caller's iovecs and published
+ * with one commit, not staged in tx.cur first. 1 sent (c advanced), 0
+ * not possible now (no reserve/commit, or not enough room before the
+ * wrap: the staged path takes it), or a negative errno. */
+static int send_direct(struct ivt_xport *xp, struct iov_cur *c, size_t n, int msg_start,
+		       uint64_t msg_len)
+{
+	if (!ivt_xport_zc_usable(xp))
+		return 0;
+	uint8_t type = msg_start ? IVT_FRAME_MSG : IVT_FRAME_DATA;
+	size_t need = IVT_FRAME_HDR_SIZE + ivt_frame_ext_size(type) + n;
+	void *p = NULL;
+	size_t space = 0;
+	ssize_t contig = xp->ops->send_reserve(xp->ep, need, &p, &space);
+	if (contig < (ssize_t)need)
+		return contig < 0 && contig != -EAGAIN ? (int)contig : 0;
+	struct ivt_frame_ext ext = {.length = msg_len};
+	uint8_t *d = p;
+	size_t hl = ivt_frame_encode(d, type, 0, &ext, (uint32_t)n);
+	struct iov_cur at = *c;
+	ivt_iov_gather(&at, d + hl, n);
+	int rc = xp->ops->send_commit(xp->ep, hl + n);
+	if (rc < 0)
+		return rc;
+	*c = at;
+	return 1;
+}
+
 /* Non-blocking send stopped inside a frame: keep its unsent payload. */
 static int keep_rest_of_frame(struct ivt_xport *xp)
 {
@@ -417,15 +453,21 @@ ssize_t ivt_xport_sendv(struct ivt_xport *xp, const struct iovec *iov, int iovcn
 	int rc = ivt_tx_flush_locked(xp, w);
 	while (rc == 0 && sent < len) {
 		size_t n = min_sz(len - sent, xp->chunk);
-		frame_data(xp, &c, n, msg && !taken, len);
-		rc = write_cur(xp);
-		while (rc == -EAGAIN && w) {
-			rc = w->wait(w->ctx, IVT_EV_SEND);
+		rc = send_direct(xp, &c, n, msg && !taken, len);
+		if (rc == 0) { /* staged in tx.cur: it may go out in pieces */
+			frame_data(xp, &c, n, msg && !taken, len);
+			rc = write_cur(xp);
+			while (rc == -EAGAIN && w) {
+				rc = w->wait(w->ctx, IVT_EV_SEND);
+				if (rc == 0)
+					rc = write_cur(xp);
+			}
 			if (rc == 0)
-				rc = write_cur(xp);
+				frame_done(xp);
+		} else if (rc == 1) {
+			rc = 0;
 		}
 		if (rc == 0) {
-			frame_done(xp);
 			sent += n;
 			taken = 1;
 			/* answers the receive path queued go out between chunks */
@@ -459,12 +501,12 @@ ssize_t ivt_xport_sendv(struct ivt_xport *xp, const struct iovec *iov, int iovcn
 	}
 	if (rc < 0 && rc != -EAGAIN && rc != -ETIMEDOUT && !xp->tx.err)
 		tx_fail(xp, rc);
+	if (sent) {
+		xport_count(&xp->bytes_sent, sent);
+		xport_count(&xp->sends, 1);
+	}
 	ivt_tx_unlock(xp);
 
-	if (sent) {
-		atomic_fetch_add(&xp->bytes_sent, sent);
-		atomic_fetch_add(&xp->sends, 1);
-	}
 	if (taken && (rc == 0 || rc == -EAGAIN || rc == -ETIMEDOUT))
 		return (ssize_t)sent; /* all, or what a stop took (non-blocking, timeout) */
 	if (w && rc < 0)

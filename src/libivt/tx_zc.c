@@ -121,8 +121,8 @@ int ivt_xport_commit(struct ivt_xport *xp, void *ptr, size_t len)
 	}
 	xp->tx.resv = NULL;
 	if (rc == 0 && ptr && len) {
-		atomic_fetch_add(&xp->bytes_sent, len);
-		atomic_fetch_add(&xp->sends, 1);
+		xport_count(&xp->bytes_sent, len);
+		xport_count(&xp->sends, 1);
 	}
 	ivt_tx_unlock(xp);
 	return rc;

@@ -147,8 +147,19 @@ struct ivt_xport {
 
 	atomic_int broken; /* the peer sent garbage: every call fails -EPROTO */
 	atomic_int rx_answered; /* the parser queued answers: flush after rx_lock */
+	/* bytes_sent and sends change under tx_lock only, bytes_received and
+	 * recvs under rx_lock only (xport_count); protocol_errors anywhere */
 	atomic_uint_fast64_t bytes_sent, bytes_received, sends, recvs, protocol_errors;
 };
+
+/* Add to a counter that only the holder of one lock changes: a plain
+ * load and store instead of a locked add on every call; ivt_get_stats
+ * still reads whole values. */
+static inline void xport_count(atomic_uint_fast64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
 
 void ivt_xport_init(struct ivt_xport *xp, const struct ivt_plugin_ops *ops, struct ivt_ep *ep,
 		    size_t ring_size);
