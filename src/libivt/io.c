@@ -199,6 +199,18 @@ IVT_EXPORT ssize_t ivt_recvv(ivt_channel *ch, const struct iovec *iov, int iovcn
 		return total;
 	if (total == 0 && !ch->xp.msg_mode)
 		return 0;
+	/* Bytes already there, on an attached stream channel: take them
+	 * without the waiting loop's bookkeeping (peer events, deadline,
+	 * spill). Anything else (empty, end, error) goes the full way,
+	 * which parses again: ends and errors are sticky. */
+	if (!ch->xp.msg_mode && !ch->spill && atomic_load(&ch->accepted)) {
+		ssize_t n = ivt_xport_recvv(&ch->xp, iov, iovcnt);
+		if (n > 0) {
+			chan_fd_rx_done(ch);
+			chan_fd_progress(ch);
+			return n;
+		}
+	}
 	return recv_common(ch, iov, iovcnt, 0);
 }
 

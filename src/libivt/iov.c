@@ -9,6 +9,10 @@
 
 ssize_t ivt_iov_total(const struct iovec *iov, int cnt)
 {
+	if (cnt == 1 && iov) /* ivt_send/ivt_recv: one buffer, checked once */
+		return (iov[0].iov_len && !iov[0].iov_base) || iov[0].iov_len > (size_t)SSIZE_MAX
+			       ? -EINVAL
+			       : (ssize_t)iov[0].iov_len;
 	if (cnt < 0 || cnt > IOV_MAX || (cnt && !iov))
 		return -EINVAL;
 	size_t total = 0;

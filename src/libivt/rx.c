@@ -32,6 +32,24 @@ static int window_release(struct ivt_xport *xp)
 	return rc;
 }
 
+/* The window is used up: release it and look again. Bytes in the new
+ * window (>0), or what the plugin says instead (-EAGAIN, 0 at the end,
+ * an error). */
+static ssize_t window_refill(struct ivt_xport *xp)
+{
+	struct rx_state *rx = &xp->rx;
+	int rc = window_release(xp);
+	if (rc < 0)
+		return rc;
+	const void *p = NULL;
+	ssize_t n = xp->ops->recv_peek(xp->ep, &p);
+	if (n <= 0)
+		return n;
+	rx->win = p;
+	rx->win_len = (size_t)n;
+	return n;
+}
+
 /* Bytes from the pipe: with recv_peek, copied out of one window over the
  * pipe's memory, so a run of small frames costs one look at the peer's
  * index and one release instead of two plugin calls per frame. Every byte
@@ -43,15 +61,9 @@ static ssize_t pipe_recv(struct ivt_xport *xp, void *buf, size_t len)
 	if (!peek_usable(xp->ops))
 		return xp->ops->recv(xp->ep, buf, len);
 	if (rx->win_used == rx->win_len) {
-		int rc = window_release(xp);
-		if (rc < 0)
-			return rc;
-		const void *p = NULL;
-		ssize_t n = xp->ops->recv_peek(xp->ep, &p);
+		ssize_t n = window_refill(xp);
 		if (n <= 0)
 			return n;
-		rx->win = p;
-		rx->win_len = (size_t)n;
 	}
 	size_t k = rx->win_len - rx->win_used;
 	if (k > len)
@@ -358,13 +370,77 @@ static ssize_t body_data(struct ivt_xport *xp, struct rx_sink *s)
 	return r;
 }
 
+/* The hot case of a stream read, ahead of the general steps: the next
+ * bytes are a DATA frame's (for the caller's one flat buffer, with room
+ * left) or a whole header, and the window over the pipe holds them.
+ * Copies them straight out of the window (once, as pipe_recv does) and
+ * returns 1; refills an empty window first (an end or error it meets
+ * is recorded as the general steps record it, and 1 returned so they
+ * report it). 0: not this case, the general steps take over from the
+ * same state. -EAGAIN: the pipe is empty. */
+static ssize_t rx_fast(struct ivt_xport *xp, struct rx_sink *s, int *answered)
+{
+	struct rx_state *rx = &xp->rx;
+	int body = rx->phase == RX_BODY && rx->hdr.type == IVT_FRAME_DATA && s->room;
+	int head = rx->phase == RX_HEAD && rx->have == 0;
+	if ((!body && !head) || rx->err || rx->eof)
+		return 0;
+	if (head && answers_backlogged(xp))
+		return 0; /* the general step says -ENOBUFS */
+	if (rx->win_used == rx->win_len) {
+		ssize_t n = window_refill(xp);
+		if (n == -EAGAIN)
+			return n;
+		if (n <= 0) { /* as the general steps do; they report it next */
+			if (n == 0)
+				end_of_stream(xp);
+			else
+				pipe_error(xp, n);
+			return 1;
+		}
+	}
+	size_t avail = rx->win_len - rx->win_used;
+	const uint8_t *from = rx->win + rx->win_used;
+	if (body) {
+		size_t k = avail < s->room ? avail : s->room;
+		k = k < rx->body_left ? k : (size_t)rx->body_left;
+		memcpy((uint8_t *)s->c.iov[0].iov_base + s->c.off, from, k);
+		rx->win_used += k;
+		s->c.off += k;
+		s->room -= k;
+		s->got += k;
+		rx->body_left -= k;
+		if (!rx->body_left)
+			next_frame(rx);
+		return 1;
+	}
+	if (avail < IVT_FRAME_HDR_SIZE)
+		return 0; /* a header split at the window's end: pipe_recv joins it */
+	memcpy(rx->head, from, IVT_FRAME_HDR_SIZE);
+	rx->win_used += IVT_FRAME_HDR_SIZE;
+	rx->have = IVT_FRAME_HDR_SIZE;
+	head_complete(xp, answered);
+	return 1;
+}
+
 ssize_t ivt_rx_parse(struct ivt_xport *xp, struct rx_sink *s)
 {
 	struct rx_state *rx = &xp->rx;
 	ssize_t st = 0;
 	int answered = 0;
+	/* stream bytes into one flat buffer through a window: rx_fast */
+	int flat = s && s->c.cnt == 1 && !xp->msg_mode && peek_usable(xp->ops);
 
 	for (;;) {
+		if (flat) {
+			ssize_t f = rx_fast(xp, s, &answered);
+			if (f == 1)
+				continue;
+			if (f == -EAGAIN) {
+				st = -EAGAIN;
+				break;
+			}
+		}
 		/* a whole message waits for the caller, even if the end came */
 		if (rx->msg_open && rx->msg_got == rx->msg_len) {
 			st = -EBUSY;

@@ -386,6 +386,40 @@ static int send_direct(struct ivt_xport *xp, struct iov_cur *c, size_t n, int ms
 	return 1;
 }
 
+/* The hot case of a stream send in one go: one buffer, at most a chunk,
+ * nothing queued or half-written, room for the frame before the wrap:
+ * header and bytes straight into the pipe's memory, one commit, none
+ * of the general path's staging. len, a pipe error, or 0: take the
+ * general path (which then finds the same state under the lock). */
+static ssize_t send_flat(struct ivt_xport *xp, const void *buf, size_t len)
+{
+	ssize_t r = 0;
+	pthread_mutex_lock(&xp->tx_lock);
+	if (!xp->tx.err && !xp->tx.cur.active && !queue_head(&xp->tx)) {
+		size_t need = IVT_FRAME_HDR_SIZE + len;
+		void *p = NULL;
+		size_t space = 0;
+		ssize_t contig = xp->ops->send_reserve(xp->ep, need, &p, &space);
+		if (contig >= (ssize_t)need) {
+			uint8_t *d = p;
+			ivt_frame_encode(d, IVT_FRAME_DATA, 0, NULL, (uint32_t)len);
+			memcpy(d + IVT_FRAME_HDR_SIZE, buf, len);
+			int rc = xp->ops->send_commit(xp->ep, need);
+			r = rc < 0 ? rc : (ssize_t)len;
+		} else if (contig < 0 && contig != -EAGAIN) {
+			r = contig; /* reported once: the plugin counted it */
+		}
+		if (r < 0)
+			tx_fail(xp, (int)r);
+		else if (r > 0) {
+			xport_count(&xp->bytes_sent, len);
+			xport_count(&xp->sends, 1);
+		}
+	}
+	ivt_tx_unlock(xp);
+	return r;
+}
+
 /* Non-blocking send stopped inside a frame: keep its unsent payload. */
 static int keep_rest_of_frame(struct ivt_xport *xp)
 {
@@ -446,6 +480,11 @@ ssize_t ivt_xport_sendv(struct ivt_xport *xp, const struct iovec *iov, int iovcn
 		return 0; /* no empty messages: 0 means end of stream to the reader */
 	if (xp->tx.resv)
 		return -EBUSY; /* this thread's open reservation holds the send side */
+	if (iovcnt == 1 && len && len <= xp->chunk && !msg && ivt_xport_zc_usable(xp)) {
+		ssize_t r = send_flat(xp, iov[0].iov_base, len);
+		if (r != 0)
+			return r;
+	}
 	struct iov_cur c = {.iov = iov, .cnt = iovcnt};
 	size_t sent = 0;
 	int taken = 0; /* a frame of this call has begun */

@@ -5,8 +5,8 @@
  * (wrap, full ring, closed peer, corrupt peer index, notify only when
  * asked), receive in place (peek/consume across wraps, the writer woken
  * only when it waits for room, end of stream after the last byte, corrupt
- * peer index) and an ack that never blocks when another thread took the
- * event.
+ * peer index), peer indices read only when the last look is not enough,
+ * and an ack that never blocks when another thread took the event.
  */
 #include <errno.h>
 #include <poll.h>
@@ -221,6 +221,49 @@ static void test_peek_corrupt_then_eof(void **state)
 	pair_open(state);
 }
 
+/* reserve looks at the reader's cons only when the room it last saw is
+ * not enough for `want` (plugin.h): a run of small writes leaves the
+ * reader's cache line alone. Seen here through a forged cons, which is
+ * caught only once the plugin has to look. */
+static void test_reserve_looks_only_when_needed(void **state)
+{
+	struct pair *p = *state;
+	void *ptr;
+	size_t space;
+	assert_true(ops->send_reserve(p->srv, 100, &ptr, &space) >= 100);
+	assert_int_equal(ops->send_commit(p->srv, 100), 0);
+	volatile struct ring_shared *w = p->srv->ctrl->write.shr;
+	uint32_t cons = w->cons;
+	w->cons = w->prod + 16; /* forged: would be -EPROTO if read */
+	ssize_t c = ops->send_reserve(p->srv, 64, &ptr, &space);
+	assert_int_equal(c, FAKE_RING - 100); /* room known from the last look */
+	assert_int_equal(space, FAKE_RING - 100);
+	assert_int_equal(ops->send_reserve(p->srv, FAKE_RING, &ptr, &space), -EPROTO);
+	w->cons = cons;
+}
+
+/* peek looks at the writer's prod only once what it saw is consumed. */
+static void test_peek_looks_only_when_needed(void **state)
+{
+	struct pair *p = *state;
+	const void *ptr;
+	uint8_t msg[100];
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = byte_at(i);
+	assert_int_equal(ops->send(p->srv, msg, sizeof(msg)), (ssize_t)sizeof(msg));
+	assert_int_equal(ops->recv_peek(p->cli, &ptr), (ssize_t)sizeof(msg));
+	assert_int_equal(ops->recv_consume(p->cli, 10), 0);
+	volatile struct ring_shared *r = p->cli->ctrl->read.shr;
+	uint32_t prod = r->prod;
+	/* forged: more than the ring holds even after the 90 are consumed */
+	r->prod = r->cons + 90 + FAKE_RING + 1;
+	assert_int_equal(ops->recv_peek(p->cli, &ptr), 90);
+	assert_memory_equal(ptr, msg + 10, 90);
+	assert_int_equal(ops->recv_consume(p->cli, 90), 0);
+	assert_int_equal(ops->recv_peek(p->cli, &ptr), -EPROTO);
+	r->prod = prod;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +272,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ack_never_blocks, pair_open, pair_close),
 		cmocka_unit_test_setup_teardown(test_peek_stream, pair_open, pair_close),
 		cmocka_unit_test_setup_teardown(test_peek_corrupt_then_eof, pair_open, pair_close),
+		cmocka_unit_test_setup_teardown(test_reserve_looks_only_when_needed, pair_open,
+						pair_close),
+		cmocka_unit_test_setup_teardown(test_peek_looks_only_when_needed, pair_open,
+						pair_close),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
