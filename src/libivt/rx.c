@@ -8,6 +8,7 @@
  * The parser keeps its state between calls, so frames may arrive in
  * pieces of any size.
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,6 +420,23 @@ static ssize_t rx_fast(struct ivt_xport *xp, struct rx_sink *s, int *answered)
 	memcpy(rx->head, from, IVT_FRAME_HDR_SIZE);
 	rx->win_used += IVT_FRAME_HDR_SIZE;
 	rx->have = IVT_FRAME_HDR_SIZE;
+	/* A stream's usual header, DATA, judged on our copy by the rules of
+	 * ivt_frame_decode_hdr and frame_begin (flags, reserved bits and tag
+	 * 0, 1..IVT_FRAME_PAYLOAD_MAX bytes, not inside an RDMA write); any
+	 * other header, valid or not, goes the general way. */
+	const uint8_t *h = rx->head;
+	uint32_t len;
+	uint64_t tag;
+	memcpy(&len, h + 4, 4);
+	memcpy(&tag, h + 8, 8);
+	len = le32toh(len);
+	if (h[0] == IVT_FRAME_DATA && h[1] == 0 && h[2] == 0 && h[3] == 0 && tag == 0 && len &&
+	    len <= IVT_FRAME_PAYLOAD_MAX && !rx->wr_open) {
+		rx->hdr = (struct ivt_frame_hdr){.type = IVT_FRAME_DATA, .len = len};
+		rx->body_left = len;
+		rx->phase = RX_BODY;
+		return 1;
+	}
 	head_complete(xp, answered);
 	return 1;
 }

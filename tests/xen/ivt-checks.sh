@@ -377,7 +377,8 @@ ivt-xs-open connect xen-rst2 --bytes 17179869184 --timeout 120 & wait"
 # raw libxenvchan (the baseline), ivt copy send, ivt reserve/commit, all
 # with the same data built by the writer and every word checked by the
 # reader (ivt-x writes, ivt-y reads); the tables and ratios are the writer's.
-BENCH_ARGS="--via-ivt --vs-vchan --channel xen-bench --bytes 16M --timeout 120"
+# --timeout: per point phase; 4 KiB rings on a loaded host took over 120 s
+BENCH_ARGS="--via-ivt --vs-vchan --channel xen-bench --bytes 16M --timeout 300"
 check_bench_ivt() {
 	if ! x=$(domu_create ivt-x) || ! y=$(domu_create ivt-y); then
 		result ivt-bench-vchan FAIL "xl create failed"
