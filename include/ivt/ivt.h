@@ -96,6 +96,14 @@ struct ivt_open_opts {
 	 * IVT_NONBLOCK makes ivt_accept non-blocking, IVT_MESSAGE puts every
 	 * connection in message mode; ivt_open ignores it. */
 	unsigned flags;
+	/* Appended. ivt_open connectors only: the IP address (text, IPv4 or
+	 * IPv6) a TCP program dialled, for channels tcp.<port>. In a Xen
+	 * guest ivtd then opens tcp.<port> of the guest on this host that the
+	 * toolstack gave this address (docs/xenstore.md, "TCP ports of
+	 * guests"); where ivt_open would use ivtd's control socket it fails
+	 * with -EHOSTUNREACH without asking ivtd (a host's own addresses are
+	 * the caller's to recognise). NULL: none. */
+	const char *peer_addr;
 };
 
 #define IVT_DEFAULT_SOCKET "/run/ivt/ivtd.sock"
