@@ -6,7 +6,8 @@
  * twice, the second time from a slot); dom3 accepts each ticket in slot
  * <ticket>; hostile accepts; dom7 dies (fx_release_domain: what xenstored
  * does) and only its connections go; the listener keeps accepting, then
- * closes with a connector queued.
+ * closes with a connector queued. Also guests' TCP ports (tcp.<P> scoped
+ * per guest, connectors finding the guest by its toolstack address).
  */
 #include <errno.h>
 #include <setjmp.h>
