@@ -36,25 +36,8 @@ static int pick(const char *socket_opt, const char **path)
 	return !reg && access(IVT_DEFAULT_SOCKET, F_OK) < 0 && errno == ENOENT ? 2 : 0;
 }
 
-int ivt_ctrl_select(struct ivt_ctrl *c, const char *socket_opt)
-{
-	const char *path;
-	c->ops = NULL;
-	c->impl = NULL;
-	int how = pick(socket_opt, &path);
-	if (how < 0)
-		return how;
-	if (how == 1)
-		return ivt_ctrl_xs_new(c);
-	if (how == 2) {
-		if (ivt_ctrl_xs_new(c) == 0)
-			return 0;
-		ivt_reason_clear(); /* the local socket's error says it better */
-	}
-	return ivt_ctrl_local_new(c, path);
-}
-
-int ivt_ctrl_select_guest(struct ivt_ctrl *c, const char *socket_opt)
+/* guest_only: only XenStore will do; -EHOSTUNREACH instead of local. */
+static int select_ctrl(struct ivt_ctrl *c, const char *socket_opt, int guest_only)
 {
 	const char *path;
 	c->ops = NULL;
@@ -63,13 +46,24 @@ int ivt_ctrl_select_guest(struct ivt_ctrl *c, const char *socket_opt)
 	if (how < 0)
 		return how;
 	int rc = how ? ivt_ctrl_xs_new(c) : -EHOSTUNREACH;
-	if (rc < 0) {
-		ivt_reason_clear();
-		ivt_reason_set(-EHOSTUNREACH, "addresses of other hosts map to channels only in Xen "
-					      "guests (XenStore), and this is not one");
-		return -EHOSTUNREACH;
-	}
-	return 0;
+	if (rc == 0 || (how == 1 && !guest_only)) /* asked for XenStore: its error */
+		return rc;
+	ivt_reason_clear(); /* the local socket's error says it better */
+	if (!guest_only)
+		return ivt_ctrl_local_new(c, path);
+	ivt_reason_set(-EHOSTUNREACH, "addresses of other hosts map to channels only in Xen "
+				      "guests (XenStore), and this is not one");
+	return -EHOSTUNREACH;
+}
+
+int ivt_ctrl_select(struct ivt_ctrl *c, const char *socket_opt)
+{
+	return select_ctrl(c, socket_opt, 0);
+}
+
+int ivt_ctrl_select_guest(struct ivt_ctrl *c, const char *socket_opt)
+{
+	return select_ctrl(c, socket_opt, 1);
 }
 
 void ivt_ctrl_close(struct ivt_ctrl *c, int graceful)
