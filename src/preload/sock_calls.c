@@ -79,19 +79,22 @@ static void bind_local(int fd, const struct sockaddr *to, socklen_t tolen,
 	if (real.getsockname(fd, (struct sockaddr *)local, llen) == 0 && addr_port((void *)local) > 0)
 		return;
 	struct sockaddr_storage b;
-	if (addr_is_local(to, tolen))
+	/* this host's: that address (any = loopback); another guest's: the
+	 * source TCP would take, or the wildcard when there is no route */
+	int local = addr_is_local(to, tolen);
+	if (local)
 		memcpy(&b, to, tolen);
 	else
-		source_for(to, tolen, &b); /* another guest's: bind as TCP would */
+		source_for(to, tolen, &b);
 	if (b.ss_family == AF_INET) {
 		struct sockaddr_in *s = (void *)&b;
 		s->sin_port = 0;
-		if (s->sin_addr.s_addr == htonl(INADDR_ANY))
+		if (local && s->sin_addr.s_addr == htonl(INADDR_ANY))
 			s->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	} else {
 		struct sockaddr_in6 *s = (void *)&b;
 		s->sin6_port = 0;
-		if (IN6_IS_ADDR_UNSPECIFIED(&s->sin6_addr))
+		if (local && IN6_IS_ADDR_UNSPECIFIED(&s->sin6_addr))
 			s->sin6_addr = in6addr_loopback;
 	}
 	if (bind(fd, (struct sockaddr *)&b, tolen) < 0) {
