@@ -81,20 +81,20 @@ static void bind_local(int fd, const struct sockaddr *to, socklen_t tolen,
 	struct sockaddr_storage b;
 	/* this host's: that address (any = loopback); another guest's: the
 	 * source TCP would take, or the wildcard when there is no route */
-	int local = addr_is_local(to, tolen);
-	if (local)
+	int own = addr_is_local(to, tolen);
+	if (own)
 		memcpy(&b, to, tolen);
 	else
 		source_for(to, tolen, &b);
 	if (b.ss_family == AF_INET) {
 		struct sockaddr_in *s = (void *)&b;
 		s->sin_port = 0;
-		if (local && s->sin_addr.s_addr == htonl(INADDR_ANY))
+		if (own && s->sin_addr.s_addr == htonl(INADDR_ANY))
 			s->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	} else {
 		struct sockaddr_in6 *s = (void *)&b;
 		s->sin6_port = 0;
-		if (local && IN6_IS_ADDR_UNSPECIFIED(&s->sin6_addr))
+		if (own && IN6_IS_ADDR_UNSPECIFIED(&s->sin6_addr))
 			s->sin6_addr = in6addr_loopback;
 	}
 	if (bind(fd, (struct sockaddr *)&b, tolen) < 0) {
