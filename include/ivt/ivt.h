@@ -120,6 +120,8 @@ struct ivt_open_opts {
  * says which: upgrade ivtd), -ETIMEDOUT (also: not accepted in
  * time), -EAGAIN / -EUSERS (ivt_listen's backlog / max_connections full),
  * -ECONNRESET (listener: its connector went away during setup),
+ * -EHOSTUNREACH (opts->peer_addr: not in a Xen guest, or no guest on this
+ * host has the address; -ENOTUNIQ: several are configured with it),
  * -EMFILE this identity holds as many connections or channel ends as the
  * policy's "limits" allow, -EUSERS also when ivtd's connection table is
  * full (its last places are kept for root), -EPROTO malformed answer from
