@@ -237,12 +237,15 @@ struct xs_end *xs_end_new(struct xs_registry *r, uint32_t domid, const char *nam
 static void new_end(struct xs_registry *r, uint32_t domid, const char *name, uint32_t slot,
 		    const char *raw, size_t raw_len, const struct ivt_xs_request *req)
 {
-	if (!xs_end_new(r, domid, name, slot, raw, raw_len, req))
+	struct xs_end *e = xs_end_new(r, domid, name, slot, raw, raw_len, req);
+	if (!e)
 		return;
-	IVT_INFO(WHO, "dom%u/%s/%u: %s backend=%s ring=%llu%s%s", domid, name, slot,
+	IVT_INFO(WHO, "dom%u/%s/%u: %s backend=%s ring=%llu%s%s%s%s", domid, name, slot,
 		 req->listen ? "listen" : "connect", req->backend,
 		 (unsigned long long)req->ring_size,
-		 req->multi ? " multi" : req->ticket ? " accept" : "", req->message ? " message" : "");
+		 req->multi ? " multi" : req->ticket ? " accept" : "", req->message ? " message" : "",
+		 strcmp(e->open.name, name) ? " as " : "",
+		 strcmp(e->open.name, name) ? e->open.name : "");
 	if (r->base.cb.request)
 		r->base.cb.request(r->base.cb.arg, &r->ends->base, &r->ends->open);
 }
