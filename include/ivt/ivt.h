@@ -104,6 +104,12 @@ struct ivt_open_opts {
 	 * with -EHOSTUNREACH without asking ivtd (a host's own addresses are
 	 * the caller's to recognise). NULL: none. */
 	const char *peer_addr;
+	/* Appended. ivt_listen only: the IP address (text) a TCP listener is
+	 * bound to, "0.0.0.0"/"::" for any. In a Xen guest, ivtd lets other
+	 * guests' peer_addr connectors reach the listener only when that is
+	 * any or the address they dialled, never loopback: TCP's rules. Over
+	 * ivtd's control socket unused. NULL: as any. */
+	const char *bind_addr;
 };
 
 #define IVT_DEFAULT_SOCKET "/run/ivt/ivtd.sock"

@@ -184,8 +184,8 @@ static int parse_request_kv(const char *key, size_t klen, const char *v, size_t 
 		out->multi = 1;
 		return 0;
 	case K_ADDR:
-		if (out->listen || ivt_ip_parse(v, vlen, 0, &out->addr)) {
-			snprintf(why, why_len, "addr must be an IPv4 or IPv6 address, with connect");
+		if (ivt_ip_parse(v, vlen, 0, &out->addr)) {
+			snprintf(why, why_len, "addr must be an IPv4 or IPv6 address");
 			return -EINVAL;
 		}
 		out->has_addr = 1;
@@ -275,7 +275,7 @@ int ivt_xs_format_req(char *buf, size_t len, const struct ivt_xs_request *r)
 	}
 	char addr[IVT_IP_TEXT_MAX + 7] = "";
 	if (r->has_addr) {
-		if (r->listen || ivt_ip_format(&r->addr, addr + 6, sizeof(addr) - 6))
+		if (ivt_ip_format(&r->addr, addr + 6, sizeof(addr) - 6))
 			return -EINVAL;
 		memcpy(addr, " addr=", 6);
 	}

@@ -18,8 +18,8 @@
  *             multi (listen only: "1", a listener that accepts many),
  *             ticket (listen only: nonzero u32, accept that connection),
  *             message ("1": IVT_MESSAGE, the end wants message mode),
- *             addr (connect only: the IP address a TCP program dialled;
- *             ivtd opens tcp.<P> of the guest the toolstack gave it)
+ *             addr (the TCP address: a connector's dialled, whose guest
+ *             ivtd finds; a listener's bound, which limits who reaches it)
  * Single spaces only, printable ASCII only, each key at most once.
  */
 #ifndef IVT_COMMON_XS_REQUEST_H
@@ -55,7 +55,7 @@ struct ivt_xs_request {
 	uint32_t ticket;     /* listen only: nonzero = accept that connection */
 	int message;         /* "message=1": the end opened with IVT_MESSAGE */
 	int has_addr;
-	struct ivt_ip addr;  /* connect only: whose tcp.<P> (docs/xenstore.md) */
+	struct ivt_ip addr;  /* tcp.<P>: dialled / bound to (docs/xenstore.md) */
 };
 
 /* Parse a request value of len bytes (as returned by xs_read: may contain

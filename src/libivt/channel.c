@@ -100,12 +100,12 @@ static int open_ctrl(struct ivt_channel *ch, const struct ivt_open_opts *o,
 		}
 		if ((rc = ivt_ctrl_select_guest(&ch->ctrl, o->socket_path)) < 0)
 			return rc;
-		if (!ch->ctrl.ops->peer_addr) {
+		if (!ch->ctrl.ops->tcp_addr) {
 			ivt_reason_set(-EHOSTUNREACH, "the %s control path cannot carry an address",
 				       ch->ctrl.ops->name);
 			return -EHOSTUNREACH;
 		}
-		if ((rc = ch->ctrl.ops->peer_addr(ch->ctrl.impl, o->peer_addr)) < 0) {
+		if ((rc = ch->ctrl.ops->tcp_addr(ch->ctrl.impl, o->peer_addr)) < 0) {
 			ivt_reason_set(rc, "peer_addr '%.64s' is not an IP address", o->peer_addr);
 			return rc;
 		}

@@ -55,9 +55,10 @@ struct ivt_ctrl_ops {
 	 * again, 0: not yet (*next_ms: try again then), -1: never. */
 	int (*reattach)(void *impl, int *next_ms);
 	/* Optional (NULL: the transport cannot carry it). Before open: the
-	 * connector dialled this IP address (ivt_open_opts.peer_addr). 0 or
-	 * -EINVAL (not an address). */
-	int (*peer_addr)(void *impl, const char *addr);
+	 * TCP address of the end: the one a connector dialled
+	 * (ivt_open_opts.peer_addr), or the one a listener is bound to
+	 * (bind_addr). 0 or -EINVAL (not an address). */
+	int (*tcp_addr)(void *impl, const char *addr);
 	/* End this end (graceful: tell ivtd) and free impl. */
 	void (*close)(void *impl, int graceful);
 };

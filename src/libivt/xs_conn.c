@@ -41,7 +41,7 @@ struct xs_conn {
 	int listen;
 	int multi;            /* a listener that accepts many (ivt_listen) */
 	uint32_t ticket;      /* an accepted end: the connection it takes */
-	int has_addr;         /* connector: the TCP address dialled (addr=) */
+	int has_addr;         /* the TCP address (addr=): dialled, or bound to */
 	struct ivt_ip addr;
 	int subscribed;       /* sub is in the hub */
 	struct xs_hub_sub sub;
@@ -549,7 +549,7 @@ static void xs_conn_close(void *impl, int graceful)
 	free(xc);
 }
 
-static int xs_conn_peer_addr(void *impl, const char *addr)
+static int xs_conn_tcp_addr(void *impl, const char *addr)
 {
 	struct xs_conn *xc = impl;
 	if (ivt_ip_parse(addr, strlen(addr), 0, &xc->addr))
@@ -568,7 +568,7 @@ static const struct ivt_ctrl_ops xs_ops = {
 	.fd = xs_conn_fd,
 	.oob = xs_conn_oob,
 	.peer_identity = xs_conn_peer_identity,
-	.peer_addr = xs_conn_peer_addr,
+	.tcp_addr = xs_conn_tcp_addr,
 	.incoming = xs_conn_incoming,
 	.close = xs_conn_close,
 };

@@ -218,8 +218,13 @@ int listen(int fd, int backlog)
 		return 0;
 	}
 	ivt_listener *l;
+	/* the bound address: other guests reach it only as TCP would */
+	char ip[INET6_ADDRSTRLEN];
+	addr_ip((struct sockaddr *)&ss, ip, sizeof(ip));
+	struct ivt_open_opts o = *open_opts();
+	o.bind_addr = ip;
 	preload_inside++;
-	int rc = ivt_listen(name, open_opts(), &l);
+	int rc = ivt_listen(name, &o, &l);
 	preload_inside--;
 	if (rc < 0) {
 		PLOG("listen %s: kernel only (ivt %s: %s)", where, name, ivt_strerror(rc));

@@ -17,20 +17,24 @@ check_preload_xen() {
 		result preload-xen-socat FAIL "xl create failed"
 		result preload-xen-curl FAIL "xl create failed"
 		result preload-xen-fallback FAIL "xl create failed"
+		result preload-xen-loopback FAIL "xl create failed"
 		return
 	fi
 	ip_s=10.71.0.$s
 	# What libxl writes for vif "ip=": dom0's backend node, never the guest's.
 	xenstore-write /local/domain/0/backend/vif/$s/0/ip "$ip_s"
 	env="IVT_PRELOAD_LOG=1 LD_PRELOAD=$PRE"
-	domu_job pre-s $s "dd if=/dev/urandom of=/tmp/body bs=1M count=$PRE_MIB 2>/dev/null;
+	domu_job pre-s $s "busybox ifconfig lo 127.0.0.1 up;
+$env socat -u TCP-LISTEN:8082,bind=127.0.0.1 OPEN:/tmp/lo,creat & lo=\$!;
+dd if=/dev/urandom of=/tmp/body bs=1M count=$PRE_MIB 2>/dev/null;
 echo \"body md5 \$(md5sum </tmp/body)\";
 $env socat -u TCP-LISTEN:8080,reuseaddr OPEN:/tmp/got,creat,trunc && echo \"got md5 \$(md5sum </tmp/got)\";
 $env socat TCP-LISTEN:8081,reuseaddr SYSTEM:'head -n 1 >/dev/null; cat /tmp/body';
-echo server-done"
+kill \$lo; echo server-done"
 	domu_job pre-c $c "dd if=/dev/urandom of=/tmp/data bs=1M count=$PRE_MIB 2>/dev/null;
 echo \"data md5 \$(md5sum </tmp/data)\";
 i=0; until $env socat -u FILE:/tmp/data TCP:$ip_s:8080; do i=\$((i+1)); [ \$i -ge 90 ] && break; sleep 1; done;
+$env socat -u FILE:/tmp/data TCP:$ip_s:8082; echo \"loopback rc \$?\";
 i=0; until $env curl --http0.9 -sS -o /tmp/page http://$ip_s:8081/; do i=\$((i+1)); [ \$i -ge 90 ] && break; sleep 1; done;
 echo \"page md5 \$(md5sum </tmp/page)\";
 $env socat -u FILE:/tmp/data TCP:10.71.1.1:8080; echo \"unknown rc \$?\""
@@ -58,6 +62,14 @@ $env socat -u FILE:/tmp/data TCP:10.71.1.1:8080; echo \"unknown rc \$?\""
 		result preload-xen-curl PASS "curl GET of $PRE_MIB MiB from socat's server md5 $page; '$via8081'"
 	else
 		result preload-xen-curl FAIL "body '$body' page '$page'; c: '$(guest_line pre-c 'connect .*:8081|curl')'"
+	fi
+	lo=$(guest_line pre-c "connect $ip_s:8082: kernel \\(ivt tcp.8082: .*dom$s's tcp.8082 listens on 127.0.0.1 \\(loopback\\) only")
+	if [ -n "$lo" ] && guest_has pre-c '^loopback rc [1-9]' &&
+		guest_has pre-s 'listen 127.0.0.1:8082: kernel and ivt tcp.8082'; then
+		result preload-xen-loopback PASS "s's socat bound to 127.0.0.1 is not reachable from c: '$lo'"
+	else
+		result preload-xen-loopback FAIL "c: '$(guest_line pre-c 'connect .*:8082')' '$(guest_line pre-c '^loopback rc')'" \
+			"s: '$(guest_line pre-s '8082')'"
 	fi
 	unk=$(guest_line pre-c 'connect 10.71.1.1:8080: kernel \(not an address of this host: .*no guest on this host has address 10.71.1.1')
 	if [ -n "$unk" ] && guest_has pre-c '^unknown rc [1-9]'; then

@@ -316,6 +316,25 @@ static void test_tcp_ports_of_guests(void **state)
 	wait_node(DIR3 "/tcp@80/in/1");
 	expect(DIR3 "/tcp@80/in/1", "peer=3");
 
+	/* TCP's rules for what a listener is bound to: loopback is the
+	 * guest's alone, a specific address only for those who dial it. */
+	fx_write("/local/domain/0/backend/vif/3/0/ip", "10.0.0.3 10.0.0.33");
+	fx_write(DIR3 "/tcp@90/request", "listen multi=1 addr=127.0.0.1 seq=20");
+	expect(DIR3 "/tcp@90/response", "ok ");
+	fx_write(DIR5 "/tcp@90/request", "connect addr=10.0.0.3 seq=21");
+	expect(DIR5 "/tcp@90/response", "error 111 seq=21 reason=dom3's tcp.90 listens on "
+					 "127.0.0.1 (loopback) only");
+	fx_write(DIR3 "/tcp@90/3/request", "connect seq=22");
+	wait_node(DIR3 "/tcp@90/in/1");
+	fx_write(DIR3 "/tcp@91/request", "listen multi=1 addr=10.0.0.3 seq=23");
+	expect(DIR3 "/tcp@91/response", "ok ");
+	fx_write(DIR5 "/tcp@91/request", "connect addr=10.0.0.33 seq=24");
+	expect(DIR5 "/tcp@91/response", "error 111 seq=24 ");
+	fx_write(DIR5 "/tcp@91/2/request", "connect addr=10.0.0.3 seq=25");
+	wait_node(DIR3 "/tcp@91/in/1");
+	expect(DIR3 "/tcp@91/in/1", "peer=5");
+	fx_write("/local/domain/0/backend/vif/3/0/ip", "10.0.0.3");
+
 	/* Two guests configured with one address: refused, not guessed. */
 	fx_write("/local/domain/0/backend/vif/3/1/ip", "10.0.0.7");
 	fx_write(DIR5 "/tcp@80/7/request", "connect addr=10.0.0.7 seq=12");

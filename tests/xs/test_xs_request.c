@@ -372,7 +372,8 @@ static void test_addr_values(void **state)
 	assert_string_equal(t, "10.0.0.7"); /* v4-mapped is the v4 address */
 	assert_int_equal(parse("connect addr=fd00::7", &r), 0);
 	assert_true(r.addr.family == AF_INET6);
-	refused("listen addr=10.0.0.7", "with connect");
+	assert_int_equal(parse("listen multi=1 addr=127.0.0.1", &r), 0); /* bound to */
+	assert_true(r.listen && r.has_addr && r.addr.bytes[0] == 127);
 	refused("connect addr=10.0.0", "addr must be");
 	refused("connect addr=10.0.0.7/24", "addr must be");
 	refused("connect addr=", "expected key=value");
@@ -386,7 +387,8 @@ static void test_addr_values(void **state)
 	assert_true(r.has_addr && ivt_ip_equal(&r.addr, &w.addr));
 	w.listen = 1;
 	w.has_peer = 0;
-	assert_int_equal(ivt_xs_format_req(b, sizeof(b), &w), -EINVAL);
+	assert_int_equal(ivt_xs_format_req(b, sizeof(b), &w), 0);
+	assert_string_equal(b, "listen backend=auto ring=0 addr=fd00::7 seq=3");
 	/* toolstack values may carry a prefix */
 	assert_int_equal(ivt_ip_parse("10.0.0.7/24", 11, 1, &w.addr), 0);
 	assert_int_equal(ivt_ip_parse("10.0.0.7/24", 11, 0, &w.addr), -EINVAL);

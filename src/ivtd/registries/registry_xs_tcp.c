@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/tcp_map.h"
 #include "registry_xs_int.h"
@@ -98,6 +99,36 @@ int xs_addr_owner(struct xs_registry *r, const struct ivt_ip *ip, uint32_t *owne
 	return 0;
 }
 
+static int is_wildcard(const struct ivt_ip *a)
+{
+	static const uint8_t zero[16];
+	return !memcmp(a->bytes, zero, a->family == AF_INET ? 4 : 16);
+}
+
+static int is_loopback(const struct ivt_ip *a)
+{
+	static const uint8_t v6lo[16] = {[15] = 1};
+	return a->family == AF_INET ? a->bytes[0] == 127 : !memcmp(a->bytes, v6lo, 16);
+}
+
+/* TCP's rule for another guest's connector dialling `to`: the owner's
+ * listener must be bound to any address or to `to` (so never loopback).
+ * What the listener says of itself only narrows who reaches it. A
+ * listener not there yet: the broker answers for it. */
+static int reachable(struct xs_registry *r, uint32_t owner, const char *name,
+		     const struct ivt_ip *to, char *why, size_t why_len)
+{
+	struct xs_end *l = xs_find_end(r, owner, name, 0);
+	if (!l || !l->req.listen || !l->req.has_addr || is_wildcard(&l->req.addr) ||
+	    ivt_ip_equal(&l->req.addr, to))
+		return 0;
+	char text[IVT_IP_TEXT_MAX + 1] = "?";
+	ivt_ip_format(&l->req.addr, text, sizeof(text));
+	snprintf(why, why_len, "dom%u's %s listens on %s%s only", owner, name, text,
+		 is_loopback(&l->req.addr) ? " (loopback)" : "");
+	return -ECONNREFUSED;
+}
+
 int xs_tcp_scope(struct xs_registry *r, uint32_t domid, const char *name,
 		 struct ivt_xs_request *req, char *out, size_t out_len, char *why, size_t why_len)
 {
@@ -120,6 +151,8 @@ int xs_tcp_scope(struct xs_registry *r, uint32_t domid, const char *name,
 				 owner, req->peer_domid);
 			return -ECONNREFUSED;
 		}
+		if (owner != domid && (rc = reachable(r, owner, name, &req->addr, why, why_len)))
+			return rc;
 		req->has_peer = 1; /* xs_reply_ok checks the broker's match */
 		req->peer_domid = owner;
 	} else if (!req->listen && req->has_peer) {
