@@ -676,45 +676,6 @@ static void test_paused_peer_not_dead(void **state)
 	assert_true(paused_peer_survives(30000000, 1));
 }
 
-/* A stream whose receiver stops running for a while with a full window
- * in flight (its process not scheduled: a loaded host). */
-struct stall_xfer {
-	struct sim_pair *p;
-	uint64_t total, sent, got;
-	int bad;
-	uint8_t buf[65536], chk[65536];
-};
-
-static int step_stall(struct sim *s, void *arg)
-{
-	struct stall_xfer *x = arg;
-	unsigned ev;
-	while (slp_engine_next_event(sim_engine(s, 1), &ev))
-		;
-	while (x->sent < x->total) {
-		size_t n = sizeof(x->buf);
-		if (n > x->total - x->sent)
-			n = (size_t)(x->total - x->sent);
-		sim_pattern(x->sent, x->buf, n, 7);
-		ssize_t r = slp_send(x->p->c[1], x->buf, n);
-		if (r == -EAGAIN)
-			break;
-		assert_true(r > 0);
-		x->sent += (uint64_t)r;
-	}
-	if (sim_paused(s, 0))
-		return 0;
-	while (slp_engine_next_event(sim_engine(s, 0), &ev))
-		;
-	ssize_t r;
-	while ((r = slp_recv(x->p->c[0], x->buf, sizeof(x->buf))) > 0) {
-		sim_pattern(x->got, x->chk, (size_t)r, 7);
-		x->bad |= memcmp(x->buf, x->chk, (size_t)r) != 0;
-		x->got += (uint64_t)r;
-	}
-	return x->got == x->total;
-}
-
 /* Every RTO expiry during the stall used to resend each frame that had
  * waited an RTO, i.e. the whole window, again per expiry (slurpoe-bench:
  * 27 % of a 64 KiB stream's frames at MTU 9000 were such duplicates).
@@ -725,11 +686,11 @@ static void test_stalled_receiver_no_window_blast(void **state)
 	(void)state;
 	struct sim_pair p;
 	pair_open(&p, 21, &clean, 1500);
-	struct stall_xfer *x = calloc(1, sizeof(*x));
+	struct sim_oneway *x = calloc(1, sizeof(*x));
 	x->p = &p;
 	x->total = 16u << 20;
 	sim_pause(p.s, 0, 50000); /* 50 ms: several RTOs (2 ms minimum, doubling) */
-	assert_int_equal(sim_run(p.s, step_stall, x, 10000000), 1);
+	assert_int_equal(sim_run(p.s, sim_oneway_step, x, 10000000), 1);
 	assert_false(x->bad);
 	const struct slp_stats *st = slp_engine_stats(sim_engine(p.s, 1));
 	printf("# stalled receiver: %llu rto expirations, %llu retransmits, %llu frames sent\n",
@@ -748,14 +709,14 @@ static void test_lost_tail_recovered(void **state)
 	(void)state;
 	struct sim_pair p;
 	pair_open(&p, 22, &clean, 1500);
-	struct stall_xfer *x = calloc(1, sizeof(*x));
+	struct sim_oneway *x = calloc(1, sizeof(*x));
 	x->p = &p;
 	x->total = 256u << 10; /* about 180 frames: one burst */
 	struct sim_impair drop_all = {.loss = 1.0, .delay_us = 50};
 	sim_set_impair(p.s, &drop_all);
-	assert_int_equal(sim_run(p.s, step_stall, x, 1000), 0); /* all of it lost */
+	assert_int_equal(sim_run(p.s, sim_oneway_step, x, 1000), 0); /* all of it lost */
 	sim_set_impair(p.s, &clean);
-	assert_int_equal(sim_run(p.s, step_stall, x, 10000000), 1);
+	assert_int_equal(sim_run(p.s, sim_oneway_step, x, 10000000), 1);
 	assert_false(x->bad);
 	const struct slp_stats *st = slp_engine_stats(sim_engine(p.s, 1));
 	printf("# lost tail: %llu rto expirations, %llu retransmits, virtual time %.3f s\n",
