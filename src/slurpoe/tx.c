@@ -475,9 +475,9 @@ void slp_tx_timer(struct slp_conn *c, uint64_t now)
 		while (s != c->snd_tx && c->tx[s & mask(c)].sacked)
 			s++;
 		if (s != c->snd_tx)
-			retransmit(c, s, now);
+			retransmit(c, s++, now);
 		c->rec_end = c->snd_tx;
-		c->rec_next = s + 1;
+		c->rec_next = s;
 		c->rec_burst = 1;
 	} else {
 		slp_tx_send_ack(c, 1);
