@@ -87,13 +87,31 @@ static int prompt_ms(long long deadline, int timeout_ms)
 #define QUEUE_ANSWER_GRACE_MS 1000
 
 /* OPEN, retrying a connector while nobody listens yet. */
-static int open_ctrl(struct ivt_channel *ch, const char *socket_opt, struct ivt_ctrl_open *req,
-		     struct ivt_ctrl_open_ok *ok, long long deadline, int timeout_ms, int listen)
+static int open_ctrl(struct ivt_channel *ch, const struct ivt_open_opts *o,
+		     struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok, long long deadline,
+		     int timeout_ms, int listen)
 {
 	int backoff = RETRY_FIRST_MS;
-	int rc = ivt_ctrl_select(&ch->ctrl, socket_opt);
-	if (rc < 0)
+	int rc;
+	if (o->peer_addr) {
+		if (listen) {
+			ivt_reason_set(-EINVAL, "peer_addr is for connectors");
+			return -EINVAL;
+		}
+		if ((rc = ivt_ctrl_select_guest(&ch->ctrl, o->socket_path)) < 0)
+			return rc;
+		if (!ch->ctrl.ops->tcp_addr) {
+			ivt_reason_set(-EHOSTUNREACH, "the %s control path cannot carry an address",
+				       ch->ctrl.ops->name);
+			return -EHOSTUNREACH;
+		}
+		if ((rc = ch->ctrl.ops->tcp_addr(ch->ctrl.impl, o->peer_addr)) < 0) {
+			ivt_reason_set(rc, "peer_addr '%.64s' is not an IP address", o->peer_addr);
+			return rc;
+		}
+	} else if ((rc = ivt_ctrl_select(&ch->ctrl, o->socket_path)) < 0) {
 		return rc;
+	}
 	for (;;) {
 		int wait = prompt_ms(deadline, timeout_ms);
 		if (!listen) {
@@ -256,7 +274,7 @@ static int chan_start(const char *name, unsigned flags, const struct ivt_open_op
 	struct ivt_ctrl_open_ok ok;
 	int rc = lis_ok ? early_open(ch, o->socket_path, req, lis_ok, &ok,
 				     prompt_ms(deadline, o->timeout_ms))
-			: open_ctrl(ch, o->socket_path, req, &ok, deadline, o->timeout_ms, listen);
+			: open_ctrl(ch, o, req, &ok, deadline, o->timeout_ms, listen);
 	if (rc < 0)
 		goto fail;
 	rc = check_open_ok(&ok, listen);

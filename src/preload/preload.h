@@ -187,6 +187,8 @@ void direct_off(struct psock *p);
 int addr_is_local(const struct sockaddr *sa, socklen_t len);
 int addr_port(const struct sockaddr *sa);
 void addr_str(const struct sockaddr *sa, char *buf, size_t len);
+/* The address alone, as text (inet_ntop). */
+void addr_ip(const struct sockaddr *sa, char *ip, size_t len);
 #define HELLO_SIZE 64
 /* The connector's first bytes on a tcp.P channel: its own address and the
  * one it connected to, so both ends answer getsockname/getpeername as TCP. */
