@@ -321,7 +321,10 @@ static void usage(FILE *f)
 "    connect + accept + 1-byte round trip + close through it (ivt_listen /\n"
 "    ivt_accept, shm), over TCP loopback and over Unix stream sockets in the\n"
 "    same run: setups per second and p50/p99 latency, with ivt's ratio to\n"
-"    each. Then holds N channels open on one listener at once and reports\n"
+"    each. ivt runs twice: connectors that build the ring themselves (the\n"
+"    default, docs/conn-setup.md), and the accepting end's setup relayed by\n"
+"    ivtd (IVT_CONN_RING=0, the way before). Then holds N channels open on\n"
+"    one listener at once and reports\n"
 "    ivtd's RSS and open fds (/proc) per channel.\n"
 "\n"
 "OPTIONS\n"
@@ -376,9 +379,21 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	double *lat = calloc((size_t)iters, sizeof(*lat));
-	struct result r[3] = {{.name = "ivt (ivtd, shm)"}, {.name = "TCP loopback"},
-			      {.name = "Unix socket"}};
-	bench_ivt(&r[0], iters, lat);
+	/* r[3]: the setup before connector-made rings (docs/conn-setup.md),
+	 * the accepting end's setup relayed by ivtd, same run */
+	struct result r[4] = {{.name = "ivt (ivtd, shm)"}, {.name = "TCP loopback"},
+			      {.name = "Unix socket"}, {.name = "ivt, relayed setup"}};
+	const char *only = getenv("CONN_BENCH_ONLY"); /* perf stat of one way */
+	setenv("IVT_CONN_RING", "0", 1);
+	if (!only || !strcmp(only, "relayed"))
+		bench_ivt(&r[3], iters, lat);
+	unsetenv("IVT_CONN_RING");
+	if (!only || !strcmp(only, "ring"))
+		bench_ivt(&r[0], iters, lat);
+	if (only) {
+		ivtd_run_stop(&d);
+		return 0;
+	}
 	bench_sock(&r[1], iters, lat, AF_INET, d.dir);
 	bench_sock(&r[2], iters, lat, AF_UNIX, d.dir);
 	free(lat);
@@ -387,12 +402,13 @@ int main(int argc, char **argv)
 	       "one at a time\n", iters);
 	printf("%-18s %12s %10s %10s %12s %12s\n", "transport", "setups/s", "p50 us", "p99 us",
 	       "p50 vs TCP", "p50 vs Unix");
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		printf("%-18s %12.0f %10.1f %10.1f %11.2fx %11.2fx\n", r[i].name, r[i].per_s,
 		       r[i].p50, r[i].p99, r[i].p50 / r[1].p50, r[i].p50 / r[2].p50);
-	printf("ivt p50 by phase: ivt_open (connect, accept, setup) %.1f us, first byte "
-	       "round trip %.1f us, ivt_close %.1f us\n",
-	       r[0].phase_p50[0], r[0].phase_p50[1], r[0].phase_p50[2]);
+	for (int i = 0; i < 4; i += 3)
+		printf("%s p50 by phase: ivt_open (connect, accept, setup) %.1f us, first byte "
+		       "round trip %.1f us, ivt_close %.1f us\n", r[i].name,
+		       r[i].phase_p50[0], r[i].phase_p50[1], r[i].phase_p50[2]);
 	printf("target: ivt p50 within 2x of TCP: %s (%.2fx)\n\n",
 	       r[0].p50 <= 2 * r[1].p50 ? "met" : "NOT met", r[0].p50 / r[1].p50);
 

@@ -214,7 +214,8 @@ IVT_EXPORT int ivt_accept(ivt_listener *l, ivt_channel **out)
 		if (rc < 0)
 			return rc;
 		uint32_t ticket;
-		rc = l->ctrl.ops->incoming(l->ctrl.impl, &ticket, block ? -1 : 0);
+		struct ivt_ring_offer offer;
+		rc = l->ctrl.ops->incoming(l->ctrl.impl, &ticket, &offer, block ? -1 : 0);
 		if (rc == -ECONNRESET && l->ctrl.ops->accepts_many && went_down(l) == 0)
 			continue; /* ivtd restarts: listen again */
 		if (rc < 0) {
@@ -222,7 +223,7 @@ IVT_EXPORT int ivt_accept(ivt_listener *l, ivt_channel **out)
 				ivt_reason_set(rc, "no connector waiting on '%s'", l->name);
 			return rc;
 		}
-		rc = chan_open_accepted(l->name, &l->opts, &l->ok, ticket, out);
+		rc = chan_open_accepted(l->name, &l->opts, &l->ok, ticket, &offer, out);
 		if (rc != -ECONNABORTED)
 			return rc;
 		/* that connector gave up while queued: the next one */

@@ -31,7 +31,7 @@ struct channel *broker_find_named(struct ivt_broker *b, const char *name)
 	return NULL;
 }
 
-static void drop_setup(struct channel *ch)
+void broker_drop_setup(struct channel *ch)
 {
 	if (!ch->setup)
 		return;
@@ -49,7 +49,7 @@ void broker_free_channel(struct ivt_broker *b, struct channel *ch)
 		b->channels = ch->next;
 	if (ch->next)
 		ch->next->prev = ch->prev;
-	drop_setup(ch);
+	broker_drop_setup(ch);
 	free(ch);
 }
 
@@ -181,6 +181,7 @@ static const char *errno_name(int err)
 	case ETIMEDOUT: return "ETIMEDOUT";
 	case ECONNREFUSED: return "ECONNREFUSED";
 	case ECONNABORTED: return "ECONNABORTED";
+	case ESTALE: return "ESTALE";
 	case ENOMEM: return "ENOMEM";
 	default: return "error";
 	}
@@ -377,6 +378,7 @@ static void handle_listen(struct ivt_broker *b, struct ivt_reg_end *end,
 		ch->u.lis.max_conns = d.max_connections ? d.max_connections
 							: IVT_POLICY_MAX_CONNECTIONS_DEFAULT;
 		ch->u.lis.next_ticket = 1;
+		ch->u.lis.rings = req->rings;
 		broker_open_ok(end, ch, 1, 0);
 		return;
 	}
@@ -401,7 +403,7 @@ void broker_relay(struct ivt_broker *b, struct channel *ch)
 		IVT_WARN(WHO, "channel '%s': relaying setup to %s failed: %s", ch->name,
 			 IVT_ID_S(&ch->client_id), strerror(-rc));
 	/* One client per channel: nobody else will need it. */
-	drop_setup(ch);
+	broker_drop_setup(ch);
 }
 
 static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
@@ -431,7 +433,8 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 		.granted_ring_size = ch->ring_size,
 	};
 	struct ivt_policy_decision d;
-	if (broker_decide_or_refuse(b, end, &q, &d) < 0 || connector_mode(b, end, req, ch, &d) < 0)
+	if (broker_decide_or_refuse(b, end, &q, &d) < 0 || broker_ring_refused(b, ch, end, req) ||
+	    connector_mode(b, end, req, ch, &d) < 0)
 		return;
 	if (ch->kind == CHAN_LISTENER) {
 		broker_connect_multi(b, ch, end, req, &d);
@@ -645,6 +648,11 @@ static void cb_request(void *arg, struct ivt_reg_end *end, const struct ivt_end_
 		return;
 	}
 	const struct ivt_policy_channel *rule = remote_rule(b, req->name);
+	if (req->ring && (rule || (b->service.open && !strcmp(req->name, b->service.name)))) {
+		broker_refuse(b, end, -ESTALE, "channel '%s' takes no connector-made ring; open it "
+					       "the ordinary way", req->name);
+		return;
+	}
 	if (b->service.open && !strcmp(req->name, b->service.name))
 		handle_service(b, end, req);
 	else if (rule)
@@ -679,6 +687,10 @@ static void cb_setup(void *arg, struct ivt_reg_end *end, const void *blob, size_
 		if (rc < 0)
 			broker_refuse(b, end, rc, "channel '%s': this end's setup cannot go to the "
 						  "listener's host: %s", ch->name, strerror(-rc));
+		return;
+	}
+	if (ch && ch->kind == CHAN_CONN && ch->client == end && ch->state == CS_RING) {
+		broker_ring_setup(b, ch, end, blob, len, fds, nfds);
 		return;
 	}
 	if (!ch || ch->server != end || ch->kind == CHAN_LISTENER || ch->kind == CHAN_ADOPTED) {
@@ -747,7 +759,7 @@ void broker_end_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_en
 		ch->server = NULL;
 		other = ch->client;
 		/* Nobody can attach any more: release the shared resources. */
-		drop_setup(ch);
+		broker_drop_setup(ch);
 	} else if (ch->client == end) {
 		ch->client = NULL;
 		other = ch->server;
