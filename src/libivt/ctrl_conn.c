@@ -78,6 +78,18 @@ static void handle(struct ivt_ctrl_conn *cc, struct ivt_ctrl_msg *m)
 		pthread_mutex_unlock(&cc->early_lock);
 		break;
 	case IVT_CTRL_ERROR:
+		if (atomic_load(&cc->ok_pending)) {
+			/* An end that went on before ivtd's answer (a ring the
+			 * connector made) and is refused after all: the ring is
+			 * up, and its backend tells the peer's fate without
+			 * ivtd (IVT_CAP_PEER_FATE). Go on without ivtd. */
+			IVT_INFO("libivt", "ivtd did not take this end (%s); the channel goes on "
+					   "without it", m->u.error.msg);
+			atomic_store(&cc->ok_pending, 0);
+			atomic_store(&cc->re_state, IVT_RE_NEVER);
+			atomic_store(&cc->daemon_gone, 1);
+			break;
+		}
 		/* the daemon tore the channel down; treat as the peer gone */
 		IVT_WARN("libivt", "ivtd ended the channel: %s", m->u.error.msg);
 		atomic_store(&cc->peer_event, IVT_PEER_DIED);

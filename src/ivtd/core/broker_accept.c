@@ -93,11 +93,14 @@ static void offer(struct channel *lis, struct channel *ch)
 }
 
 /* Connectors of lis may make their rings: its end takes them, its
- * backend needs nothing from ivtd's answer, and no spill (a connector
- * that brings its ring hears its grant only from the first OPEN_OK). */
+ * backend needs nothing from ivtd's answer and tells each end its peer's
+ * fate itself (an end that went on before ivtd's answer can do without
+ * ivtd if that answer is a refusal), and no spill (a connector that
+ * brings its ring hears its grant only from the first OPEN_OK). */
 static int takes_rings(const struct channel *lis)
 {
 	return lis->u.lis.rings && lis->server && lis->server->reg->ops->incoming_ring &&
+	       (lis->caps & IVT_CAP_PEER_FATE) &&
 	       !(lis->caps & (IVT_CAP_PEER_BOUND | IVT_CAP_XS_PATH)) && !lis->spill_above;
 }
 
