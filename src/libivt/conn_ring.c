@@ -116,11 +116,11 @@ static int ring_build(void *arg)
 	return rc;
 }
 
-static int ring_attached(void *arg)
+static int ring_attached(void *arg, int woken)
 {
 	struct ring_ctx *r = arg;
 	int rc = r->ops->accept(r->ch->ep);
-	if (rc == -EAGAIN) {
+	if (rc == -EAGAIN && woken) {
 		r->ops->ack(r->ch->ep); /* notes a peer that hung up */
 		rc = r->ops->accept(r->ch->ep);
 	}

@@ -32,7 +32,8 @@ struct ivt_ring_offer {
 
 /* What open_ring needs of the channel: make the ring and send its setup
  * (through the oob, usable once build is called), say whether the peer
- * attached (1 yes, 0 not yet, negative errno: never), and the fd that
+ * attached (1 yes, 0 not yet, negative errno: never; woken: fd polled
+ * readable, so consume its wake-ups), and the fd that
  * becomes readable when that may have changed. */
 struct ivt_ring_wait {
 	void *arg;
@@ -40,7 +41,7 @@ struct ivt_ring_wait {
 	 * OPEN and returns without waiting, its peer's identity this */
 	const char *peer_identity;
 	int (*build)(void *arg);
-	int (*attached)(void *arg);
+	int (*attached)(void *arg, int woken); /* woken: fd was readable */
 	int (*fd)(void *arg);
 };
 

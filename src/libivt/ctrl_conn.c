@@ -511,8 +511,9 @@ int ivt_ctrl_conn_open_ring(struct ivt_ctrl_conn *cc, const char *path,
 		rc = -ESTALE; /* refused at the door (limits): the ordinary way reads why */
 	}
 	long long deadline = ivt_deadline_ms(timeout_ms);
+	int woken = 0;
 	while (rc == 0) {
-		int a = w->attached(w->arg);
+		int a = w->attached(w->arg, woken);
 		if (a > 0) { /* accepted; ivtd's answer is read later */
 			implied_ok(cc, req, ok);
 			return 0;
@@ -532,6 +533,7 @@ int ivt_ctrl_conn_open_ring(struct ivt_ctrl_conn *cc, const char *path,
 		struct pollfd p[2] = {{.fd = cc->sock, .events = POLLIN},
 				      {.fd = w->fd(w->arg), .events = POLLIN}};
 		int n = poll(p, 2, ivt_left_ms(deadline));
+		woken = n > 0 && p[1].revents;
 		if (n == 0) {
 			ivt_reason_set(-ETIMEDOUT, "ivtd at %s did not answer within %d ms", path,
 				       timeout_ms);
