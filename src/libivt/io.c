@@ -151,9 +151,14 @@ static ssize_t recv_common(struct ivt_channel *ch, const struct iovec *iov, int 
 				continue; /* now returns 0 or -ECONNRESET */
 			events = chan_recv_events(ch);
 			if (nonblock && events == IVT_EV_RECV && atomic_load(&ch->manual_arm) &&
-			    !(ivt_ready(ch) & IVT_READY_RECV)) {
+			    tries == 0 && !(ivt_ready(ch) & IVT_READY_RECV)) {
 				/* nothing there, nothing of ours to push: the
-				 * caller arms before it sleeps (ivt_set_manual_arm) */
+				 * caller arms before it sleeps (ivt_set_manual_arm).
+				 * Not once this call prepared a sleep: that consumed
+				 * the caller's kick, maybe for a frame header whose
+				 * payload is still to come; the arming below asks the
+				 * peer again, or its payload would wake nobody
+				 * (test_libivt_manual_rearm). */
 				if (ch->xp.msg_mode && !peek)
 					ivt_xport_msg_detach(&ch->xp, iov, iovcnt);
 				return -EAGAIN;

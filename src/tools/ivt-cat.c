@@ -205,11 +205,13 @@ static int relay(ivt_channel *ch, int in_fd, int out_fd, int keep_input, int clo
 		if (!in_open || (!peer_open && (!keep_input || in_fd < 0)))
 			break;
 		struct pollfd p[2] = {
-			{.fd = ivt_fd(ch), .events = POLLIN},
+			/* after the peer's end, ivt_fd stays readable: input only */
+			{.fd = peer_open || pend_len ? ivt_fd(ch) : -1, .events = POLLIN},
 			{.fd = pend_len || in_fd < 0 ? -1 : in_fd, .events = POLLIN},
 		};
-		/* the cap: a wake-up libivt failed to arm costs 100 ms, not a hang */
-		if (poll(p, 2, 100) < 0 && errno != EINTR) {
+		/* no timeout: the -EAGAIN above armed ivt_fd (ivt.h), so an
+		 * idle relay sleeps until the peer or the input acts */
+		if (poll(p, 2, -1) < 0 && errno != EINTR) {
 			perror("ivt-cat: poll");
 			status = EXIT_RESET;
 			break;

@@ -6,7 +6,8 @@
 #     --exec 'sha256sum'`): the checksum at the far end must equal the
 #     source's, and every ivt-cat must exit 0;
 #  2. a connector killed mid-stream makes its listener exit 2 (reset),
-#     one that ends its input makes it exit 0 (clean EOF).
+#     one that ends its input makes it exit 0 (clean EOF);
+#  3. usage errors; 4. idle ends do not wake.
 # Usage: ivt-cat-roundtrip.sh BIN_DIR PLUGIN_DIR
 set -u
 bin=$1
@@ -102,3 +103,29 @@ out=$("$cat_" bogus x 2>&1)
 [ $? = 1 ] && echo "$out" | grep -q "unknown mode 'bogus'" && [ "$(echo "$out" | wc -l)" -le 4 ] ||
 	fail "unknown mode: $out"
 echo "ok: usage errors"
+
+# 4. an idle relay sleeps: both ends connected, nothing flows for 2 s.
+# ivt-cat once capped its poll at 100 ms (about 20 wake-ups in 2 s);
+# now it sleeps until the peer or its input acts. A count, not a time:
+# a loaded machine delays wake-ups, it does not add them.
+wakeups() { # pid: voluntary context switches of all its threads
+	cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/ {s += $2} END {print s + 0}'
+}
+mkfifo "$dir/idle.in"
+"$cat_" listen cat-idle -n 1 -v <"$dir/idle.in" >/dev/null 2>"$dir/cat-idle.err" &
+l=$!
+exec 7<>"$dir/idle.in" # the listener's input stays open and silent
+sleep 100 | "$cat_" connect cat-idle -t 10000 >/dev/null &
+c=$!
+wait_connected "$dir/cat-idle.err"
+sleep 0.5 # let the set-up's own wake-ups pass
+cpid=$(pgrep -n -f "ivt-cat connect cat-idle")
+l0=$(wakeups $l) c0=$(wakeups "$cpid")
+sleep 2
+l1=$(wakeups $l) c1=$(wakeups "$cpid")
+kill $l "$cpid" 2>/dev/null
+exec 7>&-
+pkill -f "^sleep 100$" 2>/dev/null
+[ $((l1 - l0)) -le 6 ] && [ $((c1 - c0)) -le 6 ] ||
+	fail "idle ivt-cat woke $((l1 - l0)) (listener) and $((c1 - c0)) (connector) times in 2 s, want <= 6"
+echo "ok: idle ends woke $((l1 - l0)) and $((c1 - c0)) times in 2 s"
