@@ -37,6 +37,8 @@
 	"{\"version\":1,\"channels\":["                                                      \
 	"{\"name\":\"racl\",\"listeners\":[\"uid:0\"],\"connectors\":[\"uid:65534\"],"       \
 	"\"backend\":\"shm\"},"                                                               \
+	"{\"name\":\"rback\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],"           \
+	"\"backend\":\"shm\",\"ring_size\":65536,\"backlog\":1},"                            \
 	"{\"name\":\"r*\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],"                    \
 	"\"backend\":\"shm\",\"ring_size\":65536}]}"
 
@@ -302,6 +304,50 @@ static void test_listener_close_refuses_ring(void **state)
 	raw_ring_free(&r);
 }
 
+/* Room at the OPEN, none by its SETUP (another ring took the last
+ * backlog place in between): refused with ESTALE and forgotten, and its
+ * connection closing afterwards is harmless to ivtd. */
+static void test_backlog_filled_before_setup(void **state)
+{
+	(void)state;
+	ivt_listener *l = listen_on("rback");
+	struct raw_ring a, b;
+	raw_ring_make(&a);
+	int sa = e2e_ctrl_connect(e2e_group_daemon.sock);
+	struct ivt_ctrl_open req = open_req("rback", IVT_CTRL_OPEN_RING, RING);
+	assert_int_equal(ivt_ctrl_send(sa, IVT_CTRL_OPEN, 1, &req, sizeof(req), NULL, 0), 0);
+	char st[16384], line[256];
+	/* a STATUS answered after our OPEN: ivtd took it (CONN in RING) */
+	assert_int_equal(e2e_status(e2e_group_daemon.sock, st, sizeof(st)), 0);
+	raw_ring_make(&b);
+	int sb = send_ring_open("rback", RING, (int[]){b.memfd, b.wake[1]});
+	assert_true(readable(ivt_listener_fd(l), 10000)); /* b holds the backlog */
+	struct ivt_ctrl_setup setup;
+	memset(&setup, 0, sizeof(setup));
+	struct shm_blob blob = {.magic = 0x4d485349u, .version = 2, .ring_size = RING,
+				.shm_size = ivt_ring_shm_size(RING)};
+	memcpy(setup.blob, &blob, sizeof(blob));
+	setup.blob_len = sizeof(blob);
+	setup.nfds = 2;
+	assert_int_equal(ivt_ctrl_send(sa, IVT_CTRL_SETUP, 2, &setup, sizeof(setup),
+				       (int[]){a.memfd, a.wake[1]}, 2), 0);
+	struct ivt_ctrl_msg m;
+	assert_int_equal(next_answer(sa, &m), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_ERROR);
+	assert_int_equal(m.u.error.err, ESTALE);
+	close(sa); /* ivtd forgot it: its end going is nothing to it */
+	assert_int_equal(e2e_status(e2e_group_daemon.sock, st, sizeof(st)), 0);
+	assert_non_null(e2e_status_line(st, "rback", line, sizeof(line)));
+	ivt_channel *ch;
+	assert_int_equal(ivt_accept(l, &ch), 0); /* b's */
+	assert_true(ivt_ring_peer_attached(&b.ring));
+	ivt_close(ch);
+	close(sb);
+	raw_ring_free(&a);
+	raw_ring_free(&b);
+	ivt_listener_close(l);
+}
+
 /* ---- libivt on both ends --------------------------------------------- */
 
 /* Three connections from one process: the first learns the grant, the
@@ -352,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_rings_refused),
 		cmocka_unit_test(test_stale_grant_and_policy_first),
 		cmocka_unit_test(test_listener_close_refuses_ring),
+		cmocka_unit_test(test_backlog_filled_before_setup),
 		cmocka_unit_test(test_libivt_both_ends),
 	};
 	return cmocka_run_group_tests(tests, group_setup, e2e_group_teardown);

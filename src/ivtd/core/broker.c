@@ -672,6 +672,26 @@ static void close_fds(int *fds, int nfds)
 			close(fds[i]);
 }
 
+struct chan_setup *broker_setup_new(struct ivt_broker *b, struct ivt_reg_end *end,
+				    const void *blob, size_t len, int *fds, int nfds)
+{
+	struct chan_setup *s = len <= IVT_OOB_BLOB_MAX ? malloc(sizeof(*s)) : NULL;
+	if (!s) {
+		close_fds(fds, nfds);
+		if (len > IVT_OOB_BLOB_MAX)
+			broker_refuse(b, end, -EMSGSIZE, "setup blob larger than %d bytes",
+				      IVT_OOB_BLOB_MAX);
+		else
+			broker_refuse(b, end, -ENOMEM, "ivtd is out of memory");
+		return NULL;
+	}
+	memcpy(s->blob, blob, len);
+	s->blob_len = len;
+	memcpy(s->fds, fds, sizeof(int) * (size_t)nfds);
+	s->nfds = nfds;
+	return s;
+}
+
 static void cb_setup(void *arg, struct ivt_reg_end *end, const void *blob, size_t len, int *fds,
 		     int nfds)
 {
@@ -704,21 +724,9 @@ static void cb_setup(void *arg, struct ivt_reg_end *end, const void *blob, size_
 		broker_refuse(b, end, -EALREADY, "channel '%s' already has its setup", ch->name);
 		return;
 	}
-	if (len > IVT_OOB_BLOB_MAX) {
-		close_fds(fds, nfds);
-		broker_refuse(b, end, -EMSGSIZE, "setup blob larger than %d bytes", IVT_OOB_BLOB_MAX);
+	struct chan_setup *s = broker_setup_new(b, end, blob, len, fds, nfds);
+	if (!s)
 		return;
-	}
-	struct chan_setup *s = malloc(sizeof(*s));
-	if (!s) {
-		close_fds(fds, nfds);
-		broker_refuse(b, end, -ENOMEM, "ivtd is out of memory");
-		return;
-	}
-	memcpy(s->blob, blob, len);
-	s->blob_len = len;
-	memcpy(s->fds, fds, sizeof(int) * (size_t)nfds);
-	s->nfds = nfds;
 	ch->setup = s;
 	ch->setup_seen = 1;
 	IVT_DEBUG(WHO, "channel '%s': setup from %s (%zu bytes, %d fds)", ch->name, IVT_ID_S(&end->who),

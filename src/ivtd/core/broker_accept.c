@@ -244,28 +244,18 @@ void broker_ring_setup(struct ivt_broker *b, struct channel *ch, struct ivt_reg_
 		       const void *blob, size_t len, int *fds, int nfds)
 {
 	struct channel *lis = ch->u.conn.parent;
-	struct chan_setup *s = len <= IVT_OOB_BLOB_MAX ? malloc(sizeof(*s)) : NULL;
-	if (!s || !lis || !lis->server || !has_room(lis)) {
+	if (!lis || !lis->server || !has_room(lis)) {
 		for (int i = 0; i < nfds; i++)
 			close(fds[i]);
-		free(s);
-		if (len > IVT_OOB_BLOB_MAX)
-			broker_refuse(b, end, -EMSGSIZE, "setup blob larger than %d bytes",
-				      IVT_OOB_BLOB_MAX);
-		else
-			broker_refuse(b, end, s ? -ESTALE : -ENOMEM, "channel '%s': %s", ch->name,
-				      s ? "its listener has no room in its backlog now; open it the "
-					  "ordinary way" : "ivtd is out of memory");
-		ch->client = NULL;
-		drop_unaccepted(b, ch);
+		broker_refuse(b, end, -ESTALE, "channel '%s': its listener has no room in its "
+			      "backlog now; open it the ordinary way", ch->name);
+		drop_unaccepted(b, ch); /* answers never free synchronously */
 		return;
 	}
-	memcpy(s->blob, blob, len);
-	s->blob_len = len;
-	memcpy(s->fds, fds, sizeof(int) * (size_t)nfds);
-	s->nfds = nfds;
-	ch->setup = s;
-	offer(lis, ch);
+	if ((ch->setup = broker_setup_new(b, end, blob, len, fds, nfds)))
+		offer(lis, ch);
+	else
+		drop_unaccepted(b, ch);
 }
 
 /* Detach and forget a connection that never got its server end. */

@@ -136,6 +136,10 @@ void broker_peer_info(struct ivt_reg_end *end, const struct ivt_identity *who,
  * ivtd serves, "(HOST)" for those bridged to HOST. (broker_status.c) */
 struct ivt_identity_text broker_listener_label(const struct channel *ch);
 void broker_set_xs_path(struct channel *ch, uint32_t listener_domid);
+/* A setup to hold (blob copied, fds taken), or NULL after refusing end
+ * (too large, out of memory) and closing the fds. */
+struct chan_setup *broker_setup_new(struct ivt_broker *b, struct ivt_reg_end *end,
+				    const void *blob, size_t len, int *fds, int nfds);
 /* Close and free a held setup (NULL-safe on ch->setup). */
 void broker_drop_setup(struct channel *ch);
 /* Relay the held setup to the client; dropped once it got there. */
