@@ -142,12 +142,9 @@ static void raw_ring_free(struct raw_ring *r)
 		close(r->wake[1]);
 }
 
-/* OPEN with RING and the ring's SETUP in one go; fds: {memfd, wake end}. */
-static int send_ring_open(const char *name, uint64_t ring, const int fds[2])
+/* The SETUP of a ring as shm_listen sends it (two fds: memfd, socket). */
+static struct ivt_ctrl_setup shm_setup(void)
 {
-	int s = e2e_ctrl_connect(e2e_group_daemon.sock);
-	assert_true(s >= 0);
-	struct ivt_ctrl_open req = open_req(name, IVT_CTRL_OPEN_RING, ring);
 	struct ivt_ctrl_setup setup;
 	memset(&setup, 0, sizeof(setup));
 	struct shm_blob b = {.magic = 0x4d485349u, .version = 2, .ring_size = RING,
@@ -155,6 +152,16 @@ static int send_ring_open(const char *name, uint64_t ring, const int fds[2])
 	memcpy(setup.blob, &b, sizeof(b));
 	setup.blob_len = sizeof(b);
 	setup.nfds = 2;
+	return setup;
+}
+
+/* OPEN with RING and the ring's SETUP in one go; fds: {memfd, wake end}. */
+static int send_ring_open(const char *name, uint64_t ring, const int fds[2])
+{
+	int s = e2e_ctrl_connect(e2e_group_daemon.sock);
+	assert_true(s >= 0);
+	struct ivt_ctrl_open req = open_req(name, IVT_CTRL_OPEN_RING, ring);
+	struct ivt_ctrl_setup setup = shm_setup();
 	assert_int_equal(ivt_ctrl_send_open_setup(s, 1, &req, &setup, fds, 2), 0);
 	return s;
 }
@@ -322,13 +329,7 @@ static void test_backlog_filled_before_setup(void **state)
 	raw_ring_make(&b);
 	int sb = send_ring_open("rback", RING, (int[]){b.memfd, b.wake[1]});
 	assert_true(readable(ivt_listener_fd(l), 10000)); /* b holds the backlog */
-	struct ivt_ctrl_setup setup;
-	memset(&setup, 0, sizeof(setup));
-	struct shm_blob blob = {.magic = 0x4d485349u, .version = 2, .ring_size = RING,
-				.shm_size = ivt_ring_shm_size(RING)};
-	memcpy(setup.blob, &blob, sizeof(blob));
-	setup.blob_len = sizeof(blob);
-	setup.nfds = 2;
+	struct ivt_ctrl_setup setup = shm_setup();
 	assert_int_equal(ivt_ctrl_send(sa, IVT_CTRL_SETUP, 2, &setup, sizeof(setup),
 				       (int[]){a.memfd, a.wake[1]}, 2), 0);
 	struct ivt_ctrl_msg m;
