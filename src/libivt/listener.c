@@ -8,7 +8,9 @@
  * socket's own queue is the accept queue. ivt_accept takes a ticket and
  * opens the server end of that one connection over a control connection
  * of its own (channel.c), which is why accepted channels outlive the
- * listener and have their own ring, backend and stats.
+ * listener and have their own ring, backend and stats. A connector may
+ * have built the ring itself (INCOMING_RING, conn_ring.c): the accepting
+ * end then attaches to it before it tells ivtd.
  *
  * When ivtd goes away (a restart), the listener listens again under the
  * same request, so a server's accept loop outlives ivtd like its channels
