@@ -178,9 +178,10 @@ int conn_ring_connect(struct ivt_channel *ch, const char *socket_opt,
 		ch->ep = NULL;
 		ch->ops = NULL;
 	}
-	if (rc == -ESTALE || rc == -ENOENT) {
-		/* the grant is stale or the listener went: the ordinary way
-		 * says what is what */
+	if (rc == -ESTALE || rc == -ENOENT || rc == -EINVAL) {
+		/* the grant is stale, the listener went, or an older ivtd came
+		 * back that does not know the flag: the ordinary way says what
+		 * is what */
 		IVT_DEBUG("libivt", "channel '%s': connector-made ring not taken (%s); opening "
 				    "the ordinary way", ch->name, strerror(-rc));
 		forget(path, req->name);
