@@ -96,6 +96,20 @@ struct ivt_open_opts {
 	 * IVT_NONBLOCK makes ivt_accept non-blocking, IVT_MESSAGE puts every
 	 * connection in message mode; ivt_open ignores it. */
 	unsigned flags;
+	/* Appended. ivt_open connectors only: the IP address (text, IPv4 or
+	 * IPv6) a TCP program dialled, for channels tcp.<port>. In a Xen
+	 * guest ivtd then opens tcp.<port> of the guest on this host that the
+	 * toolstack gave this address (docs/xenstore.md, "TCP ports of
+	 * guests"); where ivt_open would use ivtd's control socket it fails
+	 * with -EHOSTUNREACH without asking ivtd (a host's own addresses are
+	 * the caller's to recognise). NULL: none. */
+	const char *peer_addr;
+	/* Appended. ivt_listen only: the IP address (text) a TCP listener is
+	 * bound to, "0.0.0.0"/"::" for any. In a Xen guest, ivtd lets other
+	 * guests' peer_addr connectors reach the listener only when that is
+	 * any or the address they dialled, never loopback: TCP's rules. Over
+	 * ivtd's control socket unused. NULL: as any. */
+	const char *bind_addr;
 };
 
 #define IVT_DEFAULT_SOCKET "/run/ivt/ivtd.sock"
@@ -112,6 +126,8 @@ struct ivt_open_opts {
  * says which: upgrade ivtd), -ETIMEDOUT (also: not accepted in
  * time), -EAGAIN / -EUSERS (ivt_listen's backlog / max_connections full),
  * -ECONNRESET (listener: its connector went away during setup),
+ * -EHOSTUNREACH (opts->peer_addr: not in a Xen guest, or no guest on this
+ * host has the address; -ENOTUNIQ: several are configured with it),
  * -EMFILE this identity holds as many connections or channel ends as the
  * policy's "limits" allow, -EUSERS also when ivtd's connection table is
  * full (its last places are kept for root), -EPROTO malformed answer from
@@ -137,9 +153,9 @@ int ivt_open(const char *name, unsigned flags, const struct ivt_open_opts *opts,
 int ivt_listen(const char *name, const struct ivt_open_opts *opts, ivt_listener **out);
 
 /* Take the next queued connection: a channel of its own (own ring,
- * backend and stats) that outlives the listener; blocking unless
- * ivt_set_nonblock. Waits for a connector unless the listener is
- * non-blocking (then -EAGAIN). A connector that left while queued is
+ * backend and stats) that outlives the listener. Waits for a connector
+ * unless the listener is non-blocking (IVT_NONBLOCK in ivt_listen's
+ * flags, or ivt_listener_set_nonblock): then -EAGAIN. A connector that left while queued is
  * skipped. The channel's first ivt_send/ivt_recv waits for the connector
  * to attach (non-blocking: -EAGAIN, ivt_fd wakes); a connector that
  * fails its setup makes them return -ECONNRESET. If ivtd goes away (a
@@ -162,6 +178,9 @@ int ivt_listener_fd(ivt_listener *l);
  * with -ECONNREFUSED; accepted channels live on. */
 int ivt_listener_close(ivt_listener *l);
 
+/* nonblock 1: ivt_accept returns -EAGAIN instead of waiting (poll
+ * ivt_listener_fd); 0: it waits. Accepted channels do not inherit it
+ * (ivt_set_nonblock each, or IVT_NONBLOCK at ivt_listen). 0 or -EINVAL. */
 int ivt_listener_set_nonblock(ivt_listener *l, int nonblock);
 
 /* The other end's identity as ivtd's policy saw it: "uid:1000",

@@ -105,7 +105,7 @@ static int parse_request_kv(const char *key, size_t klen, const char *v, size_t 
 			    struct ivt_xs_request *out, unsigned *seen, char *why, size_t why_len)
 {
 	enum { K_BACKEND = 1, K_RING = 2, K_PEER = 4, K_SEQ = 8, K_MULTI = 16, K_TICKET = 32,
-	       K_MESSAGE = 64 };
+	       K_MESSAGE = 64, K_ADDR = 128 };
 	unsigned bit;
 	uint64_t n;
 	int rc;
@@ -124,6 +124,8 @@ static int parse_request_kv(const char *key, size_t klen, const char *v, size_t 
 		bit = K_TICKET;
 	else if (token_is(key, klen, "message"))
 		bit = K_MESSAGE;
+	else if (token_is(key, klen, "addr"))
+		bit = K_ADDR;
 	else {
 		snprintf(why, why_len, "unknown key '%.*s'", (int)(klen > 32 ? 32 : klen), key);
 		return -EINVAL;
@@ -180,6 +182,13 @@ static int parse_request_kv(const char *key, size_t klen, const char *v, size_t 
 			return -EINVAL;
 		}
 		out->multi = 1;
+		return 0;
+	case K_ADDR:
+		if (ivt_ip_parse(v, vlen, 0, &out->addr)) {
+			snprintf(why, why_len, "addr must be an IPv4 or IPv6 address");
+			return -EINVAL;
+		}
+		out->has_addr = 1;
 		return 0;
 	case K_MESSAGE:
 		if (!token_is(v, vlen, "1")) {
@@ -264,9 +273,15 @@ int ivt_xs_format_req(char *buf, size_t len, const struct ivt_xs_request *r)
 	} else if (r->ticket) {
 		snprintf(extra, sizeof(extra), " ticket=%u", r->ticket);
 	}
-	n = snprintf(buf, len, "%s backend=%s ring=%llu%s%s seq=%u",
+	char addr[IVT_IP_TEXT_MAX + 7] = "";
+	if (r->has_addr) {
+		if (ivt_ip_format(&r->addr, addr + 6, sizeof(addr) - 6))
+			return -EINVAL;
+		memcpy(addr, " addr=", 6);
+	}
+	n = snprintf(buf, len, "%s backend=%s ring=%llu%s%s%s seq=%u",
 		     r->listen ? "listen" : "connect", backend, (unsigned long long)r->ring_size,
-		     extra, r->message ? " message=1" : "", r->seq);
+		     extra, addr, r->message ? " message=1" : "", r->seq);
 	return n >= 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
 

@@ -17,7 +17,9 @@
  *             seq (decimal u32 chosen by the guest, echoed in answers),
  *             multi (listen only: "1", a listener that accepts many),
  *             ticket (listen only: nonzero u32, accept that connection),
- *             message ("1": IVT_MESSAGE, the end wants message mode)
+ *             message ("1": IVT_MESSAGE, the end wants message mode),
+ *             addr (the TCP address: a connector's dialled, whose guest
+ *             ivtd finds; a listener's bound, which limits who reaches it)
  * Single spaces only, printable ASCII only, each key at most once.
  */
 #ifndef IVT_COMMON_XS_REQUEST_H
@@ -27,6 +29,7 @@
 #include <stdint.h>
 
 #include "common/ctrl_proto.h"
+#include "common/tcp_map.h"
 
 /* Longest request value accepted (bytes, without NUL). */
 #define IVT_XS_REQUEST_MAX 192
@@ -51,6 +54,8 @@ struct ivt_xs_request {
 	int multi;           /* listen only: "multi=1", a listener that accepts many */
 	uint32_t ticket;     /* listen only: nonzero = accept that connection */
 	int message;         /* "message=1": the end opened with IVT_MESSAGE */
+	int has_addr;
+	struct ivt_ip addr;  /* tcp.<P>: dialled / bound to (docs/xenstore.md) */
 };
 
 /* Parse a request value of len bytes (as returned by xs_read: may contain

@@ -99,13 +99,31 @@ static int connector_wait(struct ivt_ctrl_open *req, long long deadline, int tim
 }
 
 /* OPEN, retrying a connector while nobody listens yet. */
-static int open_ctrl(struct ivt_channel *ch, const char *socket_opt, struct ivt_ctrl_open *req,
-		     struct ivt_ctrl_open_ok *ok, long long deadline, int timeout_ms, int listen)
+static int open_ctrl(struct ivt_channel *ch, const struct ivt_open_opts *o,
+		     struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok, long long deadline,
+		     int timeout_ms, int listen)
 {
 	int backoff = RETRY_FIRST_MS;
-	int rc = ivt_ctrl_select(&ch->ctrl, socket_opt);
-	if (rc < 0)
+	int rc;
+	if (o->peer_addr) {
+		if (listen) {
+			ivt_reason_set(-EINVAL, "peer_addr is for connectors");
+			return -EINVAL;
+		}
+		if ((rc = ivt_ctrl_select_guest(&ch->ctrl, o->socket_path)) < 0)
+			return rc;
+		if (!ch->ctrl.ops->tcp_addr) {
+			ivt_reason_set(-EHOSTUNREACH, "the %s control path cannot carry an address",
+				       ch->ctrl.ops->name);
+			return -EHOSTUNREACH;
+		}
+		if ((rc = ch->ctrl.ops->tcp_addr(ch->ctrl.impl, o->peer_addr)) < 0) {
+			ivt_reason_set(rc, "peer_addr '%.64s' is not an IP address", o->peer_addr);
+			return rc;
+		}
+	} else if ((rc = ivt_ctrl_select(&ch->ctrl, o->socket_path)) < 0) {
 		return rc;
+	}
 	for (;;) {
 		int wait = listen ? prompt_ms(deadline, timeout_ms)
 				  : connector_wait(req, deadline, timeout_ms);
@@ -293,14 +311,13 @@ static int chan_start(const char *name, unsigned flags, const struct ivt_open_op
 				prompt_ms(deadline, o->timeout_ms));
 	} else {
 		rc = CONN_RING_UNUSED;
-		if (!listen) {
+		if (!listen && !o->peer_addr) {
 			struct ivt_ctrl_open r = *req;
 			rc = conn_ring_connect(ch, o->socket_path, &r, flags, &ok,
 					       connector_wait(&r, deadline, o->timeout_ms));
 		}
 		if (rc == CONN_RING_UNUSED)
-			rc = open_ctrl(ch, o->socket_path, req, &ok, deadline, o->timeout_ms,
-				       listen);
+			rc = open_ctrl(ch, o, req, &ok, deadline, o->timeout_ms, listen);
 	}
 	if (rc < 0)
 		goto fail;

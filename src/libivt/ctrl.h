@@ -93,6 +93,11 @@ struct ivt_ctrl_ops {
 	 * without blocking, to re-attach to a restarted ivtd. 1: fd is live
 	 * again, 0: not yet (*next_ms: try again then), -1: never. */
 	int (*reattach)(void *impl, int *next_ms);
+	/* Optional (NULL: the transport cannot carry it). Before open: the
+	 * TCP address of the end: the one a connector dialled
+	 * (ivt_open_opts.peer_addr), or the one a listener is bound to
+	 * (bind_addr). 0 or -EINVAL (not an address). */
+	int (*tcp_addr)(void *impl, const char *addr);
 	/* End this end (graceful: tell ivtd) and free impl. */
 	void (*close)(void *impl, int graceful);
 };
@@ -110,6 +115,9 @@ struct ivt_ctrl {
  *   otherwise                              -> local, IVT_DEFAULT_SOCKET
  * 0 or a negative errno with the reason recorded. */
 int ivt_ctrl_select(struct ivt_ctrl *c, const char *socket_opt);
+/* The same choice, but only XenStore will do: where it would pick the
+ * local socket, -EHOSTUNREACH (reason recorded) without connecting. */
+int ivt_ctrl_select_guest(struct ivt_ctrl *c, const char *socket_opt);
 
 /* Constructors (ctrl_local.c, xs_conn.c): 0 or negative errno + reason. */
 int ivt_ctrl_local_new(struct ivt_ctrl *c, const char *socket_path);

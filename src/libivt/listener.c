@@ -41,6 +41,7 @@ struct ivt_listener {
 	char name[IVT_NAME_MAX + 1];
 	struct ivt_open_opts opts; /* for every accepted end; socket_path is ours */
 	char *socket_path;
+	char bind_addr[48]; /* opts.bind_addr, kept for listening again */
 	struct ivt_ctrl ctrl;
 	struct ivt_ctrl_open_ok ok; /* ivtd's grant: backend and ring of every connection */
 	struct ivt_ctrl_open req;   /* to listen again after a restart of ivtd */
@@ -51,6 +52,19 @@ struct ivt_listener {
 	long long retry_at_ms;
 	int backoff_ms;
 };
+
+/* The control path for l, told the TCP address it is bound to (where it
+ * can carry one: XenStore). 0 or a negative errno with the reason. */
+static int select_ctrl(struct ivt_listener *l, struct ivt_ctrl *c)
+{
+	int rc = ivt_ctrl_select(c, l->socket_path);
+	if (rc == 0 && l->bind_addr[0] && c->ops->tcp_addr &&
+	    (rc = c->ops->tcp_addr(c->impl, l->bind_addr)) < 0) {
+		ivt_reason_set(rc, "bind_addr '%s' is not an IP address", l->bind_addr);
+		ivt_ctrl_close(c, 0);
+	}
+	return rc;
+}
 
 static void listener_free(struct ivt_listener *l)
 {
@@ -120,7 +134,7 @@ static int relisten(struct ivt_listener *l, int block)
 		}
 		struct ivt_ctrl fresh;
 		struct ivt_ctrl_open_ok ok;
-		rc = ivt_ctrl_select(&fresh, l->socket_path);
+		rc = select_ctrl(l, &fresh);
 		if (rc == 0) {
 			rc = fresh.ops->open(fresh.impl, &l->req, &ok, 10000);
 			if (rc == 0 && watch(l, EPOLL_CTL_ADD, fresh.ops->fd(fresh.impl)) < 0)
@@ -182,7 +196,14 @@ IVT_EXPORT int ivt_listen(const char *name, const struct ivt_open_opts *opts, iv
 	l->opts = o;
 	l->opts.socket_path = l->socket_path;
 	l->opts.backend = NULL; /* the listener's grant decides for its connections */
-	if ((rc = ivt_ctrl_select(&l->ctrl, l->socket_path)) < 0) {
+	if (o.bind_addr && snprintf(l->bind_addr, sizeof(l->bind_addr), "%s", o.bind_addr) >=
+				   (int)sizeof(l->bind_addr)) {
+		ivt_reason_set(-EINVAL, "bind_addr is not an IP address");
+		listener_free(l);
+		return -EINVAL;
+	}
+	l->opts.bind_addr = l->opts.peer_addr = NULL; /* not for accepted ends */
+	if ((rc = select_ctrl(l, &l->ctrl)) < 0) {
 		listener_free(l);
 		return rc;
 	}

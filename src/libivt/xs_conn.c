@@ -41,6 +41,8 @@ struct xs_conn {
 	int listen;
 	int multi;            /* a listener that accepts many (ivt_listen) */
 	uint32_t ticket;      /* an accepted end: the connection it takes */
+	int has_addr;         /* the TCP address (addr=): dialled, or bound to */
+	struct ivt_ip addr;
 	int subscribed;       /* sub is in the hub */
 	struct xs_hub_sub sub;
 	int requested;  /* our request node exists: remove it on close */
@@ -288,6 +290,7 @@ static int write_request(struct xs_conn *xc, const struct ivt_ctrl_open *req)
 	struct ivt_xs_request r = {
 		.listen = xc->listen, .ring_size = req->ring_size, .multi = xc->multi,
 		.ticket = xc->ticket, .message = !!(req->flags & IVT_MESSAGE),
+		.has_addr = xc->has_addr, .addr = xc->addr,
 	};
 	const char *backend = req->backend[0] ? req->backend : "auto";
 	if (!ivt_plugin_name_valid(backend, strlen(backend))) {
@@ -549,6 +552,15 @@ static void xs_conn_close(void *impl, int graceful)
 	free(xc);
 }
 
+static int xs_conn_tcp_addr(void *impl, const char *addr)
+{
+	struct xs_conn *xc = impl;
+	if (ivt_ip_parse(addr, strlen(addr), 0, &xc->addr))
+		return -EINVAL;
+	xc->has_addr = 1;
+	return 0;
+}
+
 static const struct ivt_ctrl_ops xs_ops = {
 	.name = "xenstore",
 	.accepts_many = 1,
@@ -559,6 +571,7 @@ static const struct ivt_ctrl_ops xs_ops = {
 	.fd = xs_conn_fd,
 	.oob = xs_conn_oob,
 	.peer_identity = xs_conn_peer_identity,
+	.tcp_addr = xs_conn_tcp_addr,
 	.incoming = xs_conn_incoming,
 	.close = xs_conn_close,
 };

@@ -65,13 +65,20 @@ int addr_port(const struct sockaddr *sa)
 	return -1;
 }
 
+void addr_ip(const struct sockaddr *sa, char *ip, size_t len)
+{
+	snprintf(ip, len, "?");
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, (socklen_t)len);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip,
+			  (socklen_t)len);
+}
+
 void addr_str(const struct sockaddr *sa, char *buf, size_t len)
 {
-	char ip[INET6_ADDRSTRLEN] = "?";
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof(ip));
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof(ip));
+	char ip[INET6_ADDRSTRLEN];
+	addr_ip(sa, ip, sizeof(ip));
 	snprintf(buf, len, sa->sa_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, addr_port(sa));
 }
 

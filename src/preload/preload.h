@@ -167,6 +167,8 @@ void wait_app_fd(struct psock *p, short events);
 void monitor_forget(struct psock *p);
 /* Free p once the monitor can no longer hold it. */
 void monitor_defer_put(struct psock *p);
+/* At exit: close the channels of sockets closed but not yet released. */
+void monitor_exit_close(void);
 void monitor_after_fork_child(void);
 /* The peer may have acted (p->lock held): fix token and filler. */
 void kick_handle(struct psock *p);
@@ -187,6 +189,8 @@ void direct_off(struct psock *p);
 int addr_is_local(const struct sockaddr *sa, socklen_t len);
 int addr_port(const struct sockaddr *sa);
 void addr_str(const struct sockaddr *sa, char *buf, size_t len);
+/* The address alone, as text (inet_ntop). */
+void addr_ip(const struct sockaddr *sa, char *ip, size_t len);
 #define HELLO_SIZE 64
 /* The connector's first bytes on a tcp.P channel: its own address and the
  * one it connected to, so both ends answer getsockname/getpeername as TCP. */

@@ -4,6 +4,7 @@
  * accept takes whichever connection is there, and the address/option calls
  * answer for ivt sockets as a TCP socket would.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -36,6 +37,30 @@ static const struct ivt_open_opts *open_opts(void)
 	return &o;
 }
 
+/* A connector's options: peer_addr (the address text) for an address not
+ * this host's, which only a Xen guest's ivtd maps (docs/preload.md). */
+static struct ivt_open_opts connect_opts(const char *peer_addr)
+{
+	struct ivt_open_opts o = *open_opts();
+	o.peer_addr = peer_addr;
+	return o;
+}
+
+/* The source address the kernel would pick towards `to` (a UDP socket's
+ * connect only routes, it sends nothing); else the family's any. */
+static void source_for(const struct sockaddr *to, socklen_t tolen, struct sockaddr_storage *out)
+{
+	socklen_t l = sizeof(*out);
+	int u = socket(to->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	memset(out, 0, sizeof(*out));
+	if (u < 0 || real.connect(u, to, tolen) < 0 || real.getsockname(u, (void *)out, &l) < 0) {
+		memset(out, 0, sizeof(*out));
+		out->ss_family = to->sa_family;
+	}
+	if (u >= 0)
+		real.close(u);
+}
+
 static void copy_addr(struct sockaddr *out, socklen_t *olen, const struct sockaddr_storage *a,
 		      socklen_t alen)
 {
@@ -54,16 +79,22 @@ static void bind_local(int fd, const struct sockaddr *to, socklen_t tolen,
 	if (real.getsockname(fd, (struct sockaddr *)local, llen) == 0 && addr_port((void *)local) > 0)
 		return;
 	struct sockaddr_storage b;
-	memcpy(&b, to, tolen);
+	/* this host's: that address (any = loopback); another guest's: the
+	 * source TCP would take, or the wildcard when there is no route */
+	int own = addr_is_local(to, tolen);
+	if (own)
+		memcpy(&b, to, tolen);
+	else
+		source_for(to, tolen, &b);
 	if (b.ss_family == AF_INET) {
 		struct sockaddr_in *s = (void *)&b;
 		s->sin_port = 0;
-		if (s->sin_addr.s_addr == htonl(INADDR_ANY))
+		if (own && s->sin_addr.s_addr == htonl(INADDR_ANY))
 			s->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	} else {
 		struct sockaddr_in6 *s = (void *)&b;
 		s->sin6_port = 0;
-		if (IN6_IS_ADDR_UNSPECIFIED(&s->sin6_addr))
+		if (own && IN6_IS_ADDR_UNSPECIFIED(&s->sin6_addr))
 			s->sin6_addr = in6addr_loopback;
 	}
 	if (bind(fd, (struct sockaddr *)&b, tolen) < 0) {
@@ -85,15 +116,20 @@ static int connect_ivt(int fd, const struct sockaddr *sa, socklen_t len)
 		PLOG("connect %s: kernel (fd %d above the preload's table)", where, fd);
 		return 0;
 	}
-	if (!addr_is_local(sa, len)) {
-		PLOG("connect %s: kernel (not an address of this host)", where);
-		return 0;
-	}
+	/* this host's address: its tcp.P; else maybe a guest's beside us */
+	char ip[INET6_ADDRSTRLEN] = "";
+	if (!addr_is_local(sa, len))
+		addr_ip(sa, ip, sizeof(ip));
+	struct ivt_open_opts o = connect_opts(ip[0] ? ip : NULL);
 	channel_name(name, sizeof(name), addr_port(sa));
 	ivt_channel *ch;
 	preload_inside++;
-	int rc = ivt_open(name, IVT_NONBLOCK, open_opts(), &ch);
+	int rc = ivt_open(name, IVT_NONBLOCK, &o, &ch);
 	preload_inside--;
+	if (rc == -EHOSTUNREACH) {
+		PLOG("connect %s: kernel (not an address of this host: %s)", where, ivt_strerror(rc));
+		return 0;
+	}
 	if (rc < 0) {
 		PLOG("connect %s: kernel (ivt %s: %s)", where, name, ivt_strerror(rc));
 		return 0;
@@ -131,7 +167,8 @@ static int connect_ivt(int fd, const struct sockaddr *sa, socklen_t len)
 	p->peer = peer;
 	p->peer_len = len;
 	pthread_mutex_unlock(&p->lock);
-	PLOG("connect %s: ivt %s (backend %s)", where, name, ivt_backend_name(ch));
+	PLOG("connect %s: ivt %s (backend %s, peer %s)", where, name, ivt_backend_name(ch),
+	     ivt_peer_identity(ch));
 	return 1;
 }
 
@@ -181,8 +218,13 @@ int listen(int fd, int backlog)
 		return 0;
 	}
 	ivt_listener *l;
+	/* the bound address: other guests reach it only as TCP would */
+	char ip[INET6_ADDRSTRLEN];
+	addr_ip((struct sockaddr *)&ss, ip, sizeof(ip));
+	struct ivt_open_opts o = *open_opts();
+	o.bind_addr = ip;
 	preload_inside++;
-	int rc = ivt_listen(name, open_opts(), &l);
+	int rc = ivt_listen(name, &o, &l);
 	preload_inside--;
 	if (rc < 0) {
 		PLOG("listen %s: kernel only (ivt %s: %s)", where, name, ivt_strerror(rc));
@@ -434,8 +476,11 @@ int shutdown(int fd, int how)
 		pthread_mutex_lock(&p->lock);
 		if (how != SHUT_WR)
 			p->rd_shut = 1; /* reads now end the stream */
-		if (how != SHUT_RD)
+		if (how != SHUT_RD && !p->wr_shut) {
 			p->wr_shut = 1; /* the peer hears it at close (docs) */
+			PLOG("shutdown(fd %d, %s): no half-close on ivt channels; the peer reads "
+			     "end of stream at close", fd, how == SHUT_WR ? "SHUT_WR" : "SHUT_RDWR");
+		}
 		rx_settle(p);
 		pthread_mutex_unlock(&p->lock);
 	}

@@ -669,6 +669,44 @@ static void test_transport_selection(void **state)
 	setenv("IVT_REGISTRY", "xenstore", 1);
 }
 
+/* ivt_open_opts.peer_addr (the preload's connect to another guest's
+ * address): carried as addr= over XenStore; never asked of a local ivtd. */
+static void test_peer_addr(void **state)
+{
+	ivt_channel *ch = NULL;
+	struct ivt_open_opts o = {.struct_size = sizeof(o), .timeout_ms = 20000,
+				  .peer_addr = "10.0.0.3"};
+
+	setenv("IVT_SOCKET", "/nonexistent/ivtd.sock", 1); /* would be ECONNREFUSED */
+	assert_int_equal(ivt_open("tcp.80", 0, &o, &ch), -EHOSTUNREACH);
+	assert_reason(-EHOSTUNREACH, "only in Xen guests");
+	unsetenv("IVT_SOCKET");
+	setenv("IVT_REGISTRY", "local", 1);
+	assert_int_equal(ivt_open("tcp.80", 0, &o, &ch), -EHOSTUNREACH);
+	setenv("IVT_REGISTRY", "xenstore", 1);
+	assert_int_equal(ivt_open("tcp.80", IVT_LISTEN, &o, &ch), -EINVAL);
+	o.peer_addr = "10.0.0";
+	assert_int_equal(ivt_open("tcp.80", 0, &o, &ch), -EINVAL);
+	assert_reason(-EINVAL, "not an IP address");
+
+	struct script s = {.name = "tcp@80", .rounds = 1,
+			   .values = {{OK_C("tcp@80") " seq={seq}"}}};
+	int lfd = peer_listen(DIR_PEER "tcp@80/vchan");
+	o.peer_addr = "::ffff:10.0.0.3";
+	assert_int_equal(pthread_create(&s.thread, NULL, daemon_main, &s), 0);
+	int rc = ivt_open("tcp.80", 0, &o, &ch);
+	pthread_join(s.thread, NULL);
+	if (rc)
+		fail_msg("ivt_open: %s", ivt_strerror(rc));
+	char want[128];
+	snprintf(want, sizeof(want), "connect backend=auto ring=0 addr=10.0.0.3 seq=%u",
+		 s.parsed[0].seq);
+	assert_string_equal(s.request[0], want);
+	assert_string_equal(ivt_peer_identity(ch), "dom:" PEER);
+	assert_int_equal(ivt_close(ch), 0);
+	close(lfd);
+}
+
 static int setup(void **state)
 {
 	if (fx_start())
@@ -714,6 +752,7 @@ int main(void)
 		cmocka_unit_test(test_listen_accept),
 		cmocka_unit_test(test_connector_slot),
 		cmocka_unit_test(test_message_mode),
+		cmocka_unit_test(test_peer_addr),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

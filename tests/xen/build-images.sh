@@ -31,7 +31,7 @@ XEN_MODS="xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs"
 # Project targets copied into the images when they exist in the tree
 # (ivt-verbs-pair, verbs-bench and ivt-conformance: for tests/verbs/rxe-test.sh
 # in dom0).
-IVT_TARGETS="ivtd ivt ivtctl ivt-demo ivt-bench ivt-xs-open ivt-xen-check ivt-verbs-pair verbs-bench \
+IVT_TARGETS="ivtd ivt ivt-preload ivtctl ivt-demo ivt-bench ivt-xs-open ivt-xen-check ivt-verbs-pair verbs-bench \
 ivt-conformance"
 
 log() { printf '[build-images] %s\n' "$*" >&2; }
@@ -177,7 +177,7 @@ cp -P "$BUILD"/lib/*.so* "$P/lib/" 2>/dev/null || true
 ship_extra_libs "$BUILD" "$P/lib" "$P"/bin/* "$BUILD"/plugins/*.so
 cp "$BUILD"/plugins/*.so "$P/plugins/" 2>/dev/null || true
 # Scripts, configs and policies from the source tree.
-cp "$HERE"/dom0-tests.sh "$HERE"/ivt-checks.sh "$HERE"/domU-init.sh "$P/"
+cp "$HERE"/dom0-tests.sh "$HERE"/ivt-checks.sh "$HERE"/preload-checks.sh "$HERE"/domU-init.sh "$P/"
 cp "$SRC"/tests/verbs/rxe-test.sh "$SRC"/tests/verbs/rxe-bridge-test.sh \
 	"$SRC"/tests/lib/ivt-lib.sh "$P/"
 # IVT_XEN_ONLY: check groups to run (dom0-tests.sh), empty = all
@@ -221,6 +221,11 @@ echo "$XEN_MODS" >"$D/lib/modules/order"
 cp "$P"/bin/* "$D/opt/ivt/bin/" 2>/dev/null || true
 cp "$P"/lib/* "$D/opt/ivt/lib/" 2>/dev/null || true
 cp "$P"/plugins/* "$D/opt/ivt/plugins/" 2>/dev/null || true
+# Unmodified programs for the preload-xen group, the host's own.
+for prog in socat curl; do
+	prog_path=$(command -v $prog 2>/dev/null) && cp "$prog_path" "$D/opt/ivt/bin/" ||
+		log "$prog is not installed on the host: group preload-xen will fail"
+done
 for f in "$D"/opt/ivt/bin/* "$D"/opt/ivt/lib/* "$D"/opt/ivt/plugins/*; do
 	[[ -f $f ]] && copy_libs "$f" "$D"
 done

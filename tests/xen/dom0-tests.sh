@@ -44,11 +44,13 @@ want() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) true ;; *) false ;; esac;
 PLAN="dom0-hello"
 want bed && PLAN="$PLAN vchan-smoke-dom0-domU vchan-smoke-domU-domU rdma-rxe"
 { want bed || want vchan; } && PLAN="$PLAN vchan-conformance"
-{ want ivt || want accept || want restart || want bench; } && PLAN="$PLAN ivtd-start"
+{ want ivt || want accept || want restart || want bench || want preload-xen; } && PLAN="$PLAN ivtd-start"
 want ivt && PLAN="$PLAN ivt-xs-advertise ivt-domU-domU-256M ivt-dom0-domU-256M \
 ivt-demo-domU-domU ivt-policy-deny ivt-destroy-cleanup"
 want accept && PLAN="$PLAN ivt-accept-many ivt-accept-destroy"
 want restart && PLAN="$PLAN ivt-restart-adopt"
+want preload-xen && PLAN="$PLAN preload-xen-socat preload-xen-curl preload-xen-fallback \
+preload-xen-loopback"
 want bench && PLAN="$PLAN ivt-bench-vchan"
 # rxe-test.sh's own lines (tests/verbs/rxe-test.sh, ivt-verbs-pair) and its exit code
 want verbs && PLAN="$PLAN verbs-rxe-setup verbs-stream-s2c-256MiB verbs-stream-c2s-32MiB \
@@ -198,7 +200,7 @@ if want bridge; then
 fi
 
 # ---- the project: ivtd brokering vchan channels between domains ---------
-if want ivt || want accept || want restart || want bench; then
+if want ivt || want accept || want restart || want bench || want preload-xen; then
 	. $T/ivt-checks.sh
 fi
 

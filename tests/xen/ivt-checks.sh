@@ -4,6 +4,7 @@
 # XenStore protocol; ivtd runs in dom0 the way systemd/ivtd.service says.
 
 MIB256=268435456
+. $T/preload-checks.sh
 ivtd_pid=""
 
 # guest_has <guest> <extended regex>: does its console log match?
@@ -416,13 +417,15 @@ if start_ivtd; then
 	fi
 	want accept && check_accept
 	want restart && check_restart
+	want preload-xen && check_preload_xen
 	if want bench; then
 		check_bench_ivt
 	fi
 	ivtd_alive || echo "IVT-NOTE ivtd died during the checks"
 else
 	for t in ivt-xs-advertise ivt-domU-domU-256M ivt-dom0-domU-256M ivt-demo-domU-domU \
-		ivt-policy-deny ivt-destroy-cleanup ivt-bench-vchan; do
+		ivt-policy-deny ivt-destroy-cleanup ivt-bench-vchan preload-xen-socat preload-xen-curl \
+		preload-xen-fallback preload-xen-loopback; do
 		result $t FAIL "ivtd did not start"
 	done
 fi

@@ -6,7 +6,8 @@
  * twice, the second time from a slot); dom3 accepts each ticket in slot
  * <ticket>; hostile accepts; dom7 dies (fx_release_domain: what xenstored
  * does) and only its connections go; the listener keeps accepting, then
- * closes with a connector queued.
+ * closes with a connector queued. Also guests' TCP ports (tcp.<P> scoped
+ * per guest, connectors finding the guest by its toolstack address).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -38,6 +39,8 @@ static const char *policy_text =
 	"{\"name\":\"db.*\",\"listeners\":[\"dom:3\"],\"connectors\":[\"dom:5\"],"
 	"\"backend\":\"vchan\",\"ring_size\":65536},\n"
 	"{\"name\":\"svc-*\",\"listeners\":[\"dom:*\"],\"connectors\":[\"dom:*\"],"
+	"\"backend\":\"vchan\",\"ring_size\":65536},\n"
+	"{\"name\":\"tcp.*\",\"listeners\":[\"dom:*\"],\"connectors\":[\"dom:*\"],"
 	"\"backend\":\"vchan\",\"ring_size\":65536}\n"
 	"]}";
 
@@ -254,6 +257,98 @@ static void test_listen_accept_over_xenstore(void **state)
 	kill_ivtd(b, reg);
 }
 
+/* ---- TCP ports of guests (docs/xenstore.md) ----------------------------- */
+
+/* dom3 and dom7 both listen on TCP port 80 (the preload's tcp.80): each
+ * guest's is its own. dom5 dials 10.0.0.7, which the toolstack gave dom7
+ * (dom0's vif backend); dom3 claims the address in nodes of its own,
+ * which ivtd never reads. Unknown, doubly configured and dead addresses
+ * are refused, and nobody but dom7 listens on dom7's name. */
+static void test_tcp_ports_of_guests(void **state)
+{
+	struct ivt_registry *reg;
+	struct ivt_broker *b = start_ivtd(&reg);
+
+	fx_write("/local/domain/0/backend/vif/3/0/ip", "10.0.0.3");
+	fx_write("/local/domain/0/backend/vif/7/0/ip", "192.168.1.7/24 10.0.0.7");
+	fx_write("/local/domain/3/device/vif/0/ip", "10.0.0.7"); /* guest-written */
+	fx_write(DIR3 "/ip", "10.0.0.7");
+
+	fx_write(DIR3 "/tcp@80/request", "listen multi=1 seq=1");
+	expect(DIR3 "/tcp@80/response", "ok backend=vchan ring=65536 peer=0 chan=");
+	fx_write(DIR7 "/tcp@80/request", "listen multi=1 seq=2");
+	expect(DIR7 "/tcp@80/response", "ok backend=vchan ring=65536 peer=0 chan=");
+
+	/* dom5 dials 10.0.0.7:80: offered to dom7 alone, answered by dom7's
+	 * ring. */
+	fx_write(DIR5 "/tcp@80/request", "connect addr=10.0.0.7 seq=3");
+	wait_node(DIR7 "/tcp@80/in/1");
+	expect(DIR7 "/tcp@80/in/1", "peer=5");
+	assert_false(node_exists(DIR3 "/tcp@80/in"));
+	fx_write(DIR7 "/tcp@80/1/request", "listen ticket=1 seq=4");
+	char *cli = wait_prefix(DIR5 "/tcp@80/response", "ok backend=vchan ring=65536 path=");
+	assert_non_null(strstr(cli, "path=/local/domain/7/data/ivt/@v"));
+	assert_non_null(strstr(cli, " peer=7 "));
+	free(cli);
+
+	/* IPv4-mapped is the same address; a second connector from a slot. */
+	fx_write(DIR5 "/tcp@80/4/request", "connect addr=::ffff:10.0.0.7 seq=5");
+	wait_node(DIR7 "/tcp@80/in/2");
+
+	/* Refused: nobody has it, insisting on another peer, not a port
+	 * name, malformed. */
+	fx_write(DIR5 "/tcp@80/5/request", "connect addr=10.0.0.9 seq=6");
+	expect(DIR5 "/tcp@80/5/response", "error 113 seq=6 reason=no guest on this host has "
+					    "address 10.0.0.9");
+	fx_write(DIR5 "/tcp@80/6/request", "connect addr=10.0.0.7 peer=3 seq=7");
+	expect(DIR5 "/tcp@80/6/response", "error 111 seq=7 ");
+	fx_write(DIR5 "/svc-x/request", "connect addr=10.0.0.7 seq=8");
+	expect(DIR5 "/svc-x/response", "error 22 seq=8 ");
+	fx_write(DIR5 "/tcp@81/request", "connect addr=10.0.0 seq=9");
+	expect(DIR5 "/tcp@81/response", "error 22 reason=addr must be");
+
+	/* dom3 squats dom7's name: the broker refuses whatever the policy. */
+	fx_write(DIR3 "/tcp@80@dom7/request", "listen multi=1 seq=10");
+	expect(DIR3 "/tcp@80@dom7/response", "error 13 seq=10 ");
+
+	/* Inside the guest (no addr=), tcp.80 is its own port. */
+	fx_write(DIR3 "/tcp@80/2/request", "connect seq=11");
+	wait_node(DIR3 "/tcp@80/in/1");
+	expect(DIR3 "/tcp@80/in/1", "peer=3");
+
+	/* TCP's rules for what a listener is bound to: loopback is the
+	 * guest's alone, a specific address only for those who dial it. */
+	fx_write("/local/domain/0/backend/vif/3/0/ip", "10.0.0.3 10.0.0.33");
+	fx_write(DIR3 "/tcp@90/request", "listen multi=1 addr=127.0.0.1 seq=20");
+	expect(DIR3 "/tcp@90/response", "ok ");
+	fx_write(DIR5 "/tcp@90/request", "connect addr=10.0.0.3 seq=21");
+	expect(DIR5 "/tcp@90/response", "error 111 seq=21 reason=dom3's tcp.90 listens on "
+					 "127.0.0.1 (loopback) only");
+	fx_write(DIR3 "/tcp@90/3/request", "connect seq=22");
+	wait_node(DIR3 "/tcp@90/in/1");
+	fx_write(DIR3 "/tcp@91/request", "listen multi=1 addr=10.0.0.3 seq=23");
+	expect(DIR3 "/tcp@91/response", "ok ");
+	fx_write(DIR5 "/tcp@91/request", "connect addr=10.0.0.33 seq=24");
+	expect(DIR5 "/tcp@91/response", "error 111 seq=24 ");
+	fx_write(DIR5 "/tcp@91/2/request", "connect addr=10.0.0.3 seq=25");
+	wait_node(DIR3 "/tcp@91/in/1");
+	expect(DIR3 "/tcp@91/in/1", "peer=5");
+	fx_write("/local/domain/0/backend/vif/3/0/ip", "10.0.0.3");
+
+	/* Two guests configured with one address: refused, not guessed. */
+	fx_write("/local/domain/0/backend/vif/3/1/ip", "10.0.0.7");
+	fx_write(DIR5 "/tcp@80/7/request", "connect addr=10.0.0.7 seq=12");
+	expect(DIR5 "/tcp@80/7/response", "error 76 seq=12 ");
+	fx_rm("/local/domain/0/backend/vif/3/1");
+
+	/* dom7 is destroyed but its backend node lingers: not mapped. */
+	fx_release_domain(7);
+	fx_write(DIR5 "/tcp@80/8/request", "connect addr=10.0.0.7 seq=13");
+	expect(DIR5 "/tcp@80/8/response", "error 113 seq=13 ");
+
+	kill_ivtd(b, reg);
+}
+
 /* ---- ivtd restarts ---------------------------------------------------- */
 
 static struct ivt_broker *start_ivtd(struct ivt_registry **reg)
@@ -407,6 +502,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_listen_accept_over_xenstore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_adopts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dotted_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_ports_of_guests, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

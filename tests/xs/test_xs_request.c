@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Hostile and valid XenStore values: requests, watch paths, answers. */
 #include <errno.h>
+#include <sys/socket.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -355,6 +356,60 @@ static void test_responses(void **state)
 	assert_int_equal(ivt_xs_parse_response(newer, strlen(newer), &r, why, sizeof(why)), 0);
 }
 
+/* "addr=": the IP address a TCP connector dialled (connect only), and the
+ * tcp.<P> names (common/tcp_map.h). */
+static void test_addr_values(void **state)
+{
+	(void)state;
+	struct ivt_xs_request r;
+	char b[256], t[64];
+	assert_int_equal(parse("connect addr=10.0.0.7 seq=1", &r), 0);
+	assert_true(r.has_addr && r.addr.family == AF_INET);
+	assert_int_equal(ivt_ip_format(&r.addr, t, sizeof(t)), 0);
+	assert_string_equal(t, "10.0.0.7");
+	assert_int_equal(parse("connect addr=::ffff:10.0.0.7", &r), 0);
+	assert_int_equal(ivt_ip_format(&r.addr, t, sizeof(t)), 0);
+	assert_string_equal(t, "10.0.0.7"); /* v4-mapped is the v4 address */
+	assert_int_equal(parse("connect addr=fd00::7", &r), 0);
+	assert_true(r.addr.family == AF_INET6);
+	assert_int_equal(parse("listen multi=1 addr=127.0.0.1", &r), 0); /* bound to */
+	assert_true(r.listen && r.has_addr && r.addr.bytes[0] == 127);
+	refused("connect addr=10.0.0", "addr must be");
+	refused("connect addr=10.0.0.7/24", "addr must be");
+	refused("connect addr=", "expected key=value");
+	refused("connect addr=10.0.0.7 addr=10.0.0.8", "duplicate key");
+	refused("connect addr=1111:2222:3333:4444:5555:6666:7777:8888:9999", "addr must be");
+	struct ivt_xs_request w = {.seq = 3, .has_addr = 1, .has_peer = 1, .peer_domid = 4};
+	assert_int_equal(ivt_ip_parse("fd00::7", 7, 0, &w.addr), 0);
+	assert_int_equal(ivt_xs_format_req(b, sizeof(b), &w), 0);
+	assert_string_equal(b, "connect backend=auto ring=0 peer=4 addr=fd00::7 seq=3");
+	assert_int_equal(parse(b, &r), 0);
+	assert_true(r.has_addr && ivt_ip_equal(&r.addr, &w.addr));
+	w.listen = 1;
+	w.has_peer = 0;
+	assert_int_equal(ivt_xs_format_req(b, sizeof(b), &w), 0);
+	assert_string_equal(b, "listen backend=auto ring=0 addr=fd00::7 seq=3");
+	/* toolstack values may carry a prefix */
+	assert_int_equal(ivt_ip_parse("10.0.0.7/24", 11, 1, &w.addr), 0);
+	assert_int_equal(ivt_ip_parse("10.0.0.7/24", 11, 0, &w.addr), -EINVAL);
+
+	uint32_t d = 0;
+	assert_int_equal(ivt_tcp_name_port("tcp.80"), 80);
+	assert_int_equal(ivt_tcp_name_port("tcp.65535"), 65535);
+	const char *not_ports[] = {"tcp.0", "tcp.65536", "tcp.080", "tcp.80x", "tcp.", "tcp.80.dom3",
+				   "udp.80", "tcp.-1"};
+	for (size_t i = 0; i < sizeof(not_ports) / sizeof(not_ports[0]); i++)
+		assert_int_equal(ivt_tcp_name_port(not_ports[i]), 0);
+	assert_int_equal(ivt_tcp_name_scoped(t, sizeof(t), 80, 7), 0);
+	assert_string_equal(t, "tcp.80.dom7");
+	assert_int_equal(ivt_tcp_name_owner(t, &d), 1);
+	assert_int_equal(d, 7);
+	const char *not_owned[] = {"tcp.80", "tcp.80.dom", "tcp.80.dom07", "tcp.80.dom7x",
+				   "tcp.80.dom32752", "tcp.0.dom7", "tcp.80.dom7.dom3"};
+	for (size_t i = 0; i < sizeof(not_owned) / sizeof(not_owned[0]); i++)
+		assert_int_equal(ivt_tcp_name_owner(not_owned[i], &d), 0);
+}
+
 /* Message mode: "message=1" in requests (either verb) and answers. */
 static void test_message_values(void **state)
 {
@@ -492,6 +547,7 @@ int main(void)
 		cmocka_unit_test(test_request_roundtrip), cmocka_unit_test(test_responses),
 		cmocka_unit_test(test_events), cmocka_unit_test(test_listen_accept_values),
 		cmocka_unit_test(test_message_values),
+		cmocka_unit_test(test_addr_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

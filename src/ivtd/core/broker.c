@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/ctrl_msg.h"
 #include "common/log.h"
+#include "common/tcp_map.h"
 #include "common/plugin_loader.h"
 #include "common/xs_paths.h"
 
@@ -646,6 +647,17 @@ static void cb_request(void *arg, struct ivt_reg_end *end, const struct ivt_end_
 	if (memchr(req->backend, '\0', sizeof(req->backend)) == NULL) {
 		broker_refuse(b, end, -EINVAL, "invalid backend name");
 		return;
+	}
+	/* tcp.<P>.dom<d> is guest d's TCP port (common/tcp_map.h): whatever a
+	 * registry or a policy glob lets through, nobody else listens there */
+	uint32_t owner;
+	if (req->listen && ivt_tcp_name_owner(req->name, &owner)) {
+		struct ivt_identity dom = ivt_identity_dom(owner);
+		if (!ivt_identity_equal(&end->who, &dom)) {
+			broker_refuse(b, end, -EACCES, "channel '%s' is a TCP port of dom:%u, not of %s",
+				      req->name, owner, IVT_ID_S(&end->who));
+			return;
+		}
 	}
 	const struct ivt_policy_channel *rule = remote_rule(b, req->name);
 	if (req->ring && (rule || (b->service.open && !strcmp(req->name, b->service.name)))) {

@@ -198,11 +198,20 @@ struct xs_end *xs_end_new(struct xs_registry *r, uint32_t domid, const char *nam
 		refuse(r, domid, name, slot, EMFILE, "too many channel ends for this domain", req);
 		return NULL;
 	}
+	char open_name[IVT_NAME_MAX + 1], why[160];
+	struct ivt_xs_request scoped = *req;
+	int rc = xs_tcp_scope(r, domid, name, &scoped, open_name, sizeof(open_name), why,
+			      sizeof(why));
+	if (rc) {
+		refuse(r, domid, name, slot, -rc, why, req);
+		return NULL;
+	}
 	struct xs_end *e = calloc(1, sizeof(*e));
 	if (!e) {
 		refuse(r, domid, name, slot, ENOMEM, "out of memory", req);
 		return NULL;
 	}
+	req = &scoped;
 	e->slot = slot;
 	e->base.reg = &r->base;
 	e->base.domid = domid;
@@ -213,8 +222,8 @@ struct xs_end *xs_end_new(struct xs_registry *r, uint32_t domid, const char *nam
 	memcpy(e->request, raw, raw_len); /* parsed: raw_len <= IVT_XS_REQUEST_MAX */
 	e->request[raw_len] = '\0';
 	e->req = *req;
-	snprintf(e->open.name, sizeof(e->open.name), "%s", name);
-	snprintf(e->open.backend, sizeof(e->open.backend), "%s", req->backend);
+	snprintf(e->open.name, sizeof(e->open.name), "%s", open_name);
+	snprintf(e->open.backend, sizeof(e->open.backend), "%.*s", IVT_BACKEND_NAME_MAX, req->backend);
 	e->open.listen = req->listen;
 	e->open.multi = req->multi;
 	e->open.ticket = req->ticket;
@@ -228,12 +237,15 @@ struct xs_end *xs_end_new(struct xs_registry *r, uint32_t domid, const char *nam
 static void new_end(struct xs_registry *r, uint32_t domid, const char *name, uint32_t slot,
 		    const char *raw, size_t raw_len, const struct ivt_xs_request *req)
 {
-	if (!xs_end_new(r, domid, name, slot, raw, raw_len, req))
+	struct xs_end *e = xs_end_new(r, domid, name, slot, raw, raw_len, req);
+	if (!e)
 		return;
-	IVT_INFO(WHO, "dom%u/%s/%u: %s backend=%s ring=%llu%s%s", domid, name, slot,
+	IVT_INFO(WHO, "dom%u/%s/%u: %s backend=%s ring=%llu%s%s%s%s", domid, name, slot,
 		 req->listen ? "listen" : "connect", req->backend,
 		 (unsigned long long)req->ring_size,
-		 req->multi ? " multi" : req->ticket ? " accept" : "", req->message ? " message" : "");
+		 req->multi ? " multi" : req->ticket ? " accept" : "", req->message ? " message" : "",
+		 strcmp(e->open.name, name) ? " as " : "",
+		 strcmp(e->open.name, name) ? e->open.name : "");
 	if (r->base.cb.request)
 		r->base.cb.request(r->base.cb.arg, &r->ends->base, &r->ends->open);
 }

@@ -64,6 +64,18 @@ struct xs_end *xs_end_new(struct xs_registry *r, uint32_t domid, const char *nam
 /* The entries of dir, at most MAX_NAMES_SCANNED (NULL: none). */
 char **xs_list_dir(struct xs_registry *r, uint32_t domid, const char *dir, unsigned *n);
 
+/* registry_xs_tcp.c (docs/xenstore.md, "TCP ports of guests"). The guest
+ * whose vif the toolstack gave ip: 0 with *owner, or -EHOSTUNREACH (none,
+ * or its domain is gone), -ENOTUNIQ (several), with a reason in why. */
+int xs_addr_owner(struct xs_registry *r, const struct ivt_ip *ip, uint32_t *owner, char *why,
+		  size_t why_len);
+/* The broker's name for domid's request of name into out: tcp.<P> becomes
+ * tcp.<P>.dom<owner> (owner: domid for listeners and plain connectors, the
+ * address's guest for addr=, which also sets req's peer); any other name
+ * stays. 0 or a negative errno with why. */
+int xs_tcp_scope(struct xs_registry *r, uint32_t domid, const char *name,
+		 struct ivt_xs_request *req, char *out, size_t out_len, char *why, size_t why_len);
+
 /* registry_xs_adopt.c: at start, before any request is handled, take
  * over the ends a previous ivtd answered (docs/xenstore.md). */
 void xs_adopt_all(struct xs_registry *r);

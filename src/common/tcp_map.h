@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * How TCP ports and addresses map onto ivt channel names (docs/preload.md,
+ * docs/xenstore.md "TCP ports of guests"): the preload's listener of TCP
+ * port P offers channel tcp.<P>. On the local control socket that name is
+ * the host's. A Xen guest's tcp.<P> is scoped to the guest: ivtd's
+ * XenStore registry hands it to the broker and the policy as
+ * tcp.<P>.dom<d>, d being the domain that listens there, and only dom:<d>
+ * may listen on such a name (the broker checks, whatever the registry).
+ * Pure functions, no allocation: both sides and the tests share them.
+ */
+#ifndef IVT_COMMON_TCP_MAP_H
+#define IVT_COMMON_TCP_MAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* "tcp.<port>" into buf; 0 or -ENAMETOOLONG. port 1..65535. */
+int ivt_tcp_name(char *buf, size_t len, unsigned port);
+/* The port if name is exactly tcp.<P> (decimal 1..65535, no leading
+ * zeros), else 0. */
+unsigned ivt_tcp_name_port(const char *name);
+/* "tcp.<port>.dom<domid>": the broker's name of guest domid's tcp.<port>. */
+int ivt_tcp_name_scoped(char *buf, size_t len, unsigned port, uint32_t domid);
+/* 1 with *domid if name is tcp.<P>.dom<d> (both canonical decimals), else 0. */
+int ivt_tcp_name_owner(const char *name, uint32_t *domid);
+
+/* An IP address, IPv4 or IPv6 (IPv4-mapped IPv6 is kept as IPv4). */
+struct ivt_ip {
+	int family;        /* AF_INET or AF_INET6 */
+	uint8_t bytes[16]; /* IPv4 in the first 4 */
+};
+/* Longest text of an address (INET6_ADDRSTRLEN without the NUL). */
+#define IVT_IP_TEXT_MAX 45
+/* Parse len bytes of text (no NUL needed) as an address; a "/prefix" tail
+ * is ignored when allow_prefix (toolstack values may carry one).
+ * 0 or -EINVAL. */
+int ivt_ip_parse(const char *s, size_t len, int allow_prefix, struct ivt_ip *out);
+/* Canonical text (inet_ntop); 0 or -EINVAL. */
+int ivt_ip_format(const struct ivt_ip *ip, char *buf, size_t len);
+int ivt_ip_equal(const struct ivt_ip *a, const struct ivt_ip *b);
+
+#endif /* IVT_COMMON_TCP_MAP_H */
