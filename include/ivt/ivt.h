@@ -153,9 +153,9 @@ int ivt_open(const char *name, unsigned flags, const struct ivt_open_opts *opts,
 int ivt_listen(const char *name, const struct ivt_open_opts *opts, ivt_listener **out);
 
 /* Take the next queued connection: a channel of its own (own ring,
- * backend and stats) that outlives the listener; blocking unless
- * ivt_set_nonblock. Waits for a connector unless the listener is
- * non-blocking (then -EAGAIN). A connector that left while queued is
+ * backend and stats) that outlives the listener. Waits for a connector
+ * unless the listener is non-blocking (IVT_NONBLOCK in ivt_listen's
+ * flags, or ivt_listener_set_nonblock): then -EAGAIN. A connector that left while queued is
  * skipped. The channel's first ivt_send/ivt_recv waits for the connector
  * to attach (non-blocking: -EAGAIN, ivt_fd wakes); a connector that
  * fails its setup makes them return -ECONNRESET. If ivtd goes away (a
@@ -178,12 +178,17 @@ int ivt_listener_fd(ivt_listener *l);
  * with -ECONNREFUSED; accepted channels live on. */
 int ivt_listener_close(ivt_listener *l);
 
+/* nonblock 1: ivt_accept returns -EAGAIN instead of waiting (poll
+ * ivt_listener_fd); 0: it waits. Accepted channels do not inherit it
+ * (ivt_set_nonblock each, or IVT_NONBLOCK at ivt_listen). 0 or -EINVAL. */
 int ivt_listener_set_nonblock(ivt_listener *l, int nonblock);
 
 /* The other end's identity as ivtd's policy saw it: "uid:1000",
  * "dom:5", "host:hostB/uid:0". "" while not known (a one-shot listener
  * before its peer connected, an ivtd older than this API, XenStore ends);
- * NULL if ch is NULL. Valid as long as ch. */
+ * NULL if ch is NULL. Valid as long as ch. A connector that brought its
+ * own ring (docs/conn-setup.md) may be accepted before ivtd's word on
+ * its listener arrived: the first call then waits for it (up to 2 s). */
 const char *ivt_peer_identity(const ivt_channel *ch);
 
 /* Close gracefully: the peer reads what was sent, then end-of-stream. */

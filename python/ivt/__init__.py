@@ -120,6 +120,20 @@ _store_stats = _fn("ivt_store_stats", _c.c_int, _vp, _c.POINTER(_StoreStats))
 _store_max_value = _fn("ivt_store_max_value", _c.c_size_t, _vp)
 
 
+def _uint(value, bits, what):
+    """value as an unsigned C integer of `bits`: ctypes would wrap it."""
+    if not isinstance(value, int):
+        raise TypeError("%s must be an int, not %s" % (what, type(value).__name__))
+    if not 0 <= value < (1 << bits):
+        raise OverflowError("%s %d out of range (0 .. 2**%d - 1)" % (what, value, bits))
+    return value
+
+
+def _key(pool, oid, index):
+    """A store key, checked: pool and index are 32 bits, oid 64."""
+    return _uint(pool, 32, "pool"), _uint(oid, 64, "oid"), _uint(index, 32, "index")
+
+
 def _error(rc, store=False):
     """OSError for a negative return value; ivt's text as strerror."""
     text = (_store_strerror if store else _strerror)(rc).decode(errors="replace")
@@ -234,8 +248,16 @@ class Channel(_Handle):
         return _check(_sendv(self._handle(), iov, len(keep)))
 
     def recv_into(self, buffer, nbytes=0):
+        """Up to nbytes (0: the buffer's length) into buffer, as
+        socket.recv_into; nbytes beyond the buffer is a ValueError."""
         mv = memoryview(buffer).cast("B")
+        if nbytes < 0:
+            raise ValueError("negative buffersize in recv_into")
+        if nbytes > len(mv):
+            raise ValueError("buffer too small for requested bytes")
         n = nbytes or len(mv)
+        if n == 0:
+            return 0
         arr = (_c.c_char * len(mv)).from_buffer(mv)
         return _check(_recv(self._handle(), _c.cast(arr, _vp), n))
 
@@ -346,21 +368,34 @@ class Store(_Handle):
         _check(_pool_destroy(self._handle(), pool), store=True)
 
     def put(self, pool, oid, index, data):
+        pool, oid, index = _key(pool, oid, index)
         p, n, _keep = _buf(data)
         _check(_put(self._handle(), pool, oid, index, _c.cast(p, _vp), n), store=True)
 
+    GET_FIRST_SIZE = 65536
+
     def get(self, pool, oid, index, take=False):
-        buf = _c.create_string_buffer(max(self.max_value, 1))
-        n = _get(self._handle(), pool, oid, index, buf, len(buf), GET_TAKE if take else 0)
-        if n == -errno.ENOENT:  # a miss is a normal result
-            return None
-        _check(n, store=True)
-        return buf.raw[:n]
+        """The value, or None on a miss. A first try with GET_FIRST_SIZE
+        bytes; a larger value (EMSGSIZE leaves it in place) is fetched
+        again with max_value bytes."""
+        pool, oid, index = _key(pool, oid, index)
+        size = max(min(self.max_value, self.GET_FIRST_SIZE), 1)
+        while True:
+            buf = _c.create_string_buffer(size)
+            n = _get(self._handle(), pool, oid, index, buf, len(buf), GET_TAKE if take else 0)
+            if n == -errno.EMSGSIZE and size < self.max_value:
+                size = self.max_value
+                continue
+            if n == -errno.ENOENT:  # a miss is a normal result
+                return None
+            _check(n, store=True)
+            return buf.raw[:n]
 
     def invalidate(self, pool, oid, index=None):
         """True if something was removed (index None: the whole object)."""
+        pool, oid, _i = _key(pool, oid, 0 if index is None else index)
         rc = _invalidate_object(self._handle(), pool, oid) if index is None else \
-            _invalidate(self._handle(), pool, oid, index)
+            _invalidate(self._handle(), pool, oid, _i)
         if rc == -errno.ENOENT:
             return False
         _check(rc, store=True)

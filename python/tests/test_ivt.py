@@ -203,3 +203,36 @@ def test_store(ivtd):
         assert e.value.errno == errno.EBADF
         assert "no such pool" in e.value.strerror
         assert st.stats()["puts"] >= 2
+
+
+def test_recv_into_checks_nbytes(ivtd):
+    lis, con = pair("py-into")
+    with lis, con:
+        con.send(b"x" * 1000)
+        buf = bytearray(10)
+        with pytest.raises(ValueError):
+            lis.recv_into(buf, 60000)  # once wrote past the buffer (SIGSEGV)
+        with pytest.raises(ValueError):
+            lis.recv_into(buf, -1)
+        assert lis.recv_into(buf, 4) == 4
+        assert lis.recv_into(buf) == 10
+        assert bytes(buf) == b"x" * 10
+
+
+def test_store_keys_do_not_wrap(ivtd):
+    with ivt.Store.open() as st:
+        pool = st.pool_create(persistent=True)
+        st.put(pool, 1, 0, b"index-zero")
+        for bad in ((pool, 1, 1 << 32), (pool, 1 << 64, 0), (pool, -1, 0), (1 << 32, 1, 0)):
+            with pytest.raises(OverflowError):
+                st.put(*bad, b"wrapped")  # ctypes once wrapped it onto another key
+            with pytest.raises(OverflowError):
+                st.get(*bad)
+        with pytest.raises(TypeError):
+            st.get(pool, "1", 0)
+        assert st.get(pool, 1, 0) == b"index-zero"
+        big = os.urandom(200000)  # beyond the first try's buffer
+        if st.max_value >= len(big):
+            st.put(pool, 2, 0, big)
+            assert st.get(pool, 2, 0) == big
+        assert st.invalidate(pool, 1) is True

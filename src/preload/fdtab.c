@@ -154,6 +154,7 @@ __attribute__((destructor)) static void close_all(void)
 			atomic_fetch_sub(&p->nfds, 1);
 		/* the memory goes with the process */
 	}
+	monitor_exit_close(); /* and those closed just before */
 }
 
 __attribute__((constructor)) static void fdtab_init(void)

@@ -167,6 +167,8 @@ void wait_app_fd(struct psock *p, short events);
 void monitor_forget(struct psock *p);
 /* Free p once the monitor can no longer hold it. */
 void monitor_defer_put(struct psock *p);
+/* At exit: close the channels of sockets closed but not yet released. */
+void monitor_exit_close(void);
 void monitor_after_fork_child(void);
 /* The peer may have acted (p->lock held): fix token and filler. */
 void kick_handle(struct psock *p);

@@ -38,6 +38,10 @@ struct grave {
 	struct grave *next;
 };
 static struct grave *graveyard;
+/* The monitor drops a batch of graveyard references (their last ivt_close
+ * may be running): the exit-time close waits for it (monitor_exit_close). */
+static int mon_putting;
+static pthread_cond_t mon_put_done = PTHREAD_COND_INITIALIZER;
 
 static void token_set(struct psock *p)
 {
@@ -396,6 +400,7 @@ static void *monitor_main(void *arg)
 		pthread_mutex_lock(&mon_lock);
 		struct grave *old = graveyard;
 		graveyard = NULL;
+		mon_putting = old != NULL;
 		pthread_mutex_unlock(&mon_lock);
 		/* with references to drop, only look: their ends may hold a
 		 * frame tail that ivt_close still has to deliver */
@@ -417,8 +422,43 @@ static void *monitor_main(void *arg)
 			psock_put(g->p);
 			free(g);
 		}
+		pthread_mutex_lock(&mon_lock);
+		mon_putting = 0;
+		pthread_cond_broadcast(&mon_put_done);
+		pthread_mutex_unlock(&mon_lock);
 	}
 	return NULL;
+}
+
+/* At exit: a socket the application closed just before may still wait in
+ * the graveyard, or be closing in the monitor. Without this its channel
+ * would die with the process, and the peer would read a reset instead of
+ * a clean end of stream (a client that writes, closes and returns from
+ * main). The memory goes with the process: only channels are closed. */
+void monitor_exit_close(void)
+{
+	pthread_mutex_lock(&mon_lock);
+	struct grave *left = graveyard;
+	graveyard = NULL;
+	/* its batch's closes are graceful and bounded (ivt_close) */
+	while (mon_running && mon_putting)
+		pthread_cond_wait(&mon_put_done, &mon_lock);
+	pthread_mutex_unlock(&mon_lock);
+	for (struct grave *g = left; g; g = g->next) {
+		struct psock *p = g->p;
+		/* only the graveyard's reference left: nobody else uses it (a
+		 * late event for it finds it unarmed and leaves it alone) */
+		if (atomic_load(&p->refs) != 1 || p->owner != preload_pid)
+			continue;
+		pthread_mutex_lock(&p->lock);
+		if (p->kind == PS_STREAM && p->ch) {
+			preload_inside++;
+			ivt_close(p->ch);
+			preload_inside--;
+			p->ch = NULL;
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
 }
 
 void monitor_after_fork_child(void)
@@ -431,5 +471,7 @@ void monitor_after_fork_child(void)
 	mon_ep = mon_kick = -1;
 	mon_running = 0;
 	graveyard = NULL; /* the parent's to free */
+	mon_putting = 0;
 	pthread_mutex_init(&mon_lock, NULL);
+	pthread_cond_init(&mon_put_done, NULL);
 }

@@ -476,8 +476,11 @@ int shutdown(int fd, int how)
 		pthread_mutex_lock(&p->lock);
 		if (how != SHUT_WR)
 			p->rd_shut = 1; /* reads now end the stream */
-		if (how != SHUT_RD)
+		if (how != SHUT_RD && !p->wr_shut) {
 			p->wr_shut = 1; /* the peer hears it at close (docs) */
+			PLOG("shutdown(fd %d, %s): no half-close on ivt channels; the peer reads "
+			     "end of stream at close", fd, how == SHUT_WR ? "SHUT_WR" : "SHUT_RDWR");
+		}
 		rx_settle(p);
 		pthread_mutex_unlock(&p->lock);
 	}

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ivt/ivt.h"
@@ -33,6 +34,7 @@ struct options {
 	const char *socket_path, *backend, *exec_cmd;
 	size_t ring_size;
 	int timeout_ms;
+	int timeout_given; /* -t on the command line: listen waits that long too */
 	long connections; /* listen: stop after this many; 0 = --exec: forever, else 1 */
 	int close_on_empty; /* -N */
 	int verbose;
@@ -77,7 +79,9 @@ static void usage(FILE *f)
 "    -n, --connections N   listen: exit after N connections (default: 1, or\n"
 "                          unlimited with --exec)\n"
 "    -t, --timeout MS      connect: wait this long for a listener to exist and\n"
-"                          accept (default 10000; -1 forever)\n"
+"                          accept (default 10000; -1 forever); listen: give\n"
+"                          up (exit 1) when no connection came within MS\n"
+"                          (default: wait forever)\n"
 "    -b, --backend NAME    ask for a backend (default: the policy decides)\n"
 "    -r, --ring-size BYTES ring bytes per direction (default: the policy's)\n"
 "    -s, --socket PATH     ivtd's control socket (default $IVT_SOCKET, else\n"
@@ -92,9 +96,10 @@ static void usage(FILE *f)
 "        delivered, or the peer closed the channel gracefully\n"
 "    1   usage error, or the channel could not be opened (the reason is\n"
 "        printed: policy refusal, nobody listening, ivtd not running, ...)\n"
-"    2   the peer went away without closing (it crashed or was killed), or a\n"
-"        local read/write failed; with --exec: any connection ended so or any\n"
-"        CMD exited non-zero\n"
+"    2   the peer went away without closing (it crashed or was killed), or\n"
+"        closed before taking all of standard input, or a local read/write\n"
+"        failed; with --exec: any connection ended so or any CMD exited\n"
+"        non-zero\n"
 "\n"
 "EXAMPLES\n"
 "    guest A:  ivt-cat listen backup > backup.tar\n"
@@ -191,9 +196,15 @@ static int relay(ivt_channel *ch, int in_fd, int out_fd, int keep_input, int clo
 			if (n == -EAGAIN)
 				break;
 			if (n < 0) {
-				if (n != -EPIPE)
-					status = EXIT_RESET;
-				in_open = 0; /* the peer is gone: nothing more to send */
+				/* the peer closed (EPIPE) or died with input of ours
+				 * still to go: not every byte was delivered */
+				status = EXIT_RESET;
+				if (n == -EPIPE)
+					fprintf(stderr, "ivt-cat: %s closed the channel before taking "
+						"all input\n", who ? who : "the peer");
+				else if (who)
+					fprintf(stderr, "ivt-cat: %s: %s\n", who, ivt_strerror((int)n));
+				in_open = 0; /* nothing more to send */
 				pend_len = 0;
 				break;
 			}
@@ -348,6 +359,33 @@ done:
 	return NULL;
 }
 
+/* ivt_accept, giving up after ms (-1: blocking; then l is blocking too). */
+static int accept_within(ivt_listener *l, int ms, ivt_channel **ch)
+{
+	if (ms < 0)
+		return ivt_accept(l, ch);
+	struct timespec now, end;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += ms / 1000;
+	end.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (end.tv_nsec >= 1000000000) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000;
+	}
+	for (;;) {
+		int rc = ivt_accept(l, ch);
+		if (rc != -EAGAIN)
+			return rc;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long long left = (end.tv_sec - now.tv_sec) * 1000LL + (end.tv_nsec - now.tv_nsec) / 1000000;
+		if (left <= 0)
+			return -ETIMEDOUT;
+		struct pollfd p = {.fd = ivt_listener_fd(l), .events = POLLIN};
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
 static int do_listen(const char *name, const struct options *o)
 {
 	struct ivt_open_opts oo = open_opts(o);
@@ -362,9 +400,17 @@ static int do_listen(const char *name, const struct options *o)
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	pthread_t *threads = NULL;
 	long served = 0;
+	if (o->timeout_given && o->timeout_ms >= 0)
+		ivt_listener_set_nonblock(l, 1);
 	while (!want || served < want) {
 		ivt_channel *ch;
-		rc = ivt_accept(l, &ch);
+		rc = accept_within(l, o->timeout_given ? o->timeout_ms : -1, &ch);
+		if (rc == -ETIMEDOUT) {
+			fprintf(stderr, "ivt-cat: listen %s: no connection within %d ms\n", name,
+				o->timeout_ms);
+			worst = EXIT_SETUP;
+			break;
+		}
 		if (rc < 0) {
 			fprintf(stderr, "ivt-cat: accept on %s: %s\n", name, ivt_strerror(rc));
 			worst = EXIT_SETUP;
@@ -443,6 +489,7 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			o.timeout_ms = (int)strtol(optarg, &end, 10);
+			o.timeout_given = 1;
 			if (*end || o.timeout_ms < -1) {
 				fprintf(stderr, "ivt-cat: -t wants milliseconds or -1\n");
 				return EXIT_SETUP;

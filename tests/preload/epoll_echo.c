@@ -9,6 +9,8 @@
  *   epoll-echo client PORT BYTES [CONNS]   send a pattern over CONNS
  *                                   connections at once (non-blocking,
  *                                   edge-triggered), verify the echo
+ *   epoll-echo dump PORT BYTES     write BYTES, close and return from
+ *                                   main at once (the exit-time close)
  * Exit 0 when every byte came back right. Prints one summary line.
  */
 #include <arpa/inet.h>
@@ -192,14 +194,36 @@ static int client(int port, uint64_t bytes, int nconn)
 	return 0;
 }
 
+/* Write, close, exit: nothing waits for the close to reach the peer. */
+static int dump(int port, size_t bytes)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		die("connect");
+	char buf[4096];
+	memset(buf, 'x', sizeof(buf));
+	for (size_t off = 0; off < bytes;) {
+		ssize_t w = write(fd, buf, bytes - off < sizeof(buf) ? bytes - off : sizeof(buf));
+		if (w <= 0)
+			die("write");
+		off += (size_t)w;
+	}
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 4 && !strcmp(argv[1], "dump"))
+		return dump(atoi(argv[2]), strtoull(argv[3], NULL, 0));
 	if (argc >= 4 && !strcmp(argv[1], "server"))
 		server(atoi(argv[2]), !strcmp(argv[3], "et"));
 	if (argc >= 4 && !strcmp(argv[1], "client")) {
 		int n = argc > 4 ? atoi(argv[4]) : 1;
 		return client(atoi(argv[2]), strtoull(argv[3], NULL, 0), n < 1 ? 1 : n > MAXC ? MAXC : n);
 	}
-	fprintf(stderr, "usage: epoll-echo server PORT et|lt | client PORT BYTES [CONNS]\n");
+	fprintf(stderr, "usage: epoll-echo server PORT et|lt | client PORT BYTES [CONNS] | dump PORT BYTES\n");
 	return 2;
 }

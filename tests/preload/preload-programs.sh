@@ -129,5 +129,24 @@ for mode in kernel ivt; do
 	kill $BG
 done
 
+# ---- write, close, return from main: the peer reads a clean end -----
+# close() leaves the channel's last release to the monitor thread; a
+# program that exited right after once took that close down with it, and
+# its peer read a reset after the bytes (8 of 8 runs) instead of the end.
+for mode in kernel ivt; do
+	next_port
+	start_bg "$T/dump-srv-$mode.log" $mode "$PY" "$HERE/count_server.py" $PORT 3
+	wait_listen $mode $PORT "$T/dump-srv-$mode.log"
+	for i in 1 2 3; do
+		with $mode "$BIN/epoll-echo" dump $PORT 100000 2>>"$T/dump-cli-$mode.log" ||
+			fail "dump client $mode"
+	done
+	wait $BG
+	ends=$(grep -c "^got 100000 then end" "$T/dump-srv-$mode.log")
+	echo "close at exit $mode: $ends of 3 connections read to a clean end"
+	[ "$ends" = 3 ] || { fail "close at exit $mode"; grep "^got" "$T/dump-srv-$mode.log"; }
+	[ $mode = ivt ] && check_ivt "$T/dump-cli-$mode.log" "close at exit" 3
+done
+
 echo "ivtd granted: $("$BIN/ivtctl" -s "$IVT_SOCKET" status 2>/dev/null | grep -i granted | head -1)"
 finish "all preload scenarios passed"

@@ -7,6 +7,8 @@
 #     source's, and every ivt-cat must exit 0;
 #  2. a connector killed mid-stream makes its listener exit 2 (reset),
 #     one that ends its input makes it exit 0 (clean EOF);
+#     input the peer never took makes the connector exit 2, and listen -t
+#     with nobody coming exits 1;
 #  3. usage errors; 4. idle ends do not wake.
 # Usage: ivt-cat-roundtrip.sh BIN_DIR PLUGIN_DIR
 set -u
@@ -92,7 +94,23 @@ echo x | "$cat_" connect cat-cmd -t 10000 || fail "connector to a failing CMD fa
 wait $l
 rc=$?
 [ $rc = 2 ] || fail "listener whose CMD exited 3 exited $rc, want 2"
-echo "ok: exit 2 on reset, 0 on clean EOF"
+# ... a listener that stops taking input (its output fails) while the
+# connector has more than a ring's worth left: the connector exits 2 (it
+# once exited 0, "clean", with 2 of its 3 MB never delivered)
+head -c 3000000 /dev/urandom >"$dir/3m.bin"
+"$cat_" listen cat-full -n 1 </dev/null >/dev/full 2>/dev/null &
+l=$!
+"$cat_" connect cat-full -t 10000 <"$dir/3m.bin" 2>"$dir/full.err"
+rc=$?
+wait $l
+[ $rc = 2 ] && grep -q "before taking all input" "$dir/full.err" ||
+	fail "connector whose peer stopped early exited $rc: $(cat "$dir/full.err")"
+# ... listen -t: nobody came within the time: exit 1 with the reason
+out=$("$cat_" -t 300 listen cat-nobody 2>&1)
+rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "no connection within 300 ms" ||
+	fail "listen -t 300 with no connector: exit $rc, output: $out"
+echo "ok: exit 2 on reset or undelivered input, 0 on clean EOF, 1 when nobody came"
 
 # 3. a usage error says what was wrong in a few lines, exit 1
 out=$("$cat_" connect 2>&1)
