@@ -92,17 +92,32 @@ static void *ivt_server(void *arg)
 	}
 }
 
-static void bench_ivt(struct result *r, int iters, double *lat)
+/* The two ways of setting up a connection (docs/conn-setup.md), taken in
+ * turn, one connection each, so that both see the same load: rv[0] with
+ * connector-made rings, rv[1] with the accepting end's setup relayed by
+ * ivtd (IVT_CONN_RING=0). The variable is only ever overwritten (glibc
+ * keeps the old strings), so the accepting thread may read it meanwhile. */
+static void bench_ivt(struct result *rv, int iters, double *lat)
 {
 	ivt_listener *l;
+	setenv("IVT_CONN_RING", "1", 1);
 	int rc = ivt_listen(CHANNEL, NULL, &l);
 	if (rc < 0)
 		die("ivt_listen", rc);
 	pthread_t t;
 	pthread_create(&t, NULL, ivt_server, l);
-	double start = now_us();
-	double *ph = calloc((size_t)iters * 3, sizeof(*ph)); /* open, round trip, close */
-	for (int i = 0; i < iters; i++) {
+	double *lat2 = calloc((size_t)iters, sizeof(*lat2));
+	double *ph = calloc((size_t)iters * 6, sizeof(*ph)); /* open, round trip, close; x2 */
+	double total[2] = {0, 0};
+	/* CONN_BENCH_WAY=ring|relayed: every connection one way (strace, perf) */
+	const char *only = getenv("CONN_BENCH_WAY");
+	for (int i = 0; i < 2 * iters; i++) {
+		int way = (i ^ (i / 2)) & 1; /* 0 1 1 0 0 1 1 0 ...: neither always first */
+		if (only)
+			way = !strcmp(only, "relayed");
+		double *lt = way ? lat2 : lat, *p = ph + way * 3 * iters;
+		int k = i / 2;
+		setenv("IVT_CONN_RING", way ? "0" : "1", 1);
 		double t0 = now_us();
 		ivt_channel *ch;
 		char c = 'x';
@@ -113,17 +128,23 @@ static void bench_ivt(struct result *r, int iters, double *lat)
 			die("ivt round trip", -EIO);
 		double t2 = now_us();
 		ivt_close(ch);
-		lat[i] = now_us() - t0;
-		ph[i] = t1 - t0;
-		ph[iters + i] = t2 - t1;
-		ph[2 * iters + i] = lat[i] - (t2 - t0);
+		lt[k] = now_us() - t0;
+		total[way] += lt[k];
+		p[k] = t1 - t0;
+		p[iters + k] = t2 - t1;
+		p[2 * iters + k] = lt[k] - (t2 - t0);
 	}
-	summarize(r, lat, iters, now_us() - start);
-	for (int k = 0; k < 3; k++) {
-		qsort(ph + k * iters, (size_t)iters, sizeof(*ph), cmp_double);
-		r->phase_p50[k] = ph[k * iters + iters / 2];
+	for (int w = 0; w < 2; w++) {
+		summarize(&rv[w], w ? lat2 : lat, iters, total[w]);
+		for (int k = 0; k < 3; k++) {
+			double *p = ph + w * 3 * iters + k * iters;
+			qsort(p, (size_t)iters, sizeof(*p), cmp_double);
+			rv[w].phase_p50[k] = p[iters / 2];
+		}
 	}
 	free(ph);
+	free(lat2);
+	unsetenv("IVT_CONN_RING");
 	/* the server thread is in ivt_accept: a last connector wakes it, and
 	 * it sees the listener gone on the next one */
 	pthread_cancel(t);
@@ -321,7 +342,11 @@ static void usage(FILE *f)
 "    connect + accept + 1-byte round trip + close through it (ivt_listen /\n"
 "    ivt_accept, shm), over TCP loopback and over Unix stream sockets in the\n"
 "    same run: setups per second and p50/p99 latency, with ivt's ratio to\n"
-"    each. Then holds N channels open on one listener at once and reports\n"
+"    each. ivt's connections alternate between two ways: connectors that\n"
+"    build the ring themselves (the default, docs/conn-setup.md) and the\n"
+"    accepting end's setup relayed by ivtd (IVT_CONN_RING=0, the way\n"
+"    before). Then holds N channels open on one listener at once and\n"
+"    reports\n"
 "    ivtd's RSS and open fds (/proc) per channel.\n"
 "\n"
 "OPTIONS\n"
@@ -376,9 +401,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	double *lat = calloc((size_t)iters, sizeof(*lat));
-	struct result r[3] = {{.name = "ivt (ivtd, shm)"}, {.name = "TCP loopback"},
-			      {.name = "Unix socket"}};
-	bench_ivt(&r[0], iters, lat);
+	/* r[3]: the setup before connector-made rings (docs/conn-setup.md),
+	 * the accepting end's setup relayed by ivtd, in turn with r[0] */
+	struct result r[4] = {{.name = "ivt (ivtd, shm)"}, {.name = "TCP loopback"},
+			      {.name = "Unix socket"}, {.name = "ivt, relayed setup"}};
+	struct result rv[2] = {{.name = r[0].name}, {.name = r[3].name}};
+	bench_ivt(rv, iters, lat);
+	r[0] = rv[0];
+	r[3] = rv[1];
 	bench_sock(&r[1], iters, lat, AF_INET, d.dir);
 	bench_sock(&r[2], iters, lat, AF_UNIX, d.dir);
 	free(lat);
@@ -387,12 +417,13 @@ int main(int argc, char **argv)
 	       "one at a time\n", iters);
 	printf("%-18s %12s %10s %10s %12s %12s\n", "transport", "setups/s", "p50 us", "p99 us",
 	       "p50 vs TCP", "p50 vs Unix");
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		printf("%-18s %12.0f %10.1f %10.1f %11.2fx %11.2fx\n", r[i].name, r[i].per_s,
 		       r[i].p50, r[i].p99, r[i].p50 / r[1].p50, r[i].p50 / r[2].p50);
-	printf("ivt p50 by phase: ivt_open (connect, accept, setup) %.1f us, first byte "
-	       "round trip %.1f us, ivt_close %.1f us\n",
-	       r[0].phase_p50[0], r[0].phase_p50[1], r[0].phase_p50[2]);
+	for (int i = 0; i < 4; i += 3)
+		printf("%s p50 by phase: ivt_open (connect, accept, setup) %.1f us, first byte "
+		       "round trip %.1f us, ivt_close %.1f us\n", r[i].name,
+		       r[i].phase_p50[0], r[i].phase_p50[1], r[i].phase_p50[2]);
 	printf("target: ivt p50 within 2x of TCP: %s (%.2fx)\n\n",
 	       r[0].p50 <= 2 * r[1].p50 ? "met" : "NOT met", r[0].p50 / r[1].p50);
 

@@ -5,7 +5,7 @@
  * itself and removes them at exit).
  *
  *   slurpoe-bench [--quick] [--ring] [--xdp] [--udp] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth]
- *                 [--encrypt] [--impair SPEC]
+ *                 [--encrypt] [--impair SPEC] [--sizes LIST]
  *
  * Per message size: stream bandwidth (MB/s, until the receiver confirmed
  * every byte), RDMA-write bandwidth (until completions, i.e. acknowledged
@@ -54,7 +54,7 @@ struct req {
 /* What one side's transport did during a test: frames per syscall. Zero
  * for TCP (the kernel batches there). */
 struct xstats {
-	uint64_t rx_frames, rx_calls, tx_frames, tx_calls, waits;
+	uint64_t rx_frames, rx_calls, tx_frames, tx_calls, waits, retx;
 };
 
 /* One measurement: rate, CPU of both processes, both sides' transport. */
@@ -67,6 +67,8 @@ struct result {
 
 static const size_t sizes[] = {64, 1024, 8192, 65536, 1u << 20};
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
+/* --sizes: which of them to measure (bit i: sizes[i]); all by default */
+static unsigned size_mask = (1u << NSIZES) - 1;
 
 static char ns_a[32], ns_b[32];
 static int use_udp;
@@ -102,7 +104,8 @@ static void xstats_now(struct slp_side *s, struct xstats *x)
 		return;
 	struct slp_rawsock_stats st;
 	slp_rawsock_stats(s->loop.rs, &st);
-	*x = (struct xstats){st.rx_frames, st.rx_calls, st.tx_frames, st.tx_calls, s->loop.waits};
+	*x = (struct xstats){st.rx_frames, st.rx_calls, st.tx_frames, st.tx_calls, s->loop.waits,
+			     slp_engine_stats(s->loop.engine)->retransmits};
 }
 
 static void xstats_sub(struct xstats *x, const struct xstats *before)
@@ -112,6 +115,7 @@ static void xstats_sub(struct xstats *x, const struct xstats *before)
 	x->tx_frames -= before->tx_frames;
 	x->tx_calls -= before->tx_calls;
 	x->waits -= before->waits;
+	x->retx -= before->retx;
 }
 
 static int slp_send_cb(void *ctx, const void *buf, size_t len)
@@ -444,23 +448,46 @@ static const char *size_label(size_t sz)
 
 static double per(uint64_t a, uint64_t b) { return b ? (double)a / (double)b : 0; }
 
+/* --sizes 64K,1M: a comma-separated subset of the sizes, labelled as printed. */
+static int parse_sizes(const char *list)
+{
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%s", list);
+	size_mask = 0;
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		size_t i = 0;
+		while (i < NSIZES && strcmp(t, size_label(sizes[i])) != 0)
+			i++;
+		if (i == NSIZES) {
+			fprintf(stderr, "slurpoe-bench: --sizes: '%s' is not one of 64,1K,8K,64K,1M\n", t);
+			return -1;
+		}
+		size_mask |= 1u << i;
+	}
+	return size_mask ? 0 : -1;
+}
+
 /* Where the time goes: CPU per byte and per frame on each side, frames per
  * syscall, and what one round trip costs (docs/slurpoe.md). */
 static void print_cost(const struct result *sb, const struct result *tb, const struct result *sl,
 		       const struct result *tl)
 {
 	printf("\nstream CPU (both processes, user+sys incl. softirq run in them) and batching\n");
-	printf("%8s | %8s %8s %8s | %8s %8s | %6s | %7s %7s | %6s %6s %6s\n", "size", "slp tx",
-	       "slp rx", "s/GB", "tcp tx", "tcp rx", "cpu", "ns/frm", "ns/frm", "frm/", "frm/",
-	       "polls/");
-	printf("%8s | %8s %8s %8s | %8s %8s | %6s | %7s %7s | %6s %6s %6s\n", "", "ns/KB",
-	       "ns/KB", "slp", "ns/KB", "ns/KB", "ratio", "tx", "rx", "sendm", "recvm", "frm rx");
+	printf("%8s | %8s %8s %8s | %8s %8s | %6s | %7s %7s | %6s %6s %6s | %5s\n", "size",
+	       "slp tx", "slp rx", "s/GB", "tcp tx", "tcp rx", "cpu", "ns/frm", "ns/frm", "frm/",
+	       "frm/", "polls/", "retx");
+	printf("%8s | %8s %8s %8s | %8s %8s | %6s | %7s %7s | %6s %6s %6s | %5s\n", "", "ns/KB",
+	       "ns/KB", "slp", "ns/KB", "ns/KB", "ratio", "tx", "rx", "sendm", "recvm", "frm rx",
+	       "%");
 	for (size_t i = 0; i < NSIZES; i++) {
 		const struct result *s = &sb[i], *t = &tb[i];
+		if (!(size_mask & (1u << i)))
+			continue;
 		double kb = (double)s->bytes / 1024, tkb = (double)t->bytes / 1024;
 		double scpu = (double)(s->cpu_client_ns + s->cpu_server_ns);
 		double tcpu = (double)(t->cpu_client_ns + t->cpu_server_ns);
-		printf("%8s | %8.0f %8.0f %8.2f | %8.0f %8.0f | %6.2f | %7.0f %7.0f | %6.1f %6.1f %6.2f\n",
+		printf("%8s | %8.0f %8.0f %8.2f | %8.0f %8.0f | %6.2f | %7.0f %7.0f | %6.1f %6.1f %6.2f | "
+		       "%5.2f\n",
 		       size_label(sizes[i]), (double)s->cpu_client_ns / kb,
 		       (double)s->cpu_server_ns / kb, scpu / 1e9 / ((double)s->bytes / 1e9),
 		       (double)t->cpu_client_ns / tkb, (double)t->cpu_server_ns / tkb,
@@ -469,13 +496,16 @@ static void print_cost(const struct result *sb, const struct result *tb, const s
 		       per(s->cpu_server_ns, s->server.rx_frames),
 		       per(s->client.tx_frames, s->client.tx_calls),
 		       per(s->server.rx_frames, s->server.rx_calls),
-		       per(s->server.waits, s->server.rx_frames));
+		       per(s->server.waits, s->server.rx_frames),
+		       100.0 * per(s->client.retx, s->client.tx_frames));
 	}
 	printf("\nround trip per message (client = pinger): syscalls and CPU each side\n");
 	printf("%8s | %7s %7s %7s %7s | %7s %7s %7s %7s | %8s %8s\n", "size", "cli tx", "cli rx",
 	       "cli wt", "cli us", "srv tx", "srv rx", "srv wt", "srv us", "tcp cli", "tcp srv");
 	for (size_t i = 0; i < NSIZES; i++) {
 		const struct result *s = &sl[i], *t = &tl[i];
+		if (!(size_mask & (1u << i)))
+			continue;
 		printf("%8s | %7.2f %7.2f %7.2f %7.2f | %7.2f %7.2f %7.2f %7.2f | %6.2fus %6.2fus\n",
 		       size_label(sizes[i]), per(s->client.tx_calls, s->msgs),
 		       per(s->client.rx_calls, s->msgs), per(s->client.waits, s->msgs),
@@ -509,7 +539,7 @@ int main(int argc, char **argv)
 					   {"repeat", 1, 0, 'n'}, {"busy-poll", 1, 0, 'b'},
 					   {"ack-now", 0, 0, 'a'}, {"auth", 0, 0, 'A'},
 					   {"encrypt", 0, 0, 'E'}, {"xdp", 0, 0, 'X'}, {"udp", 0, 0, 'U'},
-					   {0, 0, 0, 0}};
+					   {"sizes", 1, 0, 'S'}, {0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
@@ -523,13 +553,17 @@ int main(int argc, char **argv)
 		case 'E': auth = encrypt = 1; break;
 		case 'X': use_xdp = 1; break;
 		case 'U': use_udp = 1; break;
+		case 'S':
+			if (parse_sizes(optarg))
+				return 1;
+			break;
 		case 'n':
 			repeat = atoi(optarg);
 			if (repeat < 1 || repeat > 15)
 				repeat = 15;
 			break;
 		default:
-			fprintf(stderr, "usage: slurpoe-bench [--quick] [--ring] [--xdp] [--udp] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth] [--encrypt] [--impair SPEC]\n");
+			fprintf(stderr, "usage: slurpoe-bench [--quick] [--ring] [--xdp] [--udp] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth] [--encrypt] [--impair SPEC] [--sizes LIST]\n");
 			return 1;
 		}
 	}
@@ -617,6 +651,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < NSIZES; i++) {
 		size_t sz = sizes[i];
 		double rb = 0;
+		if (!(size_mask & (1u << i)))
+			continue;
 		const char *what = "slurpoe stream";
 		if (median_of(bw, &ps, &s, servers[0], sz, &rs_bw[i]) ||
 		    (what = "tcp stream", median_of(bw, &pt, NULL, servers[1], sz, &rt_bw[i])) ||

@@ -186,7 +186,9 @@ int ivt_listener_set_nonblock(ivt_listener *l, int nonblock);
 /* The other end's identity as ivtd's policy saw it: "uid:1000",
  * "dom:5", "host:hostB/uid:0". "" while not known (a one-shot listener
  * before its peer connected, an ivtd older than this API, XenStore ends);
- * NULL if ch is NULL. Valid as long as ch. */
+ * NULL if ch is NULL. Valid as long as ch. A connector that brought its
+ * own ring (docs/conn-setup.md) may be accepted before ivtd's word on
+ * its listener arrived: the first call then waits for it (up to 2 s). */
 const char *ivt_peer_identity(const ivt_channel *ch);
 
 /* Close gracefully: the peer reads what was sent, then end-of-stream. */

@@ -9,6 +9,7 @@
  *   SETUP       sizeof(struct ivt_ctrl_setup)   (whole blob array; blob_len says how much counts)
  *   PEER        sizeof(struct ivt_ctrl_peer)
  *   INCOMING    sizeof(struct ivt_ctrl_incoming)   (ticket nonzero)
+ *   INCOMING_RING sizeof(struct ivt_ctrl_incoming_ring)   (as INCOMING and SETUP)
  *   PEER_INFO   sizeof(struct ivt_ctrl_peer_info)
  *   ATTACH_INFO sizeof(struct ivt_ctrl_attach_info)   (cookie not all zero)
  *   ATTACH      sizeof(struct ivt_ctrl_attach)   (cookie not all zero, known
@@ -102,6 +103,14 @@ static int check_payload(struct ivt_ctrl_msg *m, uint32_t len)
 		    !TERMINATED(m->u.incoming.identity))
 			return -EPROTO;
 		return 0;
+	case IVT_CTRL_INCOMING_RING: {
+		const struct ivt_ctrl_incoming_ring *r = &m->u.incoming_ring;
+		if (len != sizeof(*r) || !r->in.ticket || !TERMINATED(r->in.identity) ||
+		    r->setup.blob_len > IVT_OOB_BLOB_MAX || r->setup.nfds > IVT_OOB_FDS_MAX ||
+		    (int)r->setup.nfds != m->nfds)
+			return -EPROTO;
+		return 0;
+	}
 	case IVT_CTRL_PEER_INFO:
 		if (len != sizeof(m->u.peer_info) || !TERMINATED(m->u.peer_info.identity))
 			return -EPROTO;
@@ -150,8 +159,8 @@ int ivt_ctrl_parse(const void *buf, size_t n, struct ivt_ctrl_msg *m)
 	/* Compare in size_t: hdr.len is attacker-chosen and must not wrap. */
 	if (n - sizeof(m->hdr) != (size_t)m->hdr.len || m->hdr.len > sizeof(m->u))
 		return -EPROTO;
-	/* Only SETUP may carry descriptors. */
-	if (m->nfds > 0 && m->hdr.type != IVT_CTRL_SETUP)
+	/* Only SETUP and INCOMING_RING may carry descriptors. */
+	if (m->nfds > 0 && m->hdr.type != IVT_CTRL_SETUP && m->hdr.type != IVT_CTRL_INCOMING_RING)
 		return -EPROTO;
 	memset(&m->u, 0, sizeof(m->u));
 	memcpy(&m->u, (const char *)buf + sizeof(m->hdr), m->hdr.len);
@@ -168,36 +177,91 @@ void ivt_ctrl_msg_close_fds(struct ivt_ctrl_msg *m)
 	m->nfds = 0;
 }
 
-int ivt_ctrl_send(int sock, uint16_t type, uint32_t seq, const void *payload, uint32_t len,
-		  const int *fds, int nfds)
+/* static-size stack buffer: the biggest message is a few KiB */
+union ctrl_out {
+	char bytes[RECV_BUF_SIZE];
+	struct ivt_ctrl_hdr hdr;
+};
+
+/* Header + payload into out, checked by our own parser: a bug here must
+ * not look like a hostile peer over there. Its size, or -EINVAL. */
+static ssize_t build(union ctrl_out *out, uint16_t type, uint32_t seq, const void *payload,
+		     uint32_t len, const int *fds, int nfds)
 {
-	/* static-size stack buffer: the biggest message is a few KiB */
-	union {
-		char bytes[RECV_BUF_SIZE];
-		struct ivt_ctrl_hdr hdr;
-	} out;
-	if (len > sizeof(out.bytes) - sizeof(struct ivt_ctrl_hdr) || (len && !payload) ||
+	if (len > sizeof(out->bytes) - sizeof(struct ivt_ctrl_hdr) || (len && !payload) ||
 	    nfds < 0 || nfds > IVT_OOB_FDS_MAX || (nfds && !fds))
 		return -EINVAL;
 	struct ivt_ctrl_hdr hdr = {
 		.magic = IVT_CTRL_MAGIC, .version = IVT_CTRL_VERSION, .type = type, .len = len, .seq = seq,
 	};
-	memcpy(out.bytes, &hdr, sizeof(hdr));
+	memcpy(out->bytes, &hdr, sizeof(hdr));
 	if (len)
-		memcpy(out.bytes + sizeof(hdr), payload, len);
-
-	/* Never put a message on the wire that our own parser would reject:
-	 * a bug here would otherwise look like a hostile peer over there. */
+		memcpy(out->bytes + sizeof(hdr), payload, len);
 	struct ivt_ctrl_msg check = {.nfds = nfds};
-	if (ivt_ctrl_parse(out.bytes, sizeof(hdr) + len, &check) != 0)
+	if (ivt_ctrl_parse(out->bytes, sizeof(hdr) + len, &check) != 0)
 		return -EINVAL;
+	return (ssize_t)(sizeof(hdr) + len);
+}
 
-	size_t total = sizeof(hdr) + len;
-	ssize_t r = ivt_send_with_fds(sock, out.bytes, total, fds, nfds);
+/* One code for "the other end is gone", as ivt_ctrl_recv uses. */
+static int send_result(ssize_t r, size_t total)
+{
 	if (r >= 0)
 		return (size_t)r == total ? 0 : -EPROTO;
-	/* One code for "the other end is gone", as ivt_ctrl_recv uses. */
 	return r == -EPIPE ? -ECONNRESET : (int)r;
+}
+
+int ivt_ctrl_send(int sock, uint16_t type, uint32_t seq, const void *payload, uint32_t len,
+		  const int *fds, int nfds)
+{
+	union ctrl_out out;
+	ssize_t total = build(&out, type, seq, payload, len, fds, nfds);
+	if (total < 0)
+		return (int)total;
+	return send_result(ivt_send_with_fds(sock, out.bytes, (size_t)total, fds, nfds),
+			   (size_t)total);
+}
+
+int ivt_ctrl_send_open_setup(int sock, uint32_t seq, const struct ivt_ctrl_open *open,
+			     const struct ivt_ctrl_setup *setup, const int *fds, int nfds)
+{
+	union ctrl_out out[2];
+	ssize_t n0 = build(&out[0], IVT_CTRL_OPEN, seq, open, sizeof(*open), NULL, 0);
+	ssize_t n1 = build(&out[1], IVT_CTRL_SETUP, seq + 1, setup, sizeof(*setup), fds, nfds);
+	if (n0 < 0 || n1 < 0)
+		return -EINVAL;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * IVT_OOB_FDS_MAX)];
+		struct cmsghdr align;
+	} cbuf;
+	memset(&cbuf, 0, sizeof(cbuf));
+	struct iovec iov[2] = {{.iov_base = out[0].bytes, .iov_len = (size_t)n0},
+			       {.iov_base = out[1].bytes, .iov_len = (size_t)n1}};
+	struct mmsghdr mm[2];
+	memset(mm, 0, sizeof(mm));
+	mm[0].msg_hdr.msg_iov = &iov[0];
+	mm[0].msg_hdr.msg_iovlen = 1;
+	mm[1].msg_hdr.msg_iov = &iov[1];
+	mm[1].msg_hdr.msg_iovlen = 1;
+	if (nfds > 0) {
+		mm[1].msg_hdr.msg_control = cbuf.buf;
+		mm[1].msg_hdr.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mm[1].msg_hdr);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+	}
+	int r;
+	while ((r = sendmmsg(sock, mm, 2, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return send_result(-errno, 0);
+	if (r == 2)
+		return mm[0].msg_len == (unsigned)n0 && mm[1].msg_len == (unsigned)n1 ? 0 : -EPROTO;
+	/* only the OPEN went (a full socket buffer): the SETUP on its own */
+	return send_result(ivt_send_with_fds(sock, out[1].bytes, (size_t)n1, fds, nfds),
+			   (size_t)n1);
 }
 
 /* Wait until sock is readable. 0, -ETIMEDOUT or -errno. */

@@ -17,6 +17,7 @@ struct ivt_ctrl_msg {
 		struct ivt_ctrl_setup setup;
 		struct ivt_ctrl_peer peer;
 		struct ivt_ctrl_incoming incoming;
+		struct ivt_ctrl_incoming_ring incoming_ring;
 		struct ivt_ctrl_peer_info peer_info;
 		struct ivt_ctrl_attach_info attach_info;
 		struct ivt_ctrl_attach attach;
@@ -27,9 +28,14 @@ struct ivt_ctrl_msg {
 	int nfds;
 };
 
-/* Send one message. fds only with IVT_CTRL_SETUP. 0 or negative errno. */
+/* Send one message. fds only with IVT_CTRL_SETUP and IVT_CTRL_INCOMING_RING. 0 or negative errno. */
 int ivt_ctrl_send(int sock, uint16_t type, uint32_t seq, const void *payload, uint32_t len,
 		  const int *fds, int nfds);
+
+/* An OPEN (seq) and a SETUP (seq + 1, with fds) in one system call
+ * (sendmmsg): a connector that brings its ring. 0 or negative errno. */
+int ivt_ctrl_send_open_setup(int sock, uint32_t seq, const struct ivt_ctrl_open *open,
+			     const struct ivt_ctrl_setup *setup, const int *fds, int nfds);
 
 /* Receive and validate one message. timeout_ms < 0 waits forever.
  * Returns 0, -ECONNRESET when the peer closed the socket and nothing it

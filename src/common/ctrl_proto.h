@@ -41,6 +41,22 @@
  *   PEER_INFO  (daemon -> an end whose OPEN had IVT_CTRL_OPEN_INFO): the
  *              other end's identity, sent before OPEN_OK or PEER CONNECTED.
  *
+ * Connector-made rings (docs/conn-setup.md; only between a listener and
+ * connectors whose OPEN had the hint IVT_CTRL_OPEN_RINGS):
+ *   a connector's OPEN_OK may say IVT_CTRL_OK_RINGS: later connectors to
+ *   this listener may build the ring themselves. Such a connector sends
+ *   OPEN with IVT_CTRL_OPEN_RING (backend, ring_size and IVT_MESSAGE = the
+ *   grant it was told) and its SETUP right behind it. ivtd checks the
+ *   policy, then the grant (refused with ESTALE: "open the ordinary way",
+ *   also when the backlog has no room at once), and offers the connector
+ *   with INCOMING_RING: the INCOMING and the connector's SETUP, fds
+ *   included, which ivtd keeps no copy of. The accepting end attaches to
+ *   the ring (checked like any peer-written setup), then opens ACCEPT as
+ *   above without a SETUP of its own. The connector counts as accepted
+ *   once the ring says its peer attached; ivtd's OPEN_OK (with PEER_INFO
+ *   and ATTACH_INFO) may come later and is read then. Refusals before
+ *   that (listener closed, timed out) come as ERROR, as before.
+ *
  * Versions: hdr.version stays 1; features come as OPEN flags. A daemon
  * refuses flags it does not know with ERROR EINVAL "invalid OPEN flags"
  * (and, from today, known_flags = what it knows); libivt then drops the
@@ -89,6 +105,7 @@ enum ivt_ctrl_type {
 	IVT_CTRL_ATTACH_INFO = 11, /* daemon -> end: the channel's cookie (ivt_ctrl_attach_info) */
 	IVT_CTRL_ATTACH = 12,    /* client -> restarted daemon: adopt my end (ivt_ctrl_attach) */
 	IVT_CTRL_ATTACH_OK = 13, /* daemon -> client: adopted (ivt_ctrl_attach_ok) */
+	IVT_CTRL_INCOMING_RING = 14, /* daemon -> listener: a connector with its ring (+ fds) */
 	IVT_CTRL_TYPE_MAX
 };
 
@@ -107,10 +124,14 @@ enum ivt_ctrl_open_flags {
 	IVT_CTRL_OPEN_INFO = 1u << 10,  /* this client understands PEER_INFO */
 	IVT_CTRL_OPEN_ATTACH = 1u << 11, /* ... and ATTACH_INFO: it re-attaches after a restart */
 	IVT_CTRL_OPEN_DETACH = 1u << 12, /* ... and IVT_CTRL_OK_DETACHED (accepting ends) */
+	IVT_CTRL_OPEN_RING = 1u << 13,   /* connector: my ring (SETUP) follows this OPEN */
+	/* Hint: a MULTI listener takes INCOMING_RING; a connector takes
+	 * IVT_CTRL_OK_RINGS. */
+	IVT_CTRL_OPEN_RINGS = 1u << 16,
 };
 #define IVT_CTRL_OPEN_FLAGS                                                                  \
 	(IVT_LISTEN | IVT_MESSAGE | IVT_CTRL_OPEN_MULTI | IVT_CTRL_OPEN_ACCEPT |               \
-	 IVT_CTRL_OPEN_INFO | IVT_CTRL_OPEN_ATTACH | IVT_CTRL_OPEN_DETACH)
+	 IVT_CTRL_OPEN_INFO | IVT_CTRL_OPEN_ATTACH | IVT_CTRL_OPEN_DETACH | IVT_CTRL_OPEN_RING)
 /* Flags that only say what the client understands: it works without
  * them. A daemon that refuses them (older than they are: "invalid OPEN
  * flags") is asked again without them; the rest are required, and an
@@ -158,7 +179,11 @@ struct ivt_ctrl_open_ok {
  * end expects no PEER, no cookie, and need not send CLOSE). Only for a
  * backend with IVT_CAP_PEER_FATE, which tells each end its peer's fate. */
 #define IVT_CTRL_OK_DETACHED 2u
-#define IVT_CTRL_OK_FLAGS (IVT_CTRL_OK_MESSAGE | IVT_CTRL_OK_DETACHED)
+/* open_ok.flags, to a connector whose OPEN had IVT_CTRL_OPEN_RINGS only:
+ * its next connections to this listener may bring their own ring
+ * (IVT_CTRL_OPEN_RING) with this grant. */
+#define IVT_CTRL_OK_RINGS 4u
+#define IVT_CTRL_OK_FLAGS (IVT_CTRL_OK_MESSAGE | IVT_CTRL_OK_DETACHED | IVT_CTRL_OK_RINGS)
 
 struct ivt_ctrl_error {
 	int32_t err; /* positive errno */
@@ -193,6 +218,12 @@ struct ivt_ctrl_incoming {
 	uint32_t ticket;     /* nonzero; for OPEN (LISTEN | ACCEPT) */
 	uint32_t peer_domid; /* the connector's domain */
 	char identity[IVT_IDENTITY_MAX + 1];
+};
+
+/* INCOMING_RING: the offer and the connector's setup (fds: setup.nfds). */
+struct ivt_ctrl_incoming_ring {
+	struct ivt_ctrl_incoming in;
+	struct ivt_ctrl_setup setup;
 };
 
 struct ivt_ctrl_peer_info {
@@ -231,6 +262,6 @@ struct ivt_ctrl_attach_ok {
 };
 
 #define IVT_CTRL_STATUS_MAX 3800
-#define IVT_CTRL_MSG_MAX (sizeof(struct ivt_ctrl_hdr) + sizeof(struct ivt_ctrl_setup) + 64)
+#define IVT_CTRL_MSG_MAX (sizeof(struct ivt_ctrl_hdr) + sizeof(struct ivt_ctrl_incoming_ring) + 64)
 
 #endif /* IVT_CTRL_PROTO_H */

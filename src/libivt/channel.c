@@ -13,6 +13,7 @@
 #include "common/ctrl_msg.h"
 #include "common/log.h"
 #include "common/plugin_loader.h"
+#include "conn_ring.h"
 #include "errors.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
@@ -86,6 +87,17 @@ static int prompt_ms(long long deadline, int timeout_ms)
  * say "not accepted in time" before its own clock says "no answer". */
 #define QUEUE_ANSWER_GRACE_MS 1000
 
+/* A connector's OPEN says how long it waits in ivtd's queue (req->arg);
+ * returns how long to wait for ivtd's answer. */
+static int connector_wait(struct ivt_ctrl_open *req, long long deadline, int timeout_ms)
+{
+	int wait = prompt_ms(deadline, timeout_ms);
+	int left = ivt_left_ms(deadline);
+	req->arg = left < 0 ? IVT_CTRL_WAIT_FOREVER : timeout_ms == 0 ? 0
+		   : (uint32_t)(left > 0 ? left : 1);
+	return wait >= 0 ? wait + QUEUE_ANSWER_GRACE_MS : wait;
+}
+
 /* OPEN, retrying a connector while nobody listens yet. */
 static int open_ctrl(struct ivt_channel *ch, const struct ivt_open_opts *o,
 		     struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok, long long deadline,
@@ -113,14 +125,8 @@ static int open_ctrl(struct ivt_channel *ch, const struct ivt_open_opts *o,
 		return rc;
 	}
 	for (;;) {
-		int wait = prompt_ms(deadline, timeout_ms);
-		if (!listen) {
-			int left = ivt_left_ms(deadline);
-			req->arg = left < 0 ? IVT_CTRL_WAIT_FOREVER : timeout_ms == 0 ? 0
-					     : (uint32_t)(left > 0 ? left : 1);
-			if (wait >= 0)
-				wait += QUEUE_ANSWER_GRACE_MS;
-		}
+		int wait = listen ? prompt_ms(deadline, timeout_ms)
+				  : connector_wait(req, deadline, timeout_ms);
 		rc = ch->ctrl.ops->open(ch->ctrl.impl, req, ok, wait);
 		if (rc != -ENOENT || listen)
 			return rc;
@@ -250,9 +256,34 @@ static void chan_free(struct ivt_channel *ch)
 
 /* Open the end req asks for, the rest of ivt_open. wait_peer: a
  * listener waits for its connector here (else on first use). */
+/* The accepting end of a connector that brought its ring: attach to it
+ * (the connector counts as accepted from there), then tell ivtd, without
+ * waiting for its answer: it says what the listener's grant said, and a
+ * refusal (the connector gave up meanwhile) comes as the peer's end. */
+static int open_offered(struct ivt_channel *ch, const char *socket_opt,
+			const struct ivt_ctrl_open *req, const struct ivt_ctrl_open_ok *lis_ok,
+			struct ivt_ring_offer *offer, struct ivt_ctrl_open_ok *ok)
+{
+	struct ivt_ctrl_open r = *req;
+	snprintf(r.backend, sizeof(r.backend), "%s", lis_ok->backend);
+	r.ring_size = lis_ok->ring_size;
+	if (lis_ok->flags & IVT_CTRL_OK_MESSAGE)
+		r.flags |= IVT_MESSAGE;
+	struct ivt_ring_wait w = {.peer_identity = offer->identity};
+	int rc = conn_ring_attach(ch, lis_ok, offer);
+	if (rc == 0)
+		rc = ivt_ctrl_select(&ch->ctrl, socket_opt);
+	if (rc == 0 && !ch->ctrl.ops->open_ring)
+		rc = -ENOTSUP; /* only transports with open_ring make offers */
+	if (rc == 0)
+		rc = ch->ctrl.ops->open_ring(ch->ctrl.impl, &r, ok, 0, &w);
+	return rc;
+}
+
 static int chan_start(const char *name, unsigned flags, const struct ivt_open_opts *o,
 		      struct ivt_ctrl_open *req, int wait_peer,
-		      const struct ivt_ctrl_open_ok *lis_ok, ivt_channel **out)
+		      const struct ivt_ctrl_open_ok *lis_ok, struct ivt_ring_offer *offer,
+		      ivt_channel **out)
 {
 	int listen = !!(flags & IVT_LISTEN);
 	struct ivt_channel *ch = calloc(1, sizeof(*ch));
@@ -272,14 +303,29 @@ static int chan_start(const char *name, unsigned flags, const struct ivt_open_op
 
 	long long deadline = ivt_deadline_ms(o->timeout_ms);
 	struct ivt_ctrl_open_ok ok;
-	int rc = lis_ok ? early_open(ch, o->socket_path, req, lis_ok, &ok,
-				     prompt_ms(deadline, o->timeout_ms))
-			: open_ctrl(ch, o, req, &ok, deadline, o->timeout_ms, listen);
+	int rc;
+	if (offer && offer->has) {
+		rc = open_offered(ch, o->socket_path, req, lis_ok, offer, &ok);
+	} else if (lis_ok) {
+		rc = early_open(ch, o->socket_path, req, lis_ok, &ok,
+				prompt_ms(deadline, o->timeout_ms));
+	} else {
+		rc = CONN_RING_UNUSED;
+		if (!listen && !o->peer_addr) {
+			struct ivt_ctrl_open r = *req;
+			rc = conn_ring_connect(ch, o->socket_path, &r, flags, &ok,
+					       connector_wait(&r, deadline, o->timeout_ms));
+		}
+		if (rc == CONN_RING_UNUSED)
+			rc = open_ctrl(ch, o, req, &ok, deadline, o->timeout_ms, listen);
+	}
 	if (rc < 0)
 		goto fail;
 	rc = check_open_ok(&ok, listen);
 	if (rc < 0)
 		goto fail;
+	if (!listen && (ok.flags & IVT_CTRL_OK_RINGS))
+		conn_ring_learn(o->socket_path, name, &ok); /* the next connection brings its ring */
 	ch->ring_size = ok.ring_size;
 	/* the listener's choice, as ivtd reports it (socket or XenStore) */
 	int message = (ok.flags & IVT_CTRL_OK_MESSAGE) || (flags & IVT_MESSAGE);
@@ -367,6 +413,9 @@ int chan_make_request(const char *name, const struct ivt_open_opts *o, uint32_t 
 	snprintf(req->name, sizeof(req->name), "%s", name);
 	snprintf(req->backend, sizeof(req->backend), "%s", o->backend ? o->backend : "");
 	req->flags = flags | IVT_CTRL_OPEN_INFO | IVT_CTRL_OPEN_ATTACH;
+	/* connectors and multi listeners can do connector-made rings */
+	if ((!(flags & IVT_LISTEN) || (flags & IVT_CTRL_OPEN_MULTI)) && conn_ring_enabled())
+		req->flags |= IVT_CTRL_OPEN_RINGS;
 	req->ring_size = o->ring_size;
 	return 0;
 }
@@ -387,22 +436,28 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 	struct ivt_ctrl_open req;
 	if ((rc = chan_make_request(name, &o, flags & (IVT_LISTEN | IVT_MESSAGE), &req)) < 0)
 		return rc;
-	return chan_start(name, flags, &o, &req, o.timeout_ms != 0, NULL, out);
+	return chan_start(name, flags, &o, &req, o.timeout_ms != 0, NULL, NULL, out);
 }
 
 int chan_open_accepted(const char *name, const struct ivt_open_opts *lo,
-		       const struct ivt_ctrl_open_ok *lis_ok, uint32_t ticket, ivt_channel **out)
+		       const struct ivt_ctrl_open_ok *lis_ok, uint32_t ticket,
+		       struct ivt_ring_offer *offer, ivt_channel **out)
 {
 	struct ivt_open_opts o = *lo;
 	o.timeout_ms = 0; /* ivtd answers at once; the connector attaches on first use */
 	struct ivt_ctrl_open req;
 	int rc = chan_make_request(name, &o,
 				   IVT_LISTEN | IVT_CTRL_OPEN_ACCEPT | IVT_CTRL_OPEN_DETACH, &req);
-	if (rc < 0)
+	if (rc < 0) {
+		ivt_ring_offer_close(offer);
 		return rc;
+	}
 	req.arg = ticket;
 	/* the listener's mode: ivtd reports it too; the flag covers an older ivtd */
-	return chan_start(name, IVT_LISTEN | (o.flags & IVT_MESSAGE), &o, &req, 0, lis_ok, out);
+	rc = chan_start(name, IVT_LISTEN | (o.flags & IVT_MESSAGE), &o, &req, 0, lis_ok, offer,
+			out);
+	ivt_ring_offer_close(offer); /* if it failed before taking them */
+	return rc;
 }
 
 IVT_EXPORT int ivt_close(ivt_channel *ch)

@@ -132,7 +132,9 @@ int chan_make_request(const char *name, const struct ivt_open_opts *o, uint32_t 
 /* The server end of connection `ticket` of listener `name` (opts and
  * ivtd's OPEN_OK of the listener, whose backend and ring every accepted
  * connection gets); returns at once, the connector attaches on first use. */
+/* offer: the connector's ring, if it brought one (its fds are consumed). */
 int chan_open_accepted(const char *name, const struct ivt_open_opts *opts,
-		       const struct ivt_ctrl_open_ok *lis_ok, uint32_t ticket, ivt_channel **out);
+		       const struct ivt_ctrl_open_ok *lis_ok, uint32_t ticket,
+		       struct ivt_ring_offer *offer, ivt_channel **out);
 
 #endif

@@ -14,7 +14,36 @@
 #ifndef IVT_LIBIVT_CTRL_H
 #define IVT_LIBIVT_CTRL_H
 
+#include <unistd.h>
+
 #include "common/ctrl_proto.h"
+
+/* A connector-made ring offered to a listener with its INCOMING
+ * (INCOMING_RING): the connector's setup. The fds are the receiver's to
+ * close (ivt_ring_offer_close). has: 0 for a plain INCOMING. */
+struct ivt_ring_offer {
+	int has;
+	char identity[IVT_IDENTITY_MAX + 1]; /* the connector's, as the policy saw it */
+	uint32_t blob_len;
+	uint8_t blob[IVT_OOB_BLOB_MAX];
+	int fds[IVT_OOB_FDS_MAX];
+	int nfds;
+};
+
+/* What open_ring needs of the channel: make the ring and send its setup
+ * (through the oob, usable once build is called), say whether the peer
+ * attached (1 yes, 0 not yet, negative errno: never; woken: fd polled
+ * readable, so consume its wake-ups), and the fd that
+ * becomes readable when that may have changed. */
+struct ivt_ring_wait {
+	void *arg;
+	/* NULL: an accepting end, attached already: open_ring sends the
+	 * OPEN and returns without waiting, its peer's identity this */
+	const char *peer_identity;
+	int (*build)(void *arg);
+	int (*attached)(void *arg, int woken); /* woken: fd was readable */
+	int (*fd)(void *arg);
+};
 
 struct ivt_ctrl_ops {
 	const char *name; /* "local", "xenstore": for logs and reasons */
@@ -49,7 +78,17 @@ struct ivt_ctrl_ops {
 	 * (0: not at all) for ivtd's next waiting connector. 0 with *ticket
 	 * set, -EAGAIN none yet, -ENOTSUP (transport has no such listeners),
 	 * else a negative errno with the reason recorded (ivtd gone: -ECONNRESET). */
-	int (*incoming)(void *impl, uint32_t *ticket, int timeout_ms);
+	int (*incoming)(void *impl, uint32_t *ticket, struct ivt_ring_offer *offer,
+			int timeout_ms);
+	/* Optional (NULL: connectors never bring rings over this transport).
+	 * A connector's OPEN with IVT_CTRL_OPEN_RING: sends the OPEN, calls
+	 * w->build (the SETUP follows the OPEN), then waits up to timeout_ms
+	 * until the ring says the accepting end attached (0: *ok not filled,
+	 * ivtd's answer is read later) or ivtd answered (1: *ok filled), or
+	 * fails like open (-ESTALE: ivtd says open the ordinary way).
+	 * w->build NULL: an accepting end, OPEN sent and 0 at once. */
+	int (*open_ring)(void *impl, const struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok,
+			 int timeout_ms, const struct ivt_ring_wait *w);
 	/* Optional (NULL: never). The control path is gone: try once,
 	 * without blocking, to re-attach to a restarted ivtd. 1: fd is live
 	 * again, 0: not yet (*next_ms: try again then), -1: never. */
@@ -83,6 +122,15 @@ int ivt_ctrl_select_guest(struct ivt_ctrl *c, const char *socket_opt);
 /* Constructors (ctrl_local.c, xs_conn.c): 0 or negative errno + reason. */
 int ivt_ctrl_local_new(struct ivt_ctrl *c, const char *socket_path);
 int ivt_ctrl_xs_new(struct ivt_ctrl *c);
+
+static inline void ivt_ring_offer_close(struct ivt_ring_offer *o)
+{
+	for (int i = 0; i < o->nfds; i++)
+		if (o->fds[i] >= 0)
+			close(o->fds[i]);
+	o->nfds = 0;
+	o->has = 0;
+}
 
 /* Close and forget (NULL-safe: nothing chosen yet). */
 void ivt_ctrl_close(struct ivt_ctrl *c, int graceful);

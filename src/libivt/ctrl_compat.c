@@ -56,8 +56,9 @@ static void name_features(uint32_t fl, char *buf, size_t cap)
 
 int ivt_ctrl_compat_flags(uint32_t flags, uint32_t known, const char *path, uint32_t *out)
 {
-	uint32_t unknown = flags & ~known & ~IVT_CTRL_OPEN_HINTS;
-	uint32_t required = unknown & ~(uint32_t)IVT_CTRL_OPEN_OPTIONAL;
+	/* Hints are optional too: daemons from before hints refuse them. */
+	uint32_t unknown = flags & ~known;
+	uint32_t required = unknown & ~(uint32_t)(IVT_CTRL_OPEN_OPTIONAL | IVT_CTRL_OPEN_HINTS);
 	if (required) {
 		char what[160];
 		name_features(required, what, sizeof(what));

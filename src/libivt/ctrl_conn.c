@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +32,12 @@ static void take_peer_info(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_peer_
 	atomic_store(&cc->identity_set, 1);
 }
 
+static void await_identity(struct ivt_ctrl_conn *cc);
+
 const char *ivt_ctrl_conn_peer_identity(struct ivt_ctrl_conn *cc)
 {
+	if (atomic_load(&cc->ok_pending) && !atomic_load(&cc->identity_set))
+		await_identity(cc);
 	return atomic_load(&cc->identity_set) ? cc->peer_identity : "";
 }
 
@@ -51,6 +56,16 @@ static void handle(struct ivt_ctrl_conn *cc, struct ivt_ctrl_msg *m)
 		if (atomic_load(&cc->peer_event) != IVT_PEER_DIED)
 			atomic_store(&cc->peer_event, (int)m->u.peer.event);
 		break;
+	case IVT_CTRL_OPEN_OK:
+		/* the answer to a connector that brought its ring (open_ring),
+		 * after the ring said it was accepted */
+		atomic_store(&cc->ok_pending, 0);
+		if (m->u.open_ok.flags & IVT_CTRL_OK_DETACHED) {
+			/* an accepting end that did not wait: as open_attempt */
+			atomic_store(&cc->re_state, IVT_RE_NEVER);
+			atomic_store(&cc->daemon_gone, 1);
+		}
+		break;
 	case IVT_CTRL_SETUP:
 		/* The peer's half of a setup (its fds, if any, are dropped:
 		 * nothing after a listener's own setup carries ones we want). */
@@ -63,6 +78,18 @@ static void handle(struct ivt_ctrl_conn *cc, struct ivt_ctrl_msg *m)
 		pthread_mutex_unlock(&cc->early_lock);
 		break;
 	case IVT_CTRL_ERROR:
+		if (atomic_load(&cc->ok_pending)) {
+			/* An end that went on before ivtd's answer (a ring the
+			 * connector made) and is refused after all: the ring is
+			 * up, and its backend tells the peer's fate without
+			 * ivtd (IVT_CAP_PEER_FATE). Go on without ivtd. */
+			IVT_INFO("libivt", "ivtd did not take this end (%s); the channel goes on "
+					   "without it", m->u.error.msg);
+			atomic_store(&cc->ok_pending, 0);
+			atomic_store(&cc->re_state, IVT_RE_NEVER);
+			atomic_store(&cc->daemon_gone, 1);
+			break;
+		}
 		/* the daemon tore the channel down; treat as the peer gone */
 		IVT_WARN("libivt", "ivtd ended the channel: %s", m->u.error.msg);
 		atomic_store(&cc->peer_event, IVT_PEER_DIED);
@@ -114,6 +141,14 @@ static int oob_send(void *ctx, const void *blob, size_t len, const int *fds, int
 	s.nfds = (uint32_t)nfds;
 	if (len)
 		memcpy(s.blob, blob, len);
+	if (cc->pending_open) { /* a connector's ring: its OPEN and SETUP in one call */
+		const struct ivt_ctrl_open *open = cc->pending_open;
+		cc->pending_open = NULL;
+		int rc = ivt_ctrl_send_open_setup(cc->sock, cc->seq + 1, open, &s, fds, nfds);
+		cc->seq += 2;
+		cc->pending_rc = rc;
+		return rc;
+	}
 	return ivt_ctrl_send(cc->sock, IVT_CTRL_SETUP, ++cc->seq, &s, sizeof(s), fds, nfds);
 }
 
@@ -230,17 +265,22 @@ int ivt_ctrl_conn_open(struct ivt_ctrl_conn *cc, const char *path, const struct 
 	return ivt_ctrl_conn_open_early(cc, path, req, ok, timeout_ms, NULL, NULL);
 }
 
-/* One OPEN on a new connection. *known: set when ivtd refused the OPEN
- * for its flags (ivt_ctrl_compat_known). */
-static int open_attempt(struct ivt_ctrl_conn *cc, const char *path,
-			const struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok,
-			int timeout_ms, void (*early)(void *arg), void *arg, uint32_t *known)
+static void conn_init(struct ivt_ctrl_conn *cc)
 {
 	memset(cc, 0, sizeof(*cc));
 	cc->sock = -1;
 	pthread_mutex_init(&cc->re_lock, NULL); /* no resources: never destroyed */
 	pthread_mutex_init(&cc->early_lock, NULL); /* likewise */
 	cc->oob = (struct ivt_oob){.ctx = cc, .send = oob_send, .recv = oob_recv};
+}
+
+/* One OPEN on a new connection. *known: set when ivtd refused the OPEN
+ * for its flags (ivt_ctrl_compat_known). */
+static int open_attempt(struct ivt_ctrl_conn *cc, const char *path,
+			const struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok,
+			int timeout_ms, void (*early)(void *arg), void *arg, uint32_t *known)
+{
+	conn_init(cc);
 	int rc = connect_daemon(cc, path);
 	if (rc < 0)
 		return rc;
@@ -329,8 +369,11 @@ int ivt_ctrl_conn_open_early(struct ivt_ctrl_conn *cc, const char *path,
 	}
 }
 
-int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket, int timeout_ms)
+int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket,
+			   struct ivt_ring_offer *offer, int timeout_ms)
 {
+	offer->has = 0;
+	offer->nfds = 0;
 	for (;;) {
 		struct ivt_ctrl_msg m;
 		int rc = ivt_ctrl_recv(cc->sock, &m, timeout_ms);
@@ -346,6 +389,17 @@ int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket, int timeo
 				       cc->path);
 			return -ECONNRESET;
 		}
+		if (m.hdr.type == IVT_CTRL_INCOMING_RING) {
+			const struct ivt_ctrl_incoming_ring *r = &m.u.incoming_ring;
+			*ticket = r->in.ticket;
+			offer->has = 1;
+			memcpy(offer->identity, r->in.identity, sizeof(offer->identity));
+			offer->blob_len = r->setup.blob_len;
+			memcpy(offer->blob, r->setup.blob, r->setup.blob_len);
+			memcpy(offer->fds, m.fds, sizeof(int) * (size_t)m.nfds);
+			offer->nfds = m.nfds; /* the caller's from here on */
+			return 0;
+		}
 		ivt_ctrl_msg_close_fds(&m);
 		if (m.hdr.type == IVT_CTRL_INCOMING) {
 			*ticket = m.u.incoming.ticket;
@@ -356,6 +410,158 @@ int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket, int timeo
 			return -m.u.error.err;
 		}
 		/* anything else says nothing to a listener */
+	}
+}
+
+/* ---- a connector that brings its ring --------------------------------- */
+
+/* How long a connector whose ring went away waits for ivtd to say why. */
+#define RING_GONE_ANSWER_MS 500
+
+/* One message while the ring is not attached yet: 1 ivtd answered (*ok),
+ * 0 go on waiting, else the refusal. */
+static int ring_msg(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_open *req,
+		    struct ivt_ctrl_open_ok *ok)
+{
+	struct ivt_ctrl_msg m;
+	int rc = ivt_ctrl_recv(cc->sock, &m, 0);
+	if (rc == -ETIMEDOUT)
+		return 0;
+	if (rc == -EPROTO) {
+		ivt_reason_set(rc, "malformed answer from ivtd at %s", cc->path);
+		return rc;
+	}
+	if (rc < 0) {
+		ivt_reason_set(-ECONNREFUSED, "socket %s: ivtd closed the connection", cc->path);
+		return -ECONNREFUSED;
+	}
+	ivt_ctrl_msg_close_fds(&m);
+	switch (m.hdr.type) {
+	case IVT_CTRL_OPEN_OK:
+		*ok = m.u.open_ok;
+		ivt_ctrl_conn_keep_attach(cc, req, ok);
+		return 1;
+	case IVT_CTRL_ATTACH_INFO:
+		ivt_ctrl_conn_reattach_msg(cc, &m);
+		return 0;
+	case IVT_CTRL_PEER_INFO:
+		take_peer_info(cc, &m.u.peer_info);
+		return 0;
+	case IVT_CTRL_ERROR:
+		rc = -m.u.error.err;
+		ivt_reason_set(rc, "%s", m.u.error.msg[0] ? m.u.error.msg : "refused by ivtd");
+		/* an ivtd without connector-made rings: the ordinary way */
+		return rc == -EINVAL && m.u.error.known_flags &&
+			       !(m.u.error.known_flags & IVT_CTRL_OPEN_RING) ? -ESTALE : rc;
+	default:
+		ivt_reason_set(-EPROTO, "ivtd sent message type %u before answering OPEN",
+			       m.hdr.type);
+		return -EPROTO;
+	}
+}
+
+/* What ivtd's OPEN_OK will say, as far as req tells: the answer an end
+ * that does not wait for it goes on with. */
+static void implied_ok(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_open *req,
+		       struct ivt_ctrl_open_ok *ok)
+{
+	memset(ok, 0, sizeof(*ok));
+	snprintf(ok->backend, sizeof(ok->backend), "%s", req->backend);
+	ok->ring_size = req->ring_size;
+	ok->is_server = !!(req->flags & IVT_LISTEN);
+	ok->flags = (req->flags & IVT_MESSAGE) ? IVT_CTRL_OK_MESSAGE : 0;
+	ivt_ctrl_conn_keep_attach(cc, req, ok);
+	atomic_store(&cc->ok_pending, 1);
+}
+
+int ivt_ctrl_conn_open_ring(struct ivt_ctrl_conn *cc, const char *path,
+			    const struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok,
+			    int timeout_ms, const struct ivt_ring_wait *w)
+{
+	conn_init(cc);
+	int rc = connect_daemon(cc, path);
+	if (rc < 0)
+		return rc;
+	if (!w->build) { /* an accepting end: its ring is attached already */
+		rc = ivt_ctrl_send(cc->sock, IVT_CTRL_OPEN, ++cc->seq, req, sizeof(*req), NULL, 0);
+		if (rc < 0) {
+			ivt_reason_set(-ECONNREFUSED, "socket %s: ivtd hung up", path);
+			close(cc->sock);
+			cc->sock = -1;
+			return -ECONNREFUSED;
+		}
+		if (w->peer_identity) {
+			snprintf(cc->peer_identity, sizeof(cc->peer_identity), "%s", w->peer_identity);
+			atomic_store(&cc->identity_set, 1);
+		}
+		implied_ok(cc, req, ok);
+		return 0;
+	}
+	/* the backend's setup message carries the OPEN along (oob_send) */
+	cc->pending_open = req;
+	cc->pending_rc = 0;
+	rc = w->build(w->arg);
+	if (cc->pending_open) {
+		cc->pending_open = NULL;
+		if (rc == 0) {
+			ivt_reason_set(-EPROTO, "backend sent no setup for its ring");
+			rc = -EPROTO;
+		}
+	} else if (cc->pending_rc < 0) {
+		rc = -ESTALE; /* refused at the door (limits): the ordinary way reads why */
+	}
+	long long deadline = ivt_deadline_ms(timeout_ms);
+	int woken = 0;
+	while (rc == 0) {
+		int a = w->attached(w->arg, woken);
+		if (a > 0) { /* accepted; ivtd's answer is read later */
+			implied_ok(cc, req, ok);
+			return 0;
+		}
+		if (a < 0) {
+			/* The ring went with its offer (the listener closed, and
+			 * ivtd's ERROR says so right behind), or the accepting
+			 * end refused it (then ivtd says nothing). */
+			struct pollfd p = {.fd = cc->sock, .events = POLLIN};
+			if (poll(&p, 1, RING_GONE_ANSWER_MS) > 0 && (rc = ring_msg(cc, req, ok)) < 0)
+				break;
+			ivt_reason_set(-ECONNRESET, "the listening end of '%s' did not take this "
+						    "connection's ring", req->name);
+			rc = -ECONNRESET;
+			break;
+		}
+		struct pollfd p[2] = {{.fd = cc->sock, .events = POLLIN},
+				      {.fd = w->fd(w->arg), .events = POLLIN}};
+		int n = poll(p, 2, ivt_left_ms(deadline));
+		woken = n > 0 && p[1].revents;
+		if (n == 0) {
+			ivt_reason_set(-ETIMEDOUT, "ivtd at %s did not answer within %d ms", path,
+				       timeout_ms);
+			rc = -ETIMEDOUT;
+		} else if (n > 0 && p[0].revents) {
+			rc = ring_msg(cc, req, ok);
+			if (rc == 1)
+				return 1;
+		} else if (n < 0 && errno != EINTR) {
+			rc = -errno;
+		}
+	}
+	close(cc->sock);
+	cc->sock = -1;
+	return rc;
+}
+
+/* A connector that brought its ring may ask for its peer's identity
+ * before ivtd's PEER_INFO came: it is on its way (ivtd sends it as it
+ * takes the accepting end's OPEN). Wait for it a little. */
+static void await_identity(struct ivt_ctrl_conn *cc)
+{
+	long long deadline = ivt_deadline_ms(2000);
+	while (!atomic_load(&cc->identity_set) && !atomic_load(&cc->daemon_gone) &&
+	       ivt_left_ms(deadline) > 0) {
+		struct pollfd p = {.fd = cc->sock, .events = POLLIN};
+		if (poll(&p, 1, ivt_left_ms(deadline)) > 0 && ivt_ctrl_conn_drain(cc))
+			break;
 	}
 }
 

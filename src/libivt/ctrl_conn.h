@@ -12,6 +12,7 @@
 #include <sys/un.h>
 
 #include "common/ctrl_msg.h"
+#include "ctrl.h"
 
 struct ivt_ctrl_conn {
 	int sock;
@@ -32,6 +33,12 @@ struct ivt_ctrl_conn {
 	uint8_t early_blob[IVT_OOB_BLOB_MAX];
 	uint32_t early_len;
 	int has_early;
+	/* opened by open_ring before ivtd's OPEN_OK: ivt_peer_identity may
+	 * wait for the PEER_INFO still on its way */
+	atomic_int ok_pending;
+	/* open_ring: the OPEN the ring's SETUP carries along, and how that went */
+	const struct ivt_ctrl_open *pending_open;
+	int pending_rc;
 	/* Re-attaching to a restarted ivtd (ctrl_reattach.c). The cookie
 	 * (ATTACH_INFO) is written once, then published by has_cookie;
 	 * `attach` is filled at open (its cookie and peer_identity when sent). */
@@ -74,7 +81,13 @@ int ivt_ctrl_conn_drain(struct ivt_ctrl_conn *cc);
 const char *ivt_ctrl_conn_peer_identity(struct ivt_ctrl_conn *cc);
 
 /* A listener's next INCOMING (see struct ivt_ctrl_ops.incoming). */
-int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket, int timeout_ms);
+int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket,
+			   struct ivt_ring_offer *offer, int timeout_ms);
+
+/* A connector that brings its ring (see struct ivt_ctrl_ops.open_ring). */
+int ivt_ctrl_conn_open_ring(struct ivt_ctrl_conn *cc, const char *path,
+			    const struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok,
+			    int timeout_ms, const struct ivt_ring_wait *w);
 
 /* A connected AF_UNIX SOCK_SEQPACKET socket to path (close-on-exec,
  * blocking), or a negative errno. nonblock_connect: never wait in

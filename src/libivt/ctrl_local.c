@@ -50,9 +50,17 @@ static const char *local_peer_identity(void *impl)
 	return ivt_ctrl_conn_peer_identity(&((struct local_ctrl *)impl)->cc);
 }
 
-static int local_incoming(void *impl, uint32_t *ticket, int timeout_ms)
+static int local_incoming(void *impl, uint32_t *ticket, struct ivt_ring_offer *offer,
+			  int timeout_ms)
 {
-	return ivt_ctrl_conn_incoming(&((struct local_ctrl *)impl)->cc, ticket, timeout_ms);
+	return ivt_ctrl_conn_incoming(&((struct local_ctrl *)impl)->cc, ticket, offer, timeout_ms);
+}
+
+static int local_open_ring(void *impl, const struct ivt_ctrl_open *req,
+			   struct ivt_ctrl_open_ok *ok, int timeout_ms, const struct ivt_ring_wait *w)
+{
+	struct local_ctrl *l = impl;
+	return ivt_ctrl_conn_open_ring(&l->cc, l->path, req, ok, timeout_ms, w);
 }
 
 static int local_reattach(void *impl, int *next_ms)
@@ -80,6 +88,7 @@ static const struct ivt_ctrl_ops local_ops = {
 	.oob = local_oob,
 	.peer_identity = local_peer_identity,
 	.incoming = local_incoming,
+	.open_ring = local_open_ring,
 	.reattach = local_reattach,
 	.close = local_close,
 };

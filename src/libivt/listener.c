@@ -8,7 +8,9 @@
  * socket's own queue is the accept queue. ivt_accept takes a ticket and
  * opens the server end of that one connection over a control connection
  * of its own (channel.c), which is why accepted channels outlive the
- * listener and have their own ring, backend and stats.
+ * listener and have their own ring, backend and stats. A connector may
+ * have built the ring itself (INCOMING_RING, conn_ring.c): the accepting
+ * end then attaches to it before it tells ivtd.
  *
  * When ivtd goes away (a restart), the listener listens again under the
  * same request, so a server's accept loop outlives ivtd like its channels
@@ -235,7 +237,8 @@ IVT_EXPORT int ivt_accept(ivt_listener *l, ivt_channel **out)
 		if (rc < 0)
 			return rc;
 		uint32_t ticket;
-		rc = l->ctrl.ops->incoming(l->ctrl.impl, &ticket, block ? -1 : 0);
+		struct ivt_ring_offer offer;
+		rc = l->ctrl.ops->incoming(l->ctrl.impl, &ticket, &offer, block ? -1 : 0);
 		if (rc == -ECONNRESET && l->ctrl.ops->accepts_many && went_down(l) == 0)
 			continue; /* ivtd restarts: listen again */
 		if (rc < 0) {
@@ -243,7 +246,7 @@ IVT_EXPORT int ivt_accept(ivt_listener *l, ivt_channel **out)
 				ivt_reason_set(rc, "no connector waiting on '%s'", l->name);
 			return rc;
 		}
-		rc = chan_open_accepted(l->name, &l->opts, &l->ok, ticket, out);
+		rc = chan_open_accepted(l->name, &l->opts, &l->ok, ticket, &offer, out);
 		if (rc != -ECONNABORTED)
 			return rc;
 		/* that connector gave up while queued: the next one */

@@ -512,8 +512,11 @@ static void incoming_drain(void *arg)
 	xs_hub_take(xc->hub, &xc->sub);
 }
 
-static int xs_conn_incoming(void *impl, uint32_t *ticket, int timeout_ms)
+static int xs_conn_incoming(void *impl, uint32_t *ticket, struct ivt_ring_offer *offer,
+			    int timeout_ms)
 {
+	offer->has = 0; /* vchan connectors never bring rings */
+	offer->nfds = 0;
 	struct xs_conn *xc = impl;
 	if (!xc->multi || !xc->subscribed)
 		return -ENOTSUP;

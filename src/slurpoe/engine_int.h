@@ -118,6 +118,10 @@ struct slp_conn {
 	uint64_t stall_since;  /* first expiry of the current run without progress */
 	uint64_t rto_deadline; /* 0 = not armed */
 	int probing;
+	/* After an RTO: the frames sent before it [.., rec_end) are resent
+	 * from rec_next, rec_burst more per ACK that makes progress (doubling);
+	 * rec_burst 0 = not recovering. */
+	uint32_t rec_end, rec_next, rec_burst;
 	uint64_t last_rx;      /* when the peer was last heard from */
 	uint32_t ka_sent;      /* keepalive probes since then */
 	uint64_t ka_next;      /* next probe, valid if ka_sent */

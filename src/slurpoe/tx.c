@@ -340,6 +340,47 @@ static void retransmit(struct slp_conn *c, uint32_t seq, uint64_t now)
 	send_slot(c, seq, now);
 }
 
+/* Minimum age of a frame before fast retransmit or recovery resends it:
+ * a smoothed RTT, so that a frame just resent is not sent again. */
+static uint64_t resend_age(const struct slp_conn *c)
+{
+	uint64_t age = (uint64_t)c->srtt_us + 2ull * c->rttvar_us;
+	return age < 200 ? 200 : age;
+}
+
+/* RTO recovery, once an ACK made progress. A receiver that was only
+ * slow (its process not scheduled: the common case on a loaded host)
+ * acknowledges frames we did not resend: they were on their way, so
+ * nothing more is resent. An ACK that stops exactly behind our resent
+ * frames says the ones after them are lost (they left before our resend
+ * and would have arrived first): those go in bursts doubling per such
+ * ACK, as TCP's slow start after an RTO, so a lost tail costs a few round
+ * trips, not a window of duplicates per expiry. */
+static void recover(struct slp_conn *c, uint64_t now)
+{
+	if (!c->rec_burst)
+		return;
+	if (!slp_seq_lt(c->snd_una, c->rec_end)) {
+		c->rec_burst = 0;
+		return;
+	}
+	if (c->snd_una != c->rec_next) {
+		if (slp_seq_lt(c->rec_next, c->snd_una))
+			c->rec_next = c->snd_una; /* more came than we resent */
+		return;
+	}
+	uint64_t age = resend_age(c);
+	for (uint32_t n = 0; n < c->rec_burst && slp_seq_lt(c->rec_next, c->rec_end); c->rec_next++) {
+		struct slp_txslot *t = &c->tx[c->rec_next & mask(c)];
+		if (t->sacked || now - t->last_tx < age)
+			continue;
+		retransmit(c, c->rec_next, now);
+		n++;
+	}
+	if (c->rec_burst < c->e->cap)
+		c->rec_burst *= 2;
+}
+
 void slp_tx_on_ack(struct slp_conn *c, const struct slp_pkt *p)
 {
 	uint64_t now = slp_now(c->e);
@@ -357,6 +398,7 @@ void slp_tx_on_ack(struct slp_conn *c, const struct slp_pkt *p)
 		if (c->have_sack && slp_seq_le(c->high_sacked, c->snd_una))
 			c->have_sack = 0;
 		c->rto_deadline = c->snd_una != c->snd_tx ? now + c->rto_us : 0;
+		recover(c, now);
 		/* Writes whose last fragment is acknowledged wait for every frame
 		 * the peer had queued by then: any NACK for them is among those. */
 		for (struct slp_work *op = c->wait; op; op = op->next) {
@@ -386,9 +428,7 @@ void slp_tx_on_ack(struct slp_conn *c, const struct slp_pkt *p)
 	if (c->have_sack) {
 		/* A hole with DUPTHRESH frames SACKed beyond it is lost; resend it
 		 * at most once per smoothed RTT. */
-		uint64_t age = (uint64_t)c->srtt_us + 2ull * c->rttvar_us;
-		if (age < 200)
-			age = 200;
+		uint64_t age = resend_age(c);
 		for (uint32_t s = c->snd_una; slp_seq_lt(s + SLP_DUPTHRESH, c->high_sacked); s++) {
 			struct slp_txslot *t = &c->tx[s & mask(c)];
 			if (!t->sacked && now - t->last_tx >= age) {
@@ -423,20 +463,22 @@ void slp_tx_timer(struct slp_conn *c, uint64_t now)
 		slp_fail(c, -ETIMEDOUT);
 		return;
 	}
-	uint32_t old_rto = c->rto_us;
 	c->rto_us = c->rto_us * 2 > cfg->rto_max_us ? cfg->rto_max_us : c->rto_us * 2;
 	if (c->snd_una != c->snd_tx) {
-		/* Resend what has itself waited a full RTO (always the oldest);
-		 * younger frames may simply not be acknowledged yet. */
-		int first = 1;
-		for (uint32_t s = c->snd_una; s != c->snd_tx; s++) {
-			struct slp_txslot *t = &c->tx[s & mask(c)];
-			if (t->sacked)
-				continue;
-			if (first || now - t->last_tx >= old_rto)
-				retransmit(c, s, now);
-			first = 0;
-		}
+		/* Resend the oldest frame only: an expiry mostly means the
+		 * receiver was not scheduled, not that the window was lost,
+		 * and resending everything that waited an RTO sent the whole
+		 * window again per expiry (27 % of a 64 KiB stream's frames at
+		 * MTU 9000 in slurpoe-bench). The rest follows per ACK if it
+		 * was lost (recover()). */
+		uint32_t s = c->snd_una;
+		while (s != c->snd_tx && c->tx[s & mask(c)].sacked)
+			s++;
+		if (s != c->snd_tx)
+			retransmit(c, s++, now);
+		c->rec_end = c->snd_tx;
+		c->rec_next = s;
+		c->rec_burst = 1;
 	} else {
 		slp_tx_send_ack(c, 1);
 	}

@@ -51,6 +51,19 @@ static int ivtd_fds_settle(int want)
 	return n;
 }
 
+/* ivtd's count once it holds still (a STATUS connection reaped). */
+static int ivtd_fds_still(void)
+{
+	int n = ivtd_fds();
+	for (int same = 0; same < 5;) {
+		usleep(20000);
+		int m = ivtd_fds();
+		same = m == n ? same + 1 : 0;
+		n = m;
+	}
+	return n;
+}
+
 /* Connects, sends its index, expects it back +1, then waits for EOF. */
 static int connector(void *arg)
 {
@@ -79,13 +92,7 @@ static void test_one_fd_per_channel(void **state)
 	/* a STATUS answered: ivtd is in its loop, done opening plugins;
 	 * then its count holds still (the STATUS connection reaped) */
 	assert_int_equal(e2e_status(e2e_group_daemon.sock, st, sizeof(st)), 0);
-	int before = ivtd_fds();
-	for (int same = 0; same < 5;) {
-		usleep(20000);
-		int n = ivtd_fds();
-		same = n == before ? same + 1 : 0;
-		before = n;
-	}
+	int before = ivtd_fds_still();
 	pid_t pid[CONNS];
 	ivt_channel *ch[CONNS];
 	for (int i = 0; i < CONNS; i++)
@@ -113,6 +120,62 @@ static void test_one_fd_per_channel(void **state)
 	assert_int_equal(ivtd_fds_settle(before - 1), before - 1);
 	assert_int_equal(e2e_status(e2e_group_daemon.sock, st, sizeof(st)), 0);
 	assert_string_equal(e2e_status_line(st, "t-detach", line, sizeof(line)), "");
+}
+
+/* Connectors that bring their own rings (docs/conn-setup.md): one process
+ * opens RINGED channels in turn (the first learns the grant, the others
+ * make the ring), each echoes, then all wait for end of stream. ivtd
+ * lets go of the accepting ends as it answers them. */
+#define RINGED 4
+
+static int ringed_connector(void *arg)
+{
+	(void)arg;
+	ivt_channel *ch[RINGED];
+	for (int i = 0; i < RINGED; i++) {
+		if (e2e_open("t-detach-ring", 0, 10000, 0, &ch[i]) < 0)
+			return 20 + i;
+		uint8_t b = (uint8_t)i;
+		if (ivt_send(ch[i], &b, 1) != 1 || ivt_recv(ch[i], &b, 1) != 1 || b != i + 1)
+			return 30 + i;
+	}
+	for (int i = 0; i < RINGED; i++) {
+		char c;
+		if (ivt_recv(ch[i], &c, 1) != 0)
+			return 40 + i;
+		ivt_close(ch[i]);
+	}
+	return 0;
+}
+
+static void test_ring_connectors_detached(void **state)
+{
+	(void)state;
+	struct ivt_open_opts o = {.struct_size = sizeof(o), .timeout_ms = -1};
+	ivt_listener *l;
+	assert_int_equal(ivt_listen("t-detach-ring", &o, &l), 0);
+	char st[16384];
+	assert_int_equal(e2e_status(e2e_group_daemon.sock, st, sizeof(st)), 0);
+	int before = ivtd_fds_still();
+	pid_t pid = e2e_fork(ringed_connector, NULL);
+	ivt_channel *ch[RINGED];
+	for (int i = 0; i < RINGED; i++) {
+		assert_int_equal(ivt_accept(l, &ch[i]), 0);
+		uint8_t b;
+		assert_int_equal(ivt_recv(ch[i], &b, 1), 1);
+		assert_int_equal(b, i);
+		b++;
+		assert_int_equal(ivt_send(ch[i], &b, 1), 1);
+	}
+	/* one control connection per channel (the connector's), none of the
+	 * accepting ends' */
+	assert_int_equal(ivtd_fds_settle(before + RINGED), before + RINGED);
+	assert_int_equal(e2e_status(e2e_group_daemon.sock, st, sizeof(st)), 0);
+	assert_non_null(strstr(st, "4 connected"));
+	for (int i = 0; i < RINGED; i++)
+		assert_int_equal(ivt_close(ch[i]), 0);
+	assert_int_equal(e2e_wait(pid), 0);
+	assert_int_equal(ivt_listener_close(l), 0);
 }
 
 /* The accepting side dies (no close): its connector hears a reset. */
@@ -180,6 +243,7 @@ int main(void)
 		cmocka_unit_test(test_one_fd_per_channel),
 		cmocka_unit_test(test_server_death_is_a_reset),
 		cmocka_unit_test(test_connector_close_is_eof),
+		cmocka_unit_test(test_ring_connectors_detached),
 	};
 	return cmocka_run_group_tests(tests, group_setup, e2e_group_teardown);
 }

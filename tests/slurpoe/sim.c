@@ -304,3 +304,33 @@ void sim_pair_close(struct sim_pair *p)
 	slp_conn_free(p->c[1]);
 	sim_free(p->s);
 }
+
+int sim_oneway_step(struct sim *s, void *arg)
+{
+	struct sim_oneway *x = arg;
+	unsigned ev;
+	for (int i = 0; i < 2; i++)
+		while (!sim_paused(s, i) && slp_engine_next_event(sim_engine(s, i), &ev))
+			;
+	while (!sim_paused(s, 1) && x->sent < x->total) {
+		size_t n = x->total - x->sent < sizeof(x->buf) ? x->total - x->sent : sizeof(x->buf);
+		sim_pattern(x->sent, x->buf, n, 7);
+		ssize_t r = slp_send(x->p->c[1], x->buf, n);
+		if (r == -EAGAIN)
+			break;
+		if (r <= 0) {
+			x->bad = 1;
+			return 1;
+		}
+		x->sent += (uint64_t)r;
+	}
+	if (sim_paused(s, 0))
+		return 0;
+	ssize_t r;
+	while ((r = slp_recv(x->p->c[0], x->buf, sizeof(x->buf))) > 0) {
+		sim_pattern(x->got, x->chk, (size_t)r, 7);
+		x->bad |= memcmp(x->buf, x->chk, (size_t)r) != 0;
+		x->got += (uint64_t)r;
+	}
+	return x->got == x->total;
+}

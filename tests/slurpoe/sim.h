@@ -66,6 +66,18 @@ int sim_pair_connect(struct sim_pair *p, uint32_t ep, uint64_t limit_us);
 int sim_pair_wait(struct sim_pair *p, uint64_t limit_us);
 void sim_pair_close(struct sim_pair *p); /* frees both ends and the sim */
 
+/* A one-way stream of `total` pattern bytes (salt 7) from the client
+ * (c[1]) to the server (c[0]): set p and total, then sim_run with
+ * sim_oneway_step until it returns 1. A paused side is left alone. bad:
+ * a byte differed or a send failed. */
+struct sim_oneway {
+	struct sim_pair *p;
+	uint64_t total, sent, got;
+	int bad;
+	uint8_t buf[65536], chk[65536];
+};
+int sim_oneway_step(struct sim *s, void *arg);
+
 struct sim_counters {
 	uint64_t sent, dropped, duplicated, corrupted, reordered;
 };

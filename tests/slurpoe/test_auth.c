@@ -40,47 +40,15 @@ static int pair_try(struct sim_pair *p, const struct sim_impair *imp, const uint
 	return sim_pair_connect(p, EP, 20000000);
 }
 
-struct xfer {
-	struct sim_pair *p;
-	uint64_t total, sent, got;
-	int bad;
-	uint8_t buf[65536], chk[65536];
-};
-
-static int step_xfer(struct sim *s, void *arg)
-{
-	struct xfer *x = arg;
-	unsigned ev;
-	for (int i = 0; i < 2; i++)
-		while (slp_engine_next_event(sim_engine(s, i), &ev))
-			;
-	while (x->sent < x->total) {
-		size_t n = x->total - x->sent < sizeof(x->buf) ? x->total - x->sent : sizeof(x->buf);
-		sim_pattern(x->sent, x->buf, n, 7);
-		ssize_t r = slp_send(x->p->c[1], x->buf, n);
-		if (r == -EAGAIN)
-			break;
-		assert_true(r > 0);
-		x->sent += (uint64_t)r;
-	}
-	ssize_t r;
-	while ((r = slp_recv(x->p->c[0], x->buf, sizeof(x->buf))) > 0) {
-		sim_pattern(x->got, x->chk, (size_t)r, 7);
-		x->bad |= memcmp(x->buf, x->chk, (size_t)r) != 0;
-		x->got += (uint64_t)r;
-	}
-	return x->got == x->total;
-}
-
 static void test_keyed_stream_lossy(void **state)
 {
 	(void)state;
 	struct sim_pair p;
 	assert_int_equal(pair_try(&p, &lossy, key_a, key_a), 1);
-	struct xfer *x = calloc(1, sizeof(*x));
+	struct sim_oneway *x = calloc(1, sizeof(*x));
 	x->p = &p;
 	x->total = getenv("IVT_UNDER_VALGRIND") ? 1u << 20 : 16u << 20;
-	assert_int_equal(sim_run(p.s, step_xfer, x, 600000000), 1);
+	assert_int_equal(sim_run(p.s, sim_oneway_step, x, 600000000), 1);
 	assert_false(x->bad);
 	/* Only corruption (of the trailer, which the CRC does not cover) fails
 	 * authentication between honest peers. */
@@ -155,10 +123,10 @@ static void test_encrypted(void **state)
 		struct sim_pair p;
 		assert_int_equal(pair_try_enc(&p, &lossy, asks), 1);
 		assert_true(p.c[0]->encrypt && p.c[1]->encrypt);
-		struct xfer *x = calloc(1, sizeof(*x));
+		struct sim_oneway *x = calloc(1, sizeof(*x));
 		x->p = &p;
 		x->total = 4u << 20;
-		assert_int_equal(sim_run(p.s, step_xfer, x, 600000000), 1);
+		assert_int_equal(sim_run(p.s, sim_oneway_step, x, 600000000), 1);
 		assert_false(x->bad);
 		/* What goes on the wire (the window slot's frame) is not the text;
 		 * what arrives is. */
@@ -279,10 +247,10 @@ static void test_forged_frames_rejected(void **state)
 	assert_int_equal(slp_conn_state(p.c[0]), SLP_ST_OPEN);
 
 	/* The real client's frame (the proof that forging did not desync us). */
-	struct xfer *x = calloc(1, sizeof(*x));
+	struct sim_oneway *x = calloc(1, sizeof(*x));
 	x->p = &p;
 	x->total = 1u << 20;
-	assert_int_equal(sim_run(p.s, step_xfer, x, 60000000), 1);
+	assert_int_equal(sim_run(p.s, sim_oneway_step, x, 60000000), 1);
 	assert_false(x->bad);
 	free(x);
 	sim_pair_close(&p);

@@ -108,6 +108,25 @@ start_ivtd() { # ns, name, policy, socket, log, rdma device
 	sed 's/^/#   /' "$5" >&2
 	return 1
 }
+# The device's retry counters (rxe hw_counters): a packet lost at the end
+# of a burst costs the queue pair's transport timeout (timeout 14: 67 ms),
+# completer_retry_err counts those. rxe_note LABEL prints what changed since
+# the last rxe_note (IVT-NOTE lines, not checks).
+RXE_CNT=/sys/class/infiniband/ivtvrxa/ports/1/hw_counters
+rxe_snap() {
+	local n
+	for n in completer_retry_err rcvd_seq_err out_of_seq_request duplicate_request \
+		send_rnr_err rcvd_rnr_err; do
+		echo "$n $(cat "$RXE_CNT/$n" 2>/dev/null || echo 0)"
+	done
+}
+rxe_snap >"$TMP/rxe-cnt"
+rxe_note() {
+	rxe_snap >"$TMP/rxe-cnt.new"
+	echo "IVT-NOTE verbs-rxe-counters $1: $(awk 'NR == FNR { old[$1] = $2; next }
+		{ printf "%s +%d ", $1, $2 - old[$1] }' "$TMP/rxe-cnt" "$TMP/rxe-cnt.new")"
+	mv "$TMP/rxe-cnt.new" "$TMP/rxe-cnt"
+}
 # One transfer B -> A on channel $1 (default bulk); prints the listener's
 # MB/s; $TMP/lis.out, con.out. The processes use the same RDMA device.
 transfer() {
@@ -166,6 +185,7 @@ if [ $ok = 0 ] && ! over_verbs && grep -q "over SLURPoE, not verbs" "$TMP/ivtd-b
 	run_pair auto auto && mbs_v=$(transfer)
 	ok=$?
 fi
+rxe_note "bridged transfer over verbs (${mbs_v:-?} MB/s)"
 if [ $ok = 0 ]; then
 	if over_verbs; then
 		pass verbs-bridge-transfer "$BYTES B->A byte-exact over verbs: $mbs_v MB/s; $where"
@@ -200,8 +220,10 @@ if run_pair auto auto; then
 	  done ) &
 	poller=$!
 	PIDS+=($poller)
+	rxe_note "before the direct transfer"
 	mbs_d=$(transfer direct)
 	ok=$?
+	rxe_note "direct transfer ($BYTES B, ${mbs_d:-?} MB/s)"
 	kill "$poller" 2>/dev/null
 	wait "$poller" 2>/dev/null
 	st=$(head -n 1 "$TMP/direct-status" 2>/dev/null)

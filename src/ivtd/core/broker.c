@@ -32,7 +32,7 @@ struct channel *broker_find_named(struct ivt_broker *b, const char *name)
 	return NULL;
 }
 
-static void drop_setup(struct channel *ch)
+void broker_drop_setup(struct channel *ch)
 {
 	if (!ch->setup)
 		return;
@@ -50,7 +50,7 @@ void broker_free_channel(struct ivt_broker *b, struct channel *ch)
 		b->channels = ch->next;
 	if (ch->next)
 		ch->next->prev = ch->prev;
-	drop_setup(ch);
+	broker_drop_setup(ch);
 	free(ch);
 }
 
@@ -182,6 +182,7 @@ static const char *errno_name(int err)
 	case ETIMEDOUT: return "ETIMEDOUT";
 	case ECONNREFUSED: return "ECONNREFUSED";
 	case ECONNABORTED: return "ECONNABORTED";
+	case ESTALE: return "ESTALE";
 	case ENOMEM: return "ENOMEM";
 	default: return "error";
 	}
@@ -378,6 +379,7 @@ static void handle_listen(struct ivt_broker *b, struct ivt_reg_end *end,
 		ch->u.lis.max_conns = d.max_connections ? d.max_connections
 							: IVT_POLICY_MAX_CONNECTIONS_DEFAULT;
 		ch->u.lis.next_ticket = 1;
+		ch->u.lis.rings = req->rings;
 		broker_open_ok(end, ch, 1, 0);
 		return;
 	}
@@ -402,7 +404,7 @@ void broker_relay(struct ivt_broker *b, struct channel *ch)
 		IVT_WARN(WHO, "channel '%s': relaying setup to %s failed: %s", ch->name,
 			 IVT_ID_S(&ch->client_id), strerror(-rc));
 	/* One client per channel: nobody else will need it. */
-	drop_setup(ch);
+	broker_drop_setup(ch);
 }
 
 static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
@@ -432,7 +434,8 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 		.granted_ring_size = ch->ring_size,
 	};
 	struct ivt_policy_decision d;
-	if (broker_decide_or_refuse(b, end, &q, &d) < 0 || connector_mode(b, end, req, ch, &d) < 0)
+	if (broker_decide_or_refuse(b, end, &q, &d) < 0 || broker_ring_refused(b, ch, end, req) ||
+	    connector_mode(b, end, req, ch, &d) < 0)
 		return;
 	if (ch->kind == CHAN_LISTENER) {
 		broker_connect_multi(b, ch, end, req, &d);
@@ -657,6 +660,11 @@ static void cb_request(void *arg, struct ivt_reg_end *end, const struct ivt_end_
 		}
 	}
 	const struct ivt_policy_channel *rule = remote_rule(b, req->name);
+	if (req->ring && (rule || (b->service.open && !strcmp(req->name, b->service.name)))) {
+		broker_refuse(b, end, -ESTALE, "channel '%s' takes no connector-made ring; open it "
+					       "the ordinary way", req->name);
+		return;
+	}
 	if (b->service.open && !strcmp(req->name, b->service.name))
 		handle_service(b, end, req);
 	else if (rule)
@@ -676,6 +684,26 @@ static void close_fds(int *fds, int nfds)
 			close(fds[i]);
 }
 
+struct chan_setup *broker_setup_new(struct ivt_broker *b, struct ivt_reg_end *end,
+				    const void *blob, size_t len, int *fds, int nfds)
+{
+	struct chan_setup *s = len <= IVT_OOB_BLOB_MAX ? malloc(sizeof(*s)) : NULL;
+	if (!s) {
+		close_fds(fds, nfds);
+		if (len > IVT_OOB_BLOB_MAX)
+			broker_refuse(b, end, -EMSGSIZE, "setup blob larger than %d bytes",
+				      IVT_OOB_BLOB_MAX);
+		else
+			broker_refuse(b, end, -ENOMEM, "ivtd is out of memory");
+		return NULL;
+	}
+	memcpy(s->blob, blob, len);
+	s->blob_len = len;
+	memcpy(s->fds, fds, sizeof(int) * (size_t)nfds);
+	s->nfds = nfds;
+	return s;
+}
+
 static void cb_setup(void *arg, struct ivt_reg_end *end, const void *blob, size_t len, int *fds,
 		     int nfds)
 {
@@ -693,6 +721,10 @@ static void cb_setup(void *arg, struct ivt_reg_end *end, const void *blob, size_
 						  "listener's host: %s", ch->name, strerror(-rc));
 		return;
 	}
+	if (ch && ch->kind == CHAN_CONN && ch->client == end && ch->state == CS_RING) {
+		broker_ring_setup(b, ch, end, blob, len, fds, nfds);
+		return;
+	}
 	if (!ch || ch->server != end || ch->kind == CHAN_LISTENER || ch->kind == CHAN_ADOPTED) {
 		close_fds(fds, nfds);
 		broker_refuse(b, end, -EPROTO, "only an open listening or accepting end may send "
@@ -704,21 +736,9 @@ static void cb_setup(void *arg, struct ivt_reg_end *end, const void *blob, size_
 		broker_refuse(b, end, -EALREADY, "channel '%s' already has its setup", ch->name);
 		return;
 	}
-	if (len > IVT_OOB_BLOB_MAX) {
-		close_fds(fds, nfds);
-		broker_refuse(b, end, -EMSGSIZE, "setup blob larger than %d bytes", IVT_OOB_BLOB_MAX);
+	struct chan_setup *s = broker_setup_new(b, end, blob, len, fds, nfds);
+	if (!s)
 		return;
-	}
-	struct chan_setup *s = malloc(sizeof(*s));
-	if (!s) {
-		close_fds(fds, nfds);
-		broker_refuse(b, end, -ENOMEM, "ivtd is out of memory");
-		return;
-	}
-	memcpy(s->blob, blob, len);
-	s->blob_len = len;
-	memcpy(s->fds, fds, sizeof(int) * (size_t)nfds);
-	s->nfds = nfds;
 	ch->setup = s;
 	ch->setup_seen = 1;
 	IVT_DEBUG(WHO, "channel '%s': setup from %s (%zu bytes, %d fds)", ch->name, IVT_ID_S(&end->who),
@@ -759,7 +779,7 @@ void broker_end_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_en
 		ch->server = NULL;
 		other = ch->client;
 		/* Nobody can attach any more: release the shared resources. */
-		drop_setup(ch);
+		broker_drop_setup(ch);
 	} else if (ch->client == end) {
 		ch->client = NULL;
 		other = ch->server;

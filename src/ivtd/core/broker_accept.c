@@ -13,11 +13,19 @@
  * outlives its listener. Connectors are answered only when accepted, so
  * one that gives up or dies before that costs the listener nothing but a
  * stale ticket.
+ *
+ * A connector may bring the ring itself (docs/conn-setup.md): its CONN
+ * waits in RING for its SETUP, which goes to the listener with the offer
+ * (INCOMING_RING); ivtd keeps no copy. Only while the backlog has room:
+ * otherwise the connector is told to open the ordinary way (ESTALE), so
+ * ivtd never holds a waiting connector's descriptors.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker_int.h"
 #include "common/clock.h"
@@ -63,7 +71,9 @@ static void withdraw(struct channel *lis, const struct channel *ch)
 		lis->server->reg->ops->withdrawn(lis->server, ch->u.conn.ticket);
 }
 
-/* Offer a WAITING connection to its listener. */
+static void drop_unaccepted(struct ivt_broker *b, struct channel *ch);
+
+/* Offer a WAITING (or RING, its setup in) connection to its listener. */
 static void offer(struct channel *lis, struct channel *ch)
 {
 	ch->state = CS_QUEUED;
@@ -71,9 +81,47 @@ static void offer(struct channel *lis, struct channel *ch)
 	if (!lis->u.lis.next_ticket)
 		lis->u.lis.next_ticket = 1; /* 0 means "no ticket" */
 	ch->u.conn.ticket = lis->u.lis.next_ticket++;
-	if (lis->server->reg->ops->incoming)
-		lis->server->reg->ops->incoming(lis->server, ch->u.conn.ticket, &ch->client_id,
-						ch->client->domid);
+	const struct ivt_registry_ops *ops = lis->server->reg->ops;
+	if (ch->u.conn.ring) {
+		const struct chan_setup *s = ch->setup;
+		ops->incoming_ring(lis->server, ch->u.conn.ticket, &ch->client_id,
+				   ch->client->domid, s->blob, s->blob_len, s->fds, s->nfds);
+		broker_drop_setup(ch); /* the listener has it now, or never will */
+	} else if (ops->incoming) {
+		ops->incoming(lis->server, ch->u.conn.ticket, &ch->client_id, ch->client->domid);
+	}
+}
+
+/* Connectors of lis may make their rings: its end takes them, its
+ * backend needs nothing from ivtd's answer and tells each end its peer's
+ * fate itself (an end that went on before ivtd's answer can do without
+ * ivtd if that answer is a refusal), and no spill (a connector that
+ * brings its ring hears its grant only from the first OPEN_OK). */
+static int takes_rings(const struct channel *lis)
+{
+	return lis->u.lis.rings && lis->server && lis->server->reg->ops->incoming_ring &&
+	       (lis->caps & IVT_CAP_PEER_FATE) &&
+	       !(lis->caps & (IVT_CAP_PEER_BOUND | IVT_CAP_XS_PATH)) && !lis->spill_above;
+}
+
+int broker_ring_refused(struct ivt_broker *b, struct channel *ch, struct ivt_reg_end *end,
+			const struct ivt_end_request *req)
+{
+	if (!req->ring)
+		return 0;
+	const char *why = NULL;
+	if (ch->kind != CHAN_LISTENER || !takes_rings(ch))
+		why = "its listener takes no connector-made rings";
+	else if (strcmp(req->backend, ch->backend) || req->ring_size != ch->ring_size ||
+		 !req->message != !ch->message)
+		why = "its listener's grant changed";
+	else if (!has_room(ch))
+		why = "its listener has no room in its backlog now";
+	if (!why)
+		return 0;
+	broker_refuse(b, end, -ESTALE, "channel '%s': %s; open it the ordinary way", req->name,
+		      why);
+	return 1;
 }
 
 /* Room freed under lis: offer the longest-waiting connectors (lowest id:
@@ -103,6 +151,8 @@ void broker_connect_multi(struct ivt_broker *b, struct channel *lis, struct ivt_
 	struct channel *ch = broker_channel_new(b, end, CHAN_CONN, lis->name, lis->backend);
 	if (!ch)
 		return;
+	ch->u.conn.client_rings = req->rings;
+	ch->u.conn.ring = req->ring;
 	ch->ring_size = lis->ring_size;
 	ch->spill_above = lis->spill_above;
 	ch->message = lis->message;
@@ -116,7 +166,10 @@ void broker_connect_multi(struct ivt_broker *b, struct channel *lis, struct ivt_
 	b->stats.granted++;
 	IVT_DEBUG(WHO, "connect '%s' by %s to listener %s: %s (rule %s)", ch->name,
 		  IVT_ID_S(&end->who), IVT_ID_S(&lis->server_id), room ? "offered" : "waiting for room", d->rule);
-	if (room) {
+	if (req->ring) {
+		ch->state = CS_RING; /* offered once its SETUP is in */
+		ch->setup_seen = 1;  /* the accepting end sends none */
+	} else if (room) {
 		offer(lis, ch);
 	} else {
 		ch->state = CS_WAITING;
@@ -171,11 +224,38 @@ void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 	broker_open_ok_flags(end, ch, 1, ch->client->domid,
 			     ch->detach_server ? IVT_CTRL_OK_DETACHED : 0);
 	broker_peer_info(ch->client, &ch->server_id, end->domid);
-	broker_open_ok(ch->client, ch, 0, end->domid);
+	broker_open_ok_flags(ch->client, ch, 0, end->domid,
+			     ch->u.conn.client_rings && takes_rings(lis) ? IVT_CTRL_OK_RINGS : 0);
 	/* answers may have failed and dropped an end: its gone() comes later */
-	if (!ch->detach_server)
+	if (!ch->detach_server) {
 		end->reg->ops->notify_peer(end, IVT_PEER_CONNECTED, ch->client->domid);
+	} else if (ch->u.conn.ring) {
+		/* it has its ring already: no SETUP to wait for */
+		ch->detach_server = 0;
+		ch->server_detached = 1;
+		ch->server = NULL;
+		end->broker_data = NULL;
+		end->reg->ops->release(end);
+	}
 	promote(b, lis); /* its place in the backlog is free */
+}
+
+void broker_ring_setup(struct ivt_broker *b, struct channel *ch, struct ivt_reg_end *end,
+		       const void *blob, size_t len, int *fds, int nfds)
+{
+	struct channel *lis = ch->u.conn.parent;
+	if (!lis || !lis->server || !has_room(lis)) {
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		broker_refuse(b, end, -ESTALE, "channel '%s': its listener has no room in its "
+			      "backlog now; open it the ordinary way", ch->name);
+		drop_unaccepted(b, ch); /* answers never free synchronously */
+		return;
+	}
+	if ((ch->setup = broker_setup_new(b, end, blob, len, fds, nfds)))
+		offer(lis, ch);
+	else
+		drop_unaccepted(b, ch);
 }
 
 /* Detach and forget a connection that never got its server end. */
@@ -202,7 +282,7 @@ void broker_listener_gone(struct ivt_broker *b, struct channel *lis, int gracefu
 		if (c->kind != CHAN_CONN || c->u.conn.parent != lis)
 			continue;
 		c->u.conn.parent = NULL;
-		if (c->state != CS_WAITING && c->state != CS_QUEUED)
+		if (c->state != CS_WAITING && c->state != CS_QUEUED && c->state != CS_RING)
 			continue; /* accepted: lives on */
 		if (c->client)
 			broker_refuse(b, c->client, -ECONNREFUSED,
@@ -217,7 +297,7 @@ void broker_conn_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_e
 		      int graceful)
 {
 	struct channel *lis = ch->u.conn.parent;
-	if (ch->state == CS_WAITING || ch->state == CS_QUEUED) {
+	if (ch->state == CS_WAITING || ch->state == CS_QUEUED || ch->state == CS_RING) {
 		/* only the connector exists yet */
 		ch->client = NULL;
 		drop_unaccepted(b, ch);
@@ -241,7 +321,8 @@ void ivt_broker_tick(struct ivt_broker *b)
 	for (int again = 1; again;) {
 		again = 0;
 		for (struct channel *c = b->channels; c; c = c->next) {
-			if (c->kind != CHAN_CONN || (c->state != CS_WAITING && c->state != CS_QUEUED) ||
+			if (c->kind != CHAN_CONN ||
+			    (c->state != CS_WAITING && c->state != CS_QUEUED && c->state != CS_RING) ||
 			    c->u.conn.deadline < 0 || c->u.conn.deadline > now)
 				continue;
 			struct channel *lis = c->u.conn.parent;
@@ -249,6 +330,9 @@ void ivt_broker_tick(struct ivt_broker *b)
 			if (c->state == CS_WAITING)
 				refuse_full(b, lis, client, c->u.conn.full_err,
 					    " during all of the connector's wait");
+			else if (c->state == CS_RING)
+				broker_refuse(b, client, -ETIMEDOUT, "channel '%s': this connector's "
+					      "ring (SETUP) did not come in time", c->name);
 			else
 				broker_refuse(b, client, -ETIMEDOUT,
 					      "channel '%s': the listener %s did not accept this "

@@ -12,6 +12,8 @@
  *   LISTENER  ivt_listen / none: connectors     LISTENING, until it goes
  *             become CONN children
  *   CONN      ivt_accept's end / connector      WAITING -> QUEUED -> CONNECTED -> HALF
+ *             (a connector that brings its      RING -> QUEUED -> ...
+ *             ring: docs/conn-setup.md)
  *   REMOTE    (bridge.c) / local connector      CONNECTED
  *   SERVICE   (ivtd itself) / local connector   CONNECTED
  *   ADOPTED   ends of a channel a previous ivtd  ATTACHING -> CONNECTED -> HALF
@@ -36,6 +38,7 @@ enum chan_state {
 	CS_DEFERRED,  /* ONESHOT over vchan: the listener is answered once its
 		       * client's domid is known (libxenvchan grants to one domain) */
 	CS_WAITING,   /* CONN: beyond the listener's backlog or max_connections */
+	CS_RING,      /* CONN: its connector brings the ring; its SETUP not in yet */
 	CS_QUEUED,    /* CONN: offered to the listener (INCOMING), not accepted */
 	CS_CONNECTED, /* both ends there */
 	CS_HALF,      /* one end went; the other was told and may linger */
@@ -80,12 +83,15 @@ struct channel {
 			uint32_t backlog, max_conns; /* the policy's, at listen time */
 			uint32_t queued, live;       /* CONN children QUEUED / CONNECTED */
 			uint32_t next_ticket;
+			int rings; /* takes connector-made rings (IVT_CTRL_OPEN_RINGS) */
 		} lis;
 		struct { /* CONN */
 			struct channel *parent; /* its LISTENER; NULL once that went */
 			uint32_t ticket;        /* 0 until QUEUED */
 			long long deadline;     /* WAITING/QUEUED: ivt_now_ms() bound, -1 none */
 			int full_err;           /* WAITING: -EAGAIN backlog, -EUSERS max */
+			int client_rings;       /* its connector takes IVT_CTRL_OK_RINGS */
+			int ring;               /* its connector made the ring (RING state first) */
 		} conn;
 		struct { /* ADOPTED, while ATTACHING */
 			struct ivt_identity peer_claim; /* who the first end says its peer is */
@@ -130,6 +136,12 @@ void broker_peer_info(struct ivt_reg_end *end, const struct ivt_identity *who,
  * ivtd serves, "(HOST)" for those bridged to HOST. (broker_status.c) */
 struct ivt_identity_text broker_listener_label(const struct channel *ch);
 void broker_set_xs_path(struct channel *ch, uint32_t listener_domid);
+/* A setup to hold (blob copied, fds taken), or NULL after refusing end
+ * (too large, out of memory) and closing the fds. */
+struct chan_setup *broker_setup_new(struct ivt_broker *b, struct ivt_reg_end *end,
+				    const void *blob, size_t len, int *fds, int nfds);
+/* Close and free a held setup (NULL-safe on ch->setup). */
+void broker_drop_setup(struct channel *ch);
 /* Relay the held setup to the client; dropped once it got there. */
 void broker_relay(struct ivt_broker *b, struct channel *ch);
 /* A CONNECTED channel's end went: tell the other one, then HALF (or
@@ -155,6 +167,14 @@ void broker_connect_multi(struct ivt_broker *b, struct channel *lis, struct ivt_
 			  const struct ivt_end_request *req, const struct ivt_policy_decision *d);
 /* The listener's end went: queued connectors refused, accepted ones live on. */
 void broker_listener_gone(struct ivt_broker *b, struct channel *lis, int graceful);
+/* A connector's OPEN said it brings its ring (req->ring): 1 after
+ * refusing it with ESTALE ("open the ordinary way") when ch cannot take
+ * it (not a listener that takes rings, another grant, no room), else 0. */
+int broker_ring_refused(struct ivt_broker *b, struct channel *ch, struct ivt_reg_end *end,
+			const struct ivt_end_request *req);
+/* A connector-made ring's SETUP (ch in CS_RING): offered, or refused. */
+void broker_ring_setup(struct ivt_broker *b, struct channel *ch, struct ivt_reg_end *end,
+		       const void *blob, size_t len, int *fds, int nfds);
 /* A CONN's end went (any state). */
 void broker_conn_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_end *end,
 		      int graceful);

@@ -14,6 +14,7 @@ static const char *state_name(const struct channel *ch)
 	case CS_LISTENING: return "listening";
 	case CS_DEFERRED: return "listening";
 	case CS_WAITING: return "waiting";
+	case CS_RING: return "queued";
 	case CS_QUEUED: return "queued";
 	case CS_CONNECTED: return "connected";
 	case CS_HALF: return ch->client ? "listener-gone" : "client-gone";

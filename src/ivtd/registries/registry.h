@@ -52,6 +52,14 @@ struct ivt_end_request {
 	uint32_t wait_ms;
 	uint64_t ring_size;                     /* 0 = policy default */
 	int message;                            /* listener: IVT_MESSAGE (message mode) */
+	/* IVT_CTRL_OPEN_RINGS: a multi listener takes incoming_ring offers; a
+	 * connector takes IVT_CTRL_OK_RINGS. Only registries with incoming_ring
+	 * set it. */
+	int rings;
+	/* connect: brings its own ring, its setup right behind the request
+	 * (IVT_CTRL_OPEN_RING); backend, ring_size and message are the
+	 * listener's grant as it was told. */
+	int ring;
 };
 
 /* An end a previous ivtd had answered (XenStore keeps ends across an
@@ -118,6 +126,12 @@ struct ivt_registry_ops {
 	 * connections). Tell a MULTI listener end a connector waits. */
 	int (*incoming)(struct ivt_reg_end *listener, uint32_t ticket,
 			const struct ivt_identity *who, uint32_t peer_domid);
+	/* Optional (NULL: connectors of this registry's listeners never
+	 * bring rings). incoming, with the connector's setup, whose fds are
+	 * duplicated: the caller still owns them. */
+	int (*incoming_ring)(struct ivt_reg_end *listener, uint32_t ticket,
+			     const struct ivt_identity *who, uint32_t peer_domid, const void *blob,
+			     size_t len, const int *fds, int nfds);
 	/* Optional: the offer of ticket to listener ends (accepted, or the
 	 * connector gave up or went away before that). */
 	void (*withdrawn)(struct ivt_reg_end *listener, uint32_t ticket);

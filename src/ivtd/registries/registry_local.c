@@ -236,6 +236,23 @@ static int op_incoming(struct ivt_reg_end *end, uint32_t ticket, const struct iv
 	return send_or_drop(conn_of(end), IVT_CTRL_INCOMING, &in, sizeof(in), NULL, 0);
 }
 
+static int op_incoming_ring(struct ivt_reg_end *end, uint32_t ticket,
+			    const struct ivt_identity *who, uint32_t peer_domid, const void *blob,
+			    size_t len, const int *fds, int nfds)
+{
+	struct ivt_ctrl_incoming_ring r;
+	memset(&r, 0, sizeof(r));
+	r.in.ticket = ticket;
+	r.in.peer_domid = peer_domid;
+	ivt_identity_format(who, r.in.identity, sizeof(r.in.identity));
+	if (len > sizeof(r.setup.blob))
+		return -EMSGSIZE;
+	memcpy(r.setup.blob, blob, len);
+	r.setup.blob_len = (uint32_t)len;
+	r.setup.nfds = (uint32_t)nfds;
+	return send_or_drop(conn_of(end), IVT_CTRL_INCOMING_RING, &r, sizeof(r), fds, nfds);
+}
+
 static int op_peer_info(struct ivt_reg_end *end, const struct ivt_identity *who,
 			uint32_t peer_domid)
 {
@@ -291,6 +308,7 @@ static const struct ivt_registry_ops local_ops = {
 	.relay_setup = op_relay_setup,
 	.notify_peer = op_notify_peer,
 	.incoming = op_incoming,
+	.incoming_ring = op_incoming_ring,
 	.peer_info = op_peer_info,
 	.attach_info = op_attach_info,
 	.attach_ok = op_attach_ok,
@@ -507,11 +525,17 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		c->wants_info = (fl & IVT_CTRL_OPEN_INFO) != 0;
 		c->wants_attach = (fl & IVT_CTRL_OPEN_ATTACH) != 0;
 		c->wants_detach = (fl & IVT_CTRL_OPEN_DETACH) != 0;
+		req.rings = (fl & IVT_CTRL_OPEN_RINGS) != 0;
+		req.ring = (fl & IVT_CTRL_OPEN_RING) != 0;
 		if (req.multi)
 			grow_sndbuf(c);
 		fl &= ~IVT_CTRL_OPEN_HINTS; /* unknown hints are ignored by design */
 		if (fl & ~(uint32_t)IVT_CTRL_OPEN_FLAGS) {
 			reply_unknown_flags(c);
+			return;
+		}
+		if (req.ring && req.listen) {
+			op_reply_error(&c->end, EINVAL, "invalid OPEN: RING is for connectors");
 			return;
 		}
 		if ((fl & IVT_CTRL_OPEN_ACCEPT) && (!req.listen || !req.ticket || req.multi)) {

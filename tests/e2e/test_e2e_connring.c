@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Connector-made rings (docs/conn-setup.md) through a real ivtd, with a
+ * libivt listener and the connector spoken by hand on the control socket:
+ * ivtd tells an ordinary connector the grant (IVT_CTRL_OK_RINGS); a
+ * connector that brings a good ring is accepted through it; a hostile
+ * ring (unsealed memfd, wrong size, not a socket) is refused by the
+ * accepting end, which goes on to the next connector; a stale grant is
+ * refused with ESTALE and a policy refusal still comes first, in neither
+ * case reaching the listener; the listener closing refuses a ring
+ * connector with ECONNREFUSED; and a libivt connector that connects
+ * twice uses the ring the second time, both ends byte-exact.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/ctrl_msg.h"
+#include "common/ring.h"
+#include "e2e/e2e_util.h"
+
+#define RING 65536u
+#define POLICY                                                                                \
+	"{\"version\":1,\"channels\":["                                                      \
+	"{\"name\":\"racl\",\"listeners\":[\"uid:0\"],\"connectors\":[\"uid:65534\"],"       \
+	"\"backend\":\"shm\"},"                                                               \
+	"{\"name\":\"rback\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],"           \
+	"\"backend\":\"shm\",\"ring_size\":65536,\"backlog\":1},"                            \
+	"{\"name\":\"r*\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],"                    \
+	"\"backend\":\"shm\",\"ring_size\":65536}]}"
+
+/* The shm plugin's setup blob (plugins/shm/shm_ep.h). */
+struct shm_blob {
+	uint32_t magic, version;
+	uint64_t ring_size, shm_size;
+};
+
+static int group_setup(void **state)
+{
+	(void)state;
+	return e2e_group_start(POLICY);
+}
+
+static ivt_listener *listen_on(const char *name)
+{
+	struct ivt_open_opts o = {.struct_size = sizeof(o), .timeout_ms = 5000,
+				  .flags = IVT_NONBLOCK};
+	ivt_listener *l = NULL;
+	assert_int_equal(ivt_listen(name, &o, &l), 0);
+	return l;
+}
+
+static int readable(int fd, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
+}
+
+static struct ivt_ctrl_open open_req(const char *name, uint32_t flags, uint64_t ring)
+{
+	struct ivt_ctrl_open r;
+	memset(&r, 0, sizeof(r));
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	snprintf(r.backend, sizeof(r.backend), "shm");
+	r.flags = flags | IVT_CTRL_OPEN_INFO | IVT_CTRL_OPEN_RINGS;
+	r.arg = 5000;
+	r.ring_size = ring;
+	return r;
+}
+
+/* The next message on s that is not PEER_INFO / ATTACH_INFO. */
+static int next_answer(int s, struct ivt_ctrl_msg *m)
+{
+	for (;;) {
+		int rc = ivt_ctrl_recv(s, m, 10000);
+		if (rc < 0)
+			return rc;
+		ivt_ctrl_msg_close_fds(m);
+		if (m->hdr.type != IVT_CTRL_PEER_INFO && m->hdr.type != IVT_CTRL_ATTACH_INFO)
+			return 0;
+	}
+}
+
+/* A connector's ring as the shm plugin makes it: memfd (sealed unless
+ * told otherwise, of size bytes), the ring in it, a wake-up pair. */
+struct raw_ring {
+	int memfd, wake[2];
+	void *map;
+	size_t len;
+	struct ivt_ring ring;
+};
+
+static int no_kick(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static void raw_ring_make(struct raw_ring *r)
+{
+	size_t need = ivt_ring_shm_size(RING);
+	r->memfd = memfd_create("connring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	assert_true(r->memfd >= 0);
+	assert_int_equal(ftruncate(r->memfd, (off_t)need), 0);
+	assert_int_equal(fcntl(r->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+	r->map = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_SHARED, r->memfd, 0);
+	assert_true(r->map != MAP_FAILED);
+	assert_int_equal(ivt_ring_create(&r->ring, r->map, need, RING, no_kick, NULL), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, r->wake), 0);
+}
+
+/* A memfd of size bytes, sealed against shrinking or not. */
+static int other_memfd(size_t size, int seal)
+{
+	int fd = memfd_create("connring-bad", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	if (seal)
+		assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+	return fd;
+}
+
+static void raw_ring_free(struct raw_ring *r)
+{
+	munmap(r->map, ivt_ring_shm_size(RING));
+	close(r->memfd);
+	close(r->wake[0]);
+	if (r->wake[1] >= 0)
+		close(r->wake[1]);
+}
+
+/* The SETUP of a ring as shm_listen sends it (two fds: memfd, socket). */
+static struct ivt_ctrl_setup shm_setup(void)
+{
+	struct ivt_ctrl_setup setup;
+	memset(&setup, 0, sizeof(setup));
+	struct shm_blob b = {.magic = 0x4d485349u, .version = 2, .ring_size = RING,
+			     .shm_size = ivt_ring_shm_size(RING)};
+	memcpy(setup.blob, &b, sizeof(b));
+	setup.blob_len = sizeof(b);
+	setup.nfds = 2;
+	return setup;
+}
+
+/* OPEN with RING and the ring's SETUP in one go; fds: {memfd, wake end}. */
+static int send_ring_open(const char *name, uint64_t ring, const int fds[2])
+{
+	int s = e2e_ctrl_connect(e2e_group_daemon.sock);
+	assert_true(s >= 0);
+	struct ivt_ctrl_open req = open_req(name, IVT_CTRL_OPEN_RING, ring);
+	struct ivt_ctrl_setup setup = shm_setup();
+	assert_int_equal(ivt_ctrl_send_open_setup(s, 1, &req, &setup, fds, 2), 0);
+	return s;
+}
+
+/* ---- the grant, then a ring ------------------------------------------ */
+
+static void test_grant_then_ring(void **state)
+{
+	(void)state;
+	ivt_listener *l = listen_on("rgrant");
+	/* an ordinary connector that takes the grant hears it */
+	int s = e2e_ctrl_connect(e2e_group_daemon.sock);
+	struct ivt_ctrl_open req = open_req("rgrant", 0, 0);
+	assert_int_equal(ivt_ctrl_send(s, IVT_CTRL_OPEN, 1, &req, sizeof(req), NULL, 0), 0);
+	assert_true(readable(ivt_listener_fd(l), 10000));
+	ivt_channel *ch;
+	assert_int_equal(ivt_accept(l, &ch), 0);
+	struct ivt_ctrl_msg m;
+	assert_int_equal(next_answer(s, &m), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
+	assert_true(m.u.open_ok.flags & IVT_CTRL_OK_RINGS);
+	assert_int_equal(m.u.open_ok.ring_size, RING);
+	ivt_close(ch);
+	close(s);
+
+	/* a connector with its own ring: accepted through it */
+	struct raw_ring r;
+	raw_ring_make(&r);
+	s = send_ring_open("rgrant", RING, (int[]){r.memfd, r.wake[1]});
+	close(r.wake[1]);
+	r.wake[1] = -1;
+	assert_true(readable(ivt_listener_fd(l), 10000));
+	assert_int_equal(ivt_accept(l, &ch), 0);
+	assert_true(ivt_ring_peer_attached(&r.ring)); /* before ivtd answers us */
+	assert_string_equal(ivt_peer_identity(ch), "uid:0");
+	assert_int_equal(ivt_send(ch, "ok", 2), 2);
+	assert_int_equal(next_answer(s, &m), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
+	ivt_close(ch);
+	close(s);
+	raw_ring_free(&r);
+	ivt_listener_close(l);
+}
+
+/* ---- hostile rings ---------------------------------------------------- */
+
+/* A ring the accepting end must refuse: dropped, and the listener takes
+ * the next connector. kind 0: not sealed, 1: a page short, 2: the wake-up
+ * fd is a pipe. */
+static void hostile_then_good(ivt_listener *l, int kind)
+{
+	struct raw_ring r;
+	size_t need = ivt_ring_shm_size(RING);
+	raw_ring_make(&r);
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	int mem = kind == 0 ? other_memfd(need, 0) : kind == 1 ? other_memfd(need - 4096, 1)
+							      : dup(r.memfd);
+	int s = send_ring_open("rhostile", RING, (int[]){mem, kind == 2 ? p[0] : r.wake[1]});
+	close(mem);
+	close(r.wake[1]);
+	r.wake[1] = -1;
+	close(p[0]);
+	assert_true(readable(ivt_listener_fd(l), 10000));
+	ivt_channel *ch;
+	assert_int_equal(ivt_accept(l, &ch), -EAGAIN); /* refused, none left */
+	assert_false(ivt_ring_peer_attached(&r.ring));
+	if (kind != 2) { /* the accepting end let go of our wake-up socket */
+		char c;
+		assert_true(readable(r.wake[0], 10000));
+		assert_int_equal(read(r.wake[0], &c, 1), 0);
+	}
+	close(s);
+	close(p[1]);
+	raw_ring_free(&r);
+
+	/* the next (good) one goes through */
+	raw_ring_make(&r);
+	s = send_ring_open("rhostile", RING, (int[]){r.memfd, r.wake[1]});
+	close(r.wake[1]);
+	r.wake[1] = -1;
+	assert_true(readable(ivt_listener_fd(l), 10000));
+	assert_int_equal(ivt_accept(l, &ch), 0);
+	assert_true(ivt_ring_peer_attached(&r.ring));
+	ivt_close(ch);
+	close(s);
+	raw_ring_free(&r);
+}
+
+static void test_hostile_rings_refused(void **state)
+{
+	(void)state;
+	ivt_listener *l = listen_on("rhostile");
+	for (int kind = 0; kind < 3; kind++)
+		hostile_then_good(l, kind);
+	ivt_listener_close(l);
+}
+
+/* ---- refusals before the listener ----------------------------------- */
+
+static void expect_refused(const char *name, uint64_t ring, int err, ivt_listener *l)
+{
+	struct raw_ring r;
+	raw_ring_make(&r);
+	int s = send_ring_open(name, ring, (int[]){r.memfd, r.wake[1]});
+	struct ivt_ctrl_msg m;
+	assert_int_equal(next_answer(s, &m), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_ERROR);
+	assert_int_equal(m.u.error.err, err);
+	assert_false(readable(ivt_listener_fd(l), 200)); /* it never saw it */
+	/* and ivtd kept no copy of our wake-up socket */
+	close(r.wake[1]);
+	r.wake[1] = -1;
+	assert_true(readable(r.wake[0], 10000));
+	close(s);
+	raw_ring_free(&r);
+}
+
+static void test_stale_grant_and_policy_first(void **state)
+{
+	(void)state;
+	ivt_listener *l = listen_on("rstale");
+	expect_refused("rstale", 4096, ESTALE, l); /* not the listener's ring size */
+	ivt_listener_close(l);
+	/* uid 0 may not connect to racl: the policy answers, not the grant check */
+	l = listen_on("racl");
+	expect_refused("racl", RING, EACCES, l);
+	ivt_listener_close(l);
+}
+
+static void test_listener_close_refuses_ring(void **state)
+{
+	(void)state;
+	ivt_listener *l = listen_on("rclose");
+	struct raw_ring r;
+	raw_ring_make(&r);
+	int s = send_ring_open("rclose", RING, (int[]){r.memfd, r.wake[1]});
+	close(r.wake[1]);
+	r.wake[1] = -1;
+	assert_true(readable(ivt_listener_fd(l), 10000)); /* offered, not accepted */
+	ivt_listener_close(l);
+	struct ivt_ctrl_msg m;
+	assert_int_equal(next_answer(s, &m), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_ERROR);
+	assert_int_equal(m.u.error.err, ECONNREFUSED);
+	close(s);
+	raw_ring_free(&r);
+}
+
+/* Room at the OPEN, none by its SETUP (another ring took the last
+ * backlog place in between): refused with ESTALE and forgotten, and its
+ * connection closing afterwards is harmless to ivtd. */
+static void test_backlog_filled_before_setup(void **state)
+{
+	(void)state;
+	ivt_listener *l = listen_on("rback");
+	struct raw_ring a, b;
+	raw_ring_make(&a);
+	int sa = e2e_ctrl_connect(e2e_group_daemon.sock);
+	struct ivt_ctrl_open req = open_req("rback", IVT_CTRL_OPEN_RING, RING);
+	assert_int_equal(ivt_ctrl_send(sa, IVT_CTRL_OPEN, 1, &req, sizeof(req), NULL, 0), 0);
+	char st[16384], line[256];
+	/* a STATUS answered after our OPEN: ivtd took it (CONN in RING) */
+	assert_int_equal(e2e_status(e2e_group_daemon.sock, st, sizeof(st)), 0);
+	raw_ring_make(&b);
+	int sb = send_ring_open("rback", RING, (int[]){b.memfd, b.wake[1]});
+	assert_true(readable(ivt_listener_fd(l), 10000)); /* b holds the backlog */
+	struct ivt_ctrl_setup setup = shm_setup();
+	assert_int_equal(ivt_ctrl_send(sa, IVT_CTRL_SETUP, 2, &setup, sizeof(setup),
+				       (int[]){a.memfd, a.wake[1]}, 2), 0);
+	struct ivt_ctrl_msg m;
+	assert_int_equal(next_answer(sa, &m), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_ERROR);
+	assert_int_equal(m.u.error.err, ESTALE);
+	close(sa); /* ivtd forgot it: its end going is nothing to it */
+	assert_int_equal(e2e_status(e2e_group_daemon.sock, st, sizeof(st)), 0);
+	assert_non_null(e2e_status_line(st, "rback", line, sizeof(line)));
+	ivt_channel *ch;
+	assert_int_equal(ivt_accept(l, &ch), 0); /* b's */
+	assert_true(ivt_ring_peer_attached(&b.ring));
+	ivt_close(ch);
+	close(sb);
+	raw_ring_free(&a);
+	raw_ring_free(&b);
+	ivt_listener_close(l);
+}
+
+/* ---- libivt on both ends --------------------------------------------- */
+
+/* Three connections from one process: the first learns the grant, the
+ * others bring their rings. Each sends its number and reads it back. */
+static int twice_client(void *arg)
+{
+	(void)arg;
+	for (uint8_t i = 1; i <= 3; i++) {
+		ivt_channel *ch;
+		if (e2e_open("rboth", 0, 10000, 0, &ch) < 0)
+			return 10 + i;
+		if (strcmp(ivt_peer_identity(ch), "uid:0"))
+			return 20 + i;
+		uint8_t c = 0;
+		if (ivt_send(ch, &i, 1) != 1 || ivt_recv_all(ch, &c, 1) != 1 || c != i)
+			return 30 + i;
+		ivt_close(ch);
+	}
+	return 0;
+}
+
+static void test_libivt_both_ends(void **state)
+{
+	(void)state;
+	ivt_listener *l = listen_on("rboth");
+	pid_t pid = e2e_fork(twice_client, NULL);
+	for (int i = 1; i <= 3; i++) {
+		ivt_channel *ch;
+		assert_true(readable(ivt_listener_fd(l), 10000));
+		assert_int_equal(ivt_accept(l, &ch), 0);
+		assert_string_equal(ivt_peer_identity(ch), "uid:0");
+		uint8_t c;
+		assert_int_equal(ivt_set_nonblock(ch, 0), 0);
+		assert_int_equal(ivt_recv_all(ch, &c, 1), 1);
+		assert_int_equal(c, i);
+		assert_int_equal(ivt_send(ch, &c, 1), 1);
+		assert_int_equal(ivt_recv(ch, &c, 1), 0); /* its close */
+		ivt_close(ch);
+	}
+	assert_int_equal(e2e_wait(pid), 0);
+	ivt_listener_close(l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_grant_then_ring),
+		cmocka_unit_test(test_hostile_rings_refused),
+		cmocka_unit_test(test_stale_grant_and_policy_first),
+		cmocka_unit_test(test_listener_close_refuses_ring),
+		cmocka_unit_test(test_backlog_filled_before_setup),
+		cmocka_unit_test(test_libivt_both_ends),
+	};
+	return cmocka_run_group_tests(tests, group_setup, e2e_group_teardown);
+}
