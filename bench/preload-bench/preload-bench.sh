@@ -56,7 +56,7 @@ JSON
 PIDS+=($!)
 for _ in $(seq 50); do [ -S "$T/ivtd.sock" ] && break; sleep 0.1; done
 export IVT_SOCKET=$T/ivtd.sock
-PORT=$((30000 + $$ % 20000))
+PORT=$(ivt_port 26300 6000) # away from the preload tests' ports
 fellback=0
 
 run() { # mode, command...: with the preload (and its log) for mode ivt

@@ -25,6 +25,21 @@ ivt_two_host_policy() {
 JSON
 }
 
+# ivt_port BASE SPAN
+#   A TCP port for a test server: BASE + (this shell's pid mod SPAN), so
+#   scripts running side by side (each its own BASE) and runs of one
+#   script differ. Callers keep BASE + SPAN + the ports they step through
+#   below the kernel's ephemeral range (ip_local_port_range, 32768 by
+#   default): a port in it can be any outgoing connection's local port,
+#   and the server's bind then fails with "Address already in use".
+ivt_port() {
+	local lo
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	echo $(($1 + ($$ % $2)))
+	[ $(($1 + $2 + 100)) -le "${lo:-32768}" ] ||
+		echo "ivt_port: $1 + $2 reaches the ephemeral ports (from ${lo:-32768})" >&2
+}
+
 # ivt_wait_listen MODE PORT PRELOAD_LOG
 #   Waits (up to 10 s) until a server listens on TCP PORT: its kernel
 #   socket, and in MODE ivt also the preload's ivt listener (its line in

@@ -30,7 +30,7 @@ private_ivtd <<'JSON'
 JSON
 
 # A port per scenario and mode, away from the usual services.
-PORT=$((${PORT_BASE:-20000} + ($$ % 20000))) # tests running side by side pick other bases
+PORT=$(ivt_port "${PORT_BASE:-10000}" 8000) # tests running side by side pick other bases
 next_port() { PORT=$((PORT + 1)); }
 with() { # mode: kernel|ivt, then the command
 	local mode=$1; shift
