@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "ivt/ivt.h"
 
 extern char **environ;
@@ -362,26 +362,16 @@ done:
 /* ivt_accept, giving up after ms (-1: blocking; then l is blocking too). */
 static int accept_within(ivt_listener *l, int ms, ivt_channel **ch)
 {
-	if (ms < 0)
-		return ivt_accept(l, ch);
-	struct timespec now, end;
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += ms / 1000;
-	end.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (end.tv_nsec >= 1000000000) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000;
-	}
+	long long deadline = ivt_deadline_ms(ms);
 	for (;;) {
 		int rc = ivt_accept(l, ch);
-		if (rc != -EAGAIN)
+		if (rc != -EAGAIN || ms < 0)
 			return rc;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long long left = (end.tv_sec - now.tv_sec) * 1000LL + (end.tv_nsec - now.tv_nsec) / 1000000;
-		if (left <= 0)
+		int left = ivt_left_ms(deadline);
+		if (left == 0)
 			return -ETIMEDOUT;
 		struct pollfd p = {.fd = ivt_listener_fd(l), .events = POLLIN};
-		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+		if (poll(&p, 1, left) < 0 && errno != EINTR)
 			return -errno;
 	}
 }
