@@ -46,30 +46,7 @@ unpair() { netns_pair_stop_ivtd; }
 # (Arrays, not functions: $! must be the process itself, for kill -9.)
 IN_A=(ip netns exec "$NS_A" env IVT_TCPX_ADDR=$TCPX_NET.1)
 IN_B=(ip netns exec "$NS_B" env IVT_TCPX_ADDR=$TCPX_NET.2)
-# Until ivtd A lists the listener (a fixed sleep races with a slow start).
-wait_listener() {
-	for _ in $(seq 100); do
-		ip netns exec "$NS_A" "$BIN/ivtctl" -s "$SOCK_A" status 2>/dev/null |
-			grep -q "^fast .*listening" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-transfer() { # bytes, tag
-	"${IN_A[@]}" "$BIN/ivt-demo" listen fast --socket "$SOCK_A" >"$TMP/lis$2.out" 2>&1 &
-	local lis=$!
-	PIDS+=($lis)
-	wait_listener
-	"${IN_B[@]}" "$BIN/ivt-demo" connect fast --socket "$SOCK_B" --bytes "$1" \
-		--timeout 20000 >"$TMP/con$2.out" 2>&1
-	local crc=$?
-	wait "$lis"
-	local lrc=$?
-	echo "--- $2: connector rc=$crc listener rc=$lrc"
-	sed 's/^/    connector: /' "$TMP/con$2.out"
-	sed 's/^/    listener:  /' "$TMP/lis$2.out"
-	[ $crc -eq 0 ] && [ $lrc -eq 0 ] && grep -q "^OK: " "$TMP/con$2.out"
-}
+transfer() { netns_pair_transfer fast "$@"; }
 
 # ---- 1. direct --------------------------------------------------------------
 pair auto auto tcpx tcpx
@@ -82,7 +59,7 @@ grep -q "bridged for" "$TMP/ivtd-a.log" "$TMP/ivtd-b.log" && fail "1: bridged an
 "${IN_A[@]}" "$BIN/ivt-demo" listen fast --socket "$SOCK_A" >"$TMP/lis2.out" 2>&1 &
 LIS=$!
 PIDS+=($LIS)
-wait_listener
+netns_pair_wait_listener fast
 "${IN_B[@]}" "$BIN/ivt-demo" connect fast --socket "$SOCK_B" --bytes 64G \
 	--timeout 20000 >"$TMP/con2.out" 2>&1 &
 CON=$!
@@ -127,7 +104,7 @@ pair auto off tcpx tcpx
 "${IN_A[@]}" "$BIN/ivt-demo" listen fast --socket "$SOCK_A" --timeout 3000 >"$TMP/lis5.out" 2>&1 &
 LIS=$!
 PIDS+=($LIS)
-wait_listener
+netns_pair_wait_listener fast
 "${IN_B[@]}" "$BIN/ivt-demo" connect fast --socket "$SOCK_B" --bytes 1M --timeout 5000 \
 	>"$TMP/con5.out" 2>&1 && fail "5: connected without a direct queue pair"
 sed 's/^/    connector: /' "$TMP/con5.out"

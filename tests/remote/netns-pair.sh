@@ -17,6 +17,12 @@
 #       real one; A is 10.SUBNET.0.1, B 10.SUBNET.0.2 for its TCP.
 #   netns_pair_stop_ivtd   stops $IVTD_A and $IVTD_B, checks their logs
 #       ($TMP/ivtd-a.log, ivtd-b.log) for sanitizer reports
+#   netns_pair_transfer CHANNEL BYTES TAG
+#       ivt-demo listens on CHANNEL in A (ivtd socket $SOCK_A) and, once
+#       ivtd A lists it, sends BYTES from B ($SOCK_B); shows both outputs
+#       ($TMP/lisTAG.out, conTAG.out). True when both exit 0 and the
+#       connector says OK. The processes run through the arrays $IN_A,
+#       $IN_B (default: ip netns exec; a test may add env).
 #   fail TEXT   counts a failed check in $fails
 
 netns_pair_cleanup() {
@@ -37,6 +43,8 @@ netns_pair_setup() {
 	done
 	NS_A=$prefix-a-$$
 	NS_B=$prefix-b-$$
+	IN_A=(ip netns exec "$NS_A")
+	IN_B=(ip netns exec "$NS_B")
 	TMP=$(mktemp -d)
 	PIDS=()
 	trap netns_pair_cleanup EXIT INT TERM
@@ -89,6 +97,32 @@ wait_transfer() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# Until ivtd A lists CHANNEL's listener (a fixed sleep races with a slow start).
+netns_pair_wait_listener() { # channel
+	for _ in $(seq 100); do
+		ip netns exec "$NS_A" "$BIN/ivtctl" -s "$SOCK_A" status 2>/dev/null |
+			grep -q "^$1 .*listening" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+netns_pair_transfer() { # channel, bytes, tag
+	"${IN_A[@]}" "$BIN/ivt-demo" listen "$1" --socket "$SOCK_A" >"$TMP/lis$3.out" 2>&1 &
+	local lis=$!
+	PIDS+=($lis)
+	netns_pair_wait_listener "$1"
+	"${IN_B[@]}" "$BIN/ivt-demo" connect "$1" --socket "$SOCK_B" --bytes "$2" \
+		--timeout 20000 >"$TMP/con$3.out" 2>&1
+	local crc=$?
+	wait "$lis"
+	local lrc=$?
+	echo "--- $3: connector rc=$crc listener rc=$lrc"
+	sed 's/^/    connector: /' "$TMP/con$3.out"
+	sed 's/^/    listener:  /' "$TMP/lis$3.out"
+	[ $crc -eq 0 ] && [ $lrc -eq 0 ] && grep -q "^OK: " "$TMP/con$3.out"
 }
 
 netns_pair_tcpx() {

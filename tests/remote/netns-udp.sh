@@ -10,7 +10,7 @@ BIN=${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}
 export IVT_PLUGIN_DIR=${IVT_PLUGIN_DIR:-$BIN/../plugins}
 BYTES=${REMOTE_TEST_BYTES:-64M}
 . "$(dirname "$0")/netns-pair.sh"
-netns_pair_setup ivtu ru0 ru1 ivtd ivt-demo
+netns_pair_setup ivtu ru0 ru1 ivtd ivt-demo ivtctl
 ip -n "$NS_A" addr add 10.96.0.1/24 dev ru0
 ip -n "$NS_B" addr add 10.96.0.2/24 dev ru1
 netns_pair_impair "loss 5% duplicate 1% reorder 25% 50% delay 1ms" "loss=5,dup=1,reorder=25,delay_us=1000"
@@ -34,20 +34,9 @@ SOCK_B=$TMP/b.sock
 start_ivtd "$NS_A" hostA "$TMP/a.json" "$SOCK_A" "$TMP/ivtd-a.log" || exit 1
 start_ivtd "$NS_B" hostB "$TMP/b.json" "$SOCK_B" "$TMP/ivtd-b.log" || exit 1
 
-ip netns exec "$NS_A" "$BIN/ivt-demo" listen bulk --socket "$SOCK_A" >"$TMP/lis.out" 2>&1 &
-LIS=$!
-PIDS+=($LIS)
-# The connector retries until the listener is there (ivt-demo --timeout).
-ip netns exec "$NS_B" "$BIN/ivt-demo" connect bulk --socket "$SOCK_B" --bytes "$BYTES" \
-	--timeout 20000 >"$TMP/con.out" 2>&1
-crc=$?
-wait "$LIS"
-lrc=$?
-echo "--- 1. $BYTES A<-B over UDP: connector rc=$crc listener rc=$lrc"
-sed 's/^/    connector: /' "$TMP/con.out"
-sed 's/^/    listener:  /' "$TMP/lis.out"
-[ $crc -eq 0 ] && [ $lrc -eq 0 ] || fail "bulk transfer over UDP"
-grep -q "^OK: " "$TMP/lis.out" || fail "listener did not confirm the data"
+echo "1. $BYTES A<-B over UDP"
+netns_pair_transfer bulk "$BYTES" 1 || fail "bulk transfer over UDP"
+grep -q "^OK: " "$TMP/lis1.out" || fail "listener did not confirm the data"
 for side in a b; do
 	grep -q "frames over UDP" "$TMP/ivtd-$side.log" || fail "ivtd $side does not say UDP"
 done

@@ -29,21 +29,7 @@ pair() { # rdma of A, of B
 	netns_pair_tcpx_ivtd
 }
 unpair() { netns_pair_stop_ivtd; }
-transfer() { # bytes, tag
-	ip netns exec "$NS_A" "$BIN/ivt-demo" listen bulk --socket "$SOCK_A" >"$TMP/lis$2.out" 2>&1 &
-	local lis=$!
-	PIDS+=($lis)
-	sleep 0.3
-	ip netns exec "$NS_B" "$BIN/ivt-demo" connect bulk --socket "$SOCK_B" --bytes "$1" \
-		--timeout 20000 >"$TMP/con$2.out" 2>&1
-	local crc=$?
-	wait "$lis"
-	local lrc=$?
-	echo "--- $2: connector rc=$crc listener rc=$lrc"
-	sed 's/^/    connector: /' "$TMP/con$2.out"
-	sed 's/^/    listener:  /' "$TMP/lis$2.out"
-	[ $crc -eq 0 ] && [ $lrc -eq 0 ] && grep -q "^OK: " "$TMP/con$2.out"
-}
+transfer() { netns_pair_transfer bulk "$@"; }
 
 # ---- 1. over the plugin ----------------------------------------------------
 pair auto auto
@@ -55,7 +41,7 @@ grep -q "bridged for .* over tcpx" "$TMP/ivtd-b.log" || fail "1: ivtd B did not 
 ip netns exec "$NS_A" "$BIN/ivt-demo" listen bulk --socket "$SOCK_A" >"$TMP/lis2.out" 2>&1 &
 LIS=$!
 PIDS+=($LIS)
-sleep 0.3
+netns_pair_wait_listener bulk
 ip netns exec "$NS_B" "$BIN/ivt-demo" connect bulk --socket "$SOCK_B" --bytes 64G \
 	--timeout 20000 >"$TMP/con2.out" 2>&1 &
 CON=$!
