@@ -416,6 +416,8 @@ static void *monitor_main(void *arg)
 			handle(evs[i].data.ptr);
 		}
 		/* taken out of the epoll before this epoll_wait began */
+		if (!old)
+			continue; /* the common wake-up: no batch to end */
 		while (old) {
 			struct grave *g = old;
 			old = g->next;
