@@ -132,6 +132,19 @@ static void after_fork_child(void)
 	monitor_after_fork_child();
 }
 
+void psock_exit_close(struct psock *p)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->kind == PS_STREAM && p->owner == preload_pid && p->ch) {
+		monitor_forget(p);
+		preload_inside++;
+		ivt_close(p->ch);
+		preload_inside--;
+		p->ch = NULL;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
 /* Closing at exit lets the peer read to a clean end of stream instead of
  * the reset it would see when ivtd notices this process is gone. */
 __attribute__((destructor)) static void close_all(void)
@@ -140,16 +153,8 @@ __attribute__((destructor)) static void close_all(void)
 		if (!__atomic_load_n(&fdt[fd], __ATOMIC_ACQUIRE))
 			continue;
 		struct psock *p = fdtab_take(fd);
-		if (p && p->kind == PS_STREAM && p->owner == preload_pid && p->ch &&
-		    atomic_load(&p->nfds) == 1) {
-			pthread_mutex_lock(&p->lock);
-			monitor_forget(p);
-			preload_inside++;
-			ivt_close(p->ch);
-			preload_inside--;
-			p->ch = NULL;
-			pthread_mutex_unlock(&p->lock);
-		}
+		if (p && atomic_load(&p->nfds) == 1)
+			psock_exit_close(p);
 		if (p)
 			atomic_fetch_sub(&p->nfds, 1);
 		/* the memory goes with the process */

@@ -135,6 +135,8 @@ struct psock *fdtab_take(int fd);
 /* fd (from fdtab_take) was closed: drop its reference, and when it was
  * the last fd, stop watching the channel. */
 void psock_fd_gone(struct psock *p);
+/* At exit: close p's channel (ours, a stream) for good; p stays allocated. */
+void psock_exit_close(struct psock *p);
 /* This process's pid, kept across fork (getpid() is a system call). */
 extern pid_t preload_pid;
 /* May this process use p's channel? Else errno = ENOTCONN (docs: fork). */

@@ -447,19 +447,10 @@ void monitor_exit_close(void)
 		pthread_cond_wait(&mon_put_done, &mon_lock);
 	pthread_mutex_unlock(&mon_lock);
 	for (struct grave *g = left; g; g = g->next) {
-		struct psock *p = g->p;
 		/* only the graveyard's reference left: nobody else uses it (a
 		 * late event for it finds it unarmed and leaves it alone) */
-		if (atomic_load(&p->refs) != 1 || p->owner != preload_pid)
-			continue;
-		pthread_mutex_lock(&p->lock);
-		if (p->kind == PS_STREAM && p->ch) {
-			preload_inside++;
-			ivt_close(p->ch);
-			preload_inside--;
-			p->ch = NULL;
-		}
-		pthread_mutex_unlock(&p->lock);
+		if (atomic_load(&g->p->refs) == 1)
+			psock_exit_close(g->p);
 	}
 }
 
