@@ -4,12 +4,13 @@
 # Shipped next to the scripts that source it: the build tree's bin/ (for
 # the benches), share/ivt/ when installed, the Xen bed's payload.
 
-# ivt_two_host_policy FILE PEER IFNAME PEER_MAC RDMA [BACKEND]
+# ivt_two_host_policy FILE PEER IFNAME PEER_MAC RDMA [BACKEND] [CARRIER]
 #   A two-"host" policy: channel "bulk" listened on hostA by local users
 #   and connected to by hostB's; one hosts entry for PEER on IFNAME with
 #   its MAC and "rdma" (auto, off, ...). With BACKEND also channel
 #   "direct", the same with "backend": BACKEND (a direct queue pair
-#   between the processes, docs/remote.md).
+#   between the processes, docs/remote.md). With CARRIER the entry's
+#   "carrier" ("udp": SLURPoE in UDP datagrams, docs/slurpoe.md).
 ivt_two_host_policy() {
 	cat >"$1" <<JSON
 {
@@ -20,7 +21,7 @@ ivt_two_host_policy() {
     { \"name\": \"direct\", \"host\": \"hostA\", \"backend\": \"$6\", \"listeners\": [\"uid:*\"],
       \"connectors\": [\"uid:*\", \"host:hostB/uid:*\"], \"ring_size\": 1048576 \}}
   ],
-  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "rdma": "$5" } ]
+  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "rdma": "$5"${7:+, \"carrier\": \"$7\"} } ]
 }
 JSON
 }

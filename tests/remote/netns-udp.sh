@@ -10,25 +10,15 @@ BIN=${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}
 export IVT_PLUGIN_DIR=${IVT_PLUGIN_DIR:-$BIN/../plugins}
 BYTES=${REMOTE_TEST_BYTES:-64M}
 . "$(dirname "$0")/netns-pair.sh"
+. "$(dirname "$0")/../lib/ivt-lib.sh"
 netns_pair_setup ivtu ru0 ru1 ivtd ivt-demo ivtctl
 ip -n "$NS_A" addr add 10.96.0.1/24 dev ru0
 ip -n "$NS_B" addr add 10.96.0.2/24 dev ru1
 netns_pair_impair "loss 5% duplicate 1% reorder 25% 50% delay 1ms" "loss=5,dup=1,reorder=25,delay_us=1000"
 
-policy() { # file, peer name, ifname, peer mac
-	cat >"$1" <<EOP
-{
-  "version": 1,
-  "channels": [
-    { "name": "bulk", "host": "hostA", "listeners": ["uid:*"],
-      "connectors": ["uid:*", "host:hostB/uid:*"], "ring_size": 1048576 }
-  ],
-  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "carrier": "udp" } ]
-}
-EOP
-}
-policy "$TMP/a.json" hostB ru0 "$MAC_B"
-policy "$TMP/b.json" hostA ru1 "$MAC_A"
+# "rdma": "off" is the default; the hosts entry's carrier is UDP.
+ivt_two_host_policy "$TMP/a.json" hostB ru0 "$MAC_B" off "" udp
+ivt_two_host_policy "$TMP/b.json" hostA ru1 "$MAC_A" off "" udp
 SOCK_A=$TMP/a.sock
 SOCK_B=$TMP/b.sock
 start_ivtd "$NS_A" hostA "$TMP/a.json" "$SOCK_A" "$TMP/ivtd-a.log" || exit 1
