@@ -4,7 +4,8 @@
 # stands in for verbs in the two *processes*, so ivtd only relays the
 # setup blobs across hosts and the bytes go process to process. Two
 # namespaces, one ivtd each, the channel's rule "backend": "tcpx":
-#   1. 64 MiB B->A byte-exact; both ivtd log the direct setup, ivtctl
+#   1. 64 MiB B->A byte-exact on channel "direct" (ivt_two_host_policy);
+#      both ivtd log the direct setup, ivtctl
 #      lists the channel as direct over tcpx, and neither ivtd moved a
 #      byte of it (bridged byte counters stay 0);
 #   2. the connector in B is killed with SIGKILL mid-transfer: ivtd B
@@ -18,27 +19,16 @@
 set -u
 BIN=${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}
 . "$(dirname "$0")/netns-pair.sh"
+. "$(dirname "$0")/../lib/ivt-lib.sh"
 netns_pair_setup ivtd_ dv0 dv1 ivtd ivt-demo ivtctl
 IMPAIR_ENV=()
 netns_pair_tcpx 78
 
-policy() { # file, peer name, ifname, peer mac, rdma, backend
-	cat >"$1" <<JSON
-{
-  "version": 1,
-  "channels": [
-    { "name": "fast", "host": "hostA", "backend": "$6", "listeners": ["uid:*"],
-      "connectors": ["uid:*", "host:hostB/uid:*"], "ring_size": 1048576 }
-  ],
-  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "rdma": "$5" } ]
-}
-JSON
-}
 SOCK_A=$TMP/a.sock SOCK_B=$TMP/b.sock
 pair() { # rdma of A, of B, backend at A, at B
 	rm -f "$SOCK_A" "$SOCK_B"
-	policy "$TMP/a.json" hostB dv0 "$MAC_B" "$1" "$3"
-	policy "$TMP/b.json" hostA dv1 "$MAC_A" "$2" "$4"
+	ivt_two_host_policy "$TMP/a.json" hostB dv0 "$MAC_B" "$1" "$3"
+	ivt_two_host_policy "$TMP/b.json" hostA dv1 "$MAC_A" "$2" "$4"
 	netns_pair_tcpx_ivtd
 }
 unpair() { netns_pair_stop_ivtd; }
@@ -46,7 +36,7 @@ unpair() { netns_pair_stop_ivtd; }
 # (Arrays, not functions: $! must be the process itself, for kill -9.)
 IN_A=(ip netns exec "$NS_A" env IVT_TCPX_ADDR=$TCPX_NET.1)
 IN_B=(ip netns exec "$NS_B" env IVT_TCPX_ADDR=$TCPX_NET.2)
-transfer() { netns_pair_transfer fast "$@"; }
+transfer() { netns_pair_transfer direct "$@"; }
 
 # ---- 1. direct --------------------------------------------------------------
 pair auto auto tcpx tcpx
@@ -56,17 +46,17 @@ grep -q "direct tcpx queue pair set up" "$TMP/ivtd-b.log" || fail "1: ivtd B did
 grep -q "bridged for" "$TMP/ivtd-a.log" "$TMP/ivtd-b.log" && fail "1: bridged anyway"
 
 # ---- 2. the connector dies mid-transfer -------------------------------------
-"${IN_A[@]}" "$BIN/ivt-demo" listen fast --socket "$SOCK_A" >"$TMP/lis2.out" 2>&1 &
+"${IN_A[@]}" "$BIN/ivt-demo" listen direct --socket "$SOCK_A" >"$TMP/lis2.out" 2>&1 &
 LIS=$!
 PIDS+=($LIS)
-netns_pair_wait_listener fast
-"${IN_B[@]}" "$BIN/ivt-demo" connect fast --socket "$SOCK_B" --bytes 64G \
+netns_pair_wait_listener direct
+"${IN_B[@]}" "$BIN/ivt-demo" connect direct --socket "$SOCK_B" --bytes 64G \
 	--timeout 20000 >"$TMP/con2.out" 2>&1 &
 CON=$!
 PIDS+=($CON)
 deadline=$((SECONDS + 30))
 until ip netns exec "$NS_B" "$BIN/ivtctl" -s "$SOCK_B" status >"$TMP/status2" 2>/dev/null &&
-	awk '$1 == "fast" && $5 == "direct" && $6 == 0 && $7 == 0 && $8 == "tcpx" { ok = 1 }
+	awk '$1 == "direct" && $5 == "direct" && $6 == 0 && $7 == 0 && $8 == "tcpx" { ok = 1 }
 	     END { exit !ok }' "$TMP/status2"; do
 	[ $SECONDS -lt $deadline ] || { fail "2: ivtctl never listed the channel as direct"; cat "$TMP/status2"; break; }
 	sleep 0.1
@@ -80,9 +70,9 @@ kill -0 "$LIS" 2>/dev/null && { fail "2: listener still runs 30 s after the conn
 wait "$LIS"
 echo "--- 2: connector killed: listener rc=$?"
 sed 's/^/    listener:  /' "$TMP/lis2.out"
-grep -q "channel 'fast' to host hostA: local end died (direct)" "$TMP/ivtd-b.log" ||
+grep -q "channel 'direct' to host hostA: local end died (direct)" "$TMP/ivtd-b.log" ||
 	fail "2: ivtd B did not see its connector die"
-grep -q "channel 'fast' from host hostB: peer died" "$TMP/ivtd-a.log" ||
+grep -q "channel 'direct' from host hostB: peer died" "$TMP/ivtd-a.log" ||
 	fail "2: ivtd A did not report the connector's death"
 
 # ---- 3. a second clean channel ----------------------------------------------
@@ -101,11 +91,11 @@ unpair
 
 # ---- 5. B's policy says "off": no offer; A refuses with its reason ----------
 pair auto off tcpx tcpx
-"${IN_A[@]}" "$BIN/ivt-demo" listen fast --socket "$SOCK_A" --timeout 3000 >"$TMP/lis5.out" 2>&1 &
+"${IN_A[@]}" "$BIN/ivt-demo" listen direct --socket "$SOCK_A" --timeout 3000 >"$TMP/lis5.out" 2>&1 &
 LIS=$!
 PIDS+=($LIS)
-netns_pair_wait_listener fast
-"${IN_B[@]}" "$BIN/ivt-demo" connect fast --socket "$SOCK_B" --bytes 1M --timeout 5000 \
+netns_pair_wait_listener direct
+"${IN_B[@]}" "$BIN/ivt-demo" connect direct --socket "$SOCK_B" --bytes 1M --timeout 5000 \
 	>"$TMP/con5.out" 2>&1 && fail "5: connected without a direct queue pair"
 sed 's/^/    connector: /' "$TMP/con5.out"
 grep -q "no direct tcpx queue pair: " "$TMP/ivtd-b.log" || fail "5: ivtd B did not log why no offer"
