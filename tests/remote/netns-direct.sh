@@ -19,18 +19,12 @@
 set -u
 BIN=${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}
 . "$(dirname "$0")/netns-pair.sh"
-. "$(dirname "$0")/../lib/ivt-lib.sh"
 netns_pair_setup ivtd_ dv0 dv1 ivtd ivt-demo ivtctl
 IMPAIR_ENV=()
 netns_pair_tcpx 78
 
 SOCK_A=$TMP/a.sock SOCK_B=$TMP/b.sock
-pair() { # rdma of A, of B, backend at A, at B
-	rm -f "$SOCK_A" "$SOCK_B"
-	ivt_two_host_policy "$TMP/a.json" hostB dv0 "$MAC_B" "$1" "$3"
-	ivt_two_host_policy "$TMP/b.json" hostA dv1 "$MAC_A" "$2" "$4"
-	netns_pair_tcpx_ivtd
-}
+pair() { netns_pair_tcpx_pair "$@"; } # rdma of A, of B[, backends]
 unpair() { netns_pair_stop_ivtd; }
 # The processes load the stand-in too, each with its namespace's address.
 # (Arrays, not functions: $! must be the process itself, for kill -9.)

@@ -15,6 +15,9 @@
 #       the plugin directory $IVT_PLUGIN_DIR: shm, slurpoe and the tcpx
 #       stand-in for an RDMA plugin (tcpx_plugin.c, $IVT_TCPX_PLUGIN), no
 #       real one; A is 10.SUBNET.0.1, B 10.SUBNET.0.2 for its TCP.
+#   netns_pair_tcpx_pair RDMA_A RDMA_B [BACKEND_A BACKEND_B]
+#       after netns_pair_tcpx: both policies by ivt_two_host_policy (the
+#       hosts' "rdma", the channel "direct"'s backend), then ivtd A and B
 #   netns_pair_stop_ivtd   stops $IVTD_A and $IVTD_B, checks their logs
 #       ($TMP/ivtd-a.log, ivtd-b.log) for sanitizer reports
 #   netns_pair_transfer CHANNEL BYTES TAG
@@ -24,6 +27,9 @@
 #       connector says OK. The processes run through the arrays $IN_A,
 #       $IN_B (default: ip netns exec; a test may add env).
 #   fail TEXT   counts a failed check in $fails
+# It brings tests/lib/ivt-lib.sh along (ivt_two_host_policy, ...).
+
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/ivt-lib.sh"
 
 netns_pair_cleanup() {
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
@@ -146,6 +152,13 @@ netns_pair_tcpx_ivtd() {
 	IMPAIR_ENV=(IVT_TCPX_ADDR=$TCPX_NET.2)
 	start_ivtd "$NS_B" hostB "$TMP/b.json" "$SOCK_B" "$TMP/ivtd-b.log" || exit 1
 	IVTD_B=$LAST_PID
+}
+
+netns_pair_tcpx_pair() { # rdma of A, of B, backend at A, at B
+	rm -f "$SOCK_A" "$SOCK_B"
+	ivt_two_host_policy "$TMP/a.json" hostB "$IF_A" "$MAC_B" "$1" "${3:-}"
+	ivt_two_host_policy "$TMP/b.json" hostA "$IF_B" "$MAC_A" "$2" "${4:-}"
+	netns_pair_tcpx_ivtd
 }
 
 netns_pair_stop_ivtd() {

@@ -10,7 +10,6 @@ BIN=${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}
 export IVT_PLUGIN_DIR=${IVT_PLUGIN_DIR:-$BIN/../plugins}
 BYTES=${REMOTE_TEST_BYTES:-64M}
 . "$(dirname "$0")/netns-pair.sh"
-. "$(dirname "$0")/../lib/ivt-lib.sh"
 netns_pair_setup ivtu ru0 ru1 ivtd ivt-demo ivtctl
 ip -n "$NS_A" addr add 10.96.0.1/24 dev ru0
 ip -n "$NS_B" addr add 10.96.0.2/24 dev ru1

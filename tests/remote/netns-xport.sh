@@ -15,19 +15,13 @@
 set -u
 BIN=${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}
 . "$(dirname "$0")/netns-pair.sh"
-. "$(dirname "$0")/../lib/ivt-lib.sh"
 netns_pair_setup ivtx xv0 xv1 ivtd ivt-demo ivtctl
 IMPAIR_ENV=()
 # Only shm, slurpoe and the stand-in: a real RDMA plugin must not win here.
 netns_pair_tcpx 77
 
 SOCK_A=$TMP/a.sock SOCK_B=$TMP/b.sock
-pair() { # rdma of A, of B
-	rm -f "$SOCK_A" "$SOCK_B"
-	ivt_two_host_policy "$TMP/a.json" hostB xv0 "$MAC_B" "$1"
-	ivt_two_host_policy "$TMP/b.json" hostA xv1 "$MAC_A" "$2"
-	netns_pair_tcpx_ivtd
-}
+pair() { netns_pair_tcpx_pair "$@"; } # rdma of A, of B[, backends]
 unpair() { netns_pair_stop_ivtd; }
 transfer() { netns_pair_transfer bulk "$@"; }
 
