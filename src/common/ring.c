@@ -188,28 +188,42 @@ void ivt_ring_close(struct ivt_ring *r)
 	kick(r);
 }
 
-/* Load the peer's producer index once and validate it: it may only move
- * forward, and never claim more than a ring of unread data. */
-static int refresh_readable(struct ivt_ring *r, uint32_t *ready)
+/* The peer's indices, loaded once and checked. keep: store what was seen
+ * as the cache; only the direction's own data path does, under its
+ * caller's lock. ivt_ring_ready also runs in a waiter of the other
+ * direction, concurrently with that path: it only looks (a cache moved
+ * back by it let the reader take unpublished bytes), and the snapshots
+ * are taken in an order the other thread's progress cannot make look
+ * forged (our cache before the peer's index, our own index after it). */
+
+/* prod may only move forward, and never claim more than a ring of unread
+ * data. *ready: bytes readable (0 if a concurrent reader passed prod). */
+static int refresh_readable(struct ivt_ring *r, uint32_t *ready, int keep)
 {
+	uint32_t seen = __atomic_load_n(&r->rd_prod_seen, __ATOMIC_ACQUIRE);
 	uint32_t prod = load32(rd_prod_p(r));
-	uint32_t avail = prod - r->rd_cons;
-	if (avail > r->rd_size || avail < r->rd_prod_seen - r->rd_cons)
+	uint32_t cons = __atomic_load_n(&r->rd_cons, __ATOMIC_ACQUIRE);
+	uint32_t avail = prod - cons;
+	if ((int32_t)(prod - seen) < 0 || ((int32_t)avail > 0 && avail > r->rd_size))
 		return fail(r);
-	r->rd_prod_seen = prod;
-	*ready = avail;
+	if (keep)
+		__atomic_store_n(&r->rd_prod_seen, prod, __ATOMIC_RELAXED);
+	*ready = (int32_t)avail > 0 ? avail : 0;
 	return 0;
 }
 
-/* Load the peer's consumer index once and validate it: within
- * [last cons seen, our prod], i.e. forward and not past what we wrote. */
-static int refresh_writable(struct ivt_ring *r, uint32_t *space)
+/* cons within [last cons seen, our prod]: forward and not past what we
+ * wrote. *space: bytes writable. */
+static int refresh_writable(struct ivt_ring *r, uint32_t *space, int keep)
 {
+	uint32_t seen = __atomic_load_n(&r->wr_cons_seen, __ATOMIC_ACQUIRE);
 	uint32_t cons = load32(wr_cons_p(r));
-	if (cons - r->wr_cons_seen > r->wr_prod - r->wr_cons_seen)
+	uint32_t prod = __atomic_load_n(&r->wr_prod, __ATOMIC_ACQUIRE);
+	if (cons - seen > prod - seen)
 		return fail(r);
-	r->wr_cons_seen = cons;
-	*space = r->wr_size - (r->wr_prod - cons);
+	if (keep)
+		__atomic_store_n(&r->wr_cons_seen, cons, __ATOMIC_RELAXED);
+	*space = prod - cons >= r->wr_size ? 0 : r->wr_size - (prod - cons);
 	return 0;
 }
 
@@ -286,7 +300,7 @@ ssize_t ivt_ring_write(struct ivt_ring *r, const void *buf, size_t len)
 	while (done < len) {
 		/* Only re-read the peer's index when our cached view is too small. */
 		uint32_t space = r->wr_size - (r->wr_prod - r->wr_cons_seen);
-		if (space < len - done && refresh_writable(r, &space) < 0)
+		if (space < len - done && refresh_writable(r, &space, 1) < 0)
 			return -EPROTO;
 		if (space == 0)
 			break;
@@ -306,7 +320,7 @@ ssize_t ivt_ring_reserve(struct ivt_ring *r, size_t want, void **ptr, size_t *sp
 	uint32_t free_b = r->wr_size - (r->wr_prod - r->wr_cons_seen);
 	uint32_t off0 = r->wr_prod & (r->wr_size - 1);
 	uint32_t contig0 = r->wr_size - off0 < free_b ? r->wr_size - off0 : free_b;
-	if (contig0 < want && refresh_writable(r, &free_b) < 0)
+	if (contig0 < want && refresh_writable(r, &free_b, 1) < 0)
 		return -EPROTO;
 	if (free_b == 0)
 		return -EAGAIN;
@@ -337,7 +351,7 @@ static ssize_t read_available(struct ivt_ring *r, uint8_t *buf, size_t len)
 	size_t done = 0;
 	while (done < len) {
 		uint32_t ready = r->rd_prod_seen - r->rd_cons;
-		if (ready < len - done && refresh_readable(r, &ready) < 0)
+		if (ready < len - done && refresh_readable(r, &ready, 1) < 0)
 			return -EPROTO;
 		if (ready == 0)
 			break;
@@ -376,11 +390,11 @@ unsigned ivt_ring_ready(struct ivt_ring *r)
 	}
 	int closed = peer_closed(r);
 	ivt_mb(); /* flag /before/ index: a closing peer publishes in that order */
-	if (refresh_readable(r, &n) < 0)
+	if (refresh_readable(r, &n, 0) < 0)
 		return IVT_RING_READABLE | IVT_RING_WRITABLE;
 	if (n > 0 || closed)
 		ev |= IVT_RING_READABLE;
-	if (refresh_writable(r, &n) < 0)
+	if (refresh_writable(r, &n, 0) < 0)
 		return IVT_RING_READABLE | IVT_RING_WRITABLE;
 	if (n > 0 || closed || r->closed)
 		ev |= IVT_RING_WRITABLE;
