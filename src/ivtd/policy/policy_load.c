@@ -816,11 +816,11 @@ struct ivt_policy *ivt_policy_load_file(const char *path, char *err, size_t err_
 		return NULL;
 	}
 	size_t n = fread(text, 1, POLICY_FILE_MAX + 1, f);
-	int read_err = ferror(f);
+	int read_err = ferror(f) ? errno : 0;
 	fclose(f);
 	struct ivt_policy *pol = NULL;
 	if (read_err)
-		bprintf(err, err_len, "%s: read error", path);
+		bprintf(err, err_len, "%s: cannot read: %s", path, strerror(read_err));
 	else if (n > POLICY_FILE_MAX)
 		bprintf(err, err_len, "%s: larger than %u bytes", path, POLICY_FILE_MAX);
 	else if (memchr(text, '\0', n))
