@@ -65,7 +65,7 @@ static void usage(FILE *f)
 "    ivtd - inter-VM transport channel broker\n"
 "\n"
 "SYNOPSIS\n"
-"    ivtd [-c FILE] [-s PATH] [-p DIR] [-r auto|local|xenstore] [-n NAME] [-v|-q]\n"
+"    ivtd [-c FILE] [-s PATH] [-p DIR] [-r auto|local|xenstore] [-n NAME] [-f] [-v|-q]\n"
 "    ivtd --help | --version\n"
 "\n"
 "DESCRIPTION\n"

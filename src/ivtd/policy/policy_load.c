@@ -248,7 +248,9 @@ static int principal_value(struct loader *L, json_t *v, const char *p, struct iv
 	if (ivt_principal_parse(json_string_value(v), out) != 0)
 		return fail(L, p,
 			    "\"%s\" is not an identity pattern (use \"*\", \"uid:N\", \"uid:*\", "
-			    "\"dom:N\", \"dom:*\", \"host:*\" or \"host:NAME/uid:N\")",
+			    "\"dom:N\", \"dom:*\", \"host:NAME\", \"host:NAME/*\", "
+			    "\"host:NAME/uid:N\", \"host:NAME/ivtd\", \"host:*\" or "
+			    "\"host:*/uid:N\"; numbers without leading zeros)",
 			    json_string_value(v));
 	return 0;
 }
