@@ -345,6 +345,19 @@ static void de_failed(void *arg, struct ivt_daemon_end *de, int err)
 	br->local = SIDE_DIED;
 }
 
+void bridge_pump_slurpoe(struct bridge *br)
+{
+	br->phase = PH_PUMP;
+	br->deadline_ms = 0;
+	/* From here on frames go straight into the ring when it has room;
+	 * the handshake's leftovers, if any, are drained first (in order). */
+	if (br->conn)
+		slp_conn_set_sink(br->conn, to_ring, br);
+	IVT_INFO(WHO, "channel '%s' %s host %s: bridged for %s (ring %" PRIu64 ")", br->channel,
+		 bridge_role_name(br), br->host, IVT_ID_S(&br->who), br->ring_size);
+	bridge_pump(br);
+}
+
 int bridge_start_pump(struct bridge *br, const void *blob, size_t len, const int *fds,
 		      int nfds, char *why, size_t why_len)
 {
@@ -371,15 +384,7 @@ int bridge_start_pump(struct bridge *br, const void *blob, size_t len, const int
 		xport_begin(br);
 		return 0;
 	}
-	br->phase = PH_PUMP;
-	br->deadline_ms = 0;
-	/* From here on frames go straight into the ring when it has room;
-	 * the handshake's leftovers, if any, are drained first (in order). */
-	if (br->conn)
-		slp_conn_set_sink(br->conn, to_ring, br);
-	IVT_INFO(WHO, "channel '%s' %s host %s: bridged for %s (ring %" PRIu64 ")", br->channel,
-		 bridge_role_name(br), br->host, IVT_ID_S(&br->who), br->ring_size);
-	bridge_pump(br);
+	bridge_pump_slurpoe(br);
 	return 0;
 }
 
