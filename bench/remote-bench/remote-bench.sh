@@ -124,8 +124,10 @@ bridged() {
 	a0=$(cpu_ticks "$IVTD_A") b0=$(cpu_ticks "$IVTD_B")
 	sweep bulk "$SOCK_B" "$NS_B" B "$2"
 	a1=$(cpu_ticks "$IVTD_A") b1=$(cpu_ticks "$IVTD_B")
-	echo "$((a1 - a0 + b1 - b0))" | awk -v hz="$HZ" -v b="$bytes" -v n="$nw" \
-		'{printf "%.2f\n", $1 / hz / (n * b / 1e9)}' >>"$2.cpu"
+	local gb
+	gb=$(echo "$nw * $bytes / 1000000000" | bc -l)
+	echo "$(( a1 - a0 )) $(( b1 - b0 ))" | awk -v hz="$HZ" -v gb="$gb" \
+		'{printf "%.2f %.2f %.2f\n", ($1 + $2) / hz / gb, $1 / hz / gb, $2 / hz / gb}' >>"$2.cpu"
 	pair_stop
 }
 
@@ -159,6 +161,10 @@ for w in "${wlist[@]}"; do
 	row "TCP (iperf3 -l $w) on the same veth" "$t"
 	row "ivt-bench over local shm in A (ceiling)" "$(med "$TMP/local" "$wb")"
 done
-echo "CPU of both ivtd per GB bridged: $(median <"$TMP/new.cpu") s"
-[ -n "$BASE_BIN" ] && echo "  with the --base-bin ivtd: $(median <"$TMP/base.cpu") s"
+cpu() { # file -> "both (A sends, B receives)" medians
+	echo "$(cut -d' ' -f1 "$1" | median) s ($(cut -d' ' -f2 "$1" | median) sending A," \
+		"$(cut -d' ' -f3 "$1" | median) receiving B)"
+}
+echo "CPU of the ivtd per GB bridged: $(cpu "$TMP/new.cpu")"
+[ -n "$BASE_BIN" ] && echo "  with the --base-bin ivtd:      $(cpu "$TMP/base.cpu")"
 exit 0
