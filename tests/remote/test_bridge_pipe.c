@@ -24,9 +24,8 @@
 #include <cmocka.h>
 
 #include "common/plugin_loader.h"
-#include "ivtd/core/broker.h"
-#include "ivtd/policy/policy.h"
 #include "ivtd/remote/peers_int.h"
+#include "peers_fixture.h"
 #include "testsupport/oob_pair.h"
 
 #define LOCAL_RING 16384
@@ -38,9 +37,7 @@ struct pipe_end {
 };
 
 struct fixture {
-	struct event_base *base;
-	struct ivt_broker *b;
-	struct ivt_peers *P;
+	struct peers_fixture pf;
 	const struct ivt_plugin_ops *ops;
 	struct pipe_end loc, far;
 	struct bridge *br;
@@ -71,7 +68,7 @@ static struct ivt_daemon_end *pipe_open(struct fixture *f, struct pipe_end *pe, 
 	struct ivt_daemon_end_cb cb = {.arg = f, .readable = ready, .writable = ready};
 	struct ivt_daemon_end_params p = {.backend = "shm", .channel = "t", .ring_size = ring};
 	struct ivt_daemon_end *de = NULL;
-	assert_int_equal(ivt_daemon_end_connect(f->base, &p, blob, (size_t)len, fds, nfds, &cb, &de,
+	assert_int_equal(ivt_daemon_end_connect(f->pf.base, &p, blob, (size_t)len, fds, nfds, &cb, &de,
 						why, sizeof(why)),
 			 0);
 	for (int i = 0; i < nfds; i++)
@@ -82,22 +79,14 @@ static struct ivt_daemon_end *pipe_open(struct fixture *f, struct pipe_end *pe, 
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
+	peers_fixture_open(&f->pf, "{\"version\": 1, \"channels\": [{\"name\": \"bulk\", "
+				   "\"listeners\": [\"*\"], \"connectors\": [\"*\"]}]}");
 	char err[256];
-	struct ivt_policy *p = ivt_policy_load_string(
-		"{\"version\": 1, \"channels\": [{\"name\": \"bulk\", "
-		"\"listeners\": [\"*\"], \"connectors\": [\"*\"]}]}", "test", err, sizeof(err));
-	assert_non_null(p);
-	f->base = event_base_new();
-	f->b = ivt_broker_new(p);
-	ivt_broker_set_host_name(f->b, "hostA");
-	struct ivt_peers_cfg cfg = {.base = f->base, .broker = f->b};
-	f->P = ivt_peers_new(&cfg);
-	assert_non_null(f->P);
 	f->ops = ivt_plugin_load(NULL, "shm", err, sizeof(err));
 	assert_non_null(f->ops);
 	/* An acceptor nobody asked for yet: the house-keeping pass keeps it
 	 * (and its ring, for the linger time) after it ended. */
-	struct bridge *br = bridge_new(f->P, NULL, BRIDGE_ACCEPTOR, "hostB");
+	struct bridge *br = bridge_new(f->pf.P, NULL, BRIDGE_ACCEPTOR, "hostB");
 	assert_non_null(br);
 	snprintf(br->channel, sizeof(br->channel), "bulk");
 	br->de = pipe_open(f, &f->loc, LOCAL_RING);
@@ -114,7 +103,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	for (struct bridge *b = f->P->bridges; b; b = b->next)
+	for (struct bridge *b = f->pf.P->bridges; b; b = b->next)
 		if (b == f->br) { /* not reaped (a slow run outlives the linger) */
 			bridge_free(f->br); /* closes whichever daemon ends are open */
 			break;
@@ -125,9 +114,7 @@ static int teardown(void **state)
 		oob_end_close(&pe[i]->a);
 		oob_end_close(&pe[i]->b);
 	}
-	ivt_peers_free(f->P);
-	ivt_broker_free(f->b);
-	event_base_free(f->base);
+	peers_fixture_close(&f->pf);
 	free(f);
 	return 0;
 }
@@ -136,7 +123,7 @@ static int teardown(void **state)
 static void pump_until_done(struct fixture *f, int *done)
 {
 	for (int i = 0; i < 100 && !*done; i++) {
-		event_base_loop(f->base, EVLOOP_NONBLOCK);
+		event_base_loop(f->pf.base, EVLOOP_NONBLOCK);
 		pipe_pump(f->br);
 	}
 }
