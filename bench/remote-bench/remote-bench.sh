@@ -4,7 +4,7 @@
 # same namespaces, in the same run (docs/remote.md).
 #
 #   remote-bench.sh [--bytes N] [--writes L] [--mtu N] [--repeat N]
-#                   [--base-bin DIR] [--no-pin]
+#                   [--base-bin DIR] [--no-pin] [--tcpx]
 #
 # Per write size of L (default 64K,1M) `ivt-bench --via-ivt` writes N
 # bytes (default 256M) from A through ivtd A -> SLURPoE -> ivtd B to a
@@ -15,11 +15,15 @@
 # ivtd built from another tree (e.g. main) is measured in the same run,
 # with the same clients and plugins, for a before/after. Medians of
 # --repeat runs (default 3). Unless --no-pin, everything of A runs on CPU
-# 0 and of B on CPU 1 (taskset), TCP's ends too. Needs root.
+# 0 and of B on CPU 1 (taskset), TCP's ends too. --tcpx: the ivtds bridge
+# over an "RDMA plugin" (docs/remote.md), the tests' stand-in ivt_tcpx.so
+# whose pipe is one TCP connection ($IVT_TCPX_PLUGIN, default the build's):
+# the plugin pump's cost on top of TCP. Needs root.
 set -u
-BIN=${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}
-export IVT_PLUGIN_DIR=${IVT_PLUGIN_DIR:-$BIN/../plugins}
-BYTES=256M MTU=1500 REPEAT=3 WRITES=64K,1M BASE_BIN="" PIN=1
+BIN=$(realpath "${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}")
+IVT_PLUGIN_DIR=$(realpath "${IVT_PLUGIN_DIR:-$BIN/../plugins}")
+export IVT_PLUGIN_DIR
+BYTES=256M MTU=1500 REPEAT=3 WRITES=64K,1M BASE_BIN="" PIN=1 TCPX=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--bytes) BYTES=$2; shift 2 ;;
@@ -28,7 +32,8 @@ while [ $# -gt 0 ]; do
 	--repeat) REPEAT=$2; shift 2 ;;
 	--base-bin) BASE_BIN=$2; shift 2 ;;
 	--no-pin) PIN=0; shift ;;
-	-h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--tcpx) TCPX=1; shift ;;
+	-h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "remote-bench: unknown option $1 (see --help)" >&2; exit 1 ;;
 	esac
 done
@@ -38,6 +43,8 @@ command -v iperf3 >/dev/null || { echo "remote-bench: needs iperf3" >&2; exit 1;
 netns_pair_setup ivtrb rb0 rb1 ivtd ivt-bench
 ip -n "$NS_A" link set rb0 mtu "$MTU" && ip -n "$NS_B" link set rb1 mtu "$MTU" || exit 1
 ip -n "$NS_A" addr add 10.98.0.1/24 dev rb0 && ip -n "$NS_B" addr add 10.98.0.2/24 dev rb1
+RDMA=off CARRIER=SLURPoE
+[ "$TCPX" = 1 ] && { netns_pair_tcpx 97; RDMA=auto CARRIER=tcpx; }
 CPU_A=() CPU_B=()
 [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && CPU_A=(taskset -c 0) CPU_B=(taskset -c 1)
 RING=4194304
@@ -53,7 +60,7 @@ policy() { # file, peer name, ifname, peer mac
     { "name": "local-*", "listeners": ["uid:*"], "connectors": ["uid:*"],
       "ring_size": $RING, "max_ring_size": $RING }
   ],
-  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4" } ]
+  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "rdma": "$RDMA" } ]
 }
 EOP
 }
@@ -66,9 +73,10 @@ pair_start() { # ivtd binary: sets SOCK_A, SOCK_B, IVTD_A, IVTD_B
 	SOCK_A=$TMP/a$run.sock SOCK_B=$TMP/b$run.sock
 	local n s
 	for n in A B; do
-		local ns=$NS_A name=hostA pol=$TMP/a.json sock=$SOCK_A cpu=("${CPU_A[@]}")
-		[ $n = B ] && ns=$NS_B name=hostB pol=$TMP/b.json sock=$SOCK_B cpu=("${CPU_B[@]}")
-		ip netns exec "$ns" "${cpu[@]}" "$1" -r local -n "$name" -c "$pol" -s "$sock" \
+		local ns=$NS_A name=hostA pol=$TMP/a.json sock=$SOCK_A cpu=("${CPU_A[@]}") ip=1
+		[ $n = B ] && ns=$NS_B name=hostB pol=$TMP/b.json sock=$SOCK_B cpu=("${CPU_B[@]}") ip=2
+		ip netns exec "$ns" "${cpu[@]}" env IVT_TCPX_ADDR="${TCPX_NET:-}.$ip" \
+			"$1" -r local -n "$name" -c "$pol" -s "$sock" \
 			>"$TMP/ivtd-$n$run.log" 2>&1 &
 		PIDS+=($!)
 		eval "IVTD_$n=$!"
@@ -102,7 +110,7 @@ sweep() { # channel prefix, reader socket, reader ns, reader cpu (A|B), file
 	local lrc=$?
 	if [ $lrc != 0 ] || [ $crc != 0 ] || ! grep -q "points verified" "$TMP/lis.out"; then
 		echo "remote-bench: sweep $1 failed" >&2
-		cat "$TMP/lis.out" "$TMP/con.out" >&2
+		cat "$TMP/lis.out" "$TMP/con.out" "$TMP"/ivtd-*"$run".log >&2
 		exit 1
 	fi
 	awk -F, '$1 == "bandwidth" { print $4, $7 }' "$TMP/sweep.csv" >>"$5"
@@ -156,7 +164,7 @@ for w in "${wlist[@]}"; do
 	wb=$(numfmt --from=iec "$w")
 	t=$(med "$TMP/tcp" "$wb")
 	row() { printf "%-46s %8s %10.1f %8.2f\n" "$1" "$w" "$2" "$(echo "$2 / $t" | bc -l)"; }
-	row "ivt-bench via ivtd A -> SLURPoE -> ivtd B" "$(med "$TMP/new" "$wb")"
+	row "ivt-bench via ivtd A -> $CARRIER -> ivtd B" "$(med "$TMP/new" "$wb")"
 	[ -n "$BASE_BIN" ] && row "  the same with the --base-bin ivtd" "$(med "$TMP/base" "$wb")"
 	row "TCP (iperf3 -l $w) on the same veth" "$t"
 	row "ivt-bench over local shm in A (ceiling)" "$(med "$TMP/local" "$wb")"
