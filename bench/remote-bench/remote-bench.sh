@@ -137,13 +137,16 @@ bridged() {
 	echo "$(( a1 - a0 )) $(( b1 - b0 ))" | awk -v hz="$HZ" -v gb="$gb" \
 		'{printf "%.2f %.2f %.2f\n", ($1 + $2) / hz / gb, $1 / hz / gb, $2 / hz / gb}' >>"$2.cpu"
 	pair_stop
+	# ivtd B's word on how its bytes reached the ring (SLURPoE bridges log it)
+	sed -n 's/.*: \([0-9]*\) of \([0-9]*\) bytes from the peer went straight.*/\1 \2/p' \
+		"$TMP/ivtd-B$run.log" >>"$2.direct"
 }
 
 HZ=$(getconf CLK_TCK)
 bytes=$(numfmt --from=iec "$BYTES")
 IFS=, read -r -a wlist <<<"$WRITES"
 nw=${#wlist[@]}
-: >"$TMP/new" ; : >"$TMP/new.cpu" ; : >"$TMP/base" ; : >"$TMP/base.cpu" ; : >"$TMP/tcp" ; : >"$TMP/local"
+: >"$TMP/new" ; : >"$TMP/new.cpu" ; : >"$TMP/new.direct" ; : >"$TMP/base.direct" ; : >"$TMP/base" ; : >"$TMP/base.cpu" ; : >"$TMP/tcp" ; : >"$TMP/local"
 for _ in $(seq "$REPEAT"); do
 	bridged "$BIN/ivtd" "$TMP/new"
 	[ -n "$BASE_BIN" ] && bridged "$BASE_BIN/ivtd" "$TMP/base"
@@ -175,4 +178,6 @@ cpu() { # file -> "both (A sends, B receives)" medians
 }
 echo "CPU of the ivtd per GB bridged: $(cpu "$TMP/new.cpu")"
 [ -n "$BASE_BIN" ] && echo "  with the --base-bin ivtd:      $(cpu "$TMP/base.cpu")"
+awk '{ d += $1; t += $2 } END { if (t) printf "bytes that went from a frame straight into the ring at B: %.1f %%\n", 100 * d / t }' \
+	"$TMP/new.direct"
 exit 0

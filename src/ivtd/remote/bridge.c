@@ -117,6 +117,10 @@ void bridge_report_remote_end(struct bridge *br)
 	int died = br->remote == SIDE_DIED;
 	IVT_INFO(WHO, "channel '%s' %s host %s: peer %s (%s)", br->channel, bridge_role_name(br), br->host,
 		 died ? "died" : "closed", died ? strerror(-br->remote_err) : "end of stream");
+	if (!br->xp.active && br->r2l.total)
+		IVT_INFO(WHO, "channel '%s' %s host %s: %" PRIu64 " of %" PRIu64
+			      " bytes from the peer went straight from frames into the ring",
+			 br->channel, bridge_role_name(br), br->host, br->r2l.direct, br->r2l.total);
 	if (!died) {
 		/* End of stream in the ring itself, after the data. */
 		ivt_daemon_end_close(br->de);
@@ -179,6 +183,8 @@ static ssize_t to_ring(void *arg, const void *src, size_t len)
 	ssize_t n = ivt_daemon_end_send(br->de, src, len);
 	if (n > 0) {
 		br->r2l.total += (uint64_t)n;
+		if (!br->r2l.draining)
+			br->r2l.direct += (uint64_t)n;
 		return n;
 	}
 	if (n < 0 && n != -EAGAIN)
@@ -203,7 +209,9 @@ static void pump_r2l(struct bridge *br)
 			r2l_finished(br);
 			return;
 		}
+		br->r2l.draining = 1;
 		ssize_t n = slp_recv_drain(br->conn, to_ring, br);
+		br->r2l.draining = 0;
 		if (n > 0)
 			continue;
 		if (br->r2l.sink_err) {

@@ -51,6 +51,8 @@ struct stage {
 	uint64_t total;
 	int blocked;   /* r2l: the ring refused what the connection holds */
 	int sink_err;  /* r2l: the ring's error (not -EAGAIN), 0 none */
+	int draining;  /* r2l: to_ring called from slp_recv_drain */
+	uint64_t direct; /* r2l: bytes that went from a frame into the ring */
 };
 
 /* A direction of the RDMA pump: ivtd copies between two plugin pipes.
