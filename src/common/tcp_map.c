@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/tcp_map.h"
 
@@ -125,6 +126,8 @@ static int is_any(const struct ivt_ip *a)
 int ivt_tcp_name_bound(char *buf, size_t len, unsigned port, const struct ivt_ip *addr,
 		       int v6only)
 {
+	if (addr && addr->family != AF_INET && addr->family != AF_INET6)
+		return -EINVAL;
 	/* "::" without IPV6_V6ONLY takes IPv4 as well: any, as 0.0.0.0 */
 	if (!addr || (is_any(addr) && (addr->family == AF_INET || !v6only)))
 		return ivt_tcp_name(buf, len, port);
