@@ -75,8 +75,19 @@ static size_t build_handshake(struct slp_conn *c, uint8_t type, uint8_t *buf,
 	uint8_t *x = buf + SLP_ETH_HLEN + SLP_HDR_LEN;
 	slp_put16(x, e->cfg.mtu);
 	slp_put16(x + 2, (uint16_t)e->cap);
-	slp_put32(x + 4, c->encrypt ? SLP_CONN_ENCRYPT : 0);
+	slp_put32(x + 4, (c->encrypt ? SLP_CONN_ENCRYPT : 0) | (c->offer_nocrc ? SLP_CONN_NOCRC : 0));
 	return slp_build_crc(buf, &o, SLP_EXT_CONNECT, body_crc);
+}
+
+void slp_conn_withdraw_nocrc(struct slp_conn *c)
+{
+	struct slp_txslot *s = &c->tx[c->isn & (c->e->cap - 1)];
+	uint32_t nxt = c->snd_nxt;
+	slp_slot_reclaim(c->e, s);
+	c->offer_nocrc = 0;
+	c->snd_nxt = c->isn; /* the CONNECT's own sequence number */
+	s->len = (uint16_t)build_handshake(c, SLP_CONNECT, s->frame, &s->body_crc);
+	c->snd_nxt = nxt;
 }
 
 /* Put a handshake frame into the window like any reliable frame, so the
@@ -146,6 +157,7 @@ int slp_connect(struct slp_engine *e, const uint8_t mac[6], uint32_t peer_ep, ui
 		sodium_memzero(psk, sizeof(psk));
 	}
 	c->encrypt = wants_encryption(e, mac);
+	c->offer_nocrc = e->nocrc_ok;
 	c->user = user;
 	queue_handshake(c, SLP_CONNECT);
 	slp_tx_pump(c);
@@ -218,6 +230,9 @@ void slp_conn_on_connect(struct slp_engine *e, const struct slp_pkt *p)
 	}
 	c->user = user;
 	c->accepted = 1;
+	/* A connector that offers NOCRC knows the flag: we may answer with ours. */
+	c->tx_nocrc = (p->u.conn.flags & SLP_CONN_NOCRC) != 0;
+	c->offer_nocrc = e->nocrc_ok && c->tx_nocrc;
 	c->rcv_nxt = p->seq + 1;
 	c->rcv_ext = 1;
 	c->peer_tx_next = c->rcv_nxt;
@@ -249,6 +264,7 @@ void slp_conn_on_accept(struct slp_conn *c, const struct slp_pkt *p)
 		c->encrypt = (p->u.conn.flags & SLP_CONN_ENCRYPT) != 0;
 		set_keys(c, e->cfg.mac, c->peer_mac, c->local_ep, c->peer_ep, c->isn, p->seq);
 	}
+	c->tx_nocrc = (p->u.conn.flags & SLP_CONN_NOCRC) != 0;
 	c->rcv_nxt = p->seq + 1;
 	c->rcv_ext = 1;
 	c->peer_tx_next = c->rcv_nxt;

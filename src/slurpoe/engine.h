@@ -40,6 +40,11 @@ struct slp_engine_cfg {
 	int ack_at_turn_end;   /* pure ACKs wait for slp_engine_flush_acks() (the
 				  driver calls it before it sleeps), so a reply
 				  written meanwhile carries the ACK; see below */
+	int carrier_checksums; /* the carrier checksums every frame end to end (the
+				  UDP carrier: rawsock's slp_rawsock_checksums()):
+				  peers may send without the CRC (SLP_CONN_NOCRC).
+				  With peer_key that is always allowed: the tag is
+				  strictly stronger (docs/slurpoe.md) */
 	void (*tx)(void *ctx, const void *frame, size_t len);
 	/* Optional, together: like tx, but the driver keeps a reference to the
 	 * frame (window slots) instead of copying it. The engine leaves such a

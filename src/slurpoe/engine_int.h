@@ -90,6 +90,8 @@ struct slp_conn {
 	enum slp_state state;
 	int error;
 	int accepted; /* created by a listener */
+	int offer_nocrc; /* our CONNECT/ACCEPT says SLP_CONN_NOCRC */
+	int tx_nocrc;    /* the peer granted it: our frames go without CRC (F_NOCRC) */
 
 	/* ---- sending ---- */
 	struct slp_txslot *tx;       /* window slots, indexed seq & (cap-1) */
@@ -177,6 +179,7 @@ struct slp_engine {
 	uint8_t *plain;      /* one decrypted payload (encrypted connections) */
 	uint32_t ref_gen;    /* bumped each time the engine calls cfg.tx_flush */
 	int auth;            /* cfg.peer_key set: every frame carries a tag */
+	int nocrc_ok;        /* frames may come without CRC: auth, or the carrier checksums */
 	size_t trailer;      /* SLP_AUTH_TRAILER when auth, else 0 */
 	uint32_t reset_tokens;  /* stateless RESETs we may still send (auth on) */
 	uint64_t reset_refill;  /* when the bucket was last refilled */
@@ -216,6 +219,11 @@ void slp_conn_on_reset(struct slp_conn *c, const struct slp_pkt *p);
 /* Encrypt (sending) or decrypt (delivering) a payload in place or into dst. */
 void slp_conn_crypt(struct slp_conn *c, int outgoing, uint64_t frame_no, uint8_t *dst,
 		    const uint8_t *src, size_t len);
+/* A CONNECT unanswered this many times goes again without SLP_CONN_NOCRC:
+ * an older peer drops a CONNECT with a flag it does not know. */
+#define SLP_NOCRC_OFFER_TRIES 2
+/* Rebuild our unanswered CONNECT without the NOCRC offer. */
+void slp_conn_withdraw_nocrc(struct slp_conn *c);
 /* Accepted, but the peer has not acknowledged our ACCEPT yet. */
 int slp_conn_half_open(const struct slp_conn *c);
 #define SLP_HALF_OPEN_RETRIES 3 /* ACCEPT resends before an unconfirmed connection goes */

@@ -30,6 +30,7 @@ int slp_loop_open(struct slp_loop *l, const struct slp_loop_opts *o)
 		.min_dead_us = o->min_dead_us,
 		.stream_buf = o->stream_buf,
 		.ack_at_turn_end = o->ack_at_turn_end,
+		.carrier_checksums = slp_rawsock_checksums(l->rs),
 		.peer_key = o->peer_key,
 		.peer_encrypt = o->peer_encrypt,
 		.key_ctx = o->key_ctx,

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "sim.h"
 
+#include "slurpoe/wire.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@ struct sim {
 	uint8_t keys[2][32];
 	int keyed[2];
 	int encrypt[2];
+	int carrier[2], drop_offers;
 	struct sim_impair imp;
 	struct slp_engine *eng[2];
 	struct side sides[2];
@@ -109,7 +112,15 @@ static void tx(void *ctx, const void *frame, size_t len)
 {
 	struct side *sd = ctx;
 	struct sim *s = sd->s;
+	const uint8_t *f = frame;
 	s->ctr.sent++;
+	if (slp_get16(f + SLP_ETH_HLEN + 2) & SLP_F_NOCRC)
+		s->ctr.nocrc[sd->idx]++;
+	if (s->drop_offers && f[SLP_ETH_HLEN + 1] == SLP_CONNECT &&
+	    (slp_get32(f + SLP_ETH_HLEN + SLP_HDR_LEN + 4) & SLP_CONN_NOCRC)) {
+		s->ctr.dropped++;
+		return;
+	}
 	if (s->cut[sd->idx] || s->cut[1 - sd->idx] || (s->imp.loss > 0 && chance(s) < s->imp.loss)) {
 		s->ctr.dropped++;
 		return;
@@ -147,6 +158,7 @@ static int peer_encrypt_cb(void *ctx, const uint8_t mac[6])
 }
 
 void sim_set_encrypt(struct sim *s, int side, int on) { s->encrypt[side] = on; }
+void sim_drop_nocrc_offers(struct sim *s, int on) { s->drop_offers = on; }
 
 struct sim *sim_new(uint64_t seed, const struct sim_impair *imp, uint16_t mtu, uint16_t window)
 {
@@ -156,7 +168,8 @@ struct sim *sim_new(uint64_t seed, const struct sim_impair *imp, uint16_t mtu, u
 static struct slp_engine *side_engine(struct sim *s, int i, uint16_t mtu, uint16_t window)
 {
 	struct slp_engine_cfg cfg = {.mtu = mtu, .window = window, .tx = tx, .now_us = now_cb,
-				     .random = random_cb, .ctx = &s->sides[i], .max_retries = 8};
+				     .random = random_cb, .ctx = &s->sides[i], .max_retries = 8,
+				     .carrier_checksums = s->carrier[i]};
 	if (s->keyed[i]) {
 		cfg.peer_key = peer_key_cb;
 		cfg.peer_encrypt = peer_encrypt_cb;
@@ -193,6 +206,12 @@ void sim_restart(struct sim *s, int side)
 	slp_engine_set_no_reset(s->eng[side], 1);
 	slp_engine_free(s->eng[side]);
 	s->eng[side] = side_engine(s, side, s->mtu, s->window);
+}
+
+void sim_set_carrier_checksums(struct sim *s, int side, int on)
+{
+	s->carrier[side] = on;
+	sim_restart(s, side);
 }
 
 void sim_free(struct sim *s)
