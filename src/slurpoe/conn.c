@@ -354,6 +354,22 @@ ssize_t slp_send(struct slp_conn *c, const void *buf, size_t len)
 	return (ssize_t)n;
 }
 
+void slp_recv_post(struct slp_conn *c, void *buf, size_t len)
+{
+	c->post = len ? buf : NULL;
+	c->post_len = len;
+	c->post_got = 0;
+}
+
+size_t slp_recv_unpost(struct slp_conn *c)
+{
+	size_t n = c->post_got;
+	c->post = NULL;
+	c->post_len = c->post_got = 0;
+	c->st.bytes_received += n;
+	return n;
+}
+
 size_t slp_send_space(const struct slp_conn *c) { return c->sndbuf.cap - c->sndbuf.len; }
 
 ssize_t slp_recv(struct slp_conn *c, void *buf, size_t len)

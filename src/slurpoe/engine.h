@@ -173,6 +173,16 @@ ssize_t slp_send(struct slp_conn *c, const void *buf, size_t len);
 /* >0 bytes, -EAGAIN nothing yet, 0 end of stream, or the connection error. */
 ssize_t slp_recv(struct slp_conn *c, void *buf, size_t len);
 size_t slp_send_space(const struct slp_conn *c);
+/* Receive straight into buf: while it is posted, in-order stream bytes
+ * that arrive with nothing buffered ahead of them are copied there
+ * instead of into the receive buffer (and out of it again by slp_recv),
+ * up to len; the rest is buffered as usual and comes after them. One
+ * buffer per connection, posted after slp_recv returned -EAGAIN. Before
+ * buf goes away, slp_recv_unpost() takes it back and returns how many
+ * bytes (from buf[0]) it got; they count as read. SLP_EV_READABLE is
+ * signalled as for buffered bytes. */
+void slp_recv_post(struct slp_conn *c, void *buf, size_t len);
+size_t slp_recv_unpost(struct slp_conn *c);
 
 /* Zero-staging stream I/O for relays (ivtd's bridge): the caller's source
  * writes straight into frames, and its sink reads straight out of the

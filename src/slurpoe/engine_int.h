@@ -133,6 +133,8 @@ struct slp_conn {
 	uint32_t rcv_nxt;
 	uint32_t peer_tx_next;       /* highest tx_next the peer announced */
 	struct slp_bytes rcvbuf;
+	uint8_t *post;               /* slp_recv_post: in-order bytes go straight here */
+	size_t post_len, post_got;
 	int peer_fin;                /* peer's CLOSE processed */
 	int ack_pending;
 	uint16_t adv_window;         /* last window we advertised */

@@ -186,7 +186,11 @@ ssize_t slp_loop_recv_some_until(struct slp_loop *l, struct slp_conn *c, void *b
 		ssize_t r = slp_recv(c, buf, len);
 		if (r != -EAGAIN)
 			return r;
+		slp_recv_post(c, buf, len); /* what arrives meanwhile lands in buf */
 		int err = step(l, end);
+		size_t got = slp_recv_unpost(c);
+		if (got)
+			return (ssize_t)got;
 		if (err)
 			return err;
 	}

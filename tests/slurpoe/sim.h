@@ -81,7 +81,9 @@ struct sim_oneway {
 	struct sim_pair *p;
 	uint64_t total, sent, got;
 	int bad;
-	uint8_t buf[65536], chk[65536];
+	size_t post;       /* > 0: the receiver posts pbuf[0..post) when it ran dry */
+	uint64_t got_posted; /* bytes that came through it */
+	uint8_t buf[65536], chk[65536], pbuf[65536];
 };
 int sim_oneway_step(struct sim *s, void *arg);
 
