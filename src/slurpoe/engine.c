@@ -520,6 +520,16 @@ void slp_engine_flush_acks(struct slp_engine *e)
 			slp_tx_send_ack(c, 0);
 }
 
+void slp_engine_push(struct slp_engine *e)
+{
+	for (struct slp_conn *c = e->all; c; c = c->all_next) {
+		if (c->corked) {
+			c->corked = 0;
+			slp_tx_pump(c);
+		}
+	}
+}
+
 uint64_t slp_engine_next_deadline(struct slp_engine *e)
 {
 	uint64_t d = UINT64_MAX;

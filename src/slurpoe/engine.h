@@ -147,6 +147,8 @@ void slp_engine_tick(struct slp_engine *e);
  * sender by more than the receiving application's turn. A no-op without
  * the option (tick has sent them). */
 void slp_engine_flush_acks(struct slp_engine *e);
+/* Send the short frames slp_send_direct held back (end of the turn). */
+void slp_engine_push(struct slp_engine *e);
 /* Absolute time (cfg.now_us clock) when tick is next due, UINT64_MAX if
  * nothing is pending. */
 uint64_t slp_engine_next_deadline(struct slp_engine *e);
@@ -173,6 +175,15 @@ ssize_t slp_send(struct slp_conn *c, const void *buf, size_t len);
 /* >0 bytes, -EAGAIN nothing yet, 0 end of stream, or the connection error. */
 ssize_t slp_recv(struct slp_conn *c, void *buf, size_t len);
 size_t slp_send_space(const struct slp_conn *c);
+/* slp_send for a caller that keeps buf until it is taken (a blocking
+ * send): takes only what goes straight into frames the peer's window
+ * allows now, never into the send buffer (one copy less per byte), so
+ * -EAGAIN when the window is full or slp_send() bytes are still queued;
+ * try again after the engine processed input. No SLP_EV_WRITABLE.
+ * A short last frame is held back (corked) until the next call fills it,
+ * or slp_engine_push(): the driver calls that at the end of the
+ * application's turn (slp_loop_run_once does). */
+ssize_t slp_send_direct(struct slp_conn *c, const void *buf, size_t len);
 /* Receive straight into buf: while it is posted, in-order stream bytes
  * that arrive with nothing buffered ahead of them are copied there
  * instead of into the receive buffer (and out of it again by slp_recv),

@@ -110,6 +110,8 @@ struct slp_conn {
 	uint32_t ctrl_frames;                /* frames the ctrl queue will still cut */
 	uint32_t next_msg_id;
 	uint32_t n_ops;                      /* posted ops + unreaped completions */
+	int corked;  /* sndbuf holds a short tail from slp_send_direct: not cut
+			until more bytes come or slp_engine_push() */
 	int close_queued, fin_sent_seq_valid;
 	uint32_t fin_seq;
 	int want_writable;
@@ -237,8 +239,12 @@ int slp_conn_half_open(const struct slp_conn *c);
 void slp_tx_pump(struct slp_conn *c);                 /* cut + send what the window allows */
 /* Cut stream bytes straight from the caller's buffer into window slots
  * when nothing is queued ahead of them (skips the send buffer's copy);
- * returns how many were taken. slp_tx_pump() sends them. */
-size_t slp_tx_cut_direct(struct slp_conn *c, const uint8_t *buf, size_t len);
+ * returns how many were taken. whole: full frames only, leaving a short
+ * tail. slp_tx_pump() sends them. */
+size_t slp_tx_cut_direct(struct slp_conn *c, const uint8_t *buf, size_t len, int whole);
+/* A corked tail (in sndbuf) and the head of buf as one full frame, if
+ * the window allows; returns the bytes taken from buf (0: none). */
+size_t slp_tx_cut_joined(struct slp_conn *c, const uint8_t *buf, size_t len);
 /* The same one frame at a time: the payload space of the next slot (0 if
  * the direct path is closed), then seal n (> 0) bytes written there. */
 size_t slp_tx_direct_room(struct slp_conn *c, uint8_t **dst);

@@ -141,6 +141,8 @@ static void cut_data(struct slp_conn *c, uint64_t limit)
 	slp_bytes_get(&c->sndbuf, slot_body(c), n);
 	seal_slot(c, SLP_DATA, n);
 	c->stream_cut += n;
+	if (!c->sndbuf.len)
+		c->corked = 0;
 	if (c->want_writable) {
 		c->want_writable = 0;
 		slp_mark(c, SLP_EV_WRITABLE);
@@ -166,17 +168,36 @@ void slp_tx_direct_seal(struct slp_conn *c, size_t n)
 	c->stream_cut += n; /* the caller counts them as posted */
 }
 
-size_t slp_tx_cut_direct(struct slp_conn *c, const uint8_t *buf, size_t len)
+size_t slp_tx_cut_direct(struct slp_conn *c, const uint8_t *buf, size_t len, int whole)
 {
 	size_t done = 0, room;
 	uint8_t *dst;
 	while (done < len && (room = slp_tx_direct_room(c, &dst))) {
+		if (whole && len - done < room)
+			break;
 		size_t n = len - done < room ? len - done : room;
 		memcpy(dst, buf + done, n);
 		slp_tx_direct_seal(c, n);
 		done += n;
 	}
 	return done;
+}
+
+size_t slp_tx_cut_joined(struct slp_conn *c, const uint8_t *buf, size_t len)
+{
+	struct slp_bytes *b = &c->sndbuf;
+	uint32_t lim = c->peer_window < c->e->cap ? c->peer_window : c->e->cap;
+	size_t have = b->len, take = c->peer_max_payload - have;
+	if (!c->corked || c->state != SLP_ST_OPEN || c->ops || c->ctrl ||
+	    have + len < c->peer_max_payload || c->snd_nxt - c->snd_una >= lim)
+		return 0;
+	uint8_t *dst = slot_body(c);
+	slp_bytes_get(b, dst, have);
+	memcpy(dst + have, buf, take);
+	seal_slot(c, SLP_DATA, c->peer_max_payload);
+	c->stream_cut += c->peer_max_payload;
+	c->corked = 0;
+	return take; /* the caller counts them as posted */
 }
 
 static struct slp_work *pop_op(struct slp_conn *c)
@@ -245,6 +266,8 @@ static int cut_next(struct slp_conn *c)
 	}
 	struct slp_work *op = c->ops;
 	if (c->stream_cut < c->stream_posted && (!op || op->stream_pos > c->stream_cut)) {
+		if (c->corked && !op && c->sndbuf.len < c->peer_max_payload)
+			return 0; /* a short frame waits for more bytes or the push */
 		cut_data(c, op ? op->stream_pos - c->stream_cut : UINT64_MAX);
 		return 1;
 	}
