@@ -334,26 +334,6 @@ void slp_maybe_closed(struct slp_conn *c)
 
 /* ---- stream API ---- */
 
-ssize_t slp_send(struct slp_conn *c, const void *buf, size_t len)
-{
-	if (c->state == SLP_ST_FAILED)
-		return c->error;
-	if (c->close_queued || c->state == SLP_ST_CLOSED)
-		return -EPIPE;
-	if (!len)
-		return 0;
-	size_t n = slp_tx_cut_direct(c, buf, len, 0);
-	n += slp_bytes_put(&c->sndbuf, (const uint8_t *)buf + n, len - n);
-	if (!n) {
-		c->want_writable = 1;
-		return -EAGAIN;
-	}
-	c->stream_posted += n;
-	c->st.bytes_sent += n;
-	slp_tx_pump(c);
-	return (ssize_t)n;
-}
-
 void slp_recv_post(struct slp_conn *c, void *buf, size_t len)
 {
 	c->post = len ? buf : NULL;
@@ -370,7 +350,31 @@ size_t slp_recv_unpost(struct slp_conn *c)
 	return n;
 }
 
-ssize_t slp_send_direct(struct slp_conn *c, const void *buf, size_t len)
+/* slp_send_direct's taking: full frames straight from buf, a short tail
+ * held back (corked) in sndbuf, our last tail joined with our head. */
+static size_t take_direct(struct slp_conn *c, const uint8_t *p, size_t len)
+{
+	size_t n = 0;
+	if (c->corked) {
+		if (c->sndbuf.len + len < c->peer_max_payload)
+			return slp_bytes_put(&c->sndbuf, p, len);
+		n = slp_tx_cut_joined(c, p, len);
+		if (c->corked)
+			return 0; /* no window for it yet */
+	}
+	n += slp_tx_cut_direct(c, p + n, len - n, 1);
+	/* A short tail would end the carrier's batch (a GSO super-datagram
+	 * takes equal segments): it waits for the next call's bytes, or the
+	 * push at the end of the turn. */
+	if (n < len && len - n < c->peer_max_payload && !c->sndbuf.len && !c->ops && !c->ctrl &&
+	    c->state == SLP_ST_OPEN) {
+		n += slp_bytes_put(&c->sndbuf, p + n, len - n);
+		c->corked = 1;
+	}
+	return n;
+}
+
+static ssize_t send_stream(struct slp_conn *c, const void *buf, size_t len, int direct)
 {
 	if (c->state == SLP_ST_FAILED)
 		return c->error;
@@ -378,31 +382,31 @@ ssize_t slp_send_direct(struct slp_conn *c, const void *buf, size_t len)
 		return -EPIPE;
 	if (!len)
 		return 0;
-	const uint8_t *p = buf;
-	size_t n = 0;
-	if (c->corked) { /* our last tail first, joined with our head */
-		if (c->sndbuf.len + len < c->peer_max_payload)
-			n = slp_bytes_put(&c->sndbuf, p, len);
-		else
-			n = slp_tx_cut_joined(c, p, len);
+	size_t n;
+	if (direct) {
+		n = take_direct(c, buf, len);
+	} else {
+		n = slp_tx_cut_direct(c, buf, len, 0);
+		n += slp_bytes_put(&c->sndbuf, (const uint8_t *)buf + n, len - n);
 	}
-	if (!c->corked) {
-		n += slp_tx_cut_direct(c, p + n, len - n, 1);
-		/* A short tail would end the carrier's batch (a GSO
-		 * super-datagram takes equal segments): it waits for the
-		 * next call's bytes, or the push at the end of the turn. */
-		if (n < len && len - n < c->peer_max_payload && !c->sndbuf.len && !c->ops &&
-		    !c->ctrl && c->state == SLP_ST_OPEN) {
-			n += slp_bytes_put(&c->sndbuf, p + n, len - n);
-			c->corked = 1;
-		}
-	}
-	if (!n)
+	if (!n) {
+		c->want_writable = !direct;
 		return -EAGAIN;
+	}
 	c->stream_posted += n;
 	c->st.bytes_sent += n;
 	slp_tx_pump(c);
 	return (ssize_t)n;
+}
+
+ssize_t slp_send(struct slp_conn *c, const void *buf, size_t len)
+{
+	return send_stream(c, buf, len, 0);
+}
+
+ssize_t slp_send_direct(struct slp_conn *c, const void *buf, size_t len)
+{
+	return send_stream(c, buf, len, 1);
 }
 
 size_t slp_send_space(const struct slp_conn *c) { return c->sndbuf.cap - c->sndbuf.len; }

@@ -331,10 +331,12 @@ int sim_oneway_step(struct sim *s, void *arg)
 	for (int i = 0; i < 2; i++)
 		while (!sim_paused(s, i) && slp_engine_next_event(sim_engine(s, i), &ev))
 			;
+	size_t msg = x->msg ? x->msg : sizeof(x->buf);
 	while (!sim_paused(s, 1) && x->sent < x->total) {
-		size_t n = x->total - x->sent < sizeof(x->buf) ? x->total - x->sent : sizeof(x->buf);
+		size_t n = x->total - x->sent < msg ? x->total - x->sent : msg;
 		sim_pattern(x->sent, x->buf, n, 7);
-		ssize_t r = slp_send(x->p->c[1], x->buf, n);
+		ssize_t r = x->direct ? slp_send_direct(x->p->c[1], x->buf, n)
+				      : slp_send(x->p->c[1], x->buf, n);
 		if (r == -EAGAIN)
 			break;
 		if (r <= 0) {
@@ -343,6 +345,8 @@ int sim_oneway_step(struct sim *s, void *arg)
 		}
 		x->sent += (uint64_t)r;
 	}
+	if (x->direct && !x->no_push && !sim_paused(s, 1))
+		slp_engine_push(sim_engine(s, 1));
 	if (sim_paused(s, 0))
 		return 0;
 	size_t n = x->post ? slp_recv_unpost(x->p->c[0]) : 0;

@@ -82,6 +82,9 @@ struct sim_oneway {
 	uint64_t total, sent, got;
 	int bad;
 	size_t post;       /* > 0: the receiver posts pbuf[0..post) when it ran dry */
+	size_t msg;        /* bytes per send (0: sizeof buf) */
+	int direct;        /* slp_send_direct, then slp_engine_push (unless no_push) */
+	int no_push;
 	uint64_t got_posted; /* bytes that came through it */
 	uint8_t buf[65536], chk[65536], pbuf[65536];
 };
