@@ -388,6 +388,7 @@ static ssize_t send_stream(struct slp_conn *c, const void *buf, size_t len, int 
 	} else {
 		n = slp_tx_cut_direct(c, buf, len, 0);
 		n += slp_bytes_put(&c->sndbuf, (const uint8_t *)buf + n, len - n);
+		c->corked = 0; /* no turn end promised for these */
 	}
 	if (!n) {
 		c->want_writable = !direct;

@@ -189,7 +189,8 @@ size_t slp_tx_cut_joined(struct slp_conn *c, const uint8_t *buf, size_t len)
 	uint32_t lim = c->peer_window < c->e->cap ? c->peer_window : c->e->cap;
 	size_t have = b->len, take = c->peer_max_payload - have;
 	if (!c->corked || c->state != SLP_ST_OPEN || c->ops || c->ctrl ||
-	    have + len < c->peer_max_payload || c->snd_nxt - c->snd_una >= lim)
+	    have >= c->peer_max_payload || have + len < c->peer_max_payload ||
+	    c->snd_nxt - c->snd_una >= lim)
 		return 0;
 	uint8_t *dst = slot_body(c);
 	slp_bytes_get(b, dst, have);
