@@ -334,19 +334,30 @@ void slp_maybe_closed(struct slp_conn *c)
 
 /* ---- stream API ---- */
 
+/* The sink behind slp_recv_post: fills the posted buffer. */
+static ssize_t post_sink(void *arg, const void *src, size_t len)
+{
+	struct slp_conn *c = arg;
+	size_t n = c->post_len - c->post_got < len ? c->post_len - c->post_got : len;
+	memcpy(c->post + c->post_got, src, n);
+	c->post_got += n;
+	return (ssize_t)n;
+}
+
 void slp_recv_post(struct slp_conn *c, void *buf, size_t len)
 {
-	c->post = len ? buf : NULL;
+	c->post = buf;
 	c->post_len = len;
 	c->post_got = 0;
+	slp_conn_set_sink(c, len ? post_sink : NULL, c);
 }
 
 size_t slp_recv_unpost(struct slp_conn *c)
 {
 	size_t n = c->post_got;
+	slp_conn_set_sink(c, NULL, NULL);
 	c->post = NULL;
 	c->post_len = c->post_got = 0;
-	c->st.bytes_received += n;
 	return n;
 }
 

@@ -184,14 +184,15 @@ size_t slp_send_space(const struct slp_conn *c);
  * or slp_engine_push(): the driver calls that at the end of the
  * application's turn (slp_loop_run_once does). */
 ssize_t slp_send_direct(struct slp_conn *c, const void *buf, size_t len);
-/* Receive straight into buf: while it is posted, in-order stream bytes
- * that arrive with nothing buffered ahead of them are copied there
- * instead of into the receive buffer (and out of it again by slp_recv),
- * up to len; the rest is buffered as usual and comes after them. One
- * buffer per connection, posted after slp_recv returned -EAGAIN. Before
- * buf goes away, slp_recv_unpost() takes it back and returns how many
- * bytes (from buf[0]) it got; they count as read. SLP_EV_READABLE is
- * signalled as for buffered bytes. */
+/* Receive straight into buf (a sink, slp_conn_set_sink, that copies):
+ * while it is posted, in-order stream bytes that arrive with nothing
+ * buffered ahead of them are copied there instead of into the receive
+ * buffer (and out of it again by slp_recv), up to len; the rest is
+ * buffered as usual and comes after them. Post after slp_recv returned
+ * -EAGAIN; it replaces any sink. Before buf goes away,
+ * slp_recv_unpost() takes it back (and clears the sink) and returns how
+ * many bytes (from buf[0]) it got; they count as read, with no
+ * SLP_EV_READABLE for them. */
 void slp_recv_post(struct slp_conn *c, void *buf, size_t len);
 size_t slp_recv_unpost(struct slp_conn *c);
 
@@ -215,6 +216,18 @@ size_t slp_recv_unpost(struct slp_conn *c);
 ssize_t slp_send_fill(struct slp_conn *c, ssize_t (*fill)(void *arg, void *dst, size_t room),
 		      void *arg, ssize_t *fill_rc);
 ssize_t slp_recv_drain(struct slp_conn *c,
+		       ssize_t (*sink)(void *arg, const void *src, size_t len), void *arg);
+/* The receiving half without even the receive buffer: while a sink is
+ * set, the payload of each in-order DATA frame goes to sink(arg, src, len)
+ * as the frame is taken, whenever the receive buffer is empty (so order
+ * holds). What the sink does not take (it returns less than len, 0, or
+ * -errno) goes into the receive buffer as before, for slp_recv_drain;
+ * SLP_EV_READABLE is raised only then. The frame is acknowledged either
+ * way: it was accepted only because the receive buffer had room for all
+ * of it, so a full sink (a full ring) costs window, never data. The sink
+ * runs inside slp_engine_input (or a timer's redelivery) and must not
+ * call into the engine. NULL clears it. */
+void slp_conn_set_sink(struct slp_conn *c,
 		       ssize_t (*sink)(void *arg, const void *src, size_t len), void *arg);
 
 /* Regions are per connection: a key is only valid on the connection that

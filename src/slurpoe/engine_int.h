@@ -135,7 +135,10 @@ struct slp_conn {
 	uint32_t rcv_nxt;
 	uint32_t peer_tx_next;       /* highest tx_next the peer announced */
 	struct slp_bytes rcvbuf;
-	uint8_t *post;               /* slp_recv_post: in-order bytes go straight here */
+	/* slp_conn_set_sink: in-order bytes go here first while rcvbuf is empty */
+	ssize_t (*sink)(void *arg, const void *src, size_t len);
+	void *sink_arg;
+	uint8_t *post;               /* slp_recv_post's buffer (through the sink) */
 	size_t post_len, post_got;
 	int peer_fin;                /* peer's CLOSE processed */
 	int ack_pending;
@@ -263,6 +266,8 @@ int slp_tx_all_acked(const struct slp_conn *c);
 void slp_rx_frame(struct slp_conn *c, const struct slp_pkt *p, const uint8_t *frame, size_t len);
 uint16_t slp_rx_window(struct slp_conn *c);
 void slp_rx_after_read(struct slp_conn *c); /* deliver stalled frames, open the window */
+/* stream_io.c: offer in-order payload to the sink; bytes it took */
+size_t slp_rx_to_sink(struct slp_conn *c, const uint8_t *src, size_t len);
 
 /* ops.c */
 void slp_ops_process(struct slp_conn *c, const struct slp_pkt *p); /* in-order RDMA frames */

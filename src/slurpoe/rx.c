@@ -42,26 +42,15 @@ static int deliver(struct slp_conn *c, const struct slp_pkt *p)
 			e->st.rx_proto_error++;
 			return 0;
 		}
-	{
-		/* Into the reader's posted buffer while nothing is buffered
-		 * ahead (one copy instead of two), the rest into rcvbuf. */
-		size_t direct = 0;
-		if (c->post && !c->rcvbuf.len) {
-			direct = c->post_len - c->post_got;
-			if (direct > p->payload_len)
-				direct = p->payload_len;
-		}
-		if (c->rcvbuf.cap - c->rcvbuf.len < p->payload_len - direct)
+		if (c->rcvbuf.cap - c->rcvbuf.len < p->payload_len)
 			return STALL;
 		p = plain(c, p, &q);
-		if (direct) {
-			memcpy(c->post + c->post_got, p->payload, direct);
-			c->post_got += direct;
+		size_t took = slp_rx_to_sink(c, p->payload, p->payload_len);
+		if (took < p->payload_len) {
+			slp_bytes_put(&c->rcvbuf, p->payload + took, p->payload_len - took);
+			slp_mark(c, SLP_EV_READABLE);
 		}
-		slp_bytes_put(&c->rcvbuf, p->payload + direct, p->payload_len - direct);
-		slp_mark(c, SLP_EV_READABLE);
 		return 0;
-	}
 	case SLP_RDMA_WRITE:
 	case SLP_RDMA_READ_REQ:
 	case SLP_RDMA_READ_RESP:
