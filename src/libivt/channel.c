@@ -280,6 +280,34 @@ static int open_offered(struct ivt_channel *ch, const char *socket_opt,
 	return rc;
 }
 
+/* A connector that did not know its listener's grant (timeout 0): ivtd
+ * answered the grant alone (IVT_CTRL_OK_GRANT), so open again bringing
+ * the ring, which goes on once queued; if that is not taken, the
+ * ordinary way without the hint (waits for the accept). */
+static int open_granted(struct ivt_channel *ch, const char *name, unsigned flags,
+			const struct ivt_open_opts *o, struct ivt_ctrl_open *req,
+			struct ivt_ctrl_open_ok *ok, long long deadline)
+{
+	if (!(req->flags & IVT_CTRL_OPEN_QUEUED) || !(ok->flags & IVT_CTRL_OK_RINGS)) {
+		ivt_reason_set(-EPROTO, "ivtd answered a grant alone to a connector that did not ask");
+		return -EPROTO;
+	}
+	conn_ring_learn(o->socket_path, name, ok);
+	ivt_ctrl_close(&ch->ctrl, 0);
+	struct ivt_ctrl_open r = *req;
+	int rc = conn_ring_connect(ch, o->socket_path, &r, flags, ok,
+				   connector_wait(&r, deadline, o->timeout_ms));
+	if (rc != CONN_RING_UNUSED)
+		return rc;
+	req->flags &= ~(uint32_t)IVT_CTRL_OPEN_QUEUED;
+	rc = open_ctrl(ch, o, req, ok, deadline, o->timeout_ms, 0);
+	if (rc == 0 && (ok->flags & IVT_CTRL_OK_GRANT)) {
+		ivt_reason_set(-EPROTO, "ivtd answered a grant alone to a connector that did not ask");
+		rc = -EPROTO;
+	}
+	return rc;
+}
+
 static int chan_start(const char *name, unsigned flags, const struct ivt_open_opts *o,
 		      struct ivt_ctrl_open *req, int wait_peer,
 		      const struct ivt_ctrl_open_ok *lis_ok, struct ivt_ring_offer *offer,
@@ -318,6 +346,8 @@ static int chan_start(const char *name, unsigned flags, const struct ivt_open_op
 		}
 		if (rc == CONN_RING_UNUSED)
 			rc = open_ctrl(ch, o, req, &ok, deadline, o->timeout_ms, listen);
+		if (rc == 0 && (ok.flags & IVT_CTRL_OK_GRANT))
+			rc = open_granted(ch, name, flags, o, req, &ok, deadline);
 	}
 	if (rc < 0)
 		goto fail;
@@ -416,6 +446,9 @@ int chan_make_request(const char *name, const struct ivt_open_opts *o, uint32_t 
 	/* connectors and multi listeners can do connector-made rings */
 	if ((!(flags & IVT_LISTEN) || (flags & IVT_CTRL_OPEN_MULTI)) && conn_ring_enabled())
 		req->flags |= IVT_CTRL_OPEN_RINGS;
+	/* timeout 0: go on once queued at the listener, as TCP's connect */
+	if (!(flags & IVT_LISTEN) && o->timeout_ms == 0 && conn_ring_enabled())
+		req->flags |= IVT_CTRL_OPEN_QUEUED;
 	req->ring_size = o->ring_size;
 	return 0;
 }
