@@ -89,6 +89,8 @@ struct psock {
 	enum psock_kind kind;
 	atomic_int refs;        /* fds in the table + calls in flight + monitor */
 	atomic_int nfds;        /* application fds naming it */
+	atomic_int mon_refs;    /* of refs, the monitor's (armed, graveyard):
+				 * dropped just before the ref itself */
 	pthread_mutex_t lock;
 	pid_t owner;            /* process that may use the channel (fork) */
 	int appdup;             /* hidden dup of the app's fd (same file) */
@@ -185,6 +187,13 @@ extern atomic_int lazy_count;
 void rx_arm_lazy(struct psock *p);
 /* p's last fd is gone (p->lock held): leave the application's epoll. */
 void direct_off(struct psock *p);
+
+/* ---- closing with bytes not yet in the ring (linger.c) ----------------- */
+/* ivt_close(ch) in a thread of its own (it may wait for room). */
+void linger_close(ivt_channel *ch);
+/* At exit: wait for those closes, all together, up to one deadline. */
+void linger_exit_wait(void);
+void linger_after_fork_child(void);
 
 /* ---- addresses and the hello (addr.c) ----------------------------------- */
 /* Is addr one of this host's own (loopback, any, an interface's)? */

@@ -120,6 +120,7 @@ static void arm(struct psock *p)
 	if (!p->armed) {
 		p->armed = 1;
 		atomic_fetch_add(&p->refs, 1); /* the monitor's */
+		atomic_fetch_add(&p->mon_refs, 1);
 	}
 	/* MOD re-checks readiness, so an event that came before is not lost */
 	if (epoll_ctl(mon_ep, EPOLL_CTL_MOD, fd, &ev) < 0 && errno == ENOENT)
@@ -351,6 +352,7 @@ void monitor_defer_put(struct psock *p)
 	if (!mon_running || !g) {
 		pthread_mutex_unlock(&mon_lock);
 		free(g);
+		atomic_fetch_sub(&p->mon_refs, 1);
 		psock_put(p); /* nothing can hold it */
 		return;
 	}
@@ -388,6 +390,7 @@ static void handle(struct psock *p)
 	p->armed = 0; /* the reference is ours to drop below */
 	kick_handle(p);
 	pthread_mutex_unlock(&p->lock);
+	atomic_fetch_sub(&p->mon_refs, 1); /* before the ref: a close may count */
 	psock_put(p);
 }
 
@@ -421,6 +424,7 @@ static void *monitor_main(void *arg)
 		while (old) {
 			struct grave *g = old;
 			old = g->next;
+			atomic_fetch_sub(&g->p->mon_refs, 1);
 			psock_put(g->p);
 			free(g);
 		}
