@@ -178,6 +178,9 @@ ssize_t stream_send(struct psock *p, const struct iovec *iov, int cnt, int flags
 			}
 			if (n == -EAGAIN) {
 				tx_blocked(p);
+			} else if (n == -EPIPE || n == -ECONNRESET) {
+				p->wr_dead = 1; /* both directions done: POLLHUP */
+				hup_show(p);
 			} else if (n > 0) {
 				/* a non-blocking send may keep the tail of its
 				 * last frame: it must reach the ring on its own */

@@ -117,6 +117,7 @@ struct psock {
 				 * asked the peer to kick ivt_fd already */
 	int rd_eof, rd_err;     /* end of stream seen / error (negative) */
 	int rd_shut, wr_shut;
+	int wr_dead;            /* a send said the peer is gone (EPIPE...) */
 	int so_error;           /* for getsockopt(SO_ERROR), cleared on read */
 	uint8_t *stage;
 	size_t st_off, st_len;
@@ -167,6 +168,9 @@ void tx_sent(struct psock *p);
 /* Block (the application asked for a blocking call) until the app fd
  * polls `events`; p->lock NOT held. 0, or -EINTR... never: restarts. */
 void wait_app_fd(struct psock *p, short events);
+/* After the end of stream, a reset or shutdown(SHUT_WR) (p->lock held):
+ * the app fd polls as TCP's then (POLLRDHUP, POLLHUP). */
+void hup_show(struct psock *p);
 /* Take p out of the monitor (p->lock held); its ref is dropped later. */
 void monitor_forget(struct psock *p);
 /* Free p once the monitor can no longer hold it. */

@@ -61,6 +61,16 @@ static void token_clear(struct psock *p)
 		p->token = 0;
 }
 
+void hup_show(struct psock *p)
+{
+	/* the socketpair's own shutdown states give the app end TCP's
+	 * flags: our SHUT_WR its POLLIN|POLLRDHUP, both its POLLHUP too */
+	if (p->rd_err || (p->rd_eof && (p->wr_shut || p->wr_dead)))
+		real.shutdown(p->tok, SHUT_RDWR);
+	else if (p->rd_eof)
+		real.shutdown(p->tok, SHUT_WR);
+}
+
 static void filler_drain(struct psock *p)
 {
 	char buf[4096];
@@ -154,6 +164,7 @@ static void rx_token(struct psock *p, int lazy)
 {
 	lazy_drop(p);
 	if (p->rd_eof || p->rd_err || p->st_len || p->rd_shut) {
+		hup_show(p);
 		token_set(p);
 		return;
 	}
@@ -209,6 +220,7 @@ static void rx_token(struct psock *p, int lazy)
 		arm(p);
 		return;
 	}
+	hup_show(p);
 	token_set(p);
 }
 

@@ -4,7 +4,8 @@
 # connect returns once the connection is queued at the listener, before
 # the server accepts (accept_late.py); close then _exit leaves the peer a
 # clean end of stream (close_exit.py); exit waits for all connections'
-# unsent bytes together, up to one deadline (exit_stalled.py).
+# unsent bytes together, up to one deadline (exit_stalled.py); poll and
+# epoll say POLLRDHUP/POLLHUP after the peer closed (peer_close.py).
 set -uo pipefail
 NEED="python3"
 PORT_BASE=18400 # away from the other preload scripts, which may run alongside
@@ -32,6 +33,15 @@ for mode in kernel ivt; do
 		{ fail "close then _exit ($mode)"; cat "$T/cx-$mode.log"; }
 	[ $mode = ivt ] && check_ivt "$T/cx-$mode.log" "close then _exit" 40
 done
+
+for mode in kernel ivt; do
+	next_port
+	with $mode "$PY" "$HERE/peer_close.py" $PORT >"$T/pc-$mode.log" 2>&1 ||
+		{ fail "peer close ($mode)"; cat "$T/pc-$mode.log"; }
+done
+check_ivt "$T/pc-ivt.log" "peer close" 1
+diff <(grep -v ivt-preload "$T/pc-kernel.log") <(grep -v ivt-preload "$T/pc-ivt.log") ||
+	fail "readiness after the peer closed differs from TCP's"
 
 # Only through the preload: TCP's exit does not wait (the kernel sends on).
 next_port
