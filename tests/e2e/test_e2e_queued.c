@@ -35,15 +35,6 @@ static int group_setup(void **state)
 	return e2e_group_start(POLICY);
 }
 
-static ivt_listener *listen_on(const char *name)
-{
-	struct ivt_open_opts o = {.struct_size = sizeof(o), .timeout_ms = 5000,
-				  .flags = IVT_NONBLOCK};
-	ivt_listener *l = NULL;
-	assert_int_equal(ivt_listen(name, &o, &l), 0);
-	return l;
-}
-
 static ivt_channel *accept_one(ivt_listener *l)
 {
 	struct pollfd p = {.fd = ivt_listener_fd(l), .events = POLLIN};
@@ -71,7 +62,8 @@ static void recv_exact(ivt_channel *ch, const char *want)
 static void test_queued_before_accept(void **state)
 {
 	(void)state;
-	ivt_listener *l = listen_on("qfirst");
+	ivt_listener *l = NULL;
+	assert_int_equal(e2e_listen("qfirst", 1, &l), 0);
 	for (int round = 0; round < 2; round++) {
 		ivt_channel *c, *s;
 		assert_int_equal(e2e_open("qfirst", 0, 0, 0, &c), 0);
@@ -94,7 +86,8 @@ static void test_queued_before_accept(void **state)
 static void test_closed_before_accept(void **state)
 {
 	(void)state;
-	ivt_listener *l = listen_on("qgone");
+	ivt_listener *l = NULL;
+	assert_int_equal(e2e_listen("qgone", 1, &l), 0);
 	ivt_channel *c, *s;
 	for (int round = 0; round < 2; round++) {
 		assert_int_equal(e2e_open("qgone", 0, 0, 0, &c), 0);
@@ -113,7 +106,8 @@ static void test_closed_before_accept(void **state)
 static void test_listener_closes_first(void **state)
 {
 	(void)state;
-	ivt_listener *l = listen_on("qrst");
+	ivt_listener *l = NULL;
+	assert_int_equal(e2e_listen("qrst", 1, &l), 0);
 	ivt_channel *c, *s;
 	assert_int_equal(e2e_open("qrst", 0, 0, 0, &c), 0); /* learns the grant */
 	s = accept_one(l);
@@ -131,7 +125,8 @@ static void test_listener_closes_first(void **state)
 static void test_full_backlog_refuses(void **state)
 {
 	(void)state;
-	ivt_listener *l = listen_on("qback");
+	ivt_listener *l = NULL;
+	assert_int_equal(e2e_listen("qback", 1, &l), 0);
 	ivt_channel *a, *b, *s;
 	assert_int_equal(e2e_open("qback", 0, 0, 0, &a), 0);
 	assert_int_equal(e2e_open("qback", 0, 0, 0, &b), -EAGAIN);
