@@ -3,8 +3,9 @@
 # ctest smoke run of `ivt-bench --via-ivt`: a private ivtd with a policy
 # for channels "bench-*", both halves on this host (shm), a small sweep.
 # Must finish with both halves at exit 0 and every point verified; the
-# numbers are not checked. Usage: via-ivt-smoke.sh BIN_DIR PLUGIN_DIR [--zc]
-# (--zc: copy send vs reserve/commit, both verified)
+# numbers are not checked. Usage: via-ivt-smoke.sh BIN_DIR PLUGIN_DIR [--zc
+# ["--repeat N"]] (--zc: copy send vs reserve/commit, both verified;
+# --repeat: N alternating runs of both per point, medians)
 set -u
 bin=$1
 export IVT_PLUGIN_DIR=$2
@@ -22,7 +23,7 @@ JSON
 ivtd=$!
 i=0
 while [ ! -S "$IVT_SOCKET" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-args="--via-ivt --channel bench --rings 4K,1M --writes 64,64K --bytes 4M --timeout 30 ${3:-}"
+args="--via-ivt --channel bench --rings 4K,1M --writes 64,64K --bytes 4M --timeout 30 ${3:-} ${4:-}"
 "$bin/ivt-bench" $args --role listen >"$dir/listen.out" 2>&1 &
 l=$!
 "$bin/ivt-bench" $args --role connect >"$dir/connect.out" 2>&1
