@@ -209,7 +209,7 @@ IVT_EXPORT ssize_t ivt_recvv(ivt_channel *ch, const struct iovec *iov, int iovcn
 	 * spill). Anything else (empty, end, error) goes the full way,
 	 * which parses again: ends and errors are sticky. */
 	if (!ch->xp.msg_mode && !ch->spill && atomic_load(&ch->accepted)) {
-		ssize_t n = ivt_xport_recvv(&ch->xp, iov, iovcnt);
+		ssize_t n = ivt_xport_recvv_n(&ch->xp, iov, iovcnt, (size_t)total);
 		if (n > 0) {
 			chan_fd_rx_done(ch);
 			chan_fd_progress(ch);

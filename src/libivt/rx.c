@@ -378,13 +378,19 @@ static ssize_t body_data(struct ivt_xport *xp, struct rx_sink *s)
  * returns 1; refills an empty window first (an end or error it meets
  * is recorded as the general steps record it, and 1 returned so they
  * report it). 0: not this case, the general steps take over from the
- * same state. -EAGAIN: the pipe is empty. */
+ * same state. -EAGAIN: the pipe is empty. -EBUSY: the caller's buffer
+ * is full and a DATA frame's bytes come next (what the general steps
+ * would say, without going through them). */
 static ssize_t rx_fast(struct ivt_xport *xp, struct rx_sink *s, int *answered)
 {
 	struct rx_state *rx = &xp->rx;
-	int body = rx->phase == RX_BODY && rx->hdr.type == IVT_FRAME_DATA && s->room;
-	int head = rx->phase == RX_HEAD && rx->have == 0;
-	if ((!body && !head) || rx->err || rx->eof)
+	if (rx->err || rx->eof)
+		return 0;
+	int data = rx->phase == RX_BODY && rx->hdr.type == IVT_FRAME_DATA;
+	if (data && !s->room)
+		return -EBUSY;
+	int body = data, head = rx->phase == RX_HEAD && rx->have == 0;
+	if (!body && !head)
 		return 0;
 	if (head && answers_backlogged(xp))
 		return 0; /* the general step says -ENOBUFS */
@@ -454,8 +460,8 @@ ssize_t ivt_rx_parse(struct ivt_xport *xp, struct rx_sink *s)
 			ssize_t f = rx_fast(xp, s, &answered);
 			if (f == 1)
 				continue;
-			if (f == -EAGAIN) {
-				st = -EAGAIN;
+			if (f == -EAGAIN || f == -EBUSY) {
+				st = (int)f;
 				break;
 			}
 		}
@@ -558,11 +564,17 @@ ssize_t ivt_xport_recvv(struct ivt_xport *xp, const struct iovec *iov, int iovcn
 	ssize_t total = ivt_iov_total(iov, iovcnt);
 	if (total < 0)
 		return total;
+	return ivt_xport_recvv_n(xp, iov, iovcnt, (size_t)total);
+}
+
+ssize_t ivt_xport_recvv_n(struct ivt_xport *xp, const struct iovec *iov, int iovcnt,
+			  size_t total)
+{
 	if (atomic_load(&xp->broken))
 		return -EPROTO;
 	if (xp->msg_mode && iov) /* ivt_recv on a message channel: one message */
 		return ivt_xport_recv_msg(xp, iov, iovcnt, 0, 0);
-	struct rx_sink s = {.c = {.iov = iov, .cnt = iovcnt}, .room = (size_t)total};
+	struct rx_sink s = {.c = {.iov = iov, .cnt = iovcnt}, .room = total};
 	pthread_mutex_lock(&xp->rx_lock);
 	ssize_t st = ivt_rx_parse(xp, iov ? &s : NULL);
 	if (s.got) {
