@@ -89,10 +89,10 @@ IVT_EXPORT ssize_t ivt_sendv(ivt_channel *ch, const struct iovec *iov, int iovcn
 	if (!atomic_load(&ch->nonblock)) {
 		struct timed_wait t;
 		struct ivt_waiter w = chan_send_waiter(ch, &t);
-		return chan_send_error(ch, ivt_xport_sendv(&ch->xp, iov, iovcnt, &w));
+		return chan_send_error(ch, ivt_xport_sendv_n(&ch->xp, iov, iovcnt, (size_t)total, &w));
 	}
 	for (int tries = 0;;) {
-		ssize_t n = ivt_xport_sendv(&ch->xp, iov, iovcnt, NULL);
+		ssize_t n = ivt_xport_sendv_n(&ch->xp, iov, iovcnt, (size_t)total, NULL);
 		if (n != -EAGAIN) {
 			if (n > 0 && atomic_load(&ch->send_wanted)) /* no locked store per send */
 				atomic_store(&ch->send_wanted, 0);
