@@ -380,10 +380,11 @@ ivt-xs-open connect xen-rst2 --bytes 17179869184 --timeout 120 & wait"
 # reader (ivt-x writes, ivt-y reads); the tables and ratios are the writer's.
 # --repeat 3: each point is three rounds of the three modes, each round
 # starting with the next mode, and the median per mode (single runs swing
-# by 10x between neighbours on a loaded host); 8M per run keeps the sweep
-# at about 1.5x the time of the former single 16M runs.
+# by 10x between neighbours on a loaded host); 4M per run (512K below 4K
+# writes) keeps the sweep at 3/4 of the time of the former single 16M runs
+# (a loaded host made those take up to 844 s of domu_wait's 1200).
 # --timeout: per point phase; 4 KiB rings on a loaded host took over 120 s
-BENCH_ARGS="--via-ivt --vs-vchan --channel xen-bench --bytes 8M --repeat 3 --timeout 300"
+BENCH_ARGS="--via-ivt --vs-vchan --channel xen-bench --bytes 4M --repeat 3 --timeout 300"
 check_bench_ivt() {
 	if ! x=$(domu_create ivt-x) || ! y=$(domu_create ivt-y); then
 		result ivt-bench-vchan FAIL "xl create failed"
