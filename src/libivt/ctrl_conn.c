@@ -252,7 +252,8 @@ static int connect_daemon(struct ivt_ctrl_conn *cc, const char *path)
 		return -ENAMETOOLONG;
 	}
 	if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR) {
-		ivt_reason_set(-ECONNREFUSED, "socket %s: %s", path, strerror(e));
+		ivt_reason_set(-ECONNREFUSED, "ivtd is not running: socket %s: %s", path,
+			       strerror(e));
 		return -ECONNREFUSED;
 	}
 	ivt_reason_set(-e, "cannot reach ivtd at %s: %s", path, strerror(e));
@@ -296,7 +297,7 @@ static int open_attempt(struct ivt_ctrl_conn *cc, const char *path,
 		if (!sent && (rc < 0 || m.hdr.type != IVT_CTRL_ERROR)) {
 			if (rc == 0)
 				ivt_ctrl_msg_close_fds(&m);
-			ivt_reason_set(-ECONNREFUSED, "socket %s: ivtd hung up", path);
+			ivt_reason_set(-ECONNREFUSED, "ivtd hung up on socket %s", path);
 			rc = -ECONNREFUSED;
 			goto fail;
 		}
@@ -309,7 +310,7 @@ static int open_attempt(struct ivt_ctrl_conn *cc, const char *path,
 			goto fail;
 		}
 		if (rc < 0) {
-			ivt_reason_set(-ECONNREFUSED, "socket %s: ivtd closed the connection", path);
+			ivt_reason_set(-ECONNREFUSED, "ivtd closed the connection on socket %s", path);
 			rc = -ECONNREFUSED;
 			goto fail;
 		}
@@ -432,7 +433,7 @@ static int ring_msg(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_open *req,
 		return rc;
 	}
 	if (rc < 0) {
-		ivt_reason_set(-ECONNREFUSED, "socket %s: ivtd closed the connection", cc->path);
+		ivt_reason_set(-ECONNREFUSED, "ivtd closed the connection on socket %s", cc->path);
 		return -ECONNREFUSED;
 	}
 	ivt_ctrl_msg_close_fds(&m);
@@ -485,7 +486,7 @@ int ivt_ctrl_conn_open_ring(struct ivt_ctrl_conn *cc, const char *path,
 	if (!w->build) { /* an accepting end: its ring is attached already */
 		rc = ivt_ctrl_send(cc->sock, IVT_CTRL_OPEN, ++cc->seq, req, sizeof(*req), NULL, 0);
 		if (rc < 0) {
-			ivt_reason_set(-ECONNREFUSED, "socket %s: ivtd hung up", path);
+			ivt_reason_set(-ECONNREFUSED, "ivtd hung up on socket %s", path);
 			close(cc->sock);
 			cc->sock = -1;
 			return -ECONNREFUSED;

@@ -123,9 +123,23 @@ static const char *store_text(int e)
 	}
 }
 
+/* With a reason, a few errnos read better without their list of usual causes:
+ * ivtd's "listener closed" must not follow "ivtd is not running". */
+static const char *text_with_reason(int e, const char *base)
+{
+	switch (e) {
+	case ECONNREFUSED:
+		return "connection refused";
+	default:
+		return base;
+	}
+}
+
 static const char *format(int err, const char *base, int e)
 {
 	char sys[128];
+	if (base && reason_err == err && reason[0])
+		base = text_with_reason(e, base);
 	if (!base)
 		base = strerror_r(e, sys, sizeof(sys)); /* GNU: returns the string */
 	if (reason_err == err && reason[0])

@@ -272,6 +272,8 @@ static void expect_refused(const char *name, uint64_t ring, int err, ivt_listene
 	assert_int_equal(m.hdr.type, IVT_CTRL_ERROR);
 	assert_int_equal(m.u.error.err, err);
 	assert_false(readable(ivt_listener_fd(l), 200)); /* it never saw it */
+	/* the SETUP sent with the OPEN gets no second refusal */
+	assert_false(readable(s, 0));
 	/* and ivtd kept no copy of our wake-up socket */
 	close(r.wake[1]);
 	r.wake[1] = -1;

@@ -86,7 +86,7 @@ static void test_no_daemon(void **state)
 	const char *t = ivt_strerror(rc);
 	print_message("strerror: %s\n", t);
 	assert_non_null(strstr(t, "ivtd is not running"));
-	assert_non_null(strstr(t, "(socket /nonexistent/ivtd.sock"));
+	assert_non_null(strstr(t, "socket /nonexistent/ivtd.sock"));
 }
 
 static void test_second_listener(void **state)

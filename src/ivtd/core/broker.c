@@ -201,6 +201,7 @@ void broker_refuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, const
 	ivt_log(err == -ENOENT ? IVT_LOG_DEBUG : IVT_LOG_INFO, WHO, "refused %s (%s): %s",
 		IVT_ID_S(&end->who), errno_name(-err), msg);
 	end->reg->ops->reply_error(end, -err, msg);
+	end->refused = 1;
 }
 
 void broker_open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_server,
@@ -723,6 +724,12 @@ static void cb_setup(void *arg, struct ivt_reg_end *end, const void *blob, size_
 	}
 	if (ch && ch->kind == CHAN_CONN && ch->client == end && ch->state == CS_RING) {
 		broker_ring_setup(b, ch, end, blob, len, fds, nfds);
+		return;
+	}
+	if (!ch && end->refused) {
+		/* sent with its refused OPEN: the client has its answer already */
+		close_fds(fds, nfds);
+		IVT_DEBUG(WHO, "%s: SETUP after a refusal dropped", IVT_ID_S(&end->who));
 		return;
 	}
 	if (!ch || ch->server != end || ch->kind == CHAN_LISTENER || ch->kind == CHAN_ADOPTED) {
