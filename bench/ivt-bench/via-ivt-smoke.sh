@@ -9,20 +9,8 @@
 set -u
 bin=$1
 export IVT_PLUGIN_DIR=$2
-dir=$(mktemp -d)
-export IVT_SOCKET=$dir/ivtd.sock
-trap 'kill $ivtd 2>/dev/null; rm -rf "$dir"' EXIT
-cat >"$dir/policy.json" <<'JSON'
-{ "version": 1,
-  "defaults": { "ring_size": 65536, "max_ring_size": 1048576 },
-  "channels": [ { "name": "bench-*", "listeners": ["*"], "connectors": ["*"],
-                  "max_ring_size": 1048576 } ],
-  "hosts": [] }
-JSON
-"$bin/ivtd" -c "$dir/policy.json" -s "$IVT_SOCKET" -r local >"$dir/ivtd.log" 2>&1 &
-ivtd=$!
-i=0
-while [ ! -S "$IVT_SOCKET" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+. "$(dirname "$0")/bench-ivtd.sh"
+bench_ivtd "$bin"
 args="--via-ivt --channel bench --rings 4K,1M --writes 64,64K --bytes 4M --timeout 30 ${3:-} ${4:-}"
 "$bin/ivt-bench" $args --role listen >"$dir/listen.out" 2>&1 &
 l=$!
