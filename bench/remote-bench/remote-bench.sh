@@ -3,93 +3,181 @@
 # joined by a veth pair, each with its own ivtd) against TCP between the
 # same namespaces, in the same run (docs/remote.md).
 #
-#   remote-bench.sh [--bytes N] [--mtu N] [--repeat N]
+#   remote-bench.sh [--bytes N] [--writes L] [--mtu N] [--repeat N]
+#                   [--base-bin DIR] [--no-pin] [--tcpx]
 #
-# ivt-demo sends N bytes (default 512M) through ivtd B -> SLURPoE -> ivtd A
-# and checks every byte; the baseline is iperf3 over TCP on the same veth
-# (no byte check) and ivt-demo over a local shm channel in namespace A
-# (the same byte check, no network). Also prints the CPU both ivtd spent
-# per GB moved. Medians of --repeat runs (default 3). Needs root.
+# Per write size of L (default 64K,1M) `ivt-bench --via-ivt` writes N
+# bytes (default 256M) from A through ivtd A -> SLURPoE -> ivtd B to a
+# reader in B, which checks every byte (hash per point); the baseline is
+# iperf3 over TCP on the same veth with the same write size (no byte
+# check) and the same sweep over a local shm channel in A (no network).
+# Also prints the CPU both ivtd spent per GB bridged. --base-bin DIR: an
+# ivtd built from another tree (e.g. main) is measured in the same run,
+# with the same clients and plugins, for a before/after. Medians of
+# --repeat runs (default 3). Unless --no-pin, everything of A runs on CPU
+# 0 and of B on CPU 1 (taskset), TCP's ends too. --tcpx: the ivtds bridge
+# over an "RDMA plugin" (docs/remote.md), the tests' stand-in ivt_tcpx.so
+# whose pipe is one TCP connection ($IVT_TCPX_PLUGIN, default the build's):
+# the plugin pump's cost on top of TCP. Needs root.
 set -u
-BIN=${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}
-export IVT_PLUGIN_DIR=${IVT_PLUGIN_DIR:-$BIN/../plugins}
-BYTES=512M MTU=1500 REPEAT=3
+BIN=$(realpath "${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}")
+IVT_PLUGIN_DIR=$(realpath "${IVT_PLUGIN_DIR:-$BIN/../plugins}")
+export IVT_PLUGIN_DIR
+BYTES=256M MTU=1500 REPEAT=3 WRITES=64K,1M BASE_BIN="" PIN=1 TCPX=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--bytes) BYTES=$2; shift 2 ;;
+	--writes) WRITES=$2; shift 2 ;;
 	--mtu) MTU=$2; shift 2 ;;
 	--repeat) REPEAT=$2; shift 2 ;;
-	-h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--base-bin) BASE_BIN=$2; shift 2 ;;
+	--no-pin) PIN=0; shift ;;
+	--tcpx) TCPX=1; shift ;;
+	-h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "remote-bench: unknown option $1 (see --help)" >&2; exit 1 ;;
 	esac
 done
 command -v iperf3 >/dev/null || { echo "remote-bench: needs iperf3" >&2; exit 1; }
+[ -z "$BASE_BIN" ] || [ -x "$BASE_BIN/ivtd" ] || { echo "remote-bench: no $BASE_BIN/ivtd" >&2; exit 1; }
 . "$(dirname "$0")/../../tests/remote/netns-pair.sh"
-netns_pair_setup ivtrb rb0 rb1 ivtd ivt-demo
+netns_pair_setup ivtrb rb0 rb1 ivtd ivt-bench
 ip -n "$NS_A" link set rb0 mtu "$MTU" && ip -n "$NS_B" link set rb1 mtu "$MTU" || exit 1
 ip -n "$NS_A" addr add 10.98.0.1/24 dev rb0 && ip -n "$NS_B" addr add 10.98.0.2/24 dev rb1
-IMPAIR_ENV=()
+RDMA=off CARRIER=SLURPoE
+[ "$TCPX" = 1 ] && { netns_pair_tcpx 97; RDMA=auto CARRIER=tcpx; }
+CPU_A=() CPU_B=()
+[ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && CPU_A=(taskset -c 0) CPU_B=(taskset -c 1)
+RING=4194304
 
 policy() { # file, peer name, ifname, peer mac
 	cat >"$1" <<EOP
 {
   "version": 1,
   "channels": [
-    { "name": "bulk", "host": "hostA", "listeners": ["uid:*"],
+    { "name": "bulk-*", "host": "hostA", "listeners": ["uid:*"],
       "connectors": ["uid:*", "host:hostB/uid:*"],
-      "ring_size": 4194304, "max_ring_size": 4194304 }
+      "ring_size": $RING, "max_ring_size": $RING },
+    { "name": "local-*", "listeners": ["uid:*"], "connectors": ["uid:*"],
+      "ring_size": $RING, "max_ring_size": $RING }
   ],
-  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4" } ]
+  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "rdma": "$RDMA" } ]
 }
 EOP
 }
 policy "$TMP/a.json" hostB rb0 "$MAC_B"
 policy "$TMP/b.json" hostA rb1 "$MAC_A"
-SOCK_A=$TMP/a.sock SOCK_B=$TMP/b.sock
-start_ivtd "$NS_A" hostA "$TMP/a.json" "$SOCK_A" "$TMP/ivtd-a.log" || exit 1
-IVTD_A=$LAST_PID
-start_ivtd "$NS_B" hostB "$TMP/b.json" "$SOCK_B" "$TMP/ivtd-b.log" || exit 1
-IVTD_B=$LAST_PID
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-mbps() { sed -n 's/.* \([0-9.]*\) MB\/s.*/\1/p' "$1" | head -1; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-demo() { # listener socket, connector socket, connector ns -> MB/s seen by the listener
-	ip netns exec "$NS_A" "$BIN/ivt-demo" listen bulk --socket "$1" >"$TMP/lis.out" 2>&1 &
-	local lis=$!
-	sleep 0.3
-	ip netns exec "$3" "$BIN/ivt-demo" connect bulk --socket "$2" --bytes "$BYTES" \
-		--timeout 20000 >"$TMP/con.out" 2>&1
-	wait "$lis"
-	grep -q "^OK: " "$TMP/lis.out" || { echo "remote-bench: transfer failed" >&2; cat "$TMP"/*.out >&2; exit 1; }
-	mbps "$TMP/lis.out"
+run=0
+pair_start() { # ivtd binary: sets SOCK_A, SOCK_B, IVTD_A, IVTD_B
+	run=$((run + 1))
+	SOCK_A=$TMP/a$run.sock SOCK_B=$TMP/b$run.sock
+	local n s
+	for n in A B; do
+		local ns=$NS_A name=hostA pol=$TMP/a.json sock=$SOCK_A cpu=("${CPU_A[@]}") ip=1
+		[ $n = B ] && ns=$NS_B name=hostB pol=$TMP/b.json sock=$SOCK_B cpu=("${CPU_B[@]}") ip=2
+		ip netns exec "$ns" "${cpu[@]}" env IVT_TCPX_ADDR="${TCPX_NET:-}.$ip" \
+			"$1" -r local -n "$name" -c "$pol" -s "$sock" \
+			>"$TMP/ivtd-$n$run.log" 2>&1 &
+		PIDS+=($!)
+		eval "IVTD_$n=$!"
+		for s in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+		[ -S "$sock" ] || { echo "ivtd $name did not start:"; cat "$TMP/ivtd-$n$run.log"; exit 1; }
+	done
+}
+pair_stop() {
+	kill "$IVTD_A" "$IVTD_B" 2>/dev/null
+	wait "$IVTD_A" "$IVTD_B" 2>/dev/null
 }
 
-tcp() {
-	ip netns exec "$NS_A" iperf3 -s -1 >/dev/null 2>&1 &
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# One sweep: the writer (listener) in A, the reader in NS with socket SOCK.
+# Appends "write MB/s" lines to FILE.
+sweep() { # channel prefix, reader socket, reader ns, reader cpu (A|B), file
+	local args=(--via-ivt --channel "$1" --rings "$RING" --writes "$WRITES" --bytes "$BYTES"
+		--timeout 120)
+	local rcpu=("${CPU_B[@]}")
+	[ "$4" = A ] && rcpu=("${CPU_A[@]}")
+	ip netns exec "$NS_A" "${CPU_A[@]}" env IVT_SOCKET="$SOCK_A" "$BIN/ivt-bench" "${args[@]}" \
+		--role listen --csv "$TMP/sweep.csv" >"$TMP/lis.out" 2>&1 &
+	local lis=$!
+	sleep 0.3
+	ip netns exec "$3" "${rcpu[@]}" env IVT_SOCKET="$2" "$BIN/ivt-bench" "${args[@]}" \
+		--role connect >"$TMP/con.out" 2>&1
+	local crc=$?
+	wait "$lis"
+	local lrc=$?
+	if [ $lrc != 0 ] || [ $crc != 0 ] || ! grep -q "points verified" "$TMP/lis.out"; then
+		echo "remote-bench: sweep $1 failed" >&2
+		cat "$TMP/lis.out" "$TMP/con.out" "$TMP"/ivtd-*"$run".log >&2
+		exit 1
+	fi
+	awk -F, '$1 == "bandwidth" { print $4, $7 }' "$TMP/sweep.csv" >>"$5"
+}
+
+tcp() { # write size -> MB/s
+	ip netns exec "$NS_A" "${CPU_A[@]}" iperf3 -s -1 >/dev/null 2>&1 &
 	local srv=$!
 	sleep 0.3
-	ip netns exec "$NS_B" iperf3 -c 10.98.0.1 -n "$BYTES" -f M -J 2>/dev/null |
+	ip netns exec "$NS_B" "${CPU_B[@]}" iperf3 -c 10.98.0.1 -n "$BYTES" -l "$1" -f M -J 2>/dev/null |
 		python3 -c 'import json,sys; print("%.1f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 8e6))'
 	wait "$srv"
 }
 
+# Bridged sweep with ivtd binary $1 into FILE $2, CPU s/GB into $2.cpu.
+bridged() {
+	pair_start "$1"
+	local a0 b0 a1 b1
+	a0=$(cpu_ticks "$IVTD_A") b0=$(cpu_ticks "$IVTD_B")
+	sweep bulk "$SOCK_B" "$NS_B" B "$2"
+	a1=$(cpu_ticks "$IVTD_A") b1=$(cpu_ticks "$IVTD_B")
+	local gb
+	gb=$(echo "$nw * $bytes / 1000000000" | bc -l)
+	echo "$(( a1 - a0 )) $(( b1 - b0 ))" | awk -v hz="$HZ" -v gb="$gb" \
+		'{printf "%.2f %.2f %.2f\n", ($1 + $2) / hz / gb, $1 / hz / gb, $2 / hz / gb}' >>"$2.cpu"
+	pair_stop
+	# ivtd B's word on how its bytes reached the ring (SLURPoE bridges log it)
+	sed -n 's/.*: \([0-9]*\) of \([0-9]*\) bytes from the peer went straight.*/\1 \2/p' \
+		"$TMP/ivtd-B$run.log" >>"$2.direct"
+}
+
 HZ=$(getconf CLK_TCK)
 bytes=$(numfmt --from=iec "$BYTES")
-: >"$TMP/remote" ; : >"$TMP/tcp" ; : >"$TMP/local" ; : >"$TMP/cpu"
+IFS=, read -r -a wlist <<<"$WRITES"
+nw=${#wlist[@]}
+: >"$TMP/new" ; : >"$TMP/new.cpu" ; : >"$TMP/new.direct" ; : >"$TMP/base.direct" ; : >"$TMP/base" ; : >"$TMP/base.cpu" ; : >"$TMP/tcp" ; : >"$TMP/local"
 for _ in $(seq "$REPEAT"); do
-	a0=$(cpu_ticks "$IVTD_A") b0=$(cpu_ticks "$IVTD_B")
-	demo "$SOCK_A" "$SOCK_B" "$NS_B" >>"$TMP/remote"
-	a1=$(cpu_ticks "$IVTD_A") b1=$(cpu_ticks "$IVTD_B")
-	echo "$(( (a1 - a0 + b1 - b0) ))" | awk -v hz="$HZ" -v b="$bytes" '{printf "%.2f\n", $1 / hz / (b / 1e9)}' >>"$TMP/cpu"
-	tcp >>"$TMP/tcp"
-	demo "$SOCK_A" "$SOCK_A" "$NS_A" >>"$TMP/local"
+	bridged "$BIN/ivtd" "$TMP/new"
+	[ -n "$BASE_BIN" ] && bridged "$BASE_BIN/ivtd" "$TMP/base"
+	for w in "${wlist[@]}"; do echo "$(numfmt --from=iec "$w") $(tcp "$w")" >>"$TMP/tcp"; done
+	pair_start "$BIN/ivtd"
+	sweep local "$SOCK_A" "$NS_A" B "$TMP/local"
+	pair_stop
 done
-r=$(median <"$TMP/remote") t=$(median <"$TMP/tcp") l=$(median <"$TMP/local") c=$(median <"$TMP/cpu")
-echo "ivt channel between two namespaces (veth, MTU $MTU), $BYTES, median of $REPEAT"
-printf "%-44s %10s %8s\n" "path" "MB/s" "/ TCP"
-printf "%-44s %10.1f %8.2f\n" "ivt-demo via ivtd B -> SLURPoE -> ivtd A" "$r" "$(echo "$r / $t" | bc -l)"
-printf "%-44s %10.1f %8.2f\n" "TCP (iperf3) on the same veth" "$t" 1
-printf "%-44s %10.1f %8.2f\n" "ivt-demo over local shm in A (ceiling)" "$l" "$(echo "$l / $t" | bc -l)"
-echo "CPU of both ivtd per GB bridged: ${c} s"
+
+med() { # file, write size in bytes
+	awk -v w="$2" '$1 == w { print $2 }' "$1" | median
+}
+pinned=$([ ${#CPU_A[@]} -gt 0 ] && echo ", A on CPU 0, B on CPU 1" || echo ", unpinned")
+echo "ivt channel between two namespaces (veth, MTU $MTU), $BYTES per point, ring $RING," \
+	"median of $REPEAT$pinned"
+printf "%-46s %8s %10s %8s\n" "path" "write" "MB/s" "/ TCP"
+for w in "${wlist[@]}"; do
+	wb=$(numfmt --from=iec "$w")
+	t=$(med "$TMP/tcp" "$wb")
+	row() { printf "%-46s %8s %10.1f %8.2f\n" "$1" "$w" "$2" "$(echo "$2 / $t" | bc -l)"; }
+	row "ivt-bench via ivtd A -> $CARRIER -> ivtd B" "$(med "$TMP/new" "$wb")"
+	[ -n "$BASE_BIN" ] && row "  the same with the --base-bin ivtd" "$(med "$TMP/base" "$wb")"
+	row "TCP (iperf3 -l $w) on the same veth" "$t"
+	row "ivt-bench over local shm in A (ceiling)" "$(med "$TMP/local" "$wb")"
+done
+cpu() { # file -> "both (A sends, B receives)" medians
+	echo "$(cut -d' ' -f1 "$1" | median) s ($(cut -d' ' -f2 "$1" | median) sending A," \
+		"$(cut -d' ' -f3 "$1" | median) receiving B)"
+}
+echo "CPU of the ivtd per GB bridged: $(cpu "$TMP/new.cpu")"
+[ -n "$BASE_BIN" ] && echo "  with the --base-bin ivtd:      $(cpu "$TMP/base.cpu")"
+awk '{ d += $1; t += $2 } END { if (t) printf "bytes that went from a frame straight into the ring at B: %.1f %%\n", 100 * d / t }' \
+	"$TMP/new.direct"
+exit 0

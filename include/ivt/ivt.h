@@ -79,6 +79,9 @@ enum ivt_open_flags {
 	 * whether or not it passed the flag; an end passing IVT_MESSAGE to a
 	 * byte-stream channel fails with -EPROTOTYPE and ivtd's reason. */
 	IVT_MESSAGE = 1u << 2,
+	/* ivt_listen (opts->flags) with bind_addr "::": like a socket with
+	 * IPV6_V6ONLY, IPv6 connectors only (host_addr below). */
+	IVT_V6ONLY = 1u << 3,
 };
 
 /* Largest message in message mode (larger than any ring: messages are
@@ -108,8 +111,17 @@ struct ivt_open_opts {
 	 * bound to, "0.0.0.0"/"::" for any. In a Xen guest, ivtd lets other
 	 * guests' peer_addr connectors reach the listener only when that is
 	 * any or the address they dialled, never loopback: TCP's rules. Over
-	 * ivtd's control socket unused. NULL: as any. */
+	 * ivtd's control socket: a listener of tcp.<P> bound to one address
+	 * becomes tcp.<P>.<addr> (docs/preload.md, "Addresses"), reached by
+	 * host_addr connectors that dialled that address. NULL: as any. */
 	const char *bind_addr;
+	/* Appended. ivt_open connectors of tcp.<port> only: an address of
+	 * this host (the caller checked) a TCP program dialled. Over ivtd's
+	 * control socket ivtd opens the listener TCP would pick: the one
+	 * bound to that address, else one bound to any (bind_addr); an ivtd
+	 * older than this picks by port alone. In a Xen guest ignored (the
+	 * guest's own tcp.<port>). NULL: by port alone. */
+	const char *host_addr;
 };
 
 #define IVT_DEFAULT_SOCKET "/run/ivt/ivtd.sock"

@@ -125,18 +125,25 @@ enum ivt_ctrl_open_flags {
 	IVT_CTRL_OPEN_ATTACH = 1u << 11, /* ... and ATTACH_INFO: it re-attaches after a restart */
 	IVT_CTRL_OPEN_DETACH = 1u << 12, /* ... and IVT_CTRL_OK_DETACHED (accepting ends) */
 	IVT_CTRL_OPEN_RING = 1u << 13,   /* connector: my ring (SETUP) follows this OPEN */
+	/* Connector: name is tcp.<P>.<addr>, the TCP address it dialled
+	 * (common/tcp_map.h); ivtd opens the listener TCP would pick. */
+	IVT_CTRL_OPEN_TCP_DIAL = 1u << 14,
 	/* Hint: a MULTI listener takes INCOMING_RING; a connector takes
 	 * IVT_CTRL_OK_RINGS. */
 	IVT_CTRL_OPEN_RINGS = 1u << 16,
 };
 #define IVT_CTRL_OPEN_FLAGS                                                                  \
 	(IVT_LISTEN | IVT_MESSAGE | IVT_CTRL_OPEN_MULTI | IVT_CTRL_OPEN_ACCEPT |               \
-	 IVT_CTRL_OPEN_INFO | IVT_CTRL_OPEN_ATTACH | IVT_CTRL_OPEN_DETACH | IVT_CTRL_OPEN_RING)
+	 IVT_CTRL_OPEN_INFO | IVT_CTRL_OPEN_ATTACH | IVT_CTRL_OPEN_DETACH | IVT_CTRL_OPEN_RING |  \
+	 IVT_CTRL_OPEN_TCP_DIAL)
 /* Flags that only say what the client understands: it works without
  * them. A daemon that refuses them (older than they are: "invalid OPEN
  * flags") is asked again without them; the rest are required, and an
- * ivtd that does not know one of those cannot serve the call. */
-#define IVT_CTRL_OPEN_OPTIONAL (IVT_CTRL_OPEN_INFO | IVT_CTRL_OPEN_ATTACH | IVT_CTRL_OPEN_DETACH)
+ * ivtd that does not know one of those cannot serve the call. Without
+ * TCP_DIAL the name loses its address: tcp.<P>, matched by port alone
+ * (libivt/ctrl_compat.c). */
+#define IVT_CTRL_OPEN_OPTIONAL                                                               \
+	(IVT_CTRL_OPEN_INFO | IVT_CTRL_OPEN_ATTACH | IVT_CTRL_OPEN_DETACH | IVT_CTRL_OPEN_TCP_DIAL)
 /* Hints: bits a daemon ignores when it does not know them, so optional
  * flags added from here on need no second OPEN. */
 #define IVT_CTRL_OPEN_HINTS 0xffff0000u

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/tcp_map.h"
 
@@ -100,4 +101,80 @@ int ivt_ip_equal(const struct ivt_ip *a, const struct ivt_ip *b)
 {
 	return a->family == b->family &&
 	       !memcmp(a->bytes, b->bytes, a->family == AF_INET ? 4 : 16);
+}
+
+int ivt_tcp_name_at(char *buf, size_t len, unsigned port, const struct ivt_ip *addr)
+{
+	char text[IVT_IP_TEXT_MAX + 1];
+	if (!addr)
+		return ivt_tcp_name(buf, len, port);
+	if (ivt_ip_format(addr, text, sizeof(text)))
+		return -EINVAL;
+	for (char *c = text; *c; c++)
+		if (*c == ':')
+			*c = '-'; /* names have no ':' (XenStore paths, file names) */
+	int n = snprintf(buf, len, "tcp.%u.%s", port, text);
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+static int is_any(const struct ivt_ip *a)
+{
+	static const uint8_t zero[16];
+	return !memcmp(a->bytes, zero, a->family == AF_INET ? 4 : 16);
+}
+
+int ivt_tcp_name_bound(char *buf, size_t len, unsigned port, const struct ivt_ip *addr,
+		       int v6only)
+{
+	if (addr && addr->family != AF_INET && addr->family != AF_INET6)
+		return -EINVAL;
+	/* "::" without IPV6_V6ONLY takes IPv4 as well: any, as 0.0.0.0 */
+	if (!addr || (is_any(addr) && (addr->family == AF_INET || !v6only)))
+		return ivt_tcp_name(buf, len, port);
+	return ivt_tcp_name_at(buf, len, port, addr);
+}
+
+unsigned ivt_tcp_name_addr(const char *name, struct ivt_ip *addr)
+{
+	unsigned long p;
+	const char *end;
+	char text[IVT_IP_TEXT_MAX + 1], back[64];
+	if (strncmp(name, "tcp.", 4) || dec(name + 4, 1, 65535, &p, &end) || *end != '.')
+		return 0;
+	size_t n = strlen(end + 1);
+	if (n == 0 || n > IVT_IP_TEXT_MAX)
+		return 0;
+	memcpy(text, end + 1, n + 1);
+	for (char *c = text; *c; c++) {
+		if (*c == ':')
+			return 0;
+		if (*c == '-')
+			*c = ':';
+	}
+	/* one name per address: only the canonical text */
+	if (ivt_ip_parse(text, n, 0, addr) || ivt_tcp_name_at(back, sizeof(back), (unsigned)p, addr) ||
+	    strcmp(back, name))
+		return 0;
+	return (unsigned)p;
+}
+
+unsigned ivt_tcp_name_any_port(const char *name)
+{
+	struct ivt_ip a;
+	unsigned p = ivt_tcp_name_port(name);
+	return p ? p : ivt_tcp_name_addr(name, &a);
+}
+
+int ivt_tcp_pick(char *out, size_t len, unsigned port, const struct ivt_ip *to,
+		 ivt_tcp_listening_fn listening, void *arg)
+{
+	int rc = ivt_tcp_name_at(out, len, port, to);
+	if (rc || listening(arg, out))
+		return rc; /* bound to exactly that address: TCP's first choice */
+	if (to->family == AF_INET6) {
+		struct ivt_ip any6 = {.family = AF_INET6};
+		if ((rc = ivt_tcp_name_at(out, len, port, &any6)) || listening(arg, out))
+			return rc;
+	}
+	return ivt_tcp_name(out, len, port);
 }

@@ -40,4 +40,36 @@ int ivt_ip_parse(const char *s, size_t len, int allow_prefix, struct ivt_ip *out
 int ivt_ip_format(const struct ivt_ip *ip, char *buf, size_t len);
 int ivt_ip_equal(const struct ivt_ip *a, const struct ivt_ip *b);
 
+/*
+ * This host's TCP addresses (docs/preload.md, "Addresses"): over ivtd's
+ * control socket a listener bound to one address is tcp.<P>.<addr>, addr
+ * the address's canonical text with each ':' written '-' (127.0.0.2,
+ * --1 for ::1, -- for "::" with IPV6_V6ONLY); one bound to any address
+ * ("0.0.0.0", or "::" taking IPv4 too) stays tcp.<P>. A connector names
+ * the address it dialled the same way, and ivtd picks the listener TCP
+ * would (ivt_tcp_pick).
+ */
+/* tcp.<port>.<addr> into buf, or tcp.<port> when addr is NULL. 0 or
+ * -ENAMETOOLONG / -EINVAL. */
+int ivt_tcp_name_at(char *buf, size_t len, unsigned port, const struct ivt_ip *addr);
+/* The name a listener of port bound to addr (NULL: any) gets; v6only:
+ * its socket has IPV6_V6ONLY (only "::" makes a difference). */
+int ivt_tcp_name_bound(char *buf, size_t len, unsigned port, const struct ivt_ip *addr,
+		       int v6only);
+/* The port if name is tcp.<P>.<addr> (addr canonical, as above) with
+ * *addr filled, else 0. */
+unsigned ivt_tcp_name_addr(const char *name, struct ivt_ip *addr);
+/* The port of tcp.<P> or tcp.<P>.<addr>, else 0: the name the policy
+ * matches besides the full one. */
+unsigned ivt_tcp_name_any_port(const char *name);
+/* Does a listener named `name` exist? (the broker's table) */
+typedef int (*ivt_tcp_listening_fn)(void *arg, const char *name);
+/* The name of the listener TCP hands a connection to `to`:port: the one
+ * bound to `to`; else, for IPv6, one bound to "::" with IPV6_V6ONLY;
+ * else tcp.<port> (bound to any address, or nobody: the broker says).
+ * `to` should be what the kernel connects to (0.0.0.0 is 127.0.0.1).
+ * 0 or -ENAMETOOLONG. */
+int ivt_tcp_pick(char *out, size_t len, unsigned port, const struct ivt_ip *to,
+		 ivt_tcp_listening_fn listening, void *arg);
+
 #endif /* IVT_COMMON_TCP_MAP_H */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include "common/ctrl_msg.h"
 #include "common/log.h"
 #include "common/plugin_loader.h"
+#include "common/tcp_map.h"
 #include "conn_ring.h"
 #include "errors.h"
 
@@ -98,6 +100,37 @@ static int connector_wait(struct ivt_ctrl_open *req, long long deadline, int tim
 	return wait >= 0 ? wait + QUEUE_ANSWER_GRACE_MS : wait;
 }
 
+/* A connector's tcp.<P> becomes tcp.<P>.<addr>, the address dialled,
+ * as the kernel connects to it (any: loopback); ivtd picks the listener
+ * (IVT_CTRL_OPEN_TCP_DIAL). */
+static int dial_name(struct ivt_ctrl_open *req, const char *host_addr)
+{
+	unsigned port = ivt_tcp_name_port(req->name);
+	struct ivt_ip to;
+	if (!port || ivt_ip_parse(host_addr, strlen(host_addr), 0, &to)) {
+		ivt_reason_set(-EINVAL, "host_addr '%.64s' is not an IP address, or '%s' not "
+					"tcp.<port>", host_addr, req->name);
+		return -EINVAL;
+	}
+	static const uint8_t zero[16];
+	if (!memcmp(to.bytes, zero, sizeof(zero))) { /* 0.0.0.0 -> 127.0.0.1, :: -> ::1 */
+		if (to.family == AF_INET)
+			to.bytes[0] = 127;
+		if (to.family == AF_INET)
+			to.bytes[3] = 1;
+		else
+			to.bytes[15] = 1;
+	}
+	int rc = ivt_tcp_name_at(req->name, sizeof(req->name), port, &to);
+	if (rc < 0) {
+		ivt_reason_set(rc, "host_addr '%.64s' makes too long a name", host_addr);
+		return rc;
+	}
+	/* the listener's grant is not this name's: no connector-made ring */
+	req->flags = (req->flags & ~(uint32_t)IVT_CTRL_OPEN_RINGS) | IVT_CTRL_OPEN_TCP_DIAL;
+	return 0;
+}
+
 /* OPEN, retrying a connector while nobody listens yet. */
 static int open_ctrl(struct ivt_channel *ch, const struct ivt_open_opts *o,
 		     struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok, long long deadline,
@@ -122,6 +155,8 @@ static int open_ctrl(struct ivt_channel *ch, const struct ivt_open_opts *o,
 			return rc;
 		}
 	} else if ((rc = ivt_ctrl_select(&ch->ctrl, o->socket_path)) < 0) {
+		return rc;
+	} else if (o->host_addr && ch->ctrl.ops->tcp_names && (rc = dial_name(req, o->host_addr)) < 0) {
 		return rc;
 	}
 	for (;;) {
@@ -311,7 +346,7 @@ static int chan_start(const char *name, unsigned flags, const struct ivt_open_op
 				prompt_ms(deadline, o->timeout_ms));
 	} else {
 		rc = CONN_RING_UNUSED;
-		if (!listen && !o->peer_addr) {
+		if (!listen && !o->peer_addr && !o->host_addr) {
 			struct ivt_ctrl_open r = *req;
 			rc = conn_ring_connect(ch, o->socket_path, &r, flags, &ok,
 					       connector_wait(&r, deadline, o->timeout_ms));

@@ -48,6 +48,9 @@ struct ivt_ring_wait {
 struct ivt_ctrl_ops {
 	const char *name; /* "local", "xenstore": for logs and reasons */
 	int accepts_many; /* has listeners that accept many connections (incoming) */
+	/* Names tcp.<P>.<addr> are this host's TCP addresses (common/tcp_map.h):
+	 * the local socket. XenStore scopes tcp.<P> by domain instead. */
+	int tcp_names;
 	/* Open one end and wait up to timeout_ms (-1: forever) for ivtd's
 	 * answer. May be called again after a failure (a connector retrying
 	 * while nobody listens). On failure the reason is recorded (errors.h)

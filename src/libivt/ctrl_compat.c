@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/tcp_map.h"
 #include "errors.h"
 
 /* What an ivtd before known_flags answers to any flag it does not know. */
@@ -71,5 +72,22 @@ int ivt_ctrl_compat_flags(uint32_t flags, uint32_t known, const char *path, uint
 	IVT_DEBUG("libivt", "ivtd at %s does not know OPEN flags 0x%x: opening without them "
 			    "(no peer identity, no re-attach to a restarted ivtd)", path, unknown);
 	*out = flags & ~unknown;
+	return 0;
+}
+
+int ivt_ctrl_compat_open(struct ivt_ctrl_open *req, uint32_t known, const char *path)
+{
+	uint32_t fl;
+	int rc = ivt_ctrl_compat_flags(req->flags, known, path, &fl);
+	if (rc < 0)
+		return rc;
+	unsigned port = ivt_tcp_name_any_port(req->name);
+	if ((req->flags & ~fl & IVT_CTRL_OPEN_TCP_DIAL) && port) {
+		/* an ivtd before addresses: tcp.<P>, matched by port alone */
+		IVT_DEBUG("libivt", "ivtd at %s does not pick TCP listeners by address: opening "
+				    "tcp.%u for %s", path, port, req->name);
+		ivt_tcp_name(req->name, sizeof(req->name), port);
+	}
+	req->flags = fl;
 	return 0;
 }

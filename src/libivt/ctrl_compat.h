@@ -24,4 +24,9 @@ uint32_t ivt_ctrl_compat_known(const struct ivt_ctrl_error *e, uint32_t sent);
  * unknown; -EINVAL (reason kept) when nothing can be dropped. */
 int ivt_ctrl_compat_flags(uint32_t flags, uint32_t known, const char *path, uint32_t *out);
 
+/* ivt_ctrl_compat_flags on req->flags; a connector's name
+ * tcp.<P>.<addr> whose IVT_CTRL_OPEN_TCP_DIAL goes becomes tcp.<P>, as
+ * libivt named it before addresses. 0: ask again with *req. */
+int ivt_ctrl_compat_open(struct ivt_ctrl_open *req, uint32_t known, const char *path);
+
 #endif

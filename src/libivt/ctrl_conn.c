@@ -365,7 +365,7 @@ int ivt_ctrl_conn_open_early(struct ivt_ctrl_conn *cc, const char *path,
 		if (rc != -EINVAL || !known)
 			return rc;
 		/* an older ivtd: again without what it does not know, if we can */
-		if ((rc = ivt_ctrl_compat_flags(sent.flags, known, path, &sent.flags)) < 0)
+		if ((rc = ivt_ctrl_compat_open(&sent, known, path)) < 0)
 			return rc;
 	}
 }

@@ -79,6 +79,7 @@ static void local_close(void *impl, int graceful)
 static const struct ivt_ctrl_ops local_ops = {
 	.name = "local",
 	.accepts_many = 1,
+	.tcp_names = 1,
 	.open = local_open,
 	.open_early = local_open_early,
 	.drain = local_drain,

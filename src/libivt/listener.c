@@ -32,6 +32,7 @@
 
 #include "channel.h"
 #include "common/clock.h"
+#include "common/tcp_map.h"
 #include "errors.h"
 
 #define RELISTEN_FIRST_MS 50
@@ -64,6 +65,26 @@ static int select_ctrl(struct ivt_listener *l, struct ivt_ctrl *c)
 		ivt_ctrl_close(c, 0);
 	}
 	return rc;
+}
+
+/* Over the local socket a listener of tcp.<P> bound to one address is
+ * tcp.<P>.<addr> (common/tcp_map.h); its accepted ends use that name. */
+static int bound_name(struct ivt_listener *l, int v6only)
+{
+	unsigned port = ivt_tcp_name_port(l->name);
+	struct ivt_ip a;
+	if (!l->bind_addr[0] || !port)
+		return 0;
+	if (ivt_ip_parse(l->bind_addr, strlen(l->bind_addr), 0, &a)) {
+		ivt_reason_set(-EINVAL, "bind_addr '%s' is not an IP address", l->bind_addr);
+		return -EINVAL;
+	}
+	if (ivt_tcp_name_bound(l->name, sizeof(l->name), port, &a, v6only)) {
+		ivt_reason_set(-ENAMETOOLONG, "bind_addr '%s' makes too long a name", l->bind_addr);
+		return -ENAMETOOLONG;
+	}
+	snprintf(l->req.name, sizeof(l->req.name), "%s", l->name);
+	return 0;
 }
 
 static void listener_free(struct ivt_listener *l)
@@ -169,8 +190,9 @@ IVT_EXPORT int ivt_listen(const char *name, const struct ivt_open_opts *opts, iv
 	int rc = chan_read_opts(opts, IVT_LISTEN, &o);
 	if (rc < 0)
 		return rc;
-	if (o.flags & ~(unsigned)(IVT_NONBLOCK | IVT_MESSAGE)) {
-		ivt_reason_set(-EINVAL, "ivt_listen takes only IVT_NONBLOCK and IVT_MESSAGE in opts->flags");
+	if (o.flags & ~(unsigned)(IVT_NONBLOCK | IVT_MESSAGE | IVT_V6ONLY)) {
+		ivt_reason_set(-EINVAL, "ivt_listen takes only IVT_NONBLOCK, IVT_MESSAGE and "
+					"IVT_V6ONLY in opts->flags");
 		return -EINVAL;
 	}
 	struct ivt_ctrl_open req;
@@ -202,8 +224,9 @@ IVT_EXPORT int ivt_listen(const char *name, const struct ivt_open_opts *opts, iv
 		listener_free(l);
 		return -EINVAL;
 	}
-	l->opts.bind_addr = l->opts.peer_addr = NULL; /* not for accepted ends */
-	if ((rc = select_ctrl(l, &l->ctrl)) < 0) {
+	l->opts.bind_addr = l->opts.peer_addr = l->opts.host_addr = NULL; /* not for accepted ends */
+	if ((rc = select_ctrl(l, &l->ctrl)) < 0 ||
+	    (l->ctrl.ops->tcp_names && (rc = bound_name(l, o.flags & IVT_V6ONLY)) < 0)) {
 		listener_free(l);
 		return rc;
 	}
@@ -214,7 +237,7 @@ IVT_EXPORT int ivt_listen(const char *name, const struct ivt_open_opts *opts, iv
 		return -ENOTSUP;
 	}
 	/* ivtd answers a listener at once: timeout_ms bounds only that */
-	rc = l->ctrl.ops->open(l->ctrl.impl, &req, &l->ok, o.timeout_ms > 0 ? o.timeout_ms : 10000);
+	rc = l->ctrl.ops->open(l->ctrl.impl, &l->req, &l->ok, o.timeout_ms > 0 ? o.timeout_ms : 10000);
 	if (rc == 0)
 		rc = watch(l, EPOLL_CTL_ADD, l->ctrl.ops->fd(l->ctrl.impl));
 	if (rc < 0) {

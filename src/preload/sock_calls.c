@@ -37,12 +37,16 @@ static const struct ivt_open_opts *open_opts(void)
 	return &o;
 }
 
-/* A connector's options: peer_addr (the address text) for an address not
- * this host's, which only a Xen guest's ivtd maps (docs/preload.md). */
-static struct ivt_open_opts connect_opts(const char *peer_addr)
+/* A connector's options: the address dialled (text), as host_addr when it
+ * is this host's (ivtd picks the listener bound to it, or to any), else
+ * as peer_addr, which only a Xen guest's ivtd maps (docs/preload.md). */
+static struct ivt_open_opts connect_opts(const char *ip, int local)
 {
 	struct ivt_open_opts o = *open_opts();
-	o.peer_addr = peer_addr;
+	if (local)
+		o.host_addr = ip;
+	else
+		o.peer_addr = ip;
 	return o;
 }
 
@@ -70,8 +74,9 @@ static void copy_addr(struct sockaddr *out, socklen_t *olen, const struct sockad
 	*olen = alen; /* the real size, as the kernel reports it */
 }
 
-/* Give the kernel socket a local port (what getsockname will say): bound
- * to the address connected to, as the kernel would pick for loopback. */
+/* Give the kernel socket a local port (what getsockname will say), on
+ * the source address TCP would take towards `to` (127.0.0.2 and 0.0.0.0
+ * are dialled from 127.0.0.1), or the wildcard when there is no route. */
 static void bind_local(int fd, const struct sockaddr *to, socklen_t tolen,
 		       struct sockaddr_storage *local, socklen_t *llen)
 {
@@ -79,29 +84,33 @@ static void bind_local(int fd, const struct sockaddr *to, socklen_t tolen,
 	if (real.getsockname(fd, (struct sockaddr *)local, llen) == 0 && addr_port((void *)local) > 0)
 		return;
 	struct sockaddr_storage b;
-	/* this host's: that address (any = loopback); another guest's: the
-	 * source TCP would take, or the wildcard when there is no route */
-	int own = addr_is_local(to, tolen);
-	if (own)
-		memcpy(&b, to, tolen);
+	source_for(to, tolen, &b);
+	if (b.ss_family == AF_INET)
+		((struct sockaddr_in *)&b)->sin_port = 0;
 	else
-		source_for(to, tolen, &b);
-	if (b.ss_family == AF_INET) {
-		struct sockaddr_in *s = (void *)&b;
-		s->sin_port = 0;
-		if (own && s->sin_addr.s_addr == htonl(INADDR_ANY))
-			s->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	} else {
-		struct sockaddr_in6 *s = (void *)&b;
-		s->sin6_port = 0;
-		if (own && IN6_IS_ADDR_UNSPECIFIED(&s->sin6_addr))
-			s->sin6_addr = in6addr_loopback;
-	}
+		((struct sockaddr_in6 *)&b)->sin6_port = 0;
 	if (bind(fd, (struct sockaddr *)&b, tolen) < 0) {
 		/* e.g. already bound without a port: keep what it has */
 	}
 	*llen = sizeof(*local);
 	real.getsockname(fd, (struct sockaddr *)local, llen);
+}
+
+/* Where the kernel connects for `sa`: the any address means loopback
+ * (getpeername says 127.0.0.1 / ::1). */
+static void kernel_dest(const struct sockaddr *sa, socklen_t len, struct sockaddr_storage *out)
+{
+	memset(out, 0, sizeof(*out));
+	memcpy(out, sa, len);
+	if (out->ss_family == AF_INET) {
+		struct sockaddr_in *s = (void *)out;
+		if (s->sin_addr.s_addr == htonl(INADDR_ANY))
+			s->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	} else {
+		struct sockaddr_in6 *s = (void *)out;
+		if (IN6_IS_ADDR_UNSPECIFIED(&s->sin6_addr))
+			s->sin6_addr = in6addr_loopback;
+	}
 }
 
 /* Try tcp.<port>; 1: fd is now an ivt stream, 0: use the kernel. */
@@ -117,10 +126,11 @@ static int connect_ivt(int fd, const struct sockaddr *sa, socklen_t len)
 		return 0;
 	}
 	/* this host's address: its tcp.P; else maybe a guest's beside us */
-	char ip[INET6_ADDRSTRLEN] = "";
-	if (!addr_is_local(sa, len))
-		addr_ip(sa, ip, sizeof(ip));
-	struct ivt_open_opts o = connect_opts(ip[0] ? ip : NULL);
+	struct sockaddr_storage local, peer;
+	kernel_dest(sa, len, &peer);
+	char ip[INET6_ADDRSTRLEN];
+	addr_ip((struct sockaddr *)&peer, ip, sizeof(ip));
+	struct ivt_open_opts o = connect_opts(ip, addr_is_local(sa, len));
 	channel_name(name, sizeof(name), addr_port(sa));
 	ivt_channel *ch;
 	preload_inside++;
@@ -134,11 +144,8 @@ static int connect_ivt(int fd, const struct sockaddr *sa, socklen_t len)
 		PLOG("connect %s: kernel (ivt %s: %s)", where, name, ivt_strerror(rc));
 		return 0;
 	}
-	struct sockaddr_storage local, peer;
 	socklen_t llen;
-	bind_local(fd, sa, len, &local, &llen);
-	memset(&peer, 0, sizeof(peer));
-	memcpy(&peer, sa, len);
+	bind_local(fd, (struct sockaddr *)&peer, len, &local, &llen);
 	uint8_t hello[HELLO_SIZE];
 	hello_encode(hello, &local, &peer);
 	preload_inside++;
@@ -223,6 +230,11 @@ int listen(int fd, int backlog)
 	addr_ip((struct sockaddr *)&ss, ip, sizeof(ip));
 	struct ivt_open_opts o = *open_opts();
 	o.bind_addr = ip;
+	int v6only = 0;
+	socklen_t vl = sizeof(v6only);
+	if (family == AF_INET6 &&
+	    real.getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &vl) == 0 && v6only)
+		o.flags |= IVT_V6ONLY; /* "::" then takes no IPv4 connections */
 	preload_inside++;
 	int rc = ivt_listen(name, &o, &l);
 	preload_inside--;
@@ -283,9 +295,22 @@ static int read_hello(ivt_channel *ch, uint8_t *buf)
 	return got == HELLO_SIZE ? 0 : -1;
 }
 
-/* A v4 peer of a v6 listener appears as ::ffff:a.b.c.d, as with TCP. */
+/* A v4 peer of a v6 listener appears as ::ffff:a.b.c.d, as with TCP; a
+ * v6 socket that dialled ::ffff:a.b.c.d reaches a v4 listener as a.b.c.d. */
 static void to_family(int family, struct sockaddr_storage *a, socklen_t *len)
 {
+	if (family == AF_INET && a->ss_family == AF_INET6) {
+		struct sockaddr_in6 v6 = *(struct sockaddr_in6 *)a;
+		struct sockaddr_in *s = (void *)a;
+		if (!IN6_IS_ADDR_V4MAPPED(&v6.sin6_addr))
+			return; /* not a v4 listener's connection: cannot happen over TCP */
+		memset(a, 0, sizeof(*a));
+		s->sin_family = AF_INET;
+		s->sin_port = v6.sin6_port;
+		memcpy(&s->sin_addr, &v6.sin6_addr.s6_addr[12], 4);
+		*len = sizeof(*s);
+		return;
+	}
 	if (family != AF_INET6 || a->ss_family != AF_INET)
 		return;
 	struct sockaddr_in v4 = *(struct sockaddr_in *)a;

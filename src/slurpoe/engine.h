@@ -190,6 +190,18 @@ ssize_t slp_send_fill(struct slp_conn *c, ssize_t (*fill)(void *arg, void *dst, 
 		      void *arg, ssize_t *fill_rc);
 ssize_t slp_recv_drain(struct slp_conn *c,
 		       ssize_t (*sink)(void *arg, const void *src, size_t len), void *arg);
+/* The receiving half without even the receive buffer: while a sink is
+ * set, the payload of each in-order DATA frame goes to sink(arg, src, len)
+ * as the frame is taken, whenever the receive buffer is empty (so order
+ * holds). What the sink does not take (it returns less than len, 0, or
+ * -errno) goes into the receive buffer as before, for slp_recv_drain;
+ * SLP_EV_READABLE is raised only then. The frame is acknowledged either
+ * way: it was accepted only because the receive buffer had room for all
+ * of it, so a full sink (a full ring) costs window, never data. The sink
+ * runs inside slp_engine_input (or a timer's redelivery) and must not
+ * call into the engine. NULL clears it. */
+void slp_conn_set_sink(struct slp_conn *c,
+		       ssize_t (*sink)(void *arg, const void *src, size_t len), void *arg);
 
 /* Regions are per connection: a key is only valid on the connection that
  * registered it. Keys are random 64-bit values. */

@@ -131,6 +131,9 @@ struct slp_conn {
 	uint32_t rcv_nxt;
 	uint32_t peer_tx_next;       /* highest tx_next the peer announced */
 	struct slp_bytes rcvbuf;
+	/* slp_conn_set_sink: in-order bytes go here first while rcvbuf is empty */
+	ssize_t (*sink)(void *arg, const void *src, size_t len);
+	void *sink_arg;
 	int peer_fin;                /* peer's CLOSE processed */
 	int ack_pending;
 	uint16_t adv_window;         /* last window we advertised */
@@ -247,6 +250,8 @@ int slp_tx_all_acked(const struct slp_conn *c);
 void slp_rx_frame(struct slp_conn *c, const struct slp_pkt *p, const uint8_t *frame, size_t len);
 uint16_t slp_rx_window(struct slp_conn *c);
 void slp_rx_after_read(struct slp_conn *c); /* deliver stalled frames, open the window */
+/* stream_io.c: offer in-order payload to the sink; bytes it took */
+size_t slp_rx_to_sink(struct slp_conn *c, const uint8_t *src, size_t len);
 
 /* ops.c */
 void slp_ops_process(struct slp_conn *c, const struct slp_pkt *p); /* in-order RDMA frames */

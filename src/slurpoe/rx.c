@@ -45,8 +45,11 @@ static int deliver(struct slp_conn *c, const struct slp_pkt *p)
 		if (c->rcvbuf.cap - c->rcvbuf.len < p->payload_len)
 			return STALL;
 		p = plain(c, p, &q);
-		slp_bytes_put(&c->rcvbuf, p->payload, p->payload_len);
-		slp_mark(c, SLP_EV_READABLE);
+		size_t took = slp_rx_to_sink(c, p->payload, p->payload_len);
+		if (took < p->payload_len) {
+			slp_bytes_put(&c->rcvbuf, p->payload + took, p->payload_len - took);
+			slp_mark(c, SLP_EV_READABLE);
+		}
 		return 0;
 	case SLP_RDMA_WRITE:
 	case SLP_RDMA_READ_REQ:

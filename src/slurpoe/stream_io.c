@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Zero-staging stream I/O for relays: a source writes straight into frame
  * payloads (or the send buffer when bytes are queued ahead), a sink reads
- * straight out of the receive buffer. */
+ * straight out of the receive buffer, or out of the frame itself while the
+ * receive buffer is empty (slp_conn_set_sink, rx.c). */
 #include <errno.h>
 
 #include "engine_int.h"
@@ -83,4 +84,21 @@ ssize_t slp_recv_drain(struct slp_conn *c,
 	if (c->state == SLP_ST_FAILED)
 		return c->error;
 	return -EAGAIN;
+}
+
+void slp_conn_set_sink(struct slp_conn *c,
+		       ssize_t (*sink)(void *arg, const void *src, size_t len), void *arg)
+{
+	c->sink = sink;
+	c->sink_arg = sink ? arg : NULL;
+}
+
+size_t slp_rx_to_sink(struct slp_conn *c, const uint8_t *src, size_t len)
+{
+	if (!c->sink || c->rcvbuf.len || !len)
+		return 0;
+	ssize_t r = c->sink(c->sink_arg, src, len);
+	size_t took = r <= 0 ? 0 : (size_t)r > len ? len : (size_t)r;
+	c->st.bytes_received += took;
+	return took;
 }

@@ -357,6 +357,31 @@ static void test_glob_matching(void **state)
 	ivt_policy_free(p);
 }
 
+/* tcp.<P>.<addr> is port P on one address: a rule for tcp.<P> covers it
+ * (before, "tcp.80" for root only did not, and "tcp.*" let anyone claim
+ * port 80 on 127.0.0.2); a rule naming the address narrows it. */
+static void test_tcp_address_names(void **state)
+{
+	(void)state;
+	struct ivt_policy *p = load(
+		"{\"version\":1,\"channels\":["
+		"{\"name\":\"tcp.81.127.0.0.2\",\"listeners\":[],\"connectors\":[]},"
+		"{\"name\":\"tcp.80\",\"listeners\":[\"uid:0\"],\"connectors\":[\"*\"]},"
+		"{\"name\":\"tcp.*\",\"listeners\":[\"*\"],\"connectors\":[\"*\"]}]}");
+	if (!p)
+		fail_msg("%s", err);
+	assert_string_equal(ivt_policy_find_channel(p, "tcp.80.127.0.0.2")->pattern, "tcp.80");
+	assert_string_equal(ivt_policy_find_channel(p, "tcp.80.--1")->pattern, "tcp.80");
+	assert_string_equal(ivt_policy_find_channel(p, "tcp.80")->pattern, "tcp.80");
+	assert_string_equal(ivt_policy_find_channel(p, "tcp.81.127.0.0.2")->pattern,
+			    "tcp.81.127.0.0.2");
+	assert_string_equal(ivt_policy_find_channel(p, "tcp.81.127.0.0.1")->pattern, "tcp.*");
+	/* not an address: only the full name */
+	assert_string_equal(ivt_policy_find_channel(p, "tcp.80.dom5")->pattern, "tcp.*");
+	assert_string_equal(ivt_policy_find_channel(p, "tcp.800.127.0.0.2")->pattern, "tcp.*");
+	ivt_policy_free(p);
+}
+
 static void test_decide_allow_deny(void **state)
 {
 	(void)state;
@@ -726,6 +751,7 @@ int main(void)
 		cmocka_unit_test(test_host_principals),
 		cmocka_unit_test(test_channel_host_key),
 		cmocka_unit_test(test_glob_matching),
+		cmocka_unit_test(test_tcp_address_names),
 		cmocka_unit_test(test_decide_allow_deny),
 		cmocka_unit_test(test_decide_backends),
 		cmocka_unit_test(test_decide_by_capability),

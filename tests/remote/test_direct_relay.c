@@ -20,42 +20,25 @@
 #include "ivtd/core/broker.h"
 #include "ivtd/policy/policy.h"
 #include "ivtd/remote/peers_int.h"
-
-struct fixture {
-	struct event_base *base;
-	struct ivt_broker *b;
-	struct ivt_peers *P;
-};
+#include "peers_fixture.h"
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	char err[256];
-	struct ivt_policy *p = ivt_policy_load_string(
-		"{\"version\": 1, \"channels\": [{\"name\": \"fast\", \"backend\": \"verbs\", "
-		"\"listeners\": [\"*\"], \"connectors\": [\"*\"]}]}", "test", err, sizeof(err));
-	assert_non_null(p);
-	f->base = event_base_new();
-	f->b = ivt_broker_new(p);
-	ivt_broker_set_host_name(f->b, "hostA");
-	struct ivt_peers_cfg cfg = {.base = f->base, .broker = f->b};
-	f->P = ivt_peers_new(&cfg);
-	assert_non_null(f->P);
+	struct peers_fixture *f = calloc(1, sizeof(*f));
+	peers_fixture_open(f, "{\"version\": 1, \"channels\": [{\"name\": \"fast\", "
+			      "\"backend\": \"verbs\", \"listeners\": [\"*\"], \"connectors\": [\"*\"]}]}");
 	*state = f;
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	ivt_peers_free(f->P);
-	ivt_broker_free(f->b);
-	event_base_free(f->base);
-	free(f);
+	peers_fixture_close(*state);
+	free(*state);
 	return 0;
 }
 
-static struct bridge *bridge(struct fixture *f, enum bridge_role role)
+static struct bridge *bridge(struct peers_fixture *f, enum bridge_role role)
 {
 	struct bridge *br = bridge_new(f->P, NULL, role, "hostB");
 	assert_non_null(br);
@@ -77,7 +60,7 @@ static struct ivt_rmsg setup_msg(size_t len)
  * listener's blob reached it, once, 1..160 bytes, no fds. */
 static void test_client_setup_checked(void **state)
 {
-	struct fixture *f = *state;
+	struct peers_fixture *f = *state;
 	struct bridge *br = bridge(f, BRIDGE_DIALER);
 	uint8_t blob[IVT_OOB_BLOB_MAX] = {1};
 	br->phase = PH_OPEN; /* before OPEN_DIRECT */
@@ -96,7 +79,7 @@ static void test_client_setup_checked(void **state)
 /* The local listener's blob: never with fds, never empty or oversized. */
 static void test_listener_setup_checked(void **state)
 {
-	struct fixture *f = *state;
+	struct peers_fixture *f = *state;
 	uint8_t blob[IVT_OOB_BLOB_MAX] = {1};
 	struct bridge *br = bridge(f, BRIDGE_ACCEPTOR);
 	br->phase = PH_DIRECT;
@@ -114,7 +97,7 @@ static void test_listener_setup_checked(void **state)
 /* The peer host speaks out of turn: a bad handshake, the channel ends. */
 static void test_peer_out_of_turn(void **state)
 {
-	struct fixture *f = *state;
+	struct peers_fixture *f = *state;
 	struct ivt_rmsg m = setup_msg(72);
 	uint64_t bad = f->P->refused_handshake;
 
@@ -163,7 +146,7 @@ static void test_peer_out_of_turn(void **state)
  * reason says which. */
 static void test_answer_reasons(void **state)
 {
-	struct fixture *f = *state;
+	struct peers_fixture *f = *state;
 	char why[IVT_ERRMSG_MAX + 1];
 	struct ivt_ctrl_open_ok ok;
 	memset(&ok, 0, sizeof(ok));

@@ -311,6 +311,14 @@ static void test_tcp_ports_of_guests(void **state)
 	fx_write(DIR3 "/tcp@80@dom7/request", "listen multi=1 seq=10");
 	expect(DIR3 "/tcp@80@dom7/response", "error 13 seq=10 ");
 
+	/* tcp.<P>.<addr> is a port on an address of ivtd's host: no guest
+	 * listens there or connects to it (before, the name went through
+	 * unscoped, to the host's listener bound to 127.0.0.1). */
+	fx_write(DIR3 "/tcp@80@127@0@0@1/request", "listen multi=1 seq=30");
+	expect(DIR3 "/tcp@80@127@0@0@1/response", "error 13 seq=30 ");
+	fx_write(DIR5 "/tcp@80@127@0@0@1/request", "connect seq=31");
+	expect(DIR5 "/tcp@80@127@0@0@1/response", "error 13 seq=31 ");
+
 	/* Inside the guest (no addr=), tcp.80 is its own port. */
 	fx_write(DIR3 "/tcp@80/2/request", "connect seq=11");
 	wait_node(DIR3 "/tcp@80/in/1");

@@ -660,6 +660,14 @@ static void cb_request(void *arg, struct ivt_reg_end *end, const struct ivt_end_
 			return;
 		}
 	}
+	/* tcp.<P>.<addr> is a TCP port on an address of this host: only its
+	 * own processes listen there (guests' ports are tcp.<P>.dom<d>) */
+	struct ivt_ip bound;
+	if (req->listen && end->who.kind != IVT_IDENTITY_UID && ivt_tcp_name_addr(req->name, &bound)) {
+		broker_refuse(b, end, -EACCES, "channel '%s' is a TCP port on an address of this "
+					       "host; only its processes listen there", req->name);
+		return;
+	}
 	const struct ivt_policy_channel *rule = remote_rule(b, req->name);
 	if (req->ring && (rule || (b->service.open && !strcmp(req->name, b->service.name)))) {
 		broker_refuse(b, end, -ESTALE, "channel '%s' takes no connector-made ring; open it "
@@ -840,11 +848,17 @@ static void cb_gone(void *arg, struct ivt_reg_end *end, int graceful)
 	}
 }
 
+static int cb_listening(void *arg, const char *name)
+{
+	return broker_find_named(arg, name) != NULL;
+}
+
 struct ivt_broker_cb ivt_broker_callbacks(struct ivt_broker *b)
 {
 	return (struct ivt_broker_cb){
 		.arg = b, .request = cb_request, .setup = cb_setup, .gone = cb_gone,
 		.adopt = broker_adopt,
 		.attach = broker_attach,
+		.listening = cb_listening,
 	};
 }

@@ -30,6 +30,7 @@
 #include "broker_int.h"
 #include "common/ctrl_msg.h"
 #include "common/log.h"
+#include "common/tcp_map.h"
 
 #define WHO "ivtd"
 #define RING_MIN 4096u
@@ -86,6 +87,14 @@ static void answer(struct ivt_reg_end *end, const struct channel *ch, int paired
 		end->reg->ops->attach_ok(end, ch->id, paired);
 }
 
+/* A connector that dialled an address knows its channel as
+ * tcp.<P>.<addr>, its listener maybe as tcp.<P> (common/tcp_map.h). */
+static int same_name(const char *a, const char *b)
+{
+	unsigned p = ivt_tcp_name_any_port(a);
+	return !strcmp(a, b) || (p && p == ivt_tcp_name_any_port(b));
+}
+
 /* The waiting end of ch takes end as its peer: the cookie matched. */
 static int may_pair(const struct channel *ch, const struct ivt_reg_end *end,
 		    const struct ivt_attach_request *req)
@@ -93,7 +102,7 @@ static int may_pair(const struct channel *ch, const struct ivt_reg_end *end,
 	const struct ivt_identity *waiting = req->is_server ? &ch->client_id : &ch->server_id;
 	return ivt_identity_equal(waiting, &req->peer) &&
 	       ivt_identity_equal(&ch->u.adopt.peer_claim, &end->who) &&
-	       !strcmp(ch->name, req->name) && !strcmp(ch->backend, req->backend) &&
+	       same_name(ch->name, req->name) && !strcmp(ch->backend, req->backend) &&
 	       ch->ring_size == req->ring_size && ch->message == req->message;
 }
 

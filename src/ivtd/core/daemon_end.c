@@ -347,6 +347,30 @@ ssize_t ivt_daemon_end_recv(struct ivt_daemon_end *de, void *buf, size_t len)
 	return n;
 }
 
+ssize_t ivt_daemon_end_send_reserve(struct ivt_daemon_end *de, size_t want, void **ptr,
+				    size_t *space)
+{
+	const struct ivt_plugin_ops *o = de->ops;
+	if (!IVT_PLUGIN_OPS_HAS(o, send_commit) || !o->send_reserve || !o->send_commit)
+		return -EOPNOTSUPP;
+	if (de->failed)
+		return -EIO;
+	ssize_t n = o->send_reserve(de->ep, want, ptr, space);
+	if (n == -EPROTO)
+		fail_end(de, -EPROTO);
+	return n;
+}
+
+int ivt_daemon_end_send_commit(struct ivt_daemon_end *de, size_t len)
+{
+	if (de->failed)
+		return -EIO;
+	int rc = de->ops->send_commit(de->ep, len);
+	if (rc == -EPROTO)
+		fail_end(de, -EPROTO);
+	return rc;
+}
+
 void ivt_daemon_end_want(struct ivt_daemon_end *de, unsigned events)
 {
 	events &= IVT_EV_RECV | IVT_EV_SEND;

@@ -115,6 +115,14 @@ int ivt_daemon_end_accepted(struct ivt_daemon_end *de);
 ssize_t ivt_daemon_end_send(struct ivt_daemon_end *de, const void *buf, size_t len);
 ssize_t ivt_daemon_end_recv(struct ivt_daemon_end *de, void *buf, size_t len);
 
+/* Zero-copy send where the plugin has it (shm, vchan: plugin.h
+ * send_reserve/send_commit): write the next bytes of the pipe at *ptr,
+ * then publish them with commit; nothing else may be sent in between.
+ * -EOPNOTSUPP: this plugin has no such thing (use send). */
+ssize_t ivt_daemon_end_send_reserve(struct ivt_daemon_end *de, size_t want, void **ptr,
+				    size_t *space);
+int ivt_daemon_end_send_commit(struct ivt_daemon_end *de, size_t len);
+
 /* Replace the interest set (IVT_EV_RECV | IVT_EV_SEND, 0 = none). Cheap;
  * call it whenever what you can take changes. Readiness that already
  * exists is reported on the next loop iteration. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/tcp_map.h"
 #include "common/textbuf.h"
 
 /* The local forms: "*" (only where allow_any), "uid:*", "dom:*", and
@@ -108,9 +109,17 @@ const struct ivt_policy_channel *ivt_policy_find_channel(const struct ivt_policy
 {
 	if (!p || !name)
 		return NULL;
+	/* A TCP port on one address, tcp.<P>.<addr>, is still port P: a rule
+	 * for tcp.<P> covers it, so "tcp.80" rules say who may claim port 80
+	 * on any address (docs/preload.md). */
+	char port_name[16] = "";
+	unsigned port = ivt_tcp_name_port(name) ? 0 : ivt_tcp_name_any_port(name);
+	if (port)
+		ivt_tcp_name(port_name, sizeof(port_name), port);
 	/* First match in file order wins, like a firewall. */
 	for (size_t i = 0; i < p->n_channels; i++)
-		if (fnmatch(p->channels[i].pattern, name, FNM_PERIOD) == 0)
+		if (fnmatch(p->channels[i].pattern, name, FNM_PERIOD) == 0 ||
+		    (port && fnmatch(p->channels[i].pattern, port_name, FNM_PERIOD) == 0))
 			return &p->channels[i];
 	return NULL;
 }

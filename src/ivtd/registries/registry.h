@@ -114,6 +114,9 @@ struct ivt_broker_cb {
 	 * re-attaches (struct ivt_attach_request). The broker answers with
 	 * ops->attach_ok or reply_error. */
 	void (*attach)(void *arg, struct ivt_reg_end *end, const struct ivt_attach_request *req);
+	/* Optional: does a listener own `name` now? (A registry picking the
+	 * TCP listener for a dialled address: common/tcp_map.h.) */
+	int (*listening)(void *arg, const char *name);
 };
 
 struct ivt_registry_ops {

@@ -45,6 +45,7 @@
 
 #include "common/ctrl_msg.h"
 #include "common/log.h"
+#include "common/tcp_map.h"
 
 #define WHO "ivtd"
 #define MSGS_PER_WAKEUP 16 /* fairness between busy clients */
@@ -503,6 +504,25 @@ static void handle_attach(struct local_conn *c, const struct ivt_ctrl_attach *a)
 	lr->reg.cb.attach(lr->reg.cb.arg, &c->end, &req);
 }
 
+/* A connector names the TCP address it dialled (IVT_CTRL_OPEN_TCP_DIAL):
+ * it gets the listener TCP would pick (common/tcp_map.h). 0, or refused. */
+static int dial(struct local_conn *c, struct ivt_end_request *req)
+{
+	struct ivt_ip to;
+	unsigned port = req->listen ? 0 : ivt_tcp_name_addr(req->name, &to);
+	if (!port) {
+		op_reply_error(&c->end, EINVAL, "invalid OPEN: TCP_DIAL is for connectors of "
+						"tcp.<port>.<address>");
+		return -1;
+	}
+	const struct ivt_broker_cb *cb = &c->lr->reg.cb;
+	if (cb->listening)
+		ivt_tcp_pick(req->name, sizeof(req->name), port, &to, cb->listening, cb->arg);
+	else
+		ivt_tcp_name(req->name, sizeof(req->name), port);
+	return 0;
+}
+
 static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 {
 	struct local_reg *lr = c->lr;
@@ -549,6 +569,8 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 				       "starting with '.')");
 			return;
 		}
+		if ((fl & IVT_CTRL_OPEN_TCP_DIAL) && dial(c, &req) < 0)
+			return;
 		if (!c->opened && over_channel_limit(c))
 			return;
 		if (req.listen && !req.multi && !req.ticket && !c->held) {

@@ -134,6 +134,12 @@ int xs_tcp_scope(struct xs_registry *r, uint32_t domid, const char *name,
 {
 	unsigned port = ivt_tcp_name_port(name);
 	uint32_t owner = domid; /* listeners, and tcp.<P> inside the guest */
+	struct ivt_ip host_addr;
+	if (!port && ivt_tcp_name_addr(name, &host_addr)) {
+		snprintf(why, why_len, "'%s' is a TCP port on an address of ivtd's host, not "
+				       "a guest's", name);
+		return -EACCES;
+	}
 	if (!port) {
 		if (req->has_addr) {
 			snprintf(why, why_len, "addr= is only for channels tcp.<port>");

@@ -5,7 +5,8 @@
  * Handshake (remote_proto.h), then a pump that moves bytes only as fast as
  * the receiving side takes them, without staging: the local ring is read
  * straight into SLURPoE frame payloads (as many as the window allows), and
- * the connection's receive buffer is written straight into the ring.
+ * each arriving frame's payload is written straight into the ring (the
+ * connection's receive buffer holds only what the ring had no room for).
  * See docs/remote.md for the state machine and failure rules.
  */
 #include <errno.h>
@@ -116,6 +117,10 @@ void bridge_report_remote_end(struct bridge *br)
 	int died = br->remote == SIDE_DIED;
 	IVT_INFO(WHO, "channel '%s' %s host %s: peer %s (%s)", br->channel, bridge_role_name(br), br->host,
 		 died ? "died" : "closed", died ? strerror(-br->remote_err) : "end of stream");
+	if (!br->xp.active && br->r2l.total)
+		IVT_INFO(WHO, "channel '%s' %s host %s: %" PRIu64 " of %" PRIu64
+			      " bytes from the peer went straight from frames into the ring",
+			 br->channel, bridge_role_name(br), br->host, br->r2l.direct, br->r2l.total);
 	if (!died) {
 		/* End of stream in the ring itself, after the data. */
 		ivt_daemon_end_close(br->de);
@@ -165,18 +170,34 @@ void bridge_fail(struct bridge *br, int err, const char *what)
 
 /* ---- the pump ---------------------------------------------------------- */
 
-/* The ring as the connection's sink: -EAGAIN (full) takes nothing; any
- * other error ends the direction, and is kept apart from the connection's
- * own errors. */
+/* The ring as the connection's sink, both for its receive buffer
+ * (slp_recv_drain) and, while that is empty, for each frame as the engine
+ * takes it (slp_conn_set_sink): -EAGAIN (full) takes nothing, and the
+ * engine keeps the rest; any other error ends the direction, and is kept
+ * apart from the connection's own errors. */
 static ssize_t to_ring(void *arg, const void *src, size_t len)
 {
 	struct bridge *br = arg;
+	if (!br->de || br->r2l_done || br->r2l.sink_err)
+		return 0; /* the pump decides what becomes of it */
 	ssize_t n = ivt_daemon_end_send(br->de, src, len);
-	if (n >= 0)
+	if (n > 0) {
+		br->r2l.total += (uint64_t)n;
+		if (!br->r2l.draining)
+			br->r2l.direct += (uint64_t)n;
 		return n;
-	if (n != -EAGAIN)
+	}
+	if (n < 0 && n != -EAGAIN)
 		br->r2l.sink_err = (int)n;
 	return 0;
+}
+
+/* This direction is over: whatever still arrives stays in the engine. */
+static void r2l_finished(struct bridge *br)
+{
+	br->r2l_done = 1;
+	if (br->conn)
+		slp_conn_set_sink(br->conn, NULL, NULL);
 }
 
 static void pump_r2l(struct bridge *br)
@@ -185,17 +206,17 @@ static void pump_r2l(struct bridge *br)
 	while (!br->r2l_done) {
 		if (br->local == SIDE_DIED || !br->de || !br->conn) {
 			/* Nobody will read it: don't wait for a dead ring. */
-			br->r2l_done = 1;
+			r2l_finished(br);
 			return;
 		}
+		br->r2l.draining = 1;
 		ssize_t n = slp_recv_drain(br->conn, to_ring, br);
-		if (n > 0) {
-			br->r2l.total += (uint64_t)n;
+		br->r2l.draining = 0;
+		if (n > 0)
 			continue;
-		}
 		if (br->r2l.sink_err) {
 			/* The local end closed or broke: nobody will read this. */
-			br->r2l_done = 1;
+			r2l_finished(br);
 			return;
 		}
 		if (n == -EAGAIN) {
@@ -204,7 +225,7 @@ static void pump_r2l(struct bridge *br)
 		}
 		br->remote = n == 0 ? SIDE_CLOSED : SIDE_DIED;
 		br->remote_err = n == 0 ? 0 : (int)n;
-		br->r2l_done = 1;
+		r2l_finished(br);
 		bridge_report_remote_end(br);
 	}
 }
@@ -332,6 +353,19 @@ static void de_failed(void *arg, struct ivt_daemon_end *de, int err)
 	br->local = SIDE_DIED;
 }
 
+void bridge_pump_slurpoe(struct bridge *br)
+{
+	br->phase = PH_PUMP;
+	br->deadline_ms = 0;
+	/* From here on frames go straight into the ring when it has room;
+	 * the handshake's leftovers, if any, are drained first (in order). */
+	if (br->conn)
+		slp_conn_set_sink(br->conn, to_ring, br);
+	IVT_INFO(WHO, "channel '%s' %s host %s: bridged for %s (ring %" PRIu64 ")", br->channel,
+		 bridge_role_name(br), br->host, IVT_ID_S(&br->who), br->ring_size);
+	bridge_pump(br);
+}
+
 int bridge_start_pump(struct bridge *br, const void *blob, size_t len, const int *fds,
 		      int nfds, char *why, size_t why_len)
 {
@@ -358,11 +392,7 @@ int bridge_start_pump(struct bridge *br, const void *blob, size_t len, const int
 		xport_begin(br);
 		return 0;
 	}
-	br->phase = PH_PUMP;
-	br->deadline_ms = 0;
-	IVT_INFO(WHO, "channel '%s' %s host %s: bridged for %s (ring %" PRIu64 ")", br->channel,
-		 bridge_role_name(br), br->host, IVT_ID_S(&br->who), br->ring_size);
-	bridge_pump(br);
+	bridge_pump_slurpoe(br);
 	return 0;
 }
 

@@ -2,8 +2,10 @@
 /*
  * The pump of a channel bridged over an RDMA plugin: bytes between the
  * local ring (daemon end br->de) and the plugin's pipe to the peer host
- * (br->xp.de), through one staging buffer per direction (the plugin ABI
- * is a copying byte pipe on both sides).
+ * (br->xp.de). Toward the ring the plugin's recv lands in the ring's
+ * reserved space (send_reserve/commit: one copy, no staging); toward the
+ * peer through one staging buffer (the shm ring has no peek, and the
+ * plugin's send copies).
  *
  * How the remote side ended: the plugin's pipe says end of stream both
  * after the peer's graceful close and after its local process died (the
@@ -44,6 +46,9 @@ static void remote_ended(struct bridge *br, int err)
 	bridge_report_remote_end(br);
 }
 
+/* Toward the ring without staging: the plugin's recv writes into the
+ * ring's reserved space, which is published only once it holds bytes. A
+ * full ring stops the reading, so the plugin's window closes on the peer. */
 static void pump_r2l(struct bridge *br)
 {
 	struct pipe_dir *d = &br->xp.r2l;
@@ -53,40 +58,44 @@ static void pump_r2l(struct bridge *br)
 			br->r2l_done = 1; /* nobody reads it */
 			return;
 		}
-		if (d->off == d->len && !br->xp.remote_eof) {
-			ssize_t n = br->xp.de ? ivt_daemon_end_recv(br->xp.de, d->buf, BRIDGE_XPORT_STAGE)
-					      : -ECONNRESET;
-			if (n == -EAGAIN)
-				return;
-			if (n < 0) {
-				remote_ended(br, n == -EIO ? -ECONNRESET : (int)n);
-				return;
-			}
-			if (n == 0) {
-				br->xp.remote_eof = 1;
-				continue;
-			}
-			d->off = 0;
-			d->len = (size_t)n;
-		}
-		if (d->off == d->len) {
+		if (br->xp.remote_eof) {
 			/* Everything is in the ring: how did the peer end? */
 			int c = ctl_end(br);
 			if (c)
 				remote_ended(br, c > 0 ? 0 : -ECONNRESET);
 			return;
 		}
-		ssize_t w = ivt_daemon_end_send(br->de, d->buf + d->off, d->len - d->off);
-		if (w == -EAGAIN) {
+		void *p;
+		size_t space;
+		ssize_t room = ivt_daemon_end_send_reserve(br->de, BRIDGE_XPORT_STAGE, &p, &space);
+		if (room == -EAGAIN) {
 			d->blocked = 1;
 			return;
 		}
-		if (w < 0) {
+		if (room <= 0) {
+			if (room == -EOPNOTSUPP) /* bridges join shm rings only */
+				IVT_WARN(WHO, "channel '%s': the local ring (%s) has no reserve",
+					 br->channel, ivt_daemon_end_backend(br->de));
 			br->r2l_done = 1; /* the local end closed or broke */
 			return;
 		}
-		d->off += (size_t)w;
-		br->r2l.total += (uint64_t)w;
+		ssize_t n = br->xp.de ? ivt_daemon_end_recv(br->xp.de, p, (size_t)room)
+				      : -ECONNRESET;
+		if (n == -EAGAIN)
+			return; /* the reservation publishes nothing */
+		if (n < 0) {
+			remote_ended(br, n == -EIO ? -ECONNRESET : (int)n);
+			return;
+		}
+		if (n == 0) {
+			br->xp.remote_eof = 1;
+			continue;
+		}
+		if (ivt_daemon_end_send_commit(br->de, (size_t)n) < 0) {
+			br->r2l_done = 1;
+			return;
+		}
+		br->r2l.total += (uint64_t)n;
 	}
 }
 

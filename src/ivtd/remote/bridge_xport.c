@@ -59,8 +59,7 @@ void xport_release(struct bridge *br)
 	ivt_daemon_end_close(br->xp.de);
 	br->xp.de = NULL;
 	free(br->xp.l2r.buf);
-	free(br->xp.r2l.buf);
-	br->xp.l2r.buf = br->xp.r2l.buf = NULL;
+	br->xp.l2r.buf = NULL;
 }
 
 /* Stay on SLURPoE: tell the peer (when it is our turn) and pump there. */
@@ -79,18 +78,13 @@ static void fall_back(struct bridge *br, int err, const char *why, int tell)
 	}
 	xport_release(br);
 	br->xp.backend[0] = '\0';
-	br->phase = PH_PUMP;
-	br->deadline_ms = 0;
-	IVT_INFO(WHO, "channel '%s' %s host %s: bridged for %s (ring %llu)", br->channel,
-		 bridge_role_name(br), br->host, IVT_ID_S(&br->who), (unsigned long long)br->ring_size);
-	bridge_pump(br);
+	bridge_pump_slurpoe(br);
 }
 
 static void activate(struct bridge *br)
 {
 	br->xp.l2r.buf = malloc(BRIDGE_XPORT_STAGE);
-	br->xp.r2l.buf = malloc(BRIDGE_XPORT_STAGE);
-	if (!br->xp.l2r.buf || !br->xp.r2l.buf) {
+	if (!br->xp.l2r.buf) {
 		bridge_fail(br, -ENOMEM, "no memory for the RDMA pump");
 		return;
 	}

@@ -16,7 +16,7 @@
 #define BRIDGE_LINGER_MS 2000          /* keep a dead channel's ring for the reader */
 #define PEERS_MAX_BRIDGES 1024         /* per daemon, both roles */
 #define BRIDGE_XPORT_UP_MS 5000        /* RDMA: the queue pair must carry a message by then */
-#define BRIDGE_XPORT_STAGE 65536       /* RDMA pump: bytes staged per direction */
+#define BRIDGE_XPORT_STAGE 65536       /* RDMA pump: bytes staged toward the peer */
 
 struct peers_if {
 	struct peers_if *next;
@@ -51,11 +51,15 @@ struct stage {
 	uint64_t total;
 	int blocked;   /* r2l: the ring refused what the connection holds */
 	int sink_err;  /* r2l: the ring's error (not -EAGAIN), 0 none */
+	int draining;  /* r2l: to_ring called from slp_recv_drain */
+	uint64_t direct; /* r2l: bytes that went from a frame into the ring */
 };
 
-/* A direction of the RDMA pump: ivtd copies between two plugin pipes. */
+/* A direction of the RDMA pump: ivtd copies between two plugin pipes.
+ * Toward the peer through buf (the local ring has no peek); toward the
+ * ring without it (the plugin's recv lands in the ring's reserved space). */
 struct pipe_dir {
-	uint8_t *buf;
+	uint8_t *buf; /* l2r only */
 	size_t off, len;
 	int blocked; /* the sink said -EAGAIN */
 };
@@ -150,6 +154,9 @@ void bridge_local_event(struct bridge *br, int event);  /* acceptor: notify_peer
 void bridge_free(struct bridge *br);
 int bridge_start_pump(struct bridge *br, const void *blob, size_t len, const int *fds,
 		      int nfds, char *why, size_t why_len);
+/* Bytes flow over SLURPoE from now on (after the handshake, or after the
+ * RDMA plugin's setup fell back): sets the sink, logs, pumps. */
+void bridge_pump_slurpoe(struct bridge *br);
 int bridge_send_msg(struct bridge *br, const struct ivt_rmsg *m);
 /* SETUP with a plugin's blob: 0, -EMSGSIZE unless 1..IVT_RMSG_BLOB_MAX */
 int bridge_send_setup(struct bridge *br, const void *blob, size_t len);
