@@ -214,7 +214,9 @@ int ivt_close(ivt_channel *ch);
  * Message mode: one message of len bytes, taken whole or not at all
  * (returns len, -EAGAIN or -ETIMEDOUT; the part that did not fit the ring
  * is copied and sent later); len 0 sends nothing and returns 0;
- * -EMSGSIZE above IVT_MSG_MAX. */
+ * -EMSGSIZE above IVT_MSG_MAX. A blocking message larger than the free
+ * ring returns only as the peer reads: a single thread that sends it to a
+ * channel whose other end it reads itself waits for good. */
 ssize_t ivt_send(ivt_channel *ch, const void *buf, size_t len);
 
 /* ivt_send of the concatenation of iov[0..iovcnt) (one message in message

@@ -128,8 +128,9 @@ int ivt_tcp_name_bound(char *buf, size_t len, unsigned port, const struct ivt_ip
 {
 	if (addr && addr->family != AF_INET && addr->family != AF_INET6)
 		return -EINVAL;
-	/* "::" without IPV6_V6ONLY takes IPv4 as well: any, as 0.0.0.0 */
-	if (!addr || (is_any(addr) && (addr->family == AF_INET || !v6only)))
+	/* "::" without IPV6_V6ONLY takes both families: tcp.<P>. 0.0.0.0
+	 * keeps its address (tcp.<P>.0.0.0.0): IPv6 dials must not reach it */
+	if (!addr || (is_any(addr) && addr->family == AF_INET6 && !v6only))
 		return ivt_tcp_name(buf, len, port);
 	return ivt_tcp_name_at(buf, len, port, addr);
 }
@@ -171,10 +172,9 @@ int ivt_tcp_pick(char *out, size_t len, unsigned port, const struct ivt_ip *to,
 	int rc = ivt_tcp_name_at(out, len, port, to);
 	if (rc || listening(arg, out))
 		return rc; /* bound to exactly that address: TCP's first choice */
-	if (to->family == AF_INET6) {
-		struct ivt_ip any6 = {.family = AF_INET6};
-		if ((rc = ivt_tcp_name_at(out, len, port, &any6)) || listening(arg, out))
-			return rc;
-	}
-	return ivt_tcp_name(out, len, port);
+	/* then the wildcard of its own family: 0.0.0.0, or "::" IPv6-only */
+	struct ivt_ip any = {.family = to->family};
+	if ((rc = ivt_tcp_name_at(out, len, port, &any)) || listening(arg, out))
+		return rc;
+	return ivt_tcp_name(out, len, port); /* "::" of both families, or nobody */
 }

@@ -44,8 +44,8 @@ int ivt_ip_equal(const struct ivt_ip *a, const struct ivt_ip *b);
  * This host's TCP addresses (docs/preload.md, "Addresses"): over ivtd's
  * control socket a listener bound to one address is tcp.<P>.<addr>, addr
  * the address's canonical text with each ':' written '-' (127.0.0.2,
- * --1 for ::1, -- for "::" with IPV6_V6ONLY); one bound to any address
- * ("0.0.0.0", or "::" taking IPv4 too) stays tcp.<P>. A connector names
+ * --1 for ::1, 0.0.0.0, -- for "::" with IPV6_V6ONLY); one bound to "::"
+ * taking IPv4 too stays tcp.<P>. A connector names
  * the address it dialled the same way, and ivtd picks the listener TCP
  * would (ivt_tcp_pick).
  */
@@ -65,8 +65,9 @@ unsigned ivt_tcp_name_any_port(const char *name);
 /* Does a listener named `name` exist? (the broker's table) */
 typedef int (*ivt_tcp_listening_fn)(void *arg, const char *name);
 /* The name of the listener TCP hands a connection to `to`:port: the one
- * bound to `to`; else, for IPv6, one bound to "::" with IPV6_V6ONLY;
- * else tcp.<port> (bound to any address, or nobody: the broker says).
+ * bound to `to`; else the wildcard of `to`'s family (0.0.0.0, or "::"
+ * with IPV6_V6ONLY); else tcp.<port> ("::" of both families, or nobody:
+ * the broker says).
  * `to` should be what the kernel connects to (0.0.0.0 is 127.0.0.1).
  * 0 or -ENAMETOOLONG. */
 int ivt_tcp_pick(char *out, size_t len, unsigned port, const struct ivt_ip *to,

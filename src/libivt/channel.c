@@ -460,10 +460,10 @@ IVT_EXPORT int ivt_open(const char *name, unsigned flags, const struct ivt_open_
 {
 	ivt_reason_clear();
 	if (!out)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	*out = NULL;
 	if (flags & ~(unsigned)(IVT_LISTEN | IVT_NONBLOCK | IVT_MESSAGE))
-		return -EINVAL;
+		return ivt_einval(__func__);
 	struct ivt_open_opts o;
 	int rc = chan_read_opts(opts, flags, &o);
 	if (rc < 0)
@@ -498,7 +498,7 @@ int chan_open_accepted(const char *name, const struct ivt_open_opts *lo,
 IVT_EXPORT int ivt_close(ivt_channel *ch)
 {
 	if (!ch)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	int rc = 0;
 	if (ch->xp.tx.resv) /* an open ivt_send_reserve: cancelled */
 		ivt_xport_commit(&ch->xp, NULL, 0);
@@ -530,7 +530,7 @@ IVT_EXPORT int ivt_close(ivt_channel *ch)
 IVT_EXPORT int ivt_fd(ivt_channel *ch)
 {
 	if (!ch)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	int rc = chan_fd_make(ch);
 	if (rc < 0)
 		return rc;
@@ -541,7 +541,7 @@ IVT_EXPORT int ivt_fd(ivt_channel *ch)
 IVT_EXPORT int ivt_set_nonblock(ivt_channel *ch, int nonblock)
 {
 	if (!ch)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	atomic_store(&ch->nonblock, !!nonblock);
 	return 0;
 }
@@ -549,7 +549,7 @@ IVT_EXPORT int ivt_set_nonblock(ivt_channel *ch, int nonblock)
 IVT_EXPORT int ivt_set_manual_arm(ivt_channel *ch, int manual)
 {
 	if (!ch)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	atomic_store(&ch->manual_arm, !!manual);
 	return 0;
 }
@@ -557,7 +557,7 @@ IVT_EXPORT int ivt_set_manual_arm(ivt_channel *ch, int manual)
 IVT_EXPORT int ivt_set_timeouts(ivt_channel *ch, int send_ms, int recv_ms)
 {
 	if (!ch || send_ms < -1 || recv_ms < -1)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	atomic_store(&ch->send_timeout_ms, send_ms);
 	atomic_store(&ch->recv_timeout_ms, recv_ms);
 	return 0;
@@ -566,7 +566,7 @@ IVT_EXPORT int ivt_set_timeouts(ivt_channel *ch, int send_ms, int recv_ms)
 IVT_EXPORT int ivt_get_stats(ivt_channel *ch, struct ivt_stats *st)
 {
 	if (!ch || !st)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	memset(st, 0, sizeof(*st));
 	st->bytes_sent = atomic_load(&ch->xp.bytes_sent);
 	st->bytes_received = atomic_load(&ch->xp.bytes_received);

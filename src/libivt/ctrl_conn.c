@@ -38,6 +38,11 @@ const char *ivt_ctrl_conn_peer_identity(struct ivt_ctrl_conn *cc)
 {
 	if (atomic_load(&cc->ok_pending) && !atomic_load(&cc->identity_set))
 		await_identity(cc);
+	/* A one-shot listener's open can end on the ring (its peer attached)
+	 * before any wait read the PEER_INFO ivtd queued ahead of the peer's
+	 * OPEN_OK: it is in the socket, read it. */
+	if (!atomic_load(&cc->identity_set) && cc->sock >= 0)
+		ivt_ctrl_conn_drain(cc);
 	return atomic_load(&cc->identity_set) ? cc->peer_identity : "";
 }
 

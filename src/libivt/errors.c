@@ -23,6 +23,12 @@ void ivt_reason_set(int err, const char *fmt, ...)
 	reason_err = err;
 }
 
+int ivt_einval(const char *fn)
+{
+	ivt_reason_set(-EINVAL, "%s: an argument is NULL or outside its documented range", fn);
+	return -EINVAL;
+}
+
 int ivt_reason_is_set(int err)
 {
 	return reason_err == err && reason[0];
@@ -59,8 +65,7 @@ static const char *ivt_text(int e)
 	case ECONNRESET:
 		return "the peer went away without closing the channel";
 	case EAGAIN:
-		return "would block (non-blocking: poll ivt_fd() or ivt_listener_fd() and retry), "
-		       "or the listener's accept backlog is full";
+		return "would block (non-blocking: poll ivt_fd() or ivt_listener_fd() and retry)";
 	case ERANGE:
 		return "outside the bounds of the peer's registered region";
 	case EINVAL:
@@ -130,6 +135,8 @@ static const char *text_with_reason(int e, const char *base)
 	switch (e) {
 	case ECONNREFUSED:
 		return "connection refused";
+	case EAGAIN:
+		return "try again"; /* ivtd's reason: e.g. the accept backlog is full */
 	default:
 		return base;
 	}

@@ -73,7 +73,7 @@ static ssize_t spill_sendv(struct ivt_channel *ch, const struct iovec *iov, int 
 IVT_EXPORT ssize_t ivt_sendv(ivt_channel *ch, const struct iovec *iov, int iovcnt)
 {
 	if (!ch)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	ssize_t total = ivt_iov_total(iov, iovcnt);
 	if (total < 0)
 		return total;
@@ -109,7 +109,7 @@ IVT_EXPORT ssize_t ivt_sendv(ivt_channel *ch, const struct iovec *iov, int iovcn
 IVT_EXPORT ssize_t ivt_send(ivt_channel *ch, const void *buf, size_t len)
 {
 	if (!ch || (len && !buf))
-		return -EINVAL;
+		return ivt_einval(__func__);
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 	return ivt_sendv(ch, &iov, 1);
 }
@@ -198,7 +198,7 @@ static ssize_t recv_common(struct ivt_channel *ch, const struct iovec *iov, int 
 IVT_EXPORT ssize_t ivt_recvv(ivt_channel *ch, const struct iovec *iov, int iovcnt)
 {
 	if (!ch)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	ssize_t total = ivt_iov_total(iov, iovcnt);
 	if (total < 0)
 		return total;
@@ -222,7 +222,7 @@ IVT_EXPORT ssize_t ivt_recvv(ivt_channel *ch, const struct iovec *iov, int iovcn
 IVT_EXPORT ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len)
 {
 	if (!ch || (len && !buf))
-		return -EINVAL;
+		return ivt_einval(__func__);
 	struct iovec iov = {.iov_base = buf, .iov_len = len};
 	return ivt_recvv(ch, &iov, 1);
 }
@@ -230,7 +230,7 @@ IVT_EXPORT ssize_t ivt_recv(ivt_channel *ch, void *buf, size_t len)
 IVT_EXPORT ssize_t ivt_next_msg_size(ivt_channel *ch)
 {
 	if (!ch)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	if (!ch->xp.msg_mode) {
 		ivt_reason_set(-EINVAL, "ivt_next_msg_size: '%s' is a byte stream, not in message "
 					"mode", ch->name);
@@ -243,7 +243,7 @@ IVT_EXPORT ssize_t ivt_next_msg_size(ivt_channel *ch)
 IVT_EXPORT ssize_t ivt_recv_all(ivt_channel *ch, void *buf, size_t len)
 {
 	if (!ch || (len && !buf))
-		return -EINVAL;
+		return ivt_einval(__func__);
 	if (ch->xp.msg_mode)
 		return ivt_recv(ch, buf, len); /* a message is whole already */
 	size_t got = 0;

@@ -184,7 +184,7 @@ IVT_EXPORT int ivt_listen(const char *name, const struct ivt_open_opts *opts, iv
 {
 	ivt_reason_clear();
 	if (!out)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	*out = NULL;
 	struct ivt_open_opts o;
 	int rc = chan_read_opts(opts, IVT_LISTEN, &o);
@@ -252,7 +252,7 @@ IVT_EXPORT int ivt_accept(ivt_listener *l, ivt_channel **out)
 {
 	ivt_reason_clear();
 	if (!l || !out)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	*out = NULL;
 	for (;;) {
 		int block = !atomic_load(&l->nonblock);
@@ -284,7 +284,7 @@ IVT_EXPORT int ivt_listener_fd(ivt_listener *l)
 IVT_EXPORT int ivt_listener_set_nonblock(ivt_listener *l, int nonblock)
 {
 	if (!l)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	atomic_store(&l->nonblock, !!nonblock);
 	return 0;
 }
@@ -292,7 +292,7 @@ IVT_EXPORT int ivt_listener_set_nonblock(ivt_listener *l, int nonblock)
 IVT_EXPORT int ivt_listener_close(ivt_listener *l)
 {
 	if (!l)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	listener_free(l);
 	return 0;
 }

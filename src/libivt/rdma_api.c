@@ -9,6 +9,7 @@
 
 #include "channel.h"
 #include "rdma_native.h"
+#include "errors.h"
 
 /* Blocking native waits poll with this cap: a plugin need not wake
  * poll_fd when it merely gets room for more ops. */
@@ -102,7 +103,7 @@ IVT_EXPORT int ivt_register_region(ivt_channel *ch, void *addr, size_t len, unsi
 				   uint64_t *key_out)
 {
 	if (!ch)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	if (ch->native)
 		return native_register(ch, addr, len, access, key_out);
 	return ivt_regions_add(&ch->xp.regions, addr, len, access, key_out);
@@ -111,7 +112,7 @@ IVT_EXPORT int ivt_register_region(ivt_channel *ch, void *addr, size_t len, unsi
 IVT_EXPORT int ivt_deregister_region(ivt_channel *ch, uint64_t key)
 {
 	if (!ch)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	if (ch->native)
 		return native_deregister(ch, key);
 	return ivt_regions_remove(&ch->xp.regions, key);
@@ -166,7 +167,7 @@ IVT_EXPORT int ivt_rdma_read(ivt_channel *ch, void *buf, size_t len, uint64_t ke
 IVT_EXPORT int ivt_poll_completions(ivt_channel *ch, struct ivt_completion *out, int max)
 {
 	if (!ch || max < 0 || (max && !out))
-		return -EINVAL;
+		return ivt_einval(__func__);
 	if (max == 0)
 		return 0;
 	chan_spill_progress(ch); /* policy "spill": parked bytes move on */

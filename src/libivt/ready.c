@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "channel.h"
+#include "errors.h"
 
 static int plugin_ready(struct ivt_channel *ch, unsigned events)
 {
@@ -18,7 +19,7 @@ static int plugin_ready(struct ivt_channel *ch, unsigned events)
 IVT_EXPORT int ivt_ready(ivt_channel *ch)
 {
 	if (!ch)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	if (!atomic_load(&ch->accepted)) { /* the calls attach; here we only look */
 		int a = ch->ops->accept(ch->ep);
 		if (a == -EAGAIN)
@@ -40,7 +41,7 @@ IVT_EXPORT int ivt_ready(ivt_channel *ch)
 IVT_EXPORT int ivt_arm(ivt_channel *ch, unsigned events)
 {
 	if (!ch || (events & ~(unsigned)(IVT_READY_RECV | IVT_READY_SEND)))
-		return -EINVAL;
+		return ivt_einval(__func__);
 	/* the caller sleeps on ivt_fd: it must exist (descriptors are made
 	 * lazily) before fd_used says so */
 	int fd = ivt_fd(ch);

@@ -267,7 +267,7 @@ int chan_spill_close_flush(struct ivt_channel *ch, int timeout_ms)
 IVT_EXPORT int ivt_flush(ivt_channel *ch)
 {
 	if (!ch)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	int rc = chan_send_ready(ch);
 	if (rc)
 		return rc;

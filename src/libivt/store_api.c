@@ -98,7 +98,7 @@ static int store_retry(ivt_store *st, ssize_t rc)
 IVT_EXPORT int ivt_store_open(const struct ivt_open_opts *opts, ivt_store **out)
 {
 	if (!out)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	*out = NULL;
 	ivt_store *st = calloc(1, sizeof(*st));
 	if (!st)
@@ -139,7 +139,7 @@ IVT_EXPORT int ivt_store_open(const struct ivt_open_opts *opts, ivt_store **out)
 IVT_EXPORT int ivt_store_close(ivt_store *st)
 {
 	if (!st)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	utmem_client_free(st->c);
 	int rc = st->ch ? ivt_close(st->ch) : 0;
 	pthread_mutex_destroy(&st->lock);
@@ -193,9 +193,9 @@ IVT_EXPORT int ivt_pool_create(ivt_store *st, unsigned flags, const uint8_t uuid
 {
 	static const uint8_t zero[IVT_UUID_LEN];
 	if (!st || !pool || (flags & ~(unsigned)(IVT_POOL_PERSISTENT | IVT_POOL_SHARED)))
-		return -EINVAL;
+		return ivt_einval(__func__);
 	if ((flags & IVT_POOL_SHARED) && !uuid)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	int rc;
 	STORE_CALL(st, rc, pool_create_locked(st, flags, uuid ? uuid : zero, pool));
 	return rc;
@@ -215,7 +215,7 @@ static int pool_destroy_locked(ivt_store *st, uint32_t pool)
 IVT_EXPORT int ivt_pool_destroy(ivt_store *st, uint32_t pool)
 {
 	if (!st)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	int rc;
 	STORE_CALL(st, rc, pool_destroy_locked(st, pool));
 	return rc;
@@ -241,7 +241,7 @@ IVT_EXPORT int ivt_put(ivt_store *st, uint32_t pool, uint64_t oid, uint32_t inde
 		       size_t len)
 {
 	if (!st || (len && !buf))
-		return -EINVAL;
+		return ivt_einval(__func__);
 	int rc;
 	STORE_CALL(st, rc, put_locked(st, pool, oid, index, buf, len));
 	return rc;
@@ -260,7 +260,7 @@ IVT_EXPORT ssize_t ivt_get(ivt_store *st, uint32_t pool, uint64_t oid, uint32_t 
 			   size_t cap, unsigned flags)
 {
 	if (!st || (cap && !buf) || (flags & ~(unsigned)IVT_GET_TAKE))
-		return -EINVAL;
+		return ivt_einval(__func__);
 	ssize_t rc;
 	STORE_CALL(st, rc, get_locked(st, pool, oid, index, buf, cap, flags));
 	return rc;
@@ -279,7 +279,7 @@ static int inval_locked(ivt_store *st, uint32_t pool, uint64_t oid, uint32_t ind
 IVT_EXPORT int ivt_invalidate(ivt_store *st, uint32_t pool, uint64_t oid, uint32_t index)
 {
 	if (!st)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	int rc;
 	STORE_CALL(st, rc, inval_locked(st, pool, oid, index, 0));
 	return rc;
@@ -288,7 +288,7 @@ IVT_EXPORT int ivt_invalidate(ivt_store *st, uint32_t pool, uint64_t oid, uint32
 IVT_EXPORT int ivt_invalidate_object(ivt_store *st, uint32_t pool, uint64_t oid)
 {
 	if (!st)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	int rc;
 	STORE_CALL(st, rc, inval_locked(st, pool, oid, 0, 1));
 	return rc;
@@ -297,7 +297,7 @@ IVT_EXPORT int ivt_invalidate_object(ivt_store *st, uint32_t pool, uint64_t oid)
 IVT_EXPORT int ivt_store_stats(ivt_store *st, struct ivt_store_stats *out)
 {
 	if (!st || !out)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	struct utmem_domain_stats ds;
 	int rc;
 	STORE_CALL(st, rc, utmem_client_stats(st->c, &ds));

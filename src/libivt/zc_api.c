@@ -16,7 +16,7 @@ IVT_EXPORT size_t ivt_send_reserve_max(ivt_channel *ch)
 IVT_EXPORT int ivt_send_reserve(ivt_channel *ch, size_t len, void **ptr)
 {
 	if (!ch || !ptr)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	*ptr = NULL;
 	int rc = chan_send_ready(ch);
 	if (rc)
@@ -44,7 +44,7 @@ IVT_EXPORT int ivt_send_reserve(ivt_channel *ch, size_t len, void **ptr)
 IVT_EXPORT int ivt_send_commit(ivt_channel *ch, void *ptr, size_t n)
 {
 	if (!ch)
-		return -EINVAL;
+		return ivt_einval(__func__);
 	int rc = ivt_xport_commit(&ch->xp, ptr, n);
 	if (rc == -EINVAL)
 		ivt_reason_set(rc, "ivt_send_commit: %s", !ch->xp.tx.resv ? "no reservation is open"

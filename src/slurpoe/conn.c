@@ -75,8 +75,19 @@ static size_t build_handshake(struct slp_conn *c, uint8_t type, uint8_t *buf,
 	uint8_t *x = buf + SLP_ETH_HLEN + SLP_HDR_LEN;
 	slp_put16(x, e->cfg.mtu);
 	slp_put16(x + 2, (uint16_t)e->cap);
-	slp_put32(x + 4, c->encrypt ? SLP_CONN_ENCRYPT : 0);
+	slp_put32(x + 4, (c->encrypt ? SLP_CONN_ENCRYPT : 0) | (c->offer_nocrc ? SLP_CONN_NOCRC : 0));
 	return slp_build_crc(buf, &o, SLP_EXT_CONNECT, body_crc);
+}
+
+void slp_conn_withdraw_nocrc(struct slp_conn *c)
+{
+	struct slp_txslot *s = &c->tx[c->isn & (c->e->cap - 1)];
+	uint32_t nxt = c->snd_nxt;
+	slp_slot_reclaim(c->e, s);
+	c->offer_nocrc = 0;
+	c->snd_nxt = c->isn; /* the CONNECT's own sequence number */
+	s->len = (uint16_t)build_handshake(c, SLP_CONNECT, s->frame, &s->body_crc);
+	c->snd_nxt = nxt;
 }
 
 /* Put a handshake frame into the window like any reliable frame, so the
@@ -146,6 +157,7 @@ int slp_connect(struct slp_engine *e, const uint8_t mac[6], uint32_t peer_ep, ui
 		sodium_memzero(psk, sizeof(psk));
 	}
 	c->encrypt = wants_encryption(e, mac);
+	c->offer_nocrc = e->nocrc_ok;
 	c->user = user;
 	queue_handshake(c, SLP_CONNECT);
 	slp_tx_pump(c);
@@ -218,6 +230,9 @@ void slp_conn_on_connect(struct slp_engine *e, const struct slp_pkt *p)
 	}
 	c->user = user;
 	c->accepted = 1;
+	/* A connector that offers NOCRC knows the flag: we may answer with ours. */
+	c->tx_nocrc = (p->u.conn.flags & SLP_CONN_NOCRC) != 0;
+	c->offer_nocrc = e->nocrc_ok && c->tx_nocrc;
 	c->rcv_nxt = p->seq + 1;
 	c->rcv_ext = 1;
 	c->peer_tx_next = c->rcv_nxt;
@@ -249,6 +264,7 @@ void slp_conn_on_accept(struct slp_conn *c, const struct slp_pkt *p)
 		c->encrypt = (p->u.conn.flags & SLP_CONN_ENCRYPT) != 0;
 		set_keys(c, e->cfg.mac, c->peer_mac, c->local_ep, c->peer_ep, c->isn, p->seq);
 	}
+	c->tx_nocrc = (p->u.conn.flags & SLP_CONN_NOCRC) != 0;
 	c->rcv_nxt = p->seq + 1;
 	c->rcv_ext = 1;
 	c->peer_tx_next = c->rcv_nxt;
@@ -318,7 +334,58 @@ void slp_maybe_closed(struct slp_conn *c)
 
 /* ---- stream API ---- */
 
-ssize_t slp_send(struct slp_conn *c, const void *buf, size_t len)
+/* The sink behind slp_recv_post: fills the posted buffer. */
+static ssize_t post_sink(void *arg, const void *src, size_t len)
+{
+	struct slp_conn *c = arg;
+	size_t n = c->post_len - c->post_got < len ? c->post_len - c->post_got : len;
+	memcpy(c->post + c->post_got, src, n);
+	c->post_got += n;
+	return (ssize_t)n;
+}
+
+void slp_recv_post(struct slp_conn *c, void *buf, size_t len)
+{
+	c->post = buf;
+	c->post_len = len;
+	c->post_got = 0;
+	slp_conn_set_sink(c, len ? post_sink : NULL, c);
+}
+
+size_t slp_recv_unpost(struct slp_conn *c)
+{
+	size_t n = c->post_got;
+	slp_conn_set_sink(c, NULL, NULL);
+	c->post = NULL;
+	c->post_len = c->post_got = 0;
+	return n;
+}
+
+/* slp_send_direct's taking: full frames straight from buf, a short tail
+ * held back (corked) in sndbuf, our last tail joined with our head. */
+static size_t take_direct(struct slp_conn *c, const uint8_t *p, size_t len)
+{
+	size_t n = 0;
+	if (c->corked) {
+		if (c->sndbuf.len + len < c->peer_max_payload)
+			return slp_bytes_put(&c->sndbuf, p, len);
+		n = slp_tx_cut_joined(c, p, len);
+		if (c->corked)
+			return 0; /* no window for it yet */
+	}
+	n += slp_tx_cut_direct(c, p + n, len - n, 1);
+	/* A short tail would end the carrier's batch (a GSO super-datagram
+	 * takes equal segments): it waits for the next call's bytes, or the
+	 * push at the end of the turn. */
+	if (n < len && len - n < c->peer_max_payload && !c->sndbuf.len && !c->ops && !c->ctrl &&
+	    c->state == SLP_ST_OPEN) {
+		n += slp_bytes_put(&c->sndbuf, p + n, len - n);
+		c->corked = 1;
+	}
+	return n;
+}
+
+static ssize_t send_stream(struct slp_conn *c, const void *buf, size_t len, int direct)
 {
 	if (c->state == SLP_ST_FAILED)
 		return c->error;
@@ -326,16 +393,32 @@ ssize_t slp_send(struct slp_conn *c, const void *buf, size_t len)
 		return -EPIPE;
 	if (!len)
 		return 0;
-	size_t n = slp_tx_cut_direct(c, buf, len);
-	n += slp_bytes_put(&c->sndbuf, (const uint8_t *)buf + n, len - n);
+	size_t n;
+	if (direct) {
+		n = take_direct(c, buf, len);
+	} else {
+		n = slp_tx_cut_direct(c, buf, len, 0);
+		n += slp_bytes_put(&c->sndbuf, (const uint8_t *)buf + n, len - n);
+		c->corked = 0; /* no turn end promised for these */
+	}
 	if (!n) {
-		c->want_writable = 1;
+		c->want_writable = !direct;
 		return -EAGAIN;
 	}
 	c->stream_posted += n;
 	c->st.bytes_sent += n;
 	slp_tx_pump(c);
 	return (ssize_t)n;
+}
+
+ssize_t slp_send(struct slp_conn *c, const void *buf, size_t len)
+{
+	return send_stream(c, buf, len, 0);
+}
+
+ssize_t slp_send_direct(struct slp_conn *c, const void *buf, size_t len)
+{
+	return send_stream(c, buf, len, 1);
 }
 
 size_t slp_send_space(const struct slp_conn *c) { return c->sndbuf.cap - c->sndbuf.len; }

@@ -56,6 +56,7 @@ struct slp_engine *slp_engine_new(const struct slp_engine_cfg *cfg)
 		return NULL;
 	}
 	e->trailer = e->auth ? SLP_AUTH_TRAILER : 0;
+	e->nocrc_ok = e->auth || cfg->carrier_checksums;
 	e->reset_tokens = SLP_STATELESS_RESETS_PER_S;
 	e->reset_refill = e->cfg.now_us(e->cfg.ctx);
 	e->cap = w;
@@ -414,6 +415,8 @@ void slp_engine_input(struct slp_engine *e, const void *frame, size_t len)
 		e->st.rx_auth_fail++; /* a well-formed frame without a tag */
 		return;
 	}
+	if (!err && (p.flags & SLP_F_NOCRC) && !e->nocrc_ok)
+		err = SLP_ERR_CRC; /* nothing else checks it here */
 	if (err) {
 		e->st.rx_bad[err]++;
 		return;
@@ -515,6 +518,16 @@ void slp_engine_flush_acks(struct slp_engine *e)
 	for (struct slp_conn *c = e->all; c; c = c->all_next)
 		if (owes_ack(c))
 			slp_tx_send_ack(c, 0);
+}
+
+void slp_engine_push(struct slp_engine *e)
+{
+	for (struct slp_conn *c = e->all; c; c = c->all_next) {
+		if (c->corked) {
+			c->corked = 0;
+			slp_tx_pump(c);
+		}
+	}
 }
 
 uint64_t slp_engine_next_deadline(struct slp_engine *e)

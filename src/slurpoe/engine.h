@@ -40,6 +40,11 @@ struct slp_engine_cfg {
 	int ack_at_turn_end;   /* pure ACKs wait for slp_engine_flush_acks() (the
 				  driver calls it before it sleeps), so a reply
 				  written meanwhile carries the ACK; see below */
+	int carrier_checksums; /* the carrier checksums every frame end to end (the
+				  UDP carrier: rawsock's slp_rawsock_checksums()):
+				  peers may send without the CRC (SLP_CONN_NOCRC).
+				  With peer_key that is always allowed: the tag is
+				  strictly stronger (docs/slurpoe.md) */
 	void (*tx)(void *ctx, const void *frame, size_t len);
 	/* Optional, together: like tx, but the driver keeps a reference to the
 	 * frame (window slots) instead of copying it. The engine leaves such a
@@ -142,6 +147,8 @@ void slp_engine_tick(struct slp_engine *e);
  * sender by more than the receiving application's turn. A no-op without
  * the option (tick has sent them). */
 void slp_engine_flush_acks(struct slp_engine *e);
+/* Send the short frames slp_send_direct held back (end of the turn). */
+void slp_engine_push(struct slp_engine *e);
 /* Absolute time (cfg.now_us clock) when tick is next due, UINT64_MAX if
  * nothing is pending. */
 uint64_t slp_engine_next_deadline(struct slp_engine *e);
@@ -168,6 +175,26 @@ ssize_t slp_send(struct slp_conn *c, const void *buf, size_t len);
 /* >0 bytes, -EAGAIN nothing yet, 0 end of stream, or the connection error. */
 ssize_t slp_recv(struct slp_conn *c, void *buf, size_t len);
 size_t slp_send_space(const struct slp_conn *c);
+/* slp_send for a caller that keeps buf until it is taken (a blocking
+ * send): takes only what goes straight into frames the peer's window
+ * allows now, never into the send buffer (one copy less per byte), so
+ * -EAGAIN when the window is full or slp_send() bytes are still queued;
+ * try again after the engine processed input. No SLP_EV_WRITABLE.
+ * A short last frame is held back (corked) until the next call fills it,
+ * or slp_engine_push(): the driver calls that at the end of the
+ * application's turn (slp_loop_run_once does). */
+ssize_t slp_send_direct(struct slp_conn *c, const void *buf, size_t len);
+/* Receive straight into buf (a sink, slp_conn_set_sink, that copies):
+ * while it is posted, in-order stream bytes that arrive with nothing
+ * buffered ahead of them are copied there instead of into the receive
+ * buffer (and out of it again by slp_recv), up to len; the rest is
+ * buffered as usual and comes after them. Post after slp_recv returned
+ * -EAGAIN; it replaces any sink. Before buf goes away,
+ * slp_recv_unpost() takes it back (and clears the sink) and returns how
+ * many bytes (from buf[0]) it got; they count as read, with no
+ * SLP_EV_READABLE for them. */
+void slp_recv_post(struct slp_conn *c, void *buf, size_t len);
+size_t slp_recv_unpost(struct slp_conn *c);
 
 /* Zero-staging stream I/O for relays (ivtd's bridge): the caller's source
  * writes straight into frames, and its sink reads straight out of the

@@ -90,6 +90,8 @@ struct slp_conn {
 	enum slp_state state;
 	int error;
 	int accepted; /* created by a listener */
+	int offer_nocrc; /* our CONNECT/ACCEPT says SLP_CONN_NOCRC */
+	int tx_nocrc;    /* the peer granted it: our frames go without CRC (F_NOCRC) */
 
 	/* ---- sending ---- */
 	struct slp_txslot *tx;       /* window slots, indexed seq & (cap-1) */
@@ -108,6 +110,8 @@ struct slp_conn {
 	uint32_t ctrl_frames;                /* frames the ctrl queue will still cut */
 	uint32_t next_msg_id;
 	uint32_t n_ops;                      /* posted ops + unreaped completions */
+	int corked;  /* sndbuf holds a short tail from slp_send_direct: not cut
+			until more bytes come or slp_engine_push() */
 	int close_queued, fin_sent_seq_valid;
 	uint32_t fin_seq;
 	int want_writable;
@@ -134,6 +138,8 @@ struct slp_conn {
 	/* slp_conn_set_sink: in-order bytes go here first while rcvbuf is empty */
 	ssize_t (*sink)(void *arg, const void *src, size_t len);
 	void *sink_arg;
+	uint8_t *post;               /* slp_recv_post's buffer (through the sink) */
+	size_t post_len, post_got;
 	int peer_fin;                /* peer's CLOSE processed */
 	int ack_pending;
 	uint16_t adv_window;         /* last window we advertised */
@@ -180,6 +186,7 @@ struct slp_engine {
 	uint8_t *plain;      /* one decrypted payload (encrypted connections) */
 	uint32_t ref_gen;    /* bumped each time the engine calls cfg.tx_flush */
 	int auth;            /* cfg.peer_key set: every frame carries a tag */
+	int nocrc_ok;        /* frames may come without CRC: auth, or the carrier checksums */
 	size_t trailer;      /* SLP_AUTH_TRAILER when auth, else 0 */
 	uint32_t reset_tokens;  /* stateless RESETs we may still send (auth on) */
 	uint64_t reset_refill;  /* when the bucket was last refilled */
@@ -219,6 +226,11 @@ void slp_conn_on_reset(struct slp_conn *c, const struct slp_pkt *p);
 /* Encrypt (sending) or decrypt (delivering) a payload in place or into dst. */
 void slp_conn_crypt(struct slp_conn *c, int outgoing, uint64_t frame_no, uint8_t *dst,
 		    const uint8_t *src, size_t len);
+/* A CONNECT unanswered this many times goes again without SLP_CONN_NOCRC:
+ * an older peer drops a CONNECT with a flag it does not know. */
+#define SLP_NOCRC_OFFER_TRIES 2
+/* Rebuild our unanswered CONNECT without the NOCRC offer. */
+void slp_conn_withdraw_nocrc(struct slp_conn *c);
 /* Accepted, but the peer has not acknowledged our ACCEPT yet. */
 int slp_conn_half_open(const struct slp_conn *c);
 #define SLP_HALF_OPEN_RETRIES 3 /* ACCEPT resends before an unconfirmed connection goes */
@@ -230,8 +242,12 @@ int slp_conn_half_open(const struct slp_conn *c);
 void slp_tx_pump(struct slp_conn *c);                 /* cut + send what the window allows */
 /* Cut stream bytes straight from the caller's buffer into window slots
  * when nothing is queued ahead of them (skips the send buffer's copy);
- * returns how many were taken. slp_tx_pump() sends them. */
-size_t slp_tx_cut_direct(struct slp_conn *c, const uint8_t *buf, size_t len);
+ * returns how many were taken. whole: full frames only, leaving a short
+ * tail. slp_tx_pump() sends them. */
+size_t slp_tx_cut_direct(struct slp_conn *c, const uint8_t *buf, size_t len, int whole);
+/* A corked tail (in sndbuf) and the head of buf as one full frame, if
+ * the window allows; returns the bytes taken from buf (0: none). */
+size_t slp_tx_cut_joined(struct slp_conn *c, const uint8_t *buf, size_t len);
 /* The same one frame at a time: the payload space of the next slot (0 if
  * the direct path is closed), then seal n (> 0) bytes written there. */
 size_t slp_tx_direct_room(struct slp_conn *c, uint8_t **dst);

@@ -30,6 +30,7 @@ int slp_loop_open(struct slp_loop *l, const struct slp_loop_opts *o)
 		.min_dead_us = o->min_dead_us,
 		.stream_buf = o->stream_buf,
 		.ack_at_turn_end = o->ack_at_turn_end,
+		.carrier_checksums = slp_rawsock_checksums(l->rs),
 		.peer_key = o->peer_key,
 		.peer_encrypt = o->peer_encrypt,
 		.key_ctx = o->key_ctx,
@@ -113,9 +114,13 @@ static int busy_poll(struct slp_loop *l, int timeout_ms)
 	return 0;
 }
 
-int slp_loop_run_once(struct slp_loop *l, int timeout_ms)
+/* push: the application's turn ends (it sends no more for now), so
+ * short frames held back for its next bytes go too. */
+static int turn(struct slp_loop *l, int timeout_ms, int push)
 {
 	slp_rawsock_batch_begin(l->rs);
+	if (push)
+		slp_engine_push(l->engine);
 	slp_engine_flush_acks(l->engine);
 	slp_rawsock_flush(l->rs);
 	if (l->busy_poll_us && busy_poll(l, timeout_ms))
@@ -136,6 +141,8 @@ int slp_loop_run_once(struct slp_loop *l, int timeout_ms)
 	return 0;
 }
 
+int slp_loop_run_once(struct slp_loop *l, int timeout_ms) { return turn(l, timeout_ms, 1); }
+
 static uint64_t end_of(int timeout_ms)
 {
 	return timeout_ms < 0 ? UINT64_MAX : slp_clock_us() + (uint64_t)timeout_ms * 1000u;
@@ -143,11 +150,11 @@ static uint64_t end_of(int timeout_ms)
 
 /* One turn of a blocking wait: -ETIMEDOUT once end has passed, else run
  * the loop (up to 100 ms). */
-static int step(struct slp_loop *l, uint64_t end)
+static int step(struct slp_loop *l, uint64_t end, int push)
 {
 	if (slp_clock_us() > end)
 		return -ETIMEDOUT;
-	return slp_loop_run_once(l, 100);
+	return turn(l, 100, push);
 }
 
 int slp_loop_send_until(struct slp_loop *l, struct slp_conn *c, const void *buf, size_t len,
@@ -156,7 +163,7 @@ int slp_loop_send_until(struct slp_loop *l, struct slp_conn *c, const void *buf,
 	const uint8_t *p = buf;
 	while (len) {
 		slp_rawsock_batch_begin(l->rs);
-		ssize_t r = slp_send(c, p, len);
+		ssize_t r = slp_send_direct(c, p, len); /* buf stays ours until then */
 		slp_rawsock_flush(l->rs);
 		if (r > 0) {
 			p += r;
@@ -165,7 +172,7 @@ int slp_loop_send_until(struct slp_loop *l, struct slp_conn *c, const void *buf,
 		}
 		if (r != -EAGAIN)
 			return (int)r;
-		int err = step(l, end);
+		int err = step(l, end, 0); /* our next bytes join a held-back tail */
 		if (err)
 			return err;
 	}
@@ -185,7 +192,11 @@ ssize_t slp_loop_recv_some_until(struct slp_loop *l, struct slp_conn *c, void *b
 		ssize_t r = slp_recv(c, buf, len);
 		if (r != -EAGAIN)
 			return r;
-		int err = step(l, end);
+		slp_recv_post(c, buf, len); /* what arrives meanwhile lands in buf */
+		int err = step(l, end, 1);
+		size_t got = slp_recv_unpost(c);
+		if (got)
+			return (ssize_t)got;
 		if (err)
 			return err;
 	}
@@ -226,7 +237,7 @@ int slp_loop_wait_until(struct slp_loop *l, struct slp_conn **c, int (*done)(voi
 			return 0;
 		if (*c && slp_conn_state(*c) == SLP_ST_FAILED)
 			return slp_conn_error(*c);
-		int err = step(l, end);
+		int err = step(l, end, 1);
 		if (err)
 			return err;
 	}

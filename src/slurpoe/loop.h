@@ -45,7 +45,8 @@ uint64_t slp_loop_deadline(const struct slp_loop *l);
 /* Receive what is waiting, run timers, send what is queued. */
 void slp_loop_process(struct slp_loop *l);
 /* End of the application's turn: send the ACKs it did not piggyback
- * (ack_at_turn_end), then wait up to timeout_ms (-1: until something
+ * (ack_at_turn_end) and the short frames slp_loop_send_* held back for
+ * its next bytes (slp_engine_push), then wait up to timeout_ms (-1: until something
  * happens; busy-polling first if asked) and process. */
 int slp_loop_run_once(struct slp_loop *l, int timeout_ms);
 
@@ -53,7 +54,10 @@ int slp_loop_run_once(struct slp_loop *l, int timeout_ms);
 
 /* Blocking conveniences for tools and tests (not for ivtd, which never
  * blocks): run the loop until done, the connection fails, or timeout_ms
- * passes (-ETIMEDOUT). */
+ * passes (-ETIMEDOUT). Sending cuts frames straight from buf
+ * (slp_send_direct) and holds a short last frame back for the next send;
+ * the next slp_loop_run_once (any receive or wait) sends it. Receiving
+ * posts buf (slp_recv_post). */
 int slp_loop_send_all(struct slp_loop *l, struct slp_conn *c, const void *buf, size_t len,
 		      int timeout_ms);
 /* Exactly len bytes; -EPIPE on end of stream before that. */

@@ -197,6 +197,7 @@ int slp_rawsock_fd(const struct slp_rawsock *rs)
 	return rs->xsk ? slp_xsk_fd(rs->xsk) : rs->udp ? slp_udp_fd(rs->udp) : rs->fd;
 }
 const char *slp_rawsock_path(const struct slp_rawsock *rs) { return rs->path; }
+int slp_rawsock_checksums(const struct slp_rawsock *rs) { return rs->udp != NULL; }
 const uint8_t *slp_rawsock_mac(const struct slp_rawsock *rs) { return rs->mac; }
 int slp_rawsock_mtu(const struct slp_rawsock *rs) { return rs->mtu; }
 

@@ -41,6 +41,9 @@ int slp_rawsock_mtu(const struct slp_rawsock *rs);
 /* What carries the frames: "AF_XDP (native)", "AF_XDP (generic)", or
  * "AF_PACKET" followed, when SLP_RS_XDP was asked for, by why not. */
 const char *slp_rawsock_path(const struct slp_rawsock *rs);
+/* Does the carrier checksum every frame end to end (UDP: the kernel
+ * computes and verifies the UDP checksum)? slp_engine_cfg.carrier_checksums. */
+int slp_rawsock_checksums(const struct slp_rawsock *rs);
 
 /* Queue one frame (copied); sent by slp_rawsock_flush or when the batch is
  * full. Signature fits slp_engine_cfg.tx with ctx = rs. */

@@ -45,6 +45,12 @@ int slp_tx_queue_ctrl(struct slp_conn *c, struct slp_ctrl *x)
 	return 0;
 }
 
+/* Flags of every frame after the handshake. */
+static uint16_t data_flags(const struct slp_conn *c)
+{
+	return SLP_F_ACK | (c->tx_nocrc ? SLP_F_NOCRC : 0);
+}
+
 /* Header for the frame whose body (extension + payload) is already in the
  * slot; takes sequence number snd_nxt. */
 static void seal_slot(struct slp_conn *c, uint8_t type, size_t body_len)
@@ -53,7 +59,7 @@ static void seal_slot(struct slp_conn *c, uint8_t type, size_t body_len)
 	struct slp_txslot *s = &c->tx[c->snd_nxt & mask(c)];
 	slp_slot_reclaim(e, s);
 	struct slp_out o = {.dst_mac = c->peer_mac, .src_mac = e->cfg.mac, .type = type,
-			    .flags = SLP_F_ACK, .src_ep = c->local_ep, .dst_ep = c->peer_ep,
+			    .flags = data_flags(c), .src_ep = c->local_ep, .dst_ep = c->peer_ep,
 			    .seq = c->snd_nxt};
 	if (c->encrypt && slp_type_has_payload(type)) { /* once: retransmissions reuse it */
 		uint8_t *pl = BODY(s->frame) + slp_ext_len(type);
@@ -135,6 +141,8 @@ static void cut_data(struct slp_conn *c, uint64_t limit)
 	slp_bytes_get(&c->sndbuf, slot_body(c), n);
 	seal_slot(c, SLP_DATA, n);
 	c->stream_cut += n;
+	if (!c->sndbuf.len)
+		c->corked = 0;
 	if (c->want_writable) {
 		c->want_writable = 0;
 		slp_mark(c, SLP_EV_WRITABLE);
@@ -160,17 +168,37 @@ void slp_tx_direct_seal(struct slp_conn *c, size_t n)
 	c->stream_cut += n; /* the caller counts them as posted */
 }
 
-size_t slp_tx_cut_direct(struct slp_conn *c, const uint8_t *buf, size_t len)
+size_t slp_tx_cut_direct(struct slp_conn *c, const uint8_t *buf, size_t len, int whole)
 {
 	size_t done = 0, room;
 	uint8_t *dst;
 	while (done < len && (room = slp_tx_direct_room(c, &dst))) {
+		if (whole && len - done < room)
+			break;
 		size_t n = len - done < room ? len - done : room;
 		memcpy(dst, buf + done, n);
 		slp_tx_direct_seal(c, n);
 		done += n;
 	}
 	return done;
+}
+
+size_t slp_tx_cut_joined(struct slp_conn *c, const uint8_t *buf, size_t len)
+{
+	struct slp_bytes *b = &c->sndbuf;
+	uint32_t lim = c->peer_window < c->e->cap ? c->peer_window : c->e->cap;
+	size_t have = b->len, take = c->peer_max_payload - have;
+	if (!c->corked || c->state != SLP_ST_OPEN || c->ops || c->ctrl ||
+	    have >= c->peer_max_payload || have + len < c->peer_max_payload ||
+	    c->snd_nxt - c->snd_una >= lim)
+		return 0;
+	uint8_t *dst = slot_body(c);
+	slp_bytes_get(b, dst, have);
+	memcpy(dst + have, buf, take);
+	seal_slot(c, SLP_DATA, c->peer_max_payload);
+	c->stream_cut += c->peer_max_payload;
+	c->corked = 0;
+	return take; /* the caller counts them as posted */
 }
 
 static struct slp_work *pop_op(struct slp_conn *c)
@@ -239,6 +267,8 @@ static int cut_next(struct slp_conn *c)
 	}
 	struct slp_work *op = c->ops;
 	if (c->stream_cut < c->stream_posted && (!op || op->stream_pos > c->stream_cut)) {
+		if (c->corked && !op && c->sndbuf.len < c->peer_max_payload)
+			return 0; /* a short frame waits for more bytes or the push */
 		cut_data(c, op ? op->stream_pos - c->stream_cut : UINT64_MAX);
 		return 1;
 	}
@@ -255,9 +285,13 @@ static int cut_next(struct slp_conn *c)
 static void send_slot(struct slp_conn *c, uint32_t seq, uint64_t now)
 {
 	struct slp_txslot *s = &c->tx[seq & mask(c)];
-	int is_connect = s->frame[SLP_ETH_HLEN + 1] == SLP_CONNECT;
+	uint8_t type = s->frame[SLP_ETH_HLEN + 1];
+	int is_connect = type == SLP_CONNECT;
+	if (is_connect && c->offer_nocrc && s->retx + 1 >= SLP_NOCRC_OFFER_TRIES)
+		slp_conn_withdraw_nocrc(c);
 	uint16_t w = slp_rx_window(c);
-	slp_refresh_crc(s->frame, is_connect ? 0 : SLP_F_ACK, is_connect ? 0 : c->rcv_nxt,
+	uint16_t flags = is_connect ? 0 : type == SLP_ACCEPT ? SLP_F_ACK : data_flags(c);
+	slp_refresh_crc(s->frame, flags, is_connect ? 0 : c->rcv_nxt,
 			slp_tx_announced_next(c), w, s->body_crc);
 	if (!is_connect) {
 		c->ack_pending = 0;
@@ -513,7 +547,7 @@ void slp_tx_send_ack(struct slp_conn *c, int probe)
 	slp_put32(b, n);
 	uint16_t w = slp_rx_window(c);
 	struct slp_out o = {.dst_mac = c->peer_mac, .src_mac = e->cfg.mac, .type = SLP_ACK,
-			    .flags = SLP_F_ACK | (probe ? SLP_F_PROBE : 0), .src_ep = c->local_ep,
+			    .flags = data_flags(c) | (probe ? SLP_F_PROBE : 0), .src_ep = c->local_ep,
 			    .dst_ep = c->peer_ep, .seq = slp_tx_announced_next(c),
 			    .ack = c->rcv_nxt, .tx_next = slp_tx_announced_next(c), .window = w};
 	size_t len = slp_build(e->scratch, &o, SLP_EXT_ACK_BASE + 8 * n);

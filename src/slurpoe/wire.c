@@ -154,11 +154,17 @@ enum slp_parse_err slp_parse_trailer(const void *frame, size_t len, size_t trail
 	size_t el = (size_t)slp_ext_len(p->type);
 	if (body < el || (!slp_type_has_payload(p->type) && p->type != SLP_ACK && body != el))
 		return SLP_ERR_LENGTH;
-	if (slp_get32(f + OFF_CRC) != frame_crc(f, declared))
+	p->flags = slp_get16(f + OFF_FLAGS);
+	if (p->flags & SLP_F_NOCRC) {
+		/* Handshakes and RESETs are checked whatever the carrier. */
+		if (slp_get32(f + OFF_CRC) || p->type == SLP_CONNECT || p->type == SLP_ACCEPT ||
+		    p->type == SLP_RESET)
+			return SLP_ERR_FIELD;
+	} else if (slp_get32(f + OFF_CRC) != frame_crc(f, declared)) {
 		return SLP_ERR_CRC;
+	}
 	p->dst_mac = f;
 	p->src_mac = f + 6;
-	p->flags = slp_get16(f + OFF_FLAGS);
 	p->src_ep = slp_get32(h + 4);
 	p->dst_ep = slp_get32(h + 8);
 	p->seq = slp_get32(f + OFF_SEQ);
@@ -198,7 +204,7 @@ size_t slp_build_crc(uint8_t *buf, const struct slp_out *o, size_t body_len, uin
 	slp_put32(h + 12, o->seq);
 	slp_put16(h + 26, (uint16_t)body_len);
 	size_t len = SLP_ETH_HLEN + SLP_HDR_LEN + body_len;
-	uint32_t bc = slp_body_crc(buf, len);
+	uint32_t bc = o->flags & SLP_F_NOCRC ? 0 : slp_body_crc(buf, len);
 	if (body_crc)
 		*body_crc = bc;
 	slp_refresh_crc(buf, o->flags, o->ack, o->tx_next, o->window, bc);
@@ -208,7 +214,8 @@ size_t slp_build_crc(uint8_t *buf, const struct slp_out *o, size_t body_len, uin
 void slp_refresh(uint8_t *f, size_t len, uint16_t flags, uint32_t ack, uint32_t tx_next,
 		 uint16_t window)
 {
-	slp_refresh_crc(f, flags, ack, tx_next, window, slp_body_crc(f, len));
+	slp_refresh_crc(f, flags, ack, tx_next, window,
+			flags & SLP_F_NOCRC ? 0 : slp_body_crc(f, len));
 }
 
 void slp_refresh_crc(uint8_t *f, uint16_t flags, uint32_t ack, uint32_t tx_next, uint16_t window,
@@ -218,5 +225,5 @@ void slp_refresh_crc(uint8_t *f, uint16_t flags, uint32_t ack, uint32_t tx_next,
 	slp_put32(f + OFF_ACK, ack);
 	slp_put32(f + OFF_TXNEXT, tx_next);
 	slp_put16(f + OFF_WINDOW, window);
-	slp_put32(f + OFF_CRC, head_crc(f, body_crc));
+	slp_put32(f + OFF_CRC, flags & SLP_F_NOCRC ? 0 : head_crc(f, body_crc));
 }

@@ -12,7 +12,8 @@
  * 20  u32 tx_next  first seq the sender has NOT assigned yet (completion fence)
  * 24  u16 window   receive credit in frames beyond ack
  * 26  u16 len      bytes after this header (extension + payload)
- * 28  u32 crc      CRC32C over Ethernet addresses+type, header (crc=0), len bytes
+ * 28  u32 crc      CRC32C over Ethernet addresses+type, header (crc=0), len bytes;
+ *                  0 with F_NOCRC (negotiated: the carrier or the tag protects)
  *
  * Everything here is parsing and building only: no protocol state.
  */
@@ -47,8 +48,10 @@ enum slp_flags {
 	SLP_F_PROBE = 1u << 1, /* sender wants an ACK right away (window probe) */
 	SLP_F_STATELESS = 1u << 2, /* RESET only: answers a frame its sender could not
 				      verify (no connection: forgotten, e.g. restarted) */
+	SLP_F_NOCRC = 1u << 3, /* crc field 0, not checked: the receiver granted it in the
+				  handshake (SLP_CONN_NOCRC); never on CONNECT/ACCEPT/RESET */
 };
-#define SLP_F_ALL (SLP_F_ACK | SLP_F_PROBE | SLP_F_STATELESS)
+#define SLP_F_ALL (SLP_F_ACK | SLP_F_PROBE | SLP_F_STATELESS | SLP_F_NOCRC)
 
 /* Extension header sizes per type. */
 #define SLP_EXT_CONNECT 8    /* u16 mtu, u16 window, u32 flags (SLP_CONN_*) */
@@ -61,7 +64,12 @@ enum slp_flags {
 /* CONNECT/ACCEPT flags. ENCRYPT: the connection's payloads are encrypted
  * (asked for in CONNECT, the result in ACCEPT; authentication required). */
 #define SLP_CONN_ENCRYPT 1u
-#define SLP_CONN_F_ALL SLP_CONN_ENCRYPT
+/* NOCRC: "send me this connection's frames without the CRC" (F_NOCRC):
+ * the sender's carrier checksums every frame end to end (UDP) or every
+ * frame carries an authentication tag. In ACCEPT only if the CONNECT had
+ * it (so an older connector never sees an unknown flag). */
+#define SLP_CONN_NOCRC 2u
+#define SLP_CONN_F_ALL (SLP_CONN_ENCRYPT | SLP_CONN_NOCRC)
 
 /* Does this type occupy a sequence number (reliable, in-order delivery)? */
 static inline int slp_type_reliable(unsigned t)
@@ -110,7 +118,8 @@ enum slp_parse_err {
 };
 
 /* Validate a frame (Ethernet header first, FCS already stripped) and fill
- * pkt. Never reads outside frame[0..len). */
+ * pkt. Never reads outside frame[0..len). A frame with F_NOCRC is not
+ * CRC-checked: whether the receiver accepts that is its engine's call. */
 enum slp_parse_err slp_parse(const void *frame, size_t len, struct slp_pkt *pkt);
 /* The same for frames followed by a trailer of exactly `trailer` bytes
  * (the authentication tag, checked by the caller). */
@@ -127,7 +136,8 @@ struct slp_out {
 };
 
 /* Write Ethernet + SLURPoE header into buf; ext_len+payload bytes must
- * follow at buf + SLP_ETH_HLEN + SLP_HDR_LEN. Returns the frame length. */
+ * follow at buf + SLP_ETH_HLEN + SLP_HDR_LEN. Returns the frame length.
+ * With F_NOCRC in o->flags no CRC is computed (the field is 0). */
 size_t slp_build(uint8_t *buf, const struct slp_out *o, size_t body_len);
 /* The same, also returning the body's CRC for slp_refresh_crc. */
 size_t slp_build_crc(uint8_t *buf, const struct slp_out *o, size_t body_len, uint32_t *body_crc);

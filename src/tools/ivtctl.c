@@ -11,6 +11,7 @@
 
 #include "common/ctrl_msg.h"
 #include "ivt/ivt.h"
+#include "common/plugin_loader.h"
 #include "ivtd/policy/policy.h"
 #include "status_json.h"
 
@@ -28,7 +29,9 @@ static void usage(FILE *f)
 "                     counters and one line per open channel; with\n"
 "                     --json, the same as one JSON object (for scripts)\n"
 "  check-policy FILE  validate an ivtd policy file; prints \"ok\" or the\n"
-"                     first error as FILE:LINE: PATH: problem\n"
+"                     first error as FILE:LINE: PATH: problem, and warns\n"
+"                     of backends it names that are not installed in the\n"
+"                     plugin directory ($IVT_PLUGIN_DIR or the default)\n"
 "\n"
 "Options:\n"
 "  -s, --socket PATH  ivtd's control socket (default $IVT_SOCKET, else\n"
@@ -39,6 +42,24 @@ static void usage(FILE *f)
 "invalid; 2 invalid command line.\n");
 }
 
+struct installed {
+	char names[IVT_PLUGINS_MAX][IVT_BACKEND_NAME_MAX + 1];
+	int n;
+	const char *dir, *path;
+};
+
+/* A typo in a backend name is valid JSON and a valid name: say it here,
+ * not at the first open (ENOTSUP). */
+static void check_installed(void *arg, const char *name, const char *where, int line)
+{
+	struct installed *in = arg;
+	for (int i = 0; i < in->n; i++)
+		if (!strcmp(in->names[i], name))
+			return;
+	fprintf(stderr, "warning: %s%s%.0d: %s names backend '%s', which is not installed in %s\n",
+		in->path, line > 0 ? ":" : "", line, where, name, in->dir);
+}
+
 static int cmd_check_policy(const char *path)
 {
 	char err[IVT_POLICY_ERR_MAX];
@@ -47,6 +68,10 @@ static int cmd_check_policy(const char *path)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
+	struct installed in = {.dir = ivt_plugin_dir(), .path = path};
+	in.n = ivt_plugin_list(NULL, in.names, IVT_PLUGINS_MAX);
+	if (in.n >= 0)
+		ivt_policy_each_backend(p, check_installed, &in);
 	printf("ok: %s: %zu channel rules, %zu hosts\n", path, p->n_channels, p->n_hosts);
 	ivt_policy_free(p);
 	return 0;

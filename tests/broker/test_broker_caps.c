@@ -103,6 +103,27 @@ static void test_unavailable_reason_reported(void **state)
 	fake_broker_fini(&x);
 }
 
+/* A backend name with a typo passes the policy's syntax check: ivtd says
+ * so against its backend table when it loads the policy. */
+static void test_unknown_backend_named(void **state)
+{
+	(void)state;
+	struct fake_broker x;
+	assert_int_equal(fake_broker_init(&x,
+					  "{\"version\":1,\"defaults\":{\"prefer\":[\"tgrant\",\"vchn\"]},"
+					  "\"channels\":[{\"name\":\"a\",\"listeners\":[\"*\"],"
+					  "\"connectors\":[\"*\"],\"backend\":\"shmm\"},"
+					  "{\"name\":\"b\",\"listeners\":[\"*\"],"
+					  "\"connectors\":[\"*\"],\"backend\":\"tgrant\"}]}",
+					  "typo.json"),
+			 0);
+	assert_int_equal(ivt_broker_set_backend(x.b, "tgrant", IVT_CAP_COLOCATED, 0, "absent"), 0);
+	/* "vchn" in prefer and "shmm" in rule a; an unavailable but installed
+	 * plugin is not a typo */
+	assert_int_equal(ivt_broker_warn_unknown_backends(x.b), 2);
+	fake_broker_fini(&x);
+}
+
 static void test_plugin_list(void **state)
 {
 	(void)state;
@@ -124,6 +145,7 @@ int main(void)
 		cmocka_unit_test(test_discovered_plugin_chosen_by_caps),
 		cmocka_unit_test(test_unavailable_reason_reported),
 		cmocka_unit_test(test_plugin_list),
+		cmocka_unit_test(test_unknown_backend_named),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

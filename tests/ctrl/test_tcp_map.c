@@ -40,7 +40,7 @@ static void test_bound_names(void **state)
 	assert_bound("::ffff:127.0.0.2", 0, "tcp.80.127.0.0.2"); /* v4-mapped: the v4 address */
 	assert_bound("::1", 0, "tcp.80.--1");
 	assert_bound("fe80::1:2", 1, "tcp.80.fe80--1-2");
-	assert_bound("0.0.0.0", 0, "tcp.80"); /* any address */
+	assert_bound("0.0.0.0", 0, "tcp.80.0.0.0.0"); /* any IPv4 address: not IPv6 */
 	assert_bound("::", 0, "tcp.80");      /* "::" taking IPv4 too */
 	assert_bound("::", 1, "tcp.80.--");   /* IPV6_V6ONLY */
 	char name[64];
@@ -108,9 +108,14 @@ static void test_pick_as_tcp(void **state)
 	assert_string_equal(pick(any, "127.0.0.1"), "tcp.80");
 	assert_string_equal(pick(any, "::1"), "tcp.80");
 	/* 0.0.0.0 and [::] IPv6-only side by side: by family */
-	const char *fam[] = {"tcp.80", "tcp.80.--", NULL};
+	const char *fam[] = {"tcp.80.0.0.0.0", "tcp.80.--", NULL};
 	assert_string_equal(pick(fam, "::1"), "tcp.80.--");
-	assert_string_equal(pick(fam, "127.0.0.1"), "tcp.80");
+	assert_string_equal(pick(fam, "127.0.0.1"), "tcp.80.0.0.0.0");
+	/* 0.0.0.0 alone: an IPv6 dial finds nobody, as TCP refuses it */
+	const char *v4[] = {"tcp.80.0.0.0.0", NULL};
+	assert_string_equal(pick(v4, "::1"), "tcp.80");
+	assert_string_equal(pick(v4, "127.0.0.2"), "tcp.80.0.0.0.0");
+	assert_string_equal(pick(v4, "::ffff:127.0.0.2"), "tcp.80.0.0.0.0");
 	/* [::] IPv6-only alone: IPv4 finds no listener */
 	const char *v6[] = {"tcp.80.--", "tcp.80.--1", NULL};
 	assert_string_equal(pick(v6, "::1"), "tcp.80.--1");

@@ -159,7 +159,13 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(ivt_open("t-ok", 0x100, NULL, &ch), -EINVAL);
 	struct ivt_open_opts o = {.struct_size = 0};
 	assert_int_equal(ivt_open("t-ok", 0, &o, &ch), -EINVAL);
+	assert_int_equal(ivt_open("a/b", 0, NULL, &ch), -EINVAL);
 	assert_int_equal(ivt_close(NULL), -EINVAL);
+	/* the reason is this call's, not the open's before it */
+	assert_null(strstr(ivt_strerror(-EINVAL), "channel name"));
+	assert_non_null(strstr(ivt_strerror(-EINVAL), "ivt_close"));
+	assert_int_equal(ivt_set_timeouts(NULL, 0, 0), -EINVAL);
+	assert_non_null(strstr(ivt_strerror(-EINVAL), "ivt_set_timeouts"));
 	assert_int_equal(ivt_send(NULL, "x", 1), -EINVAL);
 	assert_int_equal(ivt_recv(NULL, &o, 1), -EINVAL);
 	assert_int_equal(ivt_fd(NULL), -EINVAL);

@@ -74,6 +74,13 @@ for mode in kernel ivt; do
 	expect $mode 127.0.0.1 L4 "ivt tcp\."
 	stop $a $b
 
+	# an IPv4 wildcard takes no IPv6 connection, as TCP
+	next_port
+	server $mode 0.0.0.0 V4; a=$BG
+	expect $mode 127.0.0.2 V4 "ivt tcp\."
+	expect $mode ::1 refused kernel
+	stop $a
+
 	# an IPv6-only wildcard takes no IPv4 connection, as TCP
 	next_port
 	server $mode :: V6 v6only; a=$BG

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "sim.h"
 
+#include "slurpoe/wire.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@ struct sim {
 	uint8_t keys[2][32];
 	int keyed[2];
 	int encrypt[2];
+	int carrier[2], drop_offers;
 	struct sim_impair imp;
 	struct slp_engine *eng[2];
 	struct side sides[2];
@@ -109,7 +112,15 @@ static void tx(void *ctx, const void *frame, size_t len)
 {
 	struct side *sd = ctx;
 	struct sim *s = sd->s;
+	const uint8_t *f = frame;
 	s->ctr.sent++;
+	if (slp_get16(f + SLP_ETH_HLEN + 2) & SLP_F_NOCRC)
+		s->ctr.nocrc[sd->idx]++;
+	if (s->drop_offers && f[SLP_ETH_HLEN + 1] == SLP_CONNECT &&
+	    (slp_get32(f + SLP_ETH_HLEN + SLP_HDR_LEN + 4) & SLP_CONN_NOCRC)) {
+		s->ctr.dropped++;
+		return;
+	}
 	if (s->cut[sd->idx] || s->cut[1 - sd->idx] || (s->imp.loss > 0 && chance(s) < s->imp.loss)) {
 		s->ctr.dropped++;
 		return;
@@ -147,6 +158,7 @@ static int peer_encrypt_cb(void *ctx, const uint8_t mac[6])
 }
 
 void sim_set_encrypt(struct sim *s, int side, int on) { s->encrypt[side] = on; }
+void sim_drop_nocrc_offers(struct sim *s, int on) { s->drop_offers = on; }
 
 struct sim *sim_new(uint64_t seed, const struct sim_impair *imp, uint16_t mtu, uint16_t window)
 {
@@ -156,7 +168,8 @@ struct sim *sim_new(uint64_t seed, const struct sim_impair *imp, uint16_t mtu, u
 static struct slp_engine *side_engine(struct sim *s, int i, uint16_t mtu, uint16_t window)
 {
 	struct slp_engine_cfg cfg = {.mtu = mtu, .window = window, .tx = tx, .now_us = now_cb,
-				     .random = random_cb, .ctx = &s->sides[i], .max_retries = 8};
+				     .random = random_cb, .ctx = &s->sides[i], .max_retries = 8,
+				     .carrier_checksums = s->carrier[i]};
 	if (s->keyed[i]) {
 		cfg.peer_key = peer_key_cb;
 		cfg.peer_encrypt = peer_encrypt_cb;
@@ -193,6 +206,12 @@ void sim_restart(struct sim *s, int side)
 	slp_engine_set_no_reset(s->eng[side], 1);
 	slp_engine_free(s->eng[side]);
 	s->eng[side] = side_engine(s, side, s->mtu, s->window);
+}
+
+void sim_set_carrier_checksums(struct sim *s, int side, int on)
+{
+	s->carrier[side] = on;
+	sim_restart(s, side);
 }
 
 void sim_free(struct sim *s)
@@ -312,10 +331,12 @@ int sim_oneway_step(struct sim *s, void *arg)
 	for (int i = 0; i < 2; i++)
 		while (!sim_paused(s, i) && slp_engine_next_event(sim_engine(s, i), &ev))
 			;
+	size_t msg = x->msg ? x->msg : sizeof(x->buf);
 	while (!sim_paused(s, 1) && x->sent < x->total) {
-		size_t n = x->total - x->sent < sizeof(x->buf) ? x->total - x->sent : sizeof(x->buf);
+		size_t n = x->total - x->sent < msg ? x->total - x->sent : msg;
 		sim_pattern(x->sent, x->buf, n, 7);
-		ssize_t r = slp_send(x->p->c[1], x->buf, n);
+		ssize_t r = x->direct ? slp_send_direct(x->p->c[1], x->buf, n)
+				      : slp_send(x->p->c[1], x->buf, n);
 		if (r == -EAGAIN)
 			break;
 		if (r <= 0) {
@@ -324,13 +345,24 @@ int sim_oneway_step(struct sim *s, void *arg)
 		}
 		x->sent += (uint64_t)r;
 	}
+	if (x->direct && !x->no_push && !sim_paused(s, 1))
+		slp_engine_push(sim_engine(s, 1));
 	if (sim_paused(s, 0))
 		return 0;
+	size_t n = x->post ? slp_recv_unpost(x->p->c[0]) : 0;
+	if (n) { /* they came before anything buffered */
+		sim_pattern(x->got, x->chk, n, 7);
+		x->bad |= memcmp(x->pbuf, x->chk, n) != 0;
+		x->got += n;
+		x->got_posted += n;
+	}
 	ssize_t r;
 	while ((r = slp_recv(x->p->c[0], x->buf, sizeof(x->buf))) > 0) {
 		sim_pattern(x->got, x->chk, (size_t)r, 7);
 		x->bad |= memcmp(x->buf, x->chk, (size_t)r) != 0;
 		x->got += (uint64_t)r;
 	}
+	if (x->post && r == -EAGAIN)
+		slp_recv_post(x->p->c[0], x->pbuf, x->post);
 	return x->got == x->total;
 }

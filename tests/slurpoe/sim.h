@@ -23,6 +23,13 @@ struct sim *sim_new_auth(uint64_t seed, const struct sim_impair *imp, uint16_t m
 			 uint16_t window, const uint8_t *key0, const uint8_t *key1);
 /* Side i asks for confidentiality with the other (keyed sides only). */
 void sim_set_encrypt(struct sim *s, int side, int on);
+/* Side i's engine is told its carrier checksums (cfg.carrier_checksums;
+ * a new engine: call before connecting). The simulated link still
+ * corrupts what sim_impair says: use it without .corrupt. */
+void sim_set_carrier_checksums(struct sim *s, int side, int on);
+/* Drop every CONNECT that offers SLP_CONN_NOCRC, as an engine from before
+ * the flag does (it refuses unknown flags). */
+void sim_drop_nocrc_offers(struct sim *s, int on);
 void sim_free(struct sim *s);
 struct slp_engine *sim_engine(struct sim *s, int side);
 const uint8_t *sim_mac(int side);
@@ -74,12 +81,18 @@ struct sim_oneway {
 	struct sim_pair *p;
 	uint64_t total, sent, got;
 	int bad;
-	uint8_t buf[65536], chk[65536];
+	size_t post;       /* > 0: the receiver posts pbuf[0..post) when it ran dry */
+	size_t msg;        /* bytes per send (0: sizeof buf) */
+	int direct;        /* slp_send_direct, then slp_engine_push (unless no_push) */
+	int no_push;
+	uint64_t got_posted; /* bytes that came through it */
+	uint8_t buf[65536], chk[65536], pbuf[65536];
 };
 int sim_oneway_step(struct sim *s, void *arg);
 
 struct sim_counters {
 	uint64_t sent, dropped, duplicated, corrupted, reordered;
+	uint64_t nocrc[2]; /* frames side i sent without CRC (F_NOCRC) */
 };
 void sim_counters(struct sim *s, struct sim_counters *c);
 

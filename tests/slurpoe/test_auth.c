@@ -50,8 +50,8 @@ static void test_keyed_stream_lossy(void **state)
 	x->total = getenv("IVT_UNDER_VALGRIND") ? 1u << 20 : 16u << 20;
 	assert_int_equal(sim_run(p.s, sim_oneway_step, x, 600000000), 1);
 	assert_false(x->bad);
-	/* Only corruption (of the trailer, which the CRC does not cover) fails
-	 * authentication between honest peers. */
+	/* Only corruption fails authentication between honest peers (their
+	 * frames carry no CRC: the tag is the check, test_nocrc.c). */
 	struct sim_counters sc;
 	sim_counters(p.s, &sc);
 	assert_true(slp_engine_stats(sim_engine(p.s, 0))->rx_auth_fail +

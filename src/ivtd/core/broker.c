@@ -154,6 +154,39 @@ int ivt_broker_probe_backends(struct ivt_broker *b, const char *plugin_dir)
 	return n;
 }
 
+struct backend_check {
+	const struct ivt_broker *b;
+	int unknown;
+};
+
+static void check_backend(void *arg, const char *name, const char *where, int line)
+{
+	struct backend_check *c = arg;
+	const struct ivt_broker *b = c->b;
+	if (ivt_broker_backend(b, name))
+		return;
+	char known[IVT_PLUGINS_MAX * (IVT_BACKEND_NAME_MAX + 2) + 1] = "";
+	size_t off = 0;
+	for (size_t i = 0; i < b->n_backends && off < sizeof(known); i++)
+		off += (size_t)snprintf(known + off, sizeof(known) - off, "%s%s", i ? " " : "",
+					b->backends[i].name);
+	char at[16] = "";
+	if (line > 0)
+		snprintf(at, sizeof(at), ":%d", line);
+	IVT_WARN(WHO, "policy %s%s: %s names backend '%s', which is no installed plugin "
+		      "(installed: %s): opens that need it are refused with ENOTSUP",
+		 b->policy->source, at, where, name, known[0] ? known : "none");
+	c->unknown++;
+}
+
+int ivt_broker_warn_unknown_backends(const struct ivt_broker *b)
+{
+	struct backend_check c = {.b = b};
+	if (b->policy)
+		ivt_policy_each_backend(b->policy, check_backend, &c);
+	return c.unknown;
+}
+
 void ivt_broker_get_stats(const struct ivt_broker *b, struct ivt_broker_stats *st)
 {
 	*st = b->stats;

@@ -40,6 +40,11 @@ const struct ivt_policy *ivt_broker_policy(const struct ivt_broker *b);
  * and probe() it, and enter it in the backend table with its capability
  * flags; logs each result. Returns how many are available. */
 int ivt_broker_probe_backends(struct ivt_broker *b, const char *plugin_dir);
+/* Log a warning for each backend the policy names (a channel rule's
+ * "backend", "defaults" "backend" and "prefer") that is not in the backend
+ * table: a typo passes the policy's syntax check, then every open under it
+ * fails with ENOTSUP. Returns how many names are unknown. */
+int ivt_broker_warn_unknown_backends(const struct ivt_broker *b);
 /* Enter or update one backend by hand (tests, or a registry that knows
  * better); why is kept as the reason when unavailable. -EINVAL for an
  * invalid name or a full table. */

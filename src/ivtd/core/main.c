@@ -65,7 +65,7 @@ static void usage(FILE *f)
 "    ivtd - inter-VM transport channel broker\n"
 "\n"
 "SYNOPSIS\n"
-"    ivtd [-c FILE] [-s PATH] [-p DIR] [-r auto|local|xenstore] [-n NAME] [-v|-q]\n"
+"    ivtd [-c FILE] [-s PATH] [-p DIR] [-r auto|local|xenstore] [-n NAME] [-f] [-v|-q]\n"
 "    ivtd --help | --version\n"
 "\n"
 "DESCRIPTION\n"
@@ -239,6 +239,7 @@ static void reload_policy(struct daemon_state *d)
 	struct ivt_policy *p = ivt_policy_load_file(d->opt.config, err, sizeof(err));
 	if (p) {
 		ivt_broker_set_policy(d->broker, p);
+		ivt_broker_warn_unknown_backends(d->broker);
 		ivt_registry_local_set_limits(d->local, &p->limits);
 		if (d->peers)
 			ivt_peers_policy_changed(d->peers);
@@ -368,6 +369,7 @@ int main(int argc, char **argv)
 		IVT_WARN(WHO, "no backend is available from %s; every open will be refused "
 			      "(plugins elsewhere, e.g. a build tree's plugins/: -p DIR or "
 			      "IVT_PLUGIN_DIR)", plugin_dir);
+	ivt_broker_warn_unknown_backends(d.broker);
 
 	/* Connectors waiting for a listener are refused when their time is
 	 * up (ivt_broker_tick); a tenth of a second is precision enough. */

@@ -124,6 +124,24 @@ const struct ivt_policy_channel *ivt_policy_find_channel(const struct ivt_policy
 	return NULL;
 }
 
+void ivt_policy_each_backend(const struct ivt_policy *p,
+			     void (*fn)(void *arg, const char *name, const char *where, int line),
+			     void *arg)
+{
+	if (p->default_backend[0] && strcmp(p->default_backend, "auto"))
+		fn(arg, p->default_backend, "\"defaults\" \"backend\"", 0);
+	for (size_t i = 0; i < p->n_prefer; i++)
+		fn(arg, p->prefer[i], "\"defaults\" \"prefer\"", 0);
+	for (size_t i = 0; i < p->n_channels; i++) {
+		const struct ivt_policy_channel *c = &p->channels[i];
+		if (!c->backend[0] || !strcmp(c->backend, "auto"))
+			continue;
+		char where[IVT_NAME_MAX + 24];
+		snprintf(where, sizeof(where), "channel rule '%s'", c->pattern);
+		fn(arg, c->backend, where, c->line);
+	}
+}
+
 const struct ivt_policy_host *ivt_policy_find_host(const struct ivt_policy *p, const char *name)
 {
 	for (size_t i = 0; p && name && i < p->n_hosts; i++)

@@ -187,6 +187,12 @@ int ivt_policy_reload(struct ivt_policy **cur, const char *path, char *err, size
 const struct ivt_policy_channel *ivt_policy_find_channel(const struct ivt_policy *p,
 							 const char *name);
 const struct ivt_policy_host *ivt_policy_find_host(const struct ivt_policy *p, const char *name);
+/* fn for each backend name p gives ("defaults" "backend" and "prefer", each
+ * channel rule's "backend"; "auto" left out): where says which, line is
+ * its line in the source (0 unknown). For checks against installed plugins. */
+void ivt_policy_each_backend(const struct ivt_policy *p,
+			     void (*fn)(void *arg, const char *name, const char *where, int line),
+			     void *arg);
 
 struct ivt_policy_query {
 	const char *channel;

@@ -248,7 +248,9 @@ static int principal_value(struct loader *L, json_t *v, const char *p, struct iv
 	if (ivt_principal_parse(json_string_value(v), out) != 0)
 		return fail(L, p,
 			    "\"%s\" is not an identity pattern (use \"*\", \"uid:N\", \"uid:*\", "
-			    "\"dom:N\", \"dom:*\", \"host:*\" or \"host:NAME/uid:N\")",
+			    "\"dom:N\", \"dom:*\", \"host:NAME\", \"host:NAME/*\", "
+			    "\"host:NAME/uid:N\", \"host:NAME/ivtd\", \"host:*\" or "
+			    "\"host:*/uid:N\"; numbers without leading zeros)",
 			    json_string_value(v));
 	return 0;
 }
@@ -816,11 +818,11 @@ struct ivt_policy *ivt_policy_load_file(const char *path, char *err, size_t err_
 		return NULL;
 	}
 	size_t n = fread(text, 1, POLICY_FILE_MAX + 1, f);
-	int read_err = ferror(f);
+	int read_err = ferror(f) ? errno : 0;
 	fclose(f);
 	struct ivt_policy *pol = NULL;
 	if (read_err)
-		bprintf(err, err_len, "%s: read error", path);
+		bprintf(err, err_len, "%s: cannot read: %s", path, strerror(read_err));
 	else if (n > POLICY_FILE_MAX)
 		bprintf(err, err_len, "%s: larger than %u bytes", path, POLICY_FILE_MAX);
 	else if (memchr(text, '\0', n))
