@@ -24,7 +24,8 @@
  *     10 s (IVT_DEFAULT_OPEN_TIMEOUT_MS) while nobody listens; socket
  *     $IVT_SOCKET, else IVT_DEFAULT_SOCKET.
  *   - timeout_ms 0: do not wait for a peer, but still up to 10 s for
- *     ivtd's own answers.
+ *     ivtd's own answers. A connector to an ivt_listen listener then
+ *     returns once it is queued there (as TCP's connect), not accepted.
  *   - blocking channel; ivt_send/ivt_recv wait without limit until
  *     ivt_set_timeouts says otherwise.
  *   - byte stream unless the listener passed IVT_MESSAGE or the policy's
@@ -129,7 +130,14 @@ struct ivt_open_opts {
 /* Open channel `name`. With IVT_LISTEN the call returns when the channel is
  * set up and, unless opts->timeout_ms is 0, a peer has connected: a
  * one-shot listener that serves exactly one connector (ivt_listen serves
- * many). A connector to an ivt_listen listener returns once accepted.
+ * many). A connector to an ivt_listen listener returns once accepted;
+ * with timeout_ms 0 once queued in its backlog (or fails at once: full,
+ * nobody listening), like TCP's connect: it may send at once (the bytes
+ * wait in the ring, which it built) and stays queued until accepted; a
+ * listener that closes first makes its calls return -ECONNRESET. Only
+ * for listeners whose connectors bring their rings (shm between local
+ * processes, docs/conn-setup.md); others (vchan, "spill" policies, an
+ * older ivtd) still answer once accepted.
  * Errors: -EACCES policy refuses, -ENOENT no such channel policy or (connect)
  * nobody listening within the timeout, -EADDRINUSE already has a listener,
  * -ECONNREFUSED daemon not running or the listener closed before accepting,

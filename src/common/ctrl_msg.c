@@ -134,6 +134,7 @@ static int check_payload(struct ivt_ctrl_msg *m, uint32_t len)
 		return 0;
 	case IVT_CTRL_CLOSE:
 	case IVT_CTRL_STATUS:
+	case IVT_CTRL_QUEUED:
 		return len == 0 ? 0 : -EPROTO;
 	case IVT_CTRL_STATUS_OK: {
 		if (len < 1 || len > IVT_CTRL_STATUS_MAX + 1)

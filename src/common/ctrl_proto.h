@@ -56,6 +56,12 @@
  *   once the ring says its peer attached; ivtd's OPEN_OK (with PEER_INFO
  *   and ATTACH_INFO) may come later and is read then. Refusals before
  *   that (listener closed, timed out) come as ERROR, as before.
+ *   A connector whose OPEN also had the hint IVT_CTRL_OPEN_QUEUED hears
+ *   PEER_INFO and QUEUED (no payload) when its ring is offered, and goes
+ *   on from there (TCP's connect: queued, not yet accepted); it stays
+ *   queued until accepted or the listener goes (ERROR). Without a grant
+ *   it opens the ordinary way with the hint and is answered OPEN_OK
+ *   with IVT_CTRL_OK_RINGS | IVT_CTRL_OK_GRANT (nothing queued).
  *
  * Versions: hdr.version stays 1; features come as OPEN flags. A daemon
  * refuses flags it does not know with ERROR EINVAL "invalid OPEN flags"
@@ -106,6 +112,7 @@ enum ivt_ctrl_type {
 	IVT_CTRL_ATTACH = 12,    /* client -> restarted daemon: adopt my end (ivt_ctrl_attach) */
 	IVT_CTRL_ATTACH_OK = 13, /* daemon -> client: adopted (ivt_ctrl_attach_ok) */
 	IVT_CTRL_INCOMING_RING = 14, /* daemon -> listener: a connector with its ring (+ fds) */
+	IVT_CTRL_QUEUED = 15,        /* daemon -> IVT_CTRL_OPEN_QUEUED ring connector: offered */
 	IVT_CTRL_TYPE_MAX
 };
 
@@ -131,6 +138,12 @@ enum ivt_ctrl_open_flags {
 	/* Hint: a MULTI listener takes INCOMING_RING; a connector takes
 	 * IVT_CTRL_OK_RINGS. */
 	IVT_CTRL_OPEN_RINGS = 1u << 16,
+	/* Hint (timeout 0, with IVT_CTRL_OPEN_RINGS): a connector that goes
+	 * on once queued at a listener, as TCP's connect does. Its ring
+	 * OPEN is answered QUEUED when offered (and waits in the queue
+	 * without limit); its ordinary OPEN to a listener that takes rings
+	 * and has room is answered with the grant alone (IVT_CTRL_OK_GRANT). */
+	IVT_CTRL_OPEN_QUEUED = 1u << 17,
 };
 #define IVT_CTRL_OPEN_FLAGS                                                                  \
 	(IVT_LISTEN | IVT_MESSAGE | IVT_CTRL_OPEN_MULTI | IVT_CTRL_OPEN_ACCEPT |               \
@@ -190,7 +203,12 @@ struct ivt_ctrl_open_ok {
  * its next connections to this listener may bring their own ring
  * (IVT_CTRL_OPEN_RING) with this grant. */
 #define IVT_CTRL_OK_RINGS 4u
-#define IVT_CTRL_OK_FLAGS (IVT_CTRL_OK_MESSAGE | IVT_CTRL_OK_DETACHED | IVT_CTRL_OK_RINGS)
+/* open_ok.flags, with IVT_CTRL_OK_RINGS, to an IVT_CTRL_OPEN_QUEUED
+ * connector only: no connection, only the listener's grant; open again
+ * with a ring (IVT_CTRL_OPEN_RING). ivtd forgets this OPEN. */
+#define IVT_CTRL_OK_GRANT 8u
+#define IVT_CTRL_OK_FLAGS                                                                     \
+	(IVT_CTRL_OK_MESSAGE | IVT_CTRL_OK_DETACHED | IVT_CTRL_OK_RINGS | IVT_CTRL_OK_GRANT)
 
 struct ivt_ctrl_error {
 	int32_t err; /* positive errno */

@@ -126,8 +126,10 @@ static int dial_name(struct ivt_ctrl_open *req, const char *host_addr)
 		ivt_reason_set(rc, "host_addr '%.64s' makes too long a name", host_addr);
 		return rc;
 	}
-	/* the listener's grant is not this name's: no connector-made ring */
-	req->flags = (req->flags & ~(uint32_t)IVT_CTRL_OPEN_RINGS) | IVT_CTRL_OPEN_TCP_DIAL;
+	/* a grant learned under this name may be another listener's when
+	 * ivtd picks anew: ivtd checks a ring's grant against the one it
+	 * picks (ESTALE), so connector-made rings stay usable */
+	req->flags |= IVT_CTRL_OPEN_TCP_DIAL;
 	return 0;
 }
 
@@ -315,6 +317,34 @@ static int open_offered(struct ivt_channel *ch, const char *socket_opt,
 	return rc;
 }
 
+/* A connector that did not know its listener's grant (timeout 0): ivtd
+ * answered the grant alone (IVT_CTRL_OK_GRANT), so open again bringing
+ * the ring, which goes on once queued; if that is not taken, the
+ * ordinary way without the hint (waits for the accept). */
+static int open_granted(struct ivt_channel *ch, const struct ivt_ctrl_open *dreq,
+			unsigned flags, const struct ivt_open_opts *o, struct ivt_ctrl_open *req,
+			struct ivt_ctrl_open_ok *ok, long long deadline)
+{
+	if (!(req->flags & IVT_CTRL_OPEN_QUEUED) || !(ok->flags & IVT_CTRL_OK_RINGS)) {
+		ivt_reason_set(-EPROTO, "ivtd answered a grant alone to a connector that did not ask");
+		return -EPROTO;
+	}
+	conn_ring_learn(o->socket_path, dreq->name, ok);
+	ivt_ctrl_close(&ch->ctrl, 0);
+	struct ivt_ctrl_open r = *dreq;
+	int rc = conn_ring_connect(ch, o->socket_path, &r, flags, ok,
+				   connector_wait(&r, deadline, o->timeout_ms));
+	if (rc != CONN_RING_UNUSED)
+		return rc;
+	req->flags &= ~(uint32_t)IVT_CTRL_OPEN_QUEUED;
+	rc = open_ctrl(ch, o, req, ok, deadline, o->timeout_ms, 0);
+	if (rc == 0 && (ok->flags & IVT_CTRL_OK_GRANT)) {
+		ivt_reason_set(-EPROTO, "ivtd answered a grant alone to a connector that did not ask");
+		rc = -EPROTO;
+	}
+	return rc;
+}
+
 static int chan_start(const char *name, unsigned flags, const struct ivt_open_opts *o,
 		      struct ivt_ctrl_open *req, int wait_peer,
 		      const struct ivt_ctrl_open_ok *lis_ok, struct ivt_ring_offer *offer,
@@ -338,6 +368,7 @@ static int chan_start(const char *name, unsigned flags, const struct ivt_open_op
 
 	long long deadline = ivt_deadline_ms(o->timeout_ms);
 	struct ivt_ctrl_open_ok ok;
+	struct ivt_ctrl_open dreq = *req;
 	int rc;
 	if (offer && offer->has) {
 		rc = open_offered(ch, o->socket_path, req, lis_ok, offer, &ok);
@@ -346,13 +377,21 @@ static int chan_start(const char *name, unsigned flags, const struct ivt_open_op
 				prompt_ms(deadline, o->timeout_ms));
 	} else {
 		rc = CONN_RING_UNUSED;
-		if (!listen && !o->peer_addr && !o->host_addr) {
-			struct ivt_ctrl_open r = *req;
+		/* grants and rings go by the name asked for: with host_addr
+		 * the dialled one, tcp.<P>.<addr> (ivtd picks its listener) */
+		int ringable = !listen && !o->peer_addr &&
+			       (!o->host_addr || dial_name(&dreq, o->host_addr) == 0);
+		ivt_reason_clear(); /* a host_addr that cannot be dialled: as before */
+		if (ringable) {
+			struct ivt_ctrl_open r = dreq;
 			rc = conn_ring_connect(ch, o->socket_path, &r, flags, &ok,
 					       connector_wait(&r, deadline, o->timeout_ms));
 		}
 		if (rc == CONN_RING_UNUSED)
 			rc = open_ctrl(ch, o, req, &ok, deadline, o->timeout_ms, listen);
+		if (rc == 0 && (ok.flags & IVT_CTRL_OK_GRANT))
+			rc = ringable ? open_granted(ch, &dreq, flags, o, req, &ok, deadline)
+				      : (ivt_reason_set(-EPROTO, "ivtd answered a grant alone"), -EPROTO);
 	}
 	if (rc < 0)
 		goto fail;
@@ -360,7 +399,7 @@ static int chan_start(const char *name, unsigned flags, const struct ivt_open_op
 	if (rc < 0)
 		goto fail;
 	if (!listen && (ok.flags & IVT_CTRL_OK_RINGS))
-		conn_ring_learn(o->socket_path, name, &ok); /* the next connection brings its ring */
+		conn_ring_learn(o->socket_path, dreq.name, &ok); /* the next one brings its ring */
 	ch->ring_size = ok.ring_size;
 	/* the listener's choice, as ivtd reports it (socket or XenStore) */
 	int message = (ok.flags & IVT_CTRL_OK_MESSAGE) || (flags & IVT_MESSAGE);
@@ -451,6 +490,9 @@ int chan_make_request(const char *name, const struct ivt_open_opts *o, uint32_t 
 	/* connectors and multi listeners can do connector-made rings */
 	if ((!(flags & IVT_LISTEN) || (flags & IVT_CTRL_OPEN_MULTI)) && conn_ring_enabled())
 		req->flags |= IVT_CTRL_OPEN_RINGS;
+	/* timeout 0: go on once queued at the listener, as TCP's connect */
+	if (!(flags & IVT_LISTEN) && o->timeout_ms == 0 && conn_ring_enabled())
+		req->flags |= IVT_CTRL_OPEN_QUEUED;
 	req->ring_size = o->ring_size;
 	return 0;
 }

@@ -425,7 +425,8 @@ int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket,
 #define RING_GONE_ANSWER_MS 500
 
 /* One message while the ring is not attached yet: 1 ivtd answered (*ok),
- * 0 go on waiting, else the refusal. */
+ * 2 queued at the listener (IVT_CTRL_OPEN_QUEUED), 0 go on waiting, else
+ * the refusal. */
 static int ring_msg(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_open *req,
 		    struct ivt_ctrl_open_ok *ok)
 {
@@ -453,6 +454,11 @@ static int ring_msg(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_open *req,
 	case IVT_CTRL_PEER_INFO:
 		take_peer_info(cc, &m.u.peer_info);
 		return 0;
+	case IVT_CTRL_QUEUED:
+		if (req->flags & IVT_CTRL_OPEN_QUEUED)
+			return 2; /* offered: go on, as TCP's connect does */
+		ivt_reason_set(-EPROTO, "ivtd said QUEUED to a connector that did not ask");
+		return -EPROTO;
 	case IVT_CTRL_ERROR:
 		rc = -m.u.error.err;
 		ivt_reason_set(rc, "%s", m.u.error.msg[0] ? m.u.error.msg : "refused by ivtd");
@@ -548,6 +554,10 @@ int ivt_ctrl_conn_open_ring(struct ivt_ctrl_conn *cc, const char *path,
 			rc = ring_msg(cc, req, ok);
 			if (rc == 1)
 				return 1;
+			if (rc == 2) { /* queued; the accept shows in the ring */
+				implied_ok(cc, req, ok);
+				return 0;
+			}
 		} else if (n < 0 && errno != EINTR) {
 			rc = -errno;
 		}

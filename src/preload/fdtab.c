@@ -32,17 +32,31 @@ struct psock *psock_get(int fd)
 	return p;
 }
 
+/* End p's channel for good (ours, a stream): the end of stream goes into
+ * the ring now, unless libivt still holds a frame tail, which a thread
+ * of its own delivers first (linger.c). */
+static void stream_end(struct psock *p)
+{
+	preload_inside++;
+	if (p->tx_pending && ivt_flush(p->ch) != -EAGAIN)
+		p->tx_pending = 0; /* the tail fits now (or the peer is gone) */
+	if (p->tx_pending)
+		linger_close(p->ch);
+	else
+		ivt_close(p->ch);
+	preload_inside--;
+	p->ch = NULL;
+}
+
 static void psock_free(struct psock *p)
 {
 	int mine = p->owner == preload_pid;
 	if (p->rx_lazy)
 		atomic_fetch_sub(&lazy_count, 1);
+	if (p->kind == PS_STREAM && p->ch && mine)
+		stream_end(p);
+	/* else: a forked copy; the channel is the owner's (docs) */
 	preload_inside++;
-	if (p->kind == PS_STREAM && p->ch) {
-		if (mine)
-			ivt_close(p->ch);
-		/* else: a forked copy; the channel is the owner's (docs) */
-	}
 	if (p->kind == PS_LISTEN && p->l && mine)
 		ivt_listener_close(p->l);
 	int fds[] = {p->tok, p->appdup, p->kfd, p->kls};
@@ -111,7 +125,16 @@ void psock_fd_gone(struct psock *p)
 	if (atomic_fetch_sub(&p->nfds, 1) == 1 && p->kind == PS_STREAM) {
 		pthread_mutex_lock(&p->lock);
 		direct_off(p);
+		/* Nobody but us and the monitor (whose references never
+		 * touch the channel once unarmed) uses it? Then the end of
+		 * stream is delivered before close returns: a process that
+		 * closes and _exits at once left its peer a reset. Else a
+		 * call of another thread is in flight: the last reference
+		 * ends it (psock_free). */
+		int alone = atomic_load(&p->refs) == 1 + atomic_load(&p->mon_refs);
 		monitor_forget(p);
+		if (alone && p->ch && p->owner == preload_pid)
+			stream_end(p);
 		pthread_mutex_unlock(&p->lock);
 	}
 	psock_put(p);
@@ -130,6 +153,7 @@ static void after_fork_child(void)
 {
 	preload_pid = getpid();
 	monitor_after_fork_child();
+	linger_after_fork_child();
 }
 
 void psock_exit_close(struct psock *p)
@@ -137,10 +161,7 @@ void psock_exit_close(struct psock *p)
 	pthread_mutex_lock(&p->lock);
 	if (p->kind == PS_STREAM && p->owner == preload_pid && p->ch) {
 		monitor_forget(p);
-		preload_inside++;
-		ivt_close(p->ch);
-		preload_inside--;
-		p->ch = NULL;
+		stream_end(p);
 	}
 	pthread_mutex_unlock(&p->lock);
 }
@@ -160,6 +181,7 @@ __attribute__((destructor)) static void close_all(void)
 		/* the memory goes with the process */
 	}
 	monitor_exit_close(); /* and those closed just before */
+	linger_exit_wait();   /* tails still being delivered: one deadline for all */
 }
 
 __attribute__((constructor)) static void fdtab_init(void)

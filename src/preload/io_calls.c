@@ -136,6 +136,23 @@ ssize_t stream_recv(struct psock *p, const struct iovec *iov, int cnt, int flags
 	}
 }
 
+/* A blocking write returns once its bytes are in the ring, none left
+ * with libivt (a frame's tail): the ring is this socket's buffer, and a
+ * close right after (then _exit) delivers everything at once. */
+static ssize_t sent_blocking(struct psock *p, size_t n)
+{
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		int pending = p->tx_pending;
+		if (pending)
+			tx_blocked(p); /* POLLOUT drops until the tail went */
+		pthread_mutex_unlock(&p->lock);
+		if (!pending)
+			return (ssize_t)n;
+		wait_app_fd(p, POLLOUT);
+	}
+}
+
 ssize_t stream_send(struct psock *p, const struct iovec *iov, int cnt, int flags)
 {
 	if (flags & MSG_OOB) {
@@ -161,6 +178,9 @@ ssize_t stream_send(struct psock *p, const struct iovec *iov, int cnt, int flags
 			}
 			if (n == -EAGAIN) {
 				tx_blocked(p);
+			} else if (n == -EPIPE || n == -ECONNRESET) {
+				p->wr_dead = 1; /* both directions done: POLLHUP */
+				hup_show(p);
 			} else if (n > 0) {
 				/* a non-blocking send may keep the tail of its
 				 * last frame: it must reach the ring on its own */
@@ -181,7 +201,8 @@ ssize_t stream_send(struct psock *p, const struct iovec *iov, int cnt, int flags
 				if (nb || total + done) {
 					/* a partial write returns what went, like TCP */
 					if (total + done)
-						return (ssize_t)(total + done);
+						return nb ? (ssize_t)(total + done)
+							  : sent_blocking(p, total + done);
 					errno = EAGAIN;
 					return -1;
 				}
@@ -198,7 +219,7 @@ ssize_t stream_send(struct psock *p, const struct iovec *iov, int cnt, int flags
 		total += len;
 		i++;
 	}
-	return (ssize_t)total;
+	return nb || !total ? (ssize_t)total : sent_blocking(p, total);
 }
 
 /* ---- the wrappers ---------------------------------------------------- */

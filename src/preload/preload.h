@@ -89,6 +89,8 @@ struct psock {
 	enum psock_kind kind;
 	atomic_int refs;        /* fds in the table + calls in flight + monitor */
 	atomic_int nfds;        /* application fds naming it */
+	atomic_int mon_refs;    /* of refs, the monitor's (armed, graveyard):
+				 * dropped just before the ref itself */
 	pthread_mutex_t lock;
 	pid_t owner;            /* process that may use the channel (fork) */
 	int appdup;             /* hidden dup of the app's fd (same file) */
@@ -115,6 +117,7 @@ struct psock {
 				 * asked the peer to kick ivt_fd already */
 	int rd_eof, rd_err;     /* end of stream seen / error (negative) */
 	int rd_shut, wr_shut;
+	int wr_dead;            /* a send said the peer is gone (EPIPE...) */
 	int so_error;           /* for getsockopt(SO_ERROR), cleared on read */
 	uint8_t *stage;
 	size_t st_off, st_len;
@@ -165,6 +168,9 @@ void tx_sent(struct psock *p);
 /* Block (the application asked for a blocking call) until the app fd
  * polls `events`; p->lock NOT held. 0, or -EINTR... never: restarts. */
 void wait_app_fd(struct psock *p, short events);
+/* After the end of stream, a reset or shutdown(SHUT_WR) (p->lock held):
+ * the app fd polls as TCP's then (POLLRDHUP, POLLHUP). */
+void hup_show(struct psock *p);
 /* Take p out of the monitor (p->lock held); its ref is dropped later. */
 void monitor_forget(struct psock *p);
 /* Free p once the monitor can no longer hold it. */
@@ -185,6 +191,13 @@ extern atomic_int lazy_count;
 void rx_arm_lazy(struct psock *p);
 /* p's last fd is gone (p->lock held): leave the application's epoll. */
 void direct_off(struct psock *p);
+
+/* ---- closing with bytes not yet in the ring (linger.c) ----------------- */
+/* ivt_close(ch) in a thread of its own (it may wait for room). */
+void linger_close(ivt_channel *ch);
+/* At exit: wait for those closes, all together, up to one deadline. */
+void linger_exit_wait(void);
+void linger_after_fork_child(void);
 
 /* ---- addresses and the hello (addr.c) ----------------------------------- */
 /* Is addr one of this host's own (loopback, any, an interface's)? */

@@ -61,6 +61,16 @@ static void token_clear(struct psock *p)
 		p->token = 0;
 }
 
+void hup_show(struct psock *p)
+{
+	/* the socketpair's own shutdown states give the app end TCP's
+	 * flags: our SHUT_WR its POLLIN|POLLRDHUP, both its POLLHUP too */
+	if (p->rd_err || (p->rd_eof && (p->wr_shut || p->wr_dead)))
+		real.shutdown(p->tok, SHUT_RDWR);
+	else if (p->rd_eof)
+		real.shutdown(p->tok, SHUT_WR);
+}
+
 static void filler_drain(struct psock *p)
 {
 	char buf[4096];
@@ -120,6 +130,7 @@ static void arm(struct psock *p)
 	if (!p->armed) {
 		p->armed = 1;
 		atomic_fetch_add(&p->refs, 1); /* the monitor's */
+		atomic_fetch_add(&p->mon_refs, 1);
 	}
 	/* MOD re-checks readiness, so an event that came before is not lost */
 	if (epoll_ctl(mon_ep, EPOLL_CTL_MOD, fd, &ev) < 0 && errno == ENOENT)
@@ -153,6 +164,7 @@ static void rx_token(struct psock *p, int lazy)
 {
 	lazy_drop(p);
 	if (p->rd_eof || p->rd_err || p->st_len || p->rd_shut) {
+		hup_show(p);
 		token_set(p);
 		return;
 	}
@@ -208,6 +220,7 @@ static void rx_token(struct psock *p, int lazy)
 		arm(p);
 		return;
 	}
+	hup_show(p);
 	token_set(p);
 }
 
@@ -351,6 +364,7 @@ void monitor_defer_put(struct psock *p)
 	if (!mon_running || !g) {
 		pthread_mutex_unlock(&mon_lock);
 		free(g);
+		atomic_fetch_sub(&p->mon_refs, 1);
 		psock_put(p); /* nothing can hold it */
 		return;
 	}
@@ -388,6 +402,7 @@ static void handle(struct psock *p)
 	p->armed = 0; /* the reference is ours to drop below */
 	kick_handle(p);
 	pthread_mutex_unlock(&p->lock);
+	atomic_fetch_sub(&p->mon_refs, 1); /* before the ref: a close may count */
 	psock_put(p);
 }
 
@@ -421,6 +436,7 @@ static void *monitor_main(void *arg)
 		while (old) {
 			struct grave *g = old;
 			old = g->next;
+			atomic_fetch_sub(&g->p->mon_refs, 1);
 			psock_put(g->p);
 			free(g);
 		}

@@ -506,6 +506,7 @@ int shutdown(int fd, int how)
 			PLOG("shutdown(fd %d, %s): no half-close on ivt channels; the peer reads "
 			     "end of stream at close", fd, how == SHUT_WR ? "SHUT_WR" : "SHUT_RDWR");
 		}
+		hup_show(p); /* the peer closed already: POLLHUP now, as TCP */
 		rx_settle(p);
 		pthread_mutex_unlock(&p->lock);
 	}

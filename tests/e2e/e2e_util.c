@@ -201,6 +201,16 @@ int e2e_open(const char *name, unsigned flags, int timeout_ms, size_t ring, ivt_
 	return rc;
 }
 
+int e2e_listen(const char *name, int nonblock, ivt_listener **l)
+{
+	struct ivt_open_opts o = {.struct_size = sizeof(o), .timeout_ms = 5000,
+				  .flags = nonblock ? IVT_NONBLOCK : 0};
+	int rc = ivt_listen(name, &o, l);
+	if (rc < 0)
+		fprintf(stderr, "e2e: ivt_listen(%s): %s\n", name, ivt_strerror(rc));
+	return rc;
+}
+
 static uint64_t word(uint64_t seed, uint64_t i)
 {
 	uint64_t z = i + seed * 0x632be59bd9b4e019ull + 0x9e3779b97f4a7c15ull;

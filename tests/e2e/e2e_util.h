@@ -63,6 +63,9 @@ int e2e_wait(pid_t pid);
 /* ivt_open with an explicit timeout (-1 forever) and optional ring size. */
 int e2e_open(const char *name, unsigned flags, int timeout_ms, size_t ring, ivt_channel **ch);
 
+/* ivt_listen with a 5 s answer timeout, IVT_NONBLOCK if nonblock. */
+int e2e_listen(const char *name, int nonblock, ivt_listener **l);
+
 /* Pattern bytes [off, off + len) of stream `seed`; any off and len. */
 void e2e_fill(uint8_t *buf, uint64_t seed, uint64_t off, size_t len);
 /* Index of the first byte in buf that differs from the pattern, or -1. */

@@ -49,13 +49,8 @@ static int group_setup(void **state)
 
 static ivt_listener *listen_on(const char *name, int nonblock)
 {
-	struct ivt_open_opts o = {.struct_size = sizeof(o), .timeout_ms = 5000,
-				  .flags = nonblock ? IVT_NONBLOCK : 0};
 	ivt_listener *l = NULL;
-	int rc = ivt_listen(name, &o, &l);
-	if (rc < 0)
-		fprintf(stderr, "ivt_listen(%s): %s\n", name, ivt_strerror(rc));
-	assert_int_equal(rc, 0);
+	assert_int_equal(e2e_listen(name, nonblock, &l), 0);
 	return l;
 }
 

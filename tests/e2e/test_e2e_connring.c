@@ -56,10 +56,8 @@ static int group_setup(void **state)
 
 static ivt_listener *listen_on(const char *name)
 {
-	struct ivt_open_opts o = {.struct_size = sizeof(o), .timeout_ms = 5000,
-				  .flags = IVT_NONBLOCK};
 	ivt_listener *l = NULL;
-	assert_int_equal(ivt_listen(name, &o, &l), 0);
+	assert_int_equal(e2e_listen(name, 1, &l), 0);
 	return l;
 }
 

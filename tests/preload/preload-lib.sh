@@ -23,10 +23,11 @@ PY=$(command -v /usr/bin/python3 || command -v python3)
 
 T_PREFIX=ivt-preload
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/private-ivtd.sh"
-private_ivtd <<'JSON'
+# PRELOAD_RING: the rings' size (a script may set it before sourcing).
+private_ivtd <<JSON
 {"version": 1,
  "channels": [{"name": "tcp.*", "listeners": ["*"], "connectors": ["*"],
-               "backend": "shm", "ring_size": 262144, "max_ring_size": 4194304}]}
+               "backend": "shm", "ring_size": ${PRELOAD_RING:-262144}, "max_ring_size": 4194304}]}
 JSON
 
 # A port per scenario and mode, away from the usual services.

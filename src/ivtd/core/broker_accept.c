@@ -87,6 +87,11 @@ static void offer(struct channel *lis, struct channel *ch)
 		ops->incoming_ring(lis->server, ch->u.conn.ticket, &ch->client_id,
 				   ch->client->domid, s->blob, s->blob_len, s->fds, s->nfds);
 		broker_drop_setup(ch); /* the listener has it now, or never will */
+		if (ch->u.conn.queued && ch->client && ch->client->reg->ops->queued) {
+			/* TCP's connect returns here: the connector goes on */
+			broker_peer_info(ch->client, &lis->server_id, lis->server->domid);
+			ch->client->reg->ops->queued(ch->client);
+		}
 	} else if (ops->incoming) {
 		ops->incoming(lis->server, ch->u.conn.ticket, &ch->client_id, ch->client->domid);
 	}
@@ -148,6 +153,14 @@ void broker_connect_multi(struct ivt_broker *b, struct channel *lis, struct ivt_
 		refuse_full(b, lis, end, full_error(lis), "");
 		return;
 	}
+	if (req->queued && !req->ring && room && takes_rings(lis)) {
+		/* the grant alone: it comes back with its ring and goes on
+		 * once that is offered (nothing of this OPEN is kept) */
+		broker_open_ok_flags(end, lis, 0, lis->server->domid,
+				     IVT_CTRL_OK_RINGS | IVT_CTRL_OK_GRANT);
+		end->refused = 1; /* a stray SETUP behind it is dropped */
+		return;
+	}
 	struct channel *ch = broker_channel_new(b, end, CHAN_CONN, lis->name, lis->backend);
 	if (!ch)
 		return;
@@ -162,7 +175,11 @@ void broker_connect_multi(struct ivt_broker *b, struct channel *lis, struct ivt_
 	ch->server_id = lis->server_id;
 	broker_set_xs_path(ch, lis->server->domid);
 	uint32_t w = req->wait_ms ? req->wait_ms : DEFAULT_QUEUE_MS;
-	ch->u.conn.deadline = w == IVT_CTRL_WAIT_FOREVER ? -1 : ivt_now_ms() + w;
+	/* one that went on once queued stays queued, as in TCP's backlog,
+	 * until accepted or the listener goes */
+	ch->u.conn.queued = req->queued && req->ring;
+	ch->u.conn.deadline = w == IVT_CTRL_WAIT_FOREVER || ch->u.conn.queued ? -1
+										: ivt_now_ms() + w;
 	b->stats.granted++;
 	IVT_DEBUG(WHO, "connect '%s' by %s to listener %s: %s (rule %s)", ch->name,
 		  IVT_ID_S(&end->who), IVT_ID_S(&lis->server_id), room ? "offered" : "waiting for room", d->rule);

@@ -92,6 +92,7 @@ struct channel {
 			int full_err;           /* WAITING: -EAGAIN backlog, -EUSERS max */
 			int client_rings;       /* its connector takes IVT_CTRL_OK_RINGS */
 			int ring;               /* its connector made the ring (RING state first) */
+			int queued;             /* ...and went on once offered (OPEN_QUEUED) */
 		} conn;
 		struct { /* ADOPTED, while ATTACHING */
 			struct ivt_identity peer_claim; /* who the first end says its peer is */

@@ -64,6 +64,9 @@ struct ivt_end_request {
 	 * (IVT_CTRL_OPEN_RING); backend, ring_size and message are the
 	 * listener's grant as it was told. */
 	int ring;
+	/* connect (IVT_CTRL_OPEN_QUEUED, with rings): goes on once queued
+	 * (docs/conn-setup.md); only registries with `queued` set it. */
+	int queued;
 };
 
 /* An end a previous ivtd had answered (XenStore keeps ends across an
@@ -139,6 +142,9 @@ struct ivt_registry_ops {
 	int (*incoming_ring)(struct ivt_reg_end *listener, uint32_t ticket,
 			     const struct ivt_identity *who, uint32_t peer_domid, const void *blob,
 			     size_t len, const int *fds, int nfds);
+	/* Optional (with incoming_ring): tell a connector whose request had
+	 * `queued` that its ring was offered; it goes on from there. */
+	int (*queued)(struct ivt_reg_end *connector);
 	/* Optional: the offer of ticket to listener ends (accepted, or the
 	 * connector gave up or went away before that). */
 	void (*withdrawn)(struct ivt_reg_end *listener, uint32_t ticket);

@@ -254,6 +254,11 @@ static int op_incoming_ring(struct ivt_reg_end *end, uint32_t ticket,
 	return send_or_drop(conn_of(end), IVT_CTRL_INCOMING_RING, &r, sizeof(r), fds, nfds);
 }
 
+static int op_queued(struct ivt_reg_end *end)
+{
+	return send_or_drop(conn_of(end), IVT_CTRL_QUEUED, NULL, 0, NULL, 0);
+}
+
 static int op_peer_info(struct ivt_reg_end *end, const struct ivt_identity *who,
 			uint32_t peer_domid)
 {
@@ -310,6 +315,7 @@ static const struct ivt_registry_ops local_ops = {
 	.notify_peer = op_notify_peer,
 	.incoming = op_incoming,
 	.incoming_ring = op_incoming_ring,
+	.queued = op_queued,
 	.peer_info = op_peer_info,
 	.attach_info = op_attach_info,
 	.attach_ok = op_attach_ok,
@@ -547,6 +553,7 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		c->wants_detach = (fl & IVT_CTRL_OPEN_DETACH) != 0;
 		req.rings = (fl & IVT_CTRL_OPEN_RINGS) != 0;
 		req.ring = (fl & IVT_CTRL_OPEN_RING) != 0;
+		req.queued = req.rings && (fl & IVT_CTRL_OPEN_QUEUED) != 0;
 		if (req.multi)
 			grow_sndbuf(c);
 		fl &= ~IVT_CTRL_OPEN_HINTS; /* unknown hints are ignored by design */

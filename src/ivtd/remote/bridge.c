@@ -175,11 +175,20 @@ void bridge_fail(struct bridge *br, int err, const char *what)
  * takes it (slp_conn_set_sink): -EAGAIN (full) takes nothing, and the
  * engine keeps the rest; any other error ends the direction, and is kept
  * apart from the connection's own errors. */
+/* A frame taken alone costs one whole ring send (its own frame header, and
+ * a wake-up of a reader that sleeps between frames); smaller frames wait in
+ * the receive buffer and the pump moves them in one send. Measured at MTU
+ * 1500 (remote-bench, same run): every frame alone bridged 64 KiB writes at
+ * 0.70x and 1 MiB at 0.88x of the buffered pump, with 12% more CPU. */
+#define BRIDGE_SINK_MIN_FRAME 4096
+
 static ssize_t to_ring(void *arg, const void *src, size_t len)
 {
 	struct bridge *br = arg;
 	if (!br->de || br->r2l_done || br->r2l.sink_err)
 		return 0; /* the pump decides what becomes of it */
+	if (!br->r2l.draining && len < BRIDGE_SINK_MIN_FRAME)
+		return 0; /* batched by the receive buffer and the pump */
 	ssize_t n = ivt_daemon_end_send(br->de, src, len);
 	if (n > 0) {
 		br->r2l.total += (uint64_t)n;
