@@ -182,30 +182,78 @@ static double read_point(ivt_channel *ch, size_t wsize, uint64_t bytes, uint8_t 
 
 /* ---- one channel per ring size ------------------------------------------------- */
 
-/* One point; with --zc the copy point, and into *zc_v the reserve/commit
- * one; with --vs-vchan first, into *raw_v, raw libxenvchan. */
-static double point(const struct via_ivt_config *c, ivt_channel *ch, int r, int w, uint8_t *buf,
-		    double *zc_v, double *raw_v)
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The kinds of run a point has: plain (--via-ivt alone), or with --zc the
+ * copy send and reserve/commit, with --vs-vchan raw libxenvchan too. */
+enum mode { MODE_PLAIN, MODE_RAW, MODE_COPY, MODE_RESERVE };
+
+/* One run of one mode on this end: MB/s, NAN (data differs), or -1. */
+static double run_mode(const struct via_ivt_config *c, ivt_channel *ch, int r, int w,
+		       uint8_t *buf, enum mode m)
 {
 	size_t ws = c->writes[w];
 	uint64_t b = c->bytes[w];
-	if (!c->zc)
+	switch (m) {
+	case MODE_PLAIN:
 		return c->listen ? write_point(ch, ws, b, buf) : read_point(ch, ws, b, buf);
-	if (c->vs_vchan) {
-		*raw_v = c->listen ? raw_vchan_write_point(ch, c->rings[r], ws, b, buf)
-				   : raw_vchan_read_point(ch, c->rings[r], ws, b, buf);
-		if (*raw_v < 0) {
-			*raw_v = NAN;
-			return -1;
-		}
-		watchdog(c);
+	case MODE_RAW:
+		return c->listen ? raw_vchan_write_point(ch, c->rings[r], ws, b, buf)
+				 : raw_vchan_read_point(ch, c->rings[r], ws, b, buf);
+	default:
+		return c->listen ? zc_write_point(ch, ws, b, buf, m == MODE_RESERVE)
+				 : zc_read_point(ch, ws, b, buf);
 	}
-	double v = c->listen ? zc_write_point(ch, ws, b, buf, 0) : zc_read_point(ch, ws, b, buf);
-	if (v < 0)
-		return v;
-	watchdog(c);
-	*zc_v = c->listen ? zc_write_point(ch, ws, b, buf, 1) : zc_read_point(ch, ws, b, buf);
-	return *zc_v < 0 ? -1 : v;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
+	for (int i = 0; i < n; i++)
+		if (isnan(v[i]))
+			return NAN; /* a run whose data differed spoils the point */
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* One point: c->repeat rounds of every mode, each round starting one mode
+ * later (raw, copy, reserve; copy, reserve, raw; ...) so that no mode
+ * always runs first or right after another, then the median per mode.
+ * Returns the plain or copy median (-1: a run failed); with --zc the
+ * reserve/commit one into *zc_v, with --vs-vchan the raw one into *raw_v.
+ * Both ends derive the same order from the same options. */
+static double point(const struct via_ivt_config *c, ivt_channel *ch, int r, int w, uint8_t *buf,
+		    double *zc_v, double *raw_v)
+{
+	enum mode order[3];
+	int n = 0;
+	if (!c->zc) {
+		order[n++] = MODE_PLAIN;
+	} else {
+		if (c->vs_vchan)
+			order[n++] = MODE_RAW;
+		order[n++] = MODE_COPY;
+		order[n++] = MODE_RESERVE;
+	}
+	double v[4][VIA_IVT_MAXREPEAT];
+	int reps = c->repeat < 1 ? 1 : c->repeat > VIA_IVT_MAXREPEAT ? VIA_IVT_MAXREPEAT : c->repeat;
+	for (int k = 0; k < reps; k++)
+		for (int j = 0; j < n; j++) {
+			enum mode m = order[(j + k) % n];
+			watchdog(c);
+			double x = run_mode(c, ch, r, w, buf, m);
+			if (x < 0)
+				return -1;
+			v[m][k] = x;
+		}
+	if (c->vs_vchan)
+		*raw_v = median(v[MODE_RAW], reps);
+	if (c->zc)
+		*zc_v = median(v[MODE_RESERVE], reps);
+	return median(v[c->zc ? MODE_COPY : MODE_PLAIN], reps);
 }
 
 static int run_ring(const struct via_ivt_config *c, int r, double *row, double *zc_row,
@@ -258,12 +306,6 @@ static int run_ring(const struct via_ivt_config *c, int r, double *row, double *
 	if (rc < 0 && !failed)
 		failed = fail("close", rc) != 0;
 	return failed ? -1 : 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
 }
 
 /* The table of num/den, and one line with its median, min and max. */
@@ -325,7 +367,11 @@ int via_ivt_run(const struct via_ivt_config *c)
 	       c->backend ? c->backend : "(policy)");
 	for (int w = 0; w < c->nwrites; w++)
 		printf(" %llu", (unsigned long long)c->bytes[w]);
-	printf(", MB = 10^6 B\n");
+	printf(", MB = 10^6 B");
+	if (c->repeat > 1)
+		printf(", median of %d runs per point%s", c->repeat,
+		       c->zc ? " (modes alternating, each round starting with the next)" : "");
+	printf("\n");
 	fflush(stdout);
 
 	double vals[VIA_IVT_MAXPTS * VIA_IVT_MAXPTS], zc_vals[VIA_IVT_MAXPTS * VIA_IVT_MAXPTS];

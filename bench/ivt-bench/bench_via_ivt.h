@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #define VIA_IVT_MAXPTS 8
+#define VIA_IVT_MAXREPEAT 15
 
 struct via_ivt_config {
 	int listen;            /* --role listen: the writer, prints the verified table */
@@ -22,7 +23,8 @@ struct via_ivt_config {
 	int nwrites;
 	int timeout_s;         /* opening, and each point; then the run fails */
 	int zc;                /* --zc: copy send vs reserve/commit per point (bench_zc.c) */
-	int vs_vchan;          /* --vs-vchan (implies zc): raw libxenvchan first per point */
+	int vs_vchan;          /* --vs-vchan (implies zc): raw libxenvchan per point too */
+	int repeat;            /* --repeat: runs of each mode per point, median reported */
 };
 
 /* Runs this process's half. Returns 0 when every point completed (and,

@@ -261,7 +261,7 @@ static void usage(FILE *f, const char *argv0)
 		"\n"
 		"       %s --via-ivt --role listen|connect --channel NAME [--backend B]\n"
 		"       [--rings L] [--writes L] [--bytes N] [--timeout S] [--csv FILE] [--zc]\n"
-		"       [--vs-vchan]\n"
+		"       [--vs-vchan] [--repeat N]\n"
 		"\n"
 		"One half of a bandwidth sweep through libivt, so ivtd and the backend the\n"
 		"policy picks are measured, e.g. vchan between two Xen guests. Per ring\n"
@@ -281,7 +281,11 @@ static void usage(FILE *f, const char *argv0)
 		"        between the same two Xen domains (the listener offers a vchan\n"
 		"        under its XenStore data/ivt-bench/, the connector joins it), the\n"
 		"        same data written with libxenvchan_write and verified the same\n"
-		"        way; prints the raw table and ivt copy / raw, reserve / raw.\n",
+		"        way; prints the raw table and ivt copy / raw, reserve / raw.\n"
+		"  --repeat N  runs of each mode per point (default 1), the median is\n"
+		"        reported; with --zc/--vs-vchan the modes alternate, each round\n"
+		"        starting with the next (raw, copy, reserve; copy, reserve, raw;\n"
+		"        ...), so load that comes and goes hits them alike.\n",
 		argv0, argv0);
 }
 
@@ -440,6 +444,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 	if (bytes)
 		c->bytes = bytes;
 	c->repeat = repeat ? repeat : quick ? 1 : 3;
+	c->via.repeat = repeat ? repeat : 1;
 	if (c->via_ivt && !quick && !rings_arg) {
 		/* vchan caps rings at 1 MiB per direction: the default sweep stops there */
 		static const size_t vr[] = {4096, 16384, 65536, 262144, 1u << 20};

@@ -138,6 +138,21 @@ static int shm_send_commit(struct ivt_ep *ep, size_t len)
 	return ivt_ring_commit(&ep->ring, len);
 }
 
+static ssize_t shm_recv_peek(struct ivt_ep *ep, const void **ptr)
+{
+	ssize_t n = ivt_ring_peek(&ep->ring, ptr);
+	if (n != -EAGAIN || !peer_gone(ep))
+		return n;
+	/* as shm_recv: what it published before it went is still ours */
+	n = ivt_ring_peek(&ep->ring, ptr);
+	return n == -EAGAIN ? -ECONNRESET : n;
+}
+
+static int shm_recv_consume(struct ivt_ep *ep, size_t len)
+{
+	return ivt_ring_consume(&ep->ring, len);
+}
+
 static int shm_arm(struct ivt_ep *ep, unsigned events)
 {
 	unsigned want = 0, ready, out = 0;
@@ -212,6 +227,8 @@ static const struct ivt_plugin_ops shm_ops = {
 	.send_reserve = shm_send_reserve,
 	.send_commit = shm_send_commit,
 	.ready = shm_ready,
+	.recv_peek = shm_recv_peek,
+	.recv_consume = shm_recv_consume,
 };
 
 __attribute__((visibility("default"))) const struct ivt_plugin_ops *ivt_plugin_entry(uint32_t host_abi)

@@ -380,6 +380,54 @@ ssize_t ivt_ring_read(struct ivt_ring *r, void *buf, size_t len)
 	return read_available(r, buf, len);
 }
 
+ssize_t ivt_ring_peek(struct ivt_ring *r, const void **ptr)
+{
+	if (r->broken)
+		return -EPROTO;
+	if (!header_intact(r))
+		return fail(r);
+	/* Only re-read the peer's index once what we saw is consumed. */
+	uint32_t ready = r->rd_prod_seen - r->rd_cons;
+	if (ready == 0) {
+		if (refresh_readable(r, &ready, 1) < 0)
+			return -EPROTO;
+		if (ready == 0) {
+			if (!peer_closed(r))
+				return -EAGAIN;
+			ivt_mb(); /* the peer publishes its last index before the flag */
+			if (refresh_readable(r, &ready, 1) < 0)
+				return -EPROTO;
+			if (ready == 0)
+				return 0;
+		}
+	}
+	/* read prod /then/ read data; pairs with "write data /then/
+	 * publish" in publish() (loads before loads: acquire is enough) */
+	ivt_acquire();
+	uint32_t off = r->rd_cons & (r->rd_size - 1);
+	uint32_t contig = min3(r->rd_size - off, ready, piece_limit(r->rd_size));
+	*ptr = r->rd_data + off;
+	return (ssize_t)contig;
+}
+
+int ivt_ring_consume(struct ivt_ring *r, size_t len)
+{
+	if (r->broken)
+		return -EPROTO;
+	if (len == 0)
+		return 0;
+	if (len > (uint32_t)(r->rd_prod_seen - r->rd_cons))
+		return -EINVAL; /* more than any peek showed */
+	/* data read /then/ move cons; pairs with "read indexes /then/ write
+	 * data" in write_piece (loads before a store: release is enough) */
+	ivt_release();
+	r->rd_cons += (uint32_t)len;
+	store32(rd_cons_p(r), r->rd_cons);
+	r->bytes_read += len;
+	send_notify(r, IVT_RING_NOTIFY_READ); /* its full barrier: cons /then/ the request */
+	return 0;
+}
+
 unsigned ivt_ring_ready(struct ivt_ring *r)
 {
 	unsigned ev = 0;

@@ -164,6 +164,19 @@ ssize_t ivt_ring_reserve(struct ivt_ring *r, size_t want, void **ptr, size_t *sp
  * return value) with the barriers and notify of ivt_ring_write. */
 int ivt_ring_commit(struct ivt_ring *r, size_t len);
 
+/* Read in place: *ptr = the ring at our consumer index. Returns the
+ * contiguous unread bytes there (up to the wrap, at most a piece, so a
+ * reader that consumes per peek hands room back as ivt_ring_read does),
+ * -EAGAIN when empty, 0 when the peer closed and everything was read,
+ * -EPROTO as ivt_ring_read. The peer's index is re-read only once what
+ * was seen before is consumed. The bytes are the peer's to change at any
+ * time: copy each one out once and judge only the copy (XSA-155). */
+ssize_t ivt_ring_peek(struct ivt_ring *r, const void **ptr);
+/* Release the first len bytes at the last peek's pointer (len <= what
+ * peeks showed; -EINVAL otherwise) with the barriers and notify of
+ * ivt_ring_read. */
+int ivt_ring_consume(struct ivt_ring *r, size_t len);
+
 /* Which of IVT_RING_READABLE|WRITABLE would not return -EAGAIN now. */
 unsigned ivt_ring_ready(struct ivt_ring *r);
 /* Ask the peer to kick us for the given events (request_notify), then

@@ -89,10 +89,10 @@ IVT_EXPORT ssize_t ivt_sendv(ivt_channel *ch, const struct iovec *iov, int iovcn
 	if (!atomic_load(&ch->nonblock)) {
 		struct timed_wait t;
 		struct ivt_waiter w = chan_send_waiter(ch, &t);
-		return chan_send_error(ch, ivt_xport_sendv(&ch->xp, iov, iovcnt, &w));
+		return chan_send_error(ch, ivt_xport_sendv_n(&ch->xp, iov, iovcnt, (size_t)total, &w));
 	}
 	for (int tries = 0;;) {
-		ssize_t n = ivt_xport_sendv(&ch->xp, iov, iovcnt, NULL);
+		ssize_t n = ivt_xport_sendv_n(&ch->xp, iov, iovcnt, (size_t)total, NULL);
 		if (n != -EAGAIN) {
 			if (n > 0 && atomic_load(&ch->send_wanted)) /* no locked store per send */
 				atomic_store(&ch->send_wanted, 0);
@@ -209,7 +209,7 @@ IVT_EXPORT ssize_t ivt_recvv(ivt_channel *ch, const struct iovec *iov, int iovcn
 	 * spill). Anything else (empty, end, error) goes the full way,
 	 * which parses again: ends and errors are sticky. */
 	if (!ch->xp.msg_mode && !ch->spill && atomic_load(&ch->accepted)) {
-		ssize_t n = ivt_xport_recvv(&ch->xp, iov, iovcnt);
+		ssize_t n = ivt_xport_recvv_n(&ch->xp, iov, iovcnt, (size_t)total);
 		if (n > 0) {
 			chan_fd_rx_done(ch);
 			chan_fd_progress(ch);

@@ -378,67 +378,76 @@ static ssize_t body_data(struct ivt_xport *xp, struct rx_sink *s)
  * returns 1; refills an empty window first (an end or error it meets
  * is recorded as the general steps record it, and 1 returned so they
  * report it). 0: not this case, the general steps take over from the
- * same state. -EAGAIN: the pipe is empty. */
+ * same state. -EAGAIN: the pipe is empty. -EBUSY: the caller's buffer
+ * is full and a DATA frame's bytes come next (what the general steps
+ * would say, without going through them). */
 static ssize_t rx_fast(struct ivt_xport *xp, struct rx_sink *s, int *answered)
 {
 	struct rx_state *rx = &xp->rx;
-	int body = rx->phase == RX_BODY && rx->hdr.type == IVT_FRAME_DATA && s->room;
-	int head = rx->phase == RX_HEAD && rx->have == 0;
-	if ((!body && !head) || rx->err || rx->eof)
+	if (rx->err || rx->eof)
 		return 0;
-	if (head && answers_backlogged(xp))
-		return 0; /* the general step says -ENOBUFS */
-	if (rx->win_used == rx->win_len) {
-		ssize_t n = window_refill(xp);
-		if (n == -EAGAIN)
-			return n;
-		if (n <= 0) { /* as the general steps do; they report it next */
-			if (n == 0)
-				end_of_stream(xp);
-			else
-				pipe_error(xp, n);
-			return 1;
+	/* Payload, header, payload... in one loop while the window holds
+	 * them: nothing below sets err or eof without returning. */
+	for (;;) {
+		int body = rx->phase == RX_BODY && rx->hdr.type == IVT_FRAME_DATA;
+		if (body && !s->room)
+			return -EBUSY;
+		if (!body && !(rx->phase == RX_HEAD && rx->have == 0))
+			return 0;
+		if (!body && answers_backlogged(xp))
+			return 0; /* the general step says -ENOBUFS */
+		if (rx->win_used == rx->win_len) {
+			ssize_t n = window_refill(xp);
+			if (n == -EAGAIN)
+				return n;
+			if (n <= 0) { /* as the general steps do; they report it next */
+				if (n == 0)
+					end_of_stream(xp);
+				else
+					pipe_error(xp, n);
+				return 1;
+			}
 		}
-	}
-	size_t avail = rx->win_len - rx->win_used;
-	const uint8_t *from = rx->win + rx->win_used;
-	if (body) {
-		size_t k = avail < s->room ? avail : s->room;
-		k = k < rx->body_left ? k : (size_t)rx->body_left;
-		memcpy((uint8_t *)s->c.iov[0].iov_base + s->c.off, from, k);
-		rx->win_used += k;
-		s->c.off += k;
-		s->room -= k;
-		s->got += k;
-		rx->body_left -= k;
-		if (!rx->body_left)
-			next_frame(rx);
+		size_t avail = rx->win_len - rx->win_used;
+		const uint8_t *from = rx->win + rx->win_used;
+		if (body) {
+			size_t k = avail < s->room ? avail : s->room;
+			k = k < rx->body_left ? k : (size_t)rx->body_left;
+			memcpy((uint8_t *)s->c.iov[0].iov_base + s->c.off, from, k);
+			rx->win_used += k;
+			s->c.off += k;
+			s->room -= k;
+			s->got += k;
+			rx->body_left -= k;
+			if (!rx->body_left)
+				next_frame(rx);
+			continue;
+		}
+		if (avail < IVT_FRAME_HDR_SIZE)
+			return 0; /* a header split at the window's end: pipe_recv joins it */
+		memcpy(rx->head, from, IVT_FRAME_HDR_SIZE);
+		rx->win_used += IVT_FRAME_HDR_SIZE;
+		rx->have = IVT_FRAME_HDR_SIZE;
+		/* A stream's usual header, DATA, judged on our copy by the rules
+		 * of ivt_frame_decode_hdr and frame_begin (flags, reserved bits
+		 * and tag 0, 1..IVT_FRAME_PAYLOAD_MAX bytes, not inside an RDMA
+		 * write); any other header, valid or not, goes the general way. */
+		const uint8_t *h = rx->head;
+		uint32_t len;
+		uint64_t tag;
+		memcpy(&len, h + 4, 4);
+		memcpy(&tag, h + 8, 8);
+		len = le32toh(len);
+		if (h[0] == IVT_FRAME_DATA && h[1] == 0 && h[2] == 0 && h[3] == 0 && tag == 0 &&
+		    len && len <= IVT_FRAME_PAYLOAD_MAX && !rx->wr_open) {
+			rx->hdr = (struct ivt_frame_hdr){.type = IVT_FRAME_DATA, .len = len};
+			rx->body_left = len;
+			rx->phase = RX_BODY;
+			continue;
+		}
+		head_complete(xp, answered);
 		return 1;
 	}
-	if (avail < IVT_FRAME_HDR_SIZE)
-		return 0; /* a header split at the window's end: pipe_recv joins it */
-	memcpy(rx->head, from, IVT_FRAME_HDR_SIZE);
-	rx->win_used += IVT_FRAME_HDR_SIZE;
-	rx->have = IVT_FRAME_HDR_SIZE;
-	/* A stream's usual header, DATA, judged on our copy by the rules of
-	 * ivt_frame_decode_hdr and frame_begin (flags, reserved bits and tag
-	 * 0, 1..IVT_FRAME_PAYLOAD_MAX bytes, not inside an RDMA write); any
-	 * other header, valid or not, goes the general way. */
-	const uint8_t *h = rx->head;
-	uint32_t len;
-	uint64_t tag;
-	memcpy(&len, h + 4, 4);
-	memcpy(&tag, h + 8, 8);
-	len = le32toh(len);
-	if (h[0] == IVT_FRAME_DATA && h[1] == 0 && h[2] == 0 && h[3] == 0 && tag == 0 && len &&
-	    len <= IVT_FRAME_PAYLOAD_MAX && !rx->wr_open) {
-		rx->hdr = (struct ivt_frame_hdr){.type = IVT_FRAME_DATA, .len = len};
-		rx->body_left = len;
-		rx->phase = RX_BODY;
-		return 1;
-	}
-	head_complete(xp, answered);
-	return 1;
 }
 
 ssize_t ivt_rx_parse(struct ivt_xport *xp, struct rx_sink *s)
@@ -454,8 +463,8 @@ ssize_t ivt_rx_parse(struct ivt_xport *xp, struct rx_sink *s)
 			ssize_t f = rx_fast(xp, s, &answered);
 			if (f == 1)
 				continue;
-			if (f == -EAGAIN) {
-				st = -EAGAIN;
+			if (f == -EAGAIN || f == -EBUSY) {
+				st = (int)f;
 				break;
 			}
 		}
@@ -558,11 +567,17 @@ ssize_t ivt_xport_recvv(struct ivt_xport *xp, const struct iovec *iov, int iovcn
 	ssize_t total = ivt_iov_total(iov, iovcnt);
 	if (total < 0)
 		return total;
+	return ivt_xport_recvv_n(xp, iov, iovcnt, (size_t)total);
+}
+
+ssize_t ivt_xport_recvv_n(struct ivt_xport *xp, const struct iovec *iov, int iovcnt,
+			  size_t total)
+{
 	if (atomic_load(&xp->broken))
 		return -EPROTO;
 	if (xp->msg_mode && iov) /* ivt_recv on a message channel: one message */
 		return ivt_xport_recv_msg(xp, iov, iovcnt, 0, 0);
-	struct rx_sink s = {.c = {.iov = iov, .cnt = iovcnt}, .room = (size_t)total};
+	struct rx_sink s = {.c = {.iov = iov, .cnt = iovcnt}, .room = total};
 	pthread_mutex_lock(&xp->rx_lock);
 	ssize_t st = ivt_rx_parse(xp, iov ? &s : NULL);
 	if (s.got) {

@@ -467,12 +467,17 @@ ssize_t ivt_xport_send(struct ivt_xport *xp, const void *buf, size_t len,
 ssize_t ivt_xport_sendv(struct ivt_xport *xp, const struct iovec *iov, int iovcnt,
 			const struct ivt_waiter *w)
 {
-	if (atomic_load(&xp->broken))
-		return -EPROTO;
 	ssize_t total_s = ivt_iov_total(iov, iovcnt);
 	if (total_s < 0)
 		return total_s;
-	size_t len = (size_t)total_s;
+	return ivt_xport_sendv_n(xp, iov, iovcnt, (size_t)total_s, w);
+}
+
+ssize_t ivt_xport_sendv_n(struct ivt_xport *xp, const struct iovec *iov, int iovcnt, size_t len,
+			  const struct ivt_waiter *w)
+{
+	if (atomic_load(&xp->broken))
+		return -EPROTO;
 	int msg = xp->msg_mode;
 	if (msg && len > IVT_FRAME_MSG_MAX)
 		return -EMSGSIZE;

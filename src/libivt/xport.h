@@ -180,6 +180,10 @@ ssize_t ivt_xport_send(struct ivt_xport *xp, const void *buf, size_t len,
  * IVT_FRAME_MSG_MAX). */
 ssize_t ivt_xport_sendv(struct ivt_xport *xp, const struct iovec *iov, int iovcnt,
 			const struct ivt_waiter *w);
+/* The same for a caller that has checked the array already: len is its
+ * ivt_iov_total. */
+ssize_t ivt_xport_sendv_n(struct ivt_xport *xp, const struct iovec *iov, int iovcnt, size_t len,
+			  const struct ivt_waiter *w);
 
 /* Zero-copy send: room for len bytes in the pipe itself (the plugin's
  * send_reserve), behind a frame header. On 0, *ptr is where the caller
@@ -204,6 +208,10 @@ int ivt_xport_zc_usable(const struct ivt_xport *xp);
 ssize_t ivt_xport_recv(struct ivt_xport *xp, void *buf, size_t len);
 /* Stream mode: the same, scattering into an iovec array. */
 ssize_t ivt_xport_recvv(struct ivt_xport *xp, const struct iovec *iov, int iovcnt);
+/* The same for a caller that has checked the array already: total is its
+ * ivt_iov_total. */
+ssize_t ivt_xport_recvv_n(struct ivt_xport *xp, const struct iovec *iov, int iovcnt,
+			  size_t total);
 
 /* Message mode: one whole message into the array: its length, -EMSGSIZE
  * (array too small; nothing consumed), -EAGAIN (not all there yet), 0 at

@@ -219,6 +219,64 @@ static void test_close_drains_then_eof(void **state)
 	fixture_free(f);
 }
 
+/* Read in place: bytes intact across the wrap (windows stop there and at
+ * a piece), consume hands the room back, more than was shown is refused,
+ * and the end comes after the data. */
+static void test_peek_consume(void **state)
+{
+	(void)state;
+	struct fixture *f = fixture_new(4096);
+	uint8_t buf[4096];
+	uint64_t sent = 0, got = 0;
+	const void *p;
+	assert_int_equal(ivt_ring_peek(&f->srv, &p), -EAGAIN);
+	for (int round = 0; round < 40; round++) {
+		size_t w = 1000 + (size_t)round * 37 % 900;
+		for (size_t i = 0; i < w; i++)
+			buf[i] = pattern(sent + i);
+		ssize_t n = ivt_ring_write(&f->cli, buf, w);
+		assert_true(n > 0);
+		sent += (uint64_t)n;
+		while (got < sent) {
+			ssize_t k = ivt_ring_peek(&f->srv, &p);
+			assert_true(k > 0 && k <= 1024); /* a quarter of this ring at most */
+			for (ssize_t i = 0; i < k; i++)
+				if (((const uint8_t *)p)[i] != pattern(got + (uint64_t)i))
+					fail_msg("byte %llu differs", (unsigned long long)(got + i));
+			size_t take = k > 3 ? (size_t)k / 2 : (size_t)k;
+			assert_int_equal(ivt_ring_consume(&f->srv, take), 0);
+			got += take;
+		}
+	}
+	assert_int_equal(ivt_ring_peek(&f->srv, &p), -EAGAIN);
+	assert_int_equal(ivt_ring_consume(&f->srv, 1), -EINVAL);
+	assert_int_equal(ivt_ring_write(&f->cli, buf, 10), 10);
+	assert_int_equal(ivt_ring_peek(&f->srv, &p), 10);
+	assert_int_equal(ivt_ring_consume(&f->srv, 11), -EINVAL);
+	ivt_ring_close(&f->cli);
+	assert_int_equal(ivt_ring_consume(&f->srv, 10), 0);
+	assert_int_equal(ivt_ring_peek(&f->srv, &p), 0);
+	assert_int_equal(f->srv.bytes_read, sent + 10);
+	assert_int_equal(f->srv.protocol_errors, 0);
+	fixture_free(f);
+}
+
+/* A consume hands room back to a writer that asked to be told. */
+static void test_consume_notifies_a_waiting_writer(void **state)
+{
+	(void)state;
+	struct fixture *f = fixture_new(4096);
+	static uint8_t big[8192];
+	const void *p;
+	assert_int_equal(ivt_ring_write(&f->cli, big, sizeof(big)), 4096);
+	assert_int_equal(ivt_ring_arm(&f->cli, IVT_RING_WRITABLE), 0);
+	int before = f->kicks_by_srv;
+	assert_true(ivt_ring_peek(&f->srv, &p) > 0);
+	assert_int_equal(ivt_ring_consume(&f->srv, 100), 0);
+	assert_int_equal(f->kicks_by_srv, before + 1);
+	fixture_free(f);
+}
+
 /* After a violation: -EPROTO forever, counted once, reported as ready. */
 static void assert_broken(struct ivt_ring *r)
 {
@@ -263,6 +321,35 @@ static void test_forged_prod_beyond_ring(void **state)
 	static uint8_t big[1 << 20];
 	hdr(f)->c2s_prod = 0 + 4096 + 1;
 	assert_int_equal(ivt_ring_read(&f->srv, big, sizeof(big)), -EPROTO);
+	assert_broken(&f->srv);
+	fixture_free(f);
+}
+
+/* peek judges the peer's index as read does. */
+static void test_forged_prod_seen_by_peek(void **state)
+{
+	struct fixture *f = fixture_new(4096);
+	const void *p;
+	hdr(f)->c2s_prod = 4096 + 1;
+	assert_int_equal(ivt_ring_peek(&f->srv, &p), -EPROTO);
+	assert_broken(&f->srv);
+	assert_int_equal(ivt_ring_peek(&f->srv, &p), -EPROTO);
+	assert_int_equal(ivt_ring_consume(&f->srv, 1), -EPROTO);
+	fixture_free(f);
+
+	f = fixture_new(4096);
+	uint8_t b[100] = {0};
+	assert_int_equal(ivt_ring_write(&f->cli, b, 100), 100);
+	assert_int_equal(ivt_ring_peek(&f->srv, &p), 100);
+	assert_int_equal(ivt_ring_consume(&f->srv, 100), 0);
+	hdr(f)->c2s_prod = 50; /* takes back data we consumed */
+	assert_int_equal(ivt_ring_peek(&f->srv, &p), -EPROTO);
+	assert_broken(&f->srv);
+	fixture_free(f);
+
+	f = fixture_new(4096);
+	hdr(f)->c2s_order = 13; /* the header changed under us */
+	assert_int_equal(ivt_ring_peek(&f->srv, &p), -EPROTO);
 	assert_broken(&f->srv);
 	fixture_free(f);
 }
@@ -423,7 +510,10 @@ int main(void)
 		cmocka_unit_test(test_notify_bits),
 		cmocka_unit_test(test_close_drains_then_eof),
 		cmocka_unit_test(test_ready_leaves_the_caches_alone),
+		cmocka_unit_test(test_peek_consume),
+		cmocka_unit_test(test_consume_notifies_a_waiting_writer),
 		cmocka_unit_test(test_forged_prod_beyond_ring),
+		cmocka_unit_test(test_forged_prod_seen_by_peek),
 		cmocka_unit_test(test_forged_prod_exactly_full_is_fine),
 		cmocka_unit_test(test_forged_prod_far_ahead),
 		cmocka_unit_test(test_forged_prod_backwards),
