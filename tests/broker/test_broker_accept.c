@@ -2,7 +2,9 @@
 /* Listeners that accept many connections, driven through the fake
  * registry: queueing and tickets, per-connector policy, who may accept,
  * the listener going with connectors queued, backlog/max_connections,
- * connectors whose time runs out, and the status table. */
+ * connectors whose time runs out, the status table, and each connector
+ * identity's share of the backlog (one that floods a listener does not
+ * lock others out; waiting ones are offered identities in turn). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,7 +24,11 @@
 static const char *policy_text =
 	"{\"version\":1,\"channels\":[\n"
 	"{\"name\":\"svc\",\"listeners\":[\"uid:0\"],\"connectors\":[\"uid:1000\",\"uid:1001\","
-	"\"uid:1002\",\"uid:1003\"],\"backlog\":2,\"max_connections\":3}\n"
+	"\"uid:1002\",\"uid:1003\"],\"backlog\":2,\"max_connections\":3},\n"
+	"{\"name\":\"fair\",\"listeners\":[\"uid:0\"],\"connectors\":[\"uid:1000\",\"uid:1001\","
+	"\"uid:1002\"],\"backlog\":4,\"max_connections\":100},\n"
+	"{\"name\":\"fair1\",\"listeners\":[\"uid:0\"],\"connectors\":[\"uid:1000\"],"
+	"\"backlog\":4,\"backlog_per_identity\":3}\n"
 	"]}";
 
 static int setup_fx(void **state) { return fake_broker_setup(state, policy_text, "a.json"); }
@@ -204,6 +210,77 @@ static void test_backlog_max_and_expiry(void **state)
 	assert_int_equal(bs.channels, 0);
 }
 
+/* One identity floods: it holds at most its share of the backlog (half,
+ * by default), others are still offered, and waiting connectors are
+ * offered identities in turn, not in plain arrival order. */
+static void test_flood_leaves_room_for_others(void **state)
+{
+	struct fake_broker *x = *state;
+	n_ends = 0;
+	struct fake_end *lis = end_of(x, "uid:0");
+	fake_request_ex(x, lis, "fair", 1, 1, 0, 0);
+	struct fake_end *flood[6];
+	for (int i = 0; i < 6; i++) {
+		flood[i] = end_of(x, "uid:1000");
+		fake_request_ex(x, flood[i], "fair", 0, 0, 0, 60000);
+		assert_int_equal(flood[i]->err_count, 0); /* waits, as beyond the backlog */
+	}
+	assert_int_equal(lis->n_tickets, 2); /* its share: half of backlog 4 */
+	/* one of it that does not wait is refused, naming the limit */
+	struct fake_end *now = end_of(x, "uid:1000");
+	fake_request_ex(x, now, "fair", 0, 0, 0, 0);
+	assert_int_equal(now->last_err, EAGAIN);
+	assert_non_null(strstr(now->last_msg, "backlog_per_identity"));
+	assert_non_null(strstr(now->last_msg, "uid:1000"));
+	/* another identity is offered at once and accepted */
+	struct fake_end *other = end_of(x, "uid:1001");
+	fake_request_ex(x, other, "fair", 0, 0, 0, 60000);
+	assert_int_equal(lis->n_tickets, 3);
+	assert_string_equal(lis->ticket_ids[2], "uid:1001");
+	struct fake_end *a = end_of(x, "uid:0");
+	fake_request_ex(x, a, "fair", 1, 0, lis->tickets[2], 0);
+	assert_int_equal(other->ok_count, 1);
+	/* fill the backlog (uid:1002 too), then a third identity waits */
+	struct fake_end *c2 = end_of(x, "uid:1002");
+	fake_request_ex(x, c2, "fair", 0, 0, 0, 60000);
+	struct fake_end *o2 = end_of(x, "uid:1001");
+	fake_request_ex(x, o2, "fair", 0, 0, 0, 60000);
+	assert_int_equal(lis->n_tickets, 5); /* 2 flood + c2 + o2 queued: backlog 4 */
+	struct fake_end *c3 = end_of(x, "uid:1002");
+	fake_request_ex(x, c3, "fair", 0, 0, 0, 60000);
+	assert_int_equal(lis->n_tickets, 5);
+	/* accepting the flood's two: the first place goes to the flood's
+	 * oldest waiter, the next to uid:1002, not to the flood's next four */
+	struct fake_end *acc[2];
+	for (int i = 0; i < 2; i++) {
+		acc[i] = end_of(x, "uid:0");
+		fake_request_ex(x, acc[i], "fair", 1, 0, lis->tickets[i], 0);
+		assert_int_equal(flood[i]->ok_count, 1);
+	}
+	assert_int_equal(lis->n_tickets, 7);
+	assert_string_equal(lis->ticket_ids[5], "uid:1000");
+	assert_string_equal(lis->ticket_ids[6], "uid:1002");
+	for (int i = 0; i < n_ends; i++)
+		gone(x, &ends[i], 1);
+	struct ivt_broker_stats bs;
+	ivt_broker_get_stats(x->b, &bs);
+	assert_int_equal(bs.channels, 0);
+}
+
+/* The policy key sets the share. */
+static void test_share_from_policy(void **state)
+{
+	struct fake_broker *x = *state;
+	n_ends = 0;
+	struct fake_end *lis = end_of(x, "uid:0");
+	fake_request_ex(x, lis, "fair1", 1, 1, 0, 0);
+	for (int i = 0; i < 4; i++)
+		fake_request_ex(x, end_of(x, "uid:1000"), "fair1", 0, 0, 0, 60000);
+	assert_int_equal(lis->n_tickets, 3);
+	for (int i = 0; i < n_ends; i++)
+		gone(x, &ends[i], 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -214,6 +291,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_listener_gone_refuses_queued, setup_fx,
 						teardown_fx),
 		cmocka_unit_test_setup_teardown(test_backlog_max_and_expiry, setup_fx, teardown_fx),
+		cmocka_unit_test_setup_teardown(test_flood_leaves_room_for_others, setup_fx,
+						teardown_fx),
+		cmocka_unit_test_setup_teardown(test_share_from_policy, setup_fx, teardown_fx),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

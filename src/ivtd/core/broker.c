@@ -221,20 +221,34 @@ static const char *errno_name(int err)
 	}
 }
 
+static void vrefuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, int level,
+		    const char *fmt, va_list ap)
+{
+	char msg[IVT_ERRMSG_MAX + 1];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	b->stats.refused++;
+	ivt_log(level, WHO, "refused %s (%s): %s", IVT_ID_S(&end->who), errno_name(-err), msg);
+	end->reg->ops->reply_error(end, -err, msg);
+	end->refused = 1;
+}
+
 /* err is a negative errno. Logs and answers. */
 void broker_refuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, const char *fmt, ...)
 {
-	char msg[IVT_ERRMSG_MAX + 1];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	b->stats.refused++;
 	/* A connector retries while nobody listens: each -ENOENT is not news. */
-	ivt_log(err == -ENOENT ? IVT_LOG_DEBUG : IVT_LOG_INFO, WHO, "refused %s (%s): %s",
-		IVT_ID_S(&end->who), errno_name(-err), msg);
-	end->reg->ops->reply_error(end, -err, msg);
-	end->refused = 1;
+	vrefuse(b, end, err, err == -ENOENT ? IVT_LOG_DEBUG : IVT_LOG_INFO, fmt, ap);
+	va_end(ap);
+}
+
+void broker_refuse_quiet(struct ivt_broker *b, struct ivt_reg_end *end, int err,
+			 const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vrefuse(b, end, err, IVT_LOG_DEBUG, fmt, ap);
+	va_end(ap);
 }
 
 void broker_open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_server,
@@ -409,9 +423,7 @@ static void handle_listen(struct ivt_broker *b, struct ivt_reg_end *end,
 		 req->multi ? "listener" : "listen", ch->name, IVT_ID_S(&end->who), ch->backend,
 		 ch->ring_size, d.rule);
 	if (req->multi) {
-		ch->u.lis.backlog = d.backlog ? d.backlog : IVT_POLICY_BACKLOG_DEFAULT;
-		ch->u.lis.max_conns = d.max_connections ? d.max_connections
-							: IVT_POLICY_MAX_CONNECTIONS_DEFAULT;
+		broker_listener_limits(ch, &d);
 		ch->u.lis.next_ticket = 1;
 		ch->u.lis.rings = req->rings;
 		broker_open_ok(end, ch, 1, 0);

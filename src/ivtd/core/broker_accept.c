@@ -42,25 +42,85 @@ static int has_room(const struct channel *lis)
 	       lis->u.lis.live + lis->u.lis.queued < lis->u.lis.max_conns;
 }
 
-/* -EAGAIN: the backlog is full; -EUSERS: max_connections reached. */
-static int full_error(const struct channel *lis)
+void broker_listener_limits(struct channel *lis, const struct ivt_policy_decision *d)
 {
-	return lis->u.lis.queued >= lis->u.lis.backlog ? -EAGAIN : -EUSERS;
+	uint32_t bl = d->backlog ? d->backlog : IVT_POLICY_BACKLOG_DEFAULT;
+	uint32_t per = d->backlog_per_identity ? d->backlog_per_identity : (bl + 1) / 2;
+	lis->u.lis.backlog = bl;
+	lis->u.lis.max_conns = d->max_connections ? d->max_connections
+						  : IVT_POLICY_MAX_CONNECTIONS_DEFAULT;
+	lis->u.lis.per_id = per < bl ? per : bl;
 }
 
-static void refuse_full(struct ivt_broker *b, struct channel *lis, struct ivt_reg_end *end,
-			int err, const char *when)
+/* How many of lis's backlog places (offered, not accepted) who holds. */
+static uint32_t held_by(struct ivt_broker *b, const struct channel *lis,
+			const struct ivt_identity *who)
 {
-	if (err == -EAGAIN)
-		broker_refuse(b, end, err,
+	uint32_t n = 0;
+	for (const struct channel *c = b->channels; c; c = c->next)
+		n += c->kind == CHAN_CONN && c->u.conn.parent == lis && c->state == CS_QUEUED &&
+		     ivt_identity_equal(&c->client_id, who);
+	return n;
+}
+
+/* What keeps a connector from lis's backlog (conn_full), or FULL_NOT. */
+enum conn_full { FULL_NOT, FULL_BACKLOG, FULL_CONNS, FULL_SHARE };
+
+static enum conn_full full_why(struct ivt_broker *b, const struct channel *lis,
+			       const struct ivt_identity *who)
+{
+	if (lis->u.lis.queued >= lis->u.lis.backlog)
+		return FULL_BACKLOG;
+	if (!has_room(lis))
+		return FULL_CONNS;
+	return held_by(b, lis, who) >= lis->u.lis.per_id ? FULL_SHARE : FULL_NOT;
+}
+
+/* Anyone may trigger these lines at will: one identity flooding a
+ * listener, in particular. */
+static struct ivt_ratelimit share_rl = IVT_RATELIMIT_INIT(10000, 5);
+
+static void refuse_full(struct ivt_broker *b, struct channel *lis, struct ivt_reg_end *end,
+			enum conn_full why, const char *when)
+{
+	if (why == FULL_SHARE) {
+		/* logged here, rate-limited; the connector reads the reason */
+		ivt_log_limited(&share_rl, IVT_LOG_WARN, WHO, "channel '%s': %s holds its share "
+				"of the listener's accept backlog (%u of %u; policy key "
+				"backlog_per_identity); refusing more of its connectors",
+				lis->name, IVT_ID_S(&end->who), lis->u.lis.per_id,
+				lis->u.lis.backlog);
+		broker_refuse_quiet(b, end, -EAGAIN,
+				    "channel '%s': %s already holds %u places of the listener's "
+				    "accept backlog of %u, its share (policy key "
+				    "backlog_per_identity)%s", lis->name, IVT_ID_S(&end->who),
+				    lis->u.lis.per_id, lis->u.lis.backlog, when);
+	} else if (why == FULL_BACKLOG) {
+		broker_refuse(b, end, -EAGAIN,
 			      "channel '%s': the listener's accept backlog is full (%u connectors "
 			      "not yet accepted; policy key backlog)%s",
 			      lis->name, lis->u.lis.backlog, when);
-	else
-		broker_refuse(b, end, err,
+	} else {
+		broker_refuse(b, end, -EUSERS,
 			      "channel '%s': the listener holds its most connections (%u; policy "
 			      "key max_connections)%s",
 			      lis->name, lis->u.lis.max_conns, when);
+	}
+}
+
+/* A connector of who starts WAITING under lis: its tag comes after
+ * every tag who has waiting there and after the last promoted one, so
+ * promotion takes identities in turn (fair queueing: a newcomer does
+ * not wait behind another identity's flood). */
+static uint64_t next_tag(struct ivt_broker *b, const struct channel *lis,
+			 const struct ivt_identity *who)
+{
+	uint64_t t = lis->u.lis.vtime;
+	for (const struct channel *c = b->channels; c; c = c->next)
+		if (c->kind == CHAN_CONN && c->u.conn.parent == lis && c->state == CS_WAITING &&
+		    c->u.conn.tag > t && ivt_identity_equal(&c->client_id, who))
+			t = c->u.conn.tag;
+	return t + 1;
 }
 
 /* The listener's registry may have published the offer (XenStore): take
@@ -120,8 +180,8 @@ int broker_ring_refused(struct ivt_broker *b, struct channel *ch, struct ivt_reg
 	else if (strcmp(req->backend, ch->backend) || req->ring_size != ch->ring_size ||
 		 !req->message != !ch->message)
 		why = "its listener's grant changed";
-	else if (!has_room(ch))
-		why = "its listener has no room in its backlog now";
+	else if (full_why(b, ch, &end->who) != FULL_NOT)
+		why = "its listener has no room in its backlog for it now";
 	if (!why)
 		return 0;
 	broker_refuse(b, end, -ESTALE, "channel '%s': %s; open it the ordinary way", req->name,
@@ -129,28 +189,71 @@ int broker_ring_refused(struct ivt_broker *b, struct channel *ch, struct ivt_reg
 	return 1;
 }
 
-/* Room freed under lis: offer the longest-waiting connectors (lowest id:
- * ids grow with arrival). */
+/* Identities found at their share during one promote() (they are
+ * skipped). At most backlog / per_id of them. */
+struct skip_list {
+	struct ivt_identity *ids;
+	size_t n, cap;
+};
+
+static int skipped(const struct skip_list *s, const struct ivt_identity *who)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (ivt_identity_equal(&s->ids[i], who))
+			return 1;
+	return 0;
+}
+
+/* 0, or -1 when out of memory (promote() stops; the next event retries). */
+static int skip_add(struct skip_list *s, const struct ivt_identity *who)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 4;
+		struct ivt_identity *ids = realloc(s->ids, cap * sizeof(*ids));
+		if (!ids)
+			return -1;
+		s->ids = ids;
+		s->cap = cap;
+	}
+	s->ids[s->n++] = *who;
+	return 0;
+}
+
+/* Room freed under lis: offer waiting connectors in tag order (identities
+ * in turn, each in arrival order: ids grow with arrival), skipping the
+ * identities that hold their share of the backlog. */
 static void promote(struct ivt_broker *b, struct channel *lis)
 {
+	struct skip_list skip = {0};
 	while (lis->server && has_room(lis)) {
-		struct channel *oldest = NULL;
+		struct channel *next = NULL;
 		for (struct channel *c = b->channels; c; c = c->next)
 			if (c->kind == CHAN_CONN && c->u.conn.parent == lis &&
-			    c->state == CS_WAITING && (!oldest || c->id < oldest->id))
-				oldest = c;
-		if (!oldest)
-			return;
-		offer(lis, oldest);
+			    c->state == CS_WAITING &&
+			    (!next || c->u.conn.tag < next->u.conn.tag ||
+			     (c->u.conn.tag == next->u.conn.tag && c->id < next->id)) &&
+			    !skipped(&skip, &c->client_id))
+				next = c;
+		if (!next)
+			break;
+		if (held_by(b, lis, &next->client_id) >= lis->u.lis.per_id) {
+			if (skip_add(&skip, &next->client_id) < 0)
+				break;
+			continue;
+		}
+		lis->u.lis.vtime = next->u.conn.tag;
+		offer(lis, next);
 	}
+	free(skip.ids);
 }
 
 void broker_connect_multi(struct ivt_broker *b, struct channel *lis, struct ivt_reg_end *end,
 			  const struct ivt_end_request *req, const struct ivt_policy_decision *d)
 {
-	int room = has_room(lis);
+	enum conn_full why = full_why(b, lis, &end->who);
+	int room = why == FULL_NOT;
 	if (!room && req->wait_ms == 0) {
-		refuse_full(b, lis, end, full_error(lis), "");
+		refuse_full(b, lis, end, why, "");
 		return;
 	}
 	if (req->queued && !req->ring && room && takes_rings(lis)) {
@@ -189,8 +292,9 @@ void broker_connect_multi(struct ivt_broker *b, struct channel *lis, struct ivt_
 	} else if (room) {
 		offer(lis, ch);
 	} else {
+		ch->u.conn.full_why = why;
+		ch->u.conn.tag = next_tag(b, lis, &end->who);
 		ch->state = CS_WAITING;
-		ch->u.conn.full_err = full_error(lis);
 	}
 }
 
@@ -261,7 +365,7 @@ void broker_ring_setup(struct ivt_broker *b, struct channel *ch, struct ivt_reg_
 		       const void *blob, size_t len, int *fds, int nfds)
 {
 	struct channel *lis = ch->u.conn.parent;
-	if (!lis || !lis->server || !has_room(lis)) {
+	if (!lis || !lis->server || full_why(b, lis, &end->who) != FULL_NOT) {
 		for (int i = 0; i < nfds; i++)
 			close(fds[i]);
 		broker_refuse(b, end, -ESTALE, "channel '%s': its listener has no room in its "
@@ -345,7 +449,7 @@ void ivt_broker_tick(struct ivt_broker *b)
 			struct channel *lis = c->u.conn.parent;
 			struct ivt_reg_end *client = c->client;
 			if (c->state == CS_WAITING)
-				refuse_full(b, lis, client, c->u.conn.full_err,
+				refuse_full(b, lis, client, (enum conn_full)c->u.conn.full_why,
 					    " during all of the connector's wait");
 			else if (c->state == CS_RING)
 				broker_refuse(b, client, -ETIMEDOUT, "channel '%s': this connector's "

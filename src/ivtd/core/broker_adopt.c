@@ -51,9 +51,7 @@ static void adopt_listener(struct ivt_broker *b, struct ivt_reg_end *end,
 	memset(&d, 0, sizeof(d));
 	if (broker_ask_policy(b, &q, &d) < 0)
 		IVT_WARN(WHO, "adopted listener '%s' of %s: %s", req->name, IVT_ID_S(&end->who), d.reason);
-	ch->u.lis.backlog = d.backlog ? d.backlog : IVT_POLICY_BACKLOG_DEFAULT;
-	ch->u.lis.max_conns = d.max_connections ? d.max_connections
-						: IVT_POLICY_MAX_CONNECTIONS_DEFAULT;
+	broker_listener_limits(ch, &d);
 	ch->u.lis.next_ticket = a->next_ticket ? a->next_ticket : 1;
 }
 

@@ -81,6 +81,8 @@ struct channel {
 	union {
 		struct { /* LISTENER */
 			uint32_t backlog, max_conns; /* the policy's, at listen time */
+			uint32_t per_id; /* backlog places one connector identity may hold */
+			uint64_t vtime;  /* the fair-queueing tag of the last promoted */
 			uint32_t queued, live;       /* CONN children QUEUED / CONNECTED */
 			uint32_t next_ticket;
 			int rings; /* takes connector-made rings (IVT_CTRL_OPEN_RINGS) */
@@ -89,7 +91,9 @@ struct channel {
 			struct channel *parent; /* its LISTENER; NULL once that went */
 			uint32_t ticket;        /* 0 until QUEUED */
 			long long deadline;     /* WAITING/QUEUED: ivt_now_ms() bound, -1 none */
-			int full_err;           /* WAITING: -EAGAIN backlog, -EUSERS max */
+			int full_why;           /* WAITING: enum conn_full, what kept it */
+			uint64_t tag;           /* WAITING: promoted in tag order (round robin
+						 * across identities), then arrival */
 			int client_rings;       /* its connector takes IVT_CTRL_OK_RINGS */
 			int ring;               /* its connector made the ring (RING state first) */
 			int queued;             /* ...and went on once offered (OPEN_QUEUED) */
@@ -123,6 +127,9 @@ struct channel *broker_channel_new(struct ivt_broker *b, struct ivt_reg_end *end
 void broker_free_channel(struct ivt_broker *b, struct channel *ch);
 void broker_refuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* The same, logged only at debug level: the caller logs (rate-limited). */
+void broker_refuse_quiet(struct ivt_broker *b, struct ivt_reg_end *end, int err,
+			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int broker_decide_or_refuse(struct ivt_broker *b, struct ivt_reg_end *end,
 			    struct ivt_policy_query *q, struct ivt_policy_decision *d);
 void broker_open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_server,
@@ -163,6 +170,9 @@ void broker_adopted_gone(struct ivt_broker *b, struct channel *ch, struct ivt_re
 /* broker_accept.c */
 void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 		   const struct ivt_end_request *req);
+/* A listener's backlog, max_connections and share per identity, as the
+ * policy's decision for it says (defaults where it says 0). */
+void broker_listener_limits(struct channel *lis, const struct ivt_policy_decision *d);
 /* A connector the policy admitted (d) to listener lis. */
 void broker_connect_multi(struct ivt_broker *b, struct channel *lis, struct ivt_reg_end *end,
 			  const struct ivt_end_request *req, const struct ivt_policy_decision *d);

@@ -346,6 +346,7 @@ int ivt_policy_decide(const struct ivt_policy *p, const struct ivt_policy_query 
 	memcpy(d->spill_to, c->spill_to, sizeof(d->spill_to));
 	d->spill_above_bytes = c->spill_above_bytes;
 	d->backlog = c->backlog;
+	d->backlog_per_identity = c->backlog_per_identity;
 	d->message = c->message;
 	d->max_connections = c->max_connections;
 

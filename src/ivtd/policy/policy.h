@@ -95,6 +95,9 @@ struct ivt_policy_channel {
 	/* Listeners that accept many connections (ivt_listen): connectors
 	 * offered but not yet accepted, and connections held at once. */
 	uint32_t backlog, max_connections;
+	/* Of the backlog, the most places one connector identity may hold
+	 * (0: absent, half the backlog rounded up). */
+	uint32_t backlog_per_identity;
 	/* "message": the channel's mode, which both ends must agree on. */
 	enum ivt_policy_mode message;
 };
@@ -219,6 +222,7 @@ struct ivt_policy_decision {
 	char spill_to[IVT_BACKEND_NAME_MAX + 1];
 	uint64_t spill_above_bytes;
 	uint32_t backlog, max_connections; /* the rule's, for a listener */
+	uint32_t backlog_per_identity;     /* the rule's (0: half the backlog) */
 	enum ivt_policy_mode message;      /* the rule's "message" */
 	char rule[160];            /* "channels[0] 'demo' (conf/policy.json:7)" */
 	char reason[IVT_ERRMSG_MAX + 1]; /* refusal reason, or a note on success */

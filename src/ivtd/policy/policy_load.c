@@ -391,7 +391,7 @@ static int parse_channel(struct loader *L, struct ivt_policy *pol, json_t *obj, 
 	static const char *const keys[] = {"name",	    "listeners",    "connectors", "backend",
 					   "ring_size",	    "max_ring_size", "quota_bytes", "spill",
 					   "peers_denied", "host",	     "backlog",   "max_connections",
-					   "message",	    NULL};
+					   "message",	    "backlog_per_identity", NULL};
 	int rc;
 	if (!json_is_object(obj))
 		return fail(L, path, "must be an object");
@@ -437,7 +437,9 @@ static int parse_channel(struct loader *L, struct ivt_policy *pol, json_t *obj, 
 	if ((rc = get_count(L, obj, path, "backlog", IVT_POLICY_BACKLOG_DEFAULT,
 			    IVT_POLICY_BACKLOG_MAX, &c->backlog)) ||
 	    (rc = get_count(L, obj, path, "max_connections", IVT_POLICY_MAX_CONNECTIONS_DEFAULT,
-			    IVT_POLICY_MAX_CONNECTIONS_MAX, &c->max_connections)))
+			    IVT_POLICY_MAX_CONNECTIONS_MAX, &c->max_connections)) ||
+	    (rc = get_count(L, obj, path, "backlog_per_identity", 0, IVT_POLICY_BACKLOG_MAX,
+			    &c->backlog_per_identity)))
 		return rc;
 	if ((rc = parse_message(L, obj, path, c)))
 		return rc;
