@@ -738,10 +738,41 @@ static void test_message_key(void **state)
 	}
 }
 
+/* backlog_per_identity: 1..4096, absent 0 (the broker takes half the
+ * backlog); the decision carries it. */
+static void test_backlog_per_identity_key(void **state)
+{
+	(void)state;
+	struct ivt_policy *p = load("{\"version\":1,\"channels\":["
+				    "{\"name\":\"f\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],"
+				    "\"backlog\":8,\"backlog_per_identity\":3},"
+				    "{\"name\":\"*\",\"listeners\":[\"*\"],\"connectors\":[\"*\"]}]}");
+	if (!p)
+		fail_msg("%s", err);
+	assert_int_equal(ivt_policy_find_channel(p, "f")->backlog_per_identity, 3);
+	assert_int_equal(ivt_policy_find_channel(p, "x")->backlog_per_identity, 0);
+	struct ivt_policy_query q = {.channel = "f", .identity = ID("uid:1"), .is_listener = 1,
+				     .colocated = 1, ALL_BACKENDS};
+	struct ivt_policy_decision d;
+	assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+	assert_int_equal(d.backlog, 8);
+	assert_int_equal(d.backlog_per_identity, 3);
+	ivt_policy_free(p);
+	const char *bad[] = {"0", "4097", "-1", "\"2\""};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text),
+			 "{\"version\":1,\"channels\":[{\"name\":\"a\",\"listeners\":[],"
+			 "\"connectors\":[],\"backlog_per_identity\":%s}]}", bad[i]);
+		expect_error(text, "channels[0].backlog_per_identity", NULL);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shipped_policies_load),
+		cmocka_unit_test(test_backlog_per_identity_key),
 		cmocka_unit_test(test_valid_policy),
 		cmocka_unit_test(test_syntax_error_has_line),
 		cmocka_unit_test(test_unknown_keys),
