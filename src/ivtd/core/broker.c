@@ -753,7 +753,8 @@ struct chan_setup *broker_setup_new(struct ivt_broker *b, struct ivt_reg_end *en
 	}
 	memcpy(s->blob, blob, len);
 	s->blob_len = len;
-	memcpy(s->fds, fds, sizeof(int) * (size_t)nfds);
+	if (nfds > 0) /* fds may be NULL without any */
+		memcpy(s->fds, fds, sizeof(int) * (size_t)nfds);
 	s->nfds = nfds;
 	return s;
 }
