@@ -160,11 +160,14 @@ int ivt_open(const char *name, unsigned flags, const struct ivt_open_opts *opts,
 /* Offer channel `name` to many connectors, like listen() on a socket.
  * Each connector the policy admits (checked per connector: a refused one
  * never reaches this listener) is queued until ivt_accept takes it, up to
- * the policy's "backlog"; the listener holds at most "max_connections"
- * accepted connections at once (conf/README.md). A connector beyond
- * either waits for room up to its own timeout_ms, then fails with
- * -EAGAIN (backlog full) or -EUSERS (max_connections reached); one whose
- * timeout is 0 fails at once. opts as for ivt_open (backend, ring_size
+ * the policy's "backlog", of which the connectors of one identity hold
+ * at most "backlog_per_identity" (default half); the listener holds at
+ * most "max_connections" accepted connections at once (conf/README.md).
+ * A connector beyond any of them waits for room up to its own
+ * timeout_ms, then fails with -EAGAIN (backlog full, or its identity's
+ * share of it held) or -EUSERS (max_connections reached); one whose
+ * timeout is 0 fails at once. Waiting connectors are offered identities
+ * in turn, so one identity's flood does not lock the others out. opts as for ivt_open (backend, ring_size
  * and socket_path apply to every connection; timeout_ms bounds only
  * ivtd's answer here; flags: IVT_NONBLOCK, IVT_MESSAGE). Errors as ivt_open's
  * listener. In a Xen guest (XenStore) each accepted connection gets a vchan
