@@ -217,6 +217,13 @@ const char *ivt_peer_identity(const ivt_channel *ch);
 /* Close gracefully: the peer reads what was sent, then end-of-stream. */
 int ivt_close(ivt_channel *ch);
 
+/* After fork, when another process goes on using ch (its copy of the
+ * channel): free this process's copy only. Nothing reaches the peer or
+ * ivtd: no end of stream, no close; the control socket and the ring stay
+ * open in the processes still holding them. Bytes libivt holds unsent in
+ * this copy are dropped. 0 or -EINVAL. */
+int ivt_forget(ivt_channel *ch);
+
 /* Send up to len bytes. Blocking: returns len once all is queued, or an error.
  * Non-blocking: returns bytes queued (maybe fewer) or -EAGAIN.
  * -EPIPE: peer closed; -ECONNRESET: peer died. Bytes already returned as

@@ -22,7 +22,8 @@
  * IVT_PLUGIN_OPS_HAS(ops, field) still tells whether the plugin had them. A plugin newer than the host simply has fields the host ignores.
  * Appended so far: the native one-sided ops (rdma_write, rdma_read,
  * poll_completions, max_rdma_len); zero-copy send (send_reserve,
- * send_commit); readiness without a system call (ready).
+ * send_commit); readiness without a system call (ready); receive by
+ * peek (recv_peek, recv_consume); a forked copy let go (forget).
  *
  * Like UCX's uct layer, a plugin is one transport behind one interface: an
  * endpoint is a reliable, ordered, bidirectional byte pipe, non-blocking in
@@ -346,6 +347,15 @@ struct ivt_plugin_ops {
 	 * its return value) exactly as recv of them would: the peer may reuse
 	 * the room and is woken if it waits for it. 0 or a negative errno. */
 	int (*recv_consume)(struct ivt_ep *ep, size_t len);
+
+	/* ---- Appended to ABI 1: a forked copy let go. ---- */
+
+	/* OPTIONAL. Free ep in this process only: unmap its memory and close
+	 * its fds, but write nothing the peer or ivtd can see (no close
+	 * mark): another process that inherited the endpoint at fork goes on
+	 * using it (libivt's ivt_forget). Absent: the host keeps ep as is
+	 * (its memory and fds stay with this process until it exits). */
+	void (*forget)(struct ivt_ep *ep);
 };
 
 /* The ABI-1 table as first shipped: the smallest ops_size a host accepts. */

@@ -195,6 +195,10 @@ static void shm_close(struct ivt_ep *ep)
 	shm_ep_free(ep);
 }
 
+/* A forked copy let go: the ring and the wake-up socket stay the other
+ * holder's; no close mark (ivt_forget). */
+static void shm_forget(struct ivt_ep *ep) { shm_ep_free(ep); }
+
 static int shm_stats(struct ivt_ep *ep, struct ivt_ep_stats *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -229,6 +233,7 @@ static const struct ivt_plugin_ops shm_ops = {
 	.ready = shm_ready,
 	.recv_peek = shm_recv_peek,
 	.recv_consume = shm_recv_consume,
+	.forget = shm_forget,
 };
 
 __attribute__((visibility("default"))) const struct ivt_plugin_ops *ivt_plugin_entry(uint32_t host_abi)

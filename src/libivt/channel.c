@@ -270,12 +270,17 @@ static int early_open(struct ivt_channel *ch, const char *socket_opt,
 	return rc;
 }
 
-static void chan_free(struct ivt_channel *ch)
+/* graceful 0: a forked copy let go (ivt_forget): nothing the peer or ivtd
+ * can see; a plugin without forget keeps its endpoint until exit. */
+static void chan_free_as(struct ivt_channel *ch, int graceful)
 {
-	chan_spill_free(ch);
-	if (ch->ep)
+	if (graceful)
+		chan_spill_free(ch);
+	if (ch->ep && graceful)
 		ch->ops->close(ch->ep);
-	ivt_ctrl_close(&ch->ctrl, 1);
+	else if (ch->ep && IVT_PLUGIN_OPS_HAS(ch->ops, forget) && ch->ops->forget)
+		ch->ops->forget(ch->ep);
+	ivt_ctrl_close(&ch->ctrl, graceful);
 	if (ch->epfd >= 0)
 		close(ch->epfd);
 	if (ch->wake_fd >= 0)
@@ -290,6 +295,8 @@ static void chan_free(struct ivt_channel *ch)
 	ivt_native_free(ch->native);
 	free(ch);
 }
+
+static void chan_free(struct ivt_channel *ch) { chan_free_as(ch, 1); }
 
 /* Open the end req asks for, the rest of ivt_open. wait_peer: a
  * listener waits for its connector here (else on first use). */
@@ -567,6 +574,14 @@ IVT_EXPORT int ivt_close(ivt_channel *ch)
 	}
 	chan_free(ch);
 	return rc < 0 ? rc : 0;
+}
+
+IVT_EXPORT int ivt_forget(ivt_channel *ch)
+{
+	if (!ch)
+		return ivt_einval(__func__);
+	chan_free_as(ch, 0);
+	return 0;
 }
 
 IVT_EXPORT int ivt_fd(ivt_channel *ch)

@@ -48,16 +48,26 @@ static void stream_end(struct psock *p)
 	p->ch = NULL;
 }
 
+/* This process lets go of its copy of p's channel (forks.c). */
+static void stream_forget(struct psock *p)
+{
+	preload_inside++;
+	ivt_forget(p->ch);
+	preload_inside--;
+	p->ch = NULL;
+}
+
 static void psock_free(struct psock *p)
 {
-	int mine = p->owner == preload_pid;
 	if (p->rx_lazy)
 		atomic_fetch_sub(&lazy_count, 1);
-	if (p->kind == PS_STREAM && p->ch && mine)
+	if (p->kind == PS_STREAM && p->ch && p->doomed == 1)
 		stream_end(p);
-	/* else: a forked copy; the channel is the owner's (docs) */
+	else if (p->kind == PS_STREAM && p->ch)
+		stream_forget(p); /* handed off, or another process's */
+	pshare_free(p->sh);
 	preload_inside++;
-	if (p->kind == PS_LISTEN && p->l && mine)
+	if (p->kind == PS_LISTEN && p->l && p->owner == preload_pid)
 		ivt_listener_close(p->l);
 	int fds[] = {p->tok, p->appdup, p->kfd, p->kls};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -95,6 +105,41 @@ struct psock *fdtab_take(int fd)
 	return p;
 }
 
+struct psock **fdtab_streams(size_t *n)
+{
+	static unsigned round;
+	size_t cap = 16;
+	struct psock **v = malloc(cap * sizeof(*v));
+	*n = 0;
+	pthread_mutex_lock(&fdtab_lock);
+	round++;
+	for (int fd = 0; v && fd < FDT_MAX; fd++) {
+		struct psock *p = fdt[fd];
+		if (!p || p->kind != PS_STREAM || p->fork_mark == round)
+			continue;
+		if (*n == cap) {
+			struct psock **nv = realloc(v, 2 * cap * sizeof(*v));
+			if (!nv)
+				break; /* the rest are not counted: their owners end them */
+			v = nv;
+			cap *= 2;
+		}
+		p->fork_mark = round;
+		atomic_fetch_add(&p->refs, 1);
+		v[(*n)++] = p;
+	}
+	pthread_mutex_unlock(&fdtab_lock);
+	return v;
+}
+
+void fdtab_hold(int on)
+{
+	if (on)
+		pthread_mutex_lock(&fdtab_lock);
+	else
+		pthread_mutex_unlock(&fdtab_lock);
+}
+
 struct psock *psock_new(enum psock_kind kind)
 {
 	struct psock *p = calloc(1, sizeof(*p));
@@ -104,7 +149,7 @@ struct psock *psock_new(enum psock_kind kind)
 	atomic_init(&p->refs, 0);
 	pthread_mutex_init(&p->lock, NULL);
 	p->owner = preload_pid;
-	p->appdup = p->tok = p->kfd = p->kls = p->app_ep = -1;
+	p->appdup = p->tok = p->kfd = p->kls = p->app_ep = p->doomed = -1;
 	return p;
 }
 
@@ -133,7 +178,8 @@ void psock_fd_gone(struct psock *p)
 		 * ends it (psock_free). */
 		int alone = atomic_load(&p->refs) == 1 + atomic_load(&p->mon_refs);
 		monitor_forget(p);
-		if (alone && p->ch && p->owner == preload_pid)
+		p->doomed = stream_let_go(p);
+		if (alone && p->ch && p->doomed)
 			stream_end(p);
 		pthread_mutex_unlock(&p->lock);
 	}
@@ -142,6 +188,8 @@ void psock_fd_gone(struct psock *p)
 
 int psock_usable(struct psock *p)
 {
+	if (p->kind == PS_STREAM)
+		return stream_claim(p);
 	if (p->owner == preload_pid)
 		return 1;
 	PLOG("a forked copy of an ivt socket is not usable in this process (ENOTCONN)");
@@ -159,9 +207,12 @@ static void after_fork_child(void)
 void psock_exit_close(struct psock *p)
 {
 	pthread_mutex_lock(&p->lock);
-	if (p->kind == PS_STREAM && p->owner == preload_pid && p->ch) {
+	if (p->kind == PS_STREAM && p->ch) {
 		monitor_forget(p);
-		stream_end(p);
+		if (p->doomed < 0)
+			p->doomed = stream_let_go(p);
+		if (p->doomed == 1)
+			stream_end(p); /* else: handed off, or another's */
 	}
 	pthread_mutex_unlock(&p->lock);
 }

@@ -80,6 +80,28 @@ extern int preload_log_on;
 void preload_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define PLOG(...) do { if (preload_log_on) preload_log(__VA_ARGS__); } while (0)
 
+/* ---- fork (forks.c) ---------------------------------------------------- */
+/* Shared (MAP_SHARED) by every process that inherited a stream. */
+struct pshare {
+	_Atomic uint32_t own;  /* owner's pid | OWN_USED; 0: handed off */
+	atomic_int holders;    /* processes holding an fd of it */
+};
+#define OWN_USED 0x80000000u /* the owner used it since the last fork */
+#define OWN_PID 0x7fffffffu
+struct pshare *pshare_new(void);
+void pshare_free(struct pshare *s);
+struct psock;
+/* This process owns p's channel (a stream). */
+int stream_mine(struct psock *p);
+/* ... and has not used it since it forked. */
+int stream_fresh(struct psock *p);
+/* About to use p (p->lock NOT held): 1, taking it over if nobody used it
+ * since the fork; else 0 with errno ENOTCONN. */
+int stream_claim(struct psock *p);
+/* p's last fd in this process is gone: 1 if this process must end the
+ * channel, 0 if it only lets go of its copy (handed off, or another's). */
+int stream_let_go(struct psock *p);
+
 /* ---- one intercepted socket (fdtab.c) ---------------------------------- */
 enum psock_kind { PS_STREAM = 1, PS_LISTEN = 2 };
 
@@ -92,7 +114,11 @@ struct psock {
 	atomic_int mon_refs;    /* of refs, the monitor's (armed, graveyard):
 				 * dropped just before the ref itself */
 	pthread_mutex_t lock;
-	pid_t owner;            /* process that may use the channel (fork) */
+	pid_t owner;            /* process that may use the listener (fork) */
+	struct pshare *sh;      /* PS_STREAM: who uses the channel (forks.c) */
+	unsigned fork_mark;     /* fdtab_streams' round */
+	int doomed;             /* last fd gone: 1 we end the channel, 0 we
+				 * let go of our copy (forks.c), -1 not yet */
 	int appdup;             /* hidden dup of the app's fd (same file) */
 	int nonblock;           /* the application's O_NONBLOCK */
 	int family;
@@ -140,6 +166,10 @@ struct psock *fdtab_take(int fd);
 void psock_fd_gone(struct psock *p);
 /* At exit: close p's channel (ours, a stream) for good; p stays allocated. */
 void psock_exit_close(struct psock *p);
+/* Every stream in the table once, each with a reference (malloc'd). */
+struct psock **fdtab_streams(size_t *n);
+/* Hold (1) or release (0) the table's lock across fork. */
+void fdtab_hold(int on);
 /* This process's pid, kept across fork (getpid() is a system call). */
 extern pid_t preload_pid;
 /* May this process use p's channel? Else errno = ENOTCONN (docs: fork). */
@@ -178,6 +208,12 @@ void monitor_defer_put(struct psock *p);
 /* At exit: close the channels of sockets closed but not yet released. */
 void monitor_exit_close(void);
 void monitor_after_fork_child(void);
+/* A stream handed off at fork: make its app fd readable, so a process
+ * polling it looks (p->lock held or the stream ours alone). */
+void token_show(struct psock *p);
+/* Taken over after a fork (p->lock held): the token and arming as the
+ * ring says, whatever the other process left. */
+void fork_resync(struct psock *p);
 /* The peer may have acted (p->lock held): fix token and filler. */
 void kick_handle(struct psock *p);
 /* Watch p from the monitor if it waits for anything (p->lock held). */

@@ -61,6 +61,18 @@ static void token_clear(struct psock *p)
 		p->token = 0;
 }
 
+void token_show(struct psock *p) { token_set(p); }
+
+void fork_resync(struct psock *p)
+{
+	char buf[64];
+	while (real.recv(p->appdup, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+	p->token = 0;
+	p->rx_armed = 0;
+	rx_settle(p);
+}
+
 void hup_show(struct psock *p)
 {
 	/* the socketpair's own shutdown states give the app end TCP's
@@ -382,8 +394,14 @@ void kick_handle(struct psock *p)
 {
 	/* a forked copy (an epoll shared with the parent can hand us its
 	 * kicks) never touches the parent's channel */
-	if (!p->ch || p->owner != preload_pid)
+	if (!p->ch || !stream_mine(p))
 		return;
+	if (stream_fresh(p)) {
+		/* unused since a fork: the ring is not ours to read ahead
+		 * (a child may take it over); let a poller look */
+		token_set(p);
+		return;
+	}
 	/* a wake-up may be libivt's own (an arm that returned early for the
 	 * other direction leaves the receive side unarmed): arm anew */
 	p->rx_armed = 0;

@@ -15,9 +15,13 @@ static struct psock *stream_new(ivt_channel *ch, int nonblock, int *app_end)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return NULL;
 	struct psock *p = psock_new(PS_STREAM);
-	if (p)
+	if (p) {
 		p->stage = malloc(STAGE_SIZE);
-	if (!p || !p->stage) {
+		p->sh = pshare_new();
+	}
+	if (!p || !p->stage || !p->sh) {
+		if (p)
+			pshare_free(p->sh);
 		free(p ? p->stage : NULL);
 		free(p);
 		real.close(sv[0]);

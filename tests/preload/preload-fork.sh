@@ -12,8 +12,8 @@ PORT_BASE=19400 # away from the other preload scripts, which may run alongside
 HERE=$(cd "$(dirname "$0")" && pwd)
 SIZE=1048576
 
-run() { # what, server command...: 3 clients in a row echo SIZE bytes each
-	local what=$1 mode; shift
+run() { # what, who serves (child|parent), server command...: 3 clients
+	local what=$1 who=$2 mode; shift 2
 	for mode in kernel ivt; do
 		next_port
 		local srv=("${@//PORT/$PORT}")
@@ -23,14 +23,20 @@ run() { # what, server command...: 3 clients in a row echo SIZE bytes each
 		out=$(with $mode "$PY" "$HERE/fork_echo.py" client $PORT $SIZE 3 2>"$T/$what-cli-$mode.log")
 		echo "$what $mode: $out"
 		[ "$out" = "ok 3" ] || { fail "$what $mode: '$out'"; tail -5 "$T/$what-srv-$mode.log"; }
-		[ $mode = ivt ] && check_ivt "$T/$what-cli-$mode.log" "$what" 3
 		kill $s 2>/dev/null
 		wait $s 2>/dev/null
+		[ $mode = ivt ] || continue
+		check_ivt "$T/$what-cli-$mode.log" "$what" 3
+		# the preload's word: children took the streams over, or none did
+		n=$(grep -c "fork: process .* takes over" "$T/$what-srv-$mode.log")
+		[ $who = child ] && [ "$n" -lt 3 ] && fail "$what: $n of 3 streams taken over by a child"
+		[ $who = parent ] && [ "$n" -ne 0 ] && fail "$what: a child took a stream over"
+		! grep -q "ENOTCONN" "$T/$what-srv-$mode.log" || fail "$what: ENOTCONN in the server"
 	done
 }
 
-run socat-fork socat TCP-LISTEN:PORT,reuseaddr,fork,bind=127.0.0.1 SYSTEM:cat
-run forking-tcp-server "$PY" "$HERE/fork_echo.py" forking PORT
-run parent-serves "$PY" "$HERE/fork_echo.py" parent PORT 3
+run socat-fork child socat TCP-LISTEN:PORT,reuseaddr,fork,bind=127.0.0.1 SYSTEM:cat
+run forking-tcp-server child "$PY" "$HERE/fork_echo.py" forking PORT
+run parent-serves parent "$PY" "$HERE/fork_echo.py" parent PORT 3
 
 finish "preload fork test passed"
