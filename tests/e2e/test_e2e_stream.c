@@ -316,6 +316,56 @@ static void test_listener_peer_identity(void **state)
 	}
 }
 
+/* ---- a forked copy let go (ivt_forget) ---------------------------------- */
+
+#define FORGET_BYTES (4ull << 20)
+
+/* Opens, forks; the parent lets go of its copy first (ivt_forget), then
+ * the child, on the copy it inherited, sends and closes: the listener
+ * reads every byte, then a clean end of stream, nothing of the forget. */
+static int forget_connector(void *arg)
+{
+	(void)arg;
+	ivt_channel *ch;
+	if (e2e_open("t-forget", 0, 10000, 1 << 16, &ch) < 0)
+		return 10;
+	int go[2];
+	if (pipe(go) < 0)
+		return 11;
+	pid_t kid = fork();
+	if (kid < 0)
+		return 12;
+	if (kid == 0) {
+		char c;
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(13);
+		int rc = e2e_send_pattern(ch, 7, FORGET_BYTES, 100000);
+		_exit(rc == 0 && ivt_close(ch) == 0 ? 0 : 14);
+	}
+	close(go[0]);
+	if (ivt_forget(ch) != 0)
+		return 15;
+	if (write(go[1], "g", 1) != 1)
+		return 16;
+	close(go[1]);
+	return e2e_wait(kid);
+}
+
+static void test_forget_after_fork(void **state)
+{
+	(void)state;
+	pid_t child = e2e_fork(forget_connector, NULL);
+	ivt_channel *ch;
+	assert_int_equal(e2e_open("t-forget", IVT_LISTEN, -1, 1 << 16, &ch), 0);
+	assert_int_equal(e2e_recv_pattern(ch, 7, FORGET_BYTES), 0);
+	char extra;
+	assert_int_equal(ivt_recv(ch, &extra, 1), 0); /* clean end of stream */
+	assert_int_equal(ivt_close(ch), 0);
+	assert_int_equal(e2e_wait(child), 0);
+	assert_int_equal(ivt_forget(NULL), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,6 +376,7 @@ int main(void)
 		cmocka_unit_test(test_recv_all_short_at_close),
 		cmocka_unit_test(test_recv_all_nonblocking_partial),
 		cmocka_unit_test(test_listener_peer_identity),
+		cmocka_unit_test(test_forget_after_fork),
 	};
 	return cmocka_run_group_tests(tests, e2e_group_setup_open, e2e_group_teardown);
 }
