@@ -175,6 +175,14 @@ static void lazy_drop(struct psock *p)
 static void rx_token(struct psock *p, int lazy)
 {
 	lazy_drop(p);
+	if (!p->ch || !stream_mine(p))
+		return; /* another process drives it (forks.c) */
+	if (stream_fresh(p)) {
+		/* unused since a fork: reading ahead could take bytes from a
+		 * child about to take it over; let a poller look instead */
+		token_set(p);
+		return;
+	}
 	if (p->rd_eof || p->rd_err || p->st_len || p->rd_shut) {
 		hup_show(p);
 		token_set(p);
@@ -396,12 +404,6 @@ void kick_handle(struct psock *p)
 	 * kicks) never touches the parent's channel */
 	if (!p->ch || !stream_mine(p))
 		return;
-	if (stream_fresh(p)) {
-		/* unused since a fork: the ring is not ours to read ahead
-		 * (a child may take it over); let a poller look */
-		token_set(p);
-		return;
-	}
 	/* a wake-up may be libivt's own (an arm that returned early for the
 	 * other direction leaves the receive side unarmed): arm anew */
 	p->rx_armed = 0;
