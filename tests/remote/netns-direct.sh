@@ -64,9 +64,9 @@ kill -0 "$LIS" 2>/dev/null && { fail "2: listener still runs 30 s after the conn
 wait "$LIS"
 echo "--- 2: connector killed: listener rc=$?"
 sed 's/^/    listener:  /' "$TMP/lis2.out"
-grep -q "channel 'direct' to host hostA: local end died (direct)" "$TMP/ivtd-b.log" ||
+wait_log "$TMP/ivtd-b.log" "channel 'direct' to host hostA: local end died (direct)" ||
 	fail "2: ivtd B did not see its connector die"
-grep -q "channel 'direct' from host hostB: peer died" "$TMP/ivtd-a.log" ||
+wait_log "$TMP/ivtd-a.log" "channel 'direct' from host hostB: peer died" ||
 	fail "2: ivtd A did not report the connector's death"
 
 # ---- 3. a second clean channel ----------------------------------------------

@@ -171,3 +171,12 @@ netns_pair_stop_ivtd() {
 
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# wait_log FILE TEXT: TEXT shows up in FILE within 10 s (a daemon logs an
+# event it learns after the process that saw it first may have exited)
+wait_log() {
+	local end=$((SECONDS + 10))
+	until grep -qF -- "$2" "$1"; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.1
+	done
+}
