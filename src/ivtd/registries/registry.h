@@ -38,9 +38,10 @@ struct ivt_reg_end {
 	int32_t pid;        /* local processes: SO_PEERCRED pid; guests: -1 */
 	struct ivt_identity who; /* for policy and logs: dom:3, uid:1000 */
 	void *broker_data;  /* the broker's per-end state */
-	/* The broker's last answer was a refusal: a SETUP already on its way
-	 * (a connector-made ring sends OPEN and SETUP together) is dropped
-	 * without a second refusal. */
+	/* The broker's last answer left this end without a channel (a
+	 * refusal, or a queued connector's grant alone): a SETUP already on
+	 * its way (a connector-made ring sends OPEN and SETUP together) is
+	 * dropped without a second refusal. */
 	int refused;
 };
 
