@@ -105,6 +105,8 @@ static int connector_wait(struct ivt_ctrl_open *req, long long deadline, int tim
  * (IVT_CTRL_OPEN_TCP_DIAL). */
 static int dial_name(struct ivt_ctrl_open *req, const char *host_addr)
 {
+	if (req->flags & IVT_CTRL_OPEN_TCP_DIAL)
+		return 0; /* named already (open_granted opens once more) */
 	unsigned port = ivt_tcp_name_port(req->name);
 	struct ivt_ip to;
 	if (!port || ivt_ip_parse(host_addr, strlen(host_addr), 0, &to)) {
@@ -114,12 +116,12 @@ static int dial_name(struct ivt_ctrl_open *req, const char *host_addr)
 	}
 	static const uint8_t zero[16];
 	if (!memcmp(to.bytes, zero, sizeof(zero))) { /* 0.0.0.0 -> 127.0.0.1, :: -> ::1 */
-		if (to.family == AF_INET)
+		if (to.family == AF_INET) {
 			to.bytes[0] = 127;
-		if (to.family == AF_INET)
 			to.bytes[3] = 1;
-		else
+		} else {
 			to.bytes[15] = 1;
+		}
 	}
 	int rc = ivt_tcp_name_at(req->name, sizeof(req->name), port, &to);
 	if (rc < 0) {
