@@ -107,8 +107,8 @@ static int check_payload(struct ivt_ctrl_msg *m, uint32_t len)
 		const struct ivt_ctrl_incoming_ring *r = &m->u.incoming_ring;
 		if (len != sizeof(*r) || !r->in.ticket || !TERMINATED(r->in.identity) ||
 		    r->setup.blob_len > IVT_OOB_BLOB_MAX || r->setup.nfds > IVT_OOB_FDS_MAX ||
-		    (int)r->setup.nfds != m->nfds)
-			return -EPROTO;
+		    ((int)r->setup.nfds != m->nfds && (int)r->setup.nfds + 1 != m->nfds))
+			return -EPROTO; /* + 1: the accepting end's control connection */
 		return 0;
 	}
 	case IVT_CTRL_PEER_INFO:

@@ -52,7 +52,8 @@
  *   with INCOMING_RING: the INCOMING and the connector's SETUP, fds
  *   included, which ivtd keeps no copy of. The accepting end attaches to
  *   the ring (checked like any peer-written setup), then opens ACCEPT as
- *   above without a SETUP of its own. The connector counts as accepted
+ *   above without a SETUP of its own (on the control connection that came
+ *   with the offer, if the listener asked for one: IVT_CTRL_OPEN_CTRL_FD). The connector counts as accepted
  *   once the ring says its peer attached; ivtd's OPEN_OK (with PEER_INFO
  *   and ATTACH_INFO) may come later and is read then. Refusals before
  *   that (listener closed, timed out) come as ERROR, as before.
@@ -144,6 +145,12 @@ enum ivt_ctrl_open_flags {
 	 * without limit); its ordinary OPEN to a listener that takes rings
 	 * and has room is answered with the grant alone (IVT_CTRL_OK_GRANT). */
 	IVT_CTRL_OPEN_QUEUED = 1u << 17,
+	/* Hint (a MULTI listener with IVT_CTRL_OPEN_RINGS): each
+	 * INCOMING_RING brings, after the setup's fds, one more: the
+	 * accepting end's control connection, which ivtd already serves as
+	 * a connection of the listener's identity. The accepting end sends
+	 * its OPEN (LISTEN | ACCEPT) on it instead of connecting. */
+	IVT_CTRL_OPEN_CTRL_FD = 1u << 19,
 };
 #define IVT_CTRL_OPEN_FLAGS                                                                  \
 	(IVT_LISTEN | IVT_MESSAGE | IVT_CTRL_OPEN_MULTI | IVT_CTRL_OPEN_ACCEPT |               \
@@ -245,7 +252,9 @@ struct ivt_ctrl_incoming {
 	char identity[IVT_IDENTITY_MAX + 1];
 };
 
-/* INCOMING_RING: the offer and the connector's setup (fds: setup.nfds). */
+/* INCOMING_RING: the offer and the connector's setup (fds: setup.nfds,
+ * then, to a listener that asked (IVT_CTRL_OPEN_CTRL_FD), maybe one more:
+ * the accepting end's control connection). */
 struct ivt_ctrl_incoming_ring {
 	struct ivt_ctrl_incoming in;
 	struct ivt_ctrl_setup setup;

@@ -163,7 +163,7 @@ int conn_ring_connect(struct ivt_channel *ch, const char *socket_opt,
 		.params = {.channel = ch->name, .is_server = 0, .ring_size = (size_t)g.ring_size,
 			   .timeout_ms = wait_ms},
 	};
-	struct ivt_ring_wait w = {.arg = &ctx, .build = ring_build, .attached = ring_attached,
+	struct ivt_ring_wait w = {.ctrl_fd = -1, .arg = &ctx, .build = ring_build, .attached = ring_attached,
 				  .fd = ring_fd};
 	rc = ch->ctrl.ops->open_ring(ch->ctrl.impl, &r, ok, wait_ms, &w);
 	if (rc >= 0 && (strcmp(ok->backend, g.backend) || ok->ring_size != g.ring_size)) {
