@@ -8,8 +8,9 @@
  * accepting end, which goes on to the next connector; a stale grant is
  * refused with ESTALE and a policy refusal still comes first, in neither
  * case reaching the listener; the listener closing refuses a ring
- * connector with ECONNREFUSED; and a libivt connector that connects
- * twice uses the ring the second time, both ends byte-exact.
+ * connector with ECONNREFUSED; a listener that asks gets its accepting
+ * end's control connection with each offer; and a libivt connector that
+ * connects twice uses the ring the second time, both ends byte-exact.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -349,6 +350,102 @@ static void test_backlog_filled_before_setup(void **state)
 	ivt_listener_close(l);
 }
 
+/* ---- the accepting end's control connection with the offer ------------ */
+
+/* A listener spoken by hand: OPEN (MULTI, RINGS, and extra) answered. */
+static int raw_listener(const char *name, uint32_t extra)
+{
+	int s = e2e_ctrl_connect(e2e_group_daemon.sock);
+	assert_true(s >= 0);
+	struct ivt_ctrl_open req = open_req(name, IVT_LISTEN | IVT_CTRL_OPEN_MULTI | extra, 0);
+	req.arg = 0;
+	assert_int_equal(ivt_ctrl_send(s, IVT_CTRL_OPEN, 1, &req, sizeof(req), NULL, 0), 0);
+	struct ivt_ctrl_msg m;
+	assert_int_equal(next_answer(s, &m), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
+	return s;
+}
+
+/* A ring connector offered to listener socket ls: its control socket,
+ * the INCOMING_RING's ticket and its fds beyond the setup's (-1: none). */
+static int offered(int ls, const char *name, struct raw_ring *r, uint32_t *ticket, int *extra)
+{
+	raw_ring_make(r);
+	int s = send_ring_open(name, RING, (int[]){r->memfd, r->wake[1]});
+	close(r->wake[1]);
+	r->wake[1] = -1;
+	struct ivt_ctrl_msg m;
+	assert_int_equal(ivt_ctrl_recv(ls, &m, 10000), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_INCOMING_RING);
+	assert_int_equal(m.u.incoming_ring.setup.nfds, 2);
+	*ticket = m.u.incoming_ring.in.ticket;
+	*extra = m.nfds == 3 ? m.fds[2] : -1;
+	assert_true(m.nfds == 2 || m.nfds == 3);
+	close(m.fds[0]);
+	close(m.fds[1]);
+	return s;
+}
+
+/* OPEN ACCEPT of ticket on s, answered OPEN_OK (as the server end). */
+static void accept_on(int s, const char *name, uint32_t ticket)
+{
+	struct ivt_ctrl_open req = open_req(name, IVT_LISTEN | IVT_CTRL_OPEN_ACCEPT, RING);
+	req.arg = ticket;
+	assert_int_equal(ivt_ctrl_send(s, IVT_CTRL_OPEN, 1, &req, sizeof(req), NULL, 0), 0);
+	struct ivt_ctrl_msg m;
+	assert_int_equal(next_answer(s, &m), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
+	assert_int_equal(m.u.open_ok.is_server, 1);
+}
+
+/* A listener that asks (IVT_CTRL_OPEN_CTRL_FD) gets with each offer a
+ * control connection ivtd already serves as one of the listener's: OPEN
+ * ACCEPT on it takes the connector, no connect needed. One dropped
+ * unused costs nothing: the connector stays queued and is accepted the
+ * ordinary way. A listener that does not ask gets the setup's fds only. */
+static void test_accept_end_ctrl_with_offer(void **state)
+{
+	(void)state;
+	int ls = raw_listener("rctlfd", IVT_CTRL_OPEN_CTRL_FD);
+	struct raw_ring r;
+	uint32_t ticket;
+	int cfd;
+	int s = offered(ls, "rctlfd", &r, &ticket, &cfd);
+	assert_true(cfd >= 0);
+	int type = 0;
+	socklen_t tl = sizeof(type);
+	assert_int_equal(getsockopt(cfd, SOL_SOCKET, SO_TYPE, &type, &tl), 0);
+	assert_int_equal(type, SOCK_SEQPACKET);
+	accept_on(cfd, "rctlfd", ticket);
+	struct ivt_ctrl_msg m;
+	assert_int_equal(next_answer(s, &m), 0); /* the connector is accepted */
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
+	close(cfd);
+	close(s);
+	raw_ring_free(&r);
+
+	/* unused: dropped before any OPEN; the ticket is still good */
+	s = offered(ls, "rctlfd", &r, &ticket, &cfd);
+	assert_true(cfd >= 0);
+	close(cfd);
+	int as = e2e_ctrl_connect(e2e_group_daemon.sock);
+	accept_on(as, "rctlfd", ticket);
+	assert_int_equal(next_answer(s, &m), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
+	close(as);
+	close(s);
+	raw_ring_free(&r);
+	close(ls);
+
+	/* not asked for: none */
+	ls = raw_listener("rctlfd2", 0);
+	s = offered(ls, "rctlfd2", &r, &ticket, &cfd);
+	assert_int_equal(cfd, -1);
+	close(s);
+	raw_ring_free(&r);
+	close(ls);
+}
+
 /* ---- libivt on both ends --------------------------------------------- */
 
 /* Three connections from one process: the first learns the grant, the
@@ -400,6 +497,7 @@ int main(void)
 		cmocka_unit_test(test_stale_grant_and_policy_first),
 		cmocka_unit_test(test_listener_close_refuses_ring),
 		cmocka_unit_test(test_backlog_filled_before_setup),
+		cmocka_unit_test(test_accept_end_ctrl_with_offer),
 		cmocka_unit_test(test_libivt_both_ends),
 	};
 	return cmocka_run_group_tests(tests, group_setup, e2e_group_teardown);
