@@ -753,6 +753,10 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		}
 		IVT_DEBUG(WHO, "control connection from uid:%u (pid %d)", (unsigned)cred.uid,
 			  (int)cred.pid);
+		/* One per wake-up: the listening socket is level-triggered, so
+		 * more waiting ones bring us back, and the usual single one
+		 * costs no accept4 that finds none. */
+		return;
 	}
 }
 
