@@ -506,6 +506,9 @@ int chan_make_request(const char *name, const struct ivt_open_opts *o, uint32_t 
 	 * with the offers (no connect, no accept in ivtd per connection) */
 	if ((flags & IVT_CTRL_OPEN_MULTI) && conn_ring_enabled())
 		req->flags |= IVT_CTRL_OPEN_CTRL_FD;
+	/* ...and a connector sends its ring's OPEN and SETUP as one */
+	if (!(flags & IVT_LISTEN) && conn_ring_enabled())
+		req->flags |= IVT_CTRL_OPEN_ONE_MSG;
 	/* timeout 0: go on once queued at the listener, as TCP's connect */
 	if (!(flags & IVT_LISTEN) && o->timeout_ms == 0 && conn_ring_enabled())
 		req->flags |= IVT_CTRL_OPEN_QUEUED;

@@ -46,6 +46,9 @@ struct ivt_ring_wait {
 	/* An accepting end: -1 (dial ivtd), or the control connection ivtd
 	 * sent with the offer; open_ring owns it from the call on. */
 	int ctrl_fd;
+	/* A connector: its OPEN and SETUP may go as one OPEN_SETUP (the
+	 * grant said IVT_CTRL_OK_OPEN_SETUP). */
+	int one_msg;
 	int (*build)(void *arg);
 	int (*attached)(void *arg, int woken); /* woken: fd was readable */
 	int (*fd)(void *arg);

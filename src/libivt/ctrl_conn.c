@@ -149,7 +149,8 @@ static int oob_send(void *ctx, const void *blob, size_t len, const int *fds, int
 	if (cc->pending_open) { /* a connector's ring: its OPEN and SETUP in one call */
 		const struct ivt_ctrl_open *open = cc->pending_open;
 		cc->pending_open = NULL;
-		int rc = ivt_ctrl_send_open_setup(cc->sock, cc->seq + 1, open, &s, fds, nfds);
+		int rc = ivt_ctrl_send_open_setup(cc->sock, cc->seq + 1, open, &s, fds, nfds,
+						  cc->pending_one);
 		cc->seq += 2;
 		cc->pending_rc = rc;
 		return rc;
@@ -524,6 +525,7 @@ int ivt_ctrl_conn_open_ring(struct ivt_ctrl_conn *cc, const char *path,
 	}
 	/* the backend's setup message carries the OPEN along (oob_send) */
 	cc->pending_open = req;
+	cc->pending_one = w->one_msg;
 	cc->pending_rc = 0;
 	rc = w->build(w->arg);
 	if (cc->pending_open) {

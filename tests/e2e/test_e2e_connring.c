@@ -161,7 +161,7 @@ static int send_ring_open(const char *name, uint64_t ring, const int fds[2])
 	assert_true(s >= 0);
 	struct ivt_ctrl_open req = open_req(name, IVT_CTRL_OPEN_RING, ring);
 	struct ivt_ctrl_setup setup = shm_setup();
-	assert_int_equal(ivt_ctrl_send_open_setup(s, 1, &req, &setup, fds, 2), 0);
+	assert_int_equal(ivt_ctrl_send_open_setup(s, 1, &req, &setup, fds, 2, 0), 0);
 	return s;
 }
 

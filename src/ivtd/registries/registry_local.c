@@ -77,6 +77,7 @@ struct local_conn {
 	int wants_attach; /* its OPEN had IVT_CTRL_OPEN_ATTACH: it takes ATTACH_INFO */
 	int wants_detach; /* its OPEN had IVT_CTRL_OPEN_DETACH: it takes OK_DETACHED */
 	int wants_ctrl_fd; /* a listener whose OPEN had IVT_CTRL_OPEN_CTRL_FD */
+	int wants_one_msg; /* a connector whose OPEN had IVT_CTRL_OPEN_ONE_MSG */
 	size_t held;    /* table places kept for its setup's fds (one-shot listener) */
 };
 
@@ -187,7 +188,10 @@ static int send_or_drop(struct local_conn *c, uint16_t type, const void *p, uint
 
 static int op_reply_ok(struct ivt_reg_end *end, const struct ivt_ctrl_open_ok *ok)
 {
-	return send_or_drop(conn_of(end), IVT_CTRL_OPEN_OK, ok, sizeof(*ok), NULL, 0);
+	struct ivt_ctrl_open_ok o = *ok;
+	if ((o.flags & IVT_CTRL_OK_RINGS) && conn_of(end)->wants_one_msg)
+		o.flags |= IVT_CTRL_OK_OPEN_SETUP; /* this registry reads OPEN_SETUP */
+	return send_or_drop(conn_of(end), IVT_CTRL_OPEN_OK, &o, sizeof(o), NULL, 0);
 }
 
 static int op_reply_error(struct ivt_reg_end *end, int err, const char *msg)
@@ -565,6 +569,7 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		c->wants_attach = (fl & IVT_CTRL_OPEN_ATTACH) != 0;
 		c->wants_detach = (fl & IVT_CTRL_OPEN_DETACH) != 0;
 		c->wants_ctrl_fd = req.multi && (fl & IVT_CTRL_OPEN_CTRL_FD) != 0;
+		c->wants_one_msg = !req.listen && (fl & IVT_CTRL_OPEN_ONE_MSG) != 0;
 		req.rings = (fl & IVT_CTRL_OPEN_RINGS) != 0;
 		req.ring = (fl & IVT_CTRL_OPEN_RING) != 0;
 		req.queued = req.rings && (fl & IVT_CTRL_OPEN_QUEUED) != 0;
@@ -608,6 +613,28 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		}
 		mark_opened(c);
 		lr->reg.cb.request(lr->reg.cb.arg, &c->end, &req);
+		return;
+	}
+	case IVT_CTRL_OPEN_SETUP: {
+		/* a ring connector's OPEN and SETUP in one datagram: read as
+		 * the two, so a refused OPEN refuses its SETUP as ever */
+		struct ivt_ctrl_msg part = {.hdr = m->hdr};
+		part.hdr.type = IVT_CTRL_OPEN;
+		part.u.open = m->u.open_setup.open;
+		if (!(part.u.open.flags & IVT_CTRL_OPEN_RING)) {
+			protocol_error(c, "OPEN_SETUP of a connector without its ring");
+			return;
+		}
+		handle_msg(c, &part);
+		if (c->dead)
+			return; /* the caller closes the fds */
+		part.hdr.type = IVT_CTRL_SETUP;
+		part.u.setup = m->u.open_setup.setup;
+		memcpy(part.fds, m->fds, sizeof(part.fds));
+		part.nfds = m->nfds;
+		m->nfds = 0;
+		handle_msg(c, &part);
+		ivt_ctrl_msg_close_fds(&part); /* whatever it did not take */
 		return;
 	}
 	case IVT_CTRL_ATTACH:
