@@ -494,6 +494,41 @@ static void test_incoming_ring_fds(void **state)
 	close(pipefd[1]);
 }
 
+/* OPEN_SETUP: an OPEN and a SETUP in one datagram, with the SETUP's fds. */
+static void test_open_setup_roundtrip(void **state)
+{
+	struct pair *p = *state;
+	int pipefd[2];
+	assert_int_equal(pipe(pipefd), 0);
+	int before = ts_count_open_fds();
+	struct ivt_ctrl_open o = {0};
+	strcpy(o.name, "demo");
+	o.flags = IVT_CTRL_OPEN_RING;
+	struct ivt_ctrl_setup s = {.blob_len = 3, .nfds = 2};
+	assert_int_equal(ivt_ctrl_send_open_setup(p->a, 5, &o, &s, pipefd, 2, 1), 0);
+	struct ivt_ctrl_msg m;
+	assert_int_equal(ivt_ctrl_recv(p->b, &m, 1000), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_SETUP);
+	assert_int_equal(m.hdr.seq, 5);
+	assert_string_equal(m.u.open_setup.open.name, "demo");
+	assert_int_equal(m.u.open_setup.setup.blob_len, 3);
+	assert_int_equal(m.nfds, 2);
+	ivt_ctrl_msg_close_fds(&m);
+	assert_int_equal(ts_count_open_fds(), before);
+	/* fds that disagree with setup.nfds: refused, all closed */
+	struct ivt_ctrl_open_setup os = {.open = o, .setup = s};
+	char buf[8192];
+	size_t len = build(buf, IVT_CTRL_OPEN_SETUP, sizeof(os), &os, sizeof(os));
+	expect_eproto(p->b, buf, len, pipefd, 1, p->a);
+	/* an unterminated name */
+	memset(os.open.name, 'x', sizeof(os.open.name));
+	len = build(buf, IVT_CTRL_OPEN_SETUP, sizeof(os), &os, sizeof(os));
+	expect_eproto(p->b, buf, len, pipefd, 2, p->a);
+	assert_int_equal(ts_count_open_fds(), before);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_pair, teardown_pair)
 
 int main(void)
@@ -511,6 +546,7 @@ int main(void)
 		T(test_attach_messages),
 		T(test_fds_on_wrong_type_closed),
 		T(test_incoming_ring_fds),
+		T(test_open_setup_roundtrip),
 		T(test_timeout_and_reset),
 		cmocka_unit_test(test_parse_direct),
 	};

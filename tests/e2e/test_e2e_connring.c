@@ -9,7 +9,8 @@
  * refused with ESTALE and a policy refusal still comes first, in neither
  * case reaching the listener; the listener closing refuses a ring
  * connector with ECONNREFUSED; a listener that asks gets its accepting
- * end's control connection with each offer; and a libivt connector that
+ * end's control connection with each offer; a ring connector may send
+ * its OPEN and SETUP as one datagram; and a libivt connector that
  * connects twice uses the ring the second time, both ends byte-exact.
  */
 #include <errno.h>
@@ -154,15 +155,21 @@ static struct ivt_ctrl_setup shm_setup(void)
 	return setup;
 }
 
-/* OPEN with RING and the ring's SETUP in one go; fds: {memfd, wake end}. */
-static int send_ring_open(const char *name, uint64_t ring, const int fds[2])
+/* OPEN with RING and the ring's SETUP in one go (one: as one datagram,
+ * OPEN_SETUP); fds: {memfd, wake end}. */
+static int send_ring_open_as(const char *name, uint64_t ring, const int fds[2], int one)
 {
 	int s = e2e_ctrl_connect(e2e_group_daemon.sock);
 	assert_true(s >= 0);
 	struct ivt_ctrl_open req = open_req(name, IVT_CTRL_OPEN_RING, ring);
 	struct ivt_ctrl_setup setup = shm_setup();
-	assert_int_equal(ivt_ctrl_send_open_setup(s, 1, &req, &setup, fds, 2, 0), 0);
+	assert_int_equal(ivt_ctrl_send_open_setup(s, 1, &req, &setup, fds, 2, one), 0);
 	return s;
+}
+
+static int send_ring_open(const char *name, uint64_t ring, const int fds[2])
+{
+	return send_ring_open_as(name, ring, fds, 0);
 }
 
 /* ---- the grant, then a ring ------------------------------------------ */
@@ -446,6 +453,75 @@ static void test_accept_end_ctrl_with_offer(void **state)
 	close(ls);
 }
 
+/* ---- OPEN and SETUP as one datagram ----------------------------------- */
+
+/* The grant says IVT_CTRL_OK_OPEN_SETUP only to a connector that said it
+ * takes it (IVT_CTRL_OPEN_ONE_MSG); a ring connector's OPEN_SETUP is
+ * accepted as the OPEN and SETUP it carries, a policy refusal still comes
+ * first (its fds not kept, the listener never told), and an OPEN_SETUP
+ * without RING is a protocol error. */
+static void test_open_setup_one_datagram(void **state)
+{
+	(void)state;
+	ivt_listener *l = listen_on("rone");
+	for (int hint = 0; hint <= 1; hint++) {
+		int s = e2e_ctrl_connect(e2e_group_daemon.sock);
+		struct ivt_ctrl_open req = open_req("rone", hint ? IVT_CTRL_OPEN_ONE_MSG : 0, 0);
+		assert_int_equal(ivt_ctrl_send(s, IVT_CTRL_OPEN, 1, &req, sizeof(req), NULL, 0), 0);
+		assert_true(readable(ivt_listener_fd(l), 10000));
+		ivt_channel *ch;
+		assert_int_equal(ivt_accept(l, &ch), 0);
+		struct ivt_ctrl_msg m;
+		assert_int_equal(next_answer(s, &m), 0);
+		assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
+		assert_true(m.u.open_ok.flags & IVT_CTRL_OK_RINGS);
+		assert_int_equal(!!(m.u.open_ok.flags & IVT_CTRL_OK_OPEN_SETUP), hint);
+		ivt_close(ch);
+		close(s);
+	}
+	struct raw_ring r;
+	raw_ring_make(&r);
+	int s = send_ring_open_as("rone", RING, (int[]){r.memfd, r.wake[1]}, 1);
+	close(r.wake[1]);
+	r.wake[1] = -1;
+	assert_true(readable(ivt_listener_fd(l), 10000));
+	ivt_channel *ch;
+	assert_int_equal(ivt_accept(l, &ch), 0);
+	assert_true(ivt_ring_peer_attached(&r.ring));
+	struct ivt_ctrl_msg m;
+	assert_int_equal(next_answer(s, &m), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
+	ivt_close(ch);
+	close(s);
+	raw_ring_free(&r);
+	ivt_listener_close(l);
+
+	/* the policy first: uid 0 may not connect to racl */
+	l = listen_on("racl");
+	raw_ring_make(&r);
+	s = send_ring_open_as("racl", RING, (int[]){r.memfd, r.wake[1]}, 1);
+	assert_int_equal(next_answer(s, &m), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_ERROR);
+	assert_int_equal(m.u.error.err, EACCES);
+	assert_false(readable(ivt_listener_fd(l), 200));
+	close(r.wake[1]);
+	r.wake[1] = -1;
+	assert_true(readable(r.wake[0], 10000)); /* ivtd kept no copy */
+	close(s);
+	raw_ring_free(&r);
+	ivt_listener_close(l);
+
+	/* without RING */
+	s = e2e_ctrl_connect(e2e_group_daemon.sock);
+	struct ivt_ctrl_open_setup os = {.open = open_req("rone", 0, RING), .setup = shm_setup()};
+	os.setup.nfds = 0;
+	assert_int_equal(ivt_ctrl_send(s, IVT_CTRL_OPEN_SETUP, 1, &os, sizeof(os), NULL, 0), 0);
+	assert_int_equal(next_answer(s, &m), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_ERROR);
+	assert_int_equal(m.u.error.err, EPROTO);
+	close(s);
+}
+
 /* ---- libivt on both ends --------------------------------------------- */
 
 /* Three connections from one process: the first learns the grant, the
@@ -498,6 +574,7 @@ int main(void)
 		cmocka_unit_test(test_listener_close_refuses_ring),
 		cmocka_unit_test(test_backlog_filled_before_setup),
 		cmocka_unit_test(test_accept_end_ctrl_with_offer),
+		cmocka_unit_test(test_open_setup_one_datagram),
 		cmocka_unit_test(test_libivt_both_ends),
 	};
 	return cmocka_run_group_tests(tests, group_setup, e2e_group_teardown);
