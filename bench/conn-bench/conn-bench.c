@@ -5,7 +5,8 @@
  *  1. Setup: connect + accept + 1-byte round trip + close, one after the
  *     other, through a private ivtd (ivt_listen/ivt_accept over shm), and
  *     the same over TCP loopback and Unix stream sockets in the same run:
- *     setups per second, p50/p99 latency, and ivt's ratio to each.
+ *     setups per second, p50/p99 latency, and ivt's ratio to each; the
+ *     CPU time and sleeps per setup of every process involved (cost.c).
  *  2. Held open: N channels (default 1,000 and 10,000) open at once on one
  *     listener (connectors in a child process), with ivtd's RSS and open
  *     fds from /proc before, during and after: bytes and fds per channel.
@@ -372,9 +373,14 @@ static void usage(FILE *f)
 "    each. ivt's connections alternate between two ways: connectors that\n"
 "    build the ring themselves (the default, docs/conn-setup.md) and the\n"
 "    accepting end's setup relayed by ivtd (IVT_CONN_RING=0, the way\n"
-"    before). Then holds N channels open on one listener at once and\n"
-"    reports\n"
-"    ivtd's RSS and open fds (/proc) per channel.\n"
+"    before). For each it also reports the CPU time (user + system) and\n"
+"    the sleeps (voluntary context switches) per setup of every process\n"
+"    involved: this one's threads (getrusage) and, for ivt, ivtd's\n"
+"    (/proc/PID/task/*/schedstat and status), ivt's from a pass of\n"
+"    iters/2 setups of each way after the timed ones; on a loaded\n"
+"    machine these move less than the latencies. Then holds N channels\n"
+"    open on one listener at once and reports ivtd's RSS and open fds\n"
+"    (/proc) per channel.\n"
 "\n"
 "OPTIONS\n"
 "    --iters N     setups per transport (default 2000)\n"

@@ -174,13 +174,12 @@ static int send_ring_open(const char *name, uint64_t ring, const int fds[2])
 
 /* ---- the grant, then a ring ------------------------------------------ */
 
-static void test_grant_then_ring(void **state)
+/* An ordinary connector (OPEN flags extra) accepted by l: its OPEN_OK's
+ * flags (the grant's ring size checked). */
+static uint32_t ordinary_grant(ivt_listener *l, const char *name, uint32_t extra)
 {
-	(void)state;
-	ivt_listener *l = listen_on("rgrant");
-	/* an ordinary connector that takes the grant hears it */
 	int s = e2e_ctrl_connect(e2e_group_daemon.sock);
-	struct ivt_ctrl_open req = open_req("rgrant", 0, 0);
+	struct ivt_ctrl_open req = open_req(name, extra, 0);
 	assert_int_equal(ivt_ctrl_send(s, IVT_CTRL_OPEN, 1, &req, sizeof(req), NULL, 0), 0);
 	assert_true(readable(ivt_listener_fd(l), 10000));
 	ivt_channel *ch;
@@ -188,27 +187,43 @@ static void test_grant_then_ring(void **state)
 	struct ivt_ctrl_msg m;
 	assert_int_equal(next_answer(s, &m), 0);
 	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
-	assert_true(m.u.open_ok.flags & IVT_CTRL_OK_RINGS);
 	assert_int_equal(m.u.open_ok.ring_size, RING);
 	ivt_close(ch);
 	close(s);
+	return m.u.open_ok.flags;
+}
 
-	/* a connector with its own ring: accepted through it */
+/* A ring connector (one: OPEN_SETUP) accepted by l through its ring,
+ * before ivtd answers it; then its OPEN_OK. */
+static void ring_accepted(ivt_listener *l, const char *name, int one)
+{
 	struct raw_ring r;
 	raw_ring_make(&r);
-	s = send_ring_open("rgrant", RING, (int[]){r.memfd, r.wake[1]});
+	int s = send_ring_open_as(name, RING, (int[]){r.memfd, r.wake[1]}, one);
 	close(r.wake[1]);
 	r.wake[1] = -1;
 	assert_true(readable(ivt_listener_fd(l), 10000));
+	ivt_channel *ch;
 	assert_int_equal(ivt_accept(l, &ch), 0);
 	assert_true(ivt_ring_peer_attached(&r.ring)); /* before ivtd answers us */
 	assert_string_equal(ivt_peer_identity(ch), "uid:0");
 	assert_int_equal(ivt_send(ch, "ok", 2), 2);
+	struct ivt_ctrl_msg m;
 	assert_int_equal(next_answer(s, &m), 0);
 	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
 	ivt_close(ch);
 	close(s);
 	raw_ring_free(&r);
+}
+
+static void test_grant_then_ring(void **state)
+{
+	(void)state;
+	ivt_listener *l = listen_on("rgrant");
+	/* an ordinary connector that takes the grant hears it */
+	assert_true(ordinary_grant(l, "rgrant", 0) & IVT_CTRL_OK_RINGS);
+	/* a connector with its own ring: accepted through it */
+	ring_accepted(l, "rgrant", 0);
 	ivt_listener_close(l);
 }
 
@@ -244,17 +259,7 @@ static void hostile_then_good(ivt_listener *l, int kind)
 	close(p[1]);
 	raw_ring_free(&r);
 
-	/* the next (good) one goes through */
-	raw_ring_make(&r);
-	s = send_ring_open("rhostile", RING, (int[]){r.memfd, r.wake[1]});
-	close(r.wake[1]);
-	r.wake[1] = -1;
-	assert_true(readable(ivt_listener_fd(l), 10000));
-	assert_int_equal(ivt_accept(l, &ch), 0);
-	assert_true(ivt_ring_peer_attached(&r.ring));
-	ivt_close(ch);
-	close(s);
-	raw_ring_free(&r);
+	ring_accepted(l, "rhostile", 0); /* the next (good) one goes through */
 }
 
 static void test_hostile_rings_refused(void **state)
@@ -465,41 +470,19 @@ static void test_open_setup_one_datagram(void **state)
 	(void)state;
 	ivt_listener *l = listen_on("rone");
 	for (int hint = 0; hint <= 1; hint++) {
-		int s = e2e_ctrl_connect(e2e_group_daemon.sock);
-		struct ivt_ctrl_open req = open_req("rone", hint ? IVT_CTRL_OPEN_ONE_MSG : 0, 0);
-		assert_int_equal(ivt_ctrl_send(s, IVT_CTRL_OPEN, 1, &req, sizeof(req), NULL, 0), 0);
-		assert_true(readable(ivt_listener_fd(l), 10000));
-		ivt_channel *ch;
-		assert_int_equal(ivt_accept(l, &ch), 0);
-		struct ivt_ctrl_msg m;
-		assert_int_equal(next_answer(s, &m), 0);
-		assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
-		assert_true(m.u.open_ok.flags & IVT_CTRL_OK_RINGS);
-		assert_int_equal(!!(m.u.open_ok.flags & IVT_CTRL_OK_OPEN_SETUP), hint);
-		ivt_close(ch);
-		close(s);
+		uint32_t f = ordinary_grant(l, "rone", hint ? IVT_CTRL_OPEN_ONE_MSG : 0);
+		assert_true(f & IVT_CTRL_OK_RINGS);
+		assert_int_equal(!!(f & IVT_CTRL_OK_OPEN_SETUP), hint);
 	}
-	struct raw_ring r;
-	raw_ring_make(&r);
-	int s = send_ring_open_as("rone", RING, (int[]){r.memfd, r.wake[1]}, 1);
-	close(r.wake[1]);
-	r.wake[1] = -1;
-	assert_true(readable(ivt_listener_fd(l), 10000));
-	ivt_channel *ch;
-	assert_int_equal(ivt_accept(l, &ch), 0);
-	assert_true(ivt_ring_peer_attached(&r.ring));
-	struct ivt_ctrl_msg m;
-	assert_int_equal(next_answer(s, &m), 0);
-	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
-	ivt_close(ch);
-	close(s);
-	raw_ring_free(&r);
+	ring_accepted(l, "rone", 1);
 	ivt_listener_close(l);
 
+	struct raw_ring r;
+	struct ivt_ctrl_msg m;
 	/* the policy first: uid 0 may not connect to racl */
 	l = listen_on("racl");
 	raw_ring_make(&r);
-	s = send_ring_open_as("racl", RING, (int[]){r.memfd, r.wake[1]}, 1);
+	int s = send_ring_open_as("racl", RING, (int[]){r.memfd, r.wake[1]}, 1);
 	assert_int_equal(next_answer(s, &m), 0);
 	assert_int_equal(m.hdr.type, IVT_CTRL_ERROR);
 	assert_int_equal(m.u.error.err, EACCES);
