@@ -195,10 +195,12 @@ static int spin_rings(struct psock **ps, int n)
 
 atomic_int epoll_sleepers, lazy_count;
 
-/* Before epoll_wait may sleep (spin) or when it only looks (timeout 0:
- * lazy streams are not armed, so only their rings tell): spin on or look
- * at the lazy streams' rings; one that got data is read ahead, and its
- * token makes the wait return at once. */
+static void lazy_arm_all(int epfd);
+
+/* Before epoll_wait may sleep (spin) or when it only looks (timeout 0, or
+ * events were there already: lazy streams are not armed, so only their
+ * rings tell): spin on or look at the lazy streams' rings; one that got
+ * data is read ahead, and its token makes the wait return at once. */
 static void lazy_before_sleep(int epfd, int spin)
 {
 	struct psock *ps[LAZY_MAX];
@@ -215,6 +217,13 @@ static void lazy_before_sleep(int epfd, int spin)
 		psock_put(ps[k]);
 	}
 	preload_inside--;
+	/* A look sees LAZY_MAX streams at most, always the first of the list:
+	 * arm the rest. A program that never sleeps because some fd is always
+	 * ready (redis-benchmark's idle clients poll EPOLLOUT once every
+	 * request is out) would otherwise never see the replies of the others
+	 * (issue 12). Before a sleep the caller arms them all anyway. */
+	if (!spin && n == LAZY_MAX)
+		lazy_arm_all(epfd);
 }
 
 /* epoll_wait is about to sleep: arm every lazy stream of epfd, so that a
@@ -263,9 +272,6 @@ static int wait_common(int epfd, struct epoll_event *evs, int max, int timeout,
 				}
 			}
 			lazy_before_sleep(epfd, timeout != 0);
-			/* a look sees LAZY_MAX streams at most: arm the rest */
-			if (timeout == 0 && atomic_load(&lazy_count) >= LAZY_MAX)
-				lazy_arm_all(epfd);
 		}
 		if (timeout != 0) {
 			/* from here on, no stream of a reader in another thread
