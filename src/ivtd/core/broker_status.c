@@ -55,8 +55,7 @@ static int row(struct ivt_textbuf *o, const struct channel *c, const char *inden
 /* Under a listener with connectors not yet accepted: each connector
  * identity's places of the backlog (queued, at most its share) and its
  * connectors waiting beyond them (issue 11: backlog_per_identity). */
-static void share_line(struct ivt_textbuf *o, const struct ivt_broker *b,
-		       const struct channel *lis)
+static void share_line(struct ivt_textbuf *o, const struct channel *lis)
 {
 	struct {
 		const struct ivt_identity *who;
@@ -65,9 +64,8 @@ static void share_line(struct ivt_textbuf *o, const struct ivt_broker *b,
 	size_t n = 0;
 	int others = 0;
 	uint32_t other_q = 0, other_w = 0;
-	for (const struct channel *k = b->channels; k; k = k->next) {
-		if (k->kind != CHAN_CONN || k->u.conn.parent != lis ||
-		    (k->state != CS_QUEUED && k->state != CS_WAITING))
+	for (const struct channel *k = lis->u.lis.pending; k; k = k->u.conn.sib_next) {
+		if (k->state != CS_QUEUED && k->state != CS_WAITING)
 			continue;
 		int q = k->state == CS_QUEUED;
 		size_t i = 0;
@@ -133,7 +131,7 @@ size_t ivt_broker_status(const struct ivt_broker *b, char *buf, size_t len)
 			ivt_textbuf_printf(&o, "  %u connected (max %u), %u queued (backlog %u)\n",
 					   c->u.lis.live, c->u.lis.max_conns, c->u.lis.queued,
 					   c->u.lis.backlog);
-			share_line(&o, b, c);
+			share_line(&o, c);
 			shown++;
 		}
 		for (const struct channel *k = b->channels; k; k = k->next)
