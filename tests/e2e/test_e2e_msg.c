@@ -255,6 +255,7 @@ static void test_timeouts(void **state)
 static int msg_timeout_peer(void *arg)
 {
 	int *p = arg; /* go[0] read, done[1] write */
+	alarm(120); /* a listener that failed never says go: do not outlive it */
 	ivt_channel *ch;
 	if (e2e_open("t-msg-timeout", 0, 10000, SMALL_RING, &ch) < 0)
 		return 10;
