@@ -23,6 +23,7 @@ void reset_show(struct psock *p)
 		return;
 	p->reset_seen = 1;
 	p->so_error = ECONNRESET;
+	p->tx_pending = 0; /* a tail libivt held can never go now */
 	if (p->tok < 0)
 		return;
 	/* unread by our end (the filler, if up, is unread too) */
