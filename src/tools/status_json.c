@@ -68,54 +68,65 @@ static int counters_line(json_t *o, const char *l)
 	return 1;
 }
 
-/* A row under the "CHANNEL BACKEND RING ..." header; an indented row is a
- * connection accepted on the listener last listed (*lis), a listener row
- * becomes *lis. */
-static int channel_row(json_t *chans, const char *l, json_t **lis)
+/* A row under the "CHANNEL BACKEND RING ..." header; an indented one is a
+ * connection queued or accepted on the listener listed last, which it
+ * names as accepted_on. */
+static int channel_row(json_t *chans, const char *l)
 {
-	char name[128], be[32], lisid[64], cli[64], state[32];
+	char name[128], be[32], lis[64], cli[64], state[32];
 	unsigned long long ring;
 	long age;
-	if (sscanf(l, "%127s %31s %llu %63s %63s %31s %lds", name, be, &ring, lisid, cli, state,
+	if (sscanf(l, "%127s %31s %llu %63s %63s %31s %lds", name, be, &ring, lis, cli, state,
 		   &age) != 7)
 		return 0;
 	json_t *c = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:I}", "name", name, "backend", be,
-			      "ring", (json_int_t)ring, "listener", lisid, "client",
+			      "ring", (json_int_t)ring, "listener", lis, "client",
 			      strcmp(cli, "-") ? cli : "", "state", state, "age_s", (json_int_t)age);
 	if (!c)
 		return 0;
-	if (l[0] == ' ' && *lis)
-		json_object_set(c, "accepted_on", json_object_get(*lis, "name"));
-	else
-		*lis = strcmp(state, "listener") ? NULL : c;
+	for (size_t i = json_array_size(chans); l[0] == ' ' && i-- > 0;) {
+		json_t *up = json_array_get(chans, i);
+		if (!json_object_get(up, "accepted_on")) {
+			json_object_set(c, "accepted_on", json_object_get(up, "name"));
+			break;
+		}
+	}
 	json_array_append_new(chans, c);
 	return 1;
 }
 
-/* The lines a listener row has under it ("  N connected (max M), ...");
- * one the parser does not know stays with the listener as text, so a new
- * line in the table does not end it. */
-static int listener_line(json_t *lis, const char *l)
+/* Under a listener's row: its counts, then (when connectors wait to be
+ * accepted) each identity's share of its backlog; added to that row. */
+static int listener_lines(json_t *chans, const char *l)
 {
-	unsigned live, max, queued, backlog;
-	if (!lis || l[0] != ' ')
+	json_t *lis = json_array_get(chans, json_array_size(chans) - 1);
+	unsigned v[4], share;
+	int used = 0;
+	if (!lis)
 		return 0;
-	if (sscanf(l, " %u connected (max %u), %u queued (backlog %u)", &live, &max, &queued,
-		   &backlog) == 4) {
-		json_object_set_new(lis, "connected", json_integer(live));
-		json_object_set_new(lis, "max_connections", json_integer(max));
-		json_object_set_new(lis, "queued", json_integer(queued));
-		json_object_set_new(lis, "backlog", json_integer(backlog));
+	if (sscanf(l, " %u connected (max %u), %u queued (backlog %u)", &v[0], &v[1], &v[2],
+		   &v[3]) == 4) {
+		json_object_set_new(lis, "connected", json_integer(v[0]));
+		json_object_set_new(lis, "max_connections", json_integer(v[1]));
+		json_object_set_new(lis, "queued", json_integer(v[2]));
+		json_object_set_new(lis, "backlog", json_integer(v[3]));
 		return 1;
 	}
-	json_t *d = json_object_get(lis, "details");
-	if (!d) {
-		d = json_array();
-		json_object_set_new(lis, "details", d);
+	if (sscanf(l, " per identity (share %u):%n", &share, &used) != 1 || !used)
+		return 0;
+	json_t *ids = json_array();
+	char who[80];
+	unsigned q, w;
+	int n = 0;
+	for (const char *p = l + used;
+	     sscanf(p, " %79[^ ,] %u queued %u waiting%n", who, &q, &w, &n) == 3; p += n) {
+		json_array_append_new(ids, json_pack("{s:s,s:I,s:I}", "identity", who, "queued",
+						     (json_int_t)q, "waiting", (json_int_t)w));
+		if (p[n] == ',')
+			n++;
 	}
-	while (*l == ' ')
-		l++;
-	json_array_append_new(d, json_string(l));
+	json_object_set_new(lis, "share_per_identity", json_integer(share));
+	json_object_set_new(lis, "per_identity", ids);
 	return 1;
 }
 
@@ -126,19 +137,17 @@ char *ivt_status_to_json(const char *text)
 	if (!o || !chans || !more || !copy)
 		goto out;
 	int in_table = 0;
-	json_t *lis = NULL; /* the listener whose rows follow, borrowed from chans */
 	unsigned long hidden;
 	for (char *save = NULL, *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		if (!strncmp(l, "CHANNEL ", 8)) {
 			in_table = 1;
-			lis = NULL;
 			continue;
 		}
 		if (sscanf(l, "... and %lu more channels", &hidden) == 1) {
 			json_object_set_new(o, "channels_not_shown", json_integer((json_int_t)hidden));
 			continue;
 		}
-		if (in_table && (channel_row(chans, l, &lis) || listener_line(lis, l)))
+		if (in_table && (listener_lines(chans, l) || channel_row(chans, l)))
 			continue;
 		in_table = 0;
 		if (!daemon_line(o, l) && !policy_line(o, l) && !backends_line(o, l) &&
