@@ -78,7 +78,9 @@ void slp_loop_process(struct slp_loop *l)
 	/* Bounded batches keep timers and acks flowing under a flood. */
 	for (int round = 0; round < 8; round++) {
 		slp_rawsock_batch_begin(l->rs);
+		slp_engine_clock_freeze(l->engine);
 		int n = slp_rawsock_rx(l->rs, feed, l->engine, 256);
+		slp_engine_clock_thaw(l->engine);
 		slp_engine_tick(l->engine);
 		slp_rawsock_flush(l->rs);
 		if (n < 256)
@@ -97,7 +99,9 @@ static int busy_poll(struct slp_loop *l, int timeout_ms)
 		end = now + (uint64_t)timeout_ms * 1000u;
 	do {
 		slp_rawsock_batch_begin(l->rs);
+		slp_engine_clock_freeze(l->engine);
 		int n = slp_rawsock_rx(l->rs, feed, l->engine, 256);
+		slp_engine_clock_thaw(l->engine);
 		if (n > 0 || slp_loop_deadline(l) <= now) {
 			slp_engine_tick(l->engine);
 			slp_rawsock_flush(l->rs);
