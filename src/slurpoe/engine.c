@@ -21,6 +21,14 @@ void slp_engine_clock_freeze(struct slp_engine *e)
 
 void slp_engine_clock_thaw(struct slp_engine *e) { e->now_frozen = 0; }
 
+int slp_engine_expecting(const struct slp_engine *e)
+{
+	for (const struct slp_conn *c = e->all; c; c = c->all_next)
+		if (c->state == SLP_ST_OPEN && slp_seq_lt(c->rcv_nxt, c->peer_tx_next))
+			return 1;
+	return 0;
+}
+
 static uint64_t default_random(void *ctx)
 {
 	uint64_t v = 0;
