@@ -185,12 +185,12 @@ static void test_turn_acks(void **state)
 	(void)state;
 	static const struct sim_impair paced = {.delay_us = 50, .frame_us = 1};
 	uint64_t sent[2];
-	run_transfer_acks(4, &paced, 16ull << 20, 0, 0, 1, sent);
+	run_transfer_acks(4, &paced, big(16ull << 20), 0, 0, 1, sent);
 	printf("# clean, acks at turn end: %llu data frames, %llu acks\n",
 	       (unsigned long long)sent[1], (unsigned long long)sent[0]);
 	assert_true(sent[0] * 16 < sent[1]);
 	run_transfer_acks(5, &lossy, big(64ull << 20), 4ull << 20, 0, 1, NULL);
-	run_transfer_acks(6, &lossy, 8ull << 20, 8ull << 20, 1, 1, NULL);
+	run_transfer_acks(6, &lossy, big(8ull << 20), big(8ull << 20), 1, 1, NULL);
 }
 
 static void test_stream_sequence_wrap(void **state)
