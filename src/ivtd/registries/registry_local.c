@@ -260,11 +260,14 @@ static int op_queued(struct ivt_reg_end *end)
 }
 
 static int op_peer_info(struct ivt_reg_end *end, const struct ivt_identity *who,
-			uint32_t peer_domid)
+			uint32_t peer_domid, uint32_t flags)
 {
 	if (!conn_of(end)->wants_info)
 		return 0; /* a version-1 client would take it for garbage */
-	struct ivt_ctrl_peer_info pi = {.peer_domid = peer_domid};
+	/* a flag only for a client that announced it takes it */
+	if (!end->halfclose)
+		flags &= ~IVT_CTRL_PEER_HALFCLOSE;
+	struct ivt_ctrl_peer_info pi = {.peer_domid = peer_domid, .flags = flags};
 	ivt_identity_format(who, pi.identity, sizeof(pi.identity)); /* "" if unknown */
 	return send_or_drop(conn_of(end), IVT_CTRL_PEER_INFO, &pi, sizeof(pi), NULL, 0);
 }
@@ -551,6 +554,7 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		c->wants_info = (fl & IVT_CTRL_OPEN_INFO) != 0;
 		c->wants_attach = (fl & IVT_CTRL_OPEN_ATTACH) != 0;
 		c->wants_detach = (fl & IVT_CTRL_OPEN_DETACH) != 0;
+		c->end.halfclose = (fl & IVT_CTRL_OPEN_HALFCLOSE) != 0;
 		req.rings = (fl & IVT_CTRL_OPEN_RINGS) != 0;
 		req.ring = (fl & IVT_CTRL_OPEN_RING) != 0;
 		req.queued = req.rings && (fl & IVT_CTRL_OPEN_QUEUED) != 0;
