@@ -6,6 +6,8 @@
 #   half_close.py pair PORT NBYTES   both ends (forked), with the
 #                                    readiness each sees on the way
 #   half_close.py server PORT        serves one client (nc -N, socat)
+#   half_close.py shut PORT          readiness after the application's
+#                                    own SHUT_RD, SHUT_WR and SHUT_RDWR
 import hashlib, os, select, socket, sys
 
 POLL = ("POLLIN", "POLLOUT", "POLLRDHUP", "POLLHUP", "POLLERR")
@@ -63,6 +65,21 @@ if sys.argv[1] == "server":
     out = []
     serve(s, out)
     sys.stderr.write("\n".join(out) + "\n")
+    sys.exit(0)
+
+if sys.argv[1] == "shut":
+    # the application's own shutdowns, before the peer did anything
+    ls = listener(int(sys.argv[2]))
+    c = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+    s, _ = ls.accept()
+    c.shutdown(socket.SHUT_RD)
+    print("after SHUT_RD:", now(c), "recv:", c.recv(10))
+    c.shutdown(socket.SHUT_WR)
+    print("after SHUT_WR too:", now(c))
+    select.select([s], [], [], 10)  # the end travels to it (ivt: the monitor thread)
+    print("its peer:", now(s), "recv:", s.recv(10))
+    s.shutdown(socket.SHUT_RDWR)
+    print("its peer after SHUT_RDWR:", now(s))
     sys.exit(0)
 
 port, nbytes = int(sys.argv[2]), int(sys.argv[3])

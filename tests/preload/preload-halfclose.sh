@@ -4,7 +4,8 @@
 # it read the end of stream (half_close.py: both ends, with the readiness
 # each sees on the way); the same with real programs, nc -N and socat,
 # against half_close.py's server. Each scenario runs over TCP and through
-# the preload and must give the same; through the preload every connect
+# the preload and must give the same (also the readiness after an
+# application's own SHUT_RD/WR/RDWR); through the preload every connect
 # must be ivt and every shutdown a real half-close (its log line). Before
 # half-close the server waited for the end of stream until the client
 # closed, and these clients never closed before the reply came.
@@ -34,6 +35,16 @@ diff <(grep -v -e ivt-preload -e 'libivt: ' "$T/pair-kernel.log") \
 	fail "half-close through the preload differs from TCP's"
 grep -q "client read the reply: 1500024 bytes, exact" "$T/pair-ivt.log" ||
 	fail "the reply after SHUT_WR did not arrive whole"
+
+for mode in kernel ivt; do
+	next_port
+	with $mode timeout $LIMIT "$PY" "$HERE/half_close.py" shut $PORT >"$T/shut-$mode.log" 2>&1 ||
+		{ fail "own shutdowns ($mode)"; cat "$T/shut-$mode.log"; }
+done
+check_ivt "$T/shut-ivt.log" "own shutdowns" 1
+diff <(grep -v -e ivt-preload -e 'libivt: ' "$T/shut-kernel.log") \
+	<(grep -v -e ivt-preload -e 'libivt: ' "$T/shut-ivt.log") ||
+	fail "readiness after the application's own shutdowns differs from TCP's"
 
 head -c 300000 /dev/urandom >"$T/request"
 # prog: how each client program is run (stdin the request, stdout the reply)
