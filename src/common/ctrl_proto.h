@@ -212,6 +212,10 @@ struct ivt_ctrl_open_ok {
  * connector only: no connection, only the listener's grant; open again
  * with a ring (IVT_CTRL_OPEN_RING). ivtd forgets this OPEN. */
 #define IVT_CTRL_OK_GRANT 8u
+/* ok flags over XenStore only ("halfclose=1", docs/xenstore.md): the
+ * other end takes half-close, as PEER_INFO's IVT_CTRL_PEER_HALFCLOSE says
+ * on the control socket (never sent there). */
+#define IVT_CTRL_OK_HALFCLOSE 16u
 #define IVT_CTRL_OK_FLAGS                                                                     \
 	(IVT_CTRL_OK_MESSAGE | IVT_CTRL_OK_DETACHED | IVT_CTRL_OK_RINGS | IVT_CTRL_OK_GRANT)
 
