@@ -235,9 +235,8 @@ enum ivt_shut_how { IVT_SHUT_RD = 0, IVT_SHUT_WR = 1, IVT_SHUT_RDWR = 2 };
  * fills the ring, and a peer sending more than a ring waits).
  * IVT_SHUT_RDWR: both. ivt_ready/ivt_fd report the ends as ready.
  * Returns 0, -EINVAL, -EOPNOTSUPP (SHUT_WR/RDWR: the other end's
- * libivt or ivtd (either host's, bridged) is older than half-close, or
- * the channel's control path cannot grant it: XenStore ends; nothing
- * changed, the reason says which), -EAGAIN (non-blocking,
+ * libivt or ivtd (either host's, bridged) is older than half-close;
+ * nothing changed, the reason says so), -EAGAIN (non-blocking,
  * policy "spill" with parked bytes not yet in the ring: call again),
  * -ECONNRESET/-EPROTO as ivt_send. A peer that closed already is no
  * error (0). */

@@ -19,8 +19,8 @@ static int shut_wr(struct ivt_channel *ch)
 	if (rc < 0)
 		return rc;
 	if (!peer_takes_fin(ch)) {
-		ivt_reason_set(-EOPNOTSUPP, "channel '%s': no half-close: the other end's libivt, "
-					    "ivtd or control path (%s) does not take it "
+		ivt_reason_set(-EOPNOTSUPP, "channel '%s': no half-close: the other end's libivt "
+					    "or ivtd (control path: %s) does not take it "
 					    "(docs/libivt.3.md, ivt_shutdown)",
 			       ch->name, ch->ctrl.ops ? ch->ctrl.ops->name : "none");
 		return -EOPNOTSUPP;

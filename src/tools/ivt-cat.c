@@ -61,12 +61,11 @@ static void usage(FILE *f)
 "    like nc -N or shutdown(SHUT_WR): the peer receives every byte, then end\n"
 "    of stream, and ivt-cat goes on copying the peer's output until the peer\n"
 "    closes (a request, then its answer). Where half-close is not to be had\n"
-"    (an ivtd or peer older than it, a XenStore end) the end of input\n"
-"    closes the channel instead. Input that ends before giving any byte\n"
-"    (e.g. /dev/null) makes ivt-cat a pure receiver (unless -N); and the\n"
-"    peer closing ends ivt-cat. So\n"
-"    `ivt-cat connect NAME < file` and `ivt-cat listen NAME > copy` copy a\n"
-"    file whatever the listener's standard input is.\n"
+"    (an ivtd or peer older than it) the end of input closes the channel\n"
+"    instead. Input that ends before giving any byte (e.g. /dev/null) makes\n"
+"    ivt-cat a pure receiver (unless -N); and the peer closing ends ivt-cat.\n"
+"    So `ivt-cat connect NAME < file` and `ivt-cat listen NAME > copy` copy\n"
+"    a file whatever the listener's standard input is.\n"
 "\n"
 "    With --exec CMD, listen serves connections until killed (or COUNT of\n"
 "    them with -n): each accepted connection runs `/bin/sh -c CMD` with the\n"
@@ -148,7 +147,7 @@ static int write_all(int fd, const char *p, size_t n)
 /* End of our input (every byte of it taken by ivt_send): shut the
  * channel's write side down, as nc -N does, so the peer reads its end of
  * stream and may still answer. 1 done, 0 where the channel cannot
- * (an older peer or ivtd, a XenStore end: then the
+ * (an older peer or ivtd: then the
  * end of input closes it, as before half-close). */
 static int half_close(ivt_channel *ch, const char *who)
 {
