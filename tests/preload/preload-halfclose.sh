@@ -30,9 +30,7 @@ for mode in kernel ivt; do
 done
 check_ivt "$T/pair-ivt.log" "request, SHUT_WR, reply" 1
 check_half "$T/pair-ivt.log" "request, SHUT_WR, reply"
-diff <(grep -v -e ivt-preload -e 'libivt: ' "$T/pair-kernel.log") \
-	<(grep -v -e ivt-preload -e 'libivt: ' "$T/pair-ivt.log") ||
-	fail "half-close through the preload differs from TCP's"
+same_output "$T/pair-kernel.log" "$T/pair-ivt.log" "half-close through the preload differs from TCP's"
 grep -q "client read the reply: 1500024 bytes, exact" "$T/pair-ivt.log" ||
 	fail "the reply after SHUT_WR did not arrive whole"
 
@@ -42,9 +40,8 @@ for mode in kernel ivt; do
 		{ fail "own shutdowns ($mode)"; cat "$T/shut-$mode.log"; }
 done
 check_ivt "$T/shut-ivt.log" "own shutdowns" 1
-diff <(grep -v -e ivt-preload -e 'libivt: ' "$T/shut-kernel.log") \
-	<(grep -v -e ivt-preload -e 'libivt: ' "$T/shut-ivt.log") ||
-	fail "readiness after the application's own shutdowns differs from TCP's"
+same_output "$T/shut-kernel.log" "$T/shut-ivt.log" \
+	"readiness after the application's own shutdowns differs from TCP's"
 
 head -c 300000 /dev/urandom >"$T/request"
 # prog: how each client program is run (stdin the request, stdout the reply)
@@ -68,9 +65,8 @@ for prog in "nc -N 127.0.0.1" "socat -t $LIMIT - TCP:127.0.0.1:"; do
 	cmp -s "$T/$name-sum-kernel" "$T/$name-sum-ivt" || fail "$name: the reply differs from TCP's"
 	[ "$(head -c 21 "$T/$name-out-ivt")" = "reply to 300000 bytes" ] ||
 		fail "$name: no reply to the whole request through ivt"
-	diff <(grep -v -e ivt-preload -e 'libivt: ' "$T/$name-srv-kernel.log") \
-		<(grep -v -e ivt-preload -e 'libivt: ' "$T/$name-srv-ivt.log") ||
-		fail "$name: what the server read differs from TCP's"
+	same_output "$T/$name-srv-kernel.log" "$T/$name-srv-ivt.log" \
+		"$name: what the server read differs from TCP's"
 done
 
 finish "preload half-close test passed"
