@@ -15,8 +15,11 @@ static int peer_takes_fin(struct ivt_channel *ch)
 
 static int shut_wr(struct ivt_channel *ch)
 {
+	/* non-blocking, an accepted end whose connector has not attached
+	 * yet: the FIN waits in the queue (TCP's shutdown does not wait) */
 	int rc = chan_ensure_accepted(ch);
-	if (rc < 0)
+	int attached = rc == 0;
+	if (rc < 0 && rc != -EAGAIN)
 		return rc;
 	if (!peer_takes_fin(ch)) {
 		ivt_reason_set(-EOPNOTSUPP, "channel '%s': no half-close: the other end's libivt "
@@ -32,7 +35,9 @@ static int shut_wr(struct ivt_channel *ch)
 			return rc;
 	}
 	atomic_store(&ch->wr_shut, 1); /* sends fail from now on */
-	if (atomic_load(&ch->nonblock)) {
+	if (!attached) {
+		rc = ivt_xport_queue_fin(&ch->xp);
+	} else if (atomic_load(&ch->nonblock)) {
 		rc = ivt_xport_shutdown_wr(&ch->xp, NULL);
 		if (rc == -EAGAIN) /* queued: the next flush (a receive's too) sends it */
 			chan_fd_progress(ch);

@@ -251,6 +251,9 @@ int ivt_xport_flush(struct ivt_xport *xp, const struct ivt_waiter *w);
  * out with the next flush). Again after a FIN: as a flush. The caller
  * checked that the peer takes FIN frames. */
 int ivt_xport_shutdown_wr(struct ivt_xport *xp, const struct ivt_waiter *w);
+/* The same FIN queued only, for a pipe whose peer has not attached yet:
+ * the first flush after that sends it. 0 or -EPROTO/-EBUSY/-ENOMEM. */
+int ivt_xport_queue_fin(struct ivt_xport *xp);
 
 /* The peer is gone and the pipe was read dry. Later receives return 0
  * (graceful, between frames) or -ECONNRESET; open ops complete with

@@ -206,6 +206,55 @@ static void test_nonblocking_end_wakes_fd(void **state)
 	assert_int_equal(ivt_close(ch), 0);
 }
 
+/* ---- an accepted non-blocking end, at once ------------------------------ */
+
+static int early_client(void *arg)
+{
+	(void)arg;
+	ivt_channel *ch;
+	if (e2e_open("t-hcearly", 0, 10000, RING, &ch) < 0)
+		return 50;
+	char b[8];
+	if (ivt_recv(ch, b, sizeof(b)) != 0) /* the server's end, before any byte */
+		return 51;
+	if (ivt_send(ch, "bye", 3) != 3)
+		return 52;
+	return ivt_close(ch) < 0 ? 53 : 0;
+}
+
+/* shutdown right after ivt_accept, maybe before the connector attached to
+ * the ring: TCP's shutdown does not wait, the FIN follows on attach. */
+static void test_shutdown_right_after_accept(void **state)
+{
+	(void)state;
+	ivt_listener *l;
+	assert_int_equal(e2e_listen("t-hcearly", 0, &l), 0);
+	pid_t child = e2e_fork(early_client, NULL);
+	ivt_channel *ch;
+	assert_int_equal(ivt_accept(l, &ch), 0);
+	assert_int_equal(ivt_set_nonblock(ch, 1), 0);
+	assert_int_equal(ivt_shutdown(ch, IVT_SHUT_WR), 0);
+	char buf[8];
+	size_t got = 0;
+	for (;;) {
+		ssize_t n = ivt_recv(ch, buf + got, sizeof(buf) - got);
+		if (n == 0)
+			break;
+		if (n == -EAGAIN) {
+			struct pollfd p = {.fd = ivt_fd(ch), .events = POLLIN};
+			assert_int_equal(poll(&p, 1, 10000), 1);
+			continue;
+		}
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	assert_int_equal(got, 3);
+	assert_memory_equal(buf, "bye", 3);
+	assert_int_equal(e2e_wait(child), 0);
+	assert_int_equal(ivt_close(ch), 0);
+	assert_int_equal(ivt_listener_close(l), 0);
+}
+
 /* ---- SHUT_RD ---------------------------------------------------------------- */
 
 static int rd_peer(void *arg)
@@ -246,6 +295,7 @@ int main(void)
 		cmocka_unit_test(test_messages_on_accepted_channels),
 		cmocka_unit_test(test_nonblocking_end_wakes_fd),
 		cmocka_unit_test(test_shut_rd_ends_own_receives),
+		cmocka_unit_test(test_shutdown_right_after_accept),
 	};
 	return cmocka_run_group_tests(tests, e2e_group_setup_open, e2e_group_teardown);
 }
