@@ -127,6 +127,7 @@ struct rx_state {
 	int msg_open;
 	uint64_t msg_len, msg_got;
 	uint8_t *msg_priv; /* its bytes so far, when no caller buffer holds them */
+	int msg_aborted;   /* a MSG_ABORT dropped it: the parse returns -ECANCELED */
 	int eof;  /* the pipe said end of stream at a frame boundary */
 	int fin;  /* a FIN frame came: the stream ended, one-sided traffic goes on */
 	int err;  /* sticky: -EPROTO, -ECONNRESET, ... */
