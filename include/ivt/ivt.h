@@ -229,9 +229,13 @@ int ivt_forget(ivt_channel *ch);
  * -EPIPE: peer closed; -ECONNRESET: peer died. Bytes already returned as
  * sent are never lost while the peer lives. With a send timeout: the bytes
  * queued when it expired, or -ETIMEDOUT if none.
- * Message mode: one message of len bytes, taken whole or not at all
- * (returns len, -EAGAIN or -ETIMEDOUT; the part that did not fit the ring
- * is copied and sent later); len 0 sends nothing and returns 0;
+ * Message mode: one message of len bytes, sent whole or not at all:
+ * returns len, -EAGAIN or -ETIMEDOUT. Non-blocking, a message once begun
+ * is taken whole (the part that did not fit the ring is copied and sent
+ * later). Blocking with a send timeout that expires inside the message:
+ * -ETIMEDOUT, and the peer drops the part that reached it (its receive
+ * never returns that message; ivt_next_msg_size may have reported its
+ * size); len 0 sends nothing and returns 0;
  * -EMSGSIZE above IVT_MSG_MAX. A blocking message larger than the free
  * ring returns only as the peer reads: a single thread that sends it to a
  * channel whose other end it reads itself waits for good. */
@@ -275,8 +279,12 @@ ssize_t ivt_recv_all(ivt_channel *ch, void *buf, size_t len);
 /* Per-channel limits for blocking ivt_send/ivt_sendv/ivt_send_reserve
  * (send_ms) and ivt_recv/ivt_recvv/ivt_next_msg_size (recv_ms), like
  * SO_SNDTIMEO/SO_RCVTIMEO: -1 waits without limit (the default), 0 fails
- * at once with -ETIMEDOUT rather than wait, >0 milliseconds. A timed-out
- * call returns -ETIMEDOUT, or what it did (bytes sent). Any time after
+ * at once with -ETIMEDOUT rather than wait, >0 milliseconds. The limit is
+ * on the call's total waiting. A timed-out stream send returns the bytes
+ * it queued (the last frame's unsent tail is copied, as non-blocking), or
+ * -ETIMEDOUT if none; a timed-out message send returns -ETIMEDOUT and the
+ * message is not delivered (ivt_send); a timed-out receive returns
+ * -ETIMEDOUT. Any time after
  * ivt_open, from any thread; takes effect at the next call. Does not apply
  * to ivt_open (opts->timeout_ms), ivt_close, ivt_flush or one-sided ops. */
 int ivt_set_timeouts(ivt_channel *ch, int send_ms, int recv_ms);

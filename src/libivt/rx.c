@@ -216,6 +216,19 @@ static int frame_begin(struct ivt_xport *xp, int *answered)
 			return proto_error(xp, "data beyond the end of its message");
 		rx->phase = RX_BODY;
 		return 0;
+	case IVT_FRAME_MSG_ABORT:
+		/* the sender gave up inside it (send timeout): the part we
+		 * have is no message; the parse stops here (msg_aborted) so
+		 * a caller's buffer sized for it takes nothing of the next */
+		if (!xp->msg_mode || !rx->msg_open || rx->msg_got == rx->msg_len)
+			return proto_error(xp, "message abort outside an unfinished message");
+		free(rx->msg_priv);
+		rx->msg_priv = NULL;
+		rx->msg_open = 0;
+		rx->msg_len = rx->msg_got = 0;
+		rx->msg_aborted = 1;
+		next_frame(rx);
+		return 0;
 	case IVT_FRAME_PAD:
 		if (rx->body_left == 0)
 			next_frame(rx);
@@ -465,6 +478,13 @@ ssize_t ivt_rx_parse(struct ivt_xport *xp, struct rx_sink *s)
 				continue;
 			if (f == -EAGAIN || f == -EBUSY) {
 				st = (int)f;
+				break;
+			}
+		}
+		if (rx->msg_aborted) {
+			rx->msg_aborted = 0;
+			if (s) { /* s was sized for that message: start over (rx_msg.c) */
+				st = -ECANCELED;
 				break;
 			}
 		}

@@ -457,6 +457,19 @@ static int keep_rest_of_message(struct ivt_xport *xp, struct iov_cur *c, size_t 
 	return 0;
 }
 
+/* A blocking send timed out inside a message: queue a MSG_ABORT behind
+ * the part that went (its last frame is finished first, as always). */
+static int abort_message(struct ivt_xport *xp)
+{
+	struct tx_item *it = calloc(1, sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	it->kind = TXI_CTRL;
+	it->head_len = ivt_frame_encode(it->head, IVT_FRAME_MSG_ABORT, 0, NULL, 0);
+	ivt_tx_enqueue(xp, it);
+	return 0;
+}
+
 ssize_t ivt_xport_send(struct ivt_xport *xp, const void *buf, size_t len,
 		       const struct ivt_waiter *w)
 {
@@ -522,12 +535,12 @@ ssize_t ivt_xport_sendv_n(struct ivt_xport *xp, const struct iovec *iov, int iov
 			if (f->head_done == 0) {
 				frame_reset(f); /* nothing of it left: not taken */
 			} else {
-				rc = keep_rest_of_frame(xp);
-				if (rc == 0) {
+				int k = keep_rest_of_frame(xp);
+				if (k == 0) {
 					sent += n;
 					taken = 1;
 				} else {
-					tx_fail(xp, rc);
+					tx_fail(xp, rc = k);
 				}
 			}
 			break;
@@ -535,12 +548,22 @@ ssize_t ivt_xport_sendv_n(struct ivt_xport *xp, const struct iovec *iov, int iov
 			tx_fail(xp, rc);
 		}
 	}
-	/* a message is all or nothing: once begun, the rest is kept */
+	/* A message is all or nothing. Once begun, a non-blocking send keeps
+	 * the rest and reports it sent; a blocking one whose timeout expired
+	 * tells the peer to drop the part that went and reports -ETIMEDOUT:
+	 * it promised the caller no more waiting, nor an unbounded copy. */
 	if (msg && taken && sent < len && !xp->tx.err) {
-		int k = keep_rest_of_message(xp, &c, len - sent);
-		if (k == 0)
-			sent = len;
-		else
+		int k;
+		if (rc == -ETIMEDOUT) {
+			k = abort_message(xp);
+			sent = 0;
+			taken = 0;
+		} else {
+			k = keep_rest_of_message(xp, &c, len - sent);
+			if (k == 0)
+				sent = len;
+		}
+		if (k < 0)
 			tx_fail(xp, rc = k);
 	}
 	if (rc < 0 && rc != -EAGAIN && rc != -ETIMEDOUT && !xp->tx.err)

@@ -124,6 +124,7 @@ struct rx_state {
 	int msg_open;
 	uint64_t msg_len, msg_got;
 	uint8_t *msg_priv; /* its bytes so far, when no caller buffer holds them */
+	int msg_aborted;   /* a MSG_ABORT dropped it: the parse returns -ECANCELED */
 	int eof;  /* the pipe said end of stream at a frame boundary */
 	int err;  /* sticky: -EPROTO, -ECONNRESET, ... */
 	/* recv_peek plugins: the pipe's unread bytes in its own memory and

@@ -219,7 +219,7 @@ static void rx_token(struct psock *p, int lazy)
 			break;
 		}
 		if (n != -EAGAIN) {
-			p->rd_err = (int)n;
+			rd_error(p, (int)n);
 			break;
 		}
 		/* empty: ask the peer to kick ivt_fd (manual arming, see
@@ -351,7 +351,7 @@ void rx_arm_lazy(struct psock *p)
 	rx_token(p, 0);
 }
 
-void wait_app_fd(struct psock *p, short events)
+void wait_app_fd(struct psock *p, short events, int timeout_ms)
 {
 	pthread_mutex_lock(&p->lock);
 	rx_arm_lazy(p); /* we sleep here, not in the application's epoll */
@@ -359,7 +359,7 @@ void wait_app_fd(struct psock *p, short events)
 	/* the kick itself wakes us too, so this works whoever else watches */
 	struct pollfd pf[2] = {{.fd = p->appdup, .events = events},
 			       {.fd = ivt_fd(p->ch), .events = POLLIN}};
-	if (poll(pf, 2, -1) > 0 && pf[1].revents && !pf[0].revents) {
+	if (poll(pf, 2, timeout_ms) > 0 && pf[1].revents && !pf[0].revents) {
 		pthread_mutex_lock(&p->lock);
 		kick_handle(p);
 		pthread_mutex_unlock(&p->lock);

@@ -372,6 +372,7 @@ static int accept_ivt(struct psock *lp, struct sockaddr *addr, socklen_t *alen, 
 
 int listener_accept(struct psock *p, struct sockaddr *addr, socklen_t *alen, int flags)
 {
+	long long deadline = TIMEO_UNSET; /* SO_RCVTIMEO bounds accept, as TCP's */
 	for (;;) {
 		p->turn ^= 1;
 		for (int k = 0; k < 2; k++) {
@@ -398,9 +399,12 @@ int listener_accept(struct psock *p, struct sockaddr *addr, socklen_t *alen, int
 			errno = EAGAIN;
 			return -1;
 		}
+		int left = timeo_left(p->kls, SO_RCVTIMEO, &deadline);
+		if (left == 0)
+			return -1; /* EAGAIN */
 		struct pollfd pf[2] = {{.fd = p->kls, .events = POLLIN},
 				       {.fd = ivt_listener_fd(p->l), .events = POLLIN}};
-		poll(pf, 2, -1);
+		poll(pf, 2, left);
 	}
 }
 
@@ -456,8 +460,11 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		return real.getsockopt(fd, level, name, val, len);
 	int r;
 	if (level == SOL_SOCKET && name == SO_ERROR && val && len && *len >= sizeof(int)) {
-		/* an ivt connect succeeds at once: nothing is ever pending */
-		*(int *)val = 0;
+		/* an ivt connect succeeds at once: only a reset is ever
+		 * pending, and reading it clears it (reset.c) */
+		pthread_mutex_lock(&p->lock);
+		*(int *)val = p->kind == PS_STREAM ? reset_take(p) : 0;
+		pthread_mutex_unlock(&p->lock);
 		*len = sizeof(int);
 		r = 0;
 	} else if (opt_fd(p) >= 0) {

@@ -72,11 +72,66 @@ static void test_broker_status_as_json(void **state)
 	fake_broker_fini(&x);
 }
 
+/* A listener's row carries its counts and each connector identity's
+ * places in its backlog (issue 11), its connections stay channels. */
+static void test_listener_status_as_json(void **state)
+{
+	(void)state;
+	struct fake_broker x;
+	assert_int_equal(fake_broker_init(&x, "{\"version\":1,\"channels\":[{\"name\":\"*\","
+					      "\"listeners\":[\"*\"],\"connectors\":[\"*\"],"
+					      "\"backlog\":2,\"backlog_per_identity\":1}]}",
+					  "s.json"), 0);
+	struct fake_end lis, c[3];
+	fake_end_init(&x, &lis, "uid:0");
+	fake_request_ex(&x, &lis, "svc", 1, 1, 0, 0);
+	const char *who[3] = {"uid:1000", "uid:1000", "uid:1001"};
+	for (int i = 0; i < 3; i++) {
+		fake_end_init(&x, &c[i], who[i]);
+		fake_request_ex(&x, &c[i], "svc", 0, 0, 0, 60000);
+	}
+	char text[IVT_CTRL_STATUS_MAX + 1];
+	ivt_broker_status(x.b, text, sizeof(text));
+	char *js = ivt_status_to_json(text);
+	assert_non_null(js);
+	json_t *o = json_loads(js, 0, NULL);
+	assert_non_null(o);
+	json_t *ch = json_object_get(o, "channels");
+	assert_int_equal(json_array_size(ch), 4); /* the listener and its three */
+	json_t *l = json_array_get(ch, 0);
+	assert_string_equal(json_string_value(json_object_get(l, "state")), "listener");
+	assert_int_equal(json_integer_value(json_object_get(l, "queued")), 2);
+	assert_int_equal(json_integer_value(json_object_get(l, "backlog")), 2);
+	assert_int_equal(json_integer_value(json_object_get(l, "share_per_identity")), 1);
+	json_t *ids = json_object_get(l, "per_identity");
+	assert_int_equal(json_array_size(ids), 2);
+	int seen = 0;
+	for (size_t i = 0; i < 2; i++) {
+		json_t *e = json_array_get(ids, i);
+		const char *id = json_string_value(json_object_get(e, "identity"));
+		long long q = json_integer_value(json_object_get(e, "queued"));
+		long long w = json_integer_value(json_object_get(e, "waiting"));
+		if (!strcmp(id, "uid:1000") && q == 1 && w == 1)
+			seen |= 1;
+		if (!strcmp(id, "uid:1001") && q == 1 && w == 0)
+			seen |= 2;
+	}
+	assert_int_equal(seen, 3);
+	assert_int_equal(json_array_size(json_object_get(o, "more")), 0);
+	json_decref(o);
+	free(js);
+	for (int i = 0; i < 3; i++)
+		x.cb.gone(x.cb.arg, &c[i].end, 1);
+	x.cb.gone(x.cb.arg, &lis.end, 1);
+	fake_broker_fini(&x);
+}
+
 int main(void)
 {
 	ivt_log_set_level(ivt_log_level_from_env(IVT_LOG_WARN));
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_broker_status_as_json),
+		cmocka_unit_test(test_listener_status_as_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -841,6 +841,48 @@ static void test_message_cut_off_is_reset(void **state)
 	solo_free(s);
 }
 
+/* MSG_ABORT (a sender's timeout inside a message): the part is dropped
+ * whether it sat in the caller's buffer or was detached, and the receive
+ * goes on with the next message, sized anew against the caller's buffer.
+ * Anywhere else, or with a payload, it breaks the channel. */
+static void test_message_abort(void **state)
+{
+	(void)state;
+	uint8_t f[64], out[64];
+	for (int detach = 0; detach < 2; detach++) {
+		struct solo *s = solo_new(4096);
+		s->xp.msg_mode = 1;
+		inject(s, f, mk(f, IVT_FRAME_MSG, 0, 0, 0, 10, 0, "abcd", 4));
+		struct iovec small = {out, 10};
+		/* keep=0: the part moves to private memory; keep=1: it stays */
+		assert_int_equal(ivt_xport_recv_msg(&s->xp, &small, 1, 0, !detach), -EAGAIN);
+		inject(s, f, mk(f, IVT_FRAME_MSG_ABORT, 0, 0, 0, 0, 0, NULL, 0));
+		inject(s, f, mk(f, IVT_FRAME_MSG, 0, 0, 0, 20, 0, "0123456789abcdefghij", 20));
+		assert_int_equal(ivt_xport_recv_msg(&s->xp, &small, 1, 0, 0), -EMSGSIZE);
+		struct iovec big = {out, sizeof(out)};
+		assert_int_equal(ivt_xport_recv_msg(&s->xp, &big, 1, 0, 0), 20);
+		assert_memory_equal(out, "0123456789abcdefghij", 20);
+		assert_int_equal(atomic_load(&s->xp.protocol_errors), 0);
+		solo_free(s);
+	}
+	/* 0: outside a message; 1: on a stream channel; 2: with a payload;
+	 * 3: after the whole message arrived */
+	for (int i = 0; i < 4; i++) {
+		struct solo *s = solo_new(4096);
+		s->xp.msg_mode = i != 1;
+		if (i == 3)
+			inject(s, f, mk(f, IVT_FRAME_MSG, 0, 0, 0, 2, 0, "ab", 2));
+		inject(s, f, mk(f, IVT_FRAME_MSG_ABORT, 0, 0, 0, 0, 0, i == 2 ? "x" : NULL,
+				i == 2 ? 1 : 0));
+		if (i == 3) {
+			struct iovec iov = {out, sizeof(out)};
+			assert_int_equal(ivt_xport_recv_msg(&s->xp, &iov, 1, 0, 0), 2);
+		}
+		expect_broken(s);
+		solo_free(s);
+	}
+}
+
 /* PAD frames (reserve/commit at the wrap) are skipped, in both modes. */
 static void test_pad_frames_skipped(void **state)
 {
@@ -923,6 +965,7 @@ int main(void)
 		cmocka_unit_test(test_graceful_peer_gone),
 		cmocka_unit_test(test_message_frames_hostile),
 		cmocka_unit_test(test_message_cut_off_is_reset),
+		cmocka_unit_test(test_message_abort),
 		cmocka_unit_test(test_pad_frames_skipped),
 		cmocka_unit_test(test_message_larger_than_ring_nonblocking),
 		cmocka_unit_test(test_failed_read_post_while_its_answer_arrives),

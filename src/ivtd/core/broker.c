@@ -42,8 +42,35 @@ void broker_drop_setup(struct channel *ch)
 	ch->setup = NULL;
 }
 
+void broker_pending_add(struct channel *ch)
+{
+	struct channel *lis = ch->u.conn.parent;
+	ch->u.conn.in_pending = 1;
+	ch->u.conn.sib_prev = NULL;
+	ch->u.conn.sib_next = lis->u.lis.pending;
+	if (lis->u.lis.pending)
+		lis->u.lis.pending->u.conn.sib_prev = ch;
+	lis->u.lis.pending = ch;
+}
+
+void broker_pending_del(struct channel *ch)
+{
+	if (!ch->u.conn.in_pending)
+		return;
+	if (ch->u.conn.sib_prev)
+		ch->u.conn.sib_prev->u.conn.sib_next = ch->u.conn.sib_next;
+	else
+		ch->u.conn.parent->u.lis.pending = ch->u.conn.sib_next;
+	if (ch->u.conn.sib_next)
+		ch->u.conn.sib_next->u.conn.sib_prev = ch->u.conn.sib_prev;
+	ch->u.conn.sib_next = ch->u.conn.sib_prev = NULL;
+	ch->u.conn.in_pending = 0;
+}
+
 void broker_free_channel(struct ivt_broker *b, struct channel *ch)
 {
+	if (ch->kind == CHAN_CONN)
+		broker_pending_del(ch);
 	if (ch->prev)
 		ch->prev->next = ch->next;
 	else if (b->channels == ch)
@@ -73,6 +100,10 @@ void ivt_broker_free(struct ivt_broker *b)
 {
 	if (!b)
 		return;
+	/* listeners may go before their children here: no list to keep */
+	for (struct channel *c = b->channels; c; c = c->next)
+		if (c->kind == CHAN_CONN)
+			c->u.conn.in_pending = 0;
 	while (b->channels) {
 		/* Ends still pointing here belong to registries already gone. */
 		broker_free_channel(b, b->channels);
