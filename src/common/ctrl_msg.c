@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "ctrl_msg.h"
 #include "fd_send.h"
+#include "fd_stdio.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -337,6 +338,7 @@ static bool take_fds(struct msghdr *mh, struct ivt_ctrl_msg *m)
 		for (size_t i = 0; i < n; i++) {
 			int fd;
 			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			fd = ivt_fd_off_stdio(fd);
 			if (m->nfds < IVT_OOB_FDS_MAX) {
 				m->fds[m->nfds++] = fd;
 			} else {

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "common/fd_stdio.h"
 #include "common/clock.h"
 #include "ctrl_conn.h"
 
@@ -225,7 +226,7 @@ int ivt_ctrl_dial(const char *path, int nonblock_connect)
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
 	int type = SOCK_SEQPACKET | SOCK_CLOEXEC | (nonblock_connect ? SOCK_NONBLOCK : 0);
-	int s = socket(AF_UNIX, type, 0);
+	int s = ivt_fd_off_stdio(socket(AF_UNIX, type, 0));
 	if (s < 0)
 		return -errno;
 	while (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
