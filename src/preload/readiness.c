@@ -77,10 +77,13 @@ void fork_resync(struct psock *p)
 void hup_show(struct psock *p)
 {
 	/* the socketpair's own shutdown states give the app end TCP's
-	 * flags: our SHUT_WR its POLLIN|POLLRDHUP, both its POLLHUP too */
-	if (p->rd_err || (p->rd_eof && (p->wr_shut || p->wr_dead)))
+	 * flags: our SHUT_WR its POLLIN|POLLRDHUP, both its POLLHUP too.
+	 * As TCP's receive side, it ends with the peer's end of stream or
+	 * the application's own SHUT_RD. */
+	int rd_done = p->rd_eof || p->rd_shut;
+	if (p->rd_err || (rd_done && (p->wr_shut || p->wr_dead)))
 		real.shutdown(p->tok, SHUT_RDWR);
-	else if (p->rd_eof)
+	else if (rd_done)
 		real.shutdown(p->tok, SHUT_WR);
 }
 
