@@ -217,6 +217,31 @@ const char *ivt_peer_identity(const ivt_channel *ch);
 /* Close gracefully: the peer reads what was sent, then end-of-stream. */
 int ivt_close(ivt_channel *ch);
 
+/* ivt_shutdown's how: the values of shutdown(2)'s SHUT_RD/WR/RDWR. */
+enum ivt_shut_how { IVT_SHUT_RD = 0, IVT_SHUT_WR = 1, IVT_SHUT_RDWR = 2 };
+
+/* Half-close, as shutdown(2) on a TCP socket; the channel stays open
+ * until ivt_close.
+ * IVT_SHUT_WR: this end sends no more. The peer reads everything sent
+ * before, then ivt_recv returns 0 (ivt_next_msg_size 0: no message comes
+ * any more), while it can still send to us and we still receive.
+ * Later ivt_send(v)/ivt_send_reserve here return -EPIPE; one-sided ops
+ * and their answers go on. Blocking: returns once the end marker is in
+ * the ring (it waits for room like ivt_send, bounded by the send
+ * timeout: -ETIMEDOUT); non-blocking: never waits, the marker goes out
+ * with the next flush (ivt_flush, or any receive). Again: 0.
+ * IVT_SHUT_RD: this end's ivt_recv(v)/ivt_next_msg_size return 0 from
+ * now on; the peer is not told (as TCP on Linux: what it sends still
+ * fills the ring, and a peer sending more than a ring waits).
+ * IVT_SHUT_RDWR: both. ivt_ready/ivt_fd report the ends as ready.
+ * Returns 0, -EINVAL, -EOPNOTSUPP (SHUT_WR/RDWR: the other end's
+ * libivt or ivtd (either host's, bridged) is older than half-close;
+ * nothing changed, the reason says so), -EAGAIN (non-blocking,
+ * policy "spill" with parked bytes not yet in the ring: call again),
+ * -ECONNRESET/-EPROTO as ivt_send. A peer that closed already is no
+ * error (0). */
+int ivt_shutdown(ivt_channel *ch, int how);
+
 /* After fork, when another process goes on using ch (its copy of the
  * channel): free this process's copy only. Nothing reaches the peer or
  * ivtd: no end of stream, no close; the control socket and the ring stay

@@ -114,6 +114,7 @@ int ivt_frame_decode_hdr(const uint8_t in[IVT_FRAME_HDR_SIZE], struct ivt_frame_
 		min_len = max_len = ext;
 		break;
 	case IVT_FRAME_MSG_ABORT:
+	case IVT_FRAME_FIN:
 		if (h->tag != 0)
 			return -EPROTO;
 		min_len = max_len = 0;

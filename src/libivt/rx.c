@@ -191,6 +191,8 @@ static int frame_begin(struct ivt_xport *xp, int *answered)
 	 * queue item at a time), so anything else in between is forged. */
 	if (rx->wr_open && (h->type != IVT_FRAME_RDMA_WRITE || h->tag != rx->wr_tag))
 		return proto_error(xp, "frame inside an RDMA write");
+	if (rx->fin && (h->type == IVT_FRAME_MSG || h->type == IVT_FRAME_DATA))
+		return proto_error(xp, "stream data after its FIN");
 
 	switch (h->type) {
 	case IVT_FRAME_MSG:
@@ -234,6 +236,15 @@ static int frame_begin(struct ivt_xport *xp, int *answered)
 			next_frame(rx);
 		else
 			rx->phase = RX_BODY;
+		return 0;
+	case IVT_FRAME_FIN:
+		/* the sender queues it behind whole messages only */
+		if (rx->msg_open)
+			return proto_error(xp, "FIN inside a message");
+		if (rx->fin)
+			return proto_error(xp, "second FIN");
+		rx->fin = 1;
+		next_frame(rx);
 		return 0;
 	case IVT_FRAME_RDMA_WRITE:
 		if (!rx->wr_open) {
@@ -452,7 +463,7 @@ static ssize_t rx_fast(struct ivt_xport *xp, struct rx_sink *s, int *answered)
 		memcpy(&tag, h + 8, 8);
 		len = le32toh(len);
 		if (h[0] == IVT_FRAME_DATA && h[1] == 0 && h[2] == 0 && h[3] == 0 && tag == 0 &&
-		    len && len <= IVT_FRAME_PAYLOAD_MAX && !rx->wr_open) {
+		    len && len <= IVT_FRAME_PAYLOAD_MAX && !rx->wr_open && !rx->fin) {
 			rx->hdr = (struct ivt_frame_hdr){.type = IVT_FRAME_DATA, .len = len};
 			rx->body_left = len;
 			rx->phase = RX_BODY;
@@ -571,6 +582,10 @@ ssize_t ivt_rx_parse(struct ivt_xport *xp, struct rx_sink *s)
 	}
 	if (answered)
 		atomic_store(&xp->rx_answered, 1);
+	/* after the peer's FIN, an empty pipe is the stream's end for a
+	 * reader (one-sided traffic still comes: the parse went on) */
+	if (st == -EAGAIN && rx->fin && s)
+		st = 0;
 	return st;
 }
 

@@ -90,6 +90,8 @@ ssize_t ivt_xport_recv_msg(struct ivt_xport *xp, const struct iovec *iov, int io
 		if (!rx->msg_open) {
 			/* one-sided traffic up to the next message's header */
 			st = ivt_rx_parse(xp, NULL);
+			if (st == -EAGAIN && rx->fin)
+				st = 0; /* the peer's FIN: no message comes any more */
 			if (st != -EBUSY || !rx->msg_open)
 				break;
 		}

@@ -395,7 +395,9 @@ static ssize_t send_flat(struct ivt_xport *xp, const void *buf, size_t len)
 {
 	ssize_t r = 0;
 	pthread_mutex_lock(&xp->tx_lock);
-	if (!xp->tx.err && !xp->tx.cur.active && !queue_head(&xp->tx)) {
+	if (atomic_load(&xp->tx.fin)) {
+		r = -EPIPE; /* our own SHUT_WR */
+	} else if (!xp->tx.err && !xp->tx.cur.active && !queue_head(&xp->tx)) {
 		size_t need = IVT_FRAME_HDR_SIZE + len;
 		void *p = NULL;
 		size_t space = 0;
@@ -507,6 +509,10 @@ ssize_t ivt_xport_sendv_n(struct ivt_xport *xp, const struct iovec *iov, int iov
 	size_t sent = 0;
 	int taken = 0; /* a frame of this call has begun */
 	pthread_mutex_lock(&xp->tx_lock);
+	if (atomic_load(&xp->tx.fin)) { /* our own SHUT_WR: nothing after the FIN */
+		ivt_tx_unlock(xp);
+		return -EPIPE;
+	}
 	int rc = ivt_tx_flush_locked(xp, w);
 	while (rc == 0 && sent < len) {
 		size_t n = min_sz(len - sent, xp->chunk);

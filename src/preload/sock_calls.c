@@ -404,7 +404,8 @@ int listener_accept(struct psock *p, struct sockaddr *addr, socklen_t *alen, int
 			return -1; /* EAGAIN */
 		struct pollfd pf[2] = {{.fd = p->kls, .events = POLLIN},
 				       {.fd = ivt_listener_fd(p->l), .events = POLLIN}};
-		poll(pf, 2, left);
+		if (poll(pf, 2, left) < 0 && errno == EINTR && signal_ends_call())
+			return -1; /* EINTR, as the kernel's accept */
 	}
 }
 
@@ -493,6 +494,27 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 	return r;
 }
 
+/* The write side (p->lock held): the peer reads its end of stream after
+ * what we sent, as TCP's FIN (ivt_shutdown), where both ends' libivt and
+ * ivtd know half-close; else it hears it at close. */
+static void shut_wr(struct psock *p, int fd, int how)
+{
+	p->wr_shut = 1;
+	preload_inside++;
+	int rc = ivt_shutdown(p->ch, IVT_SHUT_WR);
+	/* non-blocking inside: the end marker may wait for room */
+	int fr = rc == 0 ? ivt_flush(p->ch) : 0;
+	preload_inside--;
+	if (fr == -EAGAIN)
+		tx_tail_pending(p);
+	const char *h = how == SHUT_WR ? "SHUT_WR" : "SHUT_RDWR";
+	if (rc == 0)
+		PLOG("shutdown(fd %d, %s): half-close, the peer reads end of stream now", fd, h);
+	else
+		PLOG("shutdown(fd %d, %s): no half-close on this channel (%s); the peer reads "
+		     "end of stream at close", fd, h, ivt_strerror(rc));
+}
+
 int shutdown(int fd, int how)
 {
 	struct psock *p = psock_get(fd);
@@ -504,18 +526,17 @@ int shutdown(int fd, int how)
 	} else if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) {
 		errno = EINVAL;
 		r = -1;
-	} else {
+	} else if (how == SHUT_RD || psock_usable(p)) { /* a FIN is a write: ours only */
 		pthread_mutex_lock(&p->lock);
 		if (how != SHUT_WR)
 			p->rd_shut = 1; /* reads now end the stream */
-		if (how != SHUT_RD && !p->wr_shut) {
-			p->wr_shut = 1; /* the peer hears it at close (docs) */
-			PLOG("shutdown(fd %d, %s): no half-close on ivt channels; the peer reads "
-			     "end of stream at close", fd, how == SHUT_WR ? "SHUT_WR" : "SHUT_RDWR");
-		}
+		if (how != SHUT_RD && !p->wr_shut)
+			shut_wr(p, fd, how);
 		hup_show(p); /* the peer closed already: POLLHUP now, as TCP */
 		rx_settle(p);
 		pthread_mutex_unlock(&p->lock);
+	} else {
+		r = -1; /* errno ENOTCONN: another process uses the stream */
 	}
 	int e = errno;
 	psock_put(p);

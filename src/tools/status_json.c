@@ -68,7 +68,9 @@ static int counters_line(json_t *o, const char *l)
 	return 1;
 }
 
-/* A row under the "CHANNEL BACKEND RING ..." header. */
+/* A row under the "CHANNEL BACKEND RING ..." header; an indented one is a
+ * connection queued or accepted on the listener listed last, which it
+ * names as accepted_on. */
 static int channel_row(json_t *chans, const char *l)
 {
 	char name[128], be[32], lis[64], cli[64], state[32];
@@ -77,11 +79,19 @@ static int channel_row(json_t *chans, const char *l)
 	if (sscanf(l, "%127s %31s %llu %63s %63s %31s %lds", name, be, &ring, lis, cli, state,
 		   &age) != 7)
 		return 0;
-	json_array_append_new(chans, json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:I}", "name", name,
-					       "backend", be, "ring", (json_int_t)ring,
-					       "listener", lis, "client",
-					       strcmp(cli, "-") ? cli : "", "state", state,
-					       "age_s", (json_int_t)age));
+	json_t *c = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:I}", "name", name, "backend", be,
+			      "ring", (json_int_t)ring, "listener", lis, "client",
+			      strcmp(cli, "-") ? cli : "", "state", state, "age_s", (json_int_t)age);
+	if (!c)
+		return 0;
+	for (size_t i = json_array_size(chans); l[0] == ' ' && i-- > 0;) {
+		json_t *up = json_array_get(chans, i);
+		if (!json_object_get(up, "accepted_on")) {
+			json_object_set(c, "accepted_on", json_object_get(up, "name"));
+			break;
+		}
+	}
+	json_array_append_new(chans, c);
 	return 1;
 }
 

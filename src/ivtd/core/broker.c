@@ -305,11 +305,14 @@ void broker_open_ok_flags(struct ivt_reg_end *end, const struct channel *ch, int
 	end->reg->ops->reply_ok(end, &ok);
 }
 
-void broker_peer_info(struct ivt_reg_end *end, const struct ivt_identity *who,
-		      uint32_t peer_domid)
+void broker_peer_info(struct ivt_reg_end *end, const struct ivt_reg_end *other,
+		      const struct ivt_identity *who, uint32_t peer_domid)
 {
+	/* half-close needs both libivts to know the FIN frame; the
+	 * registry drops the flag for an end that did not announce it */
+	uint32_t flags = other && other->halfclose ? IVT_CTRL_PEER_HALFCLOSE : 0;
 	if (end->reg->ops->peer_info)
-		end->reg->ops->peer_info(end, who, peer_domid);
+		end->reg->ops->peer_info(end, who, peer_domid, flags);
 }
 
 /* Asks the policy, with this host's backends filled into q. */
@@ -531,10 +534,10 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 	IVT_INFO(WHO, "connect '%s' by %s to %s: backend %s, ring %" PRIu64 " (rule %s)", ch->name,
 		 IVT_ID_S(&end->who), IVT_ID_S(&ch->server_id), ch->backend, ch->ring_size, d.rule);
 	broker_give_cookie(ch);
-	broker_peer_info(ch->server, &end->who, end->domid);
+	broker_peer_info(ch->server, end, &end->who, end->domid);
 	if (deferred)
 		broker_open_ok(ch->server, ch, 1, end->domid);
-	broker_peer_info(end, &ch->server_id, ch->server->domid);
+	broker_peer_info(end, ch->server, &ch->server_id, ch->server->domid);
 	broker_open_ok(end, ch, 0, ch->server->domid);
 	if (ch->setup)
 		broker_relay(b, ch);

@@ -148,7 +148,7 @@ static void offer(struct channel *lis, struct channel *ch)
 		broker_drop_setup(ch); /* the listener has it now, or never will */
 		if (ch->u.conn.queued && ch->client && ch->client->reg->ops->queued) {
 			/* TCP's connect returns here: the connector goes on */
-			broker_peer_info(ch->client, &lis->server_id, lis->server->domid);
+			broker_peer_info(ch->client, lis->server, &lis->server_id, lis->server->domid);
 			ch->client->reg->ops->queued(ch->client);
 		}
 	} else if (ops->incoming) {
@@ -340,10 +340,10 @@ void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 			    end->reg->ops->wants_release(end);
 	if (!ch->detach_server)
 		broker_give_cookie(ch);
-	broker_peer_info(end, &ch->client_id, ch->client->domid);
+	broker_peer_info(end, ch->client, &ch->client_id, ch->client->domid);
 	broker_open_ok_flags(end, ch, 1, ch->client->domid,
 			     ch->detach_server ? IVT_CTRL_OK_DETACHED : 0);
-	broker_peer_info(ch->client, &ch->server_id, end->domid);
+	broker_peer_info(ch->client, end, &ch->server_id, end->domid);
 	broker_open_ok_flags(ch->client, ch, 0, end->domid,
 			     ch->u.conn.client_rings && takes_rings(lis) ? IVT_CTRL_OK_RINGS : 0);
 	/* answers may have failed and dropped an end: its gone() comes later */

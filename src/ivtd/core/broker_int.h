@@ -148,9 +148,10 @@ void broker_open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_se
 /* The same with more IVT_CTRL_OK_* flags. */
 void broker_open_ok_flags(struct ivt_reg_end *end, const struct channel *ch, int is_server,
 			  uint32_t peer_domid, uint32_t flags);
-/* The other end's identity, for registries that pass it on. */
-void broker_peer_info(struct ivt_reg_end *end, const struct ivt_identity *who,
-		      uint32_t peer_domid);
+/* The other end's identity (and, from other, what its libivt takes:
+ * half-close), for registries that pass it on. other may be NULL. */
+void broker_peer_info(struct ivt_reg_end *end, const struct ivt_reg_end *other,
+		      const struct ivt_identity *who, uint32_t peer_domid);
 /* The LISTENER column of status: the identity, "(ivtd)" for channels
  * ivtd serves, "(HOST)" for those bridged to HOST. (broker_status.c) */
 struct ivt_identity_text broker_listener_label(const struct channel *ch);
