@@ -211,6 +211,7 @@ ssize_t vchan_send(struct ivt_ep *ep, const void *buf, size_t len)
 	int notify = vchan_peer_wants(c, VCHAN_NOTIFY_WRITE);
 	int n = libxenvchan_write(c, buf, len);
 	if (n > 0) {
+		__atomic_store_n(&ep->send_want, 0, __ATOMIC_RELAXED); /* any room will do */
 		ep->st.bytes_sent += (uint64_t)n;
 		ep->st.notifies_sent += notify;
 		return n;
@@ -247,6 +248,13 @@ ssize_t vchan_recv(struct ivt_ep *ep, void *buf, size_t len)
 	return -EAGAIN;
 }
 
+/* The room a sender waits for: what the last reserve wanted, or any. */
+static uint32_t send_room(struct ivt_ep *ep)
+{
+	uint32_t want = __atomic_load_n(&ep->send_want, __ATOMIC_RELAXED);
+	return want ? want : 1;
+}
+
 /* Before asking the peer for a kick, watch its index for a while
  * (src/common/spin.h): a peer that is running publishes soon, and then
  * neither side pays for an event-channel notify (a hypercall) plus a
@@ -268,8 +276,8 @@ static int spin_for_peer(struct ivt_ep *ep, unsigned events)
 	if (events & IVT_EV_SEND) {
 		w.w[1] = &wr->cons;
 		w.old[1] = wr->cons;
-		if (wr->prod - w.old[1] != 1u << c->write.order)
-			return 1; /* room there already */
+		if ((1u << c->write.order) - (wr->prod - w.old[1]) >= send_room(ep))
+			return 1; /* room there already (or a corrupt index) */
 	}
 	return ivt_spin_until_changed(&ep->spin, &w);
 }
@@ -283,7 +291,7 @@ int vchan_arm(struct ivt_ep *ep, unsigned events)
 	/* These calls also ask the peer to notify us on the next change. */
 	if ((events & IVT_EV_RECV) && libxenvchan_data_ready(c) > 0)
 		ready |= IVT_EV_RECV;
-	if ((events & IVT_EV_SEND) && libxenvchan_buffer_space(c) > 0)
+	if ((events & IVT_EV_SEND) && libxenvchan_buffer_space(c) >= (int)send_room(ep))
 		ready |= IVT_EV_SEND;
 	/* A closed peer or a corrupt ring: the next call reports it now. */
 	if (!libxenvchan_is_open(c) || vchan_rings_corrupt(c))
