@@ -5,7 +5,8 @@
  *  1. Setup: connect + accept + 1-byte round trip + close, one after the
  *     other, through a private ivtd (ivt_listen/ivt_accept over shm), and
  *     the same over TCP loopback and Unix stream sockets in the same run:
- *     setups per second, p50/p99 latency, and ivt's ratio to each.
+ *     setups per second, p50/p99 latency, and ivt's ratio to each; the
+ *     CPU time and sleeps per setup of every process involved (cost.c).
  *  2. Held open: N channels (default 1,000 and 10,000) open at once on one
  *     listener (connectors in a child process), with ivtd's RSS and open
  *     fds from /proc before, during and after: bytes and fds per channel.
@@ -31,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cost.h"
 #include "ivt/ivt.h"
 #include "ivtd_run.h"
 
@@ -59,6 +61,7 @@ struct result {
 	const char *name;
 	double per_s, p50, p99;
 	double phase_p50[3]; /* ivt: open (connect+accept+setup), round trip, close */
+	struct cost cost;    /* per setup: CPU of every process involved, sleeps */
 	int ok;
 };
 
@@ -92,12 +95,33 @@ static void *ivt_server(void *arg)
 	}
 }
 
+/* One setup, one way (1: relayed): ivt_open's time, the round trip's, the
+ * whole (with ivt_close), in us. */
+static void ivt_setup(int way, double *t_open, double *t_rt, double *t_all)
+{
+	setenv("IVT_CONN_RING", way ? "0" : "1", 1);
+	double t0 = now_us();
+	ivt_channel *ch;
+	char c = 'x';
+	int rc = ivt_open(CHANNEL, 0, NULL, &ch);
+	if (rc < 0)
+		die("ivt_open", rc);
+	double t1 = now_us();
+	if (ivt_send(ch, &c, 1) != 1 || ivt_recv(ch, &c, 1) != 1)
+		die("ivt round trip", -EIO);
+	double t2 = now_us();
+	ivt_close(ch);
+	*t_all = now_us() - t0;
+	*t_open = t1 - t0;
+	*t_rt = t2 - t1;
+}
+
 /* The two ways of setting up a connection (docs/conn-setup.md), taken in
  * turn, one connection each, so that both see the same load: rv[0] with
  * connector-made rings, rv[1] with the accepting end's setup relayed by
  * ivtd (IVT_CONN_RING=0). The variable is only ever overwritten (glibc
  * keeps the old strings), so the accepting thread may read it meanwhile. */
-static void bench_ivt(struct result *rv, int iters, double *lat)
+static void bench_ivt(struct result *rv, int iters, double *lat, pid_t ivtd)
 {
 	ivt_listener *l;
 	setenv("IVT_CONN_RING", "1", 1);
@@ -117,22 +141,21 @@ static void bench_ivt(struct result *rv, int iters, double *lat)
 			way = !strcmp(only, "relayed");
 		double *lt = way ? lat2 : lat, *p = ph + way * 3 * iters;
 		int k = i / 2;
-		setenv("IVT_CONN_RING", way ? "0" : "1", 1);
-		double t0 = now_us();
-		ivt_channel *ch;
-		char c = 'x';
-		if ((rc = ivt_open(CHANNEL, 0, NULL, &ch)) < 0)
-			die("ivt_open", rc);
-		double t1 = now_us();
-		if (ivt_send(ch, &c, 1) != 1 || ivt_recv(ch, &c, 1) != 1)
-			die("ivt round trip", -EIO);
-		double t2 = now_us();
-		ivt_close(ch);
-		lt[k] = now_us() - t0;
+		ivt_setup(way, &p[k], &p[iters + k], &lt[k]);
+		p[2 * iters + k] = lt[k] - p[k] - p[iters + k];
 		total[way] += lt[k];
-		p[k] = t1 - t0;
-		p[iters + k] = t2 - t1;
-		p[2 * iters + k] = lt[k] - (t2 - t0);
+	}
+	/* What each way costs, in a pass of its own (the sampling reads
+	 * /proc, which must not sit between the timed setups above). */
+	int cn = iters / 2;
+	for (int w = 0; w < 2; w++) {
+		struct cost a, b;
+		double x[3];
+		cost_sample(&a, ivtd);
+		for (int i = 0; i < cn; i++)
+			ivt_setup(only ? !strcmp(only, "relayed") : w, &x[0], &x[1], &x[2]);
+		cost_sample(&b, ivtd);
+		cost_per(&rv[w].cost, &a, &b, cn);
 	}
 	for (int w = 0; w < 2; w++) {
 		summarize(&rv[w], w ? lat2 : lat, iters, total[w]);
@@ -192,6 +215,8 @@ static void bench_sock(struct result *r, int iters, double *lat, int family, con
 		die("listen socket", 0);
 	pthread_t t;
 	pthread_create(&t, NULL, sock_server, &lfd);
+	struct cost ca, cb;
+	cost_sample(&ca, 0);
 	double start = now_us();
 	for (int i = 0; i < iters; i++) {
 		double t0 = now_us();
@@ -205,7 +230,10 @@ static void bench_sock(struct result *r, int iters, double *lat, int family, con
 		close(fd);
 		lat[i] = now_us() - t0;
 	}
-	summarize(r, lat, iters, now_us() - start);
+	double total = now_us() - start;
+	cost_sample(&cb, 0);
+	cost_per(&r->cost, &ca, &cb, iters);
+	summarize(r, lat, iters, total);
 	pthread_cancel(t);
 	pthread_join(t, NULL);
 	close(lfd);
@@ -345,9 +373,14 @@ static void usage(FILE *f)
 "    each. ivt's connections alternate between two ways: connectors that\n"
 "    build the ring themselves (the default, docs/conn-setup.md) and the\n"
 "    accepting end's setup relayed by ivtd (IVT_CONN_RING=0, the way\n"
-"    before). Then holds N channels open on one listener at once and\n"
-"    reports\n"
-"    ivtd's RSS and open fds (/proc) per channel.\n"
+"    before). For each it also reports the CPU time (user + system) and\n"
+"    the sleeps (voluntary context switches) per setup of every process\n"
+"    involved: this one's threads (getrusage) and, for ivt, ivtd's\n"
+"    (/proc/PID/task/*/schedstat and status), ivt's from a pass of\n"
+"    iters/2 setups of each way after the timed ones; on a loaded\n"
+"    machine these move less than the latencies. Then holds N channels\n"
+"    open on one listener at once and reports ivtd's RSS and open fds\n"
+"    (/proc) per channel.\n"
 "\n"
 "OPTIONS\n"
 "    --iters N     setups per transport (default 2000)\n"
@@ -406,7 +439,7 @@ int main(int argc, char **argv)
 	struct result r[4] = {{.name = "ivt (ivtd, shm)"}, {.name = "TCP loopback"},
 			      {.name = "Unix socket"}, {.name = "ivt, relayed setup"}};
 	struct result rv[2] = {{.name = r[0].name}, {.name = r[3].name}};
-	bench_ivt(rv, iters, lat);
+	bench_ivt(rv, iters, lat, d.pid);
 	r[0] = rv[0];
 	r[3] = rv[1];
 	bench_sock(&r[1], iters, lat, AF_INET, d.dir);
@@ -415,11 +448,15 @@ int main(int argc, char **argv)
 
 	printf("Connection setup: connect + accept + 1-byte round trip + close, %d each, "
 	       "one at a time\n", iters);
-	printf("%-18s %12s %10s %10s %12s %12s\n", "transport", "setups/s", "p50 us", "p99 us",
-	       "p50 vs TCP", "p50 vs Unix");
+	printf("%-18s %10s %8s %8s %10s %11s %8s %7s %9s\n", "transport", "setups/s", "p50 us",
+	       "p99 us", "p50 vs TCP", "p50 vs Unix", "CPU us", "sleeps", "preempted");
 	for (int i = 0; i < 4; i++)
-		printf("%-18s %12.0f %10.1f %10.1f %11.2fx %11.2fx\n", r[i].name, r[i].per_s,
-		       r[i].p50, r[i].p99, r[i].p50 / r[1].p50, r[i].p50 / r[2].p50);
+		printf("%-18s %10.0f %8.1f %8.1f %9.2fx %10.2fx %8.1f %7.1f %9.1f\n", r[i].name,
+		       r[i].per_s, r[i].p50, r[i].p99, r[i].p50 / r[1].p50, r[i].p50 / r[2].p50,
+		       r[i].cost.cpu_us, r[i].cost.sleeps, r[i].cost.preempted);
+	printf("(CPU us, sleeps, preempted: per setup, every process involved (ivt: with "
+	       "ivtd); ivt's from a pass of %d setups of each way after the timed ones)\n",
+	       iters / 2);
 	for (int i = 0; i < 4; i += 3)
 		printf("%s p50 by phase: ivt_open (connect, accept, setup) %.1f us, first byte "
 		       "round trip %.1f us, ivt_close %.1f us\n", r[i].name,

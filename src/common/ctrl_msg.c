@@ -10,6 +10,7 @@
  *   PEER        sizeof(struct ivt_ctrl_peer)
  *   INCOMING    sizeof(struct ivt_ctrl_incoming)   (ticket nonzero)
  *   INCOMING_RING sizeof(struct ivt_ctrl_incoming_ring)   (as INCOMING and SETUP)
+ *   OPEN_SETUP  sizeof(struct ivt_ctrl_open_setup)   (as OPEN and SETUP)
  *   PEER_INFO   sizeof(struct ivt_ctrl_peer_info)
  *   ATTACH_INFO sizeof(struct ivt_ctrl_attach_info)   (cookie not all zero)
  *   ATTACH      sizeof(struct ivt_ctrl_attach)   (cookie not all zero, known
@@ -107,7 +108,15 @@ static int check_payload(struct ivt_ctrl_msg *m, uint32_t len)
 		const struct ivt_ctrl_incoming_ring *r = &m->u.incoming_ring;
 		if (len != sizeof(*r) || !r->in.ticket || !TERMINATED(r->in.identity) ||
 		    r->setup.blob_len > IVT_OOB_BLOB_MAX || r->setup.nfds > IVT_OOB_FDS_MAX ||
-		    (int)r->setup.nfds != m->nfds)
+		    ((int)r->setup.nfds != m->nfds && (int)r->setup.nfds + 1 != m->nfds))
+			return -EPROTO; /* + 1: the accepting end's control connection */
+		return 0;
+	}
+	case IVT_CTRL_OPEN_SETUP: {
+		const struct ivt_ctrl_open_setup *o = &m->u.open_setup;
+		if (len != sizeof(*o) || !TERMINATED(o->open.name) || !TERMINATED(o->open.backend) ||
+		    o->setup.blob_len > IVT_OOB_BLOB_MAX || o->setup.nfds > IVT_OOB_FDS_MAX ||
+		    (int)o->setup.nfds != m->nfds)
 			return -EPROTO;
 		return 0;
 	}
@@ -160,8 +169,9 @@ int ivt_ctrl_parse(const void *buf, size_t n, struct ivt_ctrl_msg *m)
 	/* Compare in size_t: hdr.len is attacker-chosen and must not wrap. */
 	if (n - sizeof(m->hdr) != (size_t)m->hdr.len || m->hdr.len > sizeof(m->u))
 		return -EPROTO;
-	/* Only SETUP and INCOMING_RING may carry descriptors. */
-	if (m->nfds > 0 && m->hdr.type != IVT_CTRL_SETUP && m->hdr.type != IVT_CTRL_INCOMING_RING)
+	/* Only SETUP, OPEN_SETUP and INCOMING_RING may carry descriptors. */
+	if (m->nfds > 0 && m->hdr.type != IVT_CTRL_SETUP && m->hdr.type != IVT_CTRL_OPEN_SETUP &&
+	    m->hdr.type != IVT_CTRL_INCOMING_RING)
 		return -EPROTO;
 	memset(&m->u, 0, sizeof(m->u));
 	memcpy(&m->u, (const char *)buf + sizeof(m->hdr), m->hdr.len);
@@ -224,8 +234,12 @@ int ivt_ctrl_send(int sock, uint16_t type, uint32_t seq, const void *payload, ui
 }
 
 int ivt_ctrl_send_open_setup(int sock, uint32_t seq, const struct ivt_ctrl_open *open,
-			     const struct ivt_ctrl_setup *setup, const int *fds, int nfds)
+			     const struct ivt_ctrl_setup *setup, const int *fds, int nfds, int one)
 {
+	if (one) {
+		struct ivt_ctrl_open_setup os = {.open = *open, .setup = *setup};
+		return ivt_ctrl_send(sock, IVT_CTRL_OPEN_SETUP, seq, &os, sizeof(os), fds, nfds);
+	}
 	union ctrl_out out[2];
 	ssize_t n0 = build(&out[0], IVT_CTRL_OPEN, seq, open, sizeof(*open), NULL, 0);
 	ssize_t n1 = build(&out[1], IVT_CTRL_SETUP, seq + 1, setup, sizeof(*setup), fds, nfds);

@@ -18,6 +18,7 @@ struct ivt_ctrl_msg {
 		struct ivt_ctrl_peer peer;
 		struct ivt_ctrl_incoming incoming;
 		struct ivt_ctrl_incoming_ring incoming_ring;
+		struct ivt_ctrl_open_setup open_setup;
 		struct ivt_ctrl_peer_info peer_info;
 		struct ivt_ctrl_attach_info attach_info;
 		struct ivt_ctrl_attach attach;
@@ -33,9 +34,11 @@ int ivt_ctrl_send(int sock, uint16_t type, uint32_t seq, const void *payload, ui
 		  const int *fds, int nfds);
 
 /* An OPEN (seq) and a SETUP (seq + 1, with fds) in one system call
- * (sendmmsg): a connector that brings its ring. 0 or negative errno. */
+ * (sendmmsg): a connector that brings its ring. one: as one datagram,
+ * OPEN_SETUP (seq), for an ivtd that said it takes it. 0 or negative
+ * errno. */
 int ivt_ctrl_send_open_setup(int sock, uint32_t seq, const struct ivt_ctrl_open *open,
-			     const struct ivt_ctrl_setup *setup, const int *fds, int nfds);
+			     const struct ivt_ctrl_setup *setup, const int *fds, int nfds, int one);
 
 /* Receive and validate one message. timeout_ms < 0 waits forever.
  * Returns 0, -ECONNRESET when the peer closed the socket and nothing it

@@ -52,7 +52,8 @@
  *   with INCOMING_RING: the INCOMING and the connector's SETUP, fds
  *   included, which ivtd keeps no copy of. The accepting end attaches to
  *   the ring (checked like any peer-written setup), then opens ACCEPT as
- *   above without a SETUP of its own. The connector counts as accepted
+ *   above without a SETUP of its own (on the control connection that came
+ *   with the offer, if the listener asked for one: IVT_CTRL_OPEN_CTRL_FD). The connector counts as accepted
  *   once the ring says its peer attached; ivtd's OPEN_OK (with PEER_INFO
  *   and ATTACH_INFO) may come later and is read then. Refusals before
  *   that (listener closed, timed out) come as ERROR, as before.
@@ -62,6 +63,9 @@
  *   queued until accepted or the listener goes (ERROR). Without a grant
  *   it opens the ordinary way with the hint and is answered OPEN_OK
  *   with IVT_CTRL_OK_RINGS | IVT_CTRL_OK_GRANT (nothing queued).
+ *   A grant that also says IVT_CTRL_OK_OPEN_SETUP (only to a connector
+ *   whose OPEN had the hint IVT_CTRL_OPEN_ONE_MSG) lets the connector send
+ *   the OPEN and the SETUP as one datagram, OPEN_SETUP.
  *
  * Versions: hdr.version stays 1; features come as OPEN flags. A daemon
  * refuses flags it does not know with ERROR EINVAL "invalid OPEN flags"
@@ -113,6 +117,10 @@ enum ivt_ctrl_type {
 	IVT_CTRL_ATTACH_OK = 13, /* daemon -> client: adopted (ivt_ctrl_attach_ok) */
 	IVT_CTRL_INCOMING_RING = 14, /* daemon -> listener: a connector with its ring (+ fds) */
 	IVT_CTRL_QUEUED = 15,        /* daemon -> IVT_CTRL_OPEN_QUEUED ring connector: offered */
+	/* client -> daemon: a ring connector's OPEN and SETUP (+ fds) in one
+	 * datagram (ivt_ctrl_open_setup), read as the two; only after an
+	 * OPEN_OK with IVT_CTRL_OK_OPEN_SETUP */
+	IVT_CTRL_OPEN_SETUP = 16,
 	IVT_CTRL_TYPE_MAX
 };
 
@@ -144,6 +152,15 @@ enum ivt_ctrl_open_flags {
 	 * without limit); its ordinary OPEN to a listener that takes rings
 	 * and has room is answered with the grant alone (IVT_CTRL_OK_GRANT). */
 	IVT_CTRL_OPEN_QUEUED = 1u << 17,
+	/* Hint (a MULTI listener with IVT_CTRL_OPEN_RINGS): each
+	 * INCOMING_RING brings, after the setup's fds, one more: the
+	 * accepting end's control connection, which ivtd already serves as
+	 * a connection of the listener's identity. The accepting end sends
+	 * its OPEN (LISTEN | ACCEPT) on it instead of connecting. */
+	IVT_CTRL_OPEN_CTRL_FD = 1u << 19,
+	/* Hint (a connector with IVT_CTRL_OPEN_RINGS): it takes
+	 * IVT_CTRL_OK_OPEN_SETUP. */
+	IVT_CTRL_OPEN_ONE_MSG = 1u << 20,
 };
 #define IVT_CTRL_OPEN_FLAGS                                                                  \
 	(IVT_LISTEN | IVT_MESSAGE | IVT_CTRL_OPEN_MULTI | IVT_CTRL_OPEN_ACCEPT |               \
@@ -207,8 +224,13 @@ struct ivt_ctrl_open_ok {
  * connector only: no connection, only the listener's grant; open again
  * with a ring (IVT_CTRL_OPEN_RING). ivtd forgets this OPEN. */
 #define IVT_CTRL_OK_GRANT 8u
+/* open_ok.flags, with IVT_CTRL_OK_RINGS, to a connector whose OPEN had
+ * IVT_CTRL_OPEN_ONE_MSG only: it may send its ring's OPEN and SETUP as
+ * one OPEN_SETUP (one wake-up of ivtd instead of two). */
+#define IVT_CTRL_OK_OPEN_SETUP 16u
 #define IVT_CTRL_OK_FLAGS                                                                     \
-	(IVT_CTRL_OK_MESSAGE | IVT_CTRL_OK_DETACHED | IVT_CTRL_OK_RINGS | IVT_CTRL_OK_GRANT)
+	(IVT_CTRL_OK_MESSAGE | IVT_CTRL_OK_DETACHED | IVT_CTRL_OK_RINGS | IVT_CTRL_OK_GRANT |  \
+	 IVT_CTRL_OK_OPEN_SETUP)
 
 struct ivt_ctrl_error {
 	int32_t err; /* positive errno */
@@ -245,7 +267,16 @@ struct ivt_ctrl_incoming {
 	char identity[IVT_IDENTITY_MAX + 1];
 };
 
-/* INCOMING_RING: the offer and the connector's setup (fds: setup.nfds). */
+/* OPEN_SETUP: a ring connector's OPEN (with IVT_CTRL_OPEN_RING) and its
+ * SETUP (fds: setup.nfds). */
+struct ivt_ctrl_open_setup {
+	struct ivt_ctrl_open open;
+	struct ivt_ctrl_setup setup;
+};
+
+/* INCOMING_RING: the offer and the connector's setup (fds: setup.nfds,
+ * then, to a listener that asked (IVT_CTRL_OPEN_CTRL_FD), maybe one more:
+ * the accepting end's control connection). */
 struct ivt_ctrl_incoming_ring {
 	struct ivt_ctrl_incoming in;
 	struct ivt_ctrl_setup setup;

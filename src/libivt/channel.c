@@ -315,14 +315,17 @@ static int open_offered(struct ivt_channel *ch, const char *socket_opt,
 	r.ring_size = lis_ok->ring_size;
 	if (lis_ok->flags & IVT_CTRL_OK_MESSAGE)
 		r.flags |= IVT_MESSAGE;
-	struct ivt_ring_wait w = {.peer_identity = offer->identity};
+	struct ivt_ring_wait w = {.peer_identity = offer->identity, .ctrl_fd = offer->ctrl_fd};
+	offer->ctrl_fd = -1; /* ours: the attach below closes the offer */
 	int rc = conn_ring_attach(ch, lis_ok, offer);
 	if (rc == 0)
 		rc = ivt_ctrl_select(&ch->ctrl, socket_opt);
 	if (rc == 0 && !ch->ctrl.ops->open_ring)
 		rc = -ENOTSUP; /* only transports with open_ring make offers */
 	if (rc == 0)
-		rc = ch->ctrl.ops->open_ring(ch->ctrl.impl, &r, ok, 0, &w);
+		return ch->ctrl.ops->open_ring(ch->ctrl.impl, &r, ok, 0, &w);
+	if (w.ctrl_fd >= 0)
+		close(w.ctrl_fd); /* ivtd sees that end go before its OPEN */
 	return rc;
 }
 
@@ -499,6 +502,13 @@ int chan_make_request(const char *name, const struct ivt_open_opts *o, uint32_t 
 	/* connectors and multi listeners can do connector-made rings */
 	if ((!(flags & IVT_LISTEN) || (flags & IVT_CTRL_OPEN_MULTI)) && conn_ring_enabled())
 		req->flags |= IVT_CTRL_OPEN_RINGS;
+	/* ...and a listener takes its accepting ends' control connections
+	 * with the offers (no connect, no accept in ivtd per connection) */
+	if ((flags & IVT_CTRL_OPEN_MULTI) && conn_ring_enabled())
+		req->flags |= IVT_CTRL_OPEN_CTRL_FD;
+	/* ...and a connector sends its ring's OPEN and SETUP as one */
+	if (!(flags & IVT_LISTEN) && conn_ring_enabled())
+		req->flags |= IVT_CTRL_OPEN_ONE_MSG;
 	/* timeout 0: go on once queued at the listener, as TCP's connect */
 	if (!(flags & IVT_LISTEN) && o->timeout_ms == 0 && conn_ring_enabled())
 		req->flags |= IVT_CTRL_OPEN_QUEUED;

@@ -38,6 +38,7 @@ struct grant {
 	char backend[IVT_BACKEND_NAME_MAX + 1];
 	uint64_t ring_size;
 	int message;
+	int one_msg; /* ivtd takes OPEN_SETUP (IVT_CTRL_OK_OPEN_SETUP) */
 	int used;
 };
 
@@ -73,6 +74,7 @@ void conn_ring_learn(const char *socket_opt, const char *name, const struct ivt_
 	snprintf(g->backend, sizeof(g->backend), "%s", ok->backend);
 	g->ring_size = ok->ring_size;
 	g->message = !!(ok->flags & IVT_CTRL_OK_MESSAGE);
+	g->one_msg = !!(ok->flags & IVT_CTRL_OK_OPEN_SETUP);
 	g->used = 1;
 	pthread_mutex_unlock(&grants_mu);
 }
@@ -163,7 +165,8 @@ int conn_ring_connect(struct ivt_channel *ch, const char *socket_opt,
 		.params = {.channel = ch->name, .is_server = 0, .ring_size = (size_t)g.ring_size,
 			   .timeout_ms = wait_ms},
 	};
-	struct ivt_ring_wait w = {.arg = &ctx, .build = ring_build, .attached = ring_attached,
+	struct ivt_ring_wait w = {.ctrl_fd = -1, .one_msg = g.one_msg, .arg = &ctx,
+				  .build = ring_build, .attached = ring_attached,
 				  .fd = ring_fd};
 	rc = ch->ctrl.ops->open_ring(ch->ctrl.impl, &r, ok, wait_ms, &w);
 	if (rc >= 0 && (strcmp(ok->backend, g.backend) || ok->ring_size != g.ring_size)) {

@@ -28,6 +28,9 @@ struct ivt_ring_offer {
 	uint8_t blob[IVT_OOB_BLOB_MAX];
 	int fds[IVT_OOB_FDS_MAX];
 	int nfds;
+	/* -1, or the accepting end's control connection that came with the
+	 * offer (IVT_CTRL_OPEN_CTRL_FD): its OPEN goes there, no dialling */
+	int ctrl_fd;
 };
 
 /* What open_ring needs of the channel: make the ring and send its setup
@@ -40,6 +43,12 @@ struct ivt_ring_wait {
 	/* NULL: an accepting end, attached already: open_ring sends the
 	 * OPEN and returns without waiting, its peer's identity this */
 	const char *peer_identity;
+	/* An accepting end: -1 (dial ivtd), or the control connection ivtd
+	 * sent with the offer; open_ring owns it from the call on. */
+	int ctrl_fd;
+	/* A connector: its OPEN and SETUP may go as one OPEN_SETUP (the
+	 * grant said IVT_CTRL_OK_OPEN_SETUP). */
+	int one_msg;
 	int (*build)(void *arg);
 	int (*attached)(void *arg, int woken); /* woken: fd was readable */
 	int (*fd)(void *arg);
@@ -131,6 +140,9 @@ static inline void ivt_ring_offer_close(struct ivt_ring_offer *o)
 	for (int i = 0; i < o->nfds; i++)
 		if (o->fds[i] >= 0)
 			close(o->fds[i]);
+	if (o->ctrl_fd >= 0)
+		close(o->ctrl_fd);
+	o->ctrl_fd = -1;
 	o->nfds = 0;
 	o->has = 0;
 }

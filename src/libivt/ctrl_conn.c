@@ -149,7 +149,8 @@ static int oob_send(void *ctx, const void *blob, size_t len, const int *fds, int
 	if (cc->pending_open) { /* a connector's ring: its OPEN and SETUP in one call */
 		const struct ivt_ctrl_open *open = cc->pending_open;
 		cc->pending_open = NULL;
-		int rc = ivt_ctrl_send_open_setup(cc->sock, cc->seq + 1, open, &s, fds, nfds);
+		int rc = ivt_ctrl_send_open_setup(cc->sock, cc->seq + 1, open, &s, fds, nfds,
+						  cc->pending_one);
 		cc->seq += 2;
 		cc->pending_rc = rc;
 		return rc;
@@ -380,6 +381,7 @@ int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket,
 {
 	offer->has = 0;
 	offer->nfds = 0;
+	offer->ctrl_fd = -1;
 	for (;;) {
 		struct ivt_ctrl_msg m;
 		int rc = ivt_ctrl_recv(cc->sock, &m, timeout_ms);
@@ -402,8 +404,13 @@ int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket,
 			memcpy(offer->identity, r->in.identity, sizeof(offer->identity));
 			offer->blob_len = r->setup.blob_len;
 			memcpy(offer->blob, r->setup.blob, r->setup.blob_len);
-			memcpy(offer->fds, m.fds, sizeof(int) * (size_t)m.nfds);
-			offer->nfds = m.nfds; /* the caller's from here on */
+			/* the caller's from here on; one beyond the setup's is
+			 * the accepting end's control connection (the parser
+			 * allows it; only a listener that asked gets it) */
+			offer->nfds = (int)r->setup.nfds;
+			memcpy(offer->fds, m.fds, sizeof(int) * (size_t)offer->nfds);
+			if (m.nfds > offer->nfds)
+				offer->ctrl_fd = m.fds[offer->nfds];
 			return 0;
 		}
 		ivt_ctrl_msg_close_fds(&m);
@@ -491,7 +498,14 @@ int ivt_ctrl_conn_open_ring(struct ivt_ctrl_conn *cc, const char *path,
 			    int timeout_ms, const struct ivt_ring_wait *w)
 {
 	conn_init(cc);
-	int rc = connect_daemon(cc, path);
+	int rc;
+	if (!w->build && w->ctrl_fd >= 0) { /* ivtd's connection came with the offer */
+		snprintf(cc->path, sizeof(cc->path), "%s", path);
+		cc->sock = w->ctrl_fd;
+		rc = 0;
+	} else {
+		rc = connect_daemon(cc, path);
+	}
 	if (rc < 0)
 		return rc;
 	if (!w->build) { /* an accepting end: its ring is attached already */
@@ -511,6 +525,7 @@ int ivt_ctrl_conn_open_ring(struct ivt_ctrl_conn *cc, const char *path,
 	}
 	/* the backend's setup message carries the OPEN along (oob_send) */
 	cc->pending_open = req;
+	cc->pending_one = w->one_msg;
 	cc->pending_rc = 0;
 	rc = w->build(w->arg);
 	if (cc->pending_open) {

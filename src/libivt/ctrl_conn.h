@@ -38,6 +38,7 @@ struct ivt_ctrl_conn {
 	atomic_int ok_pending;
 	/* open_ring: the OPEN the ring's SETUP carries along, and how that went */
 	const struct ivt_ctrl_open *pending_open;
+	int pending_one; /* as one OPEN_SETUP (IVT_CTRL_OK_OPEN_SETUP) */
 	int pending_rc;
 	/* Re-attaching to a restarted ivtd (ctrl_reattach.c). The cookie
 	 * (ATTACH_INFO) is written once, then published by has_cookie;

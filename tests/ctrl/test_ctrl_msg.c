@@ -460,6 +460,75 @@ static void test_attach_messages(void **state)
 	assert_int_equal(m.u.attach_ok.chan_id, 9);
 }
 
+/* INCOMING_RING carries the setup's fds and, to a listener that asked
+ * (IVT_CTRL_OPEN_CTRL_FD), one more: the accepting end's control
+ * connection. Any other count is refused and every fd closed. */
+static void test_incoming_ring_fds(void **state)
+{
+	struct pair *p = *state;
+	int pipefd[2];
+	assert_int_equal(pipe(pipefd), 0);
+	int before = ts_count_open_fds();
+	struct ivt_ctrl_incoming_ring r;
+	memset(&r, 0, sizeof(r));
+	r.in.ticket = 3;
+	r.setup.blob_len = 4;
+	r.setup.nfds = 2;
+	int fds[4] = {pipefd[0], pipefd[1], pipefd[0], pipefd[1]};
+	for (int n = 2; n <= 3; n++) { /* the setup's, then one more */
+		struct ivt_ctrl_msg m;
+		assert_int_equal(ivt_ctrl_send(p->a, IVT_CTRL_INCOMING_RING, 1, &r, sizeof(r), fds, n),
+				 0);
+		assert_int_equal(ivt_ctrl_recv(p->b, &m, 1000), 0);
+		assert_int_equal(m.hdr.type, IVT_CTRL_INCOMING_RING);
+		assert_int_equal(m.nfds, n);
+		ivt_ctrl_msg_close_fds(&m);
+		assert_int_equal(ts_count_open_fds(), before);
+	}
+	char buf[8192];
+	size_t len = build(buf, IVT_CTRL_INCOMING_RING, sizeof(r), &r, sizeof(r));
+	expect_eproto(p->b, buf, len, fds, 4, p->a); /* two more */
+	expect_eproto(p->b, buf, len, fds, 1, p->a); /* fewer */
+	assert_int_equal(ts_count_open_fds(), before);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+/* OPEN_SETUP: an OPEN and a SETUP in one datagram, with the SETUP's fds. */
+static void test_open_setup_roundtrip(void **state)
+{
+	struct pair *p = *state;
+	int pipefd[2];
+	assert_int_equal(pipe(pipefd), 0);
+	int before = ts_count_open_fds();
+	struct ivt_ctrl_open o = {0};
+	strcpy(o.name, "demo");
+	o.flags = IVT_CTRL_OPEN_RING;
+	struct ivt_ctrl_setup s = {.blob_len = 3, .nfds = 2};
+	assert_int_equal(ivt_ctrl_send_open_setup(p->a, 5, &o, &s, pipefd, 2, 1), 0);
+	struct ivt_ctrl_msg m;
+	assert_int_equal(ivt_ctrl_recv(p->b, &m, 1000), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_SETUP);
+	assert_int_equal(m.hdr.seq, 5);
+	assert_string_equal(m.u.open_setup.open.name, "demo");
+	assert_int_equal(m.u.open_setup.setup.blob_len, 3);
+	assert_int_equal(m.nfds, 2);
+	ivt_ctrl_msg_close_fds(&m);
+	assert_int_equal(ts_count_open_fds(), before);
+	/* fds that disagree with setup.nfds: refused, all closed */
+	struct ivt_ctrl_open_setup os = {.open = o, .setup = s};
+	char buf[8192];
+	size_t len = build(buf, IVT_CTRL_OPEN_SETUP, sizeof(os), &os, sizeof(os));
+	expect_eproto(p->b, buf, len, pipefd, 1, p->a);
+	/* an unterminated name */
+	memset(os.open.name, 'x', sizeof(os.open.name));
+	len = build(buf, IVT_CTRL_OPEN_SETUP, sizeof(os), &os, sizeof(os));
+	expect_eproto(p->b, buf, len, pipefd, 2, p->a);
+	assert_int_equal(ts_count_open_fds(), before);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_pair, teardown_pair)
 
 int main(void)
@@ -476,6 +545,8 @@ int main(void)
 		T(test_bad_setup_and_peer),
 		T(test_attach_messages),
 		T(test_fds_on_wrong_type_closed),
+		T(test_incoming_ring_fds),
+		T(test_open_setup_roundtrip),
 		T(test_timeout_and_reset),
 		cmocka_unit_test(test_parse_direct),
 	};

@@ -8,8 +8,10 @@
  * accepting end, which goes on to the next connector; a stale grant is
  * refused with ESTALE and a policy refusal still comes first, in neither
  * case reaching the listener; the listener closing refuses a ring
- * connector with ECONNREFUSED; and a libivt connector that connects
- * twice uses the ring the second time, both ends byte-exact.
+ * connector with ECONNREFUSED; a listener that asks gets its accepting
+ * end's control connection with each offer; a ring connector may send
+ * its OPEN and SETUP as one datagram; and a libivt connector that
+ * connects twice uses the ring the second time, both ends byte-exact.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -153,26 +155,31 @@ static struct ivt_ctrl_setup shm_setup(void)
 	return setup;
 }
 
-/* OPEN with RING and the ring's SETUP in one go; fds: {memfd, wake end}. */
-static int send_ring_open(const char *name, uint64_t ring, const int fds[2])
+/* OPEN with RING and the ring's SETUP in one go (one: as one datagram,
+ * OPEN_SETUP); fds: {memfd, wake end}. */
+static int send_ring_open_as(const char *name, uint64_t ring, const int fds[2], int one)
 {
 	int s = e2e_ctrl_connect(e2e_group_daemon.sock);
 	assert_true(s >= 0);
 	struct ivt_ctrl_open req = open_req(name, IVT_CTRL_OPEN_RING, ring);
 	struct ivt_ctrl_setup setup = shm_setup();
-	assert_int_equal(ivt_ctrl_send_open_setup(s, 1, &req, &setup, fds, 2), 0);
+	assert_int_equal(ivt_ctrl_send_open_setup(s, 1, &req, &setup, fds, 2, one), 0);
 	return s;
+}
+
+static int send_ring_open(const char *name, uint64_t ring, const int fds[2])
+{
+	return send_ring_open_as(name, ring, fds, 0);
 }
 
 /* ---- the grant, then a ring ------------------------------------------ */
 
-static void test_grant_then_ring(void **state)
+/* An ordinary connector (OPEN flags extra) accepted by l: its OPEN_OK's
+ * flags (the grant's ring size checked). */
+static uint32_t ordinary_grant(ivt_listener *l, const char *name, uint32_t extra)
 {
-	(void)state;
-	ivt_listener *l = listen_on("rgrant");
-	/* an ordinary connector that takes the grant hears it */
 	int s = e2e_ctrl_connect(e2e_group_daemon.sock);
-	struct ivt_ctrl_open req = open_req("rgrant", 0, 0);
+	struct ivt_ctrl_open req = open_req(name, extra, 0);
 	assert_int_equal(ivt_ctrl_send(s, IVT_CTRL_OPEN, 1, &req, sizeof(req), NULL, 0), 0);
 	assert_true(readable(ivt_listener_fd(l), 10000));
 	ivt_channel *ch;
@@ -180,27 +187,43 @@ static void test_grant_then_ring(void **state)
 	struct ivt_ctrl_msg m;
 	assert_int_equal(next_answer(s, &m), 0);
 	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
-	assert_true(m.u.open_ok.flags & IVT_CTRL_OK_RINGS);
 	assert_int_equal(m.u.open_ok.ring_size, RING);
 	ivt_close(ch);
 	close(s);
+	return m.u.open_ok.flags;
+}
 
-	/* a connector with its own ring: accepted through it */
+/* A ring connector (one: OPEN_SETUP) accepted by l through its ring,
+ * before ivtd answers it; then its OPEN_OK. */
+static void ring_accepted(ivt_listener *l, const char *name, int one)
+{
 	struct raw_ring r;
 	raw_ring_make(&r);
-	s = send_ring_open("rgrant", RING, (int[]){r.memfd, r.wake[1]});
+	int s = send_ring_open_as(name, RING, (int[]){r.memfd, r.wake[1]}, one);
 	close(r.wake[1]);
 	r.wake[1] = -1;
 	assert_true(readable(ivt_listener_fd(l), 10000));
+	ivt_channel *ch;
 	assert_int_equal(ivt_accept(l, &ch), 0);
 	assert_true(ivt_ring_peer_attached(&r.ring)); /* before ivtd answers us */
 	assert_string_equal(ivt_peer_identity(ch), "uid:0");
 	assert_int_equal(ivt_send(ch, "ok", 2), 2);
+	struct ivt_ctrl_msg m;
 	assert_int_equal(next_answer(s, &m), 0);
 	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
 	ivt_close(ch);
 	close(s);
 	raw_ring_free(&r);
+}
+
+static void test_grant_then_ring(void **state)
+{
+	(void)state;
+	ivt_listener *l = listen_on("rgrant");
+	/* an ordinary connector that takes the grant hears it */
+	assert_true(ordinary_grant(l, "rgrant", 0) & IVT_CTRL_OK_RINGS);
+	/* a connector with its own ring: accepted through it */
+	ring_accepted(l, "rgrant", 0);
 	ivt_listener_close(l);
 }
 
@@ -236,17 +259,7 @@ static void hostile_then_good(ivt_listener *l, int kind)
 	close(p[1]);
 	raw_ring_free(&r);
 
-	/* the next (good) one goes through */
-	raw_ring_make(&r);
-	s = send_ring_open("rhostile", RING, (int[]){r.memfd, r.wake[1]});
-	close(r.wake[1]);
-	r.wake[1] = -1;
-	assert_true(readable(ivt_listener_fd(l), 10000));
-	assert_int_equal(ivt_accept(l, &ch), 0);
-	assert_true(ivt_ring_peer_attached(&r.ring));
-	ivt_close(ch);
-	close(s);
-	raw_ring_free(&r);
+	ring_accepted(l, "rhostile", 0); /* the next (good) one goes through */
 }
 
 static void test_hostile_rings_refused(void **state)
@@ -349,6 +362,149 @@ static void test_backlog_filled_before_setup(void **state)
 	ivt_listener_close(l);
 }
 
+/* ---- the accepting end's control connection with the offer ------------ */
+
+/* A listener spoken by hand: OPEN (MULTI, RINGS, and extra) answered. */
+static int raw_listener(const char *name, uint32_t extra)
+{
+	int s = e2e_ctrl_connect(e2e_group_daemon.sock);
+	assert_true(s >= 0);
+	struct ivt_ctrl_open req = open_req(name, IVT_LISTEN | IVT_CTRL_OPEN_MULTI | extra, 0);
+	req.arg = 0;
+	assert_int_equal(ivt_ctrl_send(s, IVT_CTRL_OPEN, 1, &req, sizeof(req), NULL, 0), 0);
+	struct ivt_ctrl_msg m;
+	assert_int_equal(next_answer(s, &m), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
+	return s;
+}
+
+/* A ring connector offered to listener socket ls: its control socket,
+ * the INCOMING_RING's ticket and its fds beyond the setup's (-1: none). */
+static int offered(int ls, const char *name, struct raw_ring *r, uint32_t *ticket, int *extra)
+{
+	raw_ring_make(r);
+	int s = send_ring_open(name, RING, (int[]){r->memfd, r->wake[1]});
+	close(r->wake[1]);
+	r->wake[1] = -1;
+	struct ivt_ctrl_msg m;
+	assert_int_equal(ivt_ctrl_recv(ls, &m, 10000), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_INCOMING_RING);
+	assert_int_equal(m.u.incoming_ring.setup.nfds, 2);
+	*ticket = m.u.incoming_ring.in.ticket;
+	*extra = m.nfds == 3 ? m.fds[2] : -1;
+	assert_true(m.nfds == 2 || m.nfds == 3);
+	close(m.fds[0]);
+	close(m.fds[1]);
+	return s;
+}
+
+/* OPEN ACCEPT of ticket on s, answered OPEN_OK (as the server end). */
+static void accept_on(int s, const char *name, uint32_t ticket)
+{
+	struct ivt_ctrl_open req = open_req(name, IVT_LISTEN | IVT_CTRL_OPEN_ACCEPT, RING);
+	req.arg = ticket;
+	assert_int_equal(ivt_ctrl_send(s, IVT_CTRL_OPEN, 1, &req, sizeof(req), NULL, 0), 0);
+	struct ivt_ctrl_msg m;
+	assert_int_equal(next_answer(s, &m), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
+	assert_int_equal(m.u.open_ok.is_server, 1);
+}
+
+/* A listener that asks (IVT_CTRL_OPEN_CTRL_FD) gets with each offer a
+ * control connection ivtd already serves as one of the listener's: OPEN
+ * ACCEPT on it takes the connector, no connect needed. One dropped
+ * unused costs nothing: the connector stays queued and is accepted the
+ * ordinary way. A listener that does not ask gets the setup's fds only. */
+static void test_accept_end_ctrl_with_offer(void **state)
+{
+	(void)state;
+	int ls = raw_listener("rctlfd", IVT_CTRL_OPEN_CTRL_FD);
+	struct raw_ring r;
+	uint32_t ticket;
+	int cfd;
+	int s = offered(ls, "rctlfd", &r, &ticket, &cfd);
+	assert_true(cfd >= 0);
+	int type = 0;
+	socklen_t tl = sizeof(type);
+	assert_int_equal(getsockopt(cfd, SOL_SOCKET, SO_TYPE, &type, &tl), 0);
+	assert_int_equal(type, SOCK_SEQPACKET);
+	accept_on(cfd, "rctlfd", ticket);
+	struct ivt_ctrl_msg m;
+	assert_int_equal(next_answer(s, &m), 0); /* the connector is accepted */
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
+	close(cfd);
+	close(s);
+	raw_ring_free(&r);
+
+	/* unused: dropped before any OPEN; the ticket is still good */
+	s = offered(ls, "rctlfd", &r, &ticket, &cfd);
+	assert_true(cfd >= 0);
+	close(cfd);
+	int as = e2e_ctrl_connect(e2e_group_daemon.sock);
+	accept_on(as, "rctlfd", ticket);
+	assert_int_equal(next_answer(s, &m), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_OPEN_OK);
+	close(as);
+	close(s);
+	raw_ring_free(&r);
+	close(ls);
+
+	/* not asked for: none */
+	ls = raw_listener("rctlfd2", 0);
+	s = offered(ls, "rctlfd2", &r, &ticket, &cfd);
+	assert_int_equal(cfd, -1);
+	close(s);
+	raw_ring_free(&r);
+	close(ls);
+}
+
+/* ---- OPEN and SETUP as one datagram ----------------------------------- */
+
+/* The grant says IVT_CTRL_OK_OPEN_SETUP only to a connector that said it
+ * takes it (IVT_CTRL_OPEN_ONE_MSG); a ring connector's OPEN_SETUP is
+ * accepted as the OPEN and SETUP it carries, a policy refusal still comes
+ * first (its fds not kept, the listener never told), and an OPEN_SETUP
+ * without RING is a protocol error. */
+static void test_open_setup_one_datagram(void **state)
+{
+	(void)state;
+	ivt_listener *l = listen_on("rone");
+	for (int hint = 0; hint <= 1; hint++) {
+		uint32_t f = ordinary_grant(l, "rone", hint ? IVT_CTRL_OPEN_ONE_MSG : 0);
+		assert_true(f & IVT_CTRL_OK_RINGS);
+		assert_int_equal(!!(f & IVT_CTRL_OK_OPEN_SETUP), hint);
+	}
+	ring_accepted(l, "rone", 1);
+	ivt_listener_close(l);
+
+	struct raw_ring r;
+	struct ivt_ctrl_msg m;
+	/* the policy first: uid 0 may not connect to racl */
+	l = listen_on("racl");
+	raw_ring_make(&r);
+	int s = send_ring_open_as("racl", RING, (int[]){r.memfd, r.wake[1]}, 1);
+	assert_int_equal(next_answer(s, &m), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_ERROR);
+	assert_int_equal(m.u.error.err, EACCES);
+	assert_false(readable(ivt_listener_fd(l), 200));
+	close(r.wake[1]);
+	r.wake[1] = -1;
+	assert_true(readable(r.wake[0], 10000)); /* ivtd kept no copy */
+	close(s);
+	raw_ring_free(&r);
+	ivt_listener_close(l);
+
+	/* without RING */
+	s = e2e_ctrl_connect(e2e_group_daemon.sock);
+	struct ivt_ctrl_open_setup os = {.open = open_req("rone", 0, RING), .setup = shm_setup()};
+	os.setup.nfds = 0;
+	assert_int_equal(ivt_ctrl_send(s, IVT_CTRL_OPEN_SETUP, 1, &os, sizeof(os), NULL, 0), 0);
+	assert_int_equal(next_answer(s, &m), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_ERROR);
+	assert_int_equal(m.u.error.err, EPROTO);
+	close(s);
+}
+
 /* ---- libivt on both ends --------------------------------------------- */
 
 /* Three connections from one process: the first learns the grant, the
@@ -400,6 +556,8 @@ int main(void)
 		cmocka_unit_test(test_stale_grant_and_policy_first),
 		cmocka_unit_test(test_listener_close_refuses_ring),
 		cmocka_unit_test(test_backlog_filled_before_setup),
+		cmocka_unit_test(test_accept_end_ctrl_with_offer),
+		cmocka_unit_test(test_open_setup_one_datagram),
 		cmocka_unit_test(test_libivt_both_ends),
 	};
 	return cmocka_run_group_tests(tests, group_setup, e2e_group_teardown);

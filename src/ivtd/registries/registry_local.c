@@ -34,6 +34,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,8 @@ struct local_conn {
 	int wants_info; /* its OPEN had IVT_CTRL_OPEN_INFO: it takes PEER_INFO */
 	int wants_attach; /* its OPEN had IVT_CTRL_OPEN_ATTACH: it takes ATTACH_INFO */
 	int wants_detach; /* its OPEN had IVT_CTRL_OPEN_DETACH: it takes OK_DETACHED */
+	int wants_ctrl_fd; /* a listener whose OPEN had IVT_CTRL_OPEN_CTRL_FD */
+	int wants_one_msg; /* a connector whose OPEN had IVT_CTRL_OPEN_ONE_MSG */
 	size_t held;    /* table places kept for its setup's fds (one-shot listener) */
 };
 
@@ -185,7 +188,10 @@ static int send_or_drop(struct local_conn *c, uint16_t type, const void *p, uint
 
 static int op_reply_ok(struct ivt_reg_end *end, const struct ivt_ctrl_open_ok *ok)
 {
-	return send_or_drop(conn_of(end), IVT_CTRL_OPEN_OK, ok, sizeof(*ok), NULL, 0);
+	struct ivt_ctrl_open_ok o = *ok;
+	if ((o.flags & IVT_CTRL_OK_RINGS) && conn_of(end)->wants_one_msg)
+		o.flags |= IVT_CTRL_OK_OPEN_SETUP; /* this registry reads OPEN_SETUP */
+	return send_or_drop(conn_of(end), IVT_CTRL_OPEN_OK, &o, sizeof(o), NULL, 0);
 }
 
 static int op_reply_error(struct ivt_reg_end *end, int err, const char *msg)
@@ -237,6 +243,8 @@ static int op_incoming(struct ivt_reg_end *end, uint32_t ticket, const struct iv
 	return send_or_drop(conn_of(end), IVT_CTRL_INCOMING, &in, sizeof(in), NULL, 0);
 }
 
+static int premade_conn(struct local_conn *lis);
+
 static int op_incoming_ring(struct ivt_reg_end *end, uint32_t ticket,
 			    const struct ivt_identity *who, uint32_t peer_domid, const void *blob,
 			    size_t len, const int *fds, int nfds)
@@ -251,7 +259,16 @@ static int op_incoming_ring(struct ivt_reg_end *end, uint32_t ticket,
 	memcpy(r.setup.blob, blob, len);
 	r.setup.blob_len = (uint32_t)len;
 	r.setup.nfds = (uint32_t)nfds;
-	return send_or_drop(conn_of(end), IVT_CTRL_INCOMING_RING, &r, sizeof(r), fds, nfds);
+	struct local_conn *c = conn_of(end);
+	int all[IVT_OOB_FDS_MAX], n = nfds;
+	memcpy(all, fds, sizeof(int) * (size_t)nfds);
+	int cfd = c->wants_ctrl_fd && nfds < IVT_OOB_FDS_MAX && !c->dead ? premade_conn(c) : -1;
+	if (cfd >= 0)
+		all[n++] = cfd;
+	int rc = send_or_drop(c, IVT_CTRL_INCOMING_RING, &r, sizeof(r), all, n);
+	if (cfd >= 0)
+		close(cfd); /* the listener's now, or gone: then ours hangs up */
+	return rc;
 }
 
 static int op_queued(struct ivt_reg_end *end)
@@ -551,6 +568,8 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		c->wants_info = (fl & IVT_CTRL_OPEN_INFO) != 0;
 		c->wants_attach = (fl & IVT_CTRL_OPEN_ATTACH) != 0;
 		c->wants_detach = (fl & IVT_CTRL_OPEN_DETACH) != 0;
+		c->wants_ctrl_fd = req.multi && (fl & IVT_CTRL_OPEN_CTRL_FD) != 0;
+		c->wants_one_msg = !req.listen && (fl & IVT_CTRL_OPEN_ONE_MSG) != 0;
 		req.rings = (fl & IVT_CTRL_OPEN_RINGS) != 0;
 		req.ring = (fl & IVT_CTRL_OPEN_RING) != 0;
 		req.queued = req.rings && (fl & IVT_CTRL_OPEN_QUEUED) != 0;
@@ -594,6 +613,28 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		}
 		mark_opened(c);
 		lr->reg.cb.request(lr->reg.cb.arg, &c->end, &req);
+		return;
+	}
+	case IVT_CTRL_OPEN_SETUP: {
+		/* a ring connector's OPEN and SETUP in one datagram: read as
+		 * the two, so a refused OPEN refuses its SETUP as ever */
+		struct ivt_ctrl_msg part = {.hdr = m->hdr};
+		part.hdr.type = IVT_CTRL_OPEN;
+		part.u.open = m->u.open_setup.open;
+		if (!(part.u.open.flags & IVT_CTRL_OPEN_RING)) {
+			protocol_error(c, "OPEN_SETUP of a connector without its ring");
+			return;
+		}
+		handle_msg(c, &part);
+		if (c->dead)
+			return; /* the caller closes the fds */
+		part.hdr.type = IVT_CTRL_SETUP;
+		part.u.setup = m->u.open_setup.setup;
+		memcpy(part.fds, m->fds, sizeof(part.fds));
+		part.nfds = m->nfds;
+		m->nfds = 0;
+		handle_msg(c, &part);
+		ivt_ctrl_msg_close_fds(&part); /* whatever it did not take */
 		return;
 	}
 	case IVT_CTRL_ATTACH:
@@ -646,6 +687,62 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Serve fd as a connection of uid (pid: for the logs). NULL: out of
+ * memory (logged); fd is the caller's to close then. */
+static struct local_conn *conn_add(struct local_reg *lr, int fd, uid_t uid, pid_t pid)
+{
+	struct local_conn *c = calloc(1, sizeof(*c));
+	if (c)
+		c->ev = event_new(lr->base, fd, EV_READ | EV_PERSIST, on_readable, c);
+	struct uid_count *u = c && c->ev ? uid_counts_get(&lr->per_uid, uid) : NULL;
+	if (!u) {
+		IVT_ERR(WHO, "out of memory taking a control connection");
+		if (c && c->ev)
+			event_free(c->ev);
+		free(c);
+		return NULL;
+	}
+	u->conns++;
+	c->lr = lr;
+	c->fd = fd;
+	c->end.reg = &lr->reg;
+	c->end.domid = 0;
+	c->end.uid = uid;
+	c->end.pid = pid;
+	c->end.who = ivt_identity_uid(uid);
+	c->next = lr->conns;
+	if (c->next)
+		c->next->prev = c;
+	lr->conns = c;
+	lr->nconns++;
+	event_add(c->ev, NULL);
+	return c;
+}
+
+/* The accepting end's control connection for an offer to listener lis
+ * (IVT_CTRL_OPEN_CTRL_FD): a socket pair whose one end ivtd serves as a
+ * connection of lis's identity, as if that end had connected from lis's
+ * process (only lis's process receives the other end). Within the same
+ * limits as a connection. The other end, or -1: none (then the accepting
+ * end connects, and hears the refusal, if any, from there). */
+static int premade_conn(struct local_conn *lis)
+{
+	struct local_reg *lr = lis->lr;
+	char why[IVT_ERRMSG_MAX + 1];
+	int sv[2];
+	if (admit(lr, lis->end.uid, why, sizeof(why)) != 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+		return -1;
+	/* ours never blocks; the client's end is blocking, as one it dials */
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) != 0 ||
+	    !conn_add(lr, sv[0], lis->end.uid, lis->end.pid)) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	return sv[1];
+}
+
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	(void)what;
@@ -677,33 +774,16 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 			refuse_conn(fd, err, why);
 			continue;
 		}
-		struct local_conn *c = calloc(1, sizeof(*c));
-		if (c)
-			c->ev = event_new(lr->base, fd, EV_READ | EV_PERSIST, on_readable, c);
-		struct uid_count *u = c && c->ev ? uid_counts_get(&lr->per_uid, cred.uid) : NULL;
-		if (!u) {
-			IVT_ERR(WHO, "out of memory accepting a control connection");
-			if (c && c->ev)
-				event_free(c->ev);
-			free(c);
+		if (!conn_add(lr, fd, cred.uid, cred.pid)) {
 			close(fd);
 			continue;
 		}
-		u->conns++;
-		c->lr = lr;
-		c->fd = fd;
-		c->end.reg = &lr->reg;
-		c->end.domid = 0;
-		c->end.uid = cred.uid;
-		c->end.pid = cred.pid;
-		c->end.who = ivt_identity_uid(cred.uid);
-		c->next = lr->conns;
-		if (c->next)
-			c->next->prev = c;
-		lr->conns = c;
-		lr->nconns++;
-		event_add(c->ev, NULL);
-		IVT_DEBUG(WHO, "control connection from %s (pid %d)", IVT_ID_S(&c->end.who), c->end.pid);
+		IVT_DEBUG(WHO, "control connection from uid:%u (pid %d)", (unsigned)cred.uid,
+			  (int)cred.pid);
+		/* One per wake-up: the listening socket is level-triggered, so
+		 * more waiting ones bring us back, and the usual single one
+		 * costs no accept4 that finds none. */
+		return;
 	}
 }
 
