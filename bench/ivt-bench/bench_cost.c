@@ -2,45 +2,41 @@
 #include "bench_cost.h"
 
 #include <stdio.h>
-#include <sys/resource.h>
 
 struct bench_cost bench_cost_now(ivt_channel *ch)
 {
-	struct bench_cost c = {0};
-	struct rusage ru;
-	if (getrusage(RUSAGE_SELF, &ru) == 0) {
-		c.user_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6;
-		c.sys_s = (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
-		c.sleeps = ru.ru_nvcsw;
-	}
+	struct bench_cost b = {0};
+	cost_sample(&b.c, 0);
 	struct ivt_stats st;
 	if (ch && ivt_get_stats(ch, &st) == 0) {
-		c.waits = st.waits;
-		c.notifies = st.notifies_sent;
+		b.waits = st.waits;
+		b.notifies = st.notifies_sent;
 	}
-	return c;
+	return b;
 }
 
-void bench_cost_add(struct bench_cost *acc, const struct bench_cost *before,
+void bench_cost_add(struct bench_cost_sum *sum, const struct bench_cost *before,
 		    const struct bench_cost *after, uint64_t bytes)
 {
-	acc->user_s += after->user_s - before->user_s;
-	acc->sys_s += after->sys_s - before->sys_s;
-	acc->sleeps += after->sleeps - before->sleeps;
-	acc->waits += after->waits - before->waits;
-	acc->notifies += after->notifies - before->notifies;
-	acc->bytes += bytes;
+	struct cost d;
+	cost_per(&d, &before->c, &after->c, 1);
+	sum->cpu_us += d.cpu_us;
+	sum->sleeps += d.sleeps;
+	sum->preempted += d.preempted;
+	sum->waits += after->waits - before->waits;
+	sum->notifies += after->notifies - before->notifies;
+	sum->bytes += bytes;
 }
 
 void bench_cost_print(const char *role, size_t ring, size_t wsize, const char *mode,
-		      const struct bench_cost *c)
+		      const struct bench_cost_sum *s)
 {
-	double mb = c->bytes / 1e6;
+	double mb = s->bytes / 1e6;
 	if (mb <= 0)
 		return;
 	fprintf(stderr,
-		"ivt-bench: cost %s ring %zu write %zu %-7s per MB: user %.1f ms, sys %.1f ms, "
-		"sleeps %.0f, ivt waits %.0f, ivt notifies %.0f\n",
-		role, ring, wsize, mode, c->user_s * 1e3 / mb, c->sys_s * 1e3 / mb, c->sleeps / mb,
-		c->waits / mb, c->notifies / mb);
+		"ivt-bench: cost %s ring %zu write %zu %-7s per MB: cpu %.1f ms, sleeps %.0f, "
+		"preempted %.0f, ivt waits %.0f, ivt notifies %.0f\n",
+		role, ring, wsize, mode, s->cpu_us / 1e3 / mb, s->sleeps / mb, s->preempted / mb,
+		s->waits / mb, s->notifies / mb);
 }

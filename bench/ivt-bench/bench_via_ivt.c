@@ -240,7 +240,7 @@ static double point(const struct via_ivt_config *c, ivt_channel *ch, int r, int 
 		order[n++] = MODE_RESERVE;
 	}
 	double v[4][VIA_IVT_MAXREPEAT];
-	struct bench_cost cost[4] = {{0}};
+	struct bench_cost_sum cost[4] = {{0}};
 	int reps = c->repeat < 1 ? 1 : c->repeat > VIA_IVT_MAXREPEAT ? VIA_IVT_MAXREPEAT : c->repeat;
 	for (int k = 0; k < reps; k++)
 		for (int j = 0; j < n; j++) {

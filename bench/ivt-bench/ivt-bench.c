@@ -286,9 +286,9 @@ static void usage(FILE *f, const char *argv0)
 		"        reported; with --zc/--vs-vchan the modes alternate, each round\n"
 		"        starting with the next (raw, copy, reserve; copy, reserve, raw;\n"
 		"        ...), so load that comes and goes hits them alike.\n"
-		"  --costs  per point and mode, on stderr: this end's CPU time (user,\n"
-		"        system), sleeps (voluntary context switches), libivt's waits and\n"
-		"        the wake-ups it sent, all per MB moved (a profile for where a mode\n"
+		"  --costs  per point and mode, on stderr: this end's CPU time, sleeps\n"
+		"        (voluntary context switches), preemptions, libivt's waits and the\n"
+		"        wake-ups it sent, all per MB moved (a profile for where a mode\n"
 		"        loses, e.g. in a guest without perf).\n",
 		argv0, argv0);
 }
