@@ -17,6 +17,7 @@ PACKAGES=(
   dpkg-dev                         # cpack -G DEB (dpkg-shlibdeps), tests/packaging
   gnuplot-nox                      # bench/plot-sweep.sh
   redis-tools iperf3 socat curl python3   # (python3 also: docs/md2man.py); unmodified programs under libivt-preload.so
+  netcat-openbsd                   # nc -N: half-close under libivt-preload.so (tests/preload)
   clang libclang-rt-14-dev         # libFuzzer harnesses (scripts/fuzz.sh)
 )
 

@@ -473,12 +473,12 @@ static void print_cost(const struct result *sb, const struct result *tb, const s
 		       const struct result *tl)
 {
 	printf("\nstream CPU (both processes, user+sys incl. softirq run in them) and batching\n");
-	printf("%8s | %8s %8s %8s | %8s %8s | %6s | %7s %7s | %6s %6s %6s | %5s\n", "size",
-	       "slp tx", "slp rx", "s/GB", "tcp tx", "tcp rx", "cpu", "ns/frm", "ns/frm", "frm/",
-	       "frm/", "polls/", "retx");
-	printf("%8s | %8s %8s %8s | %8s %8s | %6s | %7s %7s | %6s %6s %6s | %5s\n", "", "ns/KB",
-	       "ns/KB", "slp", "ns/KB", "ns/KB", "ratio", "tx", "rx", "sendm", "recvm", "frm rx",
-	       "%");
+	printf("%8s | %8s %8s %8s | %8s %8s | %6s | %7s %7s | %6s %6s %6s | %5s | %6s %6s\n",
+	       "size", "slp tx", "slp rx", "s/GB", "tcp tx", "tcp rx", "cpu", "ns/frm", "ns/frm",
+	       "frm/", "frm/", "polls/", "retx", "acks/", "polls/");
+	printf("%8s | %8s %8s %8s | %8s %8s | %6s | %7s %7s | %6s %6s %6s | %5s | %6s %6s\n", "",
+	       "ns/KB", "ns/KB", "slp", "ns/KB", "ns/KB", "ratio", "tx", "rx", "sendm", "recvm",
+	       "frm rx", "%", "kfrm", "frm tx");
 	for (size_t i = 0; i < NSIZES; i++) {
 		const struct result *s = &sb[i], *t = &tb[i];
 		if (!(size_mask & (1u << i)))
@@ -487,7 +487,7 @@ static void print_cost(const struct result *sb, const struct result *tb, const s
 		double scpu = (double)(s->cpu_client_ns + s->cpu_server_ns);
 		double tcpu = (double)(t->cpu_client_ns + t->cpu_server_ns);
 		printf("%8s | %8.0f %8.0f %8.2f | %8.0f %8.0f | %6.2f | %7.0f %7.0f | %6.1f %6.1f %6.2f | "
-		       "%5.2f\n",
+		       "%5.2f | %6.1f %6.2f\n",
 		       size_label(sizes[i]), (double)s->cpu_client_ns / kb,
 		       (double)s->cpu_server_ns / kb, scpu / 1e9 / ((double)s->bytes / 1e9),
 		       (double)t->cpu_client_ns / tkb, (double)t->cpu_server_ns / tkb,
@@ -497,7 +497,9 @@ static void print_cost(const struct result *sb, const struct result *tb, const s
 		       per(s->client.tx_frames, s->client.tx_calls),
 		       per(s->server.rx_frames, s->server.rx_calls),
 		       per(s->server.waits, s->server.rx_frames),
-		       100.0 * per(s->client.retx, s->client.tx_frames));
+		       100.0 * per(s->client.retx, s->client.tx_frames),
+		       1000.0 * per(s->server.tx_frames, s->client.tx_frames),
+		       per(s->client.waits, s->client.tx_frames));
 	}
 	printf("\nround trip per message (client = pinger): syscalls and CPU each side\n");
 	printf("%8s | %7s %7s %7s %7s | %7s %7s %7s %7s | %8s %8s\n", "size", "cli tx", "cli rx",

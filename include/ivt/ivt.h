@@ -217,6 +217,31 @@ const char *ivt_peer_identity(const ivt_channel *ch);
 /* Close gracefully: the peer reads what was sent, then end-of-stream. */
 int ivt_close(ivt_channel *ch);
 
+/* ivt_shutdown's how: the values of shutdown(2)'s SHUT_RD/WR/RDWR. */
+enum ivt_shut_how { IVT_SHUT_RD = 0, IVT_SHUT_WR = 1, IVT_SHUT_RDWR = 2 };
+
+/* Half-close, as shutdown(2) on a TCP socket; the channel stays open
+ * until ivt_close.
+ * IVT_SHUT_WR: this end sends no more. The peer reads everything sent
+ * before, then ivt_recv returns 0 (ivt_next_msg_size 0: no message comes
+ * any more), while it can still send to us and we still receive.
+ * Later ivt_send(v)/ivt_send_reserve here return -EPIPE; one-sided ops
+ * and their answers go on. Blocking: returns once the end marker is in
+ * the ring (it waits for room like ivt_send, bounded by the send
+ * timeout: -ETIMEDOUT); non-blocking: never waits, the marker goes out
+ * with the next flush (ivt_flush, or any receive). Again: 0.
+ * IVT_SHUT_RD: this end's ivt_recv(v)/ivt_next_msg_size return 0 from
+ * now on; the peer is not told (as TCP on Linux: what it sends still
+ * fills the ring, and a peer sending more than a ring waits).
+ * IVT_SHUT_RDWR: both. ivt_ready/ivt_fd report the ends as ready.
+ * Returns 0, -EINVAL, -EOPNOTSUPP (SHUT_WR/RDWR: the other end's
+ * libivt or ivtd (either host's, bridged) is older than half-close;
+ * nothing changed, the reason says so), -EAGAIN (non-blocking,
+ * policy "spill" with parked bytes not yet in the ring: call again),
+ * -ECONNRESET/-EPROTO as ivt_send. A peer that closed already is no
+ * error (0). */
+int ivt_shutdown(ivt_channel *ch, int how);
+
 /* After fork, when another process goes on using ch (its copy of the
  * channel): free this process's copy only. Nothing reaches the peer or
  * ivtd: no end of stream, no close; the control socket and the ring stay
@@ -229,9 +254,13 @@ int ivt_forget(ivt_channel *ch);
  * -EPIPE: peer closed; -ECONNRESET: peer died. Bytes already returned as
  * sent are never lost while the peer lives. With a send timeout: the bytes
  * queued when it expired, or -ETIMEDOUT if none.
- * Message mode: one message of len bytes, taken whole or not at all
- * (returns len, -EAGAIN or -ETIMEDOUT; the part that did not fit the ring
- * is copied and sent later); len 0 sends nothing and returns 0;
+ * Message mode: one message of len bytes, sent whole or not at all:
+ * returns len, -EAGAIN or -ETIMEDOUT. Non-blocking, a message once begun
+ * is taken whole (the part that did not fit the ring is copied and sent
+ * later). Blocking with a send timeout that expires inside the message:
+ * -ETIMEDOUT, and the peer drops the part that reached it (its receive
+ * never returns that message; ivt_next_msg_size may have reported its
+ * size); len 0 sends nothing and returns 0;
  * -EMSGSIZE above IVT_MSG_MAX. A blocking message larger than the free
  * ring returns only as the peer reads: a single thread that sends it to a
  * channel whose other end it reads itself waits for good. */
@@ -275,8 +304,12 @@ ssize_t ivt_recv_all(ivt_channel *ch, void *buf, size_t len);
 /* Per-channel limits for blocking ivt_send/ivt_sendv/ivt_send_reserve
  * (send_ms) and ivt_recv/ivt_recvv/ivt_next_msg_size (recv_ms), like
  * SO_SNDTIMEO/SO_RCVTIMEO: -1 waits without limit (the default), 0 fails
- * at once with -ETIMEDOUT rather than wait, >0 milliseconds. A timed-out
- * call returns -ETIMEDOUT, or what it did (bytes sent). Any time after
+ * at once with -ETIMEDOUT rather than wait, >0 milliseconds. The limit is
+ * on the call's total waiting. A timed-out stream send returns the bytes
+ * it queued (the last frame's unsent tail is copied, as non-blocking), or
+ * -ETIMEDOUT if none; a timed-out message send returns -ETIMEDOUT and the
+ * message is not delivered (ivt_send); a timed-out receive returns
+ * -ETIMEDOUT. Any time after
  * ivt_open, from any thread; takes effect at the next call. Does not apply
  * to ivt_open (opts->timeout_ms), ivt_close, ivt_flush or one-sided ops. */
 int ivt_set_timeouts(ivt_channel *ch, int send_ms, int recv_ms);

@@ -9,13 +9,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/fd_stdio.h"
 #include "shm_ep.h"
 
 static int make_memfd(const char *channel, size_t size)
 {
 	char name[64];
 	snprintf(name, sizeof(name), "ivt-shm:%.48s", channel ? channel : "");
-	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int fd = ivt_fd_off_stdio(memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
 	if (fd < 0)
 		return -errno;
 	/* Sealed so the client can rely on the size: a shrink would SIGBUS it. */
@@ -50,7 +51,7 @@ int shm_listen(const struct ivt_ep_params *params, struct ivt_ep **out)
 		rc = -errno;
 		goto fail;
 	}
-	ep->wake = sv[0];
+	ep->wake = ivt_fd_off_stdio(sv[0]);
 	ep->map = mmap(NULL, shm_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	if (ep->map == MAP_FAILED) {
 		ep->map = NULL;

@@ -25,6 +25,8 @@ __all__ = ["Channel", "Listener", "Store", "lib", "LISTEN", "NONBLOCK", "MESSAGE
 LISTEN = 1 << 0
 NONBLOCK = 1 << 1
 MESSAGE = 1 << 2
+# Channel.shutdown's how: socket.SHUT_RD / SHUT_WR / SHUT_RDWR's values
+SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2
 MSG_MAX = 1 << 30
 STORE_CHANNEL = "ivt.utmem"
 POOL_PERSISTENT = 1 << 0
@@ -99,6 +101,7 @@ _backend_name = _fn("ivt_backend_name", _c.c_char_p, _vp)
 _strerror = _fn("ivt_strerror", _c.c_char_p, _c.c_int)
 _store_strerror = _fn("ivt_store_strerror", _c.c_char_p, _c.c_int)
 _peer_identity = _fn("ivt_peer_identity", _c.c_char_p, _vp, optional=True)
+_shutdown = _fn("ivt_shutdown", _c.c_int, _vp, _c.c_int, optional=True)
 _listen = _fn("ivt_listen", _c.c_int, _c.c_char_p, _c.POINTER(_OpenOpts), _c.POINTER(_vp),
               optional=True)
 _accept = _fn("ivt_accept", _c.c_int, _vp, _c.POINTER(_vp), optional=True)
@@ -231,6 +234,15 @@ class Channel(_Handle):
     def send(self, data):
         p, n, _keep = _buf(data)
         return _check(_send(self._handle(), _c.cast(p, _vp), n))
+
+    def shutdown(self, how):
+        """ivt_shutdown, as socket.shutdown: SHUT_WR ends what we send (the
+        peer reads b"" after it, and may still answer), SHUT_RD our own
+        receives. OSError EOPNOTSUPP where the other end or ivtd is older
+        than half-close."""
+        if _shutdown is None:
+            raise OSError(errno.EOPNOTSUPP, "libivt has no ivt_shutdown: too old")
+        _check(_shutdown(self._handle(), how))
 
     def sendall(self, data):
         """Blocking channels already send everything; loops for non-blocking."""

@@ -42,6 +42,27 @@ def test_stream_send_recv_and_end(ivtd):
         assert lis.stats()["bytes_received"] == len(data) + 6
 
 
+def test_shutdown_then_answer(ivtd):
+    """A request, shutdown(SHUT_WR), the answer: as a socket."""
+    lis, con = pair("py-halfclose")
+    with lis, con:
+        con.sendall(b"question")
+        con.shutdown(ivt.SHUT_WR)
+        with pytest.raises(BrokenPipeError):
+            con.send(b"more")
+        got = bytearray()
+        while True:
+            b = lis.recv(100)
+            if not b:
+                break
+            got += b
+        assert bytes(got) == b"question"
+        lis.sendall(b"answer")
+        lis.close()
+        assert con.recv(100) == b"answer"
+        assert con.recv(100) == b""
+
+
 def test_message_mode(ivtd):
     lis, con = pair("py-msg", message=True)
     with lis, con:

@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "ctrl_msg.h"
 #include "fd_send.h"
+#include "fd_stdio.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -279,6 +280,36 @@ int ivt_ctrl_send_open_setup(int sock, uint32_t seq, const struct ivt_ctrl_open 
 			   (size_t)n1);
 }
 
+int ivt_ctrl_send_batch(int sock, const struct ivt_ctrl_out *msgs, int n)
+{
+	if (n < 0 || n > IVT_CTRL_BATCH_MAX)
+		return -EINVAL;
+	union ctrl_out out[IVT_CTRL_BATCH_MAX];
+	struct iovec iov[IVT_CTRL_BATCH_MAX];
+	struct mmsghdr mm[IVT_CTRL_BATCH_MAX];
+	memset(mm, 0, sizeof(mm[0]) * (size_t)n);
+	for (int i = 0; i < n; i++) {
+		ssize_t len = build(&out[i], msgs[i].type, msgs[i].seq, msgs[i].payload,
+				    msgs[i].len, NULL, 0);
+		if (len < 0)
+			return -EINVAL;
+		iov[i] = (struct iovec){.iov_base = out[i].bytes, .iov_len = (size_t)len};
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	/* datagrams go whole or not at all: a short count is a full buffer
+	 * (or a signal), and the rest goes on */
+	for (int done = 0; done < n;) {
+		int r = sendmmsg(sock, mm + done, (unsigned)(n - done), MSG_NOSIGNAL);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return send_result(r < 0 ? -errno : -EAGAIN, 0);
+		done += r;
+	}
+	return 0;
+}
+
 /* Wait until sock is readable. 0, -ETIMEDOUT or -errno. */
 static int wait_readable(int sock, int timeout_ms)
 {
@@ -307,6 +338,7 @@ static bool take_fds(struct msghdr *mh, struct ivt_ctrl_msg *m)
 		for (size_t i = 0; i < n; i++) {
 			int fd;
 			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			fd = ivt_fd_off_stdio(fd);
 			if (m->nfds < IVT_OOB_FDS_MAX) {
 				m->fds[m->nfds++] = fd;
 			} else {

@@ -40,6 +40,21 @@ int ivt_ctrl_send(int sock, uint16_t type, uint32_t seq, const void *payload, ui
 int ivt_ctrl_send_open_setup(int sock, uint32_t seq, const struct ivt_ctrl_open *open,
 			     const struct ivt_ctrl_setup *setup, const int *fds, int nfds, int one);
 
+/* One message of a batch: no fds. */
+struct ivt_ctrl_out {
+	uint16_t type;
+	uint32_t seq;
+	const void *payload;
+	uint32_t len;
+};
+#define IVT_CTRL_BATCH_MAX 16
+
+/* Up to IVT_CTRL_BATCH_MAX messages without fds to one socket, in order,
+ * in one system call (sendmmsg) as a rule. 0 or a negative errno as
+ * ivt_ctrl_send's (-EINVAL: a message that does not parse; nothing sent
+ * then). */
+int ivt_ctrl_send_batch(int sock, const struct ivt_ctrl_out *msgs, int n);
+
 /* Receive and validate one message. timeout_ms < 0 waits forever.
  * Returns 0, -ECONNRESET when the peer closed the socket and nothing it
  * sent is left (also when the kernel reported the close first), -ETIMEDOUT,

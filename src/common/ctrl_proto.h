@@ -152,6 +152,11 @@ enum ivt_ctrl_open_flags {
 	 * without limit); its ordinary OPEN to a listener that takes rings
 	 * and has room is answered with the grant alone (IVT_CTRL_OK_GRANT). */
 	IVT_CTRL_OPEN_QUEUED = 1u << 17,
+	/* Hint: this client's libivt takes half-close (a FIN frame on the
+	 * pipe, docs/framing.md): ivtd tells the other end so in its
+	 * PEER_INFO (IVT_CTRL_PEER_HALFCLOSE), and tells this end whether the
+	 * other one does. */
+	IVT_CTRL_OPEN_HALFCLOSE = 1u << 18,
 	/* Hint (a MULTI listener with IVT_CTRL_OPEN_RINGS): each
 	 * INCOMING_RING brings, after the setup's fds, one more: the
 	 * accepting end's control connection, which ivtd already serves as
@@ -228,6 +233,10 @@ struct ivt_ctrl_open_ok {
  * IVT_CTRL_OPEN_ONE_MSG only: it may send its ring's OPEN and SETUP as
  * one OPEN_SETUP (one wake-up of ivtd instead of two). */
 #define IVT_CTRL_OK_OPEN_SETUP 16u
+/* ok flags over XenStore only ("halfclose=1", docs/xenstore.md): the
+ * other end takes half-close, as PEER_INFO's IVT_CTRL_PEER_HALFCLOSE says
+ * on the control socket (never sent there). */
+#define IVT_CTRL_OK_HALFCLOSE 32u
 #define IVT_CTRL_OK_FLAGS                                                                     \
 	(IVT_CTRL_OK_MESSAGE | IVT_CTRL_OK_DETACHED | IVT_CTRL_OK_RINGS | IVT_CTRL_OK_GRANT |  \
 	 IVT_CTRL_OK_OPEN_SETUP)
@@ -284,9 +293,16 @@ struct ivt_ctrl_incoming_ring {
 
 struct ivt_ctrl_peer_info {
 	uint32_t peer_domid;
-	uint32_t reserved;
+	/* IVT_CTRL_PEER_*: what the other end's libivt takes; only sent to
+	 * an end whose OPEN had IVT_CTRL_OPEN_HALFCLOSE, else 0 (it was
+	 * "reserved", which older clients ignore). */
+	uint32_t flags;
 	char identity[IVT_IDENTITY_MAX + 1];
 };
+
+/* peer_info.flags: both ends announced IVT_CTRL_OPEN_HALFCLOSE, so this
+ * end may send FIN (ivt_shutdown SHUT_WR). */
+#define IVT_CTRL_PEER_HALFCLOSE 1u
 
 /* A channel's re-attach cookie: random, never all zero, known only to
  * ivtd and the channel's two ends. */

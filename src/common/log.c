@@ -11,7 +11,10 @@
 
 #include "clock.h"
 
-static int log_level = IVT_LOG_INFO;
+/* -1 until set or first used: then $IVT_LOG_LEVEL, else IVT_LOG_WARN (a
+ * library in someone else's program says only what went wrong; ivtd sets
+ * its own level at start). Racing first uses all store the same value. */
+static int log_level = -1;
 static int log_timestamps;
 
 void ivt_log_set_timestamps(int on) { log_timestamps = on; }
@@ -30,8 +33,16 @@ static int format_stamp(char *buf, size_t size)
 	return m > 0 && (size_t)m < size - n ? (int)(n + (size_t)m) : 0;
 }
 
-void ivt_log_set_level(int level) { log_level = level; }
-int ivt_log_get_level(void) { return log_level; }
+void ivt_log_set_level(int level) { __atomic_store_n(&log_level, level, __ATOMIC_RELAXED); }
+int ivt_log_get_level(void)
+{
+	int l = __atomic_load_n(&log_level, __ATOMIC_RELAXED);
+	if (l < 0) {
+		l = ivt_log_level_from_env(IVT_LOG_WARN);
+		__atomic_store_n(&log_level, l, __ATOMIC_RELAXED);
+	}
+	return l;
+}
 
 int ivt_log_level_from_env(int fallback)
 {
@@ -61,7 +72,7 @@ static const char *level_name(int level)
 
 void ivt_log(int level, const char *who, const char *fmt, ...)
 {
-	if (level > log_level)
+	if (level > ivt_log_get_level())
 		return;
 	/* Format into one buffer and write once, so lines from several
 	 * threads or processes sharing stderr do not interleave. */
@@ -111,7 +122,7 @@ int ivt_ratelimit_ok(struct ivt_ratelimit *rl, unsigned *suppressed)
 void ivt_log_limited(struct ivt_ratelimit *rl, int level, const char *who, const char *fmt, ...)
 {
 	unsigned dropped;
-	if (level > log_level || !ivt_ratelimit_ok(rl, &dropped))
+	if (level > ivt_log_get_level() || !ivt_ratelimit_ok(rl, &dropped))
 		return;
 	char msg[768];
 	va_list ap;

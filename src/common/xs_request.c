@@ -105,7 +105,7 @@ static int parse_request_kv(const char *key, size_t klen, const char *v, size_t 
 			    struct ivt_xs_request *out, unsigned *seen, char *why, size_t why_len)
 {
 	enum { K_BACKEND = 1, K_RING = 2, K_PEER = 4, K_SEQ = 8, K_MULTI = 16, K_TICKET = 32,
-	       K_MESSAGE = 64, K_ADDR = 128 };
+	       K_MESSAGE = 64, K_ADDR = 128, K_HALFCLOSE = 256 };
 	unsigned bit;
 	uint64_t n;
 	int rc;
@@ -126,6 +126,8 @@ static int parse_request_kv(const char *key, size_t klen, const char *v, size_t 
 		bit = K_MESSAGE;
 	else if (token_is(key, klen, "addr"))
 		bit = K_ADDR;
+	else if (token_is(key, klen, "halfclose"))
+		bit = K_HALFCLOSE;
 	else {
 		snprintf(why, why_len, "unknown key '%.*s'", (int)(klen > 32 ? 32 : klen), key);
 		return -EINVAL;
@@ -196,6 +198,13 @@ static int parse_request_kv(const char *key, size_t klen, const char *v, size_t 
 			return -EINVAL;
 		}
 		out->message = 1;
+		return 0;
+	case K_HALFCLOSE:
+		if (!token_is(v, vlen, "1")) {
+			snprintf(why, why_len, "halfclose must be 1 (or absent)");
+			return -EINVAL;
+		}
+		out->halfclose = 1;
 		return 0;
 	case K_TICKET:
 		if (!out->listen || ivt_xs_parse_u64(v, vlen, UINT32_MAX, &n) || n == 0) {
@@ -279,9 +288,10 @@ int ivt_xs_format_req(char *buf, size_t len, const struct ivt_xs_request *r)
 			return -EINVAL;
 		memcpy(addr, " addr=", 6);
 	}
-	n = snprintf(buf, len, "%s backend=%s ring=%llu%s%s%s seq=%u",
+	n = snprintf(buf, len, "%s backend=%s ring=%llu%s%s%s%s seq=%u",
 		     r->listen ? "listen" : "connect", backend, (unsigned long long)r->ring_size,
-		     extra, addr, r->message ? " message=1" : "", r->seq);
+		     extra, addr, r->message ? " message=1" : "",
+		     r->halfclose ? " halfclose=1" : "", r->seq);
 	return n >= 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
 

@@ -19,7 +19,8 @@
  *             ticket (listen only: nonzero u32, accept that connection),
  *             message ("1": IVT_MESSAGE, the end wants message mode),
  *             addr (the TCP address: a connector's dialled, whose guest
- *             ivtd finds; a listener's bound, which limits who reaches it)
+ *             ivtd finds; a listener's bound, which limits who reaches it),
+ *             halfclose ("1": the end's libivt takes half-close)
  * Single spaces only, printable ASCII only, each key at most once.
  */
 #ifndef IVT_COMMON_XS_REQUEST_H
@@ -54,6 +55,7 @@ struct ivt_xs_request {
 	int multi;           /* listen only: "multi=1", a listener that accepts many */
 	uint32_t ticket;     /* listen only: nonzero = accept that connection */
 	int message;         /* "message=1": the end opened with IVT_MESSAGE */
+	int halfclose;       /* "halfclose=1": its libivt takes FIN frames */
 	int has_addr;
 	struct ivt_ip addr;  /* tcp.<P>: dialled / bound to (docs/xenstore.md) */
 };

@@ -41,10 +41,11 @@ int ivt_xs_format_ok(char *buf, size_t len, const struct ivt_ctrl_open_ok *ok, i
 	if (ok->xs_path[0])
 		snprintf(path_kv, sizeof(path_kv), " path=%s", ok->xs_path);
 	fmt_seq(seq_kv, sizeof(seq_kv), has_seq, seq);
-	return fits(snprintf(buf, len, "ok backend=%s ring=%llu%s peer=%u chan=%llu%s%s",
+	return fits(snprintf(buf, len, "ok backend=%s ring=%llu%s peer=%u chan=%llu%s%s%s",
 			     ok->backend, (unsigned long long)ok->ring_size, path_kv,
 			     ok->peer_domid, (unsigned long long)ok->chan_id,
-			     (ok->flags & IVT_CTRL_OK_MESSAGE) ? " message=1" : "", seq_kv),
+			     (ok->flags & IVT_CTRL_OK_MESSAGE) ? " message=1" : "",
+			     (ok->flags & IVT_CTRL_OK_HALFCLOSE) ? " halfclose=1" : "", seq_kv),
 		    len);
 }
 
@@ -117,7 +118,8 @@ static int parse_seq(const char *v, size_t n, int *has_seq, uint32_t *seq)
 static int parse_ok_kv(struct ivt_xs_response *r, const char *k, size_t kl, const char *v,
 		       size_t vl, unsigned *seen, char *why, size_t why_len)
 {
-	enum { S_BACKEND = 1, S_RING = 2, S_PATH = 4, S_PEER = 8, S_CHAN = 16, S_MESSAGE = 32 };
+	enum { S_BACKEND = 1, S_RING = 2, S_PATH = 4, S_PEER = 8, S_CHAN = 16, S_MESSAGE = 32,
+	       S_HALFCLOSE = 64 };
 	uint64_t x;
 	if (is(k, kl, "backend")) {
 		if ((*seen & S_BACKEND) || !ivt_plugin_name_valid(v, vl))
@@ -150,6 +152,11 @@ static int parse_ok_kv(struct ivt_xs_response *r, const char *k, size_t kl, cons
 			return bad(why, why_len, "bad or duplicate message in response");
 		r->message = 1;
 		*seen |= S_MESSAGE;
+	} else if (is(k, kl, "halfclose")) {
+		if ((*seen & S_HALFCLOSE) || !is(v, vl, "1"))
+			return bad(why, why_len, "bad or duplicate halfclose in response");
+		r->halfclose = 1;
+		*seen |= S_HALFCLOSE;
 	} else if (is(k, kl, "seq")) {
 		if (parse_seq(v, vl, &r->has_seq, &r->seq))
 			return bad(why, why_len, "bad or duplicate seq in response");

@@ -4,7 +4,7 @@
  * parsing (the guest side: libivt's xs_conn.c).
  *
  *   response = "ok" SP "backend=" b SP "ring=" n [SP "path=" p] SP "peer=" d
- *                   SP "chan=" id [SP "message=1"] [SP "seq=" s]
+ *                   SP "chan=" id [SP "message=1"] [SP "halfclose=1"] [SP "seq=" s]
  *            | "error" SP errno [SP "seq=" s] [SP "reason=" reason-text]
  *   event    = "peer=" ("connected" | "closed" | "died") SP "domid=" d [SP "seq=" s]
  *
@@ -32,6 +32,7 @@ struct ivt_xs_response {
 	uint32_t peer_domid;
 	uint64_t chan_id;
 	int message; /* "message=1": the channel is in message mode */
+	int halfclose; /* "halfclose=1": both ends take half-close (FIN frames) */
 	int has_seq;
 	uint32_t seq;
 };
@@ -45,7 +46,8 @@ struct ivt_xs_event {
 
 /* Formatters: 0 or -EINVAL (bad field, e.g. a path with spaces) /
  * -ENAMETOOLONG. seq is echoed when has_seq; ok->flags'
- * IVT_CTRL_OK_MESSAGE becomes "message=1". */
+ * IVT_CTRL_OK_MESSAGE becomes "message=1", IVT_CTRL_OK_HALFCLOSE
+ * "halfclose=1". */
 int ivt_xs_format_ok(char *buf, size_t len, const struct ivt_ctrl_open_ok *ok, int has_seq,
 		     uint32_t seq);
 /* err: positive or negative errno. The reason is sanitized: non-printable

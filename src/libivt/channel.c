@@ -498,7 +498,7 @@ int chan_make_request(const char *name, const struct ivt_open_opts *o, uint32_t 
 	memset(req, 0, sizeof(*req));
 	snprintf(req->name, sizeof(req->name), "%s", name);
 	snprintf(req->backend, sizeof(req->backend), "%s", o->backend ? o->backend : "");
-	req->flags = flags | IVT_CTRL_OPEN_INFO | IVT_CTRL_OPEN_ATTACH;
+	req->flags = flags | IVT_CTRL_OPEN_INFO | IVT_CTRL_OPEN_ATTACH | IVT_CTRL_OPEN_HALFCLOSE;
 	/* connectors and multi listeners can do connector-made rings */
 	if ((!(flags & IVT_LISTEN) || (flags & IVT_CTRL_OPEN_MULTI)) && conn_ring_enabled())
 		req->flags |= IVT_CTRL_OPEN_RINGS;

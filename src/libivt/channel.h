@@ -60,6 +60,9 @@ struct ivt_channel {
 	atomic_int send_timeout_ms, recv_timeout_ms;
 	struct ivt_waiter waiter;  /* blocking waits for the frame layer */
 	struct chan_spill *spill;  /* policy "spill" (spill_tx.c); NULL: none */
+	/* ivt_shutdown (shutdown.c): wr_shut, sends fail with -EPIPE (our
+	 * FIN is queued); rd_shut, receives return 0 */
+	atomic_int wr_shut, rd_shut;
 };
 
 enum chan_role { CHAN_SENDER = 0, CHAN_RECEIVER = 1 };

@@ -86,6 +86,10 @@ struct ivt_ctrl_ops {
 	/* The other end's identity as ivtd's policy saw it ("uid:1000",
 	 * "dom:5"); "" while unknown. Stable once set. */
 	const char *(*peer_identity)(void *impl);
+	/* Optional (NULL: none). What the other end's libivt takes
+	 * (IVT_CTRL_PEER_*, granted by ivtd when both ends announced it);
+	 * 0 while unknown. May wait for ivtd's word as peer_identity. */
+	uint32_t (*peer_flags)(void *impl);
 	/* A listener (OPEN with IVT_CTRL_OPEN_MULTI): wait up to timeout_ms
 	 * (0: not at all) for ivtd's next waiting connector. 0 with *ticket
 	 * set, -EAGAIN none yet, -ENOTSUP (transport has no such listeners),

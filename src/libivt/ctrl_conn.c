@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "common/fd_stdio.h"
 #include "common/clock.h"
 #include "ctrl_conn.h"
 
@@ -26,18 +27,22 @@ const char *ivt_ctrl_socket_path(const char *opt)
 
 static void take_peer_info(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_peer_info *pi)
 {
+	if (!atomic_load(&cc->flags_set)) {
+		cc->peer_flags = pi->flags;
+		atomic_store(&cc->flags_set, 1);
+	}
 	if (atomic_load(&cc->identity_set))
 		return; /* the one ivtd sent first stays: readers may hold it */
 	snprintf(cc->peer_identity, sizeof(cc->peer_identity), "%s", pi->identity);
 	atomic_store(&cc->identity_set, 1);
 }
 
-static void await_identity(struct ivt_ctrl_conn *cc);
+static void await_peer_info(struct ivt_ctrl_conn *cc, atomic_int *set);
 
 const char *ivt_ctrl_conn_peer_identity(struct ivt_ctrl_conn *cc)
 {
 	if (atomic_load(&cc->ok_pending) && !atomic_load(&cc->identity_set))
-		await_identity(cc);
+		await_peer_info(cc, &cc->identity_set);
 	/* A one-shot listener's open can end on the ring (its peer attached)
 	 * before any wait read the PEER_INFO ivtd queued ahead of the peer's
 	 * OPEN_OK: it is in the socket, read it. */
@@ -225,7 +230,7 @@ int ivt_ctrl_dial(const char *path, int nonblock_connect)
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
 	int type = SOCK_SEQPACKET | SOCK_CLOEXEC | (nonblock_connect ? SOCK_NONBLOCK : 0);
-	int s = socket(AF_UNIX, type, 0);
+	int s = ivt_fd_off_stdio(socket(AF_UNIX, type, 0));
 	if (s < 0)
 		return -errno;
 	while (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -582,13 +587,24 @@ int ivt_ctrl_conn_open_ring(struct ivt_ctrl_conn *cc, const char *path,
 	return rc;
 }
 
-/* A connector that brought its ring may ask for its peer's identity
- * before ivtd's PEER_INFO came: it is on its way (ivtd sends it as it
- * takes the accepting end's OPEN). Wait for it a little. */
-static void await_identity(struct ivt_ctrl_conn *cc)
+uint32_t ivt_ctrl_conn_peer_flags(struct ivt_ctrl_conn *cc)
+{
+	/* as the identity: in the socket already, or (an end that went on
+	 * before ivtd's OPEN_OK) on its way */
+	if (!atomic_load(&cc->flags_set) && cc->sock >= 0)
+		ivt_ctrl_conn_drain(cc);
+	if (atomic_load(&cc->ok_pending) && !atomic_load(&cc->flags_set))
+		await_peer_info(cc, &cc->flags_set);
+	return atomic_load(&cc->flags_set) ? cc->peer_flags : 0;
+}
+
+/* A connector that brought its ring (or the end that accepted one) may
+ * ask for what PEER_INFO says before it came: it is on its way (ivtd
+ * sends it as it takes the accepting end's OPEN). Wait for it a little. */
+static void await_peer_info(struct ivt_ctrl_conn *cc, atomic_int *set)
 {
 	long long deadline = ivt_deadline_ms(2000);
-	while (!atomic_load(&cc->identity_set) && !atomic_load(&cc->daemon_gone) &&
+	while (!atomic_load(set) && !atomic_load(&cc->daemon_gone) &&
 	       ivt_left_ms(deadline) > 0) {
 		struct pollfd p = {.fd = cc->sock, .events = POLLIN};
 		if (poll(&p, 1, ivt_left_ms(deadline)) > 0 && ivt_ctrl_conn_drain(cc))

@@ -24,6 +24,11 @@ struct ivt_ctrl_conn {
 	/* PEER_INFO: written once, then published by identity_set */
 	char peer_identity[IVT_IDENTITY_MAX + 1];
 	atomic_int identity_set;
+	/* PEER_INFO's flags (IVT_CTRL_PEER_*): written once, then published
+	 * by flags_set (an accepting end may know the identity from its
+	 * offer before PEER_INFO came) */
+	uint32_t peer_flags;
+	atomic_int flags_set;
 	struct ivt_oob oob;
 	/* A SETUP (blob only) that arrived while the control socket was
 	 * drained for PEER events: a direct queue pair's connector blob
@@ -80,6 +85,10 @@ int ivt_ctrl_conn_drain(struct ivt_ctrl_conn *cc);
 
 /* The other end's identity ("" until ivtd said it). */
 const char *ivt_ctrl_conn_peer_identity(struct ivt_ctrl_conn *cc);
+
+/* What the other end's libivt takes (IVT_CTRL_PEER_*, 0 while unknown
+ * or from an older ivtd); may wait for PEER_INFO as peer_identity does. */
+uint32_t ivt_ctrl_conn_peer_flags(struct ivt_ctrl_conn *cc);
 
 /* A listener's next INCOMING (see struct ivt_ctrl_ops.incoming). */
 int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket,

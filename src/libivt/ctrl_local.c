@@ -50,6 +50,11 @@ static const char *local_peer_identity(void *impl)
 	return ivt_ctrl_conn_peer_identity(&((struct local_ctrl *)impl)->cc);
 }
 
+static uint32_t local_peer_flags(void *impl)
+{
+	return ivt_ctrl_conn_peer_flags(&((struct local_ctrl *)impl)->cc);
+}
+
 static int local_incoming(void *impl, uint32_t *ticket, struct ivt_ring_offer *offer,
 			  int timeout_ms)
 {
@@ -88,6 +93,7 @@ static const struct ivt_ctrl_ops local_ops = {
 	.fd = local_fd,
 	.oob = local_oob,
 	.peer_identity = local_peer_identity,
+	.peer_flags = local_peer_flags,
 	.incoming = local_incoming,
 	.open_ring = local_open_ring,
 	.reattach = local_reattach,

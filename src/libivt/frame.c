@@ -113,6 +113,12 @@ int ivt_frame_decode_hdr(const uint8_t in[IVT_FRAME_HDR_SIZE], struct ivt_frame_
 	case IVT_FRAME_RDMA_NACK:
 		min_len = max_len = ext;
 		break;
+	case IVT_FRAME_MSG_ABORT:
+	case IVT_FRAME_FIN:
+		if (h->tag != 0)
+			return -EPROTO;
+		min_len = max_len = 0;
+		break;
 	case IVT_FRAME_MSG: /* an empty message is one MSG frame without payload */
 	case IVT_FRAME_PAD:
 		if (h->tag != 0)

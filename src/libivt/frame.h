@@ -30,6 +30,12 @@ enum ivt_frame_type {
 	IVT_FRAME_MSG = 7,            /* message mode: ext: length of the whole message;
 				       * payload: its first bytes, DATA frames carry the rest */
 	IVT_FRAME_PAD = 8,            /* no ext; payload skipped (reserve/commit at the wrap) */
+	IVT_FRAME_MSG_ABORT = 9,      /* no ext, no payload: drop the open message (a blocking
+				       * send timed out inside it) */
+	/* no ext, no payload: the sender's stream (or messages) ends here,
+	 * its one-sided traffic goes on (ivt_shutdown SHUT_WR). Only to a
+	 * peer ivtd said takes it (IVT_CTRL_PEER_HALFCLOSE). */
+	IVT_FRAME_FIN = 10,
 	IVT_FRAME_TYPE_END
 };
 

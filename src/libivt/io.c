@@ -77,6 +77,8 @@ IVT_EXPORT ssize_t ivt_sendv(ivt_channel *ch, const struct iovec *iov, int iovcn
 	ssize_t total = ivt_iov_total(iov, iovcnt);
 	if (total < 0)
 		return total;
+	if (atomic_load(&ch->wr_shut))
+		return -EPIPE; /* our own SHUT_WR, as send(2) after shutdown */
 	int rc = chan_send_ready(ch);
 	if (rc)
 		return rc;
@@ -204,6 +206,8 @@ IVT_EXPORT ssize_t ivt_recvv(ivt_channel *ch, const struct iovec *iov, int iovcn
 		return total;
 	if (total == 0 && !ch->xp.msg_mode)
 		return 0;
+	if (atomic_load(&ch->rd_shut))
+		return 0; /* our own SHUT_RD */
 	/* Bytes already there, on an attached stream channel: take them
 	 * without the waiting loop's bookkeeping (peer events, deadline,
 	 * spill). Anything else (empty, end, error) goes the full way,
@@ -236,6 +240,8 @@ IVT_EXPORT ssize_t ivt_next_msg_size(ivt_channel *ch)
 					"mode", ch->name);
 		return -EINVAL;
 	}
+	if (atomic_load(&ch->rd_shut))
+		return 0; /* our own SHUT_RD */
 	return recv_common(ch, NULL, 0, 1);
 }
 

@@ -31,9 +31,12 @@ IVT_EXPORT int ivt_ready(ivt_channel *ch)
 	/* sticky states the parser and the sender hold report at once */
 	int broken = atomic_load(&ch->xp.broken);
 	if ((r & IVT_EV_RECV) || broken || __atomic_load_n(&ch->xp.rx.eof, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&ch->xp.rx.fin, __ATOMIC_RELAXED) || atomic_load(&ch->rd_shut) ||
 	    __atomic_load_n(&ch->xp.rx.err, __ATOMIC_RELAXED))
 		out |= IVT_READY_RECV;
-	if ((r & IVT_EV_SEND) || broken || __atomic_load_n(&ch->xp.tx.err, __ATOMIC_RELAXED))
+	/* after our SHUT_WR a send fails at once (-EPIPE), as TCP's POLLOUT */
+	if ((r & IVT_EV_SEND) || broken || __atomic_load_n(&ch->xp.tx.err, __ATOMIC_RELAXED) ||
+	    atomic_load(&ch->wr_shut))
 		out |= IVT_READY_SEND;
 	return out;
 }
@@ -60,5 +63,12 @@ IVT_EXPORT int ivt_arm(ivt_channel *ch, unsigned events)
 	int pe = ivt_ctrl_peer_event(&ch->ctrl);
 	if (pe == IVT_PEER_DIED || pe == IVT_PEER_CLOSED)
 		out |= events;
+	/* ends no ring index shows: the peer's FIN taken already (maybe by
+	 * ivt_poll_completions), our own shutdowns */
+	if ((events & IVT_READY_RECV) &&
+	    (__atomic_load_n(&ch->xp.rx.fin, __ATOMIC_RELAXED) || atomic_load(&ch->rd_shut)))
+		out |= IVT_READY_RECV;
+	if ((events & IVT_READY_SEND) && atomic_load(&ch->wr_shut))
+		out |= IVT_READY_SEND;
 	return (int)out;
 }

@@ -191,6 +191,8 @@ static int frame_begin(struct ivt_xport *xp, int *answered)
 	 * queue item at a time), so anything else in between is forged. */
 	if (rx->wr_open && (h->type != IVT_FRAME_RDMA_WRITE || h->tag != rx->wr_tag))
 		return proto_error(xp, "frame inside an RDMA write");
+	if (rx->fin && (h->type == IVT_FRAME_MSG || h->type == IVT_FRAME_DATA))
+		return proto_error(xp, "stream data after its FIN");
 
 	switch (h->type) {
 	case IVT_FRAME_MSG:
@@ -216,11 +218,33 @@ static int frame_begin(struct ivt_xport *xp, int *answered)
 			return proto_error(xp, "data beyond the end of its message");
 		rx->phase = RX_BODY;
 		return 0;
+	case IVT_FRAME_MSG_ABORT:
+		/* the sender gave up inside it (send timeout): the part we
+		 * have is no message; the parse stops here (msg_aborted) so
+		 * a caller's buffer sized for it takes nothing of the next */
+		if (!xp->msg_mode || !rx->msg_open || rx->msg_got == rx->msg_len)
+			return proto_error(xp, "message abort outside an unfinished message");
+		free(rx->msg_priv);
+		rx->msg_priv = NULL;
+		rx->msg_open = 0;
+		rx->msg_len = rx->msg_got = 0;
+		rx->msg_aborted = 1;
+		next_frame(rx);
+		return 0;
 	case IVT_FRAME_PAD:
 		if (rx->body_left == 0)
 			next_frame(rx);
 		else
 			rx->phase = RX_BODY;
+		return 0;
+	case IVT_FRAME_FIN:
+		/* the sender queues it behind whole messages only */
+		if (rx->msg_open)
+			return proto_error(xp, "FIN inside a message");
+		if (rx->fin)
+			return proto_error(xp, "second FIN");
+		rx->fin = 1;
+		next_frame(rx);
 		return 0;
 	case IVT_FRAME_RDMA_WRITE:
 		if (!rx->wr_open) {
@@ -439,7 +463,7 @@ static ssize_t rx_fast(struct ivt_xport *xp, struct rx_sink *s, int *answered)
 		memcpy(&tag, h + 8, 8);
 		len = le32toh(len);
 		if (h[0] == IVT_FRAME_DATA && h[1] == 0 && h[2] == 0 && h[3] == 0 && tag == 0 &&
-		    len && len <= IVT_FRAME_PAYLOAD_MAX && !rx->wr_open) {
+		    len && len <= IVT_FRAME_PAYLOAD_MAX && !rx->wr_open && !rx->fin) {
 			rx->hdr = (struct ivt_frame_hdr){.type = IVT_FRAME_DATA, .len = len};
 			rx->body_left = len;
 			rx->phase = RX_BODY;
@@ -465,6 +489,13 @@ ssize_t ivt_rx_parse(struct ivt_xport *xp, struct rx_sink *s)
 				continue;
 			if (f == -EAGAIN || f == -EBUSY) {
 				st = (int)f;
+				break;
+			}
+		}
+		if (rx->msg_aborted) {
+			rx->msg_aborted = 0;
+			if (s) { /* s was sized for that message: start over (rx_msg.c) */
+				st = -ECANCELED;
 				break;
 			}
 		}
@@ -551,6 +582,10 @@ ssize_t ivt_rx_parse(struct ivt_xport *xp, struct rx_sink *s)
 	}
 	if (answered)
 		atomic_store(&xp->rx_answered, 1);
+	/* after the peer's FIN, an empty pipe is the stream's end for a
+	 * reader (one-sided traffic still comes: the parse went on) */
+	if (st == -EAGAIN && rx->fin && s)
+		st = 0;
 	return st;
 }
 

@@ -52,6 +52,8 @@ static ssize_t fill(struct ivt_xport *xp, const struct iovec *iov, int iovcnt, i
 	ivt_iov_advance(&s.c, rx->msg_got);
 	s.room = rx->msg_len - rx->msg_got;
 	ssize_t st = ivt_rx_parse(xp, &s);
+	if (st == -ECANCELED)
+		return st; /* the sender dropped it (MSG_ABORT): nothing to hand out */
 	if (rx->msg_got == rx->msg_len) {
 		ssize_t len = (ssize_t)rx->msg_len;
 		if (rx->msg_priv) {
@@ -84,19 +86,22 @@ ssize_t ivt_xport_recv_msg(struct ivt_xport *xp, const struct iovec *iov, int io
 	struct rx_state *rx = &xp->rx;
 	ssize_t st;
 	pthread_mutex_lock(&xp->rx_lock);
-	if (!rx->msg_open) {
-		/* one-sided traffic up to the next message's header */
-		st = ivt_rx_parse(xp, NULL);
-		if (st != -EBUSY || !rx->msg_open)
-			goto out;
-	}
-	if (peek)
-		st = (ssize_t)rx->msg_len;
-	else if (rx->msg_len > (uint64_t)cap)
-		st = -EMSGSIZE; /* nothing taken: retry with a bigger buffer */
-	else
-		st = fill(xp, iov, iovcnt, keep);
-out:
+	do {
+		if (!rx->msg_open) {
+			/* one-sided traffic up to the next message's header */
+			st = ivt_rx_parse(xp, NULL);
+			if (st == -EAGAIN && rx->fin)
+				st = 0; /* the peer's FIN: no message comes any more */
+			if (st != -EBUSY || !rx->msg_open)
+				break;
+		}
+		if (peek)
+			st = (ssize_t)rx->msg_len;
+		else if (rx->msg_len > (uint64_t)cap)
+			st = -EMSGSIZE; /* nothing taken: retry with a bigger buffer */
+		else
+			st = fill(xp, iov, iovcnt, keep);
+	} while (st == -ECANCELED); /* that message was dropped: the next one */
 	pthread_mutex_unlock(&xp->rx_lock);
 	ivt_rx_after(xp);
 	return st;

@@ -395,7 +395,9 @@ static ssize_t send_flat(struct ivt_xport *xp, const void *buf, size_t len)
 {
 	ssize_t r = 0;
 	pthread_mutex_lock(&xp->tx_lock);
-	if (!xp->tx.err && !xp->tx.cur.active && !queue_head(&xp->tx)) {
+	if (atomic_load(&xp->tx.fin)) {
+		r = -EPIPE; /* our own SHUT_WR */
+	} else if (!xp->tx.err && !xp->tx.cur.active && !queue_head(&xp->tx)) {
 		size_t need = IVT_FRAME_HDR_SIZE + len;
 		void *p = NULL;
 		size_t space = 0;
@@ -457,6 +459,19 @@ static int keep_rest_of_message(struct ivt_xport *xp, struct iov_cur *c, size_t 
 	return 0;
 }
 
+/* A blocking send timed out inside a message: queue a MSG_ABORT behind
+ * the part that went (its last frame is finished first, as always). */
+static int abort_message(struct ivt_xport *xp)
+{
+	struct tx_item *it = calloc(1, sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	it->kind = TXI_CTRL;
+	it->head_len = ivt_frame_encode(it->head, IVT_FRAME_MSG_ABORT, 0, NULL, 0);
+	ivt_tx_enqueue(xp, it);
+	return 0;
+}
+
 ssize_t ivt_xport_send(struct ivt_xport *xp, const void *buf, size_t len,
 		       const struct ivt_waiter *w)
 {
@@ -494,6 +509,10 @@ ssize_t ivt_xport_sendv_n(struct ivt_xport *xp, const struct iovec *iov, int iov
 	size_t sent = 0;
 	int taken = 0; /* a frame of this call has begun */
 	pthread_mutex_lock(&xp->tx_lock);
+	if (atomic_load(&xp->tx.fin)) { /* our own SHUT_WR: nothing after the FIN */
+		ivt_tx_unlock(xp);
+		return -EPIPE;
+	}
 	int rc = ivt_tx_flush_locked(xp, w);
 	while (rc == 0 && sent < len) {
 		size_t n = min_sz(len - sent, xp->chunk);
@@ -522,12 +541,12 @@ ssize_t ivt_xport_sendv_n(struct ivt_xport *xp, const struct iovec *iov, int iov
 			if (f->head_done == 0) {
 				frame_reset(f); /* nothing of it left: not taken */
 			} else {
-				rc = keep_rest_of_frame(xp);
-				if (rc == 0) {
+				int k = keep_rest_of_frame(xp);
+				if (k == 0) {
 					sent += n;
 					taken = 1;
 				} else {
-					tx_fail(xp, rc);
+					tx_fail(xp, rc = k);
 				}
 			}
 			break;
@@ -535,12 +554,22 @@ ssize_t ivt_xport_sendv_n(struct ivt_xport *xp, const struct iovec *iov, int iov
 			tx_fail(xp, rc);
 		}
 	}
-	/* a message is all or nothing: once begun, the rest is kept */
+	/* A message is all or nothing. Once begun, a non-blocking send keeps
+	 * the rest and reports it sent; a blocking one whose timeout expired
+	 * tells the peer to drop the part that went and reports -ETIMEDOUT:
+	 * it promised the caller no more waiting, nor an unbounded copy. */
 	if (msg && taken && sent < len && !xp->tx.err) {
-		int k = keep_rest_of_message(xp, &c, len - sent);
-		if (k == 0)
-			sent = len;
-		else
+		int k;
+		if (rc == -ETIMEDOUT) {
+			k = abort_message(xp);
+			sent = 0;
+			taken = 0;
+		} else {
+			k = keep_rest_of_message(xp, &c, len - sent);
+			if (k == 0)
+				sent = len;
+		}
+		if (k < 0)
 			tx_fail(xp, rc = k);
 	}
 	if (rc < 0 && rc != -EAGAIN && rc != -ETIMEDOUT && !xp->tx.err)

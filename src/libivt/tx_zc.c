@@ -65,6 +65,10 @@ int ivt_xport_reserve(struct ivt_xport *xp, size_t len, void **ptr, const struct
 	if (xp->tx.resv)
 		return -EBUSY; /* our own open reservation: commit it first */
 	pthread_mutex_lock(&xp->tx_lock);
+	if (atomic_load(&xp->tx.fin)) { /* our own SHUT_WR: nothing after the FIN */
+		ivt_tx_unlock(xp);
+		return -EPIPE;
+	}
 	int rc = ivt_tx_flush_locked(xp, w); /* earlier frames first */
 	size_t space_before = 0;
 	while (rc == 0) {

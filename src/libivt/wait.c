@@ -13,6 +13,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "common/fd_stdio.h"
 #include "common/clock.h"
 
 #include "channel.h"
@@ -114,7 +115,7 @@ static int role_fd(struct ivt_channel *ch, enum chan_role role)
 	int fd = atomic_load(&ch->role[role].fd);
 	if (fd >= 0)
 		return fd;
-	int made = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	int made = ivt_fd_off_stdio(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
 	if (made < 0)
 		return -1;
 	int none = -1;
@@ -207,8 +208,8 @@ int chan_fd_make(struct ivt_channel *ch)
 	pthread_mutex_lock(&ch->ctrl_mu);
 	if (ch->epfd >= 0)
 		goto out;
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	int wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	int ep = ivt_fd_off_stdio(epoll_create1(EPOLL_CLOEXEC));
+	int wake = ivt_fd_off_stdio(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
 	struct epoll_event ev = {.events = EPOLLIN};
 	int in_ctrl = !ch->ctrl.ops->gone(ch->ctrl.impl);
 	if (ep < 0 || wake < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, ch->ops->poll_fd(ch->ep), &ev) < 0 ||

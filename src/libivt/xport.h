@@ -103,6 +103,9 @@ struct tx_state {
 	 * pipe while its producer index points at the reservation). */
 	uint8_t *resv;        /* NULL: none */
 	size_t resv_head, resv_cap; /* header bytes before the caller's part; its room */
+	/* FIN queued (ivt_xport_shutdown_wr): no stream bytes or messages
+	 * after it; set under the tx lock, read without it as a hint */
+	atomic_int fin;
 };
 
 enum rx_phase { RX_HEAD, RX_EXT, RX_BODY };
@@ -124,7 +127,9 @@ struct rx_state {
 	int msg_open;
 	uint64_t msg_len, msg_got;
 	uint8_t *msg_priv; /* its bytes so far, when no caller buffer holds them */
+	int msg_aborted;   /* a MSG_ABORT dropped it: the parse returns -ECANCELED */
 	int eof;  /* the pipe said end of stream at a frame boundary */
+	int fin;  /* a FIN frame came: the stream ended, one-sided traffic goes on */
 	int err;  /* sticky: -EPROTO, -ECONNRESET, ... */
 	/* recv_peek plugins: the pipe's unread bytes in its own memory and
 	 * how many of them the parser took; released (recv_consume) before
@@ -238,6 +243,18 @@ int ivt_xport_rdma_post(struct ivt_xport *xp, uint32_t opcode, void *buf, size_t
 int ivt_xport_try_flush(struct ivt_xport *xp);
 /* With a waiter: send everything queued, or an error. */
 int ivt_xport_flush(struct ivt_xport *xp, const struct ivt_waiter *w);
+
+/* Half-close (ivt_shutdown SHUT_WR): queue a FIN frame behind every
+ * frame begun or queued and send what fits. After it stream sends and
+ * reservations fail with -EPIPE; one-sided traffic and the answers to
+ * the peer's ops go on. With a waiter: 0 once the FIN is in the pipe, or
+ * an error; without: 0, or -EAGAIN when it still waits for room (it goes
+ * out with the next flush). Again after a FIN: as a flush. The caller
+ * checked that the peer takes FIN frames. */
+int ivt_xport_shutdown_wr(struct ivt_xport *xp, const struct ivt_waiter *w);
+/* The same FIN queued only, for a pipe whose peer has not attached yet:
+ * the first flush after that sends it. 0 or -EPROTO/-EBUSY/-ENOMEM. */
+int ivt_xport_queue_fin(struct ivt_xport *xp);
 
 /* The peer is gone and the pipe was read dry. Later receives return 0
  * (graceful, between frames) or -ECONNRESET; open ops complete with

@@ -66,6 +66,12 @@ struct xs_conn {
 	atomic_int peer_event;
 	atomic_uint peer_domid;
 	struct ivt_oob oob;
+	/* Half-close: the request carries "halfclose=1" unless ivtd refused
+	 * that key (older than it: asked again without); ok said both ends
+	 * take it. open_req: the request being answered, during open only. */
+	int no_halfclose_key;
+	const struct ivt_ctrl_open *open_req;
+	atomic_int halfclose;
 };
 
 /* A seq ivtd has not seen from us: the previous response may still be in
@@ -116,7 +122,7 @@ int ivt_xs_answer_to_open_ok(const struct ivt_xs_response *r, int listen, uint32
 	ok->is_server = (uint32_t)listen;
 	ok->local_domid = self;
 	ok->peer_domid = r->peer_domid;
-	ok->flags = r->message ? IVT_CTRL_OK_MESSAGE : 0;
+	ok->flags = (r->message ? IVT_CTRL_OK_MESSAGE : 0) | (r->halfclose ? IVT_CTRL_OK_HALFCLOSE : 0);
 	return 0;
 }
 
@@ -164,6 +170,8 @@ static void read_event(struct xs_conn *xc)
 
 /* ---- opening ------------------------------------------------------------- */
 
+static int write_request(struct xs_conn *xc, const struct ivt_ctrl_open *req);
+
 /* 1: the answer to our request is there (ok filled), 0: not yet (or a
  * stale one), <0: refused (ivtd's errno) or malformed (-EPROTO). */
 static int check_response(struct xs_conn *xc, struct ivt_ctrl_open_ok *ok)
@@ -182,6 +190,14 @@ static int check_response(struct xs_conn *xc, struct ivt_ctrl_open_ok *ok)
 	}
 	if (!r.has_seq || r.seq != xc->seq)
 		return 0; /* the answer to an earlier request: wait for ours */
+	if (!r.ok && r.err == EINVAL && strstr(r.reason, "unknown key 'halfclose'") &&
+	    !xc->no_halfclose_key && xc->open_req) {
+		/* an ivtd older than half-close: ask again without it */
+		IVT_DEBUG(WHO, "%s: ivtd does not know halfclose=; asking without it", xc->req_path);
+		xc->no_halfclose_key = 1;
+		int wr = write_request(xc, xc->open_req);
+		return wr < 0 ? wr : 0;
+	}
 	if (!r.ok) {
 		ivt_reason_set(-r.err, "%s", r.reason[0] ? r.reason : "refused by ivtd");
 		return -r.err;
@@ -291,6 +307,7 @@ static int write_request(struct xs_conn *xc, const struct ivt_ctrl_open *req)
 		.listen = xc->listen, .ring_size = req->ring_size, .multi = xc->multi,
 		.ticket = xc->ticket, .message = !!(req->flags & IVT_MESSAGE),
 		.has_addr = xc->has_addr, .addr = xc->addr,
+		.halfclose = (req->flags & IVT_CTRL_OPEN_HALFCLOSE) && !xc->no_halfclose_key,
 	};
 	const char *backend = req->backend[0] ? req->backend : "auto";
 	if (!ivt_plugin_name_valid(backend, strlen(backend))) {
@@ -373,7 +390,9 @@ static int xs_conn_open(void *impl, const struct ivt_ctrl_open *req, struct ivt_
 		return rc;
 
 	struct open_wait w = {.xc = xc, .ok = ok};
+	xc->open_req = req;
 	rc = ivt_xs_wait_fd(xc->sub.epfd, timeout_ms, open_check, open_drain, &w);
+	xc->open_req = NULL;
 	if (rc == -ETIMEDOUT && w.checked == 0) {
 		ivt_reason_set(rc,
 			       "no answer in %s within %d ms (is ivtd running in dom0? a listener "
@@ -393,6 +412,7 @@ static int xs_conn_open(void *impl, const struct ivt_ctrl_open *req, struct ivt_
 		  (unsigned long long)ok->chan_id);
 	if (!xc->multi && ok->peer_domid < IVT_XS_DOMID_LIMIT)
 		snprintf(xc->peer_id, sizeof(xc->peer_id), "dom:%u", ok->peer_domid);
+	atomic_store(&xc->halfclose, (ok->flags & IVT_CTRL_OK_HALFCLOSE) != 0);
 	/* A server's client may have come and gone already. */
 	pthread_mutex_lock(&xc->lock);
 	read_event(xc);
@@ -441,6 +461,13 @@ static const struct ivt_oob *xs_conn_oob(void *impl) { return &((struct xs_conn 
 
 /* "dom:<peer>" from ivtd's answer: the identity its policy checked. */
 static const char *xs_conn_peer_identity(void *impl) { return ((struct xs_conn *)impl)->peer_id; }
+
+/* Half-close comes with ivtd's ok ("halfclose=1"), which every XenStore
+ * end waits for before its channel is used. */
+static uint32_t xs_conn_peer_flags(void *impl)
+{
+	return atomic_load(&((struct xs_conn *)impl)->halfclose) ? IVT_CTRL_PEER_HALFCLOSE : 0;
+}
 
 /* ivt_xs_wait's view of a listener: the lowest ticket under <name>/in
  * not handed out yet. */
@@ -572,6 +599,7 @@ static const struct ivt_ctrl_ops xs_ops = {
 	.fd = xs_conn_fd,
 	.oob = xs_conn_oob,
 	.peer_identity = xs_conn_peer_identity,
+	.peer_flags = xs_conn_peer_flags,
 	.tcp_addr = xs_conn_tcp_addr,
 	.incoming = xs_conn_incoming,
 	.close = xs_conn_close,

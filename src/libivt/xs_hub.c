@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The process-wide XenStore watch of libivt (see xs_hub.h). */
+#include "common/fd_stdio.h"
 #include "xs_hub.h"
 
 #include <errno.h>
@@ -129,8 +130,8 @@ int xs_hub_sub_add(struct xs_hub *h, struct xs_hub_sub *s, const char *node)
 	if (snprintf(s->node, sizeof(s->node), "%s", node) >= (int)sizeof(s->node))
 		return -ENAMETOOLONG;
 	s->node_len = strlen(s->node);
-	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->efd = ivt_fd_off_stdio(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+	s->epfd = ivt_fd_off_stdio(epoll_create1(EPOLL_CLOEXEC));
 	struct epoll_event ev = {.events = EPOLLIN};
 	if (s->efd < 0 || s->epfd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->efd, &ev) < 0 ||
 	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, xs_fileno(h->xs), &ev) < 0) {

@@ -55,7 +55,7 @@ static size_t rx_some(struct psock *p, const struct iovec *iov, int cnt, int pee
 			else if (n == 0)
 				p->rd_eof = 1;
 			else if (n != -EAGAIN)
-				p->rd_err = (int)n;
+				rd_error(p, (int)n);
 		}
 		got += done;
 		if (done < len)
@@ -64,6 +64,8 @@ static size_t rx_some(struct psock *p, const struct iovec *iov, int cnt, int pee
 	if (!got) {
 		if (p->rd_shut || p->rd_eof)
 			*state = 1;
+		else if (is_reset(p->rd_err))
+			*state = reset_take(p) ? -ECONNRESET : 1; /* once, then the end */
 		else if (p->rd_err)
 			*state = p->rd_err;
 	}
@@ -93,6 +95,7 @@ ssize_t stream_recv(struct psock *p, const struct iovec *iov, int cnt, int flags
 	int waitall = (flags & MSG_WAITALL) && !peek;
 	size_t total = 0;
 	struct iovec rest[64];
+	long long deadline = TIMEO_UNSET; /* SO_RCVTIMEO, read at the first wait */
 	for (;;) {
 		/* skip what MSG_WAITALL already filled */
 		const struct iovec *v = iov;
@@ -132,14 +135,15 @@ ssize_t stream_recv(struct psock *p, const struct iovec *iov, int cnt, int flags
 			errno = EAGAIN;
 			return -1;
 		}
-		wait_app_fd(p, POLLIN);
+		if (wait_app_fd_timeo(p, POLLIN, SO_RCVTIMEO, &deadline) < 0)
+			return total ? (ssize_t)total : -1; /* EAGAIN, as TCP */
 	}
 }
 
 /* A blocking write returns once its bytes are in the ring, none left
  * with libivt (a frame's tail): the ring is this socket's buffer, and a
  * close right after (then _exit) delivers everything at once. */
-static ssize_t sent_blocking(struct psock *p, size_t n)
+static ssize_t sent_blocking(struct psock *p, size_t n, long long *deadline)
 {
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
@@ -147,9 +151,9 @@ static ssize_t sent_blocking(struct psock *p, size_t n)
 		if (pending)
 			tx_blocked(p); /* POLLOUT drops until the tail went */
 		pthread_mutex_unlock(&p->lock);
-		if (!pending)
+		/* SO_SNDTIMEO over: the tail is libivt's, it goes on its own */
+		if (!pending || wait_app_fd_timeo(p, POLLOUT, SO_SNDTIMEO, deadline) < 0)
 			return (ssize_t)n;
-		wait_app_fd(p, POLLOUT);
 	}
 }
 
@@ -163,6 +167,7 @@ ssize_t stream_send(struct psock *p, const struct iovec *iov, int cnt, int flags
 		return -1;
 	size_t total = 0;
 	int nb = p->nonblock || (flags & MSG_DONTWAIT);
+	long long deadline = TIMEO_UNSET; /* SO_SNDTIMEO, read at the first wait */
 	for (int i = 0; i < cnt;) {
 		const uint8_t *b = iov[i].iov_base;
 		size_t len = iov[i].iov_len, done = 0;
@@ -178,8 +183,15 @@ ssize_t stream_send(struct psock *p, const struct iovec *iov, int cnt, int flags
 			}
 			if (n == -EAGAIN) {
 				tx_blocked(p);
-			} else if (n == -EPIPE || n == -ECONNRESET) {
+			} else if (n == -EPIPE || is_reset((int)n)) {
 				p->wr_dead = 1; /* both directions done: POLLHUP */
+				if (is_reset((int)n)) {
+					reset_show(p);
+					/* reported once, by the call that meets it
+					 * (not one that returns a count) */
+					if (!(total + done))
+						n = reset_take(p) ? -ECONNRESET : -EPIPE;
+				}
 				hup_show(p);
 			} else if (n > 0) {
 				/* a non-blocking send may keep the tail of its
@@ -202,11 +214,12 @@ ssize_t stream_send(struct psock *p, const struct iovec *iov, int cnt, int flags
 					/* a partial write returns what went, like TCP */
 					if (total + done)
 						return nb ? (ssize_t)(total + done)
-							  : sent_blocking(p, total + done);
+							  : sent_blocking(p, total + done, &deadline);
 					errno = EAGAIN;
 					return -1;
 				}
-				wait_app_fd(p, POLLOUT);
+				if (wait_app_fd_timeo(p, POLLOUT, SO_SNDTIMEO, &deadline) < 0)
+					return -1; /* nothing went: EAGAIN, as TCP */
 				continue;
 			}
 			if (total + done)
@@ -219,7 +232,7 @@ ssize_t stream_send(struct psock *p, const struct iovec *iov, int cnt, int flags
 		total += len;
 		i++;
 	}
-	return nb || !total ? (ssize_t)total : sent_blocking(p, total);
+	return nb || !total ? (ssize_t)total : sent_blocking(p, total, &deadline);
 }
 
 /* ---- the wrappers ---------------------------------------------------- */

@@ -145,6 +145,7 @@ struct psock {
 	int rd_shut, wr_shut;
 	int wr_dead;            /* a send said the peer is gone (EPIPE...) */
 	int so_error;           /* for getsockopt(SO_ERROR), cleared on read */
+	int reset_seen;         /* the channel was reset (reset.c) */
 	uint8_t *stage;
 	size_t st_off, st_len;
 
@@ -196,8 +197,19 @@ void tx_tail_pending(struct psock *p);
  * end a wait for room that this send may have outdated. */
 void tx_sent(struct psock *p);
 /* Block (the application asked for a blocking call) until the app fd
- * polls `events`; p->lock NOT held. 0, or -EINTR... never: restarts. */
-void wait_app_fd(struct psock *p, short events);
+ * polls `events` or timeout_ms (-1: none) passed; p->lock NOT held. The
+ * caller loops and looks again (a signal, too, only ends one wait). */
+void wait_app_fd(struct psock *p, short events, int timeout_ms);
+
+/* ---- SO_RCVTIMEO / SO_SNDTIMEO (timeo.c) -------------------------------- */
+#define TIMEO_UNSET (-2LL) /* a call's deadline before its first wait */
+/* ms left of the call's waiting by fd's timeout opt (SO_RCVTIMEO or
+ * SO_SNDTIMEO), fixed at the first ask (*deadline TIMEO_UNSET): -1 none,
+ * 0 time is up (errno = EAGAIN, as TCP's calls say then). */
+int timeo_left(int fd, int opt, long long *deadline);
+/* wait_app_fd bounded so (opt read from p's stand-in socket): 0 after a
+ * wait, -1 with errno EAGAIN once the time is up. */
+int wait_app_fd_timeo(struct psock *p, short events, int opt, long long *deadline);
 /* After the end of stream, a reset or shutdown(SHUT_WR) (p->lock held):
  * the app fd polls as TCP's then (POLLRDHUP, POLLHUP). */
 void hup_show(struct psock *p);
@@ -227,6 +239,18 @@ extern atomic_int lazy_count;
 void rx_arm_lazy(struct psock *p);
 /* p's last fd is gone (p->lock held): leave the application's epoll. */
 void direct_off(struct psock *p);
+
+/* ---- a reset, as TCP shows it (reset.c) ------------------------------- */
+/* A libivt error that TCP would show as a reset (ECONNRESET). */
+int is_reset(int rc);
+/* The channel was reset (p->lock held): so_error, and POLLERR|POLLHUP on
+ * the app fd until the error is taken. Once. */
+void reset_show(struct psock *p);
+/* A receive ended in error rc (p->lock held): keep it, show a reset. */
+void rd_error(struct psock *p, int rc);
+/* The pending error (ECONNRESET) for the call that meets it first, which
+ * clears it (and POLLERR); 0 if none or already taken. p->lock held. */
+int reset_take(struct psock *p);
 
 /* ---- closing with bytes not yet in the ring (linger.c) ----------------- */
 /* ivt_close(ch) in a thread of its own (it may wait for room). */

@@ -23,6 +23,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "common/fd_stdio.h"
 #include "preload.h"
 
 static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -76,10 +77,13 @@ void fork_resync(struct psock *p)
 void hup_show(struct psock *p)
 {
 	/* the socketpair's own shutdown states give the app end TCP's
-	 * flags: our SHUT_WR its POLLIN|POLLRDHUP, both its POLLHUP too */
-	if (p->rd_err || (p->rd_eof && (p->wr_shut || p->wr_dead)))
+	 * flags: our SHUT_WR its POLLIN|POLLRDHUP, both its POLLHUP too.
+	 * As TCP's receive side, it ends with the peer's end of stream or
+	 * the application's own SHUT_RD. */
+	int rd_done = p->rd_eof || p->rd_shut;
+	if (p->rd_err || (rd_done && (p->wr_shut || p->wr_dead)))
 		real.shutdown(p->tok, SHUT_RDWR);
-	else if (p->rd_eof)
+	else if (rd_done)
 		real.shutdown(p->tok, SHUT_WR);
 }
 
@@ -98,8 +102,8 @@ static int monitor_start_locked(void)
 {
 	if (mon_running)
 		return 0;
-	mon_ep = epoll_create1(EPOLL_CLOEXEC);
-	mon_kick = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	mon_ep = ivt_fd_off_stdio(epoll_create1(EPOLL_CLOEXEC));
+	mon_kick = ivt_fd_off_stdio(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
 	if (mon_ep < 0 || mon_kick < 0)
 		return -1;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &kick_tag};
@@ -219,7 +223,7 @@ static void rx_token(struct psock *p, int lazy)
 			break;
 		}
 		if (n != -EAGAIN) {
-			p->rd_err = (int)n;
+			rd_error(p, (int)n);
 			break;
 		}
 		/* empty: ask the peer to kick ivt_fd (manual arming, see
@@ -351,7 +355,7 @@ void rx_arm_lazy(struct psock *p)
 	rx_token(p, 0);
 }
 
-void wait_app_fd(struct psock *p, short events)
+void wait_app_fd(struct psock *p, short events, int timeout_ms)
 {
 	pthread_mutex_lock(&p->lock);
 	rx_arm_lazy(p); /* we sleep here, not in the application's epoll */
@@ -359,7 +363,7 @@ void wait_app_fd(struct psock *p, short events)
 	/* the kick itself wakes us too, so this works whoever else watches */
 	struct pollfd pf[2] = {{.fd = p->appdup, .events = events},
 			       {.fd = ivt_fd(p->ch), .events = POLLIN}};
-	if (poll(pf, 2, -1) > 0 && pf[1].revents && !pf[0].revents) {
+	if (poll(pf, 2, timeout_ms) > 0 && pf[1].revents && !pf[0].revents) {
 		pthread_mutex_lock(&p->lock);
 		kick_handle(p);
 		pthread_mutex_unlock(&p->lock);

@@ -372,6 +372,7 @@ static int accept_ivt(struct psock *lp, struct sockaddr *addr, socklen_t *alen, 
 
 int listener_accept(struct psock *p, struct sockaddr *addr, socklen_t *alen, int flags)
 {
+	long long deadline = TIMEO_UNSET; /* SO_RCVTIMEO bounds accept, as TCP's */
 	for (;;) {
 		p->turn ^= 1;
 		for (int k = 0; k < 2; k++) {
@@ -398,9 +399,12 @@ int listener_accept(struct psock *p, struct sockaddr *addr, socklen_t *alen, int
 			errno = EAGAIN;
 			return -1;
 		}
+		int left = timeo_left(p->kls, SO_RCVTIMEO, &deadline);
+		if (left == 0)
+			return -1; /* EAGAIN */
 		struct pollfd pf[2] = {{.fd = p->kls, .events = POLLIN},
 				       {.fd = ivt_listener_fd(p->l), .events = POLLIN}};
-		poll(pf, 2, -1);
+		poll(pf, 2, left);
 	}
 }
 
@@ -456,8 +460,11 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		return real.getsockopt(fd, level, name, val, len);
 	int r;
 	if (level == SOL_SOCKET && name == SO_ERROR && val && len && *len >= sizeof(int)) {
-		/* an ivt connect succeeds at once: nothing is ever pending */
-		*(int *)val = 0;
+		/* an ivt connect succeeds at once: only a reset is ever
+		 * pending, and reading it clears it (reset.c) */
+		pthread_mutex_lock(&p->lock);
+		*(int *)val = p->kind == PS_STREAM ? reset_take(p) : 0;
+		pthread_mutex_unlock(&p->lock);
 		*len = sizeof(int);
 		r = 0;
 	} else if (opt_fd(p) >= 0) {
@@ -486,6 +493,27 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 	return r;
 }
 
+/* The write side (p->lock held): the peer reads its end of stream after
+ * what we sent, as TCP's FIN (ivt_shutdown), where both ends' libivt and
+ * ivtd know half-close; else it hears it at close. */
+static void shut_wr(struct psock *p, int fd, int how)
+{
+	p->wr_shut = 1;
+	preload_inside++;
+	int rc = ivt_shutdown(p->ch, IVT_SHUT_WR);
+	/* non-blocking inside: the end marker may wait for room */
+	int fr = rc == 0 ? ivt_flush(p->ch) : 0;
+	preload_inside--;
+	if (fr == -EAGAIN)
+		tx_tail_pending(p);
+	const char *h = how == SHUT_WR ? "SHUT_WR" : "SHUT_RDWR";
+	if (rc == 0)
+		PLOG("shutdown(fd %d, %s): half-close, the peer reads end of stream now", fd, h);
+	else
+		PLOG("shutdown(fd %d, %s): no half-close on this channel (%s); the peer reads "
+		     "end of stream at close", fd, h, ivt_strerror(rc));
+}
+
 int shutdown(int fd, int how)
 {
 	struct psock *p = psock_get(fd);
@@ -497,18 +525,17 @@ int shutdown(int fd, int how)
 	} else if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) {
 		errno = EINVAL;
 		r = -1;
-	} else {
+	} else if (how == SHUT_RD || psock_usable(p)) { /* a FIN is a write: ours only */
 		pthread_mutex_lock(&p->lock);
 		if (how != SHUT_WR)
 			p->rd_shut = 1; /* reads now end the stream */
-		if (how != SHUT_RD && !p->wr_shut) {
-			p->wr_shut = 1; /* the peer hears it at close (docs) */
-			PLOG("shutdown(fd %d, %s): no half-close on ivt channels; the peer reads "
-			     "end of stream at close", fd, how == SHUT_WR ? "SHUT_WR" : "SHUT_RDWR");
-		}
+		if (how != SHUT_RD && !p->wr_shut)
+			shut_wr(p, fd, how);
 		hup_show(p); /* the peer closed already: POLLHUP now, as TCP */
 		rx_settle(p);
 		pthread_mutex_unlock(&p->lock);
+	} else {
+		r = -1; /* errno ENOTCONN: another process uses the stream */
 	}
 	int e = errno;
 	psock_put(p);

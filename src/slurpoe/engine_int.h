@@ -142,6 +142,8 @@ struct slp_conn {
 	size_t post_len, post_got;
 	int peer_fin;                /* peer's CLOSE processed */
 	int ack_pending;
+	int ack_urgent;               /* a duplicate, a hole or a probe: no waiting */
+	uint32_t rcv_acked;          /* rcv_nxt as our last ACK (or piggyback) said */
 	uint16_t adv_window;         /* last window we advertised */
 	uint32_t last_nack_write;    /* msg id of the last write we refused */
 	int nacked_any_write;
@@ -190,6 +192,7 @@ struct slp_engine {
 	size_t trailer;      /* SLP_AUTH_TRAILER when auth, else 0 */
 	uint32_t reset_tokens;  /* stateless RESETs we may still send (auth on) */
 	uint64_t reset_refill;  /* when the bucket was last refilled */
+	uint64_t now_frozen;    /* nonzero: slp_now() during an input batch */
 };
 
 /* Auth on: RESETs answering frames we cannot verify, per second (and burst). */

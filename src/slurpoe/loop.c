@@ -6,6 +6,8 @@
 #include <sched.h>
 #include <string.h>
 
+#define SLP_LOOP_EXPECT_SPIN_US 30
+
 static uint64_t clock_cb(void *ctx)
 {
 	(void)ctx;
@@ -78,7 +80,9 @@ void slp_loop_process(struct slp_loop *l)
 	/* Bounded batches keep timers and acks flowing under a flood. */
 	for (int round = 0; round < 8; round++) {
 		slp_rawsock_batch_begin(l->rs);
+		slp_engine_clock_freeze(l->engine);
 		int n = slp_rawsock_rx(l->rs, feed, l->engine, 256);
+		slp_engine_clock_thaw(l->engine);
 		slp_engine_tick(l->engine);
 		slp_rawsock_flush(l->rs);
 		if (n < 256)
@@ -89,15 +93,17 @@ void slp_loop_process(struct slp_loop *l)
 	slp_rawsock_flush(l->rs);
 }
 
-/* Spin on the socket (and timers) up to busy_poll_us; 1 if a frame came. */
-static int busy_poll(struct slp_loop *l, int timeout_ms)
+/* Spin on the socket (and timers) up to us; 1 if a frame came. */
+static int busy_poll(struct slp_loop *l, int timeout_ms, uint32_t us)
 {
-	uint64_t now = slp_clock_us(), end = now + l->busy_poll_us;
-	if (timeout_ms >= 0 && (uint64_t)timeout_ms * 1000u < l->busy_poll_us)
+	uint64_t now = slp_clock_us(), end = now + us;
+	if (timeout_ms >= 0 && (uint64_t)timeout_ms * 1000u < us)
 		end = now + (uint64_t)timeout_ms * 1000u;
 	do {
 		slp_rawsock_batch_begin(l->rs);
+		slp_engine_clock_freeze(l->engine);
 		int n = slp_rawsock_rx(l->rs, feed, l->engine, 256);
+		slp_engine_clock_thaw(l->engine);
 		if (n > 0 || slp_loop_deadline(l) <= now) {
 			slp_engine_tick(l->engine);
 			slp_rawsock_flush(l->rs);
@@ -123,7 +129,13 @@ static int turn(struct slp_loop *l, int timeout_ms, int push)
 		slp_engine_push(l->engine);
 	slp_engine_flush_acks(l->engine);
 	slp_rawsock_flush(l->rs);
-	if (l->busy_poll_us && busy_poll(l, timeout_ms))
+	/* Frames the peer announced are on their way: waiting for them in
+	 * poll() costs the sender a wake-up of this process per few frames
+	 * (try_to_wake_up and an IPI, in a VM a VM exit), so spin briefly. */
+	uint32_t spin = l->busy_poll_us;
+	if (!spin && slp_engine_expecting(l->engine))
+		spin = SLP_LOOP_EXPECT_SPIN_US;
+	if (spin && busy_poll(l, timeout_ms, spin))
 		return 0;
 	uint64_t d = slp_loop_deadline(l);
 	if (d != UINT64_MAX) {

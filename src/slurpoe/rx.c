@@ -97,15 +97,18 @@ void slp_rx_frame(struct slp_conn *c, const struct slp_pkt *p, const uint8_t *fr
 	c->ack_pending = 1; /* every reliable frame is answered, duplicates too */
 	if (slp_seq_lt(p->seq, c->rcv_nxt)) {
 		e->st.rx_duplicate++;
+		c->ack_urgent = 1;
 		return;
 	}
 	if (off >= e->cap) {
 		e->st.rx_out_of_window++;
+		c->ack_urgent = 1;
 		return;
 	}
 	struct slp_rxslot *s = &c->rx[p->seq & (e->cap - 1)];
 	if (s->present) {
 		e->st.rx_duplicate++;
+		c->ack_urgent = 1;
 		return;
 	}
 	if (off == 0 && deliver(c, p) != STALL) {
@@ -117,6 +120,7 @@ void slp_rx_frame(struct slp_conn *c, const struct slp_pkt *p, const uint8_t *fr
 	memcpy(s->frame, frame, len);
 	s->len = (uint16_t)len;
 	s->present = 1;
+	c->ack_urgent = 1; /* a hole: the SACK drives the fast retransmit */
 }
 
 void slp_rx_after_read(struct slp_conn *c)

@@ -294,7 +294,8 @@ static void send_slot(struct slp_conn *c, uint32_t seq, uint64_t now)
 	slp_refresh_crc(s->frame, flags, is_connect ? 0 : c->rcv_nxt,
 			slp_tx_announced_next(c), w, s->body_crc);
 	if (!is_connect) {
-		c->ack_pending = 0;
+		c->ack_pending = c->ack_urgent = 0;
+		c->rcv_acked = c->rcv_nxt;
 		c->adv_window = w;
 	}
 	if (s->last_tx) {
@@ -325,8 +326,14 @@ void slp_tx_pump(struct slp_conn *c)
 		}
 		if (c->state != SLP_ST_OPEN && c->state != SLP_ST_CLOSED)
 			break;
+		/* Cut all the window allows before sending any: every frame of
+		 * the burst then announces its end in tx_next, which tells the
+		 * receiver whether more is on the way (slp_engine_flush_acks). */
 		uint32_t lim = c->peer_window < cap ? c->peer_window : cap;
-		if (c->snd_nxt - c->snd_una >= lim || !cut_next(c))
+		int cut = 0;
+		while (c->snd_nxt - c->snd_una < lim && cut_next(c))
+			cut = 1;
+		if (!cut)
 			break;
 	}
 	if (c->snd_una != c->snd_tx) {
@@ -551,7 +558,8 @@ void slp_tx_send_ack(struct slp_conn *c, int probe)
 			    .dst_ep = c->peer_ep, .seq = slp_tx_announced_next(c),
 			    .ack = c->rcv_nxt, .tx_next = slp_tx_announced_next(c), .window = w};
 	size_t len = slp_build(e->scratch, &o, SLP_EXT_ACK_BASE + 8 * n);
-	c->ack_pending = 0;
+	c->ack_pending = c->ack_urgent = 0;
+	c->rcv_acked = c->rcv_nxt;
 	c->adv_window = w;
 	slp_transmit(e, c, e->scratch, len);
 }

@@ -57,22 +57,25 @@ static void usage(FILE *f)
 "    directions at once, like nc(1) or socat(1) STDIO. ivtd's policy decides\n"
 "    who may listen on and connect to NAME (conf/README.md).\n"
 "\n"
-"    ivt has no half-close, so: end of standard input after at least one byte\n"
-"    closes the channel (the peer receives every byte, then end of stream);\n"
-"    input that ends before giving any byte (e.g. /dev/null) makes ivt-cat a\n"
-"    pure receiver (unless -N); and the peer closing ends ivt-cat. So\n"
-"    `ivt-cat connect NAME < file` and `ivt-cat listen NAME > copy` copy a\n"
-"    file whatever the listener's standard input is.\n"
+"    End of standard input after at least one byte half-closes the channel,\n"
+"    like nc -N or shutdown(SHUT_WR): the peer receives every byte, then end\n"
+"    of stream, and ivt-cat goes on copying the peer's output until the peer\n"
+"    closes (a request, then its answer). Where half-close is not to be had\n"
+"    (an ivtd or peer older than it) the end of input closes the channel\n"
+"    instead. Input that ends before giving any byte (e.g. /dev/null) makes\n"
+"    ivt-cat a pure receiver (unless -N); and the peer closing ends ivt-cat.\n"
+"    So `ivt-cat connect NAME < file` and `ivt-cat listen NAME > copy` copy\n"
+"    a file whatever the listener's standard input is.\n"
 "\n"
 "    With --exec CMD, listen serves connections until killed (or COUNT of\n"
 "    them with -n): each accepted connection runs `/bin/sh -c CMD` with the\n"
 "    channel on its standard input and output (like qrexec services and\n"
-"    socat EXEC:). The peer closing closes CMD's standard input; CMD closing\n"
+"    socat EXEC:). The peer's end of stream (its close or half-close) closes\n"
+"    CMD's standard input; CMD closing\n"
 "    its standard output (or exiting) closes the channel. CMD sees the peer's\n"
-"    identity in IVT_PEER (\"uid:1000\", \"dom:5\"). Without half-close CMD\n"
-"    cannot answer after the end of a request: `echo q | ivt-cat connect svc`\n"
-"    closes before the answer comes back. A request/answer CMD must answer\n"
-"    what it can recognize without end of input (a line, a length).\n"
+"    identity in IVT_PEER (\"uid:1000\", \"dom:5\"). With half-close CMD\n"
+"    answers after the end of a request: `echo q | ivt-cat connect svc`\n"
+"    prints what CMD wrote after reading q and its end of input.\n"
 "\n"
 "OPTIONS\n"
 "    -e, --exec CMD        listen: run CMD per connection (see above)\n"
@@ -86,8 +89,8 @@ static void usage(FILE *f)
 "    -r, --ring-size BYTES ring bytes per direction (default: the policy's)\n"
 "    -s, --socket PATH     ivtd's control socket (default $IVT_SOCKET, else\n"
 "                          " IVT_DEFAULT_SOCKET ")\n"
-"    -N, --close-on-eof    close the channel at end of input even when the\n"
-"                          input gave no byte at all (send an empty stream)\n"
+"    -N, --close-on-eof    end the stream (half-close, else close) at end of\n"
+"                          input even when the input gave no byte at all\n"
 "    -v, --verbose         say on standard error who connected and how it ended\n"
 "    -h, --help            this text\n"
 "\n"
@@ -105,6 +108,8 @@ static void usage(FILE *f)
 "    guest A:  ivt-cat listen backup > backup.tar\n"
 "    guest B:  tar c /data | ivt-cat connect backup\n"
 "    dom0:     ivt-cat listen logs --exec 'cat >> /var/log/guests.log'\n"
+"    a query:  ivt-cat listen sum --exec sha256sum    (serves it)\n"
+"              ivt-cat connect sum < file             (prints file's sum)\n"
 "\n"
 "SEE ALSO\n"
 "    ivtd(8), ivtctl(8), docs/ivt-cat.1.md\n");
@@ -139,9 +144,25 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* End of our input (every byte of it taken by ivt_send): shut the
+ * channel's write side down, as nc -N does, so the peer reads its end of
+ * stream and may still answer. 1 done, 0 where the channel cannot
+ * (an older peer or ivtd: then the
+ * end of input closes it, as before half-close). */
+static int half_close(ivt_channel *ch, const char *who)
+{
+	int rc = ivt_shutdown(ch, IVT_SHUT_WR);
+	if (who)
+		fprintf(stderr, "ivt-cat: end of input: %s\n",
+			rc == 0 ? "half-closed, reading the peer's output until it ends"
+				: "no half-close on this channel, closing it");
+	return rc == 0;
+}
+
 /* Relay between in_fd/out_fd and ch (non-blocking) until the end:
- * in_fd's end closes ch (if it gave no byte at all, unless close_on_empty,
- * only the peer's end does); the peer's end stops it, except with
+ * in_fd's end half-closes ch (closes it where half-close is not to be
+ * had; if in_fd gave no byte at all, unless close_on_empty, only the
+ * peer's end does anything); the peer's end stops it, except with
  * keep_input (--exec), which then closes out_fd and keeps sending what
  * in_fd has until it ends. Closes ch. Returns an enum exit_code. */
 static int relay(ivt_channel *ch, int in_fd, int out_fd, int keep_input, int close_on_empty,
@@ -237,6 +258,10 @@ static int relay(ivt_channel *ch, int in_fd, int out_fd, int keep_input, int clo
 			}
 			if (n == 0 && !got_input && !close_on_empty) {
 				in_fd = -1; /* nothing to send: just receive */
+				continue;
+			}
+			if (n == 0 && !keep_input && half_close(ch, who)) {
+				in_fd = -1; /* the peer reads our end; its answer goes on */
 				continue;
 			}
 			if (n <= 0) {

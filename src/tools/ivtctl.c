@@ -36,6 +36,7 @@ static void usage(FILE *f)
 "Options:\n"
 "  -s, --socket PATH  ivtd's control socket (default $IVT_SOCKET, else\n"
 "                     " IVT_DEFAULT_SOCKET ")\n"
+"      --json         after status: print it as one JSON object\n"
 "  -h, --help         show this text\n"
 "\n"
 "Exit status: 0 success; 1 the daemon is unreachable or the policy is\n"

@@ -68,7 +68,9 @@ static int counters_line(json_t *o, const char *l)
 	return 1;
 }
 
-/* A row under the "CHANNEL BACKEND RING ..." header. */
+/* A row under the "CHANNEL BACKEND RING ..." header; an indented one is a
+ * connection queued or accepted on the listener listed last, which it
+ * names as accepted_on. */
 static int channel_row(json_t *chans, const char *l)
 {
 	char name[128], be[32], lis[64], cli[64], state[32];
@@ -77,11 +79,54 @@ static int channel_row(json_t *chans, const char *l)
 	if (sscanf(l, "%127s %31s %llu %63s %63s %31s %lds", name, be, &ring, lis, cli, state,
 		   &age) != 7)
 		return 0;
-	json_array_append_new(chans, json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:I}", "name", name,
-					       "backend", be, "ring", (json_int_t)ring,
-					       "listener", lis, "client",
-					       strcmp(cli, "-") ? cli : "", "state", state,
-					       "age_s", (json_int_t)age));
+	json_t *c = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:I}", "name", name, "backend", be,
+			      "ring", (json_int_t)ring, "listener", lis, "client",
+			      strcmp(cli, "-") ? cli : "", "state", state, "age_s", (json_int_t)age);
+	if (!c)
+		return 0;
+	for (size_t i = json_array_size(chans); l[0] == ' ' && i-- > 0;) {
+		json_t *up = json_array_get(chans, i);
+		if (!json_object_get(up, "accepted_on")) {
+			json_object_set(c, "accepted_on", json_object_get(up, "name"));
+			break;
+		}
+	}
+	json_array_append_new(chans, c);
+	return 1;
+}
+
+/* Under a listener's row: its counts, then (when connectors wait to be
+ * accepted) each identity's share of its backlog; added to that row. */
+static int listener_lines(json_t *chans, const char *l)
+{
+	json_t *lis = json_array_get(chans, json_array_size(chans) - 1);
+	unsigned v[4], share;
+	int used = 0;
+	if (!lis)
+		return 0;
+	if (sscanf(l, " %u connected (max %u), %u queued (backlog %u)", &v[0], &v[1], &v[2],
+		   &v[3]) == 4) {
+		json_object_set_new(lis, "connected", json_integer(v[0]));
+		json_object_set_new(lis, "max_connections", json_integer(v[1]));
+		json_object_set_new(lis, "queued", json_integer(v[2]));
+		json_object_set_new(lis, "backlog", json_integer(v[3]));
+		return 1;
+	}
+	if (sscanf(l, " per identity (share %u):%n", &share, &used) != 1 || !used)
+		return 0;
+	json_t *ids = json_array();
+	char who[80];
+	unsigned q, w;
+	int n = 0;
+	for (const char *p = l + used;
+	     sscanf(p, " %79[^ ,] %u queued %u waiting%n", who, &q, &w, &n) == 3; p += n) {
+		json_array_append_new(ids, json_pack("{s:s,s:I,s:I}", "identity", who, "queued",
+						     (json_int_t)q, "waiting", (json_int_t)w));
+		if (p[n] == ',')
+			n++;
+	}
+	json_object_set_new(lis, "share_per_identity", json_integer(share));
+	json_object_set_new(lis, "per_identity", ids);
 	return 1;
 }
 
@@ -102,7 +147,7 @@ char *ivt_status_to_json(const char *text)
 			json_object_set_new(o, "channels_not_shown", json_integer((json_int_t)hidden));
 			continue;
 		}
-		if (in_table && channel_row(chans, l))
+		if (in_table && (listener_lines(chans, l) || channel_row(chans, l)))
 			continue;
 		in_table = 0;
 		if (!daemon_line(o, l) && !policy_line(o, l) && !backends_line(o, l) &&

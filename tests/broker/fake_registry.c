@@ -60,9 +60,11 @@ static int f_incoming(struct ivt_reg_end *e, uint32_t ticket, const struct ivt_i
 	return 0;
 }
 
-static int f_peer_info(struct ivt_reg_end *e, const struct ivt_identity *who, uint32_t peer_domid)
+static int f_peer_info(struct ivt_reg_end *e, const struct ivt_identity *who, uint32_t peer_domid,
+		       uint32_t flags)
 {
 	(void)peer_domid;
+	(void)flags;
 	ivt_identity_format(who, fe(e)->peer_identity, sizeof(fe(e)->peer_identity));
 	return 0;
 }

@@ -249,6 +249,14 @@ static void test_flood_leaves_room_for_others(void **state)
 	struct fake_end *c3 = end_of(x, "uid:1002");
 	fake_request_ex(x, c3, "fair", 0, 0, 0, 60000);
 	assert_int_equal(lis->n_tickets, 5);
+	/* ivtctl status: each identity's places and waiters (issue 11) */
+	char st[IVT_CTRL_STATUS_MAX + 1];
+	ivt_broker_status(x->b, st, sizeof(st));
+	assert_non_null(strstr(st, "1 connected (max 100), 4 queued (backlog 4)\n"
+				   "  per identity (share 2): "));
+	assert_non_null(strstr(st, " uid:1000 2 queued 4 waiting"));
+	assert_non_null(strstr(st, " uid:1001 1 queued 0 waiting"));
+	assert_non_null(strstr(st, " uid:1002 1 queued 1 waiting"));
 	/* accepting the flood's two: the first place goes to the flood's
 	 * oldest waiter, the next to uid:1002, not to the flood's next four */
 	struct fake_end *acc[2];

@@ -133,10 +133,46 @@ static void test_cleared_nonblock_does_not_freeze_ivtd(void **state)
 	assert_int_equal(ivt_close(ch), 0);
 }
 
+/* A program that closed its stdio (a daemon) must not find libivt's own
+ * fds at 0, 1 or 2: its log lines, and the program's stray writes to
+ * stderr, went into the control socket (ivtd dropped it as malformed and
+ * the program's channels died at the next ivtd restart) or a ring's memfd. */
+static int stdio_closed_end(void *arg)
+{
+	int listen = arg != NULL;
+	for (int fd = 0; fd <= 2; fd++)
+		close(fd);
+	ivt_channel *ch = NULL;
+	if (e2e_open("tstdio", listen ? IVT_LISTEN : 0, 10000, 0, &ch) < 0)
+		return 3;
+	/* a 1 MiB exchange makes both ends wait on the ring (eventfds) */
+	int rc = listen ? e2e_recv_pattern(ch, 7, 1 << 20) : e2e_send_pattern(ch, 7, 1 << 20, 65536);
+	if (rc == 0)
+		rc = listen ? e2e_send_pattern(ch, 8, 1 << 20, 65536) : e2e_recv_pattern(ch, 8, 1 << 20);
+	if (rc < 0)
+		return 4;
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			return 10 + fd; /* one of libivt's fds landed there */
+	ivt_close(ch);
+	return 0;
+}
+
+static void test_stdio_closed_keeps_fds_off_0_to_2(void **state)
+{
+	(void)state;
+	pid_t l = e2e_fork(stdio_closed_end, (void *)1);
+	usleep(100 * 1000);
+	pid_t c = e2e_fork(stdio_closed_end, NULL);
+	assert_int_equal(e2e_wait(c), 0);
+	assert_int_equal(e2e_wait(l), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cleared_nonblock_does_not_freeze_ivtd),
+		cmocka_unit_test(test_stdio_closed_keeps_fds_off_0_to_2),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

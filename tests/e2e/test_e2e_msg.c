@@ -247,6 +247,76 @@ static void test_timeouts(void **state)
 	close(go[1]);
 }
 
+/* A blocking message send whose timeout expires inside the message: the
+ * message is not sent (-ETIMEDOUT, the peer drops the part it saw), never
+ * reported sent (it used to copy the rest and return its length). */
+#define MT_BIG (4 * SMALL_RING)
+
+static int msg_timeout_peer(void *arg)
+{
+	int *p = arg; /* go[0] read, done[1] write */
+	alarm(120); /* a listener that failed never says go: do not outlive it */
+	ivt_channel *ch;
+	if (e2e_open("t-msg-timeout", 0, 10000, SMALL_RING, &ch) < 0)
+		return 10;
+	char c;
+	if (read(p[0], &c, 1) != 1)
+		return 11;
+	uint8_t *buf = malloc(MT_BIG);
+	/* part of the big message is in the ring, the rest never comes: the
+	 * receive times out and libivt keeps the part */
+	if (ivt_set_timeouts(ch, -1, 50) != 0 || ivt_recv(ch, buf, MT_BIG) != -ETIMEDOUT)
+		return 12;
+	if (ivt_set_timeouts(ch, -1, -1) != 0 || write(p[1], "d", 1) != 1)
+		return 13;
+	/* the next message is the small one: the big one was dropped */
+	ssize_t r = ivt_recv(ch, buf, MT_BIG);
+	if (r != 100 || e2e_mismatch(buf, 77, 0, 100) != -1)
+		return 14;
+	struct ivt_stats st;
+	if (ivt_get_stats(ch, &st) != 0 || st.protocol_errors != 0)
+		return 15;
+	if (ivt_recv(ch, buf, MT_BIG) != 0) /* then the end */
+		return 16;
+	free(buf);
+	return ivt_close(ch) < 0 ? 17 : 0;
+}
+
+static void test_message_send_timeout_sends_nothing(void **state)
+{
+	(void)state;
+	int go[2], done[2];
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(done), 0);
+	int ends[2] = {go[0], done[1]};
+	pid_t child = e2e_fork(msg_timeout_peer, ends);
+	ivt_channel *ch;
+	assert_int_equal(e2e_open("t-msg-timeout", IVT_LISTEN | IVT_MESSAGE, -1, SMALL_RING, &ch),
+			 0);
+	uint8_t *buf = malloc(MT_BIG);
+	e2e_fill(buf, 66, 0, MT_BIG);
+	assert_int_equal(ivt_set_timeouts(ch, 100, -1), 0);
+	assert_int_equal(ivt_send(ch, buf, MT_BIG), -ETIMEDOUT);
+	/* the ring is still full: nothing of another message goes either */
+	assert_int_equal(ivt_send(ch, buf, SMALL_RING / 4), -ETIMEDOUT);
+	struct ivt_stats st;
+	assert_int_equal(ivt_get_stats(ch, &st), 0);
+	assert_int_equal(st.bytes_sent, 0);
+	assert_int_equal(write(go[1], "g", 1), 1);
+	char c;
+	assert_int_equal(read(done[0], &c, 1), 1);
+	assert_int_equal(ivt_set_timeouts(ch, -1, -1), 0);
+	e2e_fill(buf, 77, 0, 100);
+	assert_int_equal(ivt_send(ch, buf, 100), 100);
+	free(buf);
+	assert_int_equal(ivt_close(ch), 0);
+	assert_int_equal(e2e_wait(child), 0);
+	for (int i = 0; i < 2; i++) {
+		close(go[i]);
+		close(done[i]);
+	}
+}
+
 /* ---- zero-copy send ------------------------------------------------------ */
 
 #define ZC_ROUNDS 3000
@@ -398,6 +468,7 @@ int main(void)
 		cmocka_unit_test(test_message_mode),
 		cmocka_unit_test(test_message_flag_on_stream_channel_refused),
 		cmocka_unit_test(test_timeouts),
+		cmocka_unit_test(test_message_send_timeout_sends_nothing),
 		cmocka_unit_test(test_reserve_commit_stream),
 		cmocka_unit_test(test_reserve_commit_messages),
 		cmocka_unit_test(test_nonblocking_send_wakeup_survives_recv),

@@ -282,6 +282,35 @@ static void test_accept_before_attach(void **state)
 	ivt_listener_close(l);
 }
 
+/* Half-close only where both ends announced it: an end behind an old
+ * daemon (its libivt as if older: no hint) and a listener on today's
+ * ivtd. Neither may send a FIN the other cannot read: -EOPNOTSUPP with
+ * a reason, nothing sent, and the channel works on. */
+static void test_halfclose_needs_both_ends(void **state)
+{
+	(void)state;
+	era(ERA_BEFORE_ATTACH);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, connect_thread, "told5"), 0);
+	ivt_channel *srv = NULL;
+	struct ivt_open_opts o = {.struct_size = sizeof(o), .timeout_ms = 10000};
+	assert_int_equal(ivt_open("told5", IVT_LISTEN, &o, &srv), 0);
+	ivt_channel *cli = NULL;
+	pthread_join(t, (void **)&cli);
+	assert_non_null(cli);
+	assert_false(old.last_ok & IVT_CTRL_OPEN_HALFCLOSE);
+	round_trip(cli, srv);
+	int rc = ivt_shutdown(srv, IVT_SHUT_WR);
+	assert_int_equal(rc, -EOPNOTSUPP);
+	assert_non_null(strstr(ivt_strerror(rc), "half-close"));
+	assert_int_equal(ivt_shutdown(cli, IVT_SHUT_RDWR), -EOPNOTSUPP);
+	round_trip(cli, srv); /* nothing changed */
+	ivt_close(cli);
+	char b;
+	assert_int_equal(ivt_recv(srv, &b, 1), 0);
+	ivt_close(srv);
+}
+
 /* Today's ivtd: unknown flags are refused with the flags it knows; unknown
  * hint bits are ignored. */
 static void test_daemon_names_known_flags(void **state)
@@ -315,6 +344,7 @@ int main(void)
 		cmocka_unit_test(test_listen_before_listen),
 		cmocka_unit_test(test_accept_before_attach),
 		cmocka_unit_test(test_daemon_names_known_flags),
+		cmocka_unit_test(test_halfclose_needs_both_ends),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

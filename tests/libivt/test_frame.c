@@ -841,6 +841,48 @@ static void test_message_cut_off_is_reset(void **state)
 	solo_free(s);
 }
 
+/* MSG_ABORT (a sender's timeout inside a message): the part is dropped
+ * whether it sat in the caller's buffer or was detached, and the receive
+ * goes on with the next message, sized anew against the caller's buffer.
+ * Anywhere else, or with a payload, it breaks the channel. */
+static void test_message_abort(void **state)
+{
+	(void)state;
+	uint8_t f[64], out[64];
+	for (int detach = 0; detach < 2; detach++) {
+		struct solo *s = solo_new(4096);
+		s->xp.msg_mode = 1;
+		inject(s, f, mk(f, IVT_FRAME_MSG, 0, 0, 0, 10, 0, "abcd", 4));
+		struct iovec small = {out, 10};
+		/* keep=0: the part moves to private memory; keep=1: it stays */
+		assert_int_equal(ivt_xport_recv_msg(&s->xp, &small, 1, 0, !detach), -EAGAIN);
+		inject(s, f, mk(f, IVT_FRAME_MSG_ABORT, 0, 0, 0, 0, 0, NULL, 0));
+		inject(s, f, mk(f, IVT_FRAME_MSG, 0, 0, 0, 20, 0, "0123456789abcdefghij", 20));
+		assert_int_equal(ivt_xport_recv_msg(&s->xp, &small, 1, 0, 0), -EMSGSIZE);
+		struct iovec big = {out, sizeof(out)};
+		assert_int_equal(ivt_xport_recv_msg(&s->xp, &big, 1, 0, 0), 20);
+		assert_memory_equal(out, "0123456789abcdefghij", 20);
+		assert_int_equal(atomic_load(&s->xp.protocol_errors), 0);
+		solo_free(s);
+	}
+	/* 0: outside a message; 1: on a stream channel; 2: with a payload;
+	 * 3: after the whole message arrived */
+	for (int i = 0; i < 4; i++) {
+		struct solo *s = solo_new(4096);
+		s->xp.msg_mode = i != 1;
+		if (i == 3)
+			inject(s, f, mk(f, IVT_FRAME_MSG, 0, 0, 0, 2, 0, "ab", 2));
+		inject(s, f, mk(f, IVT_FRAME_MSG_ABORT, 0, 0, 0, 0, 0, i == 2 ? "x" : NULL,
+				i == 2 ? 1 : 0));
+		if (i == 3) {
+			struct iovec iov = {out, sizeof(out)};
+			assert_int_equal(ivt_xport_recv_msg(&s->xp, &iov, 1, 0, 0), 2);
+		}
+		expect_broken(s);
+		solo_free(s);
+	}
+}
+
 /* PAD frames (reserve/commit at the wrap) are skipped, in both modes. */
 static void test_pad_frames_skipped(void **state)
 {
@@ -854,6 +896,135 @@ static void test_pad_frames_skipped(void **state)
 		inject(s, f, mk(f, mode ? IVT_FRAME_MSG : IVT_FRAME_DATA, 0, 0, 0, 3, 0, "abc", 3));
 		assert_int_equal(ivt_xport_recv(&s->xp, out, sizeof(out)), 3);
 		assert_memory_equal(out, "abc", 3);
+		solo_free(s);
+	}
+}
+
+/* ---- half-close: the FIN frame ------------------------------------------- */
+
+/* a's FIN ends b's stream after every byte a sent (the pipe small, so it
+ * waits behind them), while b still sends to a and a one-sided op of b's
+ * is still answered by a. */
+static void test_fin_ends_one_direction(void **state)
+{
+	(void)state;
+	struct pair *p = pair_new(3000, 100, 4096);
+	const size_t len = 20000;
+	uint8_t *src = malloc(len), *dst = malloc(len + 1);
+	for (size_t i = 0; i < len; i++)
+		src[i] = pattern(i);
+	size_t sent = 0, got = 0;
+	int fin = -EAGAIN;
+	while (got < len || fin == -EAGAIN) {
+		if (sent < len) {
+			ssize_t n = ivt_xport_send(&p->a, src + sent, len - sent, NULL);
+			assert_true(n > 0 || n == -EAGAIN);
+			sent += n > 0 ? (size_t)n : 0;
+		} else if (fin == -EAGAIN) {
+			fin = ivt_xport_shutdown_wr(&p->a, NULL);
+			assert_true(fin == 0 || fin == -EAGAIN);
+			if (fin == -EAGAIN)
+				fin = ivt_xport_try_flush(&p->a) ? -EAGAIN : 0;
+		}
+		ssize_t r = ivt_xport_recv(&p->b, dst + got, len + 1 - got);
+		assert_true(r >= 0 || r == -EAGAIN);
+		assert_true(r != 0 || got == len); /* the end only after every byte */
+		got += r > 0 ? (size_t)r : 0;
+	}
+	assert_memory_equal(src, dst, len);
+	while (ivt_xport_try_flush(&p->a))
+		assert_true(ivt_xport_recv(&p->b, NULL, 0) != -EPROTO);
+	assert_int_equal(ivt_xport_recv(&p->b, dst, len), 0);
+	assert_int_equal(ivt_xport_recv(&p->b, dst, len), 0); /* the end stays */
+	assert_int_equal(ivt_xport_send(&p->a, "x", 1, NULL), -EPIPE);
+	assert_int_equal(ivt_xport_shutdown_wr(&p->a, NULL), 0); /* again: nothing more */
+
+	/* b -> a still flows, and a still answers b's one-sided op */
+	assert_int_equal(ivt_xport_send(&p->b, "reply", 5, NULL), 5);
+	char out[8];
+	assert_int_equal(ivt_xport_recv(&p->a, out, sizeof(out)), 5);
+	assert_memory_equal(out, "reply", 5);
+	uint64_t key;
+	assert_int_equal(ivt_regions_add(&p->a.regions, dst, 64, IVT_ACCESS_REMOTE_READ, &key), 0);
+	uint8_t back[64];
+	assert_int_equal(ivt_xport_rdma_post(&p->b, IVT_OP_RDMA_READ, back, 64, key, 0, 9, NULL), 0);
+	struct ivt_completion c;
+	for (int i = 0; i < 100000 && ivt_track_poll(&p->b.track, &c, 1) == 0; i++) {
+		ivt_xport_try_flush(&p->b);
+		ivt_xport_recv(&p->a, NULL, 0);
+		ivt_xport_try_flush(&p->a);
+		ivt_xport_recv(&p->b, NULL, 0);
+	}
+	assert_int_equal(c.wr_id, 9);
+	assert_int_equal(c.status, 0);
+	assert_memory_equal(back, dst, 64);
+	free(src);
+	free(dst);
+	pair_free(p);
+}
+
+/* Message mode: the messages before the FIN, then 0 (peek too). */
+static void test_fin_after_messages(void **state)
+{
+	(void)state;
+	struct solo *s = solo_new(4096);
+	s->xp.msg_mode = 1;
+	uint8_t f[64], out[16];
+	inject(s, f, mk(f, IVT_FRAME_MSG, 0, 0, 0, 3, 0, "abc", 3));
+	inject(s, f, mk(f, IVT_FRAME_FIN, 0, 0, 0, 0, 0, NULL, 0));
+	struct iovec iov = {out, sizeof(out)};
+	assert_int_equal(ivt_xport_recv_msg(&s->xp, &iov, 1, 0, 0), 3);
+	assert_memory_equal(out, "abc", 3);
+	assert_int_equal(ivt_xport_recv_msg(&s->xp, &iov, 1, 1, 0), 0);
+	assert_int_equal(ivt_xport_recv_msg(&s->xp, &iov, 1, 0, 0), 0);
+	/* and what our end sends after it: a MSG frame, then our own FIN */
+	assert_int_equal(ivt_xport_send(&s->xp, "xy", 2, NULL), 2);
+	assert_int_equal(ivt_xport_shutdown_wr(&s->xp, NULL), 0);
+	assert_int_equal(ivt_xport_send(&s->xp, "z", 1, NULL), -EPIPE);
+	struct ivt_frame_hdr h;
+	struct ivt_frame_ext e;
+	assert_int_equal(next_out(s, &h, &e, out, sizeof(out)), 0);
+	assert_int_equal(h.type, IVT_FRAME_MSG);
+	assert_int_equal(next_out(s, &h, &e, out, sizeof(out)), 0);
+	assert_int_equal(h.type, IVT_FRAME_FIN);
+	assert_int_equal(h.len, 0);
+	assert_int_equal(next_out(s, &h, &e, out, sizeof(out)), -1);
+	solo_free(s);
+}
+
+/* A FIN inside a message, a second one, stream data after it, and FIN
+ * headers with a tag or a length are the peer breaking the protocol. */
+static void test_fin_hostile(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 5; i++) {
+		struct solo *s = solo_new(4096);
+		s->xp.msg_mode = i == 0;
+		uint8_t f[64], g[64];
+		size_t n = 0;
+		if (i == 0)
+			n = mk(f, IVT_FRAME_MSG, 0, 0, 0, 10, 0, "abcd", 4);
+		else if (i == 1 || i == 2)
+			n = mk(f, IVT_FRAME_FIN, 0, 0, 0, 0, 0, NULL, 0);
+		if (n)
+			inject(s, f, n);
+		if (i == 0 || i == 1)
+			n = mk(g, IVT_FRAME_FIN, 0, 0, 0, 0, 0, NULL, 0);
+		else if (i == 2)
+			n = mk(g, IVT_FRAME_DATA, 0, 0, 0, 0, 0, "late", 4);
+		else if (i == 3)
+			n = mk(g, IVT_FRAME_FIN, 5, 0, 0, 0, 0, NULL, 0); /* a tag */
+		else
+			n = mk(g, IVT_FRAME_FIN, 0, 0, 0, 0, 0, "x", 1); /* a payload */
+		inject(s, g, n);
+		if (i == 0) {
+			uint8_t out[16];
+			struct iovec iov = {out, sizeof(out)};
+			assert_int_equal(ivt_xport_recv_msg(&s->xp, &iov, 1, 0, 0), -EPROTO);
+			assert_int_equal(atomic_load(&s->xp.protocol_errors), 1);
+		} else {
+			expect_broken(s);
+		}
 		solo_free(s);
 	}
 }
@@ -923,9 +1094,13 @@ int main(void)
 		cmocka_unit_test(test_graceful_peer_gone),
 		cmocka_unit_test(test_message_frames_hostile),
 		cmocka_unit_test(test_message_cut_off_is_reset),
+		cmocka_unit_test(test_message_abort),
 		cmocka_unit_test(test_pad_frames_skipped),
 		cmocka_unit_test(test_message_larger_than_ring_nonblocking),
 		cmocka_unit_test(test_failed_read_post_while_its_answer_arrives),
+		cmocka_unit_test(test_fin_ends_one_direction),
+		cmocka_unit_test(test_fin_after_messages),
+		cmocka_unit_test(test_fin_hostile),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

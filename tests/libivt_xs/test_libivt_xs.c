@@ -226,7 +226,7 @@ static void test_connect_data_then_died(void **state)
 	if (rc)
 		fail_msg("ivt_open: %s", ivt_strerror(rc));
 	char want[128];
-	snprintf(want, sizeof(want), "connect backend=auto ring=65536 seq=%u", s.parsed[0].seq);
+	snprintf(want, sizeof(want), "connect backend=auto ring=65536 halfclose=1 seq=%u", s.parsed[0].seq);
 	assert_string_equal(s.request[0], want);
 	assert_string_equal(ivt_backend_name(ch), "vchan");
 	struct ivt_stats st;
@@ -261,7 +261,7 @@ static void test_listen_data_then_closed(void **state)
 	if (rc)
 		fail_msg("ivt_open: %s", ivt_strerror(rc));
 	char want[128];
-	snprintf(want, sizeof(want), "listen backend=vchan ring=1048576 seq=%u", s.parsed[0].seq);
+	snprintf(want, sizeof(want), "listen backend=vchan ring=1048576 halfclose=1 seq=%u", s.parsed[0].seq);
 	assert_string_equal(s.request[0], want);
 
 	write_event(&s, 0, "peer=connected domid=" PEER " seq={seq}");
@@ -407,7 +407,7 @@ static void test_message_mode(void **state)
 	assert_null(ch);
 	assert_true(t.parsed[0].message);
 	char want[128];
-	snprintf(want, sizeof(want), "connect backend=auto ring=0 message=1 seq=%u",
+	snprintf(want, sizeof(want), "connect backend=auto ring=0 message=1 halfclose=1 seq=%u",
 		 t.parsed[0].seq);
 	assert_string_equal(t.request[0], want);
 	close(lfd);
@@ -419,7 +419,7 @@ static void test_message_mode(void **state)
 	rc = scripted_open(&l, IVT_LISTEN | IVT_MESSAGE, 0, "vchan", 65536, &ch);
 	if (rc)
 		fail_msg("ivt_open: %s", ivt_strerror(rc));
-	snprintf(want, sizeof(want), "listen backend=vchan ring=65536 message=1 seq=%u",
+	snprintf(want, sizeof(want), "listen backend=vchan ring=65536 message=1 halfclose=1 seq=%u",
 		 l.parsed[0].seq);
 	assert_string_equal(l.request[0], want);
 	write_event(&l, 0, "peer=connected domid=" PEER " seq={seq}");
@@ -466,6 +466,73 @@ static int readable(int fd, int ms)
 	return poll(&p, 1, ms);
 }
 
+/* Half-close over XenStore: every request says halfclose=1; ivtd's ok
+ * says whether both ends take it ("halfclose=1": ivt_shutdown sends the
+ * FIN frame on the ring, the other direction goes on; without it
+ * -EOPNOTSUPP); an ivtd older than the key refuses it and is asked again
+ * without it. */
+static void test_halfclose(void **state)
+{
+	(void)state;
+	struct script s = {.name = "hc1", .rounds = 1,
+			   .values = {{OK_C("hc1") " halfclose=1 seq={seq}"}}};
+	int lfd = peer_listen(DIR_PEER "hc1/vchan");
+	ivt_channel *ch = NULL;
+	int rc = scripted_open(&s, 0, 20000, NULL, 0, &ch);
+	if (rc)
+		fail_msg("ivt_open: %s", ivt_strerror(rc));
+	assert_true(s.parsed[0].halfclose);
+	int fd = accept(lfd, NULL, NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(ivt_send(ch, "q", 1), 1);
+	assert_int_equal(ivt_shutdown(ch, IVT_SHUT_WR), 0);
+	uint8_t got[IVT_FRAME_HDR_SIZE + 1 + IVT_FRAME_HDR_SIZE];
+	size_t have = 0;
+	while (have < sizeof(got) && readable(fd, 5000) == 1) {
+		ssize_t n = read(fd, got + have, sizeof(got) - have);
+		assert_true(n > 0);
+		have += (size_t)n;
+	}
+	assert_int_equal(have, sizeof(got));
+	struct ivt_frame_hdr h;
+	assert_int_equal(ivt_frame_decode_hdr(got + IVT_FRAME_HDR_SIZE + 1, &h), 0);
+	assert_int_equal(h.type, IVT_FRAME_FIN);
+	peer_send_data(fd, "answer"); /* our receiving side goes on */
+	char buf[16];
+	assert_int_equal(ivt_recv(ch, buf, sizeof(buf)), 6);
+	assert_memory_equal(buf, "answer", 6);
+	assert_int_equal(ivt_send(ch, "x", 1), -EPIPE);
+	ivt_close(ch);
+	close(fd);
+	close(lfd);
+
+	/* no grant in the ok: nothing sent */
+	struct script n = {.name = "hc2", .rounds = 1, .values = {{OK_C("hc2") " seq={seq}"}}};
+	lfd = peer_listen(DIR_PEER "hc2/vchan");
+	rc = scripted_open(&n, 0, 20000, NULL, 0, &ch);
+	if (rc)
+		fail_msg("ivt_open: %s", ivt_strerror(rc));
+	assert_int_equal(ivt_shutdown(ch, IVT_SHUT_WR), -EOPNOTSUPP);
+	assert_reason(-EOPNOTSUPP, "half-close");
+	ivt_close(ch);
+	close(lfd);
+
+	/* an older ivtd: the key refused, asked again without it */
+	struct script o = {.name = "hc3", .rounds = 2,
+			   .values = {{"error 22 seq={seq} reason=unknown key 'halfclose'"},
+				      {OK_C("hc3") " seq={seq}"}}};
+	lfd = peer_listen(DIR_PEER "hc3/vchan");
+	rc = scripted_open(&o, 0, 20000, NULL, 0, &ch);
+	if (rc)
+		fail_msg("ivt_open: %s", ivt_strerror(rc));
+	assert_int_equal(o.seen, 2);
+	assert_true(o.parsed[0].halfclose);
+	assert_false(o.parsed[1].halfclose);
+	assert_int_equal(ivt_shutdown(ch, IVT_SHUT_WR), -EOPNOTSUPP);
+	ivt_close(ch);
+	close(lfd);
+}
+
 /* ivtd's answer to the end at DIR_SELF <s->name> in a thread, while fn
  * runs in ours. */
 static void script_start(struct script *s)
@@ -489,7 +556,7 @@ static void test_listen_accept(void **state)
 	if (rc)
 		fail_msg("ivt_listen: %s", ivt_strerror(rc));
 	char want[128];
-	snprintf(want, sizeof(want), "listen backend=auto ring=0 multi=1 seq=%u", s.parsed[0].seq);
+	snprintf(want, sizeof(want), "listen backend=auto ring=0 multi=1 halfclose=1 seq=%u", s.parsed[0].seq);
 	assert_string_equal(s.request[0], want);
 
 	ivt_channel *c[3] = {NULL, NULL, NULL};
@@ -511,7 +578,7 @@ static void test_listen_accept(void **state)
 		pthread_join(a.thread, NULL);
 		if (rc)
 			fail_msg("ivt_accept %d: %s", i, ivt_strerror(rc));
-		snprintf(want, sizeof(want), "listen backend=auto ring=0 ticket=%s seq=%u",
+		snprintf(want, sizeof(want), "listen backend=auto ring=0 ticket=%s halfclose=1 seq=%u",
 			 slot[i] + 3, a.parsed[0].seq);
 		assert_string_equal(a.request[0], want);
 		assert_string_equal(ivt_peer_identity(c[i]), "dom:" PEER);
@@ -699,7 +766,7 @@ static void test_peer_addr(void **state)
 	if (rc)
 		fail_msg("ivt_open: %s", ivt_strerror(rc));
 	char want[128];
-	snprintf(want, sizeof(want), "connect backend=auto ring=0 addr=10.0.0.3 seq=%u",
+	snprintf(want, sizeof(want), "connect backend=auto ring=0 addr=10.0.0.3 halfclose=1 seq=%u",
 		 s.parsed[0].seq);
 	assert_string_equal(s.request[0], want);
 	assert_string_equal(ivt_peer_identity(ch), "dom:" PEER);
@@ -753,6 +820,7 @@ int main(void)
 		cmocka_unit_test(test_connector_slot),
 		cmocka_unit_test(test_message_mode),
 		cmocka_unit_test(test_peer_addr),
+		cmocka_unit_test(test_halfclose),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -56,6 +56,13 @@ check_ivt() { # log, what, minimum ivt connects
 		grep "ivt-preload" "$1" | head -5
 	fi
 }
+# A program's output over TCP and through the preload must be the same,
+# the preload's and libivt's own log lines left out. kernel log, ivt log,
+# what differs (for the failure).
+same_output() {
+	diff <(grep -v -e ivt-preload -e 'libivt: ' "$1") <(grep -v -e ivt-preload -e 'libivt: ' "$2") ||
+		fail "$3"
+}
 start_bg() { # log, mode, command...: BG is the program's own pid
 	local log=$1 mode=$2; shift 2
 	if [ "$mode" = ivt ]; then

@@ -42,9 +42,7 @@ done
 check_ivt "$T/pc-ivt.log" "peer close" 1
 # (libivt's own log lines too: an accepted end may log that ivtd no longer
 # took it when its peer closed first, a benign race)
-diff <(grep -v -e ivt-preload -e 'libivt: ' "$T/pc-kernel.log") \
-	<(grep -v -e ivt-preload -e 'libivt: ' "$T/pc-ivt.log") ||
-	fail "readiness after the peer closed differs from TCP's"
+same_output "$T/pc-kernel.log" "$T/pc-ivt.log" "readiness after the peer closed differs from TCP's"
 
 # Only through the preload: TCP's exit does not wait (the kernel sends on).
 next_port

@@ -9,7 +9,9 @@
 #      the channel stays on SLURPoE;
 #   1b. an ivt_listen listener in A (ivt-cat listen --exec) accepts two
 #      connectors from B at once, each its own channel: both streams
-#      arrive byte-exact (sha256) and CMD sees "host:hostB/uid:0";
+#      arrive byte-exact (sha256) and CMD sees "host:hostB/uid:0"; each
+#      connector's end of input is a half-close through both daemons
+#      and CMD's answer (the checksum) comes back after it;
 #   1c. a listener in A in message mode, a connector in B that did not
 #      ask: ivtd A's OPEN_OK carries the mode, B's client is told it;
 #   2. a local client of a refused / unknown remote channel gets the
@@ -90,16 +92,19 @@ elif ! grep -q "bridged for .* over " "$TMP/ivtd-b.log"; then
 fi
 
 # ---- 1b. one listener in A accepts two connectors from B -----------------
+# CMD answers each connector with the checksum it read: the connector's
+# end of input is a half-close through both daemons (ivt-cat -v says so),
+# and the answer comes back to it after its own end.
 ip netns exec "$NS_A" "$BIN/ivt-cat" listen bulk -s "$SOCK_A" -n 2 \
-	--exec "{ echo \$IVT_PEER; sha256sum | cut -d' ' -f1; } >> $TMP/acc.out" \
+	--exec "s=\$(sha256sum | cut -d' ' -f1); echo \$IVT_PEER \$s >> $TMP/acc.out; echo \$s" \
 	>"$TMP/lis1b.out" 2>&1 &
 LIS1B=$!
 PIDS+=($LIS1B)
 c1b=()
 for k in 1 2; do
 	head -c 4M /dev/urandom >"$TMP/src$k"
-	ip netns exec "$NS_B" "$BIN/ivt-cat" connect bulk -s "$SOCK_B" -t 20000 \
-		<"$TMP/src$k" >/dev/null 2>"$TMP/con1b-$k.out" &
+	ip netns exec "$NS_B" "$BIN/ivt-cat" connect bulk -s "$SOCK_B" -t 20000 -v \
+		<"$TMP/src$k" >"$TMP/ans1b-$k" 2>"$TMP/con1b-$k.out" &
 	c1b+=($!)
 	PIDS+=($!)
 done
@@ -109,10 +114,12 @@ wait "$LIS1B" || rc1b=1
 echo "--- 1b. two connectors from B accepted by one listener in A: rc=$rc1b"
 sed 's/^/    accepted: /' "$TMP/acc.out"
 [ $rc1b -eq 0 ] || { cat "$TMP"/con1b-*.out "$TMP/lis1b.out"; fail "1b: accept of two remote connectors"; }
-[ "$(grep -c '^host:hostB/uid:0$' "$TMP/acc.out")" = 2 ] || fail "1b: peer identities"
+[ "$(grep -c '^host:hostB/uid:0 ' "$TMP/acc.out")" = 2 ] || fail "1b: peer identities"
 for k in 1 2; do
-	grep -q "$(sha256sum <"$TMP/src$k" | cut -d' ' -f1)" "$TMP/acc.out" ||
-		fail "1b: stream $k did not arrive byte-exact"
+	sum=$(sha256sum <"$TMP/src$k" | cut -d' ' -f1)
+	grep -q "$sum" "$TMP/acc.out" || fail "1b: stream $k did not arrive byte-exact"
+	grep -q "half-closed" "$TMP/con1b-$k.out" && [ "$(cat "$TMP/ans1b-$k")" = "$sum" ] ||
+		fail "1b: connector $k: no half-close through the daemons, or no answer after it"
 done
 
 # ---- 1c. the far listener's message mode reaches the connector ----------

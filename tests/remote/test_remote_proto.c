@@ -102,8 +102,15 @@ static void test_round_trips(void **state)
 	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), 0);
 	assert_int_equal(out.u.open_ok.ring_size, 65536);
 	assert_int_equal(out.u.open_ok.flags, IVT_RMSG_MESSAGE);
-	/* the mode is the only flag: any other bit is refused */
-	buf[IVT_RMSG_HDR_LEN + 8] = 3;
+	/* the mode and half-close are its flags: any other bit is refused */
+	buf[IVT_RMSG_HDR_LEN + 8] = IVT_RMSG_MESSAGE | IVT_RMSG_HALFCLOSE;
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), 0);
+	assert_int_equal(out.u.open_ok.flags, IVT_RMSG_MESSAGE | IVT_RMSG_HALFCLOSE);
+	buf[IVT_RMSG_HDR_LEN + 8] = 4;
+	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), -EPROTO);
+	in = open_msg();
+	in.u.open.flags = IVT_RMSG_HALFCLOSE; /* OPEN's only flag is the mode */
+	n = encode(&in, buf);
 	assert_int_equal(parse_like_bridge(buf, (size_t)n, &out), -EPROTO);
 	in = open_msg();
 	in.u.open.flags = IVT_RMSG_MESSAGE;

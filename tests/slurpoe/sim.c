@@ -25,11 +25,13 @@ struct sim {
 	int keyed[2];
 	int encrypt[2];
 	int carrier[2], drop_offers;
+	int turn_acks; /* engines ack at turn end; sim_run flushes after each step */
 	struct sim_impair imp;
 	struct slp_engine *eng[2];
 	struct side sides[2];
 	int cut[2];
 	uint64_t paused_until[2];
+	uint64_t link_free[2]; /* per direction (to): when the link is free (frame_us) */
 	int near_wrap;
 	uint16_t mtu, window;
 	struct frame *heap;
@@ -97,6 +99,11 @@ static void enqueue(struct sim *s, int to, const void *data, size_t len)
 	f.data = malloc(len);
 	memcpy(f.data, data, len);
 	f.at = s->now + s->imp.delay_us;
+	if (s->imp.frame_us) {
+		uint64_t start = s->link_free[to] > s->now ? s->link_free[to] : s->now;
+		s->link_free[to] = start + s->imp.frame_us;
+		f.at = s->link_free[to] + s->imp.delay_us;
+	}
 	if (s->imp.reorder > 0 && chance(s) < s->imp.reorder) {
 		f.at += 1 + sim_rand(s) % (4 * s->imp.delay_us + 1);
 		s->ctr.reordered++;
@@ -169,7 +176,8 @@ static struct slp_engine *side_engine(struct sim *s, int i, uint16_t mtu, uint16
 {
 	struct slp_engine_cfg cfg = {.mtu = mtu, .window = window, .tx = tx, .now_us = now_cb,
 				     .random = random_cb, .ctx = &s->sides[i], .max_retries = 8,
-				     .carrier_checksums = s->carrier[i]};
+				     .carrier_checksums = s->carrier[i],
+				     .ack_at_turn_end = s->turn_acks};
 	if (s->keyed[i]) {
 		cfg.peer_key = peer_key_cb;
 		cfg.peer_encrypt = peer_encrypt_cb;
@@ -212,6 +220,13 @@ void sim_set_carrier_checksums(struct sim *s, int side, int on)
 {
 	s->carrier[side] = on;
 	sim_restart(s, side);
+}
+
+void sim_set_turn_acks(struct sim *s, int on)
+{
+	s->turn_acks = on;
+	sim_restart(s, 0);
+	sim_restart(s, 1);
 }
 
 void sim_free(struct sim *s)
@@ -258,6 +273,9 @@ int sim_run(struct sim *s, int (*step)(struct sim *s, void *arg), void *arg, uin
 		int r = step(s, arg);
 		if (r)
 			return r;
+		for (int i = 0; i < 2 && s->turn_acks; i++) /* the apps' turn ends */
+			if (!s->cut[i] && s->paused_until[i] <= s->now)
+				slp_engine_flush_acks(s->eng[i]);
 		if (s->now >= end)
 			return 0;
 		uint64_t next = s->n ? s->heap[0].at : UINT64_MAX;

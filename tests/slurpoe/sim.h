@@ -12,6 +12,8 @@
 struct sim_impair {
 	double loss, dup, reorder, corrupt; /* probabilities per frame */
 	uint32_t delay_us;                  /* one-way base delay */
+	uint32_t frame_us;                  /* serialization: each frame holds its direction this
+					       long, so a burst arrives frame by frame (0: at once) */
 };
 
 struct sim;
@@ -27,6 +29,10 @@ void sim_set_encrypt(struct sim *s, int side, int on);
  * a new engine: call before connecting). The simulated link still
  * corrupts what sim_impair says: use it without .corrupt. */
 void sim_set_carrier_checksums(struct sim *s, int side, int on);
+/* Both engines get cfg.ack_at_turn_end (new engines: call before
+ * connecting), and sim_run calls slp_engine_flush_acks() after each step,
+ * as slp_loop and ivtd do after the application's turn. */
+void sim_set_turn_acks(struct sim *s, int on);
 /* Drop every CONNECT that offers SLP_CONN_NOCRC, as an engine from before
  * the flag does (it refuses unknown flags). */
 void sim_drop_nocrc_offers(struct sim *s, int on);

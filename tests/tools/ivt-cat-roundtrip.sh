@@ -7,8 +7,9 @@
 #     source's, and every ivt-cat must exit 0;
 #  2. a connector killed mid-stream makes its listener exit 2 (reset),
 #     one that ends its input makes it exit 0 (clean EOF);
-#     input the peer never took makes the connector exit 2, and listen -t
-#     with nobody coming exits 1;
+#     input the peer never took makes the connector exit 2, a request's
+#     end half-closes and the answer comes back, and listen -t with nobody
+#     coming exits 1;
 #  3. usage errors; 4. idle ends do not wake.
 # Usage: ivt-cat-roundtrip.sh BIN_DIR PLUGIN_DIR
 set -u
@@ -105,6 +106,17 @@ rc=$?
 wait $l
 [ $rc = 2 ] && grep -q "before taking all input" "$dir/full.err" ||
 	fail "connector whose peer stopped early exited $rc: $(cat "$dir/full.err")"
+# ... half-close: a request, its end, then the answer CMD wrote after
+# reading that end (before half-close the connector closed at the end of
+# its input and the answer was lost)
+"$cat_" listen cat-rr -n 1 --exec 'sha256sum | cut -d" " -f1' &
+l=$!
+ans=$("$cat_" connect cat-rr -t 10000 -v <"$dir/3m.bin" 2>"$dir/rr.err")
+rc=$?
+wait $l
+[ $rc = 0 ] && [ "$ans" = "$(sha256sum <"$dir/3m.bin" | cut -d' ' -f1)" ] &&
+	grep -q "half-closed" "$dir/rr.err" ||
+	fail "request then answer: exit $rc, answer '$ans': $(cat "$dir/rr.err")"
 # ... listen -t: nobody came within the time: exit 1 with the reason
 out=$("$cat_" -t 300 listen cat-nobody 2>&1)
 rc=$?

@@ -50,7 +50,7 @@ ivt-demo-domU-domU ivt-policy-deny ivt-destroy-cleanup"
 want accept && PLAN="$PLAN ivt-accept-many ivt-accept-destroy"
 want restart && PLAN="$PLAN ivt-restart-adopt"
 want preload-xen && PLAN="$PLAN preload-xen-socat preload-xen-curl preload-xen-fallback \
-preload-xen-loopback"
+preload-xen-loopback preload-xen-halfclose"
 want bench && PLAN="$PLAN ivt-bench-vchan"
 # rxe-test.sh's own lines (tests/verbs/rxe-test.sh, ivt-verbs-pair) and its exit code
 want verbs && PLAN="$PLAN verbs-rxe-setup verbs-stream-s2c-256MiB verbs-stream-c2s-32MiB \

@@ -438,7 +438,7 @@ if start_ivtd; then
 else
 	for t in ivt-xs-advertise ivt-domU-domU-256M ivt-dom0-domU-256M ivt-demo-domU-domU \
 		ivt-policy-deny ivt-destroy-cleanup ivt-bench-vchan preload-xen-socat preload-xen-curl \
-		preload-xen-fallback preload-xen-loopback; do
+		preload-xen-fallback preload-xen-loopback preload-xen-halfclose; do
 		result $t FAIL "ivtd did not start"
 	done
 fi

@@ -5,7 +5,8 @@
 # its vif backend node; ivtd maps it and brokers a vchan. The guests have
 # no network device at all, so a connection that fell back to the kernel
 # cannot succeed: every byte that arrives came over ivt, and the checks
-# also demand the preload's "ivt" decision and ivtd's grant. socat's
+# also demand the preload's "ivt" decision and ivtd's grant. A third
+# socat pair checks half-close over vchan (request, SHUT_WR, answer). socat's
 # server answers a request line with the body alone (socat's address
 # syntax eats the backslashes of a status line), hence curl --http0.9.
 
@@ -18,6 +19,7 @@ check_preload_xen() {
 		result preload-xen-curl FAIL "xl create failed"
 		result preload-xen-fallback FAIL "xl create failed"
 		result preload-xen-loopback FAIL "xl create failed"
+		result preload-xen-halfclose FAIL "xl create failed"
 		return
 	fi
 	ip_s=10.71.0.$s
@@ -30,6 +32,7 @@ dd if=/dev/urandom of=/tmp/body bs=1M count=$PRE_MIB 2>/dev/null;
 echo \"body md5 \$(md5sum </tmp/body)\";
 $env socat -u TCP-LISTEN:8080,reuseaddr OPEN:/tmp/got,creat,trunc && echo \"got md5 \$(md5sum </tmp/got)\";
 $env socat TCP-LISTEN:8081,reuseaddr SYSTEM:'head -n 1 >/dev/null; cat /tmp/body';
+$env socat TCP-LISTEN:8083,reuseaddr SYSTEM:md5sum;
 kill \$lo; echo server-done"
 	domu_job pre-c $c "dd if=/dev/urandom of=/tmp/data bs=1M count=$PRE_MIB 2>/dev/null;
 echo \"data md5 \$(md5sum </tmp/data)\";
@@ -37,6 +40,8 @@ i=0; until $env socat -u FILE:/tmp/data TCP:$ip_s:8080; do i=\$((i+1)); [ \$i -g
 $env socat -u FILE:/tmp/data TCP:$ip_s:8082; echo \"loopback rc \$?\";
 i=0; until $env curl --http0.9 -sS -o /tmp/page http://$ip_s:8081/; do i=\$((i+1)); [ \$i -ge 90 ] && break; sleep 1; done;
 echo \"page md5 \$(md5sum </tmp/page)\";
+i=0; until $env socat -t 60 - TCP:$ip_s:8083 </tmp/data >/tmp/sum; do i=\$((i+1)); [ \$i -ge 90 ] && break; sleep 1; done;
+echo \"halfclose md5 \$(cat /tmp/sum)\";
 $env socat -u FILE:/tmp/data TCP:10.71.1.1:8080; echo \"unknown rc \$?\""
 	xl unpause pre-s
 	xl unpause pre-c
@@ -62,6 +67,16 @@ $env socat -u FILE:/tmp/data TCP:10.71.1.1:8080; echo \"unknown rc \$?\""
 		result preload-xen-curl PASS "curl GET of $PRE_MIB MiB from socat's server md5 $page; '$via8081'"
 	else
 		result preload-xen-curl FAIL "body '$body' page '$page'; c: '$(guest_line pre-c 'connect .*:8081|curl')'"
+	fi
+	# half-close over vchan: c's socat sends the data, shuts its write
+	# side down at its end and prints what s's md5sum answered after
+	# reading that end (before half-close nothing came back)
+	hsum=$(guest_line pre-c '^halfclose md5 ' | cut -d' ' -f3)
+	if [ -n "$sent" ] && [ "$hsum" = "$sent" ] &&
+		guest_has pre-c "shutdown\\(fd [0-9]+, SHUT_WR\\): half-close"; then
+		result preload-xen-halfclose PASS "socat request, SHUT_WR, md5sum's answer $hsum over vchan"
+	else
+		result preload-xen-halfclose FAIL "sent '$sent' answer '$hsum'; c: '$(guest_line pre-c 'shutdown|:8083')'"
 	fi
 	lo=$(guest_line pre-c "connect $ip_s:8082: kernel \\(ivt tcp.8082: .*dom$s's tcp.8082 listens on 127.0.0.1 \\(loopback\\) only")
 	if [ -n "$lo" ] && guest_has pre-c '^loopback rc [1-9]' &&

@@ -243,11 +243,59 @@ static void test_protocol(void **state)
 	fx_stop();
 }
 
+/* Half-close: "halfclose=1" in a request marks the end; its ok says
+ * "halfclose=1" only when the broker's peer_info said the other end takes
+ * it too (and never to an end that did not ask). */
+static void test_halfclose_grant(void **state)
+{
+	(void)state;
+	char why[256] = "";
+	struct ivt_broker_cb cb = {.request = on_request, .gone = on_gone};
+	memset(&rec, 0, sizeof(rec));
+	assert_int_equal(fx_start(), 0);
+	fx_write("/local/domain/3/name", "server");
+	fx_set_introduced(3, 1);
+	base = event_base_new();
+	struct ivt_registry *reg = ivt_registry_xs_new(base, &cb, why, sizeof(why));
+	if (!reg)
+		fail_msg("registry: %s", why);
+	struct ivt_identity peer = ivt_identity_dom(5);
+	static const struct {
+		const char *name, *request;
+		uint32_t peer_flags;
+		const char *want;
+	} cases[] = {
+		{"a", "listen halfclose=1 seq=1", IVT_CTRL_PEER_HALFCLOSE, " halfclose=1 seq=1"},
+		{"b", "listen halfclose=1 seq=2", 0, " seq=2"},
+		{"c", "listen seq=3", IVT_CTRL_PEER_HALFCLOSE, " seq=3"},
+	};
+	for (int i = 0; i < 3; i++) {
+		char path[96], want[160];
+		snprintf(path, sizeof(path), DIR3 "/%s/request", cases[i].name);
+		fx_write(path, cases[i].request);
+		wait_requests(i + 1);
+		struct ivt_reg_end *e = rec.last.end;
+		assert_int_equal(e->halfclose, i < 2);
+		assert_int_equal(reg->ops->peer_info(e, &peer, 5, cases[i].peer_flags), 0);
+		snprintf(path, sizeof(path), DIR3 "/%s/vchan", cases[i].name);
+		struct ivt_ctrl_open_ok ok = ok_for(1, 3, 5, path);
+		assert_int_equal(reg->ops->reply_ok(e, &ok), 0);
+		snprintf(path, sizeof(path), DIR3 "/%s/response", cases[i].name);
+		snprintf(want, sizeof(want), "ok backend=vchan ring=65536 path=" DIR3 "/%s/vchan "
+					     "peer=5 chan=1%s", cases[i].name, cases[i].want);
+		assert_value(path, want);
+	}
+	reg->ops->destroy(reg);
+	event_base_free(base);
+	fx_stop();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_no_xenstore),
 		cmocka_unit_test(test_protocol),
+		cmocka_unit_test(test_halfclose_grant),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

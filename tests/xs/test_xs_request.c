@@ -451,6 +451,38 @@ static void test_message_values(void **state)
 			fail_msg("response '%s' was accepted", bad[k]);
 }
 
+/* Half-close: "halfclose=1" in requests (the end takes it) and answers
+ * (both ends do). */
+static void test_halfclose_values(void **state)
+{
+	(void)state;
+	struct ivt_xs_request r;
+	char b[256];
+	assert_int_equal(parse("connect halfclose=1 seq=1", &r), 0);
+	assert_true(r.halfclose);
+	assert_int_equal(parse("connect seq=1", &r), 0);
+	assert_false(r.halfclose);
+	refused("listen halfclose=0", "halfclose must be 1");
+	refused("listen halfclose=1 halfclose=1", "duplicate key");
+	struct ivt_xs_request w = {.listen = 1, .message = 1, .halfclose = 1, .seq = 3};
+	assert_int_equal(ivt_xs_format_req(b, sizeof(b), &w), 0);
+	assert_string_equal(b, "listen backend=auto ring=0 message=1 halfclose=1 seq=3");
+
+	struct ivt_ctrl_open_ok ok = {.ring_size = 4096, .peer_domid = 2, .chan_id = 5,
+				      .flags = IVT_CTRL_OK_HALFCLOSE};
+	strcpy(ok.backend, "vchan");
+	struct ivt_xs_response resp;
+	assert_int_equal(ivt_xs_format_ok(b, sizeof(b), &ok, 1, 4), 0);
+	assert_string_equal(b, "ok backend=vchan ring=4096 peer=2 chan=5 halfclose=1 seq=4");
+	assert_int_equal(ivt_xs_parse_response(b, strlen(b), &resp, why, sizeof(why)), 0);
+	assert_true(resp.halfclose);
+	const char *bad[] = {"ok backend=vchan ring=4096 peer=2 halfclose=0",
+			     "ok backend=vchan ring=4096 peer=2 halfclose=1 halfclose=1"};
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+		if (ivt_xs_parse_response(bad[k], strlen(bad[k]), &resp, why, sizeof(why)) == 0)
+			fail_msg("response '%s' was accepted", bad[k]);
+}
+
 /* ivt_listen/ivt_accept over XenStore: multi=1 and ticket=, slots, the
  * offers' and accepted rings' paths. */
 static void test_listen_accept_values(void **state)
@@ -547,6 +579,7 @@ int main(void)
 		cmocka_unit_test(test_request_roundtrip), cmocka_unit_test(test_responses),
 		cmocka_unit_test(test_events), cmocka_unit_test(test_listen_accept_values),
 		cmocka_unit_test(test_message_values),
+		cmocka_unit_test(test_halfclose_values),
 		cmocka_unit_test(test_addr_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,8 +42,35 @@ void broker_drop_setup(struct channel *ch)
 	ch->setup = NULL;
 }
 
+void broker_pending_add(struct channel *ch)
+{
+	struct channel *lis = ch->u.conn.parent;
+	ch->u.conn.in_pending = 1;
+	ch->u.conn.sib_prev = NULL;
+	ch->u.conn.sib_next = lis->u.lis.pending;
+	if (lis->u.lis.pending)
+		lis->u.lis.pending->u.conn.sib_prev = ch;
+	lis->u.lis.pending = ch;
+}
+
+void broker_pending_del(struct channel *ch)
+{
+	if (!ch->u.conn.in_pending)
+		return;
+	if (ch->u.conn.sib_prev)
+		ch->u.conn.sib_prev->u.conn.sib_next = ch->u.conn.sib_next;
+	else
+		ch->u.conn.parent->u.lis.pending = ch->u.conn.sib_next;
+	if (ch->u.conn.sib_next)
+		ch->u.conn.sib_next->u.conn.sib_prev = ch->u.conn.sib_prev;
+	ch->u.conn.sib_next = ch->u.conn.sib_prev = NULL;
+	ch->u.conn.in_pending = 0;
+}
+
 void broker_free_channel(struct ivt_broker *b, struct channel *ch)
 {
+	if (ch->kind == CHAN_CONN)
+		broker_pending_del(ch);
 	if (ch->prev)
 		ch->prev->next = ch->next;
 	else if (b->channels == ch)
@@ -73,6 +100,10 @@ void ivt_broker_free(struct ivt_broker *b)
 {
 	if (!b)
 		return;
+	/* listeners may go before their children here: no list to keep */
+	for (struct channel *c = b->channels; c; c = c->next)
+		if (c->kind == CHAN_CONN)
+			c->u.conn.in_pending = 0;
 	while (b->channels) {
 		/* Ends still pointing here belong to registries already gone. */
 		broker_free_channel(b, b->channels);
@@ -274,11 +305,14 @@ void broker_open_ok_flags(struct ivt_reg_end *end, const struct channel *ch, int
 	end->reg->ops->reply_ok(end, &ok);
 }
 
-void broker_peer_info(struct ivt_reg_end *end, const struct ivt_identity *who,
-		      uint32_t peer_domid)
+void broker_peer_info(struct ivt_reg_end *end, const struct ivt_reg_end *other,
+		      const struct ivt_identity *who, uint32_t peer_domid)
 {
+	/* half-close needs both libivts to know the FIN frame; the
+	 * registry drops the flag for an end that did not announce it */
+	uint32_t flags = other && other->halfclose ? IVT_CTRL_PEER_HALFCLOSE : 0;
 	if (end->reg->ops->peer_info)
-		end->reg->ops->peer_info(end, who, peer_domid);
+		end->reg->ops->peer_info(end, who, peer_domid, flags);
 }
 
 /* Asks the policy, with this host's backends filled into q. */
@@ -500,10 +534,10 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 	IVT_INFO(WHO, "connect '%s' by %s to %s: backend %s, ring %" PRIu64 " (rule %s)", ch->name,
 		 IVT_ID_S(&end->who), IVT_ID_S(&ch->server_id), ch->backend, ch->ring_size, d.rule);
 	broker_give_cookie(ch);
-	broker_peer_info(ch->server, &end->who, end->domid);
+	broker_peer_info(ch->server, end, &end->who, end->domid);
 	if (deferred)
 		broker_open_ok(ch->server, ch, 1, end->domid);
-	broker_peer_info(end, &ch->server_id, ch->server->domid);
+	broker_peer_info(end, ch->server, &ch->server_id, ch->server->domid);
 	broker_open_ok(end, ch, 0, ch->server->domid);
 	if (ch->setup)
 		broker_relay(b, ch);

@@ -53,13 +53,12 @@ void broker_listener_limits(struct channel *lis, const struct ivt_policy_decisio
 }
 
 /* How many of lis's backlog places (offered, not accepted) who holds. */
-static uint32_t held_by(struct ivt_broker *b, const struct channel *lis,
+static uint32_t held_by(const struct channel *lis,
 			const struct ivt_identity *who)
 {
 	uint32_t n = 0;
-	for (const struct channel *c = b->channels; c; c = c->next)
-		n += c->kind == CHAN_CONN && c->u.conn.parent == lis && c->state == CS_QUEUED &&
-		     ivt_identity_equal(&c->client_id, who);
+	for (const struct channel *c = lis->u.lis.pending; c; c = c->u.conn.sib_next)
+		n += c->state == CS_QUEUED && ivt_identity_equal(&c->client_id, who);
 	return n;
 }
 
@@ -73,7 +72,7 @@ static enum conn_full full_why(struct ivt_broker *b, const struct channel *lis,
 		return FULL_BACKLOG;
 	if (!has_room(lis))
 		return FULL_CONNS;
-	return held_by(b, lis, who) >= lis->u.lis.per_id ? FULL_SHARE : FULL_NOT;
+	return held_by(lis, who) >= lis->u.lis.per_id ? FULL_SHARE : FULL_NOT;
 }
 
 /* Anyone may trigger these lines at will: one identity flooding a
@@ -112,13 +111,13 @@ static void refuse_full(struct ivt_broker *b, struct channel *lis, struct ivt_re
  * every tag who has waiting there and after the last promoted one, so
  * promotion takes identities in turn (fair queueing: a newcomer does
  * not wait behind another identity's flood). */
-static uint64_t next_tag(struct ivt_broker *b, const struct channel *lis,
+static uint64_t next_tag(const struct channel *lis,
 			 const struct ivt_identity *who)
 {
 	uint64_t t = lis->u.lis.vtime;
-	for (const struct channel *c = b->channels; c; c = c->next)
-		if (c->kind == CHAN_CONN && c->u.conn.parent == lis && c->state == CS_WAITING &&
-		    c->u.conn.tag > t && ivt_identity_equal(&c->client_id, who))
+	for (const struct channel *c = lis->u.lis.pending; c; c = c->u.conn.sib_next)
+		if (c->state == CS_WAITING && c->u.conn.tag > t &&
+		    ivt_identity_equal(&c->client_id, who))
 			t = c->u.conn.tag;
 	return t + 1;
 }
@@ -149,7 +148,7 @@ static void offer(struct channel *lis, struct channel *ch)
 		broker_drop_setup(ch); /* the listener has it now, or never will */
 		if (ch->u.conn.queued && ch->client && ch->client->reg->ops->queued) {
 			/* TCP's connect returns here: the connector goes on */
-			broker_peer_info(ch->client, &lis->server_id, lis->server->domid);
+			broker_peer_info(ch->client, lis->server, &lis->server_id, lis->server->domid);
 			ch->client->reg->ops->queued(ch->client);
 		}
 	} else if (ops->incoming) {
@@ -227,16 +226,15 @@ static void promote(struct ivt_broker *b, struct channel *lis)
 	struct skip_list skip = {0};
 	while (lis->server && has_room(lis)) {
 		struct channel *next = NULL;
-		for (struct channel *c = b->channels; c; c = c->next)
-			if (c->kind == CHAN_CONN && c->u.conn.parent == lis &&
-			    c->state == CS_WAITING &&
+		for (struct channel *c = lis->u.lis.pending; c; c = c->u.conn.sib_next)
+			if (c->state == CS_WAITING &&
 			    (!next || c->u.conn.tag < next->u.conn.tag ||
 			     (c->u.conn.tag == next->u.conn.tag && c->id < next->id)) &&
 			    !skipped(&skip, &c->client_id))
 				next = c;
 		if (!next)
 			break;
-		if (held_by(b, lis, &next->client_id) >= lis->u.lis.per_id) {
+		if (held_by(lis, &next->client_id) >= lis->u.lis.per_id) {
 			if (skip_add(&skip, &next->client_id) < 0)
 				break;
 			continue;
@@ -273,6 +271,7 @@ void broker_connect_multi(struct ivt_broker *b, struct channel *lis, struct ivt_
 	ch->spill_above = lis->spill_above;
 	ch->message = lis->message;
 	ch->u.conn.parent = lis;
+	broker_pending_add(ch);
 	ch->client = end;
 	ch->client_id = end->who;
 	ch->server_id = lis->server_id;
@@ -293,7 +292,7 @@ void broker_connect_multi(struct ivt_broker *b, struct channel *lis, struct ivt_
 		offer(lis, ch);
 	} else {
 		ch->u.conn.full_why = why;
-		ch->u.conn.tag = next_tag(b, lis, &end->who);
+		ch->u.conn.tag = next_tag(lis, &end->who);
 		ch->state = CS_WAITING;
 	}
 }
@@ -313,9 +312,8 @@ void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 		return;
 	}
 	struct channel *ch = NULL;
-	for (struct channel *c = b->channels; c; c = c->next)
-		if (c->kind == CHAN_CONN && c->u.conn.parent == lis && c->state == CS_QUEUED &&
-		    c->u.conn.ticket == req->ticket) {
+	for (struct channel *c = lis->u.lis.pending; c; c = c->u.conn.sib_next)
+		if (c->state == CS_QUEUED && c->u.conn.ticket == req->ticket) {
 			ch = c;
 			break;
 		}
@@ -327,6 +325,7 @@ void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 	}
 	lis->u.lis.queued--;
 	lis->u.lis.live++;
+	broker_pending_del(ch);
 	ch->state = CS_CONNECTED;
 	withdraw(lis, ch);
 	ch->server = end;
@@ -341,10 +340,10 @@ void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 			    end->reg->ops->wants_release(end);
 	if (!ch->detach_server)
 		broker_give_cookie(ch);
-	broker_peer_info(end, &ch->client_id, ch->client->domid);
+	broker_peer_info(end, ch->client, &ch->client_id, ch->client->domid);
 	broker_open_ok_flags(end, ch, 1, ch->client->domid,
 			     ch->detach_server ? IVT_CTRL_OK_DETACHED : 0);
-	broker_peer_info(ch->client, &ch->server_id, end->domid);
+	broker_peer_info(ch->client, end, &ch->server_id, end->domid);
 	broker_open_ok_flags(ch->client, ch, 0, end->domid,
 			     ch->u.conn.client_rings && takes_rings(lis) ? IVT_CTRL_OK_RINGS : 0);
 	/* answers may have failed and dropped an end: its gone() comes later */
@@ -397,19 +396,21 @@ void broker_listener_gone(struct ivt_broker *b, struct channel *lis, int gracefu
 	IVT_INFO(WHO, "channel '%s': listener %s %s (%u connected, %u queued)", lis->name,
 		 IVT_ID_S(&lis->server_id), graceful ? "closed" : "died", lis->u.lis.live, lis->u.lis.queued);
 	lis->server = NULL;
-	struct channel *next;
-	for (struct channel *c = b->channels; c; c = next) {
-		next = c->next;
-		if (c->kind != CHAN_CONN || c->u.conn.parent != lis)
-			continue;
+	struct channel *c, *next;
+	while ((c = lis->u.lis.pending)) {
+		broker_pending_del(c);
 		c->u.conn.parent = NULL;
-		if (c->state != CS_WAITING && c->state != CS_QUEUED && c->state != CS_RING)
-			continue; /* accepted: lives on */
 		if (c->client)
 			broker_refuse(b, c->client, -ECONNREFUSED,
 				      "channel '%s': the listener %s before accepting this "
 				      "connection", lis->name, graceful ? "closed" : "died");
 		drop_unaccepted(b, c); /* answers never free synchronously */
+	}
+	/* the accepted ones live on (a scan once per listener, not per connect) */
+	for (c = b->channels; c; c = next) {
+		next = c->next;
+		if (c->kind == CHAN_CONN && c->u.conn.parent == lis)
+			c->u.conn.parent = NULL;
 	}
 	broker_free_channel(b, lis);
 }

@@ -86,9 +86,17 @@ struct channel {
 			uint32_t queued, live;       /* CONN children QUEUED / CONNECTED */
 			uint32_t next_ticket;
 			int rings; /* takes connector-made rings (IVT_CTRL_OPEN_RINGS) */
+			/* its CONN children not yet accepted (WAITING, RING,
+			 * QUEUED), newest first (u.conn.sib): what a connect,
+			 * accept or promotion looks through, not every channel
+			 * of ivtd nor its accepted connections */
+			struct channel *pending;
 		} lis;
 		struct { /* CONN */
 			struct channel *parent; /* its LISTENER; NULL once that went */
+			/* in parent's u.lis.pending while not accepted */
+			struct channel *sib_next, *sib_prev;
+			int in_pending;
 			uint32_t ticket;        /* 0 until QUEUED */
 			long long deadline;     /* WAITING/QUEUED: ivt_now_ms() bound, -1 none */
 			int full_why;           /* WAITING: enum conn_full, what kept it */
@@ -125,6 +133,9 @@ struct channel *broker_find_named(struct ivt_broker *b, const char *name);
 struct channel *broker_channel_new(struct ivt_broker *b, struct ivt_reg_end *end,
 				   enum chan_kind kind, const char *name, const char *backend);
 void broker_free_channel(struct ivt_broker *b, struct channel *ch);
+/* CONN ch joins its parent's pending list / leaves it (if in it). */
+void broker_pending_add(struct channel *ch);
+void broker_pending_del(struct channel *ch);
 void broker_refuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* The same, logged only at debug level: the caller logs (rate-limited). */
@@ -137,9 +148,10 @@ void broker_open_ok(struct ivt_reg_end *end, const struct channel *ch, int is_se
 /* The same with more IVT_CTRL_OK_* flags. */
 void broker_open_ok_flags(struct ivt_reg_end *end, const struct channel *ch, int is_server,
 			  uint32_t peer_domid, uint32_t flags);
-/* The other end's identity, for registries that pass it on. */
-void broker_peer_info(struct ivt_reg_end *end, const struct ivt_identity *who,
-		      uint32_t peer_domid);
+/* The other end's identity (and, from other, what its libivt takes:
+ * half-close), for registries that pass it on. other may be NULL. */
+void broker_peer_info(struct ivt_reg_end *end, const struct ivt_reg_end *other,
+		      const struct ivt_identity *who, uint32_t peer_domid);
 /* The LISTENER column of status: the identity, "(ivtd)" for channels
  * ivtd serves, "(HOST)" for those bridged to HOST. (broker_status.c) */
 struct ivt_identity_text broker_listener_label(const struct channel *ch);

@@ -49,6 +49,50 @@ static int row(struct ivt_textbuf *o, const struct channel *c, const char *inden
 	return 1;
 }
 
+/* Most identities one listener's share line names; the rest are summed. */
+#define SHARE_IDS 8
+
+/* Under a listener with connectors not yet accepted: each connector
+ * identity's places of the backlog (queued, at most its share) and its
+ * connectors waiting beyond them (issue 11: backlog_per_identity). */
+static void share_line(struct ivt_textbuf *o, const struct channel *lis)
+{
+	struct {
+		const struct ivt_identity *who;
+		uint32_t queued, waiting;
+	} ids[SHARE_IDS];
+	size_t n = 0;
+	int others = 0;
+	uint32_t other_q = 0, other_w = 0;
+	for (const struct channel *k = lis->u.lis.pending; k; k = k->u.conn.sib_next) {
+		if (k->state != CS_QUEUED && k->state != CS_WAITING)
+			continue;
+		int q = k->state == CS_QUEUED;
+		size_t i = 0;
+		while (i < n && !ivt_identity_equal(ids[i].who, &k->client_id))
+			i++;
+		if (i == n && n == SHARE_IDS) { /* one pass: the rest summed */
+			others = 1;
+			other_q += q;
+			other_w += !q;
+			continue;
+		}
+		if (i == n)
+			ids[n++] = (__typeof__(ids[0])){.who = &k->client_id};
+		ids[i].queued += q;
+		ids[i].waiting += !q;
+	}
+	if (!n)
+		return;
+	ivt_textbuf_printf(o, "  per identity (share %u):", lis->u.lis.per_id);
+	for (size_t i = 0; i < n; i++)
+		ivt_textbuf_printf(o, "%s %s %u queued %u waiting", i ? "," : "",
+				   IVT_ID_S(ids[i].who), ids[i].queued, ids[i].waiting);
+	if (others)
+		ivt_textbuf_printf(o, ", others %u queued %u waiting", other_q, other_w);
+	ivt_textbuf_printf(o, "\n");
+}
+
 size_t ivt_broker_status(const struct ivt_broker *b, char *buf, size_t len)
 {
 	struct ivt_textbuf o;
@@ -87,6 +131,7 @@ size_t ivt_broker_status(const struct ivt_broker *b, char *buf, size_t len)
 			ivt_textbuf_printf(&o, "  %u connected (max %u), %u queued (backlog %u)\n",
 					   c->u.lis.live, c->u.lis.max_conns, c->u.lis.queued,
 					   c->u.lis.backlog);
+			share_line(&o, c);
 			shown++;
 		}
 		for (const struct channel *k = b->channels; k; k = k->next)

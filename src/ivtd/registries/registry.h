@@ -43,6 +43,9 @@ struct ivt_reg_end {
 	 * its way (a connector-made ring sends OPEN and SETUP together) is
 	 * dropped without a second refusal. */
 	int refused;
+	/* Its libivt takes half-close (OPEN hint IVT_CTRL_OPEN_HALFCLOSE):
+	 * the other end may be told it may send FIN (peer_info flags). */
+	int halfclose;
 };
 
 /* A request to open one end of a channel. */
@@ -150,9 +153,11 @@ struct ivt_registry_ops {
 	 * connector gave up or went away before that). */
 	void (*withdrawn)(struct ivt_reg_end *listener, uint32_t ticket);
 	/* Optional: tell end who the other end is (before reply_ok or
-	 * notify_peer CONNECTED). Ends that cannot take it are skipped. */
+	 * notify_peer CONNECTED) and what it takes (flags: IVT_CTRL_PEER_*,
+	 * granted only where both ends announced them). Ends that cannot
+	 * take it are skipped. */
 	int (*peer_info)(struct ivt_reg_end *end, const struct ivt_identity *who,
-			 uint32_t peer_domid);
+			 uint32_t peer_domid, uint32_t flags);
 	/* Optional: give end its channel's re-attach cookie (before reply_ok
 	 * or notify_peer CONNECTED). Ends that cannot re-attach are skipped;
 	 * registries that cannot carry ATTACH leave it NULL. */

@@ -30,6 +30,7 @@
  * so ends waiting for their peer to re-attach are bounded the same way.
  */
 #include "registry_local.h"
+#include "ctrl_cork.h"
 #include "uid_counts.h"
 
 #include <errno.h>
@@ -96,6 +97,7 @@ struct local_reg {
 	uint64_t reap_visits; /* connections reap looked at (tests) */
 	struct uid_counts per_uid; /* live connections and OPENs per uid (limits) */
 	struct ivt_policy_limits limits;
+	struct ivt_ctrl_cork cork; /* small answers held during a dispatch */
 	int destroying;
 	ivt_status_fn status_fn;
 	void *status_arg;
@@ -112,6 +114,9 @@ static void mark_dead(struct local_conn *c)
 {
 	if (c->dead)
 		return;
+	ivt_ctrl_cork_flush(&c->lr->cork); /* what it was told (an ERROR) goes first */
+	if (c->dead)
+		return; /* that flush failed for c and marked it */
 	c->dead = 1;
 	event_del(c->ev);
 	struct uid_count *u = uid_counts_find(&c->lr->per_uid, c->end.uid);
@@ -138,6 +143,7 @@ static void free_conn(struct local_conn *c)
 		c->next->prev = c->prev;
 	lr->nconns--;
 	lr->held -= c->held;
+	ivt_ctrl_cork_forget(&lr->cork, c);
 	event_free(c->ev);
 	close(c->fd);
 	free(c);
@@ -166,23 +172,39 @@ static void reap(evutil_socket_t fd, short what, void *arg)
 
 /* ---- sending (the registry ops) ------------------------------------ */
 
+static void send_failed(struct local_conn *c, int rc)
+{
+	if (rc == -EAGAIN)
+		ivt_log_limited(&bad_msg_rl, IVT_LOG_WARN, WHO,
+				"%s (pid %d) does not read its control socket; dropping it",
+				IVT_ID_S(&c->end.who), c->end.pid);
+	else if (rc != -ECONNRESET)
+		ivt_log_limited(&bad_msg_rl, IVT_LOG_WARN, WHO, "sending to %s (pid %d): %s; dropping it",
+				IVT_ID_S(&c->end.who), c->end.pid, strerror(-rc));
+	mark_dead(c);
+}
+
+/* The cork's batch for a connection failed. */
+static void cork_failed(void *conn, int rc, void *arg)
+{
+	(void)arg;
+	send_failed(conn, rc);
+}
+
+/* Send now, or held until the current dispatch returns (small messages
+ * without fds: ctrl_cork.h); the caller learns of a failure then only
+ * through the connection's gone(), as it does anyway. */
 static int send_or_drop(struct local_conn *c, uint16_t type, const void *p, uint32_t len,
 			const int *fds, int nfds)
 {
 	if (c->dead || c->lr->destroying)
 		return -ECONNRESET;
+	if (!nfds && ivt_ctrl_cork_hold(&c->lr->cork, c, c->fd, type, c->seq, p, len))
+		return 0;
+	ivt_ctrl_cork_flush(&c->lr->cork); /* what was held goes first */
 	int rc = ivt_ctrl_send(c->fd, type, c->seq, p, len, fds, nfds);
-	if (rc < 0) {
-		if (rc == -EAGAIN)
-			ivt_log_limited(&bad_msg_rl, IVT_LOG_WARN, WHO,
-					"%s (pid %d) does not read its control socket; dropping it",
-					IVT_ID_S(&c->end.who), c->end.pid);
-		else if (rc != -ECONNRESET)
-			ivt_log_limited(&bad_msg_rl, IVT_LOG_WARN, WHO,
-					"sending to %s (pid %d): %s; dropping it", IVT_ID_S(&c->end.who),
-					c->end.pid, strerror(-rc));
-		mark_dead(c);
-	}
+	if (rc < 0)
+		send_failed(c, rc);
 	return rc;
 }
 
@@ -277,11 +299,14 @@ static int op_queued(struct ivt_reg_end *end)
 }
 
 static int op_peer_info(struct ivt_reg_end *end, const struct ivt_identity *who,
-			uint32_t peer_domid)
+			uint32_t peer_domid, uint32_t flags)
 {
 	if (!conn_of(end)->wants_info)
 		return 0; /* a version-1 client would take it for garbage */
-	struct ivt_ctrl_peer_info pi = {.peer_domid = peer_domid};
+	/* a flag only for a client that announced it takes it */
+	if (!end->halfclose)
+		flags &= ~IVT_CTRL_PEER_HALFCLOSE;
+	struct ivt_ctrl_peer_info pi = {.peer_domid = peer_domid, .flags = flags};
 	ivt_identity_format(who, pi.identity, sizeof(pi.identity)); /* "" if unknown */
 	return send_or_drop(conn_of(end), IVT_CTRL_PEER_INFO, &pi, sizeof(pi), NULL, 0);
 }
@@ -568,6 +593,7 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		c->wants_info = (fl & IVT_CTRL_OPEN_INFO) != 0;
 		c->wants_attach = (fl & IVT_CTRL_OPEN_ATTACH) != 0;
 		c->wants_detach = (fl & IVT_CTRL_OPEN_DETACH) != 0;
+		c->end.halfclose = (fl & IVT_CTRL_OPEN_HALFCLOSE) != 0;
 		c->wants_ctrl_fd = req.multi && (fl & IVT_CTRL_OPEN_CTRL_FD) != 0;
 		c->wants_one_msg = !req.listen && (fl & IVT_CTRL_OPEN_ONE_MSG) != 0;
 		req.rings = (fl & IVT_CTRL_OPEN_RINGS) != 0;
@@ -662,10 +688,8 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 	}
 }
 
-static void on_readable(evutil_socket_t fd, short what, void *arg)
+static void read_msgs(struct local_conn *c, int fd)
 {
-	(void)what;
-	struct local_conn *c = arg;
 	for (int i = 0; i < MSGS_PER_WAKEUP && !c->dead; i++) {
 		struct ivt_ctrl_msg m;
 		int rc = ivt_ctrl_recv(fd, &m, 0);
@@ -685,6 +709,16 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		handle_msg(c, &m);
 		ivt_ctrl_msg_close_fds(&m); /* whatever handle_msg did not take */
 	}
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	struct local_conn *c = arg;
+	struct local_reg *lr = c->lr; /* c lives until reaped, after this */
+	ivt_ctrl_cork_begin(&lr->cork);
+	read_msgs(c, fd);
+	ivt_ctrl_cork_end(&lr->cork);
 }
 
 /* Serve fd as a connection of uid (pid: for the logs). NULL: out of
@@ -902,6 +936,7 @@ struct ivt_registry *ivt_registry_local_new(struct event_base *base, const char 
 		return NULL;
 	}
 	lr->reg.ops = &local_ops;
+	lr->cork.failed = cork_failed;
 	lr->reg.cb = *cb;
 	lr->base = base;
 	lr->lfd = -1;
@@ -951,6 +986,7 @@ static void op_destroy(struct ivt_registry *reg)
 		return;
 	/* Ends go away without messages: the sockets closing says it all. */
 	lr->destroying = 1;
+	lr->cork.n = 0;
 	lr->dead = NULL; /* all of them go below */
 	while (lr->conns) {
 		struct local_conn *c = lr->conns;

@@ -49,10 +49,29 @@ static int op_reply_ok(struct ivt_reg_end *end, const struct ivt_ctrl_open_ok *o
 	struct ivt_rmsg m = {.type = IVT_RMSG_OPEN_OK};
 	m.u.open_ok.ring_size = ok->ring_size;
 	m.u.open_ok.flags = (ok->flags & IVT_CTRL_OK_MESSAGE) ? IVT_RMSG_MESSAGE : 0;
+	m.u.open_ok.flags |= registry_remote_halfclose(br);
 	int rc = bridge_send_msg(br, &m);
 	if (rc < 0)
 		bridge_fail(br, rc, "cannot send OPEN_OK");
 	return rc;
+}
+
+uint32_t registry_remote_halfclose(const struct bridge *br)
+{
+	/* both ends' libivt: only then, and so only to a dialer that said so */
+	return br->far_halfclose && br->lis_halfclose ? IVT_RMSG_HALFCLOSE : 0;
+}
+
+/* The broker names the listener before it answers (reply_ok): we keep
+ * only whether it takes half-close (granted only since the dialer's
+ * client does too: end->halfclose). */
+static int op_peer_info(struct ivt_reg_end *end, const struct ivt_identity *who,
+			uint32_t peer_domid, uint32_t flags)
+{
+	(void)who;
+	(void)peer_domid;
+	registry_remote_bridge(end)->lis_halfclose = (flags & IVT_CTRL_PEER_HALFCLOSE) != 0;
+	return 0;
 }
 
 static int op_reply_error(struct ivt_reg_end *end, int err, const char *msg)
@@ -111,6 +130,7 @@ static const struct ivt_registry_ops remote_ops = {
 	.reply_error = op_reply_error,
 	.relay_setup = op_relay_setup,
 	.notify_peer = op_notify_peer,
+	.peer_info = op_peer_info,
 	.destroy = op_destroy,
 };
 

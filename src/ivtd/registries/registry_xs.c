@@ -101,7 +101,11 @@ static int xs_reply_ok(struct ivt_reg_end *be, const struct ivt_ctrl_open_ok *ok
 		       &e->req);
 		return -EINVAL;
 	}
-	rc = ivt_xs_format_ok(v, sizeof(v), ok, e->req.has_seq, e->req.seq);
+	/* half-close: as PEER_INFO tells a local end, in the ok ("halfclose=1") */
+	struct ivt_ctrl_open_ok granted = *ok;
+	if (be->halfclose && e->peer_halfclose)
+		granted.flags |= IVT_CTRL_OK_HALFCLOSE;
+	rc = ivt_xs_format_ok(v, sizeof(v), &granted, e->req.has_seq, e->req.seq);
 	if (rc)
 		return rc;
 	/* A fresh answer: drop the previous incarnation's event first. */
@@ -229,6 +233,7 @@ struct xs_end *xs_end_new(struct xs_registry *r, uint32_t domid, const char *nam
 	e->open.ticket = req->ticket;
 	e->open.ring_size = req->ring_size;
 	e->open.message = req->message;
+	e->base.halfclose = req->halfclose;
 	e->next = r->ends;
 	r->ends = e;
 	return e;
@@ -500,6 +505,17 @@ static void xs_destroy(struct ivt_registry *base)
 	free(r);
 }
 
+/* The broker names the other end before it answers (reply_ok): the ok
+ * carries whether it takes half-close. */
+static int xs_peer_info(struct ivt_reg_end *be, const struct ivt_identity *who,
+			uint32_t peer_domid, uint32_t flags)
+{
+	(void)who;
+	(void)peer_domid;
+	end_of(be)->peer_halfclose = (flags & IVT_CTRL_PEER_HALFCLOSE) != 0;
+	return 0;
+}
+
 static const struct ivt_registry_ops xs_ops = {
 	.name = "xenstore",
 	.reply_ok = xs_reply_ok,
@@ -508,6 +524,7 @@ static const struct ivt_registry_ops xs_ops = {
 	.notify_peer = xs_notify_peer,
 	.incoming = xs_incoming,
 	.withdrawn = xs_withdrawn,
+	.peer_info = xs_peer_info,
 	.destroy = xs_destroy,
 };
 

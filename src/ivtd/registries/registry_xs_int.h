@@ -33,6 +33,7 @@ struct xs_end {
 	struct ivt_xs_request req;
 	struct ivt_end_request open;          /* what the broker was asked */
 	char vchan_path[IVT_XS_PATH_MAX + 1]; /* server ends: removed when it goes */
+	int peer_halfclose; /* peer_info said the other end takes half-close */
 };
 
 struct xs_domain {

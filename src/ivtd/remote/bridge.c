@@ -443,11 +443,16 @@ static int send_hello(struct bridge *br)
 	struct ivt_rmsg m = {.type = IVT_RMSG_HELLO};
 	snprintf(m.u.hello.host, sizeof(m.u.hello.host), "%s", ivt_broker_host_name(br->P->cfg.broker));
 	m.u.hello.sw_version = IVT_VERSION_NUM;
+	/* the dialer's client takes half-close: so may the channel */
+	if (br->role == BRIDGE_DIALER && br->lend && br->lend->halfclose)
+		m.u.hello.sw_version |= IVT_RMSG_HELLO_HALFCLOSE;
 	return bridge_send_msg(br, &m);
 }
 
 static void got_hello(struct bridge *br, const struct ivt_rmsg *m)
 {
+	if (br->role == BRIDGE_ACCEPTOR)
+		br->far_halfclose = (m->u.hello.sw_version & IVT_RMSG_HELLO_HALFCLOSE) != 0;
 	/* Informational only: the identity uses the name configured for
 	 * the MAC this came from. */
 	if (strcmp(m->u.hello.host, br->host) != 0)
@@ -469,6 +474,7 @@ static void got_open(struct bridge *br, const struct ivt_rmsg *m)
 	e->uid = 0;
 	e->pid = -1;
 	e->who = br->who;
+	e->halfclose = br->far_halfclose; /* the listener may send it FIN frames */
 	struct ivt_end_request req;
 	memset(&req, 0, sizeof(req));
 	snprintf(req.name, sizeof(req.name), "%s", m->u.open.channel);
@@ -480,6 +486,19 @@ static void got_open(struct bridge *br, const struct ivt_rmsg *m)
 	br->requested = 1;
 	/* The broker answers through registry_remote.c, maybe at once. */
 	br->P->reg.cb.request(br->P->reg.cb.arg, e, &req);
+}
+
+/* Dialer, before the client's OPEN_OK: what ivtd tells a local peer in
+ * PEER_INFO, the far listener's half-close (its identity is not known
+ * here: ""). Only a client that announced half-close is told. */
+void bridge_tell_halfclose(struct bridge *br, uint32_t open_ok_flags)
+{
+	struct ivt_reg_end *e = br->lend;
+	if (!(open_ok_flags & IVT_RMSG_HALFCLOSE) || !e->halfclose || !e->reg->ops->peer_info)
+		return;
+	struct ivt_identity none;
+	memset(&none, 0, sizeof(none));
+	e->reg->ops->peer_info(e, &none, 0, IVT_CTRL_PEER_HALFCLOSE);
 }
 
 /* Dialer: the listener's host accepted; now the local client. */
@@ -503,6 +522,7 @@ static void got_open_ok(struct bridge *br, const struct ivt_rmsg *m)
 		br->message = 1;
 	ok.flags = br->message ? IVT_CTRL_OK_MESSAGE : 0;
 	ok.local_domid = br->lend->domid;
+	bridge_tell_halfclose(br, m->u.open_ok.flags);
 	br->lend->reg->ops->reply_ok(br->lend, &ok);
 	char why[256] = "";
 	int rc = bridge_start_pump(br, NULL, 0, NULL, 0, why, sizeof(why));

@@ -93,6 +93,7 @@ void direct_got_open(struct bridge *br, const struct ivt_rmsg *m)
 	ok.local_domid = br->lend->domid;
 	br->phase = PH_DIRECT;
 	br->deadline_ms = peers_now_ms() + BRIDGE_HANDSHAKE_MS;
+	bridge_tell_halfclose(br, m->u.open_ok.flags); /* FIN frames go end to end */
 	br->lend->reg->ops->reply_ok(br->lend, &ok);
 }
 
@@ -163,6 +164,7 @@ int direct_answer(struct bridge *br, const struct ivt_ctrl_open_ok *ok, char *wh
 	struct ivt_rmsg m = {.type = IVT_RMSG_OPEN_DIRECT};
 	m.u.open_ok.ring_size = ok->ring_size;
 	m.u.open_ok.flags = (ok->flags & IVT_CTRL_OK_MESSAGE) ? IVT_RMSG_MESSAGE : 0;
+	m.u.open_ok.flags |= registry_remote_halfclose(br);
 	rc = bridge_send_msg(br, &m);
 	if (rc < 0) {
 		snprintf(why, why_len, "cannot send OPEN_DIRECT");

@@ -107,6 +107,10 @@ struct bridge {
 	char backend[IVT_BACKEND_NAME_MAX + 1];
 	uint64_t ring_size, max_ring_size;
 	int message;                       /* dialer: its client is told message mode */
+	/* Half-close between the ends (docs/remote.md, "Half-close"): the
+	 * acceptor heard in HELLO that the dialer's client takes it, and
+	 * then from the broker (peer_info) that the listener does too. */
+	int far_halfclose, lis_halfclose;
 	time_t since;
 	uint64_t deadline_ms;              /* handshake deadline / linger end; 0 none */
 
@@ -150,6 +154,9 @@ void bridge_conn_events(struct bridge *br, unsigned events);
 void bridge_pump(struct bridge *br);
 void bridge_housekeeping(struct bridge *br, uint64_t now_ms);
 void bridge_local_gone(struct bridge *br, int graceful); /* dialer: broker gone() */
+/* Dialer: OPEN_OK's (or OPEN_DIRECT's) flags say half-close: tell the
+ * local client (PEER_INFO) before its OPEN_OK. */
+void bridge_tell_halfclose(struct bridge *br, uint32_t open_ok_flags);
 void bridge_local_event(struct bridge *br, int event);  /* acceptor: notify_peer */
 void bridge_free(struct bridge *br);
 int bridge_start_pump(struct bridge *br, const void *blob, size_t len, const int *fds,
@@ -194,5 +201,7 @@ int pipe_conn_done(const struct bridge *br, uint64_t now_ms);
 /* registry_remote.c */
 void registry_remote_init(struct ivt_peers *P);
 struct bridge *registry_remote_bridge(struct ivt_reg_end *end);
+/* OPEN_OK's (OPEN_DIRECT's) IVT_RMSG_HALFCLOSE when both ends take it. */
+uint32_t registry_remote_halfclose(const struct bridge *br);
 
 #endif

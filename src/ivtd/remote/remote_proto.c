@@ -207,7 +207,7 @@ int ivt_rmsg_parse(const uint8_t *buf, size_t n, struct ivt_rmsg *m, char *why, 
 				   m->type == IVT_RMSG_OPEN_OK ? "OPEN_OK" : "OPEN_DIRECT",
 				   (unsigned long long)m->u.open_ok.ring_size);
 		m->u.open_ok.flags = (uint32_t)ivt_get_le(p + 8, 4);
-		if (m->u.open_ok.flags & ~IVT_RMSG_MESSAGE)
+		if (m->u.open_ok.flags & ~(IVT_RMSG_MESSAGE | IVT_RMSG_HALFCLOSE))
 			return bad(why, why_len, "OPEN_OK: unknown flags %#x", m->u.open_ok.flags);
 		return 0;
 	case IVT_RMSG_OFFER:

@@ -61,6 +61,14 @@ enum ivt_rmsg_type {
 /* OPEN: the connector's side wants message mode (its IVT_MESSAGE or its
  * host's rule); OPEN_OK: the channel is in message mode. */
 #define IVT_RMSG_MESSAGE 1u
+/* OPEN_OK only: both ends' libivt take half-close (the FIN frame,
+ * docs/framing.md). Sent only to a dialer whose HELLO had
+ * IVT_RMSG_HELLO_HALFCLOSE, so an older one never sees it. */
+#define IVT_RMSG_HALFCLOSE 2u
+/* HELLO sw_version's top bit is a capability, not part of the version
+ * (older daemons only log the number): the dialer's client takes
+ * half-close and this daemon takes IVT_RMSG_HALFCLOSE in OPEN_OK. */
+#define IVT_RMSG_HELLO_HALFCLOSE 0x80000000u
 
 /* Largest plugin setup blob carried across hosts (verbs: 72 bytes). */
 #define IVT_RMSG_BLOB_MAX 160
@@ -82,7 +90,7 @@ struct ivt_rmsg {
 		} open;
 		struct {
 			uint64_t ring_size; /* granted to the listener */
-			uint32_t flags;     /* IVT_RMSG_MESSAGE */
+			uint32_t flags;     /* IVT_RMSG_MESSAGE | IVT_RMSG_HALFCLOSE */
 		} open_ok; /* also OPEN_DIRECT */
 		struct {
 			int32_t err; /* positive errno, 1..4095 */
