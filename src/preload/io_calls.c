@@ -136,7 +136,7 @@ ssize_t stream_recv(struct psock *p, const struct iovec *iov, int cnt, int flags
 			return -1;
 		}
 		if (wait_app_fd_timeo(p, POLLIN, SO_RCVTIMEO, &deadline) < 0)
-			return total ? (ssize_t)total : -1; /* EAGAIN, as TCP */
+			return total ? (ssize_t)total : -1; /* EAGAIN or EINTR, as TCP */
 	}
 }
 
@@ -219,7 +219,7 @@ ssize_t stream_send(struct psock *p, const struct iovec *iov, int cnt, int flags
 					return -1;
 				}
 				if (wait_app_fd_timeo(p, POLLOUT, SO_SNDTIMEO, &deadline) < 0)
-					return -1; /* nothing went: EAGAIN, as TCP */
+					return -1; /* nothing went: EAGAIN or EINTR, as TCP */
 				continue;
 			}
 			if (total + done)

@@ -198,8 +198,9 @@ void tx_tail_pending(struct psock *p);
 void tx_sent(struct psock *p);
 /* Block (the application asked for a blocking call) until the app fd
  * polls `events` or timeout_ms (-1: none) passed; p->lock NOT held. The
- * caller loops and looks again (a signal, too, only ends one wait). */
-void wait_app_fd(struct psock *p, short events, int timeout_ms);
+ * caller loops and looks again. 0, or -1 with errno EINTR when a signal
+ * handler ran that ends the call (signal_ends_call). */
+int wait_app_fd(struct psock *p, short events, int timeout_ms);
 
 /* ---- SO_RCVTIMEO / SO_SNDTIMEO (timeo.c) -------------------------------- */
 #define TIMEO_UNSET (-2LL) /* a call's deadline before its first wait */
@@ -208,8 +209,12 @@ void wait_app_fd(struct psock *p, short events, int timeout_ms);
  * 0 time is up (errno = EAGAIN, as TCP's calls say then). */
 int timeo_left(int fd, int opt, long long *deadline);
 /* wait_app_fd bounded so (opt read from p's stand-in socket): 0 after a
- * wait, -1 with errno EAGAIN once the time is up. */
+ * wait, -1 with errno EAGAIN once the time is up, or EINTR as above. */
 int wait_app_fd_timeo(struct psock *p, short events, int opt, long long *deadline);
+/* A blocking call's wait was interrupted by a signal handler (poll's
+ * EINTR): 1 when the call returns EINTR, as the kernel's would after a
+ * handler without SA_RESTART; 0 when it waits on (SA_RESTART). */
+int signal_ends_call(void);
 /* After the end of stream, a reset or shutdown(SHUT_WR) (p->lock held):
  * the app fd polls as TCP's then (POLLRDHUP, POLLHUP). */
 void hup_show(struct psock *p);

@@ -355,7 +355,7 @@ void rx_arm_lazy(struct psock *p)
 	rx_token(p, 0);
 }
 
-void wait_app_fd(struct psock *p, short events, int timeout_ms)
+int wait_app_fd(struct psock *p, short events, int timeout_ms)
 {
 	pthread_mutex_lock(&p->lock);
 	rx_arm_lazy(p); /* we sleep here, not in the application's epoll */
@@ -363,11 +363,15 @@ void wait_app_fd(struct psock *p, short events, int timeout_ms)
 	/* the kick itself wakes us too, so this works whoever else watches */
 	struct pollfd pf[2] = {{.fd = p->appdup, .events = events},
 			       {.fd = ivt_fd(p->ch), .events = POLLIN}};
-	if (poll(pf, 2, timeout_ms) > 0 && pf[1].revents && !pf[0].revents) {
+	int n = poll(pf, 2, timeout_ms);
+	if (n > 0 && pf[1].revents && !pf[0].revents) {
 		pthread_mutex_lock(&p->lock);
 		kick_handle(p);
 		pthread_mutex_unlock(&p->lock);
-	} /* EINTR: the caller loops and retries */
+	}
+	if (n < 0 && errno == EINTR && signal_ends_call())
+		return -1; /* errno EINTR */
+	return 0;
 }
 
 void monitor_arm(struct psock *p) { arm(p); }

@@ -404,7 +404,8 @@ int listener_accept(struct psock *p, struct sockaddr *addr, socklen_t *alen, int
 			return -1; /* EAGAIN */
 		struct pollfd pf[2] = {{.fd = p->kls, .events = POLLIN},
 				       {.fd = ivt_listener_fd(p->l), .events = POLLIN}};
-		poll(pf, 2, left);
+		if (poll(pf, 2, left) < 0 && errno == EINTR && signal_ends_call())
+			return -1; /* EINTR, as the kernel's accept */
 	}
 }
 

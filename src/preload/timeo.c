@@ -3,10 +3,12 @@
  * SO_RCVTIMEO / SO_SNDTIMEO on ivt sockets. setsockopt puts them on the
  * stand-in kernel socket (sock_calls.c), which keeps them and reports
  * them back; a blocking call reads them there only when it is about to
- * wait, and like the kernel bounds its whole waiting by them.
+ * wait, and like the kernel bounds its whole waiting by them. A signal
+ * handler ends the wait as the kernel's SA_RESTART rule would.
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <sys/time.h>
 
 #include "common/clock.h"
@@ -39,6 +41,26 @@ int wait_app_fd_timeo(struct psock *p, short events, int opt, long long *deadlin
 	int left = timeo_left(p->kfd, opt, deadline);
 	if (left == 0)
 		return -1;
-	wait_app_fd(p, events, left);
+	return wait_app_fd(p, events, left);
+}
+
+/* Which signal came is not known after poll's EINTR, so: the call ends when
+ * any installed handler lacks SA_RESTART (Python installs all of its own
+ * so, to see EINTR and run them, and Ctrl-C must reach it), else it waits
+ * on. A program whose handlers all restart sees what it would over TCP;
+ * one with a handler that does not must expect EINTR from its calls
+ * anyway. Only runs after an interruption. */
+int signal_ends_call(void)
+{
+	for (int s = 1; s < NSIG; s++) {
+		struct sigaction sa;
+		if (s == SIGKILL || s == SIGSTOP || sigaction(s, NULL, &sa) < 0)
+			continue;
+		int handled = (sa.sa_flags & SA_SIGINFO) ? sa.sa_sigaction != NULL
+							 : sa.sa_handler != SIG_DFL &&
+								   sa.sa_handler != SIG_IGN;
+		if (handled && !(sa.sa_flags & SA_RESTART))
+			return 1;
+	}
 	return 0;
 }

@@ -4,7 +4,8 @@
 # same): SO_RCVTIMEO/SO_SNDTIMEO and python's settimeout on streams and
 # accept (sock_timeouts.py); a peer killed with our bytes unread, which
 # TCP answers with a reset: POLLERR, ECONNRESET once, then end of stream
-# (peer_reset.py).
+# (peer_reset.py); signals during a blocking accept and recv, whose python
+# handlers must run (sig_intr.py).
 set -uo pipefail
 NEED="python3"
 PORT_BASE=19800 # away from the other preload scripts, which may run alongside
@@ -29,5 +30,6 @@ run_both() {
 
 run_both timeouts sock_timeouts.py 1
 run_both reset peer_reset.py 3
+run_both signals sig_intr.py 1
 
 finish "preload errors test passed"
