@@ -364,7 +364,7 @@ class Store(_Handle):
     def open(cls, socket_path=None):
         o = _opts(socket_path=socket_path)
         h = _vp()
-        _check(_store_open(_c.byref(o), _c.byref(h)), store=True)
+        _check(_store_open(_c.byref(o), _c.byref(h)))  # errors as ivt_open's (ivt.h)
         return cls(h.value)
 
     def pool_create(self, persistent=False, shared=False, uuid=None):

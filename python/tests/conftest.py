@@ -26,23 +26,27 @@ POLICY = {
 }
 
 
-@pytest.fixture(scope="session")
-def ivtd():
+def start_ivtd(policy):
+    """A private ivtd with this policy: (process, control socket path)."""
     bin_dir = os.environ.get("IVT_BIN_DIR") or os.path.join(HERE, "../../build/bin")
     d = tempfile.mkdtemp(prefix="ivt-py-")
     sock = os.path.join(d, "ivtd.sock")
     pol = os.path.join(d, "policy.json")
     with open(pol, "w") as f:
-        json.dump(POLICY, f)
+        json.dump(policy, f)
     proc = subprocess.Popen([os.path.join(bin_dir, "ivtd"), "-c", pol, "-s", sock, "-r",
                              "local", "-q"])
     for _ in range(200):
         if os.path.exists(sock):
-            break
+            return proc, sock
         time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("ivtd did not start")
+    proc.kill()
+    pytest.fail("ivtd did not start")
+
+
+@pytest.fixture(scope="session")
+def ivtd():
+    proc, sock = start_ivtd(POLICY)
     os.environ["IVT_SOCKET"] = sock
     yield sock
     proc.terminate()

@@ -257,3 +257,19 @@ def test_store_keys_do_not_wrap(ivtd):
             st.put(pool, 2, 0, big)
             assert st.get(pool, 2, 0) == big
         assert st.invalidate(pool, 1) is True
+
+
+
+def test_store_open_error_reads_as_open(ivtd):
+    # ivt_store_open's errors are ivt_open's: a policy without an ivt.utmem
+    # rule read "no such value in the store (a miss ...)"
+    from conftest import start_ivtd
+    proc, sock = start_ivtd({"version": 1, "channels": []})
+    try:
+        with pytest.raises(OSError) as e:
+            ivt.Store.open(socket_path=sock)
+        assert "in the store" not in e.value.strerror, e.value.strerror
+        assert "ivt.utmem" in e.value.strerror
+    finally:
+        proc.terminate()
+        proc.wait()

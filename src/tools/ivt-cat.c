@@ -370,11 +370,17 @@ static void *exec_thread(void *arg)
 	int ws = 0;
 	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
 		;
-	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+	/* the command's failure is named here; the channel's, relay said */
+	char how[64] = "";
+	if (WIFSIGNALED(ws))
+		snprintf(how, sizeof(how), " (the command was killed by signal %d)", WTERMSIG(ws));
+	else if (WEXITSTATUS(ws) != 0)
+		snprintf(how, sizeof(how), " (the command exited with status %d)", WEXITSTATUS(ws));
+	if (how[0])
 		st = EXIT_RESET;
 	if (j->o->verbose)
-		fprintf(stderr, "ivt-cat: connection from %s ended %s\n", j->peer,
-			st ? "badly" : "cleanly");
+		fprintf(stderr, "ivt-cat: connection from %s ended %s%s\n", j->peer,
+			st ? "badly" : "cleanly", how);
 done:
 	pthread_mutex_lock(j->lock);
 	if (st > *j->worst)

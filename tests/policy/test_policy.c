@@ -104,6 +104,9 @@ static void test_syntax_error_has_line(void **state)
 	expect_error("", "t.json:", NULL);
 	/* duplicate keys could silently override a restriction */
 	expect_error("{\"version\":1,\n\"version\":1}", "t.json:2:", "duplicate");
+	/* a NUL escape: said plainly, not by the JSON library's flag name */
+	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\\u0000b\"}]}", "t.json:1:",
+		     "NUL character");
 }
 
 static void test_unknown_keys(void **state)
@@ -474,7 +477,7 @@ static void test_decide_backends(void **state)
 			    "backend vchan not available on this host: no /dev/xen/gntalloc");
 	q.backend = "verbs";
 	assert_int_equal(ivt_policy_decide(p, &q, &d), -ENOTSUP);
-	assert_string_equal(d.reason, "unknown backend 'verbs' (this host has: shm, vchan)");
+	assert_string_equal(d.reason, "unknown backend 'verbs' (this host has: shm; not usable here: vchan)");
 	/* connector follows the listener's grant */
 	q = query("demo", "uid:5", 0);
 	q.peer_identity = ID("uid:6");

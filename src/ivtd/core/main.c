@@ -278,8 +278,19 @@ static size_t status_text(void *arg, char *buf, size_t len)
 	size_t at = (size_t)n + ivt_broker_status(d->broker, buf + n, len - (size_t)n);
 	if (d->peers && at + 1 < len)
 		at += ivt_peers_status(d->peers, buf + at, len - at);
-	if (d->utmem && at + 1 < len)
-		at += ivt_utmem_service_status(d->utmem, buf + at, len - at);
+	if (d->utmem && at + 1 < len) {
+		/* the store serves only whom a rule lets connect to it */
+		const struct ivt_policy_channel *r =
+			ivt_policy_find_channel(ivt_broker_policy(d->broker), IVT_UTMEM_CHANNEL);
+		if (r && r->n_connectors)
+			at += ivt_utmem_service_status(d->utmem, buf + at, len - at);
+		else {
+			int m = snprintf(buf + at, len - at,
+					 "utmem (%s): off, no policy rule lets anyone connect\n",
+					 IVT_UTMEM_CHANNEL);
+			at = m < 0 ? at : (size_t)m < len - at ? at + (size_t)m : len - 1;
+		}
+	}
 	return at;
 }
 

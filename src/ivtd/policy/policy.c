@@ -289,14 +289,23 @@ static const struct ivt_backend_info *find_backend(const struct ivt_policy_query
 }
 
 /* "shm, vchan" for messages. */
+/* "shm, vchan" then "; not usable here: verbs" for those whose probe said
+ * no: a user who misspelt a name should not pick one that cannot work. */
 static void list_backends(const struct ivt_policy_query *q, char *buf, size_t cap)
 {
 	struct ivt_textbuf o;
 	ivt_textbuf_init(&o, buf, cap);
-	for (size_t i = 0; i < q->n_backends; i++)
-		ivt_textbuf_printf(&o, "%s%s", i ? ", " : "", q->backends[i].name);
-	if (!q->n_backends)
-		ivt_textbuf_printf(&o, "none");
+	for (int usable = 1, n = 0; usable >= 0; usable--, n = 0) {
+		for (size_t i = 0; i < q->n_backends; i++) {
+			if (!q->backends[i].available != !usable)
+				continue;
+			if (!n++ && !usable)
+				ivt_textbuf_printf(&o, "; not usable here: ");
+			ivt_textbuf_printf(&o, "%s%s", n > 1 ? ", " : "", q->backends[i].name);
+		}
+		if (usable && !n)
+			ivt_textbuf_printf(&o, "none");
+	}
 }
 
 #define REFUSE(d, rc, ...)                                                                      \

@@ -774,7 +774,11 @@ struct ivt_policy *ivt_policy_load_string(const char *text, const char *source, 
 	 * "listeners" could silently override the first. */
 	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
-		bprintf(err, err_len, "%s:%d: %s", source, je.line, je.text);
+		/* jansson names its own flag for a NUL escape; say it plainly */
+		const char *why = strstr(je.text, "without JSON_ALLOW_NUL")
+					  ? "\\u0000 (a NUL character) is not allowed in a policy"
+					  : je.text;
+		bprintf(err, err_len, "%s:%d: %s", source, je.line, why);
 		return NULL;
 	}
 	struct ivt_policy *pol = calloc(1, sizeof(*pol));
