@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_cost.h"
 #include "bench_raw_vchan.h"
 #include "bench_report.h"
 #include "bench_zc.h"
@@ -239,16 +240,24 @@ static double point(const struct via_ivt_config *c, ivt_channel *ch, int r, int 
 		order[n++] = MODE_RESERVE;
 	}
 	double v[4][VIA_IVT_MAXREPEAT];
+	struct bench_cost_sum cost[4] = {{0}};
 	int reps = c->repeat < 1 ? 1 : c->repeat > VIA_IVT_MAXREPEAT ? VIA_IVT_MAXREPEAT : c->repeat;
 	for (int k = 0; k < reps; k++)
 		for (int j = 0; j < n; j++) {
 			enum mode m = order[(j + k) % n];
 			watchdog(c);
+			struct bench_cost before = bench_cost_now(ch);
 			double x = run_mode(c, ch, r, w, buf, m);
 			if (x < 0)
 				return -1;
+			struct bench_cost after = bench_cost_now(ch);
+			bench_cost_add(&cost[m], &before, &after, c->bytes[w]);
 			v[m][k] = x;
 		}
+	static const char *const mode_name[] = {"plain", "raw", "copy", "reserve"};
+	for (int j = 0; c->costs && j < n; j++)
+		bench_cost_print(c->listen ? "writer" : "reader", c->rings[r], c->writes[w],
+				 mode_name[order[j]], &cost[order[j]]);
 	if (c->vs_vchan)
 		*raw_v = median(v[MODE_RAW], reps);
 	if (c->zc)

@@ -25,6 +25,8 @@ struct via_ivt_config {
 	int zc;                /* --zc: copy send vs reserve/commit per point (bench_zc.c) */
 	int vs_vchan;          /* --vs-vchan (implies zc): raw libxenvchan per point too */
 	int repeat;            /* --repeat: runs of each mode per point, median reported */
+	int costs;             /* --costs: per point and mode, CPU time and sleeps per MB
+				* on stderr (bench_cost.h) */
 };
 
 /* Runs this process's half. Returns 0 when every point completed (and,

@@ -261,7 +261,7 @@ static void usage(FILE *f, const char *argv0)
 		"\n"
 		"       %s --via-ivt --role listen|connect --channel NAME [--backend B]\n"
 		"       [--rings L] [--writes L] [--bytes N] [--timeout S] [--csv FILE] [--zc]\n"
-		"       [--vs-vchan] [--repeat N]\n"
+		"       [--vs-vchan] [--repeat N] [--costs]\n"
 		"\n"
 		"One half of a bandwidth sweep through libivt, so ivtd and the backend the\n"
 		"policy picks are measured, e.g. vchan between two Xen guests. Per ring\n"
@@ -285,7 +285,11 @@ static void usage(FILE *f, const char *argv0)
 		"  --repeat N  runs of each mode per point (default 1), the median is\n"
 		"        reported; with --zc/--vs-vchan the modes alternate, each round\n"
 		"        starting with the next (raw, copy, reserve; copy, reserve, raw;\n"
-		"        ...), so load that comes and goes hits them alike.\n",
+		"        ...), so load that comes and goes hits them alike.\n"
+		"  --costs  per point and mode, on stderr: this end's CPU time, sleeps\n"
+		"        (voluntary context switches), preemptions, libivt's waits and the\n"
+		"        wake-ups it sent, all per MB moved (a profile for where a mode\n"
+		"        loses, e.g. in a guest without perf).\n",
 		argv0, argv0);
 }
 
@@ -353,7 +357,8 @@ static int parse_args(int argc, char **argv, struct config *c)
 		{"channel", required_argument, NULL, 'C'}, {"backend", required_argument, NULL, 'B'},
 		{"rings", required_argument, NULL, 'G'}, {"writes", required_argument, NULL, 'W'},
 		{"timeout", required_argument, NULL, 'T'}, {"zc", no_argument, NULL, 'Z'},
-		{"vs-vchan", no_argument, NULL, 'X'},   {NULL, 0, NULL, 0},
+		{"vs-vchan", no_argument, NULL, 'X'},   {"costs", no_argument, NULL, 'K'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *role = NULL, *rings_arg = NULL, *writes_arg = NULL;
 	c->via.timeout_s = 60;
@@ -394,6 +399,9 @@ static int parse_args(int argc, char **argv, struct config *c)
 			break;
 		case 'X':
 			c->via.zc = c->via.vs_vchan = 1;
+			break;
+		case 'K':
+			c->via.costs = 1;
 			break;
 		case 'R':
 			role = optarg;

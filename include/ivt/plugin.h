@@ -304,7 +304,11 @@ struct ivt_plugin_ops {
 	 * the pipe could take in all (>= the return value; more means the
 	 * rest lies after the wrap). want: the bytes the host needs; a
 	 * plugin may skip looking at the peer's progress (a shared cache
-	 * line) while it already knows that many are free. -EAGAIN when
+	 * line) while it already knows that many are free, and when fewer
+	 * than want are contiguous it may keep arm(IVT_EV_SEND) from
+	 * reporting ready until want are free (vchan: the sender sleeps
+	 * instead of waking at every byte the reader frees; a send or a
+	 * reserve that fits makes any room do again). -EAGAIN when
 	 * full, -EPIPE when the peer
 	 * closed, -EPROTO as send. Non-blocking; changes nothing the peer
 	 * can see. The host calls it from its sending thread only, and never

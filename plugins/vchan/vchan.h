@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/spin.h"
 #include "ivt/plugin.h"
 
 struct xentoollog_logger;
@@ -22,6 +23,10 @@ struct ivt_ep {
 	 * next reserve (peek) leaves the peer's cache line alone. Only ever
 	 * behind the true index, as both only grow. */
 	uint32_t wr_cons_seen, rd_prod_seen;
+	/* Bytes of room the last send_reserve wanted and did not find (0:
+	 * any room will do): arm(IVT_EV_SEND) reports ready only then. */
+	uint32_t send_want;
+	struct ivt_spin spin; /* arm's spin before asking for a kick */
 	struct ivt_ep_stats st;
 };
 

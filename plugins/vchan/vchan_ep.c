@@ -128,6 +128,7 @@ static struct ivt_ep *ep_new(struct libxenvchan *ctrl, const struct ivt_ep_param
 	ep->is_server = p->is_server;
 	ep->peer_domid = p->peer_domid;
 	ep->st.ring_size = 1u << ctrl->write.order;
+	ivt_spin_init(&ep->spin);
 	return ep;
 }
 
@@ -210,6 +211,7 @@ ssize_t vchan_send(struct ivt_ep *ep, const void *buf, size_t len)
 	int notify = vchan_peer_wants(c, VCHAN_NOTIFY_WRITE);
 	int n = libxenvchan_write(c, buf, len);
 	if (n > 0) {
+		__atomic_store_n(&ep->send_want, 0, __ATOMIC_RELAXED); /* any room will do */
 		ep->st.bytes_sent += (uint64_t)n;
 		ep->st.notifies_sent += notify;
 		return n;
@@ -246,14 +248,50 @@ ssize_t vchan_recv(struct ivt_ep *ep, void *buf, size_t len)
 	return -EAGAIN;
 }
 
+/* The room a sender waits for: what the last reserve wanted, or any. */
+static uint32_t send_room(struct ivt_ep *ep)
+{
+	uint32_t want = __atomic_load_n(&ep->send_want, __ATOMIC_RELAXED);
+	return want ? want : 1;
+}
+
+/* Before asking the peer for a kick, watch its index for a while
+ * (src/common/spin.h): a peer that is running publishes soon, and then
+ * neither side pays for an event-channel notify (a hypercall) plus a
+ * sleep and a wake-up through the hypervisor. Plain loads of the peer's
+ * words, only compared with what we saw; what changed is read again and
+ * checked by the calls after the spin. 1: something changed. */
+static int spin_for_peer(struct ivt_ep *ep, unsigned events)
+{
+	struct libxenvchan *c = ep->ctrl;
+	volatile struct ring_shared *rd = c->read.shr, *wr = c->write.shr;
+	volatile uint8_t *live = c->is_server ? &c->ring->cli_live : &c->ring->srv_live;
+	struct ivt_spin_watch w = {.b = live, .old_b = *live};
+	if (events & IVT_EV_RECV) {
+		w.w[0] = &rd->prod;
+		w.old[0] = rd->prod;
+		if (w.old[0] != rd->cons)
+			return 1; /* bytes there already */
+	}
+	if (events & IVT_EV_SEND) {
+		w.w[1] = &wr->cons;
+		w.old[1] = wr->cons;
+		if ((1u << c->write.order) - (wr->prod - w.old[1]) >= send_room(ep))
+			return 1; /* room there already (or a corrupt index) */
+	}
+	return ivt_spin_until_changed(&ep->spin, &w);
+}
+
 int vchan_arm(struct ivt_ep *ep, unsigned events)
 {
 	struct libxenvchan *c = ep->ctrl;
 	int ready = 0;
+	if (libxenvchan_is_open(c))
+		(void)spin_for_peer(ep, events);
 	/* These calls also ask the peer to notify us on the next change. */
 	if ((events & IVT_EV_RECV) && libxenvchan_data_ready(c) > 0)
 		ready |= IVT_EV_RECV;
-	if ((events & IVT_EV_SEND) && libxenvchan_buffer_space(c) > 0)
+	if ((events & IVT_EV_SEND) && libxenvchan_buffer_space(c) >= (int)send_room(ep))
 		ready |= IVT_EV_SEND;
 	/* A closed peer or a corrupt ring: the next call reports it now. */
 	if (!libxenvchan_is_open(c) || vchan_rings_corrupt(c))

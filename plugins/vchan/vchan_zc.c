@@ -60,9 +60,13 @@ ssize_t vchan_send_reserve(struct ivt_ep *ep, size_t want, void **ptr, size_t *s
 		ivt_acquire(); /* read cons /then/ write data */
 	}
 	uint32_t free_b = size - used;
+	uint32_t contig = size - off < free_b ? size - off : free_b;
+	/* Not enough: arm(IVT_EV_SEND) waits until `want` is free rather
+	 * than waking the host at every byte the reader frees. */
+	__atomic_store_n(&ep->send_want, contig < want ? (want < size ? (uint32_t)want : size) : 0,
+			 __ATOMIC_RELAXED);
 	if (free_b == 0)
 		return -EAGAIN;
-	uint32_t contig = size - off < free_b ? size - off : free_b;
 	*ptr = (uint8_t *)c->write.buffer + off;
 	*space = free_b;
 	return (ssize_t)contig;

@@ -5,9 +5,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "barrier.h"
+#include "spin.h"
 
 /* Full barriers (ivt_mb) where libxenvchan has xen_mb()/xen_rmb(). */
 
@@ -42,16 +42,6 @@ static uint8_t *peer_live_p(struct ivt_ring *r) { return r->is_server ? &r->hdr-
 static uint8_t *own_notify_p(struct ivt_ring *r) { return r->is_server ? &r->hdr->srv_notify : &r->hdr->cli_notify; }
 static uint8_t *peer_notify_p(struct ivt_ring *r) { return r->is_server ? &r->hdr->cli_notify : &r->hdr->srv_notify; }
 
-static uint32_t ring_spin_max(void)
-{
-	const char *e = getenv(IVT_RING_SPIN_ENV);
-	char *end;
-	unsigned long v = e && *e ? strtoul(e, &end, 10) : IVT_RING_SPIN_MAX_NS;
-	if (e && *e && *end)
-		v = IVT_RING_SPIN_MAX_NS; /* not a number: the default */
-	return v < IVT_RING_SPIN_MAX_NS ? (uint32_t)v : IVT_RING_SPIN_MAX_NS;
-}
-
 static void bind(struct ivt_ring *r, void *mem, uint32_t size, int is_server,
 		 ivt_ring_kick_fn kick, void *kick_ctx)
 {
@@ -66,13 +56,7 @@ static void bind(struct ivt_ring *r, void *mem, uint32_t size, int is_server,
 	r->kick = kick;
 	r->kick_ctx = kick_ctx;
 	r->order = (uint32_t)__builtin_ctz(size);
-	r->spin_max = ring_spin_max();
-	/* A new ring has not shown that spinning pays: start at the floor.
-	 * The first wait a peer answers within it (or the first full probe
-	 * that sees one) raises it to the maximum. A short connection (one
-	 * request, one answer) no longer burns 50 us of a core per end on
-	 * its first waits, while its peer is still mapping the ring. */
-	r->spin_ns = r->spin_max < IVT_RING_SPIN_MIN_NS ? r->spin_max : IVT_RING_SPIN_MIN_NS;
+	ivt_spin_init(&r->spin);
 }
 
 int ivt_ring_create(struct ivt_ring *r, void *mem, size_t mem_len, size_t ring_size,
@@ -449,61 +433,17 @@ unsigned ivt_ring_ready(struct ivt_ring *r)
 	return ev;
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ volatile("yield" ::: "memory");
-#else
-	__asm__ volatile("" ::: "memory");
-#endif
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no syscall */
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Before asking for a kick, watch the peer's index for a while: a peer
- * that is running publishes soon, and then neither side pays for an
- * wake-up syscall plus a sleep and wake-up (tens of microseconds under a
- * hypervisor). Plain loads only: a change just ends the spin, the
- * caller's ivt_ring_ready() validates. The budget is in time, not
- * iterations (pause costs 10..150 cycles depending on the CPU). It
- * resets to the maximum whenever spinning paid off and halves when it did
- * not; at the floor, every SPIN_PROBE_EVERY-th wait spins fully once so
- * two ends that both fell asleep find their way back to spinning. */
+/* Before asking for a kick, watch the peer's index for a while (spin.h). */
 static int spin_until_changed(struct ivt_ring *r, unsigned events)
 {
-	uint32_t prod = r->rd_prod_seen, cons = r->wr_cons_seen;
-	uint8_t live = load8(peer_live_p(r));
-	uint32_t budget = r->spin_ns;
-	if (!r->spin_max)
-		return 0;
-	if (budget <= IVT_RING_SPIN_MIN_NS && ++r->spin_idle >= IVT_RING_SPIN_PROBE_EVERY) {
-		r->spin_idle = 0;
-		budget = r->spin_max;
-	}
-	uint64_t deadline = mono_ns() + budget;
-	for (uint32_t i = 1;; i++) {
-		if (((events & IVT_RING_READABLE) && load32(rd_prod_p(r)) != prod) ||
-		    ((events & IVT_RING_WRITABLE) && load32(wr_cons_p(r)) != cons) ||
-		    load8(peer_live_p(r)) != live) {
-			r->spin_ns = r->spin_max;
-			r->spin_idle = 0;
-			return 1;
-		}
-		cpu_relax();
-		if ((i & 15) == 0 && mono_ns() >= deadline)
-			break;
-	}
-	r->spin_ns = r->spin_ns / 2 > IVT_RING_SPIN_MIN_NS ? r->spin_ns / 2 : IVT_RING_SPIN_MIN_NS;
-	if (r->spin_ns > r->spin_max)
-		r->spin_ns = r->spin_max;
-	return 0;
+	struct ivt_spin_watch w = {
+		.w = {(events & IVT_RING_READABLE) ? rd_prod_p(r) : NULL,
+		      (events & IVT_RING_WRITABLE) ? wr_cons_p(r) : NULL},
+		.old = {r->rd_prod_seen, r->wr_cons_seen},
+		.b = peer_live_p(r),
+		.old_b = load8(peer_live_p(r)),
+	};
+	return ivt_spin_until_changed(&r->spin, &w);
 }
 
 unsigned ivt_ring_arm(struct ivt_ring *r, unsigned events)

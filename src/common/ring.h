@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "spin.h"
+
 #define IVT_RING_MAGIC 0x52545649u /* "IVTR" little endian */
 #define IVT_RING_VERSION 1u
 #define IVT_RING_MIN_SIZE 4096u
@@ -31,16 +33,6 @@
 
 /* Largest piece published at once by a read or write (see ring.c). */
 #define IVT_RING_PIECE_MAX (32u * 1024)
-
-/* Adaptive spin in ivt_ring_arm before sleeping (see ring.c). The maximum
- * is about one sleep/wake-up round under a hypervisor. */
-#define IVT_RING_SPIN_MAX_NS 50000u
-#define IVT_RING_SPIN_MIN_NS 2000u
-#define IVT_RING_SPIN_PROBE_EVERY 8u
-/* $IVT_SPIN_NS caps it for a whole process ("0": never spin), for
- * programs whose waits are event-loop polls rather than real waits
- * (libivt-preload.so sets 0, docs/preload.md). */
-#define IVT_RING_SPIN_ENV "IVT_SPIN_NS"
 
 /* Readiness bits returned by ivt_ring_arm / ivt_ring_ready. */
 enum ivt_ring_events {
@@ -113,9 +105,7 @@ struct ivt_ring {
 
 	ivt_ring_kick_fn kick;
 	void *kick_ctx;
-	uint32_t spin_ns;       /* current spin budget in arm before sleeping */
-	uint32_t spin_idle;     /* waits spent at the minimum budget */
-	uint32_t spin_max;      /* IVT_RING_SPIN_MAX_NS or $IVT_SPIN_NS */
+	struct ivt_spin spin;   /* arm's spin before sleeping (spin.h) */
 
 	uint64_t bytes_written, bytes_read;
 	uint64_t notifies_sent;

@@ -70,6 +70,7 @@ int ivt_xport_reserve(struct ivt_xport *xp, size_t len, void **ptr, const struct
 		return -EPIPE;
 	}
 	int rc = ivt_tx_flush_locked(xp, w); /* earlier frames first */
+	size_t space_before = 0;
 	while (rc == 0) {
 		void *p = NULL;
 		size_t space = 0;
@@ -81,7 +82,17 @@ int ivt_xport_reserve(struct ivt_xport *xp, size_t len, void **ptr, const struct
 			*ptr = (uint8_t *)p + xp->tx.resv_head;
 			return 0; /* tx lock stays held until commit */
 		}
-		if (contig > 0 && space >= (size_t)contig + need + IVT_FRAME_HDR_SIZE) {
+		size_t padded = (size_t)(contig > 0 ? contig : 0) + need + IVT_FRAME_HDR_SIZE;
+		if (contig > 0 && space < padded) {
+			/* Too short before the wrap, and not yet room to pad
+			 * over it: look again for all of it, which also tells a
+			 * plugin that wakes senders by the room they want (vchan)
+			 * not to wake us before that much is free. */
+			contig = xp->ops->send_reserve(xp->ep, padded, &p, &space);
+			if (contig >= (ssize_t)need)
+				continue; /* it moved meanwhile: take it from the top */
+		}
+		if (contig > 0 && space >= padded) {
 			rc = pad_to_wrap(xp, p, (size_t)contig);
 			continue;
 		}
@@ -93,11 +104,12 @@ int ivt_xport_reserve(struct ivt_xport *xp, size_t len, void **ptr, const struct
 			rc = -EAGAIN;
 			break;
 		}
-		/* The pipe reports "writable" at any free byte, so while some
-		 * but not enough room is free this loop polls: yield to the
-		 * reader rather than spin on it. */
-		if (contig > 0)
+		/* A pipe that reports "writable" at any free byte makes this
+		 * loop poll while some but not enough room is free: yield to
+		 * the reader when the last wait brought no room. */
+		if (contig > 0 && space <= space_before)
 			sched_yield();
+		space_before = contig > 0 ? space : 0;
 		rc = w->wait(w->ctx, IVT_EV_SEND);
 	}
 	ivt_tx_unlock(xp);

@@ -194,7 +194,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0) {
 		/* arm() spins up to 50 us before asking for a kick; nothing
 		 * runs meanwhile here, so start both sides at the floor. */
-		w.us.spin_ns = w.peer.spin_ns = IVT_RING_SPIN_MIN_NS;
+		w.us.spin.ns = w.peer.spin.ns = IVT_SPIN_MIN_NS;
 		ivt_ring_set_live(cli);
 		run(&w);
 	} else {

@@ -242,6 +242,37 @@ static void test_reserve_looks_only_when_needed(void **state)
 	w->cons = cons;
 }
 
+/* A reserve that found too little room makes arm(IVT_EV_SEND) wait until
+ * that much is free, not wake the writer at every byte the reader frees;
+ * a reserve that fits (or a send) makes any room do again. */
+static void test_arm_send_waits_for_want(void **state)
+{
+	struct pair *p = *state;
+	void *ptr;
+	size_t space;
+	const void *rp;
+	ssize_t c;
+	while ((c = ops->send_reserve(p->srv, 1, &ptr, &space)) > 0)
+		assert_int_equal(ops->send_commit(p->srv, (size_t)c), 0);
+	assert_int_equal(ops->recv_peek(p->cli, &rp), (ssize_t)FAKE_RING);
+	assert_int_equal(ops->recv_consume(p->cli, 100), 0);
+	/* 100 free at the wrap, 1000 wanted */
+	assert_int_equal(ops->send_reserve(p->srv, 1000, &ptr, &space), 100);
+	assert_int_equal(ops->arm(p->srv, IVT_EV_SEND), 0);
+	assert_true(ops->recv_peek(p->cli, &rp) > 0);
+	assert_int_equal(ops->recv_consume(p->cli, 500), 0);
+	assert_true(readable(p->srv)); /* woken: it asked */
+	ops->ack(p->srv);
+	assert_int_equal(ops->arm(p->srv, IVT_EV_SEND), 0); /* 600 free: not yet */
+	assert_int_equal(ops->recv_consume(p->cli, 400), 0);
+	assert_int_equal(ops->arm(p->srv, IVT_EV_SEND), IVT_EV_SEND); /* 1000 free */
+	ops->ack(p->srv);
+	/* a reserve that fits: any room will do again */
+	assert_int_equal(ops->send_reserve(p->srv, 50, &ptr, &space), 100);
+	assert_int_equal(ops->send_commit(p->srv, 100), 0);
+	assert_int_equal(ops->arm(p->srv, IVT_EV_SEND), IVT_EV_SEND); /* 900 free */
+}
+
 /* peek looks at the writer's prod only once what it saw is consumed. */
 static void test_peek_looks_only_when_needed(void **state)
 {
@@ -275,6 +306,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reserve_looks_only_when_needed, pair_open,
 						pair_close),
 		cmocka_unit_test_setup_teardown(test_peek_looks_only_when_needed, pair_open,
+						pair_close),
+		cmocka_unit_test_setup_teardown(test_arm_send_waits_for_want, pair_open,
 						pair_close),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
