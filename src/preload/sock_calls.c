@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,12 @@ static int connect_ivt(int fd, const struct sockaddr *sa, socklen_t len)
 	int family;
 	addr_str(sa, where, sizeof(where));
 	if (!is_tcp(fd, &family) || sa->sa_family != family)
+		return 0;
+	/* a connect after one the kernel took (hiredis asks so whether its
+	 * non-blocking connect finished): the kernel answers, no new try */
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+	if (real.getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 && ti.tcpi_state != TCP_CLOSE)
 		return 0;
 	if (!fdtab_fits(fd)) {
 		PLOG("connect %s: kernel (fd %d above the preload's table)", where, fd);

@@ -5,7 +5,8 @@
 # accept (sock_timeouts.py); a peer killed with our bytes unread, which
 # TCP answers with a reset: POLLERR, ECONNRESET once, then end of stream
 # (peer_reset.py); signals during a blocking accept and recv, whose python
-# handlers must run (sig_intr.py).
+# handlers must run (sig_intr.py); a second connect() on a connection that
+# went to the kernel is the kernel's, not a new ivt try (reconnect.py).
 set -uo pipefail
 NEED="python3"
 PORT_BASE=19800 # away from the other preload scripts, which may run alongside
@@ -31,5 +32,14 @@ run_both() {
 run_both timeouts sock_timeouts.py 1
 run_both reset peer_reset.py 3
 run_both signals sig_intr.py 1
+
+for mode in kernel ivt; do
+	next_port
+	with $mode "$PY" "$HERE/reconnect.py" $PORT >"$T/reconnect-$mode.log" 2>&1 ||
+		fail "reconnect ($mode) exited with $?"
+done
+same_output "$T/reconnect-kernel.log" "$T/reconnect-ivt.log" "reconnect: the preload's calls differ from TCP's"
+[ "$(grep -c 'connect .*: kernel' "$T/reconnect-ivt.log")" = 1 ] ||
+	fail "reconnect: want one kernel decision, got: $(grep 'ivt-preload' "$T/reconnect-ivt.log")"
 
 finish "preload errors test passed"
