@@ -156,8 +156,17 @@ struct psock *psock_new(enum psock_kind kind)
 int hide_fd(int fd)
 {
 	int h = real.fcntl(fd, F_DUPFD_CLOEXEC, HIDDEN_FD_MIN);
+	if (h < 0) /* low fd limit: anywhere but 0-2 (common/fd_stdio.h) */
+		h = real.fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	return h;
+}
+
+int hide_new_fd(int fd)
+{
+	int h = fd >= 0 ? hide_fd(fd) : -1;
 	if (h < 0)
-		h = real.fcntl(fd, F_DUPFD_CLOEXEC, 0); /* low fd limit: anywhere */
+		return fd; /* kept where it is: usable, only not hidden */
+	real.close(fd);
 	return h;
 }
 

@@ -176,8 +176,12 @@ extern pid_t preload_pid;
 /* May this process use p's channel? Else errno = ENOTCONN (docs: fork). */
 int psock_usable(struct psock *p);
 struct psock *psock_new(enum psock_kind kind);
-/* Move fd to a hidden, close-on-exec number; returns it or -1. */
+/* A close-on-exec copy of fd at a hidden number (4096 up, else anywhere
+ * above 2); -1 if none can be made. */
 int hide_fd(int fd);
+/* fd, one the preload just made for itself, moved there (the original
+ * closed); fd itself when it cannot be. */
+int hide_new_fd(int fd);
 /* Can fd be an ivt socket (below the table size)? */
 int fdtab_fits(int fd);
 

@@ -23,7 +23,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "common/fd_stdio.h"
 #include "preload.h"
 
 static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -102,8 +101,8 @@ static int monitor_start_locked(void)
 {
 	if (mon_running)
 		return 0;
-	mon_ep = ivt_fd_off_stdio(epoll_create1(EPOLL_CLOEXEC));
-	mon_kick = ivt_fd_off_stdio(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+	mon_ep = hide_new_fd(epoll_create1(EPOLL_CLOEXEC));
+	mon_kick = hide_new_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
 	if (mon_ep < 0 || mon_kick < 0)
 		return -1;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &kick_tag};
