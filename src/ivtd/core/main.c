@@ -14,6 +14,7 @@
 #include "common/ctrl_msg.h"
 #include "common/log.h"
 #include "common/plugin_loader.h"
+#include "common/textbuf.h"
 #include "ivt/ivt.h"
 #include "ivtd/core/closer.h"
 #include "ivtd/core/broker.h"
@@ -285,10 +286,11 @@ static size_t status_text(void *arg, char *buf, size_t len)
 		if (r && r->n_connectors)
 			at += ivt_utmem_service_status(d->utmem, buf + at, len - at);
 		else {
-			int m = snprintf(buf + at, len - at,
-					 "utmem (%s): off, no policy rule lets anyone connect\n",
-					 IVT_UTMEM_CHANNEL);
-			at = m < 0 ? at : (size_t)m < len - at ? at + (size_t)m : len - 1;
+			struct ivt_textbuf o;
+			ivt_textbuf_init(&o, buf + at, len - at);
+			ivt_textbuf_printf(&o, "utmem (%s): off, no policy rule lets anyone connect\n",
+					   IVT_UTMEM_CHANNEL);
+			at += o.len;
 		}
 	}
 	return at;
