@@ -18,12 +18,24 @@
 #define BRIDGE_XPORT_UP_MS 5000        /* RDMA: the queue pair must carry a message by then */
 #define BRIDGE_XPORT_STAGE 65536       /* RDMA pump: bytes staged toward the peer */
 
+/* One engine: an interface and a carrier (carrier.h). An interface
+ * listed in "hosts" has a raw one and, where it can, a UDP one. */
 struct peers_if {
 	struct peers_if *next;
 	struct ivt_peers *P;
 	char name[16];
+	int udp;            /* the UDP carrier (SLP_RS_UDP) */
+	char no_udp[240];   /* raw engine: why this interface has no UDP one ("" if it has) */
 	struct slp_loop loop;
 	struct event *rx_ev, *timer_ev;
+};
+
+/* What was last logged about a peer's carrier (logged again on change). */
+struct peer_note {
+	char host[IVT_NAME_MAX + 1];
+	int dial;           /* carrier dialled with, -1 none yet */
+	char dial_why[240];
+	int acc;            /* carrier it last connected to us over, -1 none */
 };
 
 enum bridge_role {
@@ -142,6 +154,8 @@ struct ivt_peers {
 	struct ivt_registry reg; /* ends that come from peer daemons */
 	struct event *house_ev;  /* handshake timeouts, lingering, reaping */
 	uint64_t refused_unknown_mac, refused_handshake;
+	struct peer_note *notes;
+	size_t n_notes;
 };
 
 uint64_t peers_now_ms(void);
