@@ -204,17 +204,6 @@ static int if_keyed(struct ivt_peers *P, const char *ifname)
 	return k;
 }
 
-/* Does ifname get a UDP carrier? Unless every host on it says "carrier":
- * "raw" (then no UDP port is opened at all). */
-static int if_wants_udp(struct ivt_peers *P, const char *ifname)
-{
-	const struct ivt_policy *pol = ivt_broker_policy(P->cfg.broker);
-	for (size_t i = 0; pol && i < pol->n_hosts; i++)
-		if (pol->hosts[i].carrier != IVT_CARRIER_RAW && !strcmp(pol->hosts[i].ifname, ifname))
-			return 1;
-	return 0;
-}
-
 static struct peers_if *find_if(const struct ivt_peers *P, const char *name, int udp)
 {
 	for (struct peers_if *i = P->ifs; i; i = i->next)
@@ -291,8 +280,10 @@ static struct peers_if *open_engine(struct ivt_peers *P, const char *name, int u
 }
 
 /* Interface `name`'s engines: raw frames (needed: the fallback every peer
- * can reach) and UDP where the interface has an IPv4 address and some
- * host on it does not say "raw". A reload tries again what is missing. */
+ * can reach) and UDP where the interface has an IPv4 address. Both
+ * listen whatever our entries say: "carrier" chooses how we dial, and a
+ * peer's entry for us may choose the other one. A reload tries again
+ * what is missing (an address added since). */
 static void open_if(struct ivt_peers *P, const char *name)
 {
 	char why[200];
@@ -309,10 +300,6 @@ static void open_if(struct ivt_peers *P, const char *name)
 	}
 	if (find_if(P, name, 1))
 		return;
-	if (!if_wants_udp(P, name)) {
-		snprintf(raw->no_udp, sizeof(raw->no_udp), "every host on it says \"carrier\": \"raw\"");
-		return;
-	}
 	if (!open_engine(P, name, 1, why, sizeof(why))) {
 		snprintf(raw->no_udp, sizeof(raw->no_udp), "%s", why);
 		IVT_INFO(WHO, "remote channels over %s: no UDP carrier (%s); raw frames only", name, why);
@@ -592,7 +579,7 @@ size_t ivt_peers_status(const struct ivt_peers *P, char *buf, size_t len)
 				"channels\n", pol->hosts[h].name, pol->hosts[h].ifname,
 				ivt_carrier_name(carrier), why, n);
 		else
-			ivt_textbuf_printf(&o, "peer %s via %s: no engine (%s), %zu bridged channels\n",
+			ivt_textbuf_printf(&o, "peer %s via %s: cannot dial (%s), %zu bridged channels\n",
 				pol->hosts[h].name, pol->hosts[h].ifname, why, n);
 	}
 	ivt_textbuf_printf(&o, "peer connections refused: %" PRIu64 " unknown MAC, %" PRIu64 " bad handshake\n",
