@@ -65,56 +65,6 @@ static const struct ivt_policy_host *host_by_mac(struct ivt_peers *P, const char
 	return NULL;
 }
 
-static struct peer_note *note_of(struct ivt_peers *P, const char *host)
-{
-	for (size_t i = 0; i < P->n_notes; i++)
-		if (!strcmp(P->notes[i].host, host))
-			return &P->notes[i];
-	struct peer_note *n = realloc(P->notes, (P->n_notes + 1) * sizeof(*n));
-	if (!n)
-		return NULL;
-	P->notes = n;
-	n = &P->notes[P->n_notes++];
-	memset(n, 0, sizeof(*n));
-	snprintf(n->host, sizeof(n->host), "%s", host);
-	n->dial = n->acc = -1;
-	return n;
-}
-
-/* Which carrier a peer uses, and why: logged when it changes (a few
- * lines per reload at most), through a limiter all the same. */
-static struct ivt_ratelimit carrier_rl = IVT_RATELIMIT_INIT(10000, 10);
-
-static void note_dial(struct ivt_peers *P, const char *host, const char *ifname, int carrier,
-		      const char *why)
-{
-	struct peer_note *n = note_of(P, host);
-	if (n && n->dial == carrier && !strcmp(n->dial_why, why))
-		return;
-	if (n) {
-		n->dial = carrier;
-		snprintf(n->dial_why, sizeof(n->dial_why), "%s", why);
-	}
-	if (carrier < 0)
-		ivt_log_limited(&carrier_rl, IVT_LOG_WARN, WHO, "host %s: cannot dial over %s: %s",
-				host, ifname, why);
-	else
-		ivt_log_limited(&carrier_rl, IVT_LOG_INFO, WHO, "host %s: dialling over %s, %s "
-				"carrier: %s", host, ifname, ivt_carrier_name(carrier), why);
-}
-
-static void note_accept(struct ivt_peers *P, const struct peers_if *ifc, const char *host)
-{
-	struct peer_note *n = note_of(P, host);
-	int c = ifc->udp ? IVT_CARRIER_IS_UDP : IVT_CARRIER_IS_RAW;
-	if (n && n->acc == c)
-		return;
-	if (n)
-		n->acc = c;
-	ivt_log_limited(&carrier_rl, IVT_LOG_INFO, WHO, "host %s: connects to us over %s, %s carrier",
-			host, ifc->name, ivt_carrier_name(c));
-}
-
 /* A peer daemon connected to IVT_REMOTE_EP: only configured hosts, each
  * known by the name our policy gives its MAC. */
 static struct bridge *accepted(struct peers_if *ifc, struct slp_conn *c)
@@ -141,7 +91,7 @@ static struct bridge *accepted(struct peers_if *ifc, struct slp_conn *c)
 	}
 	br->conn = c;
 	slp_conn_set_user(c, br);
-	note_accept(P, ifc, h->name);
+	peers_note_accept(P, ifc, h->name);
 	return br;
 }
 
@@ -204,7 +154,7 @@ static int if_keyed(struct ivt_peers *P, const char *ifname)
 	return k;
 }
 
-static struct peers_if *find_if(const struct ivt_peers *P, const char *name, int udp)
+struct peers_if *peers_find_if(const struct ivt_peers *P, const char *name, int udp)
 {
 	for (struct peers_if *i = P->ifs; i; i = i->next)
 		if (!strcmp(i->name, name) && i->udp == udp)
@@ -287,7 +237,7 @@ static struct peers_if *open_engine(struct ivt_peers *P, const char *name, int u
 static void open_if(struct ivt_peers *P, const char *name)
 {
 	char why[200];
-	struct peers_if *raw = find_if(P, name, 0);
+	struct peers_if *raw = peers_find_if(P, name, 0);
 	if (!raw) {
 		int keyed = if_keyed(P, name);
 		if (!(raw = open_engine(P, name, 0, why, sizeof(why)))) {
@@ -298,7 +248,7 @@ static void open_if(struct ivt_peers *P, const char *name)
 			IVT_INFO(WHO, "remote channels over %s: every frame authenticated (policy keys)%s",
 				 name, keyed == 2 ? ", payloads encrypted with hosts that ask" : "");
 	}
-	if (find_if(P, name, 1))
+	if (peers_find_if(P, name, 1))
 		return;
 	if (!open_engine(P, name, 1, why, sizeof(why))) {
 		snprintf(raw->no_udp, sizeof(raw->no_udp), "%s", why);
@@ -306,45 +256,6 @@ static void open_if(struct ivt_peers *P, const char *name)
 		return;
 	}
 	raw->no_udp[0] = 0;
-}
-
-/* Pin every host's "ip" on its interface's UDP engine: frames go there,
- * and its MAC is taken from there only. What cannot be pinned is said
- * when dialling (carrier_for). */
-static void pin_hosts(struct ivt_peers *P)
-{
-	const struct ivt_policy *pol = ivt_broker_policy(P->cfg.broker);
-	for (struct peers_if *i = P->ifs; i; i = i->next) {
-		if (!i->udp)
-			continue;
-		slp_rawsock_udp_unpin_all(i->loop.rs);
-		for (size_t h = 0; pol && h < pol->n_hosts; h++) {
-			char why[160];
-			if (pol->hosts[h].has_ip && !strcmp(pol->hosts[h].ifname, i->name))
-				(void)slp_rawsock_udp_pin(i->loop.rs, pol->hosts[h].mac, pol->hosts[h].ip,
-							  why, sizeof(why));
-		}
-	}
-}
-
-/* The engine to dial host with (carrier.h), or NULL with the reason in
- * why; the reason for the choice in why otherwise. */
-static struct peers_if *carrier_for(const struct ivt_peers *P, const struct ivt_policy_host *host,
-				    int *carrier, char *why, size_t why_len)
-{
-	struct peers_if *raw = find_if(P, host->ifname, 0), *udp = find_if(P, host->ifname, 1);
-	if (!raw) {
-		snprintf(why, why_len, "no SLURPoE engine on interface %s (see the ivtd log)",
-			 host->ifname);
-		*carrier = -1;
-		return NULL;
-	}
-	char pin_why[160] = "";
-	int pin_bad = udp && host->has_ip &&
-		      slp_rawsock_udp_pin(udp->loop.rs, host->mac, host->ip, pin_why, sizeof(pin_why));
-	*carrier = ivt_carrier_pick(host, udp ? NULL : raw->no_udp, pin_bad ? pin_why : NULL, why,
-				    why_len);
-	return *carrier < 0 ? NULL : *carrier == IVT_CARRIER_IS_UDP ? udp : raw;
 }
 
 void ivt_peers_policy_changed(struct ivt_peers *P)
@@ -356,7 +267,7 @@ void ivt_peers_policy_changed(struct ivt_peers *P)
 				      "with it", pol->hosts[i].name, IVT_REMOTE_HOST_NAME_MAX);
 		open_if(P, pol->hosts[i].ifname);
 	}
-	pin_hosts(P);
+	peers_pin_hosts(P);
 }
 
 /* ---- the broker's remote bridge ----------------------------------------- */
@@ -368,8 +279,8 @@ static int dial(struct ivt_peers *P, struct ivt_reg_end *end, const char *channe
 {
 	char cwhy[240];
 	int carrier;
-	struct peers_if *ifc = carrier_for(P, host, &carrier, cwhy, sizeof(cwhy));
-	note_dial(P, host->name, host->ifname, ifc ? carrier : -1, cwhy);
+	struct peers_if *ifc = peers_carrier_for(P, host, &carrier, cwhy, sizeof(cwhy));
+	peers_note_dial(P, host->name, host->ifname, ifc ? carrier : -1, cwhy);
 	if (!ifc) {
 		snprintf(why, why_len, "host %s: %s", host->name, cwhy);
 		return -ENOTSUP;
@@ -573,7 +484,7 @@ size_t ivt_peers_status(const struct ivt_peers *P, char *buf, size_t len)
 			n += !strcmp(b->host, pol->hosts[h].name);
 		char why[240];
 		int carrier;
-		const struct peers_if *ifc = carrier_for(P, &pol->hosts[h], &carrier, why, sizeof(why));
+		const struct peers_if *ifc = peers_carrier_for(P, &pol->hosts[h], &carrier, why, sizeof(why));
 		if (ifc)
 			ivt_textbuf_printf(&o, "peer %s via %s: reachable, carrier %s (%s), %zu bridged "
 				"channels\n", pol->hosts[h].name, pol->hosts[h].ifname,

@@ -160,6 +160,21 @@ struct ivt_peers {
 
 uint64_t peers_now_ms(void);
 void peers_if_schedule(struct peers_if *ifc);
+/* The engine of interface name over UDP (udp 1) or raw frames (0), NULL none. */
+struct peers_if *peers_find_if(const struct ivt_peers *P, const char *name, int udp);
+
+/* peers_carrier.c */
+/* Pin every host's "ip" on its interface's UDP engine (after a reload). */
+void peers_pin_hosts(struct ivt_peers *P);
+/* The engine to dial host with (carrier.h) and *carrier, or NULL (and
+ * *carrier -1 or -ENOTSUP); the reason in why either way. */
+struct peers_if *peers_carrier_for(const struct ivt_peers *P, const struct ivt_policy_host *host,
+				   int *carrier, char *why, size_t why_len);
+/* Log which carrier a host is dialled over (carrier < 0: cannot be) /
+ * connected to us over, once per change, rate-limited. */
+void peers_note_dial(struct ivt_peers *P, const char *host, const char *ifname, int carrier,
+		     const char *why);
+void peers_note_accept(struct ivt_peers *P, const struct peers_if *ifc, const char *host);
 
 /* bridge.c */
 struct bridge *bridge_new(struct ivt_peers *P, struct peers_if *ifc, enum bridge_role role,
