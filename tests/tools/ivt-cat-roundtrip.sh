@@ -204,3 +204,23 @@ out=$("$cat_" -r -1 listen cat-neg 2>&1)
 out=$("$cat_" -r 99999999999999999999 listen cat-neg 2>&1)
 [ $? = 1 ] && echo "$out" | grep -q "positive byte count" || fail "-r overflow: $out"
 echo "ok: bad -r refused"
+
+# 6. ivtd stopping (SIGTERM) lets its ends go; its log says so instead of
+# calling every listener "died" (the ends did nothing wrong)
+kill $ivtd; wait $ivtd 2>/dev/null
+"$bin/ivtd" -c "$dir/policy.json" -s "$IVT_SOCKET" -r local >"$dir/ivtd2.log" 2>&1 &
+ivtd=$!
+i=0
+while [ ! -S "$IVT_SOCKET" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+"$cat_" listen cat-stop -n 1 </dev/null >/dev/null 2>&1 &
+l=$!
+i=0
+while ! grep -q "cat-stop" "$dir/ivtd2.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+kill -TERM $ivtd
+wait $ivtd
+rc=$?
+kill $l 2>/dev/null
+grep -q "listener uid:[0-9]* let go (ivtd stopping)" "$dir/ivtd2.log" &&
+	! grep -q "died" "$dir/ivtd2.log" && [ $rc = 0 ] ||
+	{ cat "$dir/ivtd2.log"; fail "ivtd's SIGTERM: exit $rc, log above"; }
+echo "ok: SIGTERM lets the listener go, logged so"

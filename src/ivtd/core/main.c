@@ -423,6 +423,7 @@ int main(int argc, char **argv)
 			status = 1;
 		}
 	}
+	ivt_broker_stopping(d.broker); /* what goes from here was let go */
 	/* The store's lower tier dials through the peers: it goes first. */
 	ivt_utmem_service_free(d.utmem);
 	ivt_peers_free(d.peers);
