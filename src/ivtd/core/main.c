@@ -133,6 +133,8 @@ static void usage(FILE *f)
 "    IVT_LOG_LEVEL    err|warn|info|debug (overridden by -v/-q)\n"
 "    IVT_LOG_JOURNAL  set: prefix lines with <N> priorities for journald;\n"
 "                     unset: lines start with the UTC time (ms)\n"
+"    IVT_SLURPOE_IF   interface of the slurpoe backend (channels on that\n"
+"                     backend only; bridging to other hosts uses \"hosts\")\n"
 "    IVT_SLURPOE_IMPAIR  test aid: impair ivtd's own SLURPoE frames, e.g.\n"
 "                     loss=5,dup=1,reorder=25 (where the kernel has no netem)\n"
 "    NOTIFY_SOCKET    set by systemd: ivtd reports READY=1, RELOADING=1,\n"
