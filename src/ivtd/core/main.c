@@ -217,6 +217,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+static void log_shadowed(void *arg, const struct ivt_policy_channel *shadowed,
+			 const struct ivt_policy_channel *by)
+{
+	IVT_WARN(WHO, "%s:%d: channels[%d] \"%s\" can never apply: channels[%d] \"%s\" "
+		      "(line %d) comes first and matches every name it does",
+		 (const char *)arg, shadowed->line, shadowed->index, shadowed->pattern, by->index,
+		 by->pattern, by->line);
+}
+
 static struct ivt_policy *load_initial_policy(const char *path)
 {
 	char err[IVT_POLICY_ERR_MAX];
@@ -229,9 +238,11 @@ static struct ivt_policy *load_initial_policy(const char *path)
 	struct ivt_policy *p = ivt_policy_load_file(path, err, sizeof(err));
 	if (!p)
 		IVT_ERR(WHO, "%s", err);
-	else
+	else {
 		IVT_INFO(WHO, "policy %s: %zu channel rules, %zu hosts", path, p->n_channels,
 			 p->n_hosts);
+		ivt_policy_each_shadowed(p, log_shadowed, (void *)path);
+	}
 	return p;
 }
 
@@ -248,6 +259,7 @@ static void reload_policy(struct daemon_state *d)
 			ivt_peers_policy_changed(d->peers);
 		IVT_INFO(WHO, "reloaded policy %s: %zu channel rules, %zu hosts", d->opt.config,
 			 p->n_channels, p->n_hosts);
+		ivt_policy_each_shadowed(p, log_shadowed, (void *)d->opt.config);
 		ivt_sd_notify("READY=1\nSTATUS=policy reloaded");
 	} else {
 		const struct ivt_policy *cur = ivt_broker_policy(d->broker);
