@@ -40,6 +40,7 @@
 
 struct seen {
 	int gone;
+	int graceful; /* the last gone()'s */
 };
 
 static void cb_request(void *arg, struct ivt_reg_end *end, const struct ivt_end_request *req)
@@ -63,8 +64,8 @@ static void cb_setup(void *arg, struct ivt_reg_end *end, const void *blob, size_
 static void cb_gone(void *arg, struct ivt_reg_end *end, int graceful)
 {
 	(void)end;
-	(void)graceful;
 	((struct seen *)arg)->gone++;
+	((struct seen *)arg)->graceful = graceful;
 }
 
 static int dial(const char *path)
@@ -126,6 +127,7 @@ struct fake_broker {
 	struct seen seen; /* first: cb_gone counts into it */
 	const char **listening; /* NULL-terminated */
 	char asked[IVT_NAME_MAX + 1]; /* the name of the last request */
+	struct ivt_reg_end *end;      /* ... and its end */
 	int requests;
 };
 
@@ -133,8 +135,8 @@ static void cb_request_named(void *arg, struct ivt_reg_end *end,
 			     const struct ivt_end_request *req)
 {
 	struct fake_broker *b = arg;
-	(void)end;
 	snprintf(b->asked, sizeof(b->asked), "%s", req->name);
+	b->end = end;
 	b->requests++;
 }
 
@@ -244,57 +246,30 @@ static void test_dial_refusals(void **state)
 	bed_down(&t);
 }
 
-struct closing_broker {
-	struct ivt_reg_end *end; /* the last end that asked */
-	int gone, graceful;
-};
-
-static void cb_request_keep(void *arg, struct ivt_reg_end *end, const struct ivt_end_request *req)
-{
-	(void)req;
-	((struct closing_broker *)arg)->end = end;
-}
-
-static void cb_gone_graceful(void *arg, struct ivt_reg_end *end, int graceful)
-{
-	(void)end;
-	struct closing_broker *b = arg;
-	b->gone++;
-	b->graceful = graceful;
-}
-
 static void test_close_queued_behind_a_failed_send(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/ivt-close-XXXXXX", path[128], why[256];
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/ivtd.sock", dir);
-	struct event_base *base = event_base_new();
-	struct closing_broker b = {0};
-	struct ivt_broker_cb cb = {.arg = &b, .request = cb_request_keep, .setup = cb_setup,
-				   .gone = cb_gone_graceful};
-	struct ivt_registry *reg = ivt_registry_local_new(base, path, &cb, why, sizeof(why));
-	assert_non_null(reg);
-	int s = dial(path);
+	const char *listening[] = {NULL};
+	struct bed t;
+	bed_up(&t, listening);
+	int s = dial(t.path);
 	struct ivt_ctrl_open o;
 	memset(&o, 0, sizeof(o));
 	snprintf(o.name, sizeof(o.name), "tcp.80");
 	assert_int_equal(ivt_ctrl_send(s, IVT_CTRL_OPEN, 1, &o, sizeof(o), NULL, 0), 0);
-	for (int i = 0; i < 100 && !b.end; i++)
-		event_base_loop(base, EVLOOP_NONBLOCK);
-	assert_non_null(b.end);
+	for (int i = 0; i < 100 && !t.broker.end; i++)
+		event_base_loop(t.base, EVLOOP_NONBLOCK);
+	assert_non_null(t.broker.end);
 	/* the client closes and leaves before ivtd reads that; then the
 	 * broker has news for it (the race forced: no loop in between) */
 	assert_int_equal(ivt_ctrl_send(s, IVT_CTRL_CLOSE, 2, NULL, 0, NULL, 0), 0);
 	close(s);
-	assert_true(reg->ops->notify_peer(b.end, IVT_PEER_CONNECTED, 0) < 0);
-	for (int i = 0; i < 100 && !b.gone; i++)
-		event_base_loop(base, EVLOOP_NONBLOCK);
-	assert_int_equal(b.gone, 1);
-	assert_int_equal(b.graceful, 1); /* closed, not died */
-	reg->ops->destroy(reg);
-	event_base_free(base);
-	rmdir(dir);
+	assert_true(t.reg->ops->notify_peer(t.broker.end, IVT_PEER_CONNECTED, 0) < 0);
+	for (int i = 0; i < 100 && !t.broker.seen.gone; i++)
+		event_base_loop(t.base, EVLOOP_NONBLOCK);
+	assert_int_equal(t.broker.seen.gone, 1);
+	assert_int_equal(t.broker.seen.graceful, 1); /* closed, not died */
+	bed_down(&t);
 }
 
 int main(void)
