@@ -140,6 +140,10 @@ static void arm(struct psock *p)
 			filler_drain(p);
 		return;
 	}
+	if (p->armed)
+		return; /* its one event is still to come: a MOD now could make
+			 * a second one, which handle would meet after a close
+			 * freed p (a use after free under ASan) */
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = p};
 	int fd = ivt_fd(p->ch);
 	if (!p->in_mon) {
@@ -381,8 +385,16 @@ void monitor_forget(struct psock *p)
 	if (!p->in_mon)
 		return;
 	epoll_ctl(mon_ep, EPOLL_CTL_DEL, ivt_fd(p->ch), NULL);
+	int in_flight = p->armed; /* its event may be in the monitor's hands */
 	p->in_mon = p->armed = 0;
-	monitor_defer_put(p);
+	if (in_flight) {
+		monitor_defer_put(p);
+		return;
+	}
+	/* unarmed: no event of it can come (arm), the reference goes now
+	 * (the caller holds one too: never the last) */
+	atomic_fetch_sub(&p->mon_refs, 1);
+	atomic_fetch_sub(&p->refs, 1);
 }
 
 void monitor_defer_put(struct psock *p)
@@ -421,15 +433,14 @@ void kick_handle(struct psock *p)
 }
 
 /* One event of p's ivt_fd. The monitor's reference stays: it is held as
- * long as ivt_fd is in the epoll and dropped only through the graveyard,
- * after an epoll_wait that began once p was out. So an event taken before
- * a disarm, or before a re-arm (MOD) that made it fire again, never finds
- * p freed (it did: a use after free under ASan), and a close counts the
- * monitor's reference exactly, under p->lock: dropping it here, outside
- * that lock, made a close racing with it find the stream not alone and
- * leave its end to the last reference, this thread, which the process's
- * _exit then killed before the close mark: the peer read a reset
- * (preload_lifecycle: close_exit.py, and IVT_PRELOAD_TEST_MON_PUT_US). */
+ * long as ivt_fd is in the epoll and dropped under p->lock (monitor_forget,
+ * or the graveyard when an event may be in flight), so a close counts it
+ * exactly. Dropping it here, outside that lock, made a close racing with
+ * it find the stream not alone and leave its end to the last reference,
+ * this thread, which the process's _exit then killed before the close
+ * mark: the peer read a reset (preload_lifecycle: close_exit.py, and
+ * IVT_PRELOAD_TEST_MON_PUT_US). An unarmed p here was forgotten with its
+ * event in flight: the graveyard holds it until this batch is done. */
 static void handle(struct psock *p)
 {
 	pthread_mutex_lock(&p->lock);
