@@ -5,8 +5,10 @@
 #   1. default: B dials A over UDP (GSO/GRO), 64 MiB byte-exact; both
 #      logs and `ivtctl status` say which carrier and why, and A's UDP
 #      engine carried the frames;
-#   2. a datagram from B's namespace carrying B's MAC from an address
-#      other than B's "ip" is refused by A (counted in its status);
+#   2. datagrams from B's namespace carrying B's MAC from an address
+#      other than B's "ip", or from B's "ip" but not from port 34997 (the
+#      port only a peer engine holds), are refused by A (counted in its
+#      status);
 #   3. mixed: B's entry forces "carrier": "raw", A keeps the default:
 #      B dials over raw frames, A takes it, the bytes arrive;
 #   4. "carrier": "udp" for a host without an address on the interface
@@ -62,22 +64,25 @@ ip -n "$NS_B" addr add 10.96.0.3/24 dev ru1
 netns_pair_stop_ivtd # frees port 34997 in B for the forger
 start_ivtd "$NS_A" hostA "$TMP/a.json" "$SOCK_A" "$TMP/ivtd-a2.log" || exit 1
 IVTD_A=$LAST_PID
-ip netns exec "$NS_B" python3 - "$MAC_A" "$MAC_B" $IP_A <<'PY' || fail "could not send the forged datagram"
+ip netns exec "$NS_B" python3 - "$MAC_A" "$MAC_B" $IP_A $IP_B <<'PY' || fail "could not send the forged datagrams"
 import socket, sys
 mac = lambda m: bytes(int(x, 16) for x in m.split(":"))
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("10.96.0.3", 34997))
-for _ in range(3):
-    s.sendto(mac(sys.argv[1]) + mac(sys.argv[2]) + b"\x88\xb5" + bytes(64), (sys.argv[3], 34997))
+frame = mac(sys.argv[1]) + mac(sys.argv[2]) + b"\x88\xb5" + bytes(64)
+for src in (("10.96.0.3", 34997), (sys.argv[4], 40000)):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(src)
+    for _ in range(3):
+        s.sendto(frame, (sys.argv[3], 34997))
+    s.close()
 PY
 refused=0
 for _ in $(seq 50); do
 	refused=$(status "$NS_A" "$SOCK_A" | awk '$1 == "slurpoe" && $3 == "udp:" { for (i = 1; i < NF; i++) if ($(i+1) == "datagrams") print $i }')
-	[ "${refused:-0}" -ge 3 ] && break
+	[ "${refused:-0}" -ge 6 ] && break
 	sleep 0.1
 done
 echo "    datagrams from refused sources at A: ${refused:-?} (a fresh ivtd: none before)"
-[ "${refused:-0}" -ge 3 ] || fail "A took B's MAC from an address other than its \"ip\""
+[ "${refused:-0}" -ge 6 ] || fail "A took B's MAC from another address or port than its \"ip\":34997"
 ip -n "$NS_B" addr del 10.96.0.3/24 dev ru1
 mv "$TMP/ivtd-a2.log" "$TMP/ivtd-a.log"
 
