@@ -113,7 +113,11 @@ static int plugin_probe(char *why, size_t why_len)
 	close(fd);
 	const char *i = iface();
 	if (!i) {
-		snprintf(why, why_len, "no interface configured ($IVT_SLURPOE_IF)");
+		/* ivtd's own bridging between hosts does not need this backend
+		 * ("hosts" in the policy): say so, it reads as a failure */
+		snprintf(why, why_len, "no interface configured ($IVT_SLURPOE_IF; only for "
+				       "channels on this backend: bridging to other hosts is "
+				       "configured by the policy's \"hosts\")");
 		return -ENODEV;
 	}
 	if (!if_nametoindex(i)) {
