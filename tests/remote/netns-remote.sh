@@ -128,6 +128,11 @@ for k in 1 2; do
 		fail "1b: connector $k: no half-close through the daemons, or no answer after it"
 done
 
+# ... B's status says hostA's ivtd answered (it once said "reachable"
+# whenever an engine existed, whether or not hostA's ivtd was alive)
+ip netns exec "$NS_B" "$BIN/ivtctl" -s "$SOCK_B" status | grep -q "peer hostA via rv1: .*its ivtd answered" ||
+	fail "1b: B's status does not say hostA answered"
+
 # ---- 1c. the far listener's message mode reaches the connector ----------
 # (Python bindings: neither tool speaks IVT_MESSAGE.) The listener in A
 # asks for message mode, the connector in B does not: ivtd A's OPEN_OK
@@ -232,6 +237,17 @@ kill -0 "$IVTD_B" 2>/dev/null || fail "ivtd B died"
 ip netns exec "$NS_B" "$BIN/ivtctl" -s "$SOCK_B" status >"$TMP/status-b2.txt" 2>&1 ||
 	fail "ivtd B no longer answers STATUS"
 grep -q "peers_died\|ends died" "$TMP/status-b2.txt" || true
+# ... a dial to the dead host fails, and B's status says the peer does not
+# answer (not "reachable"); the bridge gives up after its handshake time
+ip netns exec "$NS_B" "$BIN/ivt-cat" connect bulk -s "$SOCK_B" -t 3000 </dev/null >/dev/null 2>&1
+i=0
+until ip netns exec "$NS_B" "$BIN/ivtctl" -s "$SOCK_B" status >"$TMP/status-b3.txt" 2>&1 &&
+	grep -q "peer hostA via rv1: .*NOT ANSWERING: last dial" "$TMP/status-b3.txt"; do
+	i=$((i + 1))
+	[ $i -lt 300 ] || { cat "$TMP/status-b3.txt"; fail "3: B's status still calls dead hostA fine"; break; }
+	sleep 0.1
+done
+echo "    status: $(grep "peer hostA" "$TMP/status-b3.txt")"
 
 # ivtd B stops cleanly (frees its engine and bridges; sanitizer builds
 # report leaks here), and neither daemon logged a sanitizer error.

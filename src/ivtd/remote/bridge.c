@@ -145,6 +145,11 @@ void bridge_fail(struct bridge *br, int err, const char *what)
 		 bridge_role_name(br), br->host, what, strerror(err < 0 ? -err : err));
 	/* From PH_XPORT on the dialer's client already has OPEN_OK. */
 	int before_pump = br->phase < PH_XPORT;
+	if (br->role == BRIDGE_DIALER && br->phase <= PH_HELLO) { /* no HELLO came */
+		char why[160];
+		snprintf(why, sizeof(why), "%s: %s", what, strerror(err < 0 ? -err : err));
+		peers_note_contact(br->P, br->host, 0, why);
+	}
 	br->phase = PH_DONE;
 	br->remote = SIDE_DIED;
 	br->remote_err = err < 0 ? err : -err;
@@ -585,6 +590,7 @@ void bridge_handshake(struct bridge *br)
 			: br->role == BRIDGE_ACCEPTOR ? IVT_RMSG_OPEN : IVT_RMSG_OPEN_OK;
 		if (m.type == IVT_RMSG_HELLO && want == IVT_RMSG_HELLO) {
 			got_hello(br, &m);
+			peers_note_contact(br->P, br->host, 1, NULL);
 			br->phase = PH_OPEN;
 			if (br->role == BRIDGE_ACCEPTOR && send_hello(br) < 0)
 				bridge_fail(br, -EIO, "cannot answer HELLO");
@@ -680,6 +686,10 @@ void bridge_local_gone(struct bridge *br, int graceful)
 	}
 	if (br->local == SIDE_OPEN)
 		br->local = graceful ? SIDE_CLOSED : SIDE_DIED;
+	if (br->role == BRIDGE_DIALER && br->phase <= PH_HELLO)
+		/* its client gave up before the peer's ivtd said anything:
+		 * the dial failed as far as anyone can tell */
+		peers_note_contact(br->P, br->host, 0, "no answer before the client gave up");
 	if (br->phase < PH_PUMP) {
 		/* Nobody to open it for any more. */
 		br->phase = PH_DONE;

@@ -485,10 +485,12 @@ size_t ivt_peers_status(const struct ivt_peers *P, char *buf, size_t len)
 		char why[240];
 		int carrier;
 		const struct peers_if *ifc = peers_carrier_for(P, &pol->hosts[h], &carrier, why, sizeof(why));
+		char contact[240];
+		peers_contact_text(P, pol->hosts[h].name, contact, sizeof(contact));
 		if (ifc)
-			ivt_textbuf_printf(&o, "peer %s via %s: reachable, carrier %s (%s), %zu bridged "
+			ivt_textbuf_printf(&o, "peer %s via %s: carrier %s (%s), %s, %zu bridged "
 				"channels\n", pol->hosts[h].name, pol->hosts[h].ifname,
-				ivt_carrier_name(carrier), why, n);
+				ivt_carrier_name(carrier), why, contact, n);
 		else
 			ivt_textbuf_printf(&o, "peer %s via %s: cannot dial (%s), %zu bridged channels\n",
 				pol->hosts[h].name, pol->hosts[h].ifname, why, n);

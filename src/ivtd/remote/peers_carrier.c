@@ -2,6 +2,7 @@
 /* Peer daemons: which carrier each one is dialled over, pinning their
  * addresses on the UDP engines, and saying so (docs/remote.md,
  * "Carriers"). The choice itself is carrier.c's. */
+#include <inttypes.h>
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,36 @@ void peers_note_dial(struct ivt_peers *P, const char *host, const char *ifname, 
 	else
 		ivt_log_limited(&carrier_rl, IVT_LOG_INFO, WHO, "host %s: dialling over %s, %s "
 				"carrier: %s", host, ifname, ivt_carrier_name(carrier), why);
+}
+
+void peers_note_contact(struct ivt_peers *P, const char *host, int ok, const char *why)
+{
+	struct peer_note *n = note_of(P, host);
+	if (!n)
+		return;
+	if (ok) {
+		n->hello_ms = peers_now_ms();
+	} else {
+		n->fail_ms = peers_now_ms();
+		snprintf(n->fail_why, sizeof(n->fail_why), "%s", why);
+	}
+}
+
+void peers_contact_text(const struct ivt_peers *P, const char *host, char *buf, size_t len)
+{
+	const struct peer_note *n = NULL;
+	for (size_t i = 0; i < P->n_notes && !n; i++)
+		if (!strcmp(P->notes[i].host, host))
+			n = &P->notes[i];
+	uint64_t now = peers_now_ms();
+	if (!n || (!n->hello_ms && !n->fail_ms))
+		snprintf(buf, len, "not contacted yet");
+	else if (n->hello_ms >= n->fail_ms)
+		snprintf(buf, len, "its ivtd answered %" PRIu64 " s ago", (now - n->hello_ms) / 1000);
+	else
+		snprintf(buf, len, "NOT ANSWERING: last dial %" PRIu64 " s ago failed (%s)%s",
+			 (now - n->fail_ms) / 1000, n->fail_why,
+			 n->hello_ms ? "" : ", never answered");
 }
 
 void peers_note_accept(struct ivt_peers *P, const struct peers_if *ifc, const char *host)

@@ -36,6 +36,11 @@ struct peer_note {
 	int dial;           /* carrier dialled with, -1 none yet */
 	char dial_why[240];
 	int acc;            /* carrier it last connected to us over, -1 none */
+	/* Its ivtd's last sign of life (a HELLO, either way) and our last
+	 * dial that got none, in peers_now_ms; 0 never. For the status: an
+	 * engine to dial with is not a peer that answers. */
+	uint64_t hello_ms, fail_ms;
+	char fail_why[160];
 };
 
 enum bridge_role {
@@ -164,6 +169,10 @@ void peers_if_schedule(struct peers_if *ifc);
 struct peers_if *peers_find_if(const struct ivt_peers *P, const char *name, int udp);
 
 /* peers_carrier.c */
+/* host's ivtd said HELLO (ok 1), or our dial got no HELLO (ok 0, why). */
+void peers_note_contact(struct ivt_peers *P, const char *host, int ok, const char *why);
+/* The status words for host's last contact ("answered 3 s ago", ...). */
+void peers_contact_text(const struct ivt_peers *P, const char *host, char *buf, size_t len);
 /* Pin every host's "ip" on its interface's UDP engine (after a reload). */
 void peers_pin_hosts(struct ivt_peers *P);
 /* The engine to dial host with (carrier.h) and *carrier, or NULL (and
