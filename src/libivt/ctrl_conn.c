@@ -39,6 +39,32 @@ static void take_peer_info(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_peer_
 
 static void await_peer_info(struct ivt_ctrl_conn *cc, atomic_int *set);
 
+/* conn_ring.c keeps lines (absent where only this file is linked: then
+ * lines are refused by closing them) */
+void conn_line_keep(const char *path, const char *name, const struct ivt_ctrl_line *l, int fd)
+	__attribute__((weak));
+
+/* A LINE from ivtd (m's one fd): a connector that asked keeps it. */
+static void take_line(struct ivt_ctrl_conn *cc, struct ivt_ctrl_msg *m)
+{
+	pthread_mutex_lock(&cc->early_lock);
+	int want = cc->wants_line;
+	cc->wants_line = 0; /* one per connection */
+	pthread_mutex_unlock(&cc->early_lock);
+	if (want && conn_line_keep && m->nfds == 1) {
+		conn_line_keep(cc->path, cc->name, &m->u.line, m->fds[0]);
+		m->nfds = 0;
+	}
+	ivt_ctrl_msg_close_fds(m);
+}
+
+/* The connector's name, and whether it takes a line (before its OPEN). */
+static void note_request(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_open *req)
+{
+	snprintf(cc->name, sizeof(cc->name), "%s", req->name);
+	cc->wants_line = !(req->flags & IVT_LISTEN) && (req->flags & IVT_CTRL_OPEN_LINES);
+}
+
 const char *ivt_ctrl_conn_peer_identity(struct ivt_ctrl_conn *cc)
 {
 	if (atomic_load(&cc->ok_pending) && !atomic_load(&cc->identity_set))
@@ -59,6 +85,9 @@ static void handle(struct ivt_ctrl_conn *cc, struct ivt_ctrl_msg *m)
 	switch (m->hdr.type) {
 	case IVT_CTRL_PEER_INFO:
 		take_peer_info(cc, &m->u.peer_info);
+		break;
+	case IVT_CTRL_LINE:
+		take_line(cc, m);
 		break;
 	case IVT_CTRL_PEER:
 		atomic_store(&cc->peer_domid, m->u.peer.peer_domid);
@@ -293,6 +322,7 @@ static int open_attempt(struct ivt_ctrl_conn *cc, const char *path,
 			int timeout_ms, void (*early)(void *arg), void *arg, uint32_t *known)
 {
 	conn_init(cc);
+	note_request(cc, req);
 	int rc = connect_daemon(cc, path);
 	if (rc < 0)
 		return rc;
@@ -346,6 +376,10 @@ static int open_attempt(struct ivt_ctrl_conn *cc, const char *path,
 			take_peer_info(cc, &m.u.peer_info);
 			continue;
 		}
+		if (m.hdr.type == IVT_CTRL_LINE) {
+			take_line(cc, &m);
+			continue;
+		}
 		if (m.hdr.type == IVT_CTRL_ERROR) {
 			rc = -m.u.error.err;
 			*known = ivt_ctrl_compat_known(&m.u.error, req->flags);
@@ -387,6 +421,9 @@ int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket,
 	offer->has = 0;
 	offer->nfds = 0;
 	offer->ctrl_fd = -1;
+	offer->line = 0;
+	offer->line_fd = -1;
+	offer->lines_drop = 0;
 	for (;;) {
 		struct ivt_ctrl_msg m;
 		int rc = ivt_ctrl_recv(cc->sock, &m, timeout_ms);
@@ -418,7 +455,16 @@ int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket,
 				offer->ctrl_fd = m.fds[offer->nfds];
 			return 0;
 		}
+		if (m.hdr.type == IVT_CTRL_LINE) { /* its one fd: the caller's */
+			offer->line_fd = m.fds[0];
+			offer->line_info = m.u.line;
+			return IVT_INCOMING_LINE;
+		}
 		ivt_ctrl_msg_close_fds(&m);
+		if (m.hdr.type == IVT_CTRL_LINES_DROP) {
+			offer->lines_drop = 1;
+			return IVT_INCOMING_LINE;
+		}
 		if (m.hdr.type == IVT_CTRL_INCOMING) {
 			*ticket = m.u.incoming.ticket;
 			return 0;
@@ -453,6 +499,10 @@ static int ring_msg(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_open *req,
 	if (rc < 0) {
 		ivt_reason_set(-ECONNREFUSED, "ivtd closed the connection on socket %s", cc->path);
 		return -ECONNREFUSED;
+	}
+	if (m.hdr.type == IVT_CTRL_LINE) {
+		take_line(cc, &m);
+		return 0;
 	}
 	ivt_ctrl_msg_close_fds(&m);
 	switch (m.hdr.type) {
@@ -503,6 +553,7 @@ int ivt_ctrl_conn_open_ring(struct ivt_ctrl_conn *cc, const char *path,
 			    int timeout_ms, const struct ivt_ring_wait *w)
 {
 	conn_init(cc);
+	note_request(cc, req);
 	int rc;
 	if (!w->build && w->ctrl_fd >= 0) { /* ivtd's connection came with the offer */
 		snprintf(cc->path, sizeof(cc->path), "%s", path);
@@ -616,8 +667,15 @@ void ivt_ctrl_conn_close(struct ivt_ctrl_conn *cc, int graceful)
 {
 	if (cc->sock < 0)
 		return;
-	if (graceful && !atomic_load(&cc->daemon_gone))
+	if (graceful && !atomic_load(&cc->daemon_gone)) {
+		/* a line ivtd sent with its answer may be unread yet: keep it */
+		pthread_mutex_lock(&cc->early_lock);
+		int want = cc->wants_line;
+		pthread_mutex_unlock(&cc->early_lock);
+		if (want)
+			ivt_ctrl_conn_drain(cc);
 		ivt_ctrl_send(cc->sock, IVT_CTRL_CLOSE, ++cc->seq, NULL, 0, NULL, 0);
+	}
 	close(cc->sock);
 	cc->sock = -1;
 }

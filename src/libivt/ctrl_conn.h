@@ -50,6 +50,11 @@ struct ivt_ctrl_conn {
 	 * `attach` is filled at open (its cookie and peer_identity when sent). */
 	uint8_t cookie[IVT_CTRL_COOKIE_LEN];
 	atomic_int has_cookie;
+	/* A connector whose OPEN hinted IVT_CTRL_OPEN_LINES: a LINE from ivtd
+	 * is kept for later connections to `name` (conn_line_keep); until one
+	 * came, closing reads what is left first. Guarded by early_lock. */
+	char name[IVT_NAME_MAX + 1];
+	int wants_line;
 	struct ivt_ctrl_attach attach;
 	pthread_mutex_t re_lock;  /* one attempt at a time; guards re_next_ms */
 	atomic_int re_state;      /* enum ivt_reattach_state */

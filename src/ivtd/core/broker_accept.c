@@ -266,6 +266,7 @@ void broker_connect_multi(struct ivt_broker *b, struct channel *lis, struct ivt_
 	if (!ch)
 		return;
 	ch->u.conn.client_rings = req->rings;
+	ch->u.conn.lines = req->lines && !d->no_lines;
 	ch->u.conn.ring = req->ring;
 	ch->ring_size = lis->ring_size;
 	ch->spill_above = lis->spill_above;
@@ -344,6 +345,8 @@ void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 	broker_open_ok_flags(end, ch, 1, ch->client->domid,
 			     ch->detach_server ? IVT_CTRL_OK_DETACHED : 0);
 	broker_peer_info(ch->client, end, &ch->server_id, end->domid);
+	if (ch->u.conn.client_rings && takes_rings(lis))
+		broker_line_grant(b, lis, ch);
 	broker_open_ok_flags(ch->client, ch, 0, end->domid,
 			     ch->u.conn.client_rings && takes_rings(lis) ? IVT_CTRL_OK_RINGS : 0);
 	/* answers may have failed and dropped an end: its gone() comes later */

@@ -79,6 +79,7 @@ struct local_conn {
 	int wants_detach; /* its OPEN had IVT_CTRL_OPEN_DETACH: it takes OK_DETACHED */
 	int wants_ctrl_fd; /* a listener whose OPEN had IVT_CTRL_OPEN_CTRL_FD */
 	int wants_one_msg; /* a connector whose OPEN had IVT_CTRL_OPEN_ONE_MSG */
+	int got_line;      /* a listener that was given a line (may send LINE_STATS) */
 	size_t held;    /* table places kept for its setup's fds (one-shot listener) */
 };
 
@@ -349,6 +350,39 @@ static void op_release(struct ivt_reg_end *end)
 
 static void op_destroy(struct ivt_registry *reg);
 
+/* A line's kernel queue is the listener's backlog for that connector:
+ * this little send buffer on the connector's end lets only a few offers
+ * (a SETUP with two fds is about 2 KiB of it) wait at once; beyond, its
+ * send says EAGAIN and the connector comes through ivtd. */
+#define LINE_SNDBUF 8192
+
+static int op_line(struct ivt_reg_end *lis, struct ivt_reg_end *conn,
+		   const struct ivt_ctrl_line *lis_view, const struct ivt_ctrl_line *conn_view)
+{
+	struct local_conn *lc = conn_of(lis), *cc = conn_of(conn);
+	if (lc->dead || cc->dead || lc->lr->destroying)
+		return -ECONNRESET;
+	int sv[2];
+	/* both ends non-blocking: neither process may make the other wait */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) != 0)
+		return -errno;
+	int sz = LINE_SNDBUF;
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	int rc = send_or_drop(lc, IVT_CTRL_LINE, lis_view, sizeof(*lis_view), &sv[0], 1);
+	if (rc == 0) {
+		lc->got_line = 1;
+		rc = send_or_drop(cc, IVT_CTRL_LINE, conn_view, sizeof(*conn_view), &sv[1], 1);
+	}
+	close(sv[0]); /* ivtd keeps no end: each is its process's now */
+	close(sv[1]);
+	return rc;
+}
+
+static int op_lines_drop(struct ivt_reg_end *lis)
+{
+	return send_or_drop(conn_of(lis), IVT_CTRL_LINES_DROP, NULL, 0, NULL, 0);
+}
+
 static const struct ivt_registry_ops local_ops = {
 	.name = "local",
 	.reply_ok = op_reply_ok,
@@ -363,6 +397,8 @@ static const struct ivt_registry_ops local_ops = {
 	.attach_ok = op_attach_ok,
 	.wants_release = op_wants_release,
 	.release = op_release,
+	.line = op_line,
+	.lines_drop = op_lines_drop,
 	.destroy = op_destroy,
 };
 
@@ -599,6 +635,7 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		req.rings = (fl & IVT_CTRL_OPEN_RINGS) != 0;
 		req.ring = (fl & IVT_CTRL_OPEN_RING) != 0;
 		req.queued = req.rings && (fl & IVT_CTRL_OPEN_QUEUED) != 0;
+		req.lines = req.rings && (fl & IVT_CTRL_OPEN_LINES) != 0;
 		if (req.multi)
 			grow_sndbuf(c);
 		fl &= ~IVT_CTRL_OPEN_HINTS; /* unknown hints are ignored by design */
@@ -681,6 +718,16 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 	case IVT_CTRL_STATUS:
 		c->seq = m->hdr.seq;
 		handle_status(c);
+		return;
+	case IVT_CTRL_LINE_STATS:
+		/* only from a listener that was given a line; else as before */
+		if (!c->got_line) {
+			protocol_error(c, "message type not accepted from clients");
+			return;
+		}
+		if (lr->reg.cb.line_stats)
+			lr->reg.cb.line_stats(lr->reg.cb.arg, &c->end, m->u.line_stats.accepted,
+					      m->u.line_stats.refused);
 		return;
 	default:
 		protocol_error(c, "message type not accepted from clients");
