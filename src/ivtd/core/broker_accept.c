@@ -142,6 +142,9 @@ static void offer(struct channel *lis, struct channel *ch)
 	ch->u.conn.ticket = lis->u.lis.next_ticket++;
 	const struct ivt_registry_ops *ops = lis->server->reg->ops;
 	if (ch->u.conn.ring) {
+		/* the line goes first: the connector reads it with QUEUED (or
+		 * while it waits), the listener with the offer */
+		broker_line_grant(lis, ch);
 		const struct chan_setup *s = ch->setup;
 		ops->incoming_ring(lis->server, ch->u.conn.ticket, &ch->client_id,
 				   ch->client->domid, s->blob, s->blob_len, s->fds, s->nfds);
@@ -346,7 +349,7 @@ void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 			     ch->detach_server ? IVT_CTRL_OK_DETACHED : 0);
 	broker_peer_info(ch->client, end, &ch->server_id, end->domid);
 	if (ch->u.conn.client_rings && takes_rings(lis))
-		broker_line_grant(b, lis, ch);
+		broker_line_grant(lis, ch); /* before its OPEN_OK, which it reads */
 	broker_open_ok_flags(ch->client, ch, 0, end->domid,
 			     ch->u.conn.client_rings && takes_rings(lis) ? IVT_CTRL_OK_RINGS : 0);
 	/* answers may have failed and dropped an end: its gone() comes later */

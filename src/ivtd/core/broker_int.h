@@ -112,6 +112,7 @@ struct channel {
 			int ring;               /* its connector made the ring (RING state first) */
 			int queued;             /* ...and went on once offered (OPEN_QUEUED) */
 			int lines;              /* its connector hinted lines, its rule allows */
+			int line_given;         /* ...and got one with this connection */
 		} conn;
 		struct { /* ADOPTED, while ATTACHING */
 			struct ivt_identity peer_claim; /* who the first end says its peer is */
@@ -210,9 +211,10 @@ void broker_conn_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_e
 		      int graceful);
 
 /* broker_lines.c */
-/* ch (CONN of lis) was just accepted: give its connector and lis a
- * direct line if both take one. Before the connector's OPEN_OK. */
-void broker_line_grant(struct ivt_broker *b, struct channel *lis, struct channel *ch);
+/* ch (CONN of lis, admitted by the policy) is offered (its connector
+ * brought its ring) or accepted: give its connector and lis a direct
+ * line if both take one and it has none from this connection yet. */
+void broker_line_grant(struct channel *lis, struct channel *ch);
 /* The policy changed: every listener drops the lines it holds. */
 void broker_lines_revoke(struct ivt_broker *b);
 /* The registries' line_stats callback. */

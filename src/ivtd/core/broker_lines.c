@@ -34,13 +34,13 @@ static void fill(struct ivt_ctrl_line *l, const struct channel *lis, uint32_t id
 	ivt_identity_format(who, l->identity, sizeof(l->identity));
 }
 
-void broker_line_grant(struct ivt_broker *b, struct channel *lis, struct channel *ch)
+void broker_line_grant(struct channel *lis, struct channel *ch)
 {
-	(void)b;
 	struct ivt_reg_end *le = lis->server, *ce = ch->client;
-	if (!lis->u.lis.lines || !ch->u.conn.lines || !le || !ce || le->reg != ce->reg ||
-	    !le->reg->ops->line)
+	if (!lis->u.lis.lines || !ch->u.conn.lines || ch->u.conn.line_given || !le || !ce ||
+	    le->reg != ce->reg || !le->reg->ops->line)
 		return;
+	ch->u.conn.line_given = 1;
 	if (!++lis->u.lis.next_line)
 		lis->u.lis.next_line = 1; /* 0 is no line */
 	struct ivt_ctrl_line to_lis, to_conn;
