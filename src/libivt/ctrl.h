@@ -127,6 +127,10 @@ struct ivt_ctrl_ops {
 	 * (ivt_open_opts.peer_addr), or the one a listener is bound to
 	 * (bind_addr). 0 or -EINVAL (not an address). */
 	int (*tcp_addr)(void *impl, const char *addr);
+	/* Optional (NULL: never). An accepting end: the direct line ivtd
+	 * sent with its answer, for its listener (docs/conn-setup.md): the
+	 * fd (the caller's) with *info, or -1. */
+	int (*take_line)(void *impl, struct ivt_ctrl_line *info);
 	/* End this end (graceful: tell ivtd) and free impl. */
 	void (*close)(void *impl, int graceful);
 };

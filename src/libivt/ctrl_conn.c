@@ -50,6 +50,11 @@ static void take_line(struct ivt_ctrl_conn *cc, struct ivt_ctrl_msg *m)
 	pthread_mutex_lock(&cc->early_lock);
 	int want = cc->wants_line;
 	cc->wants_line = 0; /* one per connection */
+	if (cc->accepting && cc->held_line < 0 && m->nfds == 1) { /* the listener's */
+		cc->held_line = m->fds[0];
+		cc->held_info = m->u.line;
+		m->nfds = 0;
+	}
 	pthread_mutex_unlock(&cc->early_lock);
 	if (want && conn_line_keep && m->nfds == 1) {
 		conn_line_keep(cc->path, cc->name, &m->u.line, m->fds[0]);
@@ -63,6 +68,18 @@ static void note_request(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_open *r
 {
 	snprintf(cc->name, sizeof(cc->name), "%s", req->name);
 	cc->wants_line = !(req->flags & IVT_LISTEN) && (req->flags & IVT_CTRL_OPEN_LINES);
+	cc->accepting = (req->flags & IVT_LISTEN) && (req->flags & IVT_CTRL_OPEN_ACCEPT);
+}
+
+int ivt_ctrl_conn_take_line(struct ivt_ctrl_conn *cc, struct ivt_ctrl_line *info)
+{
+	pthread_mutex_lock(&cc->early_lock);
+	int fd = cc->held_line;
+	if (fd >= 0)
+		*info = cc->held_info;
+	cc->held_line = -1;
+	pthread_mutex_unlock(&cc->early_lock);
+	return fd;
 }
 
 const char *ivt_ctrl_conn_peer_identity(struct ivt_ctrl_conn *cc)
@@ -310,6 +327,7 @@ static void conn_init(struct ivt_ctrl_conn *cc)
 {
 	memset(cc, 0, sizeof(*cc));
 	cc->sock = -1;
+	cc->held_line = -1;
 	pthread_mutex_init(&cc->re_lock, NULL); /* no resources: never destroyed */
 	pthread_mutex_init(&cc->early_lock, NULL); /* likewise */
 	cc->oob = (struct ivt_oob){.ctx = cc, .send = oob_send, .recv = oob_recv};
@@ -665,6 +683,10 @@ static void await_peer_info(struct ivt_ctrl_conn *cc, atomic_int *set)
 
 void ivt_ctrl_conn_close(struct ivt_ctrl_conn *cc, int graceful)
 {
+	struct ivt_ctrl_line unused;
+	int line = ivt_ctrl_conn_take_line(cc, &unused);
+	if (line >= 0)
+		close(line); /* its listener did not take it */
 	if (cc->sock < 0)
 		return;
 	if (graceful && !atomic_load(&cc->daemon_gone)) {

@@ -288,6 +288,13 @@ static int accept_ctrl(struct ivt_listener *l, ivt_channel **out)
 	if (rc < 0)
 		return rc;
 	rc = chan_open_accepted(l->name, &l->opts, &l->ok, ticket, &offer, out);
+	if (rc == 0 && (*out)->ctrl.ops->take_line) {
+		/* a line ivtd gave with the accepting end's answer is ours */
+		struct ivt_ctrl_line info;
+		int fd = (*out)->ctrl.ops->take_line((*out)->ctrl.impl, &info);
+		if (fd >= 0)
+			line_set_add(&l->lines, fd, &info);
+	}
 	/* -ECONNABORTED: that connector gave up while queued: the next one */
 	return rc == -ECONNABORTED ? -EAGAIN : rc;
 }

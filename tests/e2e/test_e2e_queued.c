@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -123,10 +124,13 @@ static void test_listener_closes_first(void **state)
 	ivt_close(c);
 }
 
-/* A full backlog refuses at once, as before. */
+/* A full backlog refuses at once, as before. This is ivtd's backlog:
+ * without direct lines (over a line the line's queue is the backlog,
+ * test_e2e_lines). */
 static void test_full_backlog_refuses(void **state)
 {
 	(void)state;
+	setenv("IVT_LINES", "0", 1);
 	ivt_listener *l = NULL;
 	assert_int_equal(e2e_listen("qback", 1, &l), 0);
 	ivt_channel *a, *b, *s;
@@ -140,6 +144,7 @@ static void test_full_backlog_refuses(void **state)
 	ivt_close(b);
 	ivt_close(s);
 	ivt_listener_close(l);
+	unsetenv("IVT_LINES");
 }
 
 int main(void)

@@ -144,7 +144,7 @@ static void offer(struct channel *lis, struct channel *ch)
 	if (ch->u.conn.ring) {
 		/* the line goes first: the connector reads it with QUEUED (or
 		 * while it waits), the listener with the offer */
-		broker_line_grant(lis, ch);
+		broker_line_grant(lis, ch, lis->server);
 		const struct chan_setup *s = ch->setup;
 		ops->incoming_ring(lis->server, ch->u.conn.ticket, &ch->client_id,
 				   ch->client->domid, s->blob, s->blob_len, s->fds, s->nfds);
@@ -345,11 +345,11 @@ void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 	if (!ch->detach_server)
 		broker_give_cookie(ch);
 	broker_peer_info(end, ch->client, &ch->client_id, ch->client->domid);
+	if (ch->u.conn.client_rings && takes_rings(lis))
+		broker_line_grant(lis, ch, end); /* before both OPEN_OKs */
 	broker_open_ok_flags(end, ch, 1, ch->client->domid,
 			     ch->detach_server ? IVT_CTRL_OK_DETACHED : 0);
 	broker_peer_info(ch->client, end, &ch->server_id, end->domid);
-	if (ch->u.conn.client_rings && takes_rings(lis))
-		broker_line_grant(lis, ch); /* before its OPEN_OK, which it reads */
 	broker_open_ok_flags(ch->client, ch, 0, end->domid,
 			     ch->u.conn.client_rings && takes_rings(lis) ? IVT_CTRL_OK_RINGS : 0);
 	/* answers may have failed and dropped an end: its gone() comes later */

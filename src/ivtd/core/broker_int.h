@@ -212,9 +212,12 @@ void broker_conn_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_e
 
 /* broker_lines.c */
 /* ch (CONN of lis, admitted by the policy) is offered (its connector
- * brought its ring) or accepted: give its connector and lis a direct
- * line if both take one and it has none from this connection yet. */
-void broker_line_grant(struct channel *lis, struct channel *ch);
+ * brought its ring) or accepted: give its connector and lis's process a
+ * direct line if both take one and it has none from this connection
+ * yet. The listener's end goes to `to`: lis's own end (with the offer
+ * that follows), or the accepting end (before its OPEN_OK, which it
+ * reads at once: lis's fd never wakes for a line alone). */
+void broker_line_grant(struct channel *lis, struct channel *ch, struct ivt_reg_end *to);
 /* The policy changed: every listener drops the lines it holds. */
 void broker_lines_revoke(struct ivt_broker *b);
 /* The registries' line_stats callback. */

@@ -34,9 +34,9 @@ static void fill(struct ivt_ctrl_line *l, const struct channel *lis, uint32_t id
 	ivt_identity_format(who, l->identity, sizeof(l->identity));
 }
 
-void broker_line_grant(struct channel *lis, struct channel *ch)
+void broker_line_grant(struct channel *lis, struct channel *ch, struct ivt_reg_end *to)
 {
-	struct ivt_reg_end *le = lis->server, *ce = ch->client;
+	struct ivt_reg_end *le = to, *ce = ch->client;
 	if (!lis->u.lis.lines || !ch->u.conn.lines || ch->u.conn.line_given || !le || !ce ||
 	    le->reg != ce->reg || !le->reg->ops->line)
 		return;

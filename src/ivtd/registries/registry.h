@@ -177,10 +177,11 @@ struct ivt_registry_ops {
 	/* Set where wants_release is. Let go of end: the registry closes its
 	 * connection and never reports it gone; end is invalid after this. */
 	void (*release)(struct ivt_reg_end *end);
-	/* Optional (NULL: no direct lines). Make a line between listener and
+	/* Optional (NULL: no direct lines). Make a line between a listener's
+	 * process (`listener`: its own end or an accepting end of it) and a
 	 * connector (both ends of this registry, both hinted lines): one end
-	 * to each with l (identity: the other end's; the caller fills the
-	 * rest), ivtd keeps neither. 0 or a negative errno (nothing sent). */
+	 * to each with its view (identity: the other end's), ivtd keeps
+	 * neither. 0 or a negative errno. */
 	int (*line)(struct ivt_reg_end *listener, struct ivt_reg_end *connector,
 		    const struct ivt_ctrl_line *lis_view, const struct ivt_ctrl_line *conn_view);
 	/* Set where line is: tell listener to drop every line it holds. */

@@ -79,7 +79,6 @@ struct local_conn {
 	int wants_detach; /* its OPEN had IVT_CTRL_OPEN_DETACH: it takes OK_DETACHED */
 	int wants_ctrl_fd; /* a listener whose OPEN had IVT_CTRL_OPEN_CTRL_FD */
 	int wants_one_msg; /* a connector whose OPEN had IVT_CTRL_OPEN_ONE_MSG */
-	int got_line;      /* a listener that was given a line (may send LINE_STATS) */
 	size_t held;    /* table places kept for its setup's fds (one-shot listener) */
 };
 
@@ -369,10 +368,8 @@ static int op_line(struct ivt_reg_end *lis, struct ivt_reg_end *conn,
 	int sz = LINE_SNDBUF;
 	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	int rc = send_or_drop(lc, IVT_CTRL_LINE, lis_view, sizeof(*lis_view), &sv[0], 1);
-	if (rc == 0) {
-		lc->got_line = 1;
+	if (rc == 0)
 		rc = send_or_drop(cc, IVT_CTRL_LINE, conn_view, sizeof(*conn_view), &sv[1], 1);
-	}
 	close(sv[0]); /* ivtd keeps no end: each is its process's now */
 	close(sv[1]);
 	return rc;
@@ -720,11 +717,7 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		handle_status(c);
 		return;
 	case IVT_CTRL_LINE_STATS:
-		/* only from a listener that was given a line; else as before */
-		if (!c->got_line) {
-			protocol_error(c, "message type not accepted from clients");
-			return;
-		}
+		/* a listener's word (the broker ignores other ends') */
 		if (lr->reg.cb.line_stats)
 			lr->reg.cb.line_stats(lr->reg.cb.arg, &c->end, m->u.line_stats.accepted,
 					      m->u.line_stats.refused);
