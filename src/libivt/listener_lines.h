@@ -39,6 +39,9 @@ void line_set_free(struct line_set *s);
  * *offer (its fds the caller's), or -EAGAIN (nothing usable: a closed
  * line is dropped, a malformed message discarded and counted). */
 int line_set_take(struct line_set *s, uint64_t data, struct ivt_ring_offer *offer);
+/* An idle moment: release the kept rings whose connector closed since
+ * (ring_pool.c). */
+void line_set_idle(struct line_set *s);
 /* An idle moment (the listener is about to wait): tell ivtd the counts,
  * if they changed, at most once a second. ctrl_fd: the listener's
  * control socket. */
