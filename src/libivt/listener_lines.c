@@ -43,6 +43,7 @@ void line_set_init(struct line_set *s, int epfd)
 {
 	memset(s, 0, sizeof(*s));
 	s->epfd = epfd;
+	s->reuse = ring_pool_enabled();
 }
 
 static void line_free(struct line_set *s, struct line *ln)
@@ -150,7 +151,7 @@ static int take_reuse(struct line_set *s, int i, uint32_t slot, struct ivt_ring_
 	struct line *ln = s->v[i];
 	const struct ivt_plugin_ops *ops;
 	struct ivt_ep *ep;
-	int rc = ring_pool_enabled() ? ring_pool_reuse(ln->pool, slot, &ops, &ep) : -EPROTO;
+	int rc = s->reuse ? ring_pool_reuse(ln->pool, slot, &ops, &ep) : -EPROTO;
 	if (rc == -EPROTO)
 		return violation(s, i, "reuse of a ring not released");
 	if (rc < 0) {
@@ -187,7 +188,7 @@ int line_set_take(struct line_set *s, uint64_t data, struct ivt_ring_offer *offe
 	if (rc == 0 && m.hdr.type == IVT_CTRL_LINE_REUSE)
 		return take_reuse(s, i, m.hdr.seq, offer);
 	if (rc == 0 && m.hdr.type == IVT_CTRL_SETUP &&
-	    ring_pool_offered(ln->pool, ring_pool_enabled() ? m.hdr.seq : 0) < 0) {
+	    ring_pool_offered(ln->pool, s->reuse ? m.hdr.seq : 0) < 0) {
 		ivt_ctrl_msg_close_fds(&m);
 		return violation(s, i, "a new ring on a busy slot");
 	}
@@ -199,7 +200,7 @@ int line_set_take(struct line_set *s, uint64_t data, struct ivt_ring_offer *offe
 			 ln->identity);
 		return -EAGAIN;
 	}
-	line_offer(ln, ring_pool_enabled() ? m.hdr.seq : 0, offer);
+	line_offer(ln, s->reuse ? m.hdr.seq : 0, offer);
 	offer->blob_len = m.u.setup.blob_len;
 	memcpy(offer->blob, m.u.setup.blob, m.u.setup.blob_len);
 	offer->nfds = m.nfds; /* == setup.nfds: the parser says so */

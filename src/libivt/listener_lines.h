@@ -22,6 +22,7 @@ struct line_set {
 	int n, cap;
 	int epfd;        /* the listener's set (ivt_listener_fd) */
 	int ever;        /* a line came: ivtd takes LINE_STATS */
+	int reuse;       /* keep rings on lines ($IVT_RING_REUSE at ivt_listen) */
 	uint64_t accepted, refused;          /* connections over lines, offers dropped */
 	uint64_t told_accepted, told_refused; /* as last reported to ivtd */
 	long long told_at_ms;

@@ -346,6 +346,7 @@ void ring_pool_put(struct ring_pool *p, uint32_t slot, const struct ivt_plugin_o
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* Only for an offer of line_set_take (offer->line), which sets pool. */
 void ring_pool_offer_drop(struct ivt_ring_offer *o)
 {
 	if (!o->pool)
