@@ -29,6 +29,7 @@
  * fresh ring queued in a line that closes.
  */
 #include <errno.h>
+#include <sys/types.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -56,10 +57,30 @@ struct ring_pool {
 	int refs;
 	int fd; /* the line; -1 once killed */
 	enum ring_pool_side side;
+	/* The process whose slots these are, and the forks seen when it was
+	 * made. A forked copy shares the line's socket but not this state:
+	 * a connector's copy offers its rings unkept and reads nothing of
+	 * the parent's; once a listener's process forked, neither copy keeps
+	 * or releases a ring any more (whichever reads a REUSE of a slot
+	 * released before may serve it: both hold it), so the copies never
+	 * disagree about a slot. */
+	pid_t pid;
+	unsigned forks;
 	struct slot s[IVT_LINE_SLOTS + 1]; /* [1..IVT_LINE_SLOTS] */
 };
 
 static atomic_int parked; /* this process, all pools */
+static atomic_uint forks;  /* fork() calls this process saw (either side of them) */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork(void) { atomic_fetch_add(&forks, 1); }
+static void watch_forks(void) { pthread_atfork(NULL, on_fork, on_fork); }
+
+/* This pool's process forked (or is a forked copy) since it was made. */
+static int forked(const struct ring_pool *p)
+{
+	return p->pid != getpid() || p->forks != atomic_load(&forks);
+}
 
 int ring_pool_enabled(void)
 {
@@ -83,6 +104,9 @@ struct ring_pool *ring_pool_new(int fd, enum ring_pool_side side)
 	p->refs = 1;
 	p->fd = fd;
 	p->side = side;
+	pthread_once(&fork_once, watch_forks);
+	p->pid = getpid();
+	p->forks = atomic_load(&forks);
 	return p;
 }
 
@@ -144,7 +168,7 @@ static void park_or_close(struct ring_pool *p, struct slot *s, const struct ivt_
 {
 	if (!ep)
 		return;
-	if (p->fd >= 0 && ring_pool_backend_ok(ops)) {
+	if (p->fd >= 0 && ring_pool_backend_ok(ops) && !forked(p)) {
 		if (atomic_fetch_add(&parked, 1) < RING_POOL_PARKED_MAX && ops->park(ep) == 0) {
 			s->ops = ops;
 			s->ep = ep;
@@ -162,8 +186,8 @@ static void park_or_close(struct ring_pool *p, struct slot *s, const struct ivt_
 static void try_release(struct ring_pool *p, uint32_t i)
 {
 	struct slot *s = &p->s[i];
-	if (s->state != L_HELD || p->fd < 0)
-		return;
+	if (s->state != L_HELD || p->fd < 0 || forked(p))
+		return; /* forked: held for good, no copy releases it */
 	if (s->ep) {
 		int done = s->ops->peer_done(s->ep);
 		if (done == 0)
@@ -266,8 +290,8 @@ int ring_pool_take(struct ring_pool *p, const struct ivt_plugin_ops *ops, uint32
 {
 	*slot = 0;
 	*ep = NULL;
-	if (!ring_pool_enabled() || !ring_pool_backend_ok(ops))
-		return 0;
+	if (!ring_pool_enabled() || !ring_pool_backend_ok(ops) || p->pid != getpid())
+		return 0; /* a forked copy: the slots are the parent's */
 	pthread_mutex_lock(&p->mu);
 	int rc = p->fd < 0 ? -EPIPE : read_released(p);
 	for (uint32_t i = 1; rc == 0 && i <= IVT_LINE_SLOTS; i++) {
@@ -322,9 +346,9 @@ void ring_pool_unused(struct ring_pool *p, uint32_t slot, struct ivt_ep *ep)
 void ring_pool_put(struct ring_pool *p, uint32_t slot, const struct ivt_plugin_ops *ops,
 		   struct ivt_ep *ep)
 {
-	if (slot < 1 || slot > IVT_LINE_SLOTS) {
+	if (slot < 1 || slot > IVT_LINE_SLOTS || p->pid != getpid()) {
 		if (ep)
-			ops->close(ep);
+			ops->close(ep); /* the slot stays busy: it is not ours */
 		return;
 	}
 	pthread_mutex_lock(&p->mu);

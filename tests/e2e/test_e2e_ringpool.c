@@ -10,8 +10,9 @@
  * message mode) byte-exact on a handful of rings; concurrent connections
  * byte-exact; a reused ring starts without the stale wake-ups of the one
  * before; a listener that closes with a REUSE queued refuses it
- * (ECONNREFUSED); a connector process that dies on a reused ring is a
- * reset for the listener; IVT_RING_REUSE=0 makes a new ring each time.
+ * (ECONNREFUSED); a connector or listener process that dies on a reused
+ * ring is a reset for its peer; IVT_RING_REUSE=0 makes a new ring each
+ * time.
  */
 #include <errno.h>
 #include <poll.h>
@@ -448,6 +449,77 @@ static void test_connector_death_on_reused_ring(void **state)
 	assert_int_equal(ivt_listener_close(l), 0);
 }
 
+/* A listener process that dies on a reused ring: a reset for its
+ * connector. It says on the pipe when it listens and when it closed each
+ * of the first two connections (after the connector: RELEASED is out). */
+static int dying_listener(void *arg)
+{
+	(void)arg;
+	ivt_listener *l;
+	if (e2e_listen("rpldie", 0, &l) < 0 || write(sync_pipe[1], "L", 1) != 1)
+		return 30;
+	for (int i = 0; i < 3; i++) {
+		ivt_channel *s;
+		if (ivt_accept(l, &s) < 0)
+			return 31;
+		ivt_set_timeouts(s, 10000, 10000);
+		char b;
+		if (ivt_recv(s, &b, 1) != 1 || ivt_send(s, "a", 1) != 1)
+			return 32;
+		if (i == 2)
+			kill(getpid(), SIGKILL);
+		if (ivt_recv(s, &b, 1) != 0)
+			return 33;
+		ivt_close(s);
+		if (write(sync_pipe[1], "k", 1) != 1)
+			return 34;
+	}
+	return 35;
+}
+
+static void test_listener_death_on_reused_ring(void **state)
+{
+	(void)state;
+	assert_int_equal(pipe(sync_pipe), 0);
+	pid_t child = e2e_fork(dying_listener, NULL);
+	char b;
+	assert_int_equal(read(sync_pipe[0], &b, 1), 1);
+	for (int i = 0; i < 3; i++) {
+		int kept = rings_now("rpldie");
+		ivt_channel *c;
+		assert_int_equal(e2e_open("rpldie", 0, 10000, 0, &c), 0);
+		ivt_set_timeouts(c, 10000, 10000);
+		assert_int_equal(ivt_send(c, "q", 1), 1);
+		assert_int_equal(ivt_recv(c, &b, 1), 1);
+		assert_int_equal(b, 'a');
+		if (i == 2) {
+			assert_int_equal(kept, 1);
+			assert_int_equal(rings_now("rpldie"), 1); /* the kept ring, reused */
+			assert_int_equal(ivt_recv(c, &b, 1), -ECONNRESET);
+			assert_int_equal(ivt_send(c, "x", 1), -ECONNRESET);
+			ivt_close(c);
+			break;
+		}
+		assert_int_equal(ivt_close(c), 0);
+		assert_int_equal(read(sync_pipe[0], &b, 1), 1);
+	}
+	assert_int_not_equal(e2e_wait(child), 0); /* killed */
+	close(sync_pipe[0]);
+	close(sync_pipe[1]);
+	/* the next connection finds the line gone: its kept rings go too */
+	ivt_listener *l;
+	assert_int_equal(e2e_listen("rpldie", 1, &l), 0);
+	ivt_channel *c, *s;
+	assert_int_equal(e2e_open("rpldie", 0, 0, 0, &c), 0);
+	s = accept_one(l);
+	assert_int_equal(ivt_send(c, "z", 1), 1);
+	ivt_set_timeouts(s, 10000, 10000);
+	assert_int_equal(ivt_recv(s, &b, 1), 1);
+	ivt_close(c);
+	ivt_close(s);
+	assert_int_equal(ivt_listener_close(l), 0);
+}
+
 /* ---- IVT_RING_REUSE=0 --------------------------------------------------- */
 
 static void test_reuse_off(void **state)
@@ -474,6 +546,7 @@ int main(void)
 		cmocka_unit_test(test_no_stale_kicks),
 		cmocka_unit_test(test_listener_close_refuses_reuse),
 		cmocka_unit_test(test_connector_death_on_reused_ring),
+		cmocka_unit_test(test_listener_death_on_reused_ring),
 		cmocka_unit_test(test_reuse_off),
 	};
 	return cmocka_run_group_tests(tests, group_setup, e2e_group_teardown);
