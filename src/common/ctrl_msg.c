@@ -190,6 +190,18 @@ int ivt_ctrl_parse(const void *buf, size_t n, struct ivt_ctrl_msg *m)
 	return check_payload(m, m->hdr.len);
 }
 
+int ivt_ctrl_setup_fill(struct ivt_ctrl_setup *s, const void *blob, size_t len, int nfds)
+{
+	if (len > IVT_OOB_BLOB_MAX || nfds < 0 || nfds > IVT_OOB_FDS_MAX || (len && !blob))
+		return -EINVAL;
+	memset(s, 0, sizeof(*s));
+	s->blob_len = (uint32_t)len;
+	s->nfds = (uint32_t)nfds;
+	if (len)
+		memcpy(s->blob, blob, len);
+	return 0;
+}
+
 void ivt_ctrl_msg_close_fds(struct ivt_ctrl_msg *m)
 {
 	if (!m)

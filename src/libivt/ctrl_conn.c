@@ -189,14 +189,9 @@ int ivt_ctrl_conn_drain(struct ivt_ctrl_conn *cc)
 static int oob_send(void *ctx, const void *blob, size_t len, const int *fds, int nfds)
 {
 	struct ivt_ctrl_conn *cc = ctx;
-	if (len > IVT_OOB_BLOB_MAX || nfds < 0 || nfds > IVT_OOB_FDS_MAX || (len && !blob))
-		return -EINVAL;
 	struct ivt_ctrl_setup s;
-	memset(&s, 0, sizeof(s));
-	s.blob_len = (uint32_t)len;
-	s.nfds = (uint32_t)nfds;
-	if (len)
-		memcpy(s.blob, blob, len);
+	if (ivt_ctrl_setup_fill(&s, blob, len, nfds) < 0)
+		return -EINVAL;
 	if (cc->pending_open) { /* a connector's ring: its OPEN and SETUP in one call */
 		const struct ivt_ctrl_open *open = cc->pending_open;
 		cc->pending_open = NULL;
