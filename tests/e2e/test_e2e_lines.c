@@ -369,6 +369,43 @@ static void test_no_lines_unless_both(void **state)
 	ivt_listener_close(l);
 }
 
+/* ---- an ivtd restart: the listener drops its lines -------------------- */
+
+static void test_restart_drops_lines(void **state)
+{
+	(void)state;
+	ivt_listener *l;
+	assert_int_equal(e2e_listen("lrestart", 1, &l), 0);
+	one_connection(l, "lrestart");
+	uint64_t r = requests();
+	one_connection(l, "lrestart"); /* over the line */
+	assert_int_equal(requests(), r);
+	assert_int_equal(e2e_daemon_kill(&e2e_group_daemon), 0);
+	/* the listener sees ivtd go (and drops its lines) */
+	ivt_channel *ch;
+	assert_true(poll(&(struct pollfd){.fd = ivt_listener_fd(l), .events = POLLIN}, 1,
+			 10000) == 1);
+	assert_int_equal(ivt_accept(l, &ch), -EAGAIN);
+	assert_int_equal(e2e_daemon_respawn(&e2e_group_daemon), 0);
+	/* listening again: the next connection comes through the new ivtd */
+	int listed = 0;
+	for (int i = 0; i < 300 && !listed; i++) {
+		assert_int_equal(ivt_accept(l, &ch), -EAGAIN);
+		requests();
+		listed = strstr(status_buf, "lrestart") != NULL;
+		if (!listed)
+			poll(NULL, 0, 20);
+	}
+	assert_true(listed);
+	r = requests();
+	one_connection(l, "lrestart");
+	assert_true(requests() > r);
+	r = requests();
+	one_connection(l, "lrestart"); /* and a new line from it */
+	assert_int_equal(requests(), r);
+	ivt_listener_close(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_reload_revokes_lines),
 		cmocka_unit_test(test_full_line_falls_back),
 		cmocka_unit_test(test_no_lines_unless_both),
+		cmocka_unit_test(test_restart_drops_lines), /* last: kills the group's ivtd */
 	};
 	return cmocka_run_group_tests(tests, group_setup, e2e_group_teardown);
 }
