@@ -329,8 +329,15 @@ IVT_EXPORT int ivt_accept(ivt_listener *l, ivt_channel **out)
 			continue;
 		if (ev.data.u64 & LINE_TAG)
 			rc = accept_line(l, ev.data.u64, out);
-		else if (l->down || (int)ev.data.u64 == l->timerfd)
-			continue; /* the retry timer: relisten reads it */
+		else if (l->down || (int)ev.data.u64 == l->timerfd) {
+			/* the retry timer: relisten reads it; a stale tick once
+			 * listening again is cleared here (level-triggered) */
+			uint64_t ticks;
+			if (!l->down && read(l->timerfd, &ticks, sizeof(ticks)) < 0) {
+				/* nothing pending */
+			}
+			continue;
+		}
 		else
 			rc = accept_ctrl(l, out);
 		if (rc != -EAGAIN)
