@@ -1,8 +1,9 @@
 # The listener closes with a connection in its accept queue that sent
-# bytes: TCP resets it (RST), through the preload the connection (which
-# went over a direct line, docs/conn-setup.md: the first one brought the
-# line) is refused the same way: poll, then recv, SO_ERROR, recv again.
-# Run over TCP and through the preload, the outputs must be the same. PORT.
+# bytes: TCP resets it (RST); through the preload that connection's ring
+# was never attached, and libivt's -ECONNREFUSED (queued through ivtd, or
+# over a direct line with IVT_LINES=1, docs/conn-setup.md) is shown as
+# the same reset: poll, then recv, SO_ERROR, recv again. Run over TCP and
+# through the preload, the outputs must be the same. PORT.
 import errno, select, signal, socket, sys
 
 signal.alarm(120)
