@@ -125,7 +125,7 @@ static int check_payload(struct ivt_ctrl_msg *m, uint32_t len)
 		const struct ivt_ctrl_line *l = &m->u.line;
 		if (len != sizeof(*l) || !l->line_id || l->message > 1 || l->reserved ||
 		    !TERMINATED(l->name) || !TERMINATED(l->backend) || !TERMINATED(l->identity) ||
-		    m->nfds != 1)
+		    m->nfds < 1 || m->nfds > 2) /* 2: a listener's, with the keeper */
 			return -EPROTO;
 		return 0;
 	}

@@ -37,7 +37,7 @@ struct ivt_ring_offer {
 	/* incoming() returned IVT_INCOMING_LINE: ivtd gave a line (line_fd,
 	 * the caller's to close, and what ivtd said of it), or said to drop
 	 * every line (lines_drop) */
-	int line_fd;
+	int line_fd, line_keep;
 	int lines_drop;
 	struct ivt_ctrl_line line_info;
 };
@@ -129,8 +129,9 @@ struct ivt_ctrl_ops {
 	int (*tcp_addr)(void *impl, const char *addr);
 	/* Optional (NULL: never). An accepting end: the direct line ivtd
 	 * sent with its answer, for its listener (docs/conn-setup.md): the
-	 * fd (the caller's) with *info, or -1. */
-	int (*take_line)(void *impl, struct ivt_ctrl_line *info);
+	 * fd with *info and *keep (the copy of the connector's end; both the
+	 * caller's), or -1. */
+	int (*take_line)(void *impl, struct ivt_ctrl_line *info, int *keep);
 	/* End this end (graceful: tell ivtd) and free impl. */
 	void (*close)(void *impl, int graceful);
 };

@@ -50,8 +50,9 @@ static void take_line(struct ivt_ctrl_conn *cc, struct ivt_ctrl_msg *m)
 	pthread_mutex_lock(&cc->early_lock);
 	int want = cc->wants_line;
 	cc->wants_line = 0; /* one per connection */
-	if (cc->accepting && cc->held_line < 0 && m->nfds == 1) { /* the listener's */
+	if (cc->accepting && cc->held_line < 0 && m->nfds == 2) { /* the listener's */
 		cc->held_line = m->fds[0];
+		cc->held_keep = m->fds[1];
 		cc->held_info = m->u.line;
 		m->nfds = 0;
 	}
@@ -71,13 +72,15 @@ static void note_request(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_open *r
 	cc->accepting = (req->flags & IVT_LISTEN) && (req->flags & IVT_CTRL_OPEN_ACCEPT);
 }
 
-int ivt_ctrl_conn_take_line(struct ivt_ctrl_conn *cc, struct ivt_ctrl_line *info)
+int ivt_ctrl_conn_take_line(struct ivt_ctrl_conn *cc, struct ivt_ctrl_line *info, int *keep)
 {
 	pthread_mutex_lock(&cc->early_lock);
 	int fd = cc->held_line;
-	if (fd >= 0)
+	if (fd >= 0) {
 		*info = cc->held_info;
-	cc->held_line = -1;
+		*keep = cc->held_keep;
+	}
+	cc->held_line = cc->held_keep = -1;
 	pthread_mutex_unlock(&cc->early_lock);
 	return fd;
 }
@@ -322,7 +325,7 @@ static void conn_init(struct ivt_ctrl_conn *cc)
 {
 	memset(cc, 0, sizeof(*cc));
 	cc->sock = -1;
-	cc->held_line = -1;
+	cc->held_line = cc->held_keep = -1;
 	pthread_mutex_init(&cc->re_lock, NULL); /* no resources: never destroyed */
 	pthread_mutex_init(&cc->early_lock, NULL); /* likewise */
 	cc->oob = (struct ivt_oob){.ctx = cc, .send = oob_send, .recv = oob_recv};
@@ -435,7 +438,7 @@ int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket,
 	offer->nfds = 0;
 	offer->ctrl_fd = -1;
 	offer->line = 0;
-	offer->line_fd = -1;
+	offer->line_fd = offer->line_keep = -1;
 	offer->lines_drop = 0;
 	for (;;) {
 		struct ivt_ctrl_msg m;
@@ -468,8 +471,9 @@ int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket,
 				offer->ctrl_fd = m.fds[offer->nfds];
 			return 0;
 		}
-		if (m.hdr.type == IVT_CTRL_LINE) { /* its one fd: the caller's */
+		if (m.hdr.type == IVT_CTRL_LINE && m.nfds == 2) { /* the caller's */
 			offer->line_fd = m.fds[0];
+			offer->line_keep = m.fds[1];
 			offer->line_info = m.u.line;
 			return IVT_INCOMING_LINE;
 		}
@@ -679,9 +683,11 @@ static void await_peer_info(struct ivt_ctrl_conn *cc, atomic_int *set)
 void ivt_ctrl_conn_close(struct ivt_ctrl_conn *cc, int graceful)
 {
 	struct ivt_ctrl_line unused;
-	int line = ivt_ctrl_conn_take_line(cc, &unused);
-	if (line >= 0)
-		close(line); /* its listener did not take it */
+	int keep, line = ivt_ctrl_conn_take_line(cc, &unused, &keep);
+	if (line >= 0) { /* its listener did not take it */
+		close(line);
+		close(keep);
+	}
 	if (cc->sock < 0)
 		return;
 	if (graceful && !atomic_load(&cc->daemon_gone)) {

@@ -7,7 +7,11 @@
  * listener's epoll set, level-triggered, so ivt_listener_fd is readable
  * while one holds an offer; ivt_accept reads one offer per call, and only
  * then: the offers left wait in the kernel's queue, which is this
- * connector's backlog (its send buffer keeps it small).
+ * connector's backlog (its send buffer keeps it small). ivtd gives us a
+ * copy of the connector's end too, which we only keep: our end never
+ * reads end of file when a connector process exits, so the listener's fd
+ * wakes for offers (and ivtd's word), not for connectors going, as a TCP
+ * listening socket does; lines of connectors gone wait until dropped.
  *
  * Everything on a line comes from the connector and is checked: the
  * message's exact size and fd count (ivt_ctrl_recv: truncated or extra
@@ -33,6 +37,7 @@
 
 struct line {
 	int fd;
+	int keep; /* a copy of the connector's end: ours never reads EOF */
 	uint32_t id;
 	char identity[IVT_IDENTITY_MAX + 1];
 };
@@ -47,6 +52,7 @@ static void line_free(struct line_set *s, struct line *ln)
 {
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, ln->fd, NULL);
 	close(ln->fd);
+	close(ln->keep);
 	free(ln);
 }
 
@@ -57,7 +63,7 @@ static void drop_at(struct line_set *s, int i)
 	s->n--;
 }
 
-void line_set_add(struct line_set *s, int fd, const struct ivt_ctrl_line *info)
+void line_set_add(struct line_set *s, int fd, int keep, const struct ivt_ctrl_line *info)
 {
 	s->ever = 1;
 	if (s->n == LINES_MAX)
@@ -67,6 +73,7 @@ void line_set_add(struct line_set *s, int fd, const struct ivt_ctrl_line *info)
 		struct line **v = realloc(s->v, sizeof(*v) * (size_t)cap);
 		if (!v) {
 			close(fd);
+			close(keep);
 			return;
 		}
 		s->v = v;
@@ -75,14 +82,17 @@ void line_set_add(struct line_set *s, int fd, const struct ivt_ctrl_line *info)
 	struct line *ln = calloc(1, sizeof(*ln));
 	if (!ln) {
 		close(fd);
+		close(keep);
 		return;
 	}
 	ln->fd = fd;
+	ln->keep = keep;
 	ln->id = info->line_id;
 	snprintf(ln->identity, sizeof(ln->identity), "%s", info->identity);
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = LINE_TAG | (uintptr_t)ln};
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		close(fd);
+		close(keep);
 		free(ln);
 		return;
 	}
@@ -122,7 +132,7 @@ int line_set_take(struct line_set *s, uint64_t data, struct ivt_ring_offer *offe
 	if (rc == -ETIMEDOUT)
 		return -EAGAIN;
 	if (rc == -ECONNRESET || (rc < 0 && rc != -EPROTO)) {
-		drop_at(s, i); /* its process went, or let go of its end */
+		drop_at(s, i); /* cannot be read any more */
 		return -EAGAIN;
 	}
 	if (rc == -EPROTO || m.hdr.type != IVT_CTRL_SETUP) {

@@ -28,10 +28,6 @@ __attribute__((constructor)) static void real_init(void)
 	/* our receive calls probe rather than wait: spinning in them only
 	 * steals the CPU from the event loop (and the peer) */
 	setenv("IVT_SPIN_NS", "0", 0);
-	/* no direct lines (docs/conn-setup.md) unless asked for: with them an
-	 * iperf3 server under the preload was seen to hang after its test
-	 * (about 1 flow run in 10), not understood yet (docs/preload.md) */
-	setenv("IVT_LINES", "0", 0);
 	const char *l = getenv("IVT_PRELOAD_LOG");
 	preload_log_on = l && *l && strcmp(l, "0") != 0;
 }
