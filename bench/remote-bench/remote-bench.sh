@@ -4,7 +4,7 @@
 # same namespaces, in the same run (docs/remote.md).
 #
 #   remote-bench.sh [--bytes N] [--writes L] [--mtu N] [--repeat N]
-#                   [--base-bin DIR] [--no-pin] [--tcpx]
+#                   [--carriers L] [--auth] [--base-bin DIR] [--no-pin] [--tcpx]
 #
 # Per write size of L (default 64K,1M) `ivt-bench --via-ivt` writes N
 # bytes (default 256M) from A through ivtd A -> SLURPoE -> ivtd B to a
@@ -18,12 +18,17 @@
 # 0 and of B on CPU 1 (taskset), TCP's ends too. --tcpx: the ivtds bridge
 # over an "RDMA plugin" (docs/remote.md), the tests' stand-in ivt_tcpx.so
 # whose pipe is one TCP connection ($IVT_TCPX_PLUGIN, default the build's):
-# the plugin pump's cost on top of TCP. Needs root.
+# the plugin pump's cost on top of TCP. --carriers L (default udp): the
+# SLURPoE carriers to bridge over, each measured in every repetition in
+# turn ("udp": ivtd's default with the peer's "ip" in the hosts entries;
+# "raw": raw Ethernet frames, "carrier": "raw"). --auth: the hosts
+# entries name a key file (every frame authenticated, docs/remote.md).
+# Needs root.
 set -u
 BIN=$(realpath "${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}")
 IVT_PLUGIN_DIR=$(realpath "${IVT_PLUGIN_DIR:-$BIN/../plugins}")
 export IVT_PLUGIN_DIR
-BYTES=256M MTU=1500 REPEAT=3 WRITES=64K,1M BASE_BIN="" PIN=1 TCPX=0
+BYTES=256M MTU=1500 REPEAT=3 WRITES=64K,1M BASE_BIN="" PIN=1 TCPX=0 CARRIERS=udp AUTH=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--bytes) BYTES=$2; shift 2 ;;
@@ -33,7 +38,9 @@ while [ $# -gt 0 ]; do
 	--base-bin) BASE_BIN=$2; shift 2 ;;
 	--no-pin) PIN=0; shift ;;
 	--tcpx) TCPX=1; shift ;;
-	-h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--carriers) CARRIERS=$2; shift 2 ;;
+	--auth) AUTH=1; shift ;;
+	-h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "remote-bench: unknown option $1 (see --help)" >&2; exit 1 ;;
 	esac
 done
@@ -49,7 +56,12 @@ CPU_A=() CPU_B=()
 [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && CPU_A=(taskset -c 0) CPU_B=(taskset -c 1)
 RING=4194304
 
-policy() { # file, peer name, ifname, peer mac
+KEY=$TMP/pair.key
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$KEY" && echo >>"$KEY" && chmod 600 "$KEY"
+policy() { # file, peer name, ifname, peer mac, peer ip, carrier ("" for an old ivtd)
+	local extra=""
+	[ -n "$6" ] && extra=", \"carrier\": \"$6\", \"ip\": \"$5\""
+	[ "$AUTH" = 1 ] && extra="$extra, \"key_file\": \"$KEY\""
 	cat >"$1" <<EOP
 {
   "version": 1,
@@ -60,21 +72,27 @@ policy() { # file, peer name, ifname, peer mac
     { "name": "local-*", "listeners": ["uid:*"], "connectors": ["uid:*"],
       "ring_size": $RING, "max_ring_size": $RING }
   ],
-  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "rdma": "$RDMA" } ]
+  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "rdma": "$RDMA"$extra } ]
 }
 EOP
 }
-policy "$TMP/a.json" hostB rb0 "$MAC_B"
-policy "$TMP/b.json" hostA rb1 "$MAC_A"
+IFS=, read -r -a clist <<<"$CARRIERS"
+for c in "${clist[@]}"; do
+	case $c in raw|udp) ;; *) echo "remote-bench: carrier $c is not raw or udp" >&2; exit 1 ;; esac
+	policy "$TMP/a-$c.json" hostB rb0 "$MAC_B" 10.98.0.2 "$c"
+	policy "$TMP/b-$c.json" hostA rb1 "$MAC_A" 10.98.0.1 "$c"
+done
+policy "$TMP/a-base.json" hostB rb0 "$MAC_B" "" "" # --base-bin: no keys it may not know
+policy "$TMP/b-base.json" hostA rb1 "$MAC_A" "" ""
 
 run=0
-pair_start() { # ivtd binary: sets SOCK_A, SOCK_B, IVTD_A, IVTD_B
+pair_start() { # ivtd binary, policy tag: sets SOCK_A, SOCK_B, IVTD_A, IVTD_B
 	run=$((run + 1))
 	SOCK_A=$TMP/a$run.sock SOCK_B=$TMP/b$run.sock
 	local n s
 	for n in A B; do
-		local ns=$NS_A name=hostA pol=$TMP/a.json sock=$SOCK_A cpu=("${CPU_A[@]}") ip=1
-		[ $n = B ] && ns=$NS_B name=hostB pol=$TMP/b.json sock=$SOCK_B cpu=("${CPU_B[@]}") ip=2
+		local ns=$NS_A name=hostA pol=$TMP/a-$2.json sock=$SOCK_A cpu=("${CPU_A[@]}") ip=1
+		[ $n = B ] && ns=$NS_B name=hostB pol=$TMP/b-$2.json sock=$SOCK_B cpu=("${CPU_B[@]}") ip=2
 		ip netns exec "$ns" "${cpu[@]}" env IVT_TCPX_ADDR="${TCPX_NET:-}.$ip" \
 			"$1" -r local -n "$name" -c "$pol" -s "$sock" \
 			>"$TMP/ivtd-$n$run.log" 2>&1 &
@@ -125,9 +143,10 @@ tcp() { # write size -> MB/s
 	wait "$srv"
 }
 
-# Bridged sweep with ivtd binary $1 into FILE $2, CPU s/GB into $2.cpu.
+# Bridged sweep with ivtd binary $1 and policy tag $3 into FILE $2, CPU
+# s/GB into $2.cpu.
 bridged() {
-	pair_start "$1"
+	pair_start "$1" "$3"
 	local a0 b0 a1 b1
 	a0=$(cpu_ticks "$IVTD_A") b0=$(cpu_ticks "$IVTD_B")
 	sweep bulk "$SOCK_B" "$NS_B" B "$2"
@@ -137,6 +156,12 @@ bridged() {
 	echo "$(( a1 - a0 )) $(( b1 - b0 ))" | awk -v hz="$HZ" -v gb="$gb" \
 		'{printf "%.2f %.2f %.2f\n", ($1 + $2) / hz / gb, $1 / hz / gb, $2 / hz / gb}' >>"$2.cpu"
 	pair_stop
+	# the carrier asked for is the one B dialled with (its log says)
+	if [ "$3" != base ] && ! grep -q "dialling over rb1, $3 carrier" "$TMP/ivtd-B$run.log"; then
+		echo "remote-bench: ivtd B did not dial over $3:" >&2
+		cat "$TMP/ivtd-B$run.log" >&2
+		exit 1
+	fi
 	# ivtd B's word on how its bytes reached the ring (SLURPoE bridges log it)
 	sed -n 's/.*: \([0-9]*\) of \([0-9]*\) bytes from the peer went straight.*/\1 \2/p' \
 		"$TMP/ivtd-B$run.log" >>"$2.direct"
@@ -146,12 +171,13 @@ HZ=$(getconf CLK_TCK)
 bytes=$(numfmt --from=iec "$BYTES")
 IFS=, read -r -a wlist <<<"$WRITES"
 nw=${#wlist[@]}
-: >"$TMP/new" ; : >"$TMP/new.cpu" ; : >"$TMP/new.direct" ; : >"$TMP/base.direct" ; : >"$TMP/base" ; : >"$TMP/base.cpu" ; : >"$TMP/tcp" ; : >"$TMP/local"
+for c in "${clist[@]}"; do : >"$TMP/new-$c" ; : >"$TMP/new-$c.cpu" ; : >"$TMP/new-$c.direct"; done
+: >"$TMP/base.direct" ; : >"$TMP/base" ; : >"$TMP/base.cpu" ; : >"$TMP/tcp" ; : >"$TMP/local"
 for _ in $(seq "$REPEAT"); do
-	bridged "$BIN/ivtd" "$TMP/new"
-	[ -n "$BASE_BIN" ] && bridged "$BASE_BIN/ivtd" "$TMP/base"
+	for c in "${clist[@]}"; do bridged "$BIN/ivtd" "$TMP/new-$c" "$c"; done
+	[ -n "$BASE_BIN" ] && bridged "$BASE_BIN/ivtd" "$TMP/base" base
 	for w in "${wlist[@]}"; do echo "$(numfmt --from=iec "$w") $(tcp "$w")" >>"$TMP/tcp"; done
-	pair_start "$BIN/ivtd"
+	pair_start "$BIN/ivtd" "${clist[0]}"
 	sweep local "$SOCK_A" "$NS_A" B "$TMP/local"
 	pair_stop
 done
@@ -161,14 +187,18 @@ med() { # file, write size in bytes
 }
 pinned=$([ ${#CPU_A[@]} -gt 0 ] && echo ", A on CPU 0, B on CPU 1" || echo ", unpinned")
 echo "ivt channel between two namespaces (veth, MTU $MTU), $BYTES per point, ring $RING," \
-	"median of $REPEAT$pinned"
+	"median of $REPEAT$pinned$([ "$AUTH" = 1 ] && echo ", frames authenticated (key_file)")"
 printf "%-46s %8s %10s %8s\n" "path" "write" "MB/s" "/ TCP"
 for w in "${wlist[@]}"; do
 	wb=$(numfmt --from=iec "$w")
 	t=$(med "$TMP/tcp" "$wb")
 	row() { printf "%-46s %8s %10.1f %8.2f\n" "$1" "$w" "$2" "$(echo "$2 / $t" | bc -l)"; }
-	row "ivt-bench via ivtd A -> $CARRIER -> ivtd B" "$(med "$TMP/new" "$wb")"
-	[ -n "$BASE_BIN" ] && row "  the same with the --base-bin ivtd" "$(med "$TMP/base" "$wb")"
+	for c in "${clist[@]}"; do
+		lbl=$CARRIER/$c
+		[ "$TCPX" = 1 ] && lbl=$CARRIER
+		row "ivt-bench via ivtd A -> $lbl -> ivtd B" "$(med "$TMP/new-$c" "$wb")"
+	done
+	[ -n "$BASE_BIN" ] && row "  the same with the --base-bin ivtd (raw)" "$(med "$TMP/base" "$wb")"
 	row "TCP (iperf3 -l $w) on the same veth" "$t"
 	row "ivt-bench over local shm in A (ceiling)" "$(med "$TMP/local" "$wb")"
 done
@@ -176,8 +206,10 @@ cpu() { # file -> "both (A sends, B receives)" medians
 	echo "$(cut -d' ' -f1 "$1" | median) s ($(cut -d' ' -f2 "$1" | median) sending A," \
 		"$(cut -d' ' -f3 "$1" | median) receiving B)"
 }
-echo "CPU of the ivtd per GB bridged: $(cpu "$TMP/new.cpu")"
+for c in "${clist[@]}"; do
+	echo "CPU of the ivtd per GB bridged over $c: $(cpu "$TMP/new-$c.cpu")"
+	awk -v c="$c" '{ d += $1; t += $2 } END { if (t) printf "  bytes that went from a frame straight into the ring at B over %s: %.1f %%\n", c, 100 * d / t }' \
+		"$TMP/new-$c.direct"
+done
 [ -n "$BASE_BIN" ] && echo "  with the --base-bin ivtd:      $(cpu "$TMP/base.cpu")"
-awk '{ d += $1; t += $2 } END { if (t) printf "bytes that went from a frame straight into the ring at B: %.1f %%\n", 100 * d / t }' \
-	"$TMP/new.direct"
 exit 0

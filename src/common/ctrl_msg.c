@@ -126,7 +126,7 @@ static int check_payload(struct ivt_ctrl_msg *m, uint32_t len)
 		const struct ivt_ctrl_line *l = &m->u.line;
 		if (len != sizeof(*l) || !l->line_id || l->message > 1 || l->reserved ||
 		    !TERMINATED(l->name) || !TERMINATED(l->backend) || !TERMINATED(l->identity) ||
-		    m->nfds != 1)
+		    m->nfds < 1 || m->nfds > 2) /* 2: a listener's, with the keeper */
 			return -EPROTO;
 		return 0;
 	}
@@ -192,6 +192,18 @@ int ivt_ctrl_parse(const void *buf, size_t n, struct ivt_ctrl_msg *m)
 	memset(&m->u, 0, sizeof(m->u));
 	memcpy(&m->u, (const char *)buf + sizeof(m->hdr), m->hdr.len);
 	return check_payload(m, m->hdr.len);
+}
+
+int ivt_ctrl_setup_fill(struct ivt_ctrl_setup *s, const void *blob, size_t len, int nfds)
+{
+	if (len > IVT_OOB_BLOB_MAX || nfds < 0 || nfds > IVT_OOB_FDS_MAX || (len && !blob))
+		return -EINVAL;
+	memset(s, 0, sizeof(*s));
+	s->blob_len = (uint32_t)len;
+	s->nfds = (uint32_t)nfds;
+	if (len)
+		memcpy(s->blob, blob, len);
+	return 0;
 }
 
 void ivt_ctrl_msg_close_fds(struct ivt_ctrl_msg *m)

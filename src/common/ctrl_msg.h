@@ -43,6 +43,10 @@ int ivt_ctrl_send(int sock, uint16_t type, uint32_t seq, const void *payload, ui
 int ivt_ctrl_send_open_setup(int sock, uint32_t seq, const struct ivt_ctrl_open *open,
 			     const struct ivt_ctrl_setup *setup, const int *fds, int nfds, int one);
 
+/* A SETUP of a backend's blob (len bytes) and nfds descriptors, for
+ * struct ivt_oob senders: 0, or -EINVAL when they do not fit. */
+int ivt_ctrl_setup_fill(struct ivt_ctrl_setup *s, const void *blob, size_t len, int nfds);
+
 /* One message of a batch: no fds. */
 struct ivt_ctrl_out {
 	uint16_t type;

@@ -312,12 +312,14 @@ struct ivt_ctrl_incoming_ring {
 
 /* LINE: one end of a socket pair between a listener's process and a
  * connector's process, granted by ivtd once its policy admitted the
- * connector's identity for the listener. To the connector (its fd: the
+ * connector's identity for the listener. To the connector (one fd: the
  * connector's end; identity = the listener's): later connections to name
- * send their ring's SETUP on it and go on at once. To the listener (its
- * fd: the listener's end; identity = the connector's as the policy saw
- * it): SETUPs read from it are offers of that identity. The grant
- * (backend, ring_size, message) is the listener's. */
+ * send their ring's SETUP on it and go on at once. To the listener (two
+ * fds: the listener's end, and a copy of the connector's that it only
+ * keeps, so that its end never reads end of file when the connector
+ * exits; identity = the connector's as the policy saw it): SETUPs read
+ * from it are offers of that identity. The grant (backend, ring_size,
+ * message) is the listener's. */
 struct ivt_ctrl_line {
 	uint32_t line_id; /* nonzero, per listener */
 	uint32_t message; /* 0 or 1: the listener's message mode */

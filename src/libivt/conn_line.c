@@ -45,14 +45,9 @@ struct line_oob {
 static int line_send(void *ctx, const void *blob, size_t len, const int *fds, int nfds)
 {
 	struct line_oob *o = ctx;
-	if (len > IVT_OOB_BLOB_MAX || nfds < 0 || nfds > IVT_OOB_FDS_MAX || (len && !blob))
-		return -EINVAL;
 	struct ivt_ctrl_setup s;
-	memset(&s, 0, sizeof(s));
-	s.blob_len = (uint32_t)len;
-	s.nfds = (uint32_t)nfds;
-	if (len)
-		memcpy(s.blob, blob, len);
+	if (ivt_ctrl_setup_fill(&s, blob, len, nfds) < 0)
+		return -EINVAL;
 	o->sent = 1;
 	o->rc = conn_line_send(o->path, o->name, o->line_id, IVT_CTRL_SETUP, o->slot, &s, fds,
 			       nfds);

@@ -41,7 +41,7 @@ struct ivt_ring_offer {
 	/* incoming() returned IVT_INCOMING_LINE: ivtd gave a line (line_fd,
 	 * the caller's to close, and what ivtd said of it), or said to drop
 	 * every line (lines_drop) */
-	int line_fd;
+	int line_fd, line_keep;
 	int lines_drop;
 	struct ivt_ctrl_line line_info;
 	/* An offer over a line: the line's ring pool (ring_pool.h; a
@@ -141,8 +141,9 @@ struct ivt_ctrl_ops {
 	int (*tcp_addr)(void *impl, const char *addr);
 	/* Optional (NULL: never). An accepting end: the direct line ivtd
 	 * sent with its answer, for its listener (docs/conn-setup.md): the
-	 * fd (the caller's) with *info, or -1. */
-	int (*take_line)(void *impl, struct ivt_ctrl_line *info);
+	 * fd with *info and *keep (the copy of the connector's end; both the
+	 * caller's), or -1. */
+	int (*take_line)(void *impl, struct ivt_ctrl_line *info, int *keep);
 	/* End this end (graceful: tell ivtd) and free impl. */
 	void (*close)(void *impl, int graceful);
 	/* Optional (NULL: never). The channel closes gracefully: take its

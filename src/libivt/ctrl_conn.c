@@ -50,8 +50,9 @@ static void take_line(struct ivt_ctrl_conn *cc, struct ivt_ctrl_msg *m)
 	pthread_mutex_lock(&cc->early_lock);
 	int want = cc->wants_line;
 	cc->wants_line = 0; /* one per connection */
-	if (cc->accepting && cc->held_line < 0 && m->nfds == 1) { /* the listener's */
+	if (cc->accepting && cc->held_line < 0 && m->nfds == 2) { /* the listener's */
 		cc->held_line = m->fds[0];
+		cc->held_keep = m->fds[1];
 		cc->held_info = m->u.line;
 		m->nfds = 0;
 	}
@@ -71,13 +72,15 @@ static void note_request(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_open *r
 	cc->accepting = (req->flags & IVT_LISTEN) && (req->flags & IVT_CTRL_OPEN_ACCEPT);
 }
 
-int ivt_ctrl_conn_take_line(struct ivt_ctrl_conn *cc, struct ivt_ctrl_line *info)
+int ivt_ctrl_conn_take_line(struct ivt_ctrl_conn *cc, struct ivt_ctrl_line *info, int *keep)
 {
 	pthread_mutex_lock(&cc->early_lock);
 	int fd = cc->held_line;
-	if (fd >= 0)
+	if (fd >= 0) {
 		*info = cc->held_info;
-	cc->held_line = -1;
+		*keep = cc->held_keep;
+	}
+	cc->held_line = cc->held_keep = -1;
 	pthread_mutex_unlock(&cc->early_lock);
 	return fd;
 }
@@ -189,14 +192,9 @@ int ivt_ctrl_conn_drain(struct ivt_ctrl_conn *cc)
 static int oob_send(void *ctx, const void *blob, size_t len, const int *fds, int nfds)
 {
 	struct ivt_ctrl_conn *cc = ctx;
-	if (len > IVT_OOB_BLOB_MAX || nfds < 0 || nfds > IVT_OOB_FDS_MAX || (len && !blob))
-		return -EINVAL;
 	struct ivt_ctrl_setup s;
-	memset(&s, 0, sizeof(s));
-	s.blob_len = (uint32_t)len;
-	s.nfds = (uint32_t)nfds;
-	if (len)
-		memcpy(s.blob, blob, len);
+	if (ivt_ctrl_setup_fill(&s, blob, len, nfds) < 0)
+		return -EINVAL;
 	if (cc->pending_open) { /* a connector's ring: its OPEN and SETUP in one call */
 		const struct ivt_ctrl_open *open = cc->pending_open;
 		cc->pending_open = NULL;
@@ -327,7 +325,7 @@ static void conn_init(struct ivt_ctrl_conn *cc)
 {
 	memset(cc, 0, sizeof(*cc));
 	cc->sock = -1;
-	cc->held_line = -1;
+	cc->held_line = cc->held_keep = -1;
 	pthread_mutex_init(&cc->re_lock, NULL); /* no resources: never destroyed */
 	pthread_mutex_init(&cc->early_lock, NULL); /* likewise */
 	cc->oob = (struct ivt_oob){.ctx = cc, .send = oob_send, .recv = oob_recv};
@@ -441,7 +439,7 @@ int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket,
 	offer->ctrl_fd = -1;
 	offer->line = 0;
 	offer->pool = NULL;
-	offer->line_fd = -1;
+	offer->line_fd = offer->line_keep = -1;
 	offer->lines_drop = 0;
 	for (;;) {
 		struct ivt_ctrl_msg m;
@@ -474,8 +472,9 @@ int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket,
 				offer->ctrl_fd = m.fds[offer->nfds];
 			return 0;
 		}
-		if (m.hdr.type == IVT_CTRL_LINE) { /* its one fd: the caller's */
+		if (m.hdr.type == IVT_CTRL_LINE && m.nfds == 2) { /* the caller's */
 			offer->line_fd = m.fds[0];
+			offer->line_keep = m.fds[1];
 			offer->line_info = m.u.line;
 			return IVT_INCOMING_LINE;
 		}
@@ -685,9 +684,11 @@ static void await_peer_info(struct ivt_ctrl_conn *cc, atomic_int *set)
 void ivt_ctrl_conn_close(struct ivt_ctrl_conn *cc, int graceful)
 {
 	struct ivt_ctrl_line unused;
-	int line = ivt_ctrl_conn_take_line(cc, &unused);
-	if (line >= 0)
-		close(line); /* its listener did not take it */
+	int keep, line = ivt_ctrl_conn_take_line(cc, &unused, &keep);
+	if (line >= 0) { /* its listener did not take it */
+		close(line);
+		close(keep);
+	}
 	if (cc->sock < 0)
 		return;
 	if (graceful && !atomic_load(&cc->daemon_gone)) {

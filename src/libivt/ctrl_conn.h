@@ -59,7 +59,7 @@ struct ivt_ctrl_conn {
 	 * its answer is its listener's (-1 none), taken by
 	 * ivt_ctrl_conn_take_line. */
 	int accepting;
-	int held_line;
+	int held_line, held_keep;
 	struct ivt_ctrl_line held_info;
 	struct ivt_ctrl_attach attach;
 	pthread_mutex_t re_lock;  /* one attempt at a time; guards re_next_ms */
@@ -130,8 +130,8 @@ void ivt_ctrl_conn_keep_attach(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_o
 int ivt_ctrl_conn_reattach_msg(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_msg *m);
 
 /* An accepting end's line for its listener (ivt_ctrl_ops.take_line):
- * the fd (the caller's) with *info, or -1. */
-int ivt_ctrl_conn_take_line(struct ivt_ctrl_conn *cc, struct ivt_ctrl_line *info);
+ * the fd (the caller's, with *keep) with *info, or -1. */
+int ivt_ctrl_conn_take_line(struct ivt_ctrl_conn *cc, struct ivt_ctrl_line *info, int *keep);
 
 /* Say CLOSE (graceful) unless the daemon is gone, and close the socket. */
 void ivt_ctrl_conn_close(struct ivt_ctrl_conn *cc, int graceful);

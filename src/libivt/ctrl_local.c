@@ -68,9 +68,9 @@ static int local_open_ring(void *impl, const struct ivt_ctrl_open *req,
 	return ivt_ctrl_conn_open_ring(&l->cc, l->path, req, ok, timeout_ms, w);
 }
 
-static int local_take_line(void *impl, struct ivt_ctrl_line *info)
+static int local_take_line(void *impl, struct ivt_ctrl_line *info, int *keep)
 {
-	return ivt_ctrl_conn_take_line(&((struct local_ctrl *)impl)->cc, info);
+	return ivt_ctrl_conn_take_line(&((struct local_ctrl *)impl)->cc, info, keep);
 }
 
 static int local_reattach(void *impl, int *next_ms)
@@ -112,7 +112,7 @@ int ivt_ctrl_local_new(struct ivt_ctrl *c, const char *socket_path)
 	if (!l)
 		return -ENOMEM;
 	l->cc.sock = -1;
-	l->cc.held_line = -1;
+	l->cc.held_line = l->cc.held_keep = -1;
 	l->path = strdup(socket_path);
 	if (!l->path) {
 		free(l);

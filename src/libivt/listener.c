@@ -278,7 +278,7 @@ static int accept_ctrl(struct ivt_listener *l, ivt_channel **out)
 	int rc = l->ctrl.ops->incoming(l->ctrl.impl, &ticket, &offer, 0);
 	if (rc == IVT_INCOMING_LINE) {
 		if (offer.line_fd >= 0)
-			line_set_add(&l->lines, offer.line_fd, &offer.line_info);
+			line_set_add(&l->lines, offer.line_fd, offer.line_keep, &offer.line_info);
 		if (offer.lines_drop)
 			line_set_drop_all(&l->lines);
 		return -EAGAIN;
@@ -291,9 +291,9 @@ static int accept_ctrl(struct ivt_listener *l, ivt_channel **out)
 	if (rc == 0 && (*out)->ctrl.ops->take_line) {
 		/* a line ivtd gave with the accepting end's answer is ours */
 		struct ivt_ctrl_line info;
-		int fd = (*out)->ctrl.ops->take_line((*out)->ctrl.impl, &info);
+		int keep, fd = (*out)->ctrl.ops->take_line((*out)->ctrl.impl, &info, &keep);
 		if (fd >= 0)
-			line_set_add(&l->lines, fd, &info);
+			line_set_add(&l->lines, fd, keep, &info);
 	}
 	/* -ECONNABORTED: that connector gave up while queued: the next one */
 	return rc == -ECONNABORTED ? -EAGAIN : rc;
@@ -330,8 +330,15 @@ IVT_EXPORT int ivt_accept(ivt_listener *l, ivt_channel **out)
 			continue;
 		if (ev.data.u64 & LINE_TAG)
 			rc = accept_line(l, ev.data.u64, out);
-		else if (l->down || (int)ev.data.u64 == l->timerfd)
-			continue; /* the retry timer: relisten reads it */
+		else if (l->down || (int)ev.data.u64 == l->timerfd) {
+			/* the retry timer: relisten reads it; a stale tick once
+			 * listening again is cleared here (level-triggered) */
+			uint64_t ticks;
+			if (!l->down && read(l->timerfd, &ticks, sizeof(ticks)) < 0) {
+				/* nothing pending */
+			}
+			continue;
+		}
 		else
 			rc = accept_ctrl(l, out);
 		if (rc != -EAGAIN)

@@ -7,7 +7,11 @@
  * listener's epoll set, level-triggered, so ivt_listener_fd is readable
  * while one holds an offer; ivt_accept reads one offer per call, and only
  * then: the offers left wait in the kernel's queue, which is this
- * connector's backlog (its send buffer keeps it small).
+ * connector's backlog (its send buffer keeps it small). ivtd gives us a
+ * copy of the connector's end too, which we only keep: our end never
+ * reads end of file when a connector process exits, so the listener's fd
+ * wakes for offers (and ivtd's word), not for connectors going, as a TCP
+ * listening socket does; lines of connectors gone wait until dropped.
  *
  * Everything on a line comes from the connector and is checked: the
  * message's exact size and fd count (ivt_ctrl_recv: truncated or extra
@@ -34,6 +38,7 @@
 
 struct line {
 	int fd; /* the pool's: closed by ring_pool_kill */
+	int keep; /* a copy of the connector's end: ours never reads EOF */
 	struct ring_pool *pool; /* rings kept on this line (ring_pool.c) */
 	uint32_t id;
 	char identity[IVT_IDENTITY_MAX + 1];
@@ -51,6 +56,7 @@ static void line_free(struct line_set *s, struct line *ln)
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, ln->fd, NULL);
 	ring_pool_kill(ln->pool); /* the line and its parked rings */
 	ring_pool_unref(ln->pool);
+	close(ln->keep);
 	free(ln);
 }
 
@@ -61,7 +67,7 @@ static void drop_at(struct line_set *s, int i)
 	s->n--;
 }
 
-void line_set_add(struct line_set *s, int fd, const struct ivt_ctrl_line *info)
+void line_set_add(struct line_set *s, int fd, int keep, const struct ivt_ctrl_line *info)
 {
 	s->ever = 1;
 	if (s->n == LINES_MAX)
@@ -71,6 +77,7 @@ void line_set_add(struct line_set *s, int fd, const struct ivt_ctrl_line *info)
 		struct line **v = realloc(s->v, sizeof(*v) * (size_t)cap);
 		if (!v) {
 			close(fd);
+			close(keep);
 			return;
 		}
 		s->v = v;
@@ -80,15 +87,18 @@ void line_set_add(struct line_set *s, int fd, const struct ivt_ctrl_line *info)
 	if (!ln || !(ln->pool = ring_pool_new(fd, RING_POOL_LISTENER))) {
 		if (!ln)
 			close(fd);
+		close(keep);
 		free(ln);
 		return;
 	}
 	ln->fd = fd;
+	ln->keep = keep;
 	ln->id = info->line_id;
 	snprintf(ln->identity, sizeof(ln->identity), "%s", info->identity);
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = LINE_TAG | (uintptr_t)ln};
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		ring_pool_unref(ln->pool);
+		close(keep);
 		free(ln);
 		return;
 	}
@@ -181,7 +191,7 @@ int line_set_take(struct line_set *s, uint64_t data, struct ivt_ring_offer *offe
 	if (rc == -ETIMEDOUT)
 		return -EAGAIN;
 	if (rc == -ECONNRESET || (rc < 0 && rc != -EPROTO)) {
-		drop_at(s, i); /* its process went, or let go of its end */
+		drop_at(s, i); /* cannot be read any more */
 		return -EAGAIN;
 	}
 	ring_pool_scan(ln->pool); /* rings its connector closed since */

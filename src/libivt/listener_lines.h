@@ -29,16 +29,19 @@ struct line_set {
 };
 
 void line_set_init(struct line_set *s, int epfd);
-/* A line ivtd gave (fd consumed). */
-void line_set_add(struct line_set *s, int fd, const struct ivt_ctrl_line *info);
+/* A line ivtd gave: our end and the copy of the connector's we keep
+ * (both consumed). */
+void line_set_add(struct line_set *s, int fd, int keep, const struct ivt_ctrl_line *info);
 /* Close every line (ivtd said so, or went away, or the listener closes):
  * offers still queued in them are closed by the kernel, and their
  * connectors read -ECONNREFUSED. */
 void line_set_drop_all(struct line_set *s);
 void line_set_free(struct line_set *s);
 /* One offer from the line tagged `data` (epoll), if it holds one: 0 with
- * *offer (its fds the caller's), or -EAGAIN (nothing usable: a closed
- * line is dropped, a malformed message discarded and counted). */
+ * *offer (its fds the caller's), or -EAGAIN (nothing usable: a malformed
+ * message discarded and counted). A line never reads end of file (we
+ * keep a copy of the connector's end): lines of connectors gone stay
+ * until dropped (LINES_MAX, ivtd's word, the listener's close). */
 int line_set_take(struct line_set *s, uint64_t data, struct ivt_ring_offer *offer);
 /* An idle moment: release the kept rings whose connector closed since
  * (ring_pool.c). */

@@ -17,7 +17,8 @@ static uint64_t clock_cb(void *ctx)
 int slp_loop_open(struct slp_loop *l, const struct slp_loop_opts *o)
 {
 	memset(l, 0, sizeof(*l));
-	int err = slp_rawsock_open(o->ifname, o->rawsock_flags, &l->rs);
+	int err = o->why ? slp_rawsock_open_why(o->ifname, o->rawsock_flags, &l->rs, o->why, o->why_len)
+			 : slp_rawsock_open(o->ifname, o->rawsock_flags, &l->rs);
 	if (err)
 		return err;
 	if (o->impair && (err = slp_rawsock_impair(l->rs, o->impair, o->impair_seed))) {

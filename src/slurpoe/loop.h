@@ -35,6 +35,8 @@ struct slp_loop_opts {
 	int (*peer_key)(void *key_ctx, const uint8_t mac[6], uint8_t key[32]);
 	int (*peer_encrypt)(void *key_ctx, const uint8_t mac[6]); /* optional */
 	void *key_ctx;
+	char *why;                /* optional: why opening failed */
+	size_t why_len;
 };
 
 int slp_loop_open(struct slp_loop *l, const struct slp_loop_opts *o);

@@ -93,8 +93,22 @@ static int setup_ring(struct slp_rawsock *rs)
 
 int slp_rawsock_open(const char *ifname, unsigned flags, struct slp_rawsock **out)
 {
-	if (!ifname || strlen(ifname) >= IFNAMSIZ)
+	char why[200] = "";
+	int err = slp_rawsock_open_why(ifname, flags, out, why, sizeof(why));
+	if (err && (flags & SLP_RS_UDP) && why[0]) /* as before: say why not UDP */
+		fprintf(stderr, "slurpoe: %s\n", why);
+	return err;
+}
+
+int slp_rawsock_open_why(const char *ifname, unsigned flags, struct slp_rawsock **out,
+			 char *why, size_t why_len)
+{
+	if (why_len)
+		why[0] = 0;
+	if (!ifname || strlen(ifname) >= IFNAMSIZ) {
+		snprintf(why, why_len, "no interface name");
 		return -EINVAL;
+	}
 	struct slp_rawsock *rs = calloc(1, sizeof(*rs));
 	if (!rs)
 		return -ENOMEM;
@@ -106,6 +120,7 @@ int slp_rawsock_open(const char *ifname, unsigned flags, struct slp_rawsock **ou
 			udp ? 0 : htons(SLP_ETHERTYPE));
 	if (rs->fd < 0) {
 		err = -errno;
+		snprintf(why, why_len, "raw socket: %s", strerror(-err));
 		free(rs);
 		return err;
 	}
@@ -125,9 +140,9 @@ int slp_rawsock_open(const char *ifname, unsigned flags, struct slp_rawsock **ou
 	if (rs->mtu > FRAME_CAP - SLP_ETH_HLEN)
 		rs->mtu = FRAME_CAP - SLP_ETH_HLEN;
 	if (udp) {
-		char why[160];
-		if ((err = slp_udp_open(ifname, &rs->udp, why, sizeof(why)))) {
-			fprintf(stderr, "slurpoe: no SLURPoE over UDP: %s\n", why);
+		char uwhy[160];
+		if ((err = slp_udp_open(ifname, &rs->udp, uwhy, sizeof(uwhy)))) {
+			snprintf(why, why_len, "no SLURPoE over UDP: %s", uwhy);
 			goto fail;
 		}
 		snprintf(rs->path, sizeof(rs->path), "UDP port %d (GSO/GRO)", SLP_UDP_PORT);
@@ -159,9 +174,9 @@ int slp_rawsock_open(const char *ifname, unsigned flags, struct slp_rawsock **ou
 	if (!udp)
 		snprintf(rs->path, sizeof(rs->path), "AF_PACKET");
 	if ((flags & SLP_RS_XDP) && !udp) {
-		char why[160];
-		if (slp_xsk_open(ifname, rs->ifindex, rs->mtu, &rs->xsk, why, sizeof(why)))
-			snprintf(rs->path, sizeof(rs->path), "AF_PACKET (no AF_XDP: %s)", why);
+		char xwhy[160];
+		if (slp_xsk_open(ifname, rs->ifindex, rs->mtu, &rs->xsk, xwhy, sizeof(xwhy)))
+			snprintf(rs->path, sizeof(rs->path), "AF_PACKET (no AF_XDP: %s)", xwhy);
 		else
 			snprintf(rs->path, sizeof(rs->path), "AF_XDP (%s)", slp_xsk_mode(rs->xsk));
 	}
@@ -170,8 +185,26 @@ int slp_rawsock_open(const char *ifname, unsigned flags, struct slp_rawsock **ou
 fail_errno:
 	err = -errno;
 fail:
+	if (why_len && !why[0])
+		snprintf(why, why_len, "%s: %s", ifname, strerror(-err));
 	slp_rawsock_close(rs);
 	return err;
+}
+
+int slp_rawsock_udp_pin(struct slp_rawsock *rs, const uint8_t mac[6], uint32_t ip, char *why,
+			size_t why_len)
+{
+	if (!rs->udp) {
+		snprintf(why, why_len, "not the UDP carrier");
+		return -ENOTSUP;
+	}
+	return slp_udp_pin(rs->udp, mac, ip, why, why_len);
+}
+
+void slp_rawsock_udp_unpin_all(struct slp_rawsock *rs)
+{
+	if (rs->udp)
+		slp_udp_unpin_all(rs->udp);
 }
 
 void slp_rawsock_close(struct slp_rawsock *rs)
@@ -490,4 +523,5 @@ int slp_rawsock_impair(struct slp_rawsock *rs, const char *spec, uint64_t seed)
 void slp_rawsock_stats(const struct slp_rawsock *rs, struct slp_rawsock_stats *st)
 {
 	*st = rs->st;
+	st->rx_refused = rs->udp ? slp_udp_refused(rs->udp) : 0;
 }

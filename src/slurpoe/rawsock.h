@@ -33,6 +33,10 @@ enum slp_rawsock_flags {
 
 /* Needs CAP_NET_RAW. Returns 0 or negative errno (-EPERM, -ENODEV...). */
 int slp_rawsock_open(const char *ifname, unsigned flags, struct slp_rawsock **out);
+/* The same with the reason for a failure in why (slp_rawsock_open
+ * prints it to stderr instead). */
+int slp_rawsock_open_why(const char *ifname, unsigned flags, struct slp_rawsock **out,
+			 char *why, size_t why_len);
 void slp_rawsock_close(struct slp_rawsock *rs);
 
 int slp_rawsock_fd(const struct slp_rawsock *rs);
@@ -44,6 +48,12 @@ const char *slp_rawsock_path(const struct slp_rawsock *rs);
 /* Does the carrier checksum every frame end to end (UDP: the kernel
  * computes and verifies the UDP checksum)? slp_engine_cfg.carrier_checksums. */
 int slp_rawsock_checksums(const struct slp_rawsock *rs);
+
+/* SLP_RS_UDP: the peer at mac is at IPv4 address ip (network order),
+ * udp.h's slp_udp_pin; -ENOTSUP on other carriers. */
+int slp_rawsock_udp_pin(struct slp_rawsock *rs, const uint8_t mac[6], uint32_t ip, char *why,
+			size_t why_len);
+void slp_rawsock_udp_unpin_all(struct slp_rawsock *rs);
 
 /* Queue one frame (copied); sent by slp_rawsock_flush or when the batch is
  * full. Signature fits slp_engine_cfg.tx with ctx = rs. */
@@ -78,6 +88,7 @@ struct slp_rawsock_stats {
 	uint64_t rx_frames, tx_frames, tx_dropped /* kernel refused (ENOBUFS...) */;
 	uint64_t rx_calls, tx_calls;               /* recvmmsg/sendmmsg made (frames per syscall) */
 	uint64_t rx_ring_drops;                    /* kernel ring overflow */
+	uint64_t rx_refused;                       /* UDP: from a source not allowed (udp.h) */
 	uint64_t impair_dropped, impair_duplicated, impair_reordered;
 };
 void slp_rawsock_stats(const struct slp_rawsock *rs, struct slp_rawsock_stats *st);

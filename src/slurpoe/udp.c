@@ -34,12 +34,20 @@ struct peer {
 	struct sockaddr_in addr;
 };
 
+struct pin {
+	uint8_t mac[6];
+	uint32_t ip; /* network order */
+};
+
 struct slp_udp {
 	int fd, gso; /* gso: UDP_SEGMENT works on this route (cleared on -EIO) */
 	struct sockaddr_in bcast;
 	uint32_t net, mask; /* our subnet, network order */
 	struct peer peers[PEERS];
 	unsigned npeers, next_evict;
+	struct pin pins[SLP_UDP_PINS];
+	unsigned npins;
+	uint64_t refused;
 	/* TX: one message per run of frames */
 	struct mmsghdr tmsg[TX_RUNS];
 	struct sockaddr_in taddr[TX_RUNS];
@@ -137,28 +145,79 @@ void slp_udp_close(struct slp_udp *u)
 
 int slp_udp_fd(const struct slp_udp *u) { return u->fd; }
 
-static const struct sockaddr_in *peer_addr(const struct slp_udp *u, const uint8_t *mac)
+static const struct pin *pinned(const struct slp_udp *u, const uint8_t *mac)
 {
-	for (unsigned i = 0; i < u->npeers; i++)
-		if (!memcmp(u->peers[i].mac, mac, 6))
-			return &u->peers[i].addr;
-	return &u->bcast;
+	for (unsigned i = 0; i < u->npins; i++)
+		if (!memcmp(u->pins[i].mac, mac, 6))
+			return &u->pins[i];
+	return NULL;
 }
 
-static void learn(struct slp_udp *u, const uint8_t *frame, size_t len,
-		  const struct sockaddr_in *from)
+int slp_udp_pin(struct slp_udp *u, const uint8_t mac[6], uint32_t ip, char *why, size_t why_len)
 {
-	if (len < SLP_ETH_HLEN || (frame[6] & 1)) /* a multicast source is no one's */
-		return;
+	char a[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &ip, a, sizeof(a));
+	if ((ip & u->mask) != u->net || ip == u->net || ip == u->bcast.sin_addr.s_addr) {
+		snprintf(why, why_len, "%s is not a host address in the interface's subnet", a);
+		return -EADDRNOTAVAIL;
+	}
+	struct pin *p = (struct pin *)pinned(u, mac);
+	if (!p && u->npins == SLP_UDP_PINS) {
+		snprintf(why, why_len, "more than %d peers with an address on one interface",
+			 SLP_UDP_PINS);
+		return -ENOSPC;
+	}
+	if (!p) {
+		p = &u->pins[u->npins++];
+		memcpy(p->mac, mac, 6);
+	}
+	p->ip = ip;
+	return 0;
+}
+
+void slp_udp_unpin_all(struct slp_udp *u) { u->npins = 0; }
+
+uint64_t slp_udp_refused(const struct slp_udp *u) { return u->refused; }
+
+/* Where a frame for mac goes: its pinned address, the one it was learnt
+ * at, or the broadcast address. */
+static struct sockaddr_in peer_addr(const struct slp_udp *u, const uint8_t *mac)
+{
+	const struct pin *p = pinned(u, mac);
+	if (p) {
+		struct sockaddr_in a = u->bcast;
+		a.sin_addr.s_addr = p->ip;
+		return a;
+	}
+	for (unsigned i = 0; i < u->npeers; i++)
+		if (!memcmp(u->peers[i].mac, mac, 6))
+			return u->peers[i].addr;
+	return u->bcast;
+}
+
+/* Does this frame come from where its source MAC may? A pinned MAC only
+ * from its address; any other is learnt where it came from. Checked per
+ * frame: a GRO read may join several. */
+static int frame_from_ok(struct slp_udp *u, const uint8_t *frame, size_t len,
+			 const struct sockaddr_in *from)
+{
+	if (len < SLP_ETH_HLEN)
+		return 1; /* the engine drops it */
+	const struct pin *p = pinned(u, frame + 6);
+	if (p)
+		return p->ip == from->sin_addr.s_addr;
+	if (frame[6] & 1) /* a multicast source is no one's */
+		return 1;
 	for (unsigned i = 0; i < u->npeers; i++)
 		if (!memcmp(u->peers[i].mac, frame + 6, 6)) {
 			u->peers[i].addr = *from;
-			return;
+			return 1;
 		}
-	struct peer *p = u->npeers < PEERS ? &u->peers[u->npeers++]
+	struct peer *q = u->npeers < PEERS ? &u->peers[u->npeers++]
 					    : &u->peers[u->next_evict++ % PEERS];
-	memcpy(p->mac, frame + 6, 6);
-	p->addr = *from;
+	memcpy(q->mac, frame + 6, 6);
+	q->addr = *from;
+	return 1;
 }
 
 /* Frames [i, i+k) that can leave as one datagram: same peer, same length
@@ -188,7 +247,7 @@ int slp_udp_send(struct slp_udp *u, const struct iovec *frames, int n, uint64_t 
 			int k = run_len(u, frames, j, n);
 			struct msghdr *m = &u->tmsg[nm].msg_hdr;
 			memset(m, 0, sizeof(*m));
-			u->taddr[nm] = *peer_addr(u, frames[j].iov_base);
+			u->taddr[nm] = peer_addr(u, frames[j].iov_base);
 			m->msg_name = &u->taddr[nm];
 			m->msg_namelen = sizeof(u->taddr[nm]);
 			m->msg_iov = (struct iovec *)&frames[j]; /* sendmsg only reads it */
@@ -262,10 +321,14 @@ int slp_udp_rx(struct slp_udp *u, void (*cb)(void *arg, const void *frame, size_
 			size_t len = u->rmsg[i].msg_len, seg = len;
 			const uint8_t *p = u->riov[i].iov_base;
 			/* The segment only, as with Ethernet frames: a router
-			 * would carry UDP here from anywhere. */
-			if ((m->msg_flags & MSG_TRUNC) ||
-			    (u->raddr[i].sin_addr.s_addr & u->mask) != u->net)
+			 * would carry UDP here from anywhere. And only from
+			 * the port a peer engine binds. */
+			const struct sockaddr_in *from = &u->raddr[i];
+			if ((m->msg_flags & MSG_TRUNC) || (from->sin_addr.s_addr & u->mask) != u->net ||
+			    from->sin_port != htons(SLP_UDP_PORT)) {
+				u->refused++;
 				continue;
+			}
 			for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c))
 				if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
 					int g;
@@ -273,11 +336,17 @@ int slp_udp_rx(struct slp_udp *u, void (*cb)(void *arg, const void *frame, size_
 					if (g > 0)
 						seg = (size_t)g;
 				}
-			learn(u, p, len, &u->raddr[i]);
 			/* GRO joined datagrams of seg bytes (the last may be
 			 * shorter): one frame each. */
-			for (size_t off = 0; off < len; off += seg, got++)
-				cb(arg, p + off, len - off < seg ? len - off : seg);
+			for (size_t off = 0; off < len; off += seg) {
+				size_t n = len - off < seg ? len - off : seg;
+				if (!frame_from_ok(u, p + off, n, from)) {
+					u->refused++;
+					continue;
+				}
+				cb(arg, p + off, n);
+				got++;
+			}
 		}
 		if (r < RX_DGRAMS)
 			break;

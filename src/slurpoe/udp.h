@@ -15,6 +15,12 @@
  * broadcast address, and every engine on the segment drops what is not
  * addressed to its MAC, as on Ethernet. A host that spoofs a MAC can
  * redirect that MAC's traffic here as on a switch: docs/remote.md.
+ * A peer whose address the caller knows (ivtd: the hosts entry's "ip")
+ * is pinned instead: its frames go to that address only, and a datagram
+ * carrying its MAC from any other address is dropped. Every datagram
+ * must come from port 34997 (the port a peer engine binds: another
+ * process on the peer host cannot send from it while the engine runs)
+ * and from inside the interface's subnet.
  */
 #ifndef SLURPOE_UDP_H
 #define SLURPOE_UDP_H
@@ -42,5 +48,18 @@ int slp_udp_send(struct slp_udp *u, const struct iovec *frames, int n, uint64_t 
  * blocks. */
 int slp_udp_rx(struct slp_udp *u, void (*cb)(void *arg, const void *frame, size_t len),
 	       void *arg, int max, uint64_t *calls);
+
+/* Pin mac to ip (IPv4, network order): frames for it go there, frames
+ * from it are taken from there only. 0 (also when already so), or
+ * -EADDRNOTAVAIL (ip outside the interface's subnet, or its network or
+ * broadcast address), -ENOSPC (SLP_UDP_PINS pinned), reason in why. */
+#define SLP_UDP_PINS 256
+int slp_udp_pin(struct slp_udp *u, const uint8_t mac[6], uint32_t ip, char *why,
+		size_t why_len);
+/* Forget every pin (a policy reload pins again). */
+void slp_udp_unpin_all(struct slp_udp *u);
+/* Datagrams dropped: outside the subnet, not from the SLURPoE port, or a
+ * pinned MAC from another address. */
+uint64_t slp_udp_refused(const struct slp_udp *u);
 
 #endif

@@ -529,7 +529,7 @@ static void test_open_setup_roundtrip(void **state)
 	close(pipefd[1]);
 }
 
-/* LINE (direct lines): exactly one fd, a nonzero id, terminated
+/* LINE (direct lines): one fd (two to a listener), a nonzero id, terminated
  * strings; LINES_DROP no payload; LINE_STATS its size. Anything else is
  * refused with every fd closed. */
 static void test_line_messages(void **state)
@@ -556,7 +556,12 @@ static void test_line_messages(void **state)
 	char buf[8192];
 	size_t len = build(buf, IVT_CTRL_LINE, sizeof(l), &l, sizeof(l));
 	expect_eproto(p->b, buf, len, pipefd, 0, p->a); /* no fd */
-	expect_eproto(p->b, buf, len, pipefd, 2, p->a); /* two */
+	int three[3] = {pipefd[0], pipefd[1], pipefd[0]};
+	expect_eproto(p->b, buf, len, three, 3, p->a); /* a listener's two at most */
+	assert_int_equal(ivt_ctrl_send(p->a, IVT_CTRL_LINE, 1, &l, sizeof(l), pipefd, 2), 0);
+	assert_int_equal(ivt_ctrl_recv(p->b, &m, 1000), 0);
+	assert_int_equal(m.nfds, 2); /* the listener's: its end and the keeper */
+	ivt_ctrl_msg_close_fds(&m);
 	struct ivt_ctrl_line bad = l;
 	bad.line_id = 0;
 	len = build(buf, IVT_CTRL_LINE, sizeof(bad), &bad, sizeof(bad));

@@ -151,46 +151,6 @@ static int stream_client(void *arg)
 	return rc ? rc : stream_conn(seed + 100000); /* over the line */
 }
 
-struct conn {
-	ivt_channel *ch;
-	uint64_t seed, got;
-	int have_seed, done;
-	uint8_t seed_buf[8];
-};
-
-/* Read what is there; 1 when the stream is complete, -1 on a bad byte. */
-static int conn_read(struct conn *c)
-{
-	uint8_t buf[16384];
-	for (;;) {
-		if (!c->have_seed) {
-			ssize_t n = ivt_recv(c->ch, c->seed_buf + c->got, 8 - c->got);
-			if (n == -EAGAIN)
-				return 0;
-			if (n <= 0)
-				return -1;
-			c->got += (uint64_t)n;
-			if (c->got == 8) {
-				memcpy(&c->seed, c->seed_buf, 8);
-				c->have_seed = 1;
-				c->got = 0;
-			}
-			continue;
-		}
-		if (c->got == STREAM)
-			return 1;
-		size_t want = STREAM - c->got < sizeof(buf) ? STREAM - c->got : sizeof(buf);
-		ssize_t n = ivt_recv(c->ch, buf, want);
-		if (n == -EAGAIN)
-			return 0;
-		if (n <= 0)
-			return -1;
-		if (e2e_mismatch(buf, c->seed, c->got, (size_t)n) >= 0)
-			return -1;
-		c->got += (uint64_t)n;
-	}
-}
-
 static void test_64_clients_over_lines(void **state)
 {
 	(void)state;
@@ -200,7 +160,7 @@ static void test_64_clients_over_lines(void **state)
 	pid_t pids[CLIENTS];
 	for (int i = 0; i < CLIENTS; i++)
 		pids[i] = e2e_fork(stream_client, (void *)(uintptr_t)(1000 + i));
-	static struct conn c[2 * CLIENTS];
+	static struct e2e_stream_in c[2 * CLIENTS];
 	memset(c, 0, sizeof(c));
 	int accepted = 0, finished = 0;
 	uint64_t seeds = 0;
@@ -216,13 +176,14 @@ static void test_64_clients_over_lines(void **state)
 			ivt_channel *ch;
 			while (accepted < 2 * CLIENTS && ivt_accept(l, &ch) == 0) {
 				ivt_set_nonblock(ch, 1);
+				c[accepted].total = STREAM;
 				c[accepted++].ch = ch;
 			}
 		}
 		for (int i = 0; i < accepted; i++) {
 			if (c[i].done)
 				continue;
-			int r = conn_read(&c[i]);
+			int r = e2e_stream_in_read(&c[i]);
 			assert_true(r >= 0);
 			if (r == 1) {
 				c[i].done = 1;
@@ -408,6 +369,43 @@ static void test_no_lines_unless_both(void **state)
 	ivt_listener_close(l);
 }
 
+/* ---- an ivtd restart: the listener drops its lines -------------------- */
+
+static void test_restart_drops_lines(void **state)
+{
+	(void)state;
+	ivt_listener *l;
+	assert_int_equal(e2e_listen("lrestart", 1, &l), 0);
+	one_connection(l, "lrestart");
+	uint64_t r = requests();
+	one_connection(l, "lrestart"); /* over the line */
+	assert_int_equal(requests(), r);
+	assert_int_equal(e2e_daemon_kill(&e2e_group_daemon), 0);
+	/* the listener sees ivtd go (and drops its lines) */
+	ivt_channel *ch;
+	assert_true(poll(&(struct pollfd){.fd = ivt_listener_fd(l), .events = POLLIN}, 1,
+			 10000) == 1);
+	assert_int_equal(ivt_accept(l, &ch), -EAGAIN);
+	assert_int_equal(e2e_daemon_respawn(&e2e_group_daemon), 0);
+	/* listening again: the next connection comes through the new ivtd */
+	int listed = 0;
+	for (int i = 0; i < 300 && !listed; i++) {
+		assert_int_equal(ivt_accept(l, &ch), -EAGAIN);
+		requests();
+		listed = strstr(status_buf, "lrestart") != NULL;
+		if (!listed)
+			poll(NULL, 0, 20);
+	}
+	assert_true(listed);
+	r = requests();
+	one_connection(l, "lrestart");
+	assert_true(requests() > r);
+	r = requests();
+	one_connection(l, "lrestart"); /* and a new line from it */
+	assert_int_equal(requests(), r);
+	ivt_listener_close(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_reload_revokes_lines),
 		cmocka_unit_test(test_full_line_falls_back),
 		cmocka_unit_test(test_no_lines_unless_both),
+		cmocka_unit_test(test_restart_drops_lines), /* last: kills the group's ivtd */
 	};
 	return cmocka_run_group_tests(tests, group_setup, e2e_group_teardown);
 }

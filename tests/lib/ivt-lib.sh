@@ -4,13 +4,15 @@
 # Shipped next to the scripts that source it: the build tree's bin/ (for
 # the benches), share/ivt/ when installed, the Xen bed's payload.
 
-# ivt_two_host_policy FILE PEER IFNAME PEER_MAC RDMA [BACKEND] [CARRIER]
+# ivt_two_host_policy FILE PEER IFNAME PEER_MAC RDMA [BACKEND] [CARRIER] [IP]
 #   A two-"host" policy: channel "bulk" listened on hostA by local users
 #   and connected to by hostB's; one hosts entry for PEER on IFNAME with
 #   its MAC and "rdma" (auto, off, ...). With BACKEND also channel
 #   "direct", the same with "backend": BACKEND (a direct queue pair
 #   between the processes, docs/remote.md). With CARRIER the entry's
-#   "carrier" ("udp": SLURPoE in UDP datagrams, docs/slurpoe.md).
+#   "carrier" ("udp": SLURPoE in UDP datagrams, docs/slurpoe.md; "raw";
+#   "" leaves it out: auto). With IP the entry's "ip" (the peer's IPv4
+#   address: auto then dials over UDP, docs/remote.md "Carriers").
 ivt_two_host_policy() {
 	cat >"$1" <<JSON
 {
@@ -21,7 +23,7 @@ ivt_two_host_policy() {
     { \"name\": \"direct\", \"host\": \"hostA\", \"backend\": \"$6\", \"listeners\": [\"uid:*\"],
       \"connectors\": [\"uid:*\", \"host:hostB/uid:*\"], \"ring_size\": 1048576 \}}
   ],
-  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "rdma": "$5"${7:+, \"carrier\": \"$7\"} } ]
+  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "rdma": "$5"${7:+, \"carrier\": \"$7\"}${8:+, \"ip\": \"$8\"} } ]
 }
 JSON
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Policy files: loading, error messages that point at the mistake, and
  * the decisions made from a loaded policy. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -688,28 +689,41 @@ static void test_host_key_files(void **state)
 }
 
 /* "message": a boolean per rule, absent = the listener decides. */
-/* "carrier": "ethernet" (default) or "udp", the same on one interface. */
+/* "carrier": "auto" (default), "raw" (or "ethernet"), "udp", mixed on one
+ * interface; "ip" a unicast IPv4 address, unique per interface. */
+#define H(n, m, extra) "{\"name\":\"" n "\",\"ifname\":\"veth0\",\"mac\":\"02:00:00:00:00:" m "\"" extra "}"
 static void test_host_carrier(void **state)
 {
 	(void)state;
 	struct ivt_policy *p = load("{\"version\":1,\"hosts\":["
-				    "{\"name\":\"hostB\",\"ifname\":\"veth0\",\"mac\":\"02:00:00:00:00:0b\","
-				    "\"carrier\":\"udp\"},"
-				    "{\"name\":\"hostC\",\"ifname\":\"veth1\",\"mac\":\"02:00:00:00:00:0c\"}]}");
+				    H("hostB", "0b", ",\"carrier\":\"udp\"") ","
+				    H("hostC", "0c", ",\"ip\":\"10.0.0.3\"") ","
+				    H("hostD", "0d", ",\"carrier\":\"ethernet\"") ","
+				    H("hostE", "0e", ",\"carrier\":\"raw\",\"ip\":\"10.0.0.5\"") "]}");
 	assert_non_null(p);
-	assert_true(p->hosts[0].udp);
-	assert_false(p->hosts[1].udp);
+	assert_int_equal(p->hosts[0].carrier, IVT_CARRIER_UDP);
+	assert_false(p->hosts[0].has_ip);
+	assert_int_equal(p->hosts[1].carrier, IVT_CARRIER_AUTO);
+	assert_true(p->hosts[1].has_ip);
+	assert_int_equal(ntohl(p->hosts[1].ip), 0x0a000003);
+	assert_int_equal(p->hosts[2].carrier, IVT_CARRIER_RAW);
+	assert_int_equal(p->hosts[3].carrier, IVT_CARRIER_RAW);
 	ivt_policy_free(p);
-	expect_error("{\"version\":1,\"hosts\":[{\"name\":\"hostB\",\"ifname\":\"veth0\","
-		     "\"mac\":\"02:00:00:00:00:0b\",\"carrier\":\"tcp\"}]}",
-		     "hosts[0].carrier", "is not \"udp\" or \"ethernet\"");
-	expect_error("{\"version\":1,\"hosts\":["
-		     "{\"name\":\"hostB\",\"ifname\":\"veth0\",\"mac\":\"02:00:00:00:00:0b\","
-		     "\"carrier\":\"udp\"},"
-		     "{\"name\":\"hostC\",\"ifname\":\"veth0\",\"mac\":\"02:00:00:00:00:0c\","
-		     "\"carrier\":\"ethernet\"}]}",
-		     "hosts[1]", "must all have the same \"carrier\"");
+	expect_error("{\"version\":1,\"hosts\":[" H("hostB", "0b", ",\"carrier\":\"tcp\"") "]}",
+		     "hosts[0].carrier", "is not \"auto\", \"raw\" or \"udp\"");
+	const char *bad[] = {"10.0.0", "300.0.0.1", "127.0.0.1", "224.0.0.1", "255.255.255.255",
+			     "0.0.0.0", "::1", "10.0.0.1 "};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char json[256];
+		snprintf(json, sizeof(json), "{\"version\":1,\"hosts\":[" H("hostB", "0b", ",\"ip\":\"%s\"") "]}",
+			 bad[i]);
+		expect_error(json, "hosts[0].ip", "is not a unicast IPv4 address");
+	}
+	expect_error("{\"version\":1,\"hosts\":[" H("hostB", "0b", ",\"ip\":\"10.0.0.2\"") ","
+		     H("hostC", "0c", ",\"ip\":\"10.0.0.2\"") "]}",
+		     "hosts[1].ip", "hosts[0] has the same address on veth0");
 }
+#undef H
 
 static void test_message_key(void **state)
 {

@@ -13,6 +13,9 @@
 #      out), host A's daemon counts the frames it refused, keeps running;
 #   3. policies with a key file open to others, or not 64 hex digits, or
 #      a host on the same interface without a key, are refused.
+# IVT_AUTH_CARRIER=udp: the same over the UDP carrier (IPv4 addresses on
+# the veth, each entry naming the peer's "ip": ivtd's default carrier),
+# and B's log must say it dialled over UDP; else raw frames (no address).
 # Exit 77 = skipped (not root, no namespaces/veth).
 set -u
 BIN=${IVT_BIN_DIR:-$(dirname "$0")/../../build/bin}
@@ -20,8 +23,17 @@ export IVT_PLUGIN_DIR=${IVT_PLUGIN_DIR:-$BIN/../plugins}
 . "$(dirname "$0")/netns-pair.sh"
 netns_pair_setup ivta ra0 ra1 ivtd ivt-demo ivtctl
 netns_pair_impair "loss 2% duplicate 1% reorder 25% 50% delay 1ms" "loss=2,dup=1,reorder=25,delay_us=1000"
+CARRIER=${IVT_AUTH_CARRIER:-raw}
+IP_A="" IP_B=""
+if [ "$CARRIER" = udp ]; then
+	IP_A=10.95.0.1 IP_B=10.95.0.2
+	ip -n "$NS_A" addr add $IP_A/24 dev ra0
+	ip -n "$NS_B" addr add $IP_B/24 dev ra1
+fi
 
 policy() { # file, peer name, ifname, peer mac, key file
+	local ip=$IP_B
+	[ "$2" = hostA ] && ip=$IP_A
 	cat >"$1" <<EOP
 {
   "version": 1,
@@ -29,7 +41,7 @@ policy() { # file, peer name, ifname, peer mac, key file
     { "name": "bulk", "host": "hostA", "listeners": ["uid:*"],
       "connectors": ["uid:*", "host:hostB/uid:*"] }
   ],
-  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "key_file": "$5" } ]
+  "hosts": [ { "name": "$2", "ifname": "$3", "mac": "$4", "key_file": "$5"${ip:+, \"ip\": \"$ip\"} } ]
 }
 EOP
 }
@@ -82,6 +94,8 @@ transfer() { # tag, bytes, what
 
 # ---- 1. the right key ----------------------------------------------------
 transfer 1 32M "authenticated frames"
+wait_log "$TMP/ivtd-b.log" "host hostA: dialling over ra1, $CARRIER carrier" ||
+	fail "ivtd B did not dial over the $CARRIER carrier"
 
 # ---- 1b. host B asks for confidentiality too -----------------------------
 kill -TERM "$IVTD_B"; wait "$IVTD_B" 2>/dev/null

@@ -111,6 +111,8 @@ struct ivt_policy_channel {
 
 #define IVT_HOST_KEY_LEN 32
 
+enum ivt_policy_carrier { IVT_CARRIER_AUTO, IVT_CARRIER_RAW, IVT_CARRIER_UDP };
+
 struct ivt_policy_host {
 	char name[IVT_NAME_MAX + 1];
 	char ifname[16];
@@ -126,9 +128,15 @@ struct ivt_policy_host {
 	 * too; "off" (default): SLURPoE only (docs/remote.md) */
 	int rdma;
 	int encrypt; /* optional "encrypt": payloads to/from it confidential too */
-	/* optional "carrier": "udp": SLURPoE frames in UDP datagrams on ifname
-	 * (GSO/GRO, docs/slurpoe.md); "ethernet" (default): raw frames */
-	int udp;
+	/* optional "carrier": how this ivtd dials that host (docs/remote.md,
+	 * "Carriers"): "auto" (default) UDP datagrams on port 34997 when its
+	 * "ip" is known and ifname has a UDP carrier, else raw frames; "raw"
+	 * (or "ethernet") raw frames; "udp" UDP datagrams only. */
+	enum ivt_policy_carrier carrier;
+	/* optional "ip": its IPv4 address on ifname's subnet (network order);
+	 * UDP frames from its MAC are then taken from this address only */
+	uint32_t ip;
+	int has_ip;
 	int line;
 };
 

@@ -4,6 +4,7 @@
  * unknown keys are errors, since a misspelt key would otherwise silently
  * leave a channel less restricted than its author meant.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -499,10 +500,46 @@ static int get_choice(struct loader *L, json_t *obj, const char *path, const cha
 	return 0;
 }
 
+/* "carrier" ("auto", "raw" or its older name "ethernet", "udp") and
+ * "ip" (a dotted IPv4 host address). */
+static int get_carrier(struct loader *L, json_t *obj, const char *path, struct ivt_policy_host *h)
+{
+	char v[16] = "auto", p[256];
+	int rc = get_string(L, obj, path, "carrier", 0, v, sizeof(v));
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (!strcmp(v, "auto"))
+		h->carrier = IVT_CARRIER_AUTO;
+	else if (!strcmp(v, "raw") || !strcmp(v, "ethernet"))
+		h->carrier = IVT_CARRIER_RAW;
+	else if (!strcmp(v, "udp"))
+		h->carrier = IVT_CARRIER_UDP;
+	else {
+		join(p, sizeof(p), path, "carrier");
+		return fail(L, p, "\"%s\" is not \"auto\", \"raw\" or \"udp\"", v);
+	}
+	char ip[32];
+	rc = get_string(L, obj, path, "ip", 0, ip, sizeof(ip));
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	struct in_addr a;
+	uint32_t hl;
+	if (inet_pton(AF_INET, ip, &a) != 1 || !(hl = ntohl(a.s_addr)) || hl == 0xffffffffu ||
+	    (hl >> 28) == 14 || (hl >> 24) == 127) {
+		join(p, sizeof(p), path, "ip");
+		return fail(L, p, "\"%s\" is not a unicast IPv4 address like \"10.0.0.2\"", ip);
+	}
+	h->ip = a.s_addr;
+	h->has_ip = 1;
+	return 0;
+}
+
 static int parse_host(struct loader *L, json_t *obj, const char *path, struct ivt_policy_host *h)
 {
 	static const char *const keys[] = {"name", "ifname", "mac", "ivtd", "key_file", "encrypt",
-					   "rdma", "carrier", NULL};
+					   "rdma", "carrier", "ip", NULL};
 	int rc;
 	char p[256], mac[32];
 	if (!json_is_object(obj))
@@ -535,7 +572,7 @@ static int parse_host(struct loader *L, json_t *obj, const char *path, struct iv
 	if (rc && rc != -ENOENT)
 		return rc;
 	if ((rc = get_choice(L, obj, path, "rdma", "off", "auto", &h->rdma)) ||
-	    (rc = get_choice(L, obj, path, "carrier", "ethernet", "udp", &h->udp)))
+	    (rc = get_carrier(L, obj, path, h)))
 		return rc;
 	json_t *enc = json_object_get(obj, "encrypt");
 	if (enc && !json_is_boolean(enc)) {
@@ -736,13 +773,14 @@ static int parse_hosts(struct loader *L, struct ivt_policy *pol, json_t *root)
 						     "none (hosts[%zu] %s)",
 					    pol->hosts[i].ifname, j,
 					    pol->hosts[j].has_key ? "has one" : "has none");
-			/* So is the carrier. */
-			if (!strcmp(pol->hosts[j].ifname, pol->hosts[i].ifname) &&
-			    pol->hosts[j].udp != pol->hosts[i].udp)
-				return fail(L, path, "hosts on %s must all have the same \"carrier\" "
-						     "(hosts[%zu] says \"%s\")",
-					    pol->hosts[i].ifname, j,
-					    pol->hosts[j].udp ? "udp" : "ethernet");
+			if (pol->hosts[i].has_ip && pol->hosts[j].has_ip &&
+			    pol->hosts[i].ip == pol->hosts[j].ip &&
+			    !strcmp(pol->hosts[j].ifname, pol->hosts[i].ifname)) {
+				char pn[80];
+				join(pn, sizeof(pn), path, "ip");
+				return fail(L, pn, "hosts[%zu] has the same address on %s", j,
+					    pol->hosts[i].ifname);
+			}
 			if (!strcmp(pol->hosts[j].name, pol->hosts[i].name)) {
 				char pn[80];
 				join(pn, sizeof(pn), path, "name");

@@ -367,7 +367,11 @@ static int op_line(struct ivt_reg_end *lis, struct ivt_reg_end *conn,
 		return -errno;
 	int sz = LINE_SNDBUF;
 	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	int rc = send_or_drop(lc, IVT_CTRL_LINE, lis_view, sizeof(*lis_view), &sv[0], 1);
+	/* the listener gets a copy of the connector's end too, which it only
+	 * keeps: its end then never reads end of file when a connector
+	 * process exits, so its fd wakes for offers alone, as TCP's listening
+	 * socket does for connections */
+	int rc = send_or_drop(lc, IVT_CTRL_LINE, lis_view, sizeof(*lis_view), sv, 2);
 	if (rc == 0)
 		rc = send_or_drop(cc, IVT_CTRL_LINE, conn_view, sizeof(*conn_view), &sv[1], 1);
 	close(sv[0]); /* ivtd keeps no end: each is its process's now */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "ivtd/remote/carrier.h"
 #include "ivtd/remote/peers_int.h"
 
 #define WHO "ivtd"
@@ -90,6 +91,7 @@ static struct bridge *accepted(struct peers_if *ifc, struct slp_conn *c)
 	}
 	br->conn = c;
 	slp_conn_set_user(c, br);
+	peers_note_accept(P, ifc, h->name);
 	return br;
 }
 
@@ -152,20 +154,10 @@ static int if_keyed(struct ivt_peers *P, const char *ifname)
 	return k;
 }
 
-/* "carrier": "udp" on the hosts of this interface (all or none). */
-static int if_udp(struct ivt_peers *P, const char *ifname)
-{
-	const struct ivt_policy *pol = ivt_broker_policy(P->cfg.broker);
-	for (size_t i = 0; pol && i < pol->n_hosts; i++)
-		if (pol->hosts[i].udp && !strcmp(pol->hosts[i].ifname, ifname))
-			return 1;
-	return 0;
-}
-
-static struct peers_if *find_if(struct ivt_peers *P, const char *name)
+struct peers_if *peers_find_if(const struct ivt_peers *P, const char *name, int udp)
 {
 	for (struct peers_if *i = P->ifs; i; i = i->next)
-		if (!strcmp(i->name, name))
+		if (!strcmp(i->name, name) && i->udp == udp)
 			return i;
 	return NULL;
 }
@@ -181,47 +173,52 @@ static void close_if(struct peers_if *ifc)
 	free(ifc);
 }
 
-static void open_if(struct ivt_peers *P, const char *name)
+/* An engine on interface `name` over raw frames or UDP. NULL with the
+ * reason in why (logged by the caller). */
+static struct peers_if *open_engine(struct ivt_peers *P, const char *name, int udp, char *why,
+				    size_t why_len)
 {
-	if (find_if(P, name))
-		return;
 	struct peers_if *ifc = calloc(1, sizeof(*ifc));
-	if (!ifc)
-		return;
+	if (!ifc) {
+		snprintf(why, why_len, "out of memory");
+		return NULL;
+	}
 	ifc->P = P;
+	ifc->udp = udp;
 	snprintf(ifc->name, sizeof(ifc->name), "%s", name);
+	char owhy[200] = "";
 	struct slp_loop_opts o = {
 		.ifname = name,
 		.impair = P->cfg.impair && *P->cfg.impair ? P->cfg.impair : NULL,
-		.impair_seed = (uint64_t)getpid(),
+		.impair_seed = (uint64_t)getpid() + (uint64_t)udp,
 		.ack_at_turn_end = 1, /* if_process flushes them */
+		.why = owhy,
+		.why_len = sizeof(owhy),
 	};
-	int keyed = if_keyed(P, name);
-	if (keyed) {
+	/* The same keys on both carriers: the trust model does not depend
+	 * on which one carries the frames (docs/remote.md). */
+	if (if_keyed(P, name)) {
 		o.peer_key = peer_key;
 		o.peer_encrypt = peer_encrypt;
 		o.key_ctx = ifc;
-		IVT_INFO(WHO, "remote channels over %s: every frame authenticated (policy keys)%s",
-			 name, keyed == 2 ? ", payloads encrypted with hosts that ask" : "");
 	}
-	if (if_udp(P, name))
+	if (udp)
 		o.rawsock_flags |= SLP_RS_UDP;
 	int rc = slp_loop_open(&ifc->loop, &o);
 	if (rc < 0) {
-		IVT_WARN(WHO, "remote channels over %s disabled: %s: %s%s", name,
-			 o.rawsock_flags & SLP_RS_UDP ? "SLURPoE over UDP" : "raw socket",
-			 strerror(-rc), rc == -EPERM ? " (ivtd needs CAP_NET_RAW)" : "");
+		snprintf(why, why_len, "%s%s", owhy[0] ? owhy : strerror(-rc),
+			 rc == -EPERM ? " (ivtd needs CAP_NET_RAW)" : "");
 		free(ifc);
-		return;
+		return NULL;
 	}
 	rc = slp_listen(ifc->loop.engine, IVT_REMOTE_EP, &accept_token);
 	ifc->rx_ev = event_new(P->cfg.base, slp_loop_fd(&ifc->loop), EV_READ | EV_PERSIST,
 			       on_if_event, ifc);
 	ifc->timer_ev = evtimer_new(P->cfg.base, on_if_event, ifc);
 	if (rc < 0 || !ifc->rx_ev || !ifc->timer_ev || event_add(ifc->rx_ev, NULL) != 0) {
-		IVT_WARN(WHO, "remote channels over %s disabled: cannot set up the engine", name);
+		snprintf(why, why_len, "cannot set up the engine");
 		close_if(ifc);
-		return;
+		return NULL;
 	}
 	const uint8_t *m = slp_rawsock_mac(ifc->loop.rs);
 	IVT_INFO(WHO, "remote channels over %s (%02x:%02x:%02x:%02x:%02x:%02x), peer endpoint "
@@ -229,6 +226,36 @@ static void open_if(struct ivt_peers *P, const char *name)
 		 slp_rawsock_path(ifc->loop.rs), o.impair ? ", test impairment " : "", o.impair ? o.impair : "");
 	ifc->next = P->ifs;
 	P->ifs = ifc;
+	return ifc;
+}
+
+/* Interface `name`'s engines: raw frames (needed: the fallback every peer
+ * can reach) and UDP where the interface has an IPv4 address. Both
+ * listen whatever our entries say: "carrier" chooses how we dial, and a
+ * peer's entry for us may choose the other one. A reload tries again
+ * what is missing (an address added since). */
+static void open_if(struct ivt_peers *P, const char *name)
+{
+	char why[200];
+	struct peers_if *raw = peers_find_if(P, name, 0);
+	if (!raw) {
+		int keyed = if_keyed(P, name);
+		if (!(raw = open_engine(P, name, 0, why, sizeof(why)))) {
+			IVT_WARN(WHO, "remote channels over %s disabled: %s", name, why);
+			return;
+		}
+		if (keyed)
+			IVT_INFO(WHO, "remote channels over %s: every frame authenticated (policy keys)%s",
+				 name, keyed == 2 ? ", payloads encrypted with hosts that ask" : "");
+	}
+	if (peers_find_if(P, name, 1))
+		return;
+	if (!open_engine(P, name, 1, why, sizeof(why))) {
+		snprintf(raw->no_udp, sizeof(raw->no_udp), "%s", why);
+		IVT_INFO(WHO, "remote channels over %s: no UDP carrier (%s); raw frames only", name, why);
+		return;
+	}
+	raw->no_udp[0] = 0;
 }
 
 void ivt_peers_policy_changed(struct ivt_peers *P)
@@ -240,6 +267,7 @@ void ivt_peers_policy_changed(struct ivt_peers *P)
 				      "with it", pol->hosts[i].name, IVT_REMOTE_HOST_NAME_MAX);
 		open_if(P, pol->hosts[i].ifname);
 	}
+	peers_pin_hosts(P);
 }
 
 /* ---- the broker's remote bridge ----------------------------------------- */
@@ -249,10 +277,12 @@ static int dial(struct ivt_peers *P, struct ivt_reg_end *end, const char *channe
 		const struct ivt_policy_host *host, uint64_t ring_size, uint64_t max_ring_size,
 		int message, const char *direct, char *why, size_t why_len)
 {
-	struct peers_if *ifc = find_if(P, host->ifname);
+	char cwhy[240];
+	int carrier;
+	struct peers_if *ifc = peers_carrier_for(P, host, &carrier, cwhy, sizeof(cwhy));
+	peers_note_dial(P, host->name, host->ifname, ifc ? carrier : -1, cwhy);
 	if (!ifc) {
-		snprintf(why, why_len, "host %s: no SLURPoE engine on interface %s (see the ivtd "
-				       "log)", host->name, host->ifname);
+		snprintf(why, why_len, "host %s: %s", host->name, cwhy);
 		return -ENOTSUP;
 	}
 	struct bridge *br = bridge_new(P, ifc, BRIDGE_DIALER, host->name);
@@ -404,6 +434,7 @@ void ivt_peers_free(struct ivt_peers *P)
 		close_if(i);
 	}
 	event_free(P->house_ev);
+	free(P->notes);
 	free(P);
 }
 
@@ -430,13 +461,20 @@ size_t ivt_peers_status(const struct ivt_peers *P, char *buf, size_t len)
 	ivt_textbuf_printf(&o, "host name: %s\n", ivt_broker_host_name(P->cfg.broker));
 	for (const struct peers_if *i = P->ifs; i; i = i->next) {
 		const struct slp_stats *s = slp_engine_stats(i->loop.engine);
-		ivt_textbuf_printf(&o, "slurpoe %s: tx %" PRIu64 " rx %" PRIu64 " frames, retransmits %" PRIu64
+		struct slp_rawsock_stats rst;
+		slp_rawsock_stats(i->loop.rs, &rst);
+		ivt_textbuf_printf(&o, "slurpoe %s %s: tx %" PRIu64 " rx %" PRIu64 " frames, retransmits %" PRIu64
 			", resets %" PRIu64 "/%" PRIu64 ", %s%" PRIu64 " unauthenticated, %" PRIu64
-			" half-open refused, %" PRIu64 " resets over the rate limit\n",
-		    i->name, s->tx_frames, s->rx_frames, s->retransmits, s->resets_sent,
+			" half-open refused, %" PRIu64 " resets over the rate limit",
+		    i->name, i->udp ? "udp" : "raw", s->tx_frames, s->rx_frames, s->retransmits, s->resets_sent,
 		    s->resets_received, i->loop.engine && slp_engine_authenticates(i->loop.engine)
 					    ? "authenticated, " : "",
 		    s->rx_auth_fail, s->half_open_refused, s->resets_limited);
+		if (i->udp)
+			ivt_textbuf_printf(&o, ", %" PRIu64 " datagrams from refused sources", rst.rx_refused);
+		else if (i->no_udp[0])
+			ivt_textbuf_printf(&o, "; no UDP carrier: %s", i->no_udp);
+		ivt_textbuf_printf(&o, "\n");
 	}
 	if (!P->ifs)
 		ivt_textbuf_printf(&o, "slurpoe: no interface open (remote channels disabled)\n");
@@ -444,10 +482,16 @@ size_t ivt_peers_status(const struct ivt_peers *P, char *buf, size_t len)
 		size_t n = 0;
 		for (const struct bridge *b = P->bridges; b; b = b->next)
 			n += !strcmp(b->host, pol->hosts[h].name);
-		ivt_textbuf_printf(&o, "peer %s via %s: %s, %zu bridged channels\n", pol->hosts[h].name,
-		    pol->hosts[h].ifname,
-		    find_if((struct ivt_peers *)P, pol->hosts[h].ifname) ? "reachable" : "no engine",
-		    n);
+		char why[240];
+		int carrier;
+		const struct peers_if *ifc = peers_carrier_for(P, &pol->hosts[h], &carrier, why, sizeof(why));
+		if (ifc)
+			ivt_textbuf_printf(&o, "peer %s via %s: reachable, carrier %s (%s), %zu bridged "
+				"channels\n", pol->hosts[h].name, pol->hosts[h].ifname,
+				ivt_carrier_name(carrier), why, n);
+		else
+			ivt_textbuf_printf(&o, "peer %s via %s: cannot dial (%s), %zu bridged channels\n",
+				pol->hosts[h].name, pol->hosts[h].ifname, why, n);
 	}
 	ivt_textbuf_printf(&o, "peer connections refused: %" PRIu64 " unknown MAC, %" PRIu64 " bad handshake\n",
 	    P->refused_unknown_mac, P->refused_handshake);
@@ -459,6 +503,6 @@ size_t ivt_peers_status(const struct ivt_peers *P, char *buf, size_t len)
 		    b->role == BRIDGE_DIALER ? "to" : "from", b->host, IVT_ID_S(&b->who), phase_name(b),
 		    b->l2r.total, b->r2l.total,
 		    b->dx.sent_setup || b->phase == PH_DIRECT ? b->dx.backend
-		    : b->xp.backend[0] ? b->xp.backend : "slurpoe");
+		    : b->xp.backend[0] ? b->xp.backend : b->ifc->udp ? "slurpoe/udp" : "slurpoe/raw");
 	return o.len;
 }

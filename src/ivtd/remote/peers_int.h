@@ -18,12 +18,24 @@
 #define BRIDGE_XPORT_UP_MS 5000        /* RDMA: the queue pair must carry a message by then */
 #define BRIDGE_XPORT_STAGE 65536       /* RDMA pump: bytes staged toward the peer */
 
+/* One engine: an interface and a carrier (carrier.h). An interface
+ * listed in "hosts" has a raw one and, where it can, a UDP one. */
 struct peers_if {
 	struct peers_if *next;
 	struct ivt_peers *P;
 	char name[16];
+	int udp;            /* the UDP carrier (SLP_RS_UDP) */
+	char no_udp[240];   /* raw engine: why this interface has no UDP one ("" if it has) */
 	struct slp_loop loop;
 	struct event *rx_ev, *timer_ev;
+};
+
+/* What was last logged about a peer's carrier (logged again on change). */
+struct peer_note {
+	char host[IVT_NAME_MAX + 1];
+	int dial;           /* carrier dialled with, -1 none yet */
+	char dial_why[240];
+	int acc;            /* carrier it last connected to us over, -1 none */
 };
 
 enum bridge_role {
@@ -142,10 +154,27 @@ struct ivt_peers {
 	struct ivt_registry reg; /* ends that come from peer daemons */
 	struct event *house_ev;  /* handshake timeouts, lingering, reaping */
 	uint64_t refused_unknown_mac, refused_handshake;
+	struct peer_note *notes;
+	size_t n_notes;
 };
 
 uint64_t peers_now_ms(void);
 void peers_if_schedule(struct peers_if *ifc);
+/* The engine of interface name over UDP (udp 1) or raw frames (0), NULL none. */
+struct peers_if *peers_find_if(const struct ivt_peers *P, const char *name, int udp);
+
+/* peers_carrier.c */
+/* Pin every host's "ip" on its interface's UDP engine (after a reload). */
+void peers_pin_hosts(struct ivt_peers *P);
+/* The engine to dial host with (carrier.h) and *carrier, or NULL (and
+ * *carrier -1 or -ENOTSUP); the reason in why either way. */
+struct peers_if *peers_carrier_for(const struct ivt_peers *P, const struct ivt_policy_host *host,
+				   int *carrier, char *why, size_t why_len);
+/* Log which carrier a host is dialled over (carrier < 0: cannot be) /
+ * connected to us over, once per change, rate-limited. */
+void peers_note_dial(struct ivt_peers *P, const char *host, const char *ifname, int carrier,
+		     const char *why);
+void peers_note_accept(struct ivt_peers *P, const struct peers_if *ifc, const char *host);
 
 /* bridge.c */
 struct bridge *bridge_new(struct ivt_peers *P, struct peers_if *ifc, enum bridge_role role,
