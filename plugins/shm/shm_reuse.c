@@ -11,32 +11,53 @@
  * The peer's fate stays the socket pair's: EOF on it is a process gone.
  */
 #include <errno.h>
+#include <sys/socket.h>
 
 #include "shm_ep.h"
 
+/* No system call beyond close's kick: a peer gone is seen by peer_done
+ * or renew, whose drain is needed anyway. */
 int shm_park(struct ivt_ep *ep)
 {
 	ivt_ring_close(&ep->ring); /* the peer reads our end of stream, as on close */
-	shm_drain_wake(ep);
 	if (ep->ring.broken || __atomic_load_n(&ep->peer_gone, __ATOMIC_ACQUIRE))
 		return ep->ring.broken ? -EPROTO : -ECONNRESET;
 	return 0;
 }
 
+/* The close mark first (no system call); only without it the socket
+ * says whether the peer's process let go. */
 int shm_peer_done(struct ivt_ep *ep)
 {
+	if (!__atomic_load_n(&ep->peer_gone, __ATOMIC_ACQUIRE) && ivt_ring_peer_closed(&ep->ring))
+		return 1;
 	shm_drain_wake(ep);
 	if (__atomic_load_n(&ep->peer_gone, __ATOMIC_ACQUIRE))
 		return -ECONNRESET;
 	return ivt_ring_peer_closed(&ep->ring);
 }
 
+/* Everything queued on our socket, up to "nothing more" or its end
+ * (shm_drain_wake stops at a short read, which cannot tell them apart). */
+static int drain_to_end(struct ivt_ep *ep)
+{
+	uint8_t buf[256];
+	for (;;) {
+		ssize_t n = recv(ep->wake, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0 || (n < 0 && errno == EINTR))
+			continue;
+		if (n == 0 || errno != EAGAIN)
+			return -ECONNRESET; /* its process closed or lost its end */
+		return 0;
+	}
+}
+
 int shm_renew(struct ivt_ep *ep)
 {
 	/* Both ends closed this ring and neither kicks it again before the
-	 * next attach: what is queued now is stale. */
-	shm_drain_wake(ep);
-	if (__atomic_load_n(&ep->peer_gone, __ATOMIC_ACQUIRE))
+	 * next attach: what is queued now is stale. A peer whose process
+	 * let go is never renewed. */
+	if (__atomic_load_n(&ep->peer_gone, __ATOMIC_ACQUIRE) || drain_to_end(ep) < 0)
 		return -ECONNRESET;
 	size_t ring_size = ep->ring.wr_size; /* our copy, agreed at the first setup */
 	if (ep->ring.is_server)

@@ -29,7 +29,6 @@
  * fresh ring queued in a line that closes.
  */
 #include <errno.h>
-#include <sys/types.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -64,23 +63,29 @@ struct ring_pool {
 	 * or releases a ring any more (whichever reads a REUSE of a slot
 	 * released before may serve it: both hold it), so the copies never
 	 * disagree about a slot. */
-	pid_t pid;
-	unsigned forks;
+	unsigned forks, copies;
 	struct slot s[IVT_LINE_SLOTS + 1]; /* [1..IVT_LINE_SLOTS] */
 };
 
 static atomic_int parked; /* this process, all pools */
-static atomic_uint forks;  /* fork() calls this process saw (either side of them) */
+/* fork() calls this process saw, either side of them, and as the child
+ * (no getpid per connection: glibc does not cache it) */
+static atomic_uint forks, copies;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
-static void on_fork(void) { atomic_fetch_add(&forks, 1); }
-static void watch_forks(void) { pthread_atfork(NULL, on_fork, on_fork); }
+static void on_fork_parent(void) { atomic_fetch_add(&forks, 1); }
+static void on_fork_child(void)
+{
+	atomic_fetch_add(&forks, 1);
+	atomic_fetch_add(&copies, 1);
+}
+static void watch_forks(void) { pthread_atfork(NULL, on_fork_parent, on_fork_child); }
+
+/* This process is a forked copy of the pool's. */
+static int a_copy(const struct ring_pool *p) { return p->copies != atomic_load(&copies); }
 
 /* This pool's process forked (or is a forked copy) since it was made. */
-static int forked(const struct ring_pool *p)
-{
-	return p->pid != getpid() || p->forks != atomic_load(&forks);
-}
+static int forked(const struct ring_pool *p) { return p->forks != atomic_load(&forks); }
 
 int ring_pool_enabled(void)
 {
@@ -105,8 +110,8 @@ struct ring_pool *ring_pool_new(int fd, enum ring_pool_side side)
 	p->fd = fd;
 	p->side = side;
 	pthread_once(&fork_once, watch_forks);
-	p->pid = getpid();
 	p->forks = atomic_load(&forks);
+	p->copies = atomic_load(&copies);
 	return p;
 }
 
@@ -290,7 +295,7 @@ int ring_pool_take(struct ring_pool *p, const struct ivt_plugin_ops *ops, uint32
 {
 	*slot = 0;
 	*ep = NULL;
-	if (!ring_pool_enabled() || !ring_pool_backend_ok(ops) || p->pid != getpid())
+	if (!ring_pool_enabled() || !ring_pool_backend_ok(ops) || a_copy(p))
 		return 0; /* a forked copy: the slots are the parent's */
 	pthread_mutex_lock(&p->mu);
 	int rc = p->fd < 0 ? -EPIPE : read_released(p);
@@ -346,7 +351,7 @@ void ring_pool_unused(struct ring_pool *p, uint32_t slot, struct ivt_ep *ep)
 void ring_pool_put(struct ring_pool *p, uint32_t slot, const struct ivt_plugin_ops *ops,
 		   struct ivt_ep *ep)
 {
-	if (slot < 1 || slot > IVT_LINE_SLOTS || p->pid != getpid()) {
+	if (slot < 1 || slot > IVT_LINE_SLOTS || a_copy(p)) {
 		if (ep)
 			ops->close(ep); /* the slot stays busy: it is not ours */
 		return;
