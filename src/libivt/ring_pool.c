@@ -266,28 +266,50 @@ int ring_pool_reuse(struct ring_pool *p, uint32_t slot, const struct ivt_plugin_
 
 /* ---- the connector ----------------------------------------------------- */
 
-/* The listener's RELEASED messages, never waiting: 0, or -EPIPE (the line
- * is gone or broke the protocol). */
+/* One of the listener's RELEASED messages, never waiting: 1 read, 0
+ * none there, -EPIPE (the line is gone or broke the protocol). */
 static int read_released(struct ring_pool *p)
 {
-	for (;;) {
-		struct ivt_ctrl_msg m;
-		int rc = ivt_ctrl_recv(p->fd, &m, 0);
-		if (rc == -ETIMEDOUT)
-			return 0;
-		if (rc == 0 && m.hdr.type == IVT_CTRL_LINE_RELEASED) {
-			struct slot *s = &p->s[m.hdr.seq]; /* 1..IVT_LINE_SLOTS: parsed */
-			if (s->taken && !s->released) {
-				s->released = 1;
-				continue;
-			}
+	struct ivt_ctrl_msg m;
+	int rc = ivt_ctrl_recv(p->fd, &m, 0);
+	if (rc == -ETIMEDOUT)
+		return 0;
+	if (rc == 0 && m.hdr.type == IVT_CTRL_LINE_RELEASED) {
+		struct slot *s = &p->s[m.hdr.seq]; /* 1..IVT_LINE_SLOTS: parsed */
+		if (s->taken && !s->released) {
+			s->released = 1;
+			return 1;
 		}
-		if (rc == 0)
-			ivt_ctrl_msg_close_fds(&m);
-		if (rc != -ECONNRESET)
-			IVT_WARN("libivt", "a line's listener broke the protocol; line dropped");
-		return -EPIPE;
 	}
+	if (rc == 0)
+		ivt_ctrl_msg_close_fds(&m);
+	if (rc != -ECONNRESET)
+		IVT_WARN("libivt", "a line's listener broke the protocol; line dropped");
+	return -EPIPE;
+}
+
+/* A ring both sides let go of, renewed for ops: its slot, or 0. Slots
+ * released without a ring to reuse (or whose listener end went) are
+ * free again. */
+static uint32_t reuse_one(struct ring_pool *p, const struct ivt_plugin_ops *ops,
+			  struct ivt_ep **ep)
+{
+	for (uint32_t i = 1; i <= IVT_LINE_SLOTS; i++) {
+		struct slot *s = &p->s[i];
+		if (!s->taken || s->busy || !s->released)
+			continue;
+		if (s->ep && s->ops == ops && s->ops->renew(s->ep) == 0) {
+			*ep = s->ep;
+			s->ep = NULL;
+			atomic_fetch_sub(&parked, 1);
+			s->released = 0;
+			s->busy = 1;
+			return i;
+		}
+		drop_parked(s); /* its listener end went (or another backend): free */
+		s->taken = s->released = 0;
+	}
+	return 0;
 }
 
 int ring_pool_take(struct ring_pool *p, const struct ivt_plugin_ops *ops, uint32_t *slot,
@@ -298,23 +320,16 @@ int ring_pool_take(struct ring_pool *p, const struct ivt_plugin_ops *ops, uint32
 	if (!ring_pool_enabled() || !ring_pool_backend_ok(ops) || a_copy(p))
 		return 0; /* a forked copy: the slots are the parent's */
 	pthread_mutex_lock(&p->mu);
-	int rc = p->fd < 0 ? -EPIPE : read_released(p);
-	for (uint32_t i = 1; rc == 0 && i <= IVT_LINE_SLOTS; i++) {
-		struct slot *s = &p->s[i];
-		if (!s->taken || s->busy || !s->released)
-			continue;
-		if (s->ep && s->ops == ops && s->ops->renew(s->ep) == 0) {
-			*ep = s->ep;
-			s->ep = NULL;
-			atomic_fetch_sub(&parked, 1);
-			s->released = 0;
-			s->busy = 1;
-			*slot = i;
+	/* Read RELEASED only until a ring is found: one system call in the
+	 * steady state; the rest (at most one per slot) waits in the line. */
+	int rc = p->fd < 0 ? -EPIPE : 0;
+	while (rc == 0) {
+		if ((*slot = reuse_one(p, ops, ep)) != 0)
 			rc = 1;
+		else if ((rc = read_released(p)) == 1)
+			rc = 0; /* look again */
+		else
 			break;
-		}
-		drop_parked(s); /* its listener end went (or another backend): free */
-		s->taken = s->released = 0;
 	}
 	for (uint32_t i = 1; rc == 0 && i <= IVT_LINE_SLOTS; i++)
 		if (!p->s[i].taken) {
