@@ -174,10 +174,20 @@ static int take_reuse(struct line_set *s, int i, uint32_t slot, struct ivt_ring_
 	return 0;
 }
 
+#define SWEEP_EVERY_MS 1000
+
 void line_set_idle(struct line_set *s)
 {
 	for (int i = 0; i < s->n; i++)
 		ring_pool_scan(s->v[i]->pool);
+	if (!s->n || !ring_pool_crowded())
+		return;
+	long long now = ivt_now_ms();
+	if (s->swept_at_ms && now - s->swept_at_ms < SWEEP_EVERY_MS)
+		return;
+	s->swept_at_ms = now;
+	for (int i = 0; i < s->n; i++)
+		ring_pool_sweep(s->v[i]->pool);
 }
 
 int line_set_take(struct line_set *s, uint64_t data, struct ivt_ring_offer *offer)

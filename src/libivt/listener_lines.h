@@ -26,6 +26,7 @@ struct line_set {
 	uint64_t accepted, refused;          /* connections over lines, offers dropped */
 	uint64_t told_accepted, told_refused; /* as last reported to ivtd */
 	long long told_at_ms;
+	long long swept_at_ms; /* rings of connectors gone (ring_pool_sweep) */
 };
 
 void line_set_init(struct line_set *s, int epfd);
@@ -43,8 +44,9 @@ void line_set_free(struct line_set *s);
  * keep a copy of the connector's end): lines of connectors gone stay
  * until dropped (LINES_MAX, ivtd's word, the listener's close). */
 int line_set_take(struct line_set *s, uint64_t data, struct ivt_ring_offer *offer);
-/* An idle moment: release the kept rings whose connector closed since
- * (ring_pool.c). */
+/* An idle moment: release the kept rings whose connector closed since,
+ * and, when many are kept, close those whose connector went, at most
+ * once a second (ring_pool.c). */
 void line_set_idle(struct line_set *s);
 /* An idle moment (the listener is about to wait): tell ivtd the counts,
  * if they changed, at most once a second. ctrl_fd: the listener's

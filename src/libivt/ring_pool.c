@@ -29,6 +29,7 @@
  * fresh ring queued in a line that closes.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -262,6 +263,27 @@ int ring_pool_reuse(struct ring_pool *p, uint32_t slot, const struct ivt_plugin_
 	}
 	pthread_mutex_unlock(&p->mu);
 	return rc;
+}
+
+int ring_pool_crowded(void) { return atomic_load(&parked) >= RING_POOL_PARKED_MAX / 2; }
+
+void ring_pool_sweep(struct ring_pool *p)
+{
+	struct pollfd pf[IVT_LINE_SLOTS];
+	uint32_t at[IVT_LINE_SLOTS];
+	int n = 0;
+	pthread_mutex_lock(&p->mu);
+	for (uint32_t i = 1; i <= IVT_LINE_SLOTS; i++)
+		if (p->s[i].state == L_RELEASED && p->s[i].ep) {
+			pf[n] = (struct pollfd){.fd = p->s[i].ops->poll_fd(p->s[i].ep)};
+			at[n++] = i;
+		}
+	/* no events asked: only the end of the peer's socket is reported */
+	if (n && poll(pf, (nfds_t)n, 0) > 0)
+		for (int k = 0; k < n; k++)
+			if (pf[k].revents & (POLLHUP | POLLERR | POLLNVAL))
+				drop_parked(&p->s[at[k]]); /* its connector's process went */
+	pthread_mutex_unlock(&p->mu);
 }
 
 /* ---- the connector ----------------------------------------------------- */

@@ -67,5 +67,11 @@ int ring_pool_reuse(struct ring_pool *p, uint32_t slot, const struct ivt_plugin_
 		    struct ivt_ep **ep);
 /* Release the slots whose connector closed since (a message each). */
 void ring_pool_scan(struct ring_pool *p);
+/* Half the process's kept rings or more are parked: time to sweep. */
+int ring_pool_crowded(void);
+/* Close the released rings whose connector process went (one poll): a
+ * listener's end of a line never reads end of file, so rings released
+ * to connectors gone would stay kept until the line is dropped. */
+void ring_pool_sweep(struct ring_pool *p);
 
 #endif

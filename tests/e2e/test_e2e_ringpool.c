@@ -512,6 +512,65 @@ static void test_listener_death_on_reused_ring(void **state)
 	assert_int_equal(ivt_listener_close(l), 0);
 }
 
+/* ---- rings kept for connectors that went -------------------------------- */
+
+#define GONE 40 /* more than half of RING_POOL_PARKED_MAX (64) */
+
+/* Two connections (the second over the line, on a ring the listener
+ * keeps once both closed), then the process exits. */
+static int short_lived_connector(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 2; i++) {
+		ivt_channel *c;
+		if (e2e_open("rpgone", 0, 10000, 0, &c) < 0)
+			return 40;
+		ivt_set_timeouts(c, 10000, 10000);
+		char b;
+		if (ivt_send(c, "q", 1) != 1 || ivt_recv(c, &b, 1) != 1)
+			return 41;
+		ivt_close(c);
+		if (read(sync_pipe[0], &b, 1) != 1)
+			return 42;
+	}
+	return 0;
+}
+
+/* A listener's end of a line never reads end of file (it holds a copy of
+ * the connector's end), so rings it released to connector processes that
+ * exited would stay until the line is dropped; once half the process's
+ * limit is kept, an idle ivt_accept closes them (at most once a second). */
+static void test_rings_of_gone_connectors_freed(void **state)
+{
+	(void)state;
+	ivt_listener *l;
+	assert_int_equal(e2e_listen("rpgone", 1, &l), 0);
+	assert_int_equal(pipe(sync_pipe), 0);
+	for (int k = 0; k < GONE; k++) {
+		pid_t child = e2e_fork(short_lived_connector, NULL);
+		for (int i = 0; i < 2; i++) {
+			ivt_channel *s = accept_one(l);
+			ivt_set_timeouts(s, 10000, 10000);
+			char b;
+			assert_int_equal(ivt_recv(s, &b, 1), 1);
+			assert_int_equal(ivt_send(s, "a", 1), 1);
+			assert_int_equal(ivt_recv(s, &b, 1), 0);
+			assert_int_equal(ivt_close(s), 0);
+			assert_int_equal(write(sync_pipe[1], "k", 1), 1);
+		}
+		assert_int_equal(e2e_wait(child), 0);
+	}
+	close(sync_pipe[0]);
+	close(sync_pipe[1]);
+	/* one ring was kept per line, and swept once crowded: what is left
+	 * stays under the threshold (half of 64); without the sweep, GONE */
+	poll(NULL, 0, 1100); /* a sweep at most once a second */
+	ivt_channel *ch;
+	assert_int_equal(ivt_accept(l, &ch), -EAGAIN); /* idle */
+	assert_true(rings_now("rpgone") < 32);
+	assert_int_equal(ivt_listener_close(l), 0);
+}
+
 /* ---- IVT_RING_REUSE=0 --------------------------------------------------- */
 
 static void test_reuse_off(void **state)
@@ -539,6 +598,7 @@ int main(void)
 		cmocka_unit_test(test_listener_close_refuses_reuse),
 		cmocka_unit_test(test_connector_death_on_reused_ring),
 		cmocka_unit_test(test_listener_death_on_reused_ring),
+		cmocka_unit_test(test_rings_of_gone_connectors_freed),
 		cmocka_unit_test(test_reuse_off),
 	};
 	return cmocka_run_group_tests(tests, group_setup, e2e_group_teardown);
