@@ -226,7 +226,10 @@ int ivt_listener_close(ivt_listener *l);
 int ivt_listener_set_nonblock(ivt_listener *l, int nonblock);
 
 /* The other end's identity as ivtd's policy saw it: "uid:1000",
- * "dom:5", "host:hostB/uid:0". "" while not known (a one-shot listener
+ * "dom:5", "host:hostB/uid:0" (a connector from another host, as the
+ * listener sees it); a connector to a listener on another host sees
+ * "host:hostA/ivtd" (that host's ivtd: the listener's own identity stays
+ * on its host). "" while not known (a one-shot listener
  * before its peer connected, an ivtd older than this API, XenStore ends);
  * NULL if ch is NULL. Valid as long as ch. A connector that brought its
  * own ring (docs/conn-setup.md) may be accepted before ivtd's word on

@@ -333,6 +333,13 @@ static void conn_init(struct ivt_ctrl_conn *cc)
 
 /* One OPEN on a new connection. *known: set when ivtd refused the OPEN
  * for its flags (ivt_ctrl_compat_known). */
+/* ivtd took our OPEN but said nothing in time: it may itself be waiting,
+ * most often for another host's ivtd it bridges the channel to (a dial
+ * that takes seconds when that host is down), so do not blame it alone. */
+#define NO_ANSWER_WHY                                                                       \
+	" (it may still be waiting for the listener's side: for a channel to another "     \
+	"host, that host's ivtd; `ivtctl status` shows the peers)"
+
 static int open_attempt(struct ivt_ctrl_conn *cc, const char *path,
 			const struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok,
 			int timeout_ms, void (*early)(void *arg), void *arg, uint32_t *known)
@@ -359,7 +366,8 @@ static int open_attempt(struct ivt_ctrl_conn *cc, const char *path,
 			goto fail;
 		}
 		if (rc == -ETIMEDOUT) {
-			ivt_reason_set(rc, "ivtd at %s did not answer within %d ms", path, timeout_ms);
+			ivt_reason_set(rc, "ivtd at %s did not answer within %d ms" NO_ANSWER_WHY, path,
+				       timeout_ms);
 			goto fail;
 		}
 		if (rc == -EPROTO) {
@@ -636,8 +644,8 @@ int ivt_ctrl_conn_open_ring(struct ivt_ctrl_conn *cc, const char *path,
 		int n = poll(p, 2, ivt_left_ms(deadline));
 		woken = n > 0 && p[1].revents;
 		if (n == 0) {
-			ivt_reason_set(-ETIMEDOUT, "ivtd at %s did not answer within %d ms", path,
-				       timeout_ms);
+			ivt_reason_set(-ETIMEDOUT, "ivtd at %s did not answer within %d ms" NO_ANSWER_WHY,
+				       path, timeout_ms);
 			rc = -ETIMEDOUT;
 		} else if (n > 0 && p[0].revents) {
 			rc = ring_msg(cc, req, ok);

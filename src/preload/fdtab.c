@@ -85,6 +85,33 @@ void psock_put(struct psock *p)
 		psock_free(p);
 }
 
+/* Tests only: IVT_PRELOAD_TEST_MON_PUT_US, a pause between the two
+ * halves of the monitor's reference drop, where a close racing with it
+ * used to find the stream not alone (test preload_lifecycle). */
+static int mon_put_pause_us(void)
+{
+	static int us = -1;
+	int v = __atomic_load_n(&us, __ATOMIC_RELAXED);
+	if (v < 0) {
+		const char *e = getenv("IVT_PRELOAD_TEST_MON_PUT_US");
+		v = e && *e ? atoi(e) : 0;
+		__atomic_store_n(&us, v < 0 ? 0 : v, __ATOMIC_RELAXED);
+	}
+	return v;
+}
+
+void psock_put_mon(struct psock *p)
+{
+	pthread_mutex_lock(&p->lock);
+	atomic_fetch_sub(&p->mon_refs, 1);
+	if (mon_put_pause_us() > 0)
+		usleep((useconds_t)mon_put_pause_us());
+	int last = atomic_fetch_sub(&p->refs, 1) == 1;
+	pthread_mutex_unlock(&p->lock);
+	if (last)
+		psock_free(p);
+}
+
 void fdtab_set(int fd, struct psock *p)
 {
 	atomic_fetch_add(&p->refs, 1);
@@ -179,12 +206,13 @@ void psock_fd_gone(struct psock *p)
 	if (atomic_fetch_sub(&p->nfds, 1) == 1 && p->kind == PS_STREAM) {
 		pthread_mutex_lock(&p->lock);
 		direct_off(p);
-		/* Nobody but us and the monitor (whose references never
-		 * touch the channel once unarmed) uses it? Then the end of
-		 * stream is delivered before close returns: a process that
-		 * closes and _exits at once left its peer a reset. Else a
-		 * call of another thread is in flight: the last reference
-		 * ends it (psock_free). */
+		/* Nobody but us and the monitor (whose reference never
+		 * touches the channel once unarmed, and comes and goes only
+		 * under p->lock: readiness.c, handle) uses it? Then the end
+		 * of stream is delivered before close returns: a process
+		 * that closes and _exits at once left its peer a reset.
+		 * Else a call of another thread is in flight: the last
+		 * reference ends it (psock_free). */
 		int alone = atomic_load(&p->refs) == 1 + atomic_load(&p->mon_refs);
 		monitor_forget(p);
 		p->doomed = stream_let_go(p);

@@ -123,8 +123,8 @@ pid_t fork(void)
 		struct psock *p = v[i];
 		if (r < 0)
 			atomic_fetch_sub(&p->sh->holders, 1);
-		if (r == 0 && p->armed) { /* the parent's monitor watched it */
-			p->armed = 0;
+		if (r == 0 && p->in_mon) { /* the parent's monitor watched it */
+			p->in_mon = p->armed = 0;
 			atomic_fetch_sub(&p->mon_refs, 1);
 			atomic_fetch_sub(&p->refs, 1);
 		}

@@ -111,8 +111,9 @@ struct psock {
 	enum psock_kind kind;
 	atomic_int refs;        /* fds in the table + calls in flight + monitor */
 	atomic_int nfds;        /* application fds naming it */
-	atomic_int mon_refs;    /* of refs, the monitor's (armed, graveyard):
-				 * dropped just before the ref itself */
+	atomic_int mon_refs;    /* of refs, the monitor's (in_mon, graveyard);
+				 * both change under lock, or once the
+				 * stream is out of the monitor for good */
 	pthread_mutex_t lock;
 	pid_t owner;            /* process that may use the listener (fork) */
 	struct pshare *sh;      /* PS_STREAM: who uses the channel (forks.c) */
@@ -132,7 +133,9 @@ struct psock {
 	int token;              /* a token byte sits in the app end */
 	int filled;             /* filler blocks the app end's POLLOUT */
 	int tx_pending;         /* libivt holds the tail of a frame we sent */
-	int armed;              /* the monitor watches ivt_fd (owns a ref) */
+	int in_mon;             /* ivt_fd is in the monitor's epoll (owns a
+				 * ref, kept while unarmed: monitor_forget) */
+	int armed;              /* the monitor waits for ivt_fd's next event */
 	int direct;             /* app_ep watches ivt_fd instead (owns a ref) */
 	int app_ep;             /* the one application epoll holding this fd;
 				 * -1 none yet, -2 several (then: the monitor) */
@@ -158,6 +161,10 @@ struct psock {
 /* Lookup takes a reference; psock_put drops it. NULL: not ours. */
 struct psock *psock_get(int fd);
 void psock_put(struct psock *p);
+/* Drop the monitor's reference (p->lock not held): the count of it
+ * (mon_refs) and the reference go together under p->lock, so a close
+ * counting them sees both or neither. */
+void psock_put_mon(struct psock *p);
 /* Bind fd to p (takes a reference); replaces nothing: fd must be free. */
 void fdtab_set(int fd, struct psock *p);
 /* Unbind fd; returns its psock (reference passed to the caller) or NULL. */

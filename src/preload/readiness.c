@@ -140,13 +140,18 @@ static void arm(struct psock *p)
 			filler_drain(p);
 		return;
 	}
+	if (p->armed)
+		return; /* its one event is still to come: a MOD now could make
+			 * a second one, which handle would meet after a close
+			 * freed p (a use after free under ASan) */
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = p};
 	int fd = ivt_fd(p->ch);
-	if (!p->armed) {
-		p->armed = 1;
-		atomic_fetch_add(&p->refs, 1); /* the monitor's */
+	if (!p->in_mon) {
+		p->in_mon = 1;
+		atomic_fetch_add(&p->refs, 1); /* the monitor's, until monitor_forget */
 		atomic_fetch_add(&p->mon_refs, 1);
 	}
+	p->armed = 1;
 	/* MOD re-checks readiness, so an event that came before is not lost */
 	if (epoll_ctl(mon_ep, EPOLL_CTL_MOD, fd, &ev) < 0 && errno == ENOENT)
 		epoll_ctl(mon_ep, EPOLL_CTL_ADD, fd, &ev);
@@ -377,11 +382,19 @@ void monitor_arm(struct psock *p) { arm(p); }
 
 void monitor_forget(struct psock *p)
 {
-	if (!p->armed)
+	if (!p->in_mon)
 		return;
 	epoll_ctl(mon_ep, EPOLL_CTL_DEL, ivt_fd(p->ch), NULL);
-	p->armed = 0;
-	monitor_defer_put(p);
+	int in_flight = p->armed; /* its event may be in the monitor's hands */
+	p->in_mon = p->armed = 0;
+	if (in_flight) {
+		monitor_defer_put(p);
+		return;
+	}
+	/* unarmed: no event of it can come (arm), the reference goes now
+	 * (the caller holds one too: never the last) */
+	atomic_fetch_sub(&p->mon_refs, 1);
+	atomic_fetch_sub(&p->refs, 1);
 }
 
 void monitor_defer_put(struct psock *p)
@@ -419,18 +432,23 @@ void kick_handle(struct psock *p)
 	room_check(p);
 }
 
+/* One event of p's ivt_fd. The monitor's reference stays: it is held as
+ * long as ivt_fd is in the epoll and dropped under p->lock (monitor_forget,
+ * or the graveyard when an event may be in flight), so a close counts it
+ * exactly. Dropping it here, outside that lock, made a close racing with
+ * it find the stream not alone and leave its end to the last reference,
+ * this thread, which the process's _exit then killed before the close
+ * mark: the peer read a reset (preload_lifecycle: close_exit.py, and
+ * IVT_PRELOAD_TEST_MON_PUT_US). An unarmed p here was forgotten with its
+ * event in flight: the graveyard holds it until this batch is done. */
 static void handle(struct psock *p)
 {
 	pthread_mutex_lock(&p->lock);
-	if (!p->armed) { /* forgotten: the graveyard holds our reference */
-		pthread_mutex_unlock(&p->lock);
-		return;
+	if (p->armed) { /* else an event from before a disarm or a forget */
+		p->armed = 0;
+		kick_handle(p);
 	}
-	p->armed = 0; /* the reference is ours to drop below */
-	kick_handle(p);
 	pthread_mutex_unlock(&p->lock);
-	atomic_fetch_sub(&p->mon_refs, 1); /* before the ref: a close may count */
-	psock_put(p);
 }
 
 static void *monitor_main(void *arg)
@@ -463,8 +481,7 @@ static void *monitor_main(void *arg)
 		while (old) {
 			struct grave *g = old;
 			old = g->next;
-			atomic_fetch_sub(&g->p->mon_refs, 1);
-			psock_put(g->p);
+			psock_put_mon(g->p);
 			free(g);
 		}
 		pthread_mutex_lock(&mon_lock);

@@ -141,7 +141,8 @@ int slp_rawsock_open_why(const char *ifname, unsigned flags, struct slp_rawsock 
 		rs->mtu = FRAME_CAP - SLP_ETH_HLEN;
 	if (udp) {
 		char uwhy[160];
-		if ((err = slp_udp_open(ifname, &rs->udp, uwhy, sizeof(uwhy)))) {
+		if ((err = slp_udp_open(ifname, !!(flags & SLP_RS_UDP_EPHEMERAL), &rs->udp, uwhy,
+					 sizeof(uwhy)))) {
 			snprintf(why, why_len, "no SLURPoE over UDP: %s", uwhy);
 			goto fail;
 		}
@@ -191,14 +192,22 @@ fail:
 	return err;
 }
 
-int slp_rawsock_udp_pin(struct slp_rawsock *rs, const uint8_t mac[6], uint32_t ip, char *why,
-			size_t why_len)
+int slp_rawsock_udp_pin(struct slp_rawsock *rs, const uint8_t mac[6], uint32_t ip, uint16_t port,
+			char *why, size_t why_len)
 {
 	if (!rs->udp) {
 		snprintf(why, why_len, "not the UDP carrier");
 		return -ENOTSUP;
 	}
-	return slp_udp_pin(rs->udp, mac, ip, why, why_len);
+	return slp_udp_pin(rs->udp, mac, ip, port, why, why_len);
+}
+
+int slp_rawsock_udp_local(const struct slp_rawsock *rs, uint32_t *ip, uint16_t *port)
+{
+	if (!rs->udp)
+		return -ENOTSUP;
+	slp_udp_local(rs->udp, ip, port);
+	return 0;
 }
 
 void slp_rawsock_udp_unpin_all(struct slp_rawsock *rs)

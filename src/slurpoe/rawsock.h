@@ -29,6 +29,8 @@ enum slp_rawsock_flags {
 				     (xsk.h), else AF_PACKET: slp_rawsock_path() */
 	SLP_RS_UDP = 1u << 2,     /* frames inside UDP datagrams with GSO/GRO (udp.h);
 				     both ends must use it; one engine per address */
+	SLP_RS_UDP_EPHEMERAL = 1u << 3, /* with SLP_RS_UDP: a port of the kernel's
+					   choosing, peers on any port (udp.h) */
 };
 
 /* Needs CAP_NET_RAW. Returns 0 or negative errno (-EPERM, -ENODEV...). */
@@ -49,10 +51,12 @@ const char *slp_rawsock_path(const struct slp_rawsock *rs);
  * computes and verifies the UDP checksum)? slp_engine_cfg.carrier_checksums. */
 int slp_rawsock_checksums(const struct slp_rawsock *rs);
 
-/* SLP_RS_UDP: the peer at mac is at IPv4 address ip (network order),
- * udp.h's slp_udp_pin; -ENOTSUP on other carriers. */
-int slp_rawsock_udp_pin(struct slp_rawsock *rs, const uint8_t mac[6], uint32_t ip, char *why,
-			size_t why_len);
+/* SLP_RS_UDP: the peer at mac is at IPv4 address ip, port (network
+ * order, 0 = 34997), udp.h's slp_udp_pin; -ENOTSUP on other carriers. */
+int slp_rawsock_udp_pin(struct slp_rawsock *rs, const uint8_t mac[6], uint32_t ip, uint16_t port,
+			char *why, size_t why_len);
+/* SLP_RS_UDP: our address and port (network order); -ENOTSUP otherwise. */
+int slp_rawsock_udp_local(const struct slp_rawsock *rs, uint32_t *ip, uint16_t *port);
 void slp_rawsock_udp_unpin_all(struct slp_rawsock *rs);
 
 /* Queue one frame (copied); sent by slp_rawsock_flush or when the batch is

@@ -36,12 +36,14 @@ struct peer {
 
 struct pin {
 	uint8_t mac[6];
-	uint32_t ip; /* network order */
+	uint16_t port; /* network order */
+	uint32_t ip;   /* network order */
 };
 
 struct slp_udp {
 	int fd, gso; /* gso: UDP_SEGMENT works on this route (cleared on -EIO) */
-	struct sockaddr_in bcast;
+	int any_port; /* ephemeral: peers send from ports of their own */
+	struct sockaddr_in self, bcast;
 	uint32_t net, mask; /* our subnet, network order */
 	struct peer peers[PEERS];
 	unsigned npeers, next_evict;
@@ -71,7 +73,8 @@ static int if_addr(int fd, const char *ifname, unsigned long req, struct sockadd
 	return 0;
 }
 
-int slp_udp_open(const char *ifname, struct slp_udp **out, char *why, size_t why_len)
+int slp_udp_open(const char *ifname, int ephemeral, struct slp_udp **out, char *why,
+		 size_t why_len)
 {
 	struct slp_udp *u = calloc(1, sizeof(*u));
 	if (!u)
@@ -105,15 +108,21 @@ int slp_udp_open(const char *ifname, struct slp_udp **out, char *why, size_t why
 	u->bcast.sin_port = htons(SLP_UDP_PORT);
 	/* Any address on this device: unicast and the broadcasts that find a
 	 * peer whose address is not learnt yet. */
-	struct sockaddr_in any = {.sin_family = AF_INET, .sin_port = htons(SLP_UDP_PORT)};
+	struct sockaddr_in any = {.sin_family = AF_INET,
+				  .sin_port = ephemeral ? 0 : htons(SLP_UDP_PORT)};
+	socklen_t alen = sizeof(u->self);
 	if (setsockopt(u->fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname)) ||
 	    setsockopt(u->fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one)) ||
 	    setsockopt(u->fd, IPPROTO_IP, IP_MULTICAST_LOOP, &zero, sizeof(zero)) ||
-	    bind(u->fd, (struct sockaddr *)&any, sizeof(any))) {
+	    bind(u->fd, (struct sockaddr *)&any, sizeof(any)) ||
+	    getsockname(u->fd, (struct sockaddr *)&u->self, &alen)) {
 		err = -errno;
-		snprintf(why, why_len, "UDP port %d on %s: %s", SLP_UDP_PORT, ifname, strerror(-err));
+		snprintf(why, why_len, "UDP port %d on %s: %s", ephemeral ? 0 : SLP_UDP_PORT, ifname,
+			 strerror(-err));
 		goto fail;
 	}
+	u->self.sin_addr = self.sin_addr;
+	u->any_port = ephemeral;
 	if (setsockopt(u->fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)))
 		(void)setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	if (setsockopt(u->fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf)))
@@ -145,6 +154,12 @@ void slp_udp_close(struct slp_udp *u)
 
 int slp_udp_fd(const struct slp_udp *u) { return u->fd; }
 
+void slp_udp_local(const struct slp_udp *u, uint32_t *ip, uint16_t *port)
+{
+	*ip = u->self.sin_addr.s_addr;
+	*port = u->self.sin_port;
+}
+
 static const struct pin *pinned(const struct slp_udp *u, const uint8_t *mac)
 {
 	for (unsigned i = 0; i < u->npins; i++)
@@ -153,7 +168,8 @@ static const struct pin *pinned(const struct slp_udp *u, const uint8_t *mac)
 	return NULL;
 }
 
-int slp_udp_pin(struct slp_udp *u, const uint8_t mac[6], uint32_t ip, char *why, size_t why_len)
+int slp_udp_pin(struct slp_udp *u, const uint8_t mac[6], uint32_t ip, uint16_t port, char *why,
+		size_t why_len)
 {
 	char a[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &ip, a, sizeof(a));
@@ -172,6 +188,7 @@ int slp_udp_pin(struct slp_udp *u, const uint8_t mac[6], uint32_t ip, char *why,
 		memcpy(p->mac, mac, 6);
 	}
 	p->ip = ip;
+	p->port = port ? port : htons(SLP_UDP_PORT);
 	return 0;
 }
 
@@ -187,6 +204,7 @@ static struct sockaddr_in peer_addr(const struct slp_udp *u, const uint8_t *mac)
 	if (p) {
 		struct sockaddr_in a = u->bcast;
 		a.sin_addr.s_addr = p->ip;
+		a.sin_port = p->port;
 		return a;
 	}
 	for (unsigned i = 0; i < u->npeers; i++)
@@ -205,7 +223,7 @@ static int frame_from_ok(struct slp_udp *u, const uint8_t *frame, size_t len,
 		return 1; /* the engine drops it */
 	const struct pin *p = pinned(u, frame + 6);
 	if (p)
-		return p->ip == from->sin_addr.s_addr;
+		return p->ip == from->sin_addr.s_addr && p->port == from->sin_port;
 	if (frame[6] & 1) /* a multicast source is no one's */
 		return 1;
 	for (unsigned i = 0; i < u->npeers; i++)
@@ -325,7 +343,7 @@ int slp_udp_rx(struct slp_udp *u, void (*cb)(void *arg, const void *frame, size_
 			 * the port a peer engine binds. */
 			const struct sockaddr_in *from = &u->raddr[i];
 			if ((m->msg_flags & MSG_TRUNC) || (from->sin_addr.s_addr & u->mask) != u->net ||
-			    from->sin_port != htons(SLP_UDP_PORT)) {
+			    (!u->any_port && from->sin_port != htons(SLP_UDP_PORT))) {
 				u->refused++;
 				continue;
 			}

@@ -15,12 +15,13 @@
  * broadcast address, and every engine on the segment drops what is not
  * addressed to its MAC, as on Ethernet. A host that spoofs a MAC can
  * redirect that MAC's traffic here as on a switch: docs/remote.md.
- * A peer whose address the caller knows (ivtd: the hosts entry's "ip")
- * is pinned instead: its frames go to that address only, and a datagram
- * carrying its MAC from any other address is dropped. Every datagram
- * must come from port 34997 (the port a peer engine binds: another
- * process on the peer host cannot send from it while the engine runs)
- * and from inside the interface's subnet.
+ * A peer whose address the caller knows (ivtd: the hosts entry's "ip";
+ * the plugin: the listener's setup) is pinned instead: its frames go to
+ * that address only, and a datagram carrying its MAC from any other
+ * address is dropped. Every datagram must come from inside the
+ * interface's subnet and, unless the engine is ephemeral, from port 34997
+ * (the port a peer engine binds: another process on the peer host cannot
+ * send from it while the engine runs).
  */
 #ifndef SLURPOE_UDP_H
 #define SLURPOE_UDP_H
@@ -34,8 +35,14 @@
 
 struct slp_udp;
 
-/* Bound to ifname's first IPv4 address. 0, or -errno with the reason. */
-int slp_udp_open(const char *ifname, struct slp_udp **out, char *why, size_t why_len);
+/* Bound to ifname's first IPv4 address, port 34997; with ephemeral a
+ * port of the kernel's choosing instead (one engine per process end: the
+ * plugin), and then datagrams from any port of the subnet are taken (its
+ * peers have ports of their own). 0, or -errno with the reason. */
+int slp_udp_open(const char *ifname, int ephemeral, struct slp_udp **out, char *why,
+		 size_t why_len);
+/* Our address and port (network order). */
+void slp_udp_local(const struct slp_udp *u, uint32_t *ip, uint16_t *port);
 void slp_udp_close(struct slp_udp *u);
 int slp_udp_fd(const struct slp_udp *u);
 /* Send n frames (each starting with its Ethernet header), in order; runs
@@ -49,12 +56,12 @@ int slp_udp_send(struct slp_udp *u, const struct iovec *frames, int n, uint64_t 
 int slp_udp_rx(struct slp_udp *u, void (*cb)(void *arg, const void *frame, size_t len),
 	       void *arg, int max, uint64_t *calls);
 
-/* Pin mac to ip (IPv4, network order): frames for it go there, frames
- * from it are taken from there only. 0 (also when already so), or
+/* Pin mac to ip:port (network order; port 0 = 34997): frames for it go
+ * there, frames from it are taken from there only. 0 (also when already so), or
  * -EADDRNOTAVAIL (ip outside the interface's subnet, or its network or
  * broadcast address), -ENOSPC (SLP_UDP_PINS pinned), reason in why. */
 #define SLP_UDP_PINS 256
-int slp_udp_pin(struct slp_udp *u, const uint8_t mac[6], uint32_t ip, char *why,
+int slp_udp_pin(struct slp_udp *u, const uint8_t mac[6], uint32_t ip, uint16_t port, char *why,
 		size_t why_len);
 /* Forget every pin (a policy reload pins again). */
 void slp_udp_unpin_all(struct slp_udp *u);

@@ -67,6 +67,14 @@ static void usage(FILE *f)
 "    So `ivt-cat connect NAME < file` and `ivt-cat listen NAME > copy` copy\n"
 "    a file whatever the listener's standard input is.\n"
 "\n"
+"    On a message-mode channel (the policy's \"message\": true) each read of\n"
+"    standard input (up to 256 KiB) is sent as one message, and each message\n"
+"    received is written whole, whatever its size (up to 1 GiB).\n"
+"\n"
+"    listen without --exec or -n serves one connection and stops listening\n"
+"    when it is accepted, like nc -l: a later connector is refused at once\n"
+"    (or finds another listener) rather than queued.\n"
+"\n"
 "    With --exec CMD, listen serves connections until killed (or COUNT of\n"
 "    them with -n): each accepted connection runs `/bin/sh -c CMD` with the\n"
 "    channel on its standard input and output (like qrexec services and\n"
@@ -159,6 +167,24 @@ static int half_close(ivt_channel *ch, const char *who)
 	return rc == 0;
 }
 
+/* Message mode: the next message is larger than *buf; make room for it
+ * (up to IVT_MSG_MAX, as the sender may send). 0, or -1 after saying why
+ * (ivt_recv's -EMSGSIZE then ends the relay as an error). */
+static int grow_for_message(ivt_channel *ch, char **buf, size_t *cap)
+{
+	ssize_t want = ivt_next_msg_size(ch);
+	if (want <= (ssize_t)*cap)
+		return -1; /* not a size we can use: ivt_recv's error stands */
+	char *nb = realloc(*buf, (size_t)want);
+	if (!nb) {
+		fprintf(stderr, "ivt-cat: no memory for a message of %zd bytes\n", want);
+		return -1;
+	}
+	*buf = nb;
+	*cap = (size_t)want;
+	return 0;
+}
+
 /* Relay between in_fd/out_fd and ch (non-blocking) until the end:
  * in_fd's end half-closes ch (closes it where half-close is not to be
  * had; if in_fd gave no byte at all, unless close_on_empty, only the
@@ -170,6 +196,7 @@ static int relay(ivt_channel *ch, int in_fd, int out_fd, int keep_input, int clo
 {
 	int got_input = 0;
 	char *in_buf = malloc(BUF_SIZE), *out_buf = malloc(BUF_SIZE);
+	size_t out_cap = BUF_SIZE;
 	size_t pend_off = 0, pend_len = 0;
 	int in_open = 1, peer_open = 1, status = EXIT_CLEAN;
 	if (!in_buf || !out_buf) {
@@ -181,9 +208,11 @@ static int relay(ivt_channel *ch, int in_fd, int out_fd, int keep_input, int clo
 	while (in_open && (peer_open || (keep_input && in_fd >= 0))) {
 		/* drain the channel */
 		while (peer_open) {
-			ssize_t n = ivt_recv(ch, out_buf, BUF_SIZE);
+			ssize_t n = ivt_recv(ch, out_buf, out_cap);
 			if (n == -EAGAIN)
 				break;
+			if (n == -EMSGSIZE && grow_for_message(ch, &out_buf, &out_cap) == 0)
+				continue; /* message mode: a message larger than the buffer */
 			if (n <= 0) {
 				if (n < 0) {
 					status = EXIT_RESET;
@@ -442,6 +471,13 @@ static int do_listen(const char *name, const struct options *o)
 		if (o->verbose)
 			fprintf(stderr, "ivt-cat: connection from %s\n", peer);
 		if (!o->exec_cmd) {
+			/* the last connection wanted: free the name now, as nc -l
+			 * does, so a later connector is refused at once (or finds
+			 * the next listener) instead of queueing behind this one */
+			if (served == want) {
+				ivt_listener_close(l);
+				l = NULL;
+			}
 			int st = relay(ch, STDIN_FILENO, STDOUT_FILENO, 0, o->close_on_empty,
 				       o->verbose ? peer : NULL);
 			if (st > worst)
@@ -473,7 +509,8 @@ static int do_listen(const char *name, const struct options *o)
 		else
 			pthread_detach(t);
 	}
-	ivt_listener_close(l);
+	if (l)
+		ivt_listener_close(l);
 	for (long i = 0; want && o->exec_cmd && i < served && threads; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);
@@ -518,9 +555,11 @@ int main(int argc, char **argv)
 			break;
 		case 'b': o.backend = optarg; break;
 		case 'r':
+			errno = 0;
 			o.ring_size = (size_t)strtoull(optarg, &end, 0);
-			if (*end) {
-				fprintf(stderr, "ivt-cat: -r wants a byte count\n");
+			if (*end || end == optarg || errno || optarg[strspn(optarg, " \t")] == '-') {
+				fprintf(stderr, "ivt-cat: -r wants a positive byte count (a power of "
+						"two, e.g. 65536 or 0x100000)\n");
 				return EXIT_SETUP;
 			}
 			break;

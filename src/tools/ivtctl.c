@@ -32,6 +32,8 @@ static void usage(FILE *f)
 "                     first error as FILE:LINE: PATH: problem, and warns\n"
 "                     of backends it names that are not installed in the\n"
 "                     plugin directory ($IVT_PLUGIN_DIR or the default)\n"
+"                     and of rules an earlier rule shadows (the first\n"
+"                     matching rule decides)\n"
 "\n"
 "Options:\n"
 "  -s, --socket PATH  ivtd's control socket (default $IVT_SOCKET, else\n"
@@ -61,6 +63,19 @@ static void check_installed(void *arg, const char *name, const char *where, int 
 		in->path, line > 0 ? ":" : "", line, where, name, in->dir);
 }
 
+/* A rule after one that takes all its names reads like a lock-down or an
+ * exception, and does nothing: say so. */
+static void warn_shadowed(void *arg, const struct ivt_policy_channel *shadowed,
+			  const struct ivt_policy_channel *by)
+{
+	fprintf(stderr,
+		"warning: %s:%d: channels[%d] \"%s\" can never apply: channels[%d] \"%s\" "
+		"(line %d) comes first and matches every name it does (the first matching "
+		"rule decides; put the narrower rule first)\n",
+		(const char *)arg, shadowed->line, shadowed->index, shadowed->pattern, by->index,
+		by->pattern, by->line);
+}
+
 static int cmd_check_policy(const char *path)
 {
 	char err[IVT_POLICY_ERR_MAX];
@@ -73,6 +88,11 @@ static int cmd_check_policy(const char *path)
 	in.n = ivt_plugin_list(NULL, in.names, IVT_PLUGINS_MAX);
 	if (in.n >= 0)
 		ivt_policy_each_backend(p, check_installed, &in);
+	else
+		fprintf(stderr, "warning: cannot read the plugin directory %s (%s): the backends "
+				"the policy names were not checked (set IVT_PLUGIN_DIR)\n",
+			in.dir, strerror(-in.n));
+	ivt_policy_each_shadowed(p, warn_shadowed, (void *)path);
 	printf("ok: %s: %zu channel rules, %zu hosts\n", path, p->n_channels, p->n_hosts);
 	ivt_policy_free(p);
 	return 0;

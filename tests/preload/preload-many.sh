@@ -8,7 +8,8 @@
 # ready, 300 connections, 292 of them idle, and every echo must come back.
 set -uo pipefail
 NEED="redis-server redis-benchmark redis-cli"
-PORT_BASE=18400 # away from the other preload scripts, which may run alongside
+PORT_BASE=21400 # away from the other preload scripts, which may run alongside (18400,
+# preload-lifecycle's, took ports next to its own when both started together)
 PRELOAD_RING=65536 # 600 rings: keep the shared memory small
 . "$(dirname "$0")/preload-lib.sh"
 CONNS=300 # more idle streams than the 256 a look took

@@ -115,6 +115,12 @@ echo "--- 1b. two connectors from B accepted by one listener in A: rc=$rc1b"
 sed 's/^/    accepted: /' "$TMP/acc.out"
 [ $rc1b -eq 0 ] || { cat "$TMP"/con1b-*.out "$TMP/lis1b.out"; fail "1b: accept of two remote connectors"; }
 [ "$(grep -c '^host:hostB/uid:0 ' "$TMP/acc.out")" = 2 ] || fail "1b: peer identities"
+# ... and each connector knows where its peer is: the far host's ivtd
+# (its listener's own identity does not cross hosts; it once read "")
+for k in 1 2; do
+	grep -q "connected to bulk (host:hostA/ivtd, backend" "$TMP/con1b-$k.out" ||
+		fail "1b: connector $k's peer identity: $(head -1 "$TMP/con1b-$k.out")"
+done
 for k in 1 2; do
 	sum=$(sha256sum <"$TMP/src$k" | cut -d' ' -f1)
 	grep -q "$sum" "$TMP/acc.out" || fail "1b: stream $k did not arrive byte-exact"

@@ -6,6 +6,7 @@
  * Skipped unless we may create namespaces (root).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -123,6 +125,13 @@ static void test_bad_blob(void **state)
 		"slurpoe1 mac=02:00:00:00:00:01 ep=5 trailing",
 		"slurpoe1 mac=02:00:00:00:00 ep=5",
 		"slurpoe1 mac=02:00:00:00:00:01 ep=99999999999",
+		"slurpoe1 mac=02:00:00:00:00:01 ep=5 udp=10.0.0.1",
+		"slurpoe1 mac=02:00:00:00:00:01 ep=5 udp=10.0.0.1:0",
+		"slurpoe1 mac=02:00:00:00:00:01 ep=5 udp=10.0.0.1:70000",
+		"slurpoe1 mac=02:00:00:00:00:01 ep=5 udp=300.0.0.1:5",
+		"slurpoe1 mac=02:00:00:00:00:01 ep=5 udp=10.0.0.1:5 x",
+		"slurpoe1 mac=02:00:00:00:00:01 ep=5  udp=10.0.0.1:5",
+		"slurpoe1 mac=02:00:00:00:00:01 ep=5 udp=0.0.0.0:5",
 		"",
 	};
 	setenv("IVT_SLURPOE_IF", "pb", 1);
@@ -170,14 +179,11 @@ static void *client_thread(void *arg)
 	return NULL;
 }
 
-static void test_stream(void **state)
+/* total bytes from cli (its own thread, which closes it) to srv, checked;
+ * closes srv. */
+static void stream_check(struct ivt_ep *srv, struct ivt_ep *cli, size_t total)
 {
-	(void)state;
-	if (!ops)
-		skip();
-	struct ivt_ep *srv, *cli;
-	open_pair(&srv, &cli);
-	size_t total = 8u << 20, got = 0;
+	size_t got = 0;
 	uint8_t *src = malloc(total), *dst = malloc(total + 1);
 	for (size_t i = 0; i < total; i++)
 		src[i] = (uint8_t)(i * 7 + (i >> 12));
@@ -216,6 +222,96 @@ static void test_stream(void **state)
 	free(dst);
 }
 
+static void test_stream(void **state)
+{
+	(void)state;
+	if (!ops)
+		skip();
+	struct ivt_ep *srv, *cli;
+	open_pair(&srv, &cli);
+	stream_check(srv, cli, 8u << 20);
+}
+
+/* The named namespace test_udp_carrier made, deleted at the end even
+ * when an assertion cut the test short. */
+static char udp_ns[64];
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (udp_ns[0]) {
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "ip netns del %s 2>/dev/null", udp_ns);
+		(void)system(cmd);
+	}
+	return 0;
+}
+
+/* UDP sockets in the calling thread's network namespace. */
+static int udp_sockets(void)
+{
+	FILE *f = fopen("/proc/self/net/udp", "r");
+	assert_non_null(f);
+	char line[512];
+	int n = -1; /* the header */
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n;
+}
+
+/* The carriers (docs/slurpoe.md): with IPv4 addresses the listener also
+ * listens on UDP and says so in its blob, and the connector, in another
+ * namespace, uses it; with $IVT_SLURPOE_CARRIER=raw it does not. The
+ * connector's UDP socket (or its absence) in its namespace tells. */
+static void test_udp_carrier(void **state)
+{
+	(void)state;
+	if (!ops)
+		skip();
+	char *ns = udp_ns, cmd[512], path[96];
+	snprintf(udp_ns, sizeof(udp_ns), "tpu-%d", (int)getpid());
+	snprintf(cmd, sizeof(cmd),
+		 "ip netns add %s && ip link add ua type veth peer name ub && ip link set ub netns %s && "
+		 "ip addr add 10.77.0.1/24 dev ua && ip link set ua up && "
+		 "ip -n %s addr add 10.77.0.2/24 dev ub && ip -n %s link set ub up", ns, ns, ns, ns);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "/run/netns/%s", ns);
+	int own = open("/proc/self/ns/net", O_RDONLY), other = open(path, O_RDONLY);
+	assert_true(own >= 0 && other >= 0);
+	for (int raw = 0; raw < 2; raw++) {
+		struct mem_oob mo = {.len = -1};
+		struct ivt_oob oob = {&mo, oob_send, oob_recv};
+		struct ivt_ep_params p = {.channel = "t", .is_server = 1, .ring_size = 1 << 20,
+					  .oob = &oob, .timeout_ms = 1000};
+		struct ivt_ep *srv, *cli;
+		unsetenv("IVT_SLURPOE_CARRIER");
+		setenv("IVT_SLURPOE_IF", "ua", 1);
+		assert_int_equal(ops->listen(&p, &srv), 0);
+		mo.blob[mo.len] = 0;
+		assert_non_null(strstr(mo.blob, " udp=10.77.0.1:"));
+		if (raw)
+			setenv("IVT_SLURPOE_CARRIER", "raw", 1);
+		assert_int_equal(setns(other, CLONE_NEWNET), 0);
+		setenv("IVT_SLURPOE_IF", "ub", 1);
+		p.is_server = 0;
+		int before = udp_sockets();
+		assert_int_equal(ops->connect(&p, &cli), 0);
+		int after = udp_sockets();
+		assert_int_equal(setns(own, CLONE_NEWNET), 0);
+		assert_int_equal(after - before, raw ? 0 : 1);
+		int rc, spins = 0;
+		while ((rc = ops->accept(srv)) == -EAGAIN && spins++ < 500)
+			wait_fds(srv, cli);
+		assert_int_equal(rc, 0);
+		stream_check(srv, cli, 4u << 20);
+	}
+	unsetenv("IVT_SLURPOE_CARRIER");
+	close(own);
+	close(other);
+	(void)system("ip link del ua 2>/dev/null");
+}
+
 static void test_region_keys(void **state)
 {
 	(void)state;
@@ -248,6 +344,7 @@ int main(void)
 		cmocka_unit_test(test_bad_blob),
 		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_region_keys),
+		cmocka_unit_test(test_udp_carrier),
 	};
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -10,7 +10,9 @@
 #     input the peer never took makes the connector exit 2, a request's
 #     end half-closes and the answer comes back, and listen -t with nobody
 #     coming exits 1;
-#  3. usage errors; 4. idle ends do not wake.
+#  3. usage errors; 4. idle ends do not wake; 5. one-shot listen frees
+#     the name once accepted, a message larger than ivt-cat's buffer
+#     arrives whole, a negative -r is refused.
 # Usage: ivt-cat-roundtrip.sh BIN_DIR PLUGIN_DIR
 set -u
 bin=$1
@@ -21,7 +23,9 @@ export IVT_SOCKET=$dir/ivtd.sock
 trap 'kill $ivtd 2>/dev/null; rm -rf "$dir"' EXIT
 cat >"$dir/policy.json" <<'JSON'
 { "version": 1,
-  "channels": [ { "name": "cat-*", "listeners": ["*"], "connectors": ["*"],
+  "channels": [ { "name": "cat-msg", "listeners": ["*"], "connectors": ["*"],
+                  "backend": "shm", "ring_size": 65536, "message": true },
+                { "name": "cat-*", "listeners": ["*"], "connectors": ["*"],
                   "backend": "shm", "ring_size": 1048576 } ] }
 JSON
 "$bin/ivtd" -c "$dir/policy.json" -s "$IVT_SOCKET" -r local -q >"$dir/ivtd.log" 2>&1 &
@@ -159,3 +163,64 @@ pkill -f "^sleep 100$" 2>/dev/null
 [ $((l1 - l0)) -le 6 ] && [ $((c1 - c0)) -le 6 ] ||
 	fail "idle ivt-cat woke $((l1 - l0)) (listener) and $((c1 - c0)) (connector) times in 2 s, want <= 6"
 echo "ok: idle ends woke $((l1 - l0)) and $((c1 - c0)) times in 2 s"
+
+# 5. listen (one connection) stops listening once it accepted, as nc -l:
+# a second connector is refused at once, not queued for its whole -t
+# (it once waited 10 s, then "did not accept this connection in time")
+mkfifo "$dir/one.in"
+"$cat_" listen cat-one -v <"$dir/one.in" >/dev/null 2>"$dir/cat-one.err" &
+l=$!
+exec 8<>"$dir/one.in"
+sleep 100 | "$cat_" connect cat-one -t 10000 >/dev/null &
+wait_connected "$dir/cat-one.err"
+out=$(echo x | "$cat_" connect cat-one -t 2000 2>&1)
+rc=$?
+exec 8>&-
+kill $l 2>/dev/null
+pkill -f "^sleep 100$" 2>/dev/null
+[ $rc = 1 ] && ! echo "$out" | grep -q "in time" ||
+	fail "second connector to a one-shot listener: exit $rc: $out"
+echo "ok: a one-shot listener frees its name once it accepted ($out)"
+# ... a 1 MiB message (4x ivt-cat's buffer, 16x the ring) arrives whole:
+# ivt-cat once exited 2 with "message too large" and 10 bytes of output
+src_dir=$(cd "$(dirname "$0")/../.." && pwd)
+"$cat_" listen cat-msg -n 1 </dev/null >"$dir/msg.out" 2>"$dir/msg.err" &
+l=$!
+IVT_LIB=$bin/../lib/libivt.so PYTHONPATH=$src_dir/python python3 - <<'PY' || fail "python message sender failed"
+import hashlib, os, sys
+from ivt import Channel
+ch = Channel.open("cat-msg", message=True, timeout_ms=10000)
+for n in (10, 1 << 20, 3):
+    ch.sendall(b"m" * n)
+ch.close()
+PY
+wait $l
+rc=$?
+[ $rc = 0 ] && [ "$(stat -c %s "$dir/msg.out")" = $((10 + 1048576 + 3)) ] ||
+	fail "message channel: exit $rc, $(stat -c %s "$dir/msg.out") bytes: $(cat "$dir/msg.err")"
+echo "ok: a 1 MiB message through ivt-cat listen"
+out=$("$cat_" -r -1 listen cat-neg 2>&1)
+[ $? = 1 ] && echo "$out" | grep -q "positive byte count" || fail "-r -1: $out"
+out=$("$cat_" -r 99999999999999999999 listen cat-neg 2>&1)
+[ $? = 1 ] && echo "$out" | grep -q "positive byte count" || fail "-r overflow: $out"
+echo "ok: bad -r refused"
+
+# 6. ivtd stopping (SIGTERM) lets its ends go; its log says so instead of
+# calling every listener "died" (the ends did nothing wrong)
+kill $ivtd; wait $ivtd 2>/dev/null
+"$bin/ivtd" -c "$dir/policy.json" -s "$IVT_SOCKET" -r local >"$dir/ivtd2.log" 2>&1 &
+ivtd=$!
+i=0
+while [ ! -S "$IVT_SOCKET" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+"$cat_" listen cat-stop -n 1 </dev/null >/dev/null 2>&1 &
+l=$!
+i=0
+while ! grep -q "cat-stop" "$dir/ivtd2.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+kill -TERM $ivtd
+wait $ivtd
+rc=$?
+kill $l 2>/dev/null
+grep -q "listener uid:[0-9]* let go (ivtd stopping)" "$dir/ivtd2.log" &&
+	! grep -q "died" "$dir/ivtd2.log" && [ $rc = 0 ] ||
+	{ cat "$dir/ivtd2.log"; fail "ivtd's SIGTERM: exit $rc, log above"; }
+echo "ok: SIGTERM lets the listener go, logged so"

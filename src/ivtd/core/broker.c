@@ -555,6 +555,15 @@ void ivt_broker_set_host_name(struct ivt_broker *b, const char *name)
 
 const char *ivt_broker_host_name(const struct ivt_broker *b) { return b->host_name; }
 
+void ivt_broker_stopping(struct ivt_broker *b) { b->stopping = 1; }
+
+const char *broker_gone_word(const struct ivt_broker *b, int graceful)
+{
+	if (b->stopping)
+		return "let go (ivtd stopping)";
+	return graceful ? "closed" : "died";
+}
+
 void ivt_broker_set_remote(struct ivt_broker *b, const struct ivt_broker_remote *r)
 {
 	if (r)
@@ -882,7 +891,7 @@ void broker_end_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_en
 		other = ch->server;
 	}
 	IVT_INFO(WHO, "channel '%s': %s %s %s", ch->name, was_server ? "listener" : "client",
-		 IVT_ID_S(&end->who), graceful ? "closed" : "died");
+		 IVT_ID_S(&end->who), broker_gone_word(b, graceful));
 	if (other)
 		other->reg->ops->notify_peer(other, event, end->domid);
 	ch->state = CS_HALF;
@@ -897,7 +906,7 @@ static void cb_gone(void *arg, struct ivt_reg_end *end, int graceful)
 	end->broker_data = NULL;
 	if (!ch)
 		return;
-	if (!graceful)
+	if (!graceful && !b->stopping)
 		b->stats.peers_died++;
 	switch (ch->kind) {
 	case CHAN_SERVICE:
@@ -907,8 +916,8 @@ static void cb_gone(void *arg, struct ivt_reg_end *end, int graceful)
 		broker_free_channel(b, ch);
 		return;
 	case CHAN_REMOTE:
-		IVT_INFO(WHO, "channel '%s': client %s of host %s %s", ch->name, IVT_ID_S(&end->who),
-			 ch->server_id.host, graceful ? "closed" : "died");
+		IVT_INFO(WHO, "channel '%s': client %s (bridged to host %s) %s", ch->name,
+			 IVT_ID_S(&end->who), ch->server_id.host, broker_gone_word(b, graceful));
 		ch->client = NULL;
 		if (b->remote.gone)
 			b->remote.gone(b->remote.arg, end, graceful);

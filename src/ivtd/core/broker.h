@@ -79,6 +79,9 @@ void ivt_broker_get_stats(const struct ivt_broker *b, struct ivt_broker_stats *s
 /* This host's name, matched against channel rules' "host" (default:
  * gethostname()). A rule naming another host sends its connectors there. */
 void ivt_broker_set_host_name(struct ivt_broker *b, const char *name);
+/* ivtd is exiting: the ends its registries drop from now on are logged
+ * as let go, not as died. */
+void ivt_broker_stopping(struct ivt_broker *b);
 const char *ivt_broker_host_name(const struct ivt_broker *b);
 
 /* The bridge that opens such channels at the listener's host. */

@@ -400,7 +400,8 @@ static void drop_unaccepted(struct ivt_broker *b, struct channel *ch)
 void broker_listener_gone(struct ivt_broker *b, struct channel *lis, int graceful)
 {
 	IVT_INFO(WHO, "channel '%s': listener %s %s (%u connected, %u queued)", lis->name,
-		 IVT_ID_S(&lis->server_id), graceful ? "closed" : "died", lis->u.lis.live, lis->u.lis.queued);
+		 IVT_ID_S(&lis->server_id), broker_gone_word(b, graceful), lis->u.lis.live,
+		 lis->u.lis.queued);
 	lis->server = NULL;
 	struct channel *c, *next;
 	while ((c = lis->u.lis.pending)) {
@@ -409,7 +410,7 @@ void broker_listener_gone(struct ivt_broker *b, struct channel *lis, int gracefu
 		if (c->client)
 			broker_refuse(b, c->client, -ECONNREFUSED,
 				      "channel '%s': the listener %s before accepting this "
-				      "connection", lis->name, graceful ? "closed" : "died");
+				      "connection", lis->name, broker_gone_word(b, graceful));
 		drop_unaccepted(b, c); /* answers never free synchronously */
 	}
 	/* the accepted ones live on (a scan once per listener, not per connect) */

@@ -131,7 +131,12 @@ struct ivt_broker {
 	char host_name[IVT_NAME_MAX + 1];
 	struct ivt_broker_remote remote;   /* .open NULL: no bridge */
 	struct ivt_broker_service service; /* .open NULL: none */
+	int stopping; /* ivtd exits: the ends go because ivtd lets them go */
 };
+
+/* How an end went, for the log: "closed", "died", or, while ivtd exits,
+ * "let go (ivtd stopping)" (its registries drop every end at once). */
+const char *broker_gone_word(const struct ivt_broker *b, int graceful);
 
 /* broker.c */
 /* The policy's answer, with this host's backends filled into q. */

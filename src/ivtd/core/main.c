@@ -134,6 +134,8 @@ static void usage(FILE *f)
 "    IVT_LOG_LEVEL    err|warn|info|debug (overridden by -v/-q)\n"
 "    IVT_LOG_JOURNAL  set: prefix lines with <N> priorities for journald;\n"
 "                     unset: lines start with the UTC time (ms)\n"
+"    IVT_SLURPOE_IF   interface of the slurpoe backend (channels on that\n"
+"                     backend only; bridging to other hosts uses \"hosts\")\n"
 "    IVT_SLURPOE_IMPAIR  test aid: impair ivtd's own SLURPoE frames, e.g.\n"
 "                     loss=5,dup=1,reorder=25 (where the kernel has no netem)\n"
 "    NOTIFY_SOCKET    set by systemd: ivtd reports READY=1, RELOADING=1,\n"
@@ -216,6 +218,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+static void log_shadowed(void *arg, const struct ivt_policy_channel *shadowed,
+			 const struct ivt_policy_channel *by)
+{
+	IVT_WARN(WHO, "%s:%d: channels[%d] \"%s\" can never apply: channels[%d] \"%s\" "
+		      "(line %d) comes first and matches every name it does",
+		 (const char *)arg, shadowed->line, shadowed->index, shadowed->pattern, by->index,
+		 by->pattern, by->line);
+}
+
 static struct ivt_policy *load_initial_policy(const char *path)
 {
 	char err[IVT_POLICY_ERR_MAX];
@@ -228,9 +239,11 @@ static struct ivt_policy *load_initial_policy(const char *path)
 	struct ivt_policy *p = ivt_policy_load_file(path, err, sizeof(err));
 	if (!p)
 		IVT_ERR(WHO, "%s", err);
-	else
+	else {
 		IVT_INFO(WHO, "policy %s: %zu channel rules, %zu hosts", path, p->n_channels,
 			 p->n_hosts);
+		ivt_policy_each_shadowed(p, log_shadowed, (void *)path);
+	}
 	return p;
 }
 
@@ -247,6 +260,7 @@ static void reload_policy(struct daemon_state *d)
 			ivt_peers_policy_changed(d->peers);
 		IVT_INFO(WHO, "reloaded policy %s: %zu channel rules, %zu hosts", d->opt.config,
 			 p->n_channels, p->n_hosts);
+		ivt_policy_each_shadowed(p, log_shadowed, (void *)d->opt.config);
 		ivt_sd_notify("READY=1\nSTATUS=policy reloaded");
 	} else {
 		const struct ivt_policy *cur = ivt_broker_policy(d->broker);
@@ -424,6 +438,7 @@ int main(int argc, char **argv)
 			status = 1;
 		}
 	}
+	ivt_broker_stopping(d.broker); /* what goes from here was let go */
 	/* The store's lower tier dials through the peers: it goes first. */
 	ivt_utmem_service_free(d.utmem);
 	ivt_peers_free(d.peers);

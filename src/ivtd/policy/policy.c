@@ -124,6 +124,38 @@ const struct ivt_policy_channel *ivt_policy_find_channel(const struct ivt_policy
 	return NULL;
 }
 
+/* Where a glob's literal head ends: its first special character. */
+static size_t literal_head(const char *pat)
+{
+	return strcspn(pat, "*?[\\");
+}
+
+/* Every name b matches, a matches too (certain cases only, see .h). */
+static int glob_covers(const char *a, const char *b)
+{
+	size_t ha = literal_head(a), hb = literal_head(b);
+	if (!b[hb]) /* b is a plain name */
+		return fnmatch(a, b, FNM_PERIOD) == 0;
+	/* a is "head*": a name of b starts with b's head, so with a's head
+	 * when b's head starts with it (b's own head does not begin with a
+	 * period that "*" could not match: names are not dot files here) */
+	return a[ha] == '*' && !a[ha + 1] && ha <= hb && !strncmp(a, b, ha) &&
+	       (ha > 0 || b[0] != '.');
+}
+
+void ivt_policy_each_shadowed(const struct ivt_policy *p,
+			      void (*fn)(void *arg, const struct ivt_policy_channel *shadowed,
+					 const struct ivt_policy_channel *by),
+			      void *arg)
+{
+	for (size_t j = 1; p && j < p->n_channels; j++)
+		for (size_t i = 0; i < j; i++)
+			if (glob_covers(p->channels[i].pattern, p->channels[j].pattern)) {
+				fn(arg, &p->channels[j], &p->channels[i]);
+				break;
+			}
+}
+
 void ivt_policy_each_backend(const struct ivt_policy *p,
 			     void (*fn)(void *arg, const char *name, const char *where, int line),
 			     void *arg)

@@ -187,6 +187,15 @@ struct ivt_policy {
 
 /* Load and fully validate. NULL on error with err = "file:line: path: what". */
 struct ivt_policy *ivt_policy_load_file(const char *path, char *err, size_t err_len);
+
+/* Each rule that can never apply because an earlier one matches every
+ * name it does (the first match decides): fn(arg, shadowed, by). Only
+ * what is certain is reported: a plain name an earlier glob matches, any
+ * rule after "*", and "p*" after a shorter "q*" that p starts with. */
+void ivt_policy_each_shadowed(const struct ivt_policy *p,
+			      void (*fn)(void *arg, const struct ivt_policy_channel *shadowed,
+					 const struct ivt_policy_channel *by),
+			      void *arg);
 /* Same from memory; source names it in messages. */
 struct ivt_policy *ivt_policy_load_string(const char *text, const char *source, char *err,
 					  size_t err_len);

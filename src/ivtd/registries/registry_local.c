@@ -172,8 +172,31 @@ static void reap(evutil_socket_t fd, short what, void *arg)
 
 /* ---- sending (the registry ops) ------------------------------------ */
 
+/* Before a connection whose send failed is declared dead: its CLOSE may
+ * be queued unread. A client that sends CLOSE and exits at once (the
+ * preload's close then _exit) makes our next send to it fail before the
+ * event loop reads that CLOSE, e.g. the answers to a connector sent when
+ * its listener's OPEN ACCEPT is taken, after the connector already wrote
+ * everything and left. Its end closed; it did not die: the peer is told
+ * CLOSED, not DIED (docs/preload.md). What else is queued is dropped
+ * unread: nobody is left to answer. A datagram socket's queue is bounded
+ * by its buffer; the loop by MSGS_PER_WAKEUP as any read. */
+static void take_queued_close(struct local_conn *c)
+{
+	for (int i = 0; i < MSGS_PER_WAKEUP && !c->graceful; i++) {
+		struct ivt_ctrl_msg m;
+		if (ivt_ctrl_recv(c->fd, &m, 0) != 0)
+			return; /* drained, or the end of it */
+		ivt_ctrl_msg_close_fds(&m);
+		if (m.hdr.type == IVT_CTRL_CLOSE)
+			c->graceful = 1;
+	}
+}
+
 static void send_failed(struct local_conn *c, int rc)
 {
+	if (!c->dead)
+		take_queued_close(c);
 	if (rc == -EAGAIN)
 		ivt_log_limited(&bad_msg_rl, IVT_LOG_WARN, WHO,
 				"%s (pid %d) does not read its control socket; dropping it",

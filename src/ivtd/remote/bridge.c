@@ -489,16 +489,22 @@ static void got_open(struct bridge *br, const struct ivt_rmsg *m)
 }
 
 /* Dialer, before the client's OPEN_OK: what ivtd tells a local peer in
- * PEER_INFO, the far listener's half-close (its identity is not known
- * here: ""). Only a client that announced half-close is told. */
-void bridge_tell_halfclose(struct bridge *br, uint32_t open_ok_flags)
+ * PEER_INFO. The far listener's own identity does not cross hosts (the
+ * protocol carries only the connector's); what this ivtd knows is the
+ * host whose ivtd took the channel: "host:H/ivtd" (ivt_peer_identity
+ * would otherwise say "" for good). Half-close only to a client that
+ * announced it (op_peer_info drops the flag otherwise). */
+void bridge_tell_peer(struct bridge *br, uint32_t open_ok_flags)
 {
 	struct ivt_reg_end *e = br->lend;
-	if (!(open_ok_flags & IVT_RMSG_HALFCLOSE) || !e->halfclose || !e->reg->ops->peer_info)
+	if (!e->reg->ops->peer_info)
 		return;
-	struct ivt_identity none;
-	memset(&none, 0, sizeof(none));
-	e->reg->ops->peer_info(e, &none, 0, IVT_CTRL_PEER_HALFCLOSE);
+	struct ivt_identity far, daemon = ivt_identity_daemon();
+	if (ivt_identity_remote(br->host, &daemon, &far) < 0)
+		memset(&far, 0, sizeof(far)); /* a name the policy took: not expected */
+	uint32_t flags = (open_ok_flags & IVT_RMSG_HALFCLOSE) && e->halfclose
+				 ? IVT_CTRL_PEER_HALFCLOSE : 0;
+	e->reg->ops->peer_info(e, &far, 0, flags);
 }
 
 /* Dialer: the listener's host accepted; now the local client. */
@@ -522,7 +528,7 @@ static void got_open_ok(struct bridge *br, const struct ivt_rmsg *m)
 		br->message = 1;
 	ok.flags = br->message ? IVT_CTRL_OK_MESSAGE : 0;
 	ok.local_domid = br->lend->domid;
-	bridge_tell_halfclose(br, m->u.open_ok.flags);
+	bridge_tell_peer(br, m->u.open_ok.flags);
 	br->lend->reg->ops->reply_ok(br->lend, &ok);
 	char why[256] = "";
 	int rc = bridge_start_pump(br, NULL, 0, NULL, 0, why, sizeof(why));

@@ -93,7 +93,7 @@ void direct_got_open(struct bridge *br, const struct ivt_rmsg *m)
 	ok.local_domid = br->lend->domid;
 	br->phase = PH_DIRECT;
 	br->deadline_ms = peers_now_ms() + BRIDGE_HANDSHAKE_MS;
-	bridge_tell_halfclose(br, m->u.open_ok.flags); /* FIN frames go end to end */
+	bridge_tell_peer(br, m->u.open_ok.flags); /* FIN frames go end to end */
 	br->lend->reg->ops->reply_ok(br->lend, &ok);
 }
 

@@ -2,10 +2,8 @@
 #include "ivtd/remote/carrier.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <stdio.h>
 
-const char *ivt_carrier_name(enum ivt_carrier c) { return c == IVT_CARRIER_IS_UDP ? "udp" : "raw"; }
+const char *ivt_carrier_name(enum ivt_carrier c) { return slp_carrier_name((enum slp_carrier)c); }
 
 int ivt_carrier_pick(const struct ivt_policy_host *h, const char *no_udp, const char *pin_err,
 		     char *why, size_t why_len)
@@ -13,38 +11,17 @@ int ivt_carrier_pick(const struct ivt_policy_host *h, const char *no_udp, const 
 	char ip[INET_ADDRSTRLEN] = "";
 	if (h->has_ip)
 		inet_ntop(AF_INET, &h->ip, ip, sizeof(ip));
-	switch (h->carrier) {
-	case IVT_CARRIER_RAW:
-		snprintf(why, why_len, "its hosts entry says \"carrier\": \"raw\"");
-		return IVT_CARRIER_IS_RAW;
-	case IVT_CARRIER_UDP:
-		if (no_udp) {
-			snprintf(why, why_len, "its hosts entry says \"carrier\": \"udp\" but %s has "
-					       "no UDP carrier: %s", h->ifname, no_udp);
-			return -ENOTSUP;
-		}
-		if (h->has_ip && pin_err) {
-			snprintf(why, why_len, "its hosts entry says \"carrier\": \"udp\" but its "
-					       "\"ip\" cannot be used: %s", pin_err);
-			return -ENOTSUP;
-		}
-		snprintf(why, why_len, "its hosts entry says \"carrier\": \"udp\"%s%s%s",
-			 h->has_ip ? " (at " : " (its address learnt from its datagrams)", ip,
-			 h->has_ip ? ")" : "");
-		return IVT_CARRIER_IS_UDP;
-	case IVT_CARRIER_AUTO:
-	default:
-		break;
-	}
-	if (!h->has_ip)
-		snprintf(why, why_len, "default; no \"ip\" in its hosts entry");
-	else if (no_udp)
-		snprintf(why, why_len, "default; %s has no UDP carrier: %s", h->ifname, no_udp);
-	else if (pin_err)
-		snprintf(why, why_len, "default; its \"ip\" cannot be used: %s", pin_err);
-	else {
-		snprintf(why, why_len, "default; its \"ip\" %s is known", ip);
-		return IVT_CARRIER_IS_UDP;
-	}
-	return IVT_CARRIER_IS_RAW;
+	struct slp_carrier_ask a = {
+		.mode = h->carrier == IVT_CARRIER_RAW   ? SLP_CARRIER_RAW
+			: h->carrier == IVT_CARRIER_UDP ? SLP_CARRIER_UDP
+							: SLP_CARRIER_AUTO,
+		.mode_src = "its hosts entry says \"carrier\"",
+		.ifname = h->ifname,
+		.addr = h->has_ip ? ip : NULL,
+		.addr_src = "its \"ip\"",
+		.no_addr = "no \"ip\" in its hosts entry",
+		.no_udp = no_udp,
+		.pin_err = pin_err,
+	};
+	return slp_carrier_pick(&a, why, why_len);
 }

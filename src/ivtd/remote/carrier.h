@@ -3,8 +3,8 @@
  * Which carrier ivtd dials a peer daemon with (docs/remote.md,
  * "Carriers"): SLURPoE frames in UDP datagrams (GSO/GRO, one skb per up
  * to 64 KiB) when it knows the peer's IPv4 address, raw Ethernet frames
- * otherwise. A pure decision over the hosts entry and what the interface
- * has, so it is unit-tested without sockets. Accepting needs no choice:
+ * otherwise: src/slurpoe/carrier.h's decision over the hosts entry and
+ * what the interface has, unit-tested without sockets. Accepting needs no choice:
  * every interface listens on both carriers it could open.
  */
 #ifndef IVTD_CARRIER_H
@@ -12,9 +12,10 @@
 
 #include <stddef.h>
 
+#include "slurpoe/carrier.h" /* the decision, shared with the plugin */
 #include "ivtd/policy/policy.h"
 
-enum ivt_carrier { IVT_CARRIER_IS_RAW, IVT_CARRIER_IS_UDP };
+enum ivt_carrier { IVT_CARRIER_IS_RAW = SLP_CARRIER_IS_RAW, IVT_CARRIER_IS_UDP = SLP_CARRIER_IS_UDP };
 
 /* "raw" / "udp" */
 const char *ivt_carrier_name(enum ivt_carrier c);

@@ -75,7 +75,7 @@ void peers_pin_hosts(struct ivt_peers *P)
 		for (size_t h = 0; pol && h < pol->n_hosts; h++) {
 			char why[160];
 			if (pol->hosts[h].has_ip && !strcmp(pol->hosts[h].ifname, i->name))
-				(void)slp_rawsock_udp_pin(i->loop.rs, pol->hosts[h].mac, pol->hosts[h].ip,
+				(void)slp_rawsock_udp_pin(i->loop.rs, pol->hosts[h].mac, pol->hosts[h].ip, 0,
 							  why, sizeof(why));
 		}
 	}
@@ -95,7 +95,8 @@ struct peers_if *peers_carrier_for(const struct ivt_peers *P, const struct ivt_p
 	}
 	char pin_why[160] = "";
 	int pin_bad = udp && host->has_ip &&
-		      slp_rawsock_udp_pin(udp->loop.rs, host->mac, host->ip, pin_why, sizeof(pin_why));
+		      slp_rawsock_udp_pin(udp->loop.rs, host->mac, host->ip, 0, pin_why,
+					  sizeof(pin_why));
 	*carrier = ivt_carrier_pick(host, udp ? NULL : raw->no_udp, pin_bad ? pin_why : NULL, why,
 				    why_len);
 	return *carrier < 0 ? NULL : *carrier == IVT_CARRIER_IS_UDP ? udp : raw;

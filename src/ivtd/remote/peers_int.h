@@ -183,9 +183,10 @@ void bridge_conn_events(struct bridge *br, unsigned events);
 void bridge_pump(struct bridge *br);
 void bridge_housekeeping(struct bridge *br, uint64_t now_ms);
 void bridge_local_gone(struct bridge *br, int graceful); /* dialer: broker gone() */
-/* Dialer: OPEN_OK's (or OPEN_DIRECT's) flags say half-close: tell the
- * local client (PEER_INFO) before its OPEN_OK. */
-void bridge_tell_halfclose(struct bridge *br, uint32_t open_ok_flags);
+/* Dialer, before the local client's OPEN_OK: PEER_INFO with the far
+ * host ("host:H/ivtd") and, when OPEN_OK's (or OPEN_DIRECT's) flags say
+ * so, half-close. */
+void bridge_tell_peer(struct bridge *br, uint32_t open_ok_flags);
 void bridge_local_event(struct bridge *br, int event);  /* acceptor: notify_peer */
 void bridge_free(struct bridge *br);
 int bridge_start_pump(struct bridge *br, const void *blob, size_t len, const int *fds,
