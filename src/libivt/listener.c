@@ -310,10 +310,11 @@ IVT_EXPORT int ivt_accept(ivt_listener *l, ivt_channel **out)
 		int rc = l->down ? relisten(l, block) : 0;
 		if (rc < 0)
 			return rc;
-		/* one ready source at a time (level-triggered: epoll hands
-		 * them out in turn), ivtd's control socket or a line */
-		struct epoll_event ev;
-		int n = epoll_wait(l->epfd, &ev, 1, 0);
+		/* one ready source at a time (level-triggered: the others stay
+		 * ready), ivtd's control socket first: its queue is the one
+		 * with limits (backlog share), a line holds a few offers */
+		struct epoll_event evs[8];
+		int n = epoll_wait(l->epfd, evs, 8, 0);
 		if (n == 0) {
 			/* idle: the lines' counts to ivtd, off the connections' path */
 			line_set_report(&l->lines, l->ctrl.ops->fd(l->ctrl.impl));
@@ -322,12 +323,15 @@ IVT_EXPORT int ivt_accept(ivt_listener *l, ivt_channel **out)
 				ivt_reason_set(-EAGAIN, "no connector waiting on '%s'", l->name);
 				return -EAGAIN;
 			}
-			n = epoll_wait(l->epfd, &ev, 1, -1);
+			n = epoll_wait(l->epfd, evs, 8, -1);
 		}
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		if (n <= 0)
 			continue;
+		struct epoll_event ev = evs[0];
+		for (int i = 1; i < n && (ev.data.u64 & LINE_TAG); i++)
+			ev = evs[i];
 		if (ev.data.u64 & LINE_TAG)
 			rc = accept_line(l, ev.data.u64, out);
 		else if (l->down || (int)ev.data.u64 == l->timerfd) {
