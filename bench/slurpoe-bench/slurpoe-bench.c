@@ -651,7 +651,8 @@ int main(int argc, char **argv)
 	printf("frames over %s\n", slp_rawsock_path(s.loop.rs));
 	printf("SLURPoE%s vs TCP over veth between two netns (MTU %d, rx %s, acks %s, busy-poll %u us, "
 	       "median of %d%s%s)\n", encrypt ? " (authenticated, encrypted)" : auth ? " (authenticated)" : "",
-	       slp_rawsock_mtu(s.loop.rs), use_ring ? "TPACKET_V3 ring" : "recvmmsg",
+	       slp_rawsock_mtu(s.loop.rs), use_ring ? "TPACKET_V3 ring"
+	       : strstr(slp_rawsock_path(s.loop.rs), "TPACKET_V2") ? "TPACKET_V2 ring" : "recvmmsg",
 	       ack_now ? "per batch" : "at turn end", busy_us, repeat,
 	       impair ? ", impair " : "", impair ? impair : "");
 	printf("%8s | %10s %10s %6s | %10s %6s | %9s %9s %6s\n", "size", "slp MB/s", "tcp MB/s",
