@@ -31,7 +31,19 @@ struct ivt_ring_offer {
 	/* -1, or the accepting end's control connection that came with the
 	 * offer (IVT_CTRL_OPEN_CTRL_FD): its OPEN goes there, no dialling */
 	int ctrl_fd;
+	/* The offer came over a direct line (listener.c): no ticket, no
+	 * ivtd; identity is the one ivtd gave with the line. */
+	int line;
+	/* incoming() returned IVT_INCOMING_LINE: ivtd gave a line (line_fd,
+	 * the caller's to close, and what ivtd said of it), or said to drop
+	 * every line (lines_drop) */
+	int line_fd, line_keep;
+	int lines_drop;
+	struct ivt_ctrl_line line_info;
 };
+
+/* incoming(): not a connector but news about direct lines (above). */
+#define IVT_INCOMING_LINE 1
 
 /* What open_ring needs of the channel: make the ring and send its setup
  * (through the oob, usable once build is called), say whether the peer
@@ -93,7 +105,8 @@ struct ivt_ctrl_ops {
 	/* A listener (OPEN with IVT_CTRL_OPEN_MULTI): wait up to timeout_ms
 	 * (0: not at all) for ivtd's next waiting connector. 0 with *ticket
 	 * set, -EAGAIN none yet, -ENOTSUP (transport has no such listeners),
-	 * else a negative errno with the reason recorded (ivtd gone: -ECONNRESET). */
+	 * else a negative errno with the reason recorded (ivtd gone: -ECONNRESET).
+	 * IVT_INCOMING_LINE: news about direct lines in *offer instead. */
 	int (*incoming)(void *impl, uint32_t *ticket, struct ivt_ring_offer *offer,
 			int timeout_ms);
 	/* Optional (NULL: connectors never bring rings over this transport).
@@ -114,6 +127,11 @@ struct ivt_ctrl_ops {
 	 * (ivt_open_opts.peer_addr), or the one a listener is bound to
 	 * (bind_addr). 0 or -EINVAL (not an address). */
 	int (*tcp_addr)(void *impl, const char *addr);
+	/* Optional (NULL: never). An accepting end: the direct line ivtd
+	 * sent with its answer, for its listener (docs/conn-setup.md): the
+	 * fd with *info and *keep (the copy of the connector's end; both the
+	 * caller's), or -1. */
+	int (*take_line)(void *impl, struct ivt_ctrl_line *info, int *keep);
 	/* End this end (graceful: tell ivtd) and free impl. */
 	void (*close)(void *impl, int graceful);
 };
@@ -137,6 +155,10 @@ int ivt_ctrl_select_guest(struct ivt_ctrl *c, const char *socket_opt);
 
 /* Constructors (ctrl_local.c, xs_conn.c): 0 or negative errno + reason. */
 int ivt_ctrl_local_new(struct ivt_ctrl *c, const char *socket_path);
+/* An end without ivtd (ctrl_line.c): a connection made over a direct
+ * line. Its peer's identity is the one ivtd gave with the line; the
+ * backend tells each end the other's fate (IVT_CAP_PEER_FATE). */
+int ivt_ctrl_line_new(struct ivt_ctrl *c, const char *peer_identity);
 int ivt_ctrl_xs_new(struct ivt_ctrl *c);
 
 static inline void ivt_ring_offer_close(struct ivt_ring_offer *o)

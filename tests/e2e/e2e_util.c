@@ -313,3 +313,35 @@ int e2e_count_fds(pid_t pid)
 	closedir(d);
 	return n - 1; /* the directory's own fd */
 }
+
+int e2e_stream_in_read(struct e2e_stream_in *c)
+{
+	uint8_t buf[16384];
+	for (;;) {
+		if (!c->have_seed) {
+			ssize_t n = ivt_recv(c->ch, c->seed_buf + c->got, 8 - c->got);
+			if (n == -EAGAIN)
+				return 0;
+			if (n <= 0)
+				return -1;
+			c->got += (uint64_t)n;
+			if (c->got == 8) {
+				memcpy(&c->seed, c->seed_buf, 8);
+				c->have_seed = 1;
+				c->got = 0;
+			}
+			continue;
+		}
+		if (c->got == c->total)
+			return 1;
+		size_t want = c->total - c->got < sizeof(buf) ? c->total - c->got : sizeof(buf);
+		ssize_t n = ivt_recv(c->ch, buf, want);
+		if (n == -EAGAIN)
+			return 0;
+		if (n <= 0)
+			return -1;
+		if (e2e_mismatch(buf, c->seed, c->got, (size_t)n) >= 0)
+			return -1;
+		c->got += (uint64_t)n;
+	}
+}

@@ -77,4 +77,16 @@ int e2e_send_pattern(ivt_channel *ch, uint64_t seed, uint64_t len, size_t piece)
  * wrong byte (reported on stderr). */
 int e2e_recv_pattern(ivt_channel *ch, uint64_t seed, uint64_t len);
 
+/* An accepted stream as the many-clients tests send it: an 8-byte seed,
+ * then `total` pattern bytes of that seed. Set ch and total. */
+struct e2e_stream_in {
+	ivt_channel *ch;
+	uint64_t seed, got, total;
+	int have_seed, done;
+	uint8_t seed_buf[8];
+};
+/* Read what is there (a non-blocking channel): 1 when the stream is
+ * complete, 0 not yet, -1 on a bad byte or an early end. */
+int e2e_stream_in_read(struct e2e_stream_in *c);
+
 #endif
