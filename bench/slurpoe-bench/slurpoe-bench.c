@@ -5,7 +5,7 @@
  * itself and removes them at exit).
  *
  *   slurpoe-bench [--quick] [--ring] [--xdp] [--udp] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth]
- *                 [--encrypt] [--impair SPEC] [--sizes LIST]
+ *                 [--encrypt] [--impair SPEC] [--sizes LIST] [--latency]
  *
  * Per message size: stream bandwidth (MB/s, until the receiver confirmed
  * every byte), RDMA-write bandwidth (until completions, i.e. acknowledged
@@ -18,7 +18,8 @@
  * application's turn (slp_engine_flush_acks); --auth authenticates every
  * frame (ChaCha20-Poly1305 tag, docs/remote.md); --encrypt also encrypts
  * payloads (implies --auth); --xdp carries frames over AF_XDP where it can
- * (the first line says which path; with XDP on a veth, TCP loses GSO).
+ * (the first line says which path; with XDP on a veth, TCP loses GSO);
+ * --latency measures only the round trips (no stream or RDMA tests).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -72,6 +73,7 @@ static unsigned size_mask = (1u << NSIZES) - 1;
 
 static char ns_a[32], ns_b[32];
 static int use_udp;
+static int latency_only;
 static int quick, use_ring, use_xdp, mtu, repeat = 1, ack_now, auth, encrypt;
 static unsigned busy_us;
 static const char *impair;
@@ -472,6 +474,8 @@ static int parse_sizes(const char *list)
 static void print_cost(const struct result *sb, const struct result *tb, const struct result *sl,
 		       const struct result *tl)
 {
+	if (latency_only)
+		goto round_trips;
 	printf("\nstream CPU (both processes, user+sys incl. softirq run in them) and batching\n");
 	printf("%8s | %8s %8s %8s | %8s %8s | %6s | %7s %7s | %6s %6s %6s | %5s | %6s %6s\n",
 	       "size", "slp tx", "slp rx", "s/GB", "tcp tx", "tcp rx", "cpu", "ns/frm", "ns/frm",
@@ -501,6 +505,7 @@ static void print_cost(const struct result *sb, const struct result *tb, const s
 		       1000.0 * per(s->server.tx_frames, s->client.tx_frames),
 		       per(s->client.waits, s->client.tx_frames));
 	}
+round_trips:
 	printf("\nround trip per message (client = pinger): syscalls and CPU each side\n");
 	printf("%8s | %7s %7s %7s %7s | %7s %7s %7s %7s | %8s %8s\n", "size", "cli tx", "cli rx",
 	       "cli wt", "cli us", "srv tx", "srv rx", "srv wt", "srv us", "tcp cli", "tcp srv");
@@ -541,7 +546,8 @@ int main(int argc, char **argv)
 					   {"repeat", 1, 0, 'n'}, {"busy-poll", 1, 0, 'b'},
 					   {"ack-now", 0, 0, 'a'}, {"auth", 0, 0, 'A'},
 					   {"encrypt", 0, 0, 'E'}, {"xdp", 0, 0, 'X'}, {"udp", 0, 0, 'U'},
-					   {"sizes", 1, 0, 'S'}, {0, 0, 0, 0}};
+					   {"sizes", 1, 0, 'S'}, {"latency", 0, 0, 'L'},
+					   {0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
@@ -555,6 +561,7 @@ int main(int argc, char **argv)
 		case 'E': auth = encrypt = 1; break;
 		case 'X': use_xdp = 1; break;
 		case 'U': use_udp = 1; break;
+		case 'L': latency_only = 1; break;
 		case 'S':
 			if (parse_sizes(optarg))
 				return 1;
@@ -565,7 +572,7 @@ int main(int argc, char **argv)
 				repeat = 15;
 			break;
 		default:
-			fprintf(stderr, "usage: slurpoe-bench [--quick] [--ring] [--xdp] [--udp] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth] [--encrypt] [--impair SPEC] [--sizes LIST]\n");
+			fprintf(stderr, "usage: slurpoe-bench [--quick] [--ring] [--xdp] [--udp] [--mtu N] [--repeat N] [--busy-poll US] [--ack-now] [--auth] [--encrypt] [--impair SPEC] [--sizes LIST] [--latency]\n");
 			return 1;
 		}
 	}
@@ -644,7 +651,8 @@ int main(int argc, char **argv)
 	printf("frames over %s\n", slp_rawsock_path(s.loop.rs));
 	printf("SLURPoE%s vs TCP over veth between two netns (MTU %d, rx %s, acks %s, busy-poll %u us, "
 	       "median of %d%s%s)\n", encrypt ? " (authenticated, encrypted)" : auth ? " (authenticated)" : "",
-	       slp_rawsock_mtu(s.loop.rs), use_ring ? "TPACKET_V3 ring" : "recvmmsg",
+	       slp_rawsock_mtu(s.loop.rs), use_ring ? "TPACKET_V3 ring"
+	       : strstr(slp_rawsock_path(s.loop.rs), "TPACKET_V2") ? "TPACKET_V2 ring" : "recvmmsg",
 	       ack_now ? "per batch" : "at turn end", busy_us, repeat,
 	       impair ? ", impair " : "", impair ? impair : "");
 	printf("%8s | %10s %10s %6s | %10s %6s | %9s %9s %6s\n", "size", "slp MB/s", "tcp MB/s",
@@ -656,9 +664,12 @@ int main(int argc, char **argv)
 		if (!(size_mask & (1u << i)))
 			continue;
 		const char *what = "slurpoe stream";
-		if (median_of(bw, &ps, &s, servers[0], sz, &rs_bw[i]) ||
-		    (what = "tcp stream", median_of(bw, &pt, NULL, servers[1], sz, &rt_bw[i])) ||
-		    (what = "slurpoe rdma write", (rb = rdma_bw(&s, &ps, sz)) < 0) ||
+		memset(&rs_bw[i], 0, sizeof(rs_bw[i]));
+		memset(&rt_bw[i], 0, sizeof(rt_bw[i]));
+		if ((!latency_only && median_of(bw, &ps, &s, servers[0], sz, &rs_bw[i])) ||
+		    (what = "tcp stream",
+		     !latency_only && median_of(bw, &pt, NULL, servers[1], sz, &rt_bw[i])) ||
+		    (what = "slurpoe rdma write", !latency_only && (rb = rdma_bw(&s, &ps, sz)) < 0) ||
 		    (what = "slurpoe round trip", median_of(rtt, &ps, &s, servers[0], sz, &rs_rt[i])) ||
 		    (what = "tcp round trip", median_of(rtt, &pt, NULL, servers[1], sz, &rt_rt[i]))) {
 			fprintf(stderr, "slurpoe-bench: size %zu: %s failed (connection: %s)\n", sz,

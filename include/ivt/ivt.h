@@ -134,10 +134,25 @@ struct ivt_open_opts {
  * with timeout_ms 0 once queued in its backlog (or fails at once: full,
  * nobody listening), like TCP's connect: it may send at once (the bytes
  * wait in the ring, which it built) and stays queued until accepted; a
- * listener that closes first makes its calls return -ECONNRESET. Only
- * for listeners whose connectors bring their rings (shm between local
- * processes, docs/conn-setup.md); others (vchan, "spill" policies, an
- * older ivtd) still answer once accepted.
+ * listener that closes first (or refuses the ring) makes its calls return
+ * -ECONNREFUSED. Only for listeners whose connectors bring their rings
+ * (shm between local processes, docs/conn-setup.md); others (vchan,
+ * "spill" policies, an older ivtd) still answer once accepted.
+ * Direct lines (docs/conn-setup.md): once ivtd admitted this process for
+ * such a listener it may give both processes a line of their own; this
+ * process's later connections to that name then go over it without
+ * ivtd and return at once, whatever timeout_ms says, as TCP's connect
+ * does while the connection waits in the accept queue: the listener has
+ * not accepted yet, and one that refuses the ring or closes first makes
+ * the next call that needs the peer return -ECONNREFUSED. A line whose
+ * queue is full, or that is gone (listener closed, policy reloaded), is
+ * passed by: the connection goes through ivtd as above. Such connections
+ * are not held by ivtd (no re-attach after an ivtd restart, no PEER
+ * notices: the backend tells each end the other's fate), and a line is
+ * a capability: a process that passes its line's descriptor on passes
+ * its identity with it, as passing an open channel would. IVT_LINES=0 in
+ * the environment turns lines off for the process; the policy key
+ * "lines": false for a rule. 
  * Errors: -EACCES policy refuses, -ENOENT no such channel policy or (connect)
  * nobody listening within the timeout, -EADDRINUSE already has a listener,
  * -ECONNREFUSED daemon not running or the listener closed before accepting,
@@ -191,9 +206,13 @@ int ivt_listen(const char *name, const struct ivt_open_opts *opts, ivt_listener 
 int ivt_accept(ivt_listener *l, ivt_channel **out);
 
 /* Readable (POLLIN, level-triggered) while ivt_accept may succeed, or
- * will report an error; it may wake for a connector that left meanwhile
- * or for an attempt to listen again after ivtd restarted (ivt_accept then
- * says -EAGAIN). The same fd for the listener's life, whatever happens
+ * will report an error; it may wake for a connector that left meanwhile,
+ * for ivtd's word about direct lines (a new line, lines dropped), for an
+ * offer on a line that turns out bad, or for an attempt to listen again
+ * after ivtd restarted (ivt_accept then says -EAGAIN). Offers on direct
+ * lines (docs/conn-setup.md) wait in their lines until ivt_accept takes
+ * them, one per call; the connection it returns has the identity ivtd
+ * gave with the line and is not held by ivtd. The same fd for the listener's life, whatever happens
  * to ivtd (an epoll set: add it to poll/select/epoll like any fd). */
 int ivt_listener_fd(ivt_listener *l);
 

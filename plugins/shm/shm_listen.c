@@ -74,7 +74,10 @@ int shm_listen(const struct ivt_ep_params *params, struct ivt_ep **out)
 	fds[SHM_FD_WAKE] = sv[1];
 	rc = params->oob->send(params->oob->ctx, &blob, sizeof(blob), fds, SHM_SETUP_NFDS);
 	if (rc < 0) {
-		shm_log(IVT_LOG_ERR, "channel '%s': sending setup: %s",
+		/* a direct line full or gone: the caller opens through ivtd */
+		int quiet = rc == -EAGAIN || rc == -EPIPE || rc == -ECONNRESET ||
+			    rc == -ECONNREFUSED;
+		shm_log(quiet ? IVT_LOG_DEBUG : IVT_LOG_ERR, "channel '%s': sending setup: %s",
 			params->channel ? params->channel : "", strerror(-rc));
 		goto fail;
 	}

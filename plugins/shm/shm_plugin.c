@@ -106,6 +106,10 @@ static int shm_probe(char *why, size_t why_len)
  * closed first, else it died. */
 static int gone_error(struct ivt_ep *ep)
 {
+	/* A ring offered (a direct line) that the peer never attached to:
+	 * refused, or its listener closed with it queued: TCP's refusal. */
+	if (!ivt_ring_peer_attached(&ep->ring))
+		return -ECONNREFUSED;
 	return ivt_ring_peer_closed(&ep->ring) ? -EPIPE : -ECONNRESET;
 }
 
@@ -123,7 +127,7 @@ static ssize_t shm_recv(struct ivt_ep *ep, void *buf, size_t len)
 		return n;
 	/* Gone: what it published before is still ours to read, then the end. */
 	n = ivt_ring_read(&ep->ring, buf, len);
-	return n == -EAGAIN ? -ECONNRESET : n;
+	return n == -EAGAIN ? (ivt_ring_peer_attached(&ep->ring) ? -ECONNRESET : -ECONNREFUSED) : n;
 }
 
 static ssize_t shm_send_reserve(struct ivt_ep *ep, size_t want, void **ptr, size_t *space)
@@ -145,7 +149,7 @@ static ssize_t shm_recv_peek(struct ivt_ep *ep, const void **ptr)
 		return n;
 	/* as shm_recv: what it published before it went is still ours */
 	n = ivt_ring_peek(&ep->ring, ptr);
-	return n == -EAGAIN ? -ECONNRESET : n;
+	return n == -EAGAIN ? (ivt_ring_peer_attached(&ep->ring) ? -ECONNRESET : -ECONNREFUSED) : n;
 }
 
 static int shm_recv_consume(struct ivt_ep *ep, size_t len)
@@ -234,6 +238,9 @@ static const struct ivt_plugin_ops shm_ops = {
 	.recv_peek = shm_recv_peek,
 	.recv_consume = shm_recv_consume,
 	.forget = shm_forget,
+	.park = shm_park,
+	.peer_done = shm_peer_done,
+	.renew = shm_renew,
 };
 
 __attribute__((visibility("default"))) const struct ivt_plugin_ops *ivt_plugin_entry(uint32_t host_abi)

@@ -19,6 +19,7 @@
  *   CLOSE       0
  *   STATUS      0
  *   STATUS_OK   1 .. IVT_CTRL_STATUS_MAX + 1, text whose only NUL is the last byte
+ *   LINE_REUSE, LINE_RELEASED  0 (hdr.seq: a slot, 1 .. IVT_LINE_SLOTS)
  */
 #include "clock.h"
 #include "ctrl_msg.h"
@@ -121,6 +122,16 @@ static int check_payload(struct ivt_ctrl_msg *m, uint32_t len)
 			return -EPROTO;
 		return 0;
 	}
+	case IVT_CTRL_LINE: {
+		const struct ivt_ctrl_line *l = &m->u.line;
+		if (len != sizeof(*l) || !l->line_id || l->message > 1 || l->reserved ||
+		    !TERMINATED(l->name) || !TERMINATED(l->backend) || !TERMINATED(l->identity) ||
+		    m->nfds < 1 || m->nfds > 2) /* 2: a listener's, with the keeper */
+			return -EPROTO;
+		return 0;
+	}
+	case IVT_CTRL_LINE_STATS:
+		return len == sizeof(m->u.line_stats) ? 0 : -EPROTO;
 	case IVT_CTRL_PEER_INFO:
 		if (len != sizeof(m->u.peer_info) || !TERMINATED(m->u.peer_info.identity))
 			return -EPROTO;
@@ -145,7 +156,11 @@ static int check_payload(struct ivt_ctrl_msg *m, uint32_t len)
 	case IVT_CTRL_CLOSE:
 	case IVT_CTRL_STATUS:
 	case IVT_CTRL_QUEUED:
+	case IVT_CTRL_LINES_DROP:
 		return len == 0 ? 0 : -EPROTO;
+	case IVT_CTRL_LINE_REUSE:
+	case IVT_CTRL_LINE_RELEASED:
+		return len == 0 && m->hdr.seq >= 1 && m->hdr.seq <= IVT_LINE_SLOTS ? 0 : -EPROTO;
 	case IVT_CTRL_STATUS_OK: {
 		if (len < 1 || len > IVT_CTRL_STATUS_MAX + 1)
 			return -EPROTO;
@@ -170,13 +185,25 @@ int ivt_ctrl_parse(const void *buf, size_t n, struct ivt_ctrl_msg *m)
 	/* Compare in size_t: hdr.len is attacker-chosen and must not wrap. */
 	if (n - sizeof(m->hdr) != (size_t)m->hdr.len || m->hdr.len > sizeof(m->u))
 		return -EPROTO;
-	/* Only SETUP, OPEN_SETUP and INCOMING_RING may carry descriptors. */
+	/* Only SETUP, OPEN_SETUP, INCOMING_RING and LINE may carry descriptors. */
 	if (m->nfds > 0 && m->hdr.type != IVT_CTRL_SETUP && m->hdr.type != IVT_CTRL_OPEN_SETUP &&
-	    m->hdr.type != IVT_CTRL_INCOMING_RING)
+	    m->hdr.type != IVT_CTRL_INCOMING_RING && m->hdr.type != IVT_CTRL_LINE)
 		return -EPROTO;
 	memset(&m->u, 0, sizeof(m->u));
 	memcpy(&m->u, (const char *)buf + sizeof(m->hdr), m->hdr.len);
 	return check_payload(m, m->hdr.len);
+}
+
+int ivt_ctrl_setup_fill(struct ivt_ctrl_setup *s, const void *blob, size_t len, int nfds)
+{
+	if (len > IVT_OOB_BLOB_MAX || nfds < 0 || nfds > IVT_OOB_FDS_MAX || (len && !blob))
+		return -EINVAL;
+	memset(s, 0, sizeof(*s));
+	s->blob_len = (uint32_t)len;
+	s->nfds = (uint32_t)nfds;
+	if (len)
+		memcpy(s->blob, blob, len);
+	return 0;
 }
 
 void ivt_ctrl_msg_close_fds(struct ivt_ctrl_msg *m)

@@ -20,6 +20,8 @@ struct ivt_ctrl_msg {
 		struct ivt_ctrl_incoming_ring incoming_ring;
 		struct ivt_ctrl_open_setup open_setup;
 		struct ivt_ctrl_peer_info peer_info;
+		struct ivt_ctrl_line line;
+		struct ivt_ctrl_line_stats line_stats;
 		struct ivt_ctrl_attach_info attach_info;
 		struct ivt_ctrl_attach attach;
 		struct ivt_ctrl_attach_ok attach_ok;
@@ -29,7 +31,8 @@ struct ivt_ctrl_msg {
 	int nfds;
 };
 
-/* Send one message. fds only with IVT_CTRL_SETUP and IVT_CTRL_INCOMING_RING. 0 or negative errno. */
+/* Send one message. fds only with IVT_CTRL_SETUP, IVT_CTRL_INCOMING_RING
+ * and IVT_CTRL_LINE (exactly one). 0 or negative errno. */
 int ivt_ctrl_send(int sock, uint16_t type, uint32_t seq, const void *payload, uint32_t len,
 		  const int *fds, int nfds);
 
@@ -39,6 +42,10 @@ int ivt_ctrl_send(int sock, uint16_t type, uint32_t seq, const void *payload, ui
  * errno. */
 int ivt_ctrl_send_open_setup(int sock, uint32_t seq, const struct ivt_ctrl_open *open,
 			     const struct ivt_ctrl_setup *setup, const int *fds, int nfds, int one);
+
+/* A SETUP of a backend's blob (len bytes) and nfds descriptors, for
+ * struct ivt_oob senders: 0, or -EINVAL when they do not fit. */
+int ivt_ctrl_setup_fill(struct ivt_ctrl_setup *s, const void *blob, size_t len, int nfds);
 
 /* One message of a batch: no fds. */
 struct ivt_ctrl_out {

@@ -121,6 +121,22 @@ enum ivt_ctrl_type {
 	 * datagram (ivt_ctrl_open_setup), read as the two; only after an
 	 * OPEN_OK with IVT_CTRL_OK_OPEN_SETUP */
 	IVT_CTRL_OPEN_SETUP = 16,
+	/* daemon -> listener and daemon -> connector (one fd: an end of a
+	 * SEQPACKET socket pair): a direct line (ivt_ctrl_line) */
+	IVT_CTRL_LINE = 17,
+	/* daemon -> listener: drop every line (policy reloaded); no payload */
+	IVT_CTRL_LINES_DROP = 18,
+	/* listener -> daemon: connections accepted over lines so far
+	 * (ivt_ctrl_line_stats), sent lazily, only to an ivtd that granted one */
+	IVT_CTRL_LINE_STATS = 19,
+	/* On a line only, never to ivtd (docs/conn-setup.md, ring reuse); no
+	 * payload, the slot (1..IVT_LINE_SLOTS) in hdr.seq. connector ->
+	 * listener: a new connection on the ring it kept under that slot (no
+	 * fds). listener -> connector: the listener holds nothing busy under
+	 * that slot any more (its end closed, the connector's too). A SETUP
+	 * on a line names its slot the same way (0: not kept). */
+	IVT_CTRL_LINE_REUSE = 20,
+	IVT_CTRL_LINE_RELEASED = 21,
 	IVT_CTRL_TYPE_MAX
 };
 
@@ -166,6 +182,9 @@ enum ivt_ctrl_open_flags {
 	/* Hint (a connector with IVT_CTRL_OPEN_RINGS): it takes
 	 * IVT_CTRL_OK_OPEN_SETUP. */
 	IVT_CTRL_OPEN_ONE_MSG = 1u << 20,
+	/* Hint (a MULTI listener with IVT_CTRL_OPEN_RINGS, or a connector
+	 * with it): it takes direct lines (IVT_CTRL_LINE, docs/conn-setup.md). */
+	IVT_CTRL_OPEN_LINES = 1u << 21,
 };
 #define IVT_CTRL_OPEN_FLAGS                                                                  \
 	(IVT_LISTEN | IVT_MESSAGE | IVT_CTRL_OPEN_MULTI | IVT_CTRL_OPEN_ACCEPT |               \
@@ -289,6 +308,35 @@ struct ivt_ctrl_open_setup {
 struct ivt_ctrl_incoming_ring {
 	struct ivt_ctrl_incoming in;
 	struct ivt_ctrl_setup setup;
+};
+
+/* LINE: one end of a socket pair between a listener's process and a
+ * connector's process, granted by ivtd once its policy admitted the
+ * connector's identity for the listener. To the connector (one fd: the
+ * connector's end; identity = the listener's): later connections to name
+ * send their ring's SETUP on it and go on at once. To the listener (two
+ * fds: the listener's end, and a copy of the connector's that it only
+ * keeps, so that its end never reads end of file when the connector
+ * exits; identity = the connector's as the policy saw it): SETUPs read
+ * from it are offers of that identity. The grant (backend, ring_size,
+ * message) is the listener's. */
+struct ivt_ctrl_line {
+	uint32_t line_id; /* nonzero, per listener */
+	uint32_t message; /* 0 or 1: the listener's message mode */
+	uint64_t ring_size;
+	uint32_t peer_domid;
+	uint32_t reserved; /* 0 */
+	char name[IVT_NAME_MAX + 1];
+	char backend[IVT_BACKEND_NAME_MAX + 1];
+	char identity[IVT_IDENTITY_MAX + 1];
+};
+
+/* Rings kept per line and side: slot ids on a line are 1..this. */
+#define IVT_LINE_SLOTS 4
+
+struct ivt_ctrl_line_stats {
+	uint64_t accepted; /* connections accepted over lines since the listen */
+	uint64_t refused;  /* offers on lines dropped (bad ring or message) */
 };
 
 struct ivt_ctrl_peer_info {

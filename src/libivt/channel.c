@@ -16,7 +16,9 @@
 #include "common/plugin_loader.h"
 #include "common/tcp_map.h"
 #include "conn_ring.h"
+#include "ctrl_conn.h"
 #include "errors.h"
+#include "ring_pool.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define RETRY_FIRST_MS 10
@@ -278,6 +280,9 @@ static void chan_free_as(struct ivt_channel *ch, int graceful)
 {
 	if (graceful)
 		chan_spill_free(ch);
+	if (ch->ep && graceful && ch->ctrl.ops && ch->ctrl.ops->keep_ep &&
+	    ch->ctrl.ops->keep_ep(ch->ctrl.impl, ch->ops, ch->ep))
+		ch->ep = NULL; /* kept for the next connection over its line */
 	if (ch->ep && graceful)
 		ch->ops->close(ch->ep);
 	else if (ch->ep && IVT_PLUGIN_OPS_HAS(ch->ops, forget) && ch->ops->forget)
@@ -315,6 +320,35 @@ static int open_offered(struct ivt_channel *ch, const char *socket_opt,
 	r.ring_size = lis_ok->ring_size;
 	if (lis_ok->flags & IVT_CTRL_OK_MESSAGE)
 		r.flags |= IVT_MESSAGE;
+	if (offer->line) { /* over a direct line: no ivtd, as ivtd granted */
+		struct ring_pool *pool = offer->pool; /* our reference */
+		offer->pool = NULL;
+		int rc = 0;
+		if (offer->reuse_ep) { /* a ring kept on the line, renewed */
+			ch->ep = offer->reuse_ep;
+			ch->ops = offer->reuse_ops;
+			offer->reuse_ep = NULL;
+		} else {
+			rc = conn_ring_attach(ch, lis_ok, offer);
+		}
+		if (rc == 0)
+			rc = ivt_ctrl_line_new(&ch->ctrl, offer->identity, pool, offer->slot);
+		if (rc < 0 && pool) { /* the slot is free again; the connector sees its peer go */
+			ring_pool_put(pool, offer->slot, ch->ops, ch->ep);
+			ring_pool_unref(pool);
+			ch->ep = NULL;
+		} else if (rc < 0 && ch->ep) {
+			ch->ops->close(ch->ep); /* the connector sees its peer go */
+			ch->ep = NULL;
+		}
+		memset(ok, 0, sizeof(*ok));
+		snprintf(ok->backend, sizeof(ok->backend), "%s", lis_ok->backend);
+		ok->ring_size = lis_ok->ring_size;
+		ok->is_server = 1;
+		ok->local_domid = lis_ok->local_domid;
+		ok->flags = lis_ok->flags & IVT_CTRL_OK_MESSAGE;
+		return rc;
+	}
 	struct ivt_ring_wait w = {.peer_identity = offer->identity, .ctrl_fd = offer->ctrl_fd};
 	offer->ctrl_fd = -1; /* ours: the attach below closes the offer */
 	int rc = conn_ring_attach(ch, lis_ok, offer);
@@ -394,7 +428,20 @@ static int chan_start(const char *name, unsigned flags, const struct ivt_open_op
 		int ringable = !listen && !o->peer_addr &&
 			       (!o->host_addr || dial_name(&dreq, o->host_addr) == 0);
 		ivt_reason_clear(); /* a host_addr that cannot be dialled: as before */
-		if (ringable) {
+		struct conn_line line;
+		if (ringable && conn_line_lookup(ivt_ctrl_socket_path(o->socket_path), dreq.name,
+						 &line)) {
+			/* over the line ivtd granted: no ivtd, returns at once */
+			rc = conn_line_connect(ch, o->socket_path, &dreq, flags, &ok);
+			/* else through ivtd, without asking for another line
+			 * while this one is kept (it was only full) */
+			if (rc == CONN_RING_UNUSED &&
+			    conn_line_lookup(ivt_ctrl_socket_path(o->socket_path), dreq.name, &line)) {
+				req->flags &= ~(uint32_t)IVT_CTRL_OPEN_LINES;
+				dreq.flags &= ~(uint32_t)IVT_CTRL_OPEN_LINES;
+			}
+		}
+		if (ringable && rc == CONN_RING_UNUSED) {
 			struct ivt_ctrl_open r = dreq;
 			rc = conn_ring_connect(ch, o->socket_path, &r, flags, &ok,
 					       connector_wait(&r, deadline, o->timeout_ms));
@@ -509,6 +556,9 @@ int chan_make_request(const char *name, const struct ivt_open_opts *o, uint32_t 
 	/* ...and a connector sends its ring's OPEN and SETUP as one */
 	if (!(flags & IVT_LISTEN) && conn_ring_enabled())
 		req->flags |= IVT_CTRL_OPEN_ONE_MSG;
+	/* ...and takes direct lines (docs/conn-setup.md) */
+	if ((!(flags & IVT_LISTEN) || (flags & IVT_CTRL_OPEN_MULTI)) && conn_line_enabled())
+		req->flags |= IVT_CTRL_OPEN_LINES;
 	/* timeout 0: go on once queued at the listener, as TCP's connect */
 	if (!(flags & IVT_LISTEN) && o->timeout_ms == 0 && conn_ring_enabled())
 		req->flags |= IVT_CTRL_OPEN_QUEUED;

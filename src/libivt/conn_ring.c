@@ -18,10 +18,12 @@
  * socket type, ring header; docs/ring.md).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "channel.h"
 #include "common/log.h"
@@ -29,6 +31,7 @@
 #include "conn_ring.h"
 #include "ctrl_conn.h"
 #include "errors.h"
+#include "ring_pool.h"
 
 #define GRANTS_MAX 16
 
@@ -40,6 +43,12 @@ struct grant {
 	int message;
 	int one_msg; /* ivtd takes OPEN_SETUP (IVT_CTRL_OK_OPEN_SETUP) */
 	int used;
+	/* A direct line to the listener (docs/conn-setup.md): our end, the
+	 * id ivtd gave it, and the listener's identity as ivtd named it. */
+	int has_line;
+	struct ring_pool *line; /* owns the line's descriptor (ring_pool.c) */
+	uint32_t line_id;
+	char line_peer[IVT_IDENTITY_MAX + 1];
 };
 
 static pthread_mutex_t grants_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -60,17 +69,38 @@ static struct grant *find_locked(const char *path, const char *name)
 	return NULL;
 }
 
+static void line_close_locked(struct grant *g)
+{
+	if (g->has_line) {
+		ring_pool_kill(g->line); /* its kept rings die with it */
+		ring_pool_unref(g->line);
+	}
+	g->has_line = 0;
+	g->line = NULL;
+}
+
+/* The entry for path and name: found, or the oldest one taken over (its
+ * line closed). */
+static struct grant *take_locked(const char *path, const char *name)
+{
+	struct grant *g = find_locked(path, name);
+	if (g)
+		return g;
+	g = &grants[grants_next++ % GRANTS_MAX];
+	line_close_locked(g);
+	memset(g, 0, sizeof(*g));
+	snprintf(g->path, sizeof(g->path), "%s", path);
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	return g;
+}
+
 void conn_ring_learn(const char *socket_opt, const char *name, const struct ivt_ctrl_open_ok *ok)
 {
 	const char *path = ivt_ctrl_socket_path(socket_opt);
 	if (strlen(path) >= sizeof(grants[0].path))
 		return;
 	pthread_mutex_lock(&grants_mu);
-	struct grant *g = find_locked(path, name);
-	if (!g)
-		g = &grants[grants_next++ % GRANTS_MAX];
-	snprintf(g->path, sizeof(g->path), "%s", path);
-	snprintf(g->name, sizeof(g->name), "%s", name);
+	struct grant *g = take_locked(path, name);
 	snprintf(g->backend, sizeof(g->backend), "%s", ok->backend);
 	g->ring_size = ok->ring_size;
 	g->message = !!(ok->flags & IVT_CTRL_OK_MESSAGE);
@@ -83,8 +113,10 @@ static void forget(const char *path, const char *name)
 {
 	pthread_mutex_lock(&grants_mu);
 	struct grant *g = find_locked(path, name);
-	if (g)
+	if (g) {
+		line_close_locked(g);
 		g->used = 0;
+	}
 	pthread_mutex_unlock(&grants_mu);
 }
 
@@ -230,4 +262,90 @@ int conn_ring_attach(struct ivt_channel *ch, const struct ivt_ctrl_open_ok *lis_
 	}
 	ch->ops = ops;
 	return 0;
+}
+
+/* ---- direct lines (conn_line.c): kept with the grants ------------------ */
+
+void conn_line_keep(const char *path, const char *name, const struct ivt_ctrl_line *l, int fd)
+{
+	/* ivtd made it non-blocking; ours to be sure: a send never waits */
+	if (strlen(path) >= sizeof(grants[0].path) || fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+		close(fd);
+		return;
+	}
+	struct ring_pool *pool = ring_pool_new(fd, RING_POOL_CONNECTOR);
+	if (!pool)
+		return;
+	pthread_mutex_lock(&grants_mu);
+	struct grant *g = take_locked(path, name);
+	line_close_locked(g);
+	snprintf(g->backend, sizeof(g->backend), "%s", l->backend);
+	g->ring_size = l->ring_size;
+	g->message = !!l->message;
+	g->used = 1;
+	g->has_line = 1;
+	g->line = pool;
+	g->line_id = l->line_id;
+	snprintf(g->line_peer, sizeof(g->line_peer), "%s", l->identity);
+	pthread_mutex_unlock(&grants_mu);
+}
+
+int conn_line_lookup(const char *path, const char *name, struct conn_line *out)
+{
+	pthread_mutex_lock(&grants_mu);
+	struct grant *g = find_locked(path, name);
+	int has = g && g->has_line;
+	if (has) {
+		snprintf(out->backend, sizeof(out->backend), "%s", g->backend);
+		out->ring_size = g->ring_size;
+		out->message = g->message;
+		out->line_id = g->line_id;
+		snprintf(out->peer, sizeof(out->peer), "%s", g->line_peer);
+	}
+	pthread_mutex_unlock(&grants_mu);
+	return has;
+}
+
+/* The grant holding line line_id to name, or NULL (forgotten or replaced
+ * meanwhile). */
+static struct grant *line_locked(const char *path, const char *name, uint32_t line_id)
+{
+	struct grant *g = find_locked(path, name);
+	return g && g->has_line && g->line_id == line_id ? g : NULL;
+}
+
+int conn_line_take(const char *path, const char *name, uint32_t line_id,
+		   const struct ivt_plugin_ops *ops, struct ring_pool **pool, uint32_t *slot,
+		   struct ivt_ep **ep)
+{
+	*pool = NULL;
+	*slot = 0;
+	*ep = NULL;
+	pthread_mutex_lock(&grants_mu);
+	struct grant *g = line_locked(path, name, line_id);
+	int rc = g ? ring_pool_take(g->line, ops, slot, ep) : -EPIPE;
+	if (rc == -EPIPE && g)
+		line_close_locked(g); /* the listener dropped it, or broke the protocol */
+	if (rc >= 0 && *slot) {
+		ring_pool_ref(g->line);
+		*pool = g->line;
+	}
+	pthread_mutex_unlock(&grants_mu);
+	return rc;
+}
+
+int conn_line_send(const char *path, const char *name, uint32_t line_id, uint16_t type,
+		   uint32_t slot, const struct ivt_ctrl_setup *s, const int *fds, int nfds)
+{
+	pthread_mutex_lock(&grants_mu);
+	struct grant *g = line_locked(path, name, line_id);
+	int rc = -EPIPE;
+	if (g) {
+		rc = ivt_ctrl_send(ring_pool_fd(g->line), type, slot, s, s ? sizeof(*s) : 0, fds,
+				   nfds);
+		if (rc < 0 && rc != -EAGAIN && rc != -EINTR)
+			line_close_locked(g); /* the listener went, or dropped it */
+	}
+	pthread_mutex_unlock(&grants_mu);
+	return rc;
 }

@@ -18,6 +18,10 @@
 
 #include "common/ctrl_proto.h"
 
+struct ring_pool;
+struct ivt_plugin_ops;
+struct ivt_ep;
+
 /* A connector-made ring offered to a listener with its INCOMING
  * (INCOMING_RING): the connector's setup. The fds are the receiver's to
  * close (ivt_ring_offer_close). has: 0 for a plain INCOMING. */
@@ -31,7 +35,27 @@ struct ivt_ring_offer {
 	/* -1, or the accepting end's control connection that came with the
 	 * offer (IVT_CTRL_OPEN_CTRL_FD): its OPEN goes there, no dialling */
 	int ctrl_fd;
+	/* The offer came over a direct line (listener.c): no ticket, no
+	 * ivtd; identity is the one ivtd gave with the line. */
+	int line;
+	/* incoming() returned IVT_INCOMING_LINE: ivtd gave a line (line_fd,
+	 * the caller's to close, and what ivtd said of it), or said to drop
+	 * every line (lines_drop) */
+	int line_fd, line_keep;
+	int lines_drop;
+	struct ivt_ctrl_line line_info;
+	/* An offer over a line: the line's ring pool (ring_pool.h; a
+	 * reference the receiver drops, or NULL) and the slot the connector
+	 * named (0: not kept). REUSE: reuse_ep, the ring kept under that
+	 * slot, renewed (its backend reuse_ops), instead of fds. */
+	struct ring_pool *pool;
+	uint32_t slot;
+	const struct ivt_plugin_ops *reuse_ops;
+	struct ivt_ep *reuse_ep;
 };
+
+/* incoming(): not a connector but news about direct lines (above). */
+#define IVT_INCOMING_LINE 1
 
 /* What open_ring needs of the channel: make the ring and send its setup
  * (through the oob, usable once build is called), say whether the peer
@@ -93,7 +117,8 @@ struct ivt_ctrl_ops {
 	/* A listener (OPEN with IVT_CTRL_OPEN_MULTI): wait up to timeout_ms
 	 * (0: not at all) for ivtd's next waiting connector. 0 with *ticket
 	 * set, -EAGAIN none yet, -ENOTSUP (transport has no such listeners),
-	 * else a negative errno with the reason recorded (ivtd gone: -ECONNRESET). */
+	 * else a negative errno with the reason recorded (ivtd gone: -ECONNRESET).
+	 * IVT_INCOMING_LINE: news about direct lines in *offer instead. */
 	int (*incoming)(void *impl, uint32_t *ticket, struct ivt_ring_offer *offer,
 			int timeout_ms);
 	/* Optional (NULL: connectors never bring rings over this transport).
@@ -114,8 +139,18 @@ struct ivt_ctrl_ops {
 	 * (ivt_open_opts.peer_addr), or the one a listener is bound to
 	 * (bind_addr). 0 or -EINVAL (not an address). */
 	int (*tcp_addr)(void *impl, const char *addr);
+	/* Optional (NULL: never). An accepting end: the direct line ivtd
+	 * sent with its answer, for its listener (docs/conn-setup.md): the
+	 * fd with *info and *keep (the copy of the connector's end; both the
+	 * caller's), or -1. */
+	int (*take_line)(void *impl, struct ivt_ctrl_line *info, int *keep);
 	/* End this end (graceful: tell ivtd) and free impl. */
 	void (*close)(void *impl, int graceful);
+	/* Optional (NULL: never). The channel closes gracefully: take its
+	 * backend endpoint to keep for a later connection (ring_pool.h)
+	 * instead of the channel closing it: 1 taken (kept or closed here),
+	 * 0 not. */
+	int (*keep_ep)(void *impl, const struct ivt_plugin_ops *ops, struct ivt_ep *ep);
 };
 
 struct ivt_ctrl {
@@ -137,10 +172,21 @@ int ivt_ctrl_select_guest(struct ivt_ctrl *c, const char *socket_opt);
 
 /* Constructors (ctrl_local.c, xs_conn.c): 0 or negative errno + reason. */
 int ivt_ctrl_local_new(struct ivt_ctrl *c, const char *socket_path);
+/* An end without ivtd (ctrl_line.c): a connection made over a direct
+ * line. Its peer's identity is the one ivtd gave with the line; the
+ * backend tells each end the other's fate (IVT_CAP_PEER_FATE). */
+int ivt_ctrl_line_new(struct ivt_ctrl *c, const char *peer_identity, struct ring_pool *pool,
+		      uint32_t slot);
 int ivt_ctrl_xs_new(struct ivt_ctrl *c);
+
+/* A line offer's pool reference and kept ring, if still held: the slot
+ * is released (ring_pool.c). */
+void ring_pool_offer_drop(struct ivt_ring_offer *o);
 
 static inline void ivt_ring_offer_close(struct ivt_ring_offer *o)
 {
+	if (o->line)
+		ring_pool_offer_drop(o);
 	for (int i = 0; i < o->nfds; i++)
 		if (o->fds[i] >= 0)
 			close(o->fds[i]);

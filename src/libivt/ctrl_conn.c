@@ -39,6 +39,52 @@ static void take_peer_info(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_peer_
 
 static void await_peer_info(struct ivt_ctrl_conn *cc, atomic_int *set);
 
+/* conn_ring.c keeps lines (absent where only this file is linked: then
+ * lines are refused by closing them) */
+void conn_line_keep(const char *path, const char *name, const struct ivt_ctrl_line *l, int fd)
+	__attribute__((weak));
+
+/* A LINE from ivtd (m's one fd): a connector that asked keeps it. */
+static void take_line(struct ivt_ctrl_conn *cc, struct ivt_ctrl_msg *m)
+{
+	pthread_mutex_lock(&cc->early_lock);
+	int want = cc->wants_line;
+	cc->wants_line = 0; /* one per connection */
+	if (cc->accepting && cc->held_line < 0 && m->nfds == 2) { /* the listener's */
+		cc->held_line = m->fds[0];
+		cc->held_keep = m->fds[1];
+		cc->held_info = m->u.line;
+		m->nfds = 0;
+	}
+	pthread_mutex_unlock(&cc->early_lock);
+	if (want && conn_line_keep && m->nfds == 1) {
+		conn_line_keep(cc->path, cc->name, &m->u.line, m->fds[0]);
+		m->nfds = 0;
+	}
+	ivt_ctrl_msg_close_fds(m);
+}
+
+/* The connector's name, and whether it takes a line (before its OPEN). */
+static void note_request(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_open *req)
+{
+	snprintf(cc->name, sizeof(cc->name), "%s", req->name);
+	cc->wants_line = !(req->flags & IVT_LISTEN) && (req->flags & IVT_CTRL_OPEN_LINES);
+	cc->accepting = (req->flags & IVT_LISTEN) && (req->flags & IVT_CTRL_OPEN_ACCEPT);
+}
+
+int ivt_ctrl_conn_take_line(struct ivt_ctrl_conn *cc, struct ivt_ctrl_line *info, int *keep)
+{
+	pthread_mutex_lock(&cc->early_lock);
+	int fd = cc->held_line;
+	if (fd >= 0) {
+		*info = cc->held_info;
+		*keep = cc->held_keep;
+	}
+	cc->held_line = cc->held_keep = -1;
+	pthread_mutex_unlock(&cc->early_lock);
+	return fd;
+}
+
 const char *ivt_ctrl_conn_peer_identity(struct ivt_ctrl_conn *cc)
 {
 	if (atomic_load(&cc->ok_pending) && !atomic_load(&cc->identity_set))
@@ -59,6 +105,9 @@ static void handle(struct ivt_ctrl_conn *cc, struct ivt_ctrl_msg *m)
 	switch (m->hdr.type) {
 	case IVT_CTRL_PEER_INFO:
 		take_peer_info(cc, &m->u.peer_info);
+		break;
+	case IVT_CTRL_LINE:
+		take_line(cc, m);
 		break;
 	case IVT_CTRL_PEER:
 		atomic_store(&cc->peer_domid, m->u.peer.peer_domid);
@@ -143,14 +192,9 @@ int ivt_ctrl_conn_drain(struct ivt_ctrl_conn *cc)
 static int oob_send(void *ctx, const void *blob, size_t len, const int *fds, int nfds)
 {
 	struct ivt_ctrl_conn *cc = ctx;
-	if (len > IVT_OOB_BLOB_MAX || nfds < 0 || nfds > IVT_OOB_FDS_MAX || (len && !blob))
-		return -EINVAL;
 	struct ivt_ctrl_setup s;
-	memset(&s, 0, sizeof(s));
-	s.blob_len = (uint32_t)len;
-	s.nfds = (uint32_t)nfds;
-	if (len)
-		memcpy(s.blob, blob, len);
+	if (ivt_ctrl_setup_fill(&s, blob, len, nfds) < 0)
+		return -EINVAL;
 	if (cc->pending_open) { /* a connector's ring: its OPEN and SETUP in one call */
 		const struct ivt_ctrl_open *open = cc->pending_open;
 		cc->pending_open = NULL;
@@ -281,6 +325,7 @@ static void conn_init(struct ivt_ctrl_conn *cc)
 {
 	memset(cc, 0, sizeof(*cc));
 	cc->sock = -1;
+	cc->held_line = cc->held_keep = -1;
 	pthread_mutex_init(&cc->re_lock, NULL); /* no resources: never destroyed */
 	pthread_mutex_init(&cc->early_lock, NULL); /* likewise */
 	cc->oob = (struct ivt_oob){.ctx = cc, .send = oob_send, .recv = oob_recv};
@@ -300,6 +345,7 @@ static int open_attempt(struct ivt_ctrl_conn *cc, const char *path,
 			int timeout_ms, void (*early)(void *arg), void *arg, uint32_t *known)
 {
 	conn_init(cc);
+	note_request(cc, req);
 	int rc = connect_daemon(cc, path);
 	if (rc < 0)
 		return rc;
@@ -354,6 +400,10 @@ static int open_attempt(struct ivt_ctrl_conn *cc, const char *path,
 			take_peer_info(cc, &m.u.peer_info);
 			continue;
 		}
+		if (m.hdr.type == IVT_CTRL_LINE) {
+			take_line(cc, &m);
+			continue;
+		}
 		if (m.hdr.type == IVT_CTRL_ERROR) {
 			rc = -m.u.error.err;
 			*known = ivt_ctrl_compat_known(&m.u.error, req->flags);
@@ -395,6 +445,10 @@ int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket,
 	offer->has = 0;
 	offer->nfds = 0;
 	offer->ctrl_fd = -1;
+	offer->line = 0;
+	offer->pool = NULL;
+	offer->line_fd = offer->line_keep = -1;
+	offer->lines_drop = 0;
 	for (;;) {
 		struct ivt_ctrl_msg m;
 		int rc = ivt_ctrl_recv(cc->sock, &m, timeout_ms);
@@ -426,7 +480,17 @@ int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket,
 				offer->ctrl_fd = m.fds[offer->nfds];
 			return 0;
 		}
+		if (m.hdr.type == IVT_CTRL_LINE && m.nfds == 2) { /* the caller's */
+			offer->line_fd = m.fds[0];
+			offer->line_keep = m.fds[1];
+			offer->line_info = m.u.line;
+			return IVT_INCOMING_LINE;
+		}
 		ivt_ctrl_msg_close_fds(&m);
+		if (m.hdr.type == IVT_CTRL_LINES_DROP) {
+			offer->lines_drop = 1;
+			return IVT_INCOMING_LINE;
+		}
 		if (m.hdr.type == IVT_CTRL_INCOMING) {
 			*ticket = m.u.incoming.ticket;
 			return 0;
@@ -461,6 +525,10 @@ static int ring_msg(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_open *req,
 	if (rc < 0) {
 		ivt_reason_set(-ECONNREFUSED, "ivtd closed the connection on socket %s", cc->path);
 		return -ECONNREFUSED;
+	}
+	if (m.hdr.type == IVT_CTRL_LINE) {
+		take_line(cc, &m);
+		return 0;
 	}
 	ivt_ctrl_msg_close_fds(&m);
 	switch (m.hdr.type) {
@@ -511,6 +579,7 @@ int ivt_ctrl_conn_open_ring(struct ivt_ctrl_conn *cc, const char *path,
 			    int timeout_ms, const struct ivt_ring_wait *w)
 {
 	conn_init(cc);
+	note_request(cc, req);
 	int rc;
 	if (!w->build && w->ctrl_fd >= 0) { /* ivtd's connection came with the offer */
 		snprintf(cc->path, sizeof(cc->path), "%s", path);
@@ -622,10 +691,23 @@ static void await_peer_info(struct ivt_ctrl_conn *cc, atomic_int *set)
 
 void ivt_ctrl_conn_close(struct ivt_ctrl_conn *cc, int graceful)
 {
+	struct ivt_ctrl_line unused;
+	int keep, line = ivt_ctrl_conn_take_line(cc, &unused, &keep);
+	if (line >= 0) { /* its listener did not take it */
+		close(line);
+		close(keep);
+	}
 	if (cc->sock < 0)
 		return;
-	if (graceful && !atomic_load(&cc->daemon_gone))
+	if (graceful && !atomic_load(&cc->daemon_gone)) {
+		/* a line ivtd sent with its answer may be unread yet: keep it */
+		pthread_mutex_lock(&cc->early_lock);
+		int want = cc->wants_line;
+		pthread_mutex_unlock(&cc->early_lock);
+		if (want)
+			ivt_ctrl_conn_drain(cc);
 		ivt_ctrl_send(cc->sock, IVT_CTRL_CLOSE, ++cc->seq, NULL, 0, NULL, 0);
+	}
 	close(cc->sock);
 	cc->sock = -1;
 }

@@ -50,6 +50,17 @@ struct ivt_ctrl_conn {
 	 * `attach` is filled at open (its cookie and peer_identity when sent). */
 	uint8_t cookie[IVT_CTRL_COOKIE_LEN];
 	atomic_int has_cookie;
+	/* A connector whose OPEN hinted IVT_CTRL_OPEN_LINES: a LINE from ivtd
+	 * is kept for later connections to `name` (conn_line_keep); until one
+	 * came, closing reads what is left first. Guarded by early_lock. */
+	char name[IVT_NAME_MAX + 1];
+	int wants_line;
+	/* An accepting end (OPEN LISTEN | ACCEPT): a LINE that came with
+	 * its answer is its listener's (-1 none), taken by
+	 * ivt_ctrl_conn_take_line. */
+	int accepting;
+	int held_line, held_keep;
+	struct ivt_ctrl_line held_info;
 	struct ivt_ctrl_attach attach;
 	pthread_mutex_t re_lock;  /* one attempt at a time; guards re_next_ms */
 	atomic_int re_state;      /* enum ivt_reattach_state */
@@ -117,6 +128,10 @@ void ivt_ctrl_conn_keep_attach(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_o
 /* An unsolicited message about re-attaching (ATTACH_INFO, ATTACH_OK, or
  * an ERROR while an ATTACH is unanswered). 1 if taken, else 0. */
 int ivt_ctrl_conn_reattach_msg(struct ivt_ctrl_conn *cc, const struct ivt_ctrl_msg *m);
+
+/* An accepting end's line for its listener (ivt_ctrl_ops.take_line):
+ * the fd (the caller's, with *keep) with *info, or -1. */
+int ivt_ctrl_conn_take_line(struct ivt_ctrl_conn *cc, struct ivt_ctrl_line *info, int *keep);
 
 /* Say CLOSE (graceful) unless the daemon is gone, and close the socket. */
 void ivt_ctrl_conn_close(struct ivt_ctrl_conn *cc, int graceful);

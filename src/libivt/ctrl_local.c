@@ -68,6 +68,11 @@ static int local_open_ring(void *impl, const struct ivt_ctrl_open *req,
 	return ivt_ctrl_conn_open_ring(&l->cc, l->path, req, ok, timeout_ms, w);
 }
 
+static int local_take_line(void *impl, struct ivt_ctrl_line *info, int *keep)
+{
+	return ivt_ctrl_conn_take_line(&((struct local_ctrl *)impl)->cc, info, keep);
+}
+
 static int local_reattach(void *impl, int *next_ms)
 {
 	return ivt_ctrl_conn_reattach(&((struct local_ctrl *)impl)->cc, next_ms);
@@ -97,6 +102,7 @@ static const struct ivt_ctrl_ops local_ops = {
 	.incoming = local_incoming,
 	.open_ring = local_open_ring,
 	.reattach = local_reattach,
+	.take_line = local_take_line,
 	.close = local_close,
 };
 
@@ -106,6 +112,7 @@ int ivt_ctrl_local_new(struct ivt_ctrl *c, const char *socket_path)
 	if (!l)
 		return -ENOMEM;
 	l->cc.sock = -1;
+	l->cc.held_line = l->cc.held_keep = -1;
 	l->path = strdup(socket_path);
 	if (!l->path) {
 		free(l);

@@ -34,6 +34,7 @@
 #include "common/clock.h"
 #include "common/tcp_map.h"
 #include "errors.h"
+#include "listener_lines.h"
 
 #define RELISTEN_FIRST_MS 50
 #define RELISTEN_MAX_MS 2000
@@ -52,6 +53,7 @@ struct ivt_listener {
 	int down;    /* ivtd went away; not listening again yet (one thread at a time: ivt.h) */
 	long long retry_at_ms;
 	int backoff_ms;
+	struct line_set lines; /* direct lines ivtd gave (listener_lines.c) */
 };
 
 /* The control path for l, told the TCP address it is bound to (where it
@@ -89,6 +91,7 @@ static int bound_name(struct ivt_listener *l, int v6only)
 
 static void listener_free(struct ivt_listener *l)
 {
+	line_set_free(&l->lines); /* queued offers go with them: ECONNREFUSED */
 	ivt_ctrl_close(&l->ctrl, 1);
 	if (l->epfd >= 0)
 		close(l->epfd);
@@ -100,7 +103,7 @@ static void listener_free(struct ivt_listener *l)
 
 static int watch(struct ivt_listener *l, int op, int fd)
 {
-	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)fd};
 	return epoll_ctl(l->epfd, op, fd, &ev) == 0 ? 0 : -errno;
 }
 
@@ -124,6 +127,8 @@ static int went_down(struct ivt_listener *l)
 		}
 		if (rc == 0) {
 			watch(l, EPOLL_CTL_DEL, l->ctrl.ops->fd(l->ctrl.impl));
+			/* ivtd restarts: its lines were the old ivtd's grant */
+			line_set_drop_all(&l->lines);
 			l->down = 1;
 			l->retry_at_ms = ivt_now_ms();
 			l->backoff_ms = RELISTEN_FIRST_MS;
@@ -209,6 +214,7 @@ IVT_EXPORT int ivt_listen(const char *name, const struct ivt_open_opts *opts, iv
 		free(l);
 		return rc;
 	}
+	line_set_init(&l->lines, l->epfd);
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	atomic_store(&l->nonblock, !!(o.flags & IVT_NONBLOCK));
 	if (o.socket_path && !(l->socket_path = strdup(o.socket_path))) {
@@ -248,6 +254,51 @@ IVT_EXPORT int ivt_listen(const char *name, const struct ivt_open_opts *opts, iv
 	return 0;
 }
 
+/* One offer from a line (data: its epoll tag): 0 with *out, -EAGAIN
+ * nothing there (a bad ring is dropped and counted), or the error. */
+static int accept_line(struct ivt_listener *l, uint64_t data, ivt_channel **out)
+{
+	struct ivt_ring_offer offer;
+	if (line_set_take(&l->lines, data, &offer) < 0)
+		return -EAGAIN;
+	int rc = chan_open_accepted(l->name, &l->opts, &l->ok, 0, &offer, out);
+	if (rc == 0)
+		l->lines.accepted++;
+	else if (rc == -ECONNABORTED)
+		l->lines.refused++; /* refused by the backend: its connector reads ECONNREFUSED */
+	return rc == -ECONNABORTED ? -EAGAIN : rc;
+}
+
+/* ivtd's next message: 0 with *out, -EAGAIN nothing to accept (yet), or
+ * the error; ivtd's news about lines is taken here. */
+static int accept_ctrl(struct ivt_listener *l, ivt_channel **out)
+{
+	uint32_t ticket;
+	struct ivt_ring_offer offer;
+	int rc = l->ctrl.ops->incoming(l->ctrl.impl, &ticket, &offer, 0);
+	if (rc == IVT_INCOMING_LINE) {
+		if (offer.line_fd >= 0)
+			line_set_add(&l->lines, offer.line_fd, offer.line_keep, &offer.line_info);
+		if (offer.lines_drop)
+			line_set_drop_all(&l->lines);
+		return -EAGAIN;
+	}
+	if (rc == -ECONNRESET && l->ctrl.ops->accepts_many && went_down(l) == 0)
+		return -EAGAIN; /* ivtd restarts: listen again */
+	if (rc < 0)
+		return rc;
+	rc = chan_open_accepted(l->name, &l->opts, &l->ok, ticket, &offer, out);
+	if (rc == 0 && (*out)->ctrl.ops->take_line) {
+		/* a line ivtd gave with the accepting end's answer is ours */
+		struct ivt_ctrl_line info;
+		int keep, fd = (*out)->ctrl.ops->take_line((*out)->ctrl.impl, &info, &keep);
+		if (fd >= 0)
+			line_set_add(&l->lines, fd, keep, &info);
+	}
+	/* -ECONNABORTED: that connector gave up while queued: the next one */
+	return rc == -ECONNABORTED ? -EAGAIN : rc;
+}
+
 IVT_EXPORT int ivt_accept(ivt_listener *l, ivt_channel **out)
 {
 	ivt_reason_clear();
@@ -259,20 +310,43 @@ IVT_EXPORT int ivt_accept(ivt_listener *l, ivt_channel **out)
 		int rc = l->down ? relisten(l, block) : 0;
 		if (rc < 0)
 			return rc;
-		uint32_t ticket;
-		struct ivt_ring_offer offer;
-		rc = l->ctrl.ops->incoming(l->ctrl.impl, &ticket, &offer, block ? -1 : 0);
-		if (rc == -ECONNRESET && l->ctrl.ops->accepts_many && went_down(l) == 0)
-			continue; /* ivtd restarts: listen again */
-		if (rc < 0) {
-			if (rc == -EAGAIN)
-				ivt_reason_set(rc, "no connector waiting on '%s'", l->name);
-			return rc;
+		/* one ready source at a time (level-triggered: the others stay
+		 * ready), ivtd's control socket first: its queue is the one
+		 * with limits (backlog share), a line holds a few offers */
+		struct epoll_event evs[8];
+		int n = epoll_wait(l->epfd, evs, 8, 0);
+		if (n == 0) {
+			/* idle: the lines' counts to ivtd, off the connections' path */
+			line_set_report(&l->lines, l->ctrl.ops->fd(l->ctrl.impl));
+			line_set_idle(&l->lines);
+			if (!block) {
+				ivt_reason_set(-EAGAIN, "no connector waiting on '%s'", l->name);
+				return -EAGAIN;
+			}
+			n = epoll_wait(l->epfd, evs, 8, -1);
 		}
-		rc = chan_open_accepted(l->name, &l->opts, &l->ok, ticket, &offer, out);
-		if (rc != -ECONNABORTED)
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n <= 0)
+			continue;
+		struct epoll_event ev = evs[0];
+		for (int i = 1; i < n && (ev.data.u64 & LINE_TAG); i++)
+			ev = evs[i];
+		if (ev.data.u64 & LINE_TAG)
+			rc = accept_line(l, ev.data.u64, out);
+		else if (l->down || (int)ev.data.u64 == l->timerfd) {
+			/* the retry timer: relisten reads it; a stale tick once
+			 * listening again is cleared here (level-triggered) */
+			uint64_t ticks;
+			if (!l->down && read(l->timerfd, &ticks, sizeof(ticks)) < 0) {
+				/* nothing pending */
+			}
+			continue;
+		}
+		else
+			rc = accept_ctrl(l, out);
+		if (rc != -EAGAIN)
 			return rc;
-		/* that connector gave up while queued: the next one */
 	}
 }
 

@@ -15,7 +15,9 @@
 
 #include "preload.h"
 
-int is_reset(int rc) { return rc == -ECONNRESET || rc == -EPROTO; }
+/* -ECONNREFUSED: a connection offered over a direct line that the
+ * listener never took (it closed with it queued): TCP resets those. */
+int is_reset(int rc) { return rc == -ECONNRESET || rc == -EPROTO || rc == -ECONNREFUSED; }
 
 void reset_show(struct psock *p)
 {

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rxring.h"
 #include "wire.h"
 #include "udp.h"
 #include "xsk.h"
@@ -58,6 +59,7 @@ struct slp_rawsock {
 	struct slp_rawsock_stats st;
 	struct slp_xsk *xsk; /* SLP_RS_XDP, when it could be had */
 	struct slp_udp *udp; /* SLP_RS_UDP */
+	struct slp_rxring *rxring; /* SLP_RS_RX_SPIN, when it could be had */
 	char path[200];
 };
 
@@ -157,13 +159,19 @@ int slp_rawsock_open_why(const char *ifname, unsigned flags, struct slp_rawsock 
 		(void)setsockopt(rs->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 	if (!udp && (flags & SLP_RS_RX_RING) && (err = setup_ring(rs)))
 		goto fail;
+	char rwhy[120] = "";
+	if (!udp && (flags & SLP_RS_RX_SPIN) && !(flags & (SLP_RS_RX_RING | SLP_RS_XDP))) {
+		if (slp_rxring_open(rs->fd, rs->mtu, &rs->rxring, rwhy, sizeof(rwhy)))
+			rs->rxring = NULL; /* recvmmsg, as without the flag */
+	}
 	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(SLP_ETHERTYPE),
 				  .sll_ifindex = rs->ifindex};
 	if (!udp && bind(rs->fd, (struct sockaddr *)&sll, sizeof(sll)))
 		goto fail_errno;
 	rs->txbuf = malloc((size_t)TX_BATCH * FRAME_CAP);
-	rs->rxbuf = rs->ring || udp ? NULL : malloc((size_t)RX_BATCH * FRAME_CAP);
-	if (!rs->txbuf || (!rs->ring && !udp && !rs->rxbuf)) {
+	int mmsg = !rs->ring && !rs->rxring && !udp;
+	rs->rxbuf = mmsg ? malloc((size_t)RX_BATCH * FRAME_CAP) : NULL;
+	if (!rs->txbuf || (mmsg && !rs->rxbuf)) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -172,7 +180,12 @@ int slp_rawsock_open_why(const char *ifname, unsigned flags, struct slp_rawsock 
 		rs->txmsg[i].msg_hdr.msg_iov = &rs->txiov[i];
 		rs->txmsg[i].msg_hdr.msg_iovlen = 1;
 	}
-	if (!udp)
+	if (!udp && rs->rxring)
+		snprintf(rs->path, sizeof(rs->path), "AF_PACKET (TPACKET_V2 ring)");
+	else if (!udp && rwhy[0])
+		snprintf(rs->path, sizeof(rs->path), "AF_PACKET (no TPACKET_V2 ring: %s; recvmmsg)",
+			 rwhy);
+	else if (!udp)
 		snprintf(rs->path, sizeof(rs->path), "AF_PACKET");
 	if ((flags & SLP_RS_XDP) && !udp) {
 		char xwhy[160];
@@ -222,6 +235,7 @@ void slp_rawsock_close(struct slp_rawsock *rs)
 		return;
 	slp_xsk_close(rs->xsk);
 	slp_udp_close(rs->udp);
+	slp_rxring_close(rs->rxring);
 	if (rs->ring)
 		munmap(rs->ring, rs->ring_len);
 	if (rs->fd >= 0)
@@ -489,7 +503,17 @@ int slp_rawsock_rx(struct slp_rawsock *rs, void (*cb)(void *arg, const void *fra
 			rs->st.rx_frames += (uint64_t)n;
 		return n;
 	}
+	if (rs->rxring) { /* no system call: rx_calls stays */
+		int n = slp_rxring_rx(rs->rxring, cb, arg, max, &rs->st.rx_ring_drops);
+		rs->st.rx_frames += (uint64_t)n;
+		return n;
+	}
 	return rs->ring ? rx_ring(rs, cb, arg, max) : rx_mmsg(rs, cb, arg, max);
+}
+
+int slp_rawsock_rx_ready(const struct slp_rawsock *rs)
+{
+	return rs->rxring && !rs->xsk ? slp_rxring_ready(rs->rxring) : -1;
 }
 
 int slp_rawsock_impair(struct slp_rawsock *rs, const char *spec, uint64_t seed)

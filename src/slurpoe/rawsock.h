@@ -13,7 +13,9 @@
  * recvmmsg(); TX batches frames and sends them with sendmmsg() on flush.
  * TPACKET_V3 wakes the reader only when a block is retired (full, or after
  * the block timeout, >= 1 jiffy), so the ring trades latency for
- * throughput; recvmmsg is the default. See docs/slurpoe.md.
+ * throughput; recvmmsg is the default. SLP_RS_RX_SPIN (the busy-poll
+ * mode) reads a TPACKET_V2 ring instead, which needs no system call to
+ * look (rxring.h). See docs/slurpoe.md.
  */
 #ifndef SLURPOE_RAWSOCK_H
 #define SLURPOE_RAWSOCK_H
@@ -31,6 +33,11 @@ enum slp_rawsock_flags {
 				     both ends must use it; one engine per address */
 	SLP_RS_UDP_EPHEMERAL = 1u << 3, /* with SLP_RS_UDP: a port of the kernel's
 					   choosing, peers on any port (udp.h) */
+	SLP_RS_RX_SPIN = 1u << 4, /* busy-poll mode: a TPACKET_V2 RX ring read
+				     without system calls (rxring.h); recvmmsg,
+				     with the reason in slp_rawsock_path(), when
+				     the ring cannot be had. Ignored with
+				     RX_RING, XDP, UDP */
 };
 
 /* Needs CAP_NET_RAW. Returns 0 or negative errno (-EPERM, -ENODEV...). */
@@ -79,6 +86,9 @@ void slp_rawsock_batch_begin(struct slp_rawsock *rs);
  * udp.h) to cb; returns how many, or a negative errno. Never blocks. */
 int slp_rawsock_rx(struct slp_rawsock *rs, void (*cb)(void *arg, const void *frame, size_t len),
 		   void *arg, int max);
+/* Without a system call: 1 a frame waits, 0 none, -1 cannot tell (only
+ * slp_rawsock_rx can, with one). */
+int slp_rawsock_rx_ready(const struct slp_rawsock *rs);
 
 /* Test aid where the kernel has no netem: impair our own TX in user space.
  * spec: "loss=5,dup=1,reorder=25,delay_us=1000" (percentages); frames not

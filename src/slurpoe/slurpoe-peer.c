@@ -11,6 +11,8 @@
  * rdma: the server registers an N-byte region and sends its key; the
  * client RDMA-writes the pattern into it, reads it back, checks, and
  * tells the server, which checks its memory too.
+ * --busy-poll US spins that long before sleeping, reading a TPACKET_V2
+ * ring (rxring.h; the path it got is printed).
  * Exit: 0 ok, 1 usage/setup, 2 transfer error (e.g. the peer died), 3
  * data mismatch.
  */
@@ -36,7 +38,7 @@ static struct {
 	uint8_t mac[6];
 	uint64_t bytes;
 	int ring, xdp, udp, verbose, timeout_s;
-	uint32_t retries;
+	uint32_t retries, busy_poll_us;
 } opt = {.mode = "stream", .bytes = 1 << 20, .timeout_s = 120};
 
 static struct slp_loop loop;
@@ -311,7 +313,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: slurpoe-peer --if IFACE (--listen EP | --connect MAC EP) [--bytes N]\n"
 		"         [--mode stream|rdma] [--ring] [--xdp] [--udp] [--impair loss=5,dup=1,reorder=25,delay_us=1000]\n"
-		"         [--retries N] [--timeout S]\n");
+		"         [--retries N] [--timeout S] [--busy-poll US]\n");
 }
 
 int main(int argc, char **argv)
@@ -320,7 +322,7 @@ int main(int argc, char **argv)
 		{"if", 1, 0, 'i'},      {"listen", 1, 0, 'l'}, {"connect", 1, 0, 'c'},
 		{"bytes", 1, 0, 'b'},   {"mode", 1, 0, 'm'},   {"ring", 0, 0, 'r'},
 		{"impair", 1, 0, 'I'},  {"retries", 1, 0, 'R'}, {"timeout", 1, 0, 't'},
-		{"xdp", 0, 0, 'X'},     {"udp", 0, 0, 'U'},
+		{"xdp", 0, 0, 'X'},     {"udp", 0, 0, 'U'},    {"busy-poll", 1, 0, 'B'},
 		{0, 0, 0, 0}};
 	int c, role = 0;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -340,6 +342,7 @@ int main(int argc, char **argv)
 		case 'r': opt.ring = 1; break;
 		case 'X': opt.xdp = 1; break;
 		case 'U': opt.udp = 1; break;
+		case 'B': opt.busy_poll_us = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'I': opt.impair = optarg; break;
 		case 'R': opt.retries = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 't': opt.timeout_s = atoi(optarg) > 0 ? atoi(optarg) : 120; break;
@@ -358,7 +361,7 @@ int main(int argc, char **argv)
 						     (opt.xdp ? SLP_RS_XDP : 0) |
 						     (opt.udp ? SLP_RS_UDP : 0),
 				    .impair = opt.impair, .impair_seed = (uint64_t)getpid(),
-				    .max_retries = opt.retries,
+				    .max_retries = opt.retries, .busy_poll_us = opt.busy_poll_us,
 				    /* A peer descheduled for seconds on a loaded
 				     * machine is busy, not dead (docs/slurpoe.md):
 				     * only a run that asks for a retry budget
@@ -370,7 +373,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "slurpoe-peer: %s: %s\n", opt.ifname, strerror(-err));
 		return 1;
 	}
-	if (opt.xdp || opt.udp)
+	if (opt.xdp || opt.udp || opt.busy_poll_us)
 		fprintf(stderr, "slurpoe-peer: frames over %s\n", slp_rawsock_path(loop.rs));
 	deadline_us = slp_clock_us() + (uint64_t)opt.timeout_s * 1000000u;
 	if (opt.listen)

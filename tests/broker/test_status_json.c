@@ -170,12 +170,40 @@ static void test_listener_status_as_json(void **state)
 	fake_broker_fini(&x);
 }
 
+/* A listener given direct lines: its lines line goes into its row, and
+ * the rows below it stay channels (docs/conn-setup.md). */
+static void test_lines_status_as_json(void **state)
+{
+	(void)state;
+	const char *text =
+		"CHANNEL                  BACKEND        RING LISTENER     CLIENT       STATE         AGE\n"
+		"svc                      shm           65536 uid:0        -            listener      5s\n"
+		"  1 connected (max 1024), 0 queued (backlog 128)\n"
+		"  lines: 3 granted, 41 connections accepted over them and 2 offers dropped (as "
+		"the listener last reported)\n"
+		"  svc                    shm           65536 uid:0        uid:1000     connected     1s\n";
+	char *js = ivt_status_to_json(text);
+	assert_non_null(js);
+	json_t *o = json_loads(js, 0, NULL);
+	assert_non_null(o);
+	json_t *ch = json_object_get(o, "channels");
+	assert_int_equal(json_array_size(ch), 2);
+	json_t *l = json_array_get(ch, 0);
+	assert_int_equal(json_integer_value(json_object_get(l, "lines_granted")), 3);
+	assert_int_equal(json_integer_value(json_object_get(l, "line_accepts")), 41);
+	assert_int_equal(json_integer_value(json_object_get(l, "line_offers_dropped")), 2);
+	assert_int_equal(json_array_size(json_object_get(o, "more")), 0);
+	json_decref(o);
+	free(js);
+}
+
 int main(void)
 {
 	ivt_log_set_level(ivt_log_level_from_env(IVT_LOG_WARN));
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_broker_status_as_json),
 		cmocka_unit_test(test_listener_status_as_json),
+		cmocka_unit_test(test_lines_status_as_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

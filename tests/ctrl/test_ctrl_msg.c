@@ -529,6 +529,60 @@ static void test_open_setup_roundtrip(void **state)
 	close(pipefd[1]);
 }
 
+/* LINE (direct lines): one fd (two to a listener), a nonzero id, terminated
+ * strings; LINES_DROP no payload; LINE_STATS its size. Anything else is
+ * refused with every fd closed. */
+static void test_line_messages(void **state)
+{
+	struct pair *p = *state;
+	int pipefd[2];
+	assert_int_equal(pipe(pipefd), 0);
+	int before = ts_count_open_fds();
+	struct ivt_ctrl_line l;
+	memset(&l, 0, sizeof(l));
+	l.line_id = 7;
+	l.ring_size = 65536;
+	strcpy(l.name, "demo");
+	strcpy(l.backend, "shm");
+	strcpy(l.identity, "uid:1000");
+	struct ivt_ctrl_msg m;
+	assert_int_equal(ivt_ctrl_send(p->a, IVT_CTRL_LINE, 1, &l, sizeof(l), pipefd, 1), 0);
+	assert_int_equal(ivt_ctrl_recv(p->b, &m, 1000), 0);
+	assert_int_equal(m.hdr.type, IVT_CTRL_LINE);
+	assert_int_equal(m.nfds, 1);
+	assert_string_equal(m.u.line.identity, "uid:1000");
+	ivt_ctrl_msg_close_fds(&m);
+	assert_int_equal(ts_count_open_fds(), before);
+	char buf[8192];
+	size_t len = build(buf, IVT_CTRL_LINE, sizeof(l), &l, sizeof(l));
+	expect_eproto(p->b, buf, len, pipefd, 0, p->a); /* no fd */
+	int three[3] = {pipefd[0], pipefd[1], pipefd[0]};
+	expect_eproto(p->b, buf, len, three, 3, p->a); /* a listener's two at most */
+	assert_int_equal(ivt_ctrl_send(p->a, IVT_CTRL_LINE, 1, &l, sizeof(l), pipefd, 2), 0);
+	assert_int_equal(ivt_ctrl_recv(p->b, &m, 1000), 0);
+	assert_int_equal(m.nfds, 2); /* the listener's: its end and the keeper */
+	ivt_ctrl_msg_close_fds(&m);
+	struct ivt_ctrl_line bad = l;
+	bad.line_id = 0;
+	len = build(buf, IVT_CTRL_LINE, sizeof(bad), &bad, sizeof(bad));
+	expect_eproto(p->b, buf, len, pipefd, 1, p->a);
+	bad = l;
+	memset(bad.identity, 'x', sizeof(bad.identity));
+	len = build(buf, IVT_CTRL_LINE, sizeof(bad), &bad, sizeof(bad));
+	expect_eproto(p->b, buf, len, pipefd, 1, p->a);
+	len = build(buf, IVT_CTRL_LINE, sizeof(l) - 1, &l, sizeof(l) - 1); /* short */
+	expect_eproto(p->b, buf, len, pipefd, 1, p->a);
+	len = build(buf, IVT_CTRL_LINES_DROP, 0, NULL, 0);
+	expect_eproto(p->b, buf, len, pipefd, 1, p->a); /* no fds on it */
+	struct ivt_ctrl_line_stats st = {.accepted = 3};
+	assert_int_equal(ivt_ctrl_send(p->a, IVT_CTRL_LINE_STATS, 1, &st, sizeof(st), NULL, 0), 0);
+	assert_int_equal(ivt_ctrl_recv(p->b, &m, 1000), 0);
+	assert_int_equal(m.u.line_stats.accepted, 3);
+	assert_int_equal(ts_count_open_fds(), before);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_pair, teardown_pair)
 
 int main(void)
@@ -536,6 +590,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_name_valid),
 		T(test_roundtrip_open),
+		T(test_line_messages),
 		T(test_roundtrip_setup_fds),
 		T(test_roundtrip_status),
 		T(test_send_refuses_bad),

@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -211,6 +212,17 @@ int e2e_listen(const char *name, int nonblock, ivt_listener **l)
 	return rc;
 }
 
+int e2e_accept(ivt_listener *l, int timeout_ms, ivt_channel **ch)
+{
+	struct pollfd p = {.fd = ivt_listener_fd(l), .events = POLLIN};
+	for (int waited = 0;; waited += 50) {
+		int rc = ivt_accept(l, ch);
+		if (rc != -EAGAIN || waited >= timeout_ms)
+			return rc;
+		poll(&p, 1, 50);
+	}
+}
+
 static uint64_t word(uint64_t seed, uint64_t i)
 {
 	uint64_t z = i + seed * 0x632be59bd9b4e019ull + 0x9e3779b97f4a7c15ull;
@@ -312,4 +324,36 @@ int e2e_count_fds(pid_t pid)
 		n++;
 	closedir(d);
 	return n - 1; /* the directory's own fd */
+}
+
+int e2e_stream_in_read(struct e2e_stream_in *c)
+{
+	uint8_t buf[16384];
+	for (;;) {
+		if (!c->have_seed) {
+			ssize_t n = ivt_recv(c->ch, c->seed_buf + c->got, 8 - c->got);
+			if (n == -EAGAIN)
+				return 0;
+			if (n <= 0)
+				return -1;
+			c->got += (uint64_t)n;
+			if (c->got == 8) {
+				memcpy(&c->seed, c->seed_buf, 8);
+				c->have_seed = 1;
+				c->got = 0;
+			}
+			continue;
+		}
+		if (c->got == c->total)
+			return 1;
+		size_t want = c->total - c->got < sizeof(buf) ? c->total - c->got : sizeof(buf);
+		ssize_t n = ivt_recv(c->ch, buf, want);
+		if (n == -EAGAIN)
+			return 0;
+		if (n <= 0)
+			return -1;
+		if (e2e_mismatch(buf, c->seed, c->got, (size_t)n) >= 0)
+			return -1;
+		c->got += (uint64_t)n;
+	}
 }

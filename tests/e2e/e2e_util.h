@@ -66,6 +66,11 @@ int e2e_open(const char *name, unsigned flags, int timeout_ms, size_t ring, ivt_
 /* ivt_listen with a 5 s answer timeout, IVT_NONBLOCK if nonblock. */
 int e2e_listen(const char *name, int nonblock, ivt_listener **l);
 
+/* The next connection of l (blocking or not), waiting up to timeout_ms
+ * on ivt_listener_fd: 0 with *ch, or ivt_accept's error (-EAGAIN: none
+ * came in time). */
+int e2e_accept(ivt_listener *l, int timeout_ms, ivt_channel **ch);
+
 /* Pattern bytes [off, off + len) of stream `seed`; any off and len. */
 void e2e_fill(uint8_t *buf, uint64_t seed, uint64_t off, size_t len);
 /* Index of the first byte in buf that differs from the pattern, or -1. */
@@ -76,5 +81,17 @@ int e2e_send_pattern(ivt_channel *ch, uint64_t seed, uint64_t len, size_t piece)
 /* Receive and verify len pattern bytes; 0, the error, or -EILSEQ for a
  * wrong byte (reported on stderr). */
 int e2e_recv_pattern(ivt_channel *ch, uint64_t seed, uint64_t len);
+
+/* An accepted stream as the many-clients tests send it: an 8-byte seed,
+ * then `total` pattern bytes of that seed. Set ch and total. */
+struct e2e_stream_in {
+	ivt_channel *ch;
+	uint64_t seed, got, total;
+	int have_seed, done;
+	uint8_t seed_buf[8];
+};
+/* Read what is there (a non-blocking channel): 1 when the stream is
+ * complete, 0 not yet, -1 on a bad byte or an early end. */
+int e2e_stream_in_read(struct e2e_stream_in *c);
 
 #endif

@@ -33,8 +33,9 @@
 #include "common/ctrl_msg.h"
 #include "common/ring.h"
 #include "e2e/e2e_util.h"
+#include "e2e/raw_ring.h"
 
-#define RING 65536u
+#define RING RAW_RING
 #define POLICY                                                                                \
 	"{\"version\":1,\"channels\":["                                                      \
 	"{\"name\":\"racl\",\"listeners\":[\"uid:0\"],\"connectors\":[\"uid:65534\"],"       \
@@ -43,12 +44,6 @@
 	"\"backend\":\"shm\",\"ring_size\":65536,\"backlog\":1},"                            \
 	"{\"name\":\"r*\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],"                    \
 	"\"backend\":\"shm\",\"ring_size\":65536}]}"
-
-/* The shm plugin's setup blob (plugins/shm/shm_ep.h). */
-struct shm_blob {
-	uint32_t magic, version;
-	uint64_t ring_size, shm_size;
-};
 
 static int group_setup(void **state)
 {
@@ -94,67 +89,6 @@ static int next_answer(int s, struct ivt_ctrl_msg *m)
 	}
 }
 
-/* A connector's ring as the shm plugin makes it: memfd (sealed unless
- * told otherwise, of size bytes), the ring in it, a wake-up pair. */
-struct raw_ring {
-	int memfd, wake[2];
-	void *map;
-	size_t len;
-	struct ivt_ring ring;
-};
-
-static int no_kick(void *ctx)
-{
-	(void)ctx;
-	return 0;
-}
-
-static void raw_ring_make(struct raw_ring *r)
-{
-	size_t need = ivt_ring_shm_size(RING);
-	r->memfd = memfd_create("connring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	assert_true(r->memfd >= 0);
-	assert_int_equal(ftruncate(r->memfd, (off_t)need), 0);
-	assert_int_equal(fcntl(r->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
-	r->map = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_SHARED, r->memfd, 0);
-	assert_true(r->map != MAP_FAILED);
-	assert_int_equal(ivt_ring_create(&r->ring, r->map, need, RING, no_kick, NULL), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, r->wake), 0);
-}
-
-/* A memfd of size bytes, sealed against shrinking or not. */
-static int other_memfd(size_t size, int seal)
-{
-	int fd = memfd_create("connring-bad", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, (off_t)size), 0);
-	if (seal)
-		assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
-	return fd;
-}
-
-static void raw_ring_free(struct raw_ring *r)
-{
-	munmap(r->map, ivt_ring_shm_size(RING));
-	close(r->memfd);
-	close(r->wake[0]);
-	if (r->wake[1] >= 0)
-		close(r->wake[1]);
-}
-
-/* The SETUP of a ring as shm_listen sends it (two fds: memfd, socket). */
-static struct ivt_ctrl_setup shm_setup(void)
-{
-	struct ivt_ctrl_setup setup;
-	memset(&setup, 0, sizeof(setup));
-	struct shm_blob b = {.magic = 0x4d485349u, .version = 2, .ring_size = RING,
-			     .shm_size = ivt_ring_shm_size(RING)};
-	memcpy(setup.blob, &b, sizeof(b));
-	setup.blob_len = sizeof(b);
-	setup.nfds = 2;
-	return setup;
-}
-
 /* OPEN with RING and the ring's SETUP in one go (one: as one datagram,
  * OPEN_SETUP); fds: {memfd, wake end}. */
 static int send_ring_open_as(const char *name, uint64_t ring, const int fds[2], int one)
@@ -162,7 +96,7 @@ static int send_ring_open_as(const char *name, uint64_t ring, const int fds[2], 
 	int s = e2e_ctrl_connect(e2e_group_daemon.sock);
 	assert_true(s >= 0);
 	struct ivt_ctrl_open req = open_req(name, IVT_CTRL_OPEN_RING, ring);
-	struct ivt_ctrl_setup setup = shm_setup();
+	struct ivt_ctrl_setup setup = raw_shm_setup();
 	assert_int_equal(ivt_ctrl_send_open_setup(s, 1, &req, &setup, fds, 2, one), 0);
 	return s;
 }
@@ -239,7 +173,7 @@ static void hostile_then_good(ivt_listener *l, int kind)
 	raw_ring_make(&r);
 	int p[2];
 	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	int mem = kind == 0 ? other_memfd(need, 0) : kind == 1 ? other_memfd(need - 4096, 1)
+	int mem = kind == 0 ? raw_other_memfd(need, 0) : kind == 1 ? raw_other_memfd(need - 4096, 1)
 							      : dup(r.memfd);
 	int s = send_ring_open("rhostile", RING, (int[]){mem, kind == 2 ? p[0] : r.wake[1]});
 	close(mem);
@@ -342,7 +276,7 @@ static void test_backlog_filled_before_setup(void **state)
 	raw_ring_make(&b);
 	int sb = send_ring_open("rback", RING, (int[]){b.memfd, b.wake[1]});
 	assert_true(readable(ivt_listener_fd(l), 10000)); /* b holds the backlog */
-	struct ivt_ctrl_setup setup = shm_setup();
+	struct ivt_ctrl_setup setup = raw_shm_setup();
 	assert_int_equal(ivt_ctrl_send(sa, IVT_CTRL_SETUP, 2, &setup, sizeof(setup),
 				       (int[]){a.memfd, a.wake[1]}, 2), 0);
 	struct ivt_ctrl_msg m;
@@ -496,7 +430,7 @@ static void test_open_setup_one_datagram(void **state)
 
 	/* without RING */
 	s = e2e_ctrl_connect(e2e_group_daemon.sock);
-	struct ivt_ctrl_open_setup os = {.open = open_req("rone", 0, RING), .setup = shm_setup()};
+	struct ivt_ctrl_open_setup os = {.open = open_req("rone", 0, RING), .setup = raw_shm_setup()};
 	os.setup.nfds = 0;
 	assert_int_equal(ivt_ctrl_send(s, IVT_CTRL_OPEN_SETUP, 1, &os, sizeof(os), NULL, 0), 0);
 	assert_int_equal(next_answer(s, &m), 0);

@@ -785,11 +785,37 @@ static void test_backlog_per_identity_key(void **state)
 	}
 }
 
+/* lines: true (the default) or false, per rule; the decision says it. */
+static void test_lines_key(void **state)
+{
+	(void)state;
+	struct ivt_policy *p = load("{\"version\":1,\"channels\":["
+				    "{\"name\":\"f\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],"
+				    "\"lines\":false},"
+				    "{\"name\":\"t\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],"
+				    "\"lines\":true},"
+				    "{\"name\":\"*\",\"listeners\":[\"*\"],\"connectors\":[\"*\"]}]}");
+	if (!p)
+		fail_msg("%s", err);
+	const char *names[] = {"f", "t", "x"};
+	for (int i = 0; i < 3; i++) {
+		struct ivt_policy_query q = {.channel = names[i], .identity = ID("uid:1"),
+					     .is_listener = 1, .colocated = 1, ALL_BACKENDS};
+		struct ivt_policy_decision d;
+		assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
+		assert_int_equal(d.no_lines, i == 0);
+	}
+	ivt_policy_free(p);
+	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\",\"listeners\":[],"
+		     "\"connectors\":[],\"lines\":1}]}", "channels[0].lines", "true");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shipped_policies_load),
 		cmocka_unit_test(test_backlog_per_identity_key),
+		cmocka_unit_test(test_lines_key),
 		cmocka_unit_test(test_valid_policy),
 		cmocka_unit_test(test_syntax_error_has_line),
 		cmocka_unit_test(test_unknown_keys),

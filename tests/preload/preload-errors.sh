@@ -6,7 +6,9 @@
 # TCP answers with a reset: POLLERR, ECONNRESET once, then end of stream
 # (peer_reset.py); signals during a blocking accept and recv, whose python
 # handlers must run (sig_intr.py); a second connect() on a connection that
-# went to the kernel is the kernel's, not a new ivt try (reconnect.py).
+# went to the kernel is the kernel's, not a new ivt try (reconnect.py);
+# a listener closing with a connection queued resets it, also one that
+# came over a direct line (queued_close.py).
 set -uo pipefail
 NEED="python3"
 PORT_BASE=19800 # away from the other preload scripts, which may run alongside
@@ -32,6 +34,7 @@ run_both() {
 run_both timeouts sock_timeouts.py 1
 run_both reset peer_reset.py 3
 run_both signals sig_intr.py 1
+run_both queued_close queued_close.py 2
 
 for mode in kernel ivt; do
 	next_port

@@ -4,6 +4,8 @@
 #   1. 256 MiB stream, byte-exact (pattern check + CRC32C both ends)
 #   2. 64 MiB of RDMA writes + reads, checked on both ends
 #   3. the same stream over UDP (SLP_RS_UDP: GSO super-datagrams, UDP_GRO)
+#      and in the busy-poll mode (--busy-poll: a TPACKET_V2 RX ring read
+#      without system calls, rxring.h)
 #   4. the receiver is killed mid-transfer: the sender must end with a
 #      clean "Connection timed out"/"reset" error, not hang or crash
 # Impairment: netem when the kernel has it; otherwise (CONFIG_NET_SCH_NETEM
@@ -87,6 +89,19 @@ XDP_BYTES=${SLURPOE_TEST_XDP_BYTES:-$((32 << 20))}
 run_pair "stream $XDP_BYTES bytes, --xdp" "--mode stream --xdp" "--mode stream --xdp --bytes $XDP_BYTES"
 grep -q "ok$" "$TMP/cli.out" || { echo "FAIL: client did not confirm (xdp)"; fails=$((fails + 1)); }
 grep -q "frames over AF_" "$TMP/cli.err" || { echo "FAIL: --xdp does not say its path"; fails=$((fails + 1)); }
+
+# Busy-poll mode (rxring.h): impaired, byte-exact over the TPACKET_V2 ring,
+# which both ends must say they got (no silent fallback to recvmmsg).
+SPIN_BYTES=${SLURPOE_TEST_SPIN_BYTES:-$((32 << 20))}
+run_pair "stream $SPIN_BYTES bytes, --busy-poll" "--mode stream --busy-poll 20" \
+	"--mode stream --busy-poll 20 --bytes $SPIN_BYTES"
+grep -q "ok$" "$TMP/cli.out" || { echo "FAIL: client did not confirm (busy-poll)"; fails=$((fails + 1)); }
+for f in cli srv; do
+	grep -q "TPACKET_V2 ring" "$TMP/$f.err" ||
+		{ echo "FAIL: --busy-poll $f is not on the TPACKET_V2 ring"; fails=$((fails + 1)); }
+done
+run_pair "rdma $((SPIN_BYTES / 2)) bytes, --busy-poll" "--mode rdma --busy-poll 20 --bytes $((SPIN_BYTES / 2))" \
+	"--mode rdma --busy-poll 20"
 
 # SLURPoE over UDP (udp.h): impaired, byte-exact, both ends say so.
 UDP_BYTES=${SLURPOE_TEST_UDP_BYTES:-$((64 << 20))}

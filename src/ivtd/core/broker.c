@@ -116,6 +116,7 @@ void ivt_broker_set_policy(struct ivt_broker *b, struct ivt_policy *p)
 {
 	ivt_policy_free(b->policy);
 	b->policy = p;
+	broker_lines_revoke(b); /* connectors come back through the new policy */
 }
 
 const struct ivt_policy *ivt_broker_policy(const struct ivt_broker *b) { return b->policy; }
@@ -460,6 +461,7 @@ static void handle_listen(struct ivt_broker *b, struct ivt_reg_end *end,
 		broker_listener_limits(ch, &d);
 		ch->u.lis.next_ticket = 1;
 		ch->u.lis.rings = req->rings;
+		ch->u.lis.lines = req->lines && !d.no_lines;
 		broker_open_ok(end, ch, 1, 0);
 		return;
 	}
@@ -949,5 +951,6 @@ struct ivt_broker_cb ivt_broker_callbacks(struct ivt_broker *b)
 		.adopt = broker_adopt,
 		.attach = broker_attach,
 		.listening = cb_listening,
+		.line_stats = broker_line_stats,
 	};
 }

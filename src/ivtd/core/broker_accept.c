@@ -142,6 +142,9 @@ static void offer(struct channel *lis, struct channel *ch)
 	ch->u.conn.ticket = lis->u.lis.next_ticket++;
 	const struct ivt_registry_ops *ops = lis->server->reg->ops;
 	if (ch->u.conn.ring) {
+		/* the line goes first: the connector reads it with QUEUED (or
+		 * while it waits), the listener with the offer */
+		broker_line_grant(lis, ch, lis->server);
 		const struct chan_setup *s = ch->setup;
 		ops->incoming_ring(lis->server, ch->u.conn.ticket, &ch->client_id,
 				   ch->client->domid, s->blob, s->blob_len, s->fds, s->nfds);
@@ -266,6 +269,7 @@ void broker_connect_multi(struct ivt_broker *b, struct channel *lis, struct ivt_
 	if (!ch)
 		return;
 	ch->u.conn.client_rings = req->rings;
+	ch->u.conn.lines = req->lines && !d->no_lines;
 	ch->u.conn.ring = req->ring;
 	ch->ring_size = lis->ring_size;
 	ch->spill_above = lis->spill_above;
@@ -341,6 +345,8 @@ void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 	if (!ch->detach_server)
 		broker_give_cookie(ch);
 	broker_peer_info(end, ch->client, &ch->client_id, ch->client->domid);
+	if (ch->u.conn.client_rings && takes_rings(lis))
+		broker_line_grant(lis, ch, end); /* before both OPEN_OKs */
 	broker_open_ok_flags(end, ch, 1, ch->client->domid,
 			     ch->detach_server ? IVT_CTRL_OK_DETACHED : 0);
 	broker_peer_info(ch->client, end, &ch->server_id, end->domid);

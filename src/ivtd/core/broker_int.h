@@ -86,6 +86,12 @@ struct channel {
 			uint32_t queued, live;       /* CONN children QUEUED / CONNECTED */
 			uint32_t next_ticket;
 			int rings; /* takes connector-made rings (IVT_CTRL_OPEN_RINGS) */
+			/* direct lines (docs/conn-setup.md): it hinted them and
+			 * its rule allows; granted so far (lines_out: since
+			 * the last LINES_DROP); what it last reported */
+			int lines, lines_out;
+			uint32_t next_line;
+			uint64_t lines_granted, line_accepts, line_refused;
 			/* its CONN children not yet accepted (WAITING, RING,
 			 * QUEUED), newest first (u.conn.sib): what a connect,
 			 * accept or promotion looks through, not every channel
@@ -105,6 +111,8 @@ struct channel {
 			int client_rings;       /* its connector takes IVT_CTRL_OK_RINGS */
 			int ring;               /* its connector made the ring (RING state first) */
 			int queued;             /* ...and went on once offered (OPEN_QUEUED) */
+			int lines;              /* its connector hinted lines, its rule allows */
+			int line_given;         /* ...and got one with this connection */
 		} conn;
 		struct { /* ADOPTED, while ATTACHING */
 			struct ivt_identity peer_claim; /* who the first end says its peer is */
@@ -206,6 +214,19 @@ void broker_ring_setup(struct ivt_broker *b, struct channel *ch, struct ivt_reg_
 /* A CONN's end went (any state). */
 void broker_conn_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_end *end,
 		      int graceful);
+
+/* broker_lines.c */
+/* ch (CONN of lis, admitted by the policy) is offered (its connector
+ * brought its ring) or accepted: give its connector and lis's process a
+ * direct line if both take one and it has none from this connection
+ * yet. The listener's end goes to `to`: lis's own end (with the offer
+ * that follows), or the accepting end (before its OPEN_OK, which it
+ * reads at once: lis's fd never wakes for a line alone). */
+void broker_line_grant(struct channel *lis, struct channel *ch, struct ivt_reg_end *to);
+/* The policy changed: every listener drops the lines it holds. */
+void broker_lines_revoke(struct ivt_broker *b);
+/* The registries' line_stats callback. */
+void broker_line_stats(void *arg, struct ivt_reg_end *end, uint64_t accepted, uint64_t refused);
 
 /* broker_adopt.c: the registries' adopt callback (ends a previous ivtd
  * answered, after a restart). */

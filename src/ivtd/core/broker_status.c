@@ -131,6 +131,13 @@ size_t ivt_broker_status(const struct ivt_broker *b, char *buf, size_t len)
 			ivt_textbuf_printf(&o, "  %u connected (max %u), %u queued (backlog %u)\n",
 					   c->u.lis.live, c->u.lis.max_conns, c->u.lis.queued,
 					   c->u.lis.backlog);
+			if (c->u.lis.lines_granted)
+				ivt_textbuf_printf(&o, "  lines: %" PRIu64 " granted, %" PRIu64
+						       " connections accepted over them and %" PRIu64
+						       " offers dropped (as the listener last "
+						       "reported)\n",
+						   c->u.lis.lines_granted, c->u.lis.line_accepts,
+						   c->u.lis.line_refused);
 			share_line(&o, c);
 			shown++;
 		}

@@ -389,6 +389,7 @@ int ivt_policy_decide(const struct ivt_policy *p, const struct ivt_policy_query 
 	d->backlog = c->backlog;
 	d->backlog_per_identity = c->backlog_per_identity;
 	d->message = c->message;
+	d->no_lines = c->no_lines;
 	d->max_connections = c->max_connections;
 
 	/* A connector joins what the listener was granted. */

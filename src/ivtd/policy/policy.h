@@ -100,6 +100,8 @@ struct ivt_policy_channel {
 	uint32_t backlog_per_identity;
 	/* "message": the channel's mode, which both ends must agree on. */
 	enum ivt_policy_mode message;
+	/* "lines": false: no direct lines for this rule's listeners */
+	int no_lines;
 };
 
 #define IVT_POLICY_BACKLOG_DEFAULT 128
@@ -241,6 +243,7 @@ struct ivt_policy_decision {
 	uint32_t backlog, max_connections; /* the rule's, for a listener */
 	uint32_t backlog_per_identity;     /* the rule's (0: half the backlog) */
 	enum ivt_policy_mode message;      /* the rule's "message" */
+	int no_lines;                      /* the rule's "lines": false */
 	char rule[160];            /* "channels[0] 'demo' (conf/policy.json:7)" */
 	char reason[IVT_ERRMSG_MAX + 1]; /* refusal reason, or a note on success */
 };

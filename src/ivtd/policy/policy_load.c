@@ -386,13 +386,32 @@ static int parse_message(struct loader *L, json_t *obj, const char *path,
 	return 0;
 }
 
+/* "lines": true (the default) / false: direct lines for ivt_listen
+ * listeners of this rule (docs/conn-setup.md). */
+static int parse_lines(struct loader *L, json_t *obj, const char *path,
+		       struct ivt_policy_channel *c)
+{
+	char p[256];
+	json_t *v;
+	int rc = member(L, obj, path, "lines", 0, &v, p, sizeof(p));
+	c->no_lines = 0;
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (!json_is_boolean(v))
+		return fail(L, p, "must be true (direct lines, the default) or false");
+	c->no_lines = !json_is_true(v);
+	return 0;
+}
+
 static int parse_channel(struct loader *L, struct ivt_policy *pol, json_t *obj, const char *path,
 			 struct ivt_policy_channel *c)
 {
 	static const char *const keys[] = {"name",	    "listeners",    "connectors", "backend",
 					   "ring_size",	    "max_ring_size", "quota_bytes", "spill",
 					   "peers_denied", "host",	     "backlog",   "max_connections",
-					   "message",	    "backlog_per_identity", NULL};
+					   "message",	    "backlog_per_identity", "lines", NULL};
 	int rc;
 	if (!json_is_object(obj))
 		return fail(L, path, "must be an object");
@@ -442,7 +461,7 @@ static int parse_channel(struct loader *L, struct ivt_policy *pol, json_t *obj, 
 	    (rc = get_count(L, obj, path, "backlog_per_identity", 0, IVT_POLICY_BACKLOG_MAX,
 			    &c->backlog_per_identity)))
 		return rc;
-	if ((rc = parse_message(L, obj, path, c)))
+	if ((rc = parse_message(L, obj, path, c)) || (rc = parse_lines(L, obj, path, c)))
 		return rc;
 	return parse_peers_denied(L, obj, path, c);
 }

@@ -71,6 +71,9 @@ struct ivt_end_request {
 	/* connect (IVT_CTRL_OPEN_QUEUED, with rings): goes on once queued
 	 * (docs/conn-setup.md); only registries with `queued` set it. */
 	int queued;
+	/* IVT_CTRL_OPEN_LINES: a multi listener or a connector that takes
+	 * direct lines (docs/conn-setup.md); only registries with `line` set it. */
+	int lines;
 };
 
 /* An end a previous ivtd had answered (XenStore keeps ends across an
@@ -121,6 +124,9 @@ struct ivt_broker_cb {
 	 * re-attaches (struct ivt_attach_request). The broker answers with
 	 * ops->attach_ok or reply_error. */
 	void (*attach)(void *arg, struct ivt_reg_end *end, const struct ivt_attach_request *req);
+	/* Optional: a listener that holds lines reports, lazily, how many
+	 * connections it accepted over them (and dropped offers). Its word. */
+	void (*line_stats)(void *arg, struct ivt_reg_end *end, uint64_t accepted, uint64_t refused);
 	/* Optional: does a listener own `name` now? (A registry picking the
 	 * TCP listener for a dialled address: common/tcp_map.h.) */
 	int (*listening)(void *arg, const char *name);
@@ -171,6 +177,15 @@ struct ivt_registry_ops {
 	/* Set where wants_release is. Let go of end: the registry closes its
 	 * connection and never reports it gone; end is invalid after this. */
 	void (*release)(struct ivt_reg_end *end);
+	/* Optional (NULL: no direct lines). Make a line between a listener's
+	 * process (`listener`: its own end or an accepting end of it) and a
+	 * connector (both ends of this registry, both hinted lines): one end
+	 * to each with its view (identity: the other end's), ivtd keeps
+	 * neither. 0 or a negative errno. */
+	int (*line)(struct ivt_reg_end *listener, struct ivt_reg_end *connector,
+		    const struct ivt_ctrl_line *lis_view, const struct ivt_ctrl_line *conn_view);
+	/* Set where line is: tell listener to drop every line it holds. */
+	int (*lines_drop)(struct ivt_reg_end *listener);
 	void (*destroy)(struct ivt_registry *reg);
 };
 

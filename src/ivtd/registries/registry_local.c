@@ -372,6 +372,41 @@ static void op_release(struct ivt_reg_end *end)
 
 static void op_destroy(struct ivt_registry *reg);
 
+/* A line's kernel queue is the listener's backlog for that connector:
+ * this little send buffer on the connector's end lets only a few offers
+ * (a SETUP with two fds is about 2 KiB of it) wait at once; beyond, its
+ * send says EAGAIN and the connector comes through ivtd. */
+#define LINE_SNDBUF 8192
+
+static int op_line(struct ivt_reg_end *lis, struct ivt_reg_end *conn,
+		   const struct ivt_ctrl_line *lis_view, const struct ivt_ctrl_line *conn_view)
+{
+	struct local_conn *lc = conn_of(lis), *cc = conn_of(conn);
+	if (lc->dead || cc->dead || lc->lr->destroying)
+		return -ECONNRESET;
+	int sv[2];
+	/* both ends non-blocking: neither process may make the other wait */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) != 0)
+		return -errno;
+	int sz = LINE_SNDBUF;
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	/* the listener gets a copy of the connector's end too, which it only
+	 * keeps: its end then never reads end of file when a connector
+	 * process exits, so its fd wakes for offers alone, as TCP's listening
+	 * socket does for connections */
+	int rc = send_or_drop(lc, IVT_CTRL_LINE, lis_view, sizeof(*lis_view), sv, 2);
+	if (rc == 0)
+		rc = send_or_drop(cc, IVT_CTRL_LINE, conn_view, sizeof(*conn_view), &sv[1], 1);
+	close(sv[0]); /* ivtd keeps no end: each is its process's now */
+	close(sv[1]);
+	return rc;
+}
+
+static int op_lines_drop(struct ivt_reg_end *lis)
+{
+	return send_or_drop(conn_of(lis), IVT_CTRL_LINES_DROP, NULL, 0, NULL, 0);
+}
+
 static const struct ivt_registry_ops local_ops = {
 	.name = "local",
 	.reply_ok = op_reply_ok,
@@ -386,6 +421,8 @@ static const struct ivt_registry_ops local_ops = {
 	.attach_ok = op_attach_ok,
 	.wants_release = op_wants_release,
 	.release = op_release,
+	.line = op_line,
+	.lines_drop = op_lines_drop,
 	.destroy = op_destroy,
 };
 
@@ -622,6 +659,7 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		req.rings = (fl & IVT_CTRL_OPEN_RINGS) != 0;
 		req.ring = (fl & IVT_CTRL_OPEN_RING) != 0;
 		req.queued = req.rings && (fl & IVT_CTRL_OPEN_QUEUED) != 0;
+		req.lines = req.rings && (fl & IVT_CTRL_OPEN_LINES) != 0;
 		if (req.multi)
 			grow_sndbuf(c);
 		fl &= ~IVT_CTRL_OPEN_HINTS; /* unknown hints are ignored by design */
@@ -704,6 +742,12 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 	case IVT_CTRL_STATUS:
 		c->seq = m->hdr.seq;
 		handle_status(c);
+		return;
+	case IVT_CTRL_LINE_STATS:
+		/* a listener's word (the broker ignores other ends') */
+		if (lr->reg.cb.line_stats)
+			lr->reg.cb.line_stats(lr->reg.cb.arg, &c->end, m->u.line_stats.accepted,
+					      m->u.line_stats.refused);
 		return;
 	default:
 		protocol_error(c, "message type not accepted from clients");
