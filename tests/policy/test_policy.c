@@ -794,16 +794,25 @@ static void test_lines_key(void **state)
 				    "\"lines\":false},"
 				    "{\"name\":\"t\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],"
 				    "\"lines\":true},"
+				    "{\"name\":\"m\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],"
+				    "\"max_connections\":8},"
+				    "{\"name\":\"b\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],"
+				    "\"backlog\":4},"
+				    "{\"name\":\"mt\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],"
+				    "\"max_connections\":8,\"lines\":true},"
 				    "{\"name\":\"*\",\"listeners\":[\"*\"],\"connectors\":[\"*\"]}]}");
 	if (!p)
 		fail_msg("%s", err);
-	const char *names[] = {"f", "t", "x"};
-	for (int i = 0; i < 3; i++) {
+	/* a rule with a connection limit of its own has no lines unless it
+	 * asks for them: ivtd counts only what it sees */
+	const char *names[] = {"f", "t", "x", "m", "b", "mt"};
+	const int no_lines[] = {1, 0, 0, 1, 1, 0};
+	for (int i = 0; i < 6; i++) {
 		struct ivt_policy_query q = {.channel = names[i], .identity = ID("uid:1"),
 					     .is_listener = 1, .colocated = 1, ALL_BACKENDS};
 		struct ivt_policy_decision d;
 		assert_int_equal(ivt_policy_decide(p, &q, &d), 0);
-		assert_int_equal(d.no_lines, i == 0);
+		assert_int_equal(d.no_lines, no_lines[i]);
 	}
 	ivt_policy_free(p);
 	expect_error("{\"version\":1,\"channels\":[{\"name\":\"a\",\"listeners\":[],"

@@ -386,8 +386,11 @@ static int parse_message(struct loader *L, json_t *obj, const char *path,
 	return 0;
 }
 
-/* "lines": true (the default) / false: direct lines for ivt_listen
- * listeners of this rule (docs/conn-setup.md). */
+/* "lines": true / false: direct lines for ivt_listen listeners of this
+ * rule (docs/conn-setup.md). Default true, except for a rule that sets a
+ * connection limit of its own ("max_connections", "backlog",
+ * "backlog_per_identity"): ivtd counts only the connections it sees, and
+ * a limit someone wrote down must hold for every connection. */
 static int parse_lines(struct loader *L, json_t *obj, const char *path,
 		       struct ivt_policy_channel *c)
 {
@@ -395,8 +398,12 @@ static int parse_lines(struct loader *L, json_t *obj, const char *path,
 	json_t *v;
 	int rc = member(L, obj, path, "lines", 0, &v, p, sizeof(p));
 	c->no_lines = 0;
-	if (rc == -ENOENT)
+	if (rc == -ENOENT) {
+		c->no_lines = json_object_get(obj, "max_connections") ||
+			      json_object_get(obj, "backlog") ||
+			      json_object_get(obj, "backlog_per_identity");
 		return 0;
+	}
 	if (rc)
 		return rc;
 	if (!json_is_boolean(v))
