@@ -98,16 +98,19 @@ static void *ivt_server(void *arg)
 /* The ways of setting up a connection (docs/conn-setup.md): 0 over the
  * direct line ivtd granted after the first connection (the default), 1
  * through ivtd with the connector's ring (IVT_LINES=0), 2 with the
- * accepting end's setup relayed by ivtd (IVT_CONN_RING=0). */
-#define WAYS 3
-static const char *const way_names[WAYS] = {"line", "ivtd", "relayed"};
+ * accepting end's setup relayed by ivtd (IVT_CONN_RING=0), 3 over the
+ * line with a new ring each time (IVT_RING_REUSE=0: no ring kept). */
+#define WAYS 4
+#define NROWS 6 /* the ways and TCP, Unix */
+static const char *const way_names[WAYS] = {"line", "ivtd", "relayed", "fresh"};
 
 static void set_way(int way)
 {
 	/* only ever overwritten (glibc keeps the old strings), so the
 	 * accepting thread may read them meanwhile */
-	setenv("IVT_LINES", way == 0 ? "1" : "0", 1);
+	setenv("IVT_LINES", way == 0 || way == 3 ? "1" : "0", 1);
 	setenv("IVT_CONN_RING", way == 2 ? "0" : "1", 1);
+	setenv("IVT_RING_REUSE", way == 3 ? "0" : "1", 1);
 }
 
 /* One setup, one way: ivt_open's time, the round trip's, the whole
@@ -147,7 +150,7 @@ static void bench_ivt(struct result *rv, int iters, double *lat, pid_t ivtd)
 		lats[w] = calloc((size_t)iters, sizeof(double));
 	double *ph = calloc((size_t)iters * 3 * WAYS, sizeof(*ph)); /* open, round trip, close */
 	double total[WAYS] = {0};
-	/* CONN_BENCH_WAY=line|ivtd|relayed: every connection one way (strace, perf) */
+	/* CONN_BENCH_WAY=line|fresh|ivtd|relayed: every connection one way (strace, perf) */
 	const char *only = getenv("CONN_BENCH_WAY");
 	int only_way = -1;
 	for (int w = 0; only && w < WAYS; w++)
@@ -157,7 +160,7 @@ static void bench_ivt(struct result *rv, int iters, double *lat, pid_t ivtd)
 	ivt_setup(0, &x[0], &x[1], &x[2]); /* the first brings the line: not timed */
 	for (int i = 0; i < WAYS * iters; i++) {
 		int k = i / WAYS;
-		int way = (i + k) % WAYS; /* 0 1 2, 1 2 0, 2 0 1 ...: none always first */
+		int way = (i + k) % WAYS; /* 0 1 2 3, 1 2 3 0, ...: none always first */
 		int run = only_way >= 0 ? only_way : way;
 		double *p = ph + way * 3 * iters;
 		ivt_setup(run, &p[k], &p[iters + k], &lats[way][k]);
@@ -188,6 +191,7 @@ static void bench_ivt(struct result *rv, int iters, double *lat, pid_t ivtd)
 		free(lats[w]);
 	unsetenv("IVT_CONN_RING");
 	unsetenv("IVT_LINES");
+	unsetenv("IVT_RING_REUSE");
 	/* the server thread is in ivt_accept: a last connector wakes it, and
 	 * it sees the listener gone on the next one */
 	pthread_cancel(t);
@@ -390,11 +394,13 @@ static void usage(FILE *f)
 "    connect + accept + 1-byte round trip + close through it (ivt_listen /\n"
 "    ivt_accept, shm), over TCP loopback and over Unix stream sockets in the\n"
 "    same run: setups per second and p50/p99 latency, with ivt's ratio to\n"
-"    each. ivt's connections take three ways in turn: over the direct line\n"
+"    each. ivt's connections take four ways in turn: over the direct line\n"
 "    ivtd granted after the first connection (the default, ivtd not\n"
 "    involved; docs/conn-setup.md), through ivtd with the connector's own\n"
-"    ring (IVT_LINES=0), and with the accepting end's setup relayed by\n"
-"    ivtd (IVT_CONN_RING=0). The connector and the accepting thread are\n"
+"    ring (IVT_LINES=0), with the accepting end's setup relayed by\n"
+"    ivtd (IVT_CONN_RING=0), and over the line with a new ring each time\n"
+"    (IVT_RING_REUSE=0; by default a line keeps closed rings for the next\n"
+"    connection). The connector and the accepting thread are\n"
 "    threads of this one process, so each munmap in ivt_close shoots\n"
 "    down the other thread's TLB (an IPI): CPU a real two-process\n"
 "    setup does not pay. For each way it also reports the CPU time (user + system) and\n"
@@ -458,33 +464,36 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	double *lat = calloc((size_t)iters, sizeof(*lat));
-	/* r[0]: over the direct line (the default); r[3], r[4]: through
-	 * ivtd, the connector's ring and the accepting end's setup relayed,
-	 * in turn with r[0] (docs/conn-setup.md) */
-	struct result r[5] = {{.name = "ivt (line, shm)"}, {.name = "TCP loopback"},
-			      {.name = "Unix socket"}, {.name = "ivt, through ivtd"},
-			      {.name = "ivt, relayed setup"}};
-	struct result rv[WAYS] = {{.name = r[0].name}, {.name = r[3].name}, {.name = r[4].name}};
+	/* r[0]: over the direct line (the default, rings kept); r[3]: over
+	 * the line, a new ring each time; r[4], r[5]: through ivtd, the
+	 * connector's ring and the accepting end's setup relayed; all in
+	 * turn (docs/conn-setup.md) */
+	struct result r[NROWS] = {{.name = "ivt (line, shm)"}, {.name = "TCP loopback"},
+				  {.name = "Unix socket"}, {.name = "ivt, line, new ring"},
+				  {.name = "ivt, through ivtd"}, {.name = "ivt, relayed setup"}};
+	struct result rv[WAYS] = {{.name = r[0].name}, {.name = r[4].name}, {.name = r[5].name},
+				  {.name = r[3].name}};
 	bench_ivt(rv, iters, lat, d.pid);
 	r[0] = rv[0];
-	r[3] = rv[1];
-	r[4] = rv[2];
+	r[3] = rv[3];
+	r[4] = rv[1];
+	r[5] = rv[2];
 	bench_sock(&r[1], iters, lat, AF_INET, d.dir);
 	bench_sock(&r[2], iters, lat, AF_UNIX, d.dir);
 	free(lat);
 
 	printf("Connection setup: connect + accept + 1-byte round trip + close, %d each, "
 	       "one at a time\n", iters);
-	printf("%-18s %10s %8s %8s %10s %11s %8s %7s %9s\n", "transport", "setups/s", "p50 us",
+	printf("%-20s %10s %8s %8s %10s %11s %8s %7s %9s\n", "transport", "setups/s", "p50 us",
 	       "p99 us", "p50 vs TCP", "p50 vs Unix", "CPU us", "sleeps", "preempted");
-	for (int i = 0; i < 5; i++)
-		printf("%-18s %10.0f %8.1f %8.1f %9.2fx %10.2fx %8.1f %7.1f %9.1f\n", r[i].name,
+	for (int i = 0; i < NROWS; i++)
+		printf("%-20s %10.0f %8.1f %8.1f %9.2fx %10.2fx %8.1f %7.1f %9.1f\n", r[i].name,
 		       r[i].per_s, r[i].p50, r[i].p99, r[i].p50 / r[1].p50, r[i].p50 / r[2].p50,
 		       r[i].cost.cpu_us, r[i].cost.sleeps, r[i].cost.preempted);
 	printf("(CPU us, sleeps, preempted: per setup, every process involved (ivt: with "
 	       "ivtd); ivt's from a pass of %d setups of each way after the timed ones)\n",
 	       iters / 2);
-	for (int i = 0; i < 5; i += (i ? 1 : 3))
+	for (int i = 0; i < NROWS; i += (i ? 1 : 3))
 		printf("%s p50 by phase: ivt_open (connect, accept, setup) %.1f us, first byte "
 		       "round trip %.1f us, ivt_close %.1f us\n", r[i].name,
 		       r[i].phase_p50[0], r[i].phase_p50[1], r[i].phase_p50[2]);

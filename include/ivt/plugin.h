@@ -23,7 +23,8 @@
  * Appended so far: the native one-sided ops (rdma_write, rdma_read,
  * poll_completions, max_rdma_len); zero-copy send (send_reserve,
  * send_commit); readiness without a system call (ready); receive by
- * peek (recv_peek, recv_consume); a forked copy let go (forget).
+ * peek (recv_peek, recv_consume); a forked copy let go (forget); rings
+ * kept for reuse (park, peer_done, renew).
  *
  * Like UCX's uct layer, a plugin is one transport behind one interface: an
  * endpoint is a reliable, ordered, bidirectional byte pipe, non-blocking in
@@ -360,6 +361,24 @@ struct ivt_plugin_ops {
 	 * using it (libivt's ivt_forget). Absent: the host keeps ep as is
 	 * (its memory and fds stay with this process until it exits). */
 	void (*forget)(struct ivt_ep *ep);
+
+	/* ---- Appended to ABI 1: rings kept for the next connection. ---- */
+
+	/* OPTIONAL, all three or none (libivt's per-line ring pool,
+	 * docs/conn-setup.md). park: end this connection as close does (the
+	 * peer sees our end of stream) but keep the memory and the wake-up
+	 * path for renew; 0, or a negative errno when ep cannot be kept (a
+	 * broken ring, a peer gone): then the host closes it. A parked ep is
+	 * freed with close. */
+	int (*park)(struct ivt_ep *ep);
+	/* A parked ep: 1 when the peer ended its connection too, 0 not yet,
+	 * -ECONNRESET when its process let go of the endpoint. */
+	int (*peer_done)(struct ivt_ep *ep);
+	/* A parked ep both sides parked: a new connection on it. Stale
+	 * wake-ups are dropped; the end that made the ring (listen) writes
+	 * it fresh, the other (connect) checks it as connect does and goes
+	 * live. 0, -ECONNRESET (the peer's process let go), -EPROTO. */
+	int (*renew)(struct ivt_ep *ep);
 };
 
 /* The ABI-1 table as first shipped: the smallest ops_size a host accepts. */

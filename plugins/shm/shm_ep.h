@@ -55,5 +55,9 @@ void shm_ep_free(struct ivt_ep *ep);
 int shm_listen(const struct ivt_ep_params *params, struct ivt_ep **out);
 int shm_accept(struct ivt_ep *ep);
 int shm_connect(const struct ivt_ep_params *params, struct ivt_ep **out);
+/* Rings kept for reuse (shm_reuse.c; plugin.h's park, peer_done, renew). */
+int shm_park(struct ivt_ep *ep);
+int shm_peer_done(struct ivt_ep *ep);
+int shm_renew(struct ivt_ep *ep);
 
 #endif

@@ -238,6 +238,9 @@ static const struct ivt_plugin_ops shm_ops = {
 	.recv_peek = shm_recv_peek,
 	.recv_consume = shm_recv_consume,
 	.forget = shm_forget,
+	.park = shm_park,
+	.peer_done = shm_peer_done,
+	.renew = shm_renew,
 };
 
 __attribute__((visibility("default"))) const struct ivt_plugin_ops *ivt_plugin_entry(uint32_t host_abi)

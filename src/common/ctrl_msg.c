@@ -19,6 +19,7 @@
  *   CLOSE       0
  *   STATUS      0
  *   STATUS_OK   1 .. IVT_CTRL_STATUS_MAX + 1, text whose only NUL is the last byte
+ *   LINE_REUSE, LINE_RELEASED  0 (hdr.seq: a slot, 1 .. IVT_LINE_SLOTS)
  */
 #include "clock.h"
 #include "ctrl_msg.h"
@@ -157,6 +158,9 @@ static int check_payload(struct ivt_ctrl_msg *m, uint32_t len)
 	case IVT_CTRL_QUEUED:
 	case IVT_CTRL_LINES_DROP:
 		return len == 0 ? 0 : -EPROTO;
+	case IVT_CTRL_LINE_REUSE:
+	case IVT_CTRL_LINE_RELEASED:
+		return len == 0 && m->hdr.seq >= 1 && m->hdr.seq <= IVT_LINE_SLOTS ? 0 : -EPROTO;
 	case IVT_CTRL_STATUS_OK: {
 		if (len < 1 || len > IVT_CTRL_STATUS_MAX + 1)
 			return -EPROTO;

@@ -129,6 +129,14 @@ enum ivt_ctrl_type {
 	/* listener -> daemon: connections accepted over lines so far
 	 * (ivt_ctrl_line_stats), sent lazily, only to an ivtd that granted one */
 	IVT_CTRL_LINE_STATS = 19,
+	/* On a line only, never to ivtd (docs/conn-setup.md, ring reuse); no
+	 * payload, the slot (1..IVT_LINE_SLOTS) in hdr.seq. connector ->
+	 * listener: a new connection on the ring it kept under that slot (no
+	 * fds). listener -> connector: the listener holds nothing busy under
+	 * that slot any more (its end closed, the connector's too). A SETUP
+	 * on a line names its slot the same way (0: not kept). */
+	IVT_CTRL_LINE_REUSE = 20,
+	IVT_CTRL_LINE_RELEASED = 21,
 	IVT_CTRL_TYPE_MAX
 };
 
@@ -322,6 +330,9 @@ struct ivt_ctrl_line {
 	char backend[IVT_BACKEND_NAME_MAX + 1];
 	char identity[IVT_IDENTITY_MAX + 1];
 };
+
+/* Rings kept per line and side: slot ids on a line are 1..this. */
+#define IVT_LINE_SLOTS 4
 
 struct ivt_ctrl_line_stats {
 	uint64_t accepted; /* connections accepted over lines since the listen */

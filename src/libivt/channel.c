@@ -18,6 +18,7 @@
 #include "conn_ring.h"
 #include "ctrl_conn.h"
 #include "errors.h"
+#include "ring_pool.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define RETRY_FIRST_MS 10
@@ -279,6 +280,9 @@ static void chan_free_as(struct ivt_channel *ch, int graceful)
 {
 	if (graceful)
 		chan_spill_free(ch);
+	if (ch->ep && graceful && ch->ctrl.ops && ch->ctrl.ops->keep_ep &&
+	    ch->ctrl.ops->keep_ep(ch->ctrl.impl, ch->ops, ch->ep))
+		ch->ep = NULL; /* kept for the next connection over its line */
 	if (ch->ep && graceful)
 		ch->ops->close(ch->ep);
 	else if (ch->ep && IVT_PLUGIN_OPS_HAS(ch->ops, forget) && ch->ops->forget)
@@ -317,8 +321,23 @@ static int open_offered(struct ivt_channel *ch, const char *socket_opt,
 	if (lis_ok->flags & IVT_CTRL_OK_MESSAGE)
 		r.flags |= IVT_MESSAGE;
 	if (offer->line) { /* over a direct line: no ivtd, as ivtd granted */
-		int rc = conn_ring_attach(ch, lis_ok, offer);
-		if (rc == 0 && (rc = ivt_ctrl_line_new(&ch->ctrl, offer->identity)) < 0) {
+		struct ring_pool *pool = offer->pool; /* our reference */
+		offer->pool = NULL;
+		int rc = 0;
+		if (offer->reuse_ep) { /* a ring kept on the line, renewed */
+			ch->ep = offer->reuse_ep;
+			ch->ops = offer->reuse_ops;
+			offer->reuse_ep = NULL;
+		} else {
+			rc = conn_ring_attach(ch, lis_ok, offer);
+		}
+		if (rc == 0)
+			rc = ivt_ctrl_line_new(&ch->ctrl, offer->identity, pool, offer->slot);
+		if (rc < 0 && pool) { /* the slot is free again; the connector sees its peer go */
+			ring_pool_put(pool, offer->slot, ch->ops, ch->ep);
+			ring_pool_unref(pool);
+			ch->ep = NULL;
+		} else if (rc < 0 && ch->ep) {
 			ch->ops->close(ch->ep); /* the connector sees its peer go */
 			ch->ep = NULL;
 		}

@@ -26,6 +26,7 @@
 #include "conn_ring.h"
 #include "ctrl_conn.h"
 #include "errors.h"
+#include "ring_pool.h"
 
 int conn_line_enabled(void)
 {
@@ -35,7 +36,7 @@ int conn_line_enabled(void)
 
 struct line_oob {
 	const char *path, *name;
-	uint32_t line_id;
+	uint32_t line_id, slot;
 	int rc; /* the line's answer; 0 before the send */
 	int sent;
 };
@@ -48,8 +49,25 @@ static int line_send(void *ctx, const void *blob, size_t len, const int *fds, in
 	if (ivt_ctrl_setup_fill(&s, blob, len, nfds) < 0)
 		return -EINVAL;
 	o->sent = 1;
-	o->rc = conn_line_send(o->path, o->name, o->line_id, &s, fds, nfds);
+	o->rc = conn_line_send(o->path, o->name, o->line_id, IVT_CTRL_SETUP, o->slot, &s, fds,
+			       nfds);
 	return o->rc;
+}
+
+/* Nothing went on the line (sent: the error, 0 when it was not tried):
+ * the slot is free again, a kept ring kept as it was; through ivtd. */
+static int line_unused(struct ivt_channel *ch, struct ring_pool *pool, uint32_t slot,
+		       struct ivt_ep *ep, int sent)
+{
+	ch->ep = NULL;
+	if (pool) {
+		ring_pool_unused(pool, slot, ep);
+		ring_pool_unref(pool);
+	}
+	if (sent)
+		IVT_DEBUG("libivt", "channel '%s': line %s (%s); through ivtd", ch->name,
+			  sent == -EAGAIN ? "full" : "gone", strerror(-sent));
+	return CONN_RING_UNUSED;
 }
 
 int conn_line_connect(struct ivt_channel *ch, const char *socket_opt,
@@ -64,23 +82,39 @@ int conn_line_connect(struct ivt_channel *ch, const char *socket_opt,
 	if (!ops || !(ops->caps & IVT_CAP_PEER_FATE) ||
 	    (ops->caps & (IVT_CAP_PEER_BOUND | IVT_CAP_XS_PATH)))
 		return CONN_RING_UNUSED;
-	struct line_oob lo = {.path = path, .name = req->name, .line_id = cl.line_id};
-	struct ivt_oob oob = {.ctx = &lo, .send = line_send};
-	struct ivt_ep_params params = {.channel = ch->name, .is_server = 0,
-				       .ring_size = (size_t)cl.ring_size, .oob = &oob,
-				       .timeout_ms = 0};
-	int rc = ops->listen(&params, &ch->ep);
-	if (rc < 0) {
-		ch->ep = NULL;
-		if (!lo.sent)
-			return CONN_RING_UNUSED; /* no ring here: ivtd's way says why */
-		IVT_DEBUG("libivt", "channel '%s': line %s (%s); through ivtd", ch->name,
-			  lo.rc == -EAGAIN ? "full" : "gone", strerror(-lo.rc));
-		return CONN_RING_UNUSED;
+	struct ring_pool *pool;
+	uint32_t slot;
+	int rc = conn_line_take(path, req->name, cl.line_id, ops, &pool, &slot, &ch->ep);
+	if (rc < 0)
+		return CONN_RING_UNUSED; /* the line is gone: through ivtd */
+	if (rc == 1) { /* a ring kept on the line: REUSE, no descriptors */
+		rc = conn_line_send(path, req->name, cl.line_id, IVT_CTRL_LINE_REUSE, slot, NULL,
+				    NULL, 0);
+		if (rc < 0)
+			return line_unused(ch, pool, slot, ch->ep, rc);
+	} else {
+		struct line_oob lo = {.path = path, .name = req->name, .line_id = cl.line_id,
+				      .slot = slot};
+		struct ivt_oob oob = {.ctx = &lo, .send = line_send};
+		struct ivt_ep_params params = {.channel = ch->name, .is_server = 0,
+					       .ring_size = (size_t)cl.ring_size, .oob = &oob,
+					       .timeout_ms = 0};
+		rc = ops->listen(&params, &ch->ep);
+		if (rc < 0) {
+			ch->ep = NULL;
+			/* not sent: no ring here, ivtd's way says why */
+			return line_unused(ch, pool, slot, NULL, lo.sent ? lo.rc : 0);
+		}
 	}
-	rc = ivt_ctrl_line_new(&ch->ctrl, cl.peer);
+	rc = ivt_ctrl_line_new(&ch->ctrl, cl.peer, pool, slot);
 	if (rc < 0) {
-		ops->close(ch->ep); /* the listener sees a connector gone at once */
+		/* the listener sees a connector gone at once */
+		if (pool) {
+			ring_pool_put(pool, slot, ops, ch->ep);
+			ring_pool_unref(pool);
+		} else {
+			ops->close(ch->ep);
+		}
 		ch->ep = NULL;
 		return rc;
 	}

@@ -31,6 +31,7 @@
 #include "conn_ring.h"
 #include "ctrl_conn.h"
 #include "errors.h"
+#include "ring_pool.h"
 
 #define GRANTS_MAX 16
 
@@ -45,7 +46,7 @@ struct grant {
 	/* A direct line to the listener (docs/conn-setup.md): our end, the
 	 * id ivtd gave it, and the listener's identity as ivtd named it. */
 	int has_line;
-	int line_fd;
+	struct ring_pool *line; /* owns the line's descriptor (ring_pool.c) */
 	uint32_t line_id;
 	char line_peer[IVT_IDENTITY_MAX + 1];
 };
@@ -70,9 +71,12 @@ static struct grant *find_locked(const char *path, const char *name)
 
 static void line_close_locked(struct grant *g)
 {
-	if (g->has_line)
-		close(g->line_fd);
+	if (g->has_line) {
+		ring_pool_kill(g->line); /* its kept rings die with it */
+		ring_pool_unref(g->line);
+	}
 	g->has_line = 0;
+	g->line = NULL;
 }
 
 /* The entry for path and name: found, or the oldest one taken over (its
@@ -269,6 +273,9 @@ void conn_line_keep(const char *path, const char *name, const struct ivt_ctrl_li
 		close(fd);
 		return;
 	}
+	struct ring_pool *pool = ring_pool_new(fd, RING_POOL_CONNECTOR);
+	if (!pool)
+		return;
 	pthread_mutex_lock(&grants_mu);
 	struct grant *g = take_locked(path, name);
 	line_close_locked(g);
@@ -277,7 +284,7 @@ void conn_line_keep(const char *path, const char *name, const struct ivt_ctrl_li
 	g->message = !!l->message;
 	g->used = 1;
 	g->has_line = 1;
-	g->line_fd = fd;
+	g->line = pool;
 	g->line_id = l->line_id;
 	snprintf(g->line_peer, sizeof(g->line_peer), "%s", l->identity);
 	pthread_mutex_unlock(&grants_mu);
@@ -299,14 +306,43 @@ int conn_line_lookup(const char *path, const char *name, struct conn_line *out)
 	return has;
 }
 
-int conn_line_send(const char *path, const char *name, uint32_t line_id,
-		   const struct ivt_ctrl_setup *s, const int *fds, int nfds)
+/* The grant holding line line_id to name, or NULL (forgotten or replaced
+ * meanwhile). */
+static struct grant *line_locked(const char *path, const char *name, uint32_t line_id)
+{
+	struct grant *g = find_locked(path, name);
+	return g && g->has_line && g->line_id == line_id ? g : NULL;
+}
+
+int conn_line_take(const char *path, const char *name, uint32_t line_id,
+		   const struct ivt_plugin_ops *ops, struct ring_pool **pool, uint32_t *slot,
+		   struct ivt_ep **ep)
+{
+	*pool = NULL;
+	*slot = 0;
+	*ep = NULL;
+	pthread_mutex_lock(&grants_mu);
+	struct grant *g = line_locked(path, name, line_id);
+	int rc = g ? ring_pool_take(g->line, ops, slot, ep) : -EPIPE;
+	if (rc == -EPIPE && g)
+		line_close_locked(g); /* the listener dropped it, or broke the protocol */
+	if (rc >= 0 && *slot) {
+		ring_pool_ref(g->line);
+		*pool = g->line;
+	}
+	pthread_mutex_unlock(&grants_mu);
+	return rc;
+}
+
+int conn_line_send(const char *path, const char *name, uint32_t line_id, uint16_t type,
+		   uint32_t slot, const struct ivt_ctrl_setup *s, const int *fds, int nfds)
 {
 	pthread_mutex_lock(&grants_mu);
-	struct grant *g = find_locked(path, name);
-	int rc = -EPIPE; /* forgotten or replaced meanwhile */
-	if (g && g->has_line && g->line_id == line_id) {
-		rc = ivt_ctrl_send(g->line_fd, IVT_CTRL_SETUP, 0, s, sizeof(*s), fds, nfds);
+	struct grant *g = line_locked(path, name, line_id);
+	int rc = -EPIPE;
+	if (g) {
+		rc = ivt_ctrl_send(ring_pool_fd(g->line), type, slot, s, s ? sizeof(*s) : 0, fds,
+				   nfds);
 		if (rc < 0 && rc != -EAGAIN && rc != -EINTR)
 			line_close_locked(g); /* the listener went, or dropped it */
 	}

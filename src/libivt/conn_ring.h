@@ -7,6 +7,7 @@
 #include "ctrl.h"
 
 struct ivt_channel;
+struct ring_pool;
 
 /* conn_ring_connect did not open: open the ordinary way. */
 #define CONN_RING_UNUSED 1
@@ -49,10 +50,18 @@ int conn_line_enabled(void);
 void conn_line_keep(const char *path, const char *name, const struct ivt_ctrl_line *l, int fd);
 /* 1 with *out when a line to name is kept, else 0. */
 int conn_line_lookup(const char *path, const char *name, struct conn_line *out);
-/* One SETUP on line line_id, never blocking: 0, -EAGAIN (its queue is
- * full), or another negative errno (the line is closed and forgotten). */
-int conn_line_send(const char *path, const char *name, uint32_t line_id,
-		   const struct ivt_ctrl_setup *s, const int *fds, int nfds);
+/* Before a connection over line line_id: ring_pool_take on its pool
+ * (ring_pool.h): 1 with *ep, a kept ring renewed, on *slot; 0 with *slot
+ * for a fresh ring (0: not kept); *pool a reference when *slot is set;
+ * -EPIPE: the line is gone (closed and forgotten). */
+int conn_line_take(const char *path, const char *name, uint32_t line_id,
+		   const struct ivt_plugin_ops *ops, struct ring_pool **pool, uint32_t *slot,
+		   struct ivt_ep **ep);
+/* One message on line line_id, never blocking: a SETUP (s, fds) or a
+ * LINE_REUSE (s NULL), naming slot. 0, -EAGAIN (its queue is full), or
+ * another negative errno (the line is closed and forgotten). */
+int conn_line_send(const char *path, const char *name, uint32_t line_id, uint16_t type,
+		   uint32_t slot, const struct ivt_ctrl_setup *s, const int *fds, int nfds);
 /* Open connector ch over a kept line: 0 (ch->ep, ch->ops, ch->ctrl set;
  * *ok as the grant implies; the listener has not accepted yet),
  * CONN_RING_UNUSED (open through ivtd), or a negative errno. */

@@ -18,6 +18,10 @@
 
 #include "common/ctrl_proto.h"
 
+struct ring_pool;
+struct ivt_plugin_ops;
+struct ivt_ep;
+
 /* A connector-made ring offered to a listener with its INCOMING
  * (INCOMING_RING): the connector's setup. The fds are the receiver's to
  * close (ivt_ring_offer_close). has: 0 for a plain INCOMING. */
@@ -40,6 +44,14 @@ struct ivt_ring_offer {
 	int line_fd, line_keep;
 	int lines_drop;
 	struct ivt_ctrl_line line_info;
+	/* An offer over a line: the line's ring pool (ring_pool.h; a
+	 * reference the receiver drops, or NULL) and the slot the connector
+	 * named (0: not kept). REUSE: reuse_ep, the ring kept under that
+	 * slot, renewed (its backend reuse_ops), instead of fds. */
+	struct ring_pool *pool;
+	uint32_t slot;
+	const struct ivt_plugin_ops *reuse_ops;
+	struct ivt_ep *reuse_ep;
 };
 
 /* incoming(): not a connector but news about direct lines (above). */
@@ -134,6 +146,11 @@ struct ivt_ctrl_ops {
 	int (*take_line)(void *impl, struct ivt_ctrl_line *info, int *keep);
 	/* End this end (graceful: tell ivtd) and free impl. */
 	void (*close)(void *impl, int graceful);
+	/* Optional (NULL: never). The channel closes gracefully: take its
+	 * backend endpoint to keep for a later connection (ring_pool.h)
+	 * instead of the channel closing it: 1 taken (kept or closed here),
+	 * 0 not. */
+	int (*keep_ep)(void *impl, const struct ivt_plugin_ops *ops, struct ivt_ep *ep);
 };
 
 struct ivt_ctrl {
@@ -158,11 +175,18 @@ int ivt_ctrl_local_new(struct ivt_ctrl *c, const char *socket_path);
 /* An end without ivtd (ctrl_line.c): a connection made over a direct
  * line. Its peer's identity is the one ivtd gave with the line; the
  * backend tells each end the other's fate (IVT_CAP_PEER_FATE). */
-int ivt_ctrl_line_new(struct ivt_ctrl *c, const char *peer_identity);
+int ivt_ctrl_line_new(struct ivt_ctrl *c, const char *peer_identity, struct ring_pool *pool,
+		      uint32_t slot);
 int ivt_ctrl_xs_new(struct ivt_ctrl *c);
+
+/* A line offer's pool reference and kept ring, if still held: the slot
+ * is released (ring_pool.c). */
+void ring_pool_offer_drop(struct ivt_ring_offer *o);
 
 static inline void ivt_ring_offer_close(struct ivt_ring_offer *o)
 {
+	if (o->line)
+		ring_pool_offer_drop(o);
 	for (int i = 0; i < o->nfds; i++)
 		if (o->fds[i] >= 0)
 			close(o->fds[i]);

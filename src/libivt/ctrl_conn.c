@@ -446,6 +446,7 @@ int ivt_ctrl_conn_incoming(struct ivt_ctrl_conn *cc, uint32_t *ticket,
 	offer->nfds = 0;
 	offer->ctrl_fd = -1;
 	offer->line = 0;
+	offer->pool = NULL;
 	offer->line_fd = offer->line_keep = -1;
 	offer->lines_drop = 0;
 	for (;;) {

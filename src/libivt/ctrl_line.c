@@ -13,9 +13,12 @@
 #include <stdlib.h>
 
 #include "ctrl.h"
+#include "ring_pool.h"
 
 struct line_ctrl {
 	char identity[IVT_IDENTITY_MAX + 1];
+	struct ring_pool *pool; /* the line's, when the ring is kept there */
+	uint32_t slot;
 };
 
 static int line_open(void *impl, const struct ivt_ctrl_open *req, struct ivt_ctrl_open_ok *ok,
@@ -50,10 +53,26 @@ static int line_incoming(void *impl, uint32_t *ticket, struct ivt_ring_offer *of
 	return -ENOTSUP;
 }
 
+/* The ring goes back to the line's pool (ring_pool.c): kept for the
+ * next connection over the line, or closed. */
+static int line_keep_ep(void *impl, const struct ivt_plugin_ops *ops, struct ivt_ep *ep)
+{
+	struct line_ctrl *l = impl;
+	if (!l->pool)
+		return 0;
+	ring_pool_put(l->pool, l->slot, ops, ep);
+	return 1;
+}
+
+/* Not graceful (a forked copy let go, ivt_forget): the slot stays busy
+ * in this process, since the other copy may go on using the ring. */
 static void line_close(void *impl, int graceful)
 {
 	(void)graceful;
-	free(impl);
+	struct line_ctrl *l = impl;
+	if (l->pool)
+		ring_pool_unref(l->pool);
+	free(l);
 }
 
 static const struct ivt_ctrl_ops line_ops = {
@@ -68,13 +87,17 @@ static const struct ivt_ctrl_ops line_ops = {
 	.peer_flags = line_peer_flags,
 	.incoming = line_incoming,
 	.close = line_close,
+	.keep_ep = line_keep_ep,
 };
 
-int ivt_ctrl_line_new(struct ivt_ctrl *c, const char *peer_identity)
+int ivt_ctrl_line_new(struct ivt_ctrl *c, const char *peer_identity, struct ring_pool *pool,
+		      uint32_t slot)
 {
 	struct line_ctrl *l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
+	l->pool = pool; /* the caller's reference, ours from here */
+	l->slot = slot;
 	snprintf(l->identity, sizeof(l->identity), "%s", peer_identity ? peer_identity : "");
 	c->ops = &line_ops;
 	c->impl = l;

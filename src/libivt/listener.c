@@ -318,6 +318,7 @@ IVT_EXPORT int ivt_accept(ivt_listener *l, ivt_channel **out)
 		if (n == 0) {
 			/* idle: the lines' counts to ivtd, off the connections' path */
 			line_set_report(&l->lines, l->ctrl.ops->fd(l->ctrl.impl));
+			line_set_idle(&l->lines);
 			if (!block) {
 				ivt_reason_set(-EAGAIN, "no connector waiting on '%s'", l->name);
 				return -EAGAIN;

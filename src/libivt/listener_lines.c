@@ -32,12 +32,14 @@
 #include "common/ctrl_msg.h"
 #include "common/log.h"
 #include "listener_lines.h"
+#include "ring_pool.h"
 
 #define REPORT_EVERY_MS 1000
 
 struct line {
-	int fd;
+	int fd; /* the pool's: closed by ring_pool_kill */
 	int keep; /* a copy of the connector's end: ours never reads EOF */
+	struct ring_pool *pool; /* rings kept on this line (ring_pool.c) */
 	uint32_t id;
 	char identity[IVT_IDENTITY_MAX + 1];
 };
@@ -46,12 +48,14 @@ void line_set_init(struct line_set *s, int epfd)
 {
 	memset(s, 0, sizeof(*s));
 	s->epfd = epfd;
+	s->reuse = ring_pool_enabled();
 }
 
 static void line_free(struct line_set *s, struct line *ln)
 {
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, ln->fd, NULL);
-	close(ln->fd);
+	ring_pool_kill(ln->pool); /* the line and its parked rings */
+	ring_pool_unref(ln->pool);
 	close(ln->keep);
 	free(ln);
 }
@@ -80,9 +84,11 @@ void line_set_add(struct line_set *s, int fd, int keep, const struct ivt_ctrl_li
 		s->cap = cap;
 	}
 	struct line *ln = calloc(1, sizeof(*ln));
-	if (!ln) {
-		close(fd);
+	if (!ln || !(ln->pool = ring_pool_new(fd, RING_POOL_LISTENER))) {
+		if (!ln)
+			close(fd);
 		close(keep);
+		free(ln);
 		return;
 	}
 	ln->fd = fd;
@@ -91,7 +97,7 @@ void line_set_add(struct line_set *s, int fd, int keep, const struct ivt_ctrl_li
 	snprintf(ln->identity, sizeof(ln->identity), "%s", info->identity);
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = LINE_TAG | (uintptr_t)ln};
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		close(fd);
+		ring_pool_unref(ln->pool);
 		close(keep);
 		free(ln);
 		return;
@@ -121,6 +127,69 @@ static int index_of(const struct line_set *s, const struct line *ln)
 	return -1;
 }
 
+/* An offer from line ln on slot (0: not kept; else with a reference to
+ * its pool). */
+static void line_offer(struct line *ln, uint32_t slot, struct ivt_ring_offer *offer)
+{
+	memset(offer, 0, sizeof(*offer));
+	offer->has = 1;
+	offer->line = 1;
+	offer->ctrl_fd = -1;
+	offer->line_fd = -1;
+	snprintf(offer->identity, sizeof(offer->identity), "%s", ln->identity);
+	if (slot) {
+		ring_pool_ref(ln->pool);
+		offer->pool = ln->pool;
+		offer->slot = slot;
+	}
+}
+
+/* The connector broke the ring pool's protocol: the whole line goes
+ * (docs/conn-setup.md); its connector comes through ivtd again. */
+static int violation(struct line_set *s, int i, const char *what)
+{
+	s->refused++;
+	IVT_WARN("libivt", "line %u from %s: %s; line dropped", (unsigned)s->v[i]->id,
+		 s->v[i]->identity, what);
+	drop_at(s, i);
+	return -EAGAIN;
+}
+
+/* REUSE of slot: the ring kept there, renewed, as the offer. */
+static int take_reuse(struct line_set *s, int i, uint32_t slot, struct ivt_ring_offer *offer)
+{
+	struct line *ln = s->v[i];
+	const struct ivt_plugin_ops *ops;
+	struct ivt_ep *ep;
+	int rc = s->reuse ? ring_pool_reuse(ln->pool, slot, &ops, &ep) : -EPROTO;
+	if (rc == -EPROTO)
+		return violation(s, i, "reuse of a ring not released");
+	if (rc < 0) {
+		s->refused++; /* its connector reads ECONNREFUSED */
+		return -EAGAIN;
+	}
+	line_offer(ln, slot, offer);
+	offer->reuse_ops = ops;
+	offer->reuse_ep = ep;
+	return 0;
+}
+
+#define SWEEP_EVERY_MS 1000
+
+void line_set_idle(struct line_set *s)
+{
+	for (int i = 0; i < s->n; i++)
+		ring_pool_scan(s->v[i]->pool);
+	if (!s->n || !ring_pool_crowded())
+		return;
+	long long now = ivt_now_ms();
+	if (s->swept_at_ms && now - s->swept_at_ms < SWEEP_EVERY_MS)
+		return;
+	s->swept_at_ms = now;
+	for (int i = 0; i < s->n; i++)
+		ring_pool_sweep(s->v[i]->pool);
+}
+
 int line_set_take(struct line_set *s, uint64_t data, struct ivt_ring_offer *offer)
 {
 	struct line *ln = (struct line *)(uintptr_t)(data & ~LINE_TAG);
@@ -135,6 +204,14 @@ int line_set_take(struct line_set *s, uint64_t data, struct ivt_ring_offer *offe
 		drop_at(s, i); /* cannot be read any more */
 		return -EAGAIN;
 	}
+	ring_pool_scan(ln->pool); /* rings its connector closed since */
+	if (rc == 0 && m.hdr.type == IVT_CTRL_LINE_REUSE)
+		return take_reuse(s, i, m.hdr.seq, offer);
+	if (rc == 0 && m.hdr.type == IVT_CTRL_SETUP &&
+	    ring_pool_offered(ln->pool, s->reuse ? m.hdr.seq : 0) < 0) {
+		ivt_ctrl_msg_close_fds(&m);
+		return violation(s, i, "a new ring on a busy slot");
+	}
 	if (rc == -EPROTO || m.hdr.type != IVT_CTRL_SETUP) {
 		if (rc == 0)
 			ivt_ctrl_msg_close_fds(&m);
@@ -143,12 +220,7 @@ int line_set_take(struct line_set *s, uint64_t data, struct ivt_ring_offer *offe
 			 ln->identity);
 		return -EAGAIN;
 	}
-	memset(offer, 0, sizeof(*offer));
-	offer->has = 1;
-	offer->line = 1;
-	offer->ctrl_fd = -1;
-	offer->line_fd = -1;
-	snprintf(offer->identity, sizeof(offer->identity), "%s", ln->identity);
+	line_offer(ln, s->reuse ? m.hdr.seq : 0, offer);
 	offer->blob_len = m.u.setup.blob_len;
 	memcpy(offer->blob, m.u.setup.blob, m.u.setup.blob_len);
 	offer->nfds = m.nfds; /* == setup.nfds: the parser says so */

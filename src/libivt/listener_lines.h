@@ -22,9 +22,11 @@ struct line_set {
 	int n, cap;
 	int epfd;        /* the listener's set (ivt_listener_fd) */
 	int ever;        /* a line came: ivtd takes LINE_STATS */
+	int reuse;       /* keep rings on lines ($IVT_RING_REUSE at ivt_listen) */
 	uint64_t accepted, refused;          /* connections over lines, offers dropped */
 	uint64_t told_accepted, told_refused; /* as last reported to ivtd */
 	long long told_at_ms;
+	long long swept_at_ms; /* rings of connectors gone (ring_pool_sweep) */
 };
 
 void line_set_init(struct line_set *s, int epfd);
@@ -42,6 +44,10 @@ void line_set_free(struct line_set *s);
  * keep a copy of the connector's end): lines of connectors gone stay
  * until dropped (LINES_MAX, ivtd's word, the listener's close). */
 int line_set_take(struct line_set *s, uint64_t data, struct ivt_ring_offer *offer);
+/* An idle moment: release the kept rings whose connector closed since,
+ * and, when many are kept, close those whose connector went, at most
+ * once a second (ring_pool.c). */
+void line_set_idle(struct line_set *s);
 /* An idle moment (the listener is about to wait): tell ivtd the counts,
  * if they changed, at most once a second. ctrl_fd: the listener's
  * control socket. */

@@ -545,6 +545,7 @@ static int xs_conn_incoming(void *impl, uint32_t *ticket, struct ivt_ring_offer 
 	offer->has = 0; /* vchan connectors never bring rings */
 	offer->nfds = 0;
 	offer->ctrl_fd = -1;
+	offer->line = 0;
 	struct xs_conn *xc = impl;
 	if (!xc->multi || !xc->subscribed)
 		return -ENOTSUP;

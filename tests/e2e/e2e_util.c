@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -209,6 +210,17 @@ int e2e_listen(const char *name, int nonblock, ivt_listener **l)
 	if (rc < 0)
 		fprintf(stderr, "e2e: ivt_listen(%s): %s\n", name, ivt_strerror(rc));
 	return rc;
+}
+
+int e2e_accept(ivt_listener *l, int timeout_ms, ivt_channel **ch)
+{
+	struct pollfd p = {.fd = ivt_listener_fd(l), .events = POLLIN};
+	for (int waited = 0;; waited += 50) {
+		int rc = ivt_accept(l, ch);
+		if (rc != -EAGAIN || waited >= timeout_ms)
+			return rc;
+		poll(&p, 1, 50);
+	}
 }
 
 static uint64_t word(uint64_t seed, uint64_t i)

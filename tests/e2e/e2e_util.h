@@ -66,6 +66,11 @@ int e2e_open(const char *name, unsigned flags, int timeout_ms, size_t ring, ivt_
 /* ivt_listen with a 5 s answer timeout, IVT_NONBLOCK if nonblock. */
 int e2e_listen(const char *name, int nonblock, ivt_listener **l);
 
+/* The next connection of l (blocking or not), waiting up to timeout_ms
+ * on ivt_listener_fd: 0 with *ch, or ivt_accept's error (-EAGAIN: none
+ * came in time). */
+int e2e_accept(ivt_listener *l, int timeout_ms, ivt_channel **ch);
+
 /* Pattern bytes [off, off + len) of stream `seed`; any off and len. */
 void e2e_fill(uint8_t *buf, uint64_t seed, uint64_t off, size_t len);
 /* Index of the first byte in buf that differs from the pattern, or -1. */

@@ -7,7 +7,8 @@
  * message of another type, an unsealed memfd. The listener drops each
  * (closing every descriptor it got), accepts nothing from it, and then
  * takes a good ring from the same line, whose identity is the one ivtd
- * named; closing our end does not wake the listener.
+ * named; closing our end does not wake the listener. A line peer that
+ * breaks the ring pool's slot rules loses the line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -177,10 +178,71 @@ static void test_hostile_line_messages(void **state)
 	ivt_listener_close(l);
 }
 
+/* The listener dropped the line: after what it said (RELEASED), its end
+ * is closed. */
+static int line_closed(int line)
+{
+	char buf[256];
+	for (;;) {
+		ssize_t n = recv(line, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0)
+			continue;
+		return n == 0;
+	}
+}
+
+/* The ring pool's slot rules (docs/conn-setup.md, "Ring reuse"): a REUSE
+ * of a slot the listener never released, and a fresh ring on a slot
+ * whose ring is still in use, each drop the whole line; the channel
+ * already made over it lives on. */
+static void test_hostile_reuse(void **state)
+{
+	(void)state;
+	ivt_listener *l;
+	assert_int_equal(e2e_listen("hreuse", 1, &l), 0);
+
+	/* REUSE of a slot never offered */
+	int ctrl, line = raw_line(l, "hreuse", &ctrl);
+	assert_int_equal(ivt_ctrl_send(line, IVT_CTRL_LINE_REUSE, 2, NULL, 0, NULL, 0), 0);
+	dropped(l);
+	assert_true(line_closed(line));
+	close(line);
+	close(ctrl);
+
+	/* a ring on slot 1, then another on slot 1 while the first is open */
+	line = raw_line(l, "hreuse", &ctrl);
+	struct raw_ring r, r2;
+	raw_ring_make(&r);
+	raw_ring_make(&r2);
+	struct ivt_ctrl_setup s = raw_shm_setup();
+	assert_int_equal(ivt_ctrl_send(line, IVT_CTRL_SETUP, 1, &s, sizeof(s),
+				       (int[]){r.memfd, r.wake[1]}, 2), 0);
+	assert_true(readable(ivt_listener_fd(l), 10000));
+	ivt_channel *ch;
+	assert_int_equal(ivt_accept(l, &ch), 0);
+	assert_int_equal(ivt_ctrl_send(line, IVT_CTRL_SETUP, 1, &s, sizeof(s),
+				       (int[]){r2.memfd, r2.wake[1]}, 2), 0);
+	dropped(l);
+	assert_true(line_closed(line));
+	close(r2.wake[1]);
+	r2.wake[1] = -1;
+	all_closed(r2.wake[0]); /* the second ring was not kept either */
+	/* the first connection goes on */
+	assert_true(ivt_ring_peer_attached(&r.ring));
+	assert_int_equal(ivt_send(ch, "ok", 2), 2);
+	ivt_close(ch);
+	raw_ring_free(&r);
+	raw_ring_free(&r2);
+	close(line);
+	close(ctrl);
+	ivt_listener_close(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hostile_line_messages),
+		cmocka_unit_test(test_hostile_reuse),
 	};
 	return cmocka_run_group_tests(tests, group_setup, e2e_group_teardown);
 }
