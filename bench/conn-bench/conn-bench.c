@@ -37,10 +37,12 @@
 #include "ivtd_run.h"
 
 #define CHANNEL "cb-conn"
+/* Limits high enough for --hold 10000; a rule that sets limits itself
+ * has direct lines only when it says so (conf/README.md, "lines"). */
 #define POLICY                                                                                \
 	"{\"version\":1,\"channels\":[{\"name\":\"cb-*\",\"listeners\":[\"*\"],"             \
 	"\"connectors\":[\"*\"],\"backend\":\"shm\",\"ring_size\":4096,"                      \
-	"\"backlog\":4096,\"max_connections\":1000000}]}"
+	"\"backlog\":4096,\"max_connections\":1000000,\"lines\":true}]}"
 
 static double now_us(void)
 {
