@@ -185,6 +185,10 @@ enum ivt_ctrl_open_flags {
 	/* Hint (a MULTI listener with IVT_CTRL_OPEN_RINGS, or a connector
 	 * with it): it takes direct lines (IVT_CTRL_LINE, docs/conn-setup.md). */
 	IVT_CTRL_OPEN_LINES = 1u << 21,
+	/* Hint: this OPEN repeats one that found nobody listening (libivt
+	 * retries while its timeout runs): counted as a retry in the
+	 * status, not as one more request and refusal. */
+	IVT_CTRL_OPEN_RETRY = 1u << 22,
 };
 #define IVT_CTRL_OPEN_FLAGS                                                                  \
 	(IVT_LISTEN | IVT_MESSAGE | IVT_CTRL_OPEN_MULTI | IVT_CTRL_OPEN_ACCEPT |               \

@@ -169,11 +169,17 @@ static int open_ctrl(struct ivt_channel *ch, const struct ivt_open_opts *o,
 		int wait = listen ? prompt_ms(deadline, timeout_ms)
 				  : connector_wait(req, deadline, timeout_ms);
 		rc = ch->ctrl.ops->open(ch->ctrl.impl, req, ok, wait);
-		if (rc != -ENOENT || listen)
+		if (rc != -ENOENT || listen) {
+			req->flags &= ~(uint32_t)IVT_CTRL_OPEN_RETRY;
 			return rc;
+		}
+		/* the next OPEN repeats this one: ivtd counts it as a retry */
+		req->flags |= IVT_CTRL_OPEN_RETRY;
 		int left = ivt_left_ms(deadline);
-		if (left == 0)
+		if (left == 0) {
+			req->flags &= ~(uint32_t)IVT_CTRL_OPEN_RETRY;
 			return rc; /* the daemon's reason is kept for ivt_strerror */
+		}
 		sleep_ms(left < 0 || left > backoff ? backoff : left);
 		backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
 	}

@@ -60,11 +60,15 @@ static int counters_line(json_t *o, const char *l)
 		      ", setups relayed %" SCNu64 ", ends died %" SCNu64,
 		   &v[0], &v[1], &v[2], &v[3], &v[4]) != 5)
 		return 0;
-	json_object_set_new(o, "counters",
-			    json_pack("{s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)v[0],
-				      "granted", (json_int_t)v[1], "refused", (json_int_t)v[2],
-				      "setups_relayed", (json_int_t)v[3], "ends_died",
-				      (json_int_t)v[4]));
+	json_t *c = json_pack("{s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)v[0], "granted",
+			      (json_int_t)v[1], "refused", (json_int_t)v[2], "setups_relayed",
+			      (json_int_t)v[3], "ends_died", (json_int_t)v[4]);
+	/* appended later: an older ivtd's line has no retries */
+	const char *r = strstr(l, ", retries ");
+	uint64_t retries;
+	if (c && r && sscanf(r, ", retries %" SCNu64, &retries) == 1)
+		json_object_set_new(c, "retries", json_integer((json_int_t)retries));
+	json_object_set_new(o, "counters", c);
 	return 1;
 }
 

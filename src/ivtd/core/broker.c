@@ -258,7 +258,8 @@ static void vrefuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, int 
 {
 	char msg[IVT_ERRMSG_MAX + 1];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	b->stats.refused++;
+	if (!end->retry || err != -ENOENT)
+		b->stats.refused++; /* a retry still finding nobody is counted once, as a retry */
 	ivt_log(level, WHO, "refused %s (%s): %s", IVT_ID_S(&end->who), errno_name(-err), msg);
 	end->reg->ops->reply_error(end, -err, msg);
 	end->refused = 1;
@@ -722,7 +723,10 @@ static void handle_service(struct ivt_broker *b, struct ivt_reg_end *end,
 static void cb_request(void *arg, struct ivt_reg_end *end, const struct ivt_end_request *req)
 {
 	struct ivt_broker *b = arg;
-	b->stats.requests++;
+	if (end->retry)
+		b->stats.retries++;
+	else
+		b->stats.requests++;
 	if (end->broker_data) {
 		const struct channel *ch = end->broker_data;
 		broker_refuse(b, end, -EISCONN, "this end already belongs to channel '%s'", ch->name);

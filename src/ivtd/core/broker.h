@@ -70,6 +70,7 @@ size_t ivt_broker_status(const struct ivt_broker *b, char *buf, size_t len);
 struct ivt_broker_stats {
 	uint64_t requests, granted, refused;
 	uint64_t setups_relayed, peers_died;
+	uint64_t retries; /* OPENs repeated while nobody listened (not requests) */
 	size_t channels; /* in the table now (with a listener) */
 };
 void ivt_broker_get_stats(const struct ivt_broker *b, struct ivt_broker_stats *st);

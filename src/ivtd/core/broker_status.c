@@ -105,8 +105,10 @@ size_t ivt_broker_status(const struct ivt_broker *b, char *buf, size_t len)
 		ivt_textbuf_printf(&o, " %s=%s", b->backends[i].name,
 				   b->backends[i].available ? "yes" : "no");
 	ivt_textbuf_printf(&o, "\nrequests %" PRIu64 ", granted %" PRIu64 ", refused %" PRIu64
-			       ", setups relayed %" PRIu64 ", ends died %" PRIu64 "\n",
-			   s->requests, s->granted, s->refused, s->setups_relayed, s->peers_died);
+			       ", setups relayed %" PRIu64 ", ends died %" PRIu64
+			       ", retries %" PRIu64 "\n",
+			   s->requests, s->granted, s->refused, s->setups_relayed, s->peers_died,
+			   s->retries);
 	ivt_textbuf_printf(&o, "%-24s %-8s %10s %-12s %-12s %-13s %s\n", "CHANNEL", "BACKEND",
 			   "RING", "LISTENER", "CLIENT", "STATE", "AGE");
 	size_t total = 0, shown = 0;

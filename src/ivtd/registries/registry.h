@@ -46,6 +46,9 @@ struct ivt_reg_end {
 	/* Its libivt takes half-close (OPEN hint IVT_CTRL_OPEN_HALFCLOSE):
 	 * the other end may be told it may send FIN (peer_info flags). */
 	int halfclose;
+	/* Its OPEN repeats one nobody listened for (IVT_CTRL_OPEN_RETRY):
+	 * the status counts it as a retry, not a request and a refusal. */
+	int retry;
 };
 
 /* A request to open one end of a channel. */

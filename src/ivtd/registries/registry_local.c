@@ -654,6 +654,7 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		c->wants_attach = (fl & IVT_CTRL_OPEN_ATTACH) != 0;
 		c->wants_detach = (fl & IVT_CTRL_OPEN_DETACH) != 0;
 		c->end.halfclose = (fl & IVT_CTRL_OPEN_HALFCLOSE) != 0;
+		c->end.retry = !req.listen && (fl & IVT_CTRL_OPEN_RETRY) != 0;
 		c->wants_ctrl_fd = req.multi && (fl & IVT_CTRL_OPEN_CTRL_FD) != 0;
 		c->wants_one_msg = !req.listen && (fl & IVT_CTRL_OPEN_ONE_MSG) != 0;
 		req.rings = (fl & IVT_CTRL_OPEN_RINGS) != 0;
