@@ -50,7 +50,9 @@ static const char *ivt_text(int e)
 	case EADDRINUSE:
 		return "the channel already has a listener";
 	case ECONNREFUSED:
-		return "ivtd is not running, or the listener closed";
+		return "ivtd is not running, or the listener closed or refused this connection "
+		       "(a connection sent over a direct line is refused when the listener "
+		       "closes or drops its lines, e.g. at a policy reload)";
 	case EUSERS:
 		return "too many connections: the listener holds its most (policy "
 		       "max_connections), or ivtd's connection table is full";

@@ -65,7 +65,9 @@ static void test_reason_appended_to_matching_error_only(void **state)
 			    "connection refused (the listener of 'x' closed)");
 	ivt_reason_clear();
 	assert_string_equal(ivt_strerror(-ECONNREFUSED),
-			    "ivtd is not running, or the listener closed");
+			    "ivtd is not running, or the listener closed or refused this connection "
+			    "(a connection sent over a direct line is refused when the listener "
+			    "closes or drops its lines, e.g. at a policy reload)");
 }
 
 static void *other_thread(void *arg)
