@@ -165,21 +165,19 @@ static int open_ctrl(struct ivt_channel *ch, const struct ivt_open_opts *o,
 	} else if (o->host_addr && ch->ctrl.ops->tcp_names && (rc = dial_name(req, o->host_addr)) < 0) {
 		return rc;
 	}
-	for (;;) {
+	for (int tries = 0;; tries++) {
 		int wait = listen ? prompt_ms(deadline, timeout_ms)
 				  : connector_wait(req, deadline, timeout_ms);
+		/* a repeat of an OPEN that found nobody: ivtd counts it as a retry */
+		if (tries)
+			req->flags |= IVT_CTRL_OPEN_RETRY;
 		rc = ch->ctrl.ops->open(ch->ctrl.impl, req, ok, wait);
-		if (rc != -ENOENT || listen) {
-			req->flags &= ~(uint32_t)IVT_CTRL_OPEN_RETRY;
+		req->flags &= ~(uint32_t)IVT_CTRL_OPEN_RETRY;
+		if (rc != -ENOENT || listen)
 			return rc;
-		}
-		/* the next OPEN repeats this one: ivtd counts it as a retry */
-		req->flags |= IVT_CTRL_OPEN_RETRY;
 		int left = ivt_left_ms(deadline);
-		if (left == 0) {
-			req->flags &= ~(uint32_t)IVT_CTRL_OPEN_RETRY;
+		if (left == 0)
 			return rc; /* the daemon's reason is kept for ivt_strerror */
-		}
 		sleep_ms(left < 0 || left > backoff ? backoff : left);
 		backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
 	}
