@@ -13,12 +13,21 @@
 
 #define WHO "ivtd"
 
-static struct peer_note *note_of(struct ivt_peers *P, const char *host)
+/* host's note, or NULL (the status looks; it does not add). */
+static struct peer_note *note_find(const struct ivt_peers *P, const char *host)
 {
 	for (size_t i = 0; i < P->n_notes; i++)
 		if (!strcmp(P->notes[i].host, host))
 			return &P->notes[i];
-	struct peer_note *n = realloc(P->notes, (P->n_notes + 1) * sizeof(*n));
+	return NULL;
+}
+
+static struct peer_note *note_of(struct ivt_peers *P, const char *host)
+{
+	struct peer_note *n = note_find(P, host);
+	if (n)
+		return n;
+	n = realloc(P->notes, (P->n_notes + 1) * sizeof(*n));
 	if (!n)
 		return NULL;
 	P->notes = n;
@@ -66,10 +75,7 @@ void peers_note_contact(struct ivt_peers *P, const char *host, int ok, const cha
 
 void peers_contact_text(const struct ivt_peers *P, const char *host, char *buf, size_t len)
 {
-	const struct peer_note *n = NULL;
-	for (size_t i = 0; i < P->n_notes && !n; i++)
-		if (!strcmp(P->notes[i].host, host))
-			n = &P->notes[i];
+	const struct peer_note *n = note_find(P, host);
 	uint64_t now = peers_now_ms();
 	if (!n || (!n->hello_ms && !n->fail_ms))
 		snprintf(buf, len, "not contacted yet");
