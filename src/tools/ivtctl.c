@@ -68,12 +68,12 @@ static void check_installed(void *arg, const char *name, const char *where, int 
 static void warn_shadowed(void *arg, const struct ivt_policy_channel *shadowed,
 			  const struct ivt_policy_channel *by)
 {
+	char what[2 * IVT_NAME_MAX + 160];
+	ivt_policy_shadow_text(shadowed, by, what, sizeof(what));
 	fprintf(stderr,
-		"warning: %s:%d: channels[%d] \"%s\" can never apply: channels[%d] \"%s\" "
-		"(line %d) comes first and matches every name it does (the first matching "
-		"rule decides; put the narrower rule first)\n",
-		(const char *)arg, shadowed->line, shadowed->index, shadowed->pattern, by->index,
-		by->pattern, by->line);
+		"warning: %s:%d: %s (the first matching rule decides; put the narrower rule "
+		"first)\n",
+		(const char *)arg, shadowed->line, what);
 }
 
 static int cmd_check_policy(const char *path)

@@ -221,10 +221,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 static void log_shadowed(void *arg, const struct ivt_policy_channel *shadowed,
 			 const struct ivt_policy_channel *by)
 {
-	IVT_WARN(WHO, "%s:%d: channels[%d] \"%s\" can never apply: channels[%d] \"%s\" "
-		      "(line %d) comes first and matches every name it does",
-		 (const char *)arg, shadowed->line, shadowed->index, shadowed->pattern, by->index,
-		 by->pattern, by->line);
+	char what[2 * IVT_NAME_MAX + 160];
+	ivt_policy_shadow_text(shadowed, by, what, sizeof(what));
+	IVT_WARN(WHO, "%s:%d: %s", (const char *)arg, shadowed->line, what);
 }
 
 static struct ivt_policy *load_initial_policy(const char *path)

@@ -143,6 +143,15 @@ static int glob_covers(const char *a, const char *b)
 	       (ha > 0 || b[0] != '.');
 }
 
+void ivt_policy_shadow_text(const struct ivt_policy_channel *shadowed,
+			    const struct ivt_policy_channel *by, char *buf, size_t len)
+{
+	snprintf(buf, len,
+		 "channels[%d] \"%s\" can never apply: channels[%d] \"%s\" (line %d) comes "
+		 "first and matches every name it does",
+		 shadowed->index, shadowed->pattern, by->index, by->pattern, by->line);
+}
+
 void ivt_policy_each_shadowed(const struct ivt_policy *p,
 			      void (*fn)(void *arg, const struct ivt_policy_channel *shadowed,
 					 const struct ivt_policy_channel *by),

@@ -192,6 +192,10 @@ struct ivt_policy *ivt_policy_load_file(const char *path, char *err, size_t err_
  * name it does (the first match decides): fn(arg, shadowed, by). Only
  * what is certain is reported: a plain name an earlier glob matches, any
  * rule after "*", and "p*" after a shorter "q*" that p starts with. */
+/* The one wording of such a finding: "channels[J] "B" can never apply:
+ * channels[I] "A" (line L) comes first and matches every name it does". */
+void ivt_policy_shadow_text(const struct ivt_policy_channel *shadowed,
+			    const struct ivt_policy_channel *by, char *buf, size_t len);
 void ivt_policy_each_shadowed(const struct ivt_policy *p,
 			      void (*fn)(void *arg, const struct ivt_policy_channel *shadowed,
 					 const struct ivt_policy_channel *by),
