@@ -85,11 +85,14 @@ unpair
 
 # ---- 5. B's policy says "off": no offer; A refuses with its reason ----------
 pair auto off tcpx tcpx
-"${IN_A[@]}" "$BIN/ivt-demo" listen direct --socket "$SOCK_A" --timeout 3000 >"$TMP/lis5.out" 2>&1 &
+# (The listener waits until killed below: one that gave up after 3 s
+# could leave before a loaded machine brought B's OPEN to A, and A's
+# answer then named no listener instead of the reason.)
+"${IN_A[@]}" "$BIN/ivt-demo" listen direct --socket "$SOCK_A" >"$TMP/lis5.out" 2>&1 &
 LIS=$!
 PIDS+=($LIS)
 netns_pair_wait_listener direct
-"${IN_B[@]}" "$BIN/ivt-demo" connect direct --socket "$SOCK_B" --bytes 1M --timeout 5000 \
+"${IN_B[@]}" "$BIN/ivt-demo" connect direct --socket "$SOCK_B" --bytes 1M --timeout 20000 \
 	>"$TMP/con5.out" 2>&1 && fail "5: connected without a direct queue pair"
 sed 's/^/    connector: /' "$TMP/con5.out"
 grep -q "no direct tcpx queue pair: " "$TMP/ivtd-b.log" || fail "5: ivtd B did not log why no offer"
