@@ -93,6 +93,11 @@ static int cmd_check_policy(const char *path)
 				"the policy names were not checked (set IVT_PLUGIN_DIR)\n",
 			in.dir, strerror(-in.n));
 	ivt_policy_each_shadowed(p, warn_shadowed, (void *)path);
+	char note[IVT_POLICY_ERR_MAX];
+	if (ivt_policy_root_reserve_text(p, IVT_POLICY_TABLE_MAX,
+					 "the largest connection table ivtd has", note, sizeof(note)))
+		fprintf(stderr, "warning: %s, or less with an open file limit below %d (ivtd logs "
+			"what it uses)\n", note, IVT_POLICY_TABLE_MAX + 256);
 	printf("ok: %s: %zu channel rules, %zu hosts\n", path, p->n_channels, p->n_hosts);
 	ivt_policy_free(p);
 	return 0;

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "common/log.h"
 #include "ivtd/core/broker.h"
 
 #include "fake_registry.h"
@@ -289,6 +290,50 @@ static void test_share_from_policy(void **state)
 		gone(x, &ends[i], 1);
 }
 
+/* What ivtd logs while f goes, into buf (its stderr, at level info). */
+static void gone_logged(struct fake_broker *x, struct fake_end *f, char *buf, size_t cap)
+{
+	FILE *tmp = tmpfile();
+	assert_non_null(tmp);
+	int level = ivt_log_get_level(), saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	fflush(stderr);
+	assert_int_equal(dup2(fileno(tmp), STDERR_FILENO), STDERR_FILENO);
+	ivt_log_set_level(IVT_LOG_INFO);
+	gone(x, f, 1);
+	ivt_log_set_level(level);
+	fflush(stderr);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	rewind(tmp);
+	size_t n = fread(buf, 1, cap - 1, tmp);
+	buf[n] = '\0';
+	fclose(tmp);
+}
+
+/* The log says which end went: an accepted end is not its listener. */
+static void test_gone_log_names_the_end(void **state)
+{
+	struct fake_broker *x = *state;
+	n_ends = 0;
+	struct fake_end *lis = end_of(x, "uid:0"), *c1 = end_of(x, "uid:1000"),
+			*a1 = end_of(x, "uid:0");
+	fake_request_ex(x, lis, "svc", 1, 1, 0, 0);
+	fake_request_ex(x, c1, "svc", 0, 0, 0, 5000);
+	assert_int_equal(lis->n_tickets, 1);
+	fake_request_ex(x, a1, "svc", 1, 0, lis->tickets[0], 0);
+	assert_int_equal(a1->ok_count, 1);
+	char log[1024];
+	gone_logged(x, a1, log, sizeof(log));
+	assert_non_null(strstr(log, "channel 'svc': accepted end uid:0 of the connection from "
+				    "uid:1000 closed"));
+	assert_null(strstr(log, "listener"));
+	gone_logged(x, lis, log, sizeof(log));
+	assert_non_null(strstr(log, "channel 'svc': listener uid:0 closed"));
+	gone_logged(x, c1, log, sizeof(log));
+	assert_non_null(strstr(log, "channel 'svc': client uid:1000 closed"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +347,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flood_leaves_room_for_others, setup_fx,
 						teardown_fx),
 		cmocka_unit_test_setup_teardown(test_share_from_policy, setup_fx, teardown_fx),
+		cmocka_unit_test_setup_teardown(test_gone_log_names_the_end, setup_fx, teardown_fx),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -565,6 +565,13 @@ const char *broker_gone_word(const struct ivt_broker *b, int graceful)
 	return graceful ? "closed" : "died";
 }
 
+const char *broker_end_role(const struct channel *ch, const struct ivt_reg_end *end)
+{
+	if (ch->server != end)
+		return "client";
+	return ch->kind == CHAN_CONN ? "accepted end" : "listener";
+}
+
 void ivt_broker_set_remote(struct ivt_broker *b, const struct ivt_broker_remote *r)
 {
 	if (r)
@@ -884,8 +891,11 @@ void broker_end_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_en
 {
 	int event = graceful ? IVT_PEER_CLOSED : IVT_PEER_DIED;
 	struct ivt_reg_end *other = NULL;
-	int was_server = ch->server == end;
-	if (was_server) {
+	const char *role = broker_end_role(ch, end);
+	char whose[IVT_IDENTITY_MAX + 32] = ""; /* which of the listener's connections */
+	if (ch->kind == CHAN_CONN && ch->server == end)
+		snprintf(whose, sizeof(whose), " of the connection from %s", IVT_ID_S(&ch->client_id));
+	if (ch->server == end) {
 		ch->server = NULL;
 		other = ch->client;
 		/* Nobody can attach any more: release the shared resources. */
@@ -894,8 +904,8 @@ void broker_end_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_en
 		ch->client = NULL;
 		other = ch->server;
 	}
-	IVT_INFO(WHO, "channel '%s': %s %s %s", ch->name, was_server ? "listener" : "client",
-		 IVT_ID_S(&end->who), broker_gone_word(b, graceful));
+	IVT_INFO(WHO, "channel '%s': %s %s%s %s", ch->name, role, IVT_ID_S(&end->who), whose,
+		 broker_gone_word(b, graceful));
 	if (other)
 		other->reg->ops->notify_peer(other, event, end->domid);
 	ch->state = CS_HALF;

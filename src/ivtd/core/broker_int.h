@@ -137,6 +137,10 @@ struct ivt_broker {
 /* How an end went, for the log: "closed", "died", or, while ivtd exits,
  * "let go (ivtd stopping)" (its registries drop every end at once). */
 const char *broker_gone_word(const struct ivt_broker *b, int graceful);
+/* What end is to ch, for the log: "client", "accepted end" (the server
+ * end of an ivt_listen listener's connection; the listener itself goes
+ * through broker_listener_gone) or "listener" (a one-shot one's). */
+const char *broker_end_role(const struct channel *ch, const struct ivt_reg_end *end);
 
 /* broker.c */
 /* The policy's answer, with this host's backends filled into q. */

@@ -254,7 +254,7 @@ static void reload_policy(struct daemon_state *d)
 	if (p) {
 		ivt_broker_set_policy(d->broker, p);
 		ivt_broker_warn_unknown_backends(d->broker);
-		ivt_registry_local_set_limits(d->local, &p->limits);
+		ivt_registry_local_set_limits(d->local, p);
 		if (d->peers)
 			ivt_peers_policy_changed(d->peers);
 		IVT_INFO(WHO, "reloaded policy %s: %zu channel rules, %zu hosts", d->opt.config,
@@ -346,7 +346,7 @@ static int start_registries(struct daemon_state *d)
 		return -1;
 	}
 	ivt_registry_local_set_status(d->local, status_text, d);
-	ivt_registry_local_set_limits(d->local, &ivt_broker_policy(d->broker)->limits);
+	ivt_registry_local_set_limits(d->local, ivt_broker_policy(d->broker));
 	if (d->opt.registry == REG_LOCAL) {
 		IVT_INFO(WHO, "registry: local control socket only (--registry local)");
 		return 0;
