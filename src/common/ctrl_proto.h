@@ -348,9 +348,11 @@ struct ivt_ctrl_line {
 struct ivt_ctrl_line_stats {
 	uint64_t accepted; /* connections accepted over lines since the listen */
 	uint64_t refused;  /* offers on lines dropped (bad ring or message) */
-	/* Appended, sent only to an ivtd that gave LINE's max_conns: the
-	 * connections made over lines the listener holds open now. An older
-	 * listener sends the message without it (IVT_CTRL_LINE_STATS_V1). */
+	/* Appended, sent only to an ivtd that gave LINE's max_conns: while
+	 * the listener is at that bound (takes no offers), the connections
+	 * made over lines it holds open; 0 below it. Sent at once when it
+	 * reaches or leaves the bound. An older listener sends the message
+	 * without it (IVT_CTRL_LINE_STATS_V1). */
 	uint64_t held;
 };
 #define IVT_CTRL_LINE_STATS_V1 16u

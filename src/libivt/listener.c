@@ -283,11 +283,15 @@ static void add_line(struct ivt_listener *l, int fd, int keep, const struct ivt_
 	line_set_add(&l->lines, fd, keep, info);
 }
 
-/* The counts to ivtd (force: now, else lazily). */
+/* The counts to ivtd (force: now, else lazily). What it holds over
+ * lines only while at the bound (0 below it): ivtd adds that to its own
+ * count to stop offering, and a count it kept while the listener takes
+ * offers again would only keep its connectors waiting for nothing. */
 static void report(struct ivt_listener *l, int force)
 {
 	line_set_report(&l->lines, l->ctrl.ops->fd(l->ctrl.impl),
-			atomic_load(&l->bound->held_lines), atomic_load(&l->bound->max) != 0, force);
+			l->gated ? atomic_load(&l->bound->held_lines) : 0,
+			atomic_load(&l->bound->max) != 0, force);
 }
 
 /* At the bound, offers wait in their queues (lines and ivtd's socket

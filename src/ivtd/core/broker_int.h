@@ -91,9 +91,9 @@ struct channel {
 			 * the last LINES_DROP); what it last reported */
 			int lines, lines_out;
 			/* it holds max_conns over lines itself and reports
-			 * line_held: connections over lines it holds open, as
-			 * last reported (at most max_conns: only ever used to
-			 * refuse more) */
+			 * line_held: while at that bound, the connections over
+			 * lines it holds open, else 0; as last reported (at
+			 * most max_conns: only ever used to refuse more) */
 			int line_bound;
 			uint32_t line_held;
 			uint32_t next_line;
