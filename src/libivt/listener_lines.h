@@ -56,8 +56,8 @@ void line_set_pause(struct line_set *s, int pause);
  * listener is about to wait) at most once a second, or now (force: the
  * listener reached or left its bound). ctrl_fd: the listener's control
  * socket; held: what it holds over lines while at its bound (0 below
- * it), sent only to an ivtd
- * that gave a bound (bounded; an older one refuses the longer message). */
+ * it), sent only to an ivtd that gave a bound (bounded; an older one
+ * refuses the longer message). */
 void line_set_report(struct line_set *s, int ctrl_fd, uint64_t held, int bounded, int force);
 
 #endif
