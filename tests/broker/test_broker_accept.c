@@ -3,9 +3,9 @@
  * registry: queueing and tickets, per-connector policy, who may accept,
  * the listener going with connectors queued, backlog/max_connections,
  * connectors whose time runs out, the status table, a listener's count
- * over direct lines, and each connector
- * identity's share of the backlog (one that floods a listener does not
- * lock others out; waiting ones are offered identities in turn). */
+ * over direct lines, and each connector identity's share of the backlog
+ * (one that floods a listener does not lock others out; waiting ones are
+ * offered identities in turn). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
