@@ -14,7 +14,6 @@
  * Channels outlive their listener, so the count is shared and counted
  * by reference; closes come from any thread (atomics, no lock).
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -29,7 +28,10 @@ struct accept_bound *accept_bound_new(void)
 	if (!b)
 		return NULL;
 	atomic_init(&b->refs, 1);
-	atomic_init(&b->efd, -1);
+	if ((b->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+		free(b);
+		return NULL;
+	}
 	return b;
 }
 
@@ -37,25 +39,13 @@ void accept_bound_unref(struct accept_bound *b)
 {
 	if (!b || atomic_fetch_sub(&b->refs, 1) != 1)
 		return;
-	int fd = atomic_load(&b->efd);
-	if (fd >= 0)
-		close(fd);
+	close(b->efd);
 	free(b);
 }
 
-int accept_bound_set_max(struct accept_bound *b, unsigned max, int *made_fd)
+void accept_bound_set_max(struct accept_bound *b, unsigned max)
 {
-	*made_fd = -1;
-	if (max && atomic_load(&b->efd) < 0) {
-		int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (fd < 0)
-			return -errno;
-		atomic_store(&b->efd, fd);
-		*made_fd = fd;
-	}
-	/* after the eventfd: a closer that sees the bound finds its fd */
 	atomic_store(&b->max, max);
-	return 0;
 }
 
 void accept_bound_take(struct accept_bound *b, struct ivt_channel *ch, int line)
@@ -79,7 +69,7 @@ void accept_bound_put(struct accept_bound *b, int line)
 	if (max && was == max) {
 		uint64_t one = 1;
 		/* full only when 2^64 - 2 wake-ups are unread: none lost then */
-		if (write(atomic_load(&b->efd), &one, sizeof(one)) < 0) {
+		if (write(b->efd, &one, sizeof(one)) < 0) {
 		}
 	}
 	accept_bound_unref(b);
@@ -94,8 +84,7 @@ int accept_bound_full(struct accept_bound *b)
 void accept_bound_clear(struct accept_bound *b)
 {
 	uint64_t n;
-	int fd = atomic_load(&b->efd);
-	if (fd >= 0 && read(fd, &n, sizeof(n)) < 0) {
+	if (read(b->efd, &n, sizeof(n)) < 0) {
 		/* nothing there: a stale event */
 	}
 }

@@ -13,16 +13,14 @@ struct accept_bound {
 	atomic_uint held;       /* accepted channels not closed yet, both ways */
 	atomic_uint held_lines; /* ...of them, made over direct lines */
 	atomic_uint max;        /* max_connections ivtd gave with a line; 0: none */
-	atomic_int efd;         /* eventfd: a close took held below max; -1 until max */
+	int efd;                /* eventfd: a close took held below max */
 };
 
-/* The listener's (refs 1), or NULL when out of memory. */
+/* The listener's (refs 1; it watches efd), or NULL with errno set. */
 struct accept_bound *accept_bound_new(void);
 void accept_bound_unref(struct accept_bound *b);
-/* ivtd's bound (0: none). The first nonzero one makes the eventfd:
- * 0 with *made_fd (>= 0 when just made: the caller watches it), or a
- * negative errno (then no bound: as an older ivtd). */
-int accept_bound_set_max(struct accept_bound *b, unsigned max, int *made_fd);
+/* ivtd's bound (0: none). */
+void accept_bound_set_max(struct accept_bound *b, unsigned max);
 /* ch was accepted (over a line: line): counted until accept_bound_put. */
 void accept_bound_take(struct accept_bound *b, struct ivt_channel *ch, int line);
 /* A counted channel closes (channel.c): uncounted, and, when that takes

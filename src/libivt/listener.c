@@ -137,8 +137,7 @@ static int went_down(struct ivt_listener *l)
 			watch(l, EPOLL_CTL_DEL, l->ctrl.ops->fd(l->ctrl.impl));
 			/* ivtd restarts: its lines and bound were the old ivtd's */
 			line_set_drop_all(&l->lines);
-			int none;
-			accept_bound_set_max(l->bound, 0, &none);
+			accept_bound_set_max(l->bound, 0);
 			l->down = 1;
 			l->retry_at_ms = ivt_now_ms();
 			l->backoff_ms = RELISTEN_FIRST_MS;
@@ -226,9 +225,11 @@ IVT_EXPORT int ivt_listen(const char *name, const struct ivt_open_opts *opts, iv
 		return rc;
 	}
 	line_set_init(&l->lines, l->epfd);
-	if (!(l->bound = accept_bound_new())) {
+	if (!(l->bound = accept_bound_new()) ||
+	    (rc = watch(l, EPOLL_CTL_ADD, l->bound->efd)) < 0) {
+		rc = l->bound ? rc : -errno;
 		listener_free(l);
-		return -ENOMEM;
+		return rc;
 	}
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	atomic_store(&l->nonblock, !!(o.flags & IVT_NONBLOCK));
@@ -272,14 +273,7 @@ IVT_EXPORT int ivt_listen(const char *name, const struct ivt_open_opts *opts, iv
 /* A line ivtd gave (both fds consumed), with the bound it says. */
 static void add_line(struct ivt_listener *l, int fd, int keep, const struct ivt_ctrl_line *info)
 {
-	int made;
-	if (accept_bound_set_max(l->bound, info->max_conns, &made) == 0 && made >= 0 &&
-	    watch(l, EPOLL_CTL_ADD, made) < 0) {
-		close(fd); /* no wake-up at the bound: no line (ivtd counts all) */
-		close(keep);
-		accept_bound_set_max(l->bound, 0, &made);
-		return;
-	}
+	accept_bound_set_max(l->bound, info->max_conns);
 	line_set_add(&l->lines, fd, keep, info);
 }
 
@@ -408,7 +402,7 @@ IVT_EXPORT int ivt_accept(ivt_listener *l, ivt_channel **out)
 			ev = evs[i];
 		if (ev.data.u64 & LINE_TAG)
 			rc = accept_line(l, ev.data.u64, out);
-		else if ((int)ev.data.u64 == atomic_load(&l->bound->efd)) {
+		else if ((int)ev.data.u64 == l->bound->efd) {
 			accept_bound_clear(l->bound); /* room: sync_gate takes offers again */
 			continue;
 		} else if (l->down || (int)ev.data.u64 == l->timerfd) {
