@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "broker_int.h"
+#include "line_seen.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -109,6 +110,7 @@ void ivt_broker_free(struct ivt_broker *b)
 		broker_free_channel(b, b->channels);
 	}
 	ivt_policy_free(b->policy);
+	line_seen_free(b->line_seen);
 	free(b);
 }
 
@@ -463,6 +465,7 @@ static void handle_listen(struct ivt_broker *b, struct ivt_reg_end *end,
 		ch->u.lis.next_ticket = 1;
 		ch->u.lis.rings = req->rings;
 		ch->u.lis.lines = req->lines && !d.no_lines;
+		ch->u.lis.line_bound = req->line_bound;
 		broker_open_ok(end, ch, 1, 0);
 		return;
 	}

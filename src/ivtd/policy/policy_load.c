@@ -412,7 +412,10 @@ static int parse_message(struct loader *L, json_t *obj, const char *path,
  * rule (docs/conn-setup.md). Default true, except for a rule that sets a
  * connection limit of its own ("max_connections", "backlog",
  * "backlog_per_identity"): ivtd counts only the connections it sees, and
- * a limit someone wrote down must hold for every connection. */
+ * a limit someone wrote down must hold for every connection. Listeners
+ * hold max_connections over lines themselves (docs/conn-setup.md), but
+ * the backlogs are not counted there and older listeners hold nothing,
+ * so such a rule says "lines": true when that is what it means. */
 static int parse_lines(struct loader *L, json_t *obj, const char *path,
 		       struct ivt_policy_channel *c)
 {

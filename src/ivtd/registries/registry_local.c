@@ -666,6 +666,7 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		req.ring = (fl & IVT_CTRL_OPEN_RING) != 0;
 		req.queued = req.rings && (fl & IVT_CTRL_OPEN_QUEUED) != 0;
 		req.lines = req.rings && (fl & IVT_CTRL_OPEN_LINES) != 0;
+		req.line_bound = req.lines && req.multi && (fl & IVT_CTRL_OPEN_LINE_BOUND) != 0;
 		if (req.multi)
 			grow_sndbuf(c);
 		fl &= ~IVT_CTRL_OPEN_HINTS; /* unknown hints are ignored by design */
@@ -753,7 +754,7 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		/* a listener's word (the broker ignores other ends') */
 		if (lr->reg.cb.line_stats)
 			lr->reg.cb.line_stats(lr->reg.cb.arg, &c->end, m->u.line_stats.accepted,
-					      m->u.line_stats.refused);
+					      m->u.line_stats.refused, m->u.line_stats.held);
 		return;
 	default:
 		protocol_error(c, "message type not accepted from clients");
