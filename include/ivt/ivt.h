@@ -201,15 +201,21 @@ int ivt_listen(const char *name, const struct ivt_open_opts *opts, ivt_listener 
  * back: connectors queued in the old ivtd are lost; a blocking
  * ivt_accept waits through the restart, a non-blocking one says -EAGAIN
  * and ivt_listener_fd wakes when the next attempt is due (50 ms, doubling
- * to 2 s). Errors: -EAGAIN, the new ivtd's refusal of the name, -ENOMEM,
- * -ENOTSUP, -EPROTO. One thread at a time per listener. */
+ * to 2 s). A listener given direct lines holds "max_connections" itself:
+ * while that many channels it returned are open in this process (until
+ * ivt_close or ivt_forget, in any thread), it takes no offer (they wait
+ * in their queues; non-blocking: -EAGAIN) and a close wakes it
+ * (docs/conn-setup.md). Errors: -EAGAIN, the new ivtd's refusal of the
+ * name, -ENOMEM, -ENOTSUP, -EPROTO. One thread at a time per listener. */
 int ivt_accept(ivt_listener *l, ivt_channel **out);
 
 /* Readable (POLLIN, level-triggered) while ivt_accept may succeed, or
  * will report an error; it may wake for a connector that left meanwhile,
  * for ivtd's word about direct lines (a new line, lines dropped), for an
- * offer on a line that turns out bad, or for an attempt to listen again
- * after ivtd restarted (ivt_accept then says -EAGAIN). Offers on direct
+ * offer on a line that turns out bad, for a close that took the listener
+ * below its max_connections, or for an attempt to listen again after
+ * ivtd restarted (ivt_accept then says -EAGAIN). Not readable for offers
+ * while the listener holds its max_connections. Offers on direct
  * lines (docs/conn-setup.md) wait in their lines until ivt_accept takes
  * them, one per call; the connection it returns has the identity ivtd
  * gave with the line and is not held by ivtd. The same fd for the listener's life, whatever happens

@@ -19,6 +19,8 @@
  *   CLOSE       0
  *   STATUS      0
  *   STATUS_OK   1 .. IVT_CTRL_STATUS_MAX + 1, text whose only NUL is the last byte
+ *   LINE_STATS  sizeof(struct ivt_ctrl_line_stats), or IVT_CTRL_LINE_STATS_V1 (an
+ *               older listener's, without held)
  *   LINE_REUSE, LINE_RELEASED  0 (hdr.seq: a slot, 1 .. IVT_LINE_SLOTS)
  */
 #include "clock.h"
@@ -124,14 +126,14 @@ static int check_payload(struct ivt_ctrl_msg *m, uint32_t len)
 	}
 	case IVT_CTRL_LINE: {
 		const struct ivt_ctrl_line *l = &m->u.line;
-		if (len != sizeof(*l) || !l->line_id || l->message > 1 || l->reserved ||
+		if (len != sizeof(*l) || !l->line_id || l->message > 1 ||
 		    !TERMINATED(l->name) || !TERMINATED(l->backend) || !TERMINATED(l->identity) ||
 		    m->nfds < 1 || m->nfds > 2) /* 2: a listener's, with the keeper */
 			return -EPROTO;
 		return 0;
 	}
 	case IVT_CTRL_LINE_STATS:
-		return len == sizeof(m->u.line_stats) ? 0 : -EPROTO;
+		return len == sizeof(m->u.line_stats) || len == IVT_CTRL_LINE_STATS_V1 ? 0 : -EPROTO;
 	case IVT_CTRL_PEER_INFO:
 		if (len != sizeof(m->u.peer_info) || !TERMINATED(m->u.peer_info.identity))
 			return -EPROTO;

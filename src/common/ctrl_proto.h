@@ -189,6 +189,10 @@ enum ivt_ctrl_open_flags {
 	 * retries while its timeout runs): counted as a retry in the
 	 * status, not as one more request and refusal. */
 	IVT_CTRL_OPEN_RETRY = 1u << 22,
+	/* Hint (a MULTI listener with IVT_CTRL_OPEN_LINES): it holds its
+	 * connections over lines to LINE's max_conns and reports how many it
+	 * holds in LINE_STATS' held (docs/conn-setup.md). */
+	IVT_CTRL_OPEN_LINE_BOUND = 1u << 23,
 };
 #define IVT_CTRL_OPEN_FLAGS                                                                  \
 	(IVT_LISTEN | IVT_MESSAGE | IVT_CTRL_OPEN_MULTI | IVT_CTRL_OPEN_ACCEPT |               \
@@ -329,7 +333,10 @@ struct ivt_ctrl_line {
 	uint32_t message; /* 0 or 1: the listener's message mode */
 	uint64_t ring_size;
 	uint32_t peer_domid;
-	uint32_t reserved; /* 0 */
+	/* To a listener that hinted IVT_CTRL_OPEN_LINE_BOUND: its policy's
+	 * max_connections, which it holds for everything it accepts while it
+	 * has lines; else 0 (no bound; "reserved" before, always 0). */
+	uint32_t max_conns;
 	char name[IVT_NAME_MAX + 1];
 	char backend[IVT_BACKEND_NAME_MAX + 1];
 	char identity[IVT_IDENTITY_MAX + 1];
@@ -341,7 +348,14 @@ struct ivt_ctrl_line {
 struct ivt_ctrl_line_stats {
 	uint64_t accepted; /* connections accepted over lines since the listen */
 	uint64_t refused;  /* offers on lines dropped (bad ring or message) */
+	/* Appended, sent only to an ivtd that gave LINE's max_conns: while
+	 * the listener is at that bound (takes no offers), the connections
+	 * made over lines it holds open; 0 below it. Sent at once when it
+	 * reaches or leaves the bound. An older listener sends the message
+	 * without it (IVT_CTRL_LINE_STATS_V1). */
+	uint64_t held;
 };
+#define IVT_CTRL_LINE_STATS_V1 16u
 
 struct ivt_ctrl_peer_info {
 	uint32_t peer_domid;

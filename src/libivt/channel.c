@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accept_bound.h"
 #include "common/clock.h"
 #include "channel.h"
 #include "common/ctrl_msg.h"
@@ -304,6 +305,8 @@ static void chan_free_as(struct ivt_channel *ch, int graceful)
 			close(ch->role[i].fd);
 	ivt_xport_fini(&ch->xp);
 	ivt_native_free(ch->native);
+	/* its listener may take one more: this process no longer holds it */
+	accept_bound_put(ch->bound, ch->bound_line);
 	free(ch);
 }
 
@@ -563,6 +566,9 @@ int chan_make_request(const char *name, const struct ivt_open_opts *o, uint32_t 
 	/* ...and takes direct lines (docs/conn-setup.md) */
 	if ((!(flags & IVT_LISTEN) || (flags & IVT_CTRL_OPEN_MULTI)) && conn_line_enabled())
 		req->flags |= IVT_CTRL_OPEN_LINES;
+	/* ...and a listener holds max_connections over them (listener.c) */
+	if ((flags & IVT_CTRL_OPEN_MULTI) && conn_line_enabled())
+		req->flags |= IVT_CTRL_OPEN_LINE_BOUND;
 	/* timeout 0: go on once queued at the listener, as TCP's connect */
 	if (!(flags & IVT_LISTEN) && o->timeout_ms == 0 && conn_ring_enabled())
 		req->flags |= IVT_CTRL_OPEN_QUEUED;

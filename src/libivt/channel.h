@@ -63,6 +63,10 @@ struct ivt_channel {
 	/* ivt_shutdown (shutdown.c): wr_shut, sends fail with -EPIPE (our
 	 * FIN is queued); rd_shut, receives return 0 */
 	atomic_int wr_shut, rd_shut;
+	/* An accepted end: its listener's count (accept_bound.c), NULL when
+	 * not counted; bound_line: made over a direct line. */
+	struct accept_bound *bound;
+	int bound_line;
 };
 
 enum chan_role { CHAN_SENDER = 0, CHAN_RECEIVER = 1 };

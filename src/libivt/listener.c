@@ -19,6 +19,10 @@
  * socket inside changes, the fd the application watches does not. While
  * ivtd is down, a timerfd in the set makes it readable when the next
  * attempt is due (50 ms, doubling to 2 s), so a poll loop sleeps.
+ *
+ * A listener with direct lines holds its policy's max_connections itself
+ * (accept_bound.c): at the bound its lines and ivtd's socket leave the
+ * set, and an eventfd in it wakes the listener when a close makes room.
  */
 #include <errno.h>
 #include <poll.h>
@@ -30,6 +34,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "accept_bound.h"
 #include "channel.h"
 #include "common/clock.h"
 #include "common/tcp_map.h"
@@ -54,6 +59,8 @@ struct ivt_listener {
 	long long retry_at_ms;
 	int backoff_ms;
 	struct line_set lines; /* direct lines ivtd gave (listener_lines.c) */
+	struct accept_bound *bound; /* what it holds, its max_connections */
+	int gated; /* at the bound: lines and ivtd's socket out of epfd */
 };
 
 /* The control path for l, told the TCP address it is bound to (where it
@@ -92,6 +99,7 @@ static int bound_name(struct ivt_listener *l, int v6only)
 static void listener_free(struct ivt_listener *l)
 {
 	line_set_free(&l->lines); /* queued offers go with them: ECONNREFUSED */
+	accept_bound_unref(l->bound); /* accepted channels may keep it */
 	ivt_ctrl_close(&l->ctrl, 1);
 	if (l->epfd >= 0)
 		close(l->epfd);
@@ -127,8 +135,9 @@ static int went_down(struct ivt_listener *l)
 		}
 		if (rc == 0) {
 			watch(l, EPOLL_CTL_DEL, l->ctrl.ops->fd(l->ctrl.impl));
-			/* ivtd restarts: its lines were the old ivtd's grant */
+			/* ivtd restarts: its lines and bound were the old ivtd's */
 			line_set_drop_all(&l->lines);
+			accept_bound_set_max(l->bound, 0);
 			l->down = 1;
 			l->retry_at_ms = ivt_now_ms();
 			l->backoff_ms = RELISTEN_FIRST_MS;
@@ -163,7 +172,8 @@ static int relisten(struct ivt_listener *l, int block)
 		rc = select_ctrl(l, &fresh);
 		if (rc == 0) {
 			rc = fresh.ops->open(fresh.impl, &l->req, &ok, 10000);
-			if (rc == 0 && watch(l, EPOLL_CTL_ADD, fresh.ops->fd(fresh.impl)) < 0)
+			if (rc == 0 && !l->gated &&
+			    watch(l, EPOLL_CTL_ADD, fresh.ops->fd(fresh.impl)) < 0)
 				rc = -ENOMEM;
 			if (rc < 0)
 				ivt_ctrl_close(&fresh, 0);
@@ -215,6 +225,12 @@ IVT_EXPORT int ivt_listen(const char *name, const struct ivt_open_opts *opts, iv
 		return rc;
 	}
 	line_set_init(&l->lines, l->epfd);
+	if (!(l->bound = accept_bound_new()) ||
+	    (rc = watch(l, EPOLL_CTL_ADD, l->bound->efd)) < 0) {
+		rc = l->bound ? rc : -errno;
+		listener_free(l);
+		return rc;
+	}
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	atomic_store(&l->nonblock, !!(o.flags & IVT_NONBLOCK));
 	if (o.socket_path && !(l->socket_path = strdup(o.socket_path))) {
@@ -254,6 +270,45 @@ IVT_EXPORT int ivt_listen(const char *name, const struct ivt_open_opts *opts, iv
 	return 0;
 }
 
+/* A line ivtd gave (both fds consumed), with the bound it says. */
+static void add_line(struct ivt_listener *l, int fd, int keep, const struct ivt_ctrl_line *info)
+{
+	accept_bound_set_max(l->bound, info->max_conns);
+	line_set_add(&l->lines, fd, keep, info);
+}
+
+/* The counts to ivtd (force: now, else lazily). What it holds over
+ * lines only while at the bound (0 below it): ivtd adds that to its own
+ * count to stop offering, and a count it kept while the listener takes
+ * offers again would only keep its connectors waiting for nothing. */
+static void report(struct ivt_listener *l, int force)
+{
+	line_set_report(&l->lines, l->ctrl.ops->fd(l->ctrl.impl),
+			l->gated ? atomic_load(&l->bound->held_lines) : 0,
+			atomic_load(&l->bound->max) != 0, force);
+}
+
+/* At the bound, offers wait in their queues (lines and ivtd's socket
+ * out of the set); below it, they are taken again. ivtd hears of each
+ * crossing, so that it refuses or keeps waiting its own connectors as it
+ * does at max_connections. */
+static int sync_gate(struct ivt_listener *l)
+{
+	int full = accept_bound_full(l->bound);
+	if (full == l->gated)
+		return 0;
+	if (!l->down) {
+		int rc = watch(l, full ? EPOLL_CTL_DEL : EPOLL_CTL_ADD, l->ctrl.ops->fd(l->ctrl.impl));
+		if (rc < 0 && !full)
+			return rc; /* tried again at the next call */
+	}
+	l->gated = full;
+	line_set_pause(&l->lines, full);
+	if (!l->down)
+		report(l, 1);
+	return 0;
+}
+
 /* One offer from a line (data: its epoll tag): 0 with *out, -EAGAIN
  * nothing there (a bad ring is dropped and counted), or the error. */
 static int accept_line(struct ivt_listener *l, uint64_t data, ivt_channel **out)
@@ -262,8 +317,10 @@ static int accept_line(struct ivt_listener *l, uint64_t data, ivt_channel **out)
 	if (line_set_take(&l->lines, data, &offer) < 0)
 		return -EAGAIN;
 	int rc = chan_open_accepted(l->name, &l->opts, &l->ok, 0, &offer, out);
-	if (rc == 0)
+	if (rc == 0) {
 		l->lines.accepted++;
+		accept_bound_take(l->bound, *out, 1);
+	}
 	else if (rc == -ECONNABORTED)
 		l->lines.refused++; /* refused by the backend: its connector reads ECONNREFUSED */
 	return rc == -ECONNABORTED ? -EAGAIN : rc;
@@ -278,7 +335,7 @@ static int accept_ctrl(struct ivt_listener *l, ivt_channel **out)
 	int rc = l->ctrl.ops->incoming(l->ctrl.impl, &ticket, &offer, 0);
 	if (rc == IVT_INCOMING_LINE) {
 		if (offer.line_fd >= 0)
-			line_set_add(&l->lines, offer.line_fd, offer.line_keep, &offer.line_info);
+			add_line(l, offer.line_fd, offer.line_keep, &offer.line_info);
 		if (offer.lines_drop)
 			line_set_drop_all(&l->lines);
 		return -EAGAIN;
@@ -288,12 +345,14 @@ static int accept_ctrl(struct ivt_listener *l, ivt_channel **out)
 	if (rc < 0)
 		return rc;
 	rc = chan_open_accepted(l->name, &l->opts, &l->ok, ticket, &offer, out);
+	if (rc == 0)
+		accept_bound_take(l->bound, *out, 0);
 	if (rc == 0 && (*out)->ctrl.ops->take_line) {
 		/* a line ivtd gave with the accepting end's answer is ours */
 		struct ivt_ctrl_line info;
 		int keep, fd = (*out)->ctrl.ops->take_line((*out)->ctrl.impl, &info, &keep);
 		if (fd >= 0)
-			line_set_add(&l->lines, fd, keep, &info);
+			add_line(l, fd, keep, &info);
 	}
 	/* -ECONNABORTED: that connector gave up while queued: the next one */
 	return rc == -ECONNABORTED ? -EAGAIN : rc;
@@ -308,6 +367,8 @@ IVT_EXPORT int ivt_accept(ivt_listener *l, ivt_channel **out)
 	for (;;) {
 		int block = !atomic_load(&l->nonblock);
 		int rc = l->down ? relisten(l, block) : 0;
+		if (rc == 0)
+			rc = sync_gate(l);
 		if (rc < 0)
 			return rc;
 		/* one ready source at a time (level-triggered: the others stay
@@ -317,8 +378,15 @@ IVT_EXPORT int ivt_accept(ivt_listener *l, ivt_channel **out)
 		int n = epoll_wait(l->epfd, evs, 8, 0);
 		if (n == 0) {
 			/* idle: the lines' counts to ivtd, off the connections' path */
-			line_set_report(&l->lines, l->ctrl.ops->fd(l->ctrl.impl));
+			if (!l->down)
+				report(l, 0);
 			line_set_idle(&l->lines);
+			if (!block && l->gated) {
+				ivt_reason_set(-EAGAIN, "'%s' holds its most connections (%u, policy key "
+					       "max_connections); it takes more as they close",
+					       l->name, atomic_load(&l->bound->max));
+				return -EAGAIN;
+			}
 			if (!block) {
 				ivt_reason_set(-EAGAIN, "no connector waiting on '%s'", l->name);
 				return -EAGAIN;
@@ -334,7 +402,10 @@ IVT_EXPORT int ivt_accept(ivt_listener *l, ivt_channel **out)
 			ev = evs[i];
 		if (ev.data.u64 & LINE_TAG)
 			rc = accept_line(l, ev.data.u64, out);
-		else if (l->down || (int)ev.data.u64 == l->timerfd) {
+		else if ((int)ev.data.u64 == l->bound->efd) {
+			accept_bound_clear(l->bound); /* room: sync_gate takes offers again */
+			continue;
+		} else if (l->down || (int)ev.data.u64 == l->timerfd) {
 			/* the retry timer: relisten reads it; a stale tick once
 			 * listening again is cleared here (level-triggered) */
 			uint64_t ticks;

@@ -51,6 +51,12 @@ void line_set_init(struct line_set *s, int epfd)
 	s->reuse = ring_pool_enabled();
 }
 
+static int watch_line(struct line_set *s, struct line *ln, int op)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = LINE_TAG | (uintptr_t)ln};
+	return epoll_ctl(s->epfd, op, ln->fd, &ev);
+}
+
 static void line_free(struct line_set *s, struct line *ln)
 {
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, ln->fd, NULL);
@@ -65,6 +71,19 @@ static void drop_at(struct line_set *s, int i)
 	line_free(s, s->v[i]);
 	memmove(&s->v[i], &s->v[i + 1], sizeof(s->v[0]) * (size_t)(s->n - i - 1));
 	s->n--;
+}
+
+void line_set_pause(struct line_set *s, int pause)
+{
+	if (s->paused == pause)
+		return;
+	s->paused = pause;
+	/* one call per line at each crossing of the bound, none per
+	 * connection below it; a line that cannot be put back is dropped
+	 * (its connector comes through ivtd) */
+	for (int i = s->n - 1; i >= 0; i--)
+		if (watch_line(s, s->v[i], pause ? EPOLL_CTL_DEL : EPOLL_CTL_ADD) < 0 && !pause)
+			drop_at(s, i);
 }
 
 void line_set_add(struct line_set *s, int fd, int keep, const struct ivt_ctrl_line *info)
@@ -95,8 +114,7 @@ void line_set_add(struct line_set *s, int fd, int keep, const struct ivt_ctrl_li
 	ln->keep = keep;
 	ln->id = info->line_id;
 	snprintf(ln->identity, sizeof(ln->identity), "%s", info->identity);
-	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = LINE_TAG | (uintptr_t)ln};
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+	if (!s->paused && watch_line(s, ln, EPOLL_CTL_ADD) < 0) {
 		ring_pool_unref(ln->pool);
 		close(keep);
 		free(ln);
@@ -228,18 +246,24 @@ int line_set_take(struct line_set *s, uint64_t data, struct ivt_ring_offer *offe
 	return 0;
 }
 
-void line_set_report(struct line_set *s, int ctrl_fd)
+void line_set_report(struct line_set *s, int ctrl_fd, uint64_t held, int bounded, int force)
 {
+	if (!bounded)
+		held = 0;
 	if (!s->ever || ctrl_fd < 0 ||
-	    (s->accepted == s->told_accepted && s->refused == s->told_refused))
+	    (s->accepted == s->told_accepted && s->refused == s->told_refused &&
+	     held == s->told_held))
 		return;
 	long long now = ivt_now_ms();
-	if (s->told_at_ms && now - s->told_at_ms < REPORT_EVERY_MS)
+	if (!force && s->told_at_ms && now - s->told_at_ms < REPORT_EVERY_MS)
 		return;
-	struct ivt_ctrl_line_stats st = {.accepted = s->accepted, .refused = s->refused};
-	if (ivt_ctrl_send(ctrl_fd, IVT_CTRL_LINE_STATS, 0, &st, sizeof(st), NULL, 0) == 0) {
+	struct ivt_ctrl_line_stats st = {.accepted = s->accepted, .refused = s->refused,
+					 .held = held};
+	if (ivt_ctrl_send(ctrl_fd, IVT_CTRL_LINE_STATS, 0, &st,
+			  bounded ? sizeof(st) : IVT_CTRL_LINE_STATS_V1, NULL, 0) == 0) {
 		s->told_accepted = s->accepted;
 		s->told_refused = s->refused;
+		s->told_held = held;
 	}
 	s->told_at_ms = now;
 }

@@ -23,8 +23,9 @@ struct line_set {
 	int epfd;        /* the listener's set (ivt_listener_fd) */
 	int ever;        /* a line came: ivtd takes LINE_STATS */
 	int reuse;       /* keep rings on lines ($IVT_RING_REUSE at ivt_listen) */
+	int paused;      /* lines out of epfd: the listener is at its bound */
 	uint64_t accepted, refused;          /* connections over lines, offers dropped */
-	uint64_t told_accepted, told_refused; /* as last reported to ivtd */
+	uint64_t told_accepted, told_refused, told_held; /* as last reported to ivtd */
 	long long told_at_ms;
 	long long swept_at_ms; /* rings of connectors gone (ring_pool_sweep) */
 };
@@ -48,9 +49,15 @@ int line_set_take(struct line_set *s, uint64_t data, struct ivt_ring_offer *offe
  * and, when many are kept, close those whose connector went, at most
  * once a second (ring_pool.c). */
 void line_set_idle(struct line_set *s);
-/* An idle moment (the listener is about to wait): tell ivtd the counts,
- * if they changed, at most once a second. ctrl_fd: the listener's
- * control socket. */
-void line_set_report(struct line_set *s, int ctrl_fd);
+/* Take the lines out of epfd (pause 1: their offers wait in their
+ * queues) or put them back. */
+void line_set_pause(struct line_set *s, int pause);
+/* Tell ivtd the counts, if they changed: at an idle moment (the
+ * listener is about to wait) at most once a second, or now (force: the
+ * listener reached or left its bound). ctrl_fd: the listener's control
+ * socket; held: what it holds over lines while at its bound (0 below
+ * it), sent only to an ivtd that gave a bound (bounded; an older one
+ * refuses the longer message). */
+void line_set_report(struct line_set *s, int ctrl_fd, uint64_t held, int bounded, int force);
 
 #endif

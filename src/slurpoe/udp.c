@@ -117,8 +117,12 @@ int slp_udp_open(const char *ifname, int ephemeral, struct slp_udp **out, char *
 	    bind(u->fd, (struct sockaddr *)&any, sizeof(any)) ||
 	    getsockname(u->fd, (struct sockaddr *)&u->self, &alen)) {
 		err = -errno;
-		snprintf(why, why_len, "UDP port %d on %s: %s", ephemeral ? 0 : SLP_UDP_PORT, ifname,
-			 strerror(-err));
+		if (err == -EADDRINUSE && !ephemeral) /* only a peer engine binds it */
+			snprintf(why, why_len, "UDP port %d on %s is taken: another ivtd probably "
+				 "serves %s", SLP_UDP_PORT, ifname, ifname);
+		else
+			snprintf(why, why_len, "UDP port %d on %s: %s", ephemeral ? 0 : SLP_UDP_PORT,
+				 ifname, strerror(-err));
 		goto fail;
 	}
 	u->self.sin_addr = self.sin_addr;

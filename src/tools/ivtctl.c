@@ -28,12 +28,13 @@ static void usage(FILE *f)
 "  status             print the running ivtd's status: policy, backends,\n"
 "                     counters and one line per open channel; with\n"
 "                     --json, the same as one JSON object (for scripts)\n"
-"  check-policy FILE  validate an ivtd policy file; prints \"ok\" or the\n"
-"                     first error as FILE:LINE: PATH: problem, and warns\n"
-"                     of backends it names that are not installed in the\n"
-"                     plugin directory ($IVT_PLUGIN_DIR or the default)\n"
-"                     and of rules an earlier rule shadows (the first\n"
-"                     matching rule decides)\n"
+"  check-policy FILE  validate an ivtd policy file (at most 1 MiB); prints\n"
+"                     \"ok\" or the first error as FILE:LINE: PATH: problem,\n"
+"                     and warns of backends it names that are not\n"
+"                     installed in the plugin directory ($IVT_PLUGIN_DIR\n"
+"                     or the default), of rules an earlier rule shadows\n"
+"                     (the first matching rule decides) and of a\n"
+"                     limits.root_reserve above what ivtd can keep\n"
 "\n"
 "Options:\n"
 "  -s, --socket PATH  ivtd's control socket (default $IVT_SOCKET, else\n"
@@ -93,6 +94,11 @@ static int cmd_check_policy(const char *path)
 				"the policy names were not checked (set IVT_PLUGIN_DIR)\n",
 			in.dir, strerror(-in.n));
 	ivt_policy_each_shadowed(p, warn_shadowed, (void *)path);
+	char note[IVT_POLICY_ERR_MAX];
+	if (ivt_policy_root_reserve_text(p, IVT_POLICY_TABLE_MAX,
+					 "the largest connection table ivtd has", note, sizeof(note)))
+		fprintf(stderr, "warning: %s, or less with an open file limit below %d (ivtd logs "
+			"what it uses)\n", note, IVT_POLICY_TABLE_MAX + 256);
 	printf("ok: %s: %zu channel rules, %zu hosts\n", path, p->n_channels, p->n_hosts);
 	ivt_policy_free(p);
 	return 0;

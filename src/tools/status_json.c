@@ -116,12 +116,16 @@ static int listener_lines(json_t *chans, const char *l)
 		json_object_set_new(lis, "backlog", json_integer(v[3]));
 		return 1;
 	}
-	unsigned long long g, a, d;
-	if (sscanf(l, " lines: %llu granted, %llu connections accepted over them and %llu "
+	unsigned long long g, a, h = 0, d;
+	/* an ivtd before "held" said "... over them and R offers dropped" */
+	if (sscanf(l, " lines: %llu granted, %llu connections accepted over them (%llu held) "
+		      "and %llu offers dropped", &g, &a, &h, &d) == 4 ||
+	    sscanf(l, " lines: %llu granted, %llu connections accepted over them and %llu "
 		      "offers dropped", &g, &a, &d) == 3) {
 		/* direct lines (docs/conn-setup.md): ivtd's count, the listener's word */
 		json_object_set_new(lis, "lines_granted", json_integer((json_int_t)g));
 		json_object_set_new(lis, "line_accepts", json_integer((json_int_t)a));
+		json_object_set_new(lis, "line_held", json_integer((json_int_t)h));
 		json_object_set_new(lis, "line_offers_dropped", json_integer((json_int_t)d));
 		return 1;
 	}

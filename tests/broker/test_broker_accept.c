@@ -2,9 +2,10 @@
 /* Listeners that accept many connections, driven through the fake
  * registry: queueing and tickets, per-connector policy, who may accept,
  * the listener going with connectors queued, backlog/max_connections,
- * connectors whose time runs out, the status table, and each connector
- * identity's share of the backlog (one that floods a listener does not
- * lock others out; waiting ones are offered identities in turn). */
+ * connectors whose time runs out, the status table, a listener's count
+ * over direct lines, and each connector identity's share of the backlog
+ * (one that floods a listener does not lock others out; waiting ones are
+ * offered identities in turn). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "common/log.h"
 #include "ivtd/core/broker.h"
 
 #include "fake_registry.h"
@@ -210,6 +212,66 @@ static void test_backlog_max_and_expiry(void **state)
 	assert_int_equal(bs.channels, 0);
 }
 
+/* A listener that holds max_connections over direct lines reports what
+ * it holds there while at the bound (docs/conn-setup.md): ivtd adds it to
+ * its own count, only to refuse more (a huge count is the bound, no
+ * wrap), and offers its waiting connectors once the listener says 0
+ * again. A listener that did not say it holds the bound is not heard. */
+static void test_line_held_count(void **state)
+{
+	struct fake_broker *x = *state;
+	n_ends = 0;
+	struct fake_end *lis = end_of(x, "uid:0");
+	struct ivt_end_request r;
+	memset(&r, 0, sizeof(r));
+	snprintf(r.name, sizeof(r.name), "svc");
+	r.listen = r.multi = r.line_bound = 1;
+	x->cb.request(x->cb.arg, &lis->end, &r);
+	assert_int_equal(lis->ok_count, 1);
+	x->cb.line_stats(x->cb.arg, &lis->end, 9, 0, UINT64_MAX); /* hostile: clamped */
+	struct fake_end *now = end_of(x, "uid:1000");
+	fake_request_ex(x, now, "svc", 0, 0, 0, 0);
+	assert_int_equal(now->last_err, EUSERS);
+	assert_non_null(strstr(now->last_msg, "max_connections"));
+	struct fake_end *waits = end_of(x, "uid:1001");
+	fake_request_ex(x, waits, "svc", 0, 0, 0, 60000);
+	assert_int_equal(waits->err_count, 0);
+	assert_int_equal(lis->n_tickets, 0);
+	/* only the listener's own end is heard */
+	x->cb.line_stats(x->cb.arg, &waits->end, 0, 0, 0);
+	assert_int_equal(lis->n_tickets, 0);
+	/* 2 of 3 over lines: one place left, the waiting one takes it */
+	x->cb.line_stats(x->cb.arg, &lis->end, 9, 0, 2);
+	assert_int_equal(lis->n_tickets, 1);
+	assert_string_equal(lis->ticket_ids[0], "uid:1001");
+	struct fake_end *more = end_of(x, "uid:1002");
+	fake_request_ex(x, more, "svc", 0, 0, 0, 0);
+	assert_int_equal(more->last_err, EUSERS);
+	/* below its bound again */
+	x->cb.line_stats(x->cb.arg, &lis->end, 9, 0, 0);
+	struct fake_end *later = end_of(x, "uid:1002");
+	fake_request_ex(x, later, "svc", 0, 0, 0, 0);
+	assert_int_equal(later->err_count, 0);
+	assert_int_equal(lis->n_tickets, 2);
+	for (int i = 0; i < n_ends; i++)
+		if (&ends[i] != now && &ends[i] != more)
+			gone(x, &ends[i], 1);
+	/* a listener that does not hold the bound: its count is not used */
+	n_ends = 0;
+	lis = end_of(x, "uid:0");
+	fake_request_ex(x, lis, "svc", 1, 1, 0, 0);
+	x->cb.line_stats(x->cb.arg, &lis->end, 0, 0, 3);
+	struct fake_end *c = end_of(x, "uid:1000");
+	fake_request_ex(x, c, "svc", 0, 0, 0, 0);
+	assert_int_equal(c->err_count, 0);
+	assert_int_equal(lis->n_tickets, 1);
+	gone(x, c, 1);
+	gone(x, lis, 1);
+	struct ivt_broker_stats bs;
+	ivt_broker_get_stats(x->b, &bs);
+	assert_int_equal(bs.channels, 0);
+}
+
 /* One identity floods: it holds at most its share of the backlog (half,
  * by default), others are still offered, and waiting connectors are
  * offered identities in turn, not in plain arrival order. */
@@ -289,6 +351,50 @@ static void test_share_from_policy(void **state)
 		gone(x, &ends[i], 1);
 }
 
+/* What ivtd logs while f goes, into buf (its stderr, at level info). */
+static void gone_logged(struct fake_broker *x, struct fake_end *f, char *buf, size_t cap)
+{
+	FILE *tmp = tmpfile();
+	assert_non_null(tmp);
+	int level = ivt_log_get_level(), saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	fflush(stderr);
+	assert_int_equal(dup2(fileno(tmp), STDERR_FILENO), STDERR_FILENO);
+	ivt_log_set_level(IVT_LOG_INFO);
+	gone(x, f, 1);
+	ivt_log_set_level(level);
+	fflush(stderr);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	rewind(tmp);
+	size_t n = fread(buf, 1, cap - 1, tmp);
+	buf[n] = '\0';
+	fclose(tmp);
+}
+
+/* The log says which end went: an accepted end is not its listener. */
+static void test_gone_log_names_the_end(void **state)
+{
+	struct fake_broker *x = *state;
+	n_ends = 0;
+	struct fake_end *lis = end_of(x, "uid:0"), *c1 = end_of(x, "uid:1000"),
+			*a1 = end_of(x, "uid:0");
+	fake_request_ex(x, lis, "svc", 1, 1, 0, 0);
+	fake_request_ex(x, c1, "svc", 0, 0, 0, 5000);
+	assert_int_equal(lis->n_tickets, 1);
+	fake_request_ex(x, a1, "svc", 1, 0, lis->tickets[0], 0);
+	assert_int_equal(a1->ok_count, 1);
+	char log[1024];
+	gone_logged(x, a1, log, sizeof(log));
+	assert_non_null(strstr(log, "channel 'svc': accepted end uid:0 of the connection from "
+				    "uid:1000 closed"));
+	assert_null(strstr(log, "listener"));
+	gone_logged(x, lis, log, sizeof(log));
+	assert_non_null(strstr(log, "channel 'svc': listener uid:0 closed"));
+	gone_logged(x, c1, log, sizeof(log));
+	assert_non_null(strstr(log, "channel 'svc': client uid:1000 closed"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,9 +405,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_listener_gone_refuses_queued, setup_fx,
 						teardown_fx),
 		cmocka_unit_test_setup_teardown(test_backlog_max_and_expiry, setup_fx, teardown_fx),
+		cmocka_unit_test_setup_teardown(test_line_held_count, setup_fx, teardown_fx),
 		cmocka_unit_test_setup_teardown(test_flood_leaves_room_for_others, setup_fx,
 						teardown_fx),
 		cmocka_unit_test_setup_teardown(test_share_from_policy, setup_fx, teardown_fx),
+		cmocka_unit_test_setup_teardown(test_gone_log_names_the_end, setup_fx, teardown_fx),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

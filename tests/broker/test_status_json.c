@@ -179,19 +179,26 @@ static void test_lines_status_as_json(void **state)
 		"CHANNEL                  BACKEND        RING LISTENER     CLIENT       STATE         AGE\n"
 		"svc                      shm           65536 uid:0        -            listener      5s\n"
 		"  1 connected (max 1024), 0 queued (backlog 128)\n"
-		"  lines: 3 granted, 41 connections accepted over them and 2 offers dropped (as "
-		"the listener last reported)\n"
-		"  svc                    shm           65536 uid:0        uid:1000     connected     1s\n";
+		"  lines: 3 granted, 41 connections accepted over them (5 held) and 2 offers "
+		"dropped (as the listener last reported)\n"
+		"  svc                    shm           65536 uid:0        uid:1000     connected     1s\n"
+		"old                      shm           65536 uid:0        -            listener      5s\n"
+		"  lines: 1 granted, 7 connections accepted over them and 0 offers dropped (as "
+		"the listener last reported)\n"; /* an older ivtd's, without held */
 	char *js = ivt_status_to_json(text);
 	assert_non_null(js);
 	json_t *o = json_loads(js, 0, NULL);
 	assert_non_null(o);
 	json_t *ch = json_object_get(o, "channels");
-	assert_int_equal(json_array_size(ch), 2);
+	assert_int_equal(json_array_size(ch), 3);
 	json_t *l = json_array_get(ch, 0);
 	assert_int_equal(json_integer_value(json_object_get(l, "lines_granted")), 3);
 	assert_int_equal(json_integer_value(json_object_get(l, "line_accepts")), 41);
+	assert_int_equal(json_integer_value(json_object_get(l, "line_held")), 5);
 	assert_int_equal(json_integer_value(json_object_get(l, "line_offers_dropped")), 2);
+	l = json_array_get(ch, 2);
+	assert_int_equal(json_integer_value(json_object_get(l, "line_accepts")), 7);
+	assert_int_equal(json_integer_value(json_object_get(l, "line_held")), 0);
 	assert_int_equal(json_array_size(json_object_get(o, "more")), 0);
 	json_decref(o);
 	free(js);

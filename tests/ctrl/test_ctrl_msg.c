@@ -578,6 +578,23 @@ static void test_line_messages(void **state)
 	assert_int_equal(ivt_ctrl_send(p->a, IVT_CTRL_LINE_STATS, 1, &st, sizeof(st), NULL, 0), 0);
 	assert_int_equal(ivt_ctrl_recv(p->b, &m, 1000), 0);
 	assert_int_equal(m.u.line_stats.accepted, 3);
+	/* an older listener's, without held: held reads 0 */
+	st.held = 9;
+	assert_int_equal(ivt_ctrl_send(p->a, IVT_CTRL_LINE_STATS, 1, &st, IVT_CTRL_LINE_STATS_V1,
+				       NULL, 0), 0);
+	assert_int_equal(ivt_ctrl_recv(p->b, &m, 1000), 0);
+	assert_int_equal(m.u.line_stats.accepted, 3);
+	assert_int_equal(m.u.line_stats.held, 0);
+	len = build(buf, IVT_CTRL_LINE_STATS, IVT_CTRL_LINE_STATS_V1 + 4, &st,
+		    IVT_CTRL_LINE_STATS_V1 + 4); /* neither size */
+	expect_eproto(p->b, buf, len, NULL, 0, p->a);
+	/* a listener's LINE carries its bound */
+	struct ivt_ctrl_line bound = l;
+	bound.max_conns = 3;
+	assert_int_equal(ivt_ctrl_send(p->a, IVT_CTRL_LINE, 1, &bound, sizeof(bound), pipefd, 2), 0);
+	assert_int_equal(ivt_ctrl_recv(p->b, &m, 1000), 0);
+	assert_int_equal(m.u.line.max_conns, 3);
+	ivt_ctrl_msg_close_fds(&m);
 	assert_int_equal(ts_count_open_fds(), before);
 	close(pipefd[0]);
 	close(pipefd[1]);

@@ -1,15 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Direct lines (docs/conn-setup.md): after ivtd admitted a connector's
- * identity for an ivt_listen listener, it gives both processes a line, and
- * the connector's later connections to that name go over it without ivtd.
- * Checked by ivtd's request counter (a connection over a line is no
- * request), never by timing: the line is used from the second connection
- * on; 64 concurrent clients stream byte-exact over lines; a listener that
+ * Direct lines (docs/conn-setup.md): after ivtd admitted a connector
+ * process twice for an ivt_listen listener, it gives both processes a
+ * line, and the connector's later connections to that name go over it
+ * without ivtd. Checked by ivtd's request counter (a connection over a
+ * line is no request), never by timing: the line comes with the second
+ * connection and is used from the third on; 64 concurrent clients stream
+ * byte-exact over lines; a listener that
  * closes with offers queued on lines refuses them (ECONNREFUSED); a policy
  * reload revokes the lines (a connector the new policy refuses hears
  * EACCES from ivtd); a full line sends connectors through ivtd; a listener
- * or connector that does not take lines never gets one.
+ * or connector that does not take lines never gets one; processes that
+ * connect once leave the listener no line; the policy's max_connections
+ * holds over lines (the 4th of 3 waits on its line until one closes; a
+ * connector whose line is full is refused EUSERS by ivtd, which counts
+ * what the listener holds); a rule with limits of its own and no
+ * "lines" key has none.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -34,6 +40,10 @@
 	"\"backend\":\"shm\",\"ring_size\":65536},"                                           \
 	"{\"name\":\"loff\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],"                    \
 	"\"backend\":\"shm\",\"ring_size\":65536,\"lines\":false},"                           \
+	"{\"name\":\"lbound\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],"                 \
+	"\"backend\":\"shm\",\"ring_size\":65536,\"max_connections\":3,\"lines\":true},"      \
+	"{\"name\":\"lnolines\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],"               \
+	"\"backend\":\"shm\",\"ring_size\":65536,\"max_connections\":3},"                     \
 	"{\"name\":\"l*\",\"listeners\":[\"*\"],\"connectors\":[\"*\"],"                      \
 	"\"backend\":\"shm\",\"ring_size\":65536}]}"
 
@@ -86,17 +96,31 @@ static void one_connection(ivt_listener *l, const char *name)
 	ivt_close(s);
 }
 
-/* The first connection goes through ivtd and brings the line; the
- * following ones never reach ivtd. The listener reports what it took. */
-static void test_line_after_first(void **state)
+/* A process's first two connections to a listener go through ivtd (it
+ * remembers the process at the first: docs/conn-setup.md); the second
+ * brings the line, and the ones after it go over the line. */
+static void warm(ivt_listener *l, const char *name)
+{
+	one_connection(l, name);
+	one_connection(l, name);
+}
+
+/* The first connection goes through ivtd and brings no line, the second
+ * brings it; the following ones never reach ivtd. The listener reports
+ * what it took. */
+static void test_line_at_second(void **state)
 {
 	(void)state;
 	ivt_listener *l;
 	assert_int_equal(e2e_listen("lfirst", 1, &l), 0);
 	uint64_t r0 = requests();
 	one_connection(l, "lfirst");
+	assert_true(requests() > r0);
+	assert_null(strstr(status_buf, "lines:")); /* none yet */
 	uint64_t r1 = requests();
-	assert_true(r1 > r0);
+	one_connection(l, "lfirst");
+	assert_true(requests() > r1); /* through ivtd: brings the line */
+	r1 = requests();
 	for (int i = 0; i < 20; i++)
 		one_connection(l, "lfirst");
 	assert_int_equal(requests(), r1); /* none of the 20 asked ivtd */
@@ -139,8 +163,10 @@ static int stream_conn(uint64_t seed)
 static int stream_client(void *arg)
 {
 	uint64_t seed = (uint64_t)(uintptr_t)arg;
-	int rc = stream_conn(seed); /* through ivtd: brings the line */
-	return rc ? rc : stream_conn(seed + 100000); /* over the line */
+	int rc = stream_conn(seed); /* through ivtd: remembered */
+	if (!rc)
+		rc = stream_conn(seed + 100000); /* through ivtd: brings the line */
+	return rc ? rc : stream_conn(seed + 200000); /* over the line */
 }
 
 static void test_64_clients_over_lines(void **state)
@@ -152,12 +178,12 @@ static void test_64_clients_over_lines(void **state)
 	pid_t pids[CLIENTS];
 	for (int i = 0; i < CLIENTS; i++)
 		pids[i] = e2e_fork(stream_client, (void *)(uintptr_t)(1000 + i));
-	static struct e2e_stream_in c[2 * CLIENTS];
+	static struct e2e_stream_in c[3 * CLIENTS];
 	memset(c, 0, sizeof(c));
 	int accepted = 0, finished = 0;
 	uint64_t seeds = 0;
-	while (finished < 2 * CLIENTS) {
-		struct pollfd p[2 * CLIENTS + 1];
+	while (finished < 3 * CLIENTS) {
+		struct pollfd p[3 * CLIENTS + 1];
 		int n = 0;
 		p[n++] = (struct pollfd){.fd = ivt_listener_fd(l), .events = POLLIN};
 		for (int i = 0; i < accepted; i++)
@@ -166,7 +192,7 @@ static void test_64_clients_over_lines(void **state)
 		assert_true(poll(p, (nfds_t)n, 30000) > 0);
 		if (p[0].revents & POLLIN) {
 			ivt_channel *ch;
-			while (accepted < 2 * CLIENTS && ivt_accept(l, &ch) == 0) {
+			while (accepted < 3 * CLIENTS && ivt_accept(l, &ch) == 0) {
 				ivt_set_nonblock(ch, 1);
 				c[accepted].total = STREAM;
 				c[accepted++].ch = ch;
@@ -190,15 +216,15 @@ static void test_64_clients_over_lines(void **state)
 	/* every stream exactly once, byte-exact */
 	uint64_t want = 0;
 	for (int i = 0; i < CLIENTS; i++)
-		want += 2 * (1000 + (uint64_t)i) + 100000;
+		want += 3 * (1000 + (uint64_t)i) + 300000;
 	assert_int_equal(seeds, want);
 	for (int i = 0; i < CLIENTS; i++)
 		assert_int_equal(e2e_wait(pids[i]), 0);
-	for (int i = 0; i < 2 * CLIENTS; i++)
+	for (int i = 0; i < 3 * CLIENTS; i++)
 		ivt_close(c[i].ch);
-	/* each client's first connection asked ivtd (connector and accepting
-	 * end), its second none */
-	assert_int_equal(requests() - r0, 2 * CLIENTS);
+	/* each client's first two connections asked ivtd (connector and
+	 * accepting end), its third none */
+	assert_int_equal(requests() - r0, 4 * CLIENTS);
 	assert_non_null(strstr(status_buf, "lines: 64 granted"));
 	assert_int_equal(ivt_listener_close(l), 0);
 }
@@ -210,7 +236,7 @@ static void test_listener_close_refuses_line_offers(void **state)
 	(void)state;
 	ivt_listener *l;
 	assert_int_equal(e2e_listen("lclose", 1, &l), 0);
-	one_connection(l, "lclose");
+	warm(l, "lclose");
 	uint64_t r = requests();
 	ivt_channel *c[3];
 	for (int i = 0; i < 3; i++) {
@@ -248,7 +274,7 @@ static void test_reload_revokes_lines(void **state)
 	(void)state;
 	ivt_listener *l;
 	assert_int_equal(e2e_listen("lrel", 1, &l), 0);
-	one_connection(l, "lrel");
+	warm(l, "lrel");
 	uint64_t r = requests();
 	one_connection(l, "lrel");
 	assert_int_equal(requests(), r); /* over the line */
@@ -291,7 +317,7 @@ static void test_full_line_falls_back(void **state)
 	(void)state;
 	ivt_listener *l;
 	assert_int_equal(e2e_listen("lfull", 1, &l), 0);
-	one_connection(l, "lfull");
+	warm(l, "lfull");
 	uint64_t r = requests();
 	ivt_channel *c[FLOOD];
 	for (int i = 0; i < FLOOD; i++) {
@@ -361,6 +387,143 @@ static void test_no_lines_unless_both(void **state)
 	ivt_listener_close(l);
 }
 
+static int listener_readable(ivt_listener *l, int timeout_ms)
+{
+	struct pollfd p = {.fd = ivt_listener_fd(l), .events = POLLIN};
+	return poll(&p, 1, timeout_ms) == 1;
+}
+
+/* ---- a line at the second connection, not the first -------------------- */
+
+#define ONCE 8
+
+static int connect_once(void *arg)
+{
+	(void)arg;
+	ivt_channel *c;
+	char b;
+	if (e2e_open("lonce", 0, 10000, 0, &c) < 0)
+		return 10;
+	ivt_set_timeouts(c, 10000, 10000);
+	if (ivt_send(c, "q", 1) != 1 || ivt_recv(c, &b, 1) != 1)
+		return 11;
+	ivt_close(c);
+	return 0;
+}
+
+static void test_no_line_for_one_connection(void **state)
+{
+	(void)state;
+	ivt_listener *l;
+	assert_int_equal(e2e_listen("lonce", 1, &l), 0);
+	int fds0 = e2e_count_fds(0);
+	pid_t pids[ONCE];
+	for (int i = 0; i < ONCE; i++)
+		pids[i] = e2e_fork(connect_once, NULL);
+	for (int i = 0; i < ONCE; i++) {
+		ivt_channel *s = accept_one(l);
+		char b;
+		ivt_set_timeouts(s, 10000, 10000);
+		assert_int_equal(ivt_recv(s, &b, 1), 1);
+		assert_int_equal(ivt_send(s, "a", 1), 1);
+		ivt_close(s);
+	}
+	for (int i = 0; i < ONCE; i++)
+		assert_int_equal(e2e_wait(pids[i]), 0);
+	ivt_channel *ch;
+	assert_int_equal(ivt_accept(l, &ch), -EAGAIN); /* anything left is read */
+	requests();
+	assert_null(strstr(status_buf, "lines:")); /* none granted */
+	/* the listener holds no line: 2 descriptors each before */
+	assert_true(e2e_count_fds(0) < fds0 + ONCE);
+	assert_int_equal(ivt_listener_close(l), 0);
+}
+
+/* ---- max_connections over lines ------------------------------------------ */
+
+#define BOUND 3
+#define BOUND_FLOOD 64 /* more than a line's queue holds */
+
+static void test_max_connections_over_lines(void **state)
+{
+	(void)state;
+	ivt_listener *l;
+	assert_int_equal(e2e_listen("lbound", 1, &l), 0);
+	one_connection(l, "lbound");
+	one_connection(l, "lbound"); /* brings the line */
+	uint64_t r = requests();
+	assert_non_null(strstr(status_buf, "lines: 1 granted"));
+	ivt_channel *c[BOUND + 1], *s[BOUND + 1];
+	for (int i = 0; i < BOUND; i++) {
+		assert_int_equal(e2e_open("lbound", 0, 0, 0, &c[i]), 0);
+		s[i] = accept_one(l);
+	}
+	/* the 4th waits on the line: not accepted while 3 are held */
+	assert_int_equal(e2e_open("lbound", 0, 0, 0, &c[BOUND]), 0);
+	assert_int_equal(ivt_send(c[BOUND], "d", 1), 1);
+	assert_int_equal(requests(), r); /* all four on the line */
+	ivt_channel *ch;
+	assert_int_equal(ivt_accept(l, &ch), -EAGAIN);
+	assert_false(listener_readable(l, 0));
+	assert_int_equal(ivt_accept(l, &ch), -EAGAIN);
+	/* ivtd hears the listener's count: it shows it, and refuses a
+	 * connector that comes through it (its line full) as at
+	 * max_connections */
+	int told = 0;
+	for (int i = 0; i < 500 && !told; i++) {
+		requests();
+		told = strstr(status_buf, "(3 held)") != NULL;
+		if (!told)
+			poll(NULL, 0, 10);
+	}
+	assert_true(told);
+	ivt_channel *more[BOUND_FLOOD];
+	int n = 0, rc = 0;
+	for (; n < BOUND_FLOOD && (rc = ivt_open("lbound", 0, &(struct ivt_open_opts){
+				  .struct_size = sizeof(struct ivt_open_opts)}, &more[n])) == 0; n++)
+		;
+	assert_true(n < BOUND_FLOOD);
+	assert_int_equal(rc, -EUSERS);
+	assert_false(listener_readable(l, 0));
+	/* one closes: the listener wakes, and the 4th is accepted */
+	ivt_close(s[0]);
+	assert_true(listener_readable(l, 10000));
+	s[0] = accept_one(l);
+	char b;
+	ivt_set_timeouts(s[0], -1, 10000);
+	assert_int_equal(ivt_recv(s[0], &b, 1), 1);
+	assert_int_equal(b, 'd');
+	assert_int_equal(ivt_accept(l, &ch), -EAGAIN); /* 3 held again */
+	ivt_close(c[0]);
+	/* the rest of the flood, one close at a time */
+	for (int i = 0; i < n; i++) {
+		ivt_close(s[0]);
+		s[0] = accept_one(l);
+		ivt_close(more[i]);
+	}
+	for (int i = 0; i < BOUND; i++)
+		ivt_close(s[i]);
+	for (int i = 1; i <= BOUND; i++)
+		ivt_close(c[i]);
+	assert_int_equal(ivt_listener_close(l), 0);
+}
+
+/* ---- a rule with limits of its own and no "lines": none ---------------- */
+
+static void test_limits_without_lines_key(void **state)
+{
+	(void)state;
+	ivt_listener *l;
+	assert_int_equal(e2e_listen("lnolines", 1, &l), 0);
+	for (int i = 0; i < 3; i++) {
+		uint64_t r = requests();
+		one_connection(l, "lnolines");
+		assert_true(requests() > r);
+	}
+	assert_null(strstr(status_buf, "lines:"));
+	assert_int_equal(ivt_listener_close(l), 0);
+}
+
 /* ---- an ivtd restart: the listener drops its lines -------------------- */
 
 static void test_restart_drops_lines(void **state)
@@ -368,7 +531,7 @@ static void test_restart_drops_lines(void **state)
 	(void)state;
 	ivt_listener *l;
 	assert_int_equal(e2e_listen("lrestart", 1, &l), 0);
-	one_connection(l, "lrestart");
+	warm(l, "lrestart");
 	uint64_t r = requests();
 	one_connection(l, "lrestart"); /* over the line */
 	assert_int_equal(requests(), r);
@@ -390,7 +553,7 @@ static void test_restart_drops_lines(void **state)
 	}
 	assert_true(listed);
 	r = requests();
-	one_connection(l, "lrestart");
+	warm(l, "lrestart"); /* the new ivtd remembers nothing */
 	assert_true(requests() > r);
 	r = requests();
 	one_connection(l, "lrestart"); /* and a new line from it */
@@ -401,12 +564,15 @@ static void test_restart_drops_lines(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_line_after_first),
+		cmocka_unit_test(test_line_at_second),
 		cmocka_unit_test(test_64_clients_over_lines),
 		cmocka_unit_test(test_listener_close_refuses_line_offers),
 		cmocka_unit_test(test_reload_revokes_lines),
 		cmocka_unit_test(test_full_line_falls_back),
 		cmocka_unit_test(test_no_lines_unless_both),
+		cmocka_unit_test(test_no_line_for_one_connection),
+		cmocka_unit_test(test_max_connections_over_lines),
+		cmocka_unit_test(test_limits_without_lines_key),
 		cmocka_unit_test(test_restart_drops_lines), /* last: kills the group's ivtd */
 	};
 	return cmocka_run_group_tests(tests, group_setup, e2e_group_teardown);

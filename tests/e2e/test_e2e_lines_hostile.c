@@ -45,8 +45,9 @@ static int readable(int fd, int timeout_ms)
 	return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
 }
 
-/* A raw connector accepted by l: the line ivtd gave it (our end). */
-static int raw_line(ivt_listener *l, const char *name, int *ctrl)
+/* A raw connector accepted by l: its control connection, and in *line
+ * the line ivtd gave it (our end), or -1. */
+static int raw_open(ivt_listener *l, const char *name, int *line_out)
 {
 	int s = e2e_ctrl_connect(e2e_group_daemon.sock);
 	assert_true(s >= 0);
@@ -74,9 +75,20 @@ static int raw_line(ivt_listener *l, const char *name, int *ctrl)
 		if (m.hdr.type == IVT_CTRL_OPEN_OK)
 			break;
 	}
-	assert_true(line >= 0);
 	ivt_close(ch);
-	*ctrl = s;
+	*line_out = line;
+	return s;
+}
+
+/* The line of a raw connector: ivtd grants it with this process's second
+ * connection to the listener (docs/conn-setup.md), not its first. */
+static int raw_line(ivt_listener *l, const char *name, int *ctrl)
+{
+	int line;
+	close(raw_open(l, name, &line));
+	assert_int_equal(line, -1);
+	*ctrl = raw_open(l, name, &line);
+	assert_true(line >= 0);
 	return line;
 }
 

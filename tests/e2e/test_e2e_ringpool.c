@@ -133,8 +133,9 @@ static void stream_connection(ivt_listener *l, const char *name, uint64_t seed,
 	assert_int_equal(ivt_close(s), 0);
 }
 
-/* The first connection goes through ivtd (it brings the line), the next
- * makes a ring and keeps it; every later one takes it again. */
+/* The first two connections go through ivtd (the second brings the
+ * line), the next makes a ring and keeps it; every later one takes it
+ * again. */
 static void test_sequential_reuse_byte_exact(void **state)
 {
 	(void)state;
@@ -143,8 +144,8 @@ static void test_sequential_reuse_byte_exact(void **state)
 	struct inodes seen = {.n = 0};
 	for (int i = 0; i < 40; i++)
 		stream_connection(l, "rpseq", 1000 + (uint64_t)i, &seen);
-	/* connection 1 (through ivtd), connection 2's ring, kept since */
-	assert_true(seen.n <= 2);
+	/* connections 1 and 2 (through ivtd), connection 3's ring, kept since */
+	assert_true(seen.n <= 3);
 	assert_int_equal(ivt_listener_close(l), 0);
 	/* the listener's rings went with its lines; the connector's go with
 	 * its line at its next use (line EOF), or with the process */
@@ -183,7 +184,7 @@ static void test_messages_on_reused_rings(void **state)
 		assert_int_equal(ivt_close(s), 0);
 	}
 	free(buf);
-	assert_true(seen.n <= 2);
+	assert_true(seen.n <= 3);
 	assert_int_equal(ivt_listener_close(l), 0);
 }
 
@@ -298,12 +299,14 @@ static void test_concurrent_reuse_byte_exact(void **state)
 {
 	(void)state;
 	assert_int_equal(e2e_listen("rpconc", 1, &conc_l), 0);
-	/* the line first: one connection through ivtd */
-	ivt_channel *c, *s;
-	assert_int_equal(e2e_open("rpconc", 0, 0, 0, &c), 0);
-	s = accept_one(conc_l);
-	ivt_close(c);
-	ivt_close(s);
+	/* the line first: two connections through ivtd */
+	for (int i = 0; i < 2; i++) {
+		ivt_channel *c, *s;
+		assert_int_equal(e2e_open("rpconc", 0, 0, 0, &c), 0);
+		s = accept_one(conc_l);
+		ivt_close(c);
+		ivt_close(s);
+	}
 	conc_seen.n = 0;
 	pthread_t acc, cl[THREADS];
 	assert_int_equal(pthread_create(&acc, NULL, conc_accepter, NULL), 0);
@@ -337,12 +340,12 @@ static void test_no_stale_kicks(void **state)
 	ivt_listener *l;
 	assert_int_equal(e2e_listen("rpkick", 1, &l), 0);
 	struct inodes seen = {.n = 0};
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		ivt_channel *c, *s;
 		assert_int_equal(e2e_open("rpkick", 0, 0, 0, &c), 0);
 		s = accept_one(l);
 		rings_mapped("rpkick", &seen);
-		if (i >= 2) { /* reused (i == 1 made the ring) */
+		if (i >= 3) { /* reused (i == 2 made the ring) */
 			char b;
 			struct pollfd p = {.fd = ivt_fd(s), .events = POLLIN};
 			assert_true(p.fd >= 0);
@@ -367,7 +370,7 @@ static void test_no_stale_kicks(void **state)
 		assert_int_equal(ivt_recv(s, &b, 1), 0);
 		assert_int_equal(ivt_close(s), 0);
 	}
-	assert_true(seen.n <= 2);
+	assert_true(seen.n <= 3);
 	assert_int_equal(ivt_listener_close(l), 0);
 }
 
@@ -379,7 +382,7 @@ static void test_listener_close_refuses_reuse(void **state)
 	ivt_listener *l;
 	assert_int_equal(e2e_listen("rpclose", 1, &l), 0);
 	struct inodes seen = {.n = 0};
-	for (int i = 0; i < 2; i++) { /* through ivtd, then a ring kept */
+	for (int i = 0; i < 3; i++) { /* through ivtd twice, then a ring kept */
 		ivt_channel *c, *s;
 		assert_int_equal(e2e_open("rpclose", 0, 0, 0, &c), 0);
 		s = accept_one(l);
@@ -419,13 +422,13 @@ static void test_listener_close_refuses_reuse(void **state)
 
 static int sync_pipe[2];
 
-/* Three connections, each closed first by us and then by the listener
- * (it says so on the pipe); the third is on the kept ring, and we die
+/* Four connections, each closed first by us and then by the listener
+ * (it says so on the pipe); the fourth is on the kept ring, and we die
  * on it without closing. */
 static int dying_connector(void *arg)
 {
 	(void)arg;
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		ivt_channel *c;
 		if (e2e_open("rpdie", 0, 10000, 0, &c) < 0)
 			return 20;
@@ -433,7 +436,7 @@ static int dying_connector(void *arg)
 		char b;
 		if (ivt_send(c, "q", 1) != 1 || ivt_recv(c, &b, 1) != 1 || b != 'a')
 			return 21;
-		if (i == 2)
+		if (i == 3)
 			kill(getpid(), SIGKILL);
 		ivt_close(c);
 		if (read(sync_pipe[0], &b, 1) != 1)
@@ -449,14 +452,14 @@ static void test_connector_death_on_reused_ring(void **state)
 	assert_int_equal(e2e_listen("rpdie", 1, &l), 0);
 	assert_int_equal(pipe(sync_pipe), 0);
 	pid_t child = e2e_fork(dying_connector, NULL);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		int kept = rings_now("rpdie");
 		ivt_channel *s = accept_one(l);
 		ivt_set_timeouts(s, 10000, 10000);
 		char b;
 		assert_int_equal(ivt_recv(s, &b, 1), 1);
 		assert_int_equal(ivt_send(s, "a", 1), 1);
-		if (i == 2) {
+		if (i == 3) {
 			assert_int_equal(kept, 1);
 			assert_int_equal(rings_now("rpdie"), 1); /* the kept ring, reused */
 			assert_int_equal(ivt_recv(s, &b, 1), -ECONNRESET);
@@ -477,14 +480,14 @@ static void test_connector_death_on_reused_ring(void **state)
 
 /* A listener process that dies on a reused ring: a reset for its
  * connector. It says on the pipe when it listens and when it closed each
- * of the first two connections (after the connector: RELEASED is out). */
+ * of the first three connections (after the connector: RELEASED is out). */
 static int dying_listener(void *arg)
 {
 	(void)arg;
 	ivt_listener *l;
 	if (e2e_listen("rpldie", 0, &l) < 0 || write(sync_pipe[1], "L", 1) != 1)
 		return 30;
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		ivt_channel *s;
 		if (ivt_accept(l, &s) < 0)
 			return 31;
@@ -492,7 +495,7 @@ static int dying_listener(void *arg)
 		char b;
 		if (ivt_recv(s, &b, 1) != 1 || ivt_send(s, "a", 1) != 1)
 			return 32;
-		if (i == 2)
+		if (i == 3)
 			kill(getpid(), SIGKILL);
 		if (ivt_recv(s, &b, 1) != 0)
 			return 33;
@@ -510,7 +513,7 @@ static void test_listener_death_on_reused_ring(void **state)
 	pid_t child = e2e_fork(dying_listener, NULL);
 	char b;
 	assert_int_equal(read(sync_pipe[0], &b, 1), 1);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		int kept = rings_now("rpldie");
 		ivt_channel *c;
 		assert_int_equal(e2e_open("rpldie", 0, 10000, 0, &c), 0);
@@ -518,7 +521,7 @@ static void test_listener_death_on_reused_ring(void **state)
 		assert_int_equal(ivt_send(c, "q", 1), 1);
 		assert_int_equal(ivt_recv(c, &b, 1), 1);
 		assert_int_equal(b, 'a');
-		if (i == 2) {
+		if (i == 3) {
 			assert_int_equal(kept, 1);
 			assert_int_equal(rings_now("rpldie"), 1); /* the kept ring, reused */
 			assert_int_equal(ivt_recv(c, &b, 1), -ECONNRESET);
@@ -550,12 +553,12 @@ static void test_listener_death_on_reused_ring(void **state)
 
 #define GONE 40 /* more than half of RING_POOL_PARKED_MAX (64) */
 
-/* Two connections (the second over the line, on a ring the listener
+/* Three connections (the third over the line, on a ring the listener
  * keeps once both closed), then the process exits. */
 static int short_lived_connector(void *arg)
 {
 	(void)arg;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		ivt_channel *c;
 		if (e2e_open("rpgone", 0, 10000, 0, &c) < 0)
 			return 40;
@@ -582,7 +585,7 @@ static void test_rings_of_gone_connectors_freed(void **state)
 	assert_int_equal(pipe(sync_pipe), 0);
 	for (int k = 0; k < GONE; k++) {
 		pid_t child = e2e_fork(short_lived_connector, NULL);
-		for (int i = 0; i < 2; i++) {
+		for (int i = 0; i < 3; i++) {
 			ivt_channel *s = accept_one(l);
 			ivt_set_timeouts(s, 10000, 10000);
 			char b;

@@ -46,6 +46,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ask(p, p->channels[i].pattern, "dom:3", 0);
 		}
 		ask(p, "ivt.utmem", "uid:1000", 0);
+		char note[512];
+		int cut = ivt_policy_root_reserve_text(p, 114, "a table", note, sizeof(note));
+		FZ_CHECK(cut == (ivt_policy_root_reserve(&p->limits, 114) != p->limits.root_reserve &&
+				 p->root_reserve_line > 0));
 		ivt_policy_free(p);
 	} else {
 		FZ_CHECK(memchr(err, '\0', sizeof(err)) != NULL && err[0]);

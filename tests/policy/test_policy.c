@@ -150,6 +150,86 @@ static void test_bad_ring_sizes(void **state)
 		     "defaults.max_ring_size", "power of two");
 }
 
+/* A rule's ring_size it inherits is above its own max_ring_size: the
+ * error points at the value the file has and says where the other came
+ * from (the inherited one has no line). */
+static void test_inherited_ring_size(void **state)
+{
+	(void)state;
+	const char *rule = "{\"name\":\"a\",\"listeners\":[],\"connectors\":[]";
+	char text[512];
+	snprintf(text, sizeof(text), "{\"version\":1,\n\"channels\":[\n%s,\n\"max_ring_size\":8192}]}",
+		 rule);
+	expect_error(text, "t.json:4: channels[0].max_ring_size: 8192 is smaller than ring_size "
+			   "65536 (the built-in default)", NULL);
+	snprintf(text, sizeof(text), "{\"version\":1,\"defaults\":{\"ring_size\":16384},\n"
+		 "\"channels\":[%s,\n\"max_ring_size\":8192}]}", rule);
+	expect_error(text, "t.json:3: channels[0].max_ring_size: 8192 is smaller than ring_size "
+			   "16384 (from defaults.ring_size)", NULL);
+	snprintf(text, sizeof(text), "{\"version\":1,\"defaults\":{\"max_ring_size\":131072},\n"
+		 "\"channels\":[%s,\n\"ring_size\":262144}]}", rule);
+	expect_error(text, "t.json:3: channels[0].ring_size: 262144 is larger than max_ring_size "
+			   "131072 (from defaults.max_ring_size)", NULL);
+	expect_error("{\"version\":1,\n\"defaults\":{\n\"max_ring_size\":8192}}",
+		     "t.json:3: defaults.max_ring_size: 8192 is smaller than ring_size 65536 (the "
+		     "built-in default)", NULL);
+	expect_error("{\"version\":1,\n\"defaults\":{\n\"ring_size\":8388608}}",
+		     "t.json:3: defaults.ring_size: 8388608 is larger than max_ring_size 4194304 "
+		     "(the built-in default)", NULL);
+}
+
+/* Numbers jansson cannot hold, and other values it refuses in
+ * well-formed text, are named by their path like every other error. */
+static void test_refused_values_have_paths(void **state)
+{
+	(void)state;
+	const char *pre = "{\"version\":1,\"channels\":[{\"name\":\"a\",\"listeners\":[],"
+			  "\"connectors\":[],\n";
+	const struct {
+		const char *member, *frag;
+	} cases[] = {
+		{"\"ring_size\":99999999999999999999",
+		 "t.json:2: channels[0].ring_size: 99999999999999999999 is out of range"},
+		{"\"quota_bytes\": -99999999999999999999",
+		 "t.json:2: channels[0].quota_bytes: -99999999999999999999 is out of range"},
+		{"\"backlog\":1e999", "t.json:2: channels[0].backlog: 1e999 is out of range"},
+		{"\"backlog\":4294967297", "t.json:2: channels[0].backlog: must be between 1 and"},
+		{"\"peers_denied\":[[\"*\", 99999999999999999999]]",
+		 "t.json:2: channels[0].peers_denied[0][1]: 99999999999999999999 is out of range"},
+		{"\"ring_size\":4096,\"ring_size\":8192",
+		 "t.json:2: channels[0].ring_size: duplicate object key"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[512];
+		snprintf(text, sizeof(text), "%s%s}]}", pre, cases[i].member);
+		expect_error(text, cases[i].frag, NULL);
+	}
+	expect_error("{\"version\":99999999999999999999}", "t.json:1: version: ", "out of range");
+	expect_error("{\"version\":1,\"limits\":{\"root_reserve\":18446744073709551616}}",
+		     "t.json:1: limits.root_reserve: 18446744073709551616 is out of range", NULL);
+}
+
+/* The 1 MiB limit on a policy file: the error says the limit and the size. */
+static void test_file_too_large(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/ivt-policy-big-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs("{\"version\":1}", f);
+	for (int i = 0; i < (1 << 20); i++)
+		fputc(' ', f);
+	fclose(f);
+	assert_null(ivt_policy_load_file(path, err, sizeof(err)));
+	char want[128];
+	snprintf(want, sizeof(want), "%s: %d bytes; a policy file may have at most 1048576 bytes "
+		 "(1 MiB)", path, (1 << 20) + 13);
+	assert_string_equal(err, want);
+	unlink(path);
+}
+
 static void test_wrong_types(void **state)
 {
 	(void)state;
@@ -829,6 +909,9 @@ int main(void)
 		cmocka_unit_test(test_syntax_error_has_line),
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_bad_ring_sizes),
+		cmocka_unit_test(test_inherited_ring_size),
+		cmocka_unit_test(test_refused_values_have_paths),
+		cmocka_unit_test(test_file_too_large),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_principals),
 		cmocka_unit_test(test_host_principals),

@@ -173,6 +173,23 @@ static void test_limits(void **state)
 	assert_int_equal(p->limits.root_reserve, 0);
 	assert_int_equal(p->limits.bytes_in_flight, 4 * 4096);
 	ivt_policy_free(p);
+	/* root_reserve is at most half the connection table, said when cut */
+	char note[IVT_POLICY_ERR_MAX];
+	p = load("{\"version\":1,\n\"limits\":{\n\"root_reserve\":100}}");
+	assert_non_null(p);
+	assert_int_equal(ivt_policy_root_reserve(&p->limits, 114), 57);
+	assert_int_equal(ivt_policy_root_reserve_text(p, 114, "the table", note, sizeof(note)), 1);
+	assert_string_equal(note, "t.json:3: limits.root_reserve: 100 is more than half of the "
+				  "table (114 places), so ivtd uses 57");
+	assert_int_equal(ivt_policy_root_reserve(&p->limits, 200), 100);
+	assert_int_equal(ivt_policy_root_reserve_text(p, 200, "the table", note, sizeof(note)), 0);
+	assert_string_equal(note, "");
+	ivt_policy_free(p);
+	p = load("{\"version\":1}"); /* the default cut is not the policy's doing */
+	assert_non_null(p);
+	assert_int_equal(ivt_policy_root_reserve(&p->limits, 114), 57);
+	assert_int_equal(ivt_policy_root_reserve_text(p, 114, "the table", note, sizeof(note)), 0);
+	ivt_policy_free(p);
 	expect_error("{\"version\":1,\"limits\":[]}", "limits");
 	expect_error("{\"version\":1,\"limits\":{\"conns\":1}}", "conns");
 	expect_error("{\"version\":1,\"limits\":{\"connections\":0}}", "limits.connections");

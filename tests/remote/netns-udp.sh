@@ -5,10 +5,13 @@
 #   1. default: B dials A over UDP (GSO/GRO), 64 MiB byte-exact; both
 #      logs and `ivtctl status` say which carrier and why, and A's UDP
 #      engine carried the frames;
+#   1b. a second ivtd on A's interface says another ivtd serves it and
+#      leaves the interface alone;
 #   2. datagrams from B's namespace carrying B's MAC from an address
 #      other than B's "ip", or from B's "ip" but not from port 34997 (the
 #      port only a peer engine holds), are refused by A (counted in its
 #      status);
+#   2b. port 34997 held by another program: ivtd warns, raw frames only;
 #   3. mixed: B's entry forces "carrier": "raw", A keeps the default:
 #      B dials over raw frames, A takes it, the bytes arrive;
 #   4. "carrier": "udp" for a host without an address on the interface
@@ -59,6 +62,13 @@ echo "    A's UDP engine received ${udp_rx:-?} frames, raw $(rx_frames raw)"
 [ "${udp_rx:-0}" -gt 1000 ] || fail "A's UDP engine did not carry the transfer"
 [ $fails -eq 0 ] || show_logs
 
+echo "1b. a second ivtd on A's interface: it says so and leaves the interface alone"
+start_ivtd "$NS_A" hostA "$TMP/a.json" "$TMP/a-second.sock" "$TMP/ivtd-a-second.log" || exit 1
+SECOND=$LAST_PID
+wait_log "$TMP/ivtd-a-second.log" "remote channels over ru0 disabled: another ivtd (pid $IVTD_A) already serves ru0 in this network namespace" ||
+	{ fail "a second ivtd on ru0 does not say another ivtd serves it"; cat "$TMP/ivtd-a-second.log"; }
+kill -TERM "$SECOND"; wait "$SECOND" 2>/dev/null
+
 echo "2. B's MAC from another address in B's namespace: refused by A"
 ip -n "$NS_B" addr add 10.96.0.3/24 dev ru1
 netns_pair_stop_ivtd # frees port 34997 in B for the forger
@@ -85,6 +95,21 @@ echo "    datagrams from refused sources at A: ${refused:-?} (a fresh ivtd: none
 [ "${refused:-0}" -ge 6 ] || fail "A took B's MAC from another address or port than its \"ip\":34997"
 ip -n "$NS_B" addr del 10.96.0.3/24 dev ru1
 mv "$TMP/ivtd-a2.log" "$TMP/ivtd-a.log"
+
+echo "2b. port 34997 taken in B's namespace by another program: ivtd B warns"
+ip netns exec "$NS_B" python3 -c 'import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 34997))
+print("bound", flush=True)
+time.sleep(60)' >"$TMP/holder.out" 2>&1 &
+HOLDER=$!
+PIDS+=($HOLDER)
+for _ in $(seq 50); do grep -q bound "$TMP/holder.out" && break; sleep 0.1; done
+start_ivtd "$NS_B" hostB "$TMP/b.json" "$SOCK_B" "$TMP/ivtd-b.log" || exit 1
+IVTD_B=$LAST_PID
+wait_log "$TMP/ivtd-b.log" "warning: remote channels over ru1: no UDP carrier (no SLURPoE over UDP: UDP port 34997 on ru1 is taken: another ivtd probably serves ru1); raw frames only" ||
+	fail "ivtd B does not warn that port 34997 is taken"
+kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null
 
 echo "3. mixed: B forces raw frames, A the default"
 start_both "" raw $IP_B $IP_A

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "broker_int.h"
+#include "line_seen.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -109,6 +110,7 @@ void ivt_broker_free(struct ivt_broker *b)
 		broker_free_channel(b, b->channels);
 	}
 	ivt_policy_free(b->policy);
+	line_seen_free(b->line_seen);
 	free(b);
 }
 
@@ -463,6 +465,7 @@ static void handle_listen(struct ivt_broker *b, struct ivt_reg_end *end,
 		ch->u.lis.next_ticket = 1;
 		ch->u.lis.rings = req->rings;
 		ch->u.lis.lines = req->lines && !d.no_lines;
+		ch->u.lis.line_bound = req->line_bound;
 		broker_open_ok(end, ch, 1, 0);
 		return;
 	}
@@ -563,6 +566,13 @@ const char *broker_gone_word(const struct ivt_broker *b, int graceful)
 	if (b->stopping)
 		return "let go (ivtd stopping)";
 	return graceful ? "closed" : "died";
+}
+
+const char *broker_end_role(const struct channel *ch, const struct ivt_reg_end *end)
+{
+	if (ch->server != end)
+		return "client";
+	return ch->kind == CHAN_CONN ? "accepted end" : "listener";
 }
 
 void ivt_broker_set_remote(struct ivt_broker *b, const struct ivt_broker_remote *r)
@@ -884,8 +894,11 @@ void broker_end_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_en
 {
 	int event = graceful ? IVT_PEER_CLOSED : IVT_PEER_DIED;
 	struct ivt_reg_end *other = NULL;
-	int was_server = ch->server == end;
-	if (was_server) {
+	const char *role = broker_end_role(ch, end);
+	char whose[IVT_IDENTITY_MAX + 32] = ""; /* which of the listener's connections */
+	if (ch->kind == CHAN_CONN && ch->server == end)
+		snprintf(whose, sizeof(whose), " of the connection from %s", IVT_ID_S(&ch->client_id));
+	if (ch->server == end) {
 		ch->server = NULL;
 		other = ch->client;
 		/* Nobody can attach any more: release the shared resources. */
@@ -894,8 +907,8 @@ void broker_end_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_en
 		ch->client = NULL;
 		other = ch->server;
 	}
-	IVT_INFO(WHO, "channel '%s': %s %s %s", ch->name, was_server ? "listener" : "client",
-		 IVT_ID_S(&end->who), broker_gone_word(b, graceful));
+	IVT_INFO(WHO, "channel '%s': %s %s%s %s", ch->name, role, IVT_ID_S(&end->who), whose,
+		 broker_gone_word(b, graceful));
 	if (other)
 		other->reg->ops->notify_peer(other, event, end->domid);
 	ch->state = CS_HALF;

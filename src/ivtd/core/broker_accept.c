@@ -36,10 +36,13 @@
  * timeout 0) is queued this long. */
 #define DEFAULT_QUEUE_MS 10000
 
+/* live + queued: what ivtd holds for lis; line_held: what the listener
+ * said it holds over lines (docs/conn-setup.md, max_connections). */
 static int has_room(const struct channel *lis)
 {
 	return lis->u.lis.queued < lis->u.lis.backlog &&
-	       lis->u.lis.live + lis->u.lis.queued < lis->u.lis.max_conns;
+	       (uint64_t)lis->u.lis.live + lis->u.lis.queued + lis->u.lis.line_held <
+		       lis->u.lis.max_conns;
 }
 
 void broker_listener_limits(struct channel *lis, const struct ivt_policy_decision *d)
@@ -133,7 +136,7 @@ static void withdraw(struct channel *lis, const struct channel *ch)
 static void drop_unaccepted(struct ivt_broker *b, struct channel *ch);
 
 /* Offer a WAITING (or RING, its setup in) connection to its listener. */
-static void offer(struct channel *lis, struct channel *ch)
+static void offer(struct ivt_broker *b, struct channel *lis, struct channel *ch)
 {
 	ch->state = CS_QUEUED;
 	lis->u.lis.queued++;
@@ -144,7 +147,7 @@ static void offer(struct channel *lis, struct channel *ch)
 	if (ch->u.conn.ring) {
 		/* the line goes first: the connector reads it with QUEUED (or
 		 * while it waits), the listener with the offer */
-		broker_line_grant(lis, ch, lis->server);
+		broker_line_grant(b, lis, ch, lis->server);
 		const struct chan_setup *s = ch->setup;
 		ops->incoming_ring(lis->server, ch->u.conn.ticket, &ch->client_id,
 				   ch->client->domid, s->blob, s->blob_len, s->fds, s->nfds);
@@ -224,7 +227,7 @@ static int skip_add(struct skip_list *s, const struct ivt_identity *who)
 /* Room freed under lis: offer waiting connectors in tag order (identities
  * in turn, each in arrival order: ids grow with arrival), skipping the
  * identities that hold their share of the backlog. */
-static void promote(struct ivt_broker *b, struct channel *lis)
+void broker_promote(struct ivt_broker *b, struct channel *lis)
 {
 	struct skip_list skip = {0};
 	while (lis->server && has_room(lis)) {
@@ -243,7 +246,7 @@ static void promote(struct ivt_broker *b, struct channel *lis)
 			continue;
 		}
 		lis->u.lis.vtime = next->u.conn.tag;
-		offer(lis, next);
+		offer(b, lis, next);
 	}
 	free(skip.ids);
 }
@@ -293,7 +296,7 @@ void broker_connect_multi(struct ivt_broker *b, struct channel *lis, struct ivt_
 		ch->state = CS_RING; /* offered once its SETUP is in */
 		ch->setup_seen = 1;  /* the accepting end sends none */
 	} else if (room) {
-		offer(lis, ch);
+		offer(b, lis, ch);
 	} else {
 		ch->u.conn.full_why = why;
 		ch->u.conn.tag = next_tag(lis, &end->who);
@@ -346,7 +349,7 @@ void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 		broker_give_cookie(ch);
 	broker_peer_info(end, ch->client, &ch->client_id, ch->client->domid);
 	if (ch->u.conn.client_rings && takes_rings(lis))
-		broker_line_grant(lis, ch, end); /* before both OPEN_OKs */
+		broker_line_grant(b, lis, ch, end); /* before both OPEN_OKs */
 	broker_open_ok_flags(end, ch, 1, ch->client->domid,
 			     ch->detach_server ? IVT_CTRL_OK_DETACHED : 0);
 	broker_peer_info(ch->client, end, &ch->server_id, end->domid);
@@ -363,7 +366,7 @@ void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 		end->broker_data = NULL;
 		end->reg->ops->release(end);
 	}
-	promote(b, lis); /* its place in the backlog is free */
+	broker_promote(b, lis); /* its place in the backlog is free */
 }
 
 void broker_ring_setup(struct ivt_broker *b, struct channel *ch, struct ivt_reg_end *end,
@@ -379,7 +382,7 @@ void broker_ring_setup(struct ivt_broker *b, struct channel *ch, struct ivt_reg_
 		return;
 	}
 	if ((ch->setup = broker_setup_new(b, end, blob, len, fds, nfds)))
-		offer(lis, ch);
+		offer(b, lis, ch);
 	else
 		drop_unaccepted(b, ch);
 }
@@ -431,7 +434,7 @@ void broker_conn_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_e
 		ch->client = NULL;
 		drop_unaccepted(b, ch);
 		if (lis)
-			promote(b, lis);
+			broker_promote(b, lis);
 		return;
 	}
 	if (ch->state == CS_CONNECTED && lis) {
@@ -440,7 +443,7 @@ void broker_conn_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_e
 	}
 	broker_end_gone(b, ch, end, graceful);
 	if (lis)
-		promote(b, lis);
+		broker_promote(b, lis);
 }
 
 /* Connectors whose time is up: refused with what kept them. */
@@ -468,7 +471,7 @@ void ivt_broker_tick(struct ivt_broker *b)
 					      "connection in time (it has %u more queued)",
 					      c->name, IVT_ID_S(&lis->server_id), lis->u.lis.queued - 1);
 			drop_unaccepted(b, c);
-			promote(b, lis);
+			broker_promote(b, lis);
 			again = 1; /* the table changed under us */
 			break;
 		}

@@ -185,7 +185,7 @@ void broker_adopted_gone(struct ivt_broker *b, struct channel *ch, struct ivt_re
 	}
 	/* its peer never came back (it may have ended while ivtd was down) */
 	IVT_INFO(WHO, "channel '%s': %s %s %s before its peer re-attached", ch->name,
-		 ch->server == end ? "listener" : "client", IVT_ID_S(&end->who),
+		 broker_end_role(ch, end), IVT_ID_S(&end->who),
 		 broker_gone_word(b, graceful));
 	broker_free_channel(b, ch);
 }

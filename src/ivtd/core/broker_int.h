@@ -90,6 +90,12 @@ struct channel {
 			 * its rule allows; granted so far (lines_out: since
 			 * the last LINES_DROP); what it last reported */
 			int lines, lines_out;
+			/* it holds max_conns over lines itself and reports
+			 * line_held: while at that bound, the connections over
+			 * lines it holds open, else 0; as last reported (at
+			 * most max_conns: only ever used to refuse more) */
+			int line_bound;
+			uint32_t line_held;
 			uint32_t next_line;
 			uint64_t lines_granted, line_accepts, line_refused;
 			/* its CONN children not yet accepted (WAITING, RING,
@@ -113,6 +119,9 @@ struct channel {
 			int queued;             /* ...and went on once offered (OPEN_QUEUED) */
 			int lines;              /* its connector hinted lines, its rule allows */
 			int line_given;         /* ...and got one with this connection */
+			/* line_seen was asked for this connection; line_first:
+			 * its process's first to the listener (no line yet) */
+			int line_asked, line_first;
 		} conn;
 		struct { /* ADOPTED, while ATTACHING */
 			struct ivt_identity peer_claim; /* who the first end says its peer is */
@@ -132,11 +141,18 @@ struct ivt_broker {
 	struct ivt_broker_remote remote;   /* .open NULL: no bridge */
 	struct ivt_broker_service service; /* .open NULL: none */
 	int stopping; /* ivtd exits: the ends go because ivtd lets them go */
+	/* (connector pid, listener) pairs brokered once without a line;
+	 * made at the first line's chance (line_seen.c) */
+	struct line_seen *line_seen;
 };
 
 /* How an end went, for the log: "closed", "died", or, while ivtd exits,
  * "let go (ivtd stopping)" (its registries drop every end at once). */
 const char *broker_gone_word(const struct ivt_broker *b, int graceful);
+/* What end is to ch, for the log: "client", "accepted end" (the server
+ * end of an ivt_listen listener's connection; the listener itself goes
+ * through broker_listener_gone) or "listener" (a one-shot one's). */
+const char *broker_end_role(const struct channel *ch, const struct ivt_reg_end *end);
 
 /* broker.c */
 /* The policy's answer, with this host's backends filled into q. */
@@ -211,6 +227,8 @@ int broker_ring_refused(struct ivt_broker *b, struct channel *ch, struct ivt_reg
 /* A connector-made ring's SETUP (ch in CS_RING): offered, or refused. */
 void broker_ring_setup(struct ivt_broker *b, struct channel *ch, struct ivt_reg_end *end,
 		       const void *blob, size_t len, int *fds, int nfds);
+/* Room may have freed under lis: offer waiting connectors. */
+void broker_promote(struct ivt_broker *b, struct channel *lis);
 /* A CONN's end went (any state). */
 void broker_conn_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_end *end,
 		      int graceful);
@@ -218,15 +236,18 @@ void broker_conn_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_e
 /* broker_lines.c */
 /* ch (CONN of lis, admitted by the policy) is offered (its connector
  * brought its ring) or accepted: give its connector and lis's process a
- * direct line if both take one and it has none from this connection
- * yet. The listener's end goes to `to`: lis's own end (with the offer
- * that follows), or the accepting end (before its OPEN_OK, which it
- * reads at once: lis's fd never wakes for a line alone). */
-void broker_line_grant(struct channel *lis, struct channel *ch, struct ivt_reg_end *to);
+ * direct line if both take one, it has none from this connection yet,
+ * and it is not its process's first connection to lis (line_seen.c).
+ * The listener's end goes to `to`: lis's own end (with the offer that
+ * follows), or the accepting end (before its OPEN_OK, which it reads at
+ * once: lis's fd never wakes for a line alone). */
+void broker_line_grant(struct ivt_broker *b, struct channel *lis, struct channel *ch,
+		       struct ivt_reg_end *to);
 /* The policy changed: every listener drops the lines it holds. */
 void broker_lines_revoke(struct ivt_broker *b);
 /* The registries' line_stats callback. */
-void broker_line_stats(void *arg, struct ivt_reg_end *end, uint64_t accepted, uint64_t refused);
+void broker_line_stats(void *arg, struct ivt_reg_end *end, uint64_t accepted, uint64_t refused,
+		       uint64_t held);
 
 /* broker_adopt.c: the registries' adopt callback (ends a previous ivtd
  * answered, after a restart). */

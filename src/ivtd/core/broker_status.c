@@ -135,11 +135,11 @@ size_t ivt_broker_status(const struct ivt_broker *b, char *buf, size_t len)
 					   c->u.lis.backlog);
 			if (c->u.lis.lines_granted)
 				ivt_textbuf_printf(&o, "  lines: %" PRIu64 " granted, %" PRIu64
-						       " connections accepted over them and %" PRIu64
-						       " offers dropped (as the listener last "
+						       " connections accepted over them (%u held) and %"
+						       PRIu64 " offers dropped (as the listener last "
 						       "reported)\n",
 						   c->u.lis.lines_granted, c->u.lis.line_accepts,
-						   c->u.lis.line_refused);
+						   c->u.lis.line_held, c->u.lis.line_refused);
 			share_line(&o, c);
 			shown++;
 		}

@@ -84,10 +84,11 @@ static void usage(FILE *f)
 "\n"
 "OPTIONS\n"
 "    -c, --config FILE\n"
-"        Policy file (default " DEFAULT_CONFIG "). If it does not exist, ivtd\n"
-"        warns and uses a built-in policy that allows only the \"demo\" channel\n"
-"        between local processes. A file that exists but is invalid is fatal\n"
-"        at startup and ignored (with the error logged) on reload.\n"
+"        Policy file (default " DEFAULT_CONFIG "), at most 1 MiB. If it does\n"
+"        not exist, ivtd warns and uses a built-in policy that allows only the\n"
+"        \"demo\" channel between local processes. A file that exists but is\n"
+"        invalid (or larger) is fatal at startup and ignored (with the error,\n"
+"        its line and JSON path logged) on reload.\n"
 "    -s, --socket PATH\n"
 "        Control socket (default $IVT_SOCKET, else " IVT_DEFAULT_SOCKET ").\n"
 "        Missing parent directories are created (0755); a stale socket left\n"
@@ -107,7 +108,9 @@ static void usage(FILE *f)
 "        SLURPoE (docs/remote.md); where both hosts' entries say \"rdma\":\n"
 "        \"auto\", the bytes go over an RDMA plugin (verbs) instead. Remote\n"
 "        support needs CAP_NET_RAW; without it ivtd warns and runs with\n"
-"        local channels only.\n"
+"        local channels only. One ivtd per interface: a second one on an\n"
+"        interface another ivtd serves logs an error with the first one's pid\n"
+"        and leaves that interface alone.\n"
 "    -f, --foreground\n"
 "        Accepted for compatibility; ivtd never daemonizes.\n"
 "    -v, --verbose\n"
@@ -120,7 +123,7 @@ static void usage(FILE *f)
 "        Show the version.\n"
 "\n"
 "FILES\n"
-"    " DEFAULT_CONFIG "   channel policy (format: conf/README.md)\n"
+"    " DEFAULT_CONFIG "   channel policy, at most 1 MiB (format: conf/README.md)\n"
 "    " IVT_DEFAULT_SOCKET "     control socket\n"
 "\n"
 "SIGNALS\n"
@@ -254,7 +257,7 @@ static void reload_policy(struct daemon_state *d)
 	if (p) {
 		ivt_broker_set_policy(d->broker, p);
 		ivt_broker_warn_unknown_backends(d->broker);
-		ivt_registry_local_set_limits(d->local, &p->limits);
+		ivt_registry_local_set_limits(d->local, p);
 		if (d->peers)
 			ivt_peers_policy_changed(d->peers);
 		IVT_INFO(WHO, "reloaded policy %s: %zu channel rules, %zu hosts", d->opt.config,
@@ -346,7 +349,7 @@ static int start_registries(struct daemon_state *d)
 		return -1;
 	}
 	ivt_registry_local_set_status(d->local, status_text, d);
-	ivt_registry_local_set_limits(d->local, &ivt_broker_policy(d->broker)->limits);
+	ivt_registry_local_set_limits(d->local, ivt_broker_policy(d->broker));
 	if (d->opt.registry == REG_LOCAL) {
 		IVT_INFO(WHO, "registry: local control socket only (--registry local)");
 		return 0;

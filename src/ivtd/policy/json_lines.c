@@ -11,6 +11,7 @@
 struct json_line_entry {
 	char *path;
 	int line;
+	size_t at; /* byte offset of its key or first character */
 };
 
 struct json_lines {
@@ -26,7 +27,7 @@ struct scanner {
 	int failed;
 };
 
-static void record(struct scanner *sc, const char *path, int line)
+static void record(struct scanner *sc, const char *path, int line, size_t at)
 {
 	struct json_lines *jl = sc->out;
 	if (jl->n == jl->cap) {
@@ -44,7 +45,7 @@ static void record(struct scanner *sc, const char *path, int line)
 		sc->failed = 1;
 		return;
 	}
-	jl->v[jl->n++] = (struct json_line_entry){p, line};
+	jl->v[jl->n++] = (struct json_line_entry){p, line, at};
 }
 
 static int peek(struct scanner *sc)
@@ -76,6 +77,8 @@ static int skip_string(struct scanner *sc, char *buf, size_t cap)
 			if (c < 0)
 				return -1;
 			sc->pos++;
+			if (c == 'u' && buf && n + 1 < cap)
+				buf[n++] = '\\'; /* a path shows "\u0000" as written */
 		}
 		if (buf && n + 1 < cap)
 			buf[n++] = (char)c;
@@ -104,11 +107,12 @@ static int scan_container(struct scanner *sc, char *path, size_t plen, int depth
 				return -1;
 			char key[128];
 			int line = sc->line;
+			size_t key_at = sc->pos;
 			if (skip_string(sc, key, sizeof(key)) != 0)
 				return -1;
 			/* Truncated paths are still recorded; they simply won't match lookups. */
 			snprintf(path + at, plen - at, "%s%s", at ? "." : "", key);
-			record(sc, path, line);
+			record(sc, path, line, key_at);
 			skip_ws(sc);
 			if (peek(sc) != ':')
 				return -1;
@@ -116,7 +120,7 @@ static int scan_container(struct scanner *sc, char *path, size_t plen, int depth
 		} else {
 			snprintf(path + at, plen - at, "[%u]", idx);
 			skip_ws(sc);
-			record(sc, path, sc->line);
+			record(sc, path, sc->line, sc->pos);
 		}
 		int rc = scan_value(sc, path, plen, depth + 1);
 		path[at] = '\0';
@@ -157,7 +161,7 @@ struct json_lines *json_lines_scan(const char *text, size_t len)
 	struct scanner sc = {.s = text, .len = len, .line = 1, .out = jl};
 	char path[PATH_MAX_LEN] = "";
 	skip_ws(&sc);
-	record(&sc, "", sc.line);
+	record(&sc, "", sc.line, sc.pos);
 	(void)scan_value(&sc, path, sizeof(path), 0);
 	if (sc.failed) {
 		json_lines_free(jl);
@@ -174,6 +178,15 @@ int json_lines_find(const struct json_lines *jl, const char *path)
 		if (!strcmp(jl->v[i].path, path))
 			return jl->v[i].line;
 	return 0;
+}
+
+const char *json_lines_path_at(const struct json_lines *jl, size_t at)
+{
+	const char *path = NULL;
+	/* recorded in text order: the last one that starts by `at` */
+	for (size_t i = 0; jl && i < jl->n && jl->v[i].at <= at; i++)
+		path = jl->v[i].path;
+	return path;
 }
 
 void json_lines_free(struct json_lines *jl)

@@ -152,6 +152,25 @@ void ivt_policy_shadow_text(const struct ivt_policy_channel *shadowed,
 		 shadowed->index, shadowed->pattern, by->index, by->pattern, by->line);
 }
 
+uint64_t ivt_policy_root_reserve(const struct ivt_policy_limits *l, size_t table)
+{
+	return l->root_reserve < table / 2 ? l->root_reserve : table / 2;
+}
+
+int ivt_policy_root_reserve_text(const struct ivt_policy *p, size_t table,
+				 const char *table_what, char *buf, size_t len)
+{
+	uint64_t used = ivt_policy_root_reserve(&p->limits, table);
+	buf[0] = '\0';
+	if (p->root_reserve_line <= 0 || used == p->limits.root_reserve)
+		return 0;
+	snprintf(buf, len, "%s:%d: limits.root_reserve: %llu is more than half of %s (%zu "
+		 "places), so ivtd uses %llu", p->source, p->root_reserve_line,
+		 (unsigned long long)p->limits.root_reserve, table_what, table,
+		 (unsigned long long)used);
+	return 1;
+}
+
 void ivt_policy_each_shadowed(const struct ivt_policy *p,
 			      void (*fn)(void *arg, const struct ivt_policy_channel *shadowed,
 					 const struct ivt_policy_channel *by),

@@ -173,11 +173,25 @@ struct ivt_policy {
 		 * once set up (IVT_CTRL_OK_DETACHED); _DETACH_HALF: half */
 		uint64_t detach_above;
 	} limits;
+	int root_reserve_line; /* > 0: the policy sets root_reserve, on this line */
 };
 
 #define IVT_POLICY_LIMIT_CONNECTIONS_DEFAULT 4096
 #define IVT_POLICY_LIMIT_CHANNELS_DEFAULT 2048
 #define IVT_POLICY_LIMIT_ROOT_RESERVE_DEFAULT 64
+/* ivtd's connection table has at most this many places (fewer with an
+ * open file limit below 65536 + 256: registries/registry_local.c). */
+#define IVT_POLICY_TABLE_MAX 65536
+
+/* root_reserve as ivtd uses it with a connection table of `table`
+ * places: at most half of it, so users keep a share. */
+uint64_t ivt_policy_root_reserve(const struct ivt_policy_limits *l, size_t table);
+/* The one wording of that cutting the policy's value, for ivtd's log and
+ * ivtctl check-policy: "FILE:LINE: limits.root_reserve: N is more than
+ * half of TABLE_WHAT (T places), so ivtd uses M". 1 when it does, else 0
+ * (and buf ""): a default that does not fit is not the policy's doing. */
+int ivt_policy_root_reserve_text(const struct ivt_policy *p, size_t table,
+				 const char *table_what, char *buf, size_t len);
 #define IVT_POLICY_LIMIT_DETACH_HALF UINT64_MAX /* detach_above's default */
 /* bytes_in_flight defaults to this many utmem max_value_bytes */
 #define IVT_POLICY_LIMIT_IN_FLIGHT_VALUES 4

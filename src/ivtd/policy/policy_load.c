@@ -11,13 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/ctrl_msg.h"
 #include "common/plugin_loader.h"
 #include "json_lines.h"
 #include "policy.h"
 
-#define POLICY_FILE_MAX (1u << 20)
+#define POLICY_FILE_MAX (1u << 20) /* 1 MiB, read whole (conf/README.md, ivtd(8)) */
 #define DEFAULT_RING_SIZE 65536ull
 #define DEFAULT_MAX_RING_SIZE 4194304ull
 
@@ -26,6 +27,8 @@ struct loader {
 	struct json_lines *lines;
 	char *err;
 	size_t err_len;
+	/* "defaults" sets them: where a rule's inherited ring sizes come from */
+	int default_ring_given, default_max_given;
 };
 
 /* snprintf through a function: cut paths and messages are acceptable,
@@ -160,6 +163,25 @@ static int get_ring(struct loader *L, json_t *obj, const char *path, const char 
 	}
 	*out = v;
 	return 0;
+}
+
+/* ring_size above max_ring_size in the object at path. The error names
+ * a value the file has (an inherited one has no line to point at) and
+ * says where the other one comes from: NULL = this object, else e.g.
+ * "defaults.ring_size" or "the built-in default". */
+static int ring_over_max(struct loader *L, const char *path, uint64_t ring,
+			 const char *ring_from, uint64_t max, const char *max_from)
+{
+	char p[256];
+	if (!ring_from) {
+		join(p, sizeof(p), path, "ring_size");
+		return fail(L, p, "%llu is larger than max_ring_size %llu%s%s%s",
+			    (unsigned long long)ring, (unsigned long long)max,
+			    max_from ? " (" : "", max_from ? max_from : "", max_from ? ")" : "");
+	}
+	join(p, sizeof(p), path, "max_ring_size");
+	return fail(L, p, "%llu is smaller than ring_size %llu (%s); set a ring_size here too",
+		    (unsigned long long)max, (unsigned long long)ring, ring_from);
 }
 
 static int get_string(struct loader *L, json_t *obj, const char *path, const char *key,
@@ -390,7 +412,10 @@ static int parse_message(struct loader *L, json_t *obj, const char *path,
  * rule (docs/conn-setup.md). Default true, except for a rule that sets a
  * connection limit of its own ("max_connections", "backlog",
  * "backlog_per_identity"): ivtd counts only the connections it sees, and
- * a limit someone wrote down must hold for every connection. */
+ * a limit someone wrote down must hold for every connection. Listeners
+ * hold max_connections over lines themselves (docs/conn-setup.md), but
+ * the backlogs are not counted there and older listeners hold nothing,
+ * so such a rule says "lines": true when that is what it means. */
 static int parse_lines(struct loader *L, json_t *obj, const char *path,
 		       struct ivt_policy_channel *c)
 {
@@ -448,12 +473,15 @@ static int parse_channel(struct loader *L, struct ivt_policy *pol, json_t *obj, 
 		return rc;
 	if ((rc = get_ring(L, obj, path, "max_ring_size", &c->max_ring_size)))
 		return rc;
-	if (c->ring_size > c->max_ring_size) {
-		char p[256];
-		join(p, sizeof(p), path, "ring_size");
-		return fail(L, p, "%llu is larger than max_ring_size %llu",
-			    (unsigned long long)c->ring_size, (unsigned long long)c->max_ring_size);
-	}
+	if (c->ring_size > c->max_ring_size)
+		return ring_over_max(L, path, c->ring_size,
+				     json_object_get(obj, "ring_size") ? NULL
+				     : L->default_ring_given ? "from defaults.ring_size"
+							     : "the built-in default",
+				     c->max_ring_size,
+				     json_object_get(obj, "max_ring_size") ? NULL
+				     : L->default_max_given ? "from defaults.max_ring_size"
+							    : "the built-in default");
 	rc = get_uint(L, obj, path, "quota_bytes", 0, &c->quota_bytes);
 	if (rc && rc != -ENOENT)
 		return rc;
@@ -624,10 +652,13 @@ static int parse_defaults(struct loader *L, struct ivt_policy *pol, json_t *root
 	    (rc = get_ring(L, d, "defaults", "ring_size", &pol->default_ring_size)) ||
 	    (rc = get_ring(L, d, "defaults", "max_ring_size", &pol->default_max_ring_size)))
 		return rc;
+	L->default_ring_given = json_object_get(d, "ring_size") != NULL;
+	L->default_max_given = json_object_get(d, "max_ring_size") != NULL;
 	if (pol->default_ring_size > pol->default_max_ring_size)
-		return fail(L, "defaults.ring_size", "%llu is larger than max_ring_size %llu",
-			    (unsigned long long)pol->default_ring_size,
-			    (unsigned long long)pol->default_max_ring_size);
+		return ring_over_max(L, "defaults", pol->default_ring_size,
+				     L->default_ring_given ? NULL : "the built-in default",
+				     pol->default_max_ring_size,
+				     L->default_max_given ? NULL : "the built-in default");
 	return 0;
 }
 
@@ -710,6 +741,8 @@ static int parse_limits(struct loader *L, struct ivt_policy *pol, json_t *root)
 		    dst[i] != &l->detach_above)
 			return fail(L, path, "must be at least 1 (0 would refuse everyone)");
 	}
+	if (json_object_get(o, "root_reserve")) /* cut to half the table: said at use */
+		pol->root_reserve_line = json_lines_find(L->lines, "limits.root_reserve");
 	if (l->bytes_in_flight < pol->utmem_max_value_bytes)
 		return fail(L, "limits.bytes_in_flight",
 			    "must be at least utmem.max_value_bytes (%llu), or no value fits",
@@ -821,6 +854,41 @@ static int parse_root(struct loader *L, struct ivt_policy *pol, json_t *root)
 	return 0;
 }
 
+/* jansson refused the text. Where a value is at fault in well-formed JSON
+ * (a number beyond 64 bits, a duplicate key, a NUL escape), the error
+ * names its path as every other policy error does. */
+static void refused_value(const char *text, size_t len, const char *source,
+			  const json_error_t *je, char *err, size_t err_len)
+{
+	enum json_error_code code = json_error_code(je);
+	const char *why = je->text;
+	char num[160];
+	if (code == json_error_null_character || code == json_error_null_byte_in_key) {
+		/* jansson names its own flag; say it plainly */
+		why = "\\u0000 (a NUL character) is not allowed in a policy";
+	} else if (code == json_error_numeric_overflow) {
+		size_t end = je->position > 0 && (size_t)je->position <= len ? (size_t)je->position
+									     : 0;
+		size_t at = end;
+		while (at > 0 && strchr("0123456789+-.eE", text[at - 1]))
+			at--;
+		bprintf(num, sizeof(num), "%.*s%s is out of range (a policy's numbers lie between "
+			"-9223372036854775808 and 9223372036854775807)",
+			(int)(end - at < 40 ? end - at : 40), text + at, end - at > 40 ? "..." : "");
+		why = num;
+	} else if (code != json_error_duplicate_key && code != json_error_invalid_utf8) {
+		bprintf(err, err_len, "%s:%d: %s", source, je->line, why); /* a syntax error */
+		return;
+	}
+	struct json_lines *jl = json_lines_scan(text, len);
+	const char *path = je->position > 0 ? json_lines_path_at(jl, (size_t)je->position) : NULL;
+	if (path && *path)
+		bprintf(err, err_len, "%s:%d: %s: %s", source, je->line, path, why);
+	else
+		bprintf(err, err_len, "%s:%d: %s", source, je->line, why);
+	json_lines_free(jl);
+}
+
 struct ivt_policy *ivt_policy_load_string(const char *text, const char *source, char *err,
 					  size_t err_len)
 {
@@ -838,11 +906,7 @@ struct ivt_policy *ivt_policy_load_string(const char *text, const char *source, 
 	 * "listeners" could silently override the first. */
 	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
-		/* jansson names its own flag for a NUL escape; say it plainly */
-		const char *why = strstr(je.text, "without JSON_ALLOW_NUL")
-					  ? "\\u0000 (a NUL character) is not allowed in a policy"
-					  : je.text;
-		bprintf(err, err_len, "%s:%d: %s", source, je.line, why);
+		refused_value(text, len, source, &je, err, err_len);
 		return NULL;
 	}
 	struct ivt_policy *pol = calloc(1, sizeof(*pol));
@@ -889,12 +953,19 @@ struct ivt_policy *ivt_policy_load_file(const char *path, char *err, size_t err_
 	}
 	size_t n = fread(text, 1, POLICY_FILE_MAX + 1, f);
 	int read_err = ferror(f) ? errno : 0;
+	struct stat st;
+	long long size = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) ? (long long)st.st_size
+									  : -1;
 	fclose(f);
 	struct ivt_policy *pol = NULL;
 	if (read_err)
 		bprintf(err, err_len, "%s: cannot read: %s", path, strerror(read_err));
+	else if (n > POLICY_FILE_MAX && size > POLICY_FILE_MAX)
+		bprintf(err, err_len, "%s: %lld bytes; a policy file may have at most %u bytes (1 MiB)",
+			path, size, POLICY_FILE_MAX);
 	else if (n > POLICY_FILE_MAX)
-		bprintf(err, err_len, "%s: larger than %u bytes", path, POLICY_FILE_MAX);
+		bprintf(err, err_len, "%s: more than %u bytes; a policy file may have at most %u "
+			"bytes (1 MiB)", path, POLICY_FILE_MAX, POLICY_FILE_MAX);
 	else if (memchr(text, '\0', n))
 		bprintf(err, err_len, "%s: contains a NUL byte; not a JSON text file", path);
 	else {

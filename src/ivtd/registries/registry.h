@@ -77,6 +77,9 @@ struct ivt_end_request {
 	/* IVT_CTRL_OPEN_LINES: a multi listener or a connector that takes
 	 * direct lines (docs/conn-setup.md); only registries with `line` set it. */
 	int lines;
+	/* IVT_CTRL_OPEN_LINE_BOUND (with lines, a multi listener): it holds
+	 * max_connections itself while it has lines and reports its count. */
+	int line_bound;
 };
 
 /* An end a previous ivtd had answered (XenStore keeps ends across an
@@ -128,8 +131,10 @@ struct ivt_broker_cb {
 	 * ops->attach_ok or reply_error. */
 	void (*attach)(void *arg, struct ivt_reg_end *end, const struct ivt_attach_request *req);
 	/* Optional: a listener that holds lines reports, lazily, how many
-	 * connections it accepted over them (and dropped offers). Its word. */
-	void (*line_stats)(void *arg, struct ivt_reg_end *end, uint64_t accepted, uint64_t refused);
+	 * connections it accepted over them (and dropped offers), and how
+	 * many of those it holds open (0 from an older listener). Its word. */
+	void (*line_stats)(void *arg, struct ivt_reg_end *end, uint64_t accepted, uint64_t refused,
+			   uint64_t held);
 	/* Optional: does a listener own `name` now? (A registry picking the
 	 * TCP listener for a dialled address: common/tcp_map.h.) */
 	int (*listening)(void *arg, const char *name);

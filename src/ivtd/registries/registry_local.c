@@ -54,7 +54,7 @@
 /* Descriptors kept out of the table (plugins, XenStore, logs, peers, a
  * message's fds between receipt and hand-over). */
 #define FDS_SPARE 256
-#define CONNS_MAX 65536
+#define CONNS_MAX IVT_POLICY_TABLE_MAX
 
 /* Anyone can trigger these lines at will. */
 static struct ivt_ratelimit refused_rl = IVT_RATELIMIT_INIT(10000, 5);
@@ -497,8 +497,7 @@ static int over_channel_limit(struct local_conn *c)
 /* never more than half the table: users keep a share however it is sized */
 static size_t root_reserve(const struct local_reg *lr)
 {
-	uint64_t r = lr->limits.root_reserve;
-	return r < lr->max_conns / 2 ? (size_t)r : lr->max_conns / 2;
+	return (size_t)ivt_policy_root_reserve(&lr->limits, lr->max_conns);
 }
 
 /* Are there `need` more places in the table for uid? If not, why says so. */
@@ -563,11 +562,17 @@ static size_t table_size(void)
 	return n < CONNS_MAX ? n : CONNS_MAX;
 }
 
-void ivt_registry_local_set_limits(struct ivt_registry *reg, const struct ivt_policy_limits *l)
+void ivt_registry_local_set_limits(struct ivt_registry *reg, const struct ivt_policy *p)
 {
-	if (!reg || reg->ops != &local_ops || !l)
+	if (!reg || reg->ops != &local_ops || !p)
 		return;
-	((struct local_reg *)reg)->limits = *l;
+	struct local_reg *lr = (struct local_reg *)reg;
+	lr->limits = p->limits;
+	char note[IVT_POLICY_ERR_MAX];
+	if (ivt_policy_root_reserve_text(p, lr->max_conns, "ivtd's connection table", note,
+					 sizeof(note)))
+		IVT_WARN(WHO, "%s (the table has the open file limit less %d places, at most %d)",
+			 note, FDS_SPARE, CONNS_MAX);
 }
 
 /* A listener that accepts many gets an INCOMING per queued connector,
@@ -661,6 +666,7 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		req.ring = (fl & IVT_CTRL_OPEN_RING) != 0;
 		req.queued = req.rings && (fl & IVT_CTRL_OPEN_QUEUED) != 0;
 		req.lines = req.rings && (fl & IVT_CTRL_OPEN_LINES) != 0;
+		req.line_bound = req.lines && req.multi && (fl & IVT_CTRL_OPEN_LINE_BOUND) != 0;
 		if (req.multi)
 			grow_sndbuf(c);
 		fl &= ~IVT_CTRL_OPEN_HINTS; /* unknown hints are ignored by design */
@@ -748,7 +754,7 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		/* a listener's word (the broker ignores other ends') */
 		if (lr->reg.cb.line_stats)
 			lr->reg.cb.line_stats(lr->reg.cb.arg, &c->end, m->u.line_stats.accepted,
-					      m->u.line_stats.refused);
+					      m->u.line_stats.refused, m->u.line_stats.held);
 		return;
 	default:
 		protocol_error(c, "message type not accepted from clients");

@@ -16,10 +16,11 @@ typedef size_t (*ivt_status_fn)(void *arg, char *buf, size_t len);
  * Without one, STATUS gets a one-line placeholder. */
 void ivt_registry_local_set_status(struct ivt_registry *reg, ivt_status_fn fn, void *arg);
 
-/* Per-identity limits (policy "limits"); until called, the documented
+/* Per-identity limits (policy p's "limits"); until called, the documented
  * defaults. The connection table itself is sized from RLIMIT_NOFILE when
- * the registry is made (ivtd raises its soft limit to the hard one first). */
-void ivt_registry_local_set_limits(struct ivt_registry *reg, const struct ivt_policy_limits *l);
+ * the registry is made (ivtd raises its soft limit to the hard one first);
+ * a root_reserve above half of it is cut to half, with a warning. */
+void ivt_registry_local_set_limits(struct ivt_registry *reg, const struct ivt_policy *p);
 
 /* For tests: how many connections reaping has looked at since the
  * registry was made (each dead one once: it never scans the live). */

@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "ivtd/remote/carrier.h"
+#include "ivtd/remote/if_claim.h"
 #include "ivtd/remote/peers_int.h"
 
 #define WHO "ivtd"
@@ -168,23 +169,29 @@ static void close_if(struct peers_if *ifc)
 		event_free(ifc->rx_ev);
 	if (ifc->timer_ev)
 		event_free(ifc->timer_ev);
+	if (ifc->claim_ev)
+		event_free(ifc->claim_ev);
+	if (ifc->claim_fd >= 0)
+		close(ifc->claim_fd);
 	if (ifc->loop.engine)
 		slp_loop_close(&ifc->loop);
 	free(ifc);
 }
 
 /* An engine on interface `name` over raw frames or UDP. NULL with the
- * reason in why (logged by the caller). */
-static struct peers_if *open_engine(struct ivt_peers *P, const char *name, int udp, char *why,
-				    size_t why_len)
+ * reason in why (logged by the caller) and the error in *err. */
+static struct peers_if *open_engine(struct ivt_peers *P, const char *name, int udp, int *err,
+				    char *why, size_t why_len)
 {
 	struct peers_if *ifc = calloc(1, sizeof(*ifc));
+	*err = -ENOMEM;
 	if (!ifc) {
 		snprintf(why, why_len, "out of memory");
 		return NULL;
 	}
 	ifc->P = P;
 	ifc->udp = udp;
+	ifc->claim_fd = -1;
 	snprintf(ifc->name, sizeof(ifc->name), "%s", name);
 	char owhy[200] = "";
 	struct slp_loop_opts o = {
@@ -205,6 +212,7 @@ static struct peers_if *open_engine(struct ivt_peers *P, const char *name, int u
 	if (udp)
 		o.rawsock_flags |= SLP_RS_UDP;
 	int rc = slp_loop_open(&ifc->loop, &o);
+	*err = rc;
 	if (rc < 0) {
 		snprintf(why, why_len, "%s%s", owhy[0] ? owhy : strerror(-rc),
 			 rc == -EPERM ? " (ivtd needs CAP_NET_RAW)" : "");
@@ -216,6 +224,7 @@ static struct peers_if *open_engine(struct ivt_peers *P, const char *name, int u
 			       on_if_event, ifc);
 	ifc->timer_ev = evtimer_new(P->cfg.base, on_if_event, ifc);
 	if (rc < 0 || !ifc->rx_ev || !ifc->timer_ev || event_add(ifc->rx_ev, NULL) != 0) {
+		*err = rc < 0 ? rc : -ENOMEM;
 		snprintf(why, why_len, "cannot set up the engine");
 		close_if(ifc);
 		return NULL;
@@ -229,6 +238,31 @@ static struct peers_if *open_engine(struct ivt_peers *P, const char *name, int u
 	return ifc;
 }
 
+static void on_claim(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	ivt_if_claim_drain(fd);
+}
+
+/* Claim interface `name` for this ivtd before its first engine there:
+ * the claim fd, -1 to go on unclaimed (said), or -EADDRINUSE: another
+ * ivtd serves it, and this one must not (logged). */
+static int claim_if(const char *name)
+{
+	char why[200];
+	int fd = ivt_if_claim(name, why, sizeof(why));
+	if (fd == -EADDRINUSE) {
+		IVT_ERR(WHO, "remote channels over %s disabled: %s; two ivtd on one interface take "
+			     "each other's frames (stop one, or give each its own interface)",
+			name, why);
+		return fd;
+	}
+	if (fd < 0)
+		IVT_WARN(WHO, "remote channels over %s: %s; serving it all the same", name, why);
+	return fd < 0 ? -1 : fd;
+}
+
 /* Interface `name`'s engines: raw frames (needed: the fallback every peer
  * can reach) and UDP where the interface has an IPv4 address. Both
  * listen whatever our entries say: "carrier" chooses how we dial, and a
@@ -237,22 +271,36 @@ static struct peers_if *open_engine(struct ivt_peers *P, const char *name, int u
 static void open_if(struct ivt_peers *P, const char *name)
 {
 	char why[200];
+	int err;
 	struct peers_if *raw = peers_find_if(P, name, 0);
 	if (!raw) {
-		int keyed = if_keyed(P, name);
-		if (!(raw = open_engine(P, name, 0, why, sizeof(why)))) {
+		int keyed = if_keyed(P, name), claim = claim_if(name);
+		if (claim == -EADDRINUSE)
+			return;
+		if (!(raw = open_engine(P, name, 0, &err, why, sizeof(why)))) {
 			IVT_WARN(WHO, "remote channels over %s disabled: %s", name, why);
+			if (claim >= 0)
+				close(claim);
 			return;
 		}
+		raw->claim_fd = claim;
+		if (claim >= 0 &&
+		    (!(raw->claim_ev = event_new(P->cfg.base, claim, EV_READ | EV_PERSIST, on_claim,
+						 NULL)) ||
+		     event_add(raw->claim_ev, NULL) != 0))
+			IVT_WARN(WHO, "remote channels over %s: cannot watch the claim; a second ivtd "
+				      "may not see this one", name);
 		if (keyed)
 			IVT_INFO(WHO, "remote channels over %s: every frame authenticated (policy keys)%s",
 				 name, keyed == 2 ? ", payloads encrypted with hosts that ask" : "");
 	}
 	if (peers_find_if(P, name, 1))
 		return;
-	if (!open_engine(P, name, 1, why, sizeof(why))) {
+	if (!open_engine(P, name, 1, &err, why, sizeof(why))) {
 		snprintf(raw->no_udp, sizeof(raw->no_udp), "%s", why);
-		IVT_INFO(WHO, "remote channels over %s: no UDP carrier (%s); raw frames only", name, why);
+		/* port 34997 taken: an ivtd that does not claim interfaces */
+		ivt_log(err == -EADDRINUSE ? IVT_LOG_WARN : IVT_LOG_INFO, WHO,
+			"remote channels over %s: no UDP carrier (%s); raw frames only", name, why);
 		return;
 	}
 	raw->no_udp[0] = 0;

@@ -28,6 +28,8 @@ struct peers_if {
 	char no_udp[240];   /* raw engine: why this interface has no UDP one ("" if it has) */
 	struct slp_loop loop;
 	struct event *rx_ev, *timer_ev;
+	int claim_fd;       /* raw engine: our claim on the interface (if_claim.h), or -1 */
+	struct event *claim_ev;
 };
 
 /* What was last logged about a peer's carrier (logged again on change). */
