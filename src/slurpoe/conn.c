@@ -300,12 +300,8 @@ void slp_conn_on_reset(struct slp_conn *c, const struct slp_pkt *p)
 		return;
 	/* The peer forgot us after it had all our data, our CLOSE included,
 	 * and we had its CLOSE: that is a finished connection, not an error. */
-	if (c->close_queued && c->fin_sent_seq_valid && c->peer_fin && p->ack == c->snd_tx &&
-	    c->fin_seq + 1 == c->snd_tx) {
-		c->snd_una = c->snd_tx;
-		slp_maybe_closed(c);
+	if (p->ack == c->snd_tx && slp_close_ends(c, p->ack))
 		return;
-	}
 	slp_fail(c, c->state == SLP_ST_CONNECTING ? -ECONNREFUSED : -ECONNRESET);
 }
 
@@ -319,6 +315,16 @@ void slp_fail(struct slp_conn *c, int err)
 	c->ack_pending = 0;
 	slp_ops_fail_all(c, err);
 	slp_mark(c, SLP_EV_ERROR | SLP_EV_READABLE | SLP_EV_WRITABLE);
+}
+
+int slp_close_ends(struct slp_conn *c, uint32_t acked)
+{
+	if (c->state != SLP_ST_OPEN || !c->close_queued || !c->fin_sent_seq_valid ||
+	    !c->peer_fin || c->fin_seq + 1 != c->snd_tx || slp_seq_lt(acked, c->fin_seq))
+		return 0;
+	c->snd_una = c->snd_tx;
+	slp_maybe_closed(c);
+	return c->state == SLP_ST_CLOSED;
 }
 
 void slp_maybe_closed(struct slp_conn *c)

@@ -219,6 +219,12 @@ void slp_tx_release_refs(struct slp_engine *e);
 void slp_send_reset(struct slp_engine *e, const uint8_t *mac, uint32_t src_ep, uint32_t dst_ep,
 		    uint32_t echo_seq, uint16_t flags);
 void slp_maybe_closed(struct slp_conn *c);
+/* Only our CLOSE may be unacknowledged: every frame before it was (up to
+ * `acked`), and we have the peer's CLOSE. A RESET acknowledging it, or its ACK never
+ * coming (lost, and the peer's lingering over: TCP's LAST_ACK timing out
+ * is silent too), ends the connection as CLOSED, not failed: nothing
+ * either side sent is lost. 1 if it did. */
+int slp_close_ends(struct slp_conn *c, uint32_t acked);
 
 /* conn.c */
 struct slp_conn *slp_conn_alloc(struct slp_engine *e, uint32_t local_ep, const uint8_t *mac,

@@ -493,7 +493,8 @@ void slp_tx_timer(struct slp_conn *c, uint64_t now)
 	if (!c->retries)
 		c->stall_since = now;
 	if (++c->retries > cfg->max_retries && now - c->stall_since >= cfg->min_dead_us) {
-		slp_fail(c, -ETIMEDOUT);
+		if (!slp_close_ends(c, c->snd_una))
+			slp_fail(c, -ETIMEDOUT);
 		return;
 	}
 	/* A CONNECT nobody confirms (blind, spoofed, replayed) must not hold
