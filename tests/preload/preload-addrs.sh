@@ -8,7 +8,6 @@ set -uo pipefail
 NEED="python3 ss"
 . "$(dirname "$0")/preload-lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
-PORT=$(ivt_port 26400 4000) # away from the other preload tests, which may run alongside
 
 # server: mode, address, tag[, v6only]; its log is $T/srv-<tag>-<mode>.log
 server() {
