@@ -48,6 +48,9 @@ for mode in kernel ivt; do
 	next_port
 	server $mode 127.0.0.1 A; a=$BG
 	server $mode 127.0.0.2 B; b=$BG
+	# the log names the channel as ivtd does (tcp.P.<addr>), not tcp.P
+	[ $mode = ivt ] && ! grep -q "listen 127.0.0.2:$PORT: kernel and ivt tcp\.$PORT\.127\.0\.0\.2$" \
+		"$T/srv-B-$mode.log" && fail "the listen log does not name tcp.$PORT.127.0.0.2"
 	expect $mode 127.0.0.1 A "ivt tcp\."
 	expect $mode 127.0.0.2 B "ivt tcp\."
 	expect $mode ::ffff:127.0.0.2 B "ivt tcp\."   # v4-mapped: the IPv4 address
