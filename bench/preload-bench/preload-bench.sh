@@ -56,7 +56,7 @@ JSON
 PIDS+=($!)
 for _ in $(seq 50); do [ -S "$T/ivtd.sock" ] && break; sleep 0.1; done
 export IVT_SOCKET=$T/ivtd.sock
-PORT=$(ivt_port 26300 6000) # away from the preload tests' ports
+PORT=$(ivt_port preload-bench) || exit 2 # its own range, away from the preload tests'
 fellback=0
 
 run() { # mode, command...: with the preload (and its log) for mode ivt
@@ -82,7 +82,7 @@ wait_listen() { ivt_wait_listen "$1" "$2" "$T/ivt.log"; }
 
 declare -A R
 for mode in tcp ivt; do
-	PORT=$((PORT + 1))
+	PORT=$(ivt_free_port $((PORT + 1)))
 	bg $mode $SRV redis-server --port $PORT --bind 127.0.0.1 --save "" --appendonly no \
 		--protected-mode no >"$T/redis-$mode.log"
 	RP=$BG
@@ -95,7 +95,7 @@ for mode in tcp ivt; do
 	done < <(run $mode $CLI redis-benchmark -p $PORT -t set,get -n $N50 -c 50 -P 16 -d 1024 --csv | tail -n +2)
 	kill $RP
 	wait $RP 2>/dev/null
-	PORT=$((PORT + 1))
+	PORT=$(ivt_free_port $((PORT + 1)))
 	bg $mode $SRV iperf3 -s -1 -p $PORT >"$T/iperf-$mode.log"
 	wait_listen $mode $PORT
 	run $mode $CLI iperf3 -c 127.0.0.1 -p $PORT -t $SECS -J >"$T/iperf-$mode.json"

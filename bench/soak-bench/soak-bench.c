@@ -230,7 +230,7 @@ int main(int argc, char **argv)
 	printf("ivt-soak: %d pairs at once, %d%% with a killed end, up to %llu bytes each, %.0f s\n",
 	       o.pairs, o.kill_pct, (unsigned long long)o.max_bytes, o.seconds);
 	soak_print_header();
-	soak_wait_quiet(&ser, 2.0);
+	/* ivtd_run_start returned once ivtd closed its probe: idle now */
 	soak_sample(&ser, 0, "idle", tally.started, tally.killed);
 
 	static struct pair pairs[SLOTS];

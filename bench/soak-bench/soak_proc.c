@@ -43,19 +43,6 @@ void soak_sample(struct soak_series *ser, double t, const char *phase, uint64_t 
 	fflush(stdout);
 }
 
-void soak_wait_quiet(const struct soak_series *ser, double secs)
-{
-	long last = count_fds(ser->pid);
-	int still = 0;
-	for (double waited = 0; waited < secs && still < 2; waited += 0.05) {
-		struct timespec ts = {0, 50 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-		long now = count_fds(ser->pid);
-		still = now == last ? still + 1 : 0;
-		last = now;
-	}
-}
-
 int soak_settle(struct soak_series *ser, double secs)
 {
 	if (ser->n == 0)

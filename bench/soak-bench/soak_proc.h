@@ -27,11 +27,6 @@ void soak_print_header(void);
 /* Take one sample and print its row. */
 void soak_sample(struct soak_series *ser, double t, const char *phase, uint64_t channels,
 		 uint64_t kills);
-/* Before the baseline: wait (up to secs) until the fd count holds still
- * for 100 ms. ivtd_run_start's probe connection may still be open in
- * ivtd when it returns; a baseline with it read as one fd leaked at the
- * end (CI, under load). */
-void soak_wait_quiet(const struct soak_series *ser, double secs);
 /* After the last client: wait up to secs for the fd count to come back to
  * the first (idle) sample's. 1 if it did. */
 int soak_settle(struct soak_series *ser, double secs);

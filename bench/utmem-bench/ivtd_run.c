@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,16 @@ static int can_connect(const char *path)
 	if (fd < 0)
 		return 0;
 	int ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	/* Leave only once ivtd closed its end (our EOF): a probe ivtd still
+	 * held when the caller counts its fds made ivt-soak's idle baseline
+	 * one too high, and a loaded machine can delay ivtd's close past any
+	 * quiet time we might wait for. */
+	if (ok && shutdown(fd, SHUT_WR) == 0) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		char b[256];
+		while (poll(&p, 1, 5000) > 0 && recv(fd, b, sizeof(b), 0) > 0)
+			;
+	}
 	close(fd);
 	return ok;
 }

@@ -153,7 +153,8 @@ struct ivt_open_opts {
  * its identity with it, as passing an open channel would. IVT_LINES=0 in
  * the environment turns lines off for the process; the policy key
  * "lines": false for a rule. 
- * Errors: -EACCES policy refuses, -ENOENT no such channel policy or (connect)
+ * Errors: -EACCES policy refuses (a connector also at once when no rule
+ * matches the name), -ENOENT no rule for a listener's name or (connect)
  * nobody listening within the timeout, -EADDRINUSE already has a listener,
  * -ECONNREFUSED daemon not running or the listener closed before accepting,
  * -ENOTSUP backend unavailable here, or an ivtd older than this libivt
@@ -221,6 +222,12 @@ int ivt_accept(ivt_listener *l, ivt_channel **out);
  * gave with the line and is not held by ivtd. The same fd for the listener's life, whatever happens
  * to ivtd (an epoll set: add it to poll/select/epoll like any fd). */
 int ivt_listener_fd(ivt_listener *l);
+
+/* The channel name l offers, as ivtd's control socket knows it: a TCP
+ * port's tcp.<P> bound to one address (opts->bind_addr) is tcp.<P>.<addr>
+ * (docs/preload.md, "Addresses"); over XenStore it stays the name given
+ * (ivtd scopes it to the guest). NULL if l is NULL. Valid as long as l. */
+const char *ivt_listener_name(const ivt_listener *l);
 
 /* Stop listening and free l: connectors queued but not yet accepted fail
  * with -ECONNREFUSED; accepted channels live on. */

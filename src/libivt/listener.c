@@ -436,6 +436,11 @@ IVT_EXPORT int ivt_listener_fd(ivt_listener *l)
 	return l ? l->epfd : -EINVAL;
 }
 
+IVT_EXPORT const char *ivt_listener_name(const ivt_listener *l)
+{
+	return l ? l->name : NULL;
+}
+
 IVT_EXPORT int ivt_listener_set_nonblock(ivt_listener *l, int nonblock)
 {
 	if (!l)

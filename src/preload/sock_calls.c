@@ -181,8 +181,10 @@ static int connect_ivt(int fd, const struct sockaddr *sa, socklen_t len)
 	p->peer = peer;
 	p->peer_len = len;
 	pthread_mutex_unlock(&p->lock);
-	PLOG("connect %s: ivt %s (backend %s, peer %s)", where, name, ivt_backend_name(ch),
-	     ivt_peer_identity(ch));
+	/* ivtd picks the listener (tcp.P.<addr> or a wildcard's): the accept
+	 * side's log names it; this side knows the port and address it asked */
+	PLOG("connect %s: ivt %s at %s (backend %s, peer %s)", where, name, ip,
+	     ivt_backend_name(ch), ivt_peer_identity(ch));
 	return 1;
 }
 
@@ -278,7 +280,7 @@ int listen(int fd, int backlog)
 	q->local = ss;
 	q->local_len = sl;
 	fdtab_set(fd, q);
-	PLOG("listen %s: kernel and ivt %s", where, name);
+	PLOG("listen %s: kernel and ivt %s", where, ivt_listener_name(l)); /* as ivtd names it */
 	return 0;
 }
 
@@ -373,7 +375,8 @@ static int accept_ivt(struct psock *lp, struct sockaddr *addr, socklen_t *alen, 
 	copy_addr(addr, alen, &src, slen);
 	char where[80];
 	addr_str((struct sockaddr *)&src, where, sizeof(where));
-	PLOG("accept: ivt connection from %s (peer %s)", where, ivt_peer_identity(ch));
+	PLOG("accept: ivt connection on %s from %s (peer %s)", ivt_listener_name(lp->l), where,
+	     ivt_peer_identity(ch));
 	return fd;
 }
 

@@ -72,8 +72,10 @@ static void usage(FILE *f)
 "    received is written whole, whatever its size (up to 1 GiB).\n"
 "\n"
 "    listen without --exec or -n serves one connection and stops listening\n"
-"    when it is accepted, like nc -l: a later connector is refused at once\n"
-"    (or finds another listener) rather than queued.\n"
+"    when it is accepted, like nc -l: a later connector is not queued behind\n"
+"    it. Like any connector to a name nobody listens on, it waits up to its\n"
+"    timeout (-t) for a new listener, then fails with \"no listener for\n"
+"    channel NAME\".\n"
 "\n"
 "    With --exec CMD, listen serves connections until killed (or COUNT of\n"
 "    them with -n): each accepted connection runs `/bin/sh -c CMD` with the\n"
@@ -472,8 +474,8 @@ static int do_listen(const char *name, const struct options *o)
 			fprintf(stderr, "ivt-cat: connection from %s\n", peer);
 		if (!o->exec_cmd) {
 			/* the last connection wanted: free the name now, as nc -l
-			 * does, so a later connector is refused at once (or finds
-			 * the next listener) instead of queueing behind this one */
+			 * does, so a later connector waits for the next listener
+			 * instead of queueing behind this one */
 			if (served == want) {
 				ivt_listener_close(l);
 				l = NULL;

@@ -182,7 +182,16 @@ int main(int argc, char **argv)
 		return cmd_status(sock, 1);
 	if (!strcmp(cmd, "check-policy") && nargs == 1)
 		return cmd_check_policy(argv[optind + 1]);
-	fprintf(stderr, "ivtctl: unknown command or wrong arguments: %s\n", cmd);
+	if (!strcmp(cmd, "status")) {
+		const char *bad = argv[optind + 1]; /* the first that is not --json */
+		for (int i = optind + 1; i < argc && !strcmp(bad, "--json"); i++)
+			bad = argv[i];
+		fprintf(stderr, "ivtctl: status: unexpected argument '%s' (it takes only --json, "
+				"once)\n", bad);
+	} else if (!strcmp(cmd, "check-policy"))
+		fprintf(stderr, "ivtctl: check-policy takes one FILE, not %d arguments\n", nargs);
+	else
+		fprintf(stderr, "ivtctl: unknown command: %s\n", cmd);
 	usage(stderr);
 	return 2;
 }

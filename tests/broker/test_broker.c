@@ -330,6 +330,56 @@ static void test_vchan_listener_answered_with_client_domid(void **state)
 	fake_end_gone(x, srv, 1);
 }
 
+/* No rule for the name: refused at once (EACCES), not "no listener"
+ * (ENOENT), which libivt would retry until the connector's deadline. */
+static void test_connect_without_rule_refused(void **state)
+{
+	struct fake_broker *x = *state;
+	struct fake_end *cli = fake_end_new(x, "uid:1000");
+	fake_request(x, cli, "nosuch", 0, NULL, 0);
+	assert_int_equal(cli->err_count, 1);
+	assert_int_equal(cli->last_err, EACCES);
+	assert_non_null(strstr(cli->last_msg, "no rule in b.json matches channel 'nosuch'"));
+	/* a name a rule allows still says nobody listens: that one waits */
+	fake_request(x, cli, "demo", 0, NULL, 0);
+	assert_int_equal(cli->last_err, ENOENT);
+	fake_end_gone(x, cli, 1);
+}
+
+/* Policy refusals are logged at most 5 per 10 s: anyone can ask for them. */
+static void test_refusals_rate_limited(void **state)
+{
+	struct fake_broker *x = *state;
+	struct fake_end *bad = fake_end_new(x, "uid:1001");
+	char path[] = "/tmp/ivt-broker-log-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	dup2(fd, STDERR_FILENO);
+	int level = ivt_log_get_level();
+	ivt_log_set_level(IVT_LOG_INFO);
+	for (int i = 0; i < 40; i++)
+		fake_request(x, bad, "locked", 0, NULL, 0);
+	ivt_log_set_level(level);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	assert_int_equal(bad->err_count, 40);
+	char buf[16384];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	assert_true(n > 0);
+	buf[n] = 0;
+	int lines = 0;
+	for (const char *p = buf; (p = strstr(p, "refused uid:1001 (EACCES)")); p++)
+		lines++;
+	assert_in_range(lines, 1, 5);
+	fake_end_gone(x, bad, 1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_fx, teardown_fx)
 
 int main(void)
@@ -339,6 +389,8 @@ int main(void)
 		T(test_listen_connect),
 		T(test_second_listener_and_connector),
 		T(test_refusals),
+		T(test_connect_without_rule_refused),
+		T(test_refusals_rate_limited),
 		T(test_died_notifications),
 		T(test_setup_relayed),
 		T(test_setup_after_connect),

@@ -74,6 +74,12 @@ static void test_channel_without_policy(void **state)
 	int rc = e2e_open("unlisted", IVT_LISTEN, 1000, 0, &ch);
 	assert_true(rc == -ENOENT || rc == -EACCES);
 	print_message("strerror: %s\n", ivt_strerror(rc));
+	/* A connector is refused at once: waiting is for names a rule
+	 * allows, and a wait would end in -ENOENT at the deadline. */
+	rc = e2e_open("unlisted", 0, 30000, 0, &ch);
+	assert_int_equal(rc, -EACCES);
+	assert_non_null(strstr(ivt_strerror(rc), "no rule in"));
+	assert_non_null(strstr(ivt_strerror(rc), "matches channel 'unlisted'"));
 }
 
 static void test_no_daemon(void **state)

@@ -28,19 +28,38 @@ ivt_two_host_policy() {
 JSON
 }
 
-# ivt_port BASE SPAN
-#   A TCP port for a test server: BASE + (this shell's pid mod SPAN), so
-#   scripts running side by side (each its own BASE) and runs of one
-#   script differ. Callers keep BASE + SPAN + the ports they step through
-#   below the kernel's ephemeral range (ip_local_port_range, 32768 by
-#   default): a port in it can be any outgoing connection's local port,
-#   and the server's bind then fails with "Address already in use".
+# ivt_port NAME
+#   A TCP port for a test server of the script NAME: the start of NAME's
+#   own range of 2000 ports (the table below) + this shell's pid mod 2000,
+#   so scripts that run side by side (ctest -j) never share a port and runs
+#   of one script differ. The ranges once overlapped (each script's base
+#   +- 8000): two scripts started together under -j2 picked the same port
+#   and one bind failed. A script steps through at most 400 ports above
+#   its pick. All stay below the kernel's ephemeral range
+#   (ip_local_port_range, 32768 by default): a port in it can be any
+#   outgoing connection's local port, and a bind then fails with "Address
+#   already in use".
 ivt_port() {
-	local lo
+	local i lo
+	case $1 in
+	preload-programs) i=0 ;; preload-idle) i=1 ;; preload-lifecycle) i=2 ;;
+	preload-fork) i=3 ;; preload-errors) i=4 ;; preload-halfclose) i=5 ;;
+	preload-many) i=6 ;; preload-addrs) i=7 ;; preload-bench) i=8 ;;
+	*) echo "ivt_port: no port range for '$1' (add it to tests/lib/ivt-lib.sh)" >&2; return 1 ;;
+	esac
+	echo $((10000 + i * 2400 + $$ % 2000))
 	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
-	echo $(($1 + ($$ % $2)))
-	[ $(($1 + $2 + 100)) -le "${lo:-32768}" ] ||
-		echo "ivt_port: $1 + $2 reaches the ephemeral ports (from ${lo:-32768})" >&2
+	[ $((10000 + i * 2400 + 2400)) -le "${lo:-32768}" ] ||
+		echo "ivt_port: $1's range reaches the ephemeral ports (from ${lo:-32768})" >&2
+}
+
+# ivt_free_port PORT
+#   PORT, or the next port above it that nothing listens on (TCP): a
+#   server another program left there would make the bind fail.
+ivt_free_port() {
+	local p=$1
+	while ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; do p=$((p + 1)); done
+	echo $p
 }
 
 # ivt_wait_listen MODE PORT PRELOAD_LOG

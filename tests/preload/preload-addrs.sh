@@ -8,7 +8,6 @@ set -uo pipefail
 NEED="python3 ss"
 . "$(dirname "$0")/preload-lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
-PORT=$(ivt_port 26400 4000) # away from the other preload tests, which may run alongside
 
 # server: mode, address, tag[, v6only]; its log is $T/srv-<tag>-<mode>.log
 server() {
@@ -49,6 +48,9 @@ for mode in kernel ivt; do
 	next_port
 	server $mode 127.0.0.1 A; a=$BG
 	server $mode 127.0.0.2 B; b=$BG
+	# the log names the channel as ivtd does (tcp.P.<addr>), not tcp.P
+	[ $mode = ivt ] && ! grep -q "listen 127.0.0.2:$PORT: kernel and ivt tcp\.$PORT\.127\.0\.0\.2$" \
+		"$T/srv-B-$mode.log" && fail "the listen log does not name tcp.$PORT.127.0.0.2"
 	expect $mode 127.0.0.1 A "ivt tcp\."
 	expect $mode 127.0.0.2 B "ivt tcp\."
 	expect $mode ::ffff:127.0.0.2 B "ivt tcp\."   # v4-mapped: the IPv4 address

@@ -11,7 +11,6 @@
 # came over a direct line (queued_close.py).
 set -uo pipefail
 NEED="python3"
-PORT_BASE=19800 # away from the other preload scripts, which may run alongside
 PRELOAD_RING=65536 # fills quickly when the peer does not read
 . "$(dirname "$0")/preload-lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)

@@ -7,7 +7,6 @@
 # connection must have gone over ivt.
 set -uo pipefail
 NEED="socat python3"
-PORT_BASE=19400 # away from the other preload scripts, which may run alongside
 . "$(dirname "$0")/preload-lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 SIZE=1048576

@@ -11,7 +11,6 @@
 # closed, and these clients never closed before the reply came.
 set -uo pipefail
 NEED="python3 nc socat"
-PORT_BASE=20400 # away from the other preload scripts, which may run alongside
 PRELOAD_RING=65536 # the request spans many rings: the end waits behind them
 . "$(dirname "$0")/preload-lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)

@@ -7,7 +7,6 @@
 # get every byte: the room kick that ends the wait is not lost.
 set -uo pipefail
 NEED="redis-server redis-cli python3"
-PORT_BASE=18200 # away from preload-programs.sh, which may run alongside
 . "$(dirname "$0")/preload-lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 SECS=3

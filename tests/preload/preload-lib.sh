@@ -23,16 +23,21 @@ PY=$(command -v /usr/bin/python3 || command -v python3)
 
 T_PREFIX=ivt-preload
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/private-ivtd.sh"
-# PRELOAD_RING: the rings' size (a script may set it before sourcing).
+# PRELOAD_RING: the rings' size; PRELOAD_BACKLOG: the listeners' backlog,
+# also per identity (policy "backlog", "backlog_per_identity"), else the
+# defaults (a script may set either before sourcing).
+backlog=
+[ -n "${PRELOAD_BACKLOG:-}" ] &&
+	backlog=", \"backlog\": $PRELOAD_BACKLOG, \"backlog_per_identity\": $PRELOAD_BACKLOG"
 private_ivtd <<JSON
 {"version": 1,
  "channels": [{"name": "tcp.*", "listeners": ["*"], "connectors": ["*"],
-               "backend": "shm", "ring_size": ${PRELOAD_RING:-262144}, "max_ring_size": 4194304}]}
+               "backend": "shm", "ring_size": ${PRELOAD_RING:-262144}, "max_ring_size": 4194304$backlog}]}
 JSON
 
-# A port per scenario and mode, away from the usual services.
-PORT=$(ivt_port "${PORT_BASE:-10000}" 8000) # tests running side by side pick other bases
-next_port() { PORT=$((PORT + 1)); }
+# A port per scenario and mode, in this script's own range (ivt_port).
+PORT=$(ivt_port "$(basename "$0" .sh)") || exit 1
+next_port() { PORT=$(ivt_free_port $((PORT + 1))); }
 with() { # mode: kernel|ivt, then the command
 	local mode=$1; shift
 	if [ "$mode" = ivt ]; then

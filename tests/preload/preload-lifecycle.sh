@@ -8,7 +8,6 @@
 # epoll say POLLRDHUP/POLLHUP after the peer closed (peer_close.py).
 set -uo pipefail
 NEED="python3"
-PORT_BASE=18400 # away from the other preload scripts, which may run alongside
 # A small ring: a 64 KiB write never fits whole, so a stalled one always
 # leaves bytes with libivt that only the close can deliver.
 PRELOAD_RING=4096

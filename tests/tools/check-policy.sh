@@ -4,7 +4,8 @@
 # ivtd(8)): `ivtctl check-policy` names the JSON path of a number out of
 # range and of an inherited ring size that does not fit, states the 1 MiB
 # limit with the file's size, and warns (exit 0) when "root_reserve" is
-# more than ivtd can keep; ivtd logs the root_reserve it actually uses.
+# more than ivtd can keep; ivtd logs the root_reserve it actually uses,
+# and that a store no rule reaches is off; ivtctl names a wrong argument.
 # Usage: check-policy.sh BIN_DIR PLUGIN_DIR
 set -u
 bin=$1
@@ -54,8 +55,19 @@ for _ in $(seq 100); do [ -S "$dir/ivtd.sock" ] && break; sleep 0.1; done
 want="warning: $dir/rr.json:2: limits.root_reserve: 1000 is more than half of ivtd's connection table (344 places), so ivtd uses 172"
 grep -F -- "$want" "$dir/ivtd.log" | sed 's/^/    /'
 grep -qF -- "$want" "$dir/ivtd.log" || { fail "ivtd does not log the root_reserve it uses"; cat "$dir/ivtd.log"; }
+# a policy without a rule for the store: ivtd says it is off, as status does
+grep -qF "ivt.utmem: off, no policy rule lets anyone connect" "$dir/ivtd.log" ||
+	fail "ivtd does not say the utmem store is off"
+grep -qF "store ready" "$dir/ivtd.log" && fail "ivtd calls an unreachable utmem store ready"
 kill "$ivtd"
 wait "$ivtd"
 ivtd=
+
+echo "5. a wrong argument is named"
+out=$("$bin/ivtctl" status --bogus 2>&1)
+rc=$?
+echo "$out" | head -1 | sed 's/^/    /'
+[ $rc = 2 ] || fail "ivtctl status --bogus exits $rc, not 2"
+echo "$out" | grep -qF -- "unexpected argument '--bogus'" || fail "ivtctl does not name --bogus"
 echo "failures: $fails"
 [ $fails = 0 ]

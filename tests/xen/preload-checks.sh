@@ -52,12 +52,12 @@ $env socat -u FILE:/tmp/data TCP:10.71.1.1:8080; echo \"unknown rc \$?\""
 	got=$(guest_line pre-s '^got md5 ' | cut -d' ' -f3)
 	body=$(guest_line pre-s '^body md5 ' | cut -d' ' -f3)
 	page=$(guest_line pre-c '^page md5 ' | cut -d' ' -f3)
-	via8080=$(guest_line pre-c "connect $ip_s:8080: ivt tcp.8080 \\(backend vchan, peer dom:$s\\)")
-	via8081=$(guest_line pre-c "connect $ip_s:8081: ivt tcp.8081 \\(backend vchan, peer dom:$s\\)")
+	via8080=$(guest_line pre-c "connect $ip_s:8080: ivt tcp.8080 at $ip_s \\(backend vchan, peer dom:$s\\)")
+	via8081=$(guest_line pre-c "connect $ip_s:8081: ivt tcp.8081 at $ip_s \\(backend vchan, peer dom:$s\\)")
 	# ivtd's word: each connection brokered between the two guests
 	granted=$(grep -c "accept 'tcp.808[01].dom$s' by dom:$s: connection from dom:$c" /tmp/ivtd.log)
 	if [ -n "$sent" ] && [ "$sent" = "$got" ] && [ -n "$via8080" ] && [ "$granted" -ge 1 ] &&
-		guest_has pre-s "accept: ivt connection from 0\\.0\\.0\\.0:[0-9]+ \\(peer dom:$c\\)"; then
+		guest_has pre-s "accept: ivt connection on tcp\\.808[01][^ ]* from 0\\.0\\.0\\.0:[0-9]+ \\(peer dom:$c\\)"; then
 		result preload-xen-socat PASS "$PRE_MIB MiB socat -> socat md5 $got; '$via8080'; connections ivtd brokered from dom$c to dom$s: $granted"
 	else
 		result preload-xen-socat FAIL "sent '$sent' got '$got'; c: '$(guest_line pre-c 'connect .*:8080')'" \

@@ -194,7 +194,7 @@ static void test_listen_accept_over_xenstore(void **state)
 	fx_write(DIR5 "/svc/in/request", "connect seq=12");
 	fx_write(DIR5 "/svc/0/request", "connect seq=13");
 	fx_write(DIR5 "/sentinel/request", "connect seq=14");
-	expect(DIR5 "/sentinel/response", "error 2 seq=14 ");
+	expect(DIR5 "/sentinel/response", "error 13 seq=14 "); /* no rule: refused at once */
 	assert_false(node_exists(DIR5 "/svc/007/response"));
 	assert_false(node_exists(DIR5 "/svc/in/response"));
 	assert_false(node_exists(DIR5 "/svc/0/response"));

@@ -264,7 +264,14 @@ static void vrefuse(struct ivt_broker *b, struct ivt_reg_end *end, int err, int 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (!end->retry || err != -ENOENT)
 		b->stats.refused++; /* a retry still finding nobody is counted once, as a retry */
-	ivt_log(level, WHO, "refused %s (%s): %s", IVT_ID_S(&end->who), errno_name(-err), msg);
+	/* anyone can ask to be refused, as often as they like */
+	static struct ivt_ratelimit refused_rl = IVT_RATELIMIT_INIT(10000, 5);
+	if (level <= IVT_LOG_INFO)
+		ivt_log_limited(&refused_rl, level, WHO, "refused %s (%s): %s",
+				IVT_ID_S(&end->who), errno_name(-err), msg);
+	else
+		ivt_log(level, WHO, "refused %s (%s): %s", IVT_ID_S(&end->who),
+			errno_name(-err), msg);
 	end->reg->ops->reply_error(end, -err, msg);
 	end->refused = 1;
 }
@@ -512,8 +519,11 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 		};
 		struct ivt_policy_decision d;
 		int rc = broker_ask_policy(b, &q, &d);
+		/* No rule is as final as a refusal: a connector that waited
+		 * would only learn it at its deadline (a later reload that
+		 * adds the rule is no listener either). */
 		if (rc == -EACCES || rc == -ENOENT)
-			broker_refuse(b, end, rc, "%s", d.reason);
+			broker_refuse(b, end, -EACCES, "%s", d.reason);
 		else
 			broker_refuse(b, end, -ENOENT, "no listener for channel '%s'", req->name);
 		return;
@@ -526,8 +536,12 @@ static void handle_connect(struct ivt_broker *b, struct ivt_reg_end *end,
 		.granted_ring_size = ch->ring_size,
 	};
 	struct ivt_policy_decision d;
-	if (broker_decide_or_refuse(b, end, &q, &d) < 0 || broker_ring_refused(b, ch, end, req) ||
-	    connector_mode(b, end, req, ch, &d) < 0)
+	int rc = broker_ask_policy(b, &q, &d);
+	if (rc < 0) { /* no rule (reloaded away): final too, as above */
+		broker_refuse(b, end, rc == -ENOENT ? -EACCES : rc, "%s", d.reason);
+		return;
+	}
+	if (broker_ring_refused(b, ch, end, req) || connector_mode(b, end, req, ch, &d) < 0)
 		return;
 	if (ch->kind == CHAN_LISTENER) {
 		broker_connect_multi(b, ch, end, req, &d);

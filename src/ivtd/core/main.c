@@ -298,9 +298,7 @@ static size_t status_text(void *arg, char *buf, size_t len)
 		at += ivt_peers_status(d->peers, buf + at, len - at);
 	if (d->utmem && at + 1 < len) {
 		/* the store serves only whom a rule lets connect to it */
-		const struct ivt_policy_channel *r =
-			ivt_policy_find_channel(ivt_broker_policy(d->broker), IVT_UTMEM_CHANNEL);
-		if (r && r->n_connectors)
+		if (ivt_utmem_service_reachable(d->broker))
 			at += ivt_utmem_service_status(d->utmem, buf + at, len - at);
 		else {
 			struct ivt_textbuf o;

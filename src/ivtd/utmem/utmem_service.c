@@ -481,9 +481,22 @@ struct ivt_utmem_service *ivt_utmem_service_new(struct event_base *base, struct 
 	struct ivt_broker_service svc = {.arg = S, .open = svc_open, .gone = svc_gone};
 	snprintf(svc.name, sizeof(svc.name), "%s", IVT_UTMEM_CHANNEL);
 	ivt_broker_set_service(b, &svc);
-	IVT_INFO(WHO, "%s: store ready (capacity %s, values up to %zu bytes)", IVT_UTMEM_CHANNEL,
-		 pol && pol->utmem_capacity_bytes ? "from the policy" : "unlimited", cfg.max_value);
+	/* say what ivtctl status says: a store no rule lets anyone reach is off */
+	if (ivt_utmem_service_reachable(b))
+		IVT_INFO(WHO, "%s: store ready (capacity %s, values up to %zu bytes)",
+			 IVT_UTMEM_CHANNEL,
+			 pol->utmem_capacity_bytes ? "from the policy" : "unlimited", cfg.max_value);
+	else
+		IVT_INFO(WHO, "%s: off, no policy rule lets anyone connect (a reload may add one)",
+			 IVT_UTMEM_CHANNEL);
 	return S;
+}
+
+int ivt_utmem_service_reachable(const struct ivt_broker *b)
+{
+	const struct ivt_policy_channel *r =
+		ivt_policy_find_channel(ivt_broker_policy(b), IVT_UTMEM_CHANNEL);
+	return r && r->n_connectors;
 }
 
 void ivt_utmem_service_set_peers(struct ivt_utmem_service *S, struct ivt_peers *peers)

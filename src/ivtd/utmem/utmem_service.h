@@ -68,5 +68,7 @@ int ivt_utmem_service_domain(struct ivt_utmem_service *s, const struct ivt_ident
 /* Status text: the store's totals and one line per connection. Always
  * NUL-terminates; returns the length written. */
 size_t ivt_utmem_service_status(struct ivt_utmem_service *s, char *buf, size_t len);
+/* 1 if b's policy lets anyone connect to the store (else it is "off"). */
+int ivt_utmem_service_reachable(const struct ivt_broker *b);
 
 #endif
