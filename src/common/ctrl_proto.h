@@ -193,6 +193,9 @@ enum ivt_ctrl_open_flags {
 	 * connections over lines to LINE's max_conns and reports how many it
 	 * holds in LINE_STATS' held (docs/conn-setup.md). */
 	IVT_CTRL_OPEN_LINE_BOUND = 1u << 23,
+	/* Hint (a MULTI listener): it holds max_connections itself from its
+	 * OPEN_OK on (IVT_CTRL_OK_MAX_CONNS), with or without lines. */
+	IVT_CTRL_OPEN_OK_BOUND = 1u << 24,
 };
 #define IVT_CTRL_OPEN_FLAGS                                                                  \
 	(IVT_LISTEN | IVT_MESSAGE | IVT_CTRL_OPEN_MULTI | IVT_CTRL_OPEN_ACCEPT |               \
@@ -264,9 +267,13 @@ struct ivt_ctrl_open_ok {
  * other end takes half-close, as PEER_INFO's IVT_CTRL_PEER_HALFCLOSE says
  * on the control socket (never sent there). */
 #define IVT_CTRL_OK_HALFCLOSE 32u
+/* open_ok.flags, to a listener whose OPEN had IVT_CTRL_OPEN_OK_BOUND only:
+ * peer_domid (a listener has no peer; 0 otherwise) is its policy's
+ * max_connections. Older ivtds ignore the hint and send neither. */
+#define IVT_CTRL_OK_MAX_CONNS 64u
 #define IVT_CTRL_OK_FLAGS                                                                     \
 	(IVT_CTRL_OK_MESSAGE | IVT_CTRL_OK_DETACHED | IVT_CTRL_OK_RINGS | IVT_CTRL_OK_GRANT |  \
-	 IVT_CTRL_OK_OPEN_SETUP)
+	 IVT_CTRL_OK_OPEN_SETUP | IVT_CTRL_OK_MAX_CONNS)
 
 struct ivt_ctrl_error {
 	int32_t err; /* positive errno */

@@ -566,6 +566,9 @@ int chan_make_request(const char *name, const struct ivt_open_opts *o, uint32_t 
 	/* ...and takes direct lines (docs/conn-setup.md) */
 	if ((!(flags & IVT_LISTEN) || (flags & IVT_CTRL_OPEN_MULTI)) && conn_line_enabled())
 		req->flags |= IVT_CTRL_OPEN_LINES;
+	/* ...and a listener holds max_connections from its OPEN_OK on */
+	if (flags & IVT_CTRL_OPEN_MULTI)
+		req->flags |= IVT_CTRL_OPEN_OK_BOUND;
 	/* ...and a listener holds max_connections over them (listener.c) */
 	if ((flags & IVT_CTRL_OPEN_MULTI) && conn_line_enabled())
 		req->flags |= IVT_CTRL_OPEN_LINE_BOUND;

@@ -122,6 +122,14 @@ static void arm_timer(struct ivt_listener *l, int ms)
 	timerfd_settime(l->timerfd, 0, &t, NULL);
 }
 
+/* The bound ivtd gave with its answer (new ivtds), so the listener
+ * holds it from its first connection, lines or not. */
+static void learn_bound(struct ivt_listener *l)
+{
+	if (l->ok.flags & IVT_CTRL_OK_MAX_CONNS)
+		accept_bound_set_max(l->bound, l->ok.peer_domid);
+}
+
 /* ivtd closed the listener's connection: stop watching the dead socket
  * (its EOF would keep the fd readable) and watch the retry timer. */
 static int went_down(struct ivt_listener *l)
@@ -182,6 +190,7 @@ static int relisten(struct ivt_listener *l, int block)
 			ivt_ctrl_close(&l->ctrl, 0);
 			l->ctrl = fresh;
 			l->ok = ok;
+			learn_bound(l);
 			arm_timer(l, 0);
 			l->down = 0;
 			break;
@@ -266,6 +275,7 @@ IVT_EXPORT int ivt_listen(const char *name, const struct ivt_open_opts *opts, iv
 		listener_free(l);
 		return rc;
 	}
+	learn_bound(l);
 	*out = l;
 	return 0;
 }

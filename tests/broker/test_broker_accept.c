@@ -212,6 +212,55 @@ static void test_backlog_max_and_expiry(void **state)
 	assert_int_equal(bs.channels, 0);
 }
 
+/* A connector that closes first leaves the accepting end with the
+ * listener (TCP's CLOSE_WAIT): it counts against max_connections until
+ * that end goes (issue 11). */
+static void test_connector_gone_first_still_held(void **state)
+{
+	struct fake_broker *x = *state;
+	n_ends = 0;
+	struct fake_end *lis = end_of(x, "uid:0");
+	fake_request_ex(x, lis, "svc", 1, 1, 0, 0);
+	struct fake_end *c[3], *a[3];
+	for (int i = 0; i < 3; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "uid:%d", 1000 + i);
+		c[i] = end_of(x, id);
+		fake_request_ex(x, c[i], "svc", 0, 0, 0, 60000);
+		a[i] = end_of(x, "uid:0");
+		fake_request_ex(x, a[i], "svc", 1, 0, lis->tickets[i], 0);
+		assert_int_equal(c[i]->ok_count, 1);
+	}
+	for (int i = 0; i < 3; i++)
+		gone(x, c[i], 1);
+	char st[IVT_CTRL_STATUS_MAX + 1];
+	ivt_broker_status(x->b, st, sizeof(st));
+	assert_non_null(strstr(st, "3 connected (max 3), 0 queued"));
+	struct fake_end *now = end_of(x, "uid:1003");
+	fake_request_ex(x, now, "svc", 0, 0, 0, 0);
+	assert_int_equal(now->last_err, EUSERS);
+	struct fake_end *waits = end_of(x, "uid:1003");
+	fake_request_ex(x, waits, "svc", 0, 0, 0, 60000);
+	assert_int_equal(waits->err_count, 0);
+	assert_int_equal(lis->n_tickets, 3);
+	/* the listener closes one it held: the waiting one is offered */
+	gone(x, a[0], 1);
+	assert_int_equal(lis->n_tickets, 4);
+	assert_string_equal(lis->ticket_ids[3], "uid:1003");
+	ivt_broker_status(x->b, st, sizeof(st));
+	assert_non_null(strstr(st, "2 connected (max 3), 1 queued"));
+	/* the listener goes while holding ends: they are its no more */
+	gone(x, lis, 1);
+	assert_int_equal(waits->last_err, ECONNREFUSED);
+	for (int i = 1; i < 3; i++)
+		gone(x, a[i], 1);
+	gone(x, now, 1);
+	gone(x, waits, 1);
+	struct ivt_broker_stats bs;
+	ivt_broker_get_stats(x->b, &bs);
+	assert_int_equal(bs.channels, 0);
+}
+
 /* A listener that holds max_connections over direct lines reports what
  * it holds there while at the bound (docs/conn-setup.md): ivtd adds it to
  * its own count, only to refuse more (a huge count is the bound, no
@@ -405,6 +454,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_listener_gone_refuses_queued, setup_fx,
 						teardown_fx),
 		cmocka_unit_test_setup_teardown(test_backlog_max_and_expiry, setup_fx, teardown_fx),
+		cmocka_unit_test_setup_teardown(test_connector_gone_first_still_held, setup_fx,
+						teardown_fx),
 		cmocka_unit_test_setup_teardown(test_line_held_count, setup_fx, teardown_fx),
 		cmocka_unit_test_setup_teardown(test_flood_leaves_room_for_others, setup_fx,
 						teardown_fx),

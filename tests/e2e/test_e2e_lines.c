@@ -15,7 +15,8 @@
  * holds over lines (the 4th of 3 waits on its line until one closes; a
  * connector whose line is full is refused EUSERS by ivtd, which counts
  * what the listener holds); a rule with limits of its own and no
- * "lines" key has none.
+ * "lines" key has none; accepted channels whose connectors closed first
+ * still count against max_connections, with or without lines.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -508,6 +509,90 @@ static void test_max_connections_over_lines(void **state)
 	assert_int_equal(ivt_listener_close(l), 0);
 }
 
+/* ---- connectors that close first still count (issue 11) ----------------- */
+
+#define HOLDERS 5
+
+/* Connects once (no line), sends a byte and closes at once: as a fresh
+ * process, without the ring grant this test's process learned (a
+ * connector that brings its ring may close before ivtd saw the accept:
+ * docs/conn-setup.md). */
+static int send_and_close(void *arg)
+{
+	ivt_channel *c;
+	setenv("IVT_CONN_RING", "0", 1);
+	if (e2e_open((const char *)arg, 0, 20000, 0, &c) < 0)
+		return 10;
+	if (ivt_send(c, "x", 1) != 1)
+		return 11;
+	ivt_close(c);
+	return 0;
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* The listener holds what it accepted after the connectors closed
+ * (TCP's CLOSE_WAIT): ivtd counts those against max_connections and the
+ * listener holds the bound from its listen on, lines or not. */
+static void held_after_connectors_close(const char *name)
+{
+	ivt_listener *l;
+	assert_int_equal(e2e_listen(name, 1, &l), 0);
+	pid_t pids[HOLDERS];
+	for (int i = 0; i < HOLDERS; i++)
+		pids[i] = e2e_fork(send_and_close, (void *)name);
+	ivt_channel *s[BOUND + 1], *ch;
+	char b;
+	for (int i = 0; i < BOUND; i++) {
+		s[i] = accept_one(l);
+		ivt_set_timeouts(s[i], -1, 10000);
+		assert_int_equal(ivt_recv(s[i], &b, 1), 1);
+	}
+	/* all three connectors closed, as ivtd sees */
+	int gone = 0;
+	for (int i = 0; i < 1000 && gone < BOUND; i++) {
+		requests();
+		gone = count_of(status_buf, "client-gone");
+		if (gone < BOUND)
+			poll(NULL, 0, 10);
+	}
+	assert_int_equal(gone, BOUND);
+	assert_non_null(strstr(status_buf, "3 connected (max 3), 0 queued"));
+	assert_int_equal(ivt_accept(l, &ch), -EAGAIN);
+	assert_int_equal(ivt_open(name, 0, &(struct ivt_open_opts){
+			.struct_size = sizeof(struct ivt_open_opts)}, &ch), -EUSERS);
+	assert_int_equal(ivt_accept(l, &ch), -EAGAIN);
+	/* the listener closes one: the 4th is accepted, and no more */
+	ivt_close(s[0]);
+	s[0] = accept_one(l);
+	ivt_set_timeouts(s[0], -1, 10000);
+	assert_int_equal(ivt_recv(s[0], &b, 1), 1);
+	assert_int_equal(b, 'x');
+	assert_int_equal(ivt_accept(l, &ch), -EAGAIN);
+	ivt_close(s[1]);
+	s[1] = accept_one(l); /* the 5th: its byte in before it is closed */
+	ivt_set_timeouts(s[1], -1, 10000);
+	assert_int_equal(ivt_recv(s[1], &b, 1), 1);
+	for (int i = 0; i < BOUND; i++)
+		ivt_close(s[i]);
+	for (int i = 0; i < HOLDERS; i++)
+		assert_int_equal(e2e_wait(pids[i]), 0);
+	assert_int_equal(ivt_listener_close(l), 0);
+}
+
+static void test_held_after_connectors_close(void **state)
+{
+	(void)state;
+	held_after_connectors_close("lbound");
+	held_after_connectors_close("lnolines");
+}
+
 /* ---- a rule with limits of its own and no "lines": none ---------------- */
 
 static void test_limits_without_lines_key(void **state)
@@ -573,6 +658,7 @@ int main(void)
 		cmocka_unit_test(test_no_line_for_one_connection),
 		cmocka_unit_test(test_max_connections_over_lines),
 		cmocka_unit_test(test_limits_without_lines_key),
+		cmocka_unit_test(test_held_after_connectors_close),
 		cmocka_unit_test(test_restart_drops_lines), /* last: kills the group's ivtd */
 	};
 	return cmocka_run_group_tests(tests, group_setup, e2e_group_teardown);

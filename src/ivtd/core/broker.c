@@ -70,8 +70,10 @@ void broker_pending_del(struct channel *ch)
 
 void broker_free_channel(struct ivt_broker *b, struct channel *ch)
 {
-	if (ch->kind == CHAN_CONN)
+	if (ch->kind == CHAN_CONN) {
 		broker_pending_del(ch);
+		broker_conn_uncount(ch);
+	}
 	if (ch->prev)
 		ch->prev->next = ch->next;
 	else if (b->channels == ch)
@@ -473,7 +475,11 @@ static void handle_listen(struct ivt_broker *b, struct ivt_reg_end *end,
 		ch->u.lis.rings = req->rings;
 		ch->u.lis.lines = req->lines && !d.no_lines;
 		ch->u.lis.line_bound = req->line_bound;
-		broker_open_ok(end, ch, 1, 0);
+		if (req->ok_bound) /* it holds the bound from the start */
+			broker_open_ok_flags(end, ch, 1, ch->u.lis.max_conns,
+					     IVT_CTRL_OK_MAX_CONNS);
+		else
+			broker_open_ok(end, ch, 1, 0);
 		return;
 	}
 	broker_set_xs_path(ch, end->domid);

@@ -332,6 +332,7 @@ void broker_accept(struct ivt_broker *b, struct ivt_reg_end *end,
 	}
 	lis->u.lis.queued--;
 	lis->u.lis.live++;
+	ch->u.conn.counted = 1;
 	broker_pending_del(ch);
 	ch->state = CS_CONNECTED;
 	withdraw(lis, ch);
@@ -425,6 +426,16 @@ void broker_listener_gone(struct ivt_broker *b, struct channel *lis, int gracefu
 	broker_free_channel(b, lis);
 }
 
+void broker_conn_uncount(struct channel *ch)
+{
+	struct channel *lis = ch->u.conn.parent;
+	if (lis && ch->u.conn.counted) {
+		lis->u.lis.live--;
+		ch->u.conn.parent = NULL; /* listed among channels from here on */
+	}
+	ch->u.conn.counted = 0;
+}
+
 void broker_conn_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_end *end,
 		      int graceful)
 {
@@ -437,10 +448,13 @@ void broker_conn_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_e
 			broker_promote(b, lis);
 		return;
 	}
-	if (ch->state == CS_CONNECTED && lis) {
-		lis->u.lis.live--;
-		ch->u.conn.parent = NULL; /* listed among channels from here on */
-	}
+	/* The listener holds its accepted end after the connector went
+	 * (TCP's CLOSE_WAIT): the connection counts against max_connections
+	 * until that end goes. One ivtd let go of (detach_above) is not
+	 * seen to go: it counts until the channel is freed, when its
+	 * connector goes; the listener's libivt holds the bound for it. */
+	if (end == ch->server)
+		broker_conn_uncount(ch);
 	broker_end_gone(b, ch, end, graceful);
 	if (lis)
 		broker_promote(b, lis);

@@ -105,6 +105,7 @@ void broker_adopt(void *arg, struct ivt_reg_end *end, const struct ivt_end_reque
 			struct channel *lis = req->ticket ? parent_of(b, end, req->name) : NULL;
 			if (lis && !alone) {
 				ch->u.conn.parent = lis;
+				ch->u.conn.counted = 1;
 				lis->u.lis.live++;
 			}
 		} else {

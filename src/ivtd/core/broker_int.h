@@ -109,6 +109,9 @@ struct channel {
 			/* in parent's u.lis.pending while not accepted */
 			struct channel *sib_next, *sib_prev;
 			int in_pending;
+			/* in parent's u.lis.live: from its accept (or adoption)
+			 * until its accepting end goes or the channel is freed */
+			int counted;
 			uint32_t ticket;        /* 0 until QUEUED */
 			long long deadline;     /* WAITING/QUEUED: ivt_now_ms() bound, -1 none */
 			int full_why;           /* WAITING: enum conn_full, what kept it */
@@ -230,6 +233,8 @@ void broker_ring_setup(struct ivt_broker *b, struct channel *ch, struct ivt_reg_
 /* Room may have freed under lis: offer waiting connectors. */
 void broker_promote(struct ivt_broker *b, struct channel *lis);
 /* A CONN's end went (any state). */
+/* A CONN no longer counts against its listener's max_connections. */
+void broker_conn_uncount(struct channel *ch);
 void broker_conn_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_end *end,
 		      int graceful);
 

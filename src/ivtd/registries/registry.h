@@ -80,6 +80,9 @@ struct ivt_end_request {
 	/* IVT_CTRL_OPEN_LINE_BOUND (with lines, a multi listener): it holds
 	 * max_connections itself while it has lines and reports its count. */
 	int line_bound;
+	/* IVT_CTRL_OPEN_OK_BOUND (a multi listener): its OPEN_OK says its
+	 * max_connections (IVT_CTRL_OK_MAX_CONNS). */
+	int ok_bound;
 };
 
 /* An end a previous ivtd had answered (XenStore keeps ends across an

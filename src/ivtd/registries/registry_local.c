@@ -667,6 +667,7 @@ static void handle_msg(struct local_conn *c, struct ivt_ctrl_msg *m)
 		req.queued = req.rings && (fl & IVT_CTRL_OPEN_QUEUED) != 0;
 		req.lines = req.rings && (fl & IVT_CTRL_OPEN_LINES) != 0;
 		req.line_bound = req.lines && req.multi && (fl & IVT_CTRL_OPEN_LINE_BOUND) != 0;
+		req.ok_bound = req.multi && (fl & IVT_CTRL_OPEN_OK_BOUND) != 0;
 		if (req.multi)
 			grow_sndbuf(c);
 		fl &= ~IVT_CTRL_OPEN_HINTS; /* unknown hints are ignored by design */
