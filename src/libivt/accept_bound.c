@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * max_connections for a listener that has direct lines
- * (docs/conn-setup.md). ivtd does not see connections made over lines, so
- * it tells the listener the policy's bound with each line, and the
- * listener holds it: it counts every channel it accepted (over lines and
+ * max_connections, held by the listener (docs/conn-setup.md). ivtd does
+ * not see connections made over lines, nor when an accepting end it let
+ * go of closes, so it tells the listener the policy's bound (with its
+ * OPEN_OK, and with each line), and the listener holds it: it counts every channel it accepted (over lines and
  * through ivtd) until that channel closes, and at the bound it reads
  * neither its lines nor ivtd's offers (listener.c): they wait in their
  * queues, as connections in TCP's accept queue do. A close that takes

@@ -12,7 +12,7 @@ struct accept_bound {
 	atomic_uint refs;       /* the listener's and each counted channel's */
 	atomic_uint held;       /* accepted channels not closed yet, both ways */
 	atomic_uint held_lines; /* ...of them, made over direct lines */
-	atomic_uint max;        /* max_connections ivtd gave with a line; 0: none */
+	atomic_uint max;        /* max_connections ivtd gave (OPEN_OK, LINE); 0: none */
 	int efd;                /* eventfd: a close took held below max */
 };
 

@@ -20,9 +20,10 @@
  * ivtd is down, a timerfd in the set makes it readable when the next
  * attempt is due (50 ms, doubling to 2 s), so a poll loop sleeps.
  *
- * A listener with direct lines holds its policy's max_connections itself
- * (accept_bound.c): at the bound its lines and ivtd's socket leave the
- * set, and an eventfd in it wakes the listener when a close makes room.
+ * A listener holds its policy's max_connections itself, over lines and
+ * through ivtd alike (accept_bound.c): at the bound its lines and ivtd's
+ * socket leave the set, and an eventfd in it wakes the listener when a
+ * close makes room.
  */
 #include <errno.h>
 #include <poll.h>

@@ -232,9 +232,9 @@ void broker_ring_setup(struct ivt_broker *b, struct channel *ch, struct ivt_reg_
 		       const void *blob, size_t len, int *fds, int nfds);
 /* Room may have freed under lis: offer waiting connectors. */
 void broker_promote(struct ivt_broker *b, struct channel *lis);
-/* A CONN's end went (any state). */
 /* A CONN no longer counts against its listener's max_connections. */
 void broker_conn_uncount(struct channel *ch);
+/* A CONN's end went (any state). */
 void broker_conn_gone(struct ivt_broker *b, struct channel *ch, struct ivt_reg_end *end,
 		      int graceful);
 
